@@ -1,0 +1,2 @@
+//! The `bloom` crate (under construction).
+#![forbid(unsafe_code)]

@@ -1,0 +1,2 @@
+//! The `btree` crate (under construction).
+#![forbid(unsafe_code)]

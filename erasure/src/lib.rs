@@ -1,0 +1,2 @@
+//! The `erasure` crate (under construction).
+#![forbid(unsafe_code)]

@@ -1,0 +1,2 @@
+//! The `hyperloglog` crate (under construction).
+#![forbid(unsafe_code)]

@@ -1,0 +1,2 @@
+//! The `lsm` crate (under construction).
+#![forbid(unsafe_code)]

@@ -1,0 +1,2 @@
+//! The `merkle` crate (under construction).
+#![forbid(unsafe_code)]

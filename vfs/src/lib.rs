@@ -1,0 +1,42 @@
+//! The file layer every engine of this workspace does its I/O through.
+//!
+//! `erasure`, `btree` and `lsm` never call `std::fs`: they hold an
+//! `Arc<dyn Fs>`, which is [`OsFs`] in production and a simulated disk in
+//! tests, so a test can cut the power at any sync point and check what
+//! survives.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use vfs::{Fs, OpenMode, OsFs};
+//!
+//! # fn main() -> vfs::Result<()> {
+//! let dir = std::env::temp_dir().join(format!("vfs-doc-{}", std::process::id()));
+//! let fs: Arc<dyn Fs> = Arc::new(OsFs::new());
+//! fs.create_dir_all(&dir)?;
+//! let file = fs.open(&dir.join("log"), OpenMode::Truncate)?;
+//! let offset = file.append(b"hello")?;
+//! file.sync_data()?; // the bytes are now durable...
+//! fs.sync_dir(&dir)?; // ...and so is the file's name
+//! let mut buf = [0u8; 5];
+//! file.read_exact_at(&mut buf, offset)?;
+//! assert_eq!(&buf, b"hello");
+//! # drop(file);
+//! # std::fs::remove_dir_all(&dir).ok();
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! - [`Fs`], [`File`]: the traits, and the durability model they promise.
+//! - [`OsFs`]: the real disk.
+//! - [`Error`], [`Op`]: every failure names its operation and path.
+
+#![deny(unsafe_code)]
+
+mod error;
+mod fs;
+mod mmap;
+mod os;
+
+pub use error::{Error, Op, Result};
+pub use fs::{File, Fs, LockGuard, OpenMode};
+pub use os::OsFs;

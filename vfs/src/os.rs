@@ -1,0 +1,195 @@
+//! `OsFs`: the real file system, over `std::fs`.
+
+use std::ffi::OsString;
+use std::fs;
+use std::io;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+
+use bytes::Bytes;
+use parking_lot::Mutex;
+
+use crate::{Error, File, Fs, LockGuard, Op, OpenMode, Result};
+
+/// The real file system: `std::fs` with positional I/O, `fdatasync`, directory
+/// sync by opening and syncing the directory, and `flock` locks.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct OsFs;
+
+impl OsFs {
+    /// A handle on the real file system.
+    pub fn new() -> OsFs {
+        OsFs
+    }
+}
+
+impl Fs for OsFs {
+    fn open(&self, path: &Path, mode: OpenMode) -> Result<Box<dyn File>> {
+        let mut options = fs::OpenOptions::new();
+        options.read(true);
+        match mode {
+            OpenMode::Read => {}
+            OpenMode::ReadWrite => {
+                options.write(true);
+            }
+            OpenMode::Append => {
+                options.write(true).create(true);
+            }
+            OpenMode::CreateNew => {
+                options.write(true).create_new(true);
+            }
+            OpenMode::Truncate => {
+                options.write(true).create(true).truncate(true);
+            }
+        }
+        let file = options
+            .open(path)
+            .map_err(|e| Error::io(Op::Open, path, e))?;
+        let len = file
+            .metadata()
+            .map_err(|e| Error::io(Op::Open, path, e))?
+            .len();
+        Ok(Box::new(OsFile {
+            path: path.to_path_buf(),
+            file,
+            end: Mutex::new(len),
+        }))
+    }
+
+    fn rename(&self, from: &Path, to: &Path) -> Result<()> {
+        fs::rename(from, to).map_err(|e| {
+            let message = format!("to {}: {e}", to.display());
+            Error::io(Op::Rename, from, io::Error::new(e.kind(), message))
+        })
+    }
+
+    fn remove_file(&self, path: &Path) -> Result<()> {
+        fs::remove_file(path).map_err(|e| Error::io(Op::RemoveFile, path, e))
+    }
+
+    fn create_dir(&self, path: &Path) -> Result<()> {
+        fs::create_dir(path).map_err(|e| Error::io(Op::CreateDir, path, e))
+    }
+
+    fn create_dir_all(&self, path: &Path) -> Result<()> {
+        fs::create_dir_all(path).map_err(|e| Error::io(Op::CreateDir, path, e))
+    }
+
+    fn remove_dir(&self, path: &Path) -> Result<()> {
+        fs::remove_dir(path).map_err(|e| Error::io(Op::RemoveDir, path, e))
+    }
+
+    fn list_dir(&self, path: &Path) -> Result<Vec<OsString>> {
+        let mut names = Vec::new();
+        for entry in fs::read_dir(path).map_err(|e| Error::io(Op::ListDir, path, e))? {
+            names.push(
+                entry
+                    .map_err(|e| Error::io(Op::ListDir, path, e))?
+                    .file_name(),
+            );
+        }
+        names.sort();
+        Ok(names)
+    }
+
+    fn exists(&self, path: &Path) -> Result<bool> {
+        path.try_exists()
+            .map_err(|e| Error::io(Op::Exists, path, e))
+    }
+
+    fn sync_dir(&self, path: &Path) -> Result<()> {
+        let dir = fs::File::open(path).map_err(|e| Error::io(Op::SyncDir, path, e))?;
+        dir.sync_all().map_err(|e| Error::io(Op::SyncDir, path, e))
+    }
+
+    fn lock(&self, path: &Path) -> Result<LockGuard> {
+        let file = fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)
+            .map_err(|e| Error::io(Op::Lock, path, e))?;
+        // `flock` locks belong to the open file description, so a second
+        // handle in this same process is refused too, not only other processes.
+        match file.try_lock() {
+            Ok(()) => Ok(LockGuard::new(path, Box::new(file))),
+            Err(fs::TryLockError::WouldBlock) => Err(Error::Locked {
+                path: path.to_path_buf(),
+            }),
+            Err(fs::TryLockError::Error(e)) => Err(Error::io(Op::Lock, path, e)),
+        }
+    }
+}
+
+/// A file of [`OsFs`].
+#[derive(Debug)]
+struct OsFile {
+    path: PathBuf,
+    file: fs::File,
+    /// The end of the file as this handle knows it, where `append` writes.
+    end: Mutex<u64>,
+}
+
+impl File for OsFile {
+    fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> Result<usize> {
+        loop {
+            match self.file.read_at(buf, offset) {
+                Ok(n) => return Ok(n),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(Error::io(Op::Read, &self.path, e)),
+            }
+        }
+    }
+
+    fn write_all_at(&self, buf: &[u8], offset: u64) -> Result<()> {
+        let mut end = self.end.lock();
+        self.file
+            .write_all_at(buf, offset)
+            .map_err(|e| Error::io(Op::Write, &self.path, e))?;
+        *end = (*end).max(offset + buf.len() as u64);
+        Ok(())
+    }
+
+    fn append(&self, buf: &[u8]) -> Result<u64> {
+        let mut end = self.end.lock();
+        let offset = *end;
+        self.file
+            .write_all_at(buf, offset)
+            .map_err(|e| Error::io(Op::Append, &self.path, e))?;
+        *end = offset + buf.len() as u64;
+        Ok(offset)
+    }
+
+    fn sync_data(&self) -> Result<()> {
+        self.file
+            .sync_data()
+            .map_err(|e| Error::io(Op::SyncData, &self.path, e))
+    }
+
+    fn set_len(&self, len_bytes: u64) -> Result<()> {
+        let mut end = self.end.lock();
+        self.file
+            .set_len(len_bytes)
+            .map_err(|e| Error::io(Op::SetLen, &self.path, e))?;
+        *end = len_bytes;
+        Ok(())
+    }
+
+    fn len(&self) -> Result<u64> {
+        Ok(self
+            .file
+            .metadata()
+            .map_err(|e| Error::io(Op::Len, &self.path, e))?
+            .len())
+    }
+
+    fn map(&self) -> Result<Bytes> {
+        let len = self.len()?;
+        crate::mmap::map(&self.file, len).map_err(|e| Error::io(Op::Map, &self.path, e))
+    }
+}
