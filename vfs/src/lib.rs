@@ -28,15 +28,25 @@
 //!
 //! - [`Fs`], [`File`]: the traits, and the durability model they promise.
 //! - [`OsFs`]: the real disk.
+//! - [`MemFs`]: an in-memory disk that knows what is durable and can lose
+//!   power ([`MemFs::crash`]), tearing writes.
+//! - [`FaultFs`]: makes chosen operations of any `Fs` fail with `EIO` or
+//!   `ENOSPC`.
+//! - [`crash_test`]: re-runs a workload crashing at every sync point.
 //! - [`Error`], [`Op`]: every failure names its operation and path.
 
 #![deny(unsafe_code)]
 
+pub mod crash_test;
 mod error;
+mod fault;
 mod fs;
+mod mem;
 mod mmap;
 mod os;
 
 pub use error::{Error, Op, Result};
+pub use fault::{Fault, FaultFs};
 pub use fs::{File, Fs, LockGuard, OpenMode};
+pub use mem::{CrashOptions, MemFs, SECTOR_BYTES};
 pub use os::OsFs;
