@@ -53,3 +53,8 @@ pub use filter_ref::FilterRef;
 pub use format::Kind;
 pub use hash::hash128;
 pub use split_block::{SALT, SplitBlockBloomFilter};
+
+/// The README's example, compiled and run as a doctest so it stays true.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
