@@ -50,3 +50,8 @@ pub use fault::{Fault, FaultFs};
 pub use fs::{File, Fs, LockGuard, OpenMode};
 pub use mem::{CrashOptions, MemFs, SECTOR_BYTES};
 pub use os::OsFs;
+
+/// The README's examples, compiled and run as doctests so they stay true.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
