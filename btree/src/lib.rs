@@ -1,2 +1,0 @@
-//! The `btree` crate (under construction).
-#![forbid(unsafe_code)]

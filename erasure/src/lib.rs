@@ -1,2 +1,0 @@
-//! The `erasure` crate (under construction).
-#![forbid(unsafe_code)]

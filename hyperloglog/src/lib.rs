@@ -1,2 +1,0 @@
-//! The `hyperloglog` crate (under construction).
-#![forbid(unsafe_code)]

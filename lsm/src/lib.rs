@@ -1,2 +1,0 @@
-//! The `lsm` crate (under construction).
-#![forbid(unsafe_code)]

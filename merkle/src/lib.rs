@@ -1,2 +1,0 @@
-//! The `merkle` crate (under construction).
-#![forbid(unsafe_code)]
