@@ -1,6 +1,8 @@
 //! `MerkleTree`: every leaf hash and every perfect subtree hash, so roots
 //! and proofs for any earlier size cost O(log n).
 
+use std::sync::OnceLock;
+
 use crate::error::{Error, Result};
 use crate::hasher::Hasher;
 use crate::proof::{ConsistencyProof, InclusionProof, MultiProof};
@@ -20,10 +22,43 @@ pub(crate) fn split(n: u64) -> u64 {
 /// Every node of the tree of any size `<= len()` is either one of those or a
 /// right-edge node computed from them in O(log n) hashes, so `root_at`,
 /// inclusion and consistency proofs work for every earlier size.
+///
+/// # Concurrency
+///
+/// `&self` methods may run on many threads at once; the right-edge cache is
+/// filled once per size through a `OnceLock`.
 #[derive(Clone, Debug, Default)]
 pub struct MerkleTree<H: Hasher> {
     /// `levels[l][i]` = hash of leaves `i * 2^l .. (i + 1) * 2^l`.
     levels: Vec<Vec<H::Digest>>,
+    /// The right-edge nodes of the tree of `len()` leaves (see
+    /// `right_edge`). They are not perfect subtrees, so without this every
+    /// proof and root would hash them again. Reset by `push`.
+    edge: OnceLock<Vec<H::Digest>>,
+}
+
+/// Levels with at least this many nodes are hashed on several threads.
+const PARALLEL_NODES_MIN: usize = 1 << 14;
+
+/// Hashes the pairs of `below` into a new level, on up to `threads` threads.
+fn hash_level<H: Hasher>(below: &[H::Digest], threads: usize) -> Vec<H::Digest> {
+    let mut above = vec![H::empty_root(); below.len() / 2];
+    let pair = |out: &mut [H::Digest], input: &[H::Digest]| {
+        for (o, p) in out.iter_mut().zip(input.chunks_exact(2)) {
+            *o = H::hash_children(&p[0], &p[1]);
+        }
+    };
+    if threads < 2 || above.len() < PARALLEL_NODES_MIN {
+        pair(&mut above, below);
+        return above;
+    }
+    let chunk = above.len().div_ceil(threads);
+    std::thread::scope(|scope| {
+        for (out, input) in above.chunks_mut(chunk).zip(below.chunks(chunk * 2)) {
+            scope.spawn(move || pair(out, input));
+        }
+    });
+    above
 }
 
 impl<H: Hasher> MerkleTree<H> {
@@ -31,6 +66,7 @@ impl<H: Hasher> MerkleTree<H> {
     pub fn new() -> MerkleTree<H> {
         MerkleTree {
             levels: vec![Vec::new()],
+            edge: OnceLock::new(),
         }
     }
 
@@ -45,20 +81,24 @@ impl<H: Hasher> MerkleTree<H> {
     }
 
     /// A tree over already-hashed leaves (each `H::hash_leaf` of its data).
+    /// Large levels are hashed on every available core.
     pub fn from_leaf_hashes(leaf_hashes: Vec<H::Digest>) -> MerkleTree<H> {
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        MerkleTree::from_leaf_hashes_on(leaf_hashes, threads)
+    }
+
+    /// [`from_leaf_hashes`](Self::from_leaf_hashes) on at most `threads`
+    /// threads (1: on the calling thread only).
+    pub fn from_leaf_hashes_on(leaf_hashes: Vec<H::Digest>, threads: usize) -> MerkleTree<H> {
         let mut levels = vec![leaf_hashes];
-        loop {
-            let below = &levels[levels.len() - 1];
-            if below.len() < 2 {
-                break;
-            }
-            let above: Vec<H::Digest> = below
-                .chunks_exact(2)
-                .map(|pair| H::hash_children(&pair[0], &pair[1]))
-                .collect();
+        while levels[levels.len() - 1].len() >= 2 {
+            let above = hash_level::<H>(&levels[levels.len() - 1], threads);
             levels.push(above);
         }
-        MerkleTree { levels }
+        MerkleTree {
+            levels,
+            edge: OnceLock::new(),
+        }
     }
 
     /// Appends a leaf's data; returns its index.
@@ -69,6 +109,7 @@ impl<H: Hasher> MerkleTree<H> {
     /// Appends an already-hashed leaf; returns its index. Amortized O(1).
     pub fn push_hash(&mut self, leaf_hash: H::Digest) -> u64 {
         let index = self.len();
+        self.edge = OnceLock::new();
         self.levels[0].push(leaf_hash);
         let mut level = 0;
         while self.levels[level].len().is_multiple_of(2) {
@@ -135,11 +176,45 @@ impl<H: Hasher> MerkleTree<H> {
             let level = n.trailing_zeros() as usize;
             return self.levels[level][(start >> level) as usize];
         }
+        if end == self.len() {
+            // A right-edge node of the full tree: `start` is the sum of the
+            // top `j` set bits of `len()`, and `j` is its own bit count.
+            return self.right_edge()[start.count_ones() as usize];
+        }
         let k = split(n);
         H::hash_children(
             &self.subtree(start, start + k),
             &self.subtree(start + k, end),
         )
+    }
+
+    /// `E[j]` = MTH(D[p_j : len]) for each set bit `j` (from the top) of
+    /// `len()`, `p_j` the sum of the `j` set bits above it; computed right to
+    /// left with one hash per set bit, once per size.
+    fn right_edge(&self) -> &[H::Digest] {
+        self.edge.get_or_init(|| {
+            let n = self.len();
+            let mut blocks = Vec::with_capacity(64);
+            let mut p = 0u64;
+            for bit in (0..64).rev() {
+                if n & (1 << bit) != 0 {
+                    blocks.push((p, bit));
+                    p += 1 << bit;
+                }
+            }
+            let mut edge = vec![H::empty_root(); blocks.len()];
+            let mut right: Option<H::Digest> = None;
+            for (j, &(start, bit)) in blocks.iter().enumerate().rev() {
+                let block = self.levels[bit][(start >> bit) as usize];
+                let node = match right {
+                    None => block,
+                    Some(r) => H::hash_children(&block, &r),
+                };
+                edge[j] = node;
+                right = Some(node);
+            }
+            edge
+        })
     }
 
     /// The inclusion proof of leaf `index` in the tree of `tree_size` leaves
