@@ -3,7 +3,10 @@
 //!
 //! `cargo run --release -p merkle --example sync`
 
-#![allow(clippy::print_stdout, reason = "an example reports what it did on stdout")]
+#![allow(
+    clippy::print_stdout,
+    reason = "an example reports what it did on stdout"
+)]
 
 use std::collections::BTreeMap;
 

@@ -48,3 +48,8 @@ pub use hasher::{Hasher, Sha256, Xxh3};
 pub use proof::{ConsistencyProof, InclusionProof, MultiProof};
 pub use range::{Diff, KeyRange, RangeTree, diff, diff_counted};
 pub use tree::MerkleTree;
+
+/// The README's example, compiled and run as a doctest so it stays true.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
