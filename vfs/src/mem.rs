@@ -708,6 +708,25 @@ struct MemFile {
 }
 
 impl MemFile {
+    /// Applies one change to the file: `plan` gets the end of the file as
+    /// this handle knows it and returns the change and the new end. Returns
+    /// the end before the change (where an append lands).
+    fn change(&self, op: Op, plan: impl FnOnce(u64) -> (FileChange, u64)) -> Result<u64> {
+        self.check_writable(op)?;
+        let mut end = self.end.lock();
+        let mut state = self.fs.state.lock();
+        state.check_alive(op, &self.path)?;
+        let before = *end;
+        let (change, after) = plan(before);
+        state
+            .inodes
+            .get_mut(&self.ino)
+            .unwrap_or_else(|| unreachable!("a handle's inode is never dropped"))
+            .change(change);
+        *end = after;
+        Ok(before)
+    }
+
     fn check_writable(&self, op: Op) -> Result<()> {
         if self.writable {
             Ok(())
@@ -738,38 +757,20 @@ impl File for MemFile {
     }
 
     fn write_all_at(&self, buf: &[u8], offset: u64) -> Result<()> {
-        self.check_writable(Op::Write)?;
-        let mut end = self.end.lock();
-        let mut state = self.fs.state.lock();
-        state.check_alive(Op::Write, &self.path)?;
-        let inode = state
-            .inodes
-            .get_mut(&self.ino)
-            .unwrap_or_else(|| unreachable!());
-        inode.change(FileChange::Write {
-            offset,
-            data: buf.to_vec(),
-        });
-        *end = (*end).max(offset + buf.len() as u64);
+        let data = buf.to_vec();
+        let len = buf.len() as u64;
+        self.change(Op::Write, |end| {
+            (FileChange::Write { offset, data }, end.max(offset + len))
+        })?;
         Ok(())
     }
 
     fn append(&self, buf: &[u8]) -> Result<u64> {
-        self.check_writable(Op::Append)?;
-        let mut end = self.end.lock();
-        let mut state = self.fs.state.lock();
-        state.check_alive(Op::Append, &self.path)?;
-        let offset = *end;
-        let inode = state
-            .inodes
-            .get_mut(&self.ino)
-            .unwrap_or_else(|| unreachable!());
-        inode.change(FileChange::Write {
-            offset,
-            data: buf.to_vec(),
-        });
-        *end = offset + buf.len() as u64;
-        Ok(offset)
+        let data = buf.to_vec();
+        let len = buf.len() as u64;
+        self.change(Op::Append, |end| {
+            (FileChange::Write { offset: end, data }, end + len)
+        })
     }
 
     fn sync_data(&self) -> Result<()> {
@@ -785,16 +786,7 @@ impl File for MemFile {
     }
 
     fn set_len(&self, len_bytes: u64) -> Result<()> {
-        self.check_writable(Op::SetLen)?;
-        let mut end = self.end.lock();
-        let mut state = self.fs.state.lock();
-        state.check_alive(Op::SetLen, &self.path)?;
-        let inode = state
-            .inodes
-            .get_mut(&self.ino)
-            .unwrap_or_else(|| unreachable!());
-        inode.change(FileChange::SetLen(len_bytes));
-        *end = len_bytes;
+        self.change(Op::SetLen, |_| (FileChange::SetLen(len_bytes), len_bytes))?;
         Ok(())
     }
 
