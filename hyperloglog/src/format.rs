@@ -1,0 +1,112 @@
+//! The serialized sketch (see `FORMAT.md`).
+
+use crate::error::{Error, Result};
+use crate::hll::{HyperLogLog, check_precision, max_value};
+use crate::registers::{Registers, packed_len};
+
+const MAGIC: [u8; 4] = *b"HYLS";
+const VERSION: u8 = 1;
+const ENCODING_DENSE6: u8 = 1;
+const HASH_XXH3_64: u8 = 1;
+const MAGIC_OFFSET: usize = 0;
+const VERSION_OFFSET: usize = MAGIC_OFFSET + 4;
+const ENCODING_OFFSET: usize = VERSION_OFFSET + 1;
+const PRECISION_OFFSET: usize = ENCODING_OFFSET + 1;
+const HASH_OFFSET: usize = PRECISION_OFFSET + 1;
+const HEADER_LEN: usize = HASH_OFFSET + 1;
+const CRC_LEN: usize = 4;
+const _: () = assert!(HEADER_LEN == 8);
+
+impl HyperLogLog {
+    /// Serializes the sketch: header, packed registers, CRC-32.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(HEADER_LEN + self.packed().len() + CRC_LEN);
+        out.extend_from_slice(&MAGIC);
+        out.extend_from_slice(&[VERSION, ENCODING_DENSE6, self.precision(), HASH_XXH3_64]);
+        out.extend_from_slice(self.packed());
+        let crc = crc32fast::hash(&out);
+        out.extend_from_slice(&crc.to_le_bytes());
+        out
+    }
+
+    /// Decodes a sketch written by [`to_bytes`](Self::to_bytes).
+    ///
+    /// # Errors
+    ///
+    /// Truncated, trailing, corrupt (CRC), or foreign bytes; a precision out
+    /// of range; a register value no hash can produce; nonzero padding.
+    pub fn from_bytes(bytes: &[u8]) -> Result<HyperLogLog> {
+        if bytes.len() < HEADER_LEN + CRC_LEN {
+            return Err(Error::Truncated {
+                len: bytes.len(),
+                len_expected: HEADER_LEN + CRC_LEN,
+            });
+        }
+        if bytes[MAGIC_OFFSET..MAGIC_OFFSET + 4] != MAGIC {
+            return Err(Error::BadHeader {
+                reason: "not a sketch (magic)",
+            });
+        }
+        if bytes[VERSION_OFFSET] != VERSION {
+            return Err(Error::BadHeader {
+                reason: "unsupported version",
+            });
+        }
+        let precision = bytes[PRECISION_OFFSET];
+        check_precision(precision)?;
+        let m = 1usize << precision;
+        let len_expected = HEADER_LEN + packed_len(m) + CRC_LEN;
+        if bytes.len() < len_expected {
+            return Err(Error::Truncated {
+                len: bytes.len(),
+                len_expected,
+            });
+        }
+        if bytes.len() > len_expected {
+            return Err(Error::TrailingBytes {
+                len: bytes.len(),
+                len_expected,
+            });
+        }
+        let body = len_expected - CRC_LEN;
+        let expected = u32::from_le_bytes([
+            bytes[body],
+            bytes[body + 1],
+            bytes[body + 2],
+            bytes[body + 3],
+        ]);
+        let found = crc32fast::hash(&bytes[..body]);
+        if expected != found {
+            return Err(Error::Checksum { expected, found });
+        }
+        if bytes[ENCODING_OFFSET] != ENCODING_DENSE6 || bytes[HASH_OFFSET] != HASH_XXH3_64 {
+            return Err(Error::BadHeader {
+                reason: "unknown encoding or hash",
+            });
+        }
+        let registers = Registers::from_packed(bytes[HEADER_LEN..body].to_vec(), m);
+        let max = max_value(precision);
+        for (index, value) in registers.iter().enumerate() {
+            if value > max {
+                return Err(Error::RegisterValue { index, value, max });
+            }
+        }
+        // Bits past the last register must be zero, so every sketch has one
+        // encoding.
+        let used_bits = m * crate::registers::REGISTER_BITS;
+        let packed = registers.as_packed();
+        let tail_nonzero = packed[used_bits / 8..].iter().enumerate().any(|(i, &b)| {
+            if i == 0 {
+                b >> (used_bits % 8) != 0
+            } else {
+                b != 0
+            }
+        });
+        if tail_nonzero {
+            return Err(Error::BadHeader {
+                reason: "nonzero padding after the registers",
+            });
+        }
+        Ok(HyperLogLog::from_registers(precision, registers))
+    }
+}

@@ -1,0 +1,42 @@
+//! HyperLogLog cardinality sketches: count the distinct items of a stream in
+//! a few kilobytes, merge sketches of shards, shrink them to a lower
+//! precision, and store them with a checksum.
+//!
+//! ```
+//! use hyperloglog::HyperLogLog;
+//!
+//! # fn main() -> hyperloglog::Result<()> {
+//! let mut visitors = HyperLogLog::new(14)?; // 16,384 registers, ~0.81% error
+//! for i in 0..100_000u32 {
+//!     visitors.insert(&i.to_le_bytes());
+//! }
+//! let estimate = visitors.count() as f64;
+//! assert!((estimate - 100_000.0).abs() < 100_000.0 * 0.03);
+//!
+//! let restored = HyperLogLog::from_bytes(&visitors.to_bytes())?;
+//! assert_eq!(restored, visitors);
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! - [`HyperLogLog`]: dense 6-bit registers, Ertl's improved estimator,
+//!   `merge`, `reduce`, serialization (`FORMAT.md`).
+//!
+//! Limits: precision 4..=18. Items are hashed with xxh3-64 over their bytes,
+//! never `std::hash::Hash`, so sketches built on different machines merge.
+#![forbid(unsafe_code)]
+#![deny(clippy::unwrap_used)]
+
+mod error;
+mod estimator;
+mod format;
+mod hll;
+mod registers;
+
+pub use error::{Error, Result};
+pub use hll::{HyperLogLog, PRECISION_MAX, PRECISION_MIN};
+
+/// The README's example, compiled and run as a doctest so it stays true.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
