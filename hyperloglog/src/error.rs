@@ -22,6 +22,15 @@ pub enum Error {
         /// The precision of the other sketch.
         right: u8,
     },
+    /// `merge` of sketches that hash items differently (xxh3 vs Redis).
+    #[error("sketches hash items differently (xxh3 vs Redis mode)")]
+    ModeMismatch,
+    /// Bytes that are not a valid Redis HyperLogLog string.
+    #[error("not a valid Redis HyperLogLog: {reason}")]
+    Redis {
+        /// What is wrong.
+        reason: &'static str,
+    },
     /// `reduce` to a precision larger than the sketch's.
     #[error("cannot reduce precision {from} to the larger {to}")]
     ReduceUp {

@@ -48,7 +48,9 @@ fn tau(mut x: f64) -> f64 {
 pub(crate) fn estimate(histogram: &[u32], m: usize) -> f64 {
     let q = histogram.len() - 2;
     let m = m as f64;
-    let mut z = m * tau(1.0 - f64::from(histogram[q + 1]) / m);
+    // `(m - C) / m` rather than `1 - C / m`: the same value, computed as
+    // Redis' hllCount does, so Redis-mode counts equal PFCOUNT to the bit.
+    let mut z = m * tau((m - f64::from(histogram[q + 1])) / m);
     for k in (1..=q).rev() {
         z = 0.5 * (z + f64::from(histogram[k]));
     }

@@ -1,13 +1,14 @@
 //! The serialized sketch (see `FORMAT.md`).
 
 use crate::error::{Error, Result};
-use crate::hll::{HyperLogLog, check_precision, max_value};
+use crate::hll::{HashMode, HyperLogLog, check_precision, max_value};
 use crate::registers::{Registers, packed_len};
 
 const MAGIC: [u8; 4] = *b"HYLS";
 const VERSION: u8 = 1;
 const ENCODING_DENSE6: u8 = 1;
 const HASH_XXH3_64: u8 = 1;
+const HASH_REDIS: u8 = 2;
 const MAGIC_OFFSET: usize = 0;
 const VERSION_OFFSET: usize = MAGIC_OFFSET + 4;
 const ENCODING_OFFSET: usize = VERSION_OFFSET + 1;
@@ -22,7 +23,11 @@ impl HyperLogLog {
     pub fn to_bytes(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(HEADER_LEN + self.packed().len() + CRC_LEN);
         out.extend_from_slice(&MAGIC);
-        out.extend_from_slice(&[VERSION, ENCODING_DENSE6, self.precision(), HASH_XXH3_64]);
+        let hash = match self.mode() {
+            HashMode::Xxh3 => HASH_XXH3_64,
+            HashMode::Redis => HASH_REDIS,
+        };
+        out.extend_from_slice(&[VERSION, ENCODING_DENSE6, self.precision(), hash]);
         out.extend_from_slice(self.packed());
         let crc = crc32fast::hash(&out);
         out.extend_from_slice(&crc.to_le_bytes());
@@ -79,11 +84,15 @@ impl HyperLogLog {
         if expected != found {
             return Err(Error::Checksum { expected, found });
         }
-        if bytes[ENCODING_OFFSET] != ENCODING_DENSE6 || bytes[HASH_OFFSET] != HASH_XXH3_64 {
-            return Err(Error::BadHeader {
-                reason: "unknown encoding or hash",
-            });
-        }
+        let mode = match (bytes[ENCODING_OFFSET], bytes[HASH_OFFSET]) {
+            (ENCODING_DENSE6, HASH_XXH3_64) => HashMode::Xxh3,
+            (ENCODING_DENSE6, HASH_REDIS) => HashMode::Redis,
+            _ => {
+                return Err(Error::BadHeader {
+                    reason: "unknown encoding or hash",
+                });
+            }
+        };
         let registers = Registers::from_packed(bytes[HEADER_LEN..body].to_vec(), m);
         let max = max_value(precision);
         for (index, value) in registers.iter().enumerate() {
@@ -107,6 +116,6 @@ impl HyperLogLog {
                 reason: "nonzero padding after the registers",
             });
         }
-        Ok(HyperLogLog::from_registers(precision, registers))
+        Ok(HyperLogLog::from_registers(mode, precision, registers))
     }
 }

@@ -6,6 +6,18 @@ use crate::error::{Error, Result};
 use crate::estimator::estimate;
 use crate::registers::Registers;
 
+/// How items become registers. Sketches of different modes never merge.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum HashMode {
+    /// xxh3-64 of the item; the hash's top `p` bits pick the register, and
+    /// the leading zeros of the rest give its value.
+    Xxh3,
+    /// Redis' scheme: MurmurHash64A (seed `0xadc83b19`) of the item; the low
+    /// `p` bits pick the register, and the trailing zeros of the rest give
+    /// its value. With `p = 14` the registers equal Redis' after `PFADD`.
+    Redis,
+}
+
 /// The smallest precision: 16 registers.
 pub const PRECISION_MIN: u8 = 4;
 /// The largest precision: 262,144 registers.
@@ -21,6 +33,7 @@ pub const PRECISION_MAX: u8 = 18;
 /// [`count`](Self::count) reads `p + 2` numbers instead of `m` registers.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct HyperLogLog {
+    mode: HashMode,
     precision: u8,
     registers: Registers,
     /// `histogram[k]` = registers holding `k`, for `k` in `0..=65 - p`.
@@ -34,27 +47,55 @@ impl HyperLogLog {
     ///
     /// [`Error::Precision`] unless `4 <= precision <= 18`.
     pub fn new(precision: u8) -> Result<HyperLogLog> {
+        HyperLogLog::with_mode(precision, HashMode::Xxh3)
+    }
+
+    /// An empty sketch that hashes and places items as Redis does, at
+    /// Redis' precision 14: after the same `PFADD`s its registers equal
+    /// Redis', and `count()` equals `PFCOUNT`.
+    pub fn redis() -> HyperLogLog {
+        HyperLogLog::with_mode(crate::redis::REDIS_PRECISION, HashMode::Redis)
+            .unwrap_or_else(|_| unreachable!("14 is a valid precision"))
+    }
+
+    /// An empty sketch of `2^precision` registers in the given mode.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Precision`] unless `4 <= precision <= 18`.
+    pub fn with_mode(precision: u8, mode: HashMode) -> Result<HyperLogLog> {
         check_precision(precision)?;
         let m = 1usize << precision;
         let mut histogram = vec![0u32; usize::from(max_value(precision)) + 1];
         histogram[0] = m as u32;
         Ok(HyperLogLog {
+            mode,
             precision,
             registers: Registers::new(m),
             histogram,
         })
     }
 
-    pub(crate) fn from_registers(precision: u8, registers: Registers) -> HyperLogLog {
+    pub(crate) fn from_registers(
+        mode: HashMode,
+        precision: u8,
+        registers: Registers,
+    ) -> HyperLogLog {
         let mut histogram = vec![0u32; usize::from(max_value(precision)) + 1];
         for value in registers.iter() {
             histogram[usize::from(value)] += 1;
         }
         HyperLogLog {
+            mode,
             precision,
             registers,
             histogram,
         }
+    }
+
+    /// How items become registers.
+    pub fn mode(&self) -> HashMode {
+        self.mode
     }
 
     /// The precision `p`.
@@ -76,21 +117,36 @@ impl HyperLogLog {
         self.registers.as_packed()
     }
 
-    /// Inserts an item by its bytes (hashed with xxh3-64).
+    /// Inserts an item by its bytes (hashed with xxh3-64, or
+    /// MurmurHash64A in [`HashMode::Redis`]).
     #[inline]
     pub fn insert(&mut self, item: &[u8]) {
-        self.insert_hash(xxh3_64(item));
+        let hash = match self.mode {
+            HashMode::Xxh3 => xxh3_64(item),
+            HashMode::Redis => crate::redis::murmur_hash64a(item, crate::redis::REDIS_SEED),
+        };
+        self.insert_hash(hash);
     }
 
-    /// Inserts an item by its 64-bit hash, for callers that hashed already.
-    /// The hash must be uniform over all 64 bits.
+    /// Inserts an item by its 64-bit hash (of the sketch's mode), for callers
+    /// that hashed already. The hash must be uniform over all 64 bits.
     #[inline]
     pub fn insert_hash(&mut self, hash: u64) {
         let p = u32::from(self.precision);
-        let index = (hash >> (64 - p)) as usize;
-        // A sentinel bit caps the count of leading zeros at 64 - p.
-        let rest = (hash << p) | (1 << (p - 1));
-        let value = rest.leading_zeros() as u8 + 1;
+        let (index, value) = match self.mode {
+            HashMode::Xxh3 => {
+                // A sentinel bit caps the count of leading zeros at 64 - p.
+                let rest = (hash << p) | (1 << (p - 1));
+                ((hash >> (64 - p)) as usize, rest.leading_zeros() as u8 + 1)
+            }
+            HashMode::Redis => {
+                let rest = (hash >> p) | (1 << (64 - p));
+                (
+                    (hash & ((1 << p) - 1)) as usize,
+                    rest.trailing_zeros() as u8 + 1,
+                )
+            }
+        };
         self.raise(index, value);
     }
 
@@ -123,6 +179,9 @@ impl HyperLogLog {
     /// [`Error::PrecisionMismatch`] unless both have the same precision;
     /// [`reduce`](Self::reduce) the larger first.
     pub fn merge(&mut self, other: &HyperLogLog) -> Result<()> {
+        if self.mode != other.mode {
+            return Err(Error::ModeMismatch);
+        }
         if self.precision != other.precision {
             return Err(Error::PrecisionMismatch {
                 left: self.precision,
@@ -154,20 +213,30 @@ impl HyperLogLog {
             });
         }
         let shift = u32::from(self.precision - precision);
-        let mut reduced = HyperLogLog::new(precision)?;
+        let mut reduced = HyperLogLog::with_mode(precision, self.mode)?;
         for index in 0..self.registers.len() {
             let value = self.registers.get(index);
             if value == 0 {
                 continue;
             }
-            let moved = index & ((1 << shift) - 1);
+            // The index bits that leave the index join the bits the value is
+            // counted from, nearest to it: the low bits of the index for
+            // leading zeros (xxh3 mode), the high bits for trailing zeros
+            // (Redis mode).
+            let (new_index, moved) = match self.mode {
+                HashMode::Xxh3 => (index >> shift, index & ((1 << shift) - 1)),
+                HashMode::Redis => (index & ((1 << precision) - 1), index >> precision),
+            };
             let new_value = if moved == 0 {
                 shift as u8 + value
             } else {
-                // Leading zeros of `moved` within its `shift` bits, plus one.
-                (shift - (usize::BITS - moved.leading_zeros())) as u8 + 1
+                match self.mode {
+                    // Leading zeros of `moved` within its `shift` bits, plus one.
+                    HashMode::Xxh3 => (shift - (usize::BITS - moved.leading_zeros())) as u8 + 1,
+                    HashMode::Redis => moved.trailing_zeros() as u8 + 1,
+                }
             };
-            reduced.raise(index >> shift, new_value);
+            reduced.raise(new_index, new_value);
         }
         Ok(reduced)
     }
@@ -179,8 +248,8 @@ impl HyperLogLog {
 
     /// Removes every item.
     pub fn clear(&mut self) {
-        *self =
-            HyperLogLog::new(self.precision).unwrap_or_else(|_| unreachable!("valid precision"));
+        *self = HyperLogLog::with_mode(self.precision, self.mode)
+            .unwrap_or_else(|_| unreachable!("valid precision"));
     }
 }
 

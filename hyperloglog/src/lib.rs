@@ -21,6 +21,8 @@
 //!
 //! - [`HyperLogLog`]: dense 6-bit registers, Ertl's improved estimator,
 //!   `merge`, `reduce`, serialization (`FORMAT.md`).
+//! - [`HashMode::Redis`], [`HyperLogLog::from_redis`],
+//!   [`HyperLogLog::to_redis`]: Redis' hashing and string format.
 //!
 //! Limits: precision 4..=18. Items are hashed with xxh3-64 over their bytes,
 //! never `std::hash::Hash`, so sketches built on different machines merge.
@@ -31,10 +33,12 @@ mod error;
 mod estimator;
 mod format;
 mod hll;
+mod redis;
 mod registers;
 
 pub use error::{Error, Result};
-pub use hll::{HyperLogLog, PRECISION_MAX, PRECISION_MIN};
+pub use hll::{HashMode, HyperLogLog, PRECISION_MAX, PRECISION_MIN};
+pub use redis::murmur_hash64a;
 
 /// The README's example, compiled and run as a doctest so it stays true.
 #[doc = include_str!("../README.md")]

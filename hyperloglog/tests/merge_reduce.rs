@@ -1,7 +1,7 @@
 //! Merge and reduce are exact: they give the registers a sketch fed the
 //! same items directly would have.
 
-use hyperloglog::{Error, HyperLogLog};
+use hyperloglog::{Error, HashMode, HyperLogLog};
 use proptest::prelude::*;
 
 fn sketch(precision: u8, hashes: &[u64]) -> HyperLogLog {
@@ -27,6 +27,19 @@ proptest! {
     fn reduce_equals_the_sketch_built_at_the_lower_precision(hashes in prop::collection::vec(any::<u64>(), 0..3000), high in 4u8..=18, drop in 0u8..=14) {
         let low = high.saturating_sub(drop).max(4);
         prop_assert_eq!(sketch(high, &hashes).reduce(low).unwrap(), sketch(low, &hashes));
+    }
+
+    #[test]
+    fn redis_mode_reduce_equals_the_sketch_built_at_the_lower_precision(hashes in prop::collection::vec(any::<u64>(), 0..3000), high in 4u8..=18, drop in 0u8..=14) {
+        let low = high.saturating_sub(drop).max(4);
+        let build = |p: u8| {
+            let mut s = HyperLogLog::with_mode(p, HashMode::Redis).unwrap();
+            for &h in &hashes {
+                s.insert_hash(h);
+            }
+            s
+        };
+        prop_assert_eq!(build(high).reduce(low).unwrap(), build(low));
     }
 
     #[test]
