@@ -42,9 +42,13 @@ fn bench(c: &mut Criterion) {
     let mut group = c.benchmark_group("hyperloglog/insert");
     group.throughput(Throughput::Elements(KEYS));
     group.sample_size(10);
-    group.bench_function(BenchmarkId::new("hyperloglog", KEYS), |b| b.iter(|| black_box(ours(0))));
+    group.bench_function(BenchmarkId::new("hyperloglog", KEYS), |b| {
+        b.iter(|| black_box(ours(0)))
+    });
     #[cfg(feature = "peers")]
-    group.bench_function(BenchmarkId::new("hyperloglogplus", KEYS), |b| b.iter(|| black_box(peer(0))));
+    group.bench_function(BenchmarkId::new("hyperloglogplus", KEYS), |b| {
+        b.iter(|| black_box(peer(0)))
+    });
     group.finish();
 
     let (a, b2) = (ours(0), ours(KEYS / 2));
@@ -61,11 +65,19 @@ fn bench(c: &mut Criterion) {
 
     let mut group = c.benchmark_group("hyperloglog/merge_dense");
     group.bench_function("hyperloglog", |b| {
-        b.iter_batched(|| a.clone(), |mut x| x.merge(&b2).unwrap(), BatchSize::SmallInput)
+        b.iter_batched(
+            || a.clone(),
+            |mut x| x.merge(&b2).unwrap(),
+            BatchSize::SmallInput,
+        )
     });
     #[cfg(feature = "peers")]
     group.bench_function("hyperloglogplus", |b| {
-        b.iter_batched(|| pa.clone(), |mut x| x.merge(&pb).unwrap(), BatchSize::SmallInput)
+        b.iter_batched(
+            || pa.clone(),
+            |mut x| x.merge(&pb).unwrap(),
+            BatchSize::SmallInput,
+        )
     });
     group.finish();
 }

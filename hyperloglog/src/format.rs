@@ -3,10 +3,12 @@
 use crate::error::{Error, Result};
 use crate::hll::{HashMode, HyperLogLog, check_precision, max_value};
 use crate::registers::{Registers, packed_len};
+use crate::sparse::Sparse;
 
 const MAGIC: [u8; 4] = *b"HYLS";
 const VERSION: u8 = 1;
 const ENCODING_DENSE6: u8 = 1;
+const ENCODING_SPARSE: u8 = 2;
 const HASH_XXH3_64: u8 = 1;
 const HASH_REDIS: u8 = 2;
 const MAGIC_OFFSET: usize = 0;
@@ -19,16 +21,28 @@ const CRC_LEN: usize = 4;
 const _: () = assert!(HEADER_LEN == 8);
 
 impl HyperLogLog {
-    /// Serializes the sketch: header, packed registers, CRC-32.
+    /// Serializes the sketch: header, packed registers (dense) or sorted
+    /// entries (sparse), CRC-32.
     pub fn to_bytes(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(HEADER_LEN + self.packed().len() + CRC_LEN);
-        out.extend_from_slice(&MAGIC);
         let hash = match self.mode() {
             HashMode::Xxh3 => HASH_XXH3_64,
             HashMode::Redis => HASH_REDIS,
         };
-        out.extend_from_slice(&[VERSION, ENCODING_DENSE6, self.precision(), hash]);
-        out.extend_from_slice(self.packed());
+        let mut out = Vec::with_capacity(HEADER_LEN + self.packed().len() + CRC_LEN);
+        out.extend_from_slice(&MAGIC);
+        match self.sparse() {
+            Some(sparse) => {
+                out.extend_from_slice(&[VERSION, ENCODING_SPARSE, self.precision(), hash]);
+                out.extend_from_slice(&(sparse.entries().len() as u32).to_le_bytes());
+                for e in sparse.entries() {
+                    out.extend_from_slice(&e.to_le_bytes());
+                }
+            }
+            None => {
+                out.extend_from_slice(&[VERSION, ENCODING_DENSE6, self.precision(), hash]);
+                out.extend_from_slice(self.packed());
+            }
+        }
         let crc = crc32fast::hash(&out);
         out.extend_from_slice(&crc.to_le_bytes());
         out
@@ -39,7 +53,8 @@ impl HyperLogLog {
     /// # Errors
     ///
     /// Truncated, trailing, corrupt (CRC), or foreign bytes; a precision out
-    /// of range; a register value no hash can produce; nonzero padding.
+    /// of range; a register value no hash can produce; nonzero padding; a
+    /// sparse sketch that is not sorted or would have been dense.
     pub fn from_bytes(bytes: &[u8]) -> Result<HyperLogLog> {
         if bytes.len() < HEADER_LEN + CRC_LEN {
             return Err(Error::Truncated {
@@ -60,7 +75,18 @@ impl HyperLogLog {
         let precision = bytes[PRECISION_OFFSET];
         check_precision(precision)?;
         let m = 1usize << precision;
-        let len_expected = HEADER_LEN + packed_len(m) + CRC_LEN;
+        let len_expected = match bytes[ENCODING_OFFSET] {
+            ENCODING_SPARSE => {
+                let count = u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize;
+                if count.saturating_mul(4) > packed_len(m) {
+                    return Err(Error::BadHeader {
+                        reason: "sparse sketch larger than its dense form",
+                    });
+                }
+                HEADER_LEN + 4 + count * 4 + CRC_LEN
+            }
+            _ => HEADER_LEN + packed_len(m) + CRC_LEN,
+        };
         if bytes.len() < len_expected {
             return Err(Error::Truncated {
                 len: bytes.len(),
@@ -85,6 +111,22 @@ impl HyperLogLog {
             return Err(Error::Checksum { expected, found });
         }
         let mode = match (bytes[ENCODING_OFFSET], bytes[HASH_OFFSET]) {
+            (ENCODING_SPARSE, HASH_XXH3_64) => {
+                let entries = bytes[HEADER_LEN + 4..body]
+                    .chunks_exact(4)
+                    .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                    .collect();
+                let sparse = Sparse::from_entries(entries).ok_or(Error::BadHeader {
+                    reason: "sparse entries unsorted or out of range",
+                })?;
+                let sketch = HyperLogLog::from_sparse(precision, sparse);
+                if !sketch.is_sparse() {
+                    return Err(Error::BadHeader {
+                        reason: "sparse sketch larger than its dense form",
+                    });
+                }
+                return Ok(sketch);
+            }
             (ENCODING_DENSE6, HASH_XXH3_64) => HashMode::Xxh3,
             (ENCODING_DENSE6, HASH_REDIS) => HashMode::Redis,
             _ => {

@@ -4,7 +4,8 @@ use xxhash_rust::xxh3::xxh3_64;
 
 use crate::error::{Error, Result};
 use crate::estimator::estimate;
-use crate::registers::Registers;
+use crate::registers::{Registers, packed_len};
+use crate::sparse::Sparse;
 
 /// How items become registers. Sketches of different modes never merge.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -16,6 +17,21 @@ pub enum HashMode {
     /// `p` bits pick the register, and the trailing zeros of the rest give
     /// its value. With `p = 14` the registers equal Redis' after `PFADD`.
     Redis,
+}
+
+/// Where `insert_hash` sends a hash.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum InsertPath {
+    Sparse,
+    DenseXxh3,
+    DenseRedis,
+}
+
+fn dense_path(mode: HashMode) -> InsertPath {
+    match mode {
+        HashMode::Xxh3 => InsertPath::DenseXxh3,
+        HashMode::Redis => InsertPath::DenseRedis,
+    }
 }
 
 /// The smallest precision: 16 registers.
@@ -34,7 +50,11 @@ pub const PRECISION_MAX: u8 = 18;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct HyperLogLog {
     mode: HashMode,
+    /// Derived from `mode` and `sparse`, kept so `insert_hash` dispatches once.
+    path: InsertPath,
     precision: u8,
+    /// While set, the sketch is sparse and `registers` is empty.
+    sparse: Option<Box<Sparse>>,
     registers: Registers,
     /// `histogram[k]` = registers holding `k`, for `k` in `0..=65 - p`.
     histogram: Vec<u32>,
@@ -68,10 +88,20 @@ impl HyperLogLog {
         let m = 1usize << precision;
         let mut histogram = vec![0u32; usize::from(max_value(precision)) + 1];
         histogram[0] = m as u32;
+        // xxh3 sketches start sparse; Redis ones dense, as Redis' registers
+        // are what they mirror.
+        let sparse = (mode == HashMode::Xxh3).then(|| Box::new(Sparse::new()));
+        let registers = Registers::new(if sparse.is_some() { 0 } else { m });
         Ok(HyperLogLog {
             mode,
+            path: if sparse.is_some() {
+                InsertPath::Sparse
+            } else {
+                dense_path(mode)
+            },
             precision,
-            registers: Registers::new(m),
+            sparse,
+            registers,
             histogram,
         })
     }
@@ -87,7 +117,9 @@ impl HyperLogLog {
         }
         HyperLogLog {
             mode,
+            path: dense_path(mode),
             precision,
+            sparse: None,
             registers,
             histogram,
         }
@@ -105,12 +137,58 @@ impl HyperLogLog {
 
     /// Registers `m = 2^p`.
     pub fn registers(&self) -> usize {
-        self.registers.len()
+        1 << self.precision
+    }
+
+    /// Whether the sketch is still sparse (few registers set).
+    pub fn is_sparse(&self) -> bool {
+        self.sparse.is_some()
+    }
+
+    pub(crate) fn sparse(&self) -> Option<&Sparse> {
+        self.sparse.as_deref()
+    }
+
+    pub(crate) fn from_sparse(precision: u8, sparse: Sparse) -> HyperLogLog {
+        let mut s = HyperLogLog::with_mode(precision, HashMode::Xxh3)
+            .unwrap_or_else(|_| unreachable!("precision was checked"));
+        s.sparse = Some(Box::new(sparse));
+        s.path = InsertPath::Sparse;
+        s.densify_if_larger();
+        s
+    }
+
+    /// Switches to dense registers once the sparse entries would take more
+    /// bytes than the packed registers do.
+    fn densify_if_larger(&mut self) {
+        if self
+            .sparse
+            .as_ref()
+            .is_some_and(|sp| sp.len_bytes() > packed_len(self.registers()))
+        {
+            self.densify();
+        }
+    }
+
+    fn densify(&mut self) {
+        if let Some(sparse) = self.sparse.take() {
+            self.path = dense_path(self.mode);
+            self.registers = Registers::new(self.registers());
+            for (index, value) in sparse.folded(self.precision) {
+                self.raise(index, value);
+            }
+        }
     }
 
     /// The value of register `index`.
     pub fn register(&self, index: usize) -> Option<u8> {
-        (index < self.registers.len()).then(|| self.registers.get(index))
+        if index >= self.registers() {
+            return None;
+        }
+        Some(match &self.sparse {
+            Some(sparse) => sparse.register(index, self.precision),
+            None => self.registers.get(index),
+        })
     }
 
     pub(crate) fn packed(&self) -> &[u8] {
@@ -133,13 +211,19 @@ impl HyperLogLog {
     #[inline]
     pub fn insert_hash(&mut self, hash: u64) {
         let p = u32::from(self.precision);
-        let (index, value) = match self.mode {
-            HashMode::Xxh3 => {
+        // One dispatch for representation and hash mode, so the dense path
+        // pays no separate branch for the sparse one.
+        let (index, value) = match self.path {
+            InsertPath::Sparse => {
+                self.insert_sparse(hash);
+                return;
+            }
+            InsertPath::DenseXxh3 => {
                 // A sentinel bit caps the count of leading zeros at 64 - p.
                 let rest = (hash << p) | (1 << (p - 1));
                 ((hash >> (64 - p)) as usize, rest.leading_zeros() as u8 + 1)
             }
-            HashMode::Redis => {
+            InsertPath::DenseRedis => {
                 let rest = (hash >> p) | (1 << (64 - p));
                 (
                     (hash & ((1 << p) - 1)) as usize,
@@ -148,6 +232,19 @@ impl HyperLogLog {
             }
         };
         self.raise(index, value);
+    }
+
+    /// The sparse path, out of line: it runs for the first few thousand
+    /// items at most, and keeping it out of `insert_hash` keeps the dense
+    /// path small enough to inline into callers' loops.
+    #[cold]
+    #[inline(never)]
+    fn insert_sparse(&mut self, hash: u64) {
+        if let Some(sparse) = &mut self.sparse {
+            let (index, value) = crate::sparse::split_hash(hash);
+            sparse.raise(index, value);
+        }
+        self.densify_if_larger();
     }
 
     #[inline]
@@ -168,7 +265,10 @@ impl HyperLogLog {
 
     /// The estimate before rounding.
     pub fn estimate(&self) -> f64 {
-        estimate(&self.histogram, self.registers.len())
+        match &self.sparse {
+            Some(sparse) => sparse.estimate(),
+            None => estimate(&self.histogram, self.registers.len()),
+        }
     }
 
     /// Adds every item of `other`: afterwards `self` is exactly the sketch of
@@ -188,8 +288,23 @@ impl HyperLogLog {
                 right: other.precision,
             });
         }
-        for index in 0..self.registers.len() {
-            self.raise(index, other.registers.get(index));
+        if let (Some(mine), Some(theirs)) = (&mut self.sparse, &other.sparse) {
+            mine.merge(theirs);
+            self.densify_if_larger();
+            return Ok(());
+        }
+        self.densify();
+        match &other.sparse {
+            Some(theirs) => {
+                for (index, value) in theirs.folded(self.precision) {
+                    self.raise(index, value);
+                }
+            }
+            None => {
+                for index in 0..self.registers.len() {
+                    self.raise(index, other.registers.get(index));
+                }
+            }
         }
         Ok(())
     }
@@ -212,8 +327,13 @@ impl HyperLogLog {
                 to: precision,
             });
         }
+        if let Some(sparse) = &self.sparse {
+            // Sparse entries do not depend on the precision.
+            return Ok(HyperLogLog::from_sparse(precision, Sparse::clone(sparse)));
+        }
         let shift = u32::from(self.precision - precision);
         let mut reduced = HyperLogLog::with_mode(precision, self.mode)?;
+        reduced.densify();
         for index in 0..self.registers.len() {
             let value = self.registers.get(index);
             if value == 0 {
@@ -243,7 +363,9 @@ impl HyperLogLog {
 
     /// Memory the sketch holds: packed registers and the histogram.
     pub fn len_bytes(&self) -> usize {
-        self.registers.as_packed().len() + self.histogram.len() * 4
+        self.sparse.as_deref().map_or(0, Sparse::len_bytes)
+            + self.registers.as_packed().len()
+            + self.histogram.len() * 4
     }
 
     /// Removes every item.

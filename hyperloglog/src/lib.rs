@@ -19,8 +19,9 @@
 //! # }
 //! ```
 //!
-//! - [`HyperLogLog`]: dense 6-bit registers, Ertl's improved estimator,
-//!   `merge`, `reduce`, serialization (`FORMAT.md`).
+//! - [`HyperLogLog`]: sparse precision-25 entries for small sets, then
+//!   dense 6-bit registers; Ertl's improved estimator, `merge`, `reduce`,
+//!   serialization (`FORMAT.md`).
 //! - [`HashMode::Redis`], [`HyperLogLog::from_redis`],
 //!   [`HyperLogLog::to_redis`]: Redis' hashing and string format.
 //!
@@ -35,6 +36,7 @@ mod format;
 mod hll;
 mod redis;
 mod registers;
+mod sparse;
 
 pub use error::{Error, Result};
 pub use hll::{HashMode, HyperLogLog, PRECISION_MAX, PRECISION_MIN};
