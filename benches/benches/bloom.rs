@@ -9,7 +9,6 @@
 //! `cargo bench -p benches --bench bloom [--features peers]`
 
 use std::hint::black_box;
-use std::time::Duration;
 
 use bloom::{BlockedBloomFilter, BloomFilter, CountingBloomFilter, SplitBlockBloomFilter};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
@@ -131,10 +130,7 @@ fn bench(c: &mut Criterion) {
 
 criterion_group! {
     name = benches;
-    config = Criterion::default()
-        .warm_up_time(Duration::from_secs(1))
-        .measurement_time(Duration::from_secs(2))
-        .sample_size(20);
+    config = benches::criterion(2);
     targets = bench
 }
 criterion_main!(benches);

@@ -9,7 +9,6 @@
 //! `cargo bench -p benches --bench hyperloglog [--features peers]`
 
 use std::hint::black_box;
-use std::time::Duration;
 
 use criterion::{BatchSize, BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use hyperloglog::HyperLogLog;
@@ -84,10 +83,7 @@ fn bench(c: &mut Criterion) {
 
 criterion_group! {
     name = benches;
-    config = Criterion::default()
-        .warm_up_time(Duration::from_secs(1))
-        .measurement_time(Duration::from_secs(3))
-        .sample_size(20);
+    config = benches::criterion(3);
     targets = bench
 }
 criterion_main!(benches);

@@ -2,6 +2,18 @@
 //! generators, so every bench and every peer sees the same inputs.
 #![forbid(unsafe_code)]
 
+use std::time::Duration;
+
+/// The criterion settings every bench file uses: short warm-up and
+/// measurement, so a full run fits a shared 2-core machine; ratios against a
+/// peer measured in the same run are what the READMEs quote.
+pub fn criterion(measurement_secs: u64) -> criterion::Criterion {
+    criterion::Criterion::default()
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(measurement_secs))
+        .sample_size(20)
+}
+
 /// SplitMix64: a tiny, fast, well-mixed generator. Benchmarks need inputs that
 /// are reproducible across runs and machines, not cryptographic randomness.
 #[derive(Clone, Debug)]
