@@ -1,6 +1,7 @@
 //! HyperLogLog benchmarks at precision 14: insert 10M distinct u64 keys
-//! (hashing included), count a full dense sketch, merge two dense sketches;
-//! `hyperloglogplus` under `--features peers`.
+//! (hashing included; one `insert` per key, and `insert_all`), count a full
+//! dense sketch, merge two dense sketches; `hyperloglogplus` under
+//! `--features peers`.
 //!
 //! Ours hashes the key's 8 little-endian bytes with xxh3-64; hyperloglogplus
 //! hashes the `u64` through `std::hash::Hash` with its `BuildHasher` (std's
@@ -16,11 +17,19 @@ use hyperloglog::HyperLogLog;
 const KEYS: u64 = 10_000_000;
 const PRECISION: u8 = 14;
 
+/// One `insert` call per key.
 fn ours(offset: u64) -> HyperLogLog {
     let mut s = HyperLogLog::new(PRECISION).unwrap();
     for k in offset..offset + KEYS {
         s.insert(&k.to_le_bytes());
     }
+    s
+}
+
+/// The same keys through `insert_all`.
+fn ours_all(offset: u64) -> HyperLogLog {
+    let mut s = HyperLogLog::new(PRECISION).unwrap();
+    s.insert_all((offset..offset + KEYS).map(u64::to_le_bytes));
     s
 }
 
@@ -43,6 +52,9 @@ fn bench(c: &mut Criterion) {
     group.sample_size(10);
     group.bench_function(BenchmarkId::new("hyperloglog", KEYS), |b| {
         b.iter(|| black_box(ours(0)))
+    });
+    group.bench_function(BenchmarkId::new("hyperloglog_insert_all", KEYS), |b| {
+        b.iter(|| black_box(ours_all(0)))
     });
     #[cfg(feature = "peers")]
     group.bench_function(BenchmarkId::new("hyperloglogplus", KEYS), |b| {

@@ -34,6 +34,9 @@ fn dense_path(mode: HashMode) -> InsertPath {
     }
 }
 
+/// Entries of the register histogram: one per 6-bit register value.
+const HISTOGRAM_LEN: usize = 64;
+
 /// The smallest precision: 16 registers.
 pub const PRECISION_MIN: u8 = 4;
 /// The largest precision: 262,144 registers.
@@ -56,8 +59,9 @@ pub struct HyperLogLog {
     /// While set, the sketch is sparse and `registers` is empty.
     sparse: Option<Box<Sparse>>,
     registers: Registers,
-    /// `histogram[k]` = registers holding `k`, for `k` in `0..=65 - p`.
-    histogram: Vec<u32>,
+    /// `histogram[k]` = registers holding `k`, for `k` in `0..=65 - p`; the
+    /// rest stay zero. 64 entries, so a 6-bit value indexes it unchecked.
+    histogram: [u32; HISTOGRAM_LEN],
 }
 
 impl HyperLogLog {
@@ -86,7 +90,7 @@ impl HyperLogLog {
     pub fn with_mode(precision: u8, mode: HashMode) -> Result<HyperLogLog> {
         check_precision(precision)?;
         let m = 1usize << precision;
-        let mut histogram = vec![0u32; usize::from(max_value(precision)) + 1];
+        let mut histogram = [0u32; HISTOGRAM_LEN];
         histogram[0] = m as u32;
         // xxh3 sketches start sparse; Redis ones dense, as Redis' registers
         // are what they mirror.
@@ -111,9 +115,9 @@ impl HyperLogLog {
         precision: u8,
         registers: Registers,
     ) -> HyperLogLog {
-        let mut histogram = vec![0u32; usize::from(max_value(precision)) + 1];
+        let mut histogram = [0u32; HISTOGRAM_LEN];
         for value in registers.iter() {
-            histogram[usize::from(value)] += 1;
+            histogram[usize::from(value) % HISTOGRAM_LEN] += 1;
         }
         HyperLogLog {
             mode,
@@ -199,39 +203,77 @@ impl HyperLogLog {
     /// MurmurHash64A in [`HashMode::Redis`]).
     #[inline]
     pub fn insert(&mut self, item: &[u8]) {
-        let hash = match self.mode {
-            HashMode::Xxh3 => xxh3_64(item),
-            HashMode::Redis => crate::redis::murmur_hash64a(item, crate::redis::REDIS_SEED),
-        };
-        self.insert_hash(hash);
+        // One dispatch picks the hash and the representation together.
+        match self.path {
+            InsertPath::DenseXxh3 => self.insert_dense_xxh3(xxh3_64(item)),
+            InsertPath::DenseRedis => self
+                .insert_dense_redis(crate::redis::murmur_hash64a(item, crate::redis::REDIS_SEED)),
+            // Only xxh3 sketches are ever sparse.
+            InsertPath::Sparse => self.insert_sparse(xxh3_64(item)),
+        }
     }
 
     /// Inserts an item by its 64-bit hash (of the sketch's mode), for callers
     /// that hashed already. The hash must be uniform over all 64 bits.
     #[inline]
     pub fn insert_hash(&mut self, hash: u64) {
+        match self.path {
+            InsertPath::DenseXxh3 => self.insert_dense_xxh3(hash),
+            InsertPath::DenseRedis => self.insert_dense_redis(hash),
+            InsertPath::Sparse => self.insert_sparse(hash),
+        }
+    }
+
+    /// xxh3 mode: the top `p` bits pick the register, the leading zeros of
+    /// the rest give its value.
+    #[inline]
+    fn insert_dense_xxh3(&mut self, hash: u64) {
         let p = u32::from(self.precision);
-        // One dispatch for representation and hash mode, so the dense path
-        // pays no separate branch for the sparse one.
-        let (index, value) = match self.path {
-            InsertPath::Sparse => {
-                self.insert_sparse(hash);
-                return;
+        // A sentinel bit caps the count of leading zeros at 64 - p.
+        let rest = (hash << p) | (1 << (p - 1));
+        self.raise((hash >> (64 - p)) as usize, rest.leading_zeros() as u8 + 1);
+    }
+
+    /// Redis mode: the low `p` bits pick the register, the trailing zeros of
+    /// the rest give its value.
+    #[inline]
+    fn insert_dense_redis(&mut self, hash: u64) {
+        let p = u32::from(self.precision);
+        let rest = (hash >> p) | (1 << (64 - p));
+        self.raise(
+            (hash & ((1 << p) - 1)) as usize,
+            rest.trailing_zeros() as u8 + 1,
+        );
+    }
+
+    /// Inserts many items; the same as calling [`insert`](Self::insert) on
+    /// each, but once the sketch is dense the loop keeps the registers,
+    /// the histogram and the precision in locals instead of re-reading the
+    /// sketch for every item.
+    pub fn insert_all<I>(&mut self, items: I)
+    where
+        I: IntoIterator,
+        I::Item: AsRef<[u8]>,
+    {
+        let mut items = items.into_iter();
+        while self.path == InsertPath::Sparse {
+            match items.next() {
+                Some(item) => self.insert_sparse(xxh3_64(item.as_ref())),
+                None => return,
             }
-            InsertPath::DenseXxh3 => {
-                // A sentinel bit caps the count of leading zeros at 64 - p.
-                let rest = (hash << p) | (1 << (p - 1));
-                ((hash >> (64 - p)) as usize, rest.leading_zeros() as u8 + 1)
-            }
-            InsertPath::DenseRedis => {
-                let rest = (hash >> p) | (1 << (64 - p));
-                (
-                    (hash & ((1 << p) - 1)) as usize,
-                    rest.trailing_zeros() as u8 + 1,
-                )
-            }
-        };
-        self.raise(index, value);
+        }
+        let (packed, histogram) = (self.registers.packed_mut(), &mut self.histogram);
+        // One copy of the loop per precision, so shifts are constants and
+        // the register array's length is known (no bounds checks).
+        macro_rules! by_precision {
+            ($($p:literal)*) => {
+                match self.precision {
+                    $($p => dense_loop::<$p, _>(packed, histogram, self.mode, items),)*
+                    _ => unreachable!("precision is checked on construction"),
+                }
+            };
+        }
+        by_precision!(4 5 6 7 8 9 10 11 12 13 14 15 16 17 18);
     }
 
     /// The sparse path, out of line: it runs for the first few thousand
@@ -249,12 +291,12 @@ impl HyperLogLog {
 
     #[inline]
     fn raise(&mut self, index: usize, value: u8) {
-        let old = self.registers.get(index);
-        if value > old {
-            self.registers.set(index, value);
-            self.histogram[usize::from(old)] -= 1;
-            self.histogram[usize::from(value)] += 1;
-        }
+        raise(
+            self.registers.packed_mut(),
+            &mut self.histogram,
+            index,
+            value,
+        );
     }
 
     /// The estimated number of distinct items, with Ertl's improved raw
@@ -267,7 +309,10 @@ impl HyperLogLog {
     pub fn estimate(&self) -> f64 {
         match &self.sparse {
             Some(sparse) => sparse.estimate(),
-            None => estimate(&self.histogram, self.registers.len()),
+            None => estimate(
+                &self.histogram[..=usize::from(max_value(self.precision))],
+                self.registers.len(),
+            ),
         }
     }
 
@@ -365,13 +410,64 @@ impl HyperLogLog {
     pub fn len_bytes(&self) -> usize {
         self.sparse.as_deref().map_or(0, Sparse::len_bytes)
             + self.registers.as_packed().len()
-            + self.histogram.len() * 4
+            + size_of_val(&self.histogram)
     }
 
     /// Removes every item.
     pub fn clear(&mut self) {
         *self = HyperLogLog::with_mode(self.precision, self.mode)
             .unwrap_or_else(|_| unreachable!("valid precision"));
+    }
+}
+
+impl<T: AsRef<[u8]>> Extend<T> for HyperLogLog {
+    /// [`insert_all`](HyperLogLog::insert_all).
+    fn extend<I: IntoIterator<Item = T>>(&mut self, items: I) {
+        self.insert_all(items);
+    }
+}
+
+/// `insert_all`'s dense loop at precision `P`.
+fn dense_loop<const P: u32, I>(
+    packed: &mut [u8],
+    histogram: &mut [u32; HISTOGRAM_LEN],
+    mode: HashMode,
+    items: I,
+) where
+    I: Iterator,
+    I::Item: AsRef<[u8]>,
+{
+    let packed = &mut packed[..const { packed_len(1 << P) }];
+    match mode {
+        HashMode::Xxh3 => {
+            for item in items {
+                let hash = xxh3_64(item.as_ref());
+                let rest = (hash << P) | (1 << (P - 1));
+                let value = rest.leading_zeros() as u8 + 1;
+                raise(packed, histogram, (hash >> (64 - P)) as usize, value);
+            }
+        }
+        HashMode::Redis => {
+            for item in items {
+                let hash = crate::redis::murmur_hash64a(item.as_ref(), crate::redis::REDIS_SEED);
+                let rest = (hash >> P) | (1 << (64 - P));
+                let value = rest.trailing_zeros() as u8 + 1;
+                raise(packed, histogram, (hash & ((1 << P) - 1)) as usize, value);
+            }
+        }
+    }
+}
+
+/// Raises register `index` to `value` if that is larger, keeping the
+/// histogram in step.
+#[inline]
+fn raise(packed: &mut [u8], histogram: &mut [u32; HISTOGRAM_LEN], index: usize, value: u8) {
+    let old = crate::registers::get(packed, index);
+    if value > old {
+        crate::registers::set(packed, index, value);
+        // Both are 6-bit values: the modulo only removes bounds checks.
+        histogram[usize::from(old) % HISTOGRAM_LEN] -= 1;
+        histogram[usize::from(value) % HISTOGRAM_LEN] += 1;
     }
 }
 

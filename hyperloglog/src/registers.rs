@@ -8,7 +8,7 @@ const MASK: u16 = (1 << REGISTER_BITS) - 1;
 
 /// Bytes holding `m` packed registers (plus one spare byte so every
 /// register can be read as a 16-bit window).
-pub(crate) fn packed_len(m: usize) -> usize {
+pub(crate) const fn packed_len(m: usize) -> usize {
     (m * REGISTER_BITS).div_ceil(8) + 1
 }
 
@@ -41,27 +41,50 @@ impl Registers {
 
     #[inline]
     pub(crate) fn get(&self, index: usize) -> u8 {
-        let bit = index * REGISTER_BITS;
-        let window = u16::from_le_bytes([self.bytes[bit / 8], self.bytes[bit / 8 + 1]]);
-        ((window >> (bit % 8)) & MASK) as u8
+        get(&self.bytes, index)
     }
 
     #[inline]
     pub(crate) fn set(&mut self, index: usize, value: u8) {
-        debug_assert!(u16::from(value) <= MASK);
-        let bit = index * REGISTER_BITS;
-        let at = bit / 8;
-        let shift = bit % 8;
-        let mut window = u16::from_le_bytes([self.bytes[at], self.bytes[at + 1]]);
-        window = (window & !(MASK << shift)) | (u16::from(value) << shift);
-        let [lo, hi] = window.to_le_bytes();
-        self.bytes[at] = lo;
-        self.bytes[at + 1] = hi;
+        set(&mut self.bytes, index, value);
+    }
+
+    /// The packed bytes, for loops that keep them in a local.
+    pub(crate) fn packed_mut(&mut self) -> &mut [u8] {
+        &mut self.bytes
     }
 
     pub(crate) fn iter(&self) -> impl Iterator<Item = u8> + '_ {
         (0..self.m).map(|i| self.get(i))
     }
+}
+
+/// Register `index` of packed bytes. Panics past the end: callers index
+/// with at most `m - 1`.
+#[inline]
+pub(crate) fn get(bytes: &[u8], index: usize) -> u8 {
+    let bit = index * REGISTER_BITS;
+    let at = bit / 8;
+    let window = match bytes.get(at..at + 2) {
+        Some(&[lo, hi]) => u16::from_le_bytes([lo, hi]),
+        _ => panic!("register index out of range"),
+    };
+    ((window >> (bit % 8)) & MASK) as u8
+}
+
+/// Sets register `index` of packed bytes to `value` (< 64).
+#[inline]
+pub(crate) fn set(bytes: &mut [u8], index: usize, value: u8) {
+    debug_assert!(u16::from(value) <= MASK);
+    let bit = index * REGISTER_BITS;
+    let at = bit / 8;
+    let shift = bit % 8;
+    let Some(pair) = bytes.get_mut(at..at + 2) else {
+        panic!("register index out of range");
+    };
+    let mut window = u16::from_le_bytes([pair[0], pair[1]]);
+    window = (window & !(MASK << shift)) | (u16::from(value) << shift);
+    pair.copy_from_slice(&window.to_le_bytes());
 }
 
 #[cfg(test)]

@@ -32,6 +32,24 @@ proptest! {
         }
         prop_assert!(was_sparse || hashes.is_empty() || p < 6);
     }
+
+    #[test]
+    fn insert_all_equals_inserting_one_by_one(keys in prop::collection::vec(any::<u32>(), 0..6000), p in 4u8..=18, split in 0usize..6000, redis in any::<bool>()) {
+        let (mut one, mut all) = if redis {
+            (HyperLogLog::redis(), HyperLogLog::redis())
+        } else {
+            (HyperLogLog::new(p).unwrap(), HyperLogLog::new(p).unwrap())
+        };
+        for k in &keys {
+            one.insert(&k.to_le_bytes());
+        }
+        // In two calls, so one can start sparse and the other dense.
+        let split = split.min(keys.len());
+        all.insert_all(keys[..split].iter().map(|k| k.to_le_bytes()));
+        all.extend(keys[split..].iter().map(|k| k.to_le_bytes()));
+        prop_assert_eq!(&all, &one);
+        prop_assert_eq!(all.count(), one.count());
+    }
 }
 
 #[test]
