@@ -70,7 +70,9 @@ pub enum Error {
         found: u32,
     },
     /// A register holds a value no hash can produce at this precision.
-    #[error("register {index} holds {value}, more than the maximum {max}")]
+    #[error(
+        "register {index} holds {value}, which no stream of hashes produces (largest valid: {max})"
+    )]
     RegisterValue {
         /// The register.
         index: usize,

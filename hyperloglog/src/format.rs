@@ -4,11 +4,13 @@ use crate::error::{Error, Result};
 use crate::hll::{HashMode, HyperLogLog, check_precision, max_value};
 use crate::registers::{Registers, packed_len};
 use crate::sparse::Sparse;
+use crate::ull::{UltraLogLog, valid_register};
 
 const MAGIC: [u8; 4] = *b"HYLS";
 const VERSION: u8 = 1;
 const ENCODING_DENSE6: u8 = 1;
 const ENCODING_SPARSE: u8 = 2;
+const ENCODING_ULL8: u8 = 3;
 const HASH_XXH3_64: u8 = 1;
 const HASH_REDIS: u8 = 2;
 const MAGIC_OFFSET: usize = 0;
@@ -56,24 +58,12 @@ impl HyperLogLog {
     /// of range; a register value no hash can produce; nonzero padding; a
     /// sparse sketch that is not sorted or would have been dense.
     pub fn from_bytes(bytes: &[u8]) -> Result<HyperLogLog> {
-        if bytes.len() < HEADER_LEN + CRC_LEN {
-            return Err(Error::Truncated {
-                len: bytes.len(),
-                len_expected: HEADER_LEN + CRC_LEN,
-            });
-        }
-        if bytes[MAGIC_OFFSET..MAGIC_OFFSET + 4] != MAGIC {
+        let precision = check_header(bytes)?;
+        if bytes[ENCODING_OFFSET] == ENCODING_ULL8 {
             return Err(Error::BadHeader {
-                reason: "not a sketch (magic)",
+                reason: "an UltraLogLog sketch (read it with UltraLogLog::from_bytes)",
             });
         }
-        if bytes[VERSION_OFFSET] != VERSION {
-            return Err(Error::BadHeader {
-                reason: "unsupported version",
-            });
-        }
-        let precision = bytes[PRECISION_OFFSET];
-        check_precision(precision)?;
         let m = 1usize << precision;
         let len_expected = match bytes[ENCODING_OFFSET] {
             ENCODING_SPARSE => {
@@ -87,29 +77,7 @@ impl HyperLogLog {
             }
             _ => HEADER_LEN + packed_len(m) + CRC_LEN,
         };
-        if bytes.len() < len_expected {
-            return Err(Error::Truncated {
-                len: bytes.len(),
-                len_expected,
-            });
-        }
-        if bytes.len() > len_expected {
-            return Err(Error::TrailingBytes {
-                len: bytes.len(),
-                len_expected,
-            });
-        }
-        let body = len_expected - CRC_LEN;
-        let expected = u32::from_le_bytes([
-            bytes[body],
-            bytes[body + 1],
-            bytes[body + 2],
-            bytes[body + 3],
-        ]);
-        let found = crc32fast::hash(&bytes[..body]);
-        if expected != found {
-            return Err(Error::Checksum { expected, found });
-        }
+        let body = check_len_and_crc(bytes, len_expected)?;
         let mode = match (bytes[ENCODING_OFFSET], bytes[HASH_OFFSET]) {
             (ENCODING_SPARSE, HASH_XXH3_64) => {
                 let entries = bytes[HEADER_LEN + 4..body]
@@ -159,5 +127,103 @@ impl HyperLogLog {
             });
         }
         Ok(HyperLogLog::from_registers(mode, precision, registers))
+    }
+}
+
+/// Checks what every serialized sketch starts with: length for a header
+/// and CRC, magic, version, precision. Returns the precision.
+fn check_header(bytes: &[u8]) -> Result<u8> {
+    if bytes.len() < HEADER_LEN + CRC_LEN {
+        return Err(Error::Truncated {
+            len: bytes.len(),
+            len_expected: HEADER_LEN + CRC_LEN,
+        });
+    }
+    if bytes[MAGIC_OFFSET..MAGIC_OFFSET + 4] != MAGIC {
+        return Err(Error::BadHeader {
+            reason: "not a sketch (magic)",
+        });
+    }
+    if bytes[VERSION_OFFSET] != VERSION {
+        return Err(Error::BadHeader {
+            reason: "unsupported version",
+        });
+    }
+    let precision = bytes[PRECISION_OFFSET];
+    check_precision(precision)?;
+    Ok(precision)
+}
+
+/// Checks the length the header implies and the CRC-32 at its end; returns
+/// the length of the bytes before the CRC.
+fn check_len_and_crc(bytes: &[u8], len_expected: usize) -> Result<usize> {
+    if bytes.len() < len_expected {
+        return Err(Error::Truncated {
+            len: bytes.len(),
+            len_expected,
+        });
+    }
+    if bytes.len() > len_expected {
+        return Err(Error::TrailingBytes {
+            len: bytes.len(),
+            len_expected,
+        });
+    }
+    let body = len_expected - CRC_LEN;
+    let expected = u32::from_le_bytes([
+        bytes[body],
+        bytes[body + 1],
+        bytes[body + 2],
+        bytes[body + 3],
+    ]);
+    let found = crc32fast::hash(&bytes[..body]);
+    if expected != found {
+        return Err(Error::Checksum { expected, found });
+    }
+    Ok(body)
+}
+
+impl UltraLogLog {
+    /// Serializes the sketch: header (encoding 3), one byte per register,
+    /// CRC-32 (see `FORMAT.md`).
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(HEADER_LEN + self.registers() + CRC_LEN);
+        out.extend_from_slice(&MAGIC);
+        out.extend_from_slice(&[VERSION, ENCODING_ULL8, self.precision(), HASH_XXH3_64]);
+        out.extend_from_slice(self.as_bytes());
+        let crc = crc32fast::hash(&out);
+        out.extend_from_slice(&crc.to_le_bytes());
+        out
+    }
+
+    /// Decodes a sketch written by [`to_bytes`](Self::to_bytes).
+    ///
+    /// # Errors
+    ///
+    /// Truncated, trailing, corrupt (CRC) or foreign bytes (a HyperLogLog
+    /// is refused with [`Error::BadHeader`]); a precision out of range; a
+    /// register no stream of hashes can produce ([`Error::RegisterValue`]).
+    pub fn from_bytes(bytes: &[u8]) -> Result<UltraLogLog> {
+        let precision = check_header(bytes)?;
+        if (bytes[ENCODING_OFFSET], bytes[HASH_OFFSET]) != (ENCODING_ULL8, HASH_XXH3_64) {
+            return Err(Error::BadHeader {
+                reason: "not an UltraLogLog sketch (encoding or hash)",
+            });
+        }
+        let m = 1usize << precision;
+        let body = check_len_and_crc(bytes, HEADER_LEN + m + CRC_LEN)?;
+        let registers = bytes[HEADER_LEN..body].to_vec();
+        if let Some((index, &value)) = registers
+            .iter()
+            .enumerate()
+            .find(|&(_, &r)| !valid_register(r, precision))
+        {
+            return Err(Error::RegisterValue {
+                index,
+                value,
+                max: (65 - precision) << 2 | 3,
+            });
+        }
+        Ok(UltraLogLog::from_registers(precision, registers))
     }
 }

@@ -59,9 +59,8 @@ pub struct HyperLogLog {
     /// While set, the sketch is sparse and `registers` is empty.
     sparse: Option<Box<Sparse>>,
     registers: Registers,
-    /// `histogram[k]` = registers holding `k`, for `k` in `0..=65 - p`; the
-    /// rest stay zero. 64 entries, so a 6-bit value indexes it unchecked.
-    histogram: [u32; HISTOGRAM_LEN],
+    /// How many registers hold each value.
+    histogram: Histogram,
 }
 
 impl HyperLogLog {
@@ -90,8 +89,7 @@ impl HyperLogLog {
     pub fn with_mode(precision: u8, mode: HashMode) -> Result<HyperLogLog> {
         check_precision(precision)?;
         let m = 1usize << precision;
-        let mut histogram = [0u32; HISTOGRAM_LEN];
-        histogram[0] = m as u32;
+        let histogram = Histogram::empty(m);
         // xxh3 sketches start sparse; Redis ones dense, as Redis' registers
         // are what they mirror.
         let sparse = (mode == HashMode::Xxh3).then(|| Box::new(Sparse::new()));
@@ -115,10 +113,7 @@ impl HyperLogLog {
         precision: u8,
         registers: Registers,
     ) -> HyperLogLog {
-        let mut histogram = [0u32; HISTOGRAM_LEN];
-        for value in registers.iter() {
-            histogram[usize::from(value) % HISTOGRAM_LEN] += 1;
-        }
+        let histogram = Histogram::of(registers.iter());
         HyperLogLog {
             mode,
             path: dense_path(mode),
@@ -291,12 +286,16 @@ impl HyperLogLog {
 
     #[inline]
     fn raise(&mut self, index: usize, value: u8) {
-        raise(
-            self.registers.packed_mut(),
-            &mut self.histogram,
-            index,
-            value,
-        );
+        // No register is below the minimum: a value at or under it changes
+        // nothing, and needs no register read.
+        if value > self.histogram.min {
+            raise(
+                self.registers.packed_mut(),
+                &mut self.histogram,
+                index,
+                value,
+            );
+        }
     }
 
     /// The estimated number of distinct items, with Ertl's improved raw
@@ -310,7 +309,7 @@ impl HyperLogLog {
         match &self.sparse {
             Some(sparse) => sparse.estimate(),
             None => estimate(
-                &self.histogram[..=usize::from(max_value(self.precision))],
+                &self.histogram.counts[..=usize::from(max_value(self.precision))],
                 self.registers.len(),
             ),
         }
@@ -430,7 +429,7 @@ impl<T: AsRef<[u8]>> Extend<T> for HyperLogLog {
 /// `insert_all`'s dense loop at precision `P`.
 fn dense_loop<const P: u32, I>(
     packed: &mut [u8],
-    histogram: &mut [u32; HISTOGRAM_LEN],
+    histogram: &mut Histogram,
     mode: HashMode,
     items: I,
 ) where
@@ -444,7 +443,11 @@ fn dense_loop<const P: u32, I>(
                 let hash = xxh3_64(item.as_ref());
                 let rest = (hash << P) | (1 << (P - 1));
                 let value = rest.leading_zeros() as u8 + 1;
-                raise(packed, histogram, (hash >> (64 - P)) as usize, value);
+                // No register is below the minimum: a value at or under it
+                // changes nothing, and needs no register read.
+                if value > histogram.min {
+                    raise(packed, histogram, (hash >> (64 - P)) as usize, value);
+                }
             }
         }
         HashMode::Redis => {
@@ -452,8 +455,57 @@ fn dense_loop<const P: u32, I>(
                 let hash = crate::redis::murmur_hash64a(item.as_ref(), crate::redis::REDIS_SEED);
                 let rest = (hash >> P) | (1 << (64 - P));
                 let value = rest.trailing_zeros() as u8 + 1;
-                raise(packed, histogram, (hash & ((1 << P) - 1)) as usize, value);
+                if value > histogram.min {
+                    raise(packed, histogram, (hash & ((1 << P) - 1)) as usize, value);
+                }
             }
+        }
+    }
+}
+
+/// How many registers hold each value, and the smallest value held.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Histogram {
+    /// `counts[k]` = registers holding `k`, for `k` in `0..=65 - p`; the
+    /// rest stay zero. 64 entries, so a 6-bit value indexes it unchecked.
+    counts: [u32; HISTOGRAM_LEN],
+    /// The smallest `k` with `counts[k] > 0`.
+    min: u8,
+}
+
+impl Histogram {
+    fn empty(m: usize) -> Histogram {
+        let mut counts = [0; HISTOGRAM_LEN];
+        counts[0] = m as u32;
+        Histogram { counts, min: 0 }
+    }
+
+    fn of(values: impl Iterator<Item = u8>) -> Histogram {
+        let mut counts = [0; HISTOGRAM_LEN];
+        for value in values {
+            counts[usize::from(value) % HISTOGRAM_LEN] += 1;
+        }
+        let min = counts.iter().position(|&c| c > 0).unwrap_or(0) as u8;
+        Histogram { counts, min }
+    }
+
+    /// A register went from `old` to the larger `new`.
+    #[inline]
+    fn moved(&mut self, old: u8, new: u8) {
+        // Both are 6-bit values: the modulo only removes bounds checks.
+        let left = &mut self.counts[usize::from(old) % HISTOGRAM_LEN];
+        *left -= 1;
+        self.counts[usize::from(new) % HISTOGRAM_LEN] += 1;
+        if old == self.min && self.counts[usize::from(old) % HISTOGRAM_LEN] == 0 {
+            self.raise_min();
+        }
+    }
+
+    #[cold]
+    fn raise_min(&mut self) {
+        // Some count is positive (they sum to m), so this stops.
+        while self.min < 63 && self.counts[usize::from(self.min)] == 0 {
+            self.min += 1;
         }
     }
 }
@@ -461,13 +513,11 @@ fn dense_loop<const P: u32, I>(
 /// Raises register `index` to `value` if that is larger, keeping the
 /// histogram in step.
 #[inline]
-fn raise(packed: &mut [u8], histogram: &mut [u32; HISTOGRAM_LEN], index: usize, value: u8) {
+fn raise(packed: &mut [u8], histogram: &mut Histogram, index: usize, value: u8) {
     let old = crate::registers::get(packed, index);
     if value > old {
         crate::registers::set(packed, index, value);
-        // Both are 6-bit values: the modulo only removes bounds checks.
-        histogram[usize::from(old) % HISTOGRAM_LEN] -= 1;
-        histogram[usize::from(value) % HISTOGRAM_LEN] += 1;
+        histogram.moved(old, value);
     }
 }
 

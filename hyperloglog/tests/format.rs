@@ -1,6 +1,6 @@
 //! The serialized sketch: golden bytes, and every bad input an `Err`.
 
-use hyperloglog::{Error, HyperLogLog};
+use hyperloglog::{Error, HyperLogLog, UltraLogLog};
 
 fn golden() -> HyperLogLog {
     let mut s = HyperLogLog::new(4).unwrap();
@@ -83,4 +83,70 @@ fn reseal(bytes: &mut [u8], body: usize) {
         }
     }
     bytes[body..].copy_from_slice(&(!crc).to_le_bytes());
+}
+
+fn ull_golden() -> UltraLogLog {
+    let mut s = UltraLogLog::new(4).unwrap();
+    for i in 0u32..20 {
+        s.insert(&i.to_le_bytes());
+    }
+    s
+}
+
+/// `HLL_BLESS=1` rewrites this golden file too.
+#[test]
+fn ultraloglog_bytes_match_golden_file() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/ull_p4.bin");
+    let bytes = ull_golden().to_bytes();
+    if std::env::var_os("HLL_BLESS").is_some() {
+        std::fs::write(&path, &bytes).unwrap();
+    }
+    assert_eq!(bytes, std::fs::read(&path).unwrap());
+    assert_eq!(&bytes[..8], &[b'H', b'Y', b'L', b'S', 1, 3, 4, 1]);
+    assert_eq!(bytes.len(), 8 + 16 + 4);
+}
+
+#[test]
+fn ultraloglog_decode_rejects_every_truncation_and_flipped_bit() {
+    let bytes = ull_golden().to_bytes();
+    for len in 0..bytes.len() {
+        assert!(UltraLogLog::from_bytes(&bytes[..len]).is_err(), "len {len}");
+    }
+    for bit in 0..bytes.len() * 8 {
+        let mut bad = bytes.clone();
+        bad[bit / 8] ^= 1 << (bit % 8);
+        assert!(UltraLogLog::from_bytes(&bad).is_err(), "bit {bit}");
+    }
+}
+
+#[test]
+fn the_two_sketch_kinds_refuse_each_others_bytes() {
+    assert!(matches!(
+        HyperLogLog::from_bytes(&ull_golden().to_bytes()),
+        Err(Error::BadHeader { .. })
+    ));
+    assert!(matches!(
+        UltraLogLog::from_bytes(&golden().to_bytes()),
+        Err(Error::BadHeader { .. })
+    ));
+}
+
+#[test]
+fn ultraloglog_decode_rejects_impossible_registers_even_with_valid_crc() {
+    let bytes = ull_golden().to_bytes();
+    let body = bytes.len() - 4;
+    // u = 62 > 61, the largest value at p = 4; then u = 1 with history bits
+    // for values 0 and -1, which do not exist.
+    for (register, value) in [(0usize, 62u8 << 2), (3, (1 << 2) | 1), (5, (2 << 2) | 1)] {
+        let mut bad = bytes.clone();
+        bad[8 + register] = value;
+        reseal(&mut bad, body);
+        assert!(
+            matches!(
+                UltraLogLog::from_bytes(&bad),
+                Err(Error::RegisterValue { index, value: v, .. }) if index == register && v == value
+            ),
+            "register {register} = {value:#x}"
+        );
+    }
 }
