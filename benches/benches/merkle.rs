@@ -76,6 +76,21 @@ fn bench(c: &mut Criterion) {
     }
     group.finish();
 
+    // The floor under any inclusion verification over 1M leaves: 20 node
+    // hashes, each waiting for the one before.
+    let mut group = c.benchmark_group("merkle/node_hash_chain_20");
+    group.bench_function("sha256", |b| {
+        let sibling = hashes[1];
+        b.iter(|| {
+            let mut r = black_box(hashes[0]);
+            for _ in 0..20 {
+                r = Sha256::hash_children(&r, &sibling);
+            }
+            r
+        })
+    });
+    group.finish();
+
     let mut group = c.benchmark_group("merkle/consistency_prove_verify");
     group.bench_function(BenchmarkId::new("merkle", LEAVES), |b| {
         let mut old = 1u64;

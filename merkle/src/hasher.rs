@@ -41,6 +41,21 @@ const SHA256_IV: [u32; 8] = [
 /// Length in bits of a node's message, 0x01 ‖ left ‖ right.
 const NODE_MESSAGE_BITS: u64 = 65 * 8;
 
+/// The two blocks of a node hash with everything but the children filled
+/// in: the `0x01` prefix, the `0x80` end marker and the message length.
+const NODE_BLOCKS: [[u8; 64]; 2] = {
+    let mut blocks = [[0u8; 64]; 2];
+    blocks[0][0] = 0x01;
+    blocks[1][1] = 0x80;
+    let bits = NODE_MESSAGE_BITS.to_be_bytes();
+    let mut i = 0;
+    while i < 8 {
+        blocks[1][56 + i] = bits[i];
+        i += 1;
+    }
+    blocks
+};
+
 /// SHA-256 exactly as RFC 9162 §2.1.1 (and RFC 6962) hash trees:
 /// leaf = SHA-256(0x00 ‖ data), node = SHA-256(0x01 ‖ left ‖ right), empty
 /// tree = SHA-256(""). `sha2` uses the CPU's SHA extensions where present.
@@ -66,13 +81,10 @@ impl Hasher for Sha256 {
     /// the streaming buffer: this halves the cost of building a tree.
     #[inline]
     fn hash_children(left: &[u8; 32], right: &[u8; 32]) -> [u8; 32] {
-        let mut blocks = [[0u8; 64]; 2];
-        blocks[0][0] = 0x01;
+        let mut blocks = NODE_BLOCKS;
         blocks[0][1..33].copy_from_slice(left);
         blocks[0][33..64].copy_from_slice(&right[..31]);
         blocks[1][0] = right[31];
-        blocks[1][1] = 0x80;
-        blocks[1][56..64].copy_from_slice(&NODE_MESSAGE_BITS.to_be_bytes());
         let mut state = SHA256_IV;
         sha2::block_api::compress256(&mut state, &blocks);
         let mut out = [0u8; 32];

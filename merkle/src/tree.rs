@@ -229,21 +229,29 @@ impl<H: Hasher> MerkleTree<H> {
         if index >= tree_size {
             return Err(Error::IndexOutOfRange { index, tree_size });
         }
-        let mut path = Vec::with_capacity(64);
-        // Walk down from the root, recording the sibling at each split; the
-        // RFC lists them leaf-first, so reverse at the end.
+        // Walk down from the root, noting the sibling range at each split;
+        // then read them all (the RFC lists them leaf-first). Reading in a
+        // second pass lets the cache misses of a large tree overlap, and
+        // sizes the path exactly.
+        let mut siblings = [(0u64, 0u64); 64];
+        let mut depth = 0;
         let (mut start, mut end) = (0, tree_size);
         while end - start > 1 {
             let k = split(end - start);
             if index < start + k {
-                path.push(self.subtree(start + k, end));
+                siblings[depth] = (start + k, end);
                 end = start + k;
             } else {
-                path.push(self.subtree(start, start + k));
+                siblings[depth] = (start, start + k);
                 start += k;
             }
+            depth += 1;
         }
-        path.reverse();
+        let path: Vec<H::Digest> = siblings[..depth]
+            .iter()
+            .rev()
+            .map(|&(start, end)| self.subtree(start, end))
+            .collect();
         Ok(InclusionProof {
             leaf_index: index,
             tree_size,
