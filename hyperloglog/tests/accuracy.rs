@@ -116,26 +116,17 @@ fn check<S: Sketch>(name: &str, precision: u8, max: u64, runs: u64) {
     }
 }
 
+/// Cardinalities 1 to 10,000,000 (about 15 s for each sketch kind).
 #[test]
-fn hyperloglog_error_stays_within_theory_up_to_a_million() {
-    for precision in [10, 12, 14] {
-        check::<HyperLogLog>("hll", precision, 1_000_000, 250);
-    }
-}
-
-#[test]
-fn ultraloglog_error_stays_within_theory_up_to_a_million() {
-    for precision in [10, 12, 14] {
-        check::<UltraLogLog>("ull", precision, 1_000_000, 250);
-    }
-}
-
-/// The full range the issue names, 1 to 10,000,000 (a few minutes).
-#[test]
-#[ignore]
-fn error_stays_within_theory_up_to_ten_million() {
+fn hyperloglog_error_stays_within_theory_up_to_ten_million() {
     for precision in [10, 12, 14] {
         check::<HyperLogLog>("hll", precision, 10_000_000, 250);
+    }
+}
+
+#[test]
+fn ultraloglog_error_stays_within_theory_up_to_ten_million() {
+    for precision in [10, 12, 14] {
         check::<UltraLogLog>("ull", precision, 10_000_000, 250);
     }
 }
