@@ -48,7 +48,7 @@ mod os;
 pub use error::{Error, Op, Result};
 pub use fault::{Fault, FaultFs};
 pub use fs::{File, Fs, LockGuard, OpenMode};
-pub use mem::{CrashOptions, MemFs, SECTOR_BYTES};
+pub use mem::{CrashOptions, MEM_FILE_MAX_BYTES, MemFs, SECTOR_BYTES};
 pub use os::OsFs;
 
 /// The README's examples, compiled and run as doctests so they stay true.

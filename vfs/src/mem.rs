@@ -34,6 +34,12 @@ use crate::{Error, File, Fs, LockGuard, Op, OpenMode, Result};
 /// Bytes in a sector: the unit a torn write keeps whole.
 pub const SECTOR_BYTES: u64 = 512;
 
+/// The largest file a [`MemFs`] holds: 1 GiB. A write or `set_len` past it
+/// fails with [`io::ErrorKind::FileTooLarge`] (as `EFBIG` would), so a
+/// corrupt length read back by an engine under test cannot make the test
+/// process allocate without bound.
+pub const MEM_FILE_MAX_BYTES: u64 = 1 << 30;
+
 /// How [`MemFs::crash`] resolves what was not durable.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct CrashOptions {
@@ -718,6 +724,16 @@ impl MemFile {
         state.check_alive(op, &self.path)?;
         let before = *end;
         let (change, after) = plan(before);
+        // A write or length past the cap would make this process allocate
+        // it: refuse as a disk refuses a file larger than it allows.
+        if after > MEM_FILE_MAX_BYTES {
+            return Err(error(
+                op,
+                &self.path,
+                io::ErrorKind::FileTooLarge,
+                "past MemFs's per-file limit (MEM_FILE_MAX_BYTES)",
+            ));
+        }
         state
             .inodes
             .get_mut(&self.ino)
@@ -729,15 +745,15 @@ impl MemFile {
 
     fn check_writable(&self, op: Op) -> Result<()> {
         if self.writable {
-            Ok(())
-        } else {
-            Err(error(
-                op,
-                &self.path,
-                io::ErrorKind::PermissionDenied,
-                "file opened read-only",
-            ))
+            return Ok(());
         }
+        // The kinds Linux gives: ftruncate(2) on a read-only descriptor
+        // fails with EINVAL, pwrite(2) and write(2) with EBADF.
+        let kind = match op {
+            Op::SetLen => io::ErrorKind::InvalidInput,
+            _ => io::Error::from_raw_os_error(9).kind(),
+        };
+        Err(error(op, &self.path, kind, "file opened read-only"))
     }
 }
 
@@ -760,7 +776,10 @@ impl File for MemFile {
         let data = buf.to_vec();
         let len = buf.len() as u64;
         self.change(Op::Write, |end| {
-            (FileChange::Write { offset, data }, end.max(offset + len))
+            (
+                FileChange::Write { offset, data },
+                end.max(offset.saturating_add(len)),
+            )
         })?;
         Ok(())
     }
@@ -769,7 +788,10 @@ impl File for MemFile {
         let data = buf.to_vec();
         let len = buf.len() as u64;
         self.change(Op::Append, |end| {
-            (FileChange::Write { offset: end, data }, end + len)
+            (
+                FileChange::Write { offset: end, data },
+                end.saturating_add(len),
+            )
         })
     }
 
