@@ -48,6 +48,11 @@ impl<H: Hasher> InclusionProof<H> {
     /// Checks the proof against the leaf's hash and the tree's root, with
     /// the RFC 9162 §2.1.3.2 algorithm.
     ///
+    /// The RFC takes the tree size from the same signed tree head as the
+    /// root; so must the caller: check `tree_size` against the size `root`
+    /// is for. The algorithm alone cannot, as some sizes share a path shape
+    /// (a proof for leaf 0 of 3 leaves also verifies as one of 4).
+    ///
     /// # Errors
     ///
     /// [`Error::IndexOutOfRange`] if `leaf_index >= tree_size`;
@@ -131,6 +136,8 @@ pub(crate) fn check_consistency_sizes(old_size: u64, new_size: u64) -> Result<()
 impl<H: Hasher> ConsistencyProof<H> {
     /// Checks that `old_root` (of `old_size` leaves) and `new_root` (of
     /// `new_size`) are consistent, with the RFC 9162 §2.1.4.2 algorithm.
+    /// As for inclusion, the caller checks `old_size` and `new_size` against
+    /// the sizes its two roots are for.
     /// Equal sizes verify exactly when the proof is empty and the roots are
     /// equal.
     ///

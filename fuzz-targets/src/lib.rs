@@ -1,0 +1,38 @@
+//! The bodies of the fuzz targets in `fuzz/` (cargo-fuzz, nightly), as
+//! ordinary functions: each takes arbitrary bytes and panics only when a
+//! property fails, never on bad input. `tests/corpus.rs` replays every
+//! committed corpus and crash file through them on stable, so a bug once
+//! found stays fixed without nightly.
+//!
+//! ```
+//! // Garbage is an `Err` inside the target, never a panic.
+//! fuzz_targets::bloom_decode(b"not a filter");
+//! fuzz_targets::merkle_decode(&[0xff; 64]);
+//! ```
+//!
+//! - [`bloom_decode`], [`hyperloglog_decode`], [`merkle_decode`]: decoders
+//!   on arbitrary bytes; what decodes re-encodes to the same value.
+//! - [`merkle_tamper`]: a proof changed in any byte never verifies.
+//!
+//! The list of targets, with how long each ran and what it found, is in
+//! `fuzz/README.md`.
+#![forbid(unsafe_code)]
+#![deny(clippy::unwrap_used)]
+
+mod decode;
+mod tamper;
+
+pub use decode::{bloom_decode, hyperloglog_decode, merkle_decode};
+pub use tamper::merkle_tamper;
+
+/// A target's body: arbitrary bytes in, a panic only on a failed property.
+pub type Target = fn(&[u8]);
+
+/// Every target by the name its `fuzz/fuzz_targets/*.rs` file and corpus
+/// directory carry.
+pub const TARGETS: &[(&str, Target)] = &[
+    ("bloom_decode", bloom_decode),
+    ("hyperloglog_decode", hyperloglog_decode),
+    ("merkle_decode", merkle_decode),
+    ("merkle_tamper", merkle_tamper),
+];

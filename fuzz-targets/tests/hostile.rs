@@ -1,0 +1,109 @@
+//! Hostile files: a length or count field set to its maximum, with a valid
+//! CRC so the decoder cannot stop at the checksum, must give an `Err`
+//! quickly and without allocating anything near what the field claims.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// Records the largest single allocation request.
+struct Largest;
+
+static LARGEST: AtomicUsize = AtomicUsize::new(0);
+
+// SAFETY: every call is passed unchanged to `System`, which upholds the
+// `GlobalAlloc` contract; the counter has no effect on the memory.
+unsafe impl GlobalAlloc for Largest {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        LARGEST.fetch_max(layout.size(), Ordering::Relaxed);
+        // SAFETY: the caller's guarantees for `layout` are `System`'s.
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: `ptr` came from `System.alloc` with this `layout`.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: Largest = Largest;
+
+/// Appends the CRC-32 of everything before it.
+fn sealed(mut bytes: Vec<u8>) -> Vec<u8> {
+    let crc = crc32fast::hash(&bytes);
+    bytes.extend_from_slice(&crc.to_le_bytes());
+    bytes
+}
+
+/// Runs `decode` and returns whether it failed and the largest allocation
+/// it made.
+fn largest_allocation(decode: impl FnOnce() -> bool) -> (bool, usize) {
+    LARGEST.store(0, Ordering::Relaxed);
+    let failed = decode();
+    (failed, LARGEST.load(Ordering::Relaxed))
+}
+
+/// Whether every decoder of a format refuses the bytes.
+type Refuses = fn(&[u8]) -> bool;
+
+#[test]
+fn maximal_length_and_count_fields_fail_without_large_allocations() {
+    let mut cases: Vec<(&str, Vec<u8>, Refuses)> = Vec::new();
+
+    // bloom: 32-byte header, slots and payload_len at their maximum.
+    for kind in 1u8..=4 {
+        for (slots, payload) in [(u64::MAX, u64::MAX), (1 << 40, 1 << 46), (u64::MAX, 0)] {
+            let mut h = b"BLMF".to_vec();
+            h.extend_from_slice(&[1, kind, if kind == 3 { 2 } else { 1 }, 0]);
+            h.extend_from_slice(&slots.to_le_bytes());
+            h.extend_from_slice(&7u32.to_le_bytes());
+            h.extend_from_slice(&[0; 4]);
+            h.extend_from_slice(&payload.to_le_bytes());
+            cases.push(("bloom", sealed(h), |b| {
+                bloom::BloomFilter::from_bytes(b).is_err()
+                    && bloom::BlockedBloomFilter::from_bytes(b).is_err()
+                    && bloom::SplitBlockBloomFilter::from_bytes(b).is_err()
+                    && bloom::CountingBloomFilter::from_bytes(b).is_err()
+                    && bloom::FilterRef::new(b).is_err()
+            }));
+        }
+    }
+
+    // hyperloglog: a sparse sketch claiming u32::MAX entries.
+    let mut h = b"HYLS".to_vec();
+    h.extend_from_slice(&[1, 2, 14, 1]);
+    h.extend_from_slice(&u32::MAX.to_le_bytes());
+    cases.push(("hyperloglog sparse count", sealed(h), |b| {
+        hyperloglog::HyperLogLog::from_bytes(b).is_err()
+            && hyperloglog::UltraLogLog::from_bytes(b).is_err()
+    }));
+
+    // merkle: every digest list and index list with a u32::MAX count.
+    for (kind, fixed) in [(1u8, 16usize), (2, 16), (3, 8), (4, 8)] {
+        let mut h = b"MRKL".to_vec();
+        h.extend_from_slice(&[1, kind, 1, 32]);
+        h.extend_from_slice(&vec![0; fixed]);
+        h.extend_from_slice(&u32::MAX.to_le_bytes());
+        cases.push(("merkle", sealed(h), |b| {
+            use merkle::{CompactTree, ConsistencyProof, InclusionProof, MultiProof, Sha256};
+            InclusionProof::<Sha256>::from_bytes(b).is_err()
+                && ConsistencyProof::<Sha256>::from_bytes(b).is_err()
+                && MultiProof::<Sha256>::from_bytes(b).is_err()
+                && CompactTree::<Sha256>::from_bytes(b).is_err()
+        }));
+    }
+
+    for (what, bytes, decode) in cases {
+        let started = std::time::Instant::now();
+        let (failed, largest) = largest_allocation(|| decode(&bytes));
+        assert!(failed, "{what}: {bytes:02x?} decoded");
+        // An input of N bytes may allocate a small multiple of N, never
+        // what its fields claim (gigabytes to exabytes).
+        assert!(
+            largest <= 64 * 1024,
+            "{what}: allocated {largest} bytes for a {}-byte input",
+            bytes.len()
+        );
+        assert!(started.elapsed().as_secs() < 1, "{what}: slow");
+    }
+}
