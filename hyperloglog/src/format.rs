@@ -30,24 +30,17 @@ impl HyperLogLog {
             HashMode::Xxh3 => HASH_XXH3_64,
             HashMode::Redis => HASH_REDIS,
         };
-        let mut out = Vec::with_capacity(HEADER_LEN + self.packed().len() + CRC_LEN);
-        out.extend_from_slice(&MAGIC);
         match self.sparse() {
-            Some(sparse) => {
-                out.extend_from_slice(&[VERSION, ENCODING_SPARSE, self.precision(), hash]);
+            Some(sparse) => envelope(ENCODING_SPARSE, self.precision(), hash, |out| {
                 out.extend_from_slice(&(sparse.entries().len() as u32).to_le_bytes());
                 for e in sparse.entries() {
                     out.extend_from_slice(&e.to_le_bytes());
                 }
-            }
-            None => {
-                out.extend_from_slice(&[VERSION, ENCODING_DENSE6, self.precision(), hash]);
+            }),
+            None => envelope(ENCODING_DENSE6, self.precision(), hash, |out| {
                 out.extend_from_slice(self.packed());
-            }
+            }),
         }
-        let crc = crc32fast::hash(&out);
-        out.extend_from_slice(&crc.to_le_bytes());
-        out
     }
 
     /// Decodes a sketch written by [`to_bytes`](Self::to_bytes).
@@ -130,6 +123,22 @@ impl HyperLogLog {
     }
 }
 
+/// Header, the body `write_body` appends, CRC-32 of both.
+fn envelope(
+    encoding: u8,
+    precision: u8,
+    hash: u8,
+    write_body: impl FnOnce(&mut Vec<u8>),
+) -> Vec<u8> {
+    let mut out = Vec::with_capacity(HEADER_LEN + (1 << precision) + CRC_LEN);
+    out.extend_from_slice(&MAGIC);
+    out.extend_from_slice(&[VERSION, encoding, precision, hash]);
+    write_body(&mut out);
+    let crc = crc32fast::hash(&out);
+    out.extend_from_slice(&crc.to_le_bytes());
+    out
+}
+
 /// Checks what every serialized sketch starts with: length for a header
 /// and CRC, magic, version, precision. Returns the precision.
 fn check_header(bytes: &[u8]) -> Result<u8> {
@@ -187,13 +196,9 @@ impl UltraLogLog {
     /// Serializes the sketch: header (encoding 3), one byte per register,
     /// CRC-32 (see `FORMAT.md`).
     pub fn to_bytes(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(HEADER_LEN + self.registers() + CRC_LEN);
-        out.extend_from_slice(&MAGIC);
-        out.extend_from_slice(&[VERSION, ENCODING_ULL8, self.precision(), HASH_XXH3_64]);
-        out.extend_from_slice(self.as_bytes());
-        let crc = crc32fast::hash(&out);
-        out.extend_from_slice(&crc.to_le_bytes());
-        out
+        envelope(ENCODING_ULL8, self.precision(), HASH_XXH3_64, |out| {
+            out.extend_from_slice(self.as_bytes());
+        })
     }
 
     /// Decodes a sketch written by [`to_bytes`](Self::to_bytes).

@@ -326,12 +326,7 @@ impl HyperLogLog {
         if self.mode != other.mode {
             return Err(Error::ModeMismatch);
         }
-        if self.precision != other.precision {
-            return Err(Error::PrecisionMismatch {
-                left: self.precision,
-                right: other.precision,
-            });
-        }
+        check_same_precision(self.precision, other.precision)?;
         if let (Some(mine), Some(theirs)) = (&mut self.sparse, &other.sparse) {
             mine.merge(theirs);
             self.densify_if_larger();
@@ -364,13 +359,7 @@ impl HyperLogLog {
     /// [`Error::ReduceUp`] if `precision` is larger than the sketch's;
     /// [`Error::Precision`] if it is below 4.
     pub fn reduce(&self, precision: u8) -> Result<HyperLogLog> {
-        check_precision(precision)?;
-        if precision > self.precision {
-            return Err(Error::ReduceUp {
-                from: self.precision,
-                to: precision,
-            });
-        }
+        check_reduce(self.precision, precision)?;
         if let Some(sparse) = &self.sparse {
             // Sparse entries do not depend on the precision.
             return Ok(HyperLogLog::from_sparse(precision, Sparse::clone(sparse)));
@@ -395,8 +384,7 @@ impl HyperLogLog {
                 shift as u8 + value
             } else {
                 match self.mode {
-                    // Leading zeros of `moved` within its `shift` bits, plus one.
-                    HashMode::Xxh3 => (shift - (usize::BITS - moved.leading_zeros())) as u8 + 1,
+                    HashMode::Xxh3 => moved_value(moved, shift),
                     HashMode::Redis => moved.trailing_zeros() as u8 + 1,
                 }
             };
@@ -519,6 +507,29 @@ fn raise(packed: &mut [u8], histogram: &mut Histogram, index: usize, value: u8) 
         crate::registers::set(packed, index, value);
         histogram.moved(old, value);
     }
+}
+
+/// `merge`'s check: both sketches at one precision.
+pub(crate) fn check_same_precision(left: u8, right: u8) -> Result<()> {
+    if left != right {
+        return Err(Error::PrecisionMismatch { left, right });
+    }
+    Ok(())
+}
+
+/// `reduce`'s check: a valid precision, not above the sketch's.
+pub(crate) fn check_reduce(from: u8, to: u8) -> Result<()> {
+    check_precision(to)?;
+    if to > from {
+        return Err(Error::ReduceUp { from, to });
+    }
+    Ok(())
+}
+
+/// The update value of a hash whose `shift` index bits that leave the index
+/// (`moved`, nonzero) now lead its tail: `1 +` their leading zeros.
+pub(crate) fn moved_value(moved: usize, shift: u32) -> u8 {
+    (shift - (usize::BITS - moved.leading_zeros())) as u8 + 1
 }
 
 pub(crate) fn check_precision(precision: u8) -> Result<()> {

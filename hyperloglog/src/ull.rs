@@ -4,8 +4,8 @@
 
 use xxhash_rust::xxh3::xxh3_64;
 
-use crate::error::{Error, Result};
-use crate::hll::check_precision;
+use crate::error::Result;
+use crate::hll::{check_precision, check_reduce, check_same_precision, moved_value};
 
 /// An UltraLogLog sketch of `m = 2^p` one-byte registers: at the same
 /// memory it estimates with about 15% less error than a HyperLogLog of
@@ -50,7 +50,7 @@ impl UltraLogLog {
     ///
     /// # Errors
     ///
-    /// [`Error::Precision`] unless `4 <= precision <= 18`.
+    /// [`Error::Precision`](crate::Error::Precision) unless `4 <= precision <= 18`.
     pub fn new(precision: u8) -> Result<UltraLogLog> {
         check_precision(precision)?;
         Ok(UltraLogLog {
@@ -134,15 +134,10 @@ impl UltraLogLog {
     ///
     /// # Errors
     ///
-    /// [`Error::PrecisionMismatch`] unless both have the same precision;
+    /// [`Error::PrecisionMismatch`](crate::Error::PrecisionMismatch) unless both have the same precision;
     /// [`reduce`](Self::reduce) the larger first.
     pub fn merge(&mut self, other: &UltraLogLog) -> Result<()> {
-        if self.precision != other.precision {
-            return Err(Error::PrecisionMismatch {
-                left: self.precision,
-                right: other.precision,
-            });
-        }
+        check_same_precision(self.precision, other.precision)?;
         for (mine, &theirs) in self.registers.iter_mut().zip(&other.registers) {
             *mine = pack(unpack(*mine) | unpack(theirs));
         }
@@ -157,16 +152,10 @@ impl UltraLogLog {
     ///
     /// # Errors
     ///
-    /// [`Error::ReduceUp`] if `precision` is larger than the sketch's;
-    /// [`Error::Precision`] if it is below 4.
+    /// [`Error::ReduceUp`](crate::Error::ReduceUp) if `precision` is larger than the sketch's;
+    /// [`Error::Precision`](crate::Error::Precision) if it is below 4.
     pub fn reduce(&self, precision: u8) -> Result<UltraLogLog> {
-        check_precision(precision)?;
-        if precision > self.precision {
-            return Err(Error::ReduceUp {
-                from: self.precision,
-                to: precision,
-            });
-        }
+        check_reduce(self.precision, precision)?;
         let shift = u32::from(self.precision - precision);
         let mut reduced = UltraLogLog::new(precision)?;
         for (index, &register) in self.registers.iter().enumerate() {
@@ -177,8 +166,7 @@ impl UltraLogLog {
             let seen = if moved == 0 {
                 unpack(register) << shift
             } else {
-                let leading = shift - (usize::BITS - moved.leading_zeros());
-                1 << (leading + 1)
+                1 << moved_value(moved, shift)
             };
             let target = &mut reduced.registers[index >> shift];
             *target = pack(unpack(*target) | seen);
