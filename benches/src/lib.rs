@@ -1,6 +1,9 @@
 //! Shared pieces of the workspace's benchmarks: deterministic key and value
-//! generators, so every bench and every peer sees the same inputs.
+//! generators, so every bench and every peer sees the same inputs; and the
+//! [`report`] harness behind `cargo run --release -p benches --bin report`.
 #![forbid(unsafe_code)]
+
+pub mod report;
 
 use std::time::Duration;
 

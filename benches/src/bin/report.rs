@@ -1,0 +1,81 @@
+//! `cargo run --release -p benches --bin report -- [--quick] [--out DIR] [--only NAME...]`:
+//! runs the workloads and writes `DIR/index.md`, SVG plots and `results.json`.
+
+use std::path::PathBuf;
+
+use benches::report::{self, Scale};
+use clap::Parser;
+use indicatif::{ProgressBar, ProgressStyle};
+
+/// Runs every structure and engine workload and writes one report.
+#[derive(Parser, Debug)]
+#[command(version, about, long_about = None, after_help = "Example:\n  cargo run --release -p benches --features peers --bin report -- --quick --out target/report")]
+struct Args {
+    /// Smaller sizes: finishes in under five minutes on a 2-core machine.
+    #[arg(long, conflicts_with = "tiny")]
+    quick: bool,
+    /// Seconds in all; for testing the harness itself.
+    #[arg(long)]
+    tiny: bool,
+    /// Where to write index.md, the SVG plots and results.json.
+    #[arg(long, default_value = "target/report")]
+    out: PathBuf,
+    /// Run only these workloads (bloom, hyperloglog, merkle).
+    #[arg(long, num_args = 1..)]
+    only: Vec<String>,
+}
+
+fn main() -> std::process::ExitCode {
+    let args = Args::parse();
+    let scale = match (args.tiny, args.quick) {
+        (true, _) => Scale::Tiny,
+        (_, true) => Scale::Quick,
+        _ => Scale::Full,
+    };
+    let known: Vec<&str> = report::workloads().iter().map(|w| w.name).collect();
+    if let Some(bad) = args.only.iter().find(|o| !known.contains(&o.as_str())) {
+        eprintln!(
+            "error: no workload named {bad:?} (known: {})",
+            known.join(", ")
+        );
+        return std::process::ExitCode::from(2);
+    }
+    let steps: u64 = report::workloads()
+        .iter()
+        .filter(|w| args.only.is_empty() || args.only.iter().any(|o| o == w.name))
+        .map(|w| w.steps)
+        .sum();
+    let bar = ProgressBar::new(steps);
+    bar.set_style(
+        ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    let mut started = false;
+    let result = report::run(scale, &args.only, &args.out, &mut |step| {
+        if started {
+            bar.inc(1);
+        }
+        started = true;
+        bar.set_message(step.to_string());
+    });
+    bar.finish_with_message("done");
+    let command = std::env::args().collect::<Vec<_>>().join(" ");
+    let command = format!(
+        "cargo run --release -p benches{} --bin report --{}",
+        if result.peers {
+            " --features peers"
+        } else {
+            ""
+        },
+        command
+            .split_once(' ')
+            .map_or(String::new(), |(_, rest)| format!(" {rest}"))
+    );
+    if let Err(e) = report::write(&result, &args.out, &command) {
+        eprintln!("error: writing the report to {}: {e}", args.out.display());
+        return std::process::ExitCode::from(2);
+    }
+    eprintln!("wrote {}", args.out.join("index.md").display());
+    std::process::ExitCode::SUCCESS
+}
