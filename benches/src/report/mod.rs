@@ -3,7 +3,7 @@
 //!
 //! A workload returns a [`Section`]: tables whose columns state their units,
 //! and plots. [`run`] gathers them with the [`Machine`] they ran on;
-//! [`write`] renders them.
+//! [`write()`] renders them.
 
 mod machine;
 mod plot;
