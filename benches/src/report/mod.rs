@@ -5,6 +5,7 @@
 //! and plots. [`run`] gathers them with the [`Machine`] they ran on;
 //! [`write()`] renders them.
 
+pub mod engines;
 mod machine;
 mod plot;
 mod structures;
