@@ -39,8 +39,10 @@
 #![deny(clippy::unwrap_used)]
 
 
-mod commit;
 
+mod bulk;
+mod commit;
+mod compact;
 mod cursor;
 mod db;
 mod error;

@@ -84,10 +84,6 @@ impl<'a> RawNode<'a> {
         self.count
     }
 
-    pub(crate) fn page(&self) -> u64 {
-        self.page
-    }
-
     fn bad(&self, what: &'static str) -> Error {
         malformed(self.file, self.page, what)
     }
