@@ -116,7 +116,7 @@ impl WriteTxn<'_> {
             page_count: self.page_count,
             entry_count: self.len,
         };
-        if self.db.options.durability == Durability::Immediate {
+        if self.durability == Durability::Immediate {
             make_durable(self.db, &mut self.w, &meta)?;
         }
 

@@ -19,7 +19,7 @@ use crate::db::{Inner, Snapshot, Writer};
 use crate::mapping::verify;
 use crate::node::{self, Node, RawValue, Value, malformed};
 use crate::page::{self, HEADER_BYTES, Kind, VALUE_LEN_MAX};
-use crate::{Error, Result};
+use crate::{Durability, Error, Result};
 
 /// Which of the file's two trees an operation works on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -65,6 +65,8 @@ pub struct WriteTxn<'db> {
     /// Set while commit records freed pages: allocation then only extends
     /// the file, so recording terminates.
     pub(crate) recording: bool,
+    /// When this transaction's commit is durable.
+    pub(crate) durability: Durability,
 }
 
 impl std::fmt::Debug for WriteTxn<'_> {
@@ -100,6 +102,7 @@ impl<'db> WriteTxn<'db> {
             consumed_upto: None,
             oldest_live,
             recording: false,
+            durability: db.options.durability,
         }
     }
 
@@ -424,6 +427,12 @@ impl<'db> WriteTxn<'db> {
     /// A corruption error from a page on the way.
     pub fn iter(&self) -> Result<std::vec::IntoIter<(Bytes, Bytes)>> {
         self.range::<[u8], _>(..)
+    }
+
+    /// Sets when this transaction's commit is durable, overriding
+    /// [`Options::durability`](crate::Options::durability).
+    pub fn set_durability(&mut self, durability: Durability) {
+        self.durability = durability;
     }
 
     /// Drops every change. The same as dropping the transaction.
