@@ -121,15 +121,20 @@ impl WriteTxn<'_> {
         }
 
         // Reuse the view if writes show through it and it covers every page.
-        if self.w.map_live.is_none() {
-            if let Some((id, bytes)) = &live_probe {
-                self.w.map_live = Some(self.base.map.raw(*id, 1) == Some(&bytes[..]));
-            }
+        if self.w.map_live.is_none()
+            && let Some((id, bytes)) = &live_probe
+        {
+            self.w.map_live = Some(self.base.map.raw(*id, 1) == Some(&bytes[..]));
         }
         let map = if self.w.map_live == Some(true) && self.page_count <= self.base.map.pages() {
             self.base.map.clone()
         } else {
-            Arc::new(Mapping::new(self.w.file.map()?, ps, &self.db.path, Some(&self.base.map)))
+            Arc::new(Mapping::new(
+                self.w.file.map()?,
+                ps,
+                &self.db.path,
+                Some(&self.base.map),
+            ))
         };
         for &id in ids.iter().chain(&run_ids) {
             map.mark_verified(id);

@@ -98,7 +98,9 @@ pub struct Db {
 
 impl std::fmt::Debug for Db {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Db").field("path", &self.inner.path).finish()
+        f.debug_struct("Db")
+            .field("path", &self.inner.path)
+            .finish()
     }
 }
 
@@ -146,7 +148,10 @@ impl Db {
         let lock = fs.lock(&lock_path(&path))?;
         let file = fs.open(&path, OpenMode::Append)?;
         if file.len()? == 0 {
-            let pages = options.initial_size_bytes.div_ceil(ps as u64).max(FIRST_DATA_PAGE);
+            let pages = options
+                .initial_size_bytes
+                .div_ceil(ps as u64)
+                .max(FIRST_DATA_PAGE);
             file.set_len(pages * ps as u64)?;
             let meta = Meta {
                 txn: 0,
@@ -249,20 +254,21 @@ fn read_metas(file: &dyn File, path: &Path, page_size: u32, file_len: u64) -> Re
     let mut head = vec![0u8; crate::meta::META_END];
     if file_len >= head.len() as u64 {
         file.read_exact_at(&mut head, 0)?;
-        if let Some(found) = Meta::peek_page_size(&head) {
-            if found != page_size && found.is_power_of_two() && (512..=32768).contains(&found) {
-                // Slot 0 names another page size: trust it only if its checksum holds.
-                let mut page = vec![0u8; found as usize];
-                if file_len >= found as u64 {
-                    file.read_exact_at(&mut page, 0)?;
-                    if Meta::decode(&page, 0).is_ok() {
-                        return Err(Error::PageSize {
-                            file: path.to_path_buf(),
-                            expected: page_size,
-                            found,
-                        });
-                    }
-                }
+        // Slot 0 may name another page size: trust it only if its checksum holds.
+        if let Some(found) = Meta::peek_page_size(&head)
+            && found != page_size
+            && found.is_power_of_two()
+            && (512..=32768).contains(&found)
+            && file_len >= u64::from(found)
+        {
+            let mut page = vec![0u8; found as usize];
+            file.read_exact_at(&mut page, 0)?;
+            if Meta::decode(&page, 0).is_ok() {
+                return Err(Error::PageSize {
+                    file: path.to_path_buf(),
+                    expected: page_size,
+                    found,
+                });
             }
         }
     }

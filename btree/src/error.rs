@@ -11,7 +11,9 @@ pub enum Error {
     Io(#[from] vfs::Error),
 
     /// A page's CRC-32 does not match its bytes.
-    #[error("page {page} of {file:?}: checksum mismatch (stored {expected:#010x}, computed {found:#010x})")]
+    #[error(
+        "page {page} of {file:?}: checksum mismatch (stored {expected:#010x}, computed {found:#010x})"
+    )]
     Corruption {
         /// The database file.
         file: PathBuf,

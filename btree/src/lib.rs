@@ -38,8 +38,6 @@
 #![forbid(unsafe_code)]
 #![deny(clippy::unwrap_used)]
 
-
-
 mod bulk;
 mod commit;
 mod compact;
