@@ -38,8 +38,23 @@ fn main() -> btree::Result<()> {
     }
     txn.commit()?;
     eprintln!("bulk load {:?}", t.elapsed());
+    let gets = |label: &str| -> btree::Result<()> {
+        let read = db.begin_read()?;
+        let t = Instant::now();
+        let mut y = 7u64;
+        for _ in 0..2_000_000 {
+            y = y
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let k = &keys[(y >> 33) as usize % keys.len()];
+            std::hint::black_box(read.get_ref(k)?);
+        }
+        eprintln!("{label} get {:?}/op", t.elapsed() / 2_000_000);
+        Ok(())
+    };
+    gets("after load")?;
     let t = Instant::now();
-    let rounds = 200;
+    let rounds = 100;
     for _ in 0..rounds {
         let mut txn = db.begin_write()?;
         for _ in 0..1000 {
@@ -54,6 +69,7 @@ fn main() -> btree::Result<()> {
         txn.commit()?;
     }
     eprintln!("insert txn {:?}", t.elapsed() / rounds);
+    gets("after inserts")?;
     eprintln!("{:?}", db.stats()?);
     vfs::Fs::remove_file(&vfs::OsFs::new(), &dir.join("db")).ok();
     Ok(())

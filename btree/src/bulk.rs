@@ -198,7 +198,9 @@ impl Sink for TxnSink<'_, '_> {
 
     fn write(&mut self, id: u64, pages: &[u8]) -> Result<()> {
         let ps = self.txn.db.limits.page_size;
-        if self.buf_start + (self.buf.len() / ps) as u64 != id || self.buf.len() >= 1 << 20 {
+        if self.buf_start + (self.buf.len() / ps) as u64 != id
+            || self.buf.len() >= crate::commit::WRITE_CHUNK_BYTES
+        {
             self.flush()?;
             self.buf_start = id;
         }
@@ -335,7 +337,7 @@ impl Sink for FileSink<'_> {
 
     fn write(&mut self, id: u64, pages: &[u8]) -> Result<()> {
         if self.buf_start + (self.buf.len() / self.page_size) as u64 != id
-            || self.buf.len() >= 1 << 20
+            || self.buf.len() >= crate::commit::WRITE_CHUNK_BYTES
         {
             self.flush()?;
             self.buf_start = id;
