@@ -69,12 +69,22 @@ impl WriteTxn<'_> {
     /// # Errors
     ///
     /// [`Error::Io`](crate::Error::Io) if a write or sync fails: the
-    /// transaction is dropped, and the database stays at the last commit (on
-    /// disk: the last durable one).
+    /// transaction is dropped, the database stays at the last commit (on
+    /// disk: the last durable one, or this one if its meta page landed), and
+    /// the handle's write side is poisoned ([`Error::Poisoned`](crate::Error::Poisoned)): reopen.
     pub fn commit(mut self) -> Result<()> {
         if self.unchanged() {
             return Ok(());
         }
+        let r = self.commit_inner();
+        // Pages may be written, and a meta page this handle does not know
+        // about may reach the disk: later commits could overwrite what it
+        // references. Only a reopen (which reads the meta pages) is safe.
+        self.w.poisoned = r.is_err();
+        r
+    }
+
+    fn commit_inner(&mut self) -> Result<()> {
         self.record_frees()?;
         let ps = self.db.limits.page_size;
         ensure_file_pages(&mut self.w, ps, self.page_count)?;

@@ -42,6 +42,8 @@ pub(crate) struct Writer {
     /// or it must be taken again after each commit (a copy); unknown until
     /// a commit writes inside the view.
     pub(crate) map_live: Option<bool>,
+    /// Set when a commit or sync failed after writing began.
+    pub(crate) poisoned: bool,
 }
 
 pub(crate) struct Inner {
@@ -186,6 +188,7 @@ impl Db {
                 durable_txn: meta.txn,
                 durable_slot: slot,
                 map_live: None,
+                poisoned: false,
             }),
             _lock: lock,
         };
@@ -198,9 +201,12 @@ impl Db {
     ///
     /// # Errors
     ///
-    /// None today; kept for I/O a future version may do here.
+    /// [`Error::Poisoned`] after a commit or sync of this handle failed.
     pub fn begin_write(&self) -> Result<WriteTxn<'_>> {
         let guard: MutexGuard<'_, Writer> = self.inner.writer.lock();
+        if guard.poisoned {
+            return Err(Error::Poisoned);
+        }
         Ok(WriteTxn::new(&self.inner, guard))
     }
 
@@ -225,11 +231,17 @@ impl Db {
     ///
     /// # Errors
     ///
-    /// [`Error::Io`] if a write or sync fails; the last durable commit stays.
+    /// [`Error::Io`] if a write or sync fails (the last durable commit
+    /// stays, and the handle is poisoned: see [`Error::Poisoned`]).
     pub fn sync(&self) -> Result<()> {
         let mut w = self.inner.writer.lock();
+        if w.poisoned {
+            return Err(Error::Poisoned);
+        }
         let current = self.inner.current();
-        crate::commit::make_durable(&self.inner, &mut w, &current.meta)
+        let r = crate::commit::make_durable(&self.inner, &mut w, &current.meta);
+        w.poisoned = r.is_err();
+        r
     }
 
     pub(crate) fn file_len(&self) -> Result<u64> {

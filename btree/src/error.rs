@@ -100,6 +100,13 @@ pub enum Error {
         index: u64,
     },
 
+    /// A commit or sync failed after it began writing, so the file may hold
+    /// a meta page this handle does not know about: reopen the database
+    /// (which picks the right meta page) before writing again. Readers keep
+    /// working.
+    #[error("a failed commit left the write side unusable; reopen the database")]
+    Poisoned,
+
     /// [`WriteTxn::bulk_load`](crate::WriteTxn::bulk_load) needs an empty tree.
     #[error("bulk load needs an empty tree, this one has {len} entries")]
     NotEmpty {

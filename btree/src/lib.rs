@@ -63,3 +63,8 @@ pub use read::{Range, ReadTxn};
 pub use stats::Stats;
 
 pub use write::WriteTxn;
+
+/// The README's example, compiled and run as a doctest so it stays true.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
