@@ -190,3 +190,39 @@ fn compact_shrinks_the_file_after_deletes_and_keeps_every_entry() {
     let db = Db::open(fs, "/db", options(1024)).unwrap();
     assert_eq!(db.check().unwrap().entries, 2001);
 }
+
+#[test]
+fn compact_on_a_real_disk_keeps_open_readers_on_the_old_mapped_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let fs: Arc<dyn vfs::Fs> = Arc::new(vfs::OsFs::new());
+    let path = dir.path().join("db");
+    let db = Db::open(fs.clone(), &path, Options::default()).unwrap();
+    let mut txn = db.begin_write().unwrap();
+    for i in 0..30_000u32 {
+        txn.insert(&i.to_be_bytes(), &[9; 64]).unwrap();
+    }
+    txn.commit().unwrap();
+    let mut txn = db.begin_write().unwrap();
+    for i in 0..29_000u32 {
+        txn.remove(&i.to_be_bytes()).unwrap();
+    }
+    txn.commit().unwrap();
+    let reader = db.begin_read().unwrap();
+    let before = db.stats().unwrap().file_size_bytes;
+    db.compact().unwrap();
+    let after = db.check().unwrap();
+    assert!(after.file_size_bytes * 10 < before, "{before} -> {after:?}");
+    // The reader's map still shows the old (now unlinked) file.
+    assert_eq!(reader.iter().count(), 1000);
+    assert_eq!(
+        reader.get(&29_500u32.to_be_bytes()).unwrap().unwrap()[..],
+        [9u8; 64]
+    );
+    let mut txn = db.begin_write().unwrap();
+    txn.insert(b"x", b"y").unwrap();
+    txn.commit().unwrap();
+    drop(reader);
+    drop(db);
+    let db = Db::open(fs, &path, Options::default()).unwrap();
+    assert_eq!(db.check().unwrap().entries, 1001);
+}

@@ -17,6 +17,7 @@ enum Op {
     Commit,
     Abort,
     Reopen,
+    Compact,
 }
 
 const PAGE: u32 = 512;
@@ -52,6 +53,7 @@ fn op() -> impl Strategy<Value = Op> {
         3 => Just(Op::Commit),
         1 => Just(Op::Abort),
         1 => Just(Op::Reopen),
+        1 => Just(Op::Compact),
     ]
 }
 
@@ -89,6 +91,7 @@ fn run(ops: Vec<Op>, durability: Durability) {
         let mut txn = Some(d.begin_write().unwrap());
         let mut model = committed.clone();
         let mut reopen = false;
+        let mut compact = false;
         while i < ops.len() {
             let op = ops[i].clone();
             i += 1;
@@ -160,9 +163,21 @@ fn run(ops: Vec<Op>, durability: Durability) {
                     reopen = true;
                     break;
                 }
+                Op::Compact => {
+                    compact = true;
+                    break;
+                }
             }
         }
         drop(txn);
+        if compact {
+            let d = db.as_ref().unwrap();
+            // Compaction also makes deferred commits durable.
+            d.compact().unwrap();
+            let stats = d.check().unwrap();
+            assert_eq!(stats.free_pages, 0);
+            assert_contents(d, &committed);
+        }
         if reopen {
             let d = db.take().unwrap();
             if durability == Durability::None {
