@@ -384,6 +384,51 @@ mod tests {
     use super::*;
 
     #[test]
+    fn key_prefix_order_never_contradicts_byte_order() {
+        let keys: Vec<Vec<u8>> = (0..600u32)
+            .map(|i| {
+                let len = (i % 7) as usize;
+                (0..len)
+                    .map(|j| ((i * 31 + j as u32 * 7) % 5) as u8)
+                    .collect()
+            })
+            .collect();
+        for a in &keys {
+            for b in &keys {
+                let (pa, pb) = (key_prefix(a), key_prefix(b));
+                if pa < pb {
+                    assert!(a < b, "{a:?} {b:?}");
+                }
+                if a == b {
+                    assert_eq!(pa, pb);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn raw_search_finds_keys_that_share_their_prefix() {
+        let keys: [&[u8]; 5] = [b"", b"abcd", b"abcd\x00", b"abcde", b"abce"];
+        let node = Node::Leaf(
+            keys.iter()
+                .map(|k| LeafEntry {
+                    key: Bytes::copy_from_slice(k),
+                    value: Value::Inline(Bytes::new()),
+                })
+                .collect(),
+        );
+        let mut buf = vec![0u8; 512];
+        node.encode(&mut buf, 2, 1);
+        let raw = RawNode::new(&buf, Path::new("x"), 2).unwrap();
+        for (i, k) in keys.iter().enumerate() {
+            assert_eq!(raw.search(k).unwrap(), Ok(i));
+        }
+        assert_eq!(raw.search(b"abc").unwrap(), Err(1));
+        assert_eq!(raw.search(b"abcdd").unwrap(), Err(3));
+        assert_eq!(raw.search(b"b").unwrap(), Err(5));
+    }
+
+    #[test]
     fn encoded_leaf_decodes_to_the_same_entries() {
         let node = Node::Leaf(vec![
             LeafEntry {
