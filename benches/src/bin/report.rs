@@ -20,9 +20,13 @@ struct Args {
     /// Where to write index.md, the SVG plots and results.json.
     #[arg(long, default_value = "target/report")]
     out: PathBuf,
-    /// Run only these workloads (bloom, hyperloglog, merkle).
+    /// Run only these workloads (bloom, hyperloglog, merkle, engines).
     #[arg(long, num_args = 1..)]
     only: Vec<String>,
+    /// Where the engines keep their files during the run (removed after);
+    /// put it on the disk you want measured, not tmpfs.
+    #[arg(long, default_value = "target/report-data")]
+    data: PathBuf,
 }
 
 fn main() -> std::process::ExitCode {
@@ -52,7 +56,11 @@ fn main() -> std::process::ExitCode {
             .progress_chars("=> "),
     );
     let mut started = false;
-    let result = report::run(scale, &args.only, &args.out, &mut |step| {
+    if let Err(e) = std::fs::create_dir_all(&args.data) {
+        eprintln!("error: creating {}: {e}", args.data.display());
+        return std::process::ExitCode::from(2);
+    }
+    let result = report::run(scale, &args.only, &args.data, &mut |step| {
         if started {
             bar.inc(1);
         }

@@ -5,6 +5,7 @@
 //! and plots. [`run`] gathers them with the [`Machine`] they ran on;
 //! [`write()`] renders them.
 
+mod adapters;
 pub mod engines;
 mod machine;
 mod plot;
@@ -121,19 +122,44 @@ pub struct Section {
 /// Called with the name of each step as it starts.
 pub type Progress<'a> = &'a mut dyn FnMut(&str);
 
-/// A workload: its name and the function that runs it at a scale.
+/// What every workload runs with.
+#[derive(Clone, Debug)]
+pub struct Context {
+    /// How large.
+    pub scale: Scale,
+    /// Where engines keep their files (a real disk, not tmpfs, for write
+    /// amplification to be measured).
+    pub data_dir: std::path::PathBuf,
+}
+
+/// A workload: its name and the function that runs it.
 pub struct Workload {
     /// The name `--only` selects it by.
     pub name: &'static str,
     /// Runs it, reporting each step's name to `progress`.
-    pub run: fn(Scale, Progress<'_>) -> Section,
+    pub run: fn(&Context, Progress<'_>) -> Section,
     /// Steps it reports, for a progress bar.
     pub steps: u64,
 }
 
 /// Every workload, in report order.
 pub fn workloads() -> Vec<Workload> {
-    structures::workloads()
+    let mut all = structures::workloads();
+    all.push(Workload {
+        name: "engines",
+        run: run_engines,
+        steps: 4 * adapters::engines().len() as u64,
+    });
+    all
+}
+
+fn run_engines(context: &Context, progress: Progress<'_>) -> Section {
+    let sizes = engines::Sizes::of(context.scale);
+    let runs: Vec<engines::EngineRun> = adapters::engines()
+        .iter()
+        .map(|spec| engines::run_engine(spec, &context.data_dir, sizes, progress))
+        .collect();
+    engines::section(&runs, sizes)
 }
 
 /// A finished report.
@@ -157,10 +183,14 @@ pub fn run(
     data_dir: &Path,
     progress: &mut dyn FnMut(&str),
 ) -> Report {
+    let context = Context {
+        scale,
+        data_dir: data_dir.to_path_buf(),
+    };
     let sections = workloads()
         .into_iter()
         .filter(|w| only.is_empty() || only.iter().any(|o| o == w.name))
-        .map(|w| (w.run)(scale, progress))
+        .map(|w| (w.run)(&context, progress))
         .collect();
     Report {
         machine: Machine::detect(data_dir),

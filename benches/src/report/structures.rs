@@ -4,7 +4,7 @@
 use std::hint::black_box;
 use std::time::Instant;
 
-use super::{Cell, Plot, Scale, Section, Series, Table, Workload};
+use super::{Cell, Context, Plot, Section, Series, Table, Workload};
 use crate::SplitMix64;
 
 pub(super) fn workloads() -> Vec<Workload> {
@@ -44,7 +44,8 @@ fn keys(n: u64, seed: u64) -> Vec<[u8; 8]> {
     (0..n).map(|_| rng.next_u64().to_le_bytes()).collect()
 }
 
-fn bloom(scale: Scale, progress: &mut dyn FnMut(&str)) -> Section {
+fn bloom(context: &Context, progress: &mut dyn FnMut(&str)) -> Section {
+    let scale = context.scale;
     use bloom::{BlockedBloomFilter, BloomFilter, CountingBloomFilter, SplitBlockBloomFilter};
     progress("bloom: false-positive rate against bits per key");
     let n = scale.pick(10_000u64, 1_000_000, 10_000_000);
@@ -227,7 +228,8 @@ fn bloom(scale: Scale, progress: &mut dyn FnMut(&str)) -> Section {
     }
 }
 
-fn hyperloglog(scale: Scale, progress: &mut dyn FnMut(&str)) -> Section {
+fn hyperloglog(context: &Context, progress: &mut dyn FnMut(&str)) -> Section {
+    let scale = context.scale;
     use hyperloglog::{HyperLogLog, UltraLogLog};
     progress("hyperloglog: relative error against cardinality");
     let (runs, max) = scale.pick((5u64, 10_000u64), (60, 1_000_000), (250, 10_000_000));
@@ -388,7 +390,8 @@ fn hyperloglog(scale: Scale, progress: &mut dyn FnMut(&str)) -> Section {
     }
 }
 
-fn merkle(scale: Scale, progress: &mut dyn FnMut(&str)) -> Section {
+fn merkle(context: &Context, progress: &mut dyn FnMut(&str)) -> Section {
+    let scale = context.scale;
     use merkle::{Hasher, MerkleTree, Sha256};
     progress("merkle: build time against leaves");
     let sizes: Vec<u64> = scale.pick(
