@@ -1,0 +1,241 @@
+//! Reading: `get`, `get_to`, `get_range`. A missing shard file, a bad header,
+//! a short read or a stripe whose CRC fails is an erasure; a stripe decodes
+//! while `k` of its shards are good.
+
+use std::io::Write;
+use std::ops::Range;
+
+use bytes::Bytes;
+use vfs::{File, OpenMode};
+use xxhash_rust::xxh3::Xxh3;
+
+use crate::codec::join_data;
+use crate::format::{CHUNK_CRC_LEN, Geometry, HEADER_LEN, ShardHeader};
+use crate::{BlobId, BlobStore, Error, Result};
+
+/// The shard files of one blob, opened, with their headers checked.
+pub(crate) struct OpenShards {
+    pub(crate) id: BlobId,
+    /// `None` where the file is missing, unreadable or its header is bad or
+    /// disagrees with the others.
+    pub(crate) files: Vec<Option<Box<dyn File>>>,
+    pub(crate) geometry: Geometry,
+    /// xxh3-64 of the whole blob, from the headers.
+    pub(crate) checksum: u64,
+}
+
+impl BlobStore {
+    /// The whole blob, checked against the checksum recorded at `put`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotFound`]; [`Error::Unrecoverable`] naming the stripe and bad
+    /// shards if a stripe has fewer than `k` good shards;
+    /// [`Error::BlobChecksum`] if the rebuilt bytes do not match.
+    pub fn get(&self, id: BlobId) -> Result<Bytes> {
+        let mut out = Vec::new();
+        self.get_to(id, &mut out)?;
+        Ok(Bytes::from(out))
+    }
+
+    /// Streams the blob into `writer`, one stripe in memory at a time, and
+    /// returns its length. The checksum of the whole blob can only be checked
+    /// at the end: on [`Error::BlobChecksum`] the writer has received bytes
+    /// that must be discarded (each stripe passed its CRCs, so this means a
+    /// bug or a shard written by another store, not rot).
+    ///
+    /// # Errors
+    ///
+    /// As [`BlobStore::get`], plus [`Error::Stream`] if the writer fails.
+    pub fn get_to(&self, id: BlobId, mut writer: impl Write) -> Result<u64> {
+        let shards = self.open_shards(id)?;
+        let k = self.options.data_shards;
+        let mut hasher = Xxh3::new();
+        for s in 0..shards.geometry.stripes() {
+            let chunks = self.stripe_data(&shards, s, 0..k)?;
+            let data = join_data(&chunks, k, shards.geometry.stripe_data_len(s))?;
+            hasher.update(&data);
+            writer.write_all(&data).map_err(Error::Stream)?;
+        }
+        let found = hasher.digest();
+        if found != shards.checksum {
+            return Err(Error::BlobChecksum {
+                blob: id,
+                expected: shards.checksum,
+                found,
+            });
+        }
+        Ok(shards.geometry.blob_len)
+    }
+
+    /// `len` bytes of the blob from `offset`. While the data shards are
+    /// healthy it reads only the stripes and data shards the range covers
+    /// (the code is systematic: no decoding); a stripe where one of those
+    /// is missing or fails its CRC is rebuilt from the others. Each piece
+    /// read is checked by its stripe CRC; the whole-blob checksum is not
+    /// (that would mean reading everything).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::RangeOutOfBounds`] past the end; otherwise as
+    /// [`BlobStore::get`] for the stripes touched.
+    pub fn get_range(&self, id: BlobId, offset: u64, len: u64) -> Result<Bytes> {
+        let shards = self.open_shards(id)?;
+        let g = shards.geometry;
+        let end = offset.checked_add(len).filter(|&e| e <= g.blob_len);
+        let Some(end) = end else {
+            return Err(Error::RangeOutOfBounds {
+                blob: id,
+                offset,
+                len,
+                blob_len: g.blob_len,
+            });
+        };
+        let mut out = Vec::with_capacity(usize::try_from(len).unwrap_or(0));
+        if len == 0 {
+            return Ok(Bytes::new());
+        }
+        for s in offset / g.stripe_size..=(end - 1) / g.stripe_size {
+            let stripe_start = s * g.stripe_size;
+            let a = offset.max(stripe_start) - stripe_start;
+            let b = end.min(stripe_start + g.stripe_data_len(s)) - stripe_start;
+            let chunk_len = g.chunk_len(s);
+            let first = a / chunk_len;
+            let last = (b - 1) / chunk_len;
+            let chunks = self.stripe_data(&shards, s, first as usize..last as usize + 1)?;
+            for j in first..=last {
+                let Some(chunk) = &chunks[j as usize] else {
+                    return Err(Error::InconsistentShards {
+                        reason: format!("data shard {j} of stripe {s} was not read"),
+                    });
+                };
+                let lo = a.max(j * chunk_len) - j * chunk_len;
+                let hi = b.min((j + 1) * chunk_len) - j * chunk_len;
+                out.extend_from_slice(&chunk[lo as usize..hi as usize]);
+            }
+        }
+        debug_assert_eq!(out.len() as u64, len);
+        Ok(Bytes::from(out))
+    }
+
+    /// Opens every shard of `id` and reads its header. The blob's length and
+    /// checksum are those most headers agree on.
+    pub(crate) fn open_shards(&self, id: BlobId) -> Result<OpenShards> {
+        if !self.contains(id) {
+            return Err(Error::NotFound { blob: id });
+        }
+        let total = self.dirs.len();
+        let mut opened: Vec<Option<(Box<dyn File>, ShardHeader)>> = Vec::with_capacity(total);
+        for i in 0..total {
+            opened.push(self.open_shard(i, id));
+        }
+        // Majority vote on (length, checksum): a header that passed its CRC
+        // but disagrees was written by another put (a bug) and is outvoted.
+        let mut votes: Vec<((u64, u64), usize)> = Vec::new();
+        for (_, h) in opened.iter().flatten() {
+            let key = (h.blob_len, h.blob_checksum);
+            match votes.iter_mut().find(|(k, _)| *k == key) {
+                Some((_, n)) => *n += 1,
+                None => votes.push((key, 1)),
+            }
+        }
+        let Some(&((blob_len, checksum), _)) = votes.iter().max_by_key(|(_, n)| *n) else {
+            return Err(Error::Unrecoverable {
+                blob: id,
+                stripe: 0,
+                bad_shards: (0..total as u16).collect(),
+                good: 0,
+                needed: self.options.data_shards,
+            });
+        };
+        let files = opened
+            .into_iter()
+            .map(|o| {
+                o.filter(|(_, h)| (h.blob_len, h.blob_checksum) == (blob_len, checksum))
+                    .map(|(f, _)| f)
+            })
+            .collect();
+        Ok(OpenShards {
+            id,
+            files,
+            geometry: Geometry {
+                data_shards: self.options.data_shards as u64,
+                stripe_size: self.options.stripe_size_bytes,
+                blob_len,
+            },
+            checksum,
+        })
+    }
+
+    /// Shard `index` of `id`, opened, if its header is sound and belongs
+    /// there.
+    fn open_shard(&self, index: usize, id: BlobId) -> Option<(Box<dyn File>, ShardHeader)> {
+        let path = self.shard_path(index, id);
+        let file = self.fs.open(&path, OpenMode::Read).ok()?;
+        let mut buf = [0u8; HEADER_LEN];
+        file.read_exact_at(&mut buf, 0).ok()?;
+        let header = ShardHeader::from_bytes(&buf, &path).ok()?;
+        let expected = self.header(index, id, header.blob_len, header.blob_checksum);
+        (header == expected).then_some((file, header))
+    }
+
+    /// Shard `index`'s bytes of stripe `s`, if present and its CRC holds.
+    pub(crate) fn read_chunk(&self, shards: &OpenShards, index: usize, s: u64) -> Option<Vec<u8>> {
+        let file = shards.files[index].as_ref()?;
+        let len = usize::try_from(shards.geometry.chunk_len(s)).ok()?;
+        let mut buf = vec![0u8; len + CHUNK_CRC_LEN as usize];
+        file.read_exact_at(&mut buf, shards.geometry.chunk_offset(s))
+            .ok()?;
+        let stored = u32::from_le_bytes(crate::format::le(&buf, len));
+        buf.truncate(len);
+        (crc32fast::hash(&buf) == stored).then_some(buf)
+    }
+
+    /// The data shards `want` of stripe `s`, read directly while they are
+    /// good; if one is not, every data shard of the stripe rebuilt from any
+    /// `k` good shards.
+    pub(crate) fn stripe_data(
+        &self,
+        shards: &OpenShards,
+        s: u64,
+        want: Range<usize>,
+    ) -> Result<Vec<Option<Vec<u8>>>> {
+        let total = self.dirs.len();
+        let k = self.options.data_shards;
+        let mut chunks: Vec<Option<Vec<u8>>> = vec![None; total];
+        let mut bad = Vec::new();
+        for i in want.clone() {
+            chunks[i] = self.read_chunk(shards, i, s);
+            if chunks[i].is_none() {
+                bad.push(i as u16);
+            }
+        }
+        if bad.is_empty() {
+            return Ok(chunks);
+        }
+        let mut good = want.len() - bad.len();
+        for i in (0..total).filter(|i| !want.contains(i)) {
+            if good >= k {
+                break;
+            }
+            chunks[i] = self.read_chunk(shards, i, s);
+            match chunks[i] {
+                Some(_) => good += 1,
+                None => bad.push(i as u16),
+            }
+        }
+        if good < k {
+            bad.sort_unstable();
+            return Err(Error::Unrecoverable {
+                blob: shards.id,
+                stripe: s,
+                bad_shards: bad,
+                good,
+                needed: k,
+            });
+        }
+        self.codec
+            .reconstruct_chunks(&mut chunks, shards.geometry.stripe_data_len(s), true)?;
+        Ok(chunks)
+    }
+}
