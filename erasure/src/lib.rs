@@ -11,6 +11,7 @@
 //! ```
 //! use std::sync::Arc;
 //! use erasure::{BlobStore, Options};
+//! use vfs::Fs;
 //!
 //! # fn main() -> erasure::Result<()> {
 //! let fs = Arc::new(vfs::MemFs::new());
