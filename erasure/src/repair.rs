@@ -108,7 +108,7 @@ impl BlobStore {
                 .flatten()
                 .is_none()
             {
-                self.fs.create_dir_all(dir)?;
+                crate::store::create_dir_durably(self.fs.as_ref(), dir)?;
                 manifest::write(self.fs.as_ref(), dir, &self.manifest_for(i))?;
             }
         }

@@ -126,7 +126,7 @@ impl BlobStore {
         let mut locks = Vec::with_capacity(total);
         let mut found = Vec::with_capacity(total);
         for dir in &dirs {
-            fs.create_dir_all(dir)?;
+            create_dir_durably(fs.as_ref(), dir)?;
             locks.push(fs.lock(&dir.join("LOCK"))?);
             found.push(manifest::read(fs.as_ref(), dir)?);
         }
@@ -353,6 +353,22 @@ fn clean_and_index(fs: &dyn Fs, dirs: &[PathBuf]) -> Result<(BTreeSet<BlobId>, O
     }
     sync_dirty(fs, dirs, &mut dirty)?;
     Ok((index, max_id))
+}
+
+/// Creates `dir` and any missing parents, and syncs each parent so the new
+/// names survive a crash.
+pub(crate) fn create_dir_durably(fs: &dyn Fs, dir: &Path) -> Result<()> {
+    if fs.exists(dir)? {
+        return Ok(());
+    }
+    fs.create_dir_all(dir)?;
+    for parent in dir.ancestors().skip(1) {
+        if parent.as_os_str().is_empty() {
+            break;
+        }
+        fs.sync_dir(parent)?;
+    }
+    Ok(())
 }
 
 fn sync_dirty(fs: &dyn Fs, dirs: &[PathBuf], dirty: &mut [bool]) -> Result<()> {
