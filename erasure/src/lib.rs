@@ -64,3 +64,8 @@ pub use format::STRIPE_SIZE_MAX;
 pub use id::BlobId;
 pub use repair::{BlobStat, ScrubReport};
 pub use store::{BlobStore, Options};
+
+/// The README's examples, compiled and run as doctests so they stay true.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

@@ -4,6 +4,7 @@
 
 use std::io::Write;
 use std::ops::Range;
+use std::sync::OnceLock;
 
 use bytes::Bytes;
 use vfs::{File, OpenMode};
@@ -13,12 +14,13 @@ use crate::codec::join_data;
 use crate::format::{CHUNK_CRC_LEN, Geometry, HEADER_LEN, ShardHeader};
 use crate::{BlobId, BlobStore, Error, Result};
 
-/// The shard files of one blob, opened, with their headers checked.
+/// The shard files of one blob, with their headers checked.
 pub(crate) struct OpenShards {
     pub(crate) id: BlobId,
-    /// `None` where the file is missing, unreadable or its header is bad or
-    /// disagrees with the others.
-    pub(crate) files: Vec<Option<Box<dyn File>>>,
+    /// Each shard, opened on first use: `None` where the file is missing,
+    /// unreadable or its header is bad or disagrees with the chosen length
+    /// and checksum.
+    pub(crate) files: Vec<OnceLock<Option<Box<dyn File>>>>,
     pub(crate) geometry: Geometry,
     /// xxh3-64 of the whole blob, from the headers.
     pub(crate) checksum: u64,
@@ -80,7 +82,7 @@ impl BlobStore {
     /// [`Error::RangeOutOfBounds`] past the end; otherwise as
     /// [`BlobStore::get`] for the stripes touched.
     pub fn get_range(&self, id: BlobId, offset: u64, len: u64) -> Result<Bytes> {
-        let shards = self.open_shards(id)?;
+        let shards = self.open_shards_lazily(id)?;
         let g = shards.geometry;
         let end = offset.checked_add(len).filter(|&e| e <= g.blob_len);
         let Some(end) = end else {
@@ -140,22 +142,50 @@ impl BlobStore {
             }
         }
         let Some(&((blob_len, checksum), _)) = votes.iter().max_by_key(|(_, n)| *n) else {
-            return Err(Error::Unrecoverable {
-                blob: id,
-                stripe: 0,
-                bad_shards: (0..total as u16).collect(),
-                good: 0,
-                needed: self.options.data_shards,
-            });
+            return Err(self.no_header(id));
         };
         let files = opened
             .into_iter()
             .map(|o| {
-                o.filter(|(_, h)| (h.blob_len, h.blob_checksum) == (blob_len, checksum))
-                    .map(|(f, _)| f)
+                OnceLock::from(
+                    o.filter(|(_, h)| (h.blob_len, h.blob_checksum) == (blob_len, checksum))
+                        .map(|(f, _)| f),
+                )
             })
             .collect();
-        Ok(OpenShards {
+        Ok(self.shards(id, files, blob_len, checksum))
+    }
+
+    /// Like [`BlobStore::open_shards`], but opens only the first shard with a
+    /// sound header; the others are opened when first read, and count as
+    /// erasures if their header disagrees with it. For ranged reads, which
+    /// should touch only the shards they need.
+    fn open_shards_lazily(&self, id: BlobId) -> Result<OpenShards> {
+        if !self.contains(id) {
+            return Err(Error::NotFound { blob: id });
+        }
+        let total = self.dirs.len();
+        let files: Vec<OnceLock<Option<Box<dyn File>>>> =
+            (0..total).map(|_| OnceLock::new()).collect();
+        for (i, cell) in files.iter().enumerate() {
+            let opened = self.open_shard(i, id);
+            let found = opened.as_ref().map(|(_, h)| (h.blob_len, h.blob_checksum));
+            let _ = cell.set(opened.map(|(f, _)| f));
+            if let Some((blob_len, checksum)) = found {
+                return Ok(self.shards(id, files, blob_len, checksum));
+            }
+        }
+        Err(self.no_header(id))
+    }
+
+    fn shards(
+        &self,
+        id: BlobId,
+        files: Vec<OnceLock<Option<Box<dyn File>>>>,
+        blob_len: u64,
+        checksum: u64,
+    ) -> OpenShards {
+        OpenShards {
             id,
             files,
             geometry: Geometry {
@@ -164,7 +194,34 @@ impl BlobStore {
                 blob_len,
             },
             checksum,
-        })
+        }
+    }
+
+    fn no_header(&self, id: BlobId) -> Error {
+        Error::Unrecoverable {
+            blob: id,
+            stripe: 0,
+            bad_shards: (0..self.dirs.len() as u16).collect(),
+            good: 0,
+            needed: self.options.data_shards,
+        }
+    }
+
+    /// Shard `index` of `shards`, opened now if it was not yet.
+    pub(crate) fn shard_file<'a>(
+        &self,
+        shards: &'a OpenShards,
+        index: usize,
+    ) -> Option<&'a dyn File> {
+        shards.files[index]
+            .get_or_init(|| {
+                self.open_shard(index, shards.id)
+                    .filter(|(_, h)| {
+                        (h.blob_len, h.blob_checksum) == (shards.geometry.blob_len, shards.checksum)
+                    })
+                    .map(|(f, _)| f)
+            })
+            .as_deref()
     }
 
     /// Shard `index` of `id`, opened, if its header is sound and belongs
@@ -181,7 +238,7 @@ impl BlobStore {
 
     /// Shard `index`'s bytes of stripe `s`, if present and its CRC holds.
     pub(crate) fn read_chunk(&self, shards: &OpenShards, index: usize, s: u64) -> Option<Vec<u8>> {
-        let file = shards.files[index].as_ref()?;
+        let file = self.shard_file(shards, index)?;
         let len = usize::try_from(shards.geometry.chunk_len(s)).ok()?;
         let mut buf = vec![0u8; len + CHUNK_CRC_LEN as usize];
         file.read_exact_at(&mut buf, shards.geometry.chunk_offset(s))

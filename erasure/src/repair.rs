@@ -132,7 +132,9 @@ impl BlobStore {
 
     /// Per shard: present, sound header, every stripe CRC good.
     fn healthy(&self, shards: &OpenShards) -> Vec<bool> {
-        let mut healthy: Vec<bool> = shards.files.iter().map(Option::is_some).collect();
+        let mut healthy: Vec<bool> = (0..shards.files.len())
+            .map(|i| self.shard_file(shards, i).is_some())
+            .collect();
         for s in 0..shards.geometry.stripes() {
             for (i, h) in healthy.iter_mut().enumerate() {
                 if *h && self.read_chunk(shards, i, s).is_none() {

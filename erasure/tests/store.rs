@@ -278,3 +278,37 @@ fn store_is_send_and_sync() {
     fn check<T: Send + Sync>() {}
     check::<BlobStore>();
 }
+
+#[test]
+fn healthy_ranged_read_opens_only_the_shards_it_needs() {
+    use vfs::{Fault, FaultFs, Fs, MemFs, Op};
+    let fault = Arc::new(FaultFs::new(Arc::new(MemFs::new())));
+    let fs: Arc<dyn Fs> = fault.clone();
+    let store = open(&fs, options(4, 2, 400));
+    let b = blob(2000, 9);
+    let id = store.put(&b).unwrap();
+    // Bytes 610..660 sit in data shard 2 of stripe 1: only shard 0 (the
+    // header that gives the blob's length) and shard 2 need opening.
+    fault.fail_when(
+        |op, path| {
+            op == Op::Open
+                && [1, 3, 4, 5]
+                    .iter()
+                    .any(|i| path.starts_with(format!("/d{i}")))
+        },
+        Fault::Eio,
+    );
+    let reads = fault.op_count(Op::Read);
+    assert_eq!(store.get_range(id, 610, 50).unwrap(), b[610..660]);
+    // Two headers and one stripe piece.
+    assert_eq!(fault.op_count(Op::Read) - reads, 3);
+    // A full read needs four shards of six: it fails cleanly.
+    assert!(matches!(
+        store.get(id),
+        Err(Error::Unrecoverable {
+            good: 2,
+            needed: 4,
+            ..
+        })
+    ));
+}
