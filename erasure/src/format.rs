@@ -46,7 +46,7 @@ pub(crate) struct ShardHeader {
 }
 
 impl ShardHeader {
-    pub(crate) fn to_bytes(&self) -> [u8; HEADER_LEN] {
+    pub(crate) fn to_bytes(self) -> [u8; HEADER_LEN] {
         let mut b = [0u8; HEADER_LEN];
         b[MAGIC_OFFSET..VERSION_OFFSET].copy_from_slice(&SHARD_MAGIC);
         b[VERSION_OFFSET..SHARD_INDEX_OFFSET].copy_from_slice(&SHARD_VERSION.to_le_bytes());
