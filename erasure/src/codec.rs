@@ -45,6 +45,13 @@ pub trait ErasureCode: Send + Sync + fmt::Debug {
     ///
     /// [`Error::TooFewShards`] if fewer than `k` are present.
     fn reconstruct(&self, shards: &mut [Option<Vec<u8>>], data_only: bool) -> Result<()>;
+
+    /// Shard lengths must be a multiple of this (1 for Reed-Solomon over
+    /// GF(2^8); 2 for codes over GF(2^16) such as `reed-solomon-simd`).
+    /// [`Codec`] pads shards up to it.
+    fn shard_len_multiple(&self) -> usize {
+        1
+    }
 }
 
 /// [`ErasureCode`] over the `reed-solomon-erasure` crate (GF(2^8), Vandermonde
@@ -234,9 +241,14 @@ impl Codec {
     }
 
     /// The length of each shard of a stripe of `data_len` bytes: `data_len / k`
-    /// rounded up (the last data shard is zero-padded).
+    /// rounded up, then up to the code's
+    /// [`shard_len_multiple`](ErasureCode::shard_len_multiple) (the data
+    /// shards are zero-padded).
     pub fn shard_len(&self, data_len: u64) -> u64 {
-        data_len.div_ceil(self.data_shards() as u64)
+        let multiple = self.code.shard_len_multiple().max(1) as u64;
+        data_len
+            .div_ceil(self.data_shards() as u64)
+            .next_multiple_of(multiple)
     }
 
     /// Encodes one stripe into `k + m` shards, `k` of which suffice to decode.

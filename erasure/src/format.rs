@@ -146,7 +146,12 @@ impl Geometry {
 
     /// Bytes of each shard's part of stripe `s` (CRC excluded).
     pub(crate) fn chunk_len(&self, s: u64) -> u64 {
-        self.stripe_data_len(s).div_ceil(self.data_shards)
+        self.chunk_len_for(self.stripe_data_len(s))
+    }
+
+    /// Bytes of each shard's part of a stripe of `stripe_data_len` bytes.
+    pub(crate) fn chunk_len_for(&self, stripe_data_len: u64) -> u64 {
+        stripe_data_len.div_ceil(self.data_shards)
     }
 
     /// Offset of stripe `s`'s bytes in every shard file: every stripe but the

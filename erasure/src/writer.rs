@@ -83,7 +83,15 @@ impl BlobStore {
             let data = &buf[..n];
             hasher.update(data);
             let offset = geometry.chunk_offset(stripe);
-            for (file, mut chunk) in files.iter().zip(self.codec.encode_chunks(data)?) {
+            let chunks = self.codec.encode_chunks(data)?;
+            // The store's codec is Reed-Solomon over GF(2^8): no padding
+            // beyond the k-th part, as the geometry assumes.
+            debug_assert!(
+                chunks
+                    .iter()
+                    .all(|c| c.len() as u64 == geometry.chunk_len_for(n as u64))
+            );
+            for (file, mut chunk) in files.iter().zip(chunks) {
                 let crc = crc32fast::hash(&chunk);
                 chunk.extend_from_slice(&crc.to_le_bytes());
                 file.write_all_at(&chunk, offset)?;
