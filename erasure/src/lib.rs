@@ -43,7 +43,8 @@
 //! Limits: `1 ≤ k`, `k + m ≤ 256` ([`SHARDS_MAX`]); a stripe is at most
 //! [`STRIPE_SIZE_MAX`] bytes; memory per call is about one stripe times
 //! `(k + m) / k`. File I/O goes through [`vfs::Fs`]. The on-disk format is in
-//! `FORMAT.md` next to this crate's `Cargo.toml`.
+//! `FORMAT.md` next to this crate's `Cargo.toml`, rendered here as
+//! [`format_spec`].
 
 #![forbid(unsafe_code)]
 #![deny(clippy::unwrap_used)]
@@ -64,6 +65,11 @@ pub use format::STRIPE_SIZE_MAX;
 pub use id::BlobId;
 pub use repair::{BlobStat, ScrubReport};
 pub use store::{BlobStore, Options};
+
+/// The on-disk format (`FORMAT.md`): the manifest, the shard file, and the
+/// write protocol that makes blobs appear and disappear atomically.
+#[doc = include_str!("../FORMAT.md")]
+pub mod format_spec {}
 
 /// The README's examples, compiled and run as doctests so they stay true.
 #[doc = include_str!("../README.md")]
