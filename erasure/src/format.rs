@@ -16,8 +16,8 @@ pub(crate) const VERSION_OFFSET: usize = MAGIC_OFFSET + 8;
 pub(crate) const SHARD_INDEX_OFFSET: usize = VERSION_OFFSET + 4;
 pub(crate) const DATA_SHARDS_OFFSET: usize = SHARD_INDEX_OFFSET + 2;
 pub(crate) const PARITY_SHARDS_OFFSET: usize = DATA_SHARDS_OFFSET + 2;
-pub(crate) const RESERVED_OFFSET: usize = PARITY_SHARDS_OFFSET + 2;
-pub(crate) const STRIPE_SIZE_OFFSET: usize = RESERVED_OFFSET + 2;
+pub(crate) const CRC_BLOCK_LOG2_OFFSET: usize = PARITY_SHARDS_OFFSET + 2;
+pub(crate) const STRIPE_SIZE_OFFSET: usize = CRC_BLOCK_LOG2_OFFSET + 2;
 pub(crate) const BLOB_ID_OFFSET: usize = STRIPE_SIZE_OFFSET + 4;
 pub(crate) const BLOB_LEN_OFFSET: usize = BLOB_ID_OFFSET + 8;
 pub(crate) const BLOB_CHECKSUM_OFFSET: usize = BLOB_LEN_OFFSET + 8;
@@ -26,8 +26,13 @@ pub(crate) const HEADER_CRC_OFFSET: usize = BLOB_CHECKSUM_OFFSET + 8;
 pub(crate) const HEADER_LEN: usize = HEADER_CRC_OFFSET + 4;
 const _: () = assert!(HEADER_LEN == 52);
 
-/// Bytes of the CRC-32 that follows each stripe's shard bytes.
+/// Bytes of one CRC-32 in a stripe's CRC array.
 pub(crate) const CHUNK_CRC_LEN: u64 = 4;
+/// Each stripe's shard bytes carry one CRC-32 per block of this many bytes
+/// (log2), so a ranged read checks only the blocks it reads.
+pub(crate) const CRC_BLOCK_LOG2: u16 = 12;
+/// Bytes per CRC block: 4 KiB.
+pub(crate) const CRC_BLOCK_BYTES: u64 = 1 << CRC_BLOCK_LOG2;
 
 /// Largest stripe (bytes of blob data per stripe) the format allows.
 pub const STRIPE_SIZE_MAX: u64 = u32::MAX as u64;
@@ -38,6 +43,8 @@ pub(crate) struct ShardHeader {
     pub(crate) shard_index: u16,
     pub(crate) data_shards: u16,
     pub(crate) parity_shards: u16,
+    /// log2 of the CRC block size; [`CRC_BLOCK_LOG2`] in version 1.
+    pub(crate) crc_block_log2: u16,
     pub(crate) stripe_size: u32,
     pub(crate) blob_id: BlobId,
     pub(crate) blob_len: u64,
@@ -53,7 +60,10 @@ impl ShardHeader {
         b[SHARD_INDEX_OFFSET..DATA_SHARDS_OFFSET].copy_from_slice(&self.shard_index.to_le_bytes());
         b[DATA_SHARDS_OFFSET..PARITY_SHARDS_OFFSET]
             .copy_from_slice(&self.data_shards.to_le_bytes());
-        b[PARITY_SHARDS_OFFSET..RESERVED_OFFSET].copy_from_slice(&self.parity_shards.to_le_bytes());
+        b[PARITY_SHARDS_OFFSET..CRC_BLOCK_LOG2_OFFSET]
+            .copy_from_slice(&self.parity_shards.to_le_bytes());
+        b[CRC_BLOCK_LOG2_OFFSET..STRIPE_SIZE_OFFSET]
+            .copy_from_slice(&self.crc_block_log2.to_le_bytes());
         b[STRIPE_SIZE_OFFSET..BLOB_ID_OFFSET].copy_from_slice(&self.stripe_size.to_le_bytes());
         b[BLOB_ID_OFFSET..BLOB_LEN_OFFSET].copy_from_slice(&self.blob_id.0.to_le_bytes());
         b[BLOB_LEN_OFFSET..BLOB_CHECKSUM_OFFSET].copy_from_slice(&self.blob_len.to_le_bytes());
@@ -107,6 +117,7 @@ impl ShardHeader {
             shard_index: u16::from_le_bytes(le(b, SHARD_INDEX_OFFSET)),
             data_shards: u16::from_le_bytes(le(b, DATA_SHARDS_OFFSET)),
             parity_shards: u16::from_le_bytes(le(b, PARITY_SHARDS_OFFSET)),
+            crc_block_log2: u16::from_le_bytes(le(b, CRC_BLOCK_LOG2_OFFSET)),
             stripe_size: u32::from_le_bytes(le(b, STRIPE_SIZE_OFFSET)),
             blob_id: BlobId(u64::from_le_bytes(le(b, BLOB_ID_OFFSET))),
             blob_len: u64::from_le_bytes(le(b, BLOB_LEN_OFFSET)),
@@ -144,7 +155,7 @@ impl Geometry {
             .min(self.blob_len.saturating_sub(s * self.stripe_size))
     }
 
-    /// Bytes of each shard's part of stripe `s` (CRC excluded).
+    /// Bytes of each shard's part of stripe `s` (CRCs excluded).
     pub(crate) fn chunk_len(&self, s: u64) -> u64 {
         self.chunk_len_for(self.stripe_data_len(s))
     }
@@ -154,19 +165,46 @@ impl Geometry {
         stripe_data_len.div_ceil(self.data_shards)
     }
 
-    /// Offset of stripe `s`'s bytes in every shard file: every stripe but the
-    /// last is full, so this does not depend on the blob's length.
+    /// Offset of stripe `s`'s region (shard bytes, then CRC array) in every
+    /// shard file: every stripe but the last is full, so this does not
+    /// depend on the blob's length.
     pub(crate) fn chunk_offset(&self, s: u64) -> u64 {
-        HEADER_LEN as u64 + s * (self.stripe_size.div_ceil(self.data_shards) + CHUNK_CRC_LEN)
+        HEADER_LEN as u64 + s * region_len(self.stripe_size.div_ceil(self.data_shards))
     }
 
     /// The length of each shard file.
     pub(crate) fn file_len(&self) -> u64 {
         match self.stripes() {
             0 => HEADER_LEN as u64,
-            n => self.chunk_offset(n - 1) + self.chunk_len(n - 1) + CHUNK_CRC_LEN,
+            n => self.chunk_offset(n - 1) + region_len(self.chunk_len(n - 1)),
         }
     }
+}
+
+/// Bytes a stripe's region takes for `chunk_len` shard bytes: the bytes,
+/// then one CRC-32 per started [`CRC_BLOCK_BYTES`] block.
+pub(crate) fn region_len(chunk_len: u64) -> u64 {
+    chunk_len + CHUNK_CRC_LEN * chunk_len.div_ceil(CRC_BLOCK_BYTES)
+}
+
+/// A stripe's region for `chunk`: the bytes, then their block CRCs.
+pub(crate) fn encode_region(chunk: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(usize::try_from(region_len(chunk.len() as u64)).unwrap_or(0));
+    out.extend_from_slice(chunk);
+    for block in chunk.chunks(CRC_BLOCK_BYTES as usize) {
+        out.extend_from_slice(&crc32fast::hash(block).to_le_bytes());
+    }
+    out
+}
+
+/// Whether `data` (blocks starting at a block boundary) matches `crcs`
+/// (their CRC-32s, in order).
+pub(crate) fn blocks_match(data: &[u8], crcs: &[u8]) -> bool {
+    let blocks = data.chunks(CRC_BLOCK_BYTES as usize);
+    blocks.len() * CHUNK_CRC_LEN as usize == crcs.len()
+        && blocks
+            .zip(crcs.chunks_exact(CHUNK_CRC_LEN as usize))
+            .all(|(block, crc)| crc32fast::hash(block).to_le_bytes() == crc)
 }
 
 #[cfg(test)]
@@ -179,6 +217,7 @@ mod tests {
             shard_index: 3,
             data_shards: 4,
             parity_shards: 2,
+            crc_block_log2: CRC_BLOCK_LOG2,
             stripe_size: 1 << 20,
             blob_id: BlobId(99),
             blob_len: 12345,
@@ -205,5 +244,26 @@ mod tests {
         assert_eq!(g.chunk_len(2), 1);
         assert_eq!(g.chunk_offset(2), 52 + 2 * 7);
         assert_eq!(g.file_len(), 52 + 14 + 5);
+        let big = Geometry {
+            data_shards: 2,
+            stripe_size: 3 * CRC_BLOCK_BYTES * 2 + 2,
+            blob_len: 10 * CRC_BLOCK_BYTES,
+        };
+        // Full chunks: 3 blocks and 1 byte, 4 CRCs.
+        assert_eq!(big.chunk_offset(1), 52 + 3 * CRC_BLOCK_BYTES + 1 + 16);
+    }
+
+    #[test]
+    fn region_checks_every_block() {
+        let chunk: Vec<u8> = (0..10_000u32).map(|i| i as u8).collect();
+        let region = encode_region(&chunk);
+        assert_eq!(region.len() as u64, region_len(10_000));
+        let (data, crcs) = region.split_at(10_000);
+        assert!(blocks_match(data, crcs));
+        assert!(blocks_match(&data[4096..8192], &crcs[4..8]));
+        let mut bad = data.to_vec();
+        bad[9000] ^= 4;
+        assert!(!blocks_match(&bad, crcs));
+        assert!(blocks_match(&bad[..8192], &crcs[..8]));
     }
 }

@@ -4,7 +4,8 @@
 //! data and `m` parity shards, and shard `i` of every stripe goes to the
 //! `i`-th of `k + m` directories (failure domains: disks, mounts). Any `k`
 //! shards of a stripe give it back. Each stripe's piece of each shard carries
-//! a CRC-32, so rot is found per stripe and treated as an erasure; the whole
+//! a CRC-32 per 4 KiB block, so rot is found per stripe and treated as an
+//! erasure, and a ranged read checks only the blocks it reads; the whole
 //! blob carries an xxh3-64 checked on every full read. `repair` and `scrub`
 //! rewrite what is missing or rotten from what is left.
 //!

@@ -11,7 +11,9 @@ use vfs::{File, OpenMode};
 use xxhash_rust::xxh3::Xxh3;
 
 use crate::codec::join_data;
-use crate::format::{CHUNK_CRC_LEN, Geometry, HEADER_LEN, ShardHeader};
+use crate::format::{
+    CHUNK_CRC_LEN, CRC_BLOCK_BYTES, Geometry, HEADER_LEN, ShardHeader, blocks_match, region_len,
+};
 use crate::{BlobId, BlobStore, Error, Result};
 
 /// The shard files of one blob, with their headers checked.
@@ -101,23 +103,50 @@ impl BlobStore {
             let stripe_start = s * g.stripe_size;
             let a = offset.max(stripe_start) - stripe_start;
             let b = end.min(stripe_start + g.stripe_data_len(s)) - stripe_start;
-            let chunk_len = g.chunk_len(s);
-            let first = a / chunk_len;
-            let last = (b - 1) / chunk_len;
-            let chunks = self.stripe_data(&shards, s, first as usize..last as usize + 1)?;
-            for j in first..=last {
-                let Some(chunk) = &chunks[j as usize] else {
-                    return Err(Error::InconsistentShards {
-                        reason: format!("data shard {j} of stripe {s} was not read"),
-                    });
-                };
-                let lo = a.max(j * chunk_len) - j * chunk_len;
-                let hi = b.min((j + 1) * chunk_len) - j * chunk_len;
-                out.extend_from_slice(&chunk[lo as usize..hi as usize]);
-            }
+            self.stripe_range(&shards, s, a, b, &mut out)?;
         }
         debug_assert_eq!(out.len() as u64, len);
         Ok(Bytes::from(out))
+    }
+
+    /// Appends bytes `a..b` of stripe `s` to `out`: straight from the data
+    /// shards' blocks while their CRCs hold, else from the rebuilt stripe.
+    fn stripe_range(
+        &self,
+        shards: &OpenShards,
+        s: u64,
+        a: u64,
+        b: u64,
+        out: &mut Vec<u8>,
+    ) -> Result<()> {
+        let chunk_len = shards.geometry.chunk_len(s);
+        let first = a / chunk_len;
+        let last = (b - 1) / chunk_len;
+        let mark = out.len();
+        for j in first..=last {
+            let lo = a.max(j * chunk_len) - j * chunk_len;
+            let hi = b.min((j + 1) * chunk_len) - j * chunk_len;
+            match self.read_chunk_range(shards, j as usize, s, lo, hi) {
+                Some(bytes) => out.extend_from_slice(&bytes),
+                None => {
+                    // Rebuild the stripe from any k good shards.
+                    out.truncate(mark);
+                    let chunks = self.stripe_data(shards, s, first as usize..last as usize + 1)?;
+                    for j in first..=last {
+                        let Some(chunk) = &chunks[j as usize] else {
+                            return Err(Error::InconsistentShards {
+                                reason: format!("data shard {j} of stripe {s} was not rebuilt"),
+                            });
+                        };
+                        let lo = a.max(j * chunk_len) - j * chunk_len;
+                        let hi = b.min((j + 1) * chunk_len) - j * chunk_len;
+                        out.extend_from_slice(&chunk[lo as usize..hi as usize]);
+                    }
+                    return Ok(());
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Opens every shard of `id` and reads its header. The blob's length and
@@ -236,16 +265,52 @@ impl BlobStore {
         (header == expected).then_some((file, header))
     }
 
-    /// Shard `index`'s bytes of stripe `s`, if present and its CRC holds.
+    /// Shard `index`'s bytes of stripe `s`, if present and every block CRC
+    /// holds.
     pub(crate) fn read_chunk(&self, shards: &OpenShards, index: usize, s: u64) -> Option<Vec<u8>> {
         let file = self.shard_file(shards, index)?;
-        let len = usize::try_from(shards.geometry.chunk_len(s)).ok()?;
-        let mut buf = vec![0u8; len + CHUNK_CRC_LEN as usize];
+        let chunk_len = shards.geometry.chunk_len(s);
+        let len = usize::try_from(chunk_len).ok()?;
+        let mut buf = vec![0u8; usize::try_from(region_len(chunk_len)).ok()?];
         file.read_exact_at(&mut buf, shards.geometry.chunk_offset(s))
             .ok()?;
-        let stored = u32::from_le_bytes(crate::format::le(&buf, len));
+        let (data, crcs) = buf.split_at(len);
+        if !blocks_match(data, crcs) {
+            return None;
+        }
         buf.truncate(len);
-        (crc32fast::hash(&buf) == stored).then_some(buf)
+        Some(buf)
+    }
+
+    /// Bytes `lo..hi` of shard `index`'s part of stripe `s`, reading and
+    /// checking only the CRC blocks they fall in; `None` if the shard is
+    /// missing or one of those blocks fails its CRC.
+    fn read_chunk_range(
+        &self,
+        shards: &OpenShards,
+        index: usize,
+        s: u64,
+        lo: u64,
+        hi: u64,
+    ) -> Option<Vec<u8>> {
+        debug_assert!(lo < hi);
+        let file = self.shard_file(shards, index)?;
+        let chunk_len = shards.geometry.chunk_len(s);
+        let offset = shards.geometry.chunk_offset(s);
+        let first_block = lo / CRC_BLOCK_BYTES;
+        let last_block = (hi - 1) / CRC_BLOCK_BYTES;
+        let start = first_block * CRC_BLOCK_BYTES;
+        let end = ((last_block + 1) * CRC_BLOCK_BYTES).min(chunk_len);
+        let mut data = vec![0u8; usize::try_from(end - start).ok()?];
+        file.read_exact_at(&mut data, offset + start).ok()?;
+        let crc_count = usize::try_from(last_block - first_block + 1).ok()?;
+        let mut crcs = vec![0u8; crc_count * CHUNK_CRC_LEN as usize];
+        file.read_exact_at(&mut crcs, offset + chunk_len + first_block * CHUNK_CRC_LEN)
+            .ok()?;
+        if !blocks_match(&data, &crcs) {
+            return None;
+        }
+        Some(data[(lo - start) as usize..(hi - start) as usize].to_vec())
     }
 
     /// The data shards `want` of stripe `s`, read directly while they are

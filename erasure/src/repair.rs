@@ -8,6 +8,7 @@ use vfs::{File, OpenMode};
 use xxhash_rust::xxh3::Xxh3;
 
 use crate::codec::join_data;
+use crate::format::encode_region;
 use crate::manifest;
 use crate::reader::OpenShards;
 use crate::store::FileKind;
@@ -181,9 +182,7 @@ impl BlobStore {
                         reason: format!("shard {i} of stripe {s} was not rebuilt"),
                     });
                 };
-                let mut buf = chunk.clone();
-                buf.extend_from_slice(&crc32fast::hash(chunk).to_le_bytes());
-                file.write_all_at(&buf, g.chunk_offset(s))?;
+                file.write_all_at(&encode_region(chunk), g.chunk_offset(s))?;
             }
         }
         let found = hasher.digest();

@@ -6,7 +6,7 @@ use std::io::Read;
 use vfs::{File, OpenMode};
 use xxhash_rust::xxh3::Xxh3;
 
-use crate::format::{Geometry, HEADER_LEN, ShardHeader};
+use crate::format::{CRC_BLOCK_LOG2, Geometry, HEADER_LEN, ShardHeader, encode_region};
 use crate::store::FileKind;
 use crate::{BlobId, BlobStore, Error, Result};
 
@@ -91,10 +91,8 @@ impl BlobStore {
                     .iter()
                     .all(|c| c.len() as u64 == geometry.chunk_len_for(n as u64))
             );
-            for (file, mut chunk) in files.iter().zip(chunks) {
-                let crc = crc32fast::hash(&chunk);
-                chunk.extend_from_slice(&crc.to_le_bytes());
-                file.write_all_at(&chunk, offset)?;
+            for (file, chunk) in files.iter().zip(chunks) {
+                file.write_all_at(&encode_region(&chunk), offset)?;
             }
             geometry.blob_len += n as u64;
             stripe += 1;
@@ -129,6 +127,7 @@ impl BlobStore {
             shard_index: m.shard_index,
             data_shards: m.data_shards,
             parity_shards: m.parity_shards,
+            crc_block_log2: CRC_BLOCK_LOG2,
             stripe_size: m.stripe_size,
             blob_id: id,
             blob_len,

@@ -300,8 +300,8 @@ fn healthy_ranged_read_opens_only_the_shards_it_needs() {
     );
     let reads = fault.op_count(Op::Read);
     assert_eq!(store.get_range(id, 610, 50).unwrap(), b[610..660]);
-    // Two headers and one stripe piece.
-    assert_eq!(fault.op_count(Op::Read) - reads, 3);
+    // Two headers, the block holding the range, and its CRC.
+    assert_eq!(fault.op_count(Op::Read) - reads, 4);
     // A full read needs four shards of six: it fails cleanly.
     assert!(matches!(
         store.get(id),
