@@ -73,11 +73,12 @@ impl BlobStore {
     }
 
     /// `len` bytes of the blob from `offset`. While the data shards are
-    /// healthy it reads only the stripes and data shards the range covers
-    /// (the code is systematic: no decoding); a stripe where one of those
-    /// is missing or fails its CRC is rebuilt from the others. Each piece
-    /// read is checked by its stripe CRC; the whole-blob checksum is not
-    /// (that would mean reading everything).
+    /// healthy it reads only the 4 KiB blocks the range covers, and their
+    /// CRCs, from the data shards holding them (the code is systematic: no
+    /// decoding); a stripe where one of those blocks is missing or fails its
+    /// CRC is rebuilt from any `k` good shards. Every block returned passed
+    /// its CRC; the whole-blob checksum is not checked (that would mean
+    /// reading everything).
     ///
     /// # Errors
     ///
