@@ -312,3 +312,33 @@ fn healthy_ranged_read_opens_only_the_shards_it_needs() {
         })
     ));
 }
+
+#[test]
+fn failing_reader_is_a_stream_error_and_leaves_nothing_visible() {
+    struct Failing(usize);
+    impl std::io::Read for Failing {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            if self.0 == 0 {
+                return Err(std::io::Error::other("source failed"));
+            }
+            let n = buf.len().min(self.0).min(7);
+            buf[..n].fill(1);
+            self.0 -= n;
+            Ok(n)
+        }
+    }
+    let (_, fs) = mem();
+    let store = open(&fs, options(2, 1, 16));
+    assert!(matches!(
+        store.put_reader(Failing(50)),
+        Err(Error::Stream(_))
+    ));
+    assert!(store.list().is_empty());
+    for d in store.dirs() {
+        let names = fs.list_dir(d).unwrap();
+        assert_eq!(names.len(), 2, "{names:?}");
+    }
+    // A reader that ends early is just a shorter blob.
+    let id = store.put_reader(&b"short"[..]).unwrap();
+    assert_eq!(&store.get(id).unwrap()[..], b"short");
+}
