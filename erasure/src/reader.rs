@@ -130,8 +130,14 @@ impl BlobStore {
             match self.read_chunk_range(shards, j as usize, s, lo, hi) {
                 Some(bytes) => out.extend_from_slice(&bytes),
                 None => {
-                    // Rebuild the stripe from any k good shards.
                     out.truncate(mark);
+                    if first == last
+                        && let Some(bytes) = self.rebuild_range(shards, s, first as usize, lo, hi)
+                    {
+                        out.extend_from_slice(&bytes);
+                        return Ok(());
+                    }
+                    // Rebuild the stripe from any k good shards.
                     let chunks = self.stripe_data(shards, s, first as usize..last as usize + 1)?;
                     for j in first..=last {
                         let Some(chunk) = &chunks[j as usize] else {
@@ -148,6 +154,47 @@ impl BlobStore {
             }
         }
         Ok(())
+    }
+
+    /// Bytes `lo..hi` of data shard `index` of stripe `s`, rebuilt from the
+    /// same byte positions (widened to CRC blocks) of any `k` good shards:
+    /// Reed-Solomon works position by position, so a ranged read never needs
+    /// the rest of the stripe. `None` if fewer than `k` shards have those
+    /// blocks good (the caller then reports the stripe).
+    fn rebuild_range(
+        &self,
+        shards: &OpenShards,
+        s: u64,
+        index: usize,
+        lo: u64,
+        hi: u64,
+    ) -> Option<Vec<u8>> {
+        let chunk_len = shards.geometry.chunk_len(s);
+        let start = lo / CRC_BLOCK_BYTES * CRC_BLOCK_BYTES;
+        let end = hi
+            .div_ceil(CRC_BLOCK_BYTES)
+            .saturating_mul(CRC_BLOCK_BYTES)
+            .min(chunk_len);
+        let k = self.options.data_shards;
+        let mut pieces: Vec<Option<Vec<u8>>> = vec![None; self.dirs.len()];
+        let mut good = 0;
+        for i in (0..self.dirs.len()).filter(|&i| i != index) {
+            if good == k {
+                break;
+            }
+            pieces[i] = self.read_chunk_range(shards, i, s, start, end);
+            good += usize::from(pieces[i].is_some());
+        }
+        if good < k {
+            return None;
+        }
+        self.codec
+            .reconstruct_chunks(&mut pieces, shards.geometry.stripe_data_len(s), true)
+            .ok()?;
+        let piece = pieces[index].as_ref()?;
+        piece
+            .get((lo - start) as usize..(hi - start) as usize)
+            .map(<[u8]>::to_vec)
     }
 
     /// Opens every shard of `id` and reads its header. The blob's length and

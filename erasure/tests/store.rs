@@ -342,3 +342,24 @@ fn failing_reader_is_a_stream_error_and_leaves_nothing_visible() {
     let id = store.put_reader(&b"short"[..]).unwrap();
     assert_eq!(&store.get(id).unwrap()[..], b"short");
 }
+
+#[test]
+fn degraded_ranged_read_rebuilds_only_the_blocks_it_needs() {
+    use vfs::{FaultFs, Fs, MemFs, Op};
+    let fault = Arc::new(FaultFs::new(Arc::new(MemFs::new())));
+    let fs: Arc<dyn Fs> = fault.clone();
+    // 64 KiB stripes: each shard holds 16 KiB (four CRC blocks) per stripe.
+    let store = open(&fs, options(4, 2, 64 << 10));
+    let b = blob(200 << 10, 4);
+    let id = store.put(&b).unwrap();
+    fs.remove_file(&shard_path(&store, 1, id)).unwrap();
+    // Stripe 1, data shard 1, block 2.
+    let offset = (64 << 10) + (16 << 10) + 2 * 4096 + 100;
+    let reads = fault.op_count(Op::Read);
+    assert_eq!(
+        store.get_range(id, offset, 1000).unwrap(),
+        b[offset as usize..offset as usize + 1000]
+    );
+    // Headers of shards 0, 2, 3, 4; one block and its CRC from each.
+    assert_eq!(fault.op_count(Op::Read) - reads, 4 + 4 * 2);
+}
