@@ -75,8 +75,9 @@ impl BlobStore {
     /// `len` bytes of the blob from `offset`. While the data shards are
     /// healthy it reads only the 4 KiB blocks the range covers, and their
     /// CRCs, from the data shards holding them (the code is systematic: no
-    /// decoding); a stripe where one of those blocks is missing or fails its
-    /// CRC is rebuilt from any `k` good shards. Every block returned passed
+    /// decoding); a block that is missing or fails its CRC is rebuilt from
+    /// the same blocks of any `k` good shards (the whole stripe only for a
+    /// range spanning several data shards). Every block returned passed
     /// its CRC; the whole-blob checksum is not checked (that would mean
     /// reading everything).
     ///
