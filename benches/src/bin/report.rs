@@ -20,7 +20,7 @@ struct Args {
     /// Where to write index.md, the SVG plots and results.json.
     #[arg(long, default_value = "target/report")]
     out: PathBuf,
-    /// Run only these workloads (bloom, hyperloglog, merkle, engines).
+    /// Run only these workloads (bloom, hyperloglog, merkle, erasure, engines).
     #[arg(long, num_args = 1..)]
     only: Vec<String>,
     /// Where the engines keep their files during the run (removed after);

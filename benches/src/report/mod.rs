@@ -7,6 +7,7 @@
 
 mod adapters;
 pub mod engines;
+mod erasure;
 mod machine;
 mod plot;
 mod structures;
@@ -145,6 +146,11 @@ pub struct Workload {
 /// Every workload, in report order.
 pub fn workloads() -> Vec<Workload> {
     let mut all = structures::workloads();
+    all.push(Workload {
+        name: "erasure",
+        run: erasure::erasure,
+        steps: 2,
+    });
     all.push(Workload {
         name: "engines",
         run: run_engines,
