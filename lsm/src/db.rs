@@ -570,6 +570,16 @@ fn sort_version(v: &mut Version) {
     v.levels[0].sort_by_key(|t| std::cmp::Reverse(t.number));
     for level in &mut v.levels[1..] {
         level.sort_by(|a, b| crate::key::cmp_encoded(&a.props.smallest, &b.props.smallest));
+        debug_assert!(
+            level
+                .windows(2)
+                .all(|w| crate::version::user_range(&w[0]).1 < crate::version::user_range(&w[1]).0),
+            "overlapping tables in a level: {:?}",
+            level
+                .iter()
+                .map(|t| (t.number, crate::version::user_range(t)))
+                .collect::<Vec<_>>()
+        );
     }
 }
 
@@ -963,6 +973,13 @@ impl Inner {
             if inputs.is_empty() {
                 continue;
             }
+            // L0 tables overlap each other: compacting some of them past an
+            // older one would let the older one shadow their keys.
+            let inputs = if level == 0 {
+                v.levels[0].clone()
+            } else {
+                inputs
+            };
             // A manual compaction rewrites even lone tables, to drop garbage.
             self.run_compaction(&picker::with_overlaps(&v, level, inputs), Move::Forbidden)?;
         }
