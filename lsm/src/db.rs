@@ -694,11 +694,16 @@ impl Inner {
             w.sync_file = log.file();
             w.log = log;
             w.log_number = n;
+            // Build from the super version current now, not the one read at
+            // the top of the loop: a compaction may have installed a new
+            // version while the log was being created, and reinstalling the
+            // old one would resurrect its input tables.
             let mut sv_lock = self.sv.write();
+            let cur = Arc::clone(&sv_lock);
             *sv_lock = Arc::new(SuperVersion {
                 mem: Arc::new(Memtable::new()),
-                imm: Some((Arc::clone(&sv.mem), n)),
-                version: Arc::clone(&sv.version),
+                imm: Some((Arc::clone(&cur.mem), n)),
+                version: Arc::clone(&cur.version),
             });
             drop(sv_lock);
             self.bg_cv.notify_all();
