@@ -232,8 +232,23 @@ impl Db {
     pub fn open_with_fs(fs: Arc<dyn vfs::Fs>, dir: impl AsRef<Path>, opts: Options) -> Result<Db> {
         opts.validate()?;
         let dir = dir.as_ref().to_path_buf();
-        if opts.create_if_missing {
+        if opts.create_if_missing && !fs.exists(&dir)? {
             fs.create_dir_all(&dir)?;
+            // The directory's own name must be durable before anything in
+            // it can be: sync every parent up to the root.
+            let mut d = dir.as_path();
+            while let Some(parent) = d.parent() {
+                let parent = if parent.as_os_str().is_empty() {
+                    Path::new(".")
+                } else {
+                    parent
+                };
+                fs.sync_dir(parent)?;
+                if parent == Path::new(".") || parent.parent().is_none() {
+                    break;
+                }
+                d = parent;
+            }
         }
         let lock = fs.lock(&dir.join("LOCK"))?;
         let cache = Arc::new(BlockCache::new(opts.block_cache_bytes));
@@ -578,9 +593,10 @@ fn table_options(opts: &Options) -> TableOptions {
 /// do is corrupt (reads would return stale versions).
 fn check_levels(v: &Version, manifest_path: &Path) -> Result<()> {
     for (level, tables) in v.levels.iter().enumerate().skip(1) {
-        if let Some(w) = tables.windows(2).find(|w| {
-            crate::version::user_range(&w[0]).1 >= crate::version::user_range(&w[1]).0
-        }) {
+        if let Some(w) = tables
+            .windows(2)
+            .find(|w| crate::version::user_range(&w[0]).1 >= crate::version::user_range(&w[1]).0)
+        {
             return Err(Error::corruption(
                 manifest_path,
                 0,
@@ -1055,19 +1071,18 @@ impl Inner {
                     }
                 }
             }
-            let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                self.background_step()
-            }))
-            .unwrap_or_else(|p| {
-                let what = p
-                    .downcast_ref::<&str>()
-                    .map(|s| (*s).to_string())
-                    .or_else(|| p.downcast_ref::<String>().cloned())
-                    .unwrap_or_default();
-                Err(Error::Closed {
-                    reason: Some(format!("background thread panicked: {what}")),
-                })
-            });
+            let r =
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.background_step()))
+                    .unwrap_or_else(|p| {
+                        let what = p
+                            .downcast_ref::<&str>()
+                            .map(|s| (*s).to_string())
+                            .or_else(|| p.downcast_ref::<String>().cloned())
+                            .unwrap_or_default();
+                        Err(Error::Closed {
+                            reason: Some(format!("background thread panicked: {what}")),
+                        })
+                    });
             if let Err(e) = r {
                 self.bg.lock().error = Some(e.to_string());
                 self.failed.store(true, Ordering::Release);
