@@ -1100,21 +1100,20 @@ impl Inner {
                     }
                 }
             }
-            let r =
-                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match role {
-                    Role::Flush => self.flush_imm(),
-                    Role::Compact => self.compaction_step(),
-                }))
-                    .unwrap_or_else(|p| {
-                        let what = p
-                            .downcast_ref::<&str>()
-                            .map(|s| (*s).to_string())
-                            .or_else(|| p.downcast_ref::<String>().cloned())
-                            .unwrap_or_default();
-                        Err(Error::Closed {
-                            reason: Some(format!("background thread panicked: {what}")),
-                        })
-                    });
+            let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match role {
+                Role::Flush => self.flush_imm(),
+                Role::Compact => self.compaction_step(),
+            }))
+            .unwrap_or_else(|p| {
+                let what = p
+                    .downcast_ref::<&str>()
+                    .map(|s| (*s).to_string())
+                    .or_else(|| p.downcast_ref::<String>().cloned())
+                    .unwrap_or_default();
+                Err(Error::Closed {
+                    reason: Some(format!("background thread panicked: {what}")),
+                })
+            });
             if let Err(e) = r {
                 self.bg.lock().error = Some(e.to_string());
                 self.failed.store(true, Ordering::Release);
