@@ -157,12 +157,14 @@ impl Engine for Fjall {
     }
 }
 
-fn engines() -> Vec<Box<dyn Fn() -> Box<dyn Engine>>> {
-    let mut v: Vec<Box<dyn Fn() -> Box<dyn Engine>>> =
-        vec![Box::new(|| Box::new(Ours::open()) as Box<dyn Engine>)];
-    #[cfg(feature = "peers")]
-    v.push(Box::new(|| Box::new(Fjall::open()) as Box<dyn Engine>));
-    v
+type MakeEngine = Box<dyn Fn() -> Box<dyn Engine>>;
+
+fn engines() -> Vec<MakeEngine> {
+    vec![
+        Box::new(|| Box::new(Ours::open()) as Box<dyn Engine>),
+        #[cfg(feature = "peers")]
+        Box::new(|| Box::new(Fjall::open()) as Box<dyn Engine>),
+    ]
 }
 
 fn sequential_key(i: u64) -> [u8; 16] {
