@@ -28,6 +28,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         db.put(key(i, 0).to_vec(), value.to_vec())?;
     }
     println!("fill: {:.0} ops/s", n as f64 / t.elapsed().as_secs_f64());
+    if std::env::args().nth(2).as_deref() == Some("fill") {
+        return Ok(db.close()?);
+    }
     db.flush()?;
     std::thread::sleep(std::time::Duration::from_secs(2));
     let t = Instant::now();
