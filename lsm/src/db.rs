@@ -815,15 +815,16 @@ impl Inner {
                 None => {
                     let mut st = GetStats::default();
                     let r = sv.version.get(key, filter::key_hash(key), seq, &mut st);
-                    self.counters
-                        .tables_probed
-                        .fetch_add(st.tables_probed, Ordering::Relaxed);
-                    self.counters
-                        .filter_negatives
-                        .fetch_add(st.filter_negatives, Ordering::Relaxed);
-                    self.counters
-                        .filter_positives
-                        .fetch_add(st.filter_positives, Ordering::Relaxed);
+                    // Shared counters: touch only those that changed.
+                    for (counter, n) in [
+                        (&self.counters.tables_probed, st.tables_probed),
+                        (&self.counters.filter_negatives, st.filter_negatives),
+                        (&self.counters.filter_positives, st.filter_positives),
+                    ] {
+                        if n > 0 {
+                            counter.fetch_add(n, Ordering::Relaxed);
+                        }
+                    }
                     r?
                 }
             },

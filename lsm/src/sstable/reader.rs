@@ -166,7 +166,10 @@ impl Table {
         {
             return Ok(Probe::FilteredOut);
         }
-        let target = InternalKey::seek(user, seq).encoded();
+        // `InternalKey::seek(user, seq).encoded()`, in one allocation.
+        let mut target = Vec::with_capacity(user.len() + key::TRAILER_LEN);
+        target.extend_from_slice(user);
+        target.extend_from_slice(&key::trailer(seq, ValueKind::Inline).to_le_bytes());
         let i = self.index.find(&target);
         if i == self.index.entries.len() {
             return Ok(Probe::Missing);
