@@ -1,7 +1,8 @@
 //! Each engine behind [`KvEngine`], opened the way its documentation
 //! recommends for a write-heavy load that is durable at `settle` (write-ahead
 //! log without a sync per write; B+ trees commit each operation without
-//! waiting for the disk, then sync).
+//! waiting for the disk, then sync). Block caches are 64 MiB for the LSM
+//! engines.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -10,6 +11,106 @@ use super::engines::{EngineSpec, KvEngine};
 
 fn err(e: impl std::fmt::Display) -> String {
     e.to_string()
+}
+
+struct Lsm(lsm::Db);
+
+impl KvEngine for Lsm {
+    fn put(&self, key: &[u8], value: &[u8]) -> Result<(), String> {
+        self.0.put(key.to_vec(), value.to_vec()).map_err(err)
+    }
+
+    fn get(&self, key: &[u8]) -> Result<bool, String> {
+        Ok(self.0.get(key).map_err(err)?.is_some())
+    }
+
+    fn delete(&self, key: &[u8]) -> Result<(), String> {
+        self.0.delete(key.to_vec()).map_err(err)
+    }
+
+    fn scan(&self, from: &[u8], count: usize) -> Result<usize, String> {
+        let mut n = 0;
+        for pair in self.0.range(from..).take(count) {
+            pair.map_err(err)?;
+            n += 1;
+        }
+        Ok(n)
+    }
+
+    fn scan_all(&self) -> Result<usize, String> {
+        let mut n = 0;
+        for pair in self.0.range::<&[u8], _>(..) {
+            pair.map_err(err)?;
+            n += 1;
+        }
+        Ok(n)
+    }
+
+    fn settle(&self) -> Result<(), String> {
+        self.0.flush().map_err(err)?;
+        self.0.sync().map_err(err)
+    }
+}
+
+fn open_lsm(dir: &Path) -> Result<Box<dyn KvEngine>, String> {
+    let db = lsm::Db::open(dir, lsm::Options::default()).map_err(err)?;
+    Ok(Box::new(Lsm(db)))
+}
+
+#[cfg(feature = "peers")]
+struct Fjall {
+    db: fjall::Database,
+    ks: fjall::Keyspace,
+}
+
+#[cfg(feature = "peers")]
+impl KvEngine for Fjall {
+    fn put(&self, key: &[u8], value: &[u8]) -> Result<(), String> {
+        self.ks.insert(key, value).map_err(err)
+    }
+
+    fn get(&self, key: &[u8]) -> Result<bool, String> {
+        Ok(self.ks.get(key).map_err(err)?.is_some())
+    }
+
+    fn delete(&self, key: &[u8]) -> Result<(), String> {
+        self.ks.remove(key).map_err(err)
+    }
+
+    fn scan(&self, from: &[u8], count: usize) -> Result<usize, String> {
+        let mut n = 0;
+        for guard in self.ks.range(from..).take(count) {
+            guard.into_inner().map_err(err)?;
+            n += 1;
+        }
+        Ok(n)
+    }
+
+    fn scan_all(&self) -> Result<usize, String> {
+        let mut n = 0;
+        for guard in self.ks.iter() {
+            guard.into_inner().map_err(err)?;
+            n += 1;
+        }
+        Ok(n)
+    }
+
+    fn settle(&self) -> Result<(), String> {
+        self.ks.rotate_memtable_and_wait().map_err(err)?;
+        self.db.persist(fjall::PersistMode::SyncAll).map_err(err)
+    }
+}
+
+#[cfg(feature = "peers")]
+fn open_fjall(dir: &Path) -> Result<Box<dyn KvEngine>, String> {
+    let db = fjall::Database::builder(dir)
+        .cache_size(64 << 20)
+        .open()
+        .map_err(err)?;
+    let ks = db
+        .keyspace("report", fjall::KeyspaceCreateOptions::default)
+        .map_err(err)?;
+    Ok(Box::new(Fjall { db, ks }))
 }
 
 struct Btree(btree::Db);
@@ -145,14 +246,26 @@ fn open_redb(dir: &Path) -> Result<Box<dyn KvEngine>, String> {
 /// Every engine the report runs, ours first, then peers if built.
 pub(super) fn engines() -> Vec<EngineSpec> {
     #[allow(unused_mut, reason = "peers add entries")]
-    let mut specs = vec![EngineSpec {
-        name: "btree".into(),
-        open: open_btree,
-    }];
+    let mut specs = vec![
+        EngineSpec {
+            name: "lsm".into(),
+            open: open_lsm,
+        },
+        EngineSpec {
+            name: "btree".into(),
+            open: open_btree,
+        },
+    ];
     #[cfg(feature = "peers")]
-    specs.push(EngineSpec {
-        name: "redb 4.6 (peer)".into(),
-        open: open_redb,
-    });
+    specs.extend([
+        EngineSpec {
+            name: "fjall 3.1 (peer)".into(),
+            open: open_fjall,
+        },
+        EngineSpec {
+            name: "redb 4.6 (peer)".into(),
+            open: open_redb,
+        },
+    ]);
     specs
 }
