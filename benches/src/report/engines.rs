@@ -418,7 +418,9 @@ pub fn section(runs: &[EngineRun], sizes: Sizes) -> Section {
         caption: format!(
             "Throughput, {} keys of {} bytes, values of {} bytes, one thread; phases run in this \
              order on one store (fillseq on its own).",
-            sizes.keys, sizes.key_len, sizes.value_len
+            super::thousands(sizes.keys),
+            sizes.key_len,
+            sizes.value_len
         ),
         columns,
         rows: throughput_rows,

@@ -223,12 +223,20 @@ pub fn write(report: &Report, out: &Path, command: &str) -> std::io::Result<()> 
     Ok(())
 }
 
+/// `n` with thousands separated, for captions.
+pub fn thousands(n: u64) -> String {
+    format_num(n as f64)
+}
+
 fn format_num(v: f64) -> String {
     if v == 0.0 || !v.is_finite() {
         return format!("{v}");
     }
     let a = v.abs();
-    if a >= 1000.0 {
+    if a < 1000.0 && v.fract() == 0.0 {
+        // Counts and sizes: no decimals.
+        format!("{v:.0}")
+    } else if a >= 1000.0 {
         // Thousands separated, no decimals.
         let s = format!("{:.0}", v.abs());
         let mut out = String::new();
@@ -353,5 +361,7 @@ mod tests {
         assert_eq!(format_num(12.345), "12.3");
         assert_eq!(format_num(0.5), "0.500");
         assert_eq!(format_num(0.000_123), "1.23e-4");
+        assert_eq!(format_num(4.0), "4");
+        assert_eq!(format_num(352.0), "352");
     }
 }

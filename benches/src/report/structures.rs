@@ -4,7 +4,7 @@
 use std::hint::black_box;
 use std::time::Instant;
 
-use super::{Cell, Context, Plot, Section, Series, Table, Workload};
+use super::{Cell, Context, Plot, Section, Series, Table, Workload, thousands};
 use crate::SplitMix64;
 
 pub(super) fn workloads() -> Vec<Workload> {
@@ -101,7 +101,11 @@ fn bloom(context: &Context, progress: &mut dyn FnMut(&str)) -> Section {
         })
         .collect();
     let fpr_table = Table {
-        caption: format!("False-positive rate, {n} keys inserted, {n} absent keys probed."),
+        caption: format!(
+            "False-positive rate, {} keys inserted, {} absent keys probed.",
+            thousands(n),
+            thousands(n)
+        ),
         columns: [
             "bits per key",
             "classic (%)",
@@ -203,7 +207,8 @@ fn bloom(context: &Context, progress: &mut dyn FnMut(&str)) -> Section {
     }
     let speed_table = Table {
         caption: format!(
-            "Time per key, 8-byte keys, filters sized for {n} keys at 1%, hashing included (best of 3)."
+            "Time per key, 8-byte keys, filters sized for {} keys at 1%, hashing included (best of 3).",
+            thousands(n)
         ),
         columns: [
             "filter",
@@ -486,10 +491,26 @@ fn merkle(context: &Context, progress: &mut dyn FnMut(&str)) -> Section {
         ],
         vec!["consistency: generate (ours)".into(), consistency.into()],
     ];
-    let build_rows: Vec<Vec<Cell>> = build
+    #[allow(unused_mut, reason = "peers add a column")]
+    let mut build_rows: Vec<Vec<Cell>> = build
         .iter()
         .map(|&(n, ms)| vec![Cell::Num(n), Cell::Num(ms)])
         .collect();
+    #[allow(unused_mut, reason = "peers add a column")]
+    let mut build_columns = vec!["leaves".to_string(), "build, ours (ms)".to_string()];
+    #[cfg(feature = "peers")]
+    {
+        build_columns.push("build, rs_merkle 1.5 (ms)".into());
+        build_columns.push("rs_merkle / ours (×)".into());
+        for (row, &(_, ms)) in build_rows.iter_mut().zip(&peer_build) {
+            let ours = match row[1] {
+                Cell::Num(v) => v,
+                Cell::Text(_) => f64::NAN,
+            };
+            row.push(Cell::Num(ms));
+            row.push(Cell::Num(ms / ours));
+        }
+    }
     #[cfg(feature = "peers")]
     {
         let hashes: Vec<[u8; 32]> = (0..*n)
@@ -515,8 +536,8 @@ fn merkle(context: &Context, progress: &mut dyn FnMut(&str)) -> Section {
         notes: vec!["Builds start from leaf hashes (rs_merkle takes only those).".into()],
         tables: vec![
             Table {
-                caption: "Build time from leaf hashes (ours; best of 3).".into(),
-                columns: ["leaves", "build (ms)"].map(String::from).to_vec(),
+                caption: "Build time from leaf hashes (best of 3).".into(),
+                columns: build_columns,
                 rows: build_rows,
             },
             Table {
@@ -531,7 +552,10 @@ fn merkle(context: &Context, progress: &mut dyn FnMut(&str)) -> Section {
                 rows: sizes_rows,
             },
             Table {
-                caption: format!("Proof time over {n} leaves, random leaves (best of 3)."),
+                caption: format!(
+                    "Proof time over {} leaves, random leaves (best of 3).",
+                    thousands(*n)
+                ),
                 columns: ["operation", "time (µs)"].map(String::from).to_vec(),
                 rows: times,
             },
