@@ -13,6 +13,9 @@
 //! - [`bloom_decode`], [`hyperloglog_decode`], [`merkle_decode`]: decoders
 //!   on arbitrary bytes; what decodes re-encodes to the same value.
 //! - [`merkle_tamper`]: a proof changed in any byte never verifies.
+//! - [`btree_file`], [`lsm_files`], [`erasure_shards`]: an engine's files,
+//!   built by the engine in an in-memory file system, then damaged by the
+//!   fuzzer's bytes, opened, read in full and written to.
 //!
 //! The list of targets, with how long each ran and what it found, is in
 //! `fuzz/README.md`.
@@ -20,9 +23,11 @@
 #![deny(clippy::unwrap_used)]
 
 mod decode;
+mod engines;
 mod tamper;
 
 pub use decode::{bloom_decode, hyperloglog_decode, merkle_decode};
+pub use engines::{btree_file, erasure_shards, lsm_files};
 pub use tamper::merkle_tamper;
 
 /// A target's body: arbitrary bytes in, a panic only on a failed property.
@@ -35,4 +40,7 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("hyperloglog_decode", hyperloglog_decode),
     ("merkle_decode", merkle_decode),
     ("merkle_tamper", merkle_tamper),
+    ("btree_file", btree_file),
+    ("lsm_files", lsm_files),
+    ("erasure_shards", erasure_shards),
 ];
