@@ -1,0 +1,107 @@
+//! Runs one compaction: merges its inputs, drops what no reader can see, and
+//! writes new tables of at most `table_size_target_bytes` to the next level.
+//!
+//! Dropping follows LevelDB: of all versions of a user key at or below the
+//! oldest snapshot, only the newest is kept; it is dropped too if it is a
+//! tombstone and no deeper level may hold the key.
+
+use std::sync::Arc;
+
+use crate::Result;
+use crate::compaction::picker::Compaction;
+use crate::iter::{BoxIter, Merge};
+use crate::key::{SeqNo, ValueKind};
+use crate::sstable::writer::{TableOptions, TableWriter};
+use crate::version::{NUM_LEVELS, Version, user_range};
+
+/// What a job needs from the DB.
+pub(crate) struct JobEnv<'a> {
+    pub(crate) fs: &'a dyn vfs::Fs,
+    pub(crate) dir: &'a std::path::Path,
+    pub(crate) table_opts: TableOptions,
+    pub(crate) table_size_target_bytes: u64,
+    pub(crate) smallest_snapshot: SeqNo,
+    pub(crate) new_file_number: &'a dyn Fn() -> u64,
+}
+
+/// One output table: number, size.
+pub(crate) type Output = (u64, u64);
+
+fn is_base_level(v: &Version, out_level: usize, user: &[u8]) -> bool {
+    v.levels[out_level + 1..NUM_LEVELS].iter().all(|level| {
+        level.iter().all(|t| {
+            let (s, l) = user_range(t);
+            user < s || user > l
+        })
+    })
+}
+
+/// Merges the compaction's tables and writes the outputs (synced).
+pub(crate) fn run(c: &Compaction, v: &Version, env: &JobEnv<'_>) -> Result<Vec<Output>> {
+    let sources: Vec<BoxIter> = c
+        .inputs
+        .iter()
+        .chain(&c.overlaps)
+        .map(|t| t.iter(None, None))
+        .collect();
+    let out_level = c.level + 1;
+    let mut outputs = Vec::new();
+    let mut writer: Option<(u64, TableWriter)> = None;
+    let mut current_user: Option<bytes::Bytes> = None;
+    let mut last_seq_for_key = SeqNo::MAX;
+    for entry in Merge::new(sources) {
+        let (k, v_bytes) = entry?;
+        let first_of_key = current_user.as_ref() != Some(&k.user);
+        if first_of_key {
+            current_user = Some(k.user.clone());
+            last_seq_for_key = SeqNo::MAX;
+        }
+        let drop = if last_seq_for_key <= env.smallest_snapshot {
+            true
+        } else {
+            k.kind == ValueKind::Delete
+                && k.seq <= env.smallest_snapshot
+                && is_base_level(v, out_level, &k.user)
+        };
+        last_seq_for_key = k.seq;
+        if drop {
+            continue;
+        }
+        // Split only between user keys, so a key's versions share one table.
+        if first_of_key
+            && let Some((_, w)) = &writer
+            && w.size_estimate_bytes() >= env.table_size_target_bytes
+            && let Some((n, w)) = writer.take()
+        {
+            let (size, _) = w.finish()?;
+            outputs.push((n, size));
+        }
+        if writer.is_none() {
+            let n = (env.new_file_number)();
+            let path = env.dir.join(crate::manifest::table_name(n));
+            writer = Some((n, TableWriter::create(env.fs, &path, env.table_opts)?));
+        }
+        if let Some((_, w)) = &mut writer {
+            w.add(&k.encoded(), &v_bytes)?;
+        }
+    }
+    if let Some((n, w)) = writer {
+        let (size, _) = w.finish()?;
+        outputs.push((n, size));
+    }
+    Ok(outputs)
+}
+
+/// Whether `c` can move its one input table down without rewriting it.
+pub(crate) fn is_trivial_move(c: &Compaction) -> bool {
+    c.inputs.len() == 1 && c.overlaps.is_empty()
+}
+
+pub(crate) fn input_tables(
+    c: &Compaction,
+) -> impl Iterator<Item = (usize, &Arc<crate::sstable::reader::Table>)> {
+    c.inputs
+        .iter()
+        .map(move |t| (c.level, t))
+        .chain(c.overlaps.iter().map(move |t| (c.level + 1, t)))
+}

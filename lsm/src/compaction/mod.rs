@@ -1,0 +1,4 @@
+//! Leveled compaction: choosing what to compact, and doing it.
+
+pub(crate) mod job;
+pub(crate) mod picker;

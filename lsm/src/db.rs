@@ -1,0 +1,1069 @@
+//! The engine: open/recover, the write path, reads, and the background
+//! thread that flushes memtables and runs compactions.
+//!
+//! # Concurrency
+//!
+//! `Db` is `Send + Sync`; clones share one engine. Writers serialise on the
+//! write lock (WAL append, memtable insert, sequence publication); with
+//! [`SyncMode::GroupCommit`] the sync happens after the lock is released and
+//! one sync covers every writer waiting for it. Readers take the published
+//! sequence number, then an `Arc` of the current [`SuperVersion`] (memtable,
+//! immutable memtable, version) under a short read lock, and never wait on
+//! I/O of others. Version changes (flush, compaction) append to the manifest
+//! under the version lock and then swap the super version.
+
+use std::collections::BTreeMap;
+use std::ops::{Bound, RangeBounds};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use bytes::Bytes;
+use parking_lot::{Condvar, Mutex, RwLock};
+
+use crate::batch::WriteBatch;
+use crate::cache::BlockCache;
+use crate::compaction::{job, picker};
+use crate::filter;
+use crate::iter::{BoxIter, Concat, DbIter};
+use crate::key::{SeqNo, ValueKind};
+use crate::manifest::{self, FileKind, VersionEdit};
+use crate::memtable::Memtable;
+use crate::sstable::reader::Table;
+use crate::sstable::writer::{TableOptions, TableWriter};
+use crate::version::{GetStats, NUM_LEVELS, Version};
+use crate::wal::reader::read_log;
+use crate::wal::writer::LogWriter;
+use crate::{Error, KEY_LEN_MAX, Options, Result, Stats, SyncMode, VALUE_LEN_MAX};
+
+/// What readers need, swapped as one.
+#[derive(Debug)]
+pub(crate) struct SuperVersion {
+    mem: Arc<Memtable>,
+    /// The memtable being flushed, and the log number that follows it.
+    imm: Option<(Arc<Memtable>, u64)>,
+    version: Arc<Version>,
+}
+
+#[derive(Debug)]
+struct WriteState {
+    log: LogWriter,
+    log_number: u64,
+    sync_file: Arc<dyn vfs::File>,
+    encode_buf: Vec<u8>,
+}
+
+#[derive(Debug)]
+struct ManifestState {
+    log: LogWriter,
+    log_number: u64,
+    cursor: Vec<Vec<u8>>,
+}
+
+#[derive(Debug, Default)]
+struct Counters {
+    user_bytes: AtomicU64,
+    flush_bytes: AtomicU64,
+    compaction_bytes: AtomicU64,
+    gets: AtomicU64,
+    tables_probed: AtomicU64,
+    filter_negatives: AtomicU64,
+    filter_positives: AtomicU64,
+    compactions: AtomicU64,
+    flushes: AtomicU64,
+    write_stalls: AtomicU64,
+}
+
+#[derive(Debug)]
+pub(crate) struct Inner {
+    fs: Arc<dyn vfs::Fs>,
+    dir: PathBuf,
+    opts: Options,
+    cache: Arc<BlockCache>,
+    sv: RwLock<Arc<SuperVersion>>,
+    last_seq: AtomicU64,
+    next_file: AtomicU64,
+    write: Mutex<WriteState>,
+    /// Signalled when a flush or compaction finished (writers wait on it).
+    write_cv: Condvar,
+    synced: Mutex<(u64, u64)>,
+    manifest: Mutex<ManifestState>,
+    compaction_lock: Mutex<()>,
+    bg: Mutex<BgState>,
+    bg_cv: Condvar,
+    snapshots: Mutex<BTreeMap<SeqNo, usize>>,
+    obsolete: Mutex<Vec<Arc<Table>>>,
+    failed: AtomicBool,
+    counters: Counters,
+    _lock: vfs::LockGuard,
+}
+
+#[derive(Debug, Default)]
+struct BgState {
+    shutdown: bool,
+    error: Option<String>,
+}
+
+#[derive(Debug)]
+struct Shared {
+    inner: Arc<Inner>,
+    bg_thread: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl Drop for Shared {
+    fn drop(&mut self) {
+        self.inner.stop_background();
+        if let Some(h) = self.bg_thread.lock().take() {
+            let _ = h.join();
+        }
+    }
+}
+
+/// An open database. Cheap to clone; clones share one engine.
+#[derive(Clone, Debug)]
+pub struct Db {
+    shared: Arc<Shared>,
+}
+
+/// A consistent point-in-time view. Compaction keeps every version it can
+/// see until it is dropped.
+#[derive(Debug)]
+pub struct Snapshot {
+    inner: Arc<Inner>,
+    seq: SeqNo,
+}
+
+impl Drop for Snapshot {
+    fn drop(&mut self) {
+        let mut s = self.inner.snapshots.lock();
+        if let Some(c) = s.get_mut(&self.seq) {
+            *c -= 1;
+            if *c == 0 {
+                s.remove(&self.seq);
+            }
+        }
+    }
+}
+
+impl Snapshot {
+    /// The value of `key` as of the snapshot.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Corruption`] or [`Error::Fs`] from a table read.
+    pub fn get(&self, key: &[u8]) -> Result<Option<Bytes>> {
+        self.inner.get_at(key, self.seq)
+    }
+
+    /// The live pairs in `range` as of the snapshot, both directions.
+    pub fn range<K: AsRef<[u8]>, R: RangeBounds<K>>(&self, range: R) -> DbIter {
+        self.inner.range_at(bounds(&range), self.seq)
+    }
+
+    /// The live pairs whose key starts with `prefix`, as of the snapshot.
+    pub fn prefix(&self, prefix: &[u8]) -> DbIter {
+        self.inner.range_at(prefix_bounds(prefix), self.seq)
+    }
+}
+
+fn bound_bytes<K: AsRef<[u8]>>(b: Bound<&K>) -> Bound<Bytes> {
+    match b {
+        Bound::Included(k) => Bound::Included(Bytes::copy_from_slice(k.as_ref())),
+        Bound::Excluded(k) => Bound::Excluded(Bytes::copy_from_slice(k.as_ref())),
+        Bound::Unbounded => Bound::Unbounded,
+    }
+}
+
+fn bounds<K: AsRef<[u8]>, R: RangeBounds<K>>(r: &R) -> (Bound<Bytes>, Bound<Bytes>) {
+    (bound_bytes(r.start_bound()), bound_bytes(r.end_bound()))
+}
+
+fn prefix_bounds(prefix: &[u8]) -> (Bound<Bytes>, Bound<Bytes>) {
+    let lo = Bound::Included(Bytes::copy_from_slice(prefix));
+    // The end is the prefix with its last non-0xff byte incremented.
+    let mut end = prefix.to_vec();
+    while let Some(&last) = end.last() {
+        if last == 0xff {
+            end.pop();
+        } else {
+            let n = end.len() - 1;
+            end[n] += 1;
+            return (lo, Bound::Excluded(Bytes::from(end)));
+        }
+    }
+    (lo, Bound::Unbounded)
+}
+
+fn as_slice(b: &Bound<Bytes>) -> Bound<&[u8]> {
+    match b {
+        Bound::Included(k) => Bound::Included(k.as_ref()),
+        Bound::Excluded(k) => Bound::Excluded(k.as_ref()),
+        Bound::Unbounded => Bound::Unbounded,
+    }
+}
+
+fn bound_key(b: &Bound<Bytes>) -> Option<&[u8]> {
+    match b {
+        Bound::Included(k) | Bound::Excluded(k) => Some(k.as_ref()),
+        Bound::Unbounded => None,
+    }
+}
+
+impl Db {
+    /// Opens (or creates) the database in `dir` on the real disk.
+    ///
+    /// # Errors
+    ///
+    /// See [`Db::open_with_fs`].
+    pub fn open(dir: impl AsRef<Path>, opts: Options) -> Result<Db> {
+        Db::open_with_fs(Arc::new(vfs::OsFs::new()), dir, opts)
+    }
+
+    /// Opens (or creates) the database in `dir` on the file system `fs`,
+    /// replaying its logs.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Fs`] with [`vfs::Error::Locked`] if another handle has it
+    /// open; [`Error::Corruption`] if the manifest, a table or the middle of
+    /// a log fails its checks (a torn log tail is dropped).
+    pub fn open_with_fs(fs: Arc<dyn vfs::Fs>, dir: impl AsRef<Path>, opts: Options) -> Result<Db> {
+        opts.validate()?;
+        let dir = dir.as_ref().to_path_buf();
+        if opts.create_if_missing {
+            fs.create_dir_all(&dir)?;
+        }
+        let lock = fs.lock(&dir.join("LOCK"))?;
+        let cache = Arc::new(BlockCache::new(opts.block_cache_bytes));
+
+        // 1. The manifest: which tables are live.
+        let mut log_number = 0;
+        let mut next_file = 1;
+        let mut last_seq = 0;
+        let mut level_files: [Vec<u64>; NUM_LEVELS] = Default::default();
+        let current = manifest::read_current(&*fs, &dir)?;
+        if let Some(m) = current {
+            let path = dir.join(manifest::manifest_name(m));
+            let contents = read_log(&*fs, &path)?;
+            for rec in &contents.records {
+                let e = VersionEdit::decode(rec, &path)?;
+                log_number = e.log_number.unwrap_or(log_number);
+                next_file = e.next_file.unwrap_or(next_file);
+                last_seq = e.last_seq.unwrap_or(last_seq);
+                for (level, n) in e.deleted {
+                    if let Some(l) = level_files.get_mut(level as usize) {
+                        l.retain(|&x| x != n);
+                    }
+                }
+                for (level, n, _) in e.added {
+                    let Some(l) = level_files.get_mut(level as usize) else {
+                        return Err(Error::corruption(
+                            &path,
+                            0,
+                            "manifest level out of range",
+                            NUM_LEVELS as u64,
+                            u64::from(level),
+                        ));
+                    };
+                    l.push(n);
+                }
+            }
+            next_file = next_file.max(m + 1);
+        }
+        let mut version = Version::default();
+        for (level, files) in level_files.iter().enumerate() {
+            for &n in files {
+                let t = Table::open(
+                    &*fs,
+                    &dir.join(manifest::table_name(n)),
+                    n,
+                    Arc::clone(&cache),
+                )?;
+                next_file = next_file.max(n + 1);
+                last_seq = last_seq.max(t.props.seq_max);
+                version.levels[level].push(Arc::new(t));
+            }
+        }
+        sort_version(&mut version);
+
+        // 2. The logs not yet flushed.
+        let names = fs.list_dir(&dir)?;
+        let mut logs = Vec::new();
+        for name in &names {
+            if let FileKind::Log(n) = manifest::parse_name(&name.to_string_lossy()) {
+                next_file = next_file.max(n + 1);
+                if n >= log_number {
+                    logs.push(n);
+                }
+            }
+            if let FileKind::Table(n) | FileKind::Manifest(n) =
+                manifest::parse_name(&name.to_string_lossy())
+            {
+                next_file = next_file.max(n + 1);
+            }
+        }
+        logs.sort_unstable();
+        let mem = Memtable::new();
+        for &n in &logs {
+            let path = dir.join(manifest::log_name(n));
+            let contents = read_log(&*fs, &path)?;
+            for rec in &contents.records {
+                let (seq, batch) = WriteBatch::decode(rec).ok_or_else(|| {
+                    Error::corruption(&path, 0, "log record is not a write batch", 0, 0)
+                })?;
+                for (i, (kind, k, v)) in batch.ops.into_iter().enumerate() {
+                    mem.insert(k, seq + i as u64, kind, v);
+                }
+                last_seq = last_seq.max(seq + rec_count(rec).saturating_sub(1));
+            }
+        }
+        let next = AtomicU64::new(next_file);
+        let new_number = || next.fetch_add(1, Ordering::Relaxed);
+        let table_opts = table_options(&opts);
+        let mut edit = VersionEdit::default();
+        if !mem.is_empty() {
+            let n = new_number();
+            let path = dir.join(manifest::table_name(n));
+            let mut w = TableWriter::create(&*fs, &path, table_opts)?;
+            for (k, v) in mem.iter() {
+                w.add(&k.encoded(), &v)?;
+            }
+            w.finish()?;
+            let t = Table::open(&*fs, &path, n, Arc::clone(&cache))?;
+            version.levels[0].insert(0, Arc::new(t));
+        }
+
+        // 3. A fresh log and manifest holding the whole state.
+        let new_log_number = new_number();
+        let log = LogWriter::create(&*fs, &dir.join(manifest::log_name(new_log_number)))?;
+        let manifest_number = new_number();
+        let mut mlog =
+            LogWriter::create(&*fs, &dir.join(manifest::manifest_name(manifest_number)))?;
+        edit.log_number = Some(new_log_number);
+        edit.last_seq = Some(last_seq);
+        for (level, files) in version.levels.iter().enumerate() {
+            for t in files {
+                edit.added.push((level as u8, t.number, t.size_bytes()));
+            }
+        }
+        edit.next_file = Some(next.load(Ordering::Relaxed));
+        mlog.add_record(&edit.encode())?;
+        mlog.sync()?;
+        fs.sync_dir(&dir)?;
+        manifest::set_current(&*fs, &dir, manifest_number)?;
+
+        // 4. Everything not live is garbage now.
+        for name in fs.list_dir(&dir)? {
+            let name = name.to_string_lossy().into_owned();
+            let live = match manifest::parse_name(&name) {
+                FileKind::Log(n) => n == new_log_number,
+                FileKind::Manifest(n) => n == manifest_number,
+                FileKind::Table(n) => version.levels.iter().flatten().any(|t| t.number == n),
+                FileKind::Temp => false,
+                FileKind::Other => true,
+            };
+            if !live {
+                fs.remove_file(&dir.join(&name))?;
+            }
+        }
+        fs.sync_dir(&dir)?;
+
+        let sync_file = log.file();
+        let inner = Arc::new(Inner {
+            fs,
+            dir,
+            opts,
+            cache,
+            sv: RwLock::new(Arc::new(SuperVersion {
+                mem: Arc::new(Memtable::new()),
+                imm: None,
+                version: Arc::new(version),
+            })),
+            last_seq: AtomicU64::new(last_seq),
+            next_file: AtomicU64::new(next.load(Ordering::Relaxed)),
+            write: Mutex::new(WriteState {
+                log,
+                log_number: new_log_number,
+                sync_file,
+                encode_buf: Vec::new(),
+            }),
+            write_cv: Condvar::new(),
+            synced: Mutex::new((new_log_number, 0)),
+            manifest: Mutex::new(ManifestState {
+                log: mlog,
+                log_number: new_log_number,
+                cursor: vec![Vec::new(); NUM_LEVELS],
+            }),
+            compaction_lock: Mutex::new(()),
+            bg: Mutex::new(BgState::default()),
+            bg_cv: Condvar::new(),
+            snapshots: Mutex::new(BTreeMap::new()),
+            obsolete: Mutex::new(Vec::new()),
+            failed: AtomicBool::new(false),
+            counters: Counters::default(),
+            _lock: lock,
+        });
+        let bg_inner = Arc::clone(&inner);
+        let handle = std::thread::Builder::new()
+            .name("lsm-background".into())
+            .spawn(move || bg_inner.background_loop())
+            .map_err(|e| Error::Fs(vfs::Error::io(vfs::Op::Open, "thread", e)))?;
+        Ok(Db {
+            shared: Arc::new(Shared {
+                inner,
+                bg_thread: Mutex::new(Some(handle)),
+            }),
+        })
+    }
+
+    fn inner(&self) -> &Inner {
+        &self.shared.inner
+    }
+
+    /// Sets `key` to `value`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::KeyTooLarge`], [`Error::ValueTooLarge`], a log write or sync
+    /// failure, or [`Error::Closed`] after a background failure.
+    pub fn put(&self, key: impl Into<Bytes>, value: impl Into<Bytes>) -> Result<()> {
+        let mut b = WriteBatch::new();
+        b.put(key, value);
+        self.write(b)
+    }
+
+    /// Deletes `key` (a no-op if absent).
+    ///
+    /// # Errors
+    ///
+    /// As [`Db::put`].
+    pub fn delete(&self, key: impl Into<Bytes>) -> Result<()> {
+        let mut b = WriteBatch::new();
+        b.delete(key);
+        self.write(b)
+    }
+
+    /// Applies every operation of `batch` atomically: a reader or a crash
+    /// sees all of them or none.
+    ///
+    /// # Errors
+    ///
+    /// As [`Db::put`].
+    pub fn write(&self, batch: WriteBatch) -> Result<()> {
+        self.inner().write(batch)
+    }
+
+    /// The current value of `key`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Corruption`] or [`Error::Fs`] from a table read.
+    pub fn get(&self, key: &[u8]) -> Result<Option<Bytes>> {
+        let seq = self.inner().last_seq.load(Ordering::Acquire);
+        self.inner().get_at(key, seq)
+    }
+
+    /// The live pairs in `range`, in key order; `.rev()` for descending.
+    pub fn range<K: AsRef<[u8]>, R: RangeBounds<K>>(&self, range: R) -> DbIter {
+        let seq = self.inner().last_seq.load(Ordering::Acquire);
+        self.inner().range_at(bounds(&range), seq)
+    }
+
+    /// The live pairs whose key starts with `prefix`, both directions.
+    pub fn prefix(&self, prefix: &[u8]) -> DbIter {
+        let seq = self.inner().last_seq.load(Ordering::Acquire);
+        self.inner().range_at(prefix_bounds(prefix), seq)
+    }
+
+    /// A consistent view of the current state.
+    pub fn snapshot(&self) -> Snapshot {
+        let inner = Arc::clone(&self.shared.inner);
+        let mut s = inner.snapshots.lock();
+        let seq = inner.last_seq.load(Ordering::Acquire);
+        *s.entry(seq).or_insert(0) += 1;
+        drop(s);
+        Snapshot { inner, seq }
+    }
+
+    /// Writes the memtable to a table and waits until it is durable in the
+    /// manifest. Every acknowledged write is durable afterwards.
+    ///
+    /// # Errors
+    ///
+    /// A write failure, or [`Error::Closed`] after a background failure.
+    pub fn flush(&self) -> Result<()> {
+        self.inner().flush()
+    }
+
+    /// Makes every acknowledged write durable (syncs the log).
+    ///
+    /// # Errors
+    ///
+    /// A sync failure.
+    pub fn sync(&self) -> Result<()> {
+        let w = self.inner().write.lock();
+        w.log.sync()?;
+        Ok(())
+    }
+
+    /// Flushes, then compacts every table overlapping `range` down the
+    /// levels, dropping overwritten versions and tombstones no snapshot needs.
+    ///
+    /// # Errors
+    ///
+    /// A read, write or corruption error from the tables.
+    pub fn compact_range<K: AsRef<[u8]>, R: RangeBounds<K>>(&self, range: R) -> Result<()> {
+        self.flush()?;
+        let (lo, hi) = bounds(&range);
+        self.inner().compact_range(bound_key(&lo), bound_key(&hi))
+    }
+
+    /// Counters and shape of the tree.
+    pub fn stats(&self) -> Stats {
+        self.inner().stats()
+    }
+
+    /// Stops background work, syncs the log, and releases the directory.
+    ///
+    /// # Errors
+    ///
+    /// The sync failure, or the background error that stopped the engine.
+    pub fn close(self) -> Result<()> {
+        let inner = Arc::clone(&self.shared.inner);
+        inner.stop_background();
+        if let Some(h) = self.shared.bg_thread.lock().take() {
+            let _ = h.join();
+        }
+        inner.write.lock().log.sync()?;
+        if let Some(e) = inner.bg.lock().error.clone() {
+            return Err(Error::Closed { reason: Some(e) });
+        }
+        Ok(())
+    }
+}
+
+/// Whether a compaction may move a lone table down instead of rewriting it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Move {
+    Allowed,
+    Forbidden,
+}
+
+fn rec_count(rec: &Bytes) -> u64 {
+    rec.get(8..12).map_or(0, |c| {
+        u64::from(u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+    })
+}
+
+fn table_options(opts: &Options) -> TableOptions {
+    TableOptions {
+        block_size_bytes: opts.block_size_bytes,
+        restart_interval: opts.block_restart_interval,
+        bloom_bits_per_key: opts.bloom_bits_per_key,
+        compression: opts.compression,
+    }
+}
+
+fn sort_version(v: &mut Version) {
+    v.levels[0].sort_by_key(|t| std::cmp::Reverse(t.number));
+    for level in &mut v.levels[1..] {
+        level.sort_by(|a, b| crate::key::cmp_encoded(&a.props.smallest, &b.props.smallest));
+        debug_assert!(
+            level
+                .windows(2)
+                .all(|w| crate::version::user_range(&w[0]).1 < crate::version::user_range(&w[1]).0),
+            "overlapping tables in a level: {:?}",
+            level
+                .iter()
+                .map(|t| (t.number, crate::version::user_range(t)))
+                .collect::<Vec<_>>()
+        );
+    }
+}
+
+impl Inner {
+    fn super_version(&self) -> Arc<SuperVersion> {
+        Arc::clone(&self.sv.read())
+    }
+
+    fn check_failed(&self) -> Result<()> {
+        if self.failed.load(Ordering::Acquire) {
+            return Err(Error::Closed {
+                reason: self.bg.lock().error.clone(),
+            });
+        }
+        Ok(())
+    }
+
+    fn write(&self, batch: WriteBatch) -> Result<()> {
+        for (_, k, v) in &batch.ops {
+            if k.len() > KEY_LEN_MAX {
+                return Err(Error::KeyTooLarge {
+                    len: k.len(),
+                    len_max: KEY_LEN_MAX,
+                });
+            }
+            if v.len() > VALUE_LEN_MAX {
+                return Err(Error::ValueTooLarge {
+                    len: v.len(),
+                    len_max: VALUE_LEN_MAX,
+                });
+            }
+        }
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let mut w = self.write.lock();
+        self.make_room(&mut w, false)?;
+        let seq = self.last_seq.load(Ordering::Relaxed) + 1;
+        let mut buf = std::mem::take(&mut w.encode_buf);
+        batch.encode(seq, &mut buf);
+        let r = w.log.add_record(&buf);
+        w.encode_buf = buf;
+        let end = r?;
+        if self.opts.sync == SyncMode::Always {
+            w.log.sync()?;
+        }
+        let mem = Arc::clone(&self.sv.read().mem);
+        let n = batch.ops.len() as u64;
+        for (i, (kind, k, v)) in batch.ops.into_iter().enumerate() {
+            mem.insert(k, seq + i as u64, kind, v);
+        }
+        self.last_seq.store(seq + n - 1, Ordering::Release);
+        self.counters
+            .user_bytes
+            .fetch_add(batch.size_bytes as u64, Ordering::Relaxed);
+        if self.opts.sync == SyncMode::GroupCommit {
+            let (log_number, file) = (w.log_number, Arc::clone(&w.sync_file));
+            drop(w);
+            let mut s = self.synced.lock();
+            // A switched-away log was synced at the switch.
+            if s.0 > log_number || (s.0 == log_number && s.1 >= end) {
+                return Ok(());
+            }
+            let upto = { self.write.lock().log.len_bytes() };
+            file.sync_data()?;
+            if s.0 <= log_number {
+                *s = (log_number, upto.max(end));
+            }
+        }
+        Ok(())
+    }
+
+    /// Makes sure the memtable has room, switching it (and the log) when
+    /// full; slows or stalls the writer when L0 is too deep.
+    fn make_room(
+        &self,
+        w: &mut parking_lot::MutexGuard<'_, WriteState>,
+        force: bool,
+    ) -> Result<()> {
+        let mut slowed = false;
+        // Bounded: each wait ends when background work finishes or fails.
+        loop {
+            self.check_failed()?;
+            let sv = self.super_version();
+            let l0 = sv.version.levels[0].len();
+            if l0 >= self.opts.l0_slowdown_trigger && !slowed && !force {
+                slowed = true;
+                self.counters.write_stalls.fetch_add(1, Ordering::Relaxed);
+                parking_lot::MutexGuard::unlocked(w, || {
+                    std::thread::sleep(Duration::from_millis(1))
+                });
+                continue;
+            }
+            if !force && sv.mem.size_bytes() < self.opts.write_buffer_size_bytes {
+                return Ok(());
+            }
+            if force && sv.mem.is_empty() {
+                return Ok(());
+            }
+            if sv.imm.is_some() || l0 >= self.opts.l0_stop_trigger {
+                self.counters.write_stalls.fetch_add(1, Ordering::Relaxed);
+                self.bg_cv.notify_all();
+                self.write_cv.wait_for(w, Duration::from_millis(50));
+                continue;
+            }
+            // Switch: the old log is synced so group-commit waiters on it are
+            // covered, then a new log takes the writes.
+            let n = self.next_file.fetch_add(1, Ordering::Relaxed);
+            let log = LogWriter::create(&*self.fs, &self.dir.join(manifest::log_name(n)))?;
+            self.fs.sync_dir(&self.dir)?;
+            w.log.sync()?;
+            w.sync_file = log.file();
+            w.log = log;
+            w.log_number = n;
+            let mut sv_lock = self.sv.write();
+            *sv_lock = Arc::new(SuperVersion {
+                mem: Arc::new(Memtable::new()),
+                imm: Some((Arc::clone(&sv.mem), n)),
+                version: Arc::clone(&sv.version),
+            });
+            drop(sv_lock);
+            self.bg_cv.notify_all();
+            return Ok(());
+        }
+    }
+
+    fn get_at(&self, key: &[u8], seq: SeqNo) -> Result<Option<Bytes>> {
+        let sv = self.super_version();
+        self.counters.gets.fetch_add(1, Ordering::Relaxed);
+        let found = match sv.mem.get(key, seq) {
+            Some(x) => Some(x),
+            None => match sv.imm.as_ref().and_then(|(m, _)| m.get(key, seq)) {
+                Some(x) => Some(x),
+                None => {
+                    let mut st = GetStats::default();
+                    let r = sv.version.get(key, filter::key_hash(key), seq, &mut st);
+                    self.counters
+                        .tables_probed
+                        .fetch_add(st.tables_probed, Ordering::Relaxed);
+                    self.counters
+                        .filter_negatives
+                        .fetch_add(st.filter_negatives, Ordering::Relaxed);
+                    self.counters
+                        .filter_positives
+                        .fetch_add(st.filter_positives, Ordering::Relaxed);
+                    r?
+                }
+            },
+        };
+        Ok(match found {
+            Some((ValueKind::Inline, v)) => Some(v),
+            _ => None,
+        })
+    }
+
+    fn range_at(&self, (lo, hi): (Bound<Bytes>, Bound<Bytes>), seq: SeqNo) -> DbIter {
+        let sv = self.super_version();
+        let mut sources: Vec<BoxIter> = Vec::new();
+        let mem_entries: Vec<_> = sv.mem.range(as_slice(&lo), as_slice(&hi)).map(Ok).collect();
+        sources.push(Box::new(mem_entries.into_iter()));
+        if let Some((imm, _)) = &sv.imm {
+            let e: Vec<_> = imm.range(as_slice(&lo), as_slice(&hi)).map(Ok).collect();
+            sources.push(Box::new(e.into_iter()));
+        }
+        let (lk, hk) = (bound_key(&lo), bound_key(&hi));
+        for t in sv.version.overlapping(0, lk, hk) {
+            sources.push(t.iter(lk, hk));
+        }
+        for level in 1..NUM_LEVELS {
+            let tables = sv.version.overlapping(level, lk, hk);
+            if tables.is_empty() {
+                continue;
+            }
+            let (lo2, hi2) = (lk.map(<[u8]>::to_vec), hk.map(<[u8]>::to_vec));
+            let n = tables.len();
+            sources.push(Box::new(Concat::new(0, n, move |i| {
+                Ok(tables[i].iter(lo2.as_deref(), hi2.as_deref()))
+            })));
+        }
+        DbIter::new(sources, seq, lo, hi, Arc::clone(&sv.version))
+    }
+
+    fn flush(&self) -> Result<()> {
+        let mut w = self.write.lock();
+        self.make_room(&mut w, true)?;
+        // Bounded: the background thread flushes `imm` or fails.
+        loop {
+            self.check_failed()?;
+            if self.super_version().imm.is_none() {
+                break;
+            }
+            self.bg_cv.notify_all();
+            self.write_cv.wait_for(&mut w, Duration::from_millis(20));
+        }
+        w.log.sync()?;
+        Ok(())
+    }
+
+    fn smallest_snapshot(&self) -> SeqNo {
+        let s = self.snapshots.lock();
+        s.keys()
+            .next()
+            .copied()
+            .unwrap_or_else(|| self.last_seq.load(Ordering::Acquire))
+    }
+
+    fn new_file_number(&self) -> u64 {
+        self.next_file.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Logs `edit` durably and installs the version it makes.
+    fn install(
+        &self,
+        edit: VersionEdit,
+        opened: Vec<(usize, Arc<Table>)>,
+        flushed_log: Option<u64>,
+    ) -> Result<()> {
+        let mut m = self.manifest.lock();
+        let mut edit = edit;
+        if let Some(n) = flushed_log {
+            m.log_number = n;
+        }
+        edit.log_number = Some(m.log_number);
+        edit.next_file = Some(self.next_file.load(Ordering::Relaxed));
+        edit.last_seq = Some(self.last_seq.load(Ordering::Acquire));
+        m.log.add_record(&edit.encode())?;
+        m.log.sync()?;
+        let mut sv_lock = self.sv.write();
+        let old = Arc::clone(&sv_lock);
+        let mut v = (*old.version).clone();
+        let mut removed = Vec::new();
+        for &(level, n) in &edit.deleted {
+            let l = &mut v.levels[level as usize];
+            if let Some(i) = l.iter().position(|t| t.number == n) {
+                removed.push(l.remove(i));
+            }
+        }
+        for (level, t) in opened {
+            v.levels[level].push(t);
+        }
+        sort_version(&mut v);
+        let imm = if flushed_log.is_some() {
+            None
+        } else {
+            old.imm.clone()
+        };
+        *sv_lock = Arc::new(SuperVersion {
+            mem: Arc::clone(&old.mem),
+            imm,
+            version: Arc::new(v),
+        });
+        drop(sv_lock);
+        drop(m);
+        // Moved tables stay live at their new level.
+        let live: Vec<u64> = edit.added.iter().map(|a| a.1).collect();
+        self.obsolete
+            .lock()
+            .extend(removed.into_iter().filter(|t| !live.contains(&t.number)));
+        if let Some(n) = flushed_log {
+            for name in self.fs.list_dir(&self.dir)? {
+                if let FileKind::Log(x) = manifest::parse_name(&name.to_string_lossy())
+                    && x < n
+                {
+                    self.fs.remove_file(&self.dir.join(name))?;
+                }
+            }
+        }
+        self.delete_obsolete()?;
+        self.write_cv.notify_all();
+        Ok(())
+    }
+
+    /// Deletes tables no version or iterator uses any more.
+    fn delete_obsolete(&self) -> Result<()> {
+        let mut dead = Vec::new();
+        self.obsolete.lock().retain(|t| {
+            if Arc::strong_count(t) == 1 {
+                dead.push((t.number, t.path().to_path_buf()));
+                false
+            } else {
+                true
+            }
+        });
+        for (n, path) in dead {
+            self.cache.evict_table(n);
+            self.fs.remove_file(&path)?;
+        }
+        Ok(())
+    }
+
+    fn write_table(
+        &self,
+        entries: impl Iterator<Item = crate::memtable::Entry>,
+    ) -> Result<Option<Arc<Table>>> {
+        let n = self.new_file_number();
+        let path = self.dir.join(manifest::table_name(n));
+        let mut w = TableWriter::create(&*self.fs, &path, table_options(&self.opts))?;
+        for (k, v) in entries {
+            w.add(&k.encoded(), &v)?;
+        }
+        if w.entries() == 0 {
+            drop(w);
+            self.fs.remove_file(&path)?;
+            return Ok(None);
+        }
+        let (size, _) = w.finish()?;
+        self.counters.flush_bytes.fetch_add(size, Ordering::Relaxed);
+        Ok(Some(Arc::new(Table::open(
+            &*self.fs,
+            &path,
+            n,
+            Arc::clone(&self.cache),
+        )?)))
+    }
+
+    fn flush_imm(&self) -> Result<()> {
+        let sv = self.super_version();
+        let Some((imm, next_log)) = &sv.imm else {
+            return Ok(());
+        };
+        let table = self.write_table(imm.iter())?;
+        self.fs.sync_dir(&self.dir)?;
+        let mut edit = VersionEdit::default();
+        let mut opened = Vec::new();
+        if let Some(t) = table {
+            edit.added.push((0, t.number, t.size_bytes()));
+            opened.push((0, t));
+        }
+        self.install(edit, opened, Some(*next_log))?;
+        self.counters.flushes.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+
+    fn run_compaction(&self, c: &picker::Compaction, moves: Move) -> Result<()> {
+        let sv = self.super_version();
+        let mut edit = VersionEdit::default();
+        let mut opened = Vec::new();
+        for (level, t) in job::input_tables(c) {
+            edit.deleted.push((level as u8, t.number));
+        }
+        if moves == Move::Allowed && job::is_trivial_move(c) {
+            let t = &c.inputs[0];
+            edit.added
+                .push(((c.level + 1) as u8, t.number, t.size_bytes()));
+            opened.push((c.level + 1, Arc::clone(t)));
+        } else {
+            let next = || self.new_file_number();
+            let env = job::JobEnv {
+                fs: &*self.fs,
+                dir: &self.dir,
+                table_opts: table_options(&self.opts),
+                table_size_target_bytes: self.opts.table_size_target_bytes,
+                smallest_snapshot: self.smallest_snapshot(),
+                new_file_number: &next,
+            };
+            let outputs = job::run(c, &sv.version, &env)?;
+            self.fs.sync_dir(&self.dir)?;
+            for (n, size) in outputs {
+                self.counters
+                    .compaction_bytes
+                    .fetch_add(size, Ordering::Relaxed);
+                let t = Table::open(
+                    &*self.fs,
+                    &self.dir.join(manifest::table_name(n)),
+                    n,
+                    Arc::clone(&self.cache),
+                )?;
+                edit.added.push(((c.level + 1) as u8, n, size));
+                opened.push((c.level + 1, Arc::new(t)));
+            }
+        }
+        if let Some(last) = c
+            .inputs
+            .iter()
+            .map(|t| crate::version::user_range(t).1.to_vec())
+            .max()
+        {
+            self.manifest.lock().cursor[c.level] = last;
+        }
+        self.install(edit, opened, None)?;
+        self.counters.compactions.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+
+    fn compact_range(&self, lo: Option<&[u8]>, hi: Option<&[u8]>) -> Result<()> {
+        let _g = self.compaction_lock.lock();
+        for level in 0..NUM_LEVELS - 1 {
+            self.check_failed()?;
+            let v = Arc::clone(&self.super_version().version);
+            let inputs = v.overlapping(level, lo, hi);
+            if inputs.is_empty() {
+                continue;
+            }
+            // L0 tables overlap each other: compacting some of them past an
+            // older one would let the older one shadow their keys.
+            let inputs = if level == 0 {
+                v.levels[0].clone()
+            } else {
+                inputs
+            };
+            // A manual compaction rewrites even lone tables, to drop garbage.
+            self.run_compaction(&picker::with_overlaps(&v, level, inputs), Move::Forbidden)?;
+        }
+        Ok(())
+    }
+
+    fn stop_background(&self) {
+        self.bg.lock().shutdown = true;
+        self.bg_cv.notify_all();
+    }
+
+    fn background_loop(&self) {
+        // Bounded by shutdown: each pass does one flush or one compaction, or
+        // waits up to 100 ms.
+        loop {
+            {
+                let mut bg = self.bg.lock();
+                if bg.shutdown {
+                    return;
+                }
+                let sv = self.super_version();
+                let has_work = sv.imm.is_some()
+                    || picker::scores(&sv.version, &self.opts)
+                        .iter()
+                        .any(|&s| s >= 1.0);
+                if !has_work {
+                    self.bg_cv.wait_for(&mut bg, Duration::from_millis(100));
+                    if bg.shutdown {
+                        return;
+                    }
+                }
+            }
+            let r = self.background_step();
+            if let Err(e) = r {
+                self.bg.lock().error = Some(e.to_string());
+                self.failed.store(true, Ordering::Release);
+                self.write_cv.notify_all();
+                return;
+            }
+        }
+    }
+
+    fn background_step(&self) -> Result<()> {
+        if self.super_version().imm.is_some() {
+            return self.flush_imm();
+        }
+        let _g = self.compaction_lock.lock();
+        let v = Arc::clone(&self.super_version().version);
+        let cursor = self.manifest.lock().cursor.clone();
+        if let Some(c) = picker::pick(&v, &self.opts, &cursor) {
+            self.run_compaction(&c, Move::Allowed)?;
+        }
+        self.delete_obsolete()
+    }
+
+    fn stats(&self) -> Stats {
+        let sv = self.super_version();
+        let c = &self.counters;
+        let levels = (0..NUM_LEVELS)
+            .map(|l| crate::LevelStats {
+                files: sv.version.levels[l].len(),
+                bytes: sv.version.level_bytes(l),
+            })
+            .collect();
+        let user = c.user_bytes.load(Ordering::Relaxed);
+        let written =
+            c.flush_bytes.load(Ordering::Relaxed) + c.compaction_bytes.load(Ordering::Relaxed);
+        Stats {
+            levels,
+            user_bytes: user,
+            flush_bytes: c.flush_bytes.load(Ordering::Relaxed),
+            compaction_bytes: c.compaction_bytes.load(Ordering::Relaxed),
+            write_amplification: if user == 0 {
+                0.0
+            } else {
+                written as f64 / user as f64
+            },
+            gets: c.gets.load(Ordering::Relaxed),
+            tables_probed: c.tables_probed.load(Ordering::Relaxed),
+            filter_negatives: c.filter_negatives.load(Ordering::Relaxed),
+            filter_positives: c.filter_positives.load(Ordering::Relaxed),
+            flushes: c.flushes.load(Ordering::Relaxed),
+            compactions: c.compactions.load(Ordering::Relaxed),
+            write_stalls: c.write_stalls.load(Ordering::Relaxed),
+        }
+    }
+}

@@ -1,0 +1,333 @@
+//! Iterators over internal entries: concatenation of sorted runs, a merge
+//! of overlapping sources, and the user-facing [`DbIter`] on top.
+//!
+//! All are double-ended; front and back meet in the middle without yielding
+//! an entry twice.
+
+use std::cmp::Ordering;
+use std::ops::Bound;
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+use crate::key::{InternalKey, SeqNo, ValueKind};
+use crate::{Result, Version};
+
+/// An internal entry: key and value.
+pub(crate) type Entry = (InternalKey, Bytes);
+/// A boxed double-ended iterator of internal entries.
+pub(crate) type BoxIter = Box<dyn DoubleEndedIterator<Item = Result<Entry>> + Send>;
+
+/// Concatenates runs `lo..hi`, each made on demand, in order.
+pub(crate) struct Concat<F> {
+    lo: usize,
+    hi: usize,
+    make: F,
+    front: Option<BoxIter>,
+    back: Option<BoxIter>,
+}
+
+impl<F: FnMut(usize) -> Result<BoxIter>> Concat<F> {
+    pub(crate) fn new(lo: usize, hi: usize, make: F) -> Concat<F> {
+        Concat {
+            lo,
+            hi,
+            make,
+            front: None,
+            back: None,
+        }
+    }
+}
+
+impl<F: FnMut(usize) -> Result<BoxIter>> Iterator for Concat<F> {
+    type Item = Result<Entry>;
+
+    fn next(&mut self) -> Option<Result<Entry>> {
+        loop {
+            if let Some(f) = &mut self.front {
+                if let Some(x) = f.next() {
+                    return Some(x);
+                }
+                self.front = None;
+            }
+            if self.lo < self.hi {
+                let i = self.lo;
+                self.lo += 1;
+                match (self.make)(i) {
+                    Ok(it) => self.front = Some(it),
+                    Err(e) => return Some(Err(e)),
+                }
+            } else {
+                return self.back.as_mut()?.next();
+            }
+        }
+    }
+}
+
+impl<F: FnMut(usize) -> Result<BoxIter>> DoubleEndedIterator for Concat<F> {
+    fn next_back(&mut self) -> Option<Result<Entry>> {
+        loop {
+            if let Some(b) = &mut self.back {
+                if let Some(x) = b.next_back() {
+                    return Some(x);
+                }
+                self.back = None;
+            }
+            if self.lo < self.hi {
+                self.hi -= 1;
+                match (self.make)(self.hi) {
+                    Ok(it) => self.back = Some(it),
+                    Err(e) => return Some(Err(e)),
+                }
+            } else {
+                return self.front.as_mut()?.next_back();
+            }
+        }
+    }
+}
+
+struct Child {
+    iter: BoxIter,
+    front: Option<Result<Entry>>,
+    back: Option<Result<Entry>>,
+}
+
+/// Merges sources in internal-key order. Sources with equal keys cannot
+/// occur (sequence numbers are unique), so order among them is irrelevant.
+pub(crate) struct Merge {
+    children: Vec<Child>,
+}
+
+fn before(a: &Result<Entry>, b: &Result<Entry>) -> bool {
+    match (a, b) {
+        (Err(_), _) => true,
+        (_, Err(_)) => false,
+        (Ok(a), Ok(b)) => a.0.cmp(&b.0) == Ordering::Less,
+    }
+}
+
+fn after(a: &Result<Entry>, b: &Result<Entry>) -> bool {
+    match (a, b) {
+        (Err(_), _) => true,
+        (_, Err(_)) => false,
+        (Ok(a), Ok(b)) => a.0.cmp(&b.0) == Ordering::Greater,
+    }
+}
+
+impl Merge {
+    pub(crate) fn new(sources: Vec<BoxIter>) -> Merge {
+        Merge {
+            children: sources
+                .into_iter()
+                .map(|iter| Child {
+                    iter,
+                    front: None,
+                    back: None,
+                })
+                .collect(),
+        }
+    }
+
+    fn best_front(&mut self) -> Option<usize> {
+        let mut best: Option<usize> = None;
+        for i in 0..self.children.len() {
+            let c = &mut self.children[i];
+            if c.front.is_none() {
+                c.front = c.iter.next().or_else(|| c.back.take());
+            }
+            if let Some(x) = &self.children[i].front
+                && best.is_none_or(|b| {
+                    self.children[b]
+                        .front
+                        .as_ref()
+                        .is_some_and(|y| before(x, y))
+                })
+            {
+                best = Some(i);
+            }
+        }
+        best
+    }
+
+    fn best_back(&mut self) -> Option<usize> {
+        let mut best: Option<usize> = None;
+        for i in 0..self.children.len() {
+            let c = &mut self.children[i];
+            if c.back.is_none() {
+                c.back = c.iter.next_back().or_else(|| c.front.take());
+            }
+            if let Some(x) = &self.children[i].back
+                && best.is_none_or(|b| self.children[b].back.as_ref().is_some_and(|y| after(x, y)))
+            {
+                best = Some(i);
+            }
+        }
+        best
+    }
+
+    /// The next entry from the front, without taking it.
+    pub(crate) fn peek_front(&mut self) -> Option<&Result<Entry>> {
+        let i = self.best_front()?;
+        self.children[i].front.as_ref()
+    }
+
+    /// The next entry from the back, without taking it.
+    pub(crate) fn peek_back(&mut self) -> Option<&Result<Entry>> {
+        let i = self.best_back()?;
+        self.children[i].back.as_ref()
+    }
+}
+
+impl Iterator for Merge {
+    type Item = Result<Entry>;
+    fn next(&mut self) -> Option<Result<Entry>> {
+        let i = self.best_front()?;
+        self.children[i].front.take()
+    }
+}
+
+impl DoubleEndedIterator for Merge {
+    fn next_back(&mut self) -> Option<Result<Entry>> {
+        let i = self.best_back()?;
+        self.children[i].back.take()
+    }
+}
+
+/// An iterator over the live key-value pairs of a range, as of one sequence
+/// number. Yields `Result<(key, value)>`; after an error it ends.
+///
+/// It holds the version it started from, so compaction never deletes a
+/// table it reads.
+pub struct DbIter {
+    merge: Merge,
+    seq: SeqNo,
+    lo: Bound<Bytes>,
+    hi: Bound<Bytes>,
+    done: bool,
+    _version: Arc<Version>,
+}
+
+impl std::fmt::Debug for DbIter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DbIter")
+            .field("seq", &self.seq)
+            .finish_non_exhaustive()
+    }
+}
+
+impl DbIter {
+    pub(crate) fn new(
+        sources: Vec<BoxIter>,
+        seq: SeqNo,
+        lo: Bound<Bytes>,
+        hi: Bound<Bytes>,
+        version: Arc<Version>,
+    ) -> DbIter {
+        DbIter {
+            merge: Merge::new(sources),
+            seq,
+            lo,
+            hi,
+            done: false,
+            _version: version,
+        }
+    }
+
+    fn above_lo(&self, k: &[u8]) -> bool {
+        match &self.lo {
+            Bound::Included(l) => k >= l.as_ref(),
+            Bound::Excluded(l) => k > l.as_ref(),
+            Bound::Unbounded => true,
+        }
+    }
+
+    fn below_hi(&self, k: &[u8]) -> bool {
+        match &self.hi {
+            Bound::Included(h) => k <= h.as_ref(),
+            Bound::Excluded(h) => k < h.as_ref(),
+            Bound::Unbounded => true,
+        }
+    }
+}
+
+impl Iterator for DbIter {
+    type Item = Result<(Bytes, Bytes)>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        while !self.done {
+            let (k, v) = match self.merge.next()? {
+                Ok(e) => e,
+                Err(e) => {
+                    self.done = true;
+                    return Some(Err(e));
+                }
+            };
+            // Consume the rest of this user key's group: one call handles a
+            // whole group, so front and back never split one.
+            let mut newest: Option<(ValueKind, Bytes)> = (k.seq <= self.seq).then(|| (k.kind, v));
+            while let Some(Ok((n, _))) = self.merge.peek_front() {
+                if n.user != k.user {
+                    break;
+                }
+                let (n, nv) = match self.merge.next() {
+                    Some(Ok(e)) => e,
+                    _ => break,
+                };
+                if newest.is_none() && n.seq <= self.seq {
+                    newest = Some((n.kind, nv));
+                }
+            }
+            if !self.below_hi(&k.user) {
+                self.done = true;
+                return None;
+            }
+            if !self.above_lo(&k.user) {
+                continue;
+            }
+            if let Some((ValueKind::Inline, v)) = newest {
+                return Some(Ok((k.user, v)));
+            }
+        }
+        None
+    }
+}
+
+impl DoubleEndedIterator for DbIter {
+    fn next_back(&mut self) -> Option<Self::Item> {
+        while !self.done {
+            let (k, v) = match self.merge.next_back()? {
+                Ok(e) => e,
+                Err(e) => {
+                    self.done = true;
+                    return Some(Err(e));
+                }
+            };
+            // From the back a group comes oldest first: the visible version
+            // is the last one at or below `seq`.
+            let mut newest: Option<(ValueKind, Bytes)> = (k.seq <= self.seq).then(|| (k.kind, v));
+            while let Some(Ok((n, _))) = self.merge.peek_back() {
+                if n.user != k.user {
+                    break;
+                }
+                let (n, nv) = match self.merge.next_back() {
+                    Some(Ok(e)) => e,
+                    _ => break,
+                };
+                if n.seq <= self.seq {
+                    newest = Some((n.kind, nv));
+                }
+            }
+            if !self.above_lo(&k.user) {
+                self.done = true;
+                return None;
+            }
+            if !self.below_hi(&k.user) {
+                continue;
+            }
+            if let Some((ValueKind::Inline, v)) = newest {
+                return Some(Ok((k.user, v)));
+            }
+        }
+        None
+    }
+}

@@ -1,0 +1,71 @@
+//! An embedded, ordered key-value engine: a log-structured merge tree with a
+//! write-ahead log, a concurrent memtable, checksummed SSTables with Bloom
+//! filters, and leveled compaction on a background thread.
+//!
+//! ```
+//! use lsm::{Db, Options};
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let dir = tempfile::tempdir()?;
+//! let db = Db::open(dir.path(), Options::default())?;
+//! db.put("apple", "red")?;
+//! db.put("banana", "yellow")?;
+//! db.delete("apple")?;
+//! assert_eq!(db.get(b"banana")?.as_deref(), Some(&b"yellow"[..]));
+//! assert_eq!(db.get(b"apple")?, None);
+//! let snap = db.snapshot();
+//! db.put("cherry", "dark")?;
+//! assert_eq!(snap.get(b"cherry")?, None);
+//! let keys: Vec<_> = db.range::<&[u8], _>(..).rev().map(|r| r.map(|(k, _)| k)).collect::<Result<_, _>>()?;
+//! assert_eq!(keys, ["cherry", "banana"]);
+//! db.close()?;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! - `db`: [`Db`] (open, recovery, writes, reads, background work) and [`Snapshot`].
+//! - `batch`: [`WriteBatch`], atomic groups of writes, and their log encoding.
+//! - `wal`: the write-ahead log (32 KiB blocks of checksummed records).
+//! - `memtable`: the concurrent skiplist writes land in.
+//! - `sstable`: tables (blocks, index, filter, properties, footer).
+//! - `filter`: the per-table Bloom filter.
+//! - `cache`: the byte-bounded block cache.
+//! - `version`, `manifest`: the live table set and its log of edits.
+//! - `compaction`: picking and running leveled compactions.
+//! - `iter`: merging iterators and [`DbIter`].
+//!
+//! Limits: keys up to [`KEY_LEN_MAX`] bytes, values up to [`VALUE_LEN_MAX`];
+//! 7 levels. The on-disk format is in `FORMAT.md`.
+
+#![forbid(unsafe_code)]
+#![deny(clippy::unwrap_used)]
+
+mod batch;
+mod cache;
+mod compaction;
+mod db;
+mod error;
+mod filter;
+mod iter;
+mod key;
+mod manifest;
+mod memtable;
+mod options;
+mod sstable;
+mod stats;
+mod varint;
+mod version;
+mod wal;
+
+pub use batch::WriteBatch;
+pub use db::{Db, Snapshot};
+pub use error::{Error, Result};
+pub use iter::DbIter;
+pub use options::{Options, SyncMode};
+pub use stats::{LevelStats, Stats};
+pub(crate) use version::Version;
+
+/// Longest key accepted, in bytes.
+pub const KEY_LEN_MAX: usize = 64 * 1024;
+/// Longest value accepted, in bytes.
+pub const VALUE_LEN_MAX: usize = 64 * 1024 * 1024;

@@ -1,0 +1,88 @@
+//! Tuning knobs, with units in their names.
+
+/// When writes reach the disk.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SyncMode {
+    /// Every write syncs the log before it returns: acknowledged means durable.
+    Always,
+    /// Concurrent writers share one sync: each write still returns only once a
+    /// sync covering it returned, but one `fdatasync` serves a whole group.
+    GroupCommit,
+    /// No sync on write: durable only after [`Db::sync`](crate::Db::sync),
+    /// [`Db::flush`](crate::Db::flush) or [`Db::close`](crate::Db::close).
+    Never,
+}
+
+/// Options of [`Db::open`](crate::Db::open).
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// When writes are synced. Default [`SyncMode::Never`].
+    pub sync: SyncMode,
+    /// Memtable size that triggers a switch and a background flush. Default 4 MiB.
+    pub write_buffer_size_bytes: usize,
+    /// Target size of uncompressed data blocks. Default 4 KiB.
+    pub block_size_bytes: usize,
+    /// Entries between restart points in a data block. Default 16.
+    pub block_restart_interval: usize,
+    /// Bloom filter bits per key; 0 disables filters. Default 10.
+    pub bloom_bits_per_key: usize,
+    /// Compress blocks with LZ4 when that saves space. Default true.
+    pub compression: bool,
+    /// Block cache capacity. Default 64 MiB.
+    pub block_cache_bytes: usize,
+    /// Target size of a compaction output table. Default 4 MiB.
+    pub table_size_target_bytes: u64,
+    /// Maximum bytes of level 1; each deeper level holds 10x more. Default 16 MiB.
+    pub level1_bytes_max: u64,
+    /// Number of L0 tables that triggers a compaction. Default 4.
+    pub l0_compaction_trigger: usize,
+    /// Number of L0 tables at which each write is delayed by 1 ms. Default 12.
+    pub l0_slowdown_trigger: usize,
+    /// Number of L0 tables at which writes wait for compaction. Default 20.
+    pub l0_stop_trigger: usize,
+    /// Create the directory if missing. Default true.
+    pub create_if_missing: bool,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            sync: SyncMode::Never,
+            write_buffer_size_bytes: 4 << 20,
+            block_size_bytes: 4096,
+            block_restart_interval: 16,
+            bloom_bits_per_key: 10,
+            compression: true,
+            block_cache_bytes: 64 << 20,
+            table_size_target_bytes: 4 << 20,
+            level1_bytes_max: 16 << 20,
+            l0_compaction_trigger: 4,
+            l0_slowdown_trigger: 12,
+            l0_stop_trigger: 20,
+            create_if_missing: true,
+        }
+    }
+}
+
+impl Options {
+    pub(crate) fn validate(&self) -> crate::Result<()> {
+        use crate::Error::InvalidOption;
+        if self.block_restart_interval == 0 {
+            return Err(InvalidOption("block_restart_interval must be at least 1"));
+        }
+        if self.write_buffer_size_bytes < 1024 {
+            return Err(InvalidOption(
+                "write_buffer_size_bytes must be at least 1024",
+            ));
+        }
+        if self.l0_compaction_trigger == 0
+            || self.l0_slowdown_trigger < self.l0_compaction_trigger
+            || self.l0_stop_trigger < self.l0_slowdown_trigger
+        {
+            return Err(InvalidOption(
+                "need 0 < l0_compaction_trigger <= l0_slowdown_trigger <= l0_stop_trigger",
+            ));
+        }
+        Ok(())
+    }
+}

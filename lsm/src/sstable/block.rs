@@ -1,0 +1,258 @@
+//! One block format, shared by data and index blocks: sorted entries with
+//! shared-prefix key compression and restart points.
+//!
+//! ```text
+//! entry*: shared: varint | unshared: varint | value_len: varint | key_delta | value
+//! restarts: u32 LE * n   (offsets of entries whose `shared` is 0)
+//! n: u32 LE
+//! ```
+//! Keys are encoded internal keys, compared with [`cmp_encoded`].
+
+use std::cmp::Ordering;
+
+use bytes::Bytes;
+
+use crate::key::cmp_encoded;
+use crate::varint;
+
+/// Builds one block. REQUIRES: keys added in increasing internal-key order.
+#[derive(Debug)]
+pub(crate) struct BlockBuilder {
+    buf: Vec<u8>,
+    restarts: Vec<u32>,
+    restart_interval: usize,
+    counter: usize,
+    last_key: Vec<u8>,
+    entries: usize,
+}
+
+impl BlockBuilder {
+    pub(crate) fn new(restart_interval: usize) -> BlockBuilder {
+        assert!(restart_interval >= 1);
+        BlockBuilder {
+            buf: Vec::new(),
+            restarts: vec![0],
+            restart_interval,
+            counter: 0,
+            last_key: Vec::new(),
+            entries: 0,
+        }
+    }
+
+    pub(crate) fn add(&mut self, key: &[u8], value: &[u8]) {
+        debug_assert!(self.entries == 0 || cmp_encoded(&self.last_key, key) == Ordering::Less);
+        let shared = if self.counter < self.restart_interval {
+            self.last_key
+                .iter()
+                .zip(key)
+                .take_while(|(a, b)| a == b)
+                .count()
+        } else {
+            self.restarts.push(self.buf.len() as u32);
+            self.counter = 0;
+            0
+        };
+        varint::put(&mut self.buf, shared as u64);
+        varint::put(&mut self.buf, (key.len() - shared) as u64);
+        varint::put(&mut self.buf, value.len() as u64);
+        self.buf.extend_from_slice(&key[shared..]);
+        self.buf.extend_from_slice(value);
+        self.last_key.clear();
+        self.last_key.extend_from_slice(key);
+        self.counter += 1;
+        self.entries += 1;
+    }
+
+    /// Size of the block if finished now.
+    pub(crate) fn size_estimate_bytes(&self) -> usize {
+        self.buf.len() + 4 * self.restarts.len() + 4
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.entries == 0
+    }
+
+    pub(crate) fn last_key(&self) -> &[u8] {
+        &self.last_key
+    }
+
+    /// Returns the block's bytes and resets the builder.
+    pub(crate) fn finish(&mut self) -> Vec<u8> {
+        let mut out = std::mem::take(&mut self.buf);
+        for r in &self.restarts {
+            out.extend_from_slice(&r.to_le_bytes());
+        }
+        out.extend_from_slice(&(self.restarts.len() as u32).to_le_bytes());
+        self.restarts = vec![0];
+        self.counter = 0;
+        self.entries = 0;
+        self.last_key.clear();
+        out
+    }
+}
+
+/// A decoded (CRC-checked, decompressed) block.
+#[derive(Clone, Debug)]
+pub(crate) struct Block {
+    data: Bytes,
+    restarts_offset: usize,
+    restarts: usize,
+}
+
+/// Why a block's bytes do not parse; the caller adds file and offset.
+#[derive(Debug)]
+pub(crate) struct Malformed;
+
+impl Block {
+    pub(crate) fn new(data: Bytes) -> Result<Block, Malformed> {
+        let n_off = data.len().checked_sub(4).ok_or(Malformed)?;
+        let n = u32::from_le_bytes([
+            data[n_off],
+            data[n_off + 1],
+            data[n_off + 2],
+            data[n_off + 3],
+        ]) as usize;
+        let restarts_offset = n
+            .checked_mul(4)
+            .and_then(|b| n_off.checked_sub(b))
+            .ok_or(Malformed)?;
+        if n == 0 {
+            return Err(Malformed);
+        }
+        Ok(Block {
+            data,
+            restarts_offset,
+            restarts: n,
+        })
+    }
+
+    pub(crate) fn size_bytes(&self) -> usize {
+        self.data.len()
+    }
+
+    fn restart(&self, i: usize) -> usize {
+        let p = self.restarts_offset + 4 * i;
+        u32::from_le_bytes([
+            self.data[p],
+            self.data[p + 1],
+            self.data[p + 2],
+            self.data[p + 3],
+        ]) as usize
+    }
+
+    /// Decodes the entry at `pos` given the previous key; returns the next
+    /// position and the value's range.
+    fn decode_at(
+        &self,
+        pos: usize,
+        key: &mut Vec<u8>,
+    ) -> Result<(usize, std::ops::Range<usize>), Malformed> {
+        let end = self.restarts_offset;
+        let mut p = pos;
+        let shared = varint::get(&self.data[..end], &mut p).ok_or(Malformed)? as usize;
+        let unshared = varint::get(&self.data[..end], &mut p).ok_or(Malformed)? as usize;
+        let vlen = varint::get(&self.data[..end], &mut p).ok_or(Malformed)? as usize;
+        if shared > key.len() {
+            return Err(Malformed);
+        }
+        let kend = p
+            .checked_add(unshared)
+            .filter(|&e| e <= end)
+            .ok_or(Malformed)?;
+        let vend = kend
+            .checked_add(vlen)
+            .filter(|&e| e <= end)
+            .ok_or(Malformed)?;
+        key.truncate(shared);
+        key.extend_from_slice(&self.data[p..kend]);
+        Ok((vend, kend..vend))
+    }
+
+    /// The first entry whose key is at least `target`.
+    pub(crate) fn seek(&self, target: &[u8]) -> Result<Option<(Vec<u8>, Bytes)>, Malformed> {
+        // Binary search for the last restart whose key is < target.
+        let (mut lo, mut hi) = (0usize, self.restarts - 1);
+        let mut key = Vec::new();
+        while lo < hi {
+            let mid = (lo + hi).div_ceil(2);
+            let pos = self.restart(mid);
+            if pos >= self.restarts_offset {
+                return Err(Malformed);
+            }
+            key.clear();
+            self.decode_at(pos, &mut key)?;
+            if cmp_encoded(&key, target) == Ordering::Less {
+                lo = mid;
+            } else {
+                hi = mid - 1;
+            }
+        }
+        let mut pos = self.restart(lo);
+        key.clear();
+        while pos < self.restarts_offset {
+            let (next, v) = self.decode_at(pos, &mut key)?;
+            if cmp_encoded(&key, target) != Ordering::Less {
+                return Ok(Some((key, self.data.slice(v))));
+            }
+            pos = next;
+        }
+        Ok(None)
+    }
+
+    /// Every entry, in order.
+    pub(crate) fn entries(&self) -> Result<Vec<(Vec<u8>, Bytes)>, Malformed> {
+        let mut out = Vec::new();
+        let mut key = Vec::new();
+        let mut pos = 0;
+        while pos < self.restarts_offset {
+            let (next, v) = self.decode_at(pos, &mut key)?;
+            out.push((key.clone(), self.data.slice(v)));
+            pos = next;
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::key::{InternalKey, ValueKind};
+
+    fn k(i: u32) -> Vec<u8> {
+        InternalKey::new(Bytes::from(format!("key{i:06}")), 7, ValueKind::Inline).encoded()
+    }
+
+    #[test]
+    fn seek_finds_first_entry_at_or_after_target() {
+        let mut b = BlockBuilder::new(4);
+        for i in (0..200).step_by(2) {
+            b.add(&k(i), format!("v{i}").as_bytes());
+        }
+        let block = Block::new(Bytes::from(b.finish())).expect("block");
+        assert_eq!(block.entries().expect("entries").len(), 100);
+        for i in 0..200 {
+            let got = block.seek(&k(i)).expect("seek");
+            if i >= 198 + 1 {
+                assert!(got.is_none());
+            } else {
+                let want = i + (i % 2);
+                assert_eq!(got.expect("some").0, k(want));
+            }
+        }
+    }
+
+    #[test]
+    fn truncated_block_is_malformed_not_panic() {
+        let mut b = BlockBuilder::new(2);
+        for i in 0..10 {
+            b.add(&k(i), b"value");
+        }
+        let bytes = b.finish();
+        for cut in 0..bytes.len() {
+            if let Ok(block) = Block::new(Bytes::copy_from_slice(&bytes[..cut])) {
+                let _ = block.entries();
+                let _ = block.seek(&k(5));
+            }
+        }
+    }
+}

@@ -1,0 +1,79 @@
+//! Block handles and the index block: one entry per data block, keyed by the
+//! block's last internal key, valued by its handle.
+
+use std::cmp::Ordering;
+use std::path::Path;
+
+use crate::key::cmp_encoded;
+use crate::sstable::block::Block;
+use crate::{Error, Result};
+
+/// Bytes of an encoded block handle.
+pub(crate) const HANDLE_SIZE_BYTES: usize = 16;
+
+/// Where a block (contents plus trailer) lies in its file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub(crate) struct BlockHandle {
+    pub(crate) offset: u64,
+    pub(crate) size_bytes: u64,
+}
+
+impl BlockHandle {
+    pub(crate) fn encode(&self) -> [u8; HANDLE_SIZE_BYTES] {
+        let mut b = [0u8; HANDLE_SIZE_BYTES];
+        b[..8].copy_from_slice(&self.offset.to_le_bytes());
+        b[8..].copy_from_slice(&self.size_bytes.to_le_bytes());
+        b
+    }
+
+    pub(crate) fn decode(b: &[u8]) -> Option<BlockHandle> {
+        if b.len() != HANDLE_SIZE_BYTES {
+            return None;
+        }
+        let mut o = [0u8; 8];
+        let mut s = [0u8; 8];
+        o.copy_from_slice(&b[..8]);
+        s.copy_from_slice(&b[8..]);
+        Some(BlockHandle {
+            offset: u64::from_le_bytes(o),
+            size_bytes: u64::from_le_bytes(s),
+        })
+    }
+}
+
+/// The decoded index of a table, held in memory while the table is open.
+#[derive(Debug)]
+pub(crate) struct Index {
+    /// (last key of the block, handle), in key order.
+    pub(crate) entries: Vec<(Vec<u8>, BlockHandle)>,
+}
+
+impl Index {
+    pub(crate) fn decode(block: &Block, file: &Path, offset: u64, file_len: u64) -> Result<Index> {
+        let bad = |what| Error::corruption(file, offset, what, 0, 0);
+        let raw = block.entries().map_err(|_| bad("index block malformed"))?;
+        let mut entries: Vec<(Vec<u8>, BlockHandle)> = Vec::with_capacity(raw.len());
+        for (k, v) in raw {
+            let h = BlockHandle::decode(&v).ok_or_else(|| bad("index block handle"))?;
+            if h.offset
+                .checked_add(h.size_bytes)
+                .is_none_or(|e| e > file_len)
+            {
+                return Err(bad("index handle past end of file"));
+            }
+            if let Some((prev, _)) = entries.last()
+                && cmp_encoded(prev, &k) != Ordering::Less
+            {
+                return Err(bad("index keys out of order"));
+            }
+            entries.push((k, h));
+        }
+        Ok(Index { entries })
+    }
+
+    /// Index of the first block whose last key is at least `target`.
+    pub(crate) fn find(&self, target: &[u8]) -> usize {
+        self.entries
+            .partition_point(|(k, _)| cmp_encoded(k, target) == Ordering::Less)
+    }
+}

@@ -1,0 +1,155 @@
+//! Writes a table from entries added in internal-key order.
+
+use std::path::Path;
+
+use crate::Result;
+use crate::filter;
+use crate::key::{self, ValueKind};
+use crate::sstable::block::BlockBuilder;
+use crate::sstable::footer::Footer;
+use crate::sstable::index::BlockHandle;
+use crate::sstable::properties::Properties;
+use crate::sstable::trailer;
+
+/// Bytes buffered before one `append` to the file.
+const WRITE_BUFFER_BYTES: usize = 256 * 1024;
+
+/// Table-shaping options, copied from [`Options`](crate::Options).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct TableOptions {
+    pub(crate) block_size_bytes: usize,
+    pub(crate) restart_interval: usize,
+    pub(crate) bloom_bits_per_key: usize,
+    pub(crate) compression: bool,
+}
+
+/// Builds one table file.
+#[derive(Debug)]
+pub(crate) struct TableWriter {
+    file: Box<dyn vfs::File>,
+    opts: TableOptions,
+    offset: u64,
+    buf: Vec<u8>,
+    data: BlockBuilder,
+    index: BlockBuilder,
+    hashes: Vec<u64>,
+    last_user_key: Vec<u8>,
+    props: Properties,
+}
+
+impl TableWriter {
+    pub(crate) fn create(fs: &dyn vfs::Fs, path: &Path, opts: TableOptions) -> Result<TableWriter> {
+        let file = fs.open(path, vfs::OpenMode::Truncate)?;
+        Ok(TableWriter {
+            file,
+            opts,
+            offset: 0,
+            buf: Vec::with_capacity(WRITE_BUFFER_BYTES + 8192),
+            data: BlockBuilder::new(opts.restart_interval),
+            index: BlockBuilder::new(1),
+            hashes: Vec::new(),
+            last_user_key: Vec::new(),
+            props: Properties {
+                seq_min: u64::MAX,
+                ..Properties::default()
+            },
+        })
+    }
+
+    /// Adds an encoded internal key and its value. REQUIRES: increasing keys.
+    pub(crate) fn add(&mut self, ikey: &[u8], value: &[u8]) -> Result<()> {
+        let (user, seq, kind) = key::split(ikey).unwrap_or((ikey, 0, ValueKind::Inline));
+        if self.props.entries == 0 {
+            self.props.smallest = ikey.to_vec();
+        }
+        if self.props.entries == 0 || user != self.last_user_key.as_slice() {
+            self.hashes.push(filter::key_hash(user));
+            self.last_user_key.clear();
+            self.last_user_key.extend_from_slice(user);
+        }
+        self.props.entries += 1;
+        if kind == ValueKind::Delete {
+            self.props.tombstones += 1;
+        }
+        self.props.seq_min = self.props.seq_min.min(seq);
+        self.props.seq_max = self.props.seq_max.max(seq);
+        self.data.add(ikey, value);
+        if self.data.size_estimate_bytes() >= self.opts.block_size_bytes {
+            self.finish_data_block()?;
+        }
+        Ok(())
+    }
+
+    /// Bytes the file will have, roughly, if finished now.
+    pub(crate) fn size_estimate_bytes(&self) -> u64 {
+        self.offset + self.buf.len() as u64 + self.data.size_estimate_bytes() as u64
+    }
+
+    pub(crate) fn entries(&self) -> u64 {
+        self.props.entries
+    }
+
+    fn finish_data_block(&mut self) -> Result<()> {
+        if self.data.is_empty() {
+            return Ok(());
+        }
+        let last = self.data.last_key().to_vec();
+        let raw = self.data.finish();
+        let handle = self.write_block(&raw, self.opts.compression)?;
+        self.props.data_bytes += handle.size_bytes;
+        self.props.largest = last.clone();
+        self.index.add(&last, &handle.encode());
+        Ok(())
+    }
+
+    fn write_block(&mut self, raw: &[u8], compress: bool) -> Result<BlockHandle> {
+        let offset = self.offset + self.buf.len() as u64;
+        let n = trailer::encode(raw, compress, &mut self.buf);
+        if self.buf.len() >= WRITE_BUFFER_BYTES {
+            self.drain()?;
+        }
+        Ok(BlockHandle {
+            offset,
+            size_bytes: n as u64,
+        })
+    }
+
+    fn drain(&mut self) -> Result<()> {
+        if !self.buf.is_empty() {
+            self.file.append(&self.buf)?;
+            self.offset += self.buf.len() as u64;
+            self.buf.clear();
+        }
+        Ok(())
+    }
+
+    /// Writes filter, properties, index and footer, and syncs the file.
+    /// Returns the file size and properties.
+    pub(crate) fn finish(mut self) -> Result<(u64, Properties)> {
+        self.finish_data_block()?;
+        let filter = if self.opts.bloom_bits_per_key > 0 {
+            let f = filter::build(&self.hashes, self.opts.bloom_bits_per_key);
+            self.write_block(&f, false)?
+        } else {
+            BlockHandle::default()
+        };
+        if self.props.entries == 0 {
+            self.props.seq_min = 0;
+        }
+        let props = self.props.encode();
+        let properties = self.write_block(&props, false)?;
+        let raw_index = self.index.finish();
+        let index = self.write_block(&raw_index, false)?;
+        self.buf.extend_from_slice(
+            &Footer {
+                index,
+                filter,
+                properties,
+            }
+            .encode(),
+        );
+        self.drain()?;
+        self.file.sync_data()?;
+        Ok((self.offset, self.props))
+    }
+}

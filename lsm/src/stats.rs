@@ -1,0 +1,39 @@
+//! What [`Db::stats`](crate::Db::stats) reports.
+
+/// Files and bytes of one level.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LevelStats {
+    /// Number of tables.
+    pub files: usize,
+    /// Total table bytes.
+    pub bytes: u64,
+}
+
+/// Counters since open and the tree's current shape.
+#[derive(Clone, Debug, Default)]
+pub struct Stats {
+    /// Per level, L0 first.
+    pub levels: Vec<LevelStats>,
+    /// Key and value bytes written by callers.
+    pub user_bytes: u64,
+    /// Table bytes written by memtable flushes.
+    pub flush_bytes: u64,
+    /// Table bytes written by compactions.
+    pub compaction_bytes: u64,
+    /// `(flush_bytes + compaction_bytes) / user_bytes` (the WAL excluded).
+    pub write_amplification: f64,
+    /// Point lookups served.
+    pub gets: u64,
+    /// Tables consulted by lookups that missed the memtables.
+    pub tables_probed: u64,
+    /// Table probes the Bloom filter answered "absent" (no block read).
+    pub filter_negatives: u64,
+    /// Table probes that passed the filter and read a data block.
+    pub filter_positives: u64,
+    /// Memtable flushes.
+    pub flushes: u64,
+    /// Compactions (including trivial moves).
+    pub compactions: u64,
+    /// Times a writer was slowed or stopped by L0 depth or a pending flush.
+    pub write_stalls: u64,
+}

@@ -1,0 +1,102 @@
+//! A version: the set of live tables, per level. Immutable once built;
+//! readers hold an `Arc<Version>` for as long as they read its tables.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+use crate::Result;
+use crate::key::{self, SeqNo, ValueKind};
+use crate::sstable::reader::{Probe, Table};
+
+/// Number of levels.
+pub(crate) const NUM_LEVELS: usize = 7;
+
+/// Live tables. L0 is newest first and may overlap; L1.. are sorted by key
+/// and do not overlap.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct Version {
+    pub(crate) levels: [Vec<Arc<Table>>; NUM_LEVELS],
+}
+
+/// Counters a lookup updates.
+#[derive(Debug, Default)]
+pub(crate) struct GetStats {
+    pub(crate) tables_probed: u64,
+    pub(crate) filter_negatives: u64,
+    pub(crate) filter_positives: u64,
+}
+
+pub(crate) fn user_range(t: &Table) -> (&[u8], &[u8]) {
+    let s = key::split(&t.props.smallest).map_or(&[][..], |x| x.0);
+    let l = key::split(&t.props.largest).map_or(&[][..], |x| x.0);
+    (s, l)
+}
+
+impl Version {
+    pub(crate) fn get(
+        &self,
+        user: &[u8],
+        hash: u64,
+        seq: SeqNo,
+        stats: &mut GetStats,
+    ) -> Result<Option<(ValueKind, Bytes)>> {
+        let mut probe = |t: &Table| -> Result<Option<(ValueKind, Bytes)>> {
+            stats.tables_probed += 1;
+            match t.get(user, hash, seq)? {
+                Probe::FilteredOut => {
+                    stats.filter_negatives += 1;
+                    Ok(None)
+                }
+                Probe::Missing => {
+                    stats.filter_positives += 1;
+                    Ok(None)
+                }
+                Probe::Found(k, v) => {
+                    stats.filter_positives += 1;
+                    Ok(Some((k, v)))
+                }
+            }
+        };
+        for t in &self.levels[0] {
+            let (s, l) = user_range(t);
+            if user >= s
+                && user <= l
+                && let Some(x) = probe(t)?
+            {
+                return Ok(Some(x));
+            }
+        }
+        for level in &self.levels[1..] {
+            let i = level.partition_point(|t| user_range(t).1 < user);
+            if let Some(t) = level.get(i)
+                && user >= user_range(t).0
+                && let Some(x) = probe(t)?
+            {
+                return Ok(Some(x));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Tables of `level` whose user-key range meets `[lo, hi]` (None: open).
+    pub(crate) fn overlapping(
+        &self,
+        level: usize,
+        lo: Option<&[u8]>,
+        hi: Option<&[u8]>,
+    ) -> Vec<Arc<Table>> {
+        self.levels[level]
+            .iter()
+            .filter(|t| {
+                let (s, l) = user_range(t);
+                lo.is_none_or(|lo| l >= lo) && hi.is_none_or(|hi| s <= hi)
+            })
+            .cloned()
+            .collect()
+    }
+
+    pub(crate) fn level_bytes(&self, level: usize) -> u64 {
+        self.levels[level].iter().map(|t| t.size_bytes()).sum()
+    }
+}

@@ -1,0 +1,86 @@
+//! Appends records to a log file, fragmenting them at block boundaries.
+
+use std::path::Path;
+
+use crate::Result;
+use crate::wal::format::{BLOCK_SIZE_BYTES, FragmentType, HEADER_SIZE_BYTES, crc, file_header};
+
+/// A log being written. Not shared: the DB serialises writers around it.
+#[derive(Debug)]
+pub(crate) struct LogWriter {
+    file: std::sync::Arc<dyn vfs::File>,
+    /// Bytes written so far (the file's length).
+    len_bytes: u64,
+    buf: Vec<u8>,
+}
+
+impl LogWriter {
+    /// Creates a new log at `path` and writes its file-header record.
+    pub(crate) fn create(fs: &dyn vfs::Fs, path: &Path) -> Result<LogWriter> {
+        let file: std::sync::Arc<dyn vfs::File> = fs.open(path, vfs::OpenMode::Truncate)?.into();
+        let mut w = LogWriter {
+            file,
+            len_bytes: 0,
+            buf: Vec::new(),
+        };
+        w.add_record(&file_header())?;
+        Ok(w)
+    }
+
+    /// The file, for syncing outside the writer's lock.
+    pub(crate) fn file(&self) -> std::sync::Arc<dyn vfs::File> {
+        std::sync::Arc::clone(&self.file)
+    }
+
+    /// Bytes written so far.
+    pub(crate) fn len_bytes(&self) -> u64 {
+        self.len_bytes
+    }
+
+    /// Appends one logical record with a single `append` call, so a torn
+    /// write can only damage this record's tail.
+    pub(crate) fn add_record(&mut self, payload: &[u8]) -> Result<u64> {
+        self.buf.clear();
+        let mut block_offset = (self.len_bytes % BLOCK_SIZE_BYTES as u64) as usize;
+        let mut rest = payload;
+        let mut first = true;
+        loop {
+            let left = BLOCK_SIZE_BYTES - block_offset;
+            if left < HEADER_SIZE_BYTES {
+                self.buf.extend(std::iter::repeat_n(0u8, left));
+                block_offset = 0;
+                continue;
+            }
+            let avail = left - HEADER_SIZE_BYTES;
+            let n = rest.len().min(avail);
+            let last = n == rest.len();
+            let ty = match (first, last) {
+                (true, true) => FragmentType::Full,
+                (true, false) => FragmentType::First,
+                (false, false) => FragmentType::Middle,
+                (false, true) => FragmentType::Last,
+            } as u8;
+            let (frag, tail) = rest.split_at(n);
+            self.buf.extend_from_slice(&crc(ty, frag).to_le_bytes());
+            // `n <= BLOCK_SIZE_BYTES - HEADER_SIZE_BYTES`, asserted to fit a u16 in format.rs.
+            self.buf.extend_from_slice(&(n as u16).to_le_bytes());
+            self.buf.push(ty);
+            self.buf.extend_from_slice(frag);
+            block_offset += HEADER_SIZE_BYTES + n;
+            rest = tail;
+            first = false;
+            if last {
+                break;
+            }
+        }
+        self.file.append(&self.buf)?;
+        self.len_bytes += self.buf.len() as u64;
+        Ok(self.len_bytes)
+    }
+
+    /// Makes everything appended so far durable.
+    pub(crate) fn sync(&self) -> Result<()> {
+        self.file.sync_data()?;
+        Ok(())
+    }
+}

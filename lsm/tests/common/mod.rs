@@ -1,0 +1,56 @@
+//! Helpers shared by the integration tests.
+#![allow(dead_code)]
+
+use lsm::Options;
+
+/// Options with tiny buffers so a few hundred writes reach every level.
+pub(crate) fn tiny_options() -> Options {
+    Options {
+        write_buffer_size_bytes: 2048,
+        block_size_bytes: 256,
+        block_restart_interval: 4,
+        table_size_target_bytes: 2048,
+        level1_bytes_max: 8192,
+        l0_compaction_trigger: 2,
+        l0_slowdown_trigger: 4,
+        l0_stop_trigger: 8,
+        block_cache_bytes: 64 * 1024,
+        ..Options::default()
+    }
+}
+
+/// Collects an iterator of results into key/value string pairs.
+pub(crate) fn collect(
+    it: impl Iterator<Item = lsm::Result<(bytes::Bytes, bytes::Bytes)>>,
+) -> Vec<(Vec<u8>, Vec<u8>)> {
+    it.map(|r| {
+        let (k, v) = r.expect("iteration");
+        (k.to_vec(), v.to_vec())
+    })
+    .collect()
+}
+
+/// Short printable form of pairs, for readable failures.
+pub(crate) fn show(pairs: &[(Vec<u8>, Vec<u8>)]) -> Vec<String> {
+    pairs
+        .iter()
+        .map(|(k, v)| {
+            format!(
+                "{}={}",
+                String::from_utf8_lossy(k),
+                String::from_utf8_lossy(&v[..v.len().min(8)])
+            )
+        })
+        .collect()
+}
+
+/// Asserts two pair lists are equal, printing only the differences.
+pub(crate) fn assert_same(got: &[(Vec<u8>, Vec<u8>)], want: &[(Vec<u8>, Vec<u8>)], what: &str) {
+    if got != want {
+        let g = show(got);
+        let w = show(want);
+        let extra: Vec<_> = g.iter().filter(|x| !w.contains(x)).collect();
+        let missing: Vec<_> = w.iter().filter(|x| !g.contains(x)).collect();
+        panic!("{what}: unexpected {extra:?}, missing {missing:?}");
+    }
+}

@@ -1,0 +1,222 @@
+//! Model-based tests: random operations against a `BTreeMap`, with tiny
+//! buffers so memtables, L0, deep levels and tombstones are all exercised.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::ops::Bound;
+
+use lsm::{Db, WriteBatch};
+use proptest::prelude::*;
+
+#[derive(Clone, Debug)]
+enum Op {
+    Put(u8, u16),
+    Delete(u8),
+    Batch(Vec<(u8, Option<u16>)>),
+    Get(u8),
+    Range(u8, u8, bool),
+    Prefix(u8, bool),
+    TakeSnapshot,
+    ReadSnapshot(usize, u8, u8),
+    DropSnapshot(usize),
+    Flush,
+    Compact(u8, u8),
+    Reopen,
+}
+
+fn key(k: u8) -> Vec<u8> {
+    format!("key{:03}", k % 120).into_bytes()
+}
+
+fn value(k: u8, v: u16) -> Vec<u8> {
+    // Values of varied length so blocks split at different places.
+    let mut out = format!("v{v}-").into_bytes();
+    out.resize(4 + (usize::from(v) * 7 + usize::from(k)) % 90, b'x');
+    out
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        20 => (any::<u8>(), any::<u16>()).prop_map(|(k, v)| Op::Put(k, v)),
+        6 => any::<u8>().prop_map(Op::Delete),
+        4 => prop::collection::vec((any::<u8>(), prop::option::of(any::<u16>())), 1..8).prop_map(Op::Batch),
+        8 => any::<u8>().prop_map(Op::Get),
+        3 => (any::<u8>(), any::<u8>(), any::<bool>()).prop_map(|(a, b, r)| Op::Range(a, b, r)),
+        2 => (any::<u8>(), any::<bool>()).prop_map(|(a, r)| Op::Prefix(a, r)),
+        2 => Just(Op::TakeSnapshot),
+        3 => (any::<usize>(), any::<u8>(), any::<u8>()).prop_map(|(i, a, b)| Op::ReadSnapshot(i, a, b)),
+        1 => any::<usize>().prop_map(Op::DropSnapshot),
+        2 => Just(Op::Flush),
+        1 => (any::<u8>(), any::<u8>()).prop_map(|(a, b)| Op::Compact(a, b)),
+        1 => Just(Op::Reopen),
+    ]
+}
+
+type Model = BTreeMap<Vec<u8>, Vec<u8>>;
+
+fn model_range(m: &Model, lo: &[u8], hi: &[u8]) -> Vec<(Vec<u8>, Vec<u8>)> {
+    if lo > hi {
+        return Vec::new();
+    }
+    m.range::<[u8], _>((Bound::Included(lo), Bound::Included(hi)))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
+}
+
+fn run(ops: Vec<Op>) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let opts = common::tiny_options();
+    let mut db = Some(Db::open(dir.path(), opts.clone()).expect("open"));
+    let mut model = Model::new();
+    let mut snaps: Vec<(lsm::Snapshot, Model)> = Vec::new();
+    for op in ops {
+        let d = db.as_ref().expect("db open");
+        match op {
+            Op::Put(k, v) => {
+                d.put(key(k), value(k, v)).expect("put");
+                model.insert(key(k), value(k, v));
+            }
+            Op::Delete(k) => {
+                d.delete(key(k)).expect("delete");
+                model.remove(&key(k));
+            }
+            Op::Batch(ops) => {
+                let mut b = WriteBatch::new();
+                for (k, v) in ops {
+                    match v {
+                        Some(v) => {
+                            b.put(key(k), value(k, v));
+                            model.insert(key(k), value(k, v));
+                        }
+                        None => {
+                            b.delete(key(k));
+                            model.remove(&key(k));
+                        }
+                    }
+                }
+                d.write(b).expect("write");
+            }
+            Op::Get(k) => {
+                let got = d.get(&key(k)).expect("get").map(|v| v.to_vec());
+                assert_eq!(
+                    got,
+                    model.get(&key(k)).cloned(),
+                    "get {:?}",
+                    String::from_utf8_lossy(&key(k))
+                );
+            }
+            Op::Range(a, b, rev) => {
+                let (lo, hi) = (key(a), key(b));
+                let mut want = model_range(&model, &lo, &hi);
+                let got = if rev {
+                    want.reverse();
+                    common::collect(d.range(lo.as_slice()..=hi.as_slice()).rev())
+                } else {
+                    common::collect(d.range(lo.as_slice()..=hi.as_slice()))
+                };
+                common::assert_same(&got, &want, "range");
+            }
+            Op::Prefix(a, rev) => {
+                let p = &key(a)[..5];
+                let mut want: Vec<_> = model
+                    .iter()
+                    .filter(|(k, _)| k.starts_with(p))
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect();
+                let got = if rev {
+                    want.reverse();
+                    common::collect(d.prefix(p).rev())
+                } else {
+                    common::collect(d.prefix(p))
+                };
+                common::assert_same(&got, &want, "range");
+            }
+            Op::TakeSnapshot => snaps.push((d.snapshot(), model.clone())),
+            Op::ReadSnapshot(i, a, b) => {
+                if !snaps.is_empty() {
+                    let (s, m) = &snaps[i % snaps.len()];
+                    let got = s.get(&key(a)).expect("snapshot get").map(|v| v.to_vec());
+                    assert_eq!(got, m.get(&key(a)).cloned());
+                    let (lo, hi) = (key(a.min(b)), key(a.max(b)));
+                    assert_eq!(
+                        common::show(&common::collect(s.range(lo.as_slice()..=hi.as_slice()))),
+                        common::show(&model_range(m, &lo, &hi))
+                    );
+                }
+            }
+            Op::DropSnapshot(i) => {
+                if !snaps.is_empty() {
+                    snaps.remove(i % snaps.len());
+                }
+            }
+            Op::Flush => d.flush().expect("flush"),
+            Op::Compact(a, b) => {
+                let (lo, hi) = (key(a.min(b)), key(a.max(b)));
+                d.compact_range(lo.as_slice()..=hi.as_slice())
+                    .expect("compact");
+            }
+            Op::Reopen => {
+                snaps.clear();
+                db.take().expect("db").close().expect("close");
+                db = Some(Db::open(dir.path(), opts.clone()).expect("reopen"));
+            }
+        }
+    }
+    let d = db.expect("db");
+    let all: Vec<_> = model.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+    common::assert_same(
+        &common::collect(d.range::<&[u8], _>(..)),
+        &all,
+        "before close",
+    );
+    drop(snaps);
+    d.close().expect("close");
+    let d = Db::open(dir.path(), opts).expect("final reopen");
+    common::assert_same(
+        &common::collect(d.range::<&[u8], _>(..)),
+        &all,
+        "after reopen",
+    );
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+    #[test]
+    fn db_matches_btreemap_model(ops in prop::collection::vec(op(), 1..400)) {
+        run(ops);
+    }
+}
+
+#[test]
+fn many_writes_reach_deep_levels_and_read_back() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = Db::open(dir.path(), common::tiny_options()).expect("open");
+    let mut model = Model::new();
+    for i in 0..20_000u32 {
+        let k = format!("k{:06}", (i * 7919) % 5000).into_bytes();
+        if i % 9 == 0 {
+            db.delete(k.clone()).expect("delete");
+            model.remove(&k);
+        } else {
+            let v = format!("value{i}").into_bytes();
+            db.put(k.clone(), v.clone()).expect("put");
+            model.insert(k, v);
+        }
+    }
+    db.flush().expect("flush");
+    let stats = db.stats();
+    assert!(
+        stats.levels.iter().skip(2).any(|l| l.files > 0),
+        "{stats:?}"
+    );
+    for (k, v) in &model {
+        assert_eq!(db.get(k).expect("get").as_deref(), Some(v.as_slice()));
+    }
+    assert_eq!(
+        common::collect(db.range::<&[u8], _>(..)),
+        model.into_iter().collect::<Vec<_>>()
+    );
+    db.close().expect("close");
+}
