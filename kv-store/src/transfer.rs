@@ -1,0 +1,125 @@
+//! `load` and `dump`: line files in and out, batched, with progress.
+
+use std::io::{BufRead, BufReader, BufWriter, Read, Write};
+use std::path::Path;
+
+use crate::codec::{self, Encoding, Format};
+use crate::engine::{Engine, Flow, Op, ScanSpec};
+use crate::{Error, Result};
+
+/// What `load` did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LoadReport {
+    /// Lines (pairs) committed.
+    pub pairs: u64,
+    /// Input bytes read.
+    pub bytes: u64,
+}
+
+/// Loads every line of `input` (a path, or `-` for stdin) into `engine` in
+/// atomic batches of `batch_len` pairs, then syncs.
+///
+/// # Errors
+///
+/// [`Error::BadLine`] at the first malformed line: every pair before it has
+/// been written and synced. I/O and engine errors otherwise.
+pub fn load(engine: &dyn Engine, input: &str, format: Format, batch_len: usize) -> Result<LoadReport> {
+    let (reader, len): (Box<dyn Read>, Option<u64>) = if input == "-" {
+        (Box::new(std::io::stdin().lock()), None)
+    } else {
+        let f = std::fs::File::open(input).map_err(|e| Error::io(input, e))?;
+        let len = f.metadata().ok().map(|m| m.len());
+        (Box::new(f), len)
+    };
+    let pb = crate::progress::bar(len, "loading", true);
+    let mut reader = BufReader::with_capacity(1 << 16, reader);
+    let batch_len = batch_len.max(1);
+    let mut batch: Vec<Op> = Vec::with_capacity(batch_len);
+    let mut report = LoadReport::default();
+    let mut line = Vec::new();
+    let mut line_no = 0u64;
+    let outcome = loop {
+        line.clear();
+        let n = match reader.read_until(b'\n', &mut line) {
+            Ok(n) => n,
+            Err(e) => break Err(Error::io(input, e)),
+        };
+        if n == 0 {
+            break Ok(());
+        }
+        line_no += 1;
+        report.bytes += n as u64;
+        pb.inc(n as u64);
+        let text = line.strip_suffix(b"\n").unwrap_or(&line);
+        let text = text.strip_suffix(b"\r").unwrap_or(text);
+        if text.is_empty() {
+            continue;
+        }
+        let parsed = std::str::from_utf8(text)
+            .map_err(|_| "not valid UTF-8 (escape binary bytes as \\xHH)".to_string())
+            .and_then(|t| codec::parse_line(format, t));
+        match parsed {
+            Ok((k, v)) => batch.push(Op::Put(k, v)),
+            Err(reason) => {
+                break Err(Error::BadLine {
+                    line: line_no,
+                    reason,
+                    committed: report.pairs + batch.len() as u64,
+                });
+            }
+        }
+        if batch.len() >= batch_len {
+            if let Err(e) = engine.write(&batch) {
+                break Err(e);
+            }
+            report.pairs += batch.len() as u64;
+            batch.clear();
+        }
+    };
+    // Everything before a bad line is committed and durable, error or not.
+    if !batch.is_empty() {
+        engine.write(&batch)?;
+        report.pairs += batch.len() as u64;
+    }
+    engine.sync()?;
+    pb.finish_and_clear();
+    outcome.map(|()| report)
+}
+
+/// Writes every pair to `output` (a path, or `-` for stdout) in `format`,
+/// returning the number of pairs.
+///
+/// # Errors
+///
+/// I/O and engine errors.
+pub fn dump(engine: &dyn Engine, output: &str, format: Format, stdout: &mut dyn Write) -> Result<u64> {
+    let path = Path::new(output);
+    let mut file;
+    let out: &mut dyn Write = if output == "-" {
+        stdout
+    } else {
+        file = BufWriter::new(std::fs::File::create(path).map_err(|e| Error::io(path, e))?);
+        &mut file
+    };
+    let pb = crate::progress::bar(None, "dumping", false);
+    let mut pairs = 0u64;
+    let werr = |e: std::io::Error| {
+        if output == "-" {
+            Error::Output(e)
+        } else {
+            Error::io(path, e)
+        }
+    };
+    engine.scan(&ScanSpec::default(), &mut |k, v| {
+        let line = codec::format_line(format, Encoding::Text, k, Some(v));
+        writeln!(out, "{line}").map_err(werr)?;
+        pairs += 1;
+        if pairs % 1024 == 0 {
+            pb.set_position(pairs);
+        }
+        Ok(Flow::Continue)
+    })?;
+    out.flush().map_err(werr)?;
+    pb.finish_and_clear();
+    Ok(pairs)
+}
