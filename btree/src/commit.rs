@@ -1,0 +1,140 @@
+//! Commit: record freed pages, write every new page, then (if durable) sync,
+//! write the next meta page and sync again; then publish the new snapshot.
+//!
+//! Crash argument: nothing the last durable meta page references is
+//! overwritten (pages are reused only once freed before every live snapshot,
+//! the durable one included), so until the new meta page is durable a crash
+//! reopens the last durable commit. The meta page goes to the slot the
+//! durable one is not in, so a torn meta write leaves the other slot whole;
+//! its checksum tells which one to take.
+
+use std::sync::Arc;
+
+use crate::db::{Inner, Snapshot, Writer};
+use crate::mapping::Mapping;
+use crate::meta::Meta;
+use crate::write::WriteTxn;
+use crate::{Durability, Result};
+
+/// Writes at most this many bytes per `write_all_at`.
+const WRITE_CHUNK_BYTES: usize = 1 << 20;
+
+/// Makes `meta` (the last commit, whose pages are written) durable.
+pub(crate) fn make_durable(inner: &Inner, w: &mut Writer, meta: &Meta) -> Result<()> {
+    if meta.txn <= w.durable_txn {
+        return Ok(());
+    }
+    let ps = inner.limits.page_size;
+    w.file.sync_data()?;
+    let slot = w.durable_slot ^ 1;
+    let mut buf = vec![0u8; ps];
+    meta.encode(&mut buf, slot);
+    w.file.write_all_at(&buf, slot * ps as u64)?;
+    w.file.sync_data()?;
+    w.durable_txn = meta.txn;
+    w.durable_slot = slot;
+    Ok(())
+}
+
+/// Grows the file to hold `pages` pages, by at least half its length so
+/// growth (and remapping) is rare.
+pub(crate) fn ensure_file_pages(w: &mut Writer, page_size: usize, pages: u64) -> Result<()> {
+    if pages <= w.file_pages {
+        return Ok(());
+    }
+    let target = pages.max(w.file_pages + w.file_pages / 2).max(16);
+    w.file.set_len(target * page_size as u64)?;
+    w.file_pages = target;
+    Ok(())
+}
+
+impl WriteTxn<'_> {
+    fn unchanged(&self) -> bool {
+        self.dirty.is_empty()
+            && self.runs.is_empty()
+            && self.written.is_empty()
+            && self.freed_old.is_empty()
+            && self.consumed.is_empty()
+            && self.pool.is_empty()
+    }
+
+    /// Commits: new readers see the changes once this returns `Ok`, and with
+    /// [`Durability::Immediate`] they are durable.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`](crate::Error::Io) if a write or sync fails: the
+    /// transaction is dropped, and the database stays at the last commit (on
+    /// disk: the last durable one).
+    pub fn commit(mut self) -> Result<()> {
+        if self.unchanged() {
+            return Ok(());
+        }
+        self.record_frees()?;
+        let ps = self.db.limits.page_size;
+        ensure_file_pages(&mut self.w, ps, self.page_count)?;
+
+        // Encode the dirty nodes in page order and write runs of adjacent pages at once.
+        let mut ids: Vec<u64> = self.dirty.keys().copied().collect();
+        ids.sort_unstable();
+        let mut buf: Vec<u8> = Vec::with_capacity(WRITE_CHUNK_BYTES.min(ids.len() * ps));
+        let mut buf_start = 0u64;
+        let mut live_probe: Option<(u64, Vec<u8>)> = None;
+        for &id in &ids {
+            let contiguous = !buf.is_empty() && buf_start + (buf.len() / ps) as u64 == id;
+            if !contiguous || buf.len() >= WRITE_CHUNK_BYTES {
+                if !buf.is_empty() {
+                    self.w.file.write_all_at(&buf, buf_start * ps as u64)?;
+                }
+                buf.clear();
+                buf_start = id;
+            }
+            let at = buf.len();
+            buf.resize(at + ps, 0);
+            if let Some(node) = self.dirty.get(&id) {
+                node.encode(&mut buf[at..], id, self.txn);
+            }
+            if live_probe.is_none() && id < self.base.map.pages() {
+                live_probe = Some((id, buf[at..].to_vec()));
+            }
+        }
+        if !buf.is_empty() {
+            self.w.file.write_all_at(&buf, buf_start * ps as u64)?;
+        }
+        let mut run_ids: Vec<u64> = Vec::with_capacity(self.runs.len());
+        for (&id, run) in self.runs.iter_mut() {
+            crate::page::seal(run);
+            self.w.file.write_all_at(run, id * ps as u64)?;
+            run_ids.push(id);
+        }
+
+        let meta = Meta {
+            txn: self.txn,
+            page_size: ps as u32,
+            root: self.root,
+            free_root: self.free_root,
+            page_count: self.page_count,
+            entry_count: self.len,
+        };
+        if self.durability == Durability::Immediate {
+            make_durable(self.db, &mut self.w, &meta)?;
+        }
+
+        // Reuse the view if writes show through it and it covers every page.
+        if self.w.map_live.is_none() {
+            if let Some((id, bytes)) = &live_probe {
+                self.w.map_live = Some(self.base.map.raw(*id, 1) == Some(&bytes[..]));
+            }
+        }
+        let map = if self.w.map_live == Some(true) && self.page_count <= self.base.map.pages() {
+            self.base.map.clone()
+        } else {
+            Arc::new(Mapping::new(self.w.file.map()?, ps, &self.db.path, Some(&self.base.map)))
+        };
+        for &id in ids.iter().chain(&run_ids) {
+            map.mark_verified(id);
+        }
+        self.db.publish(Arc::new(Snapshot { meta, map }));
+        Ok(())
+    }
+}

@@ -1,0 +1,80 @@
+//! Compaction: rewrite the live entries, densely, into a new file and
+//! rename it over the old one, so space freed by deletes goes back to the
+//! file system (the files of bbolt and redb never shrink by themselves).
+//!
+//! Crash argument: the new file is complete and synced before the rename,
+//! and the rename is made durable by syncing the directory; a crash before
+//! that leaves the old file, one after it the new one, each whole. Readers
+//! open during compaction keep reading the old file through their view.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use vfs::OpenMode;
+
+use crate::bulk::{Builder, FileSink};
+use crate::cursor::Cursor;
+use crate::db::{Db, Snapshot, parent_dir, write_initial_metas};
+use crate::mapping::Mapping;
+use crate::meta::Meta;
+use crate::Result;
+
+impl Db {
+    /// Rewrites the last commit's entries to the front of a new file and
+    /// replaces the database file with it: the file shrinks to the live
+    /// data, and the result is durable (pending [`Durability::None`]
+    /// commits included). Waits for the write transaction, if one is open.
+    ///
+    /// [`Durability::None`]: crate::Durability::None
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`](crate::Error::Io) if the new file cannot be written or
+    /// renamed (the database stays as it was), or a corruption error from a
+    /// page of the old file.
+    pub fn compact(&self) -> Result<()> {
+        let inner = &*self.inner;
+        let mut w = inner.writer.lock();
+        let snap = inner.current();
+        let ps = inner.limits.page_size;
+        let mut tmp = OsString::from(inner.path.as_os_str());
+        tmp.push(".compact");
+        let tmp = PathBuf::from(tmp);
+
+        let file = inner.fs.open(&tmp, OpenMode::Truncate)?;
+        let txn = snap.meta.txn + 1;
+        let mut sink = FileSink::new(&*file, ps);
+        let mut builder = Builder::new(inner.limits, txn);
+        let m = &snap.meta;
+        let mut cursor = Cursor::seek(&snap.map, m.page_count, m.root, std::ops::Bound::Unbounded, true)?;
+        while let Some((k, v)) = cursor.current_value()? {
+            builder.push(&mut sink, k, v)?;
+            cursor.next()?;
+        }
+        let root = builder.finish(&mut sink)?;
+        sink.flush()?;
+        let page_count = sink.next;
+        file.set_len(page_count * ps as u64)?;
+        let meta = Meta {
+            txn,
+            page_size: ps as u32,
+            root,
+            free_root: None,
+            page_count,
+            entry_count: m.entry_count,
+        };
+        write_initial_metas(&*file, &meta, ps)?;
+        inner.fs.rename(&tmp, &inner.path)?;
+        inner.fs.sync_dir(&parent_dir(&inner.path))?;
+
+        let map = Arc::new(Mapping::new(file.map()?, ps, &inner.path, None));
+        w.file = file;
+        w.file_pages = page_count;
+        w.durable_txn = txn;
+        w.durable_slot = 0;
+        w.map_live = None;
+        inner.publish(Arc::new(Snapshot { meta, map }));
+        Ok(())
+    }
+}

@@ -1,0 +1,162 @@
+//! A cursor over a committed tree: a stack of (page, position) from the root
+//! to a leaf. There are no sibling links (a copy-on-write tree would have to
+//! rewrite a sibling on every update to keep them), so stepping past a
+//! leaf's end climbs to the nearest ancestor with a next child and descends.
+
+use std::ops::Bound;
+
+use crate::mapping::Mapping;
+use crate::node::{RawNode, RawValue, malformed};
+use crate::Result;
+
+/// Deeper than any valid tree (fan-out is at least 2 per level for keys of
+/// at most an eighth of a page): a deeper path means a cycle in a corrupt file.
+pub(crate) const DEPTH_MAX: usize = 64;
+
+pub(crate) struct Cursor<'a> {
+    map: &'a Mapping,
+    page_count: u64,
+    /// Positions may step one past either end while moving.
+    stack: Vec<(RawNode<'a>, isize)>,
+}
+
+fn valid(node: &RawNode<'_>, pos: isize) -> bool {
+    pos >= 0 && (pos as usize) < node.count()
+}
+
+impl<'a> Cursor<'a> {
+    /// A cursor on the first entry within `bound` (a lower bound) when
+    /// `forward`, else on the last entry within it (an upper bound).
+    pub(crate) fn seek(
+        map: &'a Mapping,
+        page_count: u64,
+        root: Option<u64>,
+        bound: Bound<&[u8]>,
+        forward: bool,
+    ) -> Result<Cursor<'a>> {
+        let mut cursor = Cursor {
+            map,
+            page_count,
+            stack: Vec::with_capacity(8),
+        };
+        let Some(mut id) = root else {
+            return Ok(cursor);
+        };
+        loop {
+            if cursor.stack.len() >= DEPTH_MAX {
+                return Err(malformed(map.file(), id, "tree deeper than any valid tree"));
+            }
+            let node = map.node(id, page_count)?;
+            let count = node.count() as isize;
+            if node.is_leaf() {
+                let pos = match (bound, forward) {
+                    (Bound::Unbounded, true) => 0,
+                    (Bound::Unbounded, false) => count - 1,
+                    (Bound::Included(k), _) | (Bound::Excluded(k), _) => {
+                        let inclusive = matches!(bound, Bound::Included(_));
+                        match (node.search(k)?, forward, inclusive) {
+                            (Ok(i), _, true) => i as isize,
+                            (Ok(i), true, false) => i as isize + 1,
+                            (Ok(i), false, false) => i as isize - 1,
+                            (Err(i), true, _) => i as isize,
+                            (Err(i), false, _) => i as isize - 1,
+                        }
+                    }
+                };
+                cursor.stack.push((node, pos));
+                break;
+            }
+            let pos = match bound {
+                Bound::Unbounded if forward => 0,
+                Bound::Unbounded => count - 1,
+                Bound::Included(k) | Bound::Excluded(k) => node.child_index(k)? as isize,
+            };
+            id = node.child(pos as usize)?;
+            cursor.stack.push((node, pos));
+        }
+        if forward {
+            cursor.settle_forward()?;
+        } else {
+            cursor.settle_backward()?;
+        }
+        Ok(cursor)
+    }
+
+    /// Moves from a position past a leaf's end to the next entry, if any.
+    fn settle_forward(&mut self) -> Result<()> {
+        while let Some(&(node, pos)) = self.stack.last() {
+            if valid(&node, pos) {
+                if node.is_leaf() {
+                    return Ok(());
+                }
+                self.push(node.child(pos as usize)?, true)?;
+            } else {
+                self.stack.pop();
+                if let Some(top) = self.stack.last_mut() {
+                    top.1 += 1;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Moves from a position before a leaf's start to the previous entry, if any.
+    fn settle_backward(&mut self) -> Result<()> {
+        while let Some(&(node, pos)) = self.stack.last() {
+            if valid(&node, pos) {
+                if node.is_leaf() {
+                    return Ok(());
+                }
+                self.push(node.child(pos as usize)?, false)?;
+            } else {
+                self.stack.pop();
+                if let Some(top) = self.stack.last_mut() {
+                    top.1 -= 1;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn push(&mut self, id: u64, first: bool) -> Result<()> {
+        if self.stack.len() >= DEPTH_MAX {
+            return Err(malformed(self.map.file(), id, "tree deeper than any valid tree"));
+        }
+        let node = self.map.node(id, self.page_count)?;
+        let pos = if first { 0 } else { node.count() as isize - 1 };
+        self.stack.push((node, pos));
+        Ok(())
+    }
+
+    /// The entry under the cursor, or `None` once it ran off either end.
+    pub(crate) fn current(&self) -> Result<Option<(&'a [u8], RawValue<'a>)>> {
+        match self.stack.last() {
+            Some(&(node, pos)) if valid(&node, pos) && node.is_leaf() => {
+                Ok(Some(node.leaf_entry(pos as usize)?))
+            }
+            _ => Ok(None),
+        }
+    }
+
+    /// The entry under the cursor with its value resolved.
+    pub(crate) fn current_value(&self) -> Result<Option<(&'a [u8], &'a [u8])>> {
+        match self.current()? {
+            Some((k, v)) => Ok(Some((k, self.map.value(v, self.page_count)?))),
+            None => Ok(None),
+        }
+    }
+
+    pub(crate) fn next(&mut self) -> Result<()> {
+        if let Some(top) = self.stack.last_mut() {
+            top.1 += 1;
+        }
+        self.settle_forward()
+    }
+
+    pub(crate) fn prev(&mut self) -> Result<()> {
+        if let Some(top) = self.stack.last_mut() {
+            top.1 -= 1;
+        }
+        self.settle_backward()
+    }
+}

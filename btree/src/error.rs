@@ -1,0 +1,110 @@
+//! The crate's error type.
+
+use std::path::PathBuf;
+
+/// Everything that can go wrong in this crate.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The file layer failed (I/O error, missing file, lock held elsewhere).
+    #[error(transparent)]
+    Io(#[from] vfs::Error),
+
+    /// A page's CRC-32 does not match its bytes.
+    #[error("page {page} of {file:?}: checksum mismatch (stored {expected:#010x}, computed {found:#010x})")]
+    Corruption {
+        /// The database file.
+        file: PathBuf,
+        /// The page whose checksum failed.
+        page: u64,
+        /// The checksum stored in the page.
+        expected: u32,
+        /// The checksum computed over its bytes.
+        found: u32,
+    },
+
+    /// A page's checksum holds but its contents break the format (a bad page
+    /// number, kind, length or child reference).
+    #[error("page {page} of {file:?} is malformed: {what}")]
+    Malformed {
+        /// The database file.
+        file: PathBuf,
+        /// The page at fault.
+        page: u64,
+        /// What is wrong with it.
+        what: &'static str,
+    },
+
+    /// Neither meta page holds a valid checksum and magic: the file is not a
+    /// database of this format, or both meta pages are damaged.
+    #[error("{file:?}: no valid meta page")]
+    NoValidMeta {
+        /// The database file.
+        file: PathBuf,
+    },
+
+    /// The file was written with another format version.
+    #[error("{file:?}: format version {found}, this build reads {expected}")]
+    Version {
+        /// The database file.
+        file: PathBuf,
+        /// The version this build reads.
+        expected: u32,
+        /// The version in the file.
+        found: u32,
+    },
+
+    /// The file's page size differs from [`Options::page_size_bytes`](crate::Options).
+    #[error("{file:?}: page size {found} bytes, options ask for {expected}")]
+    PageSize {
+        /// The database file.
+        file: PathBuf,
+        /// The page size the options ask for.
+        expected: u32,
+        /// The page size in the file.
+        found: u32,
+    },
+
+    /// A page size that is not a power of two in the supported range.
+    #[error("page size {page_size_bytes} bytes is not a power of two in 512..=32768")]
+    BadPageSize {
+        /// The rejected size.
+        page_size_bytes: u32,
+    },
+
+    /// A key longer than the format allows.
+    #[error("key of {len} bytes exceeds the maximum of {len_max}")]
+    KeyTooLarge {
+        /// The key's length in bytes.
+        len: usize,
+        /// The longest key allowed, in bytes.
+        len_max: usize,
+    },
+
+    /// A value longer than the format allows.
+    #[error("value of {len} bytes exceeds the maximum of {len_max}")]
+    ValueTooLarge {
+        /// The value's length in bytes.
+        len: usize,
+        /// The longest value allowed, in bytes.
+        len_max: usize,
+    },
+
+    /// [`WriteTxn::bulk_load`](crate::WriteTxn::bulk_load) was given keys
+    /// that are not strictly increasing.
+    #[error("bulk load keys out of order at item {index}")]
+    Unsorted {
+        /// The 0-based position of the first key not greater than its predecessor.
+        index: u64,
+    },
+
+    /// [`WriteTxn::bulk_load`](crate::WriteTxn::bulk_load) needs an empty tree.
+    #[error("bulk load needs an empty tree, this one has {len} entries")]
+    NotEmpty {
+        /// Entries in the tree.
+        len: u64,
+    },
+}
+
+/// The crate's result type.
+pub type Result<T> = std::result::Result<T, Error>;

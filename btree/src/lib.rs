@@ -1,0 +1,67 @@
+//! A crash-safe, copy-on-write B+ tree in one file of fixed-size pages, in
+//! the family of LMDB, redb and bbolt: readers search pages in place in a
+//! read-only view of the file and see a consistent snapshot while the one
+//! writer works; a commit writes new pages for every changed node up to the
+//! root, syncs them, then switches one of two checksummed meta pages.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use btree::{Db, Options};
+//!
+//! # fn main() -> btree::Result<()> {
+//! let fs = Arc::new(vfs::MemFs::new());
+//! let db = Db::open(fs, "/db", Options::default())?;
+//! let mut txn = db.begin_write()?;
+//! txn.insert(b"apple", b"red")?;
+//! txn.insert(b"banana", b"yellow")?;
+//! txn.commit()?; // durable: the default is Durability::Immediate
+//!
+//! let read = db.begin_read()?;
+//! assert_eq!(read.get(b"apple")?.as_deref(), Some(&b"red"[..]));
+//! let keys: Vec<Vec<u8>> = read.iter().map(|kv| kv.map(|(k, _)| k.to_vec())).collect::<Result<_, _>>()?;
+//! assert_eq!(keys, [b"apple".to_vec(), b"banana".to_vec()]);
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! - [`Db`]: opening, transactions, [`Db::sync`], [`Db::stats`], [`Db::compact`].
+//! - [`WriteTxn`]: insert, remove, get, range, bulk load, commit, abort.
+//! - [`ReadTxn`] and [`Range`]: snapshot reads and double-ended range scans.
+//! - [`Options`], [`Durability`]: page size, when a commit is durable.
+//! - [`Stats`]: height, pages by kind, free pages, fill factor.
+//! - [`Error`], [`Result`]: corruption names its page and checksums.
+//!
+//! Limits: keys up to an eighth of a page (512 bytes with 4 KiB pages);
+//! values up to [`VALUE_LEN_MAX`] bytes, those over an eighth of a page less
+//! 32 bytes stored in overflow pages; page sizes 512 to 32 KiB. The file
+//! layout is in `FORMAT.md`.
+#![forbid(unsafe_code)]
+#![deny(clippy::unwrap_used)]
+
+
+
+mod bulk;
+mod commit;
+mod compact;
+mod cursor;
+mod db;
+mod error;
+mod freelist;
+mod mapping;
+mod meta;
+mod node;
+mod options;
+mod page;
+mod read;
+mod stats;
+mod tree;
+mod write;
+
+pub use db::Db;
+pub use error::{Error, Result};
+pub use options::{Durability, Options};
+pub use page::VALUE_LEN_MAX;
+pub use read::{Range, ReadTxn};
+pub use stats::Stats;
+
+pub use write::WriteTxn;

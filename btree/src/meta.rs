@@ -1,0 +1,111 @@
+//! The two meta pages (0 and 1): which commit is current. A commit writes
+//! the slot the current durable commit is not in, so a torn meta write
+//! leaves the other slot intact; open takes the valid slot with the higher
+//! transaction id.
+
+use crate::page::{self, HEADER_BYTES, Kind};
+
+/// The format's magic, at the start of each meta page's body.
+pub(crate) const MAGIC: [u8; 8] = *b"CowBTree";
+/// The format version this build reads and writes.
+pub(crate) const FORMAT_VERSION: u32 = 1;
+
+pub(crate) const MAGIC_OFFSET: usize = HEADER_BYTES;
+pub(crate) const VERSION_OFFSET: usize = MAGIC_OFFSET + 8;
+pub(crate) const PAGE_SIZE_OFFSET: usize = VERSION_OFFSET + 4;
+pub(crate) const ROOT_OFFSET: usize = PAGE_SIZE_OFFSET + 4;
+pub(crate) const FREE_ROOT_OFFSET: usize = ROOT_OFFSET + 8;
+pub(crate) const PAGE_COUNT_OFFSET: usize = FREE_ROOT_OFFSET + 8;
+pub(crate) const ENTRY_COUNT_OFFSET: usize = PAGE_COUNT_OFFSET + 8;
+pub(crate) const META_END: usize = ENTRY_COUNT_OFFSET + 8;
+const _: () = assert!(META_END == 80);
+
+/// Stored in place of a page number for "no tree".
+pub(crate) const NO_PAGE: u64 = u64::MAX;
+
+/// What a meta page records.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Meta {
+    pub(crate) txn: u64,
+    pub(crate) page_size: u32,
+    pub(crate) root: Option<u64>,
+    pub(crate) free_root: Option<u64>,
+    /// Pages in use: every page number the trees reference is below it.
+    pub(crate) page_count: u64,
+    pub(crate) entry_count: u64,
+}
+
+fn opt(v: u64) -> Option<u64> {
+    (v != NO_PAGE).then_some(v)
+}
+
+/// Why a meta page was not taken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum MetaProblem {
+    Checksum { expected: u32, found: u32 },
+    Magic,
+    Version(u32),
+    Malformed,
+}
+
+impl Meta {
+    /// Encodes into `buf` (one page) as meta page `slot` (0 or 1).
+    pub(crate) fn encode(&self, buf: &mut [u8], slot: u64) {
+        buf.fill(0);
+        page::write_header(buf, Kind::Meta, slot, self.txn, 0);
+        buf[MAGIC_OFFSET..VERSION_OFFSET].copy_from_slice(&MAGIC);
+        page::put_u32(buf, VERSION_OFFSET, FORMAT_VERSION);
+        page::put_u32(buf, PAGE_SIZE_OFFSET, self.page_size);
+        page::put_u64(buf, ROOT_OFFSET, self.root.unwrap_or(NO_PAGE));
+        page::put_u64(buf, FREE_ROOT_OFFSET, self.free_root.unwrap_or(NO_PAGE));
+        page::put_u64(buf, PAGE_COUNT_OFFSET, self.page_count);
+        page::put_u64(buf, ENTRY_COUNT_OFFSET, self.entry_count);
+        page::seal(buf);
+    }
+
+    /// The page size a meta page claims, read before its checksum can be
+    /// checked (the checksum covers the whole page). `buf` holds at least
+    /// `META_END` bytes.
+    pub(crate) fn peek_page_size(buf: &[u8]) -> Option<u32> {
+        (buf[MAGIC_OFFSET..VERSION_OFFSET] == MAGIC).then(|| page::get_u32(buf, PAGE_SIZE_OFFSET))
+    }
+
+    /// Decodes meta page `slot` from `buf` (one whole page).
+    pub(crate) fn decode(buf: &[u8], slot: u64) -> Result<Meta, MetaProblem> {
+        if buf.len() < META_END {
+            return Err(MetaProblem::Malformed);
+        }
+        let (expected, found) = page::checksums(buf);
+        if expected != found {
+            return Err(MetaProblem::Checksum { expected, found });
+        }
+        if buf[MAGIC_OFFSET..VERSION_OFFSET] != MAGIC {
+            return Err(MetaProblem::Magic);
+        }
+        let version = page::get_u32(buf, VERSION_OFFSET);
+        if version != FORMAT_VERSION {
+            return Err(MetaProblem::Version(version));
+        }
+        if Kind::from_byte(buf[page::KIND_OFFSET]) != Some(Kind::Meta)
+            || page::get_u64(buf, page::PAGE_ID_OFFSET) != slot
+            || page::get_u32(buf, PAGE_SIZE_OFFSET) as usize != buf.len()
+        {
+            return Err(MetaProblem::Malformed);
+        }
+        let meta = Meta {
+            txn: page::get_u64(buf, page::TXN_OFFSET),
+            page_size: page::get_u32(buf, PAGE_SIZE_OFFSET),
+            root: opt(page::get_u64(buf, ROOT_OFFSET)),
+            free_root: opt(page::get_u64(buf, FREE_ROOT_OFFSET)),
+            page_count: page::get_u64(buf, PAGE_COUNT_OFFSET),
+            entry_count: page::get_u64(buf, ENTRY_COUNT_OFFSET),
+        };
+        let in_range = |p: Option<u64>| {
+            p.is_none_or(|p| (page::FIRST_DATA_PAGE..meta.page_count).contains(&p))
+        };
+        if meta.page_count < page::FIRST_DATA_PAGE || !in_range(meta.root) || !in_range(meta.free_root) {
+            return Err(MetaProblem::Malformed);
+        }
+        Ok(meta)
+    }
+}

@@ -1,0 +1,361 @@
+//! Branch and leaf pages: the zero-copy view readers search in place, and the
+//! decoded form a write transaction edits before encoding it again.
+//!
+//! Both kinds are slotted: after the common header, `count` little-endian
+//! `u16` offsets (from the page start) point at the entries, in key order.
+//! A leaf entry is `flags u8 | key_len u16 | value_len u32 | key | value`,
+//! where the value is inline (flag 0) or an overflow page number `u64`
+//! (flag 1). A branch entry is `key_len u16 | child u64 | key`; entry `i`'s
+//! child holds the keys from `key_i` up to `key_{i+1}`, and entry 0's key is
+//! empty and stands for "everything below `key_1`".
+
+use std::path::Path;
+
+use bytes::Bytes;
+
+use crate::page::{self, AUX_OFFSET, HEADER_BYTES, Kind};
+use crate::{Error, Result};
+
+/// Bytes of a leaf entry before its key.
+pub(crate) const LEAF_ENTRY_HEADER_BYTES: usize = 1 + 2 + 4;
+/// Bytes of a branch entry before its key.
+pub(crate) const BRANCH_ENTRY_HEADER_BYTES: usize = 2 + 8;
+/// Bytes of one slot.
+pub(crate) const SLOT_BYTES: usize = 2;
+/// Leaf value flag: the value follows the key.
+const FLAG_INLINE: u8 = 0;
+/// Leaf value flag: an overflow page number follows the key.
+const FLAG_OVERFLOW: u8 = 1;
+
+pub(crate) fn malformed(file: &Path, page: u64, what: &'static str) -> Error {
+    Error::Malformed {
+        file: file.to_path_buf(),
+        page,
+        what,
+    }
+}
+
+/// A leaf value as stored: inline bytes or a reference to an overflow run.
+#[derive(Clone, Debug)]
+pub(crate) enum RawValue<'a> {
+    Inline(&'a [u8]),
+    Overflow { page: u64, len: u64 },
+}
+
+/// A verified branch or leaf page, searched in place.
+#[derive(Clone, Copy)]
+pub(crate) struct RawNode<'a> {
+    buf: &'a [u8],
+    file: &'a Path,
+    page: u64,
+    kind: Kind,
+    count: usize,
+}
+
+impl<'a> RawNode<'a> {
+    /// Wraps a page whose checksum and header were verified.
+    pub(crate) fn new(buf: &'a [u8], file: &'a Path, page: u64) -> Result<RawNode<'a>> {
+        let kind = Kind::from_byte(buf[page::KIND_OFFSET]);
+        let kind = match kind {
+            Some(k @ (Kind::Branch | Kind::Leaf)) => k,
+            _ => return Err(malformed(file, page, "not a branch or leaf page")),
+        };
+        let count = usize::from(page::get_u16(buf, AUX_OFFSET));
+        if HEADER_BYTES + count * SLOT_BYTES > buf.len() {
+            return Err(malformed(file, page, "entry count exceeds the page"));
+        }
+        if kind == Kind::Branch && count == 0 {
+            return Err(malformed(file, page, "branch page without children"));
+        }
+        Ok(RawNode {
+            buf,
+            file,
+            page,
+            kind,
+            count,
+        })
+    }
+
+    pub(crate) fn is_leaf(&self) -> bool {
+        self.kind == Kind::Leaf
+    }
+
+    pub(crate) fn count(&self) -> usize {
+        self.count
+    }
+
+    fn bad(&self, what: &'static str) -> Error {
+        malformed(self.file, self.page, what)
+    }
+
+    fn offset(&self, i: usize) -> usize {
+        usize::from(page::get_u16(self.buf, HEADER_BYTES + i * SLOT_BYTES))
+    }
+
+    /// The bytes `at..at + len`, or an error if they leave the page.
+    fn bytes(&self, at: usize, len: usize) -> Result<&'a [u8]> {
+        at.checked_add(len)
+            .and_then(|end| self.buf.get(at..end))
+            .ok_or_else(|| self.bad("entry runs past the page end"))
+    }
+
+    /// The key of entry `i < count`.
+    pub(crate) fn key(&self, i: usize) -> Result<&'a [u8]> {
+        let at = self.offset(i);
+        match self.kind {
+            Kind::Leaf => {
+                let head = self.bytes(at, LEAF_ENTRY_HEADER_BYTES)?;
+                let key_len = usize::from(page::get_u16(head, 1));
+                self.bytes(at + LEAF_ENTRY_HEADER_BYTES, key_len)
+            }
+            _ => {
+                let head = self.bytes(at, BRANCH_ENTRY_HEADER_BYTES)?;
+                let key_len = usize::from(page::get_u16(head, 0));
+                self.bytes(at + BRANCH_ENTRY_HEADER_BYTES, key_len)
+            }
+        }
+    }
+
+    /// The key and value of leaf entry `i < count`.
+    pub(crate) fn leaf_entry(&self, i: usize) -> Result<(&'a [u8], RawValue<'a>)> {
+        let at = self.offset(i);
+        let head = self.bytes(at, LEAF_ENTRY_HEADER_BYTES)?;
+        let flags = head[0];
+        let key_len = usize::from(page::get_u16(head, 1));
+        let value_len = page::get_u32(head, 3);
+        let key_at = at + LEAF_ENTRY_HEADER_BYTES;
+        let key = self.bytes(key_at, key_len)?;
+        let value = match flags {
+            FLAG_INLINE => RawValue::Inline(self.bytes(key_at + key_len, value_len as usize)?),
+            FLAG_OVERFLOW => RawValue::Overflow {
+                page: page::get_u64(self.bytes(key_at + key_len, 8)?, 0),
+                len: u64::from(value_len),
+            },
+            _ => return Err(self.bad("unknown leaf value flag")),
+        };
+        Ok((key, value))
+    }
+
+    /// The child of branch entry `i < count`.
+    pub(crate) fn child(&self, i: usize) -> Result<u64> {
+        let head = self.bytes(self.offset(i), BRANCH_ENTRY_HEADER_BYTES)?;
+        Ok(page::get_u64(head, 2))
+    }
+
+    /// In a leaf: `Ok(i)` if entry `i` has `key`, else `Err(i)` where it would go.
+    pub(crate) fn search(&self, key: &[u8]) -> Result<std::result::Result<usize, usize>> {
+        let (mut lo, mut hi) = (0, self.count);
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            match self.key(mid)?.cmp(key) {
+                std::cmp::Ordering::Less => lo = mid + 1,
+                std::cmp::Ordering::Greater => hi = mid,
+                std::cmp::Ordering::Equal => return Ok(Ok(mid)),
+            }
+        }
+        Ok(Err(lo))
+    }
+
+    /// In a branch: the entry whose child covers `key` (the last entry whose
+    /// key is at most `key`; entry 0 covers everything below entry 1).
+    pub(crate) fn child_index(&self, key: &[u8]) -> Result<usize> {
+        let (mut lo, mut hi) = (1, self.count);
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            if self.key(mid)? <= key {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        Ok(lo - 1)
+    }
+}
+
+/// A leaf value in a decoded node.
+#[derive(Clone, Debug)]
+pub(crate) enum Value {
+    Inline(Bytes),
+    Overflow { page: u64, len: u64 },
+}
+
+/// One entry of a decoded leaf.
+#[derive(Clone, Debug)]
+pub(crate) struct LeafEntry {
+    pub(crate) key: Bytes,
+    pub(crate) value: Value,
+}
+
+/// One entry of a decoded branch.
+#[derive(Clone, Debug)]
+pub(crate) struct BranchEntry {
+    pub(crate) key: Bytes,
+    pub(crate) child: u64,
+}
+
+/// A decoded node, as a write transaction edits it.
+#[derive(Clone, Debug)]
+pub(crate) enum Node {
+    Leaf(Vec<LeafEntry>),
+    Branch(Vec<BranchEntry>),
+}
+
+pub(crate) fn leaf_entry_bytes(e: &LeafEntry) -> usize {
+    SLOT_BYTES
+        + LEAF_ENTRY_HEADER_BYTES
+        + e.key.len()
+        + match &e.value {
+            Value::Inline(v) => v.len(),
+            Value::Overflow { .. } => 8,
+        }
+}
+
+pub(crate) fn branch_entry_bytes(e: &BranchEntry) -> usize {
+    SLOT_BYTES + BRANCH_ENTRY_HEADER_BYTES + e.key.len()
+}
+
+impl Node {
+    /// Decodes a verified page held in `bytes`, slicing keys and values out
+    /// of it without copying.
+    pub(crate) fn decode(bytes: &Bytes, file: &Path, page: u64) -> Result<Node> {
+        let raw = RawNode::new(bytes, file, page)?;
+        if raw.is_leaf() {
+            let mut entries = Vec::with_capacity(raw.count() + 1);
+            for i in 0..raw.count() {
+                let (key, value) = raw.leaf_entry(i)?;
+                let value = match value {
+                    RawValue::Inline(v) => Value::Inline(bytes.slice_ref(v)),
+                    RawValue::Overflow { page, len } => Value::Overflow { page, len },
+                };
+                entries.push(LeafEntry {
+                    key: bytes.slice_ref(key),
+                    value,
+                });
+            }
+            Ok(Node::Leaf(entries))
+        } else {
+            let mut entries = Vec::with_capacity(raw.count() + 1);
+            for i in 0..raw.count() {
+                entries.push(BranchEntry {
+                    key: bytes.slice_ref(raw.key(i)?),
+                    child: raw.child(i)?,
+                });
+            }
+            Ok(Node::Branch(entries))
+        }
+    }
+
+    /// Encoded size in bytes.
+    pub(crate) fn size(&self) -> usize {
+        HEADER_BYTES
+            + match self {
+                Node::Leaf(es) => es.iter().map(leaf_entry_bytes).sum::<usize>(),
+                Node::Branch(es) => es.iter().map(branch_entry_bytes).sum::<usize>(),
+            }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        match self {
+            Node::Leaf(es) => es.len(),
+            Node::Branch(es) => es.len(),
+        }
+    }
+
+    /// Encodes into `buf` (one page, any prior contents) and seals it.
+    ///
+    /// # Panics
+    ///
+    /// If the node does not fit: the tree code splits nodes before encoding,
+    /// so this is a bug, and writing it would corrupt the file.
+    pub(crate) fn encode(&self, buf: &mut [u8], page: u64, txn: u64) {
+        assert!(self.size() <= buf.len(), "node of {} bytes overflows its page", self.size());
+        let count = self.len();
+        let (kind, count16) = match self {
+            Node::Leaf(_) => (Kind::Leaf, count),
+            Node::Branch(_) => (Kind::Branch, count),
+        };
+        page::write_header(buf, kind, page, txn, count16 as u64);
+        let mut at = HEADER_BYTES + count * SLOT_BYTES;
+        match self {
+            Node::Leaf(es) => {
+                for (i, e) in es.iter().enumerate() {
+                    page::put_u16(buf, HEADER_BYTES + i * SLOT_BYTES, at as u16);
+                    let (flag, len) = match &e.value {
+                        Value::Inline(v) => (FLAG_INLINE, v.len() as u32),
+                        Value::Overflow { len, .. } => (FLAG_OVERFLOW, *len as u32),
+                    };
+                    buf[at] = flag;
+                    page::put_u16(buf, at + 1, e.key.len() as u16);
+                    page::put_u32(buf, at + 3, len);
+                    at += LEAF_ENTRY_HEADER_BYTES;
+                    buf[at..at + e.key.len()].copy_from_slice(&e.key);
+                    at += e.key.len();
+                    match &e.value {
+                        Value::Inline(v) => {
+                            buf[at..at + v.len()].copy_from_slice(v);
+                            at += v.len();
+                        }
+                        Value::Overflow { page, .. } => {
+                            page::put_u64(buf, at, *page);
+                            at += 8;
+                        }
+                    }
+                }
+            }
+            Node::Branch(es) => {
+                for (i, e) in es.iter().enumerate() {
+                    page::put_u16(buf, HEADER_BYTES + i * SLOT_BYTES, at as u16);
+                    page::put_u16(buf, at, e.key.len() as u16);
+                    page::put_u64(buf, at + 2, e.child);
+                    at += BRANCH_ENTRY_HEADER_BYTES;
+                    buf[at..at + e.key.len()].copy_from_slice(&e.key);
+                    at += e.key.len();
+                }
+            }
+        }
+        buf[at..].fill(0);
+        page::seal(buf);
+    }
+}
+
+/// In a decoded leaf: `Ok(i)` if entry `i` has `key`, else `Err(i)` where it would go.
+pub(crate) fn leaf_search(es: &[LeafEntry], key: &[u8]) -> std::result::Result<usize, usize> {
+    es.binary_search_by(|e| e.key[..].cmp(key))
+}
+
+/// In a decoded branch: the entry whose child covers `key`.
+pub(crate) fn branch_child_index(es: &[BranchEntry], key: &[u8]) -> usize {
+    // Entry 0 covers everything below entry 1, whatever its (empty) key.
+    es.get(1..).map_or(0, |rest| rest.partition_point(|e| &e.key[..] <= key))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn encoded_leaf_decodes_to_the_same_entries() {
+        let node = Node::Leaf(vec![
+            LeafEntry {
+                key: Bytes::from_static(b"a"),
+                value: Value::Inline(Bytes::from_static(b"one")),
+            },
+            LeafEntry {
+                key: Bytes::from_static(b"b"),
+                value: Value::Overflow { page: 9, len: 5000 },
+            },
+        ]);
+        let mut buf = vec![0u8; 512];
+        node.encode(&mut buf, 7, 3);
+        let bytes = Bytes::from(buf);
+        let raw = RawNode::new(&bytes, Path::new("x"), 7).unwrap();
+        assert_eq!(raw.count(), 2);
+        assert_eq!(raw.search(b"b").unwrap(), Ok(1));
+        assert_eq!(raw.search(b"ab").unwrap(), Err(1));
+        assert!(matches!(raw.leaf_entry(1).unwrap().1, RawValue::Overflow { page: 9, len: 5000 }));
+        let Node::Leaf(es) = Node::decode(&bytes, Path::new("x"), 7).unwrap() else {
+            panic!("not a leaf")
+        };
+        assert_eq!(&es[0].key[..], b"a");
+    }
+}

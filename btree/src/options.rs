@@ -1,0 +1,39 @@
+//! How a database is opened.
+
+/// When a commit becomes durable.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Durability {
+    /// `commit` returns after the transaction's pages and then the meta page
+    /// that points at them are synced: the commit is durable when it returns.
+    #[default]
+    Immediate,
+    /// `commit` writes the pages but syncs nothing and leaves the meta pages
+    /// alone: the commit is acknowledged and visible to new readers, and
+    /// becomes durable at the next [`Durability::Immediate`] commit or
+    /// [`Db::sync`](crate::Db::sync). A crash before then returns the file
+    /// to the last durable commit.
+    None,
+}
+
+/// Options for [`Db::open`](crate::Db::open).
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// Size of every page, a power of two in 512..=32768. Fixed when the
+    /// file is created; opening it with another size is an error.
+    pub page_size_bytes: u32,
+    /// Durability of [`WriteTxn::commit`](crate::WriteTxn::commit).
+    pub durability: Durability,
+    /// Length the file is given when created, rounded up to whole pages (at
+    /// least the two meta pages). The file grows as needed.
+    pub initial_size_bytes: u64,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            page_size_bytes: 4096,
+            durability: Durability::Immediate,
+            initial_size_bytes: 1 << 20,
+        }
+    }
+}

@@ -1,0 +1,190 @@
+//! Statistics and the integrity check: one walk over every page the last
+//! commit references.
+
+use std::collections::HashSet;
+
+use crate::cursor::{Cursor, DEPTH_MAX};
+use crate::db::{Db, Snapshot};
+use crate::node::{RawValue, malformed};
+use crate::page::{self, FIRST_DATA_PAGE, Limits};
+use crate::Result;
+
+/// What [`Db::stats`] reports about the last commit.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Stats {
+    /// Entries in the tree.
+    pub entries: u64,
+    /// Levels of the tree: 0 when empty, 1 for a lone leaf.
+    pub height: u32,
+    /// Branch pages of the tree.
+    pub branch_pages: u64,
+    /// Leaf pages of the tree.
+    pub leaf_pages: u64,
+    /// Pages of overflow runs holding large values.
+    pub overflow_pages: u64,
+    /// Pages of the free tree (the record of free pages).
+    pub free_tree_pages: u64,
+    /// Pages free for reuse (listed in the free tree).
+    pub free_pages: u64,
+    /// Pages in use or free: every page number below this is one or the other.
+    pub page_count: u64,
+    /// Bytes per page.
+    pub page_size_bytes: u32,
+    /// Length of the file; may exceed `page_count` pages (room to grow).
+    pub file_size_bytes: u64,
+    /// Bytes of entries over bytes of branch and leaf pages of the tree, 0 to 1.
+    pub fill_factor: f64,
+}
+
+struct Walk<'a> {
+    snap: &'a Snapshot,
+    seen: HashSet<u64>,
+    branch: u64,
+    leaf: u64,
+    overflow: u64,
+    used_bytes: u64,
+    height: u32,
+}
+
+impl Walk<'_> {
+    fn claim(&mut self, id: u64) -> Result<()> {
+        if !self.seen.insert(id) {
+            return Err(malformed(self.snap.map.file(), id, "page referenced twice"));
+        }
+        Ok(())
+    }
+
+    fn tree(&mut self, id: u64, depth: u32) -> Result<()> {
+        if depth as usize >= DEPTH_MAX {
+            return Err(malformed(self.snap.map.file(), id, "tree deeper than any valid tree"));
+        }
+        self.claim(id)?;
+        let pc = self.snap.meta.page_count;
+        let node = self.snap.map.node(id, pc)?;
+        self.height = self.height.max(depth + 1);
+        if node.is_leaf() {
+            self.leaf += 1;
+            for i in 0..node.count() {
+                let (k, v) = node.leaf_entry(i)?;
+                let stored = match v {
+                    RawValue::Inline(b) => b.len(),
+                    RawValue::Overflow { page: first, len } => {
+                        self.snap.map.value(v.clone(), pc)?;
+                        let n = Limits::new(self.snap.map.page_size()).run_pages(len);
+                        for p in first..first + n {
+                            self.claim(p)?;
+                        }
+                        self.overflow += n;
+                        8
+                    }
+                };
+                self.used_bytes += (crate::node::SLOT_BYTES + crate::node::LEAF_ENTRY_HEADER_BYTES + k.len() + stored) as u64;
+            }
+        } else {
+            self.branch += 1;
+            for i in 0..node.count() {
+                let k = node.key(i)?;
+                self.used_bytes += (crate::node::SLOT_BYTES + crate::node::BRANCH_ENTRY_HEADER_BYTES + k.len()) as u64;
+                self.tree(node.child(i)?, depth + 1)?;
+            }
+        }
+        self.used_bytes += page::HEADER_BYTES as u64;
+        Ok(())
+    }
+}
+
+impl Db {
+    fn walk(&self, check: bool) -> Result<Stats> {
+        let read = self.begin_read()?;
+        let snap = read.snapshot();
+        let mut walk = Walk {
+            snap,
+            seen: HashSet::new(),
+            branch: 0,
+            leaf: 0,
+            overflow: 0,
+            used_bytes: 0,
+            height: 0,
+        };
+        if let Some(root) = snap.meta.root {
+            walk.tree(root, 0)?;
+        }
+        let (branch, leaf, overflow, height, used) = (walk.branch, walk.leaf, walk.overflow, walk.height, walk.used_bytes);
+        walk.height = 0;
+        walk.branch = 0;
+        walk.leaf = 0;
+        if let Some(root) = snap.meta.free_root {
+            walk.tree(root, 0)?;
+        }
+        let free_tree_pages = walk.branch + walk.leaf;
+        let pc = snap.meta.page_count;
+        let mut free_pages = 0;
+        let mut cursor = Cursor::seek(&snap.map, pc, snap.meta.free_root, std::ops::Bound::Unbounded, true)?;
+        while let Some((_, v)) = cursor.current_value()? {
+            for chunk in v.chunks_exact(8) {
+                let id = page::get_u64(chunk, 0);
+                walk.claim(id)?;
+                free_pages += 1;
+            }
+            cursor.next()?;
+        }
+        let mut entries = 0;
+        if check {
+            for id in FIRST_DATA_PAGE..pc {
+                if !walk.seen.contains(&id) {
+                    return Err(malformed(snap.map.file(), id, "page neither used nor free"));
+                }
+            }
+            for kv in read.iter() {
+                kv?;
+                entries += 1;
+            }
+            if entries != snap.meta.entry_count {
+                return Err(malformed(snap.map.file(), 0, "entry count differs from the meta page"));
+            }
+        }
+        if walk.seen.iter().any(|&id| !(FIRST_DATA_PAGE..pc).contains(&id)) {
+            return Err(malformed(snap.map.file(), 0, "page number past the page count"));
+        }
+        let ps = snap.map.page_size();
+        Ok(Stats {
+            entries: snap.meta.entry_count,
+            height,
+            branch_pages: branch,
+            leaf_pages: leaf,
+            overflow_pages: overflow,
+            free_tree_pages,
+            free_pages,
+            page_count: pc,
+            page_size_bytes: ps as u32,
+            file_size_bytes: self.file_len()?,
+            fill_factor: if branch + leaf == 0 {
+                0.0
+            } else {
+                used as f64 / ((branch + leaf) as f64 * ps as f64)
+            },
+        })
+    }
+
+    /// Walks every page of the last commit: the tree's height, pages by
+    /// kind, free pages, file size and fill factor.
+    ///
+    /// # Errors
+    ///
+    /// A corruption error if a page on the way is damaged.
+    pub fn stats(&self) -> Result<Stats> {
+        self.walk(false)
+    }
+
+    /// Checks the whole file as of the last commit: every page's checksum,
+    /// every entry readable, and every page below the page count either in
+    /// the tree or free, exactly once.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Corruption`](crate::Error::Corruption) or
+    /// [`Error::Malformed`](crate::Error::Malformed) naming the first page at fault.
+    pub fn check(&self) -> Result<Stats> {
+        self.walk(true)
+    }
+}

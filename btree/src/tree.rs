@@ -1,0 +1,258 @@
+//! Copy-on-write insert and remove, with splits on the way up and merges or
+//! redistribution of underfull nodes after a remove.
+
+use bytes::Bytes;
+
+use crate::cursor::DEPTH_MAX;
+use crate::node::{self, BranchEntry, LeafEntry, Node, Value, malformed};
+use crate::write::{Tree, WriteTxn};
+use crate::Result;
+
+/// A node that overflowed its page split into two: the separator and the
+/// new right node's page.
+struct Split {
+    key: Bytes,
+    right: u64,
+}
+
+/// Where to cut `node`'s entries so both halves are near half its size.
+/// Every entry is at most a quarter of a page (see `Limits`), so both
+/// halves of a node up to a page plus an entry fit a page.
+fn split_index(sizes: impl Iterator<Item = usize> + Clone) -> usize {
+    let total: usize = sizes.clone().sum();
+    let count = sizes.clone().count();
+    let mut acc = 0;
+    for (i, s) in sizes.enumerate() {
+        if i > 0 && acc + s / 2 > total / 2 {
+            return i.min(count - 1);
+        }
+        acc += s;
+    }
+    count - 1
+}
+
+/// Splits an overfull node in two; returns the separator and the right half.
+fn split_node(node: &mut Node) -> (Bytes, Node) {
+    match node {
+        Node::Leaf(es) => {
+            let at = split_index(es.iter().map(node::leaf_entry_bytes)).max(1);
+            let right = es.split_off(at);
+            (right[0].key.clone(), Node::Leaf(right))
+        }
+        Node::Branch(es) => {
+            let at = split_index(es.iter().map(node::branch_entry_bytes)).max(1);
+            let mut right = es.split_off(at);
+            let key = std::mem::take(&mut right[0].key);
+            (key, Node::Branch(right))
+        }
+    }
+}
+
+impl WriteTxn<'_> {
+    /// Makes page `id` writable: itself if this transaction already copied
+    /// it, else a copy under a new page number (the old one is freed).
+    fn make_dirty(&mut self, id: u64) -> Result<u64> {
+        if self.dirty.contains_key(&id) {
+            return Ok(id);
+        }
+        let node = self.load(id)?;
+        self.free_page(id);
+        let new = self.alloc()?;
+        self.dirty.insert(new, node);
+        Ok(new)
+    }
+
+    fn dirty_mut(&mut self, id: u64) -> &mut Node {
+        // `make_dirty` put it there and nothing removes it while the caller
+        // works on it.
+        self.dirty.entry(id).or_insert_with(|| Node::Leaf(Vec::new()))
+    }
+
+    /// Inserts `key`; returns the value it replaced.
+    pub(crate) fn tree_insert(&mut self, tree: Tree, key: Bytes, value: Value) -> Result<Option<Value>> {
+        let Some(root) = self.root_of(tree) else {
+            let id = self.alloc()?;
+            self.dirty.insert(id, Node::Leaf(vec![LeafEntry { key, value }]));
+            self.set_root(tree, Some(id));
+            return Ok(None);
+        };
+        let (root, old, split) = self.insert_at(root, key, value, 0)?;
+        let root = match split {
+            None => root,
+            Some(Split { key, right }) => {
+                let id = self.alloc()?;
+                self.dirty.insert(
+                    id,
+                    Node::Branch(vec![
+                        BranchEntry {
+                            key: Bytes::new(),
+                            child: root,
+                        },
+                        BranchEntry { key, child: right },
+                    ]),
+                );
+                id
+            }
+        };
+        self.set_root(tree, Some(root));
+        Ok(old)
+    }
+
+    fn insert_at(&mut self, id: u64, key: Bytes, value: Value, depth: usize) -> Result<(u64, Option<Value>, Option<Split>)> {
+        if depth >= DEPTH_MAX {
+            return Err(malformed(self.file_path(), id, "tree deeper than any valid tree"));
+        }
+        let id = self.make_dirty(id)?;
+        let page_size = self.db.limits.page_size;
+        let mut old = None;
+        let mut entry = Some((key, value));
+        let child = match self.dirty_mut(id) {
+            Node::Leaf(es) => {
+                if let Some((key, value)) = entry.take() {
+                    match node::leaf_search(es, &key) {
+                        Ok(i) => old = Some(std::mem::replace(&mut es[i].value, value)),
+                        Err(i) => es.insert(i, LeafEntry { key, value }),
+                    }
+                }
+                None
+            }
+            Node::Branch(es) => {
+                let key = entry.as_ref().map_or(&[][..], |(k, _)| &k[..]);
+                let i = node::branch_child_index(es, key);
+                Some((i, es[i].child))
+            }
+        };
+        if let (Some((i, child)), Some((key, value))) = (child, entry) {
+            let (new_child, o, split) = self.insert_at(child, key, value, depth + 1)?;
+            old = o;
+            if let Node::Branch(es) = self.dirty_mut(id) {
+                es[i].child = new_child;
+                if let Some(Split { key, right }) = split {
+                    es.insert(i + 1, BranchEntry { key, child: right });
+                }
+            }
+        }
+        let node = self.dirty_mut(id);
+        if node.size() <= page_size {
+            return Ok((id, old, None));
+        }
+        let (key, right) = split_node(node);
+        let right_id = self.alloc()?;
+        self.dirty.insert(right_id, right);
+        Ok((id, old, Some(Split { key, right: right_id })))
+    }
+
+    /// Removes `key`; returns its value if it was there. Pages are copied
+    /// only when the key is present.
+    pub(crate) fn tree_remove(&mut self, tree: Tree, key: &[u8]) -> Result<Option<Value>> {
+        if self.lookup(tree, key)?.is_none() {
+            return Ok(None);
+        }
+        let Some(root) = self.root_of(tree) else {
+            return Ok(None);
+        };
+        let (root, old) = self.remove_at(root, key, 0)?;
+        // Collapse a root left with one child, and drop an empty root leaf.
+        let mut root = Some(root);
+        while let Some(id) = root {
+            match self.dirty.get(&id) {
+                Some(Node::Branch(es)) if es.len() == 1 => {
+                    let child = es[0].child;
+                    self.free_page(id);
+                    root = Some(child);
+                }
+                Some(Node::Leaf(es)) if es.is_empty() => {
+                    self.free_page(id);
+                    root = None;
+                }
+                _ => break,
+            }
+        }
+        self.set_root(tree, root);
+        Ok(old)
+    }
+
+    fn remove_at(&mut self, id: u64, key: &[u8], depth: usize) -> Result<(u64, Option<Value>)> {
+        if depth >= DEPTH_MAX {
+            return Err(malformed(self.file_path(), id, "tree deeper than any valid tree"));
+        }
+        let id = self.make_dirty(id)?;
+        let child = match self.dirty_mut(id) {
+            Node::Leaf(es) => {
+                return Ok(match node::leaf_search(es, key) {
+                    Ok(i) => (id, Some(es.remove(i).value)),
+                    Err(_) => (id, None),
+                });
+            }
+            Node::Branch(es) => {
+                let i = node::branch_child_index(es, key);
+                (i, es[i].child)
+            }
+        };
+        let (i, child) = child;
+        let (new_child, old) = self.remove_at(child, key, depth + 1)?;
+        if let Node::Branch(es) = self.dirty_mut(id) {
+            es[i].child = new_child;
+        }
+        let underfull = self
+            .dirty
+            .get(&new_child)
+            .is_some_and(|n| n.size() < self.db.limits.underfull_bytes);
+        if underfull {
+            self.rebalance(id, i)?;
+        }
+        Ok((id, old))
+    }
+
+    /// Merges child `i` of dirty branch `parent` with a sibling, or evens
+    /// the two out if they do not fit one page.
+    fn rebalance(&mut self, parent: u64, i: usize) -> Result<()> {
+        let Some(Node::Branch(es)) = self.dirty.get(&parent) else {
+            return Ok(());
+        };
+        if es.len() < 2 {
+            return Ok(());
+        }
+        let (l, r) = if i > 0 { (i - 1, i) } else { (i, i + 1) };
+        let (left_id, right_id, sep) = (es[l].child, es[r].child, es[r].key.clone());
+        let left_id = self.make_dirty(left_id)?;
+        let right_id = self.make_dirty(right_id)?;
+        let right = self.dirty.remove(&right_id).unwrap_or(Node::Leaf(Vec::new()));
+        let left = self.dirty_mut(left_id);
+        match (left, right) {
+            (Node::Leaf(le), Node::Leaf(re)) => le.extend(re),
+            (Node::Branch(le), Node::Branch(mut re)) => {
+                re[0].key = sep;
+                le.extend(re);
+            }
+            _ => return Err(malformed(self.file_path(), right_id, "siblings of different kinds")),
+        }
+        let page_size = self.db.limits.page_size;
+        let merged = self.dirty_mut(left_id);
+        let new_sep = if merged.size() <= page_size {
+            None
+        } else {
+            Some(split_node(merged))
+        };
+        match new_sep {
+            None => {
+                // The right page is gone: keep its number out of `dirty` and free it.
+                self.dirty.insert(right_id, Node::Leaf(Vec::new()));
+                self.free_page(right_id);
+                if let Node::Branch(es) = self.dirty_mut(parent) {
+                    es[l].child = left_id;
+                    es.remove(r);
+                }
+            }
+            Some((key, right)) => {
+                self.dirty.insert(right_id, right);
+                if let Node::Branch(es) = self.dirty_mut(parent) {
+                    es[l].child = left_id;
+                    es[r].child = right_id;
+                    es[r].key = key;
+                }
+            }
+        }
+        Ok(())
+    }
+}

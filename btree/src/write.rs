@@ -1,0 +1,454 @@
+//! The write transaction: its private copy-on-write state and its API.
+//!
+//! A write transaction never touches a page a snapshot can see: the first
+//! change to a page copies it into `dirty` under a newly allocated number,
+//! and the old number joins the pages this transaction frees. Nothing is
+//! written to the file before `commit` (except what `bulk_load` streams to
+//! pages no snapshot references).
+
+use std::borrow::Cow;
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::ops::{Bound, RangeBounds};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use parking_lot::MutexGuard;
+
+use crate::cursor::DEPTH_MAX;
+use crate::db::{Inner, Snapshot, Writer};
+use crate::mapping::verify;
+use crate::node::{self, Node, RawValue, Value, malformed};
+use crate::page::{self, HEADER_BYTES, Kind, VALUE_LEN_MAX};
+use crate::{Durability, Error, Result};
+
+/// Which of the file's two trees an operation works on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Tree {
+    /// The user's keys and values.
+    Main,
+    /// Pages freed per transaction (see `freelist.rs`).
+    Free,
+}
+
+/// The one open write transaction. Changes are visible to it at once and to
+/// others after [`commit`](Self::commit); dropping it aborts.
+pub struct WriteTxn<'db> {
+    pub(crate) db: &'db Inner,
+    pub(crate) w: MutexGuard<'db, Writer>,
+    pub(crate) base: Arc<Snapshot>,
+    pub(crate) txn: u64,
+    pub(crate) root: Option<u64>,
+    pub(crate) free_root: Option<u64>,
+    pub(crate) len: u64,
+    /// Next page number past every page in use.
+    pub(crate) page_count: u64,
+    /// Nodes changed by this transaction, by their new page number.
+    pub(crate) dirty: HashMap<u64, Node>,
+    /// Overflow runs created by this transaction: header and value bytes.
+    pub(crate) runs: HashMap<u64, Vec<u8>>,
+    /// Pages this transaction allocated (and has not freed again).
+    pub(crate) fresh: HashSet<u64>,
+    /// Fresh pages already written to the file (by `bulk_load`): read back
+    /// with `read_at`, as the view may not show them.
+    pub(crate) written: HashSet<u64>,
+    /// Pages of the base snapshot this transaction no longer references.
+    pub(crate) freed_old: Vec<u64>,
+    /// Free pages ready for reuse by this transaction.
+    pub(crate) pool: BTreeSet<u64>,
+    /// Free-tree keys whose pages were moved into `pool`.
+    pub(crate) consumed: Vec<Bytes>,
+    /// The last free-tree key consumed: the next refill starts after it.
+    pub(crate) consumed_upto: Option<Bytes>,
+    /// The oldest snapshot that may still be read: free-tree entries of
+    /// later transactions are not reused.
+    pub(crate) oldest_live: u64,
+    /// Set while commit records freed pages: allocation then only extends
+    /// the file, so recording terminates.
+    pub(crate) recording: bool,
+    /// When this transaction's commit is durable.
+    pub(crate) durability: Durability,
+}
+
+impl std::fmt::Debug for WriteTxn<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WriteTxn").field("txn", &self.txn).finish()
+    }
+}
+
+/// A node to read: the transaction's own copy, or one decoded from a page.
+pub(crate) type NodeRef<'a> = Cow<'a, Node>;
+
+impl<'db> WriteTxn<'db> {
+    pub(crate) fn new(db: &'db Inner, w: MutexGuard<'db, Writer>) -> WriteTxn<'db> {
+        let base = db.current();
+        let oldest_live = db.oldest_live(w.durable_txn);
+        let m = base.meta;
+        WriteTxn {
+            db,
+            w,
+            txn: m.txn + 1,
+            root: m.root,
+            free_root: m.free_root,
+            len: m.entry_count,
+            page_count: m.page_count,
+            base,
+            dirty: HashMap::new(),
+            runs: HashMap::new(),
+            fresh: HashSet::new(),
+            written: HashSet::new(),
+            freed_old: Vec::new(),
+            pool: BTreeSet::new(),
+            consumed: Vec::new(),
+            consumed_upto: None,
+            oldest_live,
+            recording: false,
+            durability: db.options.durability,
+        }
+    }
+
+    pub(crate) fn file_path(&self) -> &std::path::Path {
+        &self.db.path
+    }
+
+    pub(crate) fn root_of(&self, tree: Tree) -> Option<u64> {
+        match tree {
+            Tree::Main => self.root,
+            Tree::Free => self.free_root,
+        }
+    }
+
+    pub(crate) fn set_root(&mut self, tree: Tree, root: Option<u64>) {
+        match tree {
+            Tree::Main => self.root = root,
+            Tree::Free => self.free_root = root,
+        }
+    }
+
+    /// Reads `n` pages at `id` from the file itself (pages this transaction
+    /// wrote early).
+    pub(crate) fn read_pages(&self, id: u64, n: u64) -> Result<Bytes> {
+        let ps = self.db.limits.page_size as u64;
+        let mut buf = vec![0u8; (n * ps) as usize];
+        self.w.file.read_exact_at(&mut buf, id * ps)?;
+        Ok(Bytes::from(buf))
+    }
+
+    /// Decodes page `id` (not a dirty one).
+    pub(crate) fn load(&self, id: u64) -> Result<Node> {
+        if self.written.contains(&id) {
+            let bytes = self.read_pages(id, 1)?;
+            verify(&bytes, self.file_path(), id)?;
+            return Node::decode(&bytes, self.file_path(), id);
+        }
+        let map = &self.base.map;
+        map.node(id, self.base.meta.page_count)?;
+        let bytes = map
+            .share(id, 1)
+            .ok_or_else(|| malformed(self.file_path(), id, "page past the end of the file"))?;
+        Node::decode(&bytes, self.file_path(), id)
+    }
+
+    /// The node at `id`, borrowed if dirty.
+    pub(crate) fn node(&self, id: u64) -> Result<NodeRef<'_>> {
+        match self.dirty.get(&id) {
+            Some(n) => Ok(Cow::Borrowed(n)),
+            None => Ok(Cow::Owned(self.load(id)?)),
+        }
+    }
+
+    /// The bytes of a leaf value.
+    pub(crate) fn value_bytes(&self, value: &Value) -> Result<Bytes> {
+        match value {
+            Value::Inline(v) => Ok(v.clone()),
+            &Value::Overflow { page: id, len } => {
+                let end = HEADER_BYTES + len as usize;
+                if let Some(run) = self.runs.get(&id) {
+                    return Ok(Bytes::copy_from_slice(&run[HEADER_BYTES..end]));
+                }
+                if self.written.contains(&id) {
+                    let n = self.db.limits.run_pages(len);
+                    let bytes = self.read_pages(id, n)?;
+                    verify(&bytes, self.file_path(), id)?;
+                    return Ok(bytes.slice(HEADER_BYTES..end));
+                }
+                let map = &self.base.map;
+                let v = map.value(RawValue::Overflow { page: id, len }, self.base.meta.page_count)?;
+                Ok(map.to_bytes(v))
+            }
+        }
+    }
+
+    /// Takes a page number: a free one if any may be reused, else a new one
+    /// at the end of the file.
+    pub(crate) fn alloc(&mut self) -> Result<u64> {
+        let id = match self.pool.pop_first() {
+            Some(id) => id,
+            None => match self.refill_pool()? {
+                true => self.pool.pop_first().unwrap_or(self.page_count),
+                false => self.page_count,
+            },
+        };
+        if id == self.page_count {
+            self.page_count += 1;
+        }
+        self.fresh.insert(id);
+        Ok(id)
+    }
+
+    /// Takes `n` consecutive page numbers for an overflow run.
+    pub(crate) fn alloc_run(&mut self, n: u64) -> Result<u64> {
+        if n == 1 {
+            return self.alloc();
+        }
+        // Reuse a run of free pages if the pool has one; else extend the file.
+        let mut start = None;
+        let mut prev: Option<(u64, u64)> = None; // (run start, last)
+        for &id in &self.pool {
+            prev = match prev {
+                Some((s, last)) if last + 1 == id => Some((s, id)),
+                _ => Some((id, id)),
+            };
+            if let Some((s, last)) = prev {
+                if last + 1 - s == n {
+                    start = Some(s);
+                    break;
+                }
+            }
+        }
+        let start = match start {
+            Some(s) => {
+                for id in s..s + n {
+                    self.pool.remove(&id);
+                }
+                s
+            }
+            None => {
+                let s = self.page_count;
+                self.page_count += n;
+                s
+            }
+        };
+        self.fresh.extend(start..start + n);
+        Ok(start)
+    }
+
+    /// Gives up page `id`: back to the pool at once if this transaction
+    /// allocated it, else recorded as freed by this transaction.
+    pub(crate) fn free_page(&mut self, id: u64) {
+        self.dirty.remove(&id);
+        self.written.remove(&id);
+        if self.fresh.remove(&id) && !self.recording {
+            self.pool.insert(id);
+        } else {
+            self.freed_old.push(id);
+        }
+    }
+
+    /// Gives up a value's overflow run, if it has one.
+    pub(crate) fn free_value(&mut self, value: &Value) {
+        if let &Value::Overflow { page: id, len } = value {
+            self.runs.remove(&id);
+            for p in id..id + self.db.limits.run_pages(len) {
+                self.free_page(p);
+            }
+        }
+    }
+
+    /// Stores a value: inline if short, else in a new overflow run.
+    pub(crate) fn make_value(&mut self, value: &[u8]) -> Result<Value> {
+        if value.len() <= self.db.limits.inline_value_len_max {
+            return Ok(Value::Inline(Bytes::copy_from_slice(value)));
+        }
+        let len = value.len() as u64;
+        let n = self.db.limits.run_pages(len);
+        let id = self.alloc_run(n)?;
+        let mut run = vec![0u8; (n as usize) * self.db.limits.page_size];
+        page::write_header(&mut run, Kind::Overflow, id, self.txn, len);
+        run[HEADER_BYTES..HEADER_BYTES + value.len()].copy_from_slice(value);
+        self.runs.insert(id, run);
+        Ok(Value::Overflow { page: id, len })
+    }
+
+    fn check_key(&self, key: &[u8]) -> Result<()> {
+        let len_max = self.db.limits.key_len_max;
+        if key.len() > len_max {
+            return Err(Error::KeyTooLarge {
+                len: key.len(),
+                len_max,
+            });
+        }
+        Ok(())
+    }
+
+    /// Inserts or replaces `key`'s value; returns whether the key was new.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::KeyTooLarge`] or [`Error::ValueTooLarge`] (nothing changed),
+    /// or a corruption error from a page on the way.
+    pub fn insert(&mut self, key: &[u8], value: &[u8]) -> Result<bool> {
+        self.check_key(key)?;
+        if value.len() > VALUE_LEN_MAX {
+            return Err(Error::ValueTooLarge {
+                len: value.len(),
+                len_max: VALUE_LEN_MAX,
+            });
+        }
+        let value = self.make_value(value)?;
+        let old = self.tree_insert(Tree::Main, Bytes::copy_from_slice(key), value)?;
+        match old {
+            Some(old) => {
+                self.free_value(&old);
+                Ok(false)
+            }
+            None => {
+                self.len += 1;
+                Ok(true)
+            }
+        }
+    }
+
+    /// Removes `key`; returns its value if it was there.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::KeyTooLarge`], or a corruption error from a page on the way.
+    pub fn remove(&mut self, key: &[u8]) -> Result<Option<Bytes>> {
+        self.check_key(key)?;
+        let Some(old) = self.tree_remove(Tree::Main, key)? else {
+            return Ok(None);
+        };
+        let bytes = self.value_bytes(&old)?;
+        self.free_value(&old);
+        self.len -= 1;
+        Ok(Some(bytes))
+    }
+
+    /// Finds the leaf value of `key` in `tree`.
+    pub(crate) fn lookup(&self, tree: Tree, key: &[u8]) -> Result<Option<Value>> {
+        let Some(mut id) = self.root_of(tree) else {
+            return Ok(None);
+        };
+        for _ in 0..DEPTH_MAX {
+            let node = self.node(id)?;
+            match &*node {
+                Node::Leaf(es) => {
+                    return Ok(node::leaf_search(es, key).ok().map(|i| es[i].value.clone()));
+                }
+                Node::Branch(es) => id = es[node::branch_child_index(es, key)].child,
+            }
+        }
+        Err(malformed(self.file_path(), id, "tree deeper than any valid tree"))
+    }
+
+    /// The value of `key` as this transaction sees it.
+    ///
+    /// # Errors
+    ///
+    /// A corruption error from a page on the way.
+    pub fn get(&self, key: &[u8]) -> Result<Option<Bytes>> {
+        match self.lookup(Tree::Main, key)? {
+            Some(v) => Ok(Some(self.value_bytes(&v)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Entries in the tree as this transaction sees it.
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    /// Whether the tree is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The entries in `range` as this transaction sees them, collected (the
+    /// transaction's own pages change under a lazy iterator).
+    ///
+    /// # Errors
+    ///
+    /// A corruption error from a page on the way.
+    pub fn range<K, R>(&self, range: R) -> Result<std::vec::IntoIter<(Bytes, Bytes)>>
+    where
+        K: AsRef<[u8]> + ?Sized,
+        R: RangeBounds<K>,
+    {
+        let start = range.start_bound().map(|k| k.as_ref());
+        let end = range.end_bound().map(|k| k.as_ref());
+        let mut out = Vec::new();
+        if let Some(root) = self.root {
+            self.collect(root, start, end, &mut out, 0)?;
+        }
+        Ok(out.into_iter())
+    }
+
+    fn collect(
+        &self,
+        id: u64,
+        start: Bound<&[u8]>,
+        end: Bound<&[u8]>,
+        out: &mut Vec<(Bytes, Bytes)>,
+        depth: usize,
+    ) -> Result<()> {
+        if depth >= DEPTH_MAX {
+            return Err(malformed(self.file_path(), id, "tree deeper than any valid tree"));
+        }
+        let node = self.node(id)?;
+        match &*node {
+            Node::Leaf(es) => {
+                for e in es {
+                    if in_bounds(&e.key, start, end) {
+                        out.push((e.key.clone(), self.value_bytes(&e.value)?));
+                    }
+                }
+            }
+            Node::Branch(es) => {
+                let from = match start {
+                    Bound::Included(k) | Bound::Excluded(k) => node::branch_child_index(es, k),
+                    Bound::Unbounded => 0,
+                };
+                let to = match end {
+                    Bound::Included(k) | Bound::Excluded(k) => node::branch_child_index(es, k),
+                    Bound::Unbounded => es.len() - 1,
+                };
+                for e in es.get(from..=to).unwrap_or(&[]) {
+                    self.collect(e.child, start, end, out, depth + 1)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Every entry, collected; see [`range`](Self::range).
+    ///
+    /// # Errors
+    ///
+    /// A corruption error from a page on the way.
+    pub fn iter(&self) -> Result<std::vec::IntoIter<(Bytes, Bytes)>> {
+        self.range::<[u8], _>(..)
+    }
+
+    /// Sets when this transaction's commit is durable, overriding
+    /// [`Options::durability`](crate::Options::durability).
+    pub fn set_durability(&mut self, durability: Durability) {
+        self.durability = durability;
+    }
+
+    /// Drops every change. The same as dropping the transaction.
+    pub fn abort(self) {}
+}
+
+fn in_bounds(key: &[u8], start: Bound<&[u8]>, end: Bound<&[u8]>) -> bool {
+    let above = match start {
+        Bound::Included(s) => key >= s,
+        Bound::Excluded(s) => key > s,
+        Bound::Unbounded => true,
+    };
+    let below = match end {
+        Bound::Included(e) => key <= e,
+        Bound::Excluded(e) => key < e,
+        Bound::Unbounded => true,
+    };
+    above && below
+}

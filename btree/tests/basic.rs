@@ -1,0 +1,146 @@
+//! Deterministic end-to-end checks at a size the property test does not reach.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use btree::{Db, Options};
+use rand::{Rng, SeedableRng, rngs::StdRng};
+
+fn options(page: u32) -> Options {
+    Options {
+        page_size_bytes: page,
+        ..Options::default()
+    }
+}
+
+#[test]
+fn many_commits_of_random_changes_match_a_btreemap_and_reuse_pages() {
+    let fs = Arc::new(vfs::MemFs::new());
+    let db = Db::open(fs.clone(), "/db", options(512)).unwrap();
+    let mut model = BTreeMap::new();
+    let mut rng = StdRng::seed_from_u64(7);
+    for round in 0..200 {
+        let mut txn = db.begin_write().unwrap();
+        for _ in 0..50 {
+            let k = rng.random_range(0..3000u32).to_be_bytes().to_vec();
+            if rng.random_range(0..3) == 0 {
+                assert_eq!(txn.remove(&k).unwrap().map(|b| b.to_vec()), model.remove(&k));
+            } else {
+                let v = vec![round as u8; rng.random_range(0..200)];
+                txn.insert(&k, &v).unwrap();
+                model.insert(k, v);
+            }
+        }
+        txn.commit().unwrap();
+    }
+    let stats = db.check().unwrap();
+    assert_eq!(stats.entries, model.len() as u64);
+    assert!(stats.height >= 3, "{stats:?}");
+    let read = db.begin_read().unwrap();
+    let got: BTreeMap<Vec<u8>, Vec<u8>> = read.iter().map(|kv| kv.map(|(k, v)| (k.to_vec(), v.to_vec())).unwrap()).collect();
+    assert_eq!(got, model);
+    // Freed pages are reused: the file holds little more than the live data.
+    let live = stats.branch_pages + stats.leaf_pages + stats.overflow_pages + stats.free_tree_pages;
+    assert!(stats.page_count < live * 3, "{stats:?}");
+    drop(read);
+    drop(db);
+    let db = Db::open(fs, "/db", options(512)).unwrap();
+    db.check().unwrap();
+    let read = db.begin_read().unwrap();
+    assert_eq!(read.len(), model.len() as u64);
+}
+
+#[test]
+fn deleting_everything_leaves_an_empty_tree_and_free_pages() {
+    let fs = Arc::new(vfs::MemFs::new());
+    let db = Db::open(fs, "/db", options(512)).unwrap();
+    let mut txn = db.begin_write().unwrap();
+    for i in 0..5000u32 {
+        txn.insert(&i.to_be_bytes(), &[1; 40]).unwrap();
+    }
+    txn.commit().unwrap();
+    let before = db.check().unwrap();
+    let mut txn = db.begin_write().unwrap();
+    for i in 0..5000u32 {
+        assert!(txn.remove(&i.to_be_bytes()).unwrap().is_some());
+    }
+    txn.commit().unwrap();
+    let after = db.check().unwrap();
+    assert_eq!((after.entries, after.height, after.leaf_pages), (0, 0, 0));
+    assert!(after.free_pages >= before.leaf_pages, "{before:?} {after:?}");
+}
+
+#[test]
+fn bulk_load_builds_a_full_tree_that_reads_and_updates_like_inserts() {
+    let fs = Arc::new(vfs::MemFs::new());
+    let db = Db::open(fs.clone(), "/db", options(512)).unwrap();
+    let items: Vec<(Vec<u8>, Vec<u8>)> = (0..20_000u32)
+        .map(|i| (i.to_be_bytes().to_vec(), vec![i as u8; if i % 1000 == 0 { 2000 } else { 20 }]))
+        .collect();
+    let mut txn = db.begin_write().unwrap();
+    assert_eq!(txn.bulk_load(items.iter().map(|(k, v)| (k, v))).unwrap(), 20_000);
+    assert_eq!(txn.get(&7u32.to_be_bytes()).unwrap().unwrap()[..], [7u8; 20]);
+    txn.commit().unwrap();
+    let stats = db.check().unwrap();
+    assert!(stats.fill_factor > 0.9, "{stats:?}");
+    let read = db.begin_read().unwrap();
+    assert!(read.iter().map(|kv| kv.unwrap()).eq(items.iter().map(|(k, v)| (&k[..], &v[..]))));
+    drop(read);
+    // A second bulk load is refused; the tree updates normally.
+    let mut txn = db.begin_write().unwrap();
+    assert!(matches!(txn.bulk_load([(b"a", b"b")]), Err(btree::Error::NotEmpty { len: 20_000 })));
+    for i in (0..20_000u32).step_by(3) {
+        txn.remove(&i.to_be_bytes()).unwrap();
+    }
+    txn.commit().unwrap();
+    db.check().unwrap();
+}
+
+#[test]
+fn bulk_load_rejects_unsorted_keys_and_leaves_the_tree_empty() {
+    let fs = Arc::new(vfs::MemFs::new());
+    let db = Db::open(fs, "/db", options(512)).unwrap();
+    let mut txn = db.begin_write().unwrap();
+    let items = (0..1000u32).map(|i| if i == 600 { 5u32 } else { i }).map(|i| (i.to_be_bytes(), [1u8; 30]));
+    assert!(matches!(txn.bulk_load(items), Err(btree::Error::Unsorted { index: 600 })));
+    assert_eq!(txn.len(), 0);
+    txn.insert(b"k", b"v").unwrap();
+    txn.commit().unwrap();
+    let stats = db.check().unwrap();
+    assert_eq!(stats.entries, 1);
+}
+
+#[test]
+fn compact_shrinks_the_file_after_deletes_and_keeps_every_entry() {
+    let fs = Arc::new(vfs::MemFs::new());
+    let db = Db::open(fs.clone(), "/db", Options { initial_size_bytes: 0, ..options(1024) }).unwrap();
+    let mut txn = db.begin_write().unwrap();
+    for i in 0..20_000u32 {
+        txn.insert(&i.to_be_bytes(), &[3; 50]).unwrap();
+    }
+    txn.commit().unwrap();
+    let mut txn = db.begin_write().unwrap();
+    for i in 0..20_000u32 {
+        if i % 10 != 0 {
+            txn.remove(&i.to_be_bytes()).unwrap();
+        }
+    }
+    txn.commit().unwrap();
+    let before = db.check().unwrap();
+    let old_reader = db.begin_read().unwrap();
+    db.compact().unwrap();
+    let after = db.check().unwrap();
+    assert!(after.file_size_bytes * 4 < before.file_size_bytes, "{before:?} {after:?}");
+    assert_eq!(after.entries, 2000);
+    assert_eq!(after.free_pages, 0);
+    // A reader from before keeps its snapshot; new commits work on the new file.
+    assert_eq!(old_reader.len(), 2000);
+    assert_eq!(old_reader.get(&10u32.to_be_bytes()).unwrap().unwrap()[..], [3u8; 50]);
+    let mut txn = db.begin_write().unwrap();
+    txn.insert(b"new", b"entry").unwrap();
+    txn.commit().unwrap();
+    drop(old_reader);
+    drop(db);
+    let db = Db::open(fs, "/db", options(1024)).unwrap();
+    assert_eq!(db.check().unwrap().entries, 2001);
+}
