@@ -382,3 +382,25 @@ fn lsm_corrupted_sstable_is_reported_with_file_and_offset() {
     fails(&kv(&db, "lsm", &["get", "key00000"]), 2, "corruption in");
     fails(&kv(&db, "lsm", &["dump", "-"]), 2, "corruption in");
 }
+
+on_engine!(btree, "btree");
+
+#[test]
+fn btree_corrupted_page_is_reported_with_file_and_offset() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = store(&dir);
+    let input: String = (0..3000u64).map(|i| format!("key{i:05}\t{:016x}\n", i.wrapping_mul(0x9e37_79b9_7f4a_7c15))).collect();
+    ok(&kv_stdin(&db, "btree", &["load", "-"], input.as_bytes()));
+    let file = db.join("btree.db");
+    let mut bytes = std::fs::read(&file).unwrap();
+    // Page 2 is the first data page (0 and 1 are the meta pages); 4 KiB pages.
+    let page = 2;
+    bytes[page * 4096 + 100] ^= 0x55;
+    std::fs::write(&file, &bytes).unwrap();
+    let out = kv(&db, "btree", &["verify"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let report = String::from_utf8(out.stdout.clone()).unwrap();
+    assert!(report.starts_with("corrupt: ") && report.contains("btree.db at offset 8192"), "{report}");
+    fails(&out, 1, "verify found 1 corruption");
+    fails(&kv(&db, "btree", &["dump", "-"]), 2, "corruption in");
+}
