@@ -43,7 +43,8 @@ impl Outcome {
     }
 
     fn record(&mut self, started: Instant) {
-        self.latency_ns.saturating_record(started.elapsed().as_nanos().max(1) as u64);
+        self.latency_ns
+            .saturating_record(started.elapsed().as_nanos().max(1) as u64);
         self.ops += 1;
     }
 }
@@ -118,7 +119,9 @@ fn workloads(engine: &dyn Engine, args: &BenchArgs, out: &mut dyn Write) -> Resu
         let found = engine.get(k)?;
         read.record(t);
         if found.is_none() {
-            return Err(Error::BadArgument("bench: a written key was not found".to_string()));
+            return Err(Error::BadArgument(
+                "bench: a written key was not found".to_string(),
+            ));
         }
         pb.inc(1);
     }
@@ -163,5 +166,8 @@ fn workloads(engine: &dyn Engine, args: &BenchArgs, out: &mut dyn Write) -> Resu
             o.latency_ns.max() as f64 / 1000.0
         ))?;
     }
-    w(writeln!(out, "(scan100: one op is a seek plus {SCAN_LEN} pairs read)"))
+    w(writeln!(
+        out,
+        "(scan100: one op is a seek plus {SCAN_LEN} pairs read)"
+    ))
 }

@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
-use crate::engine::{Direction, Engine, EngineKind, Flow, Op, VerifyReport};
+use crate::engine::{Direction, Engine, EngineKind, Flow, Op, VerifyReport, Visitor};
 use crate::{Corruption, Error, Result};
 
 /// The database file inside the store directory.
@@ -27,7 +27,9 @@ pub struct BtreeEngine {
 
 impl std::fmt::Debug for BtreeEngine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("BtreeEngine").field("path", &self.db.path()).finish()
+        f.debug_struct("BtreeEngine")
+            .field("path", &self.db.path())
+            .finish()
     }
 }
 
@@ -45,7 +47,10 @@ pub(crate) fn open(dir: &Path) -> Result<Box<dyn Engine>> {
     let page_size_bytes = u64::from(options.page_size_bytes);
     let db = btree::Db::open(Arc::new(vfs::OsFs::new()), dir.join(FILE_NAME), options)
         .map_err(|e| convert(e, page_size_bytes))?;
-    Ok(Box::new(BtreeEngine { db, page_size_bytes }))
+    Ok(Box::new(BtreeEngine {
+        db,
+        page_size_bytes,
+    }))
 }
 
 /// Maps a `btree` error onto ours; a page number becomes its byte offset.
@@ -64,9 +69,13 @@ fn convert(e: btree::Error, page_size_bytes: u64) -> Error {
         } => at(
             file,
             page,
-            format!("page {page} checksum mismatch (expected {expected:#010x}, found {found:#010x})"),
+            format!(
+                "page {page} checksum mismatch (expected {expected:#010x}, found {found:#010x})"
+            ),
         ),
-        btree::Error::Malformed { file, page, what } => at(file, page, format!("page {page} malformed: {what}")),
+        btree::Error::Malformed { file, page, what } => {
+            at(file, page, format!("page {page} malformed: {what}"))
+        }
         btree::Error::NoValidMeta { file } => at(file, 0, "no valid meta page".to_string()),
         btree::Error::Io(vfs::Error::Locked { path }) => Error::Locked {
             path: path.parent().map(Path::to_path_buf).unwrap_or_default(),
@@ -130,7 +139,7 @@ impl Engine for BtreeEngine {
         lower: Bound<Vec<u8>>,
         upper: Bound<Vec<u8>>,
         direction: Direction,
-        visit: &mut dyn FnMut(&[u8], &[u8]) -> Result<Flow>,
+        visit: &mut Visitor<'_>,
     ) -> Result<()> {
         let read = self.db.begin_read().map_err(|e| self.err(e))?;
         let range = read.range::<Vec<u8>, _>((lower, upper));
@@ -206,9 +215,11 @@ impl Engine for BtreeEngine {
         // Opening already chose the newest meta page whose checksum holds, so
         // a torn commit is gone; making that state durable is all there is.
         self.db.sync().map_err(|e| self.err(e))?;
-        Ok("opened at the newest valid meta page (a torn commit, if any, was discarded)\n\
+        Ok(
+            "opened at the newest valid meta page (a torn commit, if any, was discarded)\n\
             synced the file"
-            .to_string())
+                .to_string(),
+        )
     }
 
     fn sync(&self) -> Result<()> {

@@ -30,7 +30,13 @@ pub struct Cli {
 
 /// A line typed at the `shell` prompt: the same commands, no global options.
 #[derive(Debug, Parser)]
-#[command(name = "", no_binary_name = true, disable_version_flag = true)]
+#[command(
+    name = "kv>",
+    no_binary_name = true,
+    disable_version_flag = true,
+    about = "The commands of the command line, without `kv-store` and the global options; `exit` or `quit` leaves.",
+    override_usage = "<COMMAND> [ARGS]   (e.g. `put user:1 alice`, `scan --prefix user:`, `get --help`)"
+)]
 pub struct ShellLine {
     /// What to do.
     #[command(subcommand)]
@@ -41,22 +47,32 @@ pub struct ShellLine {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Set KEY to VALUE.
-    #[command(after_help = "Examples:\n  kv-store put user:1 alice\n  kv-store put --hex 00ff 6869\n  kv-store put photo:1 --file photo.jpg")]
+    #[command(
+        after_help = "Examples:\n  kv-store put user:1 alice\n  kv-store put --hex 00ff 6869\n  kv-store put photo:1 --file photo.jpg"
+    )]
     Put(PutArgs),
     /// Print the value of KEY (exit code 1 if absent).
-    #[command(after_help = "Examples:\n  kv-store get user:1\n  kv-store get --hex 00ff\n  kv-store get photo:1 --out photo.jpg")]
+    #[command(
+        after_help = "Examples:\n  kv-store get user:1\n  kv-store get --hex 00ff\n  kv-store get photo:1 --out photo.jpg"
+    )]
     Get(GetArgs),
     /// Delete KEY (no error if absent).
     #[command(after_help = "Example:\n  kv-store delete user:1")]
     Delete(KeyArgs),
-    /// Print pairs in key order as key<TAB>value lines (escaped) or JSON lines.
-    #[command(after_help = "Examples:\n  kv-store scan --prefix user: --limit 10\n  kv-store scan --from a --to m --reverse --keys-only\n  kv-store scan --format json")]
+    /// Print pairs in key order as `key<TAB>value` lines (escaped) or JSON lines.
+    #[command(
+        after_help = "Examples:\n  kv-store scan --prefix user: --limit 10\n  kv-store scan --from a --to m --reverse --keys-only\n  kv-store scan --format json"
+    )]
     Scan(ScanArgs),
-    /// Bulk-load key<TAB>value or JSON lines from FILE or `-` (stdin).
-    #[command(after_help = "Examples:\n  kv-store load pairs.tsv\n  kv-store dump - | kv-store --db ./copy load -\n  kv-store load --format json pairs.jsonl\n\nA malformed line stops the load with its line number; every line before it is committed and durable.")]
+    /// Bulk-load `key<TAB>value` or JSON lines from FILE or `-` (stdin).
+    #[command(
+        after_help = "Examples:\n  kv-store load pairs.tsv\n  kv-store dump - | kv-store --db ./copy load -\n  kv-store load pairs.jsonl   (json lines, from the extension)\n\nA malformed line stops the load with its line number; every line before it is committed and durable."
+    )]
     Load(LoadArgs),
     /// Write every pair to FILE or `-` (stdout) in the format `load` reads.
-    #[command(after_help = "Examples:\n  kv-store dump backup.tsv\n  kv-store dump --format json -")]
+    #[command(
+        after_help = "Examples:\n  kv-store dump backup.tsv\n  kv-store dump --format json -"
+    )]
     Dump(DumpArgs),
     /// Print the engine's shape and counters.
     #[command(after_help = "Example:\n  kv-store stats")]
@@ -74,10 +90,14 @@ pub enum Command {
     #[command(after_help = "Example:\n  kv-store shell\n  kv> put a 1\n  kv> scan\n  kv> exit")]
     Shell,
     /// A quick db_bench-style run (fillrandom, readrandom, scan) on a fresh store.
-    #[command(after_help = "Examples:\n  kv-store bench\n  kv-store --engine btree bench --num 200000 --dir /mnt/ssd/bench")]
+    #[command(
+        after_help = "Examples:\n  kv-store bench\n  kv-store --engine btree bench --num 200000 --dir /mnt/ssd/bench"
+    )]
     Bench(BenchArgs),
     /// Create a store, load generated data, then get, scan, stats and verify it.
-    #[command(after_help = "Examples:\n  kv-store demo\n  kv-store --engine btree demo --dir ./demo-store")]
+    #[command(
+        after_help = "Examples:\n  kv-store demo\n  kv-store --engine btree demo --dir ./demo-store"
+    )]
     Demo(DemoArgs),
 }
 
@@ -112,7 +132,11 @@ pub struct PutArgs {
     #[arg(allow_hyphen_values = true)]
     pub key: String,
     /// The value (or use --file).
-    #[arg(allow_hyphen_values = true, required_unless_present = "file", conflicts_with = "file")]
+    #[arg(
+        allow_hyphen_values = true,
+        required_unless_present = "file",
+        conflicts_with = "file"
+    )]
     pub value: Option<String>,
     /// Read the value's raw bytes from this file.
     #[arg(long, value_name = "FILE")]
@@ -181,9 +205,9 @@ pub struct ScanArgs {
 pub struct LoadArgs {
     /// Input file, or `-` for stdin.
     pub input: String,
-    /// Input format.
-    #[arg(long, value_enum, default_value_t = Format::Tsv)]
-    pub format: Format,
+    /// Input format (default: json for a .json/.jsonl/.ndjson file, else tsv).
+    #[arg(long, value_enum)]
+    pub format: Option<Format>,
     /// Pairs written per atomic batch.
     #[arg(long, default_value_t = 1000, value_name = "N")]
     pub batch: usize,
@@ -194,9 +218,9 @@ pub struct LoadArgs {
 pub struct DumpArgs {
     /// Output file, or `-` for stdout.
     pub output: String,
-    /// Output format.
-    #[arg(long, value_enum, default_value_t = Format::Tsv)]
-    pub format: Format,
+    /// Output format (default: json for a .json/.jsonl/.ndjson file, else tsv).
+    #[arg(long, value_enum)]
+    pub format: Option<Format>,
 }
 
 /// Arguments of `bench`.

@@ -64,7 +64,7 @@ pub fn hex_encode(bytes: &[u8]) -> String {
 /// Odd length or a non-hex digit.
 pub fn hex_decode(s: &str) -> Result<Vec<u8>, String> {
     let b = s.as_bytes();
-    if b.len() % 2 != 0 {
+    if !b.len().is_multiple_of(2) {
         return Err(format!("hex {s:?} has an odd number of digits"));
     }
     b.chunks_exact(2)
@@ -151,6 +151,22 @@ pub enum Format {
     Json,
 }
 
+impl Format {
+    /// `chosen` if given, else guessed from the file name: JSON lines for
+    /// `.json`, `.jsonl` and `.ndjson`, tsv otherwise (and for `-`).
+    pub fn for_path(chosen: Option<Format>, path: &str) -> Format {
+        chosen.unwrap_or_else(|| {
+            let ext = std::path::Path::new(path)
+                .extension()
+                .and_then(|e| e.to_str());
+            match ext {
+                Some("json" | "jsonl" | "ndjson") => Format::Json,
+                _ => Format::Tsv,
+            }
+        })
+    }
+}
+
 /// Formats one pair (or a key alone) as a line, without the newline.
 pub fn format_line(format: Format, enc: Encoding, key: &[u8], value: Option<&[u8]>) -> String {
     match format {
@@ -201,7 +217,10 @@ pub fn parse_line(format: Format, line: &str) -> Result<(Vec<u8>, Vec<u8>), Stri
     }
 }
 
-fn json_bytes(obj: &serde_json::Map<String, serde_json::Value>, name: &str) -> Result<Vec<u8>, String> {
+fn json_bytes(
+    obj: &serde_json::Map<String, serde_json::Value>,
+    name: &str,
+) -> Result<Vec<u8>, String> {
     if let Some(v) = obj.get(name) {
         return v
             .as_str()
@@ -232,6 +251,13 @@ mod tests {
         let (k, v) = (vec![0xff, 0, b'a'], b"plain".to_vec());
         let line = format_line(Format::Json, Encoding::Text, &k, Some(&v));
         assert_eq!(parse_line(Format::Json, &line).unwrap(), (k, v));
+    }
+
+    #[test]
+    fn format_follows_the_file_extension_unless_chosen() {
+        assert_eq!(Format::for_path(None, "a.jsonl"), Format::Json);
+        assert_eq!(Format::for_path(None, "-"), Format::Tsv);
+        assert_eq!(Format::for_path(Some(Format::Tsv), "a.json"), Format::Tsv);
     }
 
     #[test]

@@ -35,16 +35,29 @@ pub fn run(args: &DemoArgs, engine: Option<EngineKind>, out: &mut dyn Write) -> 
     let data = base.join("demo-data.tsv");
     let keys = args.keys.max(1);
     write_data(&data, keys)?;
-    w(writeln!(out, "# {keys} generated pairs are in {}", data.display()))?;
+    w(writeln!(
+        out,
+        "# {keys} generated pairs are in {}",
+        data.display()
+    ))?;
     let db_s = db.display().to_string();
     let data_s = data.display().to_string();
     let probe = format!("user:{:06}", keys / 2);
     let probe_prefix = format!("user:{:05}", keys / 20);
     let steps: Vec<(Vec<&str>, &str)> = vec![
-        (vec!["--engine", engine.as_str(), "load", &data_s], "bulk-load the file (a progress bar shows on a terminal)"),
+        (
+            vec!["--engine", engine.as_str(), "load", &data_s],
+            "bulk-load the file (a progress bar shows on a terminal)",
+        ),
         (vec!["get", &probe], "read one key"),
-        (vec!["scan", "--prefix", &probe_prefix, "--limit", "5"], "the first 5 keys with a prefix"),
-        (vec!["scan", "--reverse", "--limit", "3", "--format", "json"], "the last 3 pairs as JSON lines"),
+        (
+            vec!["scan", "--prefix", &probe_prefix, "--limit", "5"],
+            "the first 5 keys with a prefix",
+        ),
+        (
+            vec!["scan", "--reverse", "--limit", "3", "--format", "json"],
+            "the last 3 pairs as JSON lines",
+        ),
         (vec!["delete", &probe], "delete a key"),
         (vec!["compact"], "rewrite the store"),
         (vec!["stats"], "the engine's shape and counters"),
@@ -60,9 +73,15 @@ pub fn run(args: &DemoArgs, engine: Option<EngineKind>, out: &mut dyn Write) -> 
     }
     w(writeln!(out))?;
     if args.dir.is_some() {
-        w(writeln!(out, "# the store is kept at {db_s}; try `kv-store --db {db_s} shell`"))
+        w(writeln!(
+            out,
+            "# the store is kept at {db_s}; try `kv-store --db {db_s} shell`"
+        ))
     } else {
-        w(writeln!(out, "# the temporary store was removed; pass --dir DIR to keep it"))
+        w(writeln!(
+            out,
+            "# the temporary store was removed; pass --dir DIR to keep it"
+        ))
     }
 }
 
@@ -72,8 +91,12 @@ fn write_data(path: &Path, keys: u64) -> Result<()> {
     let colors = ["red", "green", "blue", "amber", "violet"];
     for i in 0..keys {
         let color = colors[(i % colors.len() as u64) as usize];
-        writeln!(f, "user:{i:06}\t{{\"name\":\"user {i}\",\"color\":\"{color}\",\"score\":{}}}", i * 7919 % 1000)
-            .map_err(|e| Error::io(path, e))?;
+        writeln!(
+            f,
+            "user:{i:06}\t{{\"name\":\"user {i}\",\"color\":\"{color}\",\"score\":{}}}",
+            i * 7919 % 1000
+        )
+        .map_err(|e| Error::io(path, e))?;
     }
     f.flush().map_err(|e| Error::io(path, e))
 }
@@ -81,7 +104,10 @@ fn write_data(path: &Path, keys: u64) -> Result<()> {
 fn quote_line(argv: &[&str]) -> String {
     argv.iter()
         .map(|a| {
-            if !a.is_empty() && a.chars().all(|c| c.is_ascii_alphanumeric() || "-_./:=,@".contains(c)) {
+            if !a.is_empty()
+                && a.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_./:=,@".contains(c))
+            {
                 (*a).to_string()
             } else {
                 format!("'{}'", a.replace('\'', r"'\''"))

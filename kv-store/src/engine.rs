@@ -60,6 +60,9 @@ pub enum Flow {
     Stop,
 }
 
+/// What a scan calls with each pair; it may stop the scan or fail it.
+pub type Visitor<'a> = dyn FnMut(&[u8], &[u8]) -> Result<Flow> + 'a;
+
 /// Scan order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Direction {
@@ -153,7 +156,13 @@ pub struct Corruption {
 
 impl fmt::Display for Corruption {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} at offset {}: {}", self.file.display(), self.offset, self.what)
+        write!(
+            f,
+            "{} at offset {}: {}",
+            self.file.display(),
+            self.offset,
+            self.what
+        )
     }
 }
 
@@ -212,7 +221,7 @@ pub trait Engine {
         lower: std::ops::Bound<Vec<u8>>,
         upper: std::ops::Bound<Vec<u8>>,
         direction: Direction,
-        visit: &mut dyn FnMut(&[u8], &[u8]) -> Result<Flow>,
+        visit: &mut Visitor<'_>,
     ) -> Result<()>;
 
     /// Calls `visit` with each pair `spec` selects.
@@ -220,12 +229,16 @@ pub trait Engine {
     /// # Errors
     ///
     /// As [`Engine::scan_range`].
-    fn scan(&self, spec: &ScanSpec, visit: &mut dyn FnMut(&[u8], &[u8]) -> Result<Flow>) -> Result<()> {
+    fn scan(&self, spec: &ScanSpec, visit: &mut Visitor<'_>) -> Result<()> {
         if spec.is_empty_range() || spec.limit == Some(0) {
             return Ok(());
         }
         let (lower, upper) = spec.bounds();
-        let direction = if spec.reverse { Direction::Reverse } else { Direction::Forward };
+        let direction = if spec.reverse {
+            Direction::Reverse
+        } else {
+            Direction::Forward
+        };
         let mut seen = 0u64;
         self.scan_range(lower, upper, direction, &mut |k, v| {
             seen += 1;

@@ -51,5 +51,7 @@ pub mod shell;
 pub mod store;
 pub mod transfer;
 
-pub use engine::{Corruption, Direction, Engine, EngineKind, Flow, Op, ScanSpec, VerifyReport};
+pub use engine::{
+    Corruption, Direction, Engine, EngineKind, Flow, Op, ScanSpec, VerifyReport, Visitor,
+};
 pub use error::{Error, Result};

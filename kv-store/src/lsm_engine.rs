@@ -11,7 +11,7 @@ use std::path::Path;
 
 use bytes::Bytes;
 
-use crate::engine::{Direction, Engine, EngineKind, Flow, Op, VerifyReport};
+use crate::engine::{Direction, Engine, EngineKind, Flow, Op, VerifyReport, Visitor};
 use crate::{Corruption, Error, Result};
 
 /// An open `lsm` store.
@@ -97,7 +97,7 @@ impl Engine for LsmEngine {
         lower: Bound<Vec<u8>>,
         upper: Bound<Vec<u8>>,
         direction: Direction,
-        visit: &mut dyn FnMut(&[u8], &[u8]) -> Result<Flow>,
+        visit: &mut Visitor<'_>,
     ) -> Result<()> {
         let iter = self.db.range::<Vec<u8>, _>((lower, upper));
         let mut each = |item: lsm::Result<(Bytes, Bytes)>| -> Result<Flow> {
@@ -136,7 +136,10 @@ impl Engine for LsmEngine {
         }
         out += &format!("tables: {files} file(s), {bytes} bytes\n");
         out += &format!("user bytes written (this session): {}\n", s.user_bytes);
-        out += &format!("flush bytes: {}, compaction bytes: {}\n", s.flush_bytes, s.compaction_bytes);
+        out += &format!(
+            "flush bytes: {}, compaction bytes: {}\n",
+            s.flush_bytes, s.compaction_bytes
+        );
         out += &format!("write amplification: {:.2}\n", s.write_amplification);
         out += &format!(
             "gets: {}, tables probed: {}, filter negatives: {}, filter positives: {}\n",
@@ -177,9 +180,11 @@ impl Engine for LsmEngine {
         // Opening already replayed the logs and dropped a torn tail; a flush
         // moves what the logs held into a checked table and retires them.
         self.db.flush().map_err(convert)?;
-        Ok("replayed the write-ahead log (a torn tail, if any, was dropped)\n\
+        Ok(
+            "replayed the write-ahead log (a torn tail, if any, was dropped)\n\
             flushed the memtable to a table and retired the old log"
-            .to_string())
+                .to_string(),
+        )
     }
 
     fn sync(&self) -> Result<()> {

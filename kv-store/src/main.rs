@@ -24,7 +24,9 @@ fn main() -> ExitCode {
             }
         },
         // A reader that went away (`kv-store dump - | head`) is not an error.
-        Err(kv_store::Error::Output(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(kv_store::Error::Output(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+            ExitCode::SUCCESS
+        }
         Err(e) => {
             let _ = writeln!(std::io::stderr(), "kv-store: error: {e}");
             ExitCode::from(e.exit_code())

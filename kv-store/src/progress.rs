@@ -19,7 +19,10 @@ pub fn bar(len: Option<u64>, what: &str, unit_is_bytes: bool) -> ProgressBar {
     };
     let template = match len {
         Some(_) => format!("{{msg:>10}} [{{bar:30}}] {pos} {rate} ETA {{eta}}"),
-        None => format!("{{msg:>10}} {{spinner}} {} {rate}", pos.split('/').next().unwrap_or(pos)),
+        None => format!(
+            "{{msg:>10}} {{spinner}} {} {rate}",
+            pos.split('/').next().unwrap_or(pos)
+        ),
     };
     let style = ProgressStyle::with_template(&template)
         .unwrap_or_else(|_| ProgressStyle::default_bar())

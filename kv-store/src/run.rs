@@ -4,7 +4,7 @@
 use std::io::Write;
 
 use crate::cli::{Cli, Command, GetArgs, PutArgs, ScanArgs};
-use crate::codec::{self, Encoding};
+use crate::codec::{self, Encoding, Format};
 use crate::engine::{Engine, Flow, ScanSpec};
 use crate::store::{Create, Store};
 use crate::{Error, Result};
@@ -32,8 +32,12 @@ pub fn run(cli: &Cli, out: &mut dyn Write) -> Result<()> {
             let store = match Store::open(&cli.db, cli.engine, create) {
                 Err(Error::Corruption { file, offset, what }) if matches!(cmd, Command::Verify) => {
                     // The engine refused to open: that is verify's finding.
-                    writeln!(out, "corrupt: {} at offset {offset}: {what}", file.display())
-                        .map_err(Error::Output)?;
+                    writeln!(
+                        out,
+                        "corrupt: {} at offset {offset}: {what}",
+                        file.display()
+                    )
+                    .map_err(Error::Output)?;
                     return Err(Error::CorruptionFound { count: 1 });
                 }
                 other => other?,
@@ -61,11 +65,25 @@ pub fn execute(engine: &dyn Engine, cmd: &Command, out: &mut dyn Write) -> Resul
         }
         Command::Scan(args) => scan(engine, args, out),
         Command::Load(args) => {
-            let r = crate::transfer::load(engine, &args.input, args.format, args.batch)?;
-            w(writeln!(out, "loaded {} pairs ({} bytes)", r.pairs, r.bytes))
+            let r = crate::transfer::load(
+                engine,
+                &args.input,
+                Format::for_path(args.format, &args.input),
+                args.batch,
+            )?;
+            w(writeln!(
+                out,
+                "loaded {} pairs ({} bytes)",
+                r.pairs, r.bytes
+            ))
         }
         Command::Dump(args) => {
-            let n = crate::transfer::dump(engine, &args.output, args.format, out)?;
+            let n = crate::transfer::dump(
+                engine,
+                &args.output,
+                Format::for_path(args.format, &args.output),
+                out,
+            )?;
             if args.output != "-" {
                 w(writeln!(out, "dumped {n} pairs to {}", args.output))?;
             }
@@ -116,7 +134,11 @@ fn put(engine: &dyn Engine, args: &PutArgs) -> Result<()> {
     let value = match (&args.file, &args.value) {
         (Some(path), _) => std::fs::read(path).map_err(|e| Error::io(path, e))?,
         (None, Some(v)) => decode(enc, v)?,
-        (None, None) => return Err(Error::BadArgument("put needs a VALUE or --file".to_string())),
+        (None, None) => {
+            return Err(Error::BadArgument(
+                "put needs a VALUE or --file".to_string(),
+            ));
+        }
     };
     engine.put(&key, &value)
 }

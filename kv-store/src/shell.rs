@@ -103,8 +103,12 @@ pub fn handle_line(engine: &dyn Engine, line: &str, out: &mut dyn Write) -> Resu
             }
             _ => {
                 let text = e.render().to_string();
-                let first = text.lines().next().unwrap_or("invalid command");
-                eprintln!("{first} (type `help`)");
+                let lines: Vec<&str> = text
+                    .lines()
+                    .map(str::trim)
+                    .filter(|l| !l.is_empty() && !l.starts_with("For more information"))
+                    .collect();
+                eprintln!("{} (type `help`)", lines.join(" "));
             }
         },
     }

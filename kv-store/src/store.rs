@@ -54,7 +54,9 @@ impl Store {
         let marker = dir.join(MARKER_FILE);
         if !dir.is_dir() {
             if create == Create::Never {
-                return Err(Error::NoStore { path: dir.to_path_buf() });
+                return Err(Error::NoStore {
+                    path: dir.to_path_buf(),
+                });
             }
             std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
         }
@@ -90,10 +92,14 @@ impl Store {
                     .filter(|e| e.file_name() != LOCK_FILE)
                     .count();
                 if others > 0 {
-                    return Err(Error::NotAStore { path: dir.to_path_buf() });
+                    return Err(Error::NotAStore {
+                        path: dir.to_path_buf(),
+                    });
                 }
                 if create == Create::Never {
-                    return Err(Error::NoStore { path: dir.to_path_buf() });
+                    return Err(Error::NoStore {
+                        path: dir.to_path_buf(),
+                    });
                 }
                 let kind = requested.unwrap_or(EngineKind::Lsm);
                 write_marker(&marker, kind)?;

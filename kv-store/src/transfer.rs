@@ -23,7 +23,12 @@ pub struct LoadReport {
 ///
 /// [`Error::BadLine`] at the first malformed line: every pair before it has
 /// been written and synced. I/O and engine errors otherwise.
-pub fn load(engine: &dyn Engine, input: &str, format: Format, batch_len: usize) -> Result<LoadReport> {
+pub fn load(
+    engine: &dyn Engine,
+    input: &str,
+    format: Format,
+    batch_len: usize,
+) -> Result<LoadReport> {
     let (reader, len): (Box<dyn Read>, Option<u64>) = if input == "-" {
         (Box::new(std::io::stdin().lock()), None)
     } else {
@@ -92,7 +97,12 @@ pub fn load(engine: &dyn Engine, input: &str, format: Format, batch_len: usize) 
 /// # Errors
 ///
 /// I/O and engine errors.
-pub fn dump(engine: &dyn Engine, output: &str, format: Format, stdout: &mut dyn Write) -> Result<u64> {
+pub fn dump(
+    engine: &dyn Engine,
+    output: &str,
+    format: Format,
+    stdout: &mut dyn Write,
+) -> Result<u64> {
     let path = Path::new(output);
     let mut file;
     let out: &mut dyn Write = if output == "-" {
@@ -114,7 +124,7 @@ pub fn dump(engine: &dyn Engine, output: &str, format: Format, stdout: &mut dyn 
         let line = codec::format_line(format, Encoding::Text, k, Some(v));
         writeln!(out, "{line}").map_err(werr)?;
         pairs += 1;
-        if pairs % 1024 == 0 {
+        if pairs.is_multiple_of(1024) {
             pb.set_position(pairs);
         }
         Ok(Flow::Continue)

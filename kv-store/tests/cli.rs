@@ -62,7 +62,10 @@ fn binary_pairs() -> Vec<(Vec<u8>, Vec<u8>)> {
         .map(|b| (vec![b, b'k', 255 - b], vec![b'\\', b, b'\t', b'\n', 0, b]))
         .collect();
     pairs.push((b"plain".to_vec(), Vec::new()));
-    pairs.push((b"{json-looking".to_vec(), "caf\u{e9} \u{1f600}".as_bytes().to_vec()));
+    pairs.push((
+        b"{json-looking".to_vec(),
+        "caf\u{e9} \u{1f600}".as_bytes().to_vec(),
+    ));
     pairs
 }
 
@@ -76,18 +79,33 @@ fn put_get_delete_round_trip(engine: &str) {
     ok(&kv(&db, engine, &["delete", "user:1"]));
     fails(&kv(&db, engine, &["get", "user:1"]), 1, "key not found");
     ok(&kv(&db, engine, &["delete", "never-there"]));
-    assert_eq!(std::fs::read_to_string(db.join("KV-ENGINE")).unwrap().trim(), engine);
+    assert_eq!(
+        std::fs::read_to_string(db.join("KV-ENGINE"))
+            .unwrap()
+            .trim(),
+        engine
+    );
 }
 
 fn binary_keys_through_hex_and_base64(engine: &str) {
     let dir = tempfile::tempdir().unwrap();
     let db = store(&dir);
     ok(&kv(&db, engine, &["put", "--hex", "00ff0a", "090a5c"]));
-    assert_eq!(ok(&kv(&db, engine, &["get", "--hex", "00FF0A"])), "090a5c\n");
+    assert_eq!(
+        ok(&kv(&db, engine, &["get", "--hex", "00FF0A"])),
+        "090a5c\n"
+    );
     assert_eq!(ok(&kv(&db, engine, &["get", "--base64", "AP8K"])), "CQpc\n");
-    assert_eq!(ok(&kv(&db, engine, &["scan"])), "\\x00\\xff\\n\t\\t\\n\\\\\n");
+    assert_eq!(
+        ok(&kv(&db, engine, &["scan"])),
+        "\\x00\\xff\\n\t\\t\\n\\\\\n"
+    );
     fails(&kv(&db, engine, &["get", "--hex", "0g"]), 2, "bad argument");
-    fails(&kv(&db, engine, &["get", "--base64", "!!"]), 2, "bad argument");
+    fails(
+        &kv(&db, engine, &["get", "--base64", "!!"]),
+        2,
+        "bad argument",
+    );
 }
 
 fn large_value_through_files(engine: &str) {
@@ -97,11 +115,28 @@ fn large_value_through_files(engine: &str) {
     let src = dir.path().join("in.bin");
     let dst = dir.path().join("out.bin");
     std::fs::write(&src, &value).unwrap();
-    ok(&kv(&db, engine, &["put", "blob", "--file", src.to_str().unwrap()]));
-    ok(&kv(&db, engine, &["get", "blob", "--out", dst.to_str().unwrap()]));
+    ok(&kv(
+        &db,
+        engine,
+        &["put", "blob", "--file", src.to_str().unwrap()],
+    ));
+    ok(&kv(
+        &db,
+        engine,
+        &["get", "blob", "--out", dst.to_str().unwrap()],
+    ));
     assert_eq!(std::fs::read(&dst).unwrap(), value);
     fails(
-        &kv(&db, engine, &["put", "x", "--file", dir.path().join("missing").to_str().unwrap()]),
+        &kv(
+            &db,
+            engine,
+            &[
+                "put",
+                "x",
+                "--file",
+                dir.path().join("missing").to_str().unwrap(),
+            ],
+        ),
         2,
         "missing",
     );
@@ -110,13 +145,25 @@ fn large_value_through_files(engine: &str) {
 fn scan_selects_by_prefix_range_order_and_limit(engine: &str) {
     let dir = tempfile::tempdir().unwrap();
     let db = store(&dir);
-    let input: String = ["a", "b1", "b2", "b3", "c", "d"].iter().map(|k| format!("{k}\tv{k}\n")).collect();
+    let input: String = ["a", "b1", "b2", "b3", "c", "d"]
+        .iter()
+        .map(|k| format!("{k}\tv{k}\n"))
+        .collect();
     ok(&kv_stdin(&db, engine, &["load", "-"], input.as_bytes()));
     let scan = |args: &[&str]| ok(&kv(&db, engine, &[&["scan"], args].concat()));
     assert_eq!(scan(&["--prefix", "b"]), "b1\tvb1\nb2\tvb2\nb3\tvb3\n");
-    assert_eq!(scan(&["--from", "b2", "--to", "d", "--keys-only"]), "b2\nb3\nc\n");
-    assert_eq!(scan(&["--reverse", "--limit", "2", "--keys-only"]), "d\nc\n");
-    assert_eq!(scan(&["--prefix", "b", "--reverse", "--from", "b2", "--keys-only"]), "b3\nb2\n");
+    assert_eq!(
+        scan(&["--from", "b2", "--to", "d", "--keys-only"]),
+        "b2\nb3\nc\n"
+    );
+    assert_eq!(
+        scan(&["--reverse", "--limit", "2", "--keys-only"]),
+        "d\nc\n"
+    );
+    assert_eq!(
+        scan(&["--prefix", "b", "--reverse", "--from", "b2", "--keys-only"]),
+        "b3\nb2\n"
+    );
     assert_eq!(scan(&["--from", "z"]), "");
     assert_eq!(
         scan(&["--prefix", "c", "--format", "json"]),
@@ -132,19 +179,39 @@ fn load_then_dump_round_trips_binary_pairs(engine: &str) {
         // Write the input through a first store's dump, so the test does not
         // depend on the escaping it checks.
         let seed = dir.path().join("seed");
-        let puts: String = pairs.iter().map(|(k, v)| format!("put --hex {} '{}'\n", hex(k), hex(v))).collect();
+        let puts: String = pairs
+            .iter()
+            .map(|(k, v)| format!("put --hex {} '{}'\n", hex(k), hex(v)))
+            .collect();
         ok(&kv_stdin(&seed, engine, &["shell"], puts.as_bytes()));
         let file = dir.path().join(format!("pairs.{format}"));
-        ok(&kv(&seed, engine, &["dump", "--format", format, file.to_str().unwrap()]));
+        ok(&kv(
+            &seed,
+            engine,
+            &["dump", "--format", format, file.to_str().unwrap()],
+        ));
         let text = std::fs::read(&file).unwrap();
         assert_eq!(text.iter().filter(|&&b| b == b'\n').count(), pairs.len());
-        let loaded = ok(&kv(&db, engine, &["load", "--format", format, file.to_str().unwrap()]));
-        assert!(loaded.contains(&format!("loaded {} pairs", pairs.len())), "{loaded}");
+        let loaded = ok(&kv(
+            &db,
+            engine,
+            &["load", "--format", format, file.to_str().unwrap()],
+        ));
+        assert!(
+            loaded.contains(&format!("loaded {} pairs", pairs.len())),
+            "{loaded}"
+        );
         let dumped = ok(&kv(&db, engine, &["dump", "--format", format, "-"]));
         assert_eq!(dumped.as_bytes(), &text[..], "{format}");
-        let gets: String = pairs.iter().map(|(k, _)| format!("get --hex {}\n", hex(k))).collect();
+        let gets: String = pairs
+            .iter()
+            .map(|(k, _)| format!("get --hex {}\n", hex(k)))
+            .collect();
         let want: String = pairs.iter().map(|(_, v)| format!("{}\n", hex(v))).collect();
-        assert_eq!(ok(&kv_stdin(&db, engine, &["shell"], gets.as_bytes())), want);
+        assert_eq!(
+            ok(&kv_stdin(&db, engine, &["shell"], gets.as_bytes())),
+            want
+        );
     }
 }
 
@@ -160,21 +227,37 @@ fn load_stops_at_first_bad_line_keeping_the_lines_before(engine: &str) {
         input += &format!("k{i:05}\tv{i}\n");
     }
     input += "no tab on this line\nk99999\tafter\n";
-    let out = kv_stdin(&db, engine, &["load", "--batch", "1000", "-"], input.as_bytes());
+    let out = kv_stdin(
+        &db,
+        engine,
+        &["load", "--batch", "1000", "-"],
+        input.as_bytes(),
+    );
     fails(&out, 2, "line 2501");
     let keys = ok(&kv(&db, engine, &["scan", "--keys-only"]));
     assert_eq!(keys.lines().count(), 2500);
     fails(&kv(&db, engine, &["get", "k99999"]), 1, "not found");
-    let out = kv_stdin(&db, engine, &["load", "--format", "json", "-"], b"{\"key\":\"j\",\"value\":\"1\"}\n[1]\n");
+    let out = kv_stdin(
+        &db,
+        engine,
+        &["load", "--format", "json", "-"],
+        b"{\"key\":\"j\",\"value\":\"1\"}\n[1]\n",
+    );
     fails(&out, 2, "line 2");
     assert_eq!(ok(&kv(&db, engine, &["get", "j"])), "1\n");
-    fails(&kv_stdin(&db, engine, &["load", "-"], b"bad\\q\tx\n"), 2, "line 1");
+    fails(
+        &kv_stdin(&db, engine, &["load", "-"], b"bad\\q\tx\n"),
+        2,
+        "line 1",
+    );
 }
 
 fn stats_compact_verify_repair_succeed(engine: &str) {
     let dir = tempfile::tempdir().unwrap();
     let db = store(&dir);
-    let input: String = (0..5000).map(|i| format!("key{i:05}\t{}\n", "x".repeat(i % 97))).collect();
+    let input: String = (0..5000)
+        .map(|i| format!("key{i:05}\t{}\n", "x".repeat(i % 97)))
+        .collect();
     ok(&kv_stdin(&db, engine, &["load", "-"], input.as_bytes()));
     for i in (0..5000).step_by(3) {
         if i > 300 {
@@ -188,7 +271,12 @@ fn stats_compact_verify_repair_succeed(engine: &str) {
     let verify = ok(&kv(&db, engine, &["verify"]));
     assert!(verify.starts_with("ok: 4899 pairs"), "{verify}");
     ok(&kv(&db, engine, &["repair"]));
-    assert_eq!(ok(&kv(&db, engine, &["scan", "--keys-only"])).lines().count(), 4899);
+    assert_eq!(
+        ok(&kv(&db, engine, &["scan", "--keys-only"]))
+            .lines()
+            .count(),
+        4899
+    );
 }
 
 fn wrong_engine_is_refused(engine: &str) {
@@ -196,24 +284,49 @@ fn wrong_engine_is_refused(engine: &str) {
     let db = store(&dir);
     ok(&kv(&db, engine, &["put", "a", "1"]));
     let other = if engine == "lsm" { "btree" } else { "lsm" };
-    for args in [&["get", "a"][..], &["put", "b", "2"], &["load", "-"], &["shell"]] {
-        fails(&kv(&db, other, args), 2, &format!("created by engine {engine}"));
+    for args in [
+        &["get", "a"][..],
+        &["put", "b", "2"],
+        &["load", "-"],
+        &["shell"],
+    ] {
+        fails(
+            &kv(&db, other, args),
+            2,
+            &format!("created by engine {engine}"),
+        );
     }
     // Without --engine the marker decides.
-    let out = Command::new(BIN).arg("--db").arg(&db).args(["get", "a"]).output().unwrap();
+    let out = Command::new(BIN)
+        .arg("--db")
+        .arg(&db)
+        .args(["get", "a"])
+        .output()
+        .unwrap();
     assert_eq!(ok(&out), "1\n");
 }
 
 fn missing_store_and_foreign_directory_are_refused(engine: &str) {
     let dir = tempfile::tempdir().unwrap();
     let db = store(&dir);
-    for args in [&["get", "a"][..], &["scan"], &["dump", "-"], &["stats"], &["verify"], &["compact"]] {
+    for args in [
+        &["get", "a"][..],
+        &["scan"],
+        &["dump", "-"],
+        &["stats"],
+        &["verify"],
+        &["compact"],
+    ] {
         fails(&kv(&db, engine, args), 2, "no store at");
     }
     assert!(!db.exists(), "a read must not create the store");
     std::fs::create_dir_all(&db).unwrap();
     std::fs::write(db.join("notes.txt"), "mine").unwrap();
-    fails(&kv(&db, engine, &["put", "a", "1"]), 2, "not a kv-store store");
+    fails(
+        &kv(&db, engine, &["put", "a", "1"]),
+        2,
+        "not a kv-store store",
+    );
 }
 
 fn locked_store_is_refused(engine: &str) {
@@ -233,7 +346,11 @@ fn locked_store_is_refused(engine: &str) {
     input.flush().unwrap();
     let mut lines = BufReader::new(shell.stdout.take().unwrap()).lines();
     assert_eq!(lines.next().unwrap().unwrap(), "yes");
-    fails(&kv(&db, engine, &["get", "ready"]), 2, "locked by another process");
+    fails(
+        &kv(&db, engine, &["get", "ready"]),
+        2,
+        "locked by another process",
+    );
     drop(input);
     assert!(shell.wait().unwrap().success());
     assert_eq!(ok(&kv(&db, engine, &["get", "ready"])), "yes\n");
@@ -246,10 +363,23 @@ fn shell_runs_commands_from_stdin(engine: &str) {
     let out = kv_stdin(&db, engine, &["shell"], script.as_bytes());
     let text = ok(&out);
     let lines: Vec<&str> = text.lines().collect();
-    assert_eq!(&lines[..6], ["1", "two words", "a", "b c", "b c\ttwo words", &format!("engine: {engine}")]);
+    assert_eq!(
+        &lines[..6],
+        [
+            "1",
+            "two words",
+            "a",
+            "b c",
+            "b c\ttwo words",
+            &format!("engine: {engine}")
+        ]
+    );
     assert!(lines.last().unwrap().starts_with("ok: 1 pairs"), "{text}");
     let err = stderr(&out);
-    assert!(err.contains("key not found") && err.contains("frobnicate"), "{err}");
+    assert!(
+        err.contains("key not found") && err.contains("frobnicate"),
+        "{err}"
+    );
     fails(&kv(&db, engine, &["get", "put"]), 1, "not found");
 }
 
@@ -262,16 +392,27 @@ fn demo_runs_every_step(engine: &str) {
         .unwrap();
     let text = ok(&out);
     for step in ["load", "get user:", "scan --prefix", "stats", "verify"] {
-        assert!(text.contains(&format!("$ kv-store --db ")) && text.contains(step), "{step}: {text}");
+        let typed = text
+            .lines()
+            .any(|l| l.starts_with("$ kv-store --db ") && l.contains(step));
+        assert!(typed, "{step}: {text}");
     }
     assert!(text.contains("loaded 3000 pairs"), "{text}");
     assert!(text.contains("ok: 2999 pairs"), "{text}");
     let db = dir.path().join(format!("{engine}-store"));
-    assert_eq!(ok(&kv(&db, engine, &["get", "user:000001"])).lines().count(), 1);
+    assert_eq!(
+        ok(&kv(&db, engine, &["get", "user:000001"]))
+            .lines()
+            .count(),
+        1
+    );
 }
 
 fn bench_prints_percentiles(engine: &str) {
-    let out = Command::new(BIN).args(["--engine", engine, "bench", "--num", "2000"]).output().unwrap();
+    let out = Command::new(BIN)
+        .args(["--engine", engine, "bench", "--num", "2000"])
+        .output()
+        .unwrap();
     let text = ok(&out);
     for w in ["fillrandom", "readrandom", "scan100", "p99 us"] {
         assert!(text.contains(w), "{w}: {text}");
@@ -343,7 +484,10 @@ on_engine!(lsm, "lsm");
 fn help_and_version_exit_0_and_usage_errors_exit_2() {
     let run = |args: &[&str]| Command::new(BIN).args(args).output().unwrap();
     assert!(ok(&run(&["--version"])).starts_with("kv-store "));
-    for cmd in ["put", "get", "delete", "scan", "load", "dump", "stats", "compact", "verify", "repair", "shell", "bench", "demo"] {
+    for cmd in [
+        "put", "get", "delete", "scan", "load", "dump", "stats", "compact", "verify", "repair",
+        "shell", "bench", "demo",
+    ] {
         let help = ok(&run(&[cmd, "--help"]));
         assert!(help.contains("Example"), "{cmd}: {help}");
     }
@@ -361,7 +505,13 @@ fn lsm_corrupted_sstable_is_reported_with_file_and_offset() {
     let db = store(&dir);
     // Incompressible values so the table has many data blocks.
     let input: String = (0..3000u64)
-        .map(|i| format!("key{i:05}\t{:016x}{:016x}\n", i.wrapping_mul(0x9e37_79b9_7f4a_7c15), i ^ 0xdead_beef))
+        .map(|i| {
+            format!(
+                "key{i:05}\t{:016x}{:016x}\n",
+                i.wrapping_mul(0x9e37_79b9_7f4a_7c15),
+                i ^ 0xdead_beef
+            )
+        })
         .collect();
     ok(&kv_stdin(&db, "lsm", &["load", "-"], input.as_bytes()));
     ok(&kv(&db, "lsm", &["compact"]));
@@ -377,7 +527,10 @@ fn lsm_corrupted_sstable_is_reported_with_file_and_offset() {
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let report = String::from_utf8(out.stdout.clone()).unwrap();
     let name = table.file_name().unwrap().to_str().unwrap();
-    assert!(report.starts_with("corrupt: ") && report.contains(name) && report.contains("at offset 0"), "{report}");
+    assert!(
+        report.starts_with("corrupt: ") && report.contains(name) && report.contains("at offset 0"),
+        "{report}"
+    );
     fails(&out, 1, "verify found 1 corruption");
     fails(&kv(&db, "lsm", &["get", "key00000"]), 2, "corruption in");
     fails(&kv(&db, "lsm", &["dump", "-"]), 2, "corruption in");
@@ -389,7 +542,14 @@ on_engine!(btree, "btree");
 fn btree_corrupted_page_is_reported_with_file_and_offset() {
     let dir = tempfile::tempdir().unwrap();
     let db = store(&dir);
-    let input: String = (0..3000u64).map(|i| format!("key{i:05}\t{:016x}\n", i.wrapping_mul(0x9e37_79b9_7f4a_7c15))).collect();
+    let input: String = (0..3000u64)
+        .map(|i| {
+            format!(
+                "key{i:05}\t{:016x}\n",
+                i.wrapping_mul(0x9e37_79b9_7f4a_7c15)
+            )
+        })
+        .collect();
     ok(&kv_stdin(&db, "btree", &["load", "-"], input.as_bytes()));
     let file = db.join("btree.db");
     let mut bytes = std::fs::read(&file).unwrap();
@@ -400,7 +560,10 @@ fn btree_corrupted_page_is_reported_with_file_and_offset() {
     let out = kv(&db, "btree", &["verify"]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let report = String::from_utf8(out.stdout.clone()).unwrap();
-    assert!(report.starts_with("corrupt: ") && report.contains("btree.db at offset 8192"), "{report}");
+    assert!(
+        report.starts_with("corrupt: ") && report.contains("btree.db at offset 8192"),
+        "{report}"
+    );
     fails(&out, 1, "verify found 1 corruption");
     fails(&kv(&db, "btree", &["dump", "-"]), 2, "corruption in");
 }
