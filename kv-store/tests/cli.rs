@@ -567,3 +567,23 @@ fn btree_corrupted_page_is_reported_with_file_and_offset() {
     fails(&out, 1, "verify found 1 corruption");
     fails(&kv(&db, "btree", &["dump", "-"]), 2, "corruption in");
 }
+
+#[test]
+fn lsm_repair_drops_a_torn_log_tail_keeping_earlier_writes() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = store(&dir);
+    ok(&kv_stdin(&db, "lsm", &["shell"], b"put a 1\nput b 2\n"));
+    let log = std::fs::read_dir(&db)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "log"))
+        .max()
+        .expect("a log");
+    let mut f = std::fs::OpenOptions::new().append(true).open(&log).unwrap();
+    f.write_all(b"\x13\x37 half of a record").unwrap();
+    drop(f);
+    let out = ok(&kv(&db, "lsm", &["repair"]));
+    assert!(out.contains("torn tail"), "{out}");
+    assert_eq!(ok(&kv(&db, "lsm", &["scan"])), "a\t1\nb\t2\n");
+    assert!(ok(&kv(&db, "lsm", &["verify"])).starts_with("ok: 2 pairs"));
+}
