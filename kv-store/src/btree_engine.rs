@@ -33,19 +33,19 @@ impl std::fmt::Debug for BtreeEngine {
     }
 }
 
-/// Opens (creating if needed) the B+ tree store in `dir`.
+/// Opens (creating if needed) the B+ tree store in `dir` on `fs`.
 ///
 /// # Errors
 ///
 /// [`Error::Corruption`] if no meta page is valid; [`Error::Locked`] if
 /// another process has the file open.
-pub(crate) fn open(dir: &Path) -> Result<Box<dyn Engine>> {
+pub fn open(fs: Arc<dyn vfs::Fs>, dir: &Path) -> Result<Box<dyn Engine>> {
     let options = btree::Options {
         durability: btree::Durability::None,
         ..btree::Options::default()
     };
     let page_size_bytes = u64::from(options.page_size_bytes);
-    let db = btree::Db::open(Arc::new(vfs::OsFs::new()), dir.join(FILE_NAME), options)
+    let db = btree::Db::open(fs, dir.join(FILE_NAME), options)
         .map_err(|e| convert(e, page_size_bytes))?;
     Ok(Box::new(BtreeEngine {
         db,

@@ -8,6 +8,7 @@
 
 use std::ops::Bound;
 use std::path::Path;
+use std::sync::Arc;
 
 use bytes::Bytes;
 
@@ -21,14 +22,14 @@ pub struct LsmEngine {
 }
 
 impl LsmEngine {
-    /// Opens (creating if needed) the LSM files in `dir`.
+    /// Opens (creating if needed) the LSM files in `dir` on `fs`.
     ///
     /// # Errors
     ///
     /// [`Error::Corruption`] if the manifest, a table or the middle of a log
     /// is bad; [`Error::Locked`] if another process holds the directory.
-    pub fn open(dir: &Path) -> Result<LsmEngine> {
-        let db = lsm::Db::open(dir, lsm::Options::default()).map_err(convert)?;
+    pub fn open(fs: Arc<dyn vfs::Fs>, dir: &Path) -> Result<LsmEngine> {
+        let db = lsm::Db::open_with_fs(fs, dir, lsm::Options::default()).map_err(convert)?;
         Ok(LsmEngine { db })
     }
 }

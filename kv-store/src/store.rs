@@ -5,6 +5,7 @@
 //! refused with a clear message whatever the engine) and the engine's files.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use vfs::Fs;
 
@@ -107,7 +108,7 @@ impl Store {
             }
             Err(e) => return Err(Error::io(&marker, e)),
         };
-        let engine = open_engine(dir, kind)?;
+        let engine = open_engine(Arc::new(vfs::OsFs::new()), dir, kind)?;
         Ok(Store {
             engine,
             dir: dir.to_path_buf(),
@@ -144,12 +145,39 @@ fn write_marker(marker: &Path, kind: EngineKind) -> Result<()> {
     f.write_all(format!("{kind}\n").as_bytes())
         .and_then(|()| f.sync_all())
         .map_err(|e| Error::io(&tmp, e))?;
-    std::fs::rename(&tmp, marker).map_err(|e| Error::io(marker, e))
+    std::fs::rename(&tmp, marker).map_err(|e| Error::io(marker, e))?;
+    let dir = marker.parent().unwrap_or(Path::new("."));
+    vfs::OsFs::new()
+        .sync_dir(dir)
+        .map_err(|e| Error::io(dir, std::io::Error::other(e.to_string())))
 }
 
-fn open_engine(dir: &Path, kind: EngineKind) -> Result<Box<dyn Engine>> {
+/// Opens the engine `kind` on its files in `dir` of `fs`, without the marker
+/// and lock of a store directory: for tests on a simulated disk, and for
+/// [`Store::open`] on the real one.
+///
+/// # Errors
+///
+/// The engine's open error.
+pub fn open_engine(fs: Arc<dyn vfs::Fs>, dir: &Path, kind: EngineKind) -> Result<Box<dyn Engine>> {
+    create_dir_durably(&*fs, dir)?;
     Ok(match kind {
-        EngineKind::Lsm => Box::new(crate::lsm_engine::LsmEngine::open(dir)?),
-        EngineKind::Btree => crate::btree_engine::open(dir)?,
+        EngineKind::Lsm => Box::new(crate::lsm_engine::LsmEngine::open(fs, dir)?),
+        EngineKind::Btree => crate::btree_engine::open(fs, dir)?,
     })
+}
+
+/// Creates `dir` if missing and syncs its parent, so a power loss cannot
+/// take the store's directory (and every synced file in it) away.
+fn create_dir_durably(fs: &dyn vfs::Fs, dir: &Path) -> Result<()> {
+    let fs_err = |e: vfs::Error| match e {
+        vfs::Error::Io { path, source, .. } => Error::io(path, source),
+        other => Error::io(dir, std::io::Error::other(other.to_string())),
+    };
+    fs.create_dir_all(dir).map_err(fs_err)?;
+    let parent = match dir.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    fs.sync_dir(parent).map_err(fs_err)
 }
