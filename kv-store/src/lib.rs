@@ -32,7 +32,9 @@
 //! - `shell`, `bench`, `demo`: the interactive prompt, the benchmark, the tour.
 //!
 //! Limits: keys and values are those of the engine underneath (see each
-//! engine's `FORMAT.md`); `load` lines are read whole into memory.
+//! engine's `FORMAT.md`); `load` lines are read whole into memory. The store
+//! directory's own files (engine marker, lock, shell history) are described
+//! in `FORMAT.md`.
 
 #![forbid(unsafe_code)]
 #![deny(clippy::unwrap_used)]

@@ -92,7 +92,7 @@ pub fn load(
 }
 
 /// Writes every pair to `output` (a path, or `-` for stdout) in `format`,
-/// returning the number of pairs.
+/// returning the number of pairs. A file is synced before returning.
 ///
 /// # Errors
 ///
@@ -105,10 +105,13 @@ pub fn dump(
 ) -> Result<u64> {
     let path = Path::new(output);
     let mut file;
+    let mut file_handle = None;
     let out: &mut dyn Write = if output == "-" {
         stdout
     } else {
-        file = BufWriter::new(std::fs::File::create(path).map_err(|e| Error::io(path, e))?);
+        let f = std::fs::File::create(path).map_err(|e| Error::io(path, e))?;
+        file_handle = Some(f.try_clone().map_err(|e| Error::io(path, e))?);
+        file = BufWriter::new(f);
         &mut file
     };
     let pb = crate::progress::bar(None, "dumping", false);
@@ -130,6 +133,9 @@ pub fn dump(
         Ok(Flow::Continue)
     })?;
     out.flush().map_err(werr)?;
+    if let Some(f) = &file_handle {
+        f.sync_all().map_err(|e| Error::io(path, e))?;
+    }
     pb.finish_and_clear();
     Ok(pairs)
 }

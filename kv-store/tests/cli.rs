@@ -79,11 +79,10 @@ fn put_get_delete_round_trip(engine: &str) {
     ok(&kv(&db, engine, &["delete", "user:1"]));
     fails(&kv(&db, engine, &["get", "user:1"]), 1, "key not found");
     ok(&kv(&db, engine, &["delete", "never-there"]));
+    // FORMAT.md: the marker is the engine name and a newline, nothing else.
     assert_eq!(
-        std::fs::read_to_string(db.join("KV-ENGINE"))
-            .unwrap()
-            .trim(),
-        engine
+        std::fs::read(db.join("KV-ENGINE")).unwrap(),
+        format!("{engine}\n").into_bytes()
     );
 }
 
@@ -99,6 +98,14 @@ fn binary_keys_through_hex_and_base64(engine: &str) {
     assert_eq!(
         ok(&kv(&db, engine, &["scan"])),
         "\\x00\\xff\\n\t\\t\\n\\\\\n"
+    );
+    assert_eq!(
+        ok(&kv(&db, engine, &["scan", "--hex", "--prefix", "00"])),
+        "00ff0a\t090a5c\n"
+    );
+    assert_eq!(
+        ok(&kv(&db, engine, &["scan", "--base64", "--keys-only"])),
+        "AP8K\n"
     );
     fails(&kv(&db, engine, &["get", "--hex", "0g"]), 2, "bad argument");
     fails(
