@@ -39,7 +39,7 @@ pub fn load(
     let pb = crate::progress::bar(len, "loading", true);
     let mut reader = BufReader::with_capacity(1 << 16, reader);
     let batch_len = batch_len.max(1);
-    let mut batch: Vec<Op> = Vec::with_capacity(batch_len);
+    let mut batch: Vec<(u64, Op)> = Vec::with_capacity(batch_len);
     let mut report = LoadReport::default();
     let mut line = Vec::new();
     let mut line_no = 0u64;
@@ -64,7 +64,7 @@ pub fn load(
             .map_err(|_| "not valid UTF-8 (escape binary bytes as \\xHH)".to_string())
             .and_then(|t| codec::parse_line(format, t));
         match parsed {
-            Ok((k, v)) => batch.push(Op::Put(k, v)),
+            Ok((k, v)) => batch.push((line_no, Op::Put(k, v))),
             Err(reason) => {
                 break Err(Error::BadLine {
                     line: line_no,
@@ -74,21 +74,53 @@ pub fn load(
             }
         }
         if batch.len() >= batch_len {
-            if let Err(e) = engine.write(&batch) {
+            if let Err(e) = commit(engine, &mut batch, &mut report) {
                 break Err(e);
             }
-            report.pairs += batch.len() as u64;
-            batch.clear();
         }
     };
     // Everything before a bad line is committed and durable, error or not.
-    if !batch.is_empty() {
-        engine.write(&batch)?;
-        report.pairs += batch.len() as u64;
-    }
+    let last = commit(engine, &mut batch, &mut report);
     engine.sync()?;
     pb.finish_and_clear();
+    let outcome = match (outcome, last) {
+        // A pair the engine refused comes before the line that stopped the read.
+        (_, Err(e @ Error::BadLine { .. })) | (Err(e), _) | (Ok(()), Err(e)) => Err(e),
+        (Ok(()), Ok(())) => Ok(()),
+    };
     outcome.map(|()| report)
+}
+
+/// Writes `batch` atomically and empties it. If the engine refuses it (a key
+/// or value over its limit), writes its pairs one by one so that everything
+/// before the refused pair is committed, and names that pair's line.
+fn commit(engine: &dyn Engine, batch: &mut Vec<(u64, Op)>, report: &mut LoadReport) -> Result<()> {
+    if batch.is_empty() {
+        return Ok(());
+    }
+    // Taken out first: whatever happens, no pair is written twice.
+    let pending = std::mem::take(batch);
+    let ops: Vec<Op> = pending.iter().map(|(_, op)| op.clone()).collect();
+    match engine.write(&ops) {
+        Ok(()) => report.pairs += ops.len() as u64,
+        Err(Error::Engine { .. }) => {
+            for (line, op) in pending {
+                match engine.write(std::slice::from_ref(&op)) {
+                    Ok(()) => report.pairs += 1,
+                    Err(Error::Engine { message, .. }) => {
+                        return Err(Error::BadLine {
+                            line,
+                            reason: message,
+                            committed: report.pairs,
+                        });
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        Err(e) => return Err(e),
+    }
+    Ok(())
 }
 
 /// Writes every pair to `output` (a path, or `-` for stdout) in `format`,

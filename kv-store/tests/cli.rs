@@ -259,6 +259,38 @@ fn load_stops_at_first_bad_line_keeping_the_lines_before(engine: &str) {
     );
 }
 
+fn load_names_the_line_of_a_pair_the_engine_refuses(engine: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let db = store(&dir);
+    let mut input = String::new();
+    for i in 0..1500 {
+        input += &format!("r{i:05}\tv\n");
+    }
+    // Over both engines' key limits (lsm 64 KiB, btree an eighth of a page).
+    input += &format!("{}\tv\n", "k".repeat(70_000));
+    input += "zzz\tafter\n";
+    let out = kv_stdin(
+        &db,
+        engine,
+        &["load", "--batch", "1000", "-"],
+        input.as_bytes(),
+    );
+    fails(&out, 2, "line 1501");
+    assert!(
+        stderr(&out).contains("key of 70000 bytes"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        stderr(&out).contains("1500 line(s) before it are committed"),
+        "{}",
+        stderr(&out)
+    );
+    let keys = ok(&kv(&db, engine, &["scan", "--keys-only"]));
+    assert_eq!(keys.lines().count(), 1500);
+    fails(&kv(&db, engine, &["get", "zzz"]), 1, "not found");
+}
+
 fn stats_compact_verify_repair_succeed(engine: &str) {
     let dir = tempfile::tempdir().unwrap();
     let db = store(&dir);
@@ -452,6 +484,10 @@ macro_rules! on_engine {
             #[test]
             fn load_stops_at_first_bad_line_keeping_the_lines_before() {
                 super::load_stops_at_first_bad_line_keeping_the_lines_before($engine);
+            }
+            #[test]
+            fn load_names_the_line_of_a_pair_the_engine_refuses() {
+                super::load_names_the_line_of_a_pair_the_engine_refuses($engine);
             }
             #[test]
             fn stats_compact_verify_repair_succeed() {
