@@ -73,10 +73,10 @@ pub fn load(
                 });
             }
         }
-        if batch.len() >= batch_len {
-            if let Err(e) = commit(engine, &mut batch, &mut report) {
-                break Err(e);
-            }
+        if batch.len() >= batch_len
+            && let Err(e) = commit(engine, &mut batch, &mut report)
+        {
+            break Err(e);
         }
     };
     // Everything before a bad line is committed and durable, error or not.
