@@ -2,10 +2,14 @@
 
 use std::io::{BufRead, BufReader, BufWriter, Read, Write};
 use std::path::Path;
+use std::time::{Duration, Instant};
 
 use crate::codec::{self, Encoding, Format};
 use crate::engine::{Engine, Flow, Op, ScanSpec};
 use crate::{Error, Result};
+
+/// How often a running `load` syncs.
+pub const SYNC_INTERVAL: Duration = Duration::from_secs(1);
 
 /// What `load` did.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -17,7 +21,8 @@ pub struct LoadReport {
 }
 
 /// Loads every line of `input` (a path, or `-` for stdin) into `engine` in
-/// atomic batches of `batch_len` pairs, then syncs.
+/// atomic batches of `batch_len` pairs, syncing every [`SYNC_INTERVAL`] and
+/// at the end.
 ///
 /// # Errors
 ///
@@ -43,6 +48,7 @@ pub fn load(
     let mut report = LoadReport::default();
     let mut line = Vec::new();
     let mut line_no = 0u64;
+    let mut last_sync = Instant::now();
     let outcome = loop {
         line.clear();
         let n = match reader.read_until(b'\n', &mut line) {
@@ -73,10 +79,18 @@ pub fn load(
                 });
             }
         }
-        if batch.len() >= batch_len
-            && let Err(e) = commit(engine, &mut batch, &mut report)
-        {
-            break Err(e);
+        if batch.len() >= batch_len {
+            if let Err(e) = commit(engine, &mut batch, &mut report) {
+                break Err(e);
+            }
+            // Bounds what a crash mid-load loses to about a second of input
+            // (the btree adapter's commits are not durable until a sync).
+            if last_sync.elapsed() >= SYNC_INTERVAL {
+                if let Err(e) = engine.sync() {
+                    break Err(e);
+                }
+                last_sync = Instant::now();
+            }
         }
     };
     // Everything before a bad line is committed and durable, error or not.

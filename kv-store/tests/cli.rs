@@ -291,6 +291,43 @@ fn load_names_the_line_of_a_pair_the_engine_refuses(engine: &str) {
     fails(&kv(&db, engine, &["get", "zzz"]), 1, "not found");
 }
 
+fn sigkill_during_load_leaves_a_prefix_of_whole_batches(engine: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let db = store(&dir);
+    ok(&kv(&db, engine, &["put", "a-first", "x"]));
+    let mut child = Command::new(BIN)
+        .arg("--db")
+        .arg(&db)
+        .args(["--engine", engine, "load", "--batch", "100", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut input = child.stdin.take().unwrap();
+    for i in 0..20_000 {
+        // A full pipe blocks us; the kill below ends that.
+        if writeln!(input, "k{i:06}\tvalue {i}").is_err() {
+            break;
+        }
+        if i == 5_000 {
+            input.flush().unwrap();
+            std::thread::sleep(std::time::Duration::from_millis(30));
+            child.kill().unwrap();
+        }
+    }
+    drop(input);
+    child.wait().unwrap();
+    let keys = ok(&kv(&db, engine, &["scan", "--keys-only", "--prefix", "k"]));
+    let n = keys.lines().count();
+    assert_eq!(n % 100, 0, "{n} keys: a torn batch");
+    for (i, k) in keys.lines().enumerate() {
+        assert_eq!(k, format!("k{i:06}"), "gap in the loaded prefix");
+    }
+    assert_eq!(ok(&kv(&db, engine, &["get", "a-first"])), "x\n");
+    assert!(ok(&kv(&db, engine, &["verify"])).starts_with("ok: "));
+}
+
 fn stats_compact_verify_repair_succeed(engine: &str) {
     let dir = tempfile::tempdir().unwrap();
     let db = store(&dir);
@@ -488,6 +525,10 @@ macro_rules! on_engine {
             #[test]
             fn load_names_the_line_of_a_pair_the_engine_refuses() {
                 super::load_names_the_line_of_a_pair_the_engine_refuses($engine);
+            }
+            #[test]
+            fn sigkill_during_load_leaves_a_prefix_of_whole_batches() {
+                super::sigkill_during_load_leaves_a_prefix_of_whole_batches($engine);
             }
             #[test]
             fn stats_compact_verify_repair_succeed() {
