@@ -136,18 +136,17 @@ impl Engine for LsmEngine {
             bytes += l.bytes;
         }
         out += &format!("tables: {files} file(s), {bytes} bytes\n");
-        out += &format!("user bytes written (this session): {}\n", s.user_bytes);
+        out += "since this open (lsm's counters restart at each open):\n";
         out += &format!(
-            "flush bytes: {}, compaction bytes: {}\n",
-            s.flush_bytes, s.compaction_bytes
+            "  user bytes written: {}, flushed: {}, compacted: {}, write amplification: {:.2}\n",
+            s.user_bytes, s.flush_bytes, s.compaction_bytes, s.write_amplification
         );
-        out += &format!("write amplification: {:.2}\n", s.write_amplification);
         out += &format!(
-            "gets: {}, tables probed: {}, filter negatives: {}, filter positives: {}\n",
+            "  gets: {}, tables probed: {}, filter negatives: {}, filter positives: {}\n",
             s.gets, s.tables_probed, s.filter_negatives, s.filter_positives
         );
         out += &format!(
-            "flushes: {}, compactions: {}, write stalls: {}",
+            "  flushes: {}, compactions: {}, write stalls: {}",
             s.flushes, s.compactions, s.write_stalls
         );
         Ok(out)
