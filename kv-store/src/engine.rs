@@ -82,7 +82,7 @@ pub struct ScanSpec {
     pub from: Option<Vec<u8>>,
     /// Only keys strictly before this one.
     pub to: Option<Vec<u8>>,
-    /// Newest-last (`Forward`) or from the end (`Reverse`).
+    /// Descending key order instead of ascending.
     pub reverse: bool,
     /// At most this many pairs.
     pub limit: Option<u64>,
