@@ -18,6 +18,7 @@ const N: u64 = 100_000;
 const VALUE_BYTES: usize = 100;
 const GETS_PER_ITER: usize = 1_000;
 const SCAN_LEN: u64 = 100;
+const VALUE: [u8; VALUE_BYTES] = [7; VALUE_BYTES];
 
 /// A directory under the system's temporary directory, removed on drop.
 struct TempDir(std::path::PathBuf);
@@ -44,20 +45,52 @@ fn probes(keys: &[[u8; 16]]) -> Vec<[u8; 16]> {
         .collect()
 }
 
-fn via_trait(
-    c: &mut Criterion,
-    kind: EngineKind,
-    keys: &[[u8; 16]],
-    direct_get: &dyn Fn(&[u8]) -> bool,
-    direct_scan: &dyn Fn(&[u8]) -> u64,
-    engine: &dyn Engine,
-) {
+fn scan_via_trait(engine: &dyn Engine, from: &[u8]) -> u64 {
+    let spec = ScanSpec {
+        from: Some(from.to_vec()),
+        limit: Some(SCAN_LEN),
+        ..ScanSpec::default()
+    };
+    let mut n = 0u64;
+    engine
+        .scan(&spec, &mut |k, _| {
+            n += k.len() as u64;
+            Ok(Flow::Continue)
+        })
+        .unwrap();
+    n
+}
+
+fn open_via_trait(dir: &std::path::Path, kind: EngineKind) -> Box<dyn Engine> {
+    kv_store::store::open_engine(Arc::new(vfs::OsFs::new()), dir, kind).unwrap()
+}
+
+/// Each group measures the engine called directly, closes it, and measures
+/// the same files opened through the `Engine` trait.
+fn bench_lsm(c: &mut Criterion, keys: &[[u8; 16]]) {
+    let dir = TempDir::new("lsm");
     let probes = probes(keys);
-    let mut group = c.benchmark_group(format!("kv-store/{kind}_get"));
+    let open = || lsm::Db::open(&dir.0, lsm::Options::default()).unwrap();
+    let db = open();
+    for k in keys {
+        db.put(k.to_vec(), VALUE.to_vec()).unwrap();
+    }
+    db.flush().unwrap();
+    db.close().unwrap();
+
+    let mut group = c.benchmark_group("kv-store/lsm_get");
     group.throughput(Throughput::Elements(GETS_PER_ITER as u64));
+    let db = open();
     group.bench_function("direct", |b| {
-        b.iter(|| probes.iter().filter(|k| direct_get(&k[..])).count())
+        b.iter(|| {
+            probes
+                .iter()
+                .filter(|k| db.get(&k[..]).unwrap().is_some())
+                .count()
+        })
     });
+    db.close().unwrap();
+    let engine = open_via_trait(&dir.0, EngineKind::Lsm);
     group.bench_function("engine_trait", |b| {
         b.iter(|| {
             probes
@@ -66,98 +99,97 @@ fn via_trait(
                 .count()
         })
     });
+    engine.close().unwrap();
     group.finish();
 
-    let mut group = c.benchmark_group(format!("kv-store/{kind}_scan100"));
+    let mut group = c.benchmark_group("kv-store/lsm_scan100");
     group.throughput(Throughput::Elements(SCAN_LEN));
-    group.bench_function("direct", |b| b.iter(|| direct_scan(&probes[0])));
-    group.bench_function("engine_trait", |b| {
+    let db = open();
+    group.bench_function("direct", |b| {
         b.iter(|| {
-            let spec = ScanSpec {
-                from: Some(probes[0].to_vec()),
-                limit: Some(SCAN_LEN),
-                ..ScanSpec::default()
-            };
-            let mut n = 0u64;
-            engine
-                .scan(&spec, &mut |k, _| {
-                    n += k.len() as u64;
-                    Ok(Flow::Continue)
-                })
-                .unwrap();
-            n
+            db.range::<&[u8], _>((Bound::Included(&probes[0][..]), Bound::Unbounded))
+                .take(SCAN_LEN as usize)
+                .map(|r| r.unwrap().0.len() as u64)
+                .sum::<u64>()
         })
     });
+    db.close().unwrap();
+    let engine = open_via_trait(&dir.0, EngineKind::Lsm);
+    group.bench_function("engine_trait", |b| {
+        b.iter(|| scan_via_trait(&*engine, &probes[0]))
+    });
+    engine.close().unwrap();
+    group.finish();
+}
+
+fn bench_btree(c: &mut Criterion, keys: &[[u8; 16]]) {
+    let dir = TempDir::new("btree");
+    let probes = probes(keys);
+    let open = || {
+        btree::Db::open(
+            Arc::new(vfs::OsFs::new()),
+            dir.0.join(kv_store::btree_engine::FILE_NAME),
+            btree::Options::default(),
+        )
+        .unwrap()
+    };
+    let db = open();
+    let mut txn = db.begin_write().unwrap();
+    for k in keys {
+        txn.insert(k, &VALUE).unwrap();
+    }
+    txn.commit().unwrap();
+    drop(db);
+
+    let mut group = c.benchmark_group("kv-store/btree_get");
+    group.throughput(Throughput::Elements(GETS_PER_ITER as u64));
+    let db = open();
+    group.bench_function("direct", |b| {
+        b.iter(|| {
+            probes
+                .iter()
+                .filter(|k| db.begin_read().unwrap().get(&k[..]).unwrap().is_some())
+                .count()
+        })
+    });
+    drop(db);
+    let engine = open_via_trait(&dir.0, EngineKind::Btree);
+    group.bench_function("engine_trait", |b| {
+        b.iter(|| {
+            probes
+                .iter()
+                .filter(|k| engine.get(&k[..]).unwrap().is_some())
+                .count()
+        })
+    });
+    engine.close().unwrap();
+    group.finish();
+
+    let mut group = c.benchmark_group("kv-store/btree_scan100");
+    group.throughput(Throughput::Elements(SCAN_LEN));
+    let db = open();
+    group.bench_function("direct", |b| {
+        b.iter(|| {
+            let read = db.begin_read().unwrap();
+            read.range::<[u8], _>((Bound::Included(&probes[0][..]), Bound::Unbounded))
+                .take(SCAN_LEN as usize)
+                .map(|r| r.unwrap().0.len() as u64)
+                .sum::<u64>()
+        })
+    });
+    drop(db);
+    let engine = open_via_trait(&dir.0, EngineKind::Btree);
+    group.bench_function("engine_trait", |b| {
+        b.iter(|| scan_via_trait(&*engine, &probes[0]))
+    });
+    engine.close().unwrap();
     group.finish();
 }
 
 fn bench(c: &mut Criterion) {
     let keys = keys_16(N, 42);
-    let value = [7u8; VALUE_BYTES];
-
-    {
-        let dir = TempDir::new("lsm");
-        let db = lsm::Db::open(&dir.0, lsm::Options::default()).unwrap();
-        for k in &keys {
-            db.put(k.to_vec(), value.to_vec()).unwrap();
-        }
-        db.flush().unwrap();
-        let engine = kv_store::store::open_engine(
-            Arc::new(vfs::OsFs::new()),
-            &dir.0.join("via"),
-            EngineKind::Lsm,
-        )
-        .unwrap();
-        let mut batch = Vec::new();
-        for k in &keys {
-            batch.push(kv_store::Op::Put(k.to_vec(), value.to_vec()));
-        }
-        engine.write(&batch).unwrap();
-        engine.sync().unwrap();
-        let get = |k: &[u8]| db.get(k).unwrap().is_some();
-        let scan = |from: &[u8]| {
-            db.range::<&[u8], _>((Bound::Included(from), Bound::Unbounded))
-                .take(SCAN_LEN as usize)
-                .map(|r| r.unwrap().0.len() as u64)
-                .sum::<u64>()
-        };
-        via_trait(c, EngineKind::Lsm, &keys, &get, &scan, &*engine);
-    }
-    {
-        let dir = TempDir::new("btree");
-        let db = btree::Db::open(
-            Arc::new(vfs::OsFs::new()),
-            dir.0.join("direct.db"),
-            btree::Options::default(),
-        )
-        .unwrap();
-        let mut txn = db.begin_write().unwrap();
-        for k in &keys {
-            txn.insert(k, &value).unwrap();
-        }
-        txn.commit().unwrap();
-        let engine = kv_store::store::open_engine(
-            Arc::new(vfs::OsFs::new()),
-            &dir.0.join("via"),
-            EngineKind::Btree,
-        )
-        .unwrap();
-        let batch: Vec<_> = keys
-            .iter()
-            .map(|k| kv_store::Op::Put(k.to_vec(), value.to_vec()))
-            .collect();
-        engine.write(&batch).unwrap();
-        engine.sync().unwrap();
-        let get = |k: &[u8]| db.begin_read().unwrap().get(k).unwrap().is_some();
-        let scan = |from: &[u8]| {
-            let read = db.begin_read().unwrap();
-            read.range::<[u8], _>((Bound::Included(from), Bound::Unbounded))
-                .take(SCAN_LEN as usize)
-                .map(|r| r.unwrap().0.len() as u64)
-                .sum::<u64>()
-        };
-        via_trait(c, EngineKind::Btree, &keys, &get, &scan, &*engine);
-    }
+    bench_lsm(c, &keys);
+    bench_btree(c, &keys);
 
     let mut rng = SplitMix64::new(3);
     let bytes: Vec<u8> = (0..64 * 1024).map(|_| rng.next_u64() as u8).collect();
