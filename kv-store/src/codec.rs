@@ -48,14 +48,15 @@ impl Encoding {
 
 /// Lower-case hex of `bytes`.
 pub fn hex_encode(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut s = String::with_capacity(bytes.len() * 2);
     for &b in bytes {
-        s.push(char::from(DIGITS[usize::from(b >> 4)]));
-        s.push(char::from(DIGITS[usize::from(b & 0xf)]));
+        s.push(char::from(HEX_DIGITS[usize::from(b >> 4)]));
+        s.push(char::from(HEX_DIGITS[usize::from(b & 0xf)]));
     }
     s
 }
+
+const HEX_DIGITS: &[u8; 16] = b"0123456789abcdef";
 
 /// Decodes hex (either case).
 ///
@@ -86,7 +87,7 @@ fn hex_digit(c: u8) -> Option<u8> {
 
 /// Escapes `bytes` as described in the module doc.
 pub fn escape(bytes: &[u8]) -> String {
-    let mut s = String::with_capacity(bytes.len());
+    let mut s = String::with_capacity(bytes.len() + bytes.len() / 2);
     for &b in bytes {
         match b {
             b'\\' => s.push_str("\\\\"),
@@ -96,7 +97,8 @@ pub fn escape(bytes: &[u8]) -> String {
             0x20..=0x7e => s.push(char::from(b)),
             _ => {
                 s.push_str("\\x");
-                s.push_str(&hex_encode(&[b]));
+                s.push(char::from(HEX_DIGITS[usize::from(b >> 4)]));
+                s.push(char::from(HEX_DIGITS[usize::from(b & 0xf)]));
             }
         }
     }
