@@ -247,6 +247,11 @@ impl Db {
         if let Some(m) = current {
             let path = dir.join(manifest::manifest_name(m));
             let contents = read_log(&*fs, &path)?;
+            // The first edit (the whole state) is synced before CURRENT names
+            // the manifest, so a manifest without it is damaged, not torn.
+            if contents.records.is_empty() {
+                return Err(Error::corruption(&path, 0, "manifest has no edit", 1, 0));
+            }
             for rec in &contents.records {
                 let e = VersionEdit::decode(rec, &path)?;
                 log_number = e.log_number.unwrap_or(log_number);
@@ -287,6 +292,9 @@ impl Db {
             }
         }
         sort_version(&mut version);
+        if let Some(m) = current {
+            check_levels(&version, &dir.join(manifest::manifest_name(m)))?;
+        }
 
         // 2. The logs not yet flushed.
         let names = fs.list_dir(&dir)?;
@@ -566,20 +574,29 @@ fn table_options(opts: &Options) -> TableOptions {
     }
 }
 
+/// Tables of one level of L1.. must not overlap; a manifest that says they
+/// do is corrupt (reads would return stale versions).
+fn check_levels(v: &Version, manifest_path: &Path) -> Result<()> {
+    for (level, tables) in v.levels.iter().enumerate().skip(1) {
+        if let Some(w) = tables.windows(2).find(|w| {
+            crate::version::user_range(&w[0]).1 >= crate::version::user_range(&w[1]).0
+        }) {
+            return Err(Error::corruption(
+                manifest_path,
+                0,
+                "manifest puts overlapping tables in one level",
+                level as u64,
+                w[1].number,
+            ));
+        }
+    }
+    Ok(())
+}
+
 fn sort_version(v: &mut Version) {
     v.levels[0].sort_by_key(|t| std::cmp::Reverse(t.number));
     for level in &mut v.levels[1..] {
         level.sort_by(|a, b| crate::key::cmp_encoded(&a.props.smallest, &b.props.smallest));
-        debug_assert!(
-            level
-                .windows(2)
-                .all(|w| crate::version::user_range(&w[0]).1 < crate::version::user_range(&w[1]).0),
-            "overlapping tables in a level: {:?}",
-            level
-                .iter()
-                .map(|t| (t.number, crate::version::user_range(t)))
-                .collect::<Vec<_>>()
-        );
     }
 }
 
@@ -681,7 +698,7 @@ impl Inner {
             }
             if sv.imm.is_some() || l0 >= self.opts.l0_stop_trigger {
                 self.counters.write_stalls.fetch_add(1, Ordering::Relaxed);
-                self.bg_cv.notify_all();
+                self.wake_background();
                 self.write_cv.wait_for(w, Duration::from_millis(50));
                 continue;
             }
@@ -694,14 +711,19 @@ impl Inner {
             w.sync_file = log.file();
             w.log = log;
             w.log_number = n;
+            // Build from the super version current now, not the one read at
+            // the top of the loop: a compaction may have installed a new
+            // version while the log was being created, and reinstalling the
+            // old one would resurrect its input tables.
             let mut sv_lock = self.sv.write();
+            let cur = Arc::clone(&sv_lock);
             *sv_lock = Arc::new(SuperVersion {
                 mem: Arc::new(Memtable::new()),
-                imm: Some((Arc::clone(&sv.mem), n)),
-                version: Arc::clone(&sv.version),
+                imm: Some((Arc::clone(&cur.mem), n)),
+                version: Arc::clone(&cur.version),
             });
             drop(sv_lock);
-            self.bg_cv.notify_all();
+            self.wake_background();
             return Ok(());
         }
     }
@@ -771,7 +793,7 @@ impl Inner {
             if self.super_version().imm.is_none() {
                 break;
             }
-            self.bg_cv.notify_all();
+            self.wake_background();
             self.write_cv.wait_for(&mut w, Duration::from_millis(20));
         }
         w.log.sync()?;
@@ -821,6 +843,10 @@ impl Inner {
             v.levels[level].push(t);
         }
         sort_version(&mut v);
+        debug_assert!(
+            check_levels(&v, Path::new("(in memory)")).is_ok(),
+            "edit {edit:?} made overlapping tables in a level"
+        );
         let imm = if flushed_log.is_some() {
             None
         } else {
@@ -848,7 +874,7 @@ impl Inner {
             }
         }
         self.delete_obsolete()?;
-        self.write_cv.notify_all();
+        self.wake_writers();
         Ok(())
     }
 
@@ -987,8 +1013,25 @@ impl Inner {
     }
 
     fn stop_background(&self) {
-        self.bg.lock().shutdown = true;
+        let mut bg = self.bg.lock();
+        bg.shutdown = true;
         self.bg_cv.notify_all();
+    }
+
+    /// Wakes the background thread. Notifying under its lock means a thread
+    /// between its "any work?" check and its wait cannot miss the signal.
+    fn wake_background(&self) {
+        let _g = self.bg.lock();
+        self.bg_cv.notify_all();
+    }
+
+    /// Wakes writers waiting for a flush or compaction. Taking the write
+    /// lock first means no writer is between its check and its wait.
+    /// Never called with the write lock held (only the background thread
+    /// and `compact_range` install versions).
+    fn wake_writers(&self) {
+        drop(self.write.lock());
+        self.write_cv.notify_all();
     }
 
     fn background_loop(&self) {
@@ -1012,11 +1055,23 @@ impl Inner {
                     }
                 }
             }
-            let r = self.background_step();
+            let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                self.background_step()
+            }))
+            .unwrap_or_else(|p| {
+                let what = p
+                    .downcast_ref::<&str>()
+                    .map(|s| (*s).to_string())
+                    .or_else(|| p.downcast_ref::<String>().cloned())
+                    .unwrap_or_default();
+                Err(Error::Closed {
+                    reason: Some(format!("background thread panicked: {what}")),
+                })
+            });
             if let Err(e) = r {
                 self.bg.lock().error = Some(e.to_string());
                 self.failed.store(true, Ordering::Release);
-                self.write_cv.notify_all();
+                self.wake_writers();
                 return;
             }
         }

@@ -37,7 +37,7 @@ impl Version {
     pub(crate) fn get(
         &self,
         user: &[u8],
-        hash: u64,
+        hash: u128,
         seq: SeqNo,
         stats: &mut GetStats,
     ) -> Result<Option<(ValueKind, Bytes)>> {

@@ -5,6 +5,7 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::ops::Bound;
+use std::sync::Arc;
 
 use lsm::{Db, WriteBatch};
 use proptest::prelude::*;
@@ -65,9 +66,12 @@ fn model_range(m: &Model, lo: &[u8], hi: &[u8]) -> Vec<(Vec<u8>, Vec<u8>)> {
 }
 
 fn run(ops: Vec<Op>) {
-    let dir = tempfile::tempdir().expect("tempdir");
+    // An in-memory disk: the model checks logic, and a real disk's syncs
+    // would make each case take seconds.
+    let fs: Arc<dyn vfs::Fs> = Arc::new(vfs::MemFs::new());
     let opts = common::tiny_options();
-    let mut db = Some(Db::open(dir.path(), opts.clone()).expect("open"));
+    let open = |opts: &lsm::Options| Db::open_with_fs(Arc::clone(&fs), "/db", opts.clone());
+    let mut db = Some(open(&opts).expect("open"));
     let mut model = Model::new();
     let mut snaps: Vec<(lsm::Snapshot, Model)> = Vec::new();
     for op in ops {
@@ -159,7 +163,7 @@ fn run(ops: Vec<Op>) {
             Op::Reopen => {
                 snaps.clear();
                 db.take().expect("db").close().expect("close");
-                db = Some(Db::open(dir.path(), opts.clone()).expect("reopen"));
+                db = Some(open(&opts).expect("reopen"));
             }
         }
     }
@@ -172,7 +176,7 @@ fn run(ops: Vec<Op>) {
     );
     drop(snaps);
     d.close().expect("close");
-    let d = Db::open(dir.path(), opts).expect("final reopen");
+    let d = open(&opts).expect("final reopen");
     common::assert_same(
         &common::collect(d.range::<&[u8], _>(..)),
         &all,
@@ -181,7 +185,7 @@ fn run(ops: Vec<Op>) {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 160, ..ProptestConfig::default() })]
 
     #[test]
     fn db_matches_btreemap_model(ops in prop::collection::vec(op(), 1..400)) {
@@ -191,8 +195,8 @@ proptest! {
 
 #[test]
 fn many_writes_reach_deep_levels_and_read_back() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let db = Db::open(dir.path(), common::tiny_options()).expect("open");
+    let fs: Arc<dyn vfs::Fs> = Arc::new(vfs::MemFs::new());
+    let db = Db::open_with_fs(fs, "/db", common::tiny_options()).expect("open");
     let mut model = Model::new();
     for i in 0..20_000u32 {
         let k = format!("k{:06}", (i * 7919) % 5000).into_bytes();

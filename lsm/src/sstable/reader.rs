@@ -30,7 +30,7 @@ pub(crate) struct Table {
     path: PathBuf,
     data: Bytes,
     index: Index,
-    filter: Option<Bytes>,
+    filter: Option<bloom::BlockedBloomFilter>,
     pub(crate) props: Properties,
     cache: Arc<BlockCache>,
 }
@@ -88,7 +88,8 @@ impl Table {
         let filter = if footer.filter.size_bytes == 0 {
             None
         } else {
-            Some(load(footer.filter, "filter handle out of range")?)
+            let bytes = load(footer.filter, "filter handle out of range")?;
+            Some(filter::decode(&bytes, path, footer.filter.offset)?)
         };
         let props = Properties::decode(&load(footer.properties, "properties handle out of range")?)
             .ok_or_else(|| {
@@ -136,9 +137,9 @@ impl Table {
     }
 
     /// The newest version of `user` at or below `seq`.
-    pub(crate) fn get(&self, user: &[u8], hash: u64, seq: SeqNo) -> Result<Probe> {
+    pub(crate) fn get(&self, user: &[u8], hash: u128, seq: SeqNo) -> Result<Probe> {
         if let Some(f) = &self.filter
-            && !filter::may_contain(f, hash)
+            && !f.contains_hash(hash)
         {
             return Ok(Probe::FilteredOut);
         }

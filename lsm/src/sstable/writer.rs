@@ -32,7 +32,7 @@ pub(crate) struct TableWriter {
     buf: Vec<u8>,
     data: BlockBuilder,
     index: BlockBuilder,
-    hashes: Vec<u64>,
+    hashes: Vec<u128>,
     last_user_key: Vec<u8>,
     props: Properties,
 }
