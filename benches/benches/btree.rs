@@ -56,12 +56,18 @@ fn sorted_keys() -> Vec<[u8; 16]> {
 }
 
 fn ours_open(dir: &std::path::Path) -> Db {
-    Db::open(Arc::new(vfs::OsFs::new()), dir.join("btree.db"), Options::default()).unwrap()
+    Db::open(
+        Arc::new(vfs::OsFs::new()),
+        dir.join("btree.db"),
+        Options::default(),
+    )
+    .unwrap()
 }
 
 fn ours_load(db: &Db, keys: &[[u8; 16]]) {
     let mut txn = db.begin_write().unwrap();
-    txn.bulk_load(keys.iter().enumerate().map(|(i, k)| (k, value(i as u64)))).unwrap();
+    txn.bulk_load(keys.iter().enumerate().map(|(i, k)| (k, value(i as u64))))
+        .unwrap();
     txn.commit().unwrap();
 }
 
@@ -151,7 +157,9 @@ fn bench(c: &mut Criterion) {
     group.finish();
 
     let mut rng = SplitMix64::new(9);
-    let probes: Vec<[u8; 16]> = (0..GETS_PER_ITER * 64).map(|_| keys[(rng.next_u64() % N) as usize]).collect();
+    let probes: Vec<[u8; 16]> = (0..GETS_PER_ITER * 64)
+        .map(|_| keys[(rng.next_u64() % N) as usize])
+        .collect();
 
     let mut group = c.benchmark_group("btree/get_random");
     group.throughput(Throughput::Elements(GETS_PER_ITER as u64));

@@ -61,7 +61,12 @@ impl Builder {
 
     /// Adds the next entry; keys must increase (the caller checks).
     pub(crate) fn push(&mut self, sink: &mut dyn Sink, key: &[u8], value: &[u8]) -> Result<()> {
-        let mut entry = Vec::with_capacity(LEAF_ENTRY_HEADER_BYTES + key.len() + value.len().min(self.limits.inline_value_len_max) + 8);
+        let mut entry = Vec::with_capacity(
+            LEAF_ENTRY_HEADER_BYTES
+                + key.len()
+                + value.len().min(self.limits.inline_value_len_max)
+                + 8,
+        );
         let inline = value.len() <= self.limits.inline_value_len_max;
         entry.push(u8::from(!inline));
         entry.extend_from_slice(&(key.len() as u16).to_le_bytes());
@@ -174,7 +179,10 @@ impl TxnSink<'_, '_> {
         let ps = self.txn.db.limits.page_size;
         let end = self.buf_start + (self.buf.len() / ps) as u64;
         crate::commit::ensure_file_pages(&mut self.txn.w, ps, end)?;
-        self.txn.w.file.write_all_at(&self.buf, self.buf_start * ps as u64)?;
+        self.txn
+            .w
+            .file
+            .write_all_at(&self.buf, self.buf_start * ps as u64)?;
         self.txn.written.extend(self.buf_start..end);
         self.buf.clear();
         Ok(())
@@ -190,7 +198,9 @@ impl Sink for TxnSink<'_, '_> {
 
     fn write(&mut self, id: u64, pages: &[u8]) -> Result<()> {
         let ps = self.txn.db.limits.page_size;
-        if self.buf_start + (self.buf.len() / ps) as u64 != id || self.buf.len() >= 1 << 20 {
+        if self.buf_start + (self.buf.len() / ps) as u64 != id
+            || self.buf.len() >= crate::commit::WRITE_CHUNK_BYTES
+        {
             self.flush()?;
             self.buf_start = id;
         }
@@ -233,13 +243,21 @@ impl WriteTxn<'_> {
             for (index, (k, v)) in items.into_iter().enumerate() {
                 let (k, v) = (k.as_ref(), v.as_ref());
                 if k.len() > limits.key_len_max {
-                    return Err(Error::KeyTooLarge { len: k.len(), len_max: limits.key_len_max });
+                    return Err(Error::KeyTooLarge {
+                        len: k.len(),
+                        len_max: limits.key_len_max,
+                    });
                 }
                 if v.len() > VALUE_LEN_MAX {
-                    return Err(Error::ValueTooLarge { len: v.len(), len_max: VALUE_LEN_MAX });
+                    return Err(Error::ValueTooLarge {
+                        len: v.len(),
+                        len_max: VALUE_LEN_MAX,
+                    });
                 }
                 if prev.as_deref().is_some_and(|p| p >= k) {
-                    return Err(Error::Unsorted { index: index as u64 });
+                    return Err(Error::Unsorted {
+                        index: index as u64,
+                    });
                 }
                 match &mut prev {
                     Some(p) => {
@@ -301,7 +319,8 @@ impl<'f> FileSink<'f> {
 
     pub(crate) fn flush(&mut self) -> Result<()> {
         if !self.buf.is_empty() {
-            self.file.write_all_at(&self.buf, self.buf_start * self.page_size as u64)?;
+            self.file
+                .write_all_at(&self.buf, self.buf_start * self.page_size as u64)?;
             self.buf_start += (self.buf.len() / self.page_size) as u64;
             self.buf.clear();
         }
@@ -317,7 +336,9 @@ impl Sink for FileSink<'_> {
     }
 
     fn write(&mut self, id: u64, pages: &[u8]) -> Result<()> {
-        if self.buf_start + (self.buf.len() / self.page_size) as u64 != id || self.buf.len() >= 1 << 20 {
+        if self.buf_start + (self.buf.len() / self.page_size) as u64 != id
+            || self.buf.len() >= crate::commit::WRITE_CHUNK_BYTES
+        {
             self.flush()?;
             self.buf_start = id;
         }
@@ -325,4 +346,3 @@ impl Sink for FileSink<'_> {
         Ok(())
     }
 }
-

@@ -13,12 +13,12 @@ use std::sync::Arc;
 
 use vfs::OpenMode;
 
+use crate::Result;
 use crate::bulk::{Builder, FileSink};
 use crate::cursor::Cursor;
 use crate::db::{Db, Snapshot, parent_dir, write_initial_metas};
 use crate::mapping::Mapping;
 use crate::meta::Meta;
-use crate::Result;
 
 impl Db {
     /// Rewrites the last commit's entries to the front of a new file and
@@ -47,7 +47,13 @@ impl Db {
         let mut sink = FileSink::new(&*file, ps);
         let mut builder = Builder::new(inner.limits, txn);
         let m = &snap.meta;
-        let mut cursor = Cursor::seek(&snap.map, m.page_count, m.root, std::ops::Bound::Unbounded, true)?;
+        let mut cursor = Cursor::seek(
+            &snap.map,
+            m.page_count,
+            m.root,
+            std::ops::Bound::Unbounded,
+            true,
+        )?;
         while let Some((k, v)) = cursor.current_value()? {
             builder.push(&mut sink, k, v)?;
             cursor.next()?;

@@ -5,9 +5,9 @@
 
 use std::ops::Bound;
 
+use crate::Result;
 use crate::mapping::Mapping;
 use crate::node::{RawNode, RawValue, malformed};
-use crate::Result;
 
 /// Deeper than any valid tree (fan-out is at least 2 per level for keys of
 /// at most an eighth of a page): a deeper path means a cycle in a corrupt file.
@@ -120,7 +120,11 @@ impl<'a> Cursor<'a> {
 
     fn push(&mut self, id: u64, first: bool) -> Result<()> {
         if self.stack.len() >= DEPTH_MAX {
-            return Err(malformed(self.map.file(), id, "tree deeper than any valid tree"));
+            return Err(malformed(
+                self.map.file(),
+                id,
+                "tree deeper than any valid tree",
+            ));
         }
         let node = self.map.node(id, self.page_count)?;
         let pos = if first { 0 } else { node.count() as isize - 1 };

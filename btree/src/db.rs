@@ -42,6 +42,8 @@ pub(crate) struct Writer {
     /// or it must be taken again after each commit (a copy); unknown until
     /// a commit writes inside the view.
     pub(crate) map_live: Option<bool>,
+    /// Set when a commit or sync failed after writing began.
+    pub(crate) poisoned: bool,
 }
 
 pub(crate) struct Inner {
@@ -98,7 +100,9 @@ pub struct Db {
 
 impl std::fmt::Debug for Db {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Db").field("path", &self.inner.path).finish()
+        f.debug_struct("Db")
+            .field("path", &self.inner.path)
+            .finish()
     }
 }
 
@@ -146,7 +150,10 @@ impl Db {
         let lock = fs.lock(&lock_path(&path))?;
         let file = fs.open(&path, OpenMode::Append)?;
         if file.len()? == 0 {
-            let pages = options.initial_size_bytes.div_ceil(ps as u64).max(FIRST_DATA_PAGE);
+            let pages = options
+                .initial_size_bytes
+                .div_ceil(ps as u64)
+                .max(FIRST_DATA_PAGE);
             file.set_len(pages * ps as u64)?;
             let meta = Meta {
                 txn: 0,
@@ -181,6 +188,7 @@ impl Db {
                 durable_txn: meta.txn,
                 durable_slot: slot,
                 map_live: None,
+                poisoned: false,
             }),
             _lock: lock,
         };
@@ -193,9 +201,12 @@ impl Db {
     ///
     /// # Errors
     ///
-    /// None today; kept for I/O a future version may do here.
+    /// [`Error::Poisoned`] after a commit or sync of this handle failed.
     pub fn begin_write(&self) -> Result<WriteTxn<'_>> {
         let guard: MutexGuard<'_, Writer> = self.inner.writer.lock();
+        if guard.poisoned {
+            return Err(Error::Poisoned);
+        }
         Ok(WriteTxn::new(&self.inner, guard))
     }
 
@@ -220,11 +231,17 @@ impl Db {
     ///
     /// # Errors
     ///
-    /// [`Error::Io`] if a write or sync fails; the last durable commit stays.
+    /// [`Error::Io`] if a write or sync fails (the last durable commit
+    /// stays, and the handle is poisoned: see [`Error::Poisoned`]).
     pub fn sync(&self) -> Result<()> {
         let mut w = self.inner.writer.lock();
+        if w.poisoned {
+            return Err(Error::Poisoned);
+        }
         let current = self.inner.current();
-        crate::commit::make_durable(&self.inner, &mut w, &current.meta)
+        let r = crate::commit::make_durable(&self.inner, &mut w, &current.meta);
+        w.poisoned = r.is_err();
+        r
     }
 
     pub(crate) fn file_len(&self) -> Result<u64> {
@@ -249,20 +266,21 @@ fn read_metas(file: &dyn File, path: &Path, page_size: u32, file_len: u64) -> Re
     let mut head = vec![0u8; crate::meta::META_END];
     if file_len >= head.len() as u64 {
         file.read_exact_at(&mut head, 0)?;
-        if let Some(found) = Meta::peek_page_size(&head) {
-            if found != page_size && found.is_power_of_two() && (512..=32768).contains(&found) {
-                // Slot 0 names another page size: trust it only if its checksum holds.
-                let mut page = vec![0u8; found as usize];
-                if file_len >= found as u64 {
-                    file.read_exact_at(&mut page, 0)?;
-                    if Meta::decode(&page, 0).is_ok() {
-                        return Err(Error::PageSize {
-                            file: path.to_path_buf(),
-                            expected: page_size,
-                            found,
-                        });
-                    }
-                }
+        // Slot 0 may name another page size: trust it only if its checksum holds.
+        if let Some(found) = Meta::peek_page_size(&head)
+            && found != page_size
+            && found.is_power_of_two()
+            && (512..=32768).contains(&found)
+            && file_len >= u64::from(found)
+        {
+            let mut page = vec![0u8; found as usize];
+            file.read_exact_at(&mut page, 0)?;
+            if Meta::decode(&page, 0).is_ok() {
+                return Err(Error::PageSize {
+                    file: path.to_path_buf(),
+                    expected: page_size,
+                    found,
+                });
             }
         }
     }

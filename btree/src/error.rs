@@ -11,7 +11,9 @@ pub enum Error {
     Io(#[from] vfs::Error),
 
     /// A page's CRC-32 does not match its bytes.
-    #[error("page {page} of {file:?}: checksum mismatch (stored {expected:#010x}, computed {found:#010x})")]
+    #[error(
+        "page {page} of {file:?}: checksum mismatch (stored {expected:#010x}, computed {found:#010x})"
+    )]
     Corruption {
         /// The database file.
         file: PathBuf,
@@ -97,6 +99,13 @@ pub enum Error {
         /// The 0-based position of the first key not greater than its predecessor.
         index: u64,
     },
+
+    /// A commit or sync failed after it began writing, so the file may hold
+    /// a meta page this handle does not know about: reopen the database
+    /// (which picks the right meta page) before writing again. Readers keep
+    /// working.
+    #[error("a failed commit left the write side unusable; reopen the database")]
+    Poisoned,
 
     /// [`WriteTxn::bulk_load`](crate::WriteTxn::bulk_load) needs an empty tree.
     #[error("bulk load needs an empty tree, this one has {len} entries")]

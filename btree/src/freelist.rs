@@ -21,11 +21,11 @@ use std::ops::Bound;
 
 use bytes::Bytes;
 
+use crate::Result;
 use crate::cursor::Cursor;
 use crate::node::{Value, malformed};
 use crate::page;
 use crate::write::{Tree, WriteTxn};
-use crate::Result;
 
 /// Bytes of a free-tree key.
 pub(crate) const FREE_KEY_BYTES: usize = 12;
@@ -71,7 +71,11 @@ impl WriteTxn<'_> {
             return Ok(false);
         }
         if value.len() % 8 != 0 {
-            return Err(malformed(map.file(), 0, "free-tree value not a list of page numbers"));
+            return Err(malformed(
+                map.file(),
+                0,
+                "free-tree value not a list of page numbers",
+            ));
         }
         let mut added = false;
         for chunk in value.chunks_exact(8) {

@@ -38,8 +38,6 @@
 #![forbid(unsafe_code)]
 #![deny(clippy::unwrap_used)]
 
-
-
 mod bulk;
 mod commit;
 mod compact;
@@ -65,3 +63,8 @@ pub use read::{Range, ReadTxn};
 pub use stats::Stats;
 
 pub use write::WriteTxn;
+
+/// The README's example, compiled and run as a doctest so it stays true.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

@@ -61,7 +61,12 @@ pub(crate) fn verify(buf: &[u8], file: &Path, id: u64) -> Result<Kind> {
 impl Mapping {
     /// Wraps a view; bits already verified in `previous` (a shorter view of
     /// the same file) carry over.
-    pub(crate) fn new(bytes: Bytes, page_size: usize, file: &Path, previous: Option<&Mapping>) -> Mapping {
+    pub(crate) fn new(
+        bytes: Bytes,
+        page_size: usize,
+        file: &Path,
+        previous: Option<&Mapping>,
+    ) -> Mapping {
         let pages = bytes.len() / page_size;
         let words = pages.div_ceil(64);
         let verified: Box<[AtomicU64]> = (0..words)
@@ -149,17 +154,25 @@ impl Mapping {
                 if id + n > page_count {
                     return Err(malformed(&self.file, id, "overflow run past the last page"));
                 }
-                let run = self
-                    .raw(id, n)
-                    .ok_or_else(|| malformed(&self.file, id, "overflow run past the end of the file"))?;
+                let run = self.raw(id, n).ok_or_else(|| {
+                    malformed(&self.file, id, "overflow run past the end of the file")
+                })?;
                 if !self.is_verified(id) {
                     if verify(run, &self.file, id)? != Kind::Overflow {
-                        return Err(malformed(&self.file, id, "value points at a non-overflow page"));
+                        return Err(malformed(
+                            &self.file,
+                            id,
+                            "value points at a non-overflow page",
+                        ));
                     }
                     self.mark_verified(id);
                 }
                 if page::get_u64(run, AUX_OFFSET) != len {
-                    return Err(malformed(&self.file, id, "overflow length differs from its leaf entry"));
+                    return Err(malformed(
+                        &self.file,
+                        id,
+                        "overflow length differs from its leaf entry",
+                    ));
                 }
                 Ok(&run[HEADER_BYTES..HEADER_BYTES + len as usize])
             }

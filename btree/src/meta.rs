@@ -103,7 +103,10 @@ impl Meta {
         let in_range = |p: Option<u64>| {
             p.is_none_or(|p| (page::FIRST_DATA_PAGE..meta.page_count).contains(&p))
         };
-        if meta.page_count < page::FIRST_DATA_PAGE || !in_range(meta.root) || !in_range(meta.free_root) {
+        if meta.page_count < page::FIRST_DATA_PAGE
+            || !in_range(meta.root)
+            || !in_range(meta.free_root)
+        {
             return Err(MetaProblem::Malformed);
         }
         Ok(meta)

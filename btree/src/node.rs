@@ -268,7 +268,11 @@ impl Node {
     /// If the node does not fit: the tree code splits nodes before encoding,
     /// so this is a bug, and writing it would corrupt the file.
     pub(crate) fn encode(&self, buf: &mut [u8], page: u64, txn: u64) {
-        assert!(self.size() <= buf.len(), "node of {} bytes overflows its page", self.size());
+        assert!(
+            self.size() <= buf.len(),
+            "node of {} bytes overflows its page",
+            self.size()
+        );
         let count = self.len();
         let (kind, count16) = match self {
             Node::Leaf(_) => (Kind::Leaf, count),
@@ -326,7 +330,8 @@ pub(crate) fn leaf_search(es: &[LeafEntry], key: &[u8]) -> std::result::Result<u
 /// In a decoded branch: the entry whose child covers `key`.
 pub(crate) fn branch_child_index(es: &[BranchEntry], key: &[u8]) -> usize {
     // Entry 0 covers everything below entry 1, whatever its (empty) key.
-    es.get(1..).map_or(0, |rest| rest.partition_point(|e| &e.key[..] <= key))
+    es.get(1..)
+        .map_or(0, |rest| rest.partition_point(|e| &e.key[..] <= key))
 }
 
 #[cfg(test)]
@@ -352,7 +357,10 @@ mod tests {
         assert_eq!(raw.count(), 2);
         assert_eq!(raw.search(b"b").unwrap(), Ok(1));
         assert_eq!(raw.search(b"ab").unwrap(), Err(1));
-        assert!(matches!(raw.leaf_entry(1).unwrap().1, RawValue::Overflow { page: 9, len: 5000 }));
+        assert!(matches!(
+            raw.leaf_entry(1).unwrap().1,
+            RawValue::Overflow { page: 9, len: 5000 }
+        ));
         let Node::Leaf(es) = Node::decode(&bytes, Path::new("x"), 7).unwrap() else {
             panic!("not a leaf")
         };

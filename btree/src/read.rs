@@ -5,10 +5,10 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
+use crate::Result;
 use crate::cursor::{Cursor, DEPTH_MAX};
 use crate::db::{Inner, Snapshot};
 use crate::node::malformed;
-use crate::Result;
 
 /// A read-only view of the database as of the last commit when it began.
 ///
@@ -26,7 +26,9 @@ pub struct ReadTxn {
 
 impl std::fmt::Debug for ReadTxn {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ReadTxn").field("txn", &self.snap.meta.txn).finish()
+        f.debug_struct("ReadTxn")
+            .field("txn", &self.snap.meta.txn)
+            .finish()
     }
 }
 
@@ -79,13 +81,20 @@ impl ReadTxn {
             let node = snap.map.node(id, snap.meta.page_count)?;
             if node.is_leaf() {
                 return match node.search(key)? {
-                    Ok(i) => Ok(Some(snap.map.value(node.leaf_entry(i)?.1, snap.meta.page_count)?)),
+                    Ok(i) => Ok(Some(
+                        snap.map
+                            .value(node.leaf_entry(i)?.1, snap.meta.page_count)?,
+                    )),
                     Err(_) => Ok(None),
                 };
             }
             id = node.child(node.child_index(key)?)?;
         }
-        Err(malformed(snap.map.file(), id, "tree deeper than any valid tree"))
+        Err(malformed(
+            snap.map.file(),
+            id,
+            "tree deeper than any valid tree",
+        ))
     }
 
     /// The entries whose keys fall in `range`, in key order; iterate from
@@ -172,12 +181,22 @@ impl<'a> Range<'a> {
             Some(c) => c.next()?,
             None => {
                 let m = &self.snap.meta;
-                let c = Cursor::seek(&self.snap.map, m.page_count, m.root, as_slice(&self.start), true)?;
+                let c = Cursor::seek(
+                    &self.snap.map,
+                    m.page_count,
+                    m.root,
+                    as_slice(&self.start),
+                    true,
+                )?;
                 self.front = Some(c);
             }
         }
-        let Some(c) = &self.front else { return Ok(None) };
-        let Some((k, v)) = c.current_value()? else { return Ok(None) };
+        let Some(c) = &self.front else {
+            return Ok(None);
+        };
+        let Some((k, v)) = c.current_value()? else {
+            return Ok(None);
+        };
         if !below_end(k, &self.end) || self.back_last.is_some_and(|b| k >= b) {
             return Ok(None);
         }
@@ -190,12 +209,20 @@ impl<'a> Range<'a> {
             Some(c) => c.prev()?,
             None => {
                 let m = &self.snap.meta;
-                let c = Cursor::seek(&self.snap.map, m.page_count, m.root, as_slice(&self.end), false)?;
+                let c = Cursor::seek(
+                    &self.snap.map,
+                    m.page_count,
+                    m.root,
+                    as_slice(&self.end),
+                    false,
+                )?;
                 self.back = Some(c);
             }
         }
         let Some(c) = &self.back else { return Ok(None) };
-        let Some((k, v)) = c.current_value()? else { return Ok(None) };
+        let Some((k, v)) = c.current_value()? else {
+            return Ok(None);
+        };
         if !above_start(k, &self.start) || self.front_last.is_some_and(|f| k <= f) {
             return Ok(None);
         }
@@ -203,7 +230,10 @@ impl<'a> Range<'a> {
         Ok(Some((k, v)))
     }
 
-    fn finish(&mut self, r: Result<Option<(&'a [u8], &'a [u8])>>) -> Option<Result<(&'a [u8], &'a [u8])>> {
+    fn finish(
+        &mut self,
+        r: Result<Option<(&'a [u8], &'a [u8])>>,
+    ) -> Option<Result<(&'a [u8], &'a [u8])>> {
         match r {
             Ok(Some(kv)) => Some(Ok(kv)),
             Ok(None) => {

@@ -3,11 +3,11 @@
 
 use std::collections::HashSet;
 
+use crate::Result;
 use crate::cursor::{Cursor, DEPTH_MAX};
 use crate::db::{Db, Snapshot};
 use crate::node::{RawValue, malformed};
 use crate::page::{self, FIRST_DATA_PAGE, Limits};
-use crate::Result;
 
 /// What [`Db::stats`] reports about the last commit.
 #[derive(Clone, Debug, PartialEq)]
@@ -56,7 +56,11 @@ impl Walk<'_> {
 
     fn tree(&mut self, id: u64, depth: u32) -> Result<()> {
         if depth as usize >= DEPTH_MAX {
-            return Err(malformed(self.snap.map.file(), id, "tree deeper than any valid tree"));
+            return Err(malformed(
+                self.snap.map.file(),
+                id,
+                "tree deeper than any valid tree",
+            ));
         }
         self.claim(id)?;
         let pc = self.snap.meta.page_count;
@@ -78,13 +82,18 @@ impl Walk<'_> {
                         8
                     }
                 };
-                self.used_bytes += (crate::node::SLOT_BYTES + crate::node::LEAF_ENTRY_HEADER_BYTES + k.len() + stored) as u64;
+                self.used_bytes += (crate::node::SLOT_BYTES
+                    + crate::node::LEAF_ENTRY_HEADER_BYTES
+                    + k.len()
+                    + stored) as u64;
             }
         } else {
             self.branch += 1;
             for i in 0..node.count() {
                 let k = node.key(i)?;
-                self.used_bytes += (crate::node::SLOT_BYTES + crate::node::BRANCH_ENTRY_HEADER_BYTES + k.len()) as u64;
+                self.used_bytes += (crate::node::SLOT_BYTES
+                    + crate::node::BRANCH_ENTRY_HEADER_BYTES
+                    + k.len()) as u64;
                 self.tree(node.child(i)?, depth + 1)?;
             }
         }
@@ -109,7 +118,13 @@ impl Db {
         if let Some(root) = snap.meta.root {
             walk.tree(root, 0)?;
         }
-        let (branch, leaf, overflow, height, used) = (walk.branch, walk.leaf, walk.overflow, walk.height, walk.used_bytes);
+        let (branch, leaf, overflow, height, used) = (
+            walk.branch,
+            walk.leaf,
+            walk.overflow,
+            walk.height,
+            walk.used_bytes,
+        );
         walk.height = 0;
         walk.branch = 0;
         walk.leaf = 0;
@@ -119,7 +134,13 @@ impl Db {
         let free_tree_pages = walk.branch + walk.leaf;
         let pc = snap.meta.page_count;
         let mut free_pages = 0;
-        let mut cursor = Cursor::seek(&snap.map, pc, snap.meta.free_root, std::ops::Bound::Unbounded, true)?;
+        let mut cursor = Cursor::seek(
+            &snap.map,
+            pc,
+            snap.meta.free_root,
+            std::ops::Bound::Unbounded,
+            true,
+        )?;
         while let Some((_, v)) = cursor.current_value()? {
             for chunk in v.chunks_exact(8) {
                 let id = page::get_u64(chunk, 0);
@@ -140,11 +161,23 @@ impl Db {
                 entries += 1;
             }
             if entries != snap.meta.entry_count {
-                return Err(malformed(snap.map.file(), 0, "entry count differs from the meta page"));
+                return Err(malformed(
+                    snap.map.file(),
+                    0,
+                    "entry count differs from the meta page",
+                ));
             }
         }
-        if walk.seen.iter().any(|&id| !(FIRST_DATA_PAGE..pc).contains(&id)) {
-            return Err(malformed(snap.map.file(), 0, "page number past the page count"));
+        if walk
+            .seen
+            .iter()
+            .any(|&id| !(FIRST_DATA_PAGE..pc).contains(&id))
+        {
+            return Err(malformed(
+                snap.map.file(),
+                0,
+                "page number past the page count",
+            ));
         }
         let ps = snap.map.page_size();
         Ok(Stats {

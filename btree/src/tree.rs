@@ -3,10 +3,10 @@
 
 use bytes::Bytes;
 
+use crate::Result;
 use crate::cursor::DEPTH_MAX;
 use crate::node::{self, BranchEntry, LeafEntry, Node, Value, malformed};
 use crate::write::{Tree, WriteTxn};
-use crate::Result;
 
 /// A node that overflowed its page split into two: the separator and the
 /// new right node's page.
@@ -65,14 +65,22 @@ impl WriteTxn<'_> {
     fn dirty_mut(&mut self, id: u64) -> &mut Node {
         // `make_dirty` put it there and nothing removes it while the caller
         // works on it.
-        self.dirty.entry(id).or_insert_with(|| Node::Leaf(Vec::new()))
+        self.dirty
+            .entry(id)
+            .or_insert_with(|| Node::Leaf(Vec::new()))
     }
 
     /// Inserts `key`; returns the value it replaced.
-    pub(crate) fn tree_insert(&mut self, tree: Tree, key: Bytes, value: Value) -> Result<Option<Value>> {
+    pub(crate) fn tree_insert(
+        &mut self,
+        tree: Tree,
+        key: Bytes,
+        value: Value,
+    ) -> Result<Option<Value>> {
         let Some(root) = self.root_of(tree) else {
             let id = self.alloc()?;
-            self.dirty.insert(id, Node::Leaf(vec![LeafEntry { key, value }]));
+            self.dirty
+                .insert(id, Node::Leaf(vec![LeafEntry { key, value }]));
             self.set_root(tree, Some(id));
             return Ok(None);
         };
@@ -98,9 +106,19 @@ impl WriteTxn<'_> {
         Ok(old)
     }
 
-    fn insert_at(&mut self, id: u64, key: Bytes, value: Value, depth: usize) -> Result<(u64, Option<Value>, Option<Split>)> {
+    fn insert_at(
+        &mut self,
+        id: u64,
+        key: Bytes,
+        value: Value,
+        depth: usize,
+    ) -> Result<(u64, Option<Value>, Option<Split>)> {
         if depth >= DEPTH_MAX {
-            return Err(malformed(self.file_path(), id, "tree deeper than any valid tree"));
+            return Err(malformed(
+                self.file_path(),
+                id,
+                "tree deeper than any valid tree",
+            ));
         }
         let id = self.make_dirty(id)?;
         let page_size = self.db.limits.page_size;
@@ -139,7 +157,14 @@ impl WriteTxn<'_> {
         let (key, right) = split_node(node);
         let right_id = self.alloc()?;
         self.dirty.insert(right_id, right);
-        Ok((id, old, Some(Split { key, right: right_id })))
+        Ok((
+            id,
+            old,
+            Some(Split {
+                key,
+                right: right_id,
+            }),
+        ))
     }
 
     /// Removes `key`; returns its value if it was there. Pages are copied
@@ -174,7 +199,11 @@ impl WriteTxn<'_> {
 
     fn remove_at(&mut self, id: u64, key: &[u8], depth: usize) -> Result<(u64, Option<Value>)> {
         if depth >= DEPTH_MAX {
-            return Err(malformed(self.file_path(), id, "tree deeper than any valid tree"));
+            return Err(malformed(
+                self.file_path(),
+                id,
+                "tree deeper than any valid tree",
+            ));
         }
         let id = self.make_dirty(id)?;
         let child = match self.dirty_mut(id) {
@@ -217,7 +246,10 @@ impl WriteTxn<'_> {
         let (left_id, right_id, sep) = (es[l].child, es[r].child, es[r].key.clone());
         let left_id = self.make_dirty(left_id)?;
         let right_id = self.make_dirty(right_id)?;
-        let right = self.dirty.remove(&right_id).unwrap_or(Node::Leaf(Vec::new()));
+        let right = self
+            .dirty
+            .remove(&right_id)
+            .unwrap_or(Node::Leaf(Vec::new()));
         let left = self.dirty_mut(left_id);
         match (left, right) {
             (Node::Leaf(le), Node::Leaf(re)) => le.extend(re),
@@ -225,7 +257,13 @@ impl WriteTxn<'_> {
                 re[0].key = sep;
                 le.extend(re);
             }
-            _ => return Err(malformed(self.file_path(), right_id, "siblings of different kinds")),
+            _ => {
+                return Err(malformed(
+                    self.file_path(),
+                    right_id,
+                    "siblings of different kinds",
+                ));
+            }
         }
         let page_size = self.db.limits.page_size;
         let merged = self.dirty_mut(left_id);

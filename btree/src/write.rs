@@ -172,7 +172,10 @@ impl<'db> WriteTxn<'db> {
                     return Ok(bytes.slice(HEADER_BYTES..end));
                 }
                 let map = &self.base.map;
-                let v = map.value(RawValue::Overflow { page: id, len }, self.base.meta.page_count)?;
+                let v = map.value(
+                    RawValue::Overflow { page: id, len },
+                    self.base.meta.page_count,
+                )?;
                 Ok(map.to_bytes(v))
             }
         }
@@ -208,11 +211,11 @@ impl<'db> WriteTxn<'db> {
                 Some((s, last)) if last + 1 == id => Some((s, id)),
                 _ => Some((id, id)),
             };
-            if let Some((s, last)) = prev {
-                if last + 1 - s == n {
-                    start = Some(s);
-                    break;
-                }
+            if let Some((s, last)) = prev
+                && last + 1 - s == n
+            {
+                start = Some(s);
+                break;
             }
         }
         let start = match start {
@@ -338,7 +341,11 @@ impl<'db> WriteTxn<'db> {
                 Node::Branch(es) => id = es[node::branch_child_index(es, key)].child,
             }
         }
-        Err(malformed(self.file_path(), id, "tree deeper than any valid tree"))
+        Err(malformed(
+            self.file_path(),
+            id,
+            "tree deeper than any valid tree",
+        ))
     }
 
     /// The value of `key` as this transaction sees it.
@@ -392,7 +399,11 @@ impl<'db> WriteTxn<'db> {
         depth: usize,
     ) -> Result<()> {
         if depth >= DEPTH_MAX {
-            return Err(malformed(self.file_path(), id, "tree deeper than any valid tree"));
+            return Err(malformed(
+                self.file_path(),
+                id,
+                "tree deeper than any valid tree",
+            ));
         }
         let node = self.node(id)?;
         match &*node {

@@ -24,7 +24,10 @@ fn many_commits_of_random_changes_match_a_btreemap_and_reuse_pages() {
         for _ in 0..50 {
             let k = rng.random_range(0..3000u32).to_be_bytes().to_vec();
             if rng.random_range(0..3) == 0 {
-                assert_eq!(txn.remove(&k).unwrap().map(|b| b.to_vec()), model.remove(&k));
+                assert_eq!(
+                    txn.remove(&k).unwrap().map(|b| b.to_vec()),
+                    model.remove(&k)
+                );
             } else {
                 let v = vec![round as u8; rng.random_range(0..200)];
                 txn.insert(&k, &v).unwrap();
@@ -37,7 +40,10 @@ fn many_commits_of_random_changes_match_a_btreemap_and_reuse_pages() {
     assert_eq!(stats.entries, model.len() as u64);
     assert!(stats.height >= 3, "{stats:?}");
     let read = db.begin_read().unwrap();
-    let got: BTreeMap<Vec<u8>, Vec<u8>> = read.iter().map(|kv| kv.map(|(k, v)| (k.to_vec(), v.to_vec())).unwrap()).collect();
+    let got: BTreeMap<Vec<u8>, Vec<u8>> = read
+        .iter()
+        .map(|kv| kv.map(|(k, v)| (k.to_vec(), v.to_vec())).unwrap())
+        .collect();
     assert_eq!(got, model);
     // Freed pages are reused: the file holds little more than the live data.
     let live = stats.branch_pages + stats.leaf_pages + stats.overflow_pages + stats.free_tree_pages;
@@ -67,7 +73,10 @@ fn deleting_everything_leaves_an_empty_tree_and_free_pages() {
     txn.commit().unwrap();
     let after = db.check().unwrap();
     assert_eq!((after.entries, after.height, after.leaf_pages), (0, 0, 0));
-    assert!(after.free_pages >= before.leaf_pages, "{before:?} {after:?}");
+    assert!(
+        after.free_pages >= before.leaf_pages,
+        "{before:?} {after:?}"
+    );
 }
 
 #[test]
@@ -75,20 +84,38 @@ fn bulk_load_builds_a_full_tree_that_reads_and_updates_like_inserts() {
     let fs = Arc::new(vfs::MemFs::new());
     let db = Db::open(fs.clone(), "/db", options(512)).unwrap();
     let items: Vec<(Vec<u8>, Vec<u8>)> = (0..20_000u32)
-        .map(|i| (i.to_be_bytes().to_vec(), vec![i as u8; if i % 1000 == 0 { 2000 } else { 20 }]))
+        .map(|i| {
+            (
+                i.to_be_bytes().to_vec(),
+                vec![i as u8; if i % 1000 == 0 { 2000 } else { 20 }],
+            )
+        })
         .collect();
     let mut txn = db.begin_write().unwrap();
-    assert_eq!(txn.bulk_load(items.iter().map(|(k, v)| (k, v))).unwrap(), 20_000);
-    assert_eq!(txn.get(&7u32.to_be_bytes()).unwrap().unwrap()[..], [7u8; 20]);
+    assert_eq!(
+        txn.bulk_load(items.iter().map(|(k, v)| (k, v))).unwrap(),
+        20_000
+    );
+    assert_eq!(
+        txn.get(&7u32.to_be_bytes()).unwrap().unwrap()[..],
+        [7u8; 20]
+    );
     txn.commit().unwrap();
     let stats = db.check().unwrap();
     assert!(stats.fill_factor > 0.9, "{stats:?}");
     let read = db.begin_read().unwrap();
-    assert!(read.iter().map(|kv| kv.unwrap()).eq(items.iter().map(|(k, v)| (&k[..], &v[..]))));
+    assert!(
+        read.iter()
+            .map(|kv| kv.unwrap())
+            .eq(items.iter().map(|(k, v)| (&k[..], &v[..])))
+    );
     drop(read);
     // A second bulk load is refused; the tree updates normally.
     let mut txn = db.begin_write().unwrap();
-    assert!(matches!(txn.bulk_load([(b"a", b"b")]), Err(btree::Error::NotEmpty { len: 20_000 })));
+    assert!(matches!(
+        txn.bulk_load([(b"a", b"b")]),
+        Err(btree::Error::NotEmpty { len: 20_000 })
+    ));
     for i in (0..20_000u32).step_by(3) {
         txn.remove(&i.to_be_bytes()).unwrap();
     }
@@ -101,8 +128,13 @@ fn bulk_load_rejects_unsorted_keys_and_leaves_the_tree_empty() {
     let fs = Arc::new(vfs::MemFs::new());
     let db = Db::open(fs, "/db", options(512)).unwrap();
     let mut txn = db.begin_write().unwrap();
-    let items = (0..1000u32).map(|i| if i == 600 { 5u32 } else { i }).map(|i| (i.to_be_bytes(), [1u8; 30]));
-    assert!(matches!(txn.bulk_load(items), Err(btree::Error::Unsorted { index: 600 })));
+    let items = (0..1000u32)
+        .map(|i| if i == 600 { 5u32 } else { i })
+        .map(|i| (i.to_be_bytes(), [1u8; 30]));
+    assert!(matches!(
+        txn.bulk_load(items),
+        Err(btree::Error::Unsorted { index: 600 })
+    ));
     assert_eq!(txn.len(), 0);
     txn.insert(b"k", b"v").unwrap();
     txn.commit().unwrap();
@@ -113,7 +145,15 @@ fn bulk_load_rejects_unsorted_keys_and_leaves_the_tree_empty() {
 #[test]
 fn compact_shrinks_the_file_after_deletes_and_keeps_every_entry() {
     let fs = Arc::new(vfs::MemFs::new());
-    let db = Db::open(fs.clone(), "/db", Options { initial_size_bytes: 0, ..options(1024) }).unwrap();
+    let db = Db::open(
+        fs.clone(),
+        "/db",
+        Options {
+            initial_size_bytes: 0,
+            ..options(1024)
+        },
+    )
+    .unwrap();
     let mut txn = db.begin_write().unwrap();
     for i in 0..20_000u32 {
         txn.insert(&i.to_be_bytes(), &[3; 50]).unwrap();
@@ -130,12 +170,18 @@ fn compact_shrinks_the_file_after_deletes_and_keeps_every_entry() {
     let old_reader = db.begin_read().unwrap();
     db.compact().unwrap();
     let after = db.check().unwrap();
-    assert!(after.file_size_bytes * 4 < before.file_size_bytes, "{before:?} {after:?}");
+    assert!(
+        after.file_size_bytes * 4 < before.file_size_bytes,
+        "{before:?} {after:?}"
+    );
     assert_eq!(after.entries, 2000);
     assert_eq!(after.free_pages, 0);
     // A reader from before keeps its snapshot; new commits work on the new file.
     assert_eq!(old_reader.len(), 2000);
-    assert_eq!(old_reader.get(&10u32.to_be_bytes()).unwrap().unwrap()[..], [3u8; 50]);
+    assert_eq!(
+        old_reader.get(&10u32.to_be_bytes()).unwrap().unwrap()[..],
+        [3u8; 50]
+    );
     let mut txn = db.begin_write().unwrap();
     txn.insert(b"new", b"entry").unwrap();
     txn.commit().unwrap();
@@ -143,4 +189,40 @@ fn compact_shrinks_the_file_after_deletes_and_keeps_every_entry() {
     drop(db);
     let db = Db::open(fs, "/db", options(1024)).unwrap();
     assert_eq!(db.check().unwrap().entries, 2001);
+}
+
+#[test]
+fn compact_on_a_real_disk_keeps_open_readers_on_the_old_mapped_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let fs: Arc<dyn vfs::Fs> = Arc::new(vfs::OsFs::new());
+    let path = dir.path().join("db");
+    let db = Db::open(fs.clone(), &path, Options::default()).unwrap();
+    let mut txn = db.begin_write().unwrap();
+    for i in 0..30_000u32 {
+        txn.insert(&i.to_be_bytes(), &[9; 64]).unwrap();
+    }
+    txn.commit().unwrap();
+    let mut txn = db.begin_write().unwrap();
+    for i in 0..29_000u32 {
+        txn.remove(&i.to_be_bytes()).unwrap();
+    }
+    txn.commit().unwrap();
+    let reader = db.begin_read().unwrap();
+    let before = db.stats().unwrap().file_size_bytes;
+    db.compact().unwrap();
+    let after = db.check().unwrap();
+    assert!(after.file_size_bytes * 10 < before, "{before} -> {after:?}");
+    // The reader's map still shows the old (now unlinked) file.
+    assert_eq!(reader.iter().count(), 1000);
+    assert_eq!(
+        reader.get(&29_500u32.to_be_bytes()).unwrap().unwrap()[..],
+        [9u8; 64]
+    );
+    let mut txn = db.begin_write().unwrap();
+    txn.insert(b"x", b"y").unwrap();
+    txn.commit().unwrap();
+    drop(reader);
+    drop(db);
+    let db = Db::open(fs, &path, Options::default()).unwrap();
+    assert_eq!(db.check().unwrap().entries, 1001);
 }

@@ -18,7 +18,7 @@ fn count(read: &ReadTxn) -> u32 {
 /// Commit `n` inserts key `n` and sets `count` to `n`, and removes key
 /// `n - 5` when `n` is even: the snapshot of commit `n` is a function of `n`.
 fn present(key: u32, n: u32) -> bool {
-    key >= 1 && key <= n && !(key + 5 <= n && (key + 5) % 2 == 0)
+    key >= 1 && key <= n && !(key + 5 <= n && (key + 5).is_multiple_of(2))
 }
 
 fn check_snapshot(read: &ReadTxn, n: u32) {
@@ -38,8 +38,13 @@ fn check_snapshot(read: &ReadTxn, n: u32) {
 #[test]
 fn readers_keep_their_snapshot_while_the_writer_commits_thousands_of_times() {
     let dir = tempfile::tempdir().unwrap();
-    let options = Options { page_size_bytes: 1024, durability: Durability::None, initial_size_bytes: 0 };
-    let db = Arc::new(Db::open(Arc::new(vfs::OsFs::new()), dir.path().join("db"), options).unwrap());
+    let options = Options {
+        page_size_bytes: 1024,
+        durability: Durability::None,
+        initial_size_bytes: 0,
+    };
+    let db =
+        Arc::new(Db::open(Arc::new(vfs::OsFs::new()), dir.path().join("db"), options).unwrap());
     let mut txn = db.begin_write().unwrap();
     txn.insert(b"count", &0u32.to_le_bytes()).unwrap();
     txn.commit().unwrap();
@@ -73,7 +78,11 @@ fn readers_keep_their_snapshot_while_the_writer_commits_thousands_of_times() {
         .collect();
     for n in 1..=COMMITS {
         let mut txn = db.begin_write().unwrap();
-        txn.insert(&n.to_be_bytes(), &vec![n as u8; 20 + (n as usize % 3) * 400]).unwrap();
+        txn.insert(
+            &n.to_be_bytes(),
+            &vec![n as u8; 20 + (n as usize % 3) * 400],
+        )
+        .unwrap();
         if n % 2 == 0 && n > 5 {
             txn.remove(&(n - 5).to_be_bytes()).unwrap();
         }
@@ -89,6 +98,11 @@ fn readers_keep_their_snapshot_while_the_writer_commits_thousands_of_times() {
         assert!(r.join().unwrap() > 0);
     }
     let stats = db.check().unwrap();
-    assert!(stats.free_pages > 0 || stats.page_count < 4 * (stats.leaf_pages + stats.branch_pages + stats.overflow_pages), "{stats:?}");
+    assert!(
+        stats.free_pages > 0
+            || stats.page_count
+                < 4 * (stats.leaf_pages + stats.branch_pages + stats.overflow_pages),
+        "{stats:?}"
+    );
     check_snapshot(&db.begin_read().unwrap(), COMMITS);
 }

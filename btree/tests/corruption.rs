@@ -35,14 +35,17 @@ fn build(fs: &Arc<MemFs>) -> (Model, Model) {
     let mut txn = db.begin_write().unwrap();
     for i in 0..40u32 {
         txn.remove(&(i * 7).to_be_bytes()).unwrap();
-        model.remove(&(i * 7).to_be_bytes().to_vec());
+        model.remove((i * 7).to_be_bytes().as_slice());
     }
     txn.commit().unwrap();
     (first, model)
 }
 
 fn is_corruption(e: &Error) -> bool {
-    matches!(e, Error::Corruption { .. } | Error::Malformed { .. } | Error::NoValidMeta { .. })
+    matches!(
+        e,
+        Error::Corruption { .. } | Error::Malformed { .. } | Error::NoValidMeta { .. }
+    )
 }
 
 /// Reads everything; each read is right or an error, never wrong.
@@ -74,7 +77,10 @@ fn check_never_wrong(fs: &Arc<MemFs>, model: &Model) {
 }
 
 fn file_len(fs: &MemFs) -> u64 {
-    fs.open(Path::new("/db"), OpenMode::Read).unwrap().len().unwrap()
+    fs.open(Path::new("/db"), OpenMode::Read)
+        .unwrap()
+        .len()
+        .unwrap()
 }
 
 #[test]
@@ -85,9 +91,11 @@ fn a_flipped_bit_in_any_data_page_is_reported_never_read_as_data() {
     for page in 2..pages {
         for offset in [0, 5, 9, 20, 24, 40, 200, PAGE - 1] {
             let at = page * PAGE + offset;
-            fs.flip_bit(Path::new("/db"), at, (offset % 8) as u8).unwrap();
+            fs.flip_bit(Path::new("/db"), at, (offset % 8) as u8)
+                .unwrap();
             check_never_wrong(&fs, &model);
-            fs.flip_bit(Path::new("/db"), at, (offset % 8) as u8).unwrap();
+            fs.flip_bit(Path::new("/db"), at, (offset % 8) as u8)
+                .unwrap();
         }
     }
 }
@@ -105,7 +113,12 @@ fn a_bad_checksum_names_the_page() {
         fs.flip_bit(Path::new("/db"), page * PAGE + 300, 1).unwrap();
         let db = Db::open(fs.clone(), "/db", options()).unwrap();
         match db.check() {
-            Err(Error::Corruption { page: p, expected, found, .. }) => {
+            Err(Error::Corruption {
+                page: p,
+                expected,
+                found,
+                ..
+            }) => {
                 // A page inside an overflow run is named by the run's first page.
                 assert!(p <= page && page - p < 4, "flipped {page}, reported {p}");
                 assert_ne!(expected, found);
@@ -118,7 +131,10 @@ fn a_bad_checksum_names_the_page() {
         drop(db);
         fs.flip_bit(Path::new("/db"), page * PAGE + 300, 1).unwrap();
     }
-    assert!(named as u64 >= stats.leaf_pages + stats.branch_pages, "{named} {stats:?}");
+    assert!(
+        named as u64 >= stats.leaf_pages + stats.branch_pages,
+        "{named} {stats:?}"
+    );
     check_never_wrong(&fs, &model);
 }
 
@@ -133,16 +149,25 @@ fn meta_txn(fs: &MemFs, slot: u64) -> u64 {
 fn a_damaged_newest_meta_page_falls_back_to_the_previous_commit() {
     let fs = Arc::new(MemFs::new());
     let (first, _) = build(&fs);
-    let newest = if meta_txn(&fs, 0) > meta_txn(&fs, 1) { 0 } else { 1 };
+    let newest = if meta_txn(&fs, 0) > meta_txn(&fs, 1) {
+        0
+    } else {
+        1
+    };
     for offset in [0, 4, 8, 16, 33, 48, 70, PAGE - 1] {
-        fs.flip_bit(Path::new("/db"), newest * PAGE + offset, 3).unwrap();
+        fs.flip_bit(Path::new("/db"), newest * PAGE + offset, 3)
+            .unwrap();
         let db = Db::open(fs.clone(), "/db", options()).unwrap();
         let read = db.begin_read().unwrap();
-        let got: Model = read.iter().map(|kv| kv.map(|(k, v)| (k.to_vec(), v.to_vec())).unwrap()).collect();
+        let got: Model = read
+            .iter()
+            .map(|kv| kv.map(|(k, v)| (k.to_vec(), v.to_vec())).unwrap())
+            .collect();
         assert_eq!(got, first, "offset {offset}");
         drop(read);
         drop(db);
-        fs.flip_bit(Path::new("/db"), newest * PAGE + offset, 3).unwrap();
+        fs.flip_bit(Path::new("/db"), newest * PAGE + offset, 3)
+            .unwrap();
     }
 }
 
@@ -152,7 +177,10 @@ fn two_damaged_meta_pages_fail_to_open() {
     build(&fs);
     fs.flip_bit(Path::new("/db"), 40, 0).unwrap();
     fs.flip_bit(Path::new("/db"), PAGE + 40, 0).unwrap();
-    assert!(matches!(Db::open(fs.clone(), "/db", options()), Err(Error::NoValidMeta { .. })));
+    assert!(matches!(
+        Db::open(fs.clone(), "/db", options()),
+        Err(Error::NoValidMeta { .. })
+    ));
 }
 
 #[test]
@@ -161,13 +189,26 @@ fn a_file_of_garbage_is_not_a_database() {
     let f = fs.open(Path::new("/db"), OpenMode::Truncate).unwrap();
     f.write_all_at(&vec![0xA5; 4096], 0).unwrap();
     drop(f);
-    assert!(matches!(Db::open(fs, "/db", options()), Err(Error::NoValidMeta { .. })));
+    assert!(matches!(
+        Db::open(fs, "/db", options()),
+        Err(Error::NoValidMeta { .. })
+    ));
 }
 
 #[test]
 fn opening_with_another_page_size_is_an_error() {
     let fs = Arc::new(MemFs::new());
     build(&fs);
-    let other = Options { page_size_bytes: 4096, ..options() };
-    assert!(matches!(Db::open(fs, "/db", other), Err(Error::PageSize { expected: 4096, found: 512, .. })));
+    let other = Options {
+        page_size_bytes: 4096,
+        ..options()
+    };
+    assert!(matches!(
+        Db::open(fs, "/db", other),
+        Err(Error::PageSize {
+            expected: 4096,
+            found: 512,
+            ..
+        })
+    ));
 }

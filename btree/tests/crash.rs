@@ -9,8 +9,8 @@ use std::path::Path;
 use std::sync::Arc;
 
 use btree::{Db, Durability, Options};
-use vfs::crash_test::{ExploreOptions, explore};
 use vfs::Fs;
+use vfs::crash_test::{ExploreOptions, explore};
 
 type Model = BTreeMap<Vec<u8>, Vec<u8>>;
 
@@ -35,11 +35,15 @@ fn options() -> Options {
 /// commit is not durable by itself.
 fn workload(fs: Arc<dyn Fs>, commits: u32) -> Known {
     let mut known = Known::default();
-    let Ok(db) = Db::open(fs, "/db", options()) else { return known };
+    let Ok(db) = Db::open(fs, "/db", options()) else {
+        return known;
+    };
     let mut model = Model::new();
     let mut since_durable = Model::new();
     for c in 0..commits {
-        let Ok(mut txn) = db.begin_write() else { return known };
+        let Ok(mut txn) = db.begin_write() else {
+            return known;
+        };
         for j in 0..12u32 {
             let k = ((c * 7 + j * 13) % 60).to_be_bytes().to_vec();
             if (c + j) % 5 == 0 {
@@ -48,7 +52,11 @@ fn workload(fs: Arc<dyn Fs>, commits: u32) -> Known {
                 }
                 model.remove(&k);
             } else {
-                let len = if (c + j) % 9 == 0 { 1500 } else { (j * 10) as usize };
+                let len = if (c + j) % 9 == 0 {
+                    1500
+                } else {
+                    (j * 10) as usize
+                };
                 let v = vec![(c + j) as u8; len];
                 if txn.insert(&k, &v).is_err() {
                     return known;
@@ -88,14 +96,16 @@ fn workload(fs: Arc<dyn Fs>, commits: u32) -> Known {
 
 fn contents(db: &Db) -> Model {
     let read = db.begin_read().unwrap();
-    read.iter().map(|kv| kv.map(|(k, v)| (k.to_vec(), v.to_vec())).unwrap()).collect()
+    read.iter()
+        .map(|kv| kv.map(|(k, v)| (k.to_vec(), v.to_vec())).unwrap())
+        .collect()
 }
 
 #[test]
 fn reopen_after_power_loss_at_every_sync_equals_the_last_durable_commit() {
     let report = explore(
         &ExploreOptions::default(),
-        |fs| workload(fs, 24),
+        |fs| workload(fs, 40),
         |point, disk, known| {
             let disk: Arc<dyn Fs> = Arc::new(disk);
             if !disk.exists(Path::new("/db")).unwrap() {
@@ -106,7 +116,10 @@ fn reopen_after_power_loss_at_every_sync_equals_the_last_durable_commit() {
             db.check().unwrap_or_else(|e| panic!("{point:?}: {e}"));
             let got = contents(&db);
             let ok = got == known.durable || known.in_flight.as_ref() == Some(&got);
-            assert!(ok, "{point:?}: state is neither the last durable commit nor the one in flight");
+            assert!(
+                ok,
+                "{point:?}: state is neither the last durable commit nor the one in flight"
+            );
             // The reopened database takes new commits.
             let mut txn = db.begin_write().unwrap();
             txn.insert(b"after", b"crash").unwrap();
@@ -124,10 +137,10 @@ fn reopen_after_power_loss_during_compaction_keeps_every_entry() {
         |fs| {
             let mut known = workload(fs.clone(), 6);
             // Reopen (the workload's Db is gone) and compact.
-            if let Ok(db) = Db::open(fs, "/db", options()) {
-                if db.compact().is_err() {
-                    known.in_flight = Some(known.durable.clone());
-                }
+            if let Ok(db) = Db::open(fs, "/db", options())
+                && db.compact().is_err()
+            {
+                known.in_flight = Some(known.durable.clone());
             }
             known
         },
@@ -140,7 +153,10 @@ fn reopen_after_power_loss_during_compaction_keeps_every_entry() {
             let db = Db::open(disk, "/db", options()).unwrap_or_else(|e| panic!("{point:?}: {e}"));
             db.check().unwrap_or_else(|e| panic!("{point:?}: {e}"));
             let got = contents(&db);
-            assert!(got == known.durable || known.in_flight.as_ref() == Some(&got), "{point:?}");
+            assert!(
+                got == known.durable || known.in_flight.as_ref() == Some(&got),
+                "{point:?}"
+            );
         },
     );
     assert!(report.syncs > 10, "{report:?}");

@@ -55,22 +55,34 @@ fn file_bytes_match_the_golden_file() {
 fn golden_file_opens_and_reads_back() {
     let golden = std::fs::read(GOLDEN).unwrap();
     let fs = Arc::new(MemFs::new());
-    fs.open(Path::new("/db"), OpenMode::Truncate).unwrap().write_all_at(&golden, 0).unwrap();
+    fs.open(Path::new("/db"), OpenMode::Truncate)
+        .unwrap()
+        .write_all_at(&golden, 0)
+        .unwrap();
     let db = Db::open(fs, "/db", options()).unwrap();
     db.check().unwrap();
     let read = db.begin_read().unwrap();
     assert_eq!(read.len(), 41);
     assert_eq!(read.get(b"").unwrap().as_deref(), Some(&b"empty key"[..]));
-    assert_eq!(read.get(b"large").unwrap().as_deref(), Some(&[7u8; 1000][..]));
+    assert_eq!(
+        read.get(b"large").unwrap().as_deref(),
+        Some(&[7u8; 1000][..])
+    );
     assert_eq!(read.get(&[b'k', 3]).unwrap(), None);
-    assert_eq!(read.get(&[b'k', 39]).unwrap().as_deref(), Some(&[39u8; 20][..]));
+    assert_eq!(
+        read.get(&[b'k', 39]).unwrap().as_deref(),
+        Some(&[39u8; 20][..])
+    );
     // Byte-level pins of the meta page layout (FORMAT.md, "Meta page").
     let meta = &golden[..512];
     assert_eq!(&meta[32..40], b"CowBTree");
     assert_eq!(u32::from_le_bytes(meta[40..44].try_into().unwrap()), 1);
     assert_eq!(u32::from_le_bytes(meta[44..48].try_into().unwrap()), 512);
     assert_eq!(meta[4], 1, "kind: meta");
-    assert_eq!(crc32fast_hash(&meta[4..]), u32::from_le_bytes(meta[0..4].try_into().unwrap()));
+    assert_eq!(
+        crc32fast_hash(&meta[4..]),
+        u32::from_le_bytes(meta[0..4].try_into().unwrap())
+    );
 }
 
 fn crc32fast_hash(bytes: &[u8]) -> u32 {
@@ -79,7 +91,11 @@ fn crc32fast_hash(bytes: &[u8]) -> u32 {
     for &b in bytes {
         crc ^= u32::from(b);
         for _ in 0..8 {
-            crc = if crc & 1 != 0 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
+            crc = if crc & 1 != 0 {
+                (crc >> 1) ^ 0xEDB8_8320
+            } else {
+                crc >> 1
+            };
         }
     }
     !crc

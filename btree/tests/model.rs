@@ -17,6 +17,7 @@ enum Op {
     Commit,
     Abort,
     Reopen,
+    Compact,
 }
 
 const PAGE: u32 = 512;
@@ -52,6 +53,7 @@ fn op() -> impl Strategy<Value = Op> {
         3 => Just(Op::Commit),
         1 => Just(Op::Abort),
         1 => Just(Op::Reopen),
+        1 => Just(Op::Compact),
     ]
 }
 
@@ -89,6 +91,7 @@ fn run(ops: Vec<Op>, durability: Durability) {
         let mut txn = Some(d.begin_write().unwrap());
         let mut model = committed.clone();
         let mut reopen = false;
+        let mut compact = false;
         while i < ops.len() {
             let op = ops[i].clone();
             i += 1;
@@ -106,28 +109,48 @@ fn run(ops: Vec<Op>, durability: Durability) {
                 }
                 Op::Get(k) => {
                     let k = key(k);
-                    assert_eq!(t.get(&k).unwrap().map(|b| b.to_vec()), model.get(&k).cloned());
+                    assert_eq!(
+                        t.get(&k).unwrap().map(|b| b.to_vec()),
+                        model.get(&k).cloned()
+                    );
                     let read = d.begin_read().unwrap();
-                    assert_eq!(read.get(&k).unwrap().map(|b| b.to_vec()), committed.get(&k).cloned());
+                    assert_eq!(
+                        read.get(&k).unwrap().map(|b| b.to_vec()),
+                        committed.get(&k).cloned()
+                    );
                 }
                 Op::Range(a, b, rev) => {
                     let (a, b) = (key(a), key(b));
                     let (a, b) = if a <= b { (a, b) } else { (b, a) };
-                    let got: Vec<Vec<u8>> = t.range(a.as_slice()..b.as_slice()).unwrap().map(|(k, _)| k.to_vec()).collect();
-                    let want: Vec<Vec<u8>> = model.range(a.clone()..b.clone()).map(|(k, _)| k.clone()).collect();
+                    let got: Vec<Vec<u8>> = t
+                        .range(a.as_slice()..b.as_slice())
+                        .unwrap()
+                        .map(|(k, _)| k.to_vec())
+                        .collect();
+                    let want: Vec<Vec<u8>> = model
+                        .range(a.clone()..b.clone())
+                        .map(|(k, _)| k.clone())
+                        .collect();
                     assert_eq!(got, want);
                     let read = d.begin_read().unwrap();
                     let r = read.range(a.as_slice()..=b.as_slice());
                     let mut got: Vec<(Vec<u8>, Vec<u8>)> = if rev {
-                        r.rev().map(|kv| kv.map(|(k, v)| (k.to_vec(), v.to_vec()))).collect::<Result<_, _>>().unwrap()
+                        r.rev()
+                            .map(|kv| kv.map(|(k, v)| (k.to_vec(), v.to_vec())))
+                            .collect::<Result<_, _>>()
+                            .unwrap()
                     } else {
-                        r.map(|kv| kv.map(|(k, v)| (k.to_vec(), v.to_vec()))).collect::<Result<_, _>>().unwrap()
+                        r.map(|kv| kv.map(|(k, v)| (k.to_vec(), v.to_vec())))
+                            .collect::<Result<_, _>>()
+                            .unwrap()
                     };
                     if rev {
                         got.reverse();
                     }
-                    let want: Vec<(Vec<u8>, Vec<u8>)> =
-                        committed.range(a..=b).map(|(k, v)| (k.clone(), v.clone())).collect();
+                    let want: Vec<(Vec<u8>, Vec<u8>)> = committed
+                        .range(a..=b)
+                        .map(|(k, v)| (k.clone(), v.clone()))
+                        .collect();
                     assert_eq!(got, want);
                 }
                 Op::Commit => {
@@ -140,9 +163,21 @@ fn run(ops: Vec<Op>, durability: Durability) {
                     reopen = true;
                     break;
                 }
+                Op::Compact => {
+                    compact = true;
+                    break;
+                }
             }
         }
         drop(txn);
+        if compact {
+            let d = db.as_ref().unwrap();
+            // Compaction also makes deferred commits durable.
+            d.compact().unwrap();
+            let stats = d.check().unwrap();
+            assert_eq!(stats.free_pages, 0);
+            assert_contents(d, &committed);
+        }
         if reopen {
             let d = db.take().unwrap();
             if durability == Durability::None {
@@ -161,7 +196,7 @@ fn run(ops: Vec<Op>, durability: Durability) {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
 
     #[test]
     fn matches_btreemap_model(ops in proptest::collection::vec(op(), 1..400)) {

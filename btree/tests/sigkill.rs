@@ -16,7 +16,12 @@ use btree::{Db, Options};
 const ENV: &str = "BTREE_SIGKILL_DIR";
 
 fn open(dir: &Path) -> Db {
-    Db::open(Arc::new(vfs::OsFs::new()), dir.join("db"), Options::default()).unwrap()
+    Db::open(
+        Arc::new(vfs::OsFs::new()),
+        dir.join("db"),
+        Options::default(),
+    )
+    .unwrap()
 }
 
 /// Commit `c`: set key `c % 500` to a value of `c`, remove `(c * 7) % 500`
@@ -25,14 +30,16 @@ fn apply(model: &mut BTreeMap<Vec<u8>, Vec<u8>>, c: u64) {
     let k = (c % 500).to_be_bytes().to_vec();
     model.insert(k, vec![c as u8; 10 + (c as usize * 37) % 6000]);
     if c % 2 == 1 {
-        model.remove(&((c * 7) % 500).to_be_bytes().to_vec());
+        model.remove(((c * 7) % 500).to_be_bytes().as_slice());
     }
     model.insert(b"commit".to_vec(), c.to_le_bytes().to_vec());
 }
 
 fn last_commit(db: &Db) -> Option<u64> {
     let read = db.begin_read().unwrap();
-    read.get(b"commit").unwrap().map(|v| u64::from_le_bytes(v[..8].try_into().unwrap()))
+    read.get(b"commit")
+        .unwrap()
+        .map(|v| u64::from_le_bytes(v[..8].try_into().unwrap()))
 }
 
 /// The child's role: commit forever, reporting each durable commit.
@@ -66,7 +73,12 @@ fn sigkilled_writer_reopens_at_its_last_durable_commit() {
     let mut reported: Option<u64> = None;
     for round in 0..6u64 {
         let mut child = Command::new(&exe)
-            .args(["--exact", "sigkill_child_role", "--nocapture", "--test-threads=1"])
+            .args([
+                "--exact",
+                "sigkill_child_role",
+                "--nocapture",
+                "--test-threads=1",
+            ])
             .env(ENV, dir.path())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -104,9 +116,14 @@ fn sigkilled_writer_reopens_at_its_last_durable_commit() {
             }
         }
         let read = db.begin_read().unwrap();
-        let contents: BTreeMap<Vec<u8>, Vec<u8>> =
-            read.iter().map(|kv| kv.map(|(k, v)| (k.to_vec(), v.to_vec())).unwrap()).collect();
+        let contents: BTreeMap<Vec<u8>, Vec<u8>> = read
+            .iter()
+            .map(|kv| kv.map(|(k, v)| (k.to_vec(), v.to_vec())).unwrap())
+            .collect();
         assert_eq!(contents, model);
     }
-    assert!(reported.is_some_and(|r| r > 5), "the child made too little progress: {reported:?}");
+    assert!(
+        reported.is_some_and(|r| r > 5),
+        "the child made too little progress: {reported:?}"
+    );
 }
