@@ -33,7 +33,7 @@ pub struct Outcome {
 impl Outcome {
     fn new(name: &'static str) -> Result<Outcome> {
         let latency_ns = Histogram::new_with_bounds(1, 3_600_000_000_000, 3)
-            .map_err(|e| Error::BadArgument(format!("histogram: {e}")))?;
+            .map_err(|e| Error::Internal(format!("histogram: {e}")))?;
         Ok(Outcome {
             name,
             ops: 0,
@@ -119,7 +119,7 @@ fn workloads(engine: &dyn Engine, args: &BenchArgs, out: &mut dyn Write) -> Resu
         let found = engine.get(k)?;
         read.record(t);
         if found.is_none() {
-            return Err(Error::BadArgument(
+            return Err(Error::Internal(
                 "bench: a written key was not found".to_string(),
             ));
         }

@@ -68,7 +68,7 @@ pub fn run(args: &DemoArgs, engine: Option<EngineKind>, out: &mut dyn Write) -> 
         argv.extend(rest);
         w(writeln!(out, "\n# {why}\n$ {}", quote_line(&argv)))?;
         w(out.flush())?;
-        let cli = Cli::try_parse_from(&argv).map_err(|e| Error::BadArgument(e.to_string()))?;
+        let cli = Cli::try_parse_from(&argv).map_err(|e| Error::Internal(e.to_string()))?;
         crate::run::run(&cli, out)?;
     }
     w(writeln!(out))?;

@@ -90,6 +90,12 @@ pub enum Error {
     /// A command-line argument that cannot be decoded (bad hex, base64, escape).
     #[error("bad argument: {0}")]
     BadArgument(String),
+    /// The interactive prompt could not start or read the terminal.
+    #[error("terminal: {0}")]
+    Terminal(String),
+    /// Something that should not happen: a bug in the tool or an engine.
+    #[error("internal error: {0}")]
+    Internal(String),
     /// Any other engine error, with the engine's own message.
     #[error("{engine} engine: {message}")]
     Engine {

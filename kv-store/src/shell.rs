@@ -41,7 +41,7 @@ pub fn run(store: &Store, out: &mut dyn Write) -> Result<()> {
         return Ok(());
     }
     let mut rl = rustyline::DefaultEditor::new()
-        .map_err(|e| Error::BadArgument(format!("cannot start the line editor: {e}")))?;
+        .map_err(|e| Error::Terminal(format!("cannot start the line editor: {e}")))?;
     let history = store.dir().join(HISTORY_FILE);
     let _ = rl.load_history(&history);
     writeln!(
@@ -64,7 +64,7 @@ pub fn run(store: &Store, out: &mut dyn Write) -> Result<()> {
             }
             Err(rustyline::error::ReadlineError::Interrupted) => continue,
             Err(rustyline::error::ReadlineError::Eof) => break,
-            Err(e) => return Err(Error::BadArgument(format!("line editor: {e}"))),
+            Err(e) => return Err(Error::Terminal(e.to_string())),
         }
     }
     let _ = rl.save_history(&history);

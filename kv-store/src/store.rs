@@ -68,7 +68,7 @@ impl Store {
                 lock: lock_path.clone(),
             },
             vfs::Error::Io { source, .. } => Error::io(&lock_path, source),
-            other => Error::BadArgument(other.to_string()),
+            other => Error::io(&lock_path, std::io::Error::other(other.to_string())),
         })?;
         let kind = match std::fs::read_to_string(&marker) {
             Ok(text) => {
