@@ -24,6 +24,12 @@ pub enum Error {
         /// The store directory given with `--db`.
         path: PathBuf,
     },
+    /// `--db` names something that is not a directory.
+    #[error("--db {} is not a directory", path.display())]
+    NotADirectory {
+        /// The path given with `--db`.
+        path: PathBuf,
+    },
     /// The directory holds files but no engine marker: not a store of ours.
     #[error("{} is not a kv-store store (it is not empty and has no {} marker)", path.display(), crate::store::MARKER_FILE)]
     NotAStore {

@@ -49,10 +49,15 @@ impl Store {
     ///
     /// # Errors
     ///
-    /// [`Error::NoStore`], [`Error::NotAStore`], [`Error::WrongEngine`],
+    /// [`Error::NoStore`], [`Error::NotADirectory`], [`Error::NotAStore`], [`Error::WrongEngine`],
     /// [`Error::Locked`], [`Error::BadMarker`], or the engine's open error.
     pub fn open(dir: &Path, requested: Option<EngineKind>, create: Create) -> Result<Store> {
         let marker = dir.join(MARKER_FILE);
+        if dir.exists() && !dir.is_dir() {
+            return Err(Error::NotADirectory {
+                path: dir.to_path_buf(),
+            });
+        }
         if !dir.is_dir() {
             if create == Create::Never {
                 return Err(Error::NoStore {

@@ -403,6 +403,13 @@ fn missing_store_and_foreign_directory_are_refused(engine: &str) {
         2,
         "not a kv-store store",
     );
+    let file = db.join("notes.txt");
+    fails(
+        &kv(&file, engine, &["put", "a", "1"]),
+        2,
+        "is not a directory",
+    );
+    fails(&kv(&file, engine, &["get", "a"]), 2, "is not a directory");
 }
 
 fn locked_store_is_refused(engine: &str) {
