@@ -109,15 +109,18 @@ struct BgState {
 #[derive(Debug)]
 struct Shared {
     inner: Arc<Inner>,
-    bg_thread: Mutex<Option<JoinHandle<()>>>,
+    bg_threads: Mutex<Vec<JoinHandle<()>>>,
 }
 
 impl Drop for Shared {
     fn drop(&mut self) {
         self.inner.stop_background();
-        if let Some(h) = self.bg_thread.lock().take() {
+        for h in self.bg_threads.lock().drain(..) {
             let _ = h.join();
         }
+        // Dropped without close: hand buffered log records to the file, so
+        // a clean process exit keeps them (a sync is what makes them durable).
+        let _ = self.inner.write.lock().log.write_out();
     }
 }
 
@@ -232,8 +235,23 @@ impl Db {
     pub fn open_with_fs(fs: Arc<dyn vfs::Fs>, dir: impl AsRef<Path>, opts: Options) -> Result<Db> {
         opts.validate()?;
         let dir = dir.as_ref().to_path_buf();
-        if opts.create_if_missing {
+        if opts.create_if_missing && !fs.exists(&dir)? {
             fs.create_dir_all(&dir)?;
+            // The directory's own name must be durable before anything in
+            // it can be: sync every parent up to the root.
+            let mut d = dir.as_path();
+            while let Some(parent) = d.parent() {
+                let parent = if parent.as_os_str().is_empty() {
+                    Path::new(".")
+                } else {
+                    parent
+                };
+                fs.sync_dir(parent)?;
+                if parent == Path::new(".") || parent.parent().is_none() {
+                    break;
+                }
+                d = parent;
+            }
         }
         let lock = fs.lock(&dir.join("LOCK"))?;
         let cache = Arc::new(BlockCache::new(opts.block_cache_bytes));
@@ -345,7 +363,8 @@ impl Db {
 
         // 3. A fresh log and manifest holding the whole state.
         let new_log_number = new_number();
-        let log = LogWriter::create(&*fs, &dir.join(manifest::log_name(new_log_number)))?;
+        let mut log = LogWriter::create(&*fs, &dir.join(manifest::log_name(new_log_number)))?;
+        log.set_buffered(opts.sync == SyncMode::Never)?;
         let manifest_number = new_number();
         let mut mlog =
             LogWriter::create(&*fs, &dir.join(manifest::manifest_name(manifest_number)))?;
@@ -413,15 +432,27 @@ impl Db {
             counters: Counters::default(),
             _lock: lock,
         });
-        let bg_inner = Arc::clone(&inner);
-        let handle = std::thread::Builder::new()
-            .name("lsm-background".into())
-            .spawn(move || bg_inner.background_loop())
-            .map_err(|e| Error::Fs(vfs::Error::io(vfs::Op::Open, "thread", e)))?;
+        let mut handles = Vec::new();
+        for (name, role) in [("lsm-flush", Role::Flush), ("lsm-compact", Role::Compact)] {
+            let bg_inner = Arc::clone(&inner);
+            let spawned = std::thread::Builder::new()
+                .name(name.into())
+                .spawn(move || bg_inner.background_loop(role));
+            match spawned {
+                Ok(h) => handles.push(h),
+                Err(e) => {
+                    inner.stop_background();
+                    for h in handles {
+                        let _ = h.join();
+                    }
+                    return Err(Error::Fs(vfs::Error::io(vfs::Op::Open, "thread", e)));
+                }
+            }
+        }
         Ok(Db {
             shared: Arc::new(Shared {
                 inner,
-                bg_thread: Mutex::new(Some(handle)),
+                bg_threads: Mutex::new(handles),
             }),
         })
     }
@@ -511,7 +542,7 @@ impl Db {
     ///
     /// A sync failure.
     pub fn sync(&self) -> Result<()> {
-        let w = self.inner().write.lock();
+        let mut w = self.inner().write.lock();
         w.log.sync()?;
         Ok(())
     }
@@ -541,7 +572,7 @@ impl Db {
     pub fn close(self) -> Result<()> {
         let inner = Arc::clone(&self.shared.inner);
         inner.stop_background();
-        if let Some(h) = self.shared.bg_thread.lock().take() {
+        for h in self.shared.bg_threads.lock().drain(..) {
             let _ = h.join();
         }
         inner.write.lock().log.sync()?;
@@ -550,6 +581,14 @@ impl Db {
         }
         Ok(())
     }
+}
+
+/// What a background thread does: flushes never wait behind a long
+/// compaction, so writers stall only when L0 is too deep.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Role {
+    Flush,
+    Compact,
 }
 
 /// Whether a compaction may move a lone table down instead of rewriting it.
@@ -578,9 +617,10 @@ fn table_options(opts: &Options) -> TableOptions {
 /// do is corrupt (reads would return stale versions).
 fn check_levels(v: &Version, manifest_path: &Path) -> Result<()> {
     for (level, tables) in v.levels.iter().enumerate().skip(1) {
-        if let Some(w) = tables.windows(2).find(|w| {
-            crate::version::user_range(&w[0]).1 >= crate::version::user_range(&w[1]).0
-        }) {
+        if let Some(w) = tables
+            .windows(2)
+            .find(|w| crate::version::user_range(&w[0]).1 >= crate::version::user_range(&w[1]).0)
+        {
             return Err(Error::corruption(
                 manifest_path,
                 0,
@@ -705,7 +745,8 @@ impl Inner {
             // Switch: the old log is synced so group-commit waiters on it are
             // covered, then a new log takes the writes.
             let n = self.next_file.fetch_add(1, Ordering::Relaxed);
-            let log = LogWriter::create(&*self.fs, &self.dir.join(manifest::log_name(n)))?;
+            let mut log = LogWriter::create(&*self.fs, &self.dir.join(manifest::log_name(n)))?;
+            log.set_buffered(self.opts.sync == SyncMode::Never)?;
             self.fs.sync_dir(&self.dir)?;
             w.log.sync()?;
             w.sync_file = log.file();
@@ -875,6 +916,8 @@ impl Inner {
         }
         self.delete_obsolete()?;
         self.wake_writers();
+        // A flush may give the compaction thread work.
+        self.wake_background();
         Ok(())
     }
 
@@ -1034,7 +1077,7 @@ impl Inner {
         self.write_cv.notify_all();
     }
 
-    fn background_loop(&self) {
+    fn background_loop(&self, role: Role) {
         // Bounded by shutdown: each pass does one flush or one compaction, or
         // waits up to 100 ms.
         loop {
@@ -1044,10 +1087,12 @@ impl Inner {
                     return;
                 }
                 let sv = self.super_version();
-                let has_work = sv.imm.is_some()
-                    || picker::scores(&sv.version, &self.opts)
+                let has_work = match role {
+                    Role::Flush => sv.imm.is_some(),
+                    Role::Compact => picker::scores(&sv.version, &self.opts)
                         .iter()
-                        .any(|&s| s >= 1.0);
+                        .any(|&s| s >= 1.0),
+                };
                 if !has_work {
                     self.bg_cv.wait_for(&mut bg, Duration::from_millis(100));
                     if bg.shutdown {
@@ -1055,19 +1100,21 @@ impl Inner {
                     }
                 }
             }
-            let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                self.background_step()
-            }))
-            .unwrap_or_else(|p| {
-                let what = p
-                    .downcast_ref::<&str>()
-                    .map(|s| (*s).to_string())
-                    .or_else(|| p.downcast_ref::<String>().cloned())
-                    .unwrap_or_default();
-                Err(Error::Closed {
-                    reason: Some(format!("background thread panicked: {what}")),
-                })
-            });
+            let r =
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match role {
+                    Role::Flush => self.flush_imm(),
+                    Role::Compact => self.compaction_step(),
+                }))
+                    .unwrap_or_else(|p| {
+                        let what = p
+                            .downcast_ref::<&str>()
+                            .map(|s| (*s).to_string())
+                            .or_else(|| p.downcast_ref::<String>().cloned())
+                            .unwrap_or_default();
+                        Err(Error::Closed {
+                            reason: Some(format!("background thread panicked: {what}")),
+                        })
+                    });
             if let Err(e) = r {
                 self.bg.lock().error = Some(e.to_string());
                 self.failed.store(true, Ordering::Release);
@@ -1077,10 +1124,7 @@ impl Inner {
         }
     }
 
-    fn background_step(&self) -> Result<()> {
-        if self.super_version().imm.is_some() {
-            return self.flush_imm();
-        }
+    fn compaction_step(&self) -> Result<()> {
         let _g = self.compaction_lock.lock();
         let v = Arc::clone(&self.super_version().version);
         let cursor = self.manifest.lock().cursor.clone();

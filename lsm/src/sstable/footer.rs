@@ -28,6 +28,17 @@ const _: () = assert!(FOOTER_SIZE_BYTES == 64);
 pub(crate) const TABLE_MAGIC: u64 = u64::from_le_bytes(*b"lsm-sst\0");
 /// Table format version.
 pub(crate) const TABLE_VERSION: u32 = 1;
+/// Bytes of the header at offset 0: the magic, then the version.
+pub(crate) const HEADER_SIZE_BYTES: usize = 12;
+
+/// The table header: magic then format version, so a table names its kind
+/// from its first bytes as well as its last.
+pub(crate) fn header() -> [u8; HEADER_SIZE_BYTES] {
+    let mut b = [0u8; HEADER_SIZE_BYTES];
+    b[..8].copy_from_slice(&TABLE_MAGIC.to_le_bytes());
+    b[8..].copy_from_slice(&TABLE_VERSION.to_le_bytes());
+    b
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Footer {

@@ -70,6 +70,20 @@ impl Table {
             ));
         };
         let footer = Footer::decode(&data[foot_off..], path, foot_off as u64)?;
+        let header = crate::sstable::footer::header();
+        if data.get(..header.len()) != Some(&header[..]) {
+            let mut found = [0u8; 8];
+            if let Some(b) = data.get(..8) {
+                found.copy_from_slice(b);
+            }
+            return Err(Error::corruption(
+                path,
+                0,
+                "table header (magic, version)",
+                crate::sstable::footer::TABLE_MAGIC,
+                u64::from_le_bytes(found),
+            ));
+        }
         let load = |h: BlockHandle, what: &'static str| -> Result<Bytes> {
             let end = h
                 .offset

@@ -40,11 +40,13 @@ pub(crate) struct TableWriter {
 impl TableWriter {
     pub(crate) fn create(fs: &dyn vfs::Fs, path: &Path, opts: TableOptions) -> Result<TableWriter> {
         let file = fs.open(path, vfs::OpenMode::Truncate)?;
+        let mut buf = Vec::with_capacity(WRITE_BUFFER_BYTES + 8192);
+        buf.extend_from_slice(&crate::sstable::footer::header());
         Ok(TableWriter {
             file,
             opts,
             offset: 0,
-            buf: Vec::with_capacity(WRITE_BUFFER_BYTES + 8192),
+            buf,
             data: BlockBuilder::new(opts.restart_interval),
             index: BlockBuilder::new(1),
             hashes: Vec::new(),

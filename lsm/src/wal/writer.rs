@@ -12,7 +12,15 @@ pub(crate) struct LogWriter {
     /// Bytes written so far (the file's length).
     len_bytes: u64,
     buf: Vec<u8>,
+    /// Records appended but not yet handed to the file (buffered mode).
+    pending: Vec<u8>,
+    /// Whether records wait in `pending` until [`LogWriter::sync`],
+    /// [`LogWriter::write_out`] or `PENDING_MAX_BYTES`.
+    buffered: bool,
 }
+
+/// Bytes a buffered log holds before handing them to the file.
+const PENDING_MAX_BYTES: usize = 64 * 1024;
 
 impl LogWriter {
     /// Creates a new log at `path` and writes its file-header record.
@@ -22,9 +30,32 @@ impl LogWriter {
             file,
             len_bytes: 0,
             buf: Vec::new(),
+            pending: Vec::new(),
+            buffered: false,
         };
         w.add_record(&file_header())?;
         Ok(w)
+    }
+
+    /// Makes records wait in memory (up to 64 KiB) until the next sync or
+    /// [`write_out`](Self::write_out): one `write` for many records. A
+    /// process crash loses what waits; a record is never split between
+    /// the file and memory.
+    pub(crate) fn set_buffered(&mut self, buffered: bool) -> Result<()> {
+        if !buffered {
+            self.write_out()?;
+        }
+        self.buffered = buffered;
+        Ok(())
+    }
+
+    /// Hands buffered records to the file (no sync).
+    pub(crate) fn write_out(&mut self) -> Result<()> {
+        if !self.pending.is_empty() {
+            self.file.append(&self.pending)?;
+            self.pending.clear();
+        }
+        Ok(())
     }
 
     /// The file, for syncing outside the writer's lock.
@@ -73,13 +104,21 @@ impl LogWriter {
                 break;
             }
         }
-        self.file.append(&self.buf)?;
+        if self.buffered {
+            self.pending.extend_from_slice(&self.buf);
+            if self.pending.len() >= PENDING_MAX_BYTES {
+                self.write_out()?;
+            }
+        } else {
+            self.file.append(&self.buf)?;
+        }
         self.len_bytes += self.buf.len() as u64;
         Ok(self.len_bytes)
     }
 
     /// Makes everything appended so far durable.
-    pub(crate) fn sync(&self) -> Result<()> {
+    pub(crate) fn sync(&mut self) -> Result<()> {
+        self.write_out()?;
         self.file.sync_data()?;
         Ok(())
     }

@@ -1,0 +1,320 @@
+//! LSM engine benchmarks, db_bench style: 1M keys of 16 bytes, 100-byte
+//! values, WAL on, no per-write sync. `fjall` (3.1, default options, 64 MiB
+//! cache like ours) runs the same workloads under `--features peers`.
+//!
+//! Each workload is measured per operation (`iter_custom`): fills keep
+//! writing into one database for the whole measurement; reads run against a
+//! database prefilled with 1M keys in random order (then overwritten, so
+//! its tree has the shape a live database has). The prefill itself is timed
+//! once and printed with our write amplification, as `fillrandom_1m`.
+//!
+//! `cargo bench -p benches --features peers --bench lsm -- --warm-up-time 1 --measurement-time 3 --sample-size 10`
+
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use benches::{SplitMix64, keys_16};
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+
+const KEYS: u64 = 1_000_000;
+const VALUE_BYTES: usize = 100;
+const SCAN_LEN: usize = 100;
+
+fn value(i: u64) -> Vec<u8> {
+    let mut v = vec![0u8; VALUE_BYTES];
+    let mut rng = SplitMix64::new(i);
+    for chunk in v.chunks_mut(8) {
+        let x = rng.next_u64().to_le_bytes();
+        // Half random, half zeros: compressible like db_bench's 0.5 ratio.
+        let n = chunk.len().min(4);
+        chunk[..n].copy_from_slice(&x[..n]);
+    }
+    v
+}
+
+/// What the workloads need from an engine.
+trait Engine {
+    fn name(&self) -> &'static str;
+    fn put(&self, key: &[u8], value: &[u8]);
+    fn get(&self, key: &[u8]) -> bool;
+    /// Reads up to `n` pairs starting at `from`; returns how many.
+    fn scan(&self, from: &[u8], n: usize) -> usize;
+    /// Reads `n` pairs in key order from the start, wrapping around.
+    fn read_seq(&self, n: u64) -> u64;
+    /// Makes reads hit tables, not the memtable.
+    fn flush(&self);
+}
+
+struct Ours {
+    db: lsm::Db,
+    _dir: tempfile::TempDir,
+}
+
+impl Ours {
+    fn open() -> Ours {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let db = lsm::Db::open(dir.path(), lsm::Options::default()).expect("open lsm");
+        Ours { db, _dir: dir }
+    }
+}
+
+impl Engine for Ours {
+    fn name(&self) -> &'static str {
+        "lsm"
+    }
+    fn put(&self, key: &[u8], value: &[u8]) {
+        self.db
+            .put(key.to_vec(), value.to_vec())
+            .expect("lsm put");
+    }
+    fn get(&self, key: &[u8]) -> bool {
+        self.db.get(key).expect("lsm get").is_some()
+    }
+    fn scan(&self, from: &[u8], n: usize) -> usize {
+        self.db
+            .range(from..)
+            .take(n)
+            .map(|r| black_box(r.expect("lsm scan")))
+            .count()
+    }
+    fn read_seq(&self, n: u64) -> u64 {
+        let mut done = 0;
+        while done < n {
+            for r in self.db.range::<&[u8], _>(..) {
+                black_box(r.expect("lsm iter"));
+                done += 1;
+                if done == n {
+                    break;
+                }
+            }
+        }
+        done
+    }
+    fn flush(&self) {
+        self.db.flush().expect("lsm flush");
+    }
+}
+
+#[cfg(feature = "peers")]
+struct Fjall {
+    _db: fjall::Database,
+    ks: fjall::Keyspace,
+    _dir: tempfile::TempDir,
+}
+
+#[cfg(feature = "peers")]
+impl Fjall {
+    fn open() -> Fjall {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let db = fjall::Database::builder(dir.path())
+            .cache_size(64 << 20)
+            .open()
+            .expect("open fjall");
+        let ks = db
+            .keyspace("bench", fjall::KeyspaceCreateOptions::default)
+            .expect("keyspace");
+        Fjall {
+            _db: db,
+            ks,
+            _dir: dir,
+        }
+    }
+}
+
+#[cfg(feature = "peers")]
+impl Engine for Fjall {
+    fn name(&self) -> &'static str {
+        "fjall"
+    }
+    fn put(&self, key: &[u8], value: &[u8]) {
+        self.ks.insert(key, value).expect("fjall insert");
+    }
+    fn get(&self, key: &[u8]) -> bool {
+        self.ks.get(key).expect("fjall get").is_some()
+    }
+    fn scan(&self, from: &[u8], n: usize) -> usize {
+        self.ks
+            .range(from..)
+            .take(n)
+            .map(|g| black_box(g.into_inner().expect("fjall scan")))
+            .count()
+    }
+    fn read_seq(&self, n: u64) -> u64 {
+        let mut done = 0;
+        while done < n {
+            for g in self.ks.iter() {
+                black_box(g.into_inner().expect("fjall iter"));
+                done += 1;
+                if done == n {
+                    break;
+                }
+            }
+        }
+        done
+    }
+    fn flush(&self) {
+        self.ks.rotate_memtable_and_wait().expect("fjall flush");
+    }
+}
+
+fn engines() -> Vec<Box<dyn Fn() -> Box<dyn Engine>>> {
+    let mut v: Vec<Box<dyn Fn() -> Box<dyn Engine>>> =
+        vec![Box::new(|| Box::new(Ours::open()) as Box<dyn Engine>)];
+    #[cfg(feature = "peers")]
+    v.push(Box::new(|| Box::new(Fjall::open()) as Box<dyn Engine>));
+    v
+}
+
+fn sequential_key(i: u64) -> [u8; 16] {
+    let mut k = [0u8; 16];
+    k[8..].copy_from_slice(&i.to_be_bytes());
+    k
+}
+
+fn bench(c: &mut Criterion) {
+    let keys = keys_16(KEYS, 1);
+    let missing = keys_16(KEYS, 2);
+    let values: Vec<Vec<u8>> = (0..1024).map(value).collect();
+    let val = |i: u64| values[(i % 1024) as usize].as_slice();
+
+    for make in engines() {
+        // fillseq: keys in increasing order into a fresh database.
+        let e = make();
+        let mut group = c.benchmark_group("lsm/fillseq");
+        group.throughput(Throughput::Elements(1));
+        let mut next = 0u64;
+        group.bench_function(BenchmarkId::new(e.name(), KEYS), |b| {
+            b.iter_custom(|iters| {
+                let t = Instant::now();
+                for _ in 0..iters {
+                    e.put(&sequential_key(next), val(next));
+                    next += 1;
+                }
+                t.elapsed()
+            })
+        });
+        group.finish();
+        drop(e);
+
+        // fillrandom: random keys of the 1M into a fresh database.
+        let e = make();
+        let mut group = c.benchmark_group("lsm/fillrandom");
+        group.throughput(Throughput::Elements(1));
+        let mut rng = SplitMix64::new(3);
+        group.bench_function(BenchmarkId::new(e.name(), KEYS), |b| {
+            b.iter_custom(|iters| {
+                let t = Instant::now();
+                for _ in 0..iters {
+                    let i = rng.next_u64() % KEYS;
+                    e.put(&keys[i as usize], val(i));
+                }
+                t.elapsed()
+            })
+        });
+        group.finish();
+        drop(e);
+
+        // The read database: all 1M keys in random order, timed once.
+        let e = make();
+        let t = Instant::now();
+        for (i, k) in keys.iter().enumerate() {
+            e.put(k, val(i as u64));
+        }
+        let fill = t.elapsed();
+        eprintln!(
+            "lsm/fillrandom_1m/{}: {:.2} s, {:.0} ops/s",
+            e.name(),
+            fill.as_secs_f64(),
+            KEYS as f64 / fill.as_secs_f64()
+        );
+
+        // overwrite: random keys of the full database.
+        let mut group = c.benchmark_group("lsm/overwrite");
+        group.throughput(Throughput::Elements(1));
+        let mut rng = SplitMix64::new(4);
+        group.bench_function(BenchmarkId::new(e.name(), KEYS), |b| {
+            b.iter_custom(|iters| {
+                let t = Instant::now();
+                for _ in 0..iters {
+                    let i = rng.next_u64() % KEYS;
+                    e.put(&keys[i as usize], val(i + 1));
+                }
+                t.elapsed()
+            })
+        });
+        group.finish();
+        e.flush();
+        std::thread::sleep(Duration::from_secs(2)); // let compactions settle
+
+        let mut group = c.benchmark_group("lsm/readrandom");
+        group.throughput(Throughput::Elements(1));
+        let mut rng = SplitMix64::new(5);
+        group.bench_function(BenchmarkId::new(e.name(), KEYS), |b| {
+            b.iter(|| {
+                let i = rng.next_u64() % KEYS;
+                assert!(e.get(&keys[i as usize]));
+            })
+        });
+        group.finish();
+
+        let mut group = c.benchmark_group("lsm/readmissing");
+        group.throughput(Throughput::Elements(1));
+        let mut rng = SplitMix64::new(6);
+        group.bench_function(BenchmarkId::new(e.name(), KEYS), |b| {
+            b.iter(|| {
+                let i = rng.next_u64() % KEYS;
+                assert!(!e.get(&missing[i as usize]));
+            })
+        });
+        group.finish();
+
+        let mut group = c.benchmark_group("lsm/readseq");
+        group.throughput(Throughput::Elements(1));
+        group.bench_function(BenchmarkId::new(e.name(), KEYS), |b| {
+            b.iter_custom(|iters| {
+                let t = Instant::now();
+                black_box(e.read_seq(iters));
+                t.elapsed()
+            })
+        });
+        group.finish();
+
+        let mut group = c.benchmark_group("lsm/seekrandom_scan100");
+        group.throughput(Throughput::Elements(1));
+        let mut rng = SplitMix64::new(7);
+        group.bench_function(BenchmarkId::new(e.name(), KEYS), |b| {
+            b.iter(|| {
+                let i = rng.next_u64() % KEYS;
+                black_box(e.scan(&missing[i as usize], SCAN_LEN))
+            })
+        });
+        group.finish();
+    }
+}
+
+/// Write amplification after a 1M-key fillrandom (printed, for the README).
+fn write_amplification(_c: &mut Criterion) {
+    let keys = keys_16(KEYS, 1);
+    let e = Ours::open();
+    for (i, k) in keys.iter().enumerate() {
+        e.put(k, &value(i as u64 % 1024));
+    }
+    e.flush();
+    std::thread::sleep(Duration::from_secs(2));
+    let s = e.db.stats();
+    eprintln!(
+        "lsm/write_amplification after fillrandom 1M: {:.2} (user {} B, flush {} B, compaction {} B, files per level {:?})",
+        s.write_amplification,
+        s.user_bytes,
+        s.flush_bytes,
+        s.compaction_bytes,
+        s.levels.iter().map(|l| l.files).collect::<Vec<_>>()
+    );
+}
+
+criterion_group! {
+    name = benches;
+    config = benches::criterion(3).sample_size(10);
+    targets = bench, write_amplification
+}
+criterion_main!(benches);
