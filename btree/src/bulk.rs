@@ -2,7 +2,7 @@
 //! then each level of branches over the one below, written as they fill.
 //! Used by [`WriteTxn::bulk_load`] and by compaction.
 
-use crate::node::{BRANCH_ENTRY_HEADER_BYTES, LEAF_ENTRY_HEADER_BYTES, SLOT_BYTES};
+use crate::node::{BRANCH_ENTRY_HEADER_BYTES, LEAF_ENTRY_HEADER_BYTES, SLOT_BYTES, key_prefix};
 use crate::page::{self, HEADER_BYTES, Kind, Limits, VALUE_LEN_MAX};
 use crate::write::WriteTxn;
 use crate::{Error, Result};
@@ -20,6 +20,7 @@ struct Level {
     kind: Kind,
     data: Vec<u8>,
     offsets: Vec<usize>,
+    prefixes: Vec<u32>,
     first_key: Vec<u8>,
     emitted: u64,
 }
@@ -30,6 +31,7 @@ impl Level {
             kind,
             data: Vec::new(),
             offsets: Vec::new(),
+            prefixes: Vec::new(),
             first_key: Vec::new(),
             emitted: 0,
         }
@@ -86,10 +88,20 @@ impl Builder {
             entry.extend_from_slice(&id.to_le_bytes());
         }
         self.count += 1;
-        self.add(sink, 0, key, &entry)
+        self.add(sink, 0, key, key, &entry)
     }
 
-    fn add(&mut self, sink: &mut dyn Sink, level: usize, key: &[u8], entry: &[u8]) -> Result<()> {
+    /// Adds an entry to `level`'s node: `key` is the entry's real first key
+    /// (for the level above), `stored` the key as stored (empty for a
+    /// branch's first entry).
+    fn add(
+        &mut self,
+        sink: &mut dyn Sink,
+        level: usize,
+        key: &[u8],
+        stored: &[u8],
+        entry: &[u8],
+    ) -> Result<()> {
         let l = &self.levels[level];
         if !l.offsets.is_empty() && l.size() + SLOT_BYTES + entry.len() > self.limits.page_size {
             self.emit(sink, level)?;
@@ -99,6 +111,7 @@ impl Builder {
             l.first_key = key.to_vec();
         }
         l.offsets.push(l.data.len());
+        l.prefixes.push(key_prefix(stored));
         l.data.extend_from_slice(entry);
         Ok(())
     }
@@ -111,6 +124,7 @@ impl Builder {
         let l = &mut self.levels[level];
         l.emitted += 1;
         l.offsets.clear();
+        l.prefixes.clear();
         l.data.clear();
         let first_key = std::mem::take(&mut l.first_key);
         if level + 1 == self.levels.len() {
@@ -123,7 +137,8 @@ impl Builder {
         entry.extend_from_slice(&(stored.len() as u16).to_le_bytes());
         entry.extend_from_slice(&id.to_le_bytes());
         entry.extend_from_slice(stored);
-        self.add(sink, level + 1, &first_key, &entry)?;
+        let stored = stored.to_vec();
+        self.add(sink, level + 1, &first_key, &stored, &entry)?;
         Ok(id)
     }
 
@@ -133,8 +148,10 @@ impl Builder {
         buf.fill(0);
         page::write_header(buf, l.kind, id, self.txn, l.offsets.len() as u64);
         let data_at = HEADER_BYTES + l.offsets.len() * SLOT_BYTES;
-        for (i, off) in l.offsets.iter().enumerate() {
-            page::put_u16(buf, HEADER_BYTES + i * SLOT_BYTES, (data_at + off) as u16);
+        for (i, (off, prefix)) in l.offsets.iter().zip(&l.prefixes).enumerate() {
+            let at = HEADER_BYTES + i * SLOT_BYTES;
+            page::put_u16(buf, at, (data_at + off) as u16);
+            buf[at + 2..at + SLOT_BYTES].copy_from_slice(&prefix.to_be_bytes());
         }
         buf[data_at..data_at + l.data.len()].copy_from_slice(&l.data);
         page::seal(buf);

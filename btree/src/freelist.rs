@@ -140,3 +140,25 @@ impl WriteTxn<'_> {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn free_keys_sort_by_transaction_then_chunk() {
+        let keys = [
+            free_key(1, 5),
+            free_key(2, 0),
+            free_key(2, 1),
+            free_key(256, 0),
+            free_key(u64::MAX, 0),
+        ];
+        assert!(keys.windows(2).all(|w| w[0] < w[1]));
+        assert_eq!(
+            keys.iter().map(|k| key_txn(k)).collect::<Vec<_>>(),
+            [1, 2, 2, 256, u64::MAX].map(Some)
+        );
+        assert_eq!(key_txn(b"short"), None);
+    }
+}

@@ -31,6 +31,14 @@
 //! - [`Stats`]: height, pages by kind, free pages, fill factor.
 //! - [`Error`], [`Result`]: corruption names its page and checksums.
 //!
+//! Inside, one idea per module: `page` (the common header, checksums,
+//! limits), `meta` (the two meta pages), `node` (branch and leaf layouts),
+//! `mapping` (verified page access over the file's view), `cursor` (root to
+//! leaf stack), `read` (snapshots), `write` (the write transaction), `tree`
+//! (copy-on-write insert, remove, rebalance), `freelist` (the free tree),
+//! `commit` (the commit protocol), `bulk` (bottom-up building), `compact`,
+//! `stats` (statistics and the integrity check), `db` (open and publish).
+//!
 //! Limits: keys up to an eighth of a page (512 bytes with 4 KiB pages);
 //! values up to [`VALUE_LEN_MAX`] bytes, those over an eighth of a page less
 //! 32 bytes stored in overflow pages; page sizes 512 to 32 KiB. The file

@@ -112,3 +112,50 @@ impl Meta {
         Ok(meta)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn meta() -> Meta {
+        Meta {
+            txn: 42,
+            page_size: 512,
+            root: Some(7),
+            free_root: None,
+            page_count: 9,
+            entry_count: 100,
+        }
+    }
+
+    #[test]
+    fn meta_round_trips_through_its_page() {
+        let mut buf = vec![0u8; 512];
+        meta().encode(&mut buf, 1);
+        assert_eq!(Meta::decode(&buf, 1), Ok(meta()));
+        assert_eq!(Meta::peek_page_size(&buf), Some(512));
+    }
+
+    #[test]
+    fn meta_decode_rejects_the_other_slot_and_any_flipped_bit() {
+        let mut buf = vec![0u8; 512];
+        meta().encode(&mut buf, 0);
+        assert_eq!(Meta::decode(&buf, 1), Err(MetaProblem::Malformed));
+        for byte in [0, 5, 17, 33, 60, 511] {
+            let mut bad = buf.clone();
+            bad[byte] ^= 0x10;
+            assert!(Meta::decode(&bad, 0).is_err(), "byte {byte}");
+        }
+    }
+
+    #[test]
+    fn meta_decode_rejects_a_root_past_the_page_count() {
+        let mut buf = vec![0u8; 512];
+        Meta {
+            root: Some(9),
+            ..meta()
+        }
+        .encode(&mut buf, 0);
+        assert_eq!(Meta::decode(&buf, 0), Err(MetaProblem::Malformed));
+    }
+}

@@ -1,8 +1,12 @@
 //! Branch and leaf pages: the zero-copy view readers search in place, and the
 //! decoded form a write transaction edits before encoding it again.
 //!
-//! Both kinds are slotted: after the common header, `count` little-endian
-//! `u16` offsets (from the page start) point at the entries, in key order.
+//! Both kinds are slotted: after the common header, `count` slots, in key
+//! order, each a little-endian `u16` offset (from the page start) of its
+//! entry and the first 4 bytes of its key (zero-padded, so that comparing
+//! them as big-endian `u32`s orders keys as bytes do). A binary search
+//! compares the prefixes in the slot array, a few cache lines, and reads an
+//! entry only when prefixes tie.
 //! A leaf entry is `flags u8 | key_len u16 | value_len u32 | key | value`,
 //! where the value is inline (flag 0) or an overflow page number `u64`
 //! (flag 1). A branch entry is `key_len u16 | child u64 | key`; entry `i`'s
@@ -20,8 +24,28 @@ use crate::{Error, Result};
 pub(crate) const LEAF_ENTRY_HEADER_BYTES: usize = 1 + 2 + 4;
 /// Bytes of a branch entry before its key.
 pub(crate) const BRANCH_ENTRY_HEADER_BYTES: usize = 2 + 8;
+/// Bytes of a slot's entry offset.
+pub(crate) const SLOT_OFFSET_BYTES: usize = 2;
+/// Bytes of a slot's key prefix.
+pub(crate) const SLOT_PREFIX_BYTES: usize = 4;
 /// Bytes of one slot.
-pub(crate) const SLOT_BYTES: usize = 2;
+pub(crate) const SLOT_BYTES: usize = SLOT_OFFSET_BYTES + SLOT_PREFIX_BYTES;
+
+/// The first 4 bytes of `key`, zero-padded, as a big-endian number: if
+/// `prefix(a) < prefix(b)` then `a < b` bytewise.
+pub(crate) fn key_prefix(key: &[u8]) -> u32 {
+    let mut b = [0u8; SLOT_PREFIX_BYTES];
+    let n = key.len().min(SLOT_PREFIX_BYTES);
+    b[..n].copy_from_slice(&key[..n]);
+    u32::from_be_bytes(b)
+}
+
+/// Writes slot `i`: its entry's offset and key prefix.
+pub(crate) fn put_slot(buf: &mut [u8], i: usize, offset: usize, key: &[u8]) {
+    let at = HEADER_BYTES + i * SLOT_BYTES;
+    page::put_u16(buf, at, offset as u16);
+    buf[at + SLOT_OFFSET_BYTES..at + SLOT_BYTES].copy_from_slice(&key_prefix(key).to_be_bytes());
+}
 /// Leaf value flag: the value follows the key.
 const FLAG_INLINE: u8 = 0;
 /// Leaf value flag: an overflow page number follows the key.
@@ -92,6 +116,25 @@ impl<'a> RawNode<'a> {
         usize::from(page::get_u16(self.buf, HEADER_BYTES + i * SLOT_BYTES))
     }
 
+    fn prefix(&self, i: usize) -> u32 {
+        let at = HEADER_BYTES + i * SLOT_BYTES + SLOT_OFFSET_BYTES;
+        u32::from_be_bytes([
+            self.buf[at],
+            self.buf[at + 1],
+            self.buf[at + 2],
+            self.buf[at + 3],
+        ])
+    }
+
+    /// Compares entry `i`'s key with `key` (whose prefix is `prefix`),
+    /// reading the entry only if the prefixes tie.
+    fn cmp_key(&self, i: usize, key: &[u8], prefix: u32) -> Result<std::cmp::Ordering> {
+        match self.prefix(i).cmp(&prefix) {
+            std::cmp::Ordering::Equal => Ok(self.key(i)?.cmp(key)),
+            unequal => Ok(unequal),
+        }
+    }
+
     /// The bytes `at..at + len`, or an error if they leave the page.
     fn bytes(&self, at: usize, len: usize) -> Result<&'a [u8]> {
         at.checked_add(len)
@@ -144,10 +187,11 @@ impl<'a> RawNode<'a> {
 
     /// In a leaf: `Ok(i)` if entry `i` has `key`, else `Err(i)` where it would go.
     pub(crate) fn search(&self, key: &[u8]) -> Result<std::result::Result<usize, usize>> {
+        let prefix = key_prefix(key);
         let (mut lo, mut hi) = (0, self.count);
         while lo < hi {
             let mid = lo + (hi - lo) / 2;
-            match self.key(mid)?.cmp(key) {
+            match self.cmp_key(mid, key, prefix)? {
                 std::cmp::Ordering::Less => lo = mid + 1,
                 std::cmp::Ordering::Greater => hi = mid,
                 std::cmp::Ordering::Equal => return Ok(Ok(mid)),
@@ -159,10 +203,11 @@ impl<'a> RawNode<'a> {
     /// In a branch: the entry whose child covers `key` (the last entry whose
     /// key is at most `key`; entry 0 covers everything below entry 1).
     pub(crate) fn child_index(&self, key: &[u8]) -> Result<usize> {
+        let prefix = key_prefix(key);
         let (mut lo, mut hi) = (1, self.count);
         while lo < hi {
             let mid = lo + (hi - lo) / 2;
-            if self.key(mid)? <= key {
+            if self.cmp_key(mid, key, prefix)? != std::cmp::Ordering::Greater {
                 lo = mid + 1;
             } else {
                 hi = mid;
@@ -283,7 +328,7 @@ impl Node {
         match self {
             Node::Leaf(es) => {
                 for (i, e) in es.iter().enumerate() {
-                    page::put_u16(buf, HEADER_BYTES + i * SLOT_BYTES, at as u16);
+                    put_slot(buf, i, at, &e.key);
                     let (flag, len) = match &e.value {
                         Value::Inline(v) => (FLAG_INLINE, v.len() as u32),
                         Value::Overflow { len, .. } => (FLAG_OVERFLOW, *len as u32),
@@ -308,7 +353,7 @@ impl Node {
             }
             Node::Branch(es) => {
                 for (i, e) in es.iter().enumerate() {
-                    page::put_u16(buf, HEADER_BYTES + i * SLOT_BYTES, at as u16);
+                    put_slot(buf, i, at, &e.key);
                     page::put_u16(buf, at, e.key.len() as u16);
                     page::put_u64(buf, at + 2, e.child);
                     at += BRANCH_ENTRY_HEADER_BYTES;
@@ -337,6 +382,51 @@ pub(crate) fn branch_child_index(es: &[BranchEntry], key: &[u8]) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn key_prefix_order_never_contradicts_byte_order() {
+        let keys: Vec<Vec<u8>> = (0..600u32)
+            .map(|i| {
+                let len = (i % 7) as usize;
+                (0..len)
+                    .map(|j| ((i * 31 + j as u32 * 7) % 5) as u8)
+                    .collect()
+            })
+            .collect();
+        for a in &keys {
+            for b in &keys {
+                let (pa, pb) = (key_prefix(a), key_prefix(b));
+                if pa < pb {
+                    assert!(a < b, "{a:?} {b:?}");
+                }
+                if a == b {
+                    assert_eq!(pa, pb);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn raw_search_finds_keys_that_share_their_prefix() {
+        let keys: [&[u8]; 5] = [b"", b"abcd", b"abcd\x00", b"abcde", b"abce"];
+        let node = Node::Leaf(
+            keys.iter()
+                .map(|k| LeafEntry {
+                    key: Bytes::copy_from_slice(k),
+                    value: Value::Inline(Bytes::new()),
+                })
+                .collect(),
+        );
+        let mut buf = vec![0u8; 512];
+        node.encode(&mut buf, 2, 1);
+        let raw = RawNode::new(&buf, Path::new("x"), 2).unwrap();
+        for (i, k) in keys.iter().enumerate() {
+            assert_eq!(raw.search(k).unwrap(), Ok(i));
+        }
+        assert_eq!(raw.search(b"abc").unwrap(), Err(1));
+        assert_eq!(raw.search(b"abcdd").unwrap(), Err(3));
+        assert_eq!(raw.search(b"b").unwrap(), Err(5));
+    }
 
     #[test]
     fn encoded_leaf_decodes_to_the_same_entries() {

@@ -226,3 +226,42 @@ fn compact_on_a_real_disk_keeps_open_readers_on_the_old_mapped_file() {
     let db = Db::open(fs, &path, Options::default()).unwrap();
     assert_eq!(db.check().unwrap().entries, 1001);
 }
+
+#[test]
+fn a_small_commit_does_not_rewrite_a_large_free_list() {
+    let mem = vfs::MemFs::new();
+    let faulty = vfs::FaultFs::new(Arc::new(mem));
+    let db = Db::open(Arc::new(faulty.clone()), "/db", options(512)).unwrap();
+    let mut txn = db.begin_write().unwrap();
+    for i in 0..20_000u32 {
+        txn.insert(&i.to_be_bytes(), &[5; 40]).unwrap();
+    }
+    txn.commit().unwrap();
+    // Free thousands of pages while a reader pins them, so they stay listed.
+    let pin = db.begin_read().unwrap();
+    let mut txn = db.begin_write().unwrap();
+    for i in 0..20_000u32 {
+        if i % 50 != 0 {
+            txn.remove(&i.to_be_bytes()).unwrap();
+        }
+    }
+    txn.commit().unwrap();
+    let stats = db.check().unwrap();
+    assert!(
+        stats.free_pages > 1000 && stats.free_tree_pages > 20,
+        "{stats:?}"
+    );
+    let writes_before = faulty.op_count(vfs::Op::Write);
+    let mut txn = db.begin_write().unwrap();
+    txn.insert(b"one more", b"key").unwrap();
+    txn.commit().unwrap();
+    let writes = faulty.op_count(vfs::Op::Write) - writes_before;
+    // The changed leaf's path, the free tree's rightmost path (the new entry)
+    // and a meta page: a handful of pages, not the free list's.
+    assert!(
+        writes < 4 * u64::from(stats.height) + 4,
+        "{writes} writes for one insert; {stats:?}"
+    );
+    assert!(writes < stats.free_tree_pages);
+    drop(pin);
+}

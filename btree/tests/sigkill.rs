@@ -85,20 +85,30 @@ fn sigkilled_writer_reopens_at_its_last_durable_commit() {
             .spawn()
             .unwrap();
         let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel::<u64>();
         let reader = std::thread::spawn(move || {
-            let mut last = None;
             for line in BufReader::new(stdout).lines() {
                 let Ok(line) = line else { break };
-                if let Some(n) = line.strip_prefix("committed ") {
-                    last = n.trim().parse::<u64>().ok();
+                if let Some(n) = line
+                    .strip_prefix("committed ")
+                    .and_then(|n| n.trim().parse::<u64>().ok())
+                    && tx.send(n).is_err()
+                {
+                    break;
                 }
             }
-            last
         });
-        std::thread::sleep(Duration::from_millis(150 + round * 70));
+        // Wait for the child's first commit of this round (however slow the
+        // machine), then let it run a varying while before the kill.
+        let first = rx
+            .recv_timeout(Duration::from_secs(60))
+            .expect("the child never committed");
+        reported = Some(first);
+        std::thread::sleep(Duration::from_millis(20 + round * 37 % 100));
         child.kill().unwrap();
         child.wait().unwrap();
-        if let Some(n) = reader.join().unwrap() {
+        reader.join().unwrap();
+        while let Ok(n) = rx.try_recv() {
             reported = Some(n);
         }
         let db = open(dir.path());
