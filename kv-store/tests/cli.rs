@@ -612,7 +612,10 @@ fn lsm_corrupted_sstable_is_reported_with_file_and_offset() {
         .find(|p| p.extension().is_some_and(|e| e == "sst"))
         .expect("a table");
     let mut bytes = std::fs::read(&table).unwrap();
+    // Two data blocks (they fill the file up to the filter and index).
     bytes[100] ^= 0x55;
+    let third = bytes.len() / 3;
+    bytes[third] ^= 0x55;
     std::fs::write(&table, &bytes).unwrap();
     let out = kv(&db, "lsm", &["verify"]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
@@ -631,7 +634,9 @@ fn lsm_corrupted_sstable_is_reported_with_file_and_offset() {
         "{report}"
     );
     assert!(report.contains("checksum"), "{report}");
-    fails(&out, 1, "verify found 1 corruption");
+    // Each bad block is reported, not only the first.
+    assert_eq!(report.lines().count(), 2, "{report}");
+    fails(&out, 1, "verify found 2 corruption");
     fails(&kv(&db, "lsm", &["get", "key00000"]), 2, "corruption in");
     fails(&kv(&db, "lsm", &["dump", "-"]), 2, "corruption in");
 }
