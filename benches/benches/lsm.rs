@@ -63,19 +63,18 @@ impl Engine for Ours {
         "lsm"
     }
     fn put(&self, key: &[u8], value: &[u8]) {
-        self.db
-            .put(key.to_vec(), value.to_vec())
-            .expect("lsm put");
+        self.db.put(key.to_vec(), value.to_vec()).expect("lsm put");
     }
     fn get(&self, key: &[u8]) -> bool {
         self.db.get(key).expect("lsm get").is_some()
     }
     fn scan(&self, from: &[u8], n: usize) -> usize {
-        self.db
-            .range(from..)
-            .take(n)
-            .map(|r| black_box(r.expect("lsm scan")))
-            .count()
+        let mut read = 0;
+        for r in self.db.range(from..).take(n) {
+            black_box(r.expect("lsm scan"));
+            read += 1;
+        }
+        read
     }
     fn read_seq(&self, n: u64) -> u64 {
         let mut done = 0;
@@ -133,11 +132,12 @@ impl Engine for Fjall {
         self.ks.get(key).expect("fjall get").is_some()
     }
     fn scan(&self, from: &[u8], n: usize) -> usize {
-        self.ks
-            .range(from..)
-            .take(n)
-            .map(|g| black_box(g.into_inner().expect("fjall scan")))
-            .count()
+        let mut read = 0;
+        for g in self.ks.range(from..).take(n) {
+            black_box(g.into_inner().expect("fjall scan"));
+            read += 1;
+        }
+        read
     }
     fn read_seq(&self, n: u64) -> u64 {
         let mut done = 0;
@@ -157,12 +157,14 @@ impl Engine for Fjall {
     }
 }
 
-fn engines() -> Vec<Box<dyn Fn() -> Box<dyn Engine>>> {
-    let mut v: Vec<Box<dyn Fn() -> Box<dyn Engine>>> =
-        vec![Box::new(|| Box::new(Ours::open()) as Box<dyn Engine>)];
-    #[cfg(feature = "peers")]
-    v.push(Box::new(|| Box::new(Fjall::open()) as Box<dyn Engine>));
-    v
+type MakeEngine = Box<dyn Fn() -> Box<dyn Engine>>;
+
+fn engines() -> Vec<MakeEngine> {
+    vec![
+        Box::new(|| Box::new(Ours::open()) as Box<dyn Engine>),
+        #[cfg(feature = "peers")]
+        Box::new(|| Box::new(Fjall::open()) as Box<dyn Engine>),
+    ]
 }
 
 fn sequential_key(i: u64) -> [u8; 16] {

@@ -53,6 +53,26 @@ struct WriteState {
     log_number: u64,
     sync_file: Arc<dyn vfs::File>,
     encode_buf: Vec<u8>,
+    /// Under `SyncMode::Never` a switch neither syncs the old log nor the
+    /// new log's directory entry: `sync_all` does, when asked.
+    old_logs_unsynced: Vec<Arc<dyn vfs::File>>,
+    log_name_durable: bool,
+}
+
+impl WriteState {
+    /// Makes every acknowledged write durable: old logs left unsynced by a
+    /// switch, the current log's name, then the current log.
+    fn sync_all(&mut self, fs: &dyn vfs::Fs, dir: &Path) -> Result<()> {
+        for f in &self.old_logs_unsynced {
+            f.sync_data()?;
+        }
+        self.old_logs_unsynced.clear();
+        if !self.log_name_durable {
+            fs.sync_dir(dir)?;
+            self.log_name_durable = true;
+        }
+        self.log.sync()
+    }
 }
 
 #[derive(Debug)]
@@ -415,6 +435,8 @@ impl Db {
                 log_number: new_log_number,
                 sync_file,
                 encode_buf: Vec::new(),
+                old_logs_unsynced: Vec::new(),
+                log_name_durable: true,
             }),
             write_cv: Condvar::new(),
             synced: Mutex::new((new_log_number, 0)),
@@ -542,9 +564,9 @@ impl Db {
     ///
     /// A sync failure.
     pub fn sync(&self) -> Result<()> {
-        let mut w = self.inner().write.lock();
-        w.log.sync()?;
-        Ok(())
+        let inner = self.inner();
+        let mut w = inner.write.lock();
+        w.sync_all(&*inner.fs, &inner.dir)
     }
 
     /// Flushes, then compacts every table overlapping `range` down the
@@ -575,7 +597,7 @@ impl Db {
         for h in self.shared.bg_threads.lock().drain(..) {
             let _ = h.join();
         }
-        inner.write.lock().log.sync()?;
+        inner.write.lock().sync_all(&*inner.fs, &inner.dir)?;
         if let Some(e) = inner.bg.lock().error.clone() {
             return Err(Error::Closed { reason: Some(e) });
         }
@@ -746,9 +768,23 @@ impl Inner {
             // covered, then a new log takes the writes.
             let n = self.next_file.fetch_add(1, Ordering::Relaxed);
             let mut log = LogWriter::create(&*self.fs, &self.dir.join(manifest::log_name(n)))?;
-            log.set_buffered(self.opts.sync == SyncMode::Never)?;
-            self.fs.sync_dir(&self.dir)?;
-            w.log.sync()?;
+            if self.opts.sync == SyncMode::Never {
+                // Nothing waits for durability now: leave the syncs to the
+                // next `sync`/`flush`/`close` (or to the flush of this
+                // memtable, which makes the old log unnecessary).
+                log.set_buffered(true)?;
+                w.log.write_out()?;
+                // Any earlier unsynced log belonged to a memtable flushed
+                // since (a switch waits for the previous flush): only this
+                // one can hold writes not yet in a table.
+                let old = w.log.file();
+                w.old_logs_unsynced.clear();
+                w.old_logs_unsynced.push(old);
+                w.log_name_durable = false;
+            } else {
+                self.fs.sync_dir(&self.dir)?;
+                w.log.sync()?;
+            }
             w.sync_file = log.file();
             w.log = log;
             w.log_number = n;
@@ -779,15 +815,16 @@ impl Inner {
                 None => {
                     let mut st = GetStats::default();
                     let r = sv.version.get(key, filter::key_hash(key), seq, &mut st);
-                    self.counters
-                        .tables_probed
-                        .fetch_add(st.tables_probed, Ordering::Relaxed);
-                    self.counters
-                        .filter_negatives
-                        .fetch_add(st.filter_negatives, Ordering::Relaxed);
-                    self.counters
-                        .filter_positives
-                        .fetch_add(st.filter_positives, Ordering::Relaxed);
+                    // Shared counters: touch only those that changed.
+                    for (counter, n) in [
+                        (&self.counters.tables_probed, st.tables_probed),
+                        (&self.counters.filter_negatives, st.filter_negatives),
+                        (&self.counters.filter_positives, st.filter_positives),
+                    ] {
+                        if n > 0 {
+                            counter.fetch_add(n, Ordering::Relaxed);
+                        }
+                    }
                     r?
                 }
             },
@@ -837,8 +874,7 @@ impl Inner {
             self.wake_background();
             self.write_cv.wait_for(&mut w, Duration::from_millis(20));
         }
-        w.log.sync()?;
-        Ok(())
+        w.sync_all(&*self.fs, &self.dir)
     }
 
     fn smallest_snapshot(&self) -> SeqNo {
@@ -1100,21 +1136,20 @@ impl Inner {
                     }
                 }
             }
-            let r =
-                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match role {
-                    Role::Flush => self.flush_imm(),
-                    Role::Compact => self.compaction_step(),
-                }))
-                    .unwrap_or_else(|p| {
-                        let what = p
-                            .downcast_ref::<&str>()
-                            .map(|s| (*s).to_string())
-                            .or_else(|| p.downcast_ref::<String>().cloned())
-                            .unwrap_or_default();
-                        Err(Error::Closed {
-                            reason: Some(format!("background thread panicked: {what}")),
-                        })
-                    });
+            let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match role {
+                Role::Flush => self.flush_imm(),
+                Role::Compact => self.compaction_step(),
+            }))
+            .unwrap_or_else(|p| {
+                let what = p
+                    .downcast_ref::<&str>()
+                    .map(|s| (*s).to_string())
+                    .or_else(|| p.downcast_ref::<String>().cloned())
+                    .unwrap_or_default();
+                Err(Error::Closed {
+                    reason: Some(format!("background thread panicked: {what}")),
+                })
+            });
             if let Err(e) = r {
                 self.bg.lock().error = Some(e.to_string());
                 self.failed.store(true, Ordering::Release);

@@ -264,7 +264,7 @@ impl Iterator for DbIter {
             };
             // Consume the rest of this user key's group: one call handles a
             // whole group, so front and back never split one.
-            let mut newest: Option<(ValueKind, Bytes)> = (k.seq <= self.seq).then(|| (k.kind, v));
+            let mut newest: Option<(ValueKind, Bytes)> = (k.seq <= self.seq).then_some((k.kind, v));
             while let Some(Ok((n, _))) = self.merge.peek_front() {
                 if n.user != k.user {
                     break;
@@ -304,7 +304,7 @@ impl DoubleEndedIterator for DbIter {
             };
             // From the back a group comes oldest first: the visible version
             // is the last one at or below `seq`.
-            let mut newest: Option<(ValueKind, Bytes)> = (k.seq <= self.seq).then(|| (k.kind, v));
+            let mut newest: Option<(ValueKind, Bytes)> = (k.seq <= self.seq).then_some((k.kind, v));
             while let Some(Ok((n, _))) = self.merge.peek_back() {
                 if n.user != k.user {
                     break;

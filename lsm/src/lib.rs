@@ -28,14 +28,15 @@
 //! - `wal`: the write-ahead log (32 KiB blocks of checksummed records).
 //! - `memtable`: the concurrent skiplist writes land in.
 //! - `sstable`: tables (blocks, index, filter, properties, footer).
-//! - `filter`: the per-table Bloom filter.
+//! - `filter`: the per-table Bloom filter (the `bloom` crate's blocked filter).
 //! - `cache`: the byte-bounded block cache.
 //! - `version`, `manifest`: the live table set and its log of edits.
 //! - `compaction`: picking and running leveled compactions.
 //! - `iter`: merging iterators and [`DbIter`].
 //!
 //! Limits: keys up to [`KEY_LEN_MAX`] bytes, values up to [`VALUE_LEN_MAX`];
-//! 7 levels. The on-disk format is in `FORMAT.md`.
+//! 7 levels. The on-disk format is in `FORMAT.md`; durability and tuning in
+//! `README.md`.
 
 #![forbid(unsafe_code)]
 #![deny(clippy::unwrap_used)]
@@ -69,3 +70,8 @@ pub(crate) use version::Version;
 pub const KEY_LEN_MAX: usize = 64 * 1024;
 /// Longest value accepted, in bytes.
 pub const VALUE_LEN_MAX: usize = 64 * 1024 * 1024;
+
+/// The README's example, compiled and run as a doctest so it stays true.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

@@ -51,6 +51,11 @@ impl Memtable {
 
     /// The newest version of `user` with sequence number at most `seq`.
     pub(crate) fn get(&self, user: &[u8], seq: SeqNo) -> Option<(ValueKind, Bytes)> {
+        // Skips building the probe key (an allocation) when there is
+        // nothing to find, as after a flush.
+        if self.map.is_empty() {
+            return None;
+        }
         let probe = InternalKey::seek(user, seq);
         let e = self.map.lower_bound(Bound::Included(&probe))?;
         (e.key().user.as_ref() == user).then(|| (e.key().kind, e.value().clone()))

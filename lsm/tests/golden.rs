@@ -89,7 +89,8 @@ fn golden_files_open_and_read_back() {
         let f = fs
             .open(&Path::new("/db").join(e.file_name()), OpenMode::CreateNew)
             .expect("create");
-        f.append(&std::fs::read(e.path()).expect("read")).expect("write");
+        f.append(&std::fs::read(e.path()).expect("read"))
+            .expect("write");
     }
     let db = Db::open_with_fs(Arc::new(fs), "/db", opts()).expect("open golden DB");
     let all: Vec<(Vec<u8>, Vec<u8>)> = db

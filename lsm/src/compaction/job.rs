@@ -42,7 +42,7 @@ pub(crate) fn run(c: &Compaction, v: &Version, env: &JobEnv<'_>) -> Result<Vec<O
         .inputs
         .iter()
         .chain(&c.overlaps)
-        .map(|t| t.iter(None, None))
+        .map(|t| t.iter_uncached())
         .collect();
     let out_level = c.level + 1;
     let mut outputs = Vec::new();

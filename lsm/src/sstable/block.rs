@@ -232,7 +232,7 @@ mod tests {
         assert_eq!(block.entries().expect("entries").len(), 100);
         for i in 0..200 {
             let got = block.seek(&k(i)).expect("seek");
-            if i >= 198 + 1 {
+            if i > 198 {
                 assert!(got.is_none());
             } else {
                 let want = i + (i % 2);

@@ -135,6 +135,13 @@ impl Table {
     }
 
     fn block(&self, i: usize) -> Result<Block> {
+        self.block_with(i, true)
+    }
+
+    /// Block `i`, from the cache if there; read blocks are cached only if
+    /// `fill_cache` (compaction reads each block once and must not evict
+    /// what readers use).
+    fn block_with(&self, i: usize, fill_cache: bool) -> Result<Block> {
         let h = self.index.entries[i].1;
         if let Some(b) = self.cache.get((self.number, h.offset)) {
             return Ok(b);
@@ -146,7 +153,9 @@ impl Table {
         let contents = trailer::decode(stored, &self.path, h.offset)?;
         let block = Block::new(contents)
             .map_err(|_| Error::corruption(&self.path, h.offset, "data block malformed", 0, 0))?;
-        self.cache.insert((self.number, h.offset), block.clone());
+        if fill_cache {
+            self.cache.insert((self.number, h.offset), block.clone());
+        }
         Ok(block)
     }
 
@@ -157,7 +166,10 @@ impl Table {
         {
             return Ok(Probe::FilteredOut);
         }
-        let target = InternalKey::seek(user, seq).encoded();
+        // `InternalKey::seek(user, seq).encoded()`, in one allocation.
+        let mut target = Vec::with_capacity(user.len() + key::TRAILER_LEN);
+        target.extend_from_slice(user);
+        target.extend_from_slice(&key::trailer(seq, ValueKind::Inline).to_le_bytes());
         let i = self.index.find(&target);
         if i == self.index.entries.len() {
             return Ok(Probe::Missing);
@@ -180,6 +192,21 @@ impl Table {
     /// Entries of every block that may hold user keys in `[lo, hi]`, both
     /// directions. Entries just outside the bounds may appear.
     pub(crate) fn iter(self: &Arc<Self>, lo: Option<&[u8]>, hi: Option<&[u8]>) -> BoxIter {
+        self.iter_with(lo, hi, true)
+    }
+
+    /// Every entry, reading blocks without adding them to the cache: for
+    /// compaction.
+    pub(crate) fn iter_uncached(self: &Arc<Self>) -> BoxIter {
+        self.iter_with(None, None, false)
+    }
+
+    fn iter_with(
+        self: &Arc<Self>,
+        lo: Option<&[u8]>,
+        hi: Option<&[u8]>,
+        fill_cache: bool,
+    ) -> BoxIter {
         let n = self.index.entries.len();
         let first = lo.map_or(0, |k| {
             self.index
@@ -191,7 +218,7 @@ impl Table {
         });
         let t = Arc::clone(self);
         Box::new(Concat::new(first, end.max(first), move |i| {
-            let block = t.block(i)?;
+            let block = t.block_with(i, fill_cache)?;
             let off = t.index.entries[i].1.offset;
             let bad = || Error::corruption(&t.path, off, "data block malformed", 0, 0);
             let raw = block.entries().map_err(|_| bad())?;
