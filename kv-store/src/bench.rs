@@ -1,0 +1,173 @@
+//! `bench`: a quick db_bench-style run on a fresh store (fillrandom,
+//! readrandom, seekrandom scans of 100 pairs), printing ops/s and latency
+//! percentiles from an `hdrhistogram`.
+
+use std::io::Write;
+use std::time::{Duration, Instant};
+
+use hdrhistogram::Histogram;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
+use crate::cli::BenchArgs;
+use crate::engine::{Engine, EngineKind, Flow, ScanSpec};
+use crate::store::{Create, Store};
+use crate::{Error, Result};
+
+/// Pairs read by each scan of the `scan` workload.
+pub const SCAN_LEN: u64 = 100;
+
+/// One workload's numbers.
+#[derive(Debug)]
+pub struct Outcome {
+    /// Workload name.
+    pub name: &'static str,
+    /// Operations run.
+    pub ops: u64,
+    /// Wall time of all of them.
+    pub elapsed: Duration,
+    /// Latency of each, in nanoseconds.
+    pub latency_ns: Histogram<u64>,
+}
+
+impl Outcome {
+    fn new(name: &'static str) -> Result<Outcome> {
+        let latency_ns = Histogram::new_with_bounds(1, 3_600_000_000_000, 3)
+            .map_err(|e| Error::Internal(format!("histogram: {e}")))?;
+        Ok(Outcome {
+            name,
+            ops: 0,
+            elapsed: Duration::ZERO,
+            latency_ns,
+        })
+    }
+
+    fn record(&mut self, started: Instant) {
+        self.latency_ns
+            .saturating_record(started.elapsed().as_nanos().max(1) as u64);
+        self.ops += 1;
+    }
+}
+
+/// Runs the benchmark and prints a table.
+///
+/// # Errors
+///
+/// Engine and I/O errors; a `--dir` that already holds a store.
+pub fn run(args: &BenchArgs, engine: Option<EngineKind>, out: &mut dyn Write) -> Result<()> {
+    let temp;
+    let dir = match &args.dir {
+        Some(d) => d.clone(),
+        None => {
+            temp = tempfile::Builder::new()
+                .prefix("kv-store-bench")
+                .tempdir()
+                .map_err(|e| Error::io(std::env::temp_dir(), e))?;
+            temp.path().join("store")
+        }
+    };
+    if dir.join(crate::store::MARKER_FILE).exists() {
+        return Err(Error::BadArgument(format!(
+            "bench needs a fresh directory, and {} already holds a store",
+            dir.display()
+        )));
+    }
+    let store = Store::open(&dir, engine, Create::IfMissing)?;
+    let result = workloads(store.engine(), args, out);
+    let closed = store.close();
+    result.and(closed)
+}
+
+fn workloads(engine: &dyn Engine, args: &BenchArgs, out: &mut dyn Write) -> Result<()> {
+    let w = |r: std::io::Result<()>| r.map_err(Error::Output);
+    let num = args.num.max(1);
+    w(writeln!(
+        out,
+        "engine {}, {num} keys of 16 bytes, values of {} bytes; writes are not synced one by one (one sync at the end of fillrandom)",
+        engine.kind(),
+        args.value_size
+    ))?;
+    let mut rng = StdRng::seed_from_u64(0x6b76);
+    let keys: Vec<[u8; 16]> = (0..num)
+        .map(|_| {
+            let mut k = [0u8; 16];
+            k.copy_from_slice(format!("{:016x}", rng.random::<u64>()).as_bytes());
+            k
+        })
+        .collect();
+    let value: Vec<u8> = (0..args.value_size).map(|i| (i % 251) as u8).collect();
+
+    let mut fill = Outcome::new("fillrandom")?;
+    let pb = crate::progress::bar(Some(num), "fillrandom", false);
+    let t0 = Instant::now();
+    for k in &keys {
+        let t = Instant::now();
+        engine.put(k, &value)?;
+        fill.record(t);
+        pb.inc(1);
+    }
+    engine.sync()?;
+    fill.elapsed = t0.elapsed();
+    pb.finish_and_clear();
+
+    let mut read = Outcome::new("readrandom")?;
+    let pb = crate::progress::bar(Some(num), "readrandom", false);
+    let t0 = Instant::now();
+    for _ in 0..num {
+        let k = &keys[rng.random_range(0..keys.len())];
+        let t = Instant::now();
+        let found = engine.get(k)?;
+        read.record(t);
+        if found.is_none() {
+            return Err(Error::Internal(
+                "bench: a written key was not found".to_string(),
+            ));
+        }
+        pb.inc(1);
+    }
+    read.elapsed = t0.elapsed();
+    pb.finish_and_clear();
+
+    let scans = (num / SCAN_LEN).max(1);
+    let mut scan = Outcome::new("scan100")?;
+    let pb = crate::progress::bar(Some(scans), "scan", false);
+    let t0 = Instant::now();
+    for _ in 0..scans {
+        let k = &keys[rng.random_range(0..keys.len())];
+        let spec = ScanSpec {
+            from: Some(k.to_vec()),
+            limit: Some(SCAN_LEN),
+            ..ScanSpec::default()
+        };
+        let t = Instant::now();
+        engine.scan(&spec, &mut |_, _| Ok(Flow::Continue))?;
+        scan.record(t);
+        pb.inc(1);
+    }
+    scan.elapsed = t0.elapsed();
+    pb.finish_and_clear();
+
+    w(writeln!(
+        out,
+        "{:<11} {:>9} {:>12} {:>10} {:>10} {:>10} {:>10}",
+        "workload", "ops", "ops/s", "p50 us", "p99 us", "p99.9 us", "max us"
+    ))?;
+    for o in [&fill, &read, &scan] {
+        let us = |q: f64| o.latency_ns.value_at_quantile(q) as f64 / 1000.0;
+        w(writeln!(
+            out,
+            "{:<11} {:>9} {:>12.0} {:>10.1} {:>10.1} {:>10.1} {:>10.1}",
+            o.name,
+            o.ops,
+            o.ops as f64 / o.elapsed.as_secs_f64().max(1e-9),
+            us(0.5),
+            us(0.99),
+            us(0.999),
+            o.latency_ns.max() as f64 / 1000.0
+        ))?;
+    }
+    w(writeln!(
+        out,
+        "(scan100: one op is a seek plus {SCAN_LEN} pairs read)"
+    ))
+}

@@ -1,0 +1,232 @@
+//! The [`Engine`] adapter over the `btree` crate: the store directory holds
+//! one database file, `btree.db`.
+//!
+//! Commits use [`btree::Durability::None`] (acknowledged, not yet synced) and
+//! [`Engine::sync`] and [`Engine::close`] make them durable, the same contract
+//! the `lsm` adapter has with `SyncMode::Never`. `verify` is `Db::check`,
+//! which walks every page; `repair` has nothing to do beyond what opening
+//! does (a torn commit is never referenced by a valid meta page).
+
+use std::ops::Bound;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+use crate::engine::{Direction, Engine, EngineKind, Flow, Op, VerifyReport, Visitor};
+use crate::{Corruption, Error, Result};
+
+/// The database file inside the store directory.
+pub const FILE_NAME: &str = "btree.db";
+
+/// An open `btree` store.
+pub struct BtreeEngine {
+    db: btree::Db,
+    page_size_bytes: u64,
+}
+
+impl std::fmt::Debug for BtreeEngine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BtreeEngine")
+            .field("path", &self.db.path())
+            .finish()
+    }
+}
+
+/// Opens (creating if needed) the B+ tree store in `dir` on `fs`.
+///
+/// # Errors
+///
+/// [`Error::Corruption`] if no meta page is valid; [`Error::Locked`] if
+/// another process has the file open.
+pub fn open(fs: Arc<dyn vfs::Fs>, dir: &Path) -> Result<Box<dyn Engine>> {
+    let options = btree::Options {
+        durability: btree::Durability::None,
+        ..btree::Options::default()
+    };
+    let page_size_bytes = u64::from(options.page_size_bytes);
+    let db = btree::Db::open(fs, dir.join(FILE_NAME), options)
+        .map_err(|e| convert(e, page_size_bytes))?;
+    Ok(Box::new(BtreeEngine {
+        db,
+        page_size_bytes,
+    }))
+}
+
+/// Maps a `btree` error onto ours; a page number becomes its byte offset.
+fn convert(e: btree::Error, page_size_bytes: u64) -> Error {
+    let at = |file: PathBuf, page: u64, what: String| Error::Corruption {
+        file,
+        offset: page.saturating_mul(page_size_bytes),
+        what,
+    };
+    match e {
+        btree::Error::Corruption {
+            file,
+            page,
+            expected,
+            found,
+        } => at(
+            file,
+            page,
+            format!(
+                "page {page} checksum mismatch (expected {expected:#010x}, found {found:#010x})"
+            ),
+        ),
+        btree::Error::Malformed { file, page, what } => {
+            at(file, page, format!("page {page} malformed: {what}"))
+        }
+        btree::Error::NoValidMeta { file } => at(file, 0, "no valid meta page".to_string()),
+        btree::Error::Io(vfs::Error::Locked { path }) => Error::Locked {
+            path: path.parent().map(Path::to_path_buf).unwrap_or_default(),
+            lock: path,
+        },
+        other => Error::Engine {
+            engine: EngineKind::Btree,
+            message: other.to_string(),
+        },
+    }
+}
+
+impl BtreeEngine {
+    fn err(&self, e: btree::Error) -> Error {
+        convert(e, self.page_size_bytes)
+    }
+
+    fn commit(&self, f: impl FnOnce(&mut btree::WriteTxn<'_>) -> btree::Result<()>) -> Result<()> {
+        let mut txn = self.db.begin_write().map_err(|e| self.err(e))?;
+        f(&mut txn).map_err(|e| self.err(e))?;
+        txn.commit().map_err(|e| self.err(e))
+    }
+}
+
+impl Engine for BtreeEngine {
+    fn kind(&self) -> EngineKind {
+        EngineKind::Btree
+    }
+
+    fn put(&self, key: &[u8], value: &[u8]) -> Result<()> {
+        self.commit(|t| t.insert(key, value).map(|_| ()))
+    }
+
+    fn get(&self, key: &[u8]) -> Result<Option<Bytes>> {
+        let read = self.db.begin_read().map_err(|e| self.err(e))?;
+        read.get(key).map_err(|e| self.err(e))
+    }
+
+    fn delete(&self, key: &[u8]) -> Result<()> {
+        self.commit(|t| t.remove(key).map(|_| ()))
+    }
+
+    fn write(&self, ops: &[Op]) -> Result<()> {
+        self.commit(|t| {
+            for op in ops {
+                match op {
+                    Op::Put(k, v) => {
+                        t.insert(k, v)?;
+                    }
+                    Op::Delete(k) => {
+                        t.remove(k)?;
+                    }
+                }
+            }
+            Ok(())
+        })
+    }
+
+    fn scan_range(
+        &self,
+        lower: Bound<Vec<u8>>,
+        upper: Bound<Vec<u8>>,
+        direction: Direction,
+        visit: &mut Visitor<'_>,
+    ) -> Result<()> {
+        let read = self.db.begin_read().map_err(|e| self.err(e))?;
+        let range = read.range::<Vec<u8>, _>((lower, upper));
+        let mut each = |item: btree::Result<(&[u8], &[u8])>| -> Result<Flow> {
+            let (k, v) = item.map_err(|e| self.err(e))?;
+            visit(k, v)
+        };
+        match direction {
+            Direction::Forward => {
+                for item in range {
+                    if each(item)? == Flow::Stop {
+                        break;
+                    }
+                }
+            }
+            Direction::Reverse => {
+                for item in range.rev() {
+                    if each(item)? == Flow::Stop {
+                        break;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn stats(&self) -> Result<String> {
+        let s = self.db.stats().map_err(|e| self.err(e))?;
+        Ok(format!(
+            "engine: btree\n\
+             entries: {}\n\
+             height: {}\n\
+             pages: {} of {} bytes ({} branch, {} leaf, {} overflow, {} free-tree, {} free)\n\
+             file size: {} bytes\n\
+             leaf fill factor: {:.2}",
+            s.entries,
+            s.height,
+            s.page_count,
+            s.page_size_bytes,
+            s.branch_pages,
+            s.leaf_pages,
+            s.overflow_pages,
+            s.free_tree_pages,
+            s.free_pages,
+            s.file_size_bytes,
+            s.fill_factor
+        ))
+    }
+
+    fn compact(&self) -> Result<()> {
+        self.db.compact().map_err(|e| self.err(e))
+    }
+
+    fn verify(&self) -> Result<VerifyReport> {
+        match self.db.check() {
+            Ok(stats) => Ok(VerifyReport {
+                pairs_checked: stats.entries,
+                files_checked: 1,
+                corruptions: Vec::new(),
+            }),
+            Err(e) => match self.err(e) {
+                Error::Corruption { file, offset, what } => Ok(VerifyReport {
+                    pairs_checked: 0,
+                    files_checked: 1,
+                    corruptions: vec![Corruption { file, offset, what }],
+                }),
+                other => Err(other),
+            },
+        }
+    }
+
+    fn repair(&self) -> Result<String> {
+        // Opening already chose the newest meta page whose checksum holds, so
+        // a torn commit is gone; making that state durable is all there is.
+        self.db.sync().map_err(|e| self.err(e))?;
+        Ok(
+            "opened at the newest valid meta page (a torn commit, if any, was discarded)\n\
+            synced the file"
+                .to_string(),
+        )
+    }
+
+    fn sync(&self) -> Result<()> {
+        self.db.sync().map_err(|e| self.err(e))
+    }
+
+    fn close(self: Box<Self>) -> Result<()> {
+        self.db.sync().map_err(|e| self.err(e))
+    }
+}

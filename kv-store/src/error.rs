@@ -1,0 +1,134 @@
+//! The error type of the tool, and the exit code each error maps to.
+
+use std::path::PathBuf;
+
+use crate::engine::EngineKind;
+
+/// Everything that can stop a command. Each variant prints as one line that
+/// names the cause; [`Error::exit_code`] maps it to the documented exit code.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// `get` of a key that is not in the store.
+    #[error("key not found")]
+    NotFound,
+    /// `verify` found corruption (the findings were printed before).
+    #[error("verify found {count} corruption(s)")]
+    CorruptionFound {
+        /// How many corruptions were found.
+        count: usize,
+    },
+    /// A command that reads a store was pointed at a directory with none.
+    #[error("no store at {}: create one with `kv-store --db {} put KEY VALUE` or `load`", path.display(), path.display())]
+    NoStore {
+        /// The store directory given with `--db`.
+        path: PathBuf,
+    },
+    /// `--db` names something that is not a directory.
+    #[error("--db {} is not a directory", path.display())]
+    NotADirectory {
+        /// The path given with `--db`.
+        path: PathBuf,
+    },
+    /// The directory holds files but no engine marker: not a store of ours.
+    #[error("{} is not a kv-store store (it is not empty and has no {} marker)", path.display(), crate::store::MARKER_FILE)]
+    NotAStore {
+        /// The directory.
+        path: PathBuf,
+    },
+    /// `--engine` differs from the engine the store was created with.
+    #[error("store {} was created by engine {found}, refusing to open it as {requested} (omit --engine or pass --engine {found})", path.display())]
+    WrongEngine {
+        /// The store directory.
+        path: PathBuf,
+        /// The engine named in the store's marker file.
+        found: EngineKind,
+        /// The engine asked for on the command line.
+        requested: EngineKind,
+    },
+    /// Another process has the store open.
+    #[error("store {} is locked by another process (lock file {})", path.display(), lock.display())]
+    Locked {
+        /// The store directory.
+        path: PathBuf,
+        /// The lock file held by the other process.
+        lock: PathBuf,
+    },
+    /// The engine marker file holds something we do not understand.
+    #[error("bad engine marker {}: found {found:?}, expected `lsm` or `btree`", path.display())]
+    BadMarker {
+        /// The marker file.
+        path: PathBuf,
+        /// What it holds.
+        found: String,
+    },
+    /// A checksum or structure check of the engine failed.
+    #[error("corruption in {} at offset {offset}: {what}", file.display())]
+    Corruption {
+        /// The damaged file.
+        file: PathBuf,
+        /// Byte offset (or page offset) of the damaged unit.
+        offset: u64,
+        /// What failed, with expected and found values where the engine has them.
+        what: String,
+    },
+    /// A file could not be read or written.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The cause (not found, permission denied, ...).
+        source: std::io::Error,
+    },
+    /// Writing to standard output or error failed.
+    #[error("writing output: {0}")]
+    Output(std::io::Error),
+    /// A malformed line of `load` input; every line before it is committed.
+    #[error("line {line}: {reason} (the {committed} line(s) before it are committed)")]
+    BadLine {
+        /// 1-based line number.
+        line: u64,
+        /// What is wrong with it.
+        reason: String,
+        /// Lines loaded before it.
+        committed: u64,
+    },
+    /// A command-line argument that cannot be decoded (bad hex, base64, escape).
+    #[error("bad argument: {0}")]
+    BadArgument(String),
+    /// The interactive prompt could not start or read the terminal.
+    #[error("terminal: {0}")]
+    Terminal(String),
+    /// Something that should not happen: a bug in the tool or an engine.
+    #[error("internal error: {0}")]
+    Internal(String),
+    /// Any other engine error, with the engine's own message.
+    #[error("{engine} engine: {message}")]
+    Engine {
+        /// Which engine.
+        engine: EngineKind,
+        /// Its message.
+        message: String,
+    },
+}
+
+impl Error {
+    /// The process exit code: 1 for "not found" and corruption found by
+    /// `verify`, 2 for every usage, I/O or engine error.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Error::NotFound | Error::CorruptionFound { .. } => 1,
+            _ => 2,
+        }
+    }
+
+    pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Error {
+        Error::Io {
+            path: path.into(),
+            source,
+        }
+    }
+}
+
+/// `Result` with this crate's [`Error`].
+pub type Result<T> = std::result::Result<T, Error>;

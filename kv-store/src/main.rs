@@ -1,0 +1,35 @@
+//! The `kv-store` binary: parse, run, print one error line, exit 0, 1 or 2.
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    std::panic::set_hook(Box::new(|info| {
+        let _ = writeln!(std::io::stderr(), "kv-store: internal error: {info}");
+    }));
+    let cli = kv_store::cli::Cli::parse();
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let result = kv_store::run::run(&cli, &mut out);
+    let flushed = out.flush();
+    match result {
+        Ok(()) => match flushed {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+            Err(e) => {
+                let _ = writeln!(std::io::stderr(), "kv-store: error: writing output: {e}");
+                ExitCode::from(2)
+            }
+        },
+        // A reader that went away (`kv-store dump - | head`) is not an error.
+        Err(kv_store::Error::Output(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            let _ = writeln!(std::io::stderr(), "kv-store: error: {e}");
+            ExitCode::from(e.exit_code())
+        }
+    }
+}

@@ -1,0 +1,188 @@
+//! Opening a store directory: the lock, the engine marker, the adapter.
+//!
+//! A store is a directory holding `KV-ENGINE` (one line naming the engine),
+//! `KV-LOCK` (held with `flock` while a command runs, so a second process is
+//! refused with a clear message whatever the engine) and the engine's files.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use vfs::Fs;
+
+use crate::engine::{Engine, EngineKind};
+use crate::{Error, Result};
+
+/// The file naming the store's engine.
+pub const MARKER_FILE: &str = "KV-ENGINE";
+/// The file locked while a command has the store open.
+pub const LOCK_FILE: &str = "KV-LOCK";
+
+/// Whether opening may create a store that does not exist yet.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Create {
+    /// Create the directory and marker if missing (writing commands).
+    IfMissing,
+    /// Refuse a missing store (reading commands).
+    Never,
+}
+
+/// An open store: the engine and the lock that keeps others out.
+pub struct Store {
+    engine: Box<dyn Engine>,
+    dir: PathBuf,
+    _lock: vfs::LockGuard,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("dir", &self.dir)
+            .field("engine", &self.engine.kind())
+            .finish()
+    }
+}
+
+impl Store {
+    /// Opens the store in `dir`. `requested` is `--engine`: it must match the
+    /// marker of an existing store, and picks the engine of a new one (`lsm`
+    /// when `None`).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NoStore`], [`Error::NotADirectory`], [`Error::NotAStore`], [`Error::WrongEngine`],
+    /// [`Error::Locked`], [`Error::BadMarker`], or the engine's open error.
+    pub fn open(dir: &Path, requested: Option<EngineKind>, create: Create) -> Result<Store> {
+        let marker = dir.join(MARKER_FILE);
+        if dir.exists() && !dir.is_dir() {
+            return Err(Error::NotADirectory {
+                path: dir.to_path_buf(),
+            });
+        }
+        if !dir.is_dir() {
+            if create == Create::Never {
+                return Err(Error::NoStore {
+                    path: dir.to_path_buf(),
+                });
+            }
+            std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        }
+        let lock_path = dir.join(LOCK_FILE);
+        let lock = vfs::OsFs::new().lock(&lock_path).map_err(|e| match e {
+            vfs::Error::Locked { .. } => Error::Locked {
+                path: dir.to_path_buf(),
+                lock: lock_path.clone(),
+            },
+            vfs::Error::Io { source, .. } => Error::io(&lock_path, source),
+            other => Error::io(&lock_path, std::io::Error::other(other.to_string())),
+        })?;
+        let kind = match std::fs::read_to_string(&marker) {
+            Ok(text) => {
+                let name = text.trim();
+                let found = EngineKind::from_name(name).ok_or_else(|| Error::BadMarker {
+                    path: marker.clone(),
+                    found: name.to_string(),
+                })?;
+                if let Some(r) = requested.filter(|&r| r != found) {
+                    return Err(Error::WrongEngine {
+                        path: dir.to_path_buf(),
+                        found,
+                        requested: r,
+                    });
+                }
+                found
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let others = std::fs::read_dir(dir)
+                    .map_err(|e| Error::io(dir, e))?
+                    .filter_map(|e| e.ok())
+                    .filter(|e| e.file_name() != LOCK_FILE)
+                    .count();
+                if others > 0 {
+                    return Err(Error::NotAStore {
+                        path: dir.to_path_buf(),
+                    });
+                }
+                if create == Create::Never {
+                    return Err(Error::NoStore {
+                        path: dir.to_path_buf(),
+                    });
+                }
+                let kind = requested.unwrap_or(EngineKind::Lsm);
+                write_marker(&marker, kind)?;
+                kind
+            }
+            Err(e) => return Err(Error::io(&marker, e)),
+        };
+        let engine = open_engine(Arc::new(vfs::OsFs::new()), dir, kind)?;
+        Ok(Store {
+            engine,
+            dir: dir.to_path_buf(),
+            _lock: lock,
+        })
+    }
+
+    /// The engine.
+    pub fn engine(&self) -> &dyn Engine {
+        &*self.engine
+    }
+
+    /// The store directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Closes the engine (syncing it), then releases the lock.
+    ///
+    /// # Errors
+    ///
+    /// The engine's close error.
+    pub fn close(self) -> Result<()> {
+        let Store { engine, _lock, .. } = self;
+        engine.close()
+    }
+}
+
+/// Writes the marker durably: a temporary file, synced, renamed into place.
+fn write_marker(marker: &Path, kind: EngineKind) -> Result<()> {
+    use std::io::Write;
+    let tmp = marker.with_extension("tmp");
+    let mut f = std::fs::File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
+    f.write_all(format!("{kind}\n").as_bytes())
+        .and_then(|()| f.sync_all())
+        .map_err(|e| Error::io(&tmp, e))?;
+    std::fs::rename(&tmp, marker).map_err(|e| Error::io(marker, e))?;
+    let dir = marker.parent().unwrap_or(Path::new("."));
+    vfs::OsFs::new()
+        .sync_dir(dir)
+        .map_err(|e| Error::io(dir, std::io::Error::other(e.to_string())))
+}
+
+/// Opens the engine `kind` on its files in `dir` of `fs`, without the marker
+/// and lock of a store directory: for tests on a simulated disk, and for
+/// [`Store::open`] on the real one.
+///
+/// # Errors
+///
+/// The engine's open error.
+pub fn open_engine(fs: Arc<dyn vfs::Fs>, dir: &Path, kind: EngineKind) -> Result<Box<dyn Engine>> {
+    create_dir_durably(&*fs, dir)?;
+    Ok(match kind {
+        EngineKind::Lsm => Box::new(crate::lsm_engine::LsmEngine::open(fs, dir)?),
+        EngineKind::Btree => crate::btree_engine::open(fs, dir)?,
+    })
+}
+
+/// Creates `dir` if missing and syncs its parent, so a power loss cannot
+/// take the store's directory (and every synced file in it) away.
+fn create_dir_durably(fs: &dyn vfs::Fs, dir: &Path) -> Result<()> {
+    let fs_err = |e: vfs::Error| match e {
+        vfs::Error::Io { path, source, .. } => Error::io(path, source),
+        other => Error::io(dir, std::io::Error::other(other.to_string())),
+    };
+    fs.create_dir_all(dir).map_err(fs_err)?;
+    let parent = match dir.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    fs.sync_dir(parent).map_err(fs_err)
+}

@@ -1,0 +1,187 @@
+//! `load` and `dump`: line files in and out, batched, with progress.
+
+use std::io::{BufRead, BufReader, BufWriter, Read, Write};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use crate::codec::{self, Encoding, Format};
+use crate::engine::{Engine, Flow, Op, ScanSpec};
+use crate::{Error, Result};
+
+/// How often a running `load` syncs.
+pub const SYNC_INTERVAL: Duration = Duration::from_secs(1);
+
+/// What `load` did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LoadReport {
+    /// Lines (pairs) committed.
+    pub pairs: u64,
+    /// Input bytes read.
+    pub bytes: u64,
+}
+
+/// Loads every line of `input` (a path, or `-` for stdin) into `engine` in
+/// atomic batches of `batch_len` pairs, syncing every [`SYNC_INTERVAL`] and
+/// at the end.
+///
+/// # Errors
+///
+/// [`Error::BadLine`] at the first malformed line: every pair before it has
+/// been written and synced. I/O and engine errors otherwise.
+pub fn load(
+    engine: &dyn Engine,
+    input: &str,
+    format: Format,
+    batch_len: usize,
+) -> Result<LoadReport> {
+    let (reader, len): (Box<dyn Read>, Option<u64>) = if input == "-" {
+        (Box::new(std::io::stdin().lock()), None)
+    } else {
+        let f = std::fs::File::open(input).map_err(|e| Error::io(input, e))?;
+        let len = f.metadata().ok().map(|m| m.len());
+        (Box::new(f), len)
+    };
+    let pb = crate::progress::bar(len, "loading", true);
+    let mut reader = BufReader::with_capacity(1 << 16, reader);
+    let batch_len = batch_len.max(1);
+    let mut batch: Vec<(u64, Op)> = Vec::with_capacity(batch_len);
+    let mut report = LoadReport::default();
+    let mut line = Vec::new();
+    let mut line_no = 0u64;
+    let mut last_sync = Instant::now();
+    let outcome = loop {
+        line.clear();
+        let n = match reader.read_until(b'\n', &mut line) {
+            Ok(n) => n,
+            Err(e) => break Err(Error::io(input, e)),
+        };
+        if n == 0 {
+            break Ok(());
+        }
+        line_no += 1;
+        report.bytes += n as u64;
+        pb.inc(n as u64);
+        let text = line.strip_suffix(b"\n").unwrap_or(&line);
+        let text = text.strip_suffix(b"\r").unwrap_or(text);
+        if text.is_empty() {
+            continue;
+        }
+        let parsed = std::str::from_utf8(text)
+            .map_err(|_| "not valid UTF-8 (escape binary bytes as \\xHH)".to_string())
+            .and_then(|t| codec::parse_line(format, t));
+        match parsed {
+            Ok((k, v)) => batch.push((line_no, Op::Put(k, v))),
+            Err(reason) => {
+                break Err(Error::BadLine {
+                    line: line_no,
+                    reason,
+                    committed: report.pairs + batch.len() as u64,
+                });
+            }
+        }
+        if batch.len() >= batch_len {
+            if let Err(e) = commit(engine, &mut batch, &mut report) {
+                break Err(e);
+            }
+            // Bounds what a crash mid-load loses to about a second of input
+            // (the btree adapter's commits are not durable until a sync).
+            if last_sync.elapsed() >= SYNC_INTERVAL {
+                if let Err(e) = engine.sync() {
+                    break Err(e);
+                }
+                last_sync = Instant::now();
+            }
+        }
+    };
+    // Everything before a bad line is committed and durable, error or not.
+    let last = commit(engine, &mut batch, &mut report);
+    engine.sync()?;
+    pb.finish_and_clear();
+    let outcome = match (outcome, last) {
+        // A pair the engine refused comes before the line that stopped the read.
+        (_, Err(e @ Error::BadLine { .. })) | (Err(e), _) | (Ok(()), Err(e)) => Err(e),
+        (Ok(()), Ok(())) => Ok(()),
+    };
+    outcome.map(|()| report)
+}
+
+/// Writes `batch` atomically and empties it. If the engine refuses it (a key
+/// or value over its limit), writes its pairs one by one so that everything
+/// before the refused pair is committed, and names that pair's line.
+fn commit(engine: &dyn Engine, batch: &mut Vec<(u64, Op)>, report: &mut LoadReport) -> Result<()> {
+    if batch.is_empty() {
+        return Ok(());
+    }
+    // Taken out first: whatever happens, no pair is written twice.
+    let pending = std::mem::take(batch);
+    let ops: Vec<Op> = pending.iter().map(|(_, op)| op.clone()).collect();
+    match engine.write(&ops) {
+        Ok(()) => report.pairs += ops.len() as u64,
+        Err(Error::Engine { .. }) => {
+            for (line, op) in pending {
+                match engine.write(std::slice::from_ref(&op)) {
+                    Ok(()) => report.pairs += 1,
+                    Err(Error::Engine { message, .. }) => {
+                        return Err(Error::BadLine {
+                            line,
+                            reason: message,
+                            committed: report.pairs,
+                        });
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        Err(e) => return Err(e),
+    }
+    Ok(())
+}
+
+/// Writes every pair to `output` (a path, or `-` for stdout) in `format`,
+/// returning the number of pairs. A file is synced before returning.
+///
+/// # Errors
+///
+/// I/O and engine errors.
+pub fn dump(
+    engine: &dyn Engine,
+    output: &str,
+    format: Format,
+    stdout: &mut dyn Write,
+) -> Result<u64> {
+    let path = Path::new(output);
+    let mut file;
+    let mut file_handle = None;
+    let out: &mut dyn Write = if output == "-" {
+        stdout
+    } else {
+        let f = std::fs::File::create(path).map_err(|e| Error::io(path, e))?;
+        file_handle = Some(f.try_clone().map_err(|e| Error::io(path, e))?);
+        file = BufWriter::new(f);
+        &mut file
+    };
+    let pb = crate::progress::bar(None, "dumping", false);
+    let mut pairs = 0u64;
+    let werr = |e: std::io::Error| {
+        if output == "-" {
+            Error::Output(e)
+        } else {
+            Error::io(path, e)
+        }
+    };
+    engine.scan(&ScanSpec::default(), &mut |k, v| {
+        let line = codec::format_line(format, Encoding::Text, k, Some(v));
+        writeln!(out, "{line}").map_err(werr)?;
+        pairs += 1;
+        if pairs.is_multiple_of(1024) {
+            pb.set_position(pairs);
+        }
+        Ok(Flow::Continue)
+    })?;
+    out.flush().map_err(werr)?;
+    if let Some(f) = &file_handle {
+        f.sync_all().map_err(|e| Error::io(path, e))?;
+    }
+    pb.finish_and_clear();
+    Ok(pairs)
+}
