@@ -113,6 +113,62 @@ fn open_fjall(dir: &Path) -> Result<Box<dyn KvEngine>, String> {
     Ok(Box::new(Fjall { db, ks }))
 }
 
+#[cfg(feature = "rocksdb")]
+struct Rocks(rocksdb::DB);
+
+#[cfg(feature = "rocksdb")]
+impl KvEngine for Rocks {
+    fn put(&self, key: &[u8], value: &[u8]) -> Result<(), String> {
+        // The default WriteOptions: WAL on, no sync per write.
+        self.0.put(key, value).map_err(err)
+    }
+
+    fn get(&self, key: &[u8]) -> Result<bool, String> {
+        Ok(self.0.get_pinned(key).map_err(err)?.is_some())
+    }
+
+    fn delete(&self, key: &[u8]) -> Result<(), String> {
+        self.0.delete(key).map_err(err)
+    }
+
+    fn scan(&self, from: &[u8], count: usize) -> Result<usize, String> {
+        let mode = rocksdb::IteratorMode::From(from, rocksdb::Direction::Forward);
+        let mut n = 0;
+        for pair in self.0.iterator(mode).take(count) {
+            pair.map_err(err)?;
+            n += 1;
+        }
+        Ok(n)
+    }
+
+    fn scan_all(&self) -> Result<usize, String> {
+        let mut n = 0;
+        for pair in self.0.iterator(rocksdb::IteratorMode::Start) {
+            pair.map_err(err)?;
+            n += 1;
+        }
+        Ok(n)
+    }
+
+    fn settle(&self) -> Result<(), String> {
+        self.0.flush().map_err(err)?;
+        self.0.flush_wal(true).map_err(err)
+    }
+}
+
+#[cfg(feature = "rocksdb")]
+fn open_rocksdb(dir: &Path) -> Result<Box<dyn KvEngine>, String> {
+    let mut options = rocksdb::Options::default();
+    options.create_if_missing(true);
+    options.set_compression_type(rocksdb::DBCompressionType::Lz4);
+    let mut table = rocksdb::BlockBasedOptions::default();
+    table.set_block_cache(&rocksdb::Cache::new_lru_cache(64 << 20));
+    table.set_bloom_filter(10.0, false);
+    options.set_block_based_table_factory(&table);
+    let db = rocksdb::DB::open(&options, dir).map_err(err)?;
+    Ok(Box::new(Rocks(db)))
+}
+
 struct Btree(btree::Db);
 
 impl KvEngine for Btree {
@@ -267,5 +323,10 @@ pub(super) fn engines() -> Vec<EngineSpec> {
             open: open_redb,
         },
     ]);
+    #[cfg(feature = "rocksdb")]
+    specs.push(EngineSpec {
+        name: "rocksdb 0.25 (peer)".into(),
+        open: open_rocksdb,
+    });
     specs
 }
