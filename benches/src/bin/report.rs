@@ -71,10 +71,11 @@ fn main() -> std::process::ExitCode {
     let command = std::env::args().collect::<Vec<_>>().join(" ");
     let command = format!(
         "cargo run --release -p benches{} --bin report --{}",
-        if result.peers {
-            " --features peers"
-        } else {
-            ""
+        match (result.peers, cfg!(feature = "rocksdb")) {
+            (true, true) => " --features peers,rocksdb",
+            (true, false) => " --features peers",
+            (false, true) => " --features rocksdb",
+            (false, false) => "",
         },
         command
             .split_once(' ')
