@@ -177,17 +177,17 @@ impl Snapshot {
     ///
     /// [`Error::Corruption`] or [`Error::Fs`] from a table read.
     pub fn get(&self, key: &[u8]) -> Result<Option<Bytes>> {
-        self.inner.get_at(key, self.seq)
+        self.inner.get_at(key, Some(self.seq))
     }
 
     /// The live pairs in `range` as of the snapshot, both directions.
     pub fn range<K: AsRef<[u8]>, R: RangeBounds<K>>(&self, range: R) -> DbIter {
-        self.inner.range_at(bounds(&range), self.seq)
+        self.inner.range_at(bounds(&range), Some(self.seq))
     }
 
     /// The live pairs whose key starts with `prefix`, as of the snapshot.
     pub fn prefix(&self, prefix: &[u8]) -> DbIter {
-        self.inner.range_at(prefix_bounds(prefix), self.seq)
+        self.inner.range_at(prefix_bounds(prefix), Some(self.seq))
     }
 }
 
@@ -522,20 +522,17 @@ impl Db {
     ///
     /// [`Error::Corruption`] or [`Error::Fs`] from a table read.
     pub fn get(&self, key: &[u8]) -> Result<Option<Bytes>> {
-        let seq = self.inner().last_seq.load(Ordering::Acquire);
-        self.inner().get_at(key, seq)
+        self.inner().get_at(key, None)
     }
 
     /// The live pairs in `range`, in key order; `.rev()` for descending.
     pub fn range<K: AsRef<[u8]>, R: RangeBounds<K>>(&self, range: R) -> DbIter {
-        let seq = self.inner().last_seq.load(Ordering::Acquire);
-        self.inner().range_at(bounds(&range), seq)
+        self.inner().range_at(bounds(&range), None)
     }
 
     /// The live pairs whose key starts with `prefix`, both directions.
     pub fn prefix(&self, prefix: &[u8]) -> DbIter {
-        let seq = self.inner().last_seq.load(Ordering::Acquire);
-        self.inner().range_at(prefix_bounds(prefix), seq)
+        self.inner().range_at(prefix_bounds(prefix), None)
     }
 
     /// A consistent view of the current state.
@@ -663,6 +660,16 @@ fn sort_version(v: &mut Version) {
 }
 
 impl Inner {
+    /// The sequence number a read without a snapshot sees. Read it *after*
+    /// taking the super version: the tables of a newer super version may
+    /// have dropped versions visible at an older sequence number that no
+    /// registered snapshot protects, whereas everything this super version
+    /// dropped is shadowed by a version it holds, and every write it lacks
+    /// overlaps the read in time.
+    fn latest_seq(&self) -> SeqNo {
+        self.last_seq.load(Ordering::Acquire)
+    }
+
     fn super_version(&self) -> Arc<SuperVersion> {
         Arc::clone(&self.sv.read())
     }
@@ -805,8 +812,9 @@ impl Inner {
         }
     }
 
-    fn get_at(&self, key: &[u8], seq: SeqNo) -> Result<Option<Bytes>> {
+    fn get_at(&self, key: &[u8], seq: Option<SeqNo>) -> Result<Option<Bytes>> {
         let sv = self.super_version();
+        let seq = seq.unwrap_or_else(|| self.latest_seq());
         self.counters.gets.fetch_add(1, Ordering::Relaxed);
         let found = match sv.mem.get(key, seq) {
             Some(x) => Some(x),
@@ -835,14 +843,13 @@ impl Inner {
         })
     }
 
-    fn range_at(&self, (lo, hi): (Bound<Bytes>, Bound<Bytes>), seq: SeqNo) -> DbIter {
+    fn range_at(&self, (lo, hi): (Bound<Bytes>, Bound<Bytes>), seq: Option<SeqNo>) -> DbIter {
         let sv = self.super_version();
+        let seq = seq.unwrap_or_else(|| self.latest_seq());
         let mut sources: Vec<BoxIter> = Vec::new();
-        let mem_entries: Vec<_> = sv.mem.range(as_slice(&lo), as_slice(&hi)).map(Ok).collect();
-        sources.push(Box::new(mem_entries.into_iter()));
+        sources.push(Box::new(sv.mem.range(as_slice(&lo), as_slice(&hi)).map(Ok)));
         if let Some((imm, _)) = &sv.imm {
-            let e: Vec<_> = imm.range(as_slice(&lo), as_slice(&hi)).map(Ok).collect();
-            sources.push(Box::new(e.into_iter()));
+            sources.push(Box::new(imm.range(as_slice(&lo), as_slice(&hi)).map(Ok)));
         }
         let (lk, hk) = (bound_key(&lo), bound_key(&hi));
         for t in sv.version.overlapping(0, lk, hk) {

@@ -6,7 +6,9 @@
 //! run lock-free at the same time and see an insert once the DB publishes
 //! its sequence number.
 
+use std::collections::VecDeque;
 use std::ops::Bound;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use bytes::Bytes;
@@ -61,33 +63,20 @@ impl Memtable {
         (e.key().user.as_ref() == user).then(|| (e.key().kind, e.value().clone()))
     }
 
-    /// Every entry between two user-key bounds, both directions.
-    pub(crate) fn range(
-        &self,
-        lo: Bound<&[u8]>,
-        hi: Bound<&[u8]>,
-    ) -> impl DoubleEndedIterator<Item = Entry> + '_ {
-        let lo = match lo {
-            Bound::Included(k) => Bound::Included(InternalKey::seek(k, crate::key::SEQNO_MAX)),
-            Bound::Excluded(k) => Bound::Excluded(InternalKey::new(
-                Bytes::copy_from_slice(k),
-                0,
-                ValueKind::Delete,
-            )),
-            Bound::Unbounded => Bound::Unbounded,
-        };
-        let hi = match hi {
-            Bound::Included(k) => Bound::Included(InternalKey::new(
-                Bytes::copy_from_slice(k),
-                0,
-                ValueKind::Delete,
-            )),
-            Bound::Excluded(k) => Bound::Excluded(InternalKey::seek(k, crate::key::SEQNO_MAX)),
-            Bound::Unbounded => Bound::Unbounded,
-        };
-        self.map
-            .range((lo, hi))
-            .map(|e| (e.key().clone(), e.value().clone()))
+    /// Every entry between two user-key bounds, both directions, cloning
+    /// only the entries taken: a seek followed by a short scan costs the
+    /// scan, not the rest of the memtable.
+    pub(crate) fn range(self: &Arc<Memtable>, lo: Bound<&[u8]>, hi: Bound<&[u8]>) -> MemIter {
+        MemIter {
+            mem: Arc::clone(self),
+            lo: lower(lo),
+            hi: upper(hi),
+            front: VecDeque::new(),
+            back: VecDeque::new(),
+            front_chunk: FIRST_CHUNK,
+            back_chunk: FIRST_CHUNK,
+            drained: false,
+        }
     }
 
     /// Every entry in order.
@@ -98,13 +87,129 @@ impl Memtable {
     }
 }
 
+/// The internal-key bound before every version of a user key, or after it.
+fn lower(lo: Bound<&[u8]>) -> Bound<InternalKey> {
+    match lo {
+        Bound::Included(k) => Bound::Included(InternalKey::seek(k, crate::key::SEQNO_MAX)),
+        Bound::Excluded(k) => Bound::Excluded(InternalKey::new(
+            Bytes::copy_from_slice(k),
+            0,
+            ValueKind::Delete,
+        )),
+        Bound::Unbounded => Bound::Unbounded,
+    }
+}
+
+fn upper(hi: Bound<&[u8]>) -> Bound<InternalKey> {
+    match hi {
+        Bound::Included(k) => Bound::Included(InternalKey::new(
+            Bytes::copy_from_slice(k),
+            0,
+            ValueKind::Delete,
+        )),
+        Bound::Excluded(k) => Bound::Excluded(InternalKey::seek(k, crate::key::SEQNO_MAX)),
+        Bound::Unbounded => Bound::Unbounded,
+    }
+}
+
+/// Entries fetched by the first refill of either end; each refill doubles
+/// it up to [`MAX_CHUNK`], so a point seek stays cheap and a long scan pays
+/// one skiplist search per [`MAX_CHUNK`] entries.
+const FIRST_CHUNK: usize = 8;
+const MAX_CHUNK: usize = 256;
+
+/// A double-ended cursor over a range of a memtable it keeps alive.
+///
+/// The skiplist's own entries borrow the map, so the cursor refills small
+/// buffers instead: the front takes the next entries after the last key it
+/// took, the back the ones before the last key it took, and the untaken
+/// range `(lo, hi)` between them shrinks, so the two ends never yield an
+/// entry twice.
+///
+/// Entries inserted after the cursor was made carry sequence numbers newer
+/// than any reader's snapshot, so missing them is correct, and once a
+/// refill finds the untaken range empty the cursor never looks again: an
+/// entry inserted there later would sort before what the merge above has
+/// already yielded, and break its order.
+pub(crate) struct MemIter {
+    mem: Arc<Memtable>,
+    lo: Bound<InternalKey>,
+    hi: Bound<InternalKey>,
+    /// Taken from the range's low end, ascending.
+    front: VecDeque<Entry>,
+    /// Taken from the range's high end, descending.
+    back: VecDeque<Entry>,
+    front_chunk: usize,
+    back_chunk: usize,
+    /// A refill found the untaken range empty: the cursor is fused.
+    drained: bool,
+}
+
+impl MemIter {
+    fn refill_front(&mut self) {
+        if self.drained {
+            return;
+        }
+        let range = self.mem.map.range((self.lo.clone(), self.hi.clone()));
+        self.front.extend(
+            range
+                .take(self.front_chunk)
+                .map(|e| (e.key().clone(), e.value().clone())),
+        );
+        self.front_chunk = (self.front_chunk * 2).min(MAX_CHUNK);
+        match self.front.back() {
+            Some((k, _)) => self.lo = Bound::Excluded(k.clone()),
+            None => self.drained = true,
+        }
+    }
+
+    fn refill_back(&mut self) {
+        if self.drained {
+            return;
+        }
+        let range = self.mem.map.range((self.lo.clone(), self.hi.clone()));
+        self.back.extend(
+            range
+                .rev()
+                .take(self.back_chunk)
+                .map(|e| (e.key().clone(), e.value().clone())),
+        );
+        self.back_chunk = (self.back_chunk * 2).min(MAX_CHUNK);
+        match self.back.back() {
+            Some((k, _)) => self.hi = Bound::Excluded(k.clone()),
+            None => self.drained = true,
+        }
+    }
+}
+
+impl Iterator for MemIter {
+    type Item = Entry;
+
+    fn next(&mut self) -> Option<Entry> {
+        if self.front.is_empty() {
+            self.refill_front();
+        }
+        // With the untaken range empty, the rest is what the back took.
+        self.front.pop_front().or_else(|| self.back.pop_back())
+    }
+}
+
+impl DoubleEndedIterator for MemIter {
+    fn next_back(&mut self) -> Option<Entry> {
+        if self.back.is_empty() {
+            self.refill_back();
+        }
+        self.back.pop_front().or_else(|| self.front.pop_back())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn get_sees_newest_version_at_or_below_seqno() {
-        let m = Memtable::new();
+        let m = Arc::new(Memtable::new());
         let k = Bytes::from_static(b"k");
         m.insert(k.clone(), 1, ValueKind::Inline, Bytes::from_static(b"v1"));
         m.insert(k.clone(), 3, ValueKind::Delete, Bytes::new());
@@ -126,5 +231,45 @@ mod tests {
             3
         );
         assert_eq!(m.range(Bound::Excluded(b"k"), Bound::Unbounded).count(), 0);
+    }
+
+    /// Both ends of a cursor, taken in any interleaving, yield exactly the
+    /// range once, across many refills.
+    #[test]
+    fn range_cursor_meets_in_the_middle_without_repeats() {
+        let m = Arc::new(Memtable::new());
+        for i in 0u32..1000 {
+            let k = Bytes::copy_from_slice(&i.to_be_bytes());
+            m.insert(k.clone(), u64::from(i) * 2, ValueKind::Inline, Bytes::new());
+            if i % 3 == 0 {
+                m.insert(k, u64::from(i) * 2 + 1, ValueKind::Delete, Bytes::new());
+            }
+        }
+        let all: Vec<InternalKey> = m.iter().map(|e| e.0).collect();
+        let (lo, hi) = (100u32.to_be_bytes(), 900u32.to_be_bytes());
+        let want: Vec<&InternalKey> = all
+            .iter()
+            .filter(|k| k.user.as_ref() >= &lo[..] && k.user.as_ref() < &hi[..])
+            .collect();
+        for pattern in [1u64, 2, 3, 7, 0x5555, 0xdead_beef] {
+            let mut it = m.range(Bound::Included(&lo), Bound::Excluded(&hi));
+            let (mut front, mut back) = (Vec::new(), Vec::new());
+            for step in 0.. {
+                let from_back = (pattern >> (step % 64)) & 1 == 1;
+                let e = if from_back { it.next_back() } else { it.next() };
+                match e {
+                    Some((k, _)) if from_back => back.push(k),
+                    Some((k, _)) => front.push(k),
+                    None => break,
+                }
+            }
+            back.reverse();
+            front.extend(back);
+            assert_eq!(
+                front.iter().collect::<Vec<_>>(),
+                want,
+                "pattern {pattern:#x}"
+            );
+        }
     }
 }
