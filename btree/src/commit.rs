@@ -38,6 +38,7 @@ pub(crate) fn make_durable(inner: &Inner, w: &mut Writer, meta: &Meta) -> Result
     w.file.sync_data()?;
     w.durable_txn = meta.txn;
     w.durable_slot = slot;
+    w.since_durable.clear();
     Ok(())
 }
 
@@ -133,6 +134,9 @@ impl WriteTxn<'_> {
         };
         if self.durability == Durability::Immediate {
             make_durable(self.db, &mut self.w, &meta)?;
+        } else {
+            let fresh = std::mem::take(&mut self.fresh);
+            self.w.since_durable.extend(fresh);
         }
 
         // Reuse the view if writes show through it and it covers every page.

@@ -79,6 +79,7 @@ impl Db {
         w.file_pages = page_count;
         w.durable_txn = txn;
         w.durable_slot = 0;
+        w.since_durable.clear();
         w.map_live = None;
         inner.publish(Arc::new(Snapshot { meta, map }));
         Ok(())

@@ -1,7 +1,7 @@
 //! The database handle: opening a file, the published snapshot, readers,
 //! and the writer's lock.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -38,6 +38,10 @@ pub(crate) struct Writer {
     /// The last commit whose meta page is durable, and its slot.
     pub(crate) durable_txn: u64,
     pub(crate) durable_slot: u64,
+    /// Pages allocated by commits after the last durable one: no durable
+    /// commit references them, so once freed they go to the free tree's
+    /// recent region (see `freelist.rs`).
+    pub(crate) since_durable: HashSet<u64>,
     /// Whether writes show through the current view (a shared memory map)
     /// or it must be taken again after each commit (a copy); unknown until
     /// a commit writes inside the view.
@@ -187,6 +191,7 @@ impl Db {
                 file_pages: file_len / ps as u64,
                 durable_txn: meta.txn,
                 durable_slot: slot,
+                since_durable: HashSet::new(),
                 map_live: None,
                 poisoned: false,
             }),

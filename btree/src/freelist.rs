@@ -8,6 +8,15 @@
 //! once every snapshot that may still be read (open readers, and the last
 //! durable commit a crash would return to) is at least `T`.
 //!
+//! Pages that were allocated after the last durable commit cannot be
+//! reachable from it, so when they are freed again the durable commit does
+//! not hold them: they are recorded in a second region of keys (the top bit
+//! of the transaction id set) and may be reused once every open reader is at
+//! least `T`, without waiting for a sync. A stream of non-durable commits
+//! (`Durability::None`) then recycles its own pages, as redb does, instead of
+//! growing the file until the next sync. A crash returns to the durable
+//! commit, whose free tree knows nothing of that region's later entries.
+//!
 //! A commit touches only the entries it consumes (the oldest, leftmost) and
 //! the one it adds (the newest, rightmost): never the whole list, so the
 //! cost of tracking free pages does not grow with the file (bbolt rewrites
@@ -30,17 +39,41 @@ use crate::write::{Tree, WriteTxn};
 /// Bytes of a free-tree key.
 pub(crate) const FREE_KEY_BYTES: usize = 12;
 
-pub(crate) fn free_key(txn: u64, chunk: u32) -> Bytes {
+/// The top bit of a free-tree key's transaction field: the pages were
+/// allocated after the last durable commit before they were freed.
+pub(crate) const RECENT_BIT: u64 = 1 << 63;
+
+/// Which pages a free-tree entry holds, and so when they may be reused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Region {
+    /// Pages a durable commit may reference: reused once open readers and
+    /// the last durable commit are all at least the freeing transaction.
+    Durable,
+    /// Pages allocated after the last durable commit: reused once open
+    /// readers are at least the freeing transaction.
+    Recent,
+}
+
+pub(crate) fn free_key(region: Region, txn: u64, chunk: u32) -> Bytes {
+    let field = match region {
+        Region::Durable => txn,
+        Region::Recent => txn | RECENT_BIT,
+    };
     let mut k = Vec::with_capacity(FREE_KEY_BYTES);
-    k.extend_from_slice(&txn.to_be_bytes());
+    k.extend_from_slice(&field.to_be_bytes());
     k.extend_from_slice(&chunk.to_be_bytes());
     Bytes::from(k)
 }
 
-/// The transaction id in a free-tree key.
-pub(crate) fn key_txn(key: &[u8]) -> Option<u64> {
+/// The region and transaction id of a free-tree key.
+pub(crate) fn key_txn(key: &[u8]) -> Option<(Region, u64)> {
     let b: [u8; 8] = key.get(..8)?.try_into().ok()?;
-    Some(u64::from_be_bytes(b))
+    let field = u64::from_be_bytes(b);
+    Some(if field & RECENT_BIT == 0 {
+        (Region::Durable, field)
+    } else {
+        (Region::Recent, field & !RECENT_BIT)
+    })
 }
 
 impl WriteTxn<'_> {
@@ -55,44 +88,59 @@ impl WriteTxn<'_> {
         if self.recording {
             return Ok(false);
         }
+        Ok(self.refill_from(Region::Durable)? || self.refill_from(Region::Recent)?)
+    }
+
+    fn refill_from(&mut self, region: Region) -> Result<bool> {
+        let (limit, i) = match region {
+            Region::Durable => (self.oldest_live, 0),
+            Region::Recent => (self.oldest_reader, 1),
+        };
         let map = &self.base.map;
         let m = &self.base.meta;
-        let after = self.consumed_upto.clone();
-        let bound = match &after {
-            Some(k) => Bound::Excluded(&k[..]),
-            None => Bound::Unbounded,
-        };
-        let cursor = Cursor::seek(map, m.page_count, m.free_root, bound, true)?;
-        let Some((key, value)) = cursor.current_value()? else {
-            return Ok(false);
-        };
-        let txn = key_txn(key).ok_or_else(|| malformed(map.file(), 0, "short free-tree key"))?;
-        if txn > self.oldest_live {
-            return Ok(false);
-        }
-        if value.len() % 8 != 0 {
-            return Err(malformed(
-                map.file(),
-                0,
-                "free-tree value not a list of page numbers",
-            ));
-        }
-        let mut added = false;
-        for chunk in value.chunks_exact(8) {
-            let id = page::get_u64(chunk, 0);
-            if !(page::FIRST_DATA_PAGE..m.page_count).contains(&id) {
-                return Err(malformed(map.file(), id, "free page number out of range"));
+        // Bounded: each round consumes one entry of a finite tree.
+        loop {
+            let start = match region {
+                Region::Durable => None,
+                Region::Recent => Some(free_key(Region::Recent, 0, 0)),
+            };
+            let bound = match (&self.consumed_upto[i], &start) {
+                (Some(k), _) => Bound::Excluded(&k[..]),
+                (None, Some(k)) => Bound::Included(&k[..]),
+                (None, None) => Bound::Unbounded,
+            };
+            let cursor = Cursor::seek(map, m.page_count, m.free_root, bound, true)?;
+            let Some((key, value)) = cursor.current_value()? else {
+                return Ok(false);
+            };
+            let (found, txn) =
+                key_txn(key).ok_or_else(|| malformed(map.file(), 0, "short free-tree key"))?;
+            if found != region || txn > limit {
+                return Ok(false);
             }
-            added |= self.pool.insert(id);
+            if value.len() % 8 != 0 {
+                return Err(malformed(
+                    map.file(),
+                    0,
+                    "free-tree value not a list of page numbers",
+                ));
+            }
+            let mut added = false;
+            for chunk in value.chunks_exact(8) {
+                let id = page::get_u64(chunk, 0);
+                if !(page::FIRST_DATA_PAGE..m.page_count).contains(&id) {
+                    return Err(malformed(map.file(), id, "free page number out of range"));
+                }
+                added |= self.pool.insert(id);
+            }
+            let key = Bytes::copy_from_slice(key);
+            self.consumed_upto[i] = Some(key.clone());
+            self.consumed.push(key);
+            // An entry of no new pages still counts: try the next one.
+            if added {
+                return Ok(true);
+            }
         }
-        let key = Bytes::copy_from_slice(key);
-        self.consumed_upto = Some(key.clone());
-        self.consumed.push(key);
-        // An entry of no new pages still counts: try the next one.
-        if !added {
-            return self.refill_pool();
-        }
-        Ok(true)
     }
 
     /// Removes consumed entries and records every page this transaction
@@ -108,34 +156,43 @@ impl WriteTxn<'_> {
         self.freed_old.extend(pooled);
         let per_chunk = self.chunk_pages_max();
         let mut recorded = 0;
-        let mut chunk: u32 = 0;
-        let mut in_chunk: Vec<u64> = Vec::new();
+        // Chunk numbers and the open chunk, per region.
+        let mut chunk: [u32; 2] = [0, 0];
+        let mut in_chunk: [Vec<u64>; 2] = [Vec::new(), Vec::new()];
         while recorded < self.freed_old.len() {
             let new: Vec<u64> = self.freed_old[recorded..].to_vec();
             recorded = self.freed_old.len();
-            let mut touched = false;
+            let mut touched = [false, false];
             for id in new {
-                if in_chunk.len() == per_chunk {
-                    self.write_chunk(chunk, &in_chunk)?;
-                    chunk += 1;
-                    in_chunk.clear();
+                let (region, i) = if self.w.since_durable.contains(&id) {
+                    (Region::Recent, 1)
+                } else {
+                    (Region::Durable, 0)
+                };
+                if in_chunk[i].len() == per_chunk {
+                    let full = std::mem::take(&mut in_chunk[i]);
+                    self.write_chunk(region, chunk[i], &full)?;
+                    chunk[i] += 1;
                 }
-                in_chunk.push(id);
-                touched = true;
+                in_chunk[i].push(id);
+                touched[i] = true;
             }
-            if touched {
-                self.write_chunk(chunk, &in_chunk)?;
+            for (i, region) in [(0, Region::Durable), (1, Region::Recent)] {
+                if touched[i] {
+                    let open = in_chunk[i].clone();
+                    self.write_chunk(region, chunk[i], &open)?;
+                }
             }
         }
         Ok(())
     }
 
-    fn write_chunk(&mut self, chunk: u32, pages: &[u64]) -> Result<()> {
+    fn write_chunk(&mut self, region: Region, chunk: u32, pages: &[u64]) -> Result<()> {
         let mut v = Vec::with_capacity(pages.len() * 8);
         for p in pages {
             v.extend_from_slice(&p.to_le_bytes());
         }
-        let key = free_key(self.txn, chunk);
+        let key = free_key(region, self.txn, chunk);
         self.tree_insert(Tree::Free, key, Value::Inline(Bytes::from(v)))?;
         Ok(())
     }
@@ -146,18 +203,31 @@ mod tests {
     use super::*;
 
     #[test]
-    fn free_keys_sort_by_transaction_then_chunk() {
+    fn free_keys_sort_by_region_then_transaction_then_chunk() {
         let keys = [
-            free_key(1, 5),
-            free_key(2, 0),
-            free_key(2, 1),
-            free_key(256, 0),
-            free_key(u64::MAX, 0),
+            free_key(Region::Durable, 1, 5),
+            free_key(Region::Durable, 2, 0),
+            free_key(Region::Durable, 2, 1),
+            free_key(Region::Durable, 256, 0),
+            free_key(Region::Durable, RECENT_BIT - 1, 0),
+            free_key(Region::Recent, 0, 0),
+            free_key(Region::Recent, 3, 0),
+            free_key(Region::Recent, 3, 7),
         ];
         assert!(keys.windows(2).all(|w| w[0] < w[1]));
         assert_eq!(
             keys.iter().map(|k| key_txn(k)).collect::<Vec<_>>(),
-            [1, 2, 2, 256, u64::MAX].map(Some)
+            [
+                (Region::Durable, 1),
+                (Region::Durable, 2),
+                (Region::Durable, 2),
+                (Region::Durable, 256),
+                (Region::Durable, RECENT_BIT - 1),
+                (Region::Recent, 0),
+                (Region::Recent, 3),
+                (Region::Recent, 3),
+            ]
+            .map(Some)
         );
         assert_eq!(key_txn(b"short"), None);
     }

@@ -57,11 +57,15 @@ pub struct WriteTxn<'db> {
     pub(crate) pool: BTreeSet<u64>,
     /// Free-tree keys whose pages were moved into `pool`.
     pub(crate) consumed: Vec<Bytes>,
-    /// The last free-tree key consumed: the next refill starts after it.
-    pub(crate) consumed_upto: Option<Bytes>,
+    /// The last free-tree key consumed in each region (durable, recent):
+    /// the next refill starts after it.
+    pub(crate) consumed_upto: [Option<Bytes>; 2],
     /// The oldest snapshot that may still be read: free-tree entries of
     /// later transactions are not reused.
     pub(crate) oldest_live: u64,
+    /// The oldest snapshot an open reader holds (or the base snapshot):
+    /// free-tree entries of the recent region up to it are reused.
+    pub(crate) oldest_reader: u64,
     /// Set while commit records freed pages: allocation then only extends
     /// the file, so recording terminates.
     pub(crate) recording: bool,
@@ -83,6 +87,7 @@ impl<'db> WriteTxn<'db> {
         let base = db.current();
         let oldest_live = db.oldest_live(w.durable_txn);
         let m = base.meta;
+        let oldest_reader = db.oldest_live(m.txn);
         WriteTxn {
             db,
             w,
@@ -99,8 +104,9 @@ impl<'db> WriteTxn<'db> {
             freed_old: Vec::new(),
             pool: BTreeSet::new(),
             consumed: Vec::new(),
-            consumed_upto: None,
+            consumed_upto: [None, None],
             oldest_live,
+            oldest_reader,
             recording: false,
             durability: db.options.durability,
         }

@@ -34,6 +34,12 @@ fn options() -> Options {
 /// Deterministic changes, some large values, some removes; every third
 /// commit is not durable by itself.
 fn workload(fs: Arc<dyn Fs>, commits: u32) -> Known {
+    workload_with(fs, commits, |c| c % 3 != 1)
+}
+
+/// The same changes, durable only where `durable(c)` says: runs of
+/// non-durable commits reuse the pages they allocated themselves.
+fn workload_with(fs: Arc<dyn Fs>, commits: u32, durable: fn(u32) -> bool) -> Known {
     let mut known = Known::default();
     let Ok(db) = Db::open(fs, "/db", options()) else {
         return known;
@@ -64,7 +70,7 @@ fn workload(fs: Arc<dyn Fs>, commits: u32) -> Known {
                 model.insert(k, v);
             }
         }
-        let durable = c % 3 != 1;
+        let durable = durable(c);
         if !durable {
             txn.set_durability(Durability::None);
         }
@@ -101,11 +107,13 @@ fn contents(db: &Db) -> Model {
         .collect()
 }
 
-#[test]
-fn reopen_after_power_loss_at_every_sync_equals_the_last_durable_commit() {
-    let report = explore(
+fn check_every_power_loss(
+    commits: u32,
+    durable: fn(u32) -> bool,
+) -> vfs::crash_test::ExploreReport {
+    explore(
         &ExploreOptions::default(),
-        |fs| workload(fs, 40),
+        |fs| workload_with(fs, commits, durable),
         |point, disk, known| {
             let disk: Arc<dyn Fs> = Arc::new(disk);
             if !disk.exists(Path::new("/db")).unwrap() {
@@ -126,8 +134,21 @@ fn reopen_after_power_loss_at_every_sync_equals_the_last_durable_commit() {
             txn.commit().unwrap();
             db.check().unwrap();
         },
-    );
+    )
+}
+
+#[test]
+fn reopen_after_power_loss_at_every_sync_equals_the_last_durable_commit() {
+    let report = check_every_power_loss(40, |c| c % 3 != 1);
     assert!(report.syncs > 30, "{report:?}");
+}
+
+/// Long runs of non-durable commits recycle pages allocated since the last
+/// durable commit; a crash must still find that commit whole.
+#[test]
+fn power_loss_after_runs_of_non_durable_commits_that_reuse_pages() {
+    let report = check_every_power_loss(60, |c| c % 8 == 7);
+    assert!(report.syncs > 10, "{report:?}");
 }
 
 #[test]
