@@ -75,6 +75,14 @@ impl WriteTxn<'_> {
     /// the handle's write side is poisoned ([`Error::Poisoned`](crate::Error::Poisoned)): reopen.
     pub fn commit(mut self) -> Result<()> {
         if self.unchanged() {
+            // Nothing to write, but a durable commit still promises that it
+            // and every commit before it survive a crash.
+            if self.durability == Durability::Immediate {
+                let meta = self.base.meta;
+                let r = make_durable(self.db, &mut self.w, &meta);
+                self.w.poisoned = r.is_err();
+                return r;
+            }
             return Ok(());
         }
         let r = self.commit_inner();
