@@ -16,6 +16,9 @@
 //! - [`btree_file`], [`lsm_files`], [`erasure_shards`]: an engine's files,
 //!   built by the engine in an in-memory file system, then damaged by the
 //!   fuzzer's bytes, opened, read in full and written to.
+//! - [`lsm_ops`], [`btree_ops`]: differential: operations decoded from the
+//!   input run on the engine and on a `BTreeMap` model, with snapshots,
+//!   reopens and power losses, and must agree after every step.
 //!
 //! The list of targets, with how long each ran and what it found, is in
 //! `fuzz/README.md`.
@@ -24,10 +27,12 @@
 
 mod decode;
 mod engines;
+mod ops;
 mod tamper;
 
 pub use decode::{bloom_decode, hyperloglog_decode, merkle_decode};
 pub use engines::{btree_file, erasure_shards, lsm_files};
+pub use ops::{btree_ops, lsm_ops};
 pub use tamper::merkle_tamper;
 
 /// A target's body: arbitrary bytes in, a panic only on a failed property.
@@ -43,4 +48,6 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("btree_file", btree_file),
     ("lsm_files", lsm_files),
     ("erasure_shards", erasure_shards),
+    ("lsm_ops", lsm_ops),
+    ("btree_ops", btree_ops),
 ];
