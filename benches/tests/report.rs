@@ -75,6 +75,15 @@ fn a_tiny_report_holds_every_workload_with_units_plots_and_json() {
                 "{}",
                 plot.name
             );
+            // A categorical axis is labelled with every category's name,
+            // and the legend names every series.
+            for name in plot
+                .categories
+                .iter()
+                .chain(plot.series.iter().map(|s| &s.name))
+            {
+                assert!(svg.contains(name.as_str()), "{}: no {name:?}", plot.name);
+            }
             assert!(index.contains(&format!("({}.svg)", plot.name)));
         }
     }

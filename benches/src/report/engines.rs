@@ -481,10 +481,14 @@ pub fn section(runs: &[EngineRun], sizes: Sizes) -> Section {
     let plot = Plot {
         name: "engines_throughput".into(),
         title: "Engines: throughput by workload".into(),
-        x_label: "workload (index in the throughput table)".into(),
+        x_label: "workload".into(),
         y_label: "operations per second (log)".into(),
         log_x: false,
         log_y: true,
+        categories: runs
+            .first()
+            .map(|r| r.phases.iter().map(|p| p.name.to_string()).collect())
+            .unwrap_or_default(),
         series: runs
             .iter()
             .map(|r| Series {

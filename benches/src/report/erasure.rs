@@ -167,6 +167,7 @@ pub(super) fn erasure(context: &Context, progress: &mut dyn FnMut(&str)) -> Sect
             y_label: "throughput (GiB/s)".into(),
             log_x: false,
             log_y: false,
+            categories: Vec::new(),
             series: vec![
                 Series {
                     name: "encode".into(),

@@ -101,7 +101,11 @@ pub struct Plot {
     pub log_x: bool,
     /// Logarithmic y axis.
     pub log_y: bool,
-    /// The lines.
+    /// Names of the x values 1, 2, ... when the x axis is categorical: the
+    /// plot is then grouped bars (one per series) under those names, not
+    /// lines. Empty for a numeric x axis.
+    pub categories: Vec<String>,
+    /// The lines (or, with categories, the bars).
     pub series: Vec<Series>,
 }
 

@@ -97,8 +97,17 @@ fn io_error(e: impl std::fmt::Display) -> std::io::Error {
     std::io::Error::other(e.to_string())
 }
 
-/// Draws `plot` into `path`.
+/// Draws `plot` into `path`: lines over a numeric x axis, or grouped bars
+/// over named categories.
 pub(crate) fn svg(plot: &Plot, path: &Path) -> std::io::Result<()> {
+    if plot.categories.is_empty() {
+        lines(plot, path)
+    } else {
+        bars(plot, path)
+    }
+}
+
+fn lines(plot: &Plot, path: &Path) -> std::io::Result<()> {
     let xs = || {
         plot.series
             .iter()
@@ -175,6 +184,93 @@ pub(crate) fn svg(plot: &Plot, path: &Path) -> std::io::Result<()> {
         (true, false) => draw!((x0..x1).log_scale(), y0..y1),
         (false, true) => draw!(x0..x1, (y0..y1).log_scale()),
         (false, false) => draw!(x0..x1, y0..y1),
+    }
+    root.present().map_err(io_error)
+}
+
+/// Grouped bars: category `i` (x = i + 1) holds one bar per series, from
+/// the bottom of the axis to the value, side by side.
+fn bars(plot: &Plot, path: &Path) -> std::io::Result<()> {
+    let n = plot.categories.len();
+    let ys = plot
+        .series
+        .iter()
+        .flat_map(|s| s.points.iter().map(|p| p.1));
+    let (y0, y1) = bounds(ys, plot.log_y);
+    let width = (160 + 95 * n as u32).max(900);
+    let root = SVGBackend::new(path, (width, 560)).into_drawing_area();
+    root.fill(&WHITE).map_err(io_error)?;
+    let mut builder = ChartBuilder::on(&root);
+    builder
+        .caption(&plot.title, ("sans-serif", 24))
+        .margin(20)
+        .x_label_area_size(55)
+        .y_label_area_size(85);
+    let name = |v: &f64| {
+        let i = v.round();
+        if (v - i).abs() < 1e-6 && i >= 1.0 {
+            plot.categories
+                .get(i as usize - 1)
+                .cloned()
+                .unwrap_or_default()
+        } else {
+            String::new()
+        }
+    };
+    let groups = plot.series.len().max(1) as f64;
+    let bar = 0.8 / groups;
+    macro_rules! draw {
+        ($y:expr) => {{
+            let mut chart = builder
+                .build_cartesian_2d(0.5..n as f64 + 0.5, $y)
+                .map_err(io_error)?;
+            chart
+                .configure_mesh()
+                .disable_x_mesh()
+                .x_desc(plot.x_label.as_str())
+                .y_desc(plot.y_label.as_str())
+                .x_labels(n)
+                .x_label_formatter(&name)
+                .y_label_formatter(&|v| tick(*v, plot.log_y))
+                .y_labels(10)
+                .label_style(("sans-serif", 14))
+                .axis_desc_style(("sans-serif", 18))
+                .draw()
+                .map_err(io_error)?;
+            for (i, series) in plot.series.iter().enumerate() {
+                let (r, g, b) = PALETTE[i % PALETTE.len()];
+                let color = RGBColor(r, g, b).to_rgba();
+                let rects: Vec<_> = series
+                    .points
+                    .iter()
+                    .filter(|&&(_, y)| !plot.log_y || y > 0.0)
+                    .map(|&(x, y)| {
+                        let left = x - 0.4 + bar * i as f64;
+                        Rectangle::new([(left, y0), (left + bar, y)], color.filled())
+                    })
+                    .collect();
+                chart
+                    .draw_series(rects)
+                    .map_err(io_error)?
+                    .label(series.name.as_str())
+                    .legend(move |(x, y)| {
+                        Rectangle::new([(x, y - 6), (x + 18, y + 6)], color.filled())
+                    });
+            }
+            chart
+                .configure_series_labels()
+                .label_font(("sans-serif", 16))
+                .background_style(WHITE.mix(0.85))
+                .border_style(BLACK)
+                .position(SeriesLabelPosition::UpperRight)
+                .draw()
+                .map_err(io_error)?;
+        }};
+    }
+    if plot.log_y {
+        draw!((y0..y1).log_scale());
+    } else {
+        draw!(y0..y1);
     }
     root.present().map_err(io_error)
 }

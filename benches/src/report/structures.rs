@@ -124,6 +124,7 @@ fn bloom(context: &Context, progress: &mut dyn FnMut(&str)) -> Section {
         y_label: "false-positive rate (fraction, log)".into(),
         log_x: false,
         log_y: true,
+        categories: Vec::new(),
         series: vec![
             Series {
                 name: "classic".into(),
@@ -315,6 +316,7 @@ fn hyperloglog(context: &Context, progress: &mut dyn FnMut(&str)) -> Section {
         y_label: "relative RMSE (fraction)".into(),
         log_x: true,
         log_y: false,
+        categories: Vec::new(),
         series: vec![
             Series {
                 name: "HyperLogLog, 3 KiB".into(),
@@ -568,6 +570,7 @@ fn merkle(context: &Context, progress: &mut dyn FnMut(&str)) -> Section {
                 y_label: "build time (ms, log)".into(),
                 log_x: true,
                 log_y: true,
+                categories: Vec::new(),
                 series: build_series,
             },
             Plot {
@@ -577,6 +580,7 @@ fn merkle(context: &Context, progress: &mut dyn FnMut(&str)) -> Section {
                 y_label: "serialized proof (bytes)".into(),
                 log_x: true,
                 log_y: false,
+                categories: Vec::new(),
                 series: vec![
                     Series {
                         name: "inclusion".into(),
