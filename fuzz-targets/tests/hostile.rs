@@ -2,28 +2,9 @@
 //! CRC so the decoder cannot stop at the checksum, must give an `Err`
 //! quickly and without allocating anything near what the field claims.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicUsize, Ordering};
+mod common;
 
-/// Records the largest single allocation request.
-struct Largest;
-
-static LARGEST: AtomicUsize = AtomicUsize::new(0);
-
-// SAFETY: every call is passed unchanged to `System`, which upholds the
-// `GlobalAlloc` contract; the counter has no effect on the memory.
-unsafe impl GlobalAlloc for Largest {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        LARGEST.fetch_max(layout.size(), Ordering::Relaxed);
-        // SAFETY: the caller's guarantees for `layout` are `System`'s.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: `ptr` came from `System.alloc` with this `layout`.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
+use common::{Largest, largest_allocation};
 
 #[global_allocator]
 static ALLOCATOR: Largest = Largest;
@@ -33,14 +14,6 @@ fn sealed(mut bytes: Vec<u8>) -> Vec<u8> {
     let crc = crc32fast::hash(&bytes);
     bytes.extend_from_slice(&crc.to_le_bytes());
     bytes
-}
-
-/// Runs `decode` and returns whether it failed and the largest allocation
-/// it made.
-fn largest_allocation(decode: impl FnOnce() -> bool) -> (bool, usize) {
-    LARGEST.store(0, Ordering::Relaxed);
-    let failed = decode();
-    (failed, LARGEST.load(Ordering::Relaxed))
 }
 
 /// Whether every decoder of a format refuses the bytes.

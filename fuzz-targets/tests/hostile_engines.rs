@@ -1,0 +1,361 @@
+//! Hostile engine files: a database the engine wrote (in `vfs::MemFs`) has
+//! one length or count field set to its maximum and its checksum resealed,
+//! so only the field's own check stands between the input and an
+//! allocation of gigabytes. Opening and reading it in full must give an
+//! `Err` within a second, with no single allocation above
+//! `ALLOCATION_MAX` (the images are a few KiB to 200 KiB; the engines'
+//! caches fill lazily and stay far below it).
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use common::{Largest, largest_allocation};
+use vfs::{CrashOptions, Fs, MemFs, OpenMode};
+
+#[global_allocator]
+static ALLOCATOR: Largest = Largest;
+
+/// The largest single allocation a hostile image may cause.
+const ALLOCATION_MAX: usize = 1 << 20;
+
+fn read(fs: &MemFs, path: &Path) -> Vec<u8> {
+    fs.open(path, OpenMode::Read)
+        .and_then(|f| f.map())
+        .expect("read")
+        .to_vec()
+}
+
+/// A durable copy of `fs` with `path` replaced by `bytes`.
+fn patched(fs: &MemFs, path: &Path, bytes: &[u8]) -> MemFs {
+    let image = fs.crash(CrashOptions {
+        seed: 0,
+        tear: false,
+    });
+    let f = image.open(path, OpenMode::Truncate).expect("truncate");
+    f.write_all_at(bytes, 0).expect("write");
+    f.sync_data().expect("sync");
+    image
+}
+
+fn files_ending(fs: &MemFs, dir: &Path, suffix: &str) -> Vec<PathBuf> {
+    let mut names = fs.list_dir(dir).expect("list");
+    names.sort();
+    names
+        .into_iter()
+        .filter(|n| n.to_string_lossy().ends_with(suffix))
+        .map(|n| dir.join(n))
+        .collect()
+}
+
+fn u64_at(b: &[u8], at: usize) -> u64 {
+    u64::from_le_bytes(b[at..at + 8].try_into().expect("8 bytes"))
+}
+
+/// Reseals an lsm block (`contents | type u8 | crc u32`) stored at
+/// `start..end`.
+fn reseal_lsm_block(b: &mut [u8], start: usize, end: usize) {
+    let crc = crc32fast::hash(&b[start..end - 4]);
+    b[end - 4..end].copy_from_slice(&crc.to_le_bytes());
+}
+
+fn lsm_options() -> lsm::Options {
+    lsm::Options {
+        compression: true,
+        ..lsm::Options::default()
+    }
+}
+
+/// One table of a single compressible data block, and a WAL with records.
+fn lsm_image() -> MemFs {
+    let fs = MemFs::new();
+    let db = lsm::Db::open_with_fs(Arc::new(fs.clone()), "/db", lsm_options()).expect("open");
+    for i in 0u32..20 {
+        db.put(i.to_be_bytes().to_vec(), vec![b'a'; 100])
+            .expect("put");
+    }
+    db.flush().expect("flush");
+    for i in 20u32..30 {
+        db.put(i.to_be_bytes().to_vec(), vec![b'b'; 100])
+            .expect("put");
+    }
+    db.sync().expect("sync");
+    drop(db);
+    fs
+}
+
+/// Whether opening `fs` as an lsm database and reading it fails.
+fn lsm_refuses(fs: MemFs) -> bool {
+    let Ok(db) = lsm::Db::open_with_fs(Arc::new(fs), "/db", lsm_options()) else {
+        return true;
+    };
+    db.range::<&[u8], _>(..).any(|kv| kv.is_err())
+}
+
+fn btree_options() -> btree::Options {
+    btree::Options {
+        page_size_bytes: 512,
+        ..btree::Options::default()
+    }
+}
+
+/// A 512-byte-page tree whose values mostly live in overflow runs.
+fn btree_image() -> MemFs {
+    let fs = MemFs::new();
+    let db = btree::Db::open(Arc::new(fs.clone()), "/db", btree_options()).expect("open");
+    let mut txn = db.begin_write().expect("write");
+    for i in 0u32..200 {
+        txn.insert(
+            &i.to_be_bytes(),
+            &vec![i as u8; 40 + (i % 7) as usize * 100],
+        )
+        .expect("insert");
+    }
+    txn.commit().expect("commit");
+    drop(db);
+    fs
+}
+
+fn btree_refuses(fs: MemFs) -> bool {
+    let Ok(db) = btree::Db::open(Arc::new(fs), "/db", btree_options()) else {
+        return true;
+    };
+    let Ok(read) = db.begin_read() else {
+        return true;
+    };
+    read.iter().any(|kv| kv.is_err()) || db.check().is_err()
+}
+
+/// Reseals a btree page (CRC-32 of bytes 4.. at 0).
+fn reseal_page(page: &mut [u8]) {
+    let crc = crc32fast::hash(&page[4..]);
+    page[..4].copy_from_slice(&crc.to_le_bytes());
+}
+
+const PAGE: usize = 512;
+const KIND_LEAF: u32 = 3;
+
+fn erasure_options() -> erasure::Options {
+    erasure::Options {
+        data_shards: 2,
+        parity_shards: 1,
+        stripe_size_bytes: 2048,
+    }
+}
+
+const ERASURE_DIRS: [&str; 3] = ["/s/0", "/s/1", "/s/2"];
+
+fn blob() -> Vec<u8> {
+    (0..5000u32).map(|i| (i * 31 % 251) as u8).collect()
+}
+
+fn erasure_image() -> (MemFs, erasure::BlobId) {
+    let fs = MemFs::new();
+    let store = erasure::BlobStore::open(Arc::new(fs.clone()), &ERASURE_DIRS, erasure_options())
+        .expect("open");
+    let id = store.put(&blob()).expect("put");
+    drop(store);
+    (fs, id)
+}
+
+/// Every shard header of the blob patched by `patch` and resealed.
+fn erasure_headers(fs: &MemFs, patch: impl Fn(&mut [u8])) -> MemFs {
+    let mut image = fs.crash(CrashOptions {
+        seed: 0,
+        tear: false,
+    });
+    for dir in ERASURE_DIRS {
+        for path in files_ending(&image, Path::new(dir), ".shard") {
+            let mut b = read(&image, &path);
+            patch(&mut b);
+            let crc = crc32fast::hash(&b[..48]);
+            b[48..52].copy_from_slice(&crc.to_le_bytes());
+            image = patched(&image, &path, &b);
+        }
+    }
+    image
+}
+
+/// Whether `get` fails. A ranged read of stripes whose checksums hold may
+/// still succeed (the damaged header does not touch them), but then it must
+/// return the blob's true bytes.
+fn erasure_refuses(fs: MemFs, id: erasure::BlobId) -> bool {
+    let Ok(store) = erasure::BlobStore::open(Arc::new(fs), &ERASURE_DIRS, erasure_options()) else {
+        return true;
+    };
+    if let Ok(range) = store.get_range(id, 100, 1000) {
+        assert_eq!(
+            &range[..],
+            &blob()[100..1100],
+            "a ranged read returned wrong bytes"
+        );
+    }
+    store.get(id).is_err()
+}
+
+type Case = (&'static str, Box<dyn FnOnce() -> bool>);
+
+fn lsm_cases() -> Vec<Case> {
+    let fs = lsm_image();
+    let mut cases: Vec<Case> = Vec::new();
+    let sst = files_ending(&fs, Path::new("/db"), ".sst");
+    let sst = sst.first().expect("a table").clone();
+    let table = read(&fs, &sst);
+    let footer = table.len() - 64;
+    let filter_offset = u64_at(&table, footer + 16) as usize;
+    let props_offset = u64_at(&table, footer + 32) as usize;
+    let props_size = u64_at(&table, footer + 40) as usize;
+
+    // The data block's LZ4 size prefix (the block starts after the 12-byte
+    // header and ends where the filter block starts).
+    let mut b = table.clone();
+    assert_eq!(b[filter_offset - 5], 1, "the data block is compressed");
+    b[12..16].copy_from_slice(&u32::MAX.to_le_bytes());
+    reseal_lsm_block(&mut b, 12, filter_offset);
+    let image = patched(&fs, &sst, &b);
+    cases.push((
+        "lsm data block lz4 size 2^32-1",
+        Box::new(move || lsm_refuses(image)),
+    ));
+
+    // The footer's index and properties block sizes.
+    for (what, at) in [("index", footer + 8), ("properties", footer + 40)] {
+        let mut b = table.clone();
+        b[at..at + 8].copy_from_slice(&u64::MAX.to_le_bytes());
+        let crc = crc32fast::hash(&b[footer..footer + 52]);
+        b[footer + 52..footer + 56].copy_from_slice(&crc.to_le_bytes());
+        let image = patched(&fs, &sst, &b);
+        cases.push((
+            if what == "index" {
+                "lsm footer index size 2^64-1"
+            } else {
+                "lsm footer properties size 2^64-1"
+            },
+            Box::new(move || lsm_refuses(image)),
+        ));
+    }
+
+    // The properties block's smallest-key length (after five u64 fields).
+    let mut b = table.clone();
+    b[props_offset + 40..props_offset + 44].copy_from_slice(&u32::MAX.to_le_bytes());
+    reseal_lsm_block(&mut b, props_offset, props_offset + props_size);
+    let image = patched(&fs, &sst, &b);
+    cases.push((
+        "lsm properties key length 2^32-1",
+        Box::new(move || lsm_refuses(image)),
+    ));
+
+    // A WAL batch's operation count: the record after the 19-byte header
+    // fragment (7-byte fragment header, 12-byte log header).
+    let log = files_ending(&fs, Path::new("/db"), ".log");
+    let log = log.last().expect("a log").clone();
+    let mut b = read(&fs, &log);
+    let frag = 19;
+    assert_eq!(b[frag + 6], 1, "a Full fragment");
+    let len = usize::from(u16::from_le_bytes([b[frag + 4], b[frag + 5]]));
+    b[frag + 7 + 8..frag + 7 + 12].copy_from_slice(&u32::MAX.to_le_bytes());
+    let crc = crc32fast::hash(&b[frag + 6..frag + 7 + len]);
+    b[frag..frag + 4].copy_from_slice(&crc.to_le_bytes());
+    let image = patched(&fs, &log, &b);
+    cases.push((
+        "lsm WAL batch count 2^32-1",
+        Box::new(move || lsm_refuses(image)),
+    ));
+    cases
+}
+
+fn btree_cases() -> Vec<Case> {
+    let fs = btree_image();
+    let path = Path::new("/db");
+    let file = read(&fs, path);
+    let mut cases: Vec<Case> = Vec::new();
+
+    // Both meta pages: page count, then entry count, at their maximum.
+    for (what, at) in [
+        ("btree meta page count 2^64-1", 64),
+        ("btree meta entry count 2^64-1", 72),
+    ] {
+        let mut b = file.clone();
+        for slot in 0..2 {
+            let page = &mut b[slot * PAGE..(slot + 1) * PAGE];
+            page[at..at + 8].copy_from_slice(&u64::MAX.to_le_bytes());
+            reseal_page(page);
+        }
+        let image = patched(&fs, path, &b);
+        cases.push((what, Box::new(move || btree_refuses(image))));
+    }
+
+    // The first leaf page: its entry count, then an overflow value's length.
+    let leaf = (2..file.len() / PAGE)
+        .find(|&p| {
+            let page = &file[p * PAGE..(p + 1) * PAGE];
+            u32::from_le_bytes(page[4..8].try_into().expect("4 bytes")) == KIND_LEAF
+                && page[usize::from(u16::from_le_bytes([page[32], page[33]]))] == 1
+        })
+        .expect("a leaf whose first value overflows");
+    let mut b = file.clone();
+    let page = &mut b[leaf * PAGE..(leaf + 1) * PAGE];
+    page[24..32].copy_from_slice(&u64::MAX.to_le_bytes());
+    reseal_page(page);
+    let image = patched(&fs, path, &b);
+    cases.push((
+        "btree leaf entry count 2^64-1",
+        Box::new(move || btree_refuses(image)),
+    ));
+
+    let mut b = file.clone();
+    let page = &mut b[leaf * PAGE..(leaf + 1) * PAGE];
+    let entry = usize::from(u16::from_le_bytes([page[32], page[33]]));
+    page[entry + 3..entry + 7].copy_from_slice(&u32::MAX.to_le_bytes());
+    reseal_page(page);
+    let image = patched(&fs, path, &b);
+    cases.push((
+        "btree overflow value length 2^32-1",
+        Box::new(move || btree_refuses(image)),
+    ));
+    cases
+}
+
+fn erasure_cases() -> Vec<Case> {
+    let (fs, id) = erasure_image();
+    let mut cases: Vec<Case> = Vec::new();
+    let image = erasure_headers(&fs, |h| h[32..40].copy_from_slice(&u64::MAX.to_le_bytes()));
+    cases.push((
+        "erasure shard blob length 2^64-1",
+        Box::new(move || erasure_refuses(image, id)),
+    ));
+    let image = erasure_headers(&fs, |h| h[20..24].copy_from_slice(&u32::MAX.to_le_bytes()));
+    cases.push((
+        "erasure shard stripe size 2^32-1",
+        Box::new(move || erasure_refuses(image, id)),
+    ));
+    let image = erasure_headers(&fs, |h| {
+        h[14..16].copy_from_slice(&u16::MAX.to_le_bytes());
+        h[16..18].copy_from_slice(&u16::MAX.to_le_bytes());
+    });
+    cases.push((
+        "erasure shard k and m 2^16-1",
+        Box::new(move || erasure_refuses(image, id)),
+    ));
+    cases
+}
+
+#[test]
+fn maximal_length_and_count_fields_in_engine_files_fail_without_large_allocations() {
+    let cases: Vec<Case> = lsm_cases()
+        .into_iter()
+        .chain(btree_cases())
+        .chain(erasure_cases())
+        .collect();
+    for (what, refuses) in cases {
+        let started = std::time::Instant::now();
+        let (failed, largest) = largest_allocation(refuses);
+        assert!(failed, "{what}: the engine read the hostile file as valid");
+        assert!(
+            largest <= ALLOCATION_MAX,
+            "{what}: a single allocation of {largest} bytes"
+        );
+        assert!(started.elapsed().as_secs() < 1, "{what}: slow");
+    }
+}
