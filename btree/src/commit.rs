@@ -118,7 +118,15 @@ impl WriteTxn<'_> {
             if let Some(node) = self.dirty.get(&id) {
                 node.encode(&mut buf[at..], id, self.txn);
             }
-            if live_probe.is_none() && id < self.base.map.pages() {
+            // A probe page must differ from what the view shows now: a page
+            // rewritten with the same bytes (the same commit replayed after
+            // a reopen lost it) would pass for "writes show through" on a
+            // copied view, and later reads would see the copy's stale pages.
+            if live_probe.is_none()
+                && self.w.map_live.is_none()
+                && id < self.base.map.pages()
+                && self.base.map.raw(id, 1) != Some(&buf[at..])
+            {
                 live_probe = Some((id, buf[at..].to_vec()));
             }
         }

@@ -120,3 +120,45 @@ fn an_empty_durable_commit_makes_earlier_commits_durable() {
     let read = db.begin_read().unwrap();
     assert_eq!(read.get(b"k").unwrap().as_deref(), Some(&[7u8; 3000][..]));
 }
+
+/// Found by the `btree_ops` fuzz target: a commit lost at reopen (never
+/// durable) and the first commit after it write the same bytes to the same
+/// page (same transaction id, same content). The writer's test of whether
+/// its writes show through the file view took that page as proof, so on an
+/// in-memory file system (where the view is a copy) later reads saw the
+/// copy's stale pages: the free tree's root read as an overflow page.
+#[test]
+fn a_commit_repeating_a_lost_one_byte_for_byte_does_not_fool_the_view() {
+    let fs = Arc::new(vfs::MemFs::new());
+    let options = Options {
+        page_size_bytes: 512,
+        ..Options::default()
+    };
+    let key = [11u8; 3];
+    {
+        let db = Db::open(fs.clone(), "/db", options.clone()).unwrap();
+        let mut txn = db.begin_write().unwrap();
+        for i in 0..15 {
+            if i == 10 {
+                txn.insert(&[4u8; 2], &[136; 740]).unwrap();
+            } else {
+                txn.insert(&key, &[0; 407]).unwrap();
+            }
+        }
+        txn.remove(&[4u8; 2]).unwrap();
+        txn.set_durability(Durability::None);
+        txn.commit().unwrap();
+        // Dropped without a sync: the commit is lost, its pages stay.
+    }
+    let db = Db::open(fs, "/db", options).unwrap();
+    let mut txn = db.begin_write().unwrap();
+    for _ in 0..6 {
+        txn.insert(&key, &[0; 407]).unwrap();
+    }
+    txn.commit().unwrap();
+    db.check().unwrap();
+    let mut txn = db.begin_write().unwrap();
+    txn.insert(&[19u8; 2], &[17; 1850]).unwrap();
+    txn.commit().unwrap();
+    db.check().unwrap();
+}
