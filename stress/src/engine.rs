@@ -1,0 +1,154 @@
+//! The two engines behind one interface, opened with small buffers so
+//! flushes, compactions and page reuse run all the time.
+
+use std::path::Path;
+
+use crate::value::key;
+
+/// Which engine.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Kind {
+    /// The LSM tree (`lsm`).
+    Lsm,
+    /// The B+ tree (`btree`).
+    Btree,
+}
+
+/// One change of a batch: a value to put, or `None` to delete.
+pub type Change = (u32, Option<Vec<u8>>);
+
+/// An open engine.
+pub enum Engine {
+    /// An `lsm` database.
+    Lsm(lsm::Db),
+    /// A `btree` database.
+    Btree(btree::Db),
+}
+
+/// An engine error, as text (the two engines' error types differ).
+pub type EngineResult<T> = Result<T, String>;
+
+fn err(e: impl std::fmt::Display) -> String {
+    e.to_string()
+}
+
+impl Engine {
+    /// Opens (or creates) the database in `dir`.
+    pub fn open(kind: Kind, dir: &Path, sync_on: bool) -> EngineResult<Engine> {
+        match kind {
+            Kind::Lsm => {
+                let options = lsm::Options {
+                    sync: if sync_on {
+                        lsm::SyncMode::Always
+                    } else {
+                        lsm::SyncMode::Never
+                    },
+                    write_buffer_size_bytes: 64 * 1024,
+                    table_size_target_bytes: 64 * 1024,
+                    level1_bytes_max: 256 * 1024,
+                    l0_compaction_trigger: 2,
+                    l0_slowdown_trigger: 4,
+                    l0_stop_trigger: 8,
+                    block_cache_bytes: 1 << 20,
+                    ..lsm::Options::default()
+                };
+                lsm::Db::open(dir.join("db"), options)
+                    .map(Engine::Lsm)
+                    .map_err(err)
+            }
+            Kind::Btree => {
+                let options = btree::Options {
+                    page_size_bytes: 512,
+                    durability: if sync_on {
+                        btree::Durability::Immediate
+                    } else {
+                        btree::Durability::None
+                    },
+                    initial_size_bytes: 0,
+                };
+                btree::Db::open(
+                    std::sync::Arc::new(vfs::OsFs::new()),
+                    dir.join("btree.db"),
+                    options,
+                )
+                .map(Engine::Btree)
+                .map_err(err)
+            }
+        }
+    }
+
+    /// Applies the changes atomically.
+    pub fn write(&self, changes: &[Change]) -> EngineResult<()> {
+        match self {
+            Engine::Lsm(db) => {
+                let mut batch = lsm::WriteBatch::new();
+                for (k, v) in changes {
+                    match v {
+                        Some(v) => batch.put(key(*k).to_vec(), v.clone()),
+                        None => batch.delete(key(*k).to_vec()),
+                    }
+                }
+                db.write(batch).map_err(err)
+            }
+            Engine::Btree(db) => {
+                let mut txn = db.begin_write().map_err(err)?;
+                for (k, v) in changes {
+                    match v {
+                        Some(v) => {
+                            txn.insert(&key(*k), v).map_err(err)?;
+                        }
+                        None => {
+                            txn.remove(&key(*k)).map_err(err)?;
+                        }
+                    }
+                }
+                txn.commit().map_err(err)
+            }
+        }
+    }
+
+    /// The value of key `k`.
+    pub fn get(&self, k: u32) -> EngineResult<Option<Vec<u8>>> {
+        match self {
+            Engine::Lsm(db) => db.get(&key(k)).map(|v| v.map(|v| v.to_vec())).map_err(err),
+            Engine::Btree(db) => {
+                let read = db.begin_read().map_err(err)?;
+                read.get(&key(k))
+                    .map(|v| v.map(|v| v.to_vec()))
+                    .map_err(err)
+            }
+        }
+    }
+
+    /// Up to `n` pairs from key `from` on.
+    pub fn scan(&self, from: u32, n: usize) -> EngineResult<Vec<(Vec<u8>, Vec<u8>)>> {
+        let lo = key(from);
+        match self {
+            Engine::Lsm(db) => db
+                .range(&lo[..]..)
+                .take(n)
+                .map(|kv| kv.map(|(k, v)| (k.to_vec(), v.to_vec())).map_err(err))
+                .collect(),
+            Engine::Btree(db) => {
+                let read = db.begin_read().map_err(err)?;
+                read.range(&lo[..]..)
+                    .take(n)
+                    .map(|kv| kv.map(|(k, v)| (k.to_vec(), v.to_vec())).map_err(err))
+                    .collect()
+            }
+        }
+    }
+
+    /// Every pair.
+    pub fn all(&self) -> EngineResult<Vec<(Vec<u8>, Vec<u8>)>> {
+        self.scan(0, usize::MAX)
+    }
+
+    /// Makes every acknowledged write durable.
+    pub fn sync(&self) -> EngineResult<()> {
+        match self {
+            Engine::Lsm(db) => db.sync().map_err(err),
+            Engine::Btree(db) => db.sync().map_err(err),
+        }
+    }
+}

@@ -1,0 +1,39 @@
+//! A crash soak for the workspace's engines, in the spirit of RocksDB's
+//! `db_stress` and `db_crashtest.py`: several threads write, read and scan
+//! a bounded key space on `lsm` or `btree` while the expected state of
+//! every key lives in a file of its own; a driver SIGKILLs the process at
+//! random moments and every restart first checks that the database holds a
+//! state its history allows.
+//!
+//! ```
+//! use stress::{legal, Slot};
+//!
+//! // Sync on: after a crash a key holds its last acknowledged write, or
+//! // the write that was in flight.
+//! let slot = Slot { committed: 5, pending: 9, in_flight: true, ..Slot::default() };
+//! assert!(legal(&slot, true, 0, Some(9)));
+//! assert!(!legal(&slot, true, 0, None));
+//! ```
+//!
+//! - [`value`]: self-describing values (key, write id, CRC).
+//! - [`expected`]: the expected-state file and the legal-state rule.
+//! - [`engine`]: the two engines behind one interface, with small buffers.
+//! - [`run`]: one run: verify, then the multi-threaded workload.
+//! - [`crashtest`]: the kill-and-restart driver.
+//!
+//! Usage and the soak results: `stress/README.md`.
+
+pub mod crashtest;
+pub mod engine;
+pub mod expected;
+pub mod run;
+pub mod value;
+
+pub use crashtest::{CrashOptions, Summary, crashtest};
+pub use engine::Kind;
+pub use expected::{Slot, legal};
+pub use run::{RunOptions, Verified, run, verify};
+
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
