@@ -18,8 +18,8 @@
 //! - [`value`]: self-describing values (key, write id, CRC).
 //! - [`expected`]: the expected-state file and the legal-state rule.
 //! - [`engine`]: the two engines behind one interface, with small buffers.
-//! - [`run`]: one run: verify, then the multi-threaded workload.
-//! - [`crashtest`]: the kill-and-restart driver.
+//! - [`run`](mod@run): one run: verify, then the multi-threaded workload.
+//! - [`crashtest`](mod@crashtest): the kill-and-restart driver.
 //!
 //! Usage and the soak results: `stress/README.md`.
 
