@@ -27,71 +27,63 @@ enum OnOff {
     Off,
 }
 
+/// What both commands take.
+#[derive(clap::Args)]
+struct Common {
+    #[arg(long, value_enum)]
+    engine: Kind,
+    #[arg(long)]
+    dir: PathBuf,
+    #[arg(long, default_value_t = 10_000)]
+    keys: u32,
+    /// Threads doing the workload.
+    #[arg(long, default_value_t = 4)]
+    threads: usize,
+    /// On: every write durable before it is acknowledged; off: a `sync`
+    /// every 100 ms, and only what it covered must survive.
+    #[arg(long, value_enum, default_value = "on")]
+    sync: OnOff,
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+}
+
 #[derive(Subcommand)]
 enum Cmd {
     /// Verifies the directory, then runs the workload for `--seconds`
     /// (0: verify only). Exit code 2 on a violation.
     Run {
-        #[arg(long, value_enum)]
-        engine: Kind,
-        #[arg(long)]
-        dir: PathBuf,
-        #[arg(long, default_value_t = 10_000)]
-        keys: u32,
-        #[arg(long, default_value_t = 4)]
-        threads: usize,
-        #[arg(long, value_enum, default_value = "on")]
-        sync: OnOff,
+        #[command(flatten)]
+        common: Common,
         #[arg(long, default_value_t = 10.0)]
         seconds: f64,
-        #[arg(long, default_value_t = 1)]
-        seed: u64,
     },
     /// Starts `run` again and again on one directory, SIGKILLs it at random
     /// moments, and verifies after every restart. Exit code 2 on a
     /// violation.
     Crashtest {
-        #[arg(long, value_enum)]
-        engine: Kind,
-        #[arg(long)]
-        dir: PathBuf,
-        #[arg(long, default_value_t = 10_000)]
-        keys: u32,
-        #[arg(long, default_value_t = 4)]
-        threads: usize,
-        #[arg(long, value_enum, default_value = "on")]
-        sync: OnOff,
+        #[command(flatten)]
+        common: Common,
         /// How long the whole test runs.
         #[arg(long, default_value_t = 1.0)]
         minutes: f64,
         /// A child is killed after a random time up to this.
         #[arg(long, default_value_t = 4.0)]
         kill_after_max_seconds: f64,
-        #[arg(long, default_value_t = 1)]
-        seed: u64,
     },
 }
 
 fn main() -> ExitCode {
     match Cli::parse().command {
-        Cmd::Run {
-            engine,
-            dir,
-            keys,
-            threads,
-            sync,
-            seconds,
-            seed,
-        } => {
+        Cmd::Run { common: c, seconds } => {
             let o = RunOptions {
-                engine,
-                keys,
-                threads,
-                sync_on: sync == OnOff::On,
+                engine: c.engine,
+                keys: c.keys,
+                threads: c.threads,
+                sync_on: c.sync == OnOff::On,
                 seconds,
-                seed,
+                seed: c.seed,
             };
-            match stress::run(&dir, &o) {
+            match stress::run(&c.dir, &o) {
                 Ok(v) if v.violations.is_empty() => ExitCode::SUCCESS,
                 Ok(_) => ExitCode::from(2),
                 Err(e) => {
@@ -101,14 +93,9 @@ fn main() -> ExitCode {
             }
         }
         Cmd::Crashtest {
-            engine,
-            dir,
-            keys,
-            threads,
-            sync,
+            common: c,
             minutes,
             kill_after_max_seconds,
-            seed,
         } => {
             let exe = match std::env::current_exe() {
                 Ok(p) => p,
@@ -118,15 +105,15 @@ fn main() -> ExitCode {
                 }
             };
             let o = CrashOptions {
-                engine,
-                keys,
-                threads,
-                sync_on: sync == OnOff::On,
+                engine: c.engine,
+                keys: c.keys,
+                threads: c.threads,
+                sync_on: c.sync == OnOff::On,
                 duration: Duration::from_secs_f64(minutes * 60.0),
                 kill_after_max: Duration::from_secs_f64(kill_after_max_seconds),
-                seed,
+                seed: c.seed,
             };
-            match stress::crashtest(&exe, &dir, &o) {
+            match stress::crashtest(&exe, &c.dir, &o) {
                 Ok(s) => {
                     println!(
                         "kills {}, verifications {}, keys verified {}, writes acknowledged {}, violations {}",
