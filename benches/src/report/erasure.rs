@@ -29,7 +29,7 @@ pub(super) fn erasure(context: &Context, progress: &mut dyn FnMut(&str)) -> Sect
     let mut rows = Vec::new();
     let mut encode_points = Vec::new();
     let mut decode_points = Vec::new();
-    for (k, m) in layouts {
+    for (i, (k, m)) in layouts.into_iter().enumerate() {
         let Ok(codec) = Codec::new(k, m) else {
             continue;
         };
@@ -52,8 +52,8 @@ pub(super) fn erasure(context: &Context, progress: &mut dyn FnMut(&str)) -> Sect
         });
         let (e, d) = (gib_s(stripe, encode_ns), gib_s(stripe, decode_ns));
         let name = format!("RS({k},{m})");
-        encode_points.push(((k + m) as f64, e));
-        decode_points.push(((k + m) as f64, d));
+        encode_points.push(((i + 1) as f64, e));
+        decode_points.push(((i + 1) as f64, d));
         rows.push(vec![
             Cell::Text(name),
             Cell::Num(100.0 * m as f64 / k as f64),
@@ -163,11 +163,14 @@ pub(super) fn erasure(context: &Context, progress: &mut dyn FnMut(&str)) -> Sect
         plots: vec![Plot {
             name: "erasure_throughput".into(),
             title: "Reed-Solomon coding throughput".into(),
-            x_label: "shards per stripe, k + m".into(),
+            x_label: "layout, RS(k data, m parity)".into(),
             y_label: "throughput (GiB/s)".into(),
             log_x: false,
             log_y: false,
-            categories: Vec::new(),
+            categories: layouts
+                .iter()
+                .map(|(k, m)| format!("RS({k},{m})"))
+                .collect(),
             series: vec![
                 Series {
                     name: "encode".into(),
