@@ -68,9 +68,11 @@ impl InternalKey {
     }
 
     /// Decodes an encoded key; `None` if too short or of unknown kind.
-    pub(crate) fn decode(encoded: &[u8]) -> Option<InternalKey> {
+    /// The user key is a slice of `encoded`'s buffer, not a copy.
+    pub(crate) fn decode(encoded: &Bytes) -> Option<InternalKey> {
         let (user, seq, kind) = split(encoded)?;
-        Some(InternalKey::new(Bytes::copy_from_slice(user), seq, kind))
+        let user = encoded.slice(..user.len());
+        Some(InternalKey::new(user, seq, kind))
     }
 }
 
@@ -138,7 +140,10 @@ mod tests {
             for b in &keys {
                 assert_eq!(a.cmp(b), cmp_encoded(&a.encoded(), &b.encoded()));
             }
-            assert_eq!(InternalKey::decode(&a.encoded()).as_ref(), Some(a));
+            assert_eq!(
+                InternalKey::decode(&Bytes::from(a.encoded())).as_ref(),
+                Some(a)
+            );
         }
     }
 }

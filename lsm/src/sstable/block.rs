@@ -199,6 +199,27 @@ impl Block {
         Ok(None)
     }
 
+    /// Every entry, in order, its key a slice of one buffer shared by the
+    /// whole block: one allocation for the keys of a block instead of one
+    /// per key, for iterators and compaction.
+    pub(crate) fn entries_shared(&self) -> Result<Vec<(Bytes, Bytes)>, Malformed> {
+        let mut keys: Vec<u8> = Vec::new();
+        let mut spans: Vec<(std::ops::Range<usize>, std::ops::Range<usize>)> = Vec::new();
+        let mut key = Vec::new();
+        let mut pos = 0;
+        while pos < self.restarts_offset {
+            let (next, v) = self.decode_at(pos, &mut key)?;
+            spans.push((keys.len()..keys.len() + key.len(), v));
+            keys.extend_from_slice(&key);
+            pos = next;
+        }
+        let keys = Bytes::from(keys);
+        Ok(spans
+            .into_iter()
+            .map(|(k, v)| (keys.slice(k), self.data.slice(v)))
+            .collect())
+    }
+
     /// Every entry, in order.
     pub(crate) fn entries(&self) -> Result<Vec<(Vec<u8>, Bytes)>, Malformed> {
         let mut out = Vec::new();

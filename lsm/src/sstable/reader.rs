@@ -221,7 +221,7 @@ impl Table {
             let block = t.block_with(i, fill_cache)?;
             let off = t.index.entries[i].1.offset;
             let bad = || Error::corruption(&t.path, off, "data block malformed", 0, 0);
-            let raw = block.entries().map_err(|_| bad())?;
+            let raw = block.entries_shared().map_err(|_| bad())?;
             let mut out = Vec::with_capacity(raw.len());
             for (k, v) in raw {
                 out.push(Ok((InternalKey::decode(&k).ok_or_else(bad)?, v)));
