@@ -24,6 +24,7 @@ use bytes::Bytes;
 use parking_lot::{Condvar, Mutex, RwLock};
 
 use crate::batch::WriteBatch;
+use crate::blob;
 use crate::cache::BlockCache;
 use crate::compaction::{job, picker};
 use crate::filter;
@@ -117,6 +118,8 @@ pub(crate) struct Inner {
     obsolete: Mutex<Vec<Arc<Table>>>,
     failed: AtomicBool,
     counters: Counters,
+    /// The blob store of key-value separation, if open.
+    blobs: Option<Arc<erasure::BlobStore>>,
     _lock: vfs::LockGuard,
 }
 
@@ -275,6 +278,7 @@ impl Db {
         }
         let lock = fs.lock(&dir.join("LOCK"))?;
         let cache = Arc::new(BlockCache::new(opts.block_cache_bytes));
+        let blobs = open_blob_store(&fs, &dir, &opts)?;
 
         // 1. The manifest: which tables are live.
         let mut log_number = 0;
@@ -373,7 +377,7 @@ impl Db {
             let n = new_number();
             let path = dir.join(manifest::table_name(n));
             let mut w = TableWriter::create(&*fs, &path, table_opts)?;
-            for (k, v) in mem.iter() {
+            for (k, v) in separate(blobs.as_deref(), &opts, mem.iter())? {
                 w.add(&k.encoded(), &v)?;
             }
             w.finish()?;
@@ -452,6 +456,7 @@ impl Db {
             obsolete: Mutex::new(Vec::new()),
             failed: AtomicBool::new(false),
             counters: Counters::default(),
+            blobs,
             _lock: lock,
         });
         let mut handles = Vec::new();
@@ -621,6 +626,45 @@ fn rec_count(rec: &Bytes) -> u64 {
     rec.get(8..12).map_or(0, |c| {
         u64::from(u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
     })
+}
+
+/// Opens the blob store when separation is on or blobs may exist.
+fn open_blob_store(
+    fs: &Arc<dyn vfs::Fs>,
+    dir: &Path,
+    opts: &Options,
+) -> Result<Option<Arc<erasure::BlobStore>>> {
+    let dirs = if opts.blob_dirs.is_empty() {
+        vec![dir.join(BLOB_DIR)]
+    } else {
+        opts.blob_dirs.clone()
+    };
+    if opts.blob_threshold.is_none() && opts.blob_dirs.is_empty() && !fs.exists(&dirs[0])? {
+        return Ok(None);
+    }
+    let (k, m) = opts.blob_code;
+    let eopts = erasure::Options {
+        data_shards: k,
+        parity_shards: m,
+        ..erasure::Options::default()
+    };
+    let store = erasure::BlobStore::open(Arc::clone(fs), &dirs, eopts).map_err(Error::BlobStore)?;
+    Ok(Some(Arc::new(store)))
+}
+
+/// The directory of the default blob store, inside the database directory.
+const BLOB_DIR: &str = "blobs";
+
+/// `entries` with their large values moved into a blob when separation is on.
+fn separate(
+    store: Option<&erasure::BlobStore>,
+    opts: &Options,
+    entries: impl Iterator<Item = crate::memtable::Entry>,
+) -> Result<Vec<crate::memtable::Entry>> {
+    match (store, opts.blob_threshold) {
+        (Some(store), Some(t)) => blob::separate(store, t, entries),
+        _ => Ok(entries.collect()),
+    }
 }
 
 fn table_options(opts: &Options) -> TableOptions {
@@ -839,6 +883,7 @@ impl Inner {
         };
         Ok(match found {
             Some((ValueKind::Inline, v)) => Some(v),
+            Some((ValueKind::BlobRef, r)) => Some(blob::resolve(self.blobs.as_deref(), key, &r)?),
             _ => None,
         })
     }
@@ -866,7 +911,14 @@ impl Inner {
                 Ok(tables[i].iter(lo2.as_deref(), hi2.as_deref()))
             })));
         }
-        DbIter::new(sources, seq, lo, hi, Arc::clone(&sv.version))
+        DbIter::new(
+            sources,
+            seq,
+            lo,
+            hi,
+            Arc::clone(&sv.version),
+            self.blobs.clone(),
+        )
     }
 
     fn flush(&self) -> Result<()> {
@@ -1012,7 +1064,8 @@ impl Inner {
         let Some((imm, next_log)) = &sv.imm else {
             return Ok(());
         };
-        let table = self.write_table(imm.iter())?;
+        let entries = separate(self.blobs.as_deref(), &self.opts, imm.iter())?;
+        let table = self.write_table(entries.into_iter())?;
         self.fs.sync_dir(&self.dir)?;
         let mut edit = VersionEdit::default();
         let mut opened = Vec::new();

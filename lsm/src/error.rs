@@ -49,6 +49,43 @@ pub enum Error {
     /// Options that cannot work together.
     #[error("invalid option: {0}")]
     InvalidOption(&'static str),
+    /// The blob store (key-value separation) failed outside a read of one
+    /// key: opening it, or writing a blob at flush.
+    #[error("blob store: {0}")]
+    BlobStore(#[source] erasure::Error),
+    /// The value of `key` lives in a blob that cannot be read: missing, or
+    /// more shards of a stripe lost than the code's parity survives.
+    #[error("value of key {key:?} in blob {blob:016x}: {source}")]
+    BlobUnavailable {
+        /// The user key whose value is lost.
+        key: Vec<u8>,
+        /// The blob its reference points into.
+        blob: u64,
+        /// What the blob store reported.
+        #[source]
+        source: erasure::Error,
+    },
+    /// The bytes read for `key` from its blob do not match the checksum in
+    /// its reference.
+    #[error(
+        "value of key {key:?} in blob {blob:016x}: checksum expected {expected:#x}, found {found:#x}"
+    )]
+    BlobChecksum {
+        /// The user key.
+        key: Vec<u8>,
+        /// The blob its reference points into.
+        blob: u64,
+        /// xxh3-64 recorded in the reference.
+        expected: u64,
+        /// xxh3-64 of the bytes read.
+        found: u64,
+    },
+    /// A blob reference stored under `key` does not decode.
+    #[error("bad blob reference under key {key:?}")]
+    BadBlobRef {
+        /// The user key.
+        key: Vec<u8>,
+    },
 }
 
 impl Error {

@@ -204,6 +204,7 @@ pub struct DbIter {
     lo: Bound<Bytes>,
     hi: Bound<Bytes>,
     done: bool,
+    blobs: Option<Arc<erasure::BlobStore>>,
     _version: Arc<Version>,
 }
 
@@ -222,6 +223,7 @@ impl DbIter {
         lo: Bound<Bytes>,
         hi: Bound<Bytes>,
         version: Arc<Version>,
+        blobs: Option<Arc<erasure::BlobStore>>,
     ) -> DbIter {
         DbIter {
             merge: Merge::new(sources),
@@ -229,7 +231,19 @@ impl DbIter {
             lo,
             hi,
             done: false,
+            blobs,
             _version: version,
+        }
+    }
+
+    /// The separated value `r` of `user`; an error ends the iteration.
+    fn resolve(&mut self, user: Bytes, r: &[u8]) -> Result<(Bytes, Bytes)> {
+        match crate::blob::resolve(self.blobs.as_deref(), &user, r) {
+            Ok(v) => Ok((user, v)),
+            Err(e) => {
+                self.done = true;
+                Err(e)
+            }
         }
     }
 
@@ -284,8 +298,10 @@ impl Iterator for DbIter {
             if !self.above_lo(&k.user) {
                 continue;
             }
-            if let Some((ValueKind::Inline, v)) = newest {
-                return Some(Ok((k.user, v)));
+            match newest {
+                Some((ValueKind::Inline, v)) => return Some(Ok((k.user, v))),
+                Some((ValueKind::BlobRef, r)) => return Some(self.resolve(k.user, &r)),
+                _ => {}
             }
         }
         None
@@ -324,8 +340,10 @@ impl DoubleEndedIterator for DbIter {
             if !self.below_hi(&k.user) {
                 continue;
             }
-            if let Some((ValueKind::Inline, v)) = newest {
-                return Some(Ok((k.user, v)));
+            match newest {
+                Some((ValueKind::Inline, v)) => return Some(Ok((k.user, v))),
+                Some((ValueKind::BlobRef, r)) => return Some(self.resolve(k.user, &r)),
+                _ => {}
             }
         }
         None

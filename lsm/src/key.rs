@@ -25,6 +25,14 @@ pub(crate) enum ValueKind {
     Delete = 0,
     /// The value is stored inline, right after the key.
     Inline = 1,
+    /// The value is a reference into a blob file (key-value separation).
+    BlobRef = 2,
+}
+
+impl ValueKind {
+    /// The kind with the largest tag: a seek key built with it sorts before
+    /// every entry of the same user key and sequence number.
+    pub(crate) const SEEK: ValueKind = ValueKind::BlobRef;
 }
 
 impl ValueKind {
@@ -32,6 +40,7 @@ impl ValueKind {
         match tag {
             0 => Some(ValueKind::Delete),
             1 => Some(ValueKind::Inline),
+            2 => Some(ValueKind::BlobRef),
             _ => None,
         }
     }
@@ -53,7 +62,7 @@ impl InternalKey {
     /// The first internal key of `user` visible at `seq`: sorts before every
     /// version with a sequence number at most `seq`.
     pub(crate) fn seek(user: &[u8], seq: SeqNo) -> InternalKey {
-        InternalKey::new(Bytes::copy_from_slice(user), seq, ValueKind::Inline)
+        InternalKey::new(Bytes::copy_from_slice(user), seq, ValueKind::SEEK)
     }
 
     pub(crate) fn encode_into(&self, out: &mut Vec<u8>) {

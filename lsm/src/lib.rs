@@ -42,6 +42,7 @@
 #![deny(clippy::unwrap_used)]
 
 mod batch;
+mod blob;
 mod cache;
 mod compaction;
 mod db;

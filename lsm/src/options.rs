@@ -1,5 +1,7 @@
 //! Tuning knobs, with units in their names.
 
+use std::path::PathBuf;
+
 /// When writes reach the disk.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SyncMode {
@@ -42,6 +44,17 @@ pub struct Options {
     pub l0_stop_trigger: usize,
     /// Create the directory if missing. Default true.
     pub create_if_missing: bool,
+    /// Key-value separation: a value of at least this many bytes is moved
+    /// into a blob file when its memtable is flushed, and the table keeps a
+    /// 32-byte reference. `None` turns separation off. Default `Some(4096)`.
+    pub blob_threshold: Option<usize>,
+    /// The `k + m` directories of the erasure-coded blob store, one per
+    /// shard (put them on different disks). Empty: one directory `blobs`
+    /// inside the database directory (needs `blob_code == (1, 0)`).
+    pub blob_dirs: Vec<PathBuf>,
+    /// `(k, m)`: data and parity shards of the blob store's Reed-Solomon
+    /// code; any `m` of its directories may be lost. Default `(1, 0)`.
+    pub blob_code: (usize, usize),
 }
 
 impl Default for Options {
@@ -60,6 +73,9 @@ impl Default for Options {
             l0_slowdown_trigger: 12,
             l0_stop_trigger: 20,
             create_if_missing: true,
+            blob_threshold: Some(4096),
+            blob_dirs: Vec::new(),
+            blob_code: (1, 0),
         }
     }
 }
@@ -81,6 +97,21 @@ impl Options {
         {
             return Err(InvalidOption(
                 "need 0 < l0_compaction_trigger <= l0_slowdown_trigger <= l0_stop_trigger",
+            ));
+        }
+        if self.blob_threshold == Some(0) {
+            return Err(InvalidOption("blob_threshold must be at least 1"));
+        }
+        let (k, m) = self.blob_code;
+        if self.blob_threshold.is_some()
+            && (if self.blob_dirs.is_empty() {
+                (k, m) != (1, 0)
+            } else {
+                self.blob_dirs.len() != k + m
+            })
+        {
+            return Err(InvalidOption(
+                "blob_dirs must hold k + m directories (or be empty with blob_code (1, 0))",
             ));
         }
         Ok(())

@@ -18,6 +18,8 @@ fn golden_dir() -> PathBuf {
 fn opts() -> Options {
     Options {
         compression: false,
+        // The golden files pin the inline format (no blob directory).
+        blob_threshold: None,
         ..Options::default()
     }
 }

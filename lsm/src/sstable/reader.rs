@@ -169,7 +169,7 @@ impl Table {
         // `InternalKey::seek(user, seq).encoded()`, in one allocation.
         let mut target = Vec::with_capacity(user.len() + key::TRAILER_LEN);
         target.extend_from_slice(user);
-        target.extend_from_slice(&key::trailer(seq, ValueKind::Inline).to_le_bytes());
+        target.extend_from_slice(&key::trailer(seq, ValueKind::SEEK).to_le_bytes());
         let i = self.index.find(&target);
         if i == self.index.entries.len() {
             return Ok(Probe::Missing);
