@@ -65,11 +65,10 @@ fn model_range(m: &Model, lo: &[u8], hi: &[u8]) -> Vec<(Vec<u8>, Vec<u8>)> {
         .collect()
 }
 
-fn run(ops: Vec<Op>) {
+fn run(ops: Vec<Op>, opts: lsm::Options) {
     // An in-memory disk: the model checks logic, and a real disk's syncs
     // would make each case take seconds.
     let fs: Arc<dyn vfs::Fs> = Arc::new(vfs::MemFs::new());
-    let opts = common::tiny_options();
     let open = |opts: &lsm::Options| Db::open_with_fs(Arc::clone(&fs), "/db", opts.clone());
     let mut db = Some(open(&opts).expect("open"));
     let mut model = Model::new();
@@ -189,7 +188,29 @@ proptest! {
 
     #[test]
     fn db_matches_btreemap_model(ops in prop::collection::vec(op(), 1..400)) {
-        run(ops);
+        run(ops, common::tiny_options());
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    /// Key-value separation with a threshold in the middle of the value
+    /// lengths (4..94 bytes): about half the values go to blobs, half stay
+    /// inline, and a key flips between the two as it is overwritten.
+    #[test]
+    fn db_with_blob_separation_matches_btreemap_model(ops in prop::collection::vec(op(), 1..400)) {
+        run(ops, lsm::Options { blob_threshold: Some(40), ..common::tiny_options() });
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 32, ..ProptestConfig::default() })]
+
+    /// Separation off: every value stays inline, as before the feature.
+    #[test]
+    fn db_without_blob_separation_matches_btreemap_model(ops in prop::collection::vec(op(), 1..400)) {
+        run(ops, lsm::Options { blob_threshold: None, ..common::tiny_options() });
     }
 }
 
