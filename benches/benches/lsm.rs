@@ -173,7 +173,16 @@ fn sequential_key(i: u64) -> [u8; 16] {
     k
 }
 
+/// True when the command line filters for the blob benchmarks only: the
+/// 1M-key prefills of the other workloads then are skipped too.
+fn only_blob() -> bool {
+    std::env::args().skip(1).any(|a| a.contains("blob"))
+}
+
 fn bench(c: &mut Criterion) {
+    if only_blob() {
+        return;
+    }
     let keys = keys_16(KEYS, 1);
     let missing = keys_16(KEYS, 2);
     let values: Vec<Vec<u8>> = (0..1024).map(value).collect();
@@ -296,6 +305,9 @@ fn bench(c: &mut Criterion) {
 
 /// Write amplification after a 1M-key fillrandom (printed, for the README).
 fn write_amplification(_c: &mut Criterion) {
+    if only_blob() {
+        return;
+    }
     let keys = keys_16(KEYS, 1);
     let e = Ours::open();
     for (i, k) in keys.iter().enumerate() {
@@ -314,9 +326,120 @@ fn write_amplification(_c: &mut Criterion) {
     );
 }
 
+/// Bytes written by callers in each key-value separation fill: 16 MiB.
+const BLOB_FILL_BYTES: usize = 16 << 20;
+
+/// The separation configurations compared: name, threshold, (k, m).
+const BLOB_CONFIGS: [(&str, Option<usize>, (usize, usize)); 3] = [
+    ("off", None, (1, 0)),
+    ("on", Some(4096), (1, 0)),
+    ("on_rs4_2", Some(4096), (4, 2)),
+];
+
+fn open_blob_db(dir: &std::path::Path, threshold: Option<usize>, code: (usize, usize)) -> lsm::Db {
+    let blob_dirs = if code == (1, 0) {
+        Vec::new()
+    } else {
+        (0..code.0 + code.1)
+            .map(|i| dir.join(format!("blob{i}")))
+            .collect()
+    };
+    let opts = lsm::Options {
+        blob_threshold: threshold,
+        blob_dirs,
+        blob_code: code,
+        ..lsm::Options::default()
+    };
+    lsm::Db::open(dir.join("db"), opts).expect("open lsm")
+}
+
+/// Random (incompressible) values of `len` bytes.
+fn big_value(i: u64, len: usize) -> Vec<u8> {
+    let mut rng = SplitMix64::new(i);
+    let mut v = Vec::with_capacity(len + 8);
+    while v.len() < len {
+        v.extend_from_slice(&rng.next_u64().to_le_bytes());
+    }
+    v.truncate(len);
+    v
+}
+
+/// Key-value separation: fillrandom (16 MiB of 16 KiB or 64 KiB values into a
+/// fresh database, flushed, compactions settled; one fill per iteration) and
+/// readrandom (point gets on that database), separation off vs on vs on with
+/// RS(4,2) over six directories. Each fill prints its write amplification.
+fn blob_separation(c: &mut Criterion) {
+    for value_len in [16usize << 10, 64 << 10] {
+        let n = (BLOB_FILL_BYTES / value_len) as u64;
+        let keys = keys_16(n, 7);
+        let values: Vec<Vec<u8>> = (0..16).map(|i| big_value(i, value_len)).collect();
+        for (name, threshold, code) in BLOB_CONFIGS {
+            let id = format!("{name}/{}KiB", value_len >> 10);
+            let mut group = c.benchmark_group("lsm/blob_fillrandom");
+            group.throughput(Throughput::Bytes(BLOB_FILL_BYTES as u64));
+            group.sample_size(10);
+            group.sampling_mode(criterion::SamplingMode::Flat);
+            let mut printed = false;
+            group.bench_function(BenchmarkId::from_parameter(&id), |b| {
+                b.iter_custom(|iters| {
+                    let mut total = Duration::ZERO;
+                    for _ in 0..iters {
+                        let dir = tempfile::tempdir().expect("tempdir");
+                        let t = Instant::now();
+                        let db = open_blob_db(dir.path(), threshold, code);
+                        for (i, k) in keys.iter().enumerate() {
+                            db.put(k.to_vec(), values[i % 16].clone()).expect("put");
+                        }
+                        db.flush().expect("flush");
+                        db.compact_range::<&[u8], _>(..).expect("compact");
+                        total += t.elapsed();
+                        if !printed {
+                            printed = true;
+                            let s = db.stats();
+                            eprintln!(
+                                "lsm/blob_fillrandom/{id}: write amplification {:.2} (user {} B, flush {} B, compaction {} B, blob {} B)",
+                                s.write_amplification,
+                                s.user_bytes,
+                                s.flush_bytes,
+                                s.compaction_bytes,
+                                s.blob_bytes
+                            );
+                        }
+                        db.close().expect("close");
+                    }
+                    total
+                })
+            });
+            group.finish();
+
+            let mut group = c.benchmark_group("lsm/blob_readrandom");
+            group.throughput(Throughput::Elements(1));
+            let mut db: Option<(lsm::Db, tempfile::TempDir)> = None;
+            let mut i = 0u64;
+            group.bench_function(BenchmarkId::from_parameter(&id), |b| {
+                let (db, _) = db.get_or_insert_with(|| {
+                    let dir = tempfile::tempdir().expect("tempdir");
+                    let db = open_blob_db(dir.path(), threshold, code);
+                    for (i, k) in keys.iter().enumerate() {
+                        db.put(k.to_vec(), values[i % 16].clone()).expect("put");
+                    }
+                    db.flush().expect("flush");
+                    db.compact_range::<&[u8], _>(..).expect("compact");
+                    (db, dir)
+                });
+                b.iter(|| {
+                    i = i.wrapping_add(0x9e37_79b9) % n;
+                    black_box(db.get(&keys[i as usize]).expect("get"))
+                })
+            });
+            group.finish();
+        }
+    }
+}
+
 criterion_group! {
     name = benches;
     config = benches::criterion(3).sample_size(10);
-    targets = bench, write_amplification
+    targets = bench, write_amplification, blob_separation
 }
 criterion_main!(benches);

@@ -56,11 +56,12 @@ impl BlobRef {
 /// Moves the inline values of at least `threshold` bytes among `entries`
 /// into one new blob, replacing them by references. The blob is durable
 /// when this returns (`BlobStore::put` syncs), before any table names it.
+/// Also returns the bytes put in the blob.
 pub(crate) fn separate(
     store: &BlobStore,
     threshold: usize,
     entries: impl Iterator<Item = (InternalKey, Bytes)>,
-) -> Result<Vec<(InternalKey, Bytes)>> {
+) -> Result<(Vec<(InternalKey, Bytes)>, u64)> {
     let mut out: Vec<(InternalKey, Bytes)> = entries.collect();
     let mut buf = Vec::new();
     let mut refs = Vec::new();
@@ -71,7 +72,7 @@ pub(crate) fn separate(
         }
     }
     if refs.is_empty() {
-        return Ok(out);
+        return Ok((out, 0));
     }
     let id = store.put(&buf).map_err(Error::BlobStore)?;
     for (i, offset, len, checksum) in refs {
@@ -85,7 +86,7 @@ pub(crate) fn separate(
         }
         .encode();
     }
-    Ok(out)
+    Ok((out, buf.len() as u64))
 }
 
 /// The value a reference stored under `key` points to, checked against its

@@ -95,6 +95,7 @@ struct Counters {
     compactions: AtomicU64,
     flushes: AtomicU64,
     write_stalls: AtomicU64,
+    blob_bytes: AtomicU64,
 }
 
 #[derive(Debug)]
@@ -377,7 +378,7 @@ impl Db {
             let n = new_number();
             let path = dir.join(manifest::table_name(n));
             let mut w = TableWriter::create(&*fs, &path, table_opts)?;
-            for (k, v) in separate(blobs.as_deref(), &opts, mem.iter())? {
+            for (k, v) in separate(blobs.as_deref(), &opts, mem.iter())?.0 {
                 w.add(&k.encoded(), &v)?;
             }
             w.finish()?;
@@ -660,10 +661,10 @@ fn separate(
     store: Option<&erasure::BlobStore>,
     opts: &Options,
     entries: impl Iterator<Item = crate::memtable::Entry>,
-) -> Result<Vec<crate::memtable::Entry>> {
+) -> Result<(Vec<crate::memtable::Entry>, u64)> {
     match (store, opts.blob_threshold) {
         (Some(store), Some(t)) => blob::separate(store, t, entries),
-        _ => Ok(entries.collect()),
+        _ => Ok((entries.collect(), 0)),
     }
 }
 
@@ -1064,7 +1065,10 @@ impl Inner {
         let Some((imm, next_log)) = &sv.imm else {
             return Ok(());
         };
-        let entries = separate(self.blobs.as_deref(), &self.opts, imm.iter())?;
+        let (entries, blob_bytes) = separate(self.blobs.as_deref(), &self.opts, imm.iter())?;
+        self.counters
+            .blob_bytes
+            .fetch_add(blob_bytes, Ordering::Relaxed);
         let table = self.write_table(entries.into_iter())?;
         self.fs.sync_dir(&self.dir)?;
         let mut edit = VersionEdit::default();
@@ -1239,13 +1243,17 @@ impl Inner {
             })
             .collect();
         let user = c.user_bytes.load(Ordering::Relaxed);
-        let written =
-            c.flush_bytes.load(Ordering::Relaxed) + c.compaction_bytes.load(Ordering::Relaxed);
+        let blob_bytes = c.blob_bytes.load(Ordering::Relaxed);
+        let written = c.flush_bytes.load(Ordering::Relaxed)
+            + c.compaction_bytes.load(Ordering::Relaxed)
+            + blob_bytes;
         Stats {
             levels,
             user_bytes: user,
             flush_bytes: c.flush_bytes.load(Ordering::Relaxed),
             compaction_bytes: c.compaction_bytes.load(Ordering::Relaxed),
+            blob_bytes,
+            blob_files: self.blobs.as_ref().map_or(0, |b| b.list().len()),
             write_amplification: if user == 0 {
                 0.0
             } else {

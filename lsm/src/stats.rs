@@ -20,7 +20,13 @@ pub struct Stats {
     pub flush_bytes: u64,
     /// Table bytes written by compactions.
     pub compaction_bytes: u64,
-    /// `(flush_bytes + compaction_bytes) / user_bytes` (the WAL excluded).
+    /// Value bytes moved into blob files at flush (key-value separation),
+    /// before erasure coding (the shards hold `(k + m) / k` times as much).
+    pub blob_bytes: u64,
+    /// Blob files in the blob store.
+    pub blob_files: usize,
+    /// `(flush_bytes + compaction_bytes + blob_bytes) / user_bytes` (the WAL
+    /// and parity excluded).
     pub write_amplification: f64,
     /// Point lookups served.
     pub gets: u64,
