@@ -1,6 +1,7 @@
 //! An embedded, ordered key-value engine: a log-structured merge tree with a
 //! write-ahead log, a concurrent memtable, checksummed SSTables with Bloom
-//! filters, and leveled compaction on a background thread.
+//! filters, and leveled compaction on a background thread. Large values are
+//! separated into erasure-coded blob files (the `erasure` crate).
 //!
 //! ```
 //! use lsm::{Db, Options};
@@ -33,6 +34,7 @@
 //! - `version`, `manifest`: the live table set and its log of edits.
 //! - `compaction`: picking and running leveled compactions.
 //! - `iter`: merging iterators and [`DbIter`].
+//! - `blob`: key-value separation: large values in erasure-coded blob files.
 //!
 //! Limits: keys up to [`KEY_LEN_MAX`] bytes, values up to [`VALUE_LEN_MAX`];
 //! 7 levels. The on-disk format is in `FORMAT.md`; durability and tuning in

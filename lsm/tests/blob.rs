@@ -30,7 +30,7 @@ fn opts() -> Options {
 
 fn value(i: u32) -> Vec<u8> {
     // Alternately large (separated) and small (inline).
-    let len = if i % 2 == 0 {
+    let len = if i.is_multiple_of(2) {
         1000 + (i as usize * 37) % 9000
     } else {
         20
@@ -133,7 +133,7 @@ fn losing_m_plus_one_blob_dirs_names_the_keys() {
     let db = Db::open_with_fs(Arc::new(fs), "/db", opts()).expect("open");
     for i in 0..N {
         let r = db.get(&key(i));
-        if i % 2 == 0 {
+        if i.is_multiple_of(2) {
             assert!(
                 matches!(&r, Err(Error::BlobUnavailable { key: k, .. }) if *k == key(i)),
                 "key {i}: {r:?}"
