@@ -46,7 +46,10 @@ pub struct Options {
     pub create_if_missing: bool,
     /// Key-value separation: a value of at least this many bytes is moved
     /// into a blob file when its memtable is flushed, and the table keeps a
-    /// 32-byte reference. `None` turns separation off. Default `Some(4096)`.
+    /// 32-byte reference. `None` turns separation off. Default `None`:
+    /// until blob garbage collection exists, blob files are never deleted,
+    /// so separation is for values that are rarely overwritten; `Some(4096)`
+    /// is the usual setting.
     pub blob_threshold: Option<usize>,
     /// The `k + m` directories of the erasure-coded blob store, one per
     /// shard (put them on different disks). Empty: one directory `blobs`
@@ -73,7 +76,7 @@ impl Default for Options {
             l0_slowdown_trigger: 12,
             l0_stop_trigger: 20,
             create_if_missing: true,
-            blob_threshold: Some(4096),
+            blob_threshold: None,
             blob_dirs: Vec::new(),
             blob_code: (1, 0),
         }
