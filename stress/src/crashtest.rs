@@ -47,6 +47,8 @@ pub struct CrashOptions {
     pub kill_after_max: Duration,
     /// Seeds the kill times and the children.
     pub seed: u64,
+    /// lsm: values of at least this many bytes go to blob files.
+    pub blob_threshold: Option<usize>,
 }
 
 fn engine_name(k: Kind) -> &'static str {
@@ -79,6 +81,14 @@ pub fn crashtest(exe: &Path, dir: &Path, o: &CrashOptions) -> Result<Summary, St
             "--seed".into(),
             seed.to_string(),
         ]
+        .into_iter()
+        .chain(
+            o.blob_threshold
+                .map(|t| ["--blob-threshold".to_string(), t.to_string()])
+                .into_iter()
+                .flatten(),
+        )
+        .collect()
     };
     while start.elapsed() < o.duration {
         let life =

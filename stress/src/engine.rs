@@ -33,8 +33,14 @@ fn err(e: impl std::fmt::Display) -> String {
 }
 
 impl Engine {
-    /// Opens (or creates) the database in `dir`.
-    pub fn open(kind: Kind, dir: &Path, sync_on: bool) -> EngineResult<Engine> {
+    /// Opens (or creates) the database in `dir`. `blob_threshold` turns on
+    /// lsm's key-value separation for values at least that long.
+    pub fn open(
+        kind: Kind,
+        dir: &Path,
+        sync_on: bool,
+        blob_threshold: Option<usize>,
+    ) -> EngineResult<Engine> {
         match kind {
             Kind::Lsm => {
                 let options = lsm::Options {
@@ -50,6 +56,7 @@ impl Engine {
                     l0_slowdown_trigger: 4,
                     l0_stop_trigger: 8,
                     block_cache_bytes: 1 << 20,
+                    blob_threshold,
                     ..lsm::Options::default()
                 };
                 lsm::Db::open(dir.join("db"), options)

@@ -37,6 +37,8 @@ pub struct RunOptions {
     pub seconds: f64,
     /// Seeds the workload.
     pub seed: u64,
+    /// lsm: values of at least this many bytes go to blob files.
+    pub blob_threshold: Option<usize>,
 }
 
 /// What the verification at the start of a run found.
@@ -110,7 +112,7 @@ pub fn run(dir: &Path, o: &RunOptions) -> Result<Verified, String> {
     std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let mut expected = Expected::open(&dir.join("expected"), o.keys, o.sync_on)
         .map_err(|e| format!("expected state: {e}"))?;
-    let db = Engine::open(o.engine, dir, o.sync_on)?;
+    let db = Engine::open(o.engine, dir, o.sync_on, o.blob_threshold)?;
     let (verified, found) = verify(&db, &expected)?;
     println!(
         "verified {} keys, {} present, {} violations",

@@ -11,7 +11,12 @@ use stress::engine::Engine;
 use stress::expected::Expected;
 use stress::{CrashOptions, Kind, RunOptions, value};
 
-fn soak(engine: Kind, sync_on: bool, duration: Duration) -> stress::Summary {
+fn soak(
+    engine: Kind,
+    sync_on: bool,
+    duration: Duration,
+    blob_threshold: Option<usize>,
+) -> stress::Summary {
     let dir = tempfile::tempdir().unwrap();
     let o = CrashOptions {
         engine,
@@ -21,6 +26,7 @@ fn soak(engine: Kind, sync_on: bool, duration: Duration) -> stress::Summary {
         duration,
         kill_after_max: Duration::from_millis(800),
         seed: 7,
+        blob_threshold,
     };
     let exe = Path::new(env!("CARGO_BIN_EXE_stress"));
     stress::crashtest(exe, dir.path(), &o).unwrap()
@@ -30,7 +36,7 @@ fn soak(engine: Kind, sync_on: bool, duration: Duration) -> stress::Summary {
 fn killed_writers_leave_only_legal_states_on_both_engines() {
     for engine in [Kind::Lsm, Kind::Btree] {
         for sync_on in [true, false] {
-            let s = soak(engine, sync_on, Duration::from_secs(5));
+            let s = soak(engine, sync_on, Duration::from_secs(5), None);
             assert!(
                 s.violations.is_empty(),
                 "{engine:?} sync {sync_on}: {:?}",
@@ -40,6 +46,21 @@ fn killed_writers_leave_only_legal_states_on_both_engines() {
             assert_eq!(s.verifications, s.kills + 1, "{s:?}");
             assert!(s.writes_acked > 0 && s.keys_verified > 0, "{s:?}");
         }
+    }
+}
+
+/// lsm with key-value separation: about half the values live in blob
+/// files, which flushes write before the tables that point into them.
+#[test]
+fn killed_writers_leave_only_legal_states_with_blob_separation() {
+    for sync_on in [true, false] {
+        let s = soak(Kind::Lsm, sync_on, Duration::from_secs(5), Some(100));
+        assert!(
+            s.violations.is_empty(),
+            "sync {sync_on}: {:?}",
+            s.violations
+        );
+        assert!(s.kills >= 3 && s.writes_acked > 0, "{s:?}");
     }
 }
 
@@ -57,10 +78,11 @@ fn the_verifier_reports_a_lost_write_and_a_value_that_was_never_acknowledged() {
             sync_on,
             seconds: 1.0,
             seed: 3,
+            blob_threshold: None,
         };
         let v = stress::run(dir.path(), &o).unwrap();
         assert!(v.violations.is_empty());
-        let db = Engine::open(engine, dir.path(), sync_on).unwrap();
+        let db = Engine::open(engine, dir.path(), sync_on, None).unwrap();
         let expected = Expected::open(&dir.path().join("expected"), 500, sync_on).unwrap();
         let (clean, found) = stress::verify(&db, &expected).unwrap();
         assert!(clean.violations.is_empty(), "{:?}", clean.violations);
@@ -76,19 +98,29 @@ fn the_verifier_reports_a_lost_write_and_a_value_that_was_never_acknowledged() {
     }
 }
 
-/// The long soak: `STRESS_MINUTES` (default 30) per engine and sync mode.
+/// The long soak: `STRESS_MINUTES` (default 30) per engine and sync mode,
+/// and for lsm with key-value separation.
 /// `cargo test --release -p stress --test crash -- --ignored --nocapture`
 #[test]
-#[ignore = "runs for two hours by default"]
+#[ignore = "runs for three hours by default"]
 fn long_soak() {
     let minutes: f64 = std::env::var("STRESS_MINUTES")
         .ok()
         .and_then(|m| m.parse().ok())
         .unwrap_or(30.0);
-    for engine in [Kind::Lsm, Kind::Btree] {
+    for (engine, blobs) in [
+        (Kind::Lsm, None),
+        (Kind::Btree, None),
+        (Kind::Lsm, Some(100)),
+    ] {
         for sync_on in [true, false] {
-            let s = soak(engine, sync_on, Duration::from_secs_f64(minutes * 60.0));
-            println!("{engine:?} sync {sync_on}: {s:?}");
+            let s = soak(
+                engine,
+                sync_on,
+                Duration::from_secs_f64(minutes * 60.0),
+                blobs,
+            );
+            println!("{engine:?} blobs {blobs:?} sync {sync_on}: {s:?}");
             assert!(s.violations.is_empty(), "{:?}", s.violations);
         }
     }
