@@ -107,6 +107,26 @@ pub(crate) fn svg(plot: &Plot, path: &Path) -> std::io::Result<()> {
     }
 }
 
+/// The frame both kinds of plot share: title, margins, axis label areas.
+fn chart_builder<'a, 'b>(
+    root: &'a DrawingArea<SVGBackend<'b>, plotters::coord::Shift>,
+    title: &'a str,
+) -> ChartBuilder<'a, 'b, SVGBackend<'b>> {
+    let mut builder = ChartBuilder::on(root);
+    builder
+        .caption(title, ("sans-serif", 24))
+        .margin(20)
+        .x_label_area_size(55)
+        .y_label_area_size(85);
+    builder
+}
+
+/// The color of the `i`-th series.
+fn series_color(i: usize) -> RGBAColor {
+    let (r, g, b) = PALETTE[i % PALETTE.len()];
+    RGBColor(r, g, b).to_rgba()
+}
+
 fn lines(plot: &Plot, path: &Path) -> std::io::Result<()> {
     let xs = || {
         plot.series
@@ -123,12 +143,7 @@ fn lines(plot: &Plot, path: &Path) -> std::io::Result<()> {
     let legend = emptier_upper_corner(plot, (x0, x1), (y0, y1));
     let root = SVGBackend::new(path, (900, 540)).into_drawing_area();
     root.fill(&WHITE).map_err(io_error)?;
-    let mut builder = ChartBuilder::on(&root);
-    builder
-        .caption(&plot.title, ("sans-serif", 24))
-        .margin(20)
-        .x_label_area_size(55)
-        .y_label_area_size(85);
+    let mut builder = chart_builder(&root, &plot.title);
     // One body for the four axis kinds.
     macro_rules! draw {
         ($x:expr, $y:expr) => {{
@@ -146,8 +161,7 @@ fn lines(plot: &Plot, path: &Path) -> std::io::Result<()> {
                 .draw()
                 .map_err(io_error)?;
             for (i, series) in plot.series.iter().enumerate() {
-                let (r, g, b) = PALETTE[i % PALETTE.len()];
-                let color = RGBColor(r, g, b).to_rgba();
+                let color = series_color(i);
                 let points: Vec<(f64, f64)> = series
                     .points
                     .iter()
@@ -197,15 +211,13 @@ fn bars(plot: &Plot, path: &Path) -> std::io::Result<()> {
         .iter()
         .flat_map(|s| s.points.iter().map(|p| p.1));
     let (y0, y1) = bounds(ys, plot.log_y);
+    // Bars grow from the axis: start it a decade below the smallest value
+    // (log) or at zero (linear), so the smallest bar is still visible.
+    let y0 = if plot.log_y { y0 / 10.0 } else { y0.min(0.0) };
     let width = (160 + 95 * n as u32).max(900);
     let root = SVGBackend::new(path, (width, 560)).into_drawing_area();
     root.fill(&WHITE).map_err(io_error)?;
-    let mut builder = ChartBuilder::on(&root);
-    builder
-        .caption(&plot.title, ("sans-serif", 24))
-        .margin(20)
-        .x_label_area_size(55)
-        .y_label_area_size(85);
+    let mut builder = chart_builder(&root, &plot.title);
     let name = |v: &f64| {
         let i = v.round();
         if (v - i).abs() < 1e-6 && i >= 1.0 {
@@ -238,8 +250,7 @@ fn bars(plot: &Plot, path: &Path) -> std::io::Result<()> {
                 .draw()
                 .map_err(io_error)?;
             for (i, series) in plot.series.iter().enumerate() {
-                let (r, g, b) = PALETTE[i % PALETTE.len()];
-                let color = RGBColor(r, g, b).to_rgba();
+                let color = series_color(i);
                 let rects: Vec<_> = series
                     .points
                     .iter()
