@@ -162,3 +162,46 @@ fn a_commit_repeating_a_lost_one_byte_for_byte_does_not_fool_the_view() {
     txn.commit().unwrap();
     db.check().unwrap();
 }
+
+/// Found by the crash soak (`stress`, 512-byte pages, four threads): a file
+/// of 7,600 used pages grew to 4 million pages, nearly all of them listed as
+/// free but never reused. It reproduces with one thread reading in a loop
+/// beside the writer (18,000 pages for 2,000 in use); without the reader
+/// the file stays small. Not yet fixed: see the README's known problems.
+#[test]
+#[ignore = "known problem, not yet fixed: free pages are not reused while a reader runs in a loop"]
+fn free_pages_are_reused_while_a_reader_runs_in_a_loop() {
+    let fs = Arc::new(vfs::MemFs::new());
+    let options = Options {
+        page_size_bytes: 512,
+        ..Options::default()
+    };
+    let db = Arc::new(Db::open(fs, "/db", options).unwrap());
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let reader = {
+        let (db, stop) = (db.clone(), stop.clone());
+        std::thread::spawn(move || {
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let read = db.begin_read().unwrap();
+                let _ = read.get(&7u32.to_be_bytes()).unwrap();
+            }
+        })
+    };
+    let mut rng = StdRng::seed_from_u64(13);
+    for _ in 0..5_000 {
+        let mut txn = db.begin_write().unwrap();
+        let k = rng.random_range(0..2_000u32).to_be_bytes();
+        txn.insert(&k, &[7; 100]).unwrap();
+        txn.commit().unwrap();
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    reader.join().unwrap();
+    let stats = db.check().unwrap();
+    let used = stats.branch_pages + stats.leaf_pages + stats.overflow_pages;
+    assert!(
+        stats.page_count <= 4 * used + 256,
+        "{} pages for {used} in use ({} free)",
+        stats.page_count,
+        stats.free_pages
+    );
+}
