@@ -187,7 +187,8 @@ pub(crate) fn on_off(b: bool) -> &'static str {
 ///
 /// Sync on: every acknowledged write was durable, so the key holds its
 /// last acknowledged write, or the one in flight. Sync off: it holds what
-/// the last completed sync covered, or any write made after that sync.
+/// the last completed sync covered, or any write made after that sync
+/// (including a delete that was in flight).
 pub fn legal(slot: &Slot, sync_on: bool, sync_mark: u64, found: Option<u64>) -> bool {
     if sync_on {
         let committed = (slot.committed != 0).then_some(slot.committed);
@@ -196,7 +197,12 @@ pub fn legal(slot: &Slot, sync_on: bool, sync_mark: u64, found: Option<u64>) -> 
     } else {
         match found {
             Some(id) => (id == slot.durable && id != 0) || id > sync_mark,
-            None => slot.durable == 0 || slot.deleted_at > sync_mark,
+            // A delete in flight may have taken effect before the kill.
+            None => {
+                slot.durable == 0
+                    || slot.deleted_at > sync_mark
+                    || (slot.in_flight && slot.pending == 0)
+            }
         }
     }
 }
@@ -247,6 +253,15 @@ mod tests {
             ..s
         };
         assert!(legal(&deleted_after, false, 10, None));
+        let deleting = Slot {
+            in_flight: true,
+            pending: 0,
+            ..s
+        };
+        assert!(
+            legal(&deleting, false, 10, None),
+            "a delete in flight may have landed"
+        );
         let never = Slot::default();
         assert!(legal(&never, false, 10, None));
         assert!(
