@@ -656,15 +656,20 @@ fn open_blob_store(
 /// The directory of the default blob store, inside the database directory.
 const BLOB_DIR: &str = "blobs";
 
-/// `entries` with their large values moved into a blob when separation is on.
-fn separate(
+/// `entries` with their large values moved into a blob when separation is
+/// on, and the bytes put in the blob. With separation off the entries
+/// stream through untouched, as before separation existed.
+fn separate<'a>(
     store: Option<&erasure::BlobStore>,
     opts: &Options,
-    entries: impl Iterator<Item = crate::memtable::Entry>,
-) -> Result<(Vec<crate::memtable::Entry>, u64)> {
+    entries: impl Iterator<Item = crate::memtable::Entry> + 'a,
+) -> Result<(Box<dyn Iterator<Item = crate::memtable::Entry> + 'a>, u64)> {
     match (store, opts.blob_threshold) {
-        (Some(store), Some(t)) => blob::separate(store, t, entries),
-        _ => Ok((entries.collect(), 0)),
+        (Some(store), Some(t)) => {
+            let (separated, blob_bytes) = blob::separate(store, t, entries)?;
+            Ok((Box::new(separated.into_iter()), blob_bytes))
+        }
+        _ => Ok((Box::new(entries), 0)),
     }
 }
 
@@ -1069,7 +1074,7 @@ impl Inner {
         self.counters
             .blob_bytes
             .fetch_add(blob_bytes, Ordering::Relaxed);
-        let table = self.write_table(entries.into_iter())?;
+        let table = self.write_table(entries)?;
         self.fs.sync_dir(&self.dir)?;
         let mut edit = VersionEdit::default();
         let mut opened = Vec::new();

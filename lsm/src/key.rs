@@ -33,9 +33,7 @@ impl ValueKind {
     /// The kind with the largest tag: a seek key built with it sorts before
     /// every entry of the same user key and sequence number.
     pub(crate) const SEEK: ValueKind = ValueKind::BlobRef;
-}
 
-impl ValueKind {
     pub(crate) fn from_u8(tag: u8) -> Option<ValueKind> {
         match tag {
             0 => Some(ValueKind::Delete),
