@@ -144,9 +144,9 @@ impl Expected {
             .write_all_at(&id.to_le_bytes(), Self::slot_offset(k) + DURABLE_OFFSET)
     }
 
-    /// Writes the sync mark.
-    pub fn write_sync_mark(&mut self, mark: u64) -> io::Result<()> {
-        self.sync_mark = mark;
+    /// Writes the sync mark to the file (`sync_mark` keeps the value read
+    /// at open, which is what a verification checks against).
+    pub fn write_sync_mark(&self, mark: u64) -> io::Result<()> {
         self.file
             .write_all_at(&mark.to_le_bytes(), SYNC_MARK_OFFSET)
     }
@@ -173,8 +173,8 @@ impl Expected {
         }
         self.file.write_all_at(&b, HEADER_BYTES)?;
         // Every id used so far is below `next_id`; the next run's are not.
-        let mark = self.next_id - 1;
-        self.write_sync_mark(mark)
+        self.sync_mark = self.next_id - 1;
+        self.write_sync_mark(self.sync_mark)
     }
 }
 
