@@ -50,8 +50,9 @@ impl Span {
         (lo, hi)
     }
 
-    /// Whether the bounds are ones `BTreeMap::range` accepts (it panics on
-    /// a start after the end; the engines must simply yield nothing).
+    /// The model's pairs in the span, in the span's direction. An inverted
+    /// span is empty (`BTreeMap::range` would panic; the engines must simply
+    /// yield nothing).
     fn model(self, m: &Model) -> Vec<(Vec<u8>, Vec<u8>)> {
         let (lo, hi) = self.bounds();
         let inverted = match (&lo, &hi) {
