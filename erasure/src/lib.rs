@@ -35,7 +35,8 @@
 //!   library can be swapped.
 //! - `store`: [`BlobStore::open`] with [`Options`], manifests, leftovers,
 //!   `list`, `delete`.
-//! - `writer`: `put`, `put_reader` (streaming).
+//! - `writer`: `put`, `put_reader`, and [`BlobWriter`] (streaming, with the id
+//!   known before the blob is finished).
 //! - `reader`: `get`, `get_to` (streaming), `get_range`.
 //! - `repair`: `stat` ([`BlobStat`]), `repair`, `scrub` ([`ScrubReport`]).
 //! - `format`, `manifest`: the bytes on disk.
@@ -66,6 +67,7 @@ pub use format::STRIPE_SIZE_MAX;
 pub use id::BlobId;
 pub use repair::{BlobStat, ScrubReport};
 pub use store::{BlobStore, Options};
+pub use writer::BlobWriter;
 
 /// The on-disk format (`FORMAT.md`): the manifest, the shard file, and the
 /// write protocol that makes blobs appear and disappear atomically.

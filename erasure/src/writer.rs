@@ -1,7 +1,7 @@
-//! `put`: a blob streamed stripe by stripe into `k + m` pending shard files,
-//! then made visible by renames.
+//! `put` and [`BlobWriter`]: a blob streamed stripe by stripe into `k + m`
+//! pending shard files, then made visible by renames.
 
-use std::io::Read;
+use std::io::{Read, Write};
 
 use vfs::{File, OpenMode};
 use xxhash_rust::xxh3::Xxh3;
@@ -17,7 +17,9 @@ impl BlobStore {
     ///
     /// [`Error::Io`] from the disk; nothing is then visible.
     pub fn put(&self, blob: &[u8]) -> Result<BlobId> {
-        self.put_reader(blob)
+        let mut w = self.writer()?;
+        w.write_all_bytes(blob)?;
+        w.finish()
     }
 
     /// Stores what `reader` yields until its end, one stripe in memory at a
@@ -27,91 +29,53 @@ impl BlobStore {
     ///
     /// [`Error::Stream`] if the reader fails; [`Error::Io`] from the disk.
     /// Nothing is visible after an error.
-    pub fn put_reader(&self, reader: impl Read) -> Result<BlobId> {
-        let id = self.allocate_id();
-        let mut files = Vec::with_capacity(self.dirs.len());
-        let result = self.write_pending(id, reader, &mut files);
-        drop(files);
-        if let Err(e) = result {
-            // Best effort: a leftover pending file is removed by the next open.
-            for dir in &self.dirs {
-                let _ = self.fs.remove_file(&self.path(dir, id, FileKind::Pending));
+    pub fn put_reader(&self, mut reader: impl Read) -> Result<BlobId> {
+        let mut w = self.writer()?;
+        let mut buf = vec![0u8; 64 << 10];
+        loop {
+            match reader.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => w.write_all_bytes(&buf[..n])?,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(Error::Stream(e)),
             }
-            return Err(e);
         }
-        for dir in &self.dirs {
-            self.fs.rename(
-                &self.path(dir, id, FileKind::Pending),
-                &self.path(dir, id, FileKind::Shard),
-            )?;
-        }
-        for dir in &self.dirs {
-            self.fs.sync_dir(dir)?;
-        }
-        self.index.write().insert(id);
-        Ok(id)
+        w.finish()
     }
 
-    /// Writes and syncs every shard of `id` under its pending name, and syncs
-    /// the directories so the names are durable before any rename.
-    fn write_pending(
-        &self,
-        id: BlobId,
-        mut reader: impl Read,
-        files: &mut Vec<Box<dyn File>>,
-    ) -> Result<()> {
-        for dir in &self.dirs {
-            files.push(
-                self.fs
-                    .open(&self.path(dir, id, FileKind::Pending), OpenMode::Truncate)?,
-            );
-        }
-        let stripe_size = self.options.stripe_size_bytes;
-        let mut geometry = Geometry {
-            data_shards: self.options.data_shards as u64,
-            stripe_size,
-            blob_len: 0,
+    /// Starts a blob written piece by piece. Its id is known from the
+    /// start ([`BlobWriter::id`]), so a caller can record where each piece
+    /// lands before the blob is finished; the blob becomes visible, durably,
+    /// only at [`BlobWriter::finish`]. Dropping the writer unfinished
+    /// removes what it wrote (a crash leaves pending files that the next
+    /// [`BlobStore::open`] removes).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`] if a pending shard file cannot be created.
+    pub fn writer(&self) -> Result<BlobWriter<'_>> {
+        let id = self.allocate_id();
+        let mut w = BlobWriter {
+            store: self,
+            id,
+            files: Vec::with_capacity(self.dirs.len()),
+            geometry: Geometry {
+                data_shards: self.options.data_shards as u64,
+                stripe_size: self.options.stripe_size_bytes,
+                blob_len: 0,
+            },
+            hasher: Xxh3::new(),
+            stripe: Vec::new(),
+            stripes_written: 0,
+            finished: false,
         };
-        let mut hasher = Xxh3::new();
-        let mut buf = vec![0u8; usize::try_from(stripe_size).unwrap_or(usize::MAX)];
-        let mut stripe = 0u64;
-        loop {
-            let n = fill(&mut reader, &mut buf)?;
-            if n == 0 {
-                break;
-            }
-            let data = &buf[..n];
-            hasher.update(data);
-            let offset = geometry.chunk_offset(stripe);
-            let chunks = self.codec.encode_chunks(data)?;
-            // The store's codec is Reed-Solomon over GF(2^8): no padding
-            // beyond the k-th part, as the geometry assumes.
-            debug_assert!(
-                chunks
-                    .iter()
-                    .all(|c| c.len() as u64 == geometry.chunk_len_for(n as u64))
-            );
-            for (file, chunk) in files.iter().zip(chunks) {
-                file.write_all_at(&encode_region(&chunk), offset)?;
-            }
-            geometry.blob_len += n as u64;
-            stripe += 1;
-            if n < buf.len() {
-                break;
-            }
-        }
-        let checksum = hasher.digest();
-        for (i, file) in files.iter().enumerate() {
-            let header = self.header(i, id, geometry.blob_len, checksum);
-            file.write_all_at(&header.to_bytes(), 0)?;
-            debug_assert_eq!(file.len().ok(), Some(geometry.file_len()));
-            debug_assert!(HEADER_LEN as u64 <= geometry.file_len());
-            file.sync_data()?;
-        }
         for dir in &self.dirs {
-            self.fs.sync_dir(dir)?;
+            let f = self
+                .fs
+                .open(&self.path(dir, id, FileKind::Pending), OpenMode::Truncate)?;
+            w.files.push(f);
         }
-        Ok(())
+        Ok(w)
     }
 
     /// The header of shard `index` of a blob.
@@ -136,16 +100,160 @@ impl BlobStore {
     }
 }
 
-/// Reads until `buf` is full or the reader ends; returns the bytes read.
-fn fill(reader: &mut impl Read, buf: &mut [u8]) -> Result<usize> {
-    let mut done = 0;
-    while done < buf.len() {
-        match reader.read(&mut buf[done..]) {
-            Ok(0) => break,
-            Ok(n) => done += n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(Error::Stream(e)),
+/// A blob being written: bytes are appended with [`BlobWriter::write_all_bytes`]
+/// (or `std::io::Write`), each full stripe is coded and written out, and
+/// [`BlobWriter::finish`] syncs the shards and makes the blob visible.
+/// Memory: one stripe.
+pub struct BlobWriter<'a> {
+    store: &'a BlobStore,
+    id: BlobId,
+    files: Vec<Box<dyn File>>,
+    geometry: Geometry,
+    hasher: Xxh3,
+    /// The stripe being filled.
+    stripe: Vec<u8>,
+    stripes_written: u64,
+    /// Set once the renames begin: from then on the pending files are
+    /// the next open's to resolve.
+    finished: bool,
+}
+
+impl std::fmt::Debug for BlobWriter<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BlobWriter")
+            .field("id", &self.id)
+            .field("len", &self.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl BlobWriter<'_> {
+    /// The id the blob will have.
+    pub fn id(&self) -> BlobId {
+        self.id
+    }
+
+    /// Bytes written so far: the offset the next byte will have.
+    pub fn len(&self) -> u64 {
+        self.geometry.blob_len + self.stripe.len() as u64
+    }
+
+    /// Whether nothing was written yet.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Appends `data`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`] from the disk; the writer must then be dropped.
+    pub fn write_all_bytes(&mut self, mut data: &[u8]) -> Result<()> {
+        let stripe_size = usize::try_from(self.geometry.stripe_size).unwrap_or(usize::MAX);
+        while !data.is_empty() {
+            let take = (stripe_size - self.stripe.len()).min(data.len());
+            self.stripe.extend_from_slice(&data[..take]);
+            data = &data[take..];
+            if self.stripe.len() == stripe_size {
+                self.write_stripe()?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Codes the buffered stripe and writes its chunks.
+    fn write_stripe(&mut self) -> Result<()> {
+        let n = self.stripe.len();
+        self.hasher.update(&self.stripe);
+        let offset = self.geometry.chunk_offset(self.stripes_written);
+        let chunks = self.store.codec.encode_chunks(&self.stripe)?;
+        // The store's codec is Reed-Solomon over GF(2^8): no padding beyond
+        // the k-th part, as the geometry assumes.
+        debug_assert!(
+            chunks
+                .iter()
+                .all(|c| c.len() as u64 == self.geometry.chunk_len_for(n as u64))
+        );
+        for (file, chunk) in self.files.iter().zip(chunks) {
+            file.write_all_at(&encode_region(&chunk), offset)?;
+        }
+        self.geometry.blob_len += n as u64;
+        self.stripes_written += 1;
+        self.stripe.clear();
+        Ok(())
+    }
+
+    /// Writes the last stripe and the headers, syncs every shard and
+    /// directory, and makes the blob visible. Durable when it returns `Ok`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`] from the disk; nothing is then visible.
+    pub fn finish(mut self) -> Result<BlobId> {
+        self.finish_inner()?;
+        Ok(self.id)
+    }
+
+    fn finish_inner(&mut self) -> Result<()> {
+        if !self.stripe.is_empty() {
+            self.write_stripe()?;
+        }
+        let store = self.store;
+        let checksum = self.hasher.digest();
+        for (i, file) in self.files.iter().enumerate() {
+            let header = store.header(i, self.id, self.geometry.blob_len, checksum);
+            file.write_all_at(&header.to_bytes(), 0)?;
+            debug_assert_eq!(file.len().ok(), Some(self.geometry.file_len()));
+            debug_assert!(HEADER_LEN as u64 <= self.geometry.file_len());
+            file.sync_data()?;
+        }
+        self.files.clear();
+        // The pending names are durable before any rename, so a crash
+        // leaves either pending files (removed at open) or shards.
+        for dir in &store.dirs {
+            store.fs.sync_dir(dir)?;
+        }
+        // From here on a failure leaves shards and pending files that the
+        // next open resolves (it finishes or drops the blob whole), so the
+        // drop must not remove pending files any more.
+        self.finished = true;
+        for dir in &store.dirs {
+            store.fs.rename(
+                &store.path(dir, self.id, FileKind::Pending),
+                &store.path(dir, self.id, FileKind::Shard),
+            )?;
+        }
+        for dir in &store.dirs {
+            store.fs.sync_dir(dir)?;
+        }
+        store.index.write().insert(self.id);
+        Ok(())
+    }
+}
+
+impl Write for BlobWriter<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.write_all_bytes(buf).map_err(std::io::Error::other)?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Drop for BlobWriter<'_> {
+    fn drop(&mut self) {
+        if self.finished {
+            return;
+        }
+        self.files.clear();
+        // Best effort: a leftover pending file is removed by the next open.
+        for dir in &self.store.dirs {
+            let _ = self
+                .store
+                .fs
+                .remove_file(&self.store.path(dir, self.id, FileKind::Pending));
         }
     }
-    Ok(done)
 }

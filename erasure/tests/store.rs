@@ -363,3 +363,46 @@ fn degraded_ranged_read_rebuilds_only_the_blocks_it_needs() {
     // Headers of shards 0, 2, 3, 4; one block and its CRC from each.
     assert_eq!(fault.op_count(Op::Read) - reads, 4 + 4 * 2);
 }
+
+#[test]
+fn blob_writer_knows_its_id_first_and_shows_nothing_until_finished() {
+    let (_, fs) = mem();
+    let store = open(&fs, options(3, 2, 100));
+    let whole = blob(1234, 9);
+    let mut w = store.writer().unwrap();
+    let id = w.id();
+    let mut offsets = Vec::new();
+    // Pieces of every size, crossing stripe boundaries.
+    for piece in whole.chunks(37).collect::<Vec<_>>().chunks(3) {
+        for p in piece {
+            offsets.push(w.len());
+            w.write_all_bytes(p).unwrap();
+        }
+    }
+    assert_eq!(w.len(), 1234);
+    assert!(!store.contains(id), "visible before finish");
+    assert!(matches!(store.get(id), Err(Error::NotFound { .. })));
+    assert_eq!(w.finish().unwrap(), id);
+    assert_eq!(store.get(id).unwrap(), whole);
+    for (i, &off) in offsets.iter().enumerate() {
+        let len = whole[off as usize..].len().min(37) as u64;
+        assert_eq!(
+            store.get_range(id, off, len).unwrap(),
+            whole[off as usize..(off + len) as usize],
+            "piece {i}"
+        );
+    }
+
+    // Dropped unfinished: nothing stays, not even pending files.
+    let mut w = store.writer().unwrap();
+    let gone = w.id();
+    w.write_all_bytes(&blob(500, 2)).unwrap();
+    drop(w);
+    assert!(!store.contains(gone));
+    for d in store.dirs() {
+        for name in fs.list_dir(d).unwrap() {
+            let name = name.to_str().unwrap().to_owned();
+            assert!(!name.ends_with(".pending"), "{name} left behind");
+        }
+    }
+}
