@@ -12,7 +12,7 @@
 //! I/O of others. Version changes (flush, compaction) append to the manifest
 //! under the version lock and then swap the super version.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::ops::{Bound, RangeBounds};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -24,7 +24,7 @@ use bytes::Bytes;
 use parking_lot::{Condvar, Mutex, RwLock};
 
 use crate::batch::WriteBatch;
-use crate::blob;
+use crate::blob::{self, BlobFiles, BlobMeta, BlobUse, RefCounter, Separator};
 use crate::cache::BlockCache;
 use crate::compaction::{job, picker};
 use crate::filter;
@@ -81,6 +81,8 @@ struct ManifestState {
     log: LogWriter,
     log_number: u64,
     cursor: Vec<Vec<u8>>,
+    /// Recorded blob files and the table files pointing into them.
+    blobs: BlobFiles,
 }
 
 #[derive(Debug, Default)]
@@ -96,6 +98,7 @@ struct Counters {
     flushes: AtomicU64,
     write_stalls: AtomicU64,
     blob_bytes: AtomicU64,
+    blob_gc_bytes: AtomicU64,
 }
 
 #[derive(Debug)]
@@ -286,6 +289,8 @@ impl Db {
         let mut next_file = 1;
         let mut last_seq = 0;
         let mut level_files: [Vec<u64>; NUM_LEVELS] = Default::default();
+        let mut blob_files = BlobFiles::default();
+        let mut blobs_recorded = false;
         let current = manifest::read_current(&*fs, &dir)?;
         if let Some(m) = current {
             let path = dir.join(manifest::manifest_name(m));
@@ -305,6 +310,14 @@ impl Db {
                         l.retain(|&x| x != n);
                     }
                 }
+                blobs_recorded |= e.blobs_recorded;
+                for b in e.blobs_added {
+                    blob_files.files.insert(b.blob, b);
+                }
+                for b in e.blobs_deleted {
+                    blob_files.files.remove(&b);
+                }
+                blob_files.tables.extend(e.table_blobs);
                 for (level, n, _) in e.added {
                     let Some(l) = level_files.get_mut(level as usize) else {
                         return Err(Error::corruption(
@@ -337,6 +350,15 @@ impl Db {
         sort_version(&mut version);
         if let Some(m) = current {
             check_levels(&version, &dir.join(manifest::manifest_name(m)))?;
+        }
+        // Only tables still live keep their blob references.
+        blob_files
+            .tables
+            .retain(|n, _| version.levels.iter().flatten().any(|t| t.number == *n));
+        if !blobs_recorded && let Some(store) = &blobs {
+            // A manifest from before blob files were recorded: learn the
+            // references from the tables and adopt every blob in the store.
+            adopt_blobs(&version, store, &mut blob_files)?;
         }
 
         // 2. The logs not yet flushed.
@@ -378,12 +400,33 @@ impl Db {
             let n = new_number();
             let path = dir.join(manifest::table_name(n));
             let mut w = TableWriter::create(&*fs, &path, table_opts)?;
-            for (k, v) in separate(blobs.as_deref(), &opts, mem.iter())?.0 {
+            let no_collection = HashSet::new();
+            let mut sep = blobs
+                .as_deref()
+                .map(|s| Separator::new(s, opts.blob_threshold, &no_collection));
+            let mut refs = RefCounter::default();
+            for (mut k, mut v) in mem.iter() {
+                if let Some(sep) = &mut sep {
+                    sep.apply(&mut k, &mut v)?;
+                }
+                refs.note(k.kind, &v);
                 w.add(&k.encoded(), &v)?;
             }
             w.finish()?;
+            if let Some(sep) = sep {
+                for b in sep.finish()? {
+                    blob_files.files.insert(b.blob, b);
+                }
+            }
+            blob_files.tables.insert(n, refs.into_uses());
             let t = Table::open(&*fs, &path, n, Arc::clone(&cache))?;
             version.levels[0].insert(0, Arc::new(t));
+        }
+        // Blob files no live table points into are garbage from here on.
+        blob_files.tables.retain(|_, uses| !uses.is_empty());
+        let unreferenced = blob_files.unreferenced();
+        for b in &unreferenced {
+            blob_files.files.remove(b);
         }
 
         // 3. A fresh log and manifest holding the whole state.
@@ -400,6 +443,14 @@ impl Db {
                 edit.added.push((level as u8, t.number, t.size_bytes()));
             }
         }
+        edit.blobs_recorded = true;
+        edit.blobs_added = blob_files.files.values().copied().collect();
+        edit.table_blobs = blob_files
+            .tables
+            .iter()
+            .map(|(n, uses)| (*n, uses.clone()))
+            .collect();
+        edit.table_blobs.sort_unstable_by_key(|(n, _)| *n);
         edit.next_file = Some(next.load(Ordering::Relaxed));
         mlog.add_record(&edit.encode())?;
         mlog.sync()?;
@@ -421,6 +472,16 @@ impl Db {
             }
         }
         fs.sync_dir(&dir)?;
+        if let Some(store) = &blobs {
+            // Blobs the new manifest does not record: unreferenced ones,
+            // and those a crash left between their write and the manifest
+            // edit naming them.
+            for id in store.list() {
+                if !blob_files.files.contains_key(&id.0) {
+                    store.delete(id).map_err(Error::BlobStore)?;
+                }
+            }
+        }
 
         let sync_file = log.file();
         let inner = Arc::new(Inner {
@@ -449,6 +510,7 @@ impl Db {
                 log: mlog,
                 log_number: new_log_number,
                 cursor: vec![Vec::new(); NUM_LEVELS],
+                blobs: blob_files,
             }),
             compaction_lock: Mutex::new(()),
             bg: Mutex::new(BgState::default()),
@@ -656,21 +718,34 @@ fn open_blob_store(
 /// The directory of the default blob store, inside the database directory.
 const BLOB_DIR: &str = "blobs";
 
-/// `entries` with their large values moved into a blob when separation is
-/// on, and the bytes put in the blob. With separation off the entries
-/// stream through untouched, as before separation existed.
-fn separate<'a>(
-    store: Option<&erasure::BlobStore>,
-    opts: &Options,
-    entries: impl Iterator<Item = crate::memtable::Entry> + 'a,
-) -> Result<(Box<dyn Iterator<Item = crate::memtable::Entry> + 'a>, u64)> {
-    match (store, opts.blob_threshold) {
-        (Some(store), Some(t)) => {
-            let (separated, blob_bytes) = blob::separate(store, t, entries)?;
-            Ok((Box::new(separated.into_iter()), blob_bytes))
+/// Learns, from a manifest that predates blob-file records, which blob
+/// values each live table references, and records every blob of the store
+/// (none is deleted on this evidence alone unless no table uses it).
+fn adopt_blobs(v: &Version, store: &erasure::BlobStore, blobs: &mut BlobFiles) -> Result<()> {
+    for t in v.levels.iter().flatten() {
+        let mut refs = RefCounter::default();
+        for entry in t.iter_uncached() {
+            let (k, value) = entry?;
+            refs.note(k.kind, &value);
         }
-        _ => Ok((Box::new(entries), 0)),
+        blobs.tables.insert(t.number, refs.into_uses());
     }
+    let mut values: std::collections::HashMap<u64, u64> = std::collections::HashMap::new();
+    for u in blobs.tables.values().flatten() {
+        *values.entry(u.blob).or_default() += u.values;
+    }
+    for id in store.list() {
+        let bytes = store.stat(id).map_or(0, |s| s.len);
+        blobs.files.insert(
+            id.0,
+            BlobMeta {
+                blob: id.0,
+                values: values.get(&id.0).copied().unwrap_or(0),
+                bytes,
+            },
+        );
+    }
+    Ok(())
 }
 
 fn table_options(opts: &Options) -> TableOptions {
@@ -971,6 +1046,12 @@ impl Inner {
         edit.last_seq = Some(self.last_seq.load(Ordering::Acquire));
         m.log.add_record(&edit.encode())?;
         m.log.sync()?;
+        for b in &edit.blobs_added {
+            m.blobs.files.insert(b.blob, *b);
+        }
+        for (n, uses) in &edit.table_blobs {
+            m.blobs.tables.insert(*n, uses.clone());
+        }
         let mut sv_lock = self.sv.write();
         let old = Arc::clone(&sv_lock);
         let mut v = (*old.version).clone();
@@ -1033,21 +1114,73 @@ impl Inner {
                 true
             }
         });
-        for (n, path) in dead {
-            self.cache.evict_table(n);
-            self.fs.remove_file(&path)?;
+        if dead.is_empty() {
+            return Ok(());
+        }
+        for (n, path) in &dead {
+            self.cache.evict_table(*n);
+            self.fs.remove_file(path)?;
+        }
+        {
+            let mut m = self.manifest.lock();
+            for (n, _) in &dead {
+                m.blobs.tables.remove(n);
+            }
+        }
+        self.delete_unreferenced_blobs()
+    }
+
+    /// Deletes the blob files no table file on disk points into: first
+    /// from the manifest (durably), then from the store. A crash between
+    /// the two leaves a blob the manifest does not record, which the next
+    /// open deletes; no blob a live table references is ever deleted.
+    fn delete_unreferenced_blobs(&self) -> Result<()> {
+        let Some(store) = &self.blobs else {
+            return Ok(());
+        };
+        let gone = {
+            let mut m = self.manifest.lock();
+            let gone = m.blobs.unreferenced();
+            if gone.is_empty() {
+                return Ok(());
+            }
+            let edit = VersionEdit {
+                blobs_deleted: gone.clone(),
+                ..VersionEdit::default()
+            };
+            m.log.add_record(&edit.encode())?;
+            m.log.sync()?;
+            for b in &gone {
+                m.blobs.files.remove(b);
+            }
+            gone
+        };
+        for b in gone {
+            match store.delete(erasure::BlobId(b)) {
+                Ok(()) | Err(erasure::Error::NotFound { .. }) => {}
+                Err(e) => return Err(Error::BlobStore(e)),
+            }
         }
         Ok(())
     }
 
+    /// Writes `entries` to a new table (synced), moving large values into
+    /// blobs through `separator`; returns it with the blob values it
+    /// references.
     fn write_table(
         &self,
         entries: impl Iterator<Item = crate::memtable::Entry>,
-    ) -> Result<Option<Arc<Table>>> {
+        mut separator: Option<&mut Separator<'_>>,
+    ) -> Result<Option<(Arc<Table>, Vec<BlobUse>)>> {
         let n = self.new_file_number();
         let path = self.dir.join(manifest::table_name(n));
         let mut w = TableWriter::create(&*self.fs, &path, table_options(&self.opts))?;
-        for (k, v) in entries {
+        let mut refs = RefCounter::default();
+        for (mut k, mut v) in entries {
+            if let Some(s) = separator.as_deref_mut() {
+                s.apply(&mut k, &mut v)?;
+            }
+            refs.note(k.kind, &v);
             w.add(&k.encoded(), &v)?;
         }
         if w.entries() == 0 {
@@ -1057,12 +1190,8 @@ impl Inner {
         }
         let (size, _) = w.finish()?;
         self.counters.flush_bytes.fetch_add(size, Ordering::Relaxed);
-        Ok(Some(Arc::new(Table::open(
-            &*self.fs,
-            &path,
-            n,
-            Arc::clone(&self.cache),
-        )?)))
+        let t = Table::open(&*self.fs, &path, n, Arc::clone(&self.cache))?;
+        Ok(Some((Arc::new(t), refs.into_uses())))
     }
 
     fn flush_imm(&self) -> Result<()> {
@@ -1070,16 +1199,26 @@ impl Inner {
         let Some((imm, next_log)) = &sv.imm else {
             return Ok(());
         };
-        let (entries, blob_bytes) = separate(self.blobs.as_deref(), &self.opts, imm.iter())?;
-        self.counters
-            .blob_bytes
-            .fetch_add(blob_bytes, Ordering::Relaxed);
-        let table = self.write_table(entries)?;
-        self.fs.sync_dir(&self.dir)?;
+        let no_collection = HashSet::new();
+        let mut sep = match (&self.blobs, self.opts.blob_threshold) {
+            (Some(store), Some(t)) => Some(Separator::new(store, Some(t), &no_collection)),
+            _ => None,
+        };
+        let table = self.write_table(imm.iter(), sep.as_mut())?;
         let mut edit = VersionEdit::default();
+        if let Some(sep) = sep {
+            self.counters
+                .blob_bytes
+                .fetch_add(sep.separated_bytes, Ordering::Relaxed);
+            edit.blobs_added = sep.finish()?;
+        }
+        self.fs.sync_dir(&self.dir)?;
         let mut opened = Vec::new();
-        if let Some(t) = table {
+        if let Some((t, uses)) = table {
             edit.added.push((0, t.number, t.size_bytes()));
+            if !uses.is_empty() {
+                edit.table_blobs.push((t.number, uses));
+            }
             opened.push((0, t));
         }
         self.install(edit, opened, Some(*next_log))?;
@@ -1096,10 +1235,15 @@ impl Inner {
         }
         if moves == Move::Allowed && job::is_trivial_move(c) {
             let t = &c.inputs[0];
-            edit.added
-                .push(((c.level + 1) as u8, t.number, t.size_bytes()));
-            opened.push((c.level + 1, Arc::clone(t)));
+            edit.added.push((c.out_level as u8, t.number, t.size_bytes()));
+            opened.push((c.out_level, Arc::clone(t)));
         } else {
+            let collect = self.blobs_to_collect(&sv.version);
+            let mut sep = self
+                .blobs
+                .as_deref()
+                .filter(|_| !collect.is_empty())
+                .map(|store| Separator::new(store, None, &collect));
             let next = || self.new_file_number();
             let env = job::JobEnv {
                 fs: &*self.fs,
@@ -1109,9 +1253,15 @@ impl Inner {
                 smallest_snapshot: self.smallest_snapshot(),
                 new_file_number: &next,
             };
-            let outputs = job::run(c, &sv.version, &env)?;
+            let outputs = job::run(c, &sv.version, &env, sep.as_mut())?;
+            if let Some(sep) = sep {
+                self.counters
+                    .blob_gc_bytes
+                    .fetch_add(sep.relocated_bytes, Ordering::Relaxed);
+                edit.blobs_added = sep.finish()?;
+            }
             self.fs.sync_dir(&self.dir)?;
-            for (n, size) in outputs {
+            for (n, size, uses) in outputs {
                 self.counters
                     .compaction_bytes
                     .fetch_add(size, Ordering::Relaxed);
@@ -1121,8 +1271,11 @@ impl Inner {
                     n,
                     Arc::clone(&self.cache),
                 )?;
-                edit.added.push(((c.level + 1) as u8, n, size));
-                opened.push((c.level + 1, Arc::new(t)));
+                edit.added.push((c.out_level as u8, n, size));
+                if !uses.is_empty() {
+                    edit.table_blobs.push((n, uses));
+                }
+                opened.push((c.out_level, Arc::new(t)));
             }
         }
         if let Some(last) = c
@@ -1194,9 +1347,12 @@ impl Inner {
                 let sv = self.super_version();
                 let has_work = match role {
                     Role::Flush => sv.imm.is_some(),
-                    Role::Compact => picker::scores(&sv.version, &self.opts)
-                        .iter()
-                        .any(|&s| s >= 1.0),
+                    Role::Compact => {
+                        picker::scores(&sv.version, &self.opts)
+                            .iter()
+                            .any(|&s| s >= 1.0)
+                            || !self.blobs_to_collect(&sv.version).is_empty()
+                    }
                 };
                 if !has_work {
                     self.bg_cv.wait_for(&mut bg, Duration::from_millis(100));
@@ -1228,12 +1384,36 @@ impl Inner {
         }
     }
 
+    /// Blob files of `v` past `blob_gc_ratio` garbage, whose live values
+    /// compactions copy out.
+    fn blobs_to_collect(&self, v: &Version) -> HashSet<u64> {
+        if self.blobs.is_none() {
+            return HashSet::new();
+        }
+        self.manifest
+            .lock()
+            .blobs
+            .to_collect(v, self.opts.blob_gc_ratio)
+    }
+
+    /// A compaction that collects blob garbage, when no level needs one.
+    fn pick_blob_collection(&self, v: &Version) -> Option<picker::Compaction> {
+        let collect = self.blobs_to_collect(v);
+        if collect.is_empty() {
+            return None;
+        }
+        picker::pick_blob_collection(v, &self.manifest.lock().blobs, &collect)
+    }
+
     fn compaction_step(&self) -> Result<()> {
         let _g = self.compaction_lock.lock();
         let v = Arc::clone(&self.super_version().version);
         let cursor = self.manifest.lock().cursor.clone();
         if let Some(c) = picker::pick(&v, &self.opts, &cursor) {
             self.run_compaction(&c, Move::Allowed)?;
+        } else if let Some(c) = self.pick_blob_collection(&v) {
+            // Moving a table down unchanged would copy no value out.
+            self.run_compaction(&c, Move::Forbidden)?;
         }
         self.delete_obsolete()
     }
@@ -1249,16 +1429,32 @@ impl Inner {
             .collect();
         let user = c.user_bytes.load(Ordering::Relaxed);
         let blob_bytes = c.blob_bytes.load(Ordering::Relaxed);
+        let blob_gc_bytes = c.blob_gc_bytes.load(Ordering::Relaxed);
         let written = c.flush_bytes.load(Ordering::Relaxed)
             + c.compaction_bytes.load(Ordering::Relaxed)
-            + blob_bytes;
+            + blob_bytes
+            + blob_gc_bytes;
+        let (blob_files, blob_total, blob_live) = {
+            let m = self.manifest.lock();
+            let live: u64 = m.blobs.live(&sv.version).values().map(|l| l.bytes).sum();
+            let total: u64 = m.blobs.files.values().map(|b| b.bytes).sum();
+            (m.blobs.files.len(), total, live)
+        };
         Stats {
             levels,
             user_bytes: user,
             flush_bytes: c.flush_bytes.load(Ordering::Relaxed),
             compaction_bytes: c.compaction_bytes.load(Ordering::Relaxed),
             blob_bytes,
-            blob_files: self.blobs.as_ref().map_or(0, |b| b.list().len()),
+            blob_gc_bytes,
+            blob_files,
+            blob_live_bytes: blob_live,
+            blob_garbage_bytes: blob_total.saturating_sub(blob_live),
+            blob_space_amplification: if blob_live == 0 {
+                if blob_total == 0 { 1.0 } else { f64::INFINITY }
+            } else {
+                blob_total as f64 / blob_live as f64
+            },
             write_amplification: if user == 0 {
                 0.0
             } else {

@@ -10,9 +10,14 @@
 //! | 3 | last sequence number: u64 |
 //! | 4 | deleted table: level u8, number u64 |
 //! | 5 | added table: level u8, number u64, size u64 |
+//! | 6 | added blob file: id u64, values u64, bytes u64 |
+//! | 7 | deleted blob file: id u64 |
+//! | 8 | blob values a table references: table number u64, count u32, then per blob id u64, values u64, bytes u64 |
+//! | 9 | blob files are recorded (no fields; in each manifest's first edit) |
 
 use std::path::Path;
 
+use crate::blob::{BlobMeta, BlobUse};
 use crate::{Error, Result};
 
 const TAG_LOG_NUMBER: u8 = 1;
@@ -20,6 +25,10 @@ const TAG_NEXT_FILE: u8 = 2;
 const TAG_LAST_SEQ: u8 = 3;
 const TAG_DELETED: u8 = 4;
 const TAG_ADDED: u8 = 5;
+const TAG_BLOB_ADDED: u8 = 6;
+const TAG_BLOB_DELETED: u8 = 7;
+const TAG_TABLE_BLOBS: u8 = 8;
+const TAG_BLOBS_RECORDED: u8 = 9;
 
 /// One change to the set of live tables.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -29,6 +38,16 @@ pub(crate) struct VersionEdit {
     pub(crate) last_seq: Option<u64>,
     pub(crate) deleted: Vec<(u8, u64)>,
     pub(crate) added: Vec<(u8, u64, u64)>,
+    /// Blob files written (by a flush or a compaction) for the added tables.
+    pub(crate) blobs_added: Vec<BlobMeta>,
+    /// Blob files no table references any more.
+    pub(crate) blobs_deleted: Vec<u64>,
+    /// Per new table: the blob values it references (tables without any
+    /// are not listed).
+    pub(crate) table_blobs: Vec<(u64, Vec<BlobUse>)>,
+    /// Set in a manifest's first edit: this manifest records every blob
+    /// file (a manifest written before blob files were recorded does not).
+    pub(crate) blobs_recorded: bool,
 }
 
 impl VersionEdit {
@@ -55,6 +74,29 @@ impl VersionEdit {
             b.extend_from_slice(&n.to_le_bytes());
             b.extend_from_slice(&size.to_le_bytes());
         }
+        for m in &self.blobs_added {
+            b.push(TAG_BLOB_ADDED);
+            for x in [m.blob, m.values, m.bytes] {
+                b.extend_from_slice(&x.to_le_bytes());
+            }
+        }
+        for &id in &self.blobs_deleted {
+            b.push(TAG_BLOB_DELETED);
+            b.extend_from_slice(&id.to_le_bytes());
+        }
+        for (table, uses) in &self.table_blobs {
+            b.push(TAG_TABLE_BLOBS);
+            b.extend_from_slice(&table.to_le_bytes());
+            b.extend_from_slice(&(uses.len() as u32).to_le_bytes());
+            for u in uses {
+                for x in [u.blob, u.values, u.bytes] {
+                    b.extend_from_slice(&x.to_le_bytes());
+                }
+            }
+        }
+        if self.blobs_recorded {
+            b.push(TAG_BLOBS_RECORDED);
+        }
         b
     }
 
@@ -71,6 +113,13 @@ impl VersionEdit {
             let mut a = [0u8; 8];
             a.copy_from_slice(s);
             Ok(u64::from_le_bytes(a))
+        };
+        let u32_at = |p: &mut usize| -> Result<u32> {
+            let s = b
+                .get(*p..*p + 4)
+                .ok_or_else(|| bad("manifest edit truncated"))?;
+            *p += 4;
+            Ok(u32::from_le_bytes([s[0], s[1], s[2], s[3]]))
         };
         let u8_at = |p: &mut usize| -> Result<u8> {
             let v = *b.get(*p).ok_or_else(|| bad("manifest edit truncated"))?;
@@ -91,6 +140,30 @@ impl VersionEdit {
                     let n = u64_at(&mut p)?;
                     e.added.push((level, n, u64_at(&mut p)?));
                 }
+                TAG_BLOB_ADDED => e.blobs_added.push(BlobMeta {
+                    blob: u64_at(&mut p)?,
+                    values: u64_at(&mut p)?,
+                    bytes: u64_at(&mut p)?,
+                }),
+                TAG_BLOB_DELETED => e.blobs_deleted.push(u64_at(&mut p)?),
+                TAG_TABLE_BLOBS => {
+                    let table = u64_at(&mut p)?;
+                    let count = u32_at(&mut p)?;
+                    // Bounded by the record: each use takes 24 bytes.
+                    if u64::from(count) * 24 > (b.len() - p) as u64 {
+                        return Err(bad("manifest edit truncated"));
+                    }
+                    let mut uses = Vec::with_capacity(count as usize);
+                    for _ in 0..count {
+                        uses.push(BlobUse {
+                            blob: u64_at(&mut p)?,
+                            values: u64_at(&mut p)?,
+                            bytes: u64_at(&mut p)?,
+                        });
+                    }
+                    e.table_blobs.push((table, uses));
+                }
+                TAG_BLOBS_RECORDED => e.blobs_recorded = true,
                 _ => return Err(bad("manifest edit tag")),
             }
         }
@@ -184,12 +257,37 @@ mod tests {
             last_seq: Some(1234),
             deleted: vec![(0, 3), (1, 4)],
             added: vec![(1, 8, 4096)],
+            blobs_added: vec![BlobMeta {
+                blob: 3,
+                values: 10,
+                bytes: 40960,
+            }],
+            blobs_deleted: vec![2],
+            table_blobs: vec![(
+                8,
+                vec![BlobUse {
+                    blob: 3,
+                    values: 9,
+                    bytes: 36000,
+                }],
+            )],
+            blobs_recorded: true,
         };
         assert_eq!(
             VersionEdit::decode(&e.encode(), Path::new("m")).expect("decode"),
             e
         );
-        let enc = e.encode();
+        // Cut inside the last field (the table's blob uses) is an error.
+        let enc = VersionEdit {
+            blobs_recorded: false,
+            ..e
+        }
+        .encode();
         assert!(VersionEdit::decode(&enc[..enc.len() - 1], Path::new("m")).is_err());
+        // A count larger than the record is refused before allocating.
+        let mut huge = vec![TAG_TABLE_BLOBS];
+        huge.extend_from_slice(&8u64.to_le_bytes());
+        huge.extend_from_slice(&u32::MAX.to_le_bytes());
+        assert!(VersionEdit::decode(&huge, Path::new("m")).is_err());
     }
 }

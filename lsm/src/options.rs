@@ -46,11 +46,14 @@ pub struct Options {
     pub create_if_missing: bool,
     /// Key-value separation: a value of at least this many bytes is moved
     /// into a blob file when its memtable is flushed, and the table keeps a
-    /// 32-byte reference. `None` turns separation off. Default `None`:
-    /// until blob garbage collection exists, blob files are never deleted,
-    /// so separation is for values that are rarely overwritten; `Some(4096)`
-    /// is the usual setting.
+    /// 32-byte reference. `None` turns separation off. Default 4 KiB.
     pub blob_threshold: Option<usize>,
+    /// Blob garbage collection: a compaction copies the live values out of
+    /// a blob file once at least this fraction of its bytes is garbage
+    /// (overwritten or deleted), so the file can be deleted. In `(0, 1]`;
+    /// 1 collects nothing (a blob file still goes once wholly garbage).
+    /// Default 0.5.
+    pub blob_gc_ratio: f64,
     /// The `k + m` directories of the erasure-coded blob store, one per
     /// shard (put them on different disks). Empty: one directory `blobs`
     /// inside the database directory (needs `blob_code == (1, 0)`).
@@ -76,7 +79,8 @@ impl Default for Options {
             l0_slowdown_trigger: 12,
             l0_stop_trigger: 20,
             create_if_missing: true,
-            blob_threshold: None,
+            blob_threshold: Some(4096),
+            blob_gc_ratio: 0.5,
             blob_dirs: Vec::new(),
             blob_code: (1, 0),
         }
@@ -101,6 +105,9 @@ impl Options {
             return Err(InvalidOption(
                 "need 0 < l0_compaction_trigger <= l0_slowdown_trigger <= l0_stop_trigger",
             ));
+        }
+        if !(self.blob_gc_ratio > 0.0 && self.blob_gc_ratio <= 1.0) {
+            return Err(InvalidOption("blob_gc_ratio must be in (0, 1]"));
         }
         if self.blob_threshold == Some(0) {
             return Err(InvalidOption("blob_threshold must be at least 1"));

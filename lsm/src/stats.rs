@@ -23,10 +23,22 @@ pub struct Stats {
     /// Value bytes moved into blob files at flush (key-value separation),
     /// before erasure coding (the shards hold `(k + m) / k` times as much).
     pub blob_bytes: u64,
-    /// Blob files in the blob store.
+    /// Value bytes copied out of blob files by garbage collection.
+    pub blob_gc_bytes: u64,
+    /// Blob files the manifest records.
     pub blob_files: usize,
-    /// `(flush_bytes + compaction_bytes + blob_bytes) / user_bytes` (the WAL
-    /// and parity excluded).
+    /// Value bytes in blob files that the current tables reference.
+    pub blob_live_bytes: u64,
+    /// Value bytes in blob files that no current table references
+    /// (overwritten or deleted values; old versions still held by an
+    /// iterator count here too).
+    pub blob_garbage_bytes: u64,
+    /// `(blob_live_bytes + blob_garbage_bytes) / blob_live_bytes`: 1.0 when
+    /// nothing is wasted (or no blob exists); garbage collection keeps it
+    /// near `1 / (1 - blob_gc_ratio)` at most.
+    pub blob_space_amplification: f64,
+    /// `(flush_bytes + compaction_bytes + blob_bytes + blob_gc_bytes) /
+    /// user_bytes` (the WAL and parity excluded).
     pub write_amplification: f64,
     /// Point lookups served.
     pub gets: u64,

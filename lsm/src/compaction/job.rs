@@ -8,6 +8,7 @@
 use std::sync::Arc;
 
 use crate::Result;
+use crate::blob::{BlobUse, RefCounter, Separator};
 use crate::compaction::picker::Compaction;
 use crate::iter::{BoxIter, Merge};
 use crate::key::{SeqNo, ValueKind};
@@ -24,8 +25,8 @@ pub(crate) struct JobEnv<'a> {
     pub(crate) new_file_number: &'a dyn Fn() -> u64,
 }
 
-/// One output table: number, size.
-pub(crate) type Output = (u64, u64);
+/// One output table: number, size, the blob values it references.
+pub(crate) type Output = (u64, u64, Vec<BlobUse>);
 
 fn is_base_level(v: &Version, out_level: usize, user: &[u8]) -> bool {
     v.levels[out_level + 1..NUM_LEVELS].iter().all(|level| {
@@ -36,21 +37,28 @@ fn is_base_level(v: &Version, out_level: usize, user: &[u8]) -> bool {
     })
 }
 
-/// Merges the compaction's tables and writes the outputs (synced).
-pub(crate) fn run(c: &Compaction, v: &Version, env: &JobEnv<'_>) -> Result<Vec<Output>> {
+/// Merges the compaction's tables and writes the outputs (synced). With a
+/// `separator`, references into the blobs it collects get their values
+/// copied into new blobs on the way.
+pub(crate) fn run(
+    c: &Compaction,
+    v: &Version,
+    env: &JobEnv<'_>,
+    mut separator: Option<&mut Separator<'_>>,
+) -> Result<Vec<Output>> {
     let sources: Vec<BoxIter> = c
         .inputs
         .iter()
         .chain(&c.overlaps)
         .map(|t| t.iter_uncached())
         .collect();
-    let out_level = c.level + 1;
+    let out_level = c.out_level;
     let mut outputs = Vec::new();
-    let mut writer: Option<(u64, TableWriter)> = None;
+    let mut writer: Option<(u64, TableWriter, RefCounter)> = None;
     let mut current_user: Option<bytes::Bytes> = None;
     let mut last_seq_for_key = SeqNo::MAX;
     for entry in Merge::new(sources) {
-        let (k, v_bytes) = entry?;
+        let (mut k, mut v_bytes) = entry?;
         let first_of_key = current_user.as_ref() != Some(&k.user);
         if first_of_key {
             current_user = Some(k.user.clone());
@@ -69,32 +77,40 @@ pub(crate) fn run(c: &Compaction, v: &Version, env: &JobEnv<'_>) -> Result<Vec<O
         }
         // Split only between user keys, so a key's versions share one table.
         if first_of_key
-            && let Some((_, w)) = &writer
+            && let Some((_, w, _)) = &writer
             && w.size_estimate_bytes() >= env.table_size_target_bytes
-            && let Some((n, w)) = writer.take()
+            && let Some((n, w, refs)) = writer.take()
         {
             let (size, _) = w.finish()?;
-            outputs.push((n, size));
+            outputs.push((n, size, refs.into_uses()));
         }
         if writer.is_none() {
             let n = (env.new_file_number)();
             let path = env.dir.join(crate::manifest::table_name(n));
-            writer = Some((n, TableWriter::create(env.fs, &path, env.table_opts)?));
+            writer = Some((
+                n,
+                TableWriter::create(env.fs, &path, env.table_opts)?,
+                RefCounter::default(),
+            ));
         }
-        if let Some((_, w)) = &mut writer {
+        if let Some(s) = separator.as_deref_mut() {
+            s.apply(&mut k, &mut v_bytes)?;
+        }
+        if let Some((_, w, refs)) = &mut writer {
+            refs.note(k.kind, &v_bytes);
             w.add(&k.encoded(), &v_bytes)?;
         }
     }
-    if let Some((n, w)) = writer {
+    if let Some((n, w, refs)) = writer {
         let (size, _) = w.finish()?;
-        outputs.push((n, size));
+        outputs.push((n, size, refs.into_uses()));
     }
     Ok(outputs)
 }
 
 /// Whether `c` can move its one input table down without rewriting it.
 pub(crate) fn is_trivial_move(c: &Compaction) -> bool {
-    c.inputs.len() == 1 && c.overlaps.is_empty()
+    c.inputs.len() == 1 && c.overlaps.is_empty() && c.out_level == c.level + 1
 }
 
 pub(crate) fn input_tables(
@@ -103,5 +119,5 @@ pub(crate) fn input_tables(
     c.inputs
         .iter()
         .map(move |t| (c.level, t))
-        .chain(c.overlaps.iter().map(move |t| (c.level + 1, t)))
+        .chain(c.overlaps.iter().map(move |t| (c.out_level, t)))
 }

@@ -8,10 +8,15 @@ use crate::Options;
 use crate::sstable::reader::Table;
 use crate::version::{NUM_LEVELS, Version, user_range};
 
-/// A chosen compaction: `inputs` of `level` merge with `overlaps` of `level + 1`.
+/// A chosen compaction: `inputs` of `level` merge with `overlaps` of
+/// `out_level` into new tables of `out_level`. `out_level` is `level + 1`,
+/// or `level` itself when a blob collection rewrites one table of L1.. in
+/// place (its outputs cover no more than its key range, so the level stays
+/// free of overlaps).
 #[derive(Debug)]
 pub(crate) struct Compaction {
     pub(crate) level: usize,
+    pub(crate) out_level: usize,
     pub(crate) inputs: Vec<Arc<Table>>,
     pub(crate) overlaps: Vec<Arc<Table>>,
 }
@@ -74,7 +79,48 @@ pub(crate) fn with_overlaps(v: &Version, level: usize, inputs: Vec<Arc<Table>>) 
     let overlaps = v.overlapping(level + 1, lo.as_deref(), hi.as_deref());
     Compaction {
         level,
+        out_level: level + 1,
         inputs,
         overlaps,
     }
+}
+
+/// A compaction that copies the live values of the blobs in `collect` out
+/// of the tables pointing into them, so those blobs can be deleted: the
+/// shallowest table referencing the most of their bytes. A table of L1..
+/// is rewritten in place; one in L0 takes all of L0 down (rewriting one L0
+/// table alone would give it a newer number than tables newer than it).
+pub(crate) fn pick_blob_collection(
+    v: &Version,
+    blobs: &crate::blob::BlobFiles,
+    collect: &std::collections::HashSet<u64>,
+) -> Option<Compaction> {
+    let referenced = |t: &Table| -> u64 {
+        blobs
+            .tables
+            .get(&t.number)
+            .into_iter()
+            .flatten()
+            .filter(|u| collect.contains(&u.blob))
+            .map(|u| u.bytes)
+            .sum()
+    };
+    for (level, tables) in v.levels.iter().enumerate() {
+        let best = tables
+            .iter()
+            .map(|t| (referenced(t), t))
+            .filter(|(b, _)| *b > 0)
+            .max_by_key(|(b, _)| *b);
+        let Some((_, t)) = best else { continue };
+        if level == 0 {
+            return Some(with_overlaps(v, 0, v.levels[0].clone()));
+        }
+        return Some(Compaction {
+            level,
+            out_level: level,
+            inputs: vec![Arc::clone(t)],
+            overlaps: Vec::new(),
+        });
+    }
+    None
 }
