@@ -99,6 +99,7 @@ struct Counters {
     write_stalls: AtomicU64,
     blob_bytes: AtomicU64,
     blob_gc_bytes: AtomicU64,
+    blob_files_deleted: AtomicU64,
 }
 
 #[derive(Debug)]
@@ -1160,6 +1161,9 @@ impl Inner {
                 Ok(()) | Err(erasure::Error::NotFound { .. }) => {}
                 Err(e) => return Err(Error::BlobStore(e)),
             }
+            self.counters
+                .blob_files_deleted
+                .fetch_add(1, Ordering::Relaxed);
         }
         Ok(())
     }
@@ -1293,6 +1297,9 @@ impl Inner {
 
     fn compact_range(&self, lo: Option<&[u8]>, hi: Option<&[u8]>) -> Result<()> {
         let _g = self.compaction_lock.lock();
+        // File numbers only grow: tables numbered from here on are this
+        // call's outputs.
+        let first_new = self.next_file.load(Ordering::Relaxed);
         for level in 0..NUM_LEVELS - 1 {
             self.check_failed()?;
             let v = Arc::clone(&self.super_version().version);
@@ -1310,7 +1317,29 @@ impl Inner {
             // A manual compaction rewrites even lone tables, to drop garbage.
             self.run_compaction(&picker::with_overlaps(&v, level, inputs), Move::Forbidden)?;
         }
-        Ok(())
+        // The deepest level's tables that this call did not just write may
+        // still hold versions and tombstones that only an older snapshot
+        // needed: rewrite them in place (as RocksDB's bottommost-level
+        // compaction does).
+        let v = Arc::clone(&self.super_version().version);
+        if let Some(bottom) = (1..NUM_LEVELS).rev().find(|&l| !v.levels[l].is_empty()) {
+            let old: Vec<Arc<Table>> = v
+                .overlapping(bottom, lo, hi)
+                .into_iter()
+                .filter(|t| t.number < first_new)
+                .collect();
+            if !old.is_empty() {
+                let c = picker::Compaction {
+                    level: bottom,
+                    out_level: bottom,
+                    inputs: old,
+                    overlaps: Vec::new(),
+                };
+                self.run_compaction(&c, Move::Forbidden)?;
+            }
+        }
+        drop(v);
+        self.delete_obsolete()
     }
 
     fn stop_background(&self) {
@@ -1415,6 +1444,8 @@ impl Inner {
             // Moving a table down unchanged would copy no value out.
             self.run_compaction(&c, Move::Forbidden)?;
         }
+        // The inputs just replaced can go unless a reader holds them.
+        drop(v);
         self.delete_obsolete()
     }
 
@@ -1448,6 +1479,7 @@ impl Inner {
             blob_bytes,
             blob_gc_bytes,
             blob_files,
+            blob_files_deleted: c.blob_files_deleted.load(Ordering::Relaxed),
             blob_live_bytes: blob_live,
             blob_garbage_bytes: blob_total.saturating_sub(blob_live),
             blob_space_amplification: if blob_live == 0 {

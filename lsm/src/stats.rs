@@ -27,6 +27,8 @@ pub struct Stats {
     pub blob_gc_bytes: u64,
     /// Blob files the manifest records.
     pub blob_files: usize,
+    /// Blob files deleted since open (no table referenced them any more).
+    pub blob_files_deleted: u64,
     /// Value bytes in blob files that the current tables reference.
     pub blob_live_bytes: u64,
     /// Value bytes in blob files that no current table references

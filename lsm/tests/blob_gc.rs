@@ -1,0 +1,241 @@
+//! Blob garbage collection: overwritten and deleted large values give their
+//! space back, and nothing a reader can still see is ever deleted.
+
+mod common;
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use lsm::{Db, Options, Stats};
+use vfs::{Fs, MemFs};
+
+fn opts(gc_ratio: f64) -> Options {
+    Options {
+        blob_threshold: Some(500),
+        blob_gc_ratio: gc_ratio,
+        ..common::tiny_options()
+    }
+}
+
+/// No compaction until the test asks for one, so garbage piles up first.
+fn manual(gc_ratio: f64) -> Options {
+    Options {
+        l0_compaction_trigger: 1000,
+        l0_slowdown_trigger: 1000,
+        l0_stop_trigger: 1000,
+        ..opts(gc_ratio)
+    }
+}
+
+fn key(i: u32) -> Vec<u8> {
+    format!("key{i:04}").into_bytes()
+}
+
+/// A large value that says which key and which round wrote it.
+fn value(i: u32, round: u32) -> Vec<u8> {
+    let mut v = format!("{i}-{round}-").into_bytes();
+    v.resize(600 + (i as usize * 13) % 400, b'a' + (round % 26) as u8);
+    v
+}
+
+const N: u32 = 120;
+
+/// Blob shard files actually on disk (the default store: one directory).
+fn blobs_on_disk(fs: &MemFs) -> usize {
+    fs.list_dir(Path::new("/db/blobs"))
+        .map(|names| {
+            names
+                .iter()
+                .filter(|n| n.to_string_lossy().ends_with(".shard"))
+                .count()
+        })
+        .unwrap_or(0)
+}
+
+fn check_all(db: &Db, round: &[u32]) {
+    for i in 0..N {
+        assert_eq!(
+            db.get(&key(i)).expect("get").as_deref(),
+            Some(value(i, round[i as usize]).as_slice()),
+            "key {i}"
+        );
+    }
+}
+
+/// Waits (bounded) until the background thread has nothing left to collect.
+fn settle(db: &Db, done: impl Fn(&Stats) -> bool) -> Stats {
+    let start = Instant::now();
+    loop {
+        let s = db.stats();
+        if done(&s) || start.elapsed() > Duration::from_secs(20) {
+            return s;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn overwritten_large_values_free_their_blob_files() {
+    let fs = MemFs::new();
+    let db = Db::open_with_fs(Arc::new(fs.clone()), "/db", manual(0.5)).expect("open");
+    let mut round = vec![0u32; N as usize];
+    for r in 0..4 {
+        for i in 0..N {
+            db.put(key(i), value(i, r)).expect("put");
+            round[i as usize] = r;
+        }
+        db.flush().expect("flush");
+    }
+    // Before any compaction every version is still in some table, so
+    // every blob byte counts as live (garbage is known only once
+    // compaction drops the references, as in RocksDB's BlobDB).
+    let before = db.stats();
+    let all_rounds: u64 = (0..4)
+        .flat_map(|r| (0..N).map(move |i| value(i, r).len() as u64))
+        .sum();
+    assert_eq!(before.blob_live_bytes, all_rounds, "{before:?}");
+    assert_eq!(blobs_on_disk(&fs), before.blob_files);
+    // A full compaction drops every old version: their blobs hold only
+    // garbage and go; what stays is all live.
+    db.compact_range::<&[u8], _>(..).expect("compact");
+    let after = settle(&db, |s| s.blob_garbage_bytes == 0);
+    assert_eq!(after.blob_garbage_bytes, 0, "{after:?}");
+    assert!(
+        (after.blob_space_amplification - 1.0).abs() < 1e-9,
+        "{after:?}"
+    );
+    assert!(after.blob_files < before.blob_files, "{before:?}\n{after:?}");
+    assert_eq!(blobs_on_disk(&fs), after.blob_files);
+    let live: u64 = (0..N).map(|i| value(i, 3).len() as u64).sum();
+    assert_eq!(after.blob_live_bytes, live);
+    check_all(&db, &round);
+    db.close().expect("close");
+
+    let db = Db::open_with_fs(Arc::new(fs.clone()), "/db", opts(0.5)).expect("reopen");
+    check_all(&db, &round);
+    assert_eq!(db.stats().blob_files, after.blob_files);
+    assert_eq!(blobs_on_disk(&fs), after.blob_files);
+}
+
+#[test]
+fn blobs_past_the_gc_ratio_have_their_live_values_copied_out() {
+    let fs = MemFs::new();
+    let db = Db::open_with_fs(Arc::new(fs.clone()), "/db", opts(0.3)).expect("open");
+    let mut round = vec![0u32; N as usize];
+    for i in 0..N {
+        db.put(key(i), value(i, 0)).expect("put");
+    }
+    db.compact_range::<&[u8], _>(..).expect("compact");
+    // Overwrite two keys in three: the first blobs are now about 2/3
+    // garbage but still hold live values, so only collection frees them.
+    for i in (0..N).filter(|i| i % 3 != 0) {
+        db.put(key(i), value(i, 1)).expect("put");
+        round[i as usize] = 1;
+    }
+    db.compact_range::<&[u8], _>(..).expect("compact");
+    let s = settle(&db, |s| s.blob_space_amplification < 1.0 / (1.0 - 0.3));
+    assert!(s.blob_gc_bytes > 0, "{s:?}");
+    assert!(
+        s.blob_space_amplification < 1.0 / (1.0 - 0.3),
+        "collection left too much garbage: {s:?}"
+    );
+    assert_eq!(blobs_on_disk(&fs), s.blob_files);
+    check_all(&db, &round);
+    db.close().expect("close");
+    let db = Db::open_with_fs(Arc::new(fs), "/db", opts(0.3)).expect("reopen");
+    check_all(&db, &round);
+}
+
+#[test]
+fn snapshots_and_iterators_keep_the_blobs_they_read() {
+    let fs = MemFs::new();
+    let db = Db::open_with_fs(Arc::new(fs.clone()), "/db", opts(0.2)).expect("open");
+    for i in 0..N {
+        db.put(key(i), value(i, 0)).expect("put");
+    }
+    db.flush().expect("flush");
+    let snap = db.snapshot();
+    let mut iter = db.range::<&[u8], _>(..);
+    let first = iter.next().expect("first").expect("read");
+    assert_eq!(&first.1[..], value(0, 0).as_slice());
+    for i in 0..N {
+        if i % 2 == 0 {
+            db.delete(key(i)).expect("delete");
+        } else {
+            db.put(key(i), value(i, 1)).expect("put");
+        }
+    }
+    db.compact_range::<&[u8], _>(..).expect("compact");
+    db.compact_range::<&[u8], _>(..).expect("compact again");
+    // The snapshot still sees round 0, through relocated copies or the
+    // original blobs; the iterator still reads its version's blobs.
+    for i in 0..N {
+        assert_eq!(
+            snap.get(&key(i)).expect("snapshot get").as_deref(),
+            Some(value(i, 0).as_slice()),
+            "key {i}"
+        );
+    }
+    let rest = common::collect(iter);
+    assert_eq!(rest.len(), N as usize - 1);
+    for (n, (k, v)) in rest.iter().enumerate() {
+        let i = n as u32 + 1;
+        assert_eq!((k, v), (&key(i), &value(i, 0)));
+    }
+    drop(snap);
+    // Nothing holds round 0 any more: compaction drops it and its blobs go.
+    db.compact_range::<&[u8], _>(..).expect("compact");
+    let live: u64 = (0..N)
+        .filter(|i| i % 2 == 1)
+        .map(|i| value(i, 1).len() as u64)
+        .sum();
+    let s = settle(&db, |s| s.blob_garbage_bytes == 0);
+    assert_eq!((s.blob_live_bytes, s.blob_garbage_bytes), (live, 0), "{s:?}");
+    assert_eq!(blobs_on_disk(&fs), s.blob_files);
+    for i in 0..N {
+        let want = (i % 2 == 1).then(|| value(i, 1));
+        assert_eq!(db.get(&key(i)).expect("get"), want.map(Into::into));
+    }
+}
+
+#[test]
+fn a_blob_no_manifest_records_is_deleted_at_open() {
+    let fs = MemFs::new();
+    let db = Db::open_with_fs(Arc::new(fs.clone()), "/db", opts(0.5)).expect("open");
+    for i in 0..N {
+        db.put(key(i), value(i, 0)).expect("put");
+    }
+    db.flush().expect("flush");
+    let recorded = db.stats().blob_files;
+    db.close().expect("close");
+    // What a crash between a blob's write and the manifest edit leaves.
+    {
+        let store = erasure::BlobStore::open(
+            Arc::new(fs.clone()) as Arc<dyn Fs>,
+            &["/db/blobs"],
+            erasure::Options {
+                data_shards: 1,
+                parity_shards: 0,
+                ..erasure::Options::default()
+            },
+        )
+        .expect("store");
+        store.put(&[7u8; 5000]).expect("orphan");
+    }
+    assert_eq!(blobs_on_disk(&fs), recorded + 1);
+    let db = Db::open_with_fs(Arc::new(fs.clone()), "/db", opts(0.5)).expect("reopen");
+    assert_eq!(blobs_on_disk(&fs), recorded);
+    check_all(&db, &[0; N as usize]);
+}
+
+#[test]
+fn blob_gc_ratio_outside_zero_to_one_is_refused() {
+    for bad in [0.0, -0.5, 1.5, f64::NAN] {
+        let r = Db::open_with_fs(Arc::new(MemFs::new()), "/db", opts(bad));
+        assert!(
+            matches!(r, Err(lsm::Error::InvalidOption(_))),
+            "{bad}: {r:?}"
+        );
+    }
+}
