@@ -1,11 +1,11 @@
 //! The [`Engine`] adapter over the `lsm` crate.
 //!
-//! `lsm` has no verify or repair entry point, so they are built here:
 //! `Db::open` checks the manifest and every live table's footer, index and
 //! filter, and replays the logs dropping a torn tail; `verify` then checks
 //! the CRC of every block of every table file (`lsm_walk`, from
-//! `lsm/FORMAT.md`), reporting each bad one, and reads every pair through
-//! the engine, which also decodes every live block.
+//! `lsm/FORMAT.md`), reporting each bad one, runs `Db::verify` (every
+//! entry, every blob value, the keys a lost blob costs), and reads every
+//! pair through the engine. `repair` flushes and runs `Db::repair_blobs`.
 
 use std::ops::Bound;
 use std::path::Path;
@@ -173,6 +173,58 @@ impl Engine for LsmEngine {
             corruptions: walk.corruptions,
             ..VerifyReport::default()
         };
+        // ...then every entry and every blob value through the engine's own
+        // verify, which names the keys a lost blob costs...
+        let deep = self.db.verify().map_err(convert)?;
+        let blobs = self.dir.join("blobs");
+        for p in &deep.problems {
+            let (file, offset, what) = match p {
+                lsm::Problem::Table {
+                    file,
+                    offset,
+                    error,
+                    ..
+                } => (file.clone(), offset.unwrap_or(0), error.clone()),
+                lsm::Problem::BlobDegraded { blob, bad_shards } => (
+                    blobs.clone(),
+                    0,
+                    format!(
+                        "blob {blob}: shards {bad_shards:?} missing or rotten, no value lost (run repair)"
+                    ),
+                ),
+                lsm::Problem::BlobLost {
+                    blob,
+                    reason,
+                    keys,
+                    refs_total,
+                } => (
+                    blobs.clone(),
+                    0,
+                    format!(
+                        "blob {blob}: {refs_total} value(s) lost ({reason}); keys: {}",
+                        keys.iter()
+                            .map(|k| String::from_utf8_lossy(k).into_owned())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                ),
+                lsm::Problem::BadValue { key, blob } => (
+                    blobs.clone(),
+                    0,
+                    format!(
+                        "blob {blob}: value of key {} fails its checksum",
+                        String::from_utf8_lossy(key)
+                    ),
+                ),
+            };
+            let known = report
+                .corruptions
+                .iter()
+                .any(|c| c.file == file && c.offset == offset && offset != 0);
+            if !known {
+                report.corruptions.push(Corruption { file, offset, what });
+            }
+        }
         // ...then every pair through the engine, which also decompresses and
         // decodes each block; it stops at the first failure.
         for item in self.db.range::<&[u8], _>(..) {
@@ -189,6 +241,8 @@ impl Engine for LsmEngine {
                         }
                         break;
                     }
+                    // A lost blob value: already reported with its keys.
+                    _ if !deep.lost_nothing() => break,
                     other => return Err(other),
                 },
             }
@@ -200,11 +254,21 @@ impl Engine for LsmEngine {
         // Opening already replayed the logs and dropped a torn tail; a flush
         // moves what the logs held into a checked table and retires them.
         self.db.flush().map_err(convert)?;
-        Ok(
-            "replayed the write-ahead log (a torn tail, if any, was dropped)\n\
-            flushed the memtable to a table and retired the old log"
-                .to_string(),
-        )
+        let blobs = self.db.repair_blobs().map_err(convert)?;
+        let mut out = "replayed the write-ahead log (a torn tail, if any, was dropped)\n\
+            flushed the memtable to a table and retired the old log\n"
+            .to_string();
+        out += &format!(
+            "rebuilt {} blob shard(s) from the surviving shards",
+            blobs.shards_rebuilt
+        );
+        if !blobs.after.lost_nothing() {
+            out += &format!(
+                "\n{} problem(s) remain (values lost beyond the parity): run verify",
+                blobs.after.problems.len()
+            );
+        }
+        Ok(out)
     }
 
     fn sync(&self) -> Result<()> {

@@ -34,7 +34,9 @@
 //! - `version`, `manifest`: the live table set and its log of edits.
 //! - `compaction`: picking and running leveled compactions.
 //! - `iter`: merging iterators and [`DbIter`].
-//! - `blob`: key-value separation: large values in erasure-coded blob files.
+//! - `blob`: key-value separation: large values in erasure-coded blob files,
+//!   and their garbage collection.
+//! - `verify`: [`Db::verify`] and [`Db::repair_blobs`] ([`VerifyReport`]).
 //!
 //! Limits: keys up to [`KEY_LEN_MAX`] bytes, values up to [`VALUE_LEN_MAX`];
 //! 7 levels. The on-disk format is in `FORMAT.md`; durability and tuning in
@@ -58,6 +60,7 @@ mod options;
 mod sstable;
 mod stats;
 mod varint;
+mod verify;
 mod version;
 mod wal;
 
@@ -67,6 +70,7 @@ pub use error::{Error, Result};
 pub use iter::DbIter;
 pub use options::{Options, SyncMode};
 pub use stats::{LevelStats, Stats};
+pub use verify::{BlobRepairReport, Problem, VerifyReport};
 pub(crate) use version::Version;
 
 /// Longest key accepted, in bytes.
