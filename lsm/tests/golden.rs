@@ -1,6 +1,7 @@
 //! Golden files pin the on-disk format (`FORMAT.md`): a fixed workload must
 //! write exactly the bytes in `tests/data/golden/` (WAL, table, manifest,
-//! `CURRENT`), and a DB made of those files must read back.
+//! `CURRENT`), and a DB made of those files must read back; a second set in
+//! `tests/data/golden_blobs/` does the same with every value in a blob.
 //!
 //! After a deliberate format change, regenerate with
 //! `LSM_BLESS=1 cargo test -p lsm --test golden` and update FORMAT.md.
@@ -11,23 +12,29 @@ use std::sync::Arc;
 use lsm::{Db, Options};
 use vfs::{Fs, MemFs, OpenMode};
 
-fn golden_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/golden")
+fn golden_dir(blobs: bool) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(if blobs {
+        "tests/data/golden_blobs"
+    } else {
+        "tests/data/golden"
+    })
 }
 
-fn opts() -> Options {
+/// Without blobs the files pin the inline format (no blob directory); with
+/// them, every value of 6 bytes or more goes to a blob, so the table holds
+/// references and the manifest records blob files (tags 6, 8 and 9).
+fn opts(blobs: bool) -> Options {
     Options {
         compression: false,
-        // The golden files pin the inline format (no blob directory).
-        blob_threshold: None,
+        blob_threshold: if blobs { Some(6) } else { None },
         ..Options::default()
     }
 }
 
 /// Writes a table (three puts and a delete, flushed) and a log (two more
 /// writes, not flushed).
-fn workload(fs: &MemFs) {
-    let db = Db::open_with_fs(Arc::new(fs.clone()), "/db", opts()).expect("open");
+fn workload(fs: &MemFs, blobs: bool) {
+    let db = Db::open_with_fs(Arc::new(fs.clone()), "/db", opts(blobs)).expect("open");
     db.put("apple", "red").expect("put");
     db.put("banana", "yellow").expect("put");
     db.put("cherry", "dark red").expect("put");
@@ -38,42 +45,83 @@ fn workload(fs: &MemFs) {
     db.close().expect("close");
 }
 
+/// Every file under `/db` but the locks, by path relative to it (the blob
+/// store's files as `blobs/<name>`).
 fn files(fs: &MemFs) -> Vec<(String, Vec<u8>)> {
-    fs.list_dir(Path::new("/db"))
-        .expect("list")
-        .into_iter()
-        .map(|n| n.to_string_lossy().into_owned())
-        .filter(|n| n != "LOCK")
-        .map(|n| {
+    let mut out = Vec::new();
+    for sub in ["", "blobs"] {
+        let dir = Path::new("/db").join(sub);
+        let Ok(names) = fs.list_dir(&dir) else {
+            continue;
+        };
+        for n in names {
+            let n = n.to_string_lossy().into_owned();
+            let path = dir.join(&n);
+            if n == "LOCK" || fs.list_dir(&path).is_ok() {
+                continue;
+            }
             let data = fs
-                .open(&Path::new("/db").join(&n), OpenMode::Read)
+                .open(&path, OpenMode::Read)
                 .and_then(|f| f.map())
                 .expect("read");
-            (n, data.to_vec())
-        })
-        .collect()
+            let rel = if sub.is_empty() { n } else { format!("{sub}/{n}") };
+            out.push((rel, data.to_vec()));
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Golden file names, relative to the golden directory, sorted.
+fn golden_names(dir: &Path) -> Vec<String> {
+    let mut want = Vec::new();
+    for sub in ["", "blobs"] {
+        let Ok(entries) = std::fs::read_dir(dir.join(sub)) else {
+            continue;
+        };
+        for e in entries {
+            let e = e.expect("entry");
+            if e.file_type().expect("type").is_dir() {
+                continue;
+            }
+            let n = e.file_name().to_string_lossy().into_owned();
+            want.push(if sub.is_empty() { n } else { format!("{sub}/{n}") });
+        }
+    }
+    want.sort();
+    want
 }
 
 #[test]
 fn format_matches_golden_files_byte_for_byte() {
+    check_golden(false);
+}
+
+#[test]
+fn format_with_blobs_matches_golden_files_byte_for_byte() {
+    check_golden(true);
+}
+
+fn check_golden(blobs: bool) {
     let fs = MemFs::new();
-    workload(&fs);
+    workload(&fs, blobs);
     let got = files(&fs);
-    let dir = golden_dir();
+    let dir = golden_dir(blobs);
     if std::env::var_os("LSM_BLESS").is_some() {
-        std::fs::create_dir_all(&dir).expect("mkdir");
+        std::fs::create_dir_all(dir.join(if blobs { "blobs" } else { "" })).expect("mkdir");
         for (name, data) in &got {
             std::fs::write(dir.join(name), data).expect("write golden");
         }
     }
-    let mut want: Vec<String> = std::fs::read_dir(&dir)
-        .expect("golden dir")
-        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
-        .collect();
-    want.sort();
+    let want = golden_names(&dir);
     let names: Vec<String> = got.iter().map(|(n, _)| n.clone()).collect();
     assert_eq!(names, want, "file set changed");
     for (name, data) in &got {
+        // The blob store's manifest holds a random store id (the erasure
+        // crate's golden files pin its format).
+        if name == "blobs/MANIFEST" {
+            continue;
+        }
         let golden = std::fs::read(dir.join(name)).expect("read golden");
         assert!(
             *data == golden,
@@ -84,17 +132,26 @@ fn format_matches_golden_files_byte_for_byte() {
 
 #[test]
 fn golden_files_open_and_read_back() {
+    read_back(false);
+}
+
+#[test]
+fn golden_files_with_blobs_open_and_read_back() {
+    read_back(true);
+}
+
+fn read_back(blobs: bool) {
     let fs = MemFs::new();
-    fs.create_dir_all(Path::new("/db")).expect("mkdir");
-    for e in std::fs::read_dir(golden_dir()).expect("golden dir") {
-        let e = e.expect("entry");
+    fs.create_dir_all(Path::new("/db/blobs")).expect("mkdir");
+    let dir = golden_dir(blobs);
+    for name in golden_names(&dir) {
         let f = fs
-            .open(&Path::new("/db").join(e.file_name()), OpenMode::CreateNew)
+            .open(&Path::new("/db").join(&name), OpenMode::CreateNew)
             .expect("create");
-        f.append(&std::fs::read(e.path()).expect("read"))
+        f.append(&std::fs::read(dir.join(&name)).expect("read"))
             .expect("write");
     }
-    let db = Db::open_with_fs(Arc::new(fs), "/db", opts()).expect("open golden DB");
+    let db = Db::open_with_fs(Arc::new(fs), "/db", opts(blobs)).expect("open golden DB");
     let all: Vec<(Vec<u8>, Vec<u8>)> = db
         .range::<&[u8], _>(..)
         .map(|r| r.map(|(k, v)| (k.to_vec(), v.to_vec())).expect("scan"))
