@@ -54,6 +54,7 @@
 mod codec;
 mod error;
 mod format;
+mod handles;
 mod id;
 mod manifest;
 mod reader;

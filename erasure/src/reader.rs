@@ -4,7 +4,7 @@
 
 use std::io::Write;
 use std::ops::Range;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use bytes::Bytes;
 use vfs::{File, OpenMode};
@@ -86,7 +86,17 @@ impl BlobStore {
     /// [`Error::RangeOutOfBounds`] past the end; otherwise as
     /// [`BlobStore::get`] for the stripes touched.
     pub fn get_range(&self, id: BlobId, offset: u64, len: u64) -> Result<Bytes> {
-        let shards = self.open_shards_lazily(id)?;
+        if !self.contains(id) {
+            return Err(Error::NotFound { blob: id });
+        }
+        let shards = match self.handles.get(id) {
+            Some(s) => s,
+            None => {
+                let s = Arc::new(self.open_shards_lazily(id)?);
+                self.handles.insert(id, Arc::clone(&s));
+                s
+            }
+        };
         let g = shards.geometry;
         let end = offset.checked_add(len).filter(|&e| e <= g.blob_len);
         let Some(end) = end else {

@@ -84,6 +84,8 @@ impl BlobStore {
             return Ok(0);
         }
         let result = self.rewrite(&shards, &bad);
+        // Cached handles may point at the replaced (or missing) files.
+        self.handles.forget(id);
         if result.is_err() {
             for &i in &bad {
                 let _ = self

@@ -91,6 +91,8 @@ pub struct BlobStore {
     /// Visible blobs.
     pub(crate) index: RwLock<BTreeSet<BlobId>>,
     mutation_locks: Vec<Mutex<()>>,
+    /// Opened shard files of recently read blobs (ranged reads).
+    pub(crate) handles: crate::handles::Handles,
     _locks: Vec<LockGuard>,
 }
 
@@ -158,6 +160,7 @@ impl BlobStore {
             store_id,
             next_id: AtomicU64::new(max_id.map_or(0, |id| id + 1)),
             index: RwLock::new(index),
+            handles: crate::handles::Handles::default(),
             mutation_locks: (0..MUTATION_LOCKS).map(|_| Mutex::new(())).collect(),
             _locks: locks,
         })
@@ -208,6 +211,7 @@ impl BlobStore {
         }
         // The delete is committed: a reopen would finish it.
         self.index.write().remove(&id);
+        self.handles.forget(id);
         let mut touched = BTreeSet::new();
         for dir in &self.dirs {
             let shard = self.path(dir, id, FileKind::Shard);

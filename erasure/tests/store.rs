@@ -406,3 +406,33 @@ fn blob_writer_knows_its_id_first_and_shows_nothing_until_finished() {
         }
     }
 }
+
+#[test]
+fn ranged_reads_reuse_opened_shards_until_a_repair_or_delete() {
+    let mem = vfs::MemFs::new();
+    let faulty = Arc::new(vfs::FaultFs::new(Arc::new(mem.clone())));
+    let fs: Arc<dyn vfs::Fs> = faulty.clone();
+    let store = BlobStore::open(fs.clone(), &dirs(6), options(4, 2, 400)).unwrap();
+    let b = blob(3000, 4);
+    let id = store.put(&b).unwrap();
+    assert_eq!(store.get_range(id, 10, 500).unwrap(), b[10..510]);
+    let opens = faulty.op_count(vfs::Op::Open);
+    for i in 0..50u64 {
+        let at = (i * 37) % 2900;
+        assert_eq!(store.get_range(id, at, 100).unwrap(), b[at as usize..at as usize + 100]);
+    }
+    // The shards opened by the first reads are kept: later reads open at
+    // most the ones no read touched yet.
+    assert!(faulty.op_count(vfs::Op::Open) - opens <= 4, "reopened shard files");
+    // A lost shard is cached as lost; after a repair rebuilt it, the next
+    // read opens the new file instead of decoding around the old absence.
+    let id2 = store.put(&b).unwrap();
+    fs.remove_file(&shard_path(&store, 1, id2)).unwrap();
+    assert_eq!(store.get_range(id2, 100, 50).unwrap(), b[100..150]);
+    assert_eq!(store.repair(id2).unwrap(), 1);
+    let before = faulty.op_count(vfs::Op::Open);
+    assert_eq!(store.get_range(id2, 100, 50).unwrap(), b[100..150]);
+    assert!(faulty.op_count(vfs::Op::Open) > before, "stale handles after repair");
+    store.delete(id).unwrap();
+    assert!(matches!(store.get_range(id, 0, 1), Err(Error::NotFound { .. })));
+}
