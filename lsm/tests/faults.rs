@@ -32,9 +32,12 @@ fn value(i: u32) -> Vec<u8> {
 
 type Model = BTreeMap<Vec<u8>, Vec<u8>>;
 
+/// A write: the key, and the value (`None` for a delete).
+type Write = (Vec<u8>, Option<Vec<u8>>);
+
 /// Writes until the first error; returns the acknowledged model, and the
 /// write in flight when it stopped (which may or may not have landed).
-fn workload(db: &Db) -> (Model, Option<(Vec<u8>, Option<Vec<u8>>)>) {
+fn workload(db: &Db) -> (Model, Option<Write>) {
     let mut model = Model::new();
     for i in 0..160u32 {
         let (k, v) = if i % 6 == 4 {
