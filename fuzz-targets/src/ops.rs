@@ -141,6 +141,11 @@ fn lsm_options() -> lsm::Options {
         l0_slowdown_trigger: 4,
         l0_stop_trigger: 8,
         block_cache_bytes: 16 * 1024,
+        // Values of 64 bytes and more go to blobs, and blobs are collected
+        // at 30% garbage, so separation, collection and blob deletion run
+        // under every operation, reopen and power loss.
+        blob_threshold: Some(64),
+        blob_gc_ratio: 0.3,
         ..lsm::Options::default()
     }
 }

@@ -1361,18 +1361,26 @@ impl Inner {
         // still hold versions and tombstones that only an older snapshot
         // needed: rewrite them in place (as RocksDB's bottommost-level
         // compaction does).
+        // Each run of neighbouring old tables is rewritten on its own: its
+        // outputs then stay between the run's neighbours, which this call
+        // wrote and which must not be overlapped.
         let v = Arc::clone(&self.super_version().version);
         if let Some(bottom) = (1..NUM_LEVELS).rev().find(|&l| !v.levels[l].is_empty()) {
-            let old: Vec<Arc<Table>> = v
-                .overlapping(bottom, lo, hi)
-                .into_iter()
-                .filter(|t| t.number < first_new)
-                .collect();
-            if !old.is_empty() {
+            let mut runs: Vec<Vec<Arc<Table>>> = vec![Vec::new()];
+            for t in v.overlapping(bottom, lo, hi) {
+                if t.number < first_new {
+                    if let Some(r) = runs.last_mut() {
+                        r.push(t);
+                    }
+                } else if runs.last().is_some_and(|r| !r.is_empty()) {
+                    runs.push(Vec::new());
+                }
+            }
+            for inputs in runs.into_iter().filter(|r| !r.is_empty()) {
                 let c = picker::Compaction {
                     level: bottom,
                     out_level: bottom,
-                    inputs: old,
+                    inputs,
                     overlaps: Vec::new(),
                 };
                 self.run_compaction(&c, Move::Forbidden)?;
