@@ -419,11 +419,17 @@ fn ranged_reads_reuse_opened_shards_until_a_repair_or_delete() {
     let opens = faulty.op_count(vfs::Op::Open);
     for i in 0..50u64 {
         let at = (i * 37) % 2900;
-        assert_eq!(store.get_range(id, at, 100).unwrap(), b[at as usize..at as usize + 100]);
+        assert_eq!(
+            store.get_range(id, at, 100).unwrap(),
+            b[at as usize..at as usize + 100]
+        );
     }
     // The shards opened by the first reads are kept: later reads open at
     // most the ones no read touched yet.
-    assert!(faulty.op_count(vfs::Op::Open) - opens <= 4, "reopened shard files");
+    assert!(
+        faulty.op_count(vfs::Op::Open) - opens <= 4,
+        "reopened shard files"
+    );
     // A lost shard is cached as lost; after a repair rebuilt it, the next
     // read opens the new file instead of decoding around the old absence.
     let id2 = store.put(&b).unwrap();
@@ -432,7 +438,13 @@ fn ranged_reads_reuse_opened_shards_until_a_repair_or_delete() {
     assert_eq!(store.repair(id2).unwrap(), 1);
     let before = faulty.op_count(vfs::Op::Open);
     assert_eq!(store.get_range(id2, 100, 50).unwrap(), b[100..150]);
-    assert!(faulty.op_count(vfs::Op::Open) > before, "stale handles after repair");
+    assert!(
+        faulty.op_count(vfs::Op::Open) > before,
+        "stale handles after repair"
+    );
     store.delete(id).unwrap();
-    assert!(matches!(store.get_range(id, 0, 1), Err(Error::NotFound { .. })));
+    assert!(matches!(
+        store.get_range(id, 0, 1),
+        Err(Error::NotFound { .. })
+    ));
 }

@@ -147,10 +147,7 @@ impl Engine for LsmEngine {
         if s.blob_files > 0 {
             out += &format!(
                 "blob files: {}, live value bytes: {}, garbage bytes: {}, space amplification: {:.2}\n",
-                s.blob_files,
-                s.blob_live_bytes,
-                s.blob_garbage_bytes,
-                s.blob_space_amplification
+                s.blob_files, s.blob_live_bytes, s.blob_garbage_bytes, s.blob_space_amplification
             );
         }
         out += "since this open (lsm's counters restart at each open):\n";

@@ -34,8 +34,8 @@ use crate::manifest::{self, FileKind, VersionEdit};
 use crate::memtable::Memtable;
 use crate::sstable::reader::Table;
 use crate::sstable::writer::{TableOptions, TableWriter};
-use crate::version::{GetStats, NUM_LEVELS, Version};
 use crate::verify::{BlobRepairReport, VerifyReport};
+use crate::version::{GetStats, NUM_LEVELS, Version};
 use crate::wal::reader::read_log;
 use crate::wal::writer::LogWriter;
 use crate::{Error, KEY_LEN_MAX, Options, Result, Stats, SyncMode, VALUE_LEN_MAX};
@@ -1279,7 +1279,8 @@ impl Inner {
         }
         if moves == Move::Allowed && job::is_trivial_move(c) {
             let t = &c.inputs[0];
-            edit.added.push((c.out_level as u8, t.number, t.size_bytes()));
+            edit.added
+                .push((c.out_level as u8, t.number, t.size_bytes()));
             opened.push((c.out_level, Arc::clone(t)));
         } else {
             let collect = self.blobs_to_collect(&sv.version);

@@ -230,9 +230,15 @@ fn verify_names_the_keys_in_a_rotten_stripe_only() {
             .and_then(|f| f.len())
             .unwrap_or(0)
     });
-    let name = victim.expect("a shard").file_name().expect("name").to_owned();
+    let name = victim
+        .expect("a shard")
+        .file_name()
+        .expect("name")
+        .to_owned();
     for d in &dirs()[..M + 1] {
-        let f = fs.open(&d.join(&name), OpenMode::ReadWrite).expect("open shard");
+        let f = fs
+            .open(&d.join(&name), OpenMode::ReadWrite)
+            .expect("open shard");
         f.write_all_at(&[0x5a], 200).expect("rot");
     }
     let db = Db::open_with_fs(Arc::new(fs), "/db", opts()).expect("open");

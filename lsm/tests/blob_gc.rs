@@ -105,7 +105,10 @@ fn overwritten_large_values_free_their_blob_files() {
         (after.blob_space_amplification - 1.0).abs() < 1e-9,
         "{after:?}"
     );
-    assert!(after.blob_files < before.blob_files, "{before:?}\n{after:?}");
+    assert!(
+        after.blob_files < before.blob_files,
+        "{before:?}\n{after:?}"
+    );
     assert_eq!(blobs_on_disk(&fs), after.blob_files);
     let live: u64 = (0..N).map(|i| value(i, 3).len() as u64).sum();
     assert_eq!(after.blob_live_bytes, live);
@@ -191,7 +194,11 @@ fn snapshots_and_iterators_keep_the_blobs_they_read() {
         .map(|i| value(i, 1).len() as u64)
         .sum();
     let s = settle(&db, |s| s.blob_garbage_bytes == 0);
-    assert_eq!((s.blob_live_bytes, s.blob_garbage_bytes), (live, 0), "{s:?}");
+    assert_eq!(
+        (s.blob_live_bytes, s.blob_garbage_bytes),
+        (live, 0),
+        "{s:?}"
+    );
     assert_eq!(blobs_on_disk(&fs), s.blob_files);
     for i in 0..N {
         let want = (i % 2 == 1).then(|| value(i, 1));

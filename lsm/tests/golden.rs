@@ -64,7 +64,11 @@ fn files(fs: &MemFs) -> Vec<(String, Vec<u8>)> {
                 .open(&path, OpenMode::Read)
                 .and_then(|f| f.map())
                 .expect("read");
-            let rel = if sub.is_empty() { n } else { format!("{sub}/{n}") };
+            let rel = if sub.is_empty() {
+                n
+            } else {
+                format!("{sub}/{n}")
+            };
             out.push((rel, data.to_vec()));
         }
     }
@@ -85,7 +89,11 @@ fn golden_names(dir: &Path) -> Vec<String> {
                 continue;
             }
             let n = e.file_name().to_string_lossy().into_owned();
-            want.push(if sub.is_empty() { n } else { format!("{sub}/{n}") });
+            want.push(if sub.is_empty() {
+                n
+            } else {
+                format!("{sub}/{n}")
+            });
         }
     }
     want.sort();

@@ -194,7 +194,10 @@ fn run(ops: Vec<Op>, opts: lsm::Options) {
         .unwrap_or(0);
     let stats = d.stats();
     assert_eq!(on_disk, stats.blob_files, "{stats:?}");
-    assert!(stats.blob_files == 0 || stats.blob_live_bytes > 0, "{stats:?}");
+    assert!(
+        stats.blob_files == 0 || stats.blob_live_bytes > 0,
+        "{stats:?}"
+    );
 }
 
 proptest! {
