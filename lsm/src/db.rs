@@ -80,6 +80,10 @@ impl WriteState {
 #[derive(Debug)]
 struct ManifestState {
     log: LogWriter,
+    /// Set when an append or sync of the manifest failed: the log's tail is
+    /// then unknown, and a later record after it would turn a torn tail
+    /// into corruption in the middle, so nothing more is written to it.
+    broken: bool,
     log_number: u64,
     cursor: Vec<Vec<u8>>,
     /// Recorded blob files and the table files pointing into them.
@@ -510,6 +514,7 @@ impl Db {
             synced: Mutex::new((new_log_number, 0)),
             manifest: Mutex::new(ManifestState {
                 log: mlog,
+                broken: false,
                 log_number: new_log_number,
                 cursor: vec![Vec::new(); NUM_LEVELS],
                 blobs: blob_files,
@@ -634,6 +639,7 @@ impl Db {
         let inner = self.inner();
         let mut w = inner.write.lock();
         w.sync_all(&*inner.fs, &inner.dir)
+            .map_err(|e| inner.stop(e))
     }
 
     /// Flushes, then compacts every table overlapping `range` down the
@@ -839,6 +845,20 @@ impl Inner {
         Arc::clone(&self.sv.read())
     }
 
+    /// Stops the engine after a failed log write or sync: the log's tail is
+    /// unknown (a later record after a partial one would be corruption in
+    /// the middle at recovery), and a failed sync may have dropped data the
+    /// kernel held, so every later write fails too, as in LevelDB and
+    /// RocksDB. Returns `e` for the caller.
+    fn stop(&self, e: Error) -> Error {
+        let mut bg = self.bg.lock();
+        if bg.error.is_none() {
+            bg.error = Some(format!("write-ahead log write failed: {e}"));
+        }
+        self.failed.store(true, Ordering::Release);
+        e
+    }
+
     fn check_failed(&self) -> Result<()> {
         if self.failed.load(Ordering::Acquire) {
             return Err(Error::Closed {
@@ -873,9 +893,9 @@ impl Inner {
         batch.encode(seq, &mut buf);
         let r = w.log.add_record(&buf);
         w.encode_buf = buf;
-        let end = r?;
+        let end = r.map_err(|e| self.stop(e))?;
         if self.opts.sync == SyncMode::Always {
-            w.log.sync()?;
+            w.log.sync().map_err(|e| self.stop(e))?;
         }
         let mem = Arc::clone(&self.sv.read().mem);
         let n = batch.ops.len() as u64;
@@ -895,7 +915,7 @@ impl Inner {
                 return Ok(());
             }
             let upto = { self.write.lock().log.len_bytes() };
-            file.sync_data()?;
+            file.sync_data().map_err(|e| self.stop(e.into()))?;
             if s.0 <= log_number {
                 *s = (log_number, upto.max(end));
             }
@@ -1054,7 +1074,7 @@ impl Inner {
             self.wake_background();
             self.write_cv.wait_for(&mut w, Duration::from_millis(20));
         }
-        w.sync_all(&*self.fs, &self.dir)
+        w.sync_all(&*self.fs, &self.dir).map_err(|e| self.stop(e))
     }
 
     fn smallest_snapshot(&self) -> SeqNo {
@@ -1078,14 +1098,16 @@ impl Inner {
     ) -> Result<()> {
         let mut m = self.manifest.lock();
         let mut edit = edit;
+        // The log number moves on only once the edit saying so is durable:
+        // an edit logged by another thread meanwhile must not claim the
+        // flushed log's writes are in a table.
+        edit.log_number = Some(flushed_log.unwrap_or(m.log_number));
+        edit.next_file = Some(self.next_file.load(Ordering::Relaxed));
+        edit.last_seq = Some(self.last_seq.load(Ordering::Acquire));
+        Self::log_edit(&mut m, &edit)?;
         if let Some(n) = flushed_log {
             m.log_number = n;
         }
-        edit.log_number = Some(m.log_number);
-        edit.next_file = Some(self.next_file.load(Ordering::Relaxed));
-        edit.last_seq = Some(self.last_seq.load(Ordering::Acquire));
-        m.log.add_record(&edit.encode())?;
-        m.log.sync()?;
         for b in &edit.blobs_added {
             m.blobs.files.insert(b.blob, *b);
         }
@@ -1143,6 +1165,21 @@ impl Inner {
         Ok(())
     }
 
+    /// Appends `edit` to the manifest and syncs it. After a failure the
+    /// manifest takes no more edits.
+    fn log_edit(m: &mut ManifestState, edit: &VersionEdit) -> Result<()> {
+        if m.broken {
+            return Err(Error::Closed {
+                reason: Some("an earlier manifest write failed".into()),
+            });
+        }
+        let r = m.log.add_record(&edit.encode()).and_then(|_| m.log.sync());
+        if r.is_err() {
+            m.broken = true;
+        }
+        r.map(|_| ())
+    }
+
     /// Deletes tables no version or iterator uses any more.
     fn delete_obsolete(&self) -> Result<()> {
         let mut dead = Vec::new();
@@ -1188,8 +1225,7 @@ impl Inner {
                 blobs_deleted: gone.clone(),
                 ..VersionEdit::default()
             };
-            m.log.add_record(&edit.encode())?;
-            m.log.sync()?;
+            Self::log_edit(&mut m, &edit)?;
             for b in &gone {
                 m.blobs.files.remove(b);
             }

@@ -3,7 +3,6 @@
 
 mod common;
 
-use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -40,18 +39,6 @@ fn value(i: u32, round: u32) -> Vec<u8> {
 }
 
 const N: u32 = 120;
-
-/// Blob shard files actually on disk (the default store: one directory).
-fn blobs_on_disk(fs: &MemFs) -> usize {
-    fs.list_dir(Path::new("/db/blobs"))
-        .map(|names| {
-            names
-                .iter()
-                .filter(|n| n.to_string_lossy().ends_with(".shard"))
-                .count()
-        })
-        .unwrap_or(0)
-}
 
 fn check_all(db: &Db, round: &[u32]) {
     for i in 0..N {
@@ -95,7 +82,7 @@ fn overwritten_large_values_free_their_blob_files() {
         .flat_map(|r| (0..N).map(move |i| value(i, r).len() as u64))
         .sum();
     assert_eq!(before.blob_live_bytes, all_rounds, "{before:?}");
-    assert_eq!(blobs_on_disk(&fs), before.blob_files);
+    assert_eq!(common::blob_files_on_disk(&fs), before.blob_files);
     // A full compaction drops every old version: their blobs hold only
     // garbage and go; what stays is all live.
     db.compact_range::<&[u8], _>(..).expect("compact");
@@ -109,7 +96,7 @@ fn overwritten_large_values_free_their_blob_files() {
         after.blob_files < before.blob_files,
         "{before:?}\n{after:?}"
     );
-    assert_eq!(blobs_on_disk(&fs), after.blob_files);
+    assert_eq!(common::blob_files_on_disk(&fs), after.blob_files);
     let live: u64 = (0..N).map(|i| value(i, 3).len() as u64).sum();
     assert_eq!(after.blob_live_bytes, live);
     check_all(&db, &round);
@@ -118,7 +105,7 @@ fn overwritten_large_values_free_their_blob_files() {
     let db = Db::open_with_fs(Arc::new(fs.clone()), "/db", opts(0.5)).expect("reopen");
     check_all(&db, &round);
     assert_eq!(db.stats().blob_files, after.blob_files);
-    assert_eq!(blobs_on_disk(&fs), after.blob_files);
+    assert_eq!(common::blob_files_on_disk(&fs), after.blob_files);
 }
 
 #[test]
@@ -143,7 +130,7 @@ fn blobs_past_the_gc_ratio_have_their_live_values_copied_out() {
         s.blob_space_amplification < 1.0 / (1.0 - 0.3),
         "collection left too much garbage: {s:?}"
     );
-    assert_eq!(blobs_on_disk(&fs), s.blob_files);
+    assert_eq!(common::blob_files_on_disk(&fs), s.blob_files);
     check_all(&db, &round);
     db.close().expect("close");
     let db = Db::open_with_fs(Arc::new(fs), "/db", opts(0.3)).expect("reopen");
@@ -199,7 +186,7 @@ fn snapshots_and_iterators_keep_the_blobs_they_read() {
         (live, 0),
         "{s:?}"
     );
-    assert_eq!(blobs_on_disk(&fs), s.blob_files);
+    assert_eq!(common::blob_files_on_disk(&fs), s.blob_files);
     for i in 0..N {
         let want = (i % 2 == 1).then(|| value(i, 1));
         assert_eq!(db.get(&key(i)).expect("get"), want.map(Into::into));
@@ -230,9 +217,9 @@ fn a_blob_no_manifest_records_is_deleted_at_open() {
         .expect("store");
         store.put(&[7u8; 5000]).expect("orphan");
     }
-    assert_eq!(blobs_on_disk(&fs), recorded + 1);
+    assert_eq!(common::blob_files_on_disk(&fs), recorded + 1);
     let db = Db::open_with_fs(Arc::new(fs.clone()), "/db", opts(0.5)).expect("reopen");
-    assert_eq!(blobs_on_disk(&fs), recorded);
+    assert_eq!(common::blob_files_on_disk(&fs), recorded);
     check_all(&db, &[0; N as usize]);
 }
 

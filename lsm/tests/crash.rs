@@ -94,27 +94,24 @@ fn workload(fs: Arc<dyn vfs::Fs>) -> Outcome {
     out
 }
 
-fn blob_files_on_disk(fs: &dyn vfs::Fs) -> usize {
-    fs.list_dir(Path::new("/db/blobs"))
-        .map(|names| {
-            names
-                .iter()
-                .filter(|n| n.to_string_lossy().ends_with(".shard"))
-                .count()
-        })
-        .unwrap_or(0)
-}
-
 /// The crash workload really collects blob garbage and deletes blob files,
 /// so the crash test below cuts the power in the middle of both.
 #[test]
 fn crash_workload_collects_and_deletes_blobs() {
-    let fs = vfs::MemFs::new();
-    let out = workload(Arc::new(fs.clone()));
-    let stats = out.stats.expect("workload finished");
-    assert!(stats.blob_gc_bytes > 0, "{stats:?}");
-    assert!(stats.blob_bytes > 0, "{stats:?}");
-    assert!(stats.blob_files_deleted > 0, "{stats:?}");
+    // When a blob file goes depends on when the background threads let go
+    // of the tables pointing into it: some of a few runs must delete one.
+    let mut all = Vec::new();
+    for _ in 0..8 {
+        let out = workload(Arc::new(vfs::MemFs::new()));
+        let stats = out.stats.expect("workload finished");
+        assert!(stats.blob_bytes > 0, "{stats:?}");
+        let done = stats.blob_gc_bytes > 0 && stats.blob_files_deleted > 0;
+        all.push(stats);
+        if done {
+            return;
+        }
+    }
+    panic!("no run collected and deleted a blob file: {all:?}");
 }
 
 fn apply(model: &mut BTreeMap<Vec<u8>, Vec<u8>>, ops: &[Op]) {
@@ -179,7 +176,7 @@ fn power_loss_at_every_sync_point_keeps_every_synced_write() {
         };
         let db = Db::open_with_fs(Arc::clone(&fs), "/db", quiet).expect("second reopen");
         assert_eq!(
-            blob_files_on_disk(&*fs),
+            common::blob_files_on_disk(&*fs),
             db.stats().blob_files,
             "{point:?}: blob files on disk differ from the manifest's"
         );

@@ -7,7 +7,6 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::path::Path;
 use std::sync::Arc;
 
 use lsm::{Db, Options, SyncMode};
@@ -68,17 +67,6 @@ fn workload(db: &Db) -> (Model, Option<Write>) {
     (model, None)
 }
 
-fn shard_files(fs: &dyn Fs) -> usize {
-    fs.list_dir(Path::new("/db/blobs"))
-        .map(|names| {
-            names
-                .iter()
-                .filter(|n| n.to_string_lossy().ends_with(".shard"))
-                .count()
-        })
-        .unwrap_or(0)
-}
-
 #[test]
 fn io_errors_anywhere_are_errors_and_lose_nothing_acknowledged() {
     let mut injected_total = 0;
@@ -98,7 +86,24 @@ fn io_errors_anywhere_are_errors_and_lose_nothing_acknowledged() {
                 let mem = MemFs::new();
                 let faulty = Arc::new(FaultFs::new(Arc::new(mem.clone())));
                 let db = Db::open_with_fs(faulty.clone(), "/db", opts()).expect("open");
-                faulty.fail_nth(op, n, fault);
+                // Remember which file the failing operation touched.
+                let hit = Arc::new(std::sync::Mutex::new((0u64, None)));
+                let seen = Arc::clone(&hit);
+                faulty.fail_nth_when(
+                    move |o, path| {
+                        if o != op {
+                            return false;
+                        }
+                        let mut g = seen.lock().expect("lock");
+                        g.0 += 1;
+                        if g.0 == n {
+                            g.1 = Some(path.to_path_buf());
+                        }
+                        true
+                    },
+                    n,
+                    fault,
+                );
                 let (model, in_flight) = workload(&db);
                 let _ = db.close();
                 let injected = faulty.injected();
@@ -112,6 +117,7 @@ fn io_errors_anywhere_are_errors_and_lose_nothing_acknowledged() {
                     blob_gc_ratio: 1.0,
                     ..opts()
                 };
+                let at = hit.lock().expect("lock").1.clone();
                 let fs: Arc<dyn Fs> = Arc::new(mem.clone());
                 let db = Db::open_with_fs(Arc::clone(&fs), "/db", quiet)
                     .unwrap_or_else(|e| panic!("{op:?} #{n} {fault:?}: reopen failed: {e}"));
@@ -127,12 +133,14 @@ fn io_errors_anywhere_are_errors_and_lose_nothing_acknowledged() {
                 }
                 assert!(
                     got == model || got == with_flight,
-                    "{op:?} #{n} {fault:?}: lost or resurrected writes\n got {got:?}\nwant {model:?}"
+                    "{op:?} #{n} {fault:?} on {at:?}: lost or resurrected writes\n got {}\nwant {}",
+                    common::show(&got.clone().into_iter().collect::<Vec<_>>()).join(" "),
+                    common::show(&model.clone().into_iter().collect::<Vec<_>>()).join(" ")
                 );
                 let report = db.verify().expect("verify");
                 assert!(report.is_clean(), "{op:?} #{n} {fault:?}: {report:?}");
                 assert_eq!(
-                    shard_files(&*fs),
+                    common::blob_files_on_disk(&*fs),
                     db.stats().blob_files,
                     "{op:?} #{n} {fault:?}: blob files on disk differ from the manifest's"
                 );
@@ -144,4 +152,33 @@ fn io_errors_anywhere_are_errors_and_lose_nothing_acknowledged() {
         }
     }
     assert!(injected_total > 50, "{injected_total} faults injected");
+}
+
+/// After a log append or sync fails, the log's tail is unknown: every later
+/// write fails too (instead of appending after a partial record, which
+/// recovery would have to call corruption), and a reopen recovers every
+/// acknowledged write.
+#[test]
+fn a_failed_log_write_stops_later_writes() {
+    for op in [Op::Append, Op::SyncData] {
+        let mem = MemFs::new();
+        let faulty = Arc::new(FaultFs::new(Arc::new(mem.clone())));
+        let db = Db::open_with_fs(faulty.clone(), "/db", opts()).expect("open");
+        db.put("before", "ok").expect("put");
+        faulty.fail_nth_when(
+            move |o, p| o == op && p.to_string_lossy().ends_with(".log"),
+            1,
+            Fault::Eio,
+        );
+        assert!(db.put("failed", "x").is_err(), "{op:?}");
+        faulty.clear_faults();
+        assert!(
+            matches!(db.put("after", "y"), Err(lsm::Error::Closed { .. })),
+            "{op:?}: a write after a failed log write must fail"
+        );
+        drop(db);
+        let db = Db::open_with_fs(Arc::new(mem), "/db", opts()).expect("reopen");
+        assert_eq!(db.get(b"before").expect("get").as_deref(), Some(&b"ok"[..]));
+        assert_eq!(db.get(b"after").expect("get"), None);
+    }
 }

@@ -183,15 +183,7 @@ fn run(ops: Vec<Op>, opts: lsm::Options) {
     );
     // No blob file leaks and none is missing: the store holds exactly the
     // files the manifest records, and each of them still holds live values.
-    let on_disk = fs
-        .list_dir(std::path::Path::new("/db/blobs"))
-        .map(|names| {
-            names
-                .iter()
-                .filter(|n| n.to_string_lossy().ends_with(".shard"))
-                .count()
-        })
-        .unwrap_or(0);
+    let on_disk = common::blob_files_on_disk(&*fs);
     let stats = d.stats();
     assert_eq!(on_disk, stats.blob_files, "{stats:?}");
     assert!(

@@ -54,3 +54,16 @@ pub(crate) fn assert_same(got: &[(Vec<u8>, Vec<u8>)], want: &[(Vec<u8>, Vec<u8>)
         panic!("{what}: unexpected {extra:?}, missing {missing:?}");
     }
 }
+
+/// Blob shard files in the default blob store of the database at `/db`
+/// (one directory, `(1, 0)` code: one shard file per blob file).
+pub(crate) fn blob_files_on_disk(fs: &dyn vfs::Fs) -> usize {
+    fs.list_dir(std::path::Path::new("/db/blobs"))
+        .map(|names| {
+            names
+                .iter()
+                .filter(|n| n.to_string_lossy().ends_with(".shard"))
+                .count()
+        })
+        .unwrap_or(0)
+}
