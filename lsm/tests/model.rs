@@ -186,6 +186,8 @@ fn run(ops: Vec<Op>, opts: lsm::Options) {
     let on_disk = common::blob_files_on_disk(&*fs);
     let stats = d.stats();
     assert_eq!(on_disk, stats.blob_files, "{stats:?}");
+    let report = d.verify().expect("verify");
+    assert!(report.is_clean(), "{report:?}");
     assert!(
         stats.blob_files == 0 || stats.blob_live_bytes > 0,
         "{stats:?}"
