@@ -20,11 +20,14 @@
 //! A commit touches only the entries it consumes (the oldest, leftmost) and
 //! the one it adds (the newest, rightmost): never the whole list, so the
 //! cost of tracking free pages does not grow with the file (bbolt rewrites
-//! its whole free list on every commit).
+//! its whole free list on every commit). Pages it consumed but did not use
+//! go back under the keys they came from, so they stay reusable at once.
 //!
-//! Recording terminates: while the new entry is written, allocation only
-//! extends the file, so the set of pages to record only grows, and it grows
-//! only by pages of the old free tree copied on the first touch of each.
+//! Writing those entries copies free-tree pages too; they come from the
+//! pool, topped up before recording starts, and not from the end of the
+//! file. Recording terminates: while it runs the pool is not refilled and
+//! only shrinks, and the pages to record only grow, by pages of the old free
+//! tree copied on the first touch of each or by pages the pool gave.
 
 use std::ops::Bound;
 
