@@ -20,11 +20,14 @@
 //! A commit touches only the entries it consumes (the oldest, leftmost) and
 //! the one it adds (the newest, rightmost): never the whole list, so the
 //! cost of tracking free pages does not grow with the file (bbolt rewrites
-//! its whole free list on every commit).
+//! its whole free list on every commit). Pages it consumed but did not use
+//! go back under the keys they came from, so they stay reusable at once.
 //!
-//! Recording terminates: while the new entry is written, allocation only
-//! extends the file, so the set of pages to record only grows, and it grows
-//! only by pages of the old free tree copied on the first touch of each.
+//! Writing those entries copies free-tree pages too; they come from the
+//! pool, topped up before recording starts, and not from the end of the
+//! file. Recording terminates: while it runs the pool is not refilled and
+//! only shrinks, and the pages to record only grow, by pages of the old free
+//! tree copied on the first touch of each or by pages the pool gave.
 
 use std::ops::Bound;
 
@@ -35,6 +38,13 @@ use crate::cursor::Cursor;
 use crate::node::{Value, malformed};
 use crate::page;
 use crate::write::{Tree, WriteTxn};
+
+/// Reusable pages a commit takes into its pool (when the free tree has
+/// them) before it records its free-tree changes, so the pages that
+/// recording copies are reused ones rather than new ones at the end of the
+/// file. A few paths of the free tree: those it did not use go back under
+/// the keys they came from.
+pub(crate) const RECORD_RESERVE_PAGES: usize = 16;
 
 /// Bytes of a free-tree key.
 pub(crate) const FREE_KEY_BYTES: usize = 12;
@@ -143,23 +153,54 @@ impl WriteTxn<'_> {
         }
     }
 
-    /// Removes consumed entries and records every page this transaction
-    /// freed (and every pooled page it did not use) under its own id.
+    /// Records the free-tree changes of this transaction: every page it
+    /// freed goes under its own id, and the reusable pages it took but did
+    /// not use go back under the keys they came from.
+    ///
+    /// Writing the free tree copies its pages too (the rightmost path, where
+    /// the new entries go, and splits), so those allocations come from the
+    /// pool like any other: first the pool is topped up with
+    /// [`RECORD_RESERVE_PAGES`] reusable pages (when the free tree has
+    /// them), then entries are rewritten until a pass changes nothing.
+    /// Before, every page allocated while recording extended the file, and
+    /// once the free tree was more than one leaf (its oldest and newest
+    /// entries on different pages) that was a few pages per commit that
+    /// were freed again and never caught up with: a file of 1,600 used
+    /// 512-byte pages grew past 100,000.
+    ///
+    /// Terminates: while recording, the pool only shrinks (it is not
+    /// refilled, and pages freed go to `freed_old`) and `freed_old` only
+    /// grows, by pages of the old free tree copied on their first touch or
+    /// by pages the pool gave, so each pass that changes something takes a
+    /// pool page or frees one of finitely many pages.
     pub(crate) fn record_frees(&mut self) -> Result<()> {
-        // Removing may copy free-tree pages, which may consume more entries:
-        // remove until none is left.
-        while let Some(key) = self.consumed.pop() {
-            self.tree_remove(Tree::Free, &key)?;
+        while self.pool.len() < RECORD_RESERVE_PAGES && self.refill_pool()? {}
+        let per_chunk = self.chunk_pages_max();
+        // Remove the consumed entries the unused pool will not fill again.
+        // Removing may copy free-tree pages, which may consume more entries.
+        while self.consumed.len() > self.pool.len().div_ceil(per_chunk) {
+            if let Some(key) = self.consumed.pop() {
+                self.tree_remove(Tree::Free, &key)?;
+            }
+        }
+        // Pages this transaction allocated and freed again came to the pool
+        // without a key: past what the consumed keys hold, file them under
+        // this transaction. No durable commit references them.
+        let room = self.consumed.len() * per_chunk;
+        while self.pool.len() > room {
+            if let Some(id) = self.pool.pop_last() {
+                self.w.since_durable.insert(id);
+                self.freed_old.push(id);
+            }
         }
         self.recording = true;
-        let pooled: Vec<u64> = std::mem::take(&mut self.pool).into_iter().collect();
-        self.freed_old.extend(pooled);
-        let per_chunk = self.chunk_pages_max();
         let mut recorded = 0;
         // Chunk numbers and the open chunk, per region.
         let mut chunk: [u32; 2] = [0, 0];
         let mut in_chunk: [Vec<u64>; 2] = [Vec::new(), Vec::new()];
-        while recorded < self.freed_old.len() {
+        loop {
+            let (pool_before, freed_before) = (self.pool.len(), self.freed_old.len());
+            self.return_unused()?;
             let new: Vec<u64> = self.freed_old[recorded..].to_vec();
             recorded = self.freed_old.len();
             let mut touched = [false, false];
@@ -171,7 +212,7 @@ impl WriteTxn<'_> {
                 };
                 if in_chunk[i].len() == per_chunk {
                     let full = std::mem::take(&mut in_chunk[i]);
-                    self.write_chunk(region, chunk[i], &full)?;
+                    self.write_chunk(free_key(region, self.txn, chunk[i]), &full)?;
                     chunk[i] += 1;
                 }
                 in_chunk[i].push(id);
@@ -180,19 +221,42 @@ impl WriteTxn<'_> {
             for (i, region) in [(0, Region::Durable), (1, Region::Recent)] {
                 if touched[i] {
                     let open = in_chunk[i].clone();
-                    self.write_chunk(region, chunk[i], &open)?;
+                    self.write_chunk(free_key(region, self.txn, chunk[i]), &open)?;
                 }
             }
+            if self.pool.len() == pool_before && self.freed_old.len() == freed_before {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Writes the pool's pages back under the consumed keys (removing the
+    /// keys left over). They were reusable by this transaction, so they are
+    /// reachable from no snapshot that is or will be open, nor from the last
+    /// durable commit: any key already reusable may list them, and the next
+    /// transaction reuses them at once. Filing them under this
+    /// transaction's id instead would hold them back until every reader (and,
+    /// for the durable region, a sync) had passed it.
+    fn return_unused(&mut self) -> Result<()> {
+        let per_chunk = self.chunk_pages_max();
+        while self.consumed.len() > self.pool.len().div_ceil(per_chunk) {
+            if let Some(key) = self.consumed.pop() {
+                self.tree_remove(Tree::Free, &key)?;
+            }
+        }
+        let unused: Vec<u64> = self.pool.iter().copied().collect();
+        let keys = self.consumed.clone();
+        for (key, pages) in keys.into_iter().zip(unused.chunks(per_chunk)) {
+            self.write_chunk(key, pages)?;
         }
         Ok(())
     }
 
-    fn write_chunk(&mut self, region: Region, chunk: u32, pages: &[u64]) -> Result<()> {
+    fn write_chunk(&mut self, key: Bytes, pages: &[u64]) -> Result<()> {
         let mut v = Vec::with_capacity(pages.len() * 8);
         for p in pages {
             v.extend_from_slice(&p.to_le_bytes());
         }
-        let key = free_key(region, self.txn, chunk);
         self.tree_insert(Tree::Free, key, Value::Inline(Bytes::from(v)))?;
         Ok(())
     }

@@ -66,8 +66,8 @@ pub struct WriteTxn<'db> {
     /// The oldest snapshot an open reader holds (or the base snapshot):
     /// free-tree entries of the recent region up to it are reused.
     pub(crate) oldest_reader: u64,
-    /// Set while commit records freed pages: allocation then only extends
-    /// the file, so recording terminates.
+    /// Set while commit records freed pages: the pool is then not refilled
+    /// and pages freed are not put back into it, so recording terminates.
     pub(crate) recording: bool,
     /// When this transaction's commit is durable.
     pub(crate) durability: Durability,
