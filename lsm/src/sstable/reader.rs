@@ -23,6 +23,12 @@ use crate::sstable::properties::Properties;
 use crate::sstable::trailer;
 use crate::{Error, Result};
 
+thread_local! {
+    /// The key buffer of a point lookup's block seek, reused by every
+    /// lookup on the thread so a get allocates nothing for keys.
+    static SEEK_KEY: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
 /// An open table.
 #[derive(Debug)]
 pub(crate) struct Table {
@@ -166,27 +172,26 @@ impl Table {
         {
             return Ok(Probe::FilteredOut);
         }
-        // `InternalKey::seek(user, seq).encoded()`, in one allocation.
-        let mut target = Vec::with_capacity(user.len() + key::TRAILER_LEN);
-        target.extend_from_slice(user);
-        target.extend_from_slice(&key::trailer(seq, ValueKind::SEEK).to_le_bytes());
-        let i = self.index.find(&target);
+        let target = key::trailer(seq, ValueKind::SEEK);
+        let i = self.index.find(user, target);
         if i == self.index.entries.len() {
             return Ok(Probe::Missing);
         }
         let block = self.block(i)?;
         let off = self.index.entries[i].1.offset;
-        let found = block
-            .seek(&target)
-            .map_err(|_| Error::corruption(&self.path, off, "data block malformed", 0, 0))?;
-        match found {
-            Some((k, v)) => match key::split(&k) {
-                Some((u, _, kind)) if u == user => Ok(Probe::Found(kind, v)),
-                Some(_) => Ok(Probe::Missing),
-                None => Err(Error::corruption(&self.path, off, "data block key", 0, 0)),
-            },
-            None => Ok(Probe::Missing),
-        }
+        SEEK_KEY.with_borrow_mut(|k| {
+            let found = block
+                .seek(user, target, k)
+                .map_err(|_| Error::corruption(&self.path, off, "data block malformed", 0, 0))?;
+            match found {
+                Some(v) => match key::split(k) {
+                    Some((u, _, kind)) if u == user => Ok(Probe::Found(kind, v)),
+                    Some(_) => Ok(Probe::Missing),
+                    None => Err(Error::corruption(&self.path, off, "data block key", 0, 0)),
+                },
+                None => Ok(Probe::Missing),
+            }
+        })
     }
 
     /// Entries of every block that may hold user keys in `[lo, hi]`, both
@@ -210,11 +215,10 @@ impl Table {
         let n = self.index.entries.len();
         let first = lo.map_or(0, |k| {
             self.index
-                .find(&InternalKey::seek(k, key::SEQNO_MAX).encoded())
+                .find(k, key::trailer(key::SEQNO_MAX, ValueKind::SEEK))
         });
         let end = hi.map_or(n, |k| {
-            let last = InternalKey::new(Bytes::copy_from_slice(k), 0, ValueKind::Delete).encoded();
-            (self.index.find(&last) + 1).min(n)
+            (self.index.find(k, key::trailer(0, ValueKind::Delete)) + 1).min(n)
         });
         let t = Arc::clone(self);
         Box::new(Concat::new(first, end.max(first), move |i| {
