@@ -372,7 +372,7 @@ impl Db {
         }
         let next = AtomicU64::new(next_file);
         let new_number = || next.fetch_add(1, Ordering::Relaxed);
-        let table_opts = table_options(&opts);
+        let table_opts = table_options(&opts, 0);
         let mut edit = VersionEdit::default();
         if !mem.is_empty() {
             let n = new_number();
@@ -673,12 +673,13 @@ fn separate<'a>(
     }
 }
 
-fn table_options(opts: &Options) -> TableOptions {
+/// Options of a table written to `level`.
+fn table_options(opts: &Options, level: usize) -> TableOptions {
     TableOptions {
         block_size_bytes: opts.block_size_bytes,
         restart_interval: opts.block_restart_interval,
         bloom_bits_per_key: opts.bloom_bits_per_key,
-        compression: opts.compression,
+        compression: opts.compression && level >= opts.compression_min_level,
     }
 }
 
@@ -1046,7 +1047,7 @@ impl Inner {
     ) -> Result<Option<Arc<Table>>> {
         let n = self.new_file_number();
         let path = self.dir.join(manifest::table_name(n));
-        let mut w = TableWriter::create(&*self.fs, &path, table_options(&self.opts))?;
+        let mut w = TableWriter::create(&*self.fs, &path, table_options(&self.opts, 0))?;
         for (k, v) in entries {
             w.add(&k.encoded(), &v)?;
         }
@@ -1104,7 +1105,7 @@ impl Inner {
             let env = job::JobEnv {
                 fs: &*self.fs,
                 dir: &self.dir,
-                table_opts: table_options(&self.opts),
+                table_opts: table_options(&self.opts, c.level + 1),
                 table_size_target_bytes: self.opts.table_size_target_bytes,
                 smallest_snapshot: self.smallest_snapshot(),
                 new_file_number: &next,

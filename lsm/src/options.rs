@@ -30,6 +30,12 @@ pub struct Options {
     pub bloom_bits_per_key: usize,
     /// Compress blocks with LZ4 when that saves space. Default true.
     pub compression: bool,
+    /// Shallowest level whose tables are compressed (when `compression`).
+    /// Default 2: L0 and L1 tables are rewritten soon after they are
+    /// written, so compressing them spends CPU on the write path (and
+    /// decompression on every read of them) for space held briefly; most
+    /// data lives deeper. fjall's default policy is the same.
+    pub compression_min_level: usize,
     /// Block cache capacity. Default 64 MiB.
     pub block_cache_bytes: usize,
     /// Target size of a compaction output table. Default 4 MiB.
@@ -69,6 +75,7 @@ impl Default for Options {
             block_restart_interval: 16,
             bloom_bits_per_key: 10,
             compression: true,
+            compression_min_level: 2,
             block_cache_bytes: 64 << 20,
             table_size_target_bytes: 4 << 20,
             level1_bytes_max: 16 << 20,
