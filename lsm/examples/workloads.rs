@@ -60,6 +60,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     if let Ok(v) = std::env::var("LSM_WRITE_BUFFER_MIB") {
         opts.write_buffer_size_bytes = v.parse::<usize>()? << 20;
     }
+    if let Ok(v) = std::env::var("LSM_L1_MIB") {
+        opts.level1_bytes_max = v.parse::<u64>()? << 20;
+    }
     let db = lsm::Db::open(dir.path(), opts)?;
     let mut rng = SplitMix64(3);
     if what != "fillrandom" {
