@@ -864,30 +864,36 @@ impl Inner {
     }
 
     fn get_at(&self, key: &[u8], seq: Option<SeqNo>) -> Result<Option<Bytes>> {
-        let sv = self.super_version();
-        let seq = seq.unwrap_or_else(|| self.latest_seq());
-        self.counters.gets.fetch_add(1, Ordering::Relaxed);
-        let found = match sv.mem.get(key, seq) {
-            Some(x) => Some(x),
-            None => match sv.imm.as_ref().and_then(|(m, _)| m.get(key, seq)) {
+        let found = {
+            // The super version is read under its lock instead of cloned
+            // out: two atomic operations per get instead of four. A memtable
+            // switch waits at most for one lookup, which does no I/O beyond
+            // the table maps (a blob is resolved after the lock is dropped).
+            let sv = self.sv.read();
+            let seq = seq.unwrap_or_else(|| self.latest_seq());
+            match sv.mem.get(key, seq) {
                 Some(x) => Some(x),
-                None => {
-                    let mut st = GetStats::default();
-                    let r = sv.version.get(key, filter::key_hash(key), seq, &mut st);
-                    // Shared counters: touch only those that changed.
-                    for (counter, n) in [
-                        (&self.counters.tables_probed, st.tables_probed),
-                        (&self.counters.filter_negatives, st.filter_negatives),
-                        (&self.counters.filter_positives, st.filter_positives),
-                    ] {
-                        if n > 0 {
-                            counter.fetch_add(n, Ordering::Relaxed);
+                None => match sv.imm.as_ref().and_then(|(m, _)| m.get(key, seq)) {
+                    Some(x) => Some(x),
+                    None => {
+                        let mut st = GetStats::default();
+                        let r = sv.version.get(key, filter::key_hash(key), seq, &mut st);
+                        // Shared counters: touch only those that changed.
+                        for (counter, n) in [
+                            (&self.counters.tables_probed, st.tables_probed),
+                            (&self.counters.filter_negatives, st.filter_negatives),
+                            (&self.counters.filter_positives, st.filter_positives),
+                        ] {
+                            if n > 0 {
+                                counter.fetch_add(n, Ordering::Relaxed);
+                            }
                         }
+                        r?
                     }
-                    r?
-                }
-            },
+                },
+            }
         };
+        self.counters.gets.fetch_add(1, Ordering::Relaxed);
         Ok(match found {
             Some((ValueKind::Inline, v)) => Some(v),
             Some((ValueKind::BlobRef, r)) => Some(blob::resolve(self.blobs.as_deref(), key, &r)?),

@@ -150,6 +150,11 @@ impl Memtable {
 
     /// The newest version of `user` with sequence number at most `seq`.
     pub(crate) fn get(&self, user: &[u8], seq: SeqNo) -> Option<(ValueKind, Bytes)> {
+        // An empty memtable (as after a flush) is common and its search
+        // is not free: crossbeam pins an epoch and copies a search position.
+        if self.map.is_empty() {
+            return None;
+        }
         let probe = Probe {
             prefix: key::prefix(user),
             user,
