@@ -43,6 +43,10 @@ trait Engine {
     fn read_seq(&self, n: u64) -> u64;
     /// Makes reads hit tables, not the memtable.
     fn flush(&self);
+    /// The engine's own account of its tree and lookups, if it has one.
+    fn describe(&self) -> String {
+        String::new()
+    }
 }
 
 struct Ours {
@@ -91,6 +95,15 @@ impl Engine for Ours {
     }
     fn flush(&self) {
         self.db.flush().expect("lsm flush");
+    }
+    fn describe(&self) -> String {
+        let s = self.db.stats();
+        format!(
+            "files per level {:?}, {:.2} tables probed per get, {} compactions",
+            s.levels.iter().map(|l| l.files).collect::<Vec<_>>(),
+            s.tables_probed as f64 / s.gets.max(1) as f64,
+            s.compactions
+        )
     }
 }
 
@@ -257,6 +270,11 @@ fn bench(c: &mut Criterion) {
         e.flush();
         std::thread::sleep(Duration::from_secs(2)); // let compactions settle
 
+        let about = e.describe();
+        if !about.is_empty() {
+            eprintln!("lsm/before_reads/{}: {about}", e.name());
+        }
+
         let mut group = c.benchmark_group("lsm/readrandom");
         group.throughput(Throughput::Elements(1));
         let mut rng = SplitMix64::new(5);
@@ -278,6 +296,11 @@ fn bench(c: &mut Criterion) {
             })
         });
         group.finish();
+
+        let about = e.describe();
+        if !about.is_empty() {
+            eprintln!("lsm/after_reads/{}: {about}", e.name());
+        }
 
         let mut group = c.benchmark_group("lsm/readseq");
         group.throughput(Throughput::Elements(1));

@@ -71,6 +71,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             db.put(k.to_vec(), values[i % 1024].clone())?;
         }
         println!("fill 1M: {:.2} s", t.elapsed().as_secs_f64());
+        // As the benchmark does before its reads: random overwrites.
+        let overwrite_secs: u64 = std::env::var("LSM_OVERWRITE_SECS")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        let t = Instant::now();
+        while t.elapsed() < Duration::from_secs(overwrite_secs) {
+            for _ in 0..1000 {
+                let i = (rng.next_u64() % KEYS) as usize;
+                db.put(present[i].to_vec(), values[(i + 1) % 1024].clone())?;
+            }
+        }
         db.flush()?;
         std::thread::sleep(Duration::from_secs(2));
     }

@@ -115,7 +115,9 @@ impl Ord for dyn Lookup + '_ {
         let (pa, ua, ta) = self.parts();
         let (pb, ub, tb) = other.parts();
         // Same order as MemKey's: trailers descend (newer first).
-        pa.cmp(&pb).then_with(|| ua.cmp(ub)).then_with(|| tb.cmp(&ta))
+        pa.cmp(&pb)
+            .then_with(|| ua.cmp(ub))
+            .then_with(|| tb.cmp(&ta))
     }
 }
 

@@ -278,7 +278,11 @@ mod tests {
         for i in 0..200 {
             let user = format!("key{i:06}");
             let got = block
-                .seek(user.as_bytes(), crate::key::trailer(7, ValueKind::Inline), &mut key)
+                .seek(
+                    user.as_bytes(),
+                    crate::key::trailer(7, ValueKind::Inline),
+                    &mut key,
+                )
                 .expect("seek");
             if i > 198 {
                 assert!(got.is_none());
