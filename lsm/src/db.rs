@@ -877,7 +877,17 @@ impl Inner {
                     Some(x) => Some(x),
                     None => {
                         let mut st = GetStats::default();
-                        let r = sv.version.get(key, filter::key_hash(key), seq, &mut st);
+                        let hash = filter::key_hash(key);
+                        let r = if crate::probe::all_filters_negative(
+                            &sv.version,
+                            key,
+                            hash,
+                            &mut st,
+                        ) {
+                            Ok(None)
+                        } else {
+                            sv.version.get(key, hash, seq, &mut st)
+                        };
                         // Shared counters: touch only those that changed.
                         for (counter, n) in [
                             (&self.counters.tables_probed, st.tables_probed),

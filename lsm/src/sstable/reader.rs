@@ -38,6 +38,9 @@ pub(crate) struct Table {
     index: Index,
     filter: Option<bloom::BlockedBloomFilter>,
     pub(crate) props: Properties,
+    /// [`key::prefix`] of the smallest and largest user keys: range checks
+    /// compare these words and read the keys only on a tie.
+    pub(crate) user_prefixes: (u64, u64),
     cache: Arc<BlockCache>,
 }
 
@@ -121,6 +124,8 @@ impl Table {
                     0,
                 )
             })?;
+        let user_prefix = |k: &[u8]| key::prefix(key::split(k).map_or(&[][..], |x| x.0));
+        let user_prefixes = (user_prefix(&props.smallest), user_prefix(&props.largest));
         Ok(Table {
             number,
             path: path.to_path_buf(),
@@ -128,6 +133,7 @@ impl Table {
             index,
             filter,
             props,
+            user_prefixes,
             cache,
         })
     }
@@ -163,6 +169,11 @@ impl Table {
             self.cache.insert((self.number, h.offset), block.clone());
         }
         Ok(block)
+    }
+
+    /// Whether the filter lets `hash` through (true without a filter).
+    pub(crate) fn may_contain(&self, hash: u128) -> bool {
+        self.filter.as_ref().is_none_or(|f| f.contains_hash(hash))
     }
 
     /// The newest version of `user` at or below `seq`.
