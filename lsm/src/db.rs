@@ -89,7 +89,6 @@ struct Counters {
     flush_bytes: AtomicU64,
     compaction_bytes: AtomicU64,
     gets: AtomicU64,
-    tables_probed: AtomicU64,
     filter_negatives: AtomicU64,
     filter_positives: AtomicU64,
     compactions: AtomicU64,
@@ -889,8 +888,15 @@ impl Inner {
                             sv.version.get(key, hash, seq, &mut st)
                         };
                         // Shared counters: touch only those that changed.
+                        // Every table probed without error is a filter
+                        // negative or a positive: `stats()` reports
+                        // `tables_probed` as their sum, one counter fewer
+                        // per get.
+                        debug_assert!(
+                            r.is_err()
+                                || st.tables_probed == st.filter_negatives + st.filter_positives
+                        );
                         for (counter, n) in [
-                            (&self.counters.tables_probed, st.tables_probed),
                             (&self.counters.filter_negatives, st.filter_negatives),
                             (&self.counters.filter_positives, st.filter_positives),
                         ] {
@@ -1282,7 +1288,8 @@ impl Inner {
                 written as f64 / user as f64
             },
             gets: c.gets.load(Ordering::Relaxed),
-            tables_probed: c.tables_probed.load(Ordering::Relaxed),
+            tables_probed: c.filter_negatives.load(Ordering::Relaxed)
+                + c.filter_positives.load(Ordering::Relaxed),
             filter_negatives: c.filter_negatives.load(Ordering::Relaxed),
             filter_positives: c.filter_positives.load(Ordering::Relaxed),
             flushes: c.flushes.load(Ordering::Relaxed),
