@@ -7,6 +7,8 @@
 //! database prefilled with 1M keys in random order (then overwritten, so
 //! its tree has the shape a live database has). The prefill itself is timed
 //! once and printed with our write amplification, as `fillrandom_1m`.
+//! Each workload measures the engines back to back, so load that comes and
+//! goes on a shared machine falls on both alike.
 //!
 //! `cargo bench -p benches --features peers --bench lsm -- --warm-up-time 1 --measurement-time 3 --sample-size 10`
 
@@ -43,6 +45,10 @@ trait Engine {
     fn read_seq(&self, n: u64) -> u64;
     /// Makes reads hit tables, not the memtable.
     fn flush(&self);
+    /// The engine's own account of its tree and lookups, if it has one.
+    fn describe(&self) -> String {
+        String::new()
+    }
 }
 
 struct Ours {
@@ -91,6 +97,15 @@ impl Engine for Ours {
     }
     fn flush(&self) {
         self.db.flush().expect("lsm flush");
+    }
+    fn describe(&self) -> String {
+        let s = self.db.stats();
+        format!(
+            "files per level {:?}, {:.2} tables probed per get, {} compactions",
+            s.levels.iter().map(|l| l.files).collect::<Vec<_>>(),
+            s.tables_probed as f64 / s.gets.max(1) as f64,
+            s.compactions
+        )
     }
 }
 
@@ -179,6 +194,24 @@ fn only_blob() -> bool {
     std::env::args().skip(1).any(|a| a.contains("blob"))
 }
 
+/// Runs `run` once per engine inside one criterion group, the engines back
+/// to back: on a shared machine, load that comes and goes then hits both
+/// engines' measurements of a workload alike, instead of whichever engine
+/// ran during it.
+fn group_each(
+    c: &mut Criterion,
+    name: &str,
+    engines: &[Box<dyn Engine>],
+    mut run: impl FnMut(&mut criterion::Bencher<'_>, &dyn Engine, usize),
+) {
+    let mut group = c.benchmark_group(name);
+    group.throughput(Throughput::Elements(1));
+    for (n, e) in engines.iter().enumerate() {
+        group.bench_function(BenchmarkId::new(e.name(), KEYS), |b| run(b, &**e, n));
+    }
+    group.finish();
+}
+
 fn bench(c: &mut Criterion) {
     if only_blob() {
         return;
@@ -187,46 +220,41 @@ fn bench(c: &mut Criterion) {
     let missing = keys_16(KEYS, 2);
     let values: Vec<Vec<u8>> = (0..1024).map(value).collect();
     let val = |i: u64| values[(i % 1024) as usize].as_slice();
+    let fresh = || engines().iter().map(|make| make()).collect::<Vec<_>>();
 
-    for make in engines() {
-        // fillseq: keys in increasing order into a fresh database.
-        let e = make();
-        let mut group = c.benchmark_group("lsm/fillseq");
-        group.throughput(Throughput::Elements(1));
-        let mut next = 0u64;
-        group.bench_function(BenchmarkId::new(e.name(), KEYS), |b| {
-            b.iter_custom(|iters| {
-                let t = Instant::now();
-                for _ in 0..iters {
-                    e.put(&sequential_key(next), val(next));
-                    next += 1;
-                }
-                t.elapsed()
-            })
-        });
-        group.finish();
-        drop(e);
+    // fillseq: keys in increasing order into a fresh database.
+    let es = fresh();
+    let mut next = vec![0u64; es.len()];
+    group_each(c, "lsm/fillseq", &es, |b, e, n| {
+        b.iter_custom(|iters| {
+            let t = Instant::now();
+            for _ in 0..iters {
+                e.put(&sequential_key(next[n]), val(next[n]));
+                next[n] += 1;
+            }
+            t.elapsed()
+        })
+    });
+    drop(es);
 
-        // fillrandom: random keys of the 1M into a fresh database.
-        let e = make();
-        let mut group = c.benchmark_group("lsm/fillrandom");
-        group.throughput(Throughput::Elements(1));
-        let mut rng = SplitMix64::new(3);
-        group.bench_function(BenchmarkId::new(e.name(), KEYS), |b| {
-            b.iter_custom(|iters| {
-                let t = Instant::now();
-                for _ in 0..iters {
-                    let i = rng.next_u64() % KEYS;
-                    e.put(&keys[i as usize], val(i));
-                }
-                t.elapsed()
-            })
-        });
-        group.finish();
-        drop(e);
+    // fillrandom: random keys of the 1M into a fresh database.
+    let es = fresh();
+    let mut rngs: Vec<SplitMix64> = es.iter().map(|_| SplitMix64::new(3)).collect();
+    group_each(c, "lsm/fillrandom", &es, |b, e, n| {
+        b.iter_custom(|iters| {
+            let t = Instant::now();
+            for _ in 0..iters {
+                let i = rngs[n].next_u64() % KEYS;
+                e.put(&keys[i as usize], val(i));
+            }
+            t.elapsed()
+        })
+    });
+    drop(es);
 
-        // The read database: all 1M keys in random order, timed once.
-        let e = make();
+    // The read databases: all 1M keys in random order, timed once.
+    let es = fresh();
+    for e in &es {
         let t = Instant::now();
         for (i, k) in keys.iter().enumerate() {
             e.put(k, val(i as u64));
@@ -238,69 +266,68 @@ fn bench(c: &mut Criterion) {
             fill.as_secs_f64(),
             KEYS as f64 / fill.as_secs_f64()
         );
-
-        // overwrite: random keys of the full database.
-        let mut group = c.benchmark_group("lsm/overwrite");
-        group.throughput(Throughput::Elements(1));
-        let mut rng = SplitMix64::new(4);
-        group.bench_function(BenchmarkId::new(e.name(), KEYS), |b| {
-            b.iter_custom(|iters| {
-                let t = Instant::now();
-                for _ in 0..iters {
-                    let i = rng.next_u64() % KEYS;
-                    e.put(&keys[i as usize], val(i + 1));
-                }
-                t.elapsed()
-            })
-        });
-        group.finish();
-        e.flush();
-        std::thread::sleep(Duration::from_secs(2)); // let compactions settle
-
-        let mut group = c.benchmark_group("lsm/readrandom");
-        group.throughput(Throughput::Elements(1));
-        let mut rng = SplitMix64::new(5);
-        group.bench_function(BenchmarkId::new(e.name(), KEYS), |b| {
-            b.iter(|| {
-                let i = rng.next_u64() % KEYS;
-                assert!(e.get(&keys[i as usize]));
-            })
-        });
-        group.finish();
-
-        let mut group = c.benchmark_group("lsm/readmissing");
-        group.throughput(Throughput::Elements(1));
-        let mut rng = SplitMix64::new(6);
-        group.bench_function(BenchmarkId::new(e.name(), KEYS), |b| {
-            b.iter(|| {
-                let i = rng.next_u64() % KEYS;
-                assert!(!e.get(&missing[i as usize]));
-            })
-        });
-        group.finish();
-
-        let mut group = c.benchmark_group("lsm/readseq");
-        group.throughput(Throughput::Elements(1));
-        group.bench_function(BenchmarkId::new(e.name(), KEYS), |b| {
-            b.iter_custom(|iters| {
-                let t = Instant::now();
-                black_box(e.read_seq(iters));
-                t.elapsed()
-            })
-        });
-        group.finish();
-
-        let mut group = c.benchmark_group("lsm/seekrandom_scan100");
-        group.throughput(Throughput::Elements(1));
-        let mut rng = SplitMix64::new(7);
-        group.bench_function(BenchmarkId::new(e.name(), KEYS), |b| {
-            b.iter(|| {
-                let i = rng.next_u64() % KEYS;
-                black_box(e.scan(&missing[i as usize], SCAN_LEN))
-            })
-        });
-        group.finish();
     }
+
+    // overwrite: random keys of the full database.
+    let mut rngs: Vec<SplitMix64> = es.iter().map(|_| SplitMix64::new(4)).collect();
+    group_each(c, "lsm/overwrite", &es, |b, e, n| {
+        b.iter_custom(|iters| {
+            let t = Instant::now();
+            for _ in 0..iters {
+                let i = rngs[n].next_u64() % KEYS;
+                e.put(&keys[i as usize], val(i + 1));
+            }
+            t.elapsed()
+        })
+    });
+    for e in &es {
+        e.flush();
+    }
+    std::thread::sleep(Duration::from_secs(2)); // let compactions settle
+    for e in &es {
+        let about = e.describe();
+        if !about.is_empty() {
+            eprintln!("lsm/before_reads/{}: {about}", e.name());
+        }
+    }
+
+    let mut rngs: Vec<SplitMix64> = es.iter().map(|_| SplitMix64::new(5)).collect();
+    group_each(c, "lsm/readrandom", &es, |b, e, n| {
+        b.iter(|| {
+            let i = rngs[n].next_u64() % KEYS;
+            assert!(e.get(&keys[i as usize]));
+        })
+    });
+
+    let mut rngs: Vec<SplitMix64> = es.iter().map(|_| SplitMix64::new(6)).collect();
+    group_each(c, "lsm/readmissing", &es, |b, e, n| {
+        b.iter(|| {
+            let i = rngs[n].next_u64() % KEYS;
+            assert!(!e.get(&missing[i as usize]));
+        })
+    });
+    for e in &es {
+        let about = e.describe();
+        if !about.is_empty() {
+            eprintln!("lsm/after_reads/{}: {about}", e.name());
+        }
+    }
+
+    group_each(c, "lsm/readseq", &es, |b, e, _| {
+        b.iter_custom(|iters| {
+            let t = Instant::now();
+            black_box(e.read_seq(iters));
+            t.elapsed()
+        })
+    });
+
+    let mut rngs: Vec<SplitMix64> = es.iter().map(|_| SplitMix64::new(7)).collect();
+    group_each(c, "lsm/seekrandom_scan100", &es, |b, e, n| {
+        b.iter(|| {
+            let i = rngs[n].next_u64() % KEYS;
+            black_box(e.scan(&missing[i as usize], SCAN_LEN))
+        })
+    });
 }
 
 /// Write amplification after a 1M-key fillrandom (printed, for the README).

@@ -9,6 +9,7 @@
 //! Any thread may call anything; each call locks one shard briefly.
 
 use std::collections::{HashMap, VecDeque};
+use std::hash::{BuildHasherDefault, Hasher};
 
 use parking_lot::Mutex;
 
@@ -19,9 +20,40 @@ const SHARDS: usize = 16;
 /// Cache key: table file number and block offset.
 pub(crate) type CacheKey = (u64, u64);
 
+/// Mixes the two words of a [`CacheKey`] (file numbers and offsets are
+/// small and not adversarial): a multiply per word instead of SipHash's
+/// rounds, on every get.
+#[derive(Debug, Default)]
+struct KeyHasher(u64);
+
+impl Hasher for KeyHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(u64::from(b));
+        }
+    }
+
+    fn write_u64(&mut self, x: u64) {
+        self.0 = (self.0.rotate_left(5) ^ x).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+
+    fn finish(&self) -> u64 {
+        // The high bits are the best mixed; hashbrown takes its control
+        // byte from the top seven and the bucket from the low bits.
+        self.0 ^ (self.0 >> 29)
+    }
+}
+
+fn hash(key: CacheKey) -> u64 {
+    let mut h = KeyHasher::default();
+    h.write_u64(key.0);
+    h.write_u64(key.1);
+    h.finish()
+}
+
 #[derive(Debug, Default)]
 struct Shard {
-    map: HashMap<CacheKey, (Block, bool)>,
+    map: HashMap<CacheKey, (Block, bool), BuildHasherDefault<KeyHasher>>,
     queue: VecDeque<CacheKey>,
     size_bytes: usize,
 }
@@ -42,8 +74,8 @@ impl BlockCache {
     }
 
     fn shard(&self, key: CacheKey) -> &Mutex<Shard> {
-        let h = xxhash_rust::xxh3::xxh3_64(&[key.0.to_le_bytes(), key.1.to_le_bytes()].concat());
-        &self.shards[(h % SHARDS as u64) as usize]
+        // The top bits: the shard's map buckets by the low ones.
+        &self.shards[(hash(key) >> 60) as usize % SHARDS]
     }
 
     pub(crate) fn get(&self, key: CacheKey) -> Option<Block> {

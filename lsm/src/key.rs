@@ -131,6 +131,30 @@ pub(crate) fn cmp_encoded(a: &[u8], b: &[u8]) -> Ordering {
     }
 }
 
+/// Compares an encoded internal key with the internal key `(user,
+/// trailer)` without building it: the lookup paths' comparison, free of
+/// allocation. Agrees with [`cmp_encoded`] on keys that decode.
+pub(crate) fn cmp_with(encoded: &[u8], user: &[u8], trailer: u64) -> Ordering {
+    let Some(la) = encoded.len().checked_sub(TRAILER_LEN) else {
+        return encoded.cmp(user);
+    };
+    encoded[..la].cmp(user).then_with(|| {
+        let mut ta = [0u8; TRAILER_LEN];
+        ta.copy_from_slice(&encoded[la..]);
+        trailer.cmp(&u64::from_le_bytes(ta))
+    })
+}
+
+/// The first eight bytes of a user key as a big-endian number, zero-padded:
+/// `prefix(a) < prefix(b)` implies `a < b`, so a search compares these
+/// words first and the keys only when they are equal.
+pub(crate) fn prefix(user: &[u8]) -> u64 {
+    let mut p = [0u8; 8];
+    let n = user.len().min(8);
+    p[..n].copy_from_slice(&user[..n]);
+    u64::from_be_bytes(p)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -146,6 +170,13 @@ mod tests {
         for a in &keys {
             for b in &keys {
                 assert_eq!(a.cmp(b), cmp_encoded(&a.encoded(), &b.encoded()));
+                assert_eq!(
+                    a.cmp(b),
+                    cmp_with(&a.encoded(), &b.user, trailer(b.seq, b.kind))
+                );
+                if prefix(&a.user) < prefix(&b.user) {
+                    assert!(a.user < b.user);
+                }
             }
             assert_eq!(
                 InternalKey::decode(&Bytes::from(a.encoded())).as_ref(),

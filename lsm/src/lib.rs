@@ -31,6 +31,7 @@
 //! - `sstable`: tables (blocks, index, filter, properties, footer).
 //! - `filter`: the per-table Bloom filter (the `bloom` crate's blocked filter).
 //! - `cache`: the byte-bounded block cache.
+//! - `probe`: a point lookup's first pass, over the filters only.
 //! - `version`, `manifest`: the live table set and its log of edits.
 //! - `compaction`: picking and running leveled compactions.
 //! - `iter`: merging iterators and [`DbIter`].
@@ -57,6 +58,7 @@ mod key;
 mod manifest;
 mod memtable;
 mod options;
+mod probe;
 mod sstable;
 mod stats;
 mod varint;

@@ -20,7 +20,11 @@ pub enum SyncMode {
 pub struct Options {
     /// When writes are synced. Default [`SyncMode::Never`].
     pub sync: SyncMode,
-    /// Memtable size that triggers a switch and a background flush. Default 4 MiB.
+    /// Memtable size that triggers a switch and a background flush.
+    /// Default 64 MiB (RocksDB's and fjall's default): fewer, larger L0
+    /// tables mean fewer tables per lookup and less rewriting. Memory: up
+    /// to two memtables (one being flushed); recovery replays up to this
+    /// much log.
     pub write_buffer_size_bytes: usize,
     /// Target size of uncompressed data blocks. Default 4 KiB.
     pub block_size_bytes: usize,
@@ -30,11 +34,19 @@ pub struct Options {
     pub bloom_bits_per_key: usize,
     /// Compress blocks with LZ4 when that saves space. Default true.
     pub compression: bool,
+    /// Shallowest level whose tables are compressed (when `compression`).
+    /// Default 2: L0 and L1 tables are rewritten soon after they are
+    /// written, so compressing them spends CPU on the write path (and
+    /// decompression on every read of them) for space held briefly; most
+    /// data lives deeper. fjall's default policy is the same.
+    pub compression_min_level: usize,
     /// Block cache capacity. Default 64 MiB.
     pub block_cache_bytes: usize,
     /// Target size of a compaction output table. Default 4 MiB.
     pub table_size_target_bytes: u64,
-    /// Maximum bytes of level 1; each deeper level holds 10x more. Default 16 MiB.
+    /// Maximum bytes of level 1; each deeper level holds 10x more. Default
+    /// 256 MiB: `l0_compaction_trigger` memtables, so an L0 compaction
+    /// does not overflow L1 at once (RocksDB's rule and default).
     pub level1_bytes_max: u64,
     /// Number of L0 tables that triggers a compaction. Default 4.
     pub l0_compaction_trigger: usize,
@@ -67,14 +79,15 @@ impl Default for Options {
     fn default() -> Options {
         Options {
             sync: SyncMode::Never,
-            write_buffer_size_bytes: 4 << 20,
+            write_buffer_size_bytes: 64 << 20,
             block_size_bytes: 4096,
             block_restart_interval: 16,
             bloom_bits_per_key: 10,
             compression: true,
+            compression_min_level: 2,
             block_cache_bytes: 64 << 20,
             table_size_target_bytes: 4 << 20,
-            level1_bytes_max: 16 << 20,
+            level1_bytes_max: 256 << 20,
             l0_compaction_trigger: 4,
             l0_slowdown_trigger: 12,
             l0_stop_trigger: 20,

@@ -12,7 +12,7 @@ use std::cmp::Ordering;
 
 use bytes::Bytes;
 
-use crate::key::cmp_encoded;
+use crate::key::{self, cmp_encoded};
 use crate::varint;
 
 /// Builds one block. REQUIRES: keys added in increasing internal-key order.
@@ -168,20 +168,43 @@ impl Block {
         Ok((vend, kend..vend))
     }
 
-    /// The first entry whose key is at least `target`.
-    pub(crate) fn seek(&self, target: &[u8]) -> Result<Option<(Vec<u8>, Bytes)>, Malformed> {
-        // Binary search for the last restart whose key is < target.
+    /// The key of the restart entry at `pos`: stored whole (no shared
+    /// prefix), so it is read in place.
+    fn restart_key(&self, pos: usize) -> Result<&[u8], Malformed> {
+        let end = self.restarts_offset;
+        let mut p = pos;
+        let shared = varint::get(&self.data[..end], &mut p).ok_or(Malformed)?;
+        let unshared = varint::get(&self.data[..end], &mut p).ok_or(Malformed)? as usize;
+        varint::get(&self.data[..end], &mut p).ok_or(Malformed)?;
+        if shared != 0 {
+            return Err(Malformed);
+        }
+        let kend = p
+            .checked_add(unshared)
+            .filter(|&e| e <= end)
+            .ok_or(Malformed)?;
+        Ok(&self.data[p..kend])
+    }
+
+    /// The first entry whose key is at least the internal key `(user,
+    /// trailer)`: its key is left in `key` (a caller's reused buffer, so a
+    /// lookup allocates nothing) and its value returned.
+    pub(crate) fn seek(
+        &self,
+        user: &[u8],
+        trailer: u64,
+        key: &mut Vec<u8>,
+    ) -> Result<Option<Bytes>, Malformed> {
+        // Binary search for the last restart whose key is below the target;
+        // restart keys are compared where they lie in the block.
         let (mut lo, mut hi) = (0usize, self.restarts - 1);
-        let mut key = Vec::new();
         while lo < hi {
             let mid = (lo + hi).div_ceil(2);
             let pos = self.restart(mid);
             if pos >= self.restarts_offset {
                 return Err(Malformed);
             }
-            key.clear();
-            self.decode_at(pos, &mut key)?;
-            if cmp_encoded(&key, target) == Ordering::Less {
+            if key::cmp_with(self.restart_key(pos)?, user, trailer) == Ordering::Less {
                 lo = mid;
             } else {
                 hi = mid - 1;
@@ -190,9 +213,9 @@ impl Block {
         let mut pos = self.restart(lo);
         key.clear();
         while pos < self.restarts_offset {
-            let (next, v) = self.decode_at(pos, &mut key)?;
-            if cmp_encoded(&key, target) != Ordering::Less {
-                return Ok(Some((key, self.data.slice(v))));
+            let (next, v) = self.decode_at(pos, key)?;
+            if key::cmp_with(key, user, trailer) != Ordering::Less {
+                return Ok(Some(self.data.slice(v)));
             }
             pos = next;
         }
@@ -251,13 +274,22 @@ mod tests {
         }
         let block = Block::new(Bytes::from(b.finish())).expect("block");
         assert_eq!(block.entries().expect("entries").len(), 100);
+        let mut key = Vec::new();
         for i in 0..200 {
-            let got = block.seek(&k(i)).expect("seek");
+            let user = format!("key{i:06}");
+            let got = block
+                .seek(
+                    user.as_bytes(),
+                    crate::key::trailer(7, ValueKind::Inline),
+                    &mut key,
+                )
+                .expect("seek");
             if i > 198 {
                 assert!(got.is_none());
             } else {
                 let want = i + (i % 2);
-                assert_eq!(got.expect("some").0, k(want));
+                assert_eq!(got.expect("some"), format!("v{want}").as_bytes());
+                assert_eq!(key, k(want));
             }
         }
     }
@@ -272,7 +304,7 @@ mod tests {
         for cut in 0..bytes.len() {
             if let Ok(block) = Block::new(Bytes::copy_from_slice(&bytes[..cut])) {
                 let _ = block.entries();
-                let _ = block.seek(&k(5));
+                let _ = block.seek(b"key000005", 0, &mut Vec::new());
             }
         }
     }

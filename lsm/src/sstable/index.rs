@@ -4,7 +4,7 @@
 use std::cmp::Ordering;
 use std::path::Path;
 
-use crate::key::cmp_encoded;
+use crate::key::{self, cmp_encoded};
 use crate::sstable::block::Block;
 use crate::{Error, Result};
 
@@ -46,6 +46,10 @@ impl BlockHandle {
 pub(crate) struct Index {
     /// (last key of the block, handle), in key order.
     pub(crate) entries: Vec<(Vec<u8>, BlockHandle)>,
+    /// [`key::prefix`] of each entry's user key: a search compares these
+    /// contiguous words and reads a key only on a tie, instead of chasing
+    /// one pointer per probe.
+    prefixes: Vec<u64>,
 }
 
 impl Index {
@@ -68,12 +72,35 @@ impl Index {
             }
             entries.push((k, h));
         }
-        Ok(Index { entries })
+        let prefixes = entries
+            .iter()
+            .map(|(k, _)| key::prefix(key::split(k).map_or(&k[..], |s| s.0)))
+            .collect();
+        Ok(Index { entries, prefixes })
     }
 
-    /// Index of the first block whose last key is at least `target`.
-    pub(crate) fn find(&self, target: &[u8]) -> usize {
-        self.entries
-            .partition_point(|(k, _)| cmp_encoded(k, target) == Ordering::Less)
+    /// Index of the first block whose last key is at least the internal key
+    /// `(user, trailer)`.
+    pub(crate) fn find(&self, user: &[u8], trailer: u64) -> usize {
+        let p = key::prefix(user);
+        let (mut lo, mut hi) = (0, self.entries.len());
+        // Invariant: blocks before `lo` end below the target, blocks from
+        // `hi` on end at or above it.
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            let less = match self.prefixes[mid].cmp(&p) {
+                Ordering::Less => true,
+                Ordering::Greater => false,
+                Ordering::Equal => {
+                    key::cmp_with(&self.entries[mid].0, user, trailer) == Ordering::Less
+                }
+            };
+            if less {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        lo
     }
 }

@@ -23,6 +23,12 @@ use crate::sstable::properties::Properties;
 use crate::sstable::trailer;
 use crate::{Error, Result};
 
+thread_local! {
+    /// The key buffer of a point lookup's block seek, reused by every
+    /// lookup on the thread so a get allocates nothing for keys.
+    static SEEK_KEY: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
 /// An open table.
 #[derive(Debug)]
 pub(crate) struct Table {
@@ -32,6 +38,9 @@ pub(crate) struct Table {
     index: Index,
     filter: Option<bloom::BlockedBloomFilter>,
     pub(crate) props: Properties,
+    /// [`key::prefix`] of the smallest and largest user keys: range checks
+    /// compare these words and read the keys only on a tie.
+    pub(crate) user_prefixes: (u64, u64),
     cache: Arc<BlockCache>,
 }
 
@@ -115,6 +124,8 @@ impl Table {
                     0,
                 )
             })?;
+        let user_prefix = |k: &[u8]| key::prefix(key::split(k).map_or(&[][..], |x| x.0));
+        let user_prefixes = (user_prefix(&props.smallest), user_prefix(&props.largest));
         Ok(Table {
             number,
             path: path.to_path_buf(),
@@ -122,6 +133,7 @@ impl Table {
             index,
             filter,
             props,
+            user_prefixes,
             cache,
         })
     }
@@ -159,6 +171,11 @@ impl Table {
         Ok(block)
     }
 
+    /// Whether the filter lets `hash` through (true without a filter).
+    pub(crate) fn may_contain(&self, hash: u128) -> bool {
+        self.filter.as_ref().is_none_or(|f| f.contains_hash(hash))
+    }
+
     /// The newest version of `user` at or below `seq`.
     pub(crate) fn get(&self, user: &[u8], hash: u128, seq: SeqNo) -> Result<Probe> {
         if let Some(f) = &self.filter
@@ -166,27 +183,26 @@ impl Table {
         {
             return Ok(Probe::FilteredOut);
         }
-        // `InternalKey::seek(user, seq).encoded()`, in one allocation.
-        let mut target = Vec::with_capacity(user.len() + key::TRAILER_LEN);
-        target.extend_from_slice(user);
-        target.extend_from_slice(&key::trailer(seq, ValueKind::SEEK).to_le_bytes());
-        let i = self.index.find(&target);
+        let target = key::trailer(seq, ValueKind::SEEK);
+        let i = self.index.find(user, target);
         if i == self.index.entries.len() {
             return Ok(Probe::Missing);
         }
         let block = self.block(i)?;
         let off = self.index.entries[i].1.offset;
-        let found = block
-            .seek(&target)
-            .map_err(|_| Error::corruption(&self.path, off, "data block malformed", 0, 0))?;
-        match found {
-            Some((k, v)) => match key::split(&k) {
-                Some((u, _, kind)) if u == user => Ok(Probe::Found(kind, v)),
-                Some(_) => Ok(Probe::Missing),
-                None => Err(Error::corruption(&self.path, off, "data block key", 0, 0)),
-            },
-            None => Ok(Probe::Missing),
-        }
+        SEEK_KEY.with_borrow_mut(|k| {
+            let found = block
+                .seek(user, target, k)
+                .map_err(|_| Error::corruption(&self.path, off, "data block malformed", 0, 0))?;
+            match found {
+                Some(v) => match key::split(k) {
+                    Some((u, _, kind)) if u == user => Ok(Probe::Found(kind, v)),
+                    Some(_) => Ok(Probe::Missing),
+                    None => Err(Error::corruption(&self.path, off, "data block key", 0, 0)),
+                },
+                None => Ok(Probe::Missing),
+            }
+        })
     }
 
     /// Entries of every block that may hold user keys in `[lo, hi]`, both
@@ -210,11 +226,10 @@ impl Table {
         let n = self.index.entries.len();
         let first = lo.map_or(0, |k| {
             self.index
-                .find(&InternalKey::seek(k, key::SEQNO_MAX).encoded())
+                .find(k, key::trailer(key::SEQNO_MAX, ValueKind::SEEK))
         });
         let end = hi.map_or(n, |k| {
-            let last = InternalKey::new(Bytes::copy_from_slice(k), 0, ValueKind::Delete).encoded();
-            (self.index.find(&last) + 1).min(n)
+            (self.index.find(k, key::trailer(0, ValueKind::Delete)) + 1).min(n)
         });
         let t = Arc::clone(self);
         Box::new(Concat::new(first, end.max(first), move |i| {
