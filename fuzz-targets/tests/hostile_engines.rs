@@ -63,6 +63,9 @@ fn reseal_lsm_block(b: &mut [u8], start: usize, end: usize) {
 fn lsm_options() -> lsm::Options {
     lsm::Options {
         compression: true,
+        // Compress the flushed L0 table too, so its data block carries an
+        // LZ4 size prefix to attack.
+        compression_min_level: 0,
         ..lsm::Options::default()
     }
 }
