@@ -21,6 +21,28 @@ use crate::node::{self, Node, RawValue, Value, malformed};
 use crate::page::{self, HEADER_BYTES, Kind, VALUE_LEN_MAX};
 use crate::{Durability, Error, Result};
 
+/// Free-tree entries an overflow run's allocation takes, at most, looking
+/// for that many consecutive free pages before it extends the file. Those it
+/// does not use go back under their keys at commit.
+const RUN_SEARCH_ENTRIES: usize = 32;
+
+/// The first of `n` consecutive pages in `pool`, if it has them.
+fn run_in(pool: &BTreeSet<u64>, n: u64) -> Option<u64> {
+    let mut prev: Option<(u64, u64)> = None; // (run start, last)
+    for &id in pool {
+        prev = match prev {
+            Some((s, last)) if last + 1 == id => Some((s, id)),
+            _ => Some((id, id)),
+        };
+        if let Some((s, last)) = prev
+            && last + 1 - s == n
+        {
+            return Some(s);
+        }
+    }
+    None
+}
+
 /// Which of the file's two trees an operation works on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Tree {
@@ -209,22 +231,23 @@ impl<'db> WriteTxn<'db> {
         if n == 1 {
             return self.alloc();
         }
-        // Reuse a run of free pages if the pool has one; else extend the file.
-        let mut start = None;
-        let mut prev: Option<(u64, u64)> = None; // (run start, last)
-        for &id in &self.pool {
-            prev = match prev {
-                Some((s, last)) if last + 1 == id => Some((s, id)),
-                _ => Some((id, id)),
-            };
-            if let Some((s, last)) = prev
-                && last + 1 - s == n
-            {
-                start = Some(s);
-                break;
+        // Reuse a run of free pages if the pool has one. Else take more
+        // free-tree entries (a freed run is listed in order, so it comes back
+        // whole, perhaps over two entries) before extending the file: with
+        // only the pool searched, runs came from the end of the file while
+        // the pages they freed went to single-page copies, and a workload of
+        // multi-page values grew the file by pages per commit, forever.
+        let mut refills = 0;
+        let found = loop {
+            if let Some(s) = run_in(&self.pool, n) {
+                break Some(s);
             }
-        }
-        let start = match start {
+            if refills == RUN_SEARCH_ENTRIES || !self.refill_pool()? {
+                break None;
+            }
+            refills += 1;
+        };
+        let start = match found {
             Some(s) => {
                 for id in s..s + n {
                     self.pool.remove(&id);
@@ -232,8 +255,15 @@ impl<'db> WriteTxn<'db> {
                 s
             }
             None => {
-                let s = self.page_count;
-                self.page_count += n;
+                // Free pages just below the end of the file start the run.
+                let mut s = self.page_count;
+                while s > page::FIRST_DATA_PAGE
+                    && s + n > self.page_count
+                    && self.pool.remove(&(s - 1))
+                {
+                    s -= 1;
+                }
+                self.page_count = self.page_count.max(s + n);
                 s
             }
         };
