@@ -480,6 +480,9 @@ fn blob_gc(_c: &mut Criterion) {
         let dir = tempfile::tempdir().expect("tempdir");
         let opts = lsm::Options {
             blob_gc_ratio: ratio,
+            // 4 MiB memtables, so the 40 MiB written spread over many blob
+            // files (with the 64 MiB default they would share one).
+            write_buffer_size_bytes: 4 << 20,
             ..lsm::Options::default()
         };
         let db = lsm::Db::open(dir.path().join("db"), opts).expect("open lsm");
