@@ -28,18 +28,9 @@ struct Outcome {
     stats: Option<lsm::Stats>,
 }
 
+/// Two values in five are 40 bytes or more and go to blobs.
 fn crash_options() -> Options {
-    Options {
-        sync: SyncMode::Always,
-        // Values of 40 bytes and more (two in five) are separated at flush,
-        // so crashes also hit blob writes (shard files, their syncs and
-        // renames) before the manifest names the tables that refer to them.
-        // A low garbage ratio: compactions copy blob values out and blob
-        // files are deleted all along, so crashes hit those steps too.
-        blob_threshold: Some(40),
-        blob_gc_ratio: 0.2,
-        ..common::tiny_options()
-    }
+    common::blob_churn_options()
 }
 
 fn key(i: u32) -> Vec<u8> {

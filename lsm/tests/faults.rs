@@ -9,16 +9,11 @@ mod common;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use lsm::{Db, Options, SyncMode};
+use lsm::{Db, Options};
 use vfs::{Fault, FaultFs, Fs, MemFs, Op};
 
 fn opts() -> Options {
-    Options {
-        sync: SyncMode::Always,
-        blob_threshold: Some(40),
-        blob_gc_ratio: 0.2,
-        ..common::tiny_options()
-    }
+    common::blob_churn_options()
 }
 
 fn key(i: u32) -> Vec<u8> {

@@ -67,3 +67,17 @@ pub(crate) fn blob_files_on_disk(fs: &dyn vfs::Fs) -> usize {
         })
         .unwrap_or(0)
 }
+
+/// Tiny buffers, every write synced, values of 40 bytes and more separated
+/// at flush and blobs collected at 20% garbage: so crashes and I/O errors
+/// also hit blob writes (shard files, their syncs and renames) before the
+/// manifest names the tables that refer to them, blob collection and blob
+/// file deletion.
+pub(crate) fn blob_churn_options() -> Options {
+    Options {
+        sync: lsm::SyncMode::Always,
+        blob_threshold: Some(40),
+        blob_gc_ratio: 0.2,
+        ..tiny_options()
+    }
+}
