@@ -1481,14 +1481,19 @@ impl Inner {
                 if bg.shutdown {
                     return;
                 }
-                let sv = self.super_version();
-                let has_work = match role {
-                    Role::Flush => sv.imm.is_some(),
-                    Role::Compact => {
-                        picker::scores(&sv.version, &self.opts)
-                            .iter()
-                            .any(|&s| s >= 1.0)
-                            || !self.blobs_to_collect(&sv.version).is_empty()
+                // The super version is let go before the wait: holding it
+                // would keep tables (and their blob files) that a compaction
+                // just replaced from being deleted.
+                let has_work = {
+                    let sv = self.super_version();
+                    match role {
+                        Role::Flush => sv.imm.is_some(),
+                        Role::Compact => {
+                            picker::scores(&sv.version, &self.opts)
+                                .iter()
+                                .any(|&s| s >= 1.0)
+                                || !self.blobs_to_collect(&sv.version).is_empty()
+                        }
                     }
                 };
                 if !has_work {
