@@ -410,7 +410,8 @@ impl Db {
                 .as_deref()
                 .map(|s| Separator::new(s, opts.blob_threshold, &no_collection));
             let mut refs = RefCounter::default();
-            for (mut k, mut v) in mem.iter() {
+            // No snapshot exists yet: only each key's newest version counts.
+            for (mut k, mut v) in job::drop_shadowed(mem.iter(), last_seq) {
                 if let Some(sep) = &mut sep {
                     sep.apply(&mut k, &mut v)?;
                 }
@@ -1307,7 +1308,8 @@ impl Inner {
             (Some(store), Some(t)) => Some(Separator::new(store, Some(t), &no_collection)),
             _ => None,
         };
-        let table = self.write_table(imm.iter(), sep.as_mut())?;
+        let entries = job::drop_shadowed(imm.iter(), self.smallest_snapshot());
+        let table = self.write_table(entries, sep.as_mut())?;
         let mut edit = VersionEdit::default();
         if let Some(sep) = sep {
             self.counters

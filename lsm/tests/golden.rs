@@ -31,7 +31,9 @@ fn opts(blobs: bool) -> Options {
     }
 }
 
-/// Writes a table (three puts and a delete, flushed) and a log (two more
+/// Writes a table (three puts and a delete, flushed: the flush drops the put
+/// the delete shadows, so the table holds two values and a tombstone) and a
+/// log (two more
 /// writes, not flushed).
 fn workload(fs: &MemFs, blobs: bool) {
     let db = Db::open_with_fs(Arc::new(fs.clone()), "/db", opts(blobs)).expect("open");

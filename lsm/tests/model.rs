@@ -266,3 +266,56 @@ fn many_writes_reach_deep_levels_and_read_back() {
     );
     db.close().expect("close");
 }
+
+/// A flush writes only versions a reader may still see: of a key's versions
+/// at or below the oldest snapshot, only the newest (LevelDB's rule; the
+/// versions between a snapshot and the newest stay).
+#[test]
+fn a_flush_drops_versions_no_reader_can_see() {
+    let opts = lsm::Options {
+        blob_threshold: None,
+        compression: false,
+        ..lsm::Options::default()
+    };
+    let open = || {
+        let fs: Arc<dyn vfs::Fs> = Arc::new(vfs::MemFs::new());
+        Db::open_with_fs(fs, "/db", opts.clone()).expect("open")
+    };
+    // No snapshot: only the newest of 400 versions is written.
+    let db = open();
+    for i in 0..400u32 {
+        db.put("k", vec![i as u8; 1000]).expect("put");
+    }
+    db.flush().expect("flush");
+    let s = db.stats();
+    assert!(s.flush_bytes < 4 * 1024, "{s:?}");
+    assert_eq!(
+        db.get(b"k").expect("get").as_deref(),
+        Some(&[(399 % 256) as u8; 1000][..])
+    );
+
+    // A snapshot after 200 writes: the 199 versions below it go, the one it
+    // sees and the 200 after it stay.
+    let db = open();
+    for i in 0..200u32 {
+        db.put("k", vec![i as u8; 1000]).expect("put");
+    }
+    let snap = db.snapshot();
+    for i in 200..400u32 {
+        db.put("k", vec![i as u8; 1000]).expect("put");
+    }
+    db.flush().expect("flush");
+    let s = db.stats();
+    assert!(
+        s.flush_bytes < 210 * 1024 && s.flush_bytes > 200 * 1000,
+        "{s:?}"
+    );
+    assert_eq!(
+        snap.get(b"k").expect("get").as_deref(),
+        Some(&[199u8; 1000][..])
+    );
+    assert_eq!(
+        db.get(b"k").expect("get").as_deref(),
+        Some(&[(399 % 256) as u8; 1000][..])
+    );
+}

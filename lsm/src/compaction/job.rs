@@ -108,6 +108,29 @@ pub(crate) fn run(
     Ok(outputs)
 }
 
+/// `entries` (sorted, as a memtable yields them) without the versions no
+/// reader can see: of a user key's versions at or below `smallest_snapshot`
+/// only the newest stays, the rule compaction uses. Tombstones stay (an
+/// older table may hold the key). A flush that drops these writes neither
+/// their table bytes nor, for large values, blob bytes that would only
+/// become garbage.
+pub(crate) fn drop_shadowed(
+    entries: impl Iterator<Item = crate::memtable::Entry>,
+    smallest_snapshot: SeqNo,
+) -> impl Iterator<Item = crate::memtable::Entry> {
+    let mut current: Option<bytes::Bytes> = None;
+    let mut last_seq_for_key = SeqNo::MAX;
+    entries.filter(move |(k, _)| {
+        if current.as_ref() != Some(&k.user) {
+            current = Some(k.user.clone());
+            last_seq_for_key = SeqNo::MAX;
+        }
+        let shadowed = last_seq_for_key <= smallest_snapshot;
+        last_seq_for_key = k.seq;
+        !shadowed
+    })
+}
+
 /// Whether `c` can move its one input table down without rewriting it.
 pub(crate) fn is_trivial_move(c: &Compaction) -> bool {
     c.inputs.len() == 1 && c.overlaps.is_empty() && c.out_level == c.level + 1
