@@ -1,6 +1,7 @@
 //! A version: the set of live tables, per level. Immutable once built;
 //! readers hold an `Arc<Version>` for as long as they read its tables.
 
+use std::cmp::Ordering;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -33,6 +34,24 @@ pub(crate) fn user_range(t: &Table) -> (&[u8], &[u8]) {
     (s, l)
 }
 
+/// `user` (with prefix `p`) is at least `t`'s smallest user key.
+fn at_or_after_smallest(t: &Table, user: &[u8], p: u64) -> bool {
+    match p.cmp(&t.user_prefixes.0) {
+        Ordering::Greater => true,
+        Ordering::Less => false,
+        Ordering::Equal => user >= user_range(t).0,
+    }
+}
+
+/// `user` (with prefix `p`) is after `t`'s largest user key.
+fn after_largest(t: &Table, user: &[u8], p: u64) -> bool {
+    match p.cmp(&t.user_prefixes.1) {
+        Ordering::Greater => true,
+        Ordering::Less => false,
+        Ordering::Equal => user > user_range(t).1,
+    }
+}
+
 impl Version {
     pub(crate) fn get(
         &self,
@@ -58,25 +77,28 @@ impl Version {
                 }
             }
         };
-        for t in &self.levels[0] {
-            let (s, l) = user_range(t);
-            if user >= s
-                && user <= l
-                && let Some(x) = probe(t)?
-            {
-                return Ok(Some(x));
-            }
-        }
-        for level in &self.levels[1..] {
-            let i = level.partition_point(|t| user_range(t).1 < user);
-            if let Some(t) = level.get(i)
-                && user >= user_range(t).0
-                && let Some(x) = probe(t)?
-            {
+        for t in self.candidates(user) {
+            if let Some(x) = probe(t)? {
                 return Ok(Some(x));
             }
         }
         Ok(None)
+    }
+
+    /// The tables a point lookup of `user` probes, newest first: every L0
+    /// table whose key range holds it, then at most one table per deeper
+    /// level. Range checks compare the tables' 8-byte key prefixes
+    /// (`Table::user_prefixes`) first and the keys only on a tie.
+    pub(crate) fn candidates<'a>(&'a self, user: &'a [u8]) -> impl Iterator<Item = &'a Table> {
+        let p = key::prefix(user);
+        let l0 = self.levels[0]
+            .iter()
+            .filter(move |t| at_or_after_smallest(t, user, p) && !after_largest(t, user, p));
+        let deeper = self.levels[1..].iter().filter_map(move |level| {
+            let i = level.partition_point(|t| after_largest(t, user, p));
+            level.get(i).filter(|t| at_or_after_smallest(t, user, p))
+        });
+        l0.chain(deeper).map(|t| &**t)
     }
 
     /// Tables of `level` whose user-key range meets `[lo, hi]` (None: open).
