@@ -59,7 +59,8 @@ pub enum Problem {
     BadValue {
         /// The user key.
         key: Vec<u8>,
-        /// The blob file.
+        /// The blob file; `u64::MAX` when the reference itself does not
+        /// decode (not 32 bytes).
         blob: u64,
     },
 }
