@@ -212,6 +212,11 @@ impl Fs for FaultFs {
         self.check(Op::Lock, path)?;
         self.inner.lock(path)
     }
+
+    fn lock_shared(&self, path: &Path) -> Result<LockGuard> {
+        self.check(Op::Lock, path)?;
+        self.inner.lock_shared(path)
+    }
 }
 
 #[derive(Debug)]

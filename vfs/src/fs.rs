@@ -101,6 +101,18 @@ pub trait Fs: Send + Sync + fmt::Debug {
     ///
     /// [`Error::Locked`] if another handle, in this process or another, holds it.
     fn lock(&self, path: &Path) -> Result<LockGuard>;
+
+    /// Takes a shared lock on the existing lock file at `path`: any number of
+    /// shared holders may hold it at once, but not beside an exclusive one
+    /// ([`Fs::lock`]). Read-only opens use it, so a reader never runs beside
+    /// a writer that could delete the files it reads. It never creates the
+    /// file: a read-only open writes nothing.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Locked`] if an exclusive holder, in this process or another,
+    /// holds it; [`Error::Io`] with `NotFound` if the file does not exist.
+    fn lock_shared(&self, path: &Path) -> Result<LockGuard>;
 }
 
 /// An open file.
@@ -180,7 +192,7 @@ pub trait File: Send + Sync + fmt::Debug {
     fn map(&self) -> Result<Bytes>;
 }
 
-/// An exclusive lock on a lock file, released on drop.
+/// A lock on a lock file (exclusive or shared), released on drop.
 pub struct LockGuard {
     path: PathBuf,
     // Whatever keeps the lock alive; dropping it releases the lock.
@@ -189,7 +201,7 @@ pub struct LockGuard {
 
 impl LockGuard {
     /// Wraps `held`, whose drop releases the lock at `path`. For
-    /// implementations of [`Fs::lock`].
+    /// implementations of [`Fs::lock`] and [`Fs::lock_shared`].
     pub fn new(path: impl Into<PathBuf>, held: Box<dyn Any + Send + Sync>) -> LockGuard {
         LockGuard {
             path: path.into(),

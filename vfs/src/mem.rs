@@ -20,7 +20,7 @@
 //! - After [`MemFs::crash_before_sync`] fires, every operation fails with
 //!   `EIO`: the process "lost power" and the workload stops.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::ffi::OsString;
 use std::io;
 use std::path::{Component, Path, PathBuf};
@@ -182,7 +182,9 @@ struct State {
     inodes: HashMap<Ino, Inode>,
     dirs: HashMap<DirId, Dir>,
     next_id: u64,
-    locks: HashSet<PathBuf>,
+    /// Held locks: `None` for an exclusive holder, `Some(n)` for `n`
+    /// shared holders.
+    locks: HashMap<PathBuf, Option<usize>>,
     syncs: u64,
     trigger: Option<Trigger>,
     crashed: Option<MemFs>,
@@ -663,23 +665,43 @@ impl Fs for MemFs {
     }
 
     fn lock(&self, path: &Path) -> Result<LockGuard> {
-        let state = self.state.lock();
-        state.check_alive(Op::Lock, path)?;
-        let key = PathBuf::from("/").join(components(Op::Lock, path)?.iter().collect::<PathBuf>());
-        if state.locks.contains(&key) {
-            return Err(Error::Locked {
-                path: path.to_path_buf(),
-            });
-        }
-        drop(state);
+        let key = self.lock_key(path)?;
         // The lock file exists on disk, as with `OsFs`.
         drop(self.open(path, OpenMode::Append)?);
-        let mut state = self.state.lock();
-        if !state.locks.insert(key.clone()) {
-            return Err(Error::Locked {
-                path: path.to_path_buf(),
-            });
+        self.take_lock(path, key, None)
+    }
+
+    fn lock_shared(&self, path: &Path) -> Result<LockGuard> {
+        let key = self.lock_key(path)?;
+        if !self.exists(path)? {
+            return Err(not_found(Op::Lock, path));
         }
+        self.take_lock(path, key, Some(1))
+    }
+}
+
+impl MemFs {
+    fn lock_key(&self, path: &Path) -> Result<PathBuf> {
+        let state = self.state.lock();
+        state.check_alive(Op::Lock, path)?;
+        Ok(PathBuf::from("/").join(components(Op::Lock, path)?.iter().collect::<PathBuf>()))
+    }
+
+    /// Takes the lock at `key`: exclusive for `None`, one more shared holder
+    /// for `Some(1)`.
+    fn take_lock(&self, path: &Path, key: PathBuf, shared: Option<usize>) -> Result<LockGuard> {
+        let mut state = self.state.lock();
+        let held = state.locks.get(&key).copied();
+        let next = match (held, shared) {
+            (None, want) => want,
+            (Some(Some(n)), Some(_)) => Some(n + 1),
+            (Some(_), _) => {
+                return Err(Error::Locked {
+                    path: path.to_path_buf(),
+                });
+            }
+        };
+        state.locks.insert(key.clone(), next);
         Ok(LockGuard::new(
             path,
             Box::new(MemLock {
@@ -699,7 +721,15 @@ struct MemLock {
 
 impl Drop for MemLock {
     fn drop(&mut self) {
-        self.fs.state.lock().locks.remove(&self.key);
+        let mut state = self.fs.state.lock();
+        match state.locks.get(&self.key).copied() {
+            Some(Some(n)) if n > 1 => {
+                state.locks.insert(self.key.clone(), Some(n - 1));
+            }
+            _ => {
+                state.locks.remove(&self.key);
+            }
+        }
     }
 }
 

@@ -120,6 +120,17 @@ impl Fs for OsFs {
             Err(fs::TryLockError::Error(e)) => Err(Error::io(Op::Lock, path, e)),
         }
     }
+
+    fn lock_shared(&self, path: &Path) -> Result<LockGuard> {
+        let file = fs::File::open(path).map_err(|e| Error::io(Op::Lock, path, e))?;
+        match file.try_lock_shared() {
+            Ok(()) => Ok(LockGuard::new(path, Box::new(file))),
+            Err(fs::TryLockError::WouldBlock) => Err(Error::Locked {
+                path: path.to_path_buf(),
+            }),
+            Err(fs::TryLockError::Error(e)) => Err(Error::io(Op::Lock, path, e)),
+        }
+    }
 }
 
 /// A file of [`OsFs`].

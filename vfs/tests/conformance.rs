@@ -152,6 +152,26 @@ fn conformance(fs: &dyn Fs, root: &Path) {
     drop(lock);
     drop(fs.lock(&p("LOCK")).unwrap());
     assert!(fs.exists(&p("LOCK")).unwrap());
+
+    // Shared locks: many together, none beside an exclusive one, and never
+    // a new file.
+    let reader_1 = fs.lock_shared(&p("LOCK")).unwrap();
+    let reader_2 = fs.lock_shared(&p("LOCK")).unwrap();
+    assert!(matches!(fs.lock(&p("LOCK")), Err(Error::Locked { .. })));
+    drop(reader_1);
+    assert!(matches!(fs.lock(&p("LOCK")), Err(Error::Locked { .. })));
+    drop(reader_2);
+    let writer = fs.lock(&p("LOCK")).unwrap();
+    assert!(matches!(
+        fs.lock_shared(&p("LOCK")),
+        Err(Error::Locked { .. })
+    ));
+    drop(writer);
+    assert_eq!(
+        fs.lock_shared(&p("NO-LOCK")).unwrap_err().kind(),
+        ErrorKind::NotFound
+    );
+    assert!(!fs.exists(&p("NO-LOCK")).unwrap());
 }
 
 #[test]
