@@ -99,12 +99,23 @@ pub fn load(
     pb.finish_and_clear();
     // The first cause wins: after a failed write the engine may refuse
     // everything else ("the write side is unusable"), which says nothing.
-    match (outcome, last, synced) {
+    // A bad line promises that every line before it is durable, so a
+    // failed sync outranks it.
+    let bad_line = |r: &Result<()>| matches!(r, Err(Error::BadLine { .. }));
+    let hard = |r: &Result<()>| r.is_err() && !bad_line(r);
+    let first = if hard(&outcome) {
+        outcome
+    } else if hard(&last) {
+        last
+    } else if synced.is_err() {
+        synced
+    } else if last.is_err() {
         // A pair the engine refused comes before the line that stopped the read.
-        (_, Err(e @ Error::BadLine { .. }), _) | (Err(e), _, _) | (Ok(()), Err(e), _) => Err(e),
-        (Ok(()), Ok(()), Err(e)) => Err(e),
-        (Ok(()), Ok(()), Ok(())) => Ok(report),
-    }
+        last
+    } else {
+        outcome
+    };
+    first.map(|()| report)
 }
 
 /// Writes `batch` atomically and empties it. If the engine refuses it (a key
