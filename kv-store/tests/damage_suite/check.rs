@@ -8,9 +8,12 @@ use super::build::Built;
 use super::targets::Case;
 use super::{BIN, Engine, files};
 
-/// How many `get`s read the keys a failing scan could not reach, at most
+/// How many `get`s read the keys failing scans could not reach, at most
 /// (spread over them; deleted keys among them too).
 const GAP_GETS_MAX: usize = 8;
+/// How many more scans start inside the gap two failing scans leave, at
+/// most (each from a key of the gap to the next one's start).
+const GAP_SCANS_MAX: usize = 4;
 /// A command that runs longer than this has hung.
 const COMMAND_TIMEOUT_S: &str = "120";
 
@@ -190,13 +193,14 @@ fn pairs(stdout: &str) -> Vec<(Vec<u8>, Vec<u8>)> {
         .collect()
 }
 
-/// Checks one direction of a scan against the model; returns the last key
-/// it printed. `silent` collects what it printed wrong, and live keys it
-/// skipped before its last key.
+/// Checks one direction of a scan (forward ones starting at `from`) against
+/// the model; returns the last key it printed. `silent` collects what it
+/// printed wrong, and live keys it skipped before its last key.
 fn check_scan(
     built: &Built,
     printed: &[(Vec<u8>, Vec<u8>)],
     reverse: bool,
+    from: Option<&Vec<u8>>,
     silent: &mut Vec<String>,
 ) -> Option<Vec<u8>> {
     let show = |k: &[u8]| String::from_utf8_lossy(k).into_owned();
@@ -222,7 +226,13 @@ fn check_scan(
     let skipped = built
         .model
         .keys()
-        .filter(|k| if reverse { **k > last } else { **k < last })
+        .filter(|k| {
+            if reverse {
+                **k > last
+            } else {
+                **k < last && from.is_none_or(|f| *k >= f)
+            }
+        })
         .filter(|k| !seen.contains(k))
         .count();
     if skipped > 0 {
@@ -254,7 +264,7 @@ pub(crate) fn run_case(engine: Engine, built: &Built, case: &Case, dir: &Path) -
     let forward = reader.run(&["scan"]);
     let printed = pairs(&forward.stdout);
     pairs_read += printed.len();
-    let first_fail = check_scan(built, &printed, false, &mut silent);
+    let first_fail = check_scan(built, &printed, false, None, &mut silent);
     if forward.code == Some(0) {
         if printed.len() != built.model.len() || first_fail.is_none() && !built.model.is_empty() {
             let seen: std::collections::BTreeSet<&Vec<u8>> =
@@ -272,13 +282,15 @@ pub(crate) fn run_case(engine: Engine, built: &Built, case: &Case, dir: &Path) -
         }
         let printed_rev = pairs(&reverse.stdout);
         pairs_read += printed_rev.len();
-        let last_fail = check_scan(built, &printed_rev, true, &mut silent);
-        // The keys neither scan reached: read a spread of them with `get`.
+        let last_fail = check_scan(built, &printed_rev, true, None, &mut silent);
+        let mut covered: std::collections::BTreeSet<Vec<u8>> = printed
+            .iter()
+            .chain(&printed_rev)
+            .map(|(k, _)| k.clone())
+            .collect();
         let in_gap = |k: &Vec<u8>| {
             first_fail.as_ref().is_none_or(|f| k > f) && last_fail.as_ref().is_none_or(|l| k < l)
         };
-        let live: Vec<&Vec<u8>> = built.model.keys().filter(|k| in_gap(k)).collect();
-        let dead: Vec<&Vec<u8>> = built.deleted.iter().filter(|k| in_gap(k)).collect();
         let spread = |v: &[&Vec<u8>], n: usize| -> Vec<Vec<u8>> {
             if v.is_empty() {
                 return Vec::new();
@@ -286,6 +298,31 @@ pub(crate) fn run_case(engine: Engine, built: &Built, case: &Case, dir: &Path) -
             let n = n.min(v.len());
             (0..n).map(|i| v[i * v.len() / n].clone()).collect()
         };
+        // Scans starting inside the gap reach what lies past the damage.
+        let gap: Vec<&Vec<u8>> = built.model.keys().filter(|k| in_gap(k)).collect();
+        let starts = spread(&gap, GAP_SCANS_MAX);
+        for (i, start) in starts.iter().enumerate() {
+            let from = String::from_utf8_lossy(start).into_owned();
+            let to = starts
+                .get(i + 1)
+                .or(last_fail.as_ref())
+                .map(|t| String::from_utf8_lossy(t).into_owned());
+            let mut args = vec!["scan", "--from", &from];
+            if let Some(t) = &to {
+                args.extend(["--to", t]);
+            }
+            let probe = reader.run(&args);
+            if probe.code != Some(0) {
+                read_errors += 1;
+            }
+            let printed_probe = pairs(&probe.stdout);
+            pairs_read += printed_probe.len();
+            check_scan(built, &printed_probe, false, Some(start), &mut silent);
+            covered.extend(printed_probe.into_iter().map(|(k, _)| k));
+        }
+        // The keys no scan reached: read a spread of them with `get`.
+        let live: Vec<&Vec<u8>> = gap.into_iter().filter(|k| !covered.contains(*k)).collect();
+        let dead: Vec<&Vec<u8>> = built.deleted.iter().filter(|k| in_gap(k)).collect();
         let live_picked = spread(&live, GAP_GETS_MAX - 2);
         unchecked = live.len() - live_picked.len();
         for k in live_picked.iter().chain(&spread(&dead, 2)) {
