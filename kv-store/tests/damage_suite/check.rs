@@ -395,3 +395,79 @@ pub(crate) fn run_case(engine: Engine, built: &Built, case: &Case, dir: &Path) -
         unchecked,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::{BTreeMap, BTreeSet};
+
+    use super::{Built, check_scan};
+
+    fn built() -> Built {
+        let model: BTreeMap<Vec<u8>, Vec<u8>> = [("a", "1"), ("b", "2"), ("d", "4")]
+            .iter()
+            .map(|(k, v)| (k.as_bytes().to_vec(), v.as_bytes().to_vec()))
+            .collect();
+        let deleted: BTreeSet<Vec<u8>> = [b"c".to_vec()].into();
+        Built {
+            tree: BTreeMap::new(),
+            model,
+            deleted,
+            history: Vec::new(),
+        }
+    }
+
+    fn scan(pairs: &[(&str, &str)]) -> Vec<(Vec<u8>, Vec<u8>)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.as_bytes().to_vec(), v.as_bytes().to_vec()))
+            .collect()
+    }
+
+    #[test]
+    fn check_scan_accepts_the_model_and_flags_every_silent_error() {
+        let b = built();
+        let mut silent = Vec::new();
+        check_scan(
+            &b,
+            &scan(&[("a", "1"), ("b", "2"), ("d", "4")]),
+            false,
+            None,
+            &mut silent,
+        );
+        check_scan(
+            &b,
+            &scan(&[("d", "4"), ("b", "2")]),
+            true,
+            None,
+            &mut silent,
+        );
+        assert!(silent.is_empty(), "{silent:?}");
+        let wrong: [(&[(&str, &str)], bool); 5] = [
+            (&[("a", "1"), ("b", "old")], false),           // stale
+            (&[("a", "1"), ("d", "4")], false),             // b skipped
+            (&[("a", "1"), ("b", "2"), ("c", "3")], false), // deleted key back
+            (&[("b", "2"), ("a", "1")], false),             // out of order
+            (&[("d", "4"), ("a", "1")], true),              // b skipped in reverse
+        ];
+        for (pairs, reverse) in wrong {
+            let mut silent = Vec::new();
+            check_scan(&b, &scan(pairs), reverse, None, &mut silent);
+            assert!(!silent.is_empty(), "{pairs:?} reverse={reverse} passed");
+        }
+    }
+
+    #[test]
+    fn check_scan_from_a_key_ignores_the_keys_before_it() {
+        let b = built();
+        let mut silent = Vec::new();
+        let from = b"b".to_vec();
+        check_scan(
+            &b,
+            &scan(&[("b", "2"), ("d", "4")]),
+            false,
+            Some(&from),
+            &mut silent,
+        );
+        assert!(silent.is_empty(), "{silent:?}");
+    }
+}

@@ -87,3 +87,23 @@ pub(crate) fn diff(before: &Snapshot, after: &Snapshot) -> Option<String> {
     }
     (!changes.is_empty()).then(|| changes.join(", "))
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use super::{Snapshot, diff};
+
+    #[test]
+    fn diff_reports_changes_but_not_a_recreated_empty_lock() {
+        let before: Snapshot = [(PathBuf::from("a.sst"), Some((3, 7)))].into();
+        let mut after = before.clone();
+        after.insert(PathBuf::from("LOCK"), Some((0, 0)));
+        assert_eq!(diff(&before, &after), None);
+        after.insert(PathBuf::from("b.sst"), Some((1, 1)));
+        assert!(diff(&before, &after).is_some_and(|d| d.contains("created b.sst")));
+        let changed: Snapshot = [(PathBuf::from("a.sst"), Some((3, 8)))].into();
+        assert!(diff(&before, &changed).is_some_and(|d| d.contains("changed a.sst")));
+        assert!(diff(&before, &Snapshot::new()).is_some_and(|d| d.contains("deleted a.sst")));
+    }
+}
