@@ -14,8 +14,10 @@
 //! Each case is classified (`damage_suite::check::Outcome`); the test fails
 //! on SILENT LOSS (a read returned a missing, stale, resurrected or extra
 //! pair without an error), FILE CHANGED (a reading command changed, created
-//! or deleted a file of the store), PANIC (or a hang), and VERIFY MISSED
-//! (`verify` said ok while a read failed). It prints a table per engine and
+//! or deleted a file of the store), PANIC (or a hang), VERIFY MISSED
+//! (`verify` said ok while a read failed) and UNREPORTED (`verify` said ok
+//! on damage it must report though every key reads right: a B+ tree's
+//! older meta page, its only fallback). It prints a table per engine and
 //! file kind; run with `--nocapture` to see it:
 //!
 //! ```sh

@@ -25,6 +25,9 @@ pub(crate) enum Outcome {
     SilentLoss,
     /// `verify` exited 0 while a read failed.
     VerifyMissed,
+    /// `verify` exited 0 on damage it must report though every key reads
+    /// right (the older meta page of a B+ tree).
+    Unreported,
     /// `verify` exited non-zero and named the damaged file; reads that
     /// returned pairs returned the right ones.
     Detected,
@@ -44,6 +47,7 @@ impl Outcome {
         match self {
             Outcome::SilentLoss => "SILENT LOSS",
             Outcome::VerifyMissed => "VERIFY MISSED",
+            Outcome::Unreported => "UNREPORTED",
             Outcome::Detected => "detected",
             Outcome::DetectedUnlocated => "detected, unlocated",
             Outcome::Refused => "refused",
@@ -53,7 +57,10 @@ impl Outcome {
     }
 
     pub(crate) fn is_failure(self) -> bool {
-        matches!(self, Outcome::SilentLoss | Outcome::VerifyMissed)
+        matches!(
+            self,
+            Outcome::SilentLoss | Outcome::VerifyMissed | Outcome::Unreported
+        )
     }
 }
 
@@ -370,6 +377,8 @@ pub(crate) fn run_case(engine: Engine, built: &Built, case: &Case, dir: &Path) -
     } else if verify.code == Some(0) {
         if read_errors > 0 {
             Outcome::VerifyMissed
+        } else if case.must_report {
+            Outcome::Unreported
         } else {
             Outcome::Harmless
         }

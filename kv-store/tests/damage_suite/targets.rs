@@ -45,6 +45,10 @@ pub(crate) struct Case {
     pub(crate) place: String,
     /// The damage.
     pub(crate) damage: Damage,
+    /// Damage `verify` must report even though every key still reads right
+    /// (the older meta page of a B+ tree: the only fallback must not rot
+    /// unseen).
+    pub(crate) must_report: bool,
 }
 
 impl Case {
@@ -54,6 +58,7 @@ impl Case {
             file: PathBuf::new(),
             place: String::new(),
             damage: Damage::None,
+            must_report: false,
         }
     }
 
@@ -269,6 +274,7 @@ impl FileCases<'_> {
             file: self.file.clone(),
             place: place.into(),
             damage,
+            must_report: false,
         });
     }
 
@@ -457,6 +463,13 @@ fn btree_cases(fc: &mut FileCases<'_>, bytes: &[u8], history: &[BTreeMap<PathBuf
                 len: ps,
             },
         );
+        if *page == pages.meta_older {
+            // The only fallback: damage to it must be reported.
+            let n = fc.out.len();
+            for case in &mut fc.out[n - 2..] {
+                case.must_report = true;
+            }
+        }
         // The page's own older copy, valid on its own (CRC, kind, number).
         let current = &bytes[at as usize..(at + ps) as usize];
         let kind = if *kind == 0 { current[4] } else { *kind };
