@@ -238,8 +238,28 @@ pub(crate) fn btree_pages(file: &[u8]) -> Pages {
             }
         }
     };
-    walk(u64_at(meta, 48), false, &mut pages);
-    walk(u64_at(meta, 56), true, &mut pages);
+    let version = u32::from_le_bytes(meta[40..44].try_into().unwrap());
+    if version == 1 {
+        walk(u64_at(meta, 48), false, &mut pages);
+        walk(u64_at(meta, 56), true, &mut pages);
+    }
+    if pages.leaves.is_empty() {
+        // A format this walk does not know (a later version's branch
+        // entries): take pages by their header alone. Some may be free
+        // pages, whose damage is harmless; none is mislabeled.
+        for p in 2..(file.len() / ps) as u64 {
+            let page = &file[p as usize * ps..(p as usize + 1) * ps];
+            if u64_at(page, 8) != p {
+                continue;
+            }
+            match page[4] {
+                2 => pages.branches.push(p),
+                3 => pages.leaves.push(p),
+                4 => pages.overflow.push(p),
+                _ => {}
+            }
+        }
+    }
     for list in [
         &mut pages.branches,
         &mut pages.leaves,
