@@ -77,10 +77,13 @@ fn convert(e: btree::Error, page_size_bytes: u64) -> Error {
             at(file, page, format!("page {page} malformed: {what}"))
         }
         btree::Error::NoValidMeta { file } => at(file, 0, "no valid meta page".to_string()),
-        btree::Error::Io(vfs::Error::Locked { path }) => Error::Locked {
-            path: path.parent().map(Path::to_path_buf).unwrap_or_default(),
-            lock: path,
-        },
+        btree::Error::Io(fs) => Error::from_fs(EngineKind::Btree, fs),
+        e @ (btree::Error::KeyTooLarge { .. } | btree::Error::ValueTooLarge { .. }) => {
+            Error::Refused {
+                engine: EngineKind::Btree,
+                message: e.to_string(),
+            }
+        }
         other => Error::Engine {
             engine: EngineKind::Btree,
             message: other.to_string(),

@@ -102,6 +102,26 @@ pub enum Error {
     /// Something that should not happen: a bug in the tool or an engine.
     #[error("internal error: {0}")]
     Internal(String),
+    /// Damage the engine met that has no single byte offset: a missing
+    /// file the store needs, a blob value whose checksum fails, a blob
+    /// store's manifest that does not read. Like [`Error::Corruption`], it
+    /// exits 1.
+    #[error("damaged store ({engine} engine): {message}")]
+    Damaged {
+        /// Which engine.
+        engine: EngineKind,
+        /// The engine's message, naming the file or key.
+        message: String,
+    },
+    /// The engine refused one pair (a key or value over its limit): the
+    /// input is wrong, not the store.
+    #[error("{engine} engine refused the pair: {message}")]
+    Refused {
+        /// Which engine.
+        engine: EngineKind,
+        /// Its message, with the limit.
+        message: String,
+    },
     /// Any other engine error, with the engine's own message.
     #[error("{engine} engine: {message}")]
     Engine {
@@ -113,12 +133,48 @@ pub enum Error {
 }
 
 impl Error {
-    /// The process exit code: 1 for "not found" and corruption found by
-    /// `verify`, 2 for every usage, I/O or engine error.
+    /// The process exit code: 1 for "not found" and for damage, whichever
+    /// command met it (corruption found by `verify`, a checksum or structure
+    /// check failing, a file of the store missing, a bad engine marker); 2
+    /// for every usage, I/O or other engine error.
     pub fn exit_code(&self) -> u8 {
         match self {
-            Error::NotFound | Error::CorruptionFound { .. } => 1,
+            Error::NotFound
+            | Error::CorruptionFound { .. }
+            | Error::Corruption { .. }
+            | Error::Damaged { .. }
+            | Error::BadMarker { .. } => 1,
             _ => 2,
+        }
+    }
+
+    /// Maps a file-layer error met by `engine` inside the store: a file the
+    /// engine expects but that does not exist is damage (the engine only
+    /// opens files it wrote and still names), any other failure is an I/O
+    /// error keeping its kind (`ENOSPC`, `EIO`) and its file.
+    pub(crate) fn from_fs(engine: EngineKind, e: vfs::Error) -> Error {
+        match e {
+            vfs::Error::Io { path, source, .. }
+                if source.kind() == std::io::ErrorKind::NotFound =>
+            {
+                Error::Corruption {
+                    file: path,
+                    offset: 0,
+                    what: format!("a file of the {engine} store is missing ({source})"),
+                }
+            }
+            vfs::Error::Io { path, source, .. } => Error::Io { path, source },
+            vfs::Error::Locked { path } => Error::Locked {
+                path: path
+                    .parent()
+                    .map(std::path::Path::to_path_buf)
+                    .unwrap_or_default(),
+                lock: path,
+            },
+            other => Error::Engine {
+                engine,
+                message: other.to_string(),
+            },
         }
     }
 

@@ -42,7 +42,9 @@ impl LsmEngine {
     }
 }
 
-/// Maps an `lsm` error onto ours, keeping file and offset of corruption.
+/// Maps an `lsm` error onto ours: damage (corruption, a missing file, a
+/// blob that cannot be read) keeps its file and exits 1; a failing disk
+/// keeps the I/O error's kind and file; a pair over a limit is refused.
 pub(crate) fn convert(e: lsm::Error) -> Error {
     match e {
         lsm::Error::Corruption {
@@ -60,15 +62,46 @@ pub(crate) fn convert(e: lsm::Error) -> Error {
                 format!("{what} (expected {expected:#x}, found {found:#x})")
             },
         },
-        lsm::Error::Fs(vfs::Error::Locked { path }) => Error::Locked {
-            path: path.parent().map(Path::to_path_buf).unwrap_or_default(),
-            lock: path,
+        lsm::Error::Fs(fs) => Error::from_fs(EngineKind::Lsm, fs),
+        e @ (lsm::Error::KeyTooLarge { .. } | lsm::Error::ValueTooLarge { .. }) => Error::Refused {
+            engine: EngineKind::Lsm,
+            message: e.to_string(),
+        },
+        e @ (lsm::Error::BlobStore(_)
+        | lsm::Error::BlobUnavailable { .. }
+        | lsm::Error::BlobChecksum { .. }
+        | lsm::Error::BadBlobRef { .. }) => match io_cause(&e) {
+            // The disk failed under the blob store: an I/O error, not damage.
+            Some((path, kind)) => Error::Io {
+                path,
+                source: std::io::Error::new(kind, e.to_string()),
+            },
+            None => Error::Damaged {
+                engine: EngineKind::Lsm,
+                message: e.to_string(),
+            },
         },
         other => Error::Engine {
             engine: EngineKind::Lsm,
             message: other.to_string(),
         },
     }
+}
+
+/// The file and kind of a failing disk operation (other than a missing
+/// file, which is damage) in the chain of causes of `e`.
+fn io_cause(
+    e: &(dyn std::error::Error + 'static),
+) -> Option<(std::path::PathBuf, std::io::ErrorKind)> {
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        if let Some(vfs::Error::Io { path, source, .. }) = c.downcast_ref::<vfs::Error>() {
+            return (source.kind() != std::io::ErrorKind::NotFound)
+                .then(|| (path.clone(), source.kind()));
+        }
+        cause = c.source();
+    }
+    None
 }
 
 impl Engine for LsmEngine {

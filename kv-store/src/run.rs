@@ -40,6 +40,10 @@ pub fn run(cli: &Cli, out: &mut dyn Write) -> Result<()> {
                     .map_err(Error::Output)?;
                     return Err(Error::CorruptionFound { count: 1 });
                 }
+                Err(Error::Damaged { engine, message }) if matches!(cmd, Command::Verify) => {
+                    writeln!(out, "corrupt: {engine} store: {message}").map_err(Error::Output)?;
+                    return Err(Error::CorruptionFound { count: 1 });
+                }
                 other => other?,
             };
             let result = execute(store.engine(), cmd, out);

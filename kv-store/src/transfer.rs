@@ -95,19 +95,33 @@ pub fn load(
     };
     // Everything before a bad line is committed and durable, error or not.
     let last = commit(engine, &mut batch, &mut report);
-    engine.sync()?;
+    let synced = engine.sync();
     pb.finish_and_clear();
-    let outcome = match (outcome, last) {
+    // The first cause wins: after a failed write the engine may refuse
+    // everything else ("the write side is unusable"), which says nothing.
+    // A bad line promises that every line before it is durable, so a
+    // failed sync outranks it.
+    let bad_line = |r: &Result<()>| matches!(r, Err(Error::BadLine { .. }));
+    let hard = |r: &Result<()>| r.is_err() && !bad_line(r);
+    let first = if hard(&outcome) {
+        outcome
+    } else if hard(&last) {
+        last
+    } else if synced.is_err() {
+        synced
+    } else if last.is_err() {
         // A pair the engine refused comes before the line that stopped the read.
-        (_, Err(e @ Error::BadLine { .. })) | (Err(e), _) | (Ok(()), Err(e)) => Err(e),
-        (Ok(()), Ok(())) => Ok(()),
+        last
+    } else {
+        outcome
     };
-    outcome.map(|()| report)
+    first.map(|()| report)
 }
 
 /// Writes `batch` atomically and empties it. If the engine refuses it (a key
 /// or value over its limit), writes its pairs one by one so that everything
-/// before the refused pair is committed, and names that pair's line.
+/// before the refused pair is committed, and names that pair's line. Any
+/// other failure (a full disk, damage) is returned as it is.
 fn commit(engine: &dyn Engine, batch: &mut Vec<(u64, Op)>, report: &mut LoadReport) -> Result<()> {
     if batch.is_empty() {
         return Ok(());
@@ -117,11 +131,11 @@ fn commit(engine: &dyn Engine, batch: &mut Vec<(u64, Op)>, report: &mut LoadRepo
     let ops: Vec<Op> = pending.iter().map(|(_, op)| op.clone()).collect();
     match engine.write(&ops) {
         Ok(()) => report.pairs += ops.len() as u64,
-        Err(Error::Engine { .. }) => {
+        Err(Error::Refused { .. }) => {
             for (line, op) in pending {
                 match engine.write(std::slice::from_ref(&op)) {
                     Ok(()) => report.pairs += 1,
-                    Err(Error::Engine { message, .. }) => {
+                    Err(Error::Refused { message, .. }) => {
                         return Err(Error::BadLine {
                             line,
                             reason: message,

@@ -637,8 +637,8 @@ fn lsm_corrupted_sstable_is_reported_with_file_and_offset() {
     // Each bad block is reported, not only the first.
     assert_eq!(report.lines().count(), 2, "{report}");
     fails(&out, 1, "verify found 2 corruption");
-    fails(&kv(&db, "lsm", &["get", "key00000"]), 2, "corruption in");
-    fails(&kv(&db, "lsm", &["dump", "-"]), 2, "corruption in");
+    fails(&kv(&db, "lsm", &["get", "key00000"]), 1, "corruption in");
+    fails(&kv(&db, "lsm", &["dump", "-"]), 1, "corruption in");
 }
 
 on_engine!(btree, "btree");
@@ -670,7 +670,7 @@ fn btree_corrupted_page_is_reported_with_file_and_offset() {
         "{report}"
     );
     fails(&out, 1, "verify found 1 corruption");
-    fails(&kv(&db, "btree", &["dump", "-"]), 2, "corruption in");
+    fails(&kv(&db, "btree", &["dump", "-"]), 1, "corruption in");
 }
 
 #[test]
@@ -722,6 +722,56 @@ fn lsm_corrupted_log_record_is_reported_by_verify_and_refused_by_repair() {
         report.starts_with("corrupt: ") && report.contains(&name),
         "{report}"
     );
-    fails(&kv(&db, "lsm", &["repair"]), 2, &name);
-    fails(&kv(&db, "lsm", &["get", "c"]), 2, "corruption in");
+    fails(&kv(&db, "lsm", &["repair"]), 1, &name);
+    fails(&kv(&db, "lsm", &["get", "c"]), 1, "corruption in");
+}
+
+/// A store of large values (over lsm's 4 KiB blob threshold, so they live in
+/// blob files) and small ones, compacted so tables and blobs exist.
+fn lsm_store_with_tables_and_blobs(db: &Path) {
+    let input: String = (0..200u64)
+        .map(|i| {
+            let len = if i % 2 == 0 { 5000 } else { 40 };
+            format!("key{i:05}\t{}\n", "v".repeat(len))
+        })
+        .collect();
+    ok(&kv_stdin(db, "lsm", &["load", "-"], input.as_bytes()));
+    ok(&kv(db, "lsm", &["compact"]));
+}
+
+#[test]
+fn lsm_missing_table_is_damage_exit_1_naming_the_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = store(&dir);
+    lsm_store_with_tables_and_blobs(&db);
+    let table = std::fs::read_dir(&db)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "sst"))
+        .expect("a table");
+    std::fs::remove_file(&table).unwrap();
+    let name = table.file_name().unwrap().to_str().unwrap().to_string();
+    // Damage, not a usage error: exit 1, naming the missing table.
+    for cmd in [&["get", "key00001"][..], &["dump", "-"], &["verify"]] {
+        let out = kv(&db, "lsm", cmd);
+        assert_eq!(out.status.code(), Some(1), "{cmd:?}: {}", stderr(&out));
+        let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), stderr(&out));
+        assert!(text.contains(&name), "{cmd:?}: {text}");
+    }
+}
+
+#[test]
+fn lsm_bad_blob_manifest_is_damage_exit_1() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = store(&dir);
+    lsm_store_with_tables_and_blobs(&db);
+    let manifest = db.join("blobs").join("MANIFEST");
+    let mut bytes = std::fs::read(&manifest).expect("the blob store's manifest");
+    bytes[10] ^= 0x55;
+    std::fs::write(&manifest, &bytes).unwrap();
+    for cmd in [&["get", "key00000"][..], &["dump", "-"], &["verify"]] {
+        let out = kv(&db, "lsm", cmd);
+        assert_eq!(out.status.code(), Some(1), "{cmd:?}: {}", stderr(&out));
+        assert!(!stderr(&out).contains("panicked"), "{}", stderr(&out));
+    }
 }
