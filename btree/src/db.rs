@@ -59,13 +59,16 @@ pub(crate) struct Inner {
     pub(crate) limits: Limits,
     pub(crate) published: Mutex<Published>,
     pub(crate) writer: Mutex<Writer>,
+    /// Opened with [`Db::open_read_only`]: nothing is ever written.
+    pub(crate) read_only: bool,
     /// What open found in the meta pages.
     pub(crate) recovery: Recovery,
     /// Odd while a meta page is being written (a sequence lock): lets
     /// [`Db::check`] read the meta pages without the writer lock, which a
     /// write transaction on the checking thread may hold.
     pub(crate) meta_writes: AtomicU64,
-    _lock: LockGuard,
+    /// `None` for a read-only open of a file whose lock file is missing.
+    _lock: Option<LockGuard>,
 }
 
 impl Inner {
@@ -105,7 +108,8 @@ impl Inner {
 ///
 /// `Send + Sync`. One [`WriteTxn`] at a time (a second `begin_write` waits);
 /// any number of [`ReadTxn`]s at once, never blocked by the writer's I/O.
-/// The file is locked exclusively while a `Db` has it open.
+/// The file is locked exclusively while a `Db` has it open for writing, and
+/// shared while opened with [`Db::open_read_only`].
 pub struct Db {
     pub(crate) inner: Arc<Inner>,
 }
@@ -212,7 +216,43 @@ impl Db {
             write_initial_metas(&*file, &meta, ps)?;
             fs.sync_dir(&parent_dir(&path))?;
         }
-        Db::finish_open(fs, path, options, file, lock)
+        Db::finish_open(fs, path, options, file, Some(lock), false)
+    }
+
+    /// Opens the database at `path` for reading only, as LMDB's
+    /// `MDB_RDONLY` and RocksDB's `OpenForReadOnly` do: it writes nothing
+    /// (no file, lock file, meta page, length change or sync), so reading a
+    /// damaged or full disk leaves it exactly as it was.
+    ///
+    /// It holds a shared lock on `<path>.lock`: any number of read-only
+    /// handles (in this process or others) may be open at once, and a
+    /// writer ([`Db::open`]) is refused while they are, and they while it
+    /// is. If the lock file is missing it opens without a lock (creating
+    /// it would be a write). The handle reads the commit that was last
+    /// durable when it opened; [`Db::begin_write`] and [`Db::compact`]
+    /// return [`Error::ReadOnly`], and [`Db::sync`] has nothing to do.
+    /// `Options::durability` and `initial_size_bytes` are ignored.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Missing`] or [`Error::Empty`] if there is no database;
+    /// [`Error::Io`] with [`vfs::Error::Locked`] while a writer has it open;
+    /// otherwise as [`Db::open`].
+    pub fn open_read_only(fs: Arc<dyn Fs>, path: impl AsRef<Path>, options: Options) -> Result<Db> {
+        let path = path.as_ref().to_path_buf();
+        checked_page_size(&options)?;
+        let lock = match fs.lock_shared(&lock_path(&path)) {
+            Ok(lock) => Some(lock),
+            Err(e) if e.is_not_found() => None,
+            Err(e) => return Err(e.into()),
+        };
+        let file = fs
+            .open(&path, OpenMode::Read)
+            .map_err(|e| missing(e, &path))?;
+        if file.len()? == 0 {
+            return Err(Error::Empty { file: path });
+        }
+        Db::finish_open(fs, path, options, file, lock, true)
     }
 
     fn finish_open(
@@ -220,7 +260,8 @@ impl Db {
         path: PathBuf,
         options: Options,
         file: Box<dyn File>,
-        lock: LockGuard,
+        lock: Option<LockGuard>,
+        read_only: bool,
     ) -> Result<Db> {
         let page_size = options.page_size_bytes;
         let ps = page_size as usize;
@@ -249,6 +290,7 @@ impl Db {
                 map_live: None,
                 poisoned: false,
             }),
+            read_only,
             recovery,
             meta_writes: AtomicU64::new(0),
             _lock: lock,
@@ -270,8 +312,10 @@ impl Db {
     ///
     /// # Errors
     ///
-    /// [`Error::Poisoned`] after a commit or sync of this handle failed.
+    /// [`Error::Poisoned`] after a commit or sync of this handle failed;
+    /// [`Error::ReadOnly`] on a handle from [`Db::open_read_only`].
     pub fn begin_write(&self) -> Result<WriteTxn<'_>> {
+        self.refuse_read_only()?;
         let guard: MutexGuard<'_, Writer> = self.inner.writer.lock();
         if guard.poisoned {
             return Err(Error::Poisoned);
@@ -302,7 +346,11 @@ impl Db {
     ///
     /// [`Error::Io`] if a write or sync fails (the last durable commit
     /// stays, and the handle is poisoned: see [`Error::Poisoned`]).
+    /// On a read-only handle there is nothing to sync: `Ok` at once.
     pub fn sync(&self) -> Result<()> {
+        if self.inner.read_only {
+            return Ok(());
+        }
         let mut w = self.inner.writer.lock();
         if w.poisoned {
             return Err(Error::Poisoned);
@@ -323,6 +371,15 @@ impl Db {
     /// The path of the database file.
     pub fn path(&self) -> &Path {
         &self.inner.path
+    }
+
+    pub(crate) fn refuse_read_only(&self) -> Result<()> {
+        if self.inner.read_only {
+            return Err(Error::ReadOnly {
+                file: self.inner.path.clone(),
+            });
+        }
+        Ok(())
     }
 }
 

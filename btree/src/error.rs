@@ -167,7 +167,8 @@ pub enum Error {
     },
 
     /// The file exists but is empty where a database was expected
-    /// ([`Db::open_existing`](crate::Db::open_existing)).
+    /// ([`Db::open_existing`](crate::Db::open_existing),
+    /// [`Db::open_read_only`](crate::Db::open_read_only)).
     #[error("{file:?} is empty: expected an existing database")]
     Empty {
         /// The database file.
@@ -175,9 +176,18 @@ pub enum Error {
     },
 
     /// The file does not exist and the open may not create it
-    /// ([`Db::open_existing`](crate::Db::open_existing)).
+    /// ([`Db::open_existing`](crate::Db::open_existing),
+    /// [`Db::open_read_only`](crate::Db::open_read_only)).
     #[error("{file:?} does not exist: expected an existing database")]
     Missing {
+        /// The database file.
+        file: PathBuf,
+    },
+
+    /// A write (transaction, compaction) on a handle opened with
+    /// [`Db::open_read_only`](crate::Db::open_read_only).
+    #[error("{file:?} is open read-only")]
+    ReadOnly {
         /// The database file.
         file: PathBuf,
     },

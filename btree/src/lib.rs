@@ -24,7 +24,7 @@
 //! # }
 //! ```
 //!
-//! - [`Db`]: opening ([`Db::open`], [`Db::open_existing`]), what open
+//! - [`Db`]: opening ([`Db::open`], [`Db::open_read_only`]), what open
 //!   found ([`Db::recovery`], [`Recovery`]), transactions, [`Db::sync`], [`Db::stats`], [`Db::compact`].
 //! - [`WriteTxn`]: insert, remove, get, range, bulk load, commit, abort.
 //! - [`ReadTxn`] and [`Range`]: snapshot reads and double-ended range scans.

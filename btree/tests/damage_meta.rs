@@ -114,7 +114,7 @@ fn a_flipped_byte_in_the_newest_meta_refuses_to_open_and_names_the_page() {
             .unwrap();
         for result in [
             Db::open(fs.clone(), DB, options()),
-            Db::open_existing(fs.clone(), DB, options()),
+            Db::open_read_only(fs.clone(), DB, options()),
         ] {
             match result {
                 Err(Error::MetaDamaged {
@@ -264,6 +264,7 @@ fn a_meta_page_past_the_end_of_the_file_is_truncation_not_an_empty_store() {
     for result in [
         Db::open(fs.clone(), DB, options()),
         Db::open_existing(fs.clone(), DB, options()),
+        Db::open_read_only(fs.clone(), DB, options()),
     ] {
         match result {
             Err(Error::Truncated {
