@@ -212,7 +212,8 @@ impl Engine for BtreeEngine {
              height: {}\n\
              pages: {} of {} bytes ({} branch, {} leaf, {} overflow, {} free-tree, {} free)\n\
              file size: {} bytes\n\
-             leaf fill factor: {:.2}",
+             leaf fill factor: {:.2}\n\
+             meta pages: {}",
             s.entries,
             s.height,
             s.page_count,
@@ -223,7 +224,8 @@ impl Engine for BtreeEngine {
             s.free_tree_pages,
             s.free_pages,
             s.file_size_bytes,
-            s.fill_factor
+            s.fill_factor,
+            self.db.recovery()
         ))
     }
 
@@ -239,11 +241,20 @@ impl Engine for BtreeEngine {
                 corruptions: Vec::new(),
             }),
             Err(e) => match self.err(e) {
-                Error::Corruption { file, offset, what } => Ok(VerifyReport {
-                    pairs_checked: 0,
-                    files_checked: 1,
-                    corruptions: vec![Corruption { file, offset, what }],
-                }),
+                Error::Corruption { file, offset, what } => {
+                    // Say which commit open took past a damaged meta page.
+                    let recovery = self.db.recovery();
+                    let what = if recovery.is_clean() {
+                        what
+                    } else {
+                        format!("{what} ({recovery})")
+                    };
+                    Ok(VerifyReport {
+                        pairs_checked: 0,
+                        files_checked: 1,
+                        corruptions: vec![Corruption { file, offset, what }],
+                    })
+                }
                 other => Err(other),
             },
         }

@@ -111,3 +111,34 @@ fn a_damaged_newest_meta_page_is_reported_not_reverted() {
         damage_is_reported(&db, &format!("meta page {newest}, zeroed {zero}"));
     }
 }
+
+#[test]
+fn a_damaged_older_meta_page_is_named_by_verify_and_reads_still_work() {
+    let dir = tempfile::tempdir().unwrap();
+    let (db, file) = loaded(&dir);
+    let mut bytes = std::fs::read(&file).unwrap();
+    let txn = |bytes: &[u8], slot: usize| {
+        let at = slot * PAGE as usize + 16;
+        u64::from_le_bytes(bytes[at..at + 8].try_into().unwrap())
+    };
+    let older = if txn(&bytes, 0) > txn(&bytes, 1) {
+        1
+    } else {
+        0
+    };
+    bytes[older * PAGE as usize + 60] ^= 0x01;
+    std::fs::write(&file, &bytes).unwrap();
+    let out = kv(&db, &["verify"], b"");
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let expected = format!("opened commit {} from meta page", txn(&bytes, 1 - older));
+    assert!(text(&out).contains(&expected), "{}", text(&out));
+    assert!(
+        text(&out).contains(&format!("meta page {older} is damaged")),
+        "{}",
+        text(&out)
+    );
+    let out = kv(&db, &["get", "key03500"], b"");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "value 1 2500\n");
+    let out = kv(&db, &["stats"], b"");
+    assert!(text(&out).contains("is damaged"), "{}", text(&out));
+}
