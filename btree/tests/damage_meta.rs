@@ -104,13 +104,14 @@ fn file_len(fs: &MemFs) -> u64 {
 
 #[test]
 fn a_flipped_byte_in_the_newest_meta_refuses_to_open_and_names_the_page() {
-    for offset in [0u64, 4, 8, 16, 20, 33, 44, 48, 60, 70, 100, PAGE - 1] {
-        let fs = Arc::new(MemFs::new());
-        build(&fs);
-        let (newest, older) = slots(&fs);
-        let newest_txn = txn_of(&read_page(&fs, newest));
-        let older_txn = txn_of(&read_page(&fs, older));
-        fs.flip_bit(Path::new(DB), newest * PAGE + offset, 2)
+    let fs = Arc::new(MemFs::new());
+    build(&fs);
+    let (newest, older) = slots(&fs);
+    let newest_txn = txn_of(&read_page(&fs, newest));
+    let older_txn = txn_of(&read_page(&fs, older));
+    for offset in 0..PAGE {
+        let bit = (offset % 8) as u8;
+        fs.flip_bit(Path::new(DB), newest * PAGE + offset, bit)
             .unwrap();
         for result in [
             Db::open(fs.clone(), DB, options()),
@@ -130,6 +131,31 @@ fn a_flipped_byte_in_the_newest_meta_refuses_to_open_and_names_the_page() {
                 other => panic!("offset {offset}: {other:?}"),
             }
         }
+        fs.flip_bit(Path::new(DB), newest * PAGE + offset, bit)
+            .unwrap();
+    }
+}
+
+#[test]
+fn a_flipped_byte_anywhere_in_the_older_meta_is_named_by_check() {
+    let fs = Arc::new(MemFs::new());
+    let (_, latest) = build(&fs);
+    let (newest, older) = slots(&fs);
+    for offset in 0..PAGE {
+        let bit = (offset % 8) as u8;
+        fs.flip_bit(Path::new(DB), older * PAGE + offset, bit)
+            .unwrap();
+        let db = Db::open_read_only(fs.clone(), DB, options()).unwrap();
+        assert_eq!(db.recovery().slot, newest, "offset {offset}");
+        assert!(!db.recovery().is_clean(), "offset {offset}");
+        assert_eq!(contents(&db), latest, "offset {offset}");
+        match db.check() {
+            Err(Error::Corruption { page, .. }) => assert_eq!(page, older, "offset {offset}"),
+            other => panic!("offset {offset}: {other:?}"),
+        }
+        drop(db);
+        fs.flip_bit(Path::new(DB), older * PAGE + offset, bit)
+            .unwrap();
     }
 }
 
