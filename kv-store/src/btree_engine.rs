@@ -60,6 +60,18 @@ pub fn open_existing(fs: Arc<dyn vfs::Fs>, dir: &Path) -> Result<Box<dyn Engine>
     open_with(fs, dir, btree::Db::open_existing)
 }
 
+/// Opens the existing B+ tree store in `dir` on `fs` for reading only
+/// ([`btree::Db::open_read_only`]): writes nothing, shares the lock with
+/// other readers; `put`, `delete`, `write` and `compact` fail, and `sync`
+/// and `close` have nothing to do. For the reading commands.
+///
+/// # Errors
+///
+/// As [`open_existing`]; [`Error::Locked`] while a writer has the file.
+pub fn open_read_only(fs: Arc<dyn vfs::Fs>, dir: &Path) -> Result<Box<dyn Engine>> {
+    open_with(fs, dir, btree::Db::open_read_only)
+}
+
 type Opener = fn(Arc<dyn vfs::Fs>, PathBuf, btree::Options) -> btree::Result<btree::Db>;
 
 fn open_with(fs: Arc<dyn vfs::Fs>, dir: &Path, opener: Opener) -> Result<Box<dyn Engine>> {
