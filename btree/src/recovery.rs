@@ -32,6 +32,12 @@ use crate::meta::{FORMAT_VERSION, META_END, Meta, MetaProblem};
 use crate::page::{self, FIRST_DATA_PAGE, Kind};
 use crate::{Error, Result};
 
+/// The smallest unit a torn write keeps whole, as `FORMAT.md` assumes and
+/// `vfs::MemFs` simulates (`vfs::SECTOR_BYTES`).
+const SECTOR_BYTES: usize = 512;
+// The argument above needs every meta field in the first sector.
+const _: () = assert!(META_END <= SECTOR_BYTES);
+
 /// What [`Db::open`] found in the two meta pages
 /// ([`Db::recovery`](crate::Db::recovery)).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
