@@ -9,6 +9,7 @@
 //! its checksum tells which one to take.
 
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use crate::db::{Inner, Snapshot, Writer};
 use crate::mapping::Mapping;
@@ -34,7 +35,11 @@ pub(crate) fn make_durable(inner: &Inner, w: &mut Writer, meta: &Meta) -> Result
     let slot = w.durable_slot ^ 1;
     let mut buf = vec![0u8; ps];
     meta.encode(&mut buf, slot);
-    w.file.write_all_at(&buf, slot * ps as u64)?;
+    // Odd while the meta page is written, for `Db::check` (recovery.rs).
+    inner.meta_writes.fetch_add(1, Ordering::SeqCst);
+    let written = w.file.write_all_at(&buf, slot * ps as u64);
+    inner.meta_writes.fetch_add(1, Ordering::SeqCst);
+    written?;
     w.file.sync_data()?;
     w.durable_txn = meta.txn;
     w.durable_slot = slot;

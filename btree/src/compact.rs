@@ -32,8 +32,10 @@ impl Db {
     ///
     /// [`Error::Io`](crate::Error::Io) if the new file cannot be written or
     /// renamed (the database stays as it was), or a corruption error from a
-    /// page of the old file.
+    /// page of the old file; [`Error::ReadOnly`](crate::Error::ReadOnly) on
+    /// a read-only handle.
     pub fn compact(&self) -> Result<()> {
+        self.refuse_read_only()?;
         let inner = &*self.inner;
         let mut w = inner.writer.lock();
         let snap = inner.current();

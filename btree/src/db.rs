@@ -5,14 +5,16 @@ use std::collections::{BTreeMap, HashSet};
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
 
 use parking_lot::{Mutex, MutexGuard};
 use vfs::{File, Fs, LockGuard, OpenMode};
 
 use crate::mapping::Mapping;
-use crate::meta::{Meta, MetaProblem};
+use crate::meta::Meta;
 use crate::page::{FIRST_DATA_PAGE, Limits};
 use crate::read::ReadTxn;
+use crate::recovery::{Recovery, read_metas};
 use crate::write::WriteTxn;
 use crate::{Error, Options, Result};
 
@@ -57,7 +59,16 @@ pub(crate) struct Inner {
     pub(crate) limits: Limits,
     pub(crate) published: Mutex<Published>,
     pub(crate) writer: Mutex<Writer>,
-    _lock: LockGuard,
+    /// Opened with [`Db::open_read_only`]: nothing is ever written.
+    pub(crate) read_only: bool,
+    /// What open found in the meta pages.
+    pub(crate) recovery: Recovery,
+    /// Odd while a meta page is being written (a sequence lock): lets
+    /// [`Db::check`] read the meta pages without the writer lock, which a
+    /// write transaction on the checking thread may hold.
+    pub(crate) meta_writes: AtomicU64,
+    /// `None` for a read-only open of a file whose lock file is missing.
+    _lock: Option<LockGuard>,
 }
 
 impl Inner {
@@ -97,7 +108,8 @@ impl Inner {
 ///
 /// `Send + Sync`. One [`WriteTxn`] at a time (a second `begin_write` waits);
 /// any number of [`ReadTxn`]s at once, never blocked by the writer's I/O.
-/// The file is locked exclusively while a `Db` has it open.
+/// The file is locked exclusively while a `Db` has it open for writing, and
+/// shared while opened with [`Db::open_read_only`].
 pub struct Db {
     pub(crate) inner: Arc<Inner>,
 }
@@ -135,25 +147,59 @@ pub(crate) fn write_initial_metas(file: &dyn File, meta: &Meta, page_size: usize
 }
 
 impl Db {
-    /// Opens the database at `path`, creating it if missing.
+    /// Opens the database at `path` for reading and writing, creating it if
+    /// the file is missing or empty (a creation cut short before its first
+    /// sync), as redb's `Database::create` and LMDB with `MDB_CREATE` do.
+    /// A caller that knows a database exists uses [`Db::open_existing`].
+    ///
+    /// Open reads both meta pages and takes the valid one with the higher
+    /// transaction id; [`Db::recovery`] says which and what the other held.
+    /// A damaged meta page is never passed over silently: open refuses
+    /// ([`Error::MetaDamaged`]) unless no page of the file was written after
+    /// the commit the valid meta page records (so the damaged one cannot
+    /// have recorded a newer durable commit), and [`Db::check`] reports it.
     ///
     /// # Errors
     ///
     /// [`Error::Io`] if the file cannot be opened or is locked by another
-    /// handle; [`Error::NoValidMeta`], [`Error::Version`] or
+    /// handle; [`Error::MetaDamaged`], [`Error::Truncated`] or
+    /// [`Error::NoValidMeta`] if the file is damaged; [`Error::Version`] or
     /// [`Error::PageSize`] if it is not a database this build can open.
     pub fn open(fs: Arc<dyn Fs>, path: impl AsRef<Path>, options: Options) -> Result<Db> {
-        let path = path.as_ref().to_path_buf();
-        let page_size = options.page_size_bytes;
-        if !page_size.is_power_of_two() || !(512..=32768).contains(&page_size) {
-            return Err(Error::BadPageSize {
-                page_size_bytes: page_size,
-            });
-        }
+        Db::open_writable(fs, path.as_ref(), options, Create::IfMissing)
+    }
+
+    /// Opens the existing database at `path` for reading and writing, as
+    /// redb's `Database::open` does: never creates one. For a caller that
+    /// knows a database exists (a tool with its own marker file), so a
+    /// deleted or emptied file is reported, not replaced by an empty
+    /// database.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Missing`] if the file does not exist, [`Error::Empty`] if it
+    /// has no bytes; otherwise as [`Db::open`].
+    pub fn open_existing(fs: Arc<dyn Fs>, path: impl AsRef<Path>, options: Options) -> Result<Db> {
+        Db::open_writable(fs, path.as_ref(), options, Create::Never)
+    }
+
+    fn open_writable(fs: Arc<dyn Fs>, path: &Path, options: Options, create: Create) -> Result<Db> {
+        let path = path.to_path_buf();
+        let page_size = checked_page_size(&options)?;
         let ps = page_size as usize;
         let lock = fs.lock(&lock_path(&path))?;
-        let file = fs.open(&path, OpenMode::Append)?;
+        let mode = match create {
+            Create::IfMissing => OpenMode::Append,
+            Create::Never => OpenMode::ReadWrite,
+        };
+        let file = fs.open(&path, mode).map_err(|e| match mode {
+            OpenMode::ReadWrite => missing(e, &path),
+            _ => e.into(),
+        })?;
         if file.len()? == 0 {
+            if create == Create::Never {
+                return Err(Error::Empty { file: path });
+            }
             let pages = options
                 .initial_size_bytes
                 .div_ceil(ps as u64)
@@ -170,8 +216,57 @@ impl Db {
             write_initial_metas(&*file, &meta, ps)?;
             fs.sync_dir(&parent_dir(&path))?;
         }
+        Db::finish_open(fs, path, options, file, Some(lock), false)
+    }
+
+    /// Opens the database at `path` for reading only, as LMDB's
+    /// `MDB_RDONLY` and RocksDB's `OpenForReadOnly` do: it writes nothing
+    /// (no file, lock file, meta page, length change or sync), so reading a
+    /// damaged or full disk leaves it exactly as it was.
+    ///
+    /// It holds a shared lock on `<path>.lock`: any number of read-only
+    /// handles (in this process or others) may be open at once, and a
+    /// writer ([`Db::open`]) is refused while they are, and they while it
+    /// is. If the lock file is missing it opens without a lock (creating
+    /// it would be a write). The handle reads the commit that was last
+    /// durable when it opened; [`Db::begin_write`] and [`Db::compact`]
+    /// return [`Error::ReadOnly`], and [`Db::sync`] has nothing to do.
+    /// `Options::durability` and `initial_size_bytes` are ignored.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Missing`] or [`Error::Empty`] if there is no database;
+    /// [`Error::Io`] with [`vfs::Error::Locked`] while a writer has it open;
+    /// otherwise as [`Db::open`].
+    pub fn open_read_only(fs: Arc<dyn Fs>, path: impl AsRef<Path>, options: Options) -> Result<Db> {
+        let path = path.as_ref().to_path_buf();
+        checked_page_size(&options)?;
+        let lock = match fs.lock_shared(&lock_path(&path)) {
+            Ok(lock) => Some(lock),
+            Err(e) if e.is_not_found() => None,
+            Err(e) => return Err(e.into()),
+        };
+        let file = fs
+            .open(&path, OpenMode::Read)
+            .map_err(|e| missing(e, &path))?;
+        if file.len()? == 0 {
+            return Err(Error::Empty { file: path });
+        }
+        Db::finish_open(fs, path, options, file, lock, true)
+    }
+
+    fn finish_open(
+        fs: Arc<dyn Fs>,
+        path: PathBuf,
+        options: Options,
+        file: Box<dyn File>,
+        lock: Option<LockGuard>,
+        read_only: bool,
+    ) -> Result<Db> {
+        let page_size = options.page_size_bytes;
+        let ps = page_size as usize;
         let file_len = file.len()?;
-        let (meta, slot) = read_metas(&*file, &path, page_size, file_len)?;
+        let (meta, recovery) = read_metas(&*file, &path, page_size, file_len)?;
         let map = Mapping::new(file.map()?, ps, &path, None);
         let snap = Arc::new(Snapshot {
             meta,
@@ -190,11 +285,14 @@ impl Db {
                 file,
                 file_pages: file_len / ps as u64,
                 durable_txn: meta.txn,
-                durable_slot: slot,
+                durable_slot: recovery.slot,
                 since_durable: HashSet::new(),
                 map_live: None,
                 poisoned: false,
             }),
+            read_only,
+            recovery,
+            meta_writes: AtomicU64::new(0),
             _lock: lock,
         };
         Ok(Db {
@@ -202,12 +300,22 @@ impl Db {
         })
     }
 
+    /// What open found in the two meta pages: the commit it opened, from
+    /// which page, and what the other page holds (an older commit, or
+    /// damage that open could prove lost nothing). A tool prints it when
+    /// [`Recovery::is_clean`] is false.
+    pub fn recovery(&self) -> &Recovery {
+        &self.inner.recovery
+    }
+
     /// Starts the write transaction, waiting while another is open.
     ///
     /// # Errors
     ///
-    /// [`Error::Poisoned`] after a commit or sync of this handle failed.
+    /// [`Error::Poisoned`] after a commit or sync of this handle failed;
+    /// [`Error::ReadOnly`] on a handle from [`Db::open_read_only`].
     pub fn begin_write(&self) -> Result<WriteTxn<'_>> {
+        self.refuse_read_only()?;
         let guard: MutexGuard<'_, Writer> = self.inner.writer.lock();
         if guard.poisoned {
             return Err(Error::Poisoned);
@@ -238,7 +346,11 @@ impl Db {
     ///
     /// [`Error::Io`] if a write or sync fails (the last durable commit
     /// stays, and the handle is poisoned: see [`Error::Poisoned`]).
+    /// On a read-only handle there is nothing to sync: `Ok` at once.
     pub fn sync(&self) -> Result<()> {
+        if self.inner.read_only {
+            return Ok(());
+        }
         let mut w = self.inner.writer.lock();
         if w.poisoned {
             return Err(Error::Poisoned);
@@ -260,61 +372,41 @@ impl Db {
     pub fn path(&self) -> &Path {
         &self.inner.path
     }
+
+    pub(crate) fn refuse_read_only(&self) -> Result<()> {
+        if self.inner.read_only {
+            return Err(Error::ReadOnly {
+                file: self.inner.path.clone(),
+            });
+        }
+        Ok(())
+    }
 }
 
-/// Reads both meta pages and picks the valid one with the higher
-/// transaction id, with its slot.
-fn read_metas(file: &dyn File, path: &Path, page_size: u32, file_len: u64) -> Result<(Meta, u64)> {
-    let ps = page_size as usize;
-    let mut best: Option<(Meta, u64)> = None;
-    let mut version = None;
-    let mut head = vec![0u8; crate::meta::META_END];
-    if file_len >= head.len() as u64 {
-        file.read_exact_at(&mut head, 0)?;
-        // Slot 0 may name another page size: trust it only if its checksum holds.
-        if let Some(found) = Meta::peek_page_size(&head)
-            && found != page_size
-            && found.is_power_of_two()
-            && (512..=32768).contains(&found)
-            && file_len >= u64::from(found)
-        {
-            let mut page = vec![0u8; found as usize];
-            file.read_exact_at(&mut page, 0)?;
-            if Meta::decode(&page, 0).is_ok() {
-                return Err(Error::PageSize {
-                    file: path.to_path_buf(),
-                    expected: page_size,
-                    found,
-                });
-            }
-        }
+/// Whether an open may create the database.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Create {
+    IfMissing,
+    Never,
+}
+
+fn checked_page_size(options: &Options) -> Result<u32> {
+    let page_size = options.page_size_bytes;
+    if !page_size.is_power_of_two() || !(512..=32768).contains(&page_size) {
+        return Err(Error::BadPageSize {
+            page_size_bytes: page_size,
+        });
     }
-    let mut buf = vec![0u8; ps];
-    for slot in 0..2u64 {
-        if file_len < (slot + 1) * ps as u64 {
-            continue;
-        }
-        file.read_exact_at(&mut buf, slot * ps as u64)?;
-        match Meta::decode(&buf, slot) {
-            Ok(m) if m.page_count.saturating_mul(ps as u64) <= file_len => {
-                if best.is_none_or(|(b, _)| m.txn > b.txn) {
-                    best = Some((m, slot));
-                }
-            }
-            Ok(_) => {}
-            Err(MetaProblem::Version(v)) => version = Some(v),
-            Err(_) => {}
-        }
-    }
-    match (best, version) {
-        (Some(b), _) => Ok(b),
-        (None, Some(found)) => Err(Error::Version {
+    Ok(page_size)
+}
+
+/// A missing database file becomes [`Error::Missing`].
+fn missing(e: vfs::Error, path: &Path) -> Error {
+    if e.is_not_found() {
+        Error::Missing {
             file: path.to_path_buf(),
-            expected: crate::meta::FORMAT_VERSION,
-            found,
-        }),
-        (None, None) => Err(Error::NoValidMeta {
-            file: path.to_path_buf(),
-        }),
+        }
+    } else {
+        e.into()
     }
 }

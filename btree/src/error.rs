@@ -107,6 +107,91 @@ pub enum Error {
     #[error("a failed commit left the write side unusable; reopen the database")]
     Poisoned,
 
+    /// A meta page is damaged and open cannot prove the other one holds the
+    /// newest durable commit: a page of the file was written by a later
+    /// commit than the one the valid meta page records, so the damaged meta
+    /// page may have recorded it (see the README, "Opening a damaged
+    /// file"). Opening the older commit could lose acknowledged durable
+    /// writes, so open refuses.
+    #[error(
+        "meta page {page} of {file:?} is damaged ({problem}); the other meta page holds commit \
+         {fallback_txn}, but page {newer_page} was written by commit {newer_txn}, so a newer \
+         commit may have been durable: refusing to open the older one"
+    )]
+    MetaDamaged {
+        /// The database file.
+        file: PathBuf,
+        /// The damaged meta page (0 or 1).
+        page: u64,
+        /// What is wrong with it.
+        problem: crate::MetaProblem,
+        /// The commit the other meta page holds.
+        fallback_txn: u64,
+        /// A page written by a later commit than `fallback_txn`.
+        newer_page: u64,
+        /// The commit that wrote `newer_page`.
+        newer_txn: u64,
+    },
+
+    /// A meta page found by [`Db::check`](crate::Db::check) to be damaged
+    /// in a way other than its checksum (which is [`Error::Corruption`]).
+    #[error("meta page {page} of {file:?}: {problem}")]
+    BadMeta {
+        /// The database file.
+        file: PathBuf,
+        /// The meta page (0 or 1).
+        page: u64,
+        /// What is wrong with it.
+        problem: crate::MetaProblem,
+    },
+
+    /// A meta page whose checksum holds records more pages than the file
+    /// has: the file was cut short. The file only grows while in use (and
+    /// compaction replaces it whole), so this is damage, never a crash.
+    #[error(
+        "{file:?} is truncated: meta page {page} records {page_count} pages of {page_size} bytes \
+         ({} bytes), the file has {file_len} bytes",
+        page_count.saturating_mul(u64::from(*page_size))
+    )]
+    Truncated {
+        /// The database file.
+        file: PathBuf,
+        /// The meta page (0 or 1) whose page count does not fit.
+        page: u64,
+        /// The page count it records.
+        page_count: u64,
+        /// Bytes per page.
+        page_size: u32,
+        /// The file's length in bytes.
+        file_len: u64,
+    },
+
+    /// The file exists but is empty where a database was expected
+    /// ([`Db::open_existing`](crate::Db::open_existing),
+    /// [`Db::open_read_only`](crate::Db::open_read_only)).
+    #[error("{file:?} is empty: expected an existing database")]
+    Empty {
+        /// The database file.
+        file: PathBuf,
+    },
+
+    /// The file does not exist and the open may not create it
+    /// ([`Db::open_existing`](crate::Db::open_existing),
+    /// [`Db::open_read_only`](crate::Db::open_read_only)).
+    #[error("{file:?} does not exist: expected an existing database")]
+    Missing {
+        /// The database file.
+        file: PathBuf,
+    },
+
+    /// A write (transaction, compaction) on a handle opened with
+    /// [`Db::open_read_only`](crate::Db::open_read_only).
+    #[error("{file:?} is open read-only")]
+    ReadOnly {
+        /// The database file.
+        file: PathBuf,
+    },
+
     /// [`WriteTxn::bulk_load`](crate::WriteTxn::bulk_load) needs an empty tree.
     #[error("bulk load needs an empty tree, this one has {len} entries")]
     NotEmpty {

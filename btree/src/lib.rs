@@ -24,7 +24,8 @@
 //! # }
 //! ```
 //!
-//! - [`Db`]: opening, transactions, [`Db::sync`], [`Db::stats`], [`Db::compact`].
+//! - [`Db`]: opening ([`Db::open`], [`Db::open_read_only`]), what open
+//!   found ([`Db::recovery`], [`Recovery`]), transactions, [`Db::sync`], [`Db::stats`], [`Db::compact`].
 //! - [`WriteTxn`]: insert, remove, get, range, bulk load, commit, abort.
 //! - [`ReadTxn`] and [`Range`]: snapshot reads and double-ended range scans.
 //! - [`Options`], [`Durability`]: page size, when a commit is durable.
@@ -37,7 +38,8 @@
 //! leaf stack), `read` (snapshots), `write` (the write transaction), `tree`
 //! (copy-on-write insert, remove, rebalance), `freelist` (the free tree),
 //! `commit` (the commit protocol), `bulk` (bottom-up building), `compact`,
-//! `stats` (statistics and the integrity check), `db` (open and publish).
+//! `stats` (statistics and the integrity check), `recovery` (which meta
+//! page open takes, and why), `db` (open and publish).
 //!
 //! Limits: keys up to an eighth of a page (512 bytes with 4 KiB pages);
 //! values up to [`VALUE_LEN_MAX`] bytes, those over an eighth of a page less
@@ -59,15 +61,18 @@ mod node;
 mod options;
 mod page;
 mod read;
+mod recovery;
 mod stats;
 mod tree;
 mod write;
 
 pub use db::Db;
 pub use error::{Error, Result};
+pub use meta::MetaProblem;
 pub use options::{Durability, Options};
 pub use page::VALUE_LEN_MAX;
 pub use read::{Range, ReadTxn};
+pub use recovery::{OtherMeta, Recovery};
 pub use stats::Stats;
 
 pub use write::WriteTxn;

@@ -39,14 +39,68 @@ fn opt(v: u64) -> Option<u64> {
     (v != NO_PAGE).then_some(v)
 }
 
-/// Why a meta page was not taken.
+/// Why a meta page was not taken: what [`Db::recovery`](crate::Db::recovery)
+/// and [`Error::MetaDamaged`](crate::Error::MetaDamaged) report about it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum MetaProblem {
-    Checksum { expected: u32, found: u32 },
+#[non_exhaustive]
+pub enum MetaProblem {
+    /// The page's CRC-32 does not match its bytes.
+    Checksum {
+        /// The checksum stored in the page.
+        expected: u32,
+        /// The checksum computed over its bytes.
+        found: u32,
+    },
+    /// The checksum holds but the magic `CowBTree` is missing.
     Magic,
+    /// The checksum holds but the format version is one this build does not read.
     Version(u32),
+    /// The checksum holds but the kind, page number, page size, page count or
+    /// a root page number breaks the format.
     Malformed,
+    /// The checksum holds but a number is outside the range the format allows.
+    OutOfRange {
+        /// The meta page field.
+        field: &'static str,
+        /// The value stored.
+        value: u64,
+        /// The largest value allowed.
+        limit: u64,
+    },
 }
+
+impl std::fmt::Display for MetaProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            MetaProblem::Checksum { expected, found } => write!(
+                f,
+                "checksum mismatch (stored {expected:#010x}, computed {found:#010x})"
+            ),
+            MetaProblem::Magic => write!(f, "no magic (expected {:?})", "CowBTree"),
+            MetaProblem::Version(v) => {
+                write!(f, "format version {v}, this build reads {FORMAT_VERSION}")
+            }
+            MetaProblem::Malformed => write!(
+                f,
+                "kind, page number, page size, page count or root out of the format"
+            ),
+            MetaProblem::OutOfRange {
+                field,
+                value,
+                limit,
+            } => write!(f, "{field} is {value}, at most {limit} allowed"),
+        }
+    }
+}
+
+/// The largest transaction id a meta page may carry: the free tree keeps the
+/// top bit of its keys' transaction field for its recent region
+/// (`freelist::RECENT_BIT`), and the next commit takes `txn + 1`.
+pub(crate) const TXN_MAX: u64 = (1 << 63) - 2;
+
+/// The fewest bytes a leaf entry takes in its page: its slot and its header.
+const LEAF_ENTRY_BYTES_MIN: u64 =
+    (crate::node::SLOT_BYTES + crate::node::LEAF_ENTRY_HEADER_BYTES) as u64;
 
 impl Meta {
     /// Encodes into `buf` (one page) as meta page `slot` (0 or 1).
@@ -113,6 +167,43 @@ impl Meta {
     }
 }
 
+impl Meta {
+    /// Checks the numbers `decode` does not: a CRC proves the bytes are the
+    /// ones written, not that the writer was right. `file_len` is checked by
+    /// the caller (a meta page past the end of the file is a truncation, not
+    /// a bad meta page).
+    pub(crate) fn check_ranges(&self) -> Result<(), MetaProblem> {
+        let out = |field, value, limit| {
+            Err(MetaProblem::OutOfRange {
+                field,
+                value,
+                limit,
+            })
+        };
+        if self.txn > TXN_MAX {
+            return out("transaction id", self.txn, TXN_MAX);
+        }
+        let page_size = u64::from(self.page_size);
+        // Every byte offset of a page below the page count fits in a u64.
+        let page_count_max = u64::MAX / page_size;
+        if self.page_count > page_count_max {
+            return out("page count", self.page_count, page_count_max);
+        }
+        // Each entry takes at least a slot and a leaf entry header in a leaf
+        // page of the tree, and every such page is below the page count.
+        let per_page = (page_size - HEADER_BYTES as u64) / LEAF_ENTRY_BYTES_MIN;
+        let entries_max =
+            (self.page_count.saturating_sub(page::FIRST_DATA_PAGE)).saturating_mul(per_page);
+        if self.entry_count > entries_max {
+            return out("entry count", self.entry_count, entries_max);
+        }
+        if self.root.is_none() && self.entry_count != 0 {
+            return out("entry count of an empty tree", self.entry_count, 0);
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -146,6 +237,42 @@ mod tests {
             bad[byte] ^= 0x10;
             assert!(Meta::decode(&bad, 0).is_err(), "byte {byte}");
         }
+    }
+
+    /// Sets a u64 field of an encoded meta page and reseals its checksum.
+    fn resealed(offset: usize, value: u64) -> Result<Meta, MetaProblem> {
+        let mut buf = vec![0u8; 512];
+        meta().encode(&mut buf, 0);
+        page::put_u64(&mut buf, offset, value);
+        page::seal(&mut buf);
+        Meta::decode(&buf, 0).and_then(|m| m.check_ranges().map(|()| m))
+    }
+
+    #[test]
+    fn meta_numbers_out_of_range_are_rejected_though_the_checksum_holds() {
+        let out = |field| move |r| matches!(r, Err(MetaProblem::OutOfRange { field: f, .. }) if f == field);
+        assert!(out("transaction id")(resealed(page::TXN_OFFSET, 1 << 63)));
+        assert!(out("transaction id")(resealed(page::TXN_OFFSET, u64::MAX)));
+        assert!(out("page count")(resealed(PAGE_COUNT_OFFSET, u64::MAX / 2)));
+        assert!(out("entry count")(resealed(ENTRY_COUNT_OFFSET, 1 << 40)));
+        assert_eq!(resealed(ROOT_OFFSET, 9), Err(MetaProblem::Malformed));
+        assert_eq!(resealed(FREE_ROOT_OFFSET, 1), Err(MetaProblem::Malformed));
+        assert_eq!(resealed(PAGE_COUNT_OFFSET, 1), Err(MetaProblem::Malformed));
+        // The largest values still in range pass.
+        assert!(resealed(page::TXN_OFFSET, TXN_MAX).is_ok());
+        let entries_max = (9 - 2) * ((512 - 32) / LEAF_ENTRY_BYTES_MIN);
+        assert!(resealed(ENTRY_COUNT_OFFSET, entries_max).is_ok());
+        assert!(out("entry count")(resealed(
+            ENTRY_COUNT_OFFSET,
+            entries_max + 1
+        )));
+        let empty = Meta {
+            root: None,
+            ..meta()
+        };
+        assert!(out("entry count of an empty tree")(
+            empty.check_ranges().map(|()| empty)
+        ));
     }
 
     #[test]

@@ -209,15 +209,20 @@ impl Db {
         self.walk(false)
     }
 
-    /// Checks the whole file as of the last commit: every page's checksum,
-    /// every entry readable, and every page below the page count either in
-    /// the tree or free, exactly once.
+    /// Checks the whole file as of the last commit: both meta pages (the one
+    /// not in use too, so the fallback a torn commit needs cannot rot
+    /// unseen), every page's checksum, every entry readable, and every page
+    /// below the page count either in the tree or free, exactly once.
     ///
     /// # Errors
     ///
     /// [`Error::Corruption`](crate::Error::Corruption) or
-    /// [`Error::Malformed`](crate::Error::Malformed) naming the first page at fault.
+    /// [`Error::Malformed`](crate::Error::Malformed) naming the first page at
+    /// fault; for a meta page, `Corruption` or
+    /// [`Error::BadMeta`](crate::Error::BadMeta), or
+    /// [`Error::Truncated`](crate::Error::Truncated).
     pub fn check(&self) -> Result<Stats> {
+        self.check_metas()?;
         self.walk(true)
     }
 }

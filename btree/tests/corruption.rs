@@ -1,6 +1,6 @@
 //! Corruption tests: flip bits in pages and meta pages; the database reports
-//! corruption (or falls back to the older meta page), never returns wrong
-//! data and never panics.
+//! corruption (or refuses to open), never returns wrong data and never
+//! panics.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -44,7 +44,10 @@ fn build(fs: &Arc<MemFs>) -> (Model, Model) {
 fn is_corruption(e: &Error) -> bool {
     matches!(
         e,
-        Error::Corruption { .. } | Error::Malformed { .. } | Error::NoValidMeta { .. }
+        Error::Corruption { .. }
+            | Error::Malformed { .. }
+            | Error::NoValidMeta { .. }
+            | Error::MetaDamaged { .. }
     )
 }
 
@@ -146,7 +149,9 @@ fn meta_txn(fs: &MemFs, slot: u64) -> u64 {
 }
 
 #[test]
-fn a_damaged_newest_meta_page_falls_back_to_the_previous_commit() {
+fn a_damaged_newest_meta_page_is_refused_never_a_silent_revert() {
+    // Falling back to the previous commit would lose the newest durable one
+    // (issue 20); tests/damage_meta.rs covers the older page and the rest.
     let fs = Arc::new(MemFs::new());
     let (first, _) = build(&fs);
     let newest = if meta_txn(&fs, 0) > meta_txn(&fs, 1) {
@@ -157,15 +162,18 @@ fn a_damaged_newest_meta_page_falls_back_to_the_previous_commit() {
     for offset in [0, 4, 8, 16, 33, 48, 70, PAGE - 1] {
         fs.flip_bit(Path::new("/db"), newest * PAGE + offset, 3)
             .unwrap();
-        let db = Db::open(fs.clone(), "/db", options()).unwrap();
-        let read = db.begin_read().unwrap();
-        let got: Model = read
-            .iter()
-            .map(|kv| kv.map(|(k, v)| (k.to_vec(), v.to_vec())).unwrap())
-            .collect();
-        assert_eq!(got, first, "offset {offset}");
-        drop(read);
-        drop(db);
+        match Db::open(fs.clone(), "/db", options()) {
+            Err(Error::MetaDamaged { page, .. }) => assert_eq!(page, newest, "offset {offset}"),
+            Err(e) => panic!("offset {offset}: {e:?}"),
+            Ok(db) => {
+                let read = db.begin_read().unwrap();
+                let got: Model = read
+                    .iter()
+                    .map(|kv| kv.map(|(k, v)| (k.to_vec(), v.to_vec())).unwrap())
+                    .collect();
+                panic!("offset {offset}: opened, first commit: {}", got == first);
+            }
+        }
         fs.flip_bit(Path::new("/db"), newest * PAGE + offset, 3)
             .unwrap();
     }

@@ -4,8 +4,11 @@
 //! Commits use [`btree::Durability::None`] (acknowledged, not yet synced) and
 //! [`Engine::sync`] and [`Engine::close`] make them durable, the same contract
 //! the `lsm` adapter has with `SyncMode::Never`. `verify` is `Db::check`,
-//! which walks every page; `repair` has nothing to do beyond what opening
-//! does (a torn commit is never referenced by a valid meta page).
+//! which reads both meta pages and walks every page; `repair` has nothing to
+//! do beyond what opening does (a torn commit is never referenced by a valid
+//! meta page). A store whose marker exists opens with
+//! [`btree::Db::open_existing`], so a deleted or emptied `btree.db` is
+//! damage, not a new store.
 
 use std::ops::Bound;
 use std::path::{Path, PathBuf};
@@ -37,16 +40,47 @@ impl std::fmt::Debug for BtreeEngine {
 ///
 /// # Errors
 ///
-/// [`Error::Corruption`] if no meta page is valid; [`Error::Locked`] if
-/// another process has the file open.
+/// [`Error::Corruption`] if the file is damaged (see [`open_existing`]);
+/// [`Error::Locked`] if another process has the file open.
 pub fn open(fs: Arc<dyn vfs::Fs>, dir: &Path) -> Result<Box<dyn Engine>> {
+    open_with(fs, dir, btree::Db::open)
+}
+
+/// Opens the B+ tree store in `dir` on `fs`, which is known to exist (its
+/// store marker does): a missing or empty `btree.db` is damage
+/// ([`Error::Corruption`]), never a new empty store.
+///
+/// # Errors
+///
+/// [`Error::Corruption`] if the file is missing, empty, truncated, or its
+/// meta pages are damaged (a damaged newest meta page is refused rather
+/// than reverted to the previous commit); [`Error::Locked`] if another
+/// process has the file open.
+pub fn open_existing(fs: Arc<dyn vfs::Fs>, dir: &Path) -> Result<Box<dyn Engine>> {
+    open_with(fs, dir, btree::Db::open_existing)
+}
+
+/// Opens the existing B+ tree store in `dir` on `fs` for reading only
+/// ([`btree::Db::open_read_only`]): writes nothing, shares the lock with
+/// other readers; `put`, `delete`, `write` and `compact` fail, and `sync`
+/// and `close` have nothing to do. For the reading commands.
+///
+/// # Errors
+///
+/// As [`open_existing`]; [`Error::Locked`] while a writer has the file.
+pub fn open_read_only(fs: Arc<dyn vfs::Fs>, dir: &Path) -> Result<Box<dyn Engine>> {
+    open_with(fs, dir, btree::Db::open_read_only)
+}
+
+type Opener = fn(Arc<dyn vfs::Fs>, PathBuf, btree::Options) -> btree::Result<btree::Db>;
+
+fn open_with(fs: Arc<dyn vfs::Fs>, dir: &Path, opener: Opener) -> Result<Box<dyn Engine>> {
     let options = btree::Options {
         durability: btree::Durability::None,
         ..btree::Options::default()
     };
     let page_size_bytes = u64::from(options.page_size_bytes);
-    let db = btree::Db::open(fs, dir.join(FILE_NAME), options)
-        .map_err(|e| convert(e, page_size_bytes))?;
+    let db = opener(fs, dir.join(FILE_NAME), options).map_err(|e| convert(e, page_size_bytes))?;
     Ok(Box::new(BtreeEngine {
         db,
         page_size_bytes,
@@ -77,6 +111,22 @@ fn convert(e: btree::Error, page_size_bytes: u64) -> Error {
             at(file, page, format!("page {page} malformed: {what}"))
         }
         btree::Error::NoValidMeta { file } => at(file, 0, "no valid meta page".to_string()),
+        btree::Error::MetaDamaged { ref file, page, .. }
+        | btree::Error::BadMeta { ref file, page, .. } => at(file.clone(), page, e.to_string()),
+        btree::Error::Truncated {
+            ref file, file_len, ..
+        } => Error::Corruption {
+            file: file.clone(),
+            offset: file_len,
+            what: e.to_string(),
+        },
+        btree::Error::Missing { ref file } | btree::Error::Empty { ref file } => {
+            Error::Corruption {
+                file: file.clone(),
+                offset: 0,
+                what: format!("{e}; the store's marker says it exists"),
+            }
+        }
         btree::Error::Io(fs) => Error::from_fs(EngineKind::Btree, fs),
         e @ (btree::Error::KeyTooLarge { .. } | btree::Error::ValueTooLarge { .. }) => {
             Error::Refused {
@@ -177,7 +227,8 @@ impl Engine for BtreeEngine {
              height: {}\n\
              pages: {} of {} bytes ({} branch, {} leaf, {} overflow, {} free-tree, {} free)\n\
              file size: {} bytes\n\
-             leaf fill factor: {:.2}",
+             leaf fill factor: {:.2}\n\
+             meta pages: {}",
             s.entries,
             s.height,
             s.page_count,
@@ -188,7 +239,8 @@ impl Engine for BtreeEngine {
             s.free_tree_pages,
             s.free_pages,
             s.file_size_bytes,
-            s.fill_factor
+            s.fill_factor,
+            self.db.recovery()
         ))
     }
 
@@ -204,11 +256,20 @@ impl Engine for BtreeEngine {
                 corruptions: Vec::new(),
             }),
             Err(e) => match self.err(e) {
-                Error::Corruption { file, offset, what } => Ok(VerifyReport {
-                    pairs_checked: 0,
-                    files_checked: 1,
-                    corruptions: vec![Corruption { file, offset, what }],
-                }),
+                Error::Corruption { file, offset, what } => {
+                    // Say which commit open took past a damaged meta page.
+                    let recovery = self.db.recovery();
+                    let what = if recovery.is_clean() {
+                        what
+                    } else {
+                        format!("{what} ({recovery})")
+                    };
+                    Ok(VerifyReport {
+                        pairs_checked: 0,
+                        files_checked: 1,
+                        corruptions: vec![Corruption { file, offset, what }],
+                    })
+                }
                 other => Err(other),
             },
         }

@@ -75,7 +75,7 @@ impl Store {
             vfs::Error::Io { source, .. } => Error::io(&lock_path, source),
             other => Error::io(&lock_path, std::io::Error::other(other.to_string())),
         })?;
-        let kind = match std::fs::read_to_string(&marker) {
+        let (kind, existed) = match std::fs::read_to_string(&marker) {
             Ok(text) => {
                 let name = text.trim();
                 let found = EngineKind::from_name(name).ok_or_else(|| Error::BadMarker {
@@ -89,7 +89,7 @@ impl Store {
                         requested: r,
                     });
                 }
-                found
+                (found, true)
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 let others = std::fs::read_dir(dir)
@@ -109,11 +109,16 @@ impl Store {
                 }
                 let kind = requested.unwrap_or(EngineKind::Lsm);
                 write_marker(&marker, kind)?;
-                kind
+                (kind, false)
             }
             Err(e) => return Err(Error::io(&marker, e)),
         };
-        let engine = open_engine(Arc::new(vfs::OsFs::new()), dir, kind)?;
+        let fs = Arc::new(vfs::OsFs::new());
+        // The marker says the store exists: its engine files must too.
+        let engine = match (kind, existed) {
+            (EngineKind::Btree, true) => crate::btree_engine::open_existing(fs, dir)?,
+            _ => open_engine(fs, dir, kind)?,
+        };
         Ok(Store {
             engine,
             dir: dir.to_path_buf(),

@@ -1,0 +1,353 @@
+//! Which commit open takes, and why: reading both meta pages, telling a
+//! damaged one that may have held the newest durable commit from one that
+//! cannot have, and checking both pages again for [`Db::check`].
+//!
+//! Why a damaged meta page is damage, not a torn write: a meta page's
+//! fields all lie in its first 512-byte sector, and the rest of the page is
+//! zeros in every meta page ever written, so a meta write torn at sector
+//! granularity (what `FORMAT.md` assumes of the disk, and what
+//! `vfs::MemFs` simulates) leaves either the old page or the new one,
+//! whole, both with a good checksum. The one exception is a new file,
+//! whose meta pages are written over zeros: a creation cut short leaves a
+//! zero page beside a valid commit 0.
+//!
+//! Why open may still take the other page: if the damaged page held an
+//! older commit, the valid page is the newest durable commit and nothing is
+//! lost. If it held a newer commit `T`, that commit's pages (stamped with
+//! `T` in their header) were synced before its meta page was written, and
+//! only commits newer still overwrite them. So a file in which no page
+//! carries a transaction id above the valid meta page's cannot have had a
+//! newer durable commit: open takes the valid page and says so. Otherwise
+//! it refuses ([`Error::MetaDamaged`]): the pages may be those of a lost
+//! durable commit, or of commits made after the valid one and never synced
+//! (a crash after `Durability::None` commits); the file cannot tell which.
+
+use std::path::Path;
+use std::sync::atomic::Ordering;
+
+use vfs::{File, OpenMode};
+
+use crate::db::Db;
+use crate::meta::{FORMAT_VERSION, META_END, Meta, MetaProblem};
+use crate::page::{self, FIRST_DATA_PAGE, Kind};
+use crate::{Error, Result};
+
+/// The smallest unit a torn write keeps whole, as `FORMAT.md` assumes and
+/// `vfs::MemFs` simulates (`vfs::SECTOR_BYTES`).
+const SECTOR_BYTES: usize = 512;
+// The argument above needs every meta field in the first sector.
+const _: () = assert!(META_END <= SECTOR_BYTES);
+
+/// What [`Db::open`] found in the two meta pages
+/// ([`Db::recovery`](crate::Db::recovery)).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Recovery {
+    /// The transaction id of the commit opened.
+    pub txn: u64,
+    /// The meta page (0 or 1) it was read from.
+    pub slot: u64,
+    /// What the other meta page (`1 - slot`) holds.
+    pub other: OtherMeta,
+}
+
+/// What the meta page open did not take holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum OtherMeta {
+    /// A valid meta page of an older commit, or of the same one (a new or
+    /// compacted file has both pages alike).
+    Older {
+        /// Its transaction id.
+        txn: u64,
+    },
+    /// Zeros beside commit 0: a new file whose creation was cut short
+    /// before its first sync. Harmless; the first durable commit fills it.
+    Unwritten,
+    /// Damaged. Open took the other page because no page of the file was
+    /// written by a later commit, so no durable commit is lost;
+    /// [`Db::check`] reports the damage until the next durable commit
+    /// rewrites the page.
+    Damaged {
+        /// What is wrong with it.
+        problem: MetaProblem,
+    },
+}
+
+impl Recovery {
+    /// Whether both meta pages were sound: `false` after a damaged one was
+    /// passed over.
+    pub fn is_clean(&self) -> bool {
+        !matches!(self.other, OtherMeta::Damaged { .. })
+    }
+}
+
+impl std::fmt::Display for Recovery {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (txn, slot, other) = (self.txn, self.slot, self.slot ^ 1);
+        write!(
+            f,
+            "opened commit {txn} from meta page {slot}; meta page {other} "
+        )?;
+        match self.other {
+            OtherMeta::Older { txn } => write!(f, "holds commit {txn}"),
+            OtherMeta::Unwritten => write!(f, "was never written (creation cut short)"),
+            OtherMeta::Damaged { problem } => write!(
+                f,
+                "is damaged ({problem}); no page was written after commit {txn}, so no durable \
+                 commit is lost"
+            ),
+        }
+    }
+}
+
+/// One meta page as read.
+enum Slot {
+    Valid(Meta),
+    Bad { problem: MetaProblem, zeros: bool },
+}
+
+/// Decodes meta page `slot` and checks its numbers.
+fn decode(buf: &[u8], slot: u64) -> Slot {
+    match Meta::decode(buf, slot).and_then(|m| m.check_ranges().map(|()| m)) {
+        Ok(m) => Slot::Valid(m),
+        Err(problem) => Slot::Bad {
+            problem,
+            zeros: buf.iter().all(|&b| b == 0),
+        },
+    }
+}
+
+/// A meta page whose pages do not fit in the file is a truncation.
+fn check_fits(meta: &Meta, slot: u64, path: &Path, file_len: u64) -> Result<()> {
+    if meta.page_count.saturating_mul(u64::from(meta.page_size)) > file_len {
+        return Err(Error::Truncated {
+            file: path.to_path_buf(),
+            page: slot,
+            page_count: meta.page_count,
+            page_size: meta.page_size,
+            file_len,
+        });
+    }
+    Ok(())
+}
+
+/// Reads both meta pages and picks the commit to open (see the module doc).
+pub(crate) fn read_metas(
+    file: &dyn File,
+    path: &Path,
+    page_size: u32,
+    file_len: u64,
+) -> Result<(Meta, Recovery)> {
+    let ps = page_size as usize;
+    let mut head = vec![0u8; META_END];
+    if file_len >= head.len() as u64 {
+        file.read_exact_at(&mut head, 0)?;
+        // Slot 0 may name another page size: trust it only if its checksum holds.
+        if let Some(found) = Meta::peek_page_size(&head)
+            && found != page_size
+            && found.is_power_of_two()
+            && (512..=32768).contains(&found)
+            && file_len >= u64::from(found)
+        {
+            let mut page = vec![0u8; found as usize];
+            file.read_exact_at(&mut page, 0)?;
+            if Meta::decode(&page, 0).is_ok() {
+                return Err(Error::PageSize {
+                    file: path.to_path_buf(),
+                    expected: page_size,
+                    found,
+                });
+            }
+        }
+    }
+    let mut buf = vec![0u8; ps];
+    let mut slots = Vec::with_capacity(2);
+    for slot in 0..2u64 {
+        if file_len < (slot + 1) * ps as u64 {
+            slots.push(None);
+            continue;
+        }
+        file.read_exact_at(&mut buf, slot * ps as u64)?;
+        slots.push(Some(decode(&buf, slot)));
+    }
+    for (slot, s) in (0u64..).zip(&slots) {
+        match s {
+            Some(Slot::Valid(m)) => check_fits(m, slot, path, file_len)?,
+            // A newer build wrote it: the newest commit may be there.
+            Some(Slot::Bad {
+                problem: MetaProblem::Version(found),
+                ..
+            }) => {
+                return Err(Error::Version {
+                    file: path.to_path_buf(),
+                    expected: FORMAT_VERSION,
+                    found: *found,
+                });
+            }
+            _ => {}
+        }
+    }
+    let (meta, slot, other) = match (&slots[0], &slots[1]) {
+        (Some(Slot::Valid(a)), Some(Slot::Valid(b))) => {
+            let (m, slot, o) = if b.txn > a.txn { (b, 1, a) } else { (a, 0, b) };
+            (*m, slot, OtherMeta::Older { txn: o.txn })
+        }
+        (Some(Slot::Valid(m)), Some(Slot::Bad { problem, zeros }))
+        | (Some(Slot::Bad { problem, zeros }), Some(Slot::Valid(m))) => {
+            let slot = u64::from(matches!(slots[0], Some(Slot::Bad { .. })));
+            if let Some((newer_page, newer_txn)) = page_written_after(file, file_len, ps, m.txn)? {
+                return Err(Error::MetaDamaged {
+                    file: path.to_path_buf(),
+                    page: slot ^ 1,
+                    problem: *problem,
+                    fallback_txn: m.txn,
+                    newer_page,
+                    newer_txn,
+                });
+            }
+            let other = if *zeros && m.txn == 0 {
+                OtherMeta::Unwritten
+            } else {
+                OtherMeta::Damaged { problem: *problem }
+            };
+            (*m, slot, other)
+        }
+        _ => {
+            return Err(Error::NoValidMeta {
+                file: path.to_path_buf(),
+            });
+        }
+    };
+    Ok((
+        meta,
+        Recovery {
+            txn: meta.txn,
+            slot,
+            other,
+        },
+    ))
+}
+
+/// Pages read at once while scanning headers.
+const SCAN_CHUNK_PAGES: u64 = 256;
+
+/// The data page carrying the highest transaction id above `txn` in its
+/// header, if any. A page counts if its header names its own number and a
+/// tree page kind (so zeros and the continuation pages of overflow runs,
+/// which hold value bytes, do not); its checksum is not required, as a
+/// torn write keeps its first sector, header and all.
+fn page_written_after(
+    file: &dyn File,
+    file_len: u64,
+    ps: usize,
+    txn: u64,
+) -> Result<Option<(u64, u64)>> {
+    let pages = file_len / ps as u64;
+    let mut newest: Option<(u64, u64)> = None;
+    let mut buf = Vec::new();
+    let mut first = FIRST_DATA_PAGE;
+    while first < pages {
+        let n = SCAN_CHUNK_PAGES.min(pages - first);
+        buf.resize(n as usize * ps, 0);
+        file.read_exact_at(&mut buf, first * ps as u64)?;
+        for (i, page) in buf.chunks_exact(ps).enumerate() {
+            let id = first + i as u64;
+            let kind = Kind::from_byte(page[page::KIND_OFFSET]);
+            let stamped = page::get_u64(page, page::TXN_OFFSET);
+            if matches!(kind, Some(Kind::Branch | Kind::Leaf | Kind::Overflow))
+                && page::get_u64(page, page::PAGE_ID_OFFSET) == id
+                && stamped > txn
+                && newest.is_none_or(|(_, t)| stamped > t)
+            {
+                newest = Some((id, stamped));
+            }
+        }
+        first += n;
+    }
+    Ok(newest)
+}
+
+/// Attempts at reading both meta pages between two meta writes before
+/// waiting for the writer lock instead.
+const META_READ_ATTEMPTS: u32 = 64;
+
+impl Db {
+    /// Checks both meta pages as they are on disk now: each decodes, its
+    /// numbers are in range and its pages fit in the file. A zero page
+    /// beside commit 0 (a creation cut short) passes.
+    pub(crate) fn check_metas(&self) -> Result<()> {
+        let inner = &*self.inner;
+        let ps = inner.limits.page_size;
+        let file = inner.fs.open(&inner.path, OpenMode::Read)?;
+        let mut pages = vec![0u8; 2 * ps];
+        let read = |pages: &mut [u8]| -> Result<u64> {
+            let len = file.len()?;
+            if len < pages.len() as u64 {
+                return Ok(len);
+            }
+            file.read_exact_at(pages, 0)?;
+            Ok(len)
+        };
+        // A sequence lock: `meta_writes` is odd while a meta page is being
+        // written. A write transaction on this thread writes no meta page,
+        // so the loop ends; a writer on another thread is waited for.
+        let mut file_len = None;
+        for _ in 0..META_READ_ATTEMPTS {
+            let before = inner.meta_writes.load(Ordering::SeqCst);
+            if before % 2 == 1 {
+                std::thread::yield_now();
+                continue;
+            }
+            let len = read(&mut pages)?;
+            if inner.meta_writes.load(Ordering::SeqCst) == before {
+                file_len = Some(len);
+                break;
+            }
+        }
+        let file_len = match file_len {
+            Some(len) => len,
+            None => {
+                let _w = inner.writer.lock();
+                read(&mut pages)?
+            }
+        };
+        if file_len < pages.len() as u64 {
+            return Err(Error::Truncated {
+                file: inner.path.clone(),
+                page: 0,
+                page_count: FIRST_DATA_PAGE,
+                page_size: ps as u32,
+                file_len,
+            });
+        }
+        let slots: Vec<Slot> = (0..2u64)
+            .map(|slot| decode(&pages[slot as usize * ps..][..ps], slot))
+            .collect();
+        for (slot, s) in (0u64..).zip(&slots) {
+            match s {
+                Slot::Valid(m) => check_fits(m, slot, &inner.path, file_len)?,
+                Slot::Bad { problem, zeros } => {
+                    let beside_new =
+                        matches!(&slots[(slot ^ 1) as usize], Slot::Valid(m) if m.txn == 0);
+                    if *zeros && beside_new {
+                        continue;
+                    }
+                    return Err(match *problem {
+                        MetaProblem::Checksum { expected, found } => Error::Corruption {
+                            file: inner.path.clone(),
+                            page: slot,
+                            expected,
+                            found,
+                        },
+                        problem => Error::BadMeta {
+                            file: inner.path.clone(),
+                            page: slot,
+                            problem,
+                        },
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+}
