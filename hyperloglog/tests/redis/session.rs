@@ -6,7 +6,7 @@
 //! | unset | a live `redis-server` when one is on `PATH`, else a replay of the captures in `tests/data/redis/` |
 //! | `live` | a live `redis-server`; fails when there is none (CI sets this) |
 //! | `replay` | the captures, even when a server is installed |
-//! | `capture` | a live `redis-server`, whose answers `finish` writes over the captures |
+//! | `capture` | a live `redis-server`, whose answers `finish` writes over the captures (a test that fails before `finish` writes nothing) |
 //!
 //! and writes one line to stderr saying which. It writes that line to the
 //! stderr handle, not through `eprintln!`, so that libtest's output capture
