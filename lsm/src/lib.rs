@@ -55,6 +55,7 @@ mod error;
 mod filter;
 mod iter;
 mod key;
+mod lifecycle;
 mod manifest;
 mod memtable;
 mod options;
