@@ -73,7 +73,7 @@ pub use error::{Error, Result};
 pub use iter::DbIter;
 pub use options::{Options, SyncMode};
 pub use stats::{LevelStats, Stats};
-pub use verify::{BlobRepairReport, Problem, VerifyReport};
+pub use verify::{BlobRepairReport, Problem, TableReport, VerifyReport};
 pub(crate) use version::Version;
 
 /// Longest key accepted, in bytes.
