@@ -311,6 +311,8 @@ pub(crate) fn resolve(store: Option<&BlobStore>, key: &[u8], reference: &[u8]) -
         return Err(Error::BlobChecksum {
             key: key.to_vec(),
             blob: r.blob,
+            offset: r.offset,
+            len: r.len,
             expected: r.checksum,
             found,
         });

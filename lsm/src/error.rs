@@ -70,7 +70,8 @@ pub enum Error {
     /// The bytes read for `key` from its blob do not match the checksum in
     /// its reference.
     #[error(
-        "value of key {} in blob {blob:016x}: checksum expected {expected:#x}, found {found:#x}",
+        "value of key {} in blob {blob:016x} at byte offset {offset} ({len} bytes): \
+         checksum expected {expected:#x}, found {found:#x}",
         Key(key)
     )]
     BlobChecksum {
@@ -78,6 +79,10 @@ pub enum Error {
         key: Vec<u8>,
         /// The blob its reference points into.
         blob: u64,
+        /// Byte offset of the value in the blob.
+        offset: u64,
+        /// Length of the value in bytes.
+        len: u64,
         /// xxh3-64 recorded in the reference.
         expected: u64,
         /// xxh3-64 of the bytes read.

@@ -343,3 +343,109 @@ fn verify_blob(
         report.problems.push(lost(reason, unreadable));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::cache::BlockCache;
+    use crate::key::InternalKey;
+    use crate::sstable::writer::{TableOptions, TableWriter};
+
+    /// A table holding `entries` (user key, kind, value), opened.
+    fn table(fs: &dyn vfs::Fs, entries: &[(&str, ValueKind, Bytes)]) -> Arc<Table> {
+        let path = Path::new("000007.sst");
+        let opts = TableOptions {
+            block_size_bytes: 4096,
+            restart_interval: 16,
+            bloom_bits_per_key: 10,
+            compression: false,
+        };
+        let mut w = TableWriter::create(fs, path, opts).expect("create");
+        for (i, (k, kind, v)) in entries.iter().enumerate() {
+            let key = InternalKey::new(Bytes::copy_from_slice(k.as_bytes()), i as u64 + 1, *kind);
+            w.add(&key.encoded(), v).expect("add");
+        }
+        w.finish().expect("finish");
+        Arc::new(Table::open(fs, path, 7, Arc::new(BlockCache::new(1 << 16))).expect("open"))
+    }
+
+    #[test]
+    fn bad_references_and_values_say_where_and_what() {
+        let mem = vfs::MemFs::new();
+        let fs: Arc<dyn vfs::Fs> = Arc::new(mem);
+        let opts = erasure::Options {
+            data_shards: 2,
+            parity_shards: 1,
+            ..erasure::Options::default()
+        };
+        let store = BlobStore::open(Arc::clone(&fs), &["b0", "b1", "b2"], opts).expect("store");
+        let value = b"the separated value".to_vec();
+        let blob = store.put(&value).expect("put").0;
+        let reference = |offset: u64, len: u64, checksum: u64| {
+            BlobRef {
+                blob,
+                offset,
+                len,
+                checksum,
+            }
+            .encode()
+        };
+        let good = xxh3_64(&value);
+        let t = table(
+            &*fs,
+            &[
+                (
+                    "a",
+                    ValueKind::BlobRef,
+                    reference(0, value.len() as u64, good),
+                ),
+                ("b", ValueKind::BlobRef, Bytes::from_static(&[0u8; 31])),
+                ("c", ValueKind::BlobRef, reference(0, value.len() as u64, 7)),
+                ("d", ValueKind::BlobRef, reference(1 << 20, 4, good)),
+                ("e", ValueKind::Inline, Bytes::from_static(b"inline")),
+            ],
+        );
+        let mut seen = Vec::new();
+        let report = verify(&[(0, Arc::clone(&t))], Some(&store), &mut |r| {
+            seen.push(r.clone())
+        })
+        .expect("verify");
+        assert_eq!(seen, report.tables);
+        assert_eq!(report.tables.len(), 1);
+        assert_eq!(report.tables[0].entries_checked, 5);
+        assert_eq!(report.tables[0].problems, 0);
+        assert_eq!(report.blob_refs_checked, 3);
+        let header = crate::sstable::footer::HEADER_SIZE_BYTES as u64;
+        assert_eq!(
+            report.problems,
+            vec![
+                Problem::BadBlobRef {
+                    key: b"b".to_vec(),
+                    table: 7,
+                    file: t.path().to_path_buf(),
+                    offset: header,
+                    expected_len: BLOB_REF_LEN as u64,
+                    found_len: 31,
+                },
+                Problem::BadValue {
+                    key: b"c".to_vec(),
+                    blob,
+                    offset: 0,
+                    len: value.len() as u64,
+                    expected: 7,
+                    found: Some(good),
+                },
+                Problem::BadValue {
+                    key: b"d".to_vec(),
+                    blob,
+                    offset: 1 << 20,
+                    len: 4,
+                    expected: good,
+                    found: None,
+                },
+            ]
+        );
+    }
+}

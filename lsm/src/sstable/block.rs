@@ -362,6 +362,31 @@ mod tests {
     }
 
     #[test]
+    fn malformed_blocks_say_what_was_expected_and_found() {
+        let m = Block::new(Bytes::from_static(&[1, 0])).expect_err("too short");
+        assert_eq!((m.expected, m.found), (4, 2));
+        let m = Block::new(Bytes::from_static(&[0, 0, 0, 0, 9, 0, 0, 0])).expect_err("count");
+        assert_eq!((m.expected, m.found), (1, 9));
+        let m = Block::new(Bytes::from_static(&[0, 0, 0, 0])).expect_err("no restart");
+        assert_eq!((m.expected, m.found), (1, 0));
+        // One entry (shared 0, unshared 100, value 0) whose key would run
+        // past the 3 bytes of entries.
+        let block =
+            Block::new(Bytes::from_static(&[0, 100, 0, 0, 0, 0, 0, 1, 0, 0, 0])).expect("block");
+        let m = block.entries().expect_err("key past the entries");
+        assert_eq!(
+            (m.what, m.expected, m.found),
+            ("block entry key runs past the entries", 3, 103)
+        );
+        let err = m.at(Path::new("000009.sst"), 4096);
+        assert!(matches!(
+            err,
+            Error::Corruption { ref file, offset: 4096, expected: 3, found: 103, .. }
+                if file == Path::new("000009.sst")
+        ));
+    }
+
+    #[test]
     fn truncated_block_is_malformed_not_panic() {
         let mut b = BlockBuilder::new(2);
         for i in 0..10 {

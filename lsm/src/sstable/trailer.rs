@@ -133,6 +133,17 @@ mod tests {
     }
 
     #[test]
+    fn a_block_shorter_than_its_trailer_says_how_short() {
+        let err =
+            decode(Bytes::from_static(&[1, 2, 3]), Path::new("t.sst"), 40).expect_err("short");
+        assert!(matches!(
+            err,
+            Error::Corruption { offset: 40, expected, found: 3, .. }
+                if expected == TRAILER_SIZE_BYTES as u64
+        ));
+    }
+
+    #[test]
     fn the_most_compressible_block_is_within_the_expansion_bound() {
         let raw = vec![0u8; 1 << 20];
         let mut stored = Vec::new();
