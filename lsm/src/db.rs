@@ -174,8 +174,9 @@ impl Drop for Shared {
 /// [`Db::close`] on any clone closes them all: from then on every call on
 /// every clone returns [`Error::Closed`] at once, a writer waiting for room
 /// in the memtable wakes with it, and the background threads stop. A
-/// background or log failure moves the database to failed: every call then
-/// returns [`Error::Closed`] with the reason. Dropping the last clone
+/// background or log failure moves the database to failed: every call that
+/// writes then returns [`Error::Closed`] with the reason, while reads go
+/// on. Dropping the last clone
 /// without `close` stops the background threads too, but reports nothing.
 #[derive(Clone, Debug)]
 pub struct Db {
@@ -209,7 +210,7 @@ impl Snapshot {
     ///
     /// [`Error::Corruption`] or [`Error::Fs`] from a table read.
     pub fn get(&self, key: &[u8]) -> Result<Option<Bytes>> {
-        self.inner.state.check()?;
+        self.inner.state.check_readable()?;
         self.inner.get_at(key, Some(self.seq))
     }
 
@@ -619,7 +620,7 @@ impl Db {
     ///
     /// [`Error::Corruption`] or [`Error::Fs`] from a table read.
     pub fn get(&self, key: &[u8]) -> Result<Option<Bytes>> {
-        self.inner().state.check()?;
+        self.inner().state.check_readable()?;
         self.inner().get_at(key, None)
     }
 
@@ -708,7 +709,7 @@ impl Db {
     /// [`Error::Closed`] once the database is closed.
     pub fn verify_with(&self, mut on_table: impl FnMut(&TableReport)) -> Result<VerifyReport> {
         let inner = self.inner();
-        inner.state.check()?;
+        inner.state.check_readable()?;
         // Holding the tables pins their files: obsolete tables are deleted
         // only once nothing else holds them (`delete_obsolete`), and a blob
         // file only once no table file on disk references it.
@@ -1125,7 +1126,7 @@ impl Inner {
         let sv = self.super_version();
         let seq = seq.unwrap_or_else(|| self.latest_seq());
         let mut sources: Vec<BoxIter> = Vec::new();
-        if let Err(e) = self.state.check() {
+        if let Err(e) = self.state.check_readable() {
             // A closed database yields its error first, then nothing.
             sources.push(Box::new(std::iter::once(Err(e))));
             return DbIter::new(sources, seq, lo, hi, Arc::clone(&sv.version), None);

@@ -3,20 +3,23 @@
 //!
 //! ```text
 //! Open --close--> Closing --threads joined, log synced--> Closed
-//!   \--background or log failure--> Failed --close--> Failed
+//!   \--background or log failure--> Failed --close--> Closing
 //! ```
 //!
-//! Every public call checks it first (one atomic load) and returns
-//! [`Error::Closed`] at once when the state is not `Open`; a writer waiting
-//! on a stall re-checks it each time it is woken, and `close` wakes every
-//! such writer after leaving `Open`.
+//! Every public call checks it first (one atomic load). Once closing or
+//! closed, every call returns [`Error::Closed`] at once; once failed, every
+//! call that writes does (with the reason), while reads go on serving what
+//! the tables and memtables hold, as RocksDB does after a background error.
+//! A writer waiting on a stall re-checks the state each time it is woken,
+//! and `close` wakes every such writer after leaving `Open`.
 //!
 //! # Concurrency
 //!
 //! Any thread may read the state at any time. It moves only forward
-//! (`Open` to `Closing` or `Failed`, `Closing` to `Closed`), each step a
-//! compare-and-swap, so two threads racing to close or to fail agree on who
-//! won; the failure reason is written once, before the state says `Failed`.
+//! (`Open` to `Closing` or `Failed`, `Failed` to `Closing`, `Closing` to
+//! `Closed`), each step a compare-and-swap, so two threads racing to close
+//! or to fail agree on who won; the failure reason is written once, before
+//! the state says `Failed`.
 
 use std::sync::atomic::{AtomicU8, Ordering};
 
@@ -59,6 +62,15 @@ impl Lifecycle {
         }
     }
 
+    /// `Ok` while open or failed (reads still work after a failure);
+    /// [`Error::Closed`] once closing or closed.
+    pub(crate) fn check_readable(&self) -> Result<()> {
+        match self.state.load(Ordering::Acquire) {
+            CLOSING | CLOSED => Err(Error::Closed { reason: None }),
+            _ => Ok(()),
+        }
+    }
+
     /// Records a failure that stops the engine. The first reason wins; a
     /// database already closing keeps closing (its `close` reports the
     /// reason through the background error it returns).
@@ -83,16 +95,20 @@ impl Lifecycle {
     ///
     /// [`Error::Closed`] if another call closed (or is closing) it already.
     pub(crate) fn begin_close(&self) -> Result<CloseFrom> {
-        match self
-            .state
-            .compare_exchange(OPEN, CLOSING, Ordering::AcqRel, Ordering::Acquire)
-        {
-            Ok(_) => Ok(CloseFrom::Open),
-            Err(FAILED) => Ok(CloseFrom::Failed(
-                self.reason.lock().clone().unwrap_or_default(),
-            )),
-            Err(_) => Err(Error::Closed { reason: None }),
+        for from in [OPEN, FAILED] {
+            if self
+                .state
+                .compare_exchange(from, CLOSING, Ordering::AcqRel, Ordering::Acquire)
+                .is_ok()
+            {
+                return Ok(if from == OPEN {
+                    CloseFrom::Open
+                } else {
+                    CloseFrom::Failed(self.reason.lock().clone().unwrap_or_default())
+                });
+            }
         }
+        Err(Error::Closed { reason: None })
     }
 
     /// `Closing` to `Closed`, once threads are joined and the log synced.
@@ -122,6 +138,7 @@ mod tests {
             l.begin_close(),
             Err(Error::Closed { reason: None })
         ));
+        assert!(l.check_readable().is_err());
         l.finish_close();
         assert!(l.is_closing_or_closed());
         assert!(matches!(l.check(), Err(Error::Closed { reason: None })));
@@ -133,6 +150,9 @@ mod tests {
         l.fail("disk full".into());
         l.fail("second".into());
         assert!(matches!(l.check(), Err(Error::Closed { reason: Some(r) }) if r == "disk full"));
+        assert!(l.check_readable().is_ok());
         assert!(matches!(l.begin_close(), Ok(CloseFrom::Failed(r)) if r == "disk full"));
+        assert!(l.check_readable().is_err());
+        assert!(l.begin_close().is_err());
     }
 }

@@ -154,3 +154,35 @@ fn a_writer_stalled_on_a_clone_wakes_with_closed_when_another_closes() {
     closer.join().expect("closer thread").expect("close");
     assert!(is_closed(db.put("k4", "v")));
 }
+
+#[test]
+fn after_a_failed_log_sync_writes_fail_with_the_reason_and_reads_go_on() {
+    let faults = vfs::FaultFs::new(Arc::new(vfs::MemFs::new()));
+    let fs: Arc<dyn vfs::Fs> = Arc::new(faults.clone());
+    let opts = Options {
+        sync: lsm::SyncMode::Always,
+        ..Options::default()
+    };
+    let db = Db::open_with_fs(fs, "db", opts).expect("open");
+    db.put("a", "1").expect("put");
+    faults.fail_when(
+        |op, path| op == vfs::Op::SyncData && path.extension().is_some_and(|e| e == "log"),
+        vfs::Fault::Eio,
+    );
+    assert!(db.put("b", "2").is_err());
+    faults.clear_faults();
+    let other = db.clone();
+    assert!(matches!(
+        other.put("c", "3"),
+        Err(Error::Closed { reason: Some(_) })
+    ));
+    assert!(matches!(
+        other.flush(),
+        Err(Error::Closed { reason: Some(_) })
+    ));
+    assert_eq!(other.get(b"a").expect("get").as_deref(), Some(&b"1"[..]));
+    assert!(other.range::<&[u8], _>(..).all(|r| r.is_ok()));
+    assert!(other.verify().expect("verify").is_clean());
+    assert!(matches!(db.close(), Err(Error::Closed { reason: Some(_) })));
+    assert!(is_closed(other.get(b"a")));
+}
