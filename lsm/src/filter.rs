@@ -83,23 +83,31 @@ pub(crate) fn decode(bytes: &[u8], file: &Path, offset: u64) -> Result<BlockedBl
             u64::from(supported),
             u64::from(found),
         ),
-        bloom::Error::UnknownKind { found } => {
-            Error::corruption(file, offset, "filter block kind", 0, u64::from(found))
-        }
+        bloom::Error::UnknownKind { found } => Error::corruption(
+            file,
+            offset,
+            "filter block kind",
+            u64::from(bloom::Kind::Blocked.as_byte()),
+            u64::from(found),
+        ),
         bloom::Error::WrongKind { expected, found } => Error::corruption(
             file,
             offset,
             "filter block kind",
-            expected as u64,
-            found as u64,
+            u64::from(expected.as_byte()),
+            u64::from(found.as_byte()),
         ),
-        // A shape or argument the header holds that no filter can have:
-        // the block's length is the only number to name.
+        // The header's fields disagree: `reason` says which; the block's
+        // length is the one number to name.
+        bloom::Error::BadHeader { reason } => {
+            Error::corruption(file, offset, reason, bytes.len() as u64, bytes.len() as u64)
+        }
+        // Arguments and shapes are checked on building, not decoding.
         _ => Error::corruption(
             file,
             offset,
-            "filter block header inconsistent",
-            0,
+            "filter block header inconsistent (block bytes)",
+            bytes.len() as u64,
             bytes.len() as u64,
         ),
     })
