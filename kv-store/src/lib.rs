@@ -24,8 +24,7 @@
 //! - `cli`: the `clap` declaration of every command.
 //! - `run`: opening the store a command needs and executing it.
 //! - `engine`: the [`Engine`] trait and the scan, batch and verify types.
-//! - `lsm_engine`, `btree_engine`: one adapter per engine; `lsm_walk`
-//!   checks every block of the LSM's table files for `verify`.
+//! - `lsm_engine`, `btree_engine`: one adapter per engine.
 //! - `store`: the store directory (engine marker, lock).
 //! - `codec`: escaping, hex, base64, and the tsv / JSON line formats.
 //! - `transfer`: `load` and `dump`.
@@ -48,7 +47,6 @@ pub mod demo;
 pub mod engine;
 mod error;
 pub mod lsm_engine;
-mod lsm_walk;
 pub mod progress;
 pub mod run;
 pub mod shell;

@@ -1,11 +1,12 @@
 //! The [`Engine`] adapter over the `lsm` crate.
 //!
 //! `Db::open` checks the manifest and every live table's footer, index and
-//! filter, and replays the logs dropping a torn tail; `verify` then checks
-//! the CRC of every block of every table file (`lsm_walk`, from
-//! `lsm/FORMAT.md`), reporting each bad one, runs `Db::verify` (every
-//! entry, every blob value, the keys a lost blob costs), and reads every
-//! pair through the engine. `repair` flushes and runs `Db::repair_blobs`.
+//! filter, and replays the logs dropping a torn tail; `verify` then runs
+//! `Db::verify`, which reads every block of every live table of a pinned
+//! version (a compaction running meanwhile keeps those files until it is
+//! done) and every blob value, reporting each bad block with its file and
+//! offset and the keys a lost blob costs; then it reads every pair through
+//! the engine. `repair` flushes and runs `Db::repair_blobs`.
 
 use std::ops::Bound;
 use std::path::Path;
@@ -20,7 +21,6 @@ use crate::{Corruption, Error, Result};
 #[derive(Debug)]
 pub struct LsmEngine {
     db: lsm::Db,
-    fs: Arc<dyn vfs::Fs>,
     dir: std::path::PathBuf,
 }
 
@@ -32,11 +32,9 @@ impl LsmEngine {
     /// [`Error::Corruption`] if the manifest, a table or the middle of a log
     /// is bad; [`Error::Locked`] if another process holds the directory.
     pub fn open(fs: Arc<dyn vfs::Fs>, dir: &Path) -> Result<LsmEngine> {
-        let db = lsm::Db::open_with_fs(Arc::clone(&fs), dir, lsm::Options::default())
-            .map_err(convert)?;
+        let db = lsm::Db::open_with_fs(fs, dir, lsm::Options::default()).map_err(convert)?;
         Ok(LsmEngine {
             db,
-            fs,
             dir: dir.to_path_buf(),
         })
     }
@@ -102,6 +100,86 @@ fn io_cause(
         cause = c.source();
     }
     None
+}
+
+/// One problem `lsm` found, as a located corruption. Blob problems name
+/// the blob directory; the offset of a bad value is its offset in its blob.
+fn problem_to_corruption(p: &lsm::Problem, blobs: &Path) -> Corruption {
+    let (file, offset, what) = match p {
+        lsm::Problem::Table {
+            file,
+            offset,
+            what,
+            expected,
+            found,
+            ..
+        } => (
+            file.clone(),
+            *offset,
+            format!("{what} (expected {expected:#x}, found {found:#x})"),
+        ),
+        lsm::Problem::BlobDegraded { blob, bad_shards } => (
+            blobs.to_path_buf(),
+            0,
+            format!(
+                "blob {blob}: shards {bad_shards:?} missing or rotten, no value lost (run repair)"
+            ),
+        ),
+        lsm::Problem::BlobLost {
+            blob,
+            reason,
+            keys,
+            refs_total,
+        } => (
+            blobs.to_path_buf(),
+            0,
+            format!(
+                "blob {blob}: {refs_total} value(s) lost ({reason}); keys: {}",
+                keys.iter()
+                    .map(|k| String::from_utf8_lossy(k).into_owned())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        ),
+        lsm::Problem::BadValue {
+            key,
+            blob,
+            offset,
+            len,
+            expected,
+            found,
+        } => (
+            blobs.to_path_buf(),
+            *offset,
+            match found {
+                Some(found) => format!(
+                    "blob {blob}: value of key {} ({len} bytes at this offset) fails its \
+                     checksum (expected {expected:#x}, found {found:#x})",
+                    String::from_utf8_lossy(key)
+                ),
+                None => format!(
+                    "blob {blob}: value of key {} ({len} bytes at this offset) lies outside the blob",
+                    String::from_utf8_lossy(key)
+                ),
+            },
+        ),
+        lsm::Problem::BadBlobRef {
+            key,
+            file,
+            offset,
+            expected_len,
+            found_len,
+            ..
+        } => (
+            file.clone(),
+            *offset,
+            format!(
+                "blob reference of key {} (expected {expected_len} bytes, found {found_len})",
+                String::from_utf8_lossy(key)
+            ),
+        ),
+    };
+    Corruption { file, offset, what }
 }
 
 impl Engine for LsmEngine {
@@ -204,65 +282,16 @@ impl Engine for LsmEngine {
     }
 
     fn verify(&self) -> Result<VerifyReport> {
-        // Every block of every table, each bad one reported...
-        let walk =
-            crate::lsm_walk::walk_tables(&*self.fs, &self.dir).map_err(|e| convert(e.into()))?;
+        // Every block of every live table, each bad one reported, and every
+        // blob value, naming the keys a lost blob costs...
+        let deep = self.db.verify().map_err(convert)?;
         let mut report = VerifyReport {
-            files_checked: walk.tables,
-            corruptions: walk.corruptions,
+            files_checked: deep.tables_checked,
             ..VerifyReport::default()
         };
-        // ...then every entry and every blob value through the engine's own
-        // verify, which names the keys a lost blob costs...
-        let deep = self.db.verify().map_err(convert)?;
         let blobs = self.dir.join("blobs");
         for p in &deep.problems {
-            let (file, offset, what) = match p {
-                lsm::Problem::Table {
-                    file,
-                    offset,
-                    error,
-                    ..
-                } => (file.clone(), offset.unwrap_or(0), error.clone()),
-                lsm::Problem::BlobDegraded { blob, bad_shards } => (
-                    blobs.clone(),
-                    0,
-                    format!(
-                        "blob {blob}: shards {bad_shards:?} missing or rotten, no value lost (run repair)"
-                    ),
-                ),
-                lsm::Problem::BlobLost {
-                    blob,
-                    reason,
-                    keys,
-                    refs_total,
-                } => (
-                    blobs.clone(),
-                    0,
-                    format!(
-                        "blob {blob}: {refs_total} value(s) lost ({reason}); keys: {}",
-                        keys.iter()
-                            .map(|k| String::from_utf8_lossy(k).into_owned())
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    ),
-                ),
-                lsm::Problem::BadValue { key, blob } => (
-                    blobs.clone(),
-                    0,
-                    format!(
-                        "blob {blob}: value of key {} fails its checksum",
-                        String::from_utf8_lossy(key)
-                    ),
-                ),
-            };
-            let known = report
-                .corruptions
-                .iter()
-                .any(|c| c.file == file && c.offset == offset && offset != 0);
-            if !known {
-                report.corruptions.push(Corruption { file, offset, what });
-            }
+            report.corruptions.push(problem_to_corruption(p, &blobs));
         }
         // ...then every pair through the engine, which also decompresses and
         // decodes each block; it stops at the first failure.
@@ -316,5 +345,98 @@ impl Engine for LsmEngine {
 
     fn close(self: Box<Self>) -> Result<()> {
         self.db.close().map_err(convert)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::ffi::OsString;
+    use std::sync::Mutex;
+
+    use super::*;
+
+    type Hook = Box<dyn FnOnce() + Send>;
+
+    /// A file system that runs a hook once, right after the next directory
+    /// listing: the moment a verify that lists table files and then opens
+    /// them is most exposed to a compaction deleting them.
+    #[derive(Default)]
+    struct HookFs {
+        inner: vfs::MemFs,
+        hook: Mutex<Option<Hook>>,
+    }
+
+    impl std::fmt::Debug for HookFs {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.debug_struct("HookFs").finish_non_exhaustive()
+        }
+    }
+
+    impl vfs::Fs for HookFs {
+        fn open(&self, path: &Path, mode: vfs::OpenMode) -> vfs::Result<Box<dyn vfs::File>> {
+            self.inner.open(path, mode)
+        }
+        fn rename(&self, from: &Path, to: &Path) -> vfs::Result<()> {
+            self.inner.rename(from, to)
+        }
+        fn remove_file(&self, path: &Path) -> vfs::Result<()> {
+            self.inner.remove_file(path)
+        }
+        fn create_dir(&self, path: &Path) -> vfs::Result<()> {
+            self.inner.create_dir(path)
+        }
+        fn create_dir_all(&self, path: &Path) -> vfs::Result<()> {
+            self.inner.create_dir_all(path)
+        }
+        fn remove_dir(&self, path: &Path) -> vfs::Result<()> {
+            self.inner.remove_dir(path)
+        }
+        fn list_dir(&self, path: &Path) -> vfs::Result<Vec<OsString>> {
+            let names = self.inner.list_dir(path);
+            let hook = self.hook.lock().expect("hook lock").take();
+            if let Some(hook) = hook {
+                hook();
+            }
+            names
+        }
+        fn exists(&self, path: &Path) -> vfs::Result<bool> {
+            self.inner.exists(path)
+        }
+        fn sync_dir(&self, path: &Path) -> vfs::Result<()> {
+            self.inner.sync_dir(path)
+        }
+        fn lock(&self, path: &Path) -> vfs::Result<vfs::LockGuard> {
+            self.inner.lock(path)
+        }
+    }
+
+    /// Regression: `verify` listed the `*.sst` files, then opened each, and
+    /// failed with "No such file" when a compaction deleted one in between.
+    #[test]
+    fn verify_is_not_disturbed_by_a_compaction_deleting_tables() {
+        const N: u32 = 3000;
+        let fs = Arc::new(HookFs::default());
+        let engine =
+            LsmEngine::open(Arc::clone(&fs) as Arc<dyn vfs::Fs>, Path::new("store")).expect("open");
+        for chunk in 0..3 {
+            for i in (chunk..N).step_by(3) {
+                engine
+                    .put(format!("key{i:06}").as_bytes(), b"some value")
+                    .expect("put");
+            }
+            engine.db.flush().expect("flush");
+        }
+        let db = engine.db.clone();
+        *fs.hook.lock().expect("hook lock") = Some(Box::new(move || {
+            db.compact_range::<&[u8], _>(..).expect("compact");
+        }));
+        let report = engine.verify();
+        // Unarmed whether or not it ran: the hook holds a handle.
+        drop(fs.hook.lock().expect("hook lock").take());
+        let report = report.expect("verify");
+        assert!(report.corruptions.is_empty(), "{:?}", report.corruptions);
+        assert_eq!(report.pairs_checked, u64::from(N));
+        assert!(report.files_checked >= 1);
+        Box::new(engine).close().expect("close");
     }
 }

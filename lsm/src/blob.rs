@@ -285,7 +285,10 @@ impl BlobFiles {
 /// checksum. Errors name the key.
 pub(crate) fn resolve(store: Option<&BlobStore>, key: &[u8], reference: &[u8]) -> Result<Bytes> {
     let Some(r) = BlobRef::decode(reference) else {
-        return Err(Error::BadBlobRef { key: key.to_vec() });
+        return Err(Error::BadBlobRef {
+            key: key.to_vec(),
+            len: reference.len(),
+        });
     };
     let Some(store) = store else {
         return Err(Error::BlobUnavailable {
@@ -308,6 +311,8 @@ pub(crate) fn resolve(store: Option<&BlobStore>, key: &[u8], reference: &[u8]) -
         return Err(Error::BlobChecksum {
             key: key.to_vec(),
             blob: r.blob,
+            offset: r.offset,
+            len: r.len,
             expected: r.checksum,
             found,
         });

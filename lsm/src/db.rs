@@ -16,7 +16,7 @@ use std::collections::{BTreeMap, HashSet};
 use std::ops::{Bound, RangeBounds};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -30,11 +30,12 @@ use crate::compaction::{job, picker};
 use crate::filter;
 use crate::iter::{BoxIter, Concat, DbIter};
 use crate::key::{SeqNo, ValueKind};
+use crate::lifecycle::{CloseFrom, Lifecycle};
 use crate::manifest::{self, FileKind, VersionEdit};
 use crate::memtable::Memtable;
 use crate::sstable::reader::Table;
 use crate::sstable::writer::{TableOptions, TableWriter};
-use crate::verify::{BlobRepairReport, VerifyReport};
+use crate::verify::{BlobRepairReport, TableReport, VerifyReport};
 use crate::version::{GetStats, NUM_LEVELS, Version};
 use crate::wal::reader::read_log;
 use crate::wal::writer::LogWriter;
@@ -125,7 +126,8 @@ pub(crate) struct Inner {
     bg_cv: Condvar,
     snapshots: Mutex<BTreeMap<SeqNo, usize>>,
     obsolete: Mutex<Vec<Arc<Table>>>,
-    failed: AtomicBool,
+    /// Open, closing, closed or failed: one state for every clone.
+    state: Lifecycle,
     counters: Counters,
     /// The blob store of key-value separation, if open.
     blobs: Option<Arc<erasure::BlobStore>>,
@@ -135,7 +137,6 @@ pub(crate) struct Inner {
 #[derive(Debug, Default)]
 struct BgState {
     shutdown: bool,
-    error: Option<String>,
 }
 
 #[derive(Debug)]
@@ -157,6 +158,26 @@ impl Drop for Shared {
 }
 
 /// An open database. Cheap to clone; clones share one engine.
+///
+/// # Concurrency
+///
+/// `Db` is `Send + Sync`: clone it into as many threads as you like, or
+/// share one `&Db`. Any thread may call any method at any time. Writes
+/// (`put`, `delete`, `write`) are applied in one order, one writer at a
+/// time; reads (`get`, `range`, `prefix`, a [`Snapshot`]) never wait for
+/// a writer's I/O and see every write acknowledged before they began.
+/// `flush`, `compact_range` and `verify` run beside reads and writes;
+/// `verify` reads the tables live when it began, which compaction keeps on
+/// disk until it is done.
+///
+/// All clones share one lifecycle: open, closing, closed, or failed.
+/// [`Db::close`] on any clone closes them all: from then on every call on
+/// every clone returns [`Error::Closed`] at once, a writer waiting for room
+/// in the memtable wakes with it, and the background threads stop. A
+/// background or log failure moves the database to failed: every call that
+/// writes then returns [`Error::Closed`] with the reason, while reads go
+/// on. Dropping the last clone
+/// without `close` stops the background threads too, but reports nothing.
 #[derive(Clone, Debug)]
 pub struct Db {
     shared: Arc<Shared>,
@@ -189,6 +210,7 @@ impl Snapshot {
     ///
     /// [`Error::Corruption`] or [`Error::Fs`] from a table read.
     pub fn get(&self, key: &[u8]) -> Result<Option<Bytes>> {
+        self.inner.state.check_readable()?;
         self.inner.get_at(key, Some(self.seq))
     }
 
@@ -524,7 +546,7 @@ impl Db {
             bg_cv: Condvar::new(),
             snapshots: Mutex::new(BTreeMap::new()),
             obsolete: Mutex::new(Vec::new()),
-            failed: AtomicBool::new(false),
+            state: Lifecycle::default(),
             counters: Counters::default(),
             blobs,
             _lock: lock,
@@ -588,6 +610,7 @@ impl Db {
     ///
     /// As [`Db::put`].
     pub fn write(&self, batch: WriteBatch) -> Result<()> {
+        self.inner().state.check()?;
         self.inner().write(batch)
     }
 
@@ -597,6 +620,7 @@ impl Db {
     ///
     /// [`Error::Corruption`] or [`Error::Fs`] from a table read.
     pub fn get(&self, key: &[u8]) -> Result<Option<Bytes>> {
+        self.inner().state.check_readable()?;
         self.inner().get_at(key, None)
     }
 
@@ -637,6 +661,7 @@ impl Db {
     /// A sync failure.
     pub fn sync(&self) -> Result<()> {
         let inner = self.inner();
+        inner.state.check()?;
         let mut w = inner.write.lock();
         w.sync_all(&*inner.fs, &inner.dir)
             .map_err(|e| inner.stop(e))
@@ -659,17 +684,45 @@ impl Db {
     /// lies in and the value's checksum), and reports what is wrong: a bad
     /// table block with its file and offset, a blob file with bad shards
     /// that can still be rebuilt, or values lost with the keys that point
-    /// to them. Runs beside reads and writes, on the tables live when it
-    /// starts.
+    /// to them. Runs beside reads, writes and compactions, on the tables
+    /// live when it starts, which stay on disk (with the blob files they
+    /// reference) until it returns.
+    ///
+    /// The report lists every table read (file, level, blocks, entries) and
+    /// every problem with its file and byte offset; a bad data block costs
+    /// only its own entries, the table's other blocks are still read.
     ///
     /// # Errors
     ///
-    /// None today: everything found is in the report.
+    /// [`Error::Closed`] once the database is closed; damage is never an
+    /// error here, it is in the report.
     pub fn verify(&self) -> Result<VerifyReport> {
+        self.verify_with(|_| {})
+    }
+
+    /// [`Db::verify`], calling `on_table` after each table is read (to show
+    /// progress). `on_table` may use the database, and may compact it: the
+    /// tables being verified stay on disk until this call returns.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Closed`] once the database is closed.
+    pub fn verify_with(&self, mut on_table: impl FnMut(&TableReport)) -> Result<VerifyReport> {
         let inner = self.inner();
-        let sv = inner.super_version();
-        let tables: Vec<Arc<Table>> = sv.version.levels.iter().flatten().cloned().collect();
-        Ok(crate::verify::verify(&tables, inner.blobs.as_deref()))
+        inner.state.check_readable()?;
+        // Holding the tables pins their files: obsolete tables are deleted
+        // only once nothing else holds them (`delete_obsolete`), and a blob
+        // file only once no table file on disk references it.
+        let tables: Vec<(usize, Arc<Table>)> = {
+            let sv = inner.super_version();
+            sv.version
+                .levels
+                .iter()
+                .enumerate()
+                .flat_map(|(level, ts)| ts.iter().map(move |t| (level, Arc::clone(t))))
+                .collect()
+        };
+        crate::verify::verify(&tables, inner.blobs.as_deref(), &mut on_table)
     }
 
     /// Rebuilds every missing or rotten blob shard from the surviving
@@ -682,6 +735,7 @@ impl Db {
     /// [`Error::BlobStore`] if a rebuilt shard cannot be written.
     pub fn repair_blobs(&self) -> Result<BlobRepairReport> {
         let inner = self.inner();
+        inner.state.check()?;
         let shards_rebuilt = match &inner.blobs {
             Some(store) => store.scrub().map_err(Error::BlobStore)?.shards_repaired,
             None => 0,
@@ -699,18 +753,39 @@ impl Db {
 
     /// Stops background work, syncs the log, and releases the directory.
     ///
+    /// Every clone is closed with it: afterwards (and once this call has
+    /// begun) every call on any clone returns [`Error::Closed`], and writers
+    /// waiting for a flush wake with it. Reads already running, and
+    /// iterators already made, finish on the tables they hold.
+    ///
     /// # Errors
     ///
-    /// The sync failure, or the background error that stopped the engine.
+    /// The sync failure; the background error that stopped the engine; or
+    /// [`Error::Closed`] if another clone closed it already.
     pub fn close(self) -> Result<()> {
         let inner = Arc::clone(&self.shared.inner);
+        let from = inner.state.begin_close()?;
+        // From here every call on every clone returns `Closed`; writers
+        // waiting for a flush wake, see it, and return.
+        inner.wake_writers();
         inner.stop_background();
         for h in self.shared.bg_threads.lock().drain(..) {
             let _ = h.join();
         }
-        inner.write.lock().sync_all(&*inner.fs, &inner.dir)?;
-        if let Some(e) = inner.bg.lock().error.clone() {
-            return Err(Error::Closed { reason: Some(e) });
+        // After a failure too: a failed flush leaves acknowledged writes in
+        // the log, and this sync is what makes them durable.
+        let synced = inner.write.lock().sync_all(&*inner.fs, &inner.dir);
+        inner.state.finish_close();
+        if let CloseFrom::Failed(reason) = from {
+            return Err(Error::Closed {
+                reason: Some(reason),
+            });
+        }
+        synced?;
+        if let Some(reason) = inner.state.reason() {
+            return Err(Error::Closed {
+                reason: Some(reason),
+            });
         }
         Ok(())
     }
@@ -852,21 +927,15 @@ impl Inner {
     /// kernel held, so every later write fails too, as in LevelDB and
     /// RocksDB. Returns `e` for the caller.
     fn stop(&self, e: Error) -> Error {
-        let mut bg = self.bg.lock();
-        if bg.error.is_none() {
-            bg.error = Some(format!("write-ahead log write failed: {e}"));
-        }
-        self.failed.store(true, Ordering::Release);
+        self.state
+            .fail(format!("write-ahead log write failed: {e}"));
         e
     }
 
+    /// `Ok` while the database is open; [`Error::Closed`] once a `close`
+    /// began on any clone, or a failure stopped it.
     fn check_failed(&self) -> Result<()> {
-        if self.failed.load(Ordering::Acquire) {
-            return Err(Error::Closed {
-                reason: self.bg.lock().error.clone(),
-            });
-        }
-        Ok(())
+        self.state.check()
     }
 
     fn write(&self, batch: WriteBatch) -> Result<()> {
@@ -1057,6 +1126,11 @@ impl Inner {
         let sv = self.super_version();
         let seq = seq.unwrap_or_else(|| self.latest_seq());
         let mut sources: Vec<BoxIter> = Vec::new();
+        if let Err(e) = self.state.check_readable() {
+            // A closed database yields its error first, then nothing.
+            sources.push(Box::new(std::iter::once(Err(e))));
+            return DbIter::new(sources, seq, lo, hi, Arc::clone(&sv.version), None);
+        }
         sources.push(Box::new(sv.mem.range(as_slice(&lo), as_slice(&hi)).map(Ok)));
         if let Some((imm, _)) = &sv.imm {
             sources.push(Box::new(imm.range(as_slice(&lo), as_slice(&hi)).map(Ok)));
@@ -1520,8 +1594,11 @@ impl Inner {
                 })
             });
             if let Err(e) = r {
-                self.bg.lock().error = Some(e.to_string());
-                self.failed.store(true, Ordering::Release);
+                // A job cut short by a close is no failure: `close` waits
+                // for this thread and reports its own outcome.
+                if !(self.state.is_closing_or_closed() && matches!(e, Error::Closed { .. })) {
+                    self.state.fail(e.to_string());
+                }
                 self.wake_writers();
                 return;
             }

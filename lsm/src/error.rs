@@ -10,7 +10,9 @@ pub enum Error {
     #[error(transparent)]
     Fs(#[from] vfs::Error),
     /// Bytes on disk failed a check: a checksum, a magic number, a length that
-    /// points outside its block. `offset` is where the bad unit starts.
+    /// points outside its block. `offset` is where the bad unit starts;
+    /// `what` says which check failed and what `expected` and `found` hold
+    /// (a checksum, a length, a count, a position inside the unit).
     #[error("corruption in {} at offset {offset}: {what} (expected {expected:#x}, found {found:#x})", file.display())]
     Corruption {
         /// The file holding the bad bytes.
@@ -19,9 +21,9 @@ pub enum Error {
         offset: u64,
         /// What failed ("block checksum", "footer magic", ...).
         what: &'static str,
-        /// The expected checksum or value (0 when not a checksum).
+        /// The checksum or value the check expected.
         expected: u64,
-        /// The value found (0 when not a checksum).
+        /// The checksum or value found.
         found: u64,
     },
     /// A key longer than [`KEY_LEN_MAX`](crate::KEY_LEN_MAX).
@@ -55,7 +57,7 @@ pub enum Error {
     BlobStore(#[source] erasure::Error),
     /// The value of `key` lives in a blob that cannot be read: missing, or
     /// more shards of a stripe lost than the code's parity survives.
-    #[error("value of key {key:?} in blob {blob:016x}: {source}")]
+    #[error("value of key {} in blob {blob:016x}: {source}", Key(key))]
     BlobUnavailable {
         /// The user key whose value is lost.
         key: Vec<u8>,
@@ -68,23 +70,36 @@ pub enum Error {
     /// The bytes read for `key` from its blob do not match the checksum in
     /// its reference.
     #[error(
-        "value of key {key:?} in blob {blob:016x}: checksum expected {expected:#x}, found {found:#x}"
+        "value of key {} in blob {blob:016x} at byte offset {offset} ({len} bytes): \
+         checksum expected {expected:#x}, found {found:#x}",
+        Key(key)
     )]
     BlobChecksum {
         /// The user key.
         key: Vec<u8>,
         /// The blob its reference points into.
         blob: u64,
+        /// Byte offset of the value in the blob.
+        offset: u64,
+        /// Length of the value in bytes.
+        len: u64,
         /// xxh3-64 recorded in the reference.
         expected: u64,
         /// xxh3-64 of the bytes read.
         found: u64,
     },
-    /// A blob reference stored under `key` does not decode.
-    #[error("bad blob reference under key {key:?}")]
+    /// A blob reference stored under `key` does not decode: it is not 32
+    /// bytes long.
+    #[error(
+        "bad blob reference under key {}: expected {} bytes, found {len}",
+        Key(key),
+        crate::blob::BLOB_REF_LEN
+    )]
     BadBlobRef {
         /// The user key.
         key: Vec<u8>,
+        /// Bytes of the stored reference.
+        len: usize,
     },
 }
 
@@ -106,5 +121,37 @@ impl Error {
     }
 }
 
+/// A user key in a message: printable ASCII as is, every other byte
+/// escaped, as Rust writes a byte string (`b"user\x00\xff"`).
+pub(crate) struct Key<'a>(pub(crate) &'a [u8]);
+
+impl std::fmt::Display for Key<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("b\"")?;
+        for &b in self.0 {
+            write!(f, "{}", std::ascii::escape_default(b))?;
+        }
+        f.write_str("\"")
+    }
+}
+
 /// `Result` with this crate's [`Error`].
 pub type Result<T> = std::result::Result<T, Error>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_in_messages_read_as_byte_strings() {
+        assert_eq!(Key(b"user\x00\xff\"").to_string(), r#"b"user\x00\xff\"""#);
+        let e = Error::BadBlobRef {
+            key: b"k1".to_vec(),
+            len: 31,
+        };
+        assert_eq!(
+            e.to_string(),
+            r#"bad blob reference under key b"k1": expected 32 bytes, found 31"#
+        );
+    }
+}

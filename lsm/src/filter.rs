@@ -55,7 +55,61 @@ pub(crate) fn decode(bytes: &[u8], file: &Path, offset: u64) -> Result<BlockedBl
             u64::from(expected),
             u64::from(found),
         ),
-        _ => Error::corruption(file, offset, "filter block malformed", 0, 0),
+        bloom::Error::Truncated { len, len_min } => Error::corruption(
+            file,
+            offset,
+            "filter block shorter than its header says",
+            len_min as u64,
+            len as u64,
+        ),
+        bloom::Error::TrailingBytes { len, len_expected } => Error::corruption(
+            file,
+            offset,
+            "filter block longer than its header says",
+            len_expected as u64,
+            len as u64,
+        ),
+        bloom::Error::BadMagic { found } => Error::corruption(
+            file,
+            offset,
+            "filter block magic",
+            u64::from(u32::from_le_bytes(*b"BLMF")),
+            u64::from(u32::from_le_bytes(found)),
+        ),
+        bloom::Error::UnsupportedVersion { found, supported } => Error::corruption(
+            file,
+            offset,
+            "filter block version",
+            u64::from(supported),
+            u64::from(found),
+        ),
+        bloom::Error::UnknownKind { found } => Error::corruption(
+            file,
+            offset,
+            "filter block kind",
+            u64::from(bloom::Kind::Blocked.as_byte()),
+            u64::from(found),
+        ),
+        bloom::Error::WrongKind { expected, found } => Error::corruption(
+            file,
+            offset,
+            "filter block kind",
+            u64::from(expected.as_byte()),
+            u64::from(found.as_byte()),
+        ),
+        // The header's fields disagree: `reason` says which; the block's
+        // length is the one number to name.
+        bloom::Error::BadHeader { reason } => {
+            Error::corruption(file, offset, reason, bytes.len() as u64, bytes.len() as u64)
+        }
+        // Arguments and shapes are checked on building, not decoding.
+        _ => Error::corruption(
+            file,
+            offset,
+            "filter block header inconsistent (block bytes)",
+            bytes.len() as u64,
+            bytes.len() as u64,
+        ),
     })
 }
 

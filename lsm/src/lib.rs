@@ -55,6 +55,7 @@ mod error;
 mod filter;
 mod iter;
 mod key;
+mod lifecycle;
 mod manifest;
 mod memtable;
 mod options;
@@ -72,7 +73,7 @@ pub use error::{Error, Result};
 pub use iter::DbIter;
 pub use options::{Options, SyncMode};
 pub use stats::{LevelStats, Stats};
-pub use verify::{BlobRepairReport, Problem, VerifyReport};
+pub use verify::{BlobRepairReport, Problem, TableReport, VerifyReport};
 pub(crate) use version::Version;
 
 /// Longest key accepted, in bytes.

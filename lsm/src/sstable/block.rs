@@ -9,9 +9,11 @@
 //! Keys are encoded internal keys, compared with [`cmp_encoded`].
 
 use std::cmp::Ordering;
+use std::path::Path;
 
 use bytes::Bytes;
 
+use crate::Error;
 use crate::key::{self, cmp_encoded};
 use crate::varint;
 
@@ -99,25 +101,60 @@ pub(crate) struct Block {
     restarts: usize,
 }
 
-/// Why a block's bytes do not parse; the caller adds file and offset.
-#[derive(Debug)]
-pub(crate) struct Malformed;
+/// Why a block's bytes do not parse: what, with the value expected and the
+/// one found (a length, a position or a count inside the decoded block).
+/// The caller adds file and offset with [`Malformed::at`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Malformed {
+    pub(crate) what: &'static str,
+    pub(crate) expected: u64,
+    pub(crate) found: u64,
+}
+
+impl Malformed {
+    fn new(what: &'static str, expected: usize, found: usize) -> Malformed {
+        Malformed {
+            what,
+            expected: expected as u64,
+            found: found as u64,
+        }
+    }
+
+    /// The corruption error for this block, stored at `offset` of `file`.
+    pub(crate) fn at(self, file: &Path, offset: u64) -> Error {
+        Error::corruption(file, offset, self.what, self.expected, self.found)
+    }
+}
+
+/// An entry's three length varints run past the entries (found: where the
+/// entry starts; expected: where the entries end).
+fn header_past_end(pos: usize, end: usize) -> Malformed {
+    Malformed::new("block entry header runs past the entries", end, pos)
+}
 
 impl Block {
     pub(crate) fn new(data: Bytes) -> Result<Block, Malformed> {
-        let n_off = data.len().checked_sub(4).ok_or(Malformed)?;
+        let n_off = data.len().checked_sub(4).ok_or(Malformed::new(
+            "block shorter than its restart count",
+            4,
+            data.len(),
+        ))?;
         let n = u32::from_le_bytes([
             data[n_off],
             data[n_off + 1],
             data[n_off + 2],
             data[n_off + 3],
         ]) as usize;
-        let restarts_offset = n
-            .checked_mul(4)
-            .and_then(|b| n_off.checked_sub(b))
-            .ok_or(Malformed)?;
+        let restarts_offset =
+            n.checked_mul(4)
+                .and_then(|b| n_off.checked_sub(b))
+                .ok_or(Malformed::new(
+                    "block restart count exceeds the block",
+                    n_off / 4,
+                    n,
+                ))?;
         if n == 0 {
-            return Err(Malformed);
+            return Err(Malformed::new("block has no restart point", 1, 0));
         }
         Ok(Block {
             data,
@@ -149,20 +186,35 @@ impl Block {
     ) -> Result<(usize, std::ops::Range<usize>), Malformed> {
         let end = self.restarts_offset;
         let mut p = pos;
-        let shared = varint::get(&self.data[..end], &mut p).ok_or(Malformed)? as usize;
-        let unshared = varint::get(&self.data[..end], &mut p).ok_or(Malformed)? as usize;
-        let vlen = varint::get(&self.data[..end], &mut p).ok_or(Malformed)? as usize;
+        let mut next = || {
+            varint::get(&self.data[..end], &mut p)
+                .map(|v| usize::try_from(v).unwrap_or(usize::MAX))
+                .ok_or(header_past_end(pos, end))
+        };
+        let (shared, unshared, vlen) = (next()?, next()?, next()?);
         if shared > key.len() {
-            return Err(Malformed);
+            return Err(Malformed::new(
+                "block entry shares more than the previous key holds",
+                key.len(),
+                shared,
+            ));
         }
         let kend = p
             .checked_add(unshared)
             .filter(|&e| e <= end)
-            .ok_or(Malformed)?;
+            .ok_or(Malformed::new(
+                "block entry key runs past the entries",
+                end,
+                p.saturating_add(unshared),
+            ))?;
         let vend = kend
             .checked_add(vlen)
             .filter(|&e| e <= end)
-            .ok_or(Malformed)?;
+            .ok_or(Malformed::new(
+                "block entry value runs past the entries",
+                end,
+                kend.saturating_add(vlen),
+            ))?;
         key.truncate(shared);
         key.extend_from_slice(&self.data[p..kend]);
         Ok((vend, kend..vend))
@@ -173,16 +225,27 @@ impl Block {
     fn restart_key(&self, pos: usize) -> Result<&[u8], Malformed> {
         let end = self.restarts_offset;
         let mut p = pos;
-        let shared = varint::get(&self.data[..end], &mut p).ok_or(Malformed)?;
-        let unshared = varint::get(&self.data[..end], &mut p).ok_or(Malformed)? as usize;
-        varint::get(&self.data[..end], &mut p).ok_or(Malformed)?;
+        let mut next = || {
+            varint::get(&self.data[..end], &mut p)
+                .map(|v| usize::try_from(v).unwrap_or(usize::MAX))
+                .ok_or(header_past_end(pos, end))
+        };
+        let (shared, unshared, _) = (next()?, next()?, next()?);
         if shared != 0 {
-            return Err(Malformed);
+            return Err(Malformed::new(
+                "block restart entry shares a prefix",
+                0,
+                shared,
+            ));
         }
         let kend = p
             .checked_add(unshared)
             .filter(|&e| e <= end)
-            .ok_or(Malformed)?;
+            .ok_or(Malformed::new(
+                "block entry key runs past the entries",
+                end,
+                p.saturating_add(unshared),
+            ))?;
         Ok(&self.data[p..kend])
     }
 
@@ -202,7 +265,11 @@ impl Block {
             let mid = (lo + hi).div_ceil(2);
             let pos = self.restart(mid);
             if pos >= self.restarts_offset {
-                return Err(Malformed);
+                return Err(Malformed::new(
+                    "block restart point past the entries",
+                    self.restarts_offset,
+                    pos,
+                ));
             }
             if key::cmp_with(self.restart_key(pos)?, user, trailer) == Ordering::Less {
                 lo = mid;
@@ -292,6 +359,31 @@ mod tests {
                 assert_eq!(key, k(want));
             }
         }
+    }
+
+    #[test]
+    fn malformed_blocks_say_what_was_expected_and_found() {
+        let m = Block::new(Bytes::from_static(&[1, 0])).expect_err("too short");
+        assert_eq!((m.expected, m.found), (4, 2));
+        let m = Block::new(Bytes::from_static(&[0, 0, 0, 0, 9, 0, 0, 0])).expect_err("count");
+        assert_eq!((m.expected, m.found), (1, 9));
+        let m = Block::new(Bytes::from_static(&[0, 0, 0, 0])).expect_err("no restart");
+        assert_eq!((m.expected, m.found), (1, 0));
+        // One entry (shared 0, unshared 100, value 0) whose key would run
+        // past the 3 bytes of entries.
+        let block =
+            Block::new(Bytes::from_static(&[0, 100, 0, 0, 0, 0, 0, 1, 0, 0, 0])).expect("block");
+        let m = block.entries().expect_err("key past the entries");
+        assert_eq!(
+            (m.what, m.expected, m.found),
+            ("block entry key runs past the entries", 3, 103)
+        );
+        let err = m.at(Path::new("000009.sst"), 4096);
+        assert!(matches!(
+            err,
+            Error::Corruption { ref file, offset: 4096, expected: 3, found: 103, .. }
+                if file == Path::new("000009.sst")
+        ));
     }
 
     #[test]

@@ -54,21 +54,37 @@ pub(crate) struct Index {
 
 impl Index {
     pub(crate) fn decode(block: &Block, file: &Path, offset: u64, file_len: u64) -> Result<Index> {
-        let bad = |what| Error::corruption(file, offset, what, 0, 0);
-        let raw = block.entries().map_err(|_| bad("index block malformed"))?;
+        let bad = |what, expected: u64, found: u64| {
+            Error::corruption(file, offset, what, expected, found)
+        };
+        let raw = block.entries().map_err(|m| m.at(file, offset))?;
         let mut entries: Vec<(Vec<u8>, BlockHandle)> = Vec::with_capacity(raw.len());
         for (k, v) in raw {
-            let h = BlockHandle::decode(&v).ok_or_else(|| bad("index block handle"))?;
-            if h.offset
-                .checked_add(h.size_bytes)
-                .is_none_or(|e| e > file_len)
-            {
-                return Err(bad("index handle past end of file"));
+            let h = BlockHandle::decode(&v).ok_or_else(|| {
+                bad(
+                    "index entry handle length",
+                    HANDLE_SIZE_BYTES as u64,
+                    v.len() as u64,
+                )
+            })?;
+            let end = h.offset.checked_add(h.size_bytes);
+            if end.is_none_or(|e| e > file_len) {
+                return Err(bad(
+                    "index handle past the footer",
+                    file_len,
+                    end.unwrap_or(u64::MAX),
+                ));
             }
             if let Some((prev, _)) = entries.last()
                 && cmp_encoded(prev, &k) != Ordering::Less
             {
-                return Err(bad("index keys out of order"));
+                // The first eight bytes of each user key, as numbers.
+                let user = |k: &[u8]| key::prefix(key::split(k).map_or(k, |s| s.0));
+                return Err(bad(
+                    "index key not above the previous one (key prefixes)",
+                    user(prev),
+                    user(&k),
+                ));
             }
             entries.push((k, h));
         }

@@ -41,12 +41,19 @@ impl Properties {
         b
     }
 
-    pub(crate) fn decode(b: &[u8]) -> Option<Properties> {
+    /// Decodes a properties block.
+    ///
+    /// # Errors
+    ///
+    /// When a field runs past the block: the bytes it needs and the
+    /// block's length, as (expected, found).
+    pub(crate) fn decode(b: &[u8]) -> Result<Properties, (u64, u64)> {
         let mut p = 0usize;
-        let mut take = |n: usize| -> Option<&[u8]> {
-            let s = b.get(p..p.checked_add(n)?)?;
-            p += n;
-            Some(s)
+        let mut take = |n: usize| -> Result<&[u8], (u64, u64)> {
+            let end = p.saturating_add(n);
+            let s = b.get(p..end).ok_or((end as u64, b.len() as u64))?;
+            p = end;
+            Ok(s)
         };
         let mut u = [0u64; 5];
         for x in &mut u {
@@ -61,7 +68,7 @@ impl Properties {
             *k = take(u32::from_le_bytes(a) as usize)?.to_vec();
         }
         let [smallest, largest] = keys;
-        Some(Properties {
+        Ok(Properties {
             entries: u[0],
             tombstones: u[1],
             seq_min: u[2],

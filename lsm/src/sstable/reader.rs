@@ -35,6 +35,8 @@ pub(crate) struct Table {
     pub(crate) number: u64,
     path: PathBuf,
     data: Bytes,
+    /// The footer read at open: where the index, filter and properties lie.
+    footer: Footer,
     index: Index,
     filter: Option<bloom::BlockedBloomFilter>,
     pub(crate) props: Properties,
@@ -93,43 +95,37 @@ impl Table {
                 u64::from_le_bytes(found),
             ));
         }
-        let load = |h: BlockHandle, what: &'static str| -> Result<Bytes> {
-            let end = h
-                .offset
-                .checked_add(h.size_bytes)
-                .filter(|&e| e <= foot_off as u64);
-            let Some(end) = end else {
-                return Err(Error::corruption(path, foot_off as u64, what, 0, 0));
-            };
-            trailer::decode(data.slice(h.offset as usize..end as usize), path, h.offset)
-        };
-        let index_block =
-            Block::new(load(footer.index, "index handle out of range")?).map_err(|_| {
-                Error::corruption(path, footer.index.offset, "index block malformed", 0, 0)
-            })?;
+        let load =
+            |h: BlockHandle, what: &'static str| load_meta(&data, path, foot_off as u64, h, what);
+        let index_block = Block::new(load(footer.index, "index handle past the footer")?)
+            .map_err(|m| m.at(path, footer.index.offset))?;
         let index = Index::decode(&index_block, path, footer.index.offset, foot_off as u64)?;
         let filter = if footer.filter.size_bytes == 0 {
             None
         } else {
-            let bytes = load(footer.filter, "filter handle out of range")?;
+            let bytes = load(footer.filter, "filter handle past the footer")?;
             Some(filter::decode(&bytes, path, footer.filter.offset)?)
         };
-        let props = Properties::decode(&load(footer.properties, "properties handle out of range")?)
-            .ok_or_else(|| {
-                Error::corruption(
-                    path,
-                    footer.properties.offset,
-                    "properties block malformed",
-                    0,
-                    0,
-                )
-            })?;
+        let props = Properties::decode(&load(
+            footer.properties,
+            "properties handle past the footer",
+        )?)
+        .map_err(|(expected, found)| {
+            Error::corruption(
+                path,
+                footer.properties.offset,
+                "properties block shorter than its fields",
+                expected,
+                found,
+            )
+        })?;
         let user_prefix = |k: &[u8]| key::prefix(key::split(k).map_or(&[][..], |x| x.0));
         let user_prefixes = (user_prefix(&props.smallest), user_prefix(&props.largest));
         Ok(Table {
             number,
             path: path.to_path_buf(),
             data,
+            footer,
             index,
             filter,
             props,
@@ -163,8 +159,7 @@ impl Table {
             .data
             .slice(h.offset as usize..(h.offset + h.size_bytes) as usize);
         let contents = trailer::decode(stored, &self.path, h.offset)?;
-        let block = Block::new(contents)
-            .map_err(|_| Error::corruption(&self.path, h.offset, "data block malformed", 0, 0))?;
+        let block = Block::new(contents).map_err(|m| m.at(&self.path, h.offset))?;
         if fill_cache {
             self.cache.insert((self.number, h.offset), block.clone());
         }
@@ -193,12 +188,12 @@ impl Table {
         SEEK_KEY.with_borrow_mut(|k| {
             let found = block
                 .seek(user, target, k)
-                .map_err(|_| Error::corruption(&self.path, off, "data block malformed", 0, 0))?;
+                .map_err(|m| m.at(&self.path, off))?;
             match found {
                 Some(v) => match key::split(k) {
                     Some((u, _, kind)) if u == user => Ok(Probe::Found(kind, v)),
                     Some(_) => Ok(Probe::Missing),
-                    None => Err(Error::corruption(&self.path, off, "data block key", 0, 0)),
+                    None => Err(bad_key(&self.path, off, k)),
                 },
                 None => Ok(Probe::Missing),
             }
@@ -235,14 +230,204 @@ impl Table {
         Box::new(Concat::new(first, end.max(first), move |i| {
             let block = t.block_with(i, fill_cache)?;
             let off = t.index.entries[i].1.offset;
-            let bad = || Error::corruption(&t.path, off, "data block malformed", 0, 0);
-            let raw = block.entries_shared().map_err(|_| bad())?;
+            let raw = block.entries_shared().map_err(|m| m.at(&t.path, off))?;
             let mut out = Vec::with_capacity(raw.len());
             for (k, v) in raw {
-                out.push(Ok((InternalKey::decode(&k).ok_or_else(bad)?, v)));
+                let k = InternalKey::decode(&k).ok_or_else(|| bad_key(&t.path, off, &k))?;
+                out.push(Ok((k, v)));
             }
             Ok(Box::new(out.into_iter()) as BoxIter)
         }))
+    }
+}
+
+/// What [`Table::check`] read and found in one table.
+#[derive(Debug, Default)]
+pub(crate) struct TableCheck {
+    /// Blocks read: footer, index, filter, properties and data blocks.
+    pub(crate) blocks_checked: u64,
+    /// Entries decoded from the good data blocks.
+    pub(crate) entries_checked: u64,
+    /// Every bad block, each an [`Error::Corruption`] naming its offset.
+    pub(crate) problems: Vec<Error>,
+}
+
+impl Table {
+    /// Reads the whole table as it is now, block by block, without the
+    /// cache: the header and footer, the index, filter and properties
+    /// blocks, then every data block (checksum, decoding, keys ascending
+    /// across the table), going on past a bad data block to the next one
+    /// the index (decoded at open) names. `visit` sees every entry of every
+    /// good data block, after the block's offset. A table whose blocks are all good must also hold as
+    /// many entries as its properties say.
+    pub(crate) fn check(&self, visit: &mut dyn FnMut(u64, InternalKey, Bytes)) -> TableCheck {
+        let mut c = TableCheck::default();
+        let path = &self.path;
+        let Some(foot_off) = self.data.len().checked_sub(FOOTER_SIZE_BYTES) else {
+            c.problems.push(Error::corruption(
+                path,
+                0,
+                "table too short for footer",
+                FOOTER_SIZE_BYTES as u64,
+                self.data.len() as u64,
+            ));
+            return c;
+        };
+        let foot_off_u64 = foot_off as u64;
+        c.blocks_checked += 1;
+        match Footer::decode(&self.data[foot_off..], path, foot_off_u64) {
+            Ok(f) if f == self.footer => {}
+            Ok(f) => c.problems.push(Error::corruption(
+                path,
+                foot_off_u64,
+                "footer changed since the table was opened (index offset)",
+                self.footer.index.offset,
+                f.index.offset,
+            )),
+            Err(e) => c.problems.push(e),
+        }
+        let header = crate::sstable::footer::header();
+        if self.data.get(..header.len()) != Some(&header[..]) {
+            let mut found = [0u8; 8];
+            if let Some(b) = self.data.get(..8) {
+                found.copy_from_slice(b);
+            }
+            c.problems.push(Error::corruption(
+                path,
+                0,
+                "table header (magic, version)",
+                crate::sstable::footer::TABLE_MAGIC,
+                u64::from_le_bytes(found),
+            ));
+        }
+        let metas = [
+            (self.footer.index, "index handle past the footer"),
+            (self.footer.filter, "filter handle past the footer"),
+            (self.footer.properties, "properties handle past the footer"),
+        ];
+        for (h, what) in metas {
+            if h.size_bytes == 0 {
+                continue;
+            }
+            c.blocks_checked += 1;
+            if let Err(e) = load_meta(&self.data, path, foot_off_u64, h, what) {
+                c.problems.push(e);
+            }
+        }
+        let mut prev: Option<Bytes> = None;
+        let mut all_good = c.problems.is_empty();
+        for (_, h) in &self.index.entries {
+            c.blocks_checked += 1;
+            match self.check_data_block(*h, prev.as_deref(), visit) {
+                Ok((n, last)) => {
+                    c.entries_checked += n;
+                    prev = last.or(prev);
+                }
+                Err(e) => {
+                    all_good = false;
+                    c.problems.push(e);
+                }
+            }
+        }
+        if all_good && c.entries_checked != self.props.entries {
+            c.problems.push(Error::corruption(
+                path,
+                self.footer.properties.offset,
+                "entries in the data blocks (expected: the properties' count)",
+                self.props.entries,
+                c.entries_checked,
+            ));
+        }
+        c
+    }
+
+    /// Checks one data block; returns its entry count and last key.
+    fn check_data_block(
+        &self,
+        h: BlockHandle,
+        prev: Option<&[u8]>,
+        visit: &mut dyn FnMut(u64, InternalKey, Bytes),
+    ) -> Result<(u64, Option<Bytes>)> {
+        // In range: checked by Index::decode against the file length.
+        let stored = self
+            .data
+            .slice(h.offset as usize..(h.offset + h.size_bytes) as usize);
+        let contents = trailer::decode(stored, &self.path, h.offset)?;
+        let block = Block::new(contents).map_err(|m| m.at(&self.path, h.offset))?;
+        let raw = block
+            .entries_shared()
+            .map_err(|m| m.at(&self.path, h.offset))?;
+        let mut prev = prev.map(Bytes::copy_from_slice);
+        let mut decoded = Vec::with_capacity(raw.len());
+        for (k, v) in raw {
+            let ik = InternalKey::decode(&k).ok_or_else(|| bad_key(&self.path, h.offset, &k))?;
+            if let Some(p) = &prev
+                && key::cmp_encoded(p, &k) != std::cmp::Ordering::Less
+            {
+                let user = |k: &[u8]| key::prefix(key::split(k).map_or(k, |s| s.0));
+                return Err(Error::corruption(
+                    &self.path,
+                    h.offset,
+                    "data block key not above the previous one (key prefixes)",
+                    user(p),
+                    user(&k),
+                ));
+            }
+            prev = Some(k);
+            decoded.push((ik, v));
+        }
+        // Entries are handed out only once the whole block checked out.
+        let n = decoded.len() as u64;
+        for (k, v) in decoded {
+            visit(h.offset, k, v);
+        }
+        Ok((n, prev))
+    }
+}
+
+/// Checks and decodes the meta block (index, filter, properties) at `h`,
+/// which must end before the footer at `foot_off`.
+fn load_meta(
+    data: &Bytes,
+    path: &Path,
+    foot_off: u64,
+    h: BlockHandle,
+    what: &'static str,
+) -> Result<Bytes> {
+    let end = h
+        .offset
+        .checked_add(h.size_bytes)
+        .filter(|&e| e <= foot_off);
+    let Some(end) = end else {
+        return Err(Error::corruption(
+            path,
+            foot_off,
+            what,
+            foot_off,
+            h.offset.saturating_add(h.size_bytes),
+        ));
+    };
+    trailer::decode(data.slice(h.offset as usize..end as usize), path, h.offset)
+}
+
+/// The error for an encoded key in the block at `offset` that does not
+/// decode: shorter than its trailer, or of an unknown kind.
+fn bad_key(path: &Path, offset: u64, k: &[u8]) -> Error {
+    match k.len().checked_sub(key::TRAILER_LEN) {
+        None => Error::corruption(
+            path,
+            offset,
+            "data block key shorter than its trailer",
+            key::TRAILER_LEN as u64,
+            k.len() as u64,
+        ),
+        Some(n) => Error::corruption(
+            path,
+            offset,
+            "data block key kind",
+            u64::from(ValueKind::BlobRef as u8),
+            u64::from(k[n]),
+        ),
     }
 }
 

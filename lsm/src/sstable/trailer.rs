@@ -59,9 +59,9 @@ pub(crate) fn decode(stored: Bytes, file: &Path, offset: u64) -> Result<Bytes> {
         return Err(Error::corruption(
             file,
             offset,
-            "block shorter than trailer",
-            0,
-            0,
+            "block shorter than its trailer",
+            TRAILER_SIZE_BYTES as u64,
+            stored.len() as u64,
         ));
     };
     let ty = stored[body_len + COMPRESSION_OFFSET];
@@ -99,7 +99,15 @@ pub(crate) fn decode(stored: Bytes, file: &Path, offset: u64) -> Result<Bytes> {
             }
             lz4_flex::decompress_size_prepended(body)
                 .map(Bytes::from)
-                .map_err(|_| Error::corruption(file, offset, "lz4 block does not decompress", 0, 0))
+                .map_err(|_| {
+                    Error::corruption(
+                        file,
+                        offset,
+                        "lz4 block does not decompress to its size prefix (compressed bytes found)",
+                        u64::from(claimed),
+                        body_len as u64,
+                    )
+                })
         }
         other => Err(Error::corruption(
             file,
@@ -122,6 +130,17 @@ mod tests {
         let crc = crc32fast::hash(&stored[..=body_len]);
         stored[body_len + CRC_OFFSET..].copy_from_slice(&crc.to_le_bytes());
         stored
+    }
+
+    #[test]
+    fn a_block_shorter_than_its_trailer_says_how_short() {
+        let err =
+            decode(Bytes::from_static(&[1, 2, 3]), Path::new("t.sst"), 40).expect_err("short");
+        assert!(matches!(
+            err,
+            Error::Corruption { offset: 40, expected, found: 3, .. }
+                if expected == TRAILER_SIZE_BYTES as u64
+        ));
     }
 
     #[test]

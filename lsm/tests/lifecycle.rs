@@ -1,0 +1,188 @@
+//! One lifecycle for every clone: after `close` on any clone, every call on
+//! every clone returns `Error::Closed` at once, and a writer stalled on a
+//! full memtable wakes with it instead of waiting forever.
+
+mod common;
+
+use std::ffi::OsString;
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::mpsc;
+
+use lsm::{Db, Error, Options, WriteBatch};
+use parking_lot::{Condvar, Mutex};
+
+fn is_closed<T: std::fmt::Debug>(r: lsm::Result<T>) -> bool {
+    matches!(r, Err(Error::Closed { reason: None }))
+}
+
+#[test]
+fn every_call_on_another_clone_after_close_returns_closed() {
+    let fs: Arc<dyn vfs::Fs> = Arc::new(vfs::MemFs::new());
+    let db = Db::open_with_fs(Arc::clone(&fs), "db", Options::default()).expect("open");
+    db.put("a", "1").expect("put");
+    let other = db.clone();
+    let snap = other.snapshot();
+    db.close().expect("close");
+
+    assert!(is_closed(other.get(b"a")));
+    assert!(is_closed(other.put("b", "2")));
+    assert!(is_closed(other.delete("a")));
+    let mut batch = WriteBatch::new();
+    batch.put("c", "3");
+    assert!(is_closed(other.write(batch)));
+    let mut scan = other.range::<&[u8], _>(..);
+    assert!(is_closed(scan.next().expect("an error, not an end")));
+    assert!(scan.next().is_none());
+    let mut back = other.prefix(b"a").rev();
+    assert!(is_closed(back.next().expect("an error, not an end")));
+    assert!(is_closed(snap.get(b"a")));
+    assert!(is_closed(other.snapshot().get(b"a")));
+    assert!(is_closed(other.flush()));
+    assert!(is_closed(other.sync()));
+    assert!(is_closed(other.compact_range::<&[u8], _>(..)));
+    assert!(is_closed(other.verify()));
+    assert!(is_closed(other.repair_blobs()));
+    assert!(is_closed(other.clone().close()));
+    drop(snap);
+    drop(other);
+    // The directory is released once the last clone is gone, and the write
+    // acknowledged before the close is there.
+    let db = Db::open_with_fs(fs, "db", Options::default()).expect("reopen");
+    assert_eq!(db.get(b"a").expect("get").as_deref(), Some(&b"1"[..]));
+}
+
+/// A file system that holds the creation of table files at a gate: the
+/// flush thread waits there (after saying so) until the test opens it.
+#[derive(Debug)]
+struct GateFs {
+    inner: vfs::MemFs,
+    gate: Arc<(Mutex<bool>, Condvar)>,
+    entered: Mutex<Option<mpsc::Sender<()>>>,
+}
+
+impl GateFs {
+    fn open_gate(&self) {
+        let (open, cv) = &*self.gate;
+        *open.lock() = true;
+        cv.notify_all();
+    }
+}
+
+impl vfs::Fs for GateFs {
+    fn open(&self, path: &Path, mode: vfs::OpenMode) -> vfs::Result<Box<dyn vfs::File>> {
+        if mode.creates() && path.extension().is_some_and(|e| e == "sst") {
+            if let Some(tx) = self.entered.lock().take() {
+                let _ = tx.send(());
+            }
+            let (open, cv) = &*self.gate;
+            let mut o = open.lock();
+            // Bounded: the test opens the gate before it ends.
+            while !*o {
+                cv.wait(&mut o);
+            }
+        }
+        self.inner.open(path, mode)
+    }
+    fn rename(&self, from: &Path, to: &Path) -> vfs::Result<()> {
+        self.inner.rename(from, to)
+    }
+    fn remove_file(&self, path: &Path) -> vfs::Result<()> {
+        self.inner.remove_file(path)
+    }
+    fn create_dir(&self, path: &Path) -> vfs::Result<()> {
+        self.inner.create_dir(path)
+    }
+    fn create_dir_all(&self, path: &Path) -> vfs::Result<()> {
+        self.inner.create_dir_all(path)
+    }
+    fn remove_dir(&self, path: &Path) -> vfs::Result<()> {
+        self.inner.remove_dir(path)
+    }
+    fn list_dir(&self, path: &Path) -> vfs::Result<Vec<OsString>> {
+        self.inner.list_dir(path)
+    }
+    fn exists(&self, path: &Path) -> vfs::Result<bool> {
+        self.inner.exists(path)
+    }
+    fn sync_dir(&self, path: &Path) -> vfs::Result<()> {
+        self.inner.sync_dir(path)
+    }
+    fn lock(&self, path: &Path) -> vfs::Result<vfs::LockGuard> {
+        self.inner.lock(path)
+    }
+}
+
+#[test]
+fn a_writer_stalled_on_a_clone_wakes_with_closed_when_another_closes() {
+    const BUFFER_BYTES: usize = 4096;
+    let (tx, entered) = mpsc::channel();
+    let gate = Arc::new(GateFs {
+        inner: vfs::MemFs::new(),
+        gate: Arc::new((Mutex::new(false), Condvar::new())),
+        entered: Mutex::new(Some(tx)),
+    });
+    let fs: Arc<dyn vfs::Fs> = Arc::clone(&gate) as Arc<dyn vfs::Fs>;
+    let opts = Options {
+        write_buffer_size_bytes: BUFFER_BYTES,
+        ..Options::default()
+    };
+    let db = Db::open_with_fs(fs, "db", opts).expect("open");
+    let big = vec![b'v'; BUFFER_BYTES];
+    // Fills the memtable; the next put switches it out, and its flush
+    // stops at the gate; that put fills the new memtable.
+    db.put("k1", big.clone()).expect("put 1");
+    db.put("k2", big.clone()).expect("put 2");
+    entered.recv().expect("the flush reached the gate");
+    // Any put now waits for the flush, which cannot finish.
+    let writer = {
+        let db = db.clone();
+        let big = big.clone();
+        std::thread::spawn(move || db.put("k3", big))
+    };
+    let closer = {
+        let db = db.clone();
+        std::thread::spawn(move || db.close())
+    };
+    let stalled = writer.join().expect("writer thread");
+    assert!(
+        matches!(stalled, Err(Error::Closed { reason: None })),
+        "{stalled:?}"
+    );
+    assert!(is_closed(db.get(b"k1")));
+    gate.open_gate();
+    closer.join().expect("closer thread").expect("close");
+    assert!(is_closed(db.put("k4", "v")));
+}
+
+#[test]
+fn after_a_failed_log_sync_writes_fail_with_the_reason_and_reads_go_on() {
+    let faults = vfs::FaultFs::new(Arc::new(vfs::MemFs::new()));
+    let fs: Arc<dyn vfs::Fs> = Arc::new(faults.clone());
+    let opts = Options {
+        sync: lsm::SyncMode::Always,
+        ..Options::default()
+    };
+    let db = Db::open_with_fs(fs, "db", opts).expect("open");
+    db.put("a", "1").expect("put");
+    faults.fail_when(
+        |op, path| op == vfs::Op::SyncData && path.extension().is_some_and(|e| e == "log"),
+        vfs::Fault::Eio,
+    );
+    assert!(db.put("b", "2").is_err());
+    faults.clear_faults();
+    let other = db.clone();
+    assert!(matches!(
+        other.put("c", "3"),
+        Err(Error::Closed { reason: Some(_) })
+    ));
+    assert!(matches!(
+        other.flush(),
+        Err(Error::Closed { reason: Some(_) })
+    ));
+    assert_eq!(other.get(b"a").expect("get").as_deref(), Some(&b"1"[..]));
+    assert!(other.range::<&[u8], _>(..).all(|r| r.is_ok()));
+    assert!(other.verify().expect("verify").is_clean());
+    assert!(matches!(db.close(), Err(Error::Closed { reason: Some(_) })));
+    assert!(is_closed(other.get(b"a")));
+}
