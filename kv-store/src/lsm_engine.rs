@@ -408,6 +408,9 @@ mod tests {
         fn lock(&self, path: &Path) -> vfs::Result<vfs::LockGuard> {
             self.inner.lock(path)
         }
+        fn lock_shared(&self, path: &Path) -> vfs::Result<vfs::LockGuard> {
+            self.inner.lock_shared(path)
+        }
     }
 
     /// Regression: `verify` listed the `*.sst` files, then opened each, and
