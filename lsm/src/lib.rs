@@ -59,6 +59,7 @@ mod manifest;
 mod memtable;
 mod options;
 mod probe;
+mod recovery;
 mod sstable;
 mod stats;
 mod varint;
