@@ -203,7 +203,12 @@ impl BlobStore {
             }
             found.push(manifest::read(fs.as_ref(), dir)?);
         }
-        let store_id = found.iter().flatten().map(|m| m.store_id).next().unwrap_or(0);
+        let store_id = found
+            .iter()
+            .flatten()
+            .map(|m| m.store_id)
+            .next()
+            .unwrap_or(0);
         for (i, (dir, m)) in dirs.iter().zip(&found).enumerate() {
             if let Some(m) = m {
                 m.check(&layout_manifest(&options, i, store_id), dir)?;
