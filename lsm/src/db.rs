@@ -296,7 +296,11 @@ impl Db {
         }
         let lock = fs.lock(&dir.join("LOCK"))?;
         let cache = Arc::new(BlockCache::new(opts.block_cache_bytes));
-        let r = recovery::recover(&fs, &dir, &opts, &cache, Access::ReadWrite)?;
+        let mut r = recovery::recover(&fs, &dir, &opts, &cache)?;
+        // Recovery looked at the blob store read-only; now that the open
+        // goes ahead, it may write (and finish interrupted blob writes).
+        drop(r.blobs.take());
+        let blobs = recovery::open_blob_store(&fs, &dir, &opts, Access::ReadWrite)?;
 
         // 1. A fresh log for new writes. The replayed memtable stays the
         // live one and its logs stay until it is flushed in the ordinary
@@ -378,10 +382,12 @@ impl Db {
         if !doomed.is_empty() {
             fs.sync_dir(&dir)?;
         }
-        let blobs = r.blobs;
         if let Some(store) = &blobs {
             for &b in &r.blobs_obsolete {
-                store.delete(erasure::BlobId(b)).map_err(Error::BlobStore)?;
+                match store.delete(erasure::BlobId(b)) {
+                    Ok(()) | Err(erasure::Error::NotFound { .. }) => {}
+                    Err(e) => return Err(Error::BlobStore(e)),
+                }
             }
         }
         let replayed_logs: Vec<Arc<dyn vfs::File>> = if r.mem.is_empty() {
@@ -503,7 +509,7 @@ impl Db {
             None
         };
         let cache = Arc::new(BlockCache::new(opts.block_cache_bytes));
-        let r = recovery::recover(&fs, &dir, &opts, &cache, Access::ReadOnly)?;
+        let r = recovery::recover(&fs, &dir, &opts, &cache)?;
         // The write side is never used (every write path returns
         // `Error::ReadOnly` first), but `Inner` holds one: its log and
         // manifest writers live in a private in-memory file system.

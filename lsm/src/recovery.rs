@@ -79,7 +79,8 @@ pub(crate) struct Recovered {
     /// dropped (deleted, or no live table references them): provably
     /// obsolete.
     pub(crate) blobs_obsolete: Vec<u64>,
-    /// The blob store, opened read-write or read-only with the store.
+    /// The blob store, opened read-only (so a refused open changes
+    /// nothing in it either); a read-write open reopens it for writing.
     pub(crate) blobs: Option<Arc<erasure::BlobStore>>,
 }
 
@@ -114,7 +115,6 @@ pub(crate) fn recover(
     dir: &Path,
     opts: &Options,
     cache: &Arc<BlockCache>,
-    access: Access,
 ) -> Result<Recovered> {
     let mut names = Vec::new();
     let mut numbers_on_disk = Vec::new();
@@ -137,7 +137,7 @@ pub(crate) fn recover(
     }
     let Some(m) = manifest::read_current(&**fs, dir)? else {
         check_new(fs, dir, opts, &names)?;
-        let blobs = open_blob_store(fs, dir, opts, access)?;
+        let blobs = open_blob_store(fs, dir, opts, Access::ReadOnly)?;
         let mut next_file = 1;
         for &(n, _) in &numbers_on_disk {
             next_file = next_file.max(n + 1);
@@ -230,7 +230,7 @@ pub(crate) fn recover(
     }
 
     // The blobs: only tables still live keep their references.
-    let blobs = open_blob_store(fs, dir, opts, access)?;
+    let blobs = open_blob_store(fs, dir, opts, Access::ReadOnly)?;
     let mut blob_files = std::mem::take(&mut st.blob_files);
     blob_files
         .tables

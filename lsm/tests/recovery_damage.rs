@@ -286,3 +286,29 @@ fn a_lost_newest_blob_keeps_its_id_and_verify_reports_it_lost() {
         );
     }
 }
+
+/// The same refusal with blobs: neither the refused open nor the blob store
+/// it looked at changes a byte, not even the leftover of an interrupted
+/// blob write.
+#[test]
+fn refused_open_leaves_the_blob_store_alone() {
+    let fs = MemFs::new();
+    let db = Db::open_with_fs(Arc::new(fs.clone()), "/db", blob_opts()).expect("open");
+    for i in 0..20 {
+        db.put(key(i), big(i, 0)).expect("put");
+    }
+    db.flush().expect("flush");
+    db.close().expect("close");
+    let leftover = Path::new("/db/blobs/00000000000000ff.pending");
+    rewrite(&fs, leftover, b"half a blob");
+    let manifest = the_manifest(&fs);
+    let data = snapshot(&fs, Path::new("/db"))[&manifest].clone();
+    rewrite(&fs, &manifest, &data[..data.len() - 3]);
+    let before = snapshot(&fs, Path::new("/db"));
+    let r = Db::open_with_fs(Arc::new(fs.clone()), "/db", blob_opts());
+    assert!(
+        matches!(&r, Err(Error::Corruption { file, .. }) if *file == manifest),
+        "{r:?}"
+    );
+    assert!(snapshot(&fs, Path::new("/db")) == before);
+}
