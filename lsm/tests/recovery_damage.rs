@@ -312,3 +312,30 @@ fn refused_open_leaves_the_blob_store_alone() {
     );
     assert!(snapshot(&fs, Path::new("/db")) == before);
 }
+
+/// A compaction's edit damaged after its inputs were deleted: the older
+/// state names tables that are gone, so the open is refused, naming the
+/// manifest.
+#[test]
+fn flipped_last_manifest_edit_after_a_compaction_deleted_its_inputs_is_refused() {
+    let fs = MemFs::new();
+    let db = Db::open_with_fs(Arc::new(fs.clone()), "/db", opts()).expect("open");
+    for round in 0..2 {
+        for i in 0..100 {
+            db.put(key(i), value(i, round)).expect("put");
+        }
+        db.flush().expect("flush");
+    }
+    let inputs = names_with(&fs, ".sst");
+    assert_eq!(inputs.len(), 2);
+    db.compact_range::<&[u8], _>(..).expect("compact");
+    db.close().expect("close");
+    let now = names_with(&fs, ".sst");
+    assert!(inputs.iter().all(|t| !now.contains(t)), "{now:?}");
+    let manifest = the_manifest(&fs);
+    let mut data = snapshot(&fs, Path::new("/db"))[&manifest].clone();
+    let len = data.len() as u64;
+    *data.last_mut().expect("non-empty") ^= 0x01;
+    rewrite(&fs, &manifest, &data);
+    assert_refused_naming_manifest(&fs, &manifest, len - 1);
+}
