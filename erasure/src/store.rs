@@ -166,6 +166,89 @@ impl BlobStore {
         })
     }
 
+    /// Opens an existing store for reading only: creates, writes and
+    /// removes nothing (leftovers of an interrupted write stay for the next
+    /// [`BlobStore::open`]), and takes a shared lock on each directory's
+    /// `LOCK` when it exists, so several read-only stores open at once
+    /// while a writer is refused. A missing directory or manifest holds no
+    /// blobs. Writing through it is the caller's mistake: the engine that
+    /// opens it read-only refuses writes before they reach the store.
+    ///
+    /// # Errors
+    ///
+    /// As [`BlobStore::open`], but never for a missing directory.
+    pub fn open_read_only(
+        fs: Arc<dyn Fs>,
+        dirs: &[impl AsRef<Path>],
+        options: Options,
+    ) -> Result<BlobStore> {
+        check_layout(options.data_shards, options.parity_shards)?;
+        let total = options.data_shards + options.parity_shards;
+        if dirs.len() != total {
+            return Err(Error::InvalidLayout {
+                reason: format!("{} directories for {total} shards", dirs.len()),
+            });
+        }
+        let dirs: Vec<PathBuf> = dirs.iter().map(|d| d.as_ref().to_path_buf()).collect();
+        let mut locks = Vec::with_capacity(total);
+        let mut found = Vec::with_capacity(total);
+        for dir in &dirs {
+            if !fs.exists(dir)? {
+                found.push(None);
+                continue;
+            }
+            let lock = dir.join("LOCK");
+            if fs.exists(&lock)? {
+                locks.push(fs.lock_shared(&lock)?);
+            }
+            found.push(manifest::read(fs.as_ref(), dir)?);
+        }
+        let store_id = found
+            .iter()
+            .flatten()
+            .map(|m| m.store_id)
+            .next()
+            .unwrap_or(0);
+        for (i, (dir, m)) in dirs.iter().zip(&found).enumerate() {
+            if let Some(m) = m {
+                m.check(&layout_manifest(&options, i, store_id), dir)?;
+            }
+        }
+        let codec = Codec::new(options.data_shards, options.parity_shards)?;
+        // A blob is visible iff no directory holds a pending file of it.
+        let mut files: BTreeMap<BlobId, bool> = BTreeMap::new();
+        let mut max_id = None;
+        for dir in &dirs {
+            if !fs.exists(dir)? {
+                continue;
+            }
+            for name in fs.list_dir(dir)? {
+                if let Some((id, kind)) = parse_name(&name) {
+                    max_id = max_id.max(Some(id.0));
+                    let pending = files.entry(id).or_default();
+                    *pending |= kind == FileKind::Pending;
+                }
+            }
+        }
+        let index = files
+            .into_iter()
+            .filter(|&(_, pending)| !pending)
+            .map(|(id, _)| id)
+            .collect();
+        Ok(BlobStore {
+            fs,
+            dirs,
+            options,
+            codec,
+            store_id,
+            next_id: AtomicU64::new(max_id.map_or(0, |id| id + 1)),
+            index: RwLock::new(index),
+            handles: crate::handles::Handles::default(),
+            mutation_locks: (0..MUTATION_LOCKS).map(|_| Mutex::new(())).collect(),
+            _locks: locks,
+        })
+    }
+
     /// The store's layout.
     pub fn options(&self) -> Options {
         self.options
@@ -236,6 +319,13 @@ impl BlobStore {
     /// A fresh id for a `put`.
     pub(crate) fn allocate_id(&self) -> BlobId {
         BlobId(self.next_id.fetch_add(1, Ordering::Relaxed))
+    }
+
+    /// Reserves `id` for a caller that chooses its own ids: a later
+    /// [`BlobStore::writer`] never hands it (or any smaller id) out.
+    pub(crate) fn reserve_id(&self, id: BlobId) {
+        self.next_id
+            .fetch_max(id.0.saturating_add(1), Ordering::Relaxed);
     }
 
     pub(crate) fn lock_blob(&self, id: BlobId) -> MutexGuard<'_, ()> {

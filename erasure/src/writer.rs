@@ -54,7 +54,28 @@ impl BlobStore {
     ///
     /// [`Error::Io`] if a pending shard file cannot be created.
     pub fn writer(&self) -> Result<BlobWriter<'_>> {
-        let id = self.allocate_id();
+        self.writer_at(self.allocate_id())
+    }
+
+    /// As [`BlobStore::writer`], with an id the caller chose: an engine
+    /// that records the ids it hands out (in its own manifest) takes them
+    /// from there, so a lost blob file never makes its id look free.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidLayout`] if a blob `id` is visible already;
+    /// [`Error::Io`] if a pending shard file cannot be created.
+    pub fn writer_with_id(&self, id: BlobId) -> Result<BlobWriter<'_>> {
+        if self.contains(id) {
+            return Err(Error::InvalidLayout {
+                reason: format!("blob {id} exists already"),
+            });
+        }
+        self.reserve_id(id);
+        self.writer_at(id)
+    }
+
+    fn writer_at(&self, id: BlobId) -> Result<BlobWriter<'_>> {
         let mut w = BlobWriter {
             store: self,
             id,

@@ -448,3 +448,44 @@ fn ranged_reads_reuse_opened_shards_until_a_repair_or_delete() {
         Err(Error::NotFound { .. })
     ));
 }
+
+/// A read-only open sees the visible blobs, hides one with a pending file,
+/// changes nothing, shares the directories with other readers and keeps a
+/// writer out.
+#[test]
+fn read_only_open_reads_and_writes_nothing() {
+    let (_, fs) = mem();
+    let o = options(2, 1, 100);
+    let store = open(&fs, o);
+    let a = store.put(&blob(500, 7)).unwrap();
+    drop(store);
+    let leftover = dirs(3)[0].join("00000000000000ff.pending");
+    fs.open(&leftover, OpenMode::Truncate).unwrap();
+    let names = |d: &std::path::Path| {
+        let mut n = fs.list_dir(d).unwrap();
+        n.sort();
+        n
+    };
+    let before: Vec<_> = dirs(3).iter().map(|d| names(d)).collect();
+    let r1 = BlobStore::open_read_only(fs.clone(), &dirs(3), o).unwrap();
+    let r2 = BlobStore::open_read_only(fs.clone(), &dirs(3), o).unwrap();
+    assert_eq!(r1.list(), vec![a]);
+    assert_eq!(r2.get(a).unwrap(), blob(500, 7));
+    assert!(BlobStore::open(fs.clone(), &dirs(3), o).is_err());
+    drop((r1, r2));
+    let after: Vec<_> = dirs(3).iter().map(|d| names(d)).collect();
+    assert_eq!(before, after);
+}
+
+/// A caller-chosen id is used as given, refused if visible, and never
+/// handed out again by `writer`.
+#[test]
+fn writer_with_id_takes_the_callers_id() {
+    let (_, fs) = mem();
+    let store = open(&fs, options(2, 1, 100));
+    let mut w = store.writer_with_id(BlobId(40)).unwrap();
+    w.write_all_bytes(b"forty").unwrap();
+    assert_eq!(w.finish().unwrap(), BlobId(40));
+    assert!(store.writer_with_id(BlobId(40)).is_err());
+    assert!(store.put(b"next").unwrap() > BlobId(40));
+}

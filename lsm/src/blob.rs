@@ -122,6 +122,10 @@ pub(crate) struct Separator<'a> {
     store: &'a BlobStore,
     threshold: Option<usize>,
     collect: &'a HashSet<u64>,
+    /// Hands out blob ids: the engine's file numbers, which the manifest
+    /// records, never the highest id on disk plus one (a lost newest blob
+    /// would make its id look free while tables still point into it).
+    new_id: &'a dyn Fn() -> Result<u64>,
     writer: Option<BlobWriter<'a>>,
     values: u64,
     done: Vec<BlobMeta>,
@@ -136,11 +140,13 @@ impl<'a> Separator<'a> {
         store: &'a BlobStore,
         threshold: Option<usize>,
         collect: &'a HashSet<u64>,
+        new_id: &'a dyn Fn() -> Result<u64>,
     ) -> Separator<'a> {
         Separator {
             store,
             threshold,
             collect,
+            new_id,
             writer: None,
             values: 0,
             done: Vec::new(),
@@ -175,7 +181,10 @@ impl<'a> Separator<'a> {
         }
         let mut w = match self.writer.take() {
             Some(w) => w,
-            None => self.store.writer().map_err(Error::BlobStore)?,
+            None => self
+                .store
+                .writer_with_id(BlobId((self.new_id)()?))
+                .map_err(Error::BlobStore)?,
         };
         let r = BlobRef {
             blob: w.id().0,

@@ -1,4 +1,4 @@
-//! The engine: open/recover, the write path, reads, and the background
+//! The engine: open (recovery is in `recovery.rs`), the write path, reads, and the background
 //! thread that flushes memtables and runs compactions.
 //!
 //! # Concurrency
@@ -24,7 +24,7 @@ use bytes::Bytes;
 use parking_lot::{Condvar, Mutex, RwLock};
 
 use crate::batch::WriteBatch;
-use crate::blob::{self, BlobFiles, BlobMeta, BlobUse, RefCounter, Separator};
+use crate::blob::{self, BlobFiles, BlobUse, RefCounter, Separator};
 use crate::cache::BlockCache;
 use crate::compaction::{job, picker};
 use crate::filter;
@@ -33,13 +33,16 @@ use crate::key::{SeqNo, ValueKind};
 use crate::lifecycle::{CloseFrom, Lifecycle};
 use crate::manifest::{self, FileKind, VersionEdit};
 use crate::memtable::Memtable;
+use crate::recovery::{self, Access};
 use crate::sstable::reader::Table;
 use crate::sstable::writer::{TableOptions, TableWriter};
 use crate::verify::{BlobRepairReport, TableReport, VerifyReport};
 use crate::version::{GetStats, NUM_LEVELS, Version};
-use crate::wal::reader::read_log;
 use crate::wal::writer::LogWriter;
 use crate::{Error, KEY_LEN_MAX, Options, Result, Stats, SyncMode, VALUE_LEN_MAX};
+
+/// File numbers one manifest edit reserves (see `Inner::new_file_number`).
+const NUMBERS_RESERVED_BATCH: u64 = 64;
 
 /// What readers need, swapped as one.
 #[derive(Debug)]
@@ -116,6 +119,9 @@ pub(crate) struct Inner {
     sv: RwLock<Arc<SuperVersion>>,
     last_seq: AtomicU64,
     next_file: AtomicU64,
+    /// Numbers below this are recorded in the manifest as handed out
+    /// (raised under the manifest lock, after the edit is durable).
+    reserved: AtomicU64,
     write: Mutex<WriteState>,
     /// Signalled when a flush or compaction finished (writers wait on it).
     write_cv: Condvar,
@@ -131,7 +137,10 @@ pub(crate) struct Inner {
     counters: Counters,
     /// The blob store of key-value separation, if open.
     blobs: Option<Arc<erasure::BlobStore>>,
-    _lock: vfs::LockGuard,
+    access: Access,
+    /// Exclusive for a read-write handle; shared (or none, when the store
+    /// has no `LOCK` file) for a read-only one.
+    _lock: Option<vfs::LockGuard>,
 }
 
 #[derive(Debug, Default)]
@@ -309,207 +318,112 @@ impl Db {
         }
         let lock = fs.lock(&dir.join("LOCK"))?;
         let cache = Arc::new(BlockCache::new(opts.block_cache_bytes));
-        let blobs = open_blob_store(&fs, &dir, &opts)?;
+        let mut r = recovery::recover(&fs, &dir, &opts, &cache)?;
+        // Recovery looked at the blob store read-only; now that the open
+        // goes ahead, it may write (and finish interrupted blob writes).
+        drop(r.blobs.take());
+        let blobs = recovery::open_blob_store(&fs, &dir, &opts, Access::ReadWrite)?;
 
-        // 1. The manifest: which tables are live.
-        let mut log_number = 0;
-        let mut next_file = 1;
-        let mut last_seq = 0;
-        let mut level_files: [Vec<u64>; NUM_LEVELS] = Default::default();
-        let mut blob_files = BlobFiles::default();
-        let mut blobs_recorded = false;
-        let current = manifest::read_current(&*fs, &dir)?;
-        if let Some(m) = current {
-            let path = dir.join(manifest::manifest_name(m));
-            let contents = read_log(&*fs, &path)?;
-            // The first edit (the whole state) is synced before CURRENT names
-            // the manifest, so a manifest without it is damaged, not torn.
-            if contents.records.is_empty() {
-                return Err(Error::corruption(&path, 0, "manifest has no edit", 1, 0));
-            }
-            for rec in &contents.records {
-                let e = VersionEdit::decode(rec, &path)?;
-                log_number = e.log_number.unwrap_or(log_number);
-                next_file = e.next_file.unwrap_or(next_file);
-                last_seq = e.last_seq.unwrap_or(last_seq);
-                for (level, n) in e.deleted {
-                    if let Some(l) = level_files.get_mut(level as usize) {
-                        l.retain(|&x| x != n);
-                    }
-                }
-                blobs_recorded |= e.blobs_recorded;
-                for b in e.blobs_added {
-                    blob_files.files.insert(b.blob, b);
-                }
-                for b in e.blobs_deleted {
-                    blob_files.files.remove(&b);
-                }
-                blob_files.tables.extend(e.table_blobs);
-                for (level, n, _) in e.added {
-                    let Some(l) = level_files.get_mut(level as usize) else {
-                        return Err(Error::corruption(
-                            &path,
-                            0,
-                            "manifest level out of range",
-                            NUM_LEVELS as u64,
-                            u64::from(level),
-                        ));
-                    };
-                    l.push(n);
-                }
-            }
-            next_file = next_file.max(m + 1);
-        }
-        let mut version = Version::default();
-        for (level, files) in level_files.iter().enumerate() {
-            for &n in files {
-                let t = Table::open(
-                    &*fs,
-                    &dir.join(manifest::table_name(n)),
-                    n,
-                    Arc::clone(&cache),
-                )?;
-                next_file = next_file.max(n + 1);
-                last_seq = last_seq.max(t.props.seq_max);
-                version.levels[level].push(Arc::new(t));
-            }
-        }
-        sort_version(&mut version);
-        if let Some(m) = current {
-            check_levels(&version, &dir.join(manifest::manifest_name(m)))?;
-        }
-        // Only tables still live keep their blob references.
-        blob_files
-            .tables
-            .retain(|n, _| version.levels.iter().flatten().any(|t| t.number == *n));
-        if !blobs_recorded && let Some(store) = &blobs {
-            // A manifest from before blob files were recorded: learn the
-            // references from the tables and adopt every blob in the store.
-            adopt_blobs(&version, store, &mut blob_files)?;
-        }
-
-        // 2. The logs not yet flushed.
-        let names = fs.list_dir(&dir)?;
-        let mut logs = Vec::new();
-        for name in &names {
-            if let FileKind::Log(n) = manifest::parse_name(&name.to_string_lossy()) {
-                next_file = next_file.max(n + 1);
-                if n >= log_number {
-                    logs.push(n);
-                }
-            }
-            if let FileKind::Table(n) | FileKind::Manifest(n) =
-                manifest::parse_name(&name.to_string_lossy())
-            {
-                next_file = next_file.max(n + 1);
-            }
-        }
-        logs.sort_unstable();
-        let mem = Memtable::new();
-        for &n in &logs {
-            let path = dir.join(manifest::log_name(n));
-            let contents = read_log(&*fs, &path)?;
-            for rec in &contents.records {
-                let (seq, batch) = WriteBatch::decode(rec).ok_or_else(|| {
-                    Error::corruption(&path, 0, "log record is not a write batch", 0, 0)
-                })?;
-                for (i, (kind, k, v)) in batch.ops.into_iter().enumerate() {
-                    mem.insert(k, seq + i as u64, kind, v);
-                }
-                last_seq = last_seq.max(seq + rec_count(rec).saturating_sub(1));
-            }
-        }
-        let next = AtomicU64::new(next_file);
-        let new_number = || next.fetch_add(1, Ordering::Relaxed);
-        let table_opts = table_options(&opts, 0);
-        let mut edit = VersionEdit::default();
-        if !mem.is_empty() {
-            let n = new_number();
-            let path = dir.join(manifest::table_name(n));
-            let mut w = TableWriter::create(&*fs, &path, table_opts)?;
-            let no_collection = HashSet::new();
-            let mut sep = blobs
-                .as_deref()
-                .map(|s| Separator::new(s, opts.blob_threshold, &no_collection));
-            let mut refs = RefCounter::default();
-            // No snapshot exists yet: only each key's newest version counts.
-            for (mut k, mut v) in job::drop_shadowed(mem.iter(), last_seq) {
-                if let Some(sep) = &mut sep {
-                    sep.apply(&mut k, &mut v)?;
-                }
-                refs.note(k.kind, &v);
-                w.add(&k.encoded(), &v)?;
-            }
-            w.finish()?;
-            if let Some(sep) = sep {
-                for b in sep.finish()? {
-                    blob_files.files.insert(b.blob, b);
-                }
-            }
-            blob_files.tables.insert(n, refs.into_uses());
-            let t = Table::open(&*fs, &path, n, Arc::clone(&cache))?;
-            version.levels[0].insert(0, Arc::new(t));
-        }
-        // Blob files no live table points into are garbage from here on.
-        blob_files.tables.retain(|_, uses| !uses.is_empty());
-        let unreferenced = blob_files.unreferenced();
-        for b in &unreferenced {
-            blob_files.files.remove(b);
-        }
-
-        // 3. A fresh log and manifest holding the whole state.
+        // 1. A fresh log for new writes. The replayed memtable stays the
+        // live one and its logs stay until it is flushed in the ordinary
+        // way: an open writes no table.
+        let mut next_file = r.next_file;
+        let mut new_number = || {
+            let n = next_file;
+            next_file += 1;
+            n
+        };
         let new_log_number = new_number();
         let mut log = LogWriter::create(&*fs, &dir.join(manifest::log_name(new_log_number)))?;
         log.set_buffered(opts.sync == SyncMode::Never)?;
+        let log_number = if r.mem.is_empty() {
+            new_log_number
+        } else {
+            r.log_number
+        };
+
+        // 2. A fresh manifest holding the whole state, named by CURRENT.
         let manifest_number = new_number();
         let mut mlog =
             LogWriter::create(&*fs, &dir.join(manifest::manifest_name(manifest_number)))?;
-        edit.log_number = Some(new_log_number);
-        edit.last_seq = Some(last_seq);
-        for (level, files) in version.levels.iter().enumerate() {
+        let mut edit = VersionEdit {
+            log_number: Some(log_number),
+            last_seq: Some(r.last_seq),
+            blobs_recorded: true,
+            blobs_added: r.blob_files.files.values().copied().collect(),
+            ..VersionEdit::default()
+        };
+        for (level, files) in r.version.levels.iter().enumerate() {
             for t in files {
                 edit.added.push((level as u8, t.number, t.size_bytes()));
             }
         }
-        edit.blobs_recorded = true;
-        edit.blobs_added = blob_files.files.values().copied().collect();
-        edit.table_blobs = blob_files
+        edit.table_blobs = r
+            .blob_files
             .tables
             .iter()
             .map(|(n, uses)| (*n, uses.clone()))
             .collect();
         edit.table_blobs.sort_unstable_by_key(|(n, _)| *n);
-        edit.next_file = Some(next.load(Ordering::Relaxed));
+        // Obsolete files not deleted yet stay recorded as such, so a crash
+        // before their deletion leaves them provably obsolete.
+        edit.deleted = r.tables_deleted.iter().map(|&n| (0, n)).collect();
+        edit.blobs_deleted.clone_from(&r.blobs_obsolete);
+        let reserved = next_file + NUMBERS_RESERVED_BATCH;
+        edit.next_file = Some(reserved);
+        edit.numbers_reserved = true;
         mlog.add_record(&edit.encode())?;
         mlog.sync()?;
         fs.sync_dir(&dir)?;
         manifest::set_current(&*fs, &dir, manifest_number)?;
 
-        // 4. Everything not live is garbage now.
-        for name in fs.list_dir(&dir)? {
-            let name = name.to_string_lossy().into_owned();
-            let live = match manifest::parse_name(&name) {
-                FileKind::Log(n) => n == new_log_number,
-                FileKind::Manifest(n) => n == manifest_number,
-                FileKind::Table(n) => version.levels.iter().flatten().any(|t| t.number == n),
-                FileKind::Temp => false,
-                FileKind::Other => true,
-            };
-            if !live {
-                fs.remove_file(&dir.join(&name))?;
+        // 3. Delete what is provably obsolete, and nothing else (FORMAT.md,
+        // "Recovery"): older manifests, logs below the log number, tables
+        // and blobs the manifest recorded as dropped, temporary files.
+        // Logs go oldest first, so a crash midway leaves a suffix.
+        let mut doomed: Vec<(u64, String)> = Vec::new();
+        for (name, kind) in &r.names {
+            match *kind {
+                FileKind::Manifest(n) if n != manifest_number => doomed.push((n, name.clone())),
+                FileKind::Log(n) if n < log_number => doomed.push((n, name.clone())),
+                FileKind::Table(n) if r.tables_deleted.contains(&n) => {
+                    doomed.push((n, name.clone()));
+                }
+                FileKind::Temp => doomed.push((0, name.clone())),
+                _ => {}
             }
         }
-        fs.sync_dir(&dir)?;
+        doomed.sort_unstable();
+        for (_, name) in &doomed {
+            match fs.remove_file(&dir.join(name)) {
+                // `CURRENT.tmp` was just renamed to `CURRENT`.
+                Err(e) if e.is_not_found() => {}
+                r => r?,
+            }
+        }
+        if !doomed.is_empty() {
+            fs.sync_dir(&dir)?;
+        }
         if let Some(store) = &blobs {
-            // Blobs the new manifest does not record: unreferenced ones,
-            // and those a crash left between their write and the manifest
-            // edit naming them.
-            for id in store.list() {
-                if !blob_files.files.contains_key(&id.0) {
-                    store.delete(id).map_err(Error::BlobStore)?;
+            for &b in &r.blobs_obsolete {
+                match store.delete(erasure::BlobId(b)) {
+                    Ok(()) | Err(erasure::Error::NotFound { .. }) => {}
+                    Err(e) => return Err(Error::BlobStore(e)),
                 }
             }
         }
+        let replayed_logs: Vec<Arc<dyn vfs::File>> = if r.mem.is_empty() {
+            Vec::new()
+        } else {
+            // A later `sync` makes the replayed writes durable too.
+            r.logs
+                .iter()
+                .map(|&n| {
+                    fs.open(&dir.join(manifest::log_name(n)), vfs::OpenMode::Read)
+                        .map(Arc::from)
+                })
+                .collect::<std::result::Result<_, _>>()?
+        };
 
         let sync_file = log.file();
         let inner = Arc::new(Inner {
@@ -518,18 +432,19 @@ impl Db {
             opts,
             cache,
             sv: RwLock::new(Arc::new(SuperVersion {
-                mem: Arc::new(Memtable::new()),
+                mem: Arc::new(r.mem),
                 imm: None,
-                version: Arc::new(version),
+                version: Arc::new(r.version),
             })),
-            last_seq: AtomicU64::new(last_seq),
-            next_file: AtomicU64::new(next.load(Ordering::Relaxed)),
+            last_seq: AtomicU64::new(r.last_seq),
+            next_file: AtomicU64::new(next_file),
+            reserved: AtomicU64::new(reserved),
             write: Mutex::new(WriteState {
                 log,
                 log_number: new_log_number,
                 sync_file,
                 encode_buf: Vec::new(),
-                old_logs_unsynced: Vec::new(),
+                old_logs_unsynced: replayed_logs,
                 log_name_durable: true,
             }),
             write_cv: Condvar::new(),
@@ -537,9 +452,9 @@ impl Db {
             manifest: Mutex::new(ManifestState {
                 log: mlog,
                 broken: false,
-                log_number: new_log_number,
+                log_number,
                 cursor: vec![Vec::new(); NUM_LEVELS],
-                blobs: blob_files,
+                blobs: r.blob_files,
             }),
             compaction_lock: Mutex::new(()),
             bg: Mutex::new(BgState::default()),
@@ -549,7 +464,8 @@ impl Db {
             state: Lifecycle::default(),
             counters: Counters::default(),
             blobs,
-            _lock: lock,
+            access: Access::ReadWrite,
+            _lock: Some(lock),
         });
         let mut handles = Vec::new();
         for (name, role) in [("lsm-flush", Role::Flush), ("lsm-compact", Role::Compact)] {
@@ -574,6 +490,114 @@ impl Db {
                 bg_threads: Mutex::new(handles),
             }),
         })
+    }
+
+    /// Opens the database in `dir` on the real disk for reading only.
+    ///
+    /// # Errors
+    ///
+    /// See [`Db::open_read_only_with_fs`].
+    pub fn open_read_only(dir: impl AsRef<Path>, opts: Options) -> Result<Db> {
+        Db::open_read_only_with_fs(Arc::new(vfs::OsFs::new()), dir, opts)
+    }
+
+    /// Opens the database in `dir` on `fs` for reading only, as RocksDB's
+    /// `OpenForReadOnly`: replays the logs into memory and writes nothing
+    /// (no table, manifest, log, lock file or deletion; the blob store is
+    /// opened read-only too) and starts no background thread. It holds a
+    /// shared lock on `LOCK` (when the file exists: creating it would be a
+    /// write), so several read-only handles open at once while a
+    /// read-write open is refused, and the other way round. Writes,
+    /// `flush`, `sync`, `compact_range` and `repair_blobs` return
+    /// [`Error::ReadOnly`]. A directory without a store opens as an empty
+    /// store; `options.create_if_missing` is ignored.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Fs`] with [`vfs::Error::Locked`] while a read-write handle
+    /// has it open, or `NotFound` if `dir` does not exist;
+    /// [`Error::Corruption`] as for [`Db::open_with_fs`].
+    pub fn open_read_only_with_fs(
+        fs: Arc<dyn vfs::Fs>,
+        dir: impl AsRef<Path>,
+        opts: Options,
+    ) -> Result<Db> {
+        opts.validate()?;
+        let dir = dir.as_ref().to_path_buf();
+        let lock_path = dir.join("LOCK");
+        let lock = if fs.exists(&lock_path)? {
+            Some(fs.lock_shared(&lock_path)?)
+        } else {
+            None
+        };
+        let cache = Arc::new(BlockCache::new(opts.block_cache_bytes));
+        let r = recovery::recover(&fs, &dir, &opts, &cache)?;
+        // The write side is never used (every write path returns
+        // `Error::ReadOnly` first), but `Inner` holds one: its log and
+        // manifest writers live in a private in-memory file system.
+        let scratch = vfs::MemFs::new();
+        let log = LogWriter::create(&scratch, Path::new("/read-only.log"))?;
+        let mlog = LogWriter::create(&scratch, Path::new("/read-only.manifest"))?;
+        let sync_file = log.file();
+        let inner = Arc::new(Inner {
+            fs,
+            dir,
+            opts,
+            cache,
+            sv: RwLock::new(Arc::new(SuperVersion {
+                mem: Arc::new(r.mem),
+                imm: None,
+                version: Arc::new(r.version),
+            })),
+            last_seq: AtomicU64::new(r.last_seq),
+            next_file: AtomicU64::new(r.next_file),
+            reserved: AtomicU64::new(0),
+            write: Mutex::new(WriteState {
+                log,
+                log_number: 0,
+                sync_file,
+                encode_buf: Vec::new(),
+                old_logs_unsynced: Vec::new(),
+                log_name_durable: true,
+            }),
+            write_cv: Condvar::new(),
+            synced: Mutex::new((0, 0)),
+            manifest: Mutex::new(ManifestState {
+                log: mlog,
+                broken: true,
+                log_number: r.log_number,
+                cursor: vec![Vec::new(); NUM_LEVELS],
+                blobs: r.blob_files,
+            }),
+            compaction_lock: Mutex::new(()),
+            bg: Mutex::new(BgState::default()),
+            bg_cv: Condvar::new(),
+            snapshots: Mutex::new(BTreeMap::new()),
+            obsolete: Mutex::new(Vec::new()),
+            state: Lifecycle::default(),
+            counters: Counters::default(),
+            blobs: r.blobs,
+            access: Access::ReadOnly,
+            _lock: lock,
+        });
+        Ok(Db {
+            shared: Arc::new(Shared {
+                inner,
+                bg_threads: Mutex::new(Vec::new()),
+            }),
+        })
+    }
+
+    /// Whether this handle was opened with [`Db::open_read_only`].
+    pub fn is_read_only(&self) -> bool {
+        self.inner().access == Access::ReadOnly
+    }
+
+    fn check_writable(&self) -> Result<()> {
+        if self.is_read_only() {
+            return Err(Error::ReadOnly);
+        }
+        Ok(())
     }
 
     fn inner(&self) -> &Inner {
@@ -611,6 +635,7 @@ impl Db {
     /// As [`Db::put`].
     pub fn write(&self, batch: WriteBatch) -> Result<()> {
         self.inner().state.check()?;
+        self.check_writable()?;
         self.inner().write(batch)
     }
 
@@ -651,6 +676,7 @@ impl Db {
     ///
     /// A write failure, or [`Error::Closed`] after a background failure.
     pub fn flush(&self) -> Result<()> {
+        self.check_writable()?;
         self.inner().flush()
     }
 
@@ -660,6 +686,7 @@ impl Db {
     ///
     /// A sync failure.
     pub fn sync(&self) -> Result<()> {
+        self.check_writable()?;
         let inner = self.inner();
         inner.state.check()?;
         let mut w = inner.write.lock();
@@ -674,6 +701,7 @@ impl Db {
     ///
     /// A read, write or corruption error from the tables.
     pub fn compact_range<K: AsRef<[u8]>, R: RangeBounds<K>>(&self, range: R) -> Result<()> {
+        self.check_writable()?;
         self.flush()?;
         let (lo, hi) = bounds(&range);
         self.inner().compact_range(bound_key(&lo), bound_key(&hi))
@@ -734,6 +762,7 @@ impl Db {
     ///
     /// [`Error::BlobStore`] if a rebuilt shard cannot be written.
     pub fn repair_blobs(&self) -> Result<BlobRepairReport> {
+        self.check_writable()?;
         let inner = self.inner();
         inner.state.check()?;
         let shards_rebuilt = match &inner.blobs {
@@ -773,8 +802,13 @@ impl Db {
             let _ = h.join();
         }
         // After a failure too: a failed flush leaves acknowledged writes in
-        // the log, and this sync is what makes them durable.
-        let synced = inner.write.lock().sync_all(&*inner.fs, &inner.dir);
+        // the log, and this sync is what makes them durable. A read-only
+        // handle has nothing to sync.
+        let synced = if inner.access == Access::ReadWrite {
+            inner.write.lock().sync_all(&*inner.fs, &inner.dir)
+        } else {
+            Ok(())
+        };
         inner.state.finish_close();
         if let CloseFrom::Failed(reason) = from {
             return Err(Error::Closed {
@@ -806,69 +840,6 @@ enum Move {
     Forbidden,
 }
 
-fn rec_count(rec: &Bytes) -> u64 {
-    rec.get(8..12).map_or(0, |c| {
-        u64::from(u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-    })
-}
-
-/// Opens the blob store when separation is on or blobs may exist.
-fn open_blob_store(
-    fs: &Arc<dyn vfs::Fs>,
-    dir: &Path,
-    opts: &Options,
-) -> Result<Option<Arc<erasure::BlobStore>>> {
-    let dirs = if opts.blob_dirs.is_empty() {
-        vec![dir.join(BLOB_DIR)]
-    } else {
-        opts.blob_dirs.clone()
-    };
-    if opts.blob_threshold.is_none() && opts.blob_dirs.is_empty() && !fs.exists(&dirs[0])? {
-        return Ok(None);
-    }
-    let (k, m) = opts.blob_code;
-    let eopts = erasure::Options {
-        data_shards: k,
-        parity_shards: m,
-        ..erasure::Options::default()
-    };
-    let store = erasure::BlobStore::open(Arc::clone(fs), &dirs, eopts).map_err(Error::BlobStore)?;
-    Ok(Some(Arc::new(store)))
-}
-
-/// The directory of the default blob store, inside the database directory.
-const BLOB_DIR: &str = "blobs";
-
-/// Learns, from a manifest that predates blob-file records, which blob
-/// values each live table references, and records every blob of the store
-/// (none is deleted on this evidence alone unless no table uses it).
-fn adopt_blobs(v: &Version, store: &erasure::BlobStore, blobs: &mut BlobFiles) -> Result<()> {
-    for t in v.levels.iter().flatten() {
-        let mut refs = RefCounter::default();
-        for entry in t.iter_uncached() {
-            let (k, value) = entry?;
-            refs.note(k.kind, &value);
-        }
-        blobs.tables.insert(t.number, refs.into_uses());
-    }
-    let mut values: std::collections::HashMap<u64, u64> = std::collections::HashMap::new();
-    for u in blobs.tables.values().flatten() {
-        *values.entry(u.blob).or_default() += u.values;
-    }
-    for id in store.list() {
-        let bytes = store.stat(id).map_or(0, |s| s.len);
-        blobs.files.insert(
-            id.0,
-            BlobMeta {
-                blob: id.0,
-                values: values.get(&id.0).copied().unwrap_or(0),
-                bytes,
-            },
-        );
-    }
-    Ok(())
-}
-
 /// Options of a table written to `level`.
 fn table_options(opts: &Options, level: usize) -> TableOptions {
     TableOptions {
@@ -881,7 +852,12 @@ fn table_options(opts: &Options, level: usize) -> TableOptions {
 
 /// Tables of one level of L1.. must not overlap; a manifest that says they
 /// do is corrupt (reads would return stale versions).
-fn check_levels(v: &Version, manifest_path: &Path) -> Result<()> {
+/// `added_at` gives the manifest offset of the edit that added a table.
+pub(crate) fn check_levels(
+    v: &Version,
+    manifest_path: &Path,
+    added_at: impl Fn(u64) -> u64,
+) -> Result<()> {
     for (level, tables) in v.levels.iter().enumerate().skip(1) {
         if let Some(w) = tables
             .windows(2)
@@ -889,8 +865,8 @@ fn check_levels(v: &Version, manifest_path: &Path) -> Result<()> {
         {
             return Err(Error::corruption(
                 manifest_path,
-                0,
-                "manifest puts overlapping tables in one level",
+                added_at(w[1].number),
+                "manifest puts overlapping tables in one level (expected: the level; found:                  the table)",
                 level as u64,
                 w[1].number,
             ));
@@ -899,7 +875,7 @@ fn check_levels(v: &Version, manifest_path: &Path) -> Result<()> {
     Ok(())
 }
 
-fn sort_version(v: &mut Version) {
+pub(crate) fn sort_version(v: &mut Version) {
     v.levels[0].sort_by_key(|t| std::cmp::Reverse(t.number));
     for level in &mut v.levels[1..] {
         level.sort_by(|a, b| crate::key::cmp_encoded(&a.props.smallest, &b.props.smallest));
@@ -1028,7 +1004,7 @@ impl Inner {
             }
             // Switch: the old log is synced so group-commit waiters on it are
             // covered, then a new log takes the writes.
-            let n = self.next_file.fetch_add(1, Ordering::Relaxed);
+            let n = self.new_file_number()?;
             let mut log = LogWriter::create(&*self.fs, &self.dir.join(manifest::log_name(n)))?;
             if self.opts.sync == SyncMode::Never {
                 // Nothing waits for durability now: leave the syncs to the
@@ -1183,8 +1159,37 @@ impl Inner {
             .unwrap_or_else(|| self.last_seq.load(Ordering::Acquire))
     }
 
-    fn new_file_number(&self) -> u64 {
-        self.next_file.fetch_add(1, Ordering::Relaxed)
+    /// A fresh number for a table, log or blob. Numbers are reserved in
+    /// the manifest before they are handed out ([`NUMBERS_RESERVED_BATCH`]
+    /// at a time, one synced edit per batch), so every file the engine
+    /// writes has a number below a durably recorded `next_file`: recovery
+    /// reads a table or blob numbered beyond it as proof of a lost edit.
+    fn new_file_number(&self) -> Result<u64> {
+        let n = self.next_file.fetch_add(1, Ordering::Relaxed);
+        if n < self.reserved.load(Ordering::Acquire) {
+            return Ok(n);
+        }
+        let mut m = self.manifest.lock();
+        let reserved = self.reserved.load(Ordering::Acquire);
+        if n >= reserved {
+            let upto = n.max(self.next_file.load(Ordering::Relaxed)) + NUMBERS_RESERVED_BATCH;
+            if upto > manifest::FILE_NUMBER_MAX {
+                return Err(Error::corruption(
+                    self.dir.join(manifest::CURRENT),
+                    0,
+                    "file numbers exhausted",
+                    manifest::FILE_NUMBER_MAX,
+                    upto,
+                ));
+            }
+            let edit = VersionEdit {
+                next_file: Some(upto),
+                ..VersionEdit::default()
+            };
+            Self::log_edit(&mut m, &edit)?;
+            self.reserved.store(upto, Ordering::Release);
+        }
+        Ok(n)
     }
 
     /// Logs `edit` durably and installs the version it makes.
@@ -1227,7 +1232,7 @@ impl Inner {
         }
         sort_version(&mut v);
         debug_assert!(
-            check_levels(&v, Path::new("(in memory)")).is_ok(),
+            check_levels(&v, Path::new("(in memory)"), |_| 0).is_ok(),
             "edit {edit:?} made overlapping tables in a level"
         );
         let imm = if flushed_log.is_some() {
@@ -1248,12 +1253,20 @@ impl Inner {
             .lock()
             .extend(removed.into_iter().filter(|t| !live.contains(&t.number)));
         if let Some(n) = flushed_log {
-            for name in self.fs.list_dir(&self.dir)? {
-                if let FileKind::Log(x) = manifest::parse_name(&name.to_string_lossy())
-                    && x < n
-                {
-                    self.fs.remove_file(&self.dir.join(name))?;
-                }
+            // Oldest first: a crash midway leaves the logs from some number
+            // on, never a gap (recovery relies on it).
+            let mut old: Vec<u64> = self
+                .fs
+                .list_dir(&self.dir)?
+                .iter()
+                .filter_map(|name| match manifest::parse_name(&name.to_string_lossy()) {
+                    FileKind::Log(x) if x < n => Some(x),
+                    _ => None,
+                })
+                .collect();
+            old.sort_unstable();
+            for x in old {
+                self.fs.remove_file(&self.dir.join(manifest::log_name(x)))?;
             }
         }
         self.delete_obsolete()?;
@@ -1350,7 +1363,7 @@ impl Inner {
         entries: impl Iterator<Item = crate::memtable::Entry>,
         mut separator: Option<&mut Separator<'_>>,
     ) -> Result<Option<(Arc<Table>, Vec<BlobUse>)>> {
-        let n = self.new_file_number();
+        let n = self.new_file_number()?;
         let path = self.dir.join(manifest::table_name(n));
         let mut w = TableWriter::create(&*self.fs, &path, table_options(&self.opts, 0))?;
         let mut refs = RefCounter::default();
@@ -1378,8 +1391,9 @@ impl Inner {
             return Ok(());
         };
         let no_collection = HashSet::new();
+        let new_id = || self.new_file_number();
         let mut sep = match (&self.blobs, self.opts.blob_threshold) {
-            (Some(store), Some(t)) => Some(Separator::new(store, Some(t), &no_collection)),
+            (Some(store), Some(t)) => Some(Separator::new(store, Some(t), &no_collection, &new_id)),
             _ => None,
         };
         let entries = job::drop_shadowed(imm.iter(), self.smallest_snapshot());
@@ -1419,12 +1433,12 @@ impl Inner {
             opened.push((c.out_level, Arc::clone(t)));
         } else {
             let collect = self.blobs_to_collect(&sv.version);
+            let next = || self.new_file_number();
             let mut sep = self
                 .blobs
                 .as_deref()
                 .filter(|_| !collect.is_empty())
-                .map(|store| Separator::new(store, None, &collect));
-            let next = || self.new_file_number();
+                .map(|store| Separator::new(store, None, &collect, &next));
             let env = job::JobEnv {
                 fs: &*self.fs,
                 dir: &self.dir,

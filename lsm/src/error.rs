@@ -48,6 +48,10 @@ pub enum Error {
         /// Why, when a background failure closed it.
         reason: Option<String>,
     },
+    /// A write, flush, sync, compaction or repair on a handle opened with
+    /// [`Db::open_read_only`](crate::Db::open_read_only).
+    #[error("database is open read-only")]
+    ReadOnly,
     /// Options that cannot work together.
     #[error("invalid option: {0}")]
     InvalidOption(&'static str),

@@ -24,7 +24,9 @@
 //! # }
 //! ```
 //!
-//! - `db`: [`Db`] (open, recovery, writes, reads, background work) and [`Snapshot`].
+//! - `db`: [`Db`] (open, read-only open, writes, reads, background work) and [`Snapshot`].
+//! - `recovery`: from a directory to the state an open starts from, reading
+//!   only; what is damage and what a crash left (`FORMAT.md`, "Recovery").
 //! - `batch`: [`WriteBatch`], atomic groups of writes, and their log encoding.
 //! - `wal`: the write-ahead log (32 KiB blocks of checksummed records).
 //! - `memtable`: the concurrent skiplist writes land in.
@@ -60,6 +62,7 @@ mod manifest;
 mod memtable;
 mod options;
 mod probe;
+mod recovery;
 mod sstable;
 mod stats;
 mod varint;

@@ -14,6 +14,7 @@
 //! | 7 | deleted blob file: id u64 |
 //! | 8 | blob values a table references: table number u64, count u32, then per blob id u64, values u64, bytes u64 |
 //! | 9 | blob files are recorded (no fields; in each manifest's first edit) |
+//! | 10 | file numbers are reserved (no fields; in each manifest's first edit): every table, log and blob number in use is below a next file number recorded durably before the number was handed out |
 
 use std::path::Path;
 
@@ -29,6 +30,13 @@ const TAG_BLOB_ADDED: u8 = 6;
 const TAG_BLOB_DELETED: u8 = 7;
 const TAG_TABLE_BLOBS: u8 = 8;
 const TAG_BLOBS_RECORDED: u8 = 9;
+const TAG_NUMBERS_RESERVED: u8 = 10;
+const TAG_MAX: u8 = TAG_NUMBERS_RESERVED;
+
+/// Largest file number (tables, logs, manifests, blob ids): far below
+/// `u64::MAX`, so `number + 1` never wraps. A larger number read from a
+/// manifest or a file name is corruption.
+pub(crate) const FILE_NUMBER_MAX: u64 = (1 << 62) - 1;
 
 /// One change to the set of live tables.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -48,6 +56,11 @@ pub(crate) struct VersionEdit {
     /// Set in a manifest's first edit: this manifest records every blob
     /// file (a manifest written before blob files were recorded does not).
     pub(crate) blobs_recorded: bool,
+    /// Set in a manifest's first edit: every file number handed out is
+    /// below a `next_file` this manifest recorded before handing it out, so
+    /// a table or blob numbered at or above the largest one recorded
+    /// proves an edit was lost.
+    pub(crate) numbers_reserved: bool,
 }
 
 impl VersionEdit {
@@ -97,32 +110,42 @@ impl VersionEdit {
         if self.blobs_recorded {
             b.push(TAG_BLOBS_RECORDED);
         }
+        if self.numbers_reserved {
+            b.push(TAG_NUMBERS_RESERVED);
+        }
         b
     }
 
-    /// Decodes an edit read from `file`; `offset` names the record.
-    pub(crate) fn decode(b: &[u8], file: &Path) -> Result<VersionEdit> {
-        let bad = |what| Error::corruption(file, 0, what, 0, 0);
+    /// Decodes an edit read from `file`, whose record starts at byte
+    /// `offset`: errors name that offset, the bytes a field needed
+    /// (expected) and the bytes the record had (found), or the largest
+    /// known tag and the tag found.
+    pub(crate) fn decode(b: &[u8], file: &Path, offset: u64) -> Result<VersionEdit> {
+        let truncated = |need: usize| {
+            Error::corruption(
+                file,
+                offset,
+                "manifest edit truncated",
+                need as u64,
+                b.len() as u64,
+            )
+        };
         let mut e = VersionEdit::default();
         let mut p = 0usize;
         let u64_at = |p: &mut usize| -> Result<u64> {
-            let s = b
-                .get(*p..*p + 8)
-                .ok_or_else(|| bad("manifest edit truncated"))?;
+            let s = b.get(*p..*p + 8).ok_or_else(|| truncated(*p + 8))?;
             *p += 8;
             let mut a = [0u8; 8];
             a.copy_from_slice(s);
             Ok(u64::from_le_bytes(a))
         };
         let u32_at = |p: &mut usize| -> Result<u32> {
-            let s = b
-                .get(*p..*p + 4)
-                .ok_or_else(|| bad("manifest edit truncated"))?;
+            let s = b.get(*p..*p + 4).ok_or_else(|| truncated(*p + 4))?;
             *p += 4;
             Ok(u32::from_le_bytes([s[0], s[1], s[2], s[3]]))
         };
         let u8_at = |p: &mut usize| -> Result<u8> {
-            let v = *b.get(*p).ok_or_else(|| bad("manifest edit truncated"))?;
+            let v = *b.get(*p).ok_or_else(|| truncated(*p + 1))?;
             *p += 1;
             Ok(v)
         };
@@ -150,8 +173,15 @@ impl VersionEdit {
                     let table = u64_at(&mut p)?;
                     let count = u32_at(&mut p)?;
                     // Bounded by the record: each use takes 24 bytes.
-                    if u64::from(count) * 24 > (b.len() - p) as u64 {
-                        return Err(bad("manifest edit truncated"));
+                    let need = u64::from(count) * 24 + p as u64;
+                    if need > b.len() as u64 {
+                        return Err(Error::corruption(
+                            file,
+                            offset,
+                            "manifest edit truncated",
+                            need,
+                            b.len() as u64,
+                        ));
                     }
                     let mut uses = Vec::with_capacity(count as usize);
                     for _ in 0..count {
@@ -164,7 +194,16 @@ impl VersionEdit {
                     e.table_blobs.push((table, uses));
                 }
                 TAG_BLOBS_RECORDED => e.blobs_recorded = true,
-                _ => return Err(bad("manifest edit tag")),
+                TAG_NUMBERS_RESERVED => e.numbers_reserved = true,
+                tag => {
+                    return Err(Error::corruption(
+                        file,
+                        offset,
+                        "manifest edit tag",
+                        u64::from(TAG_MAX),
+                        u64::from(tag),
+                    ));
+                }
             }
         }
         Ok(e)
@@ -240,7 +279,7 @@ pub(crate) fn read_current(fs: &dyn vfs::Fs, dir: &Path) -> Result<Option<u64>> 
             0,
             "CURRENT does not name a manifest",
             0,
-            0,
+            data.len() as u64,
         )),
     }
 }
@@ -272,22 +311,24 @@ mod tests {
                 }],
             )],
             blobs_recorded: true,
+            numbers_reserved: true,
         };
         assert_eq!(
-            VersionEdit::decode(&e.encode(), Path::new("m")).expect("decode"),
+            VersionEdit::decode(&e.encode(), Path::new("m"), 0).expect("decode"),
             e
         );
         // Cut inside the last field (the table's blob uses) is an error.
         let enc = VersionEdit {
             blobs_recorded: false,
+            numbers_reserved: false,
             ..e
         }
         .encode();
-        assert!(VersionEdit::decode(&enc[..enc.len() - 1], Path::new("m")).is_err());
+        assert!(VersionEdit::decode(&enc[..enc.len() - 1], Path::new("m"), 0).is_err());
         // A count larger than the record is refused before allocating.
         let mut huge = vec![TAG_TABLE_BLOBS];
         huge.extend_from_slice(&8u64.to_le_bytes());
         huge.extend_from_slice(&u32::MAX.to_le_bytes());
-        assert!(VersionEdit::decode(&huge, Path::new("m")).is_err());
+        assert!(VersionEdit::decode(&huge, Path::new("m"), 0).is_err());
     }
 }

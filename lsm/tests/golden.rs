@@ -150,10 +150,28 @@ fn golden_files_with_blobs_open_and_read_back() {
     read_back(true);
 }
 
+/// Files of the first manifest format (before tag 10 reserved file
+/// numbers), kept to show they still open.
+#[test]
+fn golden_files_of_format_v1_open_and_read_back() {
+    for blobs in [false, true] {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join(if blobs {
+            "tests/data/golden_blobs_v1"
+        } else {
+            "tests/data/golden_v1"
+        });
+        read_back_from(&dir, blobs);
+    }
+}
+
 fn read_back(blobs: bool) {
+    read_back_from(&golden_dir(blobs), blobs);
+}
+
+fn read_back_from(dir: &Path, blobs: bool) {
     let fs = MemFs::new();
     fs.create_dir_all(Path::new("/db/blobs")).expect("mkdir");
-    let dir = golden_dir(blobs);
+    let dir = dir.to_path_buf();
     for name in golden_names(&dir) {
         let f = fs
             .open(&Path::new("/db").join(&name), OpenMode::CreateNew)
@@ -161,16 +179,19 @@ fn read_back(blobs: bool) {
         f.append(&std::fs::read(dir.join(&name)).expect("read"))
             .expect("write");
     }
-    let db = Db::open_with_fs(Arc::new(fs), "/db", opts(blobs)).expect("open golden DB");
-    let all: Vec<(Vec<u8>, Vec<u8>)> = db
-        .range::<&[u8], _>(..)
-        .map(|r| r.map(|(k, v)| (k.to_vec(), v.to_vec())).expect("scan"))
-        .collect();
-    assert_eq!(
-        all,
-        vec![
-            (b"cherry".to_vec(), b"dark red".to_vec()),
-            (b"date".to_vec(), b"brown".to_vec()),
-        ]
-    );
+    let want = vec![
+        (b"cherry".to_vec(), b"dark red".to_vec()),
+        (b"date".to_vec(), b"brown".to_vec()),
+    ];
+    let scan = |db: &Db| -> Vec<(Vec<u8>, Vec<u8>)> {
+        db.range::<&[u8], _>(..)
+            .map(|r| r.map(|(k, v)| (k.to_vec(), v.to_vec())).expect("scan"))
+            .collect()
+    };
+    let fs = Arc::new(fs);
+    let db = Db::open_read_only_with_fs(fs.clone(), "/db", opts(blobs)).expect("open read-only");
+    assert_eq!(scan(&db), want);
+    drop(db);
+    let db = Db::open_with_fs(fs, "/db", opts(blobs)).expect("open golden DB");
+    assert_eq!(scan(&db), want);
 }

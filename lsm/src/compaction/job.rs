@@ -22,7 +22,7 @@ pub(crate) struct JobEnv<'a> {
     pub(crate) table_opts: TableOptions,
     pub(crate) table_size_target_bytes: u64,
     pub(crate) smallest_snapshot: SeqNo,
-    pub(crate) new_file_number: &'a dyn Fn() -> u64,
+    pub(crate) new_file_number: &'a dyn Fn() -> Result<u64>,
 }
 
 /// One output table: number, size, the blob values it references.
@@ -85,7 +85,7 @@ pub(crate) fn run(
             outputs.push((n, size, refs.into_uses()));
         }
         if writer.is_none() {
-            let n = (env.new_file_number)();
+            let n = (env.new_file_number)()?;
             let path = env.dir.join(crate::manifest::table_name(n));
             writer = Some((
                 n,

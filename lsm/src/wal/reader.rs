@@ -21,9 +21,12 @@ use crate::{Error, Result};
 pub(crate) struct LogContents {
     /// The logical records, file header excluded.
     pub(crate) records: Vec<Bytes>,
-    /// Whether a torn tail was dropped.
-    #[cfg_attr(not(test), expect(dead_code, reason = "only tests look at it so far"))]
-    pub(crate) torn_tail: bool,
+    /// Byte offset of each record's first fragment, parallel to `records`
+    /// (for errors that name where a bad record starts).
+    pub(crate) offsets: Vec<u64>,
+    /// Byte offset where a dropped torn tail starts; `None` when the log
+    /// ended cleanly.
+    pub(crate) torn_at: Option<u64>,
 }
 
 enum Parsed {
@@ -106,7 +109,8 @@ pub(crate) fn parse_log(data: &Bytes, path: &Path) -> Result<LogContents> {
     let mut records = Vec::new();
     let mut pos = 0usize;
     let mut partial: Option<(usize, Vec<u8>)> = None;
-    let mut torn_tail = false;
+    let mut offsets = Vec::new();
+    let mut torn_at = None;
     let mut header_seen = false;
     while pos < data.len() {
         let left = BLOCK_SIZE_BYTES - pos % BLOCK_SIZE_BYTES;
@@ -125,8 +129,7 @@ pub(crate) fn parse_log(data: &Bytes, path: &Path) -> Result<LogContents> {
                         0,
                     ));
                 }
-                torn_tail = true;
-                partial = None;
+                torn_at = Some(partial.take().map_or(pos, |(s, _)| s) as u64);
                 break;
             }
             Parsed::Ok {
@@ -138,7 +141,7 @@ pub(crate) fn parse_log(data: &Bytes, path: &Path) -> Result<LogContents> {
                 let record_start = pos;
                 pos = payload_start + payload_len;
                 let whole = match (ty, partial.take()) {
-                    (FragmentType::Full, None) => Some(payload),
+                    (FragmentType::Full, None) => Some((record_start, payload)),
                     (FragmentType::First, None) => {
                         partial = Some((record_start, payload.to_vec()));
                         None
@@ -148,9 +151,9 @@ pub(crate) fn parse_log(data: &Bytes, path: &Path) -> Result<LogContents> {
                         partial = Some((s, buf));
                         None
                     }
-                    (FragmentType::Last, Some((_, mut buf))) => {
+                    (FragmentType::Last, Some((s, mut buf))) => {
                         buf.extend_from_slice(&payload);
-                        Some(Bytes::from(buf))
+                        Some((s, Bytes::from(buf)))
                     }
                     (_, Some((s, _))) => {
                         return Err(Error::corruption(
@@ -171,9 +174,10 @@ pub(crate) fn parse_log(data: &Bytes, path: &Path) -> Result<LogContents> {
                         ));
                     }
                 };
-                if let Some(rec) = whole {
+                if let Some((start, rec)) = whole {
                     if header_seen {
                         records.push(rec);
+                        offsets.push(start as u64);
                     } else {
                         check_header(&rec, path)?;
                         header_seen = true;
@@ -182,10 +186,14 @@ pub(crate) fn parse_log(data: &Bytes, path: &Path) -> Result<LogContents> {
             }
         }
     }
-    if partial.is_some() {
-        torn_tail = true;
+    if let Some((s, _)) = partial {
+        torn_at = Some(s as u64);
     }
-    Ok(LogContents { records, torn_tail })
+    Ok(LogContents {
+        records,
+        offsets,
+        torn_at,
+    })
 }
 
 fn check_header(rec: &[u8], path: &Path) -> Result<()> {
@@ -249,7 +257,8 @@ mod tests {
         let recs = records();
         let (fs, _d, path) = write(&recs);
         let got = read_log(&*fs, &path).expect("read");
-        assert!(!got.torn_tail);
+        assert_eq!(got.torn_at, None);
+        assert_eq!(got.offsets.len(), got.records.len());
         assert_eq!(got.records.len(), recs.len());
         for (a, b) in got.records.iter().zip(&recs) {
             assert_eq!(&a[..], &b[..]);
