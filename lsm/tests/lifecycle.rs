@@ -111,6 +111,9 @@ impl vfs::Fs for GateFs {
     fn lock(&self, path: &Path) -> vfs::Result<vfs::LockGuard> {
         self.inner.lock(path)
     }
+    fn lock_shared(&self, path: &Path) -> vfs::Result<vfs::LockGuard> {
+        self.inner.lock_shared(path)
+    }
 }
 
 #[test]
