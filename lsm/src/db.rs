@@ -4,9 +4,12 @@
 //! # Concurrency
 //!
 //! `Db` is `Send + Sync`; clones share one engine. Writers serialise on the
-//! write lock (WAL append, memtable insert, sequence publication); with
-//! [`SyncMode::GroupCommit`] the sync happens after the lock is released and
-//! one sync covers every writer waiting for it. Readers take the published
+//! write lock and commit in LevelDB's order: WAL append, sync (as the
+//! [`SyncMode`] asks), memtable insert, sequence publication, so no write
+//! is visible before the sync covering it returned. With
+//! [`SyncMode::GroupCommit`] writers queue; the first in line leads, takes
+//! every batch queued behind it, and commits them with one sync while new
+//! writers queue for the next group. Readers take the published
 //! sequence number, then an `Arc` of the current [`SuperVersion`] (memtable,
 //! immutable memtable, version) under a short read lock, and never wait on
 //! I/O of others. Version changes (flush, compaction) append to the manifest
@@ -53,7 +56,6 @@ pub(crate) struct SuperVersion {
 struct WriteState {
     log: LogWriter,
     log_number: u64,
-    sync_file: Arc<dyn vfs::File>,
     encode_buf: Vec<u8>,
     /// Under `SyncMode::Never` a switch neither syncs the old log nor the
     /// new log's directory entry: `sync_all` does, when asked.
@@ -75,6 +77,29 @@ impl WriteState {
         }
         self.log.sync()
     }
+}
+
+/// The writers waiting under [`SyncMode::GroupCommit`], in ticket order.
+///
+/// # Concurrency
+///
+/// Guarded by `Inner::queue`. A writer takes a ticket and queues its batch;
+/// when no leader is active it becomes the leader: it takes the write lock,
+/// makes room, then takes *every* queued batch (its own among them) and
+/// commits them as one group. Tickets are handed out in order and a group
+/// takes all that are queued, so the tickets of a group are contiguous and
+/// every earlier ticket is in an earlier group: `done_below` says who is
+/// finished. The queue lock is never held while taking the write lock.
+#[derive(Debug, Default)]
+struct CommitQueue {
+    queued: Vec<(u64, WriteBatch)>,
+    next_ticket: u64,
+    /// Every ticket below this has been committed or failed.
+    done_below: u64,
+    /// The first ticket of a group whose append or sync failed: it and
+    /// every later ticket failed (the engine is stopped).
+    failed_from: Option<u64>,
+    leader_active: bool,
 }
 
 #[derive(Debug)]
@@ -118,7 +143,10 @@ pub(crate) struct Inner {
     write: Mutex<WriteState>,
     /// Signalled when a flush or compaction finished (writers wait on it).
     write_cv: Condvar,
-    synced: Mutex<(u64, u64)>,
+    /// Group commit: the writers waiting for a leader.
+    queue: Mutex<CommitQueue>,
+    /// Signalled when a group finished or a leader stepped down.
+    queue_cv: Condvar,
     manifest: Mutex<ManifestState>,
     compaction_lock: Mutex<()>,
     bg: Mutex<BgState>,
@@ -489,7 +517,6 @@ impl Db {
             }
         }
 
-        let sync_file = log.file();
         let inner = Arc::new(Inner {
             fs,
             dir,
@@ -505,13 +532,13 @@ impl Db {
             write: Mutex::new(WriteState {
                 log,
                 log_number: new_log_number,
-                sync_file,
                 encode_buf: Vec::new(),
                 old_logs_unsynced: Vec::new(),
                 log_name_durable: true,
             }),
             write_cv: Condvar::new(),
-            synced: Mutex::new((new_log_number, 0)),
+            queue: Mutex::new(CommitQueue::default()),
+            queue_cv: Condvar::new(),
             manifest: Mutex::new(ManifestState {
                 log: mlog,
                 broken: false,
@@ -724,6 +751,13 @@ enum Role {
     Compact,
 }
 
+/// Whether a commit syncs the log before its writes become visible.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Durability {
+    Sync,
+    NoSync,
+}
+
 /// Whether a compaction may move a lone table down instead of rewriting it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Move {
@@ -887,40 +921,111 @@ impl Inner {
         if batch.is_empty() {
             return Ok(());
         }
+        if self.opts.sync == SyncMode::GroupCommit {
+            return self.write_grouped(batch);
+        }
         let mut w = self.write.lock();
         self.make_room(&mut w, false)?;
-        let seq = self.last_seq.load(Ordering::Relaxed) + 1;
+        let sync = if self.opts.sync == SyncMode::Always {
+            Durability::Sync
+        } else {
+            Durability::NoSync
+        };
+        self.commit(&mut w, vec![batch], sync)
+    }
+
+    /// Group commit: queues `batch`, then either finds it committed by a
+    /// leader or leads a group itself (see [`CommitQueue`]).
+    fn write_grouped(&self, batch: WriteBatch) -> Result<()> {
+        let mut q = self.queue.lock();
+        let ticket = q.next_ticket;
+        q.next_ticket += 1;
+        q.queued.push((ticket, batch));
+        // Bounded: each wait ends when a group finishes or a leader steps
+        // down, and the first queued writer leads the next group.
+        while q.done_below <= ticket && q.leader_active {
+            self.queue_cv.wait(&mut q);
+        }
+        if q.done_below > ticket {
+            return match q.failed_from {
+                Some(f) if ticket >= f => Err(Error::Closed {
+                    reason: self.bg.lock().error.clone(),
+                }),
+                _ => Ok(()),
+            };
+        }
+        q.leader_active = true;
+        drop(q);
+        let mut w = self.write.lock();
+        if let Err(e) = self.make_room(&mut w, false) {
+            // Only the leader's own write fails; the next in line leads.
+            drop(w);
+            let mut q = self.queue.lock();
+            q.queued.retain(|(t, _)| *t != ticket);
+            q.leader_active = false;
+            self.queue_cv.notify_all();
+            return Err(e);
+        }
+        let group = std::mem::take(&mut self.queue.lock().queued);
+        let (first, last) = match (group.first(), group.last()) {
+            (Some(f), Some(l)) => (f.0, l.0),
+            // Cannot happen: a writer leads only once no leader is active
+            // and its ticket is not done, and a group's leader marks it
+            // done before stepping down, so no group has taken its batch.
+            _ => unreachable!("a leader's own batch is in its group"),
+        };
+        debug_assert!(first <= ticket && ticket <= last);
+        let batches = group.into_iter().map(|(_, b)| b).collect();
+        let r = self.commit(&mut w, batches, Durability::Sync);
+        drop(w);
+        let mut q = self.queue.lock();
+        debug_assert_eq!(q.done_below, first);
+        q.done_below = last + 1;
+        if r.is_err() && q.failed_from.is_none() {
+            q.failed_from = Some(first);
+        }
+        q.leader_active = false;
+        self.queue_cv.notify_all();
+        r
+    }
+
+    /// Commits `batches` in LevelDB's order: append each to the log, sync
+    /// (when asked), insert into the memtable, publish the last sequence
+    /// number. A reader sees none of them before the sync returned, and a
+    /// failed append or sync stops the engine with nothing inserted.
+    fn commit(&self, w: &mut WriteState, batches: Vec<WriteBatch>, sync: Durability) -> Result<()> {
+        let seq_first = self.last_seq.load(Ordering::Relaxed) + 1;
+        let mut seq = seq_first;
         let mut buf = std::mem::take(&mut w.encode_buf);
-        batch.encode(seq, &mut buf);
-        let r = w.log.add_record(&buf);
+        for b in &batches {
+            buf.clear();
+            b.encode(seq, &mut buf);
+            if let Err(e) = w.log.add_record(&buf) {
+                w.encode_buf = buf;
+                return Err(self.stop(e));
+            }
+            seq += b.ops.len() as u64;
+        }
         w.encode_buf = buf;
-        let end = r.map_err(|e| self.stop(e))?;
-        if self.opts.sync == SyncMode::Always {
+        if sync == Durability::Sync {
             w.log.sync().map_err(|e| self.stop(e))?;
         }
+        // The memtable of the log just written: it changes only under the
+        // write lock, which the caller holds.
         let mem = Arc::clone(&self.sv.read().mem);
-        let n = batch.ops.len() as u64;
-        for (i, (kind, k, v)) in batch.ops.into_iter().enumerate() {
-            mem.insert(k, seq + i as u64, kind, v);
+        let mut seq = seq_first;
+        let mut user_bytes = 0u64;
+        for b in batches {
+            user_bytes += b.size_bytes as u64;
+            for (kind, k, v) in b.ops {
+                mem.insert(k, seq, kind, v);
+                seq += 1;
+            }
         }
-        self.last_seq.store(seq + n - 1, Ordering::Release);
+        self.last_seq.store(seq - 1, Ordering::Release);
         self.counters
             .user_bytes
-            .fetch_add(batch.size_bytes as u64, Ordering::Relaxed);
-        if self.opts.sync == SyncMode::GroupCommit {
-            let (log_number, file) = (w.log_number, Arc::clone(&w.sync_file));
-            drop(w);
-            let mut s = self.synced.lock();
-            // A switched-away log was synced at the switch.
-            if s.0 > log_number || (s.0 == log_number && s.1 >= end) {
-                return Ok(());
-            }
-            let upto = { self.write.lock().log.len_bytes() };
-            file.sync_data().map_err(|e| self.stop(e.into()))?;
-            if s.0 <= log_number {
-                *s = (log_number, upto.max(end));
-            }
-        }
+            .fetch_add(user_bytes, Ordering::Relaxed);
         Ok(())
     }
 
@@ -978,7 +1083,6 @@ impl Inner {
                 self.fs.sync_dir(&self.dir)?;
                 w.log.sync()?;
             }
-            w.sync_file = log.file();
             w.log = log;
             w.log_number = n;
             // Build from the super version current now, not the one read at

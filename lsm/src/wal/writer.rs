@@ -63,11 +63,6 @@ impl LogWriter {
         std::sync::Arc::clone(&self.file)
     }
 
-    /// Bytes written so far.
-    pub(crate) fn len_bytes(&self) -> u64 {
-        self.len_bytes
-    }
-
     /// Appends one logical record with a single `append` call, so a torn
     /// write can only damage this record's tail.
     pub(crate) fn add_record(&mut self, payload: &[u8]) -> Result<u64> {
