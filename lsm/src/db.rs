@@ -58,24 +58,34 @@ struct WriteState {
     log_number: u64,
     encode_buf: Vec<u8>,
     /// Under `SyncMode::Never` a switch neither syncs the old log nor the
-    /// new log's directory entry: `sync_all` does, when asked.
-    old_logs_unsynced: Vec<Arc<dyn vfs::File>>,
+    /// new log's directory entry: `sync_all` does, when asked. Only the
+    /// last switched-away log can hold writes not yet in a table (a switch
+    /// waits for the previous flush).
+    old_log_unsynced: Option<LogWriter>,
     log_name_durable: bool,
 }
 
 impl WriteState {
-    /// Makes every acknowledged write durable: old logs left unsynced by a
-    /// switch, the current log's name, then the current log.
+    /// Makes every acknowledged write durable: the old log left unsynced
+    /// by a switch (sealed: it takes no more records), the current log's
+    /// name, then the current log.
     fn sync_all(&mut self, fs: &dyn vfs::Fs, dir: &Path) -> Result<()> {
-        for f in &self.old_logs_unsynced {
-            f.sync_data()?;
+        if let Some(old) = &mut self.old_log_unsynced {
+            old.seal()?;
         }
-        self.old_logs_unsynced.clear();
+        self.old_log_unsynced = None;
         if !self.log_name_durable {
             fs.sync_dir(dir)?;
             self.log_name_durable = true;
         }
         self.log.sync()
+    }
+
+    /// As [`WriteState::sync_all`], then records in the log that all of it
+    /// is durable, so damage to its last records is told from a torn tail.
+    fn seal_all(&mut self, fs: &dyn vfs::Fs, dir: &Path) -> Result<()> {
+        self.sync_all(fs, dir)?;
+        self.log.seal()
     }
 }
 
@@ -533,7 +543,7 @@ impl Db {
                 log,
                 log_number: new_log_number,
                 encode_buf: Vec::new(),
-                old_logs_unsynced: Vec::new(),
+                old_log_unsynced: None,
                 log_name_durable: true,
             }),
             write_cv: Condvar::new(),
@@ -735,7 +745,15 @@ impl Db {
         for h in self.shared.bg_threads.lock().drain(..) {
             let _ = h.join();
         }
-        inner.write.lock().sync_all(&*inner.fs, &inner.dir)?;
+        inner.write.lock().seal_all(&*inner.fs, &inner.dir)?;
+        {
+            // The last edit is protected too; a broken manifest takes
+            // nothing more.
+            let mut m = inner.manifest.lock();
+            if !m.broken {
+                m.log.seal()?;
+            }
+        }
         if let Some(e) = inner.bg.lock().error.clone() {
             return Err(Error::Closed { reason: Some(e) });
         }
@@ -1062,8 +1080,7 @@ impl Inner {
                 self.write_cv.wait_for(w, Duration::from_millis(50));
                 continue;
             }
-            // Switch: the old log is synced so group-commit waiters on it are
-            // covered, then a new log takes the writes.
+            // Switch: a new log takes the writes.
             let n = self.next_file.fetch_add(1, Ordering::Relaxed);
             let mut log = LogWriter::create(&*self.fs, &self.dir.join(manifest::log_name(n)))?;
             if self.opts.sync == SyncMode::Never {
@@ -1072,18 +1089,20 @@ impl Inner {
                 // memtable, which makes the old log unnecessary).
                 log.set_buffered(true)?;
                 w.log.write_out()?;
+                let old = std::mem::replace(&mut w.log, log);
                 // Any earlier unsynced log belonged to a memtable flushed
                 // since (a switch waits for the previous flush): only this
                 // one can hold writes not yet in a table.
-                let old = w.log.file();
-                w.old_logs_unsynced.clear();
-                w.old_logs_unsynced.push(old);
+                w.old_log_unsynced = Some(old);
                 w.log_name_durable = false;
             } else {
+                // Every write in the old log was synced before it was
+                // acknowledged; sealing it records that in the log, so
+                // damage to its last records is not taken for a torn tail.
                 self.fs.sync_dir(&self.dir)?;
-                w.log.sync()?;
+                w.log.seal()?;
+                w.log = log;
             }
-            w.log = log;
             w.log_number = n;
             // Build from the super version current now, not the one read at
             // the top of the loop: a compaction may have installed a new
