@@ -89,3 +89,46 @@ fn concurrent_group_commit_shows_exactly_the_acknowledged_writes() {
     }
     assert!(acked > 0 && failed > 0, "acked {acked}, failed {failed}");
 }
+
+/// Not a check but a measurement (`cargo test -p lsm --test commit_order
+/// -- --ignored --nocapture`): how many writes share one log sync under
+/// `GroupCommit` with 8 writers on the real file system.
+#[test]
+#[ignore = "a measurement: prints writes per log sync"]
+fn group_commit_writes_per_sync() {
+    const THREADS: usize = 8;
+    const PUTS: usize = 400;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let fs = FaultFs::new(Arc::new(vfs::OsFs::new()));
+    let db = Db::open_with_fs(
+        Arc::new(fs.clone()),
+        dir.path(),
+        Options {
+            sync: SyncMode::GroupCommit,
+            ..Options::default()
+        },
+    )
+    .expect("open");
+    let syncs_before = fs.op_count(Op::SyncData);
+    let start = std::time::Instant::now();
+    std::thread::scope(|s| {
+        for t in 0..THREADS {
+            let db = db.clone();
+            s.spawn(move || {
+                for i in 0..PUTS {
+                    db.put(format!("t{t}-{i:05}"), "v".repeat(100))
+                        .expect("put");
+                }
+            });
+        }
+    });
+    let elapsed = start.elapsed();
+    let syncs = fs.op_count(Op::SyncData) - syncs_before;
+    let puts = THREADS * PUTS;
+    println!(
+        "{puts} puts by {THREADS} writers: {syncs} syncs, {:.1} puts per sync, {:.0} puts/s",
+        puts as f64 / syncs as f64,
+        puts as f64 / elapsed.as_secs_f64()
+    );
+    db.close().expect("close");
+}
