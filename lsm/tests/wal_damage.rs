@@ -279,3 +279,44 @@ fn power_loss_with_spanning_records_is_never_corruption() {
         assert!(report.crashes > 20, "{report:?}");
     }
 }
+
+/// The manifest is written by the same log writer and syncs each edit, so
+/// its edits carry markers too: a damaged edit followed by a later one is
+/// corruption, even when the damage is to the edit's length field (so no
+/// record can be found right after it). It used to be a torn tail, and the
+/// store opened without the edits that named its newest tables.
+#[test]
+fn damaged_manifest_edit_followed_by_another_is_corruption() {
+    let fs = MemFs::new();
+    let db = Db::open_with_fs(Arc::new(fs.clone()), "/db", opts(SyncMode::Always)).expect("open");
+    for r in 0..2 {
+        db.put(format!("k{r}"), "v").expect("put");
+        db.flush().expect("flush");
+    }
+    // Crash: no close, so the last edit stays unsealed.
+    drop(db);
+    let manifest = fs
+        .list_dir(Path::new("/db"))
+        .expect("list")
+        .into_iter()
+        .map(|n| n.to_string_lossy().into_owned())
+        .find(|n| n.starts_with("MANIFEST-"))
+        .map(|n| Path::new("/db").join(n))
+        .expect("a manifest");
+    let mut data = read(&fs, &manifest);
+    // Data records are `Full` fragments (type 1): the file header, then
+    // the edits of open, the first flush and the second flush.
+    let mut full = Vec::new();
+    let mut pos = 0;
+    while pos + HEADER_SIZE_BYTES <= data.len() {
+        if data[pos + 6] == 1 {
+            full.push(pos);
+        }
+        pos += HEADER_SIZE_BYTES + usize::from(u16::from_le_bytes([data[pos + 4], data[pos + 5]]));
+    }
+    assert_eq!(full.len(), 4, "header and three edits");
+    let edit = full[2];
+    data[edit + 4] ^= 0x08;
+    rewrite(&fs, &manifest, &data);
+    assert_corruption_at(&fs, SyncMode::Always, &manifest, edit as u64);
+}
