@@ -95,11 +95,13 @@ impl WriteState {
 ///
 /// Guarded by `Inner::queue`. A writer takes a ticket and queues its batch;
 /// when no leader is active it becomes the leader: it takes the write lock,
-/// makes room, then takes *every* queued batch (its own among them) and
-/// commits them as one group. Tickets are handed out in order and a group
-/// takes all that are queued, so the tickets of a group are contiguous and
-/// every earlier ticket is in an earlier group: `done_below` says who is
-/// finished. The queue lock is never held while taking the write lock.
+/// makes room, then takes the front of the queue (up to `GROUP_BYTES_MAX`,
+/// and at least up to its own batch) and commits it as one group while
+/// later writers queue. Tickets are handed out in order and a group takes a
+/// prefix of the queue, so the tickets of a group are contiguous and every
+/// earlier ticket is in an earlier group (or was a leader's own, failed in
+/// `make_room`): `done_below` says who is finished. The queue lock is never
+/// held while taking the write lock. At most one leader at a time.
 #[derive(Debug, Default)]
 struct CommitQueue {
     queued: Vec<(u64, WriteBatch)>,
@@ -769,6 +771,26 @@ enum Role {
     Compact,
 }
 
+/// Bytes of batches a group-commit leader takes at most, unless its own
+/// batch lies further back: bounds the latency of the writers first in
+/// line and how far a group overshoots the memtable's size (LevelDB: 1 MiB).
+const GROUP_BYTES_MAX: usize = 1 << 20;
+
+/// Takes the group a leader with ticket `leader` commits: the queue's
+/// front, in ticket order, up to [`GROUP_BYTES_MAX`] bytes and at least up
+/// to the leader's own batch, so a group's tickets stay contiguous.
+fn take_group(queued: &mut Vec<(u64, WriteBatch)>, leader: u64) -> Vec<(u64, WriteBatch)> {
+    let mut bytes = 0usize;
+    let n = queued
+        .iter()
+        .take_while(|(t, b)| {
+            bytes = bytes.saturating_add(b.size_bytes);
+            *t <= leader || bytes <= GROUP_BYTES_MAX
+        })
+        .count();
+    queued.drain(..n).collect()
+}
+
 /// Whether a commit syncs the log before its writes become visible.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Durability {
@@ -949,11 +971,14 @@ impl Inner {
         } else {
             Durability::NoSync
         };
-        self.commit(&mut w, vec![batch], sync)
+        let mut batch = batch;
+        self.commit(&mut w, std::slice::from_mut(&mut batch), sync)
     }
 
     /// Group commit: queues `batch`, then either finds it committed by a
-    /// leader or leads a group itself (see [`CommitQueue`]).
+    /// leader or leads a group itself (see [`CommitQueue`]). A writer whose
+    /// group's append or sync failed gets the cause as the leader's error,
+    /// or as [`Error::Closed`] with it as the reason.
     fn write_grouped(&self, batch: WriteBatch) -> Result<()> {
         let mut q = self.queue.lock();
         let ticket = q.next_ticket;
@@ -984,7 +1009,7 @@ impl Inner {
             self.queue_cv.notify_all();
             return Err(e);
         }
-        let group = std::mem::take(&mut self.queue.lock().queued);
+        let group = take_group(&mut self.queue.lock().queued, ticket);
         let (first, last) = match (group.first(), group.last()) {
             (Some(f), Some(l)) => (f.0, l.0),
             // Cannot happen: a writer leads only once no leader is active
@@ -993,11 +1018,13 @@ impl Inner {
             _ => unreachable!("a leader's own batch is in its group"),
         };
         debug_assert!(first <= ticket && ticket <= last);
-        let batches = group.into_iter().map(|(_, b)| b).collect();
-        let r = self.commit(&mut w, batches, Durability::Sync);
+        let mut batches: Vec<WriteBatch> = group.into_iter().map(|(_, b)| b).collect();
+        let r = self.commit(&mut w, &mut batches, Durability::Sync);
         drop(w);
         let mut q = self.queue.lock();
-        debug_assert_eq!(q.done_below, first);
+        // Below `first` every ticket is done, or was its leader's own and
+        // failed in `make_room` (that writer returned its error).
+        debug_assert!(q.done_below <= first);
         q.done_below = last + 1;
         if r.is_err() && q.failed_from.is_none() {
             q.failed_from = Some(first);
@@ -1011,11 +1038,16 @@ impl Inner {
     /// (when asked), insert into the memtable, publish the last sequence
     /// number. A reader sees none of them before the sync returned, and a
     /// failed append or sync stops the engine with nothing inserted.
-    fn commit(&self, w: &mut WriteState, batches: Vec<WriteBatch>, sync: Durability) -> Result<()> {
+    fn commit(
+        &self,
+        w: &mut WriteState,
+        batches: &mut [WriteBatch],
+        sync: Durability,
+    ) -> Result<()> {
         let seq_first = self.last_seq.load(Ordering::Relaxed) + 1;
         let mut seq = seq_first;
         let mut buf = std::mem::take(&mut w.encode_buf);
-        for b in &batches {
+        for b in batches.iter() {
             buf.clear();
             b.encode(seq, &mut buf);
             if let Err(e) = w.log.add_record(&buf) {
@@ -1033,9 +1065,9 @@ impl Inner {
         let mem = Arc::clone(&self.sv.read().mem);
         let mut seq = seq_first;
         let mut user_bytes = 0u64;
-        for b in batches {
+        for b in batches.iter_mut() {
             user_bytes += b.size_bytes as u64;
-            for (kind, k, v) in b.ops {
+            for (kind, k, v) in std::mem::take(&mut b.ops) {
                 mem.insert(k, seq, kind, v);
                 seq += 1;
             }
@@ -1739,5 +1771,43 @@ impl Inner {
             compactions: c.compactions.load(Ordering::Relaxed),
             write_stalls: c.write_stalls.load(Ordering::Relaxed),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn queue(sizes: &[usize]) -> Vec<(u64, WriteBatch)> {
+        sizes
+            .iter()
+            .enumerate()
+            .map(|(t, &n)| {
+                let mut b = WriteBatch::new();
+                b.put(vec![b'k'], vec![0u8; n - 1]);
+                (t as u64, b)
+            })
+            .collect()
+    }
+
+    fn tickets(group: &[(u64, WriteBatch)]) -> Vec<u64> {
+        group.iter().map(|(t, _)| *t).collect()
+    }
+
+    #[test]
+    fn group_is_a_prefix_bounded_in_bytes_but_always_holds_the_leader() {
+        let mb = GROUP_BYTES_MAX;
+        let mut q = queue(&[100, 200, 300]);
+        assert_eq!(tickets(&take_group(&mut q, 0)), [0, 1, 2]);
+        assert!(q.is_empty());
+
+        let mut q = queue(&[mb / 2, mb / 2, 10, 10]);
+        assert_eq!(tickets(&take_group(&mut q, 0)), [0, 1]);
+        assert_eq!(tickets(&q), [2, 3]);
+
+        // The leader's own batch is taken even past the bound.
+        let mut q = queue(&[mb, mb, mb]);
+        assert_eq!(tickets(&take_group(&mut q, 1)), [0, 1]);
+        assert_eq!(tickets(&q), [2]);
     }
 }
