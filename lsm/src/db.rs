@@ -602,7 +602,9 @@ impl Db {
     /// # Errors
     ///
     /// [`Error::KeyTooLarge`], [`Error::ValueTooLarge`], a log write or sync
-    /// failure, or [`Error::Closed`] after a background failure.
+    /// failure, or [`Error::Closed`] after a background failure. Under
+    /// [`SyncMode::GroupCommit`] the writers that shared a failed sync get
+    /// [`Error::Closed`] naming it. A write that failed is never visible.
     pub fn put(&self, key: impl Into<Bytes>, value: impl Into<Bytes>) -> Result<()> {
         let mut b = WriteBatch::new();
         b.put(key, value);
@@ -736,7 +738,9 @@ impl Db {
         self.inner().stats()
     }
 
-    /// Stops background work, syncs the log, and releases the directory.
+    /// Stops background work, syncs and seals the log and the manifest
+    /// (each ends with a synced durable marker, so damage to their last
+    /// records is found at the next open), and releases the directory.
     ///
     /// # Errors
     ///
