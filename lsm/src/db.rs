@@ -4,9 +4,12 @@
 //! # Concurrency
 //!
 //! `Db` is `Send + Sync`; clones share one engine. Writers serialise on the
-//! write lock (WAL append, memtable insert, sequence publication); with
-//! [`SyncMode::GroupCommit`] the sync happens after the lock is released and
-//! one sync covers every writer waiting for it. Readers take the published
+//! write lock and commit in LevelDB's order: WAL append, sync (as the
+//! [`SyncMode`] asks), memtable insert, sequence publication, so no write
+//! is visible before the sync covering it returned. With
+//! [`SyncMode::GroupCommit`] writers queue; the first in line leads, takes
+//! every batch queued behind it, and commits them with one sync while new
+//! writers queue for the next group. Readers take the published
 //! sequence number, then an `Arc` of the current [`SuperVersion`] (memtable,
 //! immutable memtable, version) under a short read lock, and never wait on
 //! I/O of others. Version changes (flush, compaction) append to the manifest
@@ -57,28 +60,69 @@ pub(crate) struct SuperVersion {
 struct WriteState {
     log: LogWriter,
     log_number: u64,
-    sync_file: Arc<dyn vfs::File>,
     encode_buf: Vec<u8>,
     /// Under `SyncMode::Never` a switch neither syncs the old log nor the
-    /// new log's directory entry: `sync_all` does, when asked.
-    old_logs_unsynced: Vec<Arc<dyn vfs::File>>,
+    /// new log's directory entry: `sync_all` does, when asked. Only the
+    /// last switched-away log can hold writes not yet in a table (a switch
+    /// waits for the previous flush).
+    old_log_unsynced: Option<LogWriter>,
+    /// The logs an open replayed into the live memtable: the process that
+    /// wrote them may have left them unsynced, so a `sync` syncs them too.
+    replayed_logs_unsynced: Vec<Arc<dyn vfs::File>>,
     log_name_durable: bool,
 }
 
 impl WriteState {
-    /// Makes every acknowledged write durable: old logs left unsynced by a
-    /// switch, the current log's name, then the current log.
+    /// Makes every acknowledged write durable: the old log left unsynced
+    /// by a switch (sealed: it takes no more records), the current log's
+    /// name, then the current log.
     fn sync_all(&mut self, fs: &dyn vfs::Fs, dir: &Path) -> Result<()> {
-        for f in &self.old_logs_unsynced {
+        if let Some(old) = &mut self.old_log_unsynced {
+            old.seal()?;
+        }
+        self.old_log_unsynced = None;
+        for f in &self.replayed_logs_unsynced {
             f.sync_data()?;
         }
-        self.old_logs_unsynced.clear();
+        self.replayed_logs_unsynced.clear();
         if !self.log_name_durable {
             fs.sync_dir(dir)?;
             self.log_name_durable = true;
         }
         self.log.sync()
     }
+
+    /// As [`WriteState::sync_all`], then records in the log that all of it
+    /// is durable, so damage to its last records is told from a torn tail.
+    fn seal_all(&mut self, fs: &dyn vfs::Fs, dir: &Path) -> Result<()> {
+        self.sync_all(fs, dir)?;
+        self.log.seal()
+    }
+}
+
+/// The writers waiting under [`SyncMode::GroupCommit`], in ticket order.
+///
+/// # Concurrency
+///
+/// Guarded by `Inner::queue`. A writer takes a ticket and queues its batch;
+/// when no leader is active it becomes the leader: it takes the write lock,
+/// makes room, then takes the front of the queue (up to `GROUP_BYTES_MAX`,
+/// and at least up to its own batch) and commits it as one group while
+/// later writers queue. Tickets are handed out in order and a group takes a
+/// prefix of the queue, so the tickets of a group are contiguous and every
+/// earlier ticket is in an earlier group (or was a leader's own, failed in
+/// `make_room`): `done_below` says who is finished. The queue lock is never
+/// held while taking the write lock. At most one leader at a time.
+#[derive(Debug, Default)]
+struct CommitQueue {
+    queued: Vec<(u64, WriteBatch)>,
+    next_ticket: u64,
+    /// Every ticket below this has been committed or failed.
+    done_below: u64,
+    /// The first ticket of a group whose append or sync failed: it and
+    /// every later ticket failed (the engine is stopped).
+    failed_from: Option<u64>,
+    leader_active: bool,
 }
 
 #[derive(Debug)]
@@ -125,7 +169,10 @@ pub(crate) struct Inner {
     write: Mutex<WriteState>,
     /// Signalled when a flush or compaction finished (writers wait on it).
     write_cv: Condvar,
-    synced: Mutex<(u64, u64)>,
+    /// Group commit: the writers waiting for a leader.
+    queue: Mutex<CommitQueue>,
+    /// Signalled when a group finished or a leader stepped down.
+    queue_cv: Condvar,
     manifest: Mutex<ManifestState>,
     compaction_lock: Mutex<()>,
     bg: Mutex<BgState>,
@@ -425,7 +472,6 @@ impl Db {
                 .collect::<std::result::Result<_, _>>()?
         };
 
-        let sync_file = log.file();
         let inner = Arc::new(Inner {
             fs,
             dir,
@@ -442,13 +488,14 @@ impl Db {
             write: Mutex::new(WriteState {
                 log,
                 log_number: new_log_number,
-                sync_file,
                 encode_buf: Vec::new(),
-                old_logs_unsynced: replayed_logs,
+                old_log_unsynced: None,
+                replayed_logs_unsynced: replayed_logs,
                 log_name_durable: true,
             }),
             write_cv: Condvar::new(),
-            synced: Mutex::new((new_log_number, 0)),
+            queue: Mutex::new(CommitQueue::default()),
+            queue_cv: Condvar::new(),
             manifest: Mutex::new(ManifestState {
                 log: mlog,
                 broken: false,
@@ -538,7 +585,6 @@ impl Db {
         let scratch = vfs::MemFs::new();
         let log = LogWriter::create(&scratch, Path::new("/read-only.log"))?;
         let mlog = LogWriter::create(&scratch, Path::new("/read-only.manifest"))?;
-        let sync_file = log.file();
         let inner = Arc::new(Inner {
             fs,
             dir,
@@ -555,13 +601,14 @@ impl Db {
             write: Mutex::new(WriteState {
                 log,
                 log_number: 0,
-                sync_file,
                 encode_buf: Vec::new(),
-                old_logs_unsynced: Vec::new(),
+                old_log_unsynced: None,
+                replayed_logs_unsynced: Vec::new(),
                 log_name_durable: true,
             }),
             write_cv: Condvar::new(),
-            synced: Mutex::new((0, 0)),
+            queue: Mutex::new(CommitQueue::default()),
+            queue_cv: Condvar::new(),
             manifest: Mutex::new(ManifestState {
                 log: mlog,
                 broken: true,
@@ -609,7 +656,9 @@ impl Db {
     /// # Errors
     ///
     /// [`Error::KeyTooLarge`], [`Error::ValueTooLarge`], a log write or sync
-    /// failure, or [`Error::Closed`] after a background failure.
+    /// failure, or [`Error::Closed`] after a background failure. Under
+    /// [`SyncMode::GroupCommit`] the writers that shared a failed sync get
+    /// [`Error::Closed`] naming it. A write that failed is never visible.
     pub fn put(&self, key: impl Into<Bytes>, value: impl Into<Bytes>) -> Result<()> {
         let mut b = WriteBatch::new();
         b.put(key, value);
@@ -780,7 +829,9 @@ impl Db {
         self.inner().stats()
     }
 
-    /// Stops background work, syncs the log, and releases the directory.
+    /// Stops background work, syncs and seals the log and the manifest
+    /// (each ends with a synced durable marker, so damage to their last
+    /// records is found at the next open), and releases the directory.
     ///
     /// Every clone is closed with it: afterwards (and once this call has
     /// begun) every call on any clone returns [`Error::Closed`], and writers
@@ -801,13 +852,26 @@ impl Db {
         for h in self.shared.bg_threads.lock().drain(..) {
             let _ = h.join();
         }
-        // After a failure too: a failed flush leaves acknowledged writes in
-        // the log, and this sync is what makes them durable. A read-only
-        // handle has nothing to sync.
-        let synced = if inner.access == Access::ReadWrite {
+        let synced = if inner.access == Access::ReadOnly {
+            // A read-only handle has nothing to sync.
+            Ok(())
+        } else if matches!(from, CloseFrom::Failed(_)) {
+            // After a failure too: a failed flush leaves acknowledged writes
+            // in the log, and this sync is what makes them durable. No seal:
+            // after a failed append the log's tail is unknown, and a marker
+            // past it would turn a torn tail into damage at the next open.
             inner.write.lock().sync_all(&*inner.fs, &inner.dir)
         } else {
-            Ok(())
+            inner
+                .write
+                .lock()
+                .seal_all(&*inner.fs, &inner.dir)
+                .and_then(|()| {
+                    // The last edit is protected too; a broken manifest
+                    // takes nothing more.
+                    let mut m = inner.manifest.lock();
+                    if m.broken { Ok(()) } else { m.log.seal() }
+                })
         };
         inner.state.finish_close();
         if let CloseFrom::Failed(reason) = from {
@@ -831,6 +895,33 @@ impl Db {
 enum Role {
     Flush,
     Compact,
+}
+
+/// Bytes of batches a group-commit leader takes at most, unless its own
+/// batch lies further back: bounds the latency of the writers first in
+/// line and how far a group overshoots the memtable's size (LevelDB: 1 MiB).
+const GROUP_BYTES_MAX: usize = 1 << 20;
+
+/// Takes the group a leader with ticket `leader` commits: the queue's
+/// front, in ticket order, up to [`GROUP_BYTES_MAX`] bytes and at least up
+/// to the leader's own batch, so a group's tickets stay contiguous.
+fn take_group(queued: &mut Vec<(u64, WriteBatch)>, leader: u64) -> Vec<(u64, WriteBatch)> {
+    let mut bytes = 0usize;
+    let n = queued
+        .iter()
+        .take_while(|(t, b)| {
+            bytes = bytes.saturating_add(b.size_bytes);
+            *t <= leader || bytes <= GROUP_BYTES_MAX
+        })
+        .count();
+    queued.drain(..n).collect()
+}
+
+/// Whether a commit syncs the log before its writes become visible.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Durability {
+    Sync,
+    NoSync,
 }
 
 /// Whether a compaction may move a lone table down instead of rewriting it.
@@ -932,40 +1023,121 @@ impl Inner {
         if batch.is_empty() {
             return Ok(());
         }
+        if self.opts.sync == SyncMode::GroupCommit {
+            return self.write_grouped(batch);
+        }
         let mut w = self.write.lock();
         self.make_room(&mut w, false)?;
-        let seq = self.last_seq.load(Ordering::Relaxed) + 1;
+        let sync = if self.opts.sync == SyncMode::Always {
+            Durability::Sync
+        } else {
+            Durability::NoSync
+        };
+        let mut batch = batch;
+        self.commit(&mut w, std::slice::from_mut(&mut batch), sync)
+    }
+
+    /// Group commit: queues `batch`, then either finds it committed by a
+    /// leader or leads a group itself (see [`CommitQueue`]). A writer whose
+    /// group's append or sync failed gets the cause as the leader's error,
+    /// or as [`Error::Closed`] with it as the reason.
+    fn write_grouped(&self, batch: WriteBatch) -> Result<()> {
+        let mut q = self.queue.lock();
+        let ticket = q.next_ticket;
+        q.next_ticket += 1;
+        q.queued.push((ticket, batch));
+        // Bounded: each wait ends when a group finishes or a leader steps
+        // down, and the first queued writer leads the next group.
+        while q.done_below <= ticket && q.leader_active {
+            self.queue_cv.wait(&mut q);
+        }
+        if q.done_below > ticket {
+            return match q.failed_from {
+                Some(f) if ticket >= f => Err(Error::Closed {
+                    reason: self.state.reason(),
+                }),
+                _ => Ok(()),
+            };
+        }
+        q.leader_active = true;
+        drop(q);
+        let mut w = self.write.lock();
+        if let Err(e) = self.make_room(&mut w, false) {
+            // Only the leader's own write fails; the next in line leads.
+            drop(w);
+            let mut q = self.queue.lock();
+            q.queued.retain(|(t, _)| *t != ticket);
+            q.leader_active = false;
+            self.queue_cv.notify_all();
+            return Err(e);
+        }
+        let group = take_group(&mut self.queue.lock().queued, ticket);
+        let (first, last) = match (group.first(), group.last()) {
+            (Some(f), Some(l)) => (f.0, l.0),
+            // Cannot happen: a writer leads only once no leader is active
+            // and its ticket is not done, and a group's leader marks it
+            // done before stepping down, so no group has taken its batch.
+            _ => unreachable!("a leader's own batch is in its group"),
+        };
+        debug_assert!(first <= ticket && ticket <= last);
+        let mut batches: Vec<WriteBatch> = group.into_iter().map(|(_, b)| b).collect();
+        let r = self.commit(&mut w, &mut batches, Durability::Sync);
+        drop(w);
+        let mut q = self.queue.lock();
+        // Below `first` every ticket is done, or was its leader's own and
+        // failed in `make_room` (that writer returned its error).
+        debug_assert!(q.done_below <= first);
+        q.done_below = last + 1;
+        if r.is_err() && q.failed_from.is_none() {
+            q.failed_from = Some(first);
+        }
+        q.leader_active = false;
+        self.queue_cv.notify_all();
+        r
+    }
+
+    /// Commits `batches` in LevelDB's order: append each to the log, sync
+    /// (when asked), insert into the memtable, publish the last sequence
+    /// number. A reader sees none of them before the sync returned, and a
+    /// failed append or sync stops the engine with nothing inserted.
+    fn commit(
+        &self,
+        w: &mut WriteState,
+        batches: &mut [WriteBatch],
+        sync: Durability,
+    ) -> Result<()> {
+        let seq_first = self.last_seq.load(Ordering::Relaxed) + 1;
+        let mut seq = seq_first;
         let mut buf = std::mem::take(&mut w.encode_buf);
-        batch.encode(seq, &mut buf);
-        let r = w.log.add_record(&buf);
+        for b in batches.iter() {
+            buf.clear();
+            b.encode(seq, &mut buf);
+            if let Err(e) = w.log.add_record(&buf) {
+                w.encode_buf = buf;
+                return Err(self.stop(e));
+            }
+            seq += b.ops.len() as u64;
+        }
         w.encode_buf = buf;
-        let end = r.map_err(|e| self.stop(e))?;
-        if self.opts.sync == SyncMode::Always {
+        if sync == Durability::Sync {
             w.log.sync().map_err(|e| self.stop(e))?;
         }
+        // The memtable of the log just written: it changes only under the
+        // write lock, which the caller holds.
         let mem = Arc::clone(&self.sv.read().mem);
-        let n = batch.ops.len() as u64;
-        for (i, (kind, k, v)) in batch.ops.into_iter().enumerate() {
-            mem.insert(k, seq + i as u64, kind, v);
+        let mut seq = seq_first;
+        let mut user_bytes = 0u64;
+        for b in batches.iter_mut() {
+            user_bytes += b.size_bytes as u64;
+            for (kind, k, v) in std::mem::take(&mut b.ops) {
+                mem.insert(k, seq, kind, v);
+                seq += 1;
+            }
         }
-        self.last_seq.store(seq + n - 1, Ordering::Release);
+        self.last_seq.store(seq - 1, Ordering::Release);
         self.counters
             .user_bytes
-            .fetch_add(batch.size_bytes as u64, Ordering::Relaxed);
-        if self.opts.sync == SyncMode::GroupCommit {
-            let (log_number, file) = (w.log_number, Arc::clone(&w.sync_file));
-            drop(w);
-            let mut s = self.synced.lock();
-            // A switched-away log was synced at the switch.
-            if s.0 > log_number || (s.0 == log_number && s.1 >= end) {
-                return Ok(());
-            }
-            let upto = { self.write.lock().log.len_bytes() };
-            file.sync_data().map_err(|e| self.stop(e.into()))?;
-            if s.0 <= log_number {
-                *s = (log_number, upto.max(end));
-            }
-        }
+            .fetch_add(user_bytes, Ordering::Relaxed);
         Ok(())
     }
 
@@ -1002,8 +1174,7 @@ impl Inner {
                 self.write_cv.wait_for(w, Duration::from_millis(50));
                 continue;
             }
-            // Switch: the old log is synced so group-commit waiters on it are
-            // covered, then a new log takes the writes.
+            // Switch: a new log takes the writes.
             let n = self.new_file_number()?;
             let mut log = LogWriter::create(&*self.fs, &self.dir.join(manifest::log_name(n)))?;
             if self.opts.sync == SyncMode::Never {
@@ -1012,19 +1183,20 @@ impl Inner {
                 // memtable, which makes the old log unnecessary).
                 log.set_buffered(true)?;
                 w.log.write_out()?;
+                let old = std::mem::replace(&mut w.log, log);
                 // Any earlier unsynced log belonged to a memtable flushed
                 // since (a switch waits for the previous flush): only this
                 // one can hold writes not yet in a table.
-                let old = w.log.file();
-                w.old_logs_unsynced.clear();
-                w.old_logs_unsynced.push(old);
+                w.old_log_unsynced = Some(old);
                 w.log_name_durable = false;
             } else {
+                // Every write in the old log was synced before it was
+                // acknowledged; sealing it records that in the log, so
+                // damage to its last records is not taken for a torn tail.
                 self.fs.sync_dir(&self.dir)?;
-                w.log.sync()?;
+                w.log.seal()?;
+                w.log = log;
             }
-            w.sync_file = log.file();
-            w.log = log;
             w.log_number = n;
             // Build from the super version current now, not the one read at
             // the top of the loop: a compaction may have installed a new
@@ -1707,5 +1879,43 @@ impl Inner {
             compactions: c.compactions.load(Ordering::Relaxed),
             write_stalls: c.write_stalls.load(Ordering::Relaxed),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn queue(sizes: &[usize]) -> Vec<(u64, WriteBatch)> {
+        sizes
+            .iter()
+            .enumerate()
+            .map(|(t, &n)| {
+                let mut b = WriteBatch::new();
+                b.put(vec![b'k'], vec![0u8; n - 1]);
+                (t as u64, b)
+            })
+            .collect()
+    }
+
+    fn tickets(group: &[(u64, WriteBatch)]) -> Vec<u64> {
+        group.iter().map(|(t, _)| *t).collect()
+    }
+
+    #[test]
+    fn group_is_a_prefix_bounded_in_bytes_but_always_holds_the_leader() {
+        let mb = GROUP_BYTES_MAX;
+        let mut q = queue(&[100, 200, 300]);
+        assert_eq!(tickets(&take_group(&mut q, 0)), [0, 1, 2]);
+        assert!(q.is_empty());
+
+        let mut q = queue(&[mb / 2, mb / 2, 10, 10]);
+        assert_eq!(tickets(&take_group(&mut q, 0)), [0, 1]);
+        assert_eq!(tickets(&q), [2, 3]);
+
+        // The leader's own batch is taken even past the bound.
+        let mut q = queue(&[mb, mb, mb]);
+        assert_eq!(tickets(&take_group(&mut q, 1)), [0, 1]);
+        assert_eq!(tickets(&q), [2]);
     }
 }

@@ -5,6 +5,9 @@
 //!
 //! After a deliberate format change, regenerate with
 //! `LSM_BLESS=1 cargo test -p lsm --test golden` and update FORMAT.md.
+//! The files of the previous format stay in `tests/data/golden_v1/` and
+//! `tests/data/golden_blobs_v1/` (log version 1, before durable markers),
+//! and must keep opening.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -142,37 +145,27 @@ fn check_golden(blobs: bool) {
 
 #[test]
 fn golden_files_open_and_read_back() {
-    read_back(false);
+    read_back(false, &golden_dir(false));
 }
 
 #[test]
 fn golden_files_with_blobs_open_and_read_back() {
-    read_back(true);
+    read_back(true, &golden_dir(true));
 }
 
-/// Files of the first manifest format (before tag 10 reserved file
-/// numbers), kept to show they still open.
+/// Files of the first formats (log version 1 without durable markers, a
+/// manifest without tag 10's reserved file numbers) still read.
 #[test]
-fn golden_files_of_format_v1_open_and_read_back() {
-    for blobs in [false, true] {
-        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join(if blobs {
-            "tests/data/golden_blobs_v1"
-        } else {
-            "tests/data/golden_v1"
-        });
-        read_back_from(&dir, blobs);
-    }
+fn golden_files_of_log_version_1_open_and_read_back() {
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data");
+    read_back(false, &data.join("golden_v1"));
+    read_back(true, &data.join("golden_blobs_v1"));
 }
 
-fn read_back(blobs: bool) {
-    read_back_from(&golden_dir(blobs), blobs);
-}
-
-fn read_back_from(dir: &Path, blobs: bool) {
+fn read_back(blobs: bool, dir: &Path) {
     let fs = MemFs::new();
     fs.create_dir_all(Path::new("/db/blobs")).expect("mkdir");
-    let dir = dir.to_path_buf();
-    for name in golden_names(&dir) {
+    for name in golden_names(dir) {
         let f = fs
             .open(&Path::new("/db").join(&name), OpenMode::CreateNew)
             .expect("create");

@@ -1,11 +1,15 @@
 //! What the log writer and reader share: block size, record header layout,
-//! fragment types and the file-header record.
+//! fragment types, the durable marker and the file-header record.
 //!
 //! A record is `crc32: u32 | len: u16 | type: u8 | payload[len]`; the CRC
 //! covers the type byte and the payload. Records never straddle a 32 KiB block
 //! boundary: a logical record too big for the rest of a block is split into
 //! `First`, `Middle`..., `Last` fragments; fewer than 7 bytes left in a block
 //! are zero padding.
+//!
+//! Version 2 adds a second kind of logical record, the *durable marker*
+//! ("the first `n` bytes of this file were synced"), written with fragment
+//! types 5 to 8 so that it never mixes with the records a caller reads.
 
 /// Bytes per block.
 pub(crate) const BLOCK_SIZE_BYTES: usize = 32 * 1024;
@@ -22,10 +26,15 @@ const _: () = assert!(BLOCK_SIZE_BYTES - HEADER_SIZE_BYTES <= u16::MAX as usize)
 
 /// Magic in the first record of every log file ("lsm-log\0").
 pub(crate) const LOG_MAGIC: u64 = u64::from_le_bytes(*b"lsm-log\0");
-/// Format version in the first record.
-pub(crate) const LOG_VERSION: u32 = 1;
+/// Format version written in the first record.
+pub(crate) const LOG_VERSION: u32 = 2;
+/// The version before durable markers: still read, with the old rule for
+/// telling a torn tail from damage.
+pub(crate) const LOG_VERSION_NO_MARKERS: u32 = 1;
 /// Payload of the file-header record: magic then version.
 pub(crate) const FILE_HEADER_LEN: usize = 12;
+/// Payload of a durable marker: the synced length in bytes, a `u64`.
+pub(crate) const MARKER_LEN: usize = 8;
 
 /// Fragment type of a record.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -36,16 +45,44 @@ pub(crate) enum FragmentType {
     Last = 4,
 }
 
-impl FragmentType {
-    pub(crate) fn from_u8(b: u8) -> Option<FragmentType> {
-        match b {
-            1 => Some(FragmentType::Full),
-            2 => Some(FragmentType::First),
-            3 => Some(FragmentType::Middle),
-            4 => Some(FragmentType::Last),
-            _ => None,
-        }
+/// What a logical record is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum RecordKind {
+    /// A record of the log's user (a write batch, a version edit, the
+    /// file header): type bytes 1 to 4.
+    Data,
+    /// A durable marker: type bytes 5 to 8 (version 2 on).
+    Durable,
+}
+
+/// Type bytes of a durable marker are those of a data record plus this.
+const DURABLE_TYPE_BASE: u8 = 4;
+/// The largest type byte of any version.
+pub(crate) const TYPE_MAX: u8 = DURABLE_TYPE_BASE + FragmentType::Last as u8;
+
+/// The type byte of a fragment of `kind`.
+pub(crate) fn type_byte(kind: RecordKind, ty: FragmentType) -> u8 {
+    match kind {
+        RecordKind::Data => ty as u8,
+        RecordKind::Durable => DURABLE_TYPE_BASE + ty as u8,
     }
+}
+
+/// The kind and fragment type of a type byte, `None` for an unknown one.
+pub(crate) fn split_type(b: u8) -> Option<(RecordKind, FragmentType)> {
+    let (kind, t) = if b > DURABLE_TYPE_BASE {
+        (RecordKind::Durable, b - DURABLE_TYPE_BASE)
+    } else {
+        (RecordKind::Data, b)
+    };
+    let ty = match t {
+        1 => FragmentType::Full,
+        2 => FragmentType::First,
+        3 => FragmentType::Middle,
+        4 => FragmentType::Last,
+        _ => return None,
+    };
+    Some((kind, ty))
 }
 
 pub(crate) fn crc(fragment_type: u8, payload: &[u8]) -> u32 {
@@ -60,4 +97,28 @@ pub(crate) fn file_header() -> [u8; FILE_HEADER_LEN] {
     b[..8].copy_from_slice(&LOG_MAGIC.to_le_bytes());
     b[8..].copy_from_slice(&LOG_VERSION.to_le_bytes());
     b
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn type_bytes_round_trip_and_unknown_ones_are_rejected() {
+        for kind in [RecordKind::Data, RecordKind::Durable] {
+            for ty in [
+                FragmentType::Full,
+                FragmentType::First,
+                FragmentType::Middle,
+                FragmentType::Last,
+            ] {
+                assert_eq!(split_type(type_byte(kind, ty)), Some((kind, ty)));
+            }
+        }
+        assert_eq!(type_byte(RecordKind::Durable, FragmentType::Full), 5);
+        assert_eq!(type_byte(RecordKind::Durable, FragmentType::Last), TYPE_MAX);
+        for b in [0, TYPE_MAX + 1, u8::MAX] {
+            assert_eq!(split_type(b), None);
+        }
+    }
 }
