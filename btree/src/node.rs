@@ -9,21 +9,42 @@
 //! entry only when prefixes tie.
 //! A leaf entry is `flags u8 | key_len u16 | value_len u32 | key | value`,
 //! where the value is inline (flag 0) or an overflow page number `u64`
-//! (flag 1). A branch entry is `key_len u16 | child u64 | key`; entry `i`'s
-//! child holds the keys from `key_i` up to `key_{i+1}`, and entry 0's key is
-//! empty and stands for "everything below `key_1`".
+//! (flag 1). A branch entry is `key_len u16 | child u64 | child_crc u32 |
+//! key`; entry `i`'s child holds the keys from `key_i` up to `key_{i+1}`,
+//! and entry 0's key is empty and stands for "everything below `key_1`".
+//!
+//! `child_crc` is the CRC-32 the child page was written with. A parent is
+//! always written after its children (copy-on-write), so it knows them, and
+//! a descent compares the child's stored CRC with it: an older valid copy of
+//! the child put back in its place (a lost or misdirected write) is caught
+//! at that page instead of being served. Branch pages of format 1 have no
+//! such field (page flag [`FLAG_CHILD_CRC`] clear) and are read as before.
+//!
+//! Every number read from a page is range-checked even though its CRC
+//! matched (a CRC proves the bytes are the ones written, not that the writer
+//! was right): entry count, flags, slot offsets, key and value lengths.
 
 use std::path::Path;
 
 use bytes::Bytes;
 
-use crate::page::{self, AUX_OFFSET, HEADER_BYTES, Kind};
+use crate::page::{
+    self, AUX_OFFSET, FLAG_CHILD_CRC, FLAGS_KNOWN, FLAGS_OFFSET, HEADER_BYTES, Kind, Limits,
+    VALUE_LEN_MAX,
+};
 use crate::{Error, Result};
 
 /// Bytes of a leaf entry before its key.
 pub(crate) const LEAF_ENTRY_HEADER_BYTES: usize = 1 + 2 + 4;
-/// Bytes of a branch entry before its key.
-pub(crate) const BRANCH_ENTRY_HEADER_BYTES: usize = 2 + 8;
+/// Bytes of a branch entry before its key: key length, child, child CRC.
+pub(crate) const BRANCH_ENTRY_HEADER_BYTES: usize = 2 + 8 + 4;
+/// Bytes of a branch entry before its key in format 1 (no child CRC).
+pub(crate) const BRANCH_ENTRY_HEADER_BYTES_V1: usize = 2 + 8;
+/// Byte offset of the child page number in a branch entry.
+const BRANCH_CHILD_OFFSET: usize = 2;
+/// Byte offset of the child's CRC-32 in a branch entry (format 2).
+const BRANCH_CHILD_CRC_OFFSET: usize = BRANCH_CHILD_OFFSET + 8;
+const _: () = assert!(BRANCH_CHILD_CRC_OFFSET + 4 == BRANCH_ENTRY_HEADER_BYTES);
 /// Bytes of a slot's entry offset.
 pub(crate) const SLOT_OFFSET_BYTES: usize = 2;
 /// Bytes of a slot's key prefix.
@@ -66,6 +87,14 @@ pub(crate) enum RawValue<'a> {
     Overflow { page: u64, len: u64 },
 }
 
+/// A reference from a branch entry (or a meta page) to a page: its number
+/// and the CRC-32 it was written with, if the referrer records it (format 2).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Child {
+    pub(crate) page: u64,
+    pub(crate) crc: Option<u32>,
+}
+
 /// A verified branch or leaf page, searched in place.
 #[derive(Clone, Copy)]
 pub(crate) struct RawNode<'a> {
@@ -74,6 +103,12 @@ pub(crate) struct RawNode<'a> {
     page: u64,
     kind: Kind,
     count: usize,
+    /// Bytes of a branch entry before its key (format 1 or 2).
+    branch_header_bytes: usize,
+    /// Entries start past the slot array.
+    entries_start: usize,
+    key_len_max: usize,
+    inline_value_len_max: usize,
 }
 
 impl<'a> RawNode<'a> {
@@ -84,19 +119,41 @@ impl<'a> RawNode<'a> {
             Some(k @ (Kind::Branch | Kind::Leaf)) => k,
             _ => return Err(malformed(file, page, "not a branch or leaf page")),
         };
-        let count = usize::from(page::get_u16(buf, AUX_OFFSET));
-        if HEADER_BYTES + count * SLOT_BYTES > buf.len() {
+        let flags = buf[FLAGS_OFFSET];
+        if flags & !FLAGS_KNOWN != 0 || buf[FLAGS_OFFSET + 1..page::PAGE_ID_OFFSET] != [0, 0] {
+            return Err(malformed(file, page, "unknown page flags"));
+        }
+        let child_crc = flags & FLAG_CHILD_CRC != 0;
+        if child_crc && kind != Kind::Branch {
+            return Err(malformed(file, page, "child checksum flag on a leaf page"));
+        }
+        let count = page::get_u64(buf, AUX_OFFSET);
+        if count > u64::from(u16::MAX) {
+            return Err(malformed(file, page, "entry count above 65535"));
+        }
+        let count = count as usize;
+        let entries_start = HEADER_BYTES + count * SLOT_BYTES;
+        if entries_start > buf.len() {
             return Err(malformed(file, page, "entry count exceeds the page"));
         }
         if kind == Kind::Branch && count == 0 {
             return Err(malformed(file, page, "branch page without children"));
         }
+        let limits = Limits::new(buf.len());
         Ok(RawNode {
             buf,
             file,
             page,
             kind,
             count,
+            branch_header_bytes: if child_crc {
+                BRANCH_ENTRY_HEADER_BYTES
+            } else {
+                BRANCH_ENTRY_HEADER_BYTES_V1
+            },
+            entries_start,
+            key_len_max: limits.key_len_max,
+            inline_value_len_max: limits.inline_value_len_max,
         })
     }
 
@@ -112,8 +169,22 @@ impl<'a> RawNode<'a> {
         malformed(self.file, self.page, what)
     }
 
-    fn offset(&self, i: usize) -> usize {
-        usize::from(page::get_u16(self.buf, HEADER_BYTES + i * SLOT_BYTES))
+    /// The byte offset of entry `i < count`: past the slot array.
+    fn offset(&self, i: usize) -> Result<usize> {
+        let at = usize::from(page::get_u16(self.buf, HEADER_BYTES + i * SLOT_BYTES));
+        if at < self.entries_start {
+            return Err(self.bad("entry offset inside the slot array"));
+        }
+        Ok(at)
+    }
+
+    /// Checks a key length read from an entry.
+    fn key_len(&self, len: u16) -> Result<usize> {
+        let len = usize::from(len);
+        if len > self.key_len_max {
+            return Err(self.bad("key longer than the page size allows"));
+        }
+        Ok(len)
     }
 
     fn prefix(&self, i: usize) -> u32 {
@@ -144,32 +215,38 @@ impl<'a> RawNode<'a> {
 
     /// The key of entry `i < count`.
     pub(crate) fn key(&self, i: usize) -> Result<&'a [u8]> {
-        let at = self.offset(i);
+        let at = self.offset(i)?;
         match self.kind {
             Kind::Leaf => {
                 let head = self.bytes(at, LEAF_ENTRY_HEADER_BYTES)?;
-                let key_len = usize::from(page::get_u16(head, 1));
+                let key_len = self.key_len(page::get_u16(head, 1))?;
                 self.bytes(at + LEAF_ENTRY_HEADER_BYTES, key_len)
             }
             _ => {
-                let head = self.bytes(at, BRANCH_ENTRY_HEADER_BYTES)?;
-                let key_len = usize::from(page::get_u16(head, 0));
-                self.bytes(at + BRANCH_ENTRY_HEADER_BYTES, key_len)
+                let head = self.bytes(at, self.branch_header_bytes)?;
+                let key_len = self.key_len(page::get_u16(head, 0))?;
+                self.bytes(at + self.branch_header_bytes, key_len)
             }
         }
     }
 
     /// The key and value of leaf entry `i < count`.
     pub(crate) fn leaf_entry(&self, i: usize) -> Result<(&'a [u8], RawValue<'a>)> {
-        let at = self.offset(i);
+        let at = self.offset(i)?;
         let head = self.bytes(at, LEAF_ENTRY_HEADER_BYTES)?;
         let flags = head[0];
-        let key_len = usize::from(page::get_u16(head, 1));
+        let key_len = self.key_len(page::get_u16(head, 1))?;
         let value_len = page::get_u32(head, 3);
         let key_at = at + LEAF_ENTRY_HEADER_BYTES;
         let key = self.bytes(key_at, key_len)?;
         let value = match flags {
+            FLAG_INLINE if value_len as usize > self.inline_value_len_max => {
+                return Err(self.bad("inline value longer than the page size allows"));
+            }
             FLAG_INLINE => RawValue::Inline(self.bytes(key_at + key_len, value_len as usize)?),
+            FLAG_OVERFLOW if value_len as usize > VALUE_LEN_MAX => {
+                return Err(self.bad("value length above the maximum"));
+            }
             FLAG_OVERFLOW => RawValue::Overflow {
                 page: page::get_u64(self.bytes(key_at + key_len, 8)?, 0),
                 len: u64::from(value_len),
@@ -179,10 +256,16 @@ impl<'a> RawNode<'a> {
         Ok((key, value))
     }
 
-    /// The child of branch entry `i < count`.
-    pub(crate) fn child(&self, i: usize) -> Result<u64> {
-        let head = self.bytes(self.offset(i), BRANCH_ENTRY_HEADER_BYTES)?;
-        Ok(page::get_u64(head, 2))
+    /// The child of branch entry `i < count`, with the CRC-32 it was
+    /// written with if this page records it.
+    pub(crate) fn child(&self, i: usize) -> Result<Child> {
+        let head = self.bytes(self.offset(i)?, self.branch_header_bytes)?;
+        let crc = (self.branch_header_bytes == BRANCH_ENTRY_HEADER_BYTES)
+            .then(|| page::get_u32(head, BRANCH_CHILD_CRC_OFFSET));
+        Ok(Child {
+            page: page::get_u64(head, BRANCH_CHILD_OFFSET),
+            crc,
+        })
     }
 
     /// In a leaf: `Ok(i)` if entry `i` has `key`, else `Err(i)` where it would go.
@@ -236,6 +319,30 @@ pub(crate) struct LeafEntry {
 pub(crate) struct BranchEntry {
     pub(crate) key: Bytes,
     pub(crate) child: u64,
+    /// The CRC-32 of the child page as written, if known: from a format-2
+    /// page, or once the child is encoded at commit. `None` for a child this
+    /// transaction changed (its page is not encoded yet) or read from a
+    /// format-1 page; commit fills it in before encoding this entry.
+    pub(crate) child_crc: Option<u32>,
+}
+
+impl BranchEntry {
+    /// An entry whose child is to be encoded by this transaction.
+    pub(crate) fn new(key: Bytes, child: u64) -> BranchEntry {
+        BranchEntry {
+            key,
+            child,
+            child_crc: None,
+        }
+    }
+
+    /// The child reference, for a descent that checks it.
+    pub(crate) fn child_ref(&self) -> Child {
+        Child {
+            page: self.child,
+            crc: self.child_crc,
+        }
+    }
 }
 
 /// A decoded node, as a write transaction edits it.
@@ -281,9 +388,11 @@ impl Node {
         } else {
             let mut entries = Vec::with_capacity(raw.count() + 1);
             for i in 0..raw.count() {
+                let child = raw.child(i)?;
                 entries.push(BranchEntry {
                     key: bytes.slice_ref(raw.key(i)?),
-                    child: raw.child(i)?,
+                    child: child.page,
+                    child_crc: child.crc,
                 });
             }
             Ok(Node::Branch(entries))
@@ -306,13 +415,16 @@ impl Node {
         }
     }
 
-    /// Encodes into `buf` (one page, any prior contents) and seals it.
+    /// Encodes into `buf` (one page, any prior contents) and seals it;
+    /// returns the page's CRC-32, for its parent's entry.
     ///
     /// # Panics
     ///
-    /// If the node does not fit: the tree code splits nodes before encoding,
-    /// so this is a bug, and writing it would corrupt the file.
-    pub(crate) fn encode(&self, buf: &mut [u8], page: u64, txn: u64) {
+    /// If the node does not fit, or a branch entry's `child_crc` is unknown:
+    /// the tree code splits nodes, and commit encodes children first, before
+    /// encoding a node, so either is a bug, and writing it would corrupt the
+    /// file.
+    pub(crate) fn encode(&self, buf: &mut [u8], page: u64, txn: u64) -> u32 {
         assert!(
             self.size() <= buf.len(),
             "node of {} bytes overflows its page",
@@ -353,9 +465,13 @@ impl Node {
             }
             Node::Branch(es) => {
                 for (i, e) in es.iter().enumerate() {
+                    let Some(child_crc) = e.child_crc else {
+                        panic!("branch entry for page {} encoded before its child", e.child);
+                    };
                     put_slot(buf, i, at, &e.key);
                     page::put_u16(buf, at, e.key.len() as u16);
-                    page::put_u64(buf, at + 2, e.child);
+                    page::put_u64(buf, at + BRANCH_CHILD_OFFSET, e.child);
+                    page::put_u32(buf, at + BRANCH_CHILD_CRC_OFFSET, child_crc);
                     at += BRANCH_ENTRY_HEADER_BYTES;
                     buf[at..at + e.key.len()].copy_from_slice(&e.key);
                     at += e.key.len();
@@ -364,6 +480,7 @@ impl Node {
         }
         buf[at..].fill(0);
         page::seal(buf);
+        page::stored_crc(buf)
     }
 }
 
