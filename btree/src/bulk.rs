@@ -69,10 +69,11 @@ impl Builder {
             LEAF_ENTRY_HEADER_BYTES
                 + key.len()
                 + value.len().min(self.limits.inline_value_len_max)
-                + 8,
+                + 12,
         );
         let inline = value.len() <= self.limits.inline_value_len_max;
-        entry.push(u8::from(!inline));
+        // Leaf value flags (FORMAT.md): 0 inline, 2 overflow run with its CRC-32.
+        entry.push(if inline { 0 } else { 2 });
         entry.extend_from_slice(&(key.len() as u16).to_le_bytes());
         entry.extend_from_slice(&(value.len() as u32).to_le_bytes());
         entry.extend_from_slice(key);
@@ -88,6 +89,7 @@ impl Builder {
             page::seal(&mut run);
             sink.write(id, &run)?;
             entry.extend_from_slice(&id.to_le_bytes());
+            entry.extend_from_slice(&page::stored_crc(&run).to_le_bytes());
         }
         self.count += 1;
         self.add(sink, 0, key, key, &entry)

@@ -202,8 +202,8 @@ impl WriteTxn<'_> {
             }
         }
         let mut run_ids: Vec<u64> = Vec::with_capacity(self.runs.len());
-        for (&id, run) in self.runs.iter_mut() {
-            crate::page::seal(run);
+        // Runs were sealed when made (`make_value`).
+        for (&id, run) in self.runs.iter() {
             self.w.file.write_all_at(run, id * ps as u64)?;
             run_ids.push(id);
         }

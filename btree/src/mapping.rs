@@ -172,7 +172,7 @@ impl Mapping {
     pub(crate) fn value<'a>(&'a self, value: RawValue<'a>, page_count: u64) -> Result<&'a [u8]> {
         match value {
             RawValue::Inline(v) => Ok(v),
-            RawValue::Overflow { page: id, len } => {
+            RawValue::Overflow { page: id, len, crc } => {
                 self.check_id(id, page_count)?;
                 let limits = Limits::new(self.page_size);
                 let n = limits.run_pages(len);
@@ -192,6 +192,7 @@ impl Mapping {
                     }
                     self.mark_verified(id);
                 }
+                check_recorded_crc(run, &self.file, Child { page: id, crc })?;
                 if page::get_u64(run, AUX_OFFSET) != len {
                     return Err(malformed(
                         &self.file,

@@ -8,8 +8,9 @@
 //! compares the prefixes in the slot array, a few cache lines, and reads an
 //! entry only when prefixes tie.
 //! A leaf entry is `flags u8 | key_len u16 | value_len u32 | key | value`,
-//! where the value is inline (flag 0) or an overflow page number `u64`
-//! (flag 1). A branch entry is `key_len u16 | child u64 | child_crc u32 |
+//! where the value is inline (flag 0), or an overflow run's first page
+//! number `u64` and the run's CRC-32 `u32` (flag 2; format 1 wrote flag 1,
+//! the page number alone, which is read as before and kept as it is). A branch entry is `key_len u16 | child u64 | child_crc u32 |
 //! key`; entry `i`'s child holds the keys from `key_i` up to `key_{i+1}`,
 //! and entry 0's key is empty and stands for "everything below `key_1`".
 //!
@@ -69,8 +70,13 @@ pub(crate) fn put_slot(buf: &mut [u8], i: usize, offset: usize, key: &[u8]) {
 }
 /// Leaf value flag: the value follows the key.
 const FLAG_INLINE: u8 = 0;
-/// Leaf value flag: an overflow page number follows the key.
+/// Leaf value flag (format 1): an overflow page number follows the key.
 const FLAG_OVERFLOW: u8 = 1;
+/// Leaf value flag: an overflow page number and the run's CRC-32 follow the key.
+const FLAG_OVERFLOW_CRC: u8 = 2;
+/// Bytes of an overflow reference: page number, and CRC-32 with flag 2.
+const OVERFLOW_REF_BYTES: usize = 8;
+const OVERFLOW_REF_CRC_BYTES: usize = OVERFLOW_REF_BYTES + 4;
 
 pub(crate) fn malformed(file: &Path, page: u64, what: &'static str) -> Error {
     Error::Malformed {
@@ -80,11 +86,16 @@ pub(crate) fn malformed(file: &Path, page: u64, what: &'static str) -> Error {
     }
 }
 
-/// A leaf value as stored: inline bytes or a reference to an overflow run.
+/// A leaf value as stored: inline bytes or a reference to an overflow run,
+/// with the run's CRC-32 if the entry records it.
 #[derive(Clone, Debug)]
 pub(crate) enum RawValue<'a> {
     Inline(&'a [u8]),
-    Overflow { page: u64, len: u64 },
+    Overflow {
+        page: u64,
+        len: u64,
+        crc: Option<u32>,
+    },
 }
 
 /// A reference from a branch entry (or a meta page) to a page: its number
@@ -244,13 +255,22 @@ impl<'a> RawNode<'a> {
                 return Err(self.bad("inline value longer than the page size allows"));
             }
             FLAG_INLINE => RawValue::Inline(self.bytes(key_at + key_len, value_len as usize)?),
-            FLAG_OVERFLOW if value_len as usize > VALUE_LEN_MAX => {
+            FLAG_OVERFLOW | FLAG_OVERFLOW_CRC if value_len as usize > VALUE_LEN_MAX => {
                 return Err(self.bad("value length above the maximum"));
             }
             FLAG_OVERFLOW => RawValue::Overflow {
-                page: page::get_u64(self.bytes(key_at + key_len, 8)?, 0),
+                page: page::get_u64(self.bytes(key_at + key_len, OVERFLOW_REF_BYTES)?, 0),
                 len: u64::from(value_len),
+                crc: None,
             },
+            FLAG_OVERFLOW_CRC => {
+                let r = self.bytes(key_at + key_len, OVERFLOW_REF_CRC_BYTES)?;
+                RawValue::Overflow {
+                    page: page::get_u64(r, 0),
+                    len: u64::from(value_len),
+                    crc: Some(page::get_u32(r, OVERFLOW_REF_BYTES)),
+                }
+            }
             _ => return Err(self.bad("unknown leaf value flag")),
         };
         Ok((key, value))
@@ -300,11 +320,16 @@ impl<'a> RawNode<'a> {
     }
 }
 
-/// A leaf value in a decoded node.
+/// A leaf value in a decoded node. An overflow value's `crc` is `None`
+/// only when read from a format-1 entry, which is written back as it was.
 #[derive(Clone, Debug)]
 pub(crate) enum Value {
     Inline(Bytes),
-    Overflow { page: u64, len: u64 },
+    Overflow {
+        page: u64,
+        len: u64,
+        crc: Option<u32>,
+    },
 }
 
 /// One entry of a decoded leaf.
@@ -358,7 +383,8 @@ pub(crate) fn leaf_entry_bytes(e: &LeafEntry) -> usize {
         + e.key.len()
         + match &e.value {
             Value::Inline(v) => v.len(),
-            Value::Overflow { .. } => 8,
+            Value::Overflow { crc: None, .. } => OVERFLOW_REF_BYTES,
+            Value::Overflow { crc: Some(_), .. } => OVERFLOW_REF_CRC_BYTES,
         }
 }
 
@@ -377,7 +403,7 @@ impl Node {
                 let (key, value) = raw.leaf_entry(i)?;
                 let value = match value {
                     RawValue::Inline(v) => Value::Inline(bytes.slice_ref(v)),
-                    RawValue::Overflow { page, len } => Value::Overflow { page, len },
+                    RawValue::Overflow { page, len, crc } => Value::Overflow { page, len, crc },
                 };
                 entries.push(LeafEntry {
                     key: bytes.slice_ref(key),
@@ -443,7 +469,8 @@ impl Node {
                     put_slot(buf, i, at, &e.key);
                     let (flag, len) = match &e.value {
                         Value::Inline(v) => (FLAG_INLINE, v.len() as u32),
-                        Value::Overflow { len, .. } => (FLAG_OVERFLOW, *len as u32),
+                        Value::Overflow { len, crc: None, .. } => (FLAG_OVERFLOW, *len as u32),
+                        Value::Overflow { len, .. } => (FLAG_OVERFLOW_CRC, *len as u32),
                     };
                     buf[at] = flag;
                     page::put_u16(buf, at + 1, e.key.len() as u16);
@@ -456,9 +483,13 @@ impl Node {
                             buf[at..at + v.len()].copy_from_slice(v);
                             at += v.len();
                         }
-                        Value::Overflow { page, .. } => {
+                        Value::Overflow { page, crc, .. } => {
                             page::put_u64(buf, at, *page);
-                            at += 8;
+                            at += OVERFLOW_REF_BYTES;
+                            if let Some(crc) = crc {
+                                page::put_u32(buf, at, *crc);
+                                at += OVERFLOW_REF_CRC_BYTES - OVERFLOW_REF_BYTES;
+                            }
                         }
                     }
                 }
@@ -554,7 +585,11 @@ mod tests {
             },
             LeafEntry {
                 key: Bytes::from_static(b"b"),
-                value: Value::Overflow { page: 9, len: 5000 },
+                value: Value::Overflow {
+                    page: 9,
+                    len: 5000,
+                    crc: Some(0xfeed),
+                },
             },
         ]);
         let mut buf = vec![0u8; 512];
@@ -566,7 +601,11 @@ mod tests {
         assert_eq!(raw.search(b"ab").unwrap(), Err(1));
         assert!(matches!(
             raw.leaf_entry(1).unwrap().1,
-            RawValue::Overflow { page: 9, len: 5000 }
+            RawValue::Overflow {
+                page: 9,
+                len: 5000,
+                crc: Some(0xfeed)
+            }
         ));
         let Node::Leaf(es) = Node::decode(&bytes, Path::new("x"), 7).unwrap() else {
             panic!("not a leaf")

@@ -73,7 +73,9 @@ impl Walk<'_> {
                 let (k, v) = node.leaf_entry(i)?;
                 let stored = match v {
                     RawValue::Inline(b) => b.len(),
-                    RawValue::Overflow { page: first, len } => {
+                    RawValue::Overflow {
+                        page: first, len, ..
+                    } => {
                         self.snap.map.value(v.clone(), pc)?;
                         let n = Limits::new(self.snap.map.page_size()).run_pages(len);
                         for p in first..first + n {

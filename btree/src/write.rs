@@ -217,7 +217,7 @@ impl<'db> WriteTxn<'db> {
     pub(crate) fn value_bytes(&self, value: &Value) -> Result<Bytes> {
         match value {
             Value::Inline(v) => Ok(v.clone()),
-            &Value::Overflow { page: id, len } => {
+            &Value::Overflow { page: id, len, crc } => {
                 let end = HEADER_BYTES + len as usize;
                 if let Some(run) = self.runs.get(&id) {
                     return Ok(Bytes::copy_from_slice(&run[HEADER_BYTES..end]));
@@ -226,11 +226,12 @@ impl<'db> WriteTxn<'db> {
                     let n = self.db.limits.run_pages(len);
                     let bytes = self.read_pages(id, n)?;
                     verify(&bytes, self.file_path(), id)?;
+                    check_recorded_crc(&bytes, self.file_path(), Child { page: id, crc })?;
                     return Ok(bytes.slice(HEADER_BYTES..end));
                 }
                 let map = &self.base.map;
                 let v = map.value(
-                    RawValue::Overflow { page: id, len },
+                    RawValue::Overflow { page: id, len, crc },
                     self.base.meta.page_count,
                 )?;
                 Ok(map.to_bytes(v))
@@ -314,7 +315,7 @@ impl<'db> WriteTxn<'db> {
 
     /// Gives up a value's overflow run, if it has one.
     pub(crate) fn free_value(&mut self, value: &Value) {
-        if let &Value::Overflow { page: id, len } = value {
+        if let &Value::Overflow { page: id, len, .. } = value {
             self.runs.remove(&id);
             for p in id..id + self.db.limits.run_pages(len) {
                 self.free_page(p);
@@ -333,8 +334,15 @@ impl<'db> WriteTxn<'db> {
         let mut run = vec![0u8; (n as usize) * self.db.limits.page_size];
         page::write_header(&mut run, Kind::Overflow, id, self.txn, len);
         run[HEADER_BYTES..HEADER_BYTES + value.len()].copy_from_slice(value);
+        // Sealed now, so the leaf entry records the run's CRC-32.
+        page::seal(&mut run);
+        let crc = page::stored_crc(&run);
         self.runs.insert(id, run);
-        Ok(Value::Overflow { page: id, len })
+        Ok(Value::Overflow {
+            page: id,
+            len,
+            crc: Some(crc),
+        })
     }
 
     fn check_key(&self, key: &[u8]) -> Result<()> {
