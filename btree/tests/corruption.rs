@@ -348,21 +348,34 @@ fn an_older_valid_copy_put_back_in_its_place_is_reported_at_that_page() {
     let now = file_bytes(&fs);
     let (mut reported, mut tried, mut runs_reported) = (0, 0, 0);
     for old_file in &copies[..copies.len() - 1] {
-        for page in 2..(old_file.len().min(now.len()) as u64 / PAGE) {
-            let span = (page * PAGE) as usize..((page + 1) * PAGE) as usize;
-            let (old, cur) = (&old_file[span.clone()], &now[span]);
-            // An older page headed with this page's number, of the kind
-            // there now: a branch, a leaf, or an overflow run's first page.
-            let own = |p: &[u8]| p[8..16] == page.to_le_bytes();
-            if old == cur || old[4] != cur[4] || !matches!(old[4], 2..=4) || !own(old) || !own(cur)
-            {
+        let pages = old_file.len().min(now.len()) as u64 / PAGE;
+        for page in 2..pages {
+            let at = (page * PAGE) as usize;
+            let (head_old, head_cur) = (&old_file[at..at + 32], &now[at..at + 32]);
+            // An older page (or overflow run, whole) headed with this page's
+            // number, where one of the same kind and length is now.
+            let own = |h: &[u8]| h[8..16] == page.to_le_bytes();
+            let kind = head_cur[4];
+            if head_old[4] != kind || !matches!(kind, 2..=4) || !own(head_old) || !own(head_cur) {
                 continue;
             }
+            let mut n = 1;
+            if kind == 4 {
+                if head_old[24..32] != head_cur[24..32] {
+                    continue;
+                }
+                n = (32 + u64::from_le_bytes(head_cur[24..32].try_into().unwrap())).div_ceil(PAGE);
+            }
+            let span = at..at + (n * PAGE) as usize;
+            if span.end > (pages * PAGE) as usize || old_file[span.clone()] == now[span.clone()] {
+                continue;
+            }
+            let (old, cur) = (&old_file[span.clone()], &now[span]);
             tried += 1;
             put_page(&fs, page, old);
-            if stale_page_is_reported_or_unused(&fs, &model, page, cur[4] == 4) {
+            if stale_page_is_reported_or_unused(&fs, &model, page, kind == 4) {
                 reported += 1;
-                runs_reported += usize::from(cur[4] == 4);
+                runs_reported += usize::from(kind == 4);
             }
             put_page(&fs, page, cur);
         }
