@@ -395,8 +395,27 @@ pub(crate) fn branch_entry_bytes(e: &BranchEntry) -> usize {
 impl Node {
     /// Decodes a verified page held in `bytes`, slicing keys and values out
     /// of it without copying.
+    ///
+    /// # Errors
+    ///
+    /// `Malformed` if a number in the page is out of range, or if entries
+    /// overlap (they would sum to more than a page, and the halves of a
+    /// split would not fit theirs).
     pub(crate) fn decode(bytes: &Bytes, file: &Path, page: u64) -> Result<Node> {
         let raw = RawNode::new(bytes, file, page)?;
+        let node = Node::decode_entries(bytes, &raw)?;
+        // A format-1 branch entry is 4 bytes shorter than `size` counts it.
+        let widened = match node {
+            Node::Branch(_) => raw.count() * (BRANCH_ENTRY_HEADER_BYTES - raw.branch_header_bytes),
+            Node::Leaf(_) => 0,
+        };
+        if node.size() - widened > bytes.len() {
+            return Err(malformed(file, page, "entries overlap"));
+        }
+        Ok(node)
+    }
+
+    fn decode_entries(bytes: &Bytes, raw: &RawNode<'_>) -> Result<Node> {
         if raw.is_leaf() {
             let mut entries = Vec::with_capacity(raw.count() + 1);
             for i in 0..raw.count() {
@@ -611,5 +630,179 @@ mod tests {
             panic!("not a leaf")
         };
         assert_eq!(&es[0].key[..], b"a");
+    }
+
+    /// A sealed 512-byte leaf: an inline value, then an overflow reference.
+    fn sealed_leaf() -> Vec<u8> {
+        let node = Node::Leaf(vec![
+            LeafEntry {
+                key: Bytes::from_static(b"abc"),
+                value: Value::Inline(Bytes::from_static(b"value")),
+            },
+            LeafEntry {
+                key: Bytes::from_static(b"abd"),
+                value: Value::Overflow {
+                    page: 9,
+                    len: 5000,
+                    crc: Some(0x1234),
+                },
+            },
+        ]);
+        let mut buf = vec![0u8; 512];
+        node.encode(&mut buf, 7, 3);
+        buf
+    }
+
+    /// A sealed 512-byte branch of two children.
+    fn sealed_branch() -> Vec<u8> {
+        let node = Node::Branch(vec![
+            BranchEntry {
+                key: Bytes::new(),
+                child: 4,
+                child_crc: Some(0xaaaa),
+            },
+            BranchEntry {
+                key: Bytes::from_static(b"m"),
+                child: 5,
+                child_crc: Some(0xbbbb),
+            },
+        ]);
+        let mut buf = vec![0u8; 512];
+        node.encode(&mut buf, 7, 3);
+        buf
+    }
+
+    /// The offset of entry `i` of a sealed page.
+    fn entry_at(buf: &[u8], i: usize) -> usize {
+        usize::from(page::get_u16(buf, HEADER_BYTES + i * SLOT_BYTES))
+    }
+
+    /// Reads every entry of `buf` the ways readers and writers do.
+    fn read_all(buf: &[u8]) -> Result<()> {
+        let bytes = Bytes::copy_from_slice(buf);
+        let raw = RawNode::new(&bytes, Path::new("x"), 7)?;
+        for i in 0..raw.count() {
+            raw.key(i)?;
+            if raw.is_leaf() {
+                raw.leaf_entry(i)?;
+            } else {
+                raw.child(i)?;
+            }
+        }
+        if raw.is_leaf() {
+            raw.search(b"abd")?;
+        } else {
+            raw.child_index(b"z")?;
+        }
+        Node::decode(&bytes, Path::new("x"), 7).map(drop)
+    }
+
+    /// Applies `mutate` to a copy of `buf`, reseals its CRC, and expects
+    /// `Malformed` naming the page: a CRC that matches does not make a
+    /// number in range.
+    fn assert_rejected(buf: &[u8], what: &str, mutate: impl Fn(&mut Vec<u8>)) {
+        let mut bad = buf.to_vec();
+        mutate(&mut bad);
+        page::seal(&mut bad);
+        match read_all(&bad) {
+            Err(Error::Malformed { page: 7, .. }) => {}
+            other => panic!("{what}: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn sealed_pages_read_back() {
+        read_all(&sealed_leaf()).unwrap();
+        read_all(&sealed_branch()).unwrap();
+        let branch = sealed_branch();
+        let raw = RawNode::new(&branch, Path::new("x"), 7).unwrap();
+        assert_eq!(
+            raw.child(1).unwrap(),
+            Child {
+                page: 5,
+                crc: Some(0xbbbb)
+            }
+        );
+    }
+
+    #[test]
+    fn out_of_range_header_fields_are_malformed_even_with_a_good_crc() {
+        for buf in [sealed_leaf(), sealed_branch()] {
+            assert_rejected(&buf, "count above u16", |b| {
+                page::put_u64(b, AUX_OFFSET, 70_000)
+            });
+            assert_rejected(&buf, "count u64::MAX", |b| {
+                page::put_u64(b, AUX_OFFSET, u64::MAX)
+            });
+            assert_rejected(&buf, "count past the page", |b| {
+                page::put_u64(b, AUX_OFFSET, 200)
+            });
+            assert_rejected(&buf, "unknown flag", |b| b[FLAGS_OFFSET] |= 0x80);
+            assert_rejected(&buf, "reserved byte", |b| b[FLAGS_OFFSET + 1] = 1);
+            assert_rejected(&buf, "unknown kind", |b| b[page::KIND_OFFSET] = 9);
+            assert_rejected(&buf, "slot offset in the header", |b| {
+                page::put_u16(b, HEADER_BYTES, 0)
+            });
+            assert_rejected(&buf, "slot offset in the slot array", |b| {
+                page::put_u16(b, HEADER_BYTES + SLOT_BYTES, HEADER_BYTES as u16 + 1)
+            });
+            assert_rejected(&buf, "slot offset at the page end", |b| {
+                page::put_u16(b, HEADER_BYTES, 511)
+            });
+            assert_rejected(&buf, "slot offset past the page", |b| {
+                page::put_u16(b, HEADER_BYTES, u16::MAX)
+            });
+        }
+        assert_rejected(&sealed_leaf(), "child-CRC flag on a leaf", |b| {
+            b[FLAGS_OFFSET] = FLAG_CHILD_CRC
+        });
+        assert_rejected(&sealed_branch(), "branch without children", |b| {
+            page::put_u64(b, AUX_OFFSET, 0)
+        });
+    }
+
+    #[test]
+    fn out_of_range_entry_fields_are_malformed_even_with_a_good_crc() {
+        let leaf = sealed_leaf();
+        let (inline, overflow) = (entry_at(&leaf, 0), entry_at(&leaf, 1));
+        assert_rejected(&leaf, "key length past the page", |b| {
+            page::put_u16(b, inline + 1, u16::MAX)
+        });
+        assert_rejected(&leaf, "key longer than the maximum", |b| {
+            page::put_u16(b, inline + 1, 65)
+        });
+        assert_rejected(&leaf, "inline value past the page", |b| {
+            page::put_u32(b, inline + 3, u32::MAX)
+        });
+        assert_rejected(&leaf, "inline value longer than the maximum", |b| {
+            page::put_u32(b, inline + 3, 33)
+        });
+        assert_rejected(&leaf, "overflow length above the maximum", |b| {
+            page::put_u32(b, overflow + 3, u32::MAX)
+        });
+        assert_rejected(&leaf, "unknown value flag", |b| b[overflow] = 3);
+        assert_rejected(&leaf, "entries overlap", |b| {
+            // Eight slots all point at one entry of the largest size: each
+            // reads fine, but they sum to more than a page, and a split
+            // would give halves that do not fit.
+            let count = 8;
+            let at = HEADER_BYTES + count * SLOT_BYTES;
+            page::put_u64(b, AUX_OFFSET, count as u64);
+            for i in 0..count {
+                put_slot(b, i, at, &[b'k'; 64]);
+            }
+            b[at] = FLAG_INLINE;
+            page::put_u16(b, at + 1, 64);
+            page::put_u32(b, at + 3, 32);
+            b[at + LEAF_ENTRY_HEADER_BYTES..at + LEAF_ENTRY_HEADER_BYTES + 64].fill(b'k');
+        });
+        let branch = sealed_branch();
+        let second = entry_at(&branch, 1);
+        assert_rejected(&branch, "branch key past the page", |b| {
+            page::put_u16(b, second, u16::MAX)
+        });
+        assert_rejected(&branch, "branch key longer than the maximum", |b| {
+            page::put_u16(b, second, 65)
+        });
     }
 }
