@@ -415,9 +415,10 @@ fn reseal_root(fs: &MemFs, page: u64, fill: impl Fn(&mut [u8])) {
 
 /// Issue 20, item 13: a leaf whose CRC matches but whose sixteen slots all
 /// point at one entry of the largest size. Each entry reads fine; format 1
-/// decoded sixteen entries into a node of four pages, and the next insert
-/// split it into halves that did not fit and panicked writing them. Now
-/// decoding it is `Error::Malformed` naming the page.
+/// decoded sixteen entries into a node of four pages and the insert
+/// returned `Ok`, leaving nodes larger than a page for commit to encode
+/// (where `Node::encode` asserts). Now decoding it is `Error::Malformed`
+/// naming the page.
 #[test]
 fn a_resealed_leaf_of_overlapping_entries_is_an_error_not_a_panic() {
     let fs = Arc::new(MemFs::new());
