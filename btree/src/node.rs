@@ -690,7 +690,7 @@ mod tests {
             }
         }
         if raw.is_leaf() {
-            raw.search(b"abd")?;
+            let _found = raw.search(b"abd")?;
         } else {
             raw.child_index(b"z")?;
         }
