@@ -162,11 +162,11 @@ fn format_1_file_opens_reads_back_and_takes_writes() {
     assert_eq!(read.iter().count(), 120);
 }
 
-/// A format-1 file of full branch pages (bulk loaded, 24 entries of 20
-/// bytes each in a 512-byte page) and overflow values, written by the build
-/// before format 2 (1,500 keys `2i` with value `[i; 3]`, then keys
-/// `150i + 1` with value `[i; 700]` for `i < 10`). Rewritten in format 2, a
-/// full branch grows by 4 bytes per entry and must split even on a remove.
+/// A format-1 file with nearly full branch pages, written by the build
+/// before format 2: 3,000 two-byte keys `k` (value `[k as u8]`) inserted
+/// in a scattered order into 512-byte pages, then keys `300i + 7` given
+/// the value `[i; 700]` (overflow runs) for `i < 10`. Rewritten in format 2
+/// a branch grows by 4 bytes per entry, so even a remove must split it.
 const FULL_V1: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/full_v1.db");
 
 #[test]
@@ -177,29 +177,29 @@ fn format_1_file_of_full_branches_takes_removes_and_inserts() {
         .write_all_at(&std::fs::read(FULL_V1).unwrap(), 0)
         .unwrap();
     let mut model = std::collections::BTreeMap::new();
-    for i in 0..1500u32 {
-        model.insert((i * 2).to_be_bytes().to_vec(), vec![i as u8; 3]);
+    for k in 0..3000u16 {
+        model.insert(k.to_be_bytes().to_vec(), vec![k as u8]);
     }
-    for i in 0..10u32 {
-        model.insert((i * 150 + 1).to_be_bytes().to_vec(), vec![i as u8; 700]);
+    for i in 0..10u16 {
+        model.insert((i * 300 + 7).to_be_bytes().to_vec(), vec![i as u8; 700]);
     }
     let db = Db::open(fs.clone(), "/db", options()).unwrap();
     db.check().unwrap();
     let mut txn = db.begin_write().unwrap();
-    for i in (0..1500u32).step_by(3) {
-        assert!(txn.remove(&(i * 2).to_be_bytes()).unwrap().is_some());
-        model.remove(&(i * 2).to_be_bytes()[..]);
+    for k in (0..3000u16).step_by(3) {
+        assert!(txn.remove(&k.to_be_bytes()).unwrap().is_some());
+        model.remove(&k.to_be_bytes()[..]);
     }
     txn.commit().unwrap();
     db.check().unwrap();
     let mut txn = db.begin_write().unwrap();
-    for i in (0..1500u32).step_by(2) {
-        txn.insert(&(i * 2 + 1).to_be_bytes(), b"odd").unwrap();
-        model.insert((i * 2 + 1).to_be_bytes().to_vec(), b"odd".to_vec());
+    for k in 3000..3500u16 {
+        txn.insert(&k.to_be_bytes(), b"new").unwrap();
+        model.insert(k.to_be_bytes().to_vec(), b"new".to_vec());
     }
     // An overflow value of format 1 (no CRC in its entry) is replaced too.
-    txn.insert(&1u32.to_be_bytes(), &[9u8; 900]).unwrap();
-    model.insert(1u32.to_be_bytes().to_vec(), vec![9u8; 900]);
+    txn.insert(&7u16.to_be_bytes(), &[9u8; 900]).unwrap();
+    model.insert(7u16.to_be_bytes().to_vec(), vec![9u8; 900]);
     txn.commit().unwrap();
     drop(db);
     let db = Db::open(fs, "/db", options()).unwrap();
