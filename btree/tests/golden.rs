@@ -162,38 +162,40 @@ fn format_1_file_opens_reads_back_and_takes_writes() {
     assert_eq!(read.iter().count(), 120);
 }
 
-/// A format-1 file with nearly full branch pages, written by the build
-/// before format 2: 3,000 two-byte keys `k` (value `[k as u8]`) inserted
-/// in a scattered order into 512-byte pages, then keys `300i + 7` given
-/// the value `[i; 700]` (overflow runs) for `i < 10`. Rewritten in format 2
-/// a branch grows by 4 bytes per entry, so even a remove must split it.
+/// A format-1 file whose root branch is nearly full, written by the build
+/// before format 2: two-byte keys `k < 390` with value `[k as u8]` inserted
+/// in order into 512-byte pages (24 leaves under one root), then keys
+/// `100i + 7` given the value `[i; 700]` (overflow runs) for `i < 3`.
+/// Rewritten in format 2 the root grows by 4 bytes per entry, past its
+/// page, so even a remove must split it.
 const FULL_V1: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/full_v1.db");
 
 #[test]
-fn format_1_file_of_full_branches_takes_removes_and_inserts() {
+fn format_1_file_of_a_full_branch_takes_removes_and_inserts() {
     let fs = Arc::new(MemFs::new());
     fs.open(Path::new("/db"), OpenMode::Truncate)
         .unwrap()
         .write_all_at(&std::fs::read(FULL_V1).unwrap(), 0)
         .unwrap();
     let mut model = std::collections::BTreeMap::new();
-    for k in 0..3000u16 {
+    for k in 0..390u16 {
         model.insert(k.to_be_bytes().to_vec(), vec![k as u8]);
     }
-    for i in 0..10u16 {
-        model.insert((i * 300 + 7).to_be_bytes().to_vec(), vec![i as u8; 700]);
+    for i in 0..3u16 {
+        model.insert((i * 100 + 7).to_be_bytes().to_vec(), vec![i as u8; 700]);
     }
     let db = Db::open(fs.clone(), "/db", options()).unwrap();
-    db.check().unwrap();
+    let before = db.check().unwrap();
+    assert_eq!((before.height, before.branch_pages), (2, 1));
     let mut txn = db.begin_write().unwrap();
-    for k in (0..3000u16).step_by(3) {
+    for k in (0..390u16).step_by(3) {
         assert!(txn.remove(&k.to_be_bytes()).unwrap().is_some());
         model.remove(&k.to_be_bytes()[..]);
     }
     txn.commit().unwrap();
-    db.check().unwrap();
+    assert_eq!(db.check().unwrap().height, 3, "the root split");
     let mut txn = db.begin_write().unwrap();
-    for k in 3000..3500u16 {
+    for k in 390..600u16 {
         txn.insert(&k.to_be_bytes(), b"new").unwrap();
         model.insert(k.to_be_bytes().to_vec(), b"new".to_vec());
     }
