@@ -10,9 +10,10 @@
 //! A leaf entry is `flags u8 | key_len u16 | value_len u32 | key | value`,
 //! where the value is inline (flag 0), or an overflow run's first page
 //! number `u64` and the run's CRC-32 `u32` (flag 2; format 1 wrote flag 1,
-//! the page number alone, which is read as before and kept as it is). A branch entry is `key_len u16 | child u64 | child_crc u32 |
-//! key`; entry `i`'s child holds the keys from `key_i` up to `key_{i+1}`,
-//! and entry 0's key is empty and stands for "everything below `key_1`".
+//! the page number alone, which is read as before and kept as it is).
+//! A branch entry is `key_len u16 | child u64 | child_crc u32 | key`; entry
+//! `i`'s child holds the keys from `key_i` up to `key_{i+1}`, and entry 0's
+//! key is empty and stands for "everything below `key_1`".
 //!
 //! `child_crc` is the CRC-32 the child page was written with. A parent is
 //! always written after its children (copy-on-write), so it knows them, and
