@@ -2,9 +2,11 @@
 //! then each level of branches over the one below, written as they fill.
 //! Used by [`WriteTxn::bulk_load`] and by compaction.
 
-use crate::node::{BRANCH_ENTRY_HEADER_BYTES, LEAF_ENTRY_HEADER_BYTES, SLOT_BYTES, key_prefix};
+use crate::node::{
+    BRANCH_ENTRY_HEADER_BYTES, Child, LEAF_ENTRY_HEADER_BYTES, SLOT_BYTES, key_prefix,
+};
 use crate::page::{self, HEADER_BYTES, Kind, Limits, VALUE_LEN_MAX};
-use crate::write::WriteTxn;
+use crate::write::{Tree, WriteTxn};
 use crate::{Error, Result};
 
 /// Where built pages go.
@@ -67,10 +69,11 @@ impl Builder {
             LEAF_ENTRY_HEADER_BYTES
                 + key.len()
                 + value.len().min(self.limits.inline_value_len_max)
-                + 8,
+                + 12,
         );
         let inline = value.len() <= self.limits.inline_value_len_max;
-        entry.push(u8::from(!inline));
+        // Leaf value flags (FORMAT.md): 0 inline, 2 overflow run with its CRC-32.
+        entry.push(if inline { 0 } else { 2 });
         entry.extend_from_slice(&(key.len() as u16).to_le_bytes());
         entry.extend_from_slice(&(value.len() as u32).to_le_bytes());
         entry.extend_from_slice(key);
@@ -86,6 +89,7 @@ impl Builder {
             page::seal(&mut run);
             sink.write(id, &run)?;
             entry.extend_from_slice(&id.to_le_bytes());
+            entry.extend_from_slice(&page::stored_crc(&run).to_le_bytes());
         }
         self.count += 1;
         self.add(sink, 0, key, key, &entry)
@@ -116,10 +120,11 @@ impl Builder {
         Ok(())
     }
 
-    /// Writes level `level`'s node and adds it to the level above.
+    /// Writes level `level`'s node and adds it, with its CRC-32, to the
+    /// level above.
     fn emit(&mut self, sink: &mut dyn Sink, level: usize) -> Result<u64> {
         let id = sink.alloc(1)?;
-        self.encode(level, id);
+        let crc = self.encode(level, id);
         sink.write(id, &self.page)?;
         let l = &mut self.levels[level];
         l.emitted += 1;
@@ -136,13 +141,16 @@ impl Builder {
         let mut entry = Vec::with_capacity(BRANCH_ENTRY_HEADER_BYTES + stored.len());
         entry.extend_from_slice(&(stored.len() as u16).to_le_bytes());
         entry.extend_from_slice(&id.to_le_bytes());
+        entry.extend_from_slice(&crc.to_le_bytes());
         entry.extend_from_slice(stored);
         let stored = stored.to_vec();
         self.add(sink, level + 1, &first_key, &stored, &entry)?;
         Ok(id)
     }
 
-    fn encode(&mut self, level: usize, id: u64) {
+    /// Encodes level `level`'s node as page `id` into `self.page`; returns
+    /// its CRC-32.
+    fn encode(&mut self, level: usize, id: u64) -> u32 {
         let l = &self.levels[level];
         let buf = &mut self.page;
         buf.fill(0);
@@ -155,10 +163,12 @@ impl Builder {
         }
         buf[data_at..data_at + l.data.len()].copy_from_slice(&l.data);
         page::seal(buf);
+        page::stored_crc(buf)
     }
 
-    /// Writes the partly filled nodes; returns the root, if any entry was added.
-    pub(crate) fn finish(mut self, sink: &mut dyn Sink) -> Result<Option<u64>> {
+    /// Writes the partly filled nodes; returns the root with its CRC-32, if
+    /// any entry was added.
+    pub(crate) fn finish(mut self, sink: &mut dyn Sink) -> Result<Option<Child>> {
         let mut level = 0;
         loop {
             let top = level + 1 == self.levels.len();
@@ -167,9 +177,12 @@ impl Builder {
                     return Ok(None);
                 }
                 let id = sink.alloc(1)?;
-                self.encode(level, id);
+                let crc = self.encode(level, id);
                 sink.write(id, &self.page)?;
-                return Ok(Some(id));
+                return Ok(Some(Child {
+                    page: id,
+                    crc: Some(crc),
+                }));
             }
             if !self.levels[level].offsets.is_empty() {
                 self.emit(sink, level)?;
@@ -255,7 +268,7 @@ impl WriteTxn<'_> {
             allocated: Vec::new(),
         };
         let mut builder = Builder::new(limits, txn_id);
-        let result = (|| -> Result<Option<u64>> {
+        let result = (|| -> Result<Option<Child>> {
             let mut prev: Option<Vec<u8>> = None;
             for (index, (k, v)) in items.into_iter().enumerate() {
                 let (k, v) = (k.as_ref(), v.as_ref());
@@ -295,9 +308,9 @@ impl WriteTxn<'_> {
             Ok(root) => {
                 if let Some(old) = self.root.take() {
                     // An empty tree has no root, but be safe.
-                    self.free_page(old);
+                    self.free_page(old.page);
                 }
-                self.root = root;
+                self.set_root(Tree::Main, root);
                 Ok(self.len)
             }
             Err(e) => {

@@ -8,12 +8,15 @@
 //! durable one is not in, so a torn meta write leaves the other slot whole;
 //! its checksum tells which one to take.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
+use crate::cursor::DEPTH_MAX;
 use crate::db::{Inner, Snapshot, Writer};
 use crate::mapping::Mapping;
 use crate::meta::Meta;
+use crate::node::{Child, Node, malformed};
 use crate::write::WriteTxn;
 use crate::{Durability, Result};
 
@@ -98,31 +101,93 @@ impl WriteTxn<'_> {
         r
     }
 
+    /// Encodes dirty node `id` into its slot of `pages` (one page per
+    /// dirty node, in the order of `slots`), after its dirty children, so
+    /// each branch entry records its child's CRC-32; returns the node's.
+    /// Recursion is bounded by the tree's depth.
+    fn encode_subtree(
+        &mut self,
+        id: u64,
+        pages: &mut [u8],
+        slots: &HashMap<u64, usize>,
+        depth: usize,
+    ) -> Result<u32> {
+        if depth >= DEPTH_MAX {
+            return Err(malformed(
+                self.file_path(),
+                id,
+                "tree deeper than any valid tree",
+            ));
+        }
+        // Taken out while its children are encoded; encoded once, as a
+        // dirty child has exactly one parent.
+        let Some(mut node) = self.dirty.remove(&id) else {
+            return Err(malformed(self.file_path(), id, "page referenced twice"));
+        };
+        if let Node::Branch(es) = &mut node {
+            for e in es.iter_mut() {
+                if self.dirty.contains_key(&e.child) {
+                    e.child_crc = Some(self.encode_subtree(e.child, pages, slots, depth + 1)?);
+                } else if e.child_crc.is_none() {
+                    // A child of a format-1 page: record what it holds now.
+                    e.child_crc = Some(self.clean_crc(e.child)?);
+                }
+            }
+        }
+        let ps = self.db.limits.page_size;
+        let slot = slots
+            .get(&id)
+            .ok_or_else(|| malformed(self.file_path(), id, "page not allocated by this commit"))?;
+        let at = slot * ps;
+        Ok(node.encode(&mut pages[at..at + ps], id, self.txn))
+    }
+
+    /// Encodes the root `root` of a tree and every dirty node below it;
+    /// returns the root with its CRC-32.
+    fn encode_tree(
+        &mut self,
+        root: Option<Child>,
+        pages: &mut [u8],
+        slots: &HashMap<u64, usize>,
+    ) -> Result<Option<Child>> {
+        let Some(root) = root else { return Ok(None) };
+        let crc = if self.dirty.contains_key(&root.page) {
+            self.encode_subtree(root.page, pages, slots, 0)?
+        } else {
+            match root.crc {
+                Some(crc) => crc,
+                None => self.clean_crc(root.page)?,
+            }
+        };
+        Ok(Some(Child {
+            page: root.page,
+            crc: Some(crc),
+        }))
+    }
+
     fn commit_inner(&mut self) -> Result<()> {
         self.record_frees()?;
         let ps = self.db.limits.page_size;
         ensure_file_pages(&mut self.w, ps, self.page_count)?;
 
-        // Encode the dirty nodes in page order and write runs of adjacent pages at once.
+        // Encode the dirty nodes children first (a parent records its
+        // children's checksums), each into its place in page order, then
+        // write runs of adjacent pages at once.
         let mut ids: Vec<u64> = self.dirty.keys().copied().collect();
         ids.sort_unstable();
-        let mut buf: Vec<u8> = Vec::with_capacity(WRITE_CHUNK_BYTES.min(ids.len() * ps));
-        let mut buf_start = 0u64;
+        let slots: HashMap<u64, usize> = ids.iter().enumerate().map(|(i, &id)| (id, i)).collect();
+        let mut pages = vec![0u8; ids.len() * ps];
+        self.root = self.encode_tree(self.root, &mut pages, &slots)?;
+        self.free_root = self.encode_tree(self.free_root, &mut pages, &slots)?;
+        // Every dirty node hangs below a root; encode any other as well, as
+        // the pages were always written.
+        while let Some(&id) = self.dirty.keys().next() {
+            self.encode_subtree(id, &mut pages, &slots, 0)?;
+        }
         let mut live_probe: Option<(u64, Vec<u8>)> = None;
-        for &id in &ids {
-            let contiguous = !buf.is_empty() && buf_start + (buf.len() / ps) as u64 == id;
-            if !contiguous || buf.len() >= WRITE_CHUNK_BYTES {
-                if !buf.is_empty() {
-                    self.w.file.write_all_at(&buf, buf_start * ps as u64)?;
-                }
-                buf.clear();
-                buf_start = id;
-            }
-            let at = buf.len();
-            buf.resize(at + ps, 0);
-            if let Some(node) = self.dirty.get(&id) {
-                node.encode(&mut buf[at..], id, self.txn);
-            }
+        let mut run_start = 0;
+        for (i, &id) in ids.iter().enumerate() {
+            let page = &pages[i * ps..(i + 1) * ps];
             // A probe page must differ from what the view shows now: a page
             // rewritten with the same bytes (the same commit replayed after
             // a reopen lost it) would pass for "writes show through" on a
@@ -130,17 +195,20 @@ impl WriteTxn<'_> {
             if live_probe.is_none()
                 && self.w.map_live.is_none()
                 && id < self.base.map.pages()
-                && self.base.map.raw(id, 1) != Some(&buf[at..])
+                && self.base.map.raw(id, 1) != Some(page)
             {
-                live_probe = Some((id, buf[at..].to_vec()));
+                live_probe = Some((id, page.to_vec()));
+            }
+            let next_adjacent = ids.get(i + 1) == Some(&(id + 1));
+            if !next_adjacent || (i + 1 - run_start) * ps >= WRITE_CHUNK_BYTES {
+                let run = &pages[run_start * ps..(i + 1) * ps];
+                self.w.file.write_all_at(run, ids[run_start] * ps as u64)?;
+                run_start = i + 1;
             }
         }
-        if !buf.is_empty() {
-            self.w.file.write_all_at(&buf, buf_start * ps as u64)?;
-        }
         let mut run_ids: Vec<u64> = Vec::with_capacity(self.runs.len());
-        for (&id, run) in self.runs.iter_mut() {
-            crate::page::seal(run);
+        // Runs were sealed when made (`make_value`).
+        for (&id, run) in self.runs.iter() {
             self.w.file.write_all_at(run, id * ps as u64)?;
             run_ids.push(id);
         }
@@ -148,8 +216,10 @@ impl WriteTxn<'_> {
         let meta = Meta {
             txn: self.txn,
             page_size: ps as u32,
-            root: self.root,
-            free_root: self.free_root,
+            root: self.root.map(|c| c.page),
+            free_root: self.free_root.map(|c| c.page),
+            root_crc: self.root.and_then(|c| c.crc),
+            free_root_crc: self.free_root.and_then(|c| c.crc),
             page_count: self.page_count,
             entry_count: self.len,
         };

@@ -52,7 +52,7 @@ impl Db {
         let mut cursor = Cursor::seek(
             &snap.map,
             m.page_count,
-            m.root,
+            m.root_ref(),
             std::ops::Bound::Unbounded,
             true,
         )?;
@@ -67,8 +67,10 @@ impl Db {
         let meta = Meta {
             txn,
             page_size: ps as u32,
-            root,
+            root: root.map(|c| c.page),
             free_root: None,
+            root_crc: root.and_then(|c| c.crc),
+            free_root_crc: None,
             page_count,
             entry_count: m.entry_count,
         };

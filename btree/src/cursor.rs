@@ -7,7 +7,7 @@ use std::ops::Bound;
 
 use crate::Result;
 use crate::mapping::Mapping;
-use crate::node::{RawNode, RawValue, malformed};
+use crate::node::{Child, RawNode, RawValue, malformed};
 
 /// Deeper than any valid tree (fan-out is at least 2 per level for keys of
 /// at most an eighth of a page): a deeper path means a cycle in a corrupt file.
@@ -30,7 +30,7 @@ impl<'a> Cursor<'a> {
     pub(crate) fn seek(
         map: &'a Mapping,
         page_count: u64,
-        root: Option<u64>,
+        root: Option<Child>,
         bound: Bound<&[u8]>,
         forward: bool,
     ) -> Result<Cursor<'a>> {
@@ -39,14 +39,18 @@ impl<'a> Cursor<'a> {
             page_count,
             stack: Vec::with_capacity(8),
         };
-        let Some(mut id) = root else {
+        let Some(mut child) = root else {
             return Ok(cursor);
         };
         loop {
             if cursor.stack.len() >= DEPTH_MAX {
-                return Err(malformed(map.file(), id, "tree deeper than any valid tree"));
+                return Err(malformed(
+                    map.file(),
+                    child.page,
+                    "tree deeper than any valid tree",
+                ));
             }
-            let node = map.node(id, page_count)?;
+            let node = map.node(child, page_count)?;
             let count = node.count() as isize;
             if node.is_leaf() {
                 let pos = match (bound, forward) {
@@ -71,7 +75,7 @@ impl<'a> Cursor<'a> {
                 Bound::Unbounded => count - 1,
                 Bound::Included(k) | Bound::Excluded(k) => node.child_index(k)? as isize,
             };
-            id = node.child(pos as usize)?;
+            child = node.child(pos as usize)?;
             cursor.stack.push((node, pos));
         }
         if forward {
@@ -118,15 +122,15 @@ impl<'a> Cursor<'a> {
         Ok(())
     }
 
-    fn push(&mut self, id: u64, first: bool) -> Result<()> {
+    fn push(&mut self, child: Child, first: bool) -> Result<()> {
         if self.stack.len() >= DEPTH_MAX {
             return Err(malformed(
                 self.map.file(),
-                id,
+                child.page,
                 "tree deeper than any valid tree",
             ));
         }
-        let node = self.map.node(id, self.page_count)?;
+        let node = self.map.node(child, self.page_count)?;
         let pos = if first { 0 } else { node.count() as isize - 1 };
         self.stack.push((node, pos));
         Ok(())

@@ -210,6 +210,8 @@ impl Db {
                 page_size,
                 root: None,
                 free_root: None,
+                root_crc: None,
+                free_root_crc: None,
                 page_count: FIRST_DATA_PAGE,
                 entry_count: 0,
             };

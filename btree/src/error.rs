@@ -10,18 +10,21 @@ pub enum Error {
     #[error(transparent)]
     Io(#[from] vfs::Error),
 
-    /// A page's CRC-32 does not match its bytes.
+    /// A page's CRC-32 does not match its bytes, or a valid page is not the
+    /// one its parent (or the meta page) recorded: an older copy or another
+    /// page's bytes sit in its place (a lost or misdirected write).
     #[error(
-        "page {page} of {file:?}: checksum mismatch (stored {expected:#010x}, computed {found:#010x})"
+        "page {page} of {file:?}: checksum mismatch (expected {expected:#010x}, found {found:#010x})"
     )]
     Corruption {
         /// The database file.
         file: PathBuf,
-        /// The page whose checksum failed.
+        /// The page at fault.
         page: u64,
-        /// The checksum stored in the page.
+        /// The checksum stored in the page, or the one its parent (or the
+        /// meta page) recorded for it.
         expected: u32,
-        /// The checksum computed over its bytes.
+        /// The checksum computed over its bytes, or the one stored in it.
         found: u32,
     },
 

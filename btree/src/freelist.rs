@@ -119,7 +119,7 @@ impl WriteTxn<'_> {
                 (None, Some(k)) => Bound::Included(&k[..]),
                 (None, None) => Bound::Unbounded,
             };
-            let cursor = Cursor::seek(map, m.page_count, m.free_root, bound, true)?;
+            let cursor = Cursor::seek(map, m.page_count, m.free_root_ref(), bound, true)?;
             let Some((key, value)) = cursor.current_value()? else {
                 return Ok(false);
             };

@@ -21,7 +21,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use bytes::Bytes;
 
-use crate::node::{RawNode, RawValue, malformed};
+use crate::node::{Child, RawNode, RawValue, malformed};
 use crate::page::{self, AUX_OFFSET, FIRST_DATA_PAGE, HEADER_BYTES, Kind, Limits};
 use crate::{Error, Result};
 
@@ -56,6 +56,21 @@ pub(crate) fn verify(buf: &[u8], file: &Path, id: u64) -> Result<Kind> {
         return Err(malformed(file, id, "page holds another page's number"));
     }
     Kind::from_byte(buf[page::KIND_OFFSET]).ok_or_else(|| malformed(file, id, "unknown page kind"))
+}
+
+/// Checks that the page in `buf` (verified) is the one `child` refers to:
+/// its stored CRC-32 is the one recorded for it, if one was.
+pub(crate) fn check_recorded_crc(buf: &[u8], file: &Path, child: Child) -> Result<()> {
+    let found = page::stored_crc(buf);
+    match child.crc {
+        Some(expected) if expected != found => Err(Error::Corruption {
+            file: file.to_path_buf(),
+            page: child.page,
+            expected,
+            found,
+        }),
+        _ => Ok(()),
+    }
 }
 
 impl Mapping {
@@ -130,8 +145,17 @@ impl Mapping {
         Ok(())
     }
 
-    /// Branch or leaf page `id` of a snapshot with `page_count` pages.
-    pub(crate) fn node(&self, id: u64, page_count: u64) -> Result<RawNode<'_>> {
+    /// Branch or leaf page `child` of a snapshot with `page_count` pages.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Corruption`] if the page's bytes fail its checksum, or if
+    /// its checksum is not the one its parent (or the meta page) recorded
+    /// for it: an older or another page's valid copy sits in its place
+    /// (`expected` is the recorded CRC, `found` the page's). `Malformed` if
+    /// its header or entries break the format.
+    pub(crate) fn node(&self, child: Child, page_count: u64) -> Result<RawNode<'_>> {
+        let id = child.page;
         self.check_id(id, page_count)?;
         let buf = self
             .raw(id, 1)
@@ -140,6 +164,7 @@ impl Mapping {
             verify(buf, &self.file, id)?;
             self.mark_verified(id);
         }
+        check_recorded_crc(buf, &self.file, child)?;
         RawNode::new(buf, &self.file, id)
     }
 
@@ -147,7 +172,7 @@ impl Mapping {
     pub(crate) fn value<'a>(&'a self, value: RawValue<'a>, page_count: u64) -> Result<&'a [u8]> {
         match value {
             RawValue::Inline(v) => Ok(v),
-            RawValue::Overflow { page: id, len } => {
+            RawValue::Overflow { page: id, len, crc } => {
                 self.check_id(id, page_count)?;
                 let limits = Limits::new(self.page_size);
                 let n = limits.run_pages(len);
@@ -167,6 +192,7 @@ impl Mapping {
                     }
                     self.mark_verified(id);
                 }
+                check_recorded_crc(run, &self.file, Child { page: id, crc })?;
                 if page::get_u64(run, AUX_OFFSET) != len {
                     return Err(malformed(
                         &self.file,

@@ -3,12 +3,16 @@
 //! leaves the other slot intact; open takes the valid slot with the higher
 //! transaction id.
 
+use crate::node::Child;
 use crate::page::{self, HEADER_BYTES, Kind};
 
 /// The format's magic, at the start of each meta page's body.
 pub(crate) const MAGIC: [u8; 8] = *b"CowBTree";
-/// The format version this build reads and writes.
-pub(crate) const FORMAT_VERSION: u32 = 1;
+/// The format version this build writes.
+pub(crate) const FORMAT_VERSION: u32 = 2;
+/// The oldest format version this build reads: version 1 has no child
+/// checksums (in branch entries and here), and its pages are read as before.
+pub(crate) const FORMAT_VERSION_MIN: u32 = 1;
 
 pub(crate) const MAGIC_OFFSET: usize = HEADER_BYTES;
 pub(crate) const VERSION_OFFSET: usize = MAGIC_OFFSET + 8;
@@ -17,8 +21,12 @@ pub(crate) const ROOT_OFFSET: usize = PAGE_SIZE_OFFSET + 4;
 pub(crate) const FREE_ROOT_OFFSET: usize = ROOT_OFFSET + 8;
 pub(crate) const PAGE_COUNT_OFFSET: usize = FREE_ROOT_OFFSET + 8;
 pub(crate) const ENTRY_COUNT_OFFSET: usize = PAGE_COUNT_OFFSET + 8;
-pub(crate) const META_END: usize = ENTRY_COUNT_OFFSET + 8;
-const _: () = assert!(META_END == 80);
+/// Format 2: the CRC-32 the root page was written with (0 if no tree).
+pub(crate) const ROOT_CRC_OFFSET: usize = ENTRY_COUNT_OFFSET + 8;
+/// Format 2: the CRC-32 the free tree's root was written with (0 if none).
+pub(crate) const FREE_ROOT_CRC_OFFSET: usize = ROOT_CRC_OFFSET + 4;
+pub(crate) const META_END: usize = FREE_ROOT_CRC_OFFSET + 4;
+const _: () = assert!(META_END == 88);
 
 /// Stored in place of a page number for "no tree".
 pub(crate) const NO_PAGE: u64 = u64::MAX;
@@ -30,6 +38,11 @@ pub(crate) struct Meta {
     pub(crate) page_size: u32,
     pub(crate) root: Option<u64>,
     pub(crate) free_root: Option<u64>,
+    /// The CRC-32 `root` was written with: `None` in a format-1 meta page
+    /// (unchecked) and when there is no root.
+    pub(crate) root_crc: Option<u32>,
+    /// The CRC-32 `free_root` was written with, as `root_crc`.
+    pub(crate) free_root_crc: Option<u32>,
     /// Pages in use: every page number the trees reference is below it.
     pub(crate) page_count: u64,
     pub(crate) entry_count: u64,
@@ -103,6 +116,22 @@ const LEAF_ENTRY_BYTES_MIN: u64 =
     (crate::node::SLOT_BYTES + crate::node::LEAF_ENTRY_HEADER_BYTES) as u64;
 
 impl Meta {
+    /// The main tree's root, with the CRC-32 to check it against.
+    pub(crate) fn root_ref(&self) -> Option<Child> {
+        self.root.map(|page| Child {
+            page,
+            crc: self.root_crc,
+        })
+    }
+
+    /// The free tree's root, with the CRC-32 to check it against.
+    pub(crate) fn free_root_ref(&self) -> Option<Child> {
+        self.free_root.map(|page| Child {
+            page,
+            crc: self.free_root_crc,
+        })
+    }
+
     /// Encodes into `buf` (one page) as meta page `slot` (0 or 1).
     pub(crate) fn encode(&self, buf: &mut [u8], slot: u64) {
         buf.fill(0);
@@ -114,6 +143,8 @@ impl Meta {
         page::put_u64(buf, FREE_ROOT_OFFSET, self.free_root.unwrap_or(NO_PAGE));
         page::put_u64(buf, PAGE_COUNT_OFFSET, self.page_count);
         page::put_u64(buf, ENTRY_COUNT_OFFSET, self.entry_count);
+        page::put_u32(buf, ROOT_CRC_OFFSET, self.root_crc.unwrap_or(0));
+        page::put_u32(buf, FREE_ROOT_CRC_OFFSET, self.free_root_crc.unwrap_or(0));
         page::seal(buf);
     }
 
@@ -137,7 +168,7 @@ impl Meta {
             return Err(MetaProblem::Magic);
         }
         let version = page::get_u32(buf, VERSION_OFFSET);
-        if version != FORMAT_VERSION {
+        if !(FORMAT_VERSION_MIN..=FORMAT_VERSION).contains(&version) {
             return Err(MetaProblem::Version(version));
         }
         if Kind::from_byte(buf[page::KIND_OFFSET]) != Some(Kind::Meta)
@@ -146,11 +177,18 @@ impl Meta {
         {
             return Err(MetaProblem::Malformed);
         }
+        let root = opt(page::get_u64(buf, ROOT_OFFSET));
+        let free_root = opt(page::get_u64(buf, FREE_ROOT_OFFSET));
+        let crc_of = |tree: Option<u64>, at: usize| {
+            (version >= 2 && tree.is_some()).then(|| page::get_u32(buf, at))
+        };
         let meta = Meta {
             txn: page::get_u64(buf, page::TXN_OFFSET),
             page_size: page::get_u32(buf, PAGE_SIZE_OFFSET),
-            root: opt(page::get_u64(buf, ROOT_OFFSET)),
-            free_root: opt(page::get_u64(buf, FREE_ROOT_OFFSET)),
+            root,
+            free_root,
+            root_crc: crc_of(root, ROOT_CRC_OFFSET),
+            free_root_crc: crc_of(free_root, FREE_ROOT_CRC_OFFSET),
             page_count: page::get_u64(buf, PAGE_COUNT_OFFSET),
             entry_count: page::get_u64(buf, ENTRY_COUNT_OFFSET),
         };
@@ -214,6 +252,8 @@ mod tests {
             page_size: 512,
             root: Some(7),
             free_root: None,
+            root_crc: Some(0xdead_beef),
+            free_root_crc: None,
             page_count: 9,
             entry_count: 100,
         }

@@ -7,6 +7,8 @@ pub(crate) const CRC_OFFSET: usize = 0;
 pub(crate) const CRC_END: usize = CRC_OFFSET + 4;
 /// Byte offset of the page kind.
 pub(crate) const KIND_OFFSET: usize = CRC_END;
+/// Byte offset of the page's flags (format 2; zero in format 1).
+pub(crate) const FLAGS_OFFSET: usize = KIND_OFFSET + 1;
 /// Byte offset of the page's own number.
 pub(crate) const PAGE_ID_OFFSET: usize = KIND_OFFSET + 4;
 /// Byte offset of the id of the transaction that wrote the page.
@@ -17,6 +19,12 @@ pub(crate) const AUX_OFFSET: usize = TXN_OFFSET + 8;
 /// Size of the common header; a page's body starts here.
 pub(crate) const HEADER_BYTES: usize = AUX_OFFSET + 8;
 const _: () = assert!(HEADER_BYTES == 32);
+
+/// Page flag (branch pages of format 2): each branch entry records the
+/// CRC-32 its child page was written with.
+pub(crate) const FLAG_CHILD_CRC: u8 = 1;
+/// Every flag this build knows; a page with another bit set is malformed.
+pub(crate) const FLAGS_KNOWN: u8 = FLAG_CHILD_CRC;
 
 /// Pages 0 and 1 are the meta pages; the tree's pages start at 2.
 pub(crate) const FIRST_DATA_PAGE: u64 = 2;
@@ -73,10 +81,14 @@ pub(crate) fn put_u16(buf: &mut [u8], at: usize, v: u16) {
     buf[at..at + 2].copy_from_slice(&v.to_le_bytes());
 }
 
-/// Writes the common header (all but the checksum) into `buf`.
+/// Writes the common header (all but the checksum) into `buf`: branch
+/// pages get [`FLAG_CHILD_CRC`], every other kind no flag.
 pub(crate) fn write_header(buf: &mut [u8], kind: Kind, page: u64, txn: u64, aux: u64) {
     buf[KIND_OFFSET] = kind as u8;
-    buf[KIND_OFFSET + 1..PAGE_ID_OFFSET].fill(0);
+    buf[FLAGS_OFFSET..PAGE_ID_OFFSET].fill(0);
+    if kind == Kind::Branch {
+        buf[FLAGS_OFFSET] = FLAG_CHILD_CRC;
+    }
     put_u64(buf, PAGE_ID_OFFSET, page);
     put_u64(buf, TXN_OFFSET, txn);
     put_u64(buf, AUX_OFFSET, aux);
@@ -86,6 +98,11 @@ pub(crate) fn write_header(buf: &mut [u8], kind: Kind, page: u64, txn: u64, aux:
 pub(crate) fn seal(buf: &mut [u8]) {
     let crc = crc32fast::hash(&buf[CRC_END..]);
     put_u32(buf, CRC_OFFSET, crc);
+}
+
+/// The checksum stored in a page's header; `buf` holds at least the header.
+pub(crate) fn stored_crc(buf: &[u8]) -> u32 {
+    get_u32(buf, CRC_OFFSET)
 }
 
 /// The stored and the computed checksum of a page.

@@ -74,11 +74,11 @@ impl ReadTxn {
     /// As [`get`](Self::get).
     pub fn get_ref(&self, key: &[u8]) -> Result<Option<&[u8]>> {
         let snap = &*self.snap;
-        let Some(mut id) = snap.meta.root else {
+        let Some(mut child) = snap.meta.root_ref() else {
             return Ok(None);
         };
         for _ in 0..DEPTH_MAX {
-            let node = snap.map.node(id, snap.meta.page_count)?;
+            let node = snap.map.node(child, snap.meta.page_count)?;
             if node.is_leaf() {
                 return match node.search(key)? {
                     Ok(i) => Ok(Some(
@@ -88,11 +88,11 @@ impl ReadTxn {
                     Err(_) => Ok(None),
                 };
             }
-            id = node.child(node.child_index(key)?)?;
+            child = node.child(node.child_index(key)?)?;
         }
         Err(malformed(
             snap.map.file(),
-            id,
+            child.page,
             "tree deeper than any valid tree",
         ))
     }
@@ -184,7 +184,7 @@ impl<'a> Range<'a> {
                 let c = Cursor::seek(
                     &self.snap.map,
                     m.page_count,
-                    m.root,
+                    m.root_ref(),
                     as_slice(&self.start),
                     true,
                 )?;
@@ -212,7 +212,7 @@ impl<'a> Range<'a> {
                 let c = Cursor::seek(
                     &self.snap.map,
                     m.page_count,
-                    m.root,
+                    m.root_ref(),
                     as_slice(&self.end),
                     false,
                 )?;

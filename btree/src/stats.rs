@@ -6,7 +6,7 @@ use std::collections::HashSet;
 use crate::Result;
 use crate::cursor::{Cursor, DEPTH_MAX};
 use crate::db::{Db, Snapshot};
-use crate::node::{RawValue, malformed};
+use crate::node::{Child, RawValue, malformed};
 use crate::page::{self, FIRST_DATA_PAGE, Limits};
 
 /// What [`Db::stats`] reports about the last commit.
@@ -54,7 +54,8 @@ impl Walk<'_> {
         Ok(())
     }
 
-    fn tree(&mut self, id: u64, depth: u32) -> Result<()> {
+    fn tree(&mut self, child: Child, depth: u32) -> Result<()> {
+        let id = child.page;
         if depth as usize >= DEPTH_MAX {
             return Err(malformed(
                 self.snap.map.file(),
@@ -64,7 +65,7 @@ impl Walk<'_> {
         }
         self.claim(id)?;
         let pc = self.snap.meta.page_count;
-        let node = self.snap.map.node(id, pc)?;
+        let node = self.snap.map.node(child, pc)?;
         self.height = self.height.max(depth + 1);
         if node.is_leaf() {
             self.leaf += 1;
@@ -72,7 +73,9 @@ impl Walk<'_> {
                 let (k, v) = node.leaf_entry(i)?;
                 let stored = match v {
                     RawValue::Inline(b) => b.len(),
-                    RawValue::Overflow { page: first, len } => {
+                    RawValue::Overflow {
+                        page: first, len, ..
+                    } => {
                         self.snap.map.value(v.clone(), pc)?;
                         let n = Limits::new(self.snap.map.page_size()).run_pages(len);
                         for p in first..first + n {
@@ -115,7 +118,7 @@ impl Db {
             used_bytes: 0,
             height: 0,
         };
-        if let Some(root) = snap.meta.root {
+        if let Some(root) = snap.meta.root_ref() {
             walk.tree(root, 0)?;
         }
         let (branch, leaf, overflow, height, used) = (
@@ -128,7 +131,7 @@ impl Db {
         walk.height = 0;
         walk.branch = 0;
         walk.leaf = 0;
-        if let Some(root) = snap.meta.free_root {
+        if let Some(root) = snap.meta.free_root_ref() {
             walk.tree(root, 0)?;
         }
         let free_tree_pages = walk.branch + walk.leaf;
@@ -137,7 +140,7 @@ impl Db {
         let mut cursor = Cursor::seek(
             &snap.map,
             pc,
-            snap.meta.free_root,
+            snap.meta.free_root_ref(),
             std::ops::Bound::Unbounded,
             true,
         )?;

@@ -5,7 +5,7 @@ use bytes::Bytes;
 
 use crate::Result;
 use crate::cursor::DEPTH_MAX;
-use crate::node::{self, BranchEntry, LeafEntry, Node, Value, malformed};
+use crate::node::{self, BranchEntry, Child, LeafEntry, Node, Value, malformed};
 use crate::write::{Tree, WriteTxn};
 
 /// A node that overflowed its page split into two: the separator and the
@@ -49,17 +49,51 @@ fn split_node(node: &mut Node) -> (Bytes, Node) {
 }
 
 impl WriteTxn<'_> {
-    /// Makes page `id` writable: itself if this transaction already copied
-    /// it, else a copy under a new page number (the old one is freed).
-    fn make_dirty(&mut self, id: u64) -> Result<u64> {
+    /// Makes page `child` writable: itself if this transaction already
+    /// copied it, else a copy under a new page number (the old one is
+    /// freed), after checking it is the page its parent recorded.
+    fn make_dirty(&mut self, child: Child) -> Result<u64> {
+        let id = child.page;
         if self.dirty.contains_key(&id) {
             return Ok(id);
         }
-        let node = self.load(id)?;
+        let node = self.load(child)?;
         self.free_page(id);
         let new = self.alloc()?;
         self.dirty.insert(new, node);
         Ok(new)
+    }
+
+    /// Splits dirty node `id` if it outgrew its page.
+    fn split_if_overfull(&mut self, id: u64) -> Result<Option<Split>> {
+        let page_size = self.db.limits.page_size;
+        let node = self.dirty_mut(id);
+        if node.size() <= page_size {
+            return Ok(None);
+        }
+        let (key, right) = split_node(node);
+        let right_id = self.alloc()?;
+        self.dirty.insert(right_id, right);
+        Ok(Some(Split {
+            key,
+            right: right_id,
+        }))
+    }
+
+    /// A new root over `left` and the split-off `right`.
+    fn grow_root(&mut self, left: u64, split: Option<Split>) -> Result<u64> {
+        let Some(Split { key, right }) = split else {
+            return Ok(left);
+        };
+        let id = self.alloc()?;
+        self.dirty.insert(
+            id,
+            Node::Branch(vec![
+                BranchEntry::new(Bytes::new(), left),
+                BranchEntry::new(key, right),
+            ]),
+        );
+        Ok(id)
     }
 
     fn dirty_mut(&mut self, id: u64) -> &mut Node {
@@ -81,34 +115,30 @@ impl WriteTxn<'_> {
             let id = self.alloc()?;
             self.dirty
                 .insert(id, Node::Leaf(vec![LeafEntry { key, value }]));
-            self.set_root(tree, Some(id));
+            self.set_root(
+                tree,
+                Some(Child {
+                    page: id,
+                    crc: None,
+                }),
+            );
             return Ok(None);
         };
         let (root, old, split) = self.insert_at(root, key, value, 0)?;
-        let root = match split {
-            None => root,
-            Some(Split { key, right }) => {
-                let id = self.alloc()?;
-                self.dirty.insert(
-                    id,
-                    Node::Branch(vec![
-                        BranchEntry {
-                            key: Bytes::new(),
-                            child: root,
-                        },
-                        BranchEntry { key, child: right },
-                    ]),
-                );
-                id
-            }
-        };
-        self.set_root(tree, Some(root));
+        let root = self.grow_root(root, split)?;
+        self.set_root(
+            tree,
+            Some(Child {
+                page: root,
+                crc: None,
+            }),
+        );
         Ok(old)
     }
 
     fn insert_at(
         &mut self,
-        id: u64,
+        child: Child,
         key: Bytes,
         value: Value,
         depth: usize,
@@ -116,12 +146,11 @@ impl WriteTxn<'_> {
         if depth >= DEPTH_MAX {
             return Err(malformed(
                 self.file_path(),
-                id,
+                child.page,
                 "tree deeper than any valid tree",
             ));
         }
-        let id = self.make_dirty(id)?;
-        let page_size = self.db.limits.page_size;
+        let id = self.make_dirty(child)?;
         let mut old = None;
         let mut entry = Some((key, value));
         let child = match self.dirty_mut(id) {
@@ -137,34 +166,21 @@ impl WriteTxn<'_> {
             Node::Branch(es) => {
                 let key = entry.as_ref().map_or(&[][..], |(k, _)| &k[..]);
                 let i = node::branch_child_index(es, key);
-                Some((i, es[i].child))
+                Some((i, es[i].child_ref()))
             }
         };
         if let (Some((i, child)), Some((key, value))) = (child, entry) {
             let (new_child, o, split) = self.insert_at(child, key, value, depth + 1)?;
             old = o;
             if let Node::Branch(es) = self.dirty_mut(id) {
-                es[i].child = new_child;
+                es[i] = BranchEntry::new(std::mem::take(&mut es[i].key), new_child);
                 if let Some(Split { key, right }) = split {
-                    es.insert(i + 1, BranchEntry { key, child: right });
+                    es.insert(i + 1, BranchEntry::new(key, right));
                 }
             }
         }
-        let node = self.dirty_mut(id);
-        if node.size() <= page_size {
-            return Ok((id, old, None));
-        }
-        let (key, right) = split_node(node);
-        let right_id = self.alloc()?;
-        self.dirty.insert(right_id, right);
-        Ok((
-            id,
-            old,
-            Some(Split {
-                key,
-                right: right_id,
-            }),
-        ))
+        let split = self.split_if_overfull(id)?;
+        Ok((id, old, split))
     }
 
     /// Removes `key`; returns its value if it was there. Pages are copied
@@ -176,13 +192,17 @@ impl WriteTxn<'_> {
         let Some(root) = self.root_of(tree) else {
             return Ok(None);
         };
-        let (root, old) = self.remove_at(root, key, 0)?;
+        let (root, old, split) = self.remove_at(root, key, 0)?;
+        let root = self.grow_root(root, split)?;
         // Collapse a root left with one child, and drop an empty root leaf.
-        let mut root = Some(root);
-        while let Some(id) = root {
+        let mut root = Some(Child {
+            page: root,
+            crc: None,
+        });
+        while let Some(Child { page: id, .. }) = root {
             match self.dirty.get(&id) {
                 Some(Node::Branch(es)) if es.len() == 1 => {
-                    let child = es[0].child;
+                    let child = es[0].child_ref();
                     self.free_page(id);
                     root = Some(child);
                 }
@@ -197,40 +217,55 @@ impl WriteTxn<'_> {
         Ok(old)
     }
 
-    fn remove_at(&mut self, id: u64, key: &[u8], depth: usize) -> Result<(u64, Option<Value>)> {
+    /// Removes `key` below `child`. A branch can grow although an entry
+    /// goes (a format-1 branch gains a child checksum per entry when it is
+    /// rewritten, and a rebalance may lengthen a separator), so this splits
+    /// as insert does.
+    fn remove_at(
+        &mut self,
+        child: Child,
+        key: &[u8],
+        depth: usize,
+    ) -> Result<(u64, Option<Value>, Option<Split>)> {
         if depth >= DEPTH_MAX {
             return Err(malformed(
                 self.file_path(),
-                id,
+                child.page,
                 "tree deeper than any valid tree",
             ));
         }
-        let id = self.make_dirty(id)?;
+        let id = self.make_dirty(child)?;
         let child = match self.dirty_mut(id) {
             Node::Leaf(es) => {
                 return Ok(match node::leaf_search(es, key) {
-                    Ok(i) => (id, Some(es.remove(i).value)),
-                    Err(_) => (id, None),
+                    Ok(i) => (id, Some(es.remove(i).value), None),
+                    Err(_) => (id, None, None),
                 });
             }
             Node::Branch(es) => {
                 let i = node::branch_child_index(es, key);
-                (i, es[i].child)
+                (i, es[i].child_ref())
             }
         };
         let (i, child) = child;
-        let (new_child, old) = self.remove_at(child, key, depth + 1)?;
+        let (new_child, old, split) = self.remove_at(child, key, depth + 1)?;
+        let grew = split.is_some();
         if let Node::Branch(es) = self.dirty_mut(id) {
-            es[i].child = new_child;
+            es[i] = BranchEntry::new(std::mem::take(&mut es[i].key), new_child);
+            if let Some(Split { key, right }) = split {
+                es.insert(i + 1, BranchEntry::new(key, right));
+            }
         }
-        let underfull = self
-            .dirty
-            .get(&new_child)
-            .is_some_and(|n| n.size() < self.db.limits.underfull_bytes);
+        let underfull = !grew
+            && self
+                .dirty
+                .get(&new_child)
+                .is_some_and(|n| n.size() < self.db.limits.underfull_bytes);
         if underfull {
             self.rebalance(id, i)?;
         }
-        Ok((id, old))
+        let split = self.split_if_overfull(id)?;
+        Ok((id, old, split))
     }
 
     /// Merges child `i` of dirty branch `parent` with a sibling, or evens
@@ -243,7 +278,7 @@ impl WriteTxn<'_> {
             return Ok(());
         }
         let (l, r) = if i > 0 { (i - 1, i) } else { (i, i + 1) };
-        let (left_id, right_id, sep) = (es[l].child, es[r].child, es[r].key.clone());
+        let (left_id, right_id, sep) = (es[l].child_ref(), es[r].child_ref(), es[r].key.clone());
         let left_id = self.make_dirty(left_id)?;
         let right_id = self.make_dirty(right_id)?;
         let right = self
@@ -278,16 +313,15 @@ impl WriteTxn<'_> {
                 self.dirty.insert(right_id, Node::Leaf(Vec::new()));
                 self.free_page(right_id);
                 if let Node::Branch(es) = self.dirty_mut(parent) {
-                    es[l].child = left_id;
+                    es[l] = BranchEntry::new(std::mem::take(&mut es[l].key), left_id);
                     es.remove(r);
                 }
             }
             Some((key, right)) => {
                 self.dirty.insert(right_id, right);
                 if let Node::Branch(es) = self.dirty_mut(parent) {
-                    es[l].child = left_id;
-                    es[r].child = right_id;
-                    es[r].key = key;
+                    es[l] = BranchEntry::new(std::mem::take(&mut es[l].key), left_id);
+                    es[r] = BranchEntry::new(key, right_id);
                 }
             }
         }

@@ -16,8 +16,8 @@ use parking_lot::MutexGuard;
 
 use crate::cursor::DEPTH_MAX;
 use crate::db::{Inner, Snapshot, Writer};
-use crate::mapping::verify;
-use crate::node::{self, Node, RawValue, Value, malformed};
+use crate::mapping::{check_recorded_crc, verify};
+use crate::node::{self, Child, Node, RawValue, Value, malformed};
 use crate::page::{self, HEADER_BYTES, Kind, VALUE_LEN_MAX};
 use crate::{Durability, Error, Result};
 
@@ -59,8 +59,11 @@ pub struct WriteTxn<'db> {
     pub(crate) w: MutexGuard<'db, Writer>,
     pub(crate) base: Arc<Snapshot>,
     pub(crate) txn: u64,
-    pub(crate) root: Option<u64>,
-    pub(crate) free_root: Option<u64>,
+    /// The tree's root, with the CRC-32 recorded for it while it is a page
+    /// of an earlier commit (commit computes it for a dirty root).
+    pub(crate) root: Option<Child>,
+    /// The free tree's root, as `root`.
+    pub(crate) free_root: Option<Child>,
     pub(crate) len: u64,
     /// Next page number past every page in use.
     pub(crate) page_count: u64,
@@ -114,8 +117,8 @@ impl<'db> WriteTxn<'db> {
             db,
             w,
             txn: m.txn + 1,
-            root: m.root,
-            free_root: m.free_root,
+            root: m.root_ref(),
+            free_root: m.free_root_ref(),
             len: m.entry_count,
             page_count: m.page_count,
             base,
@@ -138,14 +141,14 @@ impl<'db> WriteTxn<'db> {
         &self.db.path
     }
 
-    pub(crate) fn root_of(&self, tree: Tree) -> Option<u64> {
+    pub(crate) fn root_of(&self, tree: Tree) -> Option<Child> {
         match tree {
             Tree::Main => self.root,
             Tree::Free => self.free_root,
         }
     }
 
-    pub(crate) fn set_root(&mut self, tree: Tree, root: Option<u64>) {
+    pub(crate) fn set_root(&mut self, tree: Tree, root: Option<Child>) {
         match tree {
             Tree::Main => self.root = root,
             Tree::Free => self.free_root = root,
@@ -161,26 +164,52 @@ impl<'db> WriteTxn<'db> {
         Ok(Bytes::from(buf))
     }
 
-    /// Decodes page `id` (not a dirty one).
-    pub(crate) fn load(&self, id: u64) -> Result<Node> {
+    /// Decodes page `child` (not a dirty one), checking it is the page its
+    /// referrer recorded.
+    pub(crate) fn load(&self, child: Child) -> Result<Node> {
+        let id = child.page;
         if self.written.contains(&id) {
             let bytes = self.read_pages(id, 1)?;
             verify(&bytes, self.file_path(), id)?;
+            check_recorded_crc(&bytes, self.file_path(), child)?;
             return Node::decode(&bytes, self.file_path(), id);
         }
         let map = &self.base.map;
-        map.node(id, self.base.meta.page_count)?;
+        map.node(child, self.base.meta.page_count)?;
         let bytes = map
             .share(id, 1)
             .ok_or_else(|| malformed(self.file_path(), id, "page past the end of the file"))?;
         Node::decode(&bytes, self.file_path(), id)
     }
 
-    /// The node at `id`, borrowed if dirty.
-    pub(crate) fn node(&self, id: u64) -> Result<NodeRef<'_>> {
-        match self.dirty.get(&id) {
+    /// The CRC-32 a page of an earlier commit (not a dirty one) was written
+    /// with, after checking its bytes: for a reference that does not record
+    /// it (format 1).
+    pub(crate) fn clean_crc(&self, id: u64) -> Result<u32> {
+        if self.written.contains(&id) {
+            let bytes = self.read_pages(id, 1)?;
+            verify(&bytes, self.file_path(), id)?;
+            return Ok(page::stored_crc(&bytes));
+        }
+        let map = &self.base.map;
+        map.node(
+            Child {
+                page: id,
+                crc: None,
+            },
+            self.base.meta.page_count,
+        )?;
+        let buf = map
+            .raw(id, 1)
+            .ok_or_else(|| malformed(self.file_path(), id, "page past the end of the file"))?;
+        Ok(page::stored_crc(buf))
+    }
+
+    /// The node at `child`, borrowed if dirty.
+    pub(crate) fn node(&self, child: Child) -> Result<NodeRef<'_>> {
+        match self.dirty.get(&child.page) {
             Some(n) => Ok(Cow::Borrowed(n)),
-            None => Ok(Cow::Owned(self.load(id)?)),
+            None => Ok(Cow::Owned(self.load(child)?)),
         }
     }
 
@@ -188,7 +217,7 @@ impl<'db> WriteTxn<'db> {
     pub(crate) fn value_bytes(&self, value: &Value) -> Result<Bytes> {
         match value {
             Value::Inline(v) => Ok(v.clone()),
-            &Value::Overflow { page: id, len } => {
+            &Value::Overflow { page: id, len, crc } => {
                 let end = HEADER_BYTES + len as usize;
                 if let Some(run) = self.runs.get(&id) {
                     return Ok(Bytes::copy_from_slice(&run[HEADER_BYTES..end]));
@@ -197,11 +226,12 @@ impl<'db> WriteTxn<'db> {
                     let n = self.db.limits.run_pages(len);
                     let bytes = self.read_pages(id, n)?;
                     verify(&bytes, self.file_path(), id)?;
+                    check_recorded_crc(&bytes, self.file_path(), Child { page: id, crc })?;
                     return Ok(bytes.slice(HEADER_BYTES..end));
                 }
                 let map = &self.base.map;
                 let v = map.value(
-                    RawValue::Overflow { page: id, len },
+                    RawValue::Overflow { page: id, len, crc },
                     self.base.meta.page_count,
                 )?;
                 Ok(map.to_bytes(v))
@@ -285,7 +315,7 @@ impl<'db> WriteTxn<'db> {
 
     /// Gives up a value's overflow run, if it has one.
     pub(crate) fn free_value(&mut self, value: &Value) {
-        if let &Value::Overflow { page: id, len } = value {
+        if let &Value::Overflow { page: id, len, .. } = value {
             self.runs.remove(&id);
             for p in id..id + self.db.limits.run_pages(len) {
                 self.free_page(p);
@@ -304,8 +334,15 @@ impl<'db> WriteTxn<'db> {
         let mut run = vec![0u8; (n as usize) * self.db.limits.page_size];
         page::write_header(&mut run, Kind::Overflow, id, self.txn, len);
         run[HEADER_BYTES..HEADER_BYTES + value.len()].copy_from_slice(value);
+        // Sealed now, so the leaf entry records the run's CRC-32.
+        page::seal(&mut run);
+        let crc = page::stored_crc(&run);
         self.runs.insert(id, run);
-        Ok(Value::Overflow { page: id, len })
+        Ok(Value::Overflow {
+            page: id,
+            len,
+            crc: Some(crc),
+        })
     }
 
     fn check_key(&self, key: &[u8]) -> Result<()> {
@@ -365,21 +402,21 @@ impl<'db> WriteTxn<'db> {
 
     /// Finds the leaf value of `key` in `tree`.
     pub(crate) fn lookup(&self, tree: Tree, key: &[u8]) -> Result<Option<Value>> {
-        let Some(mut id) = self.root_of(tree) else {
+        let Some(mut child) = self.root_of(tree) else {
             return Ok(None);
         };
         for _ in 0..DEPTH_MAX {
-            let node = self.node(id)?;
+            let node = self.node(child)?;
             match &*node {
                 Node::Leaf(es) => {
                     return Ok(node::leaf_search(es, key).ok().map(|i| es[i].value.clone()));
                 }
-                Node::Branch(es) => id = es[node::branch_child_index(es, key)].child,
+                Node::Branch(es) => child = es[node::branch_child_index(es, key)].child_ref(),
             }
         }
         Err(malformed(
             self.file_path(),
-            id,
+            child.page,
             "tree deeper than any valid tree",
         ))
     }
@@ -428,7 +465,7 @@ impl<'db> WriteTxn<'db> {
 
     fn collect(
         &self,
-        id: u64,
+        child: Child,
         start: Bound<&[u8]>,
         end: Bound<&[u8]>,
         out: &mut Vec<(Bytes, Bytes)>,
@@ -437,11 +474,11 @@ impl<'db> WriteTxn<'db> {
         if depth >= DEPTH_MAX {
             return Err(malformed(
                 self.file_path(),
-                id,
+                child.page,
                 "tree deeper than any valid tree",
             ));
         }
-        let node = self.node(id)?;
+        let node = self.node(child)?;
         match &*node {
             Node::Leaf(es) => {
                 for e in es {
@@ -460,7 +497,7 @@ impl<'db> WriteTxn<'db> {
                     Bound::Unbounded => es.len() - 1,
                 };
                 for e in es.get(from..=to).unwrap_or(&[]) {
-                    self.collect(e.child, start, end, out, depth + 1)?;
+                    self.collect(e.child_ref(), start, end, out, depth + 1)?;
                 }
             }
         }

@@ -10,6 +10,9 @@ use btree::{Db, Options};
 use vfs::{Fs, MemFs, OpenMode};
 
 const GOLDEN: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/golden.db");
+/// The same database written by format 1 (before child checksums): kept to
+/// prove this build still reads and writes it. Never regenerated.
+const GOLDEN_V1: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/golden_v1.db");
 
 fn options() -> Options {
     Options {
@@ -51,13 +54,12 @@ fn file_bytes_match_the_golden_file() {
     assert_eq!(first_diff, None, "format changed at byte {first_diff:?}");
 }
 
-#[test]
-fn golden_file_opens_and_reads_back() {
-    let golden = std::fs::read(GOLDEN).unwrap();
+/// Opens a copy of `file` and checks it holds what `build` wrote.
+fn open_and_read_back(file: &[u8]) -> Db {
     let fs = Arc::new(MemFs::new());
     fs.open(Path::new("/db"), OpenMode::Truncate)
         .unwrap()
-        .write_all_at(&golden, 0)
+        .write_all_at(file, 0)
         .unwrap();
     let db = Db::open(fs, "/db", options()).unwrap();
     db.check().unwrap();
@@ -73,16 +75,143 @@ fn golden_file_opens_and_reads_back() {
         read.get(&[b'k', 39]).unwrap().as_deref(),
         Some(&[39u8; 20][..])
     );
-    // Byte-level pins of the meta page layout (FORMAT.md, "Meta page").
-    let meta = &golden[..512];
-    assert_eq!(&meta[32..40], b"CowBTree");
-    assert_eq!(u32::from_le_bytes(meta[40..44].try_into().unwrap()), 1);
-    assert_eq!(u32::from_le_bytes(meta[44..48].try_into().unwrap()), 512);
-    assert_eq!(meta[4], 1, "kind: meta");
+    drop(read);
+    db
+}
+
+fn u32_at(b: &[u8], at: usize) -> u32 {
+    u32::from_le_bytes(b[at..at + 4].try_into().unwrap())
+}
+
+fn u64_at(b: &[u8], at: usize) -> u64 {
+    u64::from_le_bytes(b[at..at + 8].try_into().unwrap())
+}
+
+/// Byte-level pins of the meta page layout (FORMAT.md, "Meta page"); returns
+/// the meta page with the higher transaction id.
+fn pin_meta(file: &[u8], version: u32) -> &[u8] {
+    let (a, b) = (&file[..512], &file[512..1024]);
+    for (slot, meta) in [a, b].into_iter().enumerate() {
+        assert_eq!(&meta[32..40], b"CowBTree");
+        assert_eq!(u32_at(meta, 40), version);
+        assert_eq!(u32_at(meta, 44), 512);
+        assert_eq!(meta[4], 1, "kind: meta");
+        assert_eq!(u64_at(meta, 8), slot as u64, "page number");
+        assert_eq!(crc32fast_hash(&meta[4..]), u32_at(meta, 0));
+    }
+    if u64_at(a, 16) > u64_at(b, 16) { a } else { b }
+}
+
+#[test]
+fn golden_file_opens_and_reads_back() {
+    let golden = std::fs::read(GOLDEN).unwrap();
+    open_and_read_back(&golden);
+    let meta = pin_meta(&golden, 2);
+    // Format 2: the root's CRC-32 follows the entry count in the meta page,
+    // and each branch entry records its child's (FORMAT.md, "Branch page").
+    let root = u64_at(meta, 48) as usize;
+    let page = &golden[root * 512..(root + 1) * 512];
     assert_eq!(
-        crc32fast_hash(&meta[4..]),
-        u32::from_le_bytes(meta[0..4].try_into().unwrap())
+        u32_at(meta, 80),
+        u32_at(page, 0),
+        "root CRC in the meta page"
     );
+    assert_eq!(page[4], 2, "kind: branch");
+    assert_eq!(page[5], 1, "flag: entries carry child CRCs");
+    let count = u64_at(page, 24) as usize;
+    assert!(count >= 2);
+    for i in 0..count {
+        let slot = 32 + 6 * i;
+        let at = u16::from_le_bytes([page[slot], page[slot + 1]]) as usize;
+        let key_len = u16::from_le_bytes([page[at], page[at + 1]]) as usize;
+        let child = u64_at(page, at + 2) as usize;
+        let child_page = &golden[child * 512..(child + 1) * 512];
+        assert_eq!(u32_at(page, at + 10), u32_at(child_page, 0), "child {i}");
+        assert_eq!(
+            crc32fast_hash(&child_page[4..]),
+            u32_at(child_page, 0),
+            "child {i} is sealed"
+        );
+        assert_eq!(child_page[4], 3, "kind: leaf");
+        assert_eq!(child_page[5], 0, "a leaf has no flags");
+        assert_eq!(key_len == 0, i == 0);
+    }
+}
+
+/// The format-1 file (written before branch entries carried child CRCs)
+/// still opens, reads back, and takes writes: its branch pages are
+/// rewritten in format 2 as commits copy them.
+#[test]
+fn format_1_file_opens_reads_back_and_takes_writes() {
+    let v1 = std::fs::read(GOLDEN_V1).unwrap();
+    pin_meta(&v1, 1);
+    let db = open_and_read_back(&v1);
+    let mut txn = db.begin_write().unwrap();
+    txn.remove(&[b'k', 10]).unwrap();
+    for i in 40..120u8 {
+        txn.insert(&[b'k', i], &[i; 20]).unwrap();
+    }
+    txn.commit().unwrap();
+    db.check().unwrap();
+    let read = db.begin_read().unwrap();
+    assert_eq!(read.len(), 41 - 1 + 80);
+    assert_eq!(read.get(&[b'k', 10]).unwrap(), None);
+    for i in (0..120u8).filter(|&i| i != 3 && i != 10) {
+        assert_eq!(read.get(&[b'k', i]).unwrap().as_deref(), Some(&[i; 20][..]));
+    }
+    assert_eq!(read.iter().count(), 120);
+}
+
+/// A format-1 file whose root branch is nearly full, written by the build
+/// before format 2: two-byte keys `k < 390` with value `[k as u8]` inserted
+/// in order into 512-byte pages (24 leaves under one root), then keys
+/// `100i + 7` given the value `[i; 700]` (overflow runs) for `i < 3`.
+/// Rewritten in format 2 the root grows by 4 bytes per entry, past its
+/// page, so even a remove must split it.
+const FULL_V1: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/full_v1.db");
+
+#[test]
+fn format_1_file_of_a_full_branch_takes_removes_and_inserts() {
+    let fs = Arc::new(MemFs::new());
+    fs.open(Path::new("/db"), OpenMode::Truncate)
+        .unwrap()
+        .write_all_at(&std::fs::read(FULL_V1).unwrap(), 0)
+        .unwrap();
+    let mut model = std::collections::BTreeMap::new();
+    for k in 0..390u16 {
+        model.insert(k.to_be_bytes().to_vec(), vec![k as u8]);
+    }
+    for i in 0..3u16 {
+        model.insert((i * 100 + 7).to_be_bytes().to_vec(), vec![i as u8; 700]);
+    }
+    let db = Db::open(fs.clone(), "/db", options()).unwrap();
+    let before = db.check().unwrap();
+    assert_eq!((before.height, before.branch_pages), (2, 1));
+    let mut txn = db.begin_write().unwrap();
+    for k in (0..390u16).step_by(3) {
+        assert!(txn.remove(&k.to_be_bytes()).unwrap().is_some());
+        model.remove(&k.to_be_bytes()[..]);
+    }
+    txn.commit().unwrap();
+    assert_eq!(db.check().unwrap().height, 3, "the root split");
+    let mut txn = db.begin_write().unwrap();
+    for k in 390..600u16 {
+        txn.insert(&k.to_be_bytes(), b"new").unwrap();
+        model.insert(k.to_be_bytes().to_vec(), b"new".to_vec());
+    }
+    // An overflow value of format 1 (no CRC in its entry) is replaced too.
+    txn.insert(&7u16.to_be_bytes(), &[9u8; 900]).unwrap();
+    model.insert(7u16.to_be_bytes().to_vec(), vec![9u8; 900]);
+    txn.commit().unwrap();
+    drop(db);
+    let db = Db::open(fs, "/db", options()).unwrap();
+    db.check().unwrap();
+    let read = db.begin_read().unwrap();
+    let got: std::collections::BTreeMap<Vec<u8>, Vec<u8>> = read
+        .iter()
+        .map(|kv| kv.map(|(k, v)| (k.to_vec(), v.to_vec())).unwrap())
+        .collect();
+    assert_eq!(got, model);
 }
 
 fn crc32fast_hash(bytes: &[u8]) -> u32 {

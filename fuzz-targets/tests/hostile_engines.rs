@@ -298,7 +298,8 @@ fn btree_cases() -> Vec<Case> {
         .find(|&p| {
             let page = &file[p * PAGE..(p + 1) * PAGE];
             u32::from_le_bytes(page[4..8].try_into().expect("4 bytes")) == KIND_LEAF
-                && page[usize::from(u16::from_le_bytes([page[32], page[33]]))] == 1
+                // Value flag 1 (format 1) or 2 (format 2, with the run's CRC).
+                && matches!(page[usize::from(u16::from_le_bytes([page[32], page[33]]))], 1 | 2)
         })
         .expect("a leaf whose first value overflows");
     let mut b = file.clone();
