@@ -18,11 +18,11 @@
 //!    over or removing a mapped file is harmless: the mapping keeps the old
 //!    file's bytes.
 //!
-//!    What this crate cannot see, it cannot stop. As with LMDB ("do not
-//!    truncate the data file while it is open"; its lock file is what keeps
-//!    other users out), another process truncating the file, or this process
-//!    truncating it through `std::fs` rather than `vfs`, still turns a read of
-//!    the view into `SIGBUS`. The engines hold their lock file (`Fs::lock`)
+//!    What this crate cannot see, it cannot stop. As with LMDB, whose map
+//!    has the same hazard and whose lock file is the guard every process
+//!    is expected to honour, another process truncating the file, or this
+//!    process truncating it through `std::fs` rather than `vfs`, still turns
+//!    a read of the view into `SIGBUS`. The engines hold their lock file (`Fs::lock`)
 //!    for as long as they have a directory open, so other engine processes
 //!    stay out; a process that ignores the lock file can crash them. So can
 //!    the device: a read error while paging in a mapped page raises `SIGBUS`
