@@ -10,7 +10,7 @@ use std::sync::{Arc, OnceLock};
 use vfs::{CrashOptions, Fs, MemFs, OpenMode};
 
 /// Every file under `dir`, recursively, sorted.
-fn files(fs: &MemFs, dir: &Path) -> Vec<PathBuf> {
+pub(crate) fn files(fs: &MemFs, dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     let Ok(mut names) = fs.list_dir(dir) else {
         return out;
@@ -39,11 +39,12 @@ fn damaged(golden: &MemFs, root: &Path, data: &[u8]) -> Option<MemFs> {
     });
     let all = files(&image, root);
     let path = all.get(usize::from(*pick & 0x7f) % all.len().max(1))?;
-    let bytes = image.open(path, OpenMode::Read).ok()?.map().ok()?;
+    // A copy: the file is truncated below, which a live view would forbid.
+    let bytes = image.open(path, OpenMode::Read).ok()?.map().ok()?.to_vec();
     let new = if pick & 0x80 != 0 {
         rest.to_vec()
     } else {
-        let mut b = bytes.to_vec();
+        let mut b = bytes;
         if !b.is_empty() {
             let at = u32::from_le_bytes([*o0, *o1, *o2, *o3]) as usize % b.len();
             for (i, x) in rest.iter().enumerate() {
@@ -61,30 +62,65 @@ fn damaged(golden: &MemFs, root: &Path, data: &[u8]) -> Option<MemFs> {
 
 fn lsm_golden() -> &'static MemFs {
     static GOLDEN: OnceLock<MemFs> = OnceLock::new();
-    GOLDEN.get_or_init(|| {
-        let fs = MemFs::new();
-        let arc: Arc<dyn Fs> = Arc::new(fs.clone());
-        let options = lsm::Options {
-            write_buffer_size_bytes: 2048,
-            ..lsm::Options::default()
-        };
-        let db = lsm::Db::open_with_fs(arc, "/db", options).expect("golden lsm");
-        for i in 0u32..300 {
-            db.put(i.to_be_bytes().to_vec(), vec![i as u8; (i % 50) as usize])
-                .expect("put");
-            if i % 7 == 0 {
-                db.delete((i / 2).to_be_bytes().to_vec()).expect("delete");
-            }
+    GOLDEN.get_or_init(|| lsm_build(LsmGolden::Small))
+}
+
+/// Which lsm database [`lsm_build`] writes.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum LsmGolden {
+    /// `lsm_files`' (its corpus was found on it): tables, a manifest, a log
+    /// of 40 small batches.
+    Small,
+    /// The same, plus a blob file (a value past `blob_threshold`) and a log
+    /// whose last batches span 32 KiB blocks (`First`, `Middle`, `Last`
+    /// fragments), written in a second session with a large memtable.
+    Spanning,
+}
+
+/// The lsm database the lsm file targets damage.
+pub(crate) fn lsm_build(kind: LsmGolden) -> MemFs {
+    let fs = MemFs::new();
+    let arc: Arc<dyn Fs> = Arc::new(fs.clone());
+    let options = lsm::Options {
+        write_buffer_size_bytes: 2048,
+        ..lsm::Options::default()
+    };
+    let db = lsm::Db::open_with_fs(arc.clone(), "/db", options.clone()).expect("golden lsm");
+    for i in 0u32..300 {
+        db.put(i.to_be_bytes().to_vec(), vec![i as u8; (i % 50) as usize])
+            .expect("put");
+        if i % 7 == 0 {
+            db.delete((i / 2).to_be_bytes().to_vec()).expect("delete");
         }
-        db.flush().expect("flush");
-        for i in 300u32..340 {
-            db.put(i.to_be_bytes().to_vec(), b"in the log".to_vec())
+    }
+    if kind == LsmGolden::Spanning {
+        db.put(b"blob".to_vec(), vec![b'b'; 5000]).expect("put");
+    }
+    db.flush().expect("flush");
+    let db = match kind {
+        LsmGolden::Small => db,
+        LsmGolden::Spanning => {
+            db.close().expect("close");
+            let options = lsm::Options {
+                write_buffer_size_bytes: 1 << 20,
+                ..options
+            };
+            lsm::Db::open_with_fs(arc, "/db", options).expect("reopen")
+        }
+    };
+    for i in 300u32..340 {
+        db.put(i.to_be_bytes().to_vec(), b"in the log".to_vec())
+            .expect("put");
+    }
+    if kind == LsmGolden::Spanning {
+        for (i, len) in [(340u32, 40_000), (341, 70_000)] {
+            db.put(i.to_be_bytes().to_vec(), vec![i as u8; len])
                 .expect("put");
         }
-        db.sync().expect("sync");
-        db.close().expect("close");
-        fs
-    })
+    }
+    db.sync().expect("sync");
+    db.close().expect("close");
+    fs
 }
 
 /// `lsm`: a damaged WAL, table, manifest or `CURRENT` file.
@@ -92,6 +128,12 @@ pub fn lsm_files(data: &[u8]) {
     let Some(image) = damaged(lsm_golden(), Path::new("/db"), data) else {
         return;
     };
+    exercise_lsm(image);
+}
+
+/// Opens the lsm database in `image`, reads it in full both ways, gets,
+/// writes and flushes: each step may fail, none may panic.
+pub(crate) fn exercise_lsm(image: MemFs) {
     let fs: Arc<dyn Fs> = Arc::new(image);
     let Ok(db) = lsm::Db::open_with_fs(fs, "/db", lsm::Options::default()) else {
         return;
@@ -114,7 +156,7 @@ pub fn lsm_files(data: &[u8]) {
     let _ = db.close();
 }
 
-fn btree_golden() -> &'static Vec<u8> {
+pub(crate) fn btree_golden() -> &'static Vec<u8> {
     static GOLDEN: OnceLock<Vec<u8>> = OnceLock::new();
     GOLDEN.get_or_init(|| {
         let fs = MemFs::new();
@@ -158,11 +200,18 @@ pub fn btree_file(data: &[u8]) {
         }
         _ => return,
     };
+    exercise_btree(&bytes);
+}
+
+/// Opens `bytes` as a btree file of 512-byte pages, checks it, reads it
+/// in full both ways and commits a write: each step may fail, none may
+/// panic.
+pub(crate) fn exercise_btree(bytes: &[u8]) {
     let fs = MemFs::new();
     let Ok(file) = fs.open(Path::new("/db"), OpenMode::CreateNew) else {
         return;
     };
-    if file.write_all_at(&bytes, 0).is_err() || file.sync_data().is_err() {
+    if file.write_all_at(bytes, 0).is_err() || file.sync_data().is_err() {
         return;
     }
     drop(file);
@@ -195,7 +244,7 @@ pub fn btree_file(data: &[u8]) {
     }
 }
 
-fn erasure_golden() -> &'static (MemFs, Vec<u8>, erasure::BlobId) {
+pub(crate) fn erasure_golden() -> &'static (MemFs, Vec<u8>, erasure::BlobId) {
     static GOLDEN: OnceLock<(MemFs, Vec<u8>, erasure::BlobId)> = OnceLock::new();
     GOLDEN.get_or_init(|| {
         let fs = MemFs::new();
@@ -223,10 +272,18 @@ fn erasure_options() -> erasure::Options {
 /// `erasure`: a damaged shard file or manifest. A `get` that succeeds must
 /// return the blob exactly (the whole-blob checksum stands behind it).
 pub fn erasure_shards(data: &[u8]) {
-    let (golden, blob, id) = erasure_golden();
+    let (golden, _, _) = erasure_golden();
     let Some(image) = damaged(golden, Path::new("/s"), data) else {
         return;
     };
+    exercise_erasure(image);
+}
+
+/// Opens the erasure store in `image` (a damaged copy of the golden one),
+/// reads the blob, a range, its stat, scrubs and reads again: each step may
+/// fail, but a `get` that succeeds returns the blob exactly.
+pub(crate) fn exercise_erasure(image: MemFs) {
+    let (_, blob, id) = erasure_golden();
     let fs: Arc<dyn Fs> = Arc::new(image);
     let Ok(store) = erasure::BlobStore::open(fs, &erasure_dirs(), erasure_options()) else {
         return;

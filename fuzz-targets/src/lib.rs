@@ -16,6 +16,10 @@
 //! - [`btree_file`], [`lsm_files`], [`erasure_shards`]: an engine's files,
 //!   built by the engine in an in-memory file system, then damaged by the
 //!   fuzzer's bytes, opened, read in full and written to.
+//! - [`lsm_wal_reseal`], [`lsm_manifest_reseal`], [`lsm_table_reseal`],
+//!   [`btree_page_reseal`], [`erasure_header_reseal`]: one record, block,
+//!   page or header of an engine's file XORed by the fuzzer's bytes and its
+//!   CRC recomputed, so the decoders see well-sealed but wrong numbers.
 //! - [`lsm_ops`], [`btree_ops`]: differential: operations decoded from the
 //!   input run on the engine and on a `BTreeMap` model, with snapshots,
 //!   reopens and power losses, and must agree after every step.
@@ -28,11 +32,15 @@
 mod decode;
 mod engines;
 mod ops;
+mod reseal;
 mod tamper;
 
 pub use decode::{bloom_decode, hyperloglog_decode, merkle_decode};
 pub use engines::{btree_file, erasure_shards, lsm_files};
 pub use ops::{btree_ops, lsm_ops};
+pub use reseal::{
+    btree_page_reseal, erasure_header_reseal, lsm_manifest_reseal, lsm_table_reseal, lsm_wal_reseal,
+};
 pub use tamper::merkle_tamper;
 
 /// A target's body: arbitrary bytes in, a panic only on a failed property.
@@ -50,4 +58,9 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("erasure_shards", erasure_shards),
     ("lsm_ops", lsm_ops),
     ("btree_ops", btree_ops),
+    ("lsm_wal_reseal", lsm_wal_reseal),
+    ("lsm_manifest_reseal", lsm_manifest_reseal),
+    ("lsm_table_reseal", lsm_table_reseal),
+    ("btree_page_reseal", btree_page_reseal),
+    ("erasure_header_reseal", erasure_header_reseal),
 ];

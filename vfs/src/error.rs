@@ -134,6 +134,25 @@ pub enum Error {
         /// The lock file.
         path: PathBuf,
     },
+    /// The call would make a file shorter than a live view of it
+    /// ([`File::map`](crate::File::map)): on a real disk, reading the view
+    /// would then kill the process with `SIGBUS`. Drop every clone of the
+    /// view first. Nothing was changed.
+    #[error(
+        "{op} {}: would cut the file to {len_bytes} bytes while a view of its first {view_len_bytes} bytes is alive",
+        path.display()
+    )]
+    ViewAlive {
+        /// The refused operation: [`Op::SetLen`], or [`Op::Open`] with
+        /// [`OpenMode::Truncate`](crate::OpenMode::Truncate).
+        op: Op,
+        /// The file.
+        path: PathBuf,
+        /// The length the call asked for.
+        len_bytes: u64,
+        /// The length of the longest live view of the file.
+        view_len_bytes: u64,
+    },
 }
 
 impl Error {
@@ -147,11 +166,13 @@ impl Error {
     }
 
     /// The kind of the underlying I/O error ([`io::ErrorKind::WouldBlock`] for
-    /// [`Error::Locked`]).
+    /// [`Error::Locked`], [`io::ErrorKind::ResourceBusy`] for
+    /// [`Error::ViewAlive`]).
     pub fn kind(&self) -> io::ErrorKind {
         match self {
             Error::Io { source, .. } => source.kind(),
             Error::Locked { .. } => io::ErrorKind::WouldBlock,
+            Error::ViewAlive { .. } => io::ErrorKind::ResourceBusy,
         }
     }
 
@@ -165,6 +186,7 @@ impl Error {
         match self {
             Error::Io { op, .. } => Some(*op),
             Error::Locked { .. } => Some(Op::Lock),
+            Error::ViewAlive { op, .. } => Some(*op),
         }
     }
 }

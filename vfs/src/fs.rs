@@ -167,6 +167,12 @@ pub trait File: Send + Sync + fmt::Debug {
     fn sync_data(&self) -> Result<()>;
 
     /// Truncates or extends (with zeros) the file to `len_bytes`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::ViewAlive`] if `len_bytes` is below the length of a live
+    /// view of the file ([`File::map`], through any handle of this file
+    /// system); the file is left as it was.
     fn set_len(&self, len_bytes: u64) -> Result<()>;
 
     /// The file's length in bytes.
@@ -185,10 +191,17 @@ pub trait File: Send + Sync + fmt::Debug {
     /// file system hands out a copy), and must call `map` again to see bytes
     /// written past its end.
     ///
-    /// The file must not be truncated below the mapped length while the view
-    /// (or any clone of it) is alive, by this process or another: on a real
-    /// disk that turns a read of the view into `SIGBUS`. Engines ensure it by
-    /// holding their lock file and never shrinking a mapped file.
+    /// While the view (or any clone or slice of it) is alive, no call of
+    /// this crate shrinks the file below its length: [`File::set_len`] and
+    /// [`OpenMode::Truncate`] fail with [`Error::ViewAlive`] instead, on
+    /// every file system, since on a real disk the cut would turn a read of
+    /// the view into `SIGBUS`.
+    ///
+    /// Two duties stay with the caller, as with every memory-mapped database
+    /// (LMDB, redb): no other process (and no `std::fs` call in this one)
+    /// truncates the file while a view is alive, which engines ensure by
+    /// holding their lock file; and bytes a reader can reach through a live
+    /// view are not rewritten. See the safety argument in `src/mmap.rs`.
     fn map(&self) -> Result<Bytes>;
 }
 

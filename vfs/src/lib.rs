@@ -44,6 +44,7 @@ mod fs;
 mod mem;
 mod mmap;
 mod os;
+mod views;
 
 pub use error::{Error, Op, Result};
 pub use fault::{Fault, FaultFs};

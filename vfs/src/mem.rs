@@ -17,6 +17,9 @@
 //!   rename within one directory is one change, all or nothing; across
 //!   directories each side belongs to its own directory.
 //! - Handles keep working on a file after its name is removed or replaced.
+//! - A file is never cut below a live view of it ([`File::map`]): the call
+//!   fails with [`Error::ViewAlive`] as it does on [`OsFs`](crate::OsFs),
+//!   where the cut would crash the process, though a `MemFs` view is a copy.
 //! - After [`MemFs::crash_before_sync`] fires, every operation fails with
 //!   `EIO`: the process "lost power" and the workload stops.
 
@@ -29,6 +32,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use parking_lot::Mutex;
 
+use crate::views::Views;
 use crate::{Error, File, Fs, LockGuard, Op, OpenMode, Result};
 
 /// Bytes in a sector: the unit a torn write keeps whole.
@@ -177,9 +181,11 @@ struct Trigger {
     options: CrashOptions,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct State {
     inodes: HashMap<Ino, Inode>,
+    /// The live views of each inode, kept as `OsFs` keeps its own.
+    views: Views<Ino>,
     dirs: HashMap<DirId, Dir>,
     next_id: u64,
     /// Held locks: `None` for an exclusive holder, `Some(n)` for `n`
@@ -188,6 +194,21 @@ struct State {
     syncs: u64,
     trigger: Option<Trigger>,
     crashed: Option<MemFs>,
+}
+
+impl Default for State {
+    fn default() -> State {
+        State {
+            inodes: HashMap::new(),
+            views: Views::new(),
+            dirs: HashMap::new(),
+            next_id: 0,
+            locks: HashMap::new(),
+            syncs: 0,
+            trigger: None,
+            crashed: None,
+        }
+    }
 }
 
 /// An in-memory [`Fs`] that tracks durability and can simulate power loss.
@@ -498,6 +519,7 @@ impl Fs for MemFs {
                 ));
             }
             (Some(Entry::File(ino)), OpenMode::Truncate) => {
+                state.views.check_shrink(ino, 0, Op::Open, path)?;
                 let inode = state.inodes.get_mut(&ino).unwrap_or_else(|| unreachable!());
                 inode.change(FileChange::SetLen(0));
                 ino
@@ -748,12 +770,18 @@ impl MemFile {
     /// this handle knows it and returns the change and the new end. Returns
     /// the end before the change (where an append lands).
     fn change(&self, op: Op, plan: impl FnOnce(u64) -> (FileChange, u64)) -> Result<u64> {
-        self.check_writable(op)?;
         let mut end = self.end.lock();
         let mut state = self.fs.state.lock();
         state.check_alive(op, &self.path)?;
         let before = *end;
         let (change, after) = plan(before);
+        if let FileChange::SetLen(len_bytes) = change {
+            // Before the read-only check, in the order `OsFs` checks.
+            state
+                .views
+                .check_shrink(self.ino, len_bytes, op, &self.path)?;
+        }
+        self.check_writable(op)?;
         // A write or length past the cap would make this process allocate
         // it: refuse as a disk refuses a file larger than it allows.
         if after > MEM_FILE_MAX_BYTES {
@@ -849,8 +877,47 @@ impl File for MemFile {
     }
 
     fn map(&self) -> Result<Bytes> {
-        let state = self.fs.state.lock();
+        let mut state = self.fs.state.lock();
         state.check_alive(Op::Map, &self.path)?;
-        Ok(Bytes::copy_from_slice(&state.inodes[&self.ino].data))
+        let data = state.inodes[&self.ino].data.clone();
+        if data.is_empty() {
+            return Ok(Bytes::new());
+        }
+        let len_bytes = data.len() as u64;
+        state.views.add(self.ino, len_bytes);
+        Ok(Bytes::from_owner(MemView {
+            data,
+            _lease: MemLease {
+                fs: self.fs.clone(),
+                ino: self.ino,
+                len_bytes,
+            },
+        }))
+    }
+}
+
+/// A view of a [`MemFile`]: a copy of its bytes, with a lease on its length
+/// as an `OsFs` map holds one, so the same misuse fails the same way.
+struct MemView {
+    data: Vec<u8>,
+    _lease: MemLease,
+}
+
+impl AsRef<[u8]> for MemView {
+    fn as_ref(&self) -> &[u8] {
+        &self.data
+    }
+}
+
+/// A view's hold on its file's length, released when the view is dropped.
+struct MemLease {
+    fs: MemFs,
+    ino: Ino,
+    len_bytes: u64,
+}
+
+impl Drop for MemLease {
+    fn drop(&mut self) {
+        self.fs.state.lock().views.remove(self.ino, self.len_bytes);
     }
 }

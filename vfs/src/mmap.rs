@@ -2,39 +2,84 @@
 //!
 //! # Safety argument
 //!
-//! `memmap2::Mmap::map` is unsafe because the mapped bytes can change or
-//! vanish underneath a `&[u8]`: another writer can modify them, and a
-//! truncation makes reads past the new end raise `SIGBUS`. The view is
-//! handed out as [`Bytes`], i.e. as immutable bytes, so the contract that makes
-//! this sound is the one [`File::map`](crate::File::map) states for callers:
+//! `memmap2::Mmap::map` is unsafe because the bytes behind the `&[u8]` it
+//! hands out live in a file, which can change or shrink while the slice is
+//! alive. The view is handed out as [`Bytes`], immutable bytes, so it is
+//! sound only while:
 //!
-//! 1. the file is not truncated below the mapped length while any clone of
-//!    the view is alive (the engines hold an exclusive lock file for as long
-//!    as they have the directory open, and never shrink a file they map);
-//! 2. bytes inside the view that a reader can reach are not rewritten while
-//!    it can reach them (a copy-on-write tree never overwrites a page that a
-//!    live snapshot references; an SSTable is immutable once written).
+//! 1. **the file is not shrunk below the mapped length** while any clone of
+//!    the view is alive. A read of a mapped page past the end of the file
+//!    raises `SIGBUS` and kills the process. Within this process the crate
+//!    enforces it: the view holds a lease on its length in the file's
+//!    [`Views`](crate::views::Views) until its last clone is dropped, and
+//!    every call of this crate that can shrink a file (`File::set_len`,
+//!    `OpenMode::Truncate`) checks the leases under the same lock and fails
+//!    with [`Error::ViewAlive`](crate::Error::ViewAlive) instead. Renaming
+//!    over or removing a mapped file is harmless: the mapping keeps the old
+//!    file's bytes.
 //!
-//! A caller that breaks (2) reads torn bytes, which its checksums catch; one
-//! that breaks (1) crashes the process. Neither can be prevented from inside
-//! this crate, as with every memory-mapped database (LMDB, redb, bbolt).
+//!    What this crate cannot see, it cannot stop. As with LMDB, whose map
+//!    has the same hazard and whose lock file is the guard every process
+//!    is expected to honour, another process truncating the file, or this
+//!    process truncating it through `std::fs` rather than `vfs`, still turns
+//!    a read of the view into `SIGBUS`. The engines hold their lock file (`Fs::lock`)
+//!    for as long as they have a directory open, so other engine processes
+//!    stay out; a process that ignores the lock file can crash them. So can
+//!    the device: a read error while paging in a mapped page raises `SIGBUS`
+//!    where `read_at` would return `EIO`.
+//! 2. **bytes a reader can reach are not rewritten** while the view is alive:
+//!    Rust lets the compiler assume the bytes behind a `&[u8]` do not change,
+//!    so a `File::write_all_at` inside a view's range, by this or another
+//!    process, is outside the language's rules, not merely a torn read. The
+//!    crate does not enforce this (it cannot know which bytes a reader will
+//!    reach; a copy-on-write tree rightly rewrites pages no reader can reach
+//!    any more). The engines keep it by construction: a copy-on-write tree
+//!    never overwrites a page that a live snapshot references, an SSTable is
+//!    immutable once written, and a log is only appended to. Checksums are
+//!    no part of this argument: they find damage at rest, they cannot make a
+//!    change under a live reference sound.
 #![allow(unsafe_code)]
 
 use std::fs;
 
 use bytes::Bytes;
 
-/// Maps `file` read-only and shared, `len` bytes long.
-pub(crate) fn map(file: &fs::File, len: u64) -> std::io::Result<Bytes> {
+/// A memory map and what must outlive it.
+struct Mapped<L> {
+    // Declared first, so it is unmapped before the lease is released.
+    map: memmap2::Mmap,
+    _lease: L,
+}
+
+impl<L> AsRef<[u8]> for Mapped<L> {
+    fn as_ref(&self) -> &[u8] {
+        &self.map
+    }
+}
+
+/// Maps `file` read-only and shared, `len` bytes long. `lease` is dropped
+/// when the last clone of the view is, after the map is unmapped.
+///
+/// The caller must hold, from the moment it read `len` until `lease` is
+/// dropped, whatever keeps this crate from shrinking the file below `len`
+/// (see the module doc, point 1).
+pub(crate) fn map<L: Send + 'static>(
+    file: &fs::File,
+    len: u64,
+    lease: L,
+) -> std::io::Result<Bytes> {
     if len == 0 {
-        // A zero-length mapping is an error on Linux (`EINVAL`).
+        // A zero-length mapping is an error on Linux (`EINVAL`), and an empty
+        // view has no byte a truncation could take away.
         return Ok(Bytes::new());
     }
     let len = usize::try_from(len)
         .map_err(|_| std::io::Error::other(format!("file of {len} bytes is too large to map")))?;
-    // SAFETY: the caller keeps the contract in this module's doc: the file is
-    // not truncated below `len` and reachable bytes are not rewritten while
-    // the returned view is alive.
+    // SAFETY: point 1 of the module doc holds within this process: the
+    // caller registered `len` (`lease`) in the file's views under the lock
+    // every shrink of this crate takes, so none cuts the file below `len`
+    // until the lease is dropped, which `Mapped` does only after unmapping.
+    // Other processes, and point 2, are the contract `File::map` states.
     let map = unsafe { memmap2::MmapOptions::new().len(len).map(file)? };
-    Ok(Bytes::from_owner(map))
+    Ok(Bytes::from_owner(Mapped { map, _lease: lease }))
 }

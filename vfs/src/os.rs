@@ -3,13 +3,34 @@
 use std::ffi::OsString;
 use std::fs;
 use std::io;
-use std::os::unix::fs::FileExt;
+use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::{Path, PathBuf};
 
 use bytes::Bytes;
 use parking_lot::Mutex;
 
+use crate::views::Views;
 use crate::{Error, File, Fs, LockGuard, Op, OpenMode, Result};
+
+/// A file, as opposed to a name: its device and inode numbers.
+type FileId = (u64, u64);
+
+/// The live views of every file mapped through any `OsFs` of this process.
+/// A view leases its length here until its last clone is dropped, and every
+/// shrink checks the leases holding this lock (see `mmap.rs`).
+static VIEWS: Mutex<Views<FileId>> = Mutex::new(Views::new());
+
+/// A view's hold on its file's length, released when the view is dropped.
+struct Lease {
+    file: FileId,
+    len_bytes: u64,
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        VIEWS.lock().remove(self.file, self.len_bytes);
+    }
+}
 
 /// The real file system: `std::fs` with positional I/O, `fdatasync`, directory
 /// sync by opening and syncing the directory, and `flock` locks.
@@ -39,19 +60,26 @@ impl Fs for OsFs {
                 options.write(true).create_new(true);
             }
             OpenMode::Truncate => {
-                options.write(true).create(true).truncate(true);
+                // Truncated below, once no live view of the file forbids it.
+                options.write(true).create(true);
             }
         }
         let file = options
             .open(path)
             .map_err(|e| Error::io(Op::Open, path, e))?;
-        let len = file
-            .metadata()
-            .map_err(|e| Error::io(Op::Open, path, e))?
-            .len();
+        let metadata = file.metadata().map_err(|e| Error::io(Op::Open, path, e))?;
+        let id = (metadata.dev(), metadata.ino());
+        let mut len = metadata.len();
+        if mode == OpenMode::Truncate {
+            let views = VIEWS.lock();
+            views.check_shrink(id, 0, Op::Open, path)?;
+            file.set_len(0).map_err(|e| Error::io(Op::Open, path, e))?;
+            len = 0;
+        }
         Ok(Box::new(OsFile {
             path: path.to_path_buf(),
             file,
+            id,
             end: Mutex::new(len),
         }))
     }
@@ -138,6 +166,8 @@ impl Fs for OsFs {
 struct OsFile {
     path: PathBuf,
     file: fs::File,
+    /// Which file it is, for its views' leases.
+    id: FileId,
     /// The end of the file as this handle knows it, where `append` writes.
     end: Mutex<u64>,
 }
@@ -184,9 +214,13 @@ impl File for OsFile {
 
     fn set_len(&self, len_bytes: u64) -> Result<()> {
         let mut end = self.end.lock();
+        // Held across the truncation, so no view can be leased in between.
+        let views = VIEWS.lock();
+        views.check_shrink(self.id, len_bytes, Op::SetLen, &self.path)?;
         self.file
             .set_len(len_bytes)
             .map_err(|e| Error::io(Op::SetLen, &self.path, e))?;
+        drop(views);
         *end = len_bytes;
         Ok(())
     }
@@ -200,7 +234,17 @@ impl File for OsFile {
     }
 
     fn map(&self) -> Result<Bytes> {
-        let len = self.len()?;
-        crate::mmap::map(&self.file, len).map_err(|e| Error::io(Op::Map, &self.path, e))
+        // Held from reading the length until the lease is taken, so no
+        // shrink through this crate can come in between.
+        let mut views = VIEWS.lock();
+        let len_bytes = self.len()?;
+        views.add(self.id, len_bytes);
+        drop(views);
+        let lease = Lease {
+            file: self.id,
+            len_bytes,
+        };
+        crate::mmap::map(&self.file, len_bytes, lease)
+            .map_err(|e| Error::io(Op::Map, &self.path, e))
     }
 }
