@@ -38,6 +38,23 @@ impl LsmEngine {
             dir: dir.to_path_buf(),
         })
     }
+
+    /// Opens the existing LSM files in `dir` on `fs` for reading only
+    /// ([`lsm::Db::open_read_only_with_fs`]): the logs are replayed in
+    /// memory and nothing is written or deleted; writes fail.
+    ///
+    /// # Errors
+    ///
+    /// As [`LsmEngine::open`]; [`Error::Locked`] while a writer has the
+    /// directory.
+    pub fn open_read_only(fs: Arc<dyn vfs::Fs>, dir: &Path) -> Result<LsmEngine> {
+        let db = lsm::Db::open_read_only_with_fs(fs, dir, lsm::Options::default())
+            .map_err(convert)?;
+        Ok(LsmEngine {
+            db,
+            dir: dir.to_path_buf(),
+        })
+    }
 }
 
 /// Maps an `lsm` error onto ours: damage (corruption, a missing file, a

@@ -25,11 +25,18 @@ pub fn run(cli: &Cli, out: &mut dyn Write) -> Result<()> {
             result.and(closed)
         }
         cmd => {
-            let create = match cmd {
-                Command::Put(_) | Command::Delete(_) | Command::Load(_) => Create::IfMissing,
-                _ => Create::Never,
+            // Reading commands open read-only: they write nothing, not even
+            // on a damaged store, and run beside each other.
+            let opened = match cmd {
+                Command::Put(_) | Command::Delete(_) | Command::Load(_) => {
+                    Store::open(&cli.db, cli.engine, Create::IfMissing)
+                }
+                Command::Compact | Command::Repair => {
+                    Store::open(&cli.db, cli.engine, Create::Never)
+                }
+                _ => Store::open_read_only(&cli.db, cli.engine),
             };
-            let store = match Store::open(&cli.db, cli.engine, create) {
+            let store = match opened {
                 Err(Error::Corruption { file, offset, what }) if matches!(cmd, Command::Verify) => {
                     // The engine refused to open: that is verify's finding.
                     writeln!(

@@ -30,7 +30,8 @@ pub enum Create {
 pub struct Store {
     engine: Box<dyn Engine>,
     dir: PathBuf,
-    _lock: vfs::LockGuard,
+    /// `None` only for a read-only open of a store whose lock file is gone.
+    _lock: Option<vfs::LockGuard>,
 }
 
 impl std::fmt::Debug for Store {
@@ -67,41 +68,12 @@ impl Store {
             std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
         }
         let lock_path = dir.join(LOCK_FILE);
-        let lock = vfs::OsFs::new().lock(&lock_path).map_err(|e| match e {
-            vfs::Error::Locked { .. } => Error::Locked {
-                path: dir.to_path_buf(),
-                lock: lock_path.clone(),
-            },
-            vfs::Error::Io { source, .. } => Error::io(&lock_path, source),
-            other => Error::io(&lock_path, std::io::Error::other(other.to_string())),
-        })?;
-        let (kind, existed) = match std::fs::read_to_string(&marker) {
-            Ok(text) => {
-                let name = text.trim();
-                let found = EngineKind::from_name(name).ok_or_else(|| Error::BadMarker {
-                    path: marker.clone(),
-                    found: name.to_string(),
-                })?;
-                if let Some(r) = requested.filter(|&r| r != found) {
-                    return Err(Error::WrongEngine {
-                        path: dir.to_path_buf(),
-                        found,
-                        requested: r,
-                    });
-                }
-                (found, true)
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                let others = std::fs::read_dir(dir)
-                    .map_err(|e| Error::io(dir, e))?
-                    .filter_map(|e| e.ok())
-                    .filter(|e| e.file_name() != LOCK_FILE)
-                    .count();
-                if others > 0 {
-                    return Err(Error::NotAStore {
-                        path: dir.to_path_buf(),
-                    });
-                }
+        let lock = vfs::OsFs::new()
+            .lock(&lock_path)
+            .map_err(|e| lock_error(dir, &lock_path, e))?;
+        let (kind, existed) = match read_marker(dir, requested)? {
+            Some(found) => (found, true),
+            None => {
                 if create == Create::Never {
                     return Err(Error::NoStore {
                         path: dir.to_path_buf(),
@@ -111,7 +83,6 @@ impl Store {
                 write_marker(&marker, kind)?;
                 (kind, false)
             }
-            Err(e) => return Err(Error::io(&marker, e)),
         };
         let fs = Arc::new(vfs::OsFs::new());
         // The marker says the store exists: its engine files must too.
@@ -119,6 +90,47 @@ impl Store {
             (EngineKind::Btree, true) => crate::btree_engine::open_existing(fs, dir)?,
             _ => open_engine(fs, dir, kind)?,
         };
+        Ok(Store {
+            engine,
+            dir: dir.to_path_buf(),
+            _lock: Some(lock),
+        })
+    }
+
+    /// Opens the existing store in `dir` for reading only: it writes
+    /// nothing (no marker, no lock file, no engine file; the engines replay
+    /// their logs in memory) and holds the store's lock shared, so several
+    /// readers run side by side while a writer is refused, and they beside
+    /// it. The engine's writes fail. For `get`, `scan`, `dump`, `stats` and
+    /// `verify`.
+    ///
+    /// # Errors
+    ///
+    /// As [`Store::open`] with [`Create::Never`]; [`Error::Locked`] while a
+    /// writer has the store.
+    pub fn open_read_only(dir: &Path, requested: Option<EngineKind>) -> Result<Store> {
+        if dir.exists() && !dir.is_dir() {
+            return Err(Error::NotADirectory {
+                path: dir.to_path_buf(),
+            });
+        }
+        if !dir.is_dir() {
+            return Err(Error::NoStore {
+                path: dir.to_path_buf(),
+            });
+        }
+        let lock_path = dir.join(LOCK_FILE);
+        // A store whose lock file is gone has no writer holding it (a writer
+        // holds the file it created); creating it would be a write.
+        let lock = match vfs::OsFs::new().lock_shared(&lock_path) {
+            Ok(lock) => Some(lock),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => return Err(lock_error(dir, &lock_path, e)),
+        };
+        let kind = read_marker(dir, requested)?.ok_or_else(|| Error::NoStore {
+            path: dir.to_path_buf(),
+        })?;
+        let engine = open_engine_read_only(Arc::new(vfs::OsFs::new()), dir, kind)?;
         Ok(Store {
             engine,
             dir: dir.to_path_buf(),
@@ -174,6 +186,76 @@ pub fn open_engine(fs: Arc<dyn vfs::Fs>, dir: &Path, kind: EngineKind) -> Result
     Ok(match kind {
         EngineKind::Lsm => Box::new(crate::lsm_engine::LsmEngine::open(fs, dir)?),
         EngineKind::Btree => crate::btree_engine::open(fs, dir)?,
+    })
+}
+
+/// The engine a store's marker names: `None` when `dir` holds no marker and
+/// nothing else (but its lock file), so a store may be made there.
+///
+/// # Errors
+///
+/// [`Error::BadMarker`], [`Error::WrongEngine`] if `requested` differs,
+/// [`Error::NotAStore`] if other files sit there without a marker.
+fn read_marker(dir: &Path, requested: Option<EngineKind>) -> Result<Option<EngineKind>> {
+    let marker = dir.join(MARKER_FILE);
+    match std::fs::read_to_string(&marker) {
+        Ok(text) => {
+            let name = text.trim();
+            let found = EngineKind::from_name(name).ok_or_else(|| Error::BadMarker {
+                path: marker.clone(),
+                found: name.to_string(),
+            })?;
+            if let Some(r) = requested.filter(|&r| r != found) {
+                return Err(Error::WrongEngine {
+                    path: dir.to_path_buf(),
+                    found,
+                    requested: r,
+                });
+            }
+            Ok(Some(found))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let others = std::fs::read_dir(dir)
+                .map_err(|e| Error::io(dir, e))?
+                .filter_map(|e| e.ok())
+                .filter(|e| e.file_name() != LOCK_FILE)
+                .count();
+            if others > 0 {
+                return Err(Error::NotAStore {
+                    path: dir.to_path_buf(),
+                });
+            }
+            Ok(None)
+        }
+        Err(e) => Err(Error::io(&marker, e)),
+    }
+}
+
+fn lock_error(dir: &Path, lock_path: &Path, e: vfs::Error) -> Error {
+    match e {
+        vfs::Error::Locked { .. } => Error::Locked {
+            path: dir.to_path_buf(),
+            lock: lock_path.to_path_buf(),
+        },
+        vfs::Error::Io { source, .. } => Error::io(lock_path, source),
+        other => Error::io(lock_path, std::io::Error::other(other.to_string())),
+    }
+}
+
+/// Opens the engine `kind` on its existing files in `dir` of `fs` for
+/// reading only: nothing is created, written or deleted.
+///
+/// # Errors
+///
+/// The engine's open error.
+pub fn open_engine_read_only(
+    fs: Arc<dyn vfs::Fs>,
+    dir: &Path,
+    kind: EngineKind,
+) -> Result<Box<dyn Engine>> {
+    Ok(match kind {
+        EngineKind::Lsm => Box::new(crate::lsm_engine::LsmEngine::open_read_only(fs, dir)?),
+        EngineKind::Btree => crate::btree_engine::open_read_only(fs, dir)?,
     })
 }
 
