@@ -23,6 +23,10 @@ pub(crate) enum Outcome {
     /// A read returned a pair that is missing, stale, resurrected, extra or
     /// out of order, without an error.
     SilentLoss,
+    /// As `SilentLoss`, for damage that makes the store exactly an earlier
+    /// healthy state of itself (see `Case::rollback`): reads are consistent
+    /// with that earlier commit. Not a failure, and documented.
+    Rollback,
     /// `verify` exited 0 while a read failed.
     VerifyMissed,
     /// `verify` exited 0 on damage it must report though every key reads
@@ -46,6 +50,7 @@ impl Outcome {
     pub(crate) fn label(self) -> &'static str {
         match self {
             Outcome::SilentLoss => "SILENT LOSS",
+            Outcome::Rollback => "rollback to an earlier commit (undetectable)",
             Outcome::VerifyMissed => "VERIFY MISSED",
             Outcome::Unreported => "UNREPORTED",
             Outcome::Detected => "detected",
@@ -373,7 +378,11 @@ pub(crate) fn run_case(engine: Engine, built: &Built, case: &Case, dir: &Path) -
         text.contains(&name) || (in_blobs && text.contains("blob"))
     };
     let outcome = if !silent.is_empty() {
-        Outcome::SilentLoss
+        if case.rollback.is_some() && verify.code == Some(0) {
+            Outcome::Rollback
+        } else {
+            Outcome::SilentLoss
+        }
     } else if verify.code == Some(0) {
         if read_errors > 0 {
             Outcome::VerifyMissed

@@ -49,6 +49,12 @@ pub(crate) struct Case {
     /// (the older meta page of a B+ tree: the only fallback must not rot
     /// unseen).
     pub(crate) must_report: bool,
+    /// Why no format can tell this damage from an earlier healthy state, when
+    /// that is so: the whole B+ tree file, or its newest meta page, put back
+    /// as an older valid copy is the store as that earlier commit left it (a
+    /// restored backup). A stale read then counts as a rollback, not a
+    /// failure; every other outcome is judged as usual.
+    pub(crate) rollback: Option<&'static str>,
 }
 
 impl Case {
@@ -59,6 +65,7 @@ impl Case {
             place: String::new(),
             damage: Damage::None,
             must_report: false,
+            rollback: None,
         }
     }
 
@@ -228,7 +235,10 @@ pub(crate) fn btree_pages(file: &[u8]) -> Pages {
                     .push(p);
                     for i in 0..count {
                         let entry = u16_at(page, 32 + 6 * i);
-                        if page.get(entry) == Some(&1) {
+                        // Flag 1 (format 1) and 2 (format 2, the run's
+                        // CRC-32 follows the page number) both start with
+                        // the run's first page.
+                        if matches!(page.get(entry), Some(&1 | &2)) {
                             let key_len = u16_at(page, entry + 1);
                             pages.overflow.push(u64_at(page, entry + 7 + key_len));
                         }
@@ -239,13 +249,14 @@ pub(crate) fn btree_pages(file: &[u8]) -> Pages {
         }
     };
     let version = u32::from_le_bytes(meta[40..44].try_into().unwrap());
-    if version == 1 {
+    // Formats 1 and 2 share these offsets: the meta page's roots at 48
+    // and 56, a branch entry's child right after its key length.
+    if version == 1 || version == 2 {
         walk(u64_at(meta, 48), false, &mut pages);
         walk(u64_at(meta, 56), true, &mut pages);
     }
     if pages.leaves.is_empty() {
-        // A format this walk does not know (a later version's branch
-        // entries): take pages by their header alone. Some may be free
+        // A format this walk does not know (a later version's entries): take pages by their header alone. Some may be free
         // pages, whose damage is harmless; none is mislabeled.
         for p in 2..(file.len() / ps) as u64 {
             let page = &file[p as usize * ps..(p as usize + 1) * ps];
@@ -295,6 +306,7 @@ impl FileCases<'_> {
             place: place.into(),
             damage,
             must_report: false,
+            rollback: None,
         });
     }
 
@@ -507,6 +519,13 @@ fn btree_cases(fc: &mut FileCases<'_>, bytes: &[u8], history: &[BTreeMap<PathBuf
                     step,
                 },
             );
+            if *page == pages.meta_newest {
+                // Both slots then hold valid commits, the newer of them an
+                // earlier durable one, as after that commit; format 2's child
+                // checksums find it only once a later commit reused a page.
+                let last = fc.out.len() - 1;
+                fc.out[last].rollback = Some("both meta slots valid and older");
+            }
         }
     }
     let len = bytes.len() as u64;
@@ -518,4 +537,9 @@ fn btree_cases(fc: &mut FileCases<'_>, bytes: &[u8], history: &[BTreeMap<PathBuf
         ("last byte cut".to_string(), len.saturating_sub(1)),
     ];
     fc.common(len, &[], &cuts, history, bytes);
+    for case in fc.out.iter_mut() {
+        if case.file == fc.file && matches!(case.damage, Damage::OlderCopy { .. }) {
+            case.rollback = Some("the whole file is an earlier healthy state");
+        }
+    }
 }
