@@ -1216,14 +1216,14 @@ impl Inner {
     }
 
     fn get_at(&self, key: &[u8], seq: Option<SeqNo>) -> Result<Option<Bytes>> {
-        let found = {
+        let (found, _pinned) = {
             // The super version is read under its lock instead of cloned
             // out: two atomic operations per get instead of four. A memtable
             // switch waits at most for one lookup, which does no I/O beyond
             // the table maps (a blob is resolved after the lock is dropped).
             let sv = self.sv.read();
             let seq = seq.unwrap_or_else(|| self.latest_seq());
-            match sv.mem.get(key, seq) {
+            let found = match sv.mem.get(key, seq) {
                 Some(x) => Some(x),
                 None => match sv.imm.as_ref().and_then(|(m, _)| m.get(key, seq)) {
                     Some(x) => Some(x),
@@ -1260,7 +1260,17 @@ impl Inner {
                         r?
                     }
                 },
-            }
+            };
+            // A reference found in a table is resolved after the lock is
+            // dropped: the version is held until then, so the table stays
+            // on disk and its blob file with it (a blob file goes only when
+            // no table on disk points into it). Without the pin, a
+            // compaction collecting that blob could replace the table,
+            // delete it (no reader holding it) and then the blob file
+            // before the read below. Inline values need no pin.
+            let pinned =
+                matches!(found, Some((ValueKind::BlobRef, _))).then(|| Arc::clone(&sv.version));
+            (found, pinned)
         };
         self.counters.gets.fetch_add(1, Ordering::Relaxed);
         Ok(match found {

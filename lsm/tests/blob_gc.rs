@@ -273,3 +273,188 @@ fn an_open_iterator_keeps_the_blob_files_of_its_version() {
     assert!(freed.blob_files < held.blob_files, "{held:?}\n{freed:?}");
     assert_eq!(common::blob_files_on_disk(&fs), freed.blob_files);
 }
+
+/// A file system that stops one chosen thread when it opens a blob shard
+/// to read it, until the test lets it go: a get is held between finding a
+/// blob reference in a table and reading the blob.
+#[derive(Debug)]
+struct ShardReadGate {
+    inner: MemFs,
+    state: parking_lot::Mutex<GateState>,
+    cv: parking_lot::Condvar,
+}
+
+#[derive(Debug, Default)]
+struct GateState {
+    held: Option<std::thread::ThreadId>,
+    entered: bool,
+    open: bool,
+}
+
+impl ShardReadGate {
+    fn new(inner: MemFs) -> ShardReadGate {
+        ShardReadGate {
+            inner,
+            state: parking_lot::Mutex::new(GateState::default()),
+            cv: parking_lot::Condvar::new(),
+        }
+    }
+
+    /// The calling thread's next shard read waits at the gate.
+    fn hold_this_thread(&self) {
+        self.state.lock().held = Some(std::thread::current().id());
+    }
+
+    /// Waits until the held thread is at the gate.
+    fn wait_entered(&self) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let mut s = self.state.lock();
+        while !s.entered {
+            assert!(
+                !self.cv.wait_until(&mut s, deadline).timed_out(),
+                "the held thread never read a blob shard"
+            );
+        }
+    }
+
+    fn open_gate(&self) {
+        self.state.lock().open = true;
+        self.cv.notify_all();
+    }
+}
+
+impl Fs for ShardReadGate {
+    fn open(&self, path: &std::path::Path, mode: vfs::OpenMode) -> vfs::Result<Box<dyn vfs::File>> {
+        if !mode.creates() && path.extension().is_some_and(|e| e == "shard") {
+            let mut s = self.state.lock();
+            if s.held == Some(std::thread::current().id()) {
+                s.entered = true;
+                self.cv.notify_all();
+                // Bounded: the test opens the gate before it ends (also
+                // when it fails, through `OpenOnDrop`).
+                while !s.open {
+                    self.cv.wait(&mut s);
+                }
+            }
+        }
+        self.inner.open(path, mode)
+    }
+    fn rename(&self, from: &std::path::Path, to: &std::path::Path) -> vfs::Result<()> {
+        self.inner.rename(from, to)
+    }
+    fn remove_file(&self, path: &std::path::Path) -> vfs::Result<()> {
+        self.inner.remove_file(path)
+    }
+    fn create_dir(&self, path: &std::path::Path) -> vfs::Result<()> {
+        self.inner.create_dir(path)
+    }
+    fn create_dir_all(&self, path: &std::path::Path) -> vfs::Result<()> {
+        self.inner.create_dir_all(path)
+    }
+    fn remove_dir(&self, path: &std::path::Path) -> vfs::Result<()> {
+        self.inner.remove_dir(path)
+    }
+    fn list_dir(&self, path: &std::path::Path) -> vfs::Result<Vec<std::ffi::OsString>> {
+        self.inner.list_dir(path)
+    }
+    fn exists(&self, path: &std::path::Path) -> vfs::Result<bool> {
+        self.inner.exists(path)
+    }
+    fn sync_dir(&self, path: &std::path::Path) -> vfs::Result<()> {
+        self.inner.sync_dir(path)
+    }
+    fn lock(&self, path: &std::path::Path) -> vfs::Result<vfs::LockGuard> {
+        self.inner.lock(path)
+    }
+    fn lock_shared(&self, path: &std::path::Path) -> vfs::Result<vfs::LockGuard> {
+        self.inner.lock_shared(path)
+    }
+}
+
+/// Opens the gate when the test ends, passed or failed.
+struct OpenOnDrop(Arc<ShardReadGate>);
+
+impl Drop for OpenOnDrop {
+    fn drop(&mut self) {
+        self.0.open_gate();
+    }
+}
+
+/// Regression: a get found a blob reference in a table, let go of the
+/// tables, then read the blob; a compaction meanwhile collected the blob
+/// (copied its live values out), deleted the table nobody held any more,
+/// and with it the blob's last reference, so the get failed with
+/// `BlobUnavailable` (the model test with blob separation hit it now and
+/// then). Here the get is held at its blob read while compactions collect
+/// that blob.
+#[test]
+fn a_get_keeps_the_blob_it_found_while_a_compaction_collects_it() {
+    let mem = MemFs::new();
+    let gate = Arc::new(ShardReadGate::new(mem.clone()));
+    let _open_at_end = OpenOnDrop(Arc::clone(&gate));
+    let fs: Arc<dyn Fs> = Arc::clone(&gate) as Arc<dyn Fs>;
+    let db = Db::open_with_fs(fs, "/db", manual(0.2)).expect("open");
+    // One blob file holds both values; the flushed table points into it.
+    db.put(key(0), value(0, 0)).expect("put");
+    db.put(key(1), value(1, 0)).expect("put");
+    db.flush().expect("flush");
+    assert_eq!(common::blob_files_on_disk(&mem), 1);
+    // Key 1's value turns to garbage once a compaction drops it.
+    db.delete(key(1)).expect("delete");
+    let snap = db.snapshot();
+    let reader = {
+        let gate = Arc::clone(&gate);
+        std::thread::spawn(move || {
+            gate.hold_this_thread();
+            snap.get(&key(0)).map(|v| v.map(|v| v.to_vec()))
+        })
+    };
+    gate.wait_entered();
+    // The get has found key 0's reference in the flushed table and waits
+    // to read the blob. The first compaction drops key 1 (the blob is now
+    // half garbage), the second copies key 0's value into a new blob: no
+    // live table points into the old blob file any more.
+    db.compact_range::<&[u8], _>(..).expect("compact");
+    db.compact_range::<&[u8], _>(..).expect("compact again");
+    let collected = db.stats();
+    assert!(
+        collected.blob_gc_bytes > 0,
+        "no blob was collected: {collected:?}"
+    );
+    // A background thread may still hold the super version it had before
+    // the compactions (and with it the flushed table). A flush makes the
+    // flush thread finish its last job and start a new one (waking the
+    // compaction thread, which checks for work under the lock that wakes
+    // it): from then on nothing but the held get can hold the old table,
+    // and the compaction after it deletes whatever nobody holds.
+    db.put("small", "v").expect("put");
+    db.flush().expect("flush");
+    db.compact_range::<&[u8], _>(..).expect("compact");
+    let during = db.stats();
+    assert_eq!(
+        common::blob_files_on_disk(&mem),
+        2,
+        "the blob file a running get read from was deleted: {during:?}"
+    );
+    gate.open_gate();
+    let got = reader.join().expect("reader thread");
+    assert_eq!(
+        got.expect("snapshot get").as_deref(),
+        Some(value(0, 0).as_slice())
+    );
+    // Once the get is done, nothing holds the old blob file: it goes at the
+    // next compaction.
+    db.compact_range::<&[u8], _>(..).expect("compact");
+    let after = db.stats();
+    assert_eq!(
+        (after.blob_files, common::blob_files_on_disk(&mem)),
+        (1, 1),
+        "{after:?}"
+    );
+    assert!(after.blob_files_deleted >= 1, "{after:?}");
+    assert_eq!(
+        db.get(&key(0)).expect("get").as_deref(),
+        Some(value(0, 0).as_slice())
+    );
+    assert_eq!(db.get(&key(1)).expect("get"), None);
+}
