@@ -146,6 +146,11 @@ impl<'a> Cursor<'a> {
         }
     }
 
+    /// The page of the leaf the cursor is on, if any.
+    pub(crate) fn page(&self) -> Option<u64> {
+        self.stack.last().map(|(node, _)| node.page())
+    }
+
     /// The entry under the cursor with its value resolved.
     pub(crate) fn current_value(&self) -> Result<Option<(&'a [u8], &'a [u8])>> {
         match self.current()? {
