@@ -88,12 +88,13 @@ impl<'a> Cursor<'a> {
 
     /// Moves from a position past a leaf's end to the next entry, if any.
     fn settle_forward(&mut self) -> Result<()> {
+        let mut pushed: u64 = 0;
         while let Some(&(node, pos)) = self.stack.last() {
             if valid(&node, pos) {
                 if node.is_leaf() {
                     return Ok(());
                 }
-                self.push(node.child(pos as usize)?, true)?;
+                self.push(node.child(pos as usize)?, true, &mut pushed)?;
             } else {
                 self.stack.pop();
                 if let Some(top) = self.stack.last_mut() {
@@ -106,12 +107,13 @@ impl<'a> Cursor<'a> {
 
     /// Moves from a position before a leaf's start to the previous entry, if any.
     fn settle_backward(&mut self) -> Result<()> {
+        let mut pushed: u64 = 0;
         while let Some(&(node, pos)) = self.stack.last() {
             if valid(&node, pos) {
                 if node.is_leaf() {
                     return Ok(());
                 }
-                self.push(node.child(pos as usize)?, false)?;
+                self.push(node.child(pos as usize)?, false, &mut pushed)?;
             } else {
                 self.stack.pop();
                 if let Some(top) = self.stack.last_mut() {
@@ -122,7 +124,20 @@ impl<'a> Cursor<'a> {
         Ok(())
     }
 
-    fn push(&mut self, child: Child, first: bool) -> Result<()> {
+    /// Descends into `child`, counting the pages one settle has pushed in
+    /// `pushed`. A walk of a tree reaches each page once, so a settle that
+    /// pushes more pages than the file has went through a page twice: a
+    /// damaged branch shares children (its CRC may hold), and without this
+    /// bound empty leaves below shared children take exponential time.
+    fn push(&mut self, child: Child, first: bool, pushed: &mut u64) -> Result<()> {
+        *pushed += 1;
+        if *pushed > self.page_count {
+            return Err(malformed(
+                self.map.file(),
+                child.page,
+                "tree walk reaches a page twice",
+            ));
+        }
         if self.stack.len() >= DEPTH_MAX {
             return Err(malformed(
                 self.map.file(),
@@ -146,6 +161,11 @@ impl<'a> Cursor<'a> {
         }
     }
 
+    /// The page of the leaf the cursor is on, if any.
+    pub(crate) fn page(&self) -> Option<u64> {
+        self.stack.last().map(|(node, _)| node.page())
+    }
+
     /// The entry under the cursor with its value resolved.
     pub(crate) fn current_value(&self) -> Result<Option<(&'a [u8], &'a [u8])>> {
         match self.current()? {
@@ -166,5 +186,69 @@ impl<'a> Cursor<'a> {
             top.1 -= 1;
         }
         self.settle_backward()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use bytes::Bytes;
+
+    use super::*;
+    use crate::Error;
+    use crate::node::{BranchEntry, Node};
+    use crate::page;
+
+    const PAGE_BYTES: usize = 512;
+
+    /// A chain of branch pages each of whose `fan_out` entries points at
+    /// the next page, ending in an empty leaf: checksums all hold, but a
+    /// walk from the top meets `fan_out ^ depth` paths to empty leaves.
+    fn shared_children(depth: u64, fan_out: usize) -> (Bytes, u64) {
+        let leaf = page::FIRST_DATA_PAGE + depth;
+        let page_count = leaf + 1;
+        let mut bytes = vec![0u8; page_count as usize * PAGE_BYTES];
+        let at = |id: u64| id as usize * PAGE_BYTES;
+        let mut crc = Node::Leaf(Vec::new()).encode(&mut bytes[at(leaf)..at(leaf + 1)], leaf, 1);
+        for id in (page::FIRST_DATA_PAGE..leaf).rev() {
+            let entries = (0..fan_out)
+                .map(|i| {
+                    let key = if i == 0 { vec![] } else { vec![i as u8] };
+                    let mut e = BranchEntry::new(Bytes::from(key), id + 1);
+                    e.child_crc = Some(crc);
+                    e
+                })
+                .collect();
+            crc = Node::Branch(entries).encode(&mut bytes[at(id)..at(id + 1)], id, 1);
+        }
+        (Bytes::from(bytes), page_count)
+    }
+
+    /// Before the bound a forward seek on this file walked 20^8 paths (it
+    /// never finished); now it is `Malformed` after at most a page count of
+    /// pages.
+    #[test]
+    fn a_walk_through_shared_children_is_malformed_not_exponential() {
+        let (bytes, page_count) = shared_children(8, 20);
+        let map = Mapping::new(bytes, PAGE_BYTES, Path::new("/db"), None);
+        let root = Some(Child {
+            page: page::FIRST_DATA_PAGE,
+            crc: None,
+        });
+        for forward in [true, false] {
+            let r = Cursor::seek(&map, page_count, root, Bound::Unbounded, forward);
+            assert!(
+                matches!(
+                    r,
+                    Err(Error::Malformed {
+                        what: "tree walk reaches a page twice",
+                        ..
+                    })
+                ),
+                "{:?}",
+                r.err()
+            );
+        }
     }
 }

@@ -108,7 +108,10 @@ impl WriteTxn<'_> {
         };
         let map = &self.base.map;
         let m = &self.base.meta;
-        // Bounded: each round consumes one entry of a finite tree.
+        // Bounded: each round takes a key strictly greater than the last one
+        // consumed (checked below, as a damaged tree whose CRCs hold may
+        // hand back a key already taken, forever), and the base snapshot's
+        // free tree, which is all this reads, has finitely many.
         loop {
             let start = match region {
                 Region::Durable => None,
@@ -123,15 +126,25 @@ impl WriteTxn<'_> {
             let Some((key, value)) = cursor.current_value()? else {
                 return Ok(false);
             };
+            let leaf = cursor.page().unwrap_or(0);
+            if let Some(last) = &self.consumed_upto[i]
+                && key <= &last[..]
+            {
+                return Err(malformed(
+                    map.file(),
+                    leaf,
+                    "free-tree keys not strictly increasing",
+                ));
+            }
             let (found, txn) =
-                key_txn(key).ok_or_else(|| malformed(map.file(), 0, "short free-tree key"))?;
+                key_txn(key).ok_or_else(|| malformed(map.file(), leaf, "short free-tree key"))?;
             if found != region || txn > limit {
                 return Ok(false);
             }
             if value.len() % 8 != 0 {
                 return Err(malformed(
                     map.file(),
-                    0,
+                    leaf,
                     "free-tree value not a list of page numbers",
                 ));
             }

@@ -173,6 +173,11 @@ impl<'a> RawNode<'a> {
         self.kind == Kind::Leaf
     }
 
+    /// The page this node was read from.
+    pub(crate) fn page(&self) -> u64 {
+        self.page
+    }
+
     pub(crate) fn count(&self) -> usize {
         self.count
     }

@@ -404,10 +404,31 @@ fn newest_slot(fs: &MemFs) -> u64 {
     }
 }
 
+/// Byte offset in a meta page of the tree's root page number.
+const META_ROOT_OFFSET: usize = 48;
+/// Byte offset in a meta page of the free tree's root page number.
+const META_FREE_ROOT_OFFSET: usize = 56;
+/// Byte offset in a meta page of the CRC-32 recorded for the tree's root;
+/// the free tree's follows it.
+const META_ROOT_CRC_OFFSET: usize = 80;
+const META_FREE_ROOT_CRC_OFFSET: usize = 84;
+
+/// The root page recorded at `offset` of the newest meta page.
+fn newest_root(fs: &MemFs, offset: usize) -> u64 {
+    let at = (newest_slot(fs) * PAGE) as usize + offset;
+    u64::from_le_bytes(file_bytes(fs)[at..at + 8].try_into().unwrap())
+}
+
 /// Rewrites page `page` with `body` after its header, reseals it, and
 /// reseals the newest meta page recording its CRC as the root's: damage no
 /// checksum catches, as a buggy writer or a fuzzer makes it.
 fn reseal_root(fs: &MemFs, page: u64, fill: impl Fn(&mut [u8])) {
+    reseal_root_at(fs, page, META_ROOT_CRC_OFFSET, fill);
+}
+
+/// As [`reseal_root`], for the root whose CRC the meta page records at
+/// `crc_offset`.
+fn reseal_root_at(fs: &MemFs, page: u64, crc_offset: usize, fill: impl Fn(&mut [u8])) {
     let mut buf = file_bytes(fs)[(page * PAGE) as usize..((page + 1) * PAGE) as usize].to_vec();
     fill(&mut buf);
     let crc = crc32fast::hash(&buf[4..]);
@@ -415,7 +436,7 @@ fn reseal_root(fs: &MemFs, page: u64, fill: impl Fn(&mut [u8])) {
     put_page(fs, page, &buf);
     let slot = newest_slot(fs);
     let mut meta = file_bytes(fs)[(slot * PAGE) as usize..((slot + 1) * PAGE) as usize].to_vec();
-    meta[80..84].copy_from_slice(&crc.to_le_bytes());
+    meta[crc_offset..crc_offset + 4].copy_from_slice(&crc.to_le_bytes());
     let meta_crc = crc32fast::hash(&meta[4..]);
     meta[0..4].copy_from_slice(&meta_crc.to_le_bytes());
     put_page(fs, slot, &meta);
@@ -435,13 +456,7 @@ fn a_resealed_leaf_of_overlapping_entries_is_an_error_not_a_panic() {
     txn.insert(b"a", b"1").unwrap();
     txn.commit().unwrap();
     drop(db);
-    let slot = newest_slot(&fs);
-    let meta = file_bytes(&fs);
-    let root = u64::from_le_bytes(
-        meta[(slot * PAGE) as usize + 48..(slot * PAGE) as usize + 56]
-            .try_into()
-            .unwrap(),
-    );
+    let root = newest_root(&fs, META_ROOT_OFFSET);
     let count = 16;
     reseal_root(&fs, root, |b| {
         let at = 32 + count * 6;
@@ -462,5 +477,77 @@ fn a_resealed_leaf_of_overlapping_entries_is_an_error_not_a_panic() {
     assert!(
         matches!(r, Err(Error::Malformed { page, .. }) if page == root),
         "{r:?}"
+    );
+}
+
+/// Byte offset of leaf entry `i` (its slot's first two bytes).
+fn leaf_entry_at(page: &[u8], i: usize) -> usize {
+    let slot = 32 + i * 6;
+    usize::from(u16::from_le_bytes([page[slot], page[slot + 1]]))
+}
+
+/// Bug D of `fuzz/README.md`: a free-tree leaf whose CRC holds but whose
+/// keys repeat (`[k0, k1, k1, k1, k1]`). Each refill of the write
+/// transaction's pool seeks past the last key it consumed; on this leaf
+/// that seek lands on `k1` again, so the commit's refill loop ran forever,
+/// pushing `k1` onto its consumed keys until memory ran out. Now a key not
+/// past the last one consumed is `Error::Malformed` naming the leaf, within
+/// a few seeks, and the file is left as it was.
+#[test]
+fn a_resealed_free_tree_leaf_with_repeated_keys_fails_the_commit_not_loops() {
+    let fs = Arc::new(MemFs::new());
+    let db = Db::open(fs.clone(), "/db", options()).unwrap();
+    let mut txn = db.begin_write().unwrap();
+    for i in 0..100u32 {
+        txn.insert(&i.to_be_bytes(), &[1u8; 30]).unwrap();
+    }
+    txn.commit().unwrap();
+    // A reader holds the first commit, so each later commit's freed pages
+    // stay in the free tree, one entry per commit.
+    let reader = db.begin_read().unwrap();
+    for round in 0..5u32 {
+        let mut txn = db.begin_write().unwrap();
+        txn.insert(&(round * 20).to_be_bytes(), &[2u8; 30]).unwrap();
+        txn.commit().unwrap();
+    }
+    drop(reader);
+    drop(db);
+
+    let free_root = newest_root(&fs, META_FREE_ROOT_OFFSET);
+    let page =
+        file_bytes(&fs)[(free_root * PAGE) as usize..((free_root + 1) * PAGE) as usize].to_vec();
+    assert_eq!(page[4], 3, "the free tree's root is a leaf");
+    assert_eq!(u64::from_le_bytes(page[24..32].try_into().unwrap()), 5);
+    reseal_root_at(&fs, free_root, META_FREE_ROOT_CRC_OFFSET, |b| {
+        // Free-tree keys are 12 bytes after a 7-byte entry header, and
+        // their first four bytes (the slot's prefix) are all zero.
+        let k1 = leaf_entry_at(b, 1) + 7;
+        let key: Vec<u8> = b[k1..k1 + 12].to_vec();
+        for i in 2..5 {
+            let at = leaf_entry_at(b, i) + 7;
+            b[at..at + 12].copy_from_slice(&key);
+        }
+    });
+    let before = file_bytes(&fs);
+
+    // Before the fix this never returned: run it where it can be abandoned.
+    let (done, outcome) = std::sync::mpsc::channel();
+    let fs2 = fs.clone();
+    std::thread::spawn(move || {
+        let db = Db::open(fs2, "/db", options()).unwrap();
+        let mut txn = db.begin_write().unwrap();
+        let r = txn.insert(b"new", b"value").and_then(|_| txn.commit());
+        done.send(r).unwrap();
+    });
+    let r = outcome
+        .recv_timeout(std::time::Duration::from_secs(20))
+        .expect("the write transaction did not finish");
+    assert!(
+        matches!(r, Err(Error::Malformed { page, .. }) if page == free_root),
+        "{r:?}"
+    );
+    assert!(
+        file_bytes(&fs) == before,
+        "the failed commit wrote to the file"
     );
 }
