@@ -160,12 +160,17 @@ impl Mapping {
         let buf = self
             .raw(id, 1)
             .ok_or_else(|| malformed(&self.file, id, "page past the end of the file"))?;
-        if !self.is_verified(id) {
+        let first_read = !self.is_verified(id);
+        if first_read {
             verify(buf, &self.file, id)?;
-            self.mark_verified(id);
         }
         check_recorded_crc(buf, &self.file, child)?;
-        RawNode::new(buf, &self.file, id)
+        let node = RawNode::new(buf, &self.file, id)?;
+        if first_read {
+            node.check_order()?;
+            self.mark_verified(id);
+        }
+        Ok(node)
     }
 
     /// The bytes of a leaf value, reading its overflow run if it has one.
