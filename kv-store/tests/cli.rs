@@ -439,6 +439,44 @@ fn locked_store_is_refused(engine: &str) {
     assert_eq!(ok(&kv(&db, engine, &["get", "ready"])), "yes\n");
 }
 
+/// Reading commands open read-only and share the lock: they run while
+/// another reader holds the store, a writer is refused beside it, and they
+/// leave every file byte for byte as it was.
+fn readers_run_beside_a_reader_and_write_nothing(engine: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let db = store(&dir);
+    ok(&kv_stdin(
+        &db,
+        engine,
+        &["load", "-"],
+        b"a\t1\nb\t2\nc\t3\n",
+    ));
+    let files = |db: &Path| -> Vec<(PathBuf, Vec<u8>)> {
+        let mut out: Vec<_> = std::fs::read_dir(db)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.is_file())
+            .map(|p| (p.clone(), std::fs::read(&p).unwrap()))
+            .collect();
+        out.sort();
+        out
+    };
+    let before = files(&db);
+    let reader = kv_store::store::Store::open_read_only(&db, None).unwrap();
+    assert_eq!(ok(&kv(&db, engine, &["get", "b"])), "2\n");
+    assert!(ok(&kv(&db, engine, &["scan"])).contains("c"));
+    assert!(ok(&kv(&db, engine, &["verify"])).starts_with("ok"));
+    ok(&kv(&db, engine, &["stats"]));
+    ok(&kv(&db, engine, &["dump", "-"]));
+    fails(
+        &kv(&db, engine, &["put", "d", "4"]),
+        2,
+        "locked by another process",
+    );
+    reader.close().unwrap();
+    assert!(files(&db) == before, "a reading command changed a file");
+}
+
 fn shell_runs_commands_from_stdin(engine: &str) {
     let dir = tempfile::tempdir().unwrap();
     let db = store(&dir);
@@ -556,6 +594,10 @@ macro_rules! on_engine {
             #[test]
             fn shell_runs_commands_from_stdin() {
                 super::shell_runs_commands_from_stdin($engine);
+            }
+            #[test]
+            fn readers_run_beside_a_reader_and_write_nothing() {
+                super::readers_run_beside_a_reader_and_write_nothing($engine);
             }
             #[test]
             fn demo_runs_every_step() {
