@@ -277,7 +277,11 @@ impl Iterator for DbIter {
                 }
             };
             // Consume the rest of this user key's group: one call handles a
-            // whole group, so front and back never split one.
+            // whole group, so front and back never split one. From the
+            // front the newest version comes first, and a failed source is
+            // taken before any entry that follows it, so an error met inside
+            // the group hides only older versions (and the next call
+            // returns it).
             let mut newest: Option<(ValueKind, Bytes)> = (k.seq <= self.seq).then_some((k.kind, v));
             while let Some(Ok((n, _))) = self.merge.peek_front() {
                 if n.user != k.user {
@@ -321,9 +325,18 @@ impl DoubleEndedIterator for DbIter {
             // From the back a group comes oldest first: the visible version
             // is the last one at or below `seq`.
             let mut newest: Option<(ValueKind, Bytes)> = (k.seq <= self.seq).then_some((k.kind, v));
-            while let Some(Ok((n, _))) = self.merge.peek_back() {
-                if n.user != k.user {
-                    break;
+            loop {
+                match self.merge.peek_back() {
+                    Some(Ok((n, _))) if n.user == k.user => {}
+                    // A source failed before the group ended: newer versions
+                    // of this key may lie behind the error, so what was
+                    // read so far may be an older value. Fail the key.
+                    Some(Err(_)) => {
+                        self.done = true;
+                        let e = self.merge.next_back().and_then(Result::err)?;
+                        return Some(Err(e));
+                    }
+                    _ => break,
                 }
                 let (n, nv) = match self.merge.next_back() {
                     Some(Ok(e)) => e,
