@@ -163,6 +163,43 @@ pub(crate) const FIRST_NOT_ABOVE: &str =
 pub(crate) const LAST_NOT_INDEX_KEY: &str =
     "data block's last key differs from its index key (user-key prefixes)";
 
+/// Compares the encoded internal key `prev` with the next key of its
+/// block, `prev[..shared] ++ delta`, as [`cmp_encoded`] would, without
+/// building the next key: only the bytes after the shared prefix differ.
+/// REQUIRES: `shared <= prev.len()`.
+fn cmp_with_next(prev: &[u8], shared: usize, delta: &[u8]) -> Ordering {
+    let next_len = shared + delta.len();
+    let (Some(up), Some(un)) = (
+        prev.len().checked_sub(key::TRAILER_LEN),
+        next_len.checked_sub(key::TRAILER_LEN),
+    ) else {
+        // A key shorter than its trailer: raw bytes, as cmp_encoded.
+        return prev[shared..].cmp(delta);
+    };
+    let users = if shared <= up.min(un) {
+        prev[shared..up].cmp(&delta[..un - shared])
+    } else {
+        // The shared prefix covers the shorter user key whole, so that one
+        // is a prefix of the other.
+        up.cmp(&un)
+    };
+    users.then_with(|| {
+        let mut tn = [0u8; key::TRAILER_LEN];
+        for (j, b) in tn.iter_mut().enumerate() {
+            let i = un + j;
+            *b = if i < shared {
+                prev[i]
+            } else {
+                delta[i - shared]
+            };
+        }
+        let mut tp = [0u8; key::TRAILER_LEN];
+        tp.copy_from_slice(&prev[up..]);
+        // Newer (larger trailer) first.
+        u64::from_le_bytes(tn).cmp(&u64::from_le_bytes(tp))
+    })
+}
+
 /// Keys out of order: `expected` and `found` are the first eight bytes of
 /// the user keys (the one the key had to be above, or equal to, and the
 /// key), as big-endian numbers.
@@ -283,32 +320,29 @@ impl Block {
     /// the previous block's index key and the last one equal to this
     /// block's. A CRC proves the bytes are the ones written, not that the
     /// writer (or whoever resealed them) kept them in order. Returns the
-    /// number of entries. One key comparison and one copy of the previous
-    /// key per entry.
+    /// number of entries. One comparison per entry, of the bytes after the
+    /// prefix an entry shares with the key before it ([`cmp_with_next`]):
+    /// the walk copies no key.
     fn walk(
         &self,
         bounds: Option<Bounds<'_>>,
         mut f: impl FnMut(&[u8], std::ops::Range<usize>),
     ) -> Result<usize, Malformed> {
         let end = self.restarts_offset;
-        let (mut prev, mut key) = (Vec::new(), Vec::new());
+        let mut key = Vec::new();
         let (mut pos, mut restart, mut n) = (0, 0, 0);
+        // Block::new checked there is at least one restart point.
+        let mut next_restart = self.restart(0);
         while pos < end {
-            let at_restart = if restart < self.restarts {
-                let r = self.restart(restart);
-                if r < pos {
-                    return Err(Malformed::new(
-                        "block restart point not at the start of an entry",
-                        pos,
-                        r,
-                    ));
-                }
-                r == pos
-            } else {
-                false
-            };
+            if next_restart < pos {
+                return Err(Malformed::new(
+                    "block restart point not at the start of an entry",
+                    pos,
+                    next_restart,
+                ));
+            }
             let h = self.header(pos, key.len())?;
-            if at_restart {
+            if next_restart == pos {
                 if h.shared != 0 {
                     return Err(Malformed::new(
                         "block restart entry shares a prefix",
@@ -317,20 +351,25 @@ impl Block {
                     ));
                 }
                 restart += 1;
+                next_restart = if restart < self.restarts {
+                    self.restart(restart)
+                } else {
+                    usize::MAX
+                };
             }
-            std::mem::swap(&mut prev, &mut key);
-            key.clear();
-            key.extend_from_slice(&prev[..h.shared]);
-            key.extend_from_slice(&self.data[h.delta.clone()]);
-            let below = if n == 0 {
-                bounds.and_then(|b| b.after).map(|a| (a, FIRST_NOT_ABOVE))
-            } else {
-                Some((&prev[..], KEY_NOT_ABOVE))
-            };
-            if let Some((below, what)) = below
-                && cmp_encoded(below, &key) != Ordering::Less
+            let delta = &self.data[h.delta.clone()];
+            if n > 0 && cmp_with_next(&key, h.shared, delta) != Ordering::Less {
+                let mut next = key[..h.shared].to_vec();
+                next.extend_from_slice(delta);
+                return Err(out_of_order(KEY_NOT_ABOVE, &key, &next));
+            }
+            key.truncate(h.shared);
+            key.extend_from_slice(delta);
+            if n == 0
+                && let Some(after) = bounds.and_then(|b| b.after)
+                && cmp_encoded(after, &key) != Ordering::Less
             {
-                return Err(out_of_order(what, below, &key));
+                return Err(out_of_order(FIRST_NOT_ABOVE, after, &key));
             }
             f(&key, h.delta.end..h.vend);
             n += 1;
@@ -340,7 +379,7 @@ impl Block {
             return Err(Malformed::new(
                 "block restart point not at the start of an entry",
                 end,
-                self.restart(restart),
+                next_restart,
             ));
         }
         if let Some(b) = bounds
@@ -584,6 +623,33 @@ mod tests {
         let good = raw_block(&[k(1), k(2), k(3)]);
         assert!(good.check_order(bounds(k(3).leak())).is_ok());
         assert_eq!(good.entries_shared(None).expect("in order").len(), 3);
+    }
+
+    #[test]
+    fn comparing_with_the_next_key_agrees_with_cmp_encoded() {
+        let mut keys = vec![Vec::new(), b"abc".to_vec(), b"abcdefgh".to_vec()];
+        for user in ["", "a", "ab", "abc", "abd", "b", "ab~", "abcdefgh"] {
+            for seq in [0, 1, 2, 255, 256, 257, 1 << 40] {
+                for kind in [ValueKind::Delete, ValueKind::Inline, ValueKind::BlobRef] {
+                    keys.push(
+                        InternalKey::new(Bytes::copy_from_slice(user.as_bytes()), seq, kind)
+                            .encoded(),
+                    );
+                }
+            }
+        }
+        for a in &keys {
+            for b in &keys {
+                let common = a.iter().zip(b).take_while(|(x, y)| x == y).count();
+                for shared in 0..=common {
+                    assert_eq!(
+                        cmp_with_next(a, shared, &b[shared..]),
+                        cmp_encoded(a, b),
+                        "{a:?} {b:?} shared {shared}"
+                    );
+                }
+            }
+        }
     }
 
     #[test]
