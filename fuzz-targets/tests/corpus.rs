@@ -4,9 +4,7 @@
 )]
 
 //! Replays every committed corpus and crash input through its target on
-//! stable: `fuzz/corpus/<target>/*` and `fuzz/regressions/<target>/*`;
-//! and, when asked (`--ignored`), the inputs of `fuzz/known_crashes/`
-//! that still crash a target because of a bug not fixed yet.
+//! stable: `fuzz/corpus/<target>/*` and `fuzz/regressions/<target>/*`.
 
 use std::path::Path;
 
@@ -18,15 +16,6 @@ fn every_committed_input_passes_its_target() {
         replayed >= fuzz_targets::TARGETS.len(),
         "replayed {replayed} inputs"
     );
-}
-
-/// Inputs the fuzzers found that crash a target today, kept apart so
-/// `cargo test` stays green until their bugs (listed in `fuzz/README.md`)
-/// are fixed; then they move to `fuzz/regressions/`.
-#[test]
-#[ignore = "crashes until the bugs listed under known crashes in fuzz/README.md are fixed"]
-fn known_crash_inputs_pass_their_targets() {
-    replay(&["known_crashes"]);
 }
 
 /// Runs every input under `fuzz/<dir>/<target>/` through its target;

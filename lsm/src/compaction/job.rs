@@ -40,11 +40,43 @@ fn is_base_level(v: &Version, out_level: usize, user: &[u8]) -> bool {
 /// Merges the compaction's tables and writes the outputs (synced). With a
 /// `separator`, references into the blobs it collects get their values
 /// copied into new blobs on the way.
+///
+/// # Errors
+///
+/// A read error or damage in an input (a block that fails its checksum,
+/// or keys out of order: every input entry comes through the tables'
+/// checked iterators), or a write error. The output tables written so far
+/// are deleted first: no manifest names them, and a compaction cut short
+/// by damage leaves the store's tables as they were, the damaged one
+/// included, for a reader or `verify` to report.
 pub(crate) fn run(
     c: &Compaction,
     v: &Version,
     env: &JobEnv<'_>,
+    separator: Option<&mut Separator<'_>>,
+) -> Result<Vec<Output>> {
+    let mut created = Vec::new();
+    let r = merge(c, v, env, separator, &mut created);
+    if r.is_err() {
+        for n in created {
+            // Best effort: the job's own error is the one to report, and a
+            // table no manifest names is never read.
+            let _ = env
+                .fs
+                .remove_file(&env.dir.join(crate::manifest::table_name(n)));
+        }
+    }
+    r
+}
+
+/// [`run`]'s work; the number of every output table it creates goes into
+/// `created` before the file does.
+fn merge(
+    c: &Compaction,
+    v: &Version,
+    env: &JobEnv<'_>,
     mut separator: Option<&mut Separator<'_>>,
+    created: &mut Vec<u64>,
 ) -> Result<Vec<Output>> {
     let sources: Vec<BoxIter> = c
         .inputs
@@ -86,6 +118,7 @@ pub(crate) fn run(
         }
         if writer.is_none() {
             let n = (env.new_file_number)()?;
+            created.push(n);
             let path = env.dir.join(crate::manifest::table_name(n));
             writer = Some((
                 n,

@@ -16,7 +16,7 @@ use crate::cache::BlockCache;
 use crate::filter;
 use crate::iter::{BoxIter, Concat};
 use crate::key::{self, InternalKey, SeqNo, ValueKind};
-use crate::sstable::block::Block;
+use crate::sstable::block::{Block, Bounds};
 use crate::sstable::footer::{FOOTER_SIZE_BYTES, Footer};
 use crate::sstable::index::{BlockHandle, Index};
 use crate::sstable::properties::Properties;
@@ -142,28 +142,59 @@ impl Table {
         self.data.len() as u64
     }
 
-    fn block(&self, i: usize) -> Result<Block> {
-        self.block_with(i, true)
+    /// Where block `i`'s keys must lie, from the index.
+    fn bounds(&self, i: usize) -> Bounds<'_> {
+        Bounds {
+            after: i.checked_sub(1).map(|j| self.index.entries[j].0.as_slice()),
+            last: &self.index.entries[i].0,
+        }
     }
 
-    /// Block `i`, from the cache if there; read blocks are cached only if
-    /// `fill_cache` (compaction reads each block once and must not evict
-    /// what readers use).
-    fn block_with(&self, i: usize, fill_cache: bool) -> Result<Block> {
+    /// Block `i` for a point lookup: from the cache, or read and checked
+    /// whole (order included, [`Block::check_order`]) before it is cached,
+    /// so every cached block is one whose search can be trusted.
+    fn block(&self, i: usize) -> Result<Block> {
         let h = self.index.entries[i].1;
         if let Some(b) = self.cache.get((self.number, h.offset)) {
             return Ok(b);
         }
+        let block = self.read_block(h)?;
+        block
+            .check_order(self.bounds(i))
+            .map_err(|m| m.at(&self.path, h.offset))?;
+        self.cache.insert((self.number, h.offset), block.clone());
+        Ok(block)
+    }
+
+    /// The block at `h`, its checksum checked and its contents
+    /// decompressed, not cached and its entries not yet read.
+    fn read_block(&self, h: BlockHandle) -> Result<Block> {
         // In range: checked by Index::decode against the file length.
         let stored = self
             .data
             .slice(h.offset as usize..(h.offset + h.size_bytes) as usize);
         let contents = trailer::decode(stored, &self.path, h.offset)?;
-        let block = Block::new(contents).map_err(|m| m.at(&self.path, h.offset))?;
-        if fill_cache {
-            self.cache.insert((self.number, h.offset), block.clone());
+        Block::new(contents).map_err(|m| m.at(&self.path, h.offset))
+    }
+
+    /// Every entry of block `i`, in order, checked as [`Block::walk`]
+    /// checks (the keys increase, inside the block and across the index);
+    /// a block read here enters the cache, once checked, only if
+    /// `fill_cache` (compaction reads each block once and must not evict
+    /// what readers use).
+    fn block_entries(&self, i: usize, fill_cache: bool) -> Result<Vec<(Bytes, Bytes)>> {
+        let h = self.index.entries[i].1;
+        let (block, fresh) = match self.cache.get((self.number, h.offset)) {
+            Some(b) => (b, false),
+            None => (self.read_block(h)?, true),
+        };
+        let entries = block
+            .entries_shared(Some(self.bounds(i)))
+            .map_err(|m| m.at(&self.path, h.offset))?;
+        if fresh && fill_cache {
+            self.cache.insert((self.number, h.offset), block);
         }
-        Ok(block)
+        Ok(entries)
     }
 
     /// Whether the filter lets `hash` through (true without a filter).
@@ -228,9 +259,8 @@ impl Table {
         });
         let t = Arc::clone(self);
         Box::new(Concat::new(first, end.max(first), move |i| {
-            let block = t.block_with(i, fill_cache)?;
+            let raw = t.block_entries(i, fill_cache)?;
             let off = t.index.entries[i].1.offset;
-            let raw = block.entries_shared().map_err(|m| m.at(&t.path, off))?;
             let mut out = Vec::with_capacity(raw.len());
             for (k, v) in raw {
                 let k = InternalKey::decode(&k).ok_or_else(|| bad_key(&t.path, off, &k))?;
@@ -316,9 +346,9 @@ impl Table {
         }
         let mut prev: Option<Bytes> = None;
         let mut all_good = c.problems.is_empty();
-        for (_, h) in &self.index.entries {
+        for i in 0..self.index.entries.len() {
             c.blocks_checked += 1;
-            match self.check_data_block(*h, prev.as_deref(), visit) {
+            match self.check_data_block(i, prev.as_deref(), visit) {
                 Ok((n, last)) => {
                     c.entries_checked += n;
                     prev = last.or(prev);
@@ -344,18 +374,14 @@ impl Table {
     /// Checks one data block; returns its entry count and last key.
     fn check_data_block(
         &self,
-        h: BlockHandle,
+        i: usize,
         prev: Option<&[u8]>,
         visit: &mut dyn FnMut(u64, InternalKey, Bytes),
     ) -> Result<(u64, Option<Bytes>)> {
-        // In range: checked by Index::decode against the file length.
-        let stored = self
-            .data
-            .slice(h.offset as usize..(h.offset + h.size_bytes) as usize);
-        let contents = trailer::decode(stored, &self.path, h.offset)?;
-        let block = Block::new(contents).map_err(|m| m.at(&self.path, h.offset))?;
-        let raw = block
-            .entries_shared()
+        let h = self.index.entries[i].1;
+        let raw = self
+            .read_block(h)?
+            .entries_shared(Some(self.bounds(i)))
             .map_err(|m| m.at(&self.path, h.offset))?;
         let mut prev = prev.map(Bytes::copy_from_slice);
         let mut decoded = Vec::with_capacity(raw.len());
