@@ -48,8 +48,8 @@ impl LsmEngine {
     /// As [`LsmEngine::open`]; [`Error::Locked`] while a writer has the
     /// directory.
     pub fn open_read_only(fs: Arc<dyn vfs::Fs>, dir: &Path) -> Result<LsmEngine> {
-        let db = lsm::Db::open_read_only_with_fs(fs, dir, lsm::Options::default())
-            .map_err(convert)?;
+        let db =
+            lsm::Db::open_read_only_with_fs(fs, dir, lsm::Options::default()).map_err(convert)?;
         Ok(LsmEngine {
             db,
             dir: dir.to_path_buf(),

@@ -133,7 +133,8 @@ fn a_sealed_log_cut_short_or_deleted_is_refused_naming_it() {
                             "log {which}, {name}, read-only {read_only}"
                         );
                     }
-                    other => panic!("log {which}, {name}, read-only {read_only}: {other:?}"),
+                    Err(e) => panic!("log {which}, {name}, read-only {read_only}: {e}"),
+                    Ok(_) => panic!("log {which}, {name}, read-only {read_only}: opened"),
                 }
                 assert!(
                     snapshot(&fs, Path::new("/db")) == before,
@@ -174,7 +175,8 @@ fn a_sealed_log_with_its_seal_marker_destroyed_is_refused() {
             assert_eq!(expected, len as u64);
             assert!(found < expected, "{found}");
         }
-        other => panic!("{other:?}"),
+        Err(e) => panic!("{e}"),
+        Ok(_) => panic!("opened"),
     }
     assert!(snapshot(&fs, Path::new("/db")) == before);
 }
