@@ -486,8 +486,7 @@ fn sealed_log_damaged(dir: &Path, n: u64, offset: u64, len: u64, found: u64) -> 
     Error::corruption(
         dir.join(manifest::log_name(n)),
         offset,
-        "log the manifest recorded as sealed is missing, cut short or damaged (expected: its \
-         sealed length; found: the length of its whole records, 0 when missing)",
+        "sealed log shorter than the manifest records (or missing)",
         len,
         found,
     )

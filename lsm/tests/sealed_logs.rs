@@ -83,13 +83,16 @@ fn cut(fs: &MemFs, path: &Path, len: usize) {
     f.sync_data().expect("sync");
 }
 
+/// From a log's length, the length to cut it to (`None`: delete it).
+type Damage = Box<dyn Fn(usize) -> Option<usize>>;
+
 /// Length of a log's file header record (magic, version).
 const HEADER_LEN: usize = 19;
 
 #[test]
 fn a_sealed_log_cut_short_or_deleted_is_refused_naming_it() {
     for which in 0..2 {
-        let damages: Vec<(&str, Box<dyn Fn(usize) -> Option<usize>>)> = vec![
+        let damages: Vec<(&str, Damage)> = vec![
             ("truncate to 0", Box::new(|_| Some(0))),
             ("truncate to the header", Box::new(|_| Some(HEADER_LEN))),
             ("truncate mid-record", Box::new(|len| Some(len / 2))),
