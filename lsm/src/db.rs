@@ -136,6 +136,11 @@ struct ManifestState {
     cursor: Vec<Vec<u8>>,
     /// Recorded blob files and the table files pointing into them.
     blobs: BlobFiles,
+    /// Logs whose whole records end before their file does (replayed
+    /// logs with a torn tail) or that were recorded as sealed: the length
+    /// a close records for them. Any other live log was written whole by
+    /// this handle, and its file's length is recorded.
+    log_lengths: BTreeMap<u64, u64>,
 }
 
 #[derive(Debug, Default)]
@@ -416,6 +421,13 @@ impl Db {
         // before their deletion leaves them provably obsolete.
         edit.deleted = r.tables_deleted.iter().map(|&n| (0, n)).collect();
         edit.blobs_deleted.clone_from(&r.blobs_obsolete);
+        // Sealed logs still live stay recorded as sealed.
+        edit.logs_sealed = r
+            .logs_sealed
+            .iter()
+            .copied()
+            .filter(|&(n, _)| n >= log_number)
+            .collect();
         let reserved = next_file + NUMBERS_RESERVED_BATCH;
         edit.next_file = Some(reserved);
         edit.numbers_reserved = true;
@@ -502,6 +514,12 @@ impl Db {
                 log_number,
                 cursor: vec![Vec::new(); NUM_LEVELS],
                 blobs: r.blob_files,
+                log_lengths: r
+                    .log_lengths
+                    .iter()
+                    .copied()
+                    .filter(|&(n, _)| n >= log_number)
+                    .collect(),
             }),
             compaction_lock: Mutex::new(()),
             bg: Mutex::new(BgState::default()),
@@ -615,6 +633,7 @@ impl Db {
                 log_number: r.log_number,
                 cursor: vec![Vec::new(); NUM_LEVELS],
                 blobs: r.blob_files,
+                log_lengths: BTreeMap::new(),
             }),
             compaction_lock: Mutex::new(()),
             bg: Mutex::new(BgState::default()),
@@ -867,10 +886,21 @@ impl Db {
                 .lock()
                 .seal_all(&*inner.fs, &inner.dir)
                 .and_then(|()| {
-                    // The last edit is protected too; a broken manifest
-                    // takes nothing more.
+                    // Every live log is sealed and durable now: record its
+                    // length, so a later truncation or deletion (which
+                    // removes the log's own seal marker) is found. The last
+                    // edit is protected too; a broken manifest takes
+                    // nothing more.
                     let mut m = inner.manifest.lock();
-                    if m.broken { Ok(()) } else { m.log.seal() }
+                    if m.broken {
+                        return Ok(());
+                    }
+                    let edit = VersionEdit {
+                        logs_sealed: inner.live_log_lengths(&m)?,
+                        ..VersionEdit::default()
+                    };
+                    Inner::log_edit(&mut m, &edit)?;
+                    m.log.seal()
                 })
         };
         inner.state.finish_close();
@@ -1195,6 +1225,20 @@ impl Inner {
                 // damage to its last records is not taken for a torn tail.
                 self.fs.sync_dir(&self.dir)?;
                 w.log.seal()?;
+                // Record its length (a cheap edit beside the flush's), so
+                // a truncation of it is found until it is flushed.
+                let sealed = (w.log_number, w.log.len_bytes());
+                {
+                    let mut m = self.manifest.lock();
+                    Self::log_edit(
+                        &mut m,
+                        &VersionEdit {
+                            logs_sealed: vec![sealed],
+                            ..VersionEdit::default()
+                        },
+                    )?;
+                    m.log_lengths.insert(sealed.0, sealed.1);
+                }
                 w.log = log;
             }
             w.log_number = n;
@@ -1456,6 +1500,31 @@ impl Inner {
         // A flush may give the compaction thread work.
         self.wake_background();
         Ok(())
+    }
+
+    /// The live logs (numbered from the manifest's log number on) and the
+    /// length of each one's whole records, for a close to record them as
+    /// sealed: called once every one of them is synced.
+    fn live_log_lengths(&self, m: &ManifestState) -> Result<Vec<(u64, u64)>> {
+        let mut out = Vec::new();
+        for name in self.fs.list_dir(&self.dir)? {
+            let FileKind::Log(n) = manifest::parse_name(&name.to_string_lossy()) else {
+                continue;
+            };
+            if n < m.log_number {
+                continue;
+            }
+            let len = match m.log_lengths.get(&n) {
+                Some(&len) => len,
+                None => self
+                    .fs
+                    .open(&self.dir.join(manifest::log_name(n)), vfs::OpenMode::Read)?
+                    .len()?,
+            };
+            out.push((n, len));
+        }
+        out.sort_unstable();
+        Ok(out)
     }
 
     /// Appends `edit` to the manifest and syncs it. After a failure the

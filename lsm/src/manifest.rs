@@ -15,6 +15,7 @@
 //! | 8 | blob values a table references: table number u64, count u32, then per blob id u64, values u64, bytes u64 |
 //! | 9 | blob files are recorded (no fields; in each manifest's first edit) |
 //! | 10 | file numbers are reserved (no fields; in each manifest's first edit): every table, log and blob number in use is below a next file number recorded durably before the number was handed out |
+//! | 11 | log sealed: log number u64, length u64 (the log takes no more records, and its first `length` bytes are durable and whole) |
 
 use std::path::Path;
 
@@ -31,7 +32,8 @@ const TAG_BLOB_DELETED: u8 = 7;
 const TAG_TABLE_BLOBS: u8 = 8;
 const TAG_BLOBS_RECORDED: u8 = 9;
 const TAG_NUMBERS_RESERVED: u8 = 10;
-const TAG_MAX: u8 = TAG_NUMBERS_RESERVED;
+const TAG_LOG_SEALED: u8 = 11;
+const TAG_MAX: u8 = TAG_LOG_SEALED;
 
 /// Largest file number (tables, logs, manifests, blob ids): far below
 /// `u64::MAX`, so `number + 1` never wraps. A larger number read from a
@@ -61,6 +63,9 @@ pub(crate) struct VersionEdit {
     /// a table or blob numbered at or above the largest one recorded
     /// proves an edit was lost.
     pub(crate) numbers_reserved: bool,
+    /// Logs sealed (synced, then closed to records): number and length.
+    /// Recovery refuses a live one that is missing or shorter.
+    pub(crate) logs_sealed: Vec<(u64, u64)>,
 }
 
 impl VersionEdit {
@@ -106,6 +111,11 @@ impl VersionEdit {
                     b.extend_from_slice(&x.to_le_bytes());
                 }
             }
+        }
+        for &(n, len) in &self.logs_sealed {
+            b.push(TAG_LOG_SEALED);
+            b.extend_from_slice(&n.to_le_bytes());
+            b.extend_from_slice(&len.to_le_bytes());
         }
         if self.blobs_recorded {
             b.push(TAG_BLOBS_RECORDED);
@@ -192,6 +202,10 @@ impl VersionEdit {
                         });
                     }
                     e.table_blobs.push((table, uses));
+                }
+                TAG_LOG_SEALED => {
+                    let n = u64_at(&mut p)?;
+                    e.logs_sealed.push((n, u64_at(&mut p)?));
                 }
                 TAG_BLOBS_RECORDED => e.blobs_recorded = true,
                 TAG_NUMBERS_RESERVED => e.numbers_reserved = true,
@@ -312,6 +326,7 @@ mod tests {
             )],
             blobs_recorded: true,
             numbers_reserved: true,
+            logs_sealed: vec![(11, 4096)],
         };
         assert_eq!(
             VersionEdit::decode(&e.encode(), Path::new("m"), 0).expect("decode"),

@@ -21,6 +21,14 @@
 //!   manifest also had a bad tail or files newer than anything it knows
 //!   exist (the lost edit's outputs), the error names the manifest and the
 //!   offset of its bad tail.
+//! - **A sealed log is whole.** Once a log takes no more records and all
+//!   of it is durable (at close; at a log switch unless the sync mode is
+//!   `Never`), the manifest records its length (tag 11). A live log so
+//!   recorded that is missing, shorter, or bad before that length is
+//!   corruption naming the log, the recorded length (expected) and the
+//!   length found: a truncation removes the log's own seal marker, so only
+//!   the manifest can tell. A log never recorded (a crash before close)
+//!   keeps the marker rule of the log format.
 //! - **Numbers are range-checked**: levels, file numbers (from the manifest
 //!   and from file names) and sequence numbers (from the manifest, tables
 //!   and log records) outside their limits are corruption naming the file
@@ -70,6 +78,11 @@ pub(crate) struct Recovered {
     pub(crate) log_number: u64,
     /// The logs replayed into `mem`, oldest first.
     pub(crate) logs: Vec<u64>,
+    /// Per replayed log: the length of its whole records (its torn tail,
+    /// if any, excluded), for the record a close makes of it.
+    pub(crate) log_lengths: Vec<(u64, u64)>,
+    /// The live logs the manifest recorded as sealed, with their lengths.
+    pub(crate) logs_sealed: Vec<(u64, u64)>,
     /// Every manifest, log and temporary file in the directory, by name.
     pub(crate) names: Vec<(String, FileKind)>,
     /// Tables on disk that the manifest recorded as deleted: provably
@@ -100,6 +113,8 @@ struct ManifestState {
     blob_files: BlobFiles,
     blobs_recorded: bool,
     numbers_reserved: bool,
+    /// Logs recorded as sealed, with their lengths.
+    logs_sealed: std::collections::BTreeMap<u64, u64>,
 }
 
 /// Recovers the store in `dir`.
@@ -155,6 +170,8 @@ pub(crate) fn recover(
             next_file,
             log_number: 0,
             logs: Vec::new(),
+            log_lengths: Vec::new(),
+            logs_sealed: Vec::new(),
             names,
             tables_deleted: Vec::new(),
             blobs_obsolete: Vec::new(),
@@ -225,8 +242,31 @@ pub(crate) fn recover(
         })
         .collect();
     logs.sort_unstable();
-    if st.log_number != 0 && logs.first() != Some(&st.log_number) {
+    let logs_sealed: Vec<(u64, u64)> = st
+        .logs_sealed
+        .range(st.log_number..)
+        .map(|(&n, &len)| (n, len))
+        .collect();
+    if st.log_number != 0
+        && logs.first() != Some(&st.log_number)
+        && !st.logs_sealed.contains_key(&st.log_number)
+    {
         missing.push((dir.join(manifest::log_name(st.log_number)), st.log_number));
+    }
+    // A sealed log missing or shorter than recorded (checked below, after a
+    // lost manifest edit, which would explain it better).
+    let mut short_log: Option<(u64, u64, u64)> = None;
+    for &(n, len) in &logs_sealed {
+        let found = if logs.contains(&n) {
+            fs.open(&dir.join(manifest::log_name(n)), vfs::OpenMode::Read)?
+                .len()?
+        } else {
+            0
+        };
+        if found < len {
+            short_log = Some((n, len, found));
+            break;
+        }
     }
 
     // The blobs: only tables still live keep their references.
@@ -321,6 +361,12 @@ pub(crate) fn recover(
     {
         missing.push((dir.join(BLOB_DIR).join(format!("{b:016x}.shard")), b));
     }
+    if lost_edit
+        && missing.is_empty()
+        && let Some((n, _, _)) = short_log
+    {
+        missing.push((dir.join(manifest::log_name(n)), n));
+    }
     if let Some((path, n)) = missing.first() {
         return Err(if lost_edit {
             // The older state this manifest leaves is incomplete: its last
@@ -343,6 +389,9 @@ pub(crate) fn recover(
             )
         });
     }
+    if let Some((n, len, found)) = short_log {
+        return Err(sealed_log_damaged(dir, n, found, len, found));
+    }
     // The state is complete. A never-named file numbered below the bound
     // was written by the engine (the number was handed out) and no durable
     // edit that the complete state lacks names it: obsolete. Those at or
@@ -359,9 +408,20 @@ pub(crate) fn recover(
     // Replay the logs.
     let mem = Memtable::new();
     let mut last_seq = st.last_seq;
+    let mut log_lengths = Vec::new();
     for &n in &logs {
         let path = dir.join(manifest::log_name(n));
         let contents = read_log(&**fs, &path)?;
+        let whole = contents.torn_at.unwrap_or(contents.len_bytes);
+        if let Some(&len) = st.logs_sealed.get(&n)
+            && n >= st.log_number
+            && whole < len
+        {
+            // Its seal marker (or a record after the last marker) is bad,
+            // and the manifest says those bytes were whole.
+            return Err(sealed_log_damaged(dir, n, whole, len, whole));
+        }
+        log_lengths.push((n, whole));
         for (rec, &offset) in contents.records.iter().zip(&contents.offsets) {
             let (seq, batch) = WriteBatch::decode(rec).ok_or_else(|| {
                 Error::corruption(
@@ -410,11 +470,26 @@ pub(crate) fn recover(
         next_file,
         log_number: st.log_number,
         logs,
+        log_lengths,
+        logs_sealed,
         names,
         tables_deleted,
         blobs_obsolete: blobs_obsolete.into_iter().collect(),
         blobs,
     })
+}
+
+/// A log the manifest recorded as sealed at `len` bytes whose whole records
+/// end at `found` (0 when it is missing): the error names the log, the
+/// offset where it goes bad, the recorded length and the length found.
+fn sealed_log_damaged(dir: &Path, n: u64, offset: u64, len: u64, found: u64) -> Error {
+    Error::corruption(
+        dir.join(manifest::log_name(n)),
+        offset,
+        "sealed log shorter than the manifest records (or missing)",
+        len,
+        found,
+    )
 }
 
 /// Applies every edit of the manifest, range-checking its numbers.
@@ -451,6 +526,17 @@ fn read_manifest(contents: &crate::wal::reader::LogContents, path: &Path) -> Res
                 l.retain(|&x| x != n);
             }
             st.tables_deleted.insert(n);
+        }
+        for &(n, len) in &e.logs_sealed {
+            if n > FILE_NUMBER_MAX {
+                return Err(out_of_range(
+                    offset,
+                    "manifest file number out of range",
+                    FILE_NUMBER_MAX,
+                    n,
+                ));
+            }
+            st.logs_sealed.insert(n, len);
         }
         st.blobs_recorded |= e.blobs_recorded;
         st.numbers_reserved |= e.numbers_reserved;
@@ -812,7 +898,7 @@ mod tests {
             }) => {
                 assert_eq!(file, path);
                 assert_eq!(offset, start);
-                assert_eq!((expected, found), (10, 99));
+                assert_eq!((expected, found), (11, 99));
             }
             other => panic!("{other:?}"),
         }

@@ -305,7 +305,8 @@ fn damaged_manifest_edit_followed_by_another_is_corruption() {
         .expect("a manifest");
     let mut data = read(&fs, &manifest);
     // Data records are `Full` fragments (type 1): the file header, then
-    // the edits of open, the first flush and the second flush.
+    // the edits of open, and per flush the switch's "log sealed" (tag 11)
+    // and the flush's own.
     let mut full = Vec::new();
     let mut pos = 0;
     while pos + HEADER_SIZE_BYTES <= data.len() {
@@ -314,7 +315,7 @@ fn damaged_manifest_edit_followed_by_another_is_corruption() {
         }
         pos += HEADER_SIZE_BYTES + usize::from(u16::from_le_bytes([data[pos + 4], data[pos + 5]]));
     }
-    assert_eq!(full.len(), 4, "header and three edits");
+    assert_eq!(full.len(), 6, "header and five edits");
     let edit = full[2];
     data[edit + 4] ^= 0x08;
     rewrite(&fs, &manifest, &data);

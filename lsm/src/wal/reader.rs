@@ -35,6 +35,8 @@ pub(crate) struct LogContents {
     /// Where a dropped torn tail starts (the first byte of the first
     /// logical record not returned); `None` when the log ended cleanly.
     pub(crate) torn_at: Option<u64>,
+    /// The file's length.
+    pub(crate) len_bytes: u64,
 }
 
 /// Why a fragment is bad, in the terms of [`Error::Corruption`].
@@ -369,6 +371,7 @@ pub(crate) fn parse_log(data: &Bytes, path: &Path) -> Result<LogContents> {
         records,
         offsets,
         torn_at,
+        len_bytes: data.len() as u64,
     })
 }
 
@@ -403,6 +406,7 @@ fn bad_fragment(
         records,
         offsets,
         torn_at: Some(torn_at as u64),
+        len_bytes: data.len() as u64,
     })
 }
 

@@ -90,7 +90,6 @@ impl LogWriter {
     }
 
     /// Bytes of the log so far, buffered ones included.
-    #[cfg(test)]
     pub(crate) fn len_bytes(&self) -> u64 {
         self.len_bytes
     }
