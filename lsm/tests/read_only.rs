@@ -1,7 +1,8 @@
 //! `Db::open_read_only`: replays in memory and writes nothing, shares the
 //! directory with other readers, excludes a writer, and refuses writes.
 
-use std::collections::BTreeMap;
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -16,27 +17,6 @@ fn opts() -> Options {
     }
 }
 
-/// Every file under `dir` (recursively) with its bytes.
-fn snapshot(fs: &MemFs, dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
-    let mut out = BTreeMap::new();
-    let Ok(names) = fs.list_dir(dir) else {
-        return out;
-    };
-    for n in names {
-        let path = dir.join(n);
-        if fs.list_dir(&path).is_ok() {
-            out.extend(snapshot(fs, &path));
-            continue;
-        }
-        let data = fs
-            .open(&path, OpenMode::Read)
-            .and_then(|f| f.map())
-            .expect("read");
-        out.insert(path, data.to_vec());
-    }
-    out
-}
-
 /// A store with a table, a blob, writes only in the log, and a torn tail
 /// at the end of the log (left by a crash).
 fn store(fs: &MemFs) {
@@ -49,13 +29,13 @@ fn store(fs: &MemFs) {
     // A crash, not a close: a log sealed by a close and then cut would be
     // damage, not a torn tail.
     drop(db);
-    let logs: Vec<PathBuf> = snapshot(fs, Path::new("/db"))
+    let logs: Vec<PathBuf> = common::snapshot(fs, Path::new("/db"))
         .into_keys()
         .filter(|p| p.extension().is_some_and(|e| e == "log"))
         .collect();
     assert_eq!(logs.len(), 1, "{logs:?}");
     // Cut the last record: a crash mid-append.
-    let data = snapshot(fs, Path::new("/db"))[&logs[0]].clone();
+    let data = common::snapshot(fs, Path::new("/db"))[&logs[0]].clone();
     let f = fs.open(&logs[0], OpenMode::Truncate).expect("open");
     f.append(&data[..data.len() - 100]).expect("write");
     f.sync_data().expect("sync");
@@ -65,7 +45,7 @@ fn store(fs: &MemFs) {
 fn read_only_open_changes_no_byte_and_no_name() {
     let fs = MemFs::new();
     store(&fs);
-    let before = snapshot(&fs, Path::new("/db"));
+    let before = common::snapshot(&fs, Path::new("/db"));
     let db = Db::open_read_only_with_fs(Arc::new(fs.clone()), "/db", opts()).expect("open");
     assert!(db.is_read_only());
     assert_eq!(
@@ -86,7 +66,7 @@ fn read_only_open_changes_no_byte_and_no_name() {
     assert!(report.problems.is_empty(), "{report:?}");
     db.close().expect("close");
     assert!(
-        snapshot(&fs, Path::new("/db")) == before,
+        common::snapshot(&fs, Path::new("/db")) == before,
         "a read-only open changed the directory"
     );
 }
@@ -137,5 +117,5 @@ fn read_only_open_of_an_empty_directory_is_an_empty_store() {
     let db = Db::open_read_only_with_fs(Arc::new(fs.clone()), "/db", opts()).expect("open");
     assert_eq!(db.get(b"k").expect("get"), None);
     drop(db);
-    assert!(snapshot(&fs, Path::new("/db")).is_empty());
+    assert!(common::snapshot(&fs, Path::new("/db")).is_empty());
 }

@@ -5,7 +5,6 @@
 
 mod common;
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -33,36 +32,15 @@ fn value(i: u32, round: u32) -> String {
     format!("value-{i}-{round}-{}", "v".repeat(40))
 }
 
-/// Every file under `dir` (recursively) with its bytes: names and contents.
-fn snapshot(fs: &MemFs, dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
-    let mut out = BTreeMap::new();
-    let Ok(names) = fs.list_dir(dir) else {
-        return out;
-    };
-    for n in names {
-        let path = dir.join(n);
-        if fs.list_dir(&path).is_ok() {
-            out.extend(snapshot(fs, &path));
-            continue;
-        }
-        let data = fs
-            .open(&path, OpenMode::Read)
-            .and_then(|f| f.map())
-            .expect("read");
-        out.insert(path, data.to_vec());
-    }
-    out
-}
-
 fn names_with(fs: &MemFs, suffix: &str) -> Vec<PathBuf> {
-    snapshot(fs, Path::new("/db"))
+    common::snapshot(fs, Path::new("/db"))
         .into_keys()
         .filter(|p| p.to_string_lossy().ends_with(suffix))
         .collect()
 }
 
 fn the_manifest(fs: &MemFs) -> PathBuf {
-    let m: Vec<PathBuf> = snapshot(fs, Path::new("/db"))
+    let m: Vec<PathBuf> = common::snapshot(fs, Path::new("/db"))
         .into_keys()
         .filter(|p| p.to_string_lossy().contains("MANIFEST-"))
         .collect();
@@ -92,7 +70,7 @@ fn store_after_flush(fs: &MemFs) {
 }
 
 fn assert_refused_naming_manifest(fs: &MemFs, manifest: &Path, bad_tail_max: u64) {
-    let before = snapshot(fs, Path::new("/db"));
+    let before = common::snapshot(fs, Path::new("/db"));
     for read_only in [false, true] {
         let r = if read_only {
             Db::open_read_only_with_fs(Arc::new(fs.clone()), "/db", opts())
@@ -110,7 +88,7 @@ fn assert_refused_naming_manifest(fs: &MemFs, manifest: &Path, bad_tail_max: u64
             other => panic!("read_only {read_only}: expected corruption, got {other:?}"),
         }
         assert!(
-            snapshot(fs, Path::new("/db")) == before,
+            common::snapshot(fs, Path::new("/db")) == before,
             "a refused open changed the directory"
         );
     }
@@ -121,7 +99,7 @@ fn flipped_last_manifest_edit_after_its_log_was_deleted_is_refused() {
     let fs = MemFs::new();
     store_after_flush(&fs);
     let manifest = the_manifest(&fs);
-    let mut data = snapshot(&fs, Path::new("/db"))[&manifest].clone();
+    let mut data = common::snapshot(&fs, Path::new("/db"))[&manifest].clone();
     let len = data.len() as u64;
     // The last byte belongs to the flush's edit.
     *data.last_mut().expect("non-empty") ^= 0x10;
@@ -135,7 +113,7 @@ fn manifest_truncated_into_its_last_edit_is_refused() {
         let fs = MemFs::new();
         store_after_flush(&fs);
         let manifest = the_manifest(&fs);
-        let data = snapshot(&fs, Path::new("/db"))[&manifest].clone();
+        let data = common::snapshot(&fs, Path::new("/db"))[&manifest].clone();
         let len = data.len() - cut;
         rewrite(&fs, &manifest, &data[..len]);
         assert_refused_naming_manifest(&fs, &manifest, len as u64);
@@ -149,13 +127,13 @@ fn a_table_the_manifest_names_missing_is_corruption_naming_it() {
     let tables = names_with(&fs, ".sst");
     assert_eq!(tables.len(), 1);
     fs.remove_file(&tables[0]).expect("rm");
-    let before = snapshot(&fs, Path::new("/db"));
+    let before = common::snapshot(&fs, Path::new("/db"));
     let r = Db::open_with_fs(Arc::new(fs.clone()), "/db", opts());
     assert!(
         matches!(&r, Err(Error::Corruption { file, .. }) if *file == tables[0]),
         "{r:?}"
     );
-    assert!(snapshot(&fs, Path::new("/db")) == before);
+    assert!(common::snapshot(&fs, Path::new("/db")) == before);
 }
 
 #[test]
@@ -170,7 +148,7 @@ fn missing_current_in_a_used_directory_is_refused() {
         }
         db.close().expect("close");
         fs.remove_file(Path::new("/db/CURRENT")).expect("rm");
-        let before = snapshot(&fs, Path::new("/db"));
+        let before = common::snapshot(&fs, Path::new("/db"));
         for read_only in [false, true] {
             let r = if read_only {
                 Db::open_read_only_with_fs(Arc::new(fs.clone()), "/db", opts())
@@ -181,7 +159,7 @@ fn missing_current_in_a_used_directory_is_refused() {
                 matches!(&r, Err(Error::Corruption { file, .. }) if file.ends_with("CURRENT")),
                 "flush {flush}, read_only {read_only}: {r:?}"
             );
-            assert!(snapshot(&fs, Path::new("/db")) == before);
+            assert!(common::snapshot(&fs, Path::new("/db")) == before);
         }
     }
 }
@@ -310,15 +288,15 @@ fn refused_open_leaves_the_blob_store_alone() {
     let leftover = Path::new("/db/blobs/00000000000000ff.pending");
     rewrite(&fs, leftover, b"half a blob");
     let manifest = the_manifest(&fs);
-    let data = snapshot(&fs, Path::new("/db"))[&manifest].clone();
+    let data = common::snapshot(&fs, Path::new("/db"))[&manifest].clone();
     rewrite(&fs, &manifest, &data[..data.len() - 3]);
-    let before = snapshot(&fs, Path::new("/db"));
+    let before = common::snapshot(&fs, Path::new("/db"));
     let r = Db::open_with_fs(Arc::new(fs.clone()), "/db", blob_opts());
     assert!(
         matches!(&r, Err(Error::Corruption { file, .. }) if *file == manifest),
         "{r:?}"
     );
-    assert!(snapshot(&fs, Path::new("/db")) == before);
+    assert!(common::snapshot(&fs, Path::new("/db")) == before);
 }
 
 /// A compaction's edit damaged after its inputs were deleted: the older
@@ -347,7 +325,7 @@ fn flipped_last_manifest_edit_after_a_compaction_deleted_its_inputs_is_refused()
         }
     }
     let manifest = the_manifest(&fs);
-    let mut data = snapshot(&fs, Path::new("/db"))[&manifest].clone();
+    let mut data = common::snapshot(&fs, Path::new("/db"))[&manifest].clone();
     let len = data.len() as u64;
     *data.last_mut().expect("non-empty") ^= 0x01;
     rewrite(&fs, &manifest, &data);

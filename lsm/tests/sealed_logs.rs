@@ -8,7 +8,8 @@
 //! A log never recorded (a crash before close) keeps the marker rule: a cut
 //! after the last durable marker is a torn tail, never false corruption.
 
-use std::collections::BTreeMap;
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -22,28 +23,8 @@ fn opts() -> Options {
     }
 }
 
-fn snapshot(fs: &MemFs, dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
-    let mut out = BTreeMap::new();
-    let Ok(names) = fs.list_dir(dir) else {
-        return out;
-    };
-    for n in names {
-        let path = dir.join(n);
-        if fs.list_dir(&path).is_ok() {
-            out.extend(snapshot(fs, &path));
-            continue;
-        }
-        let data = fs
-            .open(&path, OpenMode::Read)
-            .and_then(|f| f.map())
-            .expect("read");
-        out.insert(path, data.to_vec());
-    }
-    out
-}
-
 fn logs(fs: &MemFs) -> Vec<PathBuf> {
-    snapshot(fs, Path::new("/db"))
+    common::snapshot(fs, Path::new("/db"))
         .into_keys()
         .filter(|p| p.extension().is_some_and(|e| e == "log"))
         .collect()
@@ -103,7 +84,7 @@ fn a_sealed_log_cut_short_or_deleted_is_refused_naming_it() {
             let fs = MemFs::new();
             store(&fs);
             let log = logs(&fs)[which].clone();
-            let sealed_len = snapshot(&fs, Path::new("/db"))[&log].len();
+            let sealed_len = common::snapshot(&fs, Path::new("/db"))[&log].len();
             let found = match damage(sealed_len) {
                 Some(len) => {
                     cut(&fs, &log, len);
@@ -114,7 +95,7 @@ fn a_sealed_log_cut_short_or_deleted_is_refused_naming_it() {
                     0
                 }
             };
-            let before = snapshot(&fs, Path::new("/db"));
+            let before = common::snapshot(&fs, Path::new("/db"));
             let shared: Arc<dyn Fs> = Arc::new(fs.clone());
             for read_only in [true, false] {
                 let r = if read_only {
@@ -140,7 +121,7 @@ fn a_sealed_log_cut_short_or_deleted_is_refused_naming_it() {
                     Ok(_) => panic!("log {which}, {name}, read-only {read_only}: opened"),
                 }
                 assert!(
-                    snapshot(&fs, Path::new("/db")) == before,
+                    common::snapshot(&fs, Path::new("/db")) == before,
                     "log {which}, {name}: a refused open (read-only {read_only}) changed the store"
                 );
             }
@@ -156,7 +137,7 @@ fn a_sealed_log_with_its_seal_marker_destroyed_is_refused() {
     let fs = MemFs::new();
     store(&fs);
     let log = logs(&fs)[1].clone();
-    let mut data = snapshot(&fs, Path::new("/db"))[&log].clone();
+    let mut data = common::snapshot(&fs, Path::new("/db"))[&log].clone();
     let len = data.len();
     // The seal marker is the last record: 7-byte header, 8-byte length.
     for b in &mut data[len - 15..] {
@@ -165,7 +146,7 @@ fn a_sealed_log_with_its_seal_marker_destroyed_is_refused() {
     let f = fs.open(&log, OpenMode::Truncate).expect("open");
     f.append(&data).expect("write");
     f.sync_data().expect("sync");
-    let before = snapshot(&fs, Path::new("/db"));
+    let before = common::snapshot(&fs, Path::new("/db"));
     let r = Db::open_read_only_with_fs(Arc::new(fs.clone()), "/db", opts());
     match r {
         Err(Error::Corruption {
@@ -181,7 +162,7 @@ fn a_sealed_log_with_its_seal_marker_destroyed_is_refused() {
         Err(e) => panic!("{e}"),
         Ok(_) => panic!("opened"),
     }
-    assert!(snapshot(&fs, Path::new("/db")) == before);
+    assert!(common::snapshot(&fs, Path::new("/db")) == before);
 }
 
 /// Every key reads its newest value after a clean close, twice over (the
@@ -220,7 +201,7 @@ fn an_unsealed_log_cut_at_its_tail_is_a_torn_tail() {
     db.put("b", "x".repeat(300)).expect("put");
     drop(db);
     let log = logs(&fs)[0].clone();
-    let len = snapshot(&fs, Path::new("/db"))[&log].len();
+    let len = common::snapshot(&fs, Path::new("/db"))[&log].len();
     cut(&fs, &log, len - 100);
     for read_only in [true, false] {
         let db = if read_only {

@@ -1,7 +1,11 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
 use lsm::Options;
+use vfs::{Fs, MemFs, OpenMode};
 
 /// Options with tiny buffers so a few hundred writes reach every level.
 pub(crate) fn tiny_options() -> Options {
@@ -80,4 +84,26 @@ pub(crate) fn blob_churn_options() -> Options {
         blob_gc_ratio: 0.2,
         ..tiny_options()
     }
+}
+
+/// Every file under `dir` (recursively) with its bytes: names and contents,
+/// to show an open or a command changed nothing.
+pub(crate) fn snapshot(fs: &MemFs, dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    let Ok(names) = fs.list_dir(dir) else {
+        return out;
+    };
+    for n in names {
+        let path = dir.join(n);
+        if fs.list_dir(&path).is_ok() {
+            out.extend(snapshot(fs, &path));
+            continue;
+        }
+        let data = fs
+            .open(&path, OpenMode::Read)
+            .and_then(|f| f.map())
+            .expect("read");
+        out.insert(path, data.to_vec());
+    }
+    out
 }
