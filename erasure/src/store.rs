@@ -150,13 +150,26 @@ impl BlobStore {
                 manifest::write(fs.as_ref(), dir, &layout_manifest(&options, i, store_id))?;
             }
         }
-        let codec = Codec::new(options.data_shards, options.parity_shards)?;
         let (index, max_id) = clean_and_index(fs.as_ref(), &dirs)?;
+        BlobStore::assemble(fs, dirs, options, store_id, index, max_id, locks)
+    }
+
+    /// The store over `dirs`, whose manifests were checked, with `index`
+    /// visible and ids from past `max_id` on.
+    fn assemble(
+        fs: Arc<dyn Fs>,
+        dirs: Vec<PathBuf>,
+        options: Options,
+        store_id: u64,
+        index: BTreeSet<BlobId>,
+        max_id: Option<u64>,
+        locks: Vec<LockGuard>,
+    ) -> Result<BlobStore> {
         Ok(BlobStore {
             fs,
             dirs,
             options,
-            codec,
+            codec: Codec::new(options.data_shards, options.parity_shards)?,
             store_id,
             next_id: AtomicU64::new(max_id.map_or(0, |id| id + 1)),
             index: RwLock::new(index),
@@ -214,7 +227,6 @@ impl BlobStore {
                 m.check(&layout_manifest(&options, i, store_id), dir)?;
             }
         }
-        let codec = Codec::new(options.data_shards, options.parity_shards)?;
         // A blob is visible iff no directory holds a pending file of it.
         let mut files: BTreeMap<BlobId, bool> = BTreeMap::new();
         let mut max_id = None;
@@ -235,18 +247,7 @@ impl BlobStore {
             .filter(|&(_, pending)| !pending)
             .map(|(id, _)| id)
             .collect();
-        Ok(BlobStore {
-            fs,
-            dirs,
-            options,
-            codec,
-            store_id,
-            next_id: AtomicU64::new(max_id.map_or(0, |id| id + 1)),
-            index: RwLock::new(index),
-            handles: crate::handles::Handles::default(),
-            mutation_locks: (0..MUTATION_LOCKS).map(|_| Mutex::new(())).collect(),
-            _locks: locks,
-        })
+        BlobStore::assemble(fs, dirs, options, store_id, index, max_id, locks)
     }
 
     /// The store's layout.
