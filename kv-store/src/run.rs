@@ -18,9 +18,9 @@ pub fn run(cli: &Cli, out: &mut dyn Write) -> Result<()> {
     match &cli.command {
         Command::Demo(args) => crate::demo::run(args, cli.engine, out),
         Command::Bench(args) => crate::bench::run(args, cli.engine, out),
-        Command::Shell => {
+        Command::Shell(args) => {
             let store = Store::open(&cli.db, cli.engine, Create::IfMissing)?;
-            let result = crate::shell::run(&store, out);
+            let result = crate::shell::run(&store, *args, out);
             let closed = store.close();
             result.and(closed)
         }
@@ -129,7 +129,7 @@ pub fn execute(engine: &dyn Engine, cmd: &Command, out: &mut dyn Write) -> Resul
             let text = engine.repair()?;
             w(writeln!(out, "{text}"))
         }
-        Command::Shell | Command::Demo(_) | Command::Bench(_) => Err(Error::BadArgument(
+        Command::Shell(_) | Command::Demo(_) | Command::Bench(_) => Err(Error::BadArgument(
             "shell, demo and bench cannot run inside the shell".to_string(),
         )),
     }

@@ -482,7 +482,10 @@ fn shell_runs_commands_from_stdin(engine: &str) {
     let db = store(&dir);
     let script = "put a 1\nput 'b c' \"two words\"\n\nget a\nget 'b c'\nget missing\nfrobnicate\nscan --keys-only\ndelete a\nscan\nstats\nverify\nexit\nput after exit\n";
     let out = kv_stdin(&db, engine, &["shell"], script.as_bytes());
-    let text = ok(&out);
+    // The script goes on after `get missing` and `frobnicate`, then exits
+    // with the first failure's code (1, not found).
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let text = String::from_utf8(out.stdout.clone()).unwrap();
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(
         &lines[..6],
