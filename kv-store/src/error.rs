@@ -18,6 +18,15 @@ pub enum Error {
         /// How many corruptions were found.
         count: usize,
     },
+    /// `repair` did what it could, and the verify after it still found
+    /// damage (each place was printed before).
+    #[error("repair left {count} damaged place(s), the first in {first}")]
+    DamageRemains {
+        /// How many damaged places verify found after the repair.
+        count: usize,
+        /// The first of them: file, offset and what failed.
+        first: String,
+    },
     /// A command that reads a store was pointed at a directory with none.
     #[error("no store at {}: create one with `kv-store --db {} put KEY VALUE` or `load`", path.display(), path.display())]
     NoStore {
@@ -153,6 +162,7 @@ impl Error {
         match self {
             Error::NotFound
             | Error::CorruptionFound { .. }
+            | Error::DamageRemains { .. }
             | Error::Corruption { .. }
             | Error::Damaged { .. }
             | Error::BadMarker { .. } => 1,
