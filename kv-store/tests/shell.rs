@@ -148,3 +148,15 @@ fn bail_stops_at_the_first_failure() {
     assert!(err.contains("1 shell command(s) failed"), "{err}");
     assert_eq!(keys(&db), "a\n");
 }
+
+#[test]
+fn terminal_shell_runs_each_line_of_a_bracketed_paste() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db");
+    // The terminal wraps a paste in ESC [200~ ... ESC [201~; rustyline hands
+    // the pasted lines over as one string, which used to run as one command.
+    let paste = "\x1b[200~put p1 1\rput p2 2\rput p3 3\x1b[201~\r";
+    let status = shell_on_terminal(&db, &format!("{paste}exit\r"));
+    assert!(status.is_some_and(|s| s.success()), "{status:?}");
+    assert_eq!(keys(&db), "p1\np2\np3\n");
+}
