@@ -160,3 +160,35 @@ fn terminal_shell_runs_each_line_of_a_bracketed_paste() {
     assert!(status.is_some_and(|s| s.success()), "{status:?}");
     assert_eq!(keys(&db), "p1\np2\np3\n");
 }
+
+#[test]
+fn load_dash_in_a_piped_script_reads_the_lines_after_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db");
+    let mut child = Command::new(BIN)
+        .arg("--db")
+        .arg(&db)
+        .arg("shell")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut input = child.stdin.take().unwrap();
+    input.write_all(b"put z 9\nload -\na\t1\nb\t2\n").unwrap();
+    drop(input);
+    // The shell used to hold the stdin lock across commands, so `load -`
+    // waited for it forever.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            child.kill().unwrap();
+            child.wait().unwrap();
+            panic!("the shell hung on `load -`");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(keys(&db), "a\nb\nz\n");
+}
