@@ -13,7 +13,7 @@ use crate::engine::EngineKind;
     name = "kv-store",
     version,
     about = "Put, get, scan, load, dump, verify and benchmark a key-value store (LSM tree or B+ tree)",
-    after_help = "Examples:\n  kv-store demo\n  kv-store --db ./data put user:1 alice\n  kv-store --db ./data get user:1\n  kv-store --db ./data scan --prefix user: --limit 10\n  kv-store --db ./bt --engine btree load pairs.tsv\n\nExit codes: 0 success, 1 key not found or the store is damaged, 2 usage or I/O error."
+    after_help = "Examples:\n  kv-store demo\n  kv-store --db ./data put user:1 alice\n  kv-store --db ./data get user:1\n  kv-store --db ./data scan --prefix user: --limit 10\n  kv-store --db ./bt --engine btree load pairs.tsv\n\nExit codes: 0 success, 1 key not found or the store is damaged (also `repair` leaving damage), 2 usage or I/O error; a piped `shell` script (or `shell --bail`) exits with the code of its first failed command."
 )]
 pub struct Cli {
     /// The store directory.
@@ -87,8 +87,10 @@ pub enum Command {
     #[command(after_help = "Example:\n  kv-store repair")]
     Repair,
     /// An interactive prompt taking the same commands on one open store.
-    #[command(after_help = "Example:\n  kv-store shell\n  kv> put a 1\n  kv> scan\n  kv> exit")]
-    Shell,
+    #[command(
+        after_help = "Examples:\n  kv-store shell\n  kv> put a 1\n  kv> scan\n  kv> exit\n  printf 'put a 1\\nget a\\n' | kv-store shell --bail\n\nWhen stdin is not a terminal, errors name their input line and the shell exits with the code of the first failed command (1 not found or damage, 2 otherwise)."
+    )]
+    Shell(ShellArgs),
     /// A quick db_bench-style run (fillrandom, readrandom, scan) on a fresh store.
     #[command(
         after_help = "Examples:\n  kv-store bench\n  kv-store --engine btree bench --num 200000 --dir /mnt/ssd/bench"
@@ -221,6 +223,15 @@ pub struct DumpArgs {
     /// Output format (default: json for a .json/.jsonl/.ndjson file, else tsv).
     #[arg(long, value_enum)]
     pub format: Option<Format>,
+}
+
+/// Arguments of `shell`.
+#[derive(Debug, Args, Clone, Copy)]
+pub struct ShellArgs {
+    /// Stop at the first command that fails and exit with its code
+    /// (sqlite3's `-bail`).
+    #[arg(long)]
+    pub bail: bool,
 }
 
 /// Arguments of `bench`.

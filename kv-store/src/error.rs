@@ -18,6 +18,15 @@ pub enum Error {
         /// How many corruptions were found.
         count: usize,
     },
+    /// `repair` did what it could, and the verify after it still found
+    /// damage (each place was printed before).
+    #[error("repair left {count} damaged place(s), the first in {first}")]
+    DamageRemains {
+        /// How many damaged places verify found after the repair.
+        count: usize,
+        /// The first of them: file, offset and what failed.
+        first: String,
+    },
     /// A command that reads a store was pointed at a directory with none.
     #[error("no store at {}: create one with `kv-store --db {} put KEY VALUE` or `load`", path.display(), path.display())]
     NoStore {
@@ -99,6 +108,17 @@ pub enum Error {
     /// The interactive prompt could not start or read the terminal.
     #[error("terminal: {0}")]
     Terminal(String),
+    /// A `shell` command failed: on piped input (any failure) or with
+    /// `--bail`. Each failure printed its own line before.
+    #[error("{failed} shell command(s) failed, the first on input line {line}")]
+    ShellFailed {
+        /// How many commands failed (1 with `--bail`).
+        failed: u64,
+        /// 1-based input line of the first failure.
+        line: u64,
+        /// The exit code of the first failure.
+        exit_code: u8,
+    },
     /// Something that should not happen: a bug in the tool or an engine.
     #[error("internal error: {0}")]
     Internal(String),
@@ -136,14 +156,17 @@ impl Error {
     /// The process exit code: 1 for "not found" and for damage, whichever
     /// command met it (corruption found by `verify`, a checksum or structure
     /// check failing, a file of the store missing, a bad engine marker); 2
-    /// for every usage, I/O or other engine error.
+    /// for every usage, I/O or other engine error; a failed `shell` script
+    /// exits with the code of its first failure.
     pub fn exit_code(&self) -> u8 {
         match self {
             Error::NotFound
             | Error::CorruptionFound { .. }
+            | Error::DamageRemains { .. }
             | Error::Corruption { .. }
             | Error::Damaged { .. }
             | Error::BadMarker { .. } => 1,
+            Error::ShellFailed { exit_code, .. } => *exit_code,
             _ => 2,
         }
     }

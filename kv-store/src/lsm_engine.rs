@@ -349,7 +349,7 @@ impl Engine for LsmEngine {
         );
         if !blobs.after.lost_nothing() {
             out += &format!(
-                "\n{} problem(s) remain (values lost beyond the parity): run verify",
+                "\n{} problem(s) remain that blob parity cannot mend (listed below)",
                 blobs.after.problems.len()
             );
         }

@@ -18,9 +18,9 @@ pub fn run(cli: &Cli, out: &mut dyn Write) -> Result<()> {
     match &cli.command {
         Command::Demo(args) => crate::demo::run(args, cli.engine, out),
         Command::Bench(args) => crate::bench::run(args, cli.engine, out),
-        Command::Shell => {
+        Command::Shell(args) => {
             let store = Store::open(&cli.db, cli.engine, Create::IfMissing)?;
-            let result = crate::shell::run(&store, out);
+            let result = crate::shell::run(&store, *args, out);
             let closed = store.close();
             result.and(closed)
         }
@@ -127,9 +127,27 @@ pub fn execute(engine: &dyn Engine, cmd: &Command, out: &mut dyn Write) -> Resul
         }
         Command::Repair => {
             let text = engine.repair()?;
-            w(writeln!(out, "{text}"))
+            w(writeln!(out, "{text}"))?;
+            // What the engine's repair cannot mend stays; only a verify
+            // after it tells whether the store is whole again.
+            let report = engine.verify()?;
+            for c in &report.corruptions {
+                w(writeln!(out, "not repaired: {c}"))?;
+            }
+            if report.corruptions.is_empty() {
+                w(writeln!(
+                    out,
+                    "verified: {} pairs in {} file(s), every checksum matched",
+                    report.pairs_checked, report.files_checked
+                ))
+            } else {
+                Err(Error::DamageRemains {
+                    count: report.corruptions.len(),
+                    first: report.corruptions[0].to_string(),
+                })
+            }
         }
-        Command::Shell | Command::Demo(_) | Command::Bench(_) => Err(Error::BadArgument(
+        Command::Shell(_) | Command::Demo(_) | Command::Bench(_) => Err(Error::BadArgument(
             "shell, demo and bench cannot run inside the shell".to_string(),
         )),
     }

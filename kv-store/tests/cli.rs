@@ -346,7 +346,8 @@ fn stats_compact_verify_repair_succeed(engine: &str) {
     assert_eq!(ok(&kv(&db, engine, &["compact"])), "compacted\n");
     let verify = ok(&kv(&db, engine, &["verify"]));
     assert!(verify.starts_with("ok: 4899 pairs"), "{verify}");
-    ok(&kv(&db, engine, &["repair"]));
+    let repair = ok(&kv(&db, engine, &["repair"]));
+    assert!(repair.contains("\nverified: 4899 pairs"), "{repair}");
     assert_eq!(
         ok(&kv(&db, engine, &["scan", "--keys-only"]))
             .lines()
@@ -482,7 +483,10 @@ fn shell_runs_commands_from_stdin(engine: &str) {
     let db = store(&dir);
     let script = "put a 1\nput 'b c' \"two words\"\n\nget a\nget 'b c'\nget missing\nfrobnicate\nscan --keys-only\ndelete a\nscan\nstats\nverify\nexit\nput after exit\n";
     let out = kv_stdin(&db, engine, &["shell"], script.as_bytes());
-    let text = ok(&out);
+    // The script goes on after `get missing` and `frobnicate`, then exits
+    // with the first failure's code (1, not found).
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let text = String::from_utf8(out.stdout.clone()).unwrap();
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(
         &lines[..6],
@@ -681,6 +685,19 @@ fn lsm_corrupted_sstable_is_reported_with_file_and_offset() {
     fails(&out, 1, "verify found 2 corruption");
     fails(&kv(&db, "lsm", &["get", "key00000"]), 1, "corruption in");
     fails(&kv(&db, "lsm", &["dump", "-"]), 1, "corruption in");
+    // Repair cannot rebuild a table block: it used to exit 0 regardless.
+    let out = kv(&db, "lsm", &["repair"]);
+    fails(
+        &out,
+        1,
+        &format!(
+            "repair left 2 damaged place(s), the first in {}",
+            table.display()
+        ),
+    );
+    let report = String::from_utf8(out.stdout.clone()).unwrap();
+    assert_eq!(report.matches("not repaired: ").count(), 2, "{report}");
+    assert!(report.contains(name), "{report}");
 }
 
 on_engine!(btree, "btree");
@@ -713,6 +730,14 @@ fn btree_corrupted_page_is_reported_with_file_and_offset() {
     );
     fails(&out, 1, "verify found 1 corruption");
     fails(&kv(&db, "btree", &["dump", "-"]), 1, "corruption in");
+    // Repair cannot rebuild a data page: it used to exit 0 regardless.
+    let out = kv(&db, "btree", &["repair"]);
+    fails(&out, 1, "repair left 1 damaged place(s), the first in ");
+    let report = String::from_utf8(out.stdout.clone()).unwrap();
+    assert!(
+        report.contains("not repaired: ") && report.contains("btree.db at offset 8192"),
+        "{report}"
+    );
 }
 
 #[test]

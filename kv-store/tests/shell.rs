@@ -1,0 +1,194 @@
+//! The shell as scripts and terminals use it: every line given runs, in
+//! order (piped, and typed ahead on a terminal); a piped script exits with
+//! the code of its first failure and names each failing line; `--bail`
+//! stops at the first failure.
+
+use std::io::{Read, Write};
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_kv-store");
+
+fn shell(db: &Path, args: &[&str], script: &str) -> Output {
+    let mut child = Command::new(BIN)
+        .arg("--db")
+        .arg(db)
+        .arg("shell")
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut input = child.stdin.take().unwrap();
+    // A shell that stopped early (`--bail`, a refused flag) may close its
+    // end first; its output says why.
+    if let Err(e) = input.write_all(script.as_bytes()) {
+        assert_eq!(e.kind(), std::io::ErrorKind::BrokenPipe, "{e}");
+    }
+    drop(input);
+    child.wait_with_output().unwrap()
+}
+
+fn keys(db: &Path) -> String {
+    let out = Command::new(BIN)
+        .arg("--db")
+        .arg(db)
+        .args(["scan", "--keys-only"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn piped_shell_runs_every_line_in_order_and_stops_at_exit() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db");
+    let out = shell(
+        &db,
+        &[],
+        "put p1 1\nput p2 2\nput p3 3\ndelete p2\nput x 1\nexit\nput after-exit 1\n",
+    );
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(keys(&db), "p1\np3\nx\n");
+}
+
+#[test]
+fn piped_shell_without_a_final_newline_runs_the_last_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db");
+    let out = shell(&db, &[], "put a 1\r\nput b 2");
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(keys(&db), "a\nb\n");
+}
+
+/// Runs the shell on a pseudo-terminal (`script` from util-linux) with
+/// `typed` already waiting in its input, as keys typed ahead or a paste
+/// without bracketed paste. The shell is killed after 20 s, so a lost
+/// `exit` fails the test instead of hanging it.
+fn shell_on_terminal(db: &Path, typed: &str) -> Option<std::process::ExitStatus> {
+    let command = format!("'{BIN}' --db '{}' shell", db.display());
+    let mut child = Command::new("script")
+        .args(["-q", "-e", "-c", &command, "/dev/null"])
+        .env("TERM", "xterm")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("`script` (util-linux) runs the shell on a pseudo-terminal");
+    let mut input = child.stdin.take().unwrap();
+    input.write_all(typed.as_bytes()).unwrap();
+    input.flush().unwrap();
+    let mut output = child.stdout.take().unwrap();
+    let drain = std::thread::spawn(move || {
+        let mut seen = Vec::new();
+        let _ = output.read_to_end(&mut seen);
+    });
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break Some(status);
+        }
+        if Instant::now() > deadline {
+            child.kill().unwrap();
+            child.wait().unwrap();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    drop(input);
+    drain.join().unwrap();
+    status
+}
+
+#[test]
+fn terminal_shell_runs_lines_typed_ahead_including_exit() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db");
+    let status = shell_on_terminal(&db, "put p1 1\rput p2 2\rput p3 3\rexit\r");
+    assert!(
+        status.is_some_and(|s| s.success()),
+        "the typed-ahead `exit` was lost: {status:?}"
+    );
+    assert_eq!(keys(&db), "p1\np2\np3\n");
+}
+
+#[test]
+fn piped_script_exits_with_the_first_failures_code_naming_each_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db");
+    let out = shell(&db, &[], "put a 1\nget nokey\nbogus\nget a\n");
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "1\n");
+    let err = stderr(&out);
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(lines.len(), 3, "{err}");
+    assert!(lines[0].starts_with("line 2: ") && lines[0].contains("key not found"));
+    assert!(lines[1].starts_with("line 3: ") && lines[1].contains("bogus"));
+    assert!(lines[2].contains("2 shell command(s) failed, the first on input line 2"));
+
+    let out = shell(&db, &[], "bogus\nget nokey\n");
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+}
+
+#[test]
+fn bail_stops_at_the_first_failure() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db");
+    let out = shell(&db, &["--bail"], "put a 1\nput --hex zz 1\nput b 2\n");
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let err = stderr(&out);
+    assert!(err.starts_with("line 2: "), "{err}");
+    assert!(err.contains("1 shell command(s) failed"), "{err}");
+    assert_eq!(keys(&db), "a\n");
+}
+
+#[test]
+fn terminal_shell_runs_each_line_of_a_bracketed_paste() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db");
+    // The terminal wraps a paste in ESC [200~ ... ESC [201~; rustyline hands
+    // the pasted lines over as one string, which used to run as one command.
+    let paste = "\x1b[200~put p1 1\rput p2 2\rput p3 3\x1b[201~\r";
+    let status = shell_on_terminal(&db, &format!("{paste}exit\r"));
+    assert!(status.is_some_and(|s| s.success()), "{status:?}");
+    assert_eq!(keys(&db), "p1\np2\np3\n");
+}
+
+#[test]
+fn load_dash_in_a_piped_script_reads_the_lines_after_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db");
+    let mut child = Command::new(BIN)
+        .arg("--db")
+        .arg(&db)
+        .arg("shell")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut input = child.stdin.take().unwrap();
+    input.write_all(b"put z 9\nload -\na\t1\nb\t2\n").unwrap();
+    drop(input);
+    // The shell used to hold the stdin lock across commands, so `load -`
+    // waited for it forever.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            child.kill().unwrap();
+            child.wait().unwrap();
+            panic!("the shell hung on `load -`");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(keys(&db), "a\nb\nz\n");
+}
