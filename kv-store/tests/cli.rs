@@ -617,6 +617,22 @@ macro_rules! on_engine {
 
 on_engine!(lsm, "lsm");
 
+/// `--help` states each engine's key and value limits, and they hold:
+/// on btree a 512-byte key is stored and a 513-byte one refused.
+#[test]
+fn help_states_the_engine_limits_and_they_hold() {
+    let help = ok(&Command::new(BIN).arg("--help").output().unwrap());
+    for limit in ["64 KiB", "64 MiB", "512 bytes", "2 GiB"] {
+        assert!(help.contains(limit), "{limit:?} not in --help: {help}");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let db = store(&dir);
+    ok(&kv(&db, "btree", &["put", &"k".repeat(512), "v"]));
+    let out = kv(&db, "btree", &["put", &"k".repeat(513), "v"]);
+    assert_eq!(out.status.code(), Some(2), "stderr: {}", stderr(&out));
+    assert_eq!(ok(&kv(&db, "btree", &["get", &"k".repeat(512)])), "v\n");
+}
+
 #[test]
 fn help_and_version_exit_0_and_usage_errors_exit_2() {
     let run = |args: &[&str]| Command::new(BIN).args(args).output().unwrap();
