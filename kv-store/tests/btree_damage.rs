@@ -3,28 +3,19 @@
 //! or deleted `btree.db`, or a damaged newest meta page, makes `verify` exit
 //! 1 naming the file, and `get` fail; nothing recreates the file.
 
-use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+mod common;
 
-const BIN: &str = env!("CARGO_BIN_EXE_kv-store");
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
 const PAGE: u64 = 4096;
 
 fn kv(db: &Path, args: &[&str], stdin: &[u8]) -> Output {
-    let mut child = Command::new(BIN)
-        .arg("--db")
-        .arg(db)
-        .args(["--engine", "btree"])
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut input = child.stdin.take().unwrap();
-    input.write_all(stdin).unwrap();
-    drop(input);
-    child.wait_with_output().unwrap()
+    let all: Vec<&str> = ["--engine", "btree"]
+        .into_iter()
+        .chain(args.iter().copied())
+        .collect();
+    common::run(db, &all, stdin)
 }
 
 fn text(out: &Output) -> String {

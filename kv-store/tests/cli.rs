@@ -2,6 +2,8 @@
 //! codes and one-line errors, load/dump round trips, corruption, locking,
 //! the shell through stdin, and the demo.
 
+mod common;
+
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -13,20 +15,11 @@ fn kv(db: &Path, engine: &str, args: &[&str]) -> Output {
 }
 
 fn kv_stdin(db: &Path, engine: &str, args: &[&str], stdin: &[u8]) -> Output {
-    let mut child = Command::new(BIN)
-        .arg("--db")
-        .arg(db)
-        .args(["--engine", engine])
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut input = child.stdin.take().unwrap();
-    input.write_all(stdin).unwrap();
-    drop(input);
-    child.wait_with_output().unwrap()
+    let all: Vec<&str> = ["--engine", engine]
+        .into_iter()
+        .chain(args.iter().copied())
+        .collect();
+    common::run(db, &all, stdin)
 }
 
 fn ok(out: &Output) -> String {

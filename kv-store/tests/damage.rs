@@ -27,6 +27,8 @@
 
 mod damage_suite;
 
+mod common;
+
 use damage_suite::{Engine, Size, run_suite};
 
 #[test]

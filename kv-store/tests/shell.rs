@@ -3,6 +3,8 @@
 //! the code of its first failure and names each failing line; `--bail`
 //! stops at the first failure.
 
+mod common;
+
 use std::io::{Read, Write};
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
@@ -11,24 +13,8 @@ use std::time::{Duration, Instant};
 const BIN: &str = env!("CARGO_BIN_EXE_kv-store");
 
 fn shell(db: &Path, args: &[&str], script: &str) -> Output {
-    let mut child = Command::new(BIN)
-        .arg("--db")
-        .arg(db)
-        .arg("shell")
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut input = child.stdin.take().unwrap();
-    // A shell that stopped early (`--bail`, a refused flag) may close its
-    // end first; its output says why.
-    if let Err(e) = input.write_all(script.as_bytes()) {
-        assert_eq!(e.kind(), std::io::ErrorKind::BrokenPipe, "{e}");
-    }
-    drop(input);
-    child.wait_with_output().unwrap()
+    let all: Vec<&str> = ["shell"].into_iter().chain(args.iter().copied()).collect();
+    common::run(db, &all, script.as_bytes())
 }
 
 fn keys(db: &Path) -> String {

@@ -4,11 +4,9 @@
 //! step (the older valid copies a damage puts back).
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 
-use super::{BIN, Engine, Size, files};
+use super::{Engine, Size, files};
 
 /// A built store and what it must hold.
 #[derive(Debug)]
@@ -67,20 +65,11 @@ fn value(i: u64, generation: u64, big_every: u64) -> Vec<u8> {
 /// Runs `kv-store --db dir --engine e args` with `stdin`; panics unless it
 /// succeeds (building must work).
 fn kv(dir: &Path, engine: Engine, args: &[&str], stdin: &[u8]) {
-    let mut child = Command::new(BIN)
-        .arg("--db")
-        .arg(dir)
-        .args(["--engine", engine.name()])
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut input = child.stdin.take().unwrap();
-    input.write_all(stdin).unwrap();
-    drop(input);
-    let out = child.wait_with_output().unwrap();
+    let all: Vec<&str> = ["--engine", engine.name()]
+        .into_iter()
+        .chain(args.iter().copied())
+        .collect();
+    let out = crate::common::run(dir, &all, stdin);
     assert!(
         out.status.success(),
         "building: kv-store {args:?}: {}",

@@ -1,0 +1,30 @@
+//! What the integration tests share: running the built binary.
+
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+/// The `kv-store` binary under test.
+pub(crate) const BIN: &str = env!("CARGO_BIN_EXE_kv-store");
+
+/// Runs `kv-store --db DB ARGS` with `stdin` piped in and returns what it
+/// did. A command that stops reading early (`shell --bail`, a refused flag)
+/// may close its end first; its output says why, so a broken pipe here is
+/// not an error.
+pub(crate) fn run(db: &Path, args: &[&str], stdin: &[u8]) -> Output {
+    let mut child = Command::new(BIN)
+        .arg("--db")
+        .arg(db)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut input = child.stdin.take().unwrap();
+    if let Err(e) = input.write_all(stdin) {
+        assert_eq!(e.kind(), std::io::ErrorKind::BrokenPipe, "{e}");
+    }
+    drop(input);
+    child.wait_with_output().unwrap()
+}
