@@ -36,7 +36,7 @@ impl Encoding {
     /// A message naming the bad digit or length.
     pub fn decode(self, arg: &str) -> Result<Vec<u8>, String> {
         match self {
-            Encoding::Text => unescape(arg).map_err(|e| format!("{arg:?}: {e}")),
+            Encoding::Text => unescape(arg).map_err(|e| format!("`{arg}`: {e}")),
             Encoding::Hex => hex_decode(arg),
             Encoding::Base64 => BASE64
                 .decode(arg)
@@ -339,6 +339,42 @@ mod tests {
         let e = escape(&all);
         assert!(!e.contains('\t') && !e.contains('\n'));
         assert_eq!(unescape(&e).unwrap(), all);
+    }
+
+    #[test]
+    fn utf8_prints_as_text_and_controls_and_bad_bytes_escape() {
+        assert_eq!(escape("café 日本 😀".as_bytes()), "café 日本 😀");
+        assert_eq!(
+            escape(b"a\\b\tc\nd\re\x00\x1b\x7f"),
+            r"a\\b\tc\nd\re\x00\x1b\x7f"
+        );
+        // U+0085 (a C1 control) as its UTF-8 bytes; a lone 0xc3 is not UTF-8.
+        assert_eq!(escape("\u{85}".as_bytes()), r"\xc2\x85");
+        assert_eq!(escape(b"caf\xc3"), r"caf\xc3");
+        assert_eq!(escape(b"\xc3\xa9\xff"), "é\\xff");
+    }
+
+    #[test]
+    fn unescape_names_the_column_within_the_line() {
+        assert_eq!(
+            unescape(r"ab\q").unwrap_err(),
+            r"unknown escape \q at column 3 (escapes are \\ \t \n \r \xHH; write a backslash as \\)"
+        );
+        // Columns count characters, as an editor does, after the key and tab.
+        let err = parse_line(Format::Tsv, "é\tx\\x4").unwrap_err();
+        assert_eq!(err, r"bad \x escape at column 4: expected two hex digits");
+        assert!(unescape("a\\").unwrap_err().contains("column 2"));
+        // An old dump's \xHH for UTF-8 still reads back.
+        assert_eq!(unescape(r"caf\xc3\xa9").unwrap(), "café".as_bytes());
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn escape_round_trips_any_bytes(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..64)) {
+            let e = escape(&bytes);
+            proptest::prop_assert!(!e.chars().any(char::is_control));
+            proptest::prop_assert_eq!(unescape(&e).unwrap(), bytes);
+        }
     }
 
     #[test]

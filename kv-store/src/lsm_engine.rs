@@ -115,7 +115,10 @@ fn key_as_scan_prints(e: &lsm::Error) -> String {
         _ => return text,
     };
     let lsm_form: String = std::iter::once("b\"".to_string())
-        .chain(key.iter().map(|&b| std::ascii::escape_default(b).to_string()))
+        .chain(
+            key.iter()
+                .map(|&b| std::ascii::escape_default(b).to_string()),
+        )
         .chain(std::iter::once("\"".to_string()))
         .collect();
     text.replacen(

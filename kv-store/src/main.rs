@@ -7,7 +7,10 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     std::panic::set_hook(Box::new(|info| {
-        let _ = writeln!(std::io::stderr(), "error: internal error (a bug in kv-store): {info}");
+        let _ = writeln!(
+            std::io::stderr(),
+            "error: internal error (a bug in kv-store): {info}"
+        );
     }));
     let cli = kv_store::cli::Cli::parse();
     let stdout = std::io::stdout();

@@ -73,7 +73,10 @@ fn dash_means_stdout_for_get_out_and_stdin_for_put_file() {
         .output()
         .unwrap();
     assert_eq!(ok(&out), value);
-    assert!(!dir.path().join("-").exists(), "a file named `-` was written");
+    assert!(
+        !dir.path().join("-").exists(),
+        "a file named `-` was written"
+    );
     // --raw: the same bytes, no newline added; without it, escaped + newline.
     assert_eq!(ok(&kv(&db, &["get", "k", "--raw"])), value);
     assert_eq!(
@@ -155,13 +158,13 @@ fn an_unknown_escape_in_an_argument_names_its_column() {
     fails_with(
         &kv(&db, &["get", "é\\q"]),
         2,
-        "error: bad argument: \"é\\\\q\": unknown escape \\q at column 2 \
+        "error: bad argument: `é\\q`: unknown escape \\q at column 2 \
          (escapes are \\\\ \\t \\n \\r \\xHH; write a backslash as \\\\)",
     );
     fails_with(
         &kv(&db, &["put", "a", "x\\x4"]),
         2,
-        "error: bad argument: \"x\\\\x4\": bad \\x escape at column 2: expected two hex digits",
+        "error: bad argument: `x\\x4`: bad \\x escape at column 2: expected two hex digits",
     );
 }
 
@@ -225,8 +228,14 @@ fn scan_hex_json_writes_hex_fields_that_load_reads_back() {
         json,
         "{\"key_hex\":\"00ff\",\"value_hex\":\"6869\"}\n{\"key_hex\":\"6b\",\"value_hex\":\"76\"}\n"
     );
-    let keys = text(&kv(&db, &["scan", "--base64", "--format", "json", "--keys-only"]));
-    assert_eq!(keys, "{\"key_base64\":\"AP8=\"}\n{\"key_base64\":\"aw==\"}\n");
+    let keys = text(&kv(
+        &db,
+        &["scan", "--base64", "--format", "json", "--keys-only"],
+    ));
+    assert_eq!(
+        keys,
+        "{\"key_base64\":\"AP8=\"}\n{\"key_base64\":\"aw==\"}\n"
+    );
     let (_dir2, copy) = new_db();
     ok(&common::run(
         &copy,
@@ -328,4 +337,22 @@ proptest! {
             prop_assert_eq!(&ok(&kv(&db, &["get", "--raw", "--", key])), value);
         }
     }
+}
+
+#[test]
+fn the_shell_refuses_stdin_as_a_file_and_takes_raw_and_escapes() {
+    let (_dir, db) = new_db();
+    let script = "put 'tab\\tkey' 'v\\x01'\nload -\nput k --file -\nget --raw 'tab\\tkey'\n";
+    let out = common::run(&db, &["shell"], script.as_bytes());
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(out.stdout, b"v\x01");
+    let err = String::from_utf8_lossy(&out.stderr);
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(
+        lines[..2],
+        [
+            "error: line 2: `-` (stdin) is the shell's own input here: give a file",
+            "error: line 3: `-` (stdin) is the shell's own input here: give a file",
+        ]
+    );
 }
