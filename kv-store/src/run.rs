@@ -158,16 +158,6 @@ pub fn execute(engine: &dyn Engine, cmd: &Command, out: &mut dyn Write) -> Resul
     }
 }
 
-/// Whether `cmd` reads its data from stdin (`load -`, `put --file -`):
-/// inside `shell`, stdin is where the shell's own lines come from.
-pub fn reads_stdin(cmd: &Command) -> bool {
-    match cmd {
-        Command::Load(args) => args.input == "-",
-        Command::Put(args) => args.file.as_ref().is_some_and(|f| f.as_os_str() == "-"),
-        _ => false,
-    }
-}
-
 fn decode(enc: Encoding, arg: &str) -> Result<Vec<u8>> {
     enc.decode(arg).map_err(Error::BadArgument)
 }

@@ -177,11 +177,6 @@ pub fn handle_line(
         _ => {}
     }
     let next = match ShellLine::try_parse_from(&words) {
-        // Stdin is where the shell's own lines come from.
-        Ok(parsed) if crate::run::reads_stdin(&parsed.command) => {
-            eprintln!("error: {place}`-` (stdin) is the shell's own input here: give a file");
-            Next::Failed { exit_code: 2 }
-        }
         Ok(parsed) => match crate::run::execute(engine, &parsed.command, out) {
             Ok(()) => Next::Continue,
             Err(Error::Output(e)) => return Err(Error::Output(e)),
