@@ -226,9 +226,18 @@ pub struct LoadArgs {
         long,
         default_value_t = 1000,
         value_name = "N",
-        value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..)
+        value_parser = batch_len
     )]
     pub batch: usize,
+}
+
+/// Parses `--batch`: a whole number of pairs, at least 1.
+fn batch_len(arg: &str) -> Result<usize, String> {
+    match arg.parse::<usize>() {
+        Ok(0) => Err("a batch holds at least 1 pair".to_string()),
+        Ok(n) => Ok(n),
+        Err(e) => Err(format!("not a whole number of pairs ({e})")),
+    }
 }
 
 /// Arguments of `dump`.

@@ -25,6 +25,9 @@ pub fn run(cli: &Cli, out: &mut dyn Write) -> Result<()> {
             result.and(closed)
         }
         cmd => {
+            // A key or value that does not decode is refused before the
+            // store is opened (or created).
+            check_arguments(cmd)?;
             // Reading commands open read-only: they write nothing, not even
             // on a damaged store, and run beside each other.
             let opened = match cmd {
@@ -156,6 +159,29 @@ pub fn execute(engine: &dyn Engine, cmd: &Command, out: &mut dyn Write) -> Resul
             "shell, demo and bench cannot run inside the shell".to_string(),
         )),
     }
+}
+
+/// Decodes the key, value and bound arguments of `cmd`, only to refuse a
+/// bad one before anything is opened.
+fn check_arguments(cmd: &Command) -> Result<()> {
+    let (enc, args): (Encoding, Vec<&String>) = match cmd {
+        Command::Put(a) => (
+            a.enc.encoding(),
+            [Some(&a.key), a.value.as_ref()]
+                .into_iter()
+                .flatten()
+                .collect(),
+        ),
+        Command::Get(a) => (a.enc.encoding(), vec![&a.key]),
+        Command::Delete(a) => (a.enc.encoding(), vec![&a.key]),
+        Command::Scan(a) => (
+            a.enc.encoding(),
+            [&a.prefix, &a.from, &a.to].into_iter().flatten().collect(),
+        ),
+        _ => return Ok(()),
+    };
+    args.into_iter()
+        .try_for_each(|arg| decode(enc, arg).map(drop))
 }
 
 fn decode(enc: Encoding, arg: &str) -> Result<Vec<u8>> {

@@ -161,6 +161,14 @@ fn an_unknown_escape_in_an_argument_names_its_column() {
         "error: bad argument: `é\\q`: unknown escape \\q at column 2 \
          (escapes are \\\\ \\t \\n \\r \\xHH; write a backslash as \\\\)",
     );
+    let (_dir2, fresh) = new_db();
+    fails_with(
+        &kv(&fresh, &["put", "a\\b", "1"]),
+        2,
+        "error: bad argument: `a\\b`: unknown escape \\b at column 2 \
+         (escapes are \\\\ \\t \\n \\r \\xHH; write a backslash as \\\\)",
+    );
+    assert!(!fresh.exists(), "a refused put created the store");
     fails_with(
         &kv(&db, &["put", "a", "x\\x4"]),
         2,
@@ -212,7 +220,9 @@ fn load_batch_0_is_a_usage_error() {
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        err.starts_with("error: invalid value '0' for '--batch <N>'"),
+        err.starts_with(
+            "error: invalid value '0' for '--batch <N>': a batch holds at least 1 pair\n"
+        ),
         "{err}"
     );
     assert!(!db.exists(), "a refused command created the store");
