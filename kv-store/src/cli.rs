@@ -48,12 +48,12 @@ pub struct ShellLine {
 pub enum Command {
     /// Set KEY to VALUE.
     #[command(
-        after_help = "Examples:\n  kv-store put user:1 alice\n  kv-store put --hex 00ff 6869\n  kv-store put photo:1 --file photo.jpg"
+        after_help = "Examples:\n  kv-store put user:1 alice\n  kv-store put 'tab\\tkey' 'line 1\\nline 2'   (escapes as scan prints them)\n  kv-store put --hex 00ff 6869\n  kv-store put photo:1 --file photo.jpg\n  curl -s URL | kv-store put page:1 --file -\n\nKEY and VALUE are unescaped as `scan` prints them: \\\\ \\t \\n \\r \\xHH; write a literal backslash as \\\\. Any other text (UTF-8 such as é) is taken as it is."
     )]
     Put(PutArgs),
     /// Print the value of KEY (exit code 1 if absent).
     #[command(
-        after_help = "Examples:\n  kv-store get user:1\n  kv-store get --hex 00ff\n  kv-store get photo:1 --out photo.jpg"
+        after_help = "Examples:\n  kv-store get user:1\n  kv-store get 'tab\\tkey'      (the key as scan prints it)\n  kv-store get --hex 00ff\n  kv-store get photo:1 --out photo.jpg\n  kv-store get photo:1 --raw | file -\n  kv-store get user:1 --format json\n\nThe value prints escaped, with a newline, like scan. --raw (or --out -) writes its bytes as they are, with no newline added. A missing key exits 1 with `error: key not found: KEY` on stderr and nothing on stdout, also with --format json."
     )]
     Get(GetArgs),
     /// Delete KEY (no error if absent).
@@ -61,12 +61,12 @@ pub enum Command {
     Delete(KeyArgs),
     /// Print pairs in key order as `key<TAB>value` lines (escaped) or JSON lines.
     #[command(
-        after_help = "Examples:\n  kv-store scan --prefix user: --limit 10\n  kv-store scan --from a --to m --reverse --keys-only\n  kv-store scan --format json"
+        after_help = "Examples:\n  kv-store scan --prefix user: --limit 10\n  kv-store scan --from a --to m --reverse --keys-only\n  kv-store scan --format json\n  kv-store scan --hex --format json   (key_hex / value_hex fields, which load reads)\n\nValid UTF-8 prints as text; \\, tab, newline, carriage return, other control characters and bytes that are not UTF-8 print as \\\\ \\t \\n \\r \\xHH, and --prefix/--from/--to (and get, put, delete) accept that spelling back. There is no --raw: raw bytes may hold tabs and newlines, so lines would not split back into pairs; use `get --raw` for one value or `dump` for all."
     )]
     Scan(ScanArgs),
     /// Bulk-load `key<TAB>value` or JSON lines from FILE or `-` (stdin).
     #[command(
-        after_help = "Examples:\n  kv-store load pairs.tsv\n  kv-store dump - | kv-store --db ./copy load -\n  kv-store load pairs.jsonl   (json lines, from the extension)\n\nA malformed line stops the load with its line number; every line before it is committed and durable."
+        after_help = "Examples:\n  kv-store load pairs.tsv\n  kv-store dump - | kv-store --db ./copy load -\n  kv-store load pairs.jsonl   (json lines, from the extension)\n\nA malformed line stops the load with its line number (and column); every line before it is committed and durable. A JSON line gives the key once: \"key\", \"key_base64\" or \"key_hex\" (the same for the value). A UTF-8 byte-order mark at the start of the input is skipped, and the summary says so."
     )]
     Load(LoadArgs),
     /// Write every pair to FILE or `-` (stdout) in the format `load` reads.
@@ -140,7 +140,7 @@ pub struct PutArgs {
         conflicts_with = "file"
     )]
     pub value: Option<String>,
-    /// Read the value's raw bytes from this file.
+    /// Read the value's raw bytes from this file, or `-` for stdin.
     #[arg(long, value_name = "FILE")]
     pub file: Option<PathBuf>,
     /// Key and value encoding.
@@ -154,9 +154,18 @@ pub struct GetArgs {
     /// The key.
     #[arg(allow_hyphen_values = true)]
     pub key: String,
-    /// Write the value's raw bytes to this file instead of printing it.
-    #[arg(long, value_name = "FILE")]
+    /// Write the value's raw bytes to this file (`-`: stdout) instead of
+    /// printing it.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["raw", "format"])]
     pub out: Option<PathBuf>,
+    /// Print the value's bytes as they are: not escaped, no newline added
+    /// (redis-cli's `--raw`).
+    #[arg(long, conflicts_with = "format")]
+    pub raw: bool,
+    /// Print the pair as a line: `tsv` as `scan` prints it, `json` as
+    /// `{"key":..,"value":..}` (scan's JSON fields).
+    #[arg(long, value_enum)]
+    pub format: Option<Format>,
     /// Key and value encoding.
     #[command(flatten)]
     pub enc: EncodingArgs,
@@ -197,7 +206,9 @@ pub struct ScanArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Tsv)]
     pub format: Format,
-    /// Encoding of --prefix/--from/--to and of tsv output.
+    /// Encoding of --prefix/--from/--to and of the output (JSON fields
+    /// `key_hex`/`value_hex` with --hex, `key_base64`/`value_base64` with
+    /// --base64).
     #[command(flatten)]
     pub enc: EncodingArgs,
 }
@@ -210,9 +221,23 @@ pub struct LoadArgs {
     /// Input format (default: json for a .json/.jsonl/.ndjson file, else tsv).
     #[arg(long, value_enum)]
     pub format: Option<Format>,
-    /// Pairs written per atomic batch.
-    #[arg(long, default_value_t = 1000, value_name = "N")]
+    /// Pairs written per atomic batch (at least 1).
+    #[arg(
+        long,
+        default_value_t = 1000,
+        value_name = "N",
+        value_parser = batch_len
+    )]
     pub batch: usize,
+}
+
+/// Parses `--batch`: a whole number of pairs, at least 1.
+fn batch_len(arg: &str) -> Result<usize, String> {
+    match arg.parse::<usize>() {
+        Ok(0) => Err("a batch holds at least 1 pair".to_string()),
+        Ok(n) => Ok(n),
+        Err(e) => Err(format!("not a whole number of pairs ({e})")),
+    }
 }
 
 /// Arguments of `dump`.

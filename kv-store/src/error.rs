@@ -10,8 +10,11 @@ use crate::engine::EngineKind;
 #[non_exhaustive]
 pub enum Error {
     /// `get` of a key that is not in the store.
-    #[error("key not found")]
-    NotFound,
+    #[error("key not found: {key}")]
+    NotFound {
+        /// The key as `scan` prints it (escaped, or in `--hex`/`--base64`).
+        key: String,
+    },
     /// `verify` found corruption (the findings were printed before).
     #[error("verify found {count} corruption(s)")]
     CorruptionFound {
@@ -160,7 +163,7 @@ impl Error {
     /// exits with the code of its first failure.
     pub fn exit_code(&self) -> u8 {
         match self {
-            Error::NotFound
+            Error::NotFound { .. }
             | Error::CorruptionFound { .. }
             | Error::DamageRemains { .. }
             | Error::Corruption { .. }

@@ -14,6 +14,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
+use crate::codec;
 use crate::engine::{Direction, Engine, EngineKind, Flow, Op, VerifyReport, Visitor};
 use crate::{Corruption, Error, Result};
 
@@ -89,11 +90,11 @@ pub(crate) fn convert(e: lsm::Error) -> Error {
             // The disk failed under the blob store: an I/O error, not damage.
             Some((path, kind)) => Error::Io {
                 path,
-                source: std::io::Error::new(kind, e.to_string()),
+                source: std::io::Error::new(kind, key_as_scan_prints(&e)),
             },
             None => Error::Damaged {
                 engine: EngineKind::Lsm,
-                message: e.to_string(),
+                message: key_as_scan_prints(&e),
             },
         },
         other => Error::Engine {
@@ -101,6 +102,30 @@ pub(crate) fn convert(e: lsm::Error) -> Error {
             message: other.to_string(),
         },
     }
+}
+
+/// `e`'s message with its key as `scan` prints keys (`big`), not as `lsm`
+/// writes it in messages (Rust's byte-string form, `b"big"`).
+fn key_as_scan_prints(e: &lsm::Error) -> String {
+    let text = e.to_string();
+    let key = match e {
+        lsm::Error::BlobUnavailable { key, .. }
+        | lsm::Error::BlobChecksum { key, .. }
+        | lsm::Error::BadBlobRef { key, .. } => key,
+        _ => return text,
+    };
+    let lsm_form: String = std::iter::once("b\"".to_string())
+        .chain(
+            key.iter()
+                .map(|&b| std::ascii::escape_default(b).to_string()),
+        )
+        .chain(std::iter::once("\"".to_string()))
+        .collect();
+    text.replacen(
+        &format!("key {lsm_form}"),
+        &format!("key {}", codec::escape(key)),
+        1,
+    )
 }
 
 /// The file and kind of a failing disk operation (other than a missing
@@ -139,7 +164,7 @@ fn problem_to_corruption(p: &lsm::Problem, blobs: &Path) -> Corruption {
             blobs.to_path_buf(),
             0,
             format!(
-                "blob {blob}: shards {bad_shards:?} missing or rotten, no value lost (run repair)"
+                "blob {blob:016x}: shards {bad_shards:?} missing or rotten, no value lost (run repair)"
             ),
         ),
         lsm::Problem::BlobLost {
@@ -151,9 +176,9 @@ fn problem_to_corruption(p: &lsm::Problem, blobs: &Path) -> Corruption {
             blobs.to_path_buf(),
             0,
             format!(
-                "blob {blob}: {refs_total} value(s) lost ({reason}); keys: {}",
+                "blob {blob:016x}: {refs_total} value(s) lost ({reason}); keys: {}",
                 keys.iter()
-                    .map(|k| String::from_utf8_lossy(k).into_owned())
+                    .map(|k| codec::escape(k))
                     .collect::<Vec<_>>()
                     .join(", ")
             ),
@@ -170,13 +195,13 @@ fn problem_to_corruption(p: &lsm::Problem, blobs: &Path) -> Corruption {
             *offset,
             match found {
                 Some(found) => format!(
-                    "blob {blob}: value of key {} ({len} bytes at this offset) fails its \
+                    "blob {blob:016x}: value of key {} ({len} bytes at this offset) fails its \
                      checksum (expected {expected:#x}, found {found:#x})",
-                    String::from_utf8_lossy(key)
+                    codec::escape(key)
                 ),
                 None => format!(
-                    "blob {blob}: value of key {} ({len} bytes at this offset) lies outside the blob",
-                    String::from_utf8_lossy(key)
+                    "blob {blob:016x}: value of key {} ({len} bytes at this offset) lies outside the blob",
+                    codec::escape(key)
                 ),
             },
         ),
@@ -192,7 +217,7 @@ fn problem_to_corruption(p: &lsm::Problem, blobs: &Path) -> Corruption {
             *offset,
             format!(
                 "blob reference of key {} (expected {expected_len} bytes, found {found_len})",
-                String::from_utf8_lossy(key)
+                codec::escape(key)
             ),
         ),
     };

@@ -7,7 +7,10 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     std::panic::set_hook(Box::new(|info| {
-        let _ = writeln!(std::io::stderr(), "kv-store: internal error: {info}");
+        let _ = writeln!(
+            std::io::stderr(),
+            "error: internal error (a bug in kv-store): {info}"
+        );
     }));
     let cli = kv_store::cli::Cli::parse();
     let stdout = std::io::stdout();
@@ -19,7 +22,7 @@ fn main() -> ExitCode {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
             Err(e) => {
-                let _ = writeln!(std::io::stderr(), "kv-store: error: writing output: {e}");
+                let _ = writeln!(std::io::stderr(), "error: writing output: {e}");
                 ExitCode::from(2)
             }
         },
@@ -28,7 +31,7 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(e) => {
-            let _ = writeln!(std::io::stderr(), "kv-store: error: {e}");
+            let _ = writeln!(std::io::stderr(), "error: {e}");
             ExitCode::from(e.exit_code())
         }
     }

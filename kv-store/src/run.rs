@@ -1,7 +1,7 @@
 //! Runs one command: opens the store the way the command needs, executes it
 //! on the [`Engine`] trait, closes the store.
 
-use std::io::Write;
+use std::io::{Read, Write};
 
 use crate::cli::{Cli, Command, GetArgs, PutArgs, ScanArgs};
 use crate::codec::{self, Encoding, Format};
@@ -25,6 +25,9 @@ pub fn run(cli: &Cli, out: &mut dyn Write) -> Result<()> {
             result.and(closed)
         }
         cmd => {
+            // A key or value that does not decode is refused before the
+            // store is opened (or created).
+            check_arguments(cmd)?;
             // Reading commands open read-only: they write nothing, not even
             // on a damaged store, and run beside each other.
             let opened = match cmd {
@@ -82,9 +85,14 @@ pub fn execute(engine: &dyn Engine, cmd: &Command, out: &mut dyn Write) -> Resul
                 Format::for_path(args.format, &args.input),
                 args.batch,
             )?;
+            let bom = if r.bom_skipped {
+                "; skipped a UTF-8 byte-order mark at the start"
+            } else {
+                ""
+            };
             w(writeln!(
                 out,
-                "loaded {} pairs ({} bytes)",
+                "loaded {} pairs ({} bytes{bom})",
                 r.pairs, r.bytes
             ))
         }
@@ -153,6 +161,29 @@ pub fn execute(engine: &dyn Engine, cmd: &Command, out: &mut dyn Write) -> Resul
     }
 }
 
+/// Decodes the key, value and bound arguments of `cmd`, only to refuse a
+/// bad one before anything is opened.
+fn check_arguments(cmd: &Command) -> Result<()> {
+    let (enc, args): (Encoding, Vec<&String>) = match cmd {
+        Command::Put(a) => (
+            a.enc.encoding(),
+            [Some(&a.key), a.value.as_ref()]
+                .into_iter()
+                .flatten()
+                .collect(),
+        ),
+        Command::Get(a) => (a.enc.encoding(), vec![&a.key]),
+        Command::Delete(a) => (a.enc.encoding(), vec![&a.key]),
+        Command::Scan(a) => (
+            a.enc.encoding(),
+            [&a.prefix, &a.from, &a.to].into_iter().flatten().collect(),
+        ),
+        _ => return Ok(()),
+    };
+    args.into_iter()
+        .try_for_each(|arg| decode(enc, arg).map(drop))
+}
+
 fn decode(enc: Encoding, arg: &str) -> Result<Vec<u8>> {
     enc.decode(arg).map_err(Error::BadArgument)
 }
@@ -161,6 +192,14 @@ fn put(engine: &dyn Engine, args: &PutArgs) -> Result<()> {
     let enc = args.enc.encoding();
     let key = decode(enc, &args.key)?;
     let value = match (&args.file, &args.value) {
+        (Some(path), _) if path.as_os_str() == "-" => {
+            let mut value = Vec::new();
+            std::io::stdin()
+                .lock()
+                .read_to_end(&mut value)
+                .map_err(|e| Error::io("<stdin>", e))?;
+            value
+        }
         (Some(path), _) => std::fs::read(path).map_err(|e| Error::io(path, e))?,
         (None, Some(v)) => decode(enc, v)?,
         (None, None) => {
@@ -175,13 +214,25 @@ fn put(engine: &dyn Engine, args: &PutArgs) -> Result<()> {
 fn get(engine: &dyn Engine, args: &GetArgs, out: &mut dyn Write) -> Result<()> {
     let enc = args.enc.encoding();
     let key = decode(enc, &args.key)?;
-    let value = engine.get(&key)?.ok_or(Error::NotFound)?;
-    match &args.out {
-        Some(path) => std::fs::write(path, &value).map_err(|e| Error::io(path, e)),
-        None => writeln!(out, "{}", enc.encode(&value)).map_err(Error::Output),
+    let value = engine.get(&key)?.ok_or_else(|| Error::NotFound {
+        key: enc.encode(&key),
+    })?;
+    let o = |r: std::io::Result<()>| r.map_err(Error::Output);
+    match (&args.out, args.format) {
+        (Some(path), _) if path.as_os_str() != "-" => {
+            std::fs::write(path, &value).map_err(|e| Error::io(path, e))
+        }
+        // `--out -` is `--raw`: the bytes as they are, no newline.
+        (Some(_), _) => o(out.write_all(&value)),
+        (None, _) if args.raw => o(out.write_all(&value)),
+        (None, Some(format)) => o(writeln!(
+            out,
+            "{}",
+            codec::format_line(format, enc, &key, Some(&value))
+        )),
+        (None, None) => o(writeln!(out, "{}", enc.encode(&value))),
     }
 }
-
 fn scan(engine: &dyn Engine, args: &ScanArgs, out: &mut dyn Write) -> Result<()> {
     let enc = args.enc.encoding();
     let opt = |a: &Option<String>| a.as_deref().map(|s| decode(enc, s)).transpose();

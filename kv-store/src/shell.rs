@@ -152,7 +152,7 @@ pub fn run(store: &Store, args: ShellArgs, out: &mut dyn Write) -> Result<()> {
 
 /// Runs one line: a command as on the command line, without `kv-store` and
 /// global options; `help`; or `exit`/`quit`. A failing command prints one
-/// error line to stderr, starting `line N: ` when `line_no` is given.
+/// error line to stderr, `error: line N: ...` when `line_no` is given.
 ///
 /// # Errors
 ///
@@ -167,7 +167,7 @@ pub fn handle_line(
     let words = match split_words(line) {
         Ok(w) => w,
         Err(e) => {
-            eprintln!("{place}error: {e}");
+            eprintln!("error: {place}{e}");
             return Ok(Next::Failed { exit_code: 2 });
         }
     };
@@ -181,7 +181,7 @@ pub fn handle_line(
             Ok(()) => Next::Continue,
             Err(Error::Output(e)) => return Err(Error::Output(e)),
             Err(e) => {
-                eprintln!("{place}error: {e}");
+                eprintln!("error: {place}{e}");
                 Next::Failed {
                     exit_code: e.exit_code(),
                 }
@@ -200,7 +200,10 @@ pub fn handle_line(
                     .map(str::trim)
                     .filter(|l| !l.is_empty() && !l.starts_with("For more information"))
                     .collect();
-                eprintln!("{place}{} (type `help`)", lines.join(" "));
+                let joined = lines.join(" ");
+                // clap's own `error: ` goes first, as on the command line.
+                let message = joined.strip_prefix("error: ").unwrap_or(&joined);
+                eprintln!("error: {place}{message} (type `help`)");
                 Next::Failed { exit_code: 2 }
             }
         },

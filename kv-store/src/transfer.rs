@@ -18,11 +18,15 @@ pub struct LoadReport {
     pub pairs: u64,
     /// Input bytes read.
     pub bytes: u64,
+    /// The input began with a UTF-8 byte-order mark, which was skipped
+    /// rather than read as part of the first key.
+    pub bom_skipped: bool,
 }
 
 /// Loads every line of `input` (a path, or `-` for stdin) into `engine` in
 /// atomic batches of `batch_len` pairs, syncing every [`SYNC_INTERVAL`] and
-/// at the end.
+/// at the end. A UTF-8 byte-order mark at the start of the input is
+/// skipped and reported in [`LoadReport::bom_skipped`].
 ///
 /// # Errors
 ///
@@ -63,6 +67,13 @@ pub fn load(
         pb.inc(n as u64);
         let text = line.strip_suffix(b"\n").unwrap_or(&line);
         let text = text.strip_suffix(b"\r").unwrap_or(text);
+        let text = match text.strip_prefix(codec::UTF8_BOM) {
+            Some(rest) if line_no == 1 => {
+                report.bom_skipped = true;
+                rest
+            }
+            _ => text,
+        };
         if text.is_empty() {
             continue;
         }

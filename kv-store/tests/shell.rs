@@ -115,9 +115,16 @@ fn piped_script_exits_with_the_first_failures_code_naming_each_line() {
     let err = stderr(&out);
     let lines: Vec<&str> = err.lines().collect();
     assert_eq!(lines.len(), 3, "{err}");
-    assert!(lines[0].starts_with("line 2: ") && lines[0].contains("key not found"));
-    assert!(lines[1].starts_with("line 3: ") && lines[1].contains("bogus"));
-    assert!(lines[2].contains("2 shell command(s) failed, the first on input line 2"));
+    // One prefix for every error, as clap's: `error: `, then the line.
+    assert_eq!(lines[0], "error: line 2: key not found: nokey");
+    assert!(
+        lines[1].starts_with("error: line 3: unrecognized subcommand 'bogus' "),
+        "{err}"
+    );
+    assert_eq!(
+        lines[2],
+        "error: 2 shell command(s) failed, the first on input line 2"
+    );
 
     let out = shell(&db, &[], "bogus\nget nokey\n");
     assert_eq!(out.status.code(), Some(2), "{out:?}");
@@ -130,7 +137,7 @@ fn bail_stops_at_the_first_failure() {
     let out = shell(&db, &["--bail"], "put a 1\nput --hex zz 1\nput b 2\n");
     assert_eq!(out.status.code(), Some(2), "{out:?}");
     let err = stderr(&out);
-    assert!(err.starts_with("line 2: "), "{err}");
+    assert!(err.starts_with("error: line 2: "), "{err}");
     assert!(err.contains("1 shell command(s) failed"), "{err}");
     assert_eq!(keys(&db), "a\n");
 }
