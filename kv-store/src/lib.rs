@@ -1,7 +1,7 @@
 //! The `kv-store` command-line tool over the `lsm` and `btree` engines, as a
 //! library: every command is written once against the [`Engine`] trait, and
 //! the binary (`src/main.rs`) only parses arguments and maps errors to exit
-//! codes (0 success, 1 not found or damage, 2 usage or I/O error).
+//! codes (0 success, 1 not found or damage, 2 usage or I/O error, 3 busy).
 //!
 //! ```
 //! use kv_store::{Engine, ScanSpec, Flow};
