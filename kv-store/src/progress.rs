@@ -31,7 +31,11 @@ pub fn bar(len: Option<u64>, what: &str, unit_is_bytes: bool) -> ProgressBar {
             "whole_per_sec",
             |state: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
                 let rate = state.per_sec();
-                let whole = if rate.is_finite() { rate.round() as u64 } else { 0 };
+                let whole = if rate.is_finite() {
+                    rate.round() as u64
+                } else {
+                    0
+                };
                 let _ = write!(w, "{}/s", crate::stats::thousands(whole));
             },
         )

@@ -217,7 +217,15 @@ fn busy_store_exits_3_naming_the_holder(engine: &str) {
         &["stats"],
         &["count"],
     ] {
-        let out = run(&db, &["--engine", engine].iter().chain(args).copied().collect::<Vec<_>>(), b"");
+        let out = run(
+            &db,
+            &["--engine", engine]
+                .iter()
+                .chain(args)
+                .copied()
+                .collect::<Vec<_>>(),
+            b"",
+        );
         let err = stderr(&out);
         assert_eq!(out.status.code(), Some(3), "{args:?}: {err}");
         assert_eq!(err.lines().count(), 1, "{err}");
@@ -260,7 +268,10 @@ fn wait_waits_for_the_store(engine: &str, args: &[&str], expect: &str) {
     let mut err = BufReader::new(waiter.stderr.take().unwrap());
     let mut line = String::new();
     err.read_line(&mut line).unwrap();
-    assert!(line.contains("is busy") && line.contains("waiting up to 60.0 s"), "{line}");
+    assert!(
+        line.contains("is busy") && line.contains("waiting up to 60.0 s"),
+        "{line}"
+    );
     holder.release();
     let out = waiter.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(0));
@@ -290,7 +301,11 @@ fn bad_wait_values_are_usage_errors() {
 // ---- 12: stats, count, compact, rates -------------------------------------
 
 fn json(text: &str) -> serde_json::Value {
-    assert_eq!(text.lines().count(), 1, "one JSON object on one line: {text}");
+    assert_eq!(
+        text.lines().count(),
+        1,
+        "one JSON object on one line: {text}"
+    );
     serde_json::from_str(text).unwrap_or_else(|e| panic!("{e}: {text}"))
 }
 
@@ -361,7 +376,11 @@ fn count_is_exact_beside_the_approximate_count() {
         "100\n"
     );
     assert_eq!(
-        ok(&run(&db, &["count", "--from", "key00005", "--to", "key00100"], b"")),
+        ok(&run(
+            &db,
+            &["count", "--from", "key00005", "--to", "key00100"],
+            b""
+        )),
         "90\n"
     );
     let j = json(&ok(&run(&db, &["count", "--format", "json"], b"")));
@@ -372,8 +391,15 @@ fn count_is_exact_beside_the_approximate_count() {
     assert_eq!(j["last_sequence"], 3011);
     // On btree, too.
     let bt = dir.path().join("bt");
-    ok(&run(&bt, &["--engine", "btree", "load", "-"], pairs(300).as_bytes()));
-    assert_eq!(ok(&run(&bt, &["count", "--prefix", "key002"], b"")), "100\n");
+    ok(&run(
+        &bt,
+        &["--engine", "btree", "load", "-"],
+        pairs(300).as_bytes(),
+    ));
+    assert_eq!(
+        ok(&run(&bt, &["count", "--prefix", "key002"], b"")),
+        "100\n"
+    );
 }
 
 #[test]
@@ -385,12 +411,17 @@ fn compact_reports_files_bytes_and_time() {
     ok(&run(&db, &["load", "-"], pairs(3000).as_bytes()));
     let out = ok(&run(&db, &["compact"], b""));
     // e.g. "compacted: 1 file 120.3 KiB -> 1 file 120.3 KiB in 35 ms"
-    let rest = out.strip_prefix("compacted: ").unwrap_or_else(|| panic!("{out}"));
+    let rest = out
+        .strip_prefix("compacted: ")
+        .unwrap_or_else(|| panic!("{out}"));
     let (before, after) = rest.split_once(" -> ").unwrap_or_else(|| panic!("{out}"));
     let (after, took) = after.split_once(" in ").unwrap_or_else(|| panic!("{out}"));
     assert!(before.starts_with("1 file "), "{out}");
     assert!(after.starts_with("1 file "), "{out}");
-    assert!(took.trim_end().ends_with(" s") || took.trim_end().ends_with(" ms"), "{out}");
+    assert!(
+        took.trim_end().ends_with(" s") || took.trim_end().ends_with(" ms"),
+        "{out}"
+    );
     assert!(before.ends_with("KiB"), "{out}");
 }
 
@@ -410,7 +441,10 @@ fn rates_print_as_whole_numbers() {
     let out = ok(&run(&db, &["dump", file.to_str().unwrap()], b""));
     let rate = out.trim_end().rsplit(", ").next().unwrap();
     let digits = rate.strip_suffix("/s").unwrap_or_else(|| panic!("{out}"));
-    assert!(digits.chars().all(|c| c.is_ascii_digit() || c == ','), "{out}");
+    assert!(
+        digits.chars().all(|c| c.is_ascii_digit() || c == ','),
+        "{out}"
+    );
 }
 
 // ---- verify --format json ---------------------------------------------------

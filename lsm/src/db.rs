@@ -1914,7 +1914,10 @@ impl Inner {
                 files: sv.version.levels[l].len(),
                 bytes: sv.version.level_bytes(l),
                 entries: sv.version.levels[l].iter().map(|t| t.props.entries).sum(),
-                tombstones: sv.version.levels[l].iter().map(|t| t.props.tombstones).sum(),
+                tombstones: sv.version.levels[l]
+                    .iter()
+                    .map(|t| t.props.tombstones)
+                    .sum(),
             })
             .collect();
         let user = c.user_bytes.load(Ordering::Relaxed);
