@@ -52,6 +52,12 @@ pub fn run(cli: &Cli, out: &mut dyn Write) -> Result<()> {
                     };
                     return print_verify(&report, verify_format.unwrap_or_default(), out);
                 }
+                Err(Error::Damaged { engine, message })
+                    if verify_format == Some(ReportFormat::Text) =>
+                {
+                    writeln!(out, "corrupt: {engine} store: {message}").map_err(Error::Output)?;
+                    return Err(Error::CorruptionFound { count: 1 });
+                }
                 Err(Error::Damaged { engine, message }) if verify_format.is_some() => {
                     let report = VerifyReport {
                         corruptions: vec![Corruption {

@@ -433,18 +433,49 @@ fn rates_print_as_whole_numbers() {
     // "loaded 2000 pairs (N bytes) in 12 ms, 166,667/s"
     let rate = out.trim_end().rsplit(", ").next().unwrap();
     let digits = rate.strip_suffix("/s").unwrap_or_else(|| panic!("{out}"));
-    assert!(
-        !digits.is_empty() && digits.chars().all(|c| c.is_ascii_digit() || c == ','),
-        "{out}"
-    );
+    assert_grouped(digits, &out);
     let file = dir.path().join("d.tsv");
     let out = ok(&run(&db, &["dump", file.to_str().unwrap()], b""));
     let rate = out.trim_end().rsplit(", ").next().unwrap();
     let digits = rate.strip_suffix("/s").unwrap_or_else(|| panic!("{out}"));
+    assert_grouped(digits, &out);
+}
+
+/// `n` is a whole number with a comma between groups of three digits.
+fn assert_grouped(n: &str, context: &str) {
+    let digits: String = n.chars().filter(|&c| c != ',').collect();
     assert!(
-        digits.chars().all(|c| c.is_ascii_digit() || c == ','),
-        "{out}"
+        !digits.is_empty() && digits.chars().all(|c| c.is_ascii_digit()),
+        "{n:?} in {context}"
     );
+    let mut grouped = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            grouped.push(',');
+        }
+        grouped.push(c);
+    }
+    assert_eq!(n, grouped, "in {context}");
+}
+
+#[test]
+fn bench_rates_are_whole_numbers_with_separators() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = ok(&run(dir.path(), &["bench", "--num", "2000"], b""));
+    let rows: Vec<&str> = out
+        .lines()
+        .filter(|l| {
+            ["fillrandom", "readrandom", "scan"]
+                .iter()
+                .any(|w| l.starts_with(w))
+        })
+        .collect();
+    assert_eq!(rows.len(), 3, "{out}");
+    for row in rows {
+        // workload, ops, ops/s, then latencies (with one decimal).
+        let rate = row.split_whitespace().nth(2).unwrap();
+        assert_grouped(rate, row);
+    }
 }
 
 // ---- verify --format json ---------------------------------------------------
