@@ -1,8 +1,10 @@
 //! Opening a store directory: the lock, the engine marker, the adapter.
 //!
 //! A store is a directory holding `KV-ENGINE` (one line naming the engine),
-//! `KV-LOCK` (held with `flock` while a command runs, so a second process is
-//! refused with a clear message whatever the engine) and the engine's files.
+//! `KV-LOCK` (held with `flock` while a command runs: exclusively by a
+//! writer, which writes its pid into it, shared by readers; a process it
+//! refuses gets [`Error::Busy`] naming the holder, or waits with `--wait`)
+//! and the engine's files.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
