@@ -72,7 +72,13 @@ pub fn run(cli: &Cli, out: &mut dyn Write) -> Result<()> {
                 other => other?,
             };
             let result = execute(store.engine(), cmd, out);
-            let closed = store.close();
+            // A write that failed on a store this command created (a key
+            // over the limit, a bad first line) leaves no empty store.
+            let closed = if result.is_err() {
+                store.discard_if_empty().map(|_| ())
+            } else {
+                store.close()
+            };
             result.and(closed)
         }
     }

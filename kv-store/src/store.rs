@@ -35,6 +35,9 @@ pub struct Store {
     dir: PathBuf,
     /// `None` only for a read-only open of a store whose lock file is gone.
     _lock: Option<vfs::LockGuard>,
+    /// `Some` if this open created the store: `Some(true)` if it created
+    /// the directory too. For [`Store::discard_if_empty`].
+    created: Option<bool>,
 }
 
 impl std::fmt::Debug for Store {
@@ -79,7 +82,8 @@ impl Store {
                 path: dir.to_path_buf(),
             });
         }
-        if !dir.is_dir() {
+        let dir_created = !dir.is_dir();
+        if dir_created {
             if create == Create::Never {
                 return Err(Error::NoStore {
                     path: dir.to_path_buf(),
@@ -122,6 +126,7 @@ impl Store {
             engine,
             dir: dir.to_path_buf(),
             _lock: Some(lock),
+            created: (!existed).then_some(dir_created),
         })
     }
 
@@ -174,6 +179,7 @@ impl Store {
             engine,
             dir: dir.to_path_buf(),
             _lock: lock,
+            created: None,
         })
     }
 
@@ -185,6 +191,66 @@ impl Store {
     /// The store directory.
     pub fn dir(&self) -> &Path {
         &self.dir
+    }
+
+    /// Closes the store; if this open created it and it holds no key (the
+    /// command that created it failed before writing anything), removes
+    /// what the open made: the engine's files and the marker, and the
+    /// directory if it made that too (a directory that was there before
+    /// keeps its `KV-LOCK`: removing the file of a held lock could let
+    /// two later writers lock two different files). Returns whether it
+    /// removed the store.
+    ///
+    /// # Errors
+    ///
+    /// The engine's close error, or [`Error::Io`] for a file that cannot be
+    /// removed.
+    pub fn discard_if_empty(self) -> Result<bool> {
+        let empty = self.created.is_some() && {
+            let mut any = false;
+            let spec = crate::engine::ScanSpec {
+                limit: Some(1),
+                ..crate::engine::ScanSpec::default()
+            };
+            // A scan that fails (an engine refusing all after a failed
+            // write) proves nothing: the store is kept.
+            let scanned = self.engine.scan(&spec, &mut |_, _| {
+                any = true;
+                Ok(crate::engine::Flow::Stop)
+            });
+            scanned.is_ok() && !any
+        };
+        let Store {
+            engine,
+            dir,
+            _lock,
+            created,
+        } = self;
+        engine.close()?;
+        let dir_created = match created {
+            Some(dir_created) if empty => dir_created,
+            _ => return Ok(false),
+        };
+        // Still holding the lock: nobody else opens the store meanwhile.
+        for entry in std::fs::read_dir(&dir).map_err(|e| Error::io(&dir, e))? {
+            let path = entry.map_err(|e| Error::io(&dir, e))?.path();
+            if path.file_name() == Some(std::ffi::OsStr::new(LOCK_FILE)) {
+                continue;
+            }
+            let removed = if path.is_dir() {
+                std::fs::remove_dir_all(&path)
+            } else {
+                std::fs::remove_file(&path)
+            };
+            removed.map_err(|e| Error::io(&path, e))?;
+        }
+        if dir_created {
+            let lock_path = dir.join(LOCK_FILE);
+            std::fs::remove_file(&lock_path).map_err(|e| Error::io(&lock_path, e))?;
+            drop(_lock);
+            std::fs::remove_dir(&dir).map_err(|e| Error::io(&dir, e))?;
+        }
+        Ok(true)
     }
 
     /// Closes the engine (syncing it), then releases the lock.

@@ -109,6 +109,32 @@ fn load_of_a_missing_file_creates_no_store() {
 }
 
 #[test]
+fn a_failed_write_leaves_no_new_empty_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let long_key = "k".repeat(600);
+    let db = dir.path().join("bt");
+    let out = run(&db, &["--engine", "btree", "put", &long_key, "v"], b"");
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(!db.exists(), "a refused put left a store");
+    let db = dir.path().join("lsm");
+    let out = run(&db, &["load", "-"], b"no tab here\n");
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(!db.exists(), "a load of nothing left a store");
+    // In a directory that was there, only the lock file stays.
+    let empty = dir.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    let out = run(&empty, &["load", "-"], b"no tab here\n");
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let left: Vec<PathBuf> = listing(&empty).into_iter().map(|(p, _)| p).collect();
+    assert_eq!(left, [empty.join("KV-LOCK")]);
+    // What a failed load committed is kept.
+    let db = dir.path().join("kept");
+    let out = run(&db, &["load", "-"], b"a\t1\nno tab here\n");
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert_eq!(ok(&run(&db, &["get", "a"], b"")), "1\n");
+}
+
+#[test]
 fn commands_on_an_empty_or_missing_directory_leave_nothing_behind() {
     let dir = tempfile::tempdir().unwrap();
     let empty = dir.path().join("empty");
