@@ -156,10 +156,10 @@ fn workloads(engine: &dyn Engine, args: &BenchArgs, out: &mut dyn Write) -> Resu
         let us = |q: f64| o.latency_ns.value_at_quantile(q) as f64 / 1000.0;
         w(writeln!(
             out,
-            "{:<11} {:>9} {:>12.0} {:>10.1} {:>10.1} {:>10.1} {:>10.1}",
+            "{:<11} {:>9} {:>12} {:>10.1} {:>10.1} {:>10.1} {:>10.1}",
             o.name,
             o.ops,
-            o.ops as f64 / o.elapsed.as_secs_f64().max(1e-9),
+            crate::stats::per_second(o.ops, o.elapsed).trim_end_matches("/s"),
             us(0.5),
             us(0.99),
             us(0.999),

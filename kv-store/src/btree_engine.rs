@@ -220,28 +220,7 @@ impl Engine for BtreeEngine {
     }
 
     fn stats(&self) -> Result<String> {
-        let s = self.db.stats().map_err(|e| self.err(e))?;
-        Ok(format!(
-            "engine: btree\n\
-             entries: {}\n\
-             height: {}\n\
-             pages: {} of {} bytes ({} branch, {} leaf, {} overflow, {} free-tree, {} free)\n\
-             file size: {} bytes\n\
-             leaf fill factor: {:.2}\n\
-             meta pages: {}",
-            s.entries,
-            s.height,
-            s.page_count,
-            s.page_size_bytes,
-            s.branch_pages,
-            s.leaf_pages,
-            s.overflow_pages,
-            s.free_tree_pages,
-            s.free_pages,
-            s.file_size_bytes,
-            s.fill_factor,
-            self.db.recovery()
-        ))
+        Ok(self.store_stats()?.to_string())
     }
 
     fn compact(&self) -> Result<()> {
@@ -292,5 +271,23 @@ impl Engine for BtreeEngine {
 
     fn close(self: Box<Self>) -> Result<()> {
         self.db.sync().map_err(|e| self.err(e))
+    }
+
+    fn store_stats(&self) -> Result<crate::stats::StoreStats> {
+        let s = self.db.stats().map_err(|e| self.err(e))?;
+        Ok(crate::stats::StoreStats::Btree(crate::stats::BtreeFacts {
+            entries: s.entries,
+            height: s.height,
+            page_size_bytes: s.page_size_bytes,
+            pages: s.page_count,
+            branch_pages: s.branch_pages,
+            leaf_pages: s.leaf_pages,
+            overflow_pages: s.overflow_pages,
+            free_tree_pages: s.free_tree_pages,
+            free_pages: s.free_pages,
+            file_size_bytes: s.file_size_bytes,
+            leaf_fill_factor: s.fill_factor,
+            meta: self.db.recovery().to_string(),
+        }))
     }
 }

@@ -13,7 +13,7 @@ use crate::engine::EngineKind;
     name = "kv-store",
     version,
     about = "Put, get, scan, load, dump, verify and benchmark a key-value store (LSM tree or B+ tree)",
-    after_help = "Examples:\n  kv-store demo\n  kv-store --db ./data put user:1 alice\n  kv-store --db ./data get user:1\n  kv-store --db ./data scan --prefix user: --limit 10\n  kv-store --db ./bt --engine btree load pairs.tsv\n\nExit codes: 0 success, 1 key not found or the store is damaged (also `repair` leaving damage), 2 usage or I/O error; a piped `shell` script (or `shell --bail`) exits with the code of its first failed command.\n\nLimits: lsm keys up to 64 KiB, values up to 64 MiB; btree (4 KiB pages) keys up to 512 bytes, values up to 2 GiB - 1 byte. A longer key or value is refused (exit 2)."
+    after_help = "Examples:\n  kv-store demo\n  kv-store --db ./data put user:1 alice\n  kv-store --db ./data get user:1\n  kv-store --db ./data scan --prefix user: --limit 10\n  kv-store --db ./bt --engine btree load pairs.tsv\n\nExit codes:\n  0    success\n  1    key not found; damage found (verify, any command meeting it) or left (repair)\n  2    usage error or I/O error\n  3    busy: another process has the store open (--wait SECONDS waits for it)\n  130  interrupted by Ctrl-C (SIGINT) in a non-interactive command\n  A piped `shell` script (or `shell --bail`) exits with the code of its first failed command.\n\nLocks: reading commands (get, scan, dump, stats, verify, count) run beside each other; a writer (put, delete, load, compact, repair, shell) runs alone, so readers wait for it (or exit 3) and it for them. Neither engine offers a read-only view beside a live writer in another process.\n\nLimits: lsm keys up to 64 KiB, values up to 64 MiB; btree (4 KiB pages) keys up to 512 bytes, values up to 2 GiB - 1 byte. A longer key or value is refused (exit 2)."
 )]
 pub struct Cli {
     /// The store directory.
@@ -23,6 +23,10 @@ pub struct Cli {
     /// value is refused. New stores default to lsm.
     #[arg(long, global = true, value_enum)]
     pub engine: Option<EngineKind>,
+    /// Wait up to SECONDS (e.g. 30 or 0.5) for another process to release
+    /// the store, instead of exiting 3 at once.
+    #[arg(long, global = true, value_name = "SECONDS", value_parser = parse_wait)]
+    pub wait: Option<std::time::Duration>,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -74,15 +78,21 @@ pub enum Command {
         after_help = "Examples:\n  kv-store dump backup.tsv\n  kv-store dump --format json -"
     )]
     Dump(DumpArgs),
-    /// Print the engine's shape and counters.
-    #[command(after_help = "Example:\n  kv-store stats")]
-    Stats,
+    /// Print the store's persistent facts: approximate key count, levels, files, bytes.
+    #[command(
+        after_help = "Examples:\n  kv-store stats\n  kv-store stats --format json\n\nlsm: approximate keys (table and memtable entries minus two per tombstone, from metadata; `count` gives the exact number), last sequence number, files, bytes and entries per level, blob files and garbage. btree: entries (exact), height, pages by kind, free pages, file size. Counters since open (gets, filter hits, flushes) are shown only once non-zero, as in the shell."
+    )]
+    Stats(StatsArgs),
     /// Rewrite the store, dropping overwritten and deleted data.
-    #[command(after_help = "Example:\n  kv-store compact")]
+    #[command(
+        after_help = "Example:\n  kv-store compact\n  compacted: 12 files 34.5 MiB -> 3 files 20.1 MiB in 1.2 s\n\nFiles and bytes are the engine's: lsm tables plus blob files, the btree file."
+    )]
     Compact,
     /// Read every block or page and check its checksum (exit code 1 on corruption).
-    #[command(after_help = "Example:\n  kv-store verify")]
-    Verify,
+    #[command(
+        after_help = "Examples:\n  kv-store verify\n  kv-store verify --format json\n\nJSON: {\"ok\":bool,\"files_checked\":N,\"pairs_checked\":N,\"corruptions\":[{\"file\":..,\"offset\":..,\"what\":..}]}; the exit code is 1 on damage either way."
+    )]
+    Verify(VerifyArgs),
     /// Repair what the engine can (drop a torn write-ahead-log tail).
     #[command(after_help = "Example:\n  kv-store repair")]
     Repair,
@@ -101,6 +111,11 @@ pub enum Command {
         after_help = "Examples:\n  kv-store demo\n  kv-store --engine btree demo --dir ./demo-store"
     )]
     Demo(DemoArgs),
+    /// Count the live keys exactly (a full scan of the selected range).
+    #[command(
+        after_help = "Examples:\n  kv-store count\n  kv-store count --prefix user:\n  kv-store count --from a --to m --format json\n\n`stats` shows an approximate count at no cost; this one reads every key."
+    )]
+    Count(CountArgs),
 }
 
 /// How KEY and VALUE arguments are written.
@@ -282,4 +297,59 @@ pub struct DemoArgs {
     /// Number of generated pairs.
     #[arg(long, default_value_t = 20_000)]
     pub keys: u64,
+}
+
+/// Output format of `stats`, `verify` and `count`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum ReportFormat {
+    /// Lines for people.
+    #[default]
+    Text,
+    /// One JSON object.
+    Json,
+}
+
+/// Arguments of `stats`.
+#[derive(Debug, Args, Clone, Copy)]
+pub struct StatsArgs {
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
+    pub format: ReportFormat,
+}
+
+/// Arguments of `verify`.
+#[derive(Debug, Args, Clone, Copy)]
+pub struct VerifyArgs {
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
+    pub format: ReportFormat,
+}
+
+/// Arguments of `count`.
+#[derive(Debug, Args)]
+pub struct CountArgs {
+    /// Only keys starting with P.
+    #[arg(long, value_name = "P", allow_hyphen_values = true)]
+    pub prefix: Option<String>,
+    /// Only keys >= A.
+    #[arg(long, value_name = "A", allow_hyphen_values = true)]
+    pub from: Option<String>,
+    /// Only keys < B.
+    #[arg(long, value_name = "B", allow_hyphen_values = true)]
+    pub to: Option<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
+    pub format: ReportFormat,
+    /// Encoding of --prefix/--from/--to.
+    #[command(flatten)]
+    pub enc: EncodingArgs,
+}
+
+/// Parses `--wait SECONDS`: a finite, non-negative number of seconds.
+fn parse_wait(s: &str) -> Result<std::time::Duration, String> {
+    let secs: f64 = s
+        .parse()
+        .map_err(|_| format!("expected a number of seconds, found {s:?}"))?;
+    std::time::Duration::try_from_secs_f64(secs)
+        .map_err(|_| format!("expected a non-negative number of seconds, found {s:?}"))
 }

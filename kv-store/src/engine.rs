@@ -291,4 +291,12 @@ pub trait Engine {
     ///
     /// The sync failure or a background error.
     fn close(self: Box<Self>) -> Result<()>;
+
+    /// The store's persistent facts (and `lsm`'s counters since open), for
+    /// `stats` as text or JSON and for `compact`'s report.
+    ///
+    /// # Errors
+    ///
+    /// A read error gathering them.
+    fn store_stats(&self) -> Result<crate::stats::StoreStats>;
 }

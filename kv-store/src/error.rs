@@ -58,8 +58,9 @@ pub enum Error {
         /// The engine asked for on the command line.
         requested: EngineKind,
     },
-    /// Another process has the store open.
-    #[error("store {} is locked by another process (lock file {})", path.display(), lock.display())]
+    /// Another process has a file of the store open (an engine's own lock).
+    /// Exits 3, as [`Error::Busy`].
+    #[error("store {} is locked by another process (lock file {}); retry when it is done, or pass --wait SECONDS", path.display(), lock.display())]
     Locked {
         /// The store directory.
         path: PathBuf,
@@ -153,14 +154,40 @@ pub enum Error {
         /// Its message.
         message: String,
     },
+    /// Another process has the store open in a way that excludes us (a
+    /// writer excludes everyone; readers exclude a writer), and `--wait`
+    /// was not given or ran out. Exits 3.
+    #[error("store {} is busy: {holder} has it open{}; {}", path.display(), waited_text(*waited), hint_text(*waited))]
+    Busy {
+        /// The store directory.
+        path: PathBuf,
+        /// Who holds it, as far as known: `a writer (pid 1234)`, `readers`.
+        holder: String,
+        /// How long this process waited (`--wait`), if it did.
+        waited: Option<std::time::Duration>,
+    },
+}
+
+fn waited_text(waited: Option<std::time::Duration>) -> String {
+    waited.map_or(String::new(), |d| {
+        format!(" (still, after waiting {:.1} s)", d.as_secs_f64())
+    })
+}
+
+fn hint_text(waited: Option<std::time::Duration>) -> &'static str {
+    match waited {
+        None => "retry when it is done, or pass --wait SECONDS to wait for it",
+        Some(_) => "retry when it is done, or wait longer with a larger --wait",
+    }
 }
 
 impl Error {
     /// The process exit code: 1 for "not found" and for damage, whichever
     /// command met it (corruption found by `verify`, a checksum or structure
-    /// check failing, a file of the store missing, a bad engine marker); 2
-    /// for every usage, I/O or other engine error; a failed `shell` script
-    /// exits with the code of its first failure.
+    /// check failing, a file of the store missing, a bad engine marker); 3
+    /// ([`EXIT_BUSY`]) when another process holds the store; 2 for every
+    /// usage, I/O or other engine error; a failed `shell` script exits with
+    /// the code of its first failure.
     pub fn exit_code(&self) -> u8 {
         match self {
             Error::NotFound { .. }
@@ -170,6 +197,7 @@ impl Error {
             | Error::Damaged { .. }
             | Error::BadMarker { .. } => 1,
             Error::ShellFailed { exit_code, .. } => *exit_code,
+            Error::Locked { .. } | Error::Busy { .. } => EXIT_BUSY,
             _ => 2,
         }
     }
@@ -211,6 +239,9 @@ impl Error {
         }
     }
 }
+
+/// The exit code of a store another process holds ([`Error::Busy`]).
+pub const EXIT_BUSY: u8 = 3;
 
 /// `Result` with this crate's [`Error`].
 pub type Result<T> = std::result::Result<T, Error>;

@@ -1,7 +1,7 @@
 //! The `kv-store` command-line tool over the `lsm` and `btree` engines, as a
 //! library: every command is written once against the [`Engine`] trait, and
 //! the binary (`src/main.rs`) only parses arguments and maps errors to exit
-//! codes (0 success, 1 not found or damage, 2 usage or I/O error).
+//! codes (0 success, 1 not found or damage, 2 usage or I/O error, 3 busy).
 //!
 //! ```
 //! use kv_store::{Engine, ScanSpec, Flow};
@@ -27,8 +27,9 @@
 //! - `lsm_engine`, `btree_engine`: one adapter per engine.
 //! - `store`: the store directory (engine marker, lock).
 //! - `codec`: escaping, hex, base64, and the tsv / JSON line formats.
-//! - `transfer`: `load` and `dump`.
+//! - `transfer`: `load` and `dump`; `atomic_file`: dump's write-then-rename.
 //! - `progress`: progress bars (hidden when stderr is not a terminal).
+//! - `stats`: what `stats` and `compact` report; number formats.
 //! - `shell`, `bench`, `demo`: the interactive prompt, the benchmark, the tour.
 //!
 //! Limits: keys and values are those of the engine underneath (see each
@@ -39,6 +40,7 @@
 #![forbid(unsafe_code)]
 #![deny(clippy::unwrap_used)]
 
+pub mod atomic_file;
 pub mod bench;
 pub mod btree_engine;
 pub mod cli;
@@ -50,10 +52,11 @@ pub mod lsm_engine;
 pub mod progress;
 pub mod run;
 pub mod shell;
+pub mod stats;
 pub mod store;
 pub mod transfer;
 
 pub use engine::{
     Corruption, Direction, Engine, EngineKind, Flow, Op, ScanSpec, VerifyReport, Visitor,
 };
-pub use error::{Error, Result};
+pub use error::{EXIT_BUSY, Error, Result};

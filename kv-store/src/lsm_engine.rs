@@ -286,37 +286,7 @@ impl Engine for LsmEngine {
     }
 
     fn stats(&self) -> Result<String> {
-        let s = self.db.stats();
-        let mut out = String::from("engine: lsm\n");
-        let (mut files, mut bytes) = (0usize, 0u64);
-        for (i, l) in s.levels.iter().enumerate() {
-            if l.files > 0 {
-                out += &format!("level {i}: {} file(s), {} bytes\n", l.files, l.bytes);
-            }
-            files += l.files;
-            bytes += l.bytes;
-        }
-        out += &format!("tables: {files} file(s), {bytes} bytes\n");
-        if s.blob_files > 0 {
-            out += &format!(
-                "blob files: {}, live value bytes: {}, garbage bytes: {}, space amplification: {:.2}\n",
-                s.blob_files, s.blob_live_bytes, s.blob_garbage_bytes, s.blob_space_amplification
-            );
-        }
-        out += "since this open (lsm's counters restart at each open):\n";
-        out += &format!(
-            "  user bytes written: {}, flushed: {}, compacted: {}, write amplification: {:.2}\n",
-            s.user_bytes, s.flush_bytes, s.compaction_bytes, s.write_amplification
-        );
-        out += &format!(
-            "  gets: {}, tables probed: {}, filter negatives: {}, filter positives: {}\n",
-            s.gets, s.tables_probed, s.filter_negatives, s.filter_positives
-        );
-        out += &format!(
-            "  flushes: {}, compactions: {}, write stalls: {}",
-            s.flushes, s.compactions, s.write_stalls
-        );
-        Ok(out)
+        Ok(self.store_stats()?.to_string())
     }
 
     fn compact(&self) -> Result<()> {
@@ -387,6 +357,12 @@ impl Engine for LsmEngine {
 
     fn close(self: Box<Self>) -> Result<()> {
         self.db.close().map_err(convert)
+    }
+
+    fn store_stats(&self) -> Result<crate::stats::StoreStats> {
+        Ok(crate::stats::StoreStats::Lsm(
+            crate::stats::LsmFacts::from_lsm(&self.db.stats()),
+        ))
     }
 }
 

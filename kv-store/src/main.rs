@@ -1,4 +1,5 @@
-//! The `kv-store` binary: parse, run, print one error line, exit 0, 1 or 2.
+//! The `kv-store` binary: parse, run, print one error line, exit with the
+//! code of [`kv_store::Error::exit_code`] (0, 1, 2 or 3; see `--help`).
 
 use std::io::Write;
 use std::process::ExitCode;

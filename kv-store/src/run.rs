@@ -3,9 +3,10 @@
 
 use std::io::{Read, Write};
 
-use crate::cli::{Cli, Command, GetArgs, PutArgs, ScanArgs};
+use crate::cli::{Cli, Command, CountArgs, GetArgs, PutArgs, ReportFormat, ScanArgs};
 use crate::codec::{self, Encoding, Format};
-use crate::engine::{Engine, Flow, ScanSpec};
+use crate::engine::{Corruption, Engine, Flow, ScanSpec, VerifyReport};
+use crate::stats;
 use crate::store::{Create, Store};
 use crate::{Error, Result};
 
@@ -15,49 +16,73 @@ use crate::{Error, Result};
 ///
 /// Whatever stopped the command; [`Error::exit_code`] gives the exit code.
 pub fn run(cli: &Cli, out: &mut dyn Write) -> Result<()> {
+    let wait = cli.wait.unwrap_or_default();
     match &cli.command {
         Command::Demo(args) => crate::demo::run(args, cli.engine, out),
         Command::Bench(args) => crate::bench::run(args, cli.engine, out),
         Command::Shell(args) => {
-            let store = Store::open(&cli.db, cli.engine, Create::IfMissing)?;
+            let store = Store::open_with_wait(&cli.db, cli.engine, Create::IfMissing, wait)?;
             let result = crate::shell::run(&store, *args, out);
             let closed = store.close();
             result.and(closed)
         }
         cmd => {
-            // A key or value that does not decode is refused before the
-            // store is opened (or created).
+            // A key or value that does not decode, or an input file that
+            // cannot be opened, is refused before the store is opened (or
+            // created).
             check_arguments(cmd)?;
+            check_inputs(cmd)?;
             // Reading commands open read-only: they write nothing, not even
             // on a damaged store, and run beside each other.
             let opened = match cmd {
                 Command::Put(_) | Command::Delete(_) | Command::Load(_) => {
-                    Store::open(&cli.db, cli.engine, Create::IfMissing)
+                    Store::open_with_wait(&cli.db, cli.engine, Create::IfMissing, wait)
                 }
                 Command::Compact | Command::Repair => {
-                    Store::open(&cli.db, cli.engine, Create::Never)
+                    Store::open_with_wait(&cli.db, cli.engine, Create::Never, wait)
                 }
-                _ => Store::open_read_only(&cli.db, cli.engine),
+                _ => Store::open_read_only_with_wait(&cli.db, cli.engine, wait),
+            };
+            let verify_format = match cmd {
+                Command::Verify(args) => Some(args.format),
+                _ => None,
             };
             let store = match opened {
-                Err(Error::Corruption { file, offset, what }) if matches!(cmd, Command::Verify) => {
+                Err(Error::Corruption { file, offset, what }) if verify_format.is_some() => {
                     // The engine refused to open: that is verify's finding.
-                    writeln!(
-                        out,
-                        "corrupt: {} at offset {offset}: {what}",
-                        file.display()
-                    )
-                    .map_err(Error::Output)?;
-                    return Err(Error::CorruptionFound { count: 1 });
+                    let report = VerifyReport {
+                        corruptions: vec![Corruption { file, offset, what }],
+                        ..VerifyReport::default()
+                    };
+                    return print_verify(&report, verify_format.unwrap_or_default(), out);
                 }
-                Err(Error::Damaged { engine, message }) if matches!(cmd, Command::Verify) => {
+                Err(Error::Damaged { engine, message })
+                    if verify_format == Some(ReportFormat::Text) =>
+                {
                     writeln!(out, "corrupt: {engine} store: {message}").map_err(Error::Output)?;
                     return Err(Error::CorruptionFound { count: 1 });
+                }
+                Err(Error::Damaged { engine, message }) if verify_format.is_some() => {
+                    let report = VerifyReport {
+                        corruptions: vec![Corruption {
+                            file: cli.db.clone(),
+                            offset: 0,
+                            what: format!("{engine} store: {message}"),
+                        }],
+                        ..VerifyReport::default()
+                    };
+                    return print_verify(&report, verify_format.unwrap_or_default(), out);
                 }
                 other => other?,
             };
             let result = execute(store.engine(), cmd, out);
-            let closed = store.close();
+            // A write that failed on a store this command created (a key
+            // over the limit, a bad first line) leaves no empty store.
+            let closed = if result.is_err() {
+                store.discard_if_empty().map(|_| ())
+            } else {
+                store.close()
+            };
             result.and(closed)
         }
     }
@@ -79,12 +104,14 @@ pub fn execute(engine: &dyn Engine, cmd: &Command, out: &mut dyn Write) -> Resul
         }
         Command::Scan(args) => scan(engine, args, out),
         Command::Load(args) => {
+            let started = std::time::Instant::now();
             let r = crate::transfer::load(
                 engine,
                 &args.input,
                 Format::for_path(args.format, &args.input),
                 args.batch,
             )?;
+            let took = started.elapsed();
             let bom = if r.bom_skipped {
                 "; skipped a UTF-8 byte-order mark at the start"
             } else {
@@ -92,11 +119,15 @@ pub fn execute(engine: &dyn Engine, cmd: &Command, out: &mut dyn Write) -> Resul
             };
             w(writeln!(
                 out,
-                "loaded {} pairs ({} bytes{bom})",
-                r.pairs, r.bytes
+                "loaded {} pairs ({} bytes) in {}, {}{bom}",
+                r.pairs,
+                r.bytes,
+                stats::human_duration(took),
+                stats::per_second(r.pairs, took)
             ))
         }
         Command::Dump(args) => {
+            let started = std::time::Instant::now();
             let n = crate::transfer::dump(
                 engine,
                 &args.output,
@@ -104,35 +135,44 @@ pub fn execute(engine: &dyn Engine, cmd: &Command, out: &mut dyn Write) -> Resul
                 out,
             )?;
             if args.output != "-" {
-                w(writeln!(out, "dumped {n} pairs to {}", args.output))?;
+                let took = started.elapsed();
+                w(writeln!(
+                    out,
+                    "dumped {n} pairs to {} in {}, {}",
+                    args.output,
+                    stats::human_duration(took),
+                    stats::per_second(n, took)
+                ))?;
             }
             Ok(())
         }
-        Command::Stats => {
-            let text = engine.stats()?;
-            w(writeln!(out, "{text}"))
+        Command::Stats(args) => {
+            let facts = engine.store_stats()?;
+            match args.format {
+                ReportFormat::Text => w(writeln!(out, "{facts}")),
+                ReportFormat::Json => w(writeln!(out, "{}", facts.to_json())),
+            }
         }
         Command::Compact => {
+            let started = std::time::Instant::now();
+            let (files_before, bytes_before) = engine.store_stats()?.footprint();
             engine.compact()?;
-            w(writeln!(out, "compacted"))
+            let (files_after, bytes_after) = engine.store_stats()?.footprint();
+            w(writeln!(
+                out,
+                "compacted: {} {} -> {} {} in {}",
+                stats::files(files_before),
+                stats::human_bytes(bytes_before),
+                stats::files(files_after),
+                stats::human_bytes(bytes_after),
+                stats::human_duration(started.elapsed())
+            ))
         }
-        Command::Verify => {
+        Command::Verify(args) => {
             let report = engine.verify()?;
-            for c in &report.corruptions {
-                w(writeln!(out, "corrupt: {c}"))?;
-            }
-            if report.corruptions.is_empty() {
-                w(writeln!(
-                    out,
-                    "ok: {} pairs in {} file(s) read, every checksum matched",
-                    report.pairs_checked, report.files_checked
-                ))
-            } else {
-                Err(Error::CorruptionFound {
-                    count: report.corruptions.len(),
-                })
-            }
+            print_verify(&report, args.format, out)
         }
+        Command::Count(args) => count(engine, args, out),
         Command::Repair => {
             let text = engine.repair()?;
             w(writeln!(out, "{text}"))?;
@@ -178,10 +218,109 @@ fn check_arguments(cmd: &Command) -> Result<()> {
             a.enc.encoding(),
             [&a.prefix, &a.from, &a.to].into_iter().flatten().collect(),
         ),
+        Command::Count(a) => (
+            a.enc.encoding(),
+            [&a.prefix, &a.from, &a.to].into_iter().flatten().collect(),
+        ),
         _ => return Ok(()),
     };
     args.into_iter()
         .try_for_each(|arg| decode(enc, arg).map(drop))
+}
+
+/// Refuses, before the store is opened (and perhaps created), an input the
+/// command would fail on: a `load` file or `put --file` that cannot be
+/// opened. So a failed command leaves no new empty store behind.
+fn check_inputs(cmd: &Command) -> Result<()> {
+    let input = match cmd {
+        Command::Load(args) if args.input != "-" => std::path::Path::new(&args.input),
+        Command::Put(PutArgs {
+            file: Some(path), ..
+        }) if path.as_os_str() != "-" => path.as_path(),
+        _ => return Ok(()),
+    };
+    let f = std::fs::File::open(input).map_err(|e| Error::io(input, e))?;
+    let meta = f.metadata().map_err(|e| Error::io(input, e))?;
+    if meta.is_dir() {
+        return Err(Error::io(
+            input,
+            std::io::Error::new(std::io::ErrorKind::IsADirectory, "is a directory"),
+        ));
+    }
+    Ok(())
+}
+
+/// Prints what `verify` found, as lines or one JSON object
+/// (`{"ok","files_checked","pairs_checked","corruptions":[{"file","offset","what"}]}`).
+///
+/// # Errors
+///
+/// [`Error::CorruptionFound`] if it found any (exit 1), after printing.
+fn print_verify(report: &VerifyReport, format: ReportFormat, out: &mut dyn Write) -> Result<()> {
+    let w = |r: std::io::Result<()>| r.map_err(Error::Output);
+    match format {
+        ReportFormat::Text => {
+            for c in &report.corruptions {
+                w(writeln!(out, "corrupt: {c}"))?;
+            }
+            if report.corruptions.is_empty() {
+                w(writeln!(
+                    out,
+                    "ok: {} pairs in {} file(s) read, every checksum matched",
+                    report.pairs_checked, report.files_checked
+                ))?;
+            }
+        }
+        ReportFormat::Json => {
+            let corruptions: Vec<serde_json::Value> = report
+                .corruptions
+                .iter()
+                .map(|c| {
+                    serde_json::json!({
+                        "file": c.file.to_string_lossy(),
+                        "offset": c.offset,
+                        "what": c.what,
+                    })
+                })
+                .collect();
+            let o = serde_json::json!({
+                "ok": report.corruptions.is_empty(),
+                "files_checked": report.files_checked,
+                "pairs_checked": report.pairs_checked,
+                "corruptions": corruptions,
+            });
+            w(writeln!(out, "{o}"))?;
+        }
+    }
+    if report.corruptions.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::CorruptionFound {
+            count: report.corruptions.len(),
+        })
+    }
+}
+
+/// `count`: the exact number of live keys in the selected range.
+fn count(engine: &dyn Engine, args: &CountArgs, out: &mut dyn Write) -> Result<()> {
+    let enc = args.enc.encoding();
+    let opt = |a: &Option<String>| a.as_deref().map(|s| decode(enc, s)).transpose();
+    let spec = ScanSpec {
+        prefix: opt(&args.prefix)?,
+        from: opt(&args.from)?,
+        to: opt(&args.to)?,
+        ..ScanSpec::default()
+    };
+    let mut n = 0u64;
+    engine.scan(&spec, &mut |_, _| {
+        n += 1;
+        Ok(Flow::Continue)
+    })?;
+    match args.format {
+        ReportFormat::Text => writeln!(out, "{n}"),
+        ReportFormat::Json => writeln!(out, "{}", serde_json::json!({ "count": n })),
+    }
+    .map_err(Error::Output)
 }
 
 fn decode(enc: Encoding, arg: &str) -> Result<Vec<u8>> {

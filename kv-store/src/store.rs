@@ -1,11 +1,14 @@
 //! Opening a store directory: the lock, the engine marker, the adapter.
 //!
 //! A store is a directory holding `KV-ENGINE` (one line naming the engine),
-//! `KV-LOCK` (held with `flock` while a command runs, so a second process is
-//! refused with a clear message whatever the engine) and the engine's files.
+//! `KV-LOCK` (held with `flock` while a command runs: exclusively by a
+//! writer, which writes its pid into it, shared by readers; a process it
+//! refuses gets [`Error::Busy`] naming the holder, or waits with `--wait`)
+//! and the engine's files.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use vfs::Fs;
 
@@ -32,6 +35,9 @@ pub struct Store {
     dir: PathBuf,
     /// `None` only for a read-only open of a store whose lock file is gone.
     _lock: Option<vfs::LockGuard>,
+    /// `Some` if this open created the store: `Some(true)` if it created
+    /// the directory too. For [`Store::discard_if_empty`].
+    created: Option<bool>,
 }
 
 impl std::fmt::Debug for Store {
@@ -53,24 +59,50 @@ impl Store {
     /// [`Error::NoStore`], [`Error::NotADirectory`], [`Error::NotAStore`], [`Error::WrongEngine`],
     /// [`Error::Locked`], [`Error::BadMarker`], or the engine's open error.
     pub fn open(dir: &Path, requested: Option<EngineKind>, create: Create) -> Result<Store> {
+        Store::open_with_wait(dir, requested, create, Duration::ZERO)
+    }
+
+    /// [`Store::open`], waiting up to `wait` (`--wait`) for another process
+    /// to release the store. A writer writes its process id into the lock
+    /// file, so whoever is refused can name it.
+    ///
+    /// # Errors
+    ///
+    /// As [`Store::open`]; [`Error::Busy`] if the store is still held after
+    /// `wait`.
+    pub fn open_with_wait(
+        dir: &Path,
+        requested: Option<EngineKind>,
+        create: Create,
+        wait: Duration,
+    ) -> Result<Store> {
         let marker = dir.join(MARKER_FILE);
         if dir.exists() && !dir.is_dir() {
             return Err(Error::NotADirectory {
                 path: dir.to_path_buf(),
             });
         }
-        if !dir.is_dir() {
+        let dir_created = !dir.is_dir();
+        if dir_created {
             if create == Create::Never {
                 return Err(Error::NoStore {
                     path: dir.to_path_buf(),
                 });
             }
             std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        } else if create == Create::Never && read_marker(dir, requested)?.is_none() {
+            // Checked before taking the lock, whose file would be left behind.
+            return Err(Error::NoStore {
+                path: dir.to_path_buf(),
+            });
         }
         let lock_path = dir.join(LOCK_FILE);
-        let lock = vfs::OsFs::new()
-            .lock(&lock_path)
-            .map_err(|e| lock_error(dir, &lock_path, e))?;
+        let lock = acquire(dir, &lock_path, Mode::Exclusive, wait)?
+            .ok_or_else(|| Error::io(&lock_path, std::io::ErrorKind::NotFound.into()))?;
+        // Who holds the store, for the message of whoever is refused. Not
+        // synced: it is a hint, and a crash releases the lock anyway.
+        std::fs::write(&lock_path, format!("{}\n", std::process::id()))
+            .map_err(|e| Error::io(&lock_path, e))?;
         let (kind, existed) = match read_marker(dir, requested)? {
             Some(found) => (found, true),
             None => {
@@ -94,6 +126,7 @@ impl Store {
             engine,
             dir: dir.to_path_buf(),
             _lock: Some(lock),
+            created: (!existed).then_some(dir_created),
         })
     }
 
@@ -109,6 +142,21 @@ impl Store {
     /// As [`Store::open`] with [`Create::Never`]; [`Error::Locked`] while a
     /// writer has the store.
     pub fn open_read_only(dir: &Path, requested: Option<EngineKind>) -> Result<Store> {
+        Store::open_read_only_with_wait(dir, requested, Duration::ZERO)
+    }
+
+    /// [`Store::open_read_only`], waiting up to `wait` (`--wait`) for a
+    /// writer to release the store.
+    ///
+    /// # Errors
+    ///
+    /// As [`Store::open_read_only`]; [`Error::Busy`] if a writer still holds
+    /// the store after `wait`.
+    pub fn open_read_only_with_wait(
+        dir: &Path,
+        requested: Option<EngineKind>,
+        wait: Duration,
+    ) -> Result<Store> {
         if dir.exists() && !dir.is_dir() {
             return Err(Error::NotADirectory {
                 path: dir.to_path_buf(),
@@ -122,11 +170,7 @@ impl Store {
         let lock_path = dir.join(LOCK_FILE);
         // A store whose lock file is gone has no writer holding it (a writer
         // holds the file it created); creating it would be a write.
-        let lock = match vfs::OsFs::new().lock_shared(&lock_path) {
-            Ok(lock) => Some(lock),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-            Err(e) => return Err(lock_error(dir, &lock_path, e)),
-        };
+        let lock = acquire(dir, &lock_path, Mode::Shared, wait)?;
         let kind = read_marker(dir, requested)?.ok_or_else(|| Error::NoStore {
             path: dir.to_path_buf(),
         })?;
@@ -135,6 +179,7 @@ impl Store {
             engine,
             dir: dir.to_path_buf(),
             _lock: lock,
+            created: None,
         })
     }
 
@@ -146,6 +191,66 @@ impl Store {
     /// The store directory.
     pub fn dir(&self) -> &Path {
         &self.dir
+    }
+
+    /// Closes the store; if this open created it and it holds no key (the
+    /// command that created it failed before writing anything), removes
+    /// what the open made: the engine's files and the marker, and the
+    /// directory if it made that too (a directory that was there before
+    /// keeps its `KV-LOCK`: removing the file of a held lock could let
+    /// two later writers lock two different files). Returns whether it
+    /// removed the store.
+    ///
+    /// # Errors
+    ///
+    /// The engine's close error, or [`Error::Io`] for a file that cannot be
+    /// removed.
+    pub fn discard_if_empty(self) -> Result<bool> {
+        let empty = self.created.is_some() && {
+            let mut any = false;
+            let spec = crate::engine::ScanSpec {
+                limit: Some(1),
+                ..crate::engine::ScanSpec::default()
+            };
+            // A scan that fails (an engine refusing all after a failed
+            // write) proves nothing: the store is kept.
+            let scanned = self.engine.scan(&spec, &mut |_, _| {
+                any = true;
+                Ok(crate::engine::Flow::Stop)
+            });
+            scanned.is_ok() && !any
+        };
+        let Store {
+            engine,
+            dir,
+            _lock,
+            created,
+        } = self;
+        engine.close()?;
+        let dir_created = match created {
+            Some(dir_created) if empty => dir_created,
+            _ => return Ok(false),
+        };
+        // Still holding the lock: nobody else opens the store meanwhile.
+        for entry in std::fs::read_dir(&dir).map_err(|e| Error::io(&dir, e))? {
+            let path = entry.map_err(|e| Error::io(&dir, e))?.path();
+            if path.file_name() == Some(std::ffi::OsStr::new(LOCK_FILE)) {
+                continue;
+            }
+            let removed = if path.is_dir() {
+                std::fs::remove_dir_all(&path)
+            } else {
+                std::fs::remove_file(&path)
+            };
+            removed.map_err(|e| Error::io(&path, e))?;
+        }
+        if dir_created {
+            let lock_path = dir.join(LOCK_FILE);
+            std::fs::remove_file(&lock_path).map_err(|e| Error::io(&lock_path, e))?;
+            drop(_lock);
+            std::fs::remove_dir(&dir).map_err(|e| Error::io(&dir, e))?;
+        }
+        Ok(true)
     }
 
     /// Closes the engine (syncing it), then releases the lock.
@@ -228,6 +333,91 @@ fn read_marker(dir: &Path, requested: Option<EngineKind>) -> Result<Option<Engin
             Ok(None)
         }
         Err(e) => Err(Error::io(&marker, e)),
+    }
+}
+
+/// How a command holds the store's lock.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Mode {
+    /// A writer: alone.
+    Exclusive,
+    /// A reader: beside other readers.
+    Shared,
+}
+
+/// The longest pause between two tries while waiting for the lock: short
+/// enough that a waiter starts soon after the holder leaves.
+const WAIT_PAUSE_MAX: Duration = Duration::from_millis(100);
+
+/// Takes the lock at `lock_path` in `mode`, trying again with a growing
+/// pause until `wait` has passed. `None`: a shared lock on a lock file that
+/// does not exist (no writer can hold it; creating it would be a write).
+/// Says once on stderr that it waits, and for whom.
+fn acquire(
+    dir: &Path,
+    lock_path: &Path,
+    mode: Mode,
+    wait: Duration,
+) -> Result<Option<vfs::LockGuard>> {
+    let fs = vfs::OsFs::new();
+    let start = Instant::now();
+    let mut pause = Duration::from_millis(5);
+    let mut announced = false;
+    loop {
+        let tried = match mode {
+            Mode::Exclusive => fs.lock(lock_path),
+            Mode::Shared => fs.lock_shared(lock_path),
+        };
+        match tried {
+            Ok(lock) => return Ok(Some(lock)),
+            Err(e) if mode == Mode::Shared && e.kind() == std::io::ErrorKind::NotFound => {
+                return Ok(None);
+            }
+            Err(vfs::Error::Locked { .. }) => {
+                let waited = start.elapsed();
+                if waited >= wait {
+                    return Err(Error::Busy {
+                        path: dir.to_path_buf(),
+                        holder: holder(lock_path, mode),
+                        waited: (!wait.is_zero()).then_some(waited),
+                    });
+                }
+                if !announced {
+                    eprintln!(
+                        "kv-store: store {} is busy: {} has it open; waiting up to {:.1} s",
+                        dir.display(),
+                        holder(lock_path, mode),
+                        wait.as_secs_f64()
+                    );
+                    announced = true;
+                }
+                std::thread::sleep(pause.min(wait - waited));
+                pause = (pause * 2).min(WAIT_PAUSE_MAX);
+            }
+            Err(e) => return Err(lock_error(dir, lock_path, e)),
+        }
+    }
+}
+
+/// Who holds the lock that refused us. A shared lock is refused only by a
+/// writer; an exclusive one by a writer or by readers, told apart by
+/// trying a shared lock (released at once). A writer wrote its pid into the
+/// file; readers write nothing.
+fn holder(lock_path: &Path, refused: Mode) -> String {
+    let writer = refused == Mode::Shared
+        || matches!(
+            vfs::OsFs::new().lock_shared(lock_path),
+            Err(vfs::Error::Locked { .. })
+        );
+    if !writer {
+        return "a reading command (get, scan, dump, stats, verify, count)".to_string();
+    }
+    let pid = std::fs::read_to_string(lock_path)
+        .ok()
+        .and_then(|t| t.trim().parse::<u32>().ok());
+    match pid {
+        Some(pid) => format!("a writer (pid {pid})"),
+        None => "a writer".to_string(),
     }
 }
 

@@ -163,7 +163,8 @@ fn commit(engine: &dyn Engine, batch: &mut Vec<(u64, Op)>, report: &mut LoadRepo
 }
 
 /// Writes every pair to `output` (a path, or `-` for stdout) in `format`,
-/// returning the number of pairs. A file is synced before returning.
+/// returning the number of pairs. A file is written under a temporary name,
+/// synced and renamed into place: on failure no file (or the old one) is left.
 ///
 /// # Errors
 ///
@@ -180,9 +181,10 @@ pub fn dump(
     let out: &mut dyn Write = if output == "-" {
         stdout
     } else {
-        let f = std::fs::File::create(path).map_err(|e| Error::io(path, e))?;
-        file_handle = Some(f.try_clone().map_err(|e| Error::io(path, e))?);
-        file = BufWriter::new(f);
+        // Under a temporary name until whole: a failed dump leaves no file.
+        let tmp = crate::atomic_file::AtomicFile::create(path)?;
+        file = BufWriter::new(tmp.try_clone_file()?);
+        file_handle = Some(tmp);
         &mut file
     };
     let pb = crate::progress::bar(None, "dumping", false);
@@ -204,8 +206,8 @@ pub fn dump(
         Ok(Flow::Continue)
     })?;
     out.flush().map_err(werr)?;
-    if let Some(f) = &file_handle {
-        f.sync_all().map_err(|e| Error::io(path, e))?;
+    if let Some(tmp) = file_handle.take() {
+        tmp.commit()?;
     }
     pb.finish_and_clear();
     Ok(pairs)

@@ -1913,6 +1913,11 @@ impl Inner {
             .map(|l| crate::LevelStats {
                 files: sv.version.levels[l].len(),
                 bytes: sv.version.level_bytes(l),
+                entries: sv.version.levels[l].iter().map(|t| t.props.entries).sum(),
+                tombstones: sv.version.levels[l]
+                    .iter()
+                    .map(|t| t.props.tombstones)
+                    .sum(),
             })
             .collect();
         let user = c.user_bytes.load(Ordering::Relaxed);
@@ -1922,6 +1927,7 @@ impl Inner {
             + c.compaction_bytes.load(Ordering::Relaxed)
             + blob_bytes
             + blob_gc_bytes;
+        let mems = std::iter::once(&sv.mem).chain(sv.imm.as_ref().map(|(m, _)| m));
         let (blob_files, blob_total, blob_live) = {
             let m = self.manifest.lock();
             let live: u64 = m.blobs.live(&sv.version).values().map(|l| l.bytes).sum();
@@ -1957,6 +1963,9 @@ impl Inner {
             flushes: c.flushes.load(Ordering::Relaxed),
             compactions: c.compactions.load(Ordering::Relaxed),
             write_stalls: c.write_stalls.load(Ordering::Relaxed),
+            memtable_entries: mems.clone().map(|m| m.len() as u64).sum(),
+            memtable_tombstones: mems.map(|m| m.tombstones() as u64).sum(),
+            last_sequence: self.latest_seq(),
         }
     }
 }

@@ -143,6 +143,8 @@ const ENTRY_OVERHEAD_BYTES: usize = 64;
 pub(crate) struct Memtable {
     map: SkipMap<MemKey, ()>,
     size_bytes: AtomicUsize,
+    /// Tombstones inserted, for [`Memtable::tombstones`].
+    tombstones: AtomicUsize,
 }
 
 /// An entry as the iterators and flush see it.
@@ -154,6 +156,9 @@ impl Memtable {
     }
 
     pub(crate) fn insert(&self, user: Bytes, seq: SeqNo, kind: ValueKind, value: Bytes) {
+        if kind == ValueKind::Delete {
+            self.tombstones.fetch_add(1, Ordering::Relaxed);
+        }
         self.size_bytes.fetch_add(
             user.len() + value.len() + ENTRY_OVERHEAD_BYTES,
             Ordering::Relaxed,
@@ -169,6 +174,16 @@ impl Memtable {
 
     pub(crate) fn is_empty(&self) -> bool {
         self.map.is_empty()
+    }
+
+    /// Entries (every version, tombstones included).
+    pub(crate) fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    /// Tombstones among the entries.
+    pub(crate) fn tombstones(&self) -> usize {
+        self.tombstones.load(Ordering::Relaxed)
     }
 
     /// The newest version of `user` with sequence number at most `seq`.

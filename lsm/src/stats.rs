@@ -7,6 +7,11 @@ pub struct LevelStats {
     pub files: usize,
     /// Total table bytes.
     pub bytes: u64,
+    /// Entries in the level's tables, from each table's properties: every
+    /// version of a key and every tombstone counts once.
+    pub entries: u64,
+    /// Tombstones among [`LevelStats::entries`].
+    pub tombstones: u64,
 }
 
 /// Counters since open and the tree's current shape.
@@ -56,4 +61,28 @@ pub struct Stats {
     pub compactions: u64,
     /// Times a writer was slowed or stopped by L0 depth or a pending flush.
     pub write_stalls: u64,
+    /// Entries in the memtables (live and being flushed): every version and
+    /// every tombstone counts once.
+    pub memtable_entries: u64,
+    /// Tombstones among [`Stats::memtable_entries`].
+    pub memtable_tombstones: u64,
+    /// The sequence number of the newest write (persistent: it survives a
+    /// reopen).
+    pub last_sequence: u64,
+}
+
+impl Stats {
+    /// An estimate of the number of live keys, from metadata alone (no
+    /// block read): every entry of the tables and memtables, minus two per
+    /// tombstone (the tombstone and, probably, the value it hides), as
+    /// RocksDB's `rocksdb.estimate-num-keys`. Overwritten keys count once per
+    /// version until a compaction merges them, so it errs high after
+    /// overwrites and low after deletes of absent keys.
+    pub fn approximate_keys(&self) -> u64 {
+        let entries: u64 =
+            self.levels.iter().map(|l| l.entries).sum::<u64>() + self.memtable_entries;
+        let tombstones: u64 =
+            self.levels.iter().map(|l| l.tombstones).sum::<u64>() + self.memtable_tombstones;
+        entries.saturating_sub(tombstones.saturating_mul(2))
+    }
 }
