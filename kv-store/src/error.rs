@@ -150,6 +150,10 @@ pub enum Error {
         /// Its message.
         message: String,
     },
+    /// Ctrl-C stopped the command (see [`crate::interrupt`]); what it had
+    /// committed stays. Exits 130; in the shell the prompt comes back.
+    #[error("interrupted")]
+    Interrupted,
 }
 
 impl Error {
@@ -167,6 +171,7 @@ impl Error {
             | Error::Damaged { .. }
             | Error::BadMarker { .. } => 1,
             Error::ShellFailed { exit_code, .. } => *exit_code,
+            Error::Interrupted => crate::interrupt::EXIT_CODE,
             _ => 2,
         }
     }

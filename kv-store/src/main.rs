@@ -10,6 +10,11 @@ fn main() -> ExitCode {
         let _ = writeln!(std::io::stderr(), "kv-store: internal error: {info}");
     }));
     let cli = kv_store::cli::Cli::parse();
+    // Ctrl-C stops a long command cleanly (exit 130) or, in the shell,
+    // returns to the prompt.
+    if let Err(e) = kv_store::interrupt::install() {
+        let _ = writeln!(std::io::stderr(), "kv-store: warning: {e}");
+    }
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     let result = kv_store::run::run(&cli, &mut out);

@@ -192,7 +192,9 @@ fn scan(engine: &dyn Engine, args: &ScanArgs, out: &mut dyn Write) -> Result<()>
         reverse: args.reverse,
         limit: args.limit,
     };
+    let _interruptible = crate::interrupt::Guard::new();
     engine.scan(&spec, &mut |k, v| {
+        crate::interrupt::check()?;
         let value = (!args.keys_only).then_some(v);
         let line = codec::format_line(args.format, enc, k, value);
         writeln!(out, "{line}").map_err(Error::Output)?;

@@ -178,3 +178,95 @@ fn load_dash_in_a_piped_script_reads_the_lines_after_it() {
     assert!(out.status.success(), "{out:?}");
     assert_eq!(keys(&db), "a\nb\nz\n");
 }
+
+/// Writes `n` pairs `k0000001<TAB>1` ... into a new store at `db`.
+fn store_of(db: &Path, n: u64) {
+    let mut tsv = String::new();
+    for i in 1..=n {
+        tsv.push_str(&format!("k{i:07}\t{i}\n"));
+    }
+    let out = common::run(db, &["load", "-"], tsv.as_bytes());
+    assert!(out.status.success(), "{out:?}");
+}
+
+/// Sends SIGINT to `child`, as Ctrl-C on its terminal would.
+fn interrupt(child: &std::process::Child) {
+    let status = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+#[test]
+fn ctrl_c_stops_a_long_scan_and_the_shell_goes_on() {
+    const KEYS: u64 = 200_000;
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db");
+    store_of(&db, KEYS);
+    let mut child = Command::new(BIN)
+        .arg("--db")
+        .arg(&db)
+        .arg("shell")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut input = child.stdin.take().unwrap();
+    input.write_all(b"scan\n").unwrap();
+    input.flush().unwrap();
+    let mut output = std::io::BufReader::new(child.stdout.take().unwrap());
+    // The scan is running (and soon blocked on the full pipe): Ctrl-C.
+    let mut first = String::new();
+    std::io::BufRead::read_line(&mut output, &mut first).unwrap();
+    assert_eq!(first, "k0000001\t1\n");
+    interrupt(&child);
+    input.write_all(b"get k0000007\nexit\n").unwrap();
+    drop(input);
+    let mut rest = String::new();
+    output.read_to_string(&mut rest).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let err = stderr(&out);
+    // The shell outlived the signal, stopped the scan well before its end,
+    // and ran the next command.
+    let lines: Vec<&str> = rest.lines().collect();
+    assert_eq!(lines.last(), Some(&"7"), "{err}");
+    assert!(
+        (lines.len() as u64) < KEYS / 2,
+        "the scan ran on for {} rows",
+        lines.len()
+    );
+    assert!(err.starts_with("line 1: interrupted\n"), "{err}");
+    // A piped script reports the interrupted command as its failure.
+    assert_eq!(out.status.code(), Some(130), "{err}");
+}
+
+#[test]
+fn ctrl_c_outside_the_shell_stops_a_scan_with_exit_130() {
+    const KEYS: u64 = 200_000;
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db");
+    store_of(&db, KEYS);
+    let mut child = Command::new(BIN)
+        .arg("--db")
+        .arg(&db)
+        .arg("scan")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut output = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut first = String::new();
+    std::io::BufRead::read_line(&mut output, &mut first).unwrap();
+    interrupt(&child);
+    let mut rest = String::new();
+    output.read_to_string(&mut rest).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130), "{out:?}");
+    assert!((rest.lines().count() as u64) < KEYS / 2);
+    assert_eq!(stderr(&out), "kv-store: error: interrupted\n");
+    // The store was closed cleanly: a writer opens it at once.
+    let out = common::run(&db, &["put", "after", "1"], b"");
+    assert!(out.status.success(), "{out:?}");
+}
