@@ -3,13 +3,11 @@
 use std::io::Write;
 use std::process::ExitCode;
 
-use clap::Parser;
-
 fn main() -> ExitCode {
     std::panic::set_hook(Box::new(|info| {
         let _ = writeln!(std::io::stderr(), "kv-store: internal error: {info}");
     }));
-    let cli = kv_store::cli::Cli::parse();
+    let cli = kv_store::cli::Cli::parse_env();
     // Ctrl-C stops a long command cleanly (exit 130) or, in the shell,
     // returns to the prompt.
     if let Err(e) = kv_store::interrupt::install() {

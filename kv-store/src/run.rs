@@ -16,8 +16,8 @@ use crate::{Error, Result};
 /// Whatever stopped the command; [`Error::exit_code`] gives the exit code.
 pub fn run(cli: &Cli, out: &mut dyn Write) -> Result<()> {
     match &cli.command {
-        Command::Demo(args) => crate::demo::run(args, cli.engine, out),
-        Command::Bench(args) => crate::bench::run(args, cli.engine, out),
+        Command::Demo(args) => crate::demo::run(args, cli.db_if_given(), cli.engine, out),
+        Command::Bench(args) => crate::bench::run(args, cli.db_if_given(), cli.engine, out),
         Command::Shell(args) => {
             let store = Store::open(&cli.db, cli.engine, Create::IfMissing)?;
             let result = crate::shell::run(&store, *args, out);

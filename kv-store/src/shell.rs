@@ -449,7 +449,98 @@ pub fn split_words(line: &str) -> std::result::Result<Vec<String>, String> {
 
 #[cfg(test)]
 mod tests {
-    use super::split_words;
+    use super::{LineCap, ROW_LIMIT_DEFAULT, Session, split_words};
+    use crate::store::{Create, Store};
+    use std::io::Write;
+
+    /// Runs `lines` in `session` on a store of `keys` pairs; returns stdout.
+    fn session_output(session: &mut Session, keys: u64, lines: &[&str]) -> String {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("db"), None, Create::IfMissing).unwrap();
+        for i in 0..keys {
+            store
+                .engine()
+                .put(format!("k{i:05}").as_bytes(), b"v")
+                .unwrap();
+        }
+        let mut out = Vec::new();
+        for line in lines {
+            session
+                .handle_line(store.engine(), line, None, &mut out)
+                .unwrap();
+        }
+        store.close().unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn an_interactive_scan_on_a_terminal_stops_at_the_row_limit() {
+        let mut session = Session::new(true, true);
+        assert_eq!(session.row_limit, Some(ROW_LIMIT_DEFAULT));
+        let out = session_output(&mut session, ROW_LIMIT_DEFAULT + 5, &["scan"]);
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(lines.len() as u64, ROW_LIMIT_DEFAULT + 1, "{out}");
+        assert_eq!(lines[ROW_LIMIT_DEFAULT as usize - 1], "k00999\tv");
+        assert!(
+            lines[ROW_LIMIT_DEFAULT as usize]
+                .starts_with("... stopped after 1000 rows; use --limit N"),
+            "{out}"
+        );
+
+        // `.limit N` changes it, `set limit 0` lifts it, `--limit` wins.
+        let out = session_output(&mut session, 10, &[".limit 3", "scan"]);
+        assert_eq!(
+            out,
+            "scan without --limit stops after 3 rows\nk00000\tv\nk00001\tv\nk00002\tv\n... stopped after 3 rows; use --limit N, or `.limit N` (`set limit N`) to change, 0 for none\n"
+        );
+        let out = session_output(&mut session, 3, &["scan --limit 5"]);
+        assert_eq!(out.lines().count(), 3, "{out}");
+        let out = session_output(&mut session, 5, &["scan --limit 4 --format json"]);
+        assert_eq!(out.lines().count(), 4, "{out}");
+        // Exactly the limit: nothing was cut, nothing is said.
+        let out = session_output(&mut session, 3, &["scan"]);
+        assert_eq!(out, "k00000\tv\nk00001\tv\nk00002\tv\n");
+        let out = session_output(&mut session, 1200, &["set limit 0", "scan --keys-only"]);
+        assert_eq!(out.lines().count(), 1201, "{out}");
+        assert!(out.starts_with("scan without --limit prints every row\n"));
+    }
+
+    #[test]
+    fn scripts_and_piped_output_are_not_limited() {
+        for (interactive, terminal) in [(false, false), (false, true), (true, false)] {
+            let mut session = Session::new(interactive, terminal);
+            assert_eq!(session.row_limit, None);
+            let out = session_output(&mut session, ROW_LIMIT_DEFAULT + 5, &["scan"]);
+            assert_eq!(out.lines().count() as u64, ROW_LIMIT_DEFAULT + 5);
+        }
+    }
+
+    #[test]
+    fn a_bad_limit_is_refused() {
+        let mut session = Session::new(true, true);
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("db"), None, Create::IfMissing).unwrap();
+        let mut out = Vec::new();
+        for line in [".limit ten", ".limit 1 2", "set limit -1"] {
+            let next = session
+                .handle_line(store.engine(), line, None, &mut out)
+                .unwrap();
+            assert_eq!(next, super::Next::Failed { exit_code: 2 }, "{line}");
+        }
+        assert_eq!(session.row_limit, Some(ROW_LIMIT_DEFAULT));
+        store.close().unwrap();
+    }
+
+    #[test]
+    fn line_cap_passes_whole_lines_up_to_its_count() {
+        let mut inner = Vec::new();
+        let mut cap = LineCap::new(&mut inner, 2);
+        cap.write_all(b"a\nb").unwrap();
+        assert!(!cap.cut);
+        cap.write_all(b"b\nc\nd\n").unwrap();
+        assert!(cap.cut);
+        assert_eq!(inner, b"a\nbb\n");
+    }
 
     #[test]
     fn split_words_honours_quotes() {

@@ -270,3 +270,29 @@ fn ctrl_c_outside_the_shell_stops_a_scan_with_exit_130() {
     let out = common::run(&db, &["put", "after", "1"], b"");
     assert!(out.status.success(), "{out:?}");
 }
+
+#[test]
+fn shell_help_lists_only_what_the_shell_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = shell(&dir.path().join("db"), &[], "help\n");
+    assert!(out.status.success(), "{out:?}");
+    let help = String::from_utf8_lossy(&out.stdout);
+    let commands: Vec<&str> = help
+        .split("Commands:")
+        .nth(1)
+        .unwrap()
+        .split("Options:")
+        .next()
+        .unwrap()
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    for name in ["put", "get", "delete", "scan", "load", "dump", "verify"] {
+        assert!(commands.contains(&name), "{name} missing: {help}");
+    }
+    for name in ["shell", "bench", "demo"] {
+        assert!(!commands.contains(&name), "{name} listed: {help}");
+    }
+    assert!(help.contains(".limit N"), "{help}");
+    assert!(help.contains("Ctrl-C"), "{help}");
+}
