@@ -34,7 +34,9 @@ static GUARDS: AtomicUsize = AtomicUsize::new(0);
 
 static INSTALL: Once = Once::new();
 
-/// Installs the SIGINT handler (once; later calls do nothing).
+/// Installs the SIGINT handler (once; later calls do nothing). It replaces
+/// any handler installed before, so the shell calls it after creating its
+/// line editor, which installs one of its own.
 ///
 /// # Errors
 ///

@@ -8,10 +8,12 @@ fn main() -> ExitCode {
         let _ = writeln!(std::io::stderr(), "kv-store: internal error: {info}");
     }));
     let cli = kv_store::cli::Cli::parse_env();
-    // Ctrl-C stops a long command cleanly (exit 130) or, in the shell,
-    // returns to the prompt.
-    if let Err(e) = kv_store::interrupt::install() {
-        let _ = writeln!(std::io::stderr(), "kv-store: warning: {e}");
+    // Ctrl-C stops a long command cleanly (exit 130). The shell installs
+    // the handler itself, after its line editor took SIGINT for its own.
+    if !matches!(cli.command, kv_store::cli::Command::Shell(_)) {
+        if let Err(e) = kv_store::interrupt::install() {
+            let _ = writeln!(std::io::stderr(), "kv-store: warning: {e}");
+        }
     }
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());

@@ -127,6 +127,7 @@ pub fn run(store: &Store, args: ShellArgs, out: &mut dyn Write) -> Result<()> {
     let mut line_no = 0u64;
     let mut session = Session::new(stdin.is_terminal(), std::io::stdout().is_terminal());
     if !session.interactive {
+        crate::interrupt::install()?;
         let mut line = String::new();
         loop {
             line.clear();
@@ -157,6 +158,10 @@ pub fn run(store: &Store, args: ShellArgs, out: &mut dyn Write) -> Result<()> {
     let mut rl = rustyline::Editor::<ShellHelper, rustyline::history::DefaultHistory>::new()
         .map_err(|e| Error::Terminal(format!("cannot start the line editor: {e}")))?;
     rl.set_helper(Some(ShellHelper::new()));
+    // After the editor: it takes SIGINT for its own use when created (in
+    // raw mode at the prompt, Ctrl-C is a key, not a signal), and the
+    // handler installed last is the one that runs.
+    crate::interrupt::install()?;
     let history = store.dir().join(HISTORY_FILE);
     let _ = rl.load_history(&history);
     writeln!(
