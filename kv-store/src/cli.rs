@@ -13,7 +13,7 @@ use crate::engine::EngineKind;
     name = "kv-store",
     version,
     about = "Put, get, scan, load, dump, verify and benchmark a key-value store (LSM tree or B+ tree)",
-    after_help = "Examples:\n  kv-store demo\n  kv-store --db ./data put user:1 alice\n  kv-store --db ./data get user:1\n  kv-store --db ./data scan --prefix user: --limit 10\n  kv-store --db ./bt --engine btree load pairs.tsv\n\nExit codes: 0 success, 1 key not found or the store is damaged (also `repair` leaving damage), 2 usage or I/O error; a piped `shell` script (or `shell --bail`) exits with the code of its first failed command.\n\nLimits: lsm keys up to 64 KiB, values up to 64 MiB; btree (4 KiB pages) keys up to 512 bytes, values up to 2 GiB - 1 byte. A longer key or value is refused (exit 2)."
+    after_help = "Examples:\n  kv-store demo\n  kv-store --db ./data put user:1 alice\n  kv-store --db ./data get user:1\n  kv-store --db ./data scan --prefix user: --limit 10\n  kv-store --db ./bt --engine btree load pairs.tsv\n\nExit codes: 0 success, 1 key not found or the store is damaged (also `repair` leaving damage), 2 usage or I/O error, 130 stopped by Ctrl-C; a piped `shell` script (or `shell --bail`) exits with the code of its first failed command.\n\nLimits: lsm keys up to 64 KiB, values up to 64 MiB; btree (4 KiB pages) keys up to 512 bytes, values up to 2 GiB - 1 byte. A longer key or value is refused (exit 2)."
 )]
 pub struct Cli {
     /// The store directory [default: ./kv-data; for `bench` and `demo`, a
@@ -137,7 +137,7 @@ pub enum Command {
     Repair,
     /// An interactive prompt taking the same commands on one open store.
     #[command(
-        after_help = "Examples:\n  kv-store shell\n  kv> put a 1\n  kv> scan\n  kv> exit\n  printf 'put a 1\\nget a\\n' | kv-store shell --bail\n\nWhen stdin is not a terminal, errors name their input line and the shell exits with the code of the first failed command (1 not found or damage, 2 otherwise)."
+        after_help = "Examples:\n  kv-store shell\n  kv> put a 1\n  kv> scan\n  kv> exit\n  printf 'put a 1\\nget a\\n' | kv-store shell --bail\n\nWhen stdin is not a terminal, errors name their input line and the shell exits with the code of the first failed command (1 not found or damage, 2 otherwise, 130 stopped by Ctrl-C).\n\nOn a terminal: Tab completes commands and flags; Ctrl-C stops the running command (at the prompt it clears the line); a scan without --limit stops after 1000 rows (`.limit N` changes it, 0 for all)."
     )]
     Shell(ShellArgs),
     /// A quick db_bench-style run (fillrandom, readrandom, scan) on a fresh store.

@@ -14,7 +14,7 @@
 //!   the engines are crash-safe, so this loses nothing that was committed.
 //!
 //! *Concurrency*: the handler runs on `ctrlc`'s own thread; it only reads
-//! [`GUARDS`] and sets [`INTERRUPTED`]. Both are atomics, so any thread may
+//! the count of live guards and sets the flag. Both are atomics, so any thread may
 //! call every function here at any time.
 
 use std::sync::Once;

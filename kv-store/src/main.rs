@@ -10,10 +10,10 @@ fn main() -> ExitCode {
     let cli = kv_store::cli::Cli::parse_env();
     // Ctrl-C stops a long command cleanly (exit 130). The shell installs
     // the handler itself, after its line editor took SIGINT for its own.
-    if !matches!(cli.command, kv_store::cli::Command::Shell(_)) {
-        if let Err(e) = kv_store::interrupt::install() {
-            let _ = writeln!(std::io::stderr(), "kv-store: warning: {e}");
-        }
+    if !matches!(cli.command, kv_store::cli::Command::Shell(_))
+        && let Err(e) = kv_store::interrupt::install()
+    {
+        let _ = writeln!(std::io::stderr(), "kv-store: warning: {e}");
     }
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
