@@ -61,6 +61,16 @@ fn bench_and_demo_refuse_a_db_that_holds_files() {
         assert_eq!(out.status.code(), Some(2), "{out:?}");
         assert!(text(&out.stderr).contains("is not empty"), "{out:?}");
     }
+    // `--db` is global: given after the command it is the same.
+    let out = kv(&[
+        "bench",
+        "--num",
+        "10",
+        "--db",
+        &dir.path().display().to_string(),
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(text(&out.stderr).contains("is not empty"), "{out:?}");
     let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
     assert_eq!(names.len(), 1);
 }
