@@ -3,6 +3,7 @@
 //! percentiles from an `hdrhistogram`.
 
 use std::io::Write;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
@@ -49,38 +50,71 @@ impl Outcome {
     }
 }
 
-/// Runs the benchmark and prints a table.
+/// Runs the benchmark on a fresh store in `db` (kept after) or, when `None`,
+/// in a temporary directory (removed after), and prints a table.
 ///
 /// # Errors
 ///
-/// Engine and I/O errors; a `--dir` that already holds a store.
-pub fn run(args: &BenchArgs, engine: Option<EngineKind>, out: &mut dyn Write) -> Result<()> {
-    let temp;
-    let dir = match &args.dir {
-        Some(d) => d.clone(),
-        None => {
-            temp = tempfile::Builder::new()
-                .prefix("kv-store-bench")
-                .tempdir()
-                .map_err(|e| Error::io(std::env::temp_dir(), e))?;
-            temp.path().join("store")
-        }
-    };
-    if dir.join(crate::store::MARKER_FILE).exists() {
-        return Err(Error::BadArgument(format!(
-            "bench needs a fresh directory, and {} already holds a store",
-            dir.display()
-        )));
-    }
+/// Engine and I/O errors; a `db` that exists and is not an empty directory;
+/// [`Error::Interrupted`] after Ctrl-C.
+pub fn run(
+    args: &BenchArgs,
+    db: Option<&Path>,
+    engine: Option<EngineKind>,
+    out: &mut dyn Write,
+) -> Result<()> {
+    let _interruptible = crate::interrupt::Guard::new();
+    let (dir, _temp) = fresh_dir(db, "kv-store-bench")?;
     let store = Store::open(&dir, engine, Create::IfMissing)?;
     let result = workloads(store.engine(), args, out);
     let closed = store.close();
     result.and(closed)
 }
 
+/// Where `bench` and `demo` make their store: `given` (which must not exist
+/// or be an empty directory) or `store` inside a new temporary directory,
+/// returned too so that it lives as long as the caller needs it.
+///
+/// # Errors
+///
+/// [`Error::BadArgument`] when `given` holds anything; I/O errors.
+pub fn fresh_dir(
+    given: Option<&Path>,
+    prefix: &str,
+) -> Result<(PathBuf, Option<tempfile::TempDir>)> {
+    match given {
+        Some(dir) => {
+            if dir.exists() && !dir.is_dir() {
+                return Err(Error::NotADirectory {
+                    path: dir.to_path_buf(),
+                });
+            }
+            let holds_files = match std::fs::read_dir(dir) {
+                Ok(mut entries) => entries.next().is_some(),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => false,
+                Err(e) => return Err(Error::io(dir, e)),
+            };
+            if holds_files {
+                return Err(Error::BadArgument(format!(
+                    "--db {} is not empty; this command makes a fresh store, so give a new or empty directory",
+                    dir.display()
+                )));
+            }
+            Ok((dir.to_path_buf(), None))
+        }
+        None => {
+            let temp = tempfile::Builder::new()
+                .prefix(prefix)
+                .tempdir()
+                .map_err(|e| Error::io(std::env::temp_dir(), e))?;
+            Ok((temp.path().join("store"), Some(temp)))
+        }
+    }
+}
+
 fn workloads(engine: &dyn Engine, args: &BenchArgs, out: &mut dyn Write) -> Result<()> {
     let w = |r: std::io::Result<()>| r.map_err(Error::Output);
-    let num = args.num.max(1);
+    let num = args.num;
     w(writeln!(
         out,
         "engine {}, {num} keys of 16 bytes, values of {} bytes; writes are not synced one by one (one sync at the end of fillrandom)",
@@ -101,6 +135,7 @@ fn workloads(engine: &dyn Engine, args: &BenchArgs, out: &mut dyn Write) -> Resu
     let pb = crate::progress::bar(Some(num), "fillrandom", false);
     let t0 = Instant::now();
     for k in &keys {
+        crate::interrupt::check()?;
         let t = Instant::now();
         engine.put(k, &value)?;
         fill.record(t);
@@ -114,6 +149,7 @@ fn workloads(engine: &dyn Engine, args: &BenchArgs, out: &mut dyn Write) -> Resu
     let pb = crate::progress::bar(Some(num), "readrandom", false);
     let t0 = Instant::now();
     for _ in 0..num {
+        crate::interrupt::check()?;
         let k = &keys[rng.random_range(0..keys.len())];
         let t = Instant::now();
         let found = engine.get(k)?;
@@ -133,6 +169,7 @@ fn workloads(engine: &dyn Engine, args: &BenchArgs, out: &mut dyn Write) -> Resu
     let pb = crate::progress::bar(Some(scans), "scan", false);
     let t0 = Instant::now();
     for _ in 0..scans {
+        crate::interrupt::check()?;
         let k = &keys[rng.random_range(0..keys.len())];
         let spec = ScanSpec {
             from: Some(k.to_vec()),

@@ -1,8 +1,8 @@
 //! The command line, declared with `clap` derive.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use crate::codec::{Encoding, Format};
 use crate::engine::EngineKind;
@@ -16,9 +16,21 @@ use crate::engine::EngineKind;
     after_help = "Examples:\n  kv-store demo\n  kv-store --db ./data put user:1 alice\n  kv-store --db ./data get user:1\n  kv-store --db ./data scan --prefix user: --limit 10\n  kv-store --db ./bt --engine btree load pairs.tsv\n\nExit codes:\n  0    success\n  1    key not found; damage found (verify, any command meeting it) or left (repair)\n  2    usage error or I/O error\n  3    busy: another process has the store open (--wait SECONDS waits for it)\n  130  interrupted by Ctrl-C (SIGINT) in a non-interactive command\n  A piped `shell` script (or `shell --bail`) exits with the code of its first failed command.\n\nLocks: reading commands (get, scan, dump, stats, verify, count) run beside each other; a writer (put, delete, load, compact, repair, shell) runs alone, so readers wait for it (or exit 3) and it for them. Neither engine offers a read-only view beside a live writer in another process.\n\nLimits: lsm keys up to 64 KiB, values up to 64 MiB; btree (4 KiB pages) keys up to 512 bytes, values up to 2 GiB - 1 byte. A longer key or value is refused (exit 2)."
 )]
 pub struct Cli {
-    /// The store directory.
-    #[arg(long, global = true, default_value = "./kv-data", value_name = "PATH")]
+    /// The store directory [default: ./kv-data; for `bench` and `demo`, a
+    /// new temporary directory, removed after].
+    #[arg(
+        long,
+        global = true,
+        default_value = DEFAULT_DB,
+        hide_default_value = true,
+        value_name = "PATH"
+    )]
     pub db: PathBuf,
+    /// Whether `--db` was given (`bench` and `demo` then use it instead of a
+    /// temporary directory). Set by [`Cli::parse_env`] and
+    /// [`Cli::try_parse_args`]; `false` after a plain `Cli::parse`.
+    #[arg(skip)]
+    pub db_given: bool,
     /// The engine; an existing store's own marker decides, and a different
     /// value is refused. New stores default to lsm.
     #[arg(long, global = true, value_enum)]
@@ -32,6 +44,42 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// The store directory of commands run without `--db`.
+pub const DEFAULT_DB: &str = "./kv-data";
+
+impl Cli {
+    /// Parses the process's arguments like `Cli::parse` (printing usage and
+    /// exiting on an error), and records whether `--db` was given.
+    pub fn parse_env() -> Cli {
+        match Cli::try_parse_args(std::env::args_os()) {
+            Ok(cli) => cli,
+            Err(e) => e.exit(),
+        }
+    }
+
+    /// Parses `args` (the first is the binary's name) like
+    /// `Cli::try_parse_from`, and records whether `--db` was given.
+    ///
+    /// # Errors
+    ///
+    /// clap's error for a bad command line, or for `--help`/`--version`.
+    pub fn try_parse_args<I, T>(args: I) -> Result<Cli, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        let matches = Cli::command().try_get_matches_from(args)?;
+        let mut cli = Cli::from_arg_matches(&matches)?;
+        cli.db_given = matches.value_source("db") == Some(clap::parser::ValueSource::CommandLine);
+        Ok(cli)
+    }
+
+    /// The `--db` given on the command line, if any.
+    pub fn db_if_given(&self) -> Option<&Path> {
+        self.db_given.then_some(self.db.as_path())
+    }
+}
+
 /// A line typed at the `shell` prompt: the same commands, no global options.
 #[derive(Debug, Parser)]
 #[command(
@@ -39,7 +87,8 @@ pub struct Cli {
     no_binary_name = true,
     disable_version_flag = true,
     about = "The commands of the command line, without `kv-store` and the global options; `exit` or `quit` leaves.",
-    override_usage = "<COMMAND> [ARGS]   (e.g. `put user:1 alice`, `scan --prefix user:`, `get --help`)"
+    override_usage = "<COMMAND> [ARGS]   (e.g. `put user:1 alice`, `scan --prefix user:`, `get --help`)",
+    after_help = "Shell commands:\n  .limit N, set limit N  rows a `scan` without --limit prints on a terminal (default 1000, 0 for all)\n  exit, quit             leave the shell\n\nTab completes command names and flags. Ctrl-C stops the running command; at the prompt it clears the line."
 )]
 pub struct ShellLine {
     /// What to do.
@@ -98,17 +147,18 @@ pub enum Command {
     Repair,
     /// An interactive prompt taking the same commands on one open store.
     #[command(
-        after_help = "Examples:\n  kv-store shell\n  kv> put a 1\n  kv> scan\n  kv> exit\n  printf 'put a 1\\nget a\\n' | kv-store shell --bail\n\nWhen stdin is not a terminal, errors name their input line and the shell exits with the code of the first failed command (1 not found or damage, 2 otherwise)."
+        after_help = "Examples:\n  kv-store shell\n  kv> put a 1\n  kv> scan\n  kv> exit\n  printf 'put a 1\\nget a\\n' | kv-store shell --bail\n\nWhen stdin is not a terminal, errors name their input line and the shell exits with the code of the first failed command (1 not found or damage, 2 otherwise, 130 stopped by Ctrl-C).\n\nOn a terminal: Tab completes commands and flags; Ctrl-C stops the running command (at the prompt it clears the line); a scan without --limit stops after 1000 rows (`.limit N` changes it, 0 for all)."
     )]
     Shell(ShellArgs),
     /// A quick db_bench-style run (fillrandom, readrandom, scan) on a fresh store.
     #[command(
-        after_help = "Examples:\n  kv-store bench\n  kv-store --engine btree bench --num 200000 --dir /mnt/ssd/bench"
+        after_help = "Examples:\n  kv-store bench\n  kv-store --engine btree --db /mnt/ssd/bench bench --num 200000\n\nWithout --db the store is made in a temporary directory and removed after; with --db PATH it is made and kept there (PATH must be absent or an empty directory)."
     )]
     Bench(BenchArgs),
-    /// Create a store, load generated data, then get, scan, stats and verify it.
+    /// A guided tour: each step prints the command a user would type and runs it
+    /// (put, get, delete, scan, load, dump, stats, verify, a shell script).
     #[command(
-        after_help = "Examples:\n  kv-store demo\n  kv-store --engine btree demo --dir ./demo-store"
+        after_help = "Examples:\n  kv-store demo\n  kv-store --engine btree --db ./demo-store demo\n\nWithout --db the demo store is made in a temporary directory and removed after; with --db PATH it is made and kept there (PATH must be absent or an empty directory)."
     )]
     Demo(DemoArgs),
     /// Count the live keys exactly (a full scan of the selected range).
@@ -277,25 +327,19 @@ pub struct ShellArgs {
 /// Arguments of `bench`.
 #[derive(Debug, Args)]
 pub struct BenchArgs {
-    /// Number of keys written and read.
-    #[arg(long, default_value_t = 100_000)]
+    /// Number of keys written and read (at least 1).
+    #[arg(long, default_value_t = 100_000, value_parser = clap::value_parser!(u64).range(1..))]
     pub num: u64,
     /// Value size in bytes.
     #[arg(long, default_value_t = 100)]
     pub value_size: usize,
-    /// Directory for the fresh store (default: a temporary directory, removed after).
-    #[arg(long, value_name = "DIR")]
-    pub dir: Option<PathBuf>,
 }
 
 /// Arguments of `demo`.
 #[derive(Debug, Args)]
 pub struct DemoArgs {
-    /// Directory for the demo store (default: a temporary directory, removed after).
-    #[arg(long, value_name = "DIR")]
-    pub dir: Option<PathBuf>,
-    /// Number of generated pairs.
-    #[arg(long, default_value_t = 20_000)]
+    /// Number of generated pairs loaded (at least 10).
+    #[arg(long, default_value_t = 20_000, value_parser = clap::value_parser!(u64).range(10..))]
     pub keys: u64,
 }
 

@@ -166,6 +166,10 @@ pub enum Error {
         /// How long this process waited (`--wait`), if it did.
         waited: Option<std::time::Duration>,
     },
+    /// Ctrl-C stopped the command (see [`crate::interrupt`]); what it had
+    /// committed stays. Exits 130; in the shell the prompt comes back.
+    #[error("interrupted")]
+    Interrupted,
 }
 
 fn waited_text(waited: Option<std::time::Duration>) -> String {
@@ -198,6 +202,7 @@ impl Error {
             | Error::BadMarker { .. } => 1,
             Error::ShellFailed { exit_code, .. } => *exit_code,
             Error::Locked { .. } | Error::Busy { .. } => EXIT_BUSY,
+            Error::Interrupted => crate::interrupt::EXIT_CODE,
             _ => 2,
         }
     }

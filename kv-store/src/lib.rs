@@ -31,6 +31,8 @@
 //! - `progress`: progress bars (hidden when stderr is not a terminal).
 //! - `stats`: what `stats` and `compact` report; number formats.
 //! - `shell`, `bench`, `demo`: the interactive prompt, the benchmark, the tour.
+//! - `completion`: Tab completion at the shell prompt.
+//! - `interrupt`: Ctrl-C stops the running command, not the process.
 //!
 //! Limits: keys and values are those of the engine underneath (see each
 //! engine's `FORMAT.md`); `load` lines are read whole into memory. The store
@@ -45,9 +47,11 @@ pub mod bench;
 pub mod btree_engine;
 pub mod cli;
 pub mod codec;
+pub mod completion;
 pub mod demo;
 pub mod engine;
 mod error;
+pub mod interrupt;
 pub mod lsm_engine;
 pub mod progress;
 pub mod run;

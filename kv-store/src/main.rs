@@ -4,8 +4,6 @@
 use std::io::Write;
 use std::process::ExitCode;
 
-use clap::Parser;
-
 fn main() -> ExitCode {
     std::panic::set_hook(Box::new(|info| {
         let _ = writeln!(
@@ -13,7 +11,14 @@ fn main() -> ExitCode {
             "error: internal error (a bug in kv-store): {info}"
         );
     }));
-    let cli = kv_store::cli::Cli::parse();
+    let cli = kv_store::cli::Cli::parse_env();
+    // Ctrl-C stops a long command cleanly (exit 130). The shell installs
+    // the handler itself, after its line editor took SIGINT for its own.
+    if !matches!(cli.command, kv_store::cli::Command::Shell(_))
+        && let Err(e) = kv_store::interrupt::install()
+    {
+        let _ = writeln!(std::io::stderr(), "kv-store: warning: {e}");
+    }
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     let result = kv_store::run::run(&cli, &mut out);

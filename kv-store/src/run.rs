@@ -18,8 +18,8 @@ use crate::{Error, Result};
 pub fn run(cli: &Cli, out: &mut dyn Write) -> Result<()> {
     let wait = cli.wait.unwrap_or_default();
     match &cli.command {
-        Command::Demo(args) => crate::demo::run(args, cli.engine, out),
-        Command::Bench(args) => crate::bench::run(args, cli.engine, out),
+        Command::Demo(args) => crate::demo::run(args, cli.db_if_given(), cli.engine, out),
+        Command::Bench(args) => crate::bench::run(args, cli.db_if_given(), cli.engine, out),
         Command::Shell(args) => {
             let store = Store::open_with_wait(&cli.db, cli.engine, Create::IfMissing, wait)?;
             let result = crate::shell::run(&store, *args, out);
@@ -382,7 +382,9 @@ fn scan(engine: &dyn Engine, args: &ScanArgs, out: &mut dyn Write) -> Result<()>
         reverse: args.reverse,
         limit: args.limit,
     };
+    let _interruptible = crate::interrupt::Guard::new();
     engine.scan(&spec, &mut |k, v| {
+        crate::interrupt::check()?;
         let value = (!args.keys_only).then_some(v);
         let line = codec::format_line(args.format, enc, k, value);
         writeln!(out, "{line}").map_err(Error::Output)?;

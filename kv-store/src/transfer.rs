@@ -53,7 +53,12 @@ pub fn load(
     let mut line = Vec::new();
     let mut line_no = 0u64;
     let mut last_sync = Instant::now();
+    // Ctrl-C stops the read; the batch so far is committed and synced below.
+    let _interruptible = crate::interrupt::Guard::new();
     let outcome = loop {
+        if let Err(e) = crate::interrupt::check() {
+            break Err(e);
+        }
         line.clear();
         let n = match reader.read_until(b'\n', &mut line) {
             Ok(n) => n,
@@ -196,7 +201,9 @@ pub fn dump(
             Error::io(path, e)
         }
     };
+    let _interruptible = crate::interrupt::Guard::new();
     engine.scan(&ScanSpec::default(), &mut |k, v| {
+        crate::interrupt::check()?;
         let line = codec::format_line(format, Encoding::Text, k, Some(v));
         writeln!(out, "{line}").map_err(werr)?;
         pairs += 1;

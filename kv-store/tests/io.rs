@@ -39,6 +39,10 @@ fn fails_with(out: &Output, code: i32, stderr: &str) {
     assert!(out.stdout.is_empty(), "{:?}", out.stdout);
 }
 
+/// How long an in-process open, or a command run right after one, waits for
+/// a lock another thread's forking child may briefly hold.
+const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
+
 fn new_db() -> (tempfile::TempDir, std::path::PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("db");
@@ -46,8 +50,13 @@ fn new_db() -> (tempfile::TempDir, std::path::PathBuf) {
 }
 
 /// Every pair in the store at `db`, read through the library.
+///
+/// Waits for the store's lock: the kv-store child a test just ran has
+/// exited, but a child another test thread is starting at that moment may
+/// still hold a copy of a lock descriptor it inherited from this process
+/// (inherited at fork, closed at exec).
 fn pairs_of(db: &Path) -> Vec<(Vec<u8>, Vec<u8>)> {
-    let store = Store::open(db, None, Create::Never).unwrap();
+    let store = Store::open_with_wait(db, None, Create::Never, LOCK_WAIT).unwrap();
     let mut pairs = Vec::new();
     store
         .engine()
@@ -334,7 +343,9 @@ proptest! {
         }
         store.close().unwrap();
         let format = if json { "json" } else { "tsv" };
-        let dump = ok(&kv(&db, &["dump", "--format", format, "-"]));
+        // The store was just closed in this process: wait out a lock copy
+        // another thread's child may hold until its exec.
+        let dump = ok(&kv(&db, &["--wait", "30", "dump", "--format", format, "-"]));
         let (_dir2, copy) = new_db();
         ok(&common::run(&copy, &["load", "--format", format, "-"], &dump));
         let expected: Vec<_> = pairs.clone().into_iter().collect();
