@@ -195,6 +195,34 @@ impl BlobStore {
         dirs: &[impl AsRef<Path>],
         options: Options,
     ) -> Result<BlobStore> {
+        BlobStore::open_view(fs, dirs, options, true)
+    }
+
+    /// [`BlobStore::open_read_only`] without taking the shared locks, for
+    /// a caller whose own exclusive lock already keeps every writer of
+    /// these directories out (an engine looking at its blob store before it
+    /// opens it with [`BlobStore::open`]). Taking and dropping a shared
+    /// lock just before the exclusive one would open a window in which a
+    /// child process forked by another thread still holds the shared lock
+    /// it inherited, and the exclusive lock would be refused.
+    ///
+    /// # Errors
+    ///
+    /// As [`BlobStore::open_read_only`].
+    pub fn open_read_only_unlocked(
+        fs: Arc<dyn Fs>,
+        dirs: &[impl AsRef<Path>],
+        options: Options,
+    ) -> Result<BlobStore> {
+        BlobStore::open_view(fs, dirs, options, false)
+    }
+
+    fn open_view(
+        fs: Arc<dyn Fs>,
+        dirs: &[impl AsRef<Path>],
+        options: Options,
+        take_locks: bool,
+    ) -> Result<BlobStore> {
         check_layout(options.data_shards, options.parity_shards)?;
         let total = options.data_shards + options.parity_shards;
         if dirs.len() != total {
@@ -211,7 +239,7 @@ impl BlobStore {
                 continue;
             }
             let lock = dir.join("LOCK");
-            if fs.exists(&lock)? {
+            if take_locks && fs.exists(&lock)? {
                 locks.push(fs.lock_shared(&lock)?);
             }
             found.push(manifest::read(fs.as_ref(), dir)?);

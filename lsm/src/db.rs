@@ -370,7 +370,7 @@ impl Db {
         }
         let lock = fs.lock(&dir.join("LOCK"))?;
         let cache = Arc::new(BlockCache::new(opts.block_cache_bytes));
-        let mut r = recovery::recover(&fs, &dir, &opts, &cache)?;
+        let mut r = recovery::recover(&fs, &dir, &opts, &cache, Access::Look)?;
         // Recovery looked at the blob store read-only; now that the open
         // goes ahead, it may write (and finish interrupted blob writes).
         drop(r.blobs.take());
@@ -596,7 +596,7 @@ impl Db {
             None
         };
         let cache = Arc::new(BlockCache::new(opts.block_cache_bytes));
-        let r = recovery::recover(&fs, &dir, &opts, &cache)?;
+        let r = recovery::recover(&fs, &dir, &opts, &cache, Access::ReadOnly)?;
         // The write side is never used (every write path returns
         // `Error::ReadOnly` first), but `Inner` holds one: its log and
         // manifest writers live in a private in-memory file system.

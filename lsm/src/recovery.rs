@@ -57,6 +57,12 @@ pub(crate) enum Access {
     /// Writes nothing: not the directory, not a lock file, not the blob
     /// store.
     ReadOnly,
+    /// Writes nothing, like `ReadOnly`, and takes no blob-store lock: the
+    /// caller holds the database's exclusive `LOCK` and opens the blob
+    /// store read-write right after (dropping a shared lock just before
+    /// taking the exclusive one would let a child another thread forks in
+    /// between keep the shared one, and the open would fail as locked).
+    Look,
 }
 
 /// The directory of the default blob store, inside the database directory.
@@ -130,6 +136,7 @@ pub(crate) fn recover(
     dir: &Path,
     opts: &Options,
     cache: &Arc<BlockCache>,
+    access: Access,
 ) -> Result<Recovered> {
     let mut names = Vec::new();
     let mut numbers_on_disk = Vec::new();
@@ -152,7 +159,7 @@ pub(crate) fn recover(
     }
     let Some(m) = manifest::read_current(&**fs, dir)? else {
         check_new(fs, dir, opts, &names)?;
-        let blobs = open_blob_store(fs, dir, opts, Access::ReadOnly)?;
+        let blobs = open_blob_store(fs, dir, opts, access)?;
         let mut next_file = 1;
         for &(n, _) in &numbers_on_disk {
             next_file = next_file.max(n + 1);
@@ -270,7 +277,7 @@ pub(crate) fn recover(
     }
 
     // The blobs: only tables still live keep their references.
-    let blobs = open_blob_store(fs, dir, opts, Access::ReadOnly)?;
+    let blobs = open_blob_store(fs, dir, opts, access)?;
     let mut blob_files = std::mem::take(&mut st.blob_files);
     blob_files
         .tables
@@ -671,8 +678,11 @@ pub(crate) fn open_blob_store(
     };
     let store = match access {
         Access::ReadWrite => erasure::BlobStore::open(Arc::clone(fs), &dirs, eopts),
-        Access::ReadOnly if !any_exists => return Ok(None),
+        Access::ReadOnly | Access::Look if !any_exists => return Ok(None),
         Access::ReadOnly => erasure::BlobStore::open_read_only(Arc::clone(fs), &dirs, eopts),
+        Access::Look => {
+            erasure::BlobStore::open_read_only_unlocked(Arc::clone(fs), &dirs, eopts)
+        }
     }
     .map_err(Error::BlobStore)?;
     Ok(Some(Arc::new(store)))
