@@ -255,7 +255,10 @@ mod tests {
     fn checkpoint_refuses_a_destination_with_files() {
         let (fs, db) = mem_db();
         fs.create_dir_all(Path::new("/cp")).expect("mkdir");
-        drop(fs.open(Path::new("/cp/x"), vfs::OpenMode::CreateNew).expect("create"));
+        drop(
+            fs.open(Path::new("/cp/x"), vfs::OpenMode::CreateNew)
+                .expect("create"),
+        );
         let err = db.checkpoint(Path::new("/cp")).expect_err("refused");
         assert!(matches!(err, Error::CheckpointDestination { .. }), "{err}");
         assert_eq!(fs.list_dir(Path::new("/cp")).expect("list").len(), 1);

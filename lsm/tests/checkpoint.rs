@@ -45,7 +45,10 @@ fn checkpoint_opens_alone_with_the_same_contents_and_shares_tables_and_blobs() {
     assert_eq!(info.files_linked, info.tables + info.blob_files);
 
     // Same inode: the table is shared, not copied.
-    let table = files_with_suffix(&cp, ".sst").into_iter().next().expect("a table");
+    let table = files_with_suffix(&cp, ".sst")
+        .into_iter()
+        .next()
+        .expect("a table");
     let name = table.file_name().expect("name");
     let ino = |p: &Path| std::fs::metadata(p).expect("metadata").ino();
     assert_eq!(ino(&table), ino(&src.join(name)));
@@ -58,9 +61,15 @@ fn checkpoint_opens_alone_with_the_same_contents_and_shares_tables_and_blobs() {
 
     let copy = Db::open(&cp, small_opts()).expect("open checkpoint");
     assert_eq!(copy.get(b"after").expect("get"), None);
-    assert_eq!(copy.get(b"k00001").expect("get").as_deref(), Some(&b"v1"[..]));
+    assert_eq!(
+        copy.get(b"k00001").expect("get").as_deref(),
+        Some(&b"v1"[..])
+    );
     assert_eq!(copy.get(b"k00007").expect("get"), None);
-    assert_eq!(copy.get(b"big").expect("get").as_deref(), Some(&[7u8; 5000][..]));
+    assert_eq!(
+        copy.get(b"big").expect("get").as_deref(),
+        Some(&[7u8; 5000][..])
+    );
     let n = copy
         .range::<&[u8], _>(..)
         .collect::<lsm::Result<Vec<_>>>()
@@ -93,7 +102,8 @@ fn checkpoint_refuses_an_existing_destination_and_writes_nothing() {
     // An empty directory is fine.
     let empty = tmp.path().join("empty");
     std::fs::create_dir(&empty).expect("mkdir");
-    db.checkpoint(&empty).expect("checkpoint into an empty directory");
+    db.checkpoint(&empty)
+        .expect("checkpoint into an empty directory");
 }
 
 #[test]
@@ -136,7 +146,10 @@ fn checkpoint_during_writes_holds_every_write_acknowledged_before_it() {
             .range::<&[u8], _>(..)
             .map(|r| {
                 let (k, _) = r.expect("scan");
-                std::str::from_utf8(&k[1..]).expect("utf8").parse().expect("number")
+                std::str::from_utf8(&k[1..])
+                    .expect("utf8")
+                    .parse()
+                    .expect("number")
             })
             .collect();
         // A prefix of the write order, at least as long as what was
