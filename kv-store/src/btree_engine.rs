@@ -293,4 +293,15 @@ impl Engine for BtreeEngine {
     fn close(self: Box<Self>) -> Result<()> {
         self.db.sync().map_err(|e| self.err(e))
     }
+
+    fn checkpoint(&self, dest: &Path) -> Result<String> {
+        let i = self
+            .db
+            .checkpoint(&dest.join(FILE_NAME))
+            .map_err(|e| self.err(e))?;
+        Ok(format!(
+            "btree checkpoint: commit {}, {} pairs, {} pages, {} bytes (compacted copy)",
+            i.txn, i.entries, i.pages, i.bytes
+        ))
+    }
 }

@@ -29,6 +29,7 @@
 //! - `codec`: escaping, hex, base64, and the tsv / JSON line formats.
 //! - `transfer`: `load` and `dump`.
 //! - `progress`: progress bars (hidden when stderr is not a terminal).
+//! - `backup`: `checkpoint`, `backup` and `restore`.
 //! - `shell`, `bench`, `demo`: the interactive prompt, the benchmark, the tour.
 //!
 //! Limits: keys and values are those of the engine underneath (see each
@@ -39,6 +40,7 @@
 #![forbid(unsafe_code)]
 #![deny(clippy::unwrap_used)]
 
+pub mod backup;
 pub mod bench;
 pub mod btree_engine;
 pub mod cli;
