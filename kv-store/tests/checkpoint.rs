@@ -32,7 +32,11 @@ fn make_store(dir: &Path, engine: &str) {
     for i in 0..200 {
         tsv.push_str(&format!("k{i:03}\tvalue {i}\n"));
     }
-    ok(&run(dir, &["--engine", engine, "load", "-"], tsv.as_bytes()));
+    ok(&run(
+        dir,
+        &["--engine", engine, "load", "-"],
+        tsv.as_bytes(),
+    ));
     ok(&run(dir, &["delete", "k007"], b""));
 }
 
@@ -81,15 +85,25 @@ fn checkpoint_opens_on_its_own_with_the_same_contents_and_later_writes_stay_out(
         ok(&run(&src, &["put", "later", "x"], b""));
         ok(&run(&src, &["compact"], b""));
         ok(&run(&cp, &["put", "mine", "y"], b""));
-        assert_eq!(run(&cp, &["get", "later"], b"").status.code(), Some(1), "{engine}");
-        assert_eq!(run(&src, &["get", "mine"], b"").status.code(), Some(1), "{engine}");
+        assert_eq!(
+            run(&cp, &["get", "later"], b"").status.code(),
+            Some(1),
+            "{engine}"
+        );
+        assert_eq!(
+            run(&src, &["get", "mine"], b"").status.code(),
+            Some(1),
+            "{engine}"
+        );
         assert_eq!(ok(&run(&src, &["get", "later"], b"")), "x\n");
         ok(&run(&src, &["verify"], b""));
         ok(&run(&cp, &["verify"], b""));
         // The marker names the engine: a different --engine is refused.
         let other = if engine == "lsm" { "btree" } else { "lsm" };
         assert_eq!(
-            run(&cp, &["--engine", other, "get", "k001"], b"").status.code(),
+            run(&cp, &["--engine", other, "get", "k001"], b"")
+                .status
+                .code(),
             Some(2)
         );
     }
@@ -192,7 +206,12 @@ fn second_backup_shares_unchanged_files_and_both_restore() {
         // Backups are copies, never links to the live store.
         for f in files(&bk.join("1")) {
             if src.join(&f).exists() {
-                assert_ne!(ino(&bk.join("1").join(&f)), ino(&src.join(&f)), "{}", f.display());
+                assert_ne!(
+                    ino(&bk.join("1").join(&f)),
+                    ino(&src.join(&f)),
+                    "{}",
+                    f.display()
+                );
             }
         }
         let list = ok(&run(&src, &["backup", "--list", bk_s], b""));
@@ -203,9 +222,16 @@ fn second_backup_shares_unchanged_files_and_both_restore() {
             assert_eq!(cols[0], *id, "{line}");
             assert!(cols[1].ends_with('Z'), "{line}");
             assert_eq!(cols[2], engine, "{line}");
-            assert!(cols[3].ends_with(" bytes") && cols[4].ends_with(" files"), "{line}");
+            assert!(
+                cols[3].ends_with(" bytes") && cols[4].ends_with(" files"),
+                "{line}"
+            );
         }
-        let json = ok(&run(&src, &["backup", "--list", "--format", "json", bk_s], b""));
+        let json = ok(&run(
+            &src,
+            &["backup", "--list", "--format", "json", bk_s],
+            b"",
+        ));
         for line in json.lines() {
             let v: serde_json::Value = serde_json::from_str(line).unwrap();
             assert!(v["bytes"].as_u64().unwrap() > 0, "{line}");
@@ -214,21 +240,35 @@ fn second_backup_shares_unchanged_files_and_both_restore() {
 
         // Restore the latest (default) and the first (--id 1).
         let latest = tmp.path().join("latest");
-        let text = ok(&run(&src, &["restore", bk_s, "--to", latest.to_str().unwrap()], b""));
+        let text = ok(&run(
+            &src,
+            &["restore", bk_s, "--to", latest.to_str().unwrap()],
+            b"",
+        ));
         assert!(text.contains(&format!("restored backup {last}")), "{text}");
         ok(&run(&latest, &["verify"], b""));
         assert_eq!(scan(&latest), scan(&src), "{engine}");
         let first = tmp.path().join("first");
         ok(&run(
             &src,
-            &["restore", bk_s, "--id", "1", "--to", first.to_str().unwrap()],
+            &[
+                "restore",
+                bk_s,
+                "--id",
+                "1",
+                "--to",
+                first.to_str().unwrap(),
+            ],
             b"",
         ));
         ok(&run(&first, &["verify"], b""));
         assert_eq!(scan(&first), first_scan, "{engine}");
         // The restored store is a store of its own.
         ok(&run(&first, &["put", "after-restore", "1"], b""));
-        assert_eq!(run(&src, &["get", "after-restore"], b"").status.code(), Some(1));
+        assert_eq!(
+            run(&src, &["get", "after-restore"], b"").status.code(),
+            Some(1)
+        );
     }
 }
 
@@ -252,7 +292,16 @@ fn restore_refuses_a_damaged_backup_naming_the_file_and_writes_nothing() {
         bytes[mid] ^= 0x01;
         std::fs::write(&path, &bytes).unwrap();
         let to = tmp.path().join("restored");
-        let out = run(&src, &["restore", bk.to_str().unwrap(), "--to", to.to_str().unwrap()], b"");
+        let out = run(
+            &src,
+            &[
+                "restore",
+                bk.to_str().unwrap(),
+                "--to",
+                to.to_str().unwrap(),
+            ],
+            b"",
+        );
         assert_eq!(out.status.code(), Some(1), "{engine}: {}", stderr(&out));
         let err = stderr(&out);
         assert!(err.contains(victim.to_str().unwrap()), "{err}");
@@ -268,7 +317,16 @@ fn restore_refuses_a_damaged_backup_naming_the_file_and_writes_nothing() {
 
         // A missing file is named the same way.
         std::fs::remove_file(&path).unwrap();
-        let out = run(&src, &["restore", bk.to_str().unwrap(), "--to", to.to_str().unwrap()], b"");
+        let out = run(
+            &src,
+            &[
+                "restore",
+                bk.to_str().unwrap(),
+                "--to",
+                to.to_str().unwrap(),
+            ],
+            b"",
+        );
         assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
         assert!(stderr(&out).contains("missing"), "{}", stderr(&out));
     }
@@ -281,14 +339,30 @@ fn restore_refuses_an_existing_target_and_a_missing_backup() {
     let bk = tmp.path().join("backups");
     make_store(&src, "lsm");
     ok(&run(&src, &["backup", bk.to_str().unwrap()], b""));
-    let out = run(&src, &["restore", bk.to_str().unwrap(), "--to", src.to_str().unwrap()], b"");
+    let out = run(
+        &src,
+        &[
+            "restore",
+            bk.to_str().unwrap(),
+            "--to",
+            src.to_str().unwrap(),
+        ],
+        b"",
+    );
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(stderr(&out).contains("exists"), "{}", stderr(&out));
     ok(&run(&src, &["verify"], b""));
     let to = tmp.path().join("to");
     let out = run(
         &src,
-        &["restore", bk.to_str().unwrap(), "--id", "9", "--to", to.to_str().unwrap()],
+        &[
+            "restore",
+            bk.to_str().unwrap(),
+            "--id",
+            "9",
+            "--to",
+            to.to_str().unwrap(),
+        ],
         b"",
     );
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
@@ -310,6 +384,15 @@ fn checkpoint_and_backup_run_inside_the_shell() {
     ok(&run(&src, &["shell"], script.as_bytes()));
     assert_eq!(scan(&cp), "a\t1\n");
     let to = tmp.path().join("to");
-    ok(&run(&src, &["restore", bk.to_str().unwrap(), "--to", to.to_str().unwrap()], b""));
+    ok(&run(
+        &src,
+        &[
+            "restore",
+            bk.to_str().unwrap(),
+            "--to",
+            to.to_str().unwrap(),
+        ],
+        b"",
+    ));
     assert_eq!(scan(&to), "a\t1\n");
 }
