@@ -38,6 +38,15 @@ fn make_store(dir: &Path, engine: &str) {
         tsv.as_bytes(),
     ));
     ok(&run(dir, &["delete", "k007"], b""));
+    // Large enough for an lsm blob file (a file in a subdirectory, `blobs/`)
+    // and a btree overflow run.
+    let big = dir.parent().unwrap().join(format!("big-{engine}.bin"));
+    std::fs::write(&big, vec![b'b'; 10_000]).unwrap();
+    ok(&run(
+        dir,
+        &["put", "big", "--file", big.to_str().unwrap()],
+        b"",
+    ));
 }
 
 fn scan(db: &Path) -> String {
@@ -125,6 +134,13 @@ fn lsm_checkpoint_hard_links_the_tables() {
     for t in tables {
         assert_eq!(ino(&cp.join(&t)), ino(&src.join(&t)), "{}", t.display());
     }
+    // The blob file too.
+    let shards: Vec<_> = files(&cp)
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "shard"))
+        .collect();
+    assert_eq!(shards.len(), 1, "{shards:?}");
+    assert_eq!(ino(&cp.join(&shards[0])), ino(&src.join(&shards[0])));
 }
 
 #[test]
