@@ -14,7 +14,6 @@
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use vfs::OpenMode;
 
@@ -37,28 +36,6 @@ pub struct CheckpointInfo {
     pub pages: u64,
     /// Length of the copy in bytes.
     pub bytes: u64,
-}
-
-/// A read snapshot registered with the writer (as a `ReadTxn` is), so its
-/// pages are not reused while it is held.
-struct Pin<'a> {
-    inner: &'a Inner,
-    snap: Arc<Snapshot>,
-}
-
-impl<'a> Pin<'a> {
-    fn new(inner: &'a Inner) -> Pin<'a> {
-        let mut p = inner.published.lock();
-        let snap = p.current.clone();
-        *p.readers.entry(snap.meta.txn).or_insert(0) += 1;
-        Pin { inner, snap }
-    }
-}
-
-impl Drop for Pin<'_> {
-    fn drop(&mut self) {
-        self.inner.release_reader(self.snap.meta.txn);
-    }
 }
 
 impl Db {
@@ -88,8 +65,9 @@ impl Db {
         let mut tmp = OsString::from(dest.as_os_str());
         tmp.push(".checkpoint-tmp");
         let tmp = PathBuf::from(tmp);
-        let pin = Pin::new(inner);
-        let r = write_copy(inner, &pin.snap, &tmp).and_then(|info| {
+        // A registered reader: the writer reuses no page it can reach.
+        let read = self.begin_read()?;
+        let r = write_copy(inner, read.snapshot(), &tmp).and_then(|info| {
             inner.fs.rename(&tmp, dest)?;
             inner.fs.sync_dir(&parent_dir(dest))?;
             Ok(info)
@@ -144,6 +122,8 @@ fn write_copy(inner: &Inner, snap: &Snapshot, tmp: &Path) -> Result<CheckpointIn
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::Arc;
+
     use crate::Options;
     use vfs::Fs;
 
