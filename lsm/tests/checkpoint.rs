@@ -115,6 +115,8 @@ fn checkpoint_during_writes_holds_every_write_acknowledged_before_it() {
     // acknowledged) and keeps going until told to stop.
     let acked = Arc::new(AtomicU64::new(0));
     let stop = Arc::new(AtomicBool::new(false));
+    // Told once the writer has made some progress (no clock involved).
+    let (started_tx, started) = std::sync::mpsc::channel();
     let writer = {
         let (db, acked, stop) = (db.clone(), Arc::clone(&acked), Arc::clone(&stop));
         std::thread::spawn(move || {
@@ -123,13 +125,13 @@ fn checkpoint_during_writes_holds_every_write_acknowledged_before_it() {
                 db.put(format!("w{i:08}"), format!("{i}")).expect("put");
                 i += 1;
                 acked.store(i, Ordering::Release);
+                if i == 1000 {
+                    started_tx.send(()).expect("send");
+                }
             }
         })
     };
-    // Wait (without a clock) until the writer has made some progress.
-    while acked.load(Ordering::Acquire) < 1000 {
-        std::thread::yield_now();
-    }
+    started.recv().expect("the writer started");
     let mut checks = Vec::new();
     for round in 0..3 {
         let before = acked.load(Ordering::Acquire);
