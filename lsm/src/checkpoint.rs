@@ -54,8 +54,6 @@ pub struct CheckpointInfo {
 pub(crate) struct Pinned {
     pub(crate) fs: Arc<dyn vfs::Fs>,
     pub(crate) dir: PathBuf,
-    /// Whether blobs live in `dir/blobs` (no `Options::blob_dirs`).
-    pub(crate) blob_dirs_default: bool,
     /// Holding it keeps its tables (and the blobs they reference) on disk.
     pub(crate) version: Arc<Version>,
     pub(crate) blobs: Vec<BlobMeta>,
@@ -87,22 +85,26 @@ impl Db {
     ///
     /// [`Error::CheckpointDestination`] if `dest` exists and is not an empty
     /// directory (nothing is written then); [`Error::ReadOnly`] on a
-    /// read-only handle; [`Error::InvalidOption`] when blobs live in
-    /// `Options::blob_dirs` (only the default blob directory is copied); a
+    /// read-only handle; [`Error::InvalidOption`] when the store has
+    /// `Options::blob_dirs` (only the default blob directory is copied,
+    /// and a copy opened with those options would share them); a
     /// flush, link, copy or sync failure (the partial `dest` is left for the
     /// caller to remove).
     pub fn checkpoint(&self, dest: &Path) -> Result<CheckpointInfo> {
         if self.is_read_only() {
             return Err(Error::ReadOnly);
         }
-        let fs = self.checkpoint_fs();
-        check_destination(&*fs, dest)?;
-        let pin = self.checkpoint_pin()?;
-        if !pin.blob_dirs_default && !pin.blobs.is_empty() {
+        let (fs, blob_dirs_default) = self.checkpoint_env();
+        if !blob_dirs_default {
+            // Opened with the same options, the copy would share the
+            // source's blob directories, and its open could delete blobs
+            // of the source that its own manifest does not name.
             return Err(Error::InvalidOption(
-                "checkpoint copies only the default blob directory (no blob_dirs)",
+                "checkpoint needs the default blob directory (no blob_dirs)",
             ));
         }
+        check_destination(&*fs, dest)?;
+        let pin = self.checkpoint_pin()?;
         write_checkpoint(&pin, dest)
     }
 }
@@ -272,5 +274,18 @@ mod tests {
         let ro = Db::open_read_only_with_fs(fs, "/src", Options::default()).expect("open");
         let err = ro.checkpoint(Path::new("/cp")).expect_err("refused");
         assert!(matches!(err, Error::ReadOnly), "{err}");
+    }
+
+    #[test]
+    fn checkpoint_of_a_store_with_blob_dirs_is_refused() {
+        let fs = Arc::new(vfs::MemFs::new());
+        let opts = Options {
+            blob_dirs: vec!["/blobs0".into()],
+            ..Options::default()
+        };
+        let db = Db::open_with_fs(fs.clone(), "/src", opts).expect("open");
+        let err = db.checkpoint(Path::new("/cp")).expect_err("refused");
+        assert!(matches!(err, Error::InvalidOption(_)), "{err}");
+        assert!(!fs.exists(Path::new("/cp")).expect("exists"));
     }
 }

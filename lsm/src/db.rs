@@ -843,9 +843,12 @@ impl Db {
         })
     }
 
-    /// The file system, for [`Db::checkpoint`] (`checkpoint.rs`).
-    pub(crate) fn checkpoint_fs(&self) -> Arc<dyn vfs::Fs> {
-        Arc::clone(&self.inner().fs)
+    /// For [`Db::checkpoint`] (`checkpoint.rs`): the file system, and
+    /// whether blobs live in the store's own `blobs/` (no
+    /// `Options::blob_dirs`).
+    pub(crate) fn checkpoint_env(&self) -> (Arc<dyn vfs::Fs>, bool) {
+        let inner = self.inner();
+        (Arc::clone(&inner.fs), inner.opts.blob_dirs.is_empty())
     }
 
     /// For [`Db::checkpoint`] (`checkpoint.rs`): flushes the memtable, takes
@@ -878,7 +881,6 @@ impl Db {
         Ok(crate::checkpoint::Pinned {
             fs: Arc::clone(&inner.fs),
             dir: inner.dir.clone(),
-            blob_dirs_default: inner.opts.blob_dirs.is_empty(),
             version,
             blobs,
             table_blobs,
