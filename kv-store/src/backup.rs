@@ -34,6 +34,7 @@ use std::path::{Component, Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
+use crate::cli::{Command, ListFormat};
 use crate::engine::{Engine, EngineKind};
 use crate::store::{Create, LOCK_FILE, MARKER_FILE, Store};
 use crate::{Error, Result};
@@ -428,6 +429,84 @@ pub fn restore(dir: &Path, id: Option<u64>, to: &Path) -> Result<RestoreInfo> {
     }
     copied?;
     Ok(RestoreInfo { manifest })
+}
+
+/// Runs `checkpoint`, `backup` or `restore` and prints what it did;
+/// `engine` is the open store, `None` for `restore` and `backup --list`,
+/// which use none.
+///
+/// # Errors
+///
+/// As [`checkpoint`], [`backup`], [`list`] and [`restore`]; a write to `out`
+/// that fails.
+pub fn execute(engine: Option<&dyn Engine>, cmd: &Command, out: &mut dyn Write) -> Result<()> {
+    let w = |r: std::io::Result<()>| r.map_err(Error::Output);
+    let need = || Error::Internal("checkpoint and backup need an open store".to_string());
+    match cmd {
+        Command::Checkpoint(args) => {
+            let text = checkpoint(engine.ok_or_else(need)?, &args.dir)?;
+            w(writeln!(out, "{text}"))?;
+            w(writeln!(
+                out,
+                "checkpoint written to {}",
+                args.dir.display()
+            ))
+        }
+        Command::Backup(args) if args.list => {
+            for m in list(&args.dir)? {
+                let line = match args.format {
+                    ListFormat::Json => serde_json::json!({
+                        "id": m.id,
+                        "created": format_utc(m.created_unix_s),
+                        "created_unix_s": m.created_unix_s,
+                        "engine": m.engine.as_str(),
+                        "bytes": m.bytes(),
+                        "files": m.files.len(),
+                    })
+                    .to_string(),
+                    ListFormat::Tsv => format!(
+                        "{}\t{}\t{}\t{} bytes\t{} files",
+                        m.id,
+                        format_utc(m.created_unix_s),
+                        m.engine,
+                        m.bytes(),
+                        m.files.len()
+                    ),
+                };
+                w(writeln!(out, "{line}"))?;
+            }
+            Ok(())
+        }
+        Command::Backup(args) => {
+            let b = backup(engine.ok_or_else(need)?, &args.dir)?;
+            let m = &b.manifest;
+            let shared = match b.shared_with {
+                Some(p) => format!(", {} shared with backup {p}", b.files_shared),
+                None => String::new(),
+            };
+            w(writeln!(
+                out,
+                "backup {} in {}: {} files, {} bytes{shared}",
+                m.id,
+                args.dir.display(),
+                m.files.len(),
+                m.bytes()
+            ))
+        }
+        Command::Restore(args) => {
+            let r = restore(&args.dir, args.id, &args.to)?;
+            let m = &r.manifest;
+            w(writeln!(
+                out,
+                "restored backup {} ({} files, {} bytes, every SHA-256 checked) to {}",
+                m.id,
+                m.files.len(),
+                m.bytes(),
+                args.to.display()
+            ))
+        }
+        _ => Err(need()),
+    }
 }
 
 /// Reads and parses the manifest of the backup directory `backup`.

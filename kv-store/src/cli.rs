@@ -134,8 +134,18 @@ pub struct BackupArgs {
     #[arg(long)]
     pub list: bool,
     /// Output format of --list.
-    #[arg(long, value_enum, default_value_t = Format::Tsv, requires = "list")]
-    pub format: Format,
+    #[arg(long, value_enum, default_value_t = ListFormat::Tsv, requires = "list")]
+    pub format: ListFormat,
+}
+
+/// Output formats of `backup --list`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum ListFormat {
+    /// One line per backup: number, time (UTC), engine, bytes, files, tab-separated.
+    #[default]
+    Tsv,
+    /// One JSON object per line: `id`, `created`, `created_unix_s`, `engine`, `bytes`, `files`.
+    Json,
 }
 
 /// Arguments of `restore`.

@@ -18,11 +18,11 @@ pub fn run(cli: &Cli, out: &mut dyn Write) -> Result<()> {
     match &cli.command {
         Command::Demo(args) => crate::demo::run(args, cli.engine, out),
         Command::Bench(args) => crate::bench::run(args, cli.engine, out),
-        Command::Restore(_) => execute_copy(None, &cli.command, out),
-        Command::Backup(args) if args.list => execute_copy(None, &cli.command, out),
+        Command::Restore(_) => crate::backup::execute(None, &cli.command, out),
+        Command::Backup(args) if args.list => crate::backup::execute(None, &cli.command, out),
         Command::Checkpoint(_) | Command::Backup(_) => {
             let store = crate::backup::open_for_copy(&cli.db, cli.engine)?;
-            let result = execute_copy(Some(store.engine()), &cli.command, out);
+            let result = crate::backup::execute(Some(store.engine()), &cli.command, out);
             let closed = store.close();
             result.and(closed)
         }
@@ -156,7 +156,7 @@ pub fn execute(engine: &dyn Engine, cmd: &Command, out: &mut dyn Write) -> Resul
             }
         }
         Command::Checkpoint(_) | Command::Backup(_) | Command::Restore(_) => {
-            execute_copy(Some(engine), cmd, out)
+            crate::backup::execute(Some(engine), cmd, out)
         }
         Command::Shell(_) | Command::Demo(_) | Command::Bench(_) => Err(Error::BadArgument(
             "shell, demo and bench cannot run inside the shell".to_string(),
@@ -209,76 +209,4 @@ fn scan(engine: &dyn Engine, args: &ScanArgs, out: &mut dyn Write) -> Result<()>
         writeln!(out, "{line}").map_err(Error::Output)?;
         Ok(Flow::Continue)
     })
-}
-
-/// Runs `checkpoint`, `backup` or `restore` (`backup.rs`); `engine` is the
-/// open store, `None` for `restore` and `backup --list`, which use none.
-fn execute_copy(engine: Option<&dyn Engine>, cmd: &Command, out: &mut dyn Write) -> Result<()> {
-    let w = |r: std::io::Result<()>| r.map_err(Error::Output);
-    let need = || Error::Internal("checkpoint and backup need an open store".to_string());
-    match cmd {
-        Command::Checkpoint(args) => {
-            let text = crate::backup::checkpoint(engine.ok_or_else(need)?, &args.dir)?;
-            w(writeln!(out, "{text}"))?;
-            w(writeln!(
-                out,
-                "checkpoint written to {}",
-                args.dir.display()
-            ))
-        }
-        Command::Backup(args) if args.list => {
-            for m in crate::backup::list(&args.dir)? {
-                let line = match args.format {
-                    Format::Json => serde_json::json!({
-                        "id": m.id,
-                        "created": crate::backup::format_utc(m.created_unix_s),
-                        "created_unix_s": m.created_unix_s,
-                        "engine": m.engine.as_str(),
-                        "bytes": m.bytes(),
-                        "files": m.files.len(),
-                    })
-                    .to_string(),
-                    Format::Tsv => format!(
-                        "{}\t{}\t{}\t{} bytes\t{} files",
-                        m.id,
-                        crate::backup::format_utc(m.created_unix_s),
-                        m.engine,
-                        m.bytes(),
-                        m.files.len()
-                    ),
-                };
-                w(writeln!(out, "{line}"))?;
-            }
-            Ok(())
-        }
-        Command::Backup(args) => {
-            let b = crate::backup::backup(engine.ok_or_else(need)?, &args.dir)?;
-            let m = &b.manifest;
-            let shared = match b.shared_with {
-                Some(p) => format!(", {} shared with backup {p}", b.files_shared),
-                None => String::new(),
-            };
-            w(writeln!(
-                out,
-                "backup {} in {}: {} files, {} bytes{shared}",
-                m.id,
-                args.dir.display(),
-                m.files.len(),
-                m.bytes()
-            ))
-        }
-        Command::Restore(args) => {
-            let r = crate::backup::restore(&args.dir, args.id, &args.to)?;
-            let m = &r.manifest;
-            w(writeln!(
-                out,
-                "restored backup {} ({} files, {} bytes, every SHA-256 checked) to {}",
-                m.id,
-                m.files.len(),
-                m.bytes(),
-                args.to.display()
-            ))
-        }
-        _ => Err(need()),
-    }
 }
