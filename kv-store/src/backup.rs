@@ -243,8 +243,9 @@ pub struct BackupInfo {
 ///
 /// # Errors
 ///
-/// The engine's checkpoint error, or an I/O error (the backup is then not
-/// made; its temporary directories may remain and are replaced next time).
+/// The engine's checkpoint error, or an I/O error: the backup is then not
+/// made, and its temporary directories are removed (or, if that fails too,
+/// replaced by the next backup).
 pub fn backup(engine: &dyn Engine, dir: &Path) -> Result<BackupInfo> {
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     let ids = backup_ids(dir)?;
@@ -257,7 +258,26 @@ pub fn backup(engine: &dyn Engine, dir: &Path) -> Result<BackupInfo> {
             std::fs::remove_dir_all(leftover).map_err(|e| Error::io(leftover, e))?;
         }
     }
-    checkpoint(engine, &stage)?;
+    let made = make_backup(engine, dir, id, latest, &stage, &out);
+    if made.is_err() {
+        // Best effort: the next backup replaces what is left anyway.
+        let _ = std::fs::remove_dir_all(&stage);
+        let _ = std::fs::remove_dir_all(&out);
+    }
+    made
+}
+
+/// The body of [`backup`]: checkpoint into `stage`, copy or link into
+/// `out`, write the manifest, rename `out` to `dir/id`.
+fn make_backup(
+    engine: &dyn Engine,
+    dir: &Path,
+    id: u64,
+    latest: Option<u64>,
+    stage: &Path,
+    out: &Path,
+) -> Result<BackupInfo> {
+    checkpoint(engine, stage)?;
     // The latest backup, if its manifest reads: files equal to its files
     // are linked to them.
     let previous = latest.and_then(|l| read_manifest(&dir.join(l.to_string())).ok());
@@ -265,10 +285,10 @@ pub fn backup(engine: &dyn Engine, dir: &Path) -> Result<BackupInfo> {
         .iter()
         .flat_map(|m| m.files.iter().map(|f| (f.path.as_str(), f)))
         .collect();
-    std::fs::create_dir(&out).map_err(|e| Error::io(&out, e))?;
+    std::fs::create_dir(out).map_err(|e| Error::io(out, e))?;
     let mut files = Vec::new();
     let mut files_shared = 0;
-    for rel in list_files(&stage)? {
+    for rel in list_files(stage)? {
         let src = stage.join(&rel);
         let (size, sha256) = hash_file(&src)?;
         let to = out.join(&rel);
@@ -307,11 +327,11 @@ pub fn backup(engine: &dyn Engine, dir: &Path) -> Result<BackupInfo> {
     let text = serde_json::to_string_pretty(&manifest.to_json())
         .map_err(|e| Error::Internal(format!("encoding the backup manifest: {e}")))?;
     write_file_synced(&out.join(MANIFEST_NAME), format!("{text}\n").as_bytes())?;
-    sync_tree(&out)?;
+    sync_tree(out)?;
     let final_dir = dir.join(id.to_string());
-    std::fs::rename(&out, &final_dir).map_err(|e| Error::io(&out, e))?;
+    std::fs::rename(out, &final_dir).map_err(|e| Error::io(out, e))?;
     sync_dir(dir)?;
-    std::fs::remove_dir_all(&stage).map_err(|e| Error::io(&stage, e))?;
+    std::fs::remove_dir_all(stage).map_err(|e| Error::io(stage, e))?;
     Ok(BackupInfo {
         manifest,
         files_shared,

@@ -230,6 +230,13 @@ fn second_backup_shares_unchanged_files_and_both_restore() {
                 );
             }
         }
+        // Nothing but the numbered backups is left in the directory.
+        let mut names: Vec<String> = std::fs::read_dir(&bk)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        assert_eq!(names, ids, "{engine}");
         let list = ok(&run(&src, &["backup", "--list", bk_s], b""));
         let lines: Vec<&str> = list.lines().collect();
         assert_eq!(lines.len(), ids.len(), "{list}");
