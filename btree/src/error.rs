@@ -201,6 +201,14 @@ pub enum Error {
         /// Entries in the tree.
         len: u64,
     },
+
+    /// [`Db::checkpoint`](crate::Db::checkpoint) was given a path that
+    /// exists; nothing was written.
+    #[error("checkpoint destination {file:?} exists")]
+    CheckpointDestination {
+        /// The refused destination.
+        file: PathBuf,
+    },
 }
 
 /// The crate's result type.

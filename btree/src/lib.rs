@@ -25,7 +25,7 @@
 //! ```
 //!
 //! - [`Db`]: opening ([`Db::open`], [`Db::open_read_only`]), what open
-//!   found ([`Db::recovery`], [`Recovery`]), transactions, [`Db::sync`], [`Db::stats`], [`Db::compact`].
+//!   found ([`Db::recovery`], [`Recovery`]), transactions, [`Db::sync`], [`Db::stats`], [`Db::compact`], [`Db::checkpoint`].
 //! - [`WriteTxn`]: insert, remove, get, range, bulk load, commit, abort.
 //! - [`ReadTxn`] and [`Range`]: snapshot reads and double-ended range scans.
 //! - [`Options`], [`Durability`]: page size, when a commit is durable.
@@ -37,7 +37,8 @@
 //! `mapping` (verified page access over the file's view), `cursor` (root to
 //! leaf stack), `read` (snapshots), `write` (the write transaction), `tree`
 //! (copy-on-write insert, remove, rebalance), `freelist` (the free tree),
-//! `commit` (the commit protocol), `bulk` (bottom-up building), `compact`,
+//! `commit` (the commit protocol), `bulk` (bottom-up building), `compact`, `checkpoint` (a compacted
+//! copy of one commit in a new file),
 //! `stats` (statistics and the integrity check), `recovery` (which meta
 //! page open takes, and why), `db` (open and publish).
 //!
@@ -49,6 +50,7 @@
 #![deny(clippy::unwrap_used)]
 
 mod bulk;
+mod checkpoint;
 mod commit;
 mod compact;
 mod cursor;
@@ -66,6 +68,7 @@ mod stats;
 mod tree;
 mod write;
 
+pub use checkpoint::CheckpointInfo;
 pub use db::Db;
 pub use error::{Error, Result};
 pub use meta::MetaProblem;

@@ -290,4 +290,15 @@ impl Engine for BtreeEngine {
             meta: self.db.recovery().to_string(),
         }))
     }
+
+    fn checkpoint(&self, dest: &Path) -> Result<String> {
+        let i = self
+            .db
+            .checkpoint(&dest.join(FILE_NAME))
+            .map_err(|e| self.err(e))?;
+        Ok(format!(
+            "btree checkpoint: commit {}, {} pairs, {} pages, {} bytes (compacted copy)",
+            i.txn, i.entries, i.pages, i.bytes
+        ))
+    }
 }

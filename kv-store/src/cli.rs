@@ -166,6 +166,64 @@ pub enum Command {
         after_help = "Examples:\n  kv-store count\n  kv-store count --prefix user:\n  kv-store count --from a --to m --format json\n\n`stats` shows an approximate count at no cost; this one reads every key."
     )]
     Count(CountArgs),
+    /// Write a consistent copy of the store into DIR, a new store directory.
+    #[command(
+        after_help = "Examples:\n  kv-store --db ./data checkpoint ./data-copy\n  kv-store --db ./data-copy get user:1\n\nDIR must not exist (or be an empty directory). lsm: the memtable is flushed, tables and blob files are hard-linked (copied across file systems); the store is opened read-write, so another process holding it makes it exit 3 (busy; --wait waits). btree: the last commit, compacted into a new file; the store is opened read-only."
+    )]
+    Checkpoint(CheckpointArgs),
+    /// Add a numbered backup of the store to DIR (`DIR/1`, `DIR/2`, ...), or list them.
+    #[command(
+        after_help = "Examples:\n  kv-store --db ./data backup ./backups\n  kv-store backup --list ./backups\n  kv-store backup --list --format json ./backups\n\nEach backup is a checkpoint's files, copied, with BACKUP-MANIFEST.json listing every file's size and SHA-256. Files equal to the latest backup's are hard-linked to them, so unchanged tables cost no space. Locking as for `checkpoint`."
+    )]
+    Backup(BackupArgs),
+    /// Check a backup's every checksum, then copy it into NEWDB, a new store.
+    #[command(
+        after_help = "Examples:\n  kv-store restore ./backups --to ./data-restored\n  kv-store restore ./backups --id 2 --to ./data-restored\n  kv-store --db ./data-restored verify\n\nNEWDB must not exist. A file missing or differing from the manifest is named with the expected and found SHA-256, and nothing is written (exit 1). --db is not used."
+    )]
+    Restore(RestoreArgs),
+}
+
+/// Arguments of `checkpoint`.
+#[derive(Debug, Args)]
+pub struct CheckpointArgs {
+    /// The new store directory.
+    pub dir: PathBuf,
+}
+
+/// Arguments of `backup`.
+#[derive(Debug, Args)]
+pub struct BackupArgs {
+    /// The backup directory (created if missing).
+    pub dir: PathBuf,
+    /// List the backups in DIR (number, time, size, files) instead of adding one.
+    #[arg(long)]
+    pub list: bool,
+    /// Output format of --list.
+    #[arg(long, value_enum, default_value_t = ListFormat::Tsv, requires = "list")]
+    pub format: ListFormat,
+}
+
+/// Output formats of `backup --list`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum ListFormat {
+    /// One line per backup: number, time (UTC), engine, bytes, files, tab-separated.
+    #[default]
+    Tsv,
+    /// One JSON object per line: `id`, `created`, `created_unix_s`, `engine`, `bytes`, `files`.
+    Json,
+}
+
+/// Arguments of `restore`.
+#[derive(Debug, Args)]
+pub struct RestoreArgs {
+    /// The backup directory.
+    pub dir: PathBuf,
+    /// The new store directory to restore into (must not exist).
+    #[arg(long, value_name = "NEWDB")]
+    pub to: PathBuf,
+    /// The backup number (default: the latest).
+    #[arg(long, value_name = "N")]
+    pub id: Option<u64>,
 }
 
 /// How KEY and VALUE arguments are written.

@@ -167,7 +167,7 @@ impl Tour {
         match crate::run::run(&cli, out) {
             Err(e) if e.exit_code() == 1 => w(writeln!(
                 out,
-                "kv-store: error: {e}\n(exit code {})",
+                "error: {e}\n(exit code {})",
                 e.exit_code()
             )),
             other => other,

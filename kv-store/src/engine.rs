@@ -3,6 +3,7 @@
 
 use std::fmt;
 use std::ops::Bound;
+use std::path::Path;
 
 use bytes::Bytes;
 
@@ -299,4 +300,16 @@ pub trait Engine {
     ///
     /// A read error gathering them.
     fn store_stats(&self) -> Result<crate::stats::StoreStats>;
+
+    /// Writes a consistent copy of the engine's files into the directory
+    /// `dest` (existing and empty), which then opens on its own as a store
+    /// of this engine; returns what was written, as printable lines. lsm:
+    /// the memtable is flushed and tables and blobs are hard-linked (needs
+    /// a read-write open); btree: the last commit, compacted into a new
+    /// file (works from a read-only open). See `backup.rs`.
+    ///
+    /// # Errors
+    ///
+    /// Engine errors (a read-only lsm handle, a failed link, copy or sync).
+    fn checkpoint(&self, dest: &Path) -> Result<String>;
 }

@@ -170,6 +170,36 @@ pub enum Error {
     /// committed stays. Exits 130; in the shell the prompt comes back.
     #[error("interrupted")]
     Interrupted,
+    /// `checkpoint` or `restore` was given a destination that exists (for
+    /// `checkpoint`: and is not an empty directory); nothing was written.
+    #[error("{what} destination {} exists: give a new directory", path.display())]
+    DestinationExists {
+        /// The refused destination.
+        path: PathBuf,
+        /// Which command refused it.
+        what: &'static str,
+    },
+    /// `restore` found no backup (or not the one asked for) in the directory.
+    #[error("no backup{} in {}", id.map(|i| format!(" {i}")).unwrap_or_default(), dir.display())]
+    NoBackup {
+        /// The backup directory.
+        dir: PathBuf,
+        /// The backup number asked for, if one was.
+        id: Option<u64>,
+    },
+    /// A file of a backup is missing or differs from its manifest, or the
+    /// manifest does not read: `restore` refuses it (exit 1).
+    #[error("damaged backup: {}: {what}: expected {expected}, found {found}", file.display())]
+    BackupDamaged {
+        /// The damaged file.
+        file: PathBuf,
+        /// What is wrong.
+        what: String,
+        /// What the manifest records (size and SHA-256).
+        expected: String,
+        /// What the file holds.
+        found: String,
+    },
 }
 
 fn waited_text(waited: Option<std::time::Duration>) -> String {
@@ -199,7 +229,8 @@ impl Error {
             | Error::DamageRemains { .. }
             | Error::Corruption { .. }
             | Error::Damaged { .. }
-            | Error::BadMarker { .. } => 1,
+            | Error::BadMarker { .. }
+            | Error::BackupDamaged { .. } => 1,
             Error::ShellFailed { exit_code, .. } => *exit_code,
             Error::Locked { .. } | Error::Busy { .. } => EXIT_BUSY,
             Error::Interrupted => crate::interrupt::EXIT_CODE,

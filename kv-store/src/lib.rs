@@ -30,6 +30,7 @@
 //! - `transfer`: `load` and `dump`; `atomic_file`: dump's write-then-rename.
 //! - `progress`: progress bars (hidden when stderr is not a terminal).
 //! - `stats`: what `stats` and `compact` report; number formats.
+//! - `backup`: `checkpoint`, `backup` and `restore`.
 //! - `shell`, `bench`, `demo`: the interactive prompt, the benchmark, the tour.
 //! - `completion`: Tab completion at the shell prompt.
 //! - `interrupt`: Ctrl-C stops the running command, not the process.
@@ -43,6 +44,7 @@
 #![deny(clippy::unwrap_used)]
 
 pub mod atomic_file;
+pub mod backup;
 pub mod bench;
 pub mod btree_engine;
 pub mod cli;

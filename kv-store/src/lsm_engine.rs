@@ -364,6 +364,14 @@ impl Engine for LsmEngine {
             crate::stats::LsmFacts::from_lsm(&self.db.stats()),
         ))
     }
+
+    fn checkpoint(&self, dest: &Path) -> Result<String> {
+        let i = self.db.checkpoint(dest).map_err(convert)?;
+        Ok(format!(
+            "lsm checkpoint: {} table(s), {} blob file(s), {} bytes ({} hard-linked, {} copied), last sequence number {}",
+            i.tables, i.blob_files, i.bytes, i.files_linked, i.files_copied, i.last_seq
+        ))
+    }
 }
 
 #[cfg(test)]

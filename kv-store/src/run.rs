@@ -20,6 +20,14 @@ pub fn run(cli: &Cli, out: &mut dyn Write) -> Result<()> {
     match &cli.command {
         Command::Demo(args) => crate::demo::run(args, cli.db_if_given(), cli.engine, out),
         Command::Bench(args) => crate::bench::run(args, cli.db_if_given(), cli.engine, out),
+        Command::Restore(_) => crate::backup::execute(None, &cli.command, out),
+        Command::Backup(args) if args.list => crate::backup::execute(None, &cli.command, out),
+        Command::Checkpoint(_) | Command::Backup(_) => {
+            let store = crate::backup::open_for_copy(&cli.db, cli.engine, wait)?;
+            let result = crate::backup::execute(Some(store.engine()), &cli.command, out);
+            let closed = store.close();
+            result.and(closed)
+        }
         Command::Shell(args) => {
             let store = Store::open_with_wait(&cli.db, cli.engine, Create::IfMissing, wait)?;
             let result = crate::shell::run(&store, *args, out);
@@ -194,6 +202,9 @@ pub fn execute(engine: &dyn Engine, cmd: &Command, out: &mut dyn Write) -> Resul
                     first: report.corruptions[0].to_string(),
                 })
             }
+        }
+        Command::Checkpoint(_) | Command::Backup(_) | Command::Restore(_) => {
+            crate::backup::execute(Some(engine), cmd, out)
         }
         Command::Shell(_) | Command::Demo(_) | Command::Bench(_) => Err(Error::BadArgument(
             "shell, demo and bench cannot run inside the shell".to_string(),

@@ -257,11 +257,13 @@ impl Session {
                 Err(Error::Output(e)) => return Err(Error::Output(e)),
                 Err(Error::Interrupted) => {
                     out.flush().map_err(Error::Output)?;
-                    eprintln!("{place}interrupted");
                     crate::interrupt::clear();
                     if self.interactive {
+                        eprintln!("{place}interrupted");
                         Next::Continue
                     } else {
+                        // A failure of the script, spelled like the others.
+                        eprintln!("error: {place}interrupted");
                         Next::Failed {
                             exit_code: crate::interrupt::EXIT_CODE,
                         }

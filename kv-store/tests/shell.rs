@@ -244,7 +244,7 @@ fn ctrl_c_stops_a_long_scan_and_the_shell_goes_on() {
         "the scan ran on for {} rows",
         lines.len()
     );
-    assert!(err.starts_with("line 1: interrupted\n"), "{err}");
+    assert!(err.starts_with("error: line 1: interrupted\n"), "{err}");
     // A piped script reports the interrupted command as its failure.
     assert_eq!(out.status.code(), Some(130), "{err}");
 }
@@ -272,7 +272,7 @@ fn ctrl_c_outside_the_shell_stops_a_scan_with_exit_130() {
     let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(130), "{out:?}");
     assert!((rest.lines().count() as u64) < KEYS / 2);
-    assert_eq!(stderr(&out), "kv-store: error: interrupted\n");
+    assert_eq!(stderr(&out), "error: interrupted\n");
     // The store was closed cleanly: a writer opens it at once.
     let out = common::run(&db, &["put", "after", "1"], b"");
     assert!(out.status.success(), "{out:?}");

@@ -105,6 +105,13 @@ pub enum Error {
         /// Bytes of the stored reference.
         len: usize,
     },
+    /// [`Db::checkpoint`](crate::Db::checkpoint) was given a destination
+    /// that exists and is not an empty directory; nothing was written.
+    #[error("checkpoint destination {} exists and is not an empty directory", path.display())]
+    CheckpointDestination {
+        /// The refused destination.
+        path: PathBuf,
+    },
 }
 
 impl Error {

@@ -39,6 +39,8 @@
 //! - `iter`: merging iterators and [`DbIter`].
 //! - `blob`: key-value separation: large values in erasure-coded blob files,
 //!   and their garbage collection.
+//! - `checkpoint`: [`Db::checkpoint`], a consistent copy of a live store
+//!   that opens on its own (tables and blobs hard-linked where possible).
 //! - `verify`: [`Db::verify`] and [`Db::repair_blobs`] ([`VerifyReport`]).
 //!
 //! Limits: keys up to [`KEY_LEN_MAX`] bytes, values up to [`VALUE_LEN_MAX`];
@@ -51,6 +53,7 @@
 mod batch;
 mod blob;
 mod cache;
+mod checkpoint;
 mod compaction;
 mod db;
 mod error;
@@ -71,6 +74,7 @@ mod version;
 mod wal;
 
 pub use batch::WriteBatch;
+pub use checkpoint::CheckpointInfo;
 pub use db::{Db, Snapshot};
 pub use error::{Error, Result};
 pub use iter::DbIter;

@@ -43,11 +43,13 @@ pub enum Op {
     Exists,
     /// [`Fs::lock`](crate::Fs::lock).
     Lock,
+    /// [`Fs::hard_link`](crate::Fs::hard_link).
+    HardLink,
 }
 
 impl Op {
     /// Every operation, for tests that enumerate them.
-    pub const ALL: [Op; 16] = [
+    pub const ALL: [Op; 17] = [
         Op::Open,
         Op::Read,
         Op::Write,
@@ -64,6 +66,7 @@ impl Op {
         Op::SyncDir,
         Op::Exists,
         Op::Lock,
+        Op::HardLink,
     ];
 
     /// The operation's name as it appears in error messages.
@@ -85,6 +88,7 @@ impl Op {
             Op::SyncDir => "sync_dir",
             Op::Exists => "exists",
             Op::Lock => "lock",
+            Op::HardLink => "hard_link",
         }
     }
 
@@ -102,6 +106,7 @@ impl Op {
                 | Op::CreateDir
                 | Op::RemoveDir
                 | Op::SyncDir
+                | Op::HardLink
         )
     }
 }

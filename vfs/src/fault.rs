@@ -217,6 +217,11 @@ impl Fs for FaultFs {
         self.check(Op::Lock, path)?;
         self.inner.lock_shared(path)
     }
+
+    fn hard_link(&self, from: &Path, to: &Path) -> Result<()> {
+        self.check(Op::HardLink, from)?;
+        self.inner.hard_link(from, to)
+    }
 }
 
 #[derive(Debug)]

@@ -113,6 +113,28 @@ pub trait Fs: Send + Sync + fmt::Debug {
     /// [`Error::Locked`] if an exclusive holder, in this process or another,
     /// holds it; [`Error::Io`] with `NotFound` if the file does not exist.
     fn lock_shared(&self, path: &Path) -> Result<LockGuard>;
+
+    /// Makes `to` a second name of the existing file `from` (a hard link):
+    /// both names then share one file, so a file written once and never
+    /// changed (an engine's table) is shared instead of copied. Like a
+    /// creation, the new name is durable once its directory is synced.
+    ///
+    /// The default refuses with [`std::io::ErrorKind::Unsupported`], for file
+    /// systems without links (the in-memory one): callers copy instead.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`] with `AlreadyExists` if `to` exists, `NotFound` if
+    /// `from` does not, `CrossesDevices` across file systems, `Unsupported`
+    /// where the file system has no hard links.
+    fn hard_link(&self, from: &Path, to: &Path) -> Result<()> {
+        let _ = from;
+        Err(Error::io(
+            Op::HardLink,
+            to,
+            std::io::Error::from(std::io::ErrorKind::Unsupported),
+        ))
+    }
 }
 
 /// An open file.

@@ -149,6 +149,13 @@ impl Fs for OsFs {
         }
     }
 
+    fn hard_link(&self, from: &Path, to: &Path) -> Result<()> {
+        fs::hard_link(from, to).map_err(|e| {
+            let message = format!("to {}: {e}", to.display());
+            Error::io(Op::HardLink, from, io::Error::new(e.kind(), message))
+        })
+    }
+
     fn lock_shared(&self, path: &Path) -> Result<LockGuard> {
         let file = fs::File::open(path).map_err(|e| Error::io(Op::Lock, path, e))?;
         match file.try_lock_shared() {

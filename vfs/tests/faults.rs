@@ -79,6 +79,7 @@ fn every_operation_kind_can_fail_without_panicking() {
                         Ok(())
                     })
                     .err(),
+                fs.hard_link(&f, &root.join("h")).err(),
                 fs.rename(&f, &root.join("g")).err(),
                 fs.list_dir(&root).err(),
                 fs.exists(&f).err(),
