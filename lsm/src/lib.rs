@@ -39,6 +39,7 @@
 //! - `iter`: merging iterators and [`DbIter`].
 //! - `blob`: key-value separation: large values in erasure-coded blob files,
 //!   and their garbage collection.
+//! - `inspect`: [`Db::describe`], the store's files explained ([`StoreDescription`]).
 //! - `verify`: [`Db::verify`] and [`Db::repair_blobs`] ([`VerifyReport`]).
 //!
 //! Limits: keys up to [`KEY_LEN_MAX`] bytes, values up to [`VALUE_LEN_MAX`];
@@ -55,6 +56,7 @@ mod compaction;
 mod db;
 mod error;
 mod filter;
+mod inspect;
 mod iter;
 mod key;
 mod lifecycle;
@@ -73,6 +75,10 @@ mod wal;
 pub use batch::WriteBatch;
 pub use db::{Db, Snapshot};
 pub use error::{Error, Result};
+pub use inspect::{
+    BlobFileDescription, BlobStoreDescription, LevelDescription, LogDescription,
+    ManifestDescription, StoreDescription, TableDescription,
+};
 pub use iter::DbIter;
 pub use options::{Options, SyncMode};
 pub use stats::{LevelStats, Stats};
