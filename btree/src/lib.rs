@@ -30,6 +30,7 @@
 //! - [`ReadTxn`] and [`Range`]: snapshot reads and double-ended range scans.
 //! - [`Options`], [`Durability`]: page size, when a commit is durable.
 //! - [`Stats`]: height, pages by kind, free pages, fill factor.
+//! - [`Description`]: [`Db::describe`], both meta pages as on disk and the page walk.
 //! - [`Error`], [`Result`]: corruption names its page and checksums.
 //!
 //! Inside, one idea per module: `page` (the common header, checksums,
@@ -55,6 +56,7 @@ mod cursor;
 mod db;
 mod error;
 mod freelist;
+mod inspect;
 mod mapping;
 mod meta;
 mod node;
@@ -68,6 +70,7 @@ mod write;
 
 pub use db::Db;
 pub use error::{Error, Result};
+pub use inspect::{Description, MetaPageDescription};
 pub use meta::MetaProblem;
 pub use options::{Durability, Options};
 pub use page::VALUE_LEN_MAX;
