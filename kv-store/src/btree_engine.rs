@@ -293,4 +293,9 @@ impl Engine for BtreeEngine {
     fn close(self: Box<Self>) -> Result<()> {
         self.db.sync().map_err(|e| self.err(e))
     }
+
+    fn inspect(&self) -> Result<crate::inspect::Inspection> {
+        let d = self.db.describe().map_err(|e| self.err(e))?;
+        Ok(crate::inspect::Inspection::Btree(d))
+    }
 }

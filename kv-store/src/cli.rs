@@ -101,6 +101,12 @@ pub enum Command {
         after_help = "Examples:\n  kv-store demo\n  kv-store --engine btree demo --dir ./demo-store"
     )]
     Demo(DemoArgs),
+    /// Explain the store's files: levels, tables, key and sequence ranges,
+    /// blobs (lsm); meta pages, depth, pages by kind (btree).
+    #[command(
+        after_help = "Examples:\n  kv-store inspect\n  kv-store inspect --format json\n  kv-store inspect --hex   (table key ranges in hex)\n\nReads only. Exit code 1 when a part of the store cannot be read (each is named); a store that does not open is described by its file list and the reason."
+    )]
+    Inspect(crate::inspect::InspectArgs),
 }
 
 /// How KEY and VALUE arguments are written.

@@ -291,4 +291,12 @@ pub trait Engine {
     ///
     /// The sync failure or a background error.
     fn close(self: Box<Self>) -> Result<()>;
+
+    /// Describes the engine's files (`inspect`): reads, never writes; what
+    /// cannot be read is in the description, not an error.
+    ///
+    /// # Errors
+    ///
+    /// An I/O error that stops the description.
+    fn inspect(&self) -> Result<crate::inspect::Inspection>;
 }

@@ -150,6 +150,13 @@ pub enum Error {
         /// Its message.
         message: String,
     },
+    /// `inspect` described the store and found parts it could not read
+    /// (each was printed before, named). Exits 1, as damage does.
+    #[error("inspect found {count} damaged or unreadable part(s) of the store (listed above)")]
+    InspectFoundDamage {
+        /// How many.
+        count: usize,
+    },
 }
 
 impl Error {
@@ -166,6 +173,7 @@ impl Error {
             | Error::Corruption { .. }
             | Error::Damaged { .. }
             | Error::BadMarker { .. } => 1,
+            Error::InspectFoundDamage { .. } => 1,
             Error::ShellFailed { exit_code, .. } => *exit_code,
             _ => 2,
         }

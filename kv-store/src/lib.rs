@@ -28,6 +28,7 @@
 //! - `store`: the store directory (engine marker, lock).
 //! - `codec`: escaping, hex, base64, and the tsv / JSON line formats.
 //! - `transfer`: `load` and `dump`.
+//! - `inspect`: the store's files explained (`inspect`).
 //! - `progress`: progress bars (hidden when stderr is not a terminal).
 //! - `shell`, `bench`, `demo`: the interactive prompt, the benchmark, the tour.
 //!
@@ -46,6 +47,7 @@ pub mod codec;
 pub mod demo;
 pub mod engine;
 mod error;
+pub mod inspect;
 pub mod lsm_engine;
 pub mod progress;
 pub mod run;

@@ -363,6 +363,11 @@ impl Engine for LsmEngine {
     fn close(self: Box<Self>) -> Result<()> {
         self.db.close().map_err(convert)
     }
+
+    fn inspect(&self) -> Result<crate::inspect::Inspection> {
+        let d = self.db.describe().map_err(convert)?;
+        Ok(crate::inspect::Inspection::Lsm(d))
+    }
 }
 
 #[cfg(test)]

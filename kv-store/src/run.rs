@@ -47,6 +47,15 @@ pub fn run(cli: &Cli, out: &mut dyn Write) -> Result<()> {
                     .map_err(Error::Output)?;
                     return Err(Error::CorruptionFound { count: 1 });
                 }
+                // Damage kept the engine from opening: inspect lists the files.
+                Err(e) if e.exit_code() == 1 && matches!(cmd, Command::Inspect(_)) => {
+                    return match cmd {
+                        Command::Inspect(args) => {
+                            crate::inspect::run_unopened(&cli.db, &e, args, out)
+                        }
+                        _ => Err(e),
+                    };
+                }
                 Err(Error::Damaged { engine, message }) if matches!(cmd, Command::Verify) => {
                     writeln!(out, "corrupt: {engine} store: {message}").map_err(Error::Output)?;
                     return Err(Error::CorruptionFound { count: 1 });
@@ -147,6 +156,7 @@ pub fn execute(engine: &dyn Engine, cmd: &Command, out: &mut dyn Write) -> Resul
                 })
             }
         }
+        Command::Inspect(args) => crate::inspect::run(engine, args, out),
         Command::Shell(_) | Command::Demo(_) | Command::Bench(_) => Err(Error::BadArgument(
             "shell, demo and bench cannot run inside the shell".to_string(),
         )),
