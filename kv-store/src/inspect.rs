@@ -44,10 +44,23 @@ pub struct InspectArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = InspectFormat::Text)]
     pub format: InspectFormat,
-    /// How keys (table key ranges) are printed in text output, as `scan`
-    /// prints them.
-    #[command(flatten)]
-    pub enc: EncodingArgs,
+    /// Print table key ranges in hex (text output).
+    #[arg(long, conflicts_with = "base64")]
+    pub hex: bool,
+    /// Print table key ranges in base64 (text output).
+    #[arg(long)]
+    pub base64: bool,
+}
+
+impl InspectArgs {
+    /// How keys are printed in text output, as `scan` prints them.
+    pub fn encoding(&self) -> Encoding {
+        EncodingArgs {
+            hex: self.hex,
+            base64: self.base64,
+        }
+        .encoding()
+    }
 }
 
 impl Inspection {
@@ -108,7 +121,7 @@ pub fn run(engine: &dyn Engine, args: &InspectArgs, out: &mut dyn Write) -> Resu
             w(writeln!(out, "{doc}"))?;
         }
         InspectFormat::Text => {
-            w(write!(out, "{}", inspection.to_text(args.enc.encoding())))?;
+            w(write!(out, "{}", inspection.to_text(args.encoding())))?;
             for p in &problems {
                 w(writeln!(out, "damaged: {p}"))?;
             }
