@@ -3,6 +3,8 @@
 //! one is current) and, from one walk of the last commit, the tree's depth
 //! and its pages by kind.
 
+use std::path::Path;
+
 use vfs::OpenMode;
 
 use crate::db::Db;
@@ -69,46 +71,74 @@ impl Db {
     /// An I/O error opening or reading the file.
     pub fn describe(&self) -> Result<Description> {
         let inner = &*self.inner;
-        let ps = inner.limits.page_size;
-        let file = inner.fs.open(&inner.path, OpenMode::Read)?;
-        let file_size_bytes = file.len()?;
-        let mut buf = vec![0u8; ps];
-        let mut meta_pages = Vec::with_capacity(2);
-        for slot in 0..2u64 {
-            let start = slot * ps as u64;
-            if file_size_bytes < start + ps as u64 {
-                meta_pages.push(MetaPageDescription {
-                    slot,
-                    current: false,
-                    problem: Some(MetaProblem::Malformed),
-                    format_version: None,
-                    txn: 0,
-                    root_page: None,
-                    free_root_page: None,
-                    page_count: 0,
-                    entry_count: 0,
-                });
-                continue;
-            }
-            file.read_exact_at(&mut buf, start)?;
-            meta_pages.push(describe_meta(&buf, slot));
-        }
-        let newest = meta_pages
-            .iter()
-            .filter(|m| m.problem.is_none())
-            .max_by_key(|m| m.txn)
-            .map(|m| m.slot);
-        for m in &mut meta_pages {
-            m.current = Some(m.slot) == newest;
-        }
+        let ps = inner.limits.page_size as u32;
+        let (file_size_bytes, meta_pages) = read_meta_pages(&*inner.fs, &inner.path, ps)?;
         Ok(Description {
             path: inner.path.clone(),
             file_size_bytes,
-            page_size_bytes: ps as u32,
+            page_size_bytes: ps,
             meta_pages,
             stats: self.stats().map_err(|e| e.to_string()),
         })
     }
+}
+
+/// Both meta pages of the file at `path`, read as pages of
+/// `page_size_bytes` without opening it as a database: for a file that
+/// [`Db::open_read_only`] refuses (a damaged newest meta page), so a tool
+/// can still show what each page holds. `current` marks the valid page
+/// with the higher transaction id. Reads only; takes no lock.
+///
+/// # Errors
+///
+/// An I/O error opening or reading the file (a missing file is one).
+pub fn describe_meta_pages(
+    fs: &dyn vfs::Fs,
+    path: &Path,
+    page_size_bytes: u32,
+) -> Result<Vec<MetaPageDescription>> {
+    Ok(read_meta_pages(fs, path, page_size_bytes)?.1)
+}
+
+/// The file's length and both meta pages.
+fn read_meta_pages(
+    fs: &dyn vfs::Fs,
+    path: &Path,
+    page_size_bytes: u32,
+) -> Result<(u64, Vec<MetaPageDescription>)> {
+    let ps = u64::from(page_size_bytes);
+    let file = fs.open(path, OpenMode::Read)?;
+    let file_size_bytes = file.len()?;
+    let mut buf = vec![0u8; page_size_bytes as usize];
+    let mut meta_pages = Vec::with_capacity(2);
+    for slot in 0..2u64 {
+        let start = slot * ps;
+        if file_size_bytes < start + ps {
+            meta_pages.push(MetaPageDescription {
+                slot,
+                current: false,
+                problem: Some(MetaProblem::Malformed),
+                format_version: None,
+                txn: 0,
+                root_page: None,
+                free_root_page: None,
+                page_count: 0,
+                entry_count: 0,
+            });
+            continue;
+        }
+        file.read_exact_at(&mut buf, start)?;
+        meta_pages.push(describe_meta(&buf, slot));
+    }
+    let newest = meta_pages
+        .iter()
+        .filter(|m| m.problem.is_none())
+        .max_by_key(|m| m.txn)
+        .map(|m| m.slot);
+    for m in &mut meta_pages {
+        m.current = Some(m.slot) == newest;
+    }
+    Ok((file_size_bytes, meta_pages))
 }
 
 /// Reads meta page `slot` from `buf` (one page), valid or not.
@@ -205,5 +235,33 @@ mod tests {
             bad.problem
         );
         assert_eq!(d.meta_pages[(other ^ 1) as usize].problem, None);
+    }
+
+    #[test]
+    fn meta_pages_are_described_when_open_refuses_the_file() {
+        let (dir, db) = db_with(3);
+        let d = db.describe().expect("describe");
+        let ps = u64::from(d.page_size_bytes);
+        let newest = d
+            .meta_pages
+            .iter()
+            .find(|m| m.current)
+            .expect("current")
+            .slot;
+        drop(db);
+        let path = dir.path().join("t.db");
+        let mut bytes = std::fs::read(&path).expect("read");
+        bytes[(newest * ps) as usize + 100] ^= 0xff;
+        std::fs::write(&path, &bytes).expect("write");
+        let fs = Arc::new(vfs::OsFs::new());
+        assert!(
+            Db::open_read_only(fs.clone(), &path, Options::default()).is_err(),
+            "a damaged newest meta page is refused"
+        );
+        let metas = describe_meta_pages(&*fs, &path, d.page_size_bytes).expect("describe");
+        let bad = &metas[newest as usize];
+        assert!(matches!(bad.problem, Some(MetaProblem::Checksum { .. })));
+        assert!(!bad.current);
+        assert!(metas[(newest ^ 1) as usize].current);
     }
 }

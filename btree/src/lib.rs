@@ -70,7 +70,7 @@ mod write;
 
 pub use db::Db;
 pub use error::{Error, Result};
-pub use inspect::{Description, MetaPageDescription};
+pub use inspect::{Description, MetaPageDescription, describe_meta_pages};
 pub use meta::MetaProblem;
 pub use options::{Durability, Options};
 pub use page::VALUE_LEN_MAX;

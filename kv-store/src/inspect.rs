@@ -156,10 +156,24 @@ pub fn run_unopened(
     let engine = std::fs::read_to_string(dir.join(crate::store::MARKER_FILE))
         .map(|s| s.trim().to_string())
         .unwrap_or_default();
+    // A btree file the engine refused may still show its meta pages.
+    let metas = (engine == "btree")
+        .then(|| {
+            let fs = vfs::OsFs::new();
+            let path = dir.join(crate::btree_engine::FILE_NAME);
+            let page_size_bytes = btree::Options::default().page_size_bytes;
+            let mut metas = btree::describe_meta_pages(&fs, &path, page_size_bytes).ok()?;
+            // The engine refused the file: no page is the one it opened.
+            for m in &mut metas {
+                m.current = false;
+            }
+            Some(metas)
+        })
+        .flatten();
     let w = |r: std::io::Result<()>| r.map_err(Error::Output);
     match args.format {
         InspectFormat::Json => {
-            let doc = json!({
+            let mut doc = json!({
                 "engine": engine,
                 "dir": dir.display().to_string(),
                 "opened": false,
@@ -170,6 +184,9 @@ pub fn run_unopened(
                     .collect::<Vec<_>>(),
                 "problems": [open_error.to_string()],
             });
+            if let Some(metas) = &metas {
+                doc["meta_pages"] = meta_pages_json(metas);
+            }
             w(writeln!(out, "{doc}"))?;
         }
         InspectFormat::Text => {
@@ -179,6 +196,9 @@ pub fn run_unopened(
             let width = files.iter().map(|(n, _)| n.len()).max().unwrap_or(0);
             for (name, size) in &files {
                 t.line(format!("  {name:<width$}  {}", human(*size)));
+            }
+            if let Some(metas) = &metas {
+                meta_pages_text(&mut t, metas);
             }
             t.line(format!("damaged: {open_error}"));
             w(write!(out, "{}", t.0))?;
@@ -507,21 +527,52 @@ fn btree_json(d: &btree::Description) -> Value {
         "file_size_bytes": d.file_size_bytes,
         "page_size_bytes": d.page_size_bytes,
         "format_version": current.and_then(|m| m.format_version),
-        "meta_pages": d.meta_pages.iter().map(|m| json!({
-            "slot": m.slot,
-            "current": m.current,
-            "valid": m.problem.is_none(),
-            "problem": m.problem.map(|p| p.to_string()),
-            "format_version": m.format_version,
-            "txn": m.txn,
-            "root_page": m.root_page,
-            "free_root_page": m.free_root_page,
-            "page_count": m.page_count,
-            "entry_count": m.entry_count,
-        })).collect::<Vec<_>>(),
+        "meta_pages": meta_pages_json(&d.meta_pages),
         "tree": tree,
         "problems": Inspection::Btree(d.clone()).problems(),
     })
+}
+
+fn meta_pages_json(metas: &[btree::MetaPageDescription]) -> Value {
+    metas
+        .iter()
+        .map(|m| {
+            json!({
+                "slot": m.slot,
+                "current": m.current,
+                "valid": m.problem.is_none(),
+                "problem": m.problem.map(|p| p.to_string()),
+                "format_version": m.format_version,
+                "txn": m.txn,
+                "root_page": m.root_page,
+                "free_root_page": m.free_root_page,
+                "page_count": m.page_count,
+                "entry_count": m.entry_count,
+            })
+        })
+        .collect()
+}
+
+fn meta_pages_text(t: &mut Text, metas: &[btree::MetaPageDescription]) {
+    let page = |p: Option<u64>| p.map_or("none".to_string(), |p| p.to_string());
+    for m in metas {
+        let state = match (&m.problem, m.current) {
+            (None, true) => "valid, current".to_string(),
+            (None, false) => "valid, not current".to_string(),
+            (Some(p), _) => format!("INVALID: {p}"),
+        };
+        t.line(format!("meta page {}: {state}", m.slot));
+        t.fields(
+            "  ",
+            &[
+                ("txn", m.txn.to_string()),
+                ("root page", page(m.root_page)),
+                ("free-tree root", page(m.free_root_page)),
+                ("page count", m.page_count.to_string()),
+                ("entries", m.entry_count.to_string()),
+            ],
+        );
+    }
 }
 
 fn btree_text(d: &btree::Description) -> String {
@@ -541,25 +592,7 @@ fn btree_text(d: &btree::Description) -> String {
             ),
         ],
     );
-    let page = |p: Option<u64>| p.map_or("none".to_string(), |p| p.to_string());
-    for m in &d.meta_pages {
-        let state = match (&m.problem, m.current) {
-            (None, true) => "valid, current".to_string(),
-            (None, false) => "valid, older".to_string(),
-            (Some(p), _) => format!("INVALID: {p}"),
-        };
-        t.line(format!("meta page {}: {state}", m.slot));
-        t.fields(
-            "  ",
-            &[
-                ("txn", m.txn.to_string()),
-                ("root page", page(m.root_page)),
-                ("free-tree root", page(m.free_root_page)),
-                ("page count", m.page_count.to_string()),
-                ("entries", m.entry_count.to_string()),
-            ],
-        );
-    }
+    meta_pages_text(&mut t, &d.meta_pages);
     match &d.stats {
         Ok(s) => {
             t.line("tree (the current commit):".to_string());

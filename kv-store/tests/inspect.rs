@@ -410,3 +410,50 @@ fn inspect_of_a_missing_store_is_a_usage_error() {
     assert_eq!(out.status.code(), Some(2), "{out:?}");
     assert!(!dir.path().join("none").exists(), "inspect created nothing");
 }
+
+#[test]
+fn btree_inspect_of_a_refused_file_still_shows_both_meta_pages() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("bt");
+    for i in 0..5 {
+        ok(&kv(
+            &db,
+            &["--engine", "btree", "put", &format!("k{i}"), "v"],
+        ));
+    }
+    let doc = json(&kv(&db, &["inspect", "--format", "json"]));
+    let current = doc["meta_pages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["current"] == true)
+        .map(|m| u(&m["slot"]))
+        .unwrap();
+    let file = db.join("btree.db");
+    let mut bytes = std::fs::read(&file).unwrap();
+    bytes[(current * 4096 + 100) as usize] ^= 0xff;
+    std::fs::write(&file, &bytes).unwrap();
+    assert_eq!(
+        kv(&db, &["get", "k1"]).status.code(),
+        Some(1),
+        "open refuses"
+    );
+
+    let (text, doc) = inspect_both(&db, 1);
+    assert_eq!(doc["opened"], false);
+    assert_eq!(doc["engine"], "btree");
+    let metas = doc["meta_pages"].as_array().unwrap();
+    assert_eq!(metas.len(), 2, "{doc}");
+    let bad = &metas[current as usize];
+    assert_eq!(bad["valid"], false);
+    assert!(
+        bad["problem"].as_str().unwrap().contains("checksum"),
+        "{doc}"
+    );
+    assert_eq!(metas[(current ^ 1) as usize]["valid"], true);
+    assert!(
+        text.contains(&format!("meta page {current}: INVALID: checksum mismatch")),
+        "{text}"
+    );
+    assert!(text.contains("btree.db"), "{text}");
+}
