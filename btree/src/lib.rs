@@ -30,6 +30,7 @@
 //! - [`ReadTxn`] and [`Range`]: snapshot reads and double-ended range scans.
 //! - [`Options`], [`Durability`]: page size, when a commit is durable.
 //! - [`Stats`]: height, pages by kind, free pages, fill factor.
+//! - [`Description`]: [`Db::describe`], both meta pages as on disk and the page walk.
 //! - [`Error`], [`Result`]: corruption names its page and checksums.
 //!
 //! Inside, one idea per module: `page` (the common header, checksums,
@@ -57,6 +58,7 @@ mod cursor;
 mod db;
 mod error;
 mod freelist;
+mod inspect;
 mod mapping;
 mod meta;
 mod node;
@@ -71,6 +73,7 @@ mod write;
 pub use checkpoint::CheckpointInfo;
 pub use db::Db;
 pub use error::{Error, Result};
+pub use inspect::{Description, MetaPageDescription, describe_meta_pages};
 pub use meta::MetaProblem;
 pub use options::{Durability, Options};
 pub use page::VALUE_LEN_MAX;

@@ -301,4 +301,9 @@ impl Engine for BtreeEngine {
             i.txn, i.entries, i.pages, i.bytes
         ))
     }
+
+    fn inspect(&self) -> Result<crate::inspect::Inspection> {
+        let d = self.db.describe().map_err(|e| self.err(e))?;
+        Ok(crate::inspect::Inspection::Btree(d))
+    }
 }

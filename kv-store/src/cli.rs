@@ -166,6 +166,12 @@ pub enum Command {
         after_help = "Examples:\n  kv-store count\n  kv-store count --prefix user:\n  kv-store count --from a --to m --format json\n\n`stats` shows an approximate count at no cost; this one reads every key."
     )]
     Count(CountArgs),
+    /// Explain the store's files: levels, tables, key and sequence ranges,
+    /// blobs (lsm); meta pages, depth, pages by kind (btree).
+    #[command(
+        after_help = "Examples:\n  kv-store inspect\n  kv-store inspect --format json\n  kv-store inspect --hex   (table key ranges in hex)\n\nReads only. Exit code 1 when a part of the store cannot be read (each is named); a store that does not open is described by its file list and the reason."
+    )]
+    Inspect(crate::inspect::InspectArgs),
     /// Write a consistent copy of the store into DIR, a new store directory.
     #[command(
         after_help = "Examples:\n  kv-store --db ./data checkpoint ./data-copy\n  kv-store --db ./data-copy get user:1\n\nDIR must not exist (or be an empty directory). lsm: the memtable is flushed, tables and blob files are hard-linked (copied across file systems); the store is opened read-write, so another process holding it makes it exit 3 (busy; --wait waits). btree: the last commit, compacted into a new file; the store is opened read-only."

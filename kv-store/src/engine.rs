@@ -312,4 +312,12 @@ pub trait Engine {
     ///
     /// Engine errors (a read-only lsm handle, a failed link, copy or sync).
     fn checkpoint(&self, dest: &Path) -> Result<String>;
+
+    /// Describes the engine's files (`inspect`): reads, never writes; what
+    /// cannot be read is in the description, not an error.
+    ///
+    /// # Errors
+    ///
+    /// An I/O error that stops the description.
+    fn inspect(&self) -> Result<crate::inspect::Inspection>;
 }

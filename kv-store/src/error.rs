@@ -200,6 +200,13 @@ pub enum Error {
         /// What the file holds.
         found: String,
     },
+    /// `inspect` described the store and found parts it could not read
+    /// (each was printed before, named). Exits 1, as damage does.
+    #[error("inspect found {count} damaged or unreadable part(s) of the store (listed above)")]
+    InspectFoundDamage {
+        /// How many.
+        count: usize,
+    },
 }
 
 fn waited_text(waited: Option<std::time::Duration>) -> String {
@@ -231,6 +238,7 @@ impl Error {
             | Error::Damaged { .. }
             | Error::BadMarker { .. }
             | Error::BackupDamaged { .. } => 1,
+            Error::InspectFoundDamage { .. } => 1,
             Error::ShellFailed { exit_code, .. } => *exit_code,
             Error::Locked { .. } | Error::Busy { .. } => EXIT_BUSY,
             Error::Interrupted => crate::interrupt::EXIT_CODE,

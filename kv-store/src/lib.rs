@@ -28,6 +28,7 @@
 //! - `store`: the store directory (engine marker, lock).
 //! - `codec`: escaping, hex, base64, and the tsv / JSON line formats.
 //! - `transfer`: `load` and `dump`; `atomic_file`: dump's write-then-rename.
+//! - `inspect`: the store's files explained (`inspect`).
 //! - `progress`: progress bars (hidden when stderr is not a terminal).
 //! - `stats`: what `stats` and `compact` report; number formats.
 //! - `backup`: `checkpoint`, `backup` and `restore`.
@@ -54,6 +55,7 @@ pub mod demo;
 pub mod engine;
 mod error;
 pub mod interrupt;
+pub mod inspect;
 pub mod lsm_engine;
 pub mod progress;
 pub mod run;

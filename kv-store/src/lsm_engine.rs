@@ -372,6 +372,11 @@ impl Engine for LsmEngine {
             i.tables, i.blob_files, i.bytes, i.files_linked, i.files_copied, i.last_seq
         ))
     }
+
+    fn inspect(&self) -> Result<crate::inspect::Inspection> {
+        let d = self.db.describe().map_err(convert)?;
+        Ok(crate::inspect::Inspection::Lsm(d))
+    }
 }
 
 #[cfg(test)]

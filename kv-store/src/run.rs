@@ -64,6 +64,15 @@ pub fn run(cli: &Cli, out: &mut dyn Write) -> Result<()> {
                     };
                     return print_verify(&report, verify_format.unwrap_or_default(), out);
                 }
+                // Damage kept the engine from opening: inspect lists the files.
+                Err(e) if e.exit_code() == 1 && matches!(cmd, Command::Inspect(_)) => {
+                    return match cmd {
+                        Command::Inspect(args) => {
+                            crate::inspect::run_unopened(&cli.db, &e, args, out)
+                        }
+                        _ => Err(e),
+                    };
+                }
                 Err(Error::Damaged { engine, message })
                     if verify_format == Some(ReportFormat::Text) =>
                 {
@@ -206,6 +215,7 @@ pub fn execute(engine: &dyn Engine, cmd: &Command, out: &mut dyn Write) -> Resul
         Command::Checkpoint(_) | Command::Backup(_) | Command::Restore(_) => {
             crate::backup::execute(Some(engine), cmd, out)
         }
+        Command::Inspect(args) => crate::inspect::run(engine, args, out),
         Command::Shell(_) | Command::Demo(_) | Command::Bench(_) => Err(Error::BadArgument(
             "shell, demo and bench cannot run inside the shell".to_string(),
         )),

@@ -2018,6 +2018,39 @@ impl Inner {
     }
 }
 
+impl Db {
+    /// The state [`Db::describe`](crate::Db::describe) reads, taken at
+    /// once: the current version (its tables stay open while held), the
+    /// memtables, the counters the manifest records, and the blob files.
+    pub(crate) fn inspect_state(&self) -> Result<crate::inspect::State> {
+        let inner = self.inner();
+        inner.state.check_readable()?;
+        let sv = inner.super_version();
+        let (log_number, blob_files, blob_live) = {
+            let m = inner.manifest.lock();
+            (
+                m.log_number,
+                m.blobs.files.values().copied().collect(),
+                m.blobs.live(&sv.version),
+            )
+        };
+        let memtable_entries = sv.mem.iter().count() as u64
+            + sv.imm.as_ref().map_or(0, |(m, _)| m.iter().count() as u64);
+        Ok(crate::inspect::State {
+            fs: Arc::clone(&inner.fs),
+            dir: inner.dir.clone(),
+            version: Arc::clone(&sv.version),
+            memtable_entries,
+            last_seq: inner.last_seq.load(Ordering::Acquire),
+            next_file: inner.next_file.load(Ordering::Acquire),
+            log_number,
+            blob_files,
+            blob_live,
+            blobs: inner.blobs.clone(),
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

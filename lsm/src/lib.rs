@@ -41,6 +41,7 @@
 //!   and their garbage collection.
 //! - `checkpoint`: [`Db::checkpoint`], a consistent copy of a live store
 //!   that opens on its own (tables and blobs hard-linked where possible).
+//! - `inspect`: [`Db::describe`], the store's files explained ([`StoreDescription`]).
 //! - `verify`: [`Db::verify`] and [`Db::repair_blobs`] ([`VerifyReport`]).
 //!
 //! Limits: keys up to [`KEY_LEN_MAX`] bytes, values up to [`VALUE_LEN_MAX`];
@@ -58,6 +59,7 @@ mod compaction;
 mod db;
 mod error;
 mod filter;
+mod inspect;
 mod iter;
 mod key;
 mod lifecycle;
@@ -77,6 +79,10 @@ pub use batch::WriteBatch;
 pub use checkpoint::CheckpointInfo;
 pub use db::{Db, Snapshot};
 pub use error::{Error, Result};
+pub use inspect::{
+    BlobFileDescription, BlobStoreDescription, LevelDescription, LogDescription,
+    ManifestDescription, StoreDescription, TableDescription,
+};
 pub use iter::DbIter;
 pub use options::{Options, SyncMode};
 pub use stats::{LevelStats, Stats};

@@ -46,6 +46,19 @@ pub(crate) struct Table {
     cache: Arc<BlockCache>,
 }
 
+/// A table's block counts and meta block sizes ([`Table::layout`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct TableLayout {
+    /// Data blocks.
+    pub(crate) blocks: u64,
+    /// Data blocks stored LZ4-compressed.
+    pub(crate) blocks_lz4: u64,
+    /// Bytes of the filter block (0: no filter).
+    pub(crate) filter_bytes: u64,
+    /// Bytes of the index block.
+    pub(crate) index_bytes: u64,
+}
+
 /// What a point lookup in one table found.
 #[derive(Debug)]
 pub(crate) enum Probe {
@@ -140,6 +153,30 @@ impl Table {
 
     pub(crate) fn size_bytes(&self) -> u64 {
         self.data.len() as u64
+    }
+
+    /// How the table is laid out, from its index and footer (what
+    /// [`Db::describe`](crate::Db::describe) shows; reads no data block).
+    pub(crate) fn layout(&self) -> TableLayout {
+        let blocks_lz4 = self
+            .index
+            .entries
+            .iter()
+            .filter(|(_, h)| {
+                // In range: checked by Index::decode against the file length;
+                // `get` keeps a bad handle from panicking all the same.
+                let at = (h.offset + h.size_bytes) as usize;
+                at.checked_sub(trailer::TRAILER_SIZE_BYTES - trailer::COMPRESSION_OFFSET)
+                    .and_then(|i| self.data.get(i))
+                    == Some(&trailer::COMPRESSION_LZ4)
+            })
+            .count() as u64;
+        TableLayout {
+            blocks: self.index.entries.len() as u64,
+            blocks_lz4,
+            filter_bytes: self.footer.filter.size_bytes,
+            index_bytes: self.footer.index.size_bytes,
+        }
     }
 
     /// Where block `i`'s keys must lie, from the index.
