@@ -15,8 +15,8 @@ use crate::{blocked, classic, counting, split_block};
 /// words in place.
 ///
 /// ```
-/// use bloom::{BloomFilter, FilterRef};
-/// # fn main() -> bloom::Result<()> {
+/// use larder_bloom::{BloomFilter, FilterRef};
+/// # fn main() -> larder_bloom::Result<()> {
 /// let mut filter = BloomFilter::with_rate(1000, 0.01)?;
 /// filter.insert(b"apple");
 /// let bytes = filter.to_bytes();

@@ -7,9 +7,9 @@
 //! callers who already hashed a key pass the hash instead.
 //!
 //! ```
-//! use bloom::{BlockedBloomFilter, FilterRef};
+//! use larder_bloom::{BlockedBloomFilter, FilterRef};
 //!
-//! # fn main() -> bloom::Result<()> {
+//! # fn main() -> larder_bloom::Result<()> {
 //! let mut filter = BlockedBloomFilter::with_rate(10_000, 0.01)?;
 //! filter.insert(b"user:42");
 //! assert!(filter.contains(b"user:42"));

@@ -1,6 +1,6 @@
 //! False-positive rates measured on a million keys, against theory.
 
-use bloom::{BlockedBloomFilter, BloomFilter, CountingBloomFilter, SplitBlockBloomFilter};
+use larder_bloom::{BlockedBloomFilter, BloomFilter, CountingBloomFilter, SplitBlockBloomFilter};
 
 const KEYS: u64 = 1_000_000;
 

@@ -1,7 +1,7 @@
 //! The serialized layout: golden files pin the bytes; bad bytes are `Err`s
 //! naming what is wrong.
 
-use bloom::{
+use larder_bloom::{
     BlockedBloomFilter, BloomFilter, CountingBloomFilter, Error, FilterRef, Kind,
     SplitBlockBloomFilter,
 };

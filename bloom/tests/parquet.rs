@@ -1,7 +1,7 @@
 //! The split-block filter against bytes derived by hand from the Apache
 //! Parquet specification (`BloomFilter.md`).
 
-use bloom::{SALT, SplitBlockBloomFilter};
+use larder_bloom::{SALT, SplitBlockBloomFilter};
 
 #[test]
 fn salt_constants_are_the_specifications() {

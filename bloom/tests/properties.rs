@@ -1,6 +1,6 @@
 //! Property tests: every kind against a `HashSet` model.
 
-use bloom::{
+use larder_bloom::{
     BlockedBloomFilter, BloomFilter, CountingBloomFilter, FilterRef, SplitBlockBloomFilter,
 };
 use proptest::collection::vec;
@@ -137,17 +137,17 @@ fn union_and_intersect_refuse_other_shapes() {
     let c = BloomFilter::with_bits(1024, 4).unwrap();
     assert!(matches!(
         a.union(&b),
-        Err(bloom::Error::ShapeMismatch { .. })
+        Err(larder_bloom::Error::ShapeMismatch { .. })
     ));
     assert!(matches!(
         a.intersect(&c),
-        Err(bloom::Error::ShapeMismatch { .. })
+        Err(larder_bloom::Error::ShapeMismatch { .. })
     ));
     let mut x = BlockedBloomFilter::with_bits(1024, 3).unwrap();
     let y = BlockedBloomFilter::with_bits(4096, 3).unwrap();
     assert!(matches!(
         x.union(&y),
-        Err(bloom::Error::ShapeMismatch { .. })
+        Err(larder_bloom::Error::ShapeMismatch { .. })
     ));
 }
 
@@ -176,37 +176,37 @@ fn intersect_keeps_keys_of_both() {
 fn constructors_reject_bad_arguments() {
     assert!(matches!(
         BloomFilter::with_rate(0, 0.01),
-        Err(bloom::Error::InvalidArgument {
+        Err(larder_bloom::Error::InvalidArgument {
             name: "expected_items",
             ..
         })
     ));
     assert!(matches!(
         BloomFilter::with_rate(10, 1.0),
-        Err(bloom::Error::InvalidArgument {
+        Err(larder_bloom::Error::InvalidArgument {
             name: "false_positive_rate",
             ..
         })
     ));
     assert!(matches!(
         BloomFilter::with_rate(10, f64::NAN),
-        Err(bloom::Error::InvalidArgument { .. })
+        Err(larder_bloom::Error::InvalidArgument { .. })
     ));
     assert!(matches!(
         BloomFilter::with_bits(0, 3),
-        Err(bloom::Error::InvalidArgument { name: "bits", .. })
+        Err(larder_bloom::Error::InvalidArgument { name: "bits", .. })
     ));
     assert!(matches!(
         BlockedBloomFilter::with_bits(512, 0),
-        Err(bloom::Error::InvalidArgument { name: "probes", .. })
+        Err(larder_bloom::Error::InvalidArgument { name: "probes", .. })
     ));
     assert!(matches!(
         SplitBlockBloomFilter::with_bytes(33),
-        Err(bloom::Error::InvalidArgument { name: "bytes", .. })
+        Err(larder_bloom::Error::InvalidArgument { name: "bytes", .. })
     ));
     assert!(matches!(
         CountingBloomFilter::with_counters(64, 33),
-        Err(bloom::Error::InvalidArgument { name: "probes", .. })
+        Err(larder_bloom::Error::InvalidArgument { name: "probes", .. })
     ));
 }
 

@@ -1,12 +1,12 @@
 //! Times 1M-entry bulk load, then random inserts 1,000 per transaction:
-//! `cargo run --release -p btree --example insert_profile`.
+//! `cargo run --release -p larder-btree --example insert_profile`.
 
 use std::sync::Arc;
 use std::time::Instant;
 
-use btree::{Db, Options};
+use larder_btree::{Db, Options};
 
-fn main() -> btree::Result<()> {
+fn main() -> larder_btree::Result<()> {
     let dir = std::env::temp_dir().join(format!("btree-profile-{}", std::process::id()));
     let fs = Arc::new(vfs::OsFs::new());
     vfs::Fs::create_dir_all(&*fs, &dir)?;
@@ -38,7 +38,7 @@ fn main() -> btree::Result<()> {
     }
     txn.commit()?;
     eprintln!("bulk load {:?}", t.elapsed());
-    let gets = |label: &str| -> btree::Result<()> {
+    let gets = |label: &str| -> larder_btree::Result<()> {
         let read = db.begin_read()?;
         let t = Instant::now();
         let mut y = 7u64;
@@ -64,7 +64,7 @@ fn main() -> btree::Result<()> {
             txn.insert(&k, &[2u8; 100])?;
         }
         if std::env::var_os("NOSYNC").is_some() {
-            txn.set_durability(btree::Durability::None);
+            txn.set_durability(larder_btree::Durability::None);
         }
         txn.commit()?;
     }

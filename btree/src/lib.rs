@@ -6,9 +6,9 @@
 //!
 //! ```
 //! use std::sync::Arc;
-//! use btree::{Db, Options};
+//! use larder_btree::{Db, Options};
 //!
-//! # fn main() -> btree::Result<()> {
+//! # fn main() -> larder_btree::Result<()> {
 //! let fs = Arc::new(vfs::MemFs::new());
 //! let db = Db::open(fs, "/db", Options::default())?;
 //! let mut txn = db.begin_write()?;

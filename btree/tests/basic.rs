@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use btree::{Db, Options};
+use larder_btree::{Db, Options};
 use rand::{Rng, SeedableRng, rngs::StdRng};
 
 fn options(page: u32) -> Options {
@@ -114,7 +114,7 @@ fn bulk_load_builds_a_full_tree_that_reads_and_updates_like_inserts() {
     let mut txn = db.begin_write().unwrap();
     assert!(matches!(
         txn.bulk_load([(b"a", b"b")]),
-        Err(btree::Error::NotEmpty { len: 20_000 })
+        Err(larder_btree::Error::NotEmpty { len: 20_000 })
     ));
     for i in (0..20_000u32).step_by(3) {
         txn.remove(&i.to_be_bytes()).unwrap();
@@ -133,7 +133,7 @@ fn bulk_load_rejects_unsorted_keys_and_leaves_the_tree_empty() {
         .map(|i| (i.to_be_bytes(), [1u8; 30]));
     assert!(matches!(
         txn.bulk_load(items),
-        Err(btree::Error::Unsorted { index: 600 })
+        Err(larder_btree::Error::Unsorted { index: 600 })
     ));
     assert_eq!(txn.len(), 0);
     txn.insert(b"k", b"v").unwrap();

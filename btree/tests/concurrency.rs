@@ -6,7 +6,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use btree::{Db, Durability, Options, ReadTxn};
+use larder_btree::{Db, Durability, Options, ReadTxn};
 
 const COMMITS: u32 = 3000;
 

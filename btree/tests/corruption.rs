@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 
-use btree::{Db, Error, Options};
+use larder_btree::{Db, Error, Options};
 use vfs::{Fs, MemFs, OpenMode};
 
 const PAGE: u64 = 512;

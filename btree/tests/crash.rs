@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 
-use btree::{Db, Durability, Options};
+use larder_btree::{Db, Durability, Options};
 use vfs::Fs;
 use vfs::crash_test::{ExploreOptions, explore};
 

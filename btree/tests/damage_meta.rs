@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 
-use btree::{Db, Durability, Error, MetaProblem, Options, OtherMeta};
+use larder_btree::{Db, Durability, Error, MetaProblem, Options, OtherMeta};
 use vfs::{Fs, MemFs, OpenMode};
 
 const PAGE: u64 = 512;

@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use btree::{Db, Error, Options};
+use larder_btree::{Db, Error, Options};
 use vfs::{Fault, FaultFs, MemFs, Op};
 
 type Model = BTreeMap<Vec<u8>, Vec<u8>>;

@@ -1,12 +1,12 @@
 //! Pins the file format: a small database built the same way each time must
 //! match `tests/data/golden.db` byte for byte, and that file must open and
 //! read back. Regenerate (after a deliberate format change, with FORMAT.md
-//! updated in the same commit) with `BTREE_BLESS=1 cargo test -p btree --test golden`.
+//! updated in the same commit) with `BTREE_BLESS=1 cargo test -p larder-btree --test golden`.
 
 use std::path::Path;
 use std::sync::Arc;
 
-use btree::{Db, Options};
+use larder_btree::{Db, Options};
 use vfs::{Fs, MemFs, OpenMode};
 
 const GOLDEN: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/golden.db");

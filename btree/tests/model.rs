@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use btree::{Db, Durability, Options};
+use larder_btree::{Db, Durability, Options};
 use proptest::prelude::*;
 
 #[derive(Clone, Debug)]

@@ -8,7 +8,7 @@ use std::ffi::OsString;
 use std::path::Path;
 use std::sync::Arc;
 
-use btree::{Db, Durability, Error, Options};
+use larder_btree::{Db, Durability, Error, Options};
 use vfs::{Fs, MemFs, OpenMode, OsFs};
 
 fn options() -> Options {

@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use btree::{Db, Durability, Options};
+use larder_btree::{Db, Durability, Options};
 use rand::{Rng, SeedableRng, rngs::StdRng};
 
 const TXNS: u32 = 20_000;

@@ -11,7 +11,7 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
-use btree::{Db, Options};
+use larder_btree::{Db, Options};
 
 const ENV: &str = "BTREE_SIGKILL_DIR";
 

@@ -187,8 +187,8 @@ pub struct Shard {
 /// Splits stripes into `k` data shards plus `m` parity shards and back.
 ///
 /// ```
-/// # fn main() -> erasure::Result<()> {
-/// let codec = erasure::Codec::new(4, 2)?;
+/// # fn main() -> larder_erasure::Result<()> {
+/// let codec = larder_erasure::Codec::new(4, 2)?;
 /// let shards = codec.encode(b"eleven bytes")?;
 /// let mut some: Vec<_> = shards.into_iter().map(Some).collect();
 /// some[0] = None;

@@ -11,10 +11,10 @@
 //!
 //! ```
 //! use std::sync::Arc;
-//! use erasure::{BlobStore, Options};
+//! use larder_erasure::{BlobStore, Options};
 //! use vfs::Fs;
 //!
-//! # fn main() -> erasure::Result<()> {
+//! # fn main() -> larder_erasure::Result<()> {
 //! let fs = Arc::new(vfs::MemFs::new());
 //! let dirs: Vec<String> = (0..6).map(|i| format!("/disk{i}/blobs")).collect();
 //! let options = Options { data_shards: 4, parity_shards: 2, stripe_size_bytes: 64 << 10 };

@@ -1,7 +1,7 @@
 //! The codec against its promise: any `k` of `k + m` shards give the stripe
 //! back, exactly; fewer is a clear error, never a panic.
 
-use erasure::{Codec, Error};
+use larder_erasure::{Codec, Error};
 use proptest::prelude::*;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
@@ -14,7 +14,7 @@ fn round_trip(
     blob: &[u8],
     stripe: usize,
     lost: &[usize],
-) -> erasure::Result<Vec<u8>> {
+) -> larder_erasure::Result<Vec<u8>> {
     let mut out = Vec::new();
     for chunk in blob.chunks(stripe) {
         let mut shards: Vec<_> = codec.encode(chunk)?.into_iter().map(Some).collect();

@@ -5,7 +5,7 @@
 mod common;
 
 use common::*;
-use erasure::Error;
+use larder_erasure::Error;
 use proptest::prelude::*;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use common::*;
-use erasure::{BlobId, BlobStore, Options};
+use larder_erasure::{BlobId, BlobStore, Options};
 use vfs::crash_test::{ExploreOptions, explore};
 use vfs::{Fs, OpenMode};
 

@@ -7,7 +7,7 @@ mod common;
 use std::sync::Arc;
 
 use common::*;
-use erasure::BlobStore;
+use larder_erasure::BlobStore;
 use vfs::{Fault, FaultFs, Fs, MemFs, Op};
 
 #[test]

@@ -4,7 +4,7 @@
 mod common;
 
 use common::*;
-use erasure::BlobId;
+use larder_erasure::BlobId;
 use vfs::OpenMode;
 
 const GOLDEN: [&[u8]; 3] = [

@@ -15,7 +15,7 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 
 use common::blob;
-use erasure::{BlobId, BlobStore, Options};
+use larder_erasure::{BlobId, BlobStore, Options};
 
 const CHILD_ENV: &str = "ERASURE_SIGKILL_CHILD";
 const TEST_NAME: &str = "sigkill_mid_puts_keeps_every_acknowledged_blob";

@@ -5,7 +5,7 @@ mod common;
 use std::sync::Arc;
 
 use common::*;
-use erasure::{BlobId, BlobStore, Error, Options};
+use larder_erasure::{BlobId, BlobStore, Error, Options};
 use vfs::OpenMode;
 
 #[test]

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use erasure::{Codec, ErasureCode, Error, Result};
+use larder_erasure::{Codec, ErasureCode, Error, Result};
 use proptest::prelude::*;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;

@@ -3,9 +3,9 @@
 //! precision, and store them with a checksum.
 //!
 //! ```
-//! use hyperloglog::HyperLogLog;
+//! use larder_hyperloglog::HyperLogLog;
 //!
-//! # fn main() -> hyperloglog::Result<()> {
+//! # fn main() -> larder_hyperloglog::Result<()> {
 //! let mut visitors = HyperLogLog::new(14)?; // 16,384 registers, ~0.81% error
 //! for i in 0..100_000u32 {
 //!     visitors.insert(&i.to_le_bytes());

@@ -9,7 +9,7 @@
 //! that, at every cardinality; and UltraLogLog's lower error than
 //! HyperLogLog's at equal memory.
 
-use hyperloglog::{HyperLogLog, UltraLogLog};
+use larder_hyperloglog::{HyperLogLog, UltraLogLog};
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 

@@ -1,6 +1,6 @@
 //! The serialized sketch: golden bytes, and every bad input an `Err`.
 
-use hyperloglog::{Error, HyperLogLog, UltraLogLog};
+use larder_hyperloglog::{Error, HyperLogLog, UltraLogLog};
 
 fn golden() -> HyperLogLog {
     let mut s = HyperLogLog::new(4).unwrap();

@@ -1,7 +1,7 @@
 //! Merge and reduce are exact: they give the registers a sketch fed the
 //! same items directly would have.
 
-use hyperloglog::{Error, HashMode, HyperLogLog};
+use larder_hyperloglog::{Error, HashMode, HyperLogLog};
 use proptest::prelude::*;
 
 fn sketch(precision: u8, hashes: &[u64]) -> HyperLogLog {

@@ -1,7 +1,7 @@
 //! The sparse representation: same registers as dense, exact small counts,
 //! small size, and a switch to dense once sparse would be larger.
 
-use hyperloglog::HyperLogLog;
+use larder_hyperloglog::HyperLogLog;
 use proptest::prelude::*;
 
 /// Register values of a dense sketch computed straight from the hashes.

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeSet;
 
-use hyperloglog::{Error, UltraLogLog};
+use larder_hyperloglog::{Error, UltraLogLog};
 use proptest::prelude::*;
 
 /// Register bytes from the hashes: for each register the set of update

@@ -1,7 +1,7 @@
 //! Fills a database with `N` random 16-byte keys (100-byte values), then
 //! reads them back in random order and probes as many absent keys; prints
 //! the rates and the engine's stats. A quick profile target:
-//! `cargo run --release -p lsm --example fill_and_read -- 1000000`.
+//! `cargo run --release -p larder-lsm --example fill_and_read -- 1000000`.
 
 #![allow(clippy::print_stdout, reason = "the example reports its measurements")]
 
@@ -21,7 +21,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .and_then(|s| s.parse().ok())
         .unwrap_or(1_000_000);
     let dir = tempfile::tempdir()?;
-    let db = lsm::Db::open(dir.path(), lsm::Options::default())?;
+    let db = larder_lsm::Db::open(dir.path(), larder_lsm::Options::default())?;
     let value = [7u8; 100];
     let t = Instant::now();
     for i in 0..n {

@@ -1,7 +1,7 @@
 //! The benchmark's workloads without criterion, for profiling: prefills 1M
 //! random 16-byte keys (100-byte half-compressible values), prints "ready",
 //! then runs one workload for a few seconds and prints its rate.
-//! `cargo run --release -p lsm --example workloads -- readrandom 8`
+//! `cargo run --release -p larder-lsm --example workloads -- readrandom 8`
 //! (workloads: fillrandom, readrandom, readmissing, readseq, scan).
 
 #![allow(clippy::print_stdout, reason = "the example reports its measurements")]
@@ -53,7 +53,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let missing = keys(2);
     let values: Vec<Vec<u8>> = (0..1024).map(value).collect();
     let dir = tempfile::tempdir()?;
-    let mut opts = lsm::Options::default();
+    let mut opts = larder_lsm::Options::default();
     if let Ok(v) = std::env::var("LSM_COMPRESSION") {
         opts.compression = v == "1";
     }
@@ -63,7 +63,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     if let Ok(v) = std::env::var("LSM_L1_MIB") {
         opts.level1_bytes_max = v.parse::<u64>()? << 20;
     }
-    let db = lsm::Db::open(dir.path(), opts)?;
+    let db = larder_lsm::Db::open(dir.path(), opts)?;
     let mut rng = SplitMix64(3);
     if what != "fillrandom" {
         let t = Instant::now();

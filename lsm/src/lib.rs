@@ -4,7 +4,7 @@
 //! separated into erasure-coded blob files (the `erasure` crate).
 //!
 //! ```
-//! use lsm::{Db, Options};
+//! use larder_lsm::{Db, Options};
 //!
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let dir = tempfile::tempdir()?;

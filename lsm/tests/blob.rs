@@ -7,7 +7,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use lsm::{Db, Error, Options};
+use larder_lsm::{Db, Error, Options};
 use vfs::{Fs, MemFs, OpenMode};
 
 const K: usize = 2;
@@ -182,7 +182,7 @@ fn verify_reports_degraded_blobs_and_repair_rebuilds_them() {
     assert!(!r.is_clean() && r.lost_nothing(), "{r:?}");
     assert!(
         r.problems.iter().all(
-            |p| matches!(p, lsm::Problem::BlobDegraded { bad_shards, .. } if *bad_shards == [1])
+            |p| matches!(p, larder_lsm::Problem::BlobDegraded { bad_shards, .. } if *bad_shards == [1])
         ),
         "{r:?}"
     );
@@ -206,7 +206,7 @@ fn verify_names_every_key_of_a_lost_blob() {
         .problems
         .iter()
         .flat_map(|p| match p {
-            lsm::Problem::BlobLost { keys, .. } => keys.clone(),
+            larder_lsm::Problem::BlobLost { keys, .. } => keys.clone(),
             other => panic!("unexpected {other:?}"),
         })
         .collect();
@@ -247,7 +247,7 @@ fn verify_names_the_keys_in_a_rotten_stripe_only() {
         .problems
         .iter()
         .filter_map(|p| match p {
-            lsm::Problem::BlobLost { keys, .. } => Some(keys),
+            larder_lsm::Problem::BlobLost { keys, .. } => Some(keys),
             _ => None,
         })
         .collect();

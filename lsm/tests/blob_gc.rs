@@ -6,7 +6,7 @@ mod common;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use lsm::{Db, Options, Stats};
+use larder_lsm::{Db, Options, Stats};
 use vfs::{Fs, MemFs};
 
 fn opts(gc_ratio: f64) -> Options {
@@ -231,7 +231,7 @@ fn blob_gc_ratio_outside_zero_to_one_is_refused() {
     for bad in [0.0, -0.5, 1.5, f64::NAN] {
         let r = Db::open_with_fs(Arc::new(MemFs::new()), "/db", opts(bad));
         assert!(
-            matches!(r, Err(lsm::Error::InvalidOption(_))),
+            matches!(r, Err(larder_lsm::Error::InvalidOption(_))),
             "{bad}: {r:?}"
         );
     }

@@ -7,7 +7,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
-use lsm::{Db, Error, Options};
+use larder_lsm::{Db, Error, Options};
 
 fn small_opts() -> Options {
     Options {
@@ -72,7 +72,7 @@ fn checkpoint_opens_alone_with_the_same_contents_and_shares_tables_and_blobs() {
     );
     let n = copy
         .range::<&[u8], _>(..)
-        .collect::<lsm::Result<Vec<_>>>()
+        .collect::<larder_lsm::Result<Vec<_>>>()
         .expect("scan")
         .len();
     assert_eq!(n, 2000);

@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use lsm::{Db, Options, SyncMode};
+use larder_lsm::{Db, Options, SyncMode};
 use vfs::{Fault, FaultFs, MemFs, Op};
 
 fn is_log_sync(op: Op, path: &Path) -> bool {
@@ -90,7 +90,7 @@ fn concurrent_group_commit_shows_exactly_the_acknowledged_writes() {
     assert!(acked > 0 && failed > 0, "acked {acked}, failed {failed}");
 }
 
-/// Not a check but a measurement (`cargo test -p lsm --test commit_order
+/// Not a check but a measurement (`cargo test -p larder-lsm --test commit_order
 /// -- --ignored --nocapture`): how many writes share one log sync under
 /// `GroupCommit` with 8 writers on the real file system.
 #[test]

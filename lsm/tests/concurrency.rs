@@ -11,7 +11,7 @@ mod common;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use lsm::{Db, WriteBatch};
+use larder_lsm::{Db, WriteBatch};
 
 const WRITERS: u32 = 3;
 const READERS: u32 = 3;
@@ -38,7 +38,7 @@ fn generation(v: &[u8]) -> u32 {
 }
 
 /// Checks one group as seen by a snapshot; returns its generation.
-fn check_group(snap: &lsm::Snapshot, group: u32, reverse: bool) -> Option<u32> {
+fn check_group(snap: &larder_lsm::Snapshot, group: u32, reverse: bool) -> Option<u32> {
     let prefix = format!("g{group}/");
     let it = snap.prefix(prefix.as_bytes());
     let pairs: Vec<_> = if reverse {

@@ -7,7 +7,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use lsm::{Db, Error, Options, SyncMode};
+use larder_lsm::{Db, Error, Options, SyncMode};
 use vfs::{Fs, MemFs, OpenMode};
 
 fn opts() -> Options {
@@ -18,7 +18,7 @@ fn opts() -> Options {
     }
 }
 
-fn open(fs: &MemFs) -> lsm::Result<Db> {
+fn open(fs: &MemFs) -> larder_lsm::Result<Db> {
     Db::open_with_fs(Arc::new(fs.clone()), "/db", opts())
 }
 
@@ -124,7 +124,7 @@ fn flipped_bit_in_a_data_block_is_corruption_naming_the_table() {
     let db = open(&fs).expect("open reads no data block");
     let r = db.get(key(0).as_bytes());
     assert!(matches!(&r, Err(e) if names(e, &table)), "{r:?}");
-    let r: lsm::Result<Vec<_>> = db.range::<&[u8], _>(..).collect();
+    let r: larder_lsm::Result<Vec<_>> = db.range::<&[u8], _>(..).collect();
     assert!(matches!(&r, Err(e) if names(e, &table)), "scan: {r:?}");
 }
 

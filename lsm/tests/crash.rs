@@ -11,7 +11,7 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
-use lsm::{Db, Options, SyncMode, WriteBatch};
+use larder_lsm::{Db, Options, SyncMode, WriteBatch};
 use vfs::crash_test::{ExploreOptions, explore};
 
 /// What a write did: `Some(value)` for a put, `None` for a delete.
@@ -25,7 +25,7 @@ struct Outcome {
     acked: Vec<Vec<Op>>,
     in_flight: Option<Vec<Op>>,
     /// Stats at the end, if the workload got there.
-    stats: Option<lsm::Stats>,
+    stats: Option<larder_lsm::Stats>,
 }
 
 /// Two values in five are 40 bytes or more and go to blobs.

@@ -10,7 +10,7 @@ mod common;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use lsm::{Db, Options, SyncMode};
+use larder_lsm::{Db, Options, SyncMode};
 use vfs::crash_test::{ExploreOptions, explore};
 
 fn opts() -> Options {

@@ -9,7 +9,7 @@ mod common;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use lsm::{Db, Options};
+use larder_lsm::{Db, Options};
 use vfs::{Fault, FaultFs, Fs, MemFs, Op};
 
 fn opts() -> Options {
@@ -168,7 +168,7 @@ fn a_failed_log_write_stops_later_writes() {
         assert!(db.put("failed", "x").is_err(), "{op:?}");
         faulty.clear_faults();
         assert!(
-            matches!(db.put("after", "y"), Err(lsm::Error::Closed { .. })),
+            matches!(db.put("after", "y"), Err(larder_lsm::Error::Closed { .. })),
             "{op:?}: a write after a failed log write must fail"
         );
         drop(db);

@@ -4,7 +4,7 @@
 //! `tests/data/golden_blobs/` does the same with every value in a blob.
 //!
 //! After a deliberate format change, regenerate with
-//! `LSM_BLESS=1 cargo test -p lsm --test golden` and update FORMAT.md.
+//! `LSM_BLESS=1 cargo test -p larder-lsm --test golden` and update FORMAT.md.
 //! The files of the previous format stay in `tests/data/golden_v1/` and
 //! `tests/data/golden_blobs_v1/` (log version 1, before durable markers),
 //! and must keep opening.
@@ -12,7 +12,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use lsm::{Db, Options};
+use larder_lsm::{Db, Options};
 use vfs::{Fs, MemFs, OpenMode};
 
 fn golden_dir(blobs: bool) -> PathBuf {

@@ -9,10 +9,10 @@ use std::path::Path;
 use std::sync::Arc;
 use std::sync::mpsc;
 
-use lsm::{Db, Error, Options, WriteBatch};
+use larder_lsm::{Db, Error, Options, WriteBatch};
 use parking_lot::{Condvar, Mutex};
 
-fn is_closed<T: std::fmt::Debug>(r: lsm::Result<T>) -> bool {
+fn is_closed<T: std::fmt::Debug>(r: larder_lsm::Result<T>) -> bool {
     matches!(r, Err(Error::Closed { reason: None }))
 }
 
@@ -163,7 +163,7 @@ fn after_a_failed_log_sync_writes_fail_with_the_reason_and_reads_go_on() {
     let faults = vfs::FaultFs::new(Arc::new(vfs::MemFs::new()));
     let fs: Arc<dyn vfs::Fs> = Arc::new(faults.clone());
     let opts = Options {
-        sync: lsm::SyncMode::Always,
+        sync: larder_lsm::SyncMode::Always,
         ..Options::default()
     };
     let db = Db::open_with_fs(fs, "db", opts).expect("open");

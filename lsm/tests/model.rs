@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::ops::Bound;
 use std::sync::Arc;
 
-use lsm::{Db, WriteBatch};
+use larder_lsm::{Db, WriteBatch};
 use proptest::prelude::*;
 
 #[derive(Clone, Debug)]
@@ -65,14 +65,14 @@ fn model_range(m: &Model, lo: &[u8], hi: &[u8]) -> Vec<(Vec<u8>, Vec<u8>)> {
         .collect()
 }
 
-fn run(ops: Vec<Op>, opts: lsm::Options) {
+fn run(ops: Vec<Op>, opts: larder_lsm::Options) {
     // An in-memory disk: the model checks logic, and a real disk's syncs
     // would make each case take seconds.
     let fs: Arc<dyn vfs::Fs> = Arc::new(vfs::MemFs::new());
-    let open = |opts: &lsm::Options| Db::open_with_fs(Arc::clone(&fs), "/db", opts.clone());
+    let open = |opts: &larder_lsm::Options| Db::open_with_fs(Arc::clone(&fs), "/db", opts.clone());
     let mut db = Some(open(&opts).expect("open"));
     let mut model = Model::new();
-    let mut snaps: Vec<(lsm::Snapshot, Model)> = Vec::new();
+    let mut snaps: Vec<(larder_lsm::Snapshot, Model)> = Vec::new();
     for op in ops {
         let d = db.as_ref().expect("db open");
         match op {
@@ -221,7 +221,7 @@ proptest! {
     /// garbage ratio makes compactions collect blobs all the time.
     #[test]
     fn db_with_blob_separation_matches_btreemap_model(ops in prop::collection::vec(op(), 1..400)) {
-        run(ops, lsm::Options { blob_threshold: Some(40), blob_gc_ratio: 0.3, ..common::tiny_options() });
+        run(ops, larder_lsm::Options { blob_threshold: Some(40), blob_gc_ratio: 0.3, ..common::tiny_options() });
     }
 }
 
@@ -231,7 +231,7 @@ proptest! {
     /// Separation off: every value stays inline, as before the feature.
     #[test]
     fn db_without_blob_separation_matches_btreemap_model(ops in prop::collection::vec(op(), 1..400)) {
-        run(ops, lsm::Options { blob_threshold: None, ..common::tiny_options() });
+        run(ops, larder_lsm::Options { blob_threshold: None, ..common::tiny_options() });
     }
 }
 
@@ -272,10 +272,10 @@ fn many_writes_reach_deep_levels_and_read_back() {
 /// versions between a snapshot and the newest stay).
 #[test]
 fn a_flush_drops_versions_no_reader_can_see() {
-    let opts = lsm::Options {
+    let opts = larder_lsm::Options {
         blob_threshold: None,
         compression: false,
-        ..lsm::Options::default()
+        ..larder_lsm::Options::default()
     };
     let open = || {
         let fs: Arc<dyn vfs::Fs> = Arc::new(vfs::MemFs::new());

@@ -6,7 +6,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use lsm::{Db, Error, Options, SyncMode};
+use larder_lsm::{Db, Error, Options, SyncMode};
 use vfs::{Fs, MemFs, OpenMode};
 
 fn opts() -> Options {

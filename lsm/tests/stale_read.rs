@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use bytes::Bytes;
-use lsm::{Db, Error, Options, SyncMode};
+use larder_lsm::{Db, Error, Options, SyncMode};
 use vfs::{Fs, MemFs, OpenMode};
 
 const KEYS: u32 = 400;
@@ -73,7 +73,7 @@ fn len(fs: &MemFs, path: &Path) -> u64 {
 /// (each with value 2) unless it fails first. Returns whether it failed.
 fn check_scan(
     what: &str,
-    got: impl Iterator<Item = lsm::Result<(Bytes, Bytes)>>,
+    got: impl Iterator<Item = larder_lsm::Result<(Bytes, Bytes)>>,
     mut expect: impl Iterator<Item = u32>,
     table: &Path,
 ) -> bool {

@@ -2,7 +2,7 @@
 //! number, the approximate key count) from metadata alone.
 
 use bytes::Bytes;
-use lsm::{Db, Options};
+use larder_lsm::{Db, Options};
 
 #[test]
 fn approximate_keys_and_last_sequence_come_from_tables_and_memtables() {

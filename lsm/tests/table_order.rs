@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use lsm::{Db, Error, Options, SyncMode};
+use larder_lsm::{Db, Error, Options, SyncMode};
 use vfs::{Fs, MemFs, OpenMode};
 
 /// Bytes of a table's header (magic, version) before its first block.
@@ -24,7 +24,7 @@ fn opts() -> Options {
     }
 }
 
-fn open(fs: &MemFs, opts: Options) -> lsm::Result<Db> {
+fn open(fs: &MemFs, opts: Options) -> larder_lsm::Result<Db> {
     Db::open_with_fs(Arc::new(fs.clone()), "/db", opts)
 }
 
@@ -177,12 +177,12 @@ fn a_get_in_a_resealed_unordered_block_is_corruption() {
 fn a_scan_over_a_resealed_unordered_block_is_corruption() {
     let (fs, table, (block, _), _) = unordered_inside_a_block();
     let db = open(&fs, opts()).expect("open");
-    let r: lsm::Result<Vec<_>> = db.range::<&[u8], _>(..).collect();
+    let r: larder_lsm::Result<Vec<_>> = db.range::<&[u8], _>(..).collect();
     assert!(
         matches!(&r, Err(e) if is_corruption_at(e, &table, block)),
         "forward: {r:?}"
     );
-    let r: lsm::Result<Vec<_>> = db.range::<&[u8], _>(..).rev().collect();
+    let r: larder_lsm::Result<Vec<_>> = db.range::<&[u8], _>(..).rev().collect();
     assert!(
         matches!(&r, Err(e) if is_corruption_at(e, &table, block)),
         "backward: {r:?}"
@@ -257,7 +257,7 @@ fn a_background_compaction_of_a_resealed_unordered_block_stops_the_database() {
     assert!(after.contains(&before[0]));
     // The damaged table is still there and still reported.
     let db = open(&fs, opts).expect("reopen");
-    let r: lsm::Result<Vec<_>> = db.range::<&[u8], _>(..).collect();
+    let r: larder_lsm::Result<Vec<_>> = db.range::<&[u8], _>(..).collect();
     assert!(
         matches!(&r, Err(e) if is_corruption_at(e, &table, data_blocks(&read(&fs, &table), 3)[2].0)),
         "{r:?}"
@@ -279,7 +279,7 @@ fn a_block_whose_first_key_is_not_above_the_previous_block_is_corruption() {
         matches!(&r, Err(e) if is_corruption_at(e, &table, block)),
         "get: {r:?}"
     );
-    let r: lsm::Result<Vec<_>> = db.range::<&[u8], _>(..).collect();
+    let r: larder_lsm::Result<Vec<_>> = db.range::<&[u8], _>(..).collect();
     assert!(
         matches!(&r, Err(e) if is_corruption_at(e, &table, block)),
         "scan: {r:?}"

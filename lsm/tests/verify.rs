@@ -8,7 +8,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use lsm::{Db, Options, Problem};
+use larder_lsm::{Db, Options, Problem};
 
 fn key(i: u32) -> Vec<u8> {
     format!("key{i:05}").into_bytes()
@@ -157,7 +157,7 @@ fn verify_reports_each_bad_block_with_its_offset_and_reads_the_rest() {
 
     // A read of a key in the first block names the same file and offset.
     match db.get(&key(0)) {
-        Err(lsm::Error::Corruption {
+        Err(larder_lsm::Error::Corruption {
             file,
             offset,
             expected,

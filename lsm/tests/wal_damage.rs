@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use lsm::{Db, Error, Options, SyncMode, WriteBatch};
+use larder_lsm::{Db, Error, Options, SyncMode, WriteBatch};
 use vfs::{Fs, MemFs, OpenMode};
 
 const RECORDS: usize = 10;

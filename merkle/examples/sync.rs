@@ -1,7 +1,7 @@
 //! Anti-entropy between two replicas: find the key ranges where they differ
 //! with range trees, and repair the stale replica from the fresh one.
 //!
-//! `cargo run --release -p merkle --example sync`
+//! `cargo run --release -p larder-merkle --example sync`
 
 #![allow(
     clippy::print_stdout,
@@ -10,9 +10,9 @@
 
 use std::collections::BTreeMap;
 
-use merkle::{RangeTree, Xxh3, diff_counted};
+use larder_merkle::{RangeTree, Xxh3, diff_counted};
 
-fn main() -> merkle::Result<()> {
+fn main() -> larder_merkle::Result<()> {
     let fresh: BTreeMap<Vec<u8>, Vec<u8>> = (0u64..1_000_000)
         .map(|i| {
             (

@@ -3,9 +3,9 @@
 //! O(log n) memory, and range trees that find where two replicas differ.
 //!
 //! ```
-//! use merkle::{MerkleTree, Sha256, Hasher};
+//! use larder_merkle::{MerkleTree, Sha256, Hasher};
 //!
-//! # fn main() -> merkle::Result<()> {
+//! # fn main() -> larder_merkle::Result<()> {
 //! let mut tree = MerkleTree::<Sha256>::from_leaves([b"a", b"b", b"c"]);
 //! tree.push(b"d");
 //! let root = tree.root();

@@ -1,6 +1,6 @@
 //! Serialized proofs: golden bytes, and every bad input an `Err`.
 
-use merkle::{
+use larder_merkle::{
     CompactTree, ConsistencyProof, Error, InclusionProof, MerkleTree, MultiProof, Sha256, Xxh3,
 };
 

@@ -1,6 +1,6 @@
 //! Property tests over trees of 0..=300 leaves.
 
-use merkle::{
+use larder_merkle::{
     CompactTree, ConsistencyProof, Error, Hasher, InclusionProof, MerkleTree, Sha256, Xxh3,
 };
 use proptest::prelude::*;
@@ -179,7 +179,7 @@ proptest! {
         let mut long = proof.clone();
         long.hashes.push([0; 32]);
         prop_assert!(matches!(long.verify(&leaves, &root), Err(Error::ProofLength { .. })), "long proof");
-        prop_assert_eq!(merkle::MultiProof::<Sha256>::from_bytes(&proof.to_bytes()).unwrap(), proof);
+        prop_assert_eq!(larder_merkle::MultiProof::<Sha256>::from_bytes(&proof.to_bytes()).unwrap(), proof);
     }
 
     #[test]

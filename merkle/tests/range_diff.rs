@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use merkle::{Error, RangeTree, Sha256, Xxh3, diff, diff_counted};
+use larder_merkle::{Error, RangeTree, Sha256, Xxh3, diff, diff_counted};
 use proptest::prelude::*;
 
 type Map = BTreeMap<Vec<u8>, Vec<u8>>;

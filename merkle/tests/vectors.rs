@@ -1,7 +1,7 @@
 //! The RFC 6962/9162 reference vectors (`tests/data/vectors.json`, see
 //! `tests/data/VECTORS.md` for their provenance), byte for byte.
 
-use merkle::{ConsistencyProof, Hasher, InclusionProof, MerkleTree, Sha256};
+use larder_merkle::{ConsistencyProof, Hasher, InclusionProof, MerkleTree, Sha256};
 use serde_json::Value;
 
 fn vectors() -> Value {
@@ -134,7 +134,7 @@ fn consistency_from_size_zero_is_refused() {
     let tree = tree(&v);
     assert!(matches!(
         tree.consistency_proof(0, 3),
-        Err(merkle::Error::InvalidSize { .. })
+        Err(larder_merkle::Error::InvalidSize { .. })
     ));
     let proof = ConsistencyProof::<Sha256> {
         old_size: 0,
@@ -148,6 +148,6 @@ fn consistency_from_size_zero_is_refused() {
     );
     assert!(matches!(
         tree.consistency_proof(5, 3),
-        Err(merkle::Error::InvalidSize { .. })
+        Err(larder_merkle::Error::InvalidSize { .. })
     ));
 }

@@ -4,8 +4,8 @@
 //! ```
 //! use std::path::Path;
 //! use std::sync::Arc;
-//! use vfs::crash_test::{ExploreOptions, explore};
-//! use vfs::{Fs, OpenMode};
+//! use larder_vfs::crash_test::{ExploreOptions, explore};
+//! use larder_vfs::{Fs, OpenMode};
 //!
 //! // The workload appends records, syncing each; it returns how many were
 //! // durable (their sync returned Ok) when it stopped.

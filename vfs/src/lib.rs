@@ -7,9 +7,9 @@
 //!
 //! ```
 //! use std::sync::Arc;
-//! use vfs::{Fs, OpenMode, OsFs};
+//! use larder_vfs::{Fs, OpenMode, OsFs};
 //!
-//! # fn main() -> vfs::Result<()> {
+//! # fn main() -> larder_vfs::Result<()> {
 //! let dir = std::env::temp_dir().join(format!("vfs-doc-{}", std::process::id()));
 //! let fs: Arc<dyn Fs> = Arc::new(OsFs::new());
 //! fs.create_dir_all(&dir)?;

@@ -4,7 +4,7 @@
 use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
 
-use vfs::{Error, Fs, MemFs, OpenMode, OsFs};
+use larder_vfs::{Error, Fs, MemFs, OpenMode, OsFs};
 
 fn conformance(fs: &dyn Fs, root: &Path) {
     let p = |name: &str| -> PathBuf { root.join(name) };
@@ -44,7 +44,7 @@ fn conformance(fs: &dyn Fs, root: &Path) {
     assert!(matches!(
         err,
         Error::Io {
-            op: vfs::Op::Read,
+            op: larder_vfs::Op::Read,
             ..
         }
     ));
@@ -193,7 +193,7 @@ fn errors_name_the_operation_and_path() {
     let dir = tempfile::tempdir().unwrap();
     let missing = dir.path().join("missing");
     let err = OsFs::new().open(&missing, OpenMode::Read).unwrap_err();
-    assert!(matches!(&err, Error::Io { op: vfs::Op::Open, path, .. } if *path == missing));
+    assert!(matches!(&err, Error::Io { op: larder_vfs::Op::Open, path, .. } if *path == missing));
     assert!(err.to_string().contains("open"));
     assert!(err.to_string().contains("missing"));
 }

@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use vfs::{CrashOptions, Fs, MemFs, OpenMode};
+use larder_vfs::{CrashOptions, Fs, MemFs, OpenMode};
 
 const UNDO: CrashOptions = CrashOptions {
     seed: 0,
@@ -21,7 +21,7 @@ fn read_all(fs: &dyn Fs, path: &str) -> Option<Vec<u8>> {
 }
 
 /// A file created and its name made durable, so only data is at stake.
-fn durable_empty_file(fs: &MemFs, path: &str) -> Box<dyn vfs::File> {
+fn durable_empty_file(fs: &MemFs, path: &str) -> Box<dyn larder_vfs::File> {
     let file = fs.open(Path::new(path), OpenMode::CreateNew).unwrap();
     file.sync_data().unwrap();
     fs.sync_dir(Path::new("/")).unwrap();
@@ -190,13 +190,13 @@ fn planned_crash_fails_the_sync_and_everything_after() {
     let err = file.append(b"b").unwrap_err();
     assert!(matches!(
         err,
-        vfs::Error::Io {
-            op: vfs::Op::Append,
+        larder_vfs::Error::Io {
+            op: larder_vfs::Op::Append,
             ..
         }
     ));
     assert!(
-        matches!(&err, vfs::Error::Io { source, .. } if source.raw_os_error() == Some(5)),
+        matches!(&err, larder_vfs::Error::Io { source, .. } if source.raw_os_error() == Some(5)),
         "EIO"
     );
     let image = fs.crashed_image().unwrap();

@@ -5,8 +5,8 @@
 use std::io::ErrorKind;
 use std::path::Path;
 
+use larder_vfs::{Fs, MEM_FILE_MAX_BYTES, MemFs, OpenMode, OsFs};
 use proptest::prelude::*;
-use vfs::{Fs, MEM_FILE_MAX_BYTES, MemFs, OpenMode, OsFs};
 
 #[derive(Clone, Debug)]
 enum Step {
@@ -89,7 +89,7 @@ const MODES: [OpenMode; 5] = [
 /// an error's kind, bytes read, lengths, directory listings.
 fn run(fs: &dyn Fs, root: &Path, steps: &[Step]) -> Vec<String> {
     let name = |i: usize| root.join(format!("f{i}"));
-    let mut handles: Vec<Option<Box<dyn vfs::File>>> = (0..3).map(|_| None).collect();
+    let mut handles: Vec<Option<Box<dyn larder_vfs::File>>> = (0..3).map(|_| None).collect();
     let mut out = Vec::new();
     for step in steps {
         let result: Result<String, ErrorKind> = match *step {

@@ -3,8 +3,8 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use vfs::crash_test::{ExploreOptions, explore};
-use vfs::{Error, Fault, FaultFs, Fs, MemFs, Op, OpenMode, OsFs};
+use larder_vfs::crash_test::{ExploreOptions, explore};
+use larder_vfs::{Error, Fault, FaultFs, Fs, MemFs, Op, OpenMode, OsFs};
 
 fn raw_os_error(err: &Error) -> Option<i32> {
     if let Error::Io { source, .. } = err {
@@ -110,7 +110,7 @@ fn explore_checks_a_crash_before_every_sync() {
     let workload = |fs: Arc<dyn Fs>| -> Vec<&'static str> {
         let mut durable = Vec::new();
         for name in ["/a", "/b"] {
-            let step = || -> vfs::Result<()> {
+            let step = || -> larder_vfs::Result<()> {
                 let file = fs.open(Path::new(name), OpenMode::CreateNew)?;
                 file.append(name.as_bytes())?;
                 file.sync_data()?;

@@ -8,8 +8,8 @@
 use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
 
+use larder_vfs::{Error, Fs, MemFs, Op, OpenMode, OsFs};
 use proptest::prelude::*;
-use vfs::{Error, Fs, MemFs, Op, OpenMode, OsFs};
 
 const LEN: u64 = 10_000;
 

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use erasure::{BlobId, BlobStore, Options};
+use larder_erasure::{BlobId, BlobStore, Options};
 use vfs::{Fs, MemFs};
 
 pub fn dirs(n: usize) -> Vec<PathBuf> {

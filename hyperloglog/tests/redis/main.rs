@@ -7,7 +7,7 @@
 mod resp;
 mod session;
 
-use hyperloglog::HyperLogLog;
+use larder_hyperloglog::HyperLogLog;
 
 use resp::Reply;
 use session::Redis;

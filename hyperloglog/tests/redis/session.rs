@@ -42,7 +42,7 @@ use xxhash_rust::xxh3::xxh3_64;
 use crate::resp::{self, Reply};
 
 /// The command that re-captures every test's answers.
-const CAPTURE_COMMAND: &str = "REDIS_TEST=capture cargo test -p hyperloglog --test redis";
+const CAPTURE_COMMAND: &str = "REDIS_TEST=capture cargo test -p larder-hyperloglog --test redis";
 
 /// How long a started server has to accept connections.
 const SERVER_START_TIMEOUT_MS: u64 = 10_000;

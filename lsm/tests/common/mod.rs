@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use lsm::Options;
+use larder_lsm::Options;
 use vfs::{Fs, MemFs, OpenMode};
 
 /// Options with tiny buffers so a few hundred writes reach every level.
@@ -25,7 +25,7 @@ pub(crate) fn tiny_options() -> Options {
 
 /// Collects an iterator of results into key/value string pairs.
 pub(crate) fn collect(
-    it: impl Iterator<Item = lsm::Result<(bytes::Bytes, bytes::Bytes)>>,
+    it: impl Iterator<Item = larder_lsm::Result<(bytes::Bytes, bytes::Bytes)>>,
 ) -> Vec<(Vec<u8>, Vec<u8>)> {
     it.map(|r| {
         let (k, v) = r.expect("iteration");
@@ -79,7 +79,7 @@ pub(crate) fn blob_files_on_disk(fs: &dyn vfs::Fs) -> usize {
 /// file deletion.
 pub(crate) fn blob_churn_options() -> Options {
     Options {
-        sync: lsm::SyncMode::Always,
+        sync: larder_lsm::SyncMode::Always,
         blob_threshold: Some(40),
         blob_gc_ratio: 0.2,
         ..tiny_options()
