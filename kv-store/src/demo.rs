@@ -165,11 +165,9 @@ impl Tour {
         w(out.flush())?;
         let cli = Cli::try_parse_args(&argv).map_err(|e| Error::Internal(e.to_string()))?;
         match crate::run::run(&cli, out) {
-            Err(e) if e.exit_code() == 1 => w(writeln!(
-                out,
-                "error: {e}\n(exit code {})",
-                e.exit_code()
-            )),
+            Err(e) if e.exit_code() == 1 => {
+                w(writeln!(out, "error: {e}\n(exit code {})", e.exit_code()))
+            }
             other => other,
         }
     }
