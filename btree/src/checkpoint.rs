@@ -17,10 +17,8 @@ use std::path::{Path, PathBuf};
 
 use vfs::OpenMode;
 
-use crate::bulk::{Builder, FileSink};
-use crate::cursor::Cursor;
-use crate::db::{Db, Inner, Snapshot, parent_dir, write_initial_metas};
-use crate::meta::Meta;
+use crate::compact::write_compacted;
+use crate::db::{Db, Inner, Snapshot, parent_dir};
 use crate::{Error, Result};
 
 /// What [`Db::checkpoint`] wrote.
@@ -80,42 +78,13 @@ impl Db {
 }
 
 fn write_copy(inner: &Inner, snap: &Snapshot, tmp: &Path) -> Result<CheckpointInfo> {
-    let ps = inner.limits.page_size;
     let file = inner.fs.open(tmp, OpenMode::Truncate)?;
-    let m = &snap.meta;
-    let mut sink = FileSink::new(&*file, ps);
-    let mut builder = Builder::new(inner.limits, m.txn);
-    let mut cursor = Cursor::seek(
-        &snap.map,
-        m.page_count,
-        m.root_ref(),
-        std::ops::Bound::Unbounded,
-        true,
-    )?;
-    while let Some((k, v)) = cursor.current_value()? {
-        builder.push(&mut sink, k, v)?;
-        cursor.next()?;
-    }
-    let root = builder.finish(&mut sink)?;
-    sink.flush()?;
-    let page_count = sink.next;
-    file.set_len(page_count * ps as u64)?;
-    let meta = Meta {
-        txn: m.txn,
-        page_size: ps as u32,
-        root: root.map(|c| c.page),
-        free_root: None,
-        root_crc: root.and_then(|c| c.crc),
-        free_root_crc: None,
-        page_count,
-        entry_count: m.entry_count,
-    };
-    write_initial_metas(&*file, &meta, ps)?;
+    let meta = write_compacted(inner, snap, &*file, snap.meta.txn)?;
     Ok(CheckpointInfo {
-        txn: m.txn,
-        entries: m.entry_count,
-        pages: page_count,
-        bytes: page_count * ps as u64,
+        txn: meta.txn,
+        entries: meta.entry_count,
+        pages: meta.page_count,
+        bytes: meta.page_count * u64::from(meta.page_size),
     })
 }
 

@@ -16,7 +16,7 @@ use vfs::OpenMode;
 use crate::Result;
 use crate::bulk::{Builder, FileSink};
 use crate::cursor::Cursor;
-use crate::db::{Db, Snapshot, parent_dir, write_initial_metas};
+use crate::db::{Db, Inner, Snapshot, parent_dir, write_initial_metas};
 use crate::mapping::Mapping;
 use crate::meta::Meta;
 
@@ -46,35 +46,8 @@ impl Db {
 
         let file = inner.fs.open(&tmp, OpenMode::Truncate)?;
         let txn = snap.meta.txn + 1;
-        let mut sink = FileSink::new(&*file, ps);
-        let mut builder = Builder::new(inner.limits, txn);
-        let m = &snap.meta;
-        let mut cursor = Cursor::seek(
-            &snap.map,
-            m.page_count,
-            m.root_ref(),
-            std::ops::Bound::Unbounded,
-            true,
-        )?;
-        while let Some((k, v)) = cursor.current_value()? {
-            builder.push(&mut sink, k, v)?;
-            cursor.next()?;
-        }
-        let root = builder.finish(&mut sink)?;
-        sink.flush()?;
-        let page_count = sink.next;
-        file.set_len(page_count * ps as u64)?;
-        let meta = Meta {
-            txn,
-            page_size: ps as u32,
-            root: root.map(|c| c.page),
-            free_root: None,
-            root_crc: root.and_then(|c| c.crc),
-            free_root_crc: None,
-            page_count,
-            entry_count: m.entry_count,
-        };
-        write_initial_metas(&*file, &meta, ps)?;
+        let meta = write_compacted(inner, &snap, &*file, txn)?;
+        let page_count = meta.page_count;
         inner.fs.rename(&tmp, &inner.path)?;
         inner.fs.sync_dir(&parent_dir(&inner.path))?;
 
@@ -88,4 +61,48 @@ impl Db {
         inner.publish(Arc::new(Snapshot { meta, map }));
         Ok(())
     }
+}
+
+/// Writes the entries of `snap`, densely, into the empty `file` as commit
+/// `txn`: leaves packed from the front, branches above them, both meta
+/// slots last. Returns the meta written. The file is not synced (the meta
+/// write syncs what `write_initial_metas` syncs); shared by compaction
+/// and checkpoints.
+pub(crate) fn write_compacted(
+    inner: &Inner,
+    snap: &Snapshot,
+    file: &dyn vfs::File,
+    txn: u64,
+) -> Result<Meta> {
+    let ps = inner.limits.page_size;
+    let m = &snap.meta;
+    let mut sink = FileSink::new(file, ps);
+    let mut builder = Builder::new(inner.limits, txn);
+    let mut cursor = Cursor::seek(
+        &snap.map,
+        m.page_count,
+        m.root_ref(),
+        std::ops::Bound::Unbounded,
+        true,
+    )?;
+    while let Some((k, v)) = cursor.current_value()? {
+        builder.push(&mut sink, k, v)?;
+        cursor.next()?;
+    }
+    let root = builder.finish(&mut sink)?;
+    sink.flush()?;
+    let page_count = sink.next;
+    file.set_len(page_count * ps as u64)?;
+    let meta = Meta {
+        txn,
+        page_size: ps as u32,
+        root: root.map(|c| c.page),
+        free_root: None,
+        root_crc: root.and_then(|c| c.crc),
+        free_root_crc: None,
+        page_count,
+        entry_count: m.entry_count,
+    };
+    write_initial_metas(file, &meta, ps)?;
+    Ok(meta)
 }
