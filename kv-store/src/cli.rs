@@ -311,9 +311,9 @@ pub struct KeyArgs {
     pub enc: EncodingArgs,
 }
 
-/// Arguments of `scan`.
-#[derive(Debug, Args)]
-pub struct ScanArgs {
+/// The key range of `scan` and `count`, written in the command's encoding.
+#[derive(Debug, Args, Clone, Default)]
+pub struct RangeArgs {
     /// Only keys starting with P.
     #[arg(long, value_name = "P", allow_hyphen_values = true)]
     pub prefix: Option<String>,
@@ -323,6 +323,21 @@ pub struct ScanArgs {
     /// Only keys < B.
     #[arg(long, value_name = "B", allow_hyphen_values = true)]
     pub to: Option<String>,
+}
+
+impl RangeArgs {
+    /// The bounds given, in the order prefix, from, to.
+    pub fn given(&self) -> impl Iterator<Item = &String> {
+        [&self.prefix, &self.from, &self.to].into_iter().flatten()
+    }
+}
+
+/// Arguments of `scan`.
+#[derive(Debug, Args)]
+pub struct ScanArgs {
+    /// Which keys.
+    #[command(flatten)]
+    pub range: RangeArgs,
     /// Descending order.
     #[arg(long)]
     pub reverse: bool,
@@ -436,15 +451,9 @@ pub struct VerifyArgs {
 /// Arguments of `count`.
 #[derive(Debug, Args)]
 pub struct CountArgs {
-    /// Only keys starting with P.
-    #[arg(long, value_name = "P", allow_hyphen_values = true)]
-    pub prefix: Option<String>,
-    /// Only keys >= A.
-    #[arg(long, value_name = "A", allow_hyphen_values = true)]
-    pub from: Option<String>,
-    /// Only keys < B.
-    #[arg(long, value_name = "B", allow_hyphen_values = true)]
-    pub to: Option<String>,
+    /// Which keys.
+    #[command(flatten)]
+    pub range: RangeArgs,
     /// Output format.
     #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
     pub format: ReportFormat,

@@ -3,7 +3,7 @@
 
 use std::io::{Read, Write};
 
-use crate::cli::{Cli, Command, CountArgs, GetArgs, PutArgs, ReportFormat, ScanArgs};
+use crate::cli::{Cli, Command, CountArgs, GetArgs, PutArgs, RangeArgs, ReportFormat, ScanArgs};
 use crate::codec::{self, Encoding, Format};
 use crate::engine::{Corruption, Engine, Flow, ScanSpec, VerifyReport};
 use crate::stats;
@@ -235,14 +235,8 @@ fn check_arguments(cmd: &Command) -> Result<()> {
         ),
         Command::Get(a) => (a.enc.encoding(), vec![&a.key]),
         Command::Delete(a) => (a.enc.encoding(), vec![&a.key]),
-        Command::Scan(a) => (
-            a.enc.encoding(),
-            [&a.prefix, &a.from, &a.to].into_iter().flatten().collect(),
-        ),
-        Command::Count(a) => (
-            a.enc.encoding(),
-            [&a.prefix, &a.from, &a.to].into_iter().flatten().collect(),
-        ),
+        Command::Scan(a) => (a.enc.encoding(), a.range.given().collect()),
+        Command::Count(a) => (a.enc.encoding(), a.range.given().collect()),
         _ => return Ok(()),
     };
     args.into_iter()
@@ -325,13 +319,7 @@ fn print_verify(report: &VerifyReport, format: ReportFormat, out: &mut dyn Write
 /// `count`: the exact number of live keys in the selected range.
 fn count(engine: &dyn Engine, args: &CountArgs, out: &mut dyn Write) -> Result<()> {
     let enc = args.enc.encoding();
-    let opt = |a: &Option<String>| a.as_deref().map(|s| decode(enc, s)).transpose();
-    let spec = ScanSpec {
-        prefix: opt(&args.prefix)?,
-        from: opt(&args.from)?,
-        to: opt(&args.to)?,
-        ..ScanSpec::default()
-    };
+    let spec = range_spec(&args.range, enc)?;
     let mut n = 0u64;
     engine.scan(&spec, &mut |_, _| {
         n += 1;
@@ -342,6 +330,17 @@ fn count(engine: &dyn Engine, args: &CountArgs, out: &mut dyn Write) -> Result<(
         ReportFormat::Json => writeln!(out, "{}", serde_json::json!({ "count": n })),
     }
     .map_err(Error::Output)
+}
+
+/// The scan over `range`, its bounds decoded with `enc`.
+fn range_spec(range: &RangeArgs, enc: Encoding) -> Result<ScanSpec> {
+    let opt = |a: &Option<String>| a.as_deref().map(|s| decode(enc, s)).transpose();
+    Ok(ScanSpec {
+        prefix: opt(&range.prefix)?,
+        from: opt(&range.from)?,
+        to: opt(&range.to)?,
+        ..ScanSpec::default()
+    })
 }
 
 fn decode(enc: Encoding, arg: &str) -> Result<Vec<u8>> {
@@ -395,13 +394,10 @@ fn get(engine: &dyn Engine, args: &GetArgs, out: &mut dyn Write) -> Result<()> {
 }
 fn scan(engine: &dyn Engine, args: &ScanArgs, out: &mut dyn Write) -> Result<()> {
     let enc = args.enc.encoding();
-    let opt = |a: &Option<String>| a.as_deref().map(|s| decode(enc, s)).transpose();
     let spec = ScanSpec {
-        prefix: opt(&args.prefix)?,
-        from: opt(&args.from)?,
-        to: opt(&args.to)?,
         reverse: args.reverse,
         limit: args.limit,
+        ..range_spec(&args.range, enc)?
     };
     let _interruptible = crate::interrupt::Guard::new();
     engine.scan(&spec, &mut |k, v| {
