@@ -128,7 +128,7 @@ fn bench_btree(c: &mut Criterion, keys: &[[u8; 16]]) {
     let open = || {
         btree::Db::open(
             Arc::new(vfs::OsFs::new()),
-            dir.0.join(kv_store::btree_engine::FILE_NAME),
+            dir.0.join(kv_store::store::BTREE_FILE),
             btree::Options::default(),
         )
         .unwrap()

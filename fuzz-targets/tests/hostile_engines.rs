@@ -2,23 +2,184 @@
 //! one length or count field set to its maximum and its checksum resealed,
 //! so only the field's own check stands between the input and an
 //! allocation of gigabytes. Opening and reading it in full must give an
-//! `Err` within a second, with no single allocation above
-//! `ALLOCATION_MAX` (the images are a few KiB to 200 KiB; the engines'
-//! caches fill lazily and stay far below it).
+//! `Err` with its work bounded by the image's size, counted rather than
+//! timed: no single allocation above [`LARGEST_BYTES_MAX`] (the images are
+//! a few KiB to 200 KiB; the engines' caches fill lazily and stay far below
+//! it), bytes allocated in all and bytes read from files at most a small
+//! multiple of the image (a loop driven by a claimed count, rereading or
+//! allocating per claimed item, breaks these).
 
 mod common;
 
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
-use common::{Largest, largest_allocation};
-use vfs::{CrashOptions, Fs, MemFs, OpenMode};
+use bytes::Bytes;
+use common::{Counting, allocations};
+use vfs::{CrashOptions, File, Fs, LockGuard, MemFs, OpenMode};
 
 #[global_allocator]
-static ALLOCATOR: Largest = Largest;
+static ALLOCATOR: Counting = Counting;
 
 /// The largest single allocation a hostile image may cause.
-const ALLOCATION_MAX: usize = 1 << 20;
+const LARGEST_BYTES_MAX: usize = 1 << 20;
+
+/// Bytes an engine may read from its files per byte of the image, plus
+/// [`READ_BASE_BYTES`]. (Today: at most the image once, a btree's file
+/// mapped whole plus its two meta pages.)
+const READ_BYTES_PER_IMAGE_BYTE: u64 = 4;
+/// The constant part of the bound on bytes read.
+const READ_BASE_BYTES: u64 = 16 * 1024;
+
+/// Read calls an engine may make: one per [`READ_CALL_PER_IMAGE_BYTES`]
+/// bytes of the image, plus [`READ_CALLS_BASE`]. (Today: at most 22.)
+const READ_CALL_PER_IMAGE_BYTES: u64 = 256;
+/// The constant part of the bound on read calls.
+const READ_CALLS_BASE: u64 = 256;
+
+/// Bytes an engine may allocate in all per byte of the image, plus
+/// [`TOTAL_BASE_BYTES`]. (Today: 16 times a 2 KiB lsm image, once a 1 MiB
+/// btree file copied by `MemFs`'s view.)
+const TOTAL_BYTES_PER_IMAGE_BYTE: usize = 4;
+/// The constant part of the bound on bytes allocated in all (buffers of a
+/// fixed size, the engines' handles).
+const TOTAL_BASE_BYTES: usize = 256 * 1024;
+
+/// Bytes an engine may hold live at once per byte of the image, plus
+/// [`PEAK_BASE_BYTES`].
+const PEAK_BYTES_PER_IMAGE_BYTE: usize = 2;
+/// The constant part of the bound on bytes live at once.
+const PEAK_BASE_BYTES: usize = 256 * 1024;
+
+/// Counts the reads of every file opened through it: calls and bytes, a
+/// whole file for a [`File::map`].
+#[derive(Debug)]
+struct CountingFs {
+    inner: MemFs,
+    reads: Arc<Reads>,
+}
+
+/// What a [`CountingFs`] has read.
+#[derive(Debug, Default)]
+struct Reads {
+    calls: AtomicU64,
+    bytes: AtomicU64,
+}
+
+impl Reads {
+    fn note(&self, bytes: usize) {
+        self.calls.fetch_add(1, Ordering::Relaxed);
+        self.bytes.fetch_add(bytes as u64, Ordering::Relaxed);
+    }
+}
+
+#[derive(Debug)]
+struct CountingFile {
+    inner: Box<dyn File>,
+    reads: Arc<Reads>,
+}
+
+impl File for CountingFile {
+    fn path(&self) -> &Path {
+        self.inner.path()
+    }
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> vfs::Result<usize> {
+        let n = self.inner.read_at(buf, offset)?;
+        self.reads.note(n);
+        Ok(n)
+    }
+    fn write_all_at(&self, buf: &[u8], offset: u64) -> vfs::Result<()> {
+        self.inner.write_all_at(buf, offset)
+    }
+    fn append(&self, buf: &[u8]) -> vfs::Result<u64> {
+        self.inner.append(buf)
+    }
+    fn sync_data(&self) -> vfs::Result<()> {
+        self.inner.sync_data()
+    }
+    fn set_len(&self, len_bytes: u64) -> vfs::Result<()> {
+        self.inner.set_len(len_bytes)
+    }
+    fn len(&self) -> vfs::Result<u64> {
+        self.inner.len()
+    }
+    fn map(&self) -> vfs::Result<Bytes> {
+        let view = self.inner.map()?;
+        self.reads.note(view.len());
+        Ok(view)
+    }
+}
+
+impl Fs for CountingFs {
+    fn open(&self, path: &Path, mode: OpenMode) -> vfs::Result<Box<dyn File>> {
+        Ok(Box::new(CountingFile {
+            inner: self.inner.open(path, mode)?,
+            reads: Arc::clone(&self.reads),
+        }))
+    }
+    fn rename(&self, from: &Path, to: &Path) -> vfs::Result<()> {
+        self.inner.rename(from, to)
+    }
+    fn remove_file(&self, path: &Path) -> vfs::Result<()> {
+        self.inner.remove_file(path)
+    }
+    fn create_dir(&self, path: &Path) -> vfs::Result<()> {
+        self.inner.create_dir(path)
+    }
+    fn create_dir_all(&self, path: &Path) -> vfs::Result<()> {
+        self.inner.create_dir_all(path)
+    }
+    fn remove_dir(&self, path: &Path) -> vfs::Result<()> {
+        self.inner.remove_dir(path)
+    }
+    fn list_dir(&self, path: &Path) -> vfs::Result<Vec<OsString>> {
+        self.inner.list_dir(path)
+    }
+    fn exists(&self, path: &Path) -> vfs::Result<bool> {
+        self.inner.exists(path)
+    }
+    fn sync_dir(&self, path: &Path) -> vfs::Result<()> {
+        self.inner.sync_dir(path)
+    }
+    fn lock(&self, path: &Path) -> vfs::Result<LockGuard> {
+        self.inner.lock(path)
+    }
+    fn lock_shared(&self, path: &Path) -> vfs::Result<LockGuard> {
+        self.inner.lock_shared(path)
+    }
+}
+
+/// `fs` behind a counter of its reads, and the counter.
+fn counted(fs: MemFs) -> (Arc<dyn Fs>, Arc<Reads>) {
+    let reads = Arc::new(Reads::default());
+    let fs = CountingFs {
+        inner: fs,
+        reads: Arc::clone(&reads),
+    };
+    (Arc::new(fs), reads)
+}
+
+/// Bytes of every file under `dir`, recursively.
+fn image_bytes(fs: &MemFs, dir: &Path) -> u64 {
+    let Ok(names) = fs.list_dir(dir) else {
+        return 0;
+    };
+    names
+        .into_iter()
+        .map(|n| {
+            let path = dir.join(n);
+            if fs.list_dir(&path).is_ok() {
+                image_bytes(fs, &path)
+            } else {
+                fs.open(&path, OpenMode::Read)
+                    .and_then(|f| f.len())
+                    .expect("len")
+            }
+        })
+        .sum()
+}
 
 fn read(fs: &MemFs, path: &Path) -> Vec<u8> {
     fs.open(path, OpenMode::Read)
@@ -89,8 +250,8 @@ fn lsm_image() -> MemFs {
 }
 
 /// Whether opening `fs` as an lsm database and reading it fails.
-fn lsm_refuses(fs: MemFs) -> bool {
-    let Ok(db) = lsm::Db::open_with_fs(Arc::new(fs), "/db", lsm_options()) else {
+fn lsm_refuses(fs: Arc<dyn Fs>) -> bool {
+    let Ok(db) = lsm::Db::open_with_fs(fs, "/db", lsm_options()) else {
         return true;
     };
     db.range::<&[u8], _>(..).any(|kv| kv.is_err())
@@ -120,8 +281,8 @@ fn btree_image() -> MemFs {
     fs
 }
 
-fn btree_refuses(fs: MemFs) -> bool {
-    let Ok(db) = btree::Db::open(Arc::new(fs), "/db", btree_options()) else {
+fn btree_refuses(fs: Arc<dyn Fs>) -> bool {
+    let Ok(db) = btree::Db::open(fs, "/db", btree_options()) else {
         return true;
     };
     let Ok(read) = db.begin_read() else {
@@ -183,8 +344,8 @@ fn erasure_headers(fs: &MemFs, patch: impl Fn(&mut [u8])) -> MemFs {
 /// Whether `get` fails. A ranged read of stripes whose checksums hold may
 /// still succeed (the damaged header does not touch them), but then it must
 /// return the blob's true bytes.
-fn erasure_refuses(fs: MemFs, id: erasure::BlobId) -> bool {
-    let Ok(store) = erasure::BlobStore::open(Arc::new(fs), &ERASURE_DIRS, erasure_options()) else {
+fn erasure_refuses(fs: Arc<dyn Fs>, id: erasure::BlobId) -> bool {
+    let Ok(store) = erasure::BlobStore::open(fs, &ERASURE_DIRS, erasure_options()) else {
         return true;
     };
     if let Ok(range) = store.get_range(id, 100, 1000) {
@@ -197,7 +358,9 @@ fn erasure_refuses(fs: MemFs, id: erasure::BlobId) -> bool {
     store.get(id).is_err()
 }
 
-type Case = (&'static str, Box<dyn FnOnce() -> bool>);
+/// A hostile image, named, and whether opening and reading it (through
+/// the file system given) fails.
+type Case = (&'static str, MemFs, Box<dyn FnOnce(Arc<dyn Fs>) -> bool>);
 
 fn lsm_cases() -> Vec<Case> {
     let fs = lsm_image();
@@ -219,7 +382,8 @@ fn lsm_cases() -> Vec<Case> {
     let image = patched(&fs, &sst, &b);
     cases.push((
         "lsm data block lz4 size 2^32-1",
-        Box::new(move || lsm_refuses(image)),
+        image,
+        Box::new(lsm_refuses),
     ));
 
     // The footer's index and properties block sizes.
@@ -235,7 +399,8 @@ fn lsm_cases() -> Vec<Case> {
             } else {
                 "lsm footer properties size 2^64-1"
             },
-            Box::new(move || lsm_refuses(image)),
+            image,
+            Box::new(lsm_refuses),
         ));
     }
 
@@ -246,7 +411,8 @@ fn lsm_cases() -> Vec<Case> {
     let image = patched(&fs, &sst, &b);
     cases.push((
         "lsm properties key length 2^32-1",
-        Box::new(move || lsm_refuses(image)),
+        image,
+        Box::new(lsm_refuses),
     ));
 
     // A WAL batch's operation count: the record after the 19-byte header
@@ -265,10 +431,7 @@ fn lsm_cases() -> Vec<Case> {
     let crc = crc32fast::hash(&b[frag + 6..frag + 7 + len]);
     b[frag..frag + 4].copy_from_slice(&crc.to_le_bytes());
     let image = patched(&fs, &log, &b);
-    cases.push((
-        "lsm WAL batch count 2^32-1",
-        Box::new(move || lsm_refuses(image)),
-    ));
+    cases.push(("lsm WAL batch count 2^32-1", image, Box::new(lsm_refuses)));
     cases
 }
 
@@ -290,7 +453,7 @@ fn btree_cases() -> Vec<Case> {
             reseal_page(page);
         }
         let image = patched(&fs, path, &b);
-        cases.push((what, Box::new(move || btree_refuses(image))));
+        cases.push((what, image, Box::new(btree_refuses)));
     }
 
     // The first leaf page: its entry count, then an overflow value's length.
@@ -309,7 +472,8 @@ fn btree_cases() -> Vec<Case> {
     let image = patched(&fs, path, &b);
     cases.push((
         "btree leaf entry count 2^64-1",
-        Box::new(move || btree_refuses(image)),
+        image,
+        Box::new(btree_refuses),
     ));
 
     let mut b = file.clone();
@@ -320,7 +484,8 @@ fn btree_cases() -> Vec<Case> {
     let image = patched(&fs, path, &b);
     cases.push((
         "btree overflow value length 2^32-1",
-        Box::new(move || btree_refuses(image)),
+        image,
+        Box::new(btree_refuses),
     ));
     cases
 }
@@ -331,12 +496,14 @@ fn erasure_cases() -> Vec<Case> {
     let image = erasure_headers(&fs, |h| h[32..40].copy_from_slice(&u64::MAX.to_le_bytes()));
     cases.push((
         "erasure shard blob length 2^64-1",
-        Box::new(move || erasure_refuses(image, id)),
+        image,
+        Box::new(move |fs| erasure_refuses(fs, id)),
     ));
     let image = erasure_headers(&fs, |h| h[20..24].copy_from_slice(&u32::MAX.to_le_bytes()));
     cases.push((
         "erasure shard stripe size 2^32-1",
-        Box::new(move || erasure_refuses(image, id)),
+        image,
+        Box::new(move |fs| erasure_refuses(fs, id)),
     ));
     let image = erasure_headers(&fs, |h| {
         h[14..16].copy_from_slice(&u16::MAX.to_le_bytes());
@@ -344,7 +511,8 @@ fn erasure_cases() -> Vec<Case> {
     });
     cases.push((
         "erasure shard k and m 2^16-1",
-        Box::new(move || erasure_refuses(image, id)),
+        image,
+        Box::new(move |fs| erasure_refuses(fs, id)),
     ));
     cases
 }
@@ -356,14 +524,49 @@ fn maximal_length_and_count_fields_in_engine_files_fail_without_large_allocation
         .chain(btree_cases())
         .chain(erasure_cases())
         .collect();
-    for (what, refuses) in cases {
-        let started = std::time::Instant::now();
-        let (failed, largest) = largest_allocation(refuses);
+    // The counters see the work (so a bound that holds is not holding
+    // because nothing is counted).
+    let (_, image, refuses) = lsm_cases().swap_remove(0);
+    assert!(image_bytes(&image, Path::new("/db")) > 1000);
+    let (fs, reads) = counted(image);
+    let (_, seen) = allocations(|| refuses(fs));
+    assert!(
+        seen.total_bytes > 1000 && seen.peak_bytes > 1000,
+        "{seen:?}"
+    );
+    assert!(reads.bytes.load(Ordering::Relaxed) > 1000, "{reads:?}");
+
+    for (what, image, refuses) in cases {
+        let image_len = image_bytes(&image, Path::new("/"));
+        let (fs, reads) = counted(image);
+        let (failed, seen) = allocations(|| refuses(fs));
         assert!(failed, "{what}: the engine read the hostile file as valid");
         assert!(
-            largest <= ALLOCATION_MAX,
-            "{what}: a single allocation of {largest} bytes"
+            seen.largest_bytes <= LARGEST_BYTES_MAX,
+            "{what}: a single allocation of {} bytes",
+            seen.largest_bytes
         );
-        assert!(started.elapsed().as_secs() < 1, "{what}: slow");
+        let total_max = TOTAL_BYTES_PER_IMAGE_BYTE * image_len as usize + TOTAL_BASE_BYTES;
+        assert!(
+            seen.total_bytes <= total_max,
+            "{what}: allocated {seen:?} for a {image_len}-byte image, over {total_max}"
+        );
+        let peak_max = PEAK_BYTES_PER_IMAGE_BYTE * image_len as usize + PEAK_BASE_BYTES;
+        assert!(
+            seen.peak_bytes <= peak_max,
+            "{what}: held {seen:?} for a {image_len}-byte image, over {peak_max}"
+        );
+        let read_bytes = reads.bytes.load(Ordering::Relaxed);
+        let read_max = READ_BYTES_PER_IMAGE_BYTE * image_len + READ_BASE_BYTES;
+        assert!(
+            read_bytes <= read_max,
+            "{what}: read {read_bytes} bytes of a {image_len}-byte image, over {read_max}"
+        );
+        let read_calls = reads.calls.load(Ordering::Relaxed);
+        let calls_max = image_len / READ_CALL_PER_IMAGE_BYTES + READ_CALLS_BASE;
+        assert!(
+            read_calls <= calls_max,
+            "{what}: {read_calls} reads of a {image_len}-byte image, over {calls_max}"
+        );
     }
 }

@@ -11,7 +11,7 @@ use crate::{Error, Result};
 
 /// A file being written under a temporary name.
 #[derive(Debug)]
-pub struct AtomicFile {
+pub(crate) struct AtomicFile {
     file: File,
     tmp: PathBuf,
     dest: PathBuf,
@@ -25,7 +25,7 @@ impl AtomicFile {
     ///
     /// [`Error::Io`] naming `dest` if the temporary file cannot be created
     /// (a missing directory, no permission).
-    pub fn create(dest: &Path) -> Result<AtomicFile> {
+    pub(crate) fn create(dest: &Path) -> Result<AtomicFile> {
         let name = dest
             .file_name()
             .ok_or_else(|| Error::BadArgument(format!("{} names no file", dest.display())))?;
@@ -51,7 +51,7 @@ impl AtomicFile {
     /// # Errors
     ///
     /// [`Error::Io`] if the handle cannot be duplicated.
-    pub fn try_clone_file(&self) -> Result<File> {
+    pub(crate) fn try_clone_file(&self) -> Result<File> {
         self.file.try_clone().map_err(|e| Error::io(&self.dest, e))
     }
 
@@ -60,7 +60,7 @@ impl AtomicFile {
     /// # Errors
     ///
     /// [`Error::Io`] naming the file; the temporary file is removed then.
-    pub fn commit(mut self) -> Result<()> {
+    pub(crate) fn commit(mut self) -> Result<()> {
         self.file.sync_all().map_err(|e| Error::io(&self.dest, e))?;
         std::fs::rename(&self.tmp, &self.dest).map_err(|e| Error::io(&self.dest, e))?;
         self.committed = true;

@@ -40,7 +40,7 @@ use crate::store::{Create, LOCK_FILE, MARKER_FILE, Store};
 use crate::{Error, Result};
 
 /// The file in each backup listing its files, sizes and SHA-256 sums.
-pub const MANIFEST_NAME: &str = "BACKUP-MANIFEST.json";
+pub(crate) const MANIFEST_NAME: &str = "BACKUP-MANIFEST.json";
 /// Version of the manifest's layout.
 const MANIFEST_FORMAT: u64 = 1;
 /// Bytes read at a time when hashing or copying.
@@ -50,7 +50,7 @@ const BACKUP_ID_MAX: u64 = 1 << 53;
 
 /// One file of a backup.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct FileEntry {
+pub(crate) struct FileEntry {
     /// Path relative to the backup (and to the store), `/`-separated.
     pub path: String,
     /// Length in bytes.
@@ -61,7 +61,7 @@ pub struct FileEntry {
 
 /// A backup's manifest.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct BackupManifest {
+pub(crate) struct BackupManifest {
     /// The backup's number.
     pub id: u64,
     /// When it was made, in seconds since the Unix epoch.
@@ -74,7 +74,7 @@ pub struct BackupManifest {
 
 impl BackupManifest {
     /// Total bytes of the files.
-    pub fn bytes(&self) -> u64 {
+    pub(crate) fn bytes(&self) -> u64 {
         self.files.iter().map(|f| f.size).sum()
     }
 
@@ -163,7 +163,7 @@ fn is_safe_relative(path: &str) -> bool {
 /// # Errors
 ///
 /// As [`Store::open_with_wait`] and [`Store::open_read_only_with_wait`].
-pub fn open_for_copy(
+pub(crate) fn open_for_copy(
     db: &Path,
     requested: Option<EngineKind>,
     wait: std::time::Duration,
@@ -187,7 +187,7 @@ pub fn open_for_copy(
 ///
 /// [`Error::DestinationExists`] if `dest` exists and is not an empty
 /// directory; the engine's checkpoint error; an I/O error.
-pub fn checkpoint(engine: &dyn Engine, dest: &Path) -> Result<String> {
+pub(crate) fn checkpoint(engine: &dyn Engine, dest: &Path) -> Result<String> {
     let created = prepare_empty_dir(dest, "checkpoint")?;
     let r = write_checkpoint(engine, dest);
     if r.is_err() && created {
@@ -234,7 +234,7 @@ fn prepare_empty_dir(dest: &Path, what: &'static str) -> Result<bool> {
 
 /// What `backup` made.
 #[derive(Clone, Debug)]
-pub struct BackupInfo {
+pub(crate) struct BackupInfo {
     /// The new backup's manifest.
     pub manifest: BackupManifest,
     /// Files hard-linked to the previous backup's copy.
@@ -251,7 +251,7 @@ pub struct BackupInfo {
 /// The engine's checkpoint error, or an I/O error: the backup is then not
 /// made, and its temporary directories are removed (or, if that fails too,
 /// replaced by the next backup).
-pub fn backup(engine: &dyn Engine, dir: &Path) -> Result<BackupInfo> {
+pub(crate) fn backup(engine: &dyn Engine, dir: &Path) -> Result<BackupInfo> {
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     let ids = backup_ids(dir)?;
     let latest = ids.last().copied();
@@ -350,7 +350,7 @@ fn make_backup(
 ///
 /// [`Error::NoBackup`] if `dir` does not exist; [`Error::BackupDamaged`]
 /// naming a manifest that does not read.
-pub fn list(dir: &Path) -> Result<Vec<BackupManifest>> {
+pub(crate) fn list(dir: &Path) -> Result<Vec<BackupManifest>> {
     if !dir.is_dir() {
         return Err(Error::NoBackup {
             dir: dir.to_path_buf(),
@@ -365,7 +365,7 @@ pub fn list(dir: &Path) -> Result<Vec<BackupManifest>> {
 
 /// What `restore` did.
 #[derive(Clone, Debug)]
-pub struct RestoreInfo {
+pub(crate) struct RestoreInfo {
     /// The manifest of the backup restored.
     pub manifest: BackupManifest,
 }
@@ -379,7 +379,7 @@ pub struct RestoreInfo {
 /// [`Error::DestinationExists`] if `to` exists; [`Error::NoBackup`];
 /// [`Error::BackupDamaged`] naming the first file missing, of the wrong
 /// size or SHA-256 (nothing is written then); an I/O error.
-pub fn restore(dir: &Path, id: Option<u64>, to: &Path) -> Result<RestoreInfo> {
+pub(crate) fn restore(dir: &Path, id: Option<u64>, to: &Path) -> Result<RestoreInfo> {
     if to.exists() {
         return Err(Error::DestinationExists {
             path: to.to_path_buf(),
@@ -464,7 +464,11 @@ pub fn restore(dir: &Path, id: Option<u64>, to: &Path) -> Result<RestoreInfo> {
 ///
 /// As [`checkpoint`], [`backup`], [`list`] and [`restore`]; a write to `out`
 /// that fails.
-pub fn execute(engine: Option<&dyn Engine>, cmd: &Command, out: &mut dyn Write) -> Result<()> {
+pub(crate) fn execute(
+    engine: Option<&dyn Engine>,
+    cmd: &Command,
+    out: &mut dyn Write,
+) -> Result<()> {
     let w = |r: std::io::Result<()>| r.map_err(Error::Output);
     let need = || Error::Internal("checkpoint and backup need an open store".to_string());
     match cmd {
@@ -689,7 +693,7 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 /// A Unix time as `YYYY-MM-DDTHH:MM:SSZ` (UTC), for `backup --list`.
-pub fn format_utc(unix_s: u64) -> String {
+pub(crate) fn format_utc(unix_s: u64) -> String {
     let days = unix_s / 86_400;
     let rem = unix_s % 86_400;
     // Howard Hinnant's days-to-civil, on days since 1970-01-01.

@@ -16,11 +16,11 @@ use crate::store::{Create, Store};
 use crate::{Error, Result};
 
 /// Pairs read by each scan of the `scan` workload.
-pub const SCAN_LEN: u64 = 100;
+pub(crate) const SCAN_LEN: u64 = 100;
 
 /// One workload's numbers.
 #[derive(Debug)]
-pub struct Outcome {
+pub(crate) struct Outcome {
     /// Workload name.
     pub name: &'static str,
     /// Operations run.
@@ -57,7 +57,7 @@ impl Outcome {
 ///
 /// Engine and I/O errors; a `db` that exists and is not an empty directory;
 /// [`Error::Interrupted`] after Ctrl-C.
-pub fn run(
+pub(crate) fn run(
     args: &BenchArgs,
     db: Option<&Path>,
     engine: Option<EngineKind>,
@@ -78,7 +78,7 @@ pub fn run(
 /// # Errors
 ///
 /// [`Error::BadArgument`] when `given` holds anything; I/O errors.
-pub fn fresh_dir(
+pub(crate) fn fresh_dir(
     given: Option<&Path>,
     prefix: &str,
 ) -> Result<(PathBuf, Option<tempfile::TempDir>)> {

@@ -20,10 +20,10 @@ use crate::engine::{Direction, Engine, EngineKind, Flow, Op, VerifyReport, Visit
 use crate::{Corruption, Error, Result};
 
 /// The database file inside the store directory.
-pub const FILE_NAME: &str = "btree.db";
+pub(crate) const FILE_NAME: &str = "btree.db";
 
 /// An open `btree` store.
-pub struct BtreeEngine {
+pub(crate) struct BtreeEngine {
     db: btree::Db,
     page_size_bytes: u64,
 }
@@ -42,7 +42,7 @@ impl std::fmt::Debug for BtreeEngine {
 ///
 /// [`Error::Corruption`] if the file is damaged (see [`open_existing`]);
 /// [`Error::Locked`] if another process has the file open.
-pub fn open(fs: Arc<dyn vfs::Fs>, dir: &Path) -> Result<Box<dyn Engine>> {
+pub(crate) fn open(fs: Arc<dyn vfs::Fs>, dir: &Path) -> Result<Box<dyn Engine>> {
     open_with(fs, dir, btree::Db::open)
 }
 
@@ -56,7 +56,7 @@ pub fn open(fs: Arc<dyn vfs::Fs>, dir: &Path) -> Result<Box<dyn Engine>> {
 /// meta pages are damaged (a damaged newest meta page is refused rather
 /// than reverted to the previous commit); [`Error::Locked`] if another
 /// process has the file open.
-pub fn open_existing(fs: Arc<dyn vfs::Fs>, dir: &Path) -> Result<Box<dyn Engine>> {
+pub(crate) fn open_existing(fs: Arc<dyn vfs::Fs>, dir: &Path) -> Result<Box<dyn Engine>> {
     open_with(fs, dir, btree::Db::open_existing)
 }
 
@@ -68,7 +68,7 @@ pub fn open_existing(fs: Arc<dyn vfs::Fs>, dir: &Path) -> Result<Box<dyn Engine>
 /// # Errors
 ///
 /// As [`open_existing`]; [`Error::Locked`] while a writer has the file.
-pub fn open_read_only(fs: Arc<dyn vfs::Fs>, dir: &Path) -> Result<Box<dyn Engine>> {
+pub(crate) fn open_read_only(fs: Arc<dyn vfs::Fs>, dir: &Path) -> Result<Box<dyn Engine>> {
     open_with(fs, dir, btree::Db::open_read_only)
 }
 

@@ -13,13 +13,13 @@ use crate::shell::{SHELL_WORDS, line_parser};
 
 /// The `rustyline` helper of the shell: completion only.
 #[derive(Debug)]
-pub struct ShellHelper {
+pub(crate) struct ShellHelper {
     parser: clap::Command,
 }
 
 impl ShellHelper {
     /// A helper completing against [`line_parser`].
-    pub fn new() -> ShellHelper {
+    pub(crate) fn new() -> ShellHelper {
         ShellHelper {
             parser: line_parser(),
         }
@@ -30,7 +30,7 @@ impl ShellHelper {
     /// first word completes to a command name (or `help`, `exit`, ...);
     /// after `help`, a command name; a later word starting with `-`, to a
     /// flag of that command not given yet.
-    pub fn candidates(&self, line: &str) -> (usize, Vec<String>) {
+    pub(crate) fn candidates(&self, line: &str) -> (usize, Vec<String>) {
         let start = line
             .char_indices()
             .rev()

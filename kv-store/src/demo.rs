@@ -13,7 +13,7 @@ use crate::engine::EngineKind;
 use crate::{Error, Result};
 
 /// The script the demo's last step pipes into `kv-store shell`.
-pub const SHELL_SCRIPT: &str =
+pub(crate) const SHELL_SCRIPT: &str =
     "put city:1 Paris\nput city:2 Rome\nget city:2\nscan --prefix city:\nstats\n";
 
 /// Lines of the dump file the demo shows.
@@ -26,7 +26,7 @@ const DUMP_LINES_SHOWN: usize = 3;
 ///
 /// The first failing step's error; [`Error::BadArgument`] when `db` exists
 /// and is not an empty directory; [`Error::Interrupted`] after Ctrl-C.
-pub fn run(
+pub(crate) fn run(
     args: &DemoArgs,
     db: Option<&Path>,
     engine: Option<EngineKind>,

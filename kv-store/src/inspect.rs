@@ -110,7 +110,7 @@ impl Inspection {
 ///
 /// [`Error::InspectFoundDamage`] (exit 1) after printing, when something
 /// could not be read; the engine's error if it could not describe itself.
-pub fn run(engine: &dyn Engine, args: &InspectArgs, out: &mut dyn Write) -> Result<()> {
+pub(crate) fn run(engine: &dyn Engine, args: &InspectArgs, out: &mut dyn Write) -> Result<()> {
     let inspection = engine.inspect()?;
     let problems = inspection.problems();
     let w = |r: std::io::Result<()>| r.map_err(Error::Output);
@@ -144,7 +144,7 @@ pub fn run(engine: &dyn Engine, args: &InspectArgs, out: &mut dyn Write) -> Resu
 ///
 /// [`Error::InspectFoundDamage`] (exit 1) after printing; an I/O error
 /// listing the directory.
-pub fn run_unopened(
+pub(crate) fn run_unopened(
     dir: &Path,
     open_error: &Error,
     args: &InspectArgs,
@@ -224,7 +224,7 @@ fn list_files(root: &Path, dir: &Path, files: &mut Vec<(String, u64)>) -> Result
 }
 
 /// `1.5 KiB (1536 bytes)`; under 1 KiB just `512 bytes`.
-pub fn human(bytes: u64) -> String {
+pub(crate) fn human(bytes: u64) -> String {
     const UNITS: [&str; 6] = ["KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
     if bytes < 1024 {
         return format!("{bytes} bytes");

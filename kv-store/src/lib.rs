@@ -21,20 +21,23 @@
 //! # }
 //! ```
 //!
-//! - `cli`: the `clap` declaration of every command.
-//! - `run`: opening the store a command needs and executing it.
-//! - `engine`: the [`Engine`] trait and the scan, batch and verify types.
-//! - `lsm_engine`, `btree_engine`: one adapter per engine.
-//! - `store`: the store directory (engine marker, lock).
-//! - `codec`: escaping, hex, base64, and the tsv / JSON line formats.
-//! - `transfer`: `load` and `dump`; `atomic_file`: dump's write-then-rename.
-//! - `inspect`: the store's files explained (`inspect`).
-//! - `progress`: progress bars (hidden when stderr is not a terminal).
-//! - `stats`: what `stats` and `compact` report; number formats.
-//! - `backup`: `checkpoint`, `backup` and `restore`.
-//! - `shell`, `bench`, `demo`: the interactive prompt, the benchmark, the tour.
-//! - `completion`: Tab completion at the shell prompt.
-//! - `interrupt`: Ctrl-C stops the running command, not the process.
+//! The public modules are what an embedder needs:
+//!
+//! - [`engine`]: the [`Engine`] trait and the scan, batch and verify types
+//!   (also re-exported here).
+//! - [`store`]: the store directory (engine marker, lock) and opening an
+//!   engine on one.
+//! - [`codec`]: escaping, hex, base64, and the tsv / JSON line formats.
+//! - [`transfer`]: `load` and `dump` of line files.
+//! - [`cli`] and [`run`]: the `clap` declaration of every command, and
+//!   executing one, as the binary does.
+//! - [`interrupt`]: Ctrl-C stops the running command, not the process.
+//!
+//! Private to the tool: one adapter per engine (`lsm_engine`,
+//! `btree_engine`), dump's write-then-rename (`atomic_file`), `inspect`,
+//! `stats` (reports and number formats), `backup` (`checkpoint`, `backup`,
+//! `restore`), `shell`, `completion`, `bench`, `demo` and `progress` (bars
+//! hidden when stderr is not a terminal).
 //!
 //! Limits: keys and values are those of the engine underneath (see each
 //! engine's `FORMAT.md`); `load` lines are read whole into memory. The store
@@ -44,23 +47,23 @@
 #![forbid(unsafe_code)]
 #![deny(clippy::unwrap_used)]
 
-pub mod atomic_file;
-pub mod backup;
-pub mod bench;
-pub mod btree_engine;
+mod atomic_file;
+mod backup;
+mod bench;
+mod btree_engine;
 pub mod cli;
 pub mod codec;
-pub mod completion;
-pub mod demo;
+mod completion;
+mod demo;
 pub mod engine;
 mod error;
-pub mod inspect;
+mod inspect;
 pub mod interrupt;
-pub mod lsm_engine;
-pub mod progress;
+mod lsm_engine;
+mod progress;
 pub mod run;
-pub mod shell;
-pub mod stats;
+mod shell;
+mod stats;
 pub mod store;
 pub mod transfer;
 

@@ -20,7 +20,7 @@ use crate::{Corruption, Error, Result};
 
 /// An open `lsm` store.
 #[derive(Debug)]
-pub struct LsmEngine {
+pub(crate) struct LsmEngine {
     db: lsm::Db,
     dir: std::path::PathBuf,
 }
@@ -32,7 +32,7 @@ impl LsmEngine {
     ///
     /// [`Error::Corruption`] if the manifest, a table or the middle of a log
     /// is bad; [`Error::Locked`] if another process holds the directory.
-    pub fn open(fs: Arc<dyn vfs::Fs>, dir: &Path) -> Result<LsmEngine> {
+    pub(crate) fn open(fs: Arc<dyn vfs::Fs>, dir: &Path) -> Result<LsmEngine> {
         let db = lsm::Db::open_with_fs(fs, dir, lsm::Options::default()).map_err(convert)?;
         Ok(LsmEngine {
             db,
@@ -48,7 +48,7 @@ impl LsmEngine {
     ///
     /// As [`LsmEngine::open`]; [`Error::Locked`] while a writer has the
     /// directory.
-    pub fn open_read_only(fs: Arc<dyn vfs::Fs>, dir: &Path) -> Result<LsmEngine> {
+    pub(crate) fn open_read_only(fs: Arc<dyn vfs::Fs>, dir: &Path) -> Result<LsmEngine> {
         let db =
             lsm::Db::open_read_only_with_fs(fs, dir, lsm::Options::default()).map_err(convert)?;
         Ok(LsmEngine {

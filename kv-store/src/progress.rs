@@ -6,7 +6,7 @@ use std::io::IsTerminal;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 /// A bar over `len` units (`None`: a spinner with a rate), labelled `what`.
-pub fn bar(len: Option<u64>, what: &str, unit_is_bytes: bool) -> ProgressBar {
+pub(crate) fn bar(len: Option<u64>, what: &str, unit_is_bytes: bool) -> ProgressBar {
     let target = if std::io::stderr().is_terminal() {
         ProgressDrawTarget::stderr()
     } else {

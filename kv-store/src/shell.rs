@@ -23,11 +23,11 @@ use crate::store::Store;
 use crate::{Error, Result};
 
 /// The file holding the prompt's history, in the store directory.
-pub const HISTORY_FILE: &str = "KV-HISTORY";
+pub(crate) const HISTORY_FILE: &str = "KV-HISTORY";
 
 /// What a line did, and whether the shell goes on after it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Next {
+pub(crate) enum Next {
     /// The line ran (or was empty): read the next line.
     Continue,
     /// The line failed and printed its error; `exit_code` is what the
@@ -69,12 +69,12 @@ impl Failures {
 
 /// Rows an interactive `scan` without `--limit` prints before it stops,
 /// unless changed with `.limit N`.
-pub const ROW_LIMIT_DEFAULT: u64 = 1000;
+pub(crate) const ROW_LIMIT_DEFAULT: u64 = 1000;
 
 /// The parser of shell lines: [`ShellLine`]'s commands with those the shell
 /// does not run (`shell`, `bench`, `demo`) hidden from `help` and from
 /// completion. Typed anyway, they are refused with a message.
-pub fn line_parser() -> clap::Command {
+pub(crate) fn line_parser() -> clap::Command {
     let mut cmd = ShellLine::command();
     for name in NOT_IN_SHELL {
         cmd = cmd.mut_subcommand(name, |c| c.hide(true));
@@ -84,14 +84,14 @@ pub fn line_parser() -> clap::Command {
 }
 
 /// Commands of the command line that the shell refuses.
-pub const NOT_IN_SHELL: [&str; 3] = ["shell", "bench", "demo"];
+pub(crate) const NOT_IN_SHELL: [&str; 3] = ["shell", "bench", "demo"];
 
 /// Words the shell itself understands, beside the commands.
-pub const SHELL_WORDS: [&str; 5] = [".limit", "set", "help", "exit", "quit"];
+pub(crate) const SHELL_WORDS: [&str; 5] = [".limit", "set", "help", "exit", "quit"];
 
 /// One shell session's settings: what `handle_line` needs besides the line.
 #[derive(Debug)]
-pub struct Session {
+pub(crate) struct Session {
     parser: clap::Command,
     /// Rows a `scan` without `--limit` prints before stopping; `None`: all.
     pub row_limit: Option<u64>,
@@ -103,7 +103,7 @@ pub struct Session {
 impl Session {
     /// A session; the row limit is [`ROW_LIMIT_DEFAULT`] when `interactive`
     /// and output goes to a terminal, else none.
-    pub fn new(interactive: bool, output_is_terminal: bool) -> Session {
+    pub(crate) fn new(interactive: bool, output_is_terminal: bool) -> Session {
         Session {
             parser: line_parser(),
             row_limit: (interactive && output_is_terminal).then_some(ROW_LIMIT_DEFAULT),
@@ -119,7 +119,7 @@ impl Session {
 /// A failure to read input, write `out` or set up the prompt; and
 /// [`Error::ShellFailed`] when a command failed and stdin is not a terminal,
 /// or with `--bail` (which stops at the first failure).
-pub fn run(store: &Store, args: ShellArgs, out: &mut dyn Write) -> Result<()> {
+pub(crate) fn run(store: &Store, args: ShellArgs, out: &mut dyn Write) -> Result<()> {
     // Ctrl-C stops the running command; the session goes on.
     let _interruptible = crate::interrupt::Guard::new();
     let stdin = std::io::stdin();
@@ -217,7 +217,7 @@ impl Session {
     /// # Errors
     ///
     /// Only a failure to write `out`; a failing command is [`Next::Failed`].
-    pub fn handle_line(
+    pub(crate) fn handle_line(
         &mut self,
         engine: &dyn Engine,
         line: &str,
@@ -407,7 +407,7 @@ impl Write for LineCap<'_> {
 /// # Errors
 ///
 /// An unterminated quote or a trailing backslash.
-pub fn split_words(line: &str) -> std::result::Result<Vec<String>, String> {
+pub(crate) fn split_words(line: &str) -> std::result::Result<Vec<String>, String> {
     let mut words = Vec::new();
     let mut cur = String::new();
     let mut in_word = false;

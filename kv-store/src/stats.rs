@@ -332,7 +332,7 @@ impl fmt::Display for StoreStats {
 }
 
 /// `n` with a comma between each group of three digits: `1,319,003`.
-pub fn thousands(n: u64) -> String {
+pub(crate) fn thousands(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
     for (i, c) in digits.chars().enumerate() {
@@ -345,7 +345,7 @@ pub fn thousands(n: u64) -> String {
 }
 
 /// `1 file`, `12 files`.
-pub fn files(n: u64) -> String {
+pub(crate) fn files(n: u64) -> String {
     if n == 1 {
         "1 file".to_string()
     } else {
@@ -355,14 +355,14 @@ pub fn files(n: u64) -> String {
 
 /// `count` per second over `elapsed`, as a whole number with thousands
 /// separators: `1,319,003/s`. A zero `elapsed` counts as one nanosecond.
-pub fn per_second(count: u64, elapsed: Duration) -> String {
+pub(crate) fn per_second(count: u64, elapsed: Duration) -> String {
     let rate = count as f64 / elapsed.as_secs_f64().max(1e-9);
     // `as` saturates: an absurd rate prints as u64::MAX, never panics.
     format!("{}/s", thousands(rate.round() as u64))
 }
 
 /// Bytes in binary units with one decimal: `512 B`, `34.5 MiB`.
-pub fn human_bytes(n: u64) -> String {
+pub(crate) fn human_bytes(n: u64) -> String {
     const UNITS: [&str; 5] = ["KiB", "MiB", "GiB", "TiB", "PiB"];
     if n < 1024 {
         return format!("{n} B");
@@ -378,7 +378,7 @@ pub fn human_bytes(n: u64) -> String {
 
 /// A duration in seconds with one decimal (`1.2 s`), or milliseconds
 /// below a tenth of a second (`35 ms`).
-pub fn human_duration(d: Duration) -> String {
+pub(crate) fn human_duration(d: Duration) -> String {
     if d < Duration::from_millis(100) {
         format!("{} ms", d.as_millis())
     } else {

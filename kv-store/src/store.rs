@@ -19,6 +19,8 @@ use crate::{Error, Result};
 pub const MARKER_FILE: &str = "KV-ENGINE";
 /// The file locked while a command has the store open.
 pub const LOCK_FILE: &str = "KV-LOCK";
+/// The file of a btree store's database, beside [`MARKER_FILE`].
+pub const BTREE_FILE: &str = crate::btree_engine::FILE_NAME;
 
 /// Whether opening may create a store that does not exist yet.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

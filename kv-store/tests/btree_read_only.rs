@@ -1,4 +1,4 @@
-//! `btree_engine::open_read_only`, for the reading commands: reads, scans
+//! `store::open_engine_read_only` of a btree store, for the reading commands: reads, scans
 //! and verify of a `btree` store change no byte and no name; writes fail.
 
 use std::collections::BTreeMap;
@@ -6,7 +6,8 @@ use std::ffi::OsString;
 use std::path::Path;
 use std::sync::Arc;
 
-use kv_store::{EngineKind, Flow, ScanSpec, btree_engine, store::open_engine};
+use kv_store::store::{open_engine, open_engine_read_only};
+use kv_store::{EngineKind, Flow, ScanSpec};
 use vfs::{Fs, MemFs, OpenMode};
 
 fn snapshot(fs: &MemFs, dir: &Path) -> BTreeMap<OsString, Vec<u8>> {
@@ -33,8 +34,8 @@ fn a_read_only_btree_engine_reads_and_verifies_without_writing() {
     engine.close().unwrap();
     let before = snapshot(&fs, dir);
 
-    let a = btree_engine::open_read_only(fs.clone(), dir).unwrap();
-    let b = btree_engine::open_read_only(fs.clone(), dir).unwrap();
+    let a = open_engine_read_only(fs.clone(), dir, EngineKind::Btree).unwrap();
+    let b = open_engine_read_only(fs.clone(), dir, EngineKind::Btree).unwrap();
     assert_eq!(a.get(b"k0042").unwrap().as_deref(), Some(&b"v"[..]));
     let mut n = 0;
     b.scan(&ScanSpec::default(), &mut |_, _| {

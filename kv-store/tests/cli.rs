@@ -288,6 +288,11 @@ fn sigkill_during_load_leaves_a_prefix_of_whole_batches(engine: &str) {
     let dir = tempfile::tempdir().unwrap();
     let db = store(&dir);
     ok(&kv(&db, engine, &["put", "a-first", "x"]));
+    // A load that returned is durable: the kill of a later one keeps it.
+    let earlier = dir.path().join("earlier.tsv");
+    let lines: String = (0..1000).map(|i| format!("j{i:06}\tv{i}\n")).collect();
+    std::fs::write(&earlier, lines).unwrap();
+    ok(&kv(&db, engine, &["load", earlier.to_str().unwrap()]));
     let mut child = Command::new(BIN)
         .arg("--db")
         .arg(&db)
@@ -298,26 +303,46 @@ fn sigkill_during_load_leaves_a_prefix_of_whole_batches(engine: &str) {
         .spawn()
         .unwrap();
     let mut input = child.stdin.take().unwrap();
-    for i in 0..20_000 {
-        // A full pipe blocks us; the kill below ends that.
-        if writeln!(input, "k{i:06}\tvalue {i}").is_err() {
-            break;
-        }
-        if i == 5_000 {
-            input.flush().unwrap();
-            std::thread::sleep(std::time::Duration::from_millis(30));
-            child.kill().unwrap();
-        }
+    // Every write below returns only once the child has taken all but a
+    // pipe's worth of the input (64 KiB on Linux) into its 64 KiB read
+    // buffer, and it reads a line past a batch only after committing that
+    // batch: so when the last write returns, every batch ending before the
+    // last `UNREAD_BYTES_MAX` bytes is committed, whatever the timing. The
+    // kill then lands while the child works through the rest. A committed
+    // batch survives the kill of the process in lsm (its log write reached
+    // the kernel); the btree adapter's commits wait for the load's next
+    // sync (one a second), so there the surviving prefix is timing's.
+    const LINES: usize = 20_000;
+    const UNREAD_BYTES_MAX: usize = 2 * 64 * 1024;
+    let mut written = 0;
+    for i in 0..LINES {
+        let line = format!("k{i:06}\tvalue {i}\n");
+        input.write_all(line.as_bytes()).unwrap();
+        written += line.len();
     }
+    child.kill().unwrap();
     drop(input);
     child.wait().unwrap();
+    // Lines are at least 16 bytes: at most this many lines were not yet
+    // read, and one batch more may be uncommitted.
+    let committed_min = match engine {
+        "lsm" => LINES - UNREAD_BYTES_MAX.div_ceil(16) - 100,
+        _ => 0,
+    };
+    assert!(written > UNREAD_BYTES_MAX + 100 * 32, "{written} bytes");
     let keys = ok(&kv(&db, engine, &["scan", "--keys-only", "--prefix", "k"]));
     let n = keys.lines().count();
     assert_eq!(n % 100, 0, "{n} keys: a torn batch");
+    assert!(
+        n >= committed_min,
+        "{n} keys, but the child had taken in all but the last {UNREAD_BYTES_MAX} bytes"
+    );
     for (i, k) in keys.lines().enumerate() {
         assert_eq!(k, format!("k{i:06}"), "gap in the loaded prefix");
     }
     assert_eq!(ok(&kv(&db, engine, &["get", "a-first"])), "x\n");
+    let earlier = ok(&kv(&db, engine, &["scan", "--keys-only", "--prefix", "j"]));
+    assert_eq!(earlier.lines().count(), 1000, "the earlier load lost pairs");
     assert!(ok(&kv(&db, engine, &["verify"])).starts_with("ok: "));
 }
 
