@@ -51,33 +51,41 @@
 #![forbid(unsafe_code)]
 #![deny(clippy::unwrap_used)]
 
+mod background;
 mod batch;
 mod blob;
+mod builder;
 mod cache;
 mod checkpoint;
+mod commit;
 mod compaction;
 mod db;
 mod error;
 mod filter;
+mod flush;
 mod inspect;
 mod iter;
 mod key;
 mod lifecycle;
 mod manifest;
 mod memtable;
+mod obsolete;
+mod open;
 mod options;
 mod probe;
+mod read;
 mod recovery;
 mod sstable;
 mod stats;
 mod varint;
 mod verify;
 mod version;
+mod version_set;
 mod wal;
 
 pub use batch::WriteBatch;
 pub use checkpoint::CheckpointInfo;
-pub use db::{Db, Snapshot};
+pub use db::Db;
 pub use error::{Error, Result};
 pub use inspect::{
     BlobFileDescription, BlobStoreDescription, LevelDescription, LogDescription,
@@ -85,6 +93,7 @@ pub use inspect::{
 };
 pub use iter::DbIter;
 pub use options::{Options, SyncMode};
+pub use read::Snapshot;
 pub use stats::{LevelStats, Stats};
 pub use verify::{BlobRepairReport, Problem, TableReport, VerifyReport};
 pub(crate) use version::Version;

@@ -34,6 +34,10 @@ pub struct Stats {
     pub blob_files: usize,
     /// Blob files deleted since open (no table referenced them any more).
     pub blob_files_deleted: u64,
+    /// Unlinks of obsolete files (tables, logs, blob files, old manifests)
+    /// that failed since open. Never fatal: each such file is retried at
+    /// the next scan, or deleted by the next open.
+    pub obsolete_delete_failures: u64,
     /// Value bytes in blob files that the current tables reference.
     pub blob_live_bytes: u64,
     /// Value bytes in blob files that no current table references

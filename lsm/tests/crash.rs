@@ -9,7 +9,6 @@ use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
-use std::time::Duration;
 
 use larder_lsm::{Db, Options, SyncMode, WriteBatch};
 use vfs::crash_test::{ExploreOptions, explore};
@@ -38,7 +37,8 @@ fn key(i: u32) -> Vec<u8> {
 }
 
 /// Deterministic writes with deletes and batches; flushes and a compaction
-/// along the way, plus whatever the background thread starts.
+/// along the way, plus whatever the background thread starts, waited for
+/// at the end so every run ends in the same state.
 fn workload(fs: Arc<dyn vfs::Fs>) -> Outcome {
     let mut out = Outcome::default();
     let Ok(db) = Db::open_with_fs(fs, "/db", crash_options()) else {
@@ -80,6 +80,9 @@ fn workload(fs: Arc<dyn vfs::Fs>) -> Outcome {
             return out;
         }
     }
+    if db.wait_idle().is_err() {
+        return out;
+    }
     out.stats = Some(db.stats());
     let _ = db.close();
     out
@@ -89,20 +92,11 @@ fn workload(fs: Arc<dyn vfs::Fs>) -> Outcome {
 /// so the crash test below cuts the power in the middle of both.
 #[test]
 fn crash_workload_collects_and_deletes_blobs() {
-    // When a blob file goes depends on when the background threads let go
-    // of the tables pointing into it: some of a few runs must delete one.
-    let mut all = Vec::new();
-    for _ in 0..8 {
-        let out = workload(Arc::new(vfs::MemFs::new()));
-        let stats = out.stats.expect("workload finished");
-        assert!(stats.blob_bytes > 0, "{stats:?}");
-        let done = stats.blob_gc_bytes > 0 && stats.blob_files_deleted > 0;
-        all.push(stats);
-        if done {
-            return;
-        }
-    }
-    panic!("no run collected and deleted a blob file: {all:?}");
+    let out = workload(Arc::new(vfs::MemFs::new()));
+    let stats = out.stats.expect("workload finished");
+    assert!(stats.blob_bytes > 0, "{stats:?}");
+    assert!(stats.blob_gc_bytes > 0, "{stats:?}");
+    assert!(stats.blob_files_deleted > 0, "{stats:?}");
 }
 
 fn apply(model: &mut BTreeMap<Vec<u8>, Vec<u8>>, ops: &[Op]) {
@@ -335,20 +329,25 @@ fn sigkill_leaves_every_acknowledged_write() {
             .spawn()
             .expect("spawn child");
         let stdout = child.stdout.take().expect("child stdout");
-        let reader = std::thread::spawn(move || {
-            let mut last: Option<u64> = None;
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                if let Ok(i) = line.trim().parse::<u64>() {
-                    last = Some(i);
+        // Killed once it acknowledged a number of writes that grows each
+        // round (not after a wall-clock delay); the lines it prints
+        // between that one and its death are read to the end.
+        let kill_at = next + 200 + 150 * round;
+        let mut last: Option<u64> = None;
+        let mut killed = false;
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if let Ok(i) = line.trim().parse::<u64>() {
+                last = Some(i);
+                if i >= kill_at && !killed {
+                    child.kill().expect("SIGKILL the child");
+                    killed = true;
                 }
             }
-            last
-        });
-        std::thread::sleep(Duration::from_millis(300 + 150 * round));
-        child.kill().expect("SIGKILL the child");
+        }
+        // The child ended on its own only if it failed: kill is a no-op.
+        let _ = child.kill();
         let _ = child.wait();
-        let last = reader.join().expect("reader thread");
         let Some(last) = last else {
             continue; // killed before its first write: nothing to check
         };
