@@ -68,8 +68,9 @@ use crate::memtable::Memtable;
 use crate::read::{Snapshot, bound_key, bounds, prefix_bounds};
 use crate::recovery::Access;
 use crate::sstable::reader::Table;
+use crate::stats::Counters;
 use crate::verify::{BlobRepairReport, TableReport, VerifyReport};
-use crate::version::{NUM_LEVELS, Version};
+use crate::version::Version;
 use crate::version_set::ManifestState;
 use crate::{Error, Options, Result, Stats};
 
@@ -81,24 +82,6 @@ pub(crate) struct SuperVersion {
     /// The memtable being flushed, and the log number that follows it.
     pub(crate) imm: Option<(Arc<Memtable>, u64)>,
     pub(crate) version: Arc<Version>,
-}
-
-/// The counters [`Db::stats`] reports: atomics, updated without a lock.
-#[derive(Debug, Default)]
-pub(crate) struct Counters {
-    pub(crate) user_bytes: AtomicU64,
-    pub(crate) flush_bytes: AtomicU64,
-    pub(crate) compaction_bytes: AtomicU64,
-    pub(crate) gets: AtomicU64,
-    pub(crate) filter_negatives: AtomicU64,
-    pub(crate) filter_positives: AtomicU64,
-    pub(crate) compactions: AtomicU64,
-    pub(crate) flushes: AtomicU64,
-    pub(crate) write_stalls: AtomicU64,
-    pub(crate) blob_bytes: AtomicU64,
-    pub(crate) blob_gc_bytes: AtomicU64,
-    pub(crate) blob_files_deleted: AtomicU64,
-    pub(crate) obsolete_delete_failures: AtomicU64,
 }
 
 /// The engine every clone of a [`Db`] (and every background thread,
@@ -205,14 +188,14 @@ impl Db {
         self.inner().access == Access::ReadOnly
     }
 
-    fn check_writable(&self) -> Result<()> {
+    pub(crate) fn check_writable(&self) -> Result<()> {
         if self.is_read_only() {
             return Err(Error::ReadOnly);
         }
         Ok(())
     }
 
-    fn inner(&self) -> &Inner {
+    pub(crate) fn inner(&self) -> &Inner {
         &self.shared.inner
     }
 
@@ -222,7 +205,7 @@ impl Db {
     ///
     /// [`Error::KeyTooLarge`], [`Error::ValueTooLarge`], a log write or sync
     /// failure, or [`Error::Closed`] after a background failure. Under
-    /// [`SyncMode::GroupCommit`] the writers that shared a failed sync get
+    /// [`SyncMode::GroupCommit`](crate::SyncMode::GroupCommit) the writers that shared a failed sync get
     /// [`Error::Closed`] naming it. A write that failed is never visible.
     pub fn put(&self, key: impl Into<Bytes>, value: impl Into<Bytes>) -> Result<()> {
         let mut b = WriteBatch::new();
@@ -389,54 +372,6 @@ impl Db {
         })
     }
 
-    /// For [`Db::checkpoint`] (`checkpoint.rs`): the file system, and
-    /// whether blobs live in the store's own `blobs/` (no
-    /// `Options::blob_dirs`).
-    pub(crate) fn checkpoint_env(&self) -> (Arc<dyn vfs::Fs>, bool) {
-        let inner = self.inner();
-        (Arc::clone(&inner.fs), inner.opts.blob_dirs.is_empty())
-    }
-
-    /// For [`Db::checkpoint`] (`checkpoint.rs`): flushes the memtable, takes
-    /// two fresh file numbers (the checkpoint's log and manifest), and pins
-    /// the live version with the blob files its tables reference. The
-    /// version and the blob records are read under the manifest lock, so
-    /// they belong to one edit; holding the version's tables keeps their
-    /// files, and the blobs they reference, on disk.
-    pub(crate) fn checkpoint_pin(&self) -> Result<crate::checkpoint::Pinned> {
-        self.check_writable()?;
-        let inner = self.inner();
-        inner.state.check()?;
-        inner.flush()?;
-        let log_number = inner.new_file_number()?;
-        let manifest_number = inner.new_file_number()?;
-        let m = inner.manifest.lock();
-        let version = Arc::clone(&inner.super_version().version);
-        let live = m.blobs.live(&version);
-        let blobs = live
-            .keys()
-            .filter_map(|b| m.blobs.files.get(b).copied())
-            .collect();
-        let mut table_blobs: Vec<_> = version
-            .levels
-            .iter()
-            .flatten()
-            .filter_map(|t| m.blobs.tables.get(&t.number).map(|u| (t.number, u.clone())))
-            .collect();
-        table_blobs.sort_unstable_by_key(|(n, _)| *n);
-        Ok(crate::checkpoint::Pinned {
-            fs: Arc::clone(&inner.fs),
-            dir: inner.dir.clone(),
-            version,
-            blobs,
-            table_blobs,
-            last_seq: inner.last_seq.load(Ordering::Acquire),
-            next_file: inner.reserved.load(Ordering::Acquire),
-            log_number,
-            manifest_number,
-        })
-    }
-
     /// Blocks until the background threads are idle: no memtable waits
     /// to be flushed, no compaction (blob garbage collection included) is
     /// running or due; then deletes the obsolete files no reader holds
@@ -528,72 +463,6 @@ impl Db {
             });
         }
         Ok(())
-    }
-}
-
-impl Inner {
-    pub(crate) fn stats(&self) -> Stats {
-        let sv = self.super_version();
-        let c = &self.counters;
-        let levels = (0..NUM_LEVELS)
-            .map(|l| crate::LevelStats {
-                files: sv.version.levels[l].len(),
-                bytes: sv.version.level_bytes(l),
-                entries: sv.version.levels[l].iter().map(|t| t.props.entries).sum(),
-                tombstones: sv.version.levels[l]
-                    .iter()
-                    .map(|t| t.props.tombstones)
-                    .sum(),
-            })
-            .collect();
-        let user = c.user_bytes.load(Ordering::Relaxed);
-        let blob_bytes = c.blob_bytes.load(Ordering::Relaxed);
-        let blob_gc_bytes = c.blob_gc_bytes.load(Ordering::Relaxed);
-        let written = c.flush_bytes.load(Ordering::Relaxed)
-            + c.compaction_bytes.load(Ordering::Relaxed)
-            + blob_bytes
-            + blob_gc_bytes;
-        let mems = std::iter::once(&sv.mem).chain(sv.imm.as_ref().map(|(m, _)| m));
-        let (blob_files, blob_total, blob_live) = {
-            let m = self.manifest.lock();
-            let live: u64 = m.blobs.live(&sv.version).values().map(|l| l.bytes).sum();
-            let total: u64 = m.blobs.files.values().map(|b| b.bytes).sum();
-            (m.blobs.files.len(), total, live)
-        };
-        Stats {
-            levels,
-            user_bytes: user,
-            flush_bytes: c.flush_bytes.load(Ordering::Relaxed),
-            compaction_bytes: c.compaction_bytes.load(Ordering::Relaxed),
-            blob_bytes,
-            blob_gc_bytes,
-            blob_files,
-            blob_files_deleted: c.blob_files_deleted.load(Ordering::Relaxed),
-            obsolete_delete_failures: c.obsolete_delete_failures.load(Ordering::Relaxed),
-            blob_live_bytes: blob_live,
-            blob_garbage_bytes: blob_total.saturating_sub(blob_live),
-            blob_space_amplification: if blob_live == 0 {
-                if blob_total == 0 { 1.0 } else { f64::INFINITY }
-            } else {
-                blob_total as f64 / blob_live as f64
-            },
-            write_amplification: if user == 0 {
-                0.0
-            } else {
-                written as f64 / user as f64
-            },
-            gets: c.gets.load(Ordering::Relaxed),
-            tables_probed: c.filter_negatives.load(Ordering::Relaxed)
-                + c.filter_positives.load(Ordering::Relaxed),
-            filter_negatives: c.filter_negatives.load(Ordering::Relaxed),
-            filter_positives: c.filter_positives.load(Ordering::Relaxed),
-            flushes: c.flushes.load(Ordering::Relaxed),
-            compactions: c.compactions.load(Ordering::Relaxed),
-            write_stalls: c.write_stalls.load(Ordering::Relaxed),
-            memtable_entries: mems.clone().map(|m| m.len() as u64).sum(),
-            memtable_tombstones: mems.map(|m| m.tombstones() as u64).sum(),
-            last_sequence: self.latest_seq(),
-        }
     }
 }
 

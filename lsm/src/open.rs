@@ -13,13 +13,14 @@ use parking_lot::{Condvar, Mutex, RwLock};
 use crate::background::BgState;
 use crate::cache::BlockCache;
 use crate::commit::{CommitQueue, WriteState};
-use crate::db::{Counters, Db, Inner, Shared, SuperVersion};
+use crate::db::{Db, Inner, Shared, SuperVersion};
 use crate::key::SeqNo;
 use crate::lifecycle::Lifecycle;
 use crate::manifest::{self, FileKind, VersionEdit};
 use crate::memtable::Memtable;
 use crate::obsolete::Obsolete;
 use crate::recovery::{self, Access};
+use crate::stats::Counters;
 use crate::version::{NUM_LEVELS, Version};
 use crate::version_set::{ManifestState, NUMBERS_RESERVED_BATCH};
 use crate::wal::writer::LogWriter;
@@ -40,8 +41,8 @@ impl Db {
     ///
     /// # Errors
     ///
-    /// [`Error::Fs`] with [`vfs::Error::Locked`] if another handle has it
-    /// open; [`Error::Corruption`] if the manifest, a table or the middle of
+    /// [`Error::Fs`](crate::Error::Fs) with [`vfs::Error::Locked`] if another handle has it
+    /// open; [`Error::Corruption`](crate::Error::Corruption) if the manifest, a table or the middle of
     /// a log fails its checks (a torn log tail is dropped).
     pub fn open_with_fs(fs: Arc<dyn vfs::Fs>, dir: impl AsRef<Path>, opts: Options) -> Result<Db> {
         opts.validate()?;
@@ -220,14 +221,14 @@ impl Db {
     /// write), so several read-only handles open at once while a
     /// read-write open is refused, and the other way round. Writes,
     /// `flush`, `sync`, `compact_range` and `repair_blobs` return
-    /// [`Error::ReadOnly`]. A directory without a store opens as an empty
+    /// [`Error::ReadOnly`](crate::Error::ReadOnly). A directory without a store opens as an empty
     /// store; `options.create_if_missing` is ignored.
     ///
     /// # Errors
     ///
-    /// [`Error::Fs`] with [`vfs::Error::Locked`] while a read-write handle
+    /// [`Error::Fs`](crate::Error::Fs) with [`vfs::Error::Locked`] while a read-write handle
     /// has it open, or `NotFound` if `dir` does not exist;
-    /// [`Error::Corruption`] as for [`Db::open_with_fs`].
+    /// [`Error::Corruption`](crate::Error::Corruption) as for [`Db::open_with_fs`].
     pub fn open_read_only_with_fs(
         fs: Arc<dyn vfs::Fs>,
         dir: impl AsRef<Path>,
