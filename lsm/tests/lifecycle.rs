@@ -38,6 +38,7 @@ fn every_call_on_another_clone_after_close_returns_closed() {
     assert!(is_closed(back.next().expect("an error, not an end")));
     assert!(is_closed(snap.get(b"a")));
     assert!(is_closed(other.snapshot().get(b"a")));
+    assert!(is_closed(other.wait_idle()));
     assert!(is_closed(other.flush()));
     assert!(is_closed(other.sync()));
     assert!(is_closed(other.compact_range::<&[u8], _>(..)));
@@ -188,4 +189,25 @@ fn after_a_failed_log_sync_writes_fail_with_the_reason_and_reads_go_on() {
     assert!(other.verify().expect("verify").is_clean());
     assert!(matches!(db.close(), Err(Error::Closed { reason: Some(_) })));
     assert!(is_closed(other.get(b"a")));
+}
+
+/// `wait_idle` returns once no flush or compaction is due: the memtables
+/// written are flushed and L0 is below its compaction trigger. A
+/// read-only handle has no background work and is idle at once.
+#[test]
+fn wait_idle_returns_with_no_background_work_due() {
+    let fs: Arc<dyn vfs::Fs> = Arc::new(vfs::MemFs::new());
+    let opts = common::tiny_options();
+    let db = Db::open_with_fs(Arc::clone(&fs), "db", opts.clone()).expect("open");
+    for i in 0..2000u32 {
+        db.put(format!("key{:05}", i % 700), format!("value{i}"))
+            .expect("put");
+    }
+    db.wait_idle().expect("idle");
+    let s = db.stats();
+    assert!(s.flushes > 0 && s.compactions > 0, "{s:?}");
+    assert!(s.levels[0].files < opts.l0_compaction_trigger, "{s:?}");
+    db.close().expect("close");
+    let ro = Db::open_read_only_with_fs(fs, "db", opts).expect("read-only open");
+    ro.wait_idle().expect("a read-only handle is idle");
 }
