@@ -246,7 +246,7 @@ impl Db {
         inner.flush()?;
         let log_number = inner.new_file_number()?;
         let manifest_number = inner.new_file_number()?;
-        let m = inner.manifest.lock();
+        let m = inner.versions.manifest.lock();
         let version = Arc::clone(&inner.super_version().version);
         let live = m.blobs.live(&version);
         let blobs = live
@@ -267,7 +267,7 @@ impl Db {
             blobs,
             table_blobs,
             last_seq: inner.last_seq.load(Ordering::Acquire),
-            next_file: inner.reserved.load(Ordering::Acquire),
+            next_file: inner.versions.reserved.load(Ordering::Acquire),
             log_number,
             manifest_number,
         })

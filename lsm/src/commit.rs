@@ -328,7 +328,7 @@ impl Inner {
                 // a truncation of it is found until it is flushed.
                 let sealed = (w.log_number, w.log.len_bytes());
                 {
-                    let mut m = self.manifest.lock();
+                    let mut m = self.versions.manifest.lock();
                     Self::log_edit(
                         &mut m,
                         &VersionEdit {

@@ -25,20 +25,20 @@
 //! | `write` | the current log, its number, what a `sync` must still sync; the right to switch memtables |
 //! | `queue` | the group-commit queue ([`CommitQueue`]) |
 //! | `bg` | background threads' shutdown flag and idleness ([`BgState`]) |
-//! | `manifest` | the manifest writer, log number, compaction cursors, blob accounting ([`ManifestState`]) |
+//! | `versions.manifest` | the manifest writer, log number, compaction cursors, blob accounting ([`ManifestState`]) |
 //! | `sv` (read-write) | which [`SuperVersion`] is current |
 //! | `snapshots` | the sequence numbers live snapshots read at |
 //! | `obsolete` | files proven obsolete, not yet deleted ([`Obsolete`]) |
 //!
 //! A thread holding several takes them in this order, top to bottom:
-//! `compaction_lock`, `write`, `queue`, `bg`, `manifest`, `sv`. The last
+//! `compaction_lock`, `write`, `queue`, `bg`, `versions.manifest`, `sv`. The last
 //! two, `snapshots` and `obsolete` (and the lifecycle's reason, the block
 //! cache's shards), are leaves: nothing else is taken while one is held.
 //! No lock is held across a wait except the one its condition variable
 //! releases (`write` for `write_cv`, `queue` for `queue_cv`, `bg` for
 //! `bg_cv` and `idle_cv`). Sequence numbers and file numbers are atomics,
 //! read without a lock: `last_seq` is stored (release) only under `write`,
-//! after the memtable insert; `reserved` only under `manifest`, after the
+//! after the memtable insert; `versions.reserved` only under `versions.manifest`, after the
 //! edit reserving the numbers is durable.
 //!
 //! [`CommitQueue`]: crate::commit::CommitQueue
@@ -71,7 +71,7 @@ use crate::sstable::reader::Table;
 use crate::stats::Counters;
 use crate::verify::{BlobRepairReport, TableReport, VerifyReport};
 use crate::version::Version;
-use crate::version_set::ManifestState;
+use crate::version_set::VersionSet;
 use crate::{Error, Options, Result, Stats};
 
 /// What readers need, swapped as one (under `Inner::sv`): frozen once
@@ -97,11 +97,6 @@ pub(crate) struct Inner {
     pub(crate) sv: RwLock<Arc<SuperVersion>>,
     /// The last sequence number published (readers see up to it).
     pub(crate) last_seq: AtomicU64,
-    /// The next file number to hand out (`version_set.rs`).
-    pub(crate) next_file: AtomicU64,
-    /// Numbers below this are recorded in the manifest as handed out
-    /// (raised under the manifest lock, after the edit is durable).
-    pub(crate) reserved: AtomicU64,
     /// The log writes go to (`commit.rs`).
     pub(crate) write: Mutex<WriteState>,
     /// Signalled when a flush or compaction finished (writers wait on it).
@@ -110,8 +105,8 @@ pub(crate) struct Inner {
     pub(crate) queue: Mutex<CommitQueue>,
     /// Signalled when a group finished or a leader stepped down.
     pub(crate) queue_cv: Condvar,
-    /// The version set's mutable half (`version_set.rs`).
-    pub(crate) manifest: Mutex<ManifestState>,
+    /// The manifest, file numbers and blob accounting (`version_set.rs`).
+    pub(crate) versions: VersionSet,
     /// Held for the whole of a compaction, so two never pick one table.
     pub(crate) compaction_lock: Mutex<()>,
     /// The background threads' state (`background.rs`).
@@ -438,7 +433,7 @@ impl Db {
                     // removes the log's own seal marker) is found. The last
                     // edit is protected too; a broken manifest takes
                     // nothing more.
-                    let mut m = inner.manifest.lock();
+                    let mut m = inner.versions.manifest.lock();
                     if m.broken {
                         return Ok(());
                     }
@@ -475,7 +470,7 @@ impl Db {
         inner.state.check_readable()?;
         let sv = inner.super_version();
         let (log_number, blob_files, blob_live) = {
-            let m = inner.manifest.lock();
+            let m = inner.versions.manifest.lock();
             (
                 m.log_number,
                 m.blobs.files.values().copied().collect(),
@@ -490,7 +485,7 @@ impl Db {
             version: Arc::clone(&sv.version),
             memtable_entries,
             last_seq: inner.last_seq.load(Ordering::Acquire),
-            next_file: inner.next_file.load(Ordering::Acquire),
+            next_file: inner.versions.next_file.load(Ordering::Acquire),
             log_number,
             blob_files,
             blob_live,

@@ -123,7 +123,7 @@ impl Inner {
             }
         }
         if !gone_tables.is_empty() {
-            let mut m = self.manifest.lock();
+            let mut m = self.versions.manifest.lock();
             for n in &gone_tables {
                 m.blobs.tables.remove(n);
             }
@@ -190,7 +190,7 @@ impl Inner {
         };
         let mut gone = retry;
         {
-            let mut m = self.manifest.lock();
+            let mut m = self.versions.manifest.lock();
             let unreferenced = m.blobs.unreferenced();
             if !unreferenced.is_empty() {
                 let edit = VersionEdit {

@@ -22,7 +22,7 @@ use crate::obsolete::Obsolete;
 use crate::recovery::{self, Access};
 use crate::stats::Counters;
 use crate::version::{NUM_LEVELS, Version};
-use crate::version_set::{ManifestState, NUMBERS_RESERVED_BATCH};
+use crate::version_set::{ManifestState, NUMBERS_RESERVED_BATCH, VersionSet};
 use crate::wal::writer::LogWriter;
 use crate::{Options, Result, SyncMode};
 
@@ -300,13 +300,15 @@ impl Db {
                 version: Arc::new(s.version),
             })),
             last_seq: AtomicU64::new(s.last_seq),
-            next_file: AtomicU64::new(s.next_file),
-            reserved: AtomicU64::new(s.reserved),
             write: Mutex::new(s.write),
             write_cv: Condvar::new(),
             queue: Mutex::new(CommitQueue::default()),
             queue_cv: Condvar::new(),
-            manifest: Mutex::new(s.manifest),
+            versions: VersionSet {
+                manifest: Mutex::new(s.manifest),
+                next_file: AtomicU64::new(s.next_file),
+                reserved: AtomicU64::new(s.reserved),
+            },
             compaction_lock: Mutex::new(()),
             bg: Mutex::new(BgState::default()),
             bg_cv: Condvar::new(),

@@ -138,7 +138,7 @@ impl Inner {
             + blob_gc_bytes;
         let mems = std::iter::once(&sv.mem).chain(sv.imm.as_ref().map(|(m, _)| m));
         let (blob_files, blob_total, blob_live) = {
-            let m = self.manifest.lock();
+            let m = self.versions.manifest.lock();
             let live: u64 = m.blobs.live(&sv.version).values().map(|l| l.bytes).sum();
             let total: u64 = m.blobs.files.values().map(|b| b.bytes).sum();
             (m.blobs.files.len(), total, live)

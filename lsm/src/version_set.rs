@@ -1,13 +1,15 @@
 //! The version set: the manifest, the live version, file numbers and blob
-//! accounting ([`ManifestState`], under `Inner::manifest`). Logging an
+//! accounting ([`ManifestState`], under `VersionSet::manifest`). Logging an
 //! edit and applying it, [`Inner::install`] (LevelDB's `LogAndApply`), is
-//! the only way a new version is published; file numbers are reserved in
+//! the only way a new version is published ([`VersionSet`]); file numbers are reserved in
 //! the manifest before they are handed out ([`Inner::new_file_number`]).
 
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use parking_lot::Mutex;
 
 use crate::blob::BlobFiles;
 use crate::db::{Inner, SuperVersion};
@@ -20,6 +22,29 @@ use crate::{Error, Result};
 /// File numbers one manifest edit reserves (see `Inner::new_file_number`).
 pub(crate) const NUMBERS_RESERVED_BATCH: u64 = 64;
 
+/// The version set: the manifest and what it records, and the file
+/// numbers. The live version itself is published in `Inner::sv` (with the
+/// memtables), and only by [`Inner::install`], after the edit that makes
+/// it is durable; a memtable switch republishes the same version.
+///
+/// # Concurrency
+///
+/// `manifest` is the manifest lock (see `db.rs` for the lock order).
+/// `next_file` is taken from by any thread without a lock; `reserved` is
+/// raised only under `manifest`, after the edit reserving the numbers is
+/// durable, so a number below it is always recorded as handed out.
+#[derive(Debug)]
+pub(crate) struct VersionSet {
+    /// The manifest writer and the state its edits build.
+    pub(crate) manifest: Mutex<ManifestState>,
+    /// The next file number to hand out.
+    pub(crate) next_file: AtomicU64,
+    /// Numbers below this are recorded in the manifest as handed out.
+    pub(crate) reserved: AtomicU64,
+}
+
+/// What the manifest records beyond the version (under
+/// `VersionSet::manifest`).
 #[derive(Debug)]
 pub(crate) struct ManifestState {
     pub(crate) log: LogWriter,
@@ -77,14 +102,15 @@ impl Inner {
     /// writes has a number below a durably recorded `next_file`: recovery
     /// reads a table or blob numbered beyond it as proof of a lost edit.
     pub(crate) fn new_file_number(&self) -> Result<u64> {
-        let n = self.next_file.fetch_add(1, Ordering::Relaxed);
-        if n < self.reserved.load(Ordering::Acquire) {
+        let n = self.versions.next_file.fetch_add(1, Ordering::Relaxed);
+        if n < self.versions.reserved.load(Ordering::Acquire) {
             return Ok(n);
         }
-        let mut m = self.manifest.lock();
-        let reserved = self.reserved.load(Ordering::Acquire);
+        let mut m = self.versions.manifest.lock();
+        let reserved = self.versions.reserved.load(Ordering::Acquire);
         if n >= reserved {
-            let upto = n.max(self.next_file.load(Ordering::Relaxed)) + NUMBERS_RESERVED_BATCH;
+            let upto =
+                n.max(self.versions.next_file.load(Ordering::Relaxed)) + NUMBERS_RESERVED_BATCH;
             if upto > manifest::FILE_NUMBER_MAX {
                 return Err(Error::corruption(
                     self.dir.join(manifest::CURRENT),
@@ -99,7 +125,7 @@ impl Inner {
                 ..VersionEdit::default()
             };
             Self::log_edit(&mut m, &edit)?;
-            self.reserved.store(upto, Ordering::Release);
+            self.versions.reserved.store(upto, Ordering::Release);
         }
         Ok(n)
     }
@@ -111,13 +137,13 @@ impl Inner {
         opened: Vec<(usize, Arc<Table>)>,
         flushed_log: Option<u64>,
     ) -> Result<()> {
-        let mut m = self.manifest.lock();
+        let mut m = self.versions.manifest.lock();
         let mut edit = edit;
         // The log number moves on only once the edit saying so is durable:
         // an edit logged by another thread meanwhile must not claim the
         // flushed log's writes are in a table.
         edit.log_number = Some(flushed_log.unwrap_or(m.log_number));
-        edit.next_file = Some(self.next_file.load(Ordering::Relaxed));
+        edit.next_file = Some(self.versions.next_file.load(Ordering::Relaxed));
         edit.last_seq = Some(self.last_seq.load(Ordering::Acquire));
         Self::log_edit(&mut m, &edit)?;
         if let Some(n) = flushed_log {

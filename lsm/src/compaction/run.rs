@@ -82,7 +82,7 @@ impl Inner {
             .map(|t| crate::version::user_range(t).1.to_vec())
             .max()
         {
-            self.manifest.lock().cursor[c.level] = last;
+            self.versions.manifest.lock().cursor[c.level] = last;
         }
         self.install(edit, opened, None)?;
         self.counters.compactions.fetch_add(1, Ordering::Relaxed);
@@ -93,7 +93,7 @@ impl Inner {
         let _g = self.compaction_lock.lock();
         // File numbers only grow: tables numbered from here on are this
         // call's outputs.
-        let first_new = self.next_file.load(Ordering::Relaxed);
+        let first_new = self.versions.next_file.load(Ordering::Relaxed);
         for level in 0..NUM_LEVELS - 1 {
             self.check_failed()?;
             let v = Arc::clone(&self.super_version().version);
@@ -150,7 +150,8 @@ impl Inner {
         if self.blobs.is_none() {
             return HashSet::new();
         }
-        self.manifest
+        self.versions
+            .manifest
             .lock()
             .blobs
             .to_collect(v, self.opts.blob_gc_ratio)
@@ -162,13 +163,13 @@ impl Inner {
         if collect.is_empty() {
             return None;
         }
-        picker::pick_blob_collection(v, &self.manifest.lock().blobs, &collect)
+        picker::pick_blob_collection(v, &self.versions.manifest.lock().blobs, &collect)
     }
 
     pub(crate) fn compaction_step(&self) -> Result<()> {
         let _g = self.compaction_lock.lock();
         let v = Arc::clone(&self.super_version().version);
-        let cursor = self.manifest.lock().cursor.clone();
+        let cursor = self.versions.manifest.lock().cursor.clone();
         if let Some(c) = picker::pick(&v, &self.opts, &cursor) {
             self.run_compaction(&c, Move::Allowed)?;
         } else if let Some(c) = self.pick_blob_collection(&v) {
