@@ -1,6 +1,7 @@
 //! One lifecycle for every clone: after `close` on any clone, every call on
 //! every clone returns `Error::Closed` at once, and a writer stalled on a
-//! full memtable wakes with it instead of waiting forever.
+//! full memtable (or a caller of `wait_idle`) wakes with it instead of
+//! waiting forever.
 
 mod common;
 
@@ -144,6 +145,11 @@ fn a_writer_stalled_on_a_clone_wakes_with_closed_when_another_closes() {
         let big = big.clone();
         std::thread::spawn(move || db.put("k3", big))
     };
+    // So does a wait for idleness: the flush thread is busy at the gate.
+    let idler = {
+        let db = db.clone();
+        std::thread::spawn(move || db.wait_idle())
+    };
     let closer = {
         let db = db.clone();
         std::thread::spawn(move || db.close())
@@ -152,6 +158,11 @@ fn a_writer_stalled_on_a_clone_wakes_with_closed_when_another_closes() {
     assert!(
         matches!(stalled, Err(Error::Closed { reason: None })),
         "{stalled:?}"
+    );
+    let idle = idler.join().expect("idler thread");
+    assert!(
+        matches!(idle, Err(Error::Closed { reason: None })),
+        "{idle:?}"
     );
     assert!(is_closed(db.get(b"k1")));
     gate.open_gate();
