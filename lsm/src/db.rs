@@ -162,7 +162,9 @@ impl Drop for Shared {
 /// a writer's I/O and see every write acknowledged before they began.
 /// `flush`, `compact_range` and `verify` run beside reads and writes;
 /// `verify` reads the tables live when it began, which compaction keeps on
-/// disk until it is done.
+/// disk until it is done. Flushes and compactions run on two background
+/// threads the handle owns; [`Db::wait_idle`] waits, from any thread, until
+/// they have nothing left to do.
 ///
 /// All clones share one lifecycle: open, closing, closed, or failed.
 /// [`Db::close`] on any clone closes them all: from then on every call on
@@ -170,8 +172,8 @@ impl Drop for Shared {
 /// in the memtable wakes with it, and the background threads stop. A
 /// background or log failure moves the database to failed: every call that
 /// writes then returns [`Error::Closed`] with the reason, while reads go
-/// on. Dropping the last clone
-/// without `close` stops the background threads too, but reports nothing.
+/// on. Dropping the last clone without `close` stops the background
+/// threads too, but reports nothing.
 #[derive(Clone, Debug)]
 pub struct Db {
     pub(crate) shared: Arc<Shared>,
