@@ -17,6 +17,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use crate::blob::{BlobMeta, BlobUse};
 use crate::manifest::{self, VersionEdit};
@@ -221,6 +222,56 @@ fn copy(fs: &dyn vfs::Fs, from: &Path, to: &Path) -> Result<u64> {
     }
     dst.sync_data()?;
     Ok(len)
+}
+
+impl Db {
+    /// For [`Db::checkpoint`] (`checkpoint.rs`): the file system, and
+    /// whether blobs live in the store's own `blobs/` (no
+    /// `Options::blob_dirs`).
+    pub(crate) fn checkpoint_env(&self) -> (Arc<dyn vfs::Fs>, bool) {
+        let inner = self.inner();
+        (Arc::clone(&inner.fs), inner.opts.blob_dirs.is_empty())
+    }
+
+    /// For [`Db::checkpoint`] (`checkpoint.rs`): flushes the memtable, takes
+    /// two fresh file numbers (the checkpoint's log and manifest), and pins
+    /// the live version with the blob files its tables reference. The
+    /// version and the blob records are read under the manifest lock, so
+    /// they belong to one edit; holding the version's tables keeps their
+    /// files, and the blobs they reference, on disk.
+    pub(crate) fn checkpoint_pin(&self) -> Result<crate::checkpoint::Pinned> {
+        self.check_writable()?;
+        let inner = self.inner();
+        inner.state.check()?;
+        inner.flush()?;
+        let log_number = inner.new_file_number()?;
+        let manifest_number = inner.new_file_number()?;
+        let m = inner.versions.manifest.lock();
+        let version = Arc::clone(&inner.super_version().version);
+        let live = m.blobs.live(&version);
+        let blobs = live
+            .keys()
+            .filter_map(|b| m.blobs.files.get(b).copied())
+            .collect();
+        let mut table_blobs: Vec<_> = version
+            .levels
+            .iter()
+            .flatten()
+            .filter_map(|t| m.blobs.tables.get(&t.number).map(|u| (t.number, u.clone())))
+            .collect();
+        table_blobs.sort_unstable_by_key(|(n, _)| *n);
+        Ok(crate::checkpoint::Pinned {
+            fs: Arc::clone(&inner.fs),
+            dir: inner.dir.clone(),
+            version,
+            blobs,
+            table_blobs,
+            last_seq: inner.last_seq.load(Ordering::Acquire),
+            next_file: inner.versions.reserved.load(Ordering::Acquire),
+            log_number,
+            manifest_number,
+        })
+    }
 }
 
 #[cfg(test)]

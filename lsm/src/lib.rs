@@ -24,9 +24,26 @@
 //! # }
 //! ```
 //!
-//! - `db`: [`Db`] (open, read-only open, writes, reads, background work) and [`Snapshot`].
+//! The files, one line each on what they own (`db.rs`'s module doc has
+//! the locks, what each guards and the order they are taken in):
+//!
+//! - `db`: the handles, [`Db`] and the engine its clones share, and their
+//!   lifecycle (`close`); `lifecycle`: open, closing, closed or failed.
+//! - `open`: [`Db::open_with_fs`] and [`Db::open_read_only_with_fs`],
+//!   ending in one constructor.
 //! - `recovery`: from a directory to the state an open starts from, reading
 //!   only; what is damage and what a crash left (`FORMAT.md`, "Recovery").
+//! - `commit`: the commit pipeline: log append, sync, memtable insert,
+//!   sequence publication, group commit, write stalls and slowdowns.
+//! - `read`: point lookups, iterators and [`Snapshot`]s.
+//! - `version_set`: the manifest, file numbers and blob accounting; an
+//!   edit logged and applied is the only way to publish a version.
+//! - `background`: the flush and compaction threads, and [`Db::wait_idle`].
+//! - `flush`: a memtable to an L0 table; `builder`: writing one table.
+//! - `compaction`: picking (`picker`), merging (`job`) and running
+//!   (`run`) leveled compactions.
+//! - `obsolete`: deleting tables, logs and blob files no version needs,
+//!   by one policy (a failed unlink is counted and retried, never fatal).
 //! - `batch`: [`WriteBatch`], atomic groups of writes, and their log encoding.
 //! - `wal`: the write-ahead log (32 KiB blocks of checksummed records).
 //! - `memtable`: the concurrent skiplist writes land in.
@@ -35,7 +52,6 @@
 //! - `cache`: the byte-bounded block cache.
 //! - `probe`: a point lookup's first pass, over the filters only.
 //! - `version`, `manifest`: the live table set and its log of edits.
-//! - `compaction`: picking and running leveled compactions.
 //! - `iter`: merging iterators and [`DbIter`].
 //! - `blob`: key-value separation: large values in erasure-coded blob files,
 //!   and their garbage collection.
@@ -43,6 +59,9 @@
 //!   that opens on its own (tables and blobs hard-linked where possible).
 //! - `inspect`: [`Db::describe`], the store's files explained ([`StoreDescription`]).
 //! - `verify`: [`Db::verify`] and [`Db::repair_blobs`] ([`VerifyReport`]).
+//! - `stats`: [`Db::stats`] ([`Stats`]) and the counters behind it.
+//! - `key`, `varint`, `error`, `options`: internal keys, varints,
+//!   [`Error`], [`Options`].
 //!
 //! Limits: keys up to [`KEY_LEN_MAX`] bytes, values up to [`VALUE_LEN_MAX`];
 //! 7 levels. The on-disk format is in `FORMAT.md`; durability and tuning in
@@ -51,33 +70,41 @@
 #![forbid(unsafe_code)]
 #![deny(clippy::unwrap_used)]
 
+mod background;
 mod batch;
 mod blob;
+mod builder;
 mod cache;
 mod checkpoint;
+mod commit;
 mod compaction;
 mod db;
 mod error;
 mod filter;
+mod flush;
 mod inspect;
 mod iter;
 mod key;
 mod lifecycle;
 mod manifest;
 mod memtable;
+mod obsolete;
+mod open;
 mod options;
 mod probe;
+mod read;
 mod recovery;
 mod sstable;
 mod stats;
 mod varint;
 mod verify;
 mod version;
+mod version_set;
 mod wal;
 
 pub use batch::WriteBatch;
 pub use checkpoint::CheckpointInfo;
-pub use db::{Db, Snapshot};
+pub use db::Db;
 pub use error::{Error, Result};
 pub use inspect::{
     BlobFileDescription, BlobStoreDescription, LevelDescription, LogDescription,
@@ -85,6 +112,7 @@ pub use inspect::{
 };
 pub use iter::DbIter;
 pub use options::{Options, SyncMode};
+pub use read::Snapshot;
 pub use stats::{LevelStats, Stats};
 pub use verify::{BlobRepairReport, Problem, TableReport, VerifyReport};
 pub(crate) use version::Version;

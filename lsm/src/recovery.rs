@@ -235,8 +235,8 @@ pub(crate) fn recover(
             version.levels[level].push(Arc::new(t));
         }
     }
-    crate::db::sort_version(&mut version);
-    crate::db::check_levels(&version, &mpath, |n| {
+    crate::version_set::sort_version(&mut version);
+    crate::version_set::check_levels(&version, &mpath, |n| {
         st.added_at.get(&n).copied().unwrap_or(0)
     })?;
 

@@ -1,4 +1,9 @@
-//! What [`Db::stats`](crate::Db::stats) reports.
+//! What [`Db::stats`](crate::Db::stats) reports, and the counters behind it.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::db::Inner;
+use crate::version::NUM_LEVELS;
 
 /// Files and bytes of one level.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -34,6 +39,10 @@ pub struct Stats {
     pub blob_files: usize,
     /// Blob files deleted since open (no table referenced them any more).
     pub blob_files_deleted: u64,
+    /// Unlinks of obsolete files (tables, logs, blob files, old manifests)
+    /// that failed since open. Never fatal: each such file is retried at
+    /// the next scan, or deleted by the next open.
+    pub obsolete_delete_failures: u64,
     /// Value bytes in blob files that the current tables reference.
     pub blob_live_bytes: u64,
     /// Value bytes in blob files that no current table references
@@ -84,5 +93,89 @@ impl Stats {
         let tombstones: u64 =
             self.levels.iter().map(|l| l.tombstones).sum::<u64>() + self.memtable_tombstones;
         entries.saturating_sub(tombstones.saturating_mul(2))
+    }
+}
+
+/// The counters [`Db::stats`](crate::Db::stats) reports: atomics, updated without a lock.
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    pub(crate) user_bytes: AtomicU64,
+    pub(crate) flush_bytes: AtomicU64,
+    pub(crate) compaction_bytes: AtomicU64,
+    pub(crate) gets: AtomicU64,
+    pub(crate) filter_negatives: AtomicU64,
+    pub(crate) filter_positives: AtomicU64,
+    pub(crate) compactions: AtomicU64,
+    pub(crate) flushes: AtomicU64,
+    pub(crate) write_stalls: AtomicU64,
+    pub(crate) blob_bytes: AtomicU64,
+    pub(crate) blob_gc_bytes: AtomicU64,
+    pub(crate) blob_files_deleted: AtomicU64,
+    pub(crate) obsolete_delete_failures: AtomicU64,
+}
+
+impl Inner {
+    pub(crate) fn stats(&self) -> Stats {
+        let sv = self.super_version();
+        let c = &self.counters;
+        let levels = (0..NUM_LEVELS)
+            .map(|l| crate::LevelStats {
+                files: sv.version.levels[l].len(),
+                bytes: sv.version.level_bytes(l),
+                entries: sv.version.levels[l].iter().map(|t| t.props.entries).sum(),
+                tombstones: sv.version.levels[l]
+                    .iter()
+                    .map(|t| t.props.tombstones)
+                    .sum(),
+            })
+            .collect();
+        let user = c.user_bytes.load(Ordering::Relaxed);
+        let blob_bytes = c.blob_bytes.load(Ordering::Relaxed);
+        let blob_gc_bytes = c.blob_gc_bytes.load(Ordering::Relaxed);
+        let written = c.flush_bytes.load(Ordering::Relaxed)
+            + c.compaction_bytes.load(Ordering::Relaxed)
+            + blob_bytes
+            + blob_gc_bytes;
+        let mems = std::iter::once(&sv.mem).chain(sv.imm.as_ref().map(|(m, _)| m));
+        let (blob_files, blob_total, blob_live) = {
+            let m = self.versions.manifest.lock();
+            let live: u64 = m.blobs.live(&sv.version).values().map(|l| l.bytes).sum();
+            let total: u64 = m.blobs.files.values().map(|b| b.bytes).sum();
+            (m.blobs.files.len(), total, live)
+        };
+        Stats {
+            levels,
+            user_bytes: user,
+            flush_bytes: c.flush_bytes.load(Ordering::Relaxed),
+            compaction_bytes: c.compaction_bytes.load(Ordering::Relaxed),
+            blob_bytes,
+            blob_gc_bytes,
+            blob_files,
+            blob_files_deleted: c.blob_files_deleted.load(Ordering::Relaxed),
+            obsolete_delete_failures: c.obsolete_delete_failures.load(Ordering::Relaxed),
+            blob_live_bytes: blob_live,
+            blob_garbage_bytes: blob_total.saturating_sub(blob_live),
+            blob_space_amplification: if blob_live == 0 {
+                if blob_total == 0 { 1.0 } else { f64::INFINITY }
+            } else {
+                blob_total as f64 / blob_live as f64
+            },
+            write_amplification: if user == 0 {
+                0.0
+            } else {
+                written as f64 / user as f64
+            },
+            gets: c.gets.load(Ordering::Relaxed),
+            tables_probed: c.filter_negatives.load(Ordering::Relaxed)
+                + c.filter_positives.load(Ordering::Relaxed),
+            filter_negatives: c.filter_negatives.load(Ordering::Relaxed),
+            filter_positives: c.filter_positives.load(Ordering::Relaxed),
+            flushes: c.flushes.load(Ordering::Relaxed),
+            compactions: c.compactions.load(Ordering::Relaxed),
+            write_stalls: c.write_stalls.load(Ordering::Relaxed),
+            memtable_entries: mems.clone().map(|m| m.len() as u64).sum(),
+            memtable_tombstones: mems.map(|m| m.tombstones() as u64).sum(),
+            last_sequence: self.latest_seq(),
+        }
     }
 }

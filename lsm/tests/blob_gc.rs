@@ -50,19 +50,15 @@ fn check_all(db: &Db, round: &[u32]) {
     }
 }
 
-/// Waits (bounded) until `done` holds and the blob files on disk are the
-/// recorded ones (a blob leaves the manifest just before the store deletes
-/// it, and the idle compaction thread deletes what readers let go of).
+/// Waits until background work (blob collection included) is idle and
+/// the obsolete files readers let go of are deleted, then checks that the
+/// blob files on disk are the recorded ones and that `done` holds.
 fn settle(db: &Db, fs: &MemFs, done: impl Fn(&Stats) -> bool) -> Stats {
-    let start = Instant::now();
-    loop {
-        let s = db.stats();
-        let quiet = done(&s) && common::blob_files_on_disk(fs) == s.blob_files;
-        if quiet || start.elapsed() > Duration::from_secs(20) {
-            return s;
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    db.wait_idle().expect("background work idle");
+    let s = db.stats();
+    assert_eq!(common::blob_files_on_disk(fs), s.blob_files, "{s:?}");
+    assert!(done(&s), "{s:?}");
+    s
 }
 
 #[test]

@@ -9,7 +9,6 @@ use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
-use std::time::Duration;
 
 use larder_lsm::{Db, Options, SyncMode, WriteBatch};
 use vfs::crash_test::{ExploreOptions, explore};
@@ -40,7 +39,8 @@ fn key(i: u32) -> Vec<u8> {
 /// Deterministic writes with deletes and batches; flushes and a compaction
 /// along the way, plus whatever the background thread starts. The last
 /// write is followed by a flush, which deletes the tables the compaction
-/// replaced and then the blob files only they pointed into.
+/// replaced and then the blob files only they pointed into; the background
+/// work is waited for at the end so every run ends in the same state.
 fn workload(fs: Arc<dyn vfs::Fs>) -> Outcome {
     let mut out = Outcome::default();
     let Ok(db) = Db::open_with_fs(fs, "/db", crash_options()) else {
@@ -90,6 +90,9 @@ fn workload(fs: Arc<dyn vfs::Fs>) -> Outcome {
         if r.is_err() {
             return out;
         }
+    }
+    if db.wait_idle().is_err() {
+        return out;
     }
     out.stats = Some(db.stats());
     let _ = db.close();
@@ -345,20 +348,25 @@ fn sigkill_leaves_every_acknowledged_write() {
             .spawn()
             .expect("spawn child");
         let stdout = child.stdout.take().expect("child stdout");
-        let reader = std::thread::spawn(move || {
-            let mut last: Option<u64> = None;
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                if let Ok(i) = line.trim().parse::<u64>() {
-                    last = Some(i);
+        // Killed once it acknowledged a number of writes that grows each
+        // round (not after a wall-clock delay); the lines it prints
+        // between that one and its death are read to the end.
+        let kill_at = next + 200 + 150 * round;
+        let mut last: Option<u64> = None;
+        let mut killed = false;
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if let Ok(i) = line.trim().parse::<u64>() {
+                last = Some(i);
+                if i >= kill_at && !killed {
+                    child.kill().expect("SIGKILL the child");
+                    killed = true;
                 }
             }
-            last
-        });
-        std::thread::sleep(Duration::from_millis(300 + 150 * round));
-        child.kill().expect("SIGKILL the child");
+        }
+        // The child ended on its own only if it failed: kill is a no-op.
+        let _ = child.kill();
         let _ = child.wait();
-        let last = reader.join().expect("reader thread");
         let Some(last) = last else {
             continue; // killed before its first write: nothing to check
         };

@@ -1,6 +1,7 @@
 //! One lifecycle for every clone: after `close` on any clone, every call on
 //! every clone returns `Error::Closed` at once, and a writer stalled on a
-//! full memtable wakes with it instead of waiting forever.
+//! full memtable (or a caller of `wait_idle`) wakes with it instead of
+//! waiting forever.
 
 mod common;
 
@@ -38,6 +39,7 @@ fn every_call_on_another_clone_after_close_returns_closed() {
     assert!(is_closed(back.next().expect("an error, not an end")));
     assert!(is_closed(snap.get(b"a")));
     assert!(is_closed(other.snapshot().get(b"a")));
+    assert!(is_closed(other.wait_idle()));
     assert!(is_closed(other.flush()));
     assert!(is_closed(other.sync()));
     assert!(is_closed(other.compact_range::<&[u8], _>(..)));
@@ -143,6 +145,11 @@ fn a_writer_stalled_on_a_clone_wakes_with_closed_when_another_closes() {
         let big = big.clone();
         std::thread::spawn(move || db.put("k3", big))
     };
+    // So does a wait for idleness: the flush thread is busy at the gate.
+    let idler = {
+        let db = db.clone();
+        std::thread::spawn(move || db.wait_idle())
+    };
     let closer = {
         let db = db.clone();
         std::thread::spawn(move || db.close())
@@ -151,6 +158,11 @@ fn a_writer_stalled_on_a_clone_wakes_with_closed_when_another_closes() {
     assert!(
         matches!(stalled, Err(Error::Closed { reason: None })),
         "{stalled:?}"
+    );
+    let idle = idler.join().expect("idler thread");
+    assert!(
+        matches!(idle, Err(Error::Closed { reason: None })),
+        "{idle:?}"
     );
     assert!(is_closed(db.get(b"k1")));
     gate.open_gate();
@@ -188,4 +200,25 @@ fn after_a_failed_log_sync_writes_fail_with_the_reason_and_reads_go_on() {
     assert!(other.verify().expect("verify").is_clean());
     assert!(matches!(db.close(), Err(Error::Closed { reason: Some(_) })));
     assert!(is_closed(other.get(b"a")));
+}
+
+/// `wait_idle` returns once no flush or compaction is due: the memtables
+/// written are flushed and L0 is below its compaction trigger. A
+/// read-only handle has no background work and is idle at once.
+#[test]
+fn wait_idle_returns_with_no_background_work_due() {
+    let fs: Arc<dyn vfs::Fs> = Arc::new(vfs::MemFs::new());
+    let opts = common::tiny_options();
+    let db = Db::open_with_fs(Arc::clone(&fs), "db", opts.clone()).expect("open");
+    for i in 0..2000u32 {
+        db.put(format!("key{:05}", i % 700), format!("value{i}"))
+            .expect("put");
+    }
+    db.wait_idle().expect("idle");
+    let s = db.stats();
+    assert!(s.flushes > 0 && s.compactions > 0, "{s:?}");
+    assert!(s.levels[0].files < opts.l0_compaction_trigger, "{s:?}");
+    db.close().expect("close");
+    let ro = Db::open_read_only_with_fs(fs, "db", opts).expect("read-only open");
+    ro.wait_idle().expect("a read-only handle is idle");
 }

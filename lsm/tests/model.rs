@@ -184,16 +184,10 @@ fn run(ops: Vec<Op>, opts: larder_lsm::Options) {
     // No blob file leaks and none is missing: the store holds exactly the
     // files the manifest records, and each of them still holds live values.
     // (Background work may be between a blob write and its manifest edit:
-    // wait, bounded, for a moment when it is not.)
-    let start = std::time::Instant::now();
-    let (on_disk, stats) = loop {
-        let stats = d.stats();
-        let on_disk = common::blob_files_on_disk(&*fs);
-        if on_disk == stats.blob_files || start.elapsed().as_secs() >= 10 {
-            break (on_disk, stats);
-        }
-        std::thread::sleep(std::time::Duration::from_millis(5));
-    };
+    // wait until it is idle.)
+    d.wait_idle().expect("background work idle");
+    let stats = d.stats();
+    let on_disk = common::blob_files_on_disk(&*fs);
     assert_eq!(on_disk, stats.blob_files, "{stats:?}");
     let report = d.verify().expect("verify");
     assert!(report.is_clean(), "{report:?}");

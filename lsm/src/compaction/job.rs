@@ -8,11 +8,12 @@
 use std::sync::Arc;
 
 use crate::Result;
-use crate::blob::{BlobUse, RefCounter, Separator};
+use crate::blob::{BlobUse, Separator};
+use crate::builder::TableBuilder;
 use crate::compaction::picker::Compaction;
 use crate::iter::{BoxIter, Merge};
 use crate::key::{SeqNo, ValueKind};
-use crate::sstable::writer::{TableOptions, TableWriter};
+use crate::sstable::writer::TableOptions;
 use crate::version::{NUM_LEVELS, Version, user_range};
 
 /// What a job needs from the DB.
@@ -86,7 +87,7 @@ fn merge(
         .collect();
     let out_level = c.out_level;
     let mut outputs = Vec::new();
-    let mut writer: Option<(u64, TableWriter, RefCounter)> = None;
+    let mut writer: Option<TableBuilder> = None;
     let mut current_user: Option<bytes::Bytes> = None;
     let mut last_seq_for_key = SeqNo::MAX;
     for entry in Merge::new(sources) {
@@ -109,34 +110,26 @@ fn merge(
         }
         // Split only between user keys, so a key's versions share one table.
         if first_of_key
-            && let Some((_, w, _)) = &writer
+            && let Some(w) = &writer
             && w.size_estimate_bytes() >= env.table_size_target_bytes
-            && let Some((n, w, refs)) = writer.take()
+            && let Some(w) = writer.take()
         {
-            let (size, _) = w.finish()?;
-            outputs.push((n, size, refs.into_uses()));
+            outputs.push(w.finish()?);
         }
         if writer.is_none() {
             let n = (env.new_file_number)()?;
             created.push(n);
-            let path = env.dir.join(crate::manifest::table_name(n));
-            writer = Some((
-                n,
-                TableWriter::create(env.fs, &path, env.table_opts)?,
-                RefCounter::default(),
-            ));
+            writer = Some(TableBuilder::create(env.fs, env.dir, n, env.table_opts)?);
         }
         if let Some(s) = separator.as_deref_mut() {
             s.apply(&mut k, &mut v_bytes)?;
         }
-        if let Some((_, w, refs)) = &mut writer {
-            refs.note(k.kind, &v_bytes);
-            w.add(&k.encoded(), &v_bytes)?;
+        if let Some(w) = &mut writer {
+            w.add(&k, &v_bytes)?;
         }
     }
-    if let Some((n, w, refs)) = writer {
-        let (size, _) = w.finish()?;
-        outputs.push((n, size, refs.into_uses()));
+    if let Some(w) = writer {
+        outputs.push(w.finish()?);
     }
     Ok(outputs)
 }

@@ -1,0 +1,413 @@
+//! The commit pipeline: every write goes through [`Inner::write`]: append
+//! to the log, sync (as [`SyncMode`] asks), insert into the memtable,
+//! publish the sequence number, in that order (LevelDB's). Group commit
+//! ([`CommitQueue`]) shares one sync among queued writers. Write stalls and
+//! slowdowns are decided in one place, [`Inner::make_room`], which also
+//! switches the memtable and the log when the memtable is full.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use crate::batch::WriteBatch;
+use crate::db::{Inner, SuperVersion};
+use crate::manifest::{self, VersionEdit};
+use crate::memtable::Memtable;
+use crate::wal::writer::LogWriter;
+use crate::{Error, KEY_LEN_MAX, Result, SyncMode, VALUE_LEN_MAX};
+
+#[derive(Debug)]
+pub(crate) struct WriteState {
+    pub(crate) log: LogWriter,
+    pub(crate) log_number: u64,
+    pub(crate) encode_buf: Vec<u8>,
+    /// Under `SyncMode::Never` a switch neither syncs the old log nor the
+    /// new log's directory entry: `sync_all` does, when asked. Only the
+    /// last switched-away log can hold writes not yet in a table (a switch
+    /// waits for the previous flush).
+    pub(crate) old_log_unsynced: Option<LogWriter>,
+    /// The logs an open replayed into the live memtable: the process that
+    /// wrote them may have left them unsynced, so a `sync` syncs them too.
+    pub(crate) replayed_logs_unsynced: Vec<Arc<dyn vfs::File>>,
+    pub(crate) log_name_durable: bool,
+}
+
+impl WriteState {
+    /// Makes every acknowledged write durable: the old log left unsynced
+    /// by a switch (sealed: it takes no more records), the current log's
+    /// name, then the current log.
+    pub(crate) fn sync_all(&mut self, fs: &dyn vfs::Fs, dir: &Path) -> Result<()> {
+        if let Some(old) = &mut self.old_log_unsynced {
+            old.seal()?;
+        }
+        self.old_log_unsynced = None;
+        for f in &self.replayed_logs_unsynced {
+            f.sync_data()?;
+        }
+        self.replayed_logs_unsynced.clear();
+        if !self.log_name_durable {
+            fs.sync_dir(dir)?;
+            self.log_name_durable = true;
+        }
+        self.log.sync()
+    }
+
+    /// As [`WriteState::sync_all`], then records in the log that all of it
+    /// is durable, so damage to its last records is told from a torn tail.
+    pub(crate) fn seal_all(&mut self, fs: &dyn vfs::Fs, dir: &Path) -> Result<()> {
+        self.sync_all(fs, dir)?;
+        self.log.seal()
+    }
+}
+
+/// The writers waiting under [`SyncMode::GroupCommit`], in ticket order.
+///
+/// # Concurrency
+///
+/// Guarded by `Inner::queue`. A writer takes a ticket and queues its batch;
+/// when no leader is active it becomes the leader: it takes the write lock,
+/// makes room, then takes the front of the queue (up to `GROUP_BYTES_MAX`,
+/// and at least up to its own batch) and commits it as one group while
+/// later writers queue. Tickets are handed out in order and a group takes a
+/// prefix of the queue, so the tickets of a group are contiguous and every
+/// earlier ticket is in an earlier group (or was a leader's own, failed in
+/// `make_room`): `done_below` says who is finished. The queue lock is never
+/// held while taking the write lock. At most one leader at a time.
+#[derive(Debug, Default)]
+pub(crate) struct CommitQueue {
+    pub(crate) queued: Vec<(u64, WriteBatch)>,
+    pub(crate) next_ticket: u64,
+    /// Every ticket below this has been committed or failed.
+    pub(crate) done_below: u64,
+    /// The first ticket of a group whose append or sync failed: it and
+    /// every later ticket failed (the engine is stopped).
+    pub(crate) failed_from: Option<u64>,
+    pub(crate) leader_active: bool,
+}
+
+/// Bytes of batches a group-commit leader takes at most, unless its own
+/// batch lies further back: bounds the latency of the writers first in
+/// line and how far a group overshoots the memtable's size (LevelDB: 1 MiB).
+pub(crate) const GROUP_BYTES_MAX: usize = 1 << 20;
+
+/// Takes the group a leader with ticket `leader` commits: the queue's
+/// front, in ticket order, up to [`GROUP_BYTES_MAX`] bytes and at least up
+/// to the leader's own batch, so a group's tickets stay contiguous.
+pub(crate) fn take_group(
+    queued: &mut Vec<(u64, WriteBatch)>,
+    leader: u64,
+) -> Vec<(u64, WriteBatch)> {
+    let mut bytes = 0usize;
+    let n = queued
+        .iter()
+        .take_while(|(t, b)| {
+            bytes = bytes.saturating_add(b.size_bytes);
+            *t <= leader || bytes <= GROUP_BYTES_MAX
+        })
+        .count();
+    queued.drain(..n).collect()
+}
+
+/// Whether a commit syncs the log before its writes become visible.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Durability {
+    Sync,
+    NoSync,
+}
+
+impl Inner {
+    /// Stops the engine after a failed log write or sync: the log's tail is
+    /// unknown (a later record after a partial one would be corruption in
+    /// the middle at recovery), and a failed sync may have dropped data the
+    /// kernel held, so every later write fails too, as in LevelDB and
+    /// RocksDB. Returns `e` for the caller.
+    pub(crate) fn stop(&self, e: Error) -> Error {
+        self.state
+            .fail(format!("write-ahead log write failed: {e}"));
+        e
+    }
+
+    /// `Ok` while the database is open; [`Error::Closed`] once a `close`
+    /// began on any clone, or a failure stopped it.
+    pub(crate) fn check_failed(&self) -> Result<()> {
+        self.state.check()
+    }
+
+    pub(crate) fn write(&self, batch: WriteBatch) -> Result<()> {
+        for (_, k, v) in &batch.ops {
+            if k.len() > KEY_LEN_MAX {
+                return Err(Error::KeyTooLarge {
+                    len: k.len(),
+                    len_max: KEY_LEN_MAX,
+                });
+            }
+            if v.len() > VALUE_LEN_MAX {
+                return Err(Error::ValueTooLarge {
+                    len: v.len(),
+                    len_max: VALUE_LEN_MAX,
+                });
+            }
+        }
+        if batch.is_empty() {
+            return Ok(());
+        }
+        if self.opts.sync == SyncMode::GroupCommit {
+            return self.write_grouped(batch);
+        }
+        let mut w = self.write.lock();
+        self.make_room(&mut w, false)?;
+        let sync = if self.opts.sync == SyncMode::Always {
+            Durability::Sync
+        } else {
+            Durability::NoSync
+        };
+        let mut batch = batch;
+        self.commit(&mut w, std::slice::from_mut(&mut batch), sync)
+    }
+
+    /// Group commit: queues `batch`, then either finds it committed by a
+    /// leader or leads a group itself (see [`CommitQueue`]). A writer whose
+    /// group's append or sync failed gets the cause as the leader's error,
+    /// or as [`Error::Closed`] with it as the reason.
+    pub(crate) fn write_grouped(&self, batch: WriteBatch) -> Result<()> {
+        let mut q = self.queue.lock();
+        let ticket = q.next_ticket;
+        q.next_ticket += 1;
+        q.queued.push((ticket, batch));
+        // Bounded: each wait ends when a group finishes or a leader steps
+        // down, and the first queued writer leads the next group.
+        while q.done_below <= ticket && q.leader_active {
+            self.queue_cv.wait(&mut q);
+        }
+        if q.done_below > ticket {
+            return match q.failed_from {
+                Some(f) if ticket >= f => Err(Error::Closed {
+                    reason: self.state.reason(),
+                }),
+                _ => Ok(()),
+            };
+        }
+        q.leader_active = true;
+        drop(q);
+        let mut w = self.write.lock();
+        if let Err(e) = self.make_room(&mut w, false) {
+            // Only the leader's own write fails; the next in line leads.
+            drop(w);
+            let mut q = self.queue.lock();
+            q.queued.retain(|(t, _)| *t != ticket);
+            q.leader_active = false;
+            self.queue_cv.notify_all();
+            return Err(e);
+        }
+        let group = take_group(&mut self.queue.lock().queued, ticket);
+        let (first, last) = match (group.first(), group.last()) {
+            (Some(f), Some(l)) => (f.0, l.0),
+            // Cannot happen: a writer leads only once no leader is active
+            // and its ticket is not done, and a group's leader marks it
+            // done before stepping down, so no group has taken its batch.
+            _ => unreachable!("a leader's own batch is in its group"),
+        };
+        debug_assert!(first <= ticket && ticket <= last);
+        let mut batches: Vec<WriteBatch> = group.into_iter().map(|(_, b)| b).collect();
+        let r = self.commit(&mut w, &mut batches, Durability::Sync);
+        drop(w);
+        let mut q = self.queue.lock();
+        // Below `first` every ticket is done, or was its leader's own and
+        // failed in `make_room` (that writer returned its error).
+        debug_assert!(q.done_below <= first);
+        q.done_below = last + 1;
+        if r.is_err() && q.failed_from.is_none() {
+            q.failed_from = Some(first);
+        }
+        q.leader_active = false;
+        self.queue_cv.notify_all();
+        r
+    }
+
+    /// Commits `batches` in LevelDB's order: append each to the log, sync
+    /// (when asked), insert into the memtable, publish the last sequence
+    /// number. A reader sees none of them before the sync returned, and a
+    /// failed append or sync stops the engine with nothing inserted.
+    pub(crate) fn commit(
+        &self,
+        w: &mut WriteState,
+        batches: &mut [WriteBatch],
+        sync: Durability,
+    ) -> Result<()> {
+        let seq_first = self.last_seq.load(Ordering::Relaxed) + 1;
+        let mut seq = seq_first;
+        let mut buf = std::mem::take(&mut w.encode_buf);
+        for b in batches.iter() {
+            buf.clear();
+            b.encode(seq, &mut buf);
+            if let Err(e) = w.log.add_record(&buf) {
+                w.encode_buf = buf;
+                return Err(self.stop(e));
+            }
+            seq += b.ops.len() as u64;
+        }
+        w.encode_buf = buf;
+        if sync == Durability::Sync {
+            w.log.sync().map_err(|e| self.stop(e))?;
+        }
+        // The memtable of the log just written: it changes only under the
+        // write lock, which the caller holds.
+        let mem = Arc::clone(&self.sv.read().mem);
+        let mut seq = seq_first;
+        let mut user_bytes = 0u64;
+        for b in batches.iter_mut() {
+            user_bytes += b.size_bytes as u64;
+            for (kind, k, v) in std::mem::take(&mut b.ops) {
+                mem.insert(k, seq, kind, v);
+                seq += 1;
+            }
+        }
+        self.last_seq.store(seq - 1, Ordering::Release);
+        self.counters
+            .user_bytes
+            .fetch_add(user_bytes, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Makes sure the memtable has room, switching it (and the log) when
+    /// full; slows or stalls the writer when L0 is too deep.
+    pub(crate) fn make_room(
+        &self,
+        w: &mut parking_lot::MutexGuard<'_, WriteState>,
+        force: bool,
+    ) -> Result<()> {
+        let mut slowed = false;
+        // Bounded: each wait ends when background work finishes or fails.
+        loop {
+            self.check_failed()?;
+            let sv = self.super_version();
+            let l0 = sv.version.levels[0].len();
+            if l0 >= self.opts.l0_slowdown_trigger && !slowed && !force {
+                slowed = true;
+                self.counters.write_stalls.fetch_add(1, Ordering::Relaxed);
+                parking_lot::MutexGuard::unlocked(w, || {
+                    std::thread::sleep(Duration::from_millis(1))
+                });
+                continue;
+            }
+            if !force && sv.mem.size_bytes() < self.opts.write_buffer_size_bytes {
+                return Ok(());
+            }
+            if force && sv.mem.is_empty() {
+                return Ok(());
+            }
+            if sv.imm.is_some() || l0 >= self.opts.l0_stop_trigger {
+                self.counters.write_stalls.fetch_add(1, Ordering::Relaxed);
+                self.wake_background();
+                self.write_cv.wait_for(w, Duration::from_millis(50));
+                continue;
+            }
+            // Switch: a new log takes the writes.
+            let n = self.new_file_number()?;
+            let mut log = LogWriter::create(&*self.fs, &self.dir.join(manifest::log_name(n)))?;
+            if self.opts.sync == SyncMode::Never {
+                // Nothing waits for durability now: leave the syncs to the
+                // next `sync`/`flush`/`close` (or to the flush of this
+                // memtable, which makes the old log unnecessary).
+                log.set_buffered(true)?;
+                w.log.write_out()?;
+                let old = std::mem::replace(&mut w.log, log);
+                // Any earlier unsynced log belonged to a memtable flushed
+                // since (a switch waits for the previous flush): only this
+                // one can hold writes not yet in a table.
+                w.old_log_unsynced = Some(old);
+                w.log_name_durable = false;
+            } else {
+                // Every write in the old log was synced before it was
+                // acknowledged; sealing it records that in the log, so
+                // damage to its last records is not taken for a torn tail.
+                self.fs.sync_dir(&self.dir)?;
+                w.log.seal()?;
+                // Record its length (a cheap edit beside the flush's), so
+                // a truncation of it is found until it is flushed.
+                let sealed = (w.log_number, w.log.len_bytes());
+                {
+                    let mut m = self.versions.manifest.lock();
+                    Self::log_edit(
+                        &mut m,
+                        &VersionEdit {
+                            logs_sealed: vec![sealed],
+                            ..VersionEdit::default()
+                        },
+                    )?;
+                    m.log_lengths.insert(sealed.0, sealed.1);
+                }
+                w.log = log;
+            }
+            w.log_number = n;
+            // Build from the super version current now, not the one read at
+            // the top of the loop: a compaction may have installed a new
+            // version while the log was being created, and reinstalling the
+            // old one would resurrect its input tables.
+            let mut sv_lock = self.sv.write();
+            let cur = Arc::clone(&sv_lock);
+            *sv_lock = Arc::new(SuperVersion {
+                mem: Arc::new(Memtable::new()),
+                imm: Some((Arc::clone(&cur.mem), n)),
+                version: Arc::clone(&cur.version),
+            });
+            drop(sv_lock);
+            self.wake_background();
+            return Ok(());
+        }
+    }
+
+    pub(crate) fn flush(&self) -> Result<()> {
+        let mut w = self.write.lock();
+        self.make_room(&mut w, true)?;
+        // Bounded: the background thread flushes `imm` or fails.
+        loop {
+            self.check_failed()?;
+            if self.super_version().imm.is_none() {
+                break;
+            }
+            self.wake_background();
+            self.write_cv.wait_for(&mut w, Duration::from_millis(20));
+        }
+        w.sync_all(&*self.fs, &self.dir).map_err(|e| self.stop(e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn queue(sizes: &[usize]) -> Vec<(u64, WriteBatch)> {
+        sizes
+            .iter()
+            .enumerate()
+            .map(|(t, &n)| {
+                let mut b = WriteBatch::new();
+                b.put(vec![b'k'], vec![0u8; n - 1]);
+                (t as u64, b)
+            })
+            .collect()
+    }
+
+    fn tickets(group: &[(u64, WriteBatch)]) -> Vec<u64> {
+        group.iter().map(|(t, _)| *t).collect()
+    }
+
+    #[test]
+    fn group_is_a_prefix_bounded_in_bytes_but_always_holds_the_leader() {
+        let mb = GROUP_BYTES_MAX;
+        let mut q = queue(&[100, 200, 300]);
+        assert_eq!(tickets(&take_group(&mut q, 0)), [0, 1, 2]);
+        assert!(q.is_empty());
+
+        let mut q = queue(&[mb / 2, mb / 2, 10, 10]);
+        assert_eq!(tickets(&take_group(&mut q, 0)), [0, 1]);
+        assert_eq!(tickets(&q), [2, 3]);
+
+        // The leader's own batch is taken even past the bound.
+        let mut q = queue(&[mb, mb, mb]);
+        assert_eq!(tickets(&take_group(&mut q, 1)), [0, 1]);
+        assert_eq!(tickets(&q), [2]);
+    }
+}

@@ -1,0 +1,67 @@
+//! The memtable flush: the immutable memtable becomes an L0 table (large
+//! values moved into blob files), installed by one manifest edit that also
+//! makes its log obsolete.
+
+use std::collections::HashSet;
+use std::sync::atomic::Ordering;
+
+use crate::Result;
+use crate::blob::Separator;
+use crate::builder::{TableEnv, table_options, write_table};
+use crate::compaction::job;
+use crate::db::Inner;
+use crate::manifest::VersionEdit;
+
+impl Inner {
+    /// Flushes the immutable memtable, if any, to an L0 table and installs
+    /// it; the memtable's log becomes obsolete with the same edit.
+    ///
+    /// # Errors
+    ///
+    /// A table or blob write, or the manifest edit, failed: the memtable
+    /// stays (its log too) and the engine stops (`background.rs`).
+    pub(crate) fn flush_imm(&self) -> Result<()> {
+        let sv = self.super_version();
+        let Some((imm, next_log)) = &sv.imm else {
+            return Ok(());
+        };
+        let no_collection = HashSet::new();
+        let new_id = || self.new_file_number();
+        let mut sep = match (&self.blobs, self.opts.blob_threshold) {
+            (Some(store), Some(t)) => Some(Separator::new(store, Some(t), &no_collection, &new_id)),
+            _ => None,
+        };
+        let entries = job::drop_shadowed(imm.iter(), self.smallest_snapshot());
+        let env = TableEnv {
+            fs: &*self.fs,
+            dir: &self.dir,
+            table_opts: table_options(&self.opts, 0),
+            cache: &self.cache,
+            new_file_number: &new_id,
+        };
+        let built = write_table(&env, entries, sep.as_mut())?;
+        let mut edit = VersionEdit::default();
+        if let Some(sep) = sep {
+            self.counters
+                .blob_bytes
+                .fetch_add(sep.separated_bytes, Ordering::Relaxed);
+            edit.blobs_added = sep.finish()?;
+        }
+        self.fs.sync_dir(&self.dir)?;
+        let mut opened = Vec::new();
+        if let Some(b) = built {
+            self.counters
+                .flush_bytes
+                .fetch_add(b.size_bytes, Ordering::Relaxed);
+            let t = b.table;
+            edit.added.push((0, t.number, t.size_bytes()));
+            if !b.blob_uses.is_empty() {
+                edit.table_blobs.push((t.number, b.blob_uses));
+            }
+            opened.push((0, t));
+        }
+        self.install(edit, opened, Some(*next_log))?;
+        self.counters.flushes.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+}

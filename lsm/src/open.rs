@@ -1,0 +1,361 @@
+//! Opening a store: [`Db::open_with_fs`] (recovery, then a fresh log and
+//! manifest) and [`Db::open_read_only_with_fs`] (recovery only), both
+//! ending in one constructor, `Db::start`, which also starts the
+//! background threads of a read-write handle.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+
+use parking_lot::{Condvar, Mutex, RwLock};
+
+use crate::background::BgState;
+use crate::cache::BlockCache;
+use crate::commit::{CommitQueue, WriteState};
+use crate::db::{Db, Inner, Shared, SuperVersion};
+use crate::key::SeqNo;
+use crate::lifecycle::Lifecycle;
+use crate::manifest::{self, FileKind, VersionEdit};
+use crate::memtable::Memtable;
+use crate::obsolete::Obsolete;
+use crate::recovery::{self, Access};
+use crate::stats::Counters;
+use crate::version::{NUM_LEVELS, Version};
+use crate::version_set::{ManifestState, NUMBERS_RESERVED_BATCH, VersionSet};
+use crate::wal::writer::LogWriter;
+use crate::{Options, Result, SyncMode};
+
+impl Db {
+    /// Opens (or creates) the database in `dir` on the real disk.
+    ///
+    /// # Errors
+    ///
+    /// See [`Db::open_with_fs`].
+    pub fn open(dir: impl AsRef<Path>, opts: Options) -> Result<Db> {
+        Db::open_with_fs(Arc::new(vfs::OsFs::new()), dir, opts)
+    }
+
+    /// Opens (or creates) the database in `dir` on the file system `fs`,
+    /// replaying its logs.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Fs`](crate::Error::Fs) with [`vfs::Error::Locked`] if another handle has it
+    /// open; [`Error::Corruption`](crate::Error::Corruption) if the manifest, a table or the middle of
+    /// a log fails its checks (a torn log tail is dropped).
+    pub fn open_with_fs(fs: Arc<dyn vfs::Fs>, dir: impl AsRef<Path>, opts: Options) -> Result<Db> {
+        opts.validate()?;
+        let dir = dir.as_ref().to_path_buf();
+        if opts.create_if_missing && !fs.exists(&dir)? {
+            fs.create_dir_all(&dir)?;
+            // The directory's own name must be durable before anything in
+            // it can be: sync every parent up to the root.
+            let mut d = dir.as_path();
+            while let Some(parent) = d.parent() {
+                let parent = if parent.as_os_str().is_empty() {
+                    Path::new(".")
+                } else {
+                    parent
+                };
+                fs.sync_dir(parent)?;
+                if parent == Path::new(".") || parent.parent().is_none() {
+                    break;
+                }
+                d = parent;
+            }
+        }
+        let lock = fs.lock(&dir.join("LOCK"))?;
+        let cache = Arc::new(BlockCache::new(opts.block_cache_bytes));
+        let mut r = recovery::recover(&fs, &dir, &opts, &cache, Access::Look)?;
+        // Recovery looked at the blob store read-only; now that the open
+        // goes ahead, it may write (and finish interrupted blob writes).
+        drop(r.blobs.take());
+        let blobs = recovery::open_blob_store(&fs, &dir, &opts, Access::ReadWrite)?;
+
+        // 1. A fresh log for new writes. The replayed memtable stays the
+        // live one and its logs stay until it is flushed in the ordinary
+        // way: an open writes no table.
+        let mut next_file = r.next_file;
+        let mut new_number = || {
+            let n = next_file;
+            next_file += 1;
+            n
+        };
+        let new_log_number = new_number();
+        let mut log = LogWriter::create(&*fs, &dir.join(manifest::log_name(new_log_number)))?;
+        log.set_buffered(opts.sync == SyncMode::Never)?;
+        let log_number = if r.mem.is_empty() {
+            new_log_number
+        } else {
+            r.log_number
+        };
+
+        // 2. A fresh manifest holding the whole state, named by CURRENT.
+        let manifest_number = new_number();
+        let mut mlog =
+            LogWriter::create(&*fs, &dir.join(manifest::manifest_name(manifest_number)))?;
+        let mut edit = VersionEdit {
+            log_number: Some(log_number),
+            last_seq: Some(r.last_seq),
+            blobs_recorded: true,
+            blobs_added: r.blob_files.files.values().copied().collect(),
+            ..VersionEdit::default()
+        };
+        for (level, files) in r.version.levels.iter().enumerate() {
+            for t in files {
+                edit.added.push((level as u8, t.number, t.size_bytes()));
+            }
+        }
+        edit.table_blobs = r
+            .blob_files
+            .tables
+            .iter()
+            .map(|(n, uses)| (*n, uses.clone()))
+            .collect();
+        edit.table_blobs.sort_unstable_by_key(|(n, _)| *n);
+        // Obsolete files not deleted yet stay recorded as such, so a crash
+        // before their deletion leaves them provably obsolete.
+        edit.deleted = r.tables_deleted.iter().map(|&n| (0, n)).collect();
+        edit.blobs_deleted.clone_from(&r.blobs_obsolete);
+        // Sealed logs still live stay recorded as sealed.
+        edit.logs_sealed = r
+            .logs_sealed
+            .iter()
+            .copied()
+            .filter(|&(n, _)| n >= log_number)
+            .collect();
+        let reserved = next_file + NUMBERS_RESERVED_BATCH;
+        edit.next_file = Some(reserved);
+        edit.numbers_reserved = true;
+        mlog.add_record(&edit.encode())?;
+        mlog.sync()?;
+        fs.sync_dir(&dir)?;
+        manifest::set_current(&*fs, &dir, manifest_number)?;
+
+        // 3. What is provably obsolete, and nothing else (FORMAT.md,
+        // "Recovery"): older manifests, logs below the log number, tables
+        // and blobs the manifest recorded as dropped, temporary files.
+        // `start` deletes them by the one policy (`obsolete.rs`).
+        let mut obsolete = Obsolete {
+            blobs: r.blobs_obsolete.clone(),
+            ..Obsolete::default()
+        };
+        obsolete.logs_below(log_number);
+        for (name, kind) in &r.names {
+            let number = match *kind {
+                FileKind::Manifest(n) if n != manifest_number => None,
+                FileKind::Table(n) if r.tables_deleted.contains(&n) => Some(n),
+                FileKind::Temp => None,
+                _ => continue,
+            };
+            obsolete.files.push((number, dir.join(name)));
+        }
+        let replayed_logs: Vec<Arc<dyn vfs::File>> = if r.mem.is_empty() {
+            Vec::new()
+        } else {
+            // A later `sync` makes the replayed writes durable too.
+            r.logs
+                .iter()
+                .map(|&n| {
+                    fs.open(&dir.join(manifest::log_name(n)), vfs::OpenMode::Read)
+                        .map(Arc::from)
+                })
+                .collect::<std::result::Result<_, _>>()?
+        };
+
+        let write = WriteState {
+            log,
+            log_number: new_log_number,
+            encode_buf: Vec::new(),
+            old_log_unsynced: None,
+            replayed_logs_unsynced: replayed_logs,
+            log_name_durable: true,
+        };
+        let manifest = ManifestState {
+            log: mlog,
+            broken: false,
+            log_number,
+            cursor: vec![Vec::new(); NUM_LEVELS],
+            blobs: r.blob_files,
+            log_lengths: r
+                .log_lengths
+                .iter()
+                .copied()
+                .filter(|&(n, _)| n >= log_number)
+                .collect(),
+        };
+        Db::start(Start {
+            fs,
+            dir,
+            opts,
+            cache,
+            mem: r.mem,
+            version: r.version,
+            last_seq: r.last_seq,
+            next_file,
+            reserved,
+            write,
+            manifest,
+            blobs,
+            access: Access::ReadWrite,
+            lock: Some(lock),
+            obsolete,
+        })
+    }
+
+    /// Opens the database in `dir` on the real disk for reading only.
+    ///
+    /// # Errors
+    ///
+    /// See [`Db::open_read_only_with_fs`].
+    pub fn open_read_only(dir: impl AsRef<Path>, opts: Options) -> Result<Db> {
+        Db::open_read_only_with_fs(Arc::new(vfs::OsFs::new()), dir, opts)
+    }
+
+    /// Opens the database in `dir` on `fs` for reading only, as RocksDB's
+    /// `OpenForReadOnly`: replays the logs into memory and writes nothing
+    /// (no table, manifest, log, lock file or deletion; the blob store is
+    /// opened read-only too) and starts no background thread. It holds a
+    /// shared lock on `LOCK` (when the file exists: creating it would be a
+    /// write), so several read-only handles open at once while a
+    /// read-write open is refused, and the other way round. Writes,
+    /// `flush`, `sync`, `compact_range` and `repair_blobs` return
+    /// [`Error::ReadOnly`](crate::Error::ReadOnly). A directory without a store opens as an empty
+    /// store; `options.create_if_missing` is ignored.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Fs`](crate::Error::Fs) with [`vfs::Error::Locked`] while a read-write handle
+    /// has it open, or `NotFound` if `dir` does not exist;
+    /// [`Error::Corruption`](crate::Error::Corruption) as for [`Db::open_with_fs`].
+    pub fn open_read_only_with_fs(
+        fs: Arc<dyn vfs::Fs>,
+        dir: impl AsRef<Path>,
+        opts: Options,
+    ) -> Result<Db> {
+        opts.validate()?;
+        let dir = dir.as_ref().to_path_buf();
+        let lock_path = dir.join("LOCK");
+        let lock = if fs.exists(&lock_path)? {
+            Some(fs.lock_shared(&lock_path)?)
+        } else {
+            None
+        };
+        let cache = Arc::new(BlockCache::new(opts.block_cache_bytes));
+        let r = recovery::recover(&fs, &dir, &opts, &cache, Access::ReadOnly)?;
+        // The write side is never used (every write path returns
+        // `Error::ReadOnly` first), but `Inner` holds one: its log and
+        // manifest writers live in a private in-memory file system.
+        let scratch = vfs::MemFs::new();
+        let log = LogWriter::create(&scratch, Path::new("/read-only.log"))?;
+        let mlog = LogWriter::create(&scratch, Path::new("/read-only.manifest"))?;
+        let write = WriteState {
+            log,
+            log_number: 0,
+            encode_buf: Vec::new(),
+            old_log_unsynced: None,
+            replayed_logs_unsynced: Vec::new(),
+            log_name_durable: true,
+        };
+        let manifest = ManifestState {
+            log: mlog,
+            broken: true,
+            log_number: r.log_number,
+            cursor: vec![Vec::new(); NUM_LEVELS],
+            blobs: r.blob_files,
+            log_lengths: BTreeMap::new(),
+        };
+        Db::start(Start {
+            fs,
+            dir,
+            opts,
+            cache,
+            mem: r.mem,
+            version: r.version,
+            last_seq: r.last_seq,
+            next_file: r.next_file,
+            reserved: 0,
+            write,
+            manifest,
+            blobs: r.blobs,
+            access: Access::ReadOnly,
+            lock,
+            obsolete: Obsolete::default(),
+        })
+    }
+
+    /// The one constructor both opens end in: builds the engine from what
+    /// recovery found and starts its background threads (none for a
+    /// read-only handle).
+    fn start(s: Start) -> Result<Db> {
+        let inner = Arc::new(Inner {
+            fs: s.fs,
+            dir: s.dir,
+            opts: s.opts,
+            cache: s.cache,
+            sv: RwLock::new(Arc::new(SuperVersion {
+                mem: Arc::new(s.mem),
+                imm: None,
+                version: Arc::new(s.version),
+            })),
+            last_seq: AtomicU64::new(s.last_seq),
+            write: Mutex::new(s.write),
+            write_cv: Condvar::new(),
+            queue: Mutex::new(CommitQueue::default()),
+            queue_cv: Condvar::new(),
+            versions: VersionSet {
+                manifest: Mutex::new(s.manifest),
+                next_file: AtomicU64::new(s.next_file),
+                reserved: AtomicU64::new(s.reserved),
+            },
+            compaction_lock: Mutex::new(()),
+            bg: Mutex::new(BgState::default()),
+            bg_cv: Condvar::new(),
+            idle_cv: Condvar::new(),
+            snapshots: Mutex::new(BTreeMap::new()),
+            obsolete: Mutex::new(s.obsolete),
+            state: Lifecycle::default(),
+            counters: Counters::default(),
+            blobs: s.blobs,
+            access: s.access,
+            _lock: s.lock,
+        });
+        let handles = if inner.access == Access::ReadOnly {
+            Vec::new()
+        } else {
+            // What recovery found obsolete goes before any new work.
+            if inner.delete_obsolete()? > 0 {
+                inner.fs.sync_dir(&inner.dir)?;
+            }
+            crate::background::spawn(&inner)?
+        };
+        Ok(Db {
+            shared: Arc::new(Shared {
+                inner,
+                bg_threads: Mutex::new(handles),
+            }),
+        })
+    }
+}
+
+/// What an open recovered and prepared: the parts in which a read-write
+/// and a read-only handle differ.
+struct Start {
+    fs: Arc<dyn vfs::Fs>,
+    dir: PathBuf,
+    opts: Options,
+    cache: Arc<BlockCache>,
+    mem: Memtable,
+    version: Version,
+    last_seq: SeqNo,
+    next_file: u64,
+    reserved: u64,
+    write: WriteState,
+    manifest: ManifestState,
+    blobs: Option<Arc<erasure::BlobStore>>,
+    access: Access,
+    lock: Option<vfs::LockGuard>,
+    /// Files recovery proved obsolete, deleted before the threads start.
+    obsolete: Obsolete,
+}

@@ -1,0 +1,244 @@
+//! The version set: the manifest, the live version, file numbers and blob
+//! accounting ([`ManifestState`], under `VersionSet::manifest`). Logging an
+//! edit and applying it, [`Inner::install`] (LevelDB's `LogAndApply`), is
+//! the only way a new version is published ([`VersionSet`]); file numbers are reserved in
+//! the manifest before they are handed out ([`Inner::new_file_number`]).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use parking_lot::Mutex;
+
+use crate::blob::BlobFiles;
+use crate::db::{Inner, SuperVersion};
+use crate::manifest::{self, FileKind, VersionEdit};
+use crate::sstable::reader::Table;
+use crate::version::Version;
+use crate::wal::writer::LogWriter;
+use crate::{Error, Result};
+
+/// File numbers one manifest edit reserves (see `Inner::new_file_number`).
+pub(crate) const NUMBERS_RESERVED_BATCH: u64 = 64;
+
+/// The version set: the manifest and what it records, and the file
+/// numbers. The live version itself is published in `Inner::sv` (with the
+/// memtables), and only by [`Inner::install`], after the edit that makes
+/// it is durable; a memtable switch republishes the same version.
+///
+/// # Concurrency
+///
+/// `manifest` is the manifest lock (see `db.rs` for the lock order).
+/// `next_file` is taken from by any thread without a lock; `reserved` is
+/// raised only under `manifest`, after the edit reserving the numbers is
+/// durable, so a number below it is always recorded as handed out.
+#[derive(Debug)]
+pub(crate) struct VersionSet {
+    /// The manifest writer and the state its edits build.
+    pub(crate) manifest: Mutex<ManifestState>,
+    /// The next file number to hand out.
+    pub(crate) next_file: AtomicU64,
+    /// Numbers below this are recorded in the manifest as handed out.
+    pub(crate) reserved: AtomicU64,
+}
+
+/// What the manifest records beyond the version (under
+/// `VersionSet::manifest`).
+#[derive(Debug)]
+pub(crate) struct ManifestState {
+    pub(crate) log: LogWriter,
+    /// Set when an append or sync of the manifest failed: the log's tail is
+    /// then unknown, and a later record after it would turn a torn tail
+    /// into corruption in the middle, so nothing more is written to it.
+    pub(crate) broken: bool,
+    pub(crate) log_number: u64,
+    pub(crate) cursor: Vec<Vec<u8>>,
+    /// Recorded blob files and the table files pointing into them.
+    pub(crate) blobs: BlobFiles,
+    /// Logs whose whole records end before their file does (replayed
+    /// logs with a torn tail) or that were recorded as sealed: the length
+    /// a close records for them. Any other live log was written whole by
+    /// this handle, and its file's length is recorded.
+    pub(crate) log_lengths: BTreeMap<u64, u64>,
+}
+
+/// Tables of one level of L1.. must not overlap; a manifest that says they
+/// do is corrupt (reads would return stale versions).
+/// `added_at` gives the manifest offset of the edit that added a table.
+pub(crate) fn check_levels(
+    v: &Version,
+    manifest_path: &Path,
+    added_at: impl Fn(u64) -> u64,
+) -> Result<()> {
+    for (level, tables) in v.levels.iter().enumerate().skip(1) {
+        if let Some(w) = tables
+            .windows(2)
+            .find(|w| crate::version::user_range(&w[0]).1 >= crate::version::user_range(&w[1]).0)
+        {
+            return Err(Error::corruption(
+                manifest_path,
+                added_at(w[1].number),
+                "manifest puts overlapping tables in one level (expected: the level; found:                  the table)",
+                level as u64,
+                w[1].number,
+            ));
+        }
+    }
+    Ok(())
+}
+
+pub(crate) fn sort_version(v: &mut Version) {
+    v.levels[0].sort_by_key(|t| std::cmp::Reverse(t.number));
+    for level in &mut v.levels[1..] {
+        level.sort_by(|a, b| crate::key::cmp_encoded(&a.props.smallest, &b.props.smallest));
+    }
+}
+
+impl Inner {
+    /// A fresh number for a table, log or blob. Numbers are reserved in
+    /// the manifest before they are handed out ([`NUMBERS_RESERVED_BATCH`]
+    /// at a time, one synced edit per batch), so every file the engine
+    /// writes has a number below a durably recorded `next_file`: recovery
+    /// reads a table or blob numbered beyond it as proof of a lost edit.
+    pub(crate) fn new_file_number(&self) -> Result<u64> {
+        let n = self.versions.next_file.fetch_add(1, Ordering::Relaxed);
+        if n < self.versions.reserved.load(Ordering::Acquire) {
+            return Ok(n);
+        }
+        let mut m = self.versions.manifest.lock();
+        let reserved = self.versions.reserved.load(Ordering::Acquire);
+        if n >= reserved {
+            let upto =
+                n.max(self.versions.next_file.load(Ordering::Relaxed)) + NUMBERS_RESERVED_BATCH;
+            if upto > manifest::FILE_NUMBER_MAX {
+                return Err(Error::corruption(
+                    self.dir.join(manifest::CURRENT),
+                    0,
+                    "file numbers exhausted",
+                    manifest::FILE_NUMBER_MAX,
+                    upto,
+                ));
+            }
+            let edit = VersionEdit {
+                next_file: Some(upto),
+                ..VersionEdit::default()
+            };
+            Self::log_edit(&mut m, &edit)?;
+            self.versions.reserved.store(upto, Ordering::Release);
+        }
+        Ok(n)
+    }
+
+    /// Logs `edit` durably and installs the version it makes.
+    pub(crate) fn install(
+        &self,
+        edit: VersionEdit,
+        opened: Vec<(usize, Arc<Table>)>,
+        flushed_log: Option<u64>,
+    ) -> Result<()> {
+        let mut m = self.versions.manifest.lock();
+        let mut edit = edit;
+        // The log number moves on only once the edit saying so is durable:
+        // an edit logged by another thread meanwhile must not claim the
+        // flushed log's writes are in a table.
+        edit.log_number = Some(flushed_log.unwrap_or(m.log_number));
+        edit.next_file = Some(self.versions.next_file.load(Ordering::Relaxed));
+        edit.last_seq = Some(self.last_seq.load(Ordering::Acquire));
+        Self::log_edit(&mut m, &edit)?;
+        if let Some(n) = flushed_log {
+            m.log_number = n;
+        }
+        for b in &edit.blobs_added {
+            m.blobs.files.insert(b.blob, *b);
+        }
+        for (n, uses) in &edit.table_blobs {
+            m.blobs.tables.insert(*n, uses.clone());
+        }
+        let mut sv_lock = self.sv.write();
+        let old = Arc::clone(&sv_lock);
+        let mut v = (*old.version).clone();
+        let mut removed = Vec::new();
+        for &(level, n) in &edit.deleted {
+            let l = &mut v.levels[level as usize];
+            if let Some(i) = l.iter().position(|t| t.number == n) {
+                removed.push(l.remove(i));
+            }
+        }
+        for (level, t) in opened {
+            v.levels[level].push(t);
+        }
+        sort_version(&mut v);
+        debug_assert!(
+            check_levels(&v, Path::new("(in memory)"), |_| 0).is_ok(),
+            "edit {edit:?} made overlapping tables in a level"
+        );
+        let imm = if flushed_log.is_some() {
+            None
+        } else {
+            old.imm.clone()
+        };
+        *sv_lock = Arc::new(SuperVersion {
+            mem: Arc::clone(&old.mem),
+            imm,
+            version: Arc::new(v),
+        });
+        drop(sv_lock);
+        drop(m);
+        // Moved tables stay live at their new level.
+        let live: Vec<u64> = edit.added.iter().map(|a| a.1).collect();
+        {
+            let mut o = self.obsolete.lock();
+            o.tables
+                .extend(removed.into_iter().filter(|t| !live.contains(&t.number)));
+            if let Some(n) = flushed_log {
+                o.logs_below(n);
+            }
+        }
+        self.delete_obsolete()?;
+        self.wake_writers();
+        // A flush may give the compaction thread work.
+        self.wake_background();
+        Ok(())
+    }
+
+    /// The live logs (numbered from the manifest's log number on) and the
+    /// length of each one's whole records, for a close to record them as
+    /// sealed: called once every one of them is synced.
+    pub(crate) fn live_log_lengths(&self, m: &ManifestState) -> Result<Vec<(u64, u64)>> {
+        let mut out = Vec::new();
+        for name in self.fs.list_dir(&self.dir)? {
+            let FileKind::Log(n) = manifest::parse_name(&name.to_string_lossy()) else {
+                continue;
+            };
+            if n < m.log_number {
+                continue;
+            }
+            let len = match m.log_lengths.get(&n) {
+                Some(&len) => len,
+                None => self
+                    .fs
+                    .open(&self.dir.join(manifest::log_name(n)), vfs::OpenMode::Read)?
+                    .len()?,
+            };
+            out.push((n, len));
+        }
+        out.sort_unstable();
+        Ok(out)
+    }
+
+    /// Appends `edit` to the manifest and syncs it. After a failure the
+    /// manifest takes no more edits.
+    pub(crate) fn log_edit(m: &mut ManifestState, edit: &VersionEdit) -> Result<()> {
+        if m.broken {
+            return Err(Error::Closed {
+                reason: Some("an earlier manifest write failed".into()),
+            });
+        }
+        let r = m.log.add_record(&edit.encode()).and_then(|_| m.log.sync());
+        if r.is_err() {
+            m.broken = true;
+        }
+        r.map(|_| ())
+    }
+}
