@@ -3,6 +3,7 @@
 //! `data block* | filter block | properties block | index block | footer`
 
 pub(crate) mod block;
+pub(crate) mod check;
 pub(crate) mod footer;
 pub(crate) mod index;
 pub(crate) mod properties;
