@@ -84,7 +84,7 @@ pub use inspect::{
     ManifestDescription, StoreDescription, TableDescription,
 };
 pub use iter::DbIter;
-pub use options::{Options, SyncMode};
+pub use options::{BlobCode, Options, SyncMode};
 pub use stats::{LevelStats, Stats};
 pub use verify::{BlobRepairReport, Problem, TableReport, VerifyReport};
 pub(crate) use version::Version;

@@ -667,13 +667,12 @@ pub(crate) fn open_blob_store(
     let any_exists = dirs
         .iter()
         .try_fold(false, |a, d| Ok::<_, Error>(a || fs.exists(d)?))?;
-    if opts.blob_threshold.is_none() && opts.blob_dirs.is_empty() && !any_exists {
+    if opts.blob_threshold_bytes.is_none() && opts.blob_dirs.is_empty() && !any_exists {
         return Ok(None);
     }
-    let (k, m) = opts.blob_code;
     let eopts = erasure::Options {
-        data_shards: k,
-        parity_shards: m,
+        data_shards: opts.blob_code.data_shards,
+        parity_shards: opts.blob_code.parity_shards,
         ..erasure::Options::default()
     };
     let store = match access {
