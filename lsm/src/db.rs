@@ -465,7 +465,7 @@ impl Db {
         }
         if let Some(store) = &blobs {
             for &b in &r.blobs_obsolete {
-                match store.delete(erasure::BlobId(b)) {
+                match store.delete(b) {
                     Ok(()) | Err(erasure::Error::NotFound { .. }) => {}
                     Err(e) => return Err(Error::BlobStore(e)),
                 }
@@ -1645,7 +1645,7 @@ impl Inner {
             // Best effort: the manifest no longer records the blob, so a
             // failed delete only leaves space that the next open reclaims;
             // it must not stop the engine.
-            if store.delete(erasure::BlobId(b)).is_ok() {
+            if store.delete(b).is_ok() {
                 self.counters
                     .blob_files_deleted
                     .fetch_add(1, Ordering::Relaxed);
@@ -1920,7 +1920,7 @@ impl Inner {
 
     /// Blob files of `v` past `blob_gc_ratio` garbage, whose live values
     /// compactions copy out.
-    fn blobs_to_collect(&self, v: &Version) -> HashSet<u64> {
+    fn blobs_to_collect(&self, v: &Version) -> HashSet<erasure::BlobId> {
         if self.blobs.is_none() {
             return HashSet::new();
         }

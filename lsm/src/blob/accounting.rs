@@ -6,6 +6,8 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
+use erasure::BlobId;
+
 use crate::blob::BlobRef;
 use crate::key::ValueKind;
 use crate::version::Version;
@@ -14,7 +16,7 @@ use crate::version::Version;
 /// was written (all live then).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct BlobMeta {
-    pub(crate) blob: u64,
+    pub(crate) blob: BlobId,
     pub(crate) values: u64,
     pub(crate) bytes: u64,
 }
@@ -22,14 +24,14 @@ pub(crate) struct BlobMeta {
 /// Values of one blob that one table references.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct BlobUse {
-    pub(crate) blob: u64,
+    pub(crate) blob: BlobId,
     pub(crate) values: u64,
     pub(crate) bytes: u64,
 }
 
 /// Counts the blob references written into one table.
 #[derive(Debug, Default)]
-pub(crate) struct RefCounter(BTreeMap<u64, (u64, u64)>);
+pub(crate) struct RefCounter(BTreeMap<BlobId, Live>);
 
 impl RefCounter {
     /// Notes an entry written to the table.
@@ -38,15 +40,15 @@ impl RefCounter {
             && let Some(r) = BlobRef::decode(value)
         {
             let e = self.0.entry(r.blob).or_default();
-            e.0 += 1;
-            e.1 += r.len;
+            e.values += 1;
+            e.bytes += r.len;
         }
     }
 
     pub(crate) fn into_uses(self) -> Vec<BlobUse> {
         self.0
             .into_iter()
-            .map(|(blob, (values, bytes))| BlobUse {
+            .map(|(blob, Live { values, bytes })| BlobUse {
                 blob,
                 values,
                 bytes,
@@ -60,7 +62,7 @@ impl RefCounter {
 #[derive(Debug, Default)]
 pub(crate) struct BlobFiles {
     /// Recorded blob files by id.
-    pub(crate) files: BTreeMap<u64, BlobMeta>,
+    pub(crate) files: BTreeMap<BlobId, BlobMeta>,
     /// Per table file still on disk (live, or obsolete but held by a
     /// reader): the blob values it references.
     pub(crate) tables: HashMap<u64, Vec<BlobUse>>,
@@ -76,8 +78,8 @@ pub(crate) struct Live {
 impl BlobFiles {
     /// Live values per recorded blob file: those referenced by the tables
     /// of `v` (a blob no table of `v` references is absent).
-    pub(crate) fn live(&self, v: &Version) -> BTreeMap<u64, Live> {
-        let mut live: BTreeMap<u64, Live> = BTreeMap::new();
+    pub(crate) fn live(&self, v: &Version) -> BTreeMap<BlobId, Live> {
+        let mut live: BTreeMap<BlobId, Live> = BTreeMap::new();
         for t in v.levels.iter().flatten() {
             for u in self.tables.get(&t.number).into_iter().flatten() {
                 let l = live.entry(u.blob).or_default();
@@ -90,8 +92,8 @@ impl BlobFiles {
 
     /// Recorded blob files that no table file on disk references: nothing
     /// can read them any more.
-    pub(crate) fn unreferenced(&self) -> Vec<u64> {
-        let used: HashSet<u64> = self.tables.values().flatten().map(|u| u.blob).collect();
+    pub(crate) fn unreferenced(&self) -> Vec<BlobId> {
+        let used: HashSet<BlobId> = self.tables.values().flatten().map(|u| u.blob).collect();
         self.files
             .keys()
             .copied()

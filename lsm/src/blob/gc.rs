@@ -4,6 +4,8 @@
 
 use std::collections::HashSet;
 
+use erasure::BlobId;
+
 use crate::blob::BlobFiles;
 use crate::version::Version;
 
@@ -11,7 +13,7 @@ impl BlobFiles {
     /// Blob files of `v` whose garbage (bytes no table of `v` references)
     /// is at least `ratio` of their size, but that still hold live values:
     /// compaction copies those values out so the file can go.
-    pub(crate) fn to_collect(&self, v: &Version, ratio: f64) -> HashSet<u64> {
+    pub(crate) fn to_collect(&self, v: &Version, ratio: f64) -> HashSet<BlobId> {
         let live = self.live(v);
         self.files
             .values()

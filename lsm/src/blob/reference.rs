@@ -4,6 +4,7 @@
 //! little-endian (`FORMAT.md`, "Blob reference").
 
 use bytes::Bytes;
+use erasure::BlobId;
 
 /// Bytes of an encoded [`BlobRef`].
 pub(crate) const BLOB_REF_LEN: usize = 32;
@@ -11,7 +12,7 @@ pub(crate) const BLOB_REF_LEN: usize = 32;
 /// Where a separated value lives.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct BlobRef {
-    pub(crate) blob: u64,
+    pub(crate) blob: BlobId,
     pub(crate) offset: u64,
     pub(crate) len: u64,
     pub(crate) checksum: u64,
@@ -20,7 +21,7 @@ pub(crate) struct BlobRef {
 impl BlobRef {
     pub(crate) fn encode(&self) -> Bytes {
         let mut b = Vec::with_capacity(BLOB_REF_LEN);
-        for x in [self.blob, self.offset, self.len, self.checksum] {
+        for x in [self.blob.0, self.offset, self.len, self.checksum] {
             b.extend_from_slice(&x.to_le_bytes());
         }
         Bytes::from(b)
@@ -36,7 +37,7 @@ impl BlobRef {
             u64::from_le_bytes(a)
         };
         Some(BlobRef {
-            blob: at(0),
+            blob: BlobId(at(0)),
             offset: at(1),
             len: at(2),
             checksum: at(3),
@@ -51,7 +52,7 @@ mod tests {
     #[test]
     fn blob_ref_round_trips() {
         let r = BlobRef {
-            blob: 7,
+            blob: BlobId(7),
             offset: 1 << 40,
             len: 65536,
             checksum: 0xdead_beef,

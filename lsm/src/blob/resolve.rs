@@ -2,7 +2,7 @@
 //! against the reference's checksum.
 
 use bytes::Bytes;
-use erasure::{BlobId, BlobStore};
+use erasure::BlobStore;
 use xxhash_rust::xxh3::xxh3_64;
 
 use crate::blob::BlobRef;
@@ -20,24 +20,22 @@ pub(crate) fn resolve(store: Option<&BlobStore>, key: &[u8], reference: &[u8]) -
     let Some(store) = store else {
         return Err(Error::BlobUnavailable {
             key: key.to_vec(),
-            blob: r.blob,
-            source: erasure::Error::NotFound {
-                blob: BlobId(r.blob),
-            },
+            blob: r.blob.0,
+            source: erasure::Error::NotFound { blob: r.blob },
         });
     };
     let v = store
-        .get_range(BlobId(r.blob), r.offset, r.len)
+        .get_range(r.blob, r.offset, r.len)
         .map_err(|source| Error::BlobUnavailable {
             key: key.to_vec(),
-            blob: r.blob,
+            blob: r.blob.0,
             source,
         })?;
     let found = xxh3_64(&v);
     if found != r.checksum {
         return Err(Error::BlobChecksum {
             key: key.to_vec(),
-            blob: r.blob,
+            blob: r.blob.0,
             offset: r.offset,
             len: r.len,
             expected: r.checksum,

@@ -24,7 +24,7 @@ const BLOB_FILE_BYTES_MAX: u64 = 64 << 20;
 pub(crate) struct Separator<'a> {
     store: &'a BlobStore,
     threshold: Option<usize>,
-    collect: &'a HashSet<u64>,
+    collect: &'a HashSet<BlobId>,
     /// Hands out blob ids: the engine's file numbers, which the manifest
     /// records, never the highest id on disk plus one (a lost newest blob
     /// would make its id look free while tables still point into it).
@@ -42,7 +42,7 @@ impl<'a> Separator<'a> {
     pub(crate) fn new(
         store: &'a BlobStore,
         threshold: Option<usize>,
-        collect: &'a HashSet<u64>,
+        collect: &'a HashSet<BlobId>,
         new_id: &'a dyn Fn() -> Result<u64>,
     ) -> Separator<'a> {
         Separator {
@@ -90,7 +90,7 @@ impl<'a> Separator<'a> {
                 .map_err(Error::BlobStore)?,
         };
         let r = BlobRef {
-            blob: w.id().0,
+            blob: w.id(),
             offset: w.len(),
             len: moved.len() as u64,
             checksum: xxh3_64(&moved),
@@ -108,7 +108,7 @@ impl<'a> Separator<'a> {
             let bytes = w.len();
             let id = w.finish().map_err(Error::BlobStore)?;
             self.done.push(BlobMeta {
-                blob: id.0,
+                blob: id,
                 values: std::mem::take(&mut self.values),
                 bytes,
             });

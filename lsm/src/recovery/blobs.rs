@@ -6,6 +6,8 @@ use std::collections::BTreeSet;
 use std::path::Path;
 use std::sync::Arc;
 
+use erasure::BlobId;
+
 use crate::blob::{BlobFiles, BlobMeta, RefCounter};
 use crate::recovery::replay::ManifestState;
 use crate::recovery::{Access, BLOB_DIR};
@@ -18,9 +20,9 @@ pub(super) struct BlobState {
     /// Recorded blob files the live tables reference, and those references.
     pub(super) files: BlobFiles,
     /// Recorded blob files nothing live references any more.
-    pub(super) obsolete: BTreeSet<u64>,
+    pub(super) obsolete: BTreeSet<BlobId>,
     /// Blob files live tables reference that the store lacks.
-    pub(super) missing: Vec<u64>,
+    pub(super) missing: Vec<BlobId>,
 }
 
 /// Keeps the references of live tables only (learning them from the
@@ -43,19 +45,19 @@ pub(super) fn account(
         adopt_blobs(version, store, &mut blob_files)?;
     }
     blob_files.tables.retain(|_, uses| !uses.is_empty());
-    let obsolete: BTreeSet<u64> = blob_files.unreferenced().into_iter().collect();
+    let obsolete: BTreeSet<BlobId> = blob_files.unreferenced().into_iter().collect();
     for b in &obsolete {
         blob_files.files.remove(b);
     }
     let mut missing = Vec::new();
-    let needed: BTreeSet<u64> = blob_files
+    let needed: BTreeSet<BlobId> = blob_files
         .tables
         .values()
         .flatten()
         .map(|u| u.blob)
         .collect();
     for &b in &needed {
-        if !store.is_some_and(|s| s.contains(erasure::BlobId(b))) {
+        if !store.is_some_and(|s| s.contains(b)) {
             missing.push(b);
         }
     }
@@ -112,17 +114,17 @@ fn adopt_blobs(v: &Version, store: &erasure::BlobStore, blobs: &mut BlobFiles) -
         }
         blobs.tables.insert(t.number, refs.into_uses());
     }
-    let mut values: std::collections::HashMap<u64, u64> = std::collections::HashMap::new();
+    let mut values: std::collections::HashMap<BlobId, u64> = std::collections::HashMap::new();
     for u in blobs.tables.values().flatten() {
         *values.entry(u.blob).or_default() += u.values;
     }
     for id in store.list() {
         let bytes = store.stat(id).map_or(0, |s| s.len);
         blobs.files.insert(
-            id.0,
+            id,
             BlobMeta {
-                blob: id.0,
-                values: values.get(&id.0).copied().unwrap_or(0),
+                blob: id,
+                values: values.get(&id).copied().unwrap_or(0),
                 bytes,
             },
         );

@@ -5,6 +5,8 @@
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
+use erasure::BlobId;
+
 use crate::manifest;
 use crate::recovery::BLOB_DIR;
 use crate::recovery::blobs::BlobState;
@@ -72,18 +74,18 @@ pub(super) fn check(
         .collect();
     if let Some(store) = blobs {
         for id in store.list() {
-            if !blobs_obsolete.contains(&id.0)
-                && !blob_files.files.contains_key(&id.0)
-                && !st.blobs_deleted.contains(&id.0)
+            if !blobs_obsolete.contains(&id)
+                && !blob_files.files.contains_key(&id)
+                && !st.blobs_deleted.contains(&id)
             {
                 unnamed_blobs.push(id.0);
             }
         }
         // Recorded blobs dropped from the manifest that are still in the
         // store.
-        blobs_obsolete.retain(|b| store.contains(erasure::BlobId(*b)));
+        blobs_obsolete.retain(|&b| store.contains(b));
         for &b in &st.blobs_deleted {
-            if store.contains(erasure::BlobId(b)) && !blob_files.files.contains_key(&b) {
+            if store.contains(b) && !blob_files.files.contains_key(&b) {
                 blobs_obsolete.insert(b);
             }
         }
@@ -114,7 +116,7 @@ pub(super) fn check(
         && missing.is_empty()
         && let Some(&b) = blob.missing.first()
     {
-        missing.push((dir.join(BLOB_DIR).join(format!("{b:016x}.shard")), b));
+        missing.push((dir.join(BLOB_DIR).join(format!("{:016x}.shard", b.0)), b.0));
     }
     if lost_edit
         && missing.is_empty()
@@ -158,6 +160,11 @@ pub(super) fn check(
         })
         .map(|&(n, _)| n)
         .collect();
-    blobs_obsolete.extend(unnamed_blobs.iter().filter(|&&b| b < st.next_file));
+    blobs_obsolete.extend(
+        unnamed_blobs
+            .iter()
+            .filter(|&&b| b < st.next_file)
+            .map(|&b| BlobId(b)),
+    );
     Ok(tables_deleted)
 }

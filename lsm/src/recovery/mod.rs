@@ -117,7 +117,7 @@ pub(crate) struct Recovered {
     /// Blob files in the store that the manifest recorded and then
     /// dropped (deleted, or no live table references them): provably
     /// obsolete.
-    pub(crate) blobs_obsolete: Vec<u64>,
+    pub(crate) blobs_obsolete: Vec<erasure::BlobId>,
     /// The blob store, opened read-only (so a refused open changes
     /// nothing in it either); a read-write open reopens it for writing.
     pub(crate) blobs: Option<Arc<erasure::BlobStore>>,
@@ -177,7 +177,7 @@ pub(crate) fn recover(
             .files
             .keys()
             .chain(&st.blobs_deleted)
-            .copied(),
+            .map(|b| b.0),
         blobs.as_deref(),
     );
     Ok(Recovered {

@@ -5,6 +5,8 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use erasure::BlobId;
+
 use crate::blob::BlobFiles;
 use crate::cache::BlockCache;
 use crate::key::{SEQNO_MAX, SeqNo};
@@ -26,7 +28,7 @@ pub(super) struct ManifestState {
     /// Offset of the edit that added each table (for errors).
     pub(super) added_at: HashMap<u64, u64>,
     pub(super) tables_deleted: HashSet<u64>,
-    pub(super) blobs_deleted: HashSet<u64>,
+    pub(super) blobs_deleted: HashSet<BlobId>,
     pub(super) blob_files: BlobFiles,
     pub(super) blobs_recorded: bool,
     pub(super) numbers_reserved: bool,
@@ -170,12 +172,12 @@ fn apply_edits(contents: &LogContents, path: &Path) -> Result<ManifestState> {
         st.blobs_recorded |= e.blobs_recorded;
         st.numbers_reserved |= e.numbers_reserved;
         for b in e.blobs_added {
-            if b.blob > FILE_NUMBER_MAX {
+            if b.blob.0 > FILE_NUMBER_MAX {
                 return Err(out_of_range(
                     offset,
                     "manifest blob id out of range",
                     FILE_NUMBER_MAX,
-                    b.blob,
+                    b.blob.0,
                 ));
             }
             st.blob_files.files.insert(b.blob, b);
