@@ -1,4 +1,4 @@
-//! The engine: open (recovery is in `recovery.rs`), the write path, reads, and the background
+//! The engine: open (recovery is in `recovery/`), the write path, reads, and the background
 //! thread that flushes memtables and runs compactions.
 //!
 //! # Concurrency
