@@ -10,7 +10,7 @@ use erasure::BlobId;
 use crate::manifest;
 use crate::recovery::BLOB_DIR;
 use crate::recovery::blobs::BlobState;
-use crate::recovery::logs::sealed_log_damaged;
+use crate::recovery::logs::{ShortLog, sealed_log_damaged};
 use crate::recovery::replay::ManifestState;
 use crate::version::Version;
 use crate::{Error, Result};
@@ -26,13 +26,12 @@ pub(super) struct Evidence<'a> {
     /// Whether the manifest's last edit was torn.
     pub(super) torn: bool,
     pub(super) version: &'a Version,
-    /// Each file number in a name, and whether it names a table.
-    pub(super) numbers_on_disk: &'a [(u64, bool)],
+    /// The number of each table file in the directory.
+    pub(super) tables_on_disk: &'a [u64],
     pub(super) st: &'a ManifestState,
     pub(super) blobs: Option<&'a erasure::BlobStore>,
-    /// The first sealed log shorter than recorded: number, recorded
-    /// length, length found.
-    pub(super) short_log: Option<(u64, u64, u64)>,
+    /// The first sealed log shorter than recorded.
+    pub(super) short_log: Option<ShortLog>,
 }
 
 /// Checks the state is complete; returns the tables on disk that are
@@ -54,7 +53,7 @@ pub(super) fn check(
         bad_tail,
         torn,
         version,
-        numbers_on_disk,
+        tables_on_disk,
         st,
         blobs,
         short_log,
@@ -67,10 +66,10 @@ pub(super) fn check(
     // durable, so this is damage, not a crash.
     let live: HashSet<u64> = version.levels.iter().flatten().map(|t| t.number).collect();
     let mut unnamed_blobs: Vec<u64> = Vec::new();
-    let mut unnamed: Vec<u64> = numbers_on_disk
+    let mut unnamed: Vec<u64> = tables_on_disk
         .iter()
-        .filter(|&&(n, is_table)| is_table && !live.contains(&n) && !st.tables_deleted.contains(&n))
-        .map(|&(n, _)| n)
+        .copied()
+        .filter(|n| !live.contains(n) && !st.tables_deleted.contains(n))
         .collect();
     if let Some(store) = blobs {
         for id in store.list() {
@@ -120,7 +119,7 @@ pub(super) fn check(
     }
     if lost_edit
         && missing.is_empty()
-        && let Some((n, _, _)) = short_log
+        && let Some(ShortLog { log: n, .. }) = short_log
     {
         missing.push((dir.join(manifest::log_name(n)), n));
     }
@@ -146,19 +145,23 @@ pub(super) fn check(
             )
         });
     }
-    if let Some((n, len, found)) = short_log {
-        return Err(sealed_log_damaged(dir, n, found, len, found));
+    if let Some(s) = short_log {
+        return Err(sealed_log_damaged(
+            dir,
+            s.log,
+            s.len_found,
+            s.len_recorded,
+            s.len_found,
+        ));
     }
     // The state is complete. A never-named file numbered below the bound
     // was written by the engine (the number was handed out) and no durable
     // edit that the complete state lacks names it: obsolete. Those at or
     // above it (only under a manifest that does not reserve numbers) stay.
-    let tables_deleted: Vec<u64> = numbers_on_disk
+    let tables_deleted: Vec<u64> = tables_on_disk
         .iter()
-        .filter(|&&(n, is_table)| {
-            is_table && !live.contains(&n) && (st.tables_deleted.contains(&n) || n < st.next_file)
-        })
-        .map(|&(n, _)| n)
+        .copied()
+        .filter(|&n| !live.contains(&n) && (st.tables_deleted.contains(&n) || n < st.next_file))
         .collect();
     blobs_obsolete.extend(
         unnamed_blobs

@@ -20,10 +20,19 @@ pub(super) struct Found {
     pub(super) logs: Vec<u64>,
     /// The live logs the manifest recorded as sealed, with their lengths.
     pub(super) sealed: Vec<(u64, u64)>,
-    /// The first sealed log missing or shorter than recorded: number,
-    /// recorded length, length found. Judged after a lost manifest edit,
-    /// which would explain it better.
-    pub(super) short: Option<(u64, u64, u64)>,
+    /// The first sealed log missing or shorter than recorded. Judged
+    /// after a lost manifest edit, which would explain it better.
+    pub(super) short: Option<ShortLog>,
+}
+
+/// A sealed log shorter than the manifest recorded (or missing).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct ShortLog {
+    pub(super) log: u64,
+    /// The length the manifest recorded when it sealed the log.
+    pub(super) len_recorded: u64,
+    /// The length on disk (0 when the log is missing).
+    pub(super) len_found: u64,
 }
 
 /// Finds the logs to replay among `names`. The log at the log number must
@@ -54,7 +63,7 @@ pub(super) fn find(
     {
         missing.push((dir.join(manifest::log_name(st.log_number)), st.log_number));
     }
-    let mut short: Option<(u64, u64, u64)> = None;
+    let mut short: Option<ShortLog> = None;
     for &(n, len) in &sealed {
         let found = if logs.contains(&n) {
             fs.open(&dir.join(manifest::log_name(n)), vfs::OpenMode::Read)?
@@ -63,7 +72,11 @@ pub(super) fn find(
             0
         };
         if found < len {
-            short = Some((n, len, found));
+            short = Some(ShortLog {
+                log: n,
+                len_recorded: len,
+                len_found: found,
+            });
             break;
         }
     }

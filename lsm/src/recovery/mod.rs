@@ -160,7 +160,7 @@ pub(crate) fn recover(
             bad_tail,
             torn,
             version: &version,
-            numbers_on_disk: &listing.numbers_on_disk,
+            tables_on_disk: &listing.tables,
             st: &st,
             blobs: blobs.as_deref(),
             short_log: found.short,
@@ -171,7 +171,7 @@ pub(crate) fn recover(
     let replayed = logs::replay(fs, dir, &found.logs, &st)?;
     let next_file = next_file(
         st.next_file,
-        &listing.numbers_on_disk,
+        &listing.numbers,
         blob_state
             .files
             .files
@@ -202,12 +202,12 @@ pub(crate) fn recover(
 /// the store (ids past the limit count as the limit).
 fn next_file(
     from: u64,
-    numbers_on_disk: &[(u64, bool)],
+    numbers_on_disk: &[u64],
     recorded: impl Iterator<Item = u64>,
     store: Option<&erasure::BlobStore>,
 ) -> u64 {
     let mut next_file = from;
-    for &(n, _) in numbers_on_disk {
+    for &n in numbers_on_disk {
         next_file = next_file.max(n + 1);
     }
     for b in recorded {

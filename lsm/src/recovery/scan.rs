@@ -17,15 +17,17 @@ use crate::{Error, Options, Result};
 pub(super) struct Listing {
     /// Every name, with what kind of file it names.
     pub(super) names: Vec<(String, FileKind)>,
-    /// The number of each log, table and manifest, and whether it is a
-    /// table.
-    pub(super) numbers_on_disk: Vec<(u64, bool)>,
+    /// The number of each log, table and manifest.
+    pub(super) numbers: Vec<u64>,
+    /// The number of each table.
+    pub(super) tables: Vec<u64>,
 }
 
 /// Lists `dir`, range-checking the file numbers in names.
 pub(super) fn list(fs: &Arc<dyn vfs::Fs>, dir: &Path) -> Result<Listing> {
     let mut names = Vec::new();
-    let mut numbers_on_disk = Vec::new();
+    let mut numbers = Vec::new();
+    let mut tables = Vec::new();
     for name in fs.list_dir(dir)? {
         let name = name.to_string_lossy().into_owned();
         let kind = manifest::parse_name(&name);
@@ -39,13 +41,17 @@ pub(super) fn list(fs: &Arc<dyn vfs::Fs>, dir: &Path) -> Result<Listing> {
                     n,
                 ));
             }
-            numbers_on_disk.push((n, kind == FileKind::Table(n)));
+            numbers.push(n);
+            if kind == FileKind::Table(n) {
+                tables.push(n);
+            }
         }
         names.push((name, kind));
     }
     Ok(Listing {
         names,
-        numbers_on_disk,
+        numbers,
+        tables,
     })
 }
 
@@ -60,12 +66,7 @@ pub(super) fn recover_new(
 ) -> Result<Recovered> {
     check_new(fs, dir, opts, &listing.names)?;
     let blobs = open_blob_store(fs, dir, opts, access)?;
-    let next_file = next_file(
-        1,
-        &listing.numbers_on_disk,
-        std::iter::empty(),
-        blobs.as_deref(),
-    );
+    let next_file = next_file(1, &listing.numbers, std::iter::empty(), blobs.as_deref());
     Ok(Recovered {
         version: Version::default(),
         blob_files: BlobFiles::default(),

@@ -40,9 +40,11 @@ pub(crate) struct Table {
     pub(super) index: Index,
     filter: Option<bloom::BlockedBloomFilter>,
     pub(crate) props: Properties,
-    /// [`key::prefix`] of the smallest and largest user keys: range checks
-    /// compare these words and read the keys only on a tie.
-    pub(crate) user_prefixes: (u64, u64),
+    /// [`key::prefix`] of the smallest user key: range checks compare
+    /// this word and read the key only on a tie.
+    pub(crate) user_prefix_smallest: u64,
+    /// [`key::prefix`] of the largest user key, likewise.
+    pub(crate) user_prefix_largest: u64,
     cache: Arc<BlockCache>,
 }
 
@@ -123,17 +125,16 @@ impl Table {
             footer.properties,
             "properties handle past the footer",
         )?)
-        .map_err(|(expected, found)| {
+        .map_err(|short| {
             Error::corruption(
                 path,
                 footer.properties.offset,
                 "properties block shorter than its fields",
-                expected,
-                found,
+                short.len_needed,
+                short.len_found,
             )
         })?;
         let user_prefix = |k: &[u8]| key::prefix(key::split(k).map_or(&[][..], |x| x.0));
-        let user_prefixes = (user_prefix(&props.smallest), user_prefix(&props.largest));
         Ok(Table {
             number,
             path: path.to_path_buf(),
@@ -141,8 +142,9 @@ impl Table {
             footer,
             index,
             filter,
+            user_prefix_smallest: user_prefix(&props.smallest),
+            user_prefix_largest: user_prefix(&props.largest),
             props,
-            user_prefixes,
             cache,
         })
     }
