@@ -1754,7 +1754,12 @@ impl Inner {
                 edit.blobs_added = sep.finish()?;
             }
             self.fs.sync_dir(&self.dir)?;
-            for (n, size, uses) in outputs {
+            for job::Output {
+                number: n,
+                size_bytes: size,
+                blob_uses: uses,
+            } in outputs
+            {
                 self.counters
                     .compaction_bytes
                     .fetch_add(size, Ordering::Relaxed);

@@ -25,8 +25,15 @@ pub(crate) struct JobEnv<'a> {
     pub(crate) new_file_number: &'a dyn Fn() -> Result<u64>,
 }
 
-/// One output table: number, size, the blob values it references.
-pub(crate) type Output = (u64, u64, Vec<BlobUse>);
+/// One output table.
+#[derive(Debug)]
+pub(crate) struct Output {
+    /// The table's file number.
+    pub(crate) number: u64,
+    pub(crate) size_bytes: u64,
+    /// The blob values it references.
+    pub(crate) blob_uses: Vec<BlobUse>,
+}
 
 fn is_base_level(v: &Version, out_level: usize, user: &[u8]) -> bool {
     v.levels[out_level + 1..NUM_LEVELS].iter().all(|level| {
@@ -114,7 +121,11 @@ fn merge(
             && let Some((n, w, refs)) = writer.take()
         {
             let (size, _) = w.finish()?;
-            outputs.push((n, size, refs.into_uses()));
+            outputs.push(Output {
+                number: n,
+                size_bytes: size,
+                blob_uses: refs.into_uses(),
+            });
         }
         if writer.is_none() {
             let n = (env.new_file_number)()?;
@@ -136,7 +147,11 @@ fn merge(
     }
     if let Some((n, w, refs)) = writer {
         let (size, _) = w.finish()?;
-        outputs.push((n, size, refs.into_uses()));
+        outputs.push(Output {
+            number: n,
+            size_bytes: size,
+            blob_uses: refs.into_uses(),
+        });
     }
     Ok(outputs)
 }
