@@ -173,3 +173,47 @@ impl Options {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Error;
+
+    #[test]
+    fn blob_code_must_match_the_blob_directories() {
+        assert!(Options::default().validate().is_ok());
+        let rs2_1 = BlobCode {
+            data_shards: 2,
+            parity_shards: 1,
+        };
+        assert_eq!(rs2_1.shards(), 3);
+        let no_dirs = Options {
+            blob_code: rs2_1,
+            ..Options::default()
+        };
+        assert!(matches!(no_dirs.validate(), Err(Error::InvalidOption(_))));
+        let two_dirs = Options {
+            blob_code: rs2_1,
+            blob_dirs: vec!["a".into(), "b".into()],
+            ..Options::default()
+        };
+        assert!(matches!(two_dirs.validate(), Err(Error::InvalidOption(_))));
+        let three_dirs = Options {
+            blob_code: rs2_1,
+            blob_dirs: vec!["a".into(), "b".into(), "c".into()],
+            ..Options::default()
+        };
+        assert!(three_dirs.validate().is_ok());
+        // Without separation the blob store's layout is not checked.
+        let off = Options {
+            blob_threshold_bytes: None,
+            ..no_dirs
+        };
+        assert!(off.validate().is_ok());
+        let zero = Options {
+            blob_threshold_bytes: Some(0),
+            ..Options::default()
+        };
+        assert!(matches!(zero.validate(), Err(Error::InvalidOption(_))));
+    }
+}
