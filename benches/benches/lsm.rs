@@ -357,22 +357,29 @@ fn write_amplification(_c: &mut Criterion) {
 const BLOB_FILL_BYTES: usize = 16 << 20;
 
 /// The separation configurations compared: name, threshold, (k, m).
-const BLOB_CONFIGS: [(&str, Option<usize>, (usize, usize)); 3] = [
-    ("off", None, (1, 0)),
-    ("on", Some(4096), (1, 0)),
-    ("on_rs4_2", Some(4096), (4, 2)),
+const BLOB_CONFIGS: [(&str, Option<usize>, lsm::BlobCode); 3] = [
+    ("off", None, lsm::BlobCode::SINGLE),
+    ("on", Some(4096), lsm::BlobCode::SINGLE),
+    (
+        "on_rs4_2",
+        Some(4096),
+        lsm::BlobCode {
+            data_shards: 4,
+            parity_shards: 2,
+        },
+    ),
 ];
 
-fn open_blob_db(dir: &std::path::Path, threshold: Option<usize>, code: (usize, usize)) -> lsm::Db {
-    let blob_dirs = if code == (1, 0) {
+fn open_blob_db(dir: &std::path::Path, threshold: Option<usize>, code: lsm::BlobCode) -> lsm::Db {
+    let blob_dirs = if code == lsm::BlobCode::SINGLE {
         Vec::new()
     } else {
-        (0..code.0 + code.1)
+        (0..code.shards())
             .map(|i| dir.join(format!("blob{i}")))
             .collect()
     };
     let opts = lsm::Options {
-        blob_threshold: threshold,
+        blob_threshold_bytes: threshold,
         blob_dirs,
         blob_code: code,
         ..lsm::Options::default()

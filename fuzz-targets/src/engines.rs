@@ -71,7 +71,7 @@ pub(crate) enum LsmGolden {
     /// `lsm_files`' (its corpus was found on it): tables, a manifest, a log
     /// of 40 small batches.
     Small,
-    /// The same, plus a blob file (a value past `blob_threshold`) and a log
+    /// The same, plus a blob file (a value past `blob_threshold_bytes`) and a log
     /// whose last batches span 32 KiB blocks (`First`, `Middle`, `Last`
     /// fragments), written in a second session with a large memtable.
     Spanning,

@@ -144,7 +144,7 @@ fn lsm_options() -> lsm::Options {
         // Values of 64 bytes and more go to blobs, and blobs are collected
         // at 30% garbage, so separation, collection and blob deletion run
         // under every operation, reopen and power loss.
-        blob_threshold: Some(64),
+        blob_threshold_bytes: Some(64),
         blob_gc_ratio: 0.3,
         ..lsm::Options::default()
     }

@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use crate::blob::{BlobUse, RefCounter, Separator};
 use crate::cache::BlockCache;
+use crate::compaction::job::Output;
 use crate::key::InternalKey;
 use crate::manifest;
 use crate::memtable::Entry;
@@ -82,9 +83,13 @@ impl TableBuilder {
     /// # Errors
     ///
     /// A failed write or sync.
-    pub(crate) fn finish(self) -> Result<(u64, u64, Vec<BlobUse>)> {
+    pub(crate) fn finish(self) -> Result<Output> {
         let (size_bytes, _) = self.writer.finish()?;
-        Ok((self.number, size_bytes, self.refs.into_uses()))
+        Ok(Output {
+            number: self.number,
+            size_bytes,
+            blob_uses: self.refs.into_uses(),
+        })
     }
 }
 
@@ -134,7 +139,11 @@ pub(crate) fn write_table(
         env.fs.remove_file(&path)?;
         return Ok(None);
     }
-    let (_, size_bytes, blob_uses) = b.finish()?;
+    let Output {
+        size_bytes,
+        blob_uses,
+        ..
+    } = b.finish()?;
     let table = Table::open(env.fs, &path, n, Arc::clone(env.cache))?;
     Ok(Some(Built {
         table: Arc::new(table),

@@ -158,7 +158,7 @@ fn write_checkpoint(pin: &Pinned, dest: &Path) -> Result<CheckpointInfo> {
         fs.create_dir_all(&to)?;
         copy(fs, &from.join(BLOB_MANIFEST), &to.join(BLOB_MANIFEST))?;
         for b in &pin.blobs {
-            let name = format!("{:016x}.shard", b.blob);
+            let name = format!("{:016x}.shard", b.blob.0);
             share(fs, &from.join(&name), &to.join(&name), &mut info)?;
             info.blob_files += 1;
         }

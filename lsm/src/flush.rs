@@ -27,7 +27,7 @@ impl Inner {
         };
         let no_collection = HashSet::new();
         let new_id = || self.new_file_number();
-        let mut sep = match (&self.blobs, self.opts.blob_threshold) {
+        let mut sep = match (&self.blobs, self.opts.blob_threshold_bytes) {
             (Some(store), Some(t)) => Some(Separator::new(store, Some(t), &no_collection, &new_id)),
             _ => None,
         };

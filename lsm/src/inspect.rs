@@ -26,7 +26,7 @@ pub(crate) struct State {
     pub(crate) next_file: u64,
     pub(crate) log_number: u64,
     pub(crate) blob_files: Vec<BlobMeta>,
-    pub(crate) blob_live: BTreeMap<u64, Live>,
+    pub(crate) blob_live: BTreeMap<erasure::BlobId, Live>,
     pub(crate) blobs: Option<Arc<erasure::BlobStore>>,
 }
 
@@ -320,7 +320,7 @@ fn describe_blobs(
     fs: &dyn vfs::Fs,
     store: &erasure::BlobStore,
     files: &[BlobMeta],
-    live: &BTreeMap<u64, Live>,
+    live: &BTreeMap<erasure::BlobId, Live>,
     problems: &mut Vec<String>,
 ) -> BlobStoreDescription {
     let options = store.options();
@@ -354,15 +354,15 @@ fn describe_blobs(
         .iter()
         .map(|m| {
             let l = live.get(&m.blob).copied().unwrap_or_default();
-            let (shard_files, size_bytes) = on_disk.get(&m.blob).copied().unwrap_or_default();
+            let (shard_files, size_bytes) = on_disk.get(&m.blob.0).copied().unwrap_or_default();
             if shard_files < shards {
                 problems.push(format!(
                     "blob {}: {shard_files} of {shards} shard files on disk",
-                    erasure::BlobId(m.blob)
+                    m.blob
                 ));
             }
             BlobFileDescription {
-                id: m.blob,
+                id: m.blob.0,
                 values: m.values,
                 value_bytes: m.bytes,
                 live_values: l.values,

@@ -111,7 +111,7 @@ pub use inspect::{
     ManifestDescription, StoreDescription, TableDescription,
 };
 pub use iter::DbIter;
-pub use options::{Options, SyncMode};
+pub use options::{BlobCode, Options, SyncMode};
 pub use read::Snapshot;
 pub use stats::{LevelStats, Stats};
 pub use verify::{BlobRepairReport, Problem, TableReport, VerifyReport};

@@ -19,6 +19,8 @@
 
 use std::path::Path;
 
+use erasure::BlobId;
+
 use crate::blob::{BlobMeta, BlobUse};
 use crate::{Error, Result};
 
@@ -51,7 +53,7 @@ pub(crate) struct VersionEdit {
     /// Blob files written (by a flush or a compaction) for the added tables.
     pub(crate) blobs_added: Vec<BlobMeta>,
     /// Blob files no table references any more.
-    pub(crate) blobs_deleted: Vec<u64>,
+    pub(crate) blobs_deleted: Vec<BlobId>,
     /// Per new table: the blob values it references (tables without any
     /// are not listed).
     pub(crate) table_blobs: Vec<(u64, Vec<BlobUse>)>,
@@ -94,20 +96,20 @@ impl VersionEdit {
         }
         for m in &self.blobs_added {
             b.push(TAG_BLOB_ADDED);
-            for x in [m.blob, m.values, m.bytes] {
+            for x in [m.blob.0, m.values, m.bytes] {
                 b.extend_from_slice(&x.to_le_bytes());
             }
         }
         for &id in &self.blobs_deleted {
             b.push(TAG_BLOB_DELETED);
-            b.extend_from_slice(&id.to_le_bytes());
+            b.extend_from_slice(&id.0.to_le_bytes());
         }
         for (table, uses) in &self.table_blobs {
             b.push(TAG_TABLE_BLOBS);
             b.extend_from_slice(&table.to_le_bytes());
             b.extend_from_slice(&(uses.len() as u32).to_le_bytes());
             for u in uses {
-                for x in [u.blob, u.values, u.bytes] {
+                for x in [u.blob.0, u.values, u.bytes] {
                     b.extend_from_slice(&x.to_le_bytes());
                 }
             }
@@ -174,11 +176,11 @@ impl VersionEdit {
                     e.added.push((level, n, u64_at(&mut p)?));
                 }
                 TAG_BLOB_ADDED => e.blobs_added.push(BlobMeta {
-                    blob: u64_at(&mut p)?,
+                    blob: BlobId(u64_at(&mut p)?),
                     values: u64_at(&mut p)?,
                     bytes: u64_at(&mut p)?,
                 }),
-                TAG_BLOB_DELETED => e.blobs_deleted.push(u64_at(&mut p)?),
+                TAG_BLOB_DELETED => e.blobs_deleted.push(BlobId(u64_at(&mut p)?)),
                 TAG_TABLE_BLOBS => {
                     let table = u64_at(&mut p)?;
                     let count = u32_at(&mut p)?;
@@ -196,7 +198,7 @@ impl VersionEdit {
                     let mut uses = Vec::with_capacity(count as usize);
                     for _ in 0..count {
                         uses.push(BlobUse {
-                            blob: u64_at(&mut p)?,
+                            blob: BlobId(u64_at(&mut p)?),
                             values: u64_at(&mut p)?,
                             bytes: u64_at(&mut p)?,
                         });
@@ -311,15 +313,15 @@ mod tests {
             deleted: vec![(0, 3), (1, 4)],
             added: vec![(1, 8, 4096)],
             blobs_added: vec![BlobMeta {
-                blob: 3,
+                blob: BlobId(3),
                 values: 10,
                 bytes: 40960,
             }],
-            blobs_deleted: vec![2],
+            blobs_deleted: vec![BlobId(2)],
             table_blobs: vec![(
                 8,
                 vec![BlobUse {
-                    blob: 3,
+                    blob: BlobId(3),
                     values: 9,
                     bytes: 36000,
                 }],

@@ -51,7 +51,7 @@ pub(crate) struct Obsolete {
     /// references once it is gone.
     pub(crate) files: Vec<(Option<u64>, PathBuf)>,
     /// Blob files the manifest no longer records whose delete failed.
-    pub(crate) blobs: Vec<u64>,
+    pub(crate) blobs: Vec<erasure::BlobId>,
     /// Logs numbered below this are obsolete (the manifest's log number
     /// said so durably); `logs_pending` says some may still be on disk.
     pub(crate) logs_below: u64,
@@ -184,7 +184,7 @@ impl Inner {
     /// the store. A crash between the two leaves a blob the manifest does
     /// not record, which the next open deletes; no blob a table on disk
     /// references is ever deleted. Returns how many it deleted.
-    fn delete_blobs(&self, retry: Vec<u64>) -> Result<usize> {
+    fn delete_blobs(&self, retry: Vec<erasure::BlobId>) -> Result<usize> {
         let Some(store) = &self.blobs else {
             return Ok(0);
         };
@@ -211,7 +211,7 @@ impl Inner {
         let mut deleted = 0;
         let mut failed = Vec::new();
         for b in gone {
-            match store.delete(erasure::BlobId(b)) {
+            match store.delete(b) {
                 Ok(()) => {
                     deleted += 1;
                     self.counters

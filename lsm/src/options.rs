@@ -59,20 +59,53 @@ pub struct Options {
     /// Key-value separation: a value of at least this many bytes is moved
     /// into a blob file when its memtable is flushed, and the table keeps a
     /// 32-byte reference. `None` turns separation off. Default 4 KiB.
-    pub blob_threshold: Option<usize>,
+    pub blob_threshold_bytes: Option<usize>,
     /// Blob garbage collection: a compaction copies the live values out of
     /// a blob file once at least this fraction of its bytes is garbage
     /// (overwritten or deleted), so the file can be deleted. In `(0, 1]`;
     /// 1 collects nothing (a blob file still goes once wholly garbage).
     /// Default 0.5.
     pub blob_gc_ratio: f64,
-    /// The `k + m` directories of the erasure-coded blob store, one per
-    /// shard (put them on different disks). Empty: one directory `blobs`
-    /// inside the database directory (needs `blob_code == (1, 0)`).
+    /// The `data_shards + parity_shards` directories of the erasure-coded
+    /// blob store, one per shard (put them on different disks). Empty: one
+    /// directory `blobs` inside the database directory (needs
+    /// [`BlobCode::SINGLE`]).
     pub blob_dirs: Vec<PathBuf>,
-    /// `(k, m)`: data and parity shards of the blob store's Reed-Solomon
-    /// code; any `m` of its directories may be lost. Default `(1, 0)`.
-    pub blob_code: (usize, usize),
+    /// Data and parity shards of the blob store's Reed-Solomon code.
+    /// Default [`BlobCode::SINGLE`].
+    pub blob_code: BlobCode,
+}
+
+/// The Reed-Solomon code of the blob store: each blob is cut into
+/// `data_shards` shards and `parity_shards` more are computed from them, one
+/// per directory of [`Options::blob_dirs`]; any `parity_shards` of those
+/// directories may be lost.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BlobCode {
+    /// Shards holding the blob's bytes (`k`). At least 1.
+    pub data_shards: usize,
+    /// Shards computed from the data shards (`m`); that many may be lost.
+    pub parity_shards: usize,
+}
+
+impl BlobCode {
+    /// One data shard and no parity: the default, a plain file per blob in
+    /// one directory.
+    pub const SINGLE: BlobCode = BlobCode {
+        data_shards: 1,
+        parity_shards: 0,
+    };
+
+    /// Directories the code needs: `data_shards + parity_shards`.
+    pub fn shards(&self) -> usize {
+        self.data_shards + self.parity_shards
+    }
+}
+
+impl Default for BlobCode {
+    fn default() -> BlobCode {
+        BlobCode::SINGLE
+    }
 }
 
 impl Default for Options {
@@ -92,10 +125,10 @@ impl Default for Options {
             l0_slowdown_trigger: 12,
             l0_stop_trigger: 20,
             create_if_missing: true,
-            blob_threshold: Some(4096),
+            blob_threshold_bytes: Some(4096),
             blob_gc_ratio: 0.5,
             blob_dirs: Vec::new(),
-            blob_code: (1, 0),
+            blob_code: BlobCode::SINGLE,
         }
     }
 }
@@ -122,21 +155,65 @@ impl Options {
         if !(self.blob_gc_ratio > 0.0 && self.blob_gc_ratio <= 1.0) {
             return Err(InvalidOption("blob_gc_ratio must be in (0, 1]"));
         }
-        if self.blob_threshold == Some(0) {
-            return Err(InvalidOption("blob_threshold must be at least 1"));
+        if self.blob_threshold_bytes == Some(0) {
+            return Err(InvalidOption("blob_threshold_bytes must be at least 1"));
         }
-        let (k, m) = self.blob_code;
-        if self.blob_threshold.is_some()
+        if self.blob_threshold_bytes.is_some()
             && (if self.blob_dirs.is_empty() {
-                (k, m) != (1, 0)
+                self.blob_code != BlobCode::SINGLE
             } else {
-                self.blob_dirs.len() != k + m
+                self.blob_dirs.len() != self.blob_code.shards()
             })
         {
             return Err(InvalidOption(
-                "blob_dirs must hold k + m directories (or be empty with blob_code (1, 0))",
+                "blob_dirs must hold data_shards + parity_shards directories (or be empty with \
+                 BlobCode::SINGLE)",
             ));
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Error;
+
+    #[test]
+    fn blob_code_must_match_the_blob_directories() {
+        assert!(Options::default().validate().is_ok());
+        let rs2_1 = BlobCode {
+            data_shards: 2,
+            parity_shards: 1,
+        };
+        assert_eq!(rs2_1.shards(), 3);
+        let no_dirs = Options {
+            blob_code: rs2_1,
+            ..Options::default()
+        };
+        assert!(matches!(no_dirs.validate(), Err(Error::InvalidOption(_))));
+        let two_dirs = Options {
+            blob_code: rs2_1,
+            blob_dirs: vec!["a".into(), "b".into()],
+            ..Options::default()
+        };
+        assert!(matches!(two_dirs.validate(), Err(Error::InvalidOption(_))));
+        let three_dirs = Options {
+            blob_code: rs2_1,
+            blob_dirs: vec!["a".into(), "b".into(), "c".into()],
+            ..Options::default()
+        };
+        assert!(three_dirs.validate().is_ok());
+        // Without separation the blob store's layout is not checked.
+        let off = Options {
+            blob_threshold_bytes: None,
+            ..no_dirs
+        };
+        assert!(off.validate().is_ok());
+        let zero = Options {
+            blob_threshold_bytes: Some(0),
+            ..Options::default()
+        };
+        assert!(matches!(zero.validate(), Err(Error::InvalidOption(_))));
     }
 }

@@ -177,7 +177,7 @@ pub(crate) fn verify(
 ) -> Result<VerifyReport> {
     let mut report = VerifyReport::default();
     // Per blob: (user key, reference) of every entry pointing into it.
-    let mut refs: BTreeMap<u64, Vec<(Bytes, BlobRef)>> = BTreeMap::new();
+    let mut refs: BTreeMap<BlobId, Vec<(Bytes, BlobRef)>> = BTreeMap::new();
     for (level, t) in tables {
         let mut bad_refs = Vec::new();
         let check = t.check(&mut |block_offset, k, v| {
@@ -246,10 +246,12 @@ pub(crate) fn verify(
 /// whose stripes are gone.
 fn verify_blob(
     store: Option<&BlobStore>,
-    blob: u64,
+    id: BlobId,
     list: &[(Bytes, BlobRef)],
     report: &mut VerifyReport,
 ) {
+    // The report names a blob by its number.
+    let blob = id.0;
     let lost = |reason: String, keys: Vec<&Bytes>| {
         let refs_total = keys.len() as u64;
         let mut keys: Vec<Vec<u8>> = keys.into_iter().map(|k| k.to_vec()).collect();
@@ -270,7 +272,6 @@ fn verify_blob(
         ));
         return;
     };
-    let id = BlobId(blob);
     let stat = match store.stat(id) {
         Ok(s) => s,
         Err(e) => {
@@ -382,7 +383,7 @@ mod tests {
         };
         let store = BlobStore::open(Arc::clone(&fs), &["b0", "b1", "b2"], opts).expect("store");
         let value = b"the separated value".to_vec();
-        let blob = store.put(&value).expect("put").0;
+        let blob = store.put(&value).expect("put");
         let reference = |offset: u64, len: u64, checksum: u64| {
             BlobRef {
                 blob,
@@ -431,7 +432,7 @@ mod tests {
                 },
                 Problem::BadValue {
                     key: b"c".to_vec(),
-                    blob,
+                    blob: blob.0,
                     offset: 0,
                     len: value.len() as u64,
                     expected: 7,
@@ -439,7 +440,7 @@ mod tests {
                 },
                 Problem::BadValue {
                     key: b"d".to_vec(),
-                    blob,
+                    blob: blob.0,
                     offset: 1 << 20,
                     len: 4,
                     expected: good,

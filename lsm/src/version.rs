@@ -36,7 +36,7 @@ pub(crate) fn user_range(t: &Table) -> (&[u8], &[u8]) {
 
 /// `user` (with prefix `p`) is at least `t`'s smallest user key.
 fn at_or_after_smallest(t: &Table, user: &[u8], p: u64) -> bool {
-    match p.cmp(&t.user_prefixes.0) {
+    match p.cmp(&t.user_prefix_smallest) {
         Ordering::Greater => true,
         Ordering::Less => false,
         Ordering::Equal => user >= user_range(t).0,
@@ -45,7 +45,7 @@ fn at_or_after_smallest(t: &Table, user: &[u8], p: u64) -> bool {
 
 /// `user` (with prefix `p`) is after `t`'s largest user key.
 fn after_largest(t: &Table, user: &[u8], p: u64) -> bool {
-    match p.cmp(&t.user_prefixes.1) {
+    match p.cmp(&t.user_prefix_largest) {
         Ordering::Greater => true,
         Ordering::Less => false,
         Ordering::Equal => user > user_range(t).1,
@@ -88,7 +88,8 @@ impl Version {
     /// The tables a point lookup of `user` probes, newest first: every L0
     /// table whose key range holds it, then at most one table per deeper
     /// level. Range checks compare the tables' 8-byte key prefixes
-    /// (`Table::user_prefixes`) first and the keys only on a tie.
+    /// (`Table::user_prefix_smallest`, `user_prefix_largest`) first and
+    /// the keys only on a tie.
     pub(crate) fn candidates<'a>(&'a self, user: &'a [u8]) -> impl Iterator<Item = &'a Table> {
         let p = key::prefix(user);
         let l0 = self.levels[0]

@@ -7,7 +7,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use larder_lsm::{Db, Error, Options};
+use larder_lsm::{BlobCode, Db, Error, Options};
 use vfs::{Fs, MemFs, OpenMode};
 
 const K: usize = 2;
@@ -21,9 +21,12 @@ fn dirs() -> Vec<PathBuf> {
 
 fn opts() -> Options {
     Options {
-        blob_threshold: Some(1000),
+        blob_threshold_bytes: Some(1000),
         blob_dirs: dirs(),
-        blob_code: (K, M),
+        blob_code: BlobCode {
+            data_shards: K,
+            parity_shards: M,
+        },
         ..common::tiny_options()
     }
 }
@@ -154,7 +157,7 @@ fn separation_off_reads_existing_blob_values() {
     let fs = MemFs::new();
     fill(&fs);
     let off = Options {
-        blob_threshold: None,
+        blob_threshold_bytes: None,
         ..opts()
     };
     let db = Db::open_with_fs(Arc::new(fs), "/db", off).expect("open");

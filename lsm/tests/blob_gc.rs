@@ -11,7 +11,7 @@ use vfs::{Fs, MemFs};
 
 fn opts(gc_ratio: f64) -> Options {
     Options {
-        blob_threshold: Some(500),
+        blob_threshold_bytes: Some(500),
         blob_gc_ratio: gc_ratio,
         ..common::tiny_options()
     }

@@ -12,7 +12,7 @@ use larder_lsm::{Db, Error, Options};
 fn small_opts() -> Options {
     Options {
         write_buffer_size_bytes: 64 * 1024,
-        blob_threshold: Some(1024),
+        blob_threshold_bytes: Some(1024),
         ..Options::default()
     }
 }

@@ -29,7 +29,7 @@ fn golden_dir(blobs: bool) -> PathBuf {
 fn opts(blobs: bool) -> Options {
     Options {
         compression: false,
-        blob_threshold: if blobs { Some(6) } else { None },
+        blob_threshold_bytes: if blobs { Some(6) } else { None },
         ..Options::default()
     }
 }

@@ -215,7 +215,7 @@ proptest! {
     /// garbage ratio makes compactions collect blobs all the time.
     #[test]
     fn db_with_blob_separation_matches_btreemap_model(ops in prop::collection::vec(op(), 1..400)) {
-        run(ops, larder_lsm::Options { blob_threshold: Some(40), blob_gc_ratio: 0.3, ..common::tiny_options() });
+        run(ops, larder_lsm::Options { blob_threshold_bytes: Some(40), blob_gc_ratio: 0.3, ..common::tiny_options() });
     }
 }
 
@@ -225,7 +225,7 @@ proptest! {
     /// Separation off: every value stays inline, as before the feature.
     #[test]
     fn db_without_blob_separation_matches_btreemap_model(ops in prop::collection::vec(op(), 1..400)) {
-        run(ops, larder_lsm::Options { blob_threshold: None, ..common::tiny_options() });
+        run(ops, larder_lsm::Options { blob_threshold_bytes: None, ..common::tiny_options() });
     }
 }
 
@@ -267,7 +267,7 @@ fn many_writes_reach_deep_levels_and_read_back() {
 #[test]
 fn a_flush_drops_versions_no_reader_can_see() {
     let opts = larder_lsm::Options {
-        blob_threshold: None,
+        blob_threshold_bytes: None,
         compression: false,
         ..larder_lsm::Options::default()
     };

@@ -12,7 +12,7 @@ use vfs::{Fs, MemFs, OpenMode};
 fn opts() -> Options {
     Options {
         sync: SyncMode::Always,
-        blob_threshold: Some(100),
+        blob_threshold_bytes: Some(100),
         ..Options::default()
     }
 }

@@ -15,7 +15,7 @@ fn opts() -> Options {
     Options {
         sync: SyncMode::Always,
         compression: false,
-        blob_threshold: None,
+        blob_threshold_bytes: None,
         // No background compaction: the flush's edit stays the last one.
         l0_compaction_trigger: 100,
         l0_slowdown_trigger: 100,
@@ -206,7 +206,7 @@ fn open_put_close_cycles_leave_no_level0_table() {
 
 fn blob_opts() -> Options {
     Options {
-        blob_threshold: Some(100),
+        blob_threshold_bytes: Some(100),
         ..opts()
     }
 }

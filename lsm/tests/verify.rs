@@ -26,7 +26,7 @@ fn verify_keeps_the_tables_it_reads_while_a_compaction_replaces_them() {
     let mem = vfs::MemFs::new();
     let fs: Arc<dyn vfs::Fs> = Arc::new(mem.clone());
     let opts = Options {
-        blob_threshold: Some(64),
+        blob_threshold_bytes: Some(64),
         ..common::tiny_options()
     };
     let db = Db::open_with_fs(Arc::clone(&fs), "db", opts).expect("open");

@@ -56,7 +56,7 @@ impl Engine {
                     l0_slowdown_trigger: 4,
                     l0_stop_trigger: 8,
                     block_cache_bytes: 1 << 20,
-                    blob_threshold,
+                    blob_threshold_bytes: blob_threshold,
                     ..lsm::Options::default()
                 };
                 lsm::Db::open(dir.join("db"), options)

@@ -26,8 +26,15 @@ pub(crate) struct JobEnv<'a> {
     pub(crate) new_file_number: &'a dyn Fn() -> Result<u64>,
 }
 
-/// One output table: number, size, the blob values it references.
-pub(crate) type Output = (u64, u64, Vec<BlobUse>);
+/// One output table.
+#[derive(Debug)]
+pub(crate) struct Output {
+    /// The table's file number.
+    pub(crate) number: u64,
+    pub(crate) size_bytes: u64,
+    /// The blob values it references.
+    pub(crate) blob_uses: Vec<BlobUse>,
+}
 
 fn is_base_level(v: &Version, out_level: usize, user: &[u8]) -> bool {
     v.levels[out_level + 1..NUM_LEVELS].iter().all(|level| {

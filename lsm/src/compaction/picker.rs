@@ -93,7 +93,7 @@ pub(crate) fn with_overlaps(v: &Version, level: usize, inputs: Vec<Arc<Table>>) 
 pub(crate) fn pick_blob_collection(
     v: &Version,
     blobs: &crate::blob::BlobFiles,
-    collect: &std::collections::HashSet<u64>,
+    collect: &std::collections::HashSet<erasure::BlobId>,
 ) -> Option<Compaction> {
     let referenced = |t: &Table| -> u64 {
         blobs

@@ -59,7 +59,12 @@ impl Inner {
                 edit.blobs_added = sep.finish()?;
             }
             self.fs.sync_dir(&self.dir)?;
-            for (n, size, uses) in outputs {
+            for job::Output {
+                number: n,
+                size_bytes: size,
+                blob_uses: uses,
+            } in outputs
+            {
                 self.counters
                     .compaction_bytes
                     .fetch_add(size, Ordering::Relaxed);
@@ -146,7 +151,7 @@ impl Inner {
 
     /// Blob files of `v` past `blob_gc_ratio` garbage, whose live values
     /// compactions copy out.
-    pub(crate) fn blobs_to_collect(&self, v: &Version) -> HashSet<u64> {
+    pub(crate) fn blobs_to_collect(&self, v: &Version) -> HashSet<erasure::BlobId> {
         if self.blobs.is_none() {
             return HashSet::new();
         }

@@ -1,8 +1,19 @@
 //! Sorted string tables: immutable files of sorted internal keys.
 //!
 //! `data block* | filter block | properties block | index block | footer`
+//!
+//! - `block/`: the block format shared by data and index blocks (builder,
+//!   reader, order walk).
+//! - `trailer.rs`: the 5-byte trailer after every block (compression, CRC).
+//! - `index.rs`: block handles and the index block.
+//! - `properties.rs`: the properties block (counts, sequence and key range).
+//! - `footer.rs`: the fixed-size footer and the file header.
+//! - `writer.rs`: writes a table from entries in order.
+//! - `reader.rs`: opens a table; point lookups and iterators.
+//! - `check.rs`: checks a whole table as it is on disk, for `verify`.
 
 pub(crate) mod block;
+pub(crate) mod check;
 pub(crate) mod footer;
 pub(crate) mod index;
 pub(crate) mod properties;

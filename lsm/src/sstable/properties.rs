@@ -22,6 +22,15 @@ pub(crate) struct Properties {
     pub(crate) largest: Vec<u8>,
 }
 
+/// A properties block too short for its fields.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct TooShort {
+    /// Bytes the block needs up to the end of the field that runs past it.
+    pub(crate) len_needed: u64,
+    /// The block's length.
+    pub(crate) len_found: u64,
+}
+
 impl Properties {
     pub(crate) fn encode(&self) -> Vec<u8> {
         let mut b = Vec::with_capacity(48 + self.smallest.len() + self.largest.len());
@@ -45,13 +54,15 @@ impl Properties {
     ///
     /// # Errors
     ///
-    /// When a field runs past the block: the bytes it needs and the
-    /// block's length, as (expected, found).
-    pub(crate) fn decode(b: &[u8]) -> Result<Properties, (u64, u64)> {
+    /// [`TooShort`] when a field runs past the block.
+    pub(crate) fn decode(b: &[u8]) -> Result<Properties, TooShort> {
         let mut p = 0usize;
-        let mut take = |n: usize| -> Result<&[u8], (u64, u64)> {
+        let mut take = |n: usize| -> Result<&[u8], TooShort> {
             let end = p.saturating_add(n);
-            let s = b.get(p..end).ok_or((end as u64, b.len() as u64))?;
+            let s = b.get(p..end).ok_or(TooShort {
+                len_needed: end as u64,
+                len_found: b.len() as u64,
+            })?;
             p = end;
             Ok(s)
         };

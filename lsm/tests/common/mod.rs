@@ -80,7 +80,7 @@ pub(crate) fn blob_files_on_disk(fs: &dyn vfs::Fs) -> usize {
 pub(crate) fn blob_churn_options() -> Options {
     Options {
         sync: larder_lsm::SyncMode::Always,
-        blob_threshold: Some(40),
+        blob_threshold_bytes: Some(40),
         blob_gc_ratio: 0.2,
         ..tiny_options()
     }

@@ -1,0 +1,169 @@
+//! The logs: which ones hold writes not yet in a table, whether the sealed
+//! ones are as long as the manifest recorded, and their replay into a
+//! memtable.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::batch::WriteBatch;
+use crate::key::{SEQNO_MAX, SeqNo};
+use crate::manifest::{self, FileKind};
+use crate::memtable::Memtable;
+use crate::recovery::replay::ManifestState;
+use crate::wal::reader::read_log;
+use crate::{Error, Result};
+
+/// The logs recovery replays, found before any is read.
+#[derive(Debug)]
+pub(super) struct Found {
+    /// The logs at or after the log number, oldest first.
+    pub(super) logs: Vec<u64>,
+    /// The live logs the manifest recorded as sealed, with their lengths.
+    pub(super) sealed: Vec<(u64, u64)>,
+    /// The first sealed log missing or shorter than recorded. Judged
+    /// after a lost manifest edit, which would explain it better.
+    pub(super) short: Option<ShortLog>,
+}
+
+/// A sealed log shorter than the manifest recorded (or missing).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct ShortLog {
+    pub(super) log: u64,
+    /// The length the manifest recorded when it sealed the log.
+    pub(super) len_recorded: u64,
+    /// The length on disk (0 when the log is missing).
+    pub(super) len_found: u64,
+}
+
+/// Finds the logs to replay among `names`. The log at the log number must
+/// exist: when it does not (and was not sealed), it joins `missing`.
+pub(super) fn find(
+    fs: &Arc<dyn vfs::Fs>,
+    dir: &Path,
+    names: &[(String, FileKind)],
+    st: &ManifestState,
+    missing: &mut Vec<(PathBuf, u64)>,
+) -> Result<Found> {
+    let mut logs: Vec<u64> = names
+        .iter()
+        .filter_map(|(_, k)| match *k {
+            FileKind::Log(n) if n >= st.log_number => Some(n),
+            _ => None,
+        })
+        .collect();
+    logs.sort_unstable();
+    let sealed: Vec<(u64, u64)> = st
+        .logs_sealed
+        .range(st.log_number..)
+        .map(|(&n, &len)| (n, len))
+        .collect();
+    if st.log_number != 0
+        && logs.first() != Some(&st.log_number)
+        && !st.logs_sealed.contains_key(&st.log_number)
+    {
+        missing.push((dir.join(manifest::log_name(st.log_number)), st.log_number));
+    }
+    let mut short: Option<ShortLog> = None;
+    for &(n, len) in &sealed {
+        let found = if logs.contains(&n) {
+            fs.open(&dir.join(manifest::log_name(n)), vfs::OpenMode::Read)?
+                .len()?
+        } else {
+            0
+        };
+        if found < len {
+            short = Some(ShortLog {
+                log: n,
+                len_recorded: len,
+                len_found: found,
+            });
+            break;
+        }
+    }
+    Ok(Found {
+        logs,
+        sealed,
+        short,
+    })
+}
+
+/// The writes of the replayed logs.
+#[derive(Debug)]
+pub(super) struct Replayed {
+    pub(super) mem: Memtable,
+    /// The largest sequence number recovered (manifest, tables, logs).
+    pub(super) last_seq: SeqNo,
+    /// Per log: the length of its whole records.
+    pub(super) log_lengths: Vec<(u64, u64)>,
+}
+
+/// Replays `logs` into a new memtable, range-checking each record's
+/// sequence numbers.
+pub(super) fn replay(
+    fs: &Arc<dyn vfs::Fs>,
+    dir: &Path,
+    logs: &[u64],
+    st: &ManifestState,
+) -> Result<Replayed> {
+    let mem = Memtable::new();
+    let mut last_seq = st.last_seq;
+    let mut log_lengths = Vec::new();
+    for &n in logs {
+        let path = dir.join(manifest::log_name(n));
+        let contents = read_log(&**fs, &path)?;
+        let whole = contents.torn_at.unwrap_or(contents.len_bytes);
+        if let Some(&len) = st.logs_sealed.get(&n)
+            && n >= st.log_number
+            && whole < len
+        {
+            // Its seal marker (or a record after the last marker) is bad,
+            // and the manifest says those bytes were whole.
+            return Err(sealed_log_damaged(dir, n, whole, len, whole));
+        }
+        log_lengths.push((n, whole));
+        for (rec, &offset) in contents.records.iter().zip(&contents.offsets) {
+            let (seq, batch) = WriteBatch::decode(rec).ok_or_else(|| {
+                Error::corruption(
+                    &path,
+                    offset,
+                    "log record is not a write batch (found: its length)",
+                    0,
+                    rec.len() as u64,
+                )
+            })?;
+            let count = batch.ops.len() as u64;
+            let seq_last = seq.saturating_add(count.saturating_sub(1));
+            if seq == 0 || seq_last > SEQNO_MAX {
+                return Err(Error::corruption(
+                    &path,
+                    offset,
+                    "log sequence number out of range",
+                    SEQNO_MAX,
+                    seq_last,
+                ));
+            }
+            for (i, (kind, k, v)) in batch.ops.into_iter().enumerate() {
+                mem.insert(k, seq + i as u64, kind, v);
+            }
+            last_seq = last_seq.max(seq_last);
+        }
+    }
+    Ok(Replayed {
+        mem,
+        last_seq,
+        log_lengths,
+    })
+}
+
+/// A log the manifest recorded as sealed at `len` bytes whose whole records
+/// end at `found` (0 when it is missing): the error names the log, the
+/// offset where it goes bad, the recorded length and the length found.
+pub(super) fn sealed_log_damaged(dir: &Path, n: u64, offset: u64, len: u64, found: u64) -> Error {
+    Error::corruption(
+        dir.join(manifest::log_name(n)),
+        offset,
+        "sealed log shorter than the manifest records (or missing)",
+        len,
+        found,
+    )
+}

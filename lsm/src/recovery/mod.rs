@@ -1,0 +1,222 @@
+//! Recovery: from a directory to the state an open starts from (version,
+//! memtable replayed from the logs, sequence and file numbers), reading
+//! only. What an open then writes (a new manifest, deletions) is the
+//! caller's, and only a read-write open's.
+//!
+//! Recovery knows, it does not guess (`DESIGN.md`, "Damage at rest"):
+//!
+//! - **No `CURRENT`.** A directory without `CURRENT` is new only if it
+//!   holds nothing a store ever made durable: no table, no blob, no log
+//!   record, no manifest naming a table (what a crash while creating a
+//!   store can leave). Anything else is a damaged store:
+//!   [`Error::Corruption`] naming `CURRENT`.
+//! - **Every edit is synced before its effects happen**: a flush's log and
+//!   a compaction's inputs are deleted only after the edit naming their
+//!   replacement is durable; logs are deleted oldest first. So after a
+//!   crash tore the manifest's last edit, the older state it leaves is
+//!   complete: every table it names exists, and so does the log at its log
+//!   number. When damage reverted a durable edit instead, its effects may
+//!   have happened and the older state is incomplete. A missing table or
+//!   log is therefore always corruption, never an empty replay; when the
+//!   manifest also had a bad tail or files newer than anything it knows
+//!   exist (the lost edit's outputs), the error names the manifest and the
+//!   offset of its bad tail.
+//! - **A sealed log is whole.** Once a log takes no more records and all
+//!   of it is durable (at close; at a log switch unless the sync mode is
+//!   `Never`), the manifest records its length (tag 11). A live log so
+//!   recorded that is missing, shorter, or bad before that length is
+//!   corruption naming the log, the recorded length (expected) and the
+//!   length found: a truncation removes the log's own seal marker, so only
+//!   the manifest can tell. A log never recorded (a crash before close)
+//!   keeps the marker rule of the log format.
+//! - **Numbers are range-checked**: levels, file numbers (from the manifest
+//!   and from file names) and sequence numbers (from the manifest, tables
+//!   and log records) outside their limits are corruption naming the file
+//!   and the record's offset, never a panic or a wrap.
+
+//!
+//! One file per step, in the order [`recover`] takes them:
+//!
+//! - `scan.rs`: lists the directory; without `CURRENT`, tells a new store
+//!   from a damaged one.
+//! - `replay.rs`: applies the manifest's edits, range-checking their
+//!   numbers, and opens the tables the result names.
+//! - `logs.rs`: finds the logs to replay and checks sealed ones against
+//!   their recorded lengths; later replays them into a memtable.
+//! - `blobs.rs`: opens the blob store and derives which blob files live
+//!   tables still reference.
+//! - `complete.rs`: checks that the recovered state has every file it
+//!   needs, and sorts the files nothing names into damage or obsolete.
+
+mod blobs;
+mod complete;
+mod logs;
+mod replay;
+mod scan;
+#[cfg(test)]
+mod tests;
+
+use std::path::Path;
+use std::sync::Arc;
+
+use crate::blob::BlobFiles;
+use crate::cache::BlockCache;
+use crate::key::SeqNo;
+use crate::manifest::{self, FILE_NUMBER_MAX, FileKind};
+use crate::memtable::Memtable;
+use crate::version::Version;
+use crate::{Options, Result};
+
+pub(crate) use blobs::open_blob_store;
+
+/// Whether an open may write.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Access {
+    /// May create the store and (after recovery) write and delete files.
+    ReadWrite,
+    /// Writes nothing: not the directory, not a lock file, not the blob
+    /// store.
+    ReadOnly,
+    /// Writes nothing, like `ReadOnly`, and takes no blob-store lock: the
+    /// caller holds the database's exclusive `LOCK` and opens the blob
+    /// store read-write right after (dropping a shared lock just before
+    /// taking the exclusive one would let a child another thread forks in
+    /// between keep the shared one, and the open would fail as locked).
+    Look,
+}
+
+/// The directory of the default blob store, inside the database directory.
+pub(crate) const BLOB_DIR: &str = "blobs";
+
+/// The state recovered from a directory.
+#[derive(Debug)]
+pub(crate) struct Recovered {
+    pub(crate) version: Version,
+    /// Recorded blob files and the live tables' references into them
+    /// (blob files no live table references are left out).
+    pub(crate) blob_files: BlobFiles,
+    /// The writes of the logs not yet in a table.
+    pub(crate) mem: Memtable,
+    pub(crate) last_seq: SeqNo,
+    /// Larger than every number the manifest or the directory holds.
+    pub(crate) next_file: u64,
+    /// The oldest log whose writes are not in a table.
+    pub(crate) log_number: u64,
+    /// The logs replayed into `mem`, oldest first.
+    pub(crate) logs: Vec<u64>,
+    /// Per replayed log: the length of its whole records (its torn tail,
+    /// if any, excluded), for the record a close makes of it.
+    pub(crate) log_lengths: Vec<(u64, u64)>,
+    /// The live logs the manifest recorded as sealed, with their lengths.
+    pub(crate) logs_sealed: Vec<(u64, u64)>,
+    /// Every manifest, log and temporary file in the directory, by name.
+    pub(crate) names: Vec<(String, FileKind)>,
+    /// Tables on disk that the manifest recorded as deleted: provably
+    /// obsolete.
+    pub(crate) tables_deleted: Vec<u64>,
+    /// Blob files in the store that the manifest recorded and then
+    /// dropped (deleted, or no live table references them): provably
+    /// obsolete.
+    pub(crate) blobs_obsolete: Vec<erasure::BlobId>,
+    /// The blob store, opened read-only (so a refused open changes
+    /// nothing in it either); a read-write open reopens it for writing.
+    pub(crate) blobs: Option<Arc<erasure::BlobStore>>,
+}
+
+/// Recovers the store in `dir`.
+///
+/// # Errors
+///
+/// [`Error::Corruption`](crate::Error::Corruption) for a damaged manifest,
+/// table or log, a missing `CURRENT` in a used directory, a missing file
+/// the state needs, or a number out of range;
+/// [`Error::Fs`](crate::Error::Fs) and
+/// [`Error::BlobStore`](crate::Error::BlobStore) from the disk.
+pub(crate) fn recover(
+    fs: &Arc<dyn vfs::Fs>,
+    dir: &Path,
+    opts: &Options,
+    cache: &Arc<BlockCache>,
+    access: Access,
+) -> Result<Recovered> {
+    let listing = scan::list(fs, dir)?;
+    let Some(m) = manifest::read_current(&**fs, dir)? else {
+        return scan::recover_new(fs, dir, opts, access, listing);
+    };
+    let replay::Manifest {
+        path: mpath,
+        state: mut st,
+        bad_tail,
+        torn,
+    } = replay::read(fs, dir, m)?;
+    let (version, mut missing) = replay::open_tables(fs, dir, cache, &mut st, &mpath)?;
+    let found = logs::find(fs, dir, &listing.names, &st, &mut missing)?;
+    let blobs = open_blob_store(fs, dir, opts, access)?;
+    let mut blob_state = blobs::account(&version, &mut st, blobs.as_deref())?;
+    let tables_deleted = complete::check(
+        complete::Evidence {
+            dir,
+            mpath: &mpath,
+            bad_tail,
+            torn,
+            version: &version,
+            tables_on_disk: &listing.tables,
+            st: &st,
+            blobs: blobs.as_deref(),
+            short_log: found.short,
+        },
+        &mut blob_state,
+        missing,
+    )?;
+    let replayed = logs::replay(fs, dir, &found.logs, &st)?;
+    let next_file = next_file(
+        st.next_file,
+        &listing.numbers,
+        blob_state
+            .files
+            .files
+            .keys()
+            .chain(&st.blobs_deleted)
+            .map(|b| b.0),
+        blobs.as_deref(),
+    );
+    Ok(Recovered {
+        version,
+        blob_files: blob_state.files,
+        mem: replayed.mem,
+        last_seq: replayed.last_seq,
+        next_file,
+        log_number: st.log_number,
+        logs: found.logs,
+        log_lengths: replayed.log_lengths,
+        logs_sealed: found.sealed,
+        names: listing.names,
+        tables_deleted,
+        blobs_obsolete: blob_state.obsolete.into_iter().collect(),
+        blobs,
+    })
+}
+
+/// The first file number free for the engine: above `from`, every number
+/// in a name in the directory, every `recorded` blob id and every blob in
+/// the store (ids past the limit count as the limit).
+fn next_file(
+    from: u64,
+    numbers_on_disk: &[u64],
+    recorded: impl Iterator<Item = u64>,
+    store: Option<&erasure::BlobStore>,
+) -> u64 {
+    let mut next_file = from;
+    for &n in numbers_on_disk {
+        next_file = next_file.max(n + 1);
+    }
+    for b in recorded {
+        next_file = next_file.max(b.min(FILE_NUMBER_MAX) + 1);
+    }
+    if let Some(store) = store {
+        for id in store.list() {
+            next_file = next_file.max(id.0.min(FILE_NUMBER_MAX) + 1);
+        }
+    }
+    next_file
+}

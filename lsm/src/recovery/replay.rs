@@ -1,0 +1,215 @@
+//! The manifest: read through `CURRENT`, its edits applied in order with
+//! every number range-checked, and the tables of the result opened.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use erasure::BlobId;
+
+use crate::blob::BlobFiles;
+use crate::cache::BlockCache;
+use crate::key::{SEQNO_MAX, SeqNo};
+use crate::manifest::{self, FILE_NUMBER_MAX, VersionEdit};
+use crate::sstable::reader::Table;
+use crate::version::{NUM_LEVELS, Version};
+use crate::wal::reader::{LogContents, read_log};
+use crate::{Error, Result};
+
+/// What the manifest says, before any table is opened.
+#[derive(Debug, Default)]
+pub(super) struct ManifestState {
+    pub(super) log_number: u64,
+    /// The largest `next_file` recorded (and the manifest's own number + 1):
+    /// every number handed out before the last edit read is below it.
+    pub(super) next_file: u64,
+    pub(super) last_seq: SeqNo,
+    pub(super) levels: [Vec<u64>; NUM_LEVELS],
+    /// Offset of the edit that added each table (for errors).
+    pub(super) added_at: HashMap<u64, u64>,
+    pub(super) tables_deleted: HashSet<u64>,
+    pub(super) blobs_deleted: HashSet<BlobId>,
+    pub(super) blob_files: BlobFiles,
+    pub(super) blobs_recorded: bool,
+    pub(super) numbers_reserved: bool,
+    /// Logs recorded as sealed, with their lengths.
+    pub(super) logs_sealed: BTreeMap<u64, u64>,
+}
+
+/// The manifest `CURRENT` names, read.
+#[derive(Debug)]
+pub(super) struct Manifest {
+    pub(super) path: PathBuf,
+    pub(super) state: ManifestState,
+    /// Where the manifest stops being whole: its torn tail, or its end.
+    pub(super) bad_tail: u64,
+    /// Whether its last edit was torn (dropped).
+    pub(super) torn: bool,
+}
+
+/// Reads manifest number `m` of `dir` and applies its edits.
+pub(super) fn read(fs: &Arc<dyn vfs::Fs>, dir: &Path, m: u64) -> Result<Manifest> {
+    let mpath = dir.join(manifest::manifest_name(m));
+    if !fs.exists(&mpath)? {
+        return Err(Error::corruption(
+            &mpath,
+            0,
+            "manifest named by CURRENT is missing",
+            m,
+            0,
+        ));
+    }
+    let contents = read_log(&**fs, &mpath)?;
+    let manifest_len = fs.open(&mpath, vfs::OpenMode::Read)?.len()?;
+    // The first edit (the whole state) is synced before CURRENT names the
+    // manifest, so a manifest without it is damaged, not torn.
+    if contents.records.is_empty() {
+        return Err(Error::corruption(
+            &mpath,
+            contents.torn_at.unwrap_or(0),
+            "manifest has no edit",
+            1,
+            0,
+        ));
+    }
+    let mut st = apply_edits(&contents, &mpath)?;
+    st.next_file = st.next_file.max(m + 1);
+    Ok(Manifest {
+        path: mpath,
+        state: st,
+        bad_tail: contents.torn_at.unwrap_or(manifest_len),
+        torn: contents.torn_at.is_some(),
+    })
+}
+
+/// Opens the tables the manifest names into a version; returns it with
+/// the tables that are missing (path and number), for
+/// [`complete::check`](super::complete::check) to judge. Raises
+/// `st.last_seq` to the tables' largest sequence number.
+pub(super) fn open_tables(
+    fs: &Arc<dyn vfs::Fs>,
+    dir: &Path,
+    cache: &Arc<BlockCache>,
+    st: &mut ManifestState,
+    mpath: &Path,
+) -> Result<(Version, Vec<(PathBuf, u64)>)> {
+    let mut missing: Vec<(PathBuf, u64)> = Vec::new();
+    let mut version = Version::default();
+    for (level, files) in st.levels.iter().enumerate() {
+        for &n in files {
+            let path = dir.join(manifest::table_name(n));
+            if !fs.exists(&path)? {
+                missing.push((path, n));
+                continue;
+            }
+            let t = Table::open(&**fs, &path, n, Arc::clone(cache))?;
+            if t.props.seq_max > SEQNO_MAX {
+                return Err(Error::corruption(
+                    &path,
+                    0,
+                    "table sequence number out of range",
+                    SEQNO_MAX,
+                    t.props.seq_max,
+                ));
+            }
+            st.last_seq = st.last_seq.max(t.props.seq_max);
+            version.levels[level].push(Arc::new(t));
+        }
+    }
+    crate::version_set::sort_version(&mut version);
+    crate::version_set::check_levels(&version, mpath, |n| {
+        st.added_at.get(&n).copied().unwrap_or(0)
+    })?;
+    Ok((version, missing))
+}
+
+/// Applies every edit of the manifest, range-checking its numbers.
+fn apply_edits(contents: &LogContents, path: &Path) -> Result<ManifestState> {
+    let mut st = ManifestState::default();
+    let out_of_range = |offset, what, max, found| Error::corruption(path, offset, what, max, found);
+    for (rec, &offset) in contents.records.iter().zip(&contents.offsets) {
+        let e = VersionEdit::decode(rec, path, offset)?;
+        for n in [e.log_number, e.next_file].into_iter().flatten() {
+            if n > FILE_NUMBER_MAX {
+                return Err(out_of_range(
+                    offset,
+                    "manifest file number out of range",
+                    FILE_NUMBER_MAX,
+                    n,
+                ));
+            }
+        }
+        if let Some(s) = e.last_seq
+            && s > SEQNO_MAX
+        {
+            return Err(out_of_range(
+                offset,
+                "manifest sequence number out of range",
+                SEQNO_MAX,
+                s,
+            ));
+        }
+        st.log_number = e.log_number.unwrap_or(st.log_number);
+        st.next_file = st.next_file.max(e.next_file.unwrap_or(0));
+        st.last_seq = e.last_seq.unwrap_or(st.last_seq);
+        for &(level, n) in &e.deleted {
+            if let Some(l) = st.levels.get_mut(level as usize) {
+                l.retain(|&x| x != n);
+            }
+            st.tables_deleted.insert(n);
+        }
+        for &(n, len) in &e.logs_sealed {
+            if n > FILE_NUMBER_MAX {
+                return Err(out_of_range(
+                    offset,
+                    "manifest file number out of range",
+                    FILE_NUMBER_MAX,
+                    n,
+                ));
+            }
+            st.logs_sealed.insert(n, len);
+        }
+        st.blobs_recorded |= e.blobs_recorded;
+        st.numbers_reserved |= e.numbers_reserved;
+        for b in e.blobs_added {
+            if b.blob.0 > FILE_NUMBER_MAX {
+                return Err(out_of_range(
+                    offset,
+                    "manifest blob id out of range",
+                    FILE_NUMBER_MAX,
+                    b.blob.0,
+                ));
+            }
+            st.blob_files.files.insert(b.blob, b);
+            st.blobs_deleted.remove(&b.blob);
+        }
+        for b in e.blobs_deleted {
+            st.blob_files.files.remove(&b);
+            st.blobs_deleted.insert(b);
+        }
+        st.blob_files.tables.extend(e.table_blobs);
+        for (level, n, _) in e.added {
+            if n > FILE_NUMBER_MAX {
+                return Err(out_of_range(
+                    offset,
+                    "manifest file number out of range",
+                    FILE_NUMBER_MAX,
+                    n,
+                ));
+            }
+            let Some(l) = st.levels.get_mut(level as usize) else {
+                return Err(out_of_range(
+                    offset,
+                    "manifest level out of range",
+                    NUM_LEVELS as u64 - 1,
+                    u64::from(level),
+                ));
+            };
+            l.push(n);
+            st.added_at.insert(n, offset);
+            st.tables_deleted.remove(&n);
+            st.next_file = st.next_file.max(n + 1);
+        }
+    }
+    Ok(st)
+}

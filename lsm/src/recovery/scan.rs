@@ -1,0 +1,146 @@
+//! The directory as found: every name, the file numbers in them, and for
+//! a directory without `CURRENT` whether it is new or a damaged store.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use crate::blob::BlobFiles;
+use crate::manifest::{self, FILE_NUMBER_MAX, FileKind, VersionEdit};
+use crate::memtable::Memtable;
+use crate::recovery::{Access, BLOB_DIR, Recovered, next_file, open_blob_store};
+use crate::version::Version;
+use crate::wal::reader::read_log;
+use crate::{Error, Options, Result};
+
+/// The names in the database directory.
+#[derive(Debug)]
+pub(super) struct Listing {
+    /// Every name, with what kind of file it names.
+    pub(super) names: Vec<(String, FileKind)>,
+    /// The number of each log, table and manifest.
+    pub(super) numbers: Vec<u64>,
+    /// The number of each table.
+    pub(super) tables: Vec<u64>,
+}
+
+/// Lists `dir`, range-checking the file numbers in names.
+pub(super) fn list(fs: &Arc<dyn vfs::Fs>, dir: &Path) -> Result<Listing> {
+    let mut names = Vec::new();
+    let mut numbers = Vec::new();
+    let mut tables = Vec::new();
+    for name in fs.list_dir(dir)? {
+        let name = name.to_string_lossy().into_owned();
+        let kind = manifest::parse_name(&name);
+        if let FileKind::Log(n) | FileKind::Table(n) | FileKind::Manifest(n) = kind {
+            if n > FILE_NUMBER_MAX {
+                return Err(Error::corruption(
+                    dir.join(&name),
+                    0,
+                    "file number in name out of range",
+                    FILE_NUMBER_MAX,
+                    n,
+                ));
+            }
+            numbers.push(n);
+            if kind == FileKind::Table(n) {
+                tables.push(n);
+            }
+        }
+        names.push((name, kind));
+    }
+    Ok(Listing {
+        names,
+        numbers,
+        tables,
+    })
+}
+
+/// The state of a directory without `CURRENT`: empty, once
+/// [`check_new`] found nothing a store made durable.
+pub(super) fn recover_new(
+    fs: &Arc<dyn vfs::Fs>,
+    dir: &Path,
+    opts: &Options,
+    access: Access,
+    listing: Listing,
+) -> Result<Recovered> {
+    check_new(fs, dir, opts, &listing.names)?;
+    let blobs = open_blob_store(fs, dir, opts, access)?;
+    let next_file = next_file(1, &listing.numbers, std::iter::empty(), blobs.as_deref());
+    Ok(Recovered {
+        version: Version::default(),
+        blob_files: BlobFiles::default(),
+        mem: Memtable::new(),
+        last_seq: 0,
+        next_file,
+        log_number: 0,
+        logs: Vec::new(),
+        log_lengths: Vec::new(),
+        logs_sealed: Vec::new(),
+        names: listing.names,
+        tables_deleted: Vec::new(),
+        blobs_obsolete: Vec::new(),
+        blobs,
+    })
+}
+
+/// A directory without `CURRENT` is new only if nothing in it was ever
+/// durable data: what a crash while creating the store leaves (an empty
+/// log, a manifest naming no table, an empty blob store) is new too.
+pub(super) fn check_new(
+    fs: &Arc<dyn vfs::Fs>,
+    dir: &Path,
+    opts: &Options,
+    names: &[(String, FileKind)],
+) -> Result<()> {
+    // Found: the number of the file that shows a store was here.
+    let damaged = |n: u64| {
+        Error::corruption(
+            dir.join(manifest::CURRENT),
+            0,
+            "CURRENT is missing but the directory holds a store",
+            0,
+            n,
+        )
+    };
+    for (name, kind) in names {
+        match *kind {
+            FileKind::Table(n) => return Err(damaged(n)),
+            FileKind::Log(n) => {
+                let c = read_log(&**fs, &dir.join(name))?;
+                if !c.records.is_empty() {
+                    return Err(damaged(n));
+                }
+            }
+            FileKind::Manifest(n) => {
+                let path = dir.join(name);
+                let c = read_log(&**fs, &path)?;
+                for (rec, &offset) in c.records.iter().zip(&c.offsets) {
+                    if !VersionEdit::decode(rec, &path, offset)?.added.is_empty() {
+                        return Err(damaged(n));
+                    }
+                }
+            }
+            FileKind::Temp | FileKind::Other => {}
+        }
+    }
+    let blob_dirs = if opts.blob_dirs.is_empty() {
+        vec![dir.join(BLOB_DIR)]
+    } else {
+        opts.blob_dirs.clone()
+    };
+    for d in blob_dirs {
+        if !fs.exists(&d)? {
+            continue;
+        }
+        for name in fs.list_dir(&d)? {
+            let name = name.to_string_lossy();
+            // The blob store's own files; everything else is a blob (or a
+            // blob being written), so the store held data.
+            if name != "LOCK" && !name.starts_with("MANIFEST") {
+                return Err(damaged(0));
+            }
+        }
+    }
+    Ok(())
+}

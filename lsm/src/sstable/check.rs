@@ -1,0 +1,149 @@
+//! Checking a whole table as it is on disk (`verify`): every block read
+//! past the cache, each bad one reported and the walk going on to the next.
+
+use bytes::Bytes;
+
+use crate::key::{self, InternalKey};
+use crate::sstable::footer::{FOOTER_SIZE_BYTES, Footer};
+use crate::sstable::reader::{Table, bad_key, load_meta};
+use crate::{Error, Result};
+
+/// What [`Table::check`] read and found in one table.
+#[derive(Debug, Default)]
+pub(crate) struct TableCheck {
+    /// Blocks read: footer, index, filter, properties and data blocks.
+    pub(crate) blocks_checked: u64,
+    /// Entries decoded from the good data blocks.
+    pub(crate) entries_checked: u64,
+    /// Every bad block, each an [`Error::Corruption`] naming its offset.
+    pub(crate) problems: Vec<Error>,
+}
+
+impl Table {
+    /// Reads the whole table as it is now, block by block, without the
+    /// cache: the header and footer, the index, filter and properties
+    /// blocks, then every data block (checksum, decoding, keys ascending
+    /// across the table), going on past a bad data block to the next one
+    /// the index (decoded at open) names. `visit` sees every entry of every
+    /// good data block, after the block's offset. A table whose blocks are all good must also hold as
+    /// many entries as its properties say.
+    pub(crate) fn check(&self, visit: &mut dyn FnMut(u64, InternalKey, Bytes)) -> TableCheck {
+        let mut c = TableCheck::default();
+        let path = &self.path;
+        let Some(foot_off) = self.data.len().checked_sub(FOOTER_SIZE_BYTES) else {
+            c.problems.push(Error::corruption(
+                path,
+                0,
+                "table too short for footer",
+                FOOTER_SIZE_BYTES as u64,
+                self.data.len() as u64,
+            ));
+            return c;
+        };
+        let foot_off_u64 = foot_off as u64;
+        c.blocks_checked += 1;
+        match Footer::decode(&self.data[foot_off..], path, foot_off_u64) {
+            Ok(f) if f == self.footer => {}
+            Ok(f) => c.problems.push(Error::corruption(
+                path,
+                foot_off_u64,
+                "footer changed since the table was opened (index offset)",
+                self.footer.index.offset,
+                f.index.offset,
+            )),
+            Err(e) => c.problems.push(e),
+        }
+        let header = crate::sstable::footer::header();
+        if self.data.get(..header.len()) != Some(&header[..]) {
+            let mut found = [0u8; 8];
+            if let Some(b) = self.data.get(..8) {
+                found.copy_from_slice(b);
+            }
+            c.problems.push(Error::corruption(
+                path,
+                0,
+                "table header (magic, version)",
+                crate::sstable::footer::TABLE_MAGIC,
+                u64::from_le_bytes(found),
+            ));
+        }
+        let metas = [
+            (self.footer.index, "index handle past the footer"),
+            (self.footer.filter, "filter handle past the footer"),
+            (self.footer.properties, "properties handle past the footer"),
+        ];
+        for (h, what) in metas {
+            if h.size_bytes == 0 {
+                continue;
+            }
+            c.blocks_checked += 1;
+            if let Err(e) = load_meta(&self.data, path, foot_off_u64, h, what) {
+                c.problems.push(e);
+            }
+        }
+        let mut prev: Option<Bytes> = None;
+        let mut all_good = c.problems.is_empty();
+        for i in 0..self.index.entries.len() {
+            c.blocks_checked += 1;
+            match self.check_data_block(i, prev.as_deref(), visit) {
+                Ok((n, last)) => {
+                    c.entries_checked += n;
+                    prev = last.or(prev);
+                }
+                Err(e) => {
+                    all_good = false;
+                    c.problems.push(e);
+                }
+            }
+        }
+        if all_good && c.entries_checked != self.props.entries {
+            c.problems.push(Error::corruption(
+                path,
+                self.footer.properties.offset,
+                "entries in the data blocks (expected: the properties' count)",
+                self.props.entries,
+                c.entries_checked,
+            ));
+        }
+        c
+    }
+
+    /// Checks one data block; returns its entry count and last key.
+    fn check_data_block(
+        &self,
+        i: usize,
+        prev: Option<&[u8]>,
+        visit: &mut dyn FnMut(u64, InternalKey, Bytes),
+    ) -> Result<(u64, Option<Bytes>)> {
+        let h = self.index.entries[i].1;
+        let raw = self
+            .read_block(h)?
+            .entries_shared(Some(self.bounds(i)))
+            .map_err(|m| m.at(&self.path, h.offset))?;
+        let mut prev = prev.map(Bytes::copy_from_slice);
+        let mut decoded = Vec::with_capacity(raw.len());
+        for (k, v) in raw {
+            let ik = InternalKey::decode(&k).ok_or_else(|| bad_key(&self.path, h.offset, &k))?;
+            if let Some(p) = &prev
+                && key::cmp_encoded(p, &k) != std::cmp::Ordering::Less
+            {
+                let user = |k: &[u8]| key::prefix(key::split(k).map_or(k, |s| s.0));
+                return Err(Error::corruption(
+                    &self.path,
+                    h.offset,
+                    "data block key not above the previous one (key prefixes)",
+                    user(p),
+                    user(&k),
+                ));
+            }
+            prev = Some(k);
+            decoded.push((ik, v));
+        }
+        // Entries are handed out only once the whole block checked out.
+        let n = decoded.len() as u64;
+        for (k, v) in decoded {
+            visit(h.offset, k, v);
+        }
+        Ok((n, prev))
+    }
+}
