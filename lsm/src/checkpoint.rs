@@ -20,7 +20,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use crate::blob::{BlobMeta, BlobUse};
-use crate::manifest::{self, VersionEdit};
+use crate::manifest::{self, LogLength, VersionEdit};
 use crate::recovery::BLOB_DIR;
 use crate::version::Version;
 use crate::wal::writer::LogWriter;
@@ -168,7 +168,10 @@ fn write_checkpoint(pin: &Pinned, dest: &Path) -> Result<CheckpointInfo> {
     // recorded as such, so a truncation of it is found.
     let mut log = LogWriter::create(fs, &dest.join(manifest::log_name(pin.log_number)))?;
     log.seal()?;
-    edit.logs_sealed = vec![(pin.log_number, log.len_bytes())];
+    edit.logs_sealed = vec![LogLength {
+        log: pin.log_number,
+        len_bytes: log.len_bytes(),
+    }];
     drop(log);
     let mut mlog = LogWriter::create(fs, &dest.join(manifest::manifest_name(pin.manifest_number)))?;
     mlog.add_record(&edit.encode())?;

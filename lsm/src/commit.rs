@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use crate::batch::WriteBatch;
 use crate::db::{Inner, SuperVersion};
-use crate::manifest::{self, VersionEdit};
+use crate::manifest::{self, LogLength, VersionEdit};
 use crate::memtable::Memtable;
 use crate::wal::writer::LogWriter;
 use crate::{Error, KEY_LEN_MAX, Result, SyncMode, VALUE_LEN_MAX};
@@ -326,7 +326,10 @@ impl Inner {
                 w.log.seal()?;
                 // Record its length (a cheap edit beside the flush's), so
                 // a truncation of it is found until it is flushed.
-                let sealed = (w.log_number, w.log.len_bytes());
+                let sealed = LogLength {
+                    log: w.log_number,
+                    len_bytes: w.log.len_bytes(),
+                };
                 {
                     let mut m = self.versions.manifest.lock();
                     Self::log_edit(
@@ -336,7 +339,7 @@ impl Inner {
                             ..VersionEdit::default()
                         },
                     )?;
-                    m.log_lengths.insert(sealed.0, sealed.1);
+                    m.log_lengths.insert(sealed.log, sealed.len_bytes);
                 }
                 w.log = log;
             }

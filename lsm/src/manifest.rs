@@ -42,6 +42,17 @@ const TAG_MAX: u8 = TAG_LOG_SEALED;
 /// manifest or a file name is corruption.
 pub(crate) const FILE_NUMBER_MAX: u64 = (1 << 62) - 1;
 
+/// A log and the length in bytes of its whole records (a sealed log's
+/// length as the manifest records it, or a replayed log's length up to its
+/// torn tail).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct LogLength {
+    /// The log's file number.
+    pub(crate) log: u64,
+    /// The length of its whole records, in bytes.
+    pub(crate) len_bytes: u64,
+}
+
 /// One change to the set of live tables.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub(crate) struct VersionEdit {
@@ -67,7 +78,7 @@ pub(crate) struct VersionEdit {
     pub(crate) numbers_reserved: bool,
     /// Logs sealed (synced, then closed to records): number and length.
     /// Recovery refuses a live one that is missing or shorter.
-    pub(crate) logs_sealed: Vec<(u64, u64)>,
+    pub(crate) logs_sealed: Vec<LogLength>,
 }
 
 impl VersionEdit {
@@ -114,10 +125,10 @@ impl VersionEdit {
                 }
             }
         }
-        for &(n, len) in &self.logs_sealed {
+        for s in &self.logs_sealed {
             b.push(TAG_LOG_SEALED);
-            b.extend_from_slice(&n.to_le_bytes());
-            b.extend_from_slice(&len.to_le_bytes());
+            b.extend_from_slice(&s.log.to_le_bytes());
+            b.extend_from_slice(&s.len_bytes.to_le_bytes());
         }
         if self.blobs_recorded {
             b.push(TAG_BLOBS_RECORDED);
@@ -206,8 +217,11 @@ impl VersionEdit {
                     e.table_blobs.push((table, uses));
                 }
                 TAG_LOG_SEALED => {
-                    let n = u64_at(&mut p)?;
-                    e.logs_sealed.push((n, u64_at(&mut p)?));
+                    let log = u64_at(&mut p)?;
+                    e.logs_sealed.push(LogLength {
+                        log,
+                        len_bytes: u64_at(&mut p)?,
+                    });
                 }
                 TAG_BLOBS_RECORDED => e.blobs_recorded = true,
                 TAG_NUMBERS_RESERVED => e.numbers_reserved = true,
@@ -328,7 +342,10 @@ mod tests {
             )],
             blobs_recorded: true,
             numbers_reserved: true,
-            logs_sealed: vec![(11, 4096)],
+            logs_sealed: vec![LogLength {
+                log: 11,
+                len_bytes: 4096,
+            }],
         };
         assert_eq!(
             VersionEdit::decode(&e.encode(), Path::new("m"), 0).expect("decode"),

@@ -123,7 +123,7 @@ impl Db {
             .logs_sealed
             .iter()
             .copied()
-            .filter(|&(n, _)| n >= log_number)
+            .filter(|s| s.log >= log_number)
             .collect();
         let reserved = next_file + NUMBERS_RESERVED_BATCH;
         edit.next_file = Some(reserved);
@@ -181,8 +181,8 @@ impl Db {
             log_lengths: r
                 .log_lengths
                 .iter()
-                .copied()
-                .filter(|&(n, _)| n >= log_number)
+                .filter(|s| s.log >= log_number)
+                .map(|s| (s.log, s.len_bytes))
                 .collect(),
         };
         Db::start(Start {

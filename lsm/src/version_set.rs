@@ -13,7 +13,7 @@ use parking_lot::Mutex;
 
 use crate::blob::BlobFiles;
 use crate::db::{Inner, SuperVersion};
-use crate::manifest::{self, FileKind, VersionEdit};
+use crate::manifest::{self, FileKind, LogLength, VersionEdit};
 use crate::sstable::reader::Table;
 use crate::version::Version;
 use crate::wal::writer::LogWriter;
@@ -205,7 +205,7 @@ impl Inner {
     /// The live logs (numbered from the manifest's log number on) and the
     /// length of each one's whole records, for a close to record them as
     /// sealed: called once every one of them is synced.
-    pub(crate) fn live_log_lengths(&self, m: &ManifestState) -> Result<Vec<(u64, u64)>> {
+    pub(crate) fn live_log_lengths(&self, m: &ManifestState) -> Result<Vec<LogLength>> {
         let mut out = Vec::new();
         for name in self.fs.list_dir(&self.dir)? {
             let FileKind::Log(n) = manifest::parse_name(&name.to_string_lossy()) else {
@@ -221,7 +221,10 @@ impl Inner {
                     .open(&self.dir.join(manifest::log_name(n)), vfs::OpenMode::Read)?
                     .len()?,
             };
-            out.push((n, len));
+            out.push(LogLength {
+                log: n,
+                len_bytes: len,
+            });
         }
         out.sort_unstable();
         Ok(out)

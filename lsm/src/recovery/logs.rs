@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use crate::batch::WriteBatch;
 use crate::key::{SEQNO_MAX, SeqNo};
-use crate::manifest::{self, FileKind};
+use crate::manifest::{self, FileKind, LogLength};
 use crate::memtable::Memtable;
 use crate::recovery::replay::ManifestState;
 use crate::wal::reader::read_log;
@@ -19,7 +19,7 @@ pub(super) struct Found {
     /// The logs at or after the log number, oldest first.
     pub(super) logs: Vec<u64>,
     /// The live logs the manifest recorded as sealed, with their lengths.
-    pub(super) sealed: Vec<(u64, u64)>,
+    pub(super) sealed: Vec<LogLength>,
     /// The first sealed log missing or shorter than recorded. Judged
     /// after a lost manifest edit, which would explain it better.
     pub(super) short: Option<ShortLog>,
@@ -52,10 +52,10 @@ pub(super) fn find(
         })
         .collect();
     logs.sort_unstable();
-    let sealed: Vec<(u64, u64)> = st
+    let sealed: Vec<LogLength> = st
         .logs_sealed
         .range(st.log_number..)
-        .map(|(&n, &len)| (n, len))
+        .map(|(&log, &len_bytes)| LogLength { log, len_bytes })
         .collect();
     if st.log_number != 0
         && logs.first() != Some(&st.log_number)
@@ -64,7 +64,11 @@ pub(super) fn find(
         missing.push((dir.join(manifest::log_name(st.log_number)), st.log_number));
     }
     let mut short: Option<ShortLog> = None;
-    for &(n, len) in &sealed {
+    for &LogLength {
+        log: n,
+        len_bytes: len,
+    } in &sealed
+    {
         let found = if logs.contains(&n) {
             fs.open(&dir.join(manifest::log_name(n)), vfs::OpenMode::Read)?
                 .len()?
@@ -94,7 +98,7 @@ pub(super) struct Replayed {
     /// The largest sequence number recovered (manifest, tables, logs).
     pub(super) last_seq: SeqNo,
     /// Per log: the length of its whole records.
-    pub(super) log_lengths: Vec<(u64, u64)>,
+    pub(super) log_lengths: Vec<LogLength>,
 }
 
 /// Replays `logs` into a new memtable, range-checking each record's
@@ -120,7 +124,10 @@ pub(super) fn replay(
             // and the manifest says those bytes were whole.
             return Err(sealed_log_damaged(dir, n, whole, len, whole));
         }
-        log_lengths.push((n, whole));
+        log_lengths.push(LogLength {
+            log: n,
+            len_bytes: whole,
+        });
         for (rec, &offset) in contents.records.iter().zip(&contents.offsets) {
             let (seq, batch) = WriteBatch::decode(rec).ok_or_else(|| {
                 Error::corruption(

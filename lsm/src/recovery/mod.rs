@@ -62,7 +62,7 @@ use std::sync::Arc;
 use crate::blob::BlobFiles;
 use crate::cache::BlockCache;
 use crate::key::SeqNo;
-use crate::manifest::{self, FILE_NUMBER_MAX, FileKind};
+use crate::manifest::{self, FILE_NUMBER_MAX, FileKind, LogLength};
 use crate::memtable::Memtable;
 use crate::version::Version;
 use crate::{Options, Result};
@@ -106,9 +106,9 @@ pub(crate) struct Recovered {
     pub(crate) logs: Vec<u64>,
     /// Per replayed log: the length of its whole records (its torn tail,
     /// if any, excluded), for the record a close makes of it.
-    pub(crate) log_lengths: Vec<(u64, u64)>,
+    pub(crate) log_lengths: Vec<LogLength>,
     /// The live logs the manifest recorded as sealed, with their lengths.
-    pub(crate) logs_sealed: Vec<(u64, u64)>,
+    pub(crate) logs_sealed: Vec<LogLength>,
     /// Every manifest, log and temporary file in the directory, by name.
     pub(crate) names: Vec<(String, FileKind)>,
     /// Tables on disk that the manifest recorded as deleted: provably

@@ -10,7 +10,7 @@ use erasure::BlobId;
 use crate::blob::BlobFiles;
 use crate::cache::BlockCache;
 use crate::key::{SEQNO_MAX, SeqNo};
-use crate::manifest::{self, FILE_NUMBER_MAX, VersionEdit};
+use crate::manifest::{self, FILE_NUMBER_MAX, LogLength, VersionEdit};
 use crate::sstable::reader::Table;
 use crate::version::{NUM_LEVELS, Version};
 use crate::wal::reader::{LogContents, read_log};
@@ -158,7 +158,7 @@ fn apply_edits(contents: &LogContents, path: &Path) -> Result<ManifestState> {
             }
             st.tables_deleted.insert(n);
         }
-        for &(n, len) in &e.logs_sealed {
+        for &LogLength { log: n, len_bytes } in &e.logs_sealed {
             if n > FILE_NUMBER_MAX {
                 return Err(out_of_range(
                     offset,
@@ -167,7 +167,7 @@ fn apply_edits(contents: &LogContents, path: &Path) -> Result<ManifestState> {
                     n,
                 ));
             }
-            st.logs_sealed.insert(n, len);
+            st.logs_sealed.insert(n, len_bytes);
         }
         st.blobs_recorded |= e.blobs_recorded;
         st.numbers_reserved |= e.numbers_reserved;
