@@ -20,7 +20,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use crate::blob::{BlobMeta, BlobUse};
-use crate::manifest::{self, LogLength, VersionEdit};
+use crate::manifest::{self, FileNumber, LogLength, VersionEdit};
 use crate::recovery::BLOB_DIR;
 use crate::version::Version;
 use crate::wal::writer::LogWriter;
@@ -58,12 +58,12 @@ pub(crate) struct Pinned {
     /// Holding it keeps its tables (and the blobs they reference) on disk.
     pub(crate) version: Arc<Version>,
     pub(crate) blobs: Vec<BlobMeta>,
-    pub(crate) table_blobs: Vec<(u64, Vec<BlobUse>)>,
+    pub(crate) table_blobs: Vec<(FileNumber, Vec<BlobUse>)>,
     pub(crate) last_seq: u64,
     /// Above every file number in use, the two below included.
-    pub(crate) next_file: u64,
-    pub(crate) log_number: u64,
-    pub(crate) manifest_number: u64,
+    pub(crate) next_file: FileNumber,
+    pub(crate) log_number: FileNumber,
+    pub(crate) manifest_number: FileNumber,
 }
 
 impl Db {
@@ -270,7 +270,7 @@ impl Db {
             blobs,
             table_blobs,
             last_seq: inner.last_seq.load(Ordering::Acquire),
-            next_file: inner.versions.reserved.load(Ordering::Acquire),
+            next_file: FileNumber(inner.versions.reserved.load(Ordering::Acquire)),
             log_number,
             manifest_number,
         })

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use crate::batch::WriteBatch;
 use crate::db::{Inner, SuperVersion};
-use crate::manifest::{self, LogLength, VersionEdit};
+use crate::manifest::{self, FileNumber, LogLength, VersionEdit};
 use crate::memtable::Memtable;
 use crate::wal::writer::LogWriter;
 use crate::{Error, KEY_LEN_MAX, Result, SyncMode, VALUE_LEN_MAX};
@@ -20,7 +20,7 @@ use crate::{Error, KEY_LEN_MAX, Result, SyncMode, VALUE_LEN_MAX};
 #[derive(Debug)]
 pub(crate) struct WriteState {
     pub(crate) log: LogWriter,
-    pub(crate) log_number: u64,
+    pub(crate) log_number: FileNumber,
     pub(crate) encode_buf: Vec<u8>,
     /// Under `SyncMode::Never` a switch neither syncs the old log nor the
     /// new log's directory entry: `sync_all` does, when asked. Only the

@@ -188,7 +188,7 @@ pub(crate) fn verify(
                 Some(r) => refs.entry(r.blob).or_default().push((k.user, r)),
                 None => bad_refs.push(Problem::BadBlobRef {
                     key: k.user.to_vec(),
-                    table: t.number,
+                    table: t.number.0,
                     file: t.path().to_path_buf(),
                     offset: block_offset,
                     expected_len: BLOB_REF_LEN as u64,
@@ -210,7 +210,7 @@ pub(crate) fn verify(
             };
             table_problems += 1;
             report.problems.push(Problem::Table {
-                table: t.number,
+                table: t.number.0,
                 file,
                 offset,
                 what,
@@ -223,7 +223,7 @@ pub(crate) fn verify(
         report.blocks_checked += check.blocks_checked;
         report.entries_checked += check.entries_checked;
         let r = TableReport {
-            table: t.number,
+            table: t.number.0,
             file: t.path().to_path_buf(),
             level: *level,
             size_bytes: t.size_bytes(),
@@ -369,7 +369,15 @@ mod tests {
             w.add(&key.encoded(), v).expect("add");
         }
         w.finish().expect("finish");
-        Arc::new(Table::open(fs, path, 7, Arc::new(BlockCache::new(1 << 16))).expect("open"))
+        Arc::new(
+            Table::open(
+                fs,
+                path,
+                crate::manifest::FileNumber(7),
+                Arc::new(BlockCache::new(1 << 16)),
+            )
+            .expect("open"),
+        )
     }
 
     #[test]

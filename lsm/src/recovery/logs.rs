@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use crate::batch::WriteBatch;
 use crate::key::{SEQNO_MAX, SeqNo};
-use crate::manifest::{self, FileKind, LogLength};
+use crate::manifest::{self, FileKind, FileNumber, LogLength};
 use crate::memtable::Memtable;
 use crate::recovery::replay::ManifestState;
 use crate::wal::reader::read_log;
@@ -17,7 +17,7 @@ use crate::{Error, Result};
 #[derive(Debug)]
 pub(super) struct Found {
     /// The logs at or after the log number, oldest first.
-    pub(super) logs: Vec<u64>,
+    pub(super) logs: Vec<FileNumber>,
     /// The live logs the manifest recorded as sealed, with their lengths.
     pub(super) sealed: Vec<LogLength>,
     /// The first sealed log missing or shorter than recorded. Judged
@@ -28,7 +28,7 @@ pub(super) struct Found {
 /// A sealed log shorter than the manifest recorded (or missing).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) struct ShortLog {
-    pub(super) log: u64,
+    pub(super) log: FileNumber,
     /// The length the manifest recorded when it sealed the log.
     pub(super) len_recorded: u64,
     /// The length on disk (0 when the log is missing).
@@ -44,7 +44,7 @@ pub(super) fn find(
     st: &ManifestState,
     missing: &mut Vec<(PathBuf, u64)>,
 ) -> Result<Found> {
-    let mut logs: Vec<u64> = names
+    let mut logs: Vec<FileNumber> = names
         .iter()
         .filter_map(|(_, k)| match *k {
             FileKind::Log(n) if n >= st.log_number => Some(n),
@@ -57,11 +57,11 @@ pub(super) fn find(
         .range(st.log_number..)
         .map(|(&log, &len_bytes)| LogLength { log, len_bytes })
         .collect();
-    if st.log_number != 0
+    if st.log_number != FileNumber(0)
         && logs.first() != Some(&st.log_number)
         && !st.logs_sealed.contains_key(&st.log_number)
     {
-        missing.push((dir.join(manifest::log_name(st.log_number)), st.log_number));
+        missing.push((dir.join(manifest::log_name(st.log_number)), st.log_number.0));
     }
     let mut short: Option<ShortLog> = None;
     for &LogLength {
@@ -106,7 +106,7 @@ pub(super) struct Replayed {
 pub(super) fn replay(
     fs: &Arc<dyn vfs::Fs>,
     dir: &Path,
-    logs: &[u64],
+    logs: &[FileNumber],
     st: &ManifestState,
 ) -> Result<Replayed> {
     let mem = Memtable::new();
@@ -165,7 +165,13 @@ pub(super) fn replay(
 /// A log the manifest recorded as sealed at `len` bytes whose whole records
 /// end at `found` (0 when it is missing): the error names the log, the
 /// offset where it goes bad, the recorded length and the length found.
-pub(super) fn sealed_log_damaged(dir: &Path, n: u64, offset: u64, len: u64, found: u64) -> Error {
+pub(super) fn sealed_log_damaged(
+    dir: &Path,
+    n: FileNumber,
+    offset: u64,
+    len: u64,
+    found: u64,
+) -> Error {
     Error::corruption(
         dir.join(manifest::log_name(n)),
         offset,
