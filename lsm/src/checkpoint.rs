@@ -20,6 +20,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use crate::blob::{BlobMeta, BlobUse};
+use crate::key::SeqNo;
 use crate::manifest::{self, FileNumber, LogLength, VersionEdit};
 use crate::recovery::BLOB_DIR;
 use crate::version::Version;
@@ -59,7 +60,7 @@ pub(crate) struct Pinned {
     pub(crate) version: Arc<Version>,
     pub(crate) blobs: Vec<BlobMeta>,
     pub(crate) table_blobs: Vec<(FileNumber, Vec<BlobUse>)>,
-    pub(crate) last_seq: u64,
+    pub(crate) last_seq: SeqNo,
     /// Above every file number in use, the two below included.
     pub(crate) next_file: FileNumber,
     pub(crate) log_number: FileNumber,
@@ -130,7 +131,7 @@ fn write_checkpoint(pin: &Pinned, dest: &Path) -> Result<CheckpointInfo> {
         fs.sync_dir(parent)?;
     }
     let mut info = CheckpointInfo {
-        last_seq: pin.last_seq,
+        last_seq: pin.last_seq.0,
         ..CheckpointInfo::default()
     };
     let mut edit = VersionEdit {
@@ -269,7 +270,7 @@ impl Db {
             version,
             blobs,
             table_blobs,
-            last_seq: inner.last_seq.load(Ordering::Acquire),
+            last_seq: inner.latest_seq(),
             next_file: FileNumber(inner.versions.reserved.load(Ordering::Acquire)),
             log_number,
             manifest_number,

@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use crate::batch::WriteBatch;
 use crate::db::{Inner, SuperVersion};
+use crate::key::SeqNo;
 use crate::manifest::{self, FileNumber, LogLength, VersionEdit};
 use crate::memtable::Memtable;
 use crate::wal::writer::LogWriter;
@@ -235,7 +236,7 @@ impl Inner {
         batches: &mut [WriteBatch],
         sync: Durability,
     ) -> Result<()> {
-        let seq_first = self.last_seq.load(Ordering::Relaxed) + 1;
+        let seq_first = SeqNo(self.last_seq.load(Ordering::Relaxed) + 1);
         let mut seq = seq_first;
         let mut buf = std::mem::take(&mut w.encode_buf);
         for b in batches.iter() {
@@ -245,7 +246,7 @@ impl Inner {
                 w.encode_buf = buf;
                 return Err(self.stop(e));
             }
-            seq += b.ops.len() as u64;
+            seq = seq.plus(b.ops.len() as u64);
         }
         w.encode_buf = buf;
         if sync == Durability::Sync {
@@ -260,10 +261,10 @@ impl Inner {
             user_bytes += b.size_bytes as u64;
             for (kind, k, v) in std::mem::take(&mut b.ops) {
                 mem.insert(k, seq, kind, v);
-                seq += 1;
+                seq = seq.plus(1);
             }
         }
-        self.last_seq.store(seq - 1, Ordering::Release);
+        self.last_seq.store(seq.0 - 1, Ordering::Release);
         self.counters
             .user_bytes
             .fetch_add(user_bytes, Ordering::Relaxed);

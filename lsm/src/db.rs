@@ -257,7 +257,7 @@ impl Db {
     pub fn snapshot(&self) -> Snapshot {
         let inner = Arc::clone(&self.shared.inner);
         let mut s = inner.snapshots.lock();
-        let seq = inner.last_seq.load(Ordering::Acquire);
+        let seq = SeqNo(inner.last_seq.load(Ordering::Acquire));
         *s.entry(seq).or_insert(0) += 1;
         drop(s);
         Snapshot { inner, seq }

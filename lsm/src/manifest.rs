@@ -22,6 +22,7 @@ use std::path::Path;
 use erasure::BlobId;
 
 use crate::blob::{BlobMeta, BlobUse};
+use crate::key::SeqNo;
 use crate::{Error, Result};
 
 const TAG_LOG_NUMBER: u8 = 1;
@@ -76,7 +77,7 @@ pub(crate) struct LogLength {
 pub(crate) struct VersionEdit {
     pub(crate) log_number: Option<FileNumber>,
     pub(crate) next_file: Option<FileNumber>,
-    pub(crate) last_seq: Option<u64>,
+    pub(crate) last_seq: Option<SeqNo>,
     pub(crate) deleted: Vec<(u8, FileNumber)>,
     pub(crate) added: Vec<(u8, FileNumber, u64)>,
     /// Blob files written (by a flush or a compaction) for the added tables.
@@ -105,7 +106,7 @@ impl VersionEdit {
         for (tag, v) in [
             (TAG_LOG_NUMBER, self.log_number.map(|n| n.0)),
             (TAG_NEXT_FILE, self.next_file.map(|n| n.0)),
-            (TAG_LAST_SEQ, self.last_seq),
+            (TAG_LAST_SEQ, self.last_seq.map(|s| s.0)),
         ] {
             if let Some(v) = v {
                 b.push(tag);
@@ -194,7 +195,7 @@ impl VersionEdit {
             match u8_at(&mut p)? {
                 TAG_LOG_NUMBER => e.log_number = Some(FileNumber(u64_at(&mut p)?)),
                 TAG_NEXT_FILE => e.next_file = Some(FileNumber(u64_at(&mut p)?)),
-                TAG_LAST_SEQ => e.last_seq = Some(u64_at(&mut p)?),
+                TAG_LAST_SEQ => e.last_seq = Some(SeqNo(u64_at(&mut p)?)),
                 TAG_DELETED => {
                     let level = u8_at(&mut p)?;
                     e.deleted.push((level, FileNumber(u64_at(&mut p)?)));
@@ -341,7 +342,7 @@ mod tests {
         let e = VersionEdit {
             log_number: Some(FileNumber(7)),
             next_file: Some(FileNumber(9)),
-            last_seq: Some(1234),
+            last_seq: Some(SeqNo(1234)),
             deleted: vec![(0, FileNumber(3)), (1, FileNumber(4))],
             added: vec![(1, FileNumber(8), 4096)],
             blobs_added: vec![BlobMeta {

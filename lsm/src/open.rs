@@ -299,7 +299,7 @@ impl Db {
                 imm: None,
                 version: Arc::new(s.version),
             })),
-            last_seq: AtomicU64::new(s.last_seq),
+            last_seq: AtomicU64::new(s.last_seq.0),
             write: Mutex::new(s.write),
             write_cv: Condvar::new(),
             queue: Mutex::new(CommitQueue::default()),

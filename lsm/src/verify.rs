@@ -351,7 +351,7 @@ mod tests {
 
     use super::*;
     use crate::cache::BlockCache;
-    use crate::key::InternalKey;
+    use crate::key::{InternalKey, SeqNo};
     use crate::sstable::writer::{TableOptions, TableWriter};
 
     /// A table holding `entries` (user key, kind, value), opened.
@@ -365,7 +365,11 @@ mod tests {
         };
         let mut w = TableWriter::create(fs, path, opts).expect("create");
         for (i, (k, kind, v)) in entries.iter().enumerate() {
-            let key = InternalKey::new(Bytes::copy_from_slice(k.as_bytes()), i as u64 + 1, *kind);
+            let key = InternalKey::new(
+                Bytes::copy_from_slice(k.as_bytes()),
+                SeqNo(i as u64 + 1),
+                *kind,
+            );
             w.add(&key.encoded(), v).expect("add");
         }
         w.finish().expect("finish");

@@ -144,7 +144,7 @@ impl Inner {
         // flushed log's writes are in a table.
         edit.log_number = Some(flushed_log.unwrap_or(m.log_number));
         edit.next_file = Some(FileNumber(self.versions.next_file.load(Ordering::Relaxed)));
-        edit.last_seq = Some(self.last_seq.load(Ordering::Acquire));
+        edit.last_seq = Some(self.latest_seq());
         Self::log_edit(&mut m, &edit)?;
         if let Some(n) = flushed_log {
             m.log_number = n;

@@ -139,18 +139,18 @@ pub(super) fn replay(
                 )
             })?;
             let count = batch.ops.len() as u64;
-            let seq_last = seq.saturating_add(count.saturating_sub(1));
-            if seq == 0 || seq_last > SEQNO_MAX {
+            let seq_last = SeqNo(seq.0.saturating_add(count.saturating_sub(1)));
+            if seq == SeqNo(0) || seq_last.0 > SEQNO_MAX {
                 return Err(Error::corruption(
                     &path,
                     offset,
                     "log sequence number out of range",
                     SEQNO_MAX,
-                    seq_last,
+                    seq_last.0,
                 ));
             }
             for (i, (kind, k, v)) in batch.ops.into_iter().enumerate() {
-                mem.insert(k, seq + i as u64, kind, v);
+                mem.insert(k, seq.plus(i as u64), kind, v);
             }
             last_seq = last_seq.max(seq_last);
         }

@@ -112,7 +112,7 @@ pub(super) fn open_tables(
                     t.props.seq_max,
                 ));
             }
-            st.last_seq = st.last_seq.max(t.props.seq_max);
+            st.last_seq = st.last_seq.max(SeqNo(t.props.seq_max));
             version.levels[level].push(Arc::new(t));
         }
     }
@@ -140,13 +140,13 @@ fn apply_edits(contents: &LogContents, path: &Path) -> Result<ManifestState> {
             }
         }
         if let Some(s) = e.last_seq
-            && s > SEQNO_MAX
+            && s.0 > SEQNO_MAX
         {
             return Err(out_of_range(
                 offset,
                 "manifest sequence number out of range",
                 SEQNO_MAX,
-                s,
+                s.0,
             ));
         }
         st.log_number = e.log_number.unwrap_or(st.log_number);

@@ -5,6 +5,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use crate::blob::BlobFiles;
+use crate::key::SeqNo;
 use crate::manifest::{self, FILE_NUMBER_MAX, FileKind, FileNumber, VersionEdit};
 use crate::memtable::Memtable;
 use crate::recovery::{Access, BLOB_DIR, Recovered, next_file, open_blob_store};
@@ -76,7 +77,7 @@ pub(super) fn recover_new(
         version: Version::default(),
         blob_files: BlobFiles::default(),
         mem: Memtable::new(),
-        last_seq: 0,
+        last_seq: SeqNo(0),
         next_file,
         log_number: FileNumber(0),
         logs: Vec::new(),

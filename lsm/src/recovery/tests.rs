@@ -46,9 +46,11 @@ fn log_sequence_number_out_of_range_is_corruption_at_its_record() {
         let (_mem, fs) = store();
         let path = Path::new("/db/000900.log");
         let mut w = LogWriter::create(&*fs, path).expect("log");
-        w.add_record(&batch_record(5, 1)).expect("good record");
+        w.add_record(&batch_record(SeqNo(5), 1))
+            .expect("good record");
         let start = w.len_bytes();
-        w.add_record(&batch_record(seq, ops)).expect("bad record");
+        w.add_record(&batch_record(SeqNo(seq), ops))
+            .expect("bad record");
         w.sync().expect("sync");
         drop(w);
         match open(&fs) {
@@ -106,7 +108,7 @@ fn base_edit() -> VersionEdit {
     VersionEdit {
         log_number: Some(FileNumber(1)),
         next_file: Some(FileNumber(600)),
-        last_seq: Some(0),
+        last_seq: Some(SeqNo(0)),
         blobs_recorded: true,
         ..VersionEdit::default()
     }
@@ -127,7 +129,7 @@ fn manifest_numbers_out_of_range_name_their_edit() {
         ),
         (
             VersionEdit {
-                last_seq: Some(u64::MAX),
+                last_seq: Some(SeqNo(u64::MAX)),
                 ..VersionEdit::default()
             },
             SEQNO_MAX,

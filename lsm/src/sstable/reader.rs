@@ -292,10 +292,14 @@ impl Table {
         let n = self.index.entries.len();
         let first = lo.map_or(0, |k| {
             self.index
-                .find(k, key::trailer(key::SEQNO_MAX, ValueKind::SEEK))
+                .find(k, key::trailer(SeqNo(key::SEQNO_MAX), ValueKind::SEEK))
         });
         let end = hi.map_or(n, |k| {
-            (self.index.find(k, key::trailer(0, ValueKind::Delete)) + 1).min(n)
+            (self
+                .index
+                .find(k, key::trailer(SeqNo(0), ValueKind::Delete))
+                + 1)
+            .min(n)
         });
         let t = Arc::clone(self);
         Box::new(Concat::new(first, end.max(first), move |i| {
@@ -376,7 +380,7 @@ mod tests {
         for i in 0..n {
             let k = InternalKey::new(
                 Bytes::from(format!("key{i:08}")),
-                u64::from(i) + 1,
+                SeqNo(u64::from(i) + 1),
                 ValueKind::Inline,
             );
             w.add(
@@ -405,12 +409,16 @@ mod tests {
             for i in (0..5000u32).step_by(7) {
                 let k = format!("key{i:08}");
                 assert!(matches!(
-                    t.get(k.as_bytes(), filter::key_hash(k.as_bytes()), u64::MAX >> 8),
+                    t.get(
+                        k.as_bytes(),
+                        filter::key_hash(k.as_bytes()),
+                        SeqNo(u64::MAX >> 8)
+                    ),
                     Ok(Probe::Found(ValueKind::Inline, _))
                 ));
             }
             assert!(matches!(
-                t.get(b"key00000001", filter::key_hash(b"key00000001"), 0),
+                t.get(b"key00000001", filter::key_hash(b"key00000001"), SeqNo(0)),
                 Ok(Probe::Missing)
             ));
             assert_eq!(t.iter(None, None).count(), 5000);
