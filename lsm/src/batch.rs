@@ -51,7 +51,7 @@ impl WriteBatch {
 
     pub(crate) fn encode(&self, seq: SeqNo, out: &mut Vec<u8>) {
         out.clear();
-        out.extend_from_slice(&seq.to_le_bytes());
+        out.extend_from_slice(&seq.0.to_le_bytes());
         out.extend_from_slice(&(self.ops.len() as u32).to_le_bytes());
         for (kind, k, v) in &self.ops {
             out.push(*kind as u8);
@@ -68,7 +68,7 @@ impl WriteBatch {
     pub(crate) fn decode(rec: &Bytes) -> Option<(SeqNo, WriteBatch)> {
         let mut a = [0u8; 8];
         a.copy_from_slice(rec.get(..8)?);
-        let seq = u64::from_le_bytes(a);
+        let seq = SeqNo(u64::from_le_bytes(a));
         let mut c = [0u8; 4];
         c.copy_from_slice(rec.get(8..12)?);
         let count = u32::from_le_bytes(c);

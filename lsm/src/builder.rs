@@ -12,7 +12,7 @@ use crate::blob::{BlobUse, RefCounter, Separator};
 use crate::cache::BlockCache;
 use crate::compaction::job::Output;
 use crate::key::InternalKey;
-use crate::manifest;
+use crate::manifest::{self, FileNumber};
 use crate::memtable::Entry;
 use crate::sstable::reader::Table;
 use crate::sstable::writer::{TableOptions, TableWriter};
@@ -32,7 +32,7 @@ pub(crate) fn table_options(opts: &Options, level: usize) -> TableOptions {
 /// entries reference (a table's blob uses go into the manifest edit that
 /// adds it, for blob garbage accounting).
 pub(crate) struct TableBuilder {
-    number: u64,
+    number: FileNumber,
     writer: TableWriter,
     refs: RefCounter,
 }
@@ -46,7 +46,7 @@ impl TableBuilder {
     pub(crate) fn create(
         fs: &dyn vfs::Fs,
         dir: &Path,
-        number: u64,
+        number: FileNumber,
         opts: TableOptions,
     ) -> Result<TableBuilder> {
         let path = dir.join(manifest::table_name(number));
@@ -100,7 +100,7 @@ pub(crate) struct TableEnv<'a> {
     pub(crate) table_opts: TableOptions,
     pub(crate) cache: &'a Arc<BlockCache>,
     /// Hands out the table's file number (reserved in the manifest).
-    pub(crate) new_file_number: &'a dyn Fn() -> Result<u64>,
+    pub(crate) new_file_number: &'a dyn Fn() -> Result<FileNumber>,
 }
 
 /// A table [`write_table`] wrote: open, with its size and the blob values

@@ -20,7 +20,8 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use crate::blob::{BlobMeta, BlobUse};
-use crate::manifest::{self, VersionEdit};
+use crate::key::SeqNo;
+use crate::manifest::{self, FileNumber, LogLength, VersionEdit};
 use crate::recovery::BLOB_DIR;
 use crate::version::Version;
 use crate::wal::writer::LogWriter;
@@ -58,12 +59,12 @@ pub(crate) struct Pinned {
     /// Holding it keeps its tables (and the blobs they reference) on disk.
     pub(crate) version: Arc<Version>,
     pub(crate) blobs: Vec<BlobMeta>,
-    pub(crate) table_blobs: Vec<(u64, Vec<BlobUse>)>,
-    pub(crate) last_seq: u64,
+    pub(crate) table_blobs: Vec<(FileNumber, Vec<BlobUse>)>,
+    pub(crate) last_seq: SeqNo,
     /// Above every file number in use, the two below included.
-    pub(crate) next_file: u64,
-    pub(crate) log_number: u64,
-    pub(crate) manifest_number: u64,
+    pub(crate) next_file: FileNumber,
+    pub(crate) log_number: FileNumber,
+    pub(crate) manifest_number: FileNumber,
 }
 
 impl Db {
@@ -130,7 +131,7 @@ fn write_checkpoint(pin: &Pinned, dest: &Path) -> Result<CheckpointInfo> {
         fs.sync_dir(parent)?;
     }
     let mut info = CheckpointInfo {
-        last_seq: pin.last_seq,
+        last_seq: pin.last_seq.0,
         ..CheckpointInfo::default()
     };
     let mut edit = VersionEdit {
@@ -168,7 +169,10 @@ fn write_checkpoint(pin: &Pinned, dest: &Path) -> Result<CheckpointInfo> {
     // recorded as such, so a truncation of it is found.
     let mut log = LogWriter::create(fs, &dest.join(manifest::log_name(pin.log_number)))?;
     log.seal()?;
-    edit.logs_sealed = vec![(pin.log_number, log.len_bytes())];
+    edit.logs_sealed = vec![LogLength {
+        log: pin.log_number,
+        len_bytes: log.len_bytes(),
+    }];
     drop(log);
     let mut mlog = LogWriter::create(fs, &dest.join(manifest::manifest_name(pin.manifest_number)))?;
     mlog.add_record(&edit.encode())?;
@@ -266,8 +270,8 @@ impl Db {
             version,
             blobs,
             table_blobs,
-            last_seq: inner.last_seq.load(Ordering::Acquire),
-            next_file: inner.versions.reserved.load(Ordering::Acquire),
+            last_seq: inner.latest_seq(),
+            next_file: FileNumber(inner.versions.reserved.load(Ordering::Acquire)),
             log_number,
             manifest_number,
         })

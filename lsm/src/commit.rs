@@ -12,7 +12,8 @@ use std::time::Duration;
 
 use crate::batch::WriteBatch;
 use crate::db::{Inner, SuperVersion};
-use crate::manifest::{self, VersionEdit};
+use crate::key::SeqNo;
+use crate::manifest::{self, FileNumber, LogLength, VersionEdit};
 use crate::memtable::Memtable;
 use crate::wal::writer::LogWriter;
 use crate::{Error, KEY_LEN_MAX, Result, SyncMode, VALUE_LEN_MAX};
@@ -20,7 +21,7 @@ use crate::{Error, KEY_LEN_MAX, Result, SyncMode, VALUE_LEN_MAX};
 #[derive(Debug)]
 pub(crate) struct WriteState {
     pub(crate) log: LogWriter,
-    pub(crate) log_number: u64,
+    pub(crate) log_number: FileNumber,
     pub(crate) encode_buf: Vec<u8>,
     /// Under `SyncMode::Never` a switch neither syncs the old log nor the
     /// new log's directory entry: `sync_all` does, when asked. Only the
@@ -235,7 +236,7 @@ impl Inner {
         batches: &mut [WriteBatch],
         sync: Durability,
     ) -> Result<()> {
-        let seq_first = self.last_seq.load(Ordering::Relaxed) + 1;
+        let seq_first = SeqNo(self.last_seq.load(Ordering::Relaxed) + 1);
         let mut seq = seq_first;
         let mut buf = std::mem::take(&mut w.encode_buf);
         for b in batches.iter() {
@@ -245,7 +246,7 @@ impl Inner {
                 w.encode_buf = buf;
                 return Err(self.stop(e));
             }
-            seq += b.ops.len() as u64;
+            seq = seq.plus(b.ops.len() as u64);
         }
         w.encode_buf = buf;
         if sync == Durability::Sync {
@@ -260,10 +261,10 @@ impl Inner {
             user_bytes += b.size_bytes as u64;
             for (kind, k, v) in std::mem::take(&mut b.ops) {
                 mem.insert(k, seq, kind, v);
-                seq += 1;
+                seq = seq.plus(1);
             }
         }
-        self.last_seq.store(seq - 1, Ordering::Release);
+        self.last_seq.store(seq.0 - 1, Ordering::Release);
         self.counters
             .user_bytes
             .fetch_add(user_bytes, Ordering::Relaxed);
@@ -326,7 +327,10 @@ impl Inner {
                 w.log.seal()?;
                 // Record its length (a cheap edit beside the flush's), so
                 // a truncation of it is found until it is flushed.
-                let sealed = (w.log_number, w.log.len_bytes());
+                let sealed = LogLength {
+                    log: w.log_number,
+                    len_bytes: w.log.len_bytes(),
+                };
                 {
                     let mut m = self.versions.manifest.lock();
                     Self::log_edit(
@@ -336,7 +340,7 @@ impl Inner {
                             ..VersionEdit::default()
                         },
                     )?;
-                    m.log_lengths.insert(sealed.0, sealed.1);
+                    m.log_lengths.insert(sealed.log, sealed.len_bytes);
                 }
                 w.log = log;
             }

@@ -63,7 +63,7 @@ use crate::commit::{CommitQueue, WriteState};
 use crate::iter::DbIter;
 use crate::key::SeqNo;
 use crate::lifecycle::{CloseFrom, Lifecycle};
-use crate::manifest::VersionEdit;
+use crate::manifest::{FileNumber, VersionEdit};
 use crate::memtable::Memtable;
 use crate::read::{Snapshot, bound_key, bounds, prefix_bounds};
 use crate::recovery::Access;
@@ -80,7 +80,7 @@ use crate::{Error, Options, Result, Stats};
 pub(crate) struct SuperVersion {
     pub(crate) mem: Arc<Memtable>,
     /// The memtable being flushed, and the log number that follows it.
-    pub(crate) imm: Option<(Arc<Memtable>, u64)>,
+    pub(crate) imm: Option<(Arc<Memtable>, FileNumber)>,
     pub(crate) version: Arc<Version>,
 }
 
@@ -257,7 +257,7 @@ impl Db {
     pub fn snapshot(&self) -> Snapshot {
         let inner = Arc::clone(&self.shared.inner);
         let mut s = inner.snapshots.lock();
-        let seq = inner.last_seq.load(Ordering::Acquire);
+        let seq = SeqNo(inner.last_seq.load(Ordering::Acquire));
         *s.entry(seq).or_insert(0) += 1;
         drop(s);
         Snapshot { inner, seq }
@@ -488,7 +488,7 @@ impl Db {
             memtable_entries,
             last_seq: inner.last_seq.load(Ordering::Acquire),
             next_file: inner.versions.next_file.load(Ordering::Acquire),
-            log_number,
+            log_number: log_number.0,
             blob_files,
             blob_live,
             blobs: inner.blobs.clone(),

@@ -222,7 +222,7 @@ fn describe(s: State) -> Result<StoreDescription> {
         for name in fs.list_dir(&s.dir)? {
             let name = name.to_string_lossy().into_owned();
             if let FileKind::Log(n) = manifest::parse_name(&name) {
-                names.push((n, name));
+                names.push((n.0, name));
             }
         }
     }
@@ -242,7 +242,7 @@ fn describe(s: State) -> Result<StoreDescription> {
             Some(ManifestDescription {
                 size_bytes: file_len(fs, &path, &mut problems),
                 name,
-                number,
+                number: number.0,
                 edits,
             })
         }
@@ -279,7 +279,7 @@ fn describe(s: State) -> Result<StoreDescription> {
                     let (smallest, largest) = user_range(t);
                     let layout = t.layout();
                     TableDescription {
-                        number: t.number,
+                        number: t.number.0,
                         name: manifest::table_name(t.number),
                         size_bytes: t.size_bytes(),
                         entries: t.props.entries,

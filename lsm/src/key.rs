@@ -8,11 +8,30 @@ use std::cmp::Ordering;
 
 use bytes::Bytes;
 
-/// Sequence number of a write; later writes have larger numbers.
-pub(crate) type SeqNo = u64;
+/// Sequence number of a write; later writes have larger numbers. The
+/// counters that hand them out stay `AtomicU64`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub(crate) struct SeqNo(pub(crate) u64);
+
+impl SeqNo {
+    /// Larger than every sequence number a write gets: a read at it sees
+    /// everything.
+    pub(crate) const MAX: SeqNo = SeqNo(u64::MAX);
+
+    /// The sequence number `n` writes later.
+    pub(crate) fn plus(self, n: u64) -> SeqNo {
+        SeqNo(self.0 + n)
+    }
+}
+
+impl std::fmt::Display for SeqNo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
 
 /// Largest sequence number (56 bits, the trailer keeps 8 for the kind).
-pub(crate) const SEQNO_MAX: SeqNo = (1 << 56) - 1;
+pub(crate) const SEQNO_MAX: u64 = (1 << 56) - 1;
 
 /// Bytes of the trailer after the user key.
 pub(crate) const TRAILER_LEN: usize = 8;
@@ -99,8 +118,8 @@ impl PartialOrd for InternalKey {
 }
 
 pub(crate) fn trailer(seq: SeqNo, kind: ValueKind) -> u64 {
-    debug_assert!(seq <= SEQNO_MAX);
-    (seq << 8) | kind as u64
+    debug_assert!(seq.0 <= SEQNO_MAX);
+    (seq.0 << 8) | kind as u64
 }
 
 /// Splits an encoded internal key into user key, seqno and kind.
@@ -110,7 +129,7 @@ pub(crate) fn split(encoded: &[u8]) -> Option<(&[u8], SeqNo, ValueKind)> {
     t.copy_from_slice(&encoded[user_len..]);
     let t = u64::from_le_bytes(t);
     let kind = ValueKind::from_u8((t & 0xff) as u8)?;
-    Some((&encoded[..user_len], t >> 8, kind))
+    Some((&encoded[..user_len], SeqNo(t >> 8), kind))
 }
 
 /// Compares two encoded internal keys in internal-key order. Keys that do not
@@ -162,10 +181,10 @@ mod tests {
     #[test]
     fn encoded_order_matches_struct_order() {
         let keys = [
-            InternalKey::new(Bytes::from_static(b"a"), 5, ValueKind::Inline),
-            InternalKey::new(Bytes::from_static(b"a"), 3, ValueKind::Delete),
-            InternalKey::new(Bytes::from_static(b"ab"), 9, ValueKind::Inline),
-            InternalKey::new(Bytes::from_static(b"b"), 1, ValueKind::Inline),
+            InternalKey::new(Bytes::from_static(b"a"), SeqNo(5), ValueKind::Inline),
+            InternalKey::new(Bytes::from_static(b"a"), SeqNo(3), ValueKind::Delete),
+            InternalKey::new(Bytes::from_static(b"ab"), SeqNo(9), ValueKind::Inline),
+            InternalKey::new(Bytes::from_static(b"b"), SeqNo(1), ValueKind::Inline),
         ];
         for a in &keys {
             for b in &keys {

@@ -51,7 +51,8 @@
 //! - `filter`: the per-table Bloom filter (the `bloom` crate's blocked filter).
 //! - `cache`: the byte-bounded block cache.
 //! - `probe`: a point lookup's first pass, over the filters only.
-//! - `version`, `manifest`: the live table set and its log of edits.
+//! - `version`, `manifest`: the live table set and its log of edits
+//!   (with the file names and the `FileNumber` and `LogLength` types).
 //! - `iter`: merging iterators and [`DbIter`].
 //! - `blob`: key-value separation: large values in erasure-coded blob files,
 //!   and their garbage collection.
@@ -60,8 +61,8 @@
 //! - `inspect`: [`Db::describe`], the store's files explained ([`StoreDescription`]).
 //! - `verify`: [`Db::verify`] and [`Db::repair_blobs`] ([`VerifyReport`]).
 //! - `stats`: [`Db::stats`] ([`Stats`]) and the counters behind it.
-//! - `key`, `varint`, `error`, `options`: internal keys, varints,
-//!   [`Error`], [`Options`].
+//! - `key`, `varint`, `error`, `options`: internal keys and the `SeqNo`
+//!   type, varints, [`Error`], [`Options`].
 //!
 //! Limits: keys up to [`KEY_LEN_MAX`] bytes, values up to [`VALUE_LEN_MAX`];
 //! 7 levels. The on-disk format is in `FORMAT.md`; durability and tuning in

@@ -22,6 +22,7 @@ use std::path::Path;
 use erasure::BlobId;
 
 use crate::blob::{BlobMeta, BlobUse};
+use crate::key::SeqNo;
 use crate::{Error, Result};
 
 const TAG_LOG_NUMBER: u8 = 1;
@@ -42,21 +43,50 @@ const TAG_MAX: u8 = TAG_LOG_SEALED;
 /// manifest or a file name is corruption.
 pub(crate) const FILE_NUMBER_MAX: u64 = (1 << 62) - 1;
 
+/// The number of a table, log or manifest file (and the counter blob ids
+/// are drawn from): one sequence per DB directory, never reused.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub(crate) struct FileNumber(pub(crate) u64);
+
+impl FileNumber {
+    /// The number after this one.
+    pub(crate) fn next(self) -> FileNumber {
+        FileNumber(self.0 + 1)
+    }
+}
+
+impl std::fmt::Display for FileNumber {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// A log and the length in bytes of its whole records (a sealed log's
+/// length as the manifest records it, or a replayed log's length up to its
+/// torn tail).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct LogLength {
+    /// The log's file number.
+    pub(crate) log: FileNumber,
+    /// The length of its whole records, in bytes.
+    pub(crate) len_bytes: u64,
+}
+
 /// One change to the set of live tables.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub(crate) struct VersionEdit {
-    pub(crate) log_number: Option<u64>,
-    pub(crate) next_file: Option<u64>,
-    pub(crate) last_seq: Option<u64>,
-    pub(crate) deleted: Vec<(u8, u64)>,
-    pub(crate) added: Vec<(u8, u64, u64)>,
+    pub(crate) log_number: Option<FileNumber>,
+    pub(crate) next_file: Option<FileNumber>,
+    pub(crate) last_seq: Option<SeqNo>,
+    pub(crate) deleted: Vec<(u8, FileNumber)>,
+    pub(crate) added: Vec<(u8, FileNumber, u64)>,
     /// Blob files written (by a flush or a compaction) for the added tables.
     pub(crate) blobs_added: Vec<BlobMeta>,
     /// Blob files no table references any more.
     pub(crate) blobs_deleted: Vec<BlobId>,
     /// Per new table: the blob values it references (tables without any
     /// are not listed).
-    pub(crate) table_blobs: Vec<(u64, Vec<BlobUse>)>,
+    pub(crate) table_blobs: Vec<(FileNumber, Vec<BlobUse>)>,
     /// Set in a manifest's first edit: this manifest records every blob
     /// file (a manifest written before blob files were recorded does not).
     pub(crate) blobs_recorded: bool,
@@ -67,16 +97,16 @@ pub(crate) struct VersionEdit {
     pub(crate) numbers_reserved: bool,
     /// Logs sealed (synced, then closed to records): number and length.
     /// Recovery refuses a live one that is missing or shorter.
-    pub(crate) logs_sealed: Vec<(u64, u64)>,
+    pub(crate) logs_sealed: Vec<LogLength>,
 }
 
 impl VersionEdit {
     pub(crate) fn encode(&self) -> Vec<u8> {
         let mut b = Vec::new();
         for (tag, v) in [
-            (TAG_LOG_NUMBER, self.log_number),
-            (TAG_NEXT_FILE, self.next_file),
-            (TAG_LAST_SEQ, self.last_seq),
+            (TAG_LOG_NUMBER, self.log_number.map(|n| n.0)),
+            (TAG_NEXT_FILE, self.next_file.map(|n| n.0)),
+            (TAG_LAST_SEQ, self.last_seq.map(|s| s.0)),
         ] {
             if let Some(v) = v {
                 b.push(tag);
@@ -86,12 +116,12 @@ impl VersionEdit {
         for &(level, n) in &self.deleted {
             b.push(TAG_DELETED);
             b.push(level);
-            b.extend_from_slice(&n.to_le_bytes());
+            b.extend_from_slice(&n.0.to_le_bytes());
         }
         for &(level, n, size) in &self.added {
             b.push(TAG_ADDED);
             b.push(level);
-            b.extend_from_slice(&n.to_le_bytes());
+            b.extend_from_slice(&n.0.to_le_bytes());
             b.extend_from_slice(&size.to_le_bytes());
         }
         for m in &self.blobs_added {
@@ -106,7 +136,7 @@ impl VersionEdit {
         }
         for (table, uses) in &self.table_blobs {
             b.push(TAG_TABLE_BLOBS);
-            b.extend_from_slice(&table.to_le_bytes());
+            b.extend_from_slice(&table.0.to_le_bytes());
             b.extend_from_slice(&(uses.len() as u32).to_le_bytes());
             for u in uses {
                 for x in [u.blob.0, u.values, u.bytes] {
@@ -114,10 +144,10 @@ impl VersionEdit {
                 }
             }
         }
-        for &(n, len) in &self.logs_sealed {
+        for s in &self.logs_sealed {
             b.push(TAG_LOG_SEALED);
-            b.extend_from_slice(&n.to_le_bytes());
-            b.extend_from_slice(&len.to_le_bytes());
+            b.extend_from_slice(&s.log.0.to_le_bytes());
+            b.extend_from_slice(&s.len_bytes.to_le_bytes());
         }
         if self.blobs_recorded {
             b.push(TAG_BLOBS_RECORDED);
@@ -163,16 +193,16 @@ impl VersionEdit {
         };
         while p < b.len() {
             match u8_at(&mut p)? {
-                TAG_LOG_NUMBER => e.log_number = Some(u64_at(&mut p)?),
-                TAG_NEXT_FILE => e.next_file = Some(u64_at(&mut p)?),
-                TAG_LAST_SEQ => e.last_seq = Some(u64_at(&mut p)?),
+                TAG_LOG_NUMBER => e.log_number = Some(FileNumber(u64_at(&mut p)?)),
+                TAG_NEXT_FILE => e.next_file = Some(FileNumber(u64_at(&mut p)?)),
+                TAG_LAST_SEQ => e.last_seq = Some(SeqNo(u64_at(&mut p)?)),
                 TAG_DELETED => {
                     let level = u8_at(&mut p)?;
-                    e.deleted.push((level, u64_at(&mut p)?));
+                    e.deleted.push((level, FileNumber(u64_at(&mut p)?)));
                 }
                 TAG_ADDED => {
                     let level = u8_at(&mut p)?;
-                    let n = u64_at(&mut p)?;
+                    let n = FileNumber(u64_at(&mut p)?);
                     e.added.push((level, n, u64_at(&mut p)?));
                 }
                 TAG_BLOB_ADDED => e.blobs_added.push(BlobMeta {
@@ -182,7 +212,7 @@ impl VersionEdit {
                 }),
                 TAG_BLOB_DELETED => e.blobs_deleted.push(BlobId(u64_at(&mut p)?)),
                 TAG_TABLE_BLOBS => {
-                    let table = u64_at(&mut p)?;
+                    let table = FileNumber(u64_at(&mut p)?);
                     let count = u32_at(&mut p)?;
                     // Bounded by the record: each use takes 24 bytes.
                     let need = u64::from(count) * 24 + p as u64;
@@ -206,8 +236,11 @@ impl VersionEdit {
                     e.table_blobs.push((table, uses));
                 }
                 TAG_LOG_SEALED => {
-                    let n = u64_at(&mut p)?;
-                    e.logs_sealed.push((n, u64_at(&mut p)?));
+                    let log = FileNumber(u64_at(&mut p)?);
+                    e.logs_sealed.push(LogLength {
+                        log,
+                        len_bytes: u64_at(&mut p)?,
+                    });
                 }
                 TAG_BLOBS_RECORDED => e.blobs_recorded = true,
                 TAG_NUMBERS_RESERVED => e.numbers_reserved = true,
@@ -229,37 +262,37 @@ impl VersionEdit {
 /// Name of the file naming the live manifest.
 pub(crate) const CURRENT: &str = "CURRENT";
 
-pub(crate) fn manifest_name(number: u64) -> String {
-    format!("MANIFEST-{number:06}")
+pub(crate) fn manifest_name(number: FileNumber) -> String {
+    format!("MANIFEST-{:06}", number.0)
 }
 
-pub(crate) fn log_name(number: u64) -> String {
-    format!("{number:06}.log")
+pub(crate) fn log_name(number: FileNumber) -> String {
+    format!("{:06}.log", number.0)
 }
 
-pub(crate) fn table_name(number: u64) -> String {
-    format!("{number:06}.sst")
+pub(crate) fn table_name(number: FileNumber) -> String {
+    format!("{:06}.sst", number.0)
 }
 
 /// Kind and number of a file name in the DB directory.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum FileKind {
-    Log(u64),
-    Table(u64),
-    Manifest(u64),
+    Log(FileNumber),
+    Table(FileNumber),
+    Manifest(FileNumber),
     Temp,
     Other,
 }
 
 pub(crate) fn parse_name(name: &str) -> FileKind {
     if let Some(n) = name.strip_prefix("MANIFEST-").and_then(|n| n.parse().ok()) {
-        return FileKind::Manifest(n);
+        return FileKind::Manifest(FileNumber(n));
     }
     if let Some(n) = name.strip_suffix(".log").and_then(|n| n.parse().ok()) {
-        return FileKind::Log(n);
+        return FileKind::Log(FileNumber(n));
     }
     if let Some(n) = name.strip_suffix(".sst").and_then(|n| n.parse().ok()) {
-        return FileKind::Table(n);
+        return FileKind::Table(FileNumber(n));
     }
     if name.ends_with(".tmp") {
         return FileKind::Temp;
@@ -269,7 +302,7 @@ pub(crate) fn parse_name(name: &str) -> FileKind {
 
 /// Points `CURRENT` at manifest `number`, durably (temp file, sync, rename,
 /// sync directory).
-pub(crate) fn set_current(fs: &dyn vfs::Fs, dir: &Path, number: u64) -> Result<()> {
+pub(crate) fn set_current(fs: &dyn vfs::Fs, dir: &Path, number: FileNumber) -> Result<()> {
     let tmp = dir.join("CURRENT.tmp");
     let f = fs.open(&tmp, vfs::OpenMode::Truncate)?;
     f.append(format!("{}\n", manifest_name(number)).as_bytes())?;
@@ -281,7 +314,7 @@ pub(crate) fn set_current(fs: &dyn vfs::Fs, dir: &Path, number: u64) -> Result<(
 }
 
 /// Reads `CURRENT`; `None` if the DB does not exist yet.
-pub(crate) fn read_current(fs: &dyn vfs::Fs, dir: &Path) -> Result<Option<u64>> {
+pub(crate) fn read_current(fs: &dyn vfs::Fs, dir: &Path) -> Result<Option<FileNumber>> {
     let path = dir.join(CURRENT);
     if !fs.exists(&path)? {
         return Ok(None);
@@ -307,11 +340,11 @@ mod tests {
     #[test]
     fn edit_round_trips() {
         let e = VersionEdit {
-            log_number: Some(7),
-            next_file: Some(9),
-            last_seq: Some(1234),
-            deleted: vec![(0, 3), (1, 4)],
-            added: vec![(1, 8, 4096)],
+            log_number: Some(FileNumber(7)),
+            next_file: Some(FileNumber(9)),
+            last_seq: Some(SeqNo(1234)),
+            deleted: vec![(0, FileNumber(3)), (1, FileNumber(4))],
+            added: vec![(1, FileNumber(8), 4096)],
             blobs_added: vec![BlobMeta {
                 blob: BlobId(3),
                 values: 10,
@@ -319,7 +352,7 @@ mod tests {
             }],
             blobs_deleted: vec![BlobId(2)],
             table_blobs: vec![(
-                8,
+                FileNumber(8),
                 vec![BlobUse {
                     blob: BlobId(3),
                     values: 9,
@@ -328,7 +361,10 @@ mod tests {
             )],
             blobs_recorded: true,
             numbers_reserved: true,
-            logs_sealed: vec![(11, 4096)],
+            logs_sealed: vec![LogLength {
+                log: FileNumber(11),
+                len_bytes: 4096,
+            }],
         };
         assert_eq!(
             VersionEdit::decode(&e.encode(), Path::new("m"), 0).expect("decode"),

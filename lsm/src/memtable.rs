@@ -232,10 +232,12 @@ impl Memtable {
 /// The internal-key bound before every version of a user key, or after it.
 fn lower(lo: Bound<&[u8]>) -> Bound<MemKey> {
     match lo {
-        Bound::Included(k) => Bound::Included(MemKey::bound(InternalKey::seek(k, key::SEQNO_MAX))),
+        Bound::Included(k) => {
+            Bound::Included(MemKey::bound(InternalKey::seek(k, SeqNo(key::SEQNO_MAX))))
+        }
         Bound::Excluded(k) => Bound::Excluded(MemKey::bound(InternalKey::new(
             Bytes::copy_from_slice(k),
-            0,
+            SeqNo(0),
             ValueKind::Delete,
         ))),
         Bound::Unbounded => Bound::Unbounded,
@@ -246,10 +248,12 @@ fn upper(hi: Bound<&[u8]>) -> Bound<MemKey> {
     match hi {
         Bound::Included(k) => Bound::Included(MemKey::bound(InternalKey::new(
             Bytes::copy_from_slice(k),
-            0,
+            SeqNo(0),
             ValueKind::Delete,
         ))),
-        Bound::Excluded(k) => Bound::Excluded(MemKey::bound(InternalKey::seek(k, key::SEQNO_MAX))),
+        Bound::Excluded(k) => {
+            Bound::Excluded(MemKey::bound(InternalKey::seek(k, SeqNo(key::SEQNO_MAX))))
+        }
         Bound::Unbounded => Bound::Unbounded,
     }
 }
@@ -353,20 +357,30 @@ mod tests {
     fn get_sees_newest_version_at_or_below_seqno() {
         let m = Arc::new(Memtable::new());
         let k = Bytes::from_static(b"k");
-        m.insert(k.clone(), 1, ValueKind::Inline, Bytes::from_static(b"v1"));
-        m.insert(k.clone(), 3, ValueKind::Delete, Bytes::new());
-        m.insert(k.clone(), 5, ValueKind::Inline, Bytes::from_static(b"v5"));
-        assert_eq!(m.get(b"k", 0), None);
+        m.insert(
+            k.clone(),
+            SeqNo(1),
+            ValueKind::Inline,
+            Bytes::from_static(b"v1"),
+        );
+        m.insert(k.clone(), SeqNo(3), ValueKind::Delete, Bytes::new());
+        m.insert(
+            k.clone(),
+            SeqNo(5),
+            ValueKind::Inline,
+            Bytes::from_static(b"v5"),
+        );
+        assert_eq!(m.get(b"k", SeqNo(0)), None);
         assert_eq!(
-            m.get(b"k", 2),
+            m.get(b"k", SeqNo(2)),
             Some((ValueKind::Inline, Bytes::from_static(b"v1")))
         );
-        assert_eq!(m.get(b"k", 4).map(|x| x.0), Some(ValueKind::Delete));
+        assert_eq!(m.get(b"k", SeqNo(4)).map(|x| x.0), Some(ValueKind::Delete));
         assert_eq!(
-            m.get(b"k", 9),
+            m.get(b"k", SeqNo(9)),
             Some((ValueKind::Inline, Bytes::from_static(b"v5")))
         );
-        assert_eq!(m.get(b"j", 9), None);
+        assert_eq!(m.get(b"j", SeqNo(9)), None);
         assert_eq!(
             m.range(Bound::Included(b"k"), Bound::Included(b"k"))
                 .count(),
@@ -382,9 +396,19 @@ mod tests {
         let m = Arc::new(Memtable::new());
         for i in 0u32..1000 {
             let k = Bytes::copy_from_slice(&i.to_be_bytes());
-            m.insert(k.clone(), u64::from(i) * 2, ValueKind::Inline, Bytes::new());
+            m.insert(
+                k.clone(),
+                SeqNo(u64::from(i) * 2),
+                ValueKind::Inline,
+                Bytes::new(),
+            );
             if i % 3 == 0 {
-                m.insert(k, u64::from(i) * 2 + 1, ValueKind::Delete, Bytes::new());
+                m.insert(
+                    k,
+                    SeqNo(u64::from(i) * 2 + 1),
+                    ValueKind::Delete,
+                    Bytes::new(),
+                );
             }
         }
         let all: Vec<InternalKey> = m.iter().map(|e| e.0).collect();

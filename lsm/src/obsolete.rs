@@ -32,7 +32,7 @@ use std::sync::atomic::Ordering;
 
 use crate::Result;
 use crate::db::Inner;
-use crate::manifest::{self, FileKind, VersionEdit};
+use crate::manifest::{self, FileKind, FileNumber, VersionEdit};
 use crate::sstable::reader::Table;
 
 /// Files proven obsolete and not deleted yet.
@@ -49,18 +49,18 @@ pub(crate) struct Obsolete {
     /// Files whose unlink failed, or that an open found obsolete: retried
     /// at each scan. A table's number comes with it, to drop its blob
     /// references once it is gone.
-    pub(crate) files: Vec<(Option<u64>, PathBuf)>,
+    pub(crate) files: Vec<(Option<FileNumber>, PathBuf)>,
     /// Blob files the manifest no longer records whose delete failed.
     pub(crate) blobs: Vec<erasure::BlobId>,
     /// Logs numbered below this are obsolete (the manifest's log number
     /// said so durably); `logs_pending` says some may still be on disk.
-    pub(crate) logs_below: u64,
+    pub(crate) logs_below: FileNumber,
     pub(crate) logs_pending: bool,
 }
 
 impl Obsolete {
     /// Records that every log below `n` is obsolete.
-    pub(crate) fn logs_below(&mut self, n: u64) {
+    pub(crate) fn logs_below(&mut self, n: FileNumber) {
         self.logs_below = self.logs_below.max(n);
         self.logs_pending = true;
     }
@@ -98,7 +98,7 @@ impl Inner {
         let mut gone_tables = Vec::new();
         files.retain(|(n, path)| {
             if let Some(n) = n {
-                self.cache.evict_table(*n);
+                self.cache.evict_table(n.0);
             }
             if self.unlink(path) {
                 deleted += 1;
@@ -139,8 +139,8 @@ impl Inner {
 
     /// Deletes the logs below `below`, oldest first, stopping at the first
     /// failure; returns how many it deleted and whether some are left.
-    fn delete_logs_below(&self, below: u64) -> Result<(usize, bool)> {
-        let mut old: Vec<u64> = self
+    fn delete_logs_below(&self, below: FileNumber) -> Result<(usize, bool)> {
+        let mut old: Vec<FileNumber> = self
             .fs
             .list_dir(&self.dir)?
             .iter()

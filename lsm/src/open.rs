@@ -16,7 +16,7 @@ use crate::commit::{CommitQueue, WriteState};
 use crate::db::{Db, Inner, Shared, SuperVersion};
 use crate::key::SeqNo;
 use crate::lifecycle::Lifecycle;
-use crate::manifest::{self, FileKind, VersionEdit};
+use crate::manifest::{self, FileKind, FileNumber, VersionEdit};
 use crate::memtable::Memtable;
 use crate::obsolete::Obsolete;
 use crate::recovery::{self, Access};
@@ -79,7 +79,7 @@ impl Db {
         let mut next_file = r.next_file;
         let mut new_number = || {
             let n = next_file;
-            next_file += 1;
+            next_file = next_file.next();
             n
         };
         let new_log_number = new_number();
@@ -123,9 +123,9 @@ impl Db {
             .logs_sealed
             .iter()
             .copied()
-            .filter(|&(n, _)| n >= log_number)
+            .filter(|s| s.log >= log_number)
             .collect();
-        let reserved = next_file + NUMBERS_RESERVED_BATCH;
+        let reserved = FileNumber(next_file.0 + NUMBERS_RESERVED_BATCH);
         edit.next_file = Some(reserved);
         edit.numbers_reserved = true;
         mlog.add_record(&edit.encode())?;
@@ -181,8 +181,8 @@ impl Db {
             log_lengths: r
                 .log_lengths
                 .iter()
-                .copied()
-                .filter(|&(n, _)| n >= log_number)
+                .filter(|s| s.log >= log_number)
+                .map(|s| (s.log, s.len_bytes))
                 .collect(),
         };
         Db::start(Start {
@@ -193,8 +193,8 @@ impl Db {
             mem: r.mem,
             version: r.version,
             last_seq: r.last_seq,
-            next_file,
-            reserved,
+            next_file: next_file.0,
+            reserved: reserved.0,
             write,
             manifest,
             blobs,
@@ -252,7 +252,7 @@ impl Db {
         let mlog = LogWriter::create(&scratch, Path::new("/read-only.manifest"))?;
         let write = WriteState {
             log,
-            log_number: 0,
+            log_number: FileNumber(0),
             encode_buf: Vec::new(),
             old_log_unsynced: None,
             replayed_logs_unsynced: Vec::new(),
@@ -274,7 +274,7 @@ impl Db {
             mem: r.mem,
             version: r.version,
             last_seq: r.last_seq,
-            next_file: r.next_file,
+            next_file: r.next_file.0,
             reserved: 0,
             write,
             manifest,
@@ -299,7 +299,7 @@ impl Db {
                 imm: None,
                 version: Arc::new(s.version),
             })),
-            last_seq: AtomicU64::new(s.last_seq),
+            last_seq: AtomicU64::new(s.last_seq.0),
             write: Mutex::new(s.write),
             write_cv: Condvar::new(),
             queue: Mutex::new(CommitQueue::default()),

@@ -109,7 +109,7 @@ impl Inner {
     /// dropped is shadowed by a version it holds, and every write it lacks
     /// overlaps the read in time.
     pub(crate) fn latest_seq(&self) -> SeqNo {
-        self.last_seq.load(Ordering::Acquire)
+        SeqNo(self.last_seq.load(Ordering::Acquire))
     }
 
     pub(crate) fn super_version(&self) -> Arc<SuperVersion> {
@@ -228,6 +228,6 @@ impl Inner {
         s.keys()
             .next()
             .copied()
-            .unwrap_or_else(|| self.last_seq.load(Ordering::Acquire))
+            .unwrap_or_else(|| self.latest_seq())
     }
 }

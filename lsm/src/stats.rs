@@ -175,7 +175,7 @@ impl Inner {
             write_stalls: c.write_stalls.load(Ordering::Relaxed),
             memtable_entries: mems.clone().map(|m| m.len() as u64).sum(),
             memtable_tombstones: mems.map(|m| m.tombstones() as u64).sum(),
-            last_sequence: self.latest_seq(),
+            last_sequence: self.latest_seq().0,
         }
     }
 }

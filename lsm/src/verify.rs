@@ -188,7 +188,7 @@ pub(crate) fn verify(
                 Some(r) => refs.entry(r.blob).or_default().push((k.user, r)),
                 None => bad_refs.push(Problem::BadBlobRef {
                     key: k.user.to_vec(),
-                    table: t.number,
+                    table: t.number.0,
                     file: t.path().to_path_buf(),
                     offset: block_offset,
                     expected_len: BLOB_REF_LEN as u64,
@@ -210,7 +210,7 @@ pub(crate) fn verify(
             };
             table_problems += 1;
             report.problems.push(Problem::Table {
-                table: t.number,
+                table: t.number.0,
                 file,
                 offset,
                 what,
@@ -223,7 +223,7 @@ pub(crate) fn verify(
         report.blocks_checked += check.blocks_checked;
         report.entries_checked += check.entries_checked;
         let r = TableReport {
-            table: t.number,
+            table: t.number.0,
             file: t.path().to_path_buf(),
             level: *level,
             size_bytes: t.size_bytes(),
@@ -351,7 +351,7 @@ mod tests {
 
     use super::*;
     use crate::cache::BlockCache;
-    use crate::key::InternalKey;
+    use crate::key::{InternalKey, SeqNo};
     use crate::sstable::writer::{TableOptions, TableWriter};
 
     /// A table holding `entries` (user key, kind, value), opened.
@@ -365,11 +365,23 @@ mod tests {
         };
         let mut w = TableWriter::create(fs, path, opts).expect("create");
         for (i, (k, kind, v)) in entries.iter().enumerate() {
-            let key = InternalKey::new(Bytes::copy_from_slice(k.as_bytes()), i as u64 + 1, *kind);
+            let key = InternalKey::new(
+                Bytes::copy_from_slice(k.as_bytes()),
+                SeqNo(i as u64 + 1),
+                *kind,
+            );
             w.add(&key.encoded(), v).expect("add");
         }
         w.finish().expect("finish");
-        Arc::new(Table::open(fs, path, 7, Arc::new(BlockCache::new(1 << 16))).expect("open"))
+        Arc::new(
+            Table::open(
+                fs,
+                path,
+                crate::manifest::FileNumber(7),
+                Arc::new(BlockCache::new(1 << 16)),
+            )
+            .expect("open"),
+        )
     }
 
     #[test]

@@ -13,7 +13,7 @@ use parking_lot::Mutex;
 
 use crate::blob::BlobFiles;
 use crate::db::{Inner, SuperVersion};
-use crate::manifest::{self, FileKind, VersionEdit};
+use crate::manifest::{self, FileKind, FileNumber, LogLength, VersionEdit};
 use crate::sstable::reader::Table;
 use crate::version::Version;
 use crate::wal::writer::LogWriter;
@@ -52,7 +52,7 @@ pub(crate) struct ManifestState {
     /// then unknown, and a later record after it would turn a torn tail
     /// into corruption in the middle, so nothing more is written to it.
     pub(crate) broken: bool,
-    pub(crate) log_number: u64,
+    pub(crate) log_number: FileNumber,
     pub(crate) cursor: Vec<Vec<u8>>,
     /// Recorded blob files and the table files pointing into them.
     pub(crate) blobs: BlobFiles,
@@ -60,7 +60,7 @@ pub(crate) struct ManifestState {
     /// logs with a torn tail) or that were recorded as sealed: the length
     /// a close records for them. Any other live log was written whole by
     /// this handle, and its file's length is recorded.
-    pub(crate) log_lengths: BTreeMap<u64, u64>,
+    pub(crate) log_lengths: BTreeMap<FileNumber, u64>,
 }
 
 /// Tables of one level of L1.. must not overlap; a manifest that says they
@@ -69,7 +69,7 @@ pub(crate) struct ManifestState {
 pub(crate) fn check_levels(
     v: &Version,
     manifest_path: &Path,
-    added_at: impl Fn(u64) -> u64,
+    added_at: impl Fn(FileNumber) -> u64,
 ) -> Result<()> {
     for (level, tables) in v.levels.iter().enumerate().skip(1) {
         if let Some(w) = tables
@@ -81,7 +81,7 @@ pub(crate) fn check_levels(
                 added_at(w[1].number),
                 "manifest puts overlapping tables in one level (expected: the level; found:                  the table)",
                 level as u64,
-                w[1].number,
+                w[1].number.0,
             ));
         }
     }
@@ -101,10 +101,10 @@ impl Inner {
     /// at a time, one synced edit per batch), so every file the engine
     /// writes has a number below a durably recorded `next_file`: recovery
     /// reads a table or blob numbered beyond it as proof of a lost edit.
-    pub(crate) fn new_file_number(&self) -> Result<u64> {
+    pub(crate) fn new_file_number(&self) -> Result<FileNumber> {
         let n = self.versions.next_file.fetch_add(1, Ordering::Relaxed);
         if n < self.versions.reserved.load(Ordering::Acquire) {
-            return Ok(n);
+            return Ok(FileNumber(n));
         }
         let mut m = self.versions.manifest.lock();
         let reserved = self.versions.reserved.load(Ordering::Acquire);
@@ -121,13 +121,13 @@ impl Inner {
                 ));
             }
             let edit = VersionEdit {
-                next_file: Some(upto),
+                next_file: Some(FileNumber(upto)),
                 ..VersionEdit::default()
             };
             Self::log_edit(&mut m, &edit)?;
             self.versions.reserved.store(upto, Ordering::Release);
         }
-        Ok(n)
+        Ok(FileNumber(n))
     }
 
     /// Logs `edit` durably and installs the version it makes.
@@ -135,7 +135,7 @@ impl Inner {
         &self,
         edit: VersionEdit,
         opened: Vec<(usize, Arc<Table>)>,
-        flushed_log: Option<u64>,
+        flushed_log: Option<FileNumber>,
     ) -> Result<()> {
         let mut m = self.versions.manifest.lock();
         let mut edit = edit;
@@ -143,8 +143,8 @@ impl Inner {
         // an edit logged by another thread meanwhile must not claim the
         // flushed log's writes are in a table.
         edit.log_number = Some(flushed_log.unwrap_or(m.log_number));
-        edit.next_file = Some(self.versions.next_file.load(Ordering::Relaxed));
-        edit.last_seq = Some(self.last_seq.load(Ordering::Acquire));
+        edit.next_file = Some(FileNumber(self.versions.next_file.load(Ordering::Relaxed)));
+        edit.last_seq = Some(self.latest_seq());
         Self::log_edit(&mut m, &edit)?;
         if let Some(n) = flushed_log {
             m.log_number = n;
@@ -186,7 +186,7 @@ impl Inner {
         drop(sv_lock);
         drop(m);
         // Moved tables stay live at their new level.
-        let live: Vec<u64> = edit.added.iter().map(|a| a.1).collect();
+        let live: Vec<FileNumber> = edit.added.iter().map(|a| a.1).collect();
         {
             let mut o = self.obsolete.lock();
             o.tables
@@ -205,7 +205,7 @@ impl Inner {
     /// The live logs (numbered from the manifest's log number on) and the
     /// length of each one's whole records, for a close to record them as
     /// sealed: called once every one of them is synced.
-    pub(crate) fn live_log_lengths(&self, m: &ManifestState) -> Result<Vec<(u64, u64)>> {
+    pub(crate) fn live_log_lengths(&self, m: &ManifestState) -> Result<Vec<LogLength>> {
         let mut out = Vec::new();
         for name in self.fs.list_dir(&self.dir)? {
             let FileKind::Log(n) = manifest::parse_name(&name.to_string_lossy()) else {
@@ -221,7 +221,10 @@ impl Inner {
                     .open(&self.dir.join(manifest::log_name(n)), vfs::OpenMode::Read)?
                     .len()?,
             };
-            out.push((n, len));
+            out.push(LogLength {
+                log: n,
+                len_bytes: len,
+            });
         }
         out.sort_unstable();
         Ok(out)

@@ -10,6 +10,7 @@ use erasure::BlobId;
 
 use crate::blob::BlobRef;
 use crate::key::ValueKind;
+use crate::manifest::FileNumber;
 use crate::version::Version;
 
 /// A blob file as the manifest records it: the values put in it when it
@@ -65,7 +66,7 @@ pub(crate) struct BlobFiles {
     pub(crate) files: BTreeMap<BlobId, BlobMeta>,
     /// Per table file still on disk (live, or obsolete but held by a
     /// reader): the blob values it references.
-    pub(crate) tables: HashMap<u64, Vec<BlobUse>>,
+    pub(crate) tables: HashMap<FileNumber, Vec<BlobUse>>,
 }
 
 /// Live values of one blob file in a version.

@@ -9,6 +9,7 @@ use xxhash_rust::xxh3::xxh3_64;
 
 use crate::blob::{BlobMeta, BlobRef, resolve};
 use crate::key::{InternalKey, ValueKind};
+use crate::manifest::FileNumber;
 use crate::{Error, Result};
 
 /// Largest blob a [`Separator`] writes before it starts another, so one
@@ -28,7 +29,7 @@ pub(crate) struct Separator<'a> {
     /// Hands out blob ids: the engine's file numbers, which the manifest
     /// records, never the highest id on disk plus one (a lost newest blob
     /// would make its id look free while tables still point into it).
-    new_id: &'a dyn Fn() -> Result<u64>,
+    new_id: &'a dyn Fn() -> Result<FileNumber>,
     writer: Option<BlobWriter<'a>>,
     values: u64,
     done: Vec<BlobMeta>,
@@ -43,7 +44,7 @@ impl<'a> Separator<'a> {
         store: &'a BlobStore,
         threshold: Option<usize>,
         collect: &'a HashSet<BlobId>,
-        new_id: &'a dyn Fn() -> Result<u64>,
+        new_id: &'a dyn Fn() -> Result<FileNumber>,
     ) -> Separator<'a> {
         Separator {
             store,
@@ -86,7 +87,7 @@ impl<'a> Separator<'a> {
             Some(w) => w,
             None => self
                 .store
-                .writer_with_id(BlobId((self.new_id)()?))
+                .writer_with_id(BlobId((self.new_id)()?.0))
                 .map_err(Error::BlobStore)?,
         };
         let r = BlobRef {

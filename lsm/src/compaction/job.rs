@@ -13,6 +13,7 @@ use crate::builder::TableBuilder;
 use crate::compaction::picker::Compaction;
 use crate::iter::{BoxIter, Merge};
 use crate::key::{SeqNo, ValueKind};
+use crate::manifest::FileNumber;
 use crate::sstable::writer::TableOptions;
 use crate::version::{NUM_LEVELS, Version, user_range};
 
@@ -23,14 +24,14 @@ pub(crate) struct JobEnv<'a> {
     pub(crate) table_opts: TableOptions,
     pub(crate) table_size_target_bytes: u64,
     pub(crate) smallest_snapshot: SeqNo,
-    pub(crate) new_file_number: &'a dyn Fn() -> Result<u64>,
+    pub(crate) new_file_number: &'a dyn Fn() -> Result<FileNumber>,
 }
 
 /// One output table.
 #[derive(Debug)]
 pub(crate) struct Output {
     /// The table's file number.
-    pub(crate) number: u64,
+    pub(crate) number: FileNumber,
     pub(crate) size_bytes: u64,
     /// The blob values it references.
     pub(crate) blob_uses: Vec<BlobUse>,
@@ -84,7 +85,7 @@ fn merge(
     v: &Version,
     env: &JobEnv<'_>,
     mut separator: Option<&mut Separator<'_>>,
-    created: &mut Vec<u64>,
+    created: &mut Vec<FileNumber>,
 ) -> Result<Vec<Output>> {
     let sources: Vec<BoxIter> = c
         .inputs

@@ -11,7 +11,7 @@ use crate::blob::Separator;
 use crate::builder::table_options;
 use crate::compaction::{job, picker};
 use crate::db::Inner;
-use crate::manifest::{self, VersionEdit};
+use crate::manifest::{self, FileNumber, VersionEdit};
 use crate::sstable::reader::Table;
 use crate::version::{NUM_LEVELS, Version};
 
@@ -98,7 +98,7 @@ impl Inner {
         let _g = self.compaction_lock.lock();
         // File numbers only grow: tables numbered from here on are this
         // call's outputs.
-        let first_new = self.versions.next_file.load(Ordering::Relaxed);
+        let first_new = FileNumber(self.versions.next_file.load(Ordering::Relaxed));
         for level in 0..NUM_LEVELS - 1 {
             self.check_failed()?;
             let v = Arc::clone(&self.super_version().version);

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use erasure::BlobId;
 
-use crate::manifest;
+use crate::manifest::{self, FileNumber};
 use crate::recovery::BLOB_DIR;
 use crate::recovery::blobs::BlobState;
 use crate::recovery::logs::{ShortLog, sealed_log_damaged};
@@ -27,7 +27,7 @@ pub(super) struct Evidence<'a> {
     pub(super) torn: bool,
     pub(super) version: &'a Version,
     /// The number of each table file in the directory.
-    pub(super) tables_on_disk: &'a [u64],
+    pub(super) tables_on_disk: &'a [FileNumber],
     pub(super) st: &'a ManifestState,
     pub(super) blobs: Option<&'a erasure::BlobStore>,
     /// The first sealed log shorter than recorded.
@@ -46,7 +46,7 @@ pub(super) fn check(
     e: Evidence<'_>,
     blob: &mut BlobState,
     mut missing: Vec<(PathBuf, u64)>,
-) -> Result<Vec<u64>> {
+) -> Result<Vec<FileNumber>> {
     let Evidence {
         dir,
         mpath,
@@ -64,12 +64,14 @@ pub(super) fn check(
     // `next_file` it recorded, they are the outputs of an edit it lost; when
     // the manifest reserves numbers before handing them out, that edit was
     // durable, so this is damage, not a crash.
-    let live: HashSet<u64> = version.levels.iter().flatten().map(|t| t.number).collect();
+    let live: HashSet<FileNumber> = version.levels.iter().flatten().map(|t| t.number).collect();
     let mut unnamed_blobs: Vec<u64> = Vec::new();
+    // Tables and blob ids share one counter: compared as bare numbers.
     let mut unnamed: Vec<u64> = tables_on_disk
         .iter()
         .copied()
         .filter(|n| !live.contains(n) && !st.tables_deleted.contains(n))
+        .map(|n| n.0)
         .collect();
     if let Some(store) = blobs {
         for id in store.list() {
@@ -96,7 +98,7 @@ pub(super) fn check(
     let unexplained: Vec<u64> = unnamed
         .iter()
         .copied()
-        .filter(|&n| n >= st.next_file)
+        .filter(|&n| n >= st.next_file.0)
         .collect();
     if st.numbers_reserved
         && let Some(&n) = unexplained.first()
@@ -106,7 +108,7 @@ pub(super) fn check(
             bad_tail,
             "manifest lost an edit: a table or blob is numbered beyond every number it handed \
              out (expected: below that bound; found: the file's number)",
-            st.next_file,
+            st.next_file.0,
             n,
         ));
     }
@@ -121,7 +123,7 @@ pub(super) fn check(
         && missing.is_empty()
         && let Some(ShortLog { log: n, .. }) = short_log
     {
-        missing.push((dir.join(manifest::log_name(n)), n));
+        missing.push((dir.join(manifest::log_name(n)), n.0));
     }
     if let Some((path, n)) = missing.first() {
         return Err(if lost_edit {
@@ -158,7 +160,7 @@ pub(super) fn check(
     // was written by the engine (the number was handed out) and no durable
     // edit that the complete state lacks names it: obsolete. Those at or
     // above it (only under a manifest that does not reserve numbers) stay.
-    let tables_deleted: Vec<u64> = tables_on_disk
+    let tables_deleted: Vec<FileNumber> = tables_on_disk
         .iter()
         .copied()
         .filter(|&n| !live.contains(&n) && (st.tables_deleted.contains(&n) || n < st.next_file))
@@ -166,7 +168,7 @@ pub(super) fn check(
     blobs_obsolete.extend(
         unnamed_blobs
             .iter()
-            .filter(|&&b| b < st.next_file)
+            .filter(|&&b| b < st.next_file.0)
             .map(|&b| BlobId(b)),
     );
     Ok(tables_deleted)

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use crate::batch::WriteBatch;
 use crate::key::{SEQNO_MAX, SeqNo};
-use crate::manifest::{self, FileKind};
+use crate::manifest::{self, FileKind, FileNumber, LogLength};
 use crate::memtable::Memtable;
 use crate::recovery::replay::ManifestState;
 use crate::wal::reader::read_log;
@@ -17,9 +17,9 @@ use crate::{Error, Result};
 #[derive(Debug)]
 pub(super) struct Found {
     /// The logs at or after the log number, oldest first.
-    pub(super) logs: Vec<u64>,
+    pub(super) logs: Vec<FileNumber>,
     /// The live logs the manifest recorded as sealed, with their lengths.
-    pub(super) sealed: Vec<(u64, u64)>,
+    pub(super) sealed: Vec<LogLength>,
     /// The first sealed log missing or shorter than recorded. Judged
     /// after a lost manifest edit, which would explain it better.
     pub(super) short: Option<ShortLog>,
@@ -28,7 +28,7 @@ pub(super) struct Found {
 /// A sealed log shorter than the manifest recorded (or missing).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) struct ShortLog {
-    pub(super) log: u64,
+    pub(super) log: FileNumber,
     /// The length the manifest recorded when it sealed the log.
     pub(super) len_recorded: u64,
     /// The length on disk (0 when the log is missing).
@@ -44,7 +44,7 @@ pub(super) fn find(
     st: &ManifestState,
     missing: &mut Vec<(PathBuf, u64)>,
 ) -> Result<Found> {
-    let mut logs: Vec<u64> = names
+    let mut logs: Vec<FileNumber> = names
         .iter()
         .filter_map(|(_, k)| match *k {
             FileKind::Log(n) if n >= st.log_number => Some(n),
@@ -52,19 +52,23 @@ pub(super) fn find(
         })
         .collect();
     logs.sort_unstable();
-    let sealed: Vec<(u64, u64)> = st
+    let sealed: Vec<LogLength> = st
         .logs_sealed
         .range(st.log_number..)
-        .map(|(&n, &len)| (n, len))
+        .map(|(&log, &len_bytes)| LogLength { log, len_bytes })
         .collect();
-    if st.log_number != 0
+    if st.log_number != FileNumber(0)
         && logs.first() != Some(&st.log_number)
         && !st.logs_sealed.contains_key(&st.log_number)
     {
-        missing.push((dir.join(manifest::log_name(st.log_number)), st.log_number));
+        missing.push((dir.join(manifest::log_name(st.log_number)), st.log_number.0));
     }
     let mut short: Option<ShortLog> = None;
-    for &(n, len) in &sealed {
+    for &LogLength {
+        log: n,
+        len_bytes: len,
+    } in &sealed
+    {
         let found = if logs.contains(&n) {
             fs.open(&dir.join(manifest::log_name(n)), vfs::OpenMode::Read)?
                 .len()?
@@ -94,7 +98,7 @@ pub(super) struct Replayed {
     /// The largest sequence number recovered (manifest, tables, logs).
     pub(super) last_seq: SeqNo,
     /// Per log: the length of its whole records.
-    pub(super) log_lengths: Vec<(u64, u64)>,
+    pub(super) log_lengths: Vec<LogLength>,
 }
 
 /// Replays `logs` into a new memtable, range-checking each record's
@@ -102,7 +106,7 @@ pub(super) struct Replayed {
 pub(super) fn replay(
     fs: &Arc<dyn vfs::Fs>,
     dir: &Path,
-    logs: &[u64],
+    logs: &[FileNumber],
     st: &ManifestState,
 ) -> Result<Replayed> {
     let mem = Memtable::new();
@@ -120,7 +124,10 @@ pub(super) fn replay(
             // and the manifest says those bytes were whole.
             return Err(sealed_log_damaged(dir, n, whole, len, whole));
         }
-        log_lengths.push((n, whole));
+        log_lengths.push(LogLength {
+            log: n,
+            len_bytes: whole,
+        });
         for (rec, &offset) in contents.records.iter().zip(&contents.offsets) {
             let (seq, batch) = WriteBatch::decode(rec).ok_or_else(|| {
                 Error::corruption(
@@ -132,18 +139,18 @@ pub(super) fn replay(
                 )
             })?;
             let count = batch.ops.len() as u64;
-            let seq_last = seq.saturating_add(count.saturating_sub(1));
-            if seq == 0 || seq_last > SEQNO_MAX {
+            let seq_last = SeqNo(seq.0.saturating_add(count.saturating_sub(1)));
+            if seq == SeqNo(0) || seq_last.0 > SEQNO_MAX {
                 return Err(Error::corruption(
                     &path,
                     offset,
                     "log sequence number out of range",
                     SEQNO_MAX,
-                    seq_last,
+                    seq_last.0,
                 ));
             }
             for (i, (kind, k, v)) in batch.ops.into_iter().enumerate() {
-                mem.insert(k, seq + i as u64, kind, v);
+                mem.insert(k, seq.plus(i as u64), kind, v);
             }
             last_seq = last_seq.max(seq_last);
         }
@@ -158,7 +165,13 @@ pub(super) fn replay(
 /// A log the manifest recorded as sealed at `len` bytes whose whole records
 /// end at `found` (0 when it is missing): the error names the log, the
 /// offset where it goes bad, the recorded length and the length found.
-pub(super) fn sealed_log_damaged(dir: &Path, n: u64, offset: u64, len: u64, found: u64) -> Error {
+pub(super) fn sealed_log_damaged(
+    dir: &Path,
+    n: FileNumber,
+    offset: u64,
+    len: u64,
+    found: u64,
+) -> Error {
     Error::corruption(
         dir.join(manifest::log_name(n)),
         offset,

@@ -62,7 +62,7 @@ use std::sync::Arc;
 use crate::blob::BlobFiles;
 use crate::cache::BlockCache;
 use crate::key::SeqNo;
-use crate::manifest::{self, FILE_NUMBER_MAX, FileKind};
+use crate::manifest::{self, FILE_NUMBER_MAX, FileKind, FileNumber, LogLength};
 use crate::memtable::Memtable;
 use crate::version::Version;
 use crate::{Options, Result};
@@ -99,21 +99,21 @@ pub(crate) struct Recovered {
     pub(crate) mem: Memtable,
     pub(crate) last_seq: SeqNo,
     /// Larger than every number the manifest or the directory holds.
-    pub(crate) next_file: u64,
+    pub(crate) next_file: FileNumber,
     /// The oldest log whose writes are not in a table.
-    pub(crate) log_number: u64,
+    pub(crate) log_number: FileNumber,
     /// The logs replayed into `mem`, oldest first.
-    pub(crate) logs: Vec<u64>,
+    pub(crate) logs: Vec<FileNumber>,
     /// Per replayed log: the length of its whole records (its torn tail,
     /// if any, excluded), for the record a close makes of it.
-    pub(crate) log_lengths: Vec<(u64, u64)>,
+    pub(crate) log_lengths: Vec<LogLength>,
     /// The live logs the manifest recorded as sealed, with their lengths.
-    pub(crate) logs_sealed: Vec<(u64, u64)>,
+    pub(crate) logs_sealed: Vec<LogLength>,
     /// Every manifest, log and temporary file in the directory, by name.
     pub(crate) names: Vec<(String, FileKind)>,
     /// Tables on disk that the manifest recorded as deleted: provably
     /// obsolete.
-    pub(crate) tables_deleted: Vec<u64>,
+    pub(crate) tables_deleted: Vec<FileNumber>,
     /// Blob files in the store that the manifest recorded and then
     /// dropped (deleted, or no live table references them): provably
     /// obsolete.
@@ -201,14 +201,14 @@ pub(crate) fn recover(
 /// in a name in the directory, every `recorded` blob id and every blob in
 /// the store (ids past the limit count as the limit).
 fn next_file(
-    from: u64,
-    numbers_on_disk: &[u64],
+    from: FileNumber,
+    numbers_on_disk: &[FileNumber],
     recorded: impl Iterator<Item = u64>,
     store: Option<&erasure::BlobStore>,
-) -> u64 {
-    let mut next_file = from;
+) -> FileNumber {
+    let mut next_file = from.0;
     for &n in numbers_on_disk {
-        next_file = next_file.max(n + 1);
+        next_file = next_file.max(n.0 + 1);
     }
     for b in recorded {
         next_file = next_file.max(b.min(FILE_NUMBER_MAX) + 1);
@@ -218,5 +218,5 @@ fn next_file(
             next_file = next_file.max(id.0.min(FILE_NUMBER_MAX) + 1);
         }
     }
-    next_file
+    FileNumber(next_file)
 }

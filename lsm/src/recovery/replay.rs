@@ -10,7 +10,7 @@ use erasure::BlobId;
 use crate::blob::BlobFiles;
 use crate::cache::BlockCache;
 use crate::key::{SEQNO_MAX, SeqNo};
-use crate::manifest::{self, FILE_NUMBER_MAX, VersionEdit};
+use crate::manifest::{self, FILE_NUMBER_MAX, FileNumber, LogLength, VersionEdit};
 use crate::sstable::reader::Table;
 use crate::version::{NUM_LEVELS, Version};
 use crate::wal::reader::{LogContents, read_log};
@@ -19,21 +19,21 @@ use crate::{Error, Result};
 /// What the manifest says, before any table is opened.
 #[derive(Debug, Default)]
 pub(super) struct ManifestState {
-    pub(super) log_number: u64,
+    pub(super) log_number: FileNumber,
     /// The largest `next_file` recorded (and the manifest's own number + 1):
     /// every number handed out before the last edit read is below it.
-    pub(super) next_file: u64,
+    pub(super) next_file: FileNumber,
     pub(super) last_seq: SeqNo,
-    pub(super) levels: [Vec<u64>; NUM_LEVELS],
+    pub(super) levels: [Vec<FileNumber>; NUM_LEVELS],
     /// Offset of the edit that added each table (for errors).
-    pub(super) added_at: HashMap<u64, u64>,
-    pub(super) tables_deleted: HashSet<u64>,
+    pub(super) added_at: HashMap<FileNumber, u64>,
+    pub(super) tables_deleted: HashSet<FileNumber>,
     pub(super) blobs_deleted: HashSet<BlobId>,
     pub(super) blob_files: BlobFiles,
     pub(super) blobs_recorded: bool,
     pub(super) numbers_reserved: bool,
     /// Logs recorded as sealed, with their lengths.
-    pub(super) logs_sealed: BTreeMap<u64, u64>,
+    pub(super) logs_sealed: BTreeMap<FileNumber, u64>,
 }
 
 /// The manifest `CURRENT` names, read.
@@ -48,14 +48,14 @@ pub(super) struct Manifest {
 }
 
 /// Reads manifest number `m` of `dir` and applies its edits.
-pub(super) fn read(fs: &Arc<dyn vfs::Fs>, dir: &Path, m: u64) -> Result<Manifest> {
+pub(super) fn read(fs: &Arc<dyn vfs::Fs>, dir: &Path, m: FileNumber) -> Result<Manifest> {
     let mpath = dir.join(manifest::manifest_name(m));
     if !fs.exists(&mpath)? {
         return Err(Error::corruption(
             &mpath,
             0,
             "manifest named by CURRENT is missing",
-            m,
+            m.0,
             0,
         ));
     }
@@ -73,7 +73,7 @@ pub(super) fn read(fs: &Arc<dyn vfs::Fs>, dir: &Path, m: u64) -> Result<Manifest
         ));
     }
     let mut st = apply_edits(&contents, &mpath)?;
-    st.next_file = st.next_file.max(m + 1);
+    st.next_file = st.next_file.max(m.next());
     Ok(Manifest {
         path: mpath,
         state: st,
@@ -99,7 +99,7 @@ pub(super) fn open_tables(
         for &n in files {
             let path = dir.join(manifest::table_name(n));
             if !fs.exists(&path)? {
-                missing.push((path, n));
+                missing.push((path, n.0));
                 continue;
             }
             let t = Table::open(&**fs, &path, n, Arc::clone(cache))?;
@@ -112,7 +112,7 @@ pub(super) fn open_tables(
                     t.props.seq_max,
                 ));
             }
-            st.last_seq = st.last_seq.max(t.props.seq_max);
+            st.last_seq = st.last_seq.max(SeqNo(t.props.seq_max));
             version.levels[level].push(Arc::new(t));
         }
     }
@@ -130,27 +130,27 @@ fn apply_edits(contents: &LogContents, path: &Path) -> Result<ManifestState> {
     for (rec, &offset) in contents.records.iter().zip(&contents.offsets) {
         let e = VersionEdit::decode(rec, path, offset)?;
         for n in [e.log_number, e.next_file].into_iter().flatten() {
-            if n > FILE_NUMBER_MAX {
+            if n.0 > FILE_NUMBER_MAX {
                 return Err(out_of_range(
                     offset,
                     "manifest file number out of range",
                     FILE_NUMBER_MAX,
-                    n,
+                    n.0,
                 ));
             }
         }
         if let Some(s) = e.last_seq
-            && s > SEQNO_MAX
+            && s.0 > SEQNO_MAX
         {
             return Err(out_of_range(
                 offset,
                 "manifest sequence number out of range",
                 SEQNO_MAX,
-                s,
+                s.0,
             ));
         }
         st.log_number = e.log_number.unwrap_or(st.log_number);
-        st.next_file = st.next_file.max(e.next_file.unwrap_or(0));
+        st.next_file = st.next_file.max(e.next_file.unwrap_or_default());
         st.last_seq = e.last_seq.unwrap_or(st.last_seq);
         for &(level, n) in &e.deleted {
             if let Some(l) = st.levels.get_mut(level as usize) {
@@ -158,16 +158,16 @@ fn apply_edits(contents: &LogContents, path: &Path) -> Result<ManifestState> {
             }
             st.tables_deleted.insert(n);
         }
-        for &(n, len) in &e.logs_sealed {
-            if n > FILE_NUMBER_MAX {
+        for &LogLength { log: n, len_bytes } in &e.logs_sealed {
+            if n.0 > FILE_NUMBER_MAX {
                 return Err(out_of_range(
                     offset,
                     "manifest file number out of range",
                     FILE_NUMBER_MAX,
-                    n,
+                    n.0,
                 ));
             }
-            st.logs_sealed.insert(n, len);
+            st.logs_sealed.insert(n, len_bytes);
         }
         st.blobs_recorded |= e.blobs_recorded;
         st.numbers_reserved |= e.numbers_reserved;
@@ -189,12 +189,12 @@ fn apply_edits(contents: &LogContents, path: &Path) -> Result<ManifestState> {
         }
         st.blob_files.tables.extend(e.table_blobs);
         for (level, n, _) in e.added {
-            if n > FILE_NUMBER_MAX {
+            if n.0 > FILE_NUMBER_MAX {
                 return Err(out_of_range(
                     offset,
                     "manifest file number out of range",
                     FILE_NUMBER_MAX,
-                    n,
+                    n.0,
                 ));
             }
             let Some(l) = st.levels.get_mut(level as usize) else {
@@ -208,7 +208,7 @@ fn apply_edits(contents: &LogContents, path: &Path) -> Result<ManifestState> {
             l.push(n);
             st.added_at.insert(n, offset);
             st.tables_deleted.remove(&n);
-            st.next_file = st.next_file.max(n + 1);
+            st.next_file = st.next_file.max(n.next());
         }
     }
     Ok(st)

@@ -5,7 +5,8 @@ use std::path::Path;
 use std::sync::Arc;
 
 use crate::blob::BlobFiles;
-use crate::manifest::{self, FILE_NUMBER_MAX, FileKind, VersionEdit};
+use crate::key::SeqNo;
+use crate::manifest::{self, FILE_NUMBER_MAX, FileKind, FileNumber, VersionEdit};
 use crate::memtable::Memtable;
 use crate::recovery::{Access, BLOB_DIR, Recovered, next_file, open_blob_store};
 use crate::version::Version;
@@ -18,9 +19,9 @@ pub(super) struct Listing {
     /// Every name, with what kind of file it names.
     pub(super) names: Vec<(String, FileKind)>,
     /// The number of each log, table and manifest.
-    pub(super) numbers: Vec<u64>,
+    pub(super) numbers: Vec<FileNumber>,
     /// The number of each table.
-    pub(super) tables: Vec<u64>,
+    pub(super) tables: Vec<FileNumber>,
 }
 
 /// Lists `dir`, range-checking the file numbers in names.
@@ -32,13 +33,13 @@ pub(super) fn list(fs: &Arc<dyn vfs::Fs>, dir: &Path) -> Result<Listing> {
         let name = name.to_string_lossy().into_owned();
         let kind = manifest::parse_name(&name);
         if let FileKind::Log(n) | FileKind::Table(n) | FileKind::Manifest(n) = kind {
-            if n > FILE_NUMBER_MAX {
+            if n.0 > FILE_NUMBER_MAX {
                 return Err(Error::corruption(
                     dir.join(&name),
                     0,
                     "file number in name out of range",
                     FILE_NUMBER_MAX,
-                    n,
+                    n.0,
                 ));
             }
             numbers.push(n);
@@ -66,14 +67,19 @@ pub(super) fn recover_new(
 ) -> Result<Recovered> {
     check_new(fs, dir, opts, &listing.names)?;
     let blobs = open_blob_store(fs, dir, opts, access)?;
-    let next_file = next_file(1, &listing.numbers, std::iter::empty(), blobs.as_deref());
+    let next_file = next_file(
+        FileNumber(1),
+        &listing.numbers,
+        std::iter::empty(),
+        blobs.as_deref(),
+    );
     Ok(Recovered {
         version: Version::default(),
         blob_files: BlobFiles::default(),
         mem: Memtable::new(),
-        last_seq: 0,
+        last_seq: SeqNo(0),
         next_file,
-        log_number: 0,
+        log_number: FileNumber(0),
         logs: Vec::new(),
         log_lengths: Vec::new(),
         logs_sealed: Vec::new(),
@@ -105,11 +111,11 @@ pub(super) fn check_new(
     };
     for (name, kind) in names {
         match *kind {
-            FileKind::Table(n) => return Err(damaged(n)),
+            FileKind::Table(n) => return Err(damaged(n.0)),
             FileKind::Log(n) => {
                 let c = read_log(&**fs, &dir.join(name))?;
                 if !c.records.is_empty() {
-                    return Err(damaged(n));
+                    return Err(damaged(n.0));
                 }
             }
             FileKind::Manifest(n) => {
@@ -117,7 +123,7 @@ pub(super) fn check_new(
                 let c = read_log(&**fs, &path)?;
                 for (rec, &offset) in c.records.iter().zip(&c.offsets) {
                     if !VersionEdit::decode(rec, &path, offset)?.added.is_empty() {
-                        return Err(damaged(n));
+                        return Err(damaged(n.0));
                     }
                 }
             }

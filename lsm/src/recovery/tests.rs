@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::key::{SEQNO_MAX, SeqNo};
-use crate::manifest::{self, FILE_NUMBER_MAX, VersionEdit};
+use crate::manifest::{self, FILE_NUMBER_MAX, FileNumber, VersionEdit};
 use crate::version::NUM_LEVELS;
 use crate::wal::writer::LogWriter;
 use crate::{Db, WriteBatch};
@@ -46,9 +46,11 @@ fn log_sequence_number_out_of_range_is_corruption_at_its_record() {
         let (_mem, fs) = store();
         let path = Path::new("/db/000900.log");
         let mut w = LogWriter::create(&*fs, path).expect("log");
-        w.add_record(&batch_record(5, 1)).expect("good record");
+        w.add_record(&batch_record(SeqNo(5), 1))
+            .expect("good record");
         let start = w.len_bytes();
-        w.add_record(&batch_record(seq, ops)).expect("bad record");
+        w.add_record(&batch_record(SeqNo(seq), ops))
+            .expect("bad record");
         w.sync().expect("sync");
         drop(w);
         match open(&fs) {
@@ -90,7 +92,7 @@ fn file_number_in_a_name_out_of_range_is_corruption() {
 /// Writes a manifest of `edits` and points `CURRENT` at it; returns its
 /// path and the offset of each edit.
 fn manifest_of(fs: &Arc<dyn vfs::Fs>, edits: &[VersionEdit]) -> (PathBuf, Vec<u64>) {
-    let path = Path::new("/db").join(manifest::manifest_name(500));
+    let path = Path::new("/db").join(manifest::manifest_name(FileNumber(500)));
     let mut w = LogWriter::create(&**fs, &path).expect("manifest");
     let mut offsets = Vec::new();
     for e in edits {
@@ -98,15 +100,15 @@ fn manifest_of(fs: &Arc<dyn vfs::Fs>, edits: &[VersionEdit]) -> (PathBuf, Vec<u6
         w.add_record(&e.encode()).expect("edit");
     }
     w.sync().expect("sync");
-    manifest::set_current(&**fs, Path::new("/db"), 500).expect("current");
+    manifest::set_current(&**fs, Path::new("/db"), FileNumber(500)).expect("current");
     (path, offsets)
 }
 
 fn base_edit() -> VersionEdit {
     VersionEdit {
-        log_number: Some(1),
-        next_file: Some(600),
-        last_seq: Some(0),
+        log_number: Some(FileNumber(1)),
+        next_file: Some(FileNumber(600)),
+        last_seq: Some(SeqNo(0)),
         blobs_recorded: true,
         ..VersionEdit::default()
     }
@@ -119,7 +121,7 @@ fn manifest_numbers_out_of_range_name_their_edit() {
     let cases: Vec<(VersionEdit, u64, u64)> = vec![
         (
             VersionEdit {
-                added: vec![(200, 7, 0)],
+                added: vec![(200, FileNumber(7), 0)],
                 ..VersionEdit::default()
             },
             NUM_LEVELS as u64 - 1,
@@ -127,7 +129,7 @@ fn manifest_numbers_out_of_range_name_their_edit() {
         ),
         (
             VersionEdit {
-                last_seq: Some(u64::MAX),
+                last_seq: Some(SeqNo(u64::MAX)),
                 ..VersionEdit::default()
             },
             SEQNO_MAX,
@@ -135,7 +137,7 @@ fn manifest_numbers_out_of_range_name_their_edit() {
         ),
         (
             VersionEdit {
-                next_file: Some(u64::MAX),
+                next_file: Some(FileNumber(u64::MAX)),
                 ..VersionEdit::default()
             },
             FILE_NUMBER_MAX,
@@ -143,7 +145,7 @@ fn manifest_numbers_out_of_range_name_their_edit() {
         ),
         (
             VersionEdit {
-                added: vec![(1, u64::MAX, 0)],
+                added: vec![(1, FileNumber(u64::MAX), 0)],
                 ..VersionEdit::default()
             },
             FILE_NUMBER_MAX,
@@ -175,13 +177,13 @@ fn manifest_numbers_out_of_range_name_their_edit() {
 #[test]
 fn undecodable_manifest_edit_names_its_offset() {
     let (_mem, fs) = store();
-    let path = Path::new("/db").join(manifest::manifest_name(500));
+    let path = Path::new("/db").join(manifest::manifest_name(FileNumber(500)));
     let mut w = LogWriter::create(&*fs, &path).expect("manifest");
     w.add_record(&base_edit().encode()).expect("edit");
     let start = w.len_bytes();
     w.add_record(&[99]).expect("bad tag");
     w.sync().expect("sync");
-    manifest::set_current(&*fs, Path::new("/db"), 500).expect("current");
+    manifest::set_current(&*fs, Path::new("/db"), FileNumber(500)).expect("current");
     match open(&fs) {
         Err(Error::Corruption {
             file,

@@ -16,6 +16,7 @@ use crate::cache::BlockCache;
 use crate::filter;
 use crate::iter::{BoxIter, Concat};
 use crate::key::{self, InternalKey, SeqNo, ValueKind};
+use crate::manifest::FileNumber;
 use crate::sstable::block::{Block, Bounds};
 use crate::sstable::footer::{FOOTER_SIZE_BYTES, Footer};
 use crate::sstable::index::{BlockHandle, Index};
@@ -32,7 +33,7 @@ thread_local! {
 /// An open table.
 #[derive(Debug)]
 pub(crate) struct Table {
-    pub(crate) number: u64,
+    pub(crate) number: FileNumber,
     pub(super) path: PathBuf,
     pub(super) data: Bytes,
     /// The footer read at open: where the index, filter and properties lie.
@@ -81,7 +82,7 @@ impl Table {
     pub(crate) fn open(
         fs: &dyn vfs::Fs,
         path: &Path,
-        number: u64,
+        number: FileNumber,
         cache: Arc<BlockCache>,
     ) -> Result<Table> {
         let data = fs.open(path, vfs::OpenMode::Read)?.map()?;
@@ -194,14 +195,14 @@ impl Table {
     /// so every cached block is one whose search can be trusted.
     fn block(&self, i: usize) -> Result<Block> {
         let h = self.index.entries[i].1;
-        if let Some(b) = self.cache.get((self.number, h.offset)) {
+        if let Some(b) = self.cache.get((self.number.0, h.offset)) {
             return Ok(b);
         }
         let block = self.read_block(h)?;
         block
             .check_order(self.bounds(i))
             .map_err(|m| m.at(&self.path, h.offset))?;
-        self.cache.insert((self.number, h.offset), block.clone());
+        self.cache.insert((self.number.0, h.offset), block.clone());
         Ok(block)
     }
 
@@ -223,7 +224,7 @@ impl Table {
     /// what readers use).
     fn block_entries(&self, i: usize, fill_cache: bool) -> Result<Vec<(Bytes, Bytes)>> {
         let h = self.index.entries[i].1;
-        let (block, fresh) = match self.cache.get((self.number, h.offset)) {
+        let (block, fresh) = match self.cache.get((self.number.0, h.offset)) {
             Some(b) => (b, false),
             None => (self.read_block(h)?, true),
         };
@@ -231,7 +232,7 @@ impl Table {
             .entries_shared(Some(self.bounds(i)))
             .map_err(|m| m.at(&self.path, h.offset))?;
         if fresh && fill_cache {
-            self.cache.insert((self.number, h.offset), block);
+            self.cache.insert((self.number.0, h.offset), block);
         }
         Ok(entries)
     }
@@ -291,10 +292,14 @@ impl Table {
         let n = self.index.entries.len();
         let first = lo.map_or(0, |k| {
             self.index
-                .find(k, key::trailer(key::SEQNO_MAX, ValueKind::SEEK))
+                .find(k, key::trailer(SeqNo(key::SEQNO_MAX), ValueKind::SEEK))
         });
         let end = hi.map_or(n, |k| {
-            (self.index.find(k, key::trailer(0, ValueKind::Delete)) + 1).min(n)
+            (self
+                .index
+                .find(k, key::trailer(SeqNo(0), ValueKind::Delete))
+                + 1)
+            .min(n)
         });
         let t = Arc::clone(self);
         Box::new(Concat::new(first, end.max(first), move |i| {
@@ -375,7 +380,7 @@ mod tests {
         for i in 0..n {
             let k = InternalKey::new(
                 Bytes::from(format!("key{i:08}")),
-                u64::from(i) + 1,
+                SeqNo(u64::from(i) + 1),
                 ValueKind::Inline,
             );
             w.add(
@@ -393,17 +398,27 @@ mod tests {
         for compression in [false, true] {
             let (fs, _d, path) = build(5000, compression);
             let t = Arc::new(
-                Table::open(&*fs, &path, 1, Arc::new(BlockCache::new(1 << 20))).expect("open"),
+                Table::open(
+                    &*fs,
+                    &path,
+                    FileNumber(1),
+                    Arc::new(BlockCache::new(1 << 20)),
+                )
+                .expect("open"),
             );
             for i in (0..5000u32).step_by(7) {
                 let k = format!("key{i:08}");
                 assert!(matches!(
-                    t.get(k.as_bytes(), filter::key_hash(k.as_bytes()), u64::MAX >> 8),
+                    t.get(
+                        k.as_bytes(),
+                        filter::key_hash(k.as_bytes()),
+                        SeqNo(u64::MAX >> 8)
+                    ),
                     Ok(Probe::Found(ValueKind::Inline, _))
                 ));
             }
             assert!(matches!(
-                t.get(b"key00000001", filter::key_hash(b"key00000001"), 0),
+                t.get(b"key00000001", filter::key_hash(b"key00000001"), SeqNo(0)),
                 Ok(Probe::Missing)
             ));
             assert_eq!(t.iter(None, None).count(), 5000);

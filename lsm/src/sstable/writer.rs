@@ -4,7 +4,7 @@ use std::path::Path;
 
 use crate::Result;
 use crate::filter;
-use crate::key::{self, ValueKind};
+use crate::key::{self, SeqNo, ValueKind};
 use crate::sstable::block::BlockBuilder;
 use crate::sstable::footer::Footer;
 use crate::sstable::index::BlockHandle;
@@ -60,7 +60,7 @@ impl TableWriter {
 
     /// Adds an encoded internal key and its value. REQUIRES: increasing keys.
     pub(crate) fn add(&mut self, ikey: &[u8], value: &[u8]) -> Result<()> {
-        let (user, seq, kind) = key::split(ikey).unwrap_or((ikey, 0, ValueKind::Inline));
+        let (user, seq, kind) = key::split(ikey).unwrap_or((ikey, SeqNo(0), ValueKind::Inline));
         if self.props.entries == 0 {
             self.props.smallest = ikey.to_vec();
         }
@@ -73,8 +73,8 @@ impl TableWriter {
         if kind == ValueKind::Delete {
             self.props.tombstones += 1;
         }
-        self.props.seq_min = self.props.seq_min.min(seq);
-        self.props.seq_max = self.props.seq_max.max(seq);
+        self.props.seq_min = self.props.seq_min.min(seq.0);
+        self.props.seq_max = self.props.seq_max.max(seq.0);
         self.data.add(ikey, value);
         if self.data.size_estimate_bytes() >= self.opts.block_size_bytes {
             self.finish_data_block()?;

@@ -8,11 +8,16 @@ use super::order::{FIRST_NOT_ABOVE, KEY_NOT_ABOVE, LAST_NOT_INDEX_KEY, cmp_with_
 use super::*;
 use crate::Error;
 use crate::key::cmp_encoded;
-use crate::key::{InternalKey, ValueKind};
+use crate::key::{InternalKey, SeqNo, ValueKind};
 use crate::varint;
 
 fn k(i: u32) -> Vec<u8> {
-    InternalKey::new(Bytes::from(format!("key{i:06}")), 7, ValueKind::Inline).encoded()
+    InternalKey::new(
+        Bytes::from(format!("key{i:06}")),
+        SeqNo(7),
+        ValueKind::Inline,
+    )
+    .encoded()
 }
 
 #[test]
@@ -29,7 +34,7 @@ fn seek_finds_first_entry_at_or_after_target() {
         let got = block
             .seek(
                 user.as_bytes(),
-                crate::key::trailer(7, ValueKind::Inline),
+                crate::key::trailer(SeqNo(7), ValueKind::Inline),
                 &mut key,
             )
             .expect("seek");
@@ -91,7 +96,7 @@ fn raw_block(keys: &[Vec<u8>]) -> Block {
 fn seq_key(user: &str, seq: u64) -> Vec<u8> {
     InternalKey::new(
         Bytes::copy_from_slice(user.as_bytes()),
-        seq,
+        SeqNo(seq),
         ValueKind::Inline,
     )
     .encoded()
@@ -134,7 +139,8 @@ fn comparing_with_the_next_key_agrees_with_cmp_encoded() {
         for seq in [0, 1, 2, 255, 256, 257, 1 << 40] {
             for kind in [ValueKind::Delete, ValueKind::Inline, ValueKind::BlobRef] {
                 keys.push(
-                    InternalKey::new(Bytes::copy_from_slice(user.as_bytes()), seq, kind).encoded(),
+                    InternalKey::new(Bytes::copy_from_slice(user.as_bytes()), SeqNo(seq), kind)
+                        .encoded(),
                 );
             }
         }
