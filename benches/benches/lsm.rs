@@ -45,6 +45,9 @@ trait Engine {
     fn read_seq(&self, n: u64) -> u64;
     /// Makes reads hit tables, not the memtable.
     fn flush(&self);
+    /// Waits until background work started by the writes so far is done,
+    /// so the reads measure one tree shape every run.
+    fn settle(&self);
     /// The engine's own account of its tree and lookups, if it has one.
     fn describe(&self) -> String {
         String::new()
@@ -97,6 +100,9 @@ impl Engine for Ours {
     }
     fn flush(&self) {
         self.db.flush().expect("lsm flush");
+    }
+    fn settle(&self) {
+        self.db.wait_idle().expect("lsm wait_idle");
     }
     fn describe(&self) -> String {
         let s = self.db.stats();
@@ -169,6 +175,10 @@ impl Engine for Fjall {
     }
     fn flush(&self) {
         self.ks.rotate_memtable_and_wait().expect("fjall flush");
+    }
+    fn settle(&self) {
+        // fjall offers no wait for its compactions: give them time.
+        std::thread::sleep(Duration::from_secs(2));
     }
 }
 
@@ -282,8 +292,8 @@ fn bench(c: &mut Criterion) {
     });
     for e in &es {
         e.flush();
+        e.settle();
     }
-    std::thread::sleep(Duration::from_secs(2)); // let compactions settle
     for e in &es {
         let about = e.describe();
         if !about.is_empty() {
