@@ -7,10 +7,45 @@ mod common;
 
 use std::io::{Read, Write};
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::time::{Duration, Instant};
 
 const BIN: &str = env!("CARGO_BIN_EXE_kv-store");
+
+/// `kv-store --db DB ARGS...` with stdin, stdout and stderr piped.
+fn spawn_piped(db: &Path, args: &[&str]) -> Child {
+    Command::new(BIN)
+        .arg("--db")
+        .arg(db)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// Waits for `child` to exit; a watchdog kills it after `limit`, so a hang
+/// fails the test instead of stalling it. Returns `None` if it was killed.
+/// The waiting blocks in `wait`: nothing polls.
+fn wait_or_kill(child: &mut Child, limit: Duration) -> Option<ExitStatus> {
+    let pid = child.id().to_string();
+    let (done, exited) = std::sync::mpsc::channel::<()>();
+    let watchdog = std::thread::spawn(move || {
+        let timed_out = matches!(
+            exited.recv_timeout(limit),
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout)
+        );
+        if timed_out {
+            let _ = Command::new("kill").args(["-KILL", &pid]).status();
+        }
+        timed_out
+    });
+    let status = child.wait().unwrap();
+    let _ = done.send(());
+    let killed = watchdog.join().unwrap();
+    (!killed).then_some(status)
+}
 
 fn shell(db: &Path, args: &[&str], script: &str) -> Output {
     let all: Vec<&str> = ["shell"].into_iter().chain(args.iter().copied()).collect();
@@ -76,18 +111,7 @@ fn shell_on_terminal(db: &Path, typed: &str) -> Option<std::process::ExitStatus>
         let mut seen = Vec::new();
         let _ = output.read_to_end(&mut seen);
     });
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break Some(status);
-        }
-        if Instant::now() > deadline {
-            child.kill().unwrap();
-            child.wait().unwrap();
-            break None;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let status = wait_or_kill(&mut child, Duration::from_secs(20));
     drop(input);
     drain.join().unwrap();
     status
@@ -158,30 +182,30 @@ fn terminal_shell_runs_each_line_of_a_bracketed_paste() {
 fn load_dash_in_a_piped_script_reads_the_lines_after_it() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("db");
-    let mut child = Command::new(BIN)
-        .arg("--db")
-        .arg(&db)
-        .arg("shell")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = spawn_piped(&db, &["shell"]);
     let mut input = child.stdin.take().unwrap();
     input.write_all(b"put z 9\nload -\na\t1\nb\t2\n").unwrap();
     drop(input);
     // The shell used to hold the stdin lock across commands, so `load -`
     // waited for it forever.
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while child.try_wait().unwrap().is_none() {
-        if Instant::now() > deadline {
-            child.kill().unwrap();
-            child.wait().unwrap();
-            panic!("the shell hung on `load -`");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let out = child.wait_with_output().unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let stderr_pipe = child.stderr.take().unwrap();
+    let read_all = |mut pipe: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            let _ = pipe.read_to_end(&mut bytes);
+            bytes
+        })
+    };
+    let (out_reader, err_reader) = (read_all(Box::new(stdout)), read_all(Box::new(stderr_pipe)));
+    let status =
+        wait_or_kill(&mut child, Duration::from_secs(20)).expect("the shell hung on `load -`");
+    let (stdout, stderr) = (out_reader.join().unwrap(), err_reader.join().unwrap());
+    let out = Output {
+        status,
+        stdout,
+        stderr,
+    };
     assert!(out.status.success(), "{out:?}");
     assert_eq!(keys(&db), "a\nb\nz\n");
 }
@@ -211,15 +235,7 @@ fn ctrl_c_stops_a_long_scan_and_the_shell_goes_on() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("db");
     store_of(&db, KEYS);
-    let mut child = Command::new(BIN)
-        .arg("--db")
-        .arg(&db)
-        .arg("shell")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = spawn_piped(&db, &["shell"]);
     let mut input = child.stdin.take().unwrap();
     input.write_all(b"scan\n").unwrap();
     input.flush().unwrap();
@@ -255,14 +271,7 @@ fn ctrl_c_outside_the_shell_stops_a_scan_with_exit_130() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("db");
     store_of(&db, KEYS);
-    let mut child = Command::new(BIN)
-        .arg("--db")
-        .arg(&db)
-        .arg("scan")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = spawn_piped(&db, &["scan"]);
     let mut output = std::io::BufReader::new(child.stdout.take().unwrap());
     let mut first = String::new();
     std::io::BufRead::read_line(&mut output, &mut first).unwrap();
