@@ -3,6 +3,7 @@
 //! the shell through stdin, and the demo.
 
 mod common;
+use common::{ok, stderr};
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
@@ -20,20 +21,6 @@ fn kv_stdin(db: &Path, engine: &str, args: &[&str], stdin: &[u8]) -> Output {
         .chain(args.iter().copied())
         .collect();
     common::run(db, &all, stdin)
-}
-
-fn ok(out: &Output) -> String {
-    assert!(
-        out.status.success(),
-        "exit {:?}, stderr: {}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout.clone()).unwrap()
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
 /// Asserts an error exit: `code`, one stderr line containing `needle`.

@@ -3,6 +3,7 @@
 //! damaged store described as far as it reads, with exit code 1.
 
 mod common;
+use common::ok;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -12,16 +13,6 @@ use serde_json::Value;
 
 fn kv(db: &Path, args: &[&str]) -> Output {
     common::run(db, args, b"")
-}
-
-fn ok(out: &Output) -> String {
-    assert!(
-        out.status.success(),
-        "exit {:?}, stderr: {}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout.clone()).unwrap()
 }
 
 /// Every file under `dir`: relative name to contents.

@@ -4,6 +4,7 @@
 //! stops at the first failure.
 
 mod common;
+use common::{spawn_piped, stderr};
 
 use std::io::{Read, Write};
 use std::path::Path;
@@ -11,19 +12,6 @@ use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::time::{Duration, Instant};
 
 const BIN: &str = env!("CARGO_BIN_EXE_kv-store");
-
-/// `kv-store --db DB ARGS...` with stdin, stdout and stderr piped.
-fn spawn_piped(db: &Path, args: &[&str]) -> Child {
-    Command::new(BIN)
-        .arg("--db")
-        .arg(db)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap()
-}
 
 /// Waits for `child` to exit; a watchdog kills it after `limit`, so a hang
 /// fails the test instead of stalling it. Returns `None` if it was killed.
@@ -61,10 +49,6 @@ fn keys(db: &Path) -> String {
         .unwrap();
     assert!(out.status.success(), "{out:?}");
     String::from_utf8(out.stdout).unwrap()
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
 #[test]
