@@ -78,15 +78,7 @@ fn piped_shell_without_a_final_newline_runs_the_last_line() {
 /// without bracketed paste. The shell is killed after 20 s, so a lost
 /// `exit` fails the test instead of hanging it.
 fn shell_on_terminal(db: &Path, typed: &str) -> Option<std::process::ExitStatus> {
-    let command = format!("'{BIN}' --db '{}' shell", db.display());
-    let mut child = Command::new("script")
-        .args(["-q", "-e", "-c", &command, "/dev/null"])
-        .env("TERM", "xterm")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("`script` (util-linux) runs the shell on a pseudo-terminal");
+    let mut child = spawn_on_terminal(db);
     let mut input = child.stdin.take().unwrap();
     input.write_all(typed.as_bytes()).unwrap();
     input.flush().unwrap();
@@ -297,6 +289,26 @@ fn shell_help_lists_only_what_the_shell_runs() {
     assert!(help.contains("Ctrl-C"), "{help}");
 }
 
+/// Starts `kv-store shell` on a pseudo-terminal (`script` from util-linux),
+/// its input and output piped to the test. `script -e` exits with the
+/// shell's code.
+fn spawn_on_terminal(db: &Path) -> Child {
+    // `exec`: the `sh -c` that `script` starts (dash forks for a lone
+    // command) must not stay in between. Ctrl-C on the terminal signals the
+    // whole foreground group, and a `sh` killed by SIGINT makes `script -e`
+    // exit 130 whatever kv-store did.
+    let command = format!("exec '{BIN}' --db '{}' shell", db.display());
+    Command::new("script")
+        .args(["-q", "-e", "-c", &command, "/dev/null"])
+        .env("SHELL", "/bin/sh")
+        .env("TERM", "xterm")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("`script` (util-linux) runs the shell on a pseudo-terminal")
+}
+
 /// The shell on a pseudo-terminal (`script` from util-linux), driven by
 /// keys typed after seeing its output.
 struct Terminal {
@@ -308,15 +320,7 @@ struct Terminal {
 
 impl Terminal {
     fn open(db: &Path) -> Terminal {
-        let command = format!("'{BIN}' --db '{}' shell", db.display());
-        let mut child = Command::new("script")
-            .args(["-q", "-e", "-c", &command, "/dev/null"])
-            .env("TERM", "xterm")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("`script` (util-linux) runs the shell on a pseudo-terminal");
+        let mut child = spawn_on_terminal(db);
         let keys = child.stdin.take().unwrap();
         let mut stdout = child.stdout.take().unwrap();
         let (send, output) = std::sync::mpsc::channel();
