@@ -30,7 +30,8 @@ pub trait ErasureCode: Send + Sync + fmt::Debug {
     fn parity_shards(&self) -> usize;
 
     /// Computes the `m` parity shards from the `k` data shards. Every slice
-    /// has the same length.
+    /// has the same length; what `parity` held before is overwritten, every
+    /// byte of it ([`Codec::encode_into`] reuses its buffers unzeroed).
     ///
     /// # Errors
     ///
@@ -184,6 +185,18 @@ pub struct Shard {
     pub bytes: Vec<u8>,
 }
 
+/// The buffers [`Codec::encode_into`] writes into: the parity shards, and
+/// the data shards that the padding reaches. Keep one across stripes so
+/// coding allocates nothing after the first; it holds about `m + 1` shards.
+#[derive(Clone, Debug, Default)]
+pub struct ShardBuffers {
+    /// The `m` parity shards of the last stripe coded.
+    parity: Vec<Vec<u8>>,
+    /// The data shards past the last one wholly inside the stripe's bytes:
+    /// the stripe's tail, then zeros up to a whole number of shards.
+    padded: Vec<u8>,
+}
+
 /// Splits stripes into `k` data shards plus `m` parity shards and back.
 ///
 /// ```
@@ -251,15 +264,22 @@ impl Codec {
             .next_multiple_of(multiple)
     }
 
-    /// Encodes one stripe into `k + m` shards, `k` of which suffice to decode.
+    /// Encodes one stripe into `k + m` owned shards, `k` of which suffice to
+    /// decode. The data shards are copies of `data`; to code without copying,
+    /// use [`Codec::encode_into`].
     ///
     /// # Errors
     ///
     /// Only if the underlying code fails (a bug in it).
     pub fn encode(&self, data: &[u8]) -> Result<Vec<Shard>> {
-        let chunks = self.encode_chunks(data)?;
+        let k = self.data_shards();
+        let mut buffers = ShardBuffers::default();
+        let shards = self.encode_into(data, &mut buffers)?;
+        let mut bytes: Vec<Vec<u8>> = shards[..k].iter().map(|s| s.to_vec()).collect();
+        // The parity buffers become the parity shards: no copy.
+        bytes.extend(std::mem::take(&mut buffers.parity));
         let data_len = data.len() as u64;
-        Ok(chunks
+        Ok(bytes
             .into_iter()
             .enumerate()
             .map(|(index, bytes)| Shard {
@@ -270,30 +290,77 @@ impl Codec {
             .collect())
     }
 
-    /// [`Codec::encode`] without the framing: the `k + m` shard byte strings.
-    pub(crate) fn encode_chunks(&self, data: &[u8]) -> Result<Vec<Vec<u8>>> {
+    /// Encodes one stripe without copying it: returns the `k + m` shards, in
+    /// order, as slices. Data shards that lie wholly inside `data` are slices
+    /// of it; the zero-padded rest (less than one shard of `data`, plus fewer
+    /// than `k` bytes of zeros, or than `k` times the code's
+    /// [`shard_len_multiple`](ErasureCode::shard_len_multiple)) and the
+    /// parity are written into `buffers`, which a caller coding many stripes
+    /// keeps, so that after the first stripe coding allocates nothing but
+    /// the returned list. The bytes are those [`Codec::encode`] returns.
+    ///
+    /// ```
+    /// # fn main() -> larder_erasure::Result<()> {
+    /// let codec = larder_erasure::Codec::new(4, 2)?;
+    /// let mut buffers = larder_erasure::ShardBuffers::default();
+    /// let shards = codec.encode_into(b"ten bytes!", &mut buffers)?;
+    /// assert_eq!(shards.len(), 6);
+    /// assert_eq!(shards[1], b" by");
+    /// // Only the last data shard is a copy: the tail and its padding.
+    /// assert_eq!(shards[3], b"!\0\0");
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidLayout`] if the stripe is too large for this
+    /// platform's memory; otherwise only if the underlying code fails (a bug
+    /// in it).
+    pub fn encode_into<'a>(
+        &self,
+        data: &'a [u8],
+        buffers: &'a mut ShardBuffers,
+    ) -> Result<Vec<&'a [u8]>> {
         let k = self.data_shards();
+        let m = self.parity_shards();
         let shard_len = usize::try_from(self.shard_len(data.len() as u64)).map_err(|_| {
             Error::InvalidLayout {
                 reason: "stripe too large for this platform".into(),
             }
         })?;
-        let mut chunks: Vec<Vec<u8>> = (0..self.total_shards())
-            .map(|_| vec![0u8; shard_len])
-            .collect();
-        for (i, chunk) in chunks.iter_mut().take(k).enumerate() {
-            let start = (i * shard_len).min(data.len());
-            let end = ((i + 1) * shard_len).min(data.len());
-            chunk[..end - start].copy_from_slice(&data[start..end]);
+        // Data shards 0..whole are slices of `data`; whole..k, the ones the
+        // padding reaches, are copied into `buffers.padded`.
+        let whole = data.len().checked_div(shard_len).unwrap_or(0).min(k);
+        let tail = &data[whole * shard_len..];
+        let padded_len = (k - whole) * shard_len;
+        debug_assert!(tail.len() <= padded_len);
+        buffers.padded.clear();
+        buffers.padded.extend_from_slice(tail);
+        buffers.padded.resize(padded_len, 0);
+        buffers.parity.resize_with(m, Vec::new);
+        for p in &mut buffers.parity {
+            // Every byte is overwritten by the code: no need to zero them.
+            p.resize(shard_len, 0);
         }
+        let padded = buffers.padded.as_slice();
+        let data_shards: Vec<&'a [u8]> = if shard_len == 0 {
+            vec![&[]; k]
+        } else {
+            data[..whole * shard_len]
+                .chunks_exact(shard_len)
+                .chain(padded.chunks_exact(shard_len))
+                .collect()
+        };
+        debug_assert_eq!(data_shards.len(), k);
         if shard_len > 0 {
-            let (data_chunks, parity_chunks) = chunks.split_at_mut(k);
-            let data_refs: Vec<&[u8]> = data_chunks.iter().map(Vec::as_slice).collect();
             let mut parity_refs: Vec<&mut [u8]> =
-                parity_chunks.iter_mut().map(Vec::as_mut_slice).collect();
-            self.code.encode(&data_refs, &mut parity_refs)?;
+                buffers.parity.iter_mut().map(Vec::as_mut_slice).collect();
+            self.code.encode(&data_shards, &mut parity_refs)?;
         }
-        Ok(chunks)
+        let mut shards = data_shards;
+        shards.extend(buffers.parity.iter().map(Vec::as_slice));
+        Ok(shards)
     }
 
     /// Decodes a stripe from its shards (`k + m` entries, `None` for a lost

@@ -4,6 +4,8 @@
 
 use std::path::Path;
 
+use vfs::File;
+
 use crate::{BlobId, Error, Result};
 
 /// First bytes of every shard file.
@@ -187,14 +189,36 @@ pub(crate) fn region_len(chunk_len: u64) -> u64 {
     chunk_len + CHUNK_CRC_LEN * chunk_len.div_ceil(CRC_BLOCK_BYTES)
 }
 
-/// A stripe's region for `chunk`: the bytes, then their block CRCs.
-pub(crate) fn encode_region(chunk: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(usize::try_from(region_len(chunk.len() as u64)).unwrap_or(0));
-    out.extend_from_slice(chunk);
+/// Sets `crcs` to the CRC array of a stripe's region for `chunk`: one
+/// CRC-32 per [`CRC_BLOCK_BYTES`] block, in order, little-endian.
+pub(crate) fn block_crcs(chunk: &[u8], crcs: &mut Vec<u8>) {
+    crcs.clear();
     for block in chunk.chunks(CRC_BLOCK_BYTES as usize) {
-        out.extend_from_slice(&crc32fast::hash(block).to_le_bytes());
+        crcs.extend_from_slice(&crc32fast::hash(block).to_le_bytes());
     }
-    out
+}
+
+/// Writes a stripe's region for `chunk` at `offset` of `file`: the bytes as
+/// they are (no copy into a region buffer), then their CRC array, built in
+/// `crcs` (a buffer the caller reuses).
+///
+/// # Errors
+///
+/// [`Error::Io`] from either write.
+pub(crate) fn write_region(
+    file: &dyn File,
+    chunk: &[u8],
+    offset: u64,
+    crcs: &mut Vec<u8>,
+) -> Result<()> {
+    block_crcs(chunk, crcs);
+    debug_assert_eq!(
+        (chunk.len() + crcs.len()) as u64,
+        region_len(chunk.len() as u64)
+    );
+    file.write_all_at(chunk, offset)?;
+    file.write_all_at(crcs, offset + chunk.len() as u64)?;
+    Ok(())
 }
 
 /// Whether `data` (blocks starting at a block boundary) matches `crcs`
@@ -256,9 +280,10 @@ mod tests {
     #[test]
     fn region_checks_every_block() {
         let chunk: Vec<u8> = (0..10_000u32).map(|i| i as u8).collect();
-        let region = encode_region(&chunk);
-        assert_eq!(region.len() as u64, region_len(10_000));
-        let (data, crcs) = region.split_at(10_000);
+        let mut crcs = Vec::new();
+        block_crcs(&chunk, &mut crcs);
+        assert_eq!((chunk.len() + crcs.len()) as u64, region_len(10_000));
+        let (data, crcs) = (&chunk[..], &crcs[..]);
         assert!(blocks_match(data, crcs));
         assert!(blocks_match(&data[4096..8192], &crcs[4..8]));
         let mut bad = data.to_vec();

@@ -62,7 +62,7 @@ mod repair;
 mod store;
 mod writer;
 
-pub use codec::{Codec, ErasureCode, ReedSolomonCode, SHARDS_MAX, Shard};
+pub use codec::{Codec, ErasureCode, ReedSolomonCode, SHARDS_MAX, Shard, ShardBuffers};
 pub use error::{Error, Result};
 pub use format::STRIPE_SIZE_MAX;
 pub use id::BlobId;

@@ -8,7 +8,7 @@ use vfs::{File, OpenMode};
 use xxhash_rust::xxh3::Xxh3;
 
 use crate::codec::join_data;
-use crate::format::encode_region;
+use crate::format::write_region;
 use crate::manifest;
 use crate::reader::OpenShards;
 use crate::store::FileKind;
@@ -159,6 +159,7 @@ impl BlobStore {
             files.push((i, self.fs.open(&path, OpenMode::Truncate)?));
         }
         let mut hasher = Xxh3::new();
+        let mut crcs = Vec::new();
         for s in 0..g.stripes() {
             let mut chunks: Vec<Option<Vec<u8>>> = (0..self.dirs.len())
                 .map(|i| self.read_chunk(shards, i, s))
@@ -184,7 +185,7 @@ impl BlobStore {
                         reason: format!("shard {i} of stripe {s} was not rebuilt"),
                     });
                 };
-                file.write_all_at(&encode_region(chunk), g.chunk_offset(s))?;
+                write_region(&**file, chunk, g.chunk_offset(s), &mut crcs)?;
             }
         }
         let found = hasher.digest();

@@ -6,9 +6,9 @@ use std::io::{Read, Write};
 use vfs::{File, OpenMode};
 use xxhash_rust::xxh3::Xxh3;
 
-use crate::format::{CRC_BLOCK_LOG2, Geometry, HEADER_LEN, ShardHeader, encode_region};
+use crate::format::{CRC_BLOCK_LOG2, Geometry, HEADER_LEN, ShardHeader, write_region};
 use crate::store::FileKind;
-use crate::{BlobId, BlobStore, Error, Result};
+use crate::{BlobId, BlobStore, Error, Result, ShardBuffers};
 
 impl BlobStore {
     /// Stores `blob` and returns its id. Durable when it returns `Ok`.
@@ -87,6 +87,8 @@ impl BlobStore {
             },
             hasher: Xxh3::new(),
             stripe: Vec::new(),
+            buffers: ShardBuffers::default(),
+            crcs: Vec::new(),
             stripes_written: 0,
             finished: false,
         };
@@ -131,8 +133,13 @@ pub struct BlobWriter<'a> {
     files: Vec<Box<dyn File>>,
     geometry: Geometry,
     hasher: Xxh3,
-    /// The stripe being filled.
+    /// The stripe being filled, when the caller's bytes do not hold a whole
+    /// one.
     stripe: Vec<u8>,
+    /// Parity and padded shards of the stripe being written, reused.
+    buffers: ShardBuffers,
+    /// One shard's CRC array, reused.
+    crcs: Vec<u8>,
     stripes_written: u64,
     /// Set once the renames begin: from then on the pending files are
     /// the next open's to resolve.
@@ -164,7 +171,8 @@ impl BlobWriter<'_> {
         self.len() == 0
     }
 
-    /// Appends `data`.
+    /// Appends `data`. Whole stripes of it are coded straight from `data`;
+    /// only the bytes around a stripe boundary are buffered.
     ///
     /// # Errors
     ///
@@ -172,35 +180,49 @@ impl BlobWriter<'_> {
     pub fn write_all_bytes(&mut self, mut data: &[u8]) -> Result<()> {
         let stripe_size = usize::try_from(self.geometry.stripe_size).unwrap_or(usize::MAX);
         while !data.is_empty() {
+            if self.stripe.is_empty() && data.len() >= stripe_size {
+                let (stripe, rest) = data.split_at(stripe_size);
+                self.write_stripe(stripe)?;
+                data = rest;
+                continue;
+            }
             let take = (stripe_size - self.stripe.len()).min(data.len());
             self.stripe.extend_from_slice(&data[..take]);
             data = &data[take..];
             if self.stripe.len() == stripe_size {
-                self.write_stripe()?;
+                self.write_buffered_stripe()?;
             }
         }
         Ok(())
     }
 
-    /// Codes the buffered stripe and writes its chunks.
-    fn write_stripe(&mut self) -> Result<()> {
-        let n = self.stripe.len();
-        self.hasher.update(&self.stripe);
+    /// Codes and writes the buffered stripe, keeping the buffer for the next.
+    fn write_buffered_stripe(&mut self) -> Result<()> {
+        let stripe = std::mem::take(&mut self.stripe);
+        let result = self.write_stripe(&stripe);
+        self.stripe = stripe;
+        self.stripe.clear();
+        result
+    }
+
+    /// Codes `stripe` and writes its chunks, each from the codec's slices.
+    fn write_stripe(&mut self, stripe: &[u8]) -> Result<()> {
+        let n = stripe.len() as u64;
+        self.hasher.update(stripe);
         let offset = self.geometry.chunk_offset(self.stripes_written);
-        let chunks = self.store.codec.encode_chunks(&self.stripe)?;
+        let chunks = self.store.codec.encode_into(stripe, &mut self.buffers)?;
         // The store's codec is Reed-Solomon over GF(2^8): no padding beyond
         // the k-th part, as the geometry assumes.
         debug_assert!(
             chunks
                 .iter()
-                .all(|c| c.len() as u64 == self.geometry.chunk_len_for(n as u64))
+                .all(|c| c.len() as u64 == self.geometry.chunk_len_for(n))
         );
         for (file, chunk) in self.files.iter().zip(chunks) {
-            file.write_all_at(&encode_region(&chunk), offset)?;
+            write_region(&**file, chunk, offset, &mut self.crcs)?;
         }
-        self.geometry.blob_len += n as u64;
+        self.geometry.blob_len += n;
         self.stripes_written += 1;
-        self.stripe.clear();
         Ok(())
     }
 
@@ -217,7 +239,7 @@ impl BlobWriter<'_> {
 
     fn finish_inner(&mut self) -> Result<()> {
         if !self.stripe.is_empty() {
-            self.write_stripe()?;
+            self.write_buffered_stripe()?;
         }
         let store = self.store;
         let checksum = self.hasher.digest();

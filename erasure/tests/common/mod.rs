@@ -44,3 +44,26 @@ pub fn blob(len: usize, seed: u64) -> Vec<u8> {
         })
         .collect()
 }
+
+/// A stripe's `k + m` shards as the codec made them before
+/// `Codec::encode_into`: each data shard a zero-padded copy of its part of
+/// `stripe`, the parity coded over those copies. The reference the
+/// zero-copy paths must match byte for byte.
+pub fn reference_shards(k: usize, m: usize, stripe: &[u8]) -> Vec<Vec<u8>> {
+    use larder_erasure::{ErasureCode, ReedSolomonCode};
+    let code = ReedSolomonCode::new(k, m).unwrap();
+    let shard_len = stripe.len().div_ceil(k);
+    let mut chunks = vec![vec![0u8; shard_len]; k + m];
+    for (i, chunk) in chunks.iter_mut().take(k).enumerate() {
+        let start = (i * shard_len).min(stripe.len());
+        let end = ((i + 1) * shard_len).min(stripe.len());
+        chunk[..end - start].copy_from_slice(&stripe[start..end]);
+    }
+    if shard_len > 0 {
+        let (data, parity) = chunks.split_at_mut(k);
+        let data: Vec<&[u8]> = data.iter().map(Vec::as_slice).collect();
+        let mut parity: Vec<&mut [u8]> = parity.iter_mut().map(Vec::as_mut_slice).collect();
+        code.encode(&data, &mut parity).unwrap();
+    }
+    chunks
+}
