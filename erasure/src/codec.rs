@@ -373,37 +373,66 @@ impl Codec {
     /// recorded data length).
     pub fn decode(&self, shards: &[Option<Shard>]) -> Result<Vec<u8>> {
         let data_len = self.check(shards)?;
-        let mut chunks: Vec<Option<Vec<u8>>> = shards
-            .iter()
-            .map(|s| s.as_ref().map(|s| s.bytes.clone()))
-            .collect();
+        let k = self.data_shards();
+        let len = usize::try_from(data_len).unwrap_or(usize::MAX);
+        // The code is systematic: with every data shard present there is
+        // nothing to compute, and nothing to copy but the result.
+        if shards[..k].iter().all(Option::is_some) {
+            let mut out = Vec::with_capacity(len);
+            for shard in shards[..k].iter().flatten() {
+                let take = (len - out.len()).min(shard.bytes.len());
+                out.extend_from_slice(&shard.bytes[..take]);
+            }
+            return Ok(out);
+        }
+        // Decoding needs `k` shards: copy no more than that.
+        let mut chunks: Vec<Option<Vec<u8>>> = vec![None; shards.len()];
+        let mut taken = 0;
+        for (chunk, shard) in chunks.iter_mut().zip(shards) {
+            if taken == k {
+                break;
+            }
+            if let Some(shard) = shard {
+                *chunk = Some(shard.bytes.clone());
+                taken += 1;
+            }
+        }
         self.reconstruct_chunks(&mut chunks, data_len, true)?;
-        join_data(&chunks, self.data_shards(), data_len)
+        join_data(&chunks, k, data_len)
     }
 
     /// Rebuilds the missing shards of a stripe in place, leaving the present
-    /// ones untouched.
+    /// ones untouched (their bytes are lent to the code, not copied).
     ///
     /// # Errors
     ///
-    /// As [`Codec::decode`].
+    /// As [`Codec::decode`]; `shards` is then as it was.
     pub fn reconstruct(&self, shards: &mut [Option<Shard>]) -> Result<()> {
         let data_len = self.check(shards)?;
         let mut chunks: Vec<Option<Vec<u8>>> = shards
-            .iter()
-            .map(|s| s.as_ref().map(|s| s.bytes.clone()))
+            .iter_mut()
+            .map(|s| s.as_mut().map(|s| std::mem::take(&mut s.bytes)))
             .collect();
-        self.reconstruct_chunks(&mut chunks, data_len, false)?;
+        let result = self.reconstruct_chunks(&mut chunks, data_len, false);
+        // The present shards get their bytes back whatever the result.
         for (index, (slot, chunk)) in shards.iter_mut().zip(chunks).enumerate() {
-            if slot.is_none() {
-                *slot = chunk.map(|bytes| Shard {
-                    index,
-                    data_len,
-                    bytes,
-                });
+            match slot {
+                Some(shard) => {
+                    if let Some(bytes) = chunk {
+                        shard.bytes = bytes;
+                    }
+                }
+                None if result.is_ok() => {
+                    *slot = chunk.map(|bytes| Shard {
+                        index,
+                        data_len,
+                        bytes,
+                    });
+                }
+                None => {}
             }
         }
-        Ok(())
+        result
     }
 
     /// Rebuilds missing chunks of a stripe of `data_len` bytes: every one, or

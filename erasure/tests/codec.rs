@@ -114,6 +114,35 @@ proptest! {
             }
         }
     }
+
+    /// `decode` copies only `k` shards and skips the code when the data
+    /// shards are all there; `reconstruct` lends the present shards' bytes
+    /// to the code. Neither may change what they return, and a failed
+    /// `reconstruct` leaves the shards as they were.
+    #[test]
+    fn decode_and_reconstruct_leave_present_shards_whole((k, m, stripe, blob, seed) in case()) {
+        let codec = Codec::new(k, m).unwrap();
+        let mut rng = StdRng::seed_from_u64(seed);
+        for chunk in blob.chunks(stripe) {
+            let all = codec.encode(chunk).unwrap();
+            let mut some: Vec<_> = all.iter().cloned().map(Some).collect();
+            let mut idx: Vec<usize> = (0..k + m).collect();
+            idx.shuffle(&mut rng);
+            let lost = rng.random_range(0..=(m + 1).min(k + m));
+            for &i in &idx[..lost] { some[i] = None; }
+            let before = some.clone();
+            if lost <= m {
+                prop_assert_eq!(codec.decode(&some).unwrap(), chunk);
+                codec.reconstruct(&mut some).unwrap();
+                let back: Vec<_> = some.into_iter().map(Option::unwrap).collect();
+                prop_assert_eq!(&back, &all);
+            } else {
+                prop_assert!(codec.decode(&some).is_err());
+                prop_assert!(codec.reconstruct(&mut some).is_err());
+                prop_assert_eq!(&some, &before);
+            }
+        }
+    }
 }
 
 #[test]
