@@ -10,7 +10,6 @@ use bytes::Bytes;
 use vfs::{File, OpenMode};
 use xxhash_rust::xxh3::Xxh3;
 
-use crate::codec::join_data;
 use crate::format::{
     CHUNK_CRC_LEN, CRC_BLOCK_BYTES, Geometry, HEADER_LEN, ShardHeader, blocks_match, region_len,
 };
@@ -53,18 +52,35 @@ impl BlobStore {
     /// As [`BlobStore::get`], plus [`Error::Stream`] if the writer fails.
     pub fn get_to(&self, id: BlobId, mut writer: impl Write) -> Result<u64> {
         let shards = self.open_shards(id)?;
+        self.stream(&shards, &mut writer)
+    }
+
+    /// Writes every stripe's data shards, as read (or rebuilt), straight to
+    /// `writer` (no joined copy of the stripe), then checks the whole-blob
+    /// checksum.
+    fn stream(&self, shards: &OpenShards, writer: &mut impl Write) -> Result<u64> {
         let k = self.options.data_shards;
         let mut hasher = Xxh3::new();
         for s in 0..shards.geometry.stripes() {
-            let chunks = self.stripe_data(&shards, s, 0..k)?;
-            let data = join_data(&chunks, k, shards.geometry.stripe_data_len(s))?;
-            hasher.update(&data);
-            writer.write_all(&data).map_err(Error::Stream)?;
+            let chunks = self.stripe_data(shards, s, 0..k)?;
+            let mut left =
+                usize::try_from(shards.geometry.stripe_data_len(s)).unwrap_or(usize::MAX);
+            for (j, chunk) in chunks[..k].iter().enumerate() {
+                let Some(chunk) = chunk else {
+                    return Err(Error::InconsistentShards {
+                        reason: format!("data shard {j} of stripe {s} was not rebuilt"),
+                    });
+                };
+                let piece = &chunk[..left.min(chunk.len())];
+                hasher.update(piece);
+                writer.write_all(piece).map_err(Error::Stream)?;
+                left -= piece.len();
+            }
         }
         let found = hasher.digest();
         if found != shards.checksum {
             return Err(Error::BlobChecksum {
-                blob: id,
+                blob: shards.id,
                 expected: shards.checksum,
                 found,
             });
