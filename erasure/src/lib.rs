@@ -32,7 +32,8 @@
 //!
 //! - `codec`: [`Codec`], one stripe into `k + m` [`Shard`]s and back, over the
 //!   [`ErasureCode`] trait ([`ReedSolomonCode`] by default) so the coding
-//!   library can be swapped.
+//!   library can be swapped; [`Codec::encode_into`] codes from the caller's
+//!   bytes into reused [`ShardBuffers`], copying only the padded tail.
 //! - `store`: [`BlobStore::open`] with [`Options`], manifests, leftovers,
 //!   `list`, `delete`.
 //! - `writer`: `put`, `put_reader`, and [`BlobWriter`] (streaming, with the id
