@@ -32,6 +32,8 @@
 //!   power ([`MemFs::crash`]), tearing writes.
 //! - [`FaultFs`]: makes chosen operations of any `Fs` fail with `EIO` or
 //!   `ENOSPC`.
+//! - [`ForwardFs`]: a wrapper that passes every call to another `Fs` but
+//!   those it overrides, for a test's gate, hook or counter.
 //! - [`crash_test`]: re-runs a workload crashing at every sync point.
 //! - [`Error`], [`Op`]: every failure names its operation and path.
 
@@ -40,6 +42,7 @@
 pub mod crash_test;
 mod error;
 mod fault;
+mod forward;
 mod fs;
 mod mem;
 mod mmap;
@@ -48,6 +51,7 @@ mod views;
 
 pub use error::{Error, Op, Result};
 pub use fault::{Fault, FaultFs};
+pub use forward::ForwardFs;
 pub use fs::{File, Fs, LockGuard, OpenMode};
 pub use mem::{CrashOptions, MEM_FILE_MAX_BYTES, MemFs, SECTOR_BYTES};
 pub use os::OsFs;
