@@ -11,14 +11,13 @@
 
 mod common;
 
-use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use bytes::Bytes;
 use common::{Counting, allocations};
-use vfs::{CrashOptions, File, Fs, LockGuard, MemFs, OpenMode};
+use vfs::{CrashOptions, File, Fs, MemFs, OpenMode};
 
 #[global_allocator]
 static ALLOCATOR: Counting = Counting;
@@ -112,42 +111,15 @@ impl File for CountingFile {
     }
 }
 
-impl Fs for CountingFs {
+impl vfs::ForwardFs for CountingFs {
+    fn inner(&self) -> &dyn vfs::Fs {
+        &self.inner
+    }
     fn open(&self, path: &Path, mode: OpenMode) -> vfs::Result<Box<dyn File>> {
         Ok(Box::new(CountingFile {
             inner: self.inner.open(path, mode)?,
             reads: Arc::clone(&self.reads),
         }))
-    }
-    fn rename(&self, from: &Path, to: &Path) -> vfs::Result<()> {
-        self.inner.rename(from, to)
-    }
-    fn remove_file(&self, path: &Path) -> vfs::Result<()> {
-        self.inner.remove_file(path)
-    }
-    fn create_dir(&self, path: &Path) -> vfs::Result<()> {
-        self.inner.create_dir(path)
-    }
-    fn create_dir_all(&self, path: &Path) -> vfs::Result<()> {
-        self.inner.create_dir_all(path)
-    }
-    fn remove_dir(&self, path: &Path) -> vfs::Result<()> {
-        self.inner.remove_dir(path)
-    }
-    fn list_dir(&self, path: &Path) -> vfs::Result<Vec<OsString>> {
-        self.inner.list_dir(path)
-    }
-    fn exists(&self, path: &Path) -> vfs::Result<bool> {
-        self.inner.exists(path)
-    }
-    fn sync_dir(&self, path: &Path) -> vfs::Result<()> {
-        self.inner.sync_dir(path)
-    }
-    fn lock(&self, path: &Path) -> vfs::Result<LockGuard> {
-        self.inner.lock(path)
-    }
-    fn lock_shared(&self, path: &Path) -> vfs::Result<LockGuard> {
-        self.inner.lock_shared(path)
     }
 }
 

@@ -403,44 +403,17 @@ mod tests {
         }
     }
 
-    impl vfs::Fs for HookFs {
-        fn open(&self, path: &Path, mode: vfs::OpenMode) -> vfs::Result<Box<dyn vfs::File>> {
-            self.inner.open(path, mode)
-        }
-        fn rename(&self, from: &Path, to: &Path) -> vfs::Result<()> {
-            self.inner.rename(from, to)
-        }
-        fn remove_file(&self, path: &Path) -> vfs::Result<()> {
-            self.inner.remove_file(path)
-        }
-        fn create_dir(&self, path: &Path) -> vfs::Result<()> {
-            self.inner.create_dir(path)
-        }
-        fn create_dir_all(&self, path: &Path) -> vfs::Result<()> {
-            self.inner.create_dir_all(path)
-        }
-        fn remove_dir(&self, path: &Path) -> vfs::Result<()> {
-            self.inner.remove_dir(path)
+    impl vfs::ForwardFs for HookFs {
+        fn inner(&self) -> &dyn vfs::Fs {
+            &self.inner
         }
         fn list_dir(&self, path: &Path) -> vfs::Result<Vec<OsString>> {
-            let names = self.inner.list_dir(path);
+            let names = vfs::Fs::list_dir(&self.inner, path);
             let hook = self.hook.lock().expect("hook lock").take();
             if let Some(hook) = hook {
                 hook();
             }
             names
-        }
-        fn exists(&self, path: &Path) -> vfs::Result<bool> {
-            self.inner.exists(path)
-        }
-        fn sync_dir(&self, path: &Path) -> vfs::Result<()> {
-            self.inner.sync_dir(path)
-        }
-        fn lock(&self, path: &Path) -> vfs::Result<vfs::LockGuard> {
-            self.inner.lock(path)
-        }
-        fn lock_shared(&self, path: &Path) -> vfs::Result<vfs::LockGuard> {
-            self.inner.lock_shared(path)
         }
     }
 

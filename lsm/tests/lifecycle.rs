@@ -5,7 +5,6 @@
 
 mod common;
 
-use std::ffi::OsString;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::mpsc;
@@ -71,7 +70,10 @@ impl GateFs {
     }
 }
 
-impl vfs::Fs for GateFs {
+impl vfs::ForwardFs for GateFs {
+    fn inner(&self) -> &dyn vfs::Fs {
+        &self.inner
+    }
     fn open(&self, path: &Path, mode: vfs::OpenMode) -> vfs::Result<Box<dyn vfs::File>> {
         if mode.creates() && path.extension().is_some_and(|e| e == "sst") {
             if let Some(tx) = self.entered.lock().take() {
@@ -84,37 +86,7 @@ impl vfs::Fs for GateFs {
                 cv.wait(&mut o);
             }
         }
-        self.inner.open(path, mode)
-    }
-    fn rename(&self, from: &Path, to: &Path) -> vfs::Result<()> {
-        self.inner.rename(from, to)
-    }
-    fn remove_file(&self, path: &Path) -> vfs::Result<()> {
-        self.inner.remove_file(path)
-    }
-    fn create_dir(&self, path: &Path) -> vfs::Result<()> {
-        self.inner.create_dir(path)
-    }
-    fn create_dir_all(&self, path: &Path) -> vfs::Result<()> {
-        self.inner.create_dir_all(path)
-    }
-    fn remove_dir(&self, path: &Path) -> vfs::Result<()> {
-        self.inner.remove_dir(path)
-    }
-    fn list_dir(&self, path: &Path) -> vfs::Result<Vec<OsString>> {
-        self.inner.list_dir(path)
-    }
-    fn exists(&self, path: &Path) -> vfs::Result<bool> {
-        self.inner.exists(path)
-    }
-    fn sync_dir(&self, path: &Path) -> vfs::Result<()> {
-        self.inner.sync_dir(path)
-    }
-    fn lock(&self, path: &Path) -> vfs::Result<vfs::LockGuard> {
-        self.inner.lock(path)
-    }
-    fn lock_shared(&self, path: &Path) -> vfs::Result<vfs::LockGuard> {
-        self.inner.lock_shared(path)
+        vfs::Fs::open(&self.inner, path, mode)
     }
 }
 
