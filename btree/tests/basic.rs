@@ -315,3 +315,60 @@ fn values_up_to_half_a_page_are_stored_inline_without_a_page_each() {
     assert_eq!(stats.overflow_pages, 0, "{stats:?}");
     assert_eq!(stats.entries, model.len() as u64);
 }
+
+/// Non-durable commits hold their pages in memory: 200 one-key commits
+/// write nothing until `sync`, which writes each page still in use once (far
+/// fewer than the 200 copied paths); readers see every commit meanwhile,
+/// and a reader opened before the sync keeps its snapshot after it. With no
+/// write buffer every commit writes its pages.
+#[test]
+fn non_durable_commits_write_their_pages_once_at_sync() {
+    let run = |write_buffer_bytes: u64| {
+        let faulty = vfs::FaultFs::new(Arc::new(vfs::MemFs::new()));
+        let buffered = Options {
+            durability: larder_btree::Durability::None,
+            write_buffer_bytes,
+            ..options(512)
+        };
+        let db = Db::open(Arc::new(faulty.clone()), "/db", buffered).unwrap();
+        let writes_before = faulty.op_count(vfs::Op::Write);
+        let mut model = BTreeMap::new();
+        let mut rng = StdRng::seed_from_u64(7);
+        let mut pinned = None;
+        for i in 0..200u32 {
+            let key: [u8; 8] = rng.random();
+            let mut txn = db.begin_write().unwrap();
+            txn.insert(&key, &[i as u8; 30]).unwrap();
+            txn.commit().unwrap();
+            model.insert(key.to_vec(), vec![i as u8; 30]);
+            let read = db.begin_read().unwrap();
+            assert_eq!(read.get(&key).unwrap().as_deref(), Some(&[i as u8; 30][..]));
+            if i == 150 {
+                pinned = Some((read, model.clone()));
+            }
+        }
+        let unsynced = faulty.op_count(vfs::Op::Write) - writes_before;
+        db.sync().unwrap();
+        let synced = faulty.op_count(vfs::Op::Write) - writes_before - unsynced;
+        let (pin, pinned_model) = pinned.unwrap();
+        let got: BTreeMap<Vec<u8>, Vec<u8>> = pin
+            .iter()
+            .map(|kv| kv.map(|(k, v)| (k.to_vec(), v.to_vec())).unwrap())
+            .collect();
+        assert_eq!(got, pinned_model);
+        drop(pin);
+        db.check().unwrap();
+        drop(db);
+        let db = Db::open(Arc::new(faulty.clone()), "/db", options(512)).unwrap();
+        let read = db.begin_read().unwrap();
+        for (k, v) in &model {
+            assert_eq!(read.get(k).unwrap().as_deref(), Some(&v[..]));
+        }
+        (unsynced, synced)
+    };
+    let (unsynced, synced) = run(64 << 20);
+    assert_eq!(unsynced, 0);
+    assert!(synced < 100, "{synced} writes at sync");
+    let (unbuffered, _) = run(0);
+    assert!(unbuffered >= 200, "{unbuffered} writes without a buffer");
+}
