@@ -120,7 +120,8 @@ pub(crate) struct RawNode<'a> {
     /// Entries start past the slot array.
     entries_start: usize,
     key_len_max: usize,
-    limits: Limits,
+    /// Largest inline leaf entry (`Limits::inline_entry_bytes_max`).
+    inline_entry_bytes_max: usize,
 }
 
 impl<'a> RawNode<'a> {
@@ -165,7 +166,7 @@ impl<'a> RawNode<'a> {
             },
             entries_start,
             key_len_max: limits.key_len_max,
-            limits,
+            inline_entry_bytes_max: limits.inline_entry_bytes_max,
         })
     }
 
@@ -273,7 +274,10 @@ impl<'a> RawNode<'a> {
         let key_at = at + LEAF_ENTRY_HEADER_BYTES;
         let key = self.bytes(key_at, key_len)?;
         let value = match flags {
-            FLAG_INLINE if !self.limits.inline(key_len, value_len as usize) => {
+            FLAG_INLINE
+                if SLOT_BYTES + LEAF_ENTRY_HEADER_BYTES + key_len + value_len as usize
+                    > self.inline_entry_bytes_max =>
+            {
                 return Err(self.bad("inline entry larger than half a page"));
             }
             FLAG_INLINE => RawValue::Inline(self.bytes(key_at + key_len, value_len as usize)?),
