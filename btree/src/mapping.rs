@@ -293,10 +293,21 @@ impl Mapping {
     /// The raw bytes of pages `id..id + n` (no checks): a page or run the
     /// overlay holds, else the file's.
     pub(crate) fn raw(&self, id: u64, n: u64) -> Option<&[u8]> {
-        match self.overlay.get(id) {
-            Some(b) => b.get(..usize::try_from(n).ok()?.checked_mul(self.view.page_size)?),
-            None => self.view.raw(id, n),
+        self.fetch(id, n).map(|(b, _)| b)
+    }
+
+    /// The bytes of pages `id..id + n`, and whether they need no checksum
+    /// check: held in the overlay (this process built them, as it builds the
+    /// pages it writes) or verified in the view. One overlay lookup, none
+    /// while the overlay is empty.
+    fn fetch(&self, id: u64, n: u64) -> Option<(&[u8], bool)> {
+        if self.overlay.len > 0
+            && let Some(b) = self.overlay.get(id)
+        {
+            let end = usize::try_from(n).ok()?.checked_mul(self.view.page_size)?;
+            return Some((b.get(..end)?, true));
         }
+        Some((self.view.raw(id, n)?, self.view.is_verified(id)))
     }
 
     /// Shares the bytes of pages `id..id + n` without copying.
@@ -319,17 +330,6 @@ impl Mapping {
             return Err(malformed(&self.view.file, id, "page number out of range"));
         }
         Ok(())
-    }
-
-    /// A page this process wrote and holds in the overlay: trusted, as the
-    /// pages it writes are (no CRC computed).
-    fn held(&self, id: u64) -> bool {
-        self.overlay.len > 0 && self.overlay.get(id).is_some()
-    }
-
-    /// Whether page `id` needs its checksum checked before use.
-    fn is_verified(&self, id: u64) -> bool {
-        self.held(id) || self.view.is_verified(id)
     }
 }
 
@@ -398,10 +398,10 @@ impl Mapping {
         let id = child.page;
         self.check_id(id, page_count)?;
         let file = &self.view.file;
-        let buf = self
-            .raw(id, 1)
+        let (buf, verified) = self
+            .fetch(id, 1)
             .ok_or_else(|| malformed(file, id, "page past the end of the file"))?;
-        let first_read = !self.is_verified(id);
+        let first_read = !verified;
         if first_read {
             verify(buf, file, id)?;
         }
@@ -426,10 +426,10 @@ impl Mapping {
                 if id + n > page_count {
                     return Err(malformed(file, id, "overflow run past the last page"));
                 }
-                let run = self
-                    .raw(id, n)
+                let (run, verified) = self
+                    .fetch(id, n)
                     .ok_or_else(|| malformed(file, id, "overflow run past the end of the file"))?;
-                if !self.is_verified(id) {
+                if !verified {
                     if verify(run, file, id)? != Kind::Overflow {
                         return Err(malformed(file, id, "value points at a non-overflow page"));
                     }
