@@ -71,7 +71,7 @@ fn main() -> larder_btree::Result<()> {
     let elapsed = t.elapsed();
     let (w1, d1) = io();
     let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
-    println!(
+    eprintln!(
         "n={n} per={per} value={vlen} buffer={buffer}: {:.0} keys/s, wchar/loaded {:.2}, \
          write_bytes/loaded {:.2}, file/loaded {:.2}",
         n as f64 / elapsed.as_secs_f64(),

@@ -24,8 +24,8 @@ pub struct Options {
     /// Durability of [`WriteTxn::commit`](crate::WriteTxn::commit).
     pub durability: Durability,
     /// Bytes of pages that commits made with [`Durability::None`] may hold
-    /// in memory before writing them (see "Memory and writes" in the
-    /// README): a page that a later commit replaces before then is never
+    /// in memory before writing them (64 MiB by default; readers see them
+    /// there): a page that a later commit replaces before then is never
     /// written. They are written, each once, when this fills, at the next
     /// durable commit and at [`Db::sync`](crate::Db::sync). 0 writes every
     /// commit's pages at once.
