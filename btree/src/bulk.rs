@@ -68,10 +68,10 @@ impl Builder {
         let mut entry = Vec::with_capacity(
             LEAF_ENTRY_HEADER_BYTES
                 + key.len()
-                + value.len().min(self.limits.inline_value_len_max)
+                + value.len().min(self.limits.inline_entry_bytes_max)
                 + 12,
         );
-        let inline = value.len() <= self.limits.inline_value_len_max;
+        let inline = self.limits.inline(key.len(), value.len());
         // Leaf value flags (FORMAT.md): 0 inline, 2 overflow run with its CRC-32.
         entry.push(if inline { 0 } else { 2 });
         entry.extend_from_slice(&(key.len() as u16).to_le_bytes());

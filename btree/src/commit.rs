@@ -9,12 +9,14 @@
 //! its checksum tells which one to take.
 
 use std::collections::HashMap;
+
+use bytes::Bytes;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use crate::cursor::DEPTH_MAX;
 use crate::db::{Inner, Snapshot, Writer};
-use crate::mapping::Mapping;
+use crate::mapping::{Mapping, Overlay};
 use crate::meta::Meta;
 use crate::node::{Child, Node, malformed};
 use crate::write::WriteTxn;
@@ -48,6 +50,69 @@ pub(crate) fn make_durable(inner: &Inner, w: &mut Writer, meta: &Meta) -> Result
     w.durable_slot = slot;
     w.since_durable.clear();
     Ok(())
+}
+
+/// Writes `pages` (page number and bytes: a page, or an overflow run under
+/// its first page), in page order, coalescing adjacent ones into writes of
+/// up to [`WRITE_CHUNK_BYTES`].
+pub(crate) fn write_pages(w: &Writer, page_size: usize, pages: &[(u64, Bytes)]) -> Result<()> {
+    let mut buf: Vec<u8> = Vec::with_capacity(WRITE_CHUNK_BYTES);
+    let mut start = 0u64;
+    for (id, bytes) in pages {
+        let next = start + (buf.len() / page_size) as u64;
+        if !buf.is_empty() && (*id != next || buf.len() >= WRITE_CHUNK_BYTES) {
+            w.file.write_all_at(&buf, start * page_size as u64)?;
+            buf.clear();
+        }
+        if buf.is_empty() {
+            start = *id;
+        }
+        buf.extend_from_slice(bytes);
+    }
+    if !buf.is_empty() {
+        w.file.write_all_at(&buf, start * page_size as u64)?;
+    }
+    Ok(())
+}
+
+/// Writes the pages `snap`'s overlay holds (commits made with
+/// `Durability::None`) to the file, and publishes `snap` again reading them
+/// from there. Nothing to do without an overlay.
+pub(crate) fn flush_overlay(inner: &Inner, w: &mut Writer, snap: &Arc<Snapshot>) -> Result<()> {
+    let overlay = snap.map.overlay();
+    if overlay.len() == 0 {
+        return Ok(());
+    }
+    let ps = inner.limits.page_size;
+    let pages = overlay.pages();
+    write_pages(w, ps, &pages)?;
+    let map = remap(inner, w, &snap.map, snap.meta.page_count)?;
+    for (id, _) in &pages {
+        map.mark_verified(*id);
+    }
+    inner.publish(Arc::new(Snapshot {
+        meta: snap.meta,
+        map,
+    }));
+    Ok(())
+}
+
+/// A mapping without overlay that shows every page below `page_count` as
+/// written: `base`'s view if writes show through it and it covers them, else
+/// a new one.
+fn remap(inner: &Inner, w: &Writer, base: &Mapping, page_count: u64) -> Result<Arc<Mapping>> {
+    Ok(Arc::new(
+        if w.map_live == Some(true) && page_count <= base.pages() {
+            base.with_overlay(Overlay::default())
+        } else {
+            Mapping::new(
+                w.file.map()?,
+                inner.limits.page_size,
+                &inner.path,
+                Some(base),
+            )
+        },
+    ))
 }
 
 /// Grows the file to hold `pages` pages, by at least half its length so
@@ -86,8 +151,9 @@ impl WriteTxn<'_> {
             // Nothing to write, but a durable commit still promises that it
             // and every commit before it survive a crash.
             if self.durability == Durability::Immediate {
-                let meta = self.base.meta;
-                let r = make_durable(self.db, &mut self.w, &meta);
+                let base = self.base.clone();
+                let r = flush_overlay(self.db, &mut self.w, &base)
+                    .and_then(|()| make_durable(self.db, &mut self.w, &base.meta));
                 self.w.poisoned = r.is_err();
                 return r;
             }
@@ -165,6 +231,20 @@ impl WriteTxn<'_> {
         }))
     }
 
+    /// The meta page of this commit.
+    fn meta(&self) -> Meta {
+        Meta {
+            txn: self.txn,
+            page_size: self.db.limits.page_size as u32,
+            root: self.root.map(|c| c.page),
+            free_root: self.free_root.map(|c| c.page),
+            root_crc: self.root.and_then(|c| c.crc),
+            free_root_crc: self.free_root.and_then(|c| c.crc),
+            page_count: self.page_count,
+            entry_count: self.len,
+        }
+    }
+
     fn commit_inner(&mut self) -> Result<()> {
         self.record_frees()?;
         let ps = self.db.limits.page_size;
@@ -184,6 +264,35 @@ impl WriteTxn<'_> {
         while let Some(&id) = self.dirty.keys().next() {
             self.encode_subtree(id, &mut pages, &slots, 0)?;
         }
+        // Pages this commit freed are no longer the newest snapshot's: drop
+        // them from its overlay (older snapshots keep theirs) unwritten.
+        let mut overlay = self.base.map.overlay().clone();
+        for &id in &self.freed_old {
+            overlay.remove(id);
+        }
+        let new_bytes = pages.len() + self.runs.values().map(Vec::len).sum::<usize>();
+        let budget = usize::try_from(self.db.options.write_buffer_bytes).unwrap_or(usize::MAX);
+        if self.durability == Durability::None
+            && overlay.bytes().saturating_add(new_bytes) <= budget
+        {
+            // Held in memory until the overlay fills or a sync: each page
+            // copied out, so one kept page does not keep the whole buffer.
+            for (i, &id) in ids.iter().enumerate() {
+                overlay.insert(id, Bytes::copy_from_slice(&pages[i * ps..(i + 1) * ps]));
+            }
+            for (id, run) in std::mem::take(&mut self.runs) {
+                overlay.insert(id, Bytes::from(run));
+            }
+            let meta = self.meta();
+            let fresh = std::mem::take(&mut self.fresh);
+            self.w.since_durable.extend(fresh);
+            let map = Arc::new(self.base.map.with_overlay(overlay));
+            self.db.publish(Arc::new(Snapshot { meta, map }));
+            return Ok(());
+        }
+        // Write what the overlay holds first, then this commit's pages.
+        write_pages(&self.w, ps, &overlay.pages())?;
+        let flushed: Vec<u64> = overlay.pages().into_iter().map(|(id, _)| id).collect();
         let mut live_probe: Option<(u64, Vec<u8>)> = None;
         let mut run_start = 0;
         for (i, &id) in ids.iter().enumerate() {
@@ -195,7 +304,7 @@ impl WriteTxn<'_> {
             if live_probe.is_none()
                 && self.w.map_live.is_none()
                 && id < self.base.map.pages()
-                && self.base.map.raw(id, 1) != Some(page)
+                && self.base.map.file_raw(id, 1) != Some(page)
             {
                 live_probe = Some((id, page.to_vec()));
             }
@@ -213,16 +322,7 @@ impl WriteTxn<'_> {
             run_ids.push(id);
         }
 
-        let meta = Meta {
-            txn: self.txn,
-            page_size: ps as u32,
-            root: self.root.map(|c| c.page),
-            free_root: self.free_root.map(|c| c.page),
-            root_crc: self.root.and_then(|c| c.crc),
-            free_root_crc: self.free_root.and_then(|c| c.crc),
-            page_count: self.page_count,
-            entry_count: self.len,
-        };
+        let meta = self.meta();
         if self.durability == Durability::Immediate {
             make_durable(self.db, &mut self.w, &meta)?;
         } else {
@@ -234,19 +334,10 @@ impl WriteTxn<'_> {
         if self.w.map_live.is_none()
             && let Some((id, bytes)) = &live_probe
         {
-            self.w.map_live = Some(self.base.map.raw(*id, 1) == Some(&bytes[..]));
+            self.w.map_live = Some(self.base.map.file_raw(*id, 1) == Some(&bytes[..]));
         }
-        let map = if self.w.map_live == Some(true) && self.page_count <= self.base.map.pages() {
-            self.base.map.clone()
-        } else {
-            Arc::new(Mapping::new(
-                self.w.file.map()?,
-                ps,
-                &self.db.path,
-                Some(&self.base.map),
-            ))
-        };
-        for &id in ids.iter().chain(&run_ids) {
+        let map = remap(self.db, &self.w, &self.base.map, self.page_count)?;
+        for &id in ids.iter().chain(&run_ids).chain(&flushed) {
             map.mark_verified(id);
         }
         self.db.publish(Arc::new(Snapshot { meta, map }));

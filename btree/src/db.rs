@@ -358,7 +358,8 @@ impl Db {
             return Err(Error::Poisoned);
         }
         let current = self.inner.current();
-        let r = crate::commit::make_durable(&self.inner, &mut w, &current.meta);
+        let r = crate::commit::flush_overlay(&self.inner, &mut w, &current)
+            .and_then(|()| crate::commit::make_durable(&self.inner, &mut w, &current.meta));
         w.poisoned = r.is_err();
         r
     }

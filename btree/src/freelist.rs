@@ -3,7 +3,7 @@
 //!
 //! Key: the freeing transaction's id (`u64` big-endian) then a chunk number
 //! (`u32` big-endian); value: page numbers (`u64` little-endian each), as
-//! many as fit an inline value. Pages freed by transaction `T` were
+//! as many as fit `page_size / 8 - 32` bytes. Pages freed by transaction `T` were
 //! reachable from snapshot `T - 1` and no later one, so they may be reused
 //! once every snapshot that may still be read (open readers, and the last
 //! durable commit a crash would return to) is at least `T`.
@@ -89,7 +89,7 @@ pub(crate) fn key_txn(key: &[u8]) -> Option<(Region, u64)> {
 impl WriteTxn<'_> {
     /// Page numbers one free-tree value holds.
     fn chunk_pages_max(&self) -> usize {
-        self.db.limits.inline_value_len_max / 8
+        self.db.limits.free_chunk_bytes_max / 8
     }
 
     /// Moves the pages of the oldest reusable free-tree entry into the pool.

@@ -11,12 +11,24 @@
 //! and remembered in a bitmap, so hot pages cost one bit test, not a CRC.
 //! Pages this process writes are marked verified as it writes them.
 //!
+//! Pages of commits made with `Durability::None` are not written at once:
+//! they wait in an [`Overlay`], an immutable map from page number to bytes
+//! that each snapshot holds its own version of, and are written together
+//! (once each) when the overlay outgrows its budget, at a durable commit or
+//! at `Db::sync`. A page rewritten by a later commit before then (the root
+//! and branches of every commit, the leaves a workload keeps changing) is
+//! freed from the overlay without ever being written: redb and LMDB keep
+//! dirty pages in memory the same way.
+//!
 //! # Concurrency
 //!
-//! A `Mapping` is shared by every snapshot taken while it was current; the
-//! bytes are immutable for them and the bitmap is atomic.
+//! A `View` is shared by every snapshot taken while it was current; the
+//! bytes are immutable for them and the bitmap is atomic. An overlay is
+//! never changed once a snapshot holds it: a commit copies the few nodes of
+//! the radix tree it changes.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use bytes::Bytes;
@@ -25,19 +37,173 @@ use crate::node::{Child, RawNode, RawValue, malformed};
 use crate::page::{self, AUX_OFFSET, FIRST_DATA_PAGE, HEADER_BYTES, Kind, Limits};
 use crate::{Error, Result};
 
-pub(crate) struct Mapping {
+/// The file's bytes as mapped, and which pages were verified.
+struct View {
     bytes: Bytes,
     page_size: usize,
     file: PathBuf,
     verified: Box<[AtomicU64]>,
 }
 
+/// What a snapshot reads: the file's view, and the pages of non-durable
+/// commits not written yet.
+pub(crate) struct Mapping {
+    view: Arc<View>,
+    overlay: Overlay,
+}
+
 impl std::fmt::Debug for Mapping {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Mapping")
-            .field("len", &self.bytes.len())
-            .field("file", &self.file)
+            .field("len", &self.view.bytes.len())
+            .field("file", &self.view.file)
+            .field("overlay_pages", &self.overlay.len)
             .finish()
+    }
+}
+
+/// Bits of a page number each level of the overlay's radix tree takes.
+const RADIX_BITS: u32 = 4;
+const RADIX_FAN: usize = 1 << RADIX_BITS;
+
+#[derive(Clone)]
+enum RadixNode {
+    Inner(Vec<Option<Arc<RadixNode>>>),
+    Leaf(Vec<Option<Bytes>>),
+}
+
+/// Pages of non-durable commits not yet written to the file, by page
+/// number (an overflow run under its first page): a persistent radix tree,
+/// so a commit shares every node it does not change with the snapshots
+/// before it.
+#[derive(Clone, Default)]
+pub(crate) struct Overlay {
+    root: Option<Arc<RadixNode>>,
+    /// Levels below the root: the tree holds page numbers below
+    /// `16^(height + 1)`.
+    height: u32,
+    len: usize,
+    bytes: usize,
+}
+
+impl Overlay {
+    /// Pages (and runs) held.
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Bytes held.
+    pub(crate) fn bytes(&self) -> usize {
+        self.bytes
+    }
+
+    fn covers(&self, id: u64) -> bool {
+        let bits = RADIX_BITS * (self.height + 1);
+        bits >= 64 || id >> bits == 0
+    }
+
+    /// The bytes of page (or run) `id`, if held.
+    pub(crate) fn get(&self, id: u64) -> Option<&Bytes> {
+        if !self.covers(id) {
+            return None;
+        }
+        let mut node = self.root.as_deref()?;
+        let mut level = self.height;
+        loop {
+            let i = ((id >> (RADIX_BITS * level)) as usize) & (RADIX_FAN - 1);
+            match node {
+                RadixNode::Inner(children) => node = children[i].as_deref()?,
+                RadixNode::Leaf(pages) => return pages[i].as_ref(),
+            }
+            level = level.checked_sub(1)?;
+        }
+    }
+
+    /// Holds `bytes` as page (or run) `id`.
+    pub(crate) fn insert(&mut self, id: u64, bytes: Bytes) {
+        while !self.covers(id) {
+            let mut children = vec![None; RADIX_FAN];
+            children[0] = self.root.take();
+            self.root = Some(Arc::new(RadixNode::Inner(children)));
+            self.height += 1;
+        }
+        let height = self.height;
+        let root = self.root.get_or_insert_with(|| Arc::new(new_node(height)));
+        let added = bytes.len();
+        if let Some(old) = slot(root, id, height).replace(bytes) {
+            self.bytes -= old.len();
+        } else {
+            self.len += 1;
+        }
+        self.bytes += added;
+    }
+
+    /// Drops page (or run) `id`; returns whether it was held.
+    pub(crate) fn remove(&mut self, id: u64) -> bool {
+        if self.get(id).is_none() {
+            return false;
+        }
+        let height = self.height;
+        let Some(root) = self.root.as_mut() else {
+            return false;
+        };
+        if let Some(old) = slot(root, id, height).take() {
+            self.len -= 1;
+            self.bytes -= old.len();
+        }
+        if self.len == 0 {
+            *self = Overlay::default();
+        }
+        true
+    }
+
+    /// Every page held, in page order.
+    pub(crate) fn pages(&self) -> Vec<(u64, Bytes)> {
+        fn walk(node: &RadixNode, base: u64, level: u32, out: &mut Vec<(u64, Bytes)>) {
+            let shift = RADIX_BITS * level;
+            match node {
+                RadixNode::Inner(children) => {
+                    for (i, c) in children.iter().enumerate() {
+                        if let Some(c) = c {
+                            walk(c, base | ((i as u64) << shift), level - 1, out);
+                        }
+                    }
+                }
+                RadixNode::Leaf(pages) => {
+                    for (i, p) in pages.iter().enumerate() {
+                        if let Some(p) = p {
+                            out.push((base | i as u64, p.clone()));
+                        }
+                    }
+                }
+            }
+        }
+        let mut out = Vec::with_capacity(self.len);
+        if let Some(root) = &self.root {
+            walk(root, 0, self.height, &mut out);
+        }
+        out
+    }
+}
+
+fn new_node(level: u32) -> RadixNode {
+    if level == 0 {
+        RadixNode::Leaf(vec![None; RADIX_FAN])
+    } else {
+        RadixNode::Inner(vec![None; RADIX_FAN])
+    }
+}
+
+/// The slot of page `id` in the tree under `node` (`level` levels below
+/// it), copying the nodes on the way that a snapshot shares.
+fn slot(node: &mut Arc<RadixNode>, id: u64, level: u32) -> &mut Option<Bytes> {
+    let i = ((id >> (RADIX_BITS * level)) as usize) & (RADIX_FAN - 1);
+    match Arc::make_mut(node) {
+        RadixNode::Inner(children) => {
+            let child = children[i].get_or_insert_with(|| Arc::new(new_node(level - 1)));
+            slot(child, id, level - 1)
+        }
+        RadixNode::Leaf(pages) => &mut pages[i],
     }
 }
 
@@ -74,14 +240,101 @@ pub(crate) fn check_recorded_crc(buf: &[u8], file: &Path, child: Child) -> Resul
 }
 
 impl Mapping {
-    /// Wraps a view; bits already verified in `previous` (a shorter view of
-    /// the same file) carry over.
+    /// Wraps a view, with no overlay; bits already verified in `previous`
+    /// (a shorter view of the same file) carry over.
     pub(crate) fn new(
         bytes: Bytes,
         page_size: usize,
         file: &Path,
         previous: Option<&Mapping>,
     ) -> Mapping {
+        Mapping {
+            view: Arc::new(View::new(
+                bytes,
+                page_size,
+                file,
+                previous.map(|p| &*p.view),
+            )),
+            overlay: Overlay::default(),
+        }
+    }
+
+    /// The same view with `overlay`.
+    pub(crate) fn with_overlay(&self, overlay: Overlay) -> Mapping {
+        Mapping {
+            view: self.view.clone(),
+            overlay,
+        }
+    }
+
+    /// Pages not written to the file yet.
+    pub(crate) fn overlay(&self) -> &Overlay {
+        &self.overlay
+    }
+
+    pub(crate) fn page_size(&self) -> usize {
+        self.view.page_size
+    }
+
+    pub(crate) fn file(&self) -> &Path {
+        &self.view.file
+    }
+
+    /// Whole pages the view of the file covers.
+    pub(crate) fn pages(&self) -> u64 {
+        self.view.pages()
+    }
+
+    /// The raw bytes of pages `id..id + n` in the file's view (no checks).
+    pub(crate) fn file_raw(&self, id: u64, n: u64) -> Option<&[u8]> {
+        self.view.raw(id, n)
+    }
+
+    /// The raw bytes of pages `id..id + n` (no checks): a page or run the
+    /// overlay holds, else the file's.
+    pub(crate) fn raw(&self, id: u64, n: u64) -> Option<&[u8]> {
+        self.fetch(id, n).map(|(b, _)| b)
+    }
+
+    /// The bytes of pages `id..id + n`, and whether they need no checksum
+    /// check: held in the overlay (this process built them, as it builds the
+    /// pages it writes) or verified in the view. One overlay lookup, none
+    /// while the overlay is empty.
+    fn fetch(&self, id: u64, n: u64) -> Option<(&[u8], bool)> {
+        if self.overlay.len > 0
+            && let Some(b) = self.overlay.get(id)
+        {
+            let end = usize::try_from(n).ok()?.checked_mul(self.view.page_size)?;
+            return Some((b.get(..end)?, true));
+        }
+        Some((self.view.raw(id, n)?, self.view.is_verified(id)))
+    }
+
+    /// Shares the bytes of pages `id..id + n` without copying.
+    pub(crate) fn share(&self, id: u64, n: u64) -> Option<Bytes> {
+        match self.overlay.get(id) {
+            Some(b) => {
+                let end = usize::try_from(n).ok()?.checked_mul(self.view.page_size)?;
+                (end <= b.len()).then(|| b.slice(..end))
+            }
+            None => self.view.share(id, n),
+        }
+    }
+
+    pub(crate) fn mark_verified(&self, id: u64) {
+        self.view.mark_verified(id);
+    }
+
+    fn check_id(&self, id: u64, page_count: u64) -> Result<()> {
+        if !(FIRST_DATA_PAGE..page_count).contains(&id) {
+            return Err(malformed(&self.view.file, id, "page number out of range"));
+        }
+        Ok(())
+    }
+}
+
+impl View {
+    fn new(bytes: Bytes, page_size: usize, file: &Path, previous: Option<&View>) -> View {
         let pages = bytes.len() / page_size;
         let words = pages.div_ceil(64);
         let verified: Box<[AtomicU64]> = (0..words)
@@ -92,7 +345,7 @@ impl Mapping {
                 AtomicU64::new(old)
             })
             .collect();
-        Mapping {
+        View {
             bytes,
             page_size,
             file: file.to_path_buf(),
@@ -100,28 +353,20 @@ impl Mapping {
         }
     }
 
-    pub(crate) fn page_size(&self) -> usize {
-        self.page_size
-    }
-
-    pub(crate) fn file(&self) -> &Path {
-        &self.file
-    }
-
     /// Whole pages the view covers.
-    pub(crate) fn pages(&self) -> u64 {
+    fn pages(&self) -> u64 {
         (self.bytes.len() / self.page_size) as u64
     }
 
     /// The raw bytes of pages `id..id + n` (no checks).
-    pub(crate) fn raw(&self, id: u64, n: u64) -> Option<&[u8]> {
+    fn raw(&self, id: u64, n: u64) -> Option<&[u8]> {
         let start = usize::try_from(id).ok()?.checked_mul(self.page_size)?;
         let end = start.checked_add(usize::try_from(n).ok()?.checked_mul(self.page_size)?)?;
         self.bytes.get(start..end)
     }
 
     /// Shares the bytes of pages `id..id + n` without copying.
-    pub(crate) fn share(&self, id: u64, n: u64) -> Option<Bytes> {
+    fn share(&self, id: u64, n: u64) -> Option<Bytes> {
         let sub = self.raw(id, n)?;
         Some(self.bytes.slice_ref(sub))
     }
@@ -132,19 +377,14 @@ impl Mapping {
             .is_some_and(|w| w.load(Ordering::Relaxed) & (1 << (id % 64)) != 0)
     }
 
-    pub(crate) fn mark_verified(&self, id: u64) {
+    fn mark_verified(&self, id: u64) {
         if let Some(w) = self.verified.get((id / 64) as usize) {
             w.fetch_or(1 << (id % 64), Ordering::Relaxed);
         }
     }
+}
 
-    fn check_id(&self, id: u64, page_count: u64) -> Result<()> {
-        if !(FIRST_DATA_PAGE..page_count).contains(&id) {
-            return Err(malformed(&self.file, id, "page number out of range"));
-        }
-        Ok(())
-    }
-
+impl Mapping {
     /// Branch or leaf page `child` of a snapshot with `page_count` pages.
     ///
     /// # Errors
@@ -157,15 +397,16 @@ impl Mapping {
     pub(crate) fn node(&self, child: Child, page_count: u64) -> Result<RawNode<'_>> {
         let id = child.page;
         self.check_id(id, page_count)?;
-        let buf = self
-            .raw(id, 1)
-            .ok_or_else(|| malformed(&self.file, id, "page past the end of the file"))?;
-        let first_read = !self.is_verified(id);
+        let file = &self.view.file;
+        let (buf, verified) = self
+            .fetch(id, 1)
+            .ok_or_else(|| malformed(file, id, "page past the end of the file"))?;
+        let first_read = !verified;
         if first_read {
-            verify(buf, &self.file, id)?;
+            verify(buf, file, id)?;
         }
-        check_recorded_crc(buf, &self.file, child)?;
-        let node = RawNode::new(buf, &self.file, id)?;
+        check_recorded_crc(buf, file, child)?;
+        let node = RawNode::new(buf, file, id)?;
         if first_read {
             node.check_order()?;
             self.mark_verified(id);
@@ -179,28 +420,25 @@ impl Mapping {
             RawValue::Inline(v) => Ok(v),
             RawValue::Overflow { page: id, len, crc } => {
                 self.check_id(id, page_count)?;
-                let limits = Limits::new(self.page_size);
+                let file = &self.view.file;
+                let limits = Limits::new(self.view.page_size);
                 let n = limits.run_pages(len);
                 if id + n > page_count {
-                    return Err(malformed(&self.file, id, "overflow run past the last page"));
+                    return Err(malformed(file, id, "overflow run past the last page"));
                 }
-                let run = self.raw(id, n).ok_or_else(|| {
-                    malformed(&self.file, id, "overflow run past the end of the file")
-                })?;
-                if !self.is_verified(id) {
-                    if verify(run, &self.file, id)? != Kind::Overflow {
-                        return Err(malformed(
-                            &self.file,
-                            id,
-                            "value points at a non-overflow page",
-                        ));
+                let (run, verified) = self
+                    .fetch(id, n)
+                    .ok_or_else(|| malformed(file, id, "overflow run past the end of the file"))?;
+                if !verified {
+                    if verify(run, file, id)? != Kind::Overflow {
+                        return Err(malformed(file, id, "value points at a non-overflow page"));
                     }
                     self.mark_verified(id);
                 }
-                check_recorded_crc(run, &self.file, Child { page: id, crc })?;
+                check_recorded_crc(run, file, Child { page: id, crc })?;
                 if page::get_u64(run, AUX_OFFSET) != len {
                     return Err(malformed(
-                        &self.file,
+                        file,
                         id,
                         "overflow length differs from its leaf entry",
                     ));
@@ -213,10 +451,50 @@ impl Mapping {
 
 impl Mapping {
     /// Shares `sub`, a slice of this view, as `Bytes` without copying.
+    /// A slice of the overlay's pages is copied.
     pub(crate) fn to_bytes(&self, sub: &[u8]) -> Bytes {
         if sub.is_empty() {
             return Bytes::new();
         }
-        self.bytes.slice_ref(sub)
+        let range = self.view.bytes.as_ptr_range();
+        let inside = range.start <= sub.as_ptr() && sub.as_ptr_range().end <= range.end;
+        if inside {
+            self.view.bytes.slice_ref(sub)
+        } else {
+            Bytes::copy_from_slice(sub)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn overlay_versions_are_independent_and_list_pages_in_order() {
+        let mut a = Overlay::default();
+        let ids = [5u64, 2, 17, 300, 70_000, 1 << 40, 16];
+        for &id in &ids {
+            a.insert(id, Bytes::from(vec![id as u8; 8]));
+        }
+        let b = a.clone();
+        a.insert(2, Bytes::from_static(b"replaced"));
+        assert!(a.remove(300));
+        assert!(!a.remove(301));
+        assert!(!a.remove(u64::MAX));
+        assert_eq!(a.get(2).map(|b| &b[..]), Some(&b"replaced"[..]));
+        assert_eq!(b.get(2).map(|b| &b[..]), Some(&[2u8; 8][..]));
+        assert!(a.get(300).is_none() && b.get(300).is_some());
+        assert_eq!((a.len(), a.bytes()), (6, 48));
+        assert_eq!((b.len(), b.bytes()), (7, 56));
+        let mut sorted = ids.to_vec();
+        sorted.sort_unstable();
+        let listed: Vec<u64> = b.pages().into_iter().map(|(id, _)| id).collect();
+        assert_eq!(listed, sorted);
+        for id in sorted {
+            a.remove(id);
+        }
+        assert_eq!((a.len(), a.bytes()), (0, 0));
+        assert!(a.pages().is_empty() && a.get(5).is_none());
     }
 }

@@ -8,8 +8,11 @@ use crate::page::{self, HEADER_BYTES, Kind};
 
 /// The format's magic, at the start of each meta page's body.
 pub(crate) const MAGIC: [u8; 8] = *b"CowBTree";
-/// The format version this build writes.
-pub(crate) const FORMAT_VERSION: u32 = 2;
+/// The format version this build writes. Version 3 keeps a value inline
+/// while its leaf entry fits half a page (versions 1 and 2: values up to
+/// `page_size / 8 - 32` bytes), so a build that reads at most version 2
+/// refuses these files instead of calling their leaves malformed.
+pub(crate) const FORMAT_VERSION: u32 = 3;
 /// The oldest format version this build reads: version 1 has no child
 /// checksums (in branch entries and here), and its pages are read as before.
 pub(crate) const FORMAT_VERSION_MIN: u32 = 1;

@@ -120,7 +120,8 @@ pub(crate) struct RawNode<'a> {
     /// Entries start past the slot array.
     entries_start: usize,
     key_len_max: usize,
-    inline_value_len_max: usize,
+    /// Largest inline leaf entry (`Limits::inline_entry_bytes_max`).
+    inline_entry_bytes_max: usize,
 }
 
 impl<'a> RawNode<'a> {
@@ -165,7 +166,7 @@ impl<'a> RawNode<'a> {
             },
             entries_start,
             key_len_max: limits.key_len_max,
-            inline_value_len_max: limits.inline_value_len_max,
+            inline_entry_bytes_max: limits.inline_entry_bytes_max,
         })
     }
 
@@ -273,8 +274,11 @@ impl<'a> RawNode<'a> {
         let key_at = at + LEAF_ENTRY_HEADER_BYTES;
         let key = self.bytes(key_at, key_len)?;
         let value = match flags {
-            FLAG_INLINE if value_len as usize > self.inline_value_len_max => {
-                return Err(self.bad("inline value longer than the page size allows"));
+            FLAG_INLINE
+                if SLOT_BYTES + LEAF_ENTRY_HEADER_BYTES + key_len + value_len as usize
+                    > self.inline_entry_bytes_max =>
+            {
+                return Err(self.bad("inline entry larger than half a page"));
             }
             FLAG_INLINE => RawValue::Inline(self.bytes(key_at + key_len, value_len as usize)?),
             FLAG_OVERFLOW | FLAG_OVERFLOW_CRC if value_len as usize > VALUE_LEN_MAX => {
@@ -797,7 +801,7 @@ mod tests {
             page::put_u32(b, inline + 3, u32::MAX)
         });
         assert_rejected(&leaf, "inline value longer than the maximum", |b| {
-            page::put_u32(b, inline + 3, 33)
+            page::put_u32(b, inline + 3, 224)
         });
         assert_rejected(&leaf, "overflow length above the maximum", |b| {
             page::put_u32(b, overflow + 3, u32::MAX)

@@ -23,6 +23,13 @@ pub struct Options {
     pub page_size_bytes: u32,
     /// Durability of [`WriteTxn::commit`](crate::WriteTxn::commit).
     pub durability: Durability,
+    /// Bytes of pages that commits made with [`Durability::None`] may hold
+    /// in memory before writing them (64 MiB by default; readers see them
+    /// there): a page that a later commit replaces before then is never
+    /// written. They are written, each once, when this fills, at the next
+    /// durable commit and at [`Db::sync`](crate::Db::sync). 0 writes every
+    /// commit's pages at once.
+    pub write_buffer_bytes: u64,
     /// Length the file is given when created, rounded up to whole pages (at
     /// least the two meta pages). The file grows as needed.
     pub initial_size_bytes: u64,
@@ -33,6 +40,7 @@ impl Default for Options {
         Options {
             page_size_bytes: 4096,
             durability: Durability::Immediate,
+            write_buffer_bytes: 64 << 20,
             initial_size_bytes: 1 << 20,
         }
     }

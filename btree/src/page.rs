@@ -116,8 +116,15 @@ pub(crate) struct Limits {
     pub(crate) page_size: usize,
     /// Longest key.
     pub(crate) key_len_max: usize,
-    /// Longest value stored inside a leaf; longer ones go to overflow pages.
-    pub(crate) inline_value_len_max: usize,
+    /// Largest leaf entry holding its value inline, slot included
+    /// (`SLOT_BYTES + LEAF_ENTRY_HEADER_BYTES + key + value`): just under
+    /// half a page's body. A value whose entry would be larger goes to an
+    /// overflow run.
+    pub(crate) inline_entry_bytes_max: usize,
+    /// Bytes of page numbers one free-tree value holds (format 1 and 2's
+    /// inline limit, `page_size / 8 - 32`, kept so free-tree entries stay
+    /// small).
+    pub(crate) free_chunk_bytes_max: usize,
     /// A node whose encoded size is below this is underfull and is merged or
     /// refilled from a sibling.
     pub(crate) underfull_bytes: usize,
@@ -128,18 +135,27 @@ pub const VALUE_LEN_MAX: usize = (1 << 31) - 1;
 
 impl Limits {
     pub(crate) fn new(page_size: usize) -> Limits {
-        // Every entry stays under a quarter of a page's body, so splitting an
+        // Every entry stays under half a page's body (an inline entry by
+        // this limit; a key is at most an eighth of a page, so an overflow
+        // reference or branch entry is far smaller), so splitting an
         // overfull node (at most a page plus one entry) at its byte midpoint
-        // gives two halves that fit, and a node with at least two entries
-        // exists at every size.
+        // gives two halves that fit (`tree::split_index`), and a node with
+        // at least two entries exists at every size.
         let key_len_max = page_size / 8;
-        let inline_value_len_max = page_size / 8 - 32;
         Limits {
             page_size,
             key_len_max,
-            inline_value_len_max,
+            inline_entry_bytes_max: (page_size - HEADER_BYTES) / 2 - 1,
+            free_chunk_bytes_max: page_size / 8 - 32,
             underfull_bytes: HEADER_BYTES + (page_size - HEADER_BYTES) / 4,
         }
+    }
+
+    /// Whether a leaf entry of a `key_len`-byte key keeps a `value_len`-byte
+    /// value inline.
+    pub(crate) fn inline(&self, key_len: usize, value_len: usize) -> bool {
+        crate::node::SLOT_BYTES + crate::node::LEAF_ENTRY_HEADER_BYTES + key_len + value_len
+            <= self.inline_entry_bytes_max
     }
 
     /// Pages an overflow run holding `len` value bytes spans.

@@ -16,8 +16,10 @@ struct Split {
 }
 
 /// Where to cut `node`'s entries so both halves are near half its size.
-/// Every entry is at most a quarter of a page (see `Limits`), so both
-/// halves of a node up to a page plus an entry fit a page.
+/// Every entry is under half a page's body `B` (see `Limits`): an overfull
+/// node's entries sum to `T <= B + E` (it fit, then gained one entry of at
+/// most `E <= B/2 - 1` bytes), and each half is at most `T/2 + E/2 + 1/2 <=
+/// B`, so both halves fit a page.
 fn split_index(sizes: impl Iterator<Item = usize> + Clone) -> usize {
     let total: usize = sizes.clone().sum();
     let count = sizes.clone().count();

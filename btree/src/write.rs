@@ -323,9 +323,10 @@ impl<'db> WriteTxn<'db> {
         }
     }
 
-    /// Stores a value: inline if short, else in a new overflow run.
-    pub(crate) fn make_value(&mut self, value: &[u8]) -> Result<Value> {
-        if value.len() <= self.db.limits.inline_value_len_max {
+    /// Stores a value under a `key_len`-byte key: inline if the entry fits
+    /// half a page, else in a new overflow run.
+    pub(crate) fn make_value(&mut self, key_len: usize, value: &[u8]) -> Result<Value> {
+        if self.db.limits.inline(key_len, value.len()) {
             return Ok(Value::Inline(Bytes::copy_from_slice(value)));
         }
         let len = value.len() as u64;
@@ -370,7 +371,7 @@ impl<'db> WriteTxn<'db> {
                 len_max: VALUE_LEN_MAX,
             });
         }
-        let value = self.make_value(value)?;
+        let value = self.make_value(key.len(), value)?;
         let old = self.tree_insert(Tree::Main, Bytes::copy_from_slice(key), value)?;
         match old {
             Some(old) => {

@@ -265,3 +265,110 @@ fn a_small_commit_does_not_rewrite_a_large_free_list() {
     assert!(writes < stats.free_tree_pages);
     drop(pin);
 }
+
+/// Values of a few hundred bytes up to about half a page stay inline in
+/// their leaf (format 3), as LMDB and redb keep them, instead of taking a
+/// whole overflow page each: no overflow pages, and the file holds the
+/// data in well under twice its size, through inserts and a bulk load.
+#[test]
+fn values_up_to_half_a_page_are_stored_inline_without_a_page_each() {
+    let fs = Arc::new(vfs::MemFs::new());
+    let db = Db::open(fs.clone(), "/db", options(4096)).unwrap();
+    let mut rng = StdRng::seed_from_u64(23);
+    let mut model = BTreeMap::new();
+    let mut data = 0u64;
+    for _ in 0..20 {
+        let mut txn = db.begin_write().unwrap();
+        for _ in 0..100 {
+            let key: [u8; 16] = rng.random();
+            let len = rng.random_range(481..=2002);
+            let value = vec![key[0]; len];
+            data += (key.len() + len) as u64;
+            txn.insert(&key, &value).unwrap();
+            model.insert(key.to_vec(), value);
+        }
+        txn.commit().unwrap();
+    }
+    let stats = db.check().unwrap();
+    assert_eq!(stats.overflow_pages, 0, "{stats:?}");
+    let used = (stats.leaf_pages + stats.branch_pages) * 4096;
+    assert!(
+        used < data * 2,
+        "{used} bytes of pages for {data} bytes: {stats:?}"
+    );
+    let read = db.begin_read().unwrap();
+    for (k, v) in &model {
+        assert_eq!(read.get(k).unwrap().as_deref(), Some(&v[..]));
+    }
+    drop(read);
+    // A value one byte past the limit takes an overflow run.
+    let mut txn = db.begin_write().unwrap();
+    txn.insert(&[0u8; 16], &[1u8; 2003]).unwrap();
+    txn.commit().unwrap();
+    assert_eq!(db.check().unwrap().overflow_pages, 1);
+
+    let db2 = Db::open(fs, "/bulk", options(4096)).unwrap();
+    let mut txn = db2.begin_write().unwrap();
+    txn.bulk_load(model.iter()).unwrap();
+    txn.commit().unwrap();
+    let stats = db2.check().unwrap();
+    assert_eq!(stats.overflow_pages, 0, "{stats:?}");
+    assert_eq!(stats.entries, model.len() as u64);
+}
+
+/// Non-durable commits hold their pages in memory: 200 one-key commits
+/// write nothing until `sync`, which writes each page still in use once (far
+/// fewer than the 200 copied paths); readers see every commit meanwhile,
+/// and a reader opened before the sync keeps its snapshot after it. With no
+/// write buffer every commit writes its pages.
+#[test]
+fn non_durable_commits_write_their_pages_once_at_sync() {
+    let run = |write_buffer_bytes: u64| {
+        let faulty = vfs::FaultFs::new(Arc::new(vfs::MemFs::new()));
+        let buffered = Options {
+            durability: larder_btree::Durability::None,
+            write_buffer_bytes,
+            ..options(512)
+        };
+        let db = Db::open(Arc::new(faulty.clone()), "/db", buffered).unwrap();
+        let writes_before = faulty.op_count(vfs::Op::Write);
+        let mut model = BTreeMap::new();
+        let mut rng = StdRng::seed_from_u64(7);
+        let mut pinned = None;
+        for i in 0..200u32 {
+            let key: [u8; 8] = rng.random();
+            let mut txn = db.begin_write().unwrap();
+            txn.insert(&key, &[i as u8; 30]).unwrap();
+            txn.commit().unwrap();
+            model.insert(key.to_vec(), vec![i as u8; 30]);
+            let read = db.begin_read().unwrap();
+            assert_eq!(read.get(&key).unwrap().as_deref(), Some(&[i as u8; 30][..]));
+            if i == 150 {
+                pinned = Some((read, model.clone()));
+            }
+        }
+        let unsynced = faulty.op_count(vfs::Op::Write) - writes_before;
+        db.sync().unwrap();
+        let synced = faulty.op_count(vfs::Op::Write) - writes_before - unsynced;
+        let (pin, pinned_model) = pinned.unwrap();
+        let got: BTreeMap<Vec<u8>, Vec<u8>> = pin
+            .iter()
+            .map(|kv| kv.map(|(k, v)| (k.to_vec(), v.to_vec())).unwrap())
+            .collect();
+        assert_eq!(got, pinned_model);
+        drop(pin);
+        db.check().unwrap();
+        drop(db);
+        let db = Db::open(Arc::new(faulty.clone()), "/db", options(512)).unwrap();
+        let read = db.begin_read().unwrap();
+        for (k, v) in &model {
+            assert_eq!(read.get(k).unwrap().as_deref(), Some(&v[..]));
+        }
+        (unsynced, synced)
+    };
+    let (unsynced, synced) = run(64 << 20);
+    assert_eq!(unsynced, 0);
+    assert!(synced < 100, "{synced} writes at sync");
+    let (unbuffered, _) = run(0);
+    assert!(unbuffered >= 200, "{unbuffered} writes without a buffer");
+}

@@ -58,6 +58,7 @@ fn readers_keep_their_snapshot_while_the_writer_commits_thousands_of_times() {
         page_size_bytes: 1024,
         durability: Durability::None,
         initial_size_bytes: 0,
+        ..Options::default()
     };
     let db =
         Arc::new(Db::open(Arc::new(vfs::OsFs::new()), dir.path().join("db"), options).unwrap());

@@ -28,6 +28,7 @@ fn options() -> Options {
         page_size_bytes: 512,
         durability: Durability::Immediate,
         initial_size_bytes: 0,
+        ..Options::default()
     }
 }
 

@@ -13,6 +13,12 @@ const GOLDEN: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/golden.db"
 /// The same database written by format 1 (before child checksums): kept to
 /// prove this build still reads and writes it. Never regenerated.
 const GOLDEN_V1: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/golden_v1.db");
+/// The same database written by format 2 (values inline only up to
+/// `page_size / 8 - 32` bytes, without the `medium` entry). Never regenerated.
+const GOLDEN_V2: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/golden_v2.db");
+/// A value inline in format 3 (its entry fits half a 512-byte page), which
+/// format 2 put in an overflow run.
+const MEDIUM: [u8; 200] = [5u8; 200];
 
 fn options() -> Options {
     Options {
@@ -30,6 +36,7 @@ fn build() -> Vec<u8> {
         txn.insert(&[b'k', i], &[i; 20]).unwrap();
     }
     txn.insert(b"large", &[7u8; 1000]).unwrap();
+    txn.insert(b"medium", &MEDIUM).unwrap();
     txn.commit().unwrap();
     let mut txn = db.begin_write().unwrap();
     txn.remove(&[b'k', 3]).unwrap();
@@ -54,18 +61,23 @@ fn file_bytes_match_the_golden_file() {
     assert_eq!(first_diff, None, "format changed at byte {first_diff:?}");
 }
 
-/// Opens a copy of `file` and checks it holds what `build` wrote.
-fn open_and_read_back(file: &[u8]) -> Db {
+/// Opens a copy of `file` and checks it holds what `build` wrote (before
+/// format 3, without the `medium` entry).
+fn open_and_read_back(file: &[u8], medium: bool) -> (Db, Arc<MemFs>) {
     let fs = Arc::new(MemFs::new());
     fs.open(Path::new("/db"), OpenMode::Truncate)
         .unwrap()
         .write_all_at(file, 0)
         .unwrap();
-    let db = Db::open(fs, "/db", options()).unwrap();
+    let db = Db::open(fs.clone(), "/db", options()).unwrap();
     db.check().unwrap();
     let read = db.begin_read().unwrap();
-    assert_eq!(read.len(), 41);
+    assert_eq!(read.len(), 41 + u64::from(medium));
     assert_eq!(read.get(b"").unwrap().as_deref(), Some(&b"empty key"[..]));
+    assert_eq!(
+        read.get(b"medium").unwrap().as_deref(),
+        medium.then_some(&MEDIUM[..])
+    );
     assert_eq!(
         read.get(b"large").unwrap().as_deref(),
         Some(&[7u8; 1000][..])
@@ -76,7 +88,7 @@ fn open_and_read_back(file: &[u8]) -> Db {
         Some(&[39u8; 20][..])
     );
     drop(read);
-    db
+    (db, fs)
 }
 
 fn u32_at(b: &[u8], at: usize) -> u32 {
@@ -105,8 +117,11 @@ fn pin_meta(file: &[u8], version: u32) -> &[u8] {
 #[test]
 fn golden_file_opens_and_reads_back() {
     let golden = std::fs::read(GOLDEN).unwrap();
-    open_and_read_back(&golden);
-    let meta = pin_meta(&golden, 2);
+    let (db, _) = open_and_read_back(&golden, true);
+    // Format 3: the 200-byte value is inline; only the 1,000-byte one takes
+    // an overflow run (3 pages of 512 bytes).
+    assert_eq!(db.check().unwrap().overflow_pages, 3);
+    let meta = pin_meta(&golden, 3);
     // Format 2: the root's CRC-32 follows the entry count in the meta page,
     // and each branch entry records its child's (FORMAT.md, "Branch page").
     let root = u64_at(meta, 48) as usize;
@@ -145,7 +160,7 @@ fn golden_file_opens_and_reads_back() {
 fn format_1_file_opens_reads_back_and_takes_writes() {
     let v1 = std::fs::read(GOLDEN_V1).unwrap();
     pin_meta(&v1, 1);
-    let db = open_and_read_back(&v1);
+    let (db, _) = open_and_read_back(&v1, false);
     let mut txn = db.begin_write().unwrap();
     txn.remove(&[b'k', 10]).unwrap();
     for i in 40..120u8 {
@@ -160,6 +175,46 @@ fn format_1_file_opens_reads_back_and_takes_writes() {
         assert_eq!(read.get(&[b'k', i]).unwrap().as_deref(), Some(&[i; 20][..]));
     }
     assert_eq!(read.iter().count(), 120);
+}
+
+/// The format-2 file still opens, reads back, and takes writes: its first
+/// commit writes a format-3 meta page, and a value format 2 kept in an
+/// overflow run is stored inline when written again.
+#[test]
+fn format_2_file_opens_reads_back_and_takes_writes() {
+    let v2 = std::fs::read(GOLDEN_V2).unwrap();
+    pin_meta(&v2, 2);
+    let (db, fs) = open_and_read_back(&v2, false);
+    let overflow_before = db.check().unwrap().overflow_pages;
+    let mut txn = db.begin_write().unwrap();
+    txn.insert(b"medium", &MEDIUM).unwrap();
+    txn.insert(b"large", &MEDIUM).unwrap();
+    txn.commit().unwrap();
+    let stats = db.check().unwrap();
+    assert!(stats.overflow_pages < overflow_before, "{stats:?}");
+    assert_eq!(stats.overflow_pages, 0);
+    let read = db.begin_read().unwrap();
+    assert_eq!(read.len(), 42);
+    assert_eq!(read.get(b"medium").unwrap().as_deref(), Some(&MEDIUM[..]));
+    assert_eq!(read.get(b"large").unwrap().as_deref(), Some(&MEDIUM[..]));
+    drop(read);
+    drop(db);
+    let f = fs.open(Path::new("/db"), OpenMode::Read).unwrap();
+    let mut bytes = vec![0u8; f.len().unwrap() as usize];
+    f.read_exact_at(&mut bytes, 0).unwrap();
+    let newest = if u64_at(&bytes, 16) > u64_at(&bytes, 512 + 16) {
+        &bytes[..512]
+    } else {
+        &bytes[512..1024]
+    };
+    assert_eq!(
+        u32_at(newest, 40),
+        3,
+        "the commit wrote a format-3 meta page"
+    );
+    let db = Db::open(fs, "/db", options()).unwrap();
+    db.check().unwrap();
+    assert_eq!(db.begin_read().unwrap().len(), 42);
 }
 
 /// A format-1 file whose root branch is nearly full, written by the build

@@ -62,6 +62,8 @@ fn open(fs: &Arc<vfs::MemFs>, durability: Durability) -> Db {
         page_size_bytes: PAGE,
         durability,
         initial_size_bytes: 0,
+        // Small, so non-durable commits both stay in memory and flush.
+        write_buffer_bytes: 8 << 10,
     };
     Db::open(fs.clone(), "/db", options).unwrap()
 }

@@ -327,6 +327,7 @@ fn btree_open(fs: &MemFs) -> btree::Db {
         page_size_bytes: 512,
         durability: btree::Durability::Immediate,
         initial_size_bytes: 0,
+        ..btree::Options::default()
     };
     btree::Db::open(arc, "/db", options).expect("open a btree database")
 }

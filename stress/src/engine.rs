@@ -72,6 +72,7 @@ impl Engine {
                         btree::Durability::None
                     },
                     initial_size_bytes: 0,
+                    ..btree::Options::default()
                 };
                 btree::Db::open(
                     std::sync::Arc::new(vfs::OsFs::new()),
