@@ -81,7 +81,10 @@ fn report(name: &str, ops: u64, t: Duration, lat: &mut Lat) {
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
-    let n: u64 = args.next().and_then(|s| s.parse().ok()).unwrap_or(1_000_000);
+    let n: u64 = args
+        .next()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1_000_000);
     let value_bytes: usize = args.next().and_then(|s| s.parse().ok()).unwrap_or(100);
     let keep = args.next();
     let phases = std::env::var("SCALE_PHASES")
