@@ -5,8 +5,9 @@
 //! default) with `Options::default()`, then `flush` + `wait_idle`, then:
 //! readrandom (`N/10` gets of present keys), readmissing (`N/10` gets of
 //! absent keys), readseq (one full scan) and seekrandom + scan100 (`N/100`
-//! seeks, each reading 100 pairs). Per phase it prints ops/s and the p99
-//! latency; for the fill also the longest single put, p99.9, and the bytes
+//! seeks, each reading 100 pairs). Per phase it prints ops/s, the p99
+//! latency and the CPU time of the calling thread per op (on a shared
+//! machine the wall clock also counts other processes' turns); for the fill also the longest single put, p99.9, and the bytes
 //! this process wrote to the file system (`/proc/self/io` `write_bytes`)
 //! per byte loaded, with the engine's own write amplification.
 //!
@@ -49,6 +50,30 @@ fn write_bytes() -> u64 {
         .unwrap_or(0)
 }
 
+/// CPU seconds (user + system) used so far by this thread (`thread`) or
+/// by the whole process, from `/proc`: on a shared machine the wall clock
+/// also counts the time other processes held the cores.
+fn cpu_seconds(thread: bool) -> f64 {
+    let path = if thread {
+        "/proc/thread-self/stat"
+    } else {
+        "/proc/self/stat"
+    };
+    let Ok(s) = std::fs::read_to_string(path) else {
+        return 0.0;
+    };
+    // Fields after the parenthesised command name; utime and stime are the
+    // 14th and 15th fields of the line, in clock ticks (100 per second).
+    let rest = s.rsplit_once(')').map_or("", |x| x.1);
+    let f: Vec<u64> = rest
+        .split_whitespace()
+        .skip(11)
+        .take(2)
+        .filter_map(|x| x.parse().ok())
+        .collect();
+    f.iter().sum::<u64>() as f64 / 100.0
+}
+
 /// Latencies of one phase, in nanoseconds.
 struct Lat(Vec<u32>);
 
@@ -71,11 +96,12 @@ impl Lat {
     }
 }
 
-fn report(name: &str, ops: u64, t: Duration, lat: &mut Lat) {
+fn report(name: &str, ops: u64, t: Duration, lat: &mut Lat, cpu0: f64) {
     println!(
-        "{name:<12} {:>10.0} ops/s  p99 {:>8.1} us",
+        "{name:<12} {:>10.0} ops/s  p99 {:>8.1} us  thread cpu {:>6.2} us/op",
         ops as f64 / t.as_secs_f64(),
-        lat.quantile(0.99).as_secs_f64() * 1e6
+        lat.quantile(0.99).as_secs_f64() * 1e6,
+        (cpu_seconds(true) - cpu0) * 1e6 / ops as f64
     );
 }
 
@@ -112,6 +138,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     if on("fill") {
         let w0 = write_bytes();
+        let (cpu0, pcpu0) = (cpu_seconds(true), cpu_seconds(false));
         let mut lat = Lat::with_capacity(n as usize);
         let t = Instant::now();
         for i in 0..n {
@@ -125,13 +152,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         db.wait_idle()?;
         let settle = t.elapsed();
         let loaded = n * (16 + value_bytes as u64);
-        report("fillrandom", n, fill, &mut lat);
+        report("fillrandom", n, fill, &mut lat, cpu0);
         println!(
-            "  max put {:.1} ms, p99.9 {:.1} us; with flush+compaction {:.1} s; \
-             fs bytes written / loaded {:.2}; engine write amp {:.2}",
+            "  max put {:.1} ms, p99.9 {:.1} us; with flush+compaction {:.1} s, \
+             process cpu {:.1} s; fs bytes written / loaded {:.2}; engine write amp {:.2}",
             lat.quantile(1.0).as_secs_f64() * 1e3,
             lat.quantile(0.999).as_secs_f64() * 1e6,
             settle.as_secs_f64(),
+            cpu_seconds(false) - pcpu0,
             (write_bytes() - w0) as f64 / loaded as f64,
             db.stats().write_amplification
         );
@@ -139,6 +167,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let reads = (n / 10).max(1);
     if on("readrandom") {
         let mut lat = Lat::with_capacity(reads as usize);
+        let cpu0 = cpu_seconds(true);
         let t = Instant::now();
         for _ in 0..reads {
             let k = key(rand(n), 0);
@@ -147,10 +176,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             lat.push(t0.elapsed());
             assert!(v.is_some(), "key missing");
         }
-        report("readrandom", reads, t.elapsed(), &mut lat);
+        report("readrandom", reads, t.elapsed(), &mut lat, cpu0);
     }
     if on("readmissing") {
         let mut lat = Lat::with_capacity(reads as usize);
+        let cpu0 = cpu_seconds(true);
         let t = Instant::now();
         for _ in 0..reads {
             // Same 8-byte mix, a suffix no stored key has.
@@ -162,10 +192,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             lat.push(t0.elapsed());
             assert!(v.is_none(), "absent key found");
         }
-        report("readmissing", reads, t.elapsed(), &mut lat);
+        report("readmissing", reads, t.elapsed(), &mut lat, cpu0);
     }
     if on("readseq") {
         let mut lat = Lat::with_capacity(1);
+        let cpu0 = cpu_seconds(true);
         let t = Instant::now();
         let mut count = 0u64;
         for pair in db.range::<&[u8], _>(..) {
@@ -176,14 +207,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         lat.push(d);
         assert_eq!(count, n, "readseq count");
         println!(
-            "{:<12} {:>10.0} ops/s",
+            "{:<12} {:>10.0} ops/s  thread cpu {:.3} us/op",
             "readseq",
-            count as f64 / d.as_secs_f64()
+            count as f64 / d.as_secs_f64(),
+            (cpu_seconds(true) - cpu0) * 1e6 / count as f64
         );
     }
     if on("seekrandom") {
         let seeks = (n / 100).max(1);
         let mut lat = Lat::with_capacity(seeks as usize);
+        let cpu0 = cpu_seconds(true);
         let t = Instant::now();
         for _ in 0..seeks {
             let k = key(rand(n), 0);
@@ -192,7 +225,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             lat.push(t0.elapsed());
             assert!(got > 0);
         }
-        report("seek+scan100", seeks, t.elapsed(), &mut lat);
+        report("seek+scan100", seeks, t.elapsed(), &mut lat, cpu0);
     }
     println!("{:?}", db.stats());
     db.close()?;
