@@ -305,12 +305,14 @@ impl Table {
         Box::new(Concat::new(first, end.max(first), move |i| {
             let raw = t.block_entries(i, fill_cache)?;
             let off = t.index.entries[i].1.offset;
-            let mut out = Vec::with_capacity(raw.len());
-            for (k, v) in raw {
+            // Keys are decoded as the entries are taken, not into a second
+            // vector first; a bad key is an error in its place, and the
+            // entries after it are still read.
+            let t = Arc::clone(&t);
+            Ok(Box::new(raw.into_iter().map(move |(k, v)| {
                 let k = InternalKey::decode(&k).ok_or_else(|| bad_key(&t.path, off, &k))?;
-                out.push(Ok((k, v)));
-            }
-            Ok(Box::new(out.into_iter()) as BoxIter)
+                Ok((k, v))
+            })) as BoxIter)
         }))
     }
 }
