@@ -302,14 +302,28 @@ impl Table {
             .min(n)
         });
         let t = Arc::clone(self);
+        let (lo, hi) = (lo.map(<[u8]>::to_vec), hi.map(<[u8]>::to_vec));
         Box::new(Concat::new(first, end.max(first), move |i| {
-            let (block, BlockSpans { keys, spans }) = t.block_entries(i, fill_cache)?;
+            let (block, BlockSpans { keys, mut spans }) = t.block_entries(i, fill_cache)?;
             let off = t.index.entries[i].1.offset;
+            // The first and last blocks drop the entries outside the bounds
+            // here, so the merge above never compares them (a seek's first
+            // block holds half a block before its key on average). A key
+            // that does not decode is kept: its error surfaces below.
+            let user_of = |kr: &std::ops::Range<usize>| key::split(&keys[kr.clone()]).map(|x| x.0);
+            if let Some(hi) = hi.as_deref().filter(|_| i + 1 == end) {
+                let keep = spans.partition_point(|(kr, _)| user_of(kr).is_none_or(|u| u <= hi));
+                spans.truncate(keep);
+            }
+            let skip = match lo.as_deref().filter(|_| i == first) {
+                Some(lo) => spans.partition_point(|(kr, _)| user_of(kr).is_some_and(|u| u < lo)),
+                None => 0,
+            };
             // Keys are decoded as the entries are taken, not into a second
             // vector first, and sliced once (the user key): a bad key is an
             // error in its place, and the entries after it are still read.
             let t = Arc::clone(&t);
-            Ok(Box::new(spans.into_iter().map(move |(kr, vr)| {
+            Ok(Box::new(spans.into_iter().skip(skip).map(move |(kr, vr)| {
                 let k = &keys[kr.clone()];
                 let (user, seq, kind) = key::split(k).ok_or_else(|| bad_key(&t.path, off, k))?;
                 let user = keys.slice(kr.start..kr.start + user.len());
