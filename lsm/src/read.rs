@@ -203,14 +203,17 @@ impl Inner {
             sources.push(t.iter(lk, hk));
         }
         for level in 1..NUM_LEVELS {
-            let tables = sv.version.overlapping(level, lk, hk);
-            if tables.is_empty() {
+            // The level's tables are reached through the version the
+            // iterator holds: no per-table clone of a level that may hold
+            // hundreds of tables past the few a short scan reads.
+            let span = sv.version.overlapping_span(level, lk, hk);
+            if span.is_empty() {
                 continue;
             }
             let (lo2, hi2) = (lk.map(<[u8]>::to_vec), hk.map(<[u8]>::to_vec));
-            let n = tables.len();
-            sources.push(Box::new(Concat::new(0, n, move |i| {
-                Ok(tables[i].iter(lo2.as_deref(), hi2.as_deref()))
+            let version = Arc::clone(&sv.version);
+            sources.push(Box::new(Concat::new(span.start, span.end, move |i| {
+                Ok(version.levels[level][i].iter(lo2.as_deref(), hi2.as_deref()))
             })));
         }
         DbIter::new(

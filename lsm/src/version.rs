@@ -52,6 +52,15 @@ fn after_largest(t: &Table, user: &[u8], p: u64) -> bool {
     }
 }
 
+/// `t`'s smallest user key is at most `user` (with prefix `p`).
+fn smallest_at_most(t: &Table, user: &[u8], p: u64) -> bool {
+    match t.user_prefix_smallest.cmp(&p) {
+        Ordering::Less => true,
+        Ordering::Greater => false,
+        Ordering::Equal => user_range(t).0 <= user,
+    }
+}
+
 impl Version {
     pub(crate) fn get(
         &self,
@@ -117,6 +126,29 @@ impl Version {
             })
             .cloned()
             .collect()
+    }
+
+    /// The positions in `level` (1 or deeper: sorted, disjoint) of the
+    /// tables whose user-key range meets `[lo, hi]` (None: open), found by
+    /// binary search: a range read opens its first tables without visiting
+    /// (or cloning) every table of the level up to its end.
+    pub(crate) fn overlapping_span(
+        &self,
+        level: usize,
+        lo: Option<&[u8]>,
+        hi: Option<&[u8]>,
+    ) -> std::ops::Range<usize> {
+        debug_assert!(level > 0, "L0 tables overlap: no span");
+        let tables = &self.levels[level];
+        let start = lo.map_or(0, |lo| {
+            let p = key::prefix(lo);
+            tables.partition_point(|t| after_largest(t, lo, p))
+        });
+        let end = hi.map_or(tables.len(), |hi| {
+            let p = key::prefix(hi);
+            tables.partition_point(|t| smallest_at_most(t, hi, p))
+        });
+        start..end.max(start)
     }
 
     pub(crate) fn level_bytes(&self, level: usize) -> u64 {

@@ -17,7 +17,7 @@ use crate::filter;
 use crate::iter::{BoxIter, Concat};
 use crate::key::{self, InternalKey, SeqNo, ValueKind};
 use crate::manifest::FileNumber;
-use crate::sstable::block::{Block, Bounds};
+use crate::sstable::block::{Block, BlockSpans, Bounds};
 use crate::sstable::footer::{FOOTER_SIZE_BYTES, Footer};
 use crate::sstable::index::{BlockHandle, Index};
 use crate::sstable::properties::Properties;
@@ -222,19 +222,19 @@ impl Table {
     /// a block read here enters the cache, once checked, only if
     /// `fill_cache` (compaction reads each block once and must not evict
     /// what readers use).
-    fn block_entries(&self, i: usize, fill_cache: bool) -> Result<Vec<(Bytes, Bytes)>> {
+    fn block_entries(&self, i: usize, fill_cache: bool) -> Result<(Block, BlockSpans)> {
         let h = self.index.entries[i].1;
         let (block, fresh) = match self.cache.get((self.number.0, h.offset)) {
             Some(b) => (b, false),
             None => (self.read_block(h)?, true),
         };
         let entries = block
-            .entries_shared(Some(self.bounds(i)))
+            .entries_spans(Some(self.bounds(i)))
             .map_err(|m| m.at(&self.path, h.offset))?;
         if fresh && fill_cache {
-            self.cache.insert((self.number.0, h.offset), block);
+            self.cache.insert((self.number.0, h.offset), block.clone());
         }
-        Ok(entries)
+        Ok((block, entries))
     }
 
     /// Whether the filter lets `hash` through (true without a filter).
@@ -302,15 +302,33 @@ impl Table {
             .min(n)
         });
         let t = Arc::clone(self);
+        let (lo, hi) = (lo.map(<[u8]>::to_vec), hi.map(<[u8]>::to_vec));
         Box::new(Concat::new(first, end.max(first), move |i| {
-            let raw = t.block_entries(i, fill_cache)?;
+            let (block, BlockSpans { keys, mut spans }) = t.block_entries(i, fill_cache)?;
             let off = t.index.entries[i].1.offset;
-            let mut out = Vec::with_capacity(raw.len());
-            for (k, v) in raw {
-                let k = InternalKey::decode(&k).ok_or_else(|| bad_key(&t.path, off, &k))?;
-                out.push(Ok((k, v)));
+            // The first and last blocks drop the entries outside the bounds
+            // here, so the merge above never compares them (a seek's first
+            // block holds half a block before its key on average). A key
+            // that does not decode is kept: its error surfaces below.
+            let user_of = |kr: &std::ops::Range<usize>| key::split(&keys[kr.clone()]).map(|x| x.0);
+            if let Some(hi) = hi.as_deref().filter(|_| i + 1 == end) {
+                let keep = spans.partition_point(|(kr, _)| user_of(kr).is_none_or(|u| u <= hi));
+                spans.truncate(keep);
             }
-            Ok(Box::new(out.into_iter()) as BoxIter)
+            let skip = match lo.as_deref().filter(|_| i == first) {
+                Some(lo) => spans.partition_point(|(kr, _)| user_of(kr).is_some_and(|u| u < lo)),
+                None => 0,
+            };
+            // Keys are decoded as the entries are taken, not into a second
+            // vector first, and sliced once (the user key): a bad key is an
+            // error in its place, and the entries after it are still read.
+            let t = Arc::clone(&t);
+            Ok(Box::new(spans.into_iter().skip(skip).map(move |(kr, vr)| {
+                let k = &keys[kr.clone()];
+                let (user, seq, kind) = key::split(k).ok_or_else(|| bad_key(&t.path, off, k))?;
+                let user = keys.slice(kr.start..kr.start + user.len());
+                Ok((InternalKey::new(user, seq, kind), block.slice(vr)))
+            })) as BoxIter)
         }))
     }
 }

@@ -20,4 +20,4 @@ mod tests;
 
 pub(crate) use builder::BlockBuilder;
 pub(crate) use order::Bounds;
-pub(crate) use reader::{Block, Malformed};
+pub(crate) use reader::{Block, BlockSpans, Malformed};

@@ -54,6 +54,14 @@ pub(super) fn header_past_end(pos: usize, end: usize) -> Malformed {
     Malformed::new("block entry header runs past the entries", end, pos)
 }
 
+/// A block's entries as [`Block::entries_spans`] returns them.
+pub(crate) struct BlockSpans {
+    /// Every encoded key of the block, one after the other.
+    pub(crate) keys: Bytes,
+    /// Per entry: its key's range in `keys`, its value's in the block.
+    pub(crate) spans: Vec<(std::ops::Range<usize>, std::ops::Range<usize>)>,
+}
+
 /// An entry's header, as [`Block::header`] reads it.
 pub(super) struct Header {
     pub(super) shared: usize,
@@ -244,17 +252,45 @@ impl Block {
         &self,
         bounds: Option<Bounds<'_>>,
     ) -> Result<Vec<(Bytes, Bytes)>, Malformed> {
-        let mut keys: Vec<u8> = Vec::new();
-        let mut spans: Vec<(std::ops::Range<usize>, std::ops::Range<usize>)> = Vec::new();
+        let spans = self.entries_spans(bounds)?;
+        Ok(spans
+            .spans
+            .into_iter()
+            .map(|(k, v)| (spans.keys.slice(k), self.data.slice(v)))
+            .collect())
+    }
+
+    /// The bytes at `range` of the block's contents (a value's range from
+    /// [`Block::entries_spans`]), sharing them.
+    pub(crate) fn slice(&self, range: std::ops::Range<usize>) -> Bytes {
+        self.data.slice(range)
+    }
+
+    /// Every entry's key and value as ranges: the keys into one buffer
+    /// holding them all, the values into the block's contents. Checks the
+    /// order as [`Block::entries_shared`] does; the caller slices only what
+    /// it keeps (an iterator slices a user key and a value per entry and
+    /// never the encoded key).
+    pub(crate) fn entries_spans(
+        &self,
+        bounds: Option<Bounds<'_>>,
+    ) -> Result<BlockSpans, Malformed> {
+        // A restart point per 16 entries and 24-byte keys are the default
+        // and the common case; the vectors grow when a block holds more.
+        // An entry takes at least 3 bytes (its lengths), which bounds the
+        // guess whatever the restart count claims.
+        let guess = (self.restarts * 16).min(self.restarts_offset / 3 + 1);
+        let mut spans: Vec<(std::ops::Range<usize>, std::ops::Range<usize>)> =
+            Vec::with_capacity(guess);
+        let mut keys: Vec<u8> = Vec::with_capacity(guess * 24);
         self.walk(bounds, |key, v| {
             spans.push((keys.len()..keys.len() + key.len(), v));
             keys.extend_from_slice(key);
         })?;
-        let keys = Bytes::from(keys);
-        Ok(spans
-            .into_iter()
-            .map(|(k, v)| (keys.slice(k), self.data.slice(v)))
-            .collect())
+        Ok(BlockSpans {
+            keys: Bytes::from(keys),
+            spans,
+        })
     }
 
     /// Every entry, in order.
