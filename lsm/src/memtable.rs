@@ -8,8 +8,10 @@
 //!
 //! # Memory
 //!
-//! An entry's key and value bytes are copied into 1 MiB chunks
-//! ([`ARENA_CHUNK_BYTES`]) shared by the memtable's entries, so an insert
+//! An entry's key and value bytes are copied into chunks shared by the
+//! memtable's entries (16 KiB first, doubling up to 1 MiB,
+//! [`ARENA_CHUNK_BYTES`]: a memtable replayed from a short log holds no
+//! more than it needs), so an insert
 //! allocates only its skiplist node, and the caller's buffers are freed by
 //! the caller's thread. Without the arena each entry held the caller's
 //! key and value allocations until the flush thread dropped the memtable:
@@ -151,8 +153,14 @@ impl Eq for dyn Lookup + '_ {}
 /// Per-entry overhead counted against the write buffer, beyond key and value.
 const ENTRY_OVERHEAD_BYTES: usize = 64;
 
-/// Bytes of one arena chunk.
+/// Bytes of an arena chunk once the memtable has grown: the first chunk is
+/// [`ARENA_FIRST_CHUNK_BYTES`] and each next one twice the last, so a
+/// memtable that holds a few entries (a store opened to read, a replayed
+/// short log) does not take a whole chunk.
 pub(crate) const ARENA_CHUNK_BYTES: usize = 1 << 20;
+
+/// Bytes of the first arena chunk.
+const ARENA_FIRST_CHUNK_BYTES: usize = 16 << 10;
 
 /// An entry whose key and value together exceed this keeps the caller's
 /// buffers instead of a copy in the arena: one allocation is nothing next
@@ -165,10 +173,19 @@ pub(crate) struct Memtable {
     map: SkipMap<MemKey, ()>,
     /// The free tail of the current arena chunk. Locked by the one writer
     /// at a time, so never contended.
-    arena: Mutex<BytesMut>,
+    arena: Mutex<Arena>,
     size_bytes: AtomicUsize,
     /// Tombstones inserted, for [`Memtable::tombstones`].
     tombstones: AtomicUsize,
+}
+
+/// The arena's current chunk and the size of the next.
+#[derive(Debug, Default)]
+struct Arena {
+    /// The free tail of the current chunk.
+    free: BytesMut,
+    /// Bytes of the last chunk taken (0 before the first).
+    chunk_bytes: usize,
 }
 
 /// An entry as the iterators and flush see it.
@@ -200,12 +217,13 @@ impl Memtable {
             return (user, value);
         }
         let mut a = self.arena.lock();
-        if a.capacity() < n {
-            *a = BytesMut::with_capacity(ARENA_CHUNK_BYTES);
+        if a.free.capacity() < n {
+            a.chunk_bytes = (a.chunk_bytes * 2).clamp(ARENA_FIRST_CHUNK_BYTES, ARENA_CHUNK_BYTES);
+            a.free = BytesMut::with_capacity(a.chunk_bytes.max(n));
         }
-        a.extend_from_slice(&user);
-        a.extend_from_slice(&value);
-        let both = a.split_to(n).freeze();
+        a.free.extend_from_slice(&user);
+        a.free.extend_from_slice(&value);
+        let both = a.free.split_to(n).freeze();
         (both.slice(..user.len()), both.slice(user.len()..))
     }
 
