@@ -294,6 +294,9 @@ pub struct EngineRun {
     pub writer_ops_per_sec: f64,
     /// Peak resident memory of the process during the run, MiB.
     pub peak_rss_mib: f64,
+    /// Wall time of the engine's whole run, seconds: phases, settling,
+    /// reopening, removing files.
+    pub wall_secs: f64,
     /// The error that stopped the run early, if one did.
     pub error: Option<String>,
 }
@@ -567,14 +570,17 @@ pub fn run_engine(
         amplification: Vec::new(),
         writer_ops_per_sec: 0.0,
         peak_rss_mib: 0.0,
+        wall_secs: 0.0,
         error: None,
     };
+    let started = Instant::now();
     reset_peak_rss();
     if let Err(e) = phases(spec, &dir, sizes, &mut run, progress) {
         run.error = Some(e);
     }
     run.peak_rss_mib = peak_rss_mib();
     let _ = std::fs::remove_dir_all(&dir);
+    run.wall_secs = started.elapsed().as_secs_f64();
     run
 }
 
@@ -1058,6 +1064,7 @@ pub fn section(runs: &[EngineRun], sizes: Sizes) -> Section {
                     Cell::Text(r.name.clone()),
                     r.peak_rss_mib.into(),
                     r.writer_ops_per_sec.into(),
+                    r.wall_secs.into(),
                 ]
             })
             .collect(),
