@@ -1103,6 +1103,23 @@ pub fn section(runs: &[EngineRun], sizes: Sizes) -> Section {
          LMDB a sync per commit), from 1 and from 4 threads, on a fresh store."
             .into(),
     ];
+    for r in runs {
+        for (name, wanted) in [
+            ("fillrandom", sizes.keys),
+            ("fillrandom (1 KiB values)", k1),
+            ("fillrandom (4 KiB values)", k2),
+        ] {
+            if let Some(p) = find(r, name).filter(|p| p.ops < wanted) {
+                notes.push(format!(
+                    "**{}** loaded {} of {} keys in its {name} budget; the phases after it \
+                     read those.",
+                    r.name,
+                    super::thousands(p.ops),
+                    super::thousands(wanted)
+                ));
+            }
+        }
+    }
     notes.extend(runs.iter().filter_map(|r| {
         r.error
             .as_ref()
