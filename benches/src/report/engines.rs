@@ -1338,6 +1338,15 @@ mod tests {
         let fill = run.phases.iter().find(|p| p.name == "fillrandom").unwrap();
         assert_eq!(fill.ops, 10);
         assert_eq!(run.amplification[0].keys, 10);
+        let section = section(&[run], sizes);
+        assert!(
+            section
+                .notes
+                .iter()
+                .any(|n| n.contains("loaded 10 of 2,000 keys in its fillrandom budget")),
+            "{:?}",
+            section.notes
+        );
     }
 
     #[test]
