@@ -1047,13 +1047,14 @@ pub fn section(runs: &[EngineRun], sizes: Sizes) -> Section {
         rows: amplification_rows,
     });
     tables.push(Table {
-        caption: "Peak resident memory of each engine's run, and the writer's rate beside the \
-                  reader of readwhilewriting."
+        caption: "Peak resident memory of each engine's run, the writer's rate beside the \
+                  reader of readwhilewriting, and the wall time of the engine's whole run."
             .into(),
         columns: [
             "engine",
             "peak memory (MiB)",
             "readwhilewriting writer (ops/s)",
+            "run (s)",
         ]
         .map(String::from)
         .to_vec(),
@@ -1309,6 +1310,13 @@ mod tests {
             assert!(run.amplification.iter().all(|a| a.space > 0.0));
             let section = section(&[run], sizes);
             assert_eq!(section.tables[0].rows.len(), names.len());
+            for table in &section.tables {
+                assert!(
+                    table.rows.iter().all(|r| r.len() == table.columns.len()),
+                    "{}",
+                    table.caption
+                );
+            }
         }
     }
 
