@@ -111,14 +111,14 @@ impl Sizes {
             value_len: 100,
             fillseq_secs: secs(60.0, 60.0, 120.0, 30.0),
             fill_secs: secs(60.0, 60.0, 120.0, 150.0),
-            phase_secs: secs(60.0, 10.0, 20.0, 5.0),
+            phase_secs: secs(60.0, 3.0, 10.0, 5.0),
             // About the same bytes as the 100-byte run (2.3 GB at large).
             big_values: [
                 (1024, pick(500, 20_000, 100_000, 2_000_000)),
                 (4096, pick(200, 5_000, 25_000, 500_000)),
             ],
             big_fill_secs: secs(60.0, 20.0, 30.0, 25.0),
-            durable_ops: pick(100, 2_000, 10_000, 100_000),
+            durable_ops: pick(100, 1_000, 10_000, 100_000),
         }
     }
 
