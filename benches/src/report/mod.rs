@@ -401,6 +401,23 @@ mod tests {
     use super::*;
 
     #[test]
+    fn scales_are_named_and_large_grows_only_the_engines() {
+        for (name, scale) in [
+            ("tiny", Scale::Tiny),
+            ("quick", Scale::Quick),
+            ("full", Scale::Full),
+            ("large", Scale::Large),
+        ] {
+            assert_eq!(Scale::from_name(name), Ok(scale));
+        }
+        assert!(Scale::from_name("huge").unwrap_err().contains("large"));
+        assert_eq!(Scale::Large.pick(1, 2, 3), 3);
+        assert_eq!(Scale::Large.pick4(1, 2, 3, 4), 4);
+        assert_eq!(Scale::Full.pick4(1, 2, 3, 4), 3);
+        assert_eq!(engines::Sizes::of(Scale::Large).keys, 20_000_000);
+    }
+
+    #[test]
     fn numbers_are_printed_readably() {
         assert_eq!(format_num(1_234_567.0), "1,234,567");
         assert_eq!(format_num(-1234.0), "-1,234");
