@@ -302,6 +302,25 @@ fn format_num(v: f64) -> String {
     }
 }
 
+/// The peers this binary measures, for the report's header.
+fn peers_line(peers: bool) -> String {
+    let mut built = Vec::new();
+    if peers {
+        built.push("fjall, redb (`--features peers`)");
+    }
+    if cfg!(feature = "rocksdb") {
+        built.push("RocksDB (`rocksdb`)");
+    }
+    if cfg!(feature = "lmdb") {
+        built.push("LMDB (`lmdb`)");
+    }
+    if built.is_empty() {
+        "not built (add `--features peers`, `rocksdb`, `lmdb`)".into()
+    } else {
+        format!("measured in the same run: {}", built.join(", "))
+    }
+}
+
 fn markdown(report: &Report, command: &str) -> String {
     let m = &report.machine;
     let mut s = String::new();
@@ -317,14 +336,7 @@ fn markdown(report: &Report, command: &str) -> String {
         ("kernel", m.kernel.as_str()),
         ("data directory filesystem", m.filesystem.as_str()),
         ("scale", &format!("{:?}", report.scale)),
-        (
-            "peers",
-            if report.peers {
-                "measured in the same run (`--features peers`)"
-            } else {
-                "not built (add `--features peers`)"
-            },
-        ),
+        ("peers", &peers_line(report.peers)),
     ] {
         let _ = writeln!(s, "| {k} | {v} |");
     }
