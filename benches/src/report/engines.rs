@@ -97,9 +97,11 @@ impl Sizes {
     /// each: fillseq 30 s + fillrandom 150 s (all 20 M keys for an engine
     /// filling at 134 k keys/s or more) + two larger-value fills of 25 s +
     /// 22 other phases of 5 s = 340 s of budgets, plus settling, closing,
-    /// evicting, reopening and removing files, measured at 25-50 s per
-    /// engine (1-15 M keys loaded, a loaded 2-core machine, debug-info
-    /// build). An engine faster than its budgets finishes sooner.
+    /// evicting, reopening and removing files: 2-8 s per engine in a
+    /// release run at a tenth of the budgets (`--budget-factor 0.1`,
+    /// 1.6-4.8 M keys loaded), 25-50 s in a debug-info run on a busy
+    /// machine; allow 30 s at 20 M keys. Six engines: 6 × 370 s = 37 min
+    /// at most. An engine faster than its budgets finishes sooner.
     pub fn of(scale: Scale) -> Sizes {
         let pick = |tiny, quick, full, large| scale.pick4(tiny, quick, full, large);
         let secs =
