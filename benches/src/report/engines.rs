@@ -93,7 +93,7 @@ impl Sizes {
     /// The sizes of a scale, 16-byte keys and 100-byte values.
     ///
     /// The large tier's budgets, so six engines (lsm, btree, fjall, redb,
-    /// RocksDB, LMDB) finish in 40 minutes on a 2-core machine, about 390 s
+    /// RocksDB, LMDB) finish in 40 minutes on a 2-core machine, about 370 s
     /// each: fillseq 30 s + fillrandom 150 s (all 20 M keys for an engine
     /// filling at 134 k keys/s or more) + two larger-value fills of 25 s +
     /// 22 other phases of 5 s = 340 s of budgets, plus settling, closing,
