@@ -1,4 +1,4 @@
-//! `cargo run --release -p benches --bin report -- [--quick] [--out DIR] [--only NAME...]`:
+//! `cargo run --release -p benches --bin report -- [--scale tiny|quick|full|large] [--out DIR] [--only NAME...]`:
 //! runs the workloads and writes `DIR/index.md`, SVG plots and `results.json`.
 
 use std::path::PathBuf;
@@ -11,12 +11,21 @@ use indicatif::{ProgressBar, ProgressStyle};
 #[derive(Parser, Debug)]
 #[command(version, about, long_about = None, after_help = "Example:\n  cargo run --release -p benches --features peers --bin report -- --quick --out target/report")]
 struct Args {
-    /// Smaller sizes: finishes in under five minutes on a 2-core machine.
-    #[arg(long, conflicts_with = "tiny")]
+    /// How large: tiny (seconds; tests the harness), quick (under five
+    /// minutes), full (a million keys), large (20 M keys, 40 minutes on a
+    /// 2-core machine with every peer).
+    #[arg(long, default_value = "full", value_parser = Scale::from_name)]
+    scale: Scale,
+    /// Same as `--scale quick`.
+    #[arg(long, conflicts_with_all = ["tiny", "scale"])]
     quick: bool,
-    /// Seconds in all; for testing the harness itself.
-    #[arg(long)]
+    /// Same as `--scale tiny`.
+    #[arg(long, conflicts_with = "scale")]
     tiny: bool,
+    /// Multiplies every engine phase's time budget (1: as calibrated for a
+    /// 2-core machine).
+    #[arg(long, default_value_t = 1.0)]
+    budget_factor: f64,
     /// Where to write index.md, the SVG plots and results.json.
     #[arg(long, default_value = "target/report")]
     out: PathBuf,
@@ -29,13 +38,37 @@ struct Args {
     data: PathBuf,
 }
 
+/// ` --features a,b` for the features this binary was built with.
+fn features() -> String {
+    let on: Vec<&str> = [
+        (cfg!(feature = "peers"), "peers"),
+        (cfg!(feature = "rocksdb"), "rocksdb"),
+        (cfg!(feature = "lmdb"), "lmdb"),
+    ]
+    .into_iter()
+    .filter_map(|(on, name)| on.then_some(name))
+    .collect();
+    if on.is_empty() {
+        String::new()
+    } else {
+        format!(" --features {}", on.join(","))
+    }
+}
+
 fn main() -> std::process::ExitCode {
     let args = Args::parse();
     let scale = match (args.tiny, args.quick) {
         (true, _) => Scale::Tiny,
         (_, true) => Scale::Quick,
-        _ => Scale::Full,
+        _ => args.scale,
     };
+    if !(args.budget_factor.is_finite() && args.budget_factor > 0.0) {
+        eprintln!(
+            "error: --budget-factor {} is not a positive number",
+            args.budget_factor
+        );
+        return std::process::ExitCode::from(2);
+    }
     let known: Vec<&str> = report::workloads().iter().map(|w| w.name).collect();
     if let Some(bad) = args.only.iter().find(|o| !known.contains(&o.as_str())) {
         eprintln!(
@@ -60,7 +93,12 @@ fn main() -> std::process::ExitCode {
         eprintln!("error: creating {}: {e}", args.data.display());
         return std::process::ExitCode::from(2);
     }
-    let result = report::run(scale, &args.only, &args.data, &mut |step| {
+    let context = report::Context {
+        scale,
+        data_dir: args.data.clone(),
+        budget_factor: args.budget_factor,
+    };
+    let result = report::run_with(&context, &args.only, &mut |step| {
         if started {
             bar.inc(1);
         }
@@ -71,12 +109,7 @@ fn main() -> std::process::ExitCode {
     let command = std::env::args().collect::<Vec<_>>().join(" ");
     let command = format!(
         "cargo run --release -p benches{} --bin report --{}",
-        match (result.peers, cfg!(feature = "rocksdb")) {
-            (true, true) => " --features peers,rocksdb",
-            (true, false) => " --features peers",
-            (false, true) => " --features rocksdb",
-            (false, false) => "",
-        },
+        features(),
         command
             .split_once(' ')
             .map_or(String::new(), |(_, rest)| format!(" {rest}"))

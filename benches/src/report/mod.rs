@@ -24,17 +24,46 @@ pub enum Scale {
     Tiny,
     /// Under five minutes on a 2-core machine.
     Quick,
-    /// The sizes the crate READMEs quote.
+    /// A million keys: the sizes the report used to stop at.
     Full,
+    /// At the scale users run engines: 20 M keys, 36× the block cache,
+    /// every phase bounded by a time budget; 40 minutes on a 2-core machine.
+    Large,
 }
 
 impl Scale {
-    /// `tiny`, `quick`, `full` of some quantity.
+    /// `tiny`, `quick`, `full` of some quantity; `Large` takes `full`
+    /// (the structure workloads do not grow past it).
     pub fn pick<T>(self, tiny: T, quick: T, full: T) -> T {
         match self {
             Scale::Tiny => tiny,
             Scale::Quick => quick,
-            Scale::Full => full,
+            Scale::Full | Scale::Large => full,
+        }
+    }
+
+    /// `tiny`, `quick`, `full`, `large` of some quantity.
+    pub fn pick4<T>(self, tiny: T, quick: T, full: T, large: T) -> T {
+        match self {
+            Scale::Large => large,
+            _ => self.pick(tiny, quick, full),
+        }
+    }
+
+    /// The scale named `tiny`, `quick`, `full` or `large`.
+    ///
+    /// # Errors
+    ///
+    /// Any other name, with the known ones.
+    pub fn from_name(name: &str) -> Result<Scale, String> {
+        match name {
+            "tiny" => Ok(Scale::Tiny),
+            "quick" => Ok(Scale::Quick),
+            "full" => Ok(Scale::Full),
+            "large" => Ok(Scale::Large),
+            other => Err(format!(
+                "no scale named {other:?} (known: tiny, quick, full, large)"
+            )),
         }
     }
 }
@@ -135,6 +164,9 @@ pub struct Context {
     /// Where engines keep their files (a real disk, not tmpfs, for write
     /// amplification to be measured).
     pub data_dir: std::path::PathBuf,
+    /// Every engine phase's time budget is multiplied by this (1 as
+    /// calibrated for a 2-core machine).
+    pub budget_factor: f64,
 }
 
 /// A workload: its name and the function that runs it.
@@ -158,13 +190,13 @@ pub fn workloads() -> Vec<Workload> {
     all.push(Workload {
         name: "engines",
         run: run_engines,
-        steps: 4 * adapters::engines().len() as u64,
+        steps: engines::STEPS_PER_ENGINE * adapters::engines().len() as u64,
     });
     all
 }
 
 fn run_engines(context: &Context, progress: Progress<'_>) -> Section {
-    let sizes = engines::Sizes::of(context.scale);
+    let sizes = engines::Sizes::of(context.scale).budgets_times(context.budget_factor);
     let runs: Vec<engines::EngineRun> = adapters::engines()
         .iter()
         .map(|spec| engines::run_engine(spec, &context.data_dir, sizes, progress))
@@ -193,14 +225,24 @@ pub fn run(
     data_dir: &Path,
     progress: &mut dyn FnMut(&str),
 ) -> Report {
-    let context = Context {
-        scale,
-        data_dir: data_dir.to_path_buf(),
-    };
+    run_with(
+        &Context {
+            scale,
+            data_dir: data_dir.to_path_buf(),
+            budget_factor: 1.0,
+        },
+        only,
+        progress,
+    )
+}
+
+/// [`run`] with every setting of `context`.
+pub fn run_with(context: &Context, only: &[String], progress: &mut dyn FnMut(&str)) -> Report {
+    let (scale, data_dir) = (context.scale, context.data_dir.as_path());
     let sections = workloads()
         .into_iter()
         .filter(|w| only.is_empty() || only.iter().any(|o| o == w.name))
-        .map(|w| (w.run)(&context, progress))
+        .map(|w| (w.run)(context, progress))
         .collect();
     Report {
         machine: Machine::detect(data_dir),
@@ -260,6 +302,25 @@ fn format_num(v: f64) -> String {
     }
 }
 
+/// The peers this binary measures, for the report's header.
+fn peers_line(peers: bool) -> String {
+    let mut built = Vec::new();
+    if peers {
+        built.push("fjall, redb (`--features peers`)");
+    }
+    if cfg!(feature = "rocksdb") {
+        built.push("RocksDB (`rocksdb`)");
+    }
+    if cfg!(feature = "lmdb") {
+        built.push("LMDB (`lmdb`)");
+    }
+    if built.is_empty() {
+        "not built (add `--features peers`, `rocksdb`, `lmdb`)".into()
+    } else {
+        format!("measured in the same run: {}", built.join(", "))
+    }
+}
+
 fn markdown(report: &Report, command: &str) -> String {
     let m = &report.machine;
     let mut s = String::new();
@@ -275,14 +336,7 @@ fn markdown(report: &Report, command: &str) -> String {
         ("kernel", m.kernel.as_str()),
         ("data directory filesystem", m.filesystem.as_str()),
         ("scale", &format!("{:?}", report.scale)),
-        (
-            "peers",
-            if report.peers {
-                "measured in the same run (`--features peers`)"
-            } else {
-                "not built (add `--features peers`)"
-            },
-        ),
+        ("peers", &peers_line(report.peers)),
     ] {
         let _ = writeln!(s, "| {k} | {v} |");
     }
@@ -357,6 +411,23 @@ fn json(report: &Report) -> serde_json::Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn scales_are_named_and_large_grows_only_the_engines() {
+        for (name, scale) in [
+            ("tiny", Scale::Tiny),
+            ("quick", Scale::Quick),
+            ("full", Scale::Full),
+            ("large", Scale::Large),
+        ] {
+            assert_eq!(Scale::from_name(name), Ok(scale));
+        }
+        assert!(Scale::from_name("huge").unwrap_err().contains("large"));
+        assert_eq!(Scale::Large.pick(1, 2, 3), 3);
+        assert_eq!(Scale::Large.pick4(1, 2, 3, 4), 4);
+        assert_eq!(Scale::Full.pick4(1, 2, 3, 4), 3);
+        assert_eq!(engines::Sizes::of(Scale::Large).keys, 20_000_000);
+    }
 
     #[test]
     fn numbers_are_printed_readably() {
