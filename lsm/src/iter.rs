@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
-use crate::key::{InternalKey, SeqNo, ValueKind};
+use crate::key::{self, InternalKey, SeqNo, ValueKind};
 use crate::{Result, Version};
 
 /// An internal entry: key and value.
@@ -90,27 +90,57 @@ struct Child {
     iter: BoxIter,
     front: Option<Result<Entry>>,
     back: Option<Result<Entry>>,
+    /// [`key::prefix`] of the front entry's user key (0 for an error or
+    /// none): the merge compares these words first and the keys only on a
+    /// tie, so most comparisons read no key bytes.
+    front_prefix: u64,
+    /// [`key::prefix`] of the back entry's user key, likewise.
+    back_prefix: u64,
+}
+
+/// The prefix word of an entry's user key; 0 for an error (errors are
+/// ordered by [`before`] and [`after`] before any prefix is read).
+fn prefix_of(e: &Option<Result<Entry>>) -> u64 {
+    match e {
+        Some(Ok((k, _))) => key::prefix(&k.user),
+        _ => 0,
+    }
 }
 
 /// Merges sources in internal-key order. Sources with equal keys cannot
 /// occur (sequence numbers are unique), so order among them is irrelevant.
+///
+/// The child holding the smallest front (largest back) is remembered until
+/// an entry is taken, so a peek followed by a take, as [`DbIter`] does
+/// once per entry, compares the children once, not twice.
 pub(crate) struct Merge {
     children: Vec<Child>,
+    best_front: Option<usize>,
+    best_back: Option<usize>,
 }
 
-fn before(a: &Result<Entry>, b: &Result<Entry>) -> bool {
+/// Whether `a` (user-key prefix `pa`) comes before `b` (prefix `pb`): an
+/// error first, then by prefix, then by internal key.
+fn before(a: &Result<Entry>, pa: u64, b: &Result<Entry>, pb: u64) -> bool {
     match (a, b) {
         (Err(_), _) => true,
         (_, Err(_)) => false,
-        (Ok(a), Ok(b)) => a.0.cmp(&b.0) == Ordering::Less,
+        (Ok(a), Ok(b)) => match pa.cmp(&pb) {
+            Ordering::Equal => a.0.cmp(&b.0) == Ordering::Less,
+            o => o == Ordering::Less,
+        },
     }
 }
 
-fn after(a: &Result<Entry>, b: &Result<Entry>) -> bool {
+/// Whether `a` comes after `b`, errors first, as [`before`] from the back.
+fn after(a: &Result<Entry>, pa: u64, b: &Result<Entry>, pb: u64) -> bool {
     match (a, b) {
         (Err(_), _) => true,
         (_, Err(_)) => false,
-        (Ok(a), Ok(b)) => a.0.cmp(&b.0) == Ordering::Greater,
+        (Ok(a), Ok(b)) => match pa.cmp(&pb) {
+            Ordering::Equal => a.0.cmp(&b.0) == Ordering::Greater,
+            o => o == Ordering::Greater,
+        },
     }
 }
 
@@ -123,45 +153,80 @@ impl Merge {
                     iter,
                     front: None,
                     back: None,
+                    front_prefix: 0,
+                    back_prefix: 0,
                 })
                 .collect(),
+            best_front: None,
+            best_back: None,
         }
     }
 
     fn best_front(&mut self) -> Option<usize> {
+        if let Some(i) = self.best_front {
+            return Some(i);
+        }
         let mut best: Option<usize> = None;
         for i in 0..self.children.len() {
             let c = &mut self.children[i];
             if c.front.is_none() {
-                c.front = c.iter.next().or_else(|| c.back.take());
+                c.front = c.iter.next().or_else(|| {
+                    // The source is spent: what the back holds comes next,
+                    // and the back's remembered best may be gone.
+                    let b = c.back.take();
+                    if b.is_some() {
+                        self.best_back = None;
+                    }
+                    b
+                });
+                c.front_prefix = prefix_of(&c.front);
             }
-            if let Some(x) = &self.children[i].front
+            let c = &self.children[i];
+            if let Some(x) = &c.front
                 && best.is_none_or(|b| {
-                    self.children[b]
-                        .front
+                    let y = &self.children[b];
+                    y.front
                         .as_ref()
-                        .is_some_and(|y| before(x, y))
+                        .is_some_and(|y1| before(x, c.front_prefix, y1, y.front_prefix))
                 })
             {
                 best = Some(i);
             }
         }
+        self.best_front = best;
         best
     }
 
     fn best_back(&mut self) -> Option<usize> {
+        if let Some(i) = self.best_back {
+            return Some(i);
+        }
         let mut best: Option<usize> = None;
         for i in 0..self.children.len() {
             let c = &mut self.children[i];
             if c.back.is_none() {
-                c.back = c.iter.next_back().or_else(|| c.front.take());
+                c.back = c.iter.next_back().or_else(|| {
+                    let f = c.front.take();
+                    if f.is_some() {
+                        self.best_front = None;
+                    }
+                    f
+                });
+                c.back_prefix = prefix_of(&c.back);
             }
-            if let Some(x) = &self.children[i].back
-                && best.is_none_or(|b| self.children[b].back.as_ref().is_some_and(|y| after(x, y)))
+            let c = &self.children[i];
+            if let Some(x) = &c.back
+                && best.is_none_or(|b| {
+                    let y = &self.children[b];
+                    y.back
+                        .as_ref()
+                        .is_some_and(|y1| after(x, c.back_prefix, y1, y.back_prefix))
+                })
             {
                 best = Some(i);
             }
         }
+        self.best_back = best;
         best
     }
 
@@ -182,6 +247,7 @@ impl Iterator for Merge {
     type Item = Result<Entry>;
     fn next(&mut self) -> Option<Result<Entry>> {
         let i = self.best_front()?;
+        self.best_front = None;
         self.children[i].front.take()
     }
 }
@@ -189,6 +255,7 @@ impl Iterator for Merge {
 impl DoubleEndedIterator for Merge {
     fn next_back(&mut self) -> Option<Result<Entry>> {
         let i = self.best_back()?;
+        self.best_back = None;
         self.children[i].back.take()
     }
 }
