@@ -4,8 +4,11 @@
 //! Loads `N` distinct 16-byte keys in random order (100-byte values by
 //! default) with `Options::default()`, then `flush` + `wait_idle`, then:
 //! readrandom (`N/10` gets of present keys), readmissing (`N/10` gets of
-//! absent keys), readseq (one full scan) and seekrandom + scan100 (`N/100`
-//! seeks, each reading 100 pairs). Per phase it prints ops/s, the p99
+//! absent keys), readseq (one full scan), seekrandom + scan100 (`N/100`
+//! seeks, each reading 100 pairs) and shortscan (`N/100` seeks, each
+//! reading a uniformly drawn 1 to 100 pairs: YCSB-E's scan lengths, its
+//! start keys uniform rather than Zipfian). `SCALE_SEEKS=K` sets the seeks
+//! of both scan phases (more seeks: a finer CPU-time figure). Per phase it prints ops/s, the p99
 //! latency and the CPU time of the calling thread per op (on a shared
 //! machine the wall clock also counts other processes' turns); for the fill also the longest single put, p99.9, and the bytes
 //! this process wrote to the file system (`/proc/self/io` `write_bytes`)
@@ -15,7 +18,7 @@
 //!
 //! Without `dir` the store goes to a fresh temporary directory, deleted at
 //! the end. One phase only: `SCALE_PHASES=fill,readrandom` (comma list of
-//! fill, readrandom, readmissing, readseq, seekrandom); without `fill`, an
+//! fill, readrandom, readmissing, readseq, seekrandom, shortscan); without `fill`, an
 //! existing store in `dir` is reopened and read.
 
 #![allow(clippy::print_stdout, reason = "the example reports its measurements")]
@@ -114,7 +117,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let value_bytes: usize = args.next().and_then(|s| s.parse().ok()).unwrap_or(100);
     let keep = args.next();
     let phases = std::env::var("SCALE_PHASES")
-        .unwrap_or_else(|_| "fill,readrandom,readmissing,readseq,seekrandom".into());
+        .unwrap_or_else(|_| "fill,readrandom,readmissing,readseq,seekrandom,shortscan".into());
+    let seeks: u64 = std::env::var("SCALE_SEEKS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or((n / 100).max(1));
     let on = |p: &str| phases.split(',').any(|x| x == p);
     let tmp;
     let dir = match &keep {
@@ -214,7 +221,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         );
     }
     if on("seekrandom") {
-        let seeks = (n / 100).max(1);
         let mut lat = Lat::with_capacity(seeks as usize);
         let cpu0 = cpu_seconds(true);
         let t = Instant::now();
@@ -226,6 +232,20 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             assert!(got > 0);
         }
         report("seek+scan100", seeks, t.elapsed(), &mut lat, cpu0);
+    }
+    if on("shortscan") {
+        let mut lat = Lat::with_capacity(seeks as usize);
+        let cpu0 = cpu_seconds(true);
+        let t = Instant::now();
+        for _ in 0..seeks {
+            let k = key(rand(n), 0);
+            let len = 1 + rand(100) as usize;
+            let t0 = Instant::now();
+            let got = db.range(k.as_slice()..).take(len).count();
+            lat.push(t0.elapsed());
+            assert!(got > 0);
+        }
+        report("shortscan", seeks, t.elapsed(), &mut lat, cpu0);
     }
     println!("{:?}", db.stats());
     db.close()?;
