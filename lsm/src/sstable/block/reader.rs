@@ -201,20 +201,12 @@ impl Block {
         Ok(&self.data[p..kend])
     }
 
-    /// The first entry whose key is at least the internal key `(user,
-    /// trailer)`: its key is left in `key` (a caller's reused buffer, so a
-    /// lookup allocates nothing) and its value returned. The answer holds
-    /// only for a block whose order [`Block::check_order`] checked (a table
-    /// checks each block before it serves a lookup or enters the cache):
-    /// the search reads a few entries, not the whole block.
-    pub(crate) fn seek(
-        &self,
-        user: &[u8],
-        trailer: u64,
-        key: &mut Vec<u8>,
-    ) -> Result<Option<Bytes>, Malformed> {
-        // Binary search for the last restart whose key is below the target;
-        // restart keys are compared where they lie in the block.
+    /// Where the entries to read for the internal key `(user, trailer)`
+    /// start: the last restart point whose key is below it (the first
+    /// restart point if none is), found by binary search over the restart
+    /// keys where they lie in the block. Holds only for a block whose order
+    /// [`Block::check_order`] checked.
+    pub(crate) fn restart_before(&self, user: &[u8], trailer: u64) -> Result<usize, Malformed> {
         let (mut lo, mut hi) = (0usize, self.restarts - 1);
         while lo < hi {
             let mid = (lo + hi).div_ceil(2);
@@ -232,7 +224,65 @@ impl Block {
                 hi = mid - 1;
             }
         }
-        let mut pos = self.restart(lo);
+        Ok(self.restart(lo))
+    }
+
+    /// The entries from the restart point at `pos` (from
+    /// [`Block::restart_before`], or 0) to the block's end, as
+    /// [`Block::entries_spans`] returns them but without its order checks:
+    /// only for a block whose order was checked when it entered the cache.
+    /// Each entry's lengths are still checked against the block.
+    pub(crate) fn spans_from(&self, pos: usize) -> Result<BlockSpans, Malformed> {
+        if pos > self.restarts_offset {
+            return Err(Malformed::new(
+                "block restart point past the entries",
+                self.restarts_offset,
+                pos,
+            ));
+        }
+        // Each entry's position follows from the lengths before it, so a
+        // block the CPU cache lacks would be read one miss after another.
+        // Loads of every line first, independent of each other, overlap
+        // those misses (a safe stand-in for a prefetch).
+        let mut touch = 0u8;
+        for b in self.data[pos..self.restarts_offset].iter().step_by(64) {
+            touch ^= *b;
+        }
+        std::hint::black_box(touch);
+        let guess = ((self.restarts_offset - pos) / 24).max(1);
+        let mut spans: Vec<(std::ops::Range<usize>, std::ops::Range<usize>)> =
+            Vec::with_capacity(guess);
+        let mut keys: Vec<u8> = Vec::with_capacity(guess * 24);
+        let mut p = pos;
+        let mut prev = 0..0;
+        while p < self.restarts_offset {
+            let h = self.header(p, prev.len())?;
+            let start = keys.len();
+            keys.extend_from_within(prev.start..prev.start + h.shared);
+            keys.extend_from_slice(&self.data[h.delta.clone()]);
+            prev = start..keys.len();
+            spans.push((prev.clone(), h.delta.end..h.vend));
+            p = h.vend;
+        }
+        Ok(BlockSpans {
+            keys: Bytes::from(keys),
+            spans,
+        })
+    }
+
+    /// The first entry whose key is at least the internal key `(user,
+    /// trailer)`: its key is left in `key` (a caller's reused buffer, so a
+    /// lookup allocates nothing) and its value returned. The answer holds
+    /// only for a block whose order [`Block::check_order`] checked (a table
+    /// checks each block before it serves a lookup or enters the cache):
+    /// the search reads a few entries, not the whole block.
+    pub(crate) fn seek(
+        &self,
+        user: &[u8],
+        trailer: u64,
+        key: &mut Vec<u8>,
+    ) -> Result<Option<Bytes>, Malformed> {
+        let mut pos = self.restart_before(user, trailer)?;
         key.clear();
         while pos < self.restarts_offset {
             let (next, v) = self.decode_at(pos, key)?;

@@ -49,6 +49,39 @@ fn seek_finds_first_entry_at_or_after_target() {
 }
 
 #[test]
+fn spans_from_a_restart_hold_every_entry_at_or_after_the_target() {
+    let mut b = BlockBuilder::new(4);
+    for i in (0..200).step_by(2) {
+        b.add(&k(i), format!("v{i}").as_bytes());
+    }
+    let block = Block::new(Bytes::from(b.finish())).expect("block");
+    let all = block.entries_spans(None).expect("all");
+    let seek = crate::key::trailer(SeqNo(crate::key::SEQNO_MAX), ValueKind::SEEK);
+    for i in 0..201 {
+        let user = format!("key{i:06}");
+        let pos = block
+            .restart_before(user.as_bytes(), seek)
+            .expect("restart");
+        let from = block.spans_from(pos).expect("spans");
+        // A tail of the whole block's entries, the same bytes...
+        let skipped = all.spans.len() - from.spans.len();
+        for ((ka, va), (kb, vb)) in all.spans[skipped..].iter().zip(&from.spans) {
+            assert_eq!(all.keys[ka.clone()], from.keys[kb.clone()]);
+            assert_eq!(va, vb);
+        }
+        // ...starting at most one restart interval (4) before the target.
+        let first_at_or_after = (i as usize).div_ceil(2);
+        assert!(skipped <= first_at_or_after, "{i}: {skipped}");
+        assert!(first_at_or_after - skipped <= 4, "{i}: {skipped}");
+    }
+    let m = block
+        .spans_from(block.size_bytes())
+        .err()
+        .expect("past the entries");
+    assert_eq!(m.what, "block restart point past the entries");
+}
+
+#[test]
 fn malformed_blocks_say_what_was_expected_and_found() {
     let m = Block::new(Bytes::from_static(&[1, 0])).expect_err("too short");
     assert_eq!((m.expected, m.found), (4, 2));
