@@ -194,8 +194,15 @@ impl Inner {
             sources.push(Box::new(std::iter::once(Err(e))));
             return DbIter::new(sources, seq, lo, hi, Arc::clone(&sv.version), None);
         }
-        sources.push(Box::new(sv.mem.range(as_slice(&lo), as_slice(&hi)).map(Ok)));
-        if let Some((imm, _)) = &sv.imm {
+        // An empty memtable (as after a flush) is no source: whatever is
+        // inserted into it later is newer than `seq`, so the iterator
+        // would not see it anyway, and the merge skips a child per entry.
+        if !sv.mem.is_empty() {
+            sources.push(Box::new(sv.mem.range(as_slice(&lo), as_slice(&hi)).map(Ok)));
+        }
+        if let Some((imm, _)) = &sv.imm
+            && !imm.is_empty()
+        {
             sources.push(Box::new(imm.range(as_slice(&lo), as_slice(&hi)).map(Ok)));
         }
         let (lk, hk) = (bound_key(&lo), bound_key(&hi));
