@@ -28,7 +28,12 @@ fn cpu_seconds() -> f64 {
     let s = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
     let after = s.rsplit_once(')').map_or("", |(_, r)| r);
     let fields: Vec<&str> = after.split_whitespace().collect();
-    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok()).unwrap_or(0.0);
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
     // utime and stime are fields 14 and 15 of the line; 12 and 13 past ")".
     (ticks(11) + ticks(12)) / 100.0
 }
@@ -78,7 +83,11 @@ fn main() -> larder_btree::Result<()> {
         args.get(i)
             .map_or(default, |a| a.parse().expect("numbers: N V GETS [DIR]"))
     };
-    let (n, vlen, gets) = (num(0, 1_000_000).max(1), num(1, 100) as usize, num(2, 2_000_000));
+    let (n, vlen, gets) = (
+        num(0, 1_000_000).max(1),
+        num(1, 100) as usize,
+        num(2, 2_000_000),
+    );
     let dir = args.get(3).map_or_else(
         || std::env::temp_dir().join(format!("btree-reads-{}", std::process::id())),
         std::path::PathBuf::from,
@@ -103,7 +112,10 @@ fn main() -> larder_btree::Result<()> {
             txn.commit()?;
         }
         db.sync()?;
-        eprintln!("loaded n={n} value={vlen} in {:.1} s", t.elapsed().as_secs_f64());
+        eprintln!(
+            "loaded n={n} value={vlen} in {:.1} s",
+            t.elapsed().as_secs_f64()
+        );
     }
     // One untimed pass so every page is mapped and verified, as in a warm run.
     run(&db, n, gets.min(n), 1)?;
