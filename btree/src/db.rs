@@ -1,11 +1,11 @@
 //! The database handle: opening a file, the published snapshot, readers,
 //! and the writer's lock.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::HashSet;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, Weak};
 
 use parking_lot::{Mutex, MutexGuard};
 use vfs::{File, Fs, LockGuard, OpenMode};
@@ -25,11 +25,20 @@ pub(crate) struct Snapshot {
     pub(crate) map: Arc<Mapping>,
 }
 
-/// What readers see: the last commit, and the snapshots still open.
+/// What readers see: the last commit, and the older snapshots still open.
+///
+/// A reader holds its snapshot's `Arc`; nothing registers or unregisters
+/// per read, so `begin_read` is one lock and two reference-count
+/// increments and dropping a reader takes no lock. A snapshot is only ever
+/// handed out as `current`, under this lock, so one that nobody else holds
+/// when it stops being current can never be read again; one that somebody
+/// does hold is remembered in `older` (weakly) until its last holder drops
+/// it. Counting every holder, not only readers, errs on the safe side.
 pub(crate) struct Published {
     pub(crate) current: Arc<Snapshot>,
-    /// Open readers per snapshot transaction id.
-    pub(crate) readers: BTreeMap<u64, usize>,
+    /// Replaced snapshots that were still held when replaced, with their
+    /// transaction ids, oldest first; pruned by [`Inner::oldest_live`].
+    pub(crate) older: Vec<(u64, Weak<Snapshot>)>,
 }
 
 /// State only the writer touches, behind the writer lock.
@@ -72,28 +81,32 @@ pub(crate) struct Inner {
 }
 
 impl Inner {
-    pub(crate) fn release_reader(&self, txn: u64) {
-        let mut p = self.published.lock();
-        if let Some(n) = p.readers.get_mut(&txn) {
-            *n -= 1;
-            if *n == 0 {
-                p.readers.remove(&txn);
-            }
-        }
-    }
-
     /// The oldest snapshot anyone may still read: open readers and the last
     /// durable commit (which a crash would return to).
     pub(crate) fn oldest_live(&self, durable_txn: u64) -> u64 {
-        let p = self.published.lock();
-        p.readers
-            .keys()
-            .next()
-            .map_or(durable_txn, |&r| r.min(durable_txn))
+        let mut p = self.published.lock();
+        p.older.retain(|(_, s)| s.strong_count() > 0);
+        // The current snapshot is at least `durable_txn`, which is never
+        // above the last commit, so it cannot lower the minimum.
+        p.older
+            .iter()
+            .map(|&(txn, _)| txn)
+            .fold(durable_txn, u64::min)
     }
 
     pub(crate) fn publish(&self, snap: Arc<Snapshot>) {
-        self.published.lock().current = snap;
+        let old = {
+            let mut p = self.published.lock();
+            let old = std::mem::replace(&mut p.current, snap);
+            // `p.current` was the only way to obtain `old`: if `old` is our
+            // only handle now, nobody holds it and nobody can take it again.
+            if Arc::strong_count(&old) > 1 {
+                p.older.push((old.meta.txn, Arc::downgrade(&old)));
+            }
+            old
+        };
+        // A snapshot nobody holds (and its view) is freed outside the lock.
+        drop(old);
     }
 
     pub(crate) fn current(&self) -> Arc<Snapshot> {
@@ -281,7 +294,7 @@ impl Db {
             options,
             published: Mutex::new(Published {
                 current: snap,
-                readers: BTreeMap::new(),
+                older: Vec::new(),
             }),
             writer: Mutex::new(Writer {
                 file,
@@ -331,12 +344,7 @@ impl Db {
     ///
     /// None today; kept for I/O a future version may do here.
     pub fn begin_read(&self) -> Result<ReadTxn> {
-        let snap = {
-            let mut p = self.inner.published.lock();
-            let snap = p.current.clone();
-            *p.readers.entry(snap.meta.txn).or_insert(0) += 1;
-            snap
-        };
+        let snap = self.inner.current();
         Ok(ReadTxn::new(self.inner.clone(), snap))
     }
 

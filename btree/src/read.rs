@@ -20,7 +20,9 @@ use crate::node::malformed;
 ///
 /// `Send + Sync`; every method takes `&self`.
 pub struct ReadTxn {
-    inner: Arc<Inner>,
+    /// Keeps the database (its file lock) open while the snapshot is read.
+    _inner: Arc<Inner>,
+    /// Holding it keeps its pages from reuse: see `db::Published`.
     snap: Arc<Snapshot>,
 }
 
@@ -34,7 +36,10 @@ impl std::fmt::Debug for ReadTxn {
 
 impl ReadTxn {
     pub(crate) fn new(inner: Arc<Inner>, snap: Arc<Snapshot>) -> ReadTxn {
-        ReadTxn { inner, snap }
+        ReadTxn {
+            _inner: inner,
+            snap,
+        }
     }
 
     pub(crate) fn snapshot(&self) -> &Snapshot {
@@ -115,12 +120,6 @@ impl ReadTxn {
     /// Every entry, in key order.
     pub fn iter(&self) -> Range<'_> {
         Range::new(&self.snap, Bound::Unbounded, Bound::Unbounded)
-    }
-}
-
-impl Drop for ReadTxn {
-    fn drop(&mut self) {
-        self.inner.release_reader(self.snap.meta.txn);
     }
 }
 
