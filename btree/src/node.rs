@@ -118,7 +118,7 @@ const CACHE_LINE_BYTES: usize = 64;
 /// dozen lines) waits for about two memory latencies instead of five. The
 /// safe counterpart of a prefetch instruction (this crate has no `unsafe`).
 #[inline]
-fn touch_lines(bytes: &[u8]) {
+pub(crate) fn touch_lines(bytes: &[u8]) {
     let mut any = 0u8;
     for at in (CACHE_LINE_BYTES..bytes.len()).step_by(CACHE_LINE_BYTES) {
         any |= bytes[at];
