@@ -421,3 +421,42 @@ fn missing(e: vfs::Error, path: &Path) -> Error {
         e.into()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn commit_one(db: &Db, key: &[u8]) {
+        let mut w = db.begin_write().expect("write");
+        w.insert(key, b"v").expect("insert");
+        w.commit().expect("commit");
+    }
+
+    #[test]
+    fn a_held_snapshot_stays_the_oldest_live_until_its_last_holder_drops_it() {
+        let db = Db::open(Arc::new(vfs::MemFs::new()), "/db", Options::default()).expect("open");
+        commit_one(&db, b"a");
+        let first = db.begin_read().expect("read");
+        let second = db.begin_read().expect("read");
+        let held = first.txn_id();
+        for key in [b"b", b"c", b"d"] {
+            commit_one(&db, key);
+        }
+        let newer = db.begin_read().expect("read");
+        commit_one(&db, b"e");
+        assert!(newer.txn_id() > held);
+        assert_eq!(db.inner.oldest_live(u64::MAX), held);
+        drop(first);
+        assert_eq!(
+            db.inner.oldest_live(u64::MAX),
+            held,
+            "second still holds it"
+        );
+        drop(second);
+        assert_eq!(db.inner.oldest_live(u64::MAX), newer.txn_id());
+        assert_eq!(db.inner.oldest_live(0), 0, "the durable commit counts too");
+        drop(newer);
+        assert_eq!(db.inner.oldest_live(u64::MAX), u64::MAX);
+        assert!(db.inner.published.lock().older.is_empty(), "pruned");
+    }
+}
