@@ -23,7 +23,16 @@ use crate::{Error, Options, Result};
 pub(crate) struct Snapshot {
     pub(crate) meta: Meta,
     pub(crate) map: Arc<Mapping>,
+    /// The database's file lock, held while the snapshot is: no other
+    /// process may write the mapped file while it is read, even after the
+    /// `Db` is dropped. Held here, once per snapshot, rather than by each
+    /// reader, so that `begin_read` touches one shared count, not two.
+    pub(crate) _lock: FileLock,
 }
+
+/// The lock on a database's lock file, shared by the handle and every
+/// snapshot; `None` for a read-only open of a file whose lock file is missing.
+pub(crate) type FileLock = Arc<Option<LockGuard>>;
 
 /// What readers see: the last commit, and the older snapshots still open.
 ///
@@ -76,8 +85,8 @@ pub(crate) struct Inner {
     /// [`Db::check`] read the meta pages without the writer lock, which a
     /// write transaction on the checking thread may hold.
     pub(crate) meta_writes: AtomicU64,
-    /// `None` for a read-only open of a file whose lock file is missing.
-    _lock: Option<LockGuard>,
+    /// Shared with every snapshot (see `Snapshot::_lock`).
+    pub(crate) lock: FileLock,
 }
 
 impl Inner {
@@ -283,9 +292,11 @@ impl Db {
         let file_len = file.len()?;
         let (meta, recovery) = read_metas(&*file, &path, page_size, file_len)?;
         let map = Mapping::new(file.map()?, ps, &path, None);
+        let lock: FileLock = Arc::new(lock);
         let snap = Arc::new(Snapshot {
             meta,
             map: Arc::new(map),
+            _lock: lock.clone(),
         });
         let inner = Inner {
             fs,
@@ -308,7 +319,7 @@ impl Db {
             read_only,
             recovery,
             meta_writes: AtomicU64::new(0),
-            _lock: lock,
+            lock,
         };
         Ok(Db {
             inner: Arc::new(inner),
@@ -345,7 +356,7 @@ impl Db {
     /// None today; kept for I/O a future version may do here.
     pub fn begin_read(&self) -> Result<ReadTxn> {
         let snap = self.inner.current();
-        Ok(ReadTxn::new(self.inner.clone(), snap))
+        Ok(ReadTxn::new(snap))
     }
 
     /// Makes every acknowledged commit durable (those made with
@@ -458,5 +469,21 @@ mod tests {
         drop(newer);
         assert_eq!(db.inner.oldest_live(u64::MAX), u64::MAX);
         assert!(db.inner.published.lock().older.is_empty(), "pruned");
+    }
+
+    #[test]
+    fn a_reader_that_outlives_its_db_keeps_the_file_locked_and_readable() {
+        let fs = Arc::new(vfs::MemFs::new());
+        let db = Db::open(fs.clone(), "/db", Options::default()).expect("open");
+        commit_one(&db, b"a");
+        let read = db.begin_read().expect("read");
+        drop(db);
+        assert!(
+            Db::open(fs.clone(), "/db", Options::default()).is_err(),
+            "the reader's snapshot still holds the lock"
+        );
+        assert_eq!(read.get(b"a").expect("get").as_deref(), Some(&b"v"[..]));
+        drop(read);
+        Db::open(fs, "/db", Options::default()).expect("open once the reader is gone");
     }
 }

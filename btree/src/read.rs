@@ -7,7 +7,7 @@ use bytes::Bytes;
 
 use crate::Result;
 use crate::cursor::{Cursor, DEPTH_MAX};
-use crate::db::{Inner, Snapshot};
+use crate::db::Snapshot;
 use crate::node::malformed;
 
 /// A read-only view of the database as of the last commit when it began.
@@ -20,9 +20,8 @@ use crate::node::malformed;
 ///
 /// `Send + Sync`; every method takes `&self`.
 pub struct ReadTxn {
-    /// Keeps the database (its file lock) open while the snapshot is read.
-    _inner: Arc<Inner>,
-    /// Holding it keeps its pages from reuse: see `db::Published`.
+    /// Holding it keeps its pages from reuse (see `db::Published`) and the
+    /// file locked (see `Snapshot::_lock`).
     snap: Arc<Snapshot>,
 }
 
@@ -35,11 +34,8 @@ impl std::fmt::Debug for ReadTxn {
 }
 
 impl ReadTxn {
-    pub(crate) fn new(inner: Arc<Inner>, snap: Arc<Snapshot>) -> ReadTxn {
-        ReadTxn {
-            _inner: inner,
-            snap,
-        }
+    pub(crate) fn new(snap: Arc<Snapshot>) -> ReadTxn {
+        ReadTxn { snap }
     }
 
     pub(crate) fn snapshot(&self) -> &Snapshot {
