@@ -93,6 +93,7 @@ pub(crate) fn flush_overlay(inner: &Inner, w: &mut Writer, snap: &Arc<Snapshot>)
     inner.publish(Arc::new(Snapshot {
         meta: snap.meta,
         map,
+        _lock: inner.lock.clone(),
     }));
     Ok(())
 }
@@ -287,7 +288,11 @@ impl WriteTxn<'_> {
             let fresh = std::mem::take(&mut self.fresh);
             self.w.since_durable.extend(fresh);
             let map = Arc::new(self.base.map.with_overlay(overlay));
-            self.db.publish(Arc::new(Snapshot { meta, map }));
+            self.db.publish(Arc::new(Snapshot {
+                meta,
+                map,
+                _lock: self.db.lock.clone(),
+            }));
             return Ok(());
         }
         // Write what the overlay holds first, then this commit's pages.
@@ -340,7 +345,11 @@ impl WriteTxn<'_> {
         for &id in ids.iter().chain(&run_ids).chain(&flushed) {
             map.mark_verified(id);
         }
-        self.db.publish(Arc::new(Snapshot { meta, map }));
+        self.db.publish(Arc::new(Snapshot {
+            meta,
+            map,
+            _lock: self.db.lock.clone(),
+        }));
         Ok(())
     }
 }

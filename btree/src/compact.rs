@@ -58,7 +58,11 @@ impl Db {
         w.durable_slot = 0;
         w.since_durable.clear();
         w.map_live = None;
-        inner.publish(Arc::new(Snapshot { meta, map }));
+        inner.publish(Arc::new(Snapshot {
+            meta,
+            map,
+            _lock: inner.lock.clone(),
+        }));
         Ok(())
     }
 }

@@ -1,11 +1,11 @@
 //! The database handle: opening a file, the published snapshot, readers,
 //! and the writer's lock.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::HashSet;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, Weak};
 
 use parking_lot::{Mutex, MutexGuard};
 use vfs::{File, Fs, LockGuard, OpenMode};
@@ -23,13 +23,31 @@ use crate::{Error, Options, Result};
 pub(crate) struct Snapshot {
     pub(crate) meta: Meta,
     pub(crate) map: Arc<Mapping>,
+    /// The database's file lock, held while the snapshot is: no other
+    /// process may write the mapped file while it is read, even after the
+    /// `Db` is dropped. Held here, once per snapshot, rather than by each
+    /// reader, so that `begin_read` touches one shared count, not two.
+    pub(crate) _lock: FileLock,
 }
 
-/// What readers see: the last commit, and the snapshots still open.
+/// The lock on a database's lock file, shared by the handle and every
+/// snapshot; `None` for a read-only open of a file whose lock file is missing.
+pub(crate) type FileLock = Arc<Option<LockGuard>>;
+
+/// What readers see: the last commit, and the older snapshots still open.
+///
+/// A reader holds its snapshot's `Arc`; nothing registers or unregisters
+/// per read, so `begin_read` is one lock and two reference-count
+/// increments and dropping a reader takes no lock. A snapshot is only ever
+/// handed out as `current`, under this lock, so one that nobody else holds
+/// when it stops being current can never be read again; one that somebody
+/// does hold is remembered in `older` (weakly) until its last holder drops
+/// it. Counting every holder, not only readers, errs on the safe side.
 pub(crate) struct Published {
     pub(crate) current: Arc<Snapshot>,
-    /// Open readers per snapshot transaction id.
-    pub(crate) readers: BTreeMap<u64, usize>,
+    /// Replaced snapshots that were still held when replaced, with their
+    /// transaction ids, oldest first; pruned by [`Inner::oldest_live`].
+    pub(crate) older: Vec<(u64, Weak<Snapshot>)>,
 }
 
 /// State only the writer touches, behind the writer lock.
@@ -67,33 +85,37 @@ pub(crate) struct Inner {
     /// [`Db::check`] read the meta pages without the writer lock, which a
     /// write transaction on the checking thread may hold.
     pub(crate) meta_writes: AtomicU64,
-    /// `None` for a read-only open of a file whose lock file is missing.
-    _lock: Option<LockGuard>,
+    /// Shared with every snapshot (see `Snapshot::_lock`).
+    pub(crate) lock: FileLock,
 }
 
 impl Inner {
-    pub(crate) fn release_reader(&self, txn: u64) {
-        let mut p = self.published.lock();
-        if let Some(n) = p.readers.get_mut(&txn) {
-            *n -= 1;
-            if *n == 0 {
-                p.readers.remove(&txn);
-            }
-        }
-    }
-
     /// The oldest snapshot anyone may still read: open readers and the last
     /// durable commit (which a crash would return to).
     pub(crate) fn oldest_live(&self, durable_txn: u64) -> u64 {
-        let p = self.published.lock();
-        p.readers
-            .keys()
-            .next()
-            .map_or(durable_txn, |&r| r.min(durable_txn))
+        let mut p = self.published.lock();
+        p.older.retain(|(_, s)| s.strong_count() > 0);
+        // The current snapshot is at least `durable_txn`, which is never
+        // above the last commit, so it cannot lower the minimum.
+        p.older
+            .iter()
+            .map(|&(txn, _)| txn)
+            .fold(durable_txn, u64::min)
     }
 
     pub(crate) fn publish(&self, snap: Arc<Snapshot>) {
-        self.published.lock().current = snap;
+        let old = {
+            let mut p = self.published.lock();
+            let old = std::mem::replace(&mut p.current, snap);
+            // `p.current` was the only way to obtain `old`: if `old` is our
+            // only handle now, nobody holds it and nobody can take it again.
+            if Arc::strong_count(&old) > 1 {
+                p.older.push((old.meta.txn, Arc::downgrade(&old)));
+            }
+            old
+        };
+        // A snapshot nobody holds (and its view) is freed outside the lock.
+        drop(old);
     }
 
     pub(crate) fn current(&self) -> Arc<Snapshot> {
@@ -270,9 +292,11 @@ impl Db {
         let file_len = file.len()?;
         let (meta, recovery) = read_metas(&*file, &path, page_size, file_len)?;
         let map = Mapping::new(file.map()?, ps, &path, None);
+        let lock: FileLock = Arc::new(lock);
         let snap = Arc::new(Snapshot {
             meta,
             map: Arc::new(map),
+            _lock: lock.clone(),
         });
         let inner = Inner {
             fs,
@@ -281,7 +305,7 @@ impl Db {
             options,
             published: Mutex::new(Published {
                 current: snap,
-                readers: BTreeMap::new(),
+                older: Vec::new(),
             }),
             writer: Mutex::new(Writer {
                 file,
@@ -295,7 +319,7 @@ impl Db {
             read_only,
             recovery,
             meta_writes: AtomicU64::new(0),
-            _lock: lock,
+            lock,
         };
         Ok(Db {
             inner: Arc::new(inner),
@@ -331,13 +355,8 @@ impl Db {
     ///
     /// None today; kept for I/O a future version may do here.
     pub fn begin_read(&self) -> Result<ReadTxn> {
-        let snap = {
-            let mut p = self.inner.published.lock();
-            let snap = p.current.clone();
-            *p.readers.entry(snap.meta.txn).or_insert(0) += 1;
-            snap
-        };
-        Ok(ReadTxn::new(self.inner.clone(), snap))
+        let snap = self.inner.current();
+        Ok(ReadTxn::new(snap))
     }
 
     /// Makes every acknowledged commit durable (those made with
@@ -411,5 +430,60 @@ fn missing(e: vfs::Error, path: &Path) -> Error {
         }
     } else {
         e.into()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn commit_one(db: &Db, key: &[u8]) {
+        let mut w = db.begin_write().expect("write");
+        w.insert(key, b"v").expect("insert");
+        w.commit().expect("commit");
+    }
+
+    #[test]
+    fn a_held_snapshot_stays_the_oldest_live_until_its_last_holder_drops_it() {
+        let db = Db::open(Arc::new(vfs::MemFs::new()), "/db", Options::default()).expect("open");
+        commit_one(&db, b"a");
+        let first = db.begin_read().expect("read");
+        let second = db.begin_read().expect("read");
+        let held = first.txn_id();
+        for key in [b"b", b"c", b"d"] {
+            commit_one(&db, key);
+        }
+        let newer = db.begin_read().expect("read");
+        commit_one(&db, b"e");
+        assert!(newer.txn_id() > held);
+        assert_eq!(db.inner.oldest_live(u64::MAX), held);
+        drop(first);
+        assert_eq!(
+            db.inner.oldest_live(u64::MAX),
+            held,
+            "second still holds it"
+        );
+        drop(second);
+        assert_eq!(db.inner.oldest_live(u64::MAX), newer.txn_id());
+        assert_eq!(db.inner.oldest_live(0), 0, "the durable commit counts too");
+        drop(newer);
+        assert_eq!(db.inner.oldest_live(u64::MAX), u64::MAX);
+        assert!(db.inner.published.lock().older.is_empty(), "pruned");
+    }
+
+    #[test]
+    fn a_reader_that_outlives_its_db_keeps_the_file_locked_and_readable() {
+        let fs = Arc::new(vfs::MemFs::new());
+        let db = Db::open(fs.clone(), "/db", Options::default()).expect("open");
+        commit_one(&db, b"a");
+        let read = db.begin_read().expect("read");
+        drop(db);
+        assert!(
+            Db::open(fs.clone(), "/db", Options::default()).is_err(),
+            "the reader's snapshot still holds the lock"
+        );
+        assert_eq!(read.get(b"a").expect("get").as_deref(), Some(&b"v"[..]));
+        drop(read);
+        Db::open(fs, "/db", Options::default()).expect("open once the reader is gone");
     }
 }

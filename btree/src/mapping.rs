@@ -33,7 +33,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use bytes::Bytes;
 
-use crate::node::{Child, RawNode, RawValue, malformed};
+use crate::node::{Child, RawNode, RawValue, malformed, touch_lines};
 use crate::page::{self, AUX_OFFSET, FIRST_DATA_PAGE, HEADER_BYTES, Kind, Limits};
 use crate::{Error, Result};
 
@@ -384,6 +384,10 @@ impl View {
     }
 }
 
+/// Bytes at the start of a branch or leaf page fetched as soon as the page
+/// is located: four cache lines.
+const EARLY_TOUCH_BYTES: usize = 256;
+
 impl Mapping {
     /// Branch or leaf page `child` of a snapshot with `page_count` pages.
     ///
@@ -401,6 +405,10 @@ impl Mapping {
         let (buf, verified) = self
             .fetch(id, 1)
             .ok_or_else(|| malformed(file, id, "page past the end of the file"))?;
+        // The lines after the header, where a slot array of up to about 37
+        // entries (a leaf's, with 100-byte values) lies: asked for with the
+        // header, not after it. `RawNode::new` touches the rest it needs.
+        touch_lines(&buf[..buf.len().min(EARLY_TOUCH_BYTES)]);
         let first_read = !verified;
         if first_read {
             verify(buf, file, id)?;

@@ -107,6 +107,25 @@ pub(crate) struct Child {
     pub(crate) crc: Option<u32>,
 }
 
+/// Bytes of a cache line, the unit [`touch_lines`] steps by.
+const CACHE_LINE_BYTES: usize = 64;
+
+/// Reads one byte of every cache line of `bytes` past the first (which the
+/// caller just read), so that the lines are fetched from memory together
+/// instead of one after another as a binary search meets them. The loads
+/// are independent of each other, so the CPU keeps them all in flight: a
+/// search of a 4 KiB branch page of 16-byte keys (a slot array of about a
+/// dozen lines) waits for about two memory latencies instead of five. The
+/// safe counterpart of a prefetch instruction (this crate has no `unsafe`).
+#[inline]
+pub(crate) fn touch_lines(bytes: &[u8]) {
+    let mut any = 0u8;
+    for at in (CACHE_LINE_BYTES..bytes.len()).step_by(CACHE_LINE_BYTES) {
+        any |= bytes[at];
+    }
+    std::hint::black_box(any);
+}
+
 /// A verified branch or leaf page, searched in place.
 #[derive(Clone, Copy)]
 pub(crate) struct RawNode<'a> {
@@ -152,6 +171,7 @@ impl<'a> RawNode<'a> {
         if kind == Kind::Branch && count == 0 {
             return Err(malformed(file, page, "branch page without children"));
         }
+        touch_lines(&buf[..entries_start]);
         let limits = Limits::new(buf.len());
         Ok(RawNode {
             buf,

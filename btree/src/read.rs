@@ -7,7 +7,7 @@ use bytes::Bytes;
 
 use crate::Result;
 use crate::cursor::{Cursor, DEPTH_MAX};
-use crate::db::{Inner, Snapshot};
+use crate::db::Snapshot;
 use crate::node::malformed;
 
 /// A read-only view of the database as of the last commit when it began.
@@ -20,7 +20,8 @@ use crate::node::malformed;
 ///
 /// `Send + Sync`; every method takes `&self`.
 pub struct ReadTxn {
-    inner: Arc<Inner>,
+    /// Holding it keeps its pages from reuse (see `db::Published`) and the
+    /// file locked (see `Snapshot::_lock`).
     snap: Arc<Snapshot>,
 }
 
@@ -33,8 +34,8 @@ impl std::fmt::Debug for ReadTxn {
 }
 
 impl ReadTxn {
-    pub(crate) fn new(inner: Arc<Inner>, snap: Arc<Snapshot>) -> ReadTxn {
-        ReadTxn { inner, snap }
+    pub(crate) fn new(snap: Arc<Snapshot>) -> ReadTxn {
+        ReadTxn { snap }
     }
 
     pub(crate) fn snapshot(&self) -> &Snapshot {
@@ -115,12 +116,6 @@ impl ReadTxn {
     /// Every entry, in key order.
     pub fn iter(&self) -> Range<'_> {
         Range::new(&self.snap, Bound::Unbounded, Bound::Unbounded)
-    }
-}
-
-impl Drop for ReadTxn {
-    fn drop(&mut self) {
-        self.inner.release_reader(self.snap.meta.txn);
     }
 }
 
