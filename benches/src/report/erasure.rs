@@ -131,8 +131,9 @@ pub(super) fn erasure(context: &Context, progress: &mut dyn FnMut(&str)) -> Sect
         name: "erasure".into(),
         title: "Erasure-coded blobs".into(),
         notes: vec![format!(
-            "reed-solomon-erasure 6 with its SIMD kernels, through the crate's `Codec` (which \
-             copies each stripe into shard buffers). Decoding loses the first m data shards, \
+            "reed-solomon-erasure 6 with its SIMD kernels, through the crate's `Codec` (`encode`: \
+             whole data shards are the caller's bytes, parity and the padded tail are \
+             written). Decoding loses the first m data shards, \
              the worst case. The store runs RS(4,2) with 1 MiB stripes on {}.",
             context.data_dir.display()
         )],
