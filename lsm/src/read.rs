@@ -198,12 +198,16 @@ impl Inner {
         // inserted into it later is newer than `seq`, so the iterator
         // would not see it anyway, and the merge skips a child per entry.
         if !sv.mem.is_empty() {
-            sources.push(Box::new(sv.mem.range(as_slice(&lo), as_slice(&hi)).map(Ok)));
+            sources.push(Box::new(
+                sv.mem.range(as_slice(&lo), as_slice(&hi), seq).map(Ok),
+            ));
         }
         if let Some((imm, _)) = &sv.imm
             && !imm.is_empty()
         {
-            sources.push(Box::new(imm.range(as_slice(&lo), as_slice(&hi)).map(Ok)));
+            sources.push(Box::new(
+                imm.range(as_slice(&lo), as_slice(&hi), seq).map(Ok),
+            ));
         }
         let (lk, hk) = (bound_key(&lo), bound_key(&hi));
         for t in sv.version.overlapping(0, lk, hk) {
