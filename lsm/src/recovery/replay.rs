@@ -127,17 +127,22 @@ pub(super) fn open_tables(
 fn apply_edits(contents: &LogContents, path: &Path) -> Result<ManifestState> {
     let mut st = ManifestState::default();
     let out_of_range = |offset, what, max, found| Error::corruption(path, offset, what, max, found);
+    let file_number = |n: FileNumber, offset| {
+        if n.0 > FILE_NUMBER_MAX {
+            Err(out_of_range(
+                offset,
+                "manifest file number out of range",
+                FILE_NUMBER_MAX,
+                n.0,
+            ))
+        } else {
+            Ok(())
+        }
+    };
     for (rec, &offset) in contents.records.iter().zip(&contents.offsets) {
         let e = VersionEdit::decode(rec, path, offset)?;
         for n in [e.log_number, e.next_file].into_iter().flatten() {
-            if n.0 > FILE_NUMBER_MAX {
-                return Err(out_of_range(
-                    offset,
-                    "manifest file number out of range",
-                    FILE_NUMBER_MAX,
-                    n.0,
-                ));
-            }
+            file_number(n, offset)?;
         }
         if let Some(s) = e.last_seq
             && s.0 > SEQNO_MAX
@@ -159,14 +164,7 @@ fn apply_edits(contents: &LogContents, path: &Path) -> Result<ManifestState> {
             st.tables_deleted.insert(n);
         }
         for &LogLength { log: n, len_bytes } in &e.logs_sealed {
-            if n.0 > FILE_NUMBER_MAX {
-                return Err(out_of_range(
-                    offset,
-                    "manifest file number out of range",
-                    FILE_NUMBER_MAX,
-                    n.0,
-                ));
-            }
+            file_number(n, offset)?;
             st.logs_sealed.insert(n, len_bytes);
         }
         st.blobs_recorded |= e.blobs_recorded;
@@ -189,14 +187,7 @@ fn apply_edits(contents: &LogContents, path: &Path) -> Result<ManifestState> {
         }
         st.blob_files.tables.extend(e.table_blobs);
         for (level, n, _) in e.added {
-            if n.0 > FILE_NUMBER_MAX {
-                return Err(out_of_range(
-                    offset,
-                    "manifest file number out of range",
-                    FILE_NUMBER_MAX,
-                    n.0,
-                ));
-            }
+            file_number(n, offset)?;
             let Some(l) = st.levels.get_mut(level as usize) else {
                 return Err(out_of_range(
                     offset,

@@ -175,30 +175,17 @@ impl Block {
     /// The key of the restart entry at `pos`: stored whole (no shared
     /// prefix), so it is read in place.
     fn restart_key(&self, pos: usize) -> Result<&[u8], Malformed> {
-        let end = self.restarts_offset;
-        let mut p = pos;
-        let mut next = || {
-            varint::get(&self.data[..end], &mut p)
-                .map(|v| usize::try_from(v).unwrap_or(usize::MAX))
-                .ok_or(header_past_end(pos, end))
-        };
-        let (shared, unshared, _) = (next()?, next()?, next()?);
-        if shared != 0 {
+        // No previous key bounds the shared length here: a restart entry
+        // must share nothing, checked below.
+        let h = self.header(pos, usize::MAX)?;
+        if h.shared != 0 {
             return Err(Malformed::new(
                 "block restart entry shares a prefix",
                 0,
-                shared,
+                h.shared,
             ));
         }
-        let kend = p
-            .checked_add(unshared)
-            .filter(|&e| e <= end)
-            .ok_or(Malformed::new(
-                "block entry key runs past the entries",
-                end,
-                p.saturating_add(unshared),
-            ))?;
-        Ok(&self.data[p..kend])
+        Ok(&self.data[h.delta])
     }
 
     /// Where the entries to read for the internal key `(user, trailer)`
