@@ -15,6 +15,11 @@ pub struct Machine {
     pub kernel: String,
     /// Filesystem type of the data directory's mount, and the mount point.
     pub filesystem: String,
+    /// The read-ahead of the block device under the data directory
+    /// (`/sys/dev/block/M:m/queue/read_ahead_kb`), e.g. `"8192 KiB"`: how
+    /// much a page fault on a memory map may read around it unless the map
+    /// is advised random.
+    pub read_ahead: String,
     /// `git rev-parse --short HEAD`, with `-dirty` if the tree has changes.
     pub commit: String,
     /// The UTC date and time the report started.
@@ -42,6 +47,7 @@ impl Machine {
             memory_gib,
             kernel: read("/proc/sys/kernel/osrelease").trim().to_string(),
             filesystem: filesystem_of(data_dir, &read("/proc/mounts")),
+            read_ahead: read_ahead_of(data_dir),
             commit: commit(),
             date: utc_now(),
         }
@@ -61,6 +67,30 @@ fn filesystem_of(dir: &Path, mounts: &str) -> String {
         })
         .max_by_key(|(len, _)| *len)
         .map_or_else(|| "unknown".to_string(), |(_, s)| s)
+}
+
+/// The read-ahead of the block device holding `dir`: its own queue's, or
+/// for a partition its disk's (the partition's parent in sysfs).
+fn read_ahead_of(dir: &Path) -> String {
+    let Ok(st) = rustix::fs::stat(dir) else {
+        return "unknown".into();
+    };
+    let dev = st.st_dev;
+    let base = format!(
+        "/sys/dev/block/{}:{}",
+        rustix::fs::major(dev),
+        rustix::fs::minor(dev)
+    );
+    [
+        format!("{base}/queue/read_ahead_kb"),
+        format!("{base}/../queue/read_ahead_kb"),
+    ]
+    .iter()
+    .find_map(|p| std::fs::read_to_string(p).ok())
+    .map_or_else(
+        || "none (not a block device)".to_string(),
+        |kb| format!("{} KiB", kb.trim()),
+    )
 }
 
 fn commit() -> String {
@@ -113,6 +143,16 @@ mod tests {
         let mounts = "rootfs / ext4 rw 0 0\ntmpfs /tmp tmpfs rw 0 0\n";
         assert_eq!(filesystem_of(Path::new("/tmp/x"), mounts), "tmpfs (/tmp)");
         assert_eq!(filesystem_of(Path::new("/home"), mounts), "ext4 (/)");
+    }
+
+    #[test]
+    fn read_ahead_names_a_size_or_says_why_not() {
+        assert_eq!(read_ahead_of(Path::new("/no/such/dir")), "unknown");
+        let here = read_ahead_of(Path::new("."));
+        assert!(
+            here.ends_with(" KiB") || here == "none (not a block device)",
+            "{here}"
+        );
     }
 
     #[test]

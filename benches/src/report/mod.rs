@@ -335,6 +335,7 @@ fn markdown(report: &Report, command: &str) -> String {
         ("memory", &format!("{:.1} GiB", m.memory_gib)),
         ("kernel", m.kernel.as_str()),
         ("data directory filesystem", m.filesystem.as_str()),
+        ("data device read-ahead", m.read_ahead.as_str()),
         ("scale", &format!("{:?}", report.scale)),
         ("peers", &peers_line(report.peers)),
     ] {
@@ -386,6 +387,7 @@ fn json(report: &Report) -> serde_json::Value {
         "machine": {
             "date": m.date, "commit": m.commit, "cpu": m.cpu, "cores": m.cores,
             "memory_gib": m.memory_gib, "kernel": m.kernel, "filesystem": m.filesystem,
+            "read_ahead": m.read_ahead,
         },
         "scale": format!("{:?}", report.scale),
         "peers": report.peers,
