@@ -285,6 +285,9 @@ pub struct Amplification {
     /// Bytes on disk after the fill settled, over the bytes of live keys
     /// and values.
     pub space: f64,
+    /// Bytes the process wrote to storage during the fill and its settle,
+    /// per second of both: the bandwidth the engine drew from the device.
+    pub write_mb_per_sec: f64,
 }
 
 /// An engine's results: its phases, and amplification of its fills.
@@ -693,6 +696,7 @@ fn phases(
     // first `loaded` of the order, and every later read picks among those.
     let perm = Permutation::new(n);
     let before = bytes_written();
+    let fill_started = Instant::now();
     let filled = fill(
         "fillrandom",
         &*db,
@@ -706,11 +710,13 @@ fn phases(
     let loaded = filled.ops.max(1);
     run.phases.push(filled);
     db.settle()?;
+    let written = (bytes_written() - before) as f64;
     run.amplification.push(Amplification {
         value_len: vl,
         keys: loaded,
-        write: (bytes_written() - before) as f64 / (loaded as f64 * pair_bytes),
+        write: written / (loaded as f64 * pair_bytes),
         space: dir_bytes(&main_dir) as f64 / (loaded as f64 * pair_bytes),
+        write_mb_per_sec: written / fill_started.elapsed().as_secs_f64().max(1e-9) / 1e6,
     });
     let existing = |rng: &mut SplitMix64| perm.at(rng.next_u64() % loaded);
 
@@ -931,6 +937,7 @@ fn phases(
         let db = (spec.open)(&big_dir, false)?;
         let perm = Permutation::new(keys);
         let before = bytes_written();
+        let fill_started = Instant::now();
         let filled = fill(
             fill_name,
             &*db,
@@ -945,11 +952,13 @@ fn phases(
         run.phases.push(filled);
         db.settle()?;
         let bytes = loaded as f64 * (kl + big_len) as f64;
+        let written = (bytes_written() - before) as f64;
         run.amplification.push(Amplification {
             value_len: big_len,
             keys: loaded,
-            write: (bytes_written() - before) as f64 / bytes,
+            write: written / bytes,
             space: dir_bytes(&big_dir) as f64 / bytes,
+            write_mb_per_sec: written / fill_started.elapsed().as_secs_f64().max(1e-9) / 1e6,
         });
         run.phases.push(phase(read_name, ops, s.phase_secs, |_| {
             let k = perm.at(rng.next_u64() % loaded);
@@ -976,7 +985,11 @@ fn find<'a>(r: &'a EngineRun, name: &str) -> Option<&'a Phase> {
 }
 
 /// The report section for `runs` of the same sizes.
-pub fn section(runs: &[EngineRun], sizes: Sizes) -> Section {
+pub fn section(
+    runs: &[EngineRun],
+    sizes: Sizes,
+    limits: Result<super::device::DeviceLimits, String>,
+) -> Section {
     // The longest run names every phase (an engine stopped early lacks some).
     let names: Vec<&'static str> = runs
         .iter()
@@ -1092,12 +1105,19 @@ pub fn section(runs: &[EngineRun], sizes: Sizes) -> Section {
                 Cell::Num(a.keys as f64),
                 a.write.into(),
                 a.space.into(),
+                a.write_mb_per_sec.into(),
+                limits.as_ref().map_or(Cell::Text("-".into()), |l| {
+                    (100.0 * a.write_mb_per_sec / l.write_mb_per_sec).into()
+                }),
             ]);
         }
     }
     tables.push(Table {
         caption: "Each random fill, settled: bytes the process wrote to storage and bytes on \
-                  disk, over the bytes of the keys and values it loaded."
+                  disk, over the bytes of the keys and values it loaded; the bytes written \
+                  per second of the fill and its settle, and that rate as a share of the \
+                  device's sequential write bandwidth measured in this run (the fill's \
+                  ceiling if the engine wrote nothing but sequential bytes)."
             .into(),
         columns: [
             "engine",
@@ -1105,11 +1125,56 @@ pub fn section(runs: &[EngineRun], sizes: Sizes) -> Section {
             "keys loaded (keys)",
             "write amplification (×)",
             "space amplification (×)",
+            "written (MB/s)",
+            "of the device's write bandwidth (%)",
         ]
         .map(String::from)
         .to_vec(),
         rows: amplification_rows,
     });
+    let mut probe_failed = None;
+    match &limits {
+        Ok(l) => tables.push(Table {
+            caption: format!(
+                "The device under the data directory, measured in this run: a {} MiB probe file \
+                 written in 1 MiB writes and one `fdatasync`, then dropped from the page \
+                 cache and read 4 KiB at a time at random offsets from one thread, \
+                 read-ahead off (`POSIX_FADV_RANDOM`), for the phase budget. A cold get \
+                 costs at least one such read; each engine's cold readrandom is set beside \
+                 it. Reads that find their page already cached (the probe's, as the \
+                 engines', warm up over the phase) count at their cached speed in both.",
+                l.file_bytes >> 20
+            ),
+            columns: [
+                "engine",
+                "readrandom (cold) (ops/s)",
+                "p50 (µs)",
+                "× the device's random reads/s",
+            ]
+            .map(String::from)
+            .to_vec(),
+            rows: std::iter::once(vec![
+                Cell::Text(format!(
+                    "device: 4 KiB random reads (sequential write {:.0} MB/s)",
+                    l.write_mb_per_sec
+                )),
+                l.reads_per_sec.into(),
+                l.read_p50_us.into(),
+                1.0.into(),
+            ])
+            .chain(runs.iter().filter_map(|r| {
+                let p = find(r, "readrandom (cold)")?;
+                Some(vec![
+                    Cell::Text(r.name.clone()),
+                    p.ops_per_sec.into(),
+                    p.latency_us[0].into(),
+                    (p.ops_per_sec / l.reads_per_sec).into(),
+                ])
+            }))
+            .collect(),
+        }),
+        Err(e) => probe_failed = Some(format!("The device probe failed: {e}.")),
+    }
     tables.push(Table {
         caption: "Peak memory of each engine's run: anonymous memory (heap, caches, \
                   memtables; sampled every 20 ms) and the whole resident set, which also \
@@ -1215,6 +1280,7 @@ pub fn section(runs: &[EngineRun], sizes: Sizes) -> Section {
             })
             .collect(),
     };
+    notes.extend(probe_failed);
     Section {
         name: "engines".into(),
         title: "Key-value engines".into(),
@@ -1377,8 +1443,22 @@ mod tests {
             assert_eq!(ops("durable put (4 threads)"), sizes.durable_ops);
             assert_eq!(run.amplification.len(), 3);
             assert!(run.amplification.iter().all(|a| a.space > 0.0));
-            let section = section(&[run], sizes);
+            let limits = crate::report::device::DeviceLimits {
+                file_bytes: 1 << 20,
+                write_mb_per_sec: 100.0,
+                reads_per_sec: 1_000.0,
+                read_p50_us: 900.0,
+                read_p99_us: 2_000.0,
+            };
+            let section = section(&[run], sizes, Ok(limits));
             assert_eq!(section.tables[0].rows.len(), names.len());
+            let device = section
+                .tables
+                .iter()
+                .find(|t| t.caption.contains("probe file"))
+                .expect("the device table");
+            // The device's own row, then the engine's cold readrandom.
+            assert_eq!(device.rows.len(), 2);
             for table in &section.tables {
                 assert!(
                     table.rows.iter().all(|r| r.len() == table.columns.len()),
@@ -1416,12 +1496,20 @@ mod tests {
         let fill = run.phases.iter().find(|p| p.name == "fillrandom").unwrap();
         assert_eq!(fill.ops, 10);
         assert_eq!(run.amplification[0].keys, 10);
-        let section = section(&[run], sizes);
+        let section = section(&[run], sizes, Err("no disk".into()));
         assert!(
             section
                 .notes
                 .iter()
                 .any(|n| n.contains("loaded 10 of 2,000 keys in its fillrandom budget")),
+            "{:?}",
+            section.notes
+        );
+        assert!(
+            section
+                .notes
+                .iter()
+                .any(|n| n == "The device probe failed: no disk."),
             "{:?}",
             section.notes
         );

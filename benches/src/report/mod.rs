@@ -6,6 +6,7 @@
 //! [`write()`] renders them.
 
 mod adapters;
+pub mod device;
 pub mod engines;
 mod erasure;
 mod machine;
@@ -197,11 +198,15 @@ pub fn workloads() -> Vec<Workload> {
 
 fn run_engines(context: &Context, progress: Progress<'_>) -> Section {
     let sizes = engines::Sizes::of(context.scale).budgets_times(context.budget_factor);
+    // A probe as large as the engines' data, up to 1 GiB: past the device's
+    // own cache, and a fraction of memory (the page cache is dropped anyway).
+    let probe_bytes = (sizes.keys * (sizes.key_len + sizes.value_len) as u64).min(1 << 30);
+    let limits = device::measure(&context.data_dir, probe_bytes, sizes.phase_secs, sizes.ops);
     let runs: Vec<engines::EngineRun> = adapters::engines()
         .iter()
         .map(|spec| engines::run_engine(spec, &context.data_dir, sizes, progress))
         .collect();
-    engines::section(&runs, sizes)
+    engines::section(&runs, sizes, limits)
 }
 
 /// A finished report.
