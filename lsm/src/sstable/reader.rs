@@ -1,7 +1,12 @@
 //! Opens a table and serves point lookups and iterators from it.
 //!
-//! The file is mapped once (`vfs::File::map`); blocks are checked and
+//! The file is mapped once, for random access (`vfs::File::map_for` with
+//! `vfs::Access::Random`: a page fault reads its page, not the megabytes of
+//! readahead a plain map's fault would), and its meta blocks (index, filter,
+//! properties) are asked for in one read at open. Blocks are checked and
 //! decompressed on first use and kept in the shared [`BlockCache`].
+//! Iterators read ahead of themselves ([`Readahead`]): compaction inputs
+//! in 2 MiB windows, a user's scan once it has read a few blocks.
 //!
 //! # Concurrency
 //!
@@ -21,6 +26,7 @@ use crate::sstable::block::{Block, BlockSpans, Bounds};
 use crate::sstable::footer::{FOOTER_SIZE_BYTES, Footer};
 use crate::sstable::index::{BlockHandle, Index};
 use crate::sstable::properties::Properties;
+use crate::sstable::readahead::Readahead;
 use crate::sstable::trailer;
 use crate::{Error, Result};
 
@@ -36,6 +42,8 @@ pub(crate) struct Table {
     pub(crate) number: FileNumber,
     pub(super) path: PathBuf,
     pub(super) data: Bytes,
+    /// The map `data` is, for reading ranges ahead ([`Readahead`]).
+    view: vfs::View,
     /// The footer read at open: where the index, filter and properties lie.
     pub(super) footer: Footer,
     pub(super) index: Index,
@@ -85,7 +93,10 @@ impl Table {
         number: FileNumber,
         cache: Arc<BlockCache>,
     ) -> Result<Table> {
-        let data = fs.open(path, vfs::OpenMode::Read)?.map()?;
+        let view = fs
+            .open(path, vfs::OpenMode::Read)?
+            .map_for(vfs::Access::Random)?;
+        let data = view.bytes().clone();
         let len = data.len() as u64;
         let Some(foot_off) = data.len().checked_sub(FOOTER_SIZE_BYTES) else {
             return Err(Error::corruption(
@@ -97,6 +108,16 @@ impl Table {
             ));
         };
         let footer = Footer::decode(&data[foot_off..], path, foot_off as u64)?;
+        // The meta blocks lie together before the footer: one read for all
+        // of them, not a fault per page. A hint: handles past the footer
+        // are refused below, and a range past the view is clamped.
+        let meta_start = [footer.index, footer.filter, footer.properties]
+            .iter()
+            .filter(|h| h.size_bytes > 0)
+            .map(|h| h.offset)
+            .min()
+            .unwrap_or(foot_off as u64);
+        view.will_need(usize::try_from(meta_start).unwrap_or(usize::MAX)..foot_off)?;
         let header = crate::sstable::footer::header();
         if data.get(..header.len()) != Some(&header[..]) {
             let mut found = [0u8; 8];
@@ -140,6 +161,7 @@ impl Table {
             number,
             path: path.to_path_buf(),
             data,
+            view,
             footer,
             index,
             filter,
@@ -228,16 +250,23 @@ impl Table {
     /// from a block the cache holds, whose order was checked when it
     /// entered, none is checked again, and the entries before that restart
     /// point are not decoded at all.
+    ///
+    /// A block read from the file first tells `ahead`, which may ask for
+    /// the next window of the file.
     fn block_entries(
         &self,
         i: usize,
         fill_cache: bool,
         from: Option<&[u8]>,
+        ahead: &mut Readahead,
     ) -> Result<(Block, BlockSpans)> {
         let h = self.index.entries[i].1;
         let (block, fresh) = match self.cache.get((self.number.0, h.offset)) {
             Some(b) => (b, false),
-            None => (self.read_block(h)?, true),
+            None => {
+                self.read_ahead(ahead, i)?;
+                (self.read_block(h)?, true)
+            }
         };
         let entries = if fresh {
             block.entries_spans(Some(self.bounds(i)))
@@ -255,6 +284,18 @@ impl Table {
             self.cache.insert((self.number.0, h.offset), block.clone());
         }
         Ok((block, entries))
+    }
+
+    /// Tells `ahead` that block `i` is read from the file next, and asks
+    /// the map for the window it wants, if any.
+    pub(super) fn read_ahead(&self, ahead: &mut Readahead, i: usize) -> Result<()> {
+        let h = self.index.entries[i].1;
+        if let Some(r) = ahead.next(i, h.offset..h.offset + h.size_bytes) {
+            // Offsets past `usize` cannot be in the view: clamped to it.
+            let at = |x: u64| usize::try_from(x).unwrap_or(usize::MAX);
+            self.view.will_need(at(r.start)..at(r.end))?;
+        }
+        Ok(())
     }
 
     /// Whether the filter lets `hash` through (true without a filter).
@@ -323,9 +364,19 @@ impl Table {
         });
         let t = Arc::clone(self);
         let (lo, hi) = (lo.map(<[u8]>::to_vec), hi.map(<[u8]>::to_vec));
-        Box::new(Concat::new(first, end.max(first), move |i| {
+        let end = end.max(first);
+        // Compaction reads every block once: full windows from the start.
+        // A user's scan may stop after a few keys: windows once it has
+        // read a few blocks.
+        let mut ahead = if fill_cache {
+            Readahead::scan(first..end)
+        } else {
+            Readahead::whole_table(first..end)
+        };
+        Box::new(Concat::new(first, end, move |i| {
             let from = lo.as_deref().filter(|_| i == first);
-            let (block, BlockSpans { keys, mut spans }) = t.block_entries(i, fill_cache, from)?;
+            let (block, BlockSpans { keys, mut spans }) =
+                t.block_entries(i, fill_cache, from, &mut ahead)?;
             let off = t.index.entries[i].1.offset;
             // The first and last blocks drop the entries outside the bounds
             // here, so the merge above never compares them (a seek's first
