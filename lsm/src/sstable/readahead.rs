@@ -80,6 +80,11 @@ impl Readahead {
         }
     }
 
+    /// Whether `block` lies in the range asked for so far.
+    pub(crate) fn covers(&self, block: &Range<u64>) -> bool {
+        self.asked.start <= block.start && block.end <= self.asked.end
+    }
+
     /// Block `i`, at `block` in the file, is about to be read from the
     /// file: the range to ask for ahead of it, if any. Going up (or at the
     /// first block) the window lies after the block; going down, before it.
@@ -93,7 +98,7 @@ impl Readahead {
             self.wait_blocks -= 1;
             return None;
         }
-        let inside = self.asked.start <= block.start && block.end <= self.asked.end;
+        let inside = self.covers(&block);
         let half = self.window / 2;
         let ask = if !inside {
             // The first window, or a jump out of the last one: start anew

@@ -14,6 +14,8 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
@@ -35,6 +37,30 @@ thread_local! {
     /// lookup on the thread so a get allocates nothing for keys.
     static SEEK_KEY: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
 }
+
+/// How many of the last block reads from the file waited for the device,
+/// roughly: raised by [`COLD_RAISE`] per slow read (up to [`COLD_MAX`]),
+/// lowered by one per fast one. While it is above zero, a block that
+/// straddles a page boundary is asked for whole (`View::will_need`) before
+/// it is read, so its two pages come in one round trip, not two faults one
+/// after the other: measured at 5 M keys, cold gets 1.9x faster (p50 64
+/// against 118 us). Asking costs a system call (0.9 us of CPU on a warm
+/// get, +27%), so a store in memory, whose reads are all fast, never asks.
+/// One for the process: the page cache is shared by every store in it.
+static COLD: AtomicU32 = AtomicU32::new(0);
+/// A block read from the file slower than this waited for the device: a
+/// read from the page cache takes a few microseconds, one from this
+/// machine's disk 55 us or more.
+const SLOW_BLOCK_READ: Duration = Duration::from_micros(30);
+/// What a slow read adds to [`COLD`].
+const COLD_RAISE: u32 = 8;
+/// Where [`COLD`] stops: after the page cache warms up, at most this many
+/// reads still ask.
+const COLD_MAX: u32 = 64;
+
+/// The page size the straddle test assumes (the advice is a hint: on a
+/// machine with larger pages it asks for a block that was in one page).
+const PAGE_BYTES: u64 = 4096;
 
 /// An open table.
 #[derive(Debug)]
@@ -220,11 +246,37 @@ impl Table {
         if let Some(b) = self.cache.get((self.number.0, h.offset)) {
             return Ok(b);
         }
-        let block = self.read_block(h)?;
+        let block = self.fetch_block(h, false)?;
         block
             .check_order(self.bounds(i))
             .map_err(|m| m.at(&self.path, h.offset))?;
         self.cache.insert((self.number.0, h.offset), block.clone());
+        Ok(block)
+    }
+
+    /// [`Table::read_block`] for a block the cache missed, timed: while
+    /// recent reads waited for the device ([`COLD`]), a block across a page
+    /// boundary is first asked for whole.
+    ///
+    /// `read_ahead`: the block lies in a range a reader already asked for
+    /// ([`Readahead`]), so asking again would only cost the system call.
+    fn fetch_block(&self, h: BlockHandle, read_ahead: bool) -> Result<Block> {
+        let end = h.offset + h.size_bytes;
+        if !read_ahead
+            && COLD.load(Ordering::Relaxed) > 0
+            && h.offset / PAGE_BYTES != end.saturating_sub(1) / PAGE_BYTES
+        {
+            // In range: checked by Index::decode against the file length.
+            self.view.will_need(h.offset as usize..end as usize)?;
+        }
+        let t = Instant::now();
+        let block = self.read_block(h)?;
+        let cold = COLD.load(Ordering::Relaxed);
+        if t.elapsed() >= SLOW_BLOCK_READ {
+            COLD.store((cold + COLD_RAISE).min(COLD_MAX), Ordering::Relaxed);
+        } else if cold > 0 {
+            COLD.store(cold - 1, Ordering::Relaxed);
+        }
         Ok(block)
     }
 
@@ -264,8 +316,8 @@ impl Table {
         let (block, fresh) = match self.cache.get((self.number.0, h.offset)) {
             Some(b) => (b, false),
             None => {
-                self.read_ahead(ahead, i)?;
-                (self.read_block(h)?, true)
+                let covered = self.read_ahead(ahead, i)?;
+                (self.fetch_block(h, covered)?, true)
             }
         };
         let entries = if fresh {
@@ -287,15 +339,17 @@ impl Table {
     }
 
     /// Tells `ahead` that block `i` is read from the file next, and asks
-    /// the map for the window it wants, if any.
-    pub(super) fn read_ahead(&self, ahead: &mut Readahead, i: usize) -> Result<()> {
+    /// the map for the window it wants, if any. Returns whether the block
+    /// lies in what the reader has asked for.
+    pub(super) fn read_ahead(&self, ahead: &mut Readahead, i: usize) -> Result<bool> {
         let h = self.index.entries[i].1;
-        if let Some(r) = ahead.next(i, h.offset..h.offset + h.size_bytes) {
+        let block = h.offset..h.offset + h.size_bytes;
+        if let Some(r) = ahead.next(i, block.clone()) {
             // Offsets past `usize` cannot be in the view: clamped to it.
             let at = |x: u64| usize::try_from(x).unwrap_or(usize::MAX);
             self.view.will_need(at(r.start)..at(r.end))?;
         }
-        Ok(())
+        Ok(ahead.covers(&block))
     }
 
     /// Whether the filter lets `hash` through (true without a filter).
