@@ -107,7 +107,7 @@ fn remap(inner: &Inner, w: &Writer, base: &Mapping, page_count: u64) -> Result<A
             base.with_overlay(Overlay::default())
         } else {
             Mapping::new(
-                w.file.map()?,
+                w.file.map_for(vfs::Access::Random)?.into_bytes(),
                 inner.limits.page_size,
                 &inner.path,
                 Some(base),

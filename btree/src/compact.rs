@@ -51,7 +51,12 @@ impl Db {
         inner.fs.rename(&tmp, &inner.path)?;
         inner.fs.sync_dir(&parent_dir(&inner.path))?;
 
-        let map = Arc::new(Mapping::new(file.map()?, ps, &inner.path, None));
+        let map = Arc::new(Mapping::new(
+            file.map_for(vfs::Access::Random)?.into_bytes(),
+            ps,
+            &inner.path,
+            None,
+        ));
         w.file = file;
         w.file_pages = page_count;
         w.durable_txn = txn;

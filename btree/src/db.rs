@@ -291,7 +291,14 @@ impl Db {
         let ps = page_size as usize;
         let file_len = file.len()?;
         let (meta, recovery) = read_metas(&*file, &path, page_size, file_len)?;
-        let map = Mapping::new(file.map()?, ps, &path, None);
+        // Advised random: a fault reads its page, not megabytes of readahead
+        // around it (a B+ tree's page reads are random by nature).
+        let map = Mapping::new(
+            file.map_for(vfs::Access::Random)?.into_bytes(),
+            ps,
+            &path,
+            None,
+        );
         let lock: FileLock = Arc::new(lock);
         let snap = Arc::new(Snapshot {
             meta,

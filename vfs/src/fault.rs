@@ -18,7 +18,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use parking_lot::Mutex;
 
-use crate::{Error, File, Fs, LockGuard, Op, OpenMode, Result};
+use crate::{Access, Error, File, Fs, LockGuard, Op, OpenMode, Result, View};
 
 /// Linux `EIO`: an I/O error from the device.
 pub(crate) const EIO: i32 = 5;
@@ -268,5 +268,10 @@ impl File for FaultFile {
     fn map(&self) -> Result<Bytes> {
         self.fs.check(Op::Map, self.inner.path())?;
         self.inner.map()
+    }
+
+    fn map_for(&self, access: Access) -> Result<View> {
+        self.fs.check(Op::Map, self.inner.path())?;
+        self.inner.map_for(access)
     }
 }

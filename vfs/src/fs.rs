@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use bytes::Bytes;
 
-use crate::{Error, Op, Result};
+use crate::{Access, Error, Op, Result, View};
 
 /// How [`Fs::open`] opens a file. Every mode opens the file for reading; all
 /// but [`OpenMode::Read`] also allow writing.
@@ -225,6 +225,21 @@ pub trait File: Send + Sync + fmt::Debug {
     /// holding their lock file; and bytes a reader can reach through a live
     /// view are not rewritten. See the safety argument in `src/mmap.rs`.
     fn map(&self) -> Result<Bytes>;
+
+    /// [`File::map`], told how the view will be read: on
+    /// [`OsFs`](crate::OsFs) the map is advised for `access` (a table or a
+    /// B+ tree maps [`Access::Random`], so a fault reads its page, not
+    /// megabytes of readahead around it), and the [`View`] can ask for a
+    /// range ahead of use ([`View::will_need`]).
+    ///
+    /// The default, for file systems whose views are copies (`MemFs`), is
+    /// [`File::map`] in a [`View`] whose advice does nothing; a wrapper
+    /// (`FaultFs`) passes the call on. Everything [`File::map`] promises
+    /// about leases and shrinks holds the same.
+    fn map_for(&self, access: Access) -> Result<View> {
+        let _ = access;
+        Ok(View::from_bytes(self.map()?))
+    }
 }
 
 /// A lock on a lock file (exclusive or shared), released on drop.

@@ -34,6 +34,8 @@
 //!   `ENOSPC`.
 //! - [`ForwardFs`]: a wrapper that passes every call to another `Fs` but
 //!   those it overrides, for a test's gate, hook or counter.
+//! - [`View`], [`Access`]: a view of a file that tells the kernel how it
+//!   will be read (random lookups, or a range wanted ahead of use).
 //! - [`crash_test`]: re-runs a workload crashing at every sync point.
 //! - [`Error`], [`Op`]: every failure names its operation and path.
 
@@ -47,6 +49,7 @@ mod fs;
 mod mem;
 mod mmap;
 mod os;
+mod view;
 mod views;
 
 pub use error::{Error, Op, Result};
@@ -55,6 +58,7 @@ pub use forward::ForwardFs;
 pub use fs::{File, Fs, LockGuard, OpenMode};
 pub use mem::{CrashOptions, MEM_FILE_MAX_BYTES, MemFs, SECTOR_BYTES};
 pub use os::OsFs;
+pub use view::{Access, View};
 
 /// The README's examples, compiled and run as doctests so they stay true.
 #[doc = include_str!("../README.md")]

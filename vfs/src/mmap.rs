@@ -41,8 +41,11 @@
 #![allow(unsafe_code)]
 
 use std::fs;
+use std::sync::Arc;
 
 use bytes::Bytes;
+
+use crate::Access;
 
 /// A memory map and what must outlive it.
 struct Mapped<L> {
@@ -51,27 +54,52 @@ struct Mapped<L> {
     _lease: L,
 }
 
-impl<L> AsRef<[u8]> for Mapped<L> {
+/// The owner a view's [`Bytes`] hold: one map shared with the
+/// [`Advise`] handle of its [`View`](crate::View), so a prefetch can name
+/// the map's pages while any clone of the bytes keeps it alive.
+struct Shared<L>(Arc<Mapped<L>>);
+
+impl<L> AsRef<[u8]> for Shared<L> {
     fn as_ref(&self) -> &[u8] {
-        &self.map
+        &self.0.map
     }
 }
 
-/// Maps `file` read-only and shared, `len` bytes long. `lease` is dropped
-/// when the last clone of the view is, after the map is unmapped.
+/// Advice on ranges of one live map (`madvise`). Only advice that cannot
+/// change the bytes a reader sees is offered (memmap2's safe `Advice`).
+pub(crate) trait Advise: Send + Sync {
+    /// Asks the kernel to read `len` bytes at `offset` into the page cache
+    /// now (`MADV_WILLNEED`; the start is rounded down to a page). The
+    /// caller keeps `offset + len` within the map.
+    fn will_need(&self, offset: usize, len: usize) -> std::io::Result<()>;
+}
+
+impl<L: Send + Sync> Advise for Mapped<L> {
+    fn will_need(&self, offset: usize, len: usize) -> std::io::Result<()> {
+        // Safe advice: WILLNEED starts reads, it never changes a mapped byte.
+        self.map
+            .advise_range(memmap2::Advice::WillNeed, offset, len)
+    }
+}
+
+/// Maps `file` read-only and shared, `len` bytes long, advised for
+/// `access`. `lease` is dropped when the last clone of the view and the
+/// returned [`Advise`] handle are, after the map is unmapped. An empty file
+/// has no map and no handle.
 ///
 /// The caller must hold, from the moment it read `len` until `lease` is
 /// dropped, whatever keeps this crate from shrinking the file below `len`
 /// (see the module doc, point 1).
-pub(crate) fn map<L: Send + 'static>(
+pub(crate) fn map<L: Send + Sync + 'static>(
     file: &fs::File,
     len: u64,
     lease: L,
-) -> std::io::Result<Bytes> {
+    access: Access,
+) -> std::io::Result<(Bytes, Option<Arc<dyn Advise>>)> {
     if len == 0 {
         // A zero-length mapping is an error on Linux (`EINVAL`), and an empty
         // view has no byte a truncation could take away.
-        return Ok(Bytes::new());
+        return Ok((Bytes::new(), None));
     }
     let len = usize::try_from(len)
         .map_err(|_| std::io::Error::other(format!("file of {len} bytes is too large to map")))?;
@@ -81,5 +109,14 @@ pub(crate) fn map<L: Send + 'static>(
     // until the lease is dropped, which `Mapped` does only after unmapping.
     // Other processes, and point 2, are the contract `File::map` states.
     let map = unsafe { memmap2::MmapOptions::new().len(len).map(file)? };
-    Ok(Bytes::from_owner(Mapped { map, _lease: lease }))
+    // Safe advice: RANDOM and SEQUENTIAL only tune the kernel's readahead
+    // for faults on this map; the bytes read are the same.
+    match access {
+        Access::Default => {}
+        Access::Random => map.advise(memmap2::Advice::Random)?,
+        Access::Sequential => map.advise(memmap2::Advice::Sequential)?,
+    }
+    let shared = Arc::new(Mapped { map, _lease: lease });
+    let advise: Arc<dyn Advise> = shared.clone();
+    Ok((Bytes::from_owner(Shared(shared)), Some(advise)))
 }

@@ -10,7 +10,7 @@ use bytes::Bytes;
 use parking_lot::Mutex;
 
 use crate::views::Views;
-use crate::{Error, File, Fs, LockGuard, Op, OpenMode, Result};
+use crate::{Access, Error, File, Fs, LockGuard, Op, OpenMode, Result, View};
 
 /// A file, as opposed to a name: its device and inode numbers.
 type FileId = (u64, u64);
@@ -251,7 +251,23 @@ impl File for OsFile {
             file: self.id,
             len_bytes,
         };
-        crate::mmap::map(&self.file, len_bytes, lease)
+        crate::mmap::map(&self.file, len_bytes, lease, Access::Default)
+            .map(|(bytes, _)| bytes)
             .map_err(|e| Error::io(Op::Map, &self.path, e))
+    }
+
+    fn map_for(&self, access: Access) -> Result<View> {
+        // As `map`: the lock is held from reading the length to the lease.
+        let mut views = VIEWS.lock();
+        let len_bytes = self.len()?;
+        views.add(self.id, len_bytes);
+        drop(views);
+        let lease = Lease {
+            file: self.id,
+            len_bytes,
+        };
+        let (bytes, advise) = crate::mmap::map(&self.file, len_bytes, lease, access)
+            .map_err(|e| Error::io(Op::Map, &self.path, e))?;
+        Ok(View::mapped(bytes, advise, &self.path))
     }
 }

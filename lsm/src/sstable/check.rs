@@ -5,6 +5,7 @@ use bytes::Bytes;
 
 use crate::key::{self, InternalKey};
 use crate::sstable::footer::{FOOTER_SIZE_BYTES, Footer};
+use crate::sstable::readahead::Readahead;
 use crate::sstable::reader::{Table, bad_key, load_meta};
 use crate::{Error, Result};
 
@@ -83,8 +84,13 @@ impl Table {
         }
         let mut prev: Option<Bytes> = None;
         let mut all_good = c.problems.is_empty();
-        for i in 0..self.index.entries.len() {
+        let n = self.index.entries.len();
+        let mut ahead = Readahead::whole_table(0..n);
+        for i in 0..n {
             c.blocks_checked += 1;
+            if let Err(e) = self.read_ahead(&mut ahead, i) {
+                c.problems.push(e);
+            }
             match self.check_data_block(i, prev.as_deref(), visit) {
                 Ok((n, last)) => {
                     c.entries_checked += n;
