@@ -20,135 +20,23 @@
 //! A value a reader took from the memtable keeps its chunk alive (as a
 //! block read keeps its block) until the reader drops it.
 
-use std::borrow::Borrow;
-use std::cmp::Ordering as CmpOrdering;
 use std::collections::VecDeque;
 use std::ops::Bound;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use bytes::{Bytes, BytesMut};
-use crossbeam_skiplist::SkipMap;
 use parking_lot::Mutex;
 
 use crate::key::{self, InternalKey, SeqNo, ValueKind};
 
-/// A skiplist entry: the internal key, its value, and its user key's
-/// first eight bytes ([`key::prefix`]) stored inline. A search compares the
-/// inline words and dereferences the key bytes only on a tie.
-///
-/// The value lives here rather than as the map's value, and `prefix` is
-/// the last field: crossbeam lays a node out as value, key, then the tower
-/// of next pointers (`repr(C)`), so the word a search compares sits just
-/// before the pointers it follows, usually in the same cache line, and a
-/// visited node costs one cache miss instead of two.
-#[derive(Clone, Debug)]
-#[repr(C)]
-struct MemKey {
-    key: InternalKey,
-    value: Bytes,
-    prefix: u64,
-}
+#[allow(
+    unsafe_code,
+    reason = "the skiplist's nodes live in arena chunks it frees whole"
+)]
+mod skiplist;
 
-impl MemKey {
-    fn new(key: InternalKey, value: Bytes) -> MemKey {
-        MemKey {
-            prefix: key::prefix(&key.user),
-            key,
-            value,
-        }
-    }
-
-    /// A bound: a key without a value.
-    fn bound(key: InternalKey) -> MemKey {
-        MemKey::new(key, Bytes::new())
-    }
-}
-
-impl PartialEq for MemKey {
-    fn eq(&self, other: &MemKey) -> bool {
-        self.cmp(other) == CmpOrdering::Equal
-    }
-}
-
-impl Eq for MemKey {}
-
-impl Ord for MemKey {
-    fn cmp(&self, other: &MemKey) -> CmpOrdering {
-        // `prefix` is monotone in the user key, so this is InternalKey order.
-        self.prefix
-            .cmp(&other.prefix)
-            .then_with(|| self.key.cmp(&other.key))
-    }
-}
-
-impl PartialOrd for MemKey {
-    fn partial_cmp(&self, other: &MemKey) -> Option<CmpOrdering> {
-        Some(self.cmp(other))
-    }
-}
-
-/// A key as a lookup sees it: a [`MemKey`], or a borrowed probe that
-/// needs no allocation. The skiplist finds by `Borrow`, so both borrow as
-/// this trait object and compare through [`Lookup::parts`].
-trait Lookup {
-    /// Prefix, user key, trailer (`seq << 8 | kind`).
-    fn parts(&self) -> (u64, &[u8], u64);
-}
-
-impl Lookup for MemKey {
-    fn parts(&self) -> (u64, &[u8], u64) {
-        (
-            self.prefix,
-            &self.key.user,
-            key::trailer(self.key.seq, self.key.kind),
-        )
-    }
-}
-
-/// A borrowed probe key.
-struct Probe<'a> {
-    prefix: u64,
-    user: &'a [u8],
-    trailer: u64,
-}
-
-impl Lookup for Probe<'_> {
-    fn parts(&self) -> (u64, &[u8], u64) {
-        (self.prefix, self.user, self.trailer)
-    }
-}
-
-impl<'a> Borrow<dyn Lookup + 'a> for MemKey {
-    fn borrow(&self) -> &(dyn Lookup + 'a) {
-        self
-    }
-}
-
-impl Ord for dyn Lookup + '_ {
-    fn cmp(&self, other: &Self) -> CmpOrdering {
-        let (pa, ua, ta) = self.parts();
-        let (pb, ub, tb) = other.parts();
-        // Same order as MemKey's: trailers descend (newer first).
-        pa.cmp(&pb)
-            .then_with(|| ua.cmp(ub))
-            .then_with(|| tb.cmp(&ta))
-    }
-}
-
-impl PartialOrd for dyn Lookup + '_ {
-    fn partial_cmp(&self, other: &Self) -> Option<CmpOrdering> {
-        Some(self.cmp(other))
-    }
-}
-
-impl PartialEq for dyn Lookup + '_ {
-    fn eq(&self, other: &Self) -> bool {
-        self.cmp(other) == CmpOrdering::Equal
-    }
-}
-
-impl Eq for dyn Lookup + '_ {}
+use skiplist::{Node, Probe, SkipList};
 
 /// Per-entry overhead counted against the write buffer, beyond key and value.
 const ENTRY_OVERHEAD_BYTES: usize = 64;
@@ -170,7 +58,7 @@ const ARENA_ENTRY_MAX_BYTES: usize = ARENA_CHUNK_BYTES / 16;
 /// A sorted in-memory table.
 #[derive(Debug, Default)]
 pub(crate) struct Memtable {
-    map: SkipMap<MemKey, ()>,
+    list: SkipList,
     /// The free tail of the current arena chunk. Locked by the one writer
     /// at a time, so never contended.
     arena: Mutex<Arena>,
@@ -191,11 +79,41 @@ struct Arena {
 /// An entry as the iterators and flush see it.
 pub(crate) type Entry = (InternalKey, Bytes);
 
+/// The kind in a trailer the memtable built (from a [`ValueKind`], so
+/// one of its tags).
+fn kind_of(trailer: u64) -> ValueKind {
+    match trailer & 0xff {
+        0 => ValueKind::Delete,
+        1 => ValueKind::Inline,
+        _ => ValueKind::BlobRef,
+    }
+}
+
+/// A node's entry, sharing its key and value bytes.
+fn entry(n: Node<'_>) -> Entry {
+    let t = n.trailer();
+    (
+        InternalKey::new(n.user().clone(), SeqNo(t >> 8), kind_of(t)),
+        n.value().clone(),
+    )
+}
+
+/// An internal key as the skiplist compares it.
+fn probe(k: &InternalKey) -> Probe<'_> {
+    Probe {
+        prefix: key::prefix(&k.user),
+        user: &k.user,
+        trailer: key::trailer(k.seq, k.kind),
+    }
+}
+
 impl Memtable {
     pub(crate) fn new() -> Memtable {
         Memtable::default()
     }
 
+    /// Adds an entry. An internal key already present (the same sequence
+    /// number for the same user key: the same write) keeps its first value.
     pub(crate) fn insert(&self, user: Bytes, seq: SeqNo, kind: ValueKind, value: Bytes) {
         if kind == ValueKind::Delete {
             self.tombstones.fetch_add(1, Ordering::Relaxed);
@@ -204,9 +122,10 @@ impl Memtable {
             user.len() + value.len() + ENTRY_OVERHEAD_BYTES,
             Ordering::Relaxed,
         );
+        let prefix = key::prefix(&user);
         let (user, value) = self.copy_in(user, value);
-        self.map
-            .insert(MemKey::new(InternalKey::new(user, seq, kind), value), ());
+        self.list
+            .insert(prefix, key::trailer(seq, kind), user, value);
     }
 
     /// `user` and `value` copied into the arena (see the module's
@@ -223,8 +142,9 @@ impl Memtable {
         }
         a.free.extend_from_slice(&user);
         a.free.extend_from_slice(&value);
-        let both = a.free.split_to(n).freeze();
-        (both.slice(..user.len()), both.slice(user.len()..))
+        let user = a.free.split_to(user.len()).freeze();
+        let value = a.free.split_to(value.len()).freeze();
+        (user, value)
     }
 
     /// Approximate memory used.
@@ -233,12 +153,12 @@ impl Memtable {
     }
 
     pub(crate) fn is_empty(&self) -> bool {
-        self.map.is_empty()
+        self.list.len() == 0
     }
 
     /// Entries (every version, tombstones included).
     pub(crate) fn len(&self) -> usize {
-        self.map.len()
+        self.list.len()
     }
 
     /// Tombstones among the entries.
@@ -248,21 +168,13 @@ impl Memtable {
 
     /// The newest version of `user` with sequence number at most `seq`.
     pub(crate) fn get(&self, user: &[u8], seq: SeqNo) -> Option<(ValueKind, Bytes)> {
-        // An empty memtable (as after a flush) is common and its search
-        // is not free: crossbeam pins an epoch and copies a search position.
-        if self.map.is_empty() {
-            return None;
-        }
         let probe = Probe {
             prefix: key::prefix(user),
             user,
             trailer: key::trailer(seq, ValueKind::SEEK),
         };
-        let e = self
-            .map
-            .lower_bound(Bound::Included(&probe as &dyn Lookup))?;
-        let k = e.key();
-        (k.key.user.as_ref() == user).then(|| (k.key.kind, k.value.clone()))
+        let n = self.list.seek(&probe, true)?;
+        (n.user().as_ref() == user).then(|| (kind_of(n.trailer()), n.value().clone()))
     }
 
     /// Every entry between two user-key bounds, both directions, cloning
@@ -296,39 +208,30 @@ impl Memtable {
 
     /// Every entry in order.
     pub(crate) fn iter(&self) -> impl Iterator<Item = Entry> + '_ {
-        self.map
-            .iter()
-            .map(|e| (e.key().key.clone(), e.key().value.clone()))
+        std::iter::successors(self.list.first(), |n| n.next()).map(entry)
     }
 }
 
 /// The internal-key bound before every version of a user key, or after it.
-fn lower(lo: Bound<&[u8]>) -> Bound<MemKey> {
+fn lower(lo: Bound<&[u8]>) -> Bound<InternalKey> {
     match lo {
-        Bound::Included(k) => {
-            Bound::Included(MemKey::bound(InternalKey::seek(k, SeqNo(key::SEQNO_MAX))))
-        }
-        Bound::Excluded(k) => Bound::Excluded(MemKey::bound(InternalKey::new(
-            Bytes::copy_from_slice(k),
-            SeqNo(0),
-            ValueKind::Delete,
-        ))),
+        Bound::Included(k) => Bound::Included(InternalKey::seek(k, SeqNo(key::SEQNO_MAX))),
+        Bound::Excluded(k) => Bound::Excluded(past(Bytes::copy_from_slice(k))),
         Bound::Unbounded => Bound::Unbounded,
     }
 }
 
-fn upper(hi: Bound<&[u8]>) -> Bound<MemKey> {
+fn upper(hi: Bound<&[u8]>) -> Bound<InternalKey> {
     match hi {
-        Bound::Included(k) => Bound::Included(MemKey::bound(InternalKey::new(
-            Bytes::copy_from_slice(k),
-            SeqNo(0),
-            ValueKind::Delete,
-        ))),
-        Bound::Excluded(k) => {
-            Bound::Excluded(MemKey::bound(InternalKey::seek(k, SeqNo(key::SEQNO_MAX))))
-        }
+        Bound::Included(k) => Bound::Included(past(Bytes::copy_from_slice(k))),
+        Bound::Excluded(k) => Bound::Excluded(InternalKey::seek(k, SeqNo(key::SEQNO_MAX))),
         Bound::Unbounded => Bound::Unbounded,
     }
+}
+
+/// The last internal key of `user`: every version sorts at or before it.
+fn past(user: Bytes) -> InternalKey {
+    InternalKey::new(user, SeqNo(0), ValueKind::Delete)
 }
 
 /// Entries fetched by the first refill of either end; each refill doubles
@@ -343,7 +246,7 @@ const SKIPS_BEFORE_RESEEK: usize = 8;
 
 /// A double-ended cursor over a range of a memtable it keeps alive.
 ///
-/// The skiplist's own entries borrow the map, so the cursor refills small
+/// The skiplist's nodes borrow the list, so the cursor refills small
 /// buffers instead: the front takes the next entries after the last key it
 /// took, the back the ones before the last key it took, and the untaken
 /// range `(lo, hi)` between them shrinks, so the two ends never yield an
@@ -361,8 +264,8 @@ pub(crate) struct MemIter {
     /// The user key of the last entry the front took that is visible at
     /// `seq`: its older versions are shadowed.
     visible_user: Option<Bytes>,
-    lo: Bound<MemKey>,
-    hi: Bound<MemKey>,
+    lo: Bound<InternalKey>,
+    hi: Bound<InternalKey>,
     /// Taken from the range's low end, ascending.
     front: VecDeque<Entry>,
     /// Taken from the range's high end, descending.
@@ -373,32 +276,56 @@ pub(crate) struct MemIter {
     drained: bool,
 }
 
+/// Whether `n` is at or after the lower bound `lo`.
+fn above(n: Node<'_>, lo: &Bound<InternalKey>) -> bool {
+    match lo {
+        Bound::Included(k) => n.cmp(&probe(k)).is_ge(),
+        Bound::Excluded(k) => n.cmp(&probe(k)).is_gt(),
+        Bound::Unbounded => true,
+    }
+}
+
+/// Whether `n` is at or before the upper bound `hi`.
+fn below(n: Node<'_>, hi: &Bound<InternalKey>) -> bool {
+    match hi {
+        Bound::Included(k) => n.cmp(&probe(k)).is_le(),
+        Bound::Excluded(k) => n.cmp(&probe(k)).is_lt(),
+        Bound::Unbounded => true,
+    }
+}
+
 impl MemIter {
     fn refill_front(&mut self) {
         if self.drained {
             return;
         }
+        let list = &self.mem.list;
+        let seek = |lo: &Bound<InternalKey>| match lo {
+            Bound::Included(k) => list.seek(&probe(k), true),
+            Bound::Excluded(k) => list.seek(&probe(k), false),
+            Bound::Unbounded => list.first(),
+        };
         let mut taken = 0;
         let mut skipped = 0;
-        let mut range = self.mem.map.range((self.lo.clone(), self.hi.clone()));
+        let mut at = seek(&self.lo);
+        // The last node walked over, which becomes the untaken range's
+        // exclusive low end.
+        let mut last: Option<Node<'_>> = None;
         while taken < self.front_chunk {
-            let Some(e) = range.next() else {
+            let Some(n) = at.filter(|n| below(*n, &self.hi)) else {
                 // The untaken range is empty.
                 self.drained = true;
                 break;
             };
-            let k = &e.key().key;
-            self.lo = Bound::Excluded(MemKey::bound(k.clone()));
-            if self.visible_user.as_ref() == Some(&k.user) {
+            last = Some(n);
+            at = n.next();
+            let user = n.user();
+            if self.visible_user.as_ref() == Some(user) {
                 // Shadowed at `seq`: leave it out.
                 skipped += 1;
                 if skipped >= SKIPS_BEFORE_RESEEK {
                     skipped = 0;
-                    let past = MemKey::bound(InternalKey::new(
-                        k.user.clone(),
-                        SeqNo(0),
-                        ValueKind::Delete,
-                    ));
+                    let past = past(user.clone());
                     let crosses = match &self.hi {
                         Bound::Included(h) | Bound::Excluded(h) => past >= *h,
                         Bound::Unbounded => false,
@@ -408,17 +335,22 @@ impl MemIter {
                         self.drained = true;
                         break;
                     }
+                    at = list.seek(&probe(&past), false);
+                    last = None;
                     self.lo = Bound::Excluded(past);
-                    range = self.mem.map.range((self.lo.clone(), self.hi.clone()));
                 }
                 continue;
             }
             skipped = 0;
-            if k.seq <= self.seq {
-                self.visible_user = Some(k.user.clone());
+            let e = entry(n);
+            if e.0.seq <= self.seq {
+                self.visible_user = Some(e.0.user.clone());
             }
-            self.front.push_back((k.clone(), e.key().value.clone()));
+            self.front.push_back(e);
             taken += 1;
+        }
+        if let Some(n) = last {
+            self.lo = Bound::Excluded(entry(n).0);
         }
         self.front_chunk = (self.front_chunk * 2).min(MAX_CHUNK);
     }
@@ -427,16 +359,23 @@ impl MemIter {
         if self.drained {
             return;
         }
-        let range = self.mem.map.range((self.lo.clone(), self.hi.clone()));
-        self.back.extend(
-            range
-                .rev()
-                .take(self.back_chunk)
-                .map(|e| (e.key().key.clone(), e.key().value.clone())),
-        );
+        let list = &self.mem.list;
+        let mut at = match &self.hi {
+            Bound::Included(k) => list.seek_back(&probe(k), true),
+            Bound::Excluded(k) => list.seek_back(&probe(k), false),
+            Bound::Unbounded => list.last(),
+        };
+        for _ in 0..self.back_chunk {
+            let Some(n) = at.filter(|n| above(*n, &self.lo)) else {
+                break;
+            };
+            let e = entry(n);
+            at = list.seek_back(&probe(&e.0), false);
+            self.back.push_back(e);
+        }
         self.back_chunk = (self.back_chunk * 2).min(MAX_CHUNK);
         match self.back.back() {
-            Some((k, _)) => self.hi = Bound::Excluded(MemKey::bound(k.clone())),
+            Some((k, _)) => self.hi = Bound::Excluded(k.clone()),
             None => self.drained = true,
         }
     }
