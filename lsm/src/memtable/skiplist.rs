@@ -30,12 +30,15 @@
 //!
 //! # Layout
 //!
-//! A node is a [`Header`] (the key's 8-byte prefix and trailer, compared
-//! first, and the height), its tower of `height` links right after, then
-//! the [`Payload`] (the user key and value as `Bytes`, slices of the
-//! memtable's byte arena). A search compares the prefix and follows a link
-//! from the same few words, usually one cache line; it dereferences the
-//! payload only when the prefixes tie.
+//! As in RocksDB's `InlineSkipList`, a node's tower comes first, highest
+//! level first, so link 0 sits right before the node's address; there the
+//! [`Header`] starts (the key's 8-byte prefix, the trailer, the height),
+//! then the [`Payload`] (the user key and value as `Bytes`, slices of the
+//! memtable's byte arena). Node addresses are 16-aligned, so link 0 and
+//! the prefix share an aligned 16 bytes and thus a cache line: a search
+//! compares a node's prefix and follows its low links for one cache miss,
+//! where a header-first layout straddled two lines for 3 nodes in 8. It
+//! dereferences the payload only when the prefixes tie.
 
 use std::alloc::{self, Layout};
 use std::cmp::Ordering as CmpOrdering;
@@ -73,7 +76,8 @@ pub(crate) struct Probe<'a> {
     pub(crate) trailer: u64,
 }
 
-/// A node's fixed words. Its tower follows it, then its [`Payload`].
+/// A node's fixed words: its tower is right before it, its [`Payload`]
+/// right after.
 #[repr(C)]
 struct Header {
     prefix: u64,
@@ -81,27 +85,36 @@ struct Header {
     height: usize,
 }
 
-/// A node's key and value, after its tower.
+/// A node's key and value, after its header.
 #[repr(C)]
 struct Payload {
     user: Bytes,
     value: Bytes,
 }
 
-/// Bytes from a node's start to its tower.
-const TOWER_OFFSET: usize = size_of::<Header>();
+/// Bytes from a node's address to its payload.
+const PAYLOAD_OFFSET: usize = size_of::<Header>();
 
-const _: () = assert!(TOWER_OFFSET % align_of::<AtomicPtr<Header>>() == 0);
-const _: () = assert!(size_of::<AtomicPtr<Header>>() % align_of::<Payload>() == 0);
-const _: () = assert!(align_of::<Payload>() <= NODE_ALIGN);
-const _: () = assert!(align_of::<Header>() <= NODE_ALIGN);
+/// Bytes of a link.
+const LINK_BYTES: usize = size_of::<AtomicPtr<Header>>();
 
-/// Alignment of nodes and chunks.
-const NODE_ALIGN: usize = 8;
+/// Alignment of node addresses and chunks: link 0 and the prefix share 16
+/// aligned bytes.
+const NODE_ALIGN: usize = 16;
 
-/// Bytes of a node of `height` levels.
-const fn node_bytes(height: usize) -> usize {
-    TOWER_OFFSET + height * size_of::<AtomicPtr<Header>>() + size_of::<Payload>()
+/// Bytes from a node's address to its end.
+const NODE_TAIL_BYTES: usize = PAYLOAD_OFFSET + size_of::<Payload>();
+
+const _: () = assert!(PAYLOAD_OFFSET % align_of::<Payload>() == 0);
+const _: () = assert!(NODE_ALIGN % align_of::<Header>() == 0);
+const _: () = assert!(NODE_ALIGN % LINK_BYTES == 0);
+const _: () = assert!(LINK_BYTES % align_of::<AtomicPtr<Header>>() == 0);
+const _: () = assert!(NODE_TAIL_BYTES % LINK_BYTES == 0);
+const _: () = assert!(NODE_ALIGN == 2 * LINK_BYTES);
+
+/// Bytes a node of `height` levels may take in a chunk, alignment included.
+const fn node_bytes_max(height: usize) -> usize {
+    height * LINK_BYTES + LINK_BYTES + NODE_TAIL_BYTES
 }
 
 /// A sorted list of (internal key, value) with one writer at a time and
@@ -139,9 +152,11 @@ struct Writer {
 }
 
 impl Writer {
-    /// `bytes` of fresh node memory, 8-aligned, valid until the list drops.
-    fn alloc(&mut self, bytes: usize) -> NonNull<u8> {
-        debug_assert!(bytes % NODE_ALIGN == 0);
+    /// Fresh memory for a node of `height` levels, valid until the list
+    /// drops: the node's address, [`NODE_ALIGN`]-aligned, with `height`
+    /// links before it and [`NODE_TAIL_BYTES`] after.
+    fn alloc_node(&mut self, height: usize) -> NonNull<Header> {
+        let bytes = node_bytes_max(height);
         if self.end - self.next < bytes || self.chunks.is_empty() {
             self.chunk_bytes = (self.chunk_bytes * 2)
                 .clamp(CHUNK_BYTES_FIRST, CHUNK_BYTES_MAX)
@@ -161,11 +176,15 @@ impl Writer {
             self.end = self.chunk_bytes;
         }
         let (chunk, _) = self.chunks[self.chunks.len() - 1];
-        // SAFETY: `next + bytes <= end`, the chunk's size, so the result
-        // stays inside the allocation.
-        let p = unsafe { chunk.add(self.next) };
-        self.next += bytes;
-        p
+        // `next` is a multiple of LINK_BYTES and the chunk NODE_ALIGN-aligned:
+        // at most one link of padding.
+        let at = (self.next + height * LINK_BYTES).next_multiple_of(NODE_ALIGN);
+        debug_assert!(at + NODE_TAIL_BYTES <= self.next + bytes);
+        self.next = at + NODE_TAIL_BYTES;
+        // SAFETY: `at - height * LINK_BYTES >= next` and `at +
+        // NODE_TAIL_BYTES <= next + bytes <= end`, the chunk's size, so the
+        // node stays inside the allocation.
+        unsafe { chunk.add(at) }.cast::<Header>()
     }
 
     /// A tower height: 1, then each next level with chance 1/4.
@@ -189,7 +208,7 @@ impl SkipList {
             chunk_bytes: 0,
             rng: 0x2545_F491_4F6C_DD1D,
         };
-        let head = w.alloc(node_bytes(MAX_HEIGHT)).cast::<Header>();
+        let head = w.alloc_node(MAX_HEIGHT);
         // SAFETY: `head` is fresh, aligned memory of a MAX_HEIGHT node.
         unsafe {
             write_node(head, 0, 0, MAX_HEIGHT, Bytes::new(), Bytes::new());
@@ -223,14 +242,23 @@ impl SkipList {
         let mut prev = [self.head; MAX_HEIGHT];
         let top = self.height.load(Ordering::Relaxed);
         let mut x = self.head;
+        // The node that ended the search on the level above: known not
+        // before the probe, so not compared again (LevelDB's trick).
+        let mut bigger = ptr::null_mut();
         for level in (0..top).rev() {
             loop {
                 // SAFETY: `x` is the head or a published node (invariant 3).
                 let next = unsafe { tower(x, level) }.load(Ordering::Acquire);
+                if next == bigger {
+                    break;
+                }
                 match NonNull::new(next) {
                     // SAFETY: `n` was reached by a link: a published node.
                     Some(n) if unsafe { cmp_node(n, &probe) } == CmpOrdering::Less => x = n,
-                    _ => break,
+                    _ => {
+                        bigger = next;
+                        break;
+                    }
                 }
             }
             prev[level] = x;
@@ -248,7 +276,7 @@ impl SkipList {
             // `prev[top..height]` are the head already.
             self.height.store(height, Ordering::Relaxed);
         }
-        let node = w.alloc(node_bytes(height)).cast::<Header>();
+        let node = w.alloc_node(height);
         // SAFETY: `node` is fresh memory of a `height` node, unreachable
         // until the Release stores below; `prev[l]` are the head or
         // published nodes of height above `l` (a node is in level `l`'s
@@ -277,16 +305,22 @@ impl SkipList {
         };
         let mut x = self.head;
         let mut level = self.height.load(Ordering::Relaxed);
+        // As in `insert`: the node that ended the level above.
+        let mut bigger = ptr::null_mut();
         while level > 0 {
             level -= 1;
             loop {
                 // SAFETY: `x` is the head or a published node.
                 let next = unsafe { tower(x, level) }.load(Ordering::Acquire);
+                if next == bigger {
+                    break;
+                }
                 let Some(n) = NonNull::new(next) else { break };
                 if let Some(p) = probe {
                     // SAFETY: a published node.
                     let c = unsafe { cmp_node(n, p) };
-                    if c == stop || (c == CmpOrdering::Greater) {
+                    if c == stop || c == CmpOrdering::Greater {
+                        bigger = next;
                         break;
                     }
                 }
@@ -412,8 +446,8 @@ impl<'a> Node<'a> {
 /// Writes a node's header and payload (not its tower).
 ///
 /// # Safety
-/// `node` points to writable memory of `node_bytes(height)` bytes, aligned
-/// to [`NODE_ALIGN`], that no other thread can reach.
+/// `node` is from [`Writer::alloc_node`] for `height` levels, and no
+/// other thread can reach it.
 unsafe fn write_node(
     node: NonNull<Header>,
     prefix: u64,
@@ -422,8 +456,8 @@ unsafe fn write_node(
     user: Bytes,
     value: Bytes,
 ) {
-    // SAFETY: the caller's contract; `payload` is inside the node since
-    // the header says `height`, written first.
+    // SAFETY: the caller's contract: header and payload are inside the
+    // node's memory and aligned.
     unsafe {
         node.write(Header {
             prefix,
@@ -440,32 +474,23 @@ unsafe fn write_node(
 /// `node` is the head or a node written by [`write_node`] in a live list,
 /// and `level` is below its height.
 unsafe fn tower<'a>(node: NonNull<Header>, level: usize) -> &'a AtomicPtr<Header> {
-    // SAFETY: the tower starts TOWER_OFFSET bytes into the node, aligned
-    // (checked at compile time), and has `height` > `level` links; the
-    // pointer keeps the chunk's provenance, so it may reach past `Header`.
+    // SAFETY: link `level` is `level + 1` links before the node, inside
+    // its memory since `height` > `level`, and aligned (NODE_ALIGN is a
+    // multiple of LINK_BYTES); the pointer keeps the chunk's provenance, so
+    // it may reach outside `Header`.
     unsafe {
         debug_assert!(level < (*node.as_ptr()).height);
-        &*node
-            .cast::<u8>()
-            .add(TOWER_OFFSET)
-            .cast::<AtomicPtr<Header>>()
-            .add(level)
-            .as_ptr()
+        &*node.cast::<AtomicPtr<Header>>().sub(level + 1).as_ptr()
     }
 }
 
 /// `node`'s payload.
 ///
 /// # Safety
-/// `node`'s header is written (its height is read).
+/// `node` is from [`Writer::alloc_node`] of a live list.
 unsafe fn payload(node: NonNull<Header>) -> NonNull<Payload> {
-    // SAFETY: the payload follows the tower inside the node's memory.
-    unsafe {
-        let height = (*node.as_ptr()).height;
-        node.cast::<u8>()
-            .add(TOWER_OFFSET + height * size_of::<AtomicPtr<Header>>())
-            .cast::<Payload>()
-    }
+    // SAFETY: the payload follows the header inside the node's memory.
+    unsafe { node.cast::<u8>().add(PAYLOAD_OFFSET).cast::<Payload>() }
 }
 
 /// `node`'s key against `p`: prefixes first, the user keys only on a tie.
