@@ -578,4 +578,126 @@ mod tests {
             );
         }
     }
+
+    mod model {
+        use std::collections::BTreeMap;
+
+        use proptest::prelude::*;
+
+        use super::*;
+
+        /// User keys that share prefixes (empty, shorter than, equal to
+        /// and longer than the 8-byte inline prefix), so searches fall
+        /// through to the key bytes.
+        const USERS: [&[u8]; 8] = [
+            b"",
+            b"a",
+            b"key00000",
+            b"key00000a",
+            b"key00000b",
+            b"key0000",
+            b"key00001",
+            b"\xff\xff\xff\xff\xff\xff\xff\xff\x00",
+        ];
+
+        fn bound(b: (u8, usize)) -> Bound<&'static [u8]> {
+            match b.0 % 3 {
+                0 => Bound::Included(USERS[b.1]),
+                1 => Bound::Excluded(USERS[b.1]),
+                _ => Bound::Unbounded,
+            }
+        }
+
+        fn contains(lo: Bound<&[u8]>, hi: Bound<&[u8]>, u: &[u8]) -> bool {
+            (match lo {
+                Bound::Included(l) => u >= l,
+                Bound::Excluded(l) => u > l,
+                Bound::Unbounded => true,
+            }) && (match hi {
+                Bound::Included(h) => u <= h,
+                Bound::Excluded(h) => u < h,
+                Bound::Unbounded => true,
+            })
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(64))]
+
+            /// insert, get, iter and range (both ends, shadowing from the
+            /// front) against a BTreeMap, many versions per key.
+            #[test]
+            fn memtable_matches_btreemap(
+                ops in prop::collection::vec((0..USERS.len(), any::<bool>(), 0..24usize), 1..300),
+                snaps in prop::collection::vec(0..320u64, 1..6),
+                bounds in prop::collection::vec(((0..3u8, 0..USERS.len()), (0..3u8, 0..USERS.len())), 1..6),
+            ) {
+                let m = Arc::new(Memtable::new());
+                // (user, newest first) -> (seq, kind, value)
+                let mut model: BTreeMap<(Vec<u8>, std::cmp::Reverse<u64>), (ValueKind, Bytes)> =
+                    BTreeMap::new();
+                for (i, (u, del, vlen)) in ops.iter().enumerate() {
+                    let seq = i as u64 + 1;
+                    let kind = if *del { ValueKind::Delete } else { ValueKind::Inline };
+                    let value = if *del { Bytes::new() } else { Bytes::from(vec![i as u8; *vlen]) };
+                    m.insert(Bytes::from_static(USERS[*u]), SeqNo(seq), kind, value.clone());
+                    model.insert((USERS[*u].to_vec(), std::cmp::Reverse(seq)), (kind, value));
+                }
+                let all: Vec<(Vec<u8>, u64, ValueKind, Bytes)> = model
+                    .iter()
+                    .map(|((u, s), (k, v))| (u.clone(), s.0, *k, v.clone()))
+                    .collect();
+                prop_assert_eq!(m.len(), all.len());
+                prop_assert_eq!(m.tombstones(), ops.iter().filter(|o| o.1).count());
+                let got: Vec<_> = m
+                    .iter()
+                    .map(|(k, v)| (k.user.to_vec(), k.seq.0, k.kind, v))
+                    .collect();
+                prop_assert_eq!(&got, &all);
+                let mut snaps = snaps;
+                snaps.push(key::SEQNO_MAX);
+                for &snap in &snaps {
+                    for u in USERS {
+                        let want = all
+                            .iter()
+                            .find(|e| e.0 == u && e.1 <= snap)
+                            .map(|e| (e.2, e.3.clone()));
+                        prop_assert_eq!(m.get(u, SeqNo(snap)), want, "get {:?} at {}", u, snap);
+                    }
+                    for &(lo, hi) in &bounds {
+                        let (lo, hi) = (bound(lo), bound(hi));
+                        let inside: Vec<_> = all
+                            .iter()
+                            .filter(|e| contains(lo, hi, &e.0))
+                            .map(|e| (e.0.clone(), e.1))
+                            .collect();
+                        // From the front: a key's versions after its newest
+                        // one visible at `snap` are left out.
+                        let mut visible: Option<Vec<u8>> = None;
+                        let mut want = Vec::new();
+                        for e in &inside {
+                            if visible.as_ref() == Some(&e.0) {
+                                continue;
+                            }
+                            if e.1 <= snap {
+                                visible = Some(e.0.clone());
+                            }
+                            want.push(e.clone());
+                        }
+                        let got: Vec<_> = m
+                            .range(lo, hi, SeqNo(snap))
+                            .map(|(k, _)| (k.user.to_vec(), k.seq.0))
+                            .collect();
+                        prop_assert_eq!(&got, &want, "range {:?}..{:?} at {}", lo, hi, snap);
+                        let back: Vec<_> = m
+                            .range(lo, hi, SeqNo(snap))
+                            .rev()
+                            .map(|(k, _)| (k.user.to_vec(), k.seq.0))
+                            .collect();
+                        let want_back: Vec<_> = inside.iter().rev().cloned().collect();
+                        prop_assert_eq!(&back, &want_back);
+                    }
+                }
+            }
+        }
+    }
 }
