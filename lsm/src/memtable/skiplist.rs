@@ -59,8 +59,12 @@ pub(crate) const MAX_HEIGHT: usize = 12;
 /// [`CHUNK_BYTES_MAX`], so a memtable of a few entries stays small.
 const CHUNK_BYTES_FIRST: usize = 16 << 10;
 
-/// Bytes of a node chunk once the list has grown.
-const CHUNK_BYTES_MAX: usize = 1 << 20;
+/// Bytes of a node chunk once the list has grown: one huge page, the
+/// chunk aligned to it and advised `MADV_HUGEPAGE` on Linux. A search
+/// visits nodes at random across the list's chunks (30-40 MiB in a full
+/// 64 MiB memtable of 100-byte values), so with 4 KiB pages nearly every
+/// visit also missed the TLB.
+const CHUNK_BYTES_MAX: usize = 2 << 20;
 
 /// A key as the list orders it: the user key's first eight bytes as a
 /// big-endian number (`key::prefix`), the user key, and the trailer
@@ -161,7 +165,12 @@ impl Writer {
             self.chunk_bytes = (self.chunk_bytes * 2)
                 .clamp(CHUNK_BYTES_FIRST, CHUNK_BYTES_MAX)
                 .max(bytes);
-            let layout = match Layout::from_size_align(self.chunk_bytes, NODE_ALIGN) {
+            let align = if self.chunk_bytes == CHUNK_BYTES_MAX {
+                CHUNK_BYTES_MAX
+            } else {
+                NODE_ALIGN
+            };
+            let layout = match Layout::from_size_align(self.chunk_bytes, align) {
                 Ok(l) => l,
                 Err(_) => alloc::handle_alloc_error(Layout::new::<u8>()),
             };
@@ -171,6 +180,9 @@ impl Writer {
             let Some(p) = NonNull::new(p) else {
                 alloc::handle_alloc_error(layout)
             };
+            if align == CHUNK_BYTES_MAX {
+                advise_huge(p, layout.size());
+            }
             self.chunks.push((p, layout));
             self.next = 0;
             self.end = self.chunk_bytes;
@@ -198,6 +210,20 @@ impl Writer {
         1 + ((x.trailing_zeros() / 2) as usize).min(MAX_HEIGHT - 1)
     }
 }
+
+/// Asks the kernel to back `[p, p + len)` with huge pages (with
+/// transparent huge pages in `madvise` mode, the default, it otherwise
+/// does not). Only a hint: failure costs speed, not correctness.
+#[cfg(target_os = "linux")]
+fn advise_huge(p: NonNull<u8>, len: usize) {
+    // SAFETY: `[p, p + len)` is memory this list allocated and owns;
+    // MADV_HUGEPAGE changes how it is backed, never its contents.
+    let _ =
+        unsafe { rustix::mm::madvise(p.as_ptr().cast(), len, rustix::mm::Advice::LinuxHugepage) };
+}
+
+#[cfg(not(target_os = "linux"))]
+fn advise_huge(_: NonNull<u8>, _: usize) {}
 
 impl SkipList {
     pub(crate) fn new() -> SkipList {
