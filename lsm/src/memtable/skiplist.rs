@@ -109,11 +109,11 @@ const NODE_ALIGN: usize = 16;
 /// Bytes from a node's address to its end.
 const NODE_TAIL_BYTES: usize = PAYLOAD_OFFSET + size_of::<Payload>();
 
-const _: () = assert!(PAYLOAD_OFFSET % align_of::<Payload>() == 0);
-const _: () = assert!(NODE_ALIGN % align_of::<Header>() == 0);
-const _: () = assert!(NODE_ALIGN % LINK_BYTES == 0);
-const _: () = assert!(LINK_BYTES % align_of::<AtomicPtr<Header>>() == 0);
-const _: () = assert!(NODE_TAIL_BYTES % LINK_BYTES == 0);
+const _: () = assert!(PAYLOAD_OFFSET.is_multiple_of(align_of::<Payload>()));
+const _: () = assert!(NODE_ALIGN.is_multiple_of(align_of::<Header>()));
+const _: () = assert!(NODE_ALIGN.is_multiple_of(LINK_BYTES));
+const _: () = assert!(LINK_BYTES.is_multiple_of(align_of::<AtomicPtr<Header>>()));
+const _: () = assert!(NODE_TAIL_BYTES.is_multiple_of(LINK_BYTES));
 const _: () = assert!(NODE_ALIGN == 2 * LINK_BYTES);
 
 /// Bytes a node of `height` levels may take in a chunk, alignment included.
