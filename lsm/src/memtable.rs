@@ -1,19 +1,21 @@
-//! The memtable: a concurrent skiplist of internal keys to values.
+//! The memtable: a skiplist of internal keys to values
+//! ([`skiplist`], its nodes in arena chunks).
 //!
 //! # Concurrency
 //!
 //! Inserts come from one writer at a time (the DB's write lock); readers
 //! run lock-free at the same time and see an insert once the DB publishes
-//! its sequence number.
+//! its sequence number. The skiplist frees its nodes only when the
+//! memtable drops, after the last reader's `Arc`.
 //!
 //! # Memory
 //!
 //! An entry's key and value bytes are copied into chunks shared by the
 //! memtable's entries (16 KiB first, doubling up to 1 MiB,
 //! [`ARENA_CHUNK_BYTES`]: a memtable replayed from a short log holds no
-//! more than it needs), so an insert
-//! allocates only its skiplist node, and the caller's buffers are freed by
-//! the caller's thread. Without the arena each entry held the caller's
+//! more than it needs), and its skiplist node is carved from the list's
+//! own chunks, so an insert allocates nothing of its own, and the
+//! caller's buffers are freed by the caller's thread. Without the arena each entry held the caller's
 //! key and value allocations until the flush thread dropped the memtable:
 //! three frees per entry from another thread, which fragment the writer's
 //! malloc arena; the fill spent a fifth of its time in glibc's `malloc`.
