@@ -34,11 +34,18 @@
 //! level first, so link 0 sits right before the node's address; there the
 //! [`Header`] starts (the key's 8-byte prefix, the trailer, the height),
 //! then the [`Payload`] (the user key and value as `Bytes`, slices of the
-//! memtable's byte arena). Node addresses are 16-aligned, so link 0 and
-//! the prefix share an aligned 16 bytes and thus a cache line: a search
-//! compares a node's prefix and follows its low links for one cache miss,
-//! where a header-first layout straddled two lines for 3 nodes in 8. It
-//! dereferences the payload only when the prefixes tie.
+//! memtable's byte arena). A link is 16 bytes: the pointer and a copy of
+//! the prefix of the node it points to, which only the writer uses
+//! ([`next_prefix`]). Node addresses are 16-aligned and never at a cache
+//! line's start, so a link never straddles a line, and link 0's pointer
+//! shares a line with the prefix after it.
+//!
+//! A search is a chain of dependent cache misses, one per node touched
+//! (the fill's profile: nearly all of the insert's time waits on them).
+//! A reader touches each node it compares, its prefix and link together;
+//! the writer compares the copy in the link it already holds and touches
+//! only the nodes it moves to, not the one that ends each level's walk.
+//! Either dereferences the payload only when the prefixes tie.
 
 use std::alloc::{self, Layout};
 use std::cmp::Ordering as CmpOrdering;
@@ -99,12 +106,17 @@ struct Payload {
 /// Bytes from a node's address to its payload.
 const PAYLOAD_OFFSET: usize = size_of::<Header>();
 
-/// Bytes of a link.
-const LINK_BYTES: usize = size_of::<AtomicPtr<Header>>();
+/// Bytes of a link: the pointer, then the prefix of the node it points
+/// to, which only the writer reads or writes (see [`next_prefix`]).
+const LINK_BYTES: usize = 2 * size_of::<AtomicPtr<Header>>();
 
-/// Alignment of node addresses and chunks: link 0 and the prefix share 16
-/// aligned bytes.
+/// Alignment of node addresses and chunks: a link never straddles a cache
+/// line.
 const NODE_ALIGN: usize = 16;
+
+/// Bytes of a cache line: a node address is kept off a line's start, so
+/// link 0's pointer and the prefix after it (24 bytes) share a line.
+const CACHE_LINE_BYTES: usize = 64;
 
 /// Bytes from a node's address to its end.
 const NODE_TAIL_BYTES: usize = PAYLOAD_OFFSET + size_of::<Payload>();
@@ -113,12 +125,13 @@ const _: () = assert!(PAYLOAD_OFFSET.is_multiple_of(align_of::<Payload>()));
 const _: () = assert!(NODE_ALIGN.is_multiple_of(align_of::<Header>()));
 const _: () = assert!(NODE_ALIGN.is_multiple_of(LINK_BYTES));
 const _: () = assert!(LINK_BYTES.is_multiple_of(align_of::<AtomicPtr<Header>>()));
-const _: () = assert!(NODE_TAIL_BYTES.is_multiple_of(LINK_BYTES));
-const _: () = assert!(NODE_ALIGN == 2 * LINK_BYTES);
+const _: () = assert!(NODE_TAIL_BYTES.is_multiple_of(size_of::<u64>()));
+const _: () = assert!(NODE_ALIGN == LINK_BYTES);
+const _: () = assert!(CACHE_LINE_BYTES - NODE_ALIGN >= LINK_BYTES + size_of::<u64>());
 
 /// Bytes a node of `height` levels may take in a chunk, alignment included.
 const fn node_bytes_max(height: usize) -> usize {
-    height * LINK_BYTES + LINK_BYTES + NODE_TAIL_BYTES
+    height * LINK_BYTES + 2 * NODE_ALIGN + NODE_TAIL_BYTES
 }
 
 /// A sorted list of (internal key, value) with one writer at a time and
@@ -188,9 +201,12 @@ impl Writer {
             self.end = self.chunk_bytes;
         }
         let (chunk, _) = self.chunks[self.chunks.len() - 1];
-        // `next` is a multiple of LINK_BYTES and the chunk NODE_ALIGN-aligned:
-        // at most one link of padding.
-        let at = (self.next + height * LINK_BYTES).next_multiple_of(NODE_ALIGN);
+        // `next` is a multiple of 8 and the chunk NODE_ALIGN-aligned: at
+        // most 8 bytes of padding, and NODE_ALIGN more off a line's start.
+        let mut at = (self.next + height * LINK_BYTES).next_multiple_of(NODE_ALIGN);
+        if (chunk.as_ptr() as usize + at).is_multiple_of(CACHE_LINE_BYTES) {
+            at += NODE_ALIGN;
+        }
         debug_assert!(at + NODE_TAIL_BYTES <= self.next + bytes);
         self.next = at + NODE_TAIL_BYTES;
         // SAFETY: `at - height * LINK_BYTES >= next` and `at +
@@ -240,6 +256,7 @@ impl SkipList {
             write_node(head, 0, 0, MAX_HEIGHT, Bytes::new(), Bytes::new());
             for level in 0..MAX_HEIGHT {
                 tower(head, level).store(ptr::null_mut(), Ordering::Relaxed);
+                *next_prefix(head, level) = 0;
             }
         }
         SkipList {
@@ -278,13 +295,21 @@ impl SkipList {
                 if next == bigger {
                     break;
                 }
-                match NonNull::new(next) {
+                let Some(n) = NonNull::new(next) else { break };
+                // The link's copy of `n`'s prefix decides without touching
+                // `n` (a cache miss) unless the prefixes tie.
+                // SAFETY: `x` is the head or a published node, and this is
+                // the writer (it holds `w`).
+                let c = match unsafe { *next_prefix(x, level) }.cmp(&prefix) {
                     // SAFETY: `n` was reached by a link: a published node.
-                    Some(n) if unsafe { cmp_node(n, &probe) } == CmpOrdering::Less => x = n,
-                    _ => {
-                        bigger = next;
-                        break;
-                    }
+                    CmpOrdering::Equal => unsafe { cmp_node(n, &probe) },
+                    c => c,
+                };
+                if c == CmpOrdering::Less {
+                    x = n;
+                } else {
+                    bigger = next;
+                    break;
                 }
             }
             prev[level] = x;
@@ -292,8 +317,11 @@ impl SkipList {
         // SAFETY: `prev[0]` is the head or a published node.
         let at = unsafe { tower(prev[0], 0) }.load(Ordering::Acquire);
         if let Some(n) = NonNull::new(at) {
-            // SAFETY: a published node.
-            if unsafe { cmp_node(n, &probe) } == CmpOrdering::Equal {
+            // SAFETY: a published node, its prefix copy read by the writer.
+            if unsafe { *next_prefix(prev[0], 0) } == prefix
+                // SAFETY: as above.
+                && unsafe { cmp_node(n, &probe) } == CmpOrdering::Equal
+            {
                 return false;
             }
         }
@@ -312,8 +340,10 @@ impl SkipList {
             for (level, p) in prev.iter().enumerate().take(height) {
                 let succ = tower(*p, level).load(Ordering::Relaxed);
                 tower(node, level).store(succ, Ordering::Relaxed);
+                *next_prefix(node, level) = *next_prefix(*p, level);
             }
             for (level, p) in prev.iter().enumerate().take(height) {
+                *next_prefix(*p, level) = prefix;
                 tower(*p, level).store(node.as_ptr(), Ordering::Release);
             }
         }
@@ -506,7 +536,34 @@ unsafe fn tower<'a>(node: NonNull<Header>, level: usize) -> &'a AtomicPtr<Header
     // it may reach outside `Header`.
     unsafe {
         debug_assert!(level < (*node.as_ptr()).height);
-        &*node.cast::<AtomicPtr<Header>>().sub(level + 1).as_ptr()
+        &*node
+            .cast::<u8>()
+            .sub(LINK_BYTES * (level + 1))
+            .cast::<AtomicPtr<Header>>()
+            .as_ptr()
+    }
+}
+
+/// The prefix of the node link `level` of `node` points to, as the writer
+/// last stored it (unspecified while the link is null).
+///
+/// A search in `insert` compares this copy, in the link it just loaded,
+/// instead of the next node's own prefix: the node that ends each level's
+/// walk is then never touched, a cache miss saved per level. Readers never
+/// read it: they could see a pointer and a prefix from different inserts.
+///
+/// # Safety
+/// As for [`tower`], and the caller is the writer (holds the list's
+/// writer lock), the only thread that reads or writes these words.
+unsafe fn next_prefix(node: NonNull<Header>, level: usize) -> *mut u64 {
+    // SAFETY: the word after the link's pointer, inside the link (as in
+    // `tower`).
+    unsafe {
+        debug_assert!(level < (*node.as_ptr()).height);
+        node.cast::<u8>()
+            .sub(LINK_BYTES * (level + 1) - size_of::<AtomicPtr<Header>>())
+            .cast::<u64>()
+            .as_ptr()
     }
 }
 
