@@ -230,7 +230,7 @@ impl Writer {
 /// Asks the kernel to back `[p, p + len)` with huge pages (with
 /// transparent huge pages in `madvise` mode, the default, it otherwise
 /// does not). Only a hint: failure costs speed, not correctness.
-#[cfg(target_os = "linux")]
+#[cfg(all(target_os = "linux", not(miri)))]
 fn advise_huge(p: NonNull<u8>, len: usize) {
     // SAFETY: `[p, p + len)` is memory this list allocated and owns;
     // MADV_HUGEPAGE changes how it is backed, never its contents.
@@ -238,7 +238,8 @@ fn advise_huge(p: NonNull<u8>, len: usize) {
         unsafe { rustix::mm::madvise(p.as_ptr().cast(), len, rustix::mm::Advice::LinuxHugepage) };
 }
 
-#[cfg(not(target_os = "linux"))]
+/// Miri runs no system calls; elsewhere there is no such advice.
+#[cfg(any(not(target_os = "linux"), miri))]
 fn advise_huge(_: NonNull<u8>, _: usize) {}
 
 impl SkipList {
