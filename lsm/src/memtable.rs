@@ -1,154 +1,44 @@
-//! The memtable: a concurrent skiplist of internal keys to values.
+//! The memtable: a skiplist of internal keys to values
+//! ([`skiplist`], its nodes in arena chunks).
 //!
 //! # Concurrency
 //!
 //! Inserts come from one writer at a time (the DB's write lock); readers
 //! run lock-free at the same time and see an insert once the DB publishes
-//! its sequence number.
+//! its sequence number. The skiplist frees its nodes only when the
+//! memtable drops, after the last reader's `Arc`.
 //!
 //! # Memory
 //!
 //! An entry's key and value bytes are copied into chunks shared by the
 //! memtable's entries (16 KiB first, doubling up to 1 MiB,
 //! [`ARENA_CHUNK_BYTES`]: a memtable replayed from a short log holds no
-//! more than it needs), so an insert
-//! allocates only its skiplist node, and the caller's buffers are freed by
-//! the caller's thread. Without the arena each entry held the caller's
+//! more than it needs), and its skiplist node is carved from the list's
+//! own chunks, so an insert allocates nothing of its own, and the
+//! caller's buffers are freed by the caller's thread. Without the arena each entry held the caller's
 //! key and value allocations until the flush thread dropped the memtable:
 //! three frees per entry from another thread, which fragment the writer's
 //! malloc arena; the fill spent a fifth of its time in glibc's `malloc`.
 //! A value a reader took from the memtable keeps its chunk alive (as a
 //! block read keeps its block) until the reader drops it.
 
-use std::borrow::Borrow;
-use std::cmp::Ordering as CmpOrdering;
 use std::collections::VecDeque;
 use std::ops::Bound;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use bytes::{Bytes, BytesMut};
-use crossbeam_skiplist::SkipMap;
 use parking_lot::Mutex;
 
 use crate::key::{self, InternalKey, SeqNo, ValueKind};
 
-/// A skiplist entry: the internal key, its value, and its user key's
-/// first eight bytes ([`key::prefix`]) stored inline. A search compares the
-/// inline words and dereferences the key bytes only on a tie.
-///
-/// The value lives here rather than as the map's value, and `prefix` is
-/// the last field: crossbeam lays a node out as value, key, then the tower
-/// of next pointers (`repr(C)`), so the word a search compares sits just
-/// before the pointers it follows, usually in the same cache line, and a
-/// visited node costs one cache miss instead of two.
-#[derive(Clone, Debug)]
-#[repr(C)]
-struct MemKey {
-    key: InternalKey,
-    value: Bytes,
-    prefix: u64,
-}
+#[allow(
+    unsafe_code,
+    reason = "the skiplist's nodes live in arena chunks it frees whole"
+)]
+mod skiplist;
 
-impl MemKey {
-    fn new(key: InternalKey, value: Bytes) -> MemKey {
-        MemKey {
-            prefix: key::prefix(&key.user),
-            key,
-            value,
-        }
-    }
-
-    /// A bound: a key without a value.
-    fn bound(key: InternalKey) -> MemKey {
-        MemKey::new(key, Bytes::new())
-    }
-}
-
-impl PartialEq for MemKey {
-    fn eq(&self, other: &MemKey) -> bool {
-        self.cmp(other) == CmpOrdering::Equal
-    }
-}
-
-impl Eq for MemKey {}
-
-impl Ord for MemKey {
-    fn cmp(&self, other: &MemKey) -> CmpOrdering {
-        // `prefix` is monotone in the user key, so this is InternalKey order.
-        self.prefix
-            .cmp(&other.prefix)
-            .then_with(|| self.key.cmp(&other.key))
-    }
-}
-
-impl PartialOrd for MemKey {
-    fn partial_cmp(&self, other: &MemKey) -> Option<CmpOrdering> {
-        Some(self.cmp(other))
-    }
-}
-
-/// A key as a lookup sees it: a [`MemKey`], or a borrowed probe that
-/// needs no allocation. The skiplist finds by `Borrow`, so both borrow as
-/// this trait object and compare through [`Lookup::parts`].
-trait Lookup {
-    /// Prefix, user key, trailer (`seq << 8 | kind`).
-    fn parts(&self) -> (u64, &[u8], u64);
-}
-
-impl Lookup for MemKey {
-    fn parts(&self) -> (u64, &[u8], u64) {
-        (
-            self.prefix,
-            &self.key.user,
-            key::trailer(self.key.seq, self.key.kind),
-        )
-    }
-}
-
-/// A borrowed probe key.
-struct Probe<'a> {
-    prefix: u64,
-    user: &'a [u8],
-    trailer: u64,
-}
-
-impl Lookup for Probe<'_> {
-    fn parts(&self) -> (u64, &[u8], u64) {
-        (self.prefix, self.user, self.trailer)
-    }
-}
-
-impl<'a> Borrow<dyn Lookup + 'a> for MemKey {
-    fn borrow(&self) -> &(dyn Lookup + 'a) {
-        self
-    }
-}
-
-impl Ord for dyn Lookup + '_ {
-    fn cmp(&self, other: &Self) -> CmpOrdering {
-        let (pa, ua, ta) = self.parts();
-        let (pb, ub, tb) = other.parts();
-        // Same order as MemKey's: trailers descend (newer first).
-        pa.cmp(&pb)
-            .then_with(|| ua.cmp(ub))
-            .then_with(|| tb.cmp(&ta))
-    }
-}
-
-impl PartialOrd for dyn Lookup + '_ {
-    fn partial_cmp(&self, other: &Self) -> Option<CmpOrdering> {
-        Some(self.cmp(other))
-    }
-}
-
-impl PartialEq for dyn Lookup + '_ {
-    fn eq(&self, other: &Self) -> bool {
-        self.cmp(other) == CmpOrdering::Equal
-    }
-}
-
-impl Eq for dyn Lookup + '_ {}
+use skiplist::{Node, Probe, SkipList};
 
 /// Per-entry overhead counted against the write buffer, beyond key and value.
 const ENTRY_OVERHEAD_BYTES: usize = 64;
@@ -170,7 +60,7 @@ const ARENA_ENTRY_MAX_BYTES: usize = ARENA_CHUNK_BYTES / 16;
 /// A sorted in-memory table.
 #[derive(Debug, Default)]
 pub(crate) struct Memtable {
-    map: SkipMap<MemKey, ()>,
+    list: SkipList,
     /// The free tail of the current arena chunk. Locked by the one writer
     /// at a time, so never contended.
     arena: Mutex<Arena>,
@@ -191,11 +81,41 @@ struct Arena {
 /// An entry as the iterators and flush see it.
 pub(crate) type Entry = (InternalKey, Bytes);
 
+/// The kind in a trailer the memtable built (from a [`ValueKind`], so
+/// one of its tags).
+fn kind_of(trailer: u64) -> ValueKind {
+    match trailer & 0xff {
+        0 => ValueKind::Delete,
+        1 => ValueKind::Inline,
+        _ => ValueKind::BlobRef,
+    }
+}
+
+/// A node's entry, sharing its key and value bytes.
+fn entry(n: Node<'_>) -> Entry {
+    let t = n.trailer();
+    (
+        InternalKey::new(n.user().clone(), SeqNo(t >> 8), kind_of(t)),
+        n.value().clone(),
+    )
+}
+
+/// An internal key as the skiplist compares it.
+fn probe(k: &InternalKey) -> Probe<'_> {
+    Probe {
+        prefix: key::prefix(&k.user),
+        user: &k.user,
+        trailer: key::trailer(k.seq, k.kind),
+    }
+}
+
 impl Memtable {
     pub(crate) fn new() -> Memtable {
         Memtable::default()
     }
 
+    /// Adds an entry. An internal key already present (the same sequence
+    /// number for the same user key: the same write) keeps its first value.
     pub(crate) fn insert(&self, user: Bytes, seq: SeqNo, kind: ValueKind, value: Bytes) {
         if kind == ValueKind::Delete {
             self.tombstones.fetch_add(1, Ordering::Relaxed);
@@ -204,9 +124,10 @@ impl Memtable {
             user.len() + value.len() + ENTRY_OVERHEAD_BYTES,
             Ordering::Relaxed,
         );
+        let prefix = key::prefix(&user);
         let (user, value) = self.copy_in(user, value);
-        self.map
-            .insert(MemKey::new(InternalKey::new(user, seq, kind), value), ());
+        self.list
+            .insert(prefix, key::trailer(seq, kind), user, value);
     }
 
     /// `user` and `value` copied into the arena (see the module's
@@ -223,8 +144,9 @@ impl Memtable {
         }
         a.free.extend_from_slice(&user);
         a.free.extend_from_slice(&value);
-        let both = a.free.split_to(n).freeze();
-        (both.slice(..user.len()), both.slice(user.len()..))
+        let user = a.free.split_to(user.len()).freeze();
+        let value = a.free.split_to(value.len()).freeze();
+        (user, value)
     }
 
     /// Approximate memory used.
@@ -233,12 +155,12 @@ impl Memtable {
     }
 
     pub(crate) fn is_empty(&self) -> bool {
-        self.map.is_empty()
+        self.list.len() == 0
     }
 
     /// Entries (every version, tombstones included).
     pub(crate) fn len(&self) -> usize {
-        self.map.len()
+        self.list.len()
     }
 
     /// Tombstones among the entries.
@@ -248,21 +170,13 @@ impl Memtable {
 
     /// The newest version of `user` with sequence number at most `seq`.
     pub(crate) fn get(&self, user: &[u8], seq: SeqNo) -> Option<(ValueKind, Bytes)> {
-        // An empty memtable (as after a flush) is common and its search
-        // is not free: crossbeam pins an epoch and copies a search position.
-        if self.map.is_empty() {
-            return None;
-        }
         let probe = Probe {
             prefix: key::prefix(user),
             user,
             trailer: key::trailer(seq, ValueKind::SEEK),
         };
-        let e = self
-            .map
-            .lower_bound(Bound::Included(&probe as &dyn Lookup))?;
-        let k = e.key();
-        (k.key.user.as_ref() == user).then(|| (k.key.kind, k.value.clone()))
+        let n = self.list.seek(&probe, true)?;
+        (n.user().as_ref() == user).then(|| (kind_of(n.trailer()), n.value().clone()))
     }
 
     /// Every entry between two user-key bounds, both directions, cloning
@@ -296,39 +210,30 @@ impl Memtable {
 
     /// Every entry in order.
     pub(crate) fn iter(&self) -> impl Iterator<Item = Entry> + '_ {
-        self.map
-            .iter()
-            .map(|e| (e.key().key.clone(), e.key().value.clone()))
+        std::iter::successors(self.list.first(), |n| n.next()).map(entry)
     }
 }
 
 /// The internal-key bound before every version of a user key, or after it.
-fn lower(lo: Bound<&[u8]>) -> Bound<MemKey> {
+fn lower(lo: Bound<&[u8]>) -> Bound<InternalKey> {
     match lo {
-        Bound::Included(k) => {
-            Bound::Included(MemKey::bound(InternalKey::seek(k, SeqNo(key::SEQNO_MAX))))
-        }
-        Bound::Excluded(k) => Bound::Excluded(MemKey::bound(InternalKey::new(
-            Bytes::copy_from_slice(k),
-            SeqNo(0),
-            ValueKind::Delete,
-        ))),
+        Bound::Included(k) => Bound::Included(InternalKey::seek(k, SeqNo(key::SEQNO_MAX))),
+        Bound::Excluded(k) => Bound::Excluded(past(Bytes::copy_from_slice(k))),
         Bound::Unbounded => Bound::Unbounded,
     }
 }
 
-fn upper(hi: Bound<&[u8]>) -> Bound<MemKey> {
+fn upper(hi: Bound<&[u8]>) -> Bound<InternalKey> {
     match hi {
-        Bound::Included(k) => Bound::Included(MemKey::bound(InternalKey::new(
-            Bytes::copy_from_slice(k),
-            SeqNo(0),
-            ValueKind::Delete,
-        ))),
-        Bound::Excluded(k) => {
-            Bound::Excluded(MemKey::bound(InternalKey::seek(k, SeqNo(key::SEQNO_MAX))))
-        }
+        Bound::Included(k) => Bound::Included(past(Bytes::copy_from_slice(k))),
+        Bound::Excluded(k) => Bound::Excluded(InternalKey::seek(k, SeqNo(key::SEQNO_MAX))),
         Bound::Unbounded => Bound::Unbounded,
     }
+}
+
+/// The last internal key of `user`: every version sorts at or before it.
+fn past(user: Bytes) -> InternalKey {
+    InternalKey::new(user, SeqNo(0), ValueKind::Delete)
 }
 
 /// Entries fetched by the first refill of either end; each refill doubles
@@ -343,7 +248,7 @@ const SKIPS_BEFORE_RESEEK: usize = 8;
 
 /// A double-ended cursor over a range of a memtable it keeps alive.
 ///
-/// The skiplist's own entries borrow the map, so the cursor refills small
+/// The skiplist's nodes borrow the list, so the cursor refills small
 /// buffers instead: the front takes the next entries after the last key it
 /// took, the back the ones before the last key it took, and the untaken
 /// range `(lo, hi)` between them shrinks, so the two ends never yield an
@@ -361,8 +266,8 @@ pub(crate) struct MemIter {
     /// The user key of the last entry the front took that is visible at
     /// `seq`: its older versions are shadowed.
     visible_user: Option<Bytes>,
-    lo: Bound<MemKey>,
-    hi: Bound<MemKey>,
+    lo: Bound<InternalKey>,
+    hi: Bound<InternalKey>,
     /// Taken from the range's low end, ascending.
     front: VecDeque<Entry>,
     /// Taken from the range's high end, descending.
@@ -373,32 +278,56 @@ pub(crate) struct MemIter {
     drained: bool,
 }
 
+/// Whether `n` is at or after the lower bound `lo`.
+fn above(n: Node<'_>, lo: &Bound<InternalKey>) -> bool {
+    match lo {
+        Bound::Included(k) => n.cmp(&probe(k)).is_ge(),
+        Bound::Excluded(k) => n.cmp(&probe(k)).is_gt(),
+        Bound::Unbounded => true,
+    }
+}
+
+/// Whether `n` is at or before the upper bound `hi`.
+fn below(n: Node<'_>, hi: &Bound<InternalKey>) -> bool {
+    match hi {
+        Bound::Included(k) => n.cmp(&probe(k)).is_le(),
+        Bound::Excluded(k) => n.cmp(&probe(k)).is_lt(),
+        Bound::Unbounded => true,
+    }
+}
+
 impl MemIter {
     fn refill_front(&mut self) {
         if self.drained {
             return;
         }
+        let list = &self.mem.list;
+        let seek = |lo: &Bound<InternalKey>| match lo {
+            Bound::Included(k) => list.seek(&probe(k), true),
+            Bound::Excluded(k) => list.seek(&probe(k), false),
+            Bound::Unbounded => list.first(),
+        };
         let mut taken = 0;
         let mut skipped = 0;
-        let mut range = self.mem.map.range((self.lo.clone(), self.hi.clone()));
+        let mut at = seek(&self.lo);
+        // The last node walked over, which becomes the untaken range's
+        // exclusive low end.
+        let mut last: Option<Node<'_>> = None;
         while taken < self.front_chunk {
-            let Some(e) = range.next() else {
+            let Some(n) = at.filter(|n| below(*n, &self.hi)) else {
                 // The untaken range is empty.
                 self.drained = true;
                 break;
             };
-            let k = &e.key().key;
-            self.lo = Bound::Excluded(MemKey::bound(k.clone()));
-            if self.visible_user.as_ref() == Some(&k.user) {
+            last = Some(n);
+            at = n.next();
+            let user = n.user();
+            if self.visible_user.as_ref() == Some(user) {
                 // Shadowed at `seq`: leave it out.
                 skipped += 1;
                 if skipped >= SKIPS_BEFORE_RESEEK {
                     skipped = 0;
-                    let past = MemKey::bound(InternalKey::new(
-                        k.user.clone(),
-                        SeqNo(0),
-                        ValueKind::Delete,
-                    ));
+                    let past = past(user.clone());
                     let crosses = match &self.hi {
                         Bound::Included(h) | Bound::Excluded(h) => past >= *h,
                         Bound::Unbounded => false,
@@ -408,17 +337,22 @@ impl MemIter {
                         self.drained = true;
                         break;
                     }
+                    at = list.seek(&probe(&past), false);
+                    last = None;
                     self.lo = Bound::Excluded(past);
-                    range = self.mem.map.range((self.lo.clone(), self.hi.clone()));
                 }
                 continue;
             }
             skipped = 0;
-            if k.seq <= self.seq {
-                self.visible_user = Some(k.user.clone());
+            let e = entry(n);
+            if e.0.seq <= self.seq {
+                self.visible_user = Some(e.0.user.clone());
             }
-            self.front.push_back((k.clone(), e.key().value.clone()));
+            self.front.push_back(e);
             taken += 1;
+        }
+        if let Some(n) = last {
+            self.lo = Bound::Excluded(entry(n).0);
         }
         self.front_chunk = (self.front_chunk * 2).min(MAX_CHUNK);
     }
@@ -427,16 +361,23 @@ impl MemIter {
         if self.drained {
             return;
         }
-        let range = self.mem.map.range((self.lo.clone(), self.hi.clone()));
-        self.back.extend(
-            range
-                .rev()
-                .take(self.back_chunk)
-                .map(|e| (e.key().key.clone(), e.key().value.clone())),
-        );
+        let list = &self.mem.list;
+        let mut at = match &self.hi {
+            Bound::Included(k) => list.seek_back(&probe(k), true),
+            Bound::Excluded(k) => list.seek_back(&probe(k), false),
+            Bound::Unbounded => list.last(),
+        };
+        for _ in 0..self.back_chunk {
+            let Some(n) = at.filter(|n| above(*n, &self.lo)) else {
+                break;
+            };
+            let e = entry(n);
+            at = list.seek_back(&probe(&e.0), false);
+            self.back.push_back(e);
+        }
         self.back_chunk = (self.back_chunk * 2).min(MAX_CHUNK);
         match self.back.back() {
-            Some((k, _)) => self.hi = Bound::Excluded(MemKey::bound(k.clone())),
+            Some((k, _)) => self.hi = Bound::Excluded(k.clone()),
             None => self.drained = true,
         }
     }
@@ -637,6 +578,128 @@ mod tests {
                 want,
                 "pattern {pattern:#x}"
             );
+        }
+    }
+
+    mod model {
+        use std::collections::BTreeMap;
+
+        use proptest::prelude::*;
+
+        use super::*;
+
+        /// User keys that share prefixes (empty, shorter than, equal to
+        /// and longer than the 8-byte inline prefix), so searches fall
+        /// through to the key bytes.
+        const USERS: [&[u8]; 8] = [
+            b"",
+            b"a",
+            b"key00000",
+            b"key00000a",
+            b"key00000b",
+            b"key0000",
+            b"key00001",
+            b"\xff\xff\xff\xff\xff\xff\xff\xff\x00",
+        ];
+
+        fn bound(b: (u8, usize)) -> Bound<&'static [u8]> {
+            match b.0 % 3 {
+                0 => Bound::Included(USERS[b.1]),
+                1 => Bound::Excluded(USERS[b.1]),
+                _ => Bound::Unbounded,
+            }
+        }
+
+        fn contains(lo: Bound<&[u8]>, hi: Bound<&[u8]>, u: &[u8]) -> bool {
+            (match lo {
+                Bound::Included(l) => u >= l,
+                Bound::Excluded(l) => u > l,
+                Bound::Unbounded => true,
+            }) && (match hi {
+                Bound::Included(h) => u <= h,
+                Bound::Excluded(h) => u < h,
+                Bound::Unbounded => true,
+            })
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(64))]
+
+            /// insert, get, iter and range (both ends, shadowing from the
+            /// front) against a BTreeMap, many versions per key.
+            #[test]
+            fn memtable_matches_btreemap(
+                ops in prop::collection::vec((0..USERS.len(), any::<bool>(), 0..24usize), 1..300),
+                snaps in prop::collection::vec(0..320u64, 1..6),
+                bounds in prop::collection::vec(((0..3u8, 0..USERS.len()), (0..3u8, 0..USERS.len())), 1..6),
+            ) {
+                let m = Arc::new(Memtable::new());
+                // (user, newest first) -> (seq, kind, value)
+                let mut model: BTreeMap<(Vec<u8>, std::cmp::Reverse<u64>), (ValueKind, Bytes)> =
+                    BTreeMap::new();
+                for (i, (u, del, vlen)) in ops.iter().enumerate() {
+                    let seq = i as u64 + 1;
+                    let kind = if *del { ValueKind::Delete } else { ValueKind::Inline };
+                    let value = if *del { Bytes::new() } else { Bytes::from(vec![i as u8; *vlen]) };
+                    m.insert(Bytes::from_static(USERS[*u]), SeqNo(seq), kind, value.clone());
+                    model.insert((USERS[*u].to_vec(), std::cmp::Reverse(seq)), (kind, value));
+                }
+                let all: Vec<(Vec<u8>, u64, ValueKind, Bytes)> = model
+                    .iter()
+                    .map(|((u, s), (k, v))| (u.clone(), s.0, *k, v.clone()))
+                    .collect();
+                prop_assert_eq!(m.len(), all.len());
+                prop_assert_eq!(m.tombstones(), ops.iter().filter(|o| o.1).count());
+                let got: Vec<_> = m
+                    .iter()
+                    .map(|(k, v)| (k.user.to_vec(), k.seq.0, k.kind, v))
+                    .collect();
+                prop_assert_eq!(&got, &all);
+                let mut snaps = snaps;
+                snaps.push(key::SEQNO_MAX);
+                for &snap in &snaps {
+                    for u in USERS {
+                        let want = all
+                            .iter()
+                            .find(|e| e.0 == u && e.1 <= snap)
+                            .map(|e| (e.2, e.3.clone()));
+                        prop_assert_eq!(m.get(u, SeqNo(snap)), want, "get {:?} at {}", u, snap);
+                    }
+                    for &(lo, hi) in &bounds {
+                        let (lo, hi) = (bound(lo), bound(hi));
+                        let inside: Vec<_> = all
+                            .iter()
+                            .filter(|e| contains(lo, hi, &e.0))
+                            .map(|e| (e.0.clone(), e.1))
+                            .collect();
+                        // From the front: a key's versions after its newest
+                        // one visible at `snap` are left out.
+                        let mut visible: Option<Vec<u8>> = None;
+                        let mut want = Vec::new();
+                        for e in &inside {
+                            if visible.as_ref() == Some(&e.0) {
+                                continue;
+                            }
+                            if e.1 <= snap {
+                                visible = Some(e.0.clone());
+                            }
+                            want.push(e.clone());
+                        }
+                        let got: Vec<_> = m
+                            .range(lo, hi, SeqNo(snap))
+                            .map(|(k, _)| (k.user.to_vec(), k.seq.0))
+                            .collect();
+                        prop_assert_eq!(&got, &want, "range {:?}..{:?} at {}", lo, hi, snap);
+                        let back: Vec<_> = m
+                            .range(lo, hi, SeqNo(snap))
+                            .rev()
+                            .map(|(k, _)| (k.user.to_vec(), k.seq.0))
+                            .collect();
+                        let want_back: Vec<_> = inside.iter().rev().cloned().collect();
+                        prop_assert_eq!(&back, &want_back);
+                    }
+                }
+            }
         }
     }
 }
