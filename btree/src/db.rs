@@ -62,6 +62,10 @@ pub(crate) struct Writer {
     /// commit references them, so once freed they go to the free tree's
     /// recent region (see `freelist.rs`).
     pub(crate) since_durable: HashSet<u64>,
+    /// Pages written since the last durable commit (not yet synced): decides
+    /// whether the next durable commit may take one sync
+    /// (`commit::SINGLE_SYNC_PAGES_MAX`).
+    pub(crate) unsynced_pages: u64,
     /// Whether writes show through the current view (a shared memory map)
     /// or it must be taken again after each commit (a copy); unknown until
     /// a commit writes inside the view.
@@ -236,6 +240,7 @@ impl Db {
                 free_root_crc: None,
                 page_count: FIRST_DATA_PAGE,
                 entry_count: 0,
+                synced_txn: 0,
             };
             write_initial_metas(&*file, &meta, ps)?;
             fs.sync_dir(&parent_dir(&path))?;
@@ -290,7 +295,7 @@ impl Db {
         let page_size = options.page_size_bytes;
         let ps = page_size as usize;
         let file_len = file.len()?;
-        let (meta, recovery) = read_metas(&*file, &path, page_size, file_len)?;
+        let (meta, recovery) = read_metas(&*file, &path, page_size, file_len, !read_only)?;
         let map = Mapping::new(file.map()?, ps, &path, None);
         let lock: FileLock = Arc::new(lock);
         let snap = Arc::new(Snapshot {
@@ -313,6 +318,7 @@ impl Db {
                 durable_txn: meta.txn,
                 durable_slot: recovery.slot,
                 since_durable: HashSet::new(),
+                unsynced_pages: 0,
                 map_live: None,
                 poisoned: false,
             }),
@@ -360,8 +366,9 @@ impl Db {
     }
 
     /// Makes every acknowledged commit durable (those made with
-    /// [`Durability::None`](crate::Durability::None)): syncs the file, writes
-    /// the meta page for the last commit and syncs again.
+    /// [`Durability::None`](crate::Durability::None)): writes the meta page
+    /// for the last commit and syncs, syncing the pages before it too when
+    /// more than a few were written since the last durable commit.
     ///
     /// # Errors
     ///
