@@ -32,8 +32,8 @@
 //! `synced_txn` was durable before the meta page was written. If a page
 //! fails, the commit never became durable (its sync did not return), and
 //! open takes the other meta page, the previous durable commit, whose
-//! pages the torn commit did not overwrite; a writable open first syncs the
-//! file, so that what it checks is what the disk holds.
+//! pages the torn commit did not overwrite. A writable open first syncs the
+//! file (`Db::open`), so that what it checks is what the disk holds.
 
 use std::path::Path;
 use std::sync::atomic::Ordering;
@@ -174,14 +174,11 @@ fn check_fits(meta: &Meta, slot: u64, path: &Path, file_len: u64) -> Result<()> 
 }
 
 /// Reads both meta pages and picks the commit to open (see the module doc).
-/// `writable`: the file is opened for writing, and is synced before a
-/// commit made with one sync is checked.
 pub(crate) fn read_metas(
     file: &dyn File,
     path: &Path,
     page_size: u32,
     file_len: u64,
-    writable: bool,
 ) -> Result<(Meta, Recovery)> {
     let ps = page_size as usize;
     let mut head = vec![0u8; META_END];
@@ -244,7 +241,7 @@ pub(crate) fn read_metas(
     let (meta, slot, other) = match (&slots[0], &slots[1]) {
         (Some(Slot::Valid(a)), Some(Slot::Valid(b))) => {
             let (m, slot, o) = if b.txn > a.txn { (b, 1, a) } else { (a, 0, b) };
-            match torn(file, path, m, file_len, writable)? {
+            match torn(file, path, m, file_len)? {
                 None => (*m, slot, OtherMeta::Older { txn: o.txn }),
                 // The previous durable commit is the other slot's.
                 Some(t) if o.txn == m.synced_txn => (
@@ -265,7 +262,7 @@ pub(crate) fn read_metas(
             let slot = u64::from(matches!(slots[0], Some(Slot::Bad { .. })));
             // No commit to fall back to.
             check_fits(m, slot, path, file_len)?;
-            if let Some(t) = torn(file, path, m, file_len, writable)? {
+            if let Some(t) = torn(file, path, m, file_len)? {
                 return Err(t.into_error(path));
             }
             if let Some((newer_page, newer_txn)) = page_written_after(file, file_len, ps, m.txn)? {
@@ -323,20 +320,10 @@ impl TornPage {
 }
 
 /// Whether `meta`, a valid meta page, records a commit made with one sync
-/// whose pages did not all reach the disk (see the module doc). A writable
-/// open syncs the file first.
-fn torn(
-    file: &dyn File,
-    path: &Path,
-    meta: &Meta,
-    file_len: u64,
-    writable: bool,
-) -> Result<Option<TornPage>> {
+/// whose pages did not all reach the disk (see the module doc).
+fn torn(file: &dyn File, path: &Path, meta: &Meta, file_len: u64) -> Result<Option<TornPage>> {
     if meta.synced_txn >= meta.txn {
         return Ok(None);
-    }
-    if writable {
-        file.sync_data()?;
     }
     let ps = u64::from(meta.page_size);
     if meta.page_count.saturating_mul(ps) > file_len {
