@@ -32,8 +32,10 @@ pub(crate) const WRITE_CHUNK_BYTES: usize = 16 * 1024;
 
 /// A durable commit with at most this many pages written since the last
 /// durable one (its own and those of the `Durability::None` commits before
-/// it) writes them and its meta page under one sync; a larger one syncs its
-/// pages first. One sync saves a disk flush per commit (redb's default
+/// it) writes them and its meta page under one sync; a larger one, or one
+/// after the file grew, syncs its pages (and the file's new length) first,
+/// so a meta page written under one sync never names pages past the end of
+/// the file as the disk has it. One sync saves a disk flush per commit (redb's default
 /// "1PC+C"), but a crash may then leave the meta page on disk without some
 /// of the pages: open checks the pages stamped after the last durable commit
 /// against the checksums their parents record (`recovery::verify_commit`),
@@ -52,7 +54,7 @@ pub(crate) fn make_durable(inner: &Inner, w: &mut Writer, meta: &Meta) -> Result
     }
     let ps = inner.limits.page_size;
     let mut meta = *meta;
-    if w.unsynced_pages <= SINGLE_SYNC_PAGES_MAX {
+    if w.unsynced_pages <= SINGLE_SYNC_PAGES_MAX && !w.grown_since_sync {
         meta.synced_txn = w.durable_txn;
     } else {
         w.file.sync_data()?;
@@ -70,6 +72,7 @@ pub(crate) fn make_durable(inner: &Inner, w: &mut Writer, meta: &Meta) -> Result
     w.durable_txn = meta.txn;
     w.durable_slot = slot;
     w.unsynced_pages = 0;
+    w.grown_since_sync = false;
     w.since_durable.clear();
     Ok(())
 }
@@ -149,6 +152,7 @@ pub(crate) fn ensure_file_pages(w: &mut Writer, page_size: usize, pages: u64) ->
     let target = pages.max(w.file_pages + w.file_pages / 2).max(16);
     w.file.set_len(target * page_size as u64)?;
     w.file_pages = target;
+    w.grown_since_sync = true;
     Ok(())
 }
 

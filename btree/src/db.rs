@@ -66,6 +66,9 @@ pub(crate) struct Writer {
     /// whether the next durable commit may take one sync
     /// (`commit::SINGLE_SYNC_PAGES_MAX`).
     pub(crate) unsynced_pages: u64,
+    /// The file grew since the last durable commit: the next one syncs
+    /// before its meta page (see `commit::SINGLE_SYNC_PAGES_MAX`).
+    pub(crate) grown_since_sync: bool,
     /// Whether writes show through the current view (a shared memory map)
     /// or it must be taken again after each commit (a copy); unknown until
     /// a commit writes inside the view.
@@ -324,6 +327,7 @@ impl Db {
                 durable_slot: recovery.slot,
                 since_durable: HashSet::new(),
                 unsynced_pages: 0,
+                grown_since_sync: false,
                 map_live: None,
                 poisoned: false,
             }),

@@ -212,17 +212,8 @@ pub(crate) fn read_metas(
         file.read_exact_at(&mut buf, slot * ps as u64)?;
         slots.push(Some(decode(&buf, slot)));
     }
-    // Which slot holds the newest valid commit: if it was made with one
-    // sync, its pages may not fit a file whose growth was not synced either
-    // (a torn commit, checked below).
-    let newest = match (&slots[0], &slots[1]) {
-        (Some(Slot::Valid(a)), Some(Slot::Valid(b))) => u64::from(b.txn > a.txn),
-        (_, Some(Slot::Valid(_))) => 1,
-        _ => 0,
-    };
     for (slot, s) in (0u64..).zip(&slots) {
         match s {
-            Some(Slot::Valid(m)) if slot == newest && m.synced_txn < m.txn => {}
             Some(Slot::Valid(m)) => check_fits(m, slot, path, file_len)?,
             // A newer build wrote it: the newest commit may be there.
             Some(Slot::Bad {
@@ -241,7 +232,7 @@ pub(crate) fn read_metas(
     let (meta, slot, other) = match (&slots[0], &slots[1]) {
         (Some(Slot::Valid(a)), Some(Slot::Valid(b))) => {
             let (m, slot, o) = if b.txn > a.txn { (b, 1, a) } else { (a, 0, b) };
-            match torn(file, path, m, file_len)? {
+            match torn(file, path, m)? {
                 None => (*m, slot, OtherMeta::Older { txn: o.txn }),
                 // The previous durable commit is the other slot's.
                 Some(t) if o.txn == m.synced_txn => (
@@ -261,8 +252,7 @@ pub(crate) fn read_metas(
         | (Some(Slot::Bad { problem, zeros }), Some(Slot::Valid(m))) => {
             let slot = u64::from(matches!(slots[0], Some(Slot::Bad { .. })));
             // No commit to fall back to.
-            check_fits(m, slot, path, file_len)?;
-            if let Some(t) = torn(file, path, m, file_len)? {
+            if let Some(t) = torn(file, path, m)? {
                 return Err(t.into_error(path));
             }
             if let Some((newer_page, newer_txn)) = page_written_after(file, file_len, ps, m.txn)? {
@@ -321,19 +311,11 @@ impl TornPage {
 
 /// Whether `meta`, a valid meta page, records a commit made with one sync
 /// whose pages did not all reach the disk (see the module doc).
-fn torn(file: &dyn File, path: &Path, meta: &Meta, file_len: u64) -> Result<Option<TornPage>> {
+/// Its pages lie inside the file (`check_fits`): a commit that grew the
+/// file syncs before its meta page (`commit::make_durable`).
+fn torn(file: &dyn File, path: &Path, meta: &Meta) -> Result<Option<TornPage>> {
     if meta.synced_txn >= meta.txn {
         return Ok(None);
-    }
-    let ps = u64::from(meta.page_size);
-    if meta.page_count.saturating_mul(ps) > file_len {
-        // The file's growth did not reach the disk: neither did the pages
-        // past its end. Name the last one the commit uses.
-        return Ok(Some(TornPage {
-            page: meta.page_count - 1,
-            expected: 0,
-            found: 0,
-        }));
     }
     verify_commit(file, path, meta)
 }
@@ -518,12 +500,6 @@ impl Db {
             .collect();
         for (slot, s) in (0u64..).zip(&slots) {
             match s {
-                // The torn commit open passed over (and reported): its pages
-                // may lie past the end of the file.
-                Slot::Valid(m)
-                    if slot != inner.recovery.slot
-                        && matches!(inner.recovery.other, OtherMeta::Torn { txn, .. } if txn == m.txn) =>
-                    {}
                 Slot::Valid(m) => check_fits(m, slot, &inner.path, file_len)?,
                 Slot::Bad { problem, zeros } => {
                     let beside_new =
