@@ -45,16 +45,24 @@ pub(crate) const WRITE_CHUNK_BYTES: usize = 16 * 1024;
 pub(crate) const SINGLE_SYNC_PAGES_MAX: u64 = 64;
 
 /// Makes `meta` (the last commit, whose pages are written) durable: with
-/// one sync after the meta page if few pages were written since the last
-/// durable commit (see [`SINGLE_SYNC_PAGES_MAX`]), else with a sync before
-/// it too.
-pub(crate) fn make_durable(inner: &Inner, w: &mut Writer, meta: &Meta) -> Result<()> {
+/// one sync after the meta page if `one_sync` and few pages were written
+/// since the last durable commit (see [`SINGLE_SYNC_PAGES_MAX`]), else with
+/// a sync before it too. A durable commit passes `one_sync`; `Db::sync`
+/// does not: it follows `Durability::None` commits (a bulk load), where one
+/// flush more is nothing, and damage found later in the pages it made
+/// durable is then reported as such instead of read as a torn commit.
+pub(crate) fn make_durable(
+    inner: &Inner,
+    w: &mut Writer,
+    meta: &Meta,
+    one_sync: bool,
+) -> Result<()> {
     if meta.txn <= w.durable_txn {
         return Ok(());
     }
     let ps = inner.limits.page_size;
     let mut meta = *meta;
-    if w.unsynced_pages <= SINGLE_SYNC_PAGES_MAX && !w.grown_since_sync {
+    if one_sync && w.unsynced_pages <= SINGLE_SYNC_PAGES_MAX && !w.grown_since_sync {
         meta.synced_txn = w.durable_txn;
     } else {
         w.file.sync_data()?;
@@ -184,7 +192,7 @@ impl WriteTxn<'_> {
             if self.durability == Durability::Immediate {
                 let base = self.base.clone();
                 let r = flush_overlay(self.db, &mut self.w, &base)
-                    .and_then(|()| make_durable(self.db, &mut self.w, &base.meta));
+                    .and_then(|()| make_durable(self.db, &mut self.w, &base.meta, true));
                 self.w.poisoned = r.is_err();
                 return r;
             }
@@ -363,7 +371,7 @@ impl WriteTxn<'_> {
 
         let meta = self.meta();
         if self.durability == Durability::Immediate {
-            make_durable(self.db, &mut self.w, &meta)?;
+            make_durable(self.db, &mut self.w, &meta, true)?;
         } else {
             let fresh = std::mem::take(&mut self.fresh);
             self.w.since_durable.extend(fresh);

@@ -375,9 +375,8 @@ impl Db {
     }
 
     /// Makes every acknowledged commit durable (those made with
-    /// [`Durability::None`](crate::Durability::None)): writes the meta page
-    /// for the last commit and syncs, syncing the pages before it too when
-    /// more than a few were written since the last durable commit.
+    /// [`Durability::None`](crate::Durability::None)): syncs the file, writes
+    /// the meta page for the last commit and syncs again.
     ///
     /// # Errors
     ///
@@ -394,7 +393,7 @@ impl Db {
         }
         let current = self.inner.current();
         let r = crate::commit::flush_overlay(&self.inner, &mut w, &current)
-            .and_then(|()| crate::commit::make_durable(&self.inner, &mut w, &current.meta));
+            .and_then(|()| crate::commit::make_durable(&self.inner, &mut w, &current.meta, false));
         w.poisoned = r.is_err();
         r
     }
