@@ -187,6 +187,11 @@ impl Db {
     /// ([`Error::MetaDamaged`]) unless no page of the file was written after
     /// the commit the valid meta page records (so the damaged one cannot
     /// have recorded a newer durable commit), and [`Db::check`] reports it.
+    /// A newest commit made with one sync is checked first (the pages it
+    /// wrote against the checksums recorded for them); if a crash tore it,
+    /// open takes the commit before it and [`Db::recovery`] says so
+    /// ([`OtherMeta::Torn`](crate::OtherMeta::Torn)). A writable open syncs
+    /// the file first.
     ///
     /// # Errors
     ///
