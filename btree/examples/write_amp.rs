@@ -79,6 +79,18 @@ fn main() -> larder_btree::Result<()> {
         (d1 - d0) as f64 / loaded as f64,
         size as f64 / loaded as f64,
     );
+    let st = db.stats()?;
+    eprintln!(
+        "pages in use/loaded {:.2} (leaf {} branch {} overflow {} free {} free-tree {}), \
+         leaf fill {:.2}",
+        (st.page_count * u64::from(st.page_size_bytes)) as f64 / loaded as f64,
+        st.leaf_pages,
+        st.branch_pages,
+        st.overflow_pages,
+        st.free_pages,
+        st.free_tree_pages,
+        st.fill_factor,
+    );
     drop(db);
     let _ = std::fs::remove_dir_all(&dir);
     Ok(())

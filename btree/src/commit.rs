@@ -30,13 +30,44 @@ use crate::{Durability, Result};
 /// ~1.5x slower. 16 KiB kept both near their best (`examples/insert_profile.rs`).
 pub(crate) const WRITE_CHUNK_BYTES: usize = 16 * 1024;
 
-/// Makes `meta` (the last commit, whose pages are written) durable.
-pub(crate) fn make_durable(inner: &Inner, w: &mut Writer, meta: &Meta) -> Result<()> {
+/// A durable commit with at most this many pages written since the last
+/// durable one (its own and those of the `Durability::None` commits before
+/// it) writes them and its meta page under one sync; a larger one, or one
+/// after the file grew, syncs its pages (and the file's new length) first,
+/// so a meta page written under one sync never names pages past the end of
+/// the file as the disk has it. One sync saves a disk flush per commit (redb's default
+/// "1PC+C"), but a crash may then leave the meta page on disk without some
+/// of the pages: open checks the pages stamped after the last durable commit
+/// against the checksums their parents record (`recovery::verify_commit`),
+/// reading each such page and the header of each of their children, so the
+/// bound keeps that check to a few hundred page reads. 64 pages covers a
+/// few single-key commits of a tree four levels deep.
+pub(crate) const SINGLE_SYNC_PAGES_MAX: u64 = 64;
+
+/// Makes `meta` (the last commit, whose pages are written) durable: with
+/// one sync after the meta page if `one_sync` and few pages were written
+/// since the last durable commit (see [`SINGLE_SYNC_PAGES_MAX`]), else with
+/// a sync before it too. A durable commit passes `one_sync`; `Db::sync`
+/// does not: it follows `Durability::None` commits (a bulk load), where one
+/// flush more is nothing, and damage found later in the pages it made
+/// durable is then reported as such instead of read as a torn commit.
+pub(crate) fn make_durable(
+    inner: &Inner,
+    w: &mut Writer,
+    meta: &Meta,
+    one_sync: bool,
+) -> Result<()> {
     if meta.txn <= w.durable_txn {
         return Ok(());
     }
     let ps = inner.limits.page_size;
-    w.file.sync_data()?;
+    let mut meta = *meta;
+    if one_sync && w.unsynced_pages <= SINGLE_SYNC_PAGES_MAX && !w.grown_since_sync {
+        meta.synced_txn = w.durable_txn;
+    } else {
+        w.file.sync_data()?;
+        meta.synced_txn = meta.txn;
+    }
     let slot = w.durable_slot ^ 1;
     let mut buf = vec![0u8; ps];
     meta.encode(&mut buf, slot);
@@ -48,6 +79,8 @@ pub(crate) fn make_durable(inner: &Inner, w: &mut Writer, meta: &Meta) -> Result
     w.file.sync_data()?;
     w.durable_txn = meta.txn;
     w.durable_slot = slot;
+    w.unsynced_pages = 0;
+    w.grown_since_sync = false;
     w.since_durable.clear();
     Ok(())
 }
@@ -55,7 +88,9 @@ pub(crate) fn make_durable(inner: &Inner, w: &mut Writer, meta: &Meta) -> Result
 /// Writes `pages` (page number and bytes: a page, or an overflow run under
 /// its first page), in page order, coalescing adjacent ones into writes of
 /// up to [`WRITE_CHUNK_BYTES`].
-pub(crate) fn write_pages(w: &Writer, page_size: usize, pages: &[(u64, Bytes)]) -> Result<()> {
+pub(crate) fn write_pages(w: &mut Writer, page_size: usize, pages: &[(u64, Bytes)]) -> Result<()> {
+    let bytes: usize = pages.iter().map(|(_, b)| b.len()).sum();
+    w.unsynced_pages += (bytes / page_size) as u64;
     let mut buf: Vec<u8> = Vec::with_capacity(WRITE_CHUNK_BYTES);
     let mut start = 0u64;
     for (id, bytes) in pages {
@@ -116,15 +151,18 @@ fn remap(inner: &Inner, w: &Writer, base: &Mapping, page_count: u64) -> Result<A
     ))
 }
 
-/// Grows the file to hold `pages` pages, by at least half its length so
-/// growth (and remapping) is rare.
+/// Grows the file to hold `pages` pages, by at least an eighth of its
+/// length so growth (and remapping) stays rare: about 30 steps from 64 MiB
+/// to 2 GiB. The room grown into counts in the file's size on disk: by a
+/// half each time, a file just grown was a third empty.
 pub(crate) fn ensure_file_pages(w: &mut Writer, page_size: usize, pages: u64) -> Result<()> {
     if pages <= w.file_pages {
         return Ok(());
     }
-    let target = pages.max(w.file_pages + w.file_pages / 2).max(16);
+    let target = pages.max(w.file_pages + w.file_pages / 8).max(16);
     w.file.set_len(target * page_size as u64)?;
     w.file_pages = target;
+    w.grown_since_sync = true;
     Ok(())
 }
 
@@ -154,7 +192,7 @@ impl WriteTxn<'_> {
             if self.durability == Durability::Immediate {
                 let base = self.base.clone();
                 let r = flush_overlay(self.db, &mut self.w, &base)
-                    .and_then(|()| make_durable(self.db, &mut self.w, &base.meta));
+                    .and_then(|()| make_durable(self.db, &mut self.w, &base.meta, true));
                 self.w.poisoned = r.is_err();
                 return r;
             }
@@ -243,6 +281,8 @@ impl WriteTxn<'_> {
             free_root_crc: self.free_root.and_then(|c| c.crc),
             page_count: self.page_count,
             entry_count: self.len,
+            // Set when the meta page is written (`make_durable`).
+            synced_txn: self.txn,
         }
     }
 
@@ -296,7 +336,7 @@ impl WriteTxn<'_> {
             return Ok(());
         }
         // Write what the overlay holds first, then this commit's pages.
-        write_pages(&self.w, ps, &overlay.pages())?;
+        write_pages(&mut self.w, ps, &overlay.pages())?;
         let flushed: Vec<u64> = overlay.pages().into_iter().map(|(id, _)| id).collect();
         let mut live_probe: Option<(u64, Vec<u8>)> = None;
         let mut run_start = 0;
@@ -320,16 +360,18 @@ impl WriteTxn<'_> {
                 run_start = i + 1;
             }
         }
+        self.w.unsynced_pages += ids.len() as u64;
         let mut run_ids: Vec<u64> = Vec::with_capacity(self.runs.len());
         // Runs were sealed when made (`make_value`).
         for (&id, run) in self.runs.iter() {
             self.w.file.write_all_at(run, id * ps as u64)?;
+            self.w.unsynced_pages += (run.len() / ps) as u64;
             run_ids.push(id);
         }
 
         let meta = self.meta();
         if self.durability == Durability::Immediate {
-            make_durable(self.db, &mut self.w, &meta)?;
+            make_durable(self.db, &mut self.w, &meta, true)?;
         } else {
             let fresh = std::mem::take(&mut self.fresh);
             self.w.since_durable.extend(fresh);

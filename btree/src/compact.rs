@@ -111,6 +111,7 @@ pub(crate) fn write_compacted(
         free_root_crc: None,
         page_count,
         entry_count: m.entry_count,
+        synced_txn: txn,
     };
     write_initial_metas(file, &meta, ps)?;
     Ok(meta)

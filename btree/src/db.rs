@@ -62,6 +62,13 @@ pub(crate) struct Writer {
     /// commit references them, so once freed they go to the free tree's
     /// recent region (see `freelist.rs`).
     pub(crate) since_durable: HashSet<u64>,
+    /// Pages written since the last durable commit (not yet synced): decides
+    /// whether the next durable commit may take one sync
+    /// (`commit::SINGLE_SYNC_PAGES_MAX`).
+    pub(crate) unsynced_pages: u64,
+    /// The file grew since the last durable commit: the next one syncs
+    /// before its meta page (see `commit::SINGLE_SYNC_PAGES_MAX`).
+    pub(crate) grown_since_sync: bool,
     /// Whether writes show through the current view (a shared memory map)
     /// or it must be taken again after each commit (a copy); unknown until
     /// a commit writes inside the view.
@@ -180,6 +187,11 @@ impl Db {
     /// ([`Error::MetaDamaged`]) unless no page of the file was written after
     /// the commit the valid meta page records (so the damaged one cannot
     /// have recorded a newer durable commit), and [`Db::check`] reports it.
+    /// A newest commit made with one sync is checked first (the pages it
+    /// wrote against the checksums recorded for them); if a crash tore it,
+    /// open takes the commit before it and [`Db::recovery`] says so
+    /// ([`OtherMeta::Torn`](crate::OtherMeta::Torn)). A writable open syncs
+    /// the file first.
     ///
     /// # Errors
     ///
@@ -236,9 +248,15 @@ impl Db {
                 free_root_crc: None,
                 page_count: FIRST_DATA_PAGE,
                 entry_count: 0,
+                synced_txn: 0,
             };
             write_initial_metas(&*file, &meta, ps)?;
             fs.sync_dir(&parent_dir(&path))?;
+        } else {
+            // What a crashed process wrote but did not sync becomes durable
+            // now, so the check of a commit made with one sync
+            // (`recovery::verify_commit`) reads what the disk holds.
+            file.sync_data()?;
         }
         Db::finish_open(fs, path, options, file, Some(lock), false)
     }
@@ -320,6 +338,8 @@ impl Db {
                 durable_txn: meta.txn,
                 durable_slot: recovery.slot,
                 since_durable: HashSet::new(),
+                unsynced_pages: 0,
+                grown_since_sync: false,
                 map_live: None,
                 poisoned: false,
             }),
@@ -385,7 +405,7 @@ impl Db {
         }
         let current = self.inner.current();
         let r = crate::commit::flush_overlay(&self.inner, &mut w, &current)
-            .and_then(|()| crate::commit::make_durable(&self.inner, &mut w, &current.meta));
+            .and_then(|()| crate::commit::make_durable(&self.inner, &mut w, &current.meta, false));
         w.poisoned = r.is_err();
         r
     }

@@ -2,7 +2,8 @@
 //! the family of LMDB, redb and bbolt: readers search pages in place in a
 //! read-only view of the file and see a consistent snapshot while the one
 //! writer works; a commit writes new pages for every changed node up to the
-//! root, syncs them, then switches one of two checksummed meta pages.
+//! root, then switches one of two checksummed meta pages, syncing once for
+//! both when the commit is small (open checks such a commit's pages).
 //!
 //! ```
 //! use std::sync::Arc;

@@ -8,11 +8,13 @@ use crate::page::{self, HEADER_BYTES, Kind};
 
 /// The format's magic, at the start of each meta page's body.
 pub(crate) const MAGIC: [u8; 8] = *b"CowBTree";
-/// The format version this build writes. Version 3 keeps a value inline
-/// while its leaf entry fits half a page (versions 1 and 2: values up to
-/// `page_size / 8 - 32` bytes), so a build that reads at most version 2
-/// refuses these files instead of calling their leaves malformed.
-pub(crate) const FORMAT_VERSION: u32 = 3;
+/// The format version this build writes. Version 4 records the synced
+/// transaction (`SYNCED_TXN_OFFSET`): a commit made with one sync may be
+/// torn, and only a build that checks its pages on open may read it, so a
+/// build that reads at most version 3 refuses these files. Version 3 keeps
+/// a value inline while its leaf entry fits half a page (versions 1 and 2:
+/// values up to `page_size / 8 - 32` bytes).
+pub(crate) const FORMAT_VERSION: u32 = 4;
 /// The oldest format version this build reads: version 1 has no child
 /// checksums (in branch entries and here), and its pages are read as before.
 pub(crate) const FORMAT_VERSION_MIN: u32 = 1;
@@ -28,8 +30,14 @@ pub(crate) const ENTRY_COUNT_OFFSET: usize = PAGE_COUNT_OFFSET + 8;
 pub(crate) const ROOT_CRC_OFFSET: usize = ENTRY_COUNT_OFFSET + 8;
 /// Format 2: the CRC-32 the free tree's root was written with (0 if none).
 pub(crate) const FREE_ROOT_CRC_OFFSET: usize = ROOT_CRC_OFFSET + 4;
-pub(crate) const META_END: usize = FREE_ROOT_CRC_OFFSET + 4;
-const _: () = assert!(META_END == 88);
+/// Format 4: every page stamped with a transaction id at most this one was
+/// durable before this meta page was written. Equal to the commit's own id
+/// when its pages were synced before the meta page (two syncs); the previous
+/// durable commit's id when pages and meta page share one sync, so open
+/// checks the pages stamped above it (`recovery::verify_commit`).
+pub(crate) const SYNCED_TXN_OFFSET: usize = FREE_ROOT_CRC_OFFSET + 4;
+pub(crate) const META_END: usize = SYNCED_TXN_OFFSET + 8;
+const _: () = assert!(META_END == 96);
 
 /// Stored in place of a page number for "no tree".
 pub(crate) const NO_PAGE: u64 = u64::MAX;
@@ -49,6 +57,11 @@ pub(crate) struct Meta {
     /// Pages in use: every page number the trees reference is below it.
     pub(crate) page_count: u64,
     pub(crate) entry_count: u64,
+    /// Every page stamped with a transaction id up to this one was durable
+    /// before this meta page was written (see `SYNCED_TXN_OFFSET`): `txn`
+    /// itself unless the commit shared one sync with its pages. `txn` in
+    /// meta pages of format 3 and older.
+    pub(crate) synced_txn: u64,
 }
 
 fn opt(v: u64) -> Option<u64> {
@@ -148,6 +161,7 @@ impl Meta {
         page::put_u64(buf, ENTRY_COUNT_OFFSET, self.entry_count);
         page::put_u32(buf, ROOT_CRC_OFFSET, self.root_crc.unwrap_or(0));
         page::put_u32(buf, FREE_ROOT_CRC_OFFSET, self.free_root_crc.unwrap_or(0));
+        page::put_u64(buf, SYNCED_TXN_OFFSET, self.synced_txn);
         page::seal(buf);
     }
 
@@ -185,8 +199,9 @@ impl Meta {
         let crc_of = |tree: Option<u64>, at: usize| {
             (version >= 2 && tree.is_some()).then(|| page::get_u32(buf, at))
         };
+        let txn = page::get_u64(buf, page::TXN_OFFSET);
         let meta = Meta {
-            txn: page::get_u64(buf, page::TXN_OFFSET),
+            txn,
             page_size: page::get_u32(buf, PAGE_SIZE_OFFSET),
             root,
             free_root,
@@ -194,6 +209,11 @@ impl Meta {
             free_root_crc: crc_of(free_root, FREE_ROOT_CRC_OFFSET),
             page_count: page::get_u64(buf, PAGE_COUNT_OFFSET),
             entry_count: page::get_u64(buf, ENTRY_COUNT_OFFSET),
+            synced_txn: if version >= 4 {
+                page::get_u64(buf, SYNCED_TXN_OFFSET)
+            } else {
+                txn
+            },
         };
         let in_range = |p: Option<u64>| {
             p.is_none_or(|p| (page::FIRST_DATA_PAGE..meta.page_count).contains(&p))
@@ -223,6 +243,9 @@ impl Meta {
         };
         if self.txn > TXN_MAX {
             return out("transaction id", self.txn, TXN_MAX);
+        }
+        if self.synced_txn > self.txn {
+            return out("synced transaction id", self.synced_txn, self.txn);
         }
         let page_size = u64::from(self.page_size);
         // Every byte offset of a page below the page count fits in a u64.
@@ -259,6 +282,7 @@ mod tests {
             free_root_crc: None,
             page_count: 9,
             entry_count: 100,
+            synced_txn: 40,
         }
     }
 
@@ -298,6 +322,11 @@ mod tests {
         assert!(out("transaction id")(resealed(page::TXN_OFFSET, u64::MAX)));
         assert!(out("page count")(resealed(PAGE_COUNT_OFFSET, u64::MAX / 2)));
         assert!(out("entry count")(resealed(ENTRY_COUNT_OFFSET, 1 << 40)));
+        assert!(out("synced transaction id")(resealed(
+            SYNCED_TXN_OFFSET,
+            43
+        )));
+        assert!(resealed(SYNCED_TXN_OFFSET, 42).is_ok());
         assert_eq!(resealed(ROOT_OFFSET, 9), Err(MetaProblem::Malformed));
         assert_eq!(resealed(FREE_ROOT_OFFSET, 1), Err(MetaProblem::Malformed));
         assert_eq!(resealed(PAGE_COUNT_OFFSET, 1), Err(MetaProblem::Malformed));

@@ -3,8 +3,10 @@
 /// When a commit becomes durable.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum Durability {
-    /// `commit` returns after the transaction's pages and then the meta page
-    /// that points at them are synced: the commit is durable when it returns.
+    /// `commit` returns after the transaction's pages and the meta page that
+    /// points at them are synced (one sync for both when few pages were
+    /// written since the last durable commit): the commit is durable when it
+    /// returns.
     #[default]
     Immediate,
     /// `commit` writes the pages but syncs nothing and leaves the meta pages

@@ -21,15 +21,30 @@
 //! it refuses ([`Error::MetaDamaged`]): the pages may be those of a lost
 //! durable commit, or of commits made after the valid one and never synced
 //! (a crash after `Durability::None` commits); the file cannot tell which.
+//!
+//! A commit made with one sync (format 4, `synced_txn < txn`: its pages and
+//! its meta page were written before a single sync) may be torn: a crash
+//! during that sync can leave the meta page on disk without some of the
+//! pages. Open then checks that commit ([`verify_commit`]): from each root,
+//! every page stamped after `synced_txn` must hold exactly the bytes its
+//! parent (or the meta page) recorded the checksum of, and every child of
+//! such a page the checksum recorded for it. A page stamped at or before
+//! `synced_txn` was durable before the meta page was written. If a page
+//! fails, the commit never became durable (its sync did not return), and
+//! open takes the other meta page, the previous durable commit, whose
+//! pages the torn commit did not overwrite. A writable open first syncs the
+//! file (`Db::open`), so that what it checks is what the disk holds.
 
 use std::path::Path;
 use std::sync::atomic::Ordering;
 
 use vfs::{File, OpenMode};
 
+use crate::cursor::DEPTH_MAX;
 use crate::db::Db;
 use crate::meta::{FORMAT_VERSION, META_END, Meta, MetaProblem};
-use crate::page::{self, FIRST_DATA_PAGE, Kind};
+use crate::node::{RawNode, RawValue, malformed};
+use crate::page::{self, FIRST_DATA_PAGE, HEADER_BYTES, Kind, Limits};
 use crate::{Error, Result};
 
 /// The smallest unit a torn write keeps whole, as `FORMAT.md` assumes and
@@ -71,13 +86,30 @@ pub enum OtherMeta {
         /// What is wrong with it.
         problem: MetaProblem,
     },
+    /// A newer commit, made with one sync for its pages and its meta page,
+    /// that a crash cut short: one of its pages did not reach the disk as
+    /// written. The commit never returned durable, so open took the commit
+    /// before it; the next durable commit overwrites this page.
+    Torn {
+        /// The torn commit's transaction id.
+        txn: u64,
+        /// The first of its pages found not as written.
+        page: u64,
+        /// The checksum recorded for that page by its parent or the meta page.
+        expected: u32,
+        /// The checksum the page holds, or that its bytes give.
+        found: u32,
+    },
 }
 
 impl Recovery {
-    /// Whether both meta pages were sound: `false` after a damaged one was
-    /// passed over.
+    /// Whether both meta pages were sound and open took the newest: `false`
+    /// after a damaged one or a torn commit was passed over.
     pub fn is_clean(&self) -> bool {
-        !matches!(self.other, OtherMeta::Damaged { .. })
+        !matches!(
+            self.other,
+            OtherMeta::Damaged { .. } | OtherMeta::Torn { .. }
+        )
     }
 }
 
@@ -95,6 +127,16 @@ impl std::fmt::Display for Recovery {
                 f,
                 "is damaged ({problem}); no page was written after commit {txn}, so no durable \
                  commit is lost"
+            ),
+            OtherMeta::Torn {
+                txn: torn,
+                page,
+                expected,
+                found,
+            } => write!(
+                f,
+                "holds commit {torn}, whose single sync a crash cut short: page {page} holds \
+                 checksum {found:#010x}, not the {expected:#010x} recorded for it"
             ),
         }
     }
@@ -190,11 +232,29 @@ pub(crate) fn read_metas(
     let (meta, slot, other) = match (&slots[0], &slots[1]) {
         (Some(Slot::Valid(a)), Some(Slot::Valid(b))) => {
             let (m, slot, o) = if b.txn > a.txn { (b, 1, a) } else { (a, 0, b) };
-            (*m, slot, OtherMeta::Older { txn: o.txn })
+            match torn(file, path, m)? {
+                None => (*m, slot, OtherMeta::Older { txn: o.txn }),
+                // The previous durable commit is the other slot's.
+                Some(t) if o.txn == m.synced_txn => (
+                    *o,
+                    slot ^ 1,
+                    OtherMeta::Torn {
+                        txn: m.txn,
+                        page: t.page,
+                        expected: t.expected,
+                        found: t.found,
+                    },
+                ),
+                Some(t) => return Err(t.into_error(path)),
+            }
         }
         (Some(Slot::Valid(m)), Some(Slot::Bad { problem, zeros }))
         | (Some(Slot::Bad { problem, zeros }), Some(Slot::Valid(m))) => {
             let slot = u64::from(matches!(slots[0], Some(Slot::Bad { .. })));
+            // No commit to fall back to.
+            if let Some(t) = torn(file, path, m)? {
+                return Err(t.into_error(path));
+            }
             if let Some((newer_page, newer_txn)) = page_written_after(file, file_len, ps, m.txn)? {
                 return Err(Error::MetaDamaged {
                     file: path.to_path_buf(),
@@ -226,6 +286,121 @@ pub(crate) fn read_metas(
             other,
         },
     ))
+}
+
+/// A page of a commit made with one sync that is not as its parent (or
+/// the meta page) recorded it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct TornPage {
+    pub(crate) page: u64,
+    pub(crate) expected: u32,
+    pub(crate) found: u32,
+}
+
+impl TornPage {
+    /// The error when no earlier commit can be opened instead.
+    fn into_error(self, path: &Path) -> Error {
+        Error::Corruption {
+            file: path.to_path_buf(),
+            page: self.page,
+            expected: self.expected,
+            found: self.found,
+        }
+    }
+}
+
+/// Whether `meta`, a valid meta page, records a commit made with one sync
+/// whose pages did not all reach the disk (see the module doc).
+/// Its pages lie inside the file (`check_fits`): a commit that grew the
+/// file syncs before its meta page (`commit::make_durable`).
+fn torn(file: &dyn File, path: &Path, meta: &Meta) -> Result<Option<TornPage>> {
+    if meta.synced_txn >= meta.txn {
+        return Ok(None);
+    }
+    verify_commit(file, path, meta)
+}
+
+/// Checks the pages of the commit `meta` records that are stamped after
+/// `meta.synced_txn` (see the module doc): returns the first page found not
+/// as recorded, `None` if every one is. Reads each such page whole, and
+/// the header of each page or overflow run they reference.
+///
+/// # Errors
+///
+/// `Io` if a read fails; `Malformed` if a page is as recorded but breaks
+/// the format (the writer wrote it so: not a torn write).
+pub(crate) fn verify_commit(file: &dyn File, path: &Path, meta: &Meta) -> Result<Option<TornPage>> {
+    let ps = meta.page_size as usize;
+    let limits = Limits::new(ps);
+    // (page, recorded CRC, overflow value length or None for a node, depth)
+    let mut stack: Vec<(u64, u32, Option<u64>, usize)> = Vec::new();
+    for root in [meta.root_ref(), meta.free_root_ref()]
+        .into_iter()
+        .flatten()
+    {
+        if let Some(crc) = root.crc {
+            stack.push((root.page, crc, None, 0));
+        }
+    }
+    let mut head = [0u8; HEADER_BYTES];
+    let mut buf = Vec::new();
+    while let Some((id, expected, value_len, depth)) = stack.pop() {
+        let pages = match value_len {
+            None => 1,
+            Some(len) => limits.run_pages(len),
+        };
+        if id < FIRST_DATA_PAGE || id.saturating_add(pages) > meta.page_count {
+            return Err(malformed(path, id, "page outside the commit's page count"));
+        }
+        file.read_exact_at(&mut head, id * ps as u64)?;
+        let found = page::stored_crc(&head);
+        if found != expected {
+            return Ok(Some(TornPage {
+                page: id,
+                expected,
+                found,
+            }));
+        }
+        if page::get_u64(&head, page::TXN_OFFSET) <= meta.synced_txn {
+            // Durable before the meta page was written.
+            continue;
+        }
+        buf.resize(pages as usize * ps, 0);
+        file.read_exact_at(&mut buf, id * ps as u64)?;
+        let (stored, computed) = page::checksums(&buf);
+        if stored != computed {
+            return Ok(Some(TornPage {
+                page: id,
+                expected,
+                found: computed,
+            }));
+        }
+        if value_len.is_some() || Kind::from_byte(buf[page::KIND_OFFSET]) == Some(Kind::Overflow) {
+            continue;
+        }
+        if depth >= DEPTH_MAX {
+            return Err(malformed(path, id, "tree deeper than any valid tree"));
+        }
+        let node = RawNode::new(&buf, path, id)?;
+        for i in 0..node.count() {
+            if node.is_leaf() {
+                if let (
+                    _,
+                    RawValue::Overflow {
+                        page,
+                        len,
+                        crc: Some(crc),
+                    },
+                ) = node.leaf_entry(i)?
+                {
+                    stack.push((page, crc, Some(len), depth + 1));
+                }
+            } else if let Some(crc) = node.child(i)?.crc {
+                stack.push((node.child(i)?.page, crc, None, depth + 1));
+            }
+        }
+    }
+    Ok(None)
 }
 
 /// Pages read at once while scanning headers.

