@@ -1231,7 +1231,10 @@ pub fn section(
         "Cold reads: the store is settled and closed, every file of its directory is \
          dropped from the OS page cache with `posix_fadvise(POSIX_FADV_DONTNEED)`, and the \
          store reopened before the phase, so its reads pay for I/O until the pages they need \
-         are back. Threads: readrandom from 1, 2 and 4 threads at once; readwhilewriting is \
+         are back. `lsm` and `btree` read through memory maps advised `MADV_RANDOM` (as \
+         RocksDB advises its table files random on open): a page fault reads its page, not \
+         the device's read-ahead window around it, which on a large read-ahead would bring \
+         a whole table back with the first get. Threads: readrandom from 1, 2 and 4 threads at once; readwhilewriting is \
          one reader measured beside one writer overwriting at full speed. Durable commits: \
          single-key writes each synced before it returns (`lsm` with group commit, RocksDB \
          `sync = true`, `btree` and redb immediate durability, fjall `persist(SyncData)`, \
