@@ -1232,7 +1232,8 @@ pub fn section(
          dropped from the OS page cache with `posix_fadvise(POSIX_FADV_DONTNEED)`, and the \
          store reopened before the phase, so its reads pay for I/O until the pages they need \
          are back. `lsm` and `btree` read through memory maps advised `MADV_RANDOM` (as \
-         RocksDB advises its table files random on open): a page fault reads its page, not \
+         RocksDB advises its table files random on open, and LMDB its map with \
+         `MDB_NORDAHEAD`, set here): a page fault reads its page, not \
          the device's read-ahead window around it, which on a large read-ahead would bring \
          a whole table back with the first get. Threads: readrandom from 1, 2 and 4 threads at once; readwhilewriting is \
          one reader measured beside one writer overwriting at full speed. Durable commits: \
