@@ -8,7 +8,7 @@
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::batch::WriteBatch;
 use crate::db::{Inner, SuperVersion};
@@ -32,6 +32,62 @@ pub(crate) struct WriteState {
     /// wrote them may have left them unsynced, so a `sync` syncs them too.
     pub(crate) replayed_logs_unsynced: Vec<Arc<dyn vfs::File>>,
     pub(crate) log_name_durable: bool,
+    /// The token bucket that paces writes while L0 is deep.
+    pub(crate) pacer: Pacer,
+}
+
+/// The longest a writer sleeps at once for pacing: writes are delayed in
+/// steps this short (plus the timer's slack) instead of one long stop, so
+/// a slowdown shows as many writes a fraction of a millisecond slower.
+pub(crate) const PACE_STEP: Duration = Duration::from_micros(200);
+
+/// A token bucket kept as one instant (GCRA's "theoretical arrival time"):
+/// when the bytes charged so far would have been written at the rates they
+/// were charged at. A writer sleeps once it is more than [`PACE_STEP`]
+/// ahead of that schedule, by how far it is ahead; time spent unpaced is
+/// not saved up as credit (a burst after a quiet spell is not let through
+/// unpaced beyond one step).
+#[derive(Debug, Default)]
+pub(crate) struct Pacer {
+    due: Option<Instant>,
+}
+
+impl Pacer {
+    /// Charges `bytes` at `rate_bytes_per_sec` at time `now`; returns how
+    /// long the writer should sleep (zero while within one step).
+    pub(crate) fn charge(
+        &mut self,
+        now: Instant,
+        bytes: usize,
+        rate_bytes_per_sec: u64,
+    ) -> Duration {
+        let base = match self.due {
+            Some(d) if d > now => d,
+            _ => now,
+        };
+        let cost = Duration::from_secs_f64(bytes as f64 / rate_bytes_per_sec.max(1) as f64);
+        let due = base + cost;
+        self.due = Some(due);
+        let ahead = due - now;
+        if ahead > PACE_STEP {
+            ahead
+        } else {
+            Duration::ZERO
+        }
+    }
+}
+
+/// The rate writes are paced to with `l0` tables in L0: the configured
+/// rate at `l0_slowdown_trigger`, falling linearly to an eighth of it (at
+/// least) as L0 nears `l0_stop_trigger`, where writes stop.
+pub(crate) fn l0_pace_rate(opts: &crate::Options, l0: usize) -> u64 {
+    let base = opts.delayed_write_rate_bytes_per_sec.max(1);
+    let span = opts
+        .l0_stop_trigger
+        .saturating_sub(opts.l0_slowdown_trigger)
+        .max(1) as u64;
+    let left = opts.l0_stop_trigger.saturating_sub(l0) as u64;
+    (base.saturating_mul(left) / span).max(base / 8).max(1)
 }
 
 impl WriteState {
@@ -157,7 +213,7 @@ impl Inner {
             return self.write_grouped(batch);
         }
         let mut w = self.write.lock();
-        self.make_room(&mut w, false)?;
+        self.make_room(&mut w, batch.size_bytes, false)?;
         let sync = if self.opts.sync == SyncMode::Always {
             Durability::Sync
         } else {
@@ -192,7 +248,17 @@ impl Inner {
         q.leader_active = true;
         drop(q);
         let mut w = self.write.lock();
-        if let Err(e) = self.make_room(&mut w, false) {
+        // The leader paces for its own batch; the group's others were
+        // charged when they led, or ride along (the bucket's step bounds
+        // what a group gets through ahead of its rate).
+        let own_bytes = self
+            .queue
+            .lock()
+            .queued
+            .iter()
+            .find(|(t, _)| *t == ticket)
+            .map_or(0, |(_, b)| b.size_bytes);
+        if let Err(e) = self.make_room(&mut w, own_bytes, false) {
             // Only the leader's own write fails; the next in line leads.
             drop(w);
             let mut q = self.queue.lock();
@@ -271,11 +337,16 @@ impl Inner {
         Ok(())
     }
 
-    /// Makes sure the memtable has room, switching it (and the log) when
-    /// full; slows or stalls the writer when L0 is too deep.
+    /// Makes sure the memtable has room for a write of `bytes`, switching
+    /// it (and the log) when full. Paces the writer (a token bucket, in
+    /// steps of at most [`PACE_STEP`]) while L0 is deep or the memtable
+    /// fills faster than the previous one is flushed, and stops it only
+    /// when the memtable is full with the previous flush still running or
+    /// L0 at its stop trigger.
     pub(crate) fn make_room(
         &self,
         w: &mut parking_lot::MutexGuard<'_, WriteState>,
+        bytes: usize,
         force: bool,
     ) -> Result<()> {
         let mut slowed = false;
@@ -288,22 +359,36 @@ impl Inner {
             // last and free its half a million entries itself (measured:
             // the longest put of a 5 M-key fillseq, 150-210 ms, was the
             // wait for the flush plus that drop). The flush thread frees it.
-            let (l0, mem_bytes, mem_empty, imm_pending) = {
+            let (l0, mem_bytes, mem_empty, imm_entries) = {
                 let sv = self.sv.read();
                 (
                     sv.version.levels[0].len(),
                     sv.mem.size_bytes(),
                     sv.mem.is_empty(),
-                    sv.imm.is_some(),
+                    sv.imm.as_ref().map(|(m, _)| m.len()),
                 )
             };
-            if l0 >= self.opts.l0_slowdown_trigger && !slowed && !force {
+            let imm_pending = imm_entries.is_some();
+            if !slowed && !force {
                 slowed = true;
-                self.counters.write_stalls.fetch_add(1, Ordering::Relaxed);
-                parking_lot::MutexGuard::unlocked(w, || {
-                    std::thread::sleep(Duration::from_millis(1))
-                });
-                continue;
+                let mut delay = Duration::ZERO;
+                if l0 >= self.opts.l0_slowdown_trigger && l0 < self.opts.l0_stop_trigger {
+                    let rate = l0_pace_rate(&self.opts, l0);
+                    delay = w.pacer.charge(Instant::now(), bytes, rate);
+                }
+                if let Some(n) = imm_entries
+                    && mem_bytes > self.flush_pace_limit(n)
+                {
+                    // Ahead of the flush: one short wait (a finished flush
+                    // ends it early), so the memtable fills about as fast
+                    // as the previous one drains instead of filling at full
+                    // speed and then stopping for the flush's remainder.
+                    delay = delay.max(PACE_STEP);
+                }
+                if !delay.is_zero() {
+                    self.stall_wait(w, delay);
+                    continue;
+                }
             }
             if !force && mem_bytes < self.opts.write_buffer_size_bytes {
                 return Ok(());
@@ -312,9 +397,8 @@ impl Inner {
                 return Ok(());
             }
             if imm_pending || l0 >= self.opts.l0_stop_trigger {
-                self.counters.write_stalls.fetch_add(1, Ordering::Relaxed);
                 self.wake_background();
-                self.write_cv.wait_for(w, Duration::from_millis(50));
+                self.stall_wait(w, Duration::from_millis(50));
                 continue;
             }
             // Switch: a new log takes the writes.
@@ -375,9 +459,33 @@ impl Inner {
         }
     }
 
+    /// Waits on `write_cv` (ended early by a finished flush or compaction,
+    /// a failure or a close) for at most `timeout`, and counts the wait.
+    fn stall_wait(&self, w: &mut parking_lot::MutexGuard<'_, WriteState>, timeout: Duration) {
+        let t0 = Instant::now();
+        self.write_cv.wait_for(w, timeout);
+        self.counters.write_stalls.fetch_add(1, Ordering::Relaxed);
+        self.counters.write_stall_micros.fetch_add(
+            u64::try_from(t0.elapsed().as_micros()).unwrap_or(u64::MAX),
+            Ordering::Relaxed,
+        );
+    }
+
+    /// How many bytes the live memtable may hold while the immutable one
+    /// (of `imm_entries` entries) is being flushed before writers are
+    /// paced: half the write buffer at once, the other half in step with
+    /// the flush's progress through its entries, scaled so the last tenth
+    /// of the buffer is left for the table's sync and install.
+    fn flush_pace_limit(&self, imm_entries: usize) -> usize {
+        let wbs = self.opts.write_buffer_size_bytes;
+        let done = self.counters.imm_entries_flushed.load(Ordering::Relaxed) as f64;
+        let progress = (done / imm_entries.max(1) as f64).min(1.0);
+        wbs / 2 + (wbs as f64 * 0.4 * progress) as usize
+    }
+
     pub(crate) fn flush(&self) -> Result<()> {
         let mut w = self.write.lock();
-        self.make_room(&mut w, true)?;
+        self.make_room(&mut w, 0, true)?;
         // Bounded: the background thread flushes `imm` or fails.
         loop {
             self.check_failed()?;
@@ -409,6 +517,48 @@ mod tests {
 
     fn tickets(group: &[(u64, WriteBatch)]) -> Vec<u64> {
         group.iter().map(|(t, _)| *t).collect()
+    }
+
+    #[test]
+    fn pacer_delays_in_short_steps_at_the_rate_and_saves_no_credit() {
+        let mut p = Pacer::default();
+        let t0 = Instant::now();
+        // 1 MB/s: 100 bytes cost 100 us, within one step.
+        assert_eq!(p.charge(t0, 100, 1_000_000), Duration::ZERO);
+        // The next 100 bytes put the writer 200 us ahead: still one step.
+        assert_eq!(p.charge(t0, 100, 1_000_000), Duration::ZERO);
+        // Past a step it sleeps for exactly how far ahead it is.
+        assert_eq!(p.charge(t0, 100, 1_000_000), Duration::from_micros(300));
+        // Once the schedule is met, the debt is gone.
+        let t1 = t0 + Duration::from_micros(300);
+        assert_eq!(p.charge(t1, 100, 1_000_000), Duration::ZERO);
+        // An idle second is not saved up: a burst after it is paced again
+        // past one step.
+        let t2 = t1 + Duration::from_secs(1);
+        assert_eq!(p.charge(t2, 200, 1_000_000), Duration::ZERO);
+        assert_eq!(p.charge(t2, 100, 1_000_000), Duration::from_micros(300));
+        // A large write at once costs its whole time.
+        let mut p = Pacer::default();
+        assert_eq!(p.charge(t0, 16 << 20, 16 << 20), Duration::from_secs(1));
+    }
+
+    #[test]
+    fn pace_rate_falls_with_l0_depth_to_an_eighth() {
+        let opts = crate::Options {
+            l0_slowdown_trigger: 12,
+            l0_stop_trigger: 20,
+            delayed_write_rate_bytes_per_sec: 8 << 20,
+            ..crate::Options::default()
+        };
+        assert_eq!(l0_pace_rate(&opts, 12), 8 << 20);
+        assert_eq!(l0_pace_rate(&opts, 16), 4 << 20);
+        assert_eq!(l0_pace_rate(&opts, 19), 1 << 20);
+        assert_eq!(l0_pace_rate(&opts, 20), 1 << 20);
+        let same = crate::Options {
+            l0_slowdown_trigger: 20,
+            ..opts
+        };
+        assert_eq!(l0_pace_rate(&same, 20), 1 << 20);
     }
 
     #[test]

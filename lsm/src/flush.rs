@@ -31,7 +31,15 @@ impl Inner {
             (Some(store), Some(t)) => Some(Separator::new(store, Some(t), &no_collection, &new_id)),
             _ => None,
         };
-        let entries = job::drop_shadowed(imm.iter(), self.smallest_snapshot());
+        let progress = &self.counters.imm_entries_flushed;
+        progress.store(0, Ordering::Relaxed);
+        // Writers pace the live memtable by how far this has read.
+        let entries = job::drop_shadowed(
+            imm.iter().inspect(|_| {
+                progress.fetch_add(1, Ordering::Relaxed);
+            }),
+            self.smallest_snapshot(),
+        );
         let env = TableEnv {
             fs: &*self.fs,
             dir: &self.dir,

@@ -171,6 +171,7 @@ impl Db {
             old_log_unsynced: None,
             replayed_logs_unsynced: replayed_logs,
             log_name_durable: true,
+            pacer: crate::commit::Pacer::default(),
         };
         let manifest = ManifestState {
             log: mlog,
@@ -257,6 +258,7 @@ impl Db {
             old_log_unsynced: None,
             replayed_logs_unsynced: Vec::new(),
             log_name_durable: true,
+            pacer: crate::commit::Pacer::default(),
         };
         let manifest = ManifestState {
             log: mlog,

@@ -50,10 +50,17 @@ pub struct Options {
     pub level1_bytes_max: u64,
     /// Number of L0 tables that triggers a compaction. Default 4.
     pub l0_compaction_trigger: usize,
-    /// Number of L0 tables at which each write is delayed by 1 ms. Default 12.
+    /// Number of L0 tables at which writes are paced to
+    /// `delayed_write_rate_bytes_per_sec` (falling linearly to an eighth of
+    /// it as L0 nears `l0_stop_trigger`), by a token bucket that delays
+    /// writes in steps of a fraction of a millisecond. Default 12.
     pub l0_slowdown_trigger: usize,
     /// Number of L0 tables at which writes wait for compaction. Default 20.
     pub l0_stop_trigger: usize,
+    /// Bytes per second writes are paced to once L0 reaches
+    /// `l0_slowdown_trigger`. Default 16 MiB/s (RocksDB's
+    /// `delayed_write_rate`). At least 1.
+    pub delayed_write_rate_bytes_per_sec: u64,
     /// Create the directory if missing. Default true.
     pub create_if_missing: bool,
     /// Key-value separation: a value of at least this many bytes is moved
@@ -124,6 +131,7 @@ impl Default for Options {
             l0_compaction_trigger: 4,
             l0_slowdown_trigger: 12,
             l0_stop_trigger: 20,
+            delayed_write_rate_bytes_per_sec: 16 << 20,
             create_if_missing: true,
             blob_threshold_bytes: Some(4096),
             blob_gc_ratio: 0.5,
@@ -150,6 +158,11 @@ impl Options {
         {
             return Err(InvalidOption(
                 "need 0 < l0_compaction_trigger <= l0_slowdown_trigger <= l0_stop_trigger",
+            ));
+        }
+        if self.delayed_write_rate_bytes_per_sec == 0 {
+            return Err(InvalidOption(
+                "delayed_write_rate_bytes_per_sec must be at least 1",
             ));
         }
         if !(self.blob_gc_ratio > 0.0 && self.blob_gc_ratio <= 1.0) {

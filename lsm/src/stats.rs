@@ -68,8 +68,13 @@ pub struct Stats {
     pub flushes: u64,
     /// Compactions (including trivial moves).
     pub compactions: u64,
-    /// Times a writer was slowed or stopped by L0 depth or a pending flush.
+    /// Times a writer was paced (one short sleep: L0 deep, or the memtable
+    /// filling ahead of the previous one's flush) or stopped (L0 at its
+    /// stop trigger, or the memtable full during a flush).
     pub write_stalls: u64,
+    /// Microseconds writers spent paced or stopped (the waits counted in
+    /// [`Stats::write_stalls`]), summed over writers.
+    pub write_stall_micros: u64,
     /// Entries in the memtables (live and being flushed): every version and
     /// every tombstone counts once.
     pub memtable_entries: u64,
@@ -108,10 +113,15 @@ pub(crate) struct Counters {
     pub(crate) compactions: AtomicU64,
     pub(crate) flushes: AtomicU64,
     pub(crate) write_stalls: AtomicU64,
+    pub(crate) write_stall_micros: AtomicU64,
     pub(crate) blob_bytes: AtomicU64,
     pub(crate) blob_gc_bytes: AtomicU64,
     pub(crate) blob_files_deleted: AtomicU64,
     pub(crate) obsolete_delete_failures: AtomicU64,
+    /// Entries of the immutable memtable the running flush has read so
+    /// far (reset when a flush starts): writers pace the live memtable by
+    /// it (`commit.rs`). Not reported.
+    pub(crate) imm_entries_flushed: AtomicU64,
 }
 
 impl Inner {
@@ -173,6 +183,7 @@ impl Inner {
             flushes: c.flushes.load(Ordering::Relaxed),
             compactions: c.compactions.load(Ordering::Relaxed),
             write_stalls: c.write_stalls.load(Ordering::Relaxed),
+            write_stall_micros: c.write_stall_micros.load(Ordering::Relaxed),
             memtable_entries: mems.clone().map(|m| m.len() as u64).sum(),
             memtable_tombstones: mems.map(|m| m.tombstones() as u64).sum(),
             last_sequence: self.latest_seq().0,

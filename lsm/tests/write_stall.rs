@@ -2,8 +2,13 @@
 //! their L0 tables down without rewriting them, and writers that wait for
 //! background work (or are paced by it) all end up readable.
 
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::mpsc;
+
 use bytes::Bytes;
-use larder_lsm::{Db, Options};
+use larder_lsm::{Db, Options, SyncMode};
+use parking_lot::{Condvar, Mutex};
 
 fn key(i: u32) -> Bytes {
     Bytes::from(format!("key{i:08}"))
@@ -72,6 +77,102 @@ fn overlapping_l0_tables_are_still_merged() {
             let got = db.get(&key(i % 2000)).expect("get");
             assert!(got.is_some(), "key {}", i % 2000);
         }
+    }
+    db.close().expect("close");
+}
+
+/// A file system that holds the creation of table files at a gate: the
+/// flush thread waits there (after saying so) until the test opens it.
+#[derive(Debug)]
+struct GateFs {
+    inner: vfs::MemFs,
+    gate: Arc<(Mutex<bool>, Condvar)>,
+    entered: Mutex<Option<mpsc::Sender<()>>>,
+}
+
+impl GateFs {
+    fn open_gate(&self) {
+        let (open, cv) = &*self.gate;
+        *open.lock() = true;
+        cv.notify_all();
+    }
+}
+
+impl vfs::ForwardFs for GateFs {
+    fn inner(&self) -> &dyn vfs::Fs {
+        &self.inner
+    }
+    fn open(&self, path: &Path, mode: vfs::OpenMode) -> vfs::Result<Box<dyn vfs::File>> {
+        if mode.creates() && path.extension().is_some_and(|e| e == "sst") {
+            if let Some(tx) = self.entered.lock().take() {
+                let _ = tx.send(());
+            }
+            let (open, cv) = &*self.gate;
+            let mut o = open.lock();
+            // Bounded: the test opens the gate before it ends.
+            while !*o {
+                cv.wait(&mut o);
+            }
+        }
+        vfs::Fs::open(&self.inner, path, mode)
+    }
+}
+
+#[test]
+fn writers_stopped_by_a_held_flush_finish_when_it_does_and_survive_a_crash() {
+    const BUFFER_BYTES: usize = 4096;
+    let (tx, entered) = mpsc::channel();
+    let gate = Arc::new(GateFs {
+        inner: vfs::MemFs::new(),
+        gate: Arc::new((Mutex::new(false), Condvar::new())),
+        entered: Mutex::new(Some(tx)),
+    });
+    let fs: Arc<dyn vfs::Fs> = Arc::clone(&gate) as Arc<dyn vfs::Fs>;
+    let opts = Options {
+        sync: SyncMode::Always,
+        write_buffer_size_bytes: BUFFER_BYTES,
+        ..Options::default()
+    };
+    let db = Db::open_with_fs(fs, "db", opts.clone()).expect("open");
+    let big = |i: u32| Bytes::from(format!("{i:04}").repeat(BUFFER_BYTES / 4));
+    // Fills the memtable; the next put switches it out, and its flush
+    // stops at the gate; that put fills the new memtable.
+    db.put(key(0), big(0)).expect("put 0");
+    db.put(key(1), big(1)).expect("put 1");
+    entered.recv().expect("the flush reached the gate");
+    // Every later put needs a switch, which waits for the held flush
+    // (paced first, as the memtable is past its pacing limit): the writers
+    // can finish only once the gate opens.
+    let writers: Vec<_> = (0..2u32)
+        .map(|w| {
+            let db = db.clone();
+            std::thread::spawn(move || {
+                for i in 0..4u32 {
+                    let n = 2 + w * 4 + i;
+                    db.put(key(n), big(n))?;
+                }
+                Ok::<(), larder_lsm::Error>(())
+            })
+        })
+        .collect();
+    gate.open_gate();
+    for w in writers {
+        w.join()
+            .expect("writer thread")
+            .expect("puts after the flush");
+    }
+    db.wait_idle().expect("wait_idle");
+    for n in 0..10 {
+        assert_eq!(db.get(&key(n)).expect("get"), Some(big(n)), "key {n}");
+    }
+    // Power loss now: every put was acknowledged after its sync, whichever
+    // memtable, log or table it is in.
+    let image = gate.inner.crash(vfs::CrashOptions::default());
+    drop(db);
+    let fs: Arc<dyn vfs::Fs> = Arc::new(image);
+    let db = Db::open_with_fs(fs, "db", opts).expect("reopen after the crash");
+    for n in 0..10 {
+        assert_eq!(db.get(&key(n)).expect("get"), Some(big(n)), "key {n}");
     }
     db.close().expect("close");
 }
