@@ -414,7 +414,9 @@ impl Inner {
                 // Any earlier unsynced log belonged to a memtable flushed
                 // since (a switch waits for the previous flush): only this
                 // one can hold writes not yet in a table.
-                w.old_log_unsynced = Some(old);
+                if let Some(prev) = w.old_log_unsynced.replace(old) {
+                    self.close_in_background(prev);
+                }
                 w.log_name_durable = false;
             } else {
                 // Every write in the old log was synced before it was
@@ -439,7 +441,8 @@ impl Inner {
                     )?;
                     m.log_lengths.insert(sealed.log, sealed.len_bytes);
                 }
-                w.log = log;
+                let sealed_log = std::mem::replace(&mut w.log, log);
+                self.close_in_background(sealed_log);
             }
             w.log_number = n;
             // Build from the super version current now, not the one read at
