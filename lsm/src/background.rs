@@ -207,7 +207,7 @@ impl Inner {
                 let has_work = {
                     let sv = self.super_version();
                     match role {
-                        Role::Flush => sv.imm.is_some() || !bg.to_close.is_empty(),
+                        Role::Flush => !sv.imm.is_empty() || !bg.to_close.is_empty(),
                         Role::Compact => {
                             picker::scores(&sv.version, &self.opts)
                                 .iter()

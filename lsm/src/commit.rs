@@ -24,10 +24,11 @@ pub(crate) struct WriteState {
     pub(crate) log_number: FileNumber,
     pub(crate) encode_buf: Vec<u8>,
     /// Under `SyncMode::Never` a switch neither syncs the old log nor the
-    /// new log's directory entry: `sync_all` does, when asked. Only the
-    /// last switched-away log can hold writes not yet in a table (a switch
-    /// waits for the previous flush).
-    pub(crate) old_log_unsynced: Option<LogWriter>,
+    /// new log's directory entry: `sync_all` does, when asked. Oldest
+    /// first; only the last `max_write_buffer_number - 1` switched-away
+    /// logs can hold writes not yet in a table (a switch waits while that
+    /// many memtables are unflushed), so older ones are let go.
+    pub(crate) old_logs_unsynced: Vec<LogWriter>,
     /// The logs an open replayed into the live memtable: the process that
     /// wrote them may have left them unsynced, so a `sync` syncs them too.
     pub(crate) replayed_logs_unsynced: Vec<Arc<dyn vfs::File>>,
@@ -95,10 +96,10 @@ impl WriteState {
     /// by a switch (sealed: it takes no more records), the current log's
     /// name, then the current log.
     pub(crate) fn sync_all(&mut self, fs: &dyn vfs::Fs, dir: &Path) -> Result<()> {
-        if let Some(old) = &mut self.old_log_unsynced {
+        for old in &mut self.old_logs_unsynced {
             old.seal()?;
         }
-        self.old_log_unsynced = None;
+        self.old_logs_unsynced.clear();
         for f in &self.replayed_logs_unsynced {
             f.sync_data()?;
         }
@@ -359,16 +360,22 @@ impl Inner {
             // last and free its half a million entries itself (measured:
             // the longest put of a 5 M-key fillseq, 150-210 ms, was the
             // wait for the flush plus that drop). The flush thread frees it.
-            let (l0, mem_bytes, mem_empty, imm_entries) = {
+            // Immutable memtables waiting, and the entries of the oldest
+            // (the one being flushed) when no slot is left for another.
+            let imm_max = self.opts.max_write_buffer_number - 1;
+            let (l0, mem_bytes, mem_empty, imm_count, imm_entries) = {
                 let sv = self.sv.read();
                 (
                     sv.version.levels[0].len(),
                     sv.mem.size_bytes(),
                     sv.mem.is_empty(),
-                    sv.imm.as_ref().map(|(m, _)| m.len()),
+                    sv.imm.len(),
+                    sv.imm
+                        .first()
+                        .filter(|_| sv.imm.len() >= imm_max)
+                        .map(|(m, _)| m.len()),
                 )
             };
-            let imm_pending = imm_entries.is_some();
             if !slowed && !force {
                 slowed = true;
                 let mut delay = Duration::ZERO;
@@ -396,7 +403,7 @@ impl Inner {
             if force && mem_empty {
                 return Ok(());
             }
-            if imm_pending || l0 >= self.opts.l0_stop_trigger {
+            if imm_count >= imm_max || l0 >= self.opts.l0_stop_trigger {
                 self.wake_background();
                 self.stall_wait(w, Duration::from_millis(50));
                 continue;
@@ -411,10 +418,13 @@ impl Inner {
                 log.set_buffered(true)?;
                 w.log.write_out()?;
                 let old = std::mem::replace(&mut w.log, log);
-                // Any earlier unsynced log belonged to a memtable flushed
-                // since (a switch waits for the previous flush): only this
-                // one can hold writes not yet in a table.
-                if let Some(prev) = w.old_log_unsynced.replace(old) {
+                // Logs older than the last `max_write_buffer_number - 1`
+                // belonged to memtables flushed since (a switch waits while
+                // that many are unflushed).
+                w.old_logs_unsynced.push(old);
+                let keep = self.opts.max_write_buffer_number - 1;
+                let excess = w.old_logs_unsynced.len().saturating_sub(keep);
+                for prev in w.old_logs_unsynced.drain(..excess).collect::<Vec<_>>() {
                     self.close_in_background(prev);
                 }
                 w.log_name_durable = false;
@@ -451,9 +461,11 @@ impl Inner {
             // old one would resurrect its input tables.
             let mut sv_lock = self.sv.write();
             let cur = Arc::clone(&sv_lock);
+            let mut imm = cur.imm.clone();
+            imm.push((Arc::clone(&cur.mem), n));
             *sv_lock = Arc::new(SuperVersion {
                 mem: Arc::new(Memtable::new()),
-                imm: Some((Arc::clone(&cur.mem), n)),
+                imm,
                 version: Arc::clone(&cur.version),
             });
             drop(sv_lock);
@@ -492,7 +504,7 @@ impl Inner {
         // Bounded: the background thread flushes `imm` or fails.
         loop {
             self.check_failed()?;
-            if self.sv.read().imm.is_none() {
+            if self.sv.read().imm.is_empty() {
                 break;
             }
             self.wake_background();

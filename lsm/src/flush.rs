@@ -13,8 +13,10 @@ use crate::db::Inner;
 use crate::manifest::VersionEdit;
 
 impl Inner {
-    /// Flushes the immutable memtable, if any, to an L0 table and installs
-    /// it; the memtable's log becomes obsolete with the same edit.
+    /// Flushes the oldest immutable memtable, if any, to an L0 table and
+    /// installs it; the memtable's log becomes obsolete with the same edit
+    /// (flushing oldest first keeps every log below the manifest's log
+    /// number flushed).
     ///
     /// # Errors
     ///
@@ -22,7 +24,7 @@ impl Inner {
     /// stays (its log too) and the engine stops (`background.rs`).
     pub(crate) fn flush_imm(&self) -> Result<()> {
         let sv = self.super_version();
-        let Some((imm, next_log)) = &sv.imm else {
+        let Some((imm, next_log)) = sv.imm.first() else {
             return Ok(());
         };
         let no_collection = HashSet::new();

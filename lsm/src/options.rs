@@ -23,9 +23,18 @@ pub struct Options {
     /// Memtable size that triggers a switch and a background flush.
     /// Default 64 MiB (RocksDB's and fjall's default): fewer, larger L0
     /// tables mean fewer tables per lookup and less rewriting. Memory: up
-    /// to two memtables (one being flushed); recovery replays up to this
-    /// much log.
+    /// to `max_write_buffer_number` memtables; recovery replays up to that
+    /// many logs of this size.
     pub write_buffer_size_bytes: usize,
+    /// Memtables held at most: the live one and the ones switched out and
+    /// waiting for (or in) their flush, flushed oldest first. A writer
+    /// whose memtable is full with this many held stops until a flush
+    /// ends; with the last slot taken it is paced by the flush's progress
+    /// first. Default 3 (RocksDB's default is 2): a second waiting
+    /// memtable absorbs a flush slowed by a compaction or the disk instead
+    /// of stopping writers, for up to `3 * write_buffer_size_bytes` of
+    /// memory. At least 2.
+    pub max_write_buffer_number: usize,
     /// Target size of uncompressed data blocks. Default 4 KiB.
     pub block_size_bytes: usize,
     /// Entries between restart points in a data block. Default 16.
@@ -120,6 +129,7 @@ impl Default for Options {
         Options {
             sync: SyncMode::Never,
             write_buffer_size_bytes: 64 << 20,
+            max_write_buffer_number: 3,
             block_size_bytes: 4096,
             block_restart_interval: 16,
             bloom_bits_per_key: 10,
@@ -151,6 +161,9 @@ impl Options {
             return Err(InvalidOption(
                 "write_buffer_size_bytes must be at least 1024",
             ));
+        }
+        if self.max_write_buffer_number < 2 {
+            return Err(InvalidOption("max_write_buffer_number must be at least 2"));
         }
         if self.l0_compaction_trigger == 0
             || self.l0_slowdown_trigger < self.l0_compaction_trigger

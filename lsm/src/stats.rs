@@ -146,7 +146,7 @@ impl Inner {
             + c.compaction_bytes.load(Ordering::Relaxed)
             + blob_bytes
             + blob_gc_bytes;
-        let mems = std::iter::once(&sv.mem).chain(sv.imm.as_ref().map(|(m, _)| m));
+        let mems = std::iter::once(&sv.mem).chain(sv.imm.iter().map(|(m, _)| m));
         let (blob_files, blob_total, blob_live) = {
             let m = self.versions.manifest.lock();
             let live: u64 = m.blobs.live(&sv.version).values().map(|l| l.bytes).sum();
