@@ -37,9 +37,11 @@ pub(crate) struct WriteState {
     pub(crate) pacer: Pacer,
 }
 
-/// The longest a writer sleeps at once for pacing: writes are delayed in
-/// steps this short (plus the timer's slack) instead of one long stop, so
-/// a slowdown shows as many writes a fraction of a millisecond slower.
+/// How far ahead of its paced schedule a writer may get before it sleeps
+/// (by how far it is ahead): small writes are delayed in steps about this
+/// short (plus the timer's slack) instead of one long stop, so a slowdown
+/// shows as many writes a fraction of a millisecond slower. A single large
+/// write sleeps for its whole cost at once.
 pub(crate) const PACE_STEP: Duration = Duration::from_micros(200);
 
 /// A token bucket kept as one instant (GCRA's "theoretical arrival time"):
@@ -249,9 +251,10 @@ impl Inner {
         q.leader_active = true;
         drop(q);
         let mut w = self.write.lock();
-        // The leader paces for its own batch; the group's others were
-        // charged when they led, or ride along (the bucket's step bounds
-        // what a group gets through ahead of its rate).
+        // The leader is charged for its own batch only: the rest of its
+        // group (at most `GROUP_BYTES_MAX`) is not, so under group commit
+        // the pace is per group, and the sync each group waits for paces
+        // it as well.
         let own_bytes = self
             .queue
             .lock()
@@ -341,9 +344,9 @@ impl Inner {
     /// Makes sure the memtable has room for a write of `bytes`, switching
     /// it (and the log) when full. Paces the writer (a token bucket, in
     /// steps of at most [`PACE_STEP`]) while L0 is deep or the memtable
-    /// fills faster than the previous one is flushed, and stops it only
-    /// when the memtable is full with the previous flush still running or
-    /// L0 at its stop trigger.
+    /// fills faster than the ones before it are flushed, and stops it only
+    /// when the memtable is full with `max_write_buffer_number - 1` others
+    /// waiting for their flush, or L0 at its stop trigger.
     pub(crate) fn make_room(
         &self,
         w: &mut parking_lot::MutexGuard<'_, WriteState>,
@@ -379,7 +382,9 @@ impl Inner {
             if !slowed && !force {
                 slowed = true;
                 let mut delay = Duration::ZERO;
-                if l0 >= self.opts.l0_slowdown_trigger && l0 < self.opts.l0_stop_trigger {
+                // Also at the stop trigger, at the slowest rate: writes
+                // that still fit in the memtable go on, paced.
+                if l0 >= self.opts.l0_slowdown_trigger {
                     let rate = l0_pace_rate(&self.opts, l0);
                     delay = w.pacer.charge(Instant::now(), bytes, rate);
                 }
@@ -486,9 +491,10 @@ impl Inner {
         );
     }
 
-    /// How many bytes the live memtable may hold while the immutable one
-    /// (of `imm_entries` entries) is being flushed before writers are
-    /// paced: half the write buffer at once, the other half in step with
+    /// How many bytes the live memtable may hold, with the last slot of
+    /// `max_write_buffer_number` taken, while the oldest immutable
+    /// memtable (of `imm_entries` entries) is being flushed before writers
+    /// are paced: half the write buffer at once, the other half in step with
     /// the flush's progress through its entries, scaled so the last tenth
     /// of the buffer is left for the table's sync and install.
     fn flush_pace_limit(&self, imm_entries: usize) -> usize {

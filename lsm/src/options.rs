@@ -64,7 +64,9 @@ pub struct Options {
     /// it as L0 nears `l0_stop_trigger`), by a token bucket that delays
     /// writes in steps of a fraction of a millisecond. Default 12.
     pub l0_slowdown_trigger: usize,
-    /// Number of L0 tables at which writes wait for compaction. Default 20.
+    /// Number of L0 tables at which writes wait for compaction once the
+    /// memtable is full (until then they go on at the slowest pace).
+    /// Default 20.
     pub l0_stop_trigger: usize,
     /// Bytes per second writes are paced to once L0 reaches
     /// `l0_slowdown_trigger`. Default 16 MiB/s (RocksDB's
