@@ -343,8 +343,7 @@ impl Inner {
 
     /// Makes sure the memtable has room for a write of `bytes`, switching
     /// it (and the log) when full. Paces the writer (a token bucket, in
-    /// steps of at most [`PACE_STEP`]) while L0 is deep or the memtable
-    /// fills faster than the ones before it are flushed, and stops it only
+    /// steps of about [`PACE_STEP`]) while L0 is deep, and stops it only
     /// when the memtable is full with `max_write_buffer_number - 1` others
     /// waiting for their flush, or L0 at its stop trigger.
     pub(crate) fn make_room(
@@ -363,20 +362,14 @@ impl Inner {
             // last and free its half a million entries itself (measured:
             // the longest put of a 5 M-key fillseq, 150-210 ms, was the
             // wait for the flush plus that drop). The flush thread frees it.
-            // Immutable memtables waiting, and the entries of the oldest
-            // (the one being flushed) when no slot is left for another.
             let imm_max = self.opts.max_write_buffer_number - 1;
-            let (l0, mem_bytes, mem_empty, imm_count, imm_entries) = {
+            let (l0, mem_bytes, mem_empty, imm_count) = {
                 let sv = self.sv.read();
                 (
                     sv.version.levels[0].len(),
                     sv.mem.size_bytes(),
                     sv.mem.is_empty(),
                     sv.imm.len(),
-                    sv.imm
-                        .first()
-                        .filter(|_| sv.imm.len() >= imm_max)
-                        .map(|(m, _)| m.len()),
                 )
             };
             if !slowed && !force {
@@ -387,15 +380,6 @@ impl Inner {
                 if l0 >= self.opts.l0_slowdown_trigger {
                     let rate = l0_pace_rate(&self.opts, l0);
                     delay = w.pacer.charge(Instant::now(), bytes, rate);
-                }
-                if let Some(n) = imm_entries
-                    && mem_bytes > self.flush_pace_limit(n)
-                {
-                    // Ahead of the flush: one short wait (a finished flush
-                    // ends it early), so the memtable fills about as fast
-                    // as the previous one drains instead of filling at full
-                    // speed and then stopping for the flush's remainder.
-                    delay = delay.max(PACE_STEP);
                 }
                 if !delay.is_zero() {
                     self.stall_wait(w, delay);
@@ -489,19 +473,6 @@ impl Inner {
             u64::try_from(t0.elapsed().as_micros()).unwrap_or(u64::MAX),
             Ordering::Relaxed,
         );
-    }
-
-    /// How many bytes the live memtable may hold, with the last slot of
-    /// `max_write_buffer_number` taken, while the oldest immutable
-    /// memtable (of `imm_entries` entries) is being flushed before writers
-    /// are paced: half the write buffer at once, the other half in step with
-    /// the flush's progress through its entries, scaled so the last tenth
-    /// of the buffer is left for the table's sync and install.
-    fn flush_pace_limit(&self, imm_entries: usize) -> usize {
-        let wbs = self.opts.write_buffer_size_bytes;
-        let done = self.counters.imm_entries_flushed.load(Ordering::Relaxed) as f64;
-        let progress = (done / imm_entries.max(1) as f64).min(1.0);
-        wbs / 2 + (wbs as f64 * 0.4 * progress) as usize
     }
 
     pub(crate) fn flush(&self) -> Result<()> {

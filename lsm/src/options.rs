@@ -29,8 +29,7 @@ pub struct Options {
     /// Memtables held at most: the live one and the ones switched out and
     /// waiting for (or in) their flush, flushed oldest first. A writer
     /// whose memtable is full with this many held stops until a flush
-    /// ends; with the last slot taken it is paced by the flush's progress
-    /// first. Default 3 (RocksDB's default is 2): a second waiting
+    /// ends. Default 3 (RocksDB's default is 2): a second waiting
     /// memtable absorbs a flush slowed by a compaction or the disk instead
     /// of stopping writers, for up to `3 * write_buffer_size_bytes` of
     /// memory. At least 2.

@@ -68,9 +68,9 @@ pub struct Stats {
     pub flushes: u64,
     /// Compactions (including trivial moves).
     pub compactions: u64,
-    /// Times a writer was paced (one short sleep: L0 deep, or the memtable
-    /// filling ahead of the previous one's flush) or stopped (L0 at its
-    /// stop trigger, or the memtable full during a flush).
+    /// Times a writer was paced (one short sleep: L0 deep) or stopped (L0
+    /// at its stop trigger, or the memtable full with
+    /// `max_write_buffer_number - 1` others waiting for their flush).
     pub write_stalls: u64,
     /// Microseconds writers spent paced or stopped (the waits counted in
     /// [`Stats::write_stalls`]), summed over writers.
@@ -118,10 +118,6 @@ pub(crate) struct Counters {
     pub(crate) blob_gc_bytes: AtomicU64,
     pub(crate) blob_files_deleted: AtomicU64,
     pub(crate) obsolete_delete_failures: AtomicU64,
-    /// Entries of the immutable memtable the running flush has read so
-    /// far (reset when a flush starts): writers pace the live memtable by
-    /// it (`commit.rs`). Not reported.
-    pub(crate) imm_entries_flushed: AtomicU64,
 }
 
 impl Inner {

@@ -141,7 +141,7 @@ fn writers_stopped_by_a_held_flush_finish_when_it_does_and_survive_a_crash() {
     db.put(key(1), big(1)).expect("put 1");
     entered.recv().expect("the flush reached the gate");
     // Every later put needs a switch, which waits for the held flush
-    // (paced first, as the memtable is past its pacing limit): the writers
+    // (or paced, should L0 be deep): the writers
     // can finish only once the gate opens.
     let writers: Vec<_> = (0..2u32)
         .map(|w| {
