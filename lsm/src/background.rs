@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use crate::compaction::picker;
 use crate::db::Inner;
+use crate::wal::writer::LogWriter;
 use crate::{Error, Result};
 
 /// What the background threads share with the threads that wake or wait
@@ -28,6 +29,9 @@ pub(crate) struct BgState {
     pub(crate) idle: [bool; ROLES.len()],
     /// Threads started and not yet exited.
     pub(crate) running: usize,
+    /// Logs a memtable switch let go of, for the flush thread to close
+    /// ([`Inner::close_in_background`]).
+    pub(crate) to_close: Vec<LogWriter>,
 }
 
 /// What a background thread does: flushes never wait behind a long
@@ -110,6 +114,24 @@ impl Inner {
         self.bg_cv.notify_all();
     }
 
+    /// Hands `log` to the flush thread to close. Closing the last handle
+    /// of a log the flush already made obsolete (and deleted) frees its
+    /// page cache, and ext4 may start writeback on a close: measured on
+    /// the writer thread at a memtable switch, about 7 ms of CPU per
+    /// 64 MiB log and sometimes a wait for the disk. Without background
+    /// threads (or once they are stopping) the caller closes it.
+    pub(crate) fn close_in_background(&self, log: LogWriter) {
+        let mut bg = self.bg.lock();
+        if bg.shutdown || bg.running == 0 {
+            drop(bg);
+            drop(log);
+            return;
+        }
+        bg.to_close.push(log);
+        bg.idle[Role::Flush.index()] = false;
+        self.bg_cv.notify_all();
+    }
+
     /// Wakes writers waiting for a flush or compaction. Taking the write
     /// lock first means no writer is between its check and its wait.
     /// Never called with the write lock held (only the background thread
@@ -169,6 +191,11 @@ impl Inner {
         // Bounded by shutdown: each pass does one flush or one compaction, or
         // waits up to 100 ms.
         loop {
+            if role == Role::Flush {
+                // Closed here, outside the lock: see `close_in_background`.
+                let closing = std::mem::take(&mut self.bg.lock().to_close);
+                drop(closing);
+            }
             {
                 let mut bg = self.bg.lock();
                 if bg.shutdown {
@@ -180,7 +207,7 @@ impl Inner {
                 let has_work = {
                     let sv = self.super_version();
                     match role {
-                        Role::Flush => sv.imm.is_some(),
+                        Role::Flush => !sv.imm.is_empty() || !bg.to_close.is_empty(),
                         Role::Compact => {
                             picker::scores(&sv.version, &self.opts)
                                 .iter()

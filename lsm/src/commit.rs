@@ -8,7 +8,7 @@
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::batch::WriteBatch;
 use crate::db::{Inner, SuperVersion};
@@ -24,14 +24,73 @@ pub(crate) struct WriteState {
     pub(crate) log_number: FileNumber,
     pub(crate) encode_buf: Vec<u8>,
     /// Under `SyncMode::Never` a switch neither syncs the old log nor the
-    /// new log's directory entry: `sync_all` does, when asked. Only the
-    /// last switched-away log can hold writes not yet in a table (a switch
-    /// waits for the previous flush).
-    pub(crate) old_log_unsynced: Option<LogWriter>,
+    /// new log's directory entry: `sync_all` does, when asked. Oldest
+    /// first; only the last `max_write_buffer_number - 1` switched-away
+    /// logs can hold writes not yet in a table (a switch waits while that
+    /// many memtables are unflushed), so older ones are let go.
+    pub(crate) old_logs_unsynced: Vec<LogWriter>,
     /// The logs an open replayed into the live memtable: the process that
     /// wrote them may have left them unsynced, so a `sync` syncs them too.
     pub(crate) replayed_logs_unsynced: Vec<Arc<dyn vfs::File>>,
     pub(crate) log_name_durable: bool,
+    /// The token bucket that paces writes while L0 is deep.
+    pub(crate) pacer: Pacer,
+}
+
+/// How far ahead of its paced schedule a writer may get before it sleeps
+/// (by how far it is ahead): small writes are delayed in steps about this
+/// short (plus the timer's slack) instead of one long stop, so a slowdown
+/// shows as many writes a fraction of a millisecond slower. A single large
+/// write sleeps for its whole cost at once.
+pub(crate) const PACE_STEP: Duration = Duration::from_micros(200);
+
+/// A token bucket kept as one instant (GCRA's "theoretical arrival time"):
+/// when the bytes charged so far would have been written at the rates they
+/// were charged at. A writer sleeps once it is more than [`PACE_STEP`]
+/// ahead of that schedule, by how far it is ahead; time spent unpaced is
+/// not saved up as credit (a burst after a quiet spell is not let through
+/// unpaced beyond one step).
+#[derive(Debug, Default)]
+pub(crate) struct Pacer {
+    due: Option<Instant>,
+}
+
+impl Pacer {
+    /// Charges `bytes` at `rate_bytes_per_sec` at time `now`; returns how
+    /// long the writer should sleep (zero while within one step).
+    pub(crate) fn charge(
+        &mut self,
+        now: Instant,
+        bytes: usize,
+        rate_bytes_per_sec: u64,
+    ) -> Duration {
+        let base = match self.due {
+            Some(d) if d > now => d,
+            _ => now,
+        };
+        let cost = Duration::from_secs_f64(bytes as f64 / rate_bytes_per_sec.max(1) as f64);
+        let due = base + cost;
+        self.due = Some(due);
+        let ahead = due - now;
+        if ahead > PACE_STEP {
+            ahead
+        } else {
+            Duration::ZERO
+        }
+    }
+}
+
+/// The rate writes are paced to with `l0` tables in L0: the configured
+/// rate at `l0_slowdown_trigger`, falling linearly to an eighth of it (at
+/// least) as L0 nears `l0_stop_trigger`, where writes stop.
+pub(crate) fn l0_pace_rate(opts: &crate::Options, l0: usize) -> u64 {
+    let base = opts.delayed_write_rate_bytes_per_sec.max(1);
+    let span = opts
+        .l0_stop_trigger
+        .saturating_sub(opts.l0_slowdown_trigger)
+        .max(1) as u64;
+    let left = opts.l0_stop_trigger.saturating_sub(l0) as u64;
+    (base.saturating_mul(left) / span).max(base / 8).max(1)
 }
 
 impl WriteState {
@@ -39,10 +98,10 @@ impl WriteState {
     /// by a switch (sealed: it takes no more records), the current log's
     /// name, then the current log.
     pub(crate) fn sync_all(&mut self, fs: &dyn vfs::Fs, dir: &Path) -> Result<()> {
-        if let Some(old) = &mut self.old_log_unsynced {
+        for old in &mut self.old_logs_unsynced {
             old.seal()?;
         }
-        self.old_log_unsynced = None;
+        self.old_logs_unsynced.clear();
         for f in &self.replayed_logs_unsynced {
             f.sync_data()?;
         }
@@ -157,7 +216,7 @@ impl Inner {
             return self.write_grouped(batch);
         }
         let mut w = self.write.lock();
-        self.make_room(&mut w, false)?;
+        self.make_room(&mut w, batch.size_bytes, false)?;
         let sync = if self.opts.sync == SyncMode::Always {
             Durability::Sync
         } else {
@@ -192,7 +251,18 @@ impl Inner {
         q.leader_active = true;
         drop(q);
         let mut w = self.write.lock();
-        if let Err(e) = self.make_room(&mut w, false) {
+        // The leader is charged for its own batch only: the rest of its
+        // group (at most `GROUP_BYTES_MAX`) is not, so under group commit
+        // the pace is per group, and the sync each group waits for paces
+        // it as well.
+        let own_bytes = self
+            .queue
+            .lock()
+            .queued
+            .iter()
+            .find(|(t, _)| *t == ticket)
+            .map_or(0, |(_, b)| b.size_bytes);
+        if let Err(e) = self.make_room(&mut w, own_bytes, false) {
             // Only the leader's own write fails; the next in line leads.
             drop(w);
             let mut q = self.queue.lock();
@@ -271,37 +341,60 @@ impl Inner {
         Ok(())
     }
 
-    /// Makes sure the memtable has room, switching it (and the log) when
-    /// full; slows or stalls the writer when L0 is too deep.
+    /// Makes sure the memtable has room for a write of `bytes`, switching
+    /// it (and the log) when full. Paces the writer (a token bucket, in
+    /// steps of about [`PACE_STEP`]) while L0 is deep, and stops it only
+    /// when the memtable is full with `max_write_buffer_number - 1` others
+    /// waiting for their flush, or L0 at its stop trigger.
     pub(crate) fn make_room(
         &self,
         w: &mut parking_lot::MutexGuard<'_, WriteState>,
+        bytes: usize,
         force: bool,
     ) -> Result<()> {
         let mut slowed = false;
         // Bounded: each wait ends when background work finishes or fails.
         loop {
             self.check_failed()?;
-            let sv = self.super_version();
-            let l0 = sv.version.levels[0].len();
-            if l0 >= self.opts.l0_slowdown_trigger && !slowed && !force {
+            // Read under the lock, not a cloned super version: one held
+            // across the wait below would keep the memtable being flushed
+            // alive, and when the flush finished this writer would drop it
+            // last and free its half a million entries itself (measured:
+            // the longest put of a 5 M-key fillseq, 150-210 ms, was the
+            // wait for the flush plus that drop). The flush thread frees it.
+            let imm_max = self.opts.max_write_buffer_number - 1;
+            let (l0, mem_bytes, mem_empty, imm_count) = {
+                let sv = self.sv.read();
+                (
+                    sv.version.levels[0].len(),
+                    sv.mem.size_bytes(),
+                    sv.mem.is_empty(),
+                    sv.imm.len(),
+                )
+            };
+            if !slowed && !force {
                 slowed = true;
-                self.counters.write_stalls.fetch_add(1, Ordering::Relaxed);
-                parking_lot::MutexGuard::unlocked(w, || {
-                    std::thread::sleep(Duration::from_millis(1))
-                });
-                continue;
+                let mut delay = Duration::ZERO;
+                // Also at the stop trigger, at the slowest rate: writes
+                // that still fit in the memtable go on, paced.
+                if l0 >= self.opts.l0_slowdown_trigger {
+                    let rate = l0_pace_rate(&self.opts, l0);
+                    delay = w.pacer.charge(Instant::now(), bytes, rate);
+                }
+                if !delay.is_zero() {
+                    self.stall_wait(w, delay);
+                    continue;
+                }
             }
-            if !force && sv.mem.size_bytes() < self.opts.write_buffer_size_bytes {
+            if !force && mem_bytes < self.opts.write_buffer_size_bytes {
                 return Ok(());
             }
-            if force && sv.mem.is_empty() {
+            if force && mem_empty {
                 return Ok(());
             }
-            if sv.imm.is_some() || l0 >= self.opts.l0_stop_trigger {
-                self.counters.write_stalls.fetch_add(1, Ordering::Relaxed);
+            if imm_count >= imm_max || l0 >= self.opts.l0_stop_trigger {
                 self.wake_background();
-                self.write_cv.wait_for(w, Duration::from_millis(50));
+                self.stall_wait(w, Duration::from_millis(50));
                 continue;
             }
             // Switch: a new log takes the writes.
@@ -314,10 +407,15 @@ impl Inner {
                 log.set_buffered(true)?;
                 w.log.write_out()?;
                 let old = std::mem::replace(&mut w.log, log);
-                // Any earlier unsynced log belonged to a memtable flushed
-                // since (a switch waits for the previous flush): only this
-                // one can hold writes not yet in a table.
-                w.old_log_unsynced = Some(old);
+                // Logs older than the last `max_write_buffer_number - 1`
+                // belonged to memtables flushed since (a switch waits while
+                // that many are unflushed).
+                w.old_logs_unsynced.push(old);
+                let keep = self.opts.max_write_buffer_number - 1;
+                let excess = w.old_logs_unsynced.len().saturating_sub(keep);
+                for prev in w.old_logs_unsynced.drain(..excess).collect::<Vec<_>>() {
+                    self.close_in_background(prev);
+                }
                 w.log_name_durable = false;
             } else {
                 // Every write in the old log was synced before it was
@@ -342,7 +440,8 @@ impl Inner {
                     )?;
                     m.log_lengths.insert(sealed.log, sealed.len_bytes);
                 }
-                w.log = log;
+                let sealed_log = std::mem::replace(&mut w.log, log);
+                self.close_in_background(sealed_log);
             }
             w.log_number = n;
             // Build from the super version current now, not the one read at
@@ -351,9 +450,11 @@ impl Inner {
             // old one would resurrect its input tables.
             let mut sv_lock = self.sv.write();
             let cur = Arc::clone(&sv_lock);
+            let mut imm = cur.imm.clone();
+            imm.push((Arc::clone(&cur.mem), n));
             *sv_lock = Arc::new(SuperVersion {
                 mem: Arc::new(Memtable::new()),
-                imm: Some((Arc::clone(&cur.mem), n)),
+                imm,
                 version: Arc::clone(&cur.version),
             });
             drop(sv_lock);
@@ -362,13 +463,25 @@ impl Inner {
         }
     }
 
+    /// Waits on `write_cv` (ended early by a finished flush or compaction,
+    /// a failure or a close) for at most `timeout`, and counts the wait.
+    fn stall_wait(&self, w: &mut parking_lot::MutexGuard<'_, WriteState>, timeout: Duration) {
+        let t0 = Instant::now();
+        self.write_cv.wait_for(w, timeout);
+        self.counters.write_stalls.fetch_add(1, Ordering::Relaxed);
+        self.counters.write_stall_micros.fetch_add(
+            u64::try_from(t0.elapsed().as_micros()).unwrap_or(u64::MAX),
+            Ordering::Relaxed,
+        );
+    }
+
     pub(crate) fn flush(&self) -> Result<()> {
         let mut w = self.write.lock();
-        self.make_room(&mut w, true)?;
+        self.make_room(&mut w, 0, true)?;
         // Bounded: the background thread flushes `imm` or fails.
         loop {
             self.check_failed()?;
-            if self.super_version().imm.is_none() {
+            if self.sv.read().imm.is_empty() {
                 break;
             }
             self.wake_background();
@@ -396,6 +509,48 @@ mod tests {
 
     fn tickets(group: &[(u64, WriteBatch)]) -> Vec<u64> {
         group.iter().map(|(t, _)| *t).collect()
+    }
+
+    #[test]
+    fn pacer_delays_in_short_steps_at_the_rate_and_saves_no_credit() {
+        let mut p = Pacer::default();
+        let t0 = Instant::now();
+        // 1 MB/s: 100 bytes cost 100 us, within one step.
+        assert_eq!(p.charge(t0, 100, 1_000_000), Duration::ZERO);
+        // The next 100 bytes put the writer 200 us ahead: still one step.
+        assert_eq!(p.charge(t0, 100, 1_000_000), Duration::ZERO);
+        // Past a step it sleeps for exactly how far ahead it is.
+        assert_eq!(p.charge(t0, 100, 1_000_000), Duration::from_micros(300));
+        // Once the schedule is met, the debt is gone.
+        let t1 = t0 + Duration::from_micros(300);
+        assert_eq!(p.charge(t1, 100, 1_000_000), Duration::ZERO);
+        // An idle second is not saved up: a burst after it is paced again
+        // past one step.
+        let t2 = t1 + Duration::from_secs(1);
+        assert_eq!(p.charge(t2, 200, 1_000_000), Duration::ZERO);
+        assert_eq!(p.charge(t2, 100, 1_000_000), Duration::from_micros(300));
+        // A large write at once costs its whole time.
+        let mut p = Pacer::default();
+        assert_eq!(p.charge(t0, 16 << 20, 16 << 20), Duration::from_secs(1));
+    }
+
+    #[test]
+    fn pace_rate_falls_with_l0_depth_to_an_eighth() {
+        let opts = crate::Options {
+            l0_slowdown_trigger: 12,
+            l0_stop_trigger: 20,
+            delayed_write_rate_bytes_per_sec: 8 << 20,
+            ..crate::Options::default()
+        };
+        assert_eq!(l0_pace_rate(&opts, 12), 8 << 20);
+        assert_eq!(l0_pace_rate(&opts, 16), 4 << 20);
+        assert_eq!(l0_pace_rate(&opts, 19), 1 << 20);
+        assert_eq!(l0_pace_rate(&opts, 20), 1 << 20);
+        let same = crate::Options {
+            l0_slowdown_trigger: 20,
+            ..opts
+        };
+        assert_eq!(l0_pace_rate(&same, 20), 1 << 20);
     }
 
     #[test]

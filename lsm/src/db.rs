@@ -10,7 +10,7 @@
 //! append, sync (as the [`SyncMode`] asks), memtable insert, sequence
 //! publication, so no write is visible before the sync covering it
 //! returned. Readers take the published sequence number and the current
-//! [`SuperVersion`] (memtable, immutable memtable, version) under a short
+//! [`SuperVersion`] (memtable, immutable memtables, version) under a short
 //! read lock, and never wait on I/O of others. Version changes (flush,
 //! compaction) append to the manifest under the manifest lock and then
 //! swap the super version.
@@ -79,8 +79,10 @@ use crate::{Error, Options, Result, Stats};
 #[derive(Debug)]
 pub(crate) struct SuperVersion {
     pub(crate) mem: Arc<Memtable>,
-    /// The memtable being flushed, and the log number that follows it.
-    pub(crate) imm: Option<(Arc<Memtable>, FileNumber)>,
+    /// The memtables switched out and not yet flushed, oldest first (the
+    /// flush thread takes the first), each with the number of the log
+    /// that follows it. At most `max_write_buffer_number - 1`.
+    pub(crate) imm: Vec<(Arc<Memtable>, FileNumber)>,
     pub(crate) version: Arc<Version>,
 }
 
@@ -480,7 +482,10 @@ impl Db {
             )
         };
         let memtable_entries = sv.mem.iter().count() as u64
-            + sv.imm.as_ref().map_or(0, |(m, _)| m.iter().count() as u64);
+            + sv.imm
+                .iter()
+                .map(|(m, _)| m.iter().count() as u64)
+                .sum::<u64>();
         Ok(crate::inspect::State {
             fs: Arc::clone(&inner.fs),
             dir: inner.dir.clone(),

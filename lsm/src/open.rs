@@ -168,9 +168,10 @@ impl Db {
             log,
             log_number: new_log_number,
             encode_buf: Vec::new(),
-            old_log_unsynced: None,
+            old_logs_unsynced: Vec::new(),
             replayed_logs_unsynced: replayed_logs,
             log_name_durable: true,
+            pacer: crate::commit::Pacer::default(),
         };
         let manifest = ManifestState {
             log: mlog,
@@ -254,9 +255,10 @@ impl Db {
             log,
             log_number: FileNumber(0),
             encode_buf: Vec::new(),
-            old_log_unsynced: None,
+            old_logs_unsynced: Vec::new(),
             replayed_logs_unsynced: Vec::new(),
             log_name_durable: true,
+            pacer: crate::commit::Pacer::default(),
         };
         let manifest = ManifestState {
             log: mlog,
@@ -296,7 +298,7 @@ impl Db {
             cache: s.cache,
             sv: RwLock::new(Arc::new(SuperVersion {
                 mem: Arc::new(s.mem),
-                imm: None,
+                imm: Vec::new(),
                 version: Arc::new(s.version),
             })),
             last_seq: AtomicU64::new(s.last_seq.0),

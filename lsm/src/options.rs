@@ -23,9 +23,17 @@ pub struct Options {
     /// Memtable size that triggers a switch and a background flush.
     /// Default 64 MiB (RocksDB's and fjall's default): fewer, larger L0
     /// tables mean fewer tables per lookup and less rewriting. Memory: up
-    /// to two memtables (one being flushed); recovery replays up to this
-    /// much log.
+    /// to `max_write_buffer_number` memtables; recovery replays up to that
+    /// many logs of this size.
     pub write_buffer_size_bytes: usize,
+    /// Memtables held at most: the live one and the ones switched out and
+    /// waiting for (or in) their flush, flushed oldest first. A writer
+    /// whose memtable is full with this many held stops until a flush
+    /// ends. Default 3 (RocksDB's default is 2): a second waiting
+    /// memtable absorbs a flush slowed by a compaction or the disk instead
+    /// of stopping writers, for up to `3 * write_buffer_size_bytes` of
+    /// memory. At least 2.
+    pub max_write_buffer_number: usize,
     /// Target size of uncompressed data blocks. Default 4 KiB.
     pub block_size_bytes: usize,
     /// Entries between restart points in a data block. Default 16.
@@ -50,10 +58,19 @@ pub struct Options {
     pub level1_bytes_max: u64,
     /// Number of L0 tables that triggers a compaction. Default 4.
     pub l0_compaction_trigger: usize,
-    /// Number of L0 tables at which each write is delayed by 1 ms. Default 12.
+    /// Number of L0 tables at which writes are paced to
+    /// `delayed_write_rate_bytes_per_sec` (falling linearly to an eighth of
+    /// it as L0 nears `l0_stop_trigger`), by a token bucket that delays
+    /// writes in steps of a fraction of a millisecond. Default 12.
     pub l0_slowdown_trigger: usize,
-    /// Number of L0 tables at which writes wait for compaction. Default 20.
+    /// Number of L0 tables at which writes wait for compaction once the
+    /// memtable is full (until then they go on at the slowest pace).
+    /// Default 20.
     pub l0_stop_trigger: usize,
+    /// Bytes per second writes are paced to once L0 reaches
+    /// `l0_slowdown_trigger`. Default 16 MiB/s (RocksDB's
+    /// `delayed_write_rate`). At least 1.
+    pub delayed_write_rate_bytes_per_sec: u64,
     /// Create the directory if missing. Default true.
     pub create_if_missing: bool,
     /// Key-value separation: a value of at least this many bytes is moved
@@ -113,6 +130,7 @@ impl Default for Options {
         Options {
             sync: SyncMode::Never,
             write_buffer_size_bytes: 64 << 20,
+            max_write_buffer_number: 3,
             block_size_bytes: 4096,
             block_restart_interval: 16,
             bloom_bits_per_key: 10,
@@ -124,6 +142,7 @@ impl Default for Options {
             l0_compaction_trigger: 4,
             l0_slowdown_trigger: 12,
             l0_stop_trigger: 20,
+            delayed_write_rate_bytes_per_sec: 16 << 20,
             create_if_missing: true,
             blob_threshold_bytes: Some(4096),
             blob_gc_ratio: 0.5,
@@ -144,12 +163,20 @@ impl Options {
                 "write_buffer_size_bytes must be at least 1024",
             ));
         }
+        if self.max_write_buffer_number < 2 {
+            return Err(InvalidOption("max_write_buffer_number must be at least 2"));
+        }
         if self.l0_compaction_trigger == 0
             || self.l0_slowdown_trigger < self.l0_compaction_trigger
             || self.l0_stop_trigger < self.l0_slowdown_trigger
         {
             return Err(InvalidOption(
                 "need 0 < l0_compaction_trigger <= l0_slowdown_trigger <= l0_stop_trigger",
+            ));
+        }
+        if self.delayed_write_rate_bytes_per_sec == 0 {
+            return Err(InvalidOption(
+                "delayed_write_rate_bytes_per_sec must be at least 1",
             ));
         }
         if !(self.blob_gc_ratio > 0.0 && self.blob_gc_ratio <= 1.0) {

@@ -126,7 +126,8 @@ impl Inner {
             let seq = seq.unwrap_or_else(|| self.latest_seq());
             let found = match sv.mem.get(key, seq) {
                 Some(x) => Some(x),
-                None => match sv.imm.as_ref().and_then(|(m, _)| m.get(key, seq)) {
+                // Newest first: a key's newest version wins.
+                None => match sv.imm.iter().rev().find_map(|(m, _)| m.get(key, seq)) {
                     Some(x) => Some(x),
                     None => {
                         let mut st = GetStats::default();
@@ -202,9 +203,7 @@ impl Inner {
                 sv.mem.range(as_slice(&lo), as_slice(&hi), seq).map(Ok),
             ));
         }
-        if let Some((imm, _)) = &sv.imm
-            && !imm.is_empty()
-        {
+        for (imm, _) in sv.imm.iter().rev().filter(|(m, _)| !m.is_empty()) {
             sources.push(Box::new(
                 imm.range(as_slice(&lo), as_slice(&hi), seq).map(Ok),
             ));

@@ -68,8 +68,13 @@ pub struct Stats {
     pub flushes: u64,
     /// Compactions (including trivial moves).
     pub compactions: u64,
-    /// Times a writer was slowed or stopped by L0 depth or a pending flush.
+    /// Times a writer was paced (one short sleep: L0 deep) or stopped (L0
+    /// at its stop trigger, or the memtable full with
+    /// `max_write_buffer_number - 1` others waiting for their flush).
     pub write_stalls: u64,
+    /// Microseconds writers spent paced or stopped (the waits counted in
+    /// [`Stats::write_stalls`]), summed over writers.
+    pub write_stall_micros: u64,
     /// Entries in the memtables (live and being flushed): every version and
     /// every tombstone counts once.
     pub memtable_entries: u64,
@@ -108,6 +113,7 @@ pub(crate) struct Counters {
     pub(crate) compactions: AtomicU64,
     pub(crate) flushes: AtomicU64,
     pub(crate) write_stalls: AtomicU64,
+    pub(crate) write_stall_micros: AtomicU64,
     pub(crate) blob_bytes: AtomicU64,
     pub(crate) blob_gc_bytes: AtomicU64,
     pub(crate) blob_files_deleted: AtomicU64,
@@ -136,7 +142,7 @@ impl Inner {
             + c.compaction_bytes.load(Ordering::Relaxed)
             + blob_bytes
             + blob_gc_bytes;
-        let mems = std::iter::once(&sv.mem).chain(sv.imm.as_ref().map(|(m, _)| m));
+        let mems = std::iter::once(&sv.mem).chain(sv.imm.iter().map(|(m, _)| m));
         let (blob_files, blob_total, blob_live) = {
             let m = self.versions.manifest.lock();
             let live: u64 = m.blobs.live(&sv.version).values().map(|l| l.bytes).sum();
@@ -173,6 +179,7 @@ impl Inner {
             flushes: c.flushes.load(Ordering::Relaxed),
             compactions: c.compactions.load(Ordering::Relaxed),
             write_stalls: c.write_stalls.load(Ordering::Relaxed),
+            write_stall_micros: c.write_stall_micros.load(Ordering::Relaxed),
             memtable_entries: mems.clone().map(|m| m.len() as u64).sum(),
             memtable_tombstones: mems.map(|m| m.tombstones() as u64).sum(),
             last_sequence: self.latest_seq().0,

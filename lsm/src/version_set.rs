@@ -173,10 +173,14 @@ impl Inner {
             check_levels(&v, Path::new("(in memory)"), |_| 0).is_ok(),
             "edit {edit:?} made overlapping tables in a level"
         );
-        let imm = if flushed_log.is_some() {
-            None
-        } else {
-            old.imm.clone()
+        // A flush installs the oldest immutable memtable; newer ones
+        // switched out meanwhile stay.
+        let imm = match flushed_log {
+            Some(n) => {
+                debug_assert_eq!(old.imm.first().map(|(_, next)| *next), Some(n));
+                old.imm.iter().skip(1).cloned().collect()
+            }
+            None => old.imm.clone(),
         };
         *sv_lock = Arc::new(SuperVersion {
             mem: Arc::clone(&old.mem),

@@ -102,6 +102,8 @@ fn a_writer_stalled_on_a_clone_wakes_with_closed_when_another_closes() {
     let fs: Arc<dyn vfs::Fs> = Arc::clone(&gate) as Arc<dyn vfs::Fs>;
     let opts = Options {
         write_buffer_size_bytes: BUFFER_BYTES,
+        // One memtable waiting for its flush at most: the third put stalls.
+        max_write_buffer_number: 2,
         ..Options::default()
     };
     let db = Db::open_with_fs(fs, "db", opts).expect("open");

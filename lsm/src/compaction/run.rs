@@ -31,10 +31,11 @@ impl Inner {
             edit.deleted.push((level as u8, t.number));
         }
         if moves == Move::Allowed && job::is_trivial_move(c) {
-            let t = &c.inputs[0];
-            edit.added
-                .push((c.out_level as u8, t.number, t.size_bytes()));
-            opened.push((c.out_level, Arc::clone(t)));
+            for t in &c.inputs {
+                edit.added
+                    .push((c.out_level as u8, t.number, t.size_bytes()));
+                opened.push((c.out_level, Arc::clone(t)));
+            }
         } else {
             let collect = self.blobs_to_collect(&sv.version);
             let next = || self.new_file_number();
