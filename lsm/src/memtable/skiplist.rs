@@ -353,8 +353,16 @@ impl SkipList {
     }
 
     /// The last node before `probe` (at or before it if `or_equal`), or
-    /// the head; with `probe` `None`, the last node.
-    fn find_before(&self, probe: Option<&Probe<'_>>, or_equal: bool) -> NonNull<Header> {
+    /// the head; with `probe` `None`, the last node. Also the successor the
+    /// search saw on level 0 (null at the end): a reader must take that
+    /// one, not reload the link, which a concurrent insert may have
+    /// pointed at a new node between the two (a newer version of the
+    /// probed key, invisible to the reader's snapshot).
+    fn find_before(
+        &self,
+        probe: Option<&Probe<'_>>,
+        or_equal: bool,
+    ) -> (NonNull<Header>, *mut Header) {
         let stop = if or_equal {
             CmpOrdering::Greater
         } else {
@@ -364,11 +372,13 @@ impl SkipList {
         let mut level = self.height.load(Ordering::Relaxed);
         // As in `insert`: the node that ended the level above.
         let mut bigger = ptr::null_mut();
+        let mut succ = ptr::null_mut();
         while level > 0 {
             level -= 1;
             loop {
                 // SAFETY: `x` is the head or a published node.
                 let next = unsafe { tower(x, level) }.load(Ordering::Acquire);
+                succ = next;
                 if next == bigger {
                     break;
                 }
@@ -384,7 +394,7 @@ impl SkipList {
                 x = n;
             }
         }
-        x
+        (x, succ)
     }
 
     fn node(&self, n: NonNull<Header>) -> Option<Node<'_>> {
@@ -403,20 +413,18 @@ impl SkipList {
 
     /// The last node.
     pub(crate) fn last(&self) -> Option<Node<'_>> {
-        self.node(self.find_before(None, false))
+        self.node(self.find_before(None, false).0)
     }
 
     /// The first node at or after `p` (`or_equal`), or after it.
     pub(crate) fn seek(&self, p: &Probe<'_>, or_equal: bool) -> Option<Node<'_>> {
-        let x = self.find_before(Some(p), !or_equal);
-        // SAFETY: `x` is the head or a published node.
-        let n = unsafe { tower(x, 0) }.load(Ordering::Acquire);
+        let (_, n) = self.find_before(Some(p), !or_equal);
         NonNull::new(n).and_then(|n| self.node(n))
     }
 
     /// The last node at or before `p` (`or_equal`), or before it.
     pub(crate) fn seek_back(&self, p: &Probe<'_>, or_equal: bool) -> Option<Node<'_>> {
-        self.node(self.find_before(Some(p), or_equal))
+        self.node(self.find_before(Some(p), or_equal).0)
     }
 }
 
