@@ -1149,7 +1149,7 @@ pub fn section(
                 "engine",
                 "readrandom (cold) (ops/s)",
                 "p50 (µs)",
-                "× the device's random reads/s",
+                "of the device's random reads/s (×)",
             ]
             .map(String::from)
             .to_vec(),
