@@ -6,22 +6,14 @@
 //! Prints wall-clock and CPU time (user + system, this process) per get:
 //! on a shared machine the CPU time is the steadier figure.
 
+mod support;
+
+use support::key;
+
 use std::sync::Arc;
 use std::time::Instant;
 
 use larder_btree::{Db, Durability, Options};
-
-/// The key of load order `i`: a xorshift value then `i`, so random and unique.
-fn key(i: u64) -> [u8; 16] {
-    let mut x = i.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ 0xD1B5_4A32_D192_ED03;
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    let mut k = [0u8; 16];
-    k[..8].copy_from_slice(&x.to_be_bytes());
-    k[8..].copy_from_slice(&i.to_be_bytes());
-    k
-}
 
 /// CPU time (user + system) of this process, in seconds, from `/proc/self/stat`.
 fn cpu_seconds() -> f64 {

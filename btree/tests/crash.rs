@@ -4,7 +4,8 @@
 //! returned durable, or the one being committed when the power went, and
 //! every page's checksum holds.
 
-use std::collections::BTreeMap;
+mod common;
+
 use std::path::Path;
 use std::sync::Arc;
 
@@ -12,7 +13,7 @@ use larder_btree::{Db, Durability, Options};
 use vfs::Fs;
 use vfs::crash_test::{ExploreOptions, explore};
 
-type Model = BTreeMap<Vec<u8>, Vec<u8>>;
+use common::{Model, contents};
 
 /// What the workload knew when it stopped.
 #[derive(Clone, Default)]
@@ -99,13 +100,6 @@ fn workload_with(fs: Arc<dyn Fs>, commits: u32, durable: fn(u32) -> bool) -> Kno
         }
     }
     known
-}
-
-fn contents(db: &Db) -> Model {
-    let read = db.begin_read().unwrap();
-    read.iter()
-        .map(|kv| kv.map(|(k, v)| (k.to_vec(), v.to_vec())).unwrap())
-        .collect()
 }
 
 fn check_every_power_loss(

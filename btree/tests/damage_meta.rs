@@ -6,12 +6,15 @@
 //! numbers are out of range, is an error; `Db::open_existing` never makes a
 //! new database in place of a deleted or emptied file.
 
-use std::collections::BTreeMap;
+mod common;
+
 use std::path::Path;
 use std::sync::Arc;
 
 use larder_btree::{Db, Durability, Error, MetaProblem, Options, OtherMeta};
 use vfs::{Fs, MemFs, OpenMode};
+
+use common::{Model, contents};
 
 const PAGE: u64 = 512;
 const DB: &str = "/db";
@@ -22,15 +25,6 @@ fn options() -> Options {
         initial_size_bytes: 0,
         ..Options::default()
     }
-}
-
-type Model = BTreeMap<Vec<u8>, Vec<u8>>;
-
-fn contents(db: &Db) -> Model {
-    let read = db.begin_read().unwrap();
-    read.iter()
-        .map(|kv| kv.map(|(k, v)| (k.to_vec(), v.to_vec())).unwrap())
-        .collect()
 }
 
 /// Three durable commits of 200 keys each (the last overwrites and

@@ -3,13 +3,14 @@
 //! refuses further writes; and a reopened database is at the last commit
 //! that returned `Ok` or at the failed one, whole.
 
-use std::collections::BTreeMap;
+mod common;
+
 use std::sync::Arc;
 
 use larder_btree::{Db, Error, Options};
 use vfs::{Fault, FaultFs, MemFs, Op};
 
-type Model = BTreeMap<Vec<u8>, Vec<u8>>;
+use common::{Model, contents};
 
 fn options() -> Options {
     Options {
@@ -17,13 +18,6 @@ fn options() -> Options {
         initial_size_bytes: 0,
         ..Options::default()
     }
-}
-
-fn contents(db: &Db) -> Model {
-    let read = db.begin_read().unwrap();
-    read.iter()
-        .map(|kv| kv.map(|(k, v)| (k.to_vec(), v.to_vec())).unwrap())
-        .collect()
 }
 
 /// Runs 12 commits; returns the last model that committed and the failed one.

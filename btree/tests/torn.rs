@@ -7,12 +7,15 @@
 //! can leave a page (not written; only its first sector written; all but
 //! its first sector written).
 
-use std::collections::BTreeMap;
+mod common;
+
 use std::path::Path;
 use std::sync::Arc;
 
 use larder_btree::{Db, Durability, Options, OtherMeta};
 use vfs::{Fs, MemFs, OpenMode};
+
+use common::{Model, contents};
 
 /// Pages of 4 KiB: eight sectors each, so a page can tear inside.
 const PAGE: usize = 4096;
@@ -26,15 +29,6 @@ fn options() -> Options {
         initial_size_bytes: 8 << 20,
         ..Options::default()
     }
-}
-
-type Model = BTreeMap<Vec<u8>, Vec<u8>>;
-
-fn contents(db: &Db) -> Model {
-    let read = db.begin_read().unwrap();
-    read.iter()
-        .map(|kv| kv.map(|(k, v)| (k.to_vec(), v.to_vec())).unwrap())
-        .collect()
 }
 
 fn image(fs: &MemFs) -> Vec<u8> {

@@ -5,12 +5,11 @@
 
 mod common;
 
-use std::path::Path;
 use std::sync::Arc;
-use std::sync::mpsc;
 
 use larder_lsm::{Db, Error, Options, WriteBatch};
-use parking_lot::{Condvar, Mutex};
+
+use common::GateFs;
 
 fn is_closed<T: std::fmt::Debug>(r: larder_lsm::Result<T>) -> bool {
     matches!(r, Err(Error::Closed { reason: None }))
@@ -53,52 +52,10 @@ fn every_call_on_another_clone_after_close_returns_closed() {
     assert_eq!(db.get(b"a").expect("get").as_deref(), Some(&b"1"[..]));
 }
 
-/// A file system that holds the creation of table files at a gate: the
-/// flush thread waits there (after saying so) until the test opens it.
-#[derive(Debug)]
-struct GateFs {
-    inner: vfs::MemFs,
-    gate: Arc<(Mutex<bool>, Condvar)>,
-    entered: Mutex<Option<mpsc::Sender<()>>>,
-}
-
-impl GateFs {
-    fn open_gate(&self) {
-        let (open, cv) = &*self.gate;
-        *open.lock() = true;
-        cv.notify_all();
-    }
-}
-
-impl vfs::ForwardFs for GateFs {
-    fn inner(&self) -> &dyn vfs::Fs {
-        &self.inner
-    }
-    fn open(&self, path: &Path, mode: vfs::OpenMode) -> vfs::Result<Box<dyn vfs::File>> {
-        if mode.creates() && path.extension().is_some_and(|e| e == "sst") {
-            if let Some(tx) = self.entered.lock().take() {
-                let _ = tx.send(());
-            }
-            let (open, cv) = &*self.gate;
-            let mut o = open.lock();
-            // Bounded: the test opens the gate before it ends.
-            while !*o {
-                cv.wait(&mut o);
-            }
-        }
-        vfs::Fs::open(&self.inner, path, mode)
-    }
-}
-
 #[test]
 fn a_writer_stalled_on_a_clone_wakes_with_closed_when_another_closes() {
     const BUFFER_BYTES: usize = 4096;
-    let (tx, entered) = mpsc::channel();
-    let gate = Arc::new(GateFs {
-        inner: vfs::MemFs::new(),
-        gate: Arc::new((Mutex::new(false), Condvar::new())),
-        entered: Mutex::new(Some(tx)),
-    });
+    let (gate, entered) = GateFs::new();
     let fs: Arc<dyn vfs::Fs> = Arc::clone(&gate) as Arc<dyn vfs::Fs>;
     let opts = Options {
         write_buffer_size_bytes: BUFFER_BYTES,

@@ -2,13 +2,14 @@
 //! their L0 tables down without rewriting them, and writers that wait for
 //! background work (or are paced by it) all end up readable.
 
-use std::path::Path;
+mod common;
+
 use std::sync::Arc;
-use std::sync::mpsc;
 
 use bytes::Bytes;
 use larder_lsm::{Db, Options, SyncMode};
-use parking_lot::{Condvar, Mutex};
+
+use common::GateFs;
 
 fn key(i: u32) -> Bytes {
     Bytes::from(format!("key{i:08}"))
@@ -81,52 +82,10 @@ fn overlapping_l0_tables_are_still_merged() {
     db.close().expect("close");
 }
 
-/// A file system that holds the creation of table files at a gate: the
-/// flush thread waits there (after saying so) until the test opens it.
-#[derive(Debug)]
-struct GateFs {
-    inner: vfs::MemFs,
-    gate: Arc<(Mutex<bool>, Condvar)>,
-    entered: Mutex<Option<mpsc::Sender<()>>>,
-}
-
-impl GateFs {
-    fn open_gate(&self) {
-        let (open, cv) = &*self.gate;
-        *open.lock() = true;
-        cv.notify_all();
-    }
-}
-
-impl vfs::ForwardFs for GateFs {
-    fn inner(&self) -> &dyn vfs::Fs {
-        &self.inner
-    }
-    fn open(&self, path: &Path, mode: vfs::OpenMode) -> vfs::Result<Box<dyn vfs::File>> {
-        if mode.creates() && path.extension().is_some_and(|e| e == "sst") {
-            if let Some(tx) = self.entered.lock().take() {
-                let _ = tx.send(());
-            }
-            let (open, cv) = &*self.gate;
-            let mut o = open.lock();
-            // Bounded: the test opens the gate before it ends.
-            while !*o {
-                cv.wait(&mut o);
-            }
-        }
-        vfs::Fs::open(&self.inner, path, mode)
-    }
-}
-
 #[test]
 fn writers_stopped_by_a_held_flush_finish_when_it_does_and_survive_a_crash() {
     const BUFFER_BYTES: usize = 4096;
-    let (tx, entered) = mpsc::channel();
-    let gate = Arc::new(GateFs {
-        inner: vfs::MemFs::new(),
-        gate: Arc::new((Mutex::new(false), Condvar::new())),
-        entered: Mutex::new(Some(tx)),
-    });
+    let (gate, entered) = GateFs::new();
     let fs: Arc<dyn vfs::Fs> = Arc::clone(&gate) as Arc<dyn vfs::Fs>;
     let opts = Options {
         sync: SyncMode::Always,
@@ -180,12 +139,7 @@ fn writers_stopped_by_a_held_flush_finish_when_it_does_and_survive_a_crash() {
 #[test]
 fn several_memtables_waiting_for_a_flush_are_read_newest_first_and_recovered() {
     const BUFFER_BYTES: usize = 4096;
-    let (tx, entered) = mpsc::channel();
-    let gate = Arc::new(GateFs {
-        inner: vfs::MemFs::new(),
-        gate: Arc::new((Mutex::new(false), Condvar::new())),
-        entered: Mutex::new(Some(tx)),
-    });
+    let (gate, entered) = GateFs::new();
     let fs: Arc<dyn vfs::Fs> = Arc::clone(&gate) as Arc<dyn vfs::Fs>;
     let opts = Options {
         sync: SyncMode::Always,

@@ -241,23 +241,12 @@ impl File for OsFile {
     }
 
     fn map(&self) -> Result<Bytes> {
-        // Held from reading the length until the lease is taken, so no
-        // shrink through this crate can come in between.
-        let mut views = VIEWS.lock();
-        let len_bytes = self.len()?;
-        views.add(self.id, len_bytes);
-        drop(views);
-        let lease = Lease {
-            file: self.id,
-            len_bytes,
-        };
-        crate::mmap::map(&self.file, len_bytes, lease, Access::Default)
-            .map(|(bytes, _)| bytes)
-            .map_err(|e| Error::io(Op::Map, &self.path, e))
+        self.map_for(Access::Default).map(View::into_bytes)
     }
 
     fn map_for(&self, access: Access) -> Result<View> {
-        // As `map`: the lock is held from reading the length to the lease.
+        // Held from reading the length until the lease is taken, so no
+        // shrink through this crate can come in between.
         let mut views = VIEWS.lock();
         let len_bytes = self.len()?;
         views.add(self.id, len_bytes);

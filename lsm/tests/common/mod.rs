@@ -107,3 +107,54 @@ pub(crate) fn snapshot(fs: &MemFs, dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
     }
     out
 }
+
+/// A file system that holds the creation of table files at a gate: the
+/// flush thread waits there (after saying so on the receiver
+/// [`GateFs::new`] returns) until the test calls [`GateFs::open_gate`].
+#[derive(Debug)]
+pub(crate) struct GateFs {
+    /// The file system behind the gate (to crash it, say).
+    pub(crate) inner: MemFs,
+    gate: std::sync::Arc<(parking_lot::Mutex<bool>, parking_lot::Condvar)>,
+    entered: parking_lot::Mutex<Option<std::sync::mpsc::Sender<()>>>,
+}
+
+impl GateFs {
+    /// A closed gate over a fresh `MemFs`, and the receiver told when the
+    /// first table creation reaches it.
+    pub(crate) fn new() -> (std::sync::Arc<GateFs>, std::sync::mpsc::Receiver<()>) {
+        let (tx, entered) = std::sync::mpsc::channel();
+        let gate = std::sync::Arc::new(GateFs {
+            inner: MemFs::new(),
+            gate: std::sync::Arc::default(),
+            entered: parking_lot::Mutex::new(Some(tx)),
+        });
+        (gate, entered)
+    }
+
+    pub(crate) fn open_gate(&self) {
+        let (open, cv) = &*self.gate;
+        *open.lock() = true;
+        cv.notify_all();
+    }
+}
+
+impl vfs::ForwardFs for GateFs {
+    fn inner(&self) -> &dyn Fs {
+        &self.inner
+    }
+    fn open(&self, path: &Path, mode: OpenMode) -> vfs::Result<Box<dyn vfs::File>> {
+        if mode.creates() && path.extension().is_some_and(|e| e == "sst") {
+            if let Some(tx) = self.entered.lock().take() {
+                let _ = tx.send(());
+            }
+            let (open, cv) = &*self.gate;
+            let mut o = open.lock();
+            // Bounded: the test opens the gate before it ends.
+            while !*o {
+                cv.wait(&mut o);
+            }
+        }
+        Fs::open(&self.inner, path, mode)
+    }
+}
