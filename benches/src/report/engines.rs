@@ -1116,8 +1116,10 @@ pub fn section(
         caption: "Each random fill, settled: bytes the process wrote to storage and bytes on \
                   disk, over the bytes of the keys and values it loaded; the bytes written \
                   per second of the fill and its settle, and that rate as a share of the \
-                  device's sequential write bandwidth measured in this run (the fill's \
-                  ceiling if the engine wrote nothing but sequential bytes)."
+                  device's sequential write bandwidth measured in this run (a synced \
+                  write of the probe file). Bytes count when the engine writes them into \
+                  the page cache, which absorbs a burst faster than the device, so a short \
+                  fill can exceed 100%; a long one settles at or below it."
             .into(),
         columns: [
             "engine",
