@@ -308,7 +308,7 @@ pub struct EngineRun {
     /// the engine touched (page cache it shares with the OS).
     pub peak_rss_mib: f64,
     /// Peak anonymous resident memory during the run, MiB: heap, caches
-    /// and memtables, without mapped files (sampled, see [`AnonPeak`]).
+    /// and memtables, without mapped files (`RssAnon`, sampled every 20 ms).
     pub peak_anon_mib: f64,
     /// Wall time of the engine's whole run, seconds: phases, settling,
     /// reopening, removing files.
