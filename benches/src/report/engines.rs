@@ -1461,7 +1461,7 @@ mod tests {
             let device = section
                 .tables
                 .iter()
-                .find(|t| t.caption.contains("probe file"))
+                .find(|t| t.caption.contains("read 4 KiB at a time"))
                 .expect("the device table");
             // The device's own row, then the engine's cold readrandom.
             assert_eq!(device.rows.len(), 2);
