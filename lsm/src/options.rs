@@ -29,10 +29,14 @@ pub struct Options {
     /// Memtables held at most: the live one and the ones switched out and
     /// waiting for (or in) their flush, flushed oldest first. A writer
     /// whose memtable is full with this many held stops until a flush
-    /// ends. Default 3 (RocksDB's default is 2): a second waiting
+    /// ends. Default 2 (RocksDB's default): one memtable flushing while
+    /// the next fills. With synced writes ([`SyncMode::Always`],
+    /// [`SyncMode::GroupCommit`]) more are allowed: a second waiting
     /// memtable absorbs a flush slowed by a compaction or the disk instead
-    /// of stopping writers, for up to `3 * write_buffer_size_bytes` of
-    /// memory. At least 2.
+    /// of stopping writers, for up to `n * write_buffer_size_bytes` of
+    /// memory. With [`SyncMode::Never`] it must be 2: with more, the
+    /// crash fuzz corpus (`fuzz/corpus/lsm_ops`) finds a reopened store that
+    /// is no prefix of the writes, so `Db::open` refuses it.
     pub max_write_buffer_number: usize,
     /// Target size of uncompressed data blocks. Default 4 KiB.
     pub block_size_bytes: usize,
@@ -130,7 +134,7 @@ impl Default for Options {
         Options {
             sync: SyncMode::Never,
             write_buffer_size_bytes: 64 << 20,
-            max_write_buffer_number: 3,
+            max_write_buffer_number: 2,
             block_size_bytes: 4096,
             block_restart_interval: 16,
             bloom_bits_per_key: 10,
@@ -165,6 +169,12 @@ impl Options {
         }
         if self.max_write_buffer_number < 2 {
             return Err(InvalidOption("max_write_buffer_number must be at least 2"));
+        }
+        if self.max_write_buffer_number > 2 && self.sync == SyncMode::Never {
+            return Err(InvalidOption(
+                "max_write_buffer_number above 2 needs synced writes (SyncMode::Always or \
+                 GroupCommit): with SyncMode::Never it is not crash-safe",
+            ));
         }
         if self.l0_compaction_trigger == 0
             || self.l0_slowdown_trigger < self.l0_compaction_trigger
@@ -204,6 +214,20 @@ impl Options {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn more_than_two_memtables_need_synced_writes() {
+        let mut o = Options {
+            max_write_buffer_number: 3,
+            ..Options::default()
+        };
+        assert!(o.validate().is_err(), "SyncMode::Never with 3 memtables");
+        o.sync = SyncMode::Always;
+        assert!(o.validate().is_ok());
+        o.sync = SyncMode::GroupCommit;
+        assert!(o.validate().is_ok());
+        assert!(Options::default().validate().is_ok());
+    }
     use crate::Error;
 
     #[test]
