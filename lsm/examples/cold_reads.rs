@@ -15,23 +15,11 @@
 
 #![allow(clippy::print_stdout, reason = "the example reports its measurements")]
 
+mod support;
+
 use std::time::{Duration, Instant};
 
-/// Key `i` of the store, as the `scale` example writes it.
-fn key(i: u64) -> [u8; 16] {
-    let mut k = [0u8; 16];
-    k[..8].copy_from_slice(&mix(i).to_be_bytes());
-    k[8..].copy_from_slice(&i.to_be_bytes());
-    k
-}
-
-/// SplitMix64's finalizer, as in `scale`.
-fn mix(x: u64) -> u64 {
-    let mut z = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
-}
+use support::{key, mix};
 
 fn quantile(sorted: &[Duration], q: f64) -> f64 {
     let i = ((sorted.len() as f64 - 1.0) * q).round() as usize;
@@ -57,7 +45,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 let t = Instant::now();
                 for _ in 0..gets {
                     rng = mix(rng);
-                    let k = key(rng % n);
+                    let k = key(rng % n, 0);
                     let t0 = Instant::now();
                     let v = db.get(&k)?;
                     lat.push(t0.elapsed());
