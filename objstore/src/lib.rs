@@ -35,10 +35,22 @@
 #![deny(unsafe_code)]
 
 mod error;
+#[cfg(feature = "remote")]
+mod fault;
+mod fs;
 mod mem;
+#[cfg(feature = "remote")]
+mod remote;
+#[cfg(feature = "test-server")]
+pub mod testing;
 
 pub use error::{Error, Result};
+#[cfg(feature = "remote")]
+pub use fault::{FaultObjectStore, ObjectFault, ObjectOp};
+pub use fs::{FsStore, TMP_DIR};
 pub use mem::MemStore;
+#[cfg(feature = "remote")]
+pub use remote::{RemoteOptions, RemoteStore};
 
 use std::fmt::Debug;
 use std::ops::Range;
