@@ -31,6 +31,19 @@
 //! # Ok(())
 //! # }
 //! ```
+//!
+//! - [`Store`], [`PutMode`], [`ObjectMeta`]: the trait and its types.
+//! - [`MemStore`]: objects in memory; the model.
+//! - [`FsStore`]: objects as files in a [`vfs::Fs`] directory, each with a
+//!   checksummed header (`FORMAT.md`); the embedded default.
+//! - `RemoteStore`, `RemoteOptions` (feature `remote`): any
+//!   `object_store::ObjectStore` under a prefix, with timeouts, retries of
+//!   what is idempotent and read-back of conditional puts.
+//! - `FaultObjectStore` (feature `remote`): errors, lost answers, hangs,
+//!   slowness and short bodies on chosen requests.
+//! - `testing::S3Server` (feature `test-server`): a real S3 server
+//!   in-process for tests.
+//! - [`Error`]: every failure names its object.
 
 #![deny(unsafe_code)]
 
