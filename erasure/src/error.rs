@@ -109,6 +109,10 @@ pub enum Error {
     /// The file layer failed.
     #[error(transparent)]
     Io(#[from] vfs::Error),
+    /// An object store of an [`ObjectBlobStore`](crate::ObjectBlobStore)
+    /// failed (the error names the operation and object).
+    #[error(transparent)]
+    Object(#[from] objstore::Error),
 }
 
 /// `Result` with this crate's [`Error`].

@@ -40,6 +40,8 @@
 //!   known before the blob is finished).
 //! - `reader`: `get`, `get_to` (streaming), `get_range`.
 //! - `repair`: `stat` ([`BlobStat`]), `repair`, `scrub` ([`ScrubReport`]).
+//! - `objects`: [`ObjectBlobStore`], the same over `k + m`
+//!   [`objstore::Store`]s (buckets, endpoints) instead of directories.
 //! - `format`, `manifest`: the bytes on disk.
 //! - [`Error`]: every failure names the blob, stripe, shard or file.
 //!
@@ -58,6 +60,7 @@ mod format;
 mod handles;
 mod id;
 mod manifest;
+mod objects;
 mod reader;
 mod repair;
 mod store;
@@ -67,6 +70,7 @@ pub use codec::{Codec, ErasureCode, ReedSolomonCode, SHARDS_MAX, Shard, ShardBuf
 pub use error::{Error, Result};
 pub use format::STRIPE_SIZE_MAX;
 pub use id::BlobId;
+pub use objects::ObjectBlobStore;
 pub use repair::{BlobStat, ScrubReport};
 pub use store::{BlobStore, Options};
 pub use writer::BlobWriter;

@@ -393,7 +393,7 @@ fn parse_name(name: &OsStr) -> Option<(BlobId, FileKind)> {
     Some((id, kind))
 }
 
-fn layout_manifest(options: &Options, index: usize, store_id: u64) -> Manifest {
+pub(crate) fn layout_manifest(options: &Options, index: usize, store_id: u64) -> Manifest {
     // check_layout bounds k + m by 256 and open bounds the stripe by u32.
     Manifest {
         shard_index: index as u16,
@@ -404,7 +404,7 @@ fn layout_manifest(options: &Options, index: usize, store_id: u64) -> Manifest {
     }
 }
 
-fn new_store_id(dirs: &[PathBuf]) -> u64 {
+pub(crate) fn new_store_id(dirs: &[PathBuf]) -> u64 {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos());

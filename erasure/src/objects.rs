@@ -1,0 +1,552 @@
+//! [`ObjectBlobStore`]: the blob store over `k + m` object stores (buckets,
+//! endpoints) instead of directories, with the same shard format.
+//!
+//! # Layout
+//!
+//! Store `i` holds shard `i` of every blob: the object `MANIFEST` (the
+//! directory manifest's 36 bytes) and `blobs/<id>.shard` (the shard file's
+//! bytes, exactly as `FORMAT.md` draws them). Object stores have no rename,
+//! so there are no `.pending` files: each shard is uploaded whole and is
+//! visible whole or not at all, and `put` returns after all `k + m` are.
+//!
+//! # Visibility and crash safety
+//!
+//! A blob is listed when at least `k` stores hold a shard of it. A `put`
+//! cut short leaves fewer shards of an id no caller was given (the id is
+//! never reused: ids start past the largest listed); `scrub` repairs what
+//! has `k` good shards and reports the rest as lost, and [`ObjectBlobStore::delete`]
+//! removes it. A `delete` removes every shard; cut short, it leaves a blob
+//! that is listed while `k` shards remain.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use bytes::Bytes;
+use objstore::{PutMode, Store};
+use xxhash_rust::xxh3::Xxh3;
+
+use crate::codec::{check_layout, join_data};
+use crate::format::{
+    CRC_BLOCK_LOG2, Geometry, HEADER_LEN, STRIPE_SIZE_MAX, ShardHeader, block_crcs, blocks_match,
+    region_len,
+};
+use crate::manifest::{MANIFEST_LEN, MANIFEST_NAME, Manifest};
+use crate::store::{layout_manifest, new_store_id};
+use crate::{BlobId, BlobStat, Codec, Error, Options, Result, ScrubReport};
+
+/// Where shard objects live in each store.
+const BLOB_PREFIX: &str = "blobs/";
+const SHARD_SUFFIX: &str = ".shard";
+
+/// An erasure-coded blob store over `k + m` [`objstore::Store`]s, one per
+/// shard index: losing any `m` of them (a bucket deleted, an endpoint down),
+/// or rotten shards in them, loses no blob.
+///
+/// The shard objects have the shard file format of [`BlobStore`](crate::BlobStore)
+/// (`FORMAT.md`), so the two read each other's shards.
+///
+/// # Concurrency
+///
+/// `Send + Sync`; any number of threads may call any method at once. A
+/// call talks to the `k + m` stores from `k + m` threads at once. `delete`
+/// and `repair` of one blob racing each other may leave a repaired shard of
+/// a deleted blob (listed only if `k` remain).
+pub struct ObjectBlobStore {
+    stores: Vec<Arc<dyn Store>>,
+    options: Options,
+    codec: Codec,
+    store_id: u64,
+    next_id: AtomicU64,
+}
+
+impl std::fmt::Debug for ObjectBlobStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ObjectBlobStore")
+            .field("stores", &self.locations())
+            .field("options", &self.options)
+            .field("store_id", &self.store_id)
+            .finish()
+    }
+}
+
+fn shard_name(id: BlobId) -> String {
+    format!("{BLOB_PREFIX}{id}{SHARD_SUFFIX}")
+}
+
+fn parse_shard_name(name: &str) -> Option<BlobId> {
+    let hex = name.strip_prefix(BLOB_PREFIX)?.strip_suffix(SHARD_SUFFIX)?;
+    if hex.len() != 16 || !hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+        return None;
+    }
+    u64::from_str_radix(hex, 16).ok().map(BlobId)
+}
+
+/// Runs `f` on every store at once, one thread each.
+fn each<T: Send>(stores: &[Arc<dyn Store>], f: impl Fn(usize, &dyn Store) -> T + Sync) -> Vec<T> {
+    std::thread::scope(|scope| {
+        let f = &f;
+        let handles: Vec<_> = stores
+            .iter()
+            .enumerate()
+            .map(|(i, store)| scope.spawn(move || f(i, store.as_ref())))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
+            .collect()
+    })
+}
+
+/// A shard object as read: its header and bytes, if sound and where it
+/// belongs.
+struct ReadShard {
+    header: ShardHeader,
+    bytes: Bytes,
+}
+
+impl ObjectBlobStore {
+    /// Opens (creating if needed) the store whose shard `i` lives in
+    /// `stores[i]`, and checks each reachable store's manifest against
+    /// `options`. A store with no manifest (new, or emptied) gets one; its
+    /// missing shards are rebuilt by [`ObjectBlobStore::scrub`]. Up to `m`
+    /// stores may be unreachable.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidLayout`] for bad options or `stores.len() != k + m`;
+    /// [`Error::ManifestMismatch`] (its `dir` is the store's location) if a
+    /// store belongs to another blob store, layout or shard index;
+    /// [`Error::Object`] if more than `m` stores cannot be reached.
+    pub fn open(stores: Vec<Arc<dyn Store>>, options: Options) -> Result<ObjectBlobStore> {
+        check_layout(options.data_shards, options.parity_shards)?;
+        let total = options.data_shards + options.parity_shards;
+        if stores.len() != total {
+            return Err(Error::InvalidLayout {
+                reason: format!("{} stores for {total} shards", stores.len()),
+            });
+        }
+        if options.stripe_size_bytes == 0 || options.stripe_size_bytes > STRIPE_SIZE_MAX {
+            return Err(Error::InvalidLayout {
+                reason: format!(
+                    "stripe size {} outside 1..={STRIPE_SIZE_MAX}",
+                    options.stripe_size_bytes
+                ),
+            });
+        }
+        let locations: Vec<PathBuf> = stores.iter().map(|s| PathBuf::from(s.location())).collect();
+        let found = each(&stores, |i, store| match store.get(MANIFEST_NAME) {
+            Ok((bytes, _)) => Manifest::from_bytes(&bytes, &locations[i]).map(Some),
+            Err(objstore::Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(Error::Object(e)),
+        });
+        let mut manifests = Vec::with_capacity(total);
+        let mut down = Vec::new();
+        for result in found {
+            match result {
+                Ok(m) => manifests.push(Some(m)),
+                Err(Error::Object(e)) => {
+                    down.push(e);
+                    manifests.push(None);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        if down.len() > options.parity_shards {
+            return Err(Error::Object(down.swap_remove(0)));
+        }
+        let store_id = manifests
+            .iter()
+            .flatten()
+            .flatten()
+            .map(|m| m.store_id)
+            .next()
+            .unwrap_or_else(|| new_store_id(&locations));
+        for (i, m) in manifests.iter().enumerate() {
+            if let Some(Some(m)) = m {
+                m.check(&layout_manifest(&options, i, store_id), &locations[i])?;
+            }
+        }
+        for (i, m) in manifests.iter().enumerate() {
+            if let Some(None) = m {
+                let bytes = layout_manifest(&options, i, store_id).to_bytes();
+                debug_assert_eq!(bytes.len(), MANIFEST_LEN);
+                // Create: two openers racing on an empty store agree, or
+                // the loser's check above fails on its next open.
+                match stores[i].put(
+                    MANIFEST_NAME,
+                    Bytes::copy_from_slice(&bytes),
+                    PutMode::Create,
+                ) {
+                    Ok(_) | Err(objstore::Error::Precondition { .. }) => {}
+                    Err(e) => return Err(Error::Object(e)),
+                }
+            }
+        }
+        let store = ObjectBlobStore {
+            codec: Codec::new(options.data_shards, options.parity_shards)?,
+            stores,
+            options,
+            store_id,
+            next_id: AtomicU64::new(0),
+        };
+        let max_id = store
+            .shard_counts()?
+            .keys()
+            .next_back()
+            .map_or(0, |id| id.0 + 1);
+        store.next_id.store(max_id, Ordering::Relaxed);
+        Ok(store)
+    }
+
+    /// Where each shard index's store is, for people.
+    pub fn locations(&self) -> Vec<String> {
+        self.stores.iter().map(|s| s.location()).collect()
+    }
+
+    /// The layout.
+    pub fn options(&self) -> Options {
+        self.options
+    }
+
+    /// How many stores hold a shard of each id (unreachable stores count
+    /// none).
+    fn shard_counts(&self) -> Result<BTreeMap<BlobId, usize>> {
+        let listed = each(&self.stores, |_, store| store.list(BLOB_PREFIX));
+        let mut counts = BTreeMap::new();
+        let mut down = Vec::new();
+        for listing in listed {
+            match listing {
+                Ok(metas) => {
+                    for meta in metas {
+                        if let Some(id) = parse_shard_name(&meta.name) {
+                            *counts.entry(id).or_insert(0) += 1;
+                        }
+                    }
+                }
+                Err(e) => down.push(e),
+            }
+        }
+        if down.len() > self.options.parity_shards {
+            return Err(Error::Object(down.swap_remove(0)));
+        }
+        Ok(counts)
+    }
+
+    /// The blobs at least `k` stores hold a shard of, by id.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Object`] if more than `m` stores cannot be listed.
+    pub fn list(&self) -> Result<Vec<BlobId>> {
+        let k = self.options.data_shards;
+        Ok(self
+            .shard_counts()?
+            .into_iter()
+            .filter(|&(_, n)| n >= k)
+            .map(|(id, _)| id)
+            .collect())
+    }
+
+    /// The shard objects of blob `id` (`k + m` of them, for `len` bytes
+    /// with checksum `checksum`).
+    fn encode(&self, id: BlobId, blob: &[u8]) -> Result<Vec<Vec<u8>>> {
+        let total = self.stores.len();
+        let geometry = Geometry {
+            data_shards: self.options.data_shards as u64,
+            stripe_size: self.options.stripe_size_bytes,
+            blob_len: blob.len() as u64,
+        };
+        let checksum = xxhash_rust::xxh3::xxh3_64(blob);
+        let file_len = usize::try_from(geometry.file_len()).map_err(|_| Error::InvalidLayout {
+            reason: format!("a blob of {} bytes does not fit in memory", blob.len()),
+        })?;
+        let mut shards: Vec<Vec<u8>> = (0..total)
+            .map(|i| {
+                let mut bytes = Vec::with_capacity(file_len);
+                bytes
+                    .extend_from_slice(&self.header(i, id, geometry.blob_len, checksum).to_bytes());
+                bytes
+            })
+            .collect();
+        let mut crcs = Vec::new();
+        let stripe = usize::try_from(self.options.stripe_size_bytes).unwrap_or(usize::MAX);
+        for piece in blob.chunks(stripe.max(1)) {
+            for shard in self.codec.encode(piece)? {
+                block_crcs(&shard.bytes, &mut crcs);
+                let out = &mut shards[shard.index];
+                out.extend_from_slice(&shard.bytes);
+                out.extend_from_slice(&crcs);
+            }
+        }
+        debug_assert!(shards.iter().all(|s| s.len() == file_len));
+        Ok(shards)
+    }
+
+    fn header(&self, index: usize, id: BlobId, blob_len: u64, checksum: u64) -> ShardHeader {
+        let m = layout_manifest(&self.options, index, self.store_id);
+        ShardHeader {
+            shard_index: m.shard_index,
+            data_shards: m.data_shards,
+            parity_shards: m.parity_shards,
+            crc_block_log2: CRC_BLOCK_LOG2,
+            stripe_size: m.stripe_size,
+            blob_id: id,
+            blob_len,
+            blob_checksum: checksum,
+        }
+    }
+
+    /// Stores `blob` and returns its new id. Every shard is uploaded (to
+    /// all `k + m` stores at once) before this returns; the blob is then as
+    /// durable as the stores make an object.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Object`] if any store refuses its shard; the shards already
+    /// uploaded are deleted (best effort; fewer than `k` left are never
+    /// listed).
+    pub fn put(&self, blob: &[u8]) -> Result<BlobId> {
+        let id = BlobId(self.next_id.fetch_add(1, Ordering::Relaxed));
+        let shards = self.encode(id, blob)?;
+        let name = shard_name(id);
+        let results = each(&self.stores, |i, store| {
+            store.put(&name, Bytes::from(shards[i].clone()), PutMode::Overwrite)
+        });
+        let failed = results.into_iter().find_map(std::result::Result::err);
+        if let Some(e) = failed {
+            each(&self.stores, |_, store| {
+                let _ = store.delete(&name);
+            });
+            return Err(Error::Object(e));
+        }
+        Ok(id)
+    }
+
+    /// Reads every shard of `id`: `None` where the store is unreachable, the
+    /// shard missing, or its header bad or not this store's. Returns them
+    /// with the length and checksum most sound headers agree on.
+    fn read_shards(&self, id: BlobId) -> Result<(Vec<Option<ReadShard>>, Geometry, u64)> {
+        let name = shard_name(id);
+        let read = each(&self.stores, |i, store| {
+            let (bytes, _) = store.get(&name).ok()?;
+            let header_bytes: &[u8; HEADER_LEN] = bytes.get(..HEADER_LEN)?.try_into().ok()?;
+            let header = ShardHeader::from_bytes(header_bytes, &PathBuf::from(&name)).ok()?;
+            let expected = self.header(i, id, header.blob_len, header.blob_checksum);
+            (header == expected).then_some(ReadShard { header, bytes })
+        });
+        let mut votes: BTreeMap<(u64, u64), usize> = BTreeMap::new();
+        for shard in read.iter().flatten() {
+            *votes
+                .entry((shard.header.blob_len, shard.header.blob_checksum))
+                .or_insert(0) += 1;
+        }
+        let Some((&(blob_len, checksum), _)) = votes.iter().max_by_key(|&(_, n)| *n) else {
+            return Err(Error::NotFound { blob: id });
+        };
+        let shards = read
+            .into_iter()
+            .map(|s| {
+                s.filter(|s| s.header.blob_len == blob_len && s.header.blob_checksum == checksum)
+            })
+            .collect();
+        let geometry = Geometry {
+            data_shards: self.options.data_shards as u64,
+            stripe_size: self.options.stripe_size_bytes,
+            blob_len,
+        };
+        Ok((shards, geometry, checksum))
+    }
+
+    /// Shard `shard`'s bytes of stripe `s`, if present and every block CRC
+    /// holds.
+    fn chunk(shard: &ReadShard, geometry: &Geometry, s: u64) -> Option<Vec<u8>> {
+        let chunk_len = usize::try_from(geometry.chunk_len(s)).ok()?;
+        let start = usize::try_from(geometry.chunk_offset(s)).ok()?;
+        let end = start + usize::try_from(region_len(chunk_len as u64)).ok()?;
+        let region = shard.bytes.get(start..end)?;
+        let (data, crcs) = region.split_at(chunk_len);
+        blocks_match(data, crcs).then(|| data.to_vec())
+    }
+
+    /// Decodes the blob from what was read, and says which shard indexes
+    /// had a missing or rotten stripe.
+    fn decode(
+        &self,
+        id: BlobId,
+        shards: &[Option<ReadShard>],
+        geometry: &Geometry,
+        checksum: u64,
+    ) -> Result<(Vec<u8>, Vec<bool>)> {
+        let k = self.options.data_shards;
+        let total = self.stores.len();
+        let mut healthy: Vec<bool> = shards.iter().map(Option::is_some).collect();
+        let mut blob = Vec::with_capacity(usize::try_from(geometry.blob_len).unwrap_or(0));
+        let mut hasher = Xxh3::new();
+        for s in 0..geometry.stripes() {
+            let mut chunks: Vec<Option<Vec<u8>>> = shards
+                .iter()
+                .map(|shard| shard.as_ref().and_then(|sh| Self::chunk(sh, geometry, s)))
+                .collect();
+            for (i, c) in chunks.iter().enumerate() {
+                if c.is_none() {
+                    healthy[i] = false;
+                }
+            }
+            let good = chunks.iter().filter(|c| c.is_some()).count();
+            if good < k {
+                return Err(Error::Unrecoverable {
+                    blob: id,
+                    stripe: s,
+                    bad_shards: (0..total)
+                        .filter(|&i| chunks[i].is_none())
+                        .map(|i| i as u16)
+                        .collect(),
+                    good,
+                    needed: k,
+                });
+            }
+            let data_len = geometry.stripe_data_len(s);
+            if chunks[..k].iter().any(Option::is_none) {
+                self.codec.reconstruct_chunks(&mut chunks, data_len, true)?;
+            }
+            let data = join_data(&chunks, k, data_len)?;
+            hasher.update(&data);
+            blob.extend_from_slice(&data);
+        }
+        let found = hasher.digest();
+        if found != checksum {
+            return Err(Error::BlobChecksum {
+                blob: id,
+                expected: checksum,
+                found,
+            });
+        }
+        Ok((blob, healthy))
+    }
+
+    /// The whole blob, checked against the checksum recorded at `put`.
+    /// Reads all `k + m` shards at once (so a lost store costs no extra
+    /// round trip) and decodes from any `k` good ones per stripe.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotFound`] if no store holds a sound shard of it;
+    /// [`Error::Unrecoverable`] naming the stripe and bad shards if a stripe
+    /// has fewer than `k` good shards; [`Error::BlobChecksum`].
+    pub fn get(&self, id: BlobId) -> Result<Bytes> {
+        let (shards, geometry, checksum) = self.read_shards(id)?;
+        let (blob, _) = self.decode(id, &shards, &geometry, checksum)?;
+        Ok(Bytes::from(blob))
+    }
+
+    /// `len` bytes of the blob from `offset`. This version reads the whole
+    /// blob (every shard) and checks its checksum; ranged shard reads are
+    /// left to do.
+    ///
+    /// # Errors
+    ///
+    /// As [`ObjectBlobStore::get`], and [`Error::RangeOutOfBounds`].
+    pub fn get_range(&self, id: BlobId, offset: u64, len: u64) -> Result<Bytes> {
+        let blob = self.get(id)?;
+        let blob_len = blob.len() as u64;
+        match offset.checked_add(len) {
+            Some(end) if end <= blob_len => {
+                // Both ends are at most the blob's in-memory length.
+                Ok(blob.slice(offset as usize..end as usize))
+            }
+            _ => Err(Error::RangeOutOfBounds {
+                blob: id,
+                offset,
+                len,
+                blob_len,
+            }),
+        }
+    }
+
+    /// Deletes every shard of the blob.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotFound`] if it is not listed; [`Error::Object`] if a store
+    /// failed to delete its shard (the call can be repeated).
+    pub fn delete(&self, id: BlobId) -> Result<()> {
+        let name = shard_name(id);
+        let present = each(&self.stores, |_, store| store.head(&name).is_ok());
+        if present.iter().all(|p| !p) {
+            return Err(Error::NotFound { blob: id });
+        }
+        for result in each(&self.stores, |_, store| store.delete(&name)) {
+            result?;
+        }
+        Ok(())
+    }
+
+    /// Reads every shard of the blob and says which are healthy.
+    ///
+    /// # Errors
+    ///
+    /// As [`ObjectBlobStore::get`].
+    pub fn stat(&self, id: BlobId) -> Result<BlobStat> {
+        let (shards, geometry, checksum) = self.read_shards(id)?;
+        let (_, healthy) = self.decode(id, &shards, &geometry, checksum)?;
+        Ok(BlobStat {
+            id,
+            len: geometry.blob_len,
+            layout: self.options,
+            stripes: geometry.stripes(),
+            healthy,
+        })
+    }
+
+    /// Rewrites every missing or rotten shard of the blob from the others,
+    /// after checking the rebuilt blob's checksum; returns how many.
+    ///
+    /// # Errors
+    ///
+    /// As [`ObjectBlobStore::get`]; [`Error::Object`] if a store refuses
+    /// the rewritten shard.
+    pub fn repair(&self, id: BlobId) -> Result<usize> {
+        let (shards, geometry, checksum) = self.read_shards(id)?;
+        let (blob, healthy) = self.decode(id, &shards, &geometry, checksum)?;
+        if healthy.iter().all(|&h| h) {
+            return Ok(0);
+        }
+        let rebuilt = self.encode(id, &blob)?;
+        let name = shard_name(id);
+        let mut repaired = 0;
+        for (i, ok) in healthy.iter().enumerate() {
+            if !ok {
+                self.stores[i].put(&name, Bytes::from(rebuilt[i].clone()), PutMode::Overwrite)?;
+                repaired += 1;
+            }
+        }
+        Ok(repaired)
+    }
+
+    /// Checks every shard of every listed blob and repairs what it can.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Object`] if listing fails or a store refuses a rewritten
+    /// shard; a blob that cannot be rebuilt is reported in
+    /// [`ScrubReport::blobs_lost`], not an error.
+    pub fn scrub(&self) -> Result<ScrubReport> {
+        let mut report = ScrubReport::default();
+        for id in self.list()? {
+            report.blobs_checked += 1;
+            match self.repair(id) {
+                Ok(n) => report.shards_repaired += n as u64,
+                Err(Error::Unrecoverable { .. } | Error::BlobChecksum { .. }) => {
+                    report.blobs_lost.push(id);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(report)
+    }
+}
