@@ -257,3 +257,89 @@ fn blobs_survive_losing_m_buckets_of_a_real_s3_server() {
         assert!(store.stat(*id).unwrap().healthy.iter().all(|&h| h));
     }
 }
+
+/// A `MemStore` that counts whole-object gets.
+#[derive(Debug, Default)]
+struct CountingGets {
+    inner: MemStore,
+    gets: std::sync::atomic::AtomicUsize,
+}
+
+impl Store for CountingGets {
+    fn put(&self, name: &str, data: Bytes, mode: PutMode) -> objstore::Result<ObjectMeta> {
+        self.inner.put(name, data, mode)
+    }
+    fn get(&self, name: &str) -> objstore::Result<(Bytes, ObjectMeta)> {
+        self.gets.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.inner.get(name)
+    }
+    fn get_range(&self, name: &str, range: Range<u64>) -> objstore::Result<Bytes> {
+        self.inner.get_range(name, range)
+    }
+    fn head(&self, name: &str) -> objstore::Result<ObjectMeta> {
+        self.inner.head(name)
+    }
+    fn list(&self, prefix: &str) -> objstore::Result<Vec<ObjectMeta>> {
+        self.inner.list(prefix)
+    }
+    fn delete(&self, name: &str) -> objstore::Result<()> {
+        self.inner.delete(name)
+    }
+    fn location(&self) -> String {
+        self.inner.location()
+    }
+}
+
+#[test]
+fn ranged_reads_read_only_blocks_while_healthy_and_decode_when_not() {
+    let counters: Vec<Arc<CountingGets>> = (0..5).map(|_| Arc::default()).collect();
+    let stores: Vec<Arc<dyn Store>> = counters.iter().map(|c| c.clone() as _).collect();
+    // 10_000-byte stripes over k = 3: chunks of 3334 bytes, the last one
+    // padded, and blocks of 4 KiB spanning chunk ends.
+    let store = ObjectBlobStore::open(stores.clone(), options(3, 2, 10_000)).unwrap();
+    let data = blob(45_000, 4);
+    let id = store.put(&data).unwrap();
+    let gets = || -> usize {
+        counters
+            .iter()
+            .map(|c| c.gets.load(std::sync::atomic::Ordering::SeqCst))
+            .sum()
+    };
+    let before = gets();
+    let ranges: [(u64, u64); 7] = [
+        (0, 1),
+        (3333, 2),
+        (9_990, 30),
+        (6_000, 9_000),
+        (44_990, 10),
+        (0, 45_000),
+        (12_345, 0),
+    ];
+    for (offset, len) in ranges {
+        let got = store.get_range(id, offset, len).unwrap();
+        assert_eq!(
+            got,
+            data[offset as usize..(offset + len) as usize],
+            "{offset}+{len}"
+        );
+    }
+    assert_eq!(gets(), before, "a healthy ranged read gets no whole shard");
+    assert!(matches!(
+        store.get_range(id, 44_990, 11),
+        Err(Error::RangeOutOfBounds {
+            blob_len: 45_000,
+            ..
+        })
+    ));
+    // Data shard 1 lost: ranges it holds are decoded from the whole blob.
+    stores[1].delete(&shard_name(id)).unwrap();
+    for (offset, len) in ranges {
+        let got = store.get_range(id, offset, len).unwrap();
+        assert_eq!(
+            got,
+            data[offset as usize..(offset + len) as usize],
+            "{offset}+{len}"
+        );
+    }
+    assert!(gets() > before);
+}
