@@ -123,7 +123,8 @@ impl S3Server {
 
     /// Creates the bucket `name` (if missing) and returns an
     /// `object_store` S3 client for it: path-style requests over plain
-    /// HTTP, signed with the server's static credentials.
+    /// HTTP, signed with the server's static credentials, with the client's
+    /// own retries off (a `RemoteStore` over it does the retrying).
     ///
     /// # Errors
     ///
@@ -139,6 +140,12 @@ impl S3Server {
             .with_region(REGION)
             .with_access_key_id(ACCESS_KEY)
             .with_secret_access_key(SECRET_KEY)
+            // `RemoteStore` retries; the client's own retries would only
+            // stack under them.
+            .with_retry(object_store::RetryConfig {
+                max_retries: 0,
+                ..object_store::RetryConfig::default()
+            })
             .build()?;
         Ok(Arc::new(store))
     }
