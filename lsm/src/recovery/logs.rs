@@ -10,7 +10,7 @@ use crate::key::{SEQNO_MAX, SeqNo};
 use crate::manifest::{self, FileKind, FileNumber, LogLength};
 use crate::memtable::Memtable;
 use crate::recovery::replay::ManifestState;
-use crate::wal::reader::read_log;
+use crate::wal::reader::{Predecessor, read_log};
 use crate::{Error, Result};
 
 /// The logs recovery replays, found before any is read.
@@ -97,12 +97,68 @@ pub(super) struct Replayed {
     pub(super) mem: Memtable,
     /// The largest sequence number recovered (manifest, tables, logs).
     pub(super) last_seq: SeqNo,
-    /// Per log: the length of its whole records.
+    /// Per replayed log: the length of its whole records.
     pub(super) log_lengths: Vec<LogLength>,
+    /// The logs replayed, oldest first: a prefix of those found.
+    pub(super) logs: Vec<FileNumber>,
+    /// The logs found but not replayed: from the first one that does not
+    /// follow on from the logs before it (see [`follows`]), oldest first.
+    /// Their writes come after writes a crash lost, so replaying them
+    /// would recover a state that no prefix of the writes ever had.
+    pub(super) logs_dropped: Vec<FileNumber>,
+}
+
+/// Whether log `n`, whose header names `predecessor`, follows on from the
+/// logs replayed before it: `prev` is the last of them with the length of
+/// its whole records (`None` when `n` is the first at the log number).
+///
+/// Under `SyncMode::Never` a log switch syncs nothing, and unsynced writes
+/// reach the disk in any order: a crash can keep records of the new log
+/// and lose the old log's last ones. The new log's header recorded the old
+/// one's length when it took over, so that loss shows here: the
+/// predecessor is shorter than recorded, missing (`prev` is another log),
+/// or (for the first log replayed) a log at or after the log number that
+/// is not on disk. With synced writes the old log is synced before the new
+/// one takes a record, so a log never fails this but through damage,
+/// which the sealed-length and marker checks report first.
+///
+/// # Errors
+///
+/// [`Error::Corruption`] naming the log when its predecessor's number is
+/// not below its own.
+fn follows(
+    path: &Path,
+    n: FileNumber,
+    predecessor: Predecessor,
+    prev: Option<LogLength>,
+    log_number: FileNumber,
+) -> Result<bool> {
+    match predecessor {
+        // Versions 1 and 2 recorded nothing: replayed as they always were.
+        Predecessor::Unrecorded => Ok(true),
+        Predecessor::First => Ok(prev.is_none()),
+        Predecessor::Log(p) => {
+            if p.log >= n {
+                return Err(Error::corruption(
+                    path,
+                    0,
+                    "log predecessor not older than the log (expected: below the log's number)",
+                    n.0,
+                    p.log.0,
+                ));
+            }
+            Ok(match prev {
+                // Its predecessor's writes are in tables.
+                None => p.log < log_number,
+                Some(prev) => prev.log == p.log && prev.len_bytes >= p.len_bytes,
+            })
+        }
+    }
 }
 
 /// Replays `logs` into a new memtable, range-checking each record's
-/// sequence numbers.
+/// sequence numbers, up to the first log that does not follow on from
+/// those before it (see [`follows`]).
 pub(super) fn replay(
     fs: &Arc<dyn vfs::Fs>,
     dir: &Path,
@@ -111,10 +167,20 @@ pub(super) fn replay(
 ) -> Result<Replayed> {
     let mem = Memtable::new();
     let mut last_seq = st.last_seq;
-    let mut log_lengths = Vec::new();
-    for &n in logs {
+    let mut log_lengths: Vec<LogLength> = Vec::new();
+    for (i, &n) in logs.iter().enumerate() {
         let path = dir.join(manifest::log_name(n));
         let contents = read_log(&**fs, &path)?;
+        let prev = log_lengths.last().copied();
+        if !follows(&path, n, contents.predecessor, prev, st.log_number)? {
+            return Ok(Replayed {
+                mem,
+                last_seq,
+                log_lengths,
+                logs: logs[..i].to_vec(),
+                logs_dropped: logs[i..].to_vec(),
+            });
+        }
         let whole = contents.torn_at.unwrap_or(contents.len_bytes);
         if let Some(&len) = st.logs_sealed.get(&n)
             && n >= st.log_number
@@ -159,6 +225,8 @@ pub(super) fn replay(
         mem,
         last_seq,
         log_lengths,
+        logs: logs.to_vec(),
+        logs_dropped: Vec::new(),
     })
 }
 
@@ -179,4 +247,49 @@ pub(super) fn sealed_log_damaged(
         len,
         found,
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn len(log: u64, len_bytes: u64) -> LogLength {
+        LogLength {
+            log: FileNumber(log),
+            len_bytes,
+        }
+    }
+
+    fn follows_at(n: u64, p: Predecessor, prev: Option<LogLength>) -> Result<bool> {
+        follows(Path::new("x.log"), FileNumber(n), p, prev, FileNumber(5))
+    }
+
+    #[test]
+    fn a_log_follows_only_a_predecessor_as_long_as_it_recorded() {
+        use Predecessor::{First, Log, Unrecorded};
+        // Version 1 and 2 logs record nothing.
+        assert!(follows_at(9, Unrecorded, Some(len(3, 0))).expect("v2"));
+        // The first log at the log number: its predecessor is in tables.
+        assert!(follows_at(5, Log(len(4, 100)), None).expect("first"));
+        assert!(follows_at(5, First, None).expect("first of a store"));
+        // Its predecessor at or after the log number is not on disk.
+        assert!(!follows_at(7, Log(len(6, 100)), None).expect("missing"));
+        // A later log: the previous one replayed, at least as long.
+        assert!(follows_at(7, Log(len(6, 100)), Some(len(6, 100))).expect("same"));
+        assert!(follows_at(7, Log(len(6, 100)), Some(len(6, 115))).expect("sealed"));
+        assert!(!follows_at(7, Log(len(6, 100)), Some(len(6, 99))).expect("short"));
+        assert!(!follows_at(7, Log(len(6, 100)), Some(len(5, 100))).expect("other"));
+        assert!(!follows_at(7, First, Some(len(6, 100))).expect("first after"));
+    }
+
+    #[test]
+    fn a_predecessor_not_older_than_its_log_is_corruption() {
+        for p in [6, 7] {
+            let r = follows_at(6, Predecessor::Log(len(p, 1)), None);
+            assert!(
+                matches!(r, Err(Error::Corruption { expected: 6, found, .. }) if found == p),
+                "{r:?}"
+            );
+        }
+    }
 }
