@@ -166,7 +166,7 @@ impl Db {
             };
             obsolete.files.push((number, dir.join(name)));
         }
-        let replayed_logs: Vec<Arc<dyn vfs::File>> = if r.mem.is_empty() {
+        let mut replayed_logs: Vec<Arc<dyn vfs::File>> = if r.mem.is_empty() {
             Vec::new()
         } else {
             // A later `sync` makes the replayed writes durable too.
@@ -178,6 +178,16 @@ impl Db {
                 })
                 .collect::<std::result::Result<_, _>>()?
         };
+        if opts.sync != SyncMode::Never {
+            // The new log is synced at its first write, not by a `sync`
+            // that would sync these first; and recovery takes the logs a
+            // synced log follows to be durable (a process that wrote them
+            // without syncing may have left them in the page cache).
+            for f in &replayed_logs {
+                f.sync_data()?;
+            }
+            replayed_logs.clear();
+        }
 
         let write = WriteState {
             log,

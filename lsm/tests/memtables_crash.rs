@@ -11,8 +11,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use larder_lsm::{Db, Options, SyncMode};
-use vfs::CrashOptions;
 use vfs::crash_test::{ExploreOptions, explore};
+use vfs::{CrashOptions, Fs};
 
 use common::GateFs;
 
@@ -213,4 +213,52 @@ fn power_loss_with_several_memtables_keeps_a_prefix_of_the_writes() {
         );
         assert!(report.syncs > 10, "{report:?}");
     }
+}
+
+/// Damage, not a crash: once a `sync` sealed the older log and the newer
+/// one took a record after it (a durable marker), the older log cut short
+/// is corruption naming it, not a silent drop of the newer log's synced
+/// writes.
+#[test]
+fn an_older_log_cut_short_behind_a_synced_newer_one_is_corruption() {
+    let (gate, entered) = GateFs::new();
+    let fs: Arc<dyn vfs::Fs> = Arc::clone(&gate) as Arc<dyn vfs::Fs>;
+    let opts = opts(3);
+    let db = Db::open_with_fs(fs, "/db", opts.clone()).expect("open");
+    db.put(key(0), b"small".to_vec()).expect("put");
+    db.put(key(1), vec![b'a'; 4096]).expect("put");
+    // Switches: the first memtable's flush waits at the gate, its log too.
+    db.put(key(2), b"small".to_vec()).expect("put");
+    entered.recv().expect("the first flush reached the gate");
+    db.sync().expect("sync");
+    db.put(key(3), b"small".to_vec()).expect("put");
+    db.sync().expect("sync");
+    let image = gate.inner.crash(CrashOptions::default());
+    gate.open_gate();
+    db.close().expect("close");
+
+    let mut logs: Vec<String> = image
+        .list_dir(std::path::Path::new("/db"))
+        .expect("list")
+        .into_iter()
+        .map(|n| n.to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".log"))
+        .collect();
+    logs.sort();
+    assert_eq!(logs.len(), 2, "{logs:?}");
+    let older = std::path::Path::new("/db").join(&logs[0]);
+    let f = image
+        .open(&older, vfs::OpenMode::ReadWrite)
+        .expect("open the older log");
+    let len = f.len().expect("len");
+    f.set_len(len / 2).expect("cut");
+    f.sync_data().expect("sync");
+    drop(f);
+    let r = Db::open_with_fs(Arc::new(image), "/db", opts);
+    assert!(
+        matches!(&r, Err(larder_lsm::Error::Corruption { file, expected, found, .. })
+            if *file == older && *found < *expected),
+        "{:?}",
+        r.err()
+    );
 }

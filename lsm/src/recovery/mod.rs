@@ -35,7 +35,10 @@
 //!   the end of an older one; from the first log whose predecessor is
 //!   shorter than recorded (or missing), no log is replayed, so the
 //!   recovered writes are a prefix of those made. A read-write open
-//!   deletes those logs (durably) before its new log takes a write.
+//!   deletes those logs (durably) before its new log takes a write. A log
+//!   is synced only after its predecessor is durable, so when the log
+//!   past the loss carries a durable marker, the loss is damage:
+//!   corruption naming the predecessor.
 //! - **Numbers are range-checked**: levels, file numbers (from the manifest
 //!   and from file names) and sequence numbers (from the manifest, tables
 //!   and log records) outside their limits are corruption naming the file

@@ -52,6 +52,9 @@ pub(crate) struct LogContents {
     pub(crate) len_bytes: u64,
     /// What the file header says of the log written before this one.
     pub(crate) predecessor: Predecessor,
+    /// The largest length a valid durable marker claims (0 when none): the
+    /// log was synced at least that far.
+    pub(crate) durable_bytes: u64,
 }
 
 /// The log a write-ahead log's header names as written before it.
@@ -87,6 +90,7 @@ pub(crate) fn parse_log(data: &Bytes, path: &Path) -> Result<LogContents> {
     // Known once the file header is read.
     let mut version: Option<u32> = None;
     let mut predecessor = Predecessor::Unrecorded;
+    let mut durable_bytes = 0;
     while pos < data.len() {
         let left = BLOCK_SIZE_BYTES - pos % BLOCK_SIZE_BYTES;
         if left < HEADER_SIZE_BYTES {
@@ -106,7 +110,7 @@ pub(crate) fn parse_log(data: &Bytes, path: &Path) -> Result<LogContents> {
                     bad,
                     markers,
                     torn_at,
-                    (records, offsets, predecessor),
+                    (records, offsets, predecessor, durable_bytes),
                 );
             }
             Parsed::Ok {
@@ -178,7 +182,7 @@ pub(crate) fn parse_log(data: &Bytes, path: &Path) -> Result<LogContents> {
             (Some(_), RecordKind::Durable) => {
                 // A marker never claims more than the bytes before it.
                 match marker_value(&rec) {
-                    Some(v) if v <= start as u64 => {}
+                    Some(v) if v <= start as u64 => durable_bytes = durable_bytes.max(v),
                     Some(v) => {
                         return Err(Error::corruption(
                             path,
@@ -208,6 +212,7 @@ pub(crate) fn parse_log(data: &Bytes, path: &Path) -> Result<LogContents> {
         torn_at,
         len_bytes: data.len() as u64,
         predecessor,
+        durable_bytes,
     })
 }
 

@@ -142,7 +142,7 @@ pub(super) fn bad_fragment(
     bad: Bad,
     markers: bool,
     torn_at: usize,
-    (records, offsets, predecessor): (Vec<Bytes>, Vec<u64>, Predecessor),
+    (records, offsets, predecessor, durable_bytes): (Vec<Bytes>, Vec<u64>, Predecessor, u64),
 ) -> Result<LogContents> {
     let ev = evidence_after(data, bad_pos, bad, markers);
     let damaged = if markers {
@@ -165,5 +165,6 @@ pub(super) fn bad_fragment(
         torn_at: Some(torn_at as u64),
         len_bytes: data.len() as u64,
         predecessor,
+        durable_bytes,
     })
 }
