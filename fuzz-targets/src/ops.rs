@@ -140,6 +140,9 @@ fn lsm_options() -> lsm::Options {
         l0_compaction_trigger: 2,
         l0_slowdown_trigger: 4,
         l0_stop_trigger: 8,
+        // Two memtables wait for their flush, each with its own unsynced
+        // log, so power losses hit several logs at once.
+        max_write_buffer_number: 3,
         block_cache_bytes: 16 * 1024,
         // Values of 64 bytes and more go to blobs, and blobs are collected
         // at 30% garbage, so separation, collection and blob deletion run

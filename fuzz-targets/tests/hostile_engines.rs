@@ -387,13 +387,14 @@ fn lsm_cases() -> Vec<Case> {
         Box::new(lsm_refuses),
     ));
 
-    // A WAL batch's operation count: the record after the 19-byte header
-    // fragment (7-byte fragment header, 12-byte log header) and, in a log
-    // synced before its first write, a 15-byte durable marker (type 5).
+    // A WAL batch's operation count: the record after the header fragment
+    // (7-byte fragment header, then the log header: 28 bytes since log
+    // version 3, as its length field says) and, in a log synced before its
+    // first write, a 15-byte durable marker (type 5).
     let log = files_ending(&fs, Path::new("/db"), ".log");
     let log = log.last().expect("a log").clone();
     let mut b = read(&fs, &log);
-    let mut frag = 19;
+    let mut frag = 7 + usize::from(u16::from_le_bytes([b[4], b[5]]));
     if b[frag + 6] == 5 {
         frag += 7 + 8;
     }

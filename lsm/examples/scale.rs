@@ -22,7 +22,9 @@
 //! existing store in `dir` is reopened and read. `SCALE_ORDER=seq` loads
 //! the keys in key order (db_bench's fillseq) instead of random order.
 //! The fill also prints the seconds spent in puts slower than 1 ms (the
-//! report's write-stall figure).
+//! report's write-stall figure). `SCALE_MEMTABLES=3` sets
+//! `max_write_buffer_number` (default 2), for A/B runs of the memtables a
+//! fill may hold while a flush runs.
 
 #![allow(clippy::print_stdout, reason = "the example reports its measurements")]
 
@@ -122,7 +124,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             tmp.path().to_path_buf()
         }
     };
-    let db = larder_lsm::Db::open(&dir, larder_lsm::Options::default())?;
+    let mut opts = larder_lsm::Options::default();
+    if let Some(m) = std::env::var("SCALE_MEMTABLES")
+        .ok()
+        .and_then(|s| s.parse().ok())
+    {
+        opts.max_write_buffer_number = m;
+    }
+    let db = larder_lsm::Db::open(&dir, opts)?;
     let mut value = vec![0u8; value_bytes];
     // Half-compressible values, as db_bench's: random bytes, then zeros.
     for (j, b) in value.iter_mut().enumerate().take(value_bytes / 2) {

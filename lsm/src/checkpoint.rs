@@ -167,7 +167,7 @@ fn write_checkpoint(pin: &Pinned, dest: &Path) -> Result<CheckpointInfo> {
     }
     // An empty log at the log number (recovery requires it), sealed and
     // recorded as such, so a truncation of it is found.
-    let mut log = LogWriter::create(fs, &dest.join(manifest::log_name(pin.log_number)))?;
+    let mut log = LogWriter::create_wal(fs, &dest.join(manifest::log_name(pin.log_number)), None)?;
     log.seal()?;
     edit.logs_sealed = vec![LogLength {
         log: pin.log_number,

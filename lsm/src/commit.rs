@@ -399,7 +399,18 @@ impl Inner {
             }
             // Switch: a new log takes the writes.
             let n = self.new_file_number()?;
-            let mut log = LogWriter::create(&*self.fs, &self.dir.join(manifest::log_name(n)))?;
+            // The new log names the old one with its length: should a crash
+            // keep the new log's records but not all of the old one's,
+            // recovery replays neither the new log nor any after it.
+            let predecessor = LogLength {
+                log: w.log_number,
+                len_bytes: w.log.len_bytes(),
+            };
+            let mut log = LogWriter::create_wal(
+                &*self.fs,
+                &self.dir.join(manifest::log_name(n)),
+                Some(predecessor),
+            )?;
             if self.opts.sync == SyncMode::Never {
                 // Nothing waits for durability now: leave the syncs to the
                 // next `sync`/`flush`/`close` (or to the flush of this

@@ -73,9 +73,20 @@ impl Db {
         drop(r.blobs.take());
         let blobs = recovery::open_blob_store(&fs, &dir, &opts, Access::ReadWrite)?;
 
-        // 1. A fresh log for new writes. The replayed memtable stays the
-        // live one and its logs stay until it is flushed in the ordinary
-        // way: an open writes no table.
+        // 0. Logs recovery did not replay (their writes follow writes a
+        // crash lost) go before a new log names the last replayed one as
+        // its predecessor: left in place, the next recovery would stop at
+        // them again, before the new log.
+        for &n in r.logs_dropped.iter().rev() {
+            fs.remove_file(&dir.join(manifest::log_name(n)))?;
+        }
+        if !r.logs_dropped.is_empty() {
+            fs.sync_dir(&dir)?;
+        }
+
+        // 1. A fresh log for new writes, following the last log replayed.
+        // The replayed memtable stays the live one and its logs stay until
+        // it is flushed in the ordinary way: an open writes no table.
         let mut next_file = r.next_file;
         let mut new_number = || {
             let n = next_file;
@@ -83,7 +94,11 @@ impl Db {
             n
         };
         let new_log_number = new_number();
-        let mut log = LogWriter::create(&*fs, &dir.join(manifest::log_name(new_log_number)))?;
+        let mut log = LogWriter::create_wal(
+            &*fs,
+            &dir.join(manifest::log_name(new_log_number)),
+            r.log_lengths.last().copied(),
+        )?;
         log.set_buffered(opts.sync == SyncMode::Never)?;
         let log_number = if r.mem.is_empty() {
             new_log_number
@@ -151,7 +166,7 @@ impl Db {
             };
             obsolete.files.push((number, dir.join(name)));
         }
-        let replayed_logs: Vec<Arc<dyn vfs::File>> = if r.mem.is_empty() {
+        let mut replayed_logs: Vec<Arc<dyn vfs::File>> = if r.mem.is_empty() {
             Vec::new()
         } else {
             // A later `sync` makes the replayed writes durable too.
@@ -163,6 +178,16 @@ impl Db {
                 })
                 .collect::<std::result::Result<_, _>>()?
         };
+        if opts.sync != SyncMode::Never {
+            // The new log is synced at its first write, not by a `sync`
+            // that would sync these first; and recovery takes the logs a
+            // synced log follows to be durable (a process that wrote them
+            // without syncing may have left them in the page cache).
+            for f in &replayed_logs {
+                f.sync_data()?;
+            }
+            replayed_logs.clear();
+        }
 
         let write = WriteState {
             log,

@@ -5,9 +5,10 @@
 //!
 //! After a deliberate format change, regenerate with
 //! `LSM_BLESS=1 cargo test -p larder-lsm --test golden` and update FORMAT.md.
-//! The files of the previous format stay in `tests/data/golden_v1/` and
-//! `tests/data/golden_blobs_v1/` (log version 1, before durable markers),
-//! and must keep opening.
+//! The files of earlier formats stay and must keep opening:
+//! `tests/data/golden_v1/` and `tests/data/golden_blobs_v1/` (log version
+//! 1, before durable markers), `golden_v2/` and `golden_blobs_v2/` (log
+//! version 2, before a write-ahead log named its predecessor).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -160,6 +161,15 @@ fn golden_files_of_log_version_1_open_and_read_back() {
     let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data");
     read_back(false, &data.join("golden_v1"));
     read_back(true, &data.join("golden_blobs_v1"));
+}
+
+/// Files of log version 2 (durable markers, no predecessor in a log's
+/// header) still read.
+#[test]
+fn golden_files_of_log_version_2_open_and_read_back() {
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data");
+    read_back(false, &data.join("golden_v2"));
+    read_back(true, &data.join("golden_blobs_v2"));
 }
 
 fn read_back(blobs: bool, dir: &Path) {

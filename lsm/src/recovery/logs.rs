@@ -10,7 +10,7 @@ use crate::key::{SEQNO_MAX, SeqNo};
 use crate::manifest::{self, FileKind, FileNumber, LogLength};
 use crate::memtable::Memtable;
 use crate::recovery::replay::ManifestState;
-use crate::wal::reader::read_log;
+use crate::wal::reader::{LogContents, Predecessor, read_log};
 use crate::{Error, Result};
 
 /// The logs recovery replays, found before any is read.
@@ -97,12 +97,101 @@ pub(super) struct Replayed {
     pub(super) mem: Memtable,
     /// The largest sequence number recovered (manifest, tables, logs).
     pub(super) last_seq: SeqNo,
-    /// Per log: the length of its whole records.
+    /// Per replayed log: the length of its whole records.
     pub(super) log_lengths: Vec<LogLength>,
+    /// The logs replayed, oldest first: a prefix of those found.
+    pub(super) logs: Vec<FileNumber>,
+    /// The logs found but not replayed: from the first one that does not
+    /// follow on from the logs before it (see [`follows`]), oldest first.
+    /// Their writes come after writes a crash lost, so replaying them
+    /// would recover a state that no prefix of the writes ever had.
+    pub(super) logs_dropped: Vec<FileNumber>,
+}
+
+/// Whether log `n` (its header and markers in `contents`) follows on from
+/// the logs replayed before it: `prev` is the last of them with the length
+/// of its whole records (`None` when `n` is the first at the log number).
+///
+/// Under `SyncMode::Never` a log switch syncs nothing, and unsynced writes
+/// reach the disk in any order: a crash can keep records of the new log
+/// and lose the old log's last ones. The new log's header recorded the old
+/// one's length when it took over, so that loss shows here: the
+/// predecessor is shorter than recorded, missing (`prev` is another log),
+/// or (for the first log replayed) a log at or after the log number that
+/// is not on disk. Such a log is not replayed, nor any after it.
+///
+/// A log is synced only once its predecessor is durable up to the length
+/// it recorded (a `sync` seals the older logs first; with synced writes a
+/// switch seals the old log, and an open syncs the logs it replayed), so
+/// when the log that does not follow on carries a durable marker, the
+/// predecessor lost durable bytes: damage, not a crash.
+///
+/// # Errors
+///
+/// [`Error::Corruption`] naming the log when its predecessor's number is
+/// not below its own; naming the predecessor (its whole records' length,
+/// or 0 when missing, against the length recorded) when it falls short of
+/// a log synced after it.
+fn follows(
+    dir: &Path,
+    n: FileNumber,
+    contents: &LogContents,
+    prev: Option<LogLength>,
+    log_number: FileNumber,
+) -> Result<bool> {
+    let path = dir.join(manifest::log_name(n));
+    let follows = match contents.predecessor {
+        // Versions 1 and 2 recorded nothing: replayed as they always were.
+        Predecessor::Unrecorded => true,
+        Predecessor::First => prev.is_none(),
+        Predecessor::Log(p) => {
+            if p.log >= n {
+                return Err(Error::corruption(
+                    &path,
+                    0,
+                    "log predecessor not older than the log (expected: below the log's number)",
+                    n.0,
+                    p.log.0,
+                ));
+            }
+            match prev {
+                // Its predecessor's writes are in tables.
+                None => p.log < log_number,
+                Some(prev) => prev.log == p.log && prev.len_bytes >= p.len_bytes,
+            }
+        }
+    };
+    if follows || contents.durable_bytes == 0 {
+        return Ok(follows);
+    }
+    Err(match (contents.predecessor, prev) {
+        (Predecessor::Log(p), Some(prev)) if prev.log == p.log => Error::corruption(
+            dir.join(manifest::log_name(p.log)),
+            prev.len_bytes,
+            "log shorter than the synced log after it recorded",
+            p.len_bytes,
+            prev.len_bytes,
+        ),
+        (Predecessor::Log(p), _) => Error::corruption(
+            dir.join(manifest::log_name(p.log)),
+            0,
+            "log missing that the synced log after it names (expected: the length it recorded)",
+            p.len_bytes,
+            0,
+        ),
+        (_, prev) => Error::corruption(
+            &path,
+            0,
+            "synced log names no predecessor but follows a log (found: that log)",
+            0,
+            prev.map_or(0, |p| p.log.0),
+        ),
+    })
 }
 
 /// Replays `logs` into a new memtable, range-checking each record's
-/// sequence numbers.
+/// sequence numbers, up to the first log that does not follow on from
+/// those before it (see [`follows`]).
 pub(super) fn replay(
     fs: &Arc<dyn vfs::Fs>,
     dir: &Path,
@@ -111,10 +200,20 @@ pub(super) fn replay(
 ) -> Result<Replayed> {
     let mem = Memtable::new();
     let mut last_seq = st.last_seq;
-    let mut log_lengths = Vec::new();
-    for &n in logs {
+    let mut log_lengths: Vec<LogLength> = Vec::new();
+    for (i, &n) in logs.iter().enumerate() {
         let path = dir.join(manifest::log_name(n));
         let contents = read_log(&**fs, &path)?;
+        let prev = log_lengths.last().copied();
+        if !follows(dir, n, &contents, prev, st.log_number)? {
+            return Ok(Replayed {
+                mem,
+                last_seq,
+                log_lengths,
+                logs: logs[..i].to_vec(),
+                logs_dropped: logs[i..].to_vec(),
+            });
+        }
         let whole = contents.torn_at.unwrap_or(contents.len_bytes);
         if let Some(&len) = st.logs_sealed.get(&n)
             && n >= st.log_number
@@ -159,6 +258,8 @@ pub(super) fn replay(
         mem,
         last_seq,
         log_lengths,
+        logs: logs.to_vec(),
+        logs_dropped: Vec::new(),
     })
 }
 
@@ -179,4 +280,92 @@ pub(super) fn sealed_log_damaged(
         len,
         found,
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn len(log: u64, len_bytes: u64) -> LogLength {
+        LogLength {
+            log: FileNumber(log),
+            len_bytes,
+        }
+    }
+
+    /// `follows` for log `n` at log number 5, its header naming `p`; the log
+    /// synced (a marker claiming 40 bytes) or not.
+    fn follows_at(n: u64, p: Predecessor, prev: Option<LogLength>, synced: bool) -> Result<bool> {
+        let contents = LogContents {
+            records: Vec::new(),
+            offsets: Vec::new(),
+            torn_at: None,
+            len_bytes: 64,
+            predecessor: p,
+            durable_bytes: if synced { 40 } else { 0 },
+        };
+        follows(
+            Path::new("db"),
+            FileNumber(n),
+            &contents,
+            prev,
+            FileNumber(5),
+        )
+    }
+
+    #[test]
+    fn a_log_follows_only_a_predecessor_as_long_as_it_recorded() {
+        use Predecessor::{First, Log, Unrecorded};
+        for synced in [false, true] {
+            // Version 1 and 2 logs record nothing.
+            assert!(follows_at(9, Unrecorded, Some(len(3, 0)), synced).expect("v2"));
+            // The first log at the log number: its predecessor is in tables.
+            assert!(follows_at(5, Log(len(4, 100)), None, synced).expect("first"));
+            assert!(follows_at(5, First, None, synced).expect("first of a store"));
+            // A later log: the previous one replayed, at least as long.
+            assert!(follows_at(7, Log(len(6, 100)), Some(len(6, 100)), synced).expect("same"));
+            assert!(follows_at(7, Log(len(6, 100)), Some(len(6, 115)), synced).expect("sealed"));
+        }
+        // Not synced: what a crash leaves, and the log is not replayed.
+        assert!(!follows_at(7, Log(len(6, 100)), None, false).expect("missing"));
+        assert!(!follows_at(7, Log(len(6, 100)), Some(len(6, 99)), false).expect("short"));
+        assert!(!follows_at(7, Log(len(6, 100)), Some(len(5, 100)), false).expect("other"));
+        assert!(!follows_at(7, First, Some(len(6, 100)), false).expect("first after"));
+    }
+
+    #[test]
+    fn a_synced_log_that_does_not_follow_on_is_corruption_of_its_predecessor() {
+        use Predecessor::{First, Log};
+        let r = follows_at(7, Log(len(6, 100)), Some(len(6, 99)), true);
+        assert!(
+            matches!(&r, Err(Error::Corruption { file, offset: 99, expected: 100, found: 99, .. })
+                if file.ends_with(manifest::log_name(FileNumber(6)))),
+            "{r:?}"
+        );
+        for prev in [None, Some(len(5, 100))] {
+            let r = follows_at(7, Log(len(6, 100)), prev, true);
+            assert!(
+                matches!(&r, Err(Error::Corruption { file, offset: 0, expected: 100, found: 0, .. })
+                    if file.ends_with(manifest::log_name(FileNumber(6)))),
+                "{r:?}"
+            );
+        }
+        let r = follows_at(7, First, Some(len(6, 100)), true);
+        assert!(
+            matches!(&r, Err(Error::Corruption { file, expected: 0, found: 6, .. })
+                if file.ends_with(manifest::log_name(FileNumber(7)))),
+            "{r:?}"
+        );
+    }
+
+    #[test]
+    fn a_predecessor_not_older_than_its_log_is_corruption() {
+        for p in [6, 7] {
+            let r = follows_at(6, Predecessor::Log(len(p, 1)), None, false);
+            assert!(
+                matches!(r, Err(Error::Corruption { expected: 6, found, .. }) if found == p),
+                "{r:?}"
+            );
+        }
+    }
 }

@@ -29,6 +29,16 @@
 //!   length found: a truncation removes the log's own seal marker, so only
 //!   the manifest can tell. A log never recorded (a crash before close)
 //!   keeps the marker rule of the log format.
+//! - **Logs replay as a prefix.** Each log's header names the log before
+//!   it and that log's length when it took over (log version 3). A crash
+//!   under `SyncMode::Never` can keep records of a newer log while losing
+//!   the end of an older one; from the first log whose predecessor is
+//!   shorter than recorded (or missing), no log is replayed, so the
+//!   recovered writes are a prefix of those made. A read-write open
+//!   deletes those logs (durably) before its new log takes a write. A log
+//!   is synced only after its predecessor is durable, so when the log
+//!   past the loss carries a durable marker, the loss is damage:
+//!   corruption naming the predecessor.
 //! - **Numbers are range-checked**: levels, file numbers (from the manifest
 //!   and from file names) and sequence numbers (from the manifest, tables
 //!   and log records) outside their limits are corruption naming the file
@@ -104,6 +114,11 @@ pub(crate) struct Recovered {
     pub(crate) log_number: FileNumber,
     /// The logs replayed into `mem`, oldest first.
     pub(crate) logs: Vec<FileNumber>,
+    /// The logs after them that were not replayed, oldest first: the first
+    /// of them names as its predecessor a log that lost writes it held (or
+    /// is missing), so their writes follow lost ones. A read-write open
+    /// deletes them before its new log takes a write.
+    pub(crate) logs_dropped: Vec<FileNumber>,
     /// Per replayed log: the length of its whole records (its torn tail,
     /// if any, excluded), for the record a close makes of it.
     pub(crate) log_lengths: Vec<LogLength>,
@@ -187,7 +202,8 @@ pub(crate) fn recover(
         last_seq: replayed.last_seq,
         next_file,
         log_number: st.log_number,
-        logs: found.logs,
+        logs: replayed.logs,
+        logs_dropped: replayed.logs_dropped,
         log_lengths: replayed.log_lengths,
         logs_sealed: found.sealed,
         names: listing.names,

@@ -81,6 +81,7 @@ pub(super) fn recover_new(
         next_file,
         log_number: FileNumber(0),
         logs: Vec::new(),
+        logs_dropped: Vec::new(),
         log_lengths: Vec::new(),
         logs_sealed: Vec::new(),
         names: listing.names,

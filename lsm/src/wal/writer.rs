@@ -10,8 +10,10 @@
 use std::path::Path;
 
 use crate::Result;
+use crate::manifest::LogLength;
 use crate::wal::format::{
     BLOCK_SIZE_BYTES, FragmentType, HEADER_SIZE_BYTES, RecordKind, crc, file_header, type_byte,
+    wal_file_header,
 };
 
 /// A log being written. Not shared: the DB serialises writers around it.
@@ -36,8 +38,25 @@ pub(crate) struct LogWriter {
 const PENDING_MAX_BYTES: usize = 64 * 1024;
 
 impl LogWriter {
-    /// Creates a new log at `path` and writes its file-header record.
+    /// Creates a new manifest (a log of version 2, without predecessor) at
+    /// `path` and writes its file-header record.
     pub(crate) fn create(fs: &dyn vfs::Fs, path: &Path) -> Result<LogWriter> {
+        LogWriter::create_with_header(fs, path, &file_header())
+    }
+
+    /// Creates a new write-ahead log at `path` whose header names
+    /// `predecessor`, the log written before it and its length now (see
+    /// `format.rs`): the caller appends nothing more to that log but a
+    /// seal's durable marker.
+    pub(crate) fn create_wal(
+        fs: &dyn vfs::Fs,
+        path: &Path,
+        predecessor: Option<LogLength>,
+    ) -> Result<LogWriter> {
+        LogWriter::create_with_header(fs, path, &wal_file_header(predecessor))
+    }
+
+    fn create_with_header(fs: &dyn vfs::Fs, path: &Path, header: &[u8]) -> Result<LogWriter> {
         let file: std::sync::Arc<dyn vfs::File> = fs.open(path, vfs::OpenMode::Truncate)?.into();
         let mut w = LogWriter {
             file,
@@ -48,7 +67,7 @@ impl LogWriter {
             durable_bytes: 0,
             durable_marked_bytes: 0,
         };
-        w.add_record(&file_header())?;
+        w.add_record(header)?;
         Ok(w)
     }
 

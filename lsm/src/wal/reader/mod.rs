@@ -25,9 +25,12 @@ use std::path::Path;
 
 use bytes::Bytes;
 
+use crate::manifest::{FileNumber, LogLength};
 use crate::wal::format::{
-    BLOCK_SIZE_BYTES, FILE_HEADER_LEN, FragmentType, HEADER_SIZE_BYTES, LOG_MAGIC, LOG_VERSION,
-    LOG_VERSION_NO_MARKERS, MARKER_LEN, RecordKind, TYPE_OFFSET,
+    BLOCK_SIZE_BYTES, FILE_HEADER_LEN, FILE_HEADER_PREDECESSOR_LEN_OFFSET,
+    FILE_HEADER_PREDECESSOR_OFFSET, FILE_HEADER_V3_LEN, FILE_HEADER_VERSION_OFFSET, FragmentType,
+    HEADER_SIZE_BYTES, LOG_MAGIC, LOG_VERSION, LOG_VERSION_MARKERS, LOG_VERSION_NO_MARKERS,
+    MARKER_LEN, RecordKind, TYPE_OFFSET,
 };
 use crate::{Error, Result};
 
@@ -47,6 +50,22 @@ pub(crate) struct LogContents {
     pub(crate) torn_at: Option<u64>,
     /// The file's length.
     pub(crate) len_bytes: u64,
+    /// What the file header says of the log written before this one.
+    pub(crate) predecessor: Predecessor,
+    /// The largest length a valid durable marker claims (0 when none): the
+    /// log was synced at least that far.
+    pub(crate) durable_bytes: u64,
+}
+
+/// The log a write-ahead log's header names as written before it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Predecessor {
+    /// A version 1 or 2 log (or a manifest): its header does not say.
+    Unrecorded,
+    /// None: the first log of a store or of a checkpoint.
+    First,
+    /// This log, which held `len_bytes` when this one took over.
+    Log(LogLength),
 }
 
 /// Reads every record of the log at `path`.
@@ -70,6 +89,8 @@ pub(crate) fn parse_log(data: &Bytes, path: &Path) -> Result<LogContents> {
     let mut partial: Option<(usize, RecordKind, Vec<u8>)> = None;
     // Known once the file header is read.
     let mut version: Option<u32> = None;
+    let mut predecessor = Predecessor::Unrecorded;
+    let mut durable_bytes = 0;
     while pos < data.len() {
         let left = BLOCK_SIZE_BYTES - pos % BLOCK_SIZE_BYTES;
         if left < HEADER_SIZE_BYTES {
@@ -78,11 +99,19 @@ pub(crate) fn parse_log(data: &Bytes, path: &Path) -> Result<LogContents> {
         }
         // Before the header the version is unknown: judge by markers, as
         // for the version this code writes.
-        let markers = version.is_none_or(|v| v >= LOG_VERSION);
+        let markers = version.is_none_or(|v| v >= LOG_VERSION_MARKERS);
         let (kind, ty, payload_start, payload_len) = match parse(data, pos, markers) {
             Parsed::Bad(bad) => {
                 let torn_at = partial.map_or(pos, |(s, _, _)| s);
-                return bad_fragment(data, path, pos, bad, markers, torn_at, (records, offsets));
+                return bad_fragment(
+                    data,
+                    path,
+                    pos,
+                    bad,
+                    markers,
+                    torn_at,
+                    (records, offsets, predecessor, durable_bytes),
+                );
             }
             Parsed::Ok {
                 kind,
@@ -132,7 +161,11 @@ pub(crate) fn parse_log(data: &Bytes, path: &Path) -> Result<LogContents> {
             continue;
         };
         match (version, kind) {
-            (None, RecordKind::Data) => version = Some(check_header(&rec, path)?),
+            (None, RecordKind::Data) => {
+                let (v, p) = check_header(&rec, path)?;
+                version = Some(v);
+                predecessor = p;
+            }
             (None, RecordKind::Durable) => {
                 return Err(Error::corruption(
                     path,
@@ -149,7 +182,7 @@ pub(crate) fn parse_log(data: &Bytes, path: &Path) -> Result<LogContents> {
             (Some(_), RecordKind::Durable) => {
                 // A marker never claims more than the bytes before it.
                 match marker_value(&rec) {
-                    Some(v) if v <= start as u64 => {}
+                    Some(v) if v <= start as u64 => durable_bytes = durable_bytes.max(v),
                     Some(v) => {
                         return Err(Error::corruption(
                             path,
@@ -178,12 +211,16 @@ pub(crate) fn parse_log(data: &Bytes, path: &Path) -> Result<LogContents> {
         offsets,
         torn_at,
         len_bytes: data.len() as u64,
+        predecessor,
+        durable_bytes,
     })
 }
 
-/// Checks the file-header record and returns the log's version.
-fn check_header(rec: &[u8], path: &Path) -> Result<u32> {
-    if rec.len() != FILE_HEADER_LEN {
+/// Checks the file-header record; returns the log's version and what it
+/// says of its predecessor. The predecessor's number is range-checked by
+/// recovery, which knows this log's own.
+fn check_header(rec: &[u8], path: &Path) -> Result<(u32, Predecessor)> {
+    if rec.len() < FILE_HEADER_LEN {
         return Err(Error::corruption(
             path,
             0,
@@ -192,14 +229,12 @@ fn check_header(rec: &[u8], path: &Path) -> Result<u32> {
             rec.len() as u64,
         ));
     }
-    let mut m = [0u8; 8];
-    m.copy_from_slice(&rec[..8]);
-    let magic = u64::from_le_bytes(m);
+    let magic = u64_at(rec, 0);
     if magic != LOG_MAGIC {
         return Err(Error::corruption(path, 0, "log magic", LOG_MAGIC, magic));
     }
     let mut v = [0u8; 4];
-    v.copy_from_slice(&rec[8..12]);
+    v.copy_from_slice(&rec[FILE_HEADER_VERSION_OFFSET..FILE_HEADER_LEN]);
     let version = u32::from_le_bytes(v);
     if !(LOG_VERSION_NO_MARKERS..=LOG_VERSION).contains(&version) {
         return Err(Error::corruption(
@@ -210,5 +245,39 @@ fn check_header(rec: &[u8], path: &Path) -> Result<u32> {
             u64::from(version),
         ));
     }
-    Ok(version)
+    let len_want = if version == LOG_VERSION {
+        FILE_HEADER_V3_LEN
+    } else {
+        FILE_HEADER_LEN
+    };
+    if rec.len() != len_want {
+        return Err(Error::corruption(
+            path,
+            0,
+            "log header length",
+            len_want as u64,
+            rec.len() as u64,
+        ));
+    }
+    if version < LOG_VERSION {
+        return Ok((version, Predecessor::Unrecorded));
+    }
+    let log = u64_at(rec, FILE_HEADER_PREDECESSOR_OFFSET);
+    let len_bytes = u64_at(rec, FILE_HEADER_PREDECESSOR_LEN_OFFSET);
+    let predecessor = if log == 0 {
+        Predecessor::First
+    } else {
+        Predecessor::Log(LogLength {
+            log: FileNumber(log),
+            len_bytes,
+        })
+    };
+    Ok((version, predecessor))
+}
+
+/// The `u64` at `at`; the caller checked `rec` holds it.
+fn u64_at(rec: &[u8], at: usize) -> u64 {
+    let mut b = [0u8; 8];
+    b.copy_from_slice(&rec[at..at + 8]);
+    u64::from_le_bytes(b)
 }

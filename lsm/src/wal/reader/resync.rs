@@ -7,8 +7,8 @@ use std::path::Path;
 use bytes::Bytes;
 
 use crate::wal::format::{BLOCK_SIZE_BYTES, FragmentType, HEADER_SIZE_BYTES, RecordKind};
-use crate::wal::reader::LogContents;
 use crate::wal::reader::fragment::{Bad, Parsed, marker_value, parse};
+use crate::wal::reader::{LogContents, Predecessor};
 use crate::{Error, Result};
 
 /// What the records after a bad fragment at `bad_pos` say about it.
@@ -142,7 +142,7 @@ pub(super) fn bad_fragment(
     bad: Bad,
     markers: bool,
     torn_at: usize,
-    (records, offsets): (Vec<Bytes>, Vec<u64>),
+    (records, offsets, predecessor, durable_bytes): (Vec<Bytes>, Vec<u64>, Predecessor, u64),
 ) -> Result<LogContents> {
     let ev = evidence_after(data, bad_pos, bad, markers);
     let damaged = if markers {
@@ -164,5 +164,7 @@ pub(super) fn bad_fragment(
         offsets,
         torn_at: Some(torn_at as u64),
         len_bytes: data.len() as u64,
+        predecessor,
+        durable_bytes,
     })
 }

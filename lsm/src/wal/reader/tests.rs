@@ -4,7 +4,8 @@ use std::sync::Arc;
 
 use super::*;
 use crate::wal::format::{
-    FILE_HEADER_LEN, HEADER_SIZE_BYTES, LEN_OFFSET, LOG_VERSION_NO_MARKERS, crc, file_header,
+    FILE_HEADER_LEN, FILE_HEADER_V3_LEN, HEADER_SIZE_BYTES, LEN_OFFSET, LOG_VERSION_NO_MARKERS,
+    crc, file_header,
 };
 use crate::wal::writer::LogWriter;
 
@@ -243,6 +244,73 @@ fn version_1_log_reads_with_the_old_rule() {
     v1[100] ^= 0x40;
     let r = parse_log(&Bytes::from(v1), &path);
     assert!(matches!(r, Err(Error::Corruption { offset, .. }) if offset <= 100));
+}
+
+/// A write-ahead log's header names its predecessor (version 3); a
+/// manifest's (version 2) does not say.
+#[test]
+fn wal_header_names_its_predecessor() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let fs = vfs::OsFs::new();
+    let cases = [
+        (
+            Some(LogLength {
+                log: FileNumber(7),
+                len_bytes: 1234,
+            }),
+            Predecessor::Log(LogLength {
+                log: FileNumber(7),
+                len_bytes: 1234,
+            }),
+        ),
+        (None, Predecessor::First),
+    ];
+    for (i, (claim, want)) in cases.into_iter().enumerate() {
+        let path = dir.path().join(format!("{i}.log"));
+        let mut w = LogWriter::create_wal(&fs, &path, claim).expect("create");
+        w.add_record(b"batch").expect("add");
+        w.sync().expect("sync");
+        let got = read_log(&fs, &path).expect("read");
+        assert_eq!(got.predecessor, want);
+        assert_eq!(got.records.len(), 1);
+        assert_eq!(
+            got.offsets[0],
+            (HEADER_SIZE_BYTES + FILE_HEADER_V3_LEN) as u64
+        );
+    }
+    let (fs, _d, path) = write(&records()[..1]);
+    let got = read_log(&*fs, &path).expect("read");
+    assert_eq!(got.predecessor, Predecessor::Unrecorded);
+}
+
+/// A header whose length does not match its version (a version 3 header
+/// cut to version 2's length, passing its CRC) is corruption.
+#[test]
+fn header_length_must_match_its_version() {
+    let (fs, _d, path) = write(&records()[..1]);
+    let d = bytes_of(&*fs, &path).to_vec();
+    // Rewrite the version-2 header as version 3, keeping its length.
+    let mut v3 = d.clone();
+    v3[HEADER_SIZE_BYTES + 8..HEADER_SIZE_BYTES + 12].copy_from_slice(&3u32.to_le_bytes());
+    let c = crc(
+        1,
+        &v3[HEADER_SIZE_BYTES..HEADER_SIZE_BYTES + FILE_HEADER_LEN],
+    );
+    v3[..4].copy_from_slice(&c.to_le_bytes());
+    let r = parse_log(&Bytes::from(v3), &path);
+    assert!(
+        matches!(
+            r,
+            Err(Error::Corruption {
+                what: "log header length",
+                offset: 0,
+                expected,
+                found,
+                ..
+            }) if expected == FILE_HEADER_V3_LEN as u64 && found == FILE_HEADER_LEN as u64
+        ),
+        "{r:?}"
+    );
 }
 
 #[test]
