@@ -105,6 +105,17 @@ pub enum Error {
         /// Bytes of the stored reference.
         len: usize,
     },
+    /// The object store of [`Options::table_store`](crate::Options::table_store)
+    /// failed a request (a missing table found at open is an
+    /// [`Error::Corruption`] instead, naming the object).
+    #[error("table store {location}: {source}")]
+    TableStore {
+        /// Where the store is ([`objstore::Store::location`]).
+        location: String,
+        /// What the store reported (it names the object).
+        #[source]
+        source: objstore::Error,
+    },
     /// [`Db::checkpoint`](crate::Db::checkpoint) was given a destination
     /// that exists and is not an empty directory; nothing was written.
     #[error("checkpoint destination {} exists and is not an empty directory", path.display())]

@@ -100,6 +100,7 @@ mod read;
 mod recovery;
 mod sstable;
 mod stats;
+mod tables;
 mod varint;
 mod verify;
 mod version;
@@ -117,7 +118,7 @@ pub use inspect::{
 pub use iter::DbIter;
 pub use options::{BlobCode, Options, SyncMode};
 pub use read::Snapshot;
-pub use stats::{LevelStats, Stats};
+pub use stats::{LevelStats, Stats, TableStoreStats};
 pub use verify::{BlobRepairReport, Problem, TableReport, VerifyReport};
 pub(crate) use version::Version;
 

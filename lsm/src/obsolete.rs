@@ -97,10 +97,18 @@ impl Inner {
         let mut deleted = 0;
         let mut gone_tables = Vec::new();
         files.retain(|(n, path)| {
-            if let Some(n) = n {
-                self.cache.evict_table(n.0);
-            }
-            if self.unlink(path) {
+            let gone = match n {
+                // A table: its file or object, and its cached blocks.
+                Some(n) => match self.tables.remove(*n) {
+                    Ok(()) => true,
+                    Err(_) => {
+                        self.note_delete_failure();
+                        false
+                    }
+                },
+                None => self.unlink(path),
+            };
+            if gone {
                 deleted += 1;
                 gone_tables.extend(*n);
                 false

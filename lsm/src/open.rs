@@ -21,6 +21,7 @@ use crate::memtable::Memtable;
 use crate::obsolete::Obsolete;
 use crate::recovery::{self, Access};
 use crate::stats::Counters;
+use crate::tables::TableFiles;
 use crate::version::{NUM_LEVELS, Version};
 use crate::version_set::{ManifestState, NUMBERS_RESERVED_BATCH, VersionSet};
 use crate::wal::writer::LogWriter;
@@ -67,7 +68,14 @@ impl Db {
         }
         let lock = fs.lock(&dir.join("LOCK"))?;
         let cache = Arc::new(BlockCache::new(opts.block_cache_bytes));
-        let mut r = recovery::recover(&fs, &dir, &opts, &cache, Access::Look)?;
+        let tables = Arc::new(TableFiles::new(
+            &fs,
+            &dir,
+            &opts,
+            &cache,
+            Access::ReadWrite,
+        )?);
+        let mut r = recovery::recover(&fs, &dir, &opts, &tables, Access::Look)?;
         // Recovery looked at the blob store read-only; now that the open
         // goes ahead, it may write (and finish interrupted blob writes).
         drop(r.blobs.take());
@@ -143,13 +151,17 @@ impl Db {
         };
         obsolete.logs_below(log_number);
         for (name, kind) in &r.names {
-            let number = match *kind {
-                FileKind::Manifest(n) if n != manifest_number => None,
-                FileKind::Table(n) if r.tables_deleted.contains(&n) => Some(n),
-                FileKind::Temp => None,
+            match *kind {
+                FileKind::Manifest(n) if n != manifest_number => {}
+                FileKind::Temp => {}
                 _ => continue,
-            };
-            obsolete.files.push((number, dir.join(name)));
+            }
+            obsolete.files.push((None, dir.join(name)));
+        }
+        // Tables (files, or objects in the table store) recorded as dropped
+        // or never named below the numbers handed out.
+        for &n in &r.tables_deleted {
+            obsolete.files.push((Some(n), tables.path(n)));
         }
         let replayed_logs: Vec<Arc<dyn vfs::File>> = if r.mem.is_empty() {
             Vec::new()
@@ -190,7 +202,7 @@ impl Db {
             fs,
             dir,
             opts,
-            cache,
+            tables,
             mem: r.mem,
             version: r.version,
             last_seq: r.last_seq,
@@ -244,7 +256,8 @@ impl Db {
             None
         };
         let cache = Arc::new(BlockCache::new(opts.block_cache_bytes));
-        let r = recovery::recover(&fs, &dir, &opts, &cache, Access::ReadOnly)?;
+        let tables = Arc::new(TableFiles::new(&fs, &dir, &opts, &cache, Access::ReadOnly)?);
+        let r = recovery::recover(&fs, &dir, &opts, &tables, Access::ReadOnly)?;
         // The write side is never used (every write path returns
         // `Error::ReadOnly` first), but `Inner` holds one: its log and
         // manifest writers live in a private in-memory file system.
@@ -272,7 +285,7 @@ impl Db {
             fs,
             dir,
             opts,
-            cache,
+            tables,
             mem: r.mem,
             version: r.version,
             last_seq: r.last_seq,
@@ -295,7 +308,7 @@ impl Db {
             fs: s.fs,
             dir: s.dir,
             opts: s.opts,
-            cache: s.cache,
+            tables: s.tables,
             sv: RwLock::new(Arc::new(SuperVersion {
                 mem: Arc::new(s.mem),
                 imm: Vec::new(),
@@ -347,7 +360,7 @@ struct Start {
     fs: Arc<dyn vfs::Fs>,
     dir: PathBuf,
     opts: Options,
-    cache: Arc<BlockCache>,
+    tables: Arc<TableFiles>,
     mem: Memtable,
     version: Version,
     last_seq: SeqNo,
