@@ -195,6 +195,22 @@ fn run(ops: Vec<Op>, opts: larder_lsm::Options) {
         stats.blob_files == 0 || stats.blob_live_bytes > 0,
         "{stats:?}"
     );
+    // Tables on a store: the store holds exactly the tables of the tree
+    // (none leaked, none missing), and the directory holds none.
+    if let Some(store) = &opts.table_store {
+        let objects = store.list("tables/").expect("list").len();
+        let tables: usize = stats.levels.iter().map(|l| l.files).sum();
+        assert_eq!(objects, tables, "{stats:?}");
+        assert_eq!(common::table_files_on_disk(&*fs, "/db"), 0);
+    }
+}
+
+/// Options whose tables live on a fresh in-memory object store.
+fn on_store(opts: larder_lsm::Options) -> larder_lsm::Options {
+    larder_lsm::Options {
+        table_store: Some(Arc::new(objstore::MemStore::new())),
+        ..opts
+    }
 }
 
 proptest! {
@@ -203,6 +219,33 @@ proptest! {
     #[test]
     fn db_matches_btreemap_model(ops in prop::collection::vec(op(), 1..400)) {
         run(ops, common::tiny_options());
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    /// The same body, tables on an object store.
+    #[test]
+    fn db_with_tables_on_a_store_matches_btreemap_model(ops in prop::collection::vec(op(), 1..400)) {
+        run(ops, on_store(common::tiny_options()));
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+
+    /// Tables on a store, blocks through a disk cache too small to hold
+    /// them all and a tiny memory cache, values half in blobs.
+    #[test]
+    fn db_with_tables_on_a_store_and_a_disk_cache_matches_btreemap_model(ops in prop::collection::vec(op(), 1..400)) {
+        run(ops, larder_lsm::Options {
+            table_cache_dir: Some("/cache".into()),
+            table_cache_dir_bytes_max: 4096,
+            block_cache_bytes: 2048,
+            blob_threshold_bytes: Some(40),
+            ..on_store(common::tiny_options())
+        });
     }
 }
 
