@@ -97,6 +97,7 @@ mod open;
 mod options;
 mod probe;
 mod read;
+mod reader;
 mod recovery;
 mod sstable;
 mod stats;
@@ -118,7 +119,9 @@ pub use inspect::{
 pub use iter::DbIter;
 pub use options::{BlobCode, Options, SyncMode};
 pub use read::Snapshot;
+pub use reader::Reader;
 pub use stats::{LevelStats, Stats, TableStoreStats};
+pub use tables::scoped_store;
 pub use verify::{BlobRepairReport, Problem, TableReport, VerifyReport};
 pub(crate) use version::Version;
 

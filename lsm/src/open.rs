@@ -22,6 +22,7 @@ use crate::obsolete::Obsolete;
 use crate::recovery::{self, Access};
 use crate::stats::Counters;
 use crate::tables::TableFiles;
+use crate::tables::published::{Published, Publisher};
 use crate::version::{NUM_LEVELS, Version};
 use crate::version_set::{ManifestState, NUMBERS_RESERVED_BATCH, VersionSet};
 use crate::wal::writer::LogWriter;
@@ -185,6 +186,13 @@ impl Db {
             log_name_durable: true,
             pacer: crate::commit::Pacer::default(),
         };
+        // 4. With `publish_manifest`: claim the published manifest (an
+        // epoch above every earlier writer's), fencing out the writer that
+        // held it.
+        let publisher = match (opts.publish_manifest, tables.remote()) {
+            (true, Some(io)) => Some(Publisher::claim(io, &r.version, r.last_seq.0)?),
+            _ => None,
+        };
         let manifest = ManifestState {
             log: mlog,
             broken: false,
@@ -197,6 +205,7 @@ impl Db {
                 .filter(|s| s.log >= log_number)
                 .map(|s| (s.log, s.len_bytes))
                 .collect(),
+            publisher,
         };
         Db::start(Start {
             fs,
@@ -280,6 +289,7 @@ impl Db {
             cursor: vec![Vec::new(); NUM_LEVELS],
             blobs: r.blob_files,
             log_lengths: BTreeMap::new(),
+            publisher: None,
         };
         Db::start(Start {
             fs,
@@ -296,6 +306,84 @@ impl Db {
             blobs: r.blobs,
             access: Access::ReadOnly,
             lock,
+            obsolete: Obsolete::default(),
+        })
+    }
+
+    /// A read-only handle on the state a writer published on `store`
+    /// ([`Reader`](crate::Reader)): the tables `published` names, no
+    /// memtable, nothing local (its log and manifest writers live in a
+    /// private in-memory file system and are never used).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Corruption`](crate::Error::Corruption) naming a table
+    /// object that is missing or fails its checks, or tables of a level
+    /// that overlap; a failed request.
+    pub(crate) fn open_published(
+        store: Arc<dyn objstore::Store>,
+        opts: &Options,
+        published: &Published,
+        manifest_path: &Path,
+    ) -> Result<Db> {
+        let opts = Options {
+            table_store: Some(store),
+            blob_threshold_bytes: None,
+            ..opts.clone()
+        };
+        opts.validate()?;
+        let scratch: Arc<dyn vfs::Fs> = Arc::new(vfs::MemFs::new());
+        let dir = PathBuf::from("/reader");
+        let cache = Arc::new(BlockCache::new(opts.block_cache_bytes));
+        let tables = Arc::new(TableFiles::new(
+            &scratch,
+            &dir,
+            &opts,
+            &cache,
+            Access::ReadOnly,
+        )?);
+        let mut version = Version::default();
+        for &(level, n, size) in &published.tables {
+            let t = tables.open(n, Some(size))?;
+            version.levels[usize::from(level)].push(Arc::new(t));
+        }
+        crate::version_set::sort_version(&mut version);
+        crate::version_set::check_levels(&version, manifest_path, |_| 0)?;
+        let log = LogWriter::create(&*scratch, Path::new("/read-only.log"))?;
+        let mlog = LogWriter::create(&*scratch, Path::new("/read-only.manifest"))?;
+        let write = WriteState {
+            log,
+            log_number: FileNumber(0),
+            encode_buf: Vec::new(),
+            old_logs_unsynced: Vec::new(),
+            replayed_logs_unsynced: Vec::new(),
+            log_name_durable: true,
+            pacer: crate::commit::Pacer::default(),
+        };
+        let manifest = ManifestState {
+            log: mlog,
+            broken: true,
+            log_number: FileNumber(0),
+            cursor: vec![Vec::new(); NUM_LEVELS],
+            blobs: crate::blob::BlobFiles::default(),
+            log_lengths: BTreeMap::new(),
+            publisher: None,
+        };
+        Db::start(Start {
+            fs: scratch,
+            dir,
+            opts,
+            tables,
+            mem: Memtable::new(),
+            version,
+            last_seq: SeqNo(published.last_seq),
+            next_file: 0,
+            reserved: 0,
+            write,
+            manifest,
+            blobs: None,
+            access: Access::ReadOnly,
+            lock: None,
             obsolete: Obsolete::default(),
         })
     }

@@ -117,6 +117,15 @@ pub struct Options {
     /// Bytes the disk cache holds at most; the oldest entries go first.
     /// Default 1 GiB.
     pub table_cache_dir_bytes_max: u64,
+    /// With [`Options::table_store`]: after every manifest edit, publish
+    /// the tables of each level in the store as a new object
+    /// `manifest/NNNNNNNNNNNNNNNNNNNN`, created with a conditional put, so
+    /// that [`Reader`](crate::Reader)s on other machines can follow the
+    /// writer, and so that of two writers publishing to one store the one
+    /// that opened last wins: the other gets [`Error::Fenced`](crate::Error::Fenced)
+    /// at its next flush or compaction and stops. The local manifest stays
+    /// the writer's recovery record. Default false.
+    pub publish_manifest: bool,
 }
 
 /// The Reed-Solomon code of the blob store: each blob is cut into
@@ -177,6 +186,7 @@ impl Default for Options {
             table_store: None,
             table_cache_dir: None,
             table_cache_dir_bytes_max: 1 << 30,
+            publish_manifest: false,
         }
     }
 }
@@ -230,6 +240,11 @@ impl Options {
             return Err(InvalidOption(
                 "blob_dirs must hold data_shards + parity_shards directories (or be empty with \
                  BlobCode::SINGLE)",
+            ));
+        }
+        if self.publish_manifest && self.table_store.is_none() {
+            return Err(InvalidOption(
+                "publish_manifest publishes to the table_store: set both",
             ));
         }
         if self.table_cache_dir.is_some() && self.table_store.is_none() {

@@ -6,6 +6,9 @@
 //! - `remote.rs`: requests to the store, counted, and block reads through
 //!   the disk cache.
 //! - `disk_cache.rs`: the optional local directory of table blocks.
+//! - `published.rs`: the manifest a writer publishes on the store for
+//!   readers elsewhere, and writer fencing.
+//! - `scoped.rs`: a store seen through a name prefix.
 //!
 //! A remote table is built in memory and uploaded whole by one
 //! `put(Overwrite)` (its name is fresh, so a retried upload is harmless),
@@ -16,7 +19,11 @@
 //! [`Options::table_store`]: crate::Options::table_store
 
 pub(crate) mod disk_cache;
+pub(crate) mod published;
 pub(crate) mod remote;
+mod scoped;
+
+pub use scoped::scoped_store;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

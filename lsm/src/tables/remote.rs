@@ -196,6 +196,25 @@ impl RemoteIo {
             .map_err(|e| self.error(e))
     }
 
+    /// Creates `name` only if no object has the name (`If-None-Match: *`).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::ReadOnly`] on a read-only handle; [`Error::TableStore`]
+    /// with [`objstore::Error::Precondition`] if the name is taken.
+    pub(crate) fn create(&self, name: &str, data: Bytes) -> Result<()> {
+        if !self.writable {
+            return Err(Error::ReadOnly);
+        }
+        let c = &self.counters;
+        c.puts.fetch_add(1, Ordering::Relaxed);
+        c.put_bytes.fetch_add(data.len() as u64, Ordering::Relaxed);
+        self.store
+            .put(name, data, PutMode::Create)
+            .map(|_| ())
+            .map_err(|e| self.error(e))
+    }
+
     /// Deletes `name` (a missing object counts as deleted).
     ///
     /// # Errors
