@@ -107,6 +107,14 @@ fn tables_live_only_on_the_store_and_read_back() {
     assert!(after.cache_hit_rate() > 0.0);
     let report = db.verify().expect("verify");
     assert!(report.is_clean(), "{report:?}");
+    // `describe` says where each table lives.
+    let d = db.describe().expect("describe");
+    let tables: Vec<_> = d.levels.iter().flat_map(|l| &l.tables).collect();
+    assert!(!tables.is_empty());
+    for t in tables {
+        let at = t.location.to_string_lossy().into_owned();
+        assert!(at.ends_with(&format!("tables/{}", t.name)), "{at}");
+    }
 }
 
 #[test]
