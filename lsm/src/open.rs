@@ -28,6 +28,10 @@ use crate::version_set::{ManifestState, NUMBERS_RESERVED_BATCH, VersionSet};
 use crate::wal::writer::LogWriter;
 use crate::{Options, Result, SyncMode};
 
+/// File numbers a writer with `publish_manifest` skips at open (see
+/// `Db::open_with_fs`).
+const FENCE_NUMBER_JUMP: u64 = 1 << 20;
+
 impl Db {
     /// Opens (or creates) the database in `dir` on the real disk.
     ///
@@ -86,6 +90,15 @@ impl Db {
         // live one and its logs stay until it is flushed in the ordinary
         // way: an open writes no table.
         let mut next_file = r.next_file;
+        if opts.publish_manifest {
+            // A writer this open fences out numbers its tables from the
+            // same counter until it learns it is fenced (at its next
+            // publication, after one flush or compaction at most): this
+            // open's numbers start far above anything it can reach, so
+            // neither writer's conditional create ever finds the other's
+            // table. The skipped numbers are recorded as handed out.
+            next_file = FileNumber(next_file.0.saturating_add(FENCE_NUMBER_JUMP));
+        }
         let mut new_number = || {
             let n = next_file;
             next_file = next_file.next();

@@ -202,6 +202,16 @@ fn run(ops: Vec<Op>, opts: larder_lsm::Options) {
         let tables: usize = stats.levels.iter().map(|l| l.files).sum();
         assert_eq!(objects, tables, "{stats:?}");
         assert_eq!(common::table_files_on_disk(&*fs, "/db"), 0);
+        // Published: a reader elsewhere sees everything once it is flushed.
+        if opts.publish_manifest {
+            d.flush().expect("flush");
+            let reader = larder_lsm::Reader::open(Arc::clone(store), "").expect("reader");
+            common::assert_same(
+                &common::collect(reader.range::<&[u8], _>(..)),
+                &all,
+                "reader",
+            );
+        }
     }
 }
 
@@ -236,14 +246,15 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
 
     /// Tables on a store, blocks through a disk cache too small to hold
-    /// them all and a tiny memory cache, values half in blobs.
+    /// them all and a tiny memory cache, the manifest published (and read
+    /// back by a `Reader` at the end).
     #[test]
     fn db_with_tables_on_a_store_and_a_disk_cache_matches_btreemap_model(ops in prop::collection::vec(op(), 1..400)) {
         run(ops, larder_lsm::Options {
             table_cache_dir: Some("/cache".into()),
             table_cache_dir_bytes_max: 4096,
             block_cache_bytes: 2048,
-            blob_threshold_bytes: Some(40),
+            publish_manifest: true,
             ..on_store(common::tiny_options())
         });
     }

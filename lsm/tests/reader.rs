@@ -135,3 +135,47 @@ fn the_writer_that_opened_last_wins_and_the_other_is_fenced() {
     drop(first);
     second.close().expect("close");
 }
+
+#[test]
+fn a_fenced_writer_never_replaces_a_table_of_the_new_one() {
+    let store: Arc<dyn Store> = Arc::new(MemStore::new());
+    let fs: Arc<dyn vfs::Fs> = Arc::new(vfs::MemFs::new());
+    let zombie =
+        Db::open_with_fs(Arc::clone(&fs), "/db", writer_options(Arc::clone(&store))).expect("open");
+    zombie.put("a", "1").expect("put");
+    zombie.flush().expect("flush");
+    // Another writer's tables at every number the zombie may use next.
+    let newest = store
+        .list("tables/")
+        .expect("list")
+        .iter()
+        .filter_map(|m| {
+            m.name
+                .strip_prefix("tables/")?
+                .strip_suffix(".sst")?
+                .parse::<u64>()
+                .ok()
+        })
+        .max()
+        .expect("a table");
+    for n in newest + 1..newest + 200 {
+        store
+            .put(
+                &format!("tables/{n:06}.sst"),
+                bytes::Bytes::from_static(b"theirs"),
+                objstore::PutMode::Create,
+            )
+            .expect("put");
+    }
+    zombie.put("b", "2").expect("put");
+    let err = zombie.flush().expect_err("fenced");
+    assert!(
+        matches!(&err, Error::Fenced { reason, .. } if reason.contains("table"))
+            || matches!(&err, Error::Closed { reason: Some(r) } if r.contains("fenced")),
+        "{err:?}"
+    );
+    for n in newest + 1..newest + 200 {
+        let (b, _) = store.get(&format!("tables/{n:06}.sst")).expect("get");
+        assert_eq!(&b[..], b"theirs");
+    }
+}

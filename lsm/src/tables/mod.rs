@@ -209,7 +209,7 @@ impl TableFiles {
         match (&self.remote, bytes) {
             (Some(r), Some(bytes)) => {
                 debug_assert_eq!(bytes.len() as u64, size_bytes);
-                r.put(&object_name(n), bytes.clone())?;
+                r.put_table(&object_name(n), bytes.clone())?;
                 Table::from_uploaded(r, &object_name(n), n, bytes, &self.cache)
             }
             _ => self.open(n, Some(size_bytes)),

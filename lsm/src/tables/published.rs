@@ -235,6 +235,7 @@ impl Publisher {
         };
         let mut p = Publisher { next, epoch };
         p.publish(io, v, last_seq)?;
+        io.set_epoch(epoch);
         Ok(p)
     }
 

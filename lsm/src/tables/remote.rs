@@ -50,6 +50,14 @@ pub(crate) struct RemoteIo {
     /// Whether this handle may write (put, delete): never for a read-only
     /// open.
     writable: bool,
+    /// With [`Options::publish_manifest`]: tables are created with
+    /// `If-None-Match: *`, so a writer another one fenced out can never
+    /// replace a table of the new writer (which numbers its tables from
+    /// its own counter).
+    create_tables: bool,
+    /// The writer's epoch once it claimed the published manifest (0
+    /// before, or without publishing), for [`Error::Fenced`].
+    epoch: AtomicU64,
     pub(crate) counters: RemoteCounters,
     disk: Option<DiskCache>,
 }
@@ -79,6 +87,8 @@ impl RemoteIo {
             location: store.location(),
             store,
             writable,
+            create_tables: opts.publish_manifest,
+            epoch: AtomicU64::new(0),
             counters: RemoteCounters::default(),
             disk,
         })
@@ -194,6 +204,35 @@ impl RemoteIo {
             .put(name, data, PutMode::Overwrite)
             .map(|_| ())
             .map_err(|e| self.error(e))
+    }
+
+    /// Uploads table object `name`: [`RemoteIo::put`], or with
+    /// `publish_manifest` [`RemoteIo::create`], where a name already taken
+    /// means another writer claimed the store: [`Error::Fenced`].
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Fenced`]; as [`RemoteIo::put`].
+    pub(crate) fn put_table(&self, name: &str, data: Bytes) -> Result<()> {
+        if !self.create_tables {
+            return self.put(name, data);
+        }
+        match self.create(name, data) {
+            Err(Error::TableStore {
+                location,
+                source: objstore::Error::Precondition { reason, .. },
+            }) => Err(Error::Fenced {
+                location,
+                epoch: self.epoch.load(Ordering::Relaxed),
+                reason: format!("table {name} was created by another writer ({reason})"),
+            }),
+            r => r,
+        }
+    }
+
+    /// Records the epoch this writer claimed.
+    pub(crate) fn set_epoch(&self, epoch: u64) {
+        self.epoch.store(epoch, Ordering::Relaxed);
     }
 
     /// Creates `name` only if no object has the name (`If-None-Match: *`).
