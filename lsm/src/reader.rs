@@ -9,11 +9,11 @@
 //! moves it to the newest one. Writes still in the writer's memtable and
 //! local log are not visible (the log stays on the writer's disk).
 //!
-//! The writer deletes a table object once no local reader holds it and
-//! no manifest it publishes names it; a remote reader still on an older
-//! manifest then finds the object gone: [`Reader::get`] refreshes and
-//! tries once more, and a scan that fails so is for the caller to retry
-//! after [`Reader::refresh`].
+//! The writer keeps every table the five newest published manifests name,
+//! so a reader reads whole until the writer has published four more
+//! times since its view; past that it may find a table gone:
+//! [`Reader::get`] refreshes and tries once more, and a scan that fails so
+//! is for the caller to retry after [`Reader::refresh`].
 //!
 //! # Concurrency
 //!

@@ -200,11 +200,21 @@ fn run(ops: Vec<Op>, opts: larder_lsm::Options) {
     if let Some(store) = &opts.table_store {
         let objects = store.list("tables/").expect("list").len();
         let tables: usize = stats.levels.iter().map(|l| l.files).sum();
-        assert_eq!(objects, tables, "{stats:?}");
+        if opts.publish_manifest {
+            // Tables the last few published manifests name stay for the
+            // readers elsewhere that may read them.
+            assert!(objects >= tables, "{stats:?}");
+        } else {
+            assert_eq!(objects, tables, "{stats:?}");
+        }
         assert_eq!(common::table_files_on_disk(&*fs, "/db"), 0);
         // Published: a reader elsewhere sees everything once it is flushed.
         if opts.publish_manifest {
             d.flush().expect("flush");
+            // The flush may start a compaction, which deletes the tables it
+            // replaced once it has published: a reader opened on the
+            // manifest before would find them gone.
+            d.wait_idle().expect("idle");
             let reader = larder_lsm::Reader::open(Arc::clone(store), "").expect("reader");
             common::assert_same(
                 &common::collect(reader.range::<&[u8], _>(..)),

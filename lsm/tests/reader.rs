@@ -179,3 +179,54 @@ fn a_fenced_writer_never_replaces_a_table_of_the_new_one() {
         assert_eq!(&b[..], b"theirs");
     }
 }
+
+#[test]
+fn a_reader_keeps_reading_tables_the_writer_compacted_away() {
+    let store: Arc<dyn Store> = Arc::new(MemStore::new());
+    let fs: Arc<dyn vfs::Fs> = Arc::new(vfs::MemFs::new());
+    let opts = Options {
+        // Only the two flushes below and the L0 compaction the second one
+        // starts publish.
+        write_buffer_size_bytes: 1 << 20,
+        l0_compaction_trigger: 2,
+        l0_slowdown_trigger: 1000,
+        l0_stop_trigger: 1000,
+        ..writer_options(Arc::clone(&store))
+    };
+    let db = Db::open_with_fs(fs, "/db", opts).expect("open");
+    for i in 0..200 {
+        db.put(key(i), "old").expect("put");
+    }
+    db.flush().expect("flush");
+    let reader = Reader::open(Arc::clone(&store), "").expect("reader");
+    let before = common::collect(reader.range::<&[u8], _>(..));
+    assert_eq!(before.len(), 200);
+    for i in 0..200 {
+        db.put(key(i), "new").expect("put");
+    }
+    db.flush().expect("flush");
+    db.wait_idle().expect("idle");
+    assert_eq!(db.stats().levels[0].files, 0, "L0 compacted");
+    let newest = store
+        .list("manifest/")
+        .expect("list")
+        .iter()
+        .filter_map(|m| m.name.strip_prefix("manifest/")?.parse::<u64>().ok())
+        .max()
+        .expect("published");
+    assert!(newest - reader.manifest_number() <= 4, "{newest}");
+    let live: usize = db.stats().levels.iter().map(|l| l.files).sum();
+    assert!(
+        store.list("tables/").expect("list").len() > live,
+        "the replaced tables are kept"
+    );
+    // The tables the reader's manifest names were replaced, and are kept
+    // for it: its view still reads whole, without a refresh.
+    assert_eq!(common::collect(reader.range::<&[u8], _>(..)), before);
+    assert!(reader.refresh().expect("refresh"));
+    assert_eq!(
+        reader.get(key(3).as_bytes()).expect("get").as_deref(),
+        Some(&b"new"[..])
+    );
+    db.close().expect("close");
+}

@@ -13,6 +13,7 @@
 //! writer's own recovery record. Layout in `FORMAT.md`, "Published
 //! manifest".
 
+use std::collections::{HashSet, VecDeque};
 use std::path::Path;
 
 use bytes::Bytes;
@@ -26,7 +27,8 @@ use crate::{Error, Result};
 /// The prefix of every published manifest's name.
 pub(crate) const PREFIX: &str = "manifest/";
 /// Published manifests kept behind the newest (older ones are deleted):
-/// a reader that opened one of them still finds it if it looks again.
+/// a reader that opened one of them still finds it, and the tables it
+/// names, which the writer keeps as long as one of these names them.
 const KEEP: u64 = 4;
 
 /// Magic of a published manifest ("lsm-pub\0").
@@ -217,6 +219,8 @@ pub(crate) fn latest(io: &RemoteIo) -> Result<Option<(u64, Published)>> {
 pub(crate) struct Publisher {
     next: u64,
     epoch: u64,
+    /// The tables of the newest `KEEP + 1` publications, newest last.
+    recent: VecDeque<HashSet<FileNumber>>,
 }
 
 impl Publisher {
@@ -233,7 +237,11 @@ impl Publisher {
             Some((n, p)) => (n + 1, p.epoch + 1),
             None => (1, 1),
         };
-        let mut p = Publisher { next, epoch };
+        let mut p = Publisher {
+            next,
+            epoch,
+            recent: VecDeque::new(),
+        };
         p.publish(io, v, last_seq)?;
         io.set_epoch(epoch);
         Ok(p)
@@ -247,7 +255,8 @@ impl Publisher {
     /// [`Error::Fenced`] if the number is taken: another writer claimed
     /// the store; a failed request.
     pub(crate) fn publish(&mut self, io: &RemoteIo, v: &Version, last_seq: u64) -> Result<()> {
-        let body = Published::of(v, last_seq, self.epoch).encode();
+        let published = Published::of(v, last_seq, self.epoch);
+        let body = published.encode();
         let n = self.next;
         match io.create(&name(n), Bytes::from(body)) {
             Ok(()) => {}
@@ -267,10 +276,21 @@ impl Publisher {
             Err(e) => return Err(e),
         }
         self.next = n + 1;
+        self.recent
+            .push_back(published.tables.iter().map(|t| t.1).collect());
+        while self.recent.len() as u64 > KEEP + 1 {
+            self.recent.pop_front();
+        }
         if let Some(old) = n.checked_sub(KEEP + 1).filter(|&o| o > 0) {
             let _ = io.delete(&name(old));
         }
         Ok(())
+    }
+
+    /// Every table a kept publication names: a reader may still read it,
+    /// so the writer keeps it even once its own versions dropped it.
+    pub(crate) fn held(&self) -> HashSet<FileNumber> {
+        self.recent.iter().flatten().copied().collect()
     }
 }
 
