@@ -24,7 +24,10 @@
 //! The fill also prints the seconds spent in puts slower than 1 ms (the
 //! report's write-stall figure). `SCALE_MEMTABLES=3` sets
 //! `max_write_buffer_number` (default 2), for A/B runs of the memtables a
-//! fill may hold while a flush runs.
+//! fill may hold while a flush runs. `SCALE_TABLE_STORE=mem` puts the tables
+//! on an in-memory object store (`Options::table_store`, no added
+//! latency) and prints, after each read phase, the store's requests and
+//! bytes per operation and the block caches' hit rate.
 
 #![allow(clippy::print_stdout, reason = "the example reports its measurements")]
 
@@ -124,14 +127,41 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             tmp.path().to_path_buf()
         }
     };
-    let mut opts = larder_lsm::Options::default();
-    if let Some(m) = std::env::var("SCALE_MEMTABLES")
-        .ok()
-        .and_then(|s| s.parse().ok())
-    {
-        opts.max_write_buffer_number = m;
-    }
-    let db = larder_lsm::Db::open(&dir, opts)?;
+    let table_store: Option<std::sync::Arc<dyn objstore::Store>> =
+        match std::env::var("SCALE_TABLE_STORE").as_deref() {
+            Ok("mem") => Some(std::sync::Arc::new(objstore::MemStore::new())),
+            _ => None,
+        };
+    let db = larder_lsm::Db::open(
+        &dir,
+        larder_lsm::Options {
+            table_store,
+            max_write_buffer_number: std::env::var("SCALE_MEMTABLES")
+                .ok()
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(larder_lsm::Options::default().max_write_buffer_number),
+            ..larder_lsm::Options::default()
+        },
+    )?;
+    let mut store_before = db.stats().table_store;
+    let mut store_line = |db: &larder_lsm::Db, ops: u64| {
+        let now = db.stats().table_store;
+        if now == larder_lsm::TableStoreStats::default() {
+            return;
+        }
+        let per = |a: u64, b: u64| (a - b) as f64 / ops.max(1) as f64;
+        let hits = (now.memory_cache_hits - store_before.memory_cache_hits)
+            + (now.disk_cache_hits - store_before.disk_cache_hits);
+        let lookups = (now.memory_cache_hits + now.memory_cache_misses)
+            - (store_before.memory_cache_hits + store_before.memory_cache_misses);
+        println!(
+            "  store: {:.3} reads/op, {:.0} bytes/op, block cache hit rate {:.3}",
+            per(now.reads, store_before.reads),
+            per(now.read_bytes, store_before.read_bytes),
+            hits as f64 / lookups.max(1) as f64
+        );
+        store_before = now;
+    };
     let mut value = vec![0u8; value_bytes];
     // Half-compressible values, as db_bench's: random bytes, then zeros.
     for (j, b) in value.iter_mut().enumerate().take(value_bytes / 2) {
@@ -190,6 +220,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             (write_bytes() - w0) as f64 / loaded as f64,
             db.stats().write_amplification
         );
+        store_line(&db, n);
     }
     let reads = (n / 10).max(1);
     if on("readrandom") {
@@ -204,6 +235,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             assert!(v.is_some(), "key missing");
         }
         report("readrandom", reads, t.elapsed(), &mut lat, cpu0);
+        store_line(&db, reads);
     }
     if on("readmissing") {
         let mut lat = Lat::with_capacity(reads as usize);
@@ -220,6 +252,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             assert!(v.is_none(), "absent key found");
         }
         report("readmissing", reads, t.elapsed(), &mut lat, cpu0);
+        store_line(&db, reads);
     }
     if on("readseq") {
         let mut lat = Lat::with_capacity(1);
@@ -239,6 +272,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             count as f64 / d.as_secs_f64(),
             (cpu_seconds(true) - cpu0) * 1e6 / count as f64
         );
+        store_line(&db, count);
     }
     if on("seekrandom") {
         let mut lat = Lat::with_capacity(seeks as usize);
@@ -252,6 +286,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             assert!(got > 0);
         }
         report("seek+scan100", seeks, t.elapsed(), &mut lat, cpu0);
+        store_line(&db, seeks);
     }
     if on("shortscan") {
         let mut lat = Lat::with_capacity(seeks as usize);
@@ -266,6 +301,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             assert!(got > 0);
         }
         report("shortscan", seeks, t.elapsed(), &mut lat, cpu0);
+        store_line(&db, seeks);
     }
     println!("{:?}", db.stats());
     db.close()?;

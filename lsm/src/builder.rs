@@ -5,17 +5,16 @@
 //! table: an open keeps the replayed memtable and flushes it later in the
 //! ordinary way.)
 
-use std::path::Path;
 use std::sync::Arc;
 
 use crate::blob::{BlobUse, RefCounter, Separator};
-use crate::cache::BlockCache;
 use crate::compaction::job::Output;
 use crate::key::InternalKey;
-use crate::manifest::{self, FileNumber};
+use crate::manifest::FileNumber;
 use crate::memtable::Entry;
 use crate::sstable::reader::Table;
 use crate::sstable::writer::{TableOptions, TableWriter};
+use crate::tables::TableFiles;
 use crate::{Options, Result};
 
 /// Options of a table written to `level`.
@@ -38,21 +37,19 @@ pub(crate) struct TableBuilder {
 }
 
 impl TableBuilder {
-    /// Creates table file `number` in `dir`.
+    /// Creates table `number` where `tables` keep tables.
     ///
     /// # Errors
     ///
     /// The file cannot be created.
     pub(crate) fn create(
-        fs: &dyn vfs::Fs,
-        dir: &Path,
+        tables: &TableFiles,
         number: FileNumber,
         opts: TableOptions,
     ) -> Result<TableBuilder> {
-        let path = dir.join(manifest::table_name(number));
         Ok(TableBuilder {
             number,
-            writer: TableWriter::create(fs, &path, opts)?,
+            writer: tables.create(number, opts)?,
             refs: RefCounter::default(),
         })
     }
@@ -77,28 +74,28 @@ impl TableBuilder {
         self.writer.entries()
     }
 
-    /// Writes the index, filter, properties and footer, and syncs: returns
-    /// the table's number, size and blob uses.
+    /// Writes the index, filter, properties and footer, and syncs (or
+    /// uploads the table whole): returns the table, open, with its size
+    /// and blob uses.
     ///
     /// # Errors
     ///
-    /// A failed write or sync.
-    pub(crate) fn finish(self) -> Result<Output> {
-        let (size_bytes, _) = self.writer.finish()?;
+    /// A failed write, sync or upload.
+    pub(crate) fn finish(self, tables: &TableFiles) -> Result<Output> {
+        let table = tables.finish(self.number, self.writer)?;
         Ok(Output {
             number: self.number,
-            size_bytes,
+            size_bytes: table.size_bytes(),
             blob_uses: self.refs.into_uses(),
+            table: Arc::new(table),
         })
     }
 }
 
 /// Where and how [`write_table`] writes.
 pub(crate) struct TableEnv<'a> {
-    pub(crate) fs: &'a dyn vfs::Fs,
-    pub(crate) dir: &'a Path,
+    pub(crate) tables: &'a TableFiles,
     pub(crate) table_opts: TableOptions,
-    pub(crate) cache: &'a Arc<BlockCache>,
     /// Hands out the table's file number (reserved in the manifest).
     pub(crate) new_file_number: &'a dyn Fn() -> Result<FileNumber>,
 }
@@ -126,27 +123,26 @@ pub(crate) fn write_table(
     mut separator: Option<&mut Separator<'_>>,
 ) -> Result<Option<Built>> {
     let n = (env.new_file_number)()?;
-    let mut b = TableBuilder::create(env.fs, env.dir, n, env.table_opts)?;
+    let mut b = TableBuilder::create(env.tables, n, env.table_opts)?;
     for (mut k, mut v) in entries {
         if let Some(s) = separator.as_deref_mut() {
             s.apply(&mut k, &mut v)?;
         }
         b.add(&k, &v)?;
     }
-    let path = env.dir.join(manifest::table_name(n));
     if b.entries() == 0 {
         drop(b);
-        env.fs.remove_file(&path)?;
+        env.tables.discard(n)?;
         return Ok(None);
     }
     let Output {
         size_bytes,
         blob_uses,
+        table,
         ..
-    } = b.finish()?;
-    let table = Table::open(env.fs, &path, n, Arc::clone(env.cache))?;
+    } = b.finish(env.tables)?;
     Ok(Some(Built {
-        table: Arc::new(table),
+        table,
         size_bytes,
         blob_uses,
     }))

@@ -96,6 +96,13 @@ impl Db {
         if self.is_read_only() {
             return Err(Error::ReadOnly);
         }
+        if self.inner().tables.is_remote() {
+            // The copy would name objects of the source's store, and its
+            // compactions would delete them under the source.
+            return Err(Error::InvalidOption(
+                "checkpoint needs local tables (no table_store)",
+            ));
+        }
         let (fs, blob_dirs_default) = self.checkpoint_env();
         if !blob_dirs_default {
             // Opened with the same options, the copy would share the

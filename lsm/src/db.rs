@@ -58,7 +58,6 @@ use parking_lot::{Condvar, Mutex, RwLock};
 
 use crate::background::BgState;
 use crate::batch::WriteBatch;
-use crate::cache::BlockCache;
 use crate::commit::{CommitQueue, WriteState};
 use crate::iter::DbIter;
 use crate::key::SeqNo;
@@ -94,7 +93,8 @@ pub(crate) struct Inner {
     pub(crate) fs: Arc<dyn vfs::Fs>,
     pub(crate) dir: PathBuf,
     pub(crate) opts: Options,
-    pub(crate) cache: Arc<BlockCache>,
+    /// Where tables live: the directory, or the table store.
+    pub(crate) tables: Arc<crate::tables::TableFiles>,
     /// The current super version.
     pub(crate) sv: RwLock<Arc<SuperVersion>>,
     /// The last sequence number published (readers see up to it).

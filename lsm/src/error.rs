@@ -105,6 +105,30 @@ pub enum Error {
         /// Bytes of the stored reference.
         len: usize,
     },
+    /// The object store of [`Options::table_store`](crate::Options::table_store)
+    /// failed a request (a missing table found at open is an
+    /// [`Error::Corruption`] instead, naming the object).
+    #[error("table store {location}: {source}")]
+    TableStore {
+        /// Where the store is ([`objstore::Store::location`]).
+        location: String,
+        /// What the store reported (it names the object).
+        #[source]
+        source: objstore::Error,
+    },
+    /// Another writer claimed the store this writer publishes its manifest
+    /// to ([`Options::publish_manifest`](crate::Options::publish_manifest)):
+    /// this one stopped, and every later write returns
+    /// [`Error::Closed`] naming the fencing.
+    #[error("fenced out of {location} (writer epoch {epoch}): {reason}")]
+    Fenced {
+        /// Where the store is.
+        location: String,
+        /// This writer's epoch, now superseded.
+        epoch: u64,
+        /// What the store reported.
+        reason: String,
+    },
     /// [`Db::checkpoint`](crate::Db::checkpoint) was given a destination
     /// that exists and is not an empty directory; nothing was written.
     #[error("checkpoint destination {} exists and is not an empty directory", path.display())]

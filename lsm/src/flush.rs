@@ -35,10 +35,8 @@ impl Inner {
         };
         let entries = job::drop_shadowed(imm.iter(), self.smallest_snapshot());
         let env = TableEnv {
-            fs: &*self.fs,
-            dir: &self.dir,
+            tables: &self.tables,
             table_opts: table_options(&self.opts, 0),
-            cache: &self.cache,
             new_file_number: &new_id,
         };
         let built = write_table(&env, entries, sep.as_mut())?;

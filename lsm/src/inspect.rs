@@ -116,6 +116,10 @@ pub struct TableDescription {
     pub number: u64,
     /// File name, `000012.sst`.
     pub name: String,
+    /// Where the table lives: its file's path, or, with
+    /// [`Options::table_store`](crate::Options::table_store), the object's
+    /// `<store location>/tables/000012.sst`.
+    pub location: std::path::PathBuf,
     /// Length of the file.
     pub size_bytes: u64,
     /// Entries (puts, deletions and blob references).
@@ -133,7 +137,8 @@ pub struct TableDescription {
     /// Data blocks.
     pub blocks: u64,
     /// Data blocks stored LZ4-compressed (a block is stored as written
-    /// when compressing would not save an eighth).
+    /// when compressing would not save an eighth). 0 for a table on an
+    /// object store: counting them would read every block.
     pub blocks_lz4: u64,
     /// Bytes of the data blocks as stored.
     pub data_bytes: u64,
@@ -281,6 +286,7 @@ fn describe(s: State) -> Result<StoreDescription> {
                     TableDescription {
                         number: t.number.0,
                         name: manifest::table_name(t.number),
+                        location: t.path().to_path_buf(),
                         size_bytes: t.size_bytes(),
                         entries: t.props.entries,
                         tombstones: t.props.tombstones,

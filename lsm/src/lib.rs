@@ -1,7 +1,10 @@
 //! An embedded, ordered key-value engine: a log-structured merge tree with a
 //! write-ahead log, a concurrent memtable, checksummed SSTables with Bloom
 //! filters, and leveled compaction on a background thread. Large values are
-//! separated into erasure-coded blob files (the `erasure` crate).
+//! separated into erasure-coded blob files (the `erasure` crate). Tables
+//! may live on an object store ([`Options::table_store`], any
+//! `objstore::Store`), where a writer can also publish its manifest for
+//! [`Reader`]s on other machines (README, "Tables on object storage").
 //!
 //! ```
 //! use larder_lsm::{Db, Options};
@@ -48,6 +51,10 @@
 //! - `wal`: the write-ahead log (32 KiB blocks of checksummed records).
 //! - `memtable`: the concurrent skiplist writes land in.
 //! - `sstable`: tables (blocks, index, filter, properties, footer).
+//! - `tables`: where tables live (the directory, or an object store with
+//!   its request counters and disk cache), the manifest published on the
+//!   store and writer fencing; `reader`: [`Reader`], a read-only view of a
+//!   published database.
 //! - `filter`: the per-table Bloom filter (the `bloom` crate's blocked filter).
 //! - `cache`: the byte-bounded block cache.
 //! - `probe`: a point lookup's first pass, over the filters only.
@@ -97,9 +104,11 @@ mod open;
 mod options;
 mod probe;
 mod read;
+mod reader;
 mod recovery;
 mod sstable;
 mod stats;
+mod tables;
 mod varint;
 mod verify;
 mod version;
@@ -117,7 +126,9 @@ pub use inspect::{
 pub use iter::DbIter;
 pub use options::{BlobCode, Options, SyncMode};
 pub use read::Snapshot;
-pub use stats::{LevelStats, Stats};
+pub use reader::Reader;
+pub use stats::{LevelStats, Stats, TableStoreStats};
+pub use tables::scoped_store;
 pub use verify::{BlobRepairReport, Problem, TableReport, VerifyReport};
 pub(crate) use version::Version;
 

@@ -6,7 +6,9 @@
 //! A file is deleted only once it is *proven* obsolete by a durable
 //! manifest edit (a table an edit dropped, a log below the manifest's log
 //! number, a blob file the manifest stopped recording, an older manifest
-//! or a temporary file at open), and a table only once no reader holds it.
+//! or a temporary file at open), and a table only once no reader holds it
+//! (nor, with `Options::publish_manifest`, a kept published manifest, for
+//! readers elsewhere).
 //! Every kind goes through [`Inner::delete_obsolete`], the *scan*, run after
 //! each version install, after each background pass (at least every 100 ms
 //! while the engine is idle), at open, and by [`Db::wait_idle`].
@@ -96,11 +98,30 @@ impl Inner {
         };
         let mut deleted = 0;
         let mut gone_tables = Vec::new();
+        // Tables a kept published manifest still names stay for the
+        // readers elsewhere that may be reading them (`tables/published.rs`).
+        let held = self
+            .versions
+            .manifest
+            .lock()
+            .publisher
+            .as_ref()
+            .map(|p| p.held())
+            .unwrap_or_default();
         files.retain(|(n, path)| {
-            if let Some(n) = n {
-                self.cache.evict_table(n.0);
-            }
-            if self.unlink(path) {
+            let gone = match n {
+                Some(n) if held.contains(n) => false,
+                // A table: its file or object, and its cached blocks.
+                Some(n) => match self.tables.remove(*n) {
+                    Ok(()) => true,
+                    Err(_) => {
+                        self.note_delete_failure();
+                        false
+                    }
+                },
+                None => self.unlink(path),
+            };
+            if gone {
                 deleted += 1;
                 gone_tables.extend(*n);
                 false

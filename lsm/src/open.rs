@@ -21,10 +21,16 @@ use crate::memtable::Memtable;
 use crate::obsolete::Obsolete;
 use crate::recovery::{self, Access};
 use crate::stats::Counters;
+use crate::tables::TableFiles;
+use crate::tables::published::{Published, Publisher};
 use crate::version::{NUM_LEVELS, Version};
 use crate::version_set::{ManifestState, NUMBERS_RESERVED_BATCH, VersionSet};
 use crate::wal::writer::LogWriter;
 use crate::{Options, Result, SyncMode};
+
+/// File numbers a writer with `publish_manifest` skips at open (see
+/// `Db::open_with_fs`).
+const FENCE_NUMBER_JUMP: u64 = 1 << 20;
 
 impl Db {
     /// Opens (or creates) the database in `dir` on the real disk.
@@ -67,7 +73,14 @@ impl Db {
         }
         let lock = fs.lock(&dir.join("LOCK"))?;
         let cache = Arc::new(BlockCache::new(opts.block_cache_bytes));
-        let mut r = recovery::recover(&fs, &dir, &opts, &cache, Access::Look)?;
+        let tables = Arc::new(TableFiles::new(
+            &fs,
+            &dir,
+            &opts,
+            &cache,
+            Access::ReadWrite,
+        )?);
+        let mut r = recovery::recover(&fs, &dir, &opts, &tables, Access::Look)?;
         // Recovery looked at the blob store read-only; now that the open
         // goes ahead, it may write (and finish interrupted blob writes).
         drop(r.blobs.take());
@@ -88,6 +101,15 @@ impl Db {
         // The replayed memtable stays the live one and its logs stay until
         // it is flushed in the ordinary way: an open writes no table.
         let mut next_file = r.next_file;
+        if opts.publish_manifest {
+            // A writer this open fences out numbers its tables from the
+            // same counter until it learns it is fenced (at its next
+            // publication, after one flush or compaction at most): this
+            // open's numbers start far above anything it can reach, so
+            // neither writer's conditional create ever finds the other's
+            // table. The skipped numbers are recorded as handed out.
+            next_file = FileNumber(next_file.0.saturating_add(FENCE_NUMBER_JUMP));
+        }
         let mut new_number = || {
             let n = next_file;
             next_file = next_file.next();
@@ -158,13 +180,17 @@ impl Db {
         };
         obsolete.logs_below(log_number);
         for (name, kind) in &r.names {
-            let number = match *kind {
-                FileKind::Manifest(n) if n != manifest_number => None,
-                FileKind::Table(n) if r.tables_deleted.contains(&n) => Some(n),
-                FileKind::Temp => None,
+            match *kind {
+                FileKind::Manifest(n) if n != manifest_number => {}
+                FileKind::Temp => {}
                 _ => continue,
-            };
-            obsolete.files.push((number, dir.join(name)));
+            }
+            obsolete.files.push((None, dir.join(name)));
+        }
+        // Tables (files, or objects in the table store) recorded as dropped
+        // or never named below the numbers handed out.
+        for &n in &r.tables_deleted {
+            obsolete.files.push((Some(n), tables.path(n)));
         }
         let mut replayed_logs: Vec<Arc<dyn vfs::File>> = if r.mem.is_empty() {
             Vec::new()
@@ -198,6 +224,13 @@ impl Db {
             log_name_durable: true,
             pacer: crate::commit::Pacer::default(),
         };
+        // 4. With `publish_manifest`: claim the published manifest (an
+        // epoch above every earlier writer's), fencing out the writer that
+        // held it.
+        let publisher = match (opts.publish_manifest, tables.remote()) {
+            (true, Some(io)) => Some(Publisher::claim(io, &r.version, r.last_seq.0)?),
+            _ => None,
+        };
         let manifest = ManifestState {
             log: mlog,
             broken: false,
@@ -210,12 +243,13 @@ impl Db {
                 .filter(|s| s.log >= log_number)
                 .map(|s| (s.log, s.len_bytes))
                 .collect(),
+            publisher,
         };
         Db::start(Start {
             fs,
             dir,
             opts,
-            cache,
+            tables,
             mem: r.mem,
             version: r.version,
             last_seq: r.last_seq,
@@ -269,7 +303,8 @@ impl Db {
             None
         };
         let cache = Arc::new(BlockCache::new(opts.block_cache_bytes));
-        let r = recovery::recover(&fs, &dir, &opts, &cache, Access::ReadOnly)?;
+        let tables = Arc::new(TableFiles::new(&fs, &dir, &opts, &cache, Access::ReadOnly)?);
+        let r = recovery::recover(&fs, &dir, &opts, &tables, Access::ReadOnly)?;
         // The write side is never used (every write path returns
         // `Error::ReadOnly` first), but `Inner` holds one: its log and
         // manifest writers live in a private in-memory file system.
@@ -292,12 +327,13 @@ impl Db {
             cursor: vec![Vec::new(); NUM_LEVELS],
             blobs: r.blob_files,
             log_lengths: BTreeMap::new(),
+            publisher: None,
         };
         Db::start(Start {
             fs,
             dir,
             opts,
-            cache,
+            tables,
             mem: r.mem,
             version: r.version,
             last_seq: r.last_seq,
@@ -312,6 +348,84 @@ impl Db {
         })
     }
 
+    /// A read-only handle on the state a writer published on `store`
+    /// ([`Reader`](crate::Reader)): the tables `published` names, no
+    /// memtable, nothing local (its log and manifest writers live in a
+    /// private in-memory file system and are never used).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Corruption`](crate::Error::Corruption) naming a table
+    /// object that is missing or fails its checks, or tables of a level
+    /// that overlap; a failed request.
+    pub(crate) fn open_published(
+        store: Arc<dyn objstore::Store>,
+        opts: &Options,
+        published: &Published,
+        manifest_path: &Path,
+    ) -> Result<Db> {
+        let opts = Options {
+            table_store: Some(store),
+            blob_threshold_bytes: None,
+            ..opts.clone()
+        };
+        opts.validate()?;
+        let scratch: Arc<dyn vfs::Fs> = Arc::new(vfs::MemFs::new());
+        let dir = PathBuf::from("/reader");
+        let cache = Arc::new(BlockCache::new(opts.block_cache_bytes));
+        let tables = Arc::new(TableFiles::new(
+            &scratch,
+            &dir,
+            &opts,
+            &cache,
+            Access::ReadOnly,
+        )?);
+        let mut version = Version::default();
+        for &(level, n, size) in &published.tables {
+            let t = tables.open(n, Some(size))?;
+            version.levels[usize::from(level)].push(Arc::new(t));
+        }
+        crate::version_set::sort_version(&mut version);
+        crate::version_set::check_levels(&version, manifest_path, |_| 0)?;
+        let log = LogWriter::create(&*scratch, Path::new("/read-only.log"))?;
+        let mlog = LogWriter::create(&*scratch, Path::new("/read-only.manifest"))?;
+        let write = WriteState {
+            log,
+            log_number: FileNumber(0),
+            encode_buf: Vec::new(),
+            old_logs_unsynced: Vec::new(),
+            replayed_logs_unsynced: Vec::new(),
+            log_name_durable: true,
+            pacer: crate::commit::Pacer::default(),
+        };
+        let manifest = ManifestState {
+            log: mlog,
+            broken: true,
+            log_number: FileNumber(0),
+            cursor: vec![Vec::new(); NUM_LEVELS],
+            blobs: crate::blob::BlobFiles::default(),
+            log_lengths: BTreeMap::new(),
+            publisher: None,
+        };
+        Db::start(Start {
+            fs: scratch,
+            dir,
+            opts,
+            tables,
+            mem: Memtable::new(),
+            version,
+            last_seq: SeqNo(published.last_seq),
+            next_file: 0,
+            reserved: 0,
+            write,
+            manifest,
+            blobs: None,
+            access: Access::ReadOnly,
+            lock: None,
+            obsolete: Obsolete::default(),
+        })
+    }
+
     /// The one constructor both opens end in: builds the engine from what
     /// recovery found and starts its background threads (none for a
     /// read-only handle).
@@ -320,7 +434,7 @@ impl Db {
             fs: s.fs,
             dir: s.dir,
             opts: s.opts,
-            cache: s.cache,
+            tables: s.tables,
             sv: RwLock::new(Arc::new(SuperVersion {
                 mem: Arc::new(s.mem),
                 imm: Vec::new(),
@@ -372,7 +486,7 @@ struct Start {
     fs: Arc<dyn vfs::Fs>,
     dir: PathBuf,
     opts: Options,
-    cache: Arc<BlockCache>,
+    tables: Arc<TableFiles>,
     mem: Memtable,
     version: Version,
     last_seq: SeqNo,

@@ -1,6 +1,7 @@
 //! Tuning knobs, with units in their names.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 /// When writes reach the disk.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -92,6 +93,36 @@ pub struct Options {
     /// Data and parity shards of the blob store's Reed-Solomon code.
     /// Default [`BlobCode::SINGLE`].
     pub blob_code: BlobCode,
+    /// Where tables live. `None` (the default): files in the database
+    /// directory, through the `vfs` and mapped for reads. `Some(store)`:
+    /// objects `tables/NNNNNN.sst` in `store`, each uploaded whole once
+    /// built and named in the manifest only after the upload returned;
+    /// blocks are read with ranged reads through the block cache (and the
+    /// disk cache of [`Options::table_cache_dir`]). The logs, the manifest
+    /// and the blob files stay in the directory either way. A store keeps
+    /// the place its tables were created in: a table the manifest names
+    /// that is not in the store is reported as missing, never skipped. See
+    /// the crate README, "Tables on object storage".
+    pub table_store: Option<Arc<dyn objstore::Store>>,
+    /// With [`Options::table_store`]: a local directory (on the database's
+    /// file system) that keeps table blocks read from the store, up to
+    /// [`Options::table_cache_dir_bytes_max`], so hot reads stay off the
+    /// network after the memory cache evicted them. Each entry is a block
+    /// as stored, checked by its CRC when read: a damaged entry is dropped
+    /// and read again from the store. `None` (the default): no disk cache.
+    pub table_cache_dir: Option<PathBuf>,
+    /// Bytes the disk cache holds at most; the oldest entries go first.
+    /// Default 1 GiB.
+    pub table_cache_dir_bytes_max: u64,
+    /// With [`Options::table_store`]: after every manifest edit, publish
+    /// the tables of each level in the store as a new object
+    /// `manifest/NNNNNNNNNNNNNNNNNNNN`, created with a conditional put, so
+    /// that [`Reader`](crate::Reader)s on other machines can follow the
+    /// writer, and so that of two writers publishing to one store the one
+    /// that opened last wins: the other gets [`Error::Fenced`](crate::Error::Fenced)
+    /// at its next flush or compaction and stops. The local manifest stays
+    /// the writer's recovery record. Default false.
+    pub publish_manifest: bool,
 }
 
 /// The Reed-Solomon code of the blob store: each blob is cut into
@@ -149,6 +180,10 @@ impl Default for Options {
             blob_gc_ratio: 0.5,
             blob_dirs: Vec::new(),
             blob_code: BlobCode::SINGLE,
+            table_store: None,
+            table_cache_dir: None,
+            table_cache_dir_bytes_max: 1 << 30,
+            publish_manifest: false,
         }
     }
 }
@@ -196,6 +231,16 @@ impl Options {
             return Err(InvalidOption(
                 "blob_dirs must hold data_shards + parity_shards directories (or be empty with \
                  BlobCode::SINGLE)",
+            ));
+        }
+        if self.publish_manifest && self.table_store.is_none() {
+            return Err(InvalidOption(
+                "publish_manifest publishes to the table_store: set both",
+            ));
+        }
+        if self.table_cache_dir.is_some() && self.table_store.is_none() {
+            return Err(InvalidOption(
+                "table_cache_dir caches blocks of a table_store: set both",
             ));
         }
         Ok(())

@@ -83,6 +83,51 @@ pub struct Stats {
     /// The sequence number of the newest write (persistent: it survives a
     /// reopen).
     pub last_sequence: u64,
+    /// Tables on an object store ([`Options::table_store`]): requests and
+    /// cache hits since open. All zero for local tables.
+    ///
+    /// [`Options::table_store`]: crate::Options::table_store
+    pub table_store: TableStoreStats,
+}
+
+/// Requests to the table store and how often the caches kept them off it
+/// ([`Stats::table_store`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TableStoreStats {
+    /// Reads sent to the store: ranged reads of blocks, of windows
+    /// (compaction inputs, scans), of table tails at open, and whole
+    /// objects (`verify`).
+    pub reads: u64,
+    /// Bytes those reads returned.
+    pub read_bytes: u64,
+    /// Tables uploaded (one put each).
+    pub puts: u64,
+    /// Bytes uploaded.
+    pub put_bytes: u64,
+    /// Other requests: deletes of obsolete tables, listings, size lookups.
+    pub other_requests: u64,
+    /// Block lookups of remote tables the memory block cache served.
+    pub memory_cache_hits: u64,
+    /// Block lookups of remote tables the memory block cache missed.
+    pub memory_cache_misses: u64,
+    /// Memory misses the disk cache ([`Options::table_cache_dir`]) served.
+    ///
+    /// [`Options::table_cache_dir`]: crate::Options::table_cache_dir
+    pub disk_cache_hits: u64,
+    /// Memory misses the disk cache missed (or held damaged).
+    pub disk_cache_misses: u64,
+}
+
+impl TableStoreStats {
+    /// Block lookups served by the memory or disk cache, over all block
+    /// lookups of remote tables (1.0 with none).
+    pub fn cache_hit_rate(&self) -> f64 {
+        let lookups = self.memory_cache_hits + self.memory_cache_misses;
+        if lookups == 0 {
+            return 1.0;
+        }
+        (self.memory_cache_hits + self.disk_cache_hits) as f64 / lookups as f64
+    }
 }
 
 impl Stats {
@@ -183,6 +228,25 @@ impl Inner {
             memtable_entries: mems.clone().map(|m| m.len() as u64).sum(),
             memtable_tombstones: mems.map(|m| m.tombstones() as u64).sum(),
             last_sequence: self.latest_seq().0,
+            table_store: self
+                .tables
+                .remote()
+                .map(|r| {
+                    let c = &r.counters;
+                    let n = |a: &AtomicU64| a.load(Ordering::Relaxed);
+                    TableStoreStats {
+                        reads: n(&c.reads),
+                        read_bytes: n(&c.read_bytes),
+                        puts: n(&c.puts),
+                        put_bytes: n(&c.put_bytes),
+                        other_requests: n(&c.other_requests),
+                        memory_cache_hits: n(&c.memory_hits),
+                        memory_cache_misses: n(&c.memory_misses),
+                        disk_cache_hits: n(&c.disk_hits),
+                        disk_cache_misses: n(&c.disk_misses),
+                    }
+                })
+                .unwrap_or_default(),
         }
     }
 }

@@ -61,6 +61,9 @@ pub(crate) struct ManifestState {
     /// a close records for them. Any other live log was written whole by
     /// this handle, and its file's length is recorded.
     pub(crate) log_lengths: BTreeMap<FileNumber, u64>,
+    /// The claim on the published manifest, with
+    /// [`Options::publish_manifest`](crate::Options::publish_manifest).
+    pub(crate) publisher: Option<crate::tables::published::Publisher>,
 }
 
 /// Tables of one level of L1.. must not overlap; a manifest that says they
@@ -182,12 +185,19 @@ impl Inner {
             }
             None => old.imm.clone(),
         };
+        let v = Arc::new(v);
         *sv_lock = Arc::new(SuperVersion {
             mem: Arc::clone(&old.mem),
             imm,
-            version: Arc::new(v),
+            version: Arc::clone(&v),
         });
         drop(sv_lock);
+        // Published in edit order (under the manifest lock), once the edit
+        // is durable: a reader never sees a table the local state lacks.
+        if let (Some(p), Some(io)) = (&mut m.publisher, self.tables.remote()) {
+            let last_seq = edit.last_seq.map_or(0, |s| s.0);
+            p.publish(io, &v, last_seq)?;
+        }
         drop(m);
         // Moved tables stay live at their new level.
         let live: Vec<FileNumber> = edit.added.iter().map(|a| a.1).collect();

@@ -1,6 +1,7 @@
 //! Crash tests: power loss at every sync point of a workload with flushes
-//! and compactions (vfs::MemFs + crash_test::explore), and SIGKILL of a
-//! child process writing with `SyncMode::Always`.
+//! and compactions (vfs::MemFs + crash_test::explore), with tables in the
+//! directory and on an object store (and there also a crash at every
+//! upload), and SIGKILL of a child process writing with `SyncMode::Always`.
 
 mod common;
 
@@ -42,8 +43,13 @@ fn key(i: u32) -> Vec<u8> {
 /// replaced and then the blob files only they pointed into; the background
 /// work is waited for at the end so every run ends in the same state.
 fn workload(fs: Arc<dyn vfs::Fs>) -> Outcome {
+    workload_with(fs, crash_options())
+}
+
+/// [`workload`] with options `opts`.
+fn workload_with(fs: Arc<dyn vfs::Fs>, opts: Options) -> Outcome {
     let mut out = Outcome::default();
-    let Ok(db) = Db::open_with_fs(fs, "/db", crash_options()) else {
+    let Ok(db) = Db::open_with_fs(fs, "/db", opts) else {
         return out;
     };
     for i in 0..90u32 {
@@ -141,59 +147,246 @@ fn power_loss_at_every_sync_point_keeps_every_synced_write() {
     let opts = ExploreOptions::default();
     let mut checked_in_flight = 0;
     let report = explore(&opts, workload, |point, disk, outcome| {
-        let fs: Arc<dyn vfs::Fs> = Arc::new(disk);
-        let db = match Db::open_with_fs(Arc::clone(&fs), "/db", crash_options()) {
-            Ok(db) => db,
-            Err(e) => panic!("{point:?}: recovery failed: {e}"),
-        };
-        let mut before = BTreeMap::new();
-        for ops in &outcome.acked {
-            apply(&mut before, ops);
-        }
-        let mut after = before.clone();
-        if let Some(ops) = &outcome.in_flight {
-            apply(&mut after, ops);
-        }
-        let got = contents(&db);
-        assert!(
-            got == before || got == after,
-            "{point:?}: recovered state is neither the acknowledged writes nor them plus the one in flight\n got {got:?}\nwant {before:?}"
-        );
-        if got == after && got != before {
+        if check_recovery(
+            &format!("{point:?}"),
+            Arc::new(disk),
+            &outcome,
+            &crash_options(),
+        ) {
             checked_in_flight += 1;
         }
-        for (k, v) in &got {
-            assert_eq!(db.get(k).expect("get").as_deref(), Some(v.as_slice()));
-        }
-        // Recovery is repeatable: write once more, reopen, same state.
-        db.put("after-crash", "yes").expect("write after recovery");
-        db.close().expect("close");
-        // Reopened with no background work due, so the blob files on disk
-        // are exactly the manifest's: open removed those a crash left
-        // unrecorded, and every recorded one is there.
-        let quiet = Options {
-            l0_compaction_trigger: 1000,
-            l0_slowdown_trigger: 1000,
-            l0_stop_trigger: 1000,
-            blob_gc_ratio: 1.0,
-            ..crash_options()
-        };
-        let db = Db::open_with_fs(Arc::clone(&fs), "/db", quiet).expect("second reopen");
-        assert_eq!(
-            common::blob_files_on_disk(&*fs),
-            db.stats().blob_files,
-            "{point:?}: blob files on disk differ from the manifest's"
-        );
-        let mut again = contents(&db);
-        assert_eq!(
-            again.remove(&b"after-crash"[..]).as_deref(),
-            Some(&b"yes"[..])
-        );
-        assert_eq!(again, got, "{point:?}: second recovery differs");
     });
     assert!(report.syncs > 90, "{report:?}");
     assert!(report.crashes >= report.syncs * 6, "{report:?}");
     eprintln!("{report:?}, {checked_in_flight} kept the write in flight");
+}
+
+/// Recovers the store on `fs` after a crash at `point` and checks it: the
+/// acknowledged writes are there, the write in flight whole or not at all,
+/// recovery is repeatable, and the blob files (and, with a table store,
+/// the table objects) are exactly the manifest's. Returns whether the
+/// write in flight was kept.
+fn check_recovery(point: &str, fs: Arc<dyn vfs::Fs>, outcome: &Outcome, opts: &Options) -> bool {
+    let db = match Db::open_with_fs(Arc::clone(&fs), "/db", opts.clone()) {
+        Ok(db) => db,
+        Err(e) => panic!("{point}: recovery failed: {e}"),
+    };
+    let mut before = BTreeMap::new();
+    for ops in &outcome.acked {
+        apply(&mut before, ops);
+    }
+    let mut after = before.clone();
+    if let Some(ops) = &outcome.in_flight {
+        apply(&mut after, ops);
+    }
+    let got = contents(&db);
+    assert!(
+        got == before || got == after,
+        "{point}: recovered state is neither the acknowledged writes nor them plus the one in flight\n got {got:?}\nwant {before:?}"
+    );
+    for (k, v) in &got {
+        assert_eq!(db.get(k).expect("get").as_deref(), Some(v.as_slice()));
+    }
+    // Recovery is repeatable: write once more, reopen, same state.
+    db.put("after-crash", "yes").expect("write after recovery");
+    db.close().expect("close");
+    // Reopened with no background work due, so the blob files on disk
+    // are exactly the manifest's: open removed those a crash left
+    // unrecorded, and every recorded one is there.
+    let quiet = Options {
+        l0_compaction_trigger: 1000,
+        l0_slowdown_trigger: 1000,
+        l0_stop_trigger: 1000,
+        blob_gc_ratio: 1.0,
+        ..opts.clone()
+    };
+    let db = Db::open_with_fs(Arc::clone(&fs), "/db", quiet).expect("second reopen");
+    assert_eq!(
+        common::blob_files_on_disk(&*fs),
+        db.stats().blob_files,
+        "{point}: blob files on disk differ from the manifest's"
+    );
+    let mut again = contents(&db);
+    assert_eq!(
+        again.remove(&b"after-crash"[..]).as_deref(),
+        Some(&b"yes"[..])
+    );
+    assert_eq!(again, got, "{point}: second recovery differs");
+    if let Some(store) = &opts.table_store {
+        db.wait_idle().expect("idle");
+        let tables: usize = db.stats().levels.iter().map(|l| l.files).sum();
+        assert_eq!(
+            store.list("tables/").expect("list").len(),
+            tables,
+            "{point}: table objects differ from the manifest's tables"
+        );
+    }
+    got == after && got != before
+}
+
+/// The crash workload's options with tables on `store`.
+fn on_store(store: &Arc<objstore::MemStore>) -> Options {
+    Options {
+        table_store: Some(Arc::clone(store) as Arc<dyn objstore::Store>),
+        ..crash_options()
+    }
+}
+
+#[test]
+fn power_loss_at_every_sync_point_keeps_every_synced_write_with_tables_on_a_store() {
+    // No torn writes: the sync points are the same as above, and the store
+    // is not torn by a power cut (an upload that returned is durable).
+    let opts = ExploreOptions {
+        tear: false,
+        ..ExploreOptions::default()
+    };
+    let report = explore(
+        &opts,
+        |fs| {
+            let store = Arc::new(objstore::MemStore::new());
+            (workload_with(fs, on_store(&store)), store)
+        },
+        |point, disk, (outcome, store)| {
+            check_recovery(
+                &format!("{point:?}"),
+                Arc::new(disk),
+                &outcome,
+                &on_store(&store),
+            );
+        },
+    );
+    assert!(report.syncs > 40, "{report:?}");
+}
+
+/// A table store that cuts the power at its `cut_at`-th upload: that
+/// upload lands (`landed`) or not and fails, every later request fails,
+/// and the local disk fails from its next sync on (its image then is the
+/// crash's).
+#[derive(Debug)]
+struct CutStore {
+    inner: Arc<objstore::MemStore>,
+    disk: vfs::MemFs,
+    cut_at: u64,
+    landed: bool,
+    puts: std::sync::atomic::AtomicU64,
+}
+
+impl CutStore {
+    fn dead(&self, name: &str) -> objstore::Error {
+        objstore::Error::Precondition {
+            name: name.to_owned(),
+            reason: "the power is cut".to_owned(),
+        }
+    }
+
+    fn is_dead(&self) -> bool {
+        self.puts.load(std::sync::atomic::Ordering::SeqCst) >= self.cut_at
+    }
+}
+
+impl objstore::Store for CutStore {
+    fn put(
+        &self,
+        name: &str,
+        data: bytes::Bytes,
+        mode: objstore::PutMode,
+    ) -> objstore::Result<objstore::ObjectMeta> {
+        let n = self.puts.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+        if n < self.cut_at {
+            return self.inner.put(name, data, mode);
+        }
+        if n == self.cut_at {
+            if self.landed {
+                self.inner.put(name, data, mode)?;
+            }
+            self.disk.crash_before_sync(
+                self.disk.sync_count() + 1,
+                vfs::CrashOptions {
+                    seed: 0,
+                    tear: false,
+                },
+            );
+        }
+        Err(self.dead(name))
+    }
+
+    fn get(&self, name: &str) -> objstore::Result<(bytes::Bytes, objstore::ObjectMeta)> {
+        if self.is_dead() {
+            return Err(self.dead(name));
+        }
+        self.inner.get(name)
+    }
+
+    fn get_range(&self, name: &str, range: std::ops::Range<u64>) -> objstore::Result<bytes::Bytes> {
+        if self.is_dead() {
+            return Err(self.dead(name));
+        }
+        self.inner.get_range(name, range)
+    }
+
+    fn head(&self, name: &str) -> objstore::Result<objstore::ObjectMeta> {
+        if self.is_dead() {
+            return Err(self.dead(name));
+        }
+        self.inner.head(name)
+    }
+
+    fn list(&self, prefix: &str) -> objstore::Result<Vec<objstore::ObjectMeta>> {
+        if self.is_dead() {
+            return Err(self.dead(prefix));
+        }
+        self.inner.list(prefix)
+    }
+
+    fn delete(&self, name: &str) -> objstore::Result<()> {
+        if self.is_dead() {
+            return Err(self.dead(name));
+        }
+        self.inner.delete(name)
+    }
+
+    fn location(&self) -> String {
+        "cut://".to_owned()
+    }
+}
+
+#[test]
+fn a_crash_at_every_table_upload_keeps_every_synced_write() {
+    let count = Arc::new(objstore::MemStore::new());
+    let done = workload_with(Arc::new(vfs::MemFs::new()), on_store(&count));
+    assert!(done.stats.is_some(), "the workload finished");
+    let uploads = done.stats.as_ref().map_or(0, |s| s.table_store.puts);
+    assert!(uploads > 5, "{:?}", done.stats);
+    for cut_at in 1..=uploads {
+        for landed in [false, true] {
+            let disk = vfs::MemFs::new();
+            let inner = Arc::new(objstore::MemStore::new());
+            let store = Arc::new(CutStore {
+                inner: Arc::clone(&inner),
+                disk: disk.clone(),
+                cut_at,
+                landed,
+                puts: std::sync::atomic::AtomicU64::new(0),
+            });
+            let opts = Options {
+                table_store: Some(store as Arc<dyn objstore::Store>),
+                ..crash_options()
+            };
+            let outcome = workload_with(Arc::new(disk.clone()), opts);
+            let image = disk.crashed_image().unwrap_or_else(|| {
+                disk.crash(vfs::CrashOptions {
+                    seed: 0,
+                    tear: false,
+                })
+            });
+            check_recovery(
+                &format!("upload {cut_at} (landed: {landed})"),
+                Arc::new(image),
+                &outcome,
+                &on_store(&inner),
+            );
+        }
+    }
 }
 
 /// Under `SyncMode::Never` the workload calls `sync` every 8 writes; it

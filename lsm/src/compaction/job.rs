@@ -19,8 +19,7 @@ use crate::version::{NUM_LEVELS, Version, user_range};
 
 /// What a job needs from the DB.
 pub(crate) struct JobEnv<'a> {
-    pub(crate) fs: &'a dyn vfs::Fs,
-    pub(crate) dir: &'a std::path::Path,
+    pub(crate) tables: &'a crate::tables::TableFiles,
     pub(crate) table_opts: TableOptions,
     pub(crate) table_size_target_bytes: u64,
     pub(crate) smallest_snapshot: SeqNo,
@@ -35,6 +34,8 @@ pub(crate) struct Output {
     pub(crate) size_bytes: u64,
     /// The blob values it references.
     pub(crate) blob_uses: Vec<BlobUse>,
+    /// The table, open.
+    pub(crate) table: Arc<crate::sstable::reader::Table>,
 }
 
 fn is_base_level(v: &Version, out_level: usize, user: &[u8]) -> bool {
@@ -70,9 +71,7 @@ pub(crate) fn run(
         for n in created {
             // Best effort: the job's own error is the one to report, and a
             // table no manifest names is never read.
-            let _ = env
-                .fs
-                .remove_file(&env.dir.join(crate::manifest::table_name(n)));
+            let _ = env.tables.remove(n);
         }
     }
     r
@@ -122,12 +121,12 @@ fn merge(
             && w.size_estimate_bytes() >= env.table_size_target_bytes
             && let Some(w) = writer.take()
         {
-            outputs.push(w.finish()?);
+            outputs.push(w.finish(env.tables)?);
         }
         if writer.is_none() {
             let n = (env.new_file_number)()?;
             created.push(n);
-            writer = Some(TableBuilder::create(env.fs, env.dir, n, env.table_opts)?);
+            writer = Some(TableBuilder::create(env.tables, n, env.table_opts)?);
         }
         if let Some(s) = separator.as_deref_mut() {
             s.apply(&mut k, &mut v_bytes)?;
@@ -137,7 +136,7 @@ fn merge(
         }
     }
     if let Some(w) = writer {
-        outputs.push(w.finish()?);
+        outputs.push(w.finish(env.tables)?);
     }
     Ok(outputs)
 }

@@ -11,7 +11,7 @@ use crate::blob::Separator;
 use crate::builder::table_options;
 use crate::compaction::{job, picker};
 use crate::db::Inner;
-use crate::manifest::{self, FileNumber, VersionEdit};
+use crate::manifest::{FileNumber, VersionEdit};
 use crate::sstable::reader::Table;
 use crate::version::{NUM_LEVELS, Version};
 
@@ -45,8 +45,7 @@ impl Inner {
                 .filter(|_| !collect.is_empty())
                 .map(|store| Separator::new(store, None, &collect, &next));
             let env = job::JobEnv {
-                fs: &*self.fs,
-                dir: &self.dir,
+                tables: &self.tables,
                 table_opts: table_options(&self.opts, c.out_level),
                 table_size_target_bytes: self.opts.table_size_target_bytes,
                 smallest_snapshot: self.smallest_snapshot(),
@@ -64,22 +63,17 @@ impl Inner {
                 number: n,
                 size_bytes: size,
                 blob_uses: uses,
+                table: t,
             } in outputs
             {
                 self.counters
                     .compaction_bytes
                     .fetch_add(size, Ordering::Relaxed);
-                let t = Table::open(
-                    &*self.fs,
-                    &self.dir.join(manifest::table_name(n)),
-                    n,
-                    Arc::clone(&self.cache),
-                )?;
                 edit.added.push((c.out_level as u8, n, size));
                 if !uses.is_empty() {
                     edit.table_blobs.push((n, uses));
                 }
-                opened.push((c.out_level, Arc::new(t)));
+                opened.push((c.out_level, t));
             }
         }
         if let Some(last) = c

@@ -70,10 +70,10 @@ use std::path::Path;
 use std::sync::Arc;
 
 use crate::blob::BlobFiles;
-use crate::cache::BlockCache;
 use crate::key::SeqNo;
 use crate::manifest::{self, FILE_NUMBER_MAX, FileKind, FileNumber, LogLength};
 use crate::memtable::Memtable;
+use crate::tables::TableFiles;
 use crate::version::Version;
 use crate::{Options, Result};
 
@@ -151,10 +151,10 @@ pub(crate) fn recover(
     fs: &Arc<dyn vfs::Fs>,
     dir: &Path,
     opts: &Options,
-    cache: &Arc<BlockCache>,
+    tables: &TableFiles,
     access: Access,
 ) -> Result<Recovered> {
-    let listing = scan::list(fs, dir)?;
+    let listing = scan::list(fs, dir, tables)?;
     let Some(m) = manifest::read_current(&**fs, dir)? else {
         return scan::recover_new(fs, dir, opts, access, listing);
     };
@@ -164,7 +164,7 @@ pub(crate) fn recover(
         bad_tail,
         torn,
     } = replay::read(fs, dir, m)?;
-    let (version, mut missing) = replay::open_tables(fs, dir, cache, &mut st, &mpath)?;
+    let (version, mut missing) = replay::open_tables(tables, &mut st, &mpath)?;
     let found = logs::find(fs, dir, &listing.names, &st, &mut missing)?;
     let blobs = open_blob_store(fs, dir, opts, access)?;
     let mut blob_state = blobs::account(&version, &mut st, blobs.as_deref())?;

@@ -8,10 +8,9 @@ use std::sync::Arc;
 use erasure::BlobId;
 
 use crate::blob::BlobFiles;
-use crate::cache::BlockCache;
 use crate::key::{SEQNO_MAX, SeqNo};
 use crate::manifest::{self, FILE_NUMBER_MAX, FileNumber, LogLength, VersionEdit};
-use crate::sstable::reader::Table;
+use crate::tables::TableFiles;
 use crate::version::{NUM_LEVELS, Version};
 use crate::wal::reader::{LogContents, read_log};
 use crate::{Error, Result};
@@ -27,6 +26,8 @@ pub(super) struct ManifestState {
     pub(super) levels: [Vec<FileNumber>; NUM_LEVELS],
     /// Offset of the edit that added each table (for errors).
     pub(super) added_at: HashMap<FileNumber, u64>,
+    /// The size each table had when an edit added it.
+    pub(super) sizes: HashMap<FileNumber, u64>,
     pub(super) tables_deleted: HashSet<FileNumber>,
     pub(super) blobs_deleted: HashSet<BlobId>,
     pub(super) blob_files: BlobFiles,
@@ -87,9 +88,7 @@ pub(super) fn read(fs: &Arc<dyn vfs::Fs>, dir: &Path, m: FileNumber) -> Result<M
 /// [`complete::check`](super::complete::check) to judge. Raises
 /// `st.last_seq` to the tables' largest sequence number.
 pub(super) fn open_tables(
-    fs: &Arc<dyn vfs::Fs>,
-    dir: &Path,
-    cache: &Arc<BlockCache>,
+    tables: &TableFiles,
     st: &mut ManifestState,
     mpath: &Path,
 ) -> Result<(Version, Vec<(PathBuf, u64)>)> {
@@ -97,12 +96,15 @@ pub(super) fn open_tables(
     let mut version = Version::default();
     for (level, files) in st.levels.iter().enumerate() {
         for &n in files {
-            let path = dir.join(manifest::table_name(n));
-            if !fs.exists(&path)? {
+            let path = tables.path(n);
+            let size = tables
+                .is_remote()
+                .then(|| st.sizes.get(&n).copied())
+                .flatten();
+            let Some(t) = tables.open_existing(n, size)? else {
                 missing.push((path, n.0));
                 continue;
-            }
-            let t = Table::open(&**fs, &path, n, Arc::clone(cache))?;
+            };
             if t.props.seq_max > SEQNO_MAX {
                 return Err(Error::corruption(
                     &path,
@@ -186,7 +188,7 @@ fn apply_edits(contents: &LogContents, path: &Path) -> Result<ManifestState> {
             st.blobs_deleted.insert(b);
         }
         st.blob_files.tables.extend(e.table_blobs);
-        for (level, n, _) in e.added {
+        for (level, n, size_bytes) in e.added {
             file_number(n, offset)?;
             let Some(l) = st.levels.get_mut(level as usize) else {
                 return Err(out_of_range(
@@ -198,6 +200,7 @@ fn apply_edits(contents: &LogContents, path: &Path) -> Result<ManifestState> {
             };
             l.push(n);
             st.added_at.insert(n, offset);
+            st.sizes.insert(n, size_bytes);
             st.tables_deleted.remove(&n);
             st.next_file = st.next_file.max(n.next());
         }

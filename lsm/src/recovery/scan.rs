@@ -9,6 +9,7 @@ use crate::key::SeqNo;
 use crate::manifest::{self, FILE_NUMBER_MAX, FileKind, FileNumber, VersionEdit};
 use crate::memtable::Memtable;
 use crate::recovery::{Access, BLOB_DIR, Recovered, next_file, open_blob_store};
+use crate::tables::TableFiles;
 use crate::version::Version;
 use crate::wal::reader::read_log;
 use crate::{Error, Options, Result};
@@ -25,7 +26,8 @@ pub(super) struct Listing {
 }
 
 /// Lists `dir`, range-checking the file numbers in names.
-pub(super) fn list(fs: &Arc<dyn vfs::Fs>, dir: &Path) -> Result<Listing> {
+pub(super) fn list(fs: &Arc<dyn vfs::Fs>, dir: &Path, t: &TableFiles) -> Result<Listing> {
+    let remote = t.list_remote()?;
     let mut names = Vec::new();
     let mut numbers = Vec::new();
     let mut tables = Vec::new();
@@ -43,11 +45,17 @@ pub(super) fn list(fs: &Arc<dyn vfs::Fs>, dir: &Path) -> Result<Listing> {
                 ));
             }
             numbers.push(n);
-            if kind == FileKind::Table(n) {
+            // With a table store, a local table file is no table of this
+            // store (the store's listing below holds those).
+            if kind == FileKind::Table(n) && remote.is_none() {
                 tables.push(n);
             }
         }
         names.push((name, kind));
+    }
+    for n in remote.into_iter().flatten() {
+        numbers.push(n);
+        tables.push(n);
     }
     Ok(Listing {
         names,
@@ -66,6 +74,16 @@ pub(super) fn recover_new(
     listing: Listing,
 ) -> Result<Recovered> {
     check_new(fs, dir, opts, &listing.names)?;
+    if let Some(&n) = listing.tables.first() {
+        // A table in the store (a local one is among the names above).
+        return Err(Error::corruption(
+            dir.join(manifest::CURRENT),
+            0,
+            "CURRENT is missing but the table store holds tables of a store",
+            0,
+            n.0,
+        ));
+    }
     let blobs = open_blob_store(fs, dir, opts, access)?;
     let next_file = next_file(
         FileNumber(1),

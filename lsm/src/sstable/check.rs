@@ -6,7 +6,7 @@ use bytes::Bytes;
 use crate::key::{self, InternalKey};
 use crate::sstable::footer::{FOOTER_SIZE_BYTES, Footer};
 use crate::sstable::readahead::Readahead;
-use crate::sstable::reader::{Table, bad_key, load_meta};
+use crate::sstable::reader::{Source, Table, bad_key, check_header, load_meta};
 use crate::{Error, Result};
 
 /// What [`Table::check`] read and found in one table.
@@ -21,8 +21,8 @@ pub(crate) struct TableCheck {
 }
 
 impl Table {
-    /// Reads the whole table as it is now, block by block, without the
-    /// cache: the header and footer, the index, filter and properties
+    /// Reads the whole table as it is now (a remote table: the whole
+    /// object, in one request), block by block, without the cache: the header and footer, the index, filter and properties
     /// blocks, then every data block (checksum, decoding, keys ascending
     /// across the table), going on past a bad data block to the next one
     /// the index (decoded at open) names. `visit` sees every entry of every
@@ -31,19 +31,39 @@ impl Table {
     pub(crate) fn check(&self, visit: &mut dyn FnMut(u64, InternalKey, Bytes)) -> TableCheck {
         let mut c = TableCheck::default();
         let path = &self.path;
-        let Some(foot_off) = self.data.len().checked_sub(FOOTER_SIZE_BYTES) else {
+        let data = match &self.source {
+            Source::Mapped { data, .. } => data.clone(),
+            Source::Remote(r) => match r.io.get(&r.name) {
+                Ok(b) => b,
+                Err(e) => {
+                    c.problems.push(e);
+                    return c;
+                }
+            },
+        };
+        if data.len() as u64 != self.size_bytes() {
+            c.problems.push(Error::corruption(
+                path,
+                0,
+                "table size changed since it was opened",
+                self.size_bytes(),
+                data.len() as u64,
+            ));
+            return c;
+        }
+        let Some(foot_off) = data.len().checked_sub(FOOTER_SIZE_BYTES) else {
             c.problems.push(Error::corruption(
                 path,
                 0,
                 "table too short for footer",
                 FOOTER_SIZE_BYTES as u64,
-                self.data.len() as u64,
+                data.len() as u64,
             ));
             return c;
         };
         let foot_off_u64 = foot_off as u64;
         c.blocks_checked += 1;
-        match Footer::decode(&self.data[foot_off..], path, foot_off_u64) {
+        match Footer::decode(&data[foot_off..], path, foot_off_u64) {
             Ok(f) if f == self.footer => {}
             Ok(f) => c.problems.push(Error::corruption(
                 path,
@@ -54,19 +74,8 @@ impl Table {
             )),
             Err(e) => c.problems.push(e),
         }
-        let header = crate::sstable::footer::header();
-        if self.data.get(..header.len()) != Some(&header[..]) {
-            let mut found = [0u8; 8];
-            if let Some(b) = self.data.get(..8) {
-                found.copy_from_slice(b);
-            }
-            c.problems.push(Error::corruption(
-                path,
-                0,
-                "table header (magic, version)",
-                crate::sstable::footer::TABLE_MAGIC,
-                u64::from_le_bytes(found),
-            ));
+        if let Err(e) = check_header(&data, path) {
+            c.problems.push(e);
         }
         let metas = [
             (self.footer.index, "index handle past the footer"),
@@ -78,7 +87,7 @@ impl Table {
                 continue;
             }
             c.blocks_checked += 1;
-            if let Err(e) = load_meta(&self.data, path, foot_off_u64, h, what) {
+            if let Err(e) = load_meta(&data, 0, path, foot_off_u64, h, what) {
                 c.problems.push(e);
             }
         }
@@ -91,7 +100,7 @@ impl Table {
             if let Err(e) = self.read_ahead(&mut ahead, i) {
                 c.problems.push(e);
             }
-            match self.check_data_block(i, prev.as_deref(), visit) {
+            match self.check_data_block(&data, i, prev.as_deref(), visit) {
                 Ok((n, last)) => {
                     c.entries_checked += n;
                     prev = last.or(prev);
@@ -117,13 +126,17 @@ impl Table {
     /// Checks one data block; returns its entry count and last key.
     fn check_data_block(
         &self,
+        data: &Bytes,
         i: usize,
         prev: Option<&[u8]>,
         visit: &mut dyn FnMut(u64, InternalKey, Bytes),
     ) -> Result<(u64, Option<Bytes>)> {
         let h = self.index.entries[i].1;
+        // In range: `data` is as long as the table (checked above), and
+        // Index::decode checked each handle against that length.
+        let stored = data.slice(h.offset as usize..(h.offset + h.size_bytes) as usize);
         let raw = self
-            .read_block(h)?
+            .decode_block(stored, h)?
             .entries_shared(Some(self.bounds(i)))
             .map_err(|m| m.at(&self.path, h.offset))?;
         let mut prev = prev.map(Bytes::copy_from_slice);

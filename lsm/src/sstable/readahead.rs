@@ -13,8 +13,16 @@
 //! the last one, so the next read is in flight while the current window is
 //! decoded. Only blocks the block cache misses report here: a reader served
 //! from the cache costs no system call.
+//!
+//! A remote table (in an object store) has no map to advise: its reader
+//! fetches each window with one ranged read when it steps out of the last
+//! one, and holds it ([`Readahead::hold`]) while it decodes the blocks in
+//! it. A round trip costs milliseconds, so compaction inputs and `verify`
+//! read 4 MiB windows ([`REMOTE_WINDOW_BYTES`]).
 
 use std::ops::Range;
+
+use bytes::Bytes;
 
 /// The window a compaction input or `verify` reads ahead: 2 MiB, RocksDB's
 /// default `compaction_readahead_size`. Large enough that a table of a few
@@ -22,6 +30,10 @@ use std::ops::Range;
 /// latency, is the limit), small enough that the windows of the inputs of
 /// one compaction (a handful of tables at once) stay a few MiB of memory.
 pub(crate) const COMPACTION_WINDOW_BYTES: u64 = 2 << 20;
+
+/// The window a compaction input reads ahead in a remote table: 4 MiB,
+/// one request per table of the default target size.
+pub(crate) const REMOTE_WINDOW_BYTES: u64 = 4 << 20;
 
 /// A scan's first window: 16 KiB, about 4 blocks of 4 KiB. A seek and
 /// 100 pairs of 100 bytes read about 3 blocks of the table that holds
@@ -54,6 +66,8 @@ pub(crate) struct Readahead {
     /// The blocks the reader may read: its first block read is the last of
     /// these (of more than one) only if it goes down.
     blocks: Range<usize>,
+    /// A remote table's window, read: its offset in the table and bytes.
+    held: Option<(u64, Bytes)>,
 }
 
 impl Readahead {
@@ -67,7 +81,33 @@ impl Readahead {
             wait_blocks: 0,
             asked: 0..0,
             last: None,
+            held: None,
         }
+    }
+
+    /// For a reader that reads every block of a remote table: full
+    /// windows of [`REMOTE_WINDOW_BYTES`] from the first block on.
+    pub(crate) fn whole_remote_table(blocks: Range<usize>) -> Readahead {
+        Readahead {
+            window: REMOTE_WINDOW_BYTES,
+            max_window: REMOTE_WINDOW_BYTES,
+            ..Readahead::whole_table(blocks)
+        }
+    }
+
+    /// The bytes of `block` (a range of the table), if the window held
+    /// has them.
+    pub(crate) fn held(&self, block: &Range<u64>) -> Option<Bytes> {
+        let (start, bytes) = self.held.as_ref()?;
+        let from = usize::try_from(block.start.checked_sub(*start)?).ok()?;
+        let to = usize::try_from(block.end.checked_sub(*start)?).ok()?;
+        (from <= to && to <= bytes.len()).then(|| bytes.slice(from..to))
+    }
+
+    /// Holds `bytes`, read from the table at `start`, in place of the last
+    /// window held.
+    pub(crate) fn hold(&mut self, start: u64, bytes: Bytes) {
+        self.held = Some((start, bytes));
     }
 
     /// For a user's scan: nothing for its first blocks, then windows from
@@ -80,6 +120,7 @@ impl Readahead {
             wait_blocks: SCAN_BLOCKS_BEFORE_READAHEAD,
             asked: 0..0,
             last: None,
+            held: None,
         }
     }
 

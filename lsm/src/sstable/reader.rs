@@ -1,6 +1,13 @@
 //! Opens a table and serves point lookups and iterators from it.
 //!
-//! The file is mapped once, for random access (`vfs::File::map_for` with
+//! A table is a local file ([`Source::Mapped`]) or an object in a store
+//! ([`Source::Remote`], `tables/`): a remote table's meta blocks are
+//! fetched with one ranged read of its tail at open (two if the guess
+//! fell short) and kept decoded in memory; its data blocks come through
+//! ranged reads, the disk cache and the block cache, compaction inputs in
+//! 4 MiB windows.
+//!
+//! A local file is mapped once, for random access (`vfs::File::map_for` with
 //! `vfs::Access::Random`: a page fault reads its page, not the megabytes of
 //! readahead a plain map's fault would), and its meta blocks (index, filter,
 //! properties) are asked for in one read at open. Blocks are checked and
@@ -30,6 +37,7 @@ use crate::sstable::index::{BlockHandle, Index};
 use crate::sstable::properties::Properties;
 use crate::sstable::readahead::Readahead;
 use crate::sstable::trailer;
+use crate::tables::RemoteIo;
 use crate::{Error, Result};
 
 thread_local! {
@@ -64,14 +72,43 @@ const COLD_MAX: u32 = 64;
 /// machine with larger pages it asks for a block that was in one page).
 const PAGE_BYTES: u64 = 4096;
 
+/// The first tail read of a remote table at open: this fraction of the
+/// object (the meta blocks are 1-3% of a table of small pairs)...
+const REMOTE_TAIL_FRACTION: u64 = 32;
+/// ...but at least this many bytes.
+const REMOTE_TAIL_MIN_BYTES: u64 = 64 << 10;
+
+/// Where a table's bytes are.
+#[derive(Debug)]
+pub(super) enum Source {
+    /// A local file, mapped.
+    Mapped {
+        /// The whole file.
+        data: Bytes,
+        /// The map `data` is, for reading ranges ahead ([`Readahead`]).
+        view: vfs::View,
+    },
+    /// An object in the table store.
+    Remote(Remote),
+}
+
+/// A table in the table store.
+#[derive(Debug)]
+pub(super) struct Remote {
+    pub(super) io: Arc<RemoteIo>,
+    /// The object's name (`tables/000012.sst`).
+    pub(super) name: String,
+    pub(super) size_bytes: u64,
+    /// Where the last data block ends: read-ahead windows stop there.
+    data_end: u64,
+}
+
 /// An open table.
 #[derive(Debug)]
 pub(crate) struct Table {
     pub(crate) number: FileNumber,
     pub(super) path: PathBuf,
-    pub(super) data: Bytes,
-    /// The map `data` is, for reading ranges ahead ([`Readahead`]).
-    view: vfs::View,
+    pub(super) source: Source,
     /// The footer read at open: where the index, filter and properties lie.
     pub(super) footer: Footer,
     pub(super) index: Index,
@@ -126,50 +163,169 @@ impl Table {
             .map_for(vfs::Access::Random)?;
         let data = view.bytes().clone();
         let len = data.len() as u64;
-        let Some(foot_off) = data.len().checked_sub(FOOTER_SIZE_BYTES) else {
-            return Err(Error::corruption(
-                path,
-                0,
-                "table too short for footer",
-                FOOTER_SIZE_BYTES as u64,
-                len,
-            ));
-        };
-        let footer = Footer::decode(&data[foot_off..], path, foot_off as u64)?;
+        let foot_off = footer_offset(path, len)?;
+        let footer = Footer::decode(&data[foot_off as usize..], path, foot_off)?;
         // The meta blocks lie together before the footer: one read for all
         // of them, not a fault per page. A hint: handles past the footer
         // are refused below, and a range past the view is clamped.
-        let meta_start = [footer.index, footer.filter, footer.properties]
-            .iter()
-            .filter(|h| h.size_bytes > 0)
-            .map(|h| h.offset)
-            .min()
-            .unwrap_or(foot_off as u64);
-        view.will_need(usize::try_from(meta_start).unwrap_or(usize::MAX)..foot_off)?;
-        let header = crate::sstable::footer::header();
-        if data.get(..header.len()) != Some(&header[..]) {
-            let mut found = [0u8; 8];
-            if let Some(b) = data.get(..8) {
-                found.copy_from_slice(b);
-            }
-            return Err(Error::corruption(
-                path,
-                0,
-                "table header (magic, version)",
-                crate::sstable::footer::TABLE_MAGIC,
-                u64::from_le_bytes(found),
-            ));
+        view.will_need(
+            usize::try_from(meta_start(&footer, foot_off)).unwrap_or(usize::MAX)..foot_off as usize,
+        )?;
+        check_header(&data, path)?;
+        let meta = data.clone();
+        Table::parse(
+            number,
+            path.to_path_buf(),
+            Source::Mapped { data, view },
+            Meta {
+                bytes: &meta,
+                base: 0,
+                len,
+                footer,
+            },
+            cache,
+        )
+    }
+
+    /// Opens the remote table `name` (number `number`), or `None` if the
+    /// store has no such object: one ranged read of its tail (meta blocks
+    /// and footer), a second if they begin before it. `size_bytes`, the
+    /// size the manifest recorded, saves a request to learn it; an object
+    /// of another size fails the footer's checks or the read.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Corruption`] naming the object and offset; a failed read.
+    pub(crate) fn open_remote(
+        io: &Arc<RemoteIo>,
+        name: &str,
+        number: FileNumber,
+        size_bytes: Option<u64>,
+        cache: &Arc<BlockCache>,
+    ) -> Result<Option<Table>> {
+        let path = io.path_of(name);
+        let len = match size_bytes {
+            Some(n) => n,
+            None => match io.size(name)? {
+                Some(n) => n,
+                None => return Ok(None),
+            },
+        };
+        let foot_off = footer_offset(&path, len)?;
+        let guess = (len / REMOTE_TAIL_FRACTION).max(REMOTE_TAIL_MIN_BYTES);
+        let mut base = len.saturating_sub(guess);
+        let Some(mut tail) = io.get_range(name, base..len)? else {
+            return Ok(None);
+        };
+        // In range: base <= foot_off < len, and the read returned len - base
+        // bytes (checked by `get_range`).
+        let footer = Footer::decode(&tail[(foot_off - base) as usize..], &path, foot_off)?;
+        let start = meta_start(&footer, foot_off);
+        if start < base {
+            let head = io.read(name, start..base)?;
+            let mut all = Vec::with_capacity((len - start) as usize);
+            all.extend_from_slice(&head);
+            all.extend_from_slice(&tail);
+            tail = Bytes::from(all);
+            base = start;
         }
-        let load =
-            |h: BlockHandle, what: &'static str| load_meta(&data, path, foot_off as u64, h, what);
+        let t = Table::parse(
+            number,
+            path,
+            Source::Remote(Remote {
+                io: Arc::clone(io),
+                name: name.to_owned(),
+                size_bytes: len,
+                data_end: 0,
+            }),
+            Meta {
+                bytes: &tail,
+                base,
+                len,
+                footer,
+            },
+            Arc::clone(cache),
+        )?;
+        Ok(Some(t.with_data_end()))
+    }
+
+    /// Opens the remote table `name` just uploaded from `bytes`, without a
+    /// request.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Corruption`] if the bytes fail their checks (a bug).
+    pub(crate) fn from_uploaded(
+        io: &Arc<RemoteIo>,
+        name: &str,
+        number: FileNumber,
+        bytes: Bytes,
+        cache: &Arc<BlockCache>,
+    ) -> Result<Table> {
+        let path = io.path_of(name);
+        let len = bytes.len() as u64;
+        let foot_off = footer_offset(&path, len)?;
+        let footer = Footer::decode(&bytes[foot_off as usize..], &path, foot_off)?;
+        check_header(&bytes, &path)?;
+        // Only the meta blocks are kept: copied out, so the table's bytes
+        // are freed once uploaded.
+        let start = meta_start(&footer, foot_off).min(len);
+        let meta = Bytes::copy_from_slice(&bytes[start as usize..]);
+        drop(bytes);
+        let t = Table::parse(
+            number,
+            path,
+            Source::Remote(Remote {
+                io: Arc::clone(io),
+                name: name.to_owned(),
+                size_bytes: len,
+                data_end: 0,
+            }),
+            Meta {
+                bytes: &meta,
+                base: start,
+                len,
+                footer,
+            },
+            Arc::clone(cache),
+        )?;
+        Ok(t.with_data_end())
+    }
+
+    /// Records where a remote table's data blocks end, from its index.
+    fn with_data_end(mut self) -> Table {
+        let end = self
+            .index
+            .entries
+            .last()
+            .map_or(0, |(_, h)| h.offset + h.size_bytes);
+        if let Source::Remote(r) = &mut self.source {
+            r.data_end = end;
+        }
+        self
+    }
+
+    /// Decodes and checks the meta blocks of `m` into an open table.
+    fn parse(
+        number: FileNumber,
+        path: PathBuf,
+        source: Source,
+        m: Meta<'_>,
+        cache: Arc<BlockCache>,
+    ) -> Result<Table> {
+        let foot_off = m.len - FOOTER_SIZE_BYTES as u64;
+        let footer = m.footer;
+        let load = |h: BlockHandle, what: &'static str| {
+            load_meta(m.bytes, m.base, &path, foot_off, h, what)
+        };
         let index_block = Block::new(load(footer.index, "index handle past the footer")?)
-            .map_err(|m| m.at(path, footer.index.offset))?;
-        let index = Index::decode(&index_block, path, footer.index.offset, foot_off as u64)?;
+            .map_err(|e| e.at(&path, footer.index.offset))?;
+        let index = Index::decode(&index_block, &path, footer.index.offset, foot_off)?;
         let filter = if footer.filter.size_bytes == 0 {
             None
         } else {
             let bytes = load(footer.filter, "filter handle past the footer")?;
-            Some(filter::decode(&bytes, path, footer.filter.offset)?)
+            Some(filter::decode(&bytes, &path, footer.filter.offset)?)
         };
         let props = Properties::decode(&load(
             footer.properties,
@@ -177,7 +333,7 @@ impl Table {
         )?)
         .map_err(|short| {
             Error::corruption(
-                path,
+                &path,
                 footer.properties.offset,
                 "properties block shorter than its fields",
                 short.len_needed,
@@ -187,9 +343,8 @@ impl Table {
         let user_prefix = |k: &[u8]| key::prefix(key::split(k).map_or(&[][..], |x| x.0));
         Ok(Table {
             number,
-            path: path.to_path_buf(),
-            data,
-            view,
+            path,
+            source,
             footer,
             index,
             filter,
@@ -205,12 +360,21 @@ impl Table {
     }
 
     pub(crate) fn size_bytes(&self) -> u64 {
-        self.data.len() as u64
+        match &self.source {
+            Source::Mapped { data, .. } => data.len() as u64,
+            Source::Remote(r) => r.size_bytes,
+        }
     }
 
     /// How the table is laid out, from its index and footer (what
     /// [`Db::describe`](crate::Db::describe) shows; reads no data block).
+    /// A remote table's compressed blocks are not counted (it would take a
+    /// read per block): 0.
     pub(crate) fn layout(&self) -> TableLayout {
+        let data = match &self.source {
+            Source::Mapped { data, .. } => Some(data),
+            Source::Remote(_) => None,
+        };
         let blocks_lz4 = self
             .index
             .entries
@@ -220,7 +384,7 @@ impl Table {
                 // `get` keeps a bad handle from panicking all the same.
                 let at = (h.offset + h.size_bytes) as usize;
                 at.checked_sub(trailer::TRAILER_SIZE_BYTES - trailer::COMPRESSION_OFFSET)
-                    .and_then(|i| self.data.get(i))
+                    .and_then(|i| data?.get(i))
                     == Some(&trailer::COMPRESSION_LZ4)
             })
             .count() as u64;
@@ -245,7 +409,11 @@ impl Table {
     /// so every cached block is one whose search can be trusted.
     fn block(&self, i: usize) -> Result<Block> {
         let h = self.index.entries[i].1;
-        if let Some(b) = self.cache.get((self.number.0, h.offset)) {
+        let cached = self.cache.get((self.number.0, h.offset));
+        if let Source::Remote(r) = &self.source {
+            r.io.note_memory(cached.is_some());
+        }
+        if let Some(b) = cached {
             return Ok(b);
         }
         let block = self.fetch_block(h, false)?;
@@ -263,23 +431,26 @@ impl Table {
     /// `read_ahead`: the block lies in a range a reader already asked for
     /// ([`Readahead`]), so asking again would only cost the system call.
     fn fetch_block(&self, h: BlockHandle, read_ahead: bool) -> Result<Block> {
+        let Source::Mapped { view, .. } = &self.source else {
+            return self.read_block(h, true);
+        };
         let end = h.offset + h.size_bytes;
         if !read_ahead
             && COLD.load(Ordering::Relaxed) > 0
             && h.offset / PAGE_BYTES != end.saturating_sub(1) / PAGE_BYTES
         {
             // In range: checked by Index::decode against the file length.
-            self.view.will_need(h.offset as usize..end as usize)?;
+            view.will_need(h.offset as usize..end as usize)?;
         }
         let cold = COLD.load(Ordering::Relaxed);
         // While warm, one read in eight is timed (by its offset: the blocks
         // a get reads are random), enough to notice the disk within a few
         // dozen reads.
         if cold == 0 && !(h.offset / PAGE_BYTES).is_multiple_of(8) {
-            return self.read_block(h);
+            return self.read_block(h, true);
         }
         let t = Instant::now();
-        let block = self.read_block(h)?;
+        let block = self.read_block(h, true)?;
         if t.elapsed() >= SLOW_BLOCK_READ {
             COLD.store((cold + COLD_RAISE).min(COLD_MAX), Ordering::Relaxed);
         } else if cold > 0 {
@@ -289,14 +460,59 @@ impl Table {
     }
 
     /// The block at `h`, its checksum checked and its contents
-    /// decompressed, not cached and its entries not yet read.
-    pub(super) fn read_block(&self, h: BlockHandle) -> Result<Block> {
-        // In range: checked by Index::decode against the file length.
-        let stored = self
-            .data
-            .slice(h.offset as usize..(h.offset + h.size_bytes) as usize);
+    /// decompressed, not cached and its entries not yet read. A remote
+    /// block comes from the disk cache or the store (and enters the disk
+    /// cache if `fill_disk`).
+    pub(super) fn read_block(&self, h: BlockHandle, fill_disk: bool) -> Result<Block> {
+        let range = h.offset..h.offset + h.size_bytes;
+        match &self.source {
+            // In range: checked by Index::decode against the file length.
+            Source::Mapped { data, .. } => {
+                self.decode_block(data.slice(range.start as usize..range.end as usize), h)
+            }
+            Source::Remote(r) => {
+                r.io.read_block(self.number, &r.name, range, fill_disk, |b| {
+                    self.decode_block(b, h)
+                })
+            }
+        }
+    }
+
+    /// Checks and decompresses `stored`, the block at `h` as stored.
+    pub(super) fn decode_block(&self, stored: Bytes, h: BlockHandle) -> Result<Block> {
         let contents = trailer::decode(stored, &self.path, h.offset)?;
         Block::new(contents).map_err(|m| m.at(&self.path, h.offset))
+    }
+
+    /// Block `i` of a remote table for a reader going through it in
+    /// order: from the window `ahead` holds, else from a new window read
+    /// in one request (once the reader has read a few blocks), else alone.
+    fn remote_block(
+        &self,
+        r: &Remote,
+        ahead: &mut Readahead,
+        i: usize,
+        fill_disk: bool,
+    ) -> Result<Block> {
+        let h = self.index.entries[i].1;
+        let block = h.offset..h.offset + h.size_bytes;
+        if let Some(b) = ahead.held(&block) {
+            return self.decode_block(b, h);
+        }
+        match ahead.next(i, block.clone()) {
+            Some(w) if w.start <= block.start && block.end <= w.end => {
+                // Clamped to the data blocks; still holds the block, which
+                // ends at or before `data_end` (the index is in order).
+                let w = w.start..w.end.min(r.data_end).max(block.end);
+                let bytes = r.io.read(&r.name, w.clone())?;
+                ahead.hold(w.start, bytes);
+                match ahead.held(&block) {
+                    Some(b) => self.decode_block(b, h),
+                    None => self.read_block(h, fill_disk),
+                }
+            }
+            _ => self.read_block(h, fill_disk),
+        }
     }
 
     /// Every entry of block `i`, in order, checked as [`Block::walk`]
@@ -321,9 +537,14 @@ impl Table {
         ahead: &mut Readahead,
     ) -> Result<(Block, BlockSpans)> {
         let h = self.index.entries[i].1;
-        let (block, fresh) = match self.cache.get((self.number.0, h.offset)) {
-            Some(b) => (b, false),
-            None => {
+        let cached = self.cache.get((self.number.0, h.offset));
+        if let Source::Remote(r) = &self.source {
+            r.io.note_memory(cached.is_some());
+        }
+        let (block, fresh) = match (cached, &self.source) {
+            (Some(b), _) => (b, false),
+            (None, Source::Remote(r)) => (self.remote_block(r, ahead, i, fill_cache)?, true),
+            (None, Source::Mapped { .. }) => {
                 let covered = self.read_ahead(ahead, i)?;
                 (self.fetch_block(h, covered)?, true)
             }
@@ -352,10 +573,13 @@ impl Table {
     pub(super) fn read_ahead(&self, ahead: &mut Readahead, i: usize) -> Result<bool> {
         let h = self.index.entries[i].1;
         let block = h.offset..h.offset + h.size_bytes;
+        let Source::Mapped { view, .. } = &self.source else {
+            return Ok(false);
+        };
         if let Some(r) = ahead.next(i, block.clone()) {
             // Offsets past `usize` cannot be in the view: clamped to it.
             let at = |x: u64| usize::try_from(x).unwrap_or(usize::MAX);
-            self.view.will_need(at(r.start)..at(r.end))?;
+            view.will_need(at(r.start)..at(r.end))?;
         }
         Ok(ahead.covers(&block))
     }
@@ -430,10 +654,11 @@ impl Table {
         // Compaction reads every block once: full windows from the start.
         // A user's scan may stop after a few keys: windows once it has
         // read a few blocks.
-        let mut ahead = if fill_cache {
-            Readahead::scan(first..end)
-        } else {
-            Readahead::whole_table(first..end)
+        let remote = matches!(self.source, Source::Remote(_));
+        let mut ahead = match (fill_cache, remote) {
+            (true, _) => Readahead::scan(first..end),
+            (false, false) => Readahead::whole_table(first..end),
+            (false, true) => Readahead::whole_remote_table(first..end),
         };
         Box::new(Concat::new(first, end, move |i| {
             let from = lo.as_deref().filter(|_| i == first);
@@ -467,10 +692,66 @@ impl Table {
     }
 }
 
+/// A table's meta region as read at open: `bytes` are the table's bytes
+/// from `base` to its end, `len`.
+struct Meta<'a> {
+    bytes: &'a Bytes,
+    base: u64,
+    len: u64,
+    footer: Footer,
+}
+
+/// Where the footer of a table of `len` bytes starts.
+fn footer_offset(path: &Path, len: u64) -> Result<u64> {
+    len.checked_sub(FOOTER_SIZE_BYTES as u64).ok_or_else(|| {
+        Error::corruption(
+            path,
+            0,
+            "table too short for footer",
+            FOOTER_SIZE_BYTES as u64,
+            len,
+        )
+    })
+}
+
+/// Where the meta blocks (index, filter, properties) begin: they lie
+/// together before the footer at `foot_off`.
+fn meta_start(footer: &Footer, foot_off: u64) -> u64 {
+    [footer.index, footer.filter, footer.properties]
+        .iter()
+        .filter(|h| h.size_bytes > 0)
+        .map(|h| h.offset)
+        .min()
+        .unwrap_or(foot_off)
+        .min(foot_off)
+}
+
+/// Checks the table header (magic, version) at the start of `data`.
+pub(super) fn check_header(data: &[u8], path: &Path) -> Result<()> {
+    let header = crate::sstable::footer::header();
+    if data.get(..header.len()) == Some(&header[..]) {
+        return Ok(());
+    }
+    let mut found = [0u8; 8];
+    if let Some(b) = data.get(..8) {
+        found.copy_from_slice(b);
+    }
+    Err(Error::corruption(
+        path,
+        0,
+        "table header (magic, version)",
+        crate::sstable::footer::TABLE_MAGIC,
+        u64::from_le_bytes(found),
+    ))
+}
+
 /// Checks and decodes the meta block (index, filter, properties) at `h`,
-/// which must end before the footer at `foot_off`.
+/// which must end before the footer at `foot_off`. `data` holds the
+/// table's bytes from offset `base` on; a handle before it is refused
+/// like one past the footer.
 pub(super) fn load_meta(
     data: &Bytes,
+    base: u64,
     path: &Path,
     foot_off: u64,
     h: BlockHandle,
@@ -479,7 +760,7 @@ pub(super) fn load_meta(
     let end = h
         .offset
         .checked_add(h.size_bytes)
-        .filter(|&e| e <= foot_off);
+        .filter(|&e| e <= foot_off && h.offset >= base);
     let Some(end) = end else {
         return Err(Error::corruption(
             path,
@@ -489,7 +770,12 @@ pub(super) fn load_meta(
             h.offset.saturating_add(h.size_bytes),
         ));
     };
-    trailer::decode(data.slice(h.offset as usize..end as usize), path, h.offset)
+    // In range: base <= offset <= end <= foot_off < base + data.len().
+    let at = |x: u64| (x - base) as usize;
+    let stored = data
+        .get(at(h.offset)..at(end))
+        .ok_or_else(|| Error::corruption(path, foot_off, what, foot_off, end))?;
+    trailer::decode(data.slice_ref(stored), path, h.offset)
 }
 
 /// The error for an encoded key in the block at `offset` that does not

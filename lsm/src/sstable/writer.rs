@@ -1,6 +1,9 @@
-//! Writes a table from entries added in internal-key order.
+//! Writes a table from entries added in internal-key order, to a file or
+//! (for a table bound for an object store) to memory.
 
 use std::path::Path;
+
+use bytes::Bytes;
 
 use crate::Result;
 use crate::filter;
@@ -26,7 +29,9 @@ pub(crate) struct TableOptions {
 /// Builds one table file.
 #[derive(Debug)]
 pub(crate) struct TableWriter {
-    file: Box<dyn vfs::File>,
+    /// The file the table goes to; `None`: the table stays in `buf` whole,
+    /// for an upload ([`TableWriter::in_memory`]).
+    file: Option<Box<dyn vfs::File>>,
     opts: TableOptions,
     offset: u64,
     buf: Vec<u8>,
@@ -40,9 +45,18 @@ pub(crate) struct TableWriter {
 impl TableWriter {
     pub(crate) fn create(fs: &dyn vfs::Fs, path: &Path, opts: TableOptions) -> Result<TableWriter> {
         let file = fs.open(path, vfs::OpenMode::Truncate)?;
+        Ok(TableWriter::with_file(Some(file), opts))
+    }
+
+    /// A table built in memory: [`TableWriter::finish`] returns its bytes.
+    pub(crate) fn in_memory(opts: TableOptions) -> TableWriter {
+        TableWriter::with_file(None, opts)
+    }
+
+    fn with_file(file: Option<Box<dyn vfs::File>>, opts: TableOptions) -> TableWriter {
         let mut buf = Vec::with_capacity(WRITE_BUFFER_BYTES + 8192);
         buf.extend_from_slice(&crate::sstable::footer::header());
-        Ok(TableWriter {
+        TableWriter {
             file,
             opts,
             offset: 0,
@@ -55,7 +69,7 @@ impl TableWriter {
                 seq_min: u64::MAX,
                 ..Properties::default()
             },
-        })
+        }
     }
 
     /// Adds an encoded internal key and its value. REQUIRES: increasing keys.
@@ -107,7 +121,7 @@ impl TableWriter {
     fn write_block(&mut self, raw: &[u8], compress: bool) -> Result<BlockHandle> {
         let offset = self.offset + self.buf.len() as u64;
         let n = trailer::encode(raw, compress, &mut self.buf);
-        if self.buf.len() >= WRITE_BUFFER_BYTES {
+        if self.buf.len() >= WRITE_BUFFER_BYTES && self.file.is_some() {
             self.drain()?;
         }
         Ok(BlockHandle {
@@ -117,8 +131,10 @@ impl TableWriter {
     }
 
     fn drain(&mut self) -> Result<()> {
-        if !self.buf.is_empty() {
-            self.file.append(&self.buf)?;
+        if let Some(file) = &self.file
+            && !self.buf.is_empty()
+        {
+            file.append(&self.buf)?;
             self.offset += self.buf.len() as u64;
             self.buf.clear();
         }
@@ -126,8 +142,8 @@ impl TableWriter {
     }
 
     /// Writes filter, properties, index and footer, and syncs the file.
-    /// Returns the file size and properties.
-    pub(crate) fn finish(mut self) -> Result<(u64, Properties)> {
+    /// Returns the table's size, and its bytes if it was built in memory.
+    pub(crate) fn finish(mut self) -> Result<(u64, Option<Bytes>)> {
         self.finish_data_block()?;
         let filter = if self.opts.bloom_bits_per_key > 0 {
             let f = filter::build(&self.hashes, self.opts.bloom_bits_per_key);
@@ -150,8 +166,15 @@ impl TableWriter {
             }
             .encode(),
         );
-        self.drain()?;
-        self.file.sync_data()?;
-        Ok((self.offset, self.props))
+        let Some(file) = &self.file else {
+            let bytes = Bytes::from(std::mem::take(&mut self.buf));
+            return Ok((bytes.len() as u64, Some(bytes)));
+        };
+        if !self.buf.is_empty() {
+            file.append(&self.buf)?;
+            self.offset += self.buf.len() as u64;
+        }
+        file.sync_data()?;
+        Ok((self.offset, None))
     }
 }

@@ -72,6 +72,18 @@ pub(crate) fn blob_files_on_disk(fs: &dyn vfs::Fs) -> usize {
         .unwrap_or(0)
 }
 
+/// Table files (`*.sst`) in directory `dir`.
+pub(crate) fn table_files_on_disk(fs: &dyn vfs::Fs, dir: &str) -> usize {
+    fs.list_dir(std::path::Path::new(dir))
+        .map(|names| {
+            names
+                .iter()
+                .filter(|n| n.to_string_lossy().ends_with(".sst"))
+                .count()
+        })
+        .unwrap_or(0)
+}
+
 /// Tiny buffers, every write synced, values of 40 bytes and more separated
 /// at flush and blobs collected at 20% garbage: so crashes and I/O errors
 /// also hit blob writes (shard files, their syncs and renames) before the

@@ -1,0 +1,322 @@
+//! The manifest published on the table store, for readers elsewhere
+//! ([`Reader`](crate::Reader)) and for writer fencing.
+//!
+//! With [`Options::publish_manifest`](crate::Options::publish_manifest) a
+//! writer uploads, after every durable manifest edit, the state readers
+//! need (the tables of each level with their sizes, and the last sequence
+//! number) as a new object `manifest/NNNNNNNNNNNNNNNNNNNN` (20 decimal
+//! digits), created with `PutMode::Create` (`If-None-Match: *`). Numbers
+//! only grow, so two writers can never both publish the same one: a
+//! writer opening claims the next number with an epoch one above the
+//! last, and a writer whose next publication finds its number taken has
+//! been fenced ([`Error::Fenced`]) and stops. The local manifest stays the
+//! writer's own recovery record. Layout in `FORMAT.md`, "Published
+//! manifest".
+
+use std::collections::{HashSet, VecDeque};
+use std::path::Path;
+
+use bytes::Bytes;
+
+use crate::key::SEQNO_MAX;
+use crate::manifest::{FILE_NUMBER_MAX, FileNumber};
+use crate::tables::RemoteIo;
+use crate::version::{NUM_LEVELS, Version};
+use crate::{Error, Result};
+
+/// The prefix of every published manifest's name.
+pub(crate) const PREFIX: &str = "manifest/";
+/// Published manifests kept behind the newest (older ones are deleted):
+/// a reader that opened one of them still finds it, and the tables it
+/// names, which the writer keeps as long as one of these names them.
+const KEEP: u64 = 4;
+
+/// Magic of a published manifest ("lsm-pub\0").
+pub(crate) const MAGIC: u64 = u64::from_le_bytes(*b"lsm-pub\0");
+/// Its format version.
+pub(crate) const VERSION: u32 = 1;
+const VERSION_OFFSET: usize = 8;
+const EPOCH_OFFSET: usize = VERSION_OFFSET + 4;
+const LAST_SEQ_OFFSET: usize = EPOCH_OFFSET + 8;
+const COUNT_OFFSET: usize = LAST_SEQ_OFFSET + 8;
+/// Bytes before the table entries.
+const HEADER_BYTES: usize = COUNT_OFFSET + 4;
+const _: () = assert!(HEADER_BYTES == 32);
+/// Bytes of one table entry: level (1), number (8), size (8).
+const ENTRY_BYTES: usize = 17;
+/// Bytes of the CRC at the end.
+const CRC_BYTES: usize = 4;
+
+/// The name of published manifest `n`.
+pub(crate) fn name(n: u64) -> String {
+    format!("{PREFIX}{n:020}")
+}
+
+/// What a published manifest holds.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Published {
+    /// The epoch of the writer that published it.
+    pub(crate) epoch: u64,
+    pub(crate) last_seq: u64,
+    /// `(level, table, size in bytes)`.
+    pub(crate) tables: Vec<(u8, FileNumber, u64)>,
+}
+
+impl Published {
+    /// The state of `v` as of `last_seq`, published by `epoch`.
+    pub(crate) fn of(v: &Version, last_seq: u64, epoch: u64) -> Published {
+        let mut tables = Vec::new();
+        for (level, ts) in v.levels.iter().enumerate() {
+            for t in ts {
+                // A level is below NUM_LEVELS (7): it fits a byte.
+                tables.push((level as u8, t.number, t.size_bytes()));
+            }
+        }
+        Published {
+            epoch,
+            last_seq,
+            tables,
+        }
+    }
+
+    pub(crate) fn encode(&self) -> Vec<u8> {
+        let mut b = Vec::with_capacity(HEADER_BYTES + self.tables.len() * ENTRY_BYTES + CRC_BYTES);
+        b.extend_from_slice(&MAGIC.to_le_bytes());
+        b.extend_from_slice(&VERSION.to_le_bytes());
+        b.extend_from_slice(&self.epoch.to_le_bytes());
+        b.extend_from_slice(&self.last_seq.to_le_bytes());
+        let count = u32::try_from(self.tables.len()).unwrap_or(u32::MAX);
+        b.extend_from_slice(&count.to_le_bytes());
+        for &(level, n, size) in &self.tables {
+            b.push(level);
+            b.extend_from_slice(&n.0.to_le_bytes());
+            b.extend_from_slice(&size.to_le_bytes());
+        }
+        let crc = crc32fast::hash(&b);
+        b.extend_from_slice(&crc.to_le_bytes());
+        b
+    }
+
+    /// Decodes the published manifest `b` (object `path`), checking its
+    /// CRC and range-checking every number.
+    pub(crate) fn decode(b: &[u8], path: &Path) -> Result<Published> {
+        let bad = |offset: usize, what, expected: u64, found: u64| {
+            Error::corruption(path, offset as u64, what, expected, found)
+        };
+        let min = HEADER_BYTES + CRC_BYTES;
+        if b.len() < min {
+            return Err(bad(
+                0,
+                "published manifest too short",
+                min as u64,
+                b.len() as u64,
+            ));
+        }
+        let u64_at = |p: usize| {
+            let mut x = [0u8; 8];
+            x.copy_from_slice(&b[p..p + 8]);
+            u64::from_le_bytes(x)
+        };
+        let u32_at = |p: usize| {
+            let mut x = [0u8; 4];
+            x.copy_from_slice(&b[p..p + 4]);
+            u32::from_le_bytes(x)
+        };
+        let crc_at = b.len() - CRC_BYTES;
+        let (stored, found) = (u32_at(crc_at), crc32fast::hash(&b[..crc_at]));
+        if stored != found {
+            return Err(bad(
+                crc_at,
+                "published manifest checksum",
+                u64::from(stored),
+                u64::from(found),
+            ));
+        }
+        if u64_at(0) != MAGIC {
+            return Err(bad(0, "published manifest magic", MAGIC, u64_at(0)));
+        }
+        let version = u32_at(VERSION_OFFSET);
+        if version != VERSION {
+            return Err(bad(
+                VERSION_OFFSET,
+                "published manifest version",
+                u64::from(VERSION),
+                u64::from(version),
+            ));
+        }
+        let last_seq = u64_at(LAST_SEQ_OFFSET);
+        if last_seq > SEQNO_MAX {
+            return Err(bad(
+                LAST_SEQ_OFFSET,
+                "published manifest sequence number out of range",
+                SEQNO_MAX,
+                last_seq,
+            ));
+        }
+        let count = u32_at(COUNT_OFFSET) as usize;
+        let body = crc_at - HEADER_BYTES;
+        if count.checked_mul(ENTRY_BYTES) != Some(body) {
+            return Err(bad(
+                COUNT_OFFSET,
+                "published manifest table count (expected: the entries' bytes / 17)",
+                (body / ENTRY_BYTES) as u64,
+                count as u64,
+            ));
+        }
+        let mut tables = Vec::with_capacity(count);
+        for i in 0..count {
+            let at = HEADER_BYTES + i * ENTRY_BYTES;
+            let level = b[at];
+            if usize::from(level) >= NUM_LEVELS {
+                return Err(bad(
+                    at,
+                    "published manifest level out of range",
+                    NUM_LEVELS as u64 - 1,
+                    u64::from(level),
+                ));
+            }
+            let n = u64_at(at + 1);
+            if n > FILE_NUMBER_MAX {
+                return Err(bad(
+                    at,
+                    "published manifest file number out of range",
+                    FILE_NUMBER_MAX,
+                    n,
+                ));
+            }
+            tables.push((level, FileNumber(n), u64_at(at + 9)));
+        }
+        Ok(Published {
+            epoch: u64_at(EPOCH_OFFSET),
+            last_seq,
+            tables,
+        })
+    }
+}
+
+/// The newest published manifest in the store: its number and contents.
+///
+/// # Errors
+///
+/// A failed request; [`Error::Corruption`] naming the object if it fails
+/// its checks.
+pub(crate) fn latest(io: &RemoteIo) -> Result<Option<(u64, Published)>> {
+    let newest = io
+        .list(PREFIX)?
+        .iter()
+        .filter_map(|m| m.name.strip_prefix(PREFIX)?.parse::<u64>().ok())
+        .max();
+    let Some(n) = newest else {
+        return Ok(None);
+    };
+    let bytes = io.get(&name(n))?;
+    Ok(Some((n, Published::decode(&bytes, &io.path_of(&name(n)))?)))
+}
+
+/// A writer's claim on the published manifest: the next number it may
+/// create, and its epoch.
+#[derive(Debug)]
+pub(crate) struct Publisher {
+    next: u64,
+    epoch: u64,
+    /// The tables of the newest `KEEP + 1` publications, newest last.
+    recent: VecDeque<HashSet<FileNumber>>,
+}
+
+impl Publisher {
+    /// Claims the store for a writer whose state is `v` as of `last_seq`:
+    /// publishes it under the number after the newest, with an epoch one
+    /// above that manifest's.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Fenced`] if another writer created that number first; a
+    /// failed request.
+    pub(crate) fn claim(io: &RemoteIo, v: &Version, last_seq: u64) -> Result<Publisher> {
+        let (next, epoch) = match latest(io)? {
+            Some((n, p)) => (n + 1, p.epoch + 1),
+            None => (1, 1),
+        };
+        let mut p = Publisher {
+            next,
+            epoch,
+            recent: VecDeque::new(),
+        };
+        p.publish(io, v, last_seq)?;
+        io.set_epoch(epoch);
+        Ok(p)
+    }
+
+    /// Publishes `v` as of `last_seq` under the next number, and deletes
+    /// the published manifests more than [`KEEP`] behind it (best effort).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Fenced`] if the number is taken: another writer claimed
+    /// the store; a failed request.
+    pub(crate) fn publish(&mut self, io: &RemoteIo, v: &Version, last_seq: u64) -> Result<()> {
+        let published = Published::of(v, last_seq, self.epoch);
+        let body = published.encode();
+        let n = self.next;
+        match io.create(&name(n), Bytes::from(body)) {
+            Ok(()) => {}
+            Err(Error::TableStore {
+                location,
+                source: objstore::Error::Precondition { reason, .. },
+            }) => {
+                return Err(Error::Fenced {
+                    location,
+                    epoch: self.epoch,
+                    reason: format!(
+                        "manifest {} was created by another writer ({reason})",
+                        name(n)
+                    ),
+                });
+            }
+            Err(e) => return Err(e),
+        }
+        self.next = n + 1;
+        self.recent
+            .push_back(published.tables.iter().map(|t| t.1).collect());
+        while self.recent.len() as u64 > KEEP + 1 {
+            self.recent.pop_front();
+        }
+        if let Some(old) = n.checked_sub(KEEP + 1).filter(|&o| o > 0) {
+            let _ = io.delete(&name(old));
+        }
+        Ok(())
+    }
+
+    /// Every table a kept publication names: a reader may still read it,
+    /// so the writer keeps it even once its own versions dropped it.
+    pub(crate) fn held(&self) -> HashSet<FileNumber> {
+        self.recent.iter().flatten().copied().collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_published_manifest_round_trips_and_refuses_damage() {
+        let p = Published {
+            epoch: 3,
+            last_seq: 99,
+            tables: vec![(0, FileNumber(12), 4096), (6, FileNumber(7), 1 << 20)],
+        };
+        let b = p.encode();
+        assert_eq!(b.len(), 32 + 2 * 17 + 4);
+        assert_eq!(&b[..8], b"lsm-pub\0");
+        assert_eq!(Published::decode(&b, Path::new("m")).expect("decode"), p);
+        for i in [0, 9, 20, 40, b.len() - 1] {
+            let mut d = b.clone();
+            d[i] ^= 1;
+            assert!(matches!(
+                Published::decode(&d, Path::new("m")),
+                Err(Error::Corruption { .. })
+            ));
+        }
+        assert!(Published::decode(&b[..10], Path::new("m")).is_err());
+    }
+}
