@@ -171,9 +171,7 @@ impl WriteTxn<'_> {
         self.dirty.is_empty()
             && self.runs.is_empty()
             && self.written.is_empty()
-            && self.freed_old.is_empty()
-            && self.consumed.is_empty()
-            && self.pool.is_empty()
+            && self.alloc.is_untouched()
     }
 
     /// Commits: new readers see the changes once this returns `Ok`, and with
@@ -279,7 +277,7 @@ impl WriteTxn<'_> {
             free_root: self.free_root.map(|c| c.page),
             root_crc: self.root.and_then(|c| c.crc),
             free_root_crc: self.free_root.and_then(|c| c.crc),
-            page_count: self.page_count,
+            page_count: self.alloc.page_count(),
             entry_count: self.len,
             // Set when the meta page is written (`make_durable`).
             synced_txn: self.txn,
@@ -289,7 +287,7 @@ impl WriteTxn<'_> {
     fn commit_inner(&mut self) -> Result<()> {
         self.record_frees()?;
         let ps = self.db.limits.page_size;
-        ensure_file_pages(&mut self.w, ps, self.page_count)?;
+        ensure_file_pages(&mut self.w, ps, self.alloc.page_count())?;
 
         // Encode the dirty nodes children first (a parent records its
         // children's checksums), each into its place in page order, then
@@ -308,7 +306,7 @@ impl WriteTxn<'_> {
         // Pages this commit freed are no longer the newest snapshot's: drop
         // them from its overlay (older snapshots keep theirs) unwritten.
         let mut overlay = self.base.map.overlay().clone();
-        for &id in &self.freed_old {
+        for &id in self.alloc.freed() {
             overlay.remove(id);
         }
         let new_bytes = pages.len() + self.runs.values().map(Vec::len).sum::<usize>();
@@ -325,7 +323,7 @@ impl WriteTxn<'_> {
                 overlay.insert(id, Bytes::from(run));
             }
             let meta = self.meta();
-            let fresh = std::mem::take(&mut self.fresh);
+            let fresh = self.alloc.take_fresh();
             self.w.since_durable.extend(fresh);
             let map = Arc::new(self.base.map.with_overlay(overlay));
             self.db.publish(Arc::new(Snapshot {
@@ -373,7 +371,7 @@ impl WriteTxn<'_> {
         if self.durability == Durability::Immediate {
             make_durable(self.db, &mut self.w, &meta, true)?;
         } else {
-            let fresh = std::mem::take(&mut self.fresh);
+            let fresh = self.alloc.take_fresh();
             self.w.since_durable.extend(fresh);
         }
 
@@ -383,7 +381,7 @@ impl WriteTxn<'_> {
         {
             self.w.map_live = Some(self.base.map.file_raw(*id, 1) == Some(&bytes[..]));
         }
-        let map = remap(self.db, &self.w, &self.base.map, self.page_count)?;
+        let map = remap(self.db, &self.w, &self.base.map, self.alloc.page_count())?;
         for &id in ids.iter().chain(&run_ids).chain(&flushed) {
             map.mark_verified(id);
         }

@@ -37,7 +37,9 @@
 //! Inside, one idea per module: `page` (the common header, checksums,
 //! limits), `meta` (the two meta pages), `node` (branch and leaf layouts),
 //! `mapping` (verified page access over the file's view), `cursor` (root to
-//! leaf stack), `read` (snapshots), `write` (the write transaction), `tree`
+//! leaf stack), `read` (snapshots), `write` (the write transaction's API),
+//! `allocator` (page numbers: the pool, reuse, the end of the file),
+//! `overflow` (values stored in runs of pages), `tree`
 //! (copy-on-write insert, remove, rebalance), `freelist` (the free tree),
 //! `commit` (the commit protocol), `bulk` (bottom-up building), `compact`, `checkpoint` (a compacted
 //! copy of one commit in a new file),
@@ -51,6 +53,7 @@
 #![forbid(unsafe_code)]
 #![deny(clippy::unwrap_used)]
 
+mod allocator;
 mod bulk;
 mod checkpoint;
 mod commit;
@@ -64,6 +67,7 @@ mod mapping;
 mod meta;
 mod node;
 mod options;
+mod overflow;
 mod page;
 mod read;
 mod recovery;

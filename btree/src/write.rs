@@ -7,41 +7,20 @@
 //! pages no snapshot references).
 
 use std::borrow::Cow;
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::ops::{Bound, RangeBounds};
 use std::sync::Arc;
 
 use bytes::Bytes;
 use parking_lot::MutexGuard;
 
+use crate::allocator::Allocator;
 use crate::cursor::DEPTH_MAX;
 use crate::db::{Inner, Snapshot, Writer};
 use crate::mapping::{check_recorded_crc, verify};
-use crate::node::{self, Child, Node, RawValue, Value, malformed};
-use crate::page::{self, HEADER_BYTES, Kind, VALUE_LEN_MAX};
+use crate::node::{self, Child, Node, Value, malformed};
+use crate::page::{self, VALUE_LEN_MAX};
 use crate::{Durability, Error, Result};
-
-/// Free-tree entries an overflow run's allocation takes, at most, looking
-/// for that many consecutive free pages before it extends the file. Those it
-/// does not use go back under their keys at commit.
-const RUN_SEARCH_ENTRIES: usize = 32;
-
-/// The first of `n` consecutive pages in `pool`, if it has them.
-fn run_in(pool: &BTreeSet<u64>, n: u64) -> Option<u64> {
-    let mut prev: Option<(u64, u64)> = None; // (run start, last)
-    for &id in pool {
-        prev = match prev {
-            Some((s, last)) if last + 1 == id => Some((s, id)),
-            _ => Some((id, id)),
-        };
-        if let Some((s, last)) = prev
-            && last + 1 - s == n
-        {
-            return Some(s);
-        }
-    }
-    None
-}
 
 /// Which of the file's two trees an operation works on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -65,35 +44,15 @@ pub struct WriteTxn<'db> {
     /// The free tree's root, as `root`.
     pub(crate) free_root: Option<Child>,
     pub(crate) len: u64,
-    /// Next page number past every page in use.
-    pub(crate) page_count: u64,
     /// Nodes changed by this transaction, by their new page number.
     pub(crate) dirty: HashMap<u64, Node>,
     /// Overflow runs created by this transaction: header and value bytes.
     pub(crate) runs: HashMap<u64, Vec<u8>>,
-    /// Pages this transaction allocated (and has not freed again).
-    pub(crate) fresh: HashSet<u64>,
     /// Fresh pages already written to the file (by `bulk_load`): read back
     /// with `read_at`, as the view may not show them.
     pub(crate) written: HashSet<u64>,
-    /// Pages of the base snapshot this transaction no longer references.
-    pub(crate) freed_old: Vec<u64>,
-    /// Free pages ready for reuse by this transaction.
-    pub(crate) pool: BTreeSet<u64>,
-    /// Free-tree keys whose pages were moved into `pool`.
-    pub(crate) consumed: Vec<Bytes>,
-    /// The last free-tree key consumed in each region (durable, recent):
-    /// the next refill starts after it.
-    pub(crate) consumed_upto: [Option<Bytes>; 2],
-    /// The oldest snapshot that may still be read: free-tree entries of
-    /// later transactions are not reused.
-    pub(crate) oldest_live: u64,
-    /// The oldest snapshot an open reader holds (or the base snapshot):
-    /// free-tree entries of the recent region up to it are reused.
-    pub(crate) oldest_reader: u64,
-    /// Set while commit records freed pages: the pool is then not refilled
-    /// and pages freed are not put back into it, so recording terminates.
-    pub(crate) recording: bool,
+    /// Page numbers: taken, given up, reused.
+    pub(crate) alloc: Allocator,
     /// When this transaction's commit is durable.
     pub(crate) durability: Durability,
 }
@@ -120,19 +79,11 @@ impl<'db> WriteTxn<'db> {
             root: m.root_ref(),
             free_root: m.free_root_ref(),
             len: m.entry_count,
-            page_count: m.page_count,
             base,
             dirty: HashMap::new(),
             runs: HashMap::new(),
-            fresh: HashSet::new(),
             written: HashSet::new(),
-            freed_old: Vec::new(),
-            pool: BTreeSet::new(),
-            consumed: Vec::new(),
-            consumed_upto: [None, None],
-            oldest_live,
-            oldest_reader,
-            recording: false,
+            alloc: Allocator::new(m.page_count, oldest_live, oldest_reader),
             durability: db.options.durability,
         }
     }
@@ -213,92 +164,14 @@ impl<'db> WriteTxn<'db> {
         }
     }
 
-    /// The bytes of a leaf value.
-    pub(crate) fn value_bytes(&self, value: &Value) -> Result<Bytes> {
-        match value {
-            Value::Inline(v) => Ok(v.clone()),
-            &Value::Overflow { page: id, len, crc } => {
-                let end = HEADER_BYTES + len as usize;
-                if let Some(run) = self.runs.get(&id) {
-                    return Ok(Bytes::copy_from_slice(&run[HEADER_BYTES..end]));
-                }
-                if self.written.contains(&id) {
-                    let n = self.db.limits.run_pages(len);
-                    let bytes = self.read_pages(id, n)?;
-                    verify(&bytes, self.file_path(), id)?;
-                    check_recorded_crc(&bytes, self.file_path(), Child { page: id, crc })?;
-                    return Ok(bytes.slice(HEADER_BYTES..end));
-                }
-                let map = &self.base.map;
-                let v = map.value(
-                    RawValue::Overflow { page: id, len, crc },
-                    self.base.meta.page_count,
-                )?;
-                Ok(map.to_bytes(v))
-            }
-        }
-    }
-
-    /// Takes a page number: a free one if any may be reused, else a new one
-    /// at the end of the file.
+    /// Takes a page number (see [`Allocator::alloc`]).
     pub(crate) fn alloc(&mut self) -> Result<u64> {
-        let id = match self.pool.pop_first() {
-            Some(id) => id,
-            None => match self.refill_pool()? {
-                true => self.pool.pop_first().unwrap_or(self.page_count),
-                false => self.page_count,
-            },
-        };
-        if id == self.page_count {
-            self.page_count += 1;
-        }
-        self.fresh.insert(id);
-        Ok(id)
+        self.alloc.alloc(&self.base)
     }
 
     /// Takes `n` consecutive page numbers for an overflow run.
     pub(crate) fn alloc_run(&mut self, n: u64) -> Result<u64> {
-        if n == 1 {
-            return self.alloc();
-        }
-        // Reuse a run of free pages if the pool has one. Else take more
-        // free-tree entries (a freed run is listed in order, so it comes back
-        // whole, perhaps over two entries) before extending the file: with
-        // only the pool searched, runs came from the end of the file while
-        // the pages they freed went to single-page copies, and a workload of
-        // multi-page values grew the file by pages per commit, forever.
-        let mut refills = 0;
-        let found = loop {
-            if let Some(s) = run_in(&self.pool, n) {
-                break Some(s);
-            }
-            if refills == RUN_SEARCH_ENTRIES || !self.refill_pool()? {
-                break None;
-            }
-            refills += 1;
-        };
-        let start = match found {
-            Some(s) => {
-                for id in s..s + n {
-                    self.pool.remove(&id);
-                }
-                s
-            }
-            None => {
-                // Free pages just below the end of the file start the run.
-                let mut s = self.page_count;
-                while s > page::FIRST_DATA_PAGE
-                    && s + n > self.page_count
-                    && self.pool.remove(&(s - 1))
-                {
-                    s -= 1;
-                }
-                self.page_count = self.page_count.max(s + n);
-                s
-            }
-        };
-        self.fresh.extend(start..start + n);
-        Ok(start)
+        self.alloc.alloc_run(&self.base, n)
     }
 
     /// Gives up page `id`: back to the pool at once if this transaction
@@ -306,44 +179,7 @@ impl<'db> WriteTxn<'db> {
     pub(crate) fn free_page(&mut self, id: u64) {
         self.dirty.remove(&id);
         self.written.remove(&id);
-        if self.fresh.remove(&id) && !self.recording {
-            self.pool.insert(id);
-        } else {
-            self.freed_old.push(id);
-        }
-    }
-
-    /// Gives up a value's overflow run, if it has one.
-    pub(crate) fn free_value(&mut self, value: &Value) {
-        if let &Value::Overflow { page: id, len, .. } = value {
-            self.runs.remove(&id);
-            for p in id..id + self.db.limits.run_pages(len) {
-                self.free_page(p);
-            }
-        }
-    }
-
-    /// Stores a value under a `key_len`-byte key: inline if the entry fits
-    /// half a page, else in a new overflow run.
-    pub(crate) fn make_value(&mut self, key_len: usize, value: &[u8]) -> Result<Value> {
-        if self.db.limits.inline(key_len, value.len()) {
-            return Ok(Value::Inline(Bytes::copy_from_slice(value)));
-        }
-        let len = value.len() as u64;
-        let n = self.db.limits.run_pages(len);
-        let id = self.alloc_run(n)?;
-        let mut run = vec![0u8; (n as usize) * self.db.limits.page_size];
-        page::write_header(&mut run, Kind::Overflow, id, self.txn, len);
-        run[HEADER_BYTES..HEADER_BYTES + value.len()].copy_from_slice(value);
-        // Sealed now, so the leaf entry records the run's CRC-32.
-        page::seal(&mut run);
-        let crc = page::stored_crc(&run);
-        self.runs.insert(id, run);
-        Ok(Value::Overflow {
-            page: id,
-            len,
-            crc: Some(crc),
-        })
+        self.alloc.free(id);
     }
 
     fn check_key(&self, key: &[u8]) -> Result<()> {
