@@ -27,7 +27,8 @@
 //!
 //! - [`Db`]: opening ([`Db::open`], [`Db::open_read_only`]), what open
 //!   found ([`Db::recovery`], [`Recovery`]), transactions, [`Db::sync`], [`Db::stats`], [`Db::compact`], [`Db::checkpoint`].
-//! - [`WriteTxn`]: insert, remove, get, range, bulk load, commit, abort.
+//! - [`WriteTxn`] and [`WriteRange`]: insert, remove, get, lazy double-ended
+//!   ranges, bulk load, commit, abort.
 //! - [`ReadTxn`] and [`Range`]: snapshot reads and double-ended range scans.
 //! - [`Options`], [`Durability`]: page size, when a commit is durable.
 //! - [`Stats`]: height, pages by kind, free pages, fill factor.
@@ -37,7 +38,8 @@
 //! Inside, one idea per module: `page` (the common header, checksums,
 //! limits), `meta` (the two meta pages), `node` (branch and leaf layouts),
 //! `mapping` (verified page access over the file's view), `cursor` (root to
-//! leaf stack), `read` (snapshots), `write` (the write transaction's API),
+//! leaf stack), `read` (snapshots), `write` (the write transaction's API), `txn_range`
+//! (lazy ranges over a write transaction's tree),
 //! `allocator` (page numbers: the pool, reuse, the end of the file),
 //! `overflow` (values stored in runs of pages), `tree`
 //! (copy-on-write insert, remove, rebalance), `freelist` (the free tree),
@@ -73,6 +75,7 @@ mod read;
 mod recovery;
 mod stats;
 mod tree;
+mod txn_range;
 mod write;
 
 pub use checkpoint::CheckpointInfo;
@@ -86,6 +89,7 @@ pub use read::{Range, ReadTxn};
 pub use recovery::{OtherMeta, Recovery};
 pub use stats::Stats;
 
+pub use txn_range::WriteRange;
 pub use write::WriteTxn;
 
 /// The README's example, compiled and run as a doctest so it stays true.

@@ -20,6 +20,7 @@ use crate::db::{Inner, Snapshot, Writer};
 use crate::mapping::{check_recorded_crc, verify};
 use crate::node::{self, Child, Node, Value, malformed};
 use crate::page::{self, VALUE_LEN_MAX};
+use crate::txn_range::WriteRange;
 use crate::{Durability, Error, Result};
 
 /// Which of the file's two trees an operation works on.
@@ -280,74 +281,32 @@ impl<'db> WriteTxn<'db> {
         self.len == 0
     }
 
-    /// The entries in `range` as this transaction sees them, collected (the
-    /// transaction's own pages change under a lazy iterator).
-    ///
-    /// # Errors
-    ///
-    /// A corruption error from a page on the way.
-    pub fn range<K, R>(&self, range: R) -> Result<std::vec::IntoIter<(Bytes, Bytes)>>
+    /// The entries in `range` as this transaction sees them, in key order;
+    /// iterate from either end (`rev()`). Lazy: it reads nodes as it goes,
+    /// so a scan of a million keys holds one root-to-leaf path, not the
+    /// million entries. It borrows the transaction, so nothing changes
+    /// while it lives.
+    pub fn range<K, R>(&self, range: R) -> WriteRange<'_>
     where
         K: AsRef<[u8]> + ?Sized,
         R: RangeBounds<K>,
     {
-        let start = range.start_bound().map(|k| k.as_ref());
-        let end = range.end_bound().map(|k| k.as_ref());
-        let mut out = Vec::new();
-        if let Some(root) = self.root {
-            self.collect(root, start, end, &mut out, 0)?;
-        }
-        Ok(out.into_iter())
+        let own = |b: Bound<&K>| match b {
+            Bound::Included(k) => Bound::Included(k.as_ref().to_vec()),
+            Bound::Excluded(k) => Bound::Excluded(k.as_ref().to_vec()),
+            Bound::Unbounded => Bound::Unbounded,
+        };
+        WriteRange::new(
+            self,
+            self.root,
+            own(range.start_bound()),
+            own(range.end_bound()),
+        )
     }
 
-    fn collect(
-        &self,
-        child: Child,
-        start: Bound<&[u8]>,
-        end: Bound<&[u8]>,
-        out: &mut Vec<(Bytes, Bytes)>,
-        depth: usize,
-    ) -> Result<()> {
-        if depth >= DEPTH_MAX {
-            return Err(malformed(
-                self.file_path(),
-                child.page,
-                "tree deeper than any valid tree",
-            ));
-        }
-        let node = self.node(child)?;
-        match &*node {
-            Node::Leaf(es) => {
-                for e in es {
-                    if in_bounds(&e.key, start, end) {
-                        out.push((e.key.clone(), self.value_bytes(&e.value)?));
-                    }
-                }
-            }
-            Node::Branch(es) => {
-                let from = match start {
-                    Bound::Included(k) | Bound::Excluded(k) => node::branch_child_index(es, k),
-                    Bound::Unbounded => 0,
-                };
-                let to = match end {
-                    Bound::Included(k) | Bound::Excluded(k) => node::branch_child_index(es, k),
-                    Bound::Unbounded => es.len() - 1,
-                };
-                for e in es.get(from..=to).unwrap_or(&[]) {
-                    self.collect(e.child_ref(), start, end, out, depth + 1)?;
-                }
-            }
-        }
-        Ok(())
-    }
-
-    /// Every entry, collected; see [`range`](Self::range).
-    ///
-    /// # Errors
-    ///
-    /// A corruption error from a page on the way.
-    pub fn iter(&self) -> Result<std::vec::IntoIter<(Bytes, Bytes)>> {
-        self.range::<[u8], _>(..)
+    /// Every entry, in key order; see [`range`](Self::range).
+    pub fn iter(&self) -> WriteRange<'_> {
+        WriteRange::new(self, self.root, Bound::Unbounded, Bound::Unbounded)
     }
 
     /// Sets when this transaction's commit is durable, overriding
@@ -358,18 +317,4 @@ impl<'db> WriteTxn<'db> {
 
     /// Drops every change. The same as dropping the transaction.
     pub fn abort(self) {}
-}
-
-fn in_bounds(key: &[u8], start: Bound<&[u8]>, end: Bound<&[u8]>) -> bool {
-    let above = match start {
-        Bound::Included(s) => key >= s,
-        Bound::Excluded(s) => key > s,
-        Bound::Unbounded => true,
-    };
-    let below = match end {
-        Bound::Included(e) => key <= e,
-        Bound::Excluded(e) => key < e,
-        Bound::Unbounded => true,
-    };
-    above && below
 }

@@ -124,16 +124,43 @@ fn run(ops: Vec<Op>, durability: Durability) {
                 Op::Range(a, b, rev) => {
                     let (a, b) = (key(a), key(b));
                     let (a, b) = if a <= b { (a, b) } else { (b, a) };
-                    let got: Vec<Vec<u8>> = t
-                        .range(a.as_slice()..b.as_slice())
-                        .unwrap()
-                        .map(|(k, _)| k.to_vec())
-                        .collect();
-                    let want: Vec<Vec<u8>> = model
+                    // The write transaction's lazy range, from the end the
+                    // op picks, and from both ends at once.
+                    let w = t.range(a.as_slice()..b.as_slice());
+                    let mut got: Vec<(Vec<u8>, Vec<u8>)> = if rev {
+                        w.rev()
+                            .map(|kv| kv.map(|(k, v)| (k.to_vec(), v.to_vec())))
+                            .collect::<Result<_, _>>()
+                            .unwrap()
+                    } else {
+                        w.map(|kv| kv.map(|(k, v)| (k.to_vec(), v.to_vec())))
+                            .collect::<Result<_, _>>()
+                            .unwrap()
+                    };
+                    if rev {
+                        got.reverse();
+                    }
+                    let want: Vec<(Vec<u8>, Vec<u8>)> = model
                         .range(a.clone()..b.clone())
-                        .map(|(k, _)| k.clone())
+                        .map(|(k, v)| (k.clone(), v.clone()))
                         .collect();
                     assert_eq!(got, want);
+                    let mut w = t.range(a.as_slice()..b.as_slice());
+                    let (mut front, mut back) = (Vec::new(), Vec::new());
+                    loop {
+                        let (next, into) = if (front.len() + back.len()) % 3 == 0 {
+                            (w.next_back(), &mut back)
+                        } else {
+                            (w.next(), &mut front)
+                        };
+                        match next {
+                            Some(kv) => into.push(kv.unwrap().0.to_vec()),
+                            None => break,
+                        }
+                    }
+                    front.extend(back.into_iter().rev());
+                    let want_keys: Vec<Vec<u8>> = want.into_iter().map(|(k, _)| k).collect();
+                    assert_eq!(front, want_keys);
                     let read = d.begin_read().unwrap();
                     let r = read.range(a.as_slice()..=b.as_slice());
                     let mut got: Vec<(Vec<u8>, Vec<u8>)> = if rev {

@@ -383,8 +383,12 @@ pub fn btree_ops(data: &[u8]) {
                             assert_eq!(got, local.get(&key(k)).cloned(), "txn get {k}");
                         }
                         TxnOp::Range(span) => {
-                            let it = txn.range(span.bounds()).expect("txn range");
-                            let got = if span.rev { pairs(it.rev()) } else { pairs(it) };
+                            let it = txn.range(span.bounds());
+                            let got = if span.rev {
+                                pairs(it.rev().map(|kv| kv.expect("txn range")))
+                            } else {
+                                pairs(it.map(|kv| kv.expect("txn range")))
+                            };
                             assert_eq!(got, span.model(&local), "txn range {span:?}");
                         }
                     }
