@@ -28,6 +28,16 @@ pub enum Error {
         found: u32,
     },
 
+    /// A table name is empty or longer than the format allows
+    /// ([`TABLE_NAME_LEN_MAX`](crate::TABLE_NAME_LEN_MAX) bytes).
+    #[error("table name of {len} bytes: 1 to {len_max} allowed")]
+    TableNameLength {
+        /// The name's length in bytes.
+        len: usize,
+        /// The longest name allowed.
+        len_max: usize,
+    },
+
     /// A page's checksum holds but its contents break the format (a bad page
     /// number, kind, length or child reference).
     #[error("page {page} of {file:?} is malformed: {what}")]

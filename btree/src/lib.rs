@@ -30,6 +30,8 @@
 //! - [`WriteTxn`] and [`WriteRange`]: insert, remove, get, lazy double-ended
 //!   ranges, bulk load, commit, abort.
 //! - [`ReadTxn`] and [`Range`]: snapshot reads and double-ended range scans.
+//! - [`Table`], [`ReadTable`]: named tables ([`WriteTxn::open_table`],
+//!   [`ReadTxn::open_table`]), committed together with the default table.
 //! - [`Options`], [`Durability`]: page size, when a commit is durable.
 //! - [`Stats`]: height, pages by kind, free pages, fill factor.
 //! - [`Description`]: [`Db::describe`], both meta pages as on disk and the page walk.
@@ -41,7 +43,8 @@
 //! leaf stack), `read` (snapshots), `write` (the write transaction's API), `txn_range`
 //! (lazy ranges over a write transaction's tree),
 //! `allocator` (page numbers: the pool, reuse, the end of the file),
-//! `overflow` (values stored in runs of pages), `tree`
+//! `overflow` (values stored in runs of pages), `catalog` (the table
+//! catalogue), `table` (table handles), `tree`
 //! (copy-on-write insert, remove, rebalance), `freelist` (the free tree),
 //! `commit` (the commit protocol), `bulk` (bottom-up building), `compact`, `checkpoint` (a compacted
 //! copy of one commit in a new file),
@@ -57,6 +60,7 @@
 
 mod allocator;
 mod bulk;
+mod catalog;
 mod checkpoint;
 mod commit;
 mod compact;
@@ -74,10 +78,12 @@ mod page;
 mod read;
 mod recovery;
 mod stats;
+mod table;
 mod tree;
 mod txn_range;
 mod write;
 
+pub use catalog::TABLE_NAME_LEN_MAX;
 pub use checkpoint::CheckpointInfo;
 pub use db::Db;
 pub use error::{Error, Result};
@@ -88,6 +94,7 @@ pub use page::VALUE_LEN_MAX;
 pub use read::{Range, ReadTxn};
 pub use recovery::{OtherMeta, Recovery};
 pub use stats::Stats;
+pub use table::{ReadTable, Table};
 
 pub use txn_range::WriteRange;
 pub use write::WriteTxn;

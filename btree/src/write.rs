@@ -15,6 +15,7 @@ use bytes::Bytes;
 use parking_lot::MutexGuard;
 
 use crate::allocator::Allocator;
+use crate::catalog::OpenTable;
 use crate::cursor::DEPTH_MAX;
 use crate::db::{Inner, Snapshot, Writer};
 use crate::mapping::{check_recorded_crc, verify};
@@ -23,13 +24,17 @@ use crate::page::{self, VALUE_LEN_MAX};
 use crate::txn_range::WriteRange;
 use crate::{Durability, Error, Result};
 
-/// Which of the file's two trees an operation works on.
+/// Which of the file's trees an operation works on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Tree {
-    /// The user's keys and values.
+    /// The default table: the user's keys and values outside named tables.
     Main,
     /// Pages freed per transaction (see `freelist.rs`).
     Free,
+    /// Named tables' records (see `catalog.rs`).
+    Catalog,
+    /// The named table at this index of `WriteTxn::tables`.
+    Table(usize),
 }
 
 /// The one open write transaction. Changes are visible to it at once and to
@@ -44,6 +49,10 @@ pub struct WriteTxn<'db> {
     pub(crate) root: Option<Child>,
     /// The free tree's root, as `root`.
     pub(crate) free_root: Option<Child>,
+    /// The table catalogue's root, as `root`.
+    pub(crate) catalog_root: Option<Child>,
+    /// Named tables this transaction opened.
+    pub(crate) tables: Vec<OpenTable>,
     pub(crate) len: u64,
     /// Nodes changed by this transaction, by their new page number.
     pub(crate) dirty: HashMap<u64, Node>,
@@ -79,6 +88,8 @@ impl<'db> WriteTxn<'db> {
             txn: m.txn + 1,
             root: m.root_ref(),
             free_root: m.free_root_ref(),
+            catalog_root: m.catalog_ref(),
+            tables: Vec::new(),
             len: m.entry_count,
             base,
             dirty: HashMap::new(),
@@ -97,13 +108,43 @@ impl<'db> WriteTxn<'db> {
         match tree {
             Tree::Main => self.root,
             Tree::Free => self.free_root,
+            Tree::Catalog => self.catalog_root,
+            Tree::Table(i) => self.tables.get(i).and_then(|t| t.root),
         }
     }
 
+    /// Sets a tree's root; a named table's record is then rewritten at commit.
     pub(crate) fn set_root(&mut self, tree: Tree, root: Option<Child>) {
         match tree {
             Tree::Main => self.root = root,
             Tree::Free => self.free_root = root,
+            Tree::Catalog => self.catalog_root = root,
+            Tree::Table(i) => {
+                if let Some(t) = self.tables.get_mut(i) {
+                    t.root = root;
+                    t.changed = true;
+                }
+            }
+        }
+    }
+
+    /// Entries in a table (`Tree::Main` or `Tree::Table`).
+    pub(crate) fn len_of(&self, tree: Tree) -> u64 {
+        match tree {
+            Tree::Table(i) => self.tables.get(i).map_or(0, |t| t.len),
+            _ => self.len,
+        }
+    }
+
+    fn set_len(&mut self, tree: Tree, len: u64) {
+        match tree {
+            Tree::Table(i) => {
+                if let Some(t) = self.tables.get_mut(i) {
+                    t.len = len;
+                    t.changed = true;
+                }
+            }
+            _ => self.len = len,
         }
     }
 
@@ -194,13 +235,27 @@ impl<'db> WriteTxn<'db> {
         Ok(())
     }
 
-    /// Inserts or replaces `key`'s value; returns whether the key was new.
+    /// Inserts or replaces `key`'s value in the default table; returns
+    /// whether the key was new.
     ///
     /// # Errors
     ///
     /// [`Error::KeyTooLarge`] or [`Error::ValueTooLarge`] (nothing changed),
     /// or a corruption error from a page on the way.
     pub fn insert(&mut self, key: &[u8], value: &[u8]) -> Result<bool> {
+        self.insert_in(Tree::Main, key, value)
+    }
+
+    /// Removes `key` from the default table; returns its value if it was there.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::KeyTooLarge`], or a corruption error from a page on the way.
+    pub fn remove(&mut self, key: &[u8]) -> Result<Option<Bytes>> {
+        self.remove_in(Tree::Main, key)
+    }
+
+    pub(crate) fn insert_in(&mut self, tree: Tree, key: &[u8], value: &[u8]) -> Result<bool> {
         self.check_key(key)?;
         if value.len() > VALUE_LEN_MAX {
             return Err(Error::ValueTooLarge {
@@ -209,33 +264,45 @@ impl<'db> WriteTxn<'db> {
             });
         }
         let value = self.make_value(key.len(), value)?;
-        let old = self.tree_insert(Tree::Main, Bytes::copy_from_slice(key), value)?;
+        let old = self.tree_insert(tree, Bytes::copy_from_slice(key), value)?;
         match old {
             Some(old) => {
                 self.free_value(&old);
                 Ok(false)
             }
             None => {
-                self.len += 1;
+                self.set_len(tree, self.len_of(tree) + 1);
                 Ok(true)
             }
         }
     }
 
-    /// Removes `key`; returns its value if it was there.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::KeyTooLarge`], or a corruption error from a page on the way.
-    pub fn remove(&mut self, key: &[u8]) -> Result<Option<Bytes>> {
+    pub(crate) fn remove_in(&mut self, tree: Tree, key: &[u8]) -> Result<Option<Bytes>> {
         self.check_key(key)?;
-        let Some(old) = self.tree_remove(Tree::Main, key)? else {
+        let Some(old) = self.tree_remove(tree, key)? else {
             return Ok(None);
         };
         let bytes = self.value_bytes(&old)?;
         self.free_value(&old);
-        self.len -= 1;
+        self.set_len(tree, self.len_of(tree).saturating_sub(1));
         Ok(Some(bytes))
+    }
+
+    pub(crate) fn get_in(&self, tree: Tree, key: &[u8]) -> Result<Option<Bytes>> {
+        match self.lookup(tree, key)? {
+            Some(v) => Ok(Some(self.value_bytes(&v)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// A lazy range over `tree` as this transaction sees it.
+    pub(crate) fn range_of(
+        &self,
+        tree: Tree,
+        start: Bound<Vec<u8>>,
+        end: Bound<Vec<u8>>,
+    ) -> WriteRange<'_> {
+        WriteRange::new(self, self.root_of(tree), start, end)
     }
 
     /// Finds the leaf value of `key` in `tree`.
@@ -259,19 +326,16 @@ impl<'db> WriteTxn<'db> {
         ))
     }
 
-    /// The value of `key` as this transaction sees it.
+    /// The value of `key` in the default table as this transaction sees it.
     ///
     /// # Errors
     ///
     /// A corruption error from a page on the way.
     pub fn get(&self, key: &[u8]) -> Result<Option<Bytes>> {
-        match self.lookup(Tree::Main, key)? {
-            Some(v) => Ok(Some(self.value_bytes(&v)?)),
-            None => Ok(None),
-        }
+        self.get_in(Tree::Main, key)
     }
 
-    /// Entries in the tree as this transaction sees it.
+    /// Entries in the default table as this transaction sees it.
     pub fn len(&self) -> u64 {
         self.len
     }
@@ -291,17 +355,8 @@ impl<'db> WriteTxn<'db> {
         K: AsRef<[u8]> + ?Sized,
         R: RangeBounds<K>,
     {
-        let own = |b: Bound<&K>| match b {
-            Bound::Included(k) => Bound::Included(k.as_ref().to_vec()),
-            Bound::Excluded(k) => Bound::Excluded(k.as_ref().to_vec()),
-            Bound::Unbounded => Bound::Unbounded,
-        };
-        WriteRange::new(
-            self,
-            self.root,
-            own(range.start_bound()),
-            own(range.end_bound()),
-        )
+        let (start, end) = owned_bounds(&range);
+        self.range_of(Tree::Main, start, end)
     }
 
     /// Every entry, in key order; see [`range`](Self::range).
@@ -317,4 +372,18 @@ impl<'db> WriteTxn<'db> {
 
     /// Drops every change. The same as dropping the transaction.
     pub fn abort(self) {}
+}
+
+/// The bounds of `range`, owned.
+pub(crate) fn owned_bounds<K, R>(range: &R) -> (Bound<Vec<u8>>, Bound<Vec<u8>>)
+where
+    K: AsRef<[u8]> + ?Sized,
+    R: RangeBounds<K>,
+{
+    let own = |b: Bound<&K>| match b {
+        Bound::Included(k) => Bound::Included(k.as_ref().to_vec()),
+        Bound::Excluded(k) => Bound::Excluded(k.as_ref().to_vec()),
+        Bound::Unbounded => Bound::Unbounded,
+    };
+    (own(range.start_bound()), own(range.end_bound()))
 }
