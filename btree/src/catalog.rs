@@ -245,7 +245,7 @@ impl WriteTxn<'_> {
                 None => return Ok(false),
             },
         };
-        self.free_tree(root)?;
+        self.free_tree_counted(root)?;
         self.tree_remove(Tree::Catalog, name.as_bytes())?;
         Ok(true)
     }
@@ -264,9 +264,11 @@ impl WriteTxn<'_> {
     }
 
     /// Frees every page of the tree under `root`: its nodes and overflow
-    /// runs. Reads each node once; bounded by the pages of the file.
-    pub(crate) fn free_tree(&mut self, root: Option<Child>) -> Result<()> {
-        let Some(root) = root else { return Ok(()) };
+    /// runs; returns the entries it held. Reads each node once, copies
+    /// none; bounded by the pages of the file.
+    pub(crate) fn free_tree_counted(&mut self, root: Option<Child>) -> Result<u64> {
+        let Some(root) = root else { return Ok(0) };
+        let mut entries: u64 = 0;
         let mut stack = vec![(root, 0usize)];
         let mut visited: u64 = 0;
         while let Some((child, depth)) = stack.pop() {
@@ -283,18 +285,20 @@ impl WriteTxn<'_> {
                     stack.extend(es.iter().map(|e| (e.child_ref(), depth + 1)));
                     Vec::new()
                 }
-                Node::Leaf(es) => es
-                    .iter()
-                    .filter(|e| matches!(e.value, Value::Overflow { .. }))
-                    .map(|e| e.value.clone())
-                    .collect(),
+                Node::Leaf(es) => {
+                    entries += es.len() as u64;
+                    es.iter()
+                        .filter(|e| matches!(e.value, Value::Overflow { .. }))
+                        .map(|e| e.value.clone())
+                        .collect()
+                }
             };
             for v in &runs {
                 self.free_value(v);
             }
             self.free_page(child.page);
         }
-        Ok(())
+        Ok(entries)
     }
 
     /// Rewrites the catalogue records of the tables this transaction

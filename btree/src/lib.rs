@@ -28,7 +28,7 @@
 //! - [`Db`]: opening ([`Db::open`], [`Db::open_read_only`]), what open
 //!   found ([`Db::recovery`], [`Recovery`]), transactions, [`Db::sync`], [`Db::stats`], [`Db::compact`], [`Db::checkpoint`].
 //! - [`WriteTxn`] and [`WriteRange`]: insert, remove, get, lazy double-ended
-//!   ranges, bulk load, commit, abort.
+//!   ranges, range removal and `retain`, bulk load, commit, abort.
 //! - [`ReadTxn`] and [`Range`]: snapshot reads and double-ended range scans.
 //! - [`Table`], [`ReadTable`]: named tables ([`WriteTxn::open_table`],
 //!   [`ReadTxn::open_table`]), committed together with the default table.
@@ -44,7 +44,8 @@
 //! (lazy ranges over a write transaction's tree),
 //! `allocator` (page numbers: the pool, reuse, the end of the file),
 //! `overflow` (values stored in runs of pages), `catalog` (the table
-//! catalogue), `table` (table handles), `tree`
+//! catalogue), `table` (table handles), `range_remove` (removing a key range
+//! by freeing whole subtrees), `tree`
 //! (copy-on-write insert, remove, rebalance), `freelist` (the free tree),
 //! `commit` (the commit protocol), `bulk` (bottom-up building), `compact`, `checkpoint` (a compacted
 //! copy of one commit in a new file),
@@ -75,6 +76,7 @@ mod node;
 mod options;
 mod overflow;
 mod page;
+mod range_remove;
 mod read;
 mod recovery;
 mod stats;

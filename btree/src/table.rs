@@ -87,6 +87,34 @@ impl Table<'_, '_> {
         self.txn.get_in(self.tree(), key)
     }
 
+    /// Removes every entry whose key is in `range`; returns how many. See
+    /// [`WriteTxn::remove_range`].
+    ///
+    /// # Errors
+    ///
+    /// A corruption error from a page on the way.
+    pub fn remove_range<K, R>(&mut self, range: R) -> Result<u64>
+    where
+        K: AsRef<[u8]> + ?Sized,
+        R: RangeBounds<K>,
+    {
+        let (start, end) = owned_bounds(&range);
+        self.txn.remove_range_in(self.tree(), start, end)
+    }
+
+    /// Keeps the entries for which `keep(key, value)` returns `true`;
+    /// returns how many it removed. See [`WriteTxn::retain`].
+    ///
+    /// # Errors
+    ///
+    /// A corruption error from a page on the way.
+    pub fn retain<F>(&mut self, keep: F) -> Result<u64>
+    where
+        F: FnMut(&[u8], &[u8]) -> bool,
+    {
+        self.txn.retain_in(self.tree(), keep)
+    }
+
     /// Entries in the table as this transaction sees it.
     pub fn len(&self) -> u64 {
         self.txn.len_of(self.tree())

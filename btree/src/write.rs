@@ -136,7 +136,7 @@ impl<'db> WriteTxn<'db> {
         }
     }
 
-    fn set_len(&mut self, tree: Tree, len: u64) {
+    pub(crate) fn set_len_of(&mut self, tree: Tree, len: u64) {
         match tree {
             Tree::Table(i) => {
                 if let Some(t) = self.tables.get_mut(i) {
@@ -271,7 +271,7 @@ impl<'db> WriteTxn<'db> {
                 Ok(false)
             }
             None => {
-                self.set_len(tree, self.len_of(tree) + 1);
+                self.set_len_of(tree, self.len_of(tree) + 1);
                 Ok(true)
             }
         }
@@ -284,7 +284,7 @@ impl<'db> WriteTxn<'db> {
         };
         let bytes = self.value_bytes(&old)?;
         self.free_value(&old);
-        self.set_len(tree, self.len_of(tree).saturating_sub(1));
+        self.set_len_of(tree, self.len_of(tree).saturating_sub(1));
         Ok(Some(bytes))
     }
 
@@ -362,6 +362,37 @@ impl<'db> WriteTxn<'db> {
     /// Every entry, in key order; see [`range`](Self::range).
     pub fn iter(&self) -> WriteRange<'_> {
         WriteRange::new(self, self.root, Bound::Unbounded, Bound::Unbounded)
+    }
+
+    /// Removes every entry of the default table whose key is in `range`;
+    /// returns how many. Subtrees the range covers whole are freed as they
+    /// stand, without a removal per entry (see `range_remove.rs`).
+    ///
+    /// # Errors
+    ///
+    /// A corruption error from a page on the way.
+    pub fn remove_range<K, R>(&mut self, range: R) -> Result<u64>
+    where
+        K: AsRef<[u8]> + ?Sized,
+        R: RangeBounds<K>,
+    {
+        let (start, end) = owned_bounds(&range);
+        self.remove_range_in(Tree::Main, start, end)
+    }
+
+    /// Keeps the entries of the default table for which `keep(key, value)`
+    /// returns `true` and removes the others; returns how many it removed.
+    /// Every entry is read; each run of consecutive removed entries goes as
+    /// one [`remove_range`](Self::remove_range).
+    ///
+    /// # Errors
+    ///
+    /// A corruption error from a page on the way.
+    pub fn retain<F>(&mut self, keep: F) -> Result<u64>
+    where
+        F: FnMut(&[u8], &[u8]) -> bool,
+    {
+        self.retain_in(Tree::Main, keep)
     }
 
     /// Sets when this transaction's commit is durable, overriding

@@ -14,6 +14,10 @@ enum Op {
     Remove(u8),
     Get(u8),
     Range(u8, u8, bool),
+    /// Removes keys from the first to the second, the end included if set.
+    RemoveRange(u8, u8, bool),
+    /// Keeps the entries whose value length is not a multiple of the divisor.
+    Retain(usize),
     Commit,
     Abort,
     Reopen,
@@ -50,6 +54,8 @@ fn op() -> impl Strategy<Value = Op> {
         5 => (0u8..80).prop_map(Op::Remove),
         3 => (0u8..80).prop_map(Op::Get),
         2 => (0u8..80, 0u8..80, any::<bool>()).prop_map(|(a, b, r)| Op::Range(a, b, r)),
+        2 => (0u8..80, 0u8..80, any::<bool>()).prop_map(|(a, b, r)| Op::RemoveRange(a, b, r)),
+        1 => (1usize..6).prop_map(Op::Retain),
         3 => Just(Op::Commit),
         1 => Just(Op::Abort),
         1 => Just(Op::Reopen),
@@ -181,6 +187,40 @@ fn run(ops: Vec<Op>, durability: Durability) {
                         .map(|(k, v)| (k.clone(), v.clone()))
                         .collect();
                     assert_eq!(got, want);
+                }
+                Op::RemoveRange(a, b, inclusive) => {
+                    let (a, b) = (key(a), key(b));
+                    let (a, b) = if a <= b { (a, b) } else { (b, a) };
+                    let end = if inclusive {
+                        std::ops::Bound::Included(b.clone())
+                    } else {
+                        std::ops::Bound::Excluded(b.clone())
+                    };
+                    let range = (std::ops::Bound::Included(a.clone()), end);
+                    let gone: Vec<Vec<u8>> =
+                        model.range(range.clone()).map(|(k, _)| k.clone()).collect();
+                    for k in &gone {
+                        model.remove(k);
+                    }
+                    let n = t
+                        .remove_range::<Vec<u8>, _>((
+                            std::ops::Bound::Included(a),
+                            match range.1 {
+                                std::ops::Bound::Included(b) => std::ops::Bound::Included(b),
+                                std::ops::Bound::Excluded(b) => std::ops::Bound::Excluded(b),
+                                std::ops::Bound::Unbounded => std::ops::Bound::Unbounded,
+                            },
+                        ))
+                        .unwrap();
+                    assert_eq!(n, gone.len() as u64);
+                    assert_eq!(t.len(), model.len() as u64);
+                }
+                Op::Retain(d) => {
+                    let before = model.len();
+                    model.retain(|_, v| v.len() % d != 0);
+                    let n = t.retain(|_, v| v.len() % d != 0).unwrap();
+                    assert_eq!(n, (before - model.len()) as u64);
+                    assert_eq!(t.len(), model.len() as u64);
                 }
                 Op::Commit => {
                     txn.take().unwrap().commit().unwrap();

@@ -1,4 +1,5 @@
-//! Named tables: created, changed and deleted inside write transactions,
+//! Named tables: created, changed, cut by range and deleted inside write
+//! transactions,
 //! committed together, read from snapshots; driven against a model of
 //! several tables, and through a power cut at every sync point.
 
@@ -209,6 +210,8 @@ enum Op {
     Remove(u8, u8),
     Get(u8, u8),
     Range(u8, u8, u8, bool),
+    /// Removes the keys from the first to the second, both included.
+    RemoveRange(u8, u8, u8),
     Delete(u8),
     Commit,
     Abort,
@@ -234,6 +237,7 @@ fn op() -> impl Strategy<Value = Op> {
         5 => (0u8..4, 0u8..60).prop_map(|(t, k)| Op::Remove(t, k)),
         3 => (0u8..4, 0u8..60).prop_map(|(t, k)| Op::Get(t, k)),
         2 => (0u8..4, 0u8..60, 0u8..60, any::<bool>()).prop_map(|(t, a, b, r)| Op::Range(t, a, b, r)),
+        2 => (0u8..4, 0u8..60, 0u8..60).prop_map(|(t, a, b)| Op::RemoveRange(t, a, b)),
         1 => (0u8..3).prop_map(Op::Delete),
         3 => Just(Op::Commit),
         1 => Just(Op::Abort),
@@ -315,6 +319,21 @@ fn apply(txn: &mut larder_btree::WriteTxn<'_>, model: &mut Tables, op: &Op) {
                 collect(t.range(a.as_slice()..=b.as_slice()))
             };
             assert_eq!(got, want);
+        }
+        Op::RemoveRange(t, a, b) => {
+            let (a, b) = (key(a), key(b));
+            let (a, b) = if a <= b { (a, b) } else { (b, a) };
+            let name = name_of(t);
+            let n = if name.is_empty() {
+                txn.remove_range(a.as_slice()..=b.as_slice()).unwrap()
+            } else {
+                let mut t = txn.open_table(name).unwrap();
+                t.remove_range(a.as_slice()..=b.as_slice()).unwrap()
+            };
+            let m = model.entry(name.to_owned()).or_default();
+            let before = m.len();
+            m.retain(|k, _| k < &a || k > &b);
+            assert_eq!(n, (before - m.len()) as u64);
         }
         Op::Delete(t) => {
             let name = name_of(t);
@@ -442,6 +461,21 @@ fn crash_workload(fs: Arc<dyn Fs>, commits: u32) -> Known {
             } else {
                 m.insert(k, v);
             }
+        }
+        if c % 5 == 4 {
+            let (a, b) = (
+                ((c * 3) % 40).to_be_bytes(),
+                ((c * 3) % 40 + 15).to_be_bytes(),
+            );
+            if txn
+                .open_table("alpha")
+                .and_then(|mut t| t.remove_range(a.as_slice()..b.as_slice()))
+                .is_err()
+            {
+                return known;
+            }
+            let m = model.entry("alpha".to_owned()).or_default();
+            m.retain(|k, _| k.as_slice() < a.as_slice() || k.as_slice() >= b.as_slice());
         }
         if c % 7 == 6 {
             if txn.delete_table("beta").is_err() {
