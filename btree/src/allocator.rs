@@ -47,7 +47,7 @@ fn run_in(pool: &BTreeSet<u64>, n: u64) -> Option<u64> {
 }
 
 /// Page numbers for one write transaction.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub(crate) struct Allocator {
     /// Next page number past every page in use.
     page_count: u64,

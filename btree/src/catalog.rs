@@ -114,7 +114,7 @@ pub(crate) fn check_name(name: &str) -> Result<()> {
 }
 
 /// A table a write transaction opened: its tree as the transaction sees it.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub(crate) struct OpenTable {
     pub(crate) name: String,
     pub(crate) root: Option<Child>,

@@ -28,6 +28,11 @@ pub enum Error {
         found: u32,
     },
 
+    /// A savepoint was restored into a write transaction other than the
+    /// one that took it.
+    #[error("savepoint of another write transaction")]
+    ForeignSavepoint,
+
     /// A table name is empty or longer than the format allows
     /// ([`TABLE_NAME_LEN_MAX`](crate::TABLE_NAME_LEN_MAX) bytes).
     #[error("table name of {len} bytes: 1 to {len_max} allowed")]

@@ -28,7 +28,8 @@
 //! - [`Db`]: opening ([`Db::open`], [`Db::open_read_only`]), what open
 //!   found ([`Db::recovery`], [`Recovery`]), transactions, [`Db::sync`], [`Db::stats`], [`Db::compact`], [`Db::checkpoint`].
 //! - [`WriteTxn`] and [`WriteRange`]: insert, remove, get, lazy double-ended
-//!   ranges, range removal and `retain`, bulk load, commit, abort.
+//!   ranges, range removal and `retain`, ephemeral [`Savepoint`]s, bulk
+//!   load, commit, abort.
 //! - [`ReadTxn`] and [`Range`]: snapshot reads and double-ended range scans.
 //! - [`Table`], [`ReadTable`]: named tables ([`WriteTxn::open_table`],
 //!   [`ReadTxn::open_table`]), committed together with the default table.
@@ -45,7 +46,8 @@
 //! `allocator` (page numbers: the pool, reuse, the end of the file),
 //! `overflow` (values stored in runs of pages), `catalog` (the table
 //! catalogue), `table` (table handles), `range_remove` (removing a key range
-//! by freeing whole subtrees), `tree`
+//! by freeing whole subtrees), `savepoint` (a write transaction's state to
+//! return to), `tree`
 //! (copy-on-write insert, remove, rebalance), `freelist` (the free tree),
 //! `commit` (the commit protocol), `bulk` (bottom-up building), `compact`, `checkpoint` (a compacted
 //! copy of one commit in a new file),
@@ -79,6 +81,7 @@ mod page;
 mod range_remove;
 mod read;
 mod recovery;
+mod savepoint;
 mod stats;
 mod table;
 mod tree;
@@ -95,6 +98,7 @@ pub use options::{Durability, Options};
 pub use page::VALUE_LEN_MAX;
 pub use read::{Range, ReadTxn};
 pub use recovery::{OtherMeta, Recovery};
+pub use savepoint::Savepoint;
 pub use stats::Stats;
 pub use table::{ReadTable, Table};
 

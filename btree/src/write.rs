@@ -63,6 +63,8 @@ pub struct WriteTxn<'db> {
     pub(crate) written: HashSet<u64>,
     /// Page numbers: taken, given up, reused.
     pub(crate) alloc: Allocator,
+    /// Tells this transaction's savepoints from another's.
+    pub(crate) owner: u64,
     /// When this transaction's commit is durable.
     pub(crate) durability: Durability,
 }
@@ -96,6 +98,7 @@ impl<'db> WriteTxn<'db> {
             runs: HashMap::new(),
             written: HashSet::new(),
             alloc: Allocator::new(m.page_count, oldest_live, oldest_reader),
+            owner: crate::savepoint::next_owner(),
             durability: db.options.durability,
         }
     }

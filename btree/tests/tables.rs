@@ -1,5 +1,5 @@
 //! Named tables: created, changed, cut by range and deleted inside write
-//! transactions,
+//! transactions (and returned to ephemeral savepoints),
 //! committed together, read from snapshots; driven against a model of
 //! several tables, and through a power cut at every sync point.
 
@@ -213,6 +213,10 @@ enum Op {
     /// Removes the keys from the first to the second, both included.
     RemoveRange(u8, u8, u8),
     Delete(u8),
+    /// Takes an ephemeral savepoint.
+    Savepoint,
+    /// Restores one of the transaction's savepoints (by index, modulo).
+    Restore(u8),
     Commit,
     Abort,
     Reopen,
@@ -239,6 +243,8 @@ fn op() -> impl Strategy<Value = Op> {
         2 => (0u8..4, 0u8..60, 0u8..60, any::<bool>()).prop_map(|(t, a, b, r)| Op::Range(t, a, b, r)),
         2 => (0u8..4, 0u8..60, 0u8..60).prop_map(|(t, a, b)| Op::RemoveRange(t, a, b)),
         1 => (0u8..3).prop_map(Op::Delete),
+        1 => Just(Op::Savepoint),
+        1 => any::<u8>().prop_map(Op::Restore),
         3 => Just(Op::Commit),
         1 => Just(Op::Abort),
         1 => Just(Op::Reopen),
@@ -340,7 +346,7 @@ fn apply(txn: &mut larder_btree::WriteTxn<'_>, model: &mut Tables, op: &Op) {
             let existed = txn.delete_table(name).unwrap();
             assert_eq!(existed, model.remove(name).is_some());
         }
-        Op::Commit | Op::Abort | Op::Reopen | Op::Compact => {}
+        Op::Savepoint | Op::Restore(_) | Op::Commit | Op::Abort | Op::Reopen | Op::Compact => {}
     }
 }
 
@@ -364,6 +370,7 @@ fn run(ops: Vec<Op>, durability: Durability) {
     while i < ops.len() {
         let mut txn = db.begin_write().unwrap();
         let mut model = committed.clone();
+        let mut saved: Vec<(larder_btree::Savepoint, Tables)> = Vec::new();
         let mut end = Op::Abort;
         while i < ops.len() {
             let op = &ops[i];
@@ -372,12 +379,28 @@ fn run(ops: Vec<Op>, durability: Durability) {
                 end = op.clone();
                 break;
             }
-            apply(&mut txn, &mut model, op);
+            match op {
+                Op::Savepoint => saved.push((txn.savepoint(), model.clone())),
+                Op::Restore(at) if !saved.is_empty() => {
+                    let (sp, m) = &saved[*at as usize % saved.len()];
+                    txn.restore_savepoint(sp).unwrap();
+                    model = m.clone();
+                }
+                _ => apply(&mut txn, &mut model, op),
+            }
         }
         match end {
             Op::Commit => {
                 txn.commit().unwrap();
                 committed = model;
+                // A savepoint of a finished transaction fits no other.
+                if let Some((sp, _)) = saved.first() {
+                    let mut next = db.begin_write().unwrap();
+                    assert!(matches!(
+                        next.restore_savepoint(sp),
+                        Err(larder_btree::Error::ForeignSavepoint)
+                    ));
+                }
             }
             Op::Reopen => {
                 drop(txn);
