@@ -287,10 +287,23 @@ pub fn lsm_ops(data: &[u8]) {
 /// One operation inside a B+ tree write transaction.
 #[derive(Arbitrary, Debug)]
 enum TxnOp {
-    Insert { k: u8, len: u8 },
-    Remove { k: u8 },
-    Get { k: u8 },
+    Insert {
+        k: u8,
+        len: u8,
+    },
+    Remove {
+        k: u8,
+    },
+    Get {
+        k: u8,
+    },
     Range(Span),
+    /// `remove_range` over the span (its direction ignored).
+    RemoveRange(Span),
+    /// `retain`, keeping values whose length is not a multiple of `by`.
+    Retain {
+        by: u8,
+    },
 }
 
 /// One step on the B+ tree.
@@ -381,6 +394,23 @@ pub fn btree_ops(data: &[u8]) {
                         TxnOp::Get { k } => {
                             let got = txn.get(&key(k)).expect("get").map(|b| b.to_vec());
                             assert_eq!(got, local.get(&key(k)).cloned(), "txn get {k}");
+                        }
+                        TxnOp::RemoveRange(span) => {
+                            let gone = span.model(&local);
+                            let n = txn.remove_range(span.bounds()).expect("remove_range");
+                            assert_eq!(n, gone.len() as u64, "remove_range {span:?}");
+                            for (k, _) in gone {
+                                local.remove(&k);
+                            }
+                        }
+                        TxnOp::Retain { by } => {
+                            let by = usize::from(by.max(1));
+                            let before = local.len();
+                            local.retain(|_, v| !v.len().is_multiple_of(by));
+                            let n = txn
+                                .retain(|_, v| !v.len().is_multiple_of(by))
+                                .expect("retain");
+                            assert_eq!(n, (before - local.len()) as u64, "retain");
                         }
                         TxnOp::Range(span) => {
                             let it = txn.range(span.bounds());
