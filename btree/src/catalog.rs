@@ -38,20 +38,45 @@ pub(crate) const RECORD_BYTES: usize = 24;
 const RECORD_ROOT_OFFSET: usize = 0;
 /// The CRC-32 the root page was written with (0 if empty).
 const RECORD_ROOT_CRC_OFFSET: usize = RECORD_ROOT_OFFSET + 8;
-/// The table's kind: 0, a table of unique keys (the only kind so far).
+/// The table's kind: 0, a table of unique keys; 1, a multimap table.
 const RECORD_KIND_OFFSET: usize = RECORD_ROOT_CRC_OFFSET + 4;
 /// Entries in the table.
 const RECORD_LEN_OFFSET: usize = RECORD_KIND_OFFSET + 4;
 const _: () = assert!(RECORD_LEN_OFFSET + 8 == RECORD_BYTES);
 
-/// The kind of a table of unique keys.
-const KIND_PLAIN: u32 = 0;
+/// What a table's tree holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum TableKind {
+    /// One value per key ([`Table`](crate::Table)).
+    Plain,
+    /// Many values per key, each pair a key of the tree
+    /// ([`MultimapTable`](crate::MultimapTable), see `multimap.rs`).
+    Multimap,
+}
+
+impl TableKind {
+    fn code(self) -> u32 {
+        match self {
+            TableKind::Plain => 0,
+            TableKind::Multimap => 1,
+        }
+    }
+
+    fn from_code(code: u32) -> Option<TableKind> {
+        match code {
+            0 => Some(TableKind::Plain),
+            1 => Some(TableKind::Multimap),
+            _ => None,
+        }
+    }
+}
 
 /// What the catalogue records for one table.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct TableRecord {
     pub(crate) root: Option<Child>,
     pub(crate) len: u64,
+    pub(crate) kind: TableKind,
 }
 
 impl TableRecord {
@@ -67,7 +92,7 @@ impl TableRecord {
             RECORD_ROOT_CRC_OFFSET,
             self.root.and_then(|c| c.crc).unwrap_or(0),
         );
-        page::put_u32(&mut b, RECORD_KIND_OFFSET, KIND_PLAIN);
+        page::put_u32(&mut b, RECORD_KIND_OFFSET, self.kind.code());
         page::put_u64(&mut b, RECORD_LEN_OFFSET, self.len);
         b
     }
@@ -79,9 +104,9 @@ impl TableRecord {
         if b.len() != RECORD_BYTES {
             return Err(malformed(file, at, "table record of the wrong length"));
         }
-        if page::get_u32(b, RECORD_KIND_OFFSET) != KIND_PLAIN {
+        let Some(kind) = TableKind::from_code(page::get_u32(b, RECORD_KIND_OFFSET)) else {
             return Err(malformed(file, at, "table record of an unknown kind"));
-        }
+        };
         let page = page::get_u64(b, RECORD_ROOT_OFFSET);
         let len = page::get_u64(b, RECORD_LEN_OFFSET);
         let root = if page == NO_PAGE {
@@ -98,7 +123,7 @@ impl TableRecord {
                 crc: Some(page::get_u32(b, RECORD_ROOT_CRC_OFFSET)),
             })
         };
-        Ok(TableRecord { root, len })
+        Ok(TableRecord { root, len, kind })
     }
 }
 
@@ -119,6 +144,7 @@ pub(crate) struct OpenTable {
     pub(crate) name: String,
     pub(crate) root: Option<Child>,
     pub(crate) len: u64,
+    pub(crate) kind: TableKind,
     /// Its tree changed: commit rewrites its record.
     pub(crate) changed: bool,
 }
@@ -200,32 +226,46 @@ impl WriteTxn<'_> {
         )?))
     }
 
-    /// Opens table `name`, creating it (empty) if the catalogue has none;
-    /// returns its index in `tables`.
-    pub(crate) fn open_table_index(&mut self, name: &str) -> Result<usize> {
+    /// Opens table `name` of `kind`, creating it (empty) if the catalogue
+    /// has none; returns its index in `tables`.
+    pub(crate) fn open_table_index(&mut self, name: &str, kind: TableKind) -> Result<usize> {
         check_name(name)?;
-        if let Some(i) = self.table_index(name) {
-            return Ok(i);
-        }
-        let (record, changed) = match self.catalog_record(name)? {
-            Some(r) => (r, false),
+        let i = match self.table_index(name) {
+            Some(i) => i,
             None => {
-                let r = TableRecord { root: None, len: 0 };
-                self.tree_insert(
-                    Tree::Catalog,
-                    Bytes::copy_from_slice(name.as_bytes()),
-                    Value::Inline(Bytes::copy_from_slice(&r.encode())),
-                )?;
-                (r, false)
+                let record = match self.catalog_record(name)? {
+                    Some(r) => r,
+                    None => {
+                        let r = TableRecord {
+                            root: None,
+                            len: 0,
+                            kind,
+                        };
+                        self.tree_insert(
+                            Tree::Catalog,
+                            Bytes::copy_from_slice(name.as_bytes()),
+                            Value::Inline(Bytes::copy_from_slice(&r.encode())),
+                        )?;
+                        r
+                    }
+                };
+                self.tables.push(OpenTable {
+                    name: name.to_owned(),
+                    root: record.root,
+                    len: record.len,
+                    kind: record.kind,
+                    changed: false,
+                });
+                self.tables.len() - 1
             }
         };
-        self.tables.push(OpenTable {
-            name: name.to_owned(),
-            root: record.root,
-            len: record.len,
-            changed,
-        });
-        Ok(self.tables.len() - 1)
+        if self.tables[i].kind != kind {
+            return Err(Error::TableKind {
+                name: name.to_owned(),
+                multimap: self.tables[i].kind == TableKind::Multimap,
+            });
+        }
+        Ok(i)
     }
 
     /// Deletes table `name` and frees every page of its tree; returns
@@ -314,7 +354,11 @@ impl WriteTxn<'_> {
             let t = &mut self.tables[i];
             t.root = root;
             t.changed = false;
-            let record = TableRecord { root, len: t.len };
+            let record = TableRecord {
+                root,
+                len: t.len,
+                kind: t.kind,
+            };
             let key = Bytes::copy_from_slice(t.name.as_bytes());
             self.tree_insert(
                 Tree::Catalog,
@@ -339,6 +383,7 @@ mod tests {
                 crc: Some(0xdead_beef),
             }),
             len: 3,
+            kind: TableKind::Multimap,
         };
         let b = r.encode();
         assert_eq!(TableRecord::decode(&b, file, 2, 8).unwrap(), r);
@@ -350,7 +395,11 @@ mod tests {
         let mut kind = b;
         page::put_u32(&mut kind, RECORD_KIND_OFFSET, 9);
         assert!(TableRecord::decode(&kind, file, 2, 8).is_err());
-        let empty = TableRecord { root: None, len: 0 };
+        let empty = TableRecord {
+            root: None,
+            len: 0,
+            kind: TableKind::Plain,
+        };
         assert_eq!(
             TableRecord::decode(&empty.encode(), file, 2, 8).unwrap(),
             empty

@@ -33,6 +33,16 @@ pub enum Error {
     #[error("savepoint of another write transaction")]
     ForeignSavepoint,
 
+    /// A table was opened as the other kind: a multimap table as a plain
+    /// one or the reverse.
+    #[error("table {name:?} is {} table", if *multimap { "a multimap" } else { "a plain" })]
+    TableKind {
+        /// The table's name.
+        name: String,
+        /// Whether the table as it exists is a multimap table.
+        multimap: bool,
+    },
+
     /// A table name is empty or longer than the format allows
     /// ([`TABLE_NAME_LEN_MAX`](crate::TABLE_NAME_LEN_MAX) bytes).
     #[error("table name of {len} bytes: 1 to {len_max} allowed")]

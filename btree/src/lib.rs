@@ -32,7 +32,8 @@
 //!   load, commit, abort.
 //! - [`ReadTxn`] and [`Range`]: snapshot reads and double-ended range scans.
 //! - [`Table`], [`ReadTable`]: named tables ([`WriteTxn::open_table`],
-//!   [`ReadTxn::open_table`]), committed together with the default table.
+//!   [`ReadTxn::open_table`]), committed together with the default table;
+//!   [`MultimapTable`], [`ReadMultimapTable`]: many sorted values per key.
 //! - [`Options`], [`Durability`]: page size, when a commit is durable.
 //! - [`Stats`]: height, pages by kind, free pages, fill factor.
 //! - [`Description`]: [`Db::describe`], both meta pages as on disk and the page walk.
@@ -45,7 +46,8 @@
 //! (lazy ranges over a write transaction's tree),
 //! `allocator` (page numbers: the pool, reuse, the end of the file),
 //! `overflow` (values stored in runs of pages), `catalog` (the table
-//! catalogue), `table` (table handles), `range_remove` (removing a key range
+//! catalogue), `table` (table handles), `multimap`
+//! (many sorted values per key, as pairs of one tree), `range_remove` (removing a key range
 //! by freeing whole subtrees), `savepoint` (a write transaction's state to
 //! return to), `tree`
 //! (copy-on-write insert, remove, rebalance), `freelist` (the free tree),
@@ -74,6 +76,7 @@ mod freelist;
 mod inspect;
 mod mapping;
 mod meta;
+mod multimap;
 mod node;
 mod options;
 mod overflow;
@@ -94,6 +97,7 @@ pub use db::Db;
 pub use error::{Error, Result};
 pub use inspect::{Description, MetaPageDescription, describe_meta_pages};
 pub use meta::MetaProblem;
+pub use multimap::{MultimapTable, ReadMultimapTable};
 pub use options::{Durability, Options};
 pub use page::VALUE_LEN_MAX;
 pub use read::{Range, ReadTxn};

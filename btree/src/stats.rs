@@ -189,10 +189,15 @@ impl Db {
                     "entry count differs from the meta page",
                 ));
             }
-            for (name, record) in &records {
-                let table = read.open_table(name)?;
+            for (_, record) in &records {
                 let mut n = 0;
-                for kv in table.iter().flat_map(|t| t.iter()) {
+                let all = crate::read::Range::new(
+                    snap,
+                    record.root,
+                    std::ops::Bound::Unbounded,
+                    std::ops::Bound::Unbounded,
+                );
+                for kv in all {
                     kv?;
                     n += 1;
                 }

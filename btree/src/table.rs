@@ -7,7 +7,7 @@ use std::ops::RangeBounds;
 use bytes::Bytes;
 
 use crate::Result;
-use crate::catalog::{self, check_name};
+use crate::catalog::{self, TableKind, check_name};
 use crate::db::Snapshot;
 use crate::node::Child;
 use crate::read::{Range, ReadTxn, get_in};
@@ -40,9 +40,10 @@ impl<'db> WriteTxn<'db> {
     ///
     /// [`Error::TableNameLength`](crate::Error::TableNameLength) for an
     /// empty name or one over [`TABLE_NAME_LEN_MAX`](crate::TABLE_NAME_LEN_MAX)
-    /// bytes, or a corruption error from a page of the catalogue.
+    /// bytes, [`Error::TableKind`](crate::Error::TableKind) if `name` is a
+    /// multimap table, or a corruption error from a page of the catalogue.
     pub fn open_table(&mut self, name: &str) -> Result<Table<'_, 'db>> {
-        let index = self.open_table_index(name)?;
+        let index = self.open_table_index(name, TableKind::Plain)?;
         Ok(Table { txn: self, index })
     }
 }
@@ -165,16 +166,32 @@ impl ReadTxn {
     ///
     /// # Errors
     ///
-    /// [`Error::TableNameLength`](crate::Error::TableNameLength), or a
-    /// corruption error from a page of the catalogue.
+    /// [`Error::TableNameLength`](crate::Error::TableNameLength),
+    /// [`Error::TableKind`](crate::Error::TableKind) for a multimap table,
+    /// or a corruption error from a page of the catalogue.
     pub fn open_table(&self, name: &str) -> Result<Option<ReadTable<'_>>> {
+        Ok(self
+            .find_table(name, TableKind::Plain)?
+            .map(|(snap, root, len)| ReadTable { snap, root, len }))
+    }
+
+    /// Table `name` of this snapshot, checked to be of `kind`: its root
+    /// and entry count.
+    pub(crate) fn find_table(
+        &self,
+        name: &str,
+        kind: TableKind,
+    ) -> Result<Option<(&Snapshot, Option<Child>, u64)>> {
         check_name(name)?;
         let snap = self.snapshot();
-        Ok(catalog::find_in_snapshot(snap, name)?.map(|r| ReadTable {
-            snap,
-            root: r.root,
-            len: r.len,
-        }))
+        match catalog::find_in_snapshot(snap, name)? {
+            Some(r) if r.kind != kind => Err(crate::Error::TableKind {
+                name: name.to_owned(),
+                multimap: r.kind == TableKind::Multimap,
+            }),
+            Some(r) => Ok(Some((snap, r.root, r.len))),
+            None => Ok(None),
+        }
     }
 
     /// The names of the named tables in this snapshot, in byte order.

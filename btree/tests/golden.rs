@@ -53,6 +53,9 @@ fn build() -> Vec<u8> {
     fruit.insert(b"apple", b"red").unwrap();
     fruit.insert(b"banana", b"yellow").unwrap();
     txn.open_table("empty").unwrap();
+    let mut tags = txn.open_multimap_table("tags").unwrap();
+    tags.insert(b"a\x00b", b"x").unwrap();
+    tags.insert(b"a\x00b", b"").unwrap();
     txn.commit().unwrap();
     drop(db);
     let f = fs.open(Path::new("/db"), OpenMode::Read).unwrap();
@@ -293,7 +296,8 @@ fn format_4_file_opens_as_the_default_table_and_takes_named_tables() {
 
 /// Byte-level pins of the table catalogue (FORMAT.md, "Table catalogue"):
 /// the meta page records its root and CRC-32; its leaf maps each name to a
-/// 24-byte record (root, root CRC-32, kind 0, entry count).
+/// 24-byte record (root, root CRC-32, kind, entry count); a multimap
+/// table's tree keys are its encoded pairs.
 #[test]
 fn golden_file_pins_the_table_catalogue() {
     let golden = std::fs::read(GOLDEN).unwrap();
@@ -302,9 +306,9 @@ fn golden_file_pins_the_table_catalogue() {
     let page = &golden[root * 512..(root + 1) * 512];
     assert_eq!(u32_at(meta, 104), u32_at(page, 0), "catalogue root CRC");
     assert_eq!(page[4], 3, "kind: leaf");
-    assert_eq!(u64_at(page, 24), 2, "two tables");
+    assert_eq!(u64_at(page, 24), 3, "three tables");
     let mut names = Vec::new();
-    for i in 0..2 {
+    for i in 0..3 {
         let slot = 32 + 6 * i;
         let at = u16::from_le_bytes([page[slot], page[slot + 1]]) as usize;
         assert_eq!(page[at], 0, "inline value");
@@ -312,8 +316,12 @@ fn golden_file_pins_the_table_catalogue() {
         assert_eq!(u32_at(page, at + 3), 24, "record bytes");
         let name = &page[at + 7..at + 7 + key_len];
         let record = &page[at + 7 + key_len..at + 7 + key_len + 24];
-        assert_eq!(u32_at(record, 12), 0, "kind: plain table");
         names.push(name.to_vec());
+        assert_eq!(
+            u32_at(record, 12),
+            u32::from(name == b"tags"),
+            "kind: 0 plain, 1 multimap"
+        );
         match name {
             b"empty" => {
                 assert_eq!(u64_at(record, 0), u64::MAX, "no root");
@@ -325,10 +333,35 @@ fn golden_file_pins_the_table_catalogue() {
                 assert_eq!(u32_at(record, 8), u32_at(table, 0), "table root CRC");
                 assert_eq!(u64_at(record, 16), 2, "entries");
             }
+            b"tags" => {
+                // One leaf of two pairs: the key with its zero byte escaped,
+                // the terminator, then the value; values sort after it.
+                let t = u64_at(record, 0) as usize;
+                let leaf = &golden[t * 512..(t + 1) * 512];
+                assert_eq!(u64_at(leaf, 24), 2);
+                let mut keys = Vec::new();
+                for j in 0..2 {
+                    let slot = 32 + 6 * j;
+                    let at = u16::from_le_bytes([leaf[slot], leaf[slot + 1]]) as usize;
+                    let len = u16::from_le_bytes([leaf[at + 1], leaf[at + 2]]) as usize;
+                    assert_eq!(u32_at(leaf, at + 3), 0, "empty value");
+                    keys.push(leaf[at + 7..at + 7 + len].to_vec());
+                }
+                assert_eq!(
+                    keys,
+                    [
+                        b"a\x00\xffb\x00\x00".to_vec(),
+                        b"a\x00\xffb\x00\x00x".to_vec()
+                    ]
+                );
+            }
             other => panic!("unexpected table {other:?}"),
         }
     }
-    assert_eq!(names, [b"empty".to_vec(), b"fruit".to_vec()]);
+    assert_eq!(
+        names,
+        [b"empty".to_vec(), b"fruit".to_vec(), b"tags".to_vec()]
+    );
     let (db, _) = open_and_read_back(&golden, true);
     let read = db.begin_read().unwrap();
     let fruit = read.open_table("fruit").unwrap().unwrap();

@@ -1,5 +1,6 @@
 //! Named tables: created, changed, cut by range and deleted inside write
-//! transactions (and returned to ephemeral savepoints),
+//! transactions (and returned to ephemeral savepoints), multimap tables
+//! among them,
 //! committed together, read from snapshots; driven against a model of
 //! several tables, and through a power cut at every sync point.
 
@@ -32,6 +33,19 @@ fn table_contents(db: &Db) -> Tables {
     let mut out = Tables::new();
     out.insert(String::new(), contents(db));
     for name in read.list_tables().unwrap() {
+        if name == MULTI {
+            // Pairs (k, v) of one-byte keys and values, as two-byte keys.
+            let t = read.open_multimap_table(&name).unwrap().unwrap();
+            let mut m = Model::new();
+            for k in 0..KEYS_MULTI {
+                for v in t.get(&[k]) {
+                    m.insert(vec![k, v.unwrap()[0]], Vec::new());
+                }
+            }
+            assert_eq!(t.len(), m.len() as u64, "{name}: recorded length");
+            out.insert(name, m);
+            continue;
+        }
         let t = read.open_table(&name).unwrap().unwrap();
         let m: Model = t
             .iter()
@@ -213,6 +227,10 @@ enum Op {
     /// Removes the keys from the first to the second, both included.
     RemoveRange(u8, u8, u8),
     Delete(u8),
+    /// Into the multimap table: add, remove a pair, remove a key's values.
+    MultiInsert(u8, u8),
+    MultiRemove(u8, u8),
+    MultiRemoveAll(u8),
     /// Takes an ephemeral savepoint.
     Savepoint,
     /// Restores one of the transaction's savepoints (by index, modulo).
@@ -224,6 +242,9 @@ enum Op {
 }
 
 const NAMES: [&str; 3] = ["alpha", "beta", "gamma"];
+/// The multimap table of the model test, its keys `0..KEYS_MULTI`.
+const MULTI: &str = "multi";
+const KEYS_MULTI: u8 = 8;
 
 fn value(seed: usize) -> Vec<u8> {
     let len = match seed % 4 {
@@ -243,6 +264,9 @@ fn op() -> impl Strategy<Value = Op> {
         2 => (0u8..4, 0u8..60, 0u8..60, any::<bool>()).prop_map(|(t, a, b, r)| Op::Range(t, a, b, r)),
         2 => (0u8..4, 0u8..60, 0u8..60).prop_map(|(t, a, b)| Op::RemoveRange(t, a, b)),
         1 => (0u8..3).prop_map(Op::Delete),
+        4 => (0..KEYS_MULTI, any::<u8>()).prop_map(|(k, v)| Op::MultiInsert(k, v % 16)),
+        2 => (0..KEYS_MULTI, any::<u8>()).prop_map(|(k, v)| Op::MultiRemove(k, v % 16)),
+        1 => (0..KEYS_MULTI).prop_map(Op::MultiRemoveAll),
         1 => Just(Op::Savepoint),
         1 => any::<u8>().prop_map(Op::Restore),
         3 => Just(Op::Commit),
@@ -340,6 +364,37 @@ fn apply(txn: &mut larder_btree::WriteTxn<'_>, model: &mut Tables, op: &Op) {
             let before = m.len();
             m.retain(|k, _| k < &a || k > &b);
             assert_eq!(n, (before - m.len()) as u64);
+        }
+        Op::MultiInsert(k, v) => {
+            let new = txn
+                .open_multimap_table(MULTI)
+                .unwrap()
+                .insert(&[k], &[v])
+                .unwrap();
+            let m = model.entry(MULTI.to_owned()).or_default();
+            assert_eq!(new, m.insert(vec![k, v], Vec::new()).is_none());
+        }
+        Op::MultiRemove(k, v) => {
+            let had = txn
+                .open_multimap_table(MULTI)
+                .unwrap()
+                .remove(&[k], &[v])
+                .unwrap();
+            let m = model.entry(MULTI.to_owned()).or_default();
+            assert_eq!(had, m.remove(&vec![k, v]).is_some());
+        }
+        Op::MultiRemoveAll(k) => {
+            let n = txn
+                .open_multimap_table(MULTI)
+                .unwrap()
+                .remove_all(&[k])
+                .unwrap();
+            let m = model.entry(MULTI.to_owned()).or_default();
+            let before = m.len();
+            m.retain(|p, _| p[0] != k);
+            assert_eq!(n, (before - m.len()) as u64);
+            let t = txn.open_multimap_table(MULTI).unwrap();
+            assert_eq!(t.get(&[k]).count(), 0);
         }
         Op::Delete(t) => {
             let name = name_of(t);
@@ -500,6 +555,24 @@ fn crash_workload(fs: Arc<dyn Fs>, commits: u32) -> Known {
             let m = model.entry("alpha".to_owned()).or_default();
             m.retain(|k, _| k.as_slice() < a.as_slice() || k.as_slice() >= b.as_slice());
         }
+        {
+            let (k, v) = ((c % u32::from(KEYS_MULTI)) as u8, (c * 7 % 16) as u8);
+            let r = txn.open_multimap_table(MULTI).and_then(|mut t| {
+                t.insert(&[k], &[v])?;
+                if c % 6 == 5 {
+                    t.remove_all(&[(k + 1) % KEYS_MULTI])?;
+                }
+                Ok(())
+            });
+            if r.is_err() {
+                return known;
+            }
+            let m = model.entry(MULTI.to_owned()).or_default();
+            m.insert(vec![k, v], Vec::new());
+            if c % 6 == 5 {
+                m.retain(|p, _| p[0] != (k + 1) % KEYS_MULTI);
+            }
+        }
         if c % 7 == 6 {
             if txn.delete_table("beta").is_err() {
                 return known;
@@ -552,4 +625,72 @@ fn every_table_survives_a_power_cut_at_every_sync_as_of_one_commit() {
         },
     );
     assert!(report.syncs > 15, "{report:?}");
+}
+
+#[test]
+fn multimap_tables_hold_many_sorted_values_per_key() {
+    let fs = Arc::new(vfs::MemFs::new());
+    let db = Db::open(fs.clone(), "/db", options()).unwrap();
+    let mut model: BTreeMap<Vec<u8>, std::collections::BTreeSet<Vec<u8>>> = BTreeMap::new();
+    let mut txn = db.begin_write().unwrap();
+    let mut m = txn.open_multimap_table("tags").unwrap();
+    // Keys and values with zero bytes, empty ones, and keys that prefix others.
+    let keys: [&[u8]; 5] = [b"", b"\x00", b"a", b"a\x00", b"ab"];
+    for (i, k) in keys.iter().enumerate() {
+        for j in 0..(i * 40 + 3) {
+            let v = format!("{:04}", (j * 7919) % 1000).into_bytes();
+            let new = model.entry(k.to_vec()).or_default().insert(v.clone());
+            assert_eq!(m.insert(k, &v).unwrap(), new);
+        }
+    }
+    assert!(!m.insert(b"a", b"0000").unwrap(), "a pair is there once");
+    assert!(m.remove(b"ab", b"0000").unwrap());
+    assert!(!m.remove(b"ab", b"0000").unwrap());
+    model.get_mut(&b"ab"[..]).unwrap().remove(&b"0000"[..]);
+    let pairs: usize = model.values().map(|s| s.len()).sum();
+    assert_eq!(m.len(), pairs as u64);
+    for k in keys {
+        let got: Vec<Vec<u8>> = m.get(k).map(|v| v.unwrap().to_vec()).collect();
+        let want: Vec<Vec<u8>> = model[k].iter().cloned().collect();
+        assert_eq!(got, want, "{k:?}");
+        let back: Vec<Vec<u8>> = m.get(k).rev().map(|v| v.unwrap().to_vec()).collect();
+        assert_eq!(back, want.iter().rev().cloned().collect::<Vec<_>>());
+    }
+    assert_eq!(m.get(b"missing").count(), 0);
+    assert!(matches!(
+        txn.open_table("tags"),
+        Err(Error::TableKind { multimap: true, .. })
+    ));
+    txn.open_table("plain").unwrap();
+    assert!(matches!(
+        txn.open_multimap_table("plain"),
+        Err(Error::TableKind {
+            multimap: false,
+            ..
+        })
+    ));
+    txn.commit().unwrap();
+    db.check().unwrap();
+
+    let mut txn = db.begin_write().unwrap();
+    let mut m = txn.open_multimap_table("tags").unwrap();
+    assert_eq!(m.remove_all(b"a").unwrap(), model[&b"a"[..]].len() as u64);
+    model.remove(&b"a"[..]);
+    txn.commit().unwrap();
+    db.compact().unwrap();
+    db.check().unwrap();
+    drop(db);
+    let db = Db::open(fs, "/db", options()).unwrap();
+    let read = db.begin_read().unwrap();
+    let m = read.open_multimap_table("tags").unwrap().unwrap();
+    for (k, want) in &model {
+        let got: Vec<Vec<u8>> = m.get(k).map(|v| v.unwrap().to_vec()).collect();
+        assert_eq!(&got, &want.iter().cloned().collect::<Vec<_>>());
+    }
+    assert_eq!(m.get(b"a").count(), 0);
+    assert_eq!(m.get(b"a\x00").count(), model[&b"a\x00"[..]].len());
+    assert!(matches!(
+        read.open_table("tags"),
+        Err(Error::TableKind { .. })
+    ));
 }
