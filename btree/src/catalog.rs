@@ -23,7 +23,7 @@ use bytes::Bytes;
 use crate::cursor::{Cursor, DEPTH_MAX};
 use crate::db::Snapshot;
 use crate::meta::NO_PAGE;
-use crate::node::{Child, Node, Value, malformed};
+use crate::node::{Child, Node, RawValue, Value, malformed};
 use crate::page::{self, FIRST_DATA_PAGE};
 use crate::write::{Tree, WriteTxn};
 use crate::{Error, Result};
@@ -319,6 +319,34 @@ impl WriteTxn<'_> {
                     child.page,
                     "tree walk reaches a page twice",
                 ));
+            }
+            // A page of the base snapshot is read in place (no decoding of
+            // its entries): its count, its children, its overflow runs.
+            if !self.dirty.contains_key(&child.page) && !self.written.contains(&child.page) {
+                let mut runs: Vec<Value> = Vec::new();
+                {
+                    let map = &self.base.map;
+                    let node = map.node(child, self.base.meta.page_count)?;
+                    if node.is_leaf() {
+                        entries += node.count() as u64;
+                        for i in 0..node.count() {
+                            if let (_, RawValue::Overflow { page, len, crc }) =
+                                node.leaf_entry(i)?
+                            {
+                                runs.push(Value::Overflow { page, len, crc });
+                            }
+                        }
+                    } else {
+                        for i in 0..node.count() {
+                            stack.push((node.child(i)?, depth + 1));
+                        }
+                    }
+                }
+                for v in &runs {
+                    self.free_value(v);
+                }
+                self.free_page(child.page);
+                continue;
             }
             let runs: Vec<Value> = match &*self.node(child)? {
                 Node::Branch(es) => {
