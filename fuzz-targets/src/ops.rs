@@ -304,6 +304,12 @@ enum TxnOp {
     Retain {
         by: u8,
     },
+    /// Takes an ephemeral savepoint (at most four are kept).
+    Savepoint,
+    /// Returns to one of the transaction's savepoints.
+    Restore {
+        which: u8,
+    },
 }
 
 /// One step on the B+ tree.
@@ -380,6 +386,7 @@ pub fn btree_ops(data: &[u8]) {
             } => {
                 let mut txn = db.begin_write().expect("begin_write");
                 let mut local = model.clone();
+                let mut saved: Vec<(btree::Savepoint, Model)> = Vec::new();
                 for op in ops.into_iter().take(16) {
                     match op {
                         TxnOp::Insert { k, len } => {
@@ -411,6 +418,19 @@ pub fn btree_ops(data: &[u8]) {
                                 .retain(|_, v| !v.len().is_multiple_of(by))
                                 .expect("retain");
                             assert_eq!(n, (before - local.len()) as u64, "retain");
+                        }
+                        TxnOp::Savepoint => {
+                            if saved.len() < 4 {
+                                saved.push((txn.savepoint(), local.clone()));
+                            }
+                        }
+                        TxnOp::Restore { which } => {
+                            if let Some((sp, m)) =
+                                saved.get(usize::from(which) % saved.len().max(1))
+                            {
+                                txn.restore_savepoint(sp).expect("restore_savepoint");
+                                local = m.clone();
+                            }
                         }
                         TxnOp::Range(span) => {
                             let it = txn.range(span.bounds());
