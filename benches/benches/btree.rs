@@ -1,7 +1,12 @@
 //! B+ tree benchmarks on 1M entries (16-byte keys, 100-byte values) in a
 //! file on the real disk: bulk load, random inserts (1,000 per durable
-//! transaction), random gets, a full scan and range scans of 100 entries;
-//! `redb` under `--features peers`, on the same inputs.
+//! transaction), random gets, a full scan, range scans of 100 entries, and
+//! removing a range of 100,000 entries (`remove_range` against removing
+//! the keys one by one, each inside a write transaction then aborted);
+//! and inserting 10,000 pairs into a multimap table (1,000 keys of 10
+//! values, in a fresh table, then aborted); `redb` under `--features
+//! peers`, on the same inputs (its range removal is `retain_in` with a
+//! predicate that keeps nothing, its multimap a `MultimapTableDefinition`).
 //!
 //! redb has no bulk load: its row inserts the sorted entries in one
 //! transaction, which is what its users do. Both commit with immediate
@@ -21,6 +26,11 @@ const VALUE_BYTES: usize = 100;
 const INSERTS_PER_TXN: u64 = 1_000;
 const GETS_PER_ITER: usize = 1_000;
 const RANGE_LEN: usize = 100;
+/// Entries a range removal takes out (a tenth of the database).
+const REMOVE_LEN: usize = 100_000;
+/// Multimap pairs inserted per iteration: keys times values per key.
+const MULTI_KEYS: u64 = 1_000;
+const MULTI_VALUES: u64 = 10;
 
 /// A directory under the system's temporary directory, removed on drop.
 struct TempDir(std::path::PathBuf);
@@ -76,6 +86,23 @@ use redb::{ReadableDatabase as _, ReadableTable as _};
 
 #[cfg(feature = "peers")]
 const TABLE: redb::TableDefinition<'static, &[u8], &[u8]> = redb::TableDefinition::new("t");
+
+#[cfg(feature = "peers")]
+const MULTI: redb::MultimapTableDefinition<'static, &[u8], &[u8]> =
+    redb::MultimapTableDefinition::new("m");
+
+/// The multimap pair `i`: a 16-byte key of `MULTI_KEYS` and a 32-byte value.
+fn multi_pair(i: u64) -> ([u8; 16], [u8; 32]) {
+    let mut k = [0u8; 16];
+    k[..8].copy_from_slice(
+        &(i % MULTI_KEYS)
+            .wrapping_mul(0x9E37_79B9_7F4A_7C15)
+            .to_be_bytes(),
+    );
+    let mut v = [7u8; 32];
+    v[..8].copy_from_slice(&i.wrapping_mul(0xD1B5_4A32_D192_ED03).to_be_bytes());
+    (k, v)
+}
 
 #[cfg(feature = "peers")]
 fn redb_load(dir: &std::path::Path, keys: &[[u8; 16]]) -> redb::Database {
@@ -216,6 +243,89 @@ fn bench(c: &mut Criterion) {
             })
         });
     }
+    group.finish();
+
+    // Remove the 100,000 entries after a tenth of the keys, then abort, so
+    // each iteration starts from the same database: the removal's own work
+    // (no commit) measured.
+    let (lo, hi) = (keys[N as usize / 10], keys[N as usize / 10 + REMOVE_LEN]);
+    let mut group = c.benchmark_group("btree/remove_range_100k");
+    group.throughput(Throughput::Elements(REMOVE_LEN as u64));
+    group.sample_size(10);
+    group.bench_function("btree_remove_range", |b| {
+        b.iter(|| {
+            let mut txn = ours.begin_write().unwrap();
+            let n = txn.remove_range(&lo[..]..&hi[..]).unwrap();
+            assert_eq!(n, REMOVE_LEN as u64);
+            txn.abort();
+        })
+    });
+    group.bench_function("btree_key_by_key", |b| {
+        b.iter(|| {
+            let mut txn = ours.begin_write().unwrap();
+            for k in &keys[N as usize / 10..N as usize / 10 + REMOVE_LEN] {
+                black_box(txn.remove(k).unwrap());
+            }
+            txn.abort();
+        })
+    });
+    #[cfg(feature = "peers")]
+    {
+        group.bench_function("redb_retain_in", |b| {
+            b.iter(|| {
+                let txn = peer.begin_write().unwrap();
+                {
+                    let mut t = txn.open_table(TABLE).unwrap();
+                    t.retain_in(&lo[..]..&hi[..], |_, _| false).unwrap();
+                }
+                txn.abort().unwrap();
+            })
+        });
+        group.bench_function("redb_key_by_key", |b| {
+            b.iter(|| {
+                let txn = peer.begin_write().unwrap();
+                {
+                    let mut t = txn.open_table(TABLE).unwrap();
+                    for k in &keys[N as usize / 10..N as usize / 10 + REMOVE_LEN] {
+                        black_box(t.remove(&k[..]).unwrap().is_some());
+                    }
+                }
+                txn.abort().unwrap();
+            })
+        });
+    }
+    group.finish();
+
+    let mut group = c.benchmark_group("btree/multimap_insert_10k");
+    group.throughput(Throughput::Elements(MULTI_KEYS * MULTI_VALUES));
+    group.sample_size(10);
+    group.bench_function("btree", |b| {
+        b.iter(|| {
+            let mut txn = ours.begin_write().unwrap();
+            {
+                let mut t = txn.open_multimap_table("m").unwrap();
+                for i in 0..MULTI_KEYS * MULTI_VALUES {
+                    let (k, v) = multi_pair(i);
+                    t.insert(&k, &v).unwrap();
+                }
+            }
+            txn.abort();
+        })
+    });
+    #[cfg(feature = "peers")]
+    group.bench_function("redb", |b| {
+        b.iter(|| {
+            let txn = peer.begin_write().unwrap();
+            {
+                let mut t = txn.open_multimap_table(MULTI).unwrap();
+                for i in 0..MULTI_KEYS * MULTI_VALUES {
+                    let (k, v) = multi_pair(i);
+                    t.insert(&k[..], &v[..]).unwrap();
+                }
+            }
+            txn.abort().unwrap();
+        })
+    });
     group.finish();
 
     let mut group = c.benchmark_group("btree/range_100");

@@ -166,14 +166,72 @@ pub(crate) fn ensure_file_pages(w: &mut Writer, page_size: usize, pages: u64) ->
     Ok(())
 }
 
+/// Encoded pages of one commit, one slot per dirty node. Slots made
+/// up front (in page order, for coalesced writes) are fixed; a buffer made
+/// with [`PageBuf::growing`] adds a slot per page it is asked for, for the
+/// named tables' trees, encoded before the catalogue records their roots.
+pub(crate) struct PageBuf {
+    page_size: usize,
+    bytes: Vec<u8>,
+    slots: HashMap<u64, usize>,
+    grows: bool,
+}
+
+impl PageBuf {
+    /// A buffer with one slot for each of `ids`, in that order.
+    fn fixed(page_size: usize, ids: &[u64]) -> PageBuf {
+        PageBuf {
+            page_size,
+            bytes: vec![0u8; ids.len() * page_size],
+            slots: ids.iter().enumerate().map(|(i, &id)| (id, i)).collect(),
+            grows: false,
+        }
+    }
+
+    /// An empty buffer that makes a slot for each page asked for.
+    pub(crate) fn growing(page_size: usize) -> PageBuf {
+        PageBuf {
+            page_size,
+            bytes: Vec::new(),
+            slots: HashMap::new(),
+            grows: true,
+        }
+    }
+
+    /// The page numbers this buffer holds.
+    fn ids(&self) -> impl Iterator<Item = u64> + '_ {
+        self.slots.keys().copied()
+    }
+
+    /// The bytes of page `id`, if it has a slot.
+    fn page(&self, id: u64) -> Option<&[u8]> {
+        let at = *self.slots.get(&id)? * self.page_size;
+        self.bytes.get(at..at + self.page_size)
+    }
+
+    /// The slot of page `id`, made if this buffer grows.
+    fn page_mut(&mut self, id: u64) -> Option<&mut [u8]> {
+        let slot = match self.slots.get(&id) {
+            Some(&slot) => slot,
+            None if self.grows => {
+                let slot = self.slots.len();
+                self.slots.insert(id, slot);
+                self.bytes.resize((slot + 1) * self.page_size, 0);
+                slot
+            }
+            None => return None,
+        };
+        let at = slot * self.page_size;
+        self.bytes.get_mut(at..at + self.page_size)
+    }
+}
+
 impl WriteTxn<'_> {
     fn unchanged(&self) -> bool {
         self.dirty.is_empty()
             && self.runs.is_empty()
             && self.written.is_empty()
-            && self.freed_old.is_empty()
-            && self.consumed.is_empty()
-            && self.pool.is_empty()
+            && self.alloc.is_untouched()
     }
 
     /// Commits: new readers see the changes once this returns `Ok`, and with
@@ -206,17 +264,10 @@ impl WriteTxn<'_> {
         r
     }
 
-    /// Encodes dirty node `id` into its slot of `pages` (one page per
-    /// dirty node, in the order of `slots`), after its dirty children, so
-    /// each branch entry records its child's CRC-32; returns the node's.
-    /// Recursion is bounded by the tree's depth.
-    fn encode_subtree(
-        &mut self,
-        id: u64,
-        pages: &mut [u8],
-        slots: &HashMap<u64, usize>,
-        depth: usize,
-    ) -> Result<u32> {
+    /// Encodes dirty node `id` into its slot of `pages`, after its dirty
+    /// children, so each branch entry records its child's CRC-32; returns
+    /// the node's. Recursion is bounded by the tree's depth.
+    fn encode_subtree(&mut self, id: u64, pages: &mut PageBuf, depth: usize) -> Result<u32> {
         if depth >= DEPTH_MAX {
             return Err(malformed(
                 self.file_path(),
@@ -232,32 +283,30 @@ impl WriteTxn<'_> {
         if let Node::Branch(es) = &mut node {
             for e in es.iter_mut() {
                 if self.dirty.contains_key(&e.child) {
-                    e.child_crc = Some(self.encode_subtree(e.child, pages, slots, depth + 1)?);
+                    e.child_crc = Some(self.encode_subtree(e.child, pages, depth + 1)?);
                 } else if e.child_crc.is_none() {
                     // A child of a format-1 page: record what it holds now.
                     e.child_crc = Some(self.clean_crc(e.child)?);
                 }
             }
         }
-        let ps = self.db.limits.page_size;
-        let slot = slots
-            .get(&id)
+        let txn = self.txn;
+        let page = pages
+            .page_mut(id)
             .ok_or_else(|| malformed(self.file_path(), id, "page not allocated by this commit"))?;
-        let at = slot * ps;
-        Ok(node.encode(&mut pages[at..at + ps], id, self.txn))
+        Ok(node.encode(page, id, txn))
     }
 
     /// Encodes the root `root` of a tree and every dirty node below it;
     /// returns the root with its CRC-32.
-    fn encode_tree(
+    pub(crate) fn encode_tree(
         &mut self,
         root: Option<Child>,
-        pages: &mut [u8],
-        slots: &HashMap<u64, usize>,
+        pages: &mut PageBuf,
     ) -> Result<Option<Child>> {
         let Some(root) = root else { return Ok(None) };
         let crc = if self.dirty.contains_key(&root.page) {
-            self.encode_subtree(root.page, pages, slots, 0)?
+            self.encode_subtree(root.page, pages, 0)?
         } else {
             match root.crc {
                 Some(crc) => crc,
@@ -279,7 +328,9 @@ impl WriteTxn<'_> {
             free_root: self.free_root.map(|c| c.page),
             root_crc: self.root.and_then(|c| c.crc),
             free_root_crc: self.free_root.and_then(|c| c.crc),
-            page_count: self.page_count,
+            catalog_root: self.catalog_root.map(|c| c.page),
+            catalog_root_crc: self.catalog_root.and_then(|c| c.crc),
+            page_count: self.alloc.page_count(),
             entry_count: self.len,
             // Set when the meta page is written (`make_durable`).
             synced_txn: self.txn,
@@ -287,28 +338,45 @@ impl WriteTxn<'_> {
     }
 
     fn commit_inner(&mut self) -> Result<()> {
-        self.record_frees()?;
         let ps = self.db.limits.page_size;
-        ensure_file_pages(&mut self.w, ps, self.page_count)?;
+        // Named tables first: their records in the catalogue hold their
+        // roots' CRC-32s, and rewriting a record frees catalogue pages,
+        // which the free tree then records.
+        let mut table_pages = PageBuf::growing(ps);
+        self.record_tables(&mut table_pages)?;
+        self.record_frees()?;
+        ensure_file_pages(&mut self.w, ps, self.alloc.page_count())?;
 
         // Encode the dirty nodes children first (a parent records its
         // children's checksums), each into its place in page order, then
         // write runs of adjacent pages at once.
-        let mut ids: Vec<u64> = self.dirty.keys().copied().collect();
+        let mut ids: Vec<u64> = self
+            .dirty
+            .keys()
+            .copied()
+            .chain(table_pages.ids())
+            .collect();
         ids.sort_unstable();
-        let slots: HashMap<u64, usize> = ids.iter().enumerate().map(|(i, &id)| (id, i)).collect();
-        let mut pages = vec![0u8; ids.len() * ps];
-        self.root = self.encode_tree(self.root, &mut pages, &slots)?;
-        self.free_root = self.encode_tree(self.free_root, &mut pages, &slots)?;
+        let mut buf = PageBuf::fixed(ps, &ids);
+        for id in table_pages.ids() {
+            if let (Some(from), Some(to)) = (table_pages.page(id), buf.page_mut(id)) {
+                to.copy_from_slice(from);
+            }
+        }
+        drop(table_pages);
+        self.root = self.encode_tree(self.root, &mut buf)?;
+        self.free_root = self.encode_tree(self.free_root, &mut buf)?;
+        self.catalog_root = self.encode_tree(self.catalog_root, &mut buf)?;
         // Every dirty node hangs below a root; encode any other as well, as
         // the pages were always written.
         while let Some(&id) = self.dirty.keys().next() {
-            self.encode_subtree(id, &mut pages, &slots, 0)?;
+            self.encode_subtree(id, &mut buf, 0)?;
         }
+        let pages = buf.bytes;
         // Pages this commit freed are no longer the newest snapshot's: drop
         // them from its overlay (older snapshots keep theirs) unwritten.
         let mut overlay = self.base.map.overlay().clone();
-        for &id in &self.freed_old {
+        for &id in self.alloc.freed() {
             overlay.remove(id);
         }
         let new_bytes = pages.len() + self.runs.values().map(Vec::len).sum::<usize>();
@@ -325,7 +393,7 @@ impl WriteTxn<'_> {
                 overlay.insert(id, Bytes::from(run));
             }
             let meta = self.meta();
-            let fresh = std::mem::take(&mut self.fresh);
+            let fresh = self.alloc.take_fresh();
             self.w.since_durable.extend(fresh);
             let map = Arc::new(self.base.map.with_overlay(overlay));
             self.db.publish(Arc::new(Snapshot {
@@ -373,7 +441,7 @@ impl WriteTxn<'_> {
         if self.durability == Durability::Immediate {
             make_durable(self.db, &mut self.w, &meta, true)?;
         } else {
-            let fresh = std::mem::take(&mut self.fresh);
+            let fresh = self.alloc.take_fresh();
             self.w.since_durable.extend(fresh);
         }
 
@@ -383,7 +451,7 @@ impl WriteTxn<'_> {
         {
             self.w.map_live = Some(self.base.map.file_raw(*id, 1) == Some(&bytes[..]));
         }
-        let map = remap(self.db, &self.w, &self.base.map, self.page_count)?;
+        let map = remap(self.db, &self.w, &self.base.map, self.alloc.page_count())?;
         for &id in ids.iter().chain(&run_ids).chain(&flushed) {
             map.mark_verified(id);
         }

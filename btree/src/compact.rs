@@ -15,10 +15,12 @@ use vfs::OpenMode;
 
 use crate::Result;
 use crate::bulk::{Builder, FileSink};
+use crate::catalog::{self, TableRecord};
 use crate::cursor::Cursor;
 use crate::db::{Db, Inner, Snapshot, parent_dir, write_initial_metas};
 use crate::mapping::Mapping;
 use crate::meta::Meta;
+use crate::node::Child;
 
 impl Db {
     /// Rewrites the last commit's entries to the front of a new file and
@@ -86,19 +88,18 @@ pub(crate) fn write_compacted(
     let ps = inner.limits.page_size;
     let m = &snap.meta;
     let mut sink = FileSink::new(file, ps);
-    let mut builder = Builder::new(inner.limits, txn);
-    let mut cursor = Cursor::seek(
-        &snap.map,
-        m.page_count,
-        m.root_ref(),
-        std::ops::Bound::Unbounded,
-        true,
-    )?;
-    while let Some((k, v)) = cursor.current_value()? {
-        builder.push(&mut sink, k, v)?;
-        cursor.next()?;
+    let root = copy_tree(inner, snap, m.root_ref(), &mut sink, txn)?;
+    // Each named table, then the catalogue over their new roots.
+    let mut records = Vec::new();
+    for (name, record) in catalog::records_in_snapshot(snap)? {
+        let root = copy_tree(inner, snap, record.root, &mut sink, txn)?;
+        records.push((name, TableRecord { root, ..record }));
     }
-    let root = builder.finish(&mut sink)?;
+    let mut builder = Builder::new(inner.limits, txn);
+    for (name, record) in &records {
+        builder.push(&mut sink, name.as_bytes(), &record.encode())?;
+    }
+    let catalog_root = builder.finish(&mut sink)?;
     sink.flush()?;
     let page_count = sink.next;
     file.set_len(page_count * ps as u64)?;
@@ -109,10 +110,36 @@ pub(crate) fn write_compacted(
         free_root: None,
         root_crc: root.and_then(|c| c.crc),
         free_root_crc: None,
+        catalog_root: catalog_root.map(|c| c.page),
+        catalog_root_crc: catalog_root.and_then(|c| c.crc),
         page_count,
         entry_count: m.entry_count,
         synced_txn: txn,
     };
     write_initial_metas(file, &meta, ps)?;
     Ok(meta)
+}
+
+/// Copies the entries of the tree under `root` of `snap` into `sink`,
+/// densely; returns the new root.
+fn copy_tree(
+    inner: &Inner,
+    snap: &Snapshot,
+    root: Option<Child>,
+    sink: &mut FileSink<'_>,
+    txn: u64,
+) -> Result<Option<Child>> {
+    let mut builder = Builder::new(inner.limits, txn);
+    let mut cursor = Cursor::seek(
+        &snap.map,
+        snap.meta.page_count,
+        root,
+        std::ops::Bound::Unbounded,
+        true,
+    )?;
+    while let Some((k, v)) = cursor.current_value()? {
+        builder.push(sink, k, v)?;
+        cursor.next()?;
+    }
+    builder.finish(sink)
 }

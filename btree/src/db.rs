@@ -246,6 +246,8 @@ impl Db {
                 free_root: None,
                 root_crc: None,
                 free_root_crc: None,
+                catalog_root: None,
+                catalog_root_crc: None,
                 page_count: FIRST_DATA_PAGE,
                 entry_count: 0,
                 synced_txn: 0,

@@ -28,6 +28,31 @@ pub enum Error {
         found: u32,
     },
 
+    /// A savepoint was restored into a write transaction other than the
+    /// one that took it.
+    #[error("savepoint of another write transaction")]
+    ForeignSavepoint,
+
+    /// A table was opened as the other kind: a multimap table as a plain
+    /// one or the reverse.
+    #[error("table {name:?} is {} table", if *multimap { "a multimap" } else { "a plain" })]
+    TableKind {
+        /// The table's name.
+        name: String,
+        /// Whether the table as it exists is a multimap table.
+        multimap: bool,
+    },
+
+    /// A table name is empty or longer than the format allows
+    /// ([`TABLE_NAME_LEN_MAX`](crate::TABLE_NAME_LEN_MAX) bytes).
+    #[error("table name of {len} bytes: 1 to {len_max} allowed")]
+    TableNameLength {
+        /// The name's length in bytes.
+        len: usize,
+        /// The longest name allowed.
+        len_max: usize,
+    },
+
     /// A page's checksum holds but its contents break the format (a bad page
     /// number, kind, length or child reference).
     #[error("page {page} of {file:?} is malformed: {what}")]

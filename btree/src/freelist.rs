@@ -29,14 +29,10 @@
 //! only shrinks, and the pages to record only grow, by pages of the old free
 //! tree copied on the first touch of each or by pages the pool gave.
 
-use std::ops::Bound;
-
 use bytes::Bytes;
 
 use crate::Result;
-use crate::cursor::Cursor;
-use crate::node::{Value, malformed};
-use crate::page;
+use crate::node::Value;
 use crate::write::{Tree, WriteTxn};
 
 /// Reusable pages a commit takes into its pool (when the free tree has
@@ -92,80 +88,6 @@ impl WriteTxn<'_> {
         self.db.limits.free_chunk_bytes_max / 8
     }
 
-    /// Moves the pages of the oldest reusable free-tree entry into the pool.
-    /// Returns whether it found one.
-    pub(crate) fn refill_pool(&mut self) -> Result<bool> {
-        if self.recording {
-            return Ok(false);
-        }
-        Ok(self.refill_from(Region::Durable)? || self.refill_from(Region::Recent)?)
-    }
-
-    fn refill_from(&mut self, region: Region) -> Result<bool> {
-        let (limit, i) = match region {
-            Region::Durable => (self.oldest_live, 0),
-            Region::Recent => (self.oldest_reader, 1),
-        };
-        let map = &self.base.map;
-        let m = &self.base.meta;
-        // Bounded: each round takes a key strictly greater than the last one
-        // consumed (checked below, as a damaged tree whose CRCs hold may
-        // hand back a key already taken, forever), and the base snapshot's
-        // free tree, which is all this reads, has finitely many.
-        loop {
-            let start = match region {
-                Region::Durable => None,
-                Region::Recent => Some(free_key(Region::Recent, 0, 0)),
-            };
-            let bound = match (&self.consumed_upto[i], &start) {
-                (Some(k), _) => Bound::Excluded(&k[..]),
-                (None, Some(k)) => Bound::Included(&k[..]),
-                (None, None) => Bound::Unbounded,
-            };
-            let cursor = Cursor::seek(map, m.page_count, m.free_root_ref(), bound, true)?;
-            let Some((key, value)) = cursor.current_value()? else {
-                return Ok(false);
-            };
-            let leaf = cursor.page().unwrap_or(0);
-            if let Some(last) = &self.consumed_upto[i]
-                && key <= &last[..]
-            {
-                return Err(malformed(
-                    map.file(),
-                    leaf,
-                    "free-tree keys not strictly increasing",
-                ));
-            }
-            let (found, txn) =
-                key_txn(key).ok_or_else(|| malformed(map.file(), leaf, "short free-tree key"))?;
-            if found != region || txn > limit {
-                return Ok(false);
-            }
-            if value.len() % 8 != 0 {
-                return Err(malformed(
-                    map.file(),
-                    leaf,
-                    "free-tree value not a list of page numbers",
-                ));
-            }
-            let mut added = false;
-            for chunk in value.chunks_exact(8) {
-                let id = page::get_u64(chunk, 0);
-                if !(page::FIRST_DATA_PAGE..m.page_count).contains(&id) {
-                    return Err(malformed(map.file(), id, "free page number out of range"));
-                }
-                added |= self.pool.insert(id);
-            }
-            let key = Bytes::copy_from_slice(key);
-            self.consumed_upto[i] = Some(key.clone());
-            self.consumed.push(key);
-            // An entry of no new pages still counts: try the next one.
-            if added {
-                return Ok(true);
-            }
-        }
-    }
-
     /// Records the free-tree changes of this transaction: every page it
     /// freed goes under its own id, and the reusable pages it took but did
     /// not use go back under the keys they came from.
@@ -187,35 +109,29 @@ impl WriteTxn<'_> {
     /// by pages the pool gave, so each pass that changes something takes a
     /// pool page or frees one of finitely many pages.
     pub(crate) fn record_frees(&mut self) -> Result<()> {
-        while self.pool.len() < RECORD_RESERVE_PAGES && self.refill_pool()? {}
+        while self.alloc.pool_len() < RECORD_RESERVE_PAGES && self.alloc.refill(&self.base)? {}
         let per_chunk = self.chunk_pages_max();
         // Remove the consumed entries the unused pool will not fill again.
         // Removing may copy free-tree pages, which may consume more entries.
-        while self.consumed.len() > self.pool.len().div_ceil(per_chunk) {
-            if let Some(key) = self.consumed.pop() {
-                self.tree_remove(Tree::Free, &key)?;
-            }
+        while let Some(key) = self.alloc.pop_surplus_key(per_chunk) {
+            self.tree_remove(Tree::Free, &key)?;
         }
         // Pages this transaction allocated and freed again came to the pool
         // without a key: past what the consumed keys hold, file them under
         // this transaction. No durable commit references them.
-        let room = self.consumed.len() * per_chunk;
-        while self.pool.len() > room {
-            if let Some(id) = self.pool.pop_last() {
-                self.w.since_durable.insert(id);
-                self.freed_old.push(id);
-            }
+        for id in self.alloc.spill_unkeyed(per_chunk) {
+            self.w.since_durable.insert(id);
         }
-        self.recording = true;
+        self.alloc.start_recording();
         let mut recorded = 0;
         // Chunk numbers and the open chunk, per region.
         let mut chunk: [u32; 2] = [0, 0];
         let mut in_chunk: [Vec<u64>; 2] = [Vec::new(), Vec::new()];
         loop {
-            let (pool_before, freed_before) = (self.pool.len(), self.freed_old.len());
+            let (pool_before, freed_before) = (self.alloc.pool_len(), self.alloc.freed().len());
             self.return_unused()?;
-            let new: Vec<u64> = self.freed_old[recorded..].to_vec();
-            recorded = self.freed_old.len();
+            let new: Vec<u64> = self.alloc.freed()[recorded..].to_vec();
+            recorded = self.alloc.freed().len();
             let mut touched = [false, false];
             for id in new {
                 let (region, i) = if self.w.since_durable.contains(&id) {
@@ -237,7 +153,7 @@ impl WriteTxn<'_> {
                     self.write_chunk(free_key(region, self.txn, chunk[i]), &open)?;
                 }
             }
-            if self.pool.len() == pool_before && self.freed_old.len() == freed_before {
+            if self.alloc.pool_len() == pool_before && self.alloc.freed().len() == freed_before {
                 return Ok(());
             }
         }
@@ -252,15 +168,11 @@ impl WriteTxn<'_> {
     /// for the durable region, a sync) had passed it.
     fn return_unused(&mut self) -> Result<()> {
         let per_chunk = self.chunk_pages_max();
-        while self.consumed.len() > self.pool.len().div_ceil(per_chunk) {
-            if let Some(key) = self.consumed.pop() {
-                self.tree_remove(Tree::Free, &key)?;
-            }
+        while let Some(key) = self.alloc.pop_surplus_key(per_chunk) {
+            self.tree_remove(Tree::Free, &key)?;
         }
-        let unused: Vec<u64> = self.pool.iter().copied().collect();
-        let keys = self.consumed.clone();
-        for (key, pages) in keys.into_iter().zip(unused.chunks(per_chunk)) {
-            self.write_chunk(key, pages)?;
+        for (key, pages) in self.alloc.unused_chunks(per_chunk) {
+            self.write_chunk(key, &pages)?;
         }
         Ok(())
     }

@@ -8,13 +8,16 @@ use crate::page::{self, HEADER_BYTES, Kind};
 
 /// The format's magic, at the start of each meta page's body.
 pub(crate) const MAGIC: [u8; 8] = *b"CowBTree";
-/// The format version this build writes. Version 4 records the synced
+/// The format version this build writes. Version 5 records the root of the
+/// table catalogue (`CATALOG_ROOT_OFFSET`): a build that reads at most
+/// version 4 would not see the named tables, and would reuse their pages,
+/// so it refuses these files. Version 4 records the synced
 /// transaction (`SYNCED_TXN_OFFSET`): a commit made with one sync may be
 /// torn, and only a build that checks its pages on open may read it, so a
 /// build that reads at most version 3 refuses these files. Version 3 keeps
 /// a value inline while its leaf entry fits half a page (versions 1 and 2:
 /// values up to `page_size / 8 - 32` bytes).
-pub(crate) const FORMAT_VERSION: u32 = 4;
+pub(crate) const FORMAT_VERSION: u32 = 5;
 /// The oldest format version this build reads: version 1 has no child
 /// checksums (in branch entries and here), and its pages are read as before.
 pub(crate) const FORMAT_VERSION_MIN: u32 = 1;
@@ -36,8 +39,13 @@ pub(crate) const FREE_ROOT_CRC_OFFSET: usize = ROOT_CRC_OFFSET + 4;
 /// durable commit's id when pages and meta page share one sync, so open
 /// checks the pages stamped above it (`recovery::verify_commit`).
 pub(crate) const SYNCED_TXN_OFFSET: usize = FREE_ROOT_CRC_OFFSET + 4;
-pub(crate) const META_END: usize = SYNCED_TXN_OFFSET + 8;
-const _: () = assert!(META_END == 96);
+/// Format 5: the root page of the table catalogue (see `catalog.rs`),
+/// `NO_PAGE` while the file has no named table.
+pub(crate) const CATALOG_ROOT_OFFSET: usize = SYNCED_TXN_OFFSET + 8;
+/// Format 5: the CRC-32 the catalogue's root was written with (0 if none).
+pub(crate) const CATALOG_ROOT_CRC_OFFSET: usize = CATALOG_ROOT_OFFSET + 8;
+pub(crate) const META_END: usize = CATALOG_ROOT_CRC_OFFSET + 4;
+const _: () = assert!(META_END == 108);
 
 /// Stored in place of a page number for "no tree".
 pub(crate) const NO_PAGE: u64 = u64::MAX;
@@ -57,6 +65,11 @@ pub(crate) struct Meta {
     /// Pages in use: every page number the trees reference is below it.
     pub(crate) page_count: u64,
     pub(crate) entry_count: u64,
+    /// The table catalogue's root: `None` before format 5 and while the
+    /// file has no named table.
+    pub(crate) catalog_root: Option<u64>,
+    /// The CRC-32 `catalog_root` was written with.
+    pub(crate) catalog_root_crc: Option<u32>,
     /// Every page stamped with a transaction id up to this one was durable
     /// before this meta page was written (see `SYNCED_TXN_OFFSET`): `txn`
     /// itself unless the commit shared one sync with its pages. `txn` in
@@ -148,6 +161,14 @@ impl Meta {
         })
     }
 
+    /// The table catalogue's root, with the CRC-32 to check it against.
+    pub(crate) fn catalog_ref(&self) -> Option<Child> {
+        self.catalog_root.map(|page| Child {
+            page,
+            crc: self.catalog_root_crc,
+        })
+    }
+
     /// Encodes into `buf` (one page) as meta page `slot` (0 or 1).
     pub(crate) fn encode(&self, buf: &mut [u8], slot: u64) {
         buf.fill(0);
@@ -162,6 +183,16 @@ impl Meta {
         page::put_u32(buf, ROOT_CRC_OFFSET, self.root_crc.unwrap_or(0));
         page::put_u32(buf, FREE_ROOT_CRC_OFFSET, self.free_root_crc.unwrap_or(0));
         page::put_u64(buf, SYNCED_TXN_OFFSET, self.synced_txn);
+        page::put_u64(
+            buf,
+            CATALOG_ROOT_OFFSET,
+            self.catalog_root.unwrap_or(NO_PAGE),
+        );
+        page::put_u32(
+            buf,
+            CATALOG_ROOT_CRC_OFFSET,
+            self.catalog_root_crc.unwrap_or(0),
+        );
         page::seal(buf);
     }
 
@@ -200,6 +231,11 @@ impl Meta {
             (version >= 2 && tree.is_some()).then(|| page::get_u32(buf, at))
         };
         let txn = page::get_u64(buf, page::TXN_OFFSET);
+        let catalog_root = if version >= 5 {
+            opt(page::get_u64(buf, CATALOG_ROOT_OFFSET))
+        } else {
+            None
+        };
         let meta = Meta {
             txn,
             page_size: page::get_u32(buf, PAGE_SIZE_OFFSET),
@@ -209,6 +245,8 @@ impl Meta {
             free_root_crc: crc_of(free_root, FREE_ROOT_CRC_OFFSET),
             page_count: page::get_u64(buf, PAGE_COUNT_OFFSET),
             entry_count: page::get_u64(buf, ENTRY_COUNT_OFFSET),
+            catalog_root,
+            catalog_root_crc: catalog_root.map(|_| page::get_u32(buf, CATALOG_ROOT_CRC_OFFSET)),
             synced_txn: if version >= 4 {
                 page::get_u64(buf, SYNCED_TXN_OFFSET)
             } else {
@@ -221,6 +259,7 @@ impl Meta {
         if meta.page_count < page::FIRST_DATA_PAGE
             || !in_range(meta.root)
             || !in_range(meta.free_root)
+            || !in_range(meta.catalog_root)
         {
             return Err(MetaProblem::Malformed);
         }
@@ -282,6 +321,8 @@ mod tests {
             free_root_crc: None,
             page_count: 9,
             entry_count: 100,
+            catalog_root: Some(8),
+            catalog_root_crc: Some(0x1234_5678),
             synced_txn: 40,
         }
     }
@@ -329,6 +370,10 @@ mod tests {
         assert!(resealed(SYNCED_TXN_OFFSET, 42).is_ok());
         assert_eq!(resealed(ROOT_OFFSET, 9), Err(MetaProblem::Malformed));
         assert_eq!(resealed(FREE_ROOT_OFFSET, 1), Err(MetaProblem::Malformed));
+        assert_eq!(
+            resealed(CATALOG_ROOT_OFFSET, 9),
+            Err(MetaProblem::Malformed)
+        );
         assert_eq!(resealed(PAGE_COUNT_OFFSET, 1), Err(MetaProblem::Malformed));
         // The largest values still in range pass.
         assert!(resealed(page::TXN_OFFSET, TXN_MAX).is_ok());

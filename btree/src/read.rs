@@ -1,6 +1,7 @@
 //! Read transactions: a snapshot of the last commit, searched in place.
 
 use std::ops::{Bound, RangeBounds};
+
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -8,7 +9,7 @@ use bytes::Bytes;
 use crate::Result;
 use crate::cursor::{Cursor, DEPTH_MAX};
 use crate::db::Snapshot;
-use crate::node::malformed;
+use crate::node::{Child, malformed};
 
 /// A read-only view of the database as of the last commit when it began.
 ///
@@ -74,28 +75,7 @@ impl ReadTxn {
     ///
     /// As [`get`](Self::get).
     pub fn get_ref(&self, key: &[u8]) -> Result<Option<&[u8]>> {
-        let snap = &*self.snap;
-        let Some(mut child) = snap.meta.root_ref() else {
-            return Ok(None);
-        };
-        for _ in 0..DEPTH_MAX {
-            let node = snap.map.node(child, snap.meta.page_count)?;
-            if node.is_leaf() {
-                return match node.search(key)? {
-                    Ok(i) => Ok(Some(
-                        snap.map
-                            .value(node.leaf_entry(i)?.1, snap.meta.page_count)?,
-                    )),
-                    Err(_) => Ok(None),
-                };
-            }
-            child = node.child(node.child_index(key)?)?;
-        }
-        Err(malformed(
-            snap.map.file(),
-            child.page,
-            "tree deeper than any valid tree",
-        ))
+        get_in(&self.snap, self.snap.meta.root_ref(), key)
     }
 
     /// The entries whose keys fall in `range`, in key order; iterate from
@@ -105,18 +85,48 @@ impl ReadTxn {
         K: AsRef<[u8]> + ?Sized,
         R: RangeBounds<K>,
     {
-        let own = |b: Bound<&K>| match b {
-            Bound::Included(k) => Bound::Included(k.as_ref().to_vec()),
-            Bound::Excluded(k) => Bound::Excluded(k.as_ref().to_vec()),
-            Bound::Unbounded => Bound::Unbounded,
-        };
-        Range::new(&self.snap, own(range.start_bound()), own(range.end_bound()))
+        let (start, end) = crate::write::owned_bounds(&range);
+        Range::new(&self.snap, self.snap.meta.root_ref(), start, end)
     }
 
     /// Every entry, in key order.
     pub fn iter(&self) -> Range<'_> {
-        Range::new(&self.snap, Bound::Unbounded, Bound::Unbounded)
+        Range::new(
+            &self.snap,
+            self.snap.meta.root_ref(),
+            Bound::Unbounded,
+            Bound::Unbounded,
+        )
     }
+}
+
+/// The value of `key` in the tree under `root` of `snap`.
+pub(crate) fn get_in<'a>(
+    snap: &'a Snapshot,
+    root: Option<Child>,
+    key: &[u8],
+) -> Result<Option<&'a [u8]>> {
+    let Some(mut child) = root else {
+        return Ok(None);
+    };
+    for _ in 0..DEPTH_MAX {
+        let node = snap.map.node(child, snap.meta.page_count)?;
+        if node.is_leaf() {
+            return match node.search(key)? {
+                Ok(i) => Ok(Some(
+                    snap.map
+                        .value(node.leaf_entry(i)?.1, snap.meta.page_count)?,
+                )),
+                Err(_) => Ok(None),
+            };
+        }
+        child = node.child(node.child_index(key)?)?;
+    }
+    Err(malformed(
+        snap.map.file(),
+        child.page,
+        "tree deeper than any valid tree",
+    ))
 }
 
 /// An iterator over a key range of a [`ReadTxn`], from both ends.
@@ -124,6 +134,7 @@ impl ReadTxn {
 /// Yields `Err` (once, then ends) if it meets a damaged page.
 pub struct Range<'a> {
     snap: &'a Snapshot,
+    root: Option<Child>,
     start: Bound<Vec<u8>>,
     end: Bound<Vec<u8>>,
     front: Option<Cursor<'a>>,
@@ -158,9 +169,15 @@ fn above_start(key: &[u8], start: &Bound<Vec<u8>>) -> bool {
 }
 
 impl<'a> Range<'a> {
-    fn new(snap: &'a Snapshot, start: Bound<Vec<u8>>, end: Bound<Vec<u8>>) -> Range<'a> {
+    pub(crate) fn new(
+        snap: &'a Snapshot,
+        root: Option<Child>,
+        start: Bound<Vec<u8>>,
+        end: Bound<Vec<u8>>,
+    ) -> Range<'a> {
         Range {
             snap,
+            root,
             start,
             end,
             front: None,
@@ -179,7 +196,7 @@ impl<'a> Range<'a> {
                 let c = Cursor::seek(
                     &self.snap.map,
                     m.page_count,
-                    m.root_ref(),
+                    self.root,
                     as_slice(&self.start),
                     true,
                 )?;
@@ -207,7 +224,7 @@ impl<'a> Range<'a> {
                 let c = Cursor::seek(
                     &self.snap.map,
                     m.page_count,
-                    m.root_ref(),
+                    self.root,
                     as_slice(&self.end),
                     false,
                 )?;

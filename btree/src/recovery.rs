@@ -40,10 +40,11 @@ use std::sync::atomic::Ordering;
 
 use vfs::{File, OpenMode};
 
+use crate::catalog::TableRecord;
 use crate::cursor::DEPTH_MAX;
 use crate::db::Db;
 use crate::meta::{FORMAT_VERSION, META_END, Meta, MetaProblem};
-use crate::node::{RawNode, RawValue, malformed};
+use crate::node::{Child, RawNode, RawValue, malformed};
 use crate::page::{self, FIRST_DATA_PAGE, HEADER_BYTES, Kind, Limits};
 use crate::{Error, Result};
 
@@ -332,19 +333,25 @@ fn torn(file: &dyn File, path: &Path, meta: &Meta) -> Result<Option<TornPage>> {
 pub(crate) fn verify_commit(file: &dyn File, path: &Path, meta: &Meta) -> Result<Option<TornPage>> {
     let ps = meta.page_size as usize;
     let limits = Limits::new(ps);
-    // (page, recorded CRC, overflow value length or None for a node, depth)
-    let mut stack: Vec<(u64, u32, Option<u64>, usize)> = Vec::new();
-    for root in [meta.root_ref(), meta.free_root_ref()]
-        .into_iter()
-        .flatten()
-    {
-        if let Some(crc) = root.crc {
-            stack.push((root.page, crc, None, 0));
+    // (page, recorded CRC, overflow value length or None for a node, depth,
+    // whether the node is the catalogue's: its leaves name tables' roots)
+    let mut stack: Vec<(u64, u32, Option<u64>, usize, bool)> = Vec::new();
+    for (root, catalog) in [
+        (meta.root_ref(), false),
+        (meta.free_root_ref(), false),
+        (meta.catalog_ref(), true),
+    ] {
+        if let Some(Child {
+            page,
+            crc: Some(crc),
+        }) = root
+        {
+            stack.push((page, crc, None, 0, catalog));
         }
     }
     let mut head = [0u8; HEADER_BYTES];
     let mut buf = Vec::new();
-    while let Some((id, expected, value_len, depth)) = stack.pop() {
+    while let Some((id, expected, value_len, depth, catalog)) = stack.pop() {
         let pages = match value_len {
             None => 1,
             Some(len) => limits.run_pages(len),
@@ -384,19 +391,29 @@ pub(crate) fn verify_commit(file: &dyn File, path: &Path, meta: &Meta) -> Result
         let node = RawNode::new(&buf, path, id)?;
         for i in 0..node.count() {
             if node.is_leaf() {
-                if let (
-                    _,
-                    RawValue::Overflow {
-                        page,
-                        len,
-                        crc: Some(crc),
-                    },
-                ) = node.leaf_entry(i)?
-                {
-                    stack.push((page, crc, Some(len), depth + 1));
+                match node.leaf_entry(i)? {
+                    (_, RawValue::Inline(record)) if catalog => {
+                        let record = TableRecord::decode(record, path, id, meta.page_count)?;
+                        if let Some(Child {
+                            page,
+                            crc: Some(crc),
+                        }) = record.root
+                        {
+                            stack.push((page, crc, None, 0, false));
+                        }
+                    }
+                    (
+                        _,
+                        RawValue::Overflow {
+                            page,
+                            len,
+                            crc: Some(crc),
+                        },
+                    ) => stack.push((page, crc, Some(len), depth + 1, false)),
+                    _ => {}
                 }
             } else if let Some(crc) = node.child(i)?.crc {
-                stack.push((node.child(i)?.page, crc, None, depth + 1));
+                stack.push((node.child(i)?.page, crc, None, depth + 1, catalog));
             }
         }
     }

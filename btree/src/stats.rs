@@ -24,6 +24,11 @@ pub struct Stats {
     pub overflow_pages: u64,
     /// Pages of the free tree (the record of free pages).
     pub free_tree_pages: u64,
+    /// Named tables (the default table not counted).
+    pub tables: u64,
+    /// Pages of the named tables and of their catalogue: nodes and
+    /// overflow runs (the other counts are the default table's).
+    pub table_pages: u64,
     /// Pages free for reuse (listed in the free tree).
     pub free_pages: u64,
     /// Pages in use or free: every page number below this is one or the other.
@@ -135,6 +140,20 @@ impl Db {
             walk.tree(root, 0)?;
         }
         let free_tree_pages = walk.branch + walk.leaf;
+        // The catalogue and the named tables.
+        walk.branch = 0;
+        walk.leaf = 0;
+        walk.overflow = 0;
+        if let Some(root) = snap.meta.catalog_ref() {
+            walk.tree(root, 0)?;
+        }
+        let records = crate::catalog::records_in_snapshot(snap)?;
+        for (_, record) in &records {
+            if let Some(root) = record.root {
+                walk.tree(root, 0)?;
+            }
+        }
+        let table_pages = walk.branch + walk.leaf + walk.overflow;
         let pc = snap.meta.page_count;
         let mut free_pages = 0;
         let mut cursor = Cursor::seek(
@@ -170,6 +189,26 @@ impl Db {
                     "entry count differs from the meta page",
                 ));
             }
+            for (_, record) in &records {
+                let mut n = 0;
+                let all = crate::read::Range::new(
+                    snap,
+                    record.root,
+                    std::ops::Bound::Unbounded,
+                    std::ops::Bound::Unbounded,
+                );
+                for kv in all {
+                    kv?;
+                    n += 1;
+                }
+                if n != record.len {
+                    return Err(malformed(
+                        snap.map.file(),
+                        record.root.map_or(0, |c| c.page),
+                        "entry count differs from the table's record",
+                    ));
+                }
+            }
         }
         if walk
             .seen
@@ -190,6 +229,8 @@ impl Db {
             leaf_pages: leaf,
             overflow_pages: overflow,
             free_tree_pages,
+            tables: records.len() as u64,
+            table_pages,
             free_pages,
             page_count: pc,
             page_size_bytes: ps as u32,

@@ -10,9 +10,9 @@ use crate::write::{Tree, WriteTxn};
 
 /// A node that overflowed its page split into two: the separator and the
 /// new right node's page.
-struct Split {
-    key: Bytes,
-    right: u64,
+pub(crate) struct Split {
+    pub(crate) key: Bytes,
+    pub(crate) right: u64,
 }
 
 /// Where to cut `node`'s entries so both halves are near half its size.
@@ -54,7 +54,7 @@ impl WriteTxn<'_> {
     /// Makes page `child` writable: itself if this transaction already
     /// copied it, else a copy under a new page number (the old one is
     /// freed), after checking it is the page its parent recorded.
-    fn make_dirty(&mut self, child: Child) -> Result<u64> {
+    pub(crate) fn make_dirty(&mut self, child: Child) -> Result<u64> {
         let id = child.page;
         if self.dirty.contains_key(&id) {
             return Ok(id);
@@ -67,7 +67,7 @@ impl WriteTxn<'_> {
     }
 
     /// Splits dirty node `id` if it outgrew its page.
-    fn split_if_overfull(&mut self, id: u64) -> Result<Option<Split>> {
+    pub(crate) fn split_if_overfull(&mut self, id: u64) -> Result<Option<Split>> {
         let page_size = self.db.limits.page_size;
         let node = self.dirty_mut(id);
         if node.size() <= page_size {
@@ -83,7 +83,7 @@ impl WriteTxn<'_> {
     }
 
     /// A new root over `left` and the split-off `right`.
-    fn grow_root(&mut self, left: u64, split: Option<Split>) -> Result<u64> {
+    pub(crate) fn grow_root(&mut self, left: u64, split: Option<Split>) -> Result<u64> {
         let Some(Split { key, right }) = split else {
             return Ok(left);
         };
@@ -98,7 +98,7 @@ impl WriteTxn<'_> {
         Ok(id)
     }
 
-    fn dirty_mut(&mut self, id: u64) -> &mut Node {
+    pub(crate) fn dirty_mut(&mut self, id: u64) -> &mut Node {
         // `make_dirty` put it there and nothing removes it while the caller
         // works on it.
         self.dirty
@@ -317,7 +317,14 @@ impl WriteTxn<'_> {
         };
         let (root, old, split) = self.remove_at(root, key, 0)?;
         let root = self.grow_root(root, split)?;
-        // Collapse a root left with one child, and drop an empty root leaf.
+        let root = self.collapse_root(root);
+        self.set_root(tree, root);
+        Ok(old)
+    }
+
+    /// Collapses a dirty root left with one child (repeatedly), and drops
+    /// an empty root leaf; returns the root that remains.
+    pub(crate) fn collapse_root(&mut self, root: u64) -> Option<Child> {
         let mut root = Some(Child {
             page: root,
             crc: None,
@@ -336,8 +343,7 @@ impl WriteTxn<'_> {
                 _ => break,
             }
         }
-        self.set_root(tree, root);
-        Ok(old)
+        root
     }
 
     /// Removes `key` below `child`. A branch can grow although an entry
@@ -393,7 +399,7 @@ impl WriteTxn<'_> {
 
     /// Merges child `i` of dirty branch `parent` with a sibling, or evens
     /// the two out if they do not fit one page.
-    fn rebalance(&mut self, parent: u64, i: usize) -> Result<()> {
+    pub(crate) fn rebalance(&mut self, parent: u64, i: usize) -> Result<()> {
         let Some(Node::Branch(es)) = self.dirty.get(&parent) else {
             return Ok(());
         };

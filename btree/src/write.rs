@@ -7,49 +7,34 @@
 //! pages no snapshot references).
 
 use std::borrow::Cow;
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::ops::{Bound, RangeBounds};
 use std::sync::Arc;
 
 use bytes::Bytes;
 use parking_lot::MutexGuard;
 
+use crate::allocator::Allocator;
+use crate::catalog::OpenTable;
 use crate::cursor::DEPTH_MAX;
 use crate::db::{Inner, Snapshot, Writer};
 use crate::mapping::{check_recorded_crc, verify};
-use crate::node::{self, Child, Node, RawValue, Value, malformed};
-use crate::page::{self, HEADER_BYTES, Kind, VALUE_LEN_MAX};
+use crate::node::{self, Child, Node, Value, malformed};
+use crate::page::{self, VALUE_LEN_MAX};
+use crate::txn_range::WriteRange;
 use crate::{Durability, Error, Result};
 
-/// Free-tree entries an overflow run's allocation takes, at most, looking
-/// for that many consecutive free pages before it extends the file. Those it
-/// does not use go back under their keys at commit.
-const RUN_SEARCH_ENTRIES: usize = 32;
-
-/// The first of `n` consecutive pages in `pool`, if it has them.
-fn run_in(pool: &BTreeSet<u64>, n: u64) -> Option<u64> {
-    let mut prev: Option<(u64, u64)> = None; // (run start, last)
-    for &id in pool {
-        prev = match prev {
-            Some((s, last)) if last + 1 == id => Some((s, id)),
-            _ => Some((id, id)),
-        };
-        if let Some((s, last)) = prev
-            && last + 1 - s == n
-        {
-            return Some(s);
-        }
-    }
-    None
-}
-
-/// Which of the file's two trees an operation works on.
+/// Which of the file's trees an operation works on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Tree {
-    /// The user's keys and values.
+    /// The default table: the user's keys and values outside named tables.
     Main,
     /// Pages freed per transaction (see `freelist.rs`).
     Free,
+    /// Named tables' records (see `catalog.rs`).
+    Catalog,
+    /// The named table at this index of `WriteTxn::tables`.
+    Table(usize),
 }
 
 /// The one open write transaction. Changes are visible to it at once and to
@@ -64,36 +49,22 @@ pub struct WriteTxn<'db> {
     pub(crate) root: Option<Child>,
     /// The free tree's root, as `root`.
     pub(crate) free_root: Option<Child>,
+    /// The table catalogue's root, as `root`.
+    pub(crate) catalog_root: Option<Child>,
+    /// Named tables this transaction opened.
+    pub(crate) tables: Vec<OpenTable>,
     pub(crate) len: u64,
-    /// Next page number past every page in use.
-    pub(crate) page_count: u64,
     /// Nodes changed by this transaction, by their new page number.
     pub(crate) dirty: HashMap<u64, Node>,
     /// Overflow runs created by this transaction: header and value bytes.
     pub(crate) runs: HashMap<u64, Vec<u8>>,
-    /// Pages this transaction allocated (and has not freed again).
-    pub(crate) fresh: HashSet<u64>,
     /// Fresh pages already written to the file (by `bulk_load`): read back
     /// with `read_at`, as the view may not show them.
     pub(crate) written: HashSet<u64>,
-    /// Pages of the base snapshot this transaction no longer references.
-    pub(crate) freed_old: Vec<u64>,
-    /// Free pages ready for reuse by this transaction.
-    pub(crate) pool: BTreeSet<u64>,
-    /// Free-tree keys whose pages were moved into `pool`.
-    pub(crate) consumed: Vec<Bytes>,
-    /// The last free-tree key consumed in each region (durable, recent):
-    /// the next refill starts after it.
-    pub(crate) consumed_upto: [Option<Bytes>; 2],
-    /// The oldest snapshot that may still be read: free-tree entries of
-    /// later transactions are not reused.
-    pub(crate) oldest_live: u64,
-    /// The oldest snapshot an open reader holds (or the base snapshot):
-    /// free-tree entries of the recent region up to it are reused.
-    pub(crate) oldest_reader: u64,
-    /// Set while commit records freed pages: the pool is then not refilled
-    /// and pages freed are not put back into it, so recording terminates.
-    pub(crate) recording: bool,
+    /// Page numbers: taken, given up, reused.
+    pub(crate) alloc: Allocator,
+    /// Tells this transaction's savepoints from another's.
+    pub(crate) owner: u64,
     /// When this transaction's commit is durable.
     pub(crate) durability: Durability,
 }
@@ -119,20 +90,15 @@ impl<'db> WriteTxn<'db> {
             txn: m.txn + 1,
             root: m.root_ref(),
             free_root: m.free_root_ref(),
+            catalog_root: m.catalog_ref(),
+            tables: Vec::new(),
             len: m.entry_count,
-            page_count: m.page_count,
             base,
             dirty: HashMap::new(),
             runs: HashMap::new(),
-            fresh: HashSet::new(),
             written: HashSet::new(),
-            freed_old: Vec::new(),
-            pool: BTreeSet::new(),
-            consumed: Vec::new(),
-            consumed_upto: [None, None],
-            oldest_live,
-            oldest_reader,
-            recording: false,
+            alloc: Allocator::new(m.page_count, oldest_live, oldest_reader),
+            owner: crate::savepoint::next_owner(),
             durability: db.options.durability,
         }
     }
@@ -145,13 +111,43 @@ impl<'db> WriteTxn<'db> {
         match tree {
             Tree::Main => self.root,
             Tree::Free => self.free_root,
+            Tree::Catalog => self.catalog_root,
+            Tree::Table(i) => self.tables.get(i).and_then(|t| t.root),
         }
     }
 
+    /// Sets a tree's root; a named table's record is then rewritten at commit.
     pub(crate) fn set_root(&mut self, tree: Tree, root: Option<Child>) {
         match tree {
             Tree::Main => self.root = root,
             Tree::Free => self.free_root = root,
+            Tree::Catalog => self.catalog_root = root,
+            Tree::Table(i) => {
+                if let Some(t) = self.tables.get_mut(i) {
+                    t.root = root;
+                    t.changed = true;
+                }
+            }
+        }
+    }
+
+    /// Entries in a table (`Tree::Main` or `Tree::Table`).
+    pub(crate) fn len_of(&self, tree: Tree) -> u64 {
+        match tree {
+            Tree::Table(i) => self.tables.get(i).map_or(0, |t| t.len),
+            _ => self.len,
+        }
+    }
+
+    pub(crate) fn set_len_of(&mut self, tree: Tree, len: u64) {
+        match tree {
+            Tree::Table(i) => {
+                if let Some(t) = self.tables.get_mut(i) {
+                    t.len = len;
+                    t.changed = true;
+                }
+            }
+            _ => self.len = len,
         }
     }
 
@@ -213,92 +209,14 @@ impl<'db> WriteTxn<'db> {
         }
     }
 
-    /// The bytes of a leaf value.
-    pub(crate) fn value_bytes(&self, value: &Value) -> Result<Bytes> {
-        match value {
-            Value::Inline(v) => Ok(v.clone()),
-            &Value::Overflow { page: id, len, crc } => {
-                let end = HEADER_BYTES + len as usize;
-                if let Some(run) = self.runs.get(&id) {
-                    return Ok(Bytes::copy_from_slice(&run[HEADER_BYTES..end]));
-                }
-                if self.written.contains(&id) {
-                    let n = self.db.limits.run_pages(len);
-                    let bytes = self.read_pages(id, n)?;
-                    verify(&bytes, self.file_path(), id)?;
-                    check_recorded_crc(&bytes, self.file_path(), Child { page: id, crc })?;
-                    return Ok(bytes.slice(HEADER_BYTES..end));
-                }
-                let map = &self.base.map;
-                let v = map.value(
-                    RawValue::Overflow { page: id, len, crc },
-                    self.base.meta.page_count,
-                )?;
-                Ok(map.to_bytes(v))
-            }
-        }
-    }
-
-    /// Takes a page number: a free one if any may be reused, else a new one
-    /// at the end of the file.
+    /// Takes a page number (see [`Allocator::alloc`]).
     pub(crate) fn alloc(&mut self) -> Result<u64> {
-        let id = match self.pool.pop_first() {
-            Some(id) => id,
-            None => match self.refill_pool()? {
-                true => self.pool.pop_first().unwrap_or(self.page_count),
-                false => self.page_count,
-            },
-        };
-        if id == self.page_count {
-            self.page_count += 1;
-        }
-        self.fresh.insert(id);
-        Ok(id)
+        self.alloc.alloc(&self.base)
     }
 
     /// Takes `n` consecutive page numbers for an overflow run.
     pub(crate) fn alloc_run(&mut self, n: u64) -> Result<u64> {
-        if n == 1 {
-            return self.alloc();
-        }
-        // Reuse a run of free pages if the pool has one. Else take more
-        // free-tree entries (a freed run is listed in order, so it comes back
-        // whole, perhaps over two entries) before extending the file: with
-        // only the pool searched, runs came from the end of the file while
-        // the pages they freed went to single-page copies, and a workload of
-        // multi-page values grew the file by pages per commit, forever.
-        let mut refills = 0;
-        let found = loop {
-            if let Some(s) = run_in(&self.pool, n) {
-                break Some(s);
-            }
-            if refills == RUN_SEARCH_ENTRIES || !self.refill_pool()? {
-                break None;
-            }
-            refills += 1;
-        };
-        let start = match found {
-            Some(s) => {
-                for id in s..s + n {
-                    self.pool.remove(&id);
-                }
-                s
-            }
-            None => {
-                // Free pages just below the end of the file start the run.
-                let mut s = self.page_count;
-                while s > page::FIRST_DATA_PAGE
-                    && s + n > self.page_count
-                    && self.pool.remove(&(s - 1))
-                {
-                    s -= 1;
-                }
-                self.page_count = self.page_count.max(s + n);
-                s
-            }
-        };
-        self.fresh.extend(start..start + n);
-        Ok(start)
+        self.alloc.alloc_run(&self.base, n)
     }
 
     /// Gives up page `id`: back to the pool at once if this transaction
@@ -306,44 +224,7 @@ impl<'db> WriteTxn<'db> {
     pub(crate) fn free_page(&mut self, id: u64) {
         self.dirty.remove(&id);
         self.written.remove(&id);
-        if self.fresh.remove(&id) && !self.recording {
-            self.pool.insert(id);
-        } else {
-            self.freed_old.push(id);
-        }
-    }
-
-    /// Gives up a value's overflow run, if it has one.
-    pub(crate) fn free_value(&mut self, value: &Value) {
-        if let &Value::Overflow { page: id, len, .. } = value {
-            self.runs.remove(&id);
-            for p in id..id + self.db.limits.run_pages(len) {
-                self.free_page(p);
-            }
-        }
-    }
-
-    /// Stores a value under a `key_len`-byte key: inline if the entry fits
-    /// half a page, else in a new overflow run.
-    pub(crate) fn make_value(&mut self, key_len: usize, value: &[u8]) -> Result<Value> {
-        if self.db.limits.inline(key_len, value.len()) {
-            return Ok(Value::Inline(Bytes::copy_from_slice(value)));
-        }
-        let len = value.len() as u64;
-        let n = self.db.limits.run_pages(len);
-        let id = self.alloc_run(n)?;
-        let mut run = vec![0u8; (n as usize) * self.db.limits.page_size];
-        page::write_header(&mut run, Kind::Overflow, id, self.txn, len);
-        run[HEADER_BYTES..HEADER_BYTES + value.len()].copy_from_slice(value);
-        // Sealed now, so the leaf entry records the run's CRC-32.
-        page::seal(&mut run);
-        let crc = page::stored_crc(&run);
-        self.runs.insert(id, run);
-        Ok(Value::Overflow {
-            page: id,
-            len,
-            crc: Some(crc),
-        })
+        self.alloc.free(id);
     }
 
     fn check_key(&self, key: &[u8]) -> Result<()> {
@@ -357,13 +238,27 @@ impl<'db> WriteTxn<'db> {
         Ok(())
     }
 
-    /// Inserts or replaces `key`'s value; returns whether the key was new.
+    /// Inserts or replaces `key`'s value in the default table; returns
+    /// whether the key was new.
     ///
     /// # Errors
     ///
     /// [`Error::KeyTooLarge`] or [`Error::ValueTooLarge`] (nothing changed),
     /// or a corruption error from a page on the way.
     pub fn insert(&mut self, key: &[u8], value: &[u8]) -> Result<bool> {
+        self.insert_in(Tree::Main, key, value)
+    }
+
+    /// Removes `key` from the default table; returns its value if it was there.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::KeyTooLarge`], or a corruption error from a page on the way.
+    pub fn remove(&mut self, key: &[u8]) -> Result<Option<Bytes>> {
+        self.remove_in(Tree::Main, key)
+    }
+
+    pub(crate) fn insert_in(&mut self, tree: Tree, key: &[u8], value: &[u8]) -> Result<bool> {
         self.check_key(key)?;
         if value.len() > VALUE_LEN_MAX {
             return Err(Error::ValueTooLarge {
@@ -372,33 +267,45 @@ impl<'db> WriteTxn<'db> {
             });
         }
         let value = self.make_value(key.len(), value)?;
-        let old = self.tree_insert(Tree::Main, Bytes::copy_from_slice(key), value)?;
+        let old = self.tree_insert(tree, Bytes::copy_from_slice(key), value)?;
         match old {
             Some(old) => {
                 self.free_value(&old);
                 Ok(false)
             }
             None => {
-                self.len += 1;
+                self.set_len_of(tree, self.len_of(tree) + 1);
                 Ok(true)
             }
         }
     }
 
-    /// Removes `key`; returns its value if it was there.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::KeyTooLarge`], or a corruption error from a page on the way.
-    pub fn remove(&mut self, key: &[u8]) -> Result<Option<Bytes>> {
+    pub(crate) fn remove_in(&mut self, tree: Tree, key: &[u8]) -> Result<Option<Bytes>> {
         self.check_key(key)?;
-        let Some(old) = self.tree_remove(Tree::Main, key)? else {
+        let Some(old) = self.tree_remove(tree, key)? else {
             return Ok(None);
         };
         let bytes = self.value_bytes(&old)?;
         self.free_value(&old);
-        self.len -= 1;
+        self.set_len_of(tree, self.len_of(tree).saturating_sub(1));
         Ok(Some(bytes))
+    }
+
+    pub(crate) fn get_in(&self, tree: Tree, key: &[u8]) -> Result<Option<Bytes>> {
+        match self.lookup(tree, key)? {
+            Some(v) => Ok(Some(self.value_bytes(&v)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// A lazy range over `tree` as this transaction sees it.
+    pub(crate) fn range_of(
+        &self,
+        tree: Tree,
+        start: Bound<Vec<u8>>,
+        end: Bound<Vec<u8>>,
+    ) -> WriteRange<'_> {
+        WriteRange::new(self, self.root_of(tree), start, end)
     }
 
     /// Finds the leaf value of `key` in `tree`.
@@ -422,19 +329,16 @@ impl<'db> WriteTxn<'db> {
         ))
     }
 
-    /// The value of `key` as this transaction sees it.
+    /// The value of `key` in the default table as this transaction sees it.
     ///
     /// # Errors
     ///
     /// A corruption error from a page on the way.
     pub fn get(&self, key: &[u8]) -> Result<Option<Bytes>> {
-        match self.lookup(Tree::Main, key)? {
-            Some(v) => Ok(Some(self.value_bytes(&v)?)),
-            None => Ok(None),
-        }
+        self.get_in(Tree::Main, key)
     }
 
-    /// Entries in the tree as this transaction sees it.
+    /// Entries in the default table as this transaction sees it.
     pub fn len(&self) -> u64 {
         self.len
     }
@@ -444,74 +348,54 @@ impl<'db> WriteTxn<'db> {
         self.len == 0
     }
 
-    /// The entries in `range` as this transaction sees them, collected (the
-    /// transaction's own pages change under a lazy iterator).
-    ///
-    /// # Errors
-    ///
-    /// A corruption error from a page on the way.
-    pub fn range<K, R>(&self, range: R) -> Result<std::vec::IntoIter<(Bytes, Bytes)>>
+    /// The entries in `range` as this transaction sees them, in key order;
+    /// iterate from either end (`rev()`). Lazy: it reads nodes as it goes,
+    /// so a scan of a million keys holds one root-to-leaf path, not the
+    /// million entries. It borrows the transaction, so nothing changes
+    /// while it lives.
+    pub fn range<K, R>(&self, range: R) -> WriteRange<'_>
     where
         K: AsRef<[u8]> + ?Sized,
         R: RangeBounds<K>,
     {
-        let start = range.start_bound().map(|k| k.as_ref());
-        let end = range.end_bound().map(|k| k.as_ref());
-        let mut out = Vec::new();
-        if let Some(root) = self.root {
-            self.collect(root, start, end, &mut out, 0)?;
-        }
-        Ok(out.into_iter())
+        let (start, end) = owned_bounds(&range);
+        self.range_of(Tree::Main, start, end)
     }
 
-    fn collect(
-        &self,
-        child: Child,
-        start: Bound<&[u8]>,
-        end: Bound<&[u8]>,
-        out: &mut Vec<(Bytes, Bytes)>,
-        depth: usize,
-    ) -> Result<()> {
-        if depth >= DEPTH_MAX {
-            return Err(malformed(
-                self.file_path(),
-                child.page,
-                "tree deeper than any valid tree",
-            ));
-        }
-        let node = self.node(child)?;
-        match &*node {
-            Node::Leaf(es) => {
-                for e in es {
-                    if in_bounds(&e.key, start, end) {
-                        out.push((e.key.clone(), self.value_bytes(&e.value)?));
-                    }
-                }
-            }
-            Node::Branch(es) => {
-                let from = match start {
-                    Bound::Included(k) | Bound::Excluded(k) => node::branch_child_index(es, k),
-                    Bound::Unbounded => 0,
-                };
-                let to = match end {
-                    Bound::Included(k) | Bound::Excluded(k) => node::branch_child_index(es, k),
-                    Bound::Unbounded => es.len() - 1,
-                };
-                for e in es.get(from..=to).unwrap_or(&[]) {
-                    self.collect(e.child_ref(), start, end, out, depth + 1)?;
-                }
-            }
-        }
-        Ok(())
+    /// Every entry, in key order; see [`range`](Self::range).
+    pub fn iter(&self) -> WriteRange<'_> {
+        WriteRange::new(self, self.root, Bound::Unbounded, Bound::Unbounded)
     }
 
-    /// Every entry, collected; see [`range`](Self::range).
+    /// Removes every entry of the default table whose key is in `range`;
+    /// returns how many. Subtrees the range covers whole are freed as they
+    /// stand, without a removal per entry (see `range_remove.rs`).
     ///
     /// # Errors
     ///
     /// A corruption error from a page on the way.
-    pub fn iter(&self) -> Result<std::vec::IntoIter<(Bytes, Bytes)>> {
-        self.range::<[u8], _>(..)
+    pub fn remove_range<K, R>(&mut self, range: R) -> Result<u64>
+    where
+        K: AsRef<[u8]> + ?Sized,
+        R: RangeBounds<K>,
+    {
+        let (start, end) = owned_bounds(&range);
+        self.remove_range_in(Tree::Main, start, end)
+    }
+
+    /// Keeps the entries of the default table for which `keep(key, value)`
+    /// returns `true` and removes the others; returns how many it removed.
+    /// Every entry is read; each run of consecutive removed entries goes as
+    /// one [`remove_range`](Self::remove_range).
+    ///
+    /// # Errors
+    ///
+    /// A corruption error from a page on the way.
+    pub fn retain<F>(&mut self, keep: F) -> Result<u64>
+    where
+        F: FnMut(&[u8], &[u8]) -> bool,
+    {
+        self.retain_in(Tree::Main, keep)
     }
 
     /// Sets when this transaction's commit is durable, overriding
@@ -524,16 +408,16 @@ impl<'db> WriteTxn<'db> {
     pub fn abort(self) {}
 }
 
-fn in_bounds(key: &[u8], start: Bound<&[u8]>, end: Bound<&[u8]>) -> bool {
-    let above = match start {
-        Bound::Included(s) => key >= s,
-        Bound::Excluded(s) => key > s,
-        Bound::Unbounded => true,
+/// The bounds of `range`, owned.
+pub(crate) fn owned_bounds<K, R>(range: &R) -> (Bound<Vec<u8>>, Bound<Vec<u8>>)
+where
+    K: AsRef<[u8]> + ?Sized,
+    R: RangeBounds<K>,
+{
+    let own = |b: Bound<&K>| match b {
+        Bound::Included(k) => Bound::Included(k.as_ref().to_vec()),
+        Bound::Excluded(k) => Bound::Excluded(k.as_ref().to_vec()),
+        Bound::Unbounded => Bound::Unbounded,
     };
-    let below = match end {
-        Bound::Included(e) => key <= e,
-        Bound::Excluded(e) => key < e,
-        Bound::Unbounded => true,
-    };
-    above && below
+    (own(range.start_bound()), own(range.end_bound()))
 }

@@ -19,6 +19,10 @@ const GOLDEN_V2: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/golden_
 /// The same database written by format 3 (each durable commit synced its
 /// pages, then its meta page; no synced transaction id). Never regenerated.
 const GOLDEN_V3: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/golden_v3.db");
+/// The same database written by format 4 (no table catalogue), as main
+/// wrote it before named tables: kept to prove its tree opens as the default
+/// table. Never regenerated.
+const GOLDEN_V4: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/golden_v4.db");
 /// A value inline in format 3 (its entry fits half a 512-byte page), which
 /// format 2 put in an overflow run.
 const MEDIUM: [u8; 200] = [5u8; 200];
@@ -44,6 +48,14 @@ fn build() -> Vec<u8> {
     let mut txn = db.begin_write().unwrap();
     txn.remove(&[b'k', 3]).unwrap();
     txn.insert(b"", b"empty key").unwrap();
+    // Format 5: named tables, committed with the default table.
+    let mut fruit = txn.open_table("fruit").unwrap();
+    fruit.insert(b"apple", b"red").unwrap();
+    fruit.insert(b"banana", b"yellow").unwrap();
+    txn.open_table("empty").unwrap();
+    let mut tags = txn.open_multimap_table("tags").unwrap();
+    tags.insert(b"a\x00b", b"x").unwrap();
+    tags.insert(b"a\x00b", b"").unwrap();
     txn.commit().unwrap();
     drop(db);
     let f = fs.open(Path::new("/db"), OpenMode::Read).unwrap();
@@ -124,7 +136,7 @@ fn golden_file_opens_and_reads_back() {
     // Format 3: the 200-byte value is inline; only the 1,000-byte one takes
     // an overflow run (3 pages of 512 bytes).
     assert_eq!(db.check().unwrap().overflow_pages, 3);
-    let meta = pin_meta(&golden, 4);
+    let meta = pin_meta(&golden, 5);
     // Format 4: both commits were small, each written under one sync, so
     // each meta page names the commit before it as the last synced one.
     assert_eq!(u64_at(meta, 16), 2, "the second commit");
@@ -216,8 +228,8 @@ fn format_2_file_opens_reads_back_and_takes_writes() {
     };
     assert_eq!(
         u32_at(newest, 40),
-        4,
-        "the commit wrote a format-4 meta page"
+        5,
+        "the commit wrote a format-5 meta page"
     );
     let db = Db::open(fs, "/db", options()).unwrap();
     db.check().unwrap();
@@ -226,7 +238,7 @@ fn format_2_file_opens_reads_back_and_takes_writes() {
 
 /// The format-3 file still opens, reads back and takes writes: its meta
 /// pages have no synced transaction id (each commit synced its pages before
-/// its meta page), and its first commit writes a format-4 meta page that
+/// its meta page), and its first commit writes a format-5 meta page that
 /// names the format-3 commit as the last synced one.
 #[test]
 fn format_3_file_opens_reads_back_and_takes_writes() {
@@ -243,7 +255,7 @@ fn format_3_file_opens_reads_back_and_takes_writes() {
     f.read_exact_at(&mut bytes, 0).unwrap();
     let (a, b) = (&bytes[..512], &bytes[512..1024]);
     let newest = if u64_at(a, 16) > u64_at(b, 16) { a } else { b };
-    assert_eq!(u32_at(newest, 40), 4);
+    assert_eq!(u32_at(newest, 40), 5);
     assert_eq!(u64_at(newest, 16), 3);
     // One sync (the format-3 commit was the last synced one), unless the
     // commit grew the file, which syncs before the meta page.
@@ -255,6 +267,109 @@ fn format_3_file_opens_reads_back_and_takes_writes() {
     let read = db.begin_read().unwrap();
     assert_eq!(read.len(), 43);
     assert_eq!(read.get(b"new").unwrap().as_deref(), Some(&b"value"[..]));
+}
+
+/// The format-4 file (before named tables) opens unchanged: its tree is the
+/// default table, it has no named table, and it takes writes, a new named
+/// table among them, in a format-5 meta page.
+#[test]
+fn format_4_file_opens_as_the_default_table_and_takes_named_tables() {
+    let v4 = std::fs::read(GOLDEN_V4).unwrap();
+    pin_meta(&v4, 4);
+    let (db, fs) = open_and_read_back(&v4, true);
+    assert!(db.begin_read().unwrap().list_tables().unwrap().is_empty());
+    let mut txn = db.begin_write().unwrap();
+    txn.insert(b"new", b"value").unwrap();
+    txn.open_table("t").unwrap().insert(b"k", b"v").unwrap();
+    txn.commit().unwrap();
+    db.check().unwrap();
+    drop(db);
+    let db = Db::open(fs, "/db", options()).unwrap();
+    db.check().unwrap();
+    let read = db.begin_read().unwrap();
+    assert_eq!(read.len(), 43);
+    assert_eq!(read.get(b"new").unwrap().as_deref(), Some(&b"value"[..]));
+    assert_eq!(read.list_tables().unwrap(), ["t"]);
+    let t = read.open_table("t").unwrap().unwrap();
+    assert_eq!(t.get(b"k").unwrap().as_deref(), Some(&b"v"[..]));
+}
+
+/// Byte-level pins of the table catalogue (FORMAT.md, "Table catalogue"):
+/// the meta page records its root and CRC-32; its leaf maps each name to a
+/// 24-byte record (root, root CRC-32, kind, entry count); a multimap
+/// table's tree keys are its encoded pairs.
+#[test]
+fn golden_file_pins_the_table_catalogue() {
+    let golden = std::fs::read(GOLDEN).unwrap();
+    let meta = pin_meta(&golden, 5);
+    let root = u64_at(meta, 96) as usize;
+    let page = &golden[root * 512..(root + 1) * 512];
+    assert_eq!(u32_at(meta, 104), u32_at(page, 0), "catalogue root CRC");
+    assert_eq!(page[4], 3, "kind: leaf");
+    assert_eq!(u64_at(page, 24), 3, "three tables");
+    let mut names = Vec::new();
+    for i in 0..3 {
+        let slot = 32 + 6 * i;
+        let at = u16::from_le_bytes([page[slot], page[slot + 1]]) as usize;
+        assert_eq!(page[at], 0, "inline value");
+        let key_len = u16::from_le_bytes([page[at + 1], page[at + 2]]) as usize;
+        assert_eq!(u32_at(page, at + 3), 24, "record bytes");
+        let name = &page[at + 7..at + 7 + key_len];
+        let record = &page[at + 7 + key_len..at + 7 + key_len + 24];
+        names.push(name.to_vec());
+        assert_eq!(
+            u32_at(record, 12),
+            u32::from(name == b"tags"),
+            "kind: 0 plain, 1 multimap"
+        );
+        match name {
+            b"empty" => {
+                assert_eq!(u64_at(record, 0), u64::MAX, "no root");
+                assert_eq!(u64_at(record, 16), 0);
+            }
+            b"fruit" => {
+                let t = u64_at(record, 0) as usize;
+                let table = &golden[t * 512..(t + 1) * 512];
+                assert_eq!(u32_at(record, 8), u32_at(table, 0), "table root CRC");
+                assert_eq!(u64_at(record, 16), 2, "entries");
+            }
+            b"tags" => {
+                // One leaf of two pairs: the key with its zero byte escaped,
+                // the terminator, then the value; values sort after it.
+                let t = u64_at(record, 0) as usize;
+                let leaf = &golden[t * 512..(t + 1) * 512];
+                assert_eq!(u64_at(leaf, 24), 2);
+                let mut keys = Vec::new();
+                for j in 0..2 {
+                    let slot = 32 + 6 * j;
+                    let at = u16::from_le_bytes([leaf[slot], leaf[slot + 1]]) as usize;
+                    let len = u16::from_le_bytes([leaf[at + 1], leaf[at + 2]]) as usize;
+                    assert_eq!(u32_at(leaf, at + 3), 0, "empty value");
+                    keys.push(leaf[at + 7..at + 7 + len].to_vec());
+                }
+                assert_eq!(
+                    keys,
+                    [
+                        b"a\x00\xffb\x00\x00".to_vec(),
+                        b"a\x00\xffb\x00\x00x".to_vec()
+                    ]
+                );
+            }
+            other => panic!("unexpected table {other:?}"),
+        }
+    }
+    assert_eq!(
+        names,
+        [b"empty".to_vec(), b"fruit".to_vec(), b"tags".to_vec()]
+    );
+    let (db, _) = open_and_read_back(&golden, true);
+    let read = db.begin_read().unwrap();
+    let fruit = read.open_table("fruit").unwrap().unwrap();
+    assert_eq!(
+        fruit.get(b"banana").unwrap().as_deref(),
+        Some(&b"yellow"[..])
+    );
+    assert!(read.open_table("empty").unwrap().unwrap().is_empty());
 }
 
 /// A format-1 file whose root branch is nearly full, written by the build

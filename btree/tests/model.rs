@@ -14,6 +14,10 @@ enum Op {
     Remove(u8),
     Get(u8),
     Range(u8, u8, bool),
+    /// Removes keys from the first to the second, the end included if set.
+    RemoveRange(u8, u8, bool),
+    /// Keeps the entries whose value length is not a multiple of the divisor.
+    Retain(usize),
     Commit,
     Abort,
     Reopen,
@@ -50,6 +54,8 @@ fn op() -> impl Strategy<Value = Op> {
         5 => (0u8..80).prop_map(Op::Remove),
         3 => (0u8..80).prop_map(Op::Get),
         2 => (0u8..80, 0u8..80, any::<bool>()).prop_map(|(a, b, r)| Op::Range(a, b, r)),
+        2 => (0u8..80, 0u8..80, any::<bool>()).prop_map(|(a, b, r)| Op::RemoveRange(a, b, r)),
+        1 => (1usize..6).prop_map(Op::Retain),
         3 => Just(Op::Commit),
         1 => Just(Op::Abort),
         1 => Just(Op::Reopen),
@@ -124,16 +130,43 @@ fn run(ops: Vec<Op>, durability: Durability) {
                 Op::Range(a, b, rev) => {
                     let (a, b) = (key(a), key(b));
                     let (a, b) = if a <= b { (a, b) } else { (b, a) };
-                    let got: Vec<Vec<u8>> = t
-                        .range(a.as_slice()..b.as_slice())
-                        .unwrap()
-                        .map(|(k, _)| k.to_vec())
-                        .collect();
-                    let want: Vec<Vec<u8>> = model
+                    // The write transaction's lazy range, from the end the
+                    // op picks, and from both ends at once.
+                    let w = t.range(a.as_slice()..b.as_slice());
+                    let mut got: Vec<(Vec<u8>, Vec<u8>)> = if rev {
+                        w.rev()
+                            .map(|kv| kv.map(|(k, v)| (k.to_vec(), v.to_vec())))
+                            .collect::<Result<_, _>>()
+                            .unwrap()
+                    } else {
+                        w.map(|kv| kv.map(|(k, v)| (k.to_vec(), v.to_vec())))
+                            .collect::<Result<_, _>>()
+                            .unwrap()
+                    };
+                    if rev {
+                        got.reverse();
+                    }
+                    let want: Vec<(Vec<u8>, Vec<u8>)> = model
                         .range(a.clone()..b.clone())
-                        .map(|(k, _)| k.clone())
+                        .map(|(k, v)| (k.clone(), v.clone()))
                         .collect();
                     assert_eq!(got, want);
+                    let mut w = t.range(a.as_slice()..b.as_slice());
+                    let (mut front, mut back) = (Vec::new(), Vec::new());
+                    loop {
+                        let (next, into) = if (front.len() + back.len()) % 3 == 0 {
+                            (w.next_back(), &mut back)
+                        } else {
+                            (w.next(), &mut front)
+                        };
+                        match next {
+                            Some(kv) => into.push(kv.unwrap().0.to_vec()),
+                            None => break,
+                        }
+                    }
+                    front.extend(back.into_iter().rev());
+                    let want_keys: Vec<Vec<u8>> = want.into_iter().map(|(k, _)| k).collect();
+                    assert_eq!(front, want_keys);
                     let read = d.begin_read().unwrap();
                     let r = read.range(a.as_slice()..=b.as_slice());
                     let mut got: Vec<(Vec<u8>, Vec<u8>)> = if rev {
@@ -154,6 +187,40 @@ fn run(ops: Vec<Op>, durability: Durability) {
                         .map(|(k, v)| (k.clone(), v.clone()))
                         .collect();
                     assert_eq!(got, want);
+                }
+                Op::RemoveRange(a, b, inclusive) => {
+                    let (a, b) = (key(a), key(b));
+                    let (a, b) = if a <= b { (a, b) } else { (b, a) };
+                    let end = if inclusive {
+                        std::ops::Bound::Included(b.clone())
+                    } else {
+                        std::ops::Bound::Excluded(b.clone())
+                    };
+                    let range = (std::ops::Bound::Included(a.clone()), end);
+                    let gone: Vec<Vec<u8>> =
+                        model.range(range.clone()).map(|(k, _)| k.clone()).collect();
+                    for k in &gone {
+                        model.remove(k);
+                    }
+                    let n = t
+                        .remove_range::<Vec<u8>, _>((
+                            std::ops::Bound::Included(a),
+                            match range.1 {
+                                std::ops::Bound::Included(b) => std::ops::Bound::Included(b),
+                                std::ops::Bound::Excluded(b) => std::ops::Bound::Excluded(b),
+                                std::ops::Bound::Unbounded => std::ops::Bound::Unbounded,
+                            },
+                        ))
+                        .unwrap();
+                    assert_eq!(n, gone.len() as u64);
+                    assert_eq!(t.len(), model.len() as u64);
+                }
+                Op::Retain(d) => {
+                    let before = model.len();
+                    model.retain(|_, v| v.len() % d != 0);
+                    let n = t.retain(|_, v| v.len() % d != 0).unwrap();
+                    assert_eq!(n, (before - model.len()) as u64);
+                    assert_eq!(t.len(), model.len() as u64);
                 }
                 Op::Commit => {
                     txn.take().unwrap().commit().unwrap();

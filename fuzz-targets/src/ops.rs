@@ -290,10 +290,29 @@ pub fn lsm_ops(data: &[u8]) {
 /// One operation inside a B+ tree write transaction.
 #[derive(Arbitrary, Debug)]
 enum TxnOp {
-    Insert { k: u8, len: u8 },
-    Remove { k: u8 },
-    Get { k: u8 },
+    Insert {
+        k: u8,
+        len: u8,
+    },
+    Remove {
+        k: u8,
+    },
+    Get {
+        k: u8,
+    },
     Range(Span),
+    /// `remove_range` over the span (its direction ignored).
+    RemoveRange(Span),
+    /// `retain`, keeping values whose length is not a multiple of `by`.
+    Retain {
+        by: u8,
+    },
+    /// Takes an ephemeral savepoint (at most four are kept).
+    Savepoint,
+    /// Returns to one of the transaction's savepoints.
+    Restore {
+        which: u8,
+    },
 }
 
 /// One step on the B+ tree.
@@ -370,6 +389,7 @@ pub fn btree_ops(data: &[u8]) {
             } => {
                 let mut txn = db.begin_write().expect("begin_write");
                 let mut local = model.clone();
+                let mut saved: Vec<(btree::Savepoint, Model)> = Vec::new();
                 for op in ops.into_iter().take(16) {
                     match op {
                         TxnOp::Insert { k, len } => {
@@ -385,9 +405,43 @@ pub fn btree_ops(data: &[u8]) {
                             let got = txn.get(&key(k)).expect("get").map(|b| b.to_vec());
                             assert_eq!(got, local.get(&key(k)).cloned(), "txn get {k}");
                         }
+                        TxnOp::RemoveRange(span) => {
+                            let gone = span.model(&local);
+                            let n = txn.remove_range(span.bounds()).expect("remove_range");
+                            assert_eq!(n, gone.len() as u64, "remove_range {span:?}");
+                            for (k, _) in gone {
+                                local.remove(&k);
+                            }
+                        }
+                        TxnOp::Retain { by } => {
+                            let by = usize::from(by.max(1));
+                            let before = local.len();
+                            local.retain(|_, v| !v.len().is_multiple_of(by));
+                            let n = txn
+                                .retain(|_, v| !v.len().is_multiple_of(by))
+                                .expect("retain");
+                            assert_eq!(n, (before - local.len()) as u64, "retain");
+                        }
+                        TxnOp::Savepoint => {
+                            if saved.len() < 4 {
+                                saved.push((txn.savepoint(), local.clone()));
+                            }
+                        }
+                        TxnOp::Restore { which } => {
+                            if let Some((sp, m)) =
+                                saved.get(usize::from(which) % saved.len().max(1))
+                            {
+                                txn.restore_savepoint(sp).expect("restore_savepoint");
+                                local = m.clone();
+                            }
+                        }
                         TxnOp::Range(span) => {
-                            let it = txn.range(span.bounds()).expect("txn range");
-                            let got = if span.rev { pairs(it.rev()) } else { pairs(it) };
+                            let it = txn.range(span.bounds());
+                            let got = if span.rev {
+                                pairs(it.rev().map(|kv| kv.expect("txn range")))
+                            } else {
+                                pairs(it.map(|kv| kv.expect("txn range")))
+                            };
                             assert_eq!(got, span.model(&local), "txn range {span:?}");
                         }
                     }
