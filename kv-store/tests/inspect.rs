@@ -250,7 +250,7 @@ fn btree_inspect_explains_meta_pages_depth_and_pages_by_kind() {
         len_on_disk(&db.join("btree.db"))
     );
     assert_eq!(u(&doc["page_size_bytes"]), 4096);
-    assert_eq!(u(&doc["format_version"]), 4);
+    assert_eq!(u(&doc["format_version"]), 5);
     let metas = doc["meta_pages"].as_array().unwrap();
     assert_eq!(metas.len(), 2);
     assert_eq!(metas.iter().filter(|m| m["current"] == true).count(), 1);
