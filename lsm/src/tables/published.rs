@@ -9,9 +9,11 @@
 //! only grow, so two writers can never both publish the same one: a
 //! writer opening claims the next number with an epoch one above the
 //! last, and a writer whose next publication finds its number taken has
-//! been fenced ([`Error::Fenced`]) and stops. The local manifest stays the
-//! writer's own recovery record. Layout in `FORMAT.md`, "Published
-//! manifest".
+//! been fenced ([`Error::Fenced`]) and stops; every durable point checks
+//! for that number ([`check_fence`]). The newest published manifest is
+//! authoritative: a writer without local state takes over from it, and a
+//! directory another writer superseded is refused. Layout and protocol in
+//! `FORMAT.md`, "Published manifest".
 
 use std::collections::{HashSet, VecDeque};
 use std::path::Path;
