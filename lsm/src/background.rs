@@ -178,7 +178,7 @@ impl Inner {
             // A job cut short by a close is no failure: `close` waits
             // for this thread and reports its own outcome.
             if !(self.state.is_closing_or_closed() && matches!(e, Error::Closed { .. })) {
-                self.state.fail(e.to_string());
+                self.state.fail_with(e);
             }
         }
         self.idle_cv.notify_all();

@@ -183,9 +183,26 @@ impl Inner {
     /// kernel held, so every later write fails too, as in LevelDB and
     /// RocksDB. Returns `e` for the caller.
     pub(crate) fn stop(&self, e: Error) -> Error {
+        if matches!(e, Error::Fenced { .. }) {
+            return self.state.fail_with(e);
+        }
         self.state
             .fail(format!("write-ahead log write failed: {e}"));
         e
+    }
+
+    /// With `publish_manifest`, at every durable point (a synced commit or
+    /// group, `sync`, `flush`): [`Error::Fenced`] if another writer has
+    /// claimed the table store since this one did (one request, see
+    /// `published::check_fence`), which stops the engine. `Ok` without a
+    /// published manifest.
+    pub(crate) fn check_fence(&self) -> Result<()> {
+        match self.tables.remote() {
+            Some(io) if self.opts.publish_manifest => {
+                crate::tables::published::check_fence(io).map_err(|e| self.stop(e))
+            }
+            _ => Ok(()),
+        }
     }
 
     /// `Ok` while the database is open; [`Error::Closed`] once a `close`
@@ -242,9 +259,7 @@ impl Inner {
         }
         if q.done_below > ticket {
             return match q.failed_from {
-                Some(f) if ticket >= f => Err(Error::Closed {
-                    reason: self.state.reason(),
-                }),
+                Some(f) if ticket >= f => Err(self.state.failure()),
                 _ => Ok(()),
             };
         }
@@ -321,6 +336,9 @@ impl Inner {
         w.encode_buf = buf;
         if sync == Durability::Sync {
             w.log.sync().map_err(|e| self.stop(e))?;
+            // Not acknowledged, and never visible, once another writer
+            // claimed the store: the batches stay out of the memtable.
+            self.check_fence()?;
         }
         // The memtable of the log just written: it changes only under the
         // write lock, which the caller holds.
@@ -498,7 +516,8 @@ impl Inner {
             self.wake_background();
             self.write_cv.wait_for(&mut w, Duration::from_millis(20));
         }
-        w.sync_all(&*self.fs, &self.dir).map_err(|e| self.stop(e))
+        w.sync_all(&*self.fs, &self.dir).map_err(|e| self.stop(e))?;
+        self.check_fence()
     }
 }
 

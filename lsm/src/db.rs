@@ -276,18 +276,24 @@ impl Db {
         self.inner().flush()
     }
 
-    /// Makes every acknowledged write durable (syncs the log).
+    /// Makes every acknowledged write durable (syncs the log). With
+    /// [`Options::publish_manifest`](crate::Options::publish_manifest) it
+    /// also checks, with one request, that no other writer has claimed the
+    /// store since this one did.
     ///
     /// # Errors
     ///
-    /// A sync failure.
+    /// A sync failure; [`Error::Fenced`] if another writer claimed the
+    /// store (the writes since the last durable point never become
+    /// visible, and every later write fails too).
     pub fn sync(&self) -> Result<()> {
         self.check_writable()?;
         let inner = self.inner();
         inner.state.check()?;
         let mut w = inner.write.lock();
         w.sync_all(&*inner.fs, &inner.dir)
-            .map_err(|e| inner.stop(e))
+            .map_err(|e| inner.stop(e))?;
+        inner.check_fence()
     }
 
     /// Flushes, then compacts every table overlapping `range` down the

@@ -118,8 +118,9 @@ pub enum Error {
     },
     /// Another writer claimed the store this writer publishes its manifest
     /// to ([`Options::publish_manifest`](crate::Options::publish_manifest)):
-    /// this one stopped, and every later write returns
-    /// [`Error::Closed`] naming the fencing.
+    /// this one stopped, and every later write, `sync` and `flush` returns
+    /// `Error::Fenced` again. Also returned by an open whose directory's
+    /// writer another writer superseded since.
     #[error("fenced out of {location} (writer epoch {epoch}): {reason}")]
     Fenced {
         /// Where the store is.

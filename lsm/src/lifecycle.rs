@@ -38,6 +38,9 @@ pub(crate) struct Lifecycle {
     state: AtomicU8,
     /// Why the database failed; set once, before `state` becomes `FAILED`.
     reason: Mutex<Option<String>>,
+    /// Set when the failure was [`Error::Fenced`]: every later write
+    /// returns it again.
+    fenced: Mutex<Option<Error>>,
 }
 
 /// What [`Lifecycle::begin_close`] found.
@@ -55,9 +58,7 @@ impl Lifecycle {
     pub(crate) fn check(&self) -> Result<()> {
         match self.state.load(Ordering::Acquire) {
             OPEN => Ok(()),
-            FAILED => Err(Error::Closed {
-                reason: self.reason.lock().clone(),
-            }),
+            FAILED => Err(self.failure()),
             _ => Err(Error::Closed { reason: None }),
         }
     }
@@ -82,6 +83,50 @@ impl Lifecycle {
         let _ = self
             .state
             .compare_exchange(OPEN, FAILED, Ordering::AcqRel, Ordering::Acquire);
+    }
+
+    /// Records `e` as what stopped the engine if it is [`Error::Fenced`]
+    /// (every later write returns it again), else as [`Lifecycle::fail`]
+    /// with its text. Returns `e`.
+    pub(crate) fn fail_with(&self, e: Error) -> Error {
+        if let Error::Fenced {
+            location,
+            epoch,
+            reason,
+        } = &e
+        {
+            let mut f = self.fenced.lock();
+            if f.is_none() {
+                *f = Some(Error::Fenced {
+                    location: location.clone(),
+                    epoch: *epoch,
+                    reason: reason.clone(),
+                });
+            }
+        }
+        self.fail(e.to_string());
+        e
+    }
+
+    /// What a call that writes returns once failed: [`Error::Fenced`]
+    /// again if the writer was fenced, else [`Error::Closed`] with the
+    /// reason.
+    pub(crate) fn failure(&self) -> Error {
+        if let Some(Error::Fenced {
+            location,
+            epoch,
+            reason,
+        }) = &*self.fenced.lock()
+        {
+            return Error::Fenced {
+                location: location.clone(),
+                epoch: *epoch,
+                reason: reason.clone(),
+            };
+        }
+        Error::Closed {
+            reason: self.reason.lock().clone(),
+        }
     }
 
     /// The failure reason, if a failure was recorded (even while closing).

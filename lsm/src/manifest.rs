@@ -36,7 +36,8 @@ const TAG_TABLE_BLOBS: u8 = 8;
 const TAG_BLOBS_RECORDED: u8 = 9;
 const TAG_NUMBERS_RESERVED: u8 = 10;
 const TAG_LOG_SEALED: u8 = 11;
-const TAG_MAX: u8 = TAG_LOG_SEALED;
+const TAG_WRITER_EPOCH: u8 = 12;
+const TAG_MAX: u8 = TAG_WRITER_EPOCH;
 
 /// Largest file number (tables, logs, manifests, blob ids): far below
 /// `u64::MAX`, so `number + 1` never wraps. A larger number read from a
@@ -98,6 +99,10 @@ pub(crate) struct VersionEdit {
     /// Logs sealed (synced, then closed to records): number and length.
     /// Recovery refuses a live one that is missing or shorter.
     pub(crate) logs_sealed: Vec<LogLength>,
+    /// With `publish_manifest`: the epoch this writer claimed on the table
+    /// store (tag 12), so a later open can tell whether another writer
+    /// claimed it since.
+    pub(crate) writer_epoch: Option<u64>,
 }
 
 impl VersionEdit {
@@ -107,6 +112,7 @@ impl VersionEdit {
             (TAG_LOG_NUMBER, self.log_number.map(|n| n.0)),
             (TAG_NEXT_FILE, self.next_file.map(|n| n.0)),
             (TAG_LAST_SEQ, self.last_seq.map(|s| s.0)),
+            (TAG_WRITER_EPOCH, self.writer_epoch),
         ] {
             if let Some(v) = v {
                 b.push(tag);
@@ -196,6 +202,7 @@ impl VersionEdit {
                 TAG_LOG_NUMBER => e.log_number = Some(FileNumber(u64_at(&mut p)?)),
                 TAG_NEXT_FILE => e.next_file = Some(FileNumber(u64_at(&mut p)?)),
                 TAG_LAST_SEQ => e.last_seq = Some(SeqNo(u64_at(&mut p)?)),
+                TAG_WRITER_EPOCH => e.writer_epoch = Some(u64_at(&mut p)?),
                 TAG_DELETED => {
                     let level = u8_at(&mut p)?;
                     e.deleted.push((level, FileNumber(u64_at(&mut p)?)));
@@ -365,6 +372,7 @@ mod tests {
                 log: FileNumber(11),
                 len_bytes: 4096,
             }],
+            writer_epoch: Some(7),
         };
         assert_eq!(
             VersionEdit::decode(&e.encode(), Path::new("m"), 0).expect("decode"),

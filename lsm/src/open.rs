@@ -28,6 +28,35 @@ use crate::version_set::{ManifestState, NUMBERS_RESERVED_BATCH, VersionSet};
 use crate::wal::writer::LogWriter;
 use crate::{Options, Result, SyncMode};
 
+/// With `publish_manifest`, a writer whose local state `r` is older than
+/// the store's: another writer claimed the store after this directory's
+/// writer last did (the newest published manifest has a higher epoch than
+/// the local manifest recorded) and published a state other than this
+/// directory's own. Opening would roll the store back to this state:
+/// [`Error::Fenced`] instead. A local manifest without an epoch (from
+/// before manifest tag 12, or a writer that did not publish) is taken as
+/// the last writer's, as before.
+fn check_not_fenced(io: &crate::tables::RemoteIo, r: &recovery::Recovered) -> Result<()> {
+    let Some((n, p)) = &r.published else {
+        return Ok(());
+    };
+    if r.writer_epoch == 0 || p.epoch <= r.writer_epoch {
+        return Ok(());
+    }
+    // This directory's writer may have claimed the store and crashed
+    // before its local manifest recorded the epoch: the claim published
+    // exactly the state recovered here, which is then no rollback.
+    if Published::of(&r.version, r.last_seq.0, p.epoch) == *p {
+        return Ok(());
+    }
+    Err(crate::tables::published::superseded(
+        io,
+        r.writer_epoch,
+        *n,
+        p,
+    ))
+}
+
 /// File numbers a writer with `publish_manifest` skips at open (see
 /// `Db::open_with_fs`).
 const FENCE_NUMBER_JUMP: u64 = 1 << 20;
@@ -86,6 +115,26 @@ impl Db {
         drop(r.blobs.take());
         let blobs = recovery::open_blob_store(&fs, &dir, &opts, Access::ReadWrite)?;
 
+        // With `publish_manifest` the published manifest is authoritative:
+        // claim it (an epoch above every earlier writer's, fencing out the
+        // writer that held it) before the local manifest records the
+        // epoch, so a crash between the two leaves a claim whose state is
+        // this directory's own (accepted again below), never a local epoch
+        // the store does not know.
+        let publisher = match (opts.publish_manifest, tables.remote()) {
+            (true, Some(io)) => {
+                check_not_fenced(io, &r)?;
+                Some(Publisher::claim(
+                    io,
+                    r.published.as_ref(),
+                    r.writer_epoch,
+                    &r.version,
+                    r.last_seq.0,
+                )?)
+            }
+            _ => None,
+        };
+
         // 0. Logs recovery did not replay (their writes follow writes a
         // crash lost) go before a new log names the last replayed one as
         // its predecessor: left in place, the next recovery would stop at
@@ -137,6 +186,7 @@ impl Db {
             last_seq: Some(r.last_seq),
             blobs_recorded: true,
             blobs_added: r.blob_files.files.values().copied().collect(),
+            writer_epoch: publisher.as_ref().map(Publisher::epoch),
             ..VersionEdit::default()
         };
         for (level, files) in r.version.levels.iter().enumerate() {
@@ -223,13 +273,6 @@ impl Db {
             replayed_logs_unsynced: replayed_logs,
             log_name_durable: true,
             pacer: crate::commit::Pacer::default(),
-        };
-        // 4. With `publish_manifest`: claim the published manifest (an
-        // epoch above every earlier writer's), fencing out the writer that
-        // held it.
-        let publisher = match (opts.publish_manifest, tables.remote()) {
-            (true, Some(io)) => Some(Publisher::claim(io, &r.version, r.last_seq.0)?),
-            _ => None,
         };
         let manifest = ManifestState {
             log: mlog,

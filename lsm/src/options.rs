@@ -120,8 +120,12 @@ pub struct Options {
     /// that [`Reader`](crate::Reader)s on other machines can follow the
     /// writer, and so that of two writers publishing to one store the one
     /// that opened last wins: the other gets [`Error::Fenced`](crate::Error::Fenced)
-    /// at its next flush or compaction and stops. The local manifest stays
-    /// the writer's recovery record. Default false.
+    /// at its next durable point (a synced write or group commit, `sync`,
+    /// `flush`, a flush or compaction of its own) and stops. The published
+    /// manifest is authoritative: a writer opening a directory without a
+    /// local manifest (another machine) takes over from the newest one,
+    /// and a directory whose writer another has superseded since is
+    /// refused with `Error::Fenced`. Default false.
     pub publish_manifest: bool,
 }
 

@@ -74,6 +74,7 @@ use crate::key::SeqNo;
 use crate::manifest::{self, FILE_NUMBER_MAX, FileKind, FileNumber, LogLength};
 use crate::memtable::Memtable;
 use crate::tables::TableFiles;
+use crate::tables::published::{self, Published};
 use crate::version::Version;
 use crate::{Options, Result};
 
@@ -136,6 +137,11 @@ pub(crate) struct Recovered {
     /// The blob store, opened read-only (so a refused open changes
     /// nothing in it either); a read-write open reopens it for writing.
     pub(crate) blobs: Option<Arc<erasure::BlobStore>>,
+    /// The writer epoch the local manifest recorded (0: none).
+    pub(crate) writer_epoch: u64,
+    /// With `publish_manifest` on a read-write open: the newest manifest
+    /// published on the table store, and its number.
+    pub(crate) published: Option<(u64, Published)>,
 }
 
 /// Recovers the store in `dir`.
@@ -155,7 +161,17 @@ pub(crate) fn recover(
     access: Access,
 ) -> Result<Recovered> {
     let listing = scan::list(fs, dir, tables)?;
+    // The published manifest is authoritative for a writer: it starts
+    // from it in a directory without state, and checks its own state
+    // against it otherwise (`Db::open_with_fs`).
+    let latest = match (opts.publish_manifest, access, tables.remote()) {
+        (true, Access::Look, Some(io)) => published::latest(io)?,
+        _ => None,
+    };
     let Some(m) = manifest::read_current(&**fs, dir)? else {
+        if let Some(latest) = latest {
+            return scan::recover_published(fs, dir, opts, access, listing, tables, latest);
+        }
         return scan::recover_new(fs, dir, opts, access, listing);
     };
     let replay::Manifest {
@@ -164,6 +180,26 @@ pub(crate) fn recover(
         bad_tail,
         torn,
     } = replay::read(fs, dir, m)?;
+    if let (Some((n, p)), Some(io)) = (&latest, tables.remote()) {
+        // Another writer took over since this directory's writer last
+        // claimed the store, and its tables differ from this state: it is
+        // fenced, whatever else the store holds now (`Db::open_with_fs`
+        // checks the rest once the logs are replayed).
+        if st.writer_epoch != 0 && p.epoch > st.writer_epoch {
+            let mut ours: Vec<(u8, FileNumber)> = st
+                .levels
+                .iter()
+                .enumerate()
+                .flat_map(|(l, ns)| ns.iter().map(move |&n| (l as u8, n)))
+                .collect();
+            let mut theirs: Vec<(u8, FileNumber)> = p.tables.iter().map(|t| (t.0, t.1)).collect();
+            ours.sort_unstable();
+            theirs.sort_unstable();
+            if ours != theirs {
+                return Err(published::superseded(io, st.writer_epoch, *n, p));
+            }
+        }
+    }
     let (version, mut missing) = replay::open_tables(tables, &mut st, &mpath)?;
     let found = logs::find(fs, dir, &listing.names, &st, &mut missing)?;
     let blobs = open_blob_store(fs, dir, opts, access)?;
@@ -210,6 +246,8 @@ pub(crate) fn recover(
         tables_deleted,
         blobs_obsolete: blob_state.obsolete.into_iter().collect(),
         blobs,
+        writer_epoch: st.writer_epoch,
+        published: latest,
     })
 }
 

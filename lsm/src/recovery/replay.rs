@@ -35,6 +35,9 @@ pub(super) struct ManifestState {
     pub(super) numbers_reserved: bool,
     /// Logs recorded as sealed, with their lengths.
     pub(super) logs_sealed: BTreeMap<FileNumber, u64>,
+    /// The last writer epoch recorded (0: none, a manifest from before
+    /// tag 12 or a writer that did not publish).
+    pub(super) writer_epoch: u64,
 }
 
 /// The manifest `CURRENT` names, read.
@@ -171,6 +174,9 @@ fn apply_edits(contents: &LogContents, path: &Path) -> Result<ManifestState> {
         }
         st.blobs_recorded |= e.blobs_recorded;
         st.numbers_reserved |= e.numbers_reserved;
+        if let Some(epoch) = e.writer_epoch {
+            st.writer_epoch = epoch;
+        }
         for b in e.blobs_added {
             if b.blob.0 > FILE_NUMBER_MAX {
                 return Err(out_of_range(

@@ -10,6 +10,7 @@ use crate::manifest::{self, FILE_NUMBER_MAX, FileKind, FileNumber, VersionEdit};
 use crate::memtable::Memtable;
 use crate::recovery::{Access, BLOB_DIR, Recovered, next_file, open_blob_store};
 use crate::tables::TableFiles;
+use crate::tables::published::{self, Published};
 use crate::version::Version;
 use crate::wal::reader::read_log;
 use crate::{Error, Options, Result};
@@ -106,6 +107,63 @@ pub(super) fn recover_new(
         tables_deleted: Vec::new(),
         blobs_obsolete: Vec::new(),
         blobs,
+        writer_epoch: 0,
+        published: None,
+    })
+}
+
+/// The state of a directory without `CURRENT` (new, as [`check_new`]
+/// finds) for a writer taking over the table store from the newest
+/// published manifest, `latest`: its tables and sequence number, nothing
+/// local (the old writer's log stays on its machine). Tables in the store
+/// it does not name are left alone here: a reader may still read them
+/// through an older published manifest, and the next open deletes them
+/// as never named below the numbers handed out.
+pub(super) fn recover_published(
+    fs: &Arc<dyn vfs::Fs>,
+    dir: &Path,
+    opts: &Options,
+    access: Access,
+    listing: Listing,
+    tables: &TableFiles,
+    latest: (u64, Published),
+) -> Result<Recovered> {
+    check_new(fs, dir, opts, &listing.names)?;
+    let (n, p) = &latest;
+    let path = tables.remote().map_or_else(
+        || dir.join(published::name(*n)),
+        |io| io.path_of(&published::name(*n)),
+    );
+    let mut version = Version::default();
+    for &(level, t, size) in &p.tables {
+        version.levels[usize::from(level)].push(Arc::new(tables.open(t, Some(size))?));
+    }
+    crate::version_set::sort_version(&mut version);
+    crate::version_set::check_levels(&version, &path, |_| 0)?;
+    let blobs = open_blob_store(fs, dir, opts, access)?;
+    let next_file = next_file(
+        FileNumber(1),
+        &listing.numbers,
+        std::iter::empty(),
+        blobs.as_deref(),
+    );
+    Ok(Recovered {
+        version,
+        blob_files: BlobFiles::default(),
+        mem: Memtable::new(),
+        last_seq: SeqNo(p.last_seq),
+        next_file,
+        log_number: FileNumber(0),
+        logs: Vec::new(),
+        logs_dropped: Vec::new(),
+        log_lengths: Vec::new(),
+        logs_sealed: Vec::new(),
+        names: listing.names,
+        tables_deleted: Vec::new(),
+        blobs_obsolete: Vec::new(),
+        blobs,
+        writer_epoch: 0,
+        published: Some(latest),
     })
 }
 

@@ -9,9 +9,11 @@
 //! only grow, so two writers can never both publish the same one: a
 //! writer opening claims the next number with an epoch one above the
 //! last, and a writer whose next publication finds its number taken has
-//! been fenced ([`Error::Fenced`]) and stops. The local manifest stays the
-//! writer's own recovery record. Layout in `FORMAT.md`, "Published
-//! manifest".
+//! been fenced ([`Error::Fenced`]) and stops; every durable point checks
+//! for that number ([`check_fence`]). The newest published manifest is
+//! authoritative: a writer without local state takes over from it, and a
+//! directory another writer superseded is refused. Layout and protocol in
+//! `FORMAT.md`, "Published manifest".
 
 use std::collections::{HashSet, VecDeque};
 use std::path::Path;
@@ -46,6 +48,9 @@ const _: () = assert!(HEADER_BYTES == 32);
 const ENTRY_BYTES: usize = 17;
 /// Bytes of the CRC at the end.
 const CRC_BYTES: usize = 4;
+/// The largest epoch and manifest number read back: far beyond any real
+/// count, so the next one never overflows.
+pub(crate) const NUMBER_MAX: u64 = (1 << 62) - 1;
 
 /// The name of published manifest `n`.
 pub(crate) fn name(n: u64) -> String {
@@ -153,6 +158,15 @@ impl Published {
                 last_seq,
             ));
         }
+        let epoch = u64_at(EPOCH_OFFSET);
+        if epoch > NUMBER_MAX {
+            return Err(bad(
+                EPOCH_OFFSET,
+                "published manifest epoch out of range",
+                NUMBER_MAX,
+                epoch,
+            ));
+        }
         let count = u32_at(COUNT_OFFSET) as usize;
         let body = crc_at - HEADER_BYTES;
         if count.checked_mul(ENTRY_BYTES) != Some(body) {
@@ -187,7 +201,7 @@ impl Published {
             tables.push((level, FileNumber(n), u64_at(at + 9)));
         }
         Ok(Published {
-            epoch: u64_at(EPOCH_OFFSET),
+            epoch,
             last_seq,
             tables,
         })
@@ -205,6 +219,7 @@ pub(crate) fn latest(io: &RemoteIo) -> Result<Option<(u64, Published)>> {
         .list(PREFIX)?
         .iter()
         .filter_map(|m| m.name.strip_prefix(PREFIX)?.parse::<u64>().ok())
+        .filter(|&n| n <= NUMBER_MAX)
         .max();
     let Some(n) = newest else {
         return Ok(None);
@@ -225,26 +240,38 @@ pub(crate) struct Publisher {
 
 impl Publisher {
     /// Claims the store for a writer whose state is `v` as of `last_seq`:
-    /// publishes it under the number after the newest, with an epoch one
-    /// above that manifest's.
+    /// publishes it under the number after `latest` (the newest published
+    /// manifest, as the open found it), with an epoch above that
+    /// manifest's and above `local_epoch` (the last this writer recorded).
     ///
     /// # Errors
     ///
     /// [`Error::Fenced`] if another writer created that number first; a
     /// failed request.
-    pub(crate) fn claim(io: &RemoteIo, v: &Version, last_seq: u64) -> Result<Publisher> {
-        let (next, epoch) = match latest(io)? {
-            Some((n, p)) => (n + 1, p.epoch + 1),
-            None => (1, 1),
+    pub(crate) fn claim(
+        io: &RemoteIo,
+        latest: Option<&(u64, Published)>,
+        local_epoch: u64,
+        v: &Version,
+        last_seq: u64,
+    ) -> Result<Publisher> {
+        let (next, epoch) = match latest {
+            Some((n, p)) => (n + 1, p.epoch.max(local_epoch) + 1),
+            None => (1, local_epoch + 1),
         };
         let mut p = Publisher {
             next,
             epoch,
             recent: VecDeque::new(),
         };
-        p.publish(io, v, last_seq)?;
         io.set_epoch(epoch);
+        p.publish(io, v, last_seq)?;
         Ok(p)
+    }
+
+    /// This writer's epoch.
+    pub(crate) fn epoch(&self) -> u64 {
+        self.epoch
     }
 
     /// Publishes `v` as of `last_seq` under the next number, and deletes
@@ -276,6 +303,7 @@ impl Publisher {
             Err(e) => return Err(e),
         }
         self.next = n + 1;
+        io.set_fence_next(self.next);
         self.recent
             .push_back(published.tables.iter().map(|t| t.1).collect());
         while self.recent.len() as u64 > KEEP + 1 {
@@ -292,6 +320,60 @@ impl Publisher {
     pub(crate) fn held(&self) -> HashSet<FileNumber> {
         self.recent.iter().flatten().copied().collect()
     }
+}
+
+/// The error for a writer of epoch `local_epoch` whose directory is
+/// behind the store: published manifest `n` is `p`, from a later writer.
+pub(crate) fn superseded(io: &RemoteIo, local_epoch: u64, n: u64, p: &Published) -> Error {
+    Error::Fenced {
+        location: io.location().to_string(),
+        epoch: local_epoch,
+        reason: format!(
+            "the store's newest manifest {} is from the writer of epoch {}, \
+             which took over after this directory's writer",
+            name(n),
+            p.epoch
+        ),
+    }
+}
+
+/// Whether the writer `io` belongs to still owns the store: `Ok` if the
+/// next manifest it will publish is not there (one HEAD request), or is
+/// there only because this writer published it meanwhile.
+///
+/// A writer that claimed the store after this one created that number
+/// (with its higher epoch) before the check began, so a write
+/// acknowledged after a `check_fence` that returned `Ok` was acknowledged
+/// before any other writer opened.
+///
+/// # Errors
+///
+/// [`Error::Fenced`] if another writer published it; a failed request;
+/// [`Error::Corruption`] if the manifest found fails its checks.
+pub(crate) fn check_fence(io: &RemoteIo) -> Result<()> {
+    let mut n = io.fence_next();
+    if n == 0 {
+        return Ok(());
+    }
+    let epoch = io.epoch();
+    // Bounded: each round moves past one manifest this writer published
+    // (at most those it published while the check ran).
+    while io.size(&name(n))?.is_some() {
+        let p = Published::decode(&io.get(&name(n))?, &io.path_of(&name(n)))?;
+        if p.epoch != epoch {
+            return Err(Error::Fenced {
+                location: io.location().to_string(),
+                epoch,
+                reason: format!(
+                    "manifest {} was published by the writer of epoch {}",
+                    name(n),
+                    p.epoch
+                ),
+            });
+        }
+        n += 1;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -58,6 +58,10 @@ pub(crate) struct RemoteIo {
     /// The writer's epoch once it claimed the published manifest (0
     /// before, or without publishing), for [`Error::Fenced`].
     epoch: AtomicU64,
+    /// The number of the next published manifest this writer will
+    /// create (0 before it claimed the store, or without publishing): a
+    /// fence check looks for it (see `published::check_fence`).
+    fence_next: AtomicU64,
     pub(crate) counters: RemoteCounters,
     disk: Option<DiskCache>,
 }
@@ -89,9 +93,15 @@ impl RemoteIo {
             writable,
             create_tables: opts.publish_manifest,
             epoch: AtomicU64::new(0),
+            fence_next: AtomicU64::new(0),
             counters: RemoteCounters::default(),
             disk,
         })
+    }
+
+    /// Where the store is.
+    pub(crate) fn location(&self) -> &str {
+        &self.location
     }
 
     /// Where object `name` is, as a path for errors: `<location>/<name>`.
@@ -233,6 +243,22 @@ impl RemoteIo {
     /// Records the epoch this writer claimed.
     pub(crate) fn set_epoch(&self, epoch: u64) {
         self.epoch.store(epoch, Ordering::Relaxed);
+    }
+
+    /// This writer's epoch (0 before it claimed the store).
+    pub(crate) fn epoch(&self) -> u64 {
+        self.epoch.load(Ordering::Relaxed)
+    }
+
+    /// Records the number of the next manifest this writer will publish.
+    pub(crate) fn set_fence_next(&self, next: u64) {
+        self.fence_next.store(next, Ordering::Release);
+    }
+
+    /// The number of the next manifest this writer will publish (0: it
+    /// publishes none).
+    pub(crate) fn fence_next(&self) -> u64 {
+        self.fence_next.load(Ordering::Acquire)
     }
 
     /// Creates `name` only if no object has the name (`If-None-Match: *`).
