@@ -273,10 +273,7 @@ fn lsm_json(d: &lsm::StoreDescription, published: Option<&Published>) -> Value {
                 .map(|t| {
                     let mut o = serde_json::Map::new();
                     o.insert("name".into(), t.name.clone().into());
-                    o.insert(
-                        "location".into(),
-                        t.location.display().to_string().into(),
-                    );
+                    o.insert("location".into(), t.location.display().to_string().into());
                     o.insert("number".into(), t.number.into());
                     o.insert("size_bytes".into(), t.size_bytes.into());
                     o.insert("entries".into(), t.entries.into());

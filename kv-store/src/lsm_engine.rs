@@ -441,7 +441,11 @@ impl Engine for LsmEngine {
             // The view's directory is scratch memory: name the store.
             d.dir = self.dir.clone();
             crate::inspect::Published {
-                location: format!("{}/manifest/{:020}", self.dir.display(), r.manifest_number()),
+                location: format!(
+                    "{}/manifest/{:020}",
+                    self.dir.display(),
+                    r.manifest_number()
+                ),
                 number: r.manifest_number(),
                 writer_epoch: r.writer_epoch(),
             }

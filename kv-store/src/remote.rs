@@ -179,7 +179,13 @@ mod tests {
 
     #[test]
     fn bad_urls_are_refused_with_the_reason() {
-        for bad in ["s3://", "s3:///p", "s3://b//p", "s3://b/../p", "s3://b/p?x=1"] {
+        for bad in [
+            "s3://",
+            "s3:///p",
+            "s3://b//p",
+            "s3://b/../p",
+            "s3://b/p?x=1",
+        ] {
             let e = parse(bad).unwrap().unwrap_err();
             assert!(matches!(e, Error::BadArgument(_)), "{bad}: {e}");
             assert!(e.to_string().contains(bad), "{e}");

@@ -5,8 +5,8 @@ use std::io::{Read, Write};
 
 use crate::cli::{Cli, Command, CountArgs, GetArgs, PutArgs, RangeArgs, ReportFormat, ScanArgs};
 use crate::codec::{self, Encoding, Format};
-use crate::engine::{Corruption, Engine, Flow, ScanSpec, VerifyReport};
 use crate::engine::EngineKind;
+use crate::engine::{Corruption, Engine, Flow, ScanSpec, VerifyReport};
 use crate::remote::S3Url;
 use crate::stats;
 use crate::store::{Create, Store};

@@ -192,9 +192,9 @@ impl Store {
                     dir.display()
                 )));
             }
-            (EngineKind::Lsm, _, Some((_, tables))) => Box::new(
-                crate::lsm_engine::LsmEngine::open_remote(fs, dir, tables)?,
-            ),
+            (EngineKind::Lsm, _, Some((_, tables))) => {
+                Box::new(crate::lsm_engine::LsmEngine::open_remote(fs, dir, tables)?)
+            }
             (EngineKind::Btree, true, None) => crate::btree_engine::open_existing(fs, dir)?,
             _ => open_engine(fs, dir, kind)?,
         };
