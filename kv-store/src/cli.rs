@@ -13,11 +13,14 @@ use crate::engine::EngineKind;
     name = "kv-store",
     version,
     about = "Put, get, scan, load, dump, verify and benchmark a key-value store (LSM tree or B+ tree)",
-    after_help = "Examples:\n  kv-store demo\n  kv-store --db ./data put user:1 alice\n  kv-store --db ./data get user:1\n  kv-store --db ./data scan --prefix user: --limit 10\n  kv-store --db ./bt --engine btree load pairs.tsv\n\nExit codes:\n  0    success\n  1    key not found; damage found (verify, inspect, any command meeting it), left (repair) or in a backup (restore)\n  2    usage error or I/O error\n  3    busy: another process has the store open (--wait SECONDS waits for it)\n  130  interrupted by Ctrl-C (SIGINT) in a non-interactive command\n  A piped `shell` script (or `shell --bail`) exits with the code of its first failed command.\n\nLocks: reading commands (get, scan, dump, stats, verify, count, inspect; checkpoint and backup of a btree store) run beside each other; a writer (put, delete, load, compact, repair, shell; checkpoint and backup of an lsm store, which flush its memtable) runs alone, so readers wait for it (or exit 3) and it for them. Neither engine offers a read-only view beside a live writer in another process.\n\nLimits: lsm keys up to 64 KiB, values up to 64 MiB; btree (4 KiB pages) keys up to 512 bytes, values up to 2 GiB - 1 byte. A longer key or value is refused (exit 2)."
+    after_help = "Examples:\n  kv-store demo\n  kv-store --db ./data put user:1 alice\n  kv-store --db ./data get user:1\n  kv-store --db ./data scan --prefix user: --limit 10\n  kv-store --db ./bt --engine btree load pairs.tsv\n  AWS_ENDPOINT_URL=http://127.0.0.1:9000 kv-store --db s3://bucket/db --wal-dir ./wal load pairs.tsv\n  AWS_ENDPOINT_URL=http://127.0.0.1:9000 kv-store --db s3://bucket/db scan --limit 10\n\nExit codes:\n  0    success\n  1    key not found; damage found (verify, inspect, any command meeting it), left (repair) or in a backup (restore)\n  2    usage error or I/O error\n  3    busy: another process has the store open (--wait SECONDS waits for it)\n  130  interrupted by Ctrl-C (SIGINT) in a non-interactive command\n  A piped `shell` script (or `shell --bail`) exits with the code of its first failed command.\n\nLocks: reading commands (get, scan, dump, stats, verify, count, inspect; checkpoint and backup of a btree store) run beside each other; a writer (put, delete, load, compact, repair, shell; checkpoint and backup of an lsm store, which flush its memtable) runs alone, so readers wait for it (or exit 3) and it for them. Neither engine offers a read-only view beside a live writer in another process.\n\nLimits: lsm keys up to 64 KiB, values up to 64 MiB; btree (4 KiB pages) keys up to 512 bytes, values up to 2 GiB - 1 byte. A longer key or value is refused (exit 2)."
 )]
 pub struct Cli {
     /// The store directory [default: ./kv-data; for `bench` and `demo`, a
-    /// new temporary directory, removed after].
+    /// new temporary directory, removed after], or `s3://BUCKET/PREFIX`: an
+    /// lsm store whose tables are on S3 (credentials, region and endpoint
+    /// from the AWS_* environment variables). Reading commands need nothing
+    /// else; writing commands need --wal-dir.
     #[arg(
         long,
         global = true,
@@ -31,6 +34,11 @@ pub struct Cli {
     /// [`Cli::try_parse_args`]; `false` after a plain `Cli::parse`.
     #[arg(skip)]
     pub db_given: bool,
+    /// With `--db s3://...`: the local directory of the write-ahead log and
+    /// the manifest, for writing commands (put, delete, load, compact,
+    /// repair, shell). Keep it: writes not yet in a table are only there.
+    #[arg(long, global = true, value_name = "DIR")]
+    pub wal_dir: Option<PathBuf>,
     /// The engine; an existing store's own marker decides, and a different
     /// value is refused. New stores default to lsm.
     #[arg(long, global = true, value_enum)]

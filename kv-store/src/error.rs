@@ -109,6 +109,11 @@ pub enum Error {
     /// A command-line argument that cannot be decoded (bad hex, base64, escape).
     #[error("bad argument: {0}")]
     BadArgument(String),
+    /// A remote store (`--db s3://...`) that cannot be reached or used as
+    /// asked: a bad `AWS_*` setting, a command that needs a local store, a
+    /// writing command without `--wal-dir`.
+    #[error("{0}")]
+    Remote(String),
     /// The interactive prompt could not start or read the terminal.
     #[error("terminal: {0}")]
     Terminal(String),

@@ -22,10 +22,22 @@ use crate::{Error, Result};
 /// What an engine's files hold ([`Engine::inspect`]).
 #[derive(Clone, Debug)]
 pub enum Inspection {
-    /// An `lsm` store.
-    Lsm(lsm::StoreDescription),
+    /// An `lsm` store; with the published manifest it was read from, for
+    /// a reader of a remote store (`--db s3://...`).
+    Lsm(lsm::StoreDescription, Option<Published>),
     /// A `btree` store.
     Btree(btree::Description),
+}
+
+/// The published manifest a remote reader's view comes from.
+#[derive(Clone, Debug)]
+pub struct Published {
+    /// Where it is: `s3://bucket/prefix/manifest/NNNNNNNNNNNNNNNNNNNN`.
+    pub location: String,
+    /// Its number.
+    pub number: u64,
+    /// The epoch of the writer that published it.
+    pub writer_epoch: u64,
 }
 
 /// Output format of `inspect`.
@@ -68,7 +80,7 @@ impl Inspection {
     /// store is whole as far as inspect looked.
     pub fn problems(&self) -> Vec<String> {
         match self {
-            Inspection::Lsm(d) => d.problems.clone(),
+            Inspection::Lsm(d, _) => d.problems.clone(),
             Inspection::Btree(d) => {
                 let mut p: Vec<String> = d
                     .meta_pages
@@ -90,7 +102,7 @@ impl Inspection {
     /// The JSON document `inspect --format json` prints.
     pub fn to_json(&self) -> Value {
         match self {
-            Inspection::Lsm(d) => lsm_json(d),
+            Inspection::Lsm(d, p) => lsm_json(d, p.as_ref()),
             Inspection::Btree(d) => btree_json(d),
         }
     }
@@ -98,7 +110,7 @@ impl Inspection {
     /// The text `inspect` prints, keys encoded with `enc`.
     pub fn to_text(&self, enc: Encoding) -> String {
         match self {
-            Inspection::Lsm(d) => lsm_text(d, enc),
+            Inspection::Lsm(d, p) => lsm_text(d, p.as_ref(), enc),
             Inspection::Btree(d) => btree_text(d),
         }
     }
@@ -250,7 +262,7 @@ fn key_json(obj: &mut serde_json::Map<String, Value>, name: &str, key: &[u8]) {
     };
 }
 
-fn lsm_json(d: &lsm::StoreDescription) -> Value {
+fn lsm_json(d: &lsm::StoreDescription, published: Option<&Published>) -> Value {
     let levels: Vec<Value> = d
         .levels
         .iter()
@@ -261,6 +273,7 @@ fn lsm_json(d: &lsm::StoreDescription) -> Value {
                 .map(|t| {
                     let mut o = serde_json::Map::new();
                     o.insert("name".into(), t.name.clone().into());
+                    o.insert("location".into(), t.location.display().to_string().into());
                     o.insert("number".into(), t.number.into());
                     o.insert("size_bytes".into(), t.size_bytes.into());
                     o.insert("entries".into(), t.entries.into());
@@ -322,6 +335,11 @@ fn lsm_json(d: &lsm::StoreDescription) -> Value {
             "size_bytes": m.size_bytes,
             "edits": m.edits,
         })),
+        "published_manifest": published.map_or(Value::Null, |p| json!({
+            "location": p.location,
+            "number": p.number,
+            "writer_epoch": p.writer_epoch,
+        })),
         "next_file_number": d.next_file_number,
         "last_sequence": d.last_seq,
         "log_number": d.log_number,
@@ -367,17 +385,21 @@ impl Text {
     }
 }
 
-fn lsm_text(d: &lsm::StoreDescription, enc: Encoding) -> String {
+fn lsm_text(d: &lsm::StoreDescription, published: Option<&Published>, enc: Encoding) -> String {
     let mut t = Text::default();
     t.line(format!("engine: lsm ({})", d.dir.display()));
-    let manifest = match &d.manifest {
-        Some(m) => format!(
+    let manifest = match (&d.manifest, published) {
+        (_, Some(p)) => format!(
+            "{} (published, writer epoch {}; read-only view)",
+            p.location, p.writer_epoch
+        ),
+        (Some(m), None) => format!(
             "{}, {}, {} edit(s)",
             m.name,
             human(m.size_bytes),
             m.edits.map_or("?".to_string(), |n| n.to_string())
         ),
-        None => "none (no store written yet)".to_string(),
+        (None, None) => "none (no store written yet)".to_string(),
     };
     t.fields(
         "",
@@ -452,6 +474,7 @@ fn lsm_text(d: &lsm::StoreDescription, enc: Encoding) -> String {
                         ),
                     ),
                     ("compression", tb.compression().to_string()),
+                    ("location", tb.location.display().to_string()),
                     ("filter", filter),
                 ],
             );

@@ -29,6 +29,7 @@
 //!   engine on one.
 //! - [`codec`]: escaping, hex, base64, and the tsv / JSON line formats.
 //! - [`transfer`]: `load` and `dump` of line files.
+//! - [`remote`]: `--db s3://bucket/prefix`, tables on S3.
 //! - [`cli`] and [`run`]: the `clap` declaration of every command, and
 //!   executing one, as the binary does.
 //! - [`interrupt`]: Ctrl-C stops the running command, not the process.
@@ -61,6 +62,7 @@ mod inspect;
 pub mod interrupt;
 mod lsm_engine;
 mod progress;
+pub mod remote;
 pub mod run;
 mod shell;
 mod stats;

@@ -23,6 +23,12 @@ use crate::{Corruption, Error, Result};
 pub(crate) struct LsmEngine {
     db: lsm::Db,
     dir: std::path::PathBuf,
+    /// Tables on a remote store: a writer flushes its memtable at close,
+    /// so what it acknowledged is in the manifest it publishes, for readers
+    /// elsewhere.
+    flush_on_close: bool,
+    /// The published view a remote reader serves from (kept open with it).
+    reader: Option<lsm::Reader>,
 }
 
 impl LsmEngine {
@@ -37,6 +43,53 @@ impl LsmEngine {
         Ok(LsmEngine {
             db,
             dir: dir.to_path_buf(),
+            flush_on_close: false,
+            reader: None,
+        })
+    }
+
+    /// Opens (creating if needed) a store whose write-ahead log and
+    /// manifest are in `dir` on `fs` and whose tables are objects of
+    /// `tables`, publishing its manifest there for readers
+    /// ([`lsm::Options::publish_manifest`]).
+    ///
+    /// # Errors
+    ///
+    /// As [`LsmEngine::open`]; a request to the store that fails.
+    pub(crate) fn open_remote(
+        fs: Arc<dyn vfs::Fs>,
+        dir: &Path,
+        tables: Arc<dyn objstore::Store>,
+    ) -> Result<LsmEngine> {
+        let opts = lsm::Options {
+            table_store: Some(tables),
+            publish_manifest: true,
+            ..lsm::Options::default()
+        };
+        let db = lsm::Db::open_with_fs(fs, dir, opts).map_err(convert)?;
+        Ok(LsmEngine {
+            db,
+            dir: dir.to_path_buf(),
+            flush_on_close: true,
+            reader: None,
+        })
+    }
+
+    /// Opens a read-only view of the store published in `tables`
+    /// ([`lsm::Reader`]): nothing local, nothing written. `url` names it
+    /// in messages.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Corruption`] if nothing is published there or a published
+    /// manifest or table fails its checks; a request that fails.
+    pub(crate) fn open_reader(tables: Arc<dyn objstore::Store>, url: &str) -> Result<LsmEngine> {
+        let reader = lsm::Reader::open(tables, "").map_err(convert)?;
+        Ok(LsmEngine {
+            db: reader.db(),
+            dir: std::path::PathBuf::from(url),
+            flush_on_close: false,
+            reader: Some(reader),
         })
     }
 
@@ -54,6 +107,8 @@ impl LsmEngine {
         Ok(LsmEngine {
             db,
             dir: dir.to_path_buf(),
+            flush_on_close: false,
+            reader: None,
         })
     }
 }
@@ -356,6 +411,13 @@ impl Engine for LsmEngine {
     }
 
     fn close(self: Box<Self>) -> Result<()> {
+        if self.flush_on_close {
+            // Readers elsewhere see only flushed tables: publish what this
+            // command wrote before closing.
+            let flushed = self.db.flush().map_err(convert);
+            let closed = self.db.close().map_err(convert);
+            return flushed.and(closed);
+        }
         self.db.close().map_err(convert)
     }
 
@@ -374,8 +436,21 @@ impl Engine for LsmEngine {
     }
 
     fn inspect(&self) -> Result<crate::inspect::Inspection> {
-        let d = self.db.describe().map_err(convert)?;
-        Ok(crate::inspect::Inspection::Lsm(d))
+        let mut d = self.db.describe().map_err(convert)?;
+        let published = self.reader.as_ref().map(|r| {
+            // The view's directory is scratch memory: name the store.
+            d.dir = self.dir.clone();
+            crate::inspect::Published {
+                location: format!(
+                    "{}/manifest/{:020}",
+                    self.dir.display(),
+                    r.manifest_number()
+                ),
+                number: r.manifest_number(),
+                writer_epoch: r.writer_epoch(),
+            }
+        });
+        Ok(crate::inspect::Inspection::Lsm(d, published))
     }
 }
 

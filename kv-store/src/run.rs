@@ -5,7 +5,9 @@ use std::io::{Read, Write};
 
 use crate::cli::{Cli, Command, CountArgs, GetArgs, PutArgs, RangeArgs, ReportFormat, ScanArgs};
 use crate::codec::{self, Encoding, Format};
+use crate::engine::EngineKind;
 use crate::engine::{Corruption, Engine, Flow, ScanSpec, VerifyReport};
+use crate::remote::S3Url;
 use crate::stats;
 use crate::store::{Create, Store};
 use crate::{Error, Result};
@@ -17,6 +19,15 @@ use crate::{Error, Result};
 /// Whatever stopped the command; [`Error::exit_code`] gives the exit code.
 pub fn run(cli: &Cli, out: &mut dyn Write) -> Result<()> {
     let wait = cli.wait.unwrap_or_default();
+    if let Some(url) = S3Url::parse(&cli.db) {
+        return run_remote(cli, &url?, out);
+    }
+    if let Some(dir) = &cli.wal_dir {
+        return Err(Error::BadArgument(format!(
+            "--wal-dir {} is for --db s3://BUCKET/PREFIX; a local store keeps its log in its own directory",
+            dir.display()
+        )));
+    }
     match &cli.command {
         Command::Demo(args) => crate::demo::run(args, cli.db_if_given(), cli.engine, out),
         Command::Bench(args) => crate::bench::run(args, cli.db_if_given(), cli.engine, out),
@@ -103,6 +114,75 @@ pub fn run(cli: &Cli, out: &mut dyn Write) -> Result<()> {
             result.and(closed)
         }
     }
+}
+
+/// Runs `cli` on the store at `url` (`--db s3://...`): reading commands
+/// on an `lsm::Reader` of the published manifest, writing
+/// ones on a writer whose log and manifest are in `--wal-dir`.
+fn run_remote(cli: &Cli, url: &S3Url, out: &mut dyn Write) -> Result<()> {
+    let name = url.to_string();
+    let local_only = match &cli.command {
+        // These do not use --db.
+        Command::Restore(_) => return crate::backup::execute(None, &cli.command, out),
+        Command::Backup(args) if args.list => {
+            return crate::backup::execute(None, &cli.command, out);
+        }
+        Command::Checkpoint(_) => Some("checkpoint"),
+        Command::Backup(_) => Some("backup"),
+        Command::Bench(_) => Some("bench"),
+        Command::Demo(_) => Some("demo"),
+        _ => None,
+    };
+    if let Some(command) = local_only {
+        return Err(Error::Remote(format!(
+            "{command} needs a local store (--db DIR), not {name}"
+        )));
+    }
+    if cli.engine == Some(EngineKind::Btree) {
+        return Err(Error::Remote(format!(
+            "--db {name}: only lsm stores keep their tables on an object store, not btree"
+        )));
+    }
+    let cmd = &cli.command;
+    check_arguments(cmd)?;
+    check_inputs(cmd)?;
+    let create = match cmd {
+        Command::Put(_) | Command::Delete(_) | Command::Load(_) | Command::Shell(_) => {
+            Some(Create::IfMissing)
+        }
+        Command::Compact | Command::Repair => Some(Create::Never),
+        _ => None,
+    };
+    let tables = url.open()?;
+    if let Some(create) = create {
+        let wal_dir = cli.wal_dir.as_deref().ok_or_else(|| {
+            Error::Remote(format!(
+                "writing to {name} needs --wal-dir DIR: the write-ahead log and the manifest stay on a local disk"
+            ))
+        })?;
+        let wait = cli.wait.unwrap_or_default();
+        let store = Store::open_remote_writer(wal_dir, &name, tables, create, wait)?;
+        let result = match cmd {
+            Command::Shell(args) => crate::shell::run(&store, *args, out),
+            cmd => execute(store.engine(), cmd, out),
+        };
+        let closed = store.close();
+        return result.and(closed);
+    }
+    let store = match (Store::open_remote_reader(&name, tables), cmd) {
+        // The published store did not open: that is verify's finding.
+        (Err(Error::Corruption { file, offset, what }), Command::Verify(args)) => {
+            let report = VerifyReport {
+                corruptions: vec![Corruption { file, offset, what }],
+                ..VerifyReport::default()
+            };
+            return print_verify(&report, args.format, out);
+        }
+        (opened, _) => opened?,
+    };
+    let result = execute(store.engine(), cmd, out);
+    let closed = store.close();
+    result.and(closed)
 }
 
 /// Executes a store command on an open engine (shared by `run` and `shell`).

@@ -19,6 +19,9 @@ use crate::{Error, Result};
 pub const MARKER_FILE: &str = "KV-ENGINE";
 /// The file locked while a command has the store open.
 pub const LOCK_FILE: &str = "KV-LOCK";
+/// The file of a store whose tables live on an object store
+/// (`--db s3://... --wal-dir DIR`): one line, the tables' URL.
+pub const TABLES_FILE: &str = "KV-TABLES";
 /// The file of a btree store's database, beside [`MARKER_FILE`].
 pub const BTREE_FILE: &str = crate::btree_engine::FILE_NAME;
 
@@ -78,6 +81,61 @@ impl Store {
         create: Create,
         wait: Duration,
     ) -> Result<Store> {
+        Store::open_locked(dir, requested, create, wait, None)
+    }
+
+    /// Opens the lsm store whose write-ahead log and manifest are in the
+    /// local directory `wal_dir` (`--wal-dir`) and whose tables are the
+    /// objects of `tables` (named `url`), publishing its manifest there for
+    /// readers. The directory holds the marker, the lock and
+    /// [`TABLES_FILE`] naming `url`: a directory made for other tables (or
+    /// for local ones) is refused.
+    ///
+    /// # Errors
+    ///
+    /// As [`Store::open_with_wait`]; [`Error::Remote`] for a btree store or
+    /// a directory whose tables are elsewhere.
+    pub fn open_remote_writer(
+        wal_dir: &Path,
+        url: &str,
+        tables: Arc<dyn objstore::Store>,
+        create: Create,
+        wait: Duration,
+    ) -> Result<Store> {
+        Store::open_locked(
+            wal_dir,
+            Some(EngineKind::Lsm),
+            create,
+            wait,
+            Some((url, tables)),
+        )
+    }
+
+    /// Opens a read-only view of the lsm store published in `tables`
+    /// (named `url`): nothing local is needed and nothing is written,
+    /// there or locally. It sees what the store's writer has flushed.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Corruption`] if no store is published there or what is
+    /// published fails its checks; a failed request.
+    pub fn open_remote_reader(url: &str, tables: Arc<dyn objstore::Store>) -> Result<Store> {
+        let engine = crate::lsm_engine::LsmEngine::open_reader(tables, url)?;
+        Ok(Store {
+            engine: Box::new(engine),
+            dir: PathBuf::from(url),
+            _lock: None,
+            created: None,
+        })
+    }
+
+    fn open_locked(
+        dir: &Path,
+        requested: Option<EngineKind>,
+        create: Create,
+        wait: Duration,
+        remote: Option<(&str, Arc<dyn objstore::Store>)>,
+    ) -> Result<Store> {
         let marker = dir.join(MARKER_FILE);
         if dir.exists() && !dir.is_dir() {
             return Err(Error::NotADirectory {
@@ -114,14 +172,30 @@ impl Store {
                     });
                 }
                 let kind = requested.unwrap_or(EngineKind::Lsm);
+                // Before the marker: a store never exists without it.
+                if let Some((url, _)) = &remote {
+                    write_durably(&dir.join(TABLES_FILE), &format!("{url}\n"))?;
+                }
                 write_marker(&marker, kind)?;
                 (kind, false)
             }
         };
+        if existed {
+            check_tables_file(dir, remote.as_ref().map(|(url, _)| *url))?;
+        }
         let fs = Arc::new(vfs::OsFs::new());
         // The marker says the store exists: its engine files must too.
-        let engine = match (kind, existed) {
-            (EngineKind::Btree, true) => crate::btree_engine::open_existing(fs, dir)?,
+        let engine = match (kind, existed, remote) {
+            (EngineKind::Btree, _, Some((url, _))) => {
+                return Err(Error::Remote(format!(
+                    "{}: a btree store cannot keep its tables at {url} (only lsm stores can)",
+                    dir.display()
+                )));
+            }
+            (EngineKind::Lsm, _, Some((_, tables))) => {
+                Box::new(crate::lsm_engine::LsmEngine::open_remote(fs, dir, tables)?)
+            }
+            (EngineKind::Btree, true, None) => crate::btree_engine::open_existing(fs, dir)?,
             _ => open_engine(fs, dir, kind)?,
         };
         Ok(Store {
@@ -176,6 +250,7 @@ impl Store {
         let kind = read_marker(dir, requested)?.ok_or_else(|| Error::NoStore {
             path: dir.to_path_buf(),
         })?;
+        check_tables_file(dir, None)?;
         let engine = open_engine_read_only(Arc::new(vfs::OsFs::new()), dir, kind)?;
         Ok(Store {
             engine,
@@ -268,10 +343,51 @@ impl Store {
 
 /// Writes the marker durably: a temporary file, synced, renamed into place.
 fn write_marker(marker: &Path, kind: EngineKind) -> Result<()> {
+    write_durably(marker, &format!("{kind}\n"))
+}
+
+/// Checks that the store in `dir` keeps its tables where this command
+/// looks for them: at `url` (`--db URL --wal-dir DIR`), or, with `None`,
+/// in the directory itself (`--db DIR`). [`TABLES_FILE`] says which.
+///
+/// # Errors
+///
+/// [`Error::Remote`] naming both places when they differ; [`Error::Io`]
+/// if the file cannot be read.
+fn check_tables_file(dir: &Path, url: Option<&str>) -> Result<()> {
+    let path = dir.join(TABLES_FILE);
+    let found = match std::fs::read_to_string(&path) {
+        Ok(text) => Some(text.trim().to_string()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => return Err(Error::io(&path, e)),
+    };
+    match (found.as_deref(), url) {
+        (Some(found), Some(url)) if found == url => Ok(()),
+        (None, None) => Ok(()),
+        (Some(found), Some(url)) => Err(Error::Remote(format!(
+            "{} is the write-ahead-log directory of {found}, not of {url}",
+            dir.display()
+        ))),
+        (Some(found), None) => Err(Error::Remote(format!(
+            "{} keeps only the write-ahead log of a store whose tables are at {found}: \
+             use --db {found} --wal-dir {} (readers: --db {found} alone)",
+            dir.display(),
+            dir.display()
+        ))),
+        (None, Some(url)) => Err(Error::Remote(format!(
+            "{} holds a store with local tables; it cannot be the --wal-dir of {url}",
+            dir.display()
+        ))),
+    }
+}
+
+/// Writes `text` to `path` durably: a temporary file, synced, renamed
+/// into place, the directory synced.
+fn write_durably(marker: &Path, text: &str) -> Result<()> {
     use std::io::Write;
     let tmp = marker.with_extension("tmp");
     let mut f = std::fs::File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
-    f.write_all(format!("{kind}\n").as_bytes())
+    f.write_all(text.as_bytes())
         .and_then(|()| f.sync_all())
         .map_err(|e| Error::io(&tmp, e))?;
     std::fs::rename(&tmp, marker).map_err(|e| Error::io(marker, e))?;
@@ -325,7 +441,9 @@ fn read_marker(dir: &Path, requested: Option<EngineKind>) -> Result<Option<Engin
             let others = std::fs::read_dir(dir)
                 .map_err(|e| Error::io(dir, e))?
                 .filter_map(|e| e.ok())
-                .filter(|e| e.file_name() != LOCK_FILE)
+                // A lock, and the tables' place written just before the
+                // marker by an open that stopped there, make no store.
+                .filter(|e| e.file_name() != LOCK_FILE && e.file_name() != TABLES_FILE)
                 .count();
             if others > 0 {
                 return Err(Error::NotAStore {

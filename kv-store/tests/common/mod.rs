@@ -11,6 +11,7 @@ pub(crate) const BIN: &str = env!("CARGO_BIN_EXE_kv-store");
 /// did. A command that stops reading early (`shell --bail`, a refused flag)
 /// may close its end first; its output says why, so a broken pipe here is
 /// not an error.
+#[allow(dead_code)] // Not every test binary that includes this module uses it.
 pub(crate) fn run(db: &Path, args: &[&str], stdin: &[u8]) -> Output {
     let mut child = spawn_piped(db, args);
     let mut input = child.stdin.take().unwrap();
@@ -22,6 +23,7 @@ pub(crate) fn run(db: &Path, args: &[&str], stdin: &[u8]) -> Output {
 }
 
 /// Starts `kv-store --db DB ARGS` with stdin, stdout and stderr piped.
+#[allow(dead_code)] // Not every test binary that includes this module uses it.
 pub(crate) fn spawn_piped(db: &Path, args: &[&str]) -> Child {
     Command::new(BIN)
         .arg("--db")
