@@ -28,6 +28,8 @@ use object_store::throttle::{ThrottleConfig, ThrottledStore};
 use objstore::{FaultObjectStore, ObjectOp};
 
 type Res<T> = Result<T, Box<dyn Error + Send + Sync>>;
+/// What one SlateDB reader task returns: its latencies and the values read.
+type TaskReads = Res<(Histogram<u64>, Vec<(usize, Option<Bytes>)>)>;
 
 const VALUE_BYTES: usize = 1024;
 const CACHE_BYTES: usize = 64 << 20;
@@ -342,32 +344,31 @@ fn run_slatedb(
     let plan = data.read_plan(args.reads, args.threads);
     let keys: Arc<Vec<[u8; 16]>> = Arc::new(data.keys.clone());
     let start = Instant::now();
-    let results: Vec<Res<(Histogram<u64>, Vec<(usize, Option<Bytes>)>)>> =
-        runtime.block_on(async {
-            let tasks: Vec<_> = plan
-                .into_iter()
-                .map(|ids| {
-                    let db = db.clone();
-                    let keys = keys.clone();
-                    tokio::spawn(async move {
-                        let mut h = histogram();
-                        let mut got = Vec::with_capacity(ids.len());
-                        for i in ids {
-                            let t = Instant::now();
-                            let v = db.get(&keys[i]).await?;
-                            record(&mut h, t.elapsed());
-                            got.push((i, v));
-                        }
-                        Ok::<_, Box<dyn Error + Send + Sync>>((h, got))
-                    })
+    let results: Vec<TaskReads> = runtime.block_on(async {
+        let tasks: Vec<_> = plan
+            .into_iter()
+            .map(|ids| {
+                let db = db.clone();
+                let keys = keys.clone();
+                tokio::spawn(async move {
+                    let mut h = histogram();
+                    let mut got = Vec::with_capacity(ids.len());
+                    for i in ids {
+                        let t = Instant::now();
+                        let v = db.get(&keys[i]).await?;
+                        record(&mut h, t.elapsed());
+                        got.push((i, v));
+                    }
+                    Ok::<_, Box<dyn Error + Send + Sync>>((h, got))
                 })
-                .collect();
-            let mut out = Vec::new();
-            for t in tasks {
-                out.push(t.await.unwrap_or_else(|e| Err(e.into())));
-            }
-            out
-        });
+            })
+            .collect();
+        let mut out = Vec::new();
+        for t in tasks {
+            out.push(t.await.unwrap_or_else(|e| Err(e.into())));
+        }
+        out
+    });
     let read_secs = start.elapsed().as_secs_f64();
     let mut read = histogram();
     for r in results {
@@ -667,7 +668,6 @@ fn main() -> Res<()> {
         std::fs::create_dir_all(parent)?;
     }
     std::fs::write(&args.out, &md)?;
-    print!("{md}");
     eprintln!("wrote {}", args.out.display());
     Ok(())
 }
