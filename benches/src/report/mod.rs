@@ -331,6 +331,11 @@ fn markdown(report: &Report, command: &str) -> String {
     let mut s = String::new();
     let _ = writeln!(s, "# Benchmark report\n");
     let _ = writeln!(s, "Made by `{command}`.\n");
+    let _ = writeln!(
+        s,
+        "Object storage (lsm tables on S3 against local tables and SlateDB): \
+         [remote.md](remote.md), made by the `remote` binary.\n"
+    );
     let _ = writeln!(s, "| | |\n| --- | --- |");
     for (k, v) in [
         ("date (UTC)", m.date.as_str()),
