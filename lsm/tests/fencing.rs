@@ -46,6 +46,11 @@ fn second_writer_wins(sync: SyncMode) {
     first.put("unflushed", "x").expect("put");
     first.sync().expect("sync");
 
+    // Known limit: an open whose claim races a publication of the old
+    // writer's own background work loses the conditional put and is
+    // refused with `Fenced` instead of retrying from the newer manifest.
+    // Until it retries, the first writer is idle when the second opens.
+    first.wait_idle().expect("idle");
     let fs2: Arc<dyn vfs::Fs> = Arc::new(vfs::MemFs::new());
     let second = Db::open_with_fs(Arc::clone(&fs2), "/db", writer_options(&store, sync))
         .expect("second, from the published manifest alone");
@@ -64,9 +69,12 @@ fn second_writer_wins(sync: SyncMode) {
     // under `SyncMode::Never` it is acknowledged, not durable, and the
     // fence is found at the next sync), and so does every later call that
     // writes.
+    // Under `Never` a background flush or compaction of the first writer
+    // may publish (and so find the fence) before this put: then the put is
+    // refused already, which is as good.
     let r = first.put("zombie", "1");
-    if sync == SyncMode::Never {
-        r.expect("acknowledged, not durable");
+    let acknowledged = sync == SyncMode::Never && r.is_ok();
+    if acknowledged {
         assert!(fenced(&first.sync()), "the sync finds the fence");
     } else {
         assert!(fenced(&r), "{r:?}");
@@ -77,7 +85,7 @@ fn second_writer_wins(sync: SyncMode) {
     // Its own reads go on: an unsynced write it acknowledged is in its
     // memtable; a write the fence refused is not.
     let local = first.get(b"zombie").expect("reads go on");
-    if sync == SyncMode::Never {
+    if acknowledged {
         assert_eq!(local.as_deref(), Some(&b"1"[..]));
     } else {
         assert_eq!(local, None);
