@@ -61,6 +61,37 @@ fn check_not_fenced(io: &crate::tables::RemoteIo, r: &recovery::Recovered) -> Re
 /// `Db::open_with_fs`).
 const FENCE_NUMBER_JUMP: u64 = 1 << 20;
 
+/// The write side of a read-only handle: never used (every write path
+/// returns `Error::ReadOnly` first), but `Inner` holds one, so its log and
+/// manifest writers live in the private in-memory file system `scratch`.
+fn read_only_sides(
+    scratch: &dyn vfs::Fs,
+    manifest_log_number: FileNumber,
+    blobs: crate::blob::BlobFiles,
+) -> Result<(WriteState, ManifestState)> {
+    let log = LogWriter::create(scratch, Path::new("/read-only.log"))?;
+    let mlog = LogWriter::create(scratch, Path::new("/read-only.manifest"))?;
+    let write = WriteState {
+        log,
+        log_number: FileNumber(0),
+        encode_buf: Vec::new(),
+        old_logs_unsynced: Vec::new(),
+        replayed_logs_unsynced: Vec::new(),
+        log_name_durable: true,
+        pacer: crate::commit::Pacer::default(),
+    };
+    let manifest = ManifestState {
+        log: mlog,
+        broken: true,
+        log_number: manifest_log_number,
+        cursor: vec![Vec::new(); NUM_LEVELS],
+        blobs,
+        log_lengths: BTreeMap::new(),
+        publisher: None,
+    };
+    Ok((write, manifest))
+}
+
 impl Db {
     /// Opens (or creates) the database in `dir` on the real disk.
     ///
@@ -348,30 +379,8 @@ impl Db {
         let cache = Arc::new(BlockCache::new(opts.block_cache_bytes));
         let tables = Arc::new(TableFiles::new(&fs, &dir, &opts, &cache, Access::ReadOnly)?);
         let r = recovery::recover(&fs, &dir, &opts, &tables, Access::ReadOnly)?;
-        // The write side is never used (every write path returns
-        // `Error::ReadOnly` first), but `Inner` holds one: its log and
-        // manifest writers live in a private in-memory file system.
         let scratch = vfs::MemFs::new();
-        let log = LogWriter::create(&scratch, Path::new("/read-only.log"))?;
-        let mlog = LogWriter::create(&scratch, Path::new("/read-only.manifest"))?;
-        let write = WriteState {
-            log,
-            log_number: FileNumber(0),
-            encode_buf: Vec::new(),
-            old_logs_unsynced: Vec::new(),
-            replayed_logs_unsynced: Vec::new(),
-            log_name_durable: true,
-            pacer: crate::commit::Pacer::default(),
-        };
-        let manifest = ManifestState {
-            log: mlog,
-            broken: true,
-            log_number: r.log_number,
-            cursor: vec![Vec::new(); NUM_LEVELS],
-            blobs: r.blob_files,
-            log_lengths: BTreeMap::new(),
-            publisher: None,
-        };
+        let (write, manifest) = read_only_sides(&scratch, r.log_number, r.blob_files)?;
         Db::start(Start {
             fs,
             dir,
@@ -430,26 +439,8 @@ impl Db {
         }
         crate::version_set::sort_version(&mut version);
         crate::version_set::check_levels(&version, manifest_path, |_| 0)?;
-        let log = LogWriter::create(&*scratch, Path::new("/read-only.log"))?;
-        let mlog = LogWriter::create(&*scratch, Path::new("/read-only.manifest"))?;
-        let write = WriteState {
-            log,
-            log_number: FileNumber(0),
-            encode_buf: Vec::new(),
-            old_logs_unsynced: Vec::new(),
-            replayed_logs_unsynced: Vec::new(),
-            log_name_durable: true,
-            pacer: crate::commit::Pacer::default(),
-        };
-        let manifest = ManifestState {
-            log: mlog,
-            broken: true,
-            log_number: FileNumber(0),
-            cursor: vec![Vec::new(); NUM_LEVELS],
-            blobs: crate::blob::BlobFiles::default(),
-            log_lengths: BTreeMap::new(),
-            publisher: None,
-        };
+        let (write, manifest) =
+            read_only_sides(&*scratch, FileNumber(0), crate::blob::BlobFiles::default())?;
         Db::start(Start {
             fs: scratch,
             dir,
