@@ -330,6 +330,8 @@ impl WriteTxn<'_> {
             free_root_crc: self.free_root.and_then(|c| c.crc),
             catalog_root: self.catalog_root.map(|c| c.page),
             catalog_root_crc: self.catalog_root.and_then(|c| c.crc),
+            savepoint_root: self.savepoint_root.map(|c| c.page),
+            savepoint_root_crc: self.savepoint_root.and_then(|c| c.crc),
             page_count: self.alloc.page_count(),
             entry_count: self.len,
             // Set when the meta page is written (`make_durable`).
@@ -367,6 +369,7 @@ impl WriteTxn<'_> {
         self.root = self.encode_tree(self.root, &mut buf)?;
         self.free_root = self.encode_tree(self.free_root, &mut buf)?;
         self.catalog_root = self.encode_tree(self.catalog_root, &mut buf)?;
+        self.savepoint_root = self.encode_tree(self.savepoint_root, &mut buf)?;
         // Every dirty node hangs below a root; encode any other as well, as
         // the pages were always written.
         while let Some(&id) = self.dirty.keys().next() {

@@ -28,8 +28,8 @@
 //! - [`Db`]: opening ([`Db::open`], [`Db::open_read_only`]), what open
 //!   found ([`Db::recovery`], [`Recovery`]), transactions, [`Db::sync`], [`Db::stats`], [`Db::compact`], [`Db::checkpoint`].
 //! - [`WriteTxn`] and [`WriteRange`]: insert, remove, get, lazy double-ended
-//!   ranges, range removal and `retain`, ephemeral [`Savepoint`]s, bulk
-//!   load, commit, abort.
+//!   ranges, range removal and `retain`, ephemeral and persistent
+//!   [`Savepoint`]s, bulk load, commit, abort.
 //! - [`ReadTxn`] and [`Range`]: snapshot reads and double-ended range scans.
 //! - [`Table`], [`ReadTable`]: named tables ([`WriteTxn::open_table`],
 //!   [`ReadTxn::open_table`]), committed together with the default table;
@@ -48,8 +48,8 @@
 //! `overflow` (values stored in runs of pages), `catalog` (the table
 //! catalogue), `table` (table handles), `multimap`
 //! (many sorted values per key, as pairs of one tree), `range_remove` (removing a key range
-//! by freeing whole subtrees), `savepoint` (a write transaction's state to
-//! return to), `tree`
+//! by freeing whole subtrees), `savepoint` (a state to return to),
+//! `persistent` (savepoints the file keeps, and the pages they hold), `tree`
 //! (copy-on-write insert, remove, rebalance), `freelist` (the free tree),
 //! `commit` (the commit protocol), `bulk` (bottom-up building), `compact`, `checkpoint` (a compacted
 //! copy of one commit in a new file),
@@ -81,6 +81,7 @@ mod node;
 mod options;
 mod overflow;
 mod page;
+mod persistent;
 mod range_remove;
 mod read;
 mod recovery;

@@ -235,6 +235,12 @@ enum Op {
     Savepoint,
     /// Restores one of the transaction's savepoints (by index, modulo).
     Restore(u8),
+    /// Creates a persistent savepoint of the last commit.
+    Persist,
+    /// Restores one of the persistent savepoints (by index, modulo).
+    RestorePersistent(u8),
+    /// Deletes one of the persistent savepoints (by index, modulo).
+    DeletePersistent(u8),
     Commit,
     Abort,
     Reopen,
@@ -269,6 +275,9 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (0..KEYS_MULTI).prop_map(Op::MultiRemoveAll),
         1 => Just(Op::Savepoint),
         1 => any::<u8>().prop_map(Op::Restore),
+        1 => Just(Op::Persist),
+        1 => any::<u8>().prop_map(Op::RestorePersistent),
+        1 => any::<u8>().prop_map(Op::DeletePersistent),
         3 => Just(Op::Commit),
         1 => Just(Op::Abort),
         1 => Just(Op::Reopen),
@@ -401,7 +410,15 @@ fn apply(txn: &mut larder_btree::WriteTxn<'_>, model: &mut Tables, op: &Op) {
             let existed = txn.delete_table(name).unwrap();
             assert_eq!(existed, model.remove(name).is_some());
         }
-        Op::Savepoint | Op::Restore(_) | Op::Commit | Op::Abort | Op::Reopen | Op::Compact => {}
+        Op::Savepoint
+        | Op::Restore(_)
+        | Op::Persist
+        | Op::RestorePersistent(_)
+        | Op::DeletePersistent(_)
+        | Op::Commit
+        | Op::Abort
+        | Op::Reopen
+        | Op::Compact => {}
     }
 }
 
@@ -421,11 +438,14 @@ fn run(ops: Vec<Op>, durability: Durability) {
     };
     let mut db = Db::open(fs.clone(), "/db", options.clone()).unwrap();
     let mut committed = Tables::new();
+    // Persistent savepoints by id, with the tables each keeps.
+    let mut kept: BTreeMap<u64, Tables> = BTreeMap::new();
     let mut i = 0;
     while i < ops.len() {
         let mut txn = db.begin_write().unwrap();
         let mut model = committed.clone();
-        let mut saved: Vec<(larder_btree::Savepoint, Tables)> = Vec::new();
+        let mut pending = kept.clone();
+        let mut saved: Vec<(larder_btree::Savepoint, Tables, BTreeMap<u64, Tables>)> = Vec::new();
         let mut end = Op::Abort;
         while i < ops.len() {
             let op = &ops[i];
@@ -435,21 +455,51 @@ fn run(ops: Vec<Op>, durability: Durability) {
                 break;
             }
             match op {
-                Op::Savepoint => saved.push((txn.savepoint(), model.clone())),
+                Op::Savepoint => saved.push((txn.savepoint(), model.clone(), pending.clone())),
                 Op::Restore(at) if !saved.is_empty() => {
-                    let (sp, m) = &saved[*at as usize % saved.len()];
+                    let (sp, m, p) = &saved[*at as usize % saved.len()];
                     txn.restore_savepoint(sp).unwrap();
                     model = m.clone();
+                    pending = p.clone();
+                }
+                Op::Persist => {
+                    // Of the last commit, not of this transaction's changes.
+                    let id = txn.persistent_savepoint().unwrap();
+                    pending.insert(id, committed.clone());
+                }
+                Op::RestorePersistent(at) if !pending.is_empty() => {
+                    let id = *pending.keys().nth(*at as usize % pending.len()).unwrap();
+                    let sp = txn.get_persistent_savepoint(id).unwrap();
+                    assert_eq!(sp.persistent_id(), Some(id));
+                    txn.restore_savepoint(&sp).unwrap();
+                    model = pending[&id].clone();
+                    // Later savepoints are of another timeline: deleted.
+                    pending.retain(|&k, _| k <= id);
+                }
+                Op::DeletePersistent(at) if !pending.is_empty() => {
+                    let id = *pending.keys().nth(*at as usize % pending.len()).unwrap();
+                    assert!(txn.delete_persistent_savepoint(id).unwrap());
+                    assert!(!txn.delete_persistent_savepoint(id).unwrap());
+                    assert!(matches!(
+                        txn.get_persistent_savepoint(id),
+                        Err(Error::SavepointNotFound { id: gone }) if gone == id
+                    ));
+                    pending.remove(&id);
                 }
                 _ => apply(&mut txn, &mut model, op),
             }
         }
         match end {
             Op::Commit => {
+                assert_eq!(
+                    txn.list_persistent_savepoints().unwrap(),
+                    pending.keys().copied().collect::<Vec<_>>()
+                );
                 txn.commit().unwrap();
                 committed = model;
+                kept = pending;
                 // A savepoint of a finished transaction fits no other.
-                if let Some((sp, _)) = saved.first() {
+                if let Some((sp, _, _)) = saved.first() {
                     let mut next = db.begin_write().unwrap();
                     assert!(matches!(
                         next.restore_savepoint(sp),
@@ -465,12 +515,30 @@ fn run(ops: Vec<Op>, durability: Durability) {
             }
             Op::Compact => {
                 drop(txn);
-                db.compact().unwrap();
+                match db.compact() {
+                    Err(Error::PersistentSavepoints { count }) => {
+                        assert_eq!(count, kept.len() as u64);
+                    }
+                    r => {
+                        r.unwrap();
+                        assert!(kept.is_empty(), "compaction would drop savepoints");
+                    }
+                }
             }
             _ => drop(txn),
         }
         db.check().unwrap();
         assert_eq!(table_contents(&db), normalized(&committed));
+    }
+    // Every persistent savepoint restores what it kept: the newest first,
+    // as restoring one deletes those after it.
+    for (&id, want) in kept.iter().rev() {
+        let mut txn = db.begin_write().unwrap();
+        let sp = txn.get_persistent_savepoint(id).unwrap();
+        txn.restore_savepoint(&sp).unwrap();
+        txn.commit().unwrap();
+        db.check().unwrap();
+        assert_eq!(table_contents(&db), normalized(want), "savepoint {id}");
     }
 }
 
@@ -692,5 +760,224 @@ fn multimap_tables_hold_many_sorted_values_per_key() {
     assert!(matches!(
         read.open_table("tags"),
         Err(Error::TableKind { .. })
+    ));
+}
+
+/// What the savepoint crash workload knew: the tables and the persistent
+/// savepoints (by id, with the tables each keeps) of the last durable
+/// commit and of the one in flight.
+#[derive(Clone, Default)]
+struct KnownKept {
+    durable: (Tables, BTreeMap<u64, Tables>),
+    in_flight: Option<(Tables, BTreeMap<u64, Tables>)>,
+}
+
+/// Commits to the default table and one named table, creating a persistent
+/// savepoint every third commit, restoring one every fifth and deleting
+/// the oldest every seventh; every fourth commit is not durable by itself.
+fn savepoint_crash_workload(fs: Arc<dyn Fs>, commits: u32) -> KnownKept {
+    let empty = normalized(&Tables::new());
+    let mut known = KnownKept {
+        durable: (empty.clone(), BTreeMap::new()),
+        in_flight: None,
+    };
+    let Ok(db) = Db::open(fs, "/db", options()) else {
+        return known;
+    };
+    let mut state = (empty, BTreeMap::new());
+    for c in 0..commits {
+        let Ok(mut txn) = db.begin_write() else {
+            return known;
+        };
+        let mut next = state.clone();
+        if c % 3 == 2 {
+            // Makes the last commit durable first, if it was not.
+            match txn.persistent_savepoint() {
+                Ok(id) => {
+                    known.durable = state.clone();
+                    next.1.insert(id, state.0.clone());
+                }
+                Err(_) => {
+                    known.in_flight = Some(state);
+                    return known;
+                }
+            }
+        }
+        let r = (|| -> larder_btree::Result<()> {
+            if c % 5 == 4
+                && let Some(&id) = next.1.keys().nth((c as usize / 5) % next.1.len().max(1))
+            {
+                let sp = txn.get_persistent_savepoint(id)?;
+                txn.restore_savepoint(&sp)?;
+                next.0 = next.1[&id].clone();
+                next.1.retain(|&k, _| k <= id);
+            }
+            if c % 7 == 6
+                && let Some(&id) = next.1.keys().next()
+            {
+                txn.delete_persistent_savepoint(id)?;
+                next.1.remove(&id);
+            }
+            for j in 0..6u32 {
+                let k = ((c * 7 + j * 13) % 50).to_be_bytes().to_vec();
+                let v = value((c * 29 + j * 5) as usize);
+                if j % 2 == 0 {
+                    txn.insert(&k, &v)?;
+                    next.0.entry(String::new()).or_default().insert(k, v);
+                } else {
+                    let mut t = txn.open_table("alpha")?;
+                    if (c + j) % 4 == 0 {
+                        t.remove(&k)?;
+                        next.0.entry("alpha".to_owned()).or_default().remove(&k);
+                    } else {
+                        t.insert(&k, &v)?;
+                        next.0.entry("alpha".to_owned()).or_default().insert(k, v);
+                    }
+                }
+            }
+            Ok(())
+        })();
+        if r.is_err() {
+            return known;
+        }
+        let durable = c % 4 != 1;
+        if !durable {
+            txn.set_durability(Durability::None);
+        }
+        match txn.commit() {
+            Ok(()) => {
+                state = next;
+                if durable {
+                    known.durable = state.clone();
+                }
+            }
+            Err(_) => {
+                if durable {
+                    known.in_flight = Some(next);
+                }
+                return known;
+            }
+        }
+    }
+    match db.sync() {
+        Ok(()) => known.durable = state,
+        Err(_) => known.in_flight = Some(state),
+    }
+    known
+}
+
+/// The savepoint ids of `db`, as a write transaction lists them.
+fn kept_ids(db: &Db) -> Vec<u64> {
+    db.begin_write()
+        .unwrap()
+        .list_persistent_savepoints()
+        .unwrap()
+}
+
+#[test]
+fn persistent_savepoints_survive_a_power_cut_at_every_sync_and_restore() {
+    let report = explore(
+        &ExploreOptions::default(),
+        |fs| savepoint_crash_workload(fs, 30),
+        |point, disk, known| {
+            let disk: Arc<dyn Fs> = Arc::new(disk);
+            if !disk.exists(Path::new("/db")).unwrap() {
+                return;
+            }
+            let db = Db::open(disk, "/db", options()).unwrap_or_else(|e| panic!("{point:?}: {e}"));
+            db.check().unwrap_or_else(|e| panic!("{point:?}: {e}"));
+            let got = (table_contents(&db), kept_ids(&db));
+            let as_of = |s: &(Tables, BTreeMap<u64, Tables>)| {
+                (s.0.clone(), s.1.keys().copied().collect::<Vec<_>>())
+            };
+            let state = if got == as_of(&known.durable) {
+                known.durable.clone()
+            } else {
+                match &known.in_flight {
+                    Some(s) if got == as_of(s) => s.clone(),
+                    _ => panic!("{point:?}: not as of one commit"),
+                }
+            };
+            // Each savepoint restores what it kept, newest first.
+            for (&id, want) in state.1.iter().rev() {
+                let mut txn = db.begin_write().unwrap();
+                let sp = txn.get_persistent_savepoint(id).unwrap();
+                txn.restore_savepoint(&sp).unwrap();
+                txn.commit().unwrap();
+                db.check().unwrap_or_else(|e| panic!("{point:?}: {e}"));
+                assert_eq!(&table_contents(&db), want, "{point:?}: savepoint {id}");
+            }
+        },
+    );
+    assert!(report.syncs > 20, "{report:?}");
+}
+
+#[test]
+fn a_persistent_savepoint_keeps_its_pages_until_deleted() {
+    let fs = Arc::new(vfs::MemFs::new());
+    let db = Db::open(fs.clone(), "/db", options()).unwrap();
+    let fill = |db: &Db, tag: u8| {
+        let mut txn = db.begin_write().unwrap();
+        for k in 0..200u32 {
+            txn.insert(&k.to_be_bytes(), &[tag; 40]).unwrap();
+        }
+        txn.commit().unwrap();
+    };
+    fill(&db, 1);
+    let mut txn = db.begin_write().unwrap();
+    let id = txn.persistent_savepoint().unwrap();
+    assert_eq!(
+        txn.persistent_savepoint().unwrap(),
+        id,
+        "one per transaction"
+    );
+    txn.commit().unwrap();
+    // Rewriting every key: the pages the savepoint keeps are not reused,
+    // so the file grows by about a copy of the tree.
+    let before = db.stats().unwrap().page_count;
+    for tag in 2..6 {
+        fill(&db, tag);
+    }
+    let kept = db.check().unwrap();
+    assert!(kept.page_count >= before + kept.leaf_pages, "{kept:?}");
+    assert_eq!(kept.savepoints, 1);
+    // Reopened, it still restores the first fill.
+    drop(db);
+    let db = Db::open(fs.clone(), "/db", options()).unwrap();
+    let mut txn = db.begin_write().unwrap();
+    assert_eq!(txn.list_persistent_savepoints().unwrap(), [id]);
+    let sp = txn.get_persistent_savepoint(id).unwrap();
+    txn.restore_savepoint(&sp).unwrap();
+    assert_eq!(
+        txn.get(&7u32.to_be_bytes()).unwrap().as_deref(),
+        Some(&[1u8; 40][..])
+    );
+    // Deleting it: later rewrites reuse its pages and the file stops growing.
+    assert!(txn.delete_persistent_savepoint(id).unwrap());
+    txn.commit().unwrap();
+    db.check().unwrap();
+    let txn = db.begin_write().unwrap();
+    assert!(matches!(
+        txn.get_persistent_savepoint(id),
+        Err(Error::SavepointNotFound { .. })
+    ));
+    drop(txn);
+    for tag in 6..9 {
+        fill(&db, tag);
+    }
+    let settled = db.check().unwrap().page_count;
+    for tag in 9..20 {
+        fill(&db, tag);
+    }
+    let after = db.check().unwrap();
+    assert_eq!(after.savepoints, 0);
+    assert!(after.page_count <= settled + 4, "{settled} -> {after:?}");
+    // Compaction refuses while a savepoint exists, and works once it is gone.
+    let mut txn = db.begin_write().unwrap();
+    txn.persistent_savepoint().unwrap();
+    txn.commit().unwrap();
+    assert!(matches!(
+        db.compact(),
+        Err(Error::PersistentSavepoints { count: 1 })
     ));
 }
