@@ -28,7 +28,7 @@
 //! - [`Db`]: opening ([`Db::open`], [`Db::open_read_only`]), what open
 //!   found ([`Db::recovery`], [`Recovery`]), transactions, [`Db::sync`], [`Db::stats`], [`Db::compact`], [`Db::checkpoint`].
 //! - [`WriteTxn`] and [`WriteRange`]: insert, remove, get, lazy double-ended
-//!   ranges, range removal and `retain`, ephemeral and persistent
+//!   ranges, range removal, `retain` and [`ExtractIf`], ephemeral and persistent
 //!   [`Savepoint`]s, bulk load, commit, abort.
 //! - [`ReadTxn`] and [`Range`]: snapshot reads and double-ended range scans.
 //! - [`Table`], [`ReadTable`]: named tables ([`WriteTxn::open_table`],
@@ -48,7 +48,8 @@
 //! `overflow` (values stored in runs of pages), `catalog` (the table
 //! catalogue), `table` (table handles), `multimap`
 //! (many sorted values per key, as pairs of one tree), `range_remove` (removing a key range
-//! by freeing whole subtrees), `savepoint` (a state to return to),
+//! by freeing whole subtrees), `extract` (removing and yielding selected
+//! entries), `savepoint` (a state to return to),
 //! `persistent` (savepoints the file keeps, and the pages they hold), `tree`
 //! (copy-on-write insert, remove, rebalance), `freelist` (the free tree),
 //! `commit` (the commit protocol), `bulk` (bottom-up building), `compact`, `checkpoint` (a compacted
@@ -72,6 +73,7 @@ mod compact;
 mod cursor;
 mod db;
 mod error;
+mod extract;
 mod freelist;
 mod inspect;
 mod mapping;
@@ -96,6 +98,7 @@ pub use catalog::TABLE_NAME_LEN_MAX;
 pub use checkpoint::CheckpointInfo;
 pub use db::Db;
 pub use error::{Error, Result};
+pub use extract::ExtractIf;
 pub use inspect::{Description, MetaPageDescription, describe_meta_pages};
 pub use meta::MetaProblem;
 pub use multimap::{MultimapTable, ReadMultimapTable};

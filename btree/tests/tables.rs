@@ -227,6 +227,10 @@ enum Op {
     /// Removes the keys from the first to the second, both included.
     RemoveRange(u8, u8, u8),
     Delete(u8),
+    /// From table `t`, over keys from the first to the second (both
+    /// included), extracts the keys whose last byte is a multiple of the
+    /// third, reading at most the fourth of them.
+    ExtractIf(u8, u8, u8, u8, u8),
     /// Into the multimap table: add, remove a pair, remove a key's values.
     MultiInsert(u8, u8),
     MultiRemove(u8, u8),
@@ -270,6 +274,8 @@ fn op() -> impl Strategy<Value = Op> {
         2 => (0u8..4, 0u8..60, 0u8..60, any::<bool>()).prop_map(|(t, a, b, r)| Op::Range(t, a, b, r)),
         2 => (0u8..4, 0u8..60, 0u8..60).prop_map(|(t, a, b)| Op::RemoveRange(t, a, b)),
         1 => (0u8..3).prop_map(Op::Delete),
+        2 => (0u8..4, 0u8..60, 0u8..60, 1u8..4, 0u8..30)
+            .prop_map(|(t, a, b, m, n)| Op::ExtractIf(t, a, b, m, n)),
         4 => (0..KEYS_MULTI, any::<u8>()).prop_map(|(k, v)| Op::MultiInsert(k, v % 16)),
         2 => (0..KEYS_MULTI, any::<u8>()).prop_map(|(k, v)| Op::MultiRemove(k, v % 16)),
         1 => (0..KEYS_MULTI).prop_map(Op::MultiRemoveAll),
@@ -373,6 +379,47 @@ fn apply(txn: &mut larder_btree::WriteTxn<'_>, model: &mut Tables, op: &Op) {
             let before = m.len();
             m.retain(|k, _| k < &a || k > &b);
             assert_eq!(n, (before - m.len()) as u64);
+        }
+        Op::ExtractIf(t, a, b, m, n) => {
+            let (a, b) = (key(a), key(b));
+            let name = name_of(t);
+            let select = |k: &[u8], _: &[u8]| k.last().is_some_and(|&x| x % m == 0);
+            let got: Vec<(Vec<u8>, Vec<u8>)> = if name.is_empty() {
+                txn.extract_from_if(a.as_slice()..=b.as_slice(), select)
+                    .take(n as usize)
+                    .map(|kv| kv.map(|(k, v)| (k.to_vec(), v.to_vec())).unwrap())
+                    .collect()
+            } else if n % 2 == 0 && a <= b {
+                // The whole table, selecting within the range.
+                let (lo, hi) = (a.clone(), b.clone());
+                txn.open_table(name)
+                    .unwrap()
+                    .extract_if(|k, v| lo.as_slice() <= k && k <= hi.as_slice() && select(k, v))
+                    .take(n as usize)
+                    .map(|kv| kv.map(|(k, v)| (k.to_vec(), v.to_vec())).unwrap())
+                    .collect()
+            } else {
+                txn.open_table(name)
+                    .unwrap()
+                    .extract_from_if(a.as_slice()..=b.as_slice(), select)
+                    .take(n as usize)
+                    .map(|kv| kv.map(|(k, v)| (k.to_vec(), v.to_vec())).unwrap())
+                    .collect()
+            };
+            let m = model.entry(name.to_owned()).or_default();
+            let want: Vec<(Vec<u8>, Vec<u8>)> = if a <= b {
+                m.range(a..=b)
+                    .filter(|(k, v)| select(k, v))
+                    .take(n as usize)
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            for (k, _) in &want {
+                m.remove(k);
+            }
+            assert_eq!(got, want);
         }
         Op::MultiInsert(k, v) => {
             let new = txn
