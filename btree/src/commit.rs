@@ -235,7 +235,11 @@ impl WriteTxn<'_> {
     }
 
     /// Commits: new readers see the changes once this returns `Ok`, and with
-    /// [`Durability::Immediate`] they are durable.
+    /// [`Durability::Immediate`] they are durable. A transaction that
+    /// deleted a persistent savepoint commits durably whatever its
+    /// durability: the pages only the savepoint kept are reused from the
+    /// next transaction on, so no commit a crash could return to may still
+    /// name it.
     ///
     /// # Errors
     ///
@@ -244,6 +248,9 @@ impl WriteTxn<'_> {
     /// disk: the last durable one, or this one if its meta page landed), and
     /// the handle's write side is poisoned ([`Error::Poisoned`](crate::Error::Poisoned)): reopen.
     pub fn commit(mut self) -> Result<()> {
+        if self.savepoint_deleted {
+            self.durability = Durability::Immediate;
+        }
         if self.unchanged() {
             // Nothing to write, but a durable commit still promises that it
             // and every commit before it survive a crash.

@@ -71,6 +71,10 @@ pub struct WriteTxn<'db> {
     pub(crate) owner: u64,
     /// When this transaction's commit is durable.
     pub(crate) durability: Durability,
+    /// A persistent savepoint of an earlier commit was deleted (or
+    /// restored over): the commit is durable whatever `durability` says
+    /// (see `persistent.rs`).
+    pub(crate) savepoint_deleted: bool,
 }
 
 impl std::fmt::Debug for WriteTxn<'_> {
@@ -111,6 +115,7 @@ impl<'db> WriteTxn<'db> {
             alloc: Allocator::new(m.page_count, oldest_live, oldest_reader),
             owner: crate::savepoint::next_owner(),
             durability: db.options.durability,
+            savepoint_deleted: false,
         })
     }
 

@@ -1028,3 +1028,46 @@ fn a_persistent_savepoint_keeps_its_pages_until_deleted() {
         Err(Error::PersistentSavepoints { count: 1 })
     ));
 }
+
+/// Regression: a savepoint deleted in a `Durability::None` commit let the
+/// next transactions reuse its pages while the last durable commit still
+/// named it; a kill (the page cache keeps every write) then reopened that
+/// commit with the savepoint's pages overwritten (`stress` found it). The
+/// deleting commit is durable now.
+#[test]
+fn deleting_a_savepoint_is_durable_before_its_pages_are_reused() {
+    let fs = Arc::new(vfs::MemFs::new());
+    let options = Options {
+        durability: Durability::None,
+        write_buffer_bytes: 0,
+        ..options()
+    };
+    let db = Db::open(fs.clone(), "/db", options.clone()).unwrap();
+    let fill = |db: &Db, tag: u8| {
+        let mut txn = db.begin_write().unwrap();
+        for k in 0..300u32 {
+            txn.insert(&k.to_be_bytes(), &[tag; 40]).unwrap();
+        }
+        txn.commit().unwrap();
+    };
+    fill(&db, 1);
+    let mut txn = db.begin_write().unwrap();
+    let id = txn.persistent_savepoint().unwrap();
+    txn.commit().unwrap();
+    for tag in 2..4 {
+        fill(&db, tag);
+    }
+    db.sync().unwrap();
+    let mut txn = db.begin_write().unwrap();
+    assert!(txn.delete_persistent_savepoint(id).unwrap());
+    txn.commit().unwrap();
+    for tag in 4..12 {
+        fill(&db, tag);
+    }
+    // A kill: no sync, but every write stays in the file.
+    drop(db);
+    let db = Db::open(fs, "/db", options).unwrap();
+    db.check().unwrap();
+    let txn = db.begin_write().unwrap();
+    assert!(txn.list_persistent_savepoints().unwrap().is_empty());
+}

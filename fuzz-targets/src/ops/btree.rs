@@ -362,6 +362,7 @@ fn apply(
     committed: &Tables,
     local: &mut State,
     saved: &mut Vec<(btree::Savepoint, State)>,
+    deleted: &mut bool,
 ) {
     match op {
         TxnOp::Insert { t, k, len } => {
@@ -541,7 +542,9 @@ fn apply(
                 .expect("get_persistent_savepoint");
             txn.restore_savepoint(&sp).expect("restore persistent");
             local.tables = local.kept[&id].clone();
+            let before = local.kept.len();
             local.kept.retain(|&k, _| k <= id);
+            *deleted |= local.kept.len() < before;
         }
         TxnOp::DeletePersistent { which } => {
             let Some(&id) = local
@@ -556,6 +559,7 @@ fn apply(
                     .expect("delete persistent")
             );
             local.kept.remove(&id);
+            *deleted = true;
         }
     }
 }
@@ -586,9 +590,19 @@ pub fn btree_ops(data: &[u8]) {
                 let mut txn = db.begin_write().expect("begin_write");
                 let mut local = state.clone();
                 let mut saved = Vec::new();
+                // A deletion of a persistent savepoint makes the commit
+                // durable, whatever was asked.
+                let mut deleted = false;
                 for op in ops.into_iter().take(16) {
                     let persist = matches!(op, TxnOp::Persist);
-                    apply(&mut txn, op, &state.tables, &mut local, &mut saved);
+                    apply(
+                        &mut txn,
+                        op,
+                        &state.tables,
+                        &mut local,
+                        &mut saved,
+                        &mut deleted,
+                    );
                     if persist {
                         // The last commit was made durable first.
                         durable = state.clone();
@@ -606,7 +620,7 @@ pub fn btree_ops(data: &[u8]) {
                     }
                     txn.commit().expect("commit");
                     state = local;
-                    if is_durable {
+                    if is_durable || deleted {
                         durable = state.clone();
                     }
                 } else {
