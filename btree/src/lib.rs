@@ -36,7 +36,8 @@
 //!   [`MultimapTable`], [`ReadMultimapTable`]: many sorted values per key.
 //! - [`Options`], [`Durability`]: page size, when a commit is durable.
 //! - [`Stats`]: height, pages by kind, free pages, fill factor.
-//! - [`Description`]: [`Db::describe`], both meta pages as on disk and the page walk.
+//! - [`Description`]: [`Db::describe`], both meta pages as on disk, the page
+//!   walk, the named tables and the persistent savepoints.
 //! - [`Error`], [`Result`]: corruption names its page and checksums.
 //!
 //! Inside, one idea per module: `page` (the common header, checksums,
@@ -99,7 +100,9 @@ pub use checkpoint::CheckpointInfo;
 pub use db::Db;
 pub use error::{Error, Result};
 pub use extract::ExtractIf;
-pub use inspect::{Description, MetaPageDescription, describe_meta_pages};
+pub use inspect::{
+    Description, MetaPageDescription, SavepointDescription, TableDescription, describe_meta_pages,
+};
 pub use meta::MetaProblem;
 pub use multimap::{MultimapTable, ReadMultimapTable};
 pub use options::{Durability, Options};

@@ -296,8 +296,16 @@ impl Db {
                     std::ops::Bound::Unbounded,
                     std::ops::Bound::Unbounded,
                 );
+                let multimap = record.kind == crate::catalog::TableKind::Multimap;
                 for kv in all {
-                    kv?;
+                    let (k, _) = kv?;
+                    if multimap && !crate::multimap::is_pair(k) {
+                        return Err(malformed(
+                            snap.map.file(),
+                            record.root.map_or(0, |c| c.page),
+                            "multimap table key not an encoded (key, value) pair",
+                        ));
+                    }
                     n += 1;
                 }
                 if n != record.len {
@@ -358,7 +366,8 @@ impl Db {
     /// not in use too, so the fallback a torn commit needs cannot rot
     /// unseen), every page's checksum, every entry readable, every page
     /// below the page count either in the tree or free, exactly once, and
-    /// every page a persistent savepoint keeps intact and not reusable.
+    /// every page a persistent savepoint keeps intact and not reusable, and
+    /// every key of a multimap table an encoded (key, value) pair.
     ///
     /// # Errors
     ///
