@@ -332,7 +332,8 @@ impl WriteTxn<'_> {
     ///
     /// If the last commit was made with [`Durability::None`](crate::Durability::None),
     /// it is made durable first (a sync, as [`Db::sync`](crate::Db::sync)):
-    /// a savepoint keeps a commit a crash keeps.
+    /// a savepoint keeps a commit a crash keeps. The savepoint itself is
+    /// durable when this transaction's commit is.
     ///
     /// # Errors
     ///
