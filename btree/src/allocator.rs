@@ -190,6 +190,13 @@ impl Allocator {
         }
     }
 
+    /// Takes back the pages given up so far that `referenced` says are
+    /// referenced again (a persistent savepoint restored): they are no
+    /// longer freed by this transaction.
+    pub(crate) fn take_back(&mut self, referenced: impl Fn(u64) -> bool) {
+        self.freed.retain(|&id| !referenced(id));
+    }
+
     /// Moves the pages of the oldest reusable free-tree entry of `base` into
     /// the pool. Returns whether it found one.
     pub(crate) fn refill(&mut self, base: &Snapshot) -> Result<bool> {

@@ -40,7 +40,8 @@ impl Db {
     /// Writes the last commit into a new database file at `dest` (on this
     /// handle's file system), which then opens on its own with
     /// [`Db::open`] and passes [`Db::check`]. The copy is compacted: only
-    /// the live entries, densely packed, with no free pages.
+    /// the live entries, densely packed, with no free pages and no
+    /// persistent savepoints (the copy holds the last commit alone).
     ///
     /// Reads a registered snapshot, so writers go on meanwhile (their
     /// commits after the call began are not in the copy) and a read-only

@@ -235,7 +235,11 @@ impl WriteTxn<'_> {
     }
 
     /// Commits: new readers see the changes once this returns `Ok`, and with
-    /// [`Durability::Immediate`] they are durable.
+    /// [`Durability::Immediate`] they are durable. A transaction that
+    /// deleted a persistent savepoint commits durably whatever its
+    /// durability: the pages only the savepoint kept are reused from the
+    /// next transaction on, so no commit a crash could return to may still
+    /// name it.
     ///
     /// # Errors
     ///
@@ -244,6 +248,9 @@ impl WriteTxn<'_> {
     /// disk: the last durable one, or this one if its meta page landed), and
     /// the handle's write side is poisoned ([`Error::Poisoned`](crate::Error::Poisoned)): reopen.
     pub fn commit(mut self) -> Result<()> {
+        if self.savepoint_deleted {
+            self.durability = Durability::Immediate;
+        }
         if self.unchanged() {
             // Nothing to write, but a durable commit still promises that it
             // and every commit before it survive a crash.
@@ -330,6 +337,8 @@ impl WriteTxn<'_> {
             free_root_crc: self.free_root.and_then(|c| c.crc),
             catalog_root: self.catalog_root.map(|c| c.page),
             catalog_root_crc: self.catalog_root.and_then(|c| c.crc),
+            savepoint_root: self.savepoint_root.map(|c| c.page),
+            savepoint_root_crc: self.savepoint_root.and_then(|c| c.crc),
             page_count: self.alloc.page_count(),
             entry_count: self.len,
             // Set when the meta page is written (`make_durable`).
@@ -367,6 +376,7 @@ impl WriteTxn<'_> {
         self.root = self.encode_tree(self.root, &mut buf)?;
         self.free_root = self.encode_tree(self.free_root, &mut buf)?;
         self.catalog_root = self.encode_tree(self.catalog_root, &mut buf)?;
+        self.savepoint_root = self.encode_tree(self.savepoint_root, &mut buf)?;
         // Every dirty node hangs below a root; encode any other as well, as
         // the pages were always written.
         while let Some(&id) = self.dirty.keys().next() {

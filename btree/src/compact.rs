@@ -13,7 +13,6 @@ use std::sync::Arc;
 
 use vfs::OpenMode;
 
-use crate::Result;
 use crate::bulk::{Builder, FileSink};
 use crate::catalog::{self, TableRecord};
 use crate::cursor::Cursor;
@@ -21,6 +20,7 @@ use crate::db::{Db, Inner, Snapshot, parent_dir, write_initial_metas};
 use crate::mapping::Mapping;
 use crate::meta::Meta;
 use crate::node::Child;
+use crate::{Error, Result};
 
 impl Db {
     /// Rewrites the last commit's entries to the front of a new file and
@@ -32,15 +32,21 @@ impl Db {
     ///
     /// # Errors
     ///
-    /// [`Error::Io`](crate::Error::Io) if the new file cannot be written or
+    /// [`Error::Io`](Error::Io) if the new file cannot be written or
     /// renamed (the database stays as it was), or a corruption error from a
-    /// page of the old file; [`Error::ReadOnly`](crate::Error::ReadOnly) on
-    /// a read-only handle.
+    /// page of the old file; [`Error::ReadOnly`](Error::ReadOnly) on
+    /// a read-only handle; [`Error::PersistentSavepoints`] while persistent
+    /// savepoints exist (a compacted file holds one commit; as redb,
+    /// delete them first).
     pub fn compact(&self) -> Result<()> {
         self.refuse_read_only()?;
         let inner = &*self.inner;
         let mut w = inner.writer.lock();
         let snap = inner.current();
+        let savepoints = crate::persistent::records_in_snapshot(&snap)?.len() as u64;
+        if savepoints > 0 {
+            return Err(Error::PersistentSavepoints { count: savepoints });
+        }
         let ps = inner.limits.page_size;
         let mut tmp = OsString::from(inner.path.as_os_str());
         tmp.push(".compact");
@@ -112,6 +118,10 @@ pub(crate) fn write_compacted(
         free_root_crc: None,
         catalog_root: catalog_root.map(|c| c.page),
         catalog_root_crc: catalog_root.and_then(|c| c.crc),
+        // A compacted copy holds no persistent savepoint (`Db::compact`
+        // refuses while there are any; a checkpoint leaves them out).
+        savepoint_root: None,
+        savepoint_root_crc: None,
         page_count,
         entry_count: m.entry_count,
         synced_txn: txn,

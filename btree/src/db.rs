@@ -248,6 +248,8 @@ impl Db {
                 free_root_crc: None,
                 catalog_root: None,
                 catalog_root_crc: None,
+                savepoint_root: None,
+                savepoint_root_crc: None,
                 page_count: FIRST_DATA_PAGE,
                 entry_count: 0,
                 synced_txn: 0,
@@ -368,14 +370,16 @@ impl Db {
     /// # Errors
     ///
     /// [`Error::Poisoned`] after a commit or sync of this handle failed;
-    /// [`Error::ReadOnly`] on a handle from [`Db::open_read_only`].
+    /// [`Error::ReadOnly`] on a handle from [`Db::open_read_only`]; a
+    /// corruption error from the page holding the oldest persistent
+    /// savepoint's record (read to know which pages it keeps).
     pub fn begin_write(&self) -> Result<WriteTxn<'_>> {
         self.refuse_read_only()?;
         let guard: MutexGuard<'_, Writer> = self.inner.writer.lock();
         if guard.poisoned {
             return Err(Error::Poisoned);
         }
-        Ok(WriteTxn::new(&self.inner, guard))
+        WriteTxn::new(&self.inner, guard)
     }
 
     /// Starts a read transaction on the last commit.

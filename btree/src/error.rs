@@ -33,6 +33,21 @@ pub enum Error {
     #[error("savepoint of another write transaction")]
     ForeignSavepoint,
 
+    /// No persistent savepoint has this id (never created, or deleted).
+    #[error("no persistent savepoint {id}")]
+    SavepointNotFound {
+        /// The id asked for.
+        id: u64,
+    },
+
+    /// [`Db::compact`](crate::Db::compact) was refused: a compacted file
+    /// keeps no persistent savepoint, and these exist. Delete them first.
+    #[error("{count} persistent savepoints exist; compaction would drop them")]
+    PersistentSavepoints {
+        /// How many persistent savepoints the database holds.
+        count: u64,
+    },
+
     /// A table was opened as the other kind: a multimap table as a plain
     /// one or the reverse.
     #[error("table {name:?} is {} table", if *multimap { "a multimap" } else { "a plain" })]

@@ -177,7 +177,7 @@ impl WriteTxn<'_> {
         Ok(())
     }
 
-    fn write_chunk(&mut self, key: Bytes, pages: &[u64]) -> Result<()> {
+    pub(crate) fn write_chunk(&mut self, key: Bytes, pages: &[u64]) -> Result<()> {
         let mut v = Vec::with_capacity(pages.len() * 8);
         for p in pages {
             v.extend_from_slice(&p.to_le_bytes());

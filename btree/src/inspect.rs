@@ -33,6 +33,12 @@ pub struct MetaPageDescription {
     pub root_page: Option<u64>,
     /// The free tree's root page (`None`: no free pages recorded).
     pub free_root_page: Option<u64>,
+    /// The table catalogue's root page (`None`: no named table, or a
+    /// format before 5).
+    pub catalog_root_page: Option<u64>,
+    /// The persistent savepoint tree's root page (`None`: no persistent
+    /// savepoint, or a format before 6).
+    pub savepoint_root_page: Option<u64>,
     /// Pages in use as of that commit.
     pub page_count: u64,
     /// Entries as of that commit.
@@ -53,6 +59,42 @@ pub struct Description {
     /// The walk of the last commit (depth, pages by kind, free pages, fill
     /// factor), or why it stopped (a damaged page on the way).
     pub stats: std::result::Result<Stats, String>,
+    /// The named tables of the last commit, as the catalogue records them,
+    /// or why they could not be read.
+    pub tables: std::result::Result<Vec<TableDescription>, String>,
+    /// The persistent savepoints of the last commit, or why they could not
+    /// be read.
+    pub savepoints: std::result::Result<Vec<SavepointDescription>, String>,
+}
+
+/// One named table as the catalogue records it ([`Description::tables`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TableDescription {
+    /// The table's name.
+    pub name: String,
+    /// A multimap table (many values per key), not a plain one.
+    pub multimap: bool,
+    /// Entries (pairs, for a multimap table).
+    pub entries: u64,
+    /// The root page of its tree (`None`: empty).
+    pub root_page: Option<u64>,
+}
+
+/// One persistent savepoint ([`Description::savepoints`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SavepointDescription {
+    /// Its id.
+    pub id: u64,
+    /// The transaction id of the commit it keeps.
+    pub txn: u64,
+    /// Entries of that commit's default table.
+    pub entries: u64,
+    /// That commit's default table root page (`None`: empty).
+    pub root_page: Option<u64>,
+    /// That commit's table catalogue root page (`None`: no named table).
+    pub catalog_root_page: Option<u64>,
+    /// That commit's page count.
+    pub page_count: u64,
 }
 
 impl Db {
@@ -73,12 +115,43 @@ impl Db {
         let inner = &*self.inner;
         let ps = inner.limits.page_size as u32;
         let (file_size_bytes, meta_pages) = read_meta_pages(&*inner.fs, &inner.path, ps)?;
+        let snap = inner.current();
+        let tables = crate::catalog::records_in_snapshot(&snap)
+            .map(|records| {
+                records
+                    .into_iter()
+                    .map(|(name, r)| TableDescription {
+                        name,
+                        multimap: r.kind == crate::catalog::TableKind::Multimap,
+                        entries: r.len,
+                        root_page: r.root.map(|c| c.page),
+                    })
+                    .collect()
+            })
+            .map_err(|e| e.to_string());
+        let savepoints = crate::persistent::records_in_snapshot(&snap)
+            .map(|records| {
+                records
+                    .into_iter()
+                    .map(|(id, r)| SavepointDescription {
+                        id,
+                        txn: r.txn,
+                        entries: r.len,
+                        root_page: r.root.map(|c| c.page),
+                        catalog_root_page: r.catalog_root.map(|c| c.page),
+                        page_count: r.page_count,
+                    })
+                    .collect()
+            })
+            .map_err(|e| e.to_string());
         Ok(Description {
             path: inner.path.clone(),
             file_size_bytes,
             page_size_bytes: ps,
             meta_pages,
             stats: self.stats().map_err(|e| e.to_string()),
+            tables,
+            savepoints,
         })
     }
 }
@@ -122,6 +195,8 @@ fn read_meta_pages(
                 txn: 0,
                 root_page: None,
                 free_root_page: None,
+                catalog_root_page: None,
+                savepoint_root_page: None,
                 page_count: 0,
                 entry_count: 0,
             });
@@ -146,14 +221,19 @@ fn describe_meta(buf: &[u8], slot: u64) -> MetaPageDescription {
     let problem = Meta::decode(buf, slot).and_then(|m| m.check_ranges()).err();
     let has_magic = buf.get(meta::MAGIC_OFFSET..meta::VERSION_OFFSET) == Some(&meta::MAGIC[..]);
     let page_opt = |at: usize| Some(page::get_u64(buf, at)).filter(|&p| p != meta::NO_PAGE);
+    let version = has_magic.then(|| page::get_u32(buf, meta::VERSION_OFFSET));
+    // Zero before the version that added the field: not a page number.
+    let since = |v: u32, at: usize| page_opt(at).filter(|_| version.is_some_and(|x| x >= v));
     MetaPageDescription {
         slot,
         current: false,
         problem,
-        format_version: has_magic.then(|| page::get_u32(buf, meta::VERSION_OFFSET)),
+        format_version: version,
         txn: page::get_u64(buf, page::TXN_OFFSET),
         root_page: page_opt(meta::ROOT_OFFSET),
         free_root_page: page_opt(meta::FREE_ROOT_OFFSET),
+        catalog_root_page: since(5, meta::CATALOG_ROOT_OFFSET),
+        savepoint_root_page: since(6, meta::SAVEPOINT_ROOT_OFFSET),
         page_count: page::get_u64(buf, meta::PAGE_COUNT_OFFSET),
         entry_count: page::get_u64(buf, meta::ENTRY_COUNT_OFFSET),
     }
@@ -263,5 +343,38 @@ mod tests {
         assert!(matches!(bad.problem, Some(MetaProblem::Checksum { .. })));
         assert!(!bad.current);
         assert!(metas[(newest ^ 1) as usize].current);
+    }
+
+    #[test]
+    fn describe_lists_the_tables_and_the_persistent_savepoints() {
+        let (_dir, db) = db_with(3);
+        let mut w = db.begin_write().expect("write");
+        w.open_table("plain")
+            .expect("table")
+            .insert(b"k", b"v")
+            .expect("put");
+        w.open_multimap_table("multi")
+            .expect("table")
+            .insert(b"k", b"v")
+            .expect("put");
+        let id = w.persistent_savepoint().expect("savepoint");
+        w.commit().expect("commit");
+        let d = db.describe().expect("describe");
+        let current = d.meta_pages.iter().find(|m| m.current).expect("current");
+        assert!(current.catalog_root_page.is_some());
+        assert!(current.savepoint_root_page.is_some());
+        let tables = d.tables.expect("tables");
+        assert_eq!(
+            tables
+                .iter()
+                .map(|t| (t.name.as_str(), t.multimap, t.entries))
+                .collect::<Vec<_>>(),
+            [("multi", true, 1), ("plain", false, 1)]
+        );
+        let savepoints = d.savepoints.expect("savepoints");
+        assert_eq!(savepoints.len(), 1);
+        assert_eq!((savepoints[0].id, savepoints[0].txn), (id, 3));
+        assert_eq!(savepoints[0].entries, 3);
+        assert_eq!(d.stats.expect("stats").savepoints, 1);
     }
 }

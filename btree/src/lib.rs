@@ -28,15 +28,16 @@
 //! - [`Db`]: opening ([`Db::open`], [`Db::open_read_only`]), what open
 //!   found ([`Db::recovery`], [`Recovery`]), transactions, [`Db::sync`], [`Db::stats`], [`Db::compact`], [`Db::checkpoint`].
 //! - [`WriteTxn`] and [`WriteRange`]: insert, remove, get, lazy double-ended
-//!   ranges, range removal and `retain`, ephemeral [`Savepoint`]s, bulk
-//!   load, commit, abort.
+//!   ranges, range removal, `retain` and [`ExtractIf`], ephemeral and persistent
+//!   [`Savepoint`]s, bulk load, commit, abort.
 //! - [`ReadTxn`] and [`Range`]: snapshot reads and double-ended range scans.
 //! - [`Table`], [`ReadTable`]: named tables ([`WriteTxn::open_table`],
 //!   [`ReadTxn::open_table`]), committed together with the default table;
 //!   [`MultimapTable`], [`ReadMultimapTable`]: many sorted values per key.
 //! - [`Options`], [`Durability`]: page size, when a commit is durable.
 //! - [`Stats`]: height, pages by kind, free pages, fill factor.
-//! - [`Description`]: [`Db::describe`], both meta pages as on disk and the page walk.
+//! - [`Description`]: [`Db::describe`], both meta pages as on disk, the page
+//!   walk, the named tables and the persistent savepoints.
 //! - [`Error`], [`Result`]: corruption names its page and checksums.
 //!
 //! Inside, one idea per module: `page` (the common header, checksums,
@@ -48,8 +49,9 @@
 //! `overflow` (values stored in runs of pages), `catalog` (the table
 //! catalogue), `table` (table handles), `multimap`
 //! (many sorted values per key, as pairs of one tree), `range_remove` (removing a key range
-//! by freeing whole subtrees), `savepoint` (a write transaction's state to
-//! return to), `tree`
+//! by freeing whole subtrees), `extract` (removing and yielding selected
+//! entries), `savepoint` (a state to return to),
+//! `persistent` (savepoints the file keeps, and the pages they hold), `tree`
 //! (copy-on-write insert, remove, rebalance), `freelist` (the free tree),
 //! `commit` (the commit protocol), `bulk` (bottom-up building), `compact`, `checkpoint` (a compacted
 //! copy of one commit in a new file),
@@ -72,6 +74,7 @@ mod compact;
 mod cursor;
 mod db;
 mod error;
+mod extract;
 mod freelist;
 mod inspect;
 mod mapping;
@@ -81,6 +84,7 @@ mod node;
 mod options;
 mod overflow;
 mod page;
+mod persistent;
 mod range_remove;
 mod read;
 mod recovery;
@@ -95,7 +99,10 @@ pub use catalog::TABLE_NAME_LEN_MAX;
 pub use checkpoint::CheckpointInfo;
 pub use db::Db;
 pub use error::{Error, Result};
-pub use inspect::{Description, MetaPageDescription, describe_meta_pages};
+pub use extract::ExtractIf;
+pub use inspect::{
+    Description, MetaPageDescription, SavepointDescription, TableDescription, describe_meta_pages,
+};
 pub use meta::MetaProblem;
 pub use multimap::{MultimapTable, ReadMultimapTable};
 pub use options::{Durability, Options};

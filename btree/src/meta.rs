@@ -8,7 +8,10 @@ use crate::page::{self, HEADER_BYTES, Kind};
 
 /// The format's magic, at the start of each meta page's body.
 pub(crate) const MAGIC: [u8; 8] = *b"CowBTree";
-/// The format version this build writes. Version 5 records the root of the
+/// The format version this build writes. Version 6 records the root of the
+/// persistent savepoint tree (`SAVEPOINT_ROOT_OFFSET`): a build that reads
+/// at most version 5 would not know the pages the savepoints keep, and
+/// would reuse them, so it refuses these files. Version 5 records the root of the
 /// table catalogue (`CATALOG_ROOT_OFFSET`): a build that reads at most
 /// version 4 would not see the named tables, and would reuse their pages,
 /// so it refuses these files. Version 4 records the synced
@@ -17,7 +20,7 @@ pub(crate) const MAGIC: [u8; 8] = *b"CowBTree";
 /// build that reads at most version 3 refuses these files. Version 3 keeps
 /// a value inline while its leaf entry fits half a page (versions 1 and 2:
 /// values up to `page_size / 8 - 32` bytes).
-pub(crate) const FORMAT_VERSION: u32 = 5;
+pub(crate) const FORMAT_VERSION: u32 = 6;
 /// The oldest format version this build reads: version 1 has no child
 /// checksums (in branch entries and here), and its pages are read as before.
 pub(crate) const FORMAT_VERSION_MIN: u32 = 1;
@@ -44,8 +47,13 @@ pub(crate) const SYNCED_TXN_OFFSET: usize = FREE_ROOT_CRC_OFFSET + 4;
 pub(crate) const CATALOG_ROOT_OFFSET: usize = SYNCED_TXN_OFFSET + 8;
 /// Format 5: the CRC-32 the catalogue's root was written with (0 if none).
 pub(crate) const CATALOG_ROOT_CRC_OFFSET: usize = CATALOG_ROOT_OFFSET + 8;
-pub(crate) const META_END: usize = CATALOG_ROOT_CRC_OFFSET + 4;
-const _: () = assert!(META_END == 108);
+/// Format 6: the root page of the persistent savepoint tree (see
+/// `persistent.rs`), `NO_PAGE` while the file has no persistent savepoint.
+pub(crate) const SAVEPOINT_ROOT_OFFSET: usize = CATALOG_ROOT_CRC_OFFSET + 4;
+/// Format 6: the CRC-32 the savepoint tree's root was written with (0 if none).
+pub(crate) const SAVEPOINT_ROOT_CRC_OFFSET: usize = SAVEPOINT_ROOT_OFFSET + 8;
+pub(crate) const META_END: usize = SAVEPOINT_ROOT_CRC_OFFSET + 4;
+const _: () = assert!(META_END == 120);
 
 /// Stored in place of a page number for "no tree".
 pub(crate) const NO_PAGE: u64 = u64::MAX;
@@ -70,6 +78,11 @@ pub(crate) struct Meta {
     pub(crate) catalog_root: Option<u64>,
     /// The CRC-32 `catalog_root` was written with.
     pub(crate) catalog_root_crc: Option<u32>,
+    /// The persistent savepoint tree's root: `None` before format 6 and
+    /// while the file has no persistent savepoint.
+    pub(crate) savepoint_root: Option<u64>,
+    /// The CRC-32 `savepoint_root` was written with.
+    pub(crate) savepoint_root_crc: Option<u32>,
     /// Every page stamped with a transaction id up to this one was durable
     /// before this meta page was written (see `SYNCED_TXN_OFFSET`): `txn`
     /// itself unless the commit shared one sync with its pages. `txn` in
@@ -169,6 +182,14 @@ impl Meta {
         })
     }
 
+    /// The persistent savepoint tree's root, with the CRC-32 to check it against.
+    pub(crate) fn savepoint_ref(&self) -> Option<Child> {
+        self.savepoint_root.map(|page| Child {
+            page,
+            crc: self.savepoint_root_crc,
+        })
+    }
+
     /// Encodes into `buf` (one page) as meta page `slot` (0 or 1).
     pub(crate) fn encode(&self, buf: &mut [u8], slot: u64) {
         buf.fill(0);
@@ -192,6 +213,16 @@ impl Meta {
             buf,
             CATALOG_ROOT_CRC_OFFSET,
             self.catalog_root_crc.unwrap_or(0),
+        );
+        page::put_u64(
+            buf,
+            SAVEPOINT_ROOT_OFFSET,
+            self.savepoint_root.unwrap_or(NO_PAGE),
+        );
+        page::put_u32(
+            buf,
+            SAVEPOINT_ROOT_CRC_OFFSET,
+            self.savepoint_root_crc.unwrap_or(0),
         );
         page::seal(buf);
     }
@@ -236,6 +267,11 @@ impl Meta {
         } else {
             None
         };
+        let savepoint_root = if version >= 6 {
+            opt(page::get_u64(buf, SAVEPOINT_ROOT_OFFSET))
+        } else {
+            None
+        };
         let meta = Meta {
             txn,
             page_size: page::get_u32(buf, PAGE_SIZE_OFFSET),
@@ -247,6 +283,9 @@ impl Meta {
             entry_count: page::get_u64(buf, ENTRY_COUNT_OFFSET),
             catalog_root,
             catalog_root_crc: catalog_root.map(|_| page::get_u32(buf, CATALOG_ROOT_CRC_OFFSET)),
+            savepoint_root,
+            savepoint_root_crc: savepoint_root
+                .map(|_| page::get_u32(buf, SAVEPOINT_ROOT_CRC_OFFSET)),
             synced_txn: if version >= 4 {
                 page::get_u64(buf, SYNCED_TXN_OFFSET)
             } else {
@@ -260,6 +299,7 @@ impl Meta {
             || !in_range(meta.root)
             || !in_range(meta.free_root)
             || !in_range(meta.catalog_root)
+            || !in_range(meta.savepoint_root)
         {
             return Err(MetaProblem::Malformed);
         }
@@ -323,6 +363,8 @@ mod tests {
             entry_count: 100,
             catalog_root: Some(8),
             catalog_root_crc: Some(0x1234_5678),
+            savepoint_root: Some(6),
+            savepoint_root_crc: Some(0x0bad_cafe),
             synced_txn: 40,
         }
     }
@@ -372,6 +414,10 @@ mod tests {
         assert_eq!(resealed(FREE_ROOT_OFFSET, 1), Err(MetaProblem::Malformed));
         assert_eq!(
             resealed(CATALOG_ROOT_OFFSET, 9),
+            Err(MetaProblem::Malformed)
+        );
+        assert_eq!(
+            resealed(SAVEPOINT_ROOT_OFFSET, 9),
             Err(MetaProblem::Malformed)
         );
         assert_eq!(resealed(PAGE_COUNT_OFFSET, 1), Err(MetaProblem::Malformed));

@@ -38,6 +38,24 @@ fn key_prefix(key: &[u8]) -> Vec<u8> {
     out
 }
 
+/// Whether `encoded` is a pair's encoding: the key with each `0x00`
+/// followed by `0xFF`, then the terminator `0x00 0x00`, then any value.
+pub(crate) fn is_pair(encoded: &[u8]) -> bool {
+    let mut i = 0;
+    while let Some(&b) = encoded.get(i) {
+        if b == 0 {
+            match encoded.get(i + 1) {
+                Some(0xFF) => i += 2,
+                Some(0) => return true,
+                _ => return false,
+            }
+        } else {
+            i += 1;
+        }
+    }
+    false
+}
+
 /// The tree key of pair (`key`, `value`).
 fn pair(key: &[u8], value: &[u8]) -> Vec<u8> {
     let mut out = key_prefix(key);
@@ -245,6 +263,20 @@ mod tests {
                 let p = pair(k2, v);
                 assert_eq!(p >= lo && p < hi, k2 == &k, "{k:?} {k2:?} {v:?}");
             }
+        }
+    }
+
+    #[test]
+    fn pairs_are_recognized_and_other_keys_are_not() {
+        for (k, v) in [
+            (&b""[..], &b""[..]),
+            (b"a\x00b", b"x"),
+            (b"\x00", b"\x00\x00"),
+        ] {
+            assert!(is_pair(&pair(k, v)), "{k:?} {v:?}");
+        }
+        for bad in [&b""[..], b"abc", b"a\x00", b"a\x00b", b"\x00\x01"] {
+            assert!(!is_pair(bad), "{bad:?}");
         }
     }
 }

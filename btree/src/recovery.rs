@@ -334,12 +334,13 @@ pub(crate) fn verify_commit(file: &dyn File, path: &Path, meta: &Meta) -> Result
     let ps = meta.page_size as usize;
     let limits = Limits::new(ps);
     // (page, recorded CRC, overflow value length or None for a node, depth,
-    // whether the node is the catalogue's: its leaves name tables' roots)
-    let mut stack: Vec<(u64, u32, Option<u64>, usize, bool)> = Vec::new();
+    // what its leaves hold: entries, or records naming other trees' roots)
+    let mut stack: Vec<(u64, u32, Option<u64>, usize, Holds)> = Vec::new();
     for (root, catalog) in [
-        (meta.root_ref(), false),
-        (meta.free_root_ref(), false),
-        (meta.catalog_ref(), true),
+        (meta.root_ref(), Holds::Entries),
+        (meta.free_root_ref(), Holds::Entries),
+        (meta.catalog_ref(), Holds::Tables),
+        (meta.savepoint_ref(), Holds::Savepoints),
     ] {
         if let Some(Child {
             page,
@@ -392,14 +393,41 @@ pub(crate) fn verify_commit(file: &dyn File, path: &Path, meta: &Meta) -> Result
         for i in 0..node.count() {
             if node.is_leaf() {
                 match node.leaf_entry(i)? {
-                    (_, RawValue::Inline(record)) if catalog => {
+                    (_, RawValue::Inline(record)) if catalog == Holds::Tables => {
                         let record = TableRecord::decode(record, path, id, meta.page_count)?;
                         if let Some(Child {
                             page,
                             crc: Some(crc),
                         }) = record.root
                         {
-                            stack.push((page, crc, None, 0, false));
+                            stack.push((page, crc, None, 0, Holds::Entries));
+                        }
+                    }
+                    (key, RawValue::Inline(record)) if catalog == Holds::Savepoints => {
+                        // The savepoint's commit may be one this commit's
+                        // sync made durable too.
+                        let sp_id = key.try_into().map(u64::from_be_bytes).map_err(|_| {
+                            malformed(path, id, "savepoint key of the wrong length")
+                        })?;
+                        let bounds = crate::persistent::Bounds {
+                            txn: meta.txn,
+                            page_count: meta.page_count,
+                            page_size: ps,
+                        };
+                        let record = crate::persistent::SavepointRecord::decode(
+                            record, path, id, sp_id, bounds,
+                        )?;
+                        for (root, holds) in [
+                            (record.root, Holds::Entries),
+                            (record.catalog_root, Holds::Tables),
+                        ] {
+                            if let Some(Child {
+                                page,
+                                crc: Some(crc),
+                            }) = root
+                            {
+                                stack.push((page, crc, None, 0, holds));
+                            }
                         }
                     }
                     (
@@ -409,7 +437,7 @@ pub(crate) fn verify_commit(file: &dyn File, path: &Path, meta: &Meta) -> Result
                             len,
                             crc: Some(crc),
                         },
-                    ) => stack.push((page, crc, Some(len), depth + 1, false)),
+                    ) => stack.push((page, crc, Some(len), depth + 1, Holds::Entries)),
                     _ => {}
                 }
             } else if let Some(crc) = node.child(i)?.crc {
@@ -418,6 +446,17 @@ pub(crate) fn verify_commit(file: &dyn File, path: &Path, meta: &Meta) -> Result
         }
     }
     Ok(None)
+}
+
+/// What the leaves of a tree `verify_commit` walks hold.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Holds {
+    /// Entries (a table's, or the free tree's).
+    Entries,
+    /// Table records naming their trees' roots (the catalogue).
+    Tables,
+    /// Savepoint records naming the roots of the commits they keep.
+    Savepoints,
 }
 
 /// Pages read at once while scanning headers.

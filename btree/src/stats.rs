@@ -1,7 +1,7 @@
 //! Statistics and the integrity check: one walk over every page the last
 //! commit references.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use crate::Result;
 use crate::cursor::{Cursor, DEPTH_MAX};
@@ -29,7 +29,13 @@ pub struct Stats {
     /// Pages of the named tables and of their catalogue: nodes and
     /// overflow runs (the other counts are the default table's).
     pub table_pages: u64,
-    /// Pages free for reuse (listed in the free tree).
+    /// Persistent savepoints.
+    pub savepoints: u64,
+    /// Pages of the persistent savepoint tree (its records; the pages the
+    /// savepoints keep are counted as free pages, which they are listed as).
+    pub savepoint_pages: u64,
+    /// Pages free for reuse (listed in the free tree), the pages only
+    /// persistent savepoints keep included.
     pub free_pages: u64,
     /// Pages in use or free: every page number below this is one or the other.
     pub page_count: u64,
@@ -110,6 +116,79 @@ impl Walk<'_> {
     }
 }
 
+/// Checks the commit a persistent savepoint keeps: every page reachable
+/// from it is intact (its checksum and the one its referrer recorded), and
+/// is either used by the last commit (`used`: then so is everything below
+/// it, pages being copied on write) or listed free by a transaction after
+/// the savepoint's commit (`freed_by`), so no commit reuses it while the
+/// savepoint lives.
+fn check_savepoint(
+    snap: &Snapshot,
+    record: &crate::persistent::SavepointRecord,
+    used: &HashSet<u64>,
+    freed_by: &HashMap<u64, u64>,
+) -> Result<()> {
+    let pc = snap.meta.page_count;
+    let file = snap.map.file();
+    let limits = Limits::new(snap.map.page_size());
+    let kept = |id: u64| -> Result<bool> {
+        if used.contains(&id) {
+            return Ok(false);
+        }
+        match freed_by.get(&id) {
+            Some(&txn) if txn > record.txn => Ok(true),
+            _ => Err(malformed(
+                file,
+                id,
+                "page of a persistent savepoint neither used nor kept free",
+            )),
+        }
+    };
+    // (page, depth, whether its leaves are catalogue records)
+    let mut stack: Vec<(Child, usize, bool)> = Vec::new();
+    stack.extend(record.root.map(|c| (c, 0, false)));
+    stack.extend(record.catalog_root.map(|c| (c, 0, true)));
+    let mut seen: HashSet<u64> = HashSet::new();
+    while let Some((child, depth, catalog)) = stack.pop() {
+        if depth >= DEPTH_MAX || !seen.insert(child.page) {
+            return Err(malformed(
+                file,
+                child.page,
+                "savepoint tree reaches a page twice",
+            ));
+        }
+        if !kept(child.page)? {
+            continue;
+        }
+        let node = snap.map.node(child, pc)?;
+        for i in 0..node.count() {
+            if !node.is_leaf() {
+                stack.push((node.child(i)?, depth + 1, catalog));
+                continue;
+            }
+            match node.leaf_entry(i)? {
+                (_, RawValue::Inline(v)) if catalog => {
+                    let table = crate::catalog::TableRecord::decode(v, file, child.page, pc)?;
+                    stack.extend(table.root.map(|c| (c, 0, false)));
+                }
+                (
+                    _,
+                    v @ RawValue::Overflow {
+                        page: first, len, ..
+                    },
+                ) => {
+                    snap.map.value(v.clone(), pc)?;
+                    for p in first..first + limits.run_pages(len) {
+                        kept(p)?;
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    Ok(())
+}
+
 impl Db {
     fn walk(&self, check: bool) -> Result<Stats> {
         let read = self.begin_read()?;
@@ -154,6 +233,19 @@ impl Db {
             }
         }
         let table_pages = walk.branch + walk.leaf + walk.overflow;
+        walk.branch = 0;
+        walk.leaf = 0;
+        if let Some(root) = snap.meta.savepoint_ref() {
+            walk.tree(root, 0)?;
+        }
+        let savepoint_pages = walk.branch + walk.leaf;
+        let savepoints = crate::persistent::records_in_snapshot(snap)?;
+        let used_pages = if check && !savepoints.is_empty() {
+            walk.seen.clone()
+        } else {
+            HashSet::new()
+        };
+        let mut freed_by: HashMap<u64, u64> = HashMap::new();
         let pc = snap.meta.page_count;
         let mut free_pages = 0;
         let mut cursor = Cursor::seek(
@@ -163,11 +255,15 @@ impl Db {
             std::ops::Bound::Unbounded,
             true,
         )?;
-        while let Some((_, v)) = cursor.current_value()? {
+        while let Some((k, v)) = cursor.current_value()? {
+            let txn = crate::freelist::key_txn(k).map_or(0, |(_, txn)| txn);
             for chunk in v.chunks_exact(8) {
                 let id = page::get_u64(chunk, 0);
                 walk.claim(id)?;
                 free_pages += 1;
+                if !used_pages.is_empty() {
+                    freed_by.insert(id, txn);
+                }
             }
             cursor.next()?;
         }
@@ -189,6 +285,9 @@ impl Db {
                     "entry count differs from the meta page",
                 ));
             }
+            for (_, record) in &savepoints {
+                check_savepoint(snap, record, &used_pages, &freed_by)?;
+            }
             for (_, record) in &records {
                 let mut n = 0;
                 let all = crate::read::Range::new(
@@ -197,8 +296,16 @@ impl Db {
                     std::ops::Bound::Unbounded,
                     std::ops::Bound::Unbounded,
                 );
+                let multimap = record.kind == crate::catalog::TableKind::Multimap;
                 for kv in all {
-                    kv?;
+                    let (k, _) = kv?;
+                    if multimap && !crate::multimap::is_pair(k) {
+                        return Err(malformed(
+                            snap.map.file(),
+                            record.root.map_or(0, |c| c.page),
+                            "multimap table key not an encoded (key, value) pair",
+                        ));
+                    }
                     n += 1;
                 }
                 if n != record.len {
@@ -231,6 +338,8 @@ impl Db {
             free_tree_pages,
             tables: records.len() as u64,
             table_pages,
+            savepoints: savepoints.len() as u64,
+            savepoint_pages,
             free_pages,
             page_count: pc,
             page_size_bytes: ps as u32,
@@ -255,8 +364,10 @@ impl Db {
 
     /// Checks the whole file as of the last commit: both meta pages (the one
     /// not in use too, so the fallback a torn commit needs cannot rot
-    /// unseen), every page's checksum, every entry readable, and every page
-    /// below the page count either in the tree or free, exactly once.
+    /// unseen), every page's checksum, every entry readable, every page
+    /// below the page count either in the tree or free, exactly once, and
+    /// every page a persistent savepoint keeps intact and not reusable, and
+    /// every key of a multimap table an encoded (key, value) pair.
     ///
     /// # Errors
     ///

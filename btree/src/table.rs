@@ -48,9 +48,15 @@ impl<'db> WriteTxn<'db> {
     }
 }
 
-impl Table<'_, '_> {
+impl<'db> Table<'_, 'db> {
     fn tree(&self) -> Tree {
         Tree::Table(self.index)
+    }
+
+    /// The transaction and the tree of this table.
+    pub(crate) fn parts(&mut self) -> (&mut WriteTxn<'db>, Tree) {
+        let tree = self.tree();
+        (self.txn, tree)
     }
 
     /// The table's name.

@@ -35,6 +35,8 @@ pub(crate) enum Tree {
     Catalog,
     /// The named table at this index of `WriteTxn::tables`.
     Table(usize),
+    /// Persistent savepoints' records (see `persistent.rs`).
+    Savepoints,
 }
 
 /// The one open write transaction. Changes are visible to it at once and to
@@ -51,6 +53,8 @@ pub struct WriteTxn<'db> {
     pub(crate) free_root: Option<Child>,
     /// The table catalogue's root, as `root`.
     pub(crate) catalog_root: Option<Child>,
+    /// The persistent savepoint tree's root, as `root`.
+    pub(crate) savepoint_root: Option<Child>,
     /// Named tables this transaction opened.
     pub(crate) tables: Vec<OpenTable>,
     pub(crate) len: u64,
@@ -67,6 +71,10 @@ pub struct WriteTxn<'db> {
     pub(crate) owner: u64,
     /// When this transaction's commit is durable.
     pub(crate) durability: Durability,
+    /// A persistent savepoint of an earlier commit was deleted (or
+    /// restored over): the commit is durable whatever `durability` says
+    /// (see `persistent.rs`).
+    pub(crate) savepoint_deleted: bool,
 }
 
 impl std::fmt::Debug for WriteTxn<'_> {
@@ -79,18 +87,25 @@ impl std::fmt::Debug for WriteTxn<'_> {
 pub(crate) type NodeRef<'a> = Cow<'a, Node>;
 
 impl<'db> WriteTxn<'db> {
-    pub(crate) fn new(db: &'db Inner, w: MutexGuard<'db, Writer>) -> WriteTxn<'db> {
+    /// # Errors
+    ///
+    /// A corruption error from the page holding the oldest persistent
+    /// savepoint's record.
+    pub(crate) fn new(db: &'db Inner, w: MutexGuard<'db, Writer>) -> Result<WriteTxn<'db>> {
         let base = db.current();
-        let oldest_live = db.oldest_live(w.durable_txn);
+        // A persistent savepoint holds its commit's pages as a reader would.
+        let pinned = crate::persistent::oldest_in_snapshot(&base)?.unwrap_or(u64::MAX);
+        let oldest_live = db.oldest_live(w.durable_txn).min(pinned);
         let m = base.meta;
-        let oldest_reader = db.oldest_live(m.txn);
-        WriteTxn {
+        let oldest_reader = db.oldest_live(m.txn).min(pinned);
+        Ok(WriteTxn {
             db,
             w,
             txn: m.txn + 1,
             root: m.root_ref(),
             free_root: m.free_root_ref(),
             catalog_root: m.catalog_ref(),
+            savepoint_root: m.savepoint_ref(),
             tables: Vec::new(),
             len: m.entry_count,
             base,
@@ -100,7 +115,8 @@ impl<'db> WriteTxn<'db> {
             alloc: Allocator::new(m.page_count, oldest_live, oldest_reader),
             owner: crate::savepoint::next_owner(),
             durability: db.options.durability,
-        }
+            savepoint_deleted: false,
+        })
     }
 
     pub(crate) fn file_path(&self) -> &std::path::Path {
@@ -112,6 +128,7 @@ impl<'db> WriteTxn<'db> {
             Tree::Main => self.root,
             Tree::Free => self.free_root,
             Tree::Catalog => self.catalog_root,
+            Tree::Savepoints => self.savepoint_root,
             Tree::Table(i) => self.tables.get(i).and_then(|t| t.root),
         }
     }
@@ -122,6 +139,7 @@ impl<'db> WriteTxn<'db> {
             Tree::Main => self.root = root,
             Tree::Free => self.free_root = root,
             Tree::Catalog => self.catalog_root = root,
+            Tree::Savepoints => self.savepoint_root = root,
             Tree::Table(i) => {
                 if let Some(t) = self.tables.get_mut(i) {
                     t.root = root;

@@ -23,6 +23,10 @@ const GOLDEN_V3: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/golden_
 /// wrote it before named tables: kept to prove its tree opens as the default
 /// table. Never regenerated.
 const GOLDEN_V4: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/golden_v4.db");
+/// The same database written by format 5 (named tables, no persistent
+/// savepoints), as main wrote it before persistent savepoints. Never
+/// regenerated.
+const GOLDEN_V5: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/golden_v5.db");
 /// A value inline in format 3 (its entry fits half a 512-byte page), which
 /// format 2 put in an overflow run.
 const MEDIUM: [u8; 200] = [5u8; 200];
@@ -56,6 +60,10 @@ fn build() -> Vec<u8> {
     let mut tags = txn.open_multimap_table("tags").unwrap();
     tags.insert(b"a\x00b", b"x").unwrap();
     tags.insert(b"a\x00b", b"").unwrap();
+    txn.commit().unwrap();
+    // Format 6: a persistent savepoint of the second commit.
+    let mut txn = db.begin_write().unwrap();
+    assert_eq!(txn.persistent_savepoint().unwrap(), 3);
     txn.commit().unwrap();
     drop(db);
     let f = fs.open(Path::new("/db"), OpenMode::Read).unwrap();
@@ -136,11 +144,11 @@ fn golden_file_opens_and_reads_back() {
     // Format 3: the 200-byte value is inline; only the 1,000-byte one takes
     // an overflow run (3 pages of 512 bytes).
     assert_eq!(db.check().unwrap().overflow_pages, 3);
-    let meta = pin_meta(&golden, 5);
-    // Format 4: both commits were small, each written under one sync, so
+    let meta = pin_meta(&golden, 6);
+    // Format 4: the commits were small, each written under one sync, so
     // each meta page names the commit before it as the last synced one.
-    assert_eq!(u64_at(meta, 16), 2, "the second commit");
-    assert_eq!(u64_at(meta, 88), 1, "synced transaction id");
+    assert_eq!(u64_at(meta, 16), 3, "the third commit");
+    assert_eq!(u64_at(meta, 88), 2, "synced transaction id");
     // Format 2: the root's CRC-32 follows the entry count in the meta page,
     // and each branch entry records its child's (FORMAT.md, "Branch page").
     let root = u64_at(meta, 48) as usize;
@@ -228,8 +236,8 @@ fn format_2_file_opens_reads_back_and_takes_writes() {
     };
     assert_eq!(
         u32_at(newest, 40),
-        5,
-        "the commit wrote a format-5 meta page"
+        6,
+        "the commit wrote a format-6 meta page"
     );
     let db = Db::open(fs, "/db", options()).unwrap();
     db.check().unwrap();
@@ -255,7 +263,7 @@ fn format_3_file_opens_reads_back_and_takes_writes() {
     f.read_exact_at(&mut bytes, 0).unwrap();
     let (a, b) = (&bytes[..512], &bytes[512..1024]);
     let newest = if u64_at(a, 16) > u64_at(b, 16) { a } else { b };
-    assert_eq!(u32_at(newest, 40), 5);
+    assert_eq!(u32_at(newest, 40), 6);
     assert_eq!(u64_at(newest, 16), 3);
     // One sync (the format-3 commit was the last synced one), unless the
     // commit grew the file, which syncs before the meta page.
@@ -301,7 +309,7 @@ fn format_4_file_opens_as_the_default_table_and_takes_named_tables() {
 #[test]
 fn golden_file_pins_the_table_catalogue() {
     let golden = std::fs::read(GOLDEN).unwrap();
-    let meta = pin_meta(&golden, 5);
+    let meta = pin_meta(&golden, 6);
     let root = u64_at(meta, 96) as usize;
     let page = &golden[root * 512..(root + 1) * 512];
     assert_eq!(u32_at(meta, 104), u32_at(page, 0), "catalogue root CRC");
@@ -370,6 +378,91 @@ fn golden_file_pins_the_table_catalogue() {
         Some(&b"yellow"[..])
     );
     assert!(read.open_table("empty").unwrap().unwrap().is_empty());
+}
+
+/// Byte-level pins of the persistent savepoint tree (FORMAT.md,
+/// "Persistent savepoints"): the meta page records its root and CRC-32; its
+/// leaf maps the savepoint's id (big-endian) to a 48-byte record of the
+/// commit it keeps; restoring it gives that commit back.
+#[test]
+fn golden_file_pins_the_persistent_savepoints() {
+    let golden = std::fs::read(GOLDEN).unwrap();
+    let meta = pin_meta(&golden, 6);
+    let root = u64_at(meta, 108) as usize;
+    let page = &golden[root * 512..(root + 1) * 512];
+    assert_eq!(u32_at(meta, 116), u32_at(page, 0), "savepoint root CRC");
+    assert_eq!(page[4], 3, "kind: leaf");
+    assert_eq!(u64_at(page, 24), 1, "one savepoint");
+    let at = u16::from_le_bytes([page[32], page[33]]) as usize;
+    assert_eq!(page[at], 0, "inline value");
+    assert_eq!(
+        u16::from_le_bytes([page[at + 1], page[at + 2]]),
+        8,
+        "key bytes"
+    );
+    assert_eq!(u32_at(page, at + 3), 48, "record bytes");
+    assert_eq!(
+        &page[at + 7..at + 15],
+        &3u64.to_be_bytes(),
+        "id, big-endian"
+    );
+    let record = &page[at + 15..at + 15 + 48];
+    assert_eq!(u64_at(record, 0), 2, "the commit it keeps");
+    // The third commit changed no table: the savepoint's roots are the
+    // meta page's.
+    assert_eq!(u64_at(record, 8), u64_at(meta, 48), "default table root");
+    assert_eq!(u32_at(record, 16), u32_at(meta, 80), "its CRC-32");
+    assert_eq!(
+        u32_at(record, 20),
+        u32_at(meta, 104),
+        "catalogue root CRC-32"
+    );
+    assert_eq!(u64_at(record, 24), u64_at(meta, 96), "catalogue root");
+    assert_eq!(u64_at(record, 32), 42, "default table entries");
+    assert!(u64_at(record, 40) <= u64_at(meta, 64), "page count");
+    let (db, _) = open_and_read_back(&golden, true);
+    let mut txn = db.begin_write().unwrap();
+    assert_eq!(txn.list_persistent_savepoints().unwrap(), [3]);
+    txn.insert(b"later", b"x").unwrap();
+    let sp = txn.get_persistent_savepoint(3).unwrap();
+    txn.restore_savepoint(&sp).unwrap();
+    txn.commit().unwrap();
+    db.check().unwrap();
+    let read = db.begin_read().unwrap();
+    assert_eq!(read.get(b"later").unwrap(), None);
+    assert_eq!(read.len(), 42);
+}
+
+/// The format-5 file (named tables, before persistent savepoints) opens
+/// with its tables, and takes a persistent savepoint in a format-6 meta
+/// page.
+#[test]
+fn format_5_file_opens_with_its_tables_and_takes_a_persistent_savepoint() {
+    let v5 = std::fs::read(GOLDEN_V5).unwrap();
+    pin_meta(&v5, 5);
+    let (db, fs) = open_and_read_back(&v5, true);
+    assert_eq!(
+        db.begin_read().unwrap().list_tables().unwrap(),
+        ["empty", "fruit", "tags"]
+    );
+    let mut txn = db.begin_write().unwrap();
+    assert!(txn.list_persistent_savepoints().unwrap().is_empty());
+    let id = txn.persistent_savepoint().unwrap();
+    txn.commit().unwrap();
+    let mut txn = db.begin_write().unwrap();
+    txn.delete_table("fruit").unwrap();
+    txn.commit().unwrap();
+    drop(db);
+    let db = Db::open(fs, "/db", options()).unwrap();
+    db.check().unwrap();
+    let mut txn = db.begin_write().unwrap();
+    let sp = txn.get_persistent_savepoint(id).unwrap();
+    txn.restore_savepoint(&sp).unwrap();
+    txn.commit().unwrap();
+    db.check().unwrap();
+    let read = db.begin_read().unwrap();
+    let fruit = read.open_table("fruit").unwrap().unwrap();
+    assert_eq!(fruit.get(b"apple").unwrap().as_deref(), Some(&b"red"[..]));
 }
 
 /// A format-1 file whose root branch is nearly full, written by the build

@@ -18,6 +18,9 @@ enum Op {
     RemoveRange(u8, u8, bool),
     /// Keeps the entries whose value length is not a multiple of the divisor.
     Retain(usize),
+    /// Extracts the entries whose value length is a multiple of the
+    /// divisor, reading at most the count of them.
+    ExtractIf(usize, u8),
     Commit,
     Abort,
     Reopen,
@@ -56,6 +59,7 @@ fn op() -> impl Strategy<Value = Op> {
         2 => (0u8..80, 0u8..80, any::<bool>()).prop_map(|(a, b, r)| Op::Range(a, b, r)),
         2 => (0u8..80, 0u8..80, any::<bool>()).prop_map(|(a, b, r)| Op::RemoveRange(a, b, r)),
         1 => (1usize..6).prop_map(Op::Retain),
+        1 => (1usize..6, 0u8..40).prop_map(|(d, n)| Op::ExtractIf(d, n)),
         3 => Just(Op::Commit),
         1 => Just(Op::Abort),
         1 => Just(Op::Reopen),
@@ -220,6 +224,24 @@ fn run(ops: Vec<Op>, durability: Durability) {
                     model.retain(|_, v| v.len() % d != 0);
                     let n = t.retain(|_, v| v.len() % d != 0).unwrap();
                     assert_eq!(n, (before - model.len()) as u64);
+                    assert_eq!(t.len(), model.len() as u64);
+                }
+                Op::ExtractIf(d, n) => {
+                    let want: Vec<(Vec<u8>, Vec<u8>)> = model
+                        .iter()
+                        .filter(|(_, v)| v.len() % d == 0)
+                        .take(n as usize)
+                        .map(|(k, v)| (k.clone(), v.clone()))
+                        .collect();
+                    for (k, _) in &want {
+                        model.remove(k);
+                    }
+                    let got: Vec<(Vec<u8>, Vec<u8>)> = t
+                        .extract_if(|_, v| v.len() % d == 0)
+                        .take(n as usize)
+                        .map(|kv| kv.map(|(k, v)| (k.to_vec(), v.to_vec())).unwrap())
+                        .collect();
+                    assert_eq!(got, want);
                     assert_eq!(t.len(), model.len() as u64);
                 }
                 Op::Commit => {

@@ -94,6 +94,12 @@ impl Inspection {
                 if let Err(e) = &d.stats {
                     p.push(format!("page walk stopped: {e}"));
                 }
+                if let Err(e) = &d.tables {
+                    p.push(format!("table catalogue not read: {e}"));
+                }
+                if let Err(e) = &d.savepoints {
+                    p.push(format!("persistent savepoints not read: {e}"));
+                }
                 p
             }
         }
@@ -539,6 +545,8 @@ fn btree_json(d: &btree::Description) -> Value {
                 "overflow": s.overflow_pages,
                 "free_tree": s.free_tree_pages,
                 "free": s.free_pages,
+                "tables": s.table_pages,
+                "savepoint_tree": s.savepoint_pages,
             },
             "fill_factor": round2(s.fill_factor),
         }),
@@ -552,6 +560,20 @@ fn btree_json(d: &btree::Description) -> Value {
         "format_version": current.and_then(|m| m.format_version),
         "meta_pages": meta_pages_json(&d.meta_pages),
         "tree": tree,
+        "tables": d.tables.as_ref().ok().map(|ts| ts.iter().map(|t| json!({
+            "name": t.name,
+            "multimap": t.multimap,
+            "entries": t.entries,
+            "root_page": t.root_page,
+        })).collect::<Vec<_>>()),
+        "persistent_savepoints": d.savepoints.as_ref().ok().map(|ss| ss.iter().map(|sp| json!({
+            "id": sp.id,
+            "txn": sp.txn,
+            "entries": sp.entries,
+            "root_page": sp.root_page,
+            "catalog_root_page": sp.catalog_root_page,
+            "page_count": sp.page_count,
+        })).collect::<Vec<_>>()),
         "problems": Inspection::Btree(d.clone()).problems(),
     })
 }
@@ -569,6 +591,8 @@ fn meta_pages_json(metas: &[btree::MetaPageDescription]) -> Value {
                 "txn": m.txn,
                 "root_page": m.root_page,
                 "free_root_page": m.free_root_page,
+                "catalog_root_page": m.catalog_root_page,
+                "savepoint_root_page": m.savepoint_root_page,
                 "page_count": m.page_count,
                 "entry_count": m.entry_count,
             })
@@ -591,6 +615,8 @@ fn meta_pages_text(t: &mut Text, metas: &[btree::MetaPageDescription]) {
                 ("txn", m.txn.to_string()),
                 ("root page", page(m.root_page)),
                 ("free-tree root", page(m.free_root_page)),
+                ("table catalogue root", page(m.catalog_root_page)),
+                ("savepoint tree root", page(m.savepoint_root_page)),
                 ("page count", m.page_count.to_string()),
                 ("entries", m.entry_count.to_string()),
             ],
@@ -639,6 +665,14 @@ fn btree_text(d: &btree::Description) -> String {
                     ),
                     ("free-tree pages", s.free_tree_pages.to_string()),
                     (
+                        "named-table pages",
+                        format!("{} in {} tables", s.table_pages, s.tables),
+                    ),
+                    (
+                        "savepoint-tree pages",
+                        format!("{} for {} savepoints", s.savepoint_pages, s.savepoints),
+                    ),
+                    (
                         "free pages",
                         format!("{}, {}", s.free_pages, pages_bytes(s.free_pages)),
                     ),
@@ -651,6 +685,41 @@ fn btree_text(d: &btree::Description) -> String {
             );
         }
         Err(_) => t.line("tree: not described (see below)".to_string()),
+    }
+    let page = |p: Option<u64>| p.map_or("none".to_string(), |p| format!("page {p}"));
+    match &d.tables {
+        Ok(tables) if tables.is_empty() => t.line("named tables: none".to_string()),
+        Ok(tables) => {
+            t.line(format!("named tables: {}", tables.len()));
+            for tb in tables {
+                let kind = if tb.multimap { "multimap" } else { "plain" };
+                t.line(format!(
+                    "  {:?}: {kind}, {} entries, root {}",
+                    tb.name,
+                    tb.entries,
+                    page(tb.root_page)
+                ));
+            }
+        }
+        Err(_) => t.line("named tables: not read (see below)".to_string()),
+    }
+    match &d.savepoints {
+        Ok(sps) if sps.is_empty() => t.line("persistent savepoints: none".to_string()),
+        Ok(sps) => {
+            t.line(format!("persistent savepoints: {}", sps.len()));
+            for sp in sps {
+                t.line(format!(
+                    "  {}: keeps commit {}, {} entries in the default table, root {}, catalogue {}, {} pages",
+                    sp.id,
+                    sp.txn,
+                    sp.entries,
+                    page(sp.root_page),
+                    page(sp.catalog_root_page),
+                    sp.page_count
+                ));
+            }
+        }
+        Err(_) => t.line("persistent savepoints: not read (see below)".to_string()),
     }
     t.0
 }

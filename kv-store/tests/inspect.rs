@@ -250,7 +250,7 @@ fn btree_inspect_explains_meta_pages_depth_and_pages_by_kind() {
         len_on_disk(&db.join("btree.db"))
     );
     assert_eq!(u(&doc["page_size_bytes"]), 4096);
-    assert_eq!(u(&doc["format_version"]), 5);
+    assert_eq!(u(&doc["format_version"]), 6);
     let metas = doc["meta_pages"].as_array().unwrap();
     assert_eq!(metas.len(), 2);
     assert_eq!(metas.iter().filter(|m| m["current"] == true).count(), 1);
@@ -290,6 +290,70 @@ fn btree_inspect_explains_meta_pages_depth_and_pages_by_kind() {
     ] {
         assert!(text.contains(needle), "{needle:?} in:\n{text}");
     }
+}
+
+/// A btree store given named tables, a multimap table and a persistent
+/// savepoint through the library: `inspect` shows the catalogue and
+/// savepoint tree roots in the meta pages, each table and each savepoint,
+/// and `verify` checks them.
+#[test]
+fn btree_inspect_shows_tables_and_persistent_savepoints() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("bt");
+    for i in 0..20 {
+        ok(&kv(
+            &db,
+            &["--engine", "btree", "put", &format!("k{i:03}"), "v"],
+        ));
+    }
+    {
+        let file = btree::Db::open(
+            std::sync::Arc::new(vfs::OsFs::new()),
+            db.join("btree.db"),
+            btree::Options::default(),
+        )
+        .unwrap();
+        let mut txn = file.begin_write().unwrap();
+        txn.open_table("fruit")
+            .unwrap()
+            .insert(b"apple", b"red")
+            .unwrap();
+        txn.open_multimap_table("tags")
+            .unwrap()
+            .insert(b"apple", b"sweet")
+            .unwrap();
+        txn.persistent_savepoint().unwrap();
+        txn.commit().unwrap();
+    }
+    let (text, doc) = inspect_both(&db, 0);
+    let current = doc["meta_pages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["current"] == true)
+        .unwrap()
+        .clone();
+    assert!(current["catalog_root_page"].is_u64(), "{current}");
+    assert!(current["savepoint_root_page"].is_u64(), "{current}");
+    let tables = doc["tables"].as_array().unwrap();
+    assert_eq!(tables.len(), 2);
+    assert_eq!(tables[0]["name"], "fruit");
+    assert_eq!(tables[1]["multimap"], true);
+    let savepoints = doc["persistent_savepoints"].as_array().unwrap();
+    assert_eq!(savepoints.len(), 1);
+    assert_eq!(u(&savepoints[0]["entries"]), 20);
+    for needle in [
+        "table catalogue root:",
+        "savepoint tree root:",
+        "named tables: 2",
+        "\"fruit\": plain, 1 entries",
+        "\"tags\": multimap, 1 entries",
+        "persistent savepoints: 1",
+        "20 entries in the default table",
+    ] {
+        assert!(text.contains(needle), "{needle:?} in:\n{text}");
+    }
+    ok(&kv(&db, &["verify"]));
 }
 
 #[test]

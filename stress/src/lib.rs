@@ -23,6 +23,7 @@
 //!
 //! Usage and the soak results: `stress/README.md`.
 
+mod btree_engine;
 pub mod crashtest;
 pub mod engine;
 pub mod expected;

@@ -91,6 +91,7 @@ pub fn verify(db: &Engine, expected: &Expected) -> Result<(Verified, Vec<Option<
             Parsed::Damaged => v.violations.push(format!("key {n}: a damaged value")),
         }
     }
+    v.violations.extend(db.audit(expected.keys)?);
     for (n, (slot, f)) in slots.iter().zip(&found).enumerate() {
         if f.is_some() {
             v.present += 1;
