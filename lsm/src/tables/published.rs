@@ -238,6 +238,21 @@ pub(crate) struct Publisher {
     recent: VecDeque<HashSet<FileNumber>>,
 }
 
+/// What [`Publisher::claim`] came to.
+#[derive(Debug)]
+pub(crate) enum Claim {
+    /// The store is this writer's.
+    Won(Publisher),
+    /// Another writer created the number first: the store moved on after
+    /// the open read it (the fenced-out writer's own flush or compaction
+    /// published, or another writer opened). The open recovers again from
+    /// the newer manifest and claims the number after it.
+    Lost {
+        /// The manifest number taken.
+        number: u64,
+    },
+}
+
 impl Publisher {
     /// Claims the store for a writer whose state is `v` as of `last_seq`:
     /// publishes it under the number after `latest` (the newest published
@@ -246,15 +261,15 @@ impl Publisher {
     ///
     /// # Errors
     ///
-    /// [`Error::Fenced`] if another writer created that number first; a
-    /// failed request.
+    /// A failed request. A number another writer created first is no
+    /// error: [`Claim::Lost`].
     pub(crate) fn claim(
         io: &RemoteIo,
         latest: Option<&(u64, Published)>,
         local_epoch: u64,
         v: &Version,
         last_seq: u64,
-    ) -> Result<Publisher> {
+    ) -> Result<Claim> {
         let (next, epoch) = match latest {
             Some((n, p)) => (n + 1, p.epoch.max(local_epoch) + 1),
             None => (1, local_epoch + 1),
@@ -265,8 +280,11 @@ impl Publisher {
             recent: VecDeque::new(),
         };
         io.set_epoch(epoch);
-        p.publish(io, v, last_seq)?;
-        Ok(p)
+        match p.publish(io, v, last_seq) {
+            Ok(()) => Ok(Claim::Won(p)),
+            Err(Error::Fenced { .. }) => Ok(Claim::Lost { number: next }),
+            Err(e) => Err(e),
+        }
     }
 
     /// This writer's epoch.
@@ -333,6 +351,27 @@ pub(crate) fn superseded(io: &RemoteIo, local_epoch: u64, n: u64, p: &Published)
              which took over after this directory's writer",
             name(n),
             p.epoch
+        ),
+    }
+}
+
+/// Claims an open makes before it gives up: each lost claim means the
+/// store moved on while the open recovered, which a fenced-out writer's
+/// background work does a few times at most (it stops at its next
+/// publication); more is writers opening over and over at once.
+pub(crate) const CLAIM_ATTEMPTS_MAX: u32 = 32;
+
+/// The error for an open that lost [`CLAIM_ATTEMPTS_MAX`] claims in a row,
+/// the last for manifest `number`, as a writer of epoch `epoch`.
+pub(crate) fn contended(io: &RemoteIo, epoch: u64, number: u64) -> Error {
+    Error::Fenced {
+        location: io.location().to_string(),
+        epoch,
+        reason: format!(
+            "gave up claiming the store after {CLAIM_ATTEMPTS_MAX} attempts: \
+             other writers kept publishing first (contention), the last \
+             manifest lost being {}",
+            name(number)
         ),
     }
 }
