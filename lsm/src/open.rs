@@ -22,7 +22,7 @@ use crate::obsolete::Obsolete;
 use crate::recovery::{self, Access};
 use crate::stats::Counters;
 use crate::tables::TableFiles;
-use crate::tables::published::{Published, Publisher};
+use crate::tables::published::{self, Claim, Published, Publisher};
 use crate::version::{NUM_LEVELS, Version};
 use crate::version_set::{ManifestState, NUMBERS_RESERVED_BATCH, VersionSet};
 use crate::wal::writer::LogWriter;
@@ -55,6 +55,61 @@ fn check_not_fenced(io: &crate::tables::RemoteIo, r: &recovery::Recovered) -> Re
         *n,
         p,
     ))
+}
+
+/// Recovers the store in `dir` and, with `publish_manifest`, claims the
+/// published manifest for it.
+///
+/// The published manifest is authoritative: the claim (an epoch above
+/// every earlier writer's, fencing out the writer that held it) comes
+/// before the local manifest records the epoch, so a crash between the
+/// two leaves a claim whose state is this directory's own (accepted again
+/// by `check_not_fenced`), never a local epoch the store does not know.
+///
+/// The claim creates the number after the newest manifest recovery read.
+/// If another writer created it first (the writer being fenced out
+/// published a flush or compaction meanwhile, or another writer opened),
+/// the state recovered is stale: recovery runs again from the newer
+/// manifest and claims the number after that, up to
+/// [`published::CLAIM_ATTEMPTS_MAX`] times. Recovery writes nothing
+/// (`Access::Look`), so a lost attempt leaves nothing behind.
+///
+/// # Errors
+///
+/// As `recovery::recover`; [`Error::Fenced`](crate::Error::Fenced) if
+/// this directory's writer was superseded, or if every attempt lost its
+/// claim (naming the contention).
+fn recover_and_claim(
+    fs: &Arc<dyn vfs::Fs>,
+    dir: &Path,
+    opts: &Options,
+    tables: &TableFiles,
+) -> Result<(recovery::Recovered, Option<Publisher>)> {
+    let mut attempts = 0;
+    loop {
+        let r = recovery::recover(fs, dir, opts, tables, Access::Look)?;
+        let io = match (opts.publish_manifest, tables.remote()) {
+            (true, Some(io)) => io,
+            _ => return Ok((r, None)),
+        };
+        check_not_fenced(io, &r)?;
+        let claim = Publisher::claim(
+            io,
+            r.published.as_ref(),
+            r.writer_epoch,
+            &r.version,
+            r.last_seq.0,
+        )?;
+        match claim {
+            Claim::Won(p) => return Ok((r, Some(p))),
+            Claim::Lost { number } => {
+                attempts += 1;
+                if attempts >= published::CLAIM_ATTEMPTS_MAX {
+                    return Err(published::contended(io, io.epoch(), number));
+                }
+            }
+        }
+    }
 }
 
 /// File numbers a writer with `publish_manifest` skips at open (see
@@ -140,31 +195,11 @@ impl Db {
             &cache,
             Access::ReadWrite,
         )?);
-        let mut r = recovery::recover(&fs, &dir, &opts, &tables, Access::Look)?;
+        let (mut r, publisher) = recover_and_claim(&fs, &dir, &opts, &tables)?;
         // Recovery looked at the blob store read-only; now that the open
         // goes ahead, it may write (and finish interrupted blob writes).
         drop(r.blobs.take());
         let blobs = recovery::open_blob_store(&fs, &dir, &opts, Access::ReadWrite)?;
-
-        // With `publish_manifest` the published manifest is authoritative:
-        // claim it (an epoch above every earlier writer's, fencing out the
-        // writer that held it) before the local manifest records the
-        // epoch, so a crash between the two leaves a claim whose state is
-        // this directory's own (accepted again below), never a local epoch
-        // the store does not know.
-        let publisher = match (opts.publish_manifest, tables.remote()) {
-            (true, Some(io)) => {
-                check_not_fenced(io, &r)?;
-                Some(Publisher::claim(
-                    io,
-                    r.published.as_ref(),
-                    r.writer_epoch,
-                    &r.version,
-                    r.last_seq.0,
-                )?)
-            }
-            _ => None,
-        };
 
         // 0. Logs recovery did not replay (their writes follow writes a
         // crash lost) go before a new log names the last replayed one as

@@ -270,6 +270,75 @@ proptest! {
     }
 }
 
+/// The S3 server the model runs against: one per test binary, a fresh
+/// prefix of its bucket per case.
+fn s3_server() -> &'static objstore::testing::S3Server {
+    static SERVER: std::sync::OnceLock<objstore::testing::S3Server> = std::sync::OnceLock::new();
+    SERVER.get_or_init(|| objstore::testing::S3Server::start().expect("start the S3 server"))
+}
+
+/// Options whose tables live under a fresh prefix of `inner`, reached
+/// through `RemoteStore` (requests, retries and all), the manifest
+/// published.
+fn on_remote(
+    inner: Arc<dyn object_store::ObjectStore>,
+    opts: larder_lsm::Options,
+) -> larder_lsm::Options {
+    static CASE: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let case = CASE.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let options = objstore::RemoteOptions {
+        worker_threads: 1,
+        ..objstore::RemoteOptions::default()
+    };
+    let store = objstore::RemoteStore::with_options(inner, &format!("case{case}"), options)
+        .expect("remote store");
+    larder_lsm::Options {
+        table_store: Some(Arc::new(store)),
+        publish_manifest: true,
+        ..opts
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 32, ..ProptestConfig::default() })]
+
+    /// The same body, tables on a real S3 server (`s3s-fs` on 127.0.0.1)
+    /// through `RemoteStore`: every table upload, block read, listing,
+    /// delete and conditional manifest create is an HTTP request.
+    #[test]
+    fn db_with_tables_on_the_s3_server_matches_btreemap_model(ops in prop::collection::vec(op(), 1..400)) {
+        let bucket = s3_server().bucket("model").expect("bucket");
+        run(ops, on_remote(bucket, common::tiny_options()));
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 6, ..ProptestConfig::default() })]
+
+    /// The same body, tables on `object_store`'s in-memory store through
+    /// `RemoteStore`.
+    #[test]
+    fn db_with_tables_on_object_stores_in_memory_store_matches_btreemap_model(ops in prop::collection::vec(op(), 1..400)) {
+        let inner: Arc<dyn object_store::ObjectStore> = Arc::new(object_store::memory::InMemory::new());
+        run(ops, on_remote(inner, common::tiny_options()));
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 6, ..ProptestConfig::default() })]
+
+    /// The same body, tables on `object_store`'s local-file store (a
+    /// temporary directory) through `RemoteStore`.
+    #[test]
+    fn db_with_tables_on_object_stores_local_file_store_matches_btreemap_model(ops in prop::collection::vec(op(), 1..400)) {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let inner: Arc<dyn object_store::ObjectStore> = Arc::new(
+            object_store::local::LocalFileSystem::new_with_prefix(dir.path()).expect("local store"),
+        );
+        run(ops, on_remote(inner, common::tiny_options()));
+    }
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
 

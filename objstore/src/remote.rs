@@ -10,8 +10,10 @@
 //! backoff when it is idempotent: `get`, `get_range`, `head`, `list`,
 //! `delete`, and `put` with [`PutMode::Overwrite`] (immutable objects are
 //! uploaded whole under names never reused, so a second upload writes the
-//! same bytes). `NotFound`, precondition, permission and bad-path answers
-//! are final.
+//! same bytes). Server errors (5xx), 408 (request timeout) and 429 (too
+//! many requests) are transient too. `NotFound`, precondition, permission
+//! and bad-path answers, and every other 4xx status, are final: asking
+//! again gets the same answer.
 //!
 //! A conditional put ([`PutMode::Create`], [`PutMode::Update`]) is never
 //! blindly retried. If it fails in a way that leaves its outcome unknown (a
@@ -477,10 +479,13 @@ fn object_meta(name: &str, size: u64, e_tag: Option<String>) -> ObjectMeta {
 }
 
 /// Whether an `object_store` error is an answer (trying again gets the same
-/// one), not a failure to get one.
+/// one), not a failure to get one: a final variant, or an HTTP status that
+/// is a client error other than 408 (request timeout) and 429 (too many
+/// requests). Server errors (5xx), 408, 429, timeouts and transport
+/// failures are transient.
 fn is_final(e: &object_store::Error) -> bool {
     use object_store::Error as E;
-    matches!(
+    let final_variant = matches!(
         e,
         E::NotFound { .. }
             | E::AlreadyExists { .. }
@@ -492,7 +497,38 @@ fn is_final(e: &object_store::Error) -> bool {
             | E::PermissionDenied { .. }
             | E::Unauthenticated { .. }
             | E::UnknownConfigurationKey { .. }
-    )
+    );
+    final_variant || http_status(e).is_some_and(is_final_status)
+}
+
+/// Whether an HTTP status is a final answer: a 4xx but 408 and 429.
+fn is_final_status(status: u16) -> bool {
+    (400..500).contains(&status) && status != 408 && status != 429
+}
+
+/// The HTTP status an `object_store` error carries, if any.
+///
+/// Its HTTP clients (S3, GCS, Azure) map 404, 409, 412, 304, 403 and 401 to
+/// variants and leave every other status in a `Generic` error around a
+/// private type, whose message is "Server returned non-2xx status code:
+/// <status> <reason>: <body>" (object_store 0.14). The type cannot be named
+/// outside the crate, so the status is read from that message, in the
+/// error or one of its sources.
+fn http_status(e: &object_store::Error) -> Option<u16> {
+    const MARK: &str = "Server returned non-2xx status code: ";
+    // Bounded: a source chain is a few errors deep.
+    const DEPTH_MAX: usize = 16;
+    let mut current: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    for _ in 0..DEPTH_MAX {
+        let error = current?;
+        let text = error.to_string();
+        if let Some(at) = text.find(MARK) {
+            let digits = text.get(at + MARK.len()..at + MARK.len() + 3)?;
+            return digits.parse().ok();
+        }
+        current = error.source();
+    }
+    None
 }
 
 fn failure(op: &'static str, name: &str, e: object_store::Error) -> Failure {

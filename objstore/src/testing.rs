@@ -95,6 +95,9 @@ impl S3Server {
                 let Ok((socket, _)) = listener.accept().await else {
                     continue;
                 };
+                // Without it, a small answer waits for the client's
+                // delayed ACK (Nagle): some 40 ms a request on loopback.
+                let _ = socket.set_nodelay(true);
                 let connection = http
                     .serve_connection(TokioIo::new(socket), service.clone())
                     .into_owned();

@@ -236,6 +236,24 @@ pub(crate) struct Publisher {
     epoch: u64,
     /// The tables of the newest `KEEP + 1` publications, newest last.
     recent: VecDeque<HashSet<FileNumber>>,
+    /// Whether the claim won: from then on a manifest with this epoch is
+    /// this writer's own.
+    claimed: bool,
+}
+
+/// What [`Publisher::claim`] came to.
+#[derive(Debug)]
+pub(crate) enum Claim {
+    /// The store is this writer's.
+    Won(Publisher),
+    /// Another writer created the number first: the store moved on after
+    /// the open read it (the fenced-out writer's own flush or compaction
+    /// published, or another writer opened). The open recovers again from
+    /// the newer manifest and claims the number after it.
+    Lost {
+        /// The manifest number taken.
+        number: u64,
+    },
 }
 
 impl Publisher {
@@ -246,15 +264,15 @@ impl Publisher {
     ///
     /// # Errors
     ///
-    /// [`Error::Fenced`] if another writer created that number first; a
-    /// failed request.
+    /// A failed request. A number another writer created first is no
+    /// error: [`Claim::Lost`].
     pub(crate) fn claim(
         io: &RemoteIo,
         latest: Option<&(u64, Published)>,
         local_epoch: u64,
         v: &Version,
         last_seq: u64,
-    ) -> Result<Publisher> {
+    ) -> Result<Claim> {
         let (next, epoch) = match latest {
             Some((n, p)) => (n + 1, p.epoch.max(local_epoch) + 1),
             None => (1, local_epoch + 1),
@@ -263,10 +281,14 @@ impl Publisher {
             next,
             epoch,
             recent: VecDeque::new(),
+            claimed: false,
         };
         io.set_epoch(epoch);
-        p.publish(io, v, last_seq)?;
-        Ok(p)
+        match p.publish(io, v, last_seq) {
+            Ok(()) => Ok(Claim::Won(p)),
+            Err(Error::Fenced { .. }) => Ok(Claim::Lost { number: next }),
+            Err(e) => Err(e),
+        }
     }
 
     /// This writer's epoch.
@@ -276,6 +298,9 @@ impl Publisher {
 
     /// Publishes `v` as of `last_seq` under the next number, and deletes
     /// the published manifests more than [`KEEP`] behind it (best effort).
+    /// A number taken by this writer's own earlier publication (its create
+    /// landed, its answer was lost and reading it back failed) is moved
+    /// past, not taken for a fence.
     ///
     /// # Errors
     ///
@@ -283,36 +308,72 @@ impl Publisher {
     /// the store; a failed request.
     pub(crate) fn publish(&mut self, io: &RemoteIo, v: &Version, last_seq: u64) -> Result<()> {
         let published = Published::of(v, last_seq, self.epoch);
-        let body = published.encode();
-        let n = self.next;
-        match io.create(&name(n), Bytes::from(body)) {
-            Ok(()) => {}
-            Err(Error::TableStore {
-                location,
-                source: objstore::Error::Precondition { reason, .. },
-            }) => {
-                return Err(Error::Fenced {
-                    location,
-                    epoch: self.epoch,
-                    reason: format!(
-                        "manifest {} was created by another writer ({reason})",
-                        name(n)
-                    ),
-                });
+        let body = Bytes::from(published.encode());
+        // Bounded: each round moves past one manifest this writer itself
+        // published with its answer lost (one per failed publication).
+        let mut rounds = 0;
+        let n = loop {
+            let n = self.next;
+            let reason = match io.create(&name(n), body.clone()) {
+                Ok(()) => break n,
+                Err(Error::TableStore {
+                    source: objstore::Error::Precondition { reason, .. },
+                    ..
+                }) => reason,
+                Err(e) => return Err(e),
+            };
+            rounds += 1;
+            match self.own_earlier(io, n)? {
+                Some(tables) if rounds <= KEEP => {
+                    // An earlier publication of this writer whose create
+                    // landed though its answer was lost (and reading it
+                    // back failed too): it holds an older state of this
+                    // writer, which readers may open. Keep its tables for
+                    // them and publish the current state after it.
+                    self.remember(io, tables, n);
+                }
+                _ => {
+                    return Err(Error::Fenced {
+                        location: io.location().to_string(),
+                        epoch: self.epoch,
+                        reason: format!(
+                            "manifest {} was created by another writer ({reason})",
+                            name(n)
+                        ),
+                    });
+                }
             }
-            Err(e) => return Err(e),
+        };
+        self.remember(io, published.tables.iter().map(|t| t.1).collect(), n);
+        Ok(())
+    }
+
+    /// The tables of manifest `n`, found taken, if this writer published
+    /// it: it has this writer's epoch, and this writer's claim won (epochs
+    /// of claims that won are unique; a rival claiming the same number may
+    /// have computed the same epoch).
+    fn own_earlier(&self, io: &RemoteIo, n: u64) -> Result<Option<HashSet<FileNumber>>> {
+        if !self.claimed {
+            return Ok(None);
         }
+        let p = Published::decode(&io.get(&name(n))?, &io.path_of(&name(n)))?;
+        Ok((p.epoch == self.epoch).then(|| p.tables.iter().map(|t| t.1).collect()))
+    }
+
+    /// Records publication `n` naming `tables` as done: the next number
+    /// follows it, its tables are held, and the publication [`KEEP`] + 1
+    /// behind it is deleted (best effort).
+    fn remember(&mut self, io: &RemoteIo, tables: HashSet<FileNumber>, n: u64) {
+        self.claimed = true;
         self.next = n + 1;
         io.set_fence_next(self.next);
-        self.recent
-            .push_back(published.tables.iter().map(|t| t.1).collect());
+        self.recent.push_back(tables);
         while self.recent.len() as u64 > KEEP + 1 {
             self.recent.pop_front();
         }
         if let Some(old) = n.checked_sub(KEEP + 1).filter(|&o| o > 0) {
             let _ = io.delete(&name(old));
         }
-        Ok(())
     }
 
     /// Every table a kept publication names: a reader may still read it,
@@ -333,6 +394,27 @@ pub(crate) fn superseded(io: &RemoteIo, local_epoch: u64, n: u64, p: &Published)
              which took over after this directory's writer",
             name(n),
             p.epoch
+        ),
+    }
+}
+
+/// Claims an open makes before it gives up: each lost claim means the
+/// store moved on while the open recovered, which a fenced-out writer's
+/// background work does a few times at most (it stops at its next
+/// publication); more is writers opening over and over at once.
+pub(crate) const CLAIM_ATTEMPTS_MAX: u32 = 32;
+
+/// The error for an open that lost [`CLAIM_ATTEMPTS_MAX`] claims in a row,
+/// the last for manifest `number`, as a writer of epoch `epoch`.
+pub(crate) fn contended(io: &RemoteIo, epoch: u64, number: u64) -> Error {
+    Error::Fenced {
+        location: io.location().to_string(),
+        epoch,
+        reason: format!(
+            "gave up claiming the store after {CLAIM_ATTEMPTS_MAX} attempts: \
+             other writers kept publishing first (contention), the last \
+             manifest lost being {}",
+            name(number)
         ),
     }
 }
