@@ -60,7 +60,7 @@ fn table_contents(db: &Db) -> Tables {
 #[test]
 fn tables_commit_together_and_an_abort_drops_them() {
     let fs = Arc::new(vfs::MemFs::new());
-    let db = Db::open(fs.clone(), "/db", options()).unwrap();
+    let db = Db::open_with_fs(fs.clone(), "/db", options()).unwrap();
     let mut txn = db.begin_write().unwrap();
     txn.insert(b"d", b"default").unwrap();
     for (name, n) in [("a", 300u32), ("b", 5), ("c", 0)] {
@@ -118,7 +118,7 @@ fn tables_commit_together_and_an_abort_drops_them() {
     );
     drop((read, before));
     drop(db);
-    let db = Db::open(fs, "/db", options()).unwrap();
+    let db = Db::open_with_fs(fs, "/db", options()).unwrap();
     db.check().unwrap();
     assert_eq!(
         db.begin_read().unwrap().get(b"d").unwrap().as_deref(),
@@ -130,7 +130,7 @@ fn tables_commit_together_and_an_abort_drops_them() {
 #[test]
 fn deleting_a_table_frees_its_pages_for_reuse() {
     let fs = Arc::new(vfs::MemFs::new());
-    let db = Db::open(fs, "/db", options()).unwrap();
+    let db = Db::open_with_fs(fs, "/db", options()).unwrap();
     let mut txn = db.begin_write().unwrap();
     let mut t = txn.open_table("big").unwrap();
     for i in 0..2000u32 {
@@ -167,7 +167,7 @@ fn deleting_a_table_frees_its_pages_for_reuse() {
 
 #[test]
 fn table_names_must_be_1_to_64_bytes() {
-    let db = Db::open(Arc::new(vfs::MemFs::new()), "/db", options()).unwrap();
+    let db = Db::open_with_fs(Arc::new(vfs::MemFs::new()), "/db", options()).unwrap();
     let mut txn = db.begin_write().unwrap();
     assert!(matches!(
         txn.open_table(""),
@@ -193,7 +193,7 @@ fn table_names_must_be_1_to_64_bytes() {
 #[test]
 fn compaction_and_checkpoints_keep_every_table() {
     let fs = Arc::new(vfs::MemFs::new());
-    let db = Db::open(fs.clone(), "/db", options()).unwrap();
+    let db = Db::open_with_fs(fs.clone(), "/db", options()).unwrap();
     let mut txn = db.begin_write().unwrap();
     txn.insert(b"k", b"v").unwrap();
     for name in ["one", "two", "empty"] {
@@ -212,7 +212,7 @@ fn compaction_and_checkpoints_keep_every_table() {
     let stats = db.check().unwrap();
     assert_eq!((stats.tables, stats.free_pages), (3, 0));
     assert_eq!(table_contents(&db), want);
-    let cp = Db::open(fs, "/cp", options()).unwrap();
+    let cp = Db::open_with_fs(fs, "/cp", options()).unwrap();
     cp.check().unwrap();
     assert_eq!(table_contents(&cp), want);
 }
@@ -483,7 +483,7 @@ fn run(ops: Vec<Op>, durability: Durability) {
         write_buffer_bytes: 8 << 10,
         ..options()
     };
-    let mut db = Db::open(fs.clone(), "/db", options.clone()).unwrap();
+    let mut db = Db::open_with_fs(fs.clone(), "/db", options.clone()).unwrap();
     let mut committed = Tables::new();
     // Persistent savepoints by id, with the tables each keeps.
     let mut kept: BTreeMap<u64, Tables> = BTreeMap::new();
@@ -558,7 +558,7 @@ fn run(ops: Vec<Op>, durability: Durability) {
                 drop(txn);
                 db.sync().unwrap();
                 drop(db);
-                db = Db::open(fs.clone(), "/db", options.clone()).unwrap();
+                db = Db::open_with_fs(fs.clone(), "/db", options.clone()).unwrap();
             }
             Op::Compact => {
                 drop(txn);
@@ -617,7 +617,7 @@ fn crash_workload(fs: Arc<dyn Fs>, commits: u32) -> Known {
         durable: normalized(&Tables::new()),
         in_flight: None,
     };
-    let Ok(db) = Db::open(fs, "/db", options()) else {
+    let Ok(db) = Db::open_with_fs(fs, "/db", options()) else {
         return known;
     };
     let mut model = normalized(&Tables::new());
@@ -726,7 +726,8 @@ fn every_table_survives_a_power_cut_at_every_sync_as_of_one_commit() {
             if !disk.exists(Path::new("/db")).unwrap() {
                 return;
             }
-            let db = Db::open(disk, "/db", options()).unwrap_or_else(|e| panic!("{point:?}: {e}"));
+            let db = Db::open_with_fs(disk, "/db", options())
+                .unwrap_or_else(|e| panic!("{point:?}: {e}"));
             db.check().unwrap_or_else(|e| panic!("{point:?}: {e}"));
             let got = table_contents(&db);
             assert!(
@@ -745,7 +746,7 @@ fn every_table_survives_a_power_cut_at_every_sync_as_of_one_commit() {
 #[test]
 fn multimap_tables_hold_many_sorted_values_per_key() {
     let fs = Arc::new(vfs::MemFs::new());
-    let db = Db::open(fs.clone(), "/db", options()).unwrap();
+    let db = Db::open_with_fs(fs.clone(), "/db", options()).unwrap();
     let mut model: BTreeMap<Vec<u8>, std::collections::BTreeSet<Vec<u8>>> = BTreeMap::new();
     let mut txn = db.begin_write().unwrap();
     let mut m = txn.open_multimap_table("tags").unwrap();
@@ -795,7 +796,7 @@ fn multimap_tables_hold_many_sorted_values_per_key() {
     db.compact().unwrap();
     db.check().unwrap();
     drop(db);
-    let db = Db::open(fs, "/db", options()).unwrap();
+    let db = Db::open_with_fs(fs, "/db", options()).unwrap();
     let read = db.begin_read().unwrap();
     let m = read.open_multimap_table("tags").unwrap().unwrap();
     for (k, want) in &model {
@@ -828,7 +829,7 @@ fn savepoint_crash_workload(fs: Arc<dyn Fs>, commits: u32) -> KnownKept {
         durable: (empty.clone(), BTreeMap::new()),
         in_flight: None,
     };
-    let Ok(db) = Db::open(fs, "/db", options()) else {
+    let Ok(db) = Db::open_with_fs(fs, "/db", options()) else {
         return known;
     };
     let mut state = (empty, BTreeMap::new());
@@ -931,7 +932,8 @@ fn persistent_savepoints_survive_a_power_cut_at_every_sync_and_restore() {
             if !disk.exists(Path::new("/db")).unwrap() {
                 return;
             }
-            let db = Db::open(disk, "/db", options()).unwrap_or_else(|e| panic!("{point:?}: {e}"));
+            let db = Db::open_with_fs(disk, "/db", options())
+                .unwrap_or_else(|e| panic!("{point:?}: {e}"));
             db.check().unwrap_or_else(|e| panic!("{point:?}: {e}"));
             let got = (table_contents(&db), kept_ids(&db));
             let as_of = |s: &(Tables, BTreeMap<u64, Tables>)| {
@@ -962,7 +964,7 @@ fn persistent_savepoints_survive_a_power_cut_at_every_sync_and_restore() {
 #[test]
 fn a_persistent_savepoint_keeps_its_pages_until_deleted() {
     let fs = Arc::new(vfs::MemFs::new());
-    let db = Db::open(fs.clone(), "/db", options()).unwrap();
+    let db = Db::open_with_fs(fs.clone(), "/db", options()).unwrap();
     let fill = |db: &Db, tag: u8| {
         let mut txn = db.begin_write().unwrap();
         for k in 0..200u32 {
@@ -990,7 +992,7 @@ fn a_persistent_savepoint_keeps_its_pages_until_deleted() {
     assert_eq!(kept.savepoints, 1);
     // Reopened, it still restores the first fill.
     drop(db);
-    let db = Db::open(fs.clone(), "/db", options()).unwrap();
+    let db = Db::open_with_fs(fs.clone(), "/db", options()).unwrap();
     let mut txn = db.begin_write().unwrap();
     assert_eq!(txn.list_persistent_savepoints().unwrap(), [id]);
     let sp = txn.get_persistent_savepoint(id).unwrap();
@@ -1042,7 +1044,7 @@ fn deleting_a_savepoint_is_durable_before_its_pages_are_reused() {
         write_buffer_bytes: 0,
         ..options()
     };
-    let db = Db::open(fs.clone(), "/db", options.clone()).unwrap();
+    let db = Db::open_with_fs(fs.clone(), "/db", options.clone()).unwrap();
     let fill = |db: &Db, tag: u8| {
         let mut txn = db.begin_write().unwrap();
         for k in 0..300u32 {
@@ -1066,7 +1068,7 @@ fn deleting_a_savepoint_is_durable_before_its_pages_are_reused() {
     }
     // A kill: no sync, but every write stays in the file.
     drop(db);
-    let db = Db::open(fs, "/db", options).unwrap();
+    let db = Db::open_with_fs(fs, "/db", options).unwrap();
     db.check().unwrap();
     let txn = db.begin_write().unwrap();
     assert!(txn.list_persistent_savepoints().unwrap().is_empty());
@@ -1078,7 +1080,7 @@ fn deleting_a_savepoint_is_durable_before_its_pages_are_reused() {
 #[test]
 fn a_flipped_byte_in_a_page_a_savepoint_keeps_is_detected() {
     let fs = Arc::new(vfs::MemFs::new());
-    let db = Db::open(fs.clone(), "/db", options()).unwrap();
+    let db = Db::open_with_fs(fs.clone(), "/db", options()).unwrap();
     let fill = |db: &Db, tag: u8| {
         let mut txn = db.begin_write().unwrap();
         for k in 0..120u32 {
@@ -1114,7 +1116,7 @@ fn a_flipped_byte_in_a_page_a_savepoint_keeps_is_detected() {
             .unwrap()
             .write_all_at(&damaged, 0)
             .unwrap();
-        let Ok(db) = Db::open(copy, "/db", options()) else {
+        let Ok(db) = Db::open_with_fs(copy, "/db", options()) else {
             detected += 1;
             continue;
         };

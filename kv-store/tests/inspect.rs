@@ -307,7 +307,7 @@ fn btree_inspect_shows_tables_and_persistent_savepoints() {
         ));
     }
     {
-        let file = btree::Db::open(
+        let file = btree::Db::open_with_fs(
             std::sync::Arc::new(vfs::OsFs::new()),
             db.join("btree.db"),
             btree::Options::default(),

@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
-use larder_lsm::{Db, Options, Reader, SyncMode};
+use larder_lsm::{Db, Durability, Options, Reader};
 use object_store::ObjectStore;
 use object_store::memory::InMemory;
 use objstore::{FaultObjectStore, ObjectFault, ObjectOp, RemoteOptions, RemoteStore, Store};
@@ -54,7 +54,7 @@ fn options(store: Arc<dyn Store>) -> Options {
         publish_manifest: true,
         blob_threshold_bytes: None,
         create_if_missing: true,
-        sync: SyncMode::Always,
+        durability: Durability::Immediate,
         ..common::tiny_options()
     }
 }

@@ -20,7 +20,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use larder_lsm::{Db, Error, Options, Reader, SyncMode};
+use larder_lsm::{Db, Durability, Error, Options, Reader};
 use object_store::ObjectStore;
 use object_store::memory::InMemory;
 use objstore::{FaultObjectStore, ObjectFault, ObjectOp, RemoteOptions, RemoteStore, Store};
@@ -43,7 +43,7 @@ fn options(store: &Arc<dyn Store>) -> Options {
         publish_manifest: true,
         blob_threshold_bytes: None,
         create_if_missing: true,
-        sync: SyncMode::Always,
+        durability: Durability::Immediate,
         ..common::tiny_options()
     }
 }

@@ -270,7 +270,7 @@ fn open(fs: &MemFs) -> btree::Db {
         initial_size_bytes: 0,
         ..btree::Options::default()
     };
-    btree::Db::open(arc, "/db", options).expect("open a btree database")
+    btree::Db::open_with_fs(arc, "/db", options).expect("open a btree database")
 }
 
 fn collect<K: AsRef<[u8]>, V: AsRef<[u8]>>(
