@@ -239,7 +239,7 @@ impl Db {
     ///
     /// # Errors
     ///
-    /// [`Error::Corruption`] or [`Error::Fs`] from a table read.
+    /// [`Error::Corruption`] or [`Error::Io`] from a table read.
     pub fn get(&self, key: &[u8]) -> Result<Option<Bytes>> {
         self.inner().state.check_readable()?;
         self.inner().get_at(key, None)

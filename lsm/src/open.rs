@@ -107,7 +107,7 @@ impl Db {
     ///
     /// # Errors
     ///
-    /// [`Error::Fs`](crate::Error::Fs) with [`vfs::Error::Locked`] if another handle has it
+    /// [`Error::Io`](crate::Error::Io) with [`vfs::Error::Locked`] if another handle has it
     /// open; [`Error::Corruption`](crate::Error::Corruption) if the manifest, a table or the middle of
     /// a log fails its checks (a torn log tail is dropped).
     pub fn open_with_fs(fs: Arc<dyn vfs::Fs>, dir: impl AsRef<Path>, opts: Options) -> Result<Db> {
@@ -360,7 +360,7 @@ impl Db {
     ///
     /// # Errors
     ///
-    /// [`Error::Fs`](crate::Error::Fs) with [`vfs::Error::Locked`] while a read-write handle
+    /// [`Error::Io`](crate::Error::Io) with [`vfs::Error::Locked`] while a read-write handle
     /// has it open, or `NotFound` if `dir` does not exist;
     /// [`Error::Corruption`](crate::Error::Corruption) as for [`Db::open_with_fs`].
     pub fn open_read_only_with_fs(

@@ -185,7 +185,7 @@ fn second_open_of_a_directory_fails_with_locked() {
     let db = Db::open(dir.path(), Options::default()).expect("open");
     let r = Db::open(dir.path(), Options::default());
     assert!(
-        matches!(r, Err(Error::Fs(vfs::Error::Locked { .. }))),
+        matches!(r, Err(Error::Io(vfs::Error::Locked { .. }))),
         "{r:?}"
     );
     db.close().expect("close");

@@ -151,7 +151,7 @@ pub(crate) struct Recovered {
 /// [`Error::Corruption`](crate::Error::Corruption) for a damaged manifest,
 /// table or log, a missing `CURRENT` in a used directory, a missing file
 /// the state needs, or a number out of range;
-/// [`Error::Fs`](crate::Error::Fs) and
+/// [`Error::Io`](crate::Error::Io) and
 /// [`Error::BlobStore`](crate::Error::BlobStore) from the disk.
 pub(crate) fn recover(
     fs: &Arc<dyn vfs::Fs>,
