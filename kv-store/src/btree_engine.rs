@@ -3,7 +3,7 @@
 //!
 //! Commits use [`btree::Durability::None`] (acknowledged, not yet synced) and
 //! [`Engine::sync`] and [`Engine::close`] make them durable, the same contract
-//! the `lsm` adapter has with `SyncMode::Never`. `verify` is `Db::check`,
+//! the `lsm` adapter has with `Durability::None`. `verify` is `Db::check`,
 //! which reads both meta pages and walks every page; `repair` has nothing to
 //! do beyond what opening does (a torn commit is never referenced by a valid
 //! meta page). A store whose marker exists opens with

@@ -90,7 +90,7 @@ fn open_lsm(dir: &Path, durable: bool) -> Result<Box<dyn KvEngine>, String> {
     let mut options = lsm::Options::default();
     if durable {
         // Concurrent writers share one sync; a lone writer syncs each write.
-        options.sync = lsm::SyncMode::GroupCommit;
+        options.durability = lsm::Durability::Group;
     }
     let db = lsm::Db::open(dir, options).map_err(err)?;
     Ok(Box::new(Lsm(db)))
