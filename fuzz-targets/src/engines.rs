@@ -169,7 +169,7 @@ pub(crate) fn btree_golden() -> &'static Vec<u8> {
             page_size_bytes: 512,
             ..btree::Options::default()
         };
-        let db = btree::Db::open(arc, "/db", options).expect("golden btree");
+        let db = btree::Db::open_with_fs(arc, "/db", options).expect("golden btree");
         for round in 0u32..4 {
             let mut txn = db.begin_write().expect("write");
             for i in 0u32..60 {
@@ -224,7 +224,7 @@ pub(crate) fn exercise_btree(bytes: &[u8]) {
         page_size_bytes: 512,
         ..btree::Options::default()
     };
-    let Ok(db) = btree::Db::open(arc, "/db", options) else {
+    let Ok(db) = btree::Db::open_with_fs(arc, "/db", options) else {
         return;
     };
     let _ = db.check();

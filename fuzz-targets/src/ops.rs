@@ -351,7 +351,7 @@ fn btree_open(fs: &MemFs) -> btree::Db {
         initial_size_bytes: 0,
         ..btree::Options::default()
     };
-    btree::Db::open(arc, "/db", options).expect("open a btree database")
+    btree::Db::open_with_fs(arc, "/db", options).expect("open a btree database")
 }
 
 fn btree_scan(read: &btree::ReadTxn, span: Span) -> Vec<(Vec<u8>, Vec<u8>)> {

@@ -239,7 +239,7 @@ fn btree_options() -> btree::Options {
 /// A 512-byte-page tree whose values mostly live in overflow runs.
 fn btree_image() -> MemFs {
     let fs = MemFs::new();
-    let db = btree::Db::open(Arc::new(fs.clone()), "/db", btree_options()).expect("open");
+    let db = btree::Db::open_with_fs(Arc::new(fs.clone()), "/db", btree_options()).expect("open");
     let mut txn = db.begin_write().expect("write");
     for i in 0u32..200 {
         txn.insert(
@@ -254,7 +254,7 @@ fn btree_image() -> MemFs {
 }
 
 fn btree_refuses(fs: Arc<dyn Fs>) -> bool {
-    let Ok(db) = btree::Db::open(fs, "/db", btree_options()) else {
+    let Ok(db) = btree::Db::open_with_fs(fs, "/db", btree_options()) else {
         return true;
     };
     let Ok(read) = db.begin_read() else {

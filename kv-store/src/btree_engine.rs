@@ -43,7 +43,7 @@ impl std::fmt::Debug for BtreeEngine {
 /// [`Error::Corruption`] if the file is damaged (see [`open_existing`]);
 /// [`Error::Locked`] if another process has the file open.
 pub(crate) fn open(fs: Arc<dyn vfs::Fs>, dir: &Path) -> Result<Box<dyn Engine>> {
-    open_with(fs, dir, btree::Db::open)
+    open_with(fs, dir, btree::Db::open_with_fs)
 }
 
 /// Opens the B+ tree store in `dir` on `fs`, which is known to exist (its
@@ -57,7 +57,7 @@ pub(crate) fn open(fs: Arc<dyn vfs::Fs>, dir: &Path) -> Result<Box<dyn Engine>> 
 /// than reverted to the previous commit); [`Error::Locked`] if another
 /// process has the file open.
 pub(crate) fn open_existing(fs: Arc<dyn vfs::Fs>, dir: &Path) -> Result<Box<dyn Engine>> {
-    open_with(fs, dir, btree::Db::open_existing)
+    open_with(fs, dir, btree::Db::open_existing_with_fs)
 }
 
 /// Opens the existing B+ tree store in `dir` on `fs` for reading only
@@ -69,7 +69,7 @@ pub(crate) fn open_existing(fs: Arc<dyn vfs::Fs>, dir: &Path) -> Result<Box<dyn 
 ///
 /// As [`open_existing`]; [`Error::Locked`] while a writer has the file.
 pub(crate) fn open_read_only(fs: Arc<dyn vfs::Fs>, dir: &Path) -> Result<Box<dyn Engine>> {
-    open_with(fs, dir, btree::Db::open_read_only)
+    open_with(fs, dir, btree::Db::open_read_only_with_fs)
 }
 
 type Opener = fn(Arc<dyn vfs::Fs>, PathBuf, btree::Options) -> btree::Result<btree::Db>;

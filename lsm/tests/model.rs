@@ -217,11 +217,7 @@ fn run(ops: Vec<Op>, opts: larder_lsm::Options) {
             // manifest before would find them gone.
             d.wait_idle().expect("idle");
             let reader = larder_lsm::Reader::open(Arc::clone(store), "").expect("reader");
-            common::assert_same(
-                &common::collect(reader.iter()),
-                &all,
-                "reader",
-            );
+            common::assert_same(&common::collect(reader.iter()), &all, "reader");
         }
     }
 }

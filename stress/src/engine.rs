@@ -74,7 +74,7 @@ impl Engine {
                     initial_size_bytes: 0,
                     ..btree::Options::default()
                 };
-                btree::Db::open(
+                btree::Db::open_with_fs(
                     std::sync::Arc::new(vfs::OsFs::new()),
                     dir.join("btree.db"),
                     options,

@@ -269,7 +269,8 @@ impl KvEngine for Btree {
 
 fn open_btree(dir: &Path, durable: bool) -> Result<Box<dyn KvEngine>, String> {
     let fs: Arc<dyn vfs::Fs> = Arc::new(vfs::OsFs::new());
-    let db = btree::Db::open(fs, dir.join("btree.db"), btree::Options::default()).map_err(err)?;
+    let db = btree::Db::open_with_fs(fs, dir.join("btree.db"), btree::Options::default())
+        .map_err(err)?;
     let durability = if durable {
         btree::Durability::Immediate
     } else {
