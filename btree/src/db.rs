@@ -139,6 +139,12 @@ impl Inner {
 /// any number of [`ReadTxn`]s at once, never blocked by the writer's I/O.
 /// The file is locked exclusively while a `Db` has it open for writing, and
 /// shared while opened with [`Db::open_read_only`].
+///
+/// `Clone`, as lsm's `Db` is: a clone is another handle to the same open
+/// database (one `Arc` inside), so threads share it without a wrapper; the
+/// file stays open and locked until the last handle and the last
+/// [`ReadTxn`] are dropped.
+#[derive(Clone)]
 pub struct Db {
     pub(crate) inner: Arc<Inner>,
 }
