@@ -288,8 +288,9 @@ fn blob() -> Vec<u8> {
 
 fn erasure_image() -> (MemFs, erasure::BlobId) {
     let fs = MemFs::new();
-    let store = erasure::BlobStore::open(Arc::new(fs.clone()), &ERASURE_DIRS, erasure_options())
-        .expect("open");
+    let store =
+        erasure::BlobStore::open_with_fs(Arc::new(fs.clone()), &ERASURE_DIRS, erasure_options())
+            .expect("open");
     let id = store.put(&blob()).expect("put");
     drop(store);
     (fs, id)
@@ -317,7 +318,7 @@ fn erasure_headers(fs: &MemFs, patch: impl Fn(&mut [u8])) -> MemFs {
 /// still succeed (the damaged header does not touch them), but then it must
 /// return the blob's true bytes.
 fn erasure_refuses(fs: Arc<dyn Fs>, id: erasure::BlobId) -> bool {
-    let Ok(store) = erasure::BlobStore::open(fs, &ERASURE_DIRS, erasure_options()) else {
+    let Ok(store) = erasure::BlobStore::open_with_fs(fs, &ERASURE_DIRS, erasure_options()) else {
         return true;
     };
     if let Ok(range) = store.get_range(id, 100, 1000) {

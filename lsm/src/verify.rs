@@ -393,7 +393,8 @@ mod tests {
             parity_shards: 1,
             ..erasure::Options::default()
         };
-        let store = BlobStore::open(Arc::clone(&fs), &["b0", "b1", "b2"], opts).expect("store");
+        let store =
+            BlobStore::open_with_fs(Arc::clone(&fs), &["b0", "b1", "b2"], opts).expect("store");
         let value = b"the separated value".to_vec();
         let blob = store.put(&value).expect("put");
         let reference = |offset: u64, len: u64, checksum: u64| {
