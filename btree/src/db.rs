@@ -139,6 +139,12 @@ impl Inner {
 /// any number of [`ReadTxn`]s at once, never blocked by the writer's I/O.
 /// The file is locked exclusively while a `Db` has it open for writing, and
 /// shared while opened with [`Db::open_read_only`].
+///
+/// `Clone`, as lsm's `Db` is: a clone is another handle to the same open
+/// database (one `Arc` inside), so threads share it without a wrapper; the
+/// file stays open and locked until the last handle and the last
+/// [`ReadTxn`] are dropped.
+#[derive(Clone)]
 pub struct Db {
     pub(crate) inner: Arc<Inner>,
 }
@@ -176,10 +182,20 @@ pub(crate) fn write_initial_metas(file: &dyn File, meta: &Meta, page_size: usize
 }
 
 impl Db {
-    /// Opens the database at `path` for reading and writing, creating it if
+    /// Opens the database at `path` on the real file system
+    /// ([`vfs::OsFs`]) for reading and writing, creating it if missing.
+    ///
+    /// # Errors
+    ///
+    /// As [`Db::open_with_fs`].
+    pub fn open(path: impl AsRef<Path>, options: Options) -> Result<Db> {
+        Db::open_with_fs(Arc::new(vfs::OsFs::new()), path, options)
+    }
+
+    /// Opens the database at `path` on `fs` for reading and writing, creating it if
     /// the file is missing or empty (a creation cut short before its first
     /// sync), as redb's `Database::create` and LMDB with `MDB_CREATE` do.
-    /// A caller that knows a database exists uses [`Db::open_existing`].
+    /// A caller that knows a database exists uses [`Db::open_existing_with_fs`].
     ///
     /// Open reads both meta pages and takes the valid one with the higher
     /// transaction id; [`Db::recovery`] says which and what the other held.
@@ -203,7 +219,17 @@ impl Db {
         Db::open_writable(fs, path.as_ref(), options, Create::IfMissing)
     }
 
-    /// Opens the existing database at `path` for reading and writing, as
+    /// Opens the existing database at `path` on the real file system for
+    /// reading and writing; never creates one.
+    ///
+    /// # Errors
+    ///
+    /// As [`Db::open_existing_with_fs`].
+    pub fn open_existing(path: impl AsRef<Path>, options: Options) -> Result<Db> {
+        Db::open_existing_with_fs(Arc::new(vfs::OsFs::new()), path, options)
+    }
+
+    /// Opens the existing database at `path` on `fs` for reading and writing, as
     /// redb's `Database::open` does: never creates one. For a caller that
     /// knows a database exists (a tool with its own marker file), so a
     /// deleted or emptied file is reported, not replaced by an empty
@@ -212,7 +238,7 @@ impl Db {
     /// # Errors
     ///
     /// [`Error::Missing`] if the file does not exist, [`Error::Empty`] if it
-    /// has no bytes; otherwise as [`Db::open`].
+    /// has no bytes; otherwise as [`Db::open_with_fs`].
     pub fn open_existing_with_fs(
         fs: Arc<dyn Fs>,
         path: impl AsRef<Path>,
@@ -269,7 +295,17 @@ impl Db {
         Db::finish_open(fs, path, options, file, Some(lock), false)
     }
 
-    /// Opens the database at `path` for reading only, as LMDB's
+    /// Opens the database at `path` on the real file system for reading
+    /// only; writes nothing.
+    ///
+    /// # Errors
+    ///
+    /// As [`Db::open_read_only_with_fs`].
+    pub fn open_read_only(path: impl AsRef<Path>, options: Options) -> Result<Db> {
+        Db::open_read_only_with_fs(Arc::new(vfs::OsFs::new()), path, options)
+    }
+
+    /// Opens the database at `path` on `fs` for reading only, as LMDB's
     /// `MDB_RDONLY` and RocksDB's `OpenForReadOnly` do: it writes nothing
     /// (no file, lock file, meta page, length change or sync), so reading a
     /// damaged or full disk leaves it exactly as it was.
@@ -287,7 +323,7 @@ impl Db {
     ///
     /// [`Error::Missing`] or [`Error::Empty`] if there is no database;
     /// [`Error::Io`] with [`vfs::Error::Locked`] while a writer has it open;
-    /// otherwise as [`Db::open`].
+    /// otherwise as [`Db::open_with_fs`].
     pub fn open_read_only_with_fs(
         fs: Arc<dyn Fs>,
         path: impl AsRef<Path>,

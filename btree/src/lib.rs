@@ -25,7 +25,16 @@
 //! # }
 //! ```
 //!
-//! - [`Db`]: opening ([`Db::open`], [`Db::open_read_only`]), what open
+//! The API follows the workspace's conventions, shared with `lsm`
+//! ([docs/api-conventions.md](https://github.com/kv-family/larder/blob/main/docs/api-conventions.md)): [`Db::open`] by path and
+//! [`Db::open_with_fs`] on any file system, [`Error::Io`] for the file
+//! layer's errors, `iter()` wherever `range` is, a cheap `Clone` handle, and
+//! [`Options::durability`] with the [`Durability`] both engines name alike.
+//! The default, [`Durability::Immediate`], is redb's, LMDB's and SQLite's: a
+//! commit closes a transaction its caller delimited, and returns durable
+//! (README, "Guarantees").
+//!
+//! - [`Db`]: opening ([`Db::open`], [`Db::open_with_fs`], [`Db::open_read_only`]), what open
 //!   found ([`Db::recovery`], [`Recovery`]), transactions, [`Db::sync`], [`Db::stats`], [`Db::compact`], [`Db::checkpoint`].
 //! - [`WriteTxn`] and [`WriteRange`]: insert, remove, get, lazy double-ended
 //!   ranges, range removal, `retain` and [`ExtractIf`], ephemeral and persistent

@@ -1,6 +1,10 @@
 //! How a database is opened.
 
-/// When a commit becomes durable.
+/// When a commit becomes durable: the workspace's vocabulary, the same
+/// variants with the same meaning as `lsm`'s `Durability`, which adds
+/// `Group` for concurrent writers sharing one sync (a btree has one writer
+/// at a time: nothing to share; see
+/// [docs/api-conventions.md](https://github.com/kv-family/larder/blob/main/docs/api-conventions.md)).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum Durability {
     /// `commit` returns after the transaction's pages and the meta page that

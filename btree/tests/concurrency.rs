@@ -163,3 +163,32 @@ fn rewrite(db: &Db, key: u32, first: u32) {
         txn.commit().unwrap();
     }
 }
+
+/// A clone is another handle to the same database: a commit through one
+/// is read through the other, and the file stays locked until the last
+/// handle is dropped.
+#[test]
+fn clones_share_one_database_and_its_lock() {
+    let fs = Arc::new(vfs::MemFs::new());
+    let db = Db::open_with_fs(fs.clone(), "/db", Options::default()).unwrap();
+    let writer = db.clone();
+    std::thread::spawn(move || {
+        let mut txn = writer.begin_write().unwrap();
+        txn.insert(b"k", b"v").unwrap();
+        txn.commit().unwrap();
+    })
+    .join()
+    .unwrap();
+    let read = db.begin_read().unwrap();
+    assert_eq!(read.get(b"k").unwrap().as_deref(), Some(&b"v"[..]));
+    drop(read);
+    let last = db.clone();
+    drop(db);
+    assert!(matches!(
+        Db::open_with_fs(fs.clone(), "/db", Options::default()),
+        Err(larder_btree::Error::Io(vfs::Error::Locked { .. }))
+    ));
+    drop(last);
+    let db = Db::open_with_fs(fs, "/db", Options::default()).unwrap();
+    assert_eq!(db.begin_read().unwrap().len(), 1);
+}

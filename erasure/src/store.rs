@@ -98,7 +98,17 @@ pub struct BlobStore {
 
 impl BlobStore {
     /// Opens (creating if needed) the store whose shard `i` lives in
-    /// `dirs[i]`, checks every directory's manifest against `options`, and
+    /// `dirs[i]` on the real file system ([`vfs::OsFs`]).
+    ///
+    /// # Errors
+    ///
+    /// As [`BlobStore::open_with_fs`].
+    pub fn open(dirs: &[impl AsRef<Path>], options: Options) -> Result<BlobStore> {
+        BlobStore::open_with_fs(Arc::new(vfs::OsFs::new()), dirs, options)
+    }
+
+    /// Opens (creating if needed) the store whose shard `i` lives in
+    /// `dirs[i]` on `fs`, checks every directory's manifest against `options`, and
     /// removes what an interrupted `put`, `delete` or `repair` left behind.
     /// A directory with no manifest (new, or a replaced disk) gets one; its
     /// missing shards are rebuilt by [`BlobStore::scrub`].
@@ -183,7 +193,16 @@ impl BlobStore {
         })
     }
 
-    /// Opens an existing store for reading only: creates, writes and
+    /// Opens an existing store on the real file system for reading only.
+    ///
+    /// # Errors
+    ///
+    /// As [`BlobStore::open_read_only_with_fs`].
+    pub fn open_read_only(dirs: &[impl AsRef<Path>], options: Options) -> Result<BlobStore> {
+        BlobStore::open_read_only_with_fs(Arc::new(vfs::OsFs::new()), dirs, options)
+    }
+
+    /// Opens an existing store on `fs` for reading only: creates, writes and
     /// removes nothing (leftovers of an interrupted write stay for the next
     /// [`BlobStore::open`]), and takes a shared lock on each directory's
     /// `LOCK` when it exists, so several read-only stores open at once
@@ -193,7 +212,7 @@ impl BlobStore {
     ///
     /// # Errors
     ///
-    /// As [`BlobStore::open`], but never for a missing directory.
+    /// As [`BlobStore::open_with_fs`], but never for a missing directory.
     pub fn open_read_only_with_fs(
         fs: Arc<dyn Fs>,
         dirs: &[impl AsRef<Path>],
@@ -202,7 +221,7 @@ impl BlobStore {
         BlobStore::open_view(fs, dirs, options, true)
     }
 
-    /// [`BlobStore::open_read_only`] without taking the shared locks, for
+    /// [`BlobStore::open_read_only_with_fs`] without taking the shared locks, for
     /// a caller whose own exclusive lock already keeps every writer of
     /// these directories out (an engine looking at its blob store before it
     /// opens it with [`BlobStore::open`]). Taking and dropping a shared
@@ -212,7 +231,7 @@ impl BlobStore {
     ///
     /// # Errors
     ///
-    /// As [`BlobStore::open_read_only`].
+    /// As [`BlobStore::open_read_only_with_fs`].
     pub fn open_read_only_unlocked_with_fs(
         fs: Arc<dyn Fs>,
         dirs: &[impl AsRef<Path>],

@@ -250,6 +250,12 @@ impl Db {
         self.inner().range_at(bounds(&range), None)
     }
 
+    /// Every live pair, in key order; `.rev()` for descending. The same
+    /// as `range(..)`.
+    pub fn iter(&self) -> DbIter {
+        self.range::<&[u8], _>(..)
+    }
+
     /// The live pairs whose key starts with `prefix`, both directions.
     pub fn prefix(&self, prefix: &[u8]) -> DbIter {
         self.inner().range_at(prefix_bounds(prefix), None)

@@ -20,12 +20,22 @@
 //! let snap = db.snapshot();
 //! db.put("cherry", "dark")?;
 //! assert_eq!(snap.get(b"cherry")?, None);
-//! let keys: Vec<_> = db.range::<&[u8], _>(..).rev().map(|r| r.map(|(k, _)| k)).collect::<Result<_, _>>()?;
+//! let keys: Vec<_> = db.iter().rev().map(|r| r.map(|(k, _)| k)).collect::<Result<_, _>>()?;
 //! assert_eq!(keys, ["cherry", "banana"]);
 //! db.close()?;
 //! # Ok(())
 //! # }
 //! ```
+//!
+//! The API follows the workspace's conventions, shared with `btree`
+//! ([docs/api-conventions.md](https://github.com/kv-family/larder/blob/main/docs/api-conventions.md)): [`Db::open`] by path and
+//! [`Db::open_with_fs`] on any file system, [`Error::Io`] for the file
+//! layer's errors, `iter()` wherever `range` is, a cheap `Clone` handle, and
+//! [`Options::durability`] with the [`Durability`] both engines name alike.
+//! The default, [`Durability::None`], is LevelDB's and RocksDB's: a write is
+//! one small log record, and a sync for each would cap a writer at the
+//! disk's sync rate; a crash loses at most the writes since the last
+//! `sync`, `flush` or `close` (README, "Durability").
 //!
 //! The files, one line each on what they own (`db.rs`'s module doc has
 //! the locks, what each guards and the order they are taken in):

@@ -3,16 +3,21 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-/// When writes reach the disk.
+/// When an acknowledged write becomes durable: the workspace's vocabulary,
+/// the same variants with the same meaning as `btree`'s `Durability`
+/// ([docs/api-conventions.md](https://github.com/kv-family/larder/blob/main/docs/api-conventions.md)).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Durability {
     /// Every write syncs the log before it returns: acknowledged means durable.
     Immediate,
-    /// Concurrent writers share one sync: each write still returns only once a
-    /// sync covering it returned, but one `fdatasync` serves a whole group.
+    /// Group commit: concurrent writers share one sync. Each write still
+    /// returns only once a sync covering it returned (acknowledged means
+    /// durable), but one `fdatasync` serves a whole group.
     Group,
-    /// No sync on write: durable only after [`Db::sync`](crate::Db::sync),
-    /// [`Db::flush`](crate::Db::flush) or [`Db::close`](crate::Db::close).
+    /// No sync on write: acknowledged at once, durable after the next
+    /// [`Db::sync`](crate::Db::sync), [`Db::flush`](crate::Db::flush) or
+    /// [`Db::close`](crate::Db::close); a crash loses a suffix of the writes
+    /// since then. The default (see the README, "Durability", for why).
     None,
 }
 

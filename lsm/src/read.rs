@@ -52,6 +52,12 @@ impl Snapshot {
         self.inner.range_at(bounds(&range), Some(self.seq))
     }
 
+    /// Every live pair as of the snapshot, both directions. The same as
+    /// `range(..)`.
+    pub fn iter(&self) -> DbIter {
+        self.range::<&[u8], _>(..)
+    }
+
     /// The live pairs whose key starts with `prefix`, as of the snapshot.
     pub fn prefix(&self, prefix: &[u8]) -> DbIter {
         self.inner.range_at(prefix_bounds(prefix), Some(self.seq))

@@ -164,6 +164,12 @@ impl Reader {
         self.db().range(range)
     }
 
+    /// Every pair, ascending (`.rev()`: descending), as of the manifest
+    /// this reader has. The same as `range(..)`.
+    pub fn iter(&self) -> DbIter {
+        self.db().iter()
+    }
+
     /// The read-only [`Db`] of the current view (every read method of
     /// `Db` works on it; writes return [`Error::ReadOnly`]).
     pub fn db(&self) -> Db {

@@ -146,6 +146,8 @@ fn run(ops: Vec<Op>, opts: larder_lsm::Options) {
                         common::show(&common::collect(s.range(lo.as_slice()..=hi.as_slice()))),
                         common::show(&model_range(m, &lo, &hi))
                     );
+                    let whole: Vec<_> = m.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+                    common::assert_same(&common::collect(s.iter()), &whole, "snapshot iter");
                 }
             }
             Op::DropSnapshot(i) => {
@@ -168,11 +170,10 @@ fn run(ops: Vec<Op>, opts: larder_lsm::Options) {
     }
     let d = db.expect("db");
     let all: Vec<_> = model.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
-    common::assert_same(
-        &common::collect(d.range::<&[u8], _>(..)),
-        &all,
-        "before close",
-    );
+    common::assert_same(&common::collect(d.iter()), &all, "before close");
+    let mut all_rev = all.clone();
+    all_rev.reverse();
+    common::assert_same(&common::collect(d.iter().rev()), &all_rev, "iter().rev()");
     drop(snaps);
     d.close().expect("close");
     let d = open(&opts).expect("final reopen");
@@ -216,11 +217,7 @@ fn run(ops: Vec<Op>, opts: larder_lsm::Options) {
             // manifest before would find them gone.
             d.wait_idle().expect("idle");
             let reader = larder_lsm::Reader::open(Arc::clone(store), "").expect("reader");
-            common::assert_same(
-                &common::collect(reader.range::<&[u8], _>(..)),
-                &all,
-                "reader",
-            );
+            common::assert_same(&common::collect(reader.iter()), &all, "reader");
         }
     }
 }

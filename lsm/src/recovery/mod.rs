@@ -22,7 +22,7 @@
 //!   exist (the lost edit's outputs), the error names the manifest and the
 //!   offset of its bad tail.
 //! - **A sealed log is whole.** Once a log takes no more records and all
-//!   of it is durable (at close; at a log switch unless the sync mode is
+//!   of it is durable (at close; at a log switch unless the durability is
 //!   `None`), the manifest records its length (tag 11). A live log so
 //!   recorded that is missing, shorter, or bad before that length is
 //!   corruption naming the log, the recorded length (expected) and the
