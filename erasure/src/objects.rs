@@ -30,11 +30,12 @@ use xxhash_rust::xxh3::Xxh3;
 use crate::codec::{check_layout, join_data};
 use crate::format::{
     CHUNK_CRC_LEN, CRC_BLOCK_BYTES, CRC_BLOCK_LOG2, Geometry, HEADER_LEN, STRIPE_SIZE_MAX,
-    ShardHeader, block_crcs, blocks_match, region_len,
+    ShardHeader, blocks_match, region_len,
 };
 use crate::manifest::{MANIFEST_LEN, MANIFEST_NAME, Manifest};
 use crate::store::{layout_manifest, new_store_id};
-use crate::{BlobId, BlobStat, Codec, Error, Options, Result, ScrubReport};
+use crate::writer::Sink;
+use crate::{BlobId, BlobStat, BlobWriter, Codec, Error, Options, Result, ScrubReport};
 
 /// Where shard objects live in each store.
 const BLOB_PREFIX: &str = "blobs/";
@@ -102,6 +103,15 @@ fn each<T: Send>(stores: &[Arc<dyn Store>], f: impl Fn(usize, &dyn Store) -> T +
     })
 }
 
+/// What [`ObjectBlobStore::shard_objects`] found of one id.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ShardsFound {
+    /// Stores holding a shard object of it (`k + m` when whole).
+    pub stores: usize,
+    /// Their bytes, summed.
+    pub bytes: u64,
+}
+
 /// A shard object as read: its header and bytes, if sound and where it
 /// belongs.
 struct ReadShard {
@@ -123,6 +133,30 @@ impl ObjectBlobStore {
     /// store belongs to another blob store, layout or shard index;
     /// [`Error::Object`] if more than `m` stores cannot be reached.
     pub fn open(stores: Vec<Arc<dyn Store>>, options: Options) -> Result<ObjectBlobStore> {
+        ObjectBlobStore::open_inner(stores, options, true)
+    }
+
+    /// Opens the store for reading only: as [`ObjectBlobStore::open`], but
+    /// writes no object (a store without a manifest keeps none, and holds
+    /// no blobs until a writer opens it). Writing through it is the
+    /// caller's mistake: an engine opened read-only refuses writes before
+    /// they reach the store.
+    ///
+    /// # Errors
+    ///
+    /// As [`ObjectBlobStore::open`].
+    pub fn open_read_only(
+        stores: Vec<Arc<dyn Store>>,
+        options: Options,
+    ) -> Result<ObjectBlobStore> {
+        ObjectBlobStore::open_inner(stores, options, false)
+    }
+
+    fn open_inner(
+        stores: Vec<Arc<dyn Store>>,
+        options: Options,
+        write: bool,
+    ) -> Result<ObjectBlobStore> {
         check_layout(options.data_shards, options.parity_shards)?;
         let total = options.data_shards + options.parity_shards;
         if stores.len() != total {
@@ -172,7 +206,7 @@ impl ObjectBlobStore {
             }
         }
         for (i, m) in manifests.iter().enumerate() {
-            if let Some(None) = m {
+            if let (true, Some(None)) = (write, m) {
                 let bytes = layout_manifest(&options, i, store_id).to_bytes();
                 debug_assert_eq!(bytes.len(), MANIFEST_LEN);
                 // Create: two openers racing on an empty store agree, or
@@ -195,7 +229,7 @@ impl ObjectBlobStore {
             next_id: AtomicU64::new(0),
         };
         let max_id = store
-            .shard_counts()?
+            .shard_objects()?
             .keys()
             .next_back()
             .map_or(0, |id| id.0 + 1);
@@ -213,18 +247,26 @@ impl ObjectBlobStore {
         self.options
     }
 
-    /// How many stores hold a shard of each id (unreachable stores count
-    /// none).
-    fn shard_counts(&self) -> Result<BTreeMap<BlobId, usize>> {
+    /// Every id any reachable store holds a shard object of, with how many
+    /// stores hold one and their bytes: blobs, and the leftovers of uploads
+    /// or deletes cut short (fewer than `k` shards), which
+    /// [`ObjectBlobStore::list`] leaves out.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Object`] if more than `m` stores cannot be listed.
+    pub fn shard_objects(&self) -> Result<BTreeMap<BlobId, ShardsFound>> {
         let listed = each(&self.stores, |_, store| store.list(BLOB_PREFIX));
-        let mut counts = BTreeMap::new();
+        let mut found: BTreeMap<BlobId, ShardsFound> = BTreeMap::new();
         let mut down = Vec::new();
         for listing in listed {
             match listing {
                 Ok(metas) => {
                     for meta in metas {
                         if let Some(id) = parse_shard_name(&meta.name) {
-                            *counts.entry(id).or_insert(0) += 1;
+                            let f = found.entry(id).or_default();
+                            f.stores += 1;
+                            f.bytes += meta.size;
                         }
                     }
                 }
@@ -234,7 +276,12 @@ impl ObjectBlobStore {
         if down.len() > self.options.parity_shards {
             return Err(Error::Object(down.swap_remove(0)));
         }
-        Ok(counts)
+        Ok(found)
+    }
+
+    /// The name of blob `id`'s shard object in every store.
+    pub fn object_name(id: BlobId) -> String {
+        shard_name(id)
     }
 
     /// The blobs at least `k` stores hold a shard of, by id.
@@ -245,46 +292,78 @@ impl ObjectBlobStore {
     pub fn list(&self) -> Result<Vec<BlobId>> {
         let k = self.options.data_shards;
         Ok(self
-            .shard_counts()?
+            .shard_objects()?
             .into_iter()
-            .filter(|&(_, n)| n >= k)
+            .filter(|(_, f)| f.stores >= k)
             .map(|(id, _)| id)
             .collect())
     }
 
-    /// The shard objects of blob `id` (`k + m` of them, for `len` bytes
-    /// with checksum `checksum`).
+    /// The shard objects of blob `id` (`k + m` of them, headers included),
+    /// coded in memory by the same writer `put` uses.
     fn encode(&self, id: BlobId, blob: &[u8]) -> Result<Vec<Vec<u8>>> {
+        let mut w = self.memory_writer(id, false);
+        w.write_all_bytes(blob)?;
+        w.into_shards()
+    }
+
+    /// A writer coding into `k + m` shard objects in memory, uploading them
+    /// at `finish` if `upload`.
+    fn memory_writer(&self, id: BlobId, upload: bool) -> BlobWriter<'_> {
         let total = self.stores.len();
-        let geometry = Geometry {
-            data_shards: self.options.data_shards as u64,
-            stripe_size: self.options.stripe_size_bytes,
-            blob_len: blob.len() as u64,
-        };
-        let checksum = xxhash_rust::xxh3::xxh3_64(blob);
-        let file_len = usize::try_from(geometry.file_len()).map_err(|_| Error::InvalidLayout {
-            reason: format!("a blob of {} bytes does not fit in memory", blob.len()),
-        })?;
-        let mut shards: Vec<Vec<u8>> = (0..total)
-            .map(|i| {
-                let mut bytes = Vec::with_capacity(file_len);
-                bytes
-                    .extend_from_slice(&self.header(i, id, geometry.blob_len, checksum).to_bytes());
-                bytes
-            })
-            .collect();
-        let mut crcs = Vec::new();
-        let stripe = usize::try_from(self.options.stripe_size_bytes).unwrap_or(usize::MAX);
-        for piece in blob.chunks(stripe.max(1)) {
-            for shard in self.codec.encode(piece)? {
-                block_crcs(&shard.bytes, &mut crcs);
-                let out = &mut shards[shard.index];
-                out.extend_from_slice(&shard.bytes);
-                out.extend_from_slice(&crcs);
-            }
+        BlobWriter::new(
+            Sink::Memory {
+                store: upload.then_some(self),
+                shards: vec![vec![0; HEADER_LEN]; total],
+            },
+            &self.codec,
+            id,
+            self.options.data_shards,
+            self.options.stripe_size_bytes,
+        )
+    }
+
+    /// Starts a blob written piece by piece ([`BlobWriter`]), with a fresh
+    /// id. The shards are coded as stripes fill and kept in memory (about
+    /// the blob's size times `(k + m) / k`); [`BlobWriter::finish`] uploads
+    /// each whole, to all `k + m` stores at once, and returns once every
+    /// one is stored. Dropping the writer unfinished uploads nothing.
+    pub fn writer(&self) -> BlobWriter<'_> {
+        self.memory_writer(BlobId(self.next_id.fetch_add(1, Ordering::Relaxed)), true)
+    }
+
+    /// As [`ObjectBlobStore::writer`], with an id the caller chose (an
+    /// engine that records the ids it hands out in its own manifest): later
+    /// fresh ids are past it. Shard objects of this id left by an upload
+    /// cut short are replaced whole at `finish`; the caller must not reuse
+    /// the id of a blob it still needs.
+    pub fn writer_with_id(&self, id: BlobId) -> BlobWriter<'_> {
+        self.next_id
+            .fetch_max(id.0.saturating_add(1), Ordering::Relaxed);
+        self.memory_writer(id, true)
+    }
+
+    /// Uploads the `k + m` shard objects of `id`, all at once.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Object`] if any store refuses its shard; the shards already
+    /// uploaded are deleted (best effort; fewer than `k` left are never
+    /// listed, and an engine deletes the leftovers of ids it handed out).
+    pub(crate) fn upload(&self, id: BlobId, shards: Vec<Vec<u8>>) -> Result<()> {
+        let name = shard_name(id);
+        let shards: Vec<Bytes> = shards.into_iter().map(Bytes::from).collect();
+        let results = each(&self.stores, |i, store| {
+            store.put(&name, shards[i].clone(), PutMode::Overwrite)
+        });
+        let failed = results.into_iter().find_map(std::result::Result::err);
+        if let Some(e) = failed {
+            each(&self.stores, |_, store| {
+                let _ = store.delete(&name);
+            });
+            return Err(Error::Object(e));
         }
-        debug_assert!(shards.iter().all(|s| s.len() == file_len));
-        Ok(shards)
+        Ok(())
     }
 
     fn header(&self, index: usize, id: BlobId, blob_len: u64, checksum: u64) -> ShardHeader {
@@ -311,20 +390,9 @@ impl ObjectBlobStore {
     /// uploaded are deleted (best effort; fewer than `k` left are never
     /// listed).
     pub fn put(&self, blob: &[u8]) -> Result<BlobId> {
-        let id = BlobId(self.next_id.fetch_add(1, Ordering::Relaxed));
-        let shards = self.encode(id, blob)?;
-        let name = shard_name(id);
-        let results = each(&self.stores, |i, store| {
-            store.put(&name, Bytes::from(shards[i].clone()), PutMode::Overwrite)
-        });
-        let failed = results.into_iter().find_map(std::result::Result::err);
-        if let Some(e) = failed {
-            each(&self.stores, |_, store| {
-                let _ = store.delete(&name);
-            });
-            return Err(Error::Object(e));
-        }
-        Ok(id)
+        let mut w = self.writer();
+        w.write_all_bytes(blob)?;
+        w.finish()
     }
 
     /// Reads every shard of `id`: `None` where the store is unreachable, the
