@@ -7,10 +7,10 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use erasure::{BlobId, BlobStore};
+use erasure::BlobId;
 use xxhash_rust::xxh3::xxh3_64;
 
-use crate::blob::{BLOB_REF_LEN, BlobRef};
+use crate::blob::{BLOB_REF_LEN, BlobRef, Blobs};
 use crate::key::ValueKind;
 use crate::sstable::reader::Table;
 use crate::{Error, Result};
@@ -172,7 +172,7 @@ pub struct BlobRepairReport {
 /// are read from their maps).
 pub(crate) fn verify(
     tables: &[(usize, Arc<Table>)],
-    store: Option<&BlobStore>,
+    store: Option<&Blobs>,
     on_table: &mut dyn FnMut(&TableReport),
 ) -> Result<VerifyReport> {
     let mut report = VerifyReport::default();
@@ -245,7 +245,7 @@ pub(crate) fn verify(
 /// healthy, else value by value, so a partly lost blob names only the keys
 /// whose stripes are gone.
 fn verify_blob(
-    store: Option<&BlobStore>,
+    store: Option<&Blobs>,
     id: BlobId,
     list: &[(Bytes, BlobRef)],
     report: &mut VerifyReport,
@@ -393,9 +393,11 @@ mod tests {
             parity_shards: 1,
             ..erasure::Options::default()
         };
-        let store = BlobStore::open(Arc::clone(&fs), &["b0", "b1", "b2"], opts).expect("store");
+        let dirs = erasure::BlobStore::open(Arc::clone(&fs), &["b0", "b1", "b2"], opts);
+        let dirs = dirs.expect("store");
         let value = b"the separated value".to_vec();
-        let blob = store.put(&value).expect("put");
+        let blob = dirs.put(&value).expect("put");
+        let store = Blobs::Dirs(dirs);
         let reference = |offset: u64, len: u64, checksum: u64| {
             BlobRef {
                 blob,
