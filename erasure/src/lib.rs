@@ -71,7 +71,7 @@ pub use error::{Error, Result};
 pub use format::STRIPE_SIZE_MAX;
 pub use id::BlobId;
 pub use objects::{ObjectBlobStore, ShardsFound};
-pub use repair::{BlobStat, ScrubReport};
+pub use repair::{BlobStat, ScrubReport, ShardDamage};
 pub use store::{BlobStore, Options};
 pub use writer::BlobWriter;
 

@@ -35,7 +35,9 @@ use crate::format::{
 use crate::manifest::{MANIFEST_LEN, MANIFEST_NAME, Manifest};
 use crate::store::{layout_manifest, new_store_id};
 use crate::writer::Sink;
-use crate::{BlobId, BlobStat, BlobWriter, Codec, Error, Options, Result, ScrubReport};
+use crate::{
+    BlobId, BlobStat, BlobWriter, Codec, Error, Options, Result, ScrubReport, ShardDamage,
+};
 
 /// Where shard objects live in each store.
 const BLOB_PREFIX: &str = "blobs/";
@@ -399,14 +401,36 @@ impl ObjectBlobStore {
     /// shard missing, or its header bad or not this store's. Returns them
     /// with the length and checksum most sound headers agree on.
     fn read_shards(&self, id: BlobId) -> Result<(Vec<Option<ReadShard>>, Geometry, u64)> {
+        let (read, _) = self.read_shards_why(id)?;
+        Ok(read)
+    }
+
+    /// [`ObjectBlobStore::read_shards`], with why each shard left out is.
+    #[allow(clippy::type_complexity)]
+    fn read_shards_why(
+        &self,
+        id: BlobId,
+    ) -> Result<((Vec<Option<ReadShard>>, Geometry, u64), Vec<Option<String>>)> {
         let name = shard_name(id);
         let read = each(&self.stores, |i, store| {
-            let (bytes, _) = store.get(&name).ok()?;
-            let header_bytes: &[u8; HEADER_LEN] = bytes.get(..HEADER_LEN)?.try_into().ok()?;
-            let header = ShardHeader::from_bytes(header_bytes, &PathBuf::from(&name)).ok()?;
+            let (bytes, _) = store.get(&name).map_err(|e| match e {
+                objstore::Error::NotFound { .. } => "missing".to_owned(),
+                e => format!("unreadable: {e}"),
+            })?;
+            let header_bytes: &[u8; HEADER_LEN] = bytes
+                .get(..HEADER_LEN)
+                .and_then(|b| b.try_into().ok())
+                .ok_or_else(|| format!("{} bytes, shorter than a header", bytes.len()))?;
+            let header = ShardHeader::from_bytes(header_bytes, &PathBuf::from(&name))
+                .map_err(|e| format!("bad header: {e}"))?;
             let expected = self.header(i, id, header.blob_len, header.blob_checksum);
-            (header == expected).then_some(ReadShard { header, bytes })
+            if header != expected {
+                return Err("header of another shard, blob or layout".to_owned());
+            }
+            Ok(ReadShard { header, bytes })
         });
+        let mut why: Vec<Option<String>> = read.iter().map(|r| r.as_ref().err().cloned()).collect();
+        let read: Vec<Option<ReadShard>> = read.into_iter().map(std::result::Result::ok).collect();
         let mut votes: BTreeMap<(u64, u64), usize> = BTreeMap::new();
         for shard in read.iter().flatten() {
             *votes
@@ -418,8 +442,15 @@ impl ObjectBlobStore {
         };
         let shards = read
             .into_iter()
-            .map(|s| {
-                s.filter(|s| s.header.blob_len == blob_len && s.header.blob_checksum == checksum)
+            .enumerate()
+            .map(|(i, s)| {
+                let s = s.filter(|s| {
+                    s.header.blob_len == blob_len && s.header.blob_checksum == checksum
+                });
+                if s.is_none() && why[i].is_none() {
+                    why[i] = Some("header disagrees with the other shards".to_owned());
+                }
+                s
             })
             .collect();
         let geometry = Geometry {
@@ -427,7 +458,7 @@ impl ObjectBlobStore {
             stripe_size: self.options.stripe_size_bytes,
             blob_len,
         };
-        Ok((shards, geometry, checksum))
+        Ok(((shards, geometry, checksum), why))
     }
 
     /// Shard `shard`'s bytes of stripe `s`, if present and every block CRC
@@ -653,14 +684,42 @@ impl ObjectBlobStore {
     ///
     /// As [`ObjectBlobStore::get`].
     pub fn stat(&self, id: BlobId) -> Result<BlobStat> {
-        let (shards, geometry, checksum) = self.read_shards(id)?;
+        let ((shards, geometry, checksum), why) = self.read_shards_why(id)?;
         let (_, healthy) = self.decode(id, &shards, &geometry, checksum)?;
+        let name = shard_name(id);
+        let mut damage = Vec::new();
+        for (i, ok) in healthy.iter().enumerate() {
+            if *ok {
+                continue;
+            }
+            let (offset, what) = match (&why[i], &shards[i]) {
+                (Some(why), _) => (None, why.clone()),
+                (None, Some(shard)) => {
+                    let s = (0..geometry.stripes())
+                        .find(|&s| Self::chunk(shard, &geometry, s).is_none())
+                        .unwrap_or(0);
+                    (
+                        Some(geometry.chunk_offset(s)),
+                        format!("stripe {s} short or failing its CRC"),
+                    )
+                }
+                (None, None) => (None, "missing".to_owned()),
+            };
+            damage.push(ShardDamage {
+                shard: i,
+                location: self.stores[i].location(),
+                object: name.clone(),
+                offset,
+                what,
+            });
+        }
         Ok(BlobStat {
             id,
             len: geometry.blob_len,
             layout: self.options,
             stripes: geometry.stripes(),
             healthy,
+            damage,
         })
     }
 

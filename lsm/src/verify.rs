@@ -47,8 +47,13 @@ pub enum Problem {
     BlobDegraded {
         /// The blob file.
         blob: u64,
-        /// Indexes (directories) of the bad shards.
+        /// Indexes (directories, or stores) of the bad shards.
         bad_shards: Vec<usize>,
+        /// Per bad shard: its directory or store, file or object, the
+        /// offset of the first bad stripe, and what is wrong
+        /// (`shard 2 in s3://bucket/blobs: blobs/00000000000000a1.shard at
+        /// offset 4148: stripe 1 short or failing its CRC`).
+        damage: Vec<String>,
     },
     /// Values in a blob file cannot be read back: the file is gone, or a
     /// stripe lost more shards than the code's parity survives. Names the
@@ -320,6 +325,7 @@ fn verify_blob(
         report.problems.push(Problem::BlobDegraded {
             blob,
             bad_shards: bad_shards.clone(),
+            damage: stat.damage.iter().map(ToString::to_string).collect(),
         });
     }
     let mut unreadable: Vec<&Bytes> = Vec::new();

@@ -142,6 +142,14 @@ impl Place {
         }
     }
 
+    /// Where shard `i` lives, as damage reports name it.
+    fn location(&self, i: usize) -> String {
+        match &self.stores {
+            None => dirs()[i].display().to_string(),
+            Some(stores) => stores[i].location(),
+        }
+    }
+
     /// Deletes every shard at index `i` (a disk or bucket lost).
     fn lose(&self, i: usize) {
         for n in self.shards(i) {
@@ -245,7 +253,24 @@ fn flipped_bytes_in_m_shards_lose_no_value() {
         each_place(|place| {
             fill(place);
             place.rot(rotten);
-            read_all(&place.open());
+            let db = place.open();
+            read_all(&db);
+            // The damage is reported naming the store or directory, the
+            // shard's file or object, and the offset of the bad stripe.
+            let r = db.verify().expect("verify");
+            assert!(r.lost_nothing() && !r.is_clean(), "{r:?}");
+            let location = place.location(rotten);
+            for p in &r.problems {
+                let larder_lsm::Problem::BlobDegraded { damage, .. } = p else {
+                    panic!("{p:?}");
+                };
+                assert_eq!(damage.len(), 1, "{damage:?}");
+                let d = &damage[0];
+                assert!(
+                    d.contains(&location) && d.contains(".shard at offset "),
+                    "{d}"
+                );
+            }
         });
     }
 }
@@ -316,7 +341,9 @@ fn verify_reports_degraded_blobs_and_repair_rebuilds_them() {
         assert!(!r.is_clean() && r.lost_nothing(), "{r:?}");
         assert!(
             r.problems.iter().all(
-                |p| matches!(p, larder_lsm::Problem::BlobDegraded { bad_shards, .. } if *bad_shards == [1])
+                |p| matches!(p, larder_lsm::Problem::BlobDegraded { bad_shards, damage, .. }
+                    if *bad_shards == [1] && damage.len() == 1
+                        && damage[0].contains(&place.location(1)) && damage[0].contains("missing"))
             ),
             "{r:?}"
         );
