@@ -13,7 +13,7 @@
 //!
 //! A blob is listed when at least `k` stores hold a shard of it. A `put`
 //! cut short leaves fewer shards of an id no caller was given (the id is
-//! never reused: ids start past the largest listed); `scrub` repairs what
+//! never reused: fresh ids start past the largest id with any shard); `scrub` repairs what
 //! has `k` good shards and reports the rest as lost, and [`ObjectBlobStore::delete`]
 //! removes it. A `delete` removes every shard; cut short, it leaves a blob
 //! that is listed while `k` shards remain.
