@@ -546,10 +546,13 @@ impl ObjectBlobStore {
     /// `len` bytes of the blob from `offset`. While the data shards holding
     /// the range are sound, it reads only their headers and the 4 KiB
     /// blocks (and CRCs) the range covers, with ranged gets: the code is
-    /// systematic, nothing is decoded. If one of those is missing or fails
-    /// its check, it reads and decodes the whole blob instead (as
-    /// [`ObjectBlobStore::get`], whole-blob checksum included). A healthy
-    /// ranged read does not check the whole-blob checksum.
+    /// systematic, nothing is decoded. A block that is missing, unreachable
+    /// or fails its CRC is rebuilt from the same blocks of any `k` other
+    /// shards (ranged gets again). Only if that fails too does it read and
+    /// decode the whole blob (as [`ObjectBlobStore::get`], whole-blob
+    /// checksum included), which then says what is lost. A ranged read
+    /// that needs no whole-blob decode does not check the whole-blob
+    /// checksum.
     ///
     /// # Errors
     ///
@@ -611,8 +614,9 @@ impl ObjectBlobStore {
             stripe_size: self.options.stripe_size_bytes,
             blob_len,
         };
-        let name = shard_name(id);
-        let mut checked: Vec<bool> = vec![false; k];
+        let total = self.stores.len();
+        let expect = (blob_len, first.blob_checksum);
+        let mut checked: Vec<bool> = vec![false; total];
         let mut out = Vec::with_capacity(usize::try_from(len).unwrap_or(0));
         let mut at = offset;
         while at < end {
@@ -628,36 +632,91 @@ impl ObjectBlobStore {
             if j_index >= k {
                 return Ok(None);
             }
-            if !checked[j_index] {
-                match self.header_of(j_index, id) {
-                    Some(h) if h.blob_len == blob_len && h.blob_checksum == first.blob_checksum => {
-                        checked[j_index] = true;
-                    }
-                    _ => return Ok(None),
-                }
-            }
             let base = geometry.chunk_offset(s);
-            let first_block = lo / CRC_BLOCK_BYTES;
-            let last_block = (hi - 1) / CRC_BLOCK_BYTES;
-            let start = first_block * CRC_BLOCK_BYTES;
-            let stop = ((last_block + 1) * CRC_BLOCK_BYTES).min(chunk_len);
-            let store = &self.stores[j_index];
-            let Ok(data) = store.get_range(&name, base + start..base + stop) else {
+            let blocks = (lo / CRC_BLOCK_BYTES, (hi - 1) / CRC_BLOCK_BYTES);
+            let start = blocks.0 * CRC_BLOCK_BYTES;
+            let data = match self.read_blocks(
+                j_index,
+                id,
+                base,
+                chunk_len,
+                blocks,
+                expect,
+                &mut checked,
+            ) {
+                Some(data) => data.to_vec(),
+                None => {
+                    // Rebuild those blocks from the same blocks of any k
+                    // other shards: Reed-Solomon works byte position by
+                    // byte position, so the rest of the stripe is not needed.
+                    let mut pieces: Vec<Option<Vec<u8>>> = vec![None; total];
+                    let mut good = 0;
+                    for i in (0..total).filter(|&i| i != j_index) {
+                        if good == k {
+                            break;
+                        }
+                        pieces[i] = self
+                            .read_blocks(i, id, base, chunk_len, blocks, expect, &mut checked)
+                            .map(|b| b.to_vec());
+                        good += usize::from(pieces[i].is_some());
+                    }
+                    if good < k
+                        || self
+                            .codec
+                            .reconstruct_chunks(&mut pieces, geometry.stripe_data_len(s), true)
+                            .is_err()
+                    {
+                        return Ok(None);
+                    }
+                    match pieces[j_index].take() {
+                        Some(p) => p,
+                        None => return Ok(None),
+                    }
+                }
+            };
+            // `lo - start` and `hi - start` are within the blocks read.
+            let Some(bytes) = data.get((lo - start) as usize..(hi - start) as usize) else {
                 return Ok(None);
             };
-            let crc_at = base + chunk_len + first_block * CHUNK_CRC_LEN;
-            let crc_end = crc_at + (last_block - first_block + 1) * CHUNK_CRC_LEN;
-            let Ok(crcs) = store.get_range(&name, crc_at..crc_end) else {
-                return Ok(None);
-            };
-            if !blocks_match(&data, &crcs) {
-                return Ok(None);
-            }
-            // `lo - start` and `hi - start` are within the blocks just read.
-            out.extend_from_slice(&data[(lo - start) as usize..(hi - start) as usize]);
+            out.extend_from_slice(bytes);
             at += hi - lo;
         }
         Ok(Some(Bytes::from(out)))
+    }
+
+    /// Blocks `blocks.0..=blocks.1` of shard `index`'s part of the stripe
+    /// whose regions start at `base` (`chunk_len` bytes each), read with
+    /// two ranged gets and checked against their CRCs; the shard's header
+    /// is checked against `expect` (length, checksum) once per call of
+    /// `get_range` (`checked`). `None` if anything is missing or bad.
+    #[allow(clippy::too_many_arguments)]
+    fn read_blocks(
+        &self,
+        index: usize,
+        id: BlobId,
+        base: u64,
+        chunk_len: u64,
+        blocks: (u64, u64),
+        expect: (u64, u64),
+        checked: &mut [bool],
+    ) -> Option<Bytes> {
+        if !checked[index] {
+            let h = self.header_of(index, id)?;
+            if (h.blob_len, h.blob_checksum) != expect {
+                return None;
+            }
+            checked[index] = true;
+        }
+        let (first_block, last_block) = blocks;
+        let start = first_block * CRC_BLOCK_BYTES;
+        let stop = ((last_block + 1) * CRC_BLOCK_BYTES).min(chunk_len);
+        let name = shard_name(id);
+        let store = &self.stores[index];
+        let data = store.get_range(&name, base + start..base + stop).ok()?;
+        let crc_at = base + chunk_len + first_block * CHUNK_CRC_LEN;
+        let crc_end = crc_at + (last_block - first_block + 1) * CHUNK_CRC_LEN;
+        let crcs = store.get_range(&name, crc_at..crc_end).ok()?;
+        blocks_match(&data, &crcs).then_some(data)
     }
 
     /// Deletes every shard of the blob.

@@ -291,7 +291,7 @@ impl Store for CountingGets {
 }
 
 #[test]
-fn ranged_reads_read_only_blocks_while_healthy_and_decode_when_not() {
+fn ranged_reads_read_only_blocks_healthy_or_degraded_and_decode_beyond_m() {
     let counters: Vec<Arc<CountingGets>> = (0..5).map(|_| Arc::default()).collect();
     let stores: Vec<Arc<dyn Store>> = counters.iter().map(|c| c.clone() as _).collect();
     // 10_000-byte stripes over k = 3: chunks of 3334 bytes, the last one
@@ -331,7 +331,8 @@ fn ranged_reads_read_only_blocks_while_healthy_and_decode_when_not() {
             ..
         })
     ));
-    // Data shard 1 lost: ranges it holds are decoded from the whole blob.
+    // Data shard 1 lost: the blocks it held are rebuilt from the same
+    // blocks of k other shards, still with ranged gets only.
     stores[1].delete(&shard_name(id)).unwrap();
     for (offset, len) in ranges {
         let got = store.get_range(id, offset, len).unwrap();
@@ -341,7 +342,37 @@ fn ranged_reads_read_only_blocks_while_healthy_and_decode_when_not() {
             "{offset}+{len}"
         );
     }
-    assert!(gets() > before);
+    assert_eq!(gets(), before, "a degraded ranged read rebuilds blocks");
+    // Rot in data shard 0 as well: the same, from the parity shards.
+    let (mut rotten, _) = stores[0].get(&shard_name(id)).unwrap();
+    let mut bytes = rotten.to_vec();
+    for b in bytes.iter_mut().skip(60).step_by(1000) {
+        *b ^= 0x5a;
+    }
+    rotten = Bytes::from(bytes);
+    stores[0]
+        .put(&shard_name(id), rotten, PutMode::Overwrite)
+        .unwrap();
+    let before = gets();
+    for (offset, len) in ranges {
+        let got = store.get_range(id, offset, len).unwrap();
+        assert_eq!(
+            got,
+            data[offset as usize..(offset + len) as usize],
+            "{offset}+{len}"
+        );
+    }
+    assert_eq!(
+        gets(),
+        before,
+        "two bad shards of five are still rebuilt by block"
+    );
+    // A third bad shard: beyond m, the whole-blob decode says so.
+    stores[2].delete(&shard_name(id)).unwrap();
+    assert!(matches!(
+        store.get_range(id, 0, 10),
+        Err(Error::Unrecoverable { .. })
+    ));
 }
 
 #[test]
