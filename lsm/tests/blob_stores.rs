@@ -287,6 +287,37 @@ fn garbage_collection_deletes_only_obsolete_blob_objects() {
     db.close().expect("close");
 }
 
+#[test]
+fn describe_names_the_stores_and_counts_shard_objects() {
+    let stores = mem_stores();
+    let fs = MemFs::new();
+    let o = opts(&stores);
+    fill(&fs, &o);
+    let db = Db::open_with_fs(Arc::new(fs), "/db", o).expect("open");
+    let d = db.describe().expect("describe");
+    assert!(d.problems.is_empty(), "{:?}", d.problems);
+    let blobs = d.blobs.expect("blob store described");
+    let locations: Vec<std::path::PathBuf> = stores.iter().map(|s| s.location().into()).collect();
+    assert_eq!(blobs.dirs, locations);
+    assert_eq!((blobs.data_shards, blobs.parity_shards), (K, M));
+    assert!(!blobs.files.is_empty());
+    for f in &blobs.files {
+        assert_eq!(f.shard_files, K + M, "{f:?}");
+        assert!(f.size_bytes > f.value_bytes, "{f:?}");
+    }
+    // A lost shard object is a problem naming the blob.
+    let victim = blobs.files[0].id;
+    stores[2]
+        .delete(&format!("blobs/{victim:016x}.shard"))
+        .expect("delete");
+    let d = db.describe().expect("describe");
+    assert!(
+        d.problems.iter().any(|p| p.contains("2 of 3 shard files")),
+        "{:?}",
+        d.problems
+    );
+}
+
 /// A store whose uploads can be refused.
 #[derive(Debug, Default)]
 struct Refusing {
