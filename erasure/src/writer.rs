@@ -239,7 +239,8 @@ impl BlobWriter<'_> {
     ///
     /// # Errors
     ///
-    /// [`Error::Io`] from the disk; the writer must then be dropped.
+    /// [`Error::Io`] from the disk (a directory store's pending files); the
+    /// writer must then be dropped.
     pub fn write_all_bytes(&mut self, mut data: &[u8]) -> Result<()> {
         let stripe_size = usize::try_from(self.geometry.stripe_size).unwrap_or(usize::MAX);
         while !data.is_empty() {
@@ -303,12 +304,18 @@ impl BlobWriter<'_> {
         Ok(())
     }
 
-    /// Writes the last stripe and the headers, syncs every shard and
-    /// directory, and makes the blob visible. Durable when it returns `Ok`.
+    /// Writes the last stripe and the headers and makes the blob visible:
+    /// for a [`BlobStore`], syncs every shard and directory and renames the
+    /// pending files; for an [`ObjectBlobStore`](crate::ObjectBlobStore),
+    /// uploads every shard object whole, all at once. Durable when it
+    /// returns `Ok`.
     ///
     /// # Errors
     ///
-    /// [`Error::Io`] from the disk; nothing is then visible.
+    /// [`Error::Io`] from the disk, or [`Error::Object`] from a store that
+    /// refused its shard (the shards uploaded are then deleted, best
+    /// effort); nothing is then visible (over object stores: fewer than
+    /// `k` shards are never listed).
     pub fn finish(mut self) -> Result<BlobId> {
         self.finish_inner()?;
         Ok(self.id)
