@@ -506,3 +506,162 @@ fn power_loss_at_every_sync_point_with_blobs_on_stores_keeps_every_synced_write(
     );
     assert!(report.syncs > 40, "{report:?}");
 }
+
+/// The power cut of [`CutStore`]s: at the `cut_at`-th put to any of them
+/// that put lands (`landed`) or not and fails, every later request to any
+/// of them fails, and the local disk fails from its next sync on.
+#[derive(Debug)]
+struct Cut {
+    disk: MemFs,
+    cut_at: u64,
+    landed: bool,
+    puts: std::sync::atomic::AtomicU64,
+}
+
+/// One blob store under a shared [`Cut`].
+#[derive(Debug)]
+struct CutStore {
+    inner: Arc<MemStore>,
+    cut: Arc<Cut>,
+}
+
+impl CutStore {
+    fn dead(&self, name: &str) -> objstore::Error {
+        objstore::Error::Remote {
+            op: "any",
+            name: name.to_owned(),
+            cause: "the power is cut".to_owned(),
+        }
+    }
+
+    fn check(&self, name: &str) -> objstore::Result<()> {
+        if self.cut.puts.load(Ordering::SeqCst) >= self.cut.cut_at {
+            return Err(self.dead(name));
+        }
+        Ok(())
+    }
+}
+
+impl Store for CutStore {
+    fn put(&self, name: &str, data: Bytes, mode: PutMode) -> objstore::Result<ObjectMeta> {
+        let n = self.cut.puts.fetch_add(1, Ordering::SeqCst) + 1;
+        if n < self.cut.cut_at {
+            return self.inner.put(name, data, mode);
+        }
+        if n == self.cut.cut_at {
+            if self.cut.landed {
+                self.inner.put(name, data, mode)?;
+            }
+            let disk = &self.cut.disk;
+            disk.crash_before_sync(
+                disk.sync_count() + 1,
+                vfs::CrashOptions {
+                    seed: 0,
+                    tear: false,
+                },
+            );
+        }
+        Err(self.dead(name))
+    }
+    fn get(&self, name: &str) -> objstore::Result<(Bytes, ObjectMeta)> {
+        self.check(name)?;
+        self.inner.get(name)
+    }
+    fn get_range(&self, name: &str, range: std::ops::Range<u64>) -> objstore::Result<Bytes> {
+        self.check(name)?;
+        self.inner.get_range(name, range)
+    }
+    fn head(&self, name: &str) -> objstore::Result<ObjectMeta> {
+        self.check(name)?;
+        self.inner.head(name)
+    }
+    fn list(&self, prefix: &str) -> objstore::Result<Vec<ObjectMeta>> {
+        self.check(prefix)?;
+        self.inner.list(prefix)
+    }
+    fn delete(&self, name: &str) -> objstore::Result<()> {
+        self.check(name)?;
+        self.inner.delete(name)
+    }
+    fn location(&self) -> String {
+        "cut://".to_owned()
+    }
+}
+
+/// Runs the crash workload on blob stores cut at their `cut_at`-th put;
+/// returns the crashed disk, the stores' contents and what the workload
+/// acknowledged.
+fn cut_run(cut_at: u64, landed: bool) -> (MemFs, Vec<Arc<dyn Store>>, Outcome, u64) {
+    let disk = MemFs::new();
+    let cut = Arc::new(Cut {
+        disk: disk.clone(),
+        cut_at,
+        landed,
+        puts: std::sync::atomic::AtomicU64::new(0),
+    });
+    let inner: Vec<Arc<MemStore>> = (0..K + M).map(|_| Arc::new(MemStore::new())).collect();
+    let stores: Vec<Arc<dyn Store>> = inner
+        .iter()
+        .map(|i| {
+            Arc::new(CutStore {
+                inner: Arc::clone(i),
+                cut: Arc::clone(&cut),
+            }) as Arc<dyn Store>
+        })
+        .collect();
+    let outcome = crash_workload(Arc::new(disk.clone()), &stores);
+    let image = disk.crashed_image().unwrap_or_else(|| {
+        disk.crash(vfs::CrashOptions {
+            seed: 0,
+            tear: false,
+        })
+    });
+    let plain = inner.into_iter().map(|i| i as Arc<dyn Store>).collect();
+    (image, plain, outcome, cut.puts.load(Ordering::SeqCst))
+}
+
+#[test]
+fn a_crash_at_every_blob_shard_upload_keeps_every_synced_write() {
+    let (_, _, done, puts) = cut_run(u64::MAX, false);
+    assert_eq!(done.acked.len(), 30, "the workload finished");
+    assert!(puts > 10, "{puts} puts");
+    eprintln!("{puts} blob store puts, each cut before and after it lands");
+    for cut_at in 1..=puts {
+        for landed in [false, true] {
+            let (image, stores, outcome, _) = cut_run(cut_at, landed);
+            let point = format!("put {cut_at} of {puts} (landed: {landed})");
+            let fs: Arc<dyn vfs::Fs> = Arc::new(image);
+            let db = Db::open_with_fs(Arc::clone(&fs), "/db", crash_opts(&stores))
+                .unwrap_or_else(|e| panic!("{point}: recovery failed: {e}"));
+            let got: BTreeMap<Vec<u8>, Vec<u8>> = common::collect(db.range::<&[u8], _>(..))
+                .into_iter()
+                .collect();
+            let mut with = outcome.acked.clone();
+            if let Some((k, v)) = &outcome.in_flight {
+                with.insert(k.clone(), v.clone());
+            }
+            assert!(
+                got == outcome.acked || got == with,
+                "{point}: recovered {got:?}"
+            );
+            let r = db.verify().expect("verify");
+            assert!(r.is_clean(), "{point}: {r:?}");
+            db.close().expect("close");
+            let quiet = Options {
+                l0_compaction_trigger: 1000,
+                l0_slowdown_trigger: 1000,
+                l0_stop_trigger: 1000,
+                blob_gc_ratio: 1.0,
+                ..crash_opts(&stores)
+            };
+            let db = Db::open_with_fs(fs, "/db", quiet).expect("second reopen");
+            for s in &stores {
+                assert_eq!(
+                    blob_objects(&**s).len(),
+                    db.stats().blob_files,
+                    "{point}: blob objects differ from the manifest's"
+                );
+            }
+        }
+    }
+}
