@@ -375,7 +375,10 @@ fn a_refused_upload_fails_the_flush_and_names_no_blob() {
         db.put(key(i), value(i, 0)).expect("put");
     }
     refusing.refuse.store(true, Ordering::SeqCst);
-    let r = db.flush();
+    // However far background flushes got, the memtable now holds a value
+    // to separate: the flush must upload a blob file, and is refused (or
+    // the put is, if a background flush was refused first).
+    let r = db.put(key(0), value(0, 0)).and_then(|()| db.flush());
     assert!(r.is_err(), "{r:?}");
     drop(db);
     // The shards of the refused blob uploaded to the other stores were
