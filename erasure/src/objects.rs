@@ -39,6 +39,10 @@ use crate::{
     BlobId, BlobStat, BlobWriter, Codec, Error, Options, Result, ScrubReport, ShardDamage,
 };
 
+/// The header bytes every shard of a blob shares: its length and checksum.
+const BLOB_LEN_RANGE: std::ops::Range<usize> =
+    crate::format::BLOB_LEN_OFFSET..crate::format::HEADER_CRC_OFFSET;
+
 /// Where shard objects live in each store.
 const BLOB_PREFIX: &str = "blobs/";
 const SHARD_SUFFIX: &str = ".shard";
@@ -529,8 +533,11 @@ impl ObjectBlobStore {
     }
 
     /// The whole blob, checked against the checksum recorded at `put`.
-    /// Reads all `k + m` shards at once (so a lost store costs no extra
-    /// round trip) and decodes from any `k` good ones per stripe.
+    /// Reads the `k` data shards at once and joins them (the code is
+    /// systematic: nothing to decode); if one is missing, unreachable or
+    /// rotten, or the checksum fails, reads all `k + m` and decodes from
+    /// any `k` good ones per stripe (one more round trip, in exchange for
+    /// reading `m / k` less while healthy).
     ///
     /// # Errors
     ///
@@ -538,9 +545,59 @@ impl ObjectBlobStore {
     /// [`Error::Unrecoverable`] naming the stripe and bad shards if a stripe
     /// has fewer than `k` good shards; [`Error::BlobChecksum`].
     pub fn get(&self, id: BlobId) -> Result<Bytes> {
+        if let Some(blob) = self.get_from_data_shards(id) {
+            return Ok(blob);
+        }
         let (shards, geometry, checksum) = self.read_shards(id)?;
         let (blob, _) = self.decode(id, &shards, &geometry, checksum)?;
         Ok(Bytes::from(blob))
+    }
+
+    /// The blob from its `k` data shards alone, if all are sound, agree,
+    /// and give back the recorded checksum.
+    fn get_from_data_shards(&self, id: BlobId) -> Option<Bytes> {
+        let k = self.options.data_shards;
+        let name = shard_name(id);
+        let read = each(&self.stores[..k], |i, store| {
+            let (bytes, _) = store.get(&name).ok()?;
+            let header_bytes: &[u8; HEADER_LEN] = bytes.get(..HEADER_LEN)?.try_into().ok()?;
+            let header = ShardHeader::from_bytes(header_bytes, &PathBuf::from(&name)).ok()?;
+            let expected = self.header(i, id, header.blob_len, header.blob_checksum);
+            (header == expected).then_some(bytes)
+        });
+        let shards: Vec<Bytes> = read.into_iter().collect::<Option<_>>()?;
+        let first: &[u8; HEADER_LEN] = shards.first()?.get(..HEADER_LEN)?.try_into().ok()?;
+        let header = ShardHeader::from_bytes(first, &PathBuf::from(&name)).ok()?;
+        let agree = shards
+            .iter()
+            .all(|s| s.get(BLOB_LEN_RANGE) == first.get(BLOB_LEN_RANGE));
+        if !agree {
+            return None;
+        }
+        let geometry = Geometry {
+            data_shards: k as u64,
+            stripe_size: self.options.stripe_size_bytes,
+            blob_len: header.blob_len,
+        };
+        let mut blob = Vec::with_capacity(usize::try_from(geometry.blob_len).ok()?);
+        let mut hasher = Xxh3::new();
+        for s in 0..geometry.stripes() {
+            let chunk_len = usize::try_from(geometry.chunk_len(s)).ok()?;
+            let start = usize::try_from(geometry.chunk_offset(s)).ok()?;
+            let end = start + usize::try_from(region_len(chunk_len as u64)).ok()?;
+            let mut left = usize::try_from(geometry.stripe_data_len(s)).ok()?;
+            for shard in &shards {
+                let (data, crcs) = shard.get(start..end)?.split_at(chunk_len);
+                if !blocks_match(data, crcs) {
+                    return None;
+                }
+                let take = left.min(chunk_len);
+                hasher.update(&data[..take]);
+                blob.extend_from_slice(&data[..take]);
+                left -= take;
+            }
+        }
+        (hasher.digest() == header.blob_checksum).then(|| Bytes::from(blob))
     }
 
     /// `len` bytes of the blob from `offset`. While the data shards holding
@@ -644,7 +701,7 @@ impl ObjectBlobStore {
                 expect,
                 &mut checked,
             ) {
-                Some(data) => data.to_vec(),
+                Some(data) => data,
                 None => {
                     // Rebuild those blocks from the same blocks of any k
                     // other shards: Reed-Solomon works byte position by
@@ -669,7 +726,7 @@ impl ObjectBlobStore {
                         return Ok(None);
                     }
                     match pieces[j_index].take() {
-                        Some(p) => p,
+                        Some(p) => Bytes::from(p),
                         None => return Ok(None),
                     }
                 }
