@@ -66,7 +66,7 @@ fn sorted_keys() -> Vec<[u8; 16]> {
 }
 
 fn ours_open(dir: &std::path::Path) -> Db {
-    Db::open(
+    Db::open_with_fs(
         Arc::new(vfs::OsFs::new()),
         dir.join("btree.db"),
         Options::default(),

@@ -228,7 +228,7 @@ fn end_to_end(c: &mut Criterion) {
         parity_shards: 2,
         stripe_size_bytes: 1 << 20,
     };
-    let store = BlobStore::open(fs, &dirs, options).unwrap();
+    let store = BlobStore::open_with_fs(fs, &dirs, options).unwrap();
     let blob = data(BLOB_LEN);
     let mut group = c.benchmark_group("erasure/store_RS(4,2)_1MiB");
     group.sample_size(10);

@@ -126,7 +126,7 @@ fn bench_btree(c: &mut Criterion, keys: &[[u8; 16]]) {
     let dir = TempDir::new("btree");
     let probes = probes(keys);
     let open = || {
-        btree::Db::open(
+        btree::Db::open_with_fs(
             Arc::new(vfs::OsFs::new()),
             dir.0.join(kv_store::store::BTREE_FILE),
             btree::Options::default(),

@@ -23,7 +23,7 @@ fn run(
     let fs = Arc::new(vfs::OsFs::new());
     let path = dir.join(format!("commits-{threads}.db"));
     let _ = std::fs::remove_file(&path);
-    let db = Db::open(fs, &path, Options::default())?;
+    let db = Db::open_with_fs(fs, &path, Options::default())?;
     let value = [7u8; 100];
     for start in (0..preload).step_by(1_000) {
         let mut txn = db.begin_write()?;

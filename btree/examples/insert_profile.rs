@@ -10,7 +10,7 @@ fn main() -> larder_btree::Result<()> {
     let dir = std::env::temp_dir().join(format!("btree-profile-{}", std::process::id()));
     let fs = Arc::new(vfs::OsFs::new());
     vfs::Fs::create_dir_all(&*fs, &dir)?;
-    let db = Db::open(fs, dir.join("db"), Options::default())?;
+    let db = Db::open_with_fs(fs, dir.join("db"), Options::default())?;
     let mut x = 1u64;
     let mut next = move || {
         x ^= x << 13;

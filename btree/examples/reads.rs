@@ -92,7 +92,7 @@ fn main() -> larder_btree::Result<()> {
         durability: Durability::None,
         ..Options::default()
     };
-    let db = Db::open(fs, &path, options)?;
+    let db = Db::open_with_fs(fs, &path, options)?;
     if fresh {
         let t = Instant::now();
         let value = vec![7u8; vlen];

@@ -35,7 +35,7 @@ fn main() -> larder_btree::Result<()> {
         ..Options::default()
     };
     let t = Instant::now();
-    let db = Db::open(fs, dir.join("db"), options)?;
+    let db = Db::open_with_fs(fs, dir.join("db"), options)?;
     eprintln!("open {:.1} ms", t.elapsed().as_secs_f64() * 1e3);
     let mut x = 0x2545_F491_4F6C_DD1Du64;
     for pass in ["cold", "again"] {

@@ -43,7 +43,7 @@ fn main() -> larder_btree::Result<()> {
         write_buffer_bytes: buffer,
         ..Options::default()
     };
-    let db = Db::open(fs, &path, options)?;
+    let db = Db::open_with_fs(fs, &path, options)?;
     let mut x = 0x9E37_79B9_7F4A_7C15u64;
     let keys: Vec<[u8; 16]> = (0..n)
         .map(|i| {

@@ -111,7 +111,7 @@ mod tests {
     #[test]
     fn checkpoint_holds_the_last_commit_and_not_later_ones() {
         let fs = Arc::new(vfs::MemFs::new());
-        let db = Db::open(fs.clone(), "/db", Options::default()).expect("open");
+        let db = Db::open_with_fs(fs.clone(), "/db", Options::default()).expect("open");
         fill(&db, 0, 3000, "v");
         let mut w = db.begin_write().expect("write");
         w.remove(b"k00010").expect("remove");
@@ -119,7 +119,8 @@ mod tests {
         let info = db.checkpoint(Path::new("/cp")).expect("checkpoint");
         assert_eq!(info.entries, 2999);
         fill(&db, 0, 10, "later");
-        let cp = Db::open_read_only(fs.clone(), "/cp", Options::default()).expect("open copy");
+        let cp =
+            Db::open_read_only_with_fs(fs.clone(), "/cp", Options::default()).expect("open copy");
         let r = cp.begin_read().expect("read");
         assert_eq!(r.get(b"k00001").expect("get").as_deref(), Some(&b"v1"[..]));
         assert_eq!(r.get(b"k00010").expect("get"), None);
@@ -131,7 +132,7 @@ mod tests {
     #[test]
     fn checkpoint_refuses_an_existing_destination() {
         let fs = Arc::new(vfs::MemFs::new());
-        let db = Db::open(fs.clone(), "/db", Options::default()).expect("open");
+        let db = Db::open_with_fs(fs.clone(), "/db", Options::default()).expect("open");
         fill(&db, 0, 10, "v");
         drop(
             fs.open(Path::new("/cp"), OpenMode::CreateNew)
@@ -151,19 +152,19 @@ mod tests {
     #[test]
     fn checkpoint_from_a_read_only_handle() {
         let fs = Arc::new(vfs::MemFs::new());
-        let db = Db::open(fs.clone(), "/db", Options::default()).expect("open");
+        let db = Db::open_with_fs(fs.clone(), "/db", Options::default()).expect("open");
         fill(&db, 0, 100, "v");
         drop(db);
-        let ro = Db::open_read_only(fs.clone(), "/db", Options::default()).expect("open");
+        let ro = Db::open_read_only_with_fs(fs.clone(), "/db", Options::default()).expect("open");
         ro.checkpoint(Path::new("/cp")).expect("checkpoint");
-        let cp = Db::open(fs, "/cp", Options::default()).expect("open copy");
+        let cp = Db::open_with_fs(fs, "/cp", Options::default()).expect("open copy");
         assert_eq!(cp.begin_read().expect("read").iter().count(), 100);
     }
 
     #[test]
     fn checkpoint_while_a_writer_commits_holds_one_whole_commit() {
         let fs = Arc::new(vfs::MemFs::new());
-        let db = Arc::new(Db::open(fs.clone(), "/db", Options::default()).expect("open"));
+        let db = Arc::new(Db::open_with_fs(fs.clone(), "/db", Options::default()).expect("open"));
         fill(&db, 0, 100, "v");
         let writer = {
             let db = Arc::clone(&db);
@@ -182,7 +183,8 @@ mod tests {
         writer.join().expect("writer");
         for (info, dest) in infos {
             assert_eq!(info.entries % 50, 0, "{info:?}");
-            let cp = Db::open_read_only(fs.clone(), &dest, Options::default()).expect("open copy");
+            let cp = Db::open_read_only_with_fs(fs.clone(), &dest, Options::default())
+                .expect("open copy");
             cp.check().expect("the copy passes check");
             let keys = cp.begin_read().expect("read").iter().count() as u64;
             assert_eq!(keys, info.entries);

@@ -199,7 +199,7 @@ impl Db {
     /// handle; [`Error::MetaDamaged`], [`Error::Truncated`] or
     /// [`Error::NoValidMeta`] if the file is damaged; [`Error::Version`] or
     /// [`Error::PageSize`] if it is not a database this build can open.
-    pub fn open(fs: Arc<dyn Fs>, path: impl AsRef<Path>, options: Options) -> Result<Db> {
+    pub fn open_with_fs(fs: Arc<dyn Fs>, path: impl AsRef<Path>, options: Options) -> Result<Db> {
         Db::open_writable(fs, path.as_ref(), options, Create::IfMissing)
     }
 
@@ -213,7 +213,11 @@ impl Db {
     ///
     /// [`Error::Missing`] if the file does not exist, [`Error::Empty`] if it
     /// has no bytes; otherwise as [`Db::open`].
-    pub fn open_existing(fs: Arc<dyn Fs>, path: impl AsRef<Path>, options: Options) -> Result<Db> {
+    pub fn open_existing_with_fs(
+        fs: Arc<dyn Fs>,
+        path: impl AsRef<Path>,
+        options: Options,
+    ) -> Result<Db> {
         Db::open_writable(fs, path.as_ref(), options, Create::Never)
     }
 
@@ -282,7 +286,11 @@ impl Db {
     /// [`Error::Missing`] or [`Error::Empty`] if there is no database;
     /// [`Error::Io`] with [`vfs::Error::Locked`] while a writer has it open;
     /// otherwise as [`Db::open`].
-    pub fn open_read_only(fs: Arc<dyn Fs>, path: impl AsRef<Path>, options: Options) -> Result<Db> {
+    pub fn open_read_only_with_fs(
+        fs: Arc<dyn Fs>,
+        path: impl AsRef<Path>,
+        options: Options,
+    ) -> Result<Db> {
         let path = path.as_ref().to_path_buf();
         checked_page_size(&options)?;
         let lock = match fs.lock_shared(&lock_path(&path)) {
@@ -474,7 +482,8 @@ mod tests {
 
     #[test]
     fn a_held_snapshot_stays_the_oldest_live_until_its_last_holder_drops_it() {
-        let db = Db::open(Arc::new(vfs::MemFs::new()), "/db", Options::default()).expect("open");
+        let db =
+            Db::open_with_fs(Arc::new(vfs::MemFs::new()), "/db", Options::default()).expect("open");
         commit_one(&db, b"a");
         let first = db.begin_read().expect("read");
         let second = db.begin_read().expect("read");
@@ -503,16 +512,16 @@ mod tests {
     #[test]
     fn a_reader_that_outlives_its_db_keeps_the_file_locked_and_readable() {
         let fs = Arc::new(vfs::MemFs::new());
-        let db = Db::open(fs.clone(), "/db", Options::default()).expect("open");
+        let db = Db::open_with_fs(fs.clone(), "/db", Options::default()).expect("open");
         commit_one(&db, b"a");
         let read = db.begin_read().expect("read");
         drop(db);
         assert!(
-            Db::open(fs.clone(), "/db", Options::default()).is_err(),
+            Db::open_with_fs(fs.clone(), "/db", Options::default()).is_err(),
             "the reader's snapshot still holds the lock"
         );
         assert_eq!(read.get(b"a").expect("get").as_deref(), Some(&b"v"[..]));
         drop(read);
-        Db::open(fs, "/db", Options::default()).expect("open once the reader is gone");
+        Db::open_with_fs(fs, "/db", Options::default()).expect("open once the reader is gone");
     }
 }

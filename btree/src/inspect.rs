@@ -168,7 +168,7 @@ mod tests {
 
     fn db_with(n: u32) -> (tempfile::TempDir, Db) {
         let dir = tempfile::tempdir().expect("tempdir");
-        let db = Db::open(
+        let db = Db::open_with_fs(
             Arc::new(vfs::OsFs::new()),
             dir.path().join("t.db"),
             Options::default(),
@@ -224,7 +224,7 @@ mod tests {
         let mut bytes = std::fs::read(&path).expect("read");
         bytes[(other * ps) as usize + 100] ^= 0xff;
         std::fs::write(&path, &bytes).expect("write");
-        let db = Db::open_read_only(Arc::new(vfs::OsFs::new()), &path, Options::default())
+        let db = Db::open_read_only_with_fs(Arc::new(vfs::OsFs::new()), &path, Options::default())
             .expect("open passes over the older damaged page");
         let d = db.describe().expect("describe");
         let bad = &d.meta_pages[other as usize];
@@ -255,7 +255,7 @@ mod tests {
         std::fs::write(&path, &bytes).expect("write");
         let fs = Arc::new(vfs::OsFs::new());
         assert!(
-            Db::open_read_only(fs.clone(), &path, Options::default()).is_err(),
+            Db::open_read_only_with_fs(fs.clone(), &path, Options::default()).is_err(),
             "a damaged newest meta page is refused"
         );
         let metas = describe_meta_pages(&*fs, &path, d.page_size_bytes).expect("describe");

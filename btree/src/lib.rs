@@ -11,7 +11,7 @@
 //!
 //! # fn main() -> larder_btree::Result<()> {
 //! let fs = Arc::new(vfs::MemFs::new());
-//! let db = Db::open(fs, "/db", Options::default())?;
+//! let db = Db::open_with_fs(fs, "/db", Options::default())?;
 //! let mut txn = db.begin_write()?;
 //! txn.insert(b"apple", b"red")?;
 //! txn.insert(b"banana", b"yellow")?;

@@ -16,7 +16,7 @@ fn options(page: u32) -> Options {
 #[test]
 fn many_commits_of_random_changes_match_a_btreemap_and_reuse_pages() {
     let fs = Arc::new(vfs::MemFs::new());
-    let db = Db::open(fs.clone(), "/db", options(512)).unwrap();
+    let db = Db::open_with_fs(fs.clone(), "/db", options(512)).unwrap();
     let mut model = BTreeMap::new();
     let mut rng = StdRng::seed_from_u64(7);
     for round in 0..200 {
@@ -50,7 +50,7 @@ fn many_commits_of_random_changes_match_a_btreemap_and_reuse_pages() {
     assert!(stats.page_count < live * 3, "{stats:?}");
     drop(read);
     drop(db);
-    let db = Db::open(fs, "/db", options(512)).unwrap();
+    let db = Db::open_with_fs(fs, "/db", options(512)).unwrap();
     db.check().unwrap();
     let read = db.begin_read().unwrap();
     assert_eq!(read.len(), model.len() as u64);
@@ -59,7 +59,7 @@ fn many_commits_of_random_changes_match_a_btreemap_and_reuse_pages() {
 #[test]
 fn deleting_everything_leaves_an_empty_tree_and_free_pages() {
     let fs = Arc::new(vfs::MemFs::new());
-    let db = Db::open(fs, "/db", options(512)).unwrap();
+    let db = Db::open_with_fs(fs, "/db", options(512)).unwrap();
     let mut txn = db.begin_write().unwrap();
     for i in 0..5000u32 {
         txn.insert(&i.to_be_bytes(), &[1; 40]).unwrap();
@@ -82,7 +82,7 @@ fn deleting_everything_leaves_an_empty_tree_and_free_pages() {
 #[test]
 fn bulk_load_builds_a_full_tree_that_reads_and_updates_like_inserts() {
     let fs = Arc::new(vfs::MemFs::new());
-    let db = Db::open(fs.clone(), "/db", options(512)).unwrap();
+    let db = Db::open_with_fs(fs.clone(), "/db", options(512)).unwrap();
     let items: Vec<(Vec<u8>, Vec<u8>)> = (0..20_000u32)
         .map(|i| {
             (
@@ -126,7 +126,7 @@ fn bulk_load_builds_a_full_tree_that_reads_and_updates_like_inserts() {
 #[test]
 fn bulk_load_rejects_unsorted_keys_and_leaves_the_tree_empty() {
     let fs = Arc::new(vfs::MemFs::new());
-    let db = Db::open(fs, "/db", options(512)).unwrap();
+    let db = Db::open_with_fs(fs, "/db", options(512)).unwrap();
     let mut txn = db.begin_write().unwrap();
     let items = (0..1000u32)
         .map(|i| if i == 600 { 5u32 } else { i })
@@ -145,7 +145,7 @@ fn bulk_load_rejects_unsorted_keys_and_leaves_the_tree_empty() {
 #[test]
 fn compact_shrinks_the_file_after_deletes_and_keeps_every_entry() {
     let fs = Arc::new(vfs::MemFs::new());
-    let db = Db::open(
+    let db = Db::open_with_fs(
         fs.clone(),
         "/db",
         Options {
@@ -187,7 +187,7 @@ fn compact_shrinks_the_file_after_deletes_and_keeps_every_entry() {
     txn.commit().unwrap();
     drop(old_reader);
     drop(db);
-    let db = Db::open(fs, "/db", options(1024)).unwrap();
+    let db = Db::open_with_fs(fs, "/db", options(1024)).unwrap();
     assert_eq!(db.check().unwrap().entries, 2001);
 }
 
@@ -196,7 +196,7 @@ fn compact_on_a_real_disk_keeps_open_readers_on_the_old_mapped_file() {
     let dir = tempfile::tempdir().unwrap();
     let fs: Arc<dyn vfs::Fs> = Arc::new(vfs::OsFs::new());
     let path = dir.path().join("db");
-    let db = Db::open(fs.clone(), &path, Options::default()).unwrap();
+    let db = Db::open_with_fs(fs.clone(), &path, Options::default()).unwrap();
     let mut txn = db.begin_write().unwrap();
     for i in 0..30_000u32 {
         txn.insert(&i.to_be_bytes(), &[9; 64]).unwrap();
@@ -223,7 +223,7 @@ fn compact_on_a_real_disk_keeps_open_readers_on_the_old_mapped_file() {
     txn.commit().unwrap();
     drop(reader);
     drop(db);
-    let db = Db::open(fs, &path, Options::default()).unwrap();
+    let db = Db::open_with_fs(fs, &path, Options::default()).unwrap();
     assert_eq!(db.check().unwrap().entries, 1001);
 }
 
@@ -231,7 +231,7 @@ fn compact_on_a_real_disk_keeps_open_readers_on_the_old_mapped_file() {
 fn a_small_commit_does_not_rewrite_a_large_free_list() {
     let mem = vfs::MemFs::new();
     let faulty = vfs::FaultFs::new(Arc::new(mem));
-    let db = Db::open(Arc::new(faulty.clone()), "/db", options(512)).unwrap();
+    let db = Db::open_with_fs(Arc::new(faulty.clone()), "/db", options(512)).unwrap();
     let mut txn = db.begin_write().unwrap();
     for i in 0..20_000u32 {
         txn.insert(&i.to_be_bytes(), &[5; 40]).unwrap();
@@ -273,7 +273,7 @@ fn a_small_commit_does_not_rewrite_a_large_free_list() {
 #[test]
 fn values_up_to_half_a_page_are_stored_inline_without_a_page_each() {
     let fs = Arc::new(vfs::MemFs::new());
-    let db = Db::open(fs.clone(), "/db", options(4096)).unwrap();
+    let db = Db::open_with_fs(fs.clone(), "/db", options(4096)).unwrap();
     let mut rng = StdRng::seed_from_u64(23);
     let mut model = BTreeMap::new();
     let mut data = 0u64;
@@ -307,7 +307,7 @@ fn values_up_to_half_a_page_are_stored_inline_without_a_page_each() {
     txn.commit().unwrap();
     assert_eq!(db.check().unwrap().overflow_pages, 1);
 
-    let db2 = Db::open(fs, "/bulk", options(4096)).unwrap();
+    let db2 = Db::open_with_fs(fs, "/bulk", options(4096)).unwrap();
     let mut txn = db2.begin_write().unwrap();
     txn.bulk_load(model.iter()).unwrap();
     txn.commit().unwrap();
@@ -330,7 +330,7 @@ fn non_durable_commits_write_their_pages_once_at_sync() {
             write_buffer_bytes,
             ..options(512)
         };
-        let db = Db::open(Arc::new(faulty.clone()), "/db", buffered).unwrap();
+        let db = Db::open_with_fs(Arc::new(faulty.clone()), "/db", buffered).unwrap();
         let writes_before = faulty.op_count(vfs::Op::Write);
         let mut model = BTreeMap::new();
         let mut rng = StdRng::seed_from_u64(7);
@@ -359,7 +359,7 @@ fn non_durable_commits_write_their_pages_once_at_sync() {
         drop(pin);
         db.check().unwrap();
         drop(db);
-        let db = Db::open(Arc::new(faulty.clone()), "/db", options(512)).unwrap();
+        let db = Db::open_with_fs(Arc::new(faulty.clone()), "/db", options(512)).unwrap();
         let read = db.begin_read().unwrap();
         for (k, v) in &model {
             assert_eq!(read.get(k).unwrap().as_deref(), Some(&v[..]));
@@ -379,7 +379,7 @@ fn non_durable_commits_write_their_pages_once_at_sync() {
 #[test]
 fn random_inserts_of_large_values_fill_leaves_past_a_split_half() {
     use std::collections::BTreeMap;
-    let db = Db::open(
+    let db = Db::open_with_fs(
         Arc::new(vfs::MemFs::new()),
         "/db",
         larder_btree::Options {

@@ -60,8 +60,9 @@ fn readers_keep_their_snapshot_while_the_writer_commits_thousands_of_times() {
         initial_size_bytes: 0,
         ..Options::default()
     };
-    let db =
-        Arc::new(Db::open(Arc::new(vfs::OsFs::new()), dir.path().join("db"), options).unwrap());
+    let db = Arc::new(
+        Db::open_with_fs(Arc::new(vfs::OsFs::new()), dir.path().join("db"), options).unwrap(),
+    );
     let mut txn = db.begin_write().unwrap();
     txn.insert(b"count", &0u32.to_le_bytes()).unwrap();
     txn.commit().unwrap();

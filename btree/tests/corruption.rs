@@ -22,7 +22,7 @@ fn options() -> Options {
 type Model = BTreeMap<Vec<u8>, Vec<u8>>;
 
 fn build(fs: &Arc<MemFs>) -> (Model, Model) {
-    let db = Db::open(fs.clone(), "/db", options()).unwrap();
+    let db = Db::open_with_fs(fs.clone(), "/db", options()).unwrap();
     let mut model = Model::new();
     let mut txn = db.begin_write().unwrap();
     for i in 0..300u32 {
@@ -56,7 +56,7 @@ fn is_corruption(e: &Error) -> bool {
 /// commit torn by a crash: open may take the commit before it (`previous`),
 /// and says so in its recovery report.
 fn check_never_wrong(fs: &Arc<MemFs>, model: &Model, previous: &Model) {
-    let db = match Db::open(fs.clone(), "/db", options()) {
+    let db = match Db::open_with_fs(fs.clone(), "/db", options()) {
         Ok(db) => db,
         Err(e) => {
             assert!(is_corruption(&e), "{e:?}");
@@ -117,14 +117,14 @@ fn a_flipped_bit_in_any_data_page_is_reported_never_read_as_data() {
 fn a_bad_checksum_names_the_page() {
     let fs = Arc::new(MemFs::new());
     let (first, model) = build(&fs);
-    let db = Db::open(fs.clone(), "/db", options()).unwrap();
+    let db = Db::open_with_fs(fs.clone(), "/db", options()).unwrap();
     let stats = db.check().unwrap();
     drop(db);
     // Flip a byte in the middle of every tree page in turn: check() names it.
     let mut named = 0;
     for page in 2..stats.page_count {
         fs.flip_bit(Path::new("/db"), page * PAGE + 300, 1).unwrap();
-        let db = Db::open(fs.clone(), "/db", options()).unwrap();
+        let db = Db::open_with_fs(fs.clone(), "/db", options()).unwrap();
         // A page the last commit wrote (under one sync): open checked it,
         // found it not as recorded, and took the commit before.
         if let OtherMeta::Torn {
@@ -189,7 +189,7 @@ fn a_damaged_newest_meta_page_is_refused_never_a_silent_revert() {
     for offset in [0, 4, 8, 16, 33, 48, 70, PAGE - 1] {
         fs.flip_bit(Path::new("/db"), newest * PAGE + offset, 3)
             .unwrap();
-        match Db::open(fs.clone(), "/db", options()) {
+        match Db::open_with_fs(fs.clone(), "/db", options()) {
             Err(Error::MetaDamaged { page, .. }) => assert_eq!(page, newest, "offset {offset}"),
             Err(e) => panic!("offset {offset}: {e:?}"),
             Ok(db) => {
@@ -213,7 +213,7 @@ fn two_damaged_meta_pages_fail_to_open() {
     fs.flip_bit(Path::new("/db"), 40, 0).unwrap();
     fs.flip_bit(Path::new("/db"), PAGE + 40, 0).unwrap();
     assert!(matches!(
-        Db::open(fs.clone(), "/db", options()),
+        Db::open_with_fs(fs.clone(), "/db", options()),
         Err(Error::NoValidMeta { .. })
     ));
 }
@@ -225,7 +225,7 @@ fn a_file_of_garbage_is_not_a_database() {
     f.write_all_at(&vec![0xA5; 4096], 0).unwrap();
     drop(f);
     assert!(matches!(
-        Db::open(fs, "/db", options()),
+        Db::open_with_fs(fs, "/db", options()),
         Err(Error::NoValidMeta { .. })
     ));
 }
@@ -239,7 +239,7 @@ fn opening_with_another_page_size_is_an_error() {
         ..options()
     };
     assert!(matches!(
-        Db::open(fs, "/db", other),
+        Db::open_with_fs(fs, "/db", other),
         Err(Error::PageSize {
             expected: 4096,
             found: 512,
@@ -270,7 +270,7 @@ fn names_page(r: &Result<impl Sized, Error>, page: u64) -> bool {
 /// write) reports `Error::Corruption` naming it. Returns whether it was
 /// reported.
 fn stale_page_is_reported_or_unused(fs: &Arc<MemFs>, model: &Model, page: u64, run: bool) -> bool {
-    let db = Db::open(fs.clone(), "/db", options()).unwrap();
+    let db = Db::open_with_fs(fs.clone(), "/db", options()).unwrap();
     let check = db.check();
     let read = db.begin_read().unwrap();
     if check.is_ok() {
@@ -353,7 +353,7 @@ fn stale_page_is_reported_or_unused(fs: &Arc<MemFs>, model: &Model, page: u64, r
 #[test]
 fn an_older_valid_copy_put_back_in_its_place_is_reported_at_that_page() {
     let fs = Arc::new(MemFs::new());
-    let db = Db::open(fs.clone(), "/db", options()).unwrap();
+    let db = Db::open_with_fs(fs.clone(), "/db", options()).unwrap();
     let mut model = Model::new();
     let mut copies = Vec::new();
     for round in 0..6u32 {
@@ -478,7 +478,7 @@ fn reseal_root_at(fs: &MemFs, page: u64, crc_offset: usize, fill: impl Fn(&mut [
 #[test]
 fn a_resealed_leaf_of_overlapping_entries_is_an_error_not_a_panic() {
     let fs = Arc::new(MemFs::new());
-    let db = Db::open(fs.clone(), "/db", options()).unwrap();
+    let db = Db::open_with_fs(fs.clone(), "/db", options()).unwrap();
     let mut txn = db.begin_write().unwrap();
     txn.insert(b"a", b"1").unwrap();
     txn.commit().unwrap();
@@ -498,7 +498,7 @@ fn a_resealed_leaf_of_overlapping_entries_is_an_error_not_a_panic() {
         b[at + 3..at + 7].copy_from_slice(&32u32.to_le_bytes());
         b[at + 7..at + 7 + 64].fill(b'k');
     });
-    let db = Db::open(fs.clone(), "/db", options()).unwrap();
+    let db = Db::open_with_fs(fs.clone(), "/db", options()).unwrap();
     let mut txn = db.begin_write().unwrap();
     let r = txn.insert(b"b", b"2");
     assert!(
@@ -515,7 +515,7 @@ fn a_resealed_leaf_of_overlapping_entries_is_an_error_not_a_panic() {
 #[test]
 fn a_resealed_leaf_with_keys_out_of_order_is_malformed() {
     let fs = Arc::new(MemFs::new());
-    let db = Db::open(fs.clone(), "/db", options()).unwrap();
+    let db = Db::open_with_fs(fs.clone(), "/db", options()).unwrap();
     let mut txn = db.begin_write().unwrap();
     for k in [b"a", b"b", b"c"] {
         txn.insert(k, b"1").unwrap();
@@ -530,7 +530,7 @@ fn a_resealed_leaf_with_keys_out_of_order_is_malformed() {
         b.copy_within(last..last + 6, first);
         b[last..last + 6].copy_from_slice(&saved);
     });
-    let db = Db::open(fs.clone(), "/db", options()).unwrap();
+    let db = Db::open_with_fs(fs.clone(), "/db", options()).unwrap();
     let malformed_here =
         |r: Result<(), Error>| matches!(r, Err(Error::Malformed { page, .. }) if page == root);
     let read = db.begin_read().unwrap();
@@ -557,7 +557,7 @@ fn leaf_entry_at(page: &[u8], i: usize) -> usize {
 #[test]
 fn a_resealed_free_tree_leaf_with_repeated_keys_fails_the_commit_not_loops() {
     let fs = Arc::new(MemFs::new());
-    let db = Db::open(fs.clone(), "/db", options()).unwrap();
+    let db = Db::open_with_fs(fs.clone(), "/db", options()).unwrap();
     let mut txn = db.begin_write().unwrap();
     for i in 0..100u32 {
         txn.insert(&i.to_be_bytes(), &[1u8; 30]).unwrap();
@@ -595,7 +595,7 @@ fn a_resealed_free_tree_leaf_with_repeated_keys_fails_the_commit_not_loops() {
     let (done, outcome) = std::sync::mpsc::channel();
     let fs2 = fs.clone();
     std::thread::spawn(move || {
-        let db = Db::open(fs2, "/db", options()).unwrap();
+        let db = Db::open_with_fs(fs2, "/db", options()).unwrap();
         let mut txn = db.begin_write().unwrap();
         let r = txn.insert(b"new", b"value").and_then(|_| txn.commit());
         done.send(r).unwrap();

@@ -43,7 +43,7 @@ fn workload(fs: Arc<dyn Fs>, commits: u32) -> Known {
 /// non-durable commits reuse the pages they allocated themselves.
 fn workload_with(fs: Arc<dyn Fs>, commits: u32, durable: fn(u32) -> bool) -> Known {
     let mut known = Known::default();
-    let Ok(db) = Db::open(fs, "/db", options()) else {
+    let Ok(db) = Db::open_with_fs(fs, "/db", options()) else {
         return known;
     };
     let mut model = Model::new();
@@ -115,7 +115,8 @@ fn check_every_power_loss(
                 assert!(known.durable.is_empty(), "{point:?}: the file vanished");
                 return;
             }
-            let db = Db::open(disk, "/db", options()).unwrap_or_else(|e| panic!("{point:?}: {e}"));
+            let db = Db::open_with_fs(disk, "/db", options())
+                .unwrap_or_else(|e| panic!("{point:?}: {e}"));
             db.check().unwrap_or_else(|e| panic!("{point:?}: {e}"));
             let got = contents(&db);
             let ok = got == known.durable || known.in_flight.as_ref() == Some(&got);
@@ -153,7 +154,7 @@ fn reopen_after_power_loss_during_compaction_keeps_every_entry() {
         |fs| {
             let mut known = workload(fs.clone(), 6);
             // Reopen (the workload's Db is gone) and compact.
-            if let Ok(db) = Db::open(fs, "/db", options())
+            if let Ok(db) = Db::open_with_fs(fs, "/db", options())
                 && db.compact().is_err()
             {
                 known.in_flight = Some(known.durable.clone());
@@ -166,7 +167,8 @@ fn reopen_after_power_loss_during_compaction_keeps_every_entry() {
                 assert!(known.durable.is_empty(), "{point:?}: the file vanished");
                 return;
             }
-            let db = Db::open(disk, "/db", options()).unwrap_or_else(|e| panic!("{point:?}: {e}"));
+            let db = Db::open_with_fs(disk, "/db", options())
+                .unwrap_or_else(|e| panic!("{point:?}: {e}"));
             db.check().unwrap_or_else(|e| panic!("{point:?}: {e}"));
             let got = contents(&db);
             assert!(

@@ -30,7 +30,7 @@ fn options() -> Options {
 /// Three durable commits of 200 keys each (the last overwrites and
 /// removes): returns the contents after the second and after the third.
 fn build(fs: &Arc<MemFs>) -> (Model, Model) {
-    let db = Db::open(fs.clone(), DB, options()).unwrap();
+    let db = Db::open_with_fs(fs.clone(), DB, options()).unwrap();
     let mut model = Model::new();
     let mut previous = Model::new();
     for round in 0..3u32 {
@@ -108,8 +108,8 @@ fn a_flipped_byte_in_the_newest_meta_refuses_to_open_and_names_the_page() {
         fs.flip_bit(Path::new(DB), newest * PAGE + offset, bit)
             .unwrap();
         for result in [
-            Db::open(fs.clone(), DB, options()),
-            Db::open_read_only(fs.clone(), DB, options()),
+            Db::open_with_fs(fs.clone(), DB, options()),
+            Db::open_read_only_with_fs(fs.clone(), DB, options()),
         ] {
             match result {
                 Err(Error::MetaDamaged {
@@ -139,7 +139,7 @@ fn a_flipped_byte_anywhere_in_the_older_meta_is_named_by_check() {
         let bit = (offset % 8) as u8;
         fs.flip_bit(Path::new(DB), older * PAGE + offset, bit)
             .unwrap();
-        let db = Db::open_read_only(fs.clone(), DB, options()).unwrap();
+        let db = Db::open_read_only_with_fs(fs.clone(), DB, options()).unwrap();
         assert_eq!(db.recovery().slot, newest, "offset {offset}");
         assert!(!db.recovery().is_clean(), "offset {offset}");
         assert_eq!(contents(&db), latest, "offset {offset}");
@@ -159,7 +159,7 @@ fn a_zeroed_newest_meta_page_refuses_to_open() {
     build(&fs);
     let (newest, _) = slots(&fs);
     write_page(&fs, newest, &[0u8; PAGE as usize]);
-    let err = Db::open(fs.clone(), DB, options()).unwrap_err();
+    let err = Db::open_with_fs(fs.clone(), DB, options()).unwrap_err();
     assert!(
         matches!(err, Error::MetaDamaged { page, problem: MetaProblem::Checksum { .. }, .. } if page == newest),
         "{err:?}"
@@ -178,7 +178,7 @@ fn a_damaged_older_meta_opens_the_newest_commit_and_says_so() {
         } else {
             fs.flip_bit(Path::new(DB), older * PAGE + 50, 0).unwrap();
         }
-        let db = Db::open(fs.clone(), DB, options()).unwrap();
+        let db = Db::open_with_fs(fs.clone(), DB, options()).unwrap();
         let recovery = *db.recovery();
         assert_eq!(recovery.slot, newest);
         assert!(!recovery.is_clean());
@@ -204,7 +204,7 @@ fn a_damaged_older_meta_opens_the_newest_commit_and_says_so() {
         txn.commit().unwrap();
         db.check().unwrap();
         drop(db);
-        let db = Db::open(fs.clone(), DB, options()).unwrap();
+        let db = Db::open_with_fs(fs.clone(), DB, options()).unwrap();
         assert!(db.recovery().is_clean(), "{}", db.recovery());
     }
 }
@@ -214,7 +214,7 @@ fn a_clean_open_reports_both_commits() {
     let fs = Arc::new(MemFs::new());
     build(&fs);
     let (newest, older) = slots(&fs);
-    let db = Db::open(fs.clone(), DB, options()).unwrap();
+    let db = Db::open_with_fs(fs.clone(), DB, options()).unwrap();
     let r = *db.recovery();
     assert!(r.is_clean());
     assert_eq!((r.slot, r.txn), (newest, txn_of(&read_page(&fs, newest))));
@@ -232,9 +232,9 @@ fn a_creation_cut_short_before_its_sync_opens_clean() {
     // What a torn creation leaves (vfs::MemFs tears at sector boundaries):
     // slot 0 written, slot 1 still zeros.
     let fs = Arc::new(MemFs::new());
-    drop(Db::open(fs.clone(), DB, options()).unwrap());
+    drop(Db::open_with_fs(fs.clone(), DB, options()).unwrap());
     write_page(&fs, 1, &[0u8; PAGE as usize]);
-    let db = Db::open(fs.clone(), DB, options()).unwrap();
+    let db = Db::open_with_fs(fs.clone(), DB, options()).unwrap();
     assert_eq!(db.recovery().other, OtherMeta::Unwritten);
     assert!(db.recovery().is_clean());
     db.check().unwrap();
@@ -253,7 +253,7 @@ fn a_damaged_meta_beside_pages_of_uncommitted_writes_is_refused() {
             write_buffer_bytes: 0,
             ..options()
         };
-        let db = Db::open(fs.clone(), DB, unbuffered).unwrap();
+        let db = Db::open_with_fs(fs.clone(), DB, unbuffered).unwrap();
         let mut txn = db.begin_write().unwrap();
         txn.set_durability(Durability::None);
         txn.insert(b"not", b"durable").unwrap();
@@ -262,7 +262,7 @@ fn a_damaged_meta_beside_pages_of_uncommitted_writes_is_refused() {
     let (_, older) = slots(&fs);
     fs.flip_bit(Path::new(DB), older * PAGE + 50, 0).unwrap();
     assert!(matches!(
-        Db::open(fs.clone(), DB, options()),
+        Db::open_with_fs(fs.clone(), DB, options()),
         Err(Error::MetaDamaged { page, .. }) if page == older
     ));
 }
@@ -273,7 +273,7 @@ fn a_meta_page_past_the_end_of_the_file_is_truncation_not_an_empty_store() {
     // so slot 0 still holds the empty commit 0.
     let fs = Arc::new(MemFs::new());
     {
-        let db = Db::open(fs.clone(), DB, options()).unwrap();
+        let db = Db::open_with_fs(fs.clone(), DB, options()).unwrap();
         for i in 0..500u32 {
             let mut txn = db.begin_write().unwrap();
             txn.set_durability(Durability::None);
@@ -287,9 +287,9 @@ fn a_meta_page_past_the_end_of_the_file_is_truncation_not_an_empty_store() {
     f.set_len(2 * PAGE).unwrap();
     drop(f);
     for result in [
-        Db::open(fs.clone(), DB, options()),
-        Db::open_existing(fs.clone(), DB, options()),
-        Db::open_read_only(fs.clone(), DB, options()),
+        Db::open_with_fs(fs.clone(), DB, options()),
+        Db::open_existing_with_fs(fs.clone(), DB, options()),
+        Db::open_read_only_with_fs(fs.clone(), DB, options()),
     ] {
         match result {
             Err(Error::Truncated {
@@ -310,7 +310,7 @@ fn a_meta_page_past_the_end_of_the_file_is_truncation_not_an_empty_store() {
     f.set_len(len / 2).unwrap();
     drop(f);
     assert!(matches!(
-        Db::open(fs.clone(), DB, options()),
+        Db::open_with_fs(fs.clone(), DB, options()),
         Err(Error::Truncated { .. })
     ));
 }
@@ -324,22 +324,22 @@ fn open_existing_never_creates_a_database() {
     f.set_len(0).unwrap();
     drop(f);
     assert!(matches!(
-        Db::open_existing(fs.clone(), DB, options()),
+        Db::open_existing_with_fs(fs.clone(), DB, options()),
         Err(Error::Empty { .. })
     ));
     assert_eq!(file_len(&fs), 0, "nothing written");
     // Deleted.
     fs.remove_file(Path::new(DB)).unwrap();
     assert!(matches!(
-        Db::open_existing(fs.clone(), DB, options()),
+        Db::open_existing_with_fs(fs.clone(), DB, options()),
         Err(Error::Missing { .. })
     ));
     assert!(!fs.exists(Path::new(DB)).unwrap());
     // Db::open still creates, for library callers.
-    let db = Db::open(fs.clone(), DB, options()).unwrap();
+    let db = Db::open_with_fs(fs.clone(), DB, options()).unwrap();
     assert_eq!(db.check().unwrap().entries, 0);
     drop(db);
-    let db = Db::open_existing(fs.clone(), DB, options()).unwrap();
+    let db = Db::open_existing_with_fs(fs.clone(), DB, options()).unwrap();
     assert_eq!(db.check().unwrap().entries, 0);
 }
 
@@ -360,7 +360,7 @@ fn meta_numbers_out_of_range_are_errors_even_with_a_good_checksum() {
         build(&fs);
         let (newest, _) = slots(&fs);
         reseal_with(&fs, newest, offset, value);
-        let err = Db::open(fs.clone(), DB, options()).unwrap_err();
+        let err = Db::open_with_fs(fs.clone(), DB, options()).unwrap_err();
         assert!(
             matches!(
                 err,
@@ -381,7 +381,7 @@ fn an_out_of_range_older_meta_is_named_by_check() {
     let (_, latest) = build(&fs);
     let (_, older) = slots(&fs);
     reseal_with(&fs, older, 72, 1 << 40); // entry count
-    let db = Db::open(fs.clone(), DB, options()).unwrap();
+    let db = Db::open_with_fs(fs.clone(), DB, options()).unwrap();
     assert_eq!(contents(&db), latest);
     match db.check() {
         Err(Error::BadMeta {

@@ -56,7 +56,7 @@ fn injected_io_errors_fail_the_commit_and_reopen_is_consistent() {
         for n in 1..40 {
             let mem = MemFs::new();
             let faulty = FaultFs::new(Arc::new(mem.clone()));
-            let db = Db::open(Arc::new(faulty.clone()), "/db", options()).unwrap();
+            let db = Db::open_with_fs(Arc::new(faulty.clone()), "/db", options()).unwrap();
             faulty.fail_nth(
                 op,
                 n,
@@ -70,7 +70,7 @@ fn injected_io_errors_fail_the_commit_and_reopen_is_consistent() {
             injected += faulty.injected();
             drop(db);
             faulty.clear_faults();
-            let db = Db::open(Arc::new(mem), "/db", options()).unwrap();
+            let db = Db::open_with_fs(Arc::new(mem), "/db", options()).unwrap();
             db.check().unwrap_or_else(|e| panic!("{op:?} #{n}: {e}"));
             let got = contents(&db);
             assert!(got == ok || Some(&got) == failed.as_ref(), "{op:?} #{n}");

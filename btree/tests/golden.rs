@@ -37,7 +37,7 @@ fn options() -> Options {
 
 fn build() -> Vec<u8> {
     let fs = Arc::new(MemFs::new());
-    let db = Db::open(fs.clone(), "/db", options()).unwrap();
+    let db = Db::open_with_fs(fs.clone(), "/db", options()).unwrap();
     let mut txn = db.begin_write().unwrap();
     for i in 0..40u8 {
         txn.insert(&[b'k', i], &[i; 20]).unwrap();
@@ -84,7 +84,7 @@ fn open_and_read_back(file: &[u8], medium: bool) -> (Db, Arc<MemFs>) {
         .unwrap()
         .write_all_at(file, 0)
         .unwrap();
-    let db = Db::open(fs.clone(), "/db", options()).unwrap();
+    let db = Db::open_with_fs(fs.clone(), "/db", options()).unwrap();
     db.check().unwrap();
     let read = db.begin_read().unwrap();
     assert_eq!(read.len(), 41 + u64::from(medium));
@@ -231,7 +231,7 @@ fn format_2_file_opens_reads_back_and_takes_writes() {
         5,
         "the commit wrote a format-5 meta page"
     );
-    let db = Db::open(fs, "/db", options()).unwrap();
+    let db = Db::open_with_fs(fs, "/db", options()).unwrap();
     db.check().unwrap();
     assert_eq!(db.begin_read().unwrap().len(), 42);
 }
@@ -261,7 +261,7 @@ fn format_3_file_opens_reads_back_and_takes_writes() {
     // commit grew the file, which syncs before the meta page.
     let synced = if bytes.len() > v3.len() { 3 } else { 2 };
     assert_eq!(u64_at(newest, 88), synced, "synced transaction id");
-    let db = Db::open(fs, "/db", options()).unwrap();
+    let db = Db::open_with_fs(fs, "/db", options()).unwrap();
     assert!(db.recovery().is_clean(), "{}", db.recovery());
     db.check().unwrap();
     let read = db.begin_read().unwrap();
@@ -284,7 +284,7 @@ fn format_4_file_opens_as_the_default_table_and_takes_named_tables() {
     txn.commit().unwrap();
     db.check().unwrap();
     drop(db);
-    let db = Db::open(fs, "/db", options()).unwrap();
+    let db = Db::open_with_fs(fs, "/db", options()).unwrap();
     db.check().unwrap();
     let read = db.begin_read().unwrap();
     assert_eq!(read.len(), 43);
@@ -394,7 +394,7 @@ fn format_1_file_of_a_full_branch_takes_removes_and_inserts() {
     for i in 0..3u16 {
         model.insert((i * 100 + 7).to_be_bytes().to_vec(), vec![i as u8; 700]);
     }
-    let db = Db::open(fs.clone(), "/db", options()).unwrap();
+    let db = Db::open_with_fs(fs.clone(), "/db", options()).unwrap();
     let before = db.check().unwrap();
     assert_eq!((before.height, before.branch_pages), (2, 1));
     let mut txn = db.begin_write().unwrap();
@@ -414,7 +414,7 @@ fn format_1_file_of_a_full_branch_takes_removes_and_inserts() {
     model.insert(7u16.to_be_bytes().to_vec(), vec![9u8; 900]);
     txn.commit().unwrap();
     drop(db);
-    let db = Db::open(fs, "/db", options()).unwrap();
+    let db = Db::open_with_fs(fs, "/db", options()).unwrap();
     db.check().unwrap();
     let read = db.begin_read().unwrap();
     let got: std::collections::BTreeMap<Vec<u8>, Vec<u8>> = read

@@ -71,7 +71,7 @@ fn open(fs: &Arc<vfs::MemFs>, durability: Durability) -> Db {
         // Small, so non-durable commits both stay in memory and flush.
         write_buffer_bytes: 8 << 10,
     };
-    Db::open(fs.clone(), "/db", options).unwrap()
+    Db::open_with_fs(fs.clone(), "/db", options).unwrap()
 }
 
 fn assert_contents(db: &Db, model: &BTreeMap<Vec<u8>, Vec<u8>>) {

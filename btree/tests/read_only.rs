@@ -35,7 +35,7 @@ fn snapshot(fs: &dyn Fs, dir: &Path) -> BTreeMap<OsString, Vec<u8>> {
 
 /// Durable commits, then one that is acknowledged but not synced.
 fn build(fs: Arc<dyn Fs>, path: &Path) {
-    let db = Db::open(fs, path, options()).unwrap();
+    let db = Db::open_with_fs(fs, path, options()).unwrap();
     for round in 0..3u32 {
         let mut txn = db.begin_write().unwrap();
         for i in 0..300u32 {
@@ -83,7 +83,7 @@ fn a_read_only_open_changes_no_byte_and_no_name_on_a_simulated_disk() {
     build(fs.clone(), Path::new("/store/db"));
     let before = snapshot(&*fs, Path::new("/store"));
     let syncs = fs.sync_count();
-    let db = Db::open_read_only(fs.clone(), "/store/db", options()).unwrap();
+    let db = Db::open_read_only_with_fs(fs.clone(), "/store/db", options()).unwrap();
     read_all(&db);
     drop(db);
     assert_eq!(snapshot(&*fs, Path::new("/store")), before);
@@ -109,13 +109,13 @@ fn a_read_only_open_changes_no_byte_and_no_name_on_a_real_disk() {
         .map(|e| e.unwrap().metadata().unwrap().modified().unwrap())
         .collect();
     {
-        let a = Db::open_read_only(fs.clone(), &path, options()).unwrap();
-        let b = Db::open_read_only(fs.clone(), &path, options()).unwrap();
+        let a = Db::open_read_only_with_fs(fs.clone(), &path, options()).unwrap();
+        let b = Db::open_read_only_with_fs(fs.clone(), &path, options()).unwrap();
         read_all(&a);
         read_all(&b);
         // A writer is refused while readers hold the shared lock.
         assert!(matches!(
-            Db::open(fs.clone(), &path, options()),
+            Db::open_with_fs(fs.clone(), &path, options()),
             Err(Error::Io(vfs::Error::Locked { .. }))
         ));
     }
@@ -126,13 +126,13 @@ fn a_read_only_open_changes_no_byte_and_no_name_on_a_real_disk() {
         .collect();
     assert_eq!(modified_after, modified);
     // And a read-only open is refused while the writer has it.
-    let w = Db::open(fs.clone(), &path, options()).unwrap();
+    let w = Db::open_with_fs(fs.clone(), &path, options()).unwrap();
     assert!(matches!(
-        Db::open_read_only(fs.clone(), &path, options()),
+        Db::open_read_only_with_fs(fs.clone(), &path, options()),
         Err(Error::Io(vfs::Error::Locked { .. }))
     ));
     drop(w);
-    Db::open_read_only(fs, &path, options()).unwrap();
+    Db::open_read_only_with_fs(fs, &path, options()).unwrap();
 }
 
 #[test]
@@ -141,7 +141,7 @@ fn a_read_only_open_without_a_lock_file_does_not_create_one() {
     build(fs.clone(), Path::new("/db"));
     fs.remove_file(Path::new("/db.lock")).unwrap();
     let before = snapshot(&*fs, Path::new("/"));
-    let db = Db::open_read_only(fs.clone(), "/db", options()).unwrap();
+    let db = Db::open_read_only_with_fs(fs.clone(), "/db", options()).unwrap();
     read_all(&db);
     drop(db);
     assert_eq!(snapshot(&*fs, Path::new("/")), before);
@@ -152,13 +152,13 @@ fn a_read_only_open_without_a_lock_file_does_not_create_one() {
 fn a_read_only_open_of_no_database_creates_nothing() {
     let fs = Arc::new(MemFs::new());
     assert!(matches!(
-        Db::open_read_only(fs.clone(), "/db", options()),
+        Db::open_read_only_with_fs(fs.clone(), "/db", options()),
         Err(Error::Missing { .. })
     ));
     assert!(fs.list_dir(Path::new("/")).unwrap().is_empty());
     fs.open(Path::new("/db"), OpenMode::Truncate).unwrap();
     assert!(matches!(
-        Db::open_read_only(fs.clone(), "/db", options()),
+        Db::open_read_only_with_fs(fs.clone(), "/db", options()),
         Err(Error::Empty { .. })
     ));
     assert_eq!(snapshot(&*fs, Path::new("/")).len(), 1);
@@ -170,19 +170,19 @@ fn a_read_only_open_reports_a_damaged_older_meta_and_writes_nothing() {
     build(fs.clone(), Path::new("/db"));
     // A durable commit after the unsynced one, so no page is newer than
     // the newest meta page (else damage to the other one is refused).
-    let db = Db::open(fs.clone(), "/db", options()).unwrap();
+    let db = Db::open_with_fs(fs.clone(), "/db", options()).unwrap();
     let mut txn = db.begin_write().unwrap();
     txn.insert(b"durable", b"y").unwrap();
     txn.commit().unwrap();
     drop(db);
-    let older = Db::open(fs.clone(), "/db", options())
+    let older = Db::open_with_fs(fs.clone(), "/db", options())
         .unwrap()
         .recovery()
         .slot
         ^ 1;
     fs.flip_bit(Path::new("/db"), older * 512 + 40, 1).unwrap();
     let before = snapshot(&*fs, Path::new("/"));
-    let db = Db::open_read_only(fs.clone(), "/db", options()).unwrap();
+    let db = Db::open_read_only_with_fs(fs.clone(), "/db", options()).unwrap();
     assert!(!db.recovery().is_clean());
     assert!(matches!(db.check(), Err(Error::Corruption { page, .. }) if page == older));
     drop(db);

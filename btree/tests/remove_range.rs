@@ -47,7 +47,7 @@ fn bound(kind: u8, i: u32) -> Bound<Vec<u8>> {
 }
 
 fn filled(n: u32) -> (Db, Model) {
-    let db = Db::open(Arc::new(vfs::MemFs::new()), "/db", options()).unwrap();
+    let db = Db::open_with_fs(Arc::new(vfs::MemFs::new()), "/db", options()).unwrap();
     let mut model = Model::new();
     let mut txn = db.begin_write().unwrap();
     for i in 0..n {
@@ -126,7 +126,7 @@ fn removing_most_of_a_deep_tree_frees_its_pages_and_copies_few() {
 
 #[test]
 fn retain_and_remove_range_in_a_named_table() {
-    let db = Db::open(Arc::new(vfs::MemFs::new()), "/db", options()).unwrap();
+    let db = Db::open_with_fs(Arc::new(vfs::MemFs::new()), "/db", options()).unwrap();
     let mut model: BTreeMap<Vec<u8>, Vec<u8>> = BTreeMap::new();
     let mut txn = db.begin_write().unwrap();
     let mut t = txn.open_table("t").unwrap();

@@ -22,7 +22,7 @@ fn options(durability: Durability) -> Options {
 /// returns the page count.
 fn pages_after_single_inserts(durability: Durability) -> u64 {
     let fs = Arc::new(vfs::MemFs::new());
-    let db = Db::open(fs, "/db", options(durability)).unwrap();
+    let db = Db::open_with_fs(fs, "/db", options(durability)).unwrap();
     let mut rng = StdRng::seed_from_u64(11);
     for i in 0..TXNS {
         let mut txn = db.begin_write().unwrap();
@@ -55,7 +55,7 @@ fn non_durable_commits_reuse_their_own_pages_before_a_sync() {
 #[test]
 fn a_reader_keeps_its_snapshot_across_non_durable_commits_that_reuse_pages() {
     let fs = Arc::new(vfs::MemFs::new());
-    let db = Db::open(fs, "/db", options(Durability::None)).unwrap();
+    let db = Db::open_with_fs(fs, "/db", options(Durability::None)).unwrap();
     let mut model = BTreeMap::new();
     let mut rng = StdRng::seed_from_u64(12);
     let mut readers = Vec::new();
@@ -105,7 +105,7 @@ fn a_reader_keeps_its_snapshot_across_non_durable_commits_that_reuse_pages() {
 #[test]
 fn an_empty_durable_commit_makes_earlier_commits_durable() {
     let fs = vfs::MemFs::new();
-    let db = Db::open(Arc::new(fs.clone()), "/db", Options::default()).unwrap();
+    let db = Db::open_with_fs(Arc::new(fs.clone()), "/db", Options::default()).unwrap();
     let mut txn = db.begin_write().unwrap();
     txn.insert(b"k", &[7; 3000]).unwrap();
     txn.set_durability(Durability::None);
@@ -116,7 +116,7 @@ fn an_empty_durable_commit_makes_earlier_commits_durable() {
         tear: true,
     });
     drop(db);
-    let db = Db::open(Arc::new(image), "/db", Options::default()).unwrap();
+    let db = Db::open_with_fs(Arc::new(image), "/db", Options::default()).unwrap();
     let read = db.begin_read().unwrap();
     assert_eq!(read.get(b"k").unwrap().as_deref(), Some(&[7u8; 3000][..]));
 }
@@ -136,7 +136,7 @@ fn a_commit_repeating_a_lost_one_byte_for_byte_does_not_fool_the_view() {
     };
     let key = [11u8; 3];
     {
-        let db = Db::open(fs.clone(), "/db", options.clone()).unwrap();
+        let db = Db::open_with_fs(fs.clone(), "/db", options.clone()).unwrap();
         let mut txn = db.begin_write().unwrap();
         for i in 0..15 {
             if i == 10 {
@@ -150,7 +150,7 @@ fn a_commit_repeating_a_lost_one_byte_for_byte_does_not_fool_the_view() {
         txn.commit().unwrap();
         // Dropped without a sync: the commit is lost, its pages stay.
     }
-    let db = Db::open(fs, "/db", options).unwrap();
+    let db = Db::open_with_fs(fs, "/db", options).unwrap();
     let mut txn = db.begin_write().unwrap();
     for _ in 0..6 {
         txn.insert(&key, &[0; 407]).unwrap();
@@ -183,7 +183,7 @@ fn free_pages_are_reused_while_a_reader_runs_in_a_loop() {
         page_size_bytes: 512,
         ..Options::default()
     };
-    let db = Arc::new(Db::open(fs, "/db", options).unwrap());
+    let db = Arc::new(Db::open_with_fs(fs, "/db", options).unwrap());
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let reader = {
         let (db, stop) = (db.clone(), stop.clone());
@@ -239,7 +239,7 @@ fn non_durable_commits_with_occasional_syncs_keep_the_file_bounded() {
         durability: Durability::None,
         ..Options::default()
     };
-    let db = Db::open(fs, "/db", options).unwrap();
+    let db = Db::open_with_fs(fs, "/db", options).unwrap();
     let mut rng = StdRng::seed_from_u64(14);
     let mut model = BTreeMap::new();
     let commits = 20_000u32;
@@ -311,7 +311,7 @@ fn overflow_runs_reuse_freed_runs() {
         page_size_bytes: 512,
         ..Options::default()
     };
-    let db = Db::open(fs, "/db", options).unwrap();
+    let db = Db::open_with_fs(fs, "/db", options).unwrap();
     let mut rng = StdRng::seed_from_u64(15);
     let commits = 10_000u32;
     let mut half_pages = 0;

@@ -16,7 +16,7 @@ use larder_btree::{Db, Options};
 const ENV: &str = "BTREE_SIGKILL_DIR";
 
 fn open(dir: &Path) -> Db {
-    Db::open(
+    Db::open_with_fs(
         Arc::new(vfs::OsFs::new()),
         dir.join("db"),
         Options::default(),

@@ -60,7 +60,7 @@ fn table_contents(db: &Db) -> Tables {
 #[test]
 fn tables_commit_together_and_an_abort_drops_them() {
     let fs = Arc::new(vfs::MemFs::new());
-    let db = Db::open(fs.clone(), "/db", options()).unwrap();
+    let db = Db::open_with_fs(fs.clone(), "/db", options()).unwrap();
     let mut txn = db.begin_write().unwrap();
     txn.insert(b"d", b"default").unwrap();
     for (name, n) in [("a", 300u32), ("b", 5), ("c", 0)] {
@@ -118,7 +118,7 @@ fn tables_commit_together_and_an_abort_drops_them() {
     );
     drop((read, before));
     drop(db);
-    let db = Db::open(fs, "/db", options()).unwrap();
+    let db = Db::open_with_fs(fs, "/db", options()).unwrap();
     db.check().unwrap();
     assert_eq!(
         db.begin_read().unwrap().get(b"d").unwrap().as_deref(),
@@ -130,7 +130,7 @@ fn tables_commit_together_and_an_abort_drops_them() {
 #[test]
 fn deleting_a_table_frees_its_pages_for_reuse() {
     let fs = Arc::new(vfs::MemFs::new());
-    let db = Db::open(fs, "/db", options()).unwrap();
+    let db = Db::open_with_fs(fs, "/db", options()).unwrap();
     let mut txn = db.begin_write().unwrap();
     let mut t = txn.open_table("big").unwrap();
     for i in 0..2000u32 {
@@ -167,7 +167,7 @@ fn deleting_a_table_frees_its_pages_for_reuse() {
 
 #[test]
 fn table_names_must_be_1_to_64_bytes() {
-    let db = Db::open(Arc::new(vfs::MemFs::new()), "/db", options()).unwrap();
+    let db = Db::open_with_fs(Arc::new(vfs::MemFs::new()), "/db", options()).unwrap();
     let mut txn = db.begin_write().unwrap();
     assert!(matches!(
         txn.open_table(""),
@@ -193,7 +193,7 @@ fn table_names_must_be_1_to_64_bytes() {
 #[test]
 fn compaction_and_checkpoints_keep_every_table() {
     let fs = Arc::new(vfs::MemFs::new());
-    let db = Db::open(fs.clone(), "/db", options()).unwrap();
+    let db = Db::open_with_fs(fs.clone(), "/db", options()).unwrap();
     let mut txn = db.begin_write().unwrap();
     txn.insert(b"k", b"v").unwrap();
     for name in ["one", "two", "empty"] {
@@ -212,7 +212,7 @@ fn compaction_and_checkpoints_keep_every_table() {
     let stats = db.check().unwrap();
     assert_eq!((stats.tables, stats.free_pages), (3, 0));
     assert_eq!(table_contents(&db), want);
-    let cp = Db::open(fs, "/cp", options()).unwrap();
+    let cp = Db::open_with_fs(fs, "/cp", options()).unwrap();
     cp.check().unwrap();
     assert_eq!(table_contents(&cp), want);
 }
@@ -419,7 +419,7 @@ fn run(ops: Vec<Op>, durability: Durability) {
         write_buffer_bytes: 8 << 10,
         ..options()
     };
-    let mut db = Db::open(fs.clone(), "/db", options.clone()).unwrap();
+    let mut db = Db::open_with_fs(fs.clone(), "/db", options.clone()).unwrap();
     let mut committed = Tables::new();
     let mut i = 0;
     while i < ops.len() {
@@ -461,7 +461,7 @@ fn run(ops: Vec<Op>, durability: Durability) {
                 drop(txn);
                 db.sync().unwrap();
                 drop(db);
-                db = Db::open(fs.clone(), "/db", options.clone()).unwrap();
+                db = Db::open_with_fs(fs.clone(), "/db", options.clone()).unwrap();
             }
             Op::Compact => {
                 drop(txn);
@@ -502,7 +502,7 @@ fn crash_workload(fs: Arc<dyn Fs>, commits: u32) -> Known {
         durable: normalized(&Tables::new()),
         in_flight: None,
     };
-    let Ok(db) = Db::open(fs, "/db", options()) else {
+    let Ok(db) = Db::open_with_fs(fs, "/db", options()) else {
         return known;
     };
     let mut model = normalized(&Tables::new());
@@ -611,7 +611,8 @@ fn every_table_survives_a_power_cut_at_every_sync_as_of_one_commit() {
             if !disk.exists(Path::new("/db")).unwrap() {
                 return;
             }
-            let db = Db::open(disk, "/db", options()).unwrap_or_else(|e| panic!("{point:?}: {e}"));
+            let db = Db::open_with_fs(disk, "/db", options())
+                .unwrap_or_else(|e| panic!("{point:?}: {e}"));
             db.check().unwrap_or_else(|e| panic!("{point:?}: {e}"));
             let got = table_contents(&db);
             assert!(
@@ -630,7 +631,7 @@ fn every_table_survives_a_power_cut_at_every_sync_as_of_one_commit() {
 #[test]
 fn multimap_tables_hold_many_sorted_values_per_key() {
     let fs = Arc::new(vfs::MemFs::new());
-    let db = Db::open(fs.clone(), "/db", options()).unwrap();
+    let db = Db::open_with_fs(fs.clone(), "/db", options()).unwrap();
     let mut model: BTreeMap<Vec<u8>, std::collections::BTreeSet<Vec<u8>>> = BTreeMap::new();
     let mut txn = db.begin_write().unwrap();
     let mut m = txn.open_multimap_table("tags").unwrap();
@@ -680,7 +681,7 @@ fn multimap_tables_hold_many_sorted_values_per_key() {
     db.compact().unwrap();
     db.check().unwrap();
     drop(db);
-    let db = Db::open(fs, "/db", options()).unwrap();
+    let db = Db::open_with_fs(fs, "/db", options()).unwrap();
     let read = db.begin_read().unwrap();
     let m = read.open_multimap_table("tags").unwrap().unwrap();
     for (k, want) in &model {

@@ -63,7 +63,7 @@ struct Commits {
 /// value in an overflow run, one removed.
 fn commits() -> Commits {
     let fs = Arc::new(MemFs::new());
-    let db = Db::open(fs.clone(), "/db", options()).unwrap();
+    let db = Db::open_with_fs(fs.clone(), "/db", options()).unwrap();
     let mut txn = db.begin_write().unwrap();
     txn.set_durability(Durability::None);
     for i in 0..20_000u32 {
@@ -138,7 +138,7 @@ fn damage(file: &mut [u8], before: &[u8], page: usize, how: Damage) {
 fn check_falls_back(c: &Commits, file: &[u8], what: &str) {
     let fs = disk(file);
     {
-        let db = Db::open_read_only(fs.clone(), "/db", options()).unwrap();
+        let db = Db::open_read_only_with_fs(fs.clone(), "/db", options()).unwrap();
         assert!(
             matches!(db.recovery().other, OtherMeta::Torn { .. }),
             "{what}: {}",
@@ -146,7 +146,8 @@ fn check_falls_back(c: &Commits, file: &[u8], what: &str) {
         );
         assert_eq!(contents(&db), c.previous, "{what}");
     }
-    let db = Db::open(fs.clone(), "/db", options()).unwrap_or_else(|e| panic!("{what}: {e}"));
+    let db =
+        Db::open_with_fs(fs.clone(), "/db", options()).unwrap_or_else(|e| panic!("{what}: {e}"));
     let r = *db.recovery();
     assert!(!r.is_clean(), "{what}");
     let OtherMeta::Torn { txn, page, .. } = r.other else {
@@ -160,7 +161,7 @@ fn check_falls_back(c: &Commits, file: &[u8], what: &str) {
     txn.insert(b"after", b"crash").unwrap();
     txn.commit().unwrap();
     drop(db);
-    let db = Db::open(fs, "/db", options()).unwrap();
+    let db = Db::open_with_fs(fs, "/db", options()).unwrap();
     assert!(db.recovery().is_clean(), "{what}: {}", db.recovery());
     db.check().unwrap();
     let mut want = c.previous.clone();
@@ -179,7 +180,7 @@ fn a_small_durable_commit_takes_one_sync_and_opens_whole() {
         "the large commit synced its pages first"
     );
     assert_eq!(synced, prev_txn);
-    let db = Db::open(disk(&c.after), "/db", options()).unwrap();
+    let db = Db::open_with_fs(disk(&c.after), "/db", options()).unwrap();
     assert!(db.recovery().is_clean(), "{}", db.recovery());
     db.check().unwrap();
     assert_eq!(contents(&db), c.last);
@@ -250,7 +251,7 @@ fn a_commit_that_grows_the_file_syncs_before_its_meta_page() {
         initial_size_bytes: 0,
         ..options()
     };
-    let db = Db::open(fs.clone(), "/db", growing).unwrap();
+    let db = Db::open_with_fs(fs.clone(), "/db", growing).unwrap();
     let mut grew = 0;
     for i in 0..200u32 {
         let len = image(&fs).len();
@@ -274,7 +275,7 @@ fn a_commit_that_grows_the_file_syncs_before_its_meta_page() {
     let mut file = c.after.clone();
     file.truncate((page_count - 1) * PAGE);
     assert!(matches!(
-        Db::open(disk(&file), "/db", options()),
+        Db::open_with_fs(disk(&file), "/db", options()),
         Err(larder_btree::Error::Truncated { .. })
     ));
 }

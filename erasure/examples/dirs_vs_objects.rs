@@ -49,7 +49,7 @@ fn main() -> larder_erasure::Result<()> {
         // Directories.
         let fs = Arc::new(vfs::MemFs::new());
         let dirs: Vec<String> = (0..6).map(|i| format!("/d{i}")).collect();
-        let store = BlobStore::open(fs, &dirs, options)?;
+        let store = BlobStore::open_with_fs(fs, &dirs, options)?;
         let t = Instant::now();
         let mut ids = Vec::new();
         for i in 0..blobs {

@@ -18,7 +18,7 @@
 //! let fs = Arc::new(vfs::MemFs::new());
 //! let dirs: Vec<String> = (0..6).map(|i| format!("/disk{i}/blobs")).collect();
 //! let options = Options { data_shards: 4, parity_shards: 2, stripe_size_bytes: 64 << 10 };
-//! let store = BlobStore::open(fs.clone(), &dirs, options)?;
+//! let store = BlobStore::open_with_fs(fs.clone(), &dirs, options)?;
 //! let id = store.put(b"any four of six shards give this back")?;
 //! // Two disks die.
 //! fs.remove_file(&store.dirs()[0].join(format!("{id}.shard")))?;

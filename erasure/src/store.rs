@@ -108,7 +108,11 @@ impl BlobStore {
     /// [`Error::InvalidLayout`] for bad options or `dirs.len() != k + m`;
     /// [`Error::ManifestMismatch`] if a directory belongs to another store,
     /// layout or shard index; [`Error::Io`] (e.g. `Locked`) from the disk.
-    pub fn open(fs: Arc<dyn Fs>, dirs: &[impl AsRef<Path>], options: Options) -> Result<BlobStore> {
+    pub fn open_with_fs(
+        fs: Arc<dyn Fs>,
+        dirs: &[impl AsRef<Path>],
+        options: Options,
+    ) -> Result<BlobStore> {
         check_layout(options.data_shards, options.parity_shards)?;
         let total = options.data_shards + options.parity_shards;
         if dirs.len() != total {
@@ -190,7 +194,7 @@ impl BlobStore {
     /// # Errors
     ///
     /// As [`BlobStore::open`], but never for a missing directory.
-    pub fn open_read_only(
+    pub fn open_read_only_with_fs(
         fs: Arc<dyn Fs>,
         dirs: &[impl AsRef<Path>],
         options: Options,
@@ -209,7 +213,7 @@ impl BlobStore {
     /// # Errors
     ///
     /// As [`BlobStore::open_read_only`].
-    pub fn open_read_only_unlocked(
+    pub fn open_read_only_unlocked_with_fs(
         fs: Arc<dyn Fs>,
         dirs: &[impl AsRef<Path>],
         options: Options,

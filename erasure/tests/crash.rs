@@ -28,7 +28,8 @@ struct Model {
 fn workload(o: Options) -> impl Fn(Arc<dyn Fs>) -> Model {
     move |fs: Arc<dyn Fs>| {
         let mut model = Model::default();
-        let Ok(store) = BlobStore::open(fs.clone(), &dirs(o.data_shards + o.parity_shards), o)
+        let Ok(store) =
+            BlobStore::open_with_fs(fs.clone(), &dirs(o.data_shards + o.parity_shards), o)
         else {
             return model;
         };
@@ -73,8 +74,9 @@ fn check(o: Options) {
         workload(o),
         |point, disk, model| {
             let fs: Arc<dyn Fs> = Arc::new(disk);
-            let store = BlobStore::open(fs.clone(), &dirs(o.data_shards + o.parity_shards), o)
-                .unwrap_or_else(|e| panic!("{point:?}: reopen failed: {e}"));
+            let store =
+                BlobStore::open_with_fs(fs.clone(), &dirs(o.data_shards + o.parity_shards), o)
+                    .unwrap_or_else(|e| panic!("{point:?}: reopen failed: {e}"));
             for (id, b) in &model.live {
                 let got = store
                     .get(*id)

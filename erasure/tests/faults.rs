@@ -63,7 +63,7 @@ fn io_error_at_any_operation_is_an_err_and_leaves_the_store_consistent() {
                 }
                 assert!(store.scrub().unwrap().blobs_lost.is_empty(), "{op:?} #{n}");
                 drop(store);
-                let _ = BlobStore::open(Arc::new(mem), &dirs(5), o).unwrap();
+                let _ = BlobStore::open_with_fs(Arc::new(mem), &dirs(5), o).unwrap();
                 if injected == 0 {
                     break;
                 }

@@ -381,7 +381,8 @@ fn streaming_writer_uploads_the_shard_files_a_directory_store_writes() {
     let objects = ObjectBlobStore::open(stores.clone(), options(3, 2, 100)).unwrap();
     let fs = Arc::new(vfs::MemFs::new());
     let dirs: Vec<String> = (0..5).map(|i| format!("/d{i}")).collect();
-    let files = larder_erasure::BlobStore::open(fs.clone(), &dirs, options(3, 2, 100)).unwrap();
+    let files =
+        larder_erasure::BlobStore::open_with_fs(fs.clone(), &dirs, options(3, 2, 100)).unwrap();
     let data = blob(1234, 9);
     let id = BlobId(42);
     let mut w = objects.writer_with_id(id);

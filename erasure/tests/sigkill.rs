@@ -52,7 +52,7 @@ fn check_self_describing(b: &[u8]) -> Option<u64> {
 
 fn child(root: &Path, first_seed: u64) -> ! {
     let fs: Arc<dyn vfs::Fs> = Arc::new(vfs::OsFs::new());
-    let store = BlobStore::open(fs, &dirs(root), options()).expect("child open");
+    let store = BlobStore::open_with_fs(fs, &dirs(root), options()).expect("child open");
     let mut out = std::io::stdout().lock();
     for seed in first_seed.. {
         let id = store.put(&self_describing(seed)).expect("child put");
@@ -119,7 +119,7 @@ fn sigkill_mid_puts_keeps_every_acknowledged_blob() {
             .count();
         eprintln!("round {round}: killed with {pending} pending shard files on disk");
         let fs: Arc<dyn vfs::Fs> = Arc::new(vfs::OsFs::new());
-        let store = BlobStore::open(fs, &dirs(tmp.path()), options()).unwrap();
+        let store = BlobStore::open_with_fs(fs, &dirs(tmp.path()), options()).unwrap();
         for (id, seed) in &acked {
             let got = store.get(*id).unwrap();
             assert_eq!(

@@ -51,7 +51,7 @@ fn put_get_list_delete_round_trip() {
 fn open_refuses_other_layouts_and_swapped_directories() {
     let (_, fs) = mem();
     drop(open(&fs, options(2, 1, 64)));
-    let err = BlobStore::open(fs.clone(), &dirs(3), options(2, 1, 128)).unwrap_err();
+    let err = BlobStore::open_with_fs(fs.clone(), &dirs(3), options(2, 1, 128)).unwrap_err();
     assert!(matches!(
         err,
         Error::ManifestMismatch {
@@ -61,7 +61,7 @@ fn open_refuses_other_layouts_and_swapped_directories() {
             ..
         }
     ));
-    let err = BlobStore::open(fs.clone(), &dirs(3), options(1, 2, 64)).unwrap_err();
+    let err = BlobStore::open_with_fs(fs.clone(), &dirs(3), options(1, 2, 64)).unwrap_err();
     assert!(matches!(
         err,
         Error::ManifestMismatch {
@@ -71,7 +71,7 @@ fn open_refuses_other_layouts_and_swapped_directories() {
     ));
     let mut swapped = dirs(3);
     swapped.swap(0, 2);
-    let err = BlobStore::open(fs.clone(), &swapped, options(2, 1, 64)).unwrap_err();
+    let err = BlobStore::open_with_fs(fs.clone(), &swapped, options(2, 1, 64)).unwrap_err();
     assert!(matches!(
         err,
         Error::ManifestMismatch {
@@ -83,9 +83,9 @@ fn open_refuses_other_layouts_and_swapped_directories() {
     ));
     // A directory of another store.
     let other: Vec<std::path::PathBuf> = vec!["/x0".into(), "/x1".into(), "/x2".into()];
-    drop(BlobStore::open(fs.clone(), &other, options(2, 1, 64)).unwrap());
+    drop(BlobStore::open_with_fs(fs.clone(), &other, options(2, 1, 64)).unwrap());
     let mixed = vec![dirs(3)[0].clone(), dirs(3)[1].clone(), other[2].clone()];
-    let err = BlobStore::open(fs.clone(), &mixed, options(2, 1, 64)).unwrap_err();
+    let err = BlobStore::open_with_fs(fs.clone(), &mixed, options(2, 1, 64)).unwrap_err();
     assert!(matches!(
         err,
         Error::ManifestMismatch {
@@ -94,11 +94,11 @@ fn open_refuses_other_layouts_and_swapped_directories() {
         }
     ));
     assert!(matches!(
-        BlobStore::open(fs.clone(), &dirs(4), options(2, 1, 64)),
+        BlobStore::open_with_fs(fs.clone(), &dirs(4), options(2, 1, 64)),
         Err(Error::InvalidLayout { .. })
     ));
     assert!(matches!(
-        BlobStore::open(fs.clone(), &dirs(3), options(2, 1, 0)),
+        BlobStore::open_with_fs(fs.clone(), &dirs(3), options(2, 1, 0)),
         Err(Error::InvalidLayout { .. })
     ));
     // The right options still open it.
@@ -220,7 +220,7 @@ fn concurrent_puts_and_gets_of_different_blobs() {
     let dir = tempfile::tempdir().unwrap();
     let fs: Arc<dyn vfs::Fs> = Arc::new(vfs::OsFs::new());
     let dirs: Vec<_> = (0..5).map(|i| dir.path().join(format!("d{i}"))).collect();
-    let store = Arc::new(BlobStore::open(fs, &dirs, options(3, 2, 4096)).unwrap());
+    let store = Arc::new(BlobStore::open_with_fs(fs, &dirs, options(3, 2, 4096)).unwrap());
     let handles: Vec<_> = (0..4u64)
         .map(|t| {
             let store = store.clone();
@@ -251,7 +251,7 @@ fn a_second_open_of_the_same_directories_is_refused() {
     let (_, fs) = mem();
     let store = open(&fs, Options::default());
     assert!(matches!(
-        BlobStore::open(fs.clone(), &dirs(6), Options::default()),
+        BlobStore::open_with_fs(fs.clone(), &dirs(6), Options::default()),
         Err(Error::Io(e)) if e.kind() == std::io::ErrorKind::WouldBlock
     ));
     drop(store);
@@ -412,7 +412,7 @@ fn ranged_reads_reuse_opened_shards_until_a_repair_or_delete() {
     let mem = vfs::MemFs::new();
     let faulty = Arc::new(vfs::FaultFs::new(Arc::new(mem.clone())));
     let fs: Arc<dyn vfs::Fs> = faulty.clone();
-    let store = BlobStore::open(fs.clone(), &dirs(6), options(4, 2, 400)).unwrap();
+    let store = BlobStore::open_with_fs(fs.clone(), &dirs(6), options(4, 2, 400)).unwrap();
     let b = blob(3000, 4);
     let id = store.put(&b).unwrap();
     assert_eq!(store.get_range(id, 10, 500).unwrap(), b[10..510]);
@@ -467,11 +467,11 @@ fn read_only_open_reads_and_writes_nothing() {
         n
     };
     let before: Vec<_> = dirs(3).iter().map(|d| names(d)).collect();
-    let r1 = BlobStore::open_read_only(fs.clone(), &dirs(3), o).unwrap();
-    let r2 = BlobStore::open_read_only(fs.clone(), &dirs(3), o).unwrap();
+    let r1 = BlobStore::open_read_only_with_fs(fs.clone(), &dirs(3), o).unwrap();
+    let r2 = BlobStore::open_read_only_with_fs(fs.clone(), &dirs(3), o).unwrap();
     assert_eq!(r1.list(), vec![a]);
     assert_eq!(r2.get(a).unwrap(), blob(500, 7));
-    assert!(BlobStore::open(fs.clone(), &dirs(3), o).is_err());
+    assert!(BlobStore::open_with_fs(fs.clone(), &dirs(3), o).is_err());
     drop((r1, r2));
     let after: Vec<_> = dirs(3).iter().map(|d| names(d)).collect();
     assert_eq!(before, after);

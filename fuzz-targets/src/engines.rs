@@ -169,7 +169,7 @@ pub(crate) fn btree_golden() -> &'static Vec<u8> {
             page_size_bytes: 512,
             ..btree::Options::default()
         };
-        let db = btree::Db::open(arc, "/db", options).expect("golden btree");
+        let db = btree::Db::open_with_fs(arc, "/db", options).expect("golden btree");
         for round in 0u32..4 {
             let mut txn = db.begin_write().expect("write");
             for i in 0u32..60 {
@@ -224,7 +224,7 @@ pub(crate) fn exercise_btree(bytes: &[u8]) {
         page_size_bytes: 512,
         ..btree::Options::default()
     };
-    let Ok(db) = btree::Db::open(arc, "/db", options) else {
+    let Ok(db) = btree::Db::open_with_fs(arc, "/db", options) else {
         return;
     };
     let _ = db.check();
@@ -253,7 +253,7 @@ pub(crate) fn erasure_golden() -> &'static (MemFs, Vec<u8>, erasure::BlobId) {
     GOLDEN.get_or_init(|| {
         let fs = MemFs::new();
         let arc: Arc<dyn Fs> = Arc::new(fs.clone());
-        let store = erasure::BlobStore::open(arc, &erasure_dirs(), erasure_options())
+        let store = erasure::BlobStore::open_with_fs(arc, &erasure_dirs(), erasure_options())
             .expect("golden store");
         let blob: Vec<u8> = (0..5000u32).map(|i| (i * 31 % 251) as u8).collect();
         let id = store.put(&blob).expect("put");
@@ -289,7 +289,7 @@ pub fn erasure_shards(data: &[u8]) {
 pub(crate) fn exercise_erasure(image: MemFs) {
     let (_, blob, id) = erasure_golden();
     let fs: Arc<dyn Fs> = Arc::new(image);
-    let Ok(store) = erasure::BlobStore::open(fs, &erasure_dirs(), erasure_options()) else {
+    let Ok(store) = erasure::BlobStore::open_with_fs(fs, &erasure_dirs(), erasure_options()) else {
         return;
     };
     if let Ok(got) = store.get(*id) {

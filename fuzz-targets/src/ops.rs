@@ -131,7 +131,7 @@ enum LsmOp {
 
 fn lsm_options() -> lsm::Options {
     lsm::Options {
-        sync: lsm::SyncMode::Never,
+        durability: lsm::Durability::None,
         write_buffer_size_bytes: 1024,
         block_size_bytes: 256,
         block_restart_interval: 4,
@@ -167,7 +167,7 @@ fn lsm_scan(db: &lsm::Db) -> Model {
         .collect()
 }
 
-/// `lsm`: operations against a model. With `SyncMode::Never`, a power loss
+/// `lsm`: operations against a model. With `Durability::None`, a power loss
 /// may keep any prefix of the writes since the last `sync` or `flush` (the
 /// background thread makes some durable on its own), never less, never a
 /// mix: the recovered state must equal the model after one of them.
@@ -351,7 +351,7 @@ fn btree_open(fs: &MemFs) -> btree::Db {
         initial_size_bytes: 0,
         ..btree::Options::default()
     };
-    btree::Db::open(arc, "/db", options).expect("open a btree database")
+    btree::Db::open_with_fs(arc, "/db", options).expect("open a btree database")
 }
 
 fn btree_scan(read: &btree::ReadTxn, span: Span) -> Vec<(Vec<u8>, Vec<u8>)> {

@@ -239,7 +239,7 @@ fn btree_options() -> btree::Options {
 /// A 512-byte-page tree whose values mostly live in overflow runs.
 fn btree_image() -> MemFs {
     let fs = MemFs::new();
-    let db = btree::Db::open(Arc::new(fs.clone()), "/db", btree_options()).expect("open");
+    let db = btree::Db::open_with_fs(Arc::new(fs.clone()), "/db", btree_options()).expect("open");
     let mut txn = db.begin_write().expect("write");
     for i in 0u32..200 {
         txn.insert(
@@ -254,7 +254,7 @@ fn btree_image() -> MemFs {
 }
 
 fn btree_refuses(fs: Arc<dyn Fs>) -> bool {
-    let Ok(db) = btree::Db::open(fs, "/db", btree_options()) else {
+    let Ok(db) = btree::Db::open_with_fs(fs, "/db", btree_options()) else {
         return true;
     };
     let Ok(read) = db.begin_read() else {
@@ -288,8 +288,9 @@ fn blob() -> Vec<u8> {
 
 fn erasure_image() -> (MemFs, erasure::BlobId) {
     let fs = MemFs::new();
-    let store = erasure::BlobStore::open(Arc::new(fs.clone()), &ERASURE_DIRS, erasure_options())
-        .expect("open");
+    let store =
+        erasure::BlobStore::open_with_fs(Arc::new(fs.clone()), &ERASURE_DIRS, erasure_options())
+            .expect("open");
     let id = store.put(&blob()).expect("put");
     drop(store);
     (fs, id)
@@ -317,7 +318,7 @@ fn erasure_headers(fs: &MemFs, patch: impl Fn(&mut [u8])) -> MemFs {
 /// still succeed (the damaged header does not touch them), but then it must
 /// return the blob's true bytes.
 fn erasure_refuses(fs: Arc<dyn Fs>, id: erasure::BlobId) -> bool {
-    let Ok(store) = erasure::BlobStore::open(fs, &ERASURE_DIRS, erasure_options()) else {
+    let Ok(store) = erasure::BlobStore::open_with_fs(fs, &ERASURE_DIRS, erasure_options()) else {
         return true;
     };
     if let Ok(range) = store.get_range(id, 100, 1000) {

@@ -3,7 +3,7 @@
 //!
 //! Commits use [`btree::Durability::None`] (acknowledged, not yet synced) and
 //! [`Engine::sync`] and [`Engine::close`] make them durable, the same contract
-//! the `lsm` adapter has with `SyncMode::Never`. `verify` is `Db::check`,
+//! the `lsm` adapter has with `Durability::None`. `verify` is `Db::check`,
 //! which reads both meta pages and walks every page; `repair` has nothing to
 //! do beyond what opening does (a torn commit is never referenced by a valid
 //! meta page). A store whose marker exists opens with
@@ -43,7 +43,7 @@ impl std::fmt::Debug for BtreeEngine {
 /// [`Error::Corruption`] if the file is damaged (see [`open_existing`]);
 /// [`Error::Locked`] if another process has the file open.
 pub(crate) fn open(fs: Arc<dyn vfs::Fs>, dir: &Path) -> Result<Box<dyn Engine>> {
-    open_with(fs, dir, btree::Db::open)
+    open_with(fs, dir, btree::Db::open_with_fs)
 }
 
 /// Opens the B+ tree store in `dir` on `fs`, which is known to exist (its
@@ -57,7 +57,7 @@ pub(crate) fn open(fs: Arc<dyn vfs::Fs>, dir: &Path) -> Result<Box<dyn Engine>> 
 /// than reverted to the previous commit); [`Error::Locked`] if another
 /// process has the file open.
 pub(crate) fn open_existing(fs: Arc<dyn vfs::Fs>, dir: &Path) -> Result<Box<dyn Engine>> {
-    open_with(fs, dir, btree::Db::open_existing)
+    open_with(fs, dir, btree::Db::open_existing_with_fs)
 }
 
 /// Opens the existing B+ tree store in `dir` on `fs` for reading only
@@ -69,7 +69,7 @@ pub(crate) fn open_existing(fs: Arc<dyn vfs::Fs>, dir: &Path) -> Result<Box<dyn 
 ///
 /// As [`open_existing`]; [`Error::Locked`] while a writer has the file.
 pub(crate) fn open_read_only(fs: Arc<dyn vfs::Fs>, dir: &Path) -> Result<Box<dyn Engine>> {
-    open_with(fs, dir, btree::Db::open_read_only)
+    open_with(fs, dir, btree::Db::open_read_only_with_fs)
 }
 
 type Opener = fn(Arc<dyn vfs::Fs>, PathBuf, btree::Options) -> btree::Result<btree::Db>;

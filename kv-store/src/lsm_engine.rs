@@ -133,7 +133,7 @@ pub(crate) fn convert(e: lsm::Error) -> Error {
                 format!("{what} (expected {expected:#x}, found {found:#x})")
             },
         },
-        lsm::Error::Fs(fs) => Error::from_fs(EngineKind::Lsm, fs),
+        lsm::Error::Io(fs) => Error::from_fs(EngineKind::Lsm, fs),
         e @ (lsm::Error::KeyTooLarge { .. } | lsm::Error::ValueTooLarge { .. }) => Error::Refused {
             engine: EngineKind::Lsm,
             message: e.to_string(),

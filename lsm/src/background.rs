@@ -62,7 +62,7 @@ impl Role {
 ///
 /// # Errors
 ///
-/// [`Error::Fs`] if a thread cannot be spawned (the ones started are
+/// [`Error::Io`] if a thread cannot be spawned (the ones started are
 /// stopped and joined first).
 pub(crate) fn spawn(inner: &Arc<Inner>) -> Result<Vec<JoinHandle<()>>> {
     let mut handles = Vec::new();
@@ -78,7 +78,7 @@ pub(crate) fn spawn(inner: &Arc<Inner>) -> Result<Vec<JoinHandle<()>>> {
                 inner.bg.lock().running -= 1;
                 inner.stop_background();
                 join(handles);
-                return Err(Error::Fs(vfs::Error::io(vfs::Op::Open, "thread", e)));
+                return Err(Error::Io(vfs::Error::io(vfs::Op::Open, "thread", e)));
             }
         }
     }

@@ -1,5 +1,5 @@
 //! The commit pipeline: every write goes through [`Inner::write`]: append
-//! to the log, sync (as [`SyncMode`] asks), insert into the memtable,
+//! to the log, sync (as [`Durability`] asks), insert into the memtable,
 //! publish the sequence number, in that order (LevelDB's). Group commit
 //! ([`CommitQueue`]) shares one sync among queued writers. Write stalls and
 //! slowdowns are decided in one place, [`Inner::make_room`], which also
@@ -16,14 +16,14 @@ use crate::key::SeqNo;
 use crate::manifest::{self, FileNumber, LogLength, VersionEdit};
 use crate::memtable::Memtable;
 use crate::wal::writer::LogWriter;
-use crate::{Error, KEY_LEN_MAX, Result, SyncMode, VALUE_LEN_MAX};
+use crate::{Durability, Error, KEY_LEN_MAX, Result, VALUE_LEN_MAX};
 
 #[derive(Debug)]
 pub(crate) struct WriteState {
     pub(crate) log: LogWriter,
     pub(crate) log_number: FileNumber,
     pub(crate) encode_buf: Vec<u8>,
-    /// Under `SyncMode::Never` a switch neither syncs the old log nor the
+    /// Under `Durability::None` a switch neither syncs the old log nor the
     /// new log's directory entry: `sync_all` does, when asked. Oldest
     /// first; only the last `max_write_buffer_number - 1` switched-away
     /// logs can hold writes not yet in a table (a switch waits while that
@@ -121,7 +121,7 @@ impl WriteState {
     }
 }
 
-/// The writers waiting under [`SyncMode::GroupCommit`], in ticket order.
+/// The writers waiting under [`Durability::Group`], in ticket order.
 ///
 /// # Concurrency
 ///
@@ -171,7 +171,7 @@ pub(crate) fn take_group(
 
 /// Whether a commit syncs the log before its writes become visible.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Durability {
+pub(crate) enum LogSync {
     Sync,
     NoSync,
 }
@@ -229,15 +229,15 @@ impl Inner {
         if batch.is_empty() {
             return Ok(());
         }
-        if self.opts.sync == SyncMode::GroupCommit {
+        if self.opts.durability == Durability::Group {
             return self.write_grouped(batch);
         }
         let mut w = self.write.lock();
         self.make_room(&mut w, batch.size_bytes, false)?;
-        let sync = if self.opts.sync == SyncMode::Always {
-            Durability::Sync
+        let sync = if self.opts.durability == Durability::Immediate {
+            LogSync::Sync
         } else {
-            Durability::NoSync
+            LogSync::NoSync
         };
         let mut batch = batch;
         self.commit(&mut w, std::slice::from_mut(&mut batch), sync)
@@ -296,7 +296,7 @@ impl Inner {
         };
         debug_assert!(first <= ticket && ticket <= last);
         let mut batches: Vec<WriteBatch> = group.into_iter().map(|(_, b)| b).collect();
-        let r = self.commit(&mut w, &mut batches, Durability::Sync);
+        let r = self.commit(&mut w, &mut batches, LogSync::Sync);
         drop(w);
         let mut q = self.queue.lock();
         // Below `first` every ticket is done, or was its leader's own and
@@ -319,7 +319,7 @@ impl Inner {
         &self,
         w: &mut WriteState,
         batches: &mut [WriteBatch],
-        sync: Durability,
+        sync: LogSync,
     ) -> Result<()> {
         let seq_first = SeqNo(self.last_seq.load(Ordering::Relaxed) + 1);
         let mut seq = seq_first;
@@ -334,7 +334,7 @@ impl Inner {
             seq = seq.plus(b.ops.len() as u64);
         }
         w.encode_buf = buf;
-        if sync == Durability::Sync {
+        if sync == LogSync::Sync {
             w.log.sync().map_err(|e| self.stop(e))?;
             // Not acknowledged, and never visible, once another writer
             // claimed the store: the batches stay out of the memtable.
@@ -429,7 +429,7 @@ impl Inner {
                 &self.dir.join(manifest::log_name(n)),
                 Some(predecessor),
             )?;
-            if self.opts.sync == SyncMode::Never {
+            if self.opts.durability == Durability::None {
                 // Nothing waits for durability now: leave the syncs to the
                 // next `sync`/`flush`/`close` (or to the flush of this
                 // memtable, which makes the old log unnecessary).

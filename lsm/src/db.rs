@@ -7,7 +7,7 @@
 //! # Concurrency
 //!
 //! Writers serialise on the write lock and commit in LevelDB's order: WAL
-//! append, sync (as the [`SyncMode`] asks), memtable insert, sequence
+//! append, sync (as the [`Durability`] asks), memtable insert, sequence
 //! publication, so no write is visible before the sync covering it
 //! returned. Readers take the published sequence number and the current
 //! [`SuperVersion`] (memtable, immutable memtables, version) under a short
@@ -204,7 +204,7 @@ impl Db {
     ///
     /// [`Error::KeyTooLarge`], [`Error::ValueTooLarge`], a log write or sync
     /// failure, or [`Error::Closed`] after a background failure. Under
-    /// [`SyncMode::GroupCommit`](crate::SyncMode::GroupCommit) the writers that shared a failed sync get
+    /// [`Durability::Group`](crate::Durability::Group) the writers that shared a failed sync get
     /// [`Error::Closed`] naming it. A write that failed is never visible.
     pub fn put(&self, key: impl Into<Bytes>, value: impl Into<Bytes>) -> Result<()> {
         let mut b = WriteBatch::new();
@@ -239,7 +239,7 @@ impl Db {
     ///
     /// # Errors
     ///
-    /// [`Error::Corruption`] or [`Error::Fs`] from a table read.
+    /// [`Error::Corruption`] or [`Error::Io`] from a table read.
     pub fn get(&self, key: &[u8]) -> Result<Option<Bytes>> {
         self.inner().state.check_readable()?;
         self.inner().get_at(key, None)

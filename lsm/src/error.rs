@@ -8,7 +8,7 @@ use std::path::PathBuf;
 pub enum Error {
     /// The file layer failed (I/O error, or a fault injected by a test).
     #[error(transparent)]
-    Fs(#[from] vfs::Error),
+    Io(#[from] vfs::Error),
     /// Bytes on disk failed a check: a checksum, a magic number, a length that
     /// points outside its block. `offset` is where the bad unit starts;
     /// `what` says which check failed and what `expected` and `found` hold

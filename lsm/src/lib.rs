@@ -124,7 +124,7 @@ pub use inspect::{
     ManifestDescription, StoreDescription, TableDescription,
 };
 pub use iter::DbIter;
-pub use options::{BlobCode, Options, SyncMode};
+pub use options::{BlobCode, Durability, Options};
 pub use read::Snapshot;
 pub use reader::Reader;
 pub use stats::{LevelStats, Stats, TableStoreStats};

@@ -26,7 +26,7 @@ use crate::tables::published::{Published, Publisher};
 use crate::version::{NUM_LEVELS, Version};
 use crate::version_set::{ManifestState, NUMBERS_RESERVED_BATCH, VersionSet};
 use crate::wal::writer::LogWriter;
-use crate::{Options, Result, SyncMode};
+use crate::{Durability, Options, Result};
 
 /// With `publish_manifest`, a writer whose local state `r` is older than
 /// the store's: another writer claimed the store after this directory's
@@ -107,7 +107,7 @@ impl Db {
     ///
     /// # Errors
     ///
-    /// [`Error::Fs`](crate::Error::Fs) with [`vfs::Error::Locked`] if another handle has it
+    /// [`Error::Io`](crate::Error::Io) with [`vfs::Error::Locked`] if another handle has it
     /// open; [`Error::Corruption`](crate::Error::Corruption) if the manifest, a table or the middle of
     /// a log fails its checks (a torn log tail is dropped).
     pub fn open_with_fs(fs: Arc<dyn vfs::Fs>, dir: impl AsRef<Path>, opts: Options) -> Result<Db> {
@@ -201,7 +201,7 @@ impl Db {
             &dir.join(manifest::log_name(new_log_number)),
             r.log_lengths.last().copied(),
         )?;
-        log.set_buffered(opts.sync == SyncMode::Never)?;
+        log.set_buffered(opts.durability == Durability::None)?;
         let log_number = if r.mem.is_empty() {
             new_log_number
         } else {
@@ -285,7 +285,7 @@ impl Db {
                 })
                 .collect::<std::result::Result<_, _>>()?
         };
-        if opts.sync != SyncMode::Never {
+        if opts.durability != Durability::None {
             // The new log is synced at its first write, not by a `sync`
             // that would sync these first; and recovery takes the logs a
             // synced log follows to be durable (a process that wrote them
@@ -360,7 +360,7 @@ impl Db {
     ///
     /// # Errors
     ///
-    /// [`Error::Fs`](crate::Error::Fs) with [`vfs::Error::Locked`] while a read-write handle
+    /// [`Error::Io`](crate::Error::Io) with [`vfs::Error::Locked`] while a read-write handle
     /// has it open, or `NotFound` if `dir` does not exist;
     /// [`Error::Corruption`](crate::Error::Corruption) as for [`Db::open_with_fs`].
     pub fn open_read_only_with_fs(

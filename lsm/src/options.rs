@@ -5,22 +5,22 @@ use std::sync::Arc;
 
 /// When writes reach the disk.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum SyncMode {
+pub enum Durability {
     /// Every write syncs the log before it returns: acknowledged means durable.
-    Always,
+    Immediate,
     /// Concurrent writers share one sync: each write still returns only once a
     /// sync covering it returned, but one `fdatasync` serves a whole group.
-    GroupCommit,
+    Group,
     /// No sync on write: durable only after [`Db::sync`](crate::Db::sync),
     /// [`Db::flush`](crate::Db::flush) or [`Db::close`](crate::Db::close).
-    Never,
+    None,
 }
 
 /// Options of [`Db::open`](crate::Db::open).
 #[derive(Clone, Debug)]
 pub struct Options {
-    /// When writes are synced. Default [`SyncMode::Never`].
-    pub sync: SyncMode,
+    /// When writes are synced. Default [`Durability::None`].
+    pub durability: Durability,
     /// Memtable size that triggers a switch and a background flush.
     /// Default 64 MiB (RocksDB's and fjall's default): fewer, larger L0
     /// tables mean fewer tables per lookup and less rewriting. Memory: up
@@ -33,7 +33,7 @@ pub struct Options {
     /// ends. Default 2 (RocksDB's default): one memtable flushing while
     /// the next fills. More let a waiting memtable absorb a flush slowed
     /// by a compaction or the disk instead of stopping writers, for up to
-    /// `n * write_buffer_size_bytes` of memory, with every [`SyncMode`].
+    /// `n * write_buffer_size_bytes` of memory, with every [`Durability`].
     /// At least 2.
     pub max_write_buffer_number: usize,
     /// Target size of uncompressed data blocks. Default 4 KiB.
@@ -177,7 +177,7 @@ impl Default for BlobCode {
 impl Default for Options {
     fn default() -> Options {
         Options {
-            sync: SyncMode::Never,
+            durability: Durability::None,
             write_buffer_size_bytes: 64 << 20,
             max_write_buffer_number: 2,
             block_size_bytes: 4096,
@@ -284,10 +284,10 @@ mod tests {
 
     #[test]
     fn more_than_two_memtables_are_allowed_with_every_sync_mode() {
-        for sync in [SyncMode::Never, SyncMode::Always, SyncMode::GroupCommit] {
+        for sync in [Durability::None, Durability::Immediate, Durability::Group] {
             for max_write_buffer_number in [2, 3, 5] {
                 let o = Options {
-                    sync,
+                    durability: sync,
                     max_write_buffer_number,
                     ..Options::default()
                 };

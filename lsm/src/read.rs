@@ -41,7 +41,7 @@ impl Snapshot {
     ///
     /// # Errors
     ///
-    /// [`Error::Corruption`](crate::Error::Corruption) or [`Error::Fs`](crate::Error::Fs) from a table read.
+    /// [`Error::Corruption`](crate::Error::Corruption) or [`Error::Io`](crate::Error::Io) from a table read.
     pub fn get(&self, key: &[u8]) -> Result<Option<Bytes>> {
         self.inner.state.check_readable()?;
         self.inner.get_at(key, Some(self.seq))

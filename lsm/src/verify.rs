@@ -399,7 +399,7 @@ mod tests {
             parity_shards: 1,
             ..erasure::Options::default()
         };
-        let dirs = erasure::BlobStore::open(Arc::clone(&fs), &["b0", "b1", "b2"], opts);
+        let dirs = erasure::BlobStore::open_with_fs(Arc::clone(&fs), &["b0", "b1", "b2"], opts);
         let dirs = dirs.expect("store");
         let value = b"the separated value".to_vec();
         let blob = dirs.put(&value).expect("put");

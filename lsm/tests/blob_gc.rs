@@ -204,7 +204,7 @@ fn a_blob_no_manifest_records_is_deleted_at_open() {
     db.close().expect("close");
     // What a crash between a blob's write and the manifest edit leaves.
     {
-        let store = erasure::BlobStore::open(
+        let store = erasure::BlobStore::open_with_fs(
             Arc::new(fs.clone()) as Arc<dyn Fs>,
             &["/db/blobs"],
             erasure::Options {

@@ -363,7 +363,7 @@ fn a_refused_upload_fails_the_flush_and_names_no_blob() {
     stores[1] = Arc::clone(&refusing) as Arc<dyn Store>;
     let fs = MemFs::new();
     let o = Options {
-        sync: larder_lsm::SyncMode::Always,
+        durability: larder_lsm::Durability::Immediate,
         ..opts(&stores)
     };
     let db = Db::open_with_fs(Arc::new(fs.clone()), "/db", o.clone()).expect("open");

@@ -1,31 +1,31 @@
 //! A write becomes visible only after the log sync covering it returned
-//! (LevelDB's order: append, sync, insert, publish), in every `SyncMode`:
+//! (LevelDB's order: append, sync, insert, publish), in every `Durability`:
 //! when the sync fails the write returns `Err` and no reader sees it.
 
 use std::path::Path;
 use std::sync::Arc;
 
-use larder_lsm::{Db, Options, SyncMode};
+use larder_lsm::{Db, Durability, Options};
 use vfs::{Fault, FaultFs, MemFs, Op};
 
 fn is_log_sync(op: Op, path: &Path) -> bool {
     op == Op::SyncData && path.to_string_lossy().ends_with(".log")
 }
 
-fn open(fs: &FaultFs, sync: SyncMode) -> Db {
+fn open(fs: &FaultFs, sync: Durability) -> Db {
     let opts = Options {
-        sync,
+        durability: sync,
         ..Options::default()
     };
     Db::open_with_fs(Arc::new(fs.clone()), "/db", opts).expect("open")
 }
 
-/// Regression: under `SyncMode::GroupCommit` the memtable insert and the
+/// Regression: under `Durability::Group` the memtable insert and the
 /// publication of the sequence number came before the log sync, so a
 /// `put` whose sync failed returned `Err` while `get` returned its value.
 #[test]
 fn write_whose_log_sync_failed_is_never_visible() {
-    for sync in [SyncMode::Always, SyncMode::GroupCommit] {
+    for sync in [Durability::Immediate, Durability::Group] {
         let fs = FaultFs::new(Arc::new(MemFs::new()));
         let db = open(&fs, sync);
         db.put("a", "1").expect("put before the fault");
@@ -46,7 +46,7 @@ fn concurrent_group_commit_shows_exactly_the_acknowledged_writes() {
     const THREADS: usize = 6;
     const PUTS: usize = 150;
     let fs = FaultFs::new(Arc::new(MemFs::new()));
-    let db = open(&fs, SyncMode::GroupCommit);
+    let db = open(&fs, Durability::Group);
     // The 20th log sync from here on fails (at least 150 syncs are needed
     // even if every group held one write of each thread); the engine then
     // stops, so every later write fails too.
@@ -92,7 +92,7 @@ fn concurrent_group_commit_shows_exactly_the_acknowledged_writes() {
 
 /// Not a check but a measurement (`cargo test -p larder-lsm --test commit_order
 /// -- --ignored --nocapture`): how many writes share one log sync under
-/// `GroupCommit` with 8 writers on the real file system.
+/// `Group` with 8 writers on the real file system.
 #[test]
 #[ignore = "a measurement: prints writes per log sync"]
 fn group_commit_writes_per_sync() {
@@ -104,7 +104,7 @@ fn group_commit_writes_per_sync() {
         Arc::new(fs.clone()),
         dir.path(),
         Options {
-            sync: SyncMode::GroupCommit,
+            durability: Durability::Group,
             ..Options::default()
         },
     )

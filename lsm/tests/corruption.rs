@@ -7,12 +7,12 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use larder_lsm::{Db, Error, Options, SyncMode};
+use larder_lsm::{Db, Durability, Error, Options};
 use vfs::{Fs, MemFs, OpenMode};
 
 fn opts() -> Options {
     Options {
-        sync: SyncMode::Always,
+        durability: Durability::Immediate,
         compression: false,
         ..Options::default()
     }
@@ -185,7 +185,7 @@ fn second_open_of_a_directory_fails_with_locked() {
     let db = Db::open(dir.path(), Options::default()).expect("open");
     let r = Db::open(dir.path(), Options::default());
     assert!(
-        matches!(r, Err(Error::Fs(vfs::Error::Locked { .. }))),
+        matches!(r, Err(Error::Io(vfs::Error::Locked { .. }))),
         "{r:?}"
     );
     db.close().expect("close");

@@ -1,7 +1,7 @@
 //! Crash tests: power loss at every sync point of a workload with flushes
 //! and compactions (vfs::MemFs + crash_test::explore), with tables in the
 //! directory and on an object store (and there also a crash at every
-//! upload), and SIGKILL of a child process writing with `SyncMode::Always`.
+//! upload), and SIGKILL of a child process writing with `Durability::Immediate`.
 
 mod common;
 
@@ -11,7 +11,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 
-use larder_lsm::{Db, Options, SyncMode, WriteBatch};
+use larder_lsm::{Db, Durability, Options, WriteBatch};
 use vfs::crash_test::{ExploreOptions, explore};
 
 /// What a write did: `Some(value)` for a put, `None` for a delete.
@@ -389,14 +389,14 @@ fn a_crash_at_every_table_upload_keeps_every_synced_write() {
     }
 }
 
-/// Under `SyncMode::Never` the workload calls `sync` every 8 writes; it
+/// Under `Durability::None` the workload calls `sync` every 8 writes; it
 /// returns the writes acknowledged and how many of them the last successful
 /// sync covered.
 fn workload_never(fs: Arc<dyn vfs::Fs>) -> (Vec<Op>, usize) {
     let mut acked: Vec<Op> = Vec::new();
     let mut synced = 0;
     let opts = Options {
-        sync: SyncMode::Never,
+        durability: Durability::None,
         ..common::tiny_options()
     };
     let Ok(db) = Db::open_with_fs(fs, "/db", opts) else {
@@ -443,7 +443,7 @@ fn power_loss_without_per_write_sync_keeps_every_write_a_sync_covered() {
         workload_never,
         |point, disk, (acked, synced)| {
             let opts = Options {
-                sync: SyncMode::Never,
+                durability: Durability::None,
                 ..common::tiny_options()
             };
             let db = match Db::open_with_fs(Arc::new(disk), "/db", opts) {
@@ -486,7 +486,7 @@ fn child_key(i: u64) -> String {
 }
 
 /// The child role of `sigkill_leaves_every_acknowledged_write`: writes
-/// forever with `SyncMode::Always`, printing each index once its write (a
+/// forever with `Durability::Immediate`, printing each index once its write (a
 /// put of `i` and a delete of `i - 3`) is acknowledged. Does nothing when
 /// run as an ordinary test.
 #[test]
@@ -495,7 +495,7 @@ fn sigkill_child_writer() {
         return;
     };
     let opts = Options {
-        sync: SyncMode::Always,
+        durability: Durability::Immediate,
         write_buffer_size_bytes: 16 * 1024,
         ..common::tiny_options()
     };

@@ -10,12 +10,12 @@ mod common;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use larder_lsm::{Db, Options, SyncMode};
+use larder_lsm::{Db, Durability, Options};
 use vfs::crash_test::{ExploreOptions, explore};
 
 fn opts() -> Options {
     Options {
-        sync: SyncMode::Always,
+        durability: Durability::Immediate,
         ..common::blob_churn_options()
     }
 }

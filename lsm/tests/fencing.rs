@@ -7,16 +7,16 @@ mod common;
 
 use std::sync::Arc;
 
-use larder_lsm::{Db, Error, Options, Reader, SyncMode};
+use larder_lsm::{Db, Durability, Error, Options, Reader};
 use objstore::{MemStore, Store};
 
-fn writer_options(store: &Arc<dyn Store>, sync: SyncMode) -> Options {
+fn writer_options(store: &Arc<dyn Store>, sync: Durability) -> Options {
     Options {
         table_store: Some(Arc::clone(store)),
         publish_manifest: true,
         blob_threshold_bytes: None,
         create_if_missing: true,
-        sync,
+        durability: sync,
         ..common::tiny_options()
     }
 }
@@ -33,7 +33,7 @@ fn fenced<T>(r: &larder_lsm::Result<T>) -> bool {
 /// the first gets `Error::Fenced` on its next write and nothing it
 /// acknowledged after the second opened is visible. The second writer
 /// runs on a fresh machine (an empty local directory).
-fn second_writer_wins(sync: SyncMode) {
+fn second_writer_wins(sync: Durability) {
     let store: Arc<dyn Store> = Arc::new(MemStore::new());
     let fs1: Arc<dyn vfs::Fs> = Arc::new(vfs::MemFs::new());
     let first =
@@ -66,14 +66,14 @@ fn second_writer_wins(sync: SyncMode) {
     );
 
     // The first writer's next write fails (at once when it is synced;
-    // under `SyncMode::Never` it is acknowledged, not durable, and the
+    // under `Durability::None` it is acknowledged, not durable, and the
     // fence is found at the next sync), and so does every later call that
     // writes.
-    // Under `Never` a background flush or compaction of the first writer
+    // Under `None` a background flush or compaction of the first writer
     // may publish (and so find the fence) before this put: then the put is
     // refused already, which is as good.
     let r = first.put("zombie", "1");
-    let acknowledged = sync == SyncMode::Never && r.is_ok();
+    let acknowledged = sync == Durability::None && r.is_ok();
     if acknowledged {
         assert!(fenced(&first.sync()), "the sync finds the fence");
     } else {
@@ -128,17 +128,17 @@ fn second_writer_wins(sync: SyncMode) {
 
 #[test]
 fn the_second_writer_wins_with_every_write_synced() {
-    second_writer_wins(SyncMode::Always);
+    second_writer_wins(Durability::Immediate);
 }
 
 #[test]
 fn the_second_writer_wins_with_group_commit() {
-    second_writer_wins(SyncMode::GroupCommit);
+    second_writer_wins(Durability::Group);
 }
 
 #[test]
 fn the_second_writer_wins_with_unsynced_writes() {
-    second_writer_wins(SyncMode::Never);
+    second_writer_wins(Durability::None);
 }
 
 #[test]
@@ -147,14 +147,14 @@ fn group_commit_followers_of_a_fenced_group_are_fenced_too() {
     let first = Db::open_with_fs(
         Arc::new(vfs::MemFs::new()),
         "/db",
-        writer_options(&store, SyncMode::GroupCommit),
+        writer_options(&store, Durability::Group),
     )
     .expect("first");
     first.put("a", "1").expect("put");
     let _second = Db::open_with_fs(
         Arc::new(vfs::MemFs::new()),
         "/db",
-        writer_options(&store, SyncMode::GroupCommit),
+        writer_options(&store, Durability::Group),
     )
     .expect("second");
     let results: Vec<_> = std::thread::scope(|s| {
@@ -184,7 +184,7 @@ fn a_writer_whose_state_the_store_holds_takes_it_back() {
     // takes the store back.
     let store: Arc<dyn Store> = Arc::new(MemStore::new());
     let fs1: Arc<dyn vfs::Fs> = Arc::new(vfs::MemFs::new());
-    let opts = writer_options(&store, SyncMode::Always);
+    let opts = writer_options(&store, Durability::Immediate);
     let first = Db::open_with_fs(Arc::clone(&fs1), "/db", opts.clone()).expect("first");
     first.put("a", "1").expect("put");
     first.flush().expect("flush");

@@ -106,7 +106,7 @@ fn after_a_failed_log_sync_writes_fail_with_the_reason_and_reads_go_on() {
     let faults = vfs::FaultFs::new(Arc::new(vfs::MemFs::new()));
     let fs: Arc<dyn vfs::Fs> = Arc::new(faults.clone());
     let opts = Options {
-        sync: larder_lsm::SyncMode::Always,
+        durability: larder_lsm::Durability::Immediate,
         ..Options::default()
     };
     let db = Db::open_with_fs(fs, "db", opts).expect("open");

@@ -1,5 +1,5 @@
 //! Power loss with several memtables waiting for their flush and writes
-//! that are not synced (`SyncMode::Never`): each memtable has its own log,
+//! that are not synced (`Durability::None`): each memtable has its own log,
 //! none of them synced, and a crash may keep more of a newer log than of
 //! an older one. What an open recovers must still be the state after some
 //! prefix of the acknowledged writes, never a later write without an
@@ -10,7 +10,7 @@ mod common;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use larder_lsm::{Db, Options, SyncMode};
+use larder_lsm::{Db, Durability, Options};
 use vfs::crash_test::{ExploreOptions, explore};
 use vfs::{CrashOptions, Fs};
 
@@ -111,7 +111,7 @@ fn held_flush_then_torn_crash(opts: &Options, full: usize, value_bytes: usize, s
 /// Options with 4 KiB memtables that hold up to `memtables` of them.
 fn opts(memtables: usize) -> Options {
     Options {
-        sync: SyncMode::Never,
+        durability: Durability::None,
         write_buffer_size_bytes: 4096,
         max_write_buffer_number: memtables,
         ..common::tiny_options()
@@ -150,7 +150,7 @@ fn a_torn_older_log_drops_the_live_log_with_two_memtables() {
     assert!(recovered.iter().any(|&n| n > 0), "{recovered:?}");
 }
 
-/// Writes under `SyncMode::Never` with 1 KiB memtables (so several wait
+/// Writes under `Durability::None` with 1 KiB memtables (so several wait
 /// for the flush thread, which runs freely), values of every size (those
 /// of 64 bytes and more to blob files at their flush) and a `sync` every
 /// 16 writes. Returns the writes acknowledged (a failed one counted: it

@@ -6,12 +6,12 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use larder_lsm::{Db, Error, Options, SyncMode};
+use larder_lsm::{Db, Durability, Error, Options};
 use vfs::{Fs, MemFs, OpenMode};
 
 fn opts() -> Options {
     Options {
-        sync: SyncMode::Always,
+        durability: Durability::Immediate,
         blob_threshold_bytes: Some(100),
         ..Options::default()
     }
@@ -96,7 +96,7 @@ fn readers_share_the_directory_and_exclude_a_writer() {
     let b = Db::open_read_only_with_fs(Arc::clone(&shared), "/db", opts()).expect("reader b");
     let w = Db::open_with_fs(Arc::clone(&shared), "/db", opts());
     assert!(
-        matches!(w, Err(Error::Fs(vfs::Error::Locked { .. }))),
+        matches!(w, Err(Error::Io(vfs::Error::Locked { .. }))),
         "{w:?}"
     );
     drop(a);
@@ -104,7 +104,7 @@ fn readers_share_the_directory_and_exclude_a_writer() {
     let w = Db::open_with_fs(Arc::clone(&shared), "/db", opts()).expect("writer");
     let r = Db::open_read_only_with_fs(Arc::clone(&shared), "/db", opts());
     assert!(
-        matches!(r, Err(Error::Fs(vfs::Error::Locked { .. }))),
+        matches!(r, Err(Error::Io(vfs::Error::Locked { .. }))),
         "{r:?}"
     );
     drop(w);

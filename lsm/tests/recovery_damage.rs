@@ -8,12 +8,12 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use larder_lsm::{Db, Error, Options, Problem, SyncMode};
+use larder_lsm::{Db, Durability, Error, Options, Problem};
 use vfs::{Fs, MemFs, OpenMode};
 
 fn opts() -> Options {
     Options {
-        sync: SyncMode::Always,
+        durability: Durability::Immediate,
         compression: false,
         blob_threshold_bytes: None,
         // No background compaction: the flush's edit stays the last one.

@@ -13,12 +13,12 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use larder_lsm::{Db, Error, Options, SyncMode};
+use larder_lsm::{Db, Durability, Error, Options};
 use vfs::{Fs, MemFs, OpenMode};
 
 fn opts() -> Options {
     Options {
-        sync: SyncMode::Always,
+        durability: Durability::Immediate,
         ..Options::default()
     }
 }

@@ -13,14 +13,14 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use bytes::Bytes;
-use larder_lsm::{Db, Error, Options, SyncMode};
+use larder_lsm::{Db, Durability, Error, Options};
 use vfs::{Fs, MemFs, OpenMode};
 
 const KEYS: u32 = 400;
 
 fn opts() -> Options {
     Options {
-        sync: SyncMode::Always,
+        durability: Durability::Immediate,
         compression: false,
         block_size_bytes: 1024,
         ..Options::default()

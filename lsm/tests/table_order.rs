@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use larder_lsm::{Db, Error, Options, SyncMode};
+use larder_lsm::{Db, Durability, Error, Options};
 use vfs::{Fs, MemFs, OpenMode};
 
 /// Bytes of a table's header (magic, version) before its first block.
@@ -17,7 +17,7 @@ const TRAILER_BYTES: usize = 5;
 
 fn opts() -> Options {
     Options {
-        sync: SyncMode::Always,
+        durability: Durability::Immediate,
         compression: false,
         ..Options::default()
     }

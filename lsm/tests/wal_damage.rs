@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use larder_lsm::{Db, Error, Options, SyncMode, WriteBatch};
+use larder_lsm::{Db, Durability, Error, Options, WriteBatch};
 use vfs::{Fs, MemFs, OpenMode};
 
 const RECORDS: usize = 10;
@@ -18,9 +18,9 @@ const PAIRS_PER_RECORD: usize = 1_000;
 const HEADER_SIZE_BYTES: usize = 7;
 const BLOCK_SIZE_BYTES: usize = 32 * 1024;
 
-fn opts(sync: SyncMode) -> Options {
+fn opts(sync: Durability) -> Options {
     Options {
-        sync,
+        durability: sync,
         // Everything stays in the memtable and the log.
         write_buffer_size_bytes: 64 << 20,
         ..Options::default()
@@ -56,10 +56,10 @@ fn file_len(fs: &MemFs, path: &Path) -> u64 {
 
 /// Writes `RECORDS` batches of `PAIRS_PER_RECORD` pairs (about 100 KB
 /// each, as `kv-store load` writes them, so each spans several blocks),
-/// then drops the store without closing it. With `SyncMode::Never`, syncs
+/// then drops the store without closing it. With `Durability::None`, syncs
 /// once after `synced_under_never` records. Returns the byte range of each
 /// record in the log (a durable marker before it included).
-fn load(fs: &MemFs, sync: SyncMode, synced_under_never: usize) -> Vec<(u64, u64)> {
+fn load(fs: &MemFs, sync: Durability, synced_under_never: usize) -> Vec<(u64, u64)> {
     let db = Db::open_with_fs(Arc::new(fs.clone()), "/db", opts(sync)).expect("open");
     let log = log_path(fs);
     let mut ranges = Vec::new();
@@ -70,7 +70,7 @@ fn load(fs: &MemFs, sync: SyncMode, synced_under_never: usize) -> Vec<(u64, u64)
             b.put(key(r, i), value(r, i));
         }
         db.write(b).expect("write");
-        if sync == SyncMode::Never {
+        if sync == Durability::None {
             // Buffered records reach the file at a sync.
             if r + 1 == synced_under_never {
                 db.sync().expect("sync");
@@ -123,7 +123,7 @@ fn flip_in_record(fs: &MemFs, ranges: &[(u64, u64)], r: usize) -> (PathBuf, u64)
     (log, fragment_of(&data, at) as u64)
 }
 
-fn assert_corruption_at(fs: &MemFs, sync: SyncMode, file: &Path, offset: u64) {
+fn assert_corruption_at(fs: &MemFs, sync: Durability, file: &Path, offset: u64) {
     let r = Db::open_with_fs(Arc::new(fs.clone()), "/db", opts(sync));
     assert!(
         matches!(&r, Err(Error::Corruption { file: f, offset: o, .. }) if f == file && *o == offset),
@@ -139,7 +139,7 @@ fn assert_corruption_at(fs: &MemFs, sync: SyncMode, file: &Path, offset: u64) {
 /// and records spanning blocks put continuations there.
 #[test]
 fn flipped_byte_in_a_synced_spanning_record_is_corruption_at_reopen() {
-    for sync in [SyncMode::Always, SyncMode::GroupCommit] {
+    for sync in [Durability::Immediate, Durability::Group] {
         // Record 1 and record 5 (1-based), as the campaign.
         for r in [0, 4] {
             let fs = MemFs::new();
@@ -154,7 +154,8 @@ fn flipped_byte_in_a_synced_spanning_record_is_corruption_at_reopen() {
 #[test]
 fn flipped_byte_in_the_last_record_after_close_is_corruption() {
     let fs = MemFs::new();
-    let db = Db::open_with_fs(Arc::new(fs.clone()), "/db", opts(SyncMode::Always)).expect("open");
+    let db =
+        Db::open_with_fs(Arc::new(fs.clone()), "/db", opts(Durability::Immediate)).expect("open");
     let log = log_path(&fs);
     let start = file_len(&fs, &log);
     let mut b = WriteBatch::new();
@@ -165,24 +166,24 @@ fn flipped_byte_in_the_last_record_after_close_is_corruption() {
     let end = file_len(&fs, &log);
     db.close().expect("close");
     let (log, offset) = flip_in_record(&fs, &[(start, end)], 0);
-    assert_corruption_at(&fs, SyncMode::Always, &log, offset);
+    assert_corruption_at(&fs, Durability::Immediate, &log, offset);
 }
 
-/// Under `SyncMode::Never` only what an explicit sync covered is protected:
+/// Under `Durability::None` only what an explicit sync covered is protected:
 /// damage before it is corruption, damage after it a torn tail (dropped
 /// with everything after it, as a crash could have lost it).
 #[test]
 fn under_sync_never_only_synced_records_are_protected() {
     let synced = 5;
     let fs = MemFs::new();
-    let ranges = load(&fs, SyncMode::Never, synced);
+    let ranges = load(&fs, Durability::None, synced);
     let (log, offset) = flip_in_record(&fs, &ranges, 2);
-    assert_corruption_at(&fs, SyncMode::Never, &log, offset);
+    assert_corruption_at(&fs, Durability::None, &log, offset);
 
     let fs = MemFs::new();
-    let ranges = load(&fs, SyncMode::Never, synced);
+    let ranges = load(&fs, Durability::None, synced);
     flip_in_record(&fs, &ranges, 7);
-    let db = Db::open_with_fs(Arc::new(fs.clone()), "/db", opts(SyncMode::Never))
+    let db = Db::open_with_fs(Arc::new(fs.clone()), "/db", opts(Durability::None))
         .expect("a torn tail opens");
     // Records 0..7 survive; record 7 and the ones after it are dropped.
     let mut want = BTreeMap::new();
@@ -211,10 +212,10 @@ fn crash_batch(r: usize) -> WriteBatch {
     b
 }
 
-/// Writes the crash workload; under `Never`, syncs after every second
+/// Writes the crash workload; under `None`, syncs after every second
 /// record. Returns how many records were acknowledged and how many of
 /// them a sync covered.
-fn crash_workload(fs: Arc<dyn Fs>, sync: SyncMode) -> (usize, usize) {
+fn crash_workload(fs: Arc<dyn Fs>, sync: Durability) -> (usize, usize) {
     let Ok(db) = Db::open_with_fs(fs, "/db", opts(sync)) else {
         return (0, 0);
     };
@@ -224,7 +225,7 @@ fn crash_workload(fs: Arc<dyn Fs>, sync: SyncMode) -> (usize, usize) {
             return (acked, synced);
         }
         acked += 1;
-        if sync != SyncMode::Never {
+        if sync != Durability::None {
             synced = acked;
         } else if r % 2 == 1 {
             if db.sync().is_err() {
@@ -245,7 +246,7 @@ fn crash_workload(fs: Arc<dyn Fs>, sync: SyncMode) -> (usize, usize) {
 /// every record a sync covered, and keeps whole records only, in order.
 #[test]
 fn power_loss_with_spanning_records_is_never_corruption() {
-    for sync in [SyncMode::Always, SyncMode::GroupCommit, SyncMode::Never] {
+    for sync in [Durability::Immediate, Durability::Group, Durability::None] {
         let report = vfs::crash_test::explore(
             &vfs::crash_test::ExploreOptions::default(),
             |fs| crash_workload(fs, sync),
@@ -288,7 +289,8 @@ fn power_loss_with_spanning_records_is_never_corruption() {
 #[test]
 fn damaged_manifest_edit_followed_by_another_is_corruption() {
     let fs = MemFs::new();
-    let db = Db::open_with_fs(Arc::new(fs.clone()), "/db", opts(SyncMode::Always)).expect("open");
+    let db =
+        Db::open_with_fs(Arc::new(fs.clone()), "/db", opts(Durability::Immediate)).expect("open");
     for r in 0..2 {
         db.put(format!("k{r}"), "v").expect("put");
         db.flush().expect("flush");
@@ -319,5 +321,5 @@ fn damaged_manifest_edit_followed_by_another_is_corruption() {
     let edit = full[2];
     data[edit + 4] ^= 0x08;
     rewrite(&fs, &manifest, &data);
-    assert_corruption_at(&fs, SyncMode::Always, &manifest, edit as u64);
+    assert_corruption_at(&fs, Durability::Immediate, &manifest, edit as u64);
 }

@@ -7,7 +7,7 @@ mod common;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use larder_lsm::{Db, Options, SyncMode};
+use larder_lsm::{Db, Durability, Options};
 
 use common::GateFs;
 
@@ -88,7 +88,7 @@ fn writers_stopped_by_a_held_flush_finish_when_it_does_and_survive_a_crash() {
     let (gate, entered) = GateFs::new();
     let fs: Arc<dyn vfs::Fs> = Arc::clone(&gate) as Arc<dyn vfs::Fs>;
     let opts = Options {
-        sync: SyncMode::Always,
+        durability: Durability::Immediate,
         write_buffer_size_bytes: BUFFER_BYTES,
         ..Options::default()
     };
@@ -142,7 +142,7 @@ fn several_memtables_waiting_for_a_flush_are_read_newest_first_and_recovered() {
     let (gate, entered) = GateFs::new();
     let fs: Arc<dyn vfs::Fs> = Arc::clone(&gate) as Arc<dyn vfs::Fs>;
     let opts = Options {
-        sync: SyncMode::Always,
+        durability: Durability::Immediate,
         write_buffer_size_bytes: BUFFER_BYTES,
         max_write_buffer_number: 5,
         ..Options::default()

@@ -97,7 +97,7 @@ pub enum Error {
     },
     /// The local file layer failed.
     #[error(transparent)]
-    Fs(#[from] vfs::Error),
+    Io(#[from] vfs::Error),
 }
 
 /// `Result` with this crate's [`Error`].

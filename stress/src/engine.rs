@@ -44,10 +44,10 @@ impl Engine {
         match kind {
             Kind::Lsm => {
                 let options = lsm::Options {
-                    sync: if sync_on {
-                        lsm::SyncMode::Always
+                    durability: if sync_on {
+                        lsm::Durability::Immediate
                     } else {
-                        lsm::SyncMode::Never
+                        lsm::Durability::None
                     },
                     write_buffer_size_bytes: 64 * 1024,
                     table_size_target_bytes: 64 * 1024,
@@ -74,7 +74,7 @@ impl Engine {
                     initial_size_bytes: 0,
                     ..btree::Options::default()
                 };
-                btree::Db::open(
+                btree::Db::open_with_fs(
                     std::sync::Arc::new(vfs::OsFs::new()),
                     dir.join("btree.db"),
                     options,

@@ -90,7 +90,7 @@ fn open_lsm(dir: &Path, durable: bool) -> Result<Box<dyn KvEngine>, String> {
     let mut options = lsm::Options::default();
     if durable {
         // Concurrent writers share one sync; a lone writer syncs each write.
-        options.sync = lsm::SyncMode::GroupCommit;
+        options.durability = lsm::Durability::Group;
     }
     let db = lsm::Db::open(dir, options).map_err(err)?;
     Ok(Box::new(Lsm(db)))
@@ -269,7 +269,8 @@ impl KvEngine for Btree {
 
 fn open_btree(dir: &Path, durable: bool) -> Result<Box<dyn KvEngine>, String> {
     let fs: Arc<dyn vfs::Fs> = Arc::new(vfs::OsFs::new());
-    let db = btree::Db::open(fs, dir.join("btree.db"), btree::Options::default()).map_err(err)?;
+    let db = btree::Db::open_with_fs(fs, dir.join("btree.db"), btree::Options::default())
+        .map_err(err)?;
     let durability = if durable {
         btree::Durability::Immediate
     } else {

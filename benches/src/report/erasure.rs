@@ -76,7 +76,7 @@ pub(super) fn erasure(context: &Context, progress: &mut dyn FnMut(&str)) -> Sect
     let blobs = scale.pick(2usize, 16, 64);
     let size = scale.pick(256 << 10, 8 << 20, 8 << 20);
     let mut store_rows = Vec::new();
-    if let Ok(store) = BlobStore::open(fs.clone(), &dirs, options) {
+    if let Ok(store) = BlobStore::open_with_fs(fs.clone(), &dirs, options) {
         let payloads: Vec<Vec<u8>> = (0..blobs).map(|i| blob(size, i as u64 + 10)).collect();
         let mut ids = Vec::new();
         let t = std::time::Instant::now();

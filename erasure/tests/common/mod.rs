@@ -20,7 +20,7 @@ pub fn options(k: usize, m: usize, stripe: u64) -> Options {
 }
 
 pub fn open(fs: &Arc<dyn Fs>, o: Options) -> BlobStore {
-    BlobStore::open(fs.clone(), &dirs(o.data_shards + o.parity_shards), o).unwrap()
+    BlobStore::open_with_fs(fs.clone(), &dirs(o.data_shards + o.parity_shards), o).unwrap()
 }
 
 pub fn mem() -> (MemFs, Arc<dyn Fs>) {

@@ -104,10 +104,14 @@ pub(crate) fn open_blob_store(
         return Ok(None);
     }
     let store = match access {
-        Access::ReadWrite => erasure::BlobStore::open(Arc::clone(fs), &dirs, eopts),
+        Access::ReadWrite => erasure::BlobStore::open_with_fs(Arc::clone(fs), &dirs, eopts),
         Access::ReadOnly | Access::Look if !any_exists => return Ok(None),
-        Access::ReadOnly => erasure::BlobStore::open_read_only(Arc::clone(fs), &dirs, eopts),
-        Access::Look => erasure::BlobStore::open_read_only_unlocked(Arc::clone(fs), &dirs, eopts),
+        Access::ReadOnly => {
+            erasure::BlobStore::open_read_only_with_fs(Arc::clone(fs), &dirs, eopts)
+        }
+        Access::Look => {
+            erasure::BlobStore::open_read_only_unlocked_with_fs(Arc::clone(fs), &dirs, eopts)
+        }
     }
     .map_err(Error::BlobStore)?;
     Ok(Some(Arc::new(Blobs::Dirs(store))))

@@ -112,7 +112,7 @@ pub(super) struct Replayed {
 /// the logs replayed before it: `prev` is the last of them with the length
 /// of its whole records (`None` when `n` is the first at the log number).
 ///
-/// Under `SyncMode::Never` a log switch syncs nothing, and unsynced writes
+/// Under `Durability::None` a log switch syncs nothing, and unsynced writes
 /// reach the disk in any order: a crash can keep records of the new log
 /// and lose the old log's last ones. The new log's header recorded the old
 /// one's length when it took over, so that loss shows here: the

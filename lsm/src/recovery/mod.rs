@@ -23,7 +23,7 @@
 //!   offset of its bad tail.
 //! - **A sealed log is whole.** Once a log takes no more records and all
 //!   of it is durable (at close; at a log switch unless the sync mode is
-//!   `Never`), the manifest records its length (tag 11). A live log so
+//!   `None`), the manifest records its length (tag 11). A live log so
 //!   recorded that is missing, shorter, or bad before that length is
 //!   corruption naming the log, the recorded length (expected) and the
 //!   length found: a truncation removes the log's own seal marker, so only
@@ -31,7 +31,7 @@
 //!   keeps the marker rule of the log format.
 //! - **Logs replay as a prefix.** Each log's header names the log before
 //!   it and that log's length when it took over (log version 3). A crash
-//!   under `SyncMode::Never` can keep records of a newer log while losing
+//!   under `Durability::None` can keep records of a newer log while losing
 //!   the end of an older one; from the first log whose predecessor is
 //!   shorter than recorded (or missing), no log is replayed, so the
 //!   recovered writes are a prefix of those made. A read-write open
@@ -151,7 +151,7 @@ pub(crate) struct Recovered {
 /// [`Error::Corruption`](crate::Error::Corruption) for a damaged manifest,
 /// table or log, a missing `CURRENT` in a used directory, a missing file
 /// the state needs, or a number out of range;
-/// [`Error::Fs`](crate::Error::Fs) and
+/// [`Error::Io`](crate::Error::Io) and
 /// [`Error::BlobStore`](crate::Error::BlobStore) from the disk.
 pub(crate) fn recover(
     fs: &Arc<dyn vfs::Fs>,

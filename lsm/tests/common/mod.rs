@@ -91,7 +91,7 @@ pub(crate) fn table_files_on_disk(fs: &dyn vfs::Fs, dir: &str) -> usize {
 /// file deletion.
 pub(crate) fn blob_churn_options() -> Options {
     Options {
-        sync: larder_lsm::SyncMode::Always,
+        durability: larder_lsm::Durability::Immediate,
         blob_threshold_bytes: Some(40),
         blob_gc_ratio: 0.2,
         ..tiny_options()

@@ -87,7 +87,7 @@ static NAME_LOCKS: [Mutex<()>; 64] = [const { Mutex::new(()) }; 64];
 /// # Limits
 ///
 /// A name cannot be both an object and a directory of other objects (`a`
-/// and `a/b`), as it can on S3; such a put fails with [`Error::Fs`]. Names
+/// and `a/b`), as it can on S3; such a put fails with [`Error::Io`]. Names
 /// may not start with [`TMP_DIR`]. Deleting an object leaves its (maybe
 /// empty) directory behind.
 #[derive(Debug)]
@@ -109,7 +109,7 @@ impl FsStore {
     ///
     /// # Errors
     ///
-    /// [`Error::Fs`] if the directories cannot be created, listed or synced.
+    /// [`Error::Io`] if the directories cannot be created, listed or synced.
     pub fn open(fs: Arc<dyn Fs>, root: impl Into<PathBuf>) -> Result<FsStore> {
         let root = root.into();
         make_dirs(fs.as_ref(), &root)?;

@@ -14,7 +14,7 @@ use crate::wal::writer::LogWriter;
 enum Sync {
     /// One sync at the end: no record is covered by a marker.
     AtEnd,
-    /// A sync after each record, as `SyncMode::Always` and the manifest.
+    /// A sync after each record, as `Durability::Immediate` and the manifest.
     EachRecord,
     /// A sync after each record, then a seal, as at a clean close.
     EachRecordThenSeal,
