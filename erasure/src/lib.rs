@@ -70,8 +70,8 @@ pub use codec::{Codec, ErasureCode, ReedSolomonCode, SHARDS_MAX, Shard, ShardBuf
 pub use error::{Error, Result};
 pub use format::STRIPE_SIZE_MAX;
 pub use id::BlobId;
-pub use objects::ObjectBlobStore;
-pub use repair::{BlobStat, ScrubReport};
+pub use objects::{ObjectBlobStore, ShardsFound};
+pub use repair::{BlobStat, ScrubReport, ShardDamage};
 pub use store::{BlobStore, Options};
 pub use writer::BlobWriter;
 

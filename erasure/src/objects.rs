@@ -13,7 +13,7 @@
 //!
 //! A blob is listed when at least `k` stores hold a shard of it. A `put`
 //! cut short leaves fewer shards of an id no caller was given (the id is
-//! never reused: ids start past the largest listed); `scrub` repairs what
+//! never reused: fresh ids start past the largest id with any shard); `scrub` repairs what
 //! has `k` good shards and reports the rest as lost, and [`ObjectBlobStore::delete`]
 //! removes it. A `delete` removes every shard; cut short, it leaves a blob
 //! that is listed while `k` shards remain.
@@ -30,11 +30,18 @@ use xxhash_rust::xxh3::Xxh3;
 use crate::codec::{check_layout, join_data};
 use crate::format::{
     CHUNK_CRC_LEN, CRC_BLOCK_BYTES, CRC_BLOCK_LOG2, Geometry, HEADER_LEN, STRIPE_SIZE_MAX,
-    ShardHeader, block_crcs, blocks_match, region_len,
+    ShardHeader, blocks_match, region_len,
 };
 use crate::manifest::{MANIFEST_LEN, MANIFEST_NAME, Manifest};
 use crate::store::{layout_manifest, new_store_id};
-use crate::{BlobId, BlobStat, Codec, Error, Options, Result, ScrubReport};
+use crate::writer::Sink;
+use crate::{
+    BlobId, BlobStat, BlobWriter, Codec, Error, Options, Result, ScrubReport, ShardDamage,
+};
+
+/// The header bytes every shard of a blob shares: its length and checksum.
+const BLOB_LEN_RANGE: std::ops::Range<usize> =
+    crate::format::BLOB_LEN_OFFSET..crate::format::HEADER_CRC_OFFSET;
 
 /// Where shard objects live in each store.
 const BLOB_PREFIX: &str = "blobs/";
@@ -102,6 +109,15 @@ fn each<T: Send>(stores: &[Arc<dyn Store>], f: impl Fn(usize, &dyn Store) -> T +
     })
 }
 
+/// What [`ObjectBlobStore::shard_objects`] found of one id.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ShardsFound {
+    /// Stores holding a shard object of it (`k + m` when whole).
+    pub stores: usize,
+    /// Their bytes, summed.
+    pub bytes: u64,
+}
+
 /// A shard object as read: its header and bytes, if sound and where it
 /// belongs.
 struct ReadShard {
@@ -123,6 +139,30 @@ impl ObjectBlobStore {
     /// store belongs to another blob store, layout or shard index;
     /// [`Error::Object`] if more than `m` stores cannot be reached.
     pub fn open(stores: Vec<Arc<dyn Store>>, options: Options) -> Result<ObjectBlobStore> {
+        ObjectBlobStore::open_inner(stores, options, true)
+    }
+
+    /// Opens the store for reading only: as [`ObjectBlobStore::open`], but
+    /// writes no object (a store without a manifest keeps none, and holds
+    /// no blobs until a writer opens it). Writing through it is the
+    /// caller's mistake: an engine opened read-only refuses writes before
+    /// they reach the store.
+    ///
+    /// # Errors
+    ///
+    /// As [`ObjectBlobStore::open`].
+    pub fn open_read_only(
+        stores: Vec<Arc<dyn Store>>,
+        options: Options,
+    ) -> Result<ObjectBlobStore> {
+        ObjectBlobStore::open_inner(stores, options, false)
+    }
+
+    fn open_inner(
+        stores: Vec<Arc<dyn Store>>,
+        options: Options,
+        write: bool,
+    ) -> Result<ObjectBlobStore> {
         check_layout(options.data_shards, options.parity_shards)?;
         let total = options.data_shards + options.parity_shards;
         if stores.len() != total {
@@ -172,7 +212,7 @@ impl ObjectBlobStore {
             }
         }
         for (i, m) in manifests.iter().enumerate() {
-            if let Some(None) = m {
+            if let (true, Some(None)) = (write, m) {
                 let bytes = layout_manifest(&options, i, store_id).to_bytes();
                 debug_assert_eq!(bytes.len(), MANIFEST_LEN);
                 // Create: two openers racing on an empty store agree, or
@@ -195,7 +235,7 @@ impl ObjectBlobStore {
             next_id: AtomicU64::new(0),
         };
         let max_id = store
-            .shard_counts()?
+            .shard_objects()?
             .keys()
             .next_back()
             .map_or(0, |id| id.0 + 1);
@@ -213,18 +253,26 @@ impl ObjectBlobStore {
         self.options
     }
 
-    /// How many stores hold a shard of each id (unreachable stores count
-    /// none).
-    fn shard_counts(&self) -> Result<BTreeMap<BlobId, usize>> {
+    /// Every id any reachable store holds a shard object of, with how many
+    /// stores hold one and their bytes: blobs, and the leftovers of uploads
+    /// or deletes cut short (fewer than `k` shards), which
+    /// [`ObjectBlobStore::list`] leaves out.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Object`] if more than `m` stores cannot be listed.
+    pub fn shard_objects(&self) -> Result<BTreeMap<BlobId, ShardsFound>> {
         let listed = each(&self.stores, |_, store| store.list(BLOB_PREFIX));
-        let mut counts = BTreeMap::new();
+        let mut found: BTreeMap<BlobId, ShardsFound> = BTreeMap::new();
         let mut down = Vec::new();
         for listing in listed {
             match listing {
                 Ok(metas) => {
                     for meta in metas {
                         if let Some(id) = parse_shard_name(&meta.name) {
-                            *counts.entry(id).or_insert(0) += 1;
+                            let f = found.entry(id).or_default();
+                            f.stores += 1;
+                            f.bytes += meta.size;
                         }
                     }
                 }
@@ -234,7 +282,12 @@ impl ObjectBlobStore {
         if down.len() > self.options.parity_shards {
             return Err(Error::Object(down.swap_remove(0)));
         }
-        Ok(counts)
+        Ok(found)
+    }
+
+    /// The name of blob `id`'s shard object in every store.
+    pub fn object_name(id: BlobId) -> String {
+        shard_name(id)
     }
 
     /// The blobs at least `k` stores hold a shard of, by id.
@@ -245,46 +298,78 @@ impl ObjectBlobStore {
     pub fn list(&self) -> Result<Vec<BlobId>> {
         let k = self.options.data_shards;
         Ok(self
-            .shard_counts()?
+            .shard_objects()?
             .into_iter()
-            .filter(|&(_, n)| n >= k)
+            .filter(|(_, f)| f.stores >= k)
             .map(|(id, _)| id)
             .collect())
     }
 
-    /// The shard objects of blob `id` (`k + m` of them, for `len` bytes
-    /// with checksum `checksum`).
+    /// The shard objects of blob `id` (`k + m` of them, headers included),
+    /// coded in memory by the same writer `put` uses.
     fn encode(&self, id: BlobId, blob: &[u8]) -> Result<Vec<Vec<u8>>> {
+        let mut w = self.memory_writer(id, false);
+        w.write_all_bytes(blob)?;
+        w.into_shards()
+    }
+
+    /// A writer coding into `k + m` shard objects in memory, uploading them
+    /// at `finish` if `upload`.
+    fn memory_writer(&self, id: BlobId, upload: bool) -> BlobWriter<'_> {
         let total = self.stores.len();
-        let geometry = Geometry {
-            data_shards: self.options.data_shards as u64,
-            stripe_size: self.options.stripe_size_bytes,
-            blob_len: blob.len() as u64,
-        };
-        let checksum = xxhash_rust::xxh3::xxh3_64(blob);
-        let file_len = usize::try_from(geometry.file_len()).map_err(|_| Error::InvalidLayout {
-            reason: format!("a blob of {} bytes does not fit in memory", blob.len()),
-        })?;
-        let mut shards: Vec<Vec<u8>> = (0..total)
-            .map(|i| {
-                let mut bytes = Vec::with_capacity(file_len);
-                bytes
-                    .extend_from_slice(&self.header(i, id, geometry.blob_len, checksum).to_bytes());
-                bytes
-            })
-            .collect();
-        let mut crcs = Vec::new();
-        let stripe = usize::try_from(self.options.stripe_size_bytes).unwrap_or(usize::MAX);
-        for piece in blob.chunks(stripe.max(1)) {
-            for shard in self.codec.encode(piece)? {
-                block_crcs(&shard.bytes, &mut crcs);
-                let out = &mut shards[shard.index];
-                out.extend_from_slice(&shard.bytes);
-                out.extend_from_slice(&crcs);
-            }
+        BlobWriter::new(
+            Sink::Memory {
+                store: upload.then_some(self),
+                shards: vec![vec![0; HEADER_LEN]; total],
+            },
+            &self.codec,
+            id,
+            self.options.data_shards,
+            self.options.stripe_size_bytes,
+        )
+    }
+
+    /// Starts a blob written piece by piece ([`BlobWriter`]), with a fresh
+    /// id. The shards are coded as stripes fill and kept in memory (about
+    /// the blob's size times `(k + m) / k`); [`BlobWriter::finish`] uploads
+    /// each whole, to all `k + m` stores at once, and returns once every
+    /// one is stored. Dropping the writer unfinished uploads nothing.
+    pub fn writer(&self) -> BlobWriter<'_> {
+        self.memory_writer(BlobId(self.next_id.fetch_add(1, Ordering::Relaxed)), true)
+    }
+
+    /// As [`ObjectBlobStore::writer`], with an id the caller chose (an
+    /// engine that records the ids it hands out in its own manifest): later
+    /// fresh ids are past it. Shard objects of this id left by an upload
+    /// cut short are replaced whole at `finish`; the caller must not reuse
+    /// the id of a blob it still needs.
+    pub fn writer_with_id(&self, id: BlobId) -> BlobWriter<'_> {
+        self.next_id
+            .fetch_max(id.0.saturating_add(1), Ordering::Relaxed);
+        self.memory_writer(id, true)
+    }
+
+    /// Uploads the `k + m` shard objects of `id`, all at once.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Object`] if any store refuses its shard; the shards already
+    /// uploaded are deleted (best effort; fewer than `k` left are never
+    /// listed, and an engine deletes the leftovers of ids it handed out).
+    pub(crate) fn upload(&self, id: BlobId, shards: Vec<Vec<u8>>) -> Result<()> {
+        let name = shard_name(id);
+        let shards: Vec<Bytes> = shards.into_iter().map(Bytes::from).collect();
+        let results = each(&self.stores, |i, store| {
+            store.put(&name, shards[i].clone(), PutMode::Overwrite)
+        });
+        let failed = results.into_iter().find_map(std::result::Result::err);
+        if let Some(e) = failed {
+            each(&self.stores, |_, store| {
+                let _ = store.delete(&name);
+            });
+            return Err(Error::Object(e));
         }
-        debug_assert!(shards.iter().all(|s| s.len() == file_len));
-        Ok(shards)
+        Ok(())
     }
 
     fn header(&self, index: usize, id: BlobId, blob_len: u64, checksum: u64) -> ShardHeader {
@@ -311,34 +396,45 @@ impl ObjectBlobStore {
     /// uploaded are deleted (best effort; fewer than `k` left are never
     /// listed).
     pub fn put(&self, blob: &[u8]) -> Result<BlobId> {
-        let id = BlobId(self.next_id.fetch_add(1, Ordering::Relaxed));
-        let shards = self.encode(id, blob)?;
-        let name = shard_name(id);
-        let results = each(&self.stores, |i, store| {
-            store.put(&name, Bytes::from(shards[i].clone()), PutMode::Overwrite)
-        });
-        let failed = results.into_iter().find_map(std::result::Result::err);
-        if let Some(e) = failed {
-            each(&self.stores, |_, store| {
-                let _ = store.delete(&name);
-            });
-            return Err(Error::Object(e));
-        }
-        Ok(id)
+        let mut w = self.writer();
+        w.write_all_bytes(blob)?;
+        w.finish()
     }
 
     /// Reads every shard of `id`: `None` where the store is unreachable, the
     /// shard missing, or its header bad or not this store's. Returns them
     /// with the length and checksum most sound headers agree on.
     fn read_shards(&self, id: BlobId) -> Result<(Vec<Option<ReadShard>>, Geometry, u64)> {
+        let (read, _) = self.read_shards_why(id)?;
+        Ok(read)
+    }
+
+    /// [`ObjectBlobStore::read_shards`], with why each shard left out is.
+    #[allow(clippy::type_complexity)]
+    fn read_shards_why(
+        &self,
+        id: BlobId,
+    ) -> Result<((Vec<Option<ReadShard>>, Geometry, u64), Vec<Option<String>>)> {
         let name = shard_name(id);
         let read = each(&self.stores, |i, store| {
-            let (bytes, _) = store.get(&name).ok()?;
-            let header_bytes: &[u8; HEADER_LEN] = bytes.get(..HEADER_LEN)?.try_into().ok()?;
-            let header = ShardHeader::from_bytes(header_bytes, &PathBuf::from(&name)).ok()?;
+            let (bytes, _) = store.get(&name).map_err(|e| match e {
+                objstore::Error::NotFound { .. } => "missing".to_owned(),
+                e => format!("unreadable: {e}"),
+            })?;
+            let header_bytes: &[u8; HEADER_LEN] = bytes
+                .get(..HEADER_LEN)
+                .and_then(|b| b.try_into().ok())
+                .ok_or_else(|| format!("{} bytes, shorter than a header", bytes.len()))?;
+            let header = ShardHeader::from_bytes(header_bytes, &PathBuf::from(&name))
+                .map_err(|e| format!("bad header: {e}"))?;
             let expected = self.header(i, id, header.blob_len, header.blob_checksum);
-            (header == expected).then_some(ReadShard { header, bytes })
+            if header != expected {
+                return Err("header of another shard, blob or layout".to_owned());
+            }
+            Ok(ReadShard { header, bytes })
         });
+        let mut why: Vec<Option<String>> = read.iter().map(|r| r.as_ref().err().cloned()).collect();
+        let read: Vec<Option<ReadShard>> = read.into_iter().map(std::result::Result::ok).collect();
         let mut votes: BTreeMap<(u64, u64), usize> = BTreeMap::new();
         for shard in read.iter().flatten() {
             *votes
@@ -350,8 +446,15 @@ impl ObjectBlobStore {
         };
         let shards = read
             .into_iter()
-            .map(|s| {
-                s.filter(|s| s.header.blob_len == blob_len && s.header.blob_checksum == checksum)
+            .enumerate()
+            .map(|(i, s)| {
+                let s = s.filter(|s| {
+                    s.header.blob_len == blob_len && s.header.blob_checksum == checksum
+                });
+                if s.is_none() && why[i].is_none() {
+                    why[i] = Some("header disagrees with the other shards".to_owned());
+                }
+                s
             })
             .collect();
         let geometry = Geometry {
@@ -359,7 +462,7 @@ impl ObjectBlobStore {
             stripe_size: self.options.stripe_size_bytes,
             blob_len,
         };
-        Ok((shards, geometry, checksum))
+        Ok(((shards, geometry, checksum), why))
     }
 
     /// Shard `shard`'s bytes of stripe `s`, if present and every block CRC
@@ -430,8 +533,11 @@ impl ObjectBlobStore {
     }
 
     /// The whole blob, checked against the checksum recorded at `put`.
-    /// Reads all `k + m` shards at once (so a lost store costs no extra
-    /// round trip) and decodes from any `k` good ones per stripe.
+    /// Reads the `k` data shards at once and joins them (the code is
+    /// systematic: nothing to decode); if one is missing, unreachable or
+    /// rotten, or the checksum fails, reads all `k + m` and decodes from
+    /// any `k` good ones per stripe (one more round trip, in exchange for
+    /// reading `m / k` less while healthy).
     ///
     /// # Errors
     ///
@@ -439,18 +545,71 @@ impl ObjectBlobStore {
     /// [`Error::Unrecoverable`] naming the stripe and bad shards if a stripe
     /// has fewer than `k` good shards; [`Error::BlobChecksum`].
     pub fn get(&self, id: BlobId) -> Result<Bytes> {
+        if let Some(blob) = self.get_from_data_shards(id) {
+            return Ok(blob);
+        }
         let (shards, geometry, checksum) = self.read_shards(id)?;
         let (blob, _) = self.decode(id, &shards, &geometry, checksum)?;
         Ok(Bytes::from(blob))
     }
 
+    /// The blob from its `k` data shards alone, if all are sound, agree,
+    /// and give back the recorded checksum.
+    fn get_from_data_shards(&self, id: BlobId) -> Option<Bytes> {
+        let k = self.options.data_shards;
+        let name = shard_name(id);
+        let read = each(&self.stores[..k], |i, store| {
+            let (bytes, _) = store.get(&name).ok()?;
+            let header_bytes: &[u8; HEADER_LEN] = bytes.get(..HEADER_LEN)?.try_into().ok()?;
+            let header = ShardHeader::from_bytes(header_bytes, &PathBuf::from(&name)).ok()?;
+            let expected = self.header(i, id, header.blob_len, header.blob_checksum);
+            (header == expected).then_some(bytes)
+        });
+        let shards: Vec<Bytes> = read.into_iter().collect::<Option<_>>()?;
+        let first: &[u8; HEADER_LEN] = shards.first()?.get(..HEADER_LEN)?.try_into().ok()?;
+        let header = ShardHeader::from_bytes(first, &PathBuf::from(&name)).ok()?;
+        let agree = shards
+            .iter()
+            .all(|s| s.get(BLOB_LEN_RANGE) == first.get(BLOB_LEN_RANGE));
+        if !agree {
+            return None;
+        }
+        let geometry = Geometry {
+            data_shards: k as u64,
+            stripe_size: self.options.stripe_size_bytes,
+            blob_len: header.blob_len,
+        };
+        let mut blob = Vec::with_capacity(usize::try_from(geometry.blob_len).ok()?);
+        let mut hasher = Xxh3::new();
+        for s in 0..geometry.stripes() {
+            let chunk_len = usize::try_from(geometry.chunk_len(s)).ok()?;
+            let start = usize::try_from(geometry.chunk_offset(s)).ok()?;
+            let end = start + usize::try_from(region_len(chunk_len as u64)).ok()?;
+            let mut left = usize::try_from(geometry.stripe_data_len(s)).ok()?;
+            for shard in &shards {
+                let (data, crcs) = shard.get(start..end)?.split_at(chunk_len);
+                if !blocks_match(data, crcs) {
+                    return None;
+                }
+                let take = left.min(chunk_len);
+                hasher.update(&data[..take]);
+                blob.extend_from_slice(&data[..take]);
+                left -= take;
+            }
+        }
+        (hasher.digest() == header.blob_checksum).then(|| Bytes::from(blob))
+    }
+
     /// `len` bytes of the blob from `offset`. While the data shards holding
     /// the range are sound, it reads only their headers and the 4 KiB
     /// blocks (and CRCs) the range covers, with ranged gets: the code is
-    /// systematic, nothing is decoded. If one of those is missing or fails
-    /// its check, it reads and decodes the whole blob instead (as
-    /// [`ObjectBlobStore::get`], whole-blob checksum included). A healthy
-    /// ranged read does not check the whole-blob checksum.
+    /// systematic, nothing is decoded. A block that is missing, unreachable
+    /// or fails its CRC is rebuilt from the same blocks of any `k` other
+    /// shards (ranged gets again). Only if that fails too does it read and
+    /// decode the whole blob (as [`ObjectBlobStore::get`], whole-blob
+    /// checksum included), which then says what is lost. A ranged read
+    /// that needs no whole-blob decode does not check the whole-blob
+    /// checksum.
     ///
     /// # Errors
     ///
@@ -512,8 +671,9 @@ impl ObjectBlobStore {
             stripe_size: self.options.stripe_size_bytes,
             blob_len,
         };
-        let name = shard_name(id);
-        let mut checked: Vec<bool> = vec![false; k];
+        let total = self.stores.len();
+        let expect = (blob_len, first.blob_checksum);
+        let mut checked: Vec<bool> = vec![false; total];
         let mut out = Vec::with_capacity(usize::try_from(len).unwrap_or(0));
         let mut at = offset;
         while at < end {
@@ -529,36 +689,91 @@ impl ObjectBlobStore {
             if j_index >= k {
                 return Ok(None);
             }
-            if !checked[j_index] {
-                match self.header_of(j_index, id) {
-                    Some(h) if h.blob_len == blob_len && h.blob_checksum == first.blob_checksum => {
-                        checked[j_index] = true;
-                    }
-                    _ => return Ok(None),
-                }
-            }
             let base = geometry.chunk_offset(s);
-            let first_block = lo / CRC_BLOCK_BYTES;
-            let last_block = (hi - 1) / CRC_BLOCK_BYTES;
-            let start = first_block * CRC_BLOCK_BYTES;
-            let stop = ((last_block + 1) * CRC_BLOCK_BYTES).min(chunk_len);
-            let store = &self.stores[j_index];
-            let Ok(data) = store.get_range(&name, base + start..base + stop) else {
+            let blocks = (lo / CRC_BLOCK_BYTES, (hi - 1) / CRC_BLOCK_BYTES);
+            let start = blocks.0 * CRC_BLOCK_BYTES;
+            let data = match self.read_blocks(
+                j_index,
+                id,
+                base,
+                chunk_len,
+                blocks,
+                expect,
+                &mut checked,
+            ) {
+                Some(data) => data,
+                None => {
+                    // Rebuild those blocks from the same blocks of any k
+                    // other shards: Reed-Solomon works byte position by
+                    // byte position, so the rest of the stripe is not needed.
+                    let mut pieces: Vec<Option<Vec<u8>>> = vec![None; total];
+                    let mut good = 0;
+                    for i in (0..total).filter(|&i| i != j_index) {
+                        if good == k {
+                            break;
+                        }
+                        pieces[i] = self
+                            .read_blocks(i, id, base, chunk_len, blocks, expect, &mut checked)
+                            .map(|b| b.to_vec());
+                        good += usize::from(pieces[i].is_some());
+                    }
+                    if good < k
+                        || self
+                            .codec
+                            .reconstruct_chunks(&mut pieces, geometry.stripe_data_len(s), true)
+                            .is_err()
+                    {
+                        return Ok(None);
+                    }
+                    match pieces[j_index].take() {
+                        Some(p) => Bytes::from(p),
+                        None => return Ok(None),
+                    }
+                }
+            };
+            // `lo - start` and `hi - start` are within the blocks read.
+            let Some(bytes) = data.get((lo - start) as usize..(hi - start) as usize) else {
                 return Ok(None);
             };
-            let crc_at = base + chunk_len + first_block * CHUNK_CRC_LEN;
-            let crc_end = crc_at + (last_block - first_block + 1) * CHUNK_CRC_LEN;
-            let Ok(crcs) = store.get_range(&name, crc_at..crc_end) else {
-                return Ok(None);
-            };
-            if !blocks_match(&data, &crcs) {
-                return Ok(None);
-            }
-            // `lo - start` and `hi - start` are within the blocks just read.
-            out.extend_from_slice(&data[(lo - start) as usize..(hi - start) as usize]);
+            out.extend_from_slice(bytes);
             at += hi - lo;
         }
         Ok(Some(Bytes::from(out)))
+    }
+
+    /// Blocks `blocks.0..=blocks.1` of shard `index`'s part of the stripe
+    /// whose regions start at `base` (`chunk_len` bytes each), read with
+    /// two ranged gets and checked against their CRCs; the shard's header
+    /// is checked against `expect` (length, checksum) once per call of
+    /// `get_range` (`checked`). `None` if anything is missing or bad.
+    #[allow(clippy::too_many_arguments)]
+    fn read_blocks(
+        &self,
+        index: usize,
+        id: BlobId,
+        base: u64,
+        chunk_len: u64,
+        blocks: (u64, u64),
+        expect: (u64, u64),
+        checked: &mut [bool],
+    ) -> Option<Bytes> {
+        if !checked[index] {
+            let h = self.header_of(index, id)?;
+            if (h.blob_len, h.blob_checksum) != expect {
+                return None;
+            }
+            checked[index] = true;
+        }
+        let (first_block, last_block) = blocks;
+        let start = first_block * CRC_BLOCK_BYTES;
+        let stop = ((last_block + 1) * CRC_BLOCK_BYTES).min(chunk_len);
+        let name = shard_name(id);
+        let store = &self.stores[index];
+        let data = store.get_range(&name, base + start..base + stop).ok()?;
+        let crc_at = base + chunk_len + first_block * CHUNK_CRC_LEN;
+        let crc_end = crc_at + (last_block - first_block + 1) * CHUNK_CRC_LEN;
+        let crcs = store.get_range(&name, crc_at..crc_end).ok()?;
+        blocks_match(&data, &crcs).then_some(data)
     }
 
     /// Deletes every shard of the blob.
@@ -585,14 +800,42 @@ impl ObjectBlobStore {
     ///
     /// As [`ObjectBlobStore::get`].
     pub fn stat(&self, id: BlobId) -> Result<BlobStat> {
-        let (shards, geometry, checksum) = self.read_shards(id)?;
+        let ((shards, geometry, checksum), why) = self.read_shards_why(id)?;
         let (_, healthy) = self.decode(id, &shards, &geometry, checksum)?;
+        let name = shard_name(id);
+        let mut damage = Vec::new();
+        for (i, ok) in healthy.iter().enumerate() {
+            if *ok {
+                continue;
+            }
+            let (offset, what) = match (&why[i], &shards[i]) {
+                (Some(why), _) => (None, why.clone()),
+                (None, Some(shard)) => {
+                    let s = (0..geometry.stripes())
+                        .find(|&s| Self::chunk(shard, &geometry, s).is_none())
+                        .unwrap_or(0);
+                    (
+                        Some(geometry.chunk_offset(s)),
+                        format!("stripe {s} short or failing its CRC"),
+                    )
+                }
+                (None, None) => (None, "missing".to_owned()),
+            };
+            damage.push(ShardDamage {
+                shard: i,
+                location: self.stores[i].location(),
+                object: name.clone(),
+                offset,
+                what,
+            });
+        }
         Ok(BlobStat {
             id,
             len: geometry.blob_len,
             layout: self.options,
             stripes: geometry.stripes(),
             healthy,
+            damage,
         })
     }
 

@@ -28,6 +28,41 @@ pub struct BlobStat {
     /// Per shard index: whether the shard file is present, its header sound
     /// and every stripe's CRC holds.
     pub healthy: Vec<bool>,
+    /// Where and what each unhealthy shard's damage is, in shard order.
+    pub damage: Vec<ShardDamage>,
+}
+
+/// One damaged shard of a blob: which store or directory, which file or
+/// object, which offset, what is wrong.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ShardDamage {
+    /// The shard index.
+    pub shard: usize,
+    /// Where shard `shard` of every blob lives: its directory, or its
+    /// object store's location (`s3://bucket/prefix`).
+    pub location: String,
+    /// The shard file's path, or the shard object's name in the store.
+    pub object: String,
+    /// Byte offset in it of the first stripe region that fails its CRC;
+    /// `None` when the whole shard is missing, unreadable, or its header
+    /// is bad or not this blob's.
+    pub offset: Option<u64>,
+    /// What is wrong.
+    pub what: String,
+}
+
+impl std::fmt::Display for ShardDamage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "shard {} in {}: {}",
+            self.shard, self.location, self.object
+        )?;
+        if let Some(offset) = self.offset {
+            write!(f, " at offset {offset}")?;
+        }
+        write!(f, ": {}", self.what)
+    }
 }
 
 /// What [`BlobStore::scrub`] did.
@@ -52,12 +87,18 @@ impl BlobStore {
     /// left.
     pub fn stat(&self, id: BlobId) -> Result<BlobStat> {
         let shards = self.open_shards(id)?;
+        let damage = self.damage(&shards);
+        let mut healthy = vec![true; self.dirs.len()];
+        for d in &damage {
+            healthy[d.shard] = false;
+        }
         Ok(BlobStat {
             id,
             len: shards.geometry.blob_len,
             layout: self.options,
             stripes: shards.geometry.stripes(),
-            healthy: self.healthy(&shards),
+            healthy,
+            damage,
         })
     }
 
@@ -131,6 +172,33 @@ impl BlobStore {
             }
         }
         Ok(report)
+    }
+
+    /// The damage of each shard that is missing, has a bad header, or a
+    /// stripe failing its CRC (the first such stripe).
+    fn damage(&self, shards: &OpenShards) -> Vec<ShardDamage> {
+        let g = shards.geometry;
+        let mut out = Vec::new();
+        for i in 0..shards.files.len() {
+            let damage = |offset, what: String| ShardDamage {
+                shard: i,
+                location: self.dirs[i].display().to_string(),
+                object: self.shard_path(i, shards.id).display().to_string(),
+                offset,
+                what,
+            };
+            if self.shard_file(shards, i).is_none() {
+                out.push(damage(None, "missing, unreadable, or a bad header".into()));
+                continue;
+            }
+            if let Some(s) = (0..g.stripes()).find(|&s| self.read_chunk(shards, i, s).is_none()) {
+                out.push(damage(
+                    Some(g.chunk_offset(s)),
+                    format!("stripe {s} unreadable or failing its CRC"),
+                ));
+            }
+        }
+        out
     }
 
     /// Per shard: present, sound header, every stripe CRC good.

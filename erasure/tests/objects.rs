@@ -291,7 +291,7 @@ impl Store for CountingGets {
 }
 
 #[test]
-fn ranged_reads_read_only_blocks_while_healthy_and_decode_when_not() {
+fn ranged_reads_read_only_blocks_healthy_or_degraded_and_decode_beyond_m() {
     let counters: Vec<Arc<CountingGets>> = (0..5).map(|_| Arc::default()).collect();
     let stores: Vec<Arc<dyn Store>> = counters.iter().map(|c| c.clone() as _).collect();
     // 10_000-byte stripes over k = 3: chunks of 3334 bytes, the last one
@@ -331,7 +331,8 @@ fn ranged_reads_read_only_blocks_while_healthy_and_decode_when_not() {
             ..
         })
     ));
-    // Data shard 1 lost: ranges it holds are decoded from the whole blob.
+    // Data shard 1 lost: the blocks it held are rebuilt from the same
+    // blocks of k other shards, still with ranged gets only.
     stores[1].delete(&shard_name(id)).unwrap();
     for (offset, len) in ranges {
         let got = store.get_range(id, offset, len).unwrap();
@@ -341,5 +342,94 @@ fn ranged_reads_read_only_blocks_while_healthy_and_decode_when_not() {
             "{offset}+{len}"
         );
     }
-    assert!(gets() > before);
+    assert_eq!(gets(), before, "a degraded ranged read rebuilds blocks");
+    // Rot in data shard 0 as well: the same, from the parity shards.
+    let (mut rotten, _) = stores[0].get(&shard_name(id)).unwrap();
+    let mut bytes = rotten.to_vec();
+    for b in bytes.iter_mut().skip(60).step_by(1000) {
+        *b ^= 0x5a;
+    }
+    rotten = Bytes::from(bytes);
+    stores[0]
+        .put(&shard_name(id), rotten, PutMode::Overwrite)
+        .unwrap();
+    let before = gets();
+    for (offset, len) in ranges {
+        let got = store.get_range(id, offset, len).unwrap();
+        assert_eq!(
+            got,
+            data[offset as usize..(offset + len) as usize],
+            "{offset}+{len}"
+        );
+    }
+    assert_eq!(
+        gets(),
+        before,
+        "two bad shards of five are still rebuilt by block"
+    );
+    // A third bad shard: beyond m, the whole-blob decode says so.
+    stores[2].delete(&shard_name(id)).unwrap();
+    assert!(matches!(
+        store.get_range(id, 0, 10),
+        Err(Error::Unrecoverable { .. })
+    ));
+}
+
+#[test]
+fn streaming_writer_uploads_the_shard_files_a_directory_store_writes() {
+    let stores = mem_stores(5);
+    let objects = ObjectBlobStore::open(stores.clone(), options(3, 2, 100)).unwrap();
+    let fs = Arc::new(vfs::MemFs::new());
+    let dirs: Vec<String> = (0..5).map(|i| format!("/d{i}")).collect();
+    let files =
+        larder_erasure::BlobStore::open_with_fs(fs.clone(), &dirs, options(3, 2, 100)).unwrap();
+    let data = blob(1234, 9);
+    let id = BlobId(42);
+    let mut w = objects.writer_with_id(id);
+    let mut d = files.writer_with_id(id).unwrap();
+    for piece in data.chunks(77) {
+        w.write_all_bytes(piece).unwrap();
+        d.write_all_bytes(piece).unwrap();
+    }
+    assert_eq!((w.id(), w.len()), (id, 1234));
+    // Nothing is visible before `finish`, which uploads every shard whole.
+    assert!(stores.iter().all(|s| s.head(&shard_name(id)).is_err()));
+    assert_eq!(w.finish().unwrap(), id);
+    d.finish().unwrap();
+    assert_eq!(objects.get(id).unwrap(), data);
+    for (i, s) in stores.iter().enumerate() {
+        let (object, _) = s.get(&shard_name(id)).unwrap();
+        let path = files.dirs()[i].join(format!("{id}.shard"));
+        let file = vfs::Fs::open(&*fs, &path, vfs::OpenMode::Read).unwrap();
+        let mut bytes = vec![0; file.len().unwrap() as usize];
+        file.read_exact_at(&mut bytes, 0).unwrap();
+        assert_eq!(&object[..], &bytes[..], "shard {i}");
+    }
+    // Fresh ids follow the chosen one; a dropped writer uploads nothing.
+    let w = objects.writer();
+    assert!(w.id() > id);
+    let dropped = w.id();
+    drop(w);
+    assert!(stores.iter().all(|s| s.head(&shard_name(dropped)).is_err()));
+}
+
+#[test]
+fn read_only_open_writes_nothing_and_shard_objects_count_leftovers() {
+    let stores = mem_stores(3);
+    let ro = ObjectBlobStore::open_read_only(stores.clone(), options(2, 1, 100)).unwrap();
+    assert!(ro.list().unwrap().is_empty());
+    assert!(stores.iter().all(|s| s.list("").unwrap().is_empty()));
+    let store = ObjectBlobStore::open(stores.clone(), options(2, 1, 100)).unwrap();
+    let id = store.put(&blob(500, 2)).unwrap();
+    // An upload cut short: one shard of another id.
+    let (shard, _) = stores[0].get(&shard_name(id)).unwrap();
+    stores[0]
+        .put(&shard_name(BlobId(99)), shard, PutMode::Overwrite)
+        .unwrap();
+    let found = store.shard_objects().unwrap();
+    assert_eq!(found[&id].stores, 3);
+    assert_eq!(found[&BlobId(99)].stores, 1);
+    assert_eq!(store.list().unwrap(), vec![id]);
+    let ro = ObjectBlobStore::open_read_only(stores, options(2, 1, 100)).unwrap();
+    assert_eq!(ro.get(id).unwrap(), blob(500, 2));
 }

@@ -215,7 +215,9 @@ fn problem_to_corruption(p: &lsm::Problem, blobs: &Path) -> Corruption {
             *offset,
             format!("{what} (expected {expected:#x}, found {found:#x})"),
         ),
-        lsm::Problem::BlobDegraded { blob, bad_shards } => (
+        lsm::Problem::BlobDegraded {
+            blob, bad_shards, ..
+        } => (
             blobs.to_path_buf(),
             0,
             format!(

@@ -126,7 +126,7 @@ pub(crate) struct Inner {
     /// What [`Db::stats`] counts.
     pub(crate) counters: Counters,
     /// The blob store of key-value separation, if open.
-    pub(crate) blobs: Option<Arc<erasure::BlobStore>>,
+    pub(crate) blobs: Option<Arc<crate::blob::Blobs>>,
     /// Read-write, or read-only (no writes, no background threads).
     pub(crate) access: Access,
     /// Exclusive for a read-write handle; shared (or none, when the store

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::blob::{BlobMeta, Live};
+use crate::blob::{BlobMeta, Blobs, Live};
 use crate::manifest::{self, FileKind};
 use crate::version::{NUM_LEVELS, Version, user_range};
 use crate::wal::reader::read_log;
@@ -27,7 +27,7 @@ pub(crate) struct State {
     pub(crate) log_number: u64,
     pub(crate) blob_files: Vec<BlobMeta>,
     pub(crate) blob_live: BTreeMap<erasure::BlobId, Live>,
-    pub(crate) blobs: Option<Arc<erasure::BlobStore>>,
+    pub(crate) blobs: Option<Arc<crate::blob::Blobs>>,
 }
 
 /// The store's files and what each holds ([`Db::describe`]).
@@ -171,7 +171,9 @@ impl TableDescription {
 /// The blob store of key-value separation.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BlobStoreDescription {
-    /// Its shard directories (`k + m` of them).
+    /// Where its shards live (`k + m` places): directories, or with
+    /// [`Options::blob_stores`](crate::Options::blob_stores) the stores'
+    /// locations (`memory`, `s3://bucket/prefix`).
     pub dirs: Vec<PathBuf>,
     /// `k`: data shards per stripe.
     pub data_shards: usize,
@@ -196,7 +198,7 @@ pub struct BlobFileDescription {
     pub live_bytes: u64,
     /// `value_bytes - live_bytes`: what garbage collection may reclaim.
     pub garbage_bytes: u64,
-    /// Shard files found on disk (`k + m` when whole).
+    /// Shard files (or shard objects) found (`k + m` when whole).
     pub shard_files: usize,
     /// Bytes of those shard files (data, parity and headers).
     pub size_bytes: u64,
@@ -324,16 +326,65 @@ fn describe(s: State) -> Result<StoreDescription> {
 
 fn describe_blobs(
     fs: &dyn vfs::Fs,
-    store: &erasure::BlobStore,
+    store: &Blobs,
     files: &[BlobMeta],
     live: &BTreeMap<erasure::BlobId, Live>,
     problems: &mut Vec<String>,
 ) -> BlobStoreDescription {
     let options = store.options();
     let shards = options.data_shards + options.parity_shards;
-    // Per blob id: shard files found and their bytes.
+    // Per blob id: shard files (or objects) found and their bytes.
     let mut on_disk: BTreeMap<u64, (usize, u64)> = BTreeMap::new();
-    for dir in store.dirs() {
+    match store {
+        Blobs::Objects { store, .. } => match store.shard_objects() {
+            Ok(found) => {
+                for (id, f) in found {
+                    on_disk.insert(id.0, (f.stores, f.bytes));
+                }
+            }
+            Err(e) => problems.push(format!("blob stores {:?}: {e}", store.locations())),
+        },
+        Blobs::Dirs(store) => shard_files(fs, store.dirs(), &mut on_disk, problems),
+    }
+    let files = files
+        .iter()
+        .map(|m| {
+            let l = live.get(&m.blob).copied().unwrap_or_default();
+            let (shard_files, size_bytes) = on_disk.get(&m.blob.0).copied().unwrap_or_default();
+            if shard_files < shards {
+                problems.push(format!(
+                    "blob {}: {shard_files} of {shards} shard files found",
+                    m.blob
+                ));
+            }
+            BlobFileDescription {
+                id: m.blob.0,
+                values: m.values,
+                value_bytes: m.bytes,
+                live_values: l.values,
+                live_bytes: l.bytes,
+                garbage_bytes: m.bytes.saturating_sub(l.bytes),
+                shard_files,
+                size_bytes,
+            }
+        })
+        .collect();
+    BlobStoreDescription {
+        dirs: store.locations(),
+        data_shards: options.data_shards,
+        parity_shards: options.parity_shards,
+        files,
+    }
+}
+
+/// Counts the shard files of each blob id in `dirs`, and their bytes.
+fn shard_files(
+    fs: &dyn vfs::Fs,
+    dirs: &[PathBuf],
+    on_disk: &mut BTreeMap<u64, (usize, u64)>,
+    problems: &mut Vec<String>,
+) {
+    for dir in dirs {
         let names = match fs.list_dir(dir) {
             Ok(names) => names,
             Err(e) => {
@@ -355,35 +406,6 @@ fn describe_blobs(
             e.0 += 1;
             e.1 += len;
         }
-    }
-    let files = files
-        .iter()
-        .map(|m| {
-            let l = live.get(&m.blob).copied().unwrap_or_default();
-            let (shard_files, size_bytes) = on_disk.get(&m.blob.0).copied().unwrap_or_default();
-            if shard_files < shards {
-                problems.push(format!(
-                    "blob {}: {shard_files} of {shards} shard files on disk",
-                    m.blob
-                ));
-            }
-            BlobFileDescription {
-                id: m.blob.0,
-                values: m.values,
-                value_bytes: m.bytes,
-                live_values: l.values,
-                live_bytes: l.bytes,
-                garbage_bytes: m.bytes.saturating_sub(l.bytes),
-                shard_files,
-                size_bytes,
-            }
-        })
-        .collect();
-    BlobStoreDescription {
-        dirs: store.dirs().to_vec(),
-        data_shards: options.data_shards,
-        parity_shards: options.parity_shards,
-        files,
     }
 }
 

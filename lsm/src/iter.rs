@@ -271,7 +271,7 @@ pub struct DbIter {
     lo: Bound<Bytes>,
     hi: Bound<Bytes>,
     done: bool,
-    blobs: Option<Arc<erasure::BlobStore>>,
+    blobs: Option<Arc<crate::blob::Blobs>>,
     _version: Arc<Version>,
 }
 
@@ -290,7 +290,7 @@ impl DbIter {
         lo: Bound<Bytes>,
         hi: Bound<Bytes>,
         version: Arc<Version>,
-        blobs: Option<Arc<erasure::BlobStore>>,
+        blobs: Option<Arc<crate::blob::Blobs>>,
     ) -> DbIter {
         DbIter {
             merge: Merge::new(sources),

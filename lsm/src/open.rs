@@ -563,7 +563,7 @@ struct Start {
     reserved: u64,
     write: WriteState,
     manifest: ManifestState,
-    blobs: Option<Arc<erasure::BlobStore>>,
+    blobs: Option<Arc<crate::blob::Blobs>>,
     access: Access,
     lock: Option<vfs::LockGuard>,
     /// Files recovery proved obsolete, deleted before the threads start.

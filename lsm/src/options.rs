@@ -95,6 +95,19 @@ pub struct Options {
     /// directory `blobs` inside the database directory (needs
     /// [`BlobCode::SINGLE`]).
     pub blob_dirs: Vec<PathBuf>,
+    /// Blob files on object stores instead of directories: the
+    /// `data_shards + parity_shards` stores (buckets, endpoints) of the
+    /// erasure-coded blob store, store `i` holding shard `i` of every blob
+    /// file (objects `MANIFEST` and `blobs/<id>.shard`, see `FORMAT.md`).
+    /// Any `parity_shards` of them may be lost, or hold rotten shards,
+    /// without losing a value; writing a blob file needs all of them. Each
+    /// shard is uploaded whole (multipart where the store does that for
+    /// large objects) and the manifest names a blob file only after every
+    /// upload returned. A single store with [`BlobCode::SINGLE`] is the
+    /// plain case. Empty (the default): blob files are in directories
+    /// ([`Options::blob_dirs`]); setting both is refused. See the crate
+    /// README, "Blob files on object storage".
+    pub blob_stores: Vec<Arc<dyn objstore::Store>>,
     /// Data and parity shards of the blob store's Reed-Solomon code.
     /// Default [`BlobCode::SINGLE`].
     pub blob_code: BlobCode,
@@ -188,6 +201,7 @@ impl Default for Options {
             blob_threshold_bytes: Some(4096),
             blob_gc_ratio: 0.5,
             blob_dirs: Vec::new(),
+            blob_stores: Vec::new(),
             blob_code: BlobCode::SINGLE,
             table_store: None,
             table_cache_dir: None,
@@ -230,7 +244,20 @@ impl Options {
         if self.blob_threshold_bytes == Some(0) {
             return Err(InvalidOption("blob_threshold_bytes must be at least 1"));
         }
+        if !self.blob_stores.is_empty() {
+            if !self.blob_dirs.is_empty() {
+                return Err(InvalidOption(
+                    "blob files live in blob_dirs or in blob_stores: set one of them",
+                ));
+            }
+            if self.blob_stores.len() != self.blob_code.shards() {
+                return Err(InvalidOption(
+                    "blob_stores must hold data_shards + parity_shards stores, one per shard",
+                ));
+            }
+        }
         if self.blob_threshold_bytes.is_some()
+            && self.blob_stores.is_empty()
             && (if self.blob_dirs.is_empty() {
                 self.blob_code != BlobCode::SINGLE
             } else {
@@ -316,5 +343,37 @@ mod tests {
             ..Options::default()
         };
         assert!(matches!(zero.validate(), Err(Error::InvalidOption(_))));
+    }
+
+    #[test]
+    fn blob_stores_must_match_the_code_and_exclude_blob_dirs() {
+        let store = || -> Arc<dyn objstore::Store> { Arc::new(objstore::MemStore::new()) };
+        let rs2_1 = BlobCode {
+            data_shards: 2,
+            parity_shards: 1,
+        };
+        let single = Options {
+            blob_stores: vec![store()],
+            ..Options::default()
+        };
+        assert!(single.validate().is_ok());
+        let three = Options {
+            blob_code: rs2_1,
+            blob_stores: vec![store(), store(), store()],
+            ..Options::default()
+        };
+        assert!(three.validate().is_ok());
+        let two = Options {
+            blob_stores: vec![store(), store()],
+            ..three.clone()
+        };
+        assert!(
+            matches!(two.validate(), Err(Error::InvalidOption(m)) if m.contains("blob_stores"))
+        );
+        let both = Options {
+            blob_dirs: vec!["a".into(), "b".into(), "c".into()],
+            ..three
+        };
+        assert!(matches!(both.validate(), Err(Error::InvalidOption(m)) if m.contains("blob_dirs")));
     }
 }

@@ -7,10 +7,10 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use erasure::{BlobId, BlobStore};
+use erasure::BlobId;
 use xxhash_rust::xxh3::xxh3_64;
 
-use crate::blob::{BLOB_REF_LEN, BlobRef};
+use crate::blob::{BLOB_REF_LEN, BlobRef, Blobs};
 use crate::key::ValueKind;
 use crate::sstable::reader::Table;
 use crate::{Error, Result};
@@ -47,8 +47,13 @@ pub enum Problem {
     BlobDegraded {
         /// The blob file.
         blob: u64,
-        /// Indexes (directories) of the bad shards.
+        /// Indexes (directories, or stores) of the bad shards.
         bad_shards: Vec<usize>,
+        /// Per bad shard: its directory or store, file or object, the
+        /// offset of the first bad stripe, and what is wrong
+        /// (`shard 2 in s3://bucket/blobs: blobs/00000000000000a1.shard at
+        /// offset 4148: stripe 1 short or failing its CRC`).
+        damage: Vec<String>,
     },
     /// Values in a blob file cannot be read back: the file is gone, or a
     /// stripe lost more shards than the code's parity survives. Names the
@@ -172,7 +177,7 @@ pub struct BlobRepairReport {
 /// are read from their maps).
 pub(crate) fn verify(
     tables: &[(usize, Arc<Table>)],
-    store: Option<&BlobStore>,
+    store: Option<&Blobs>,
     on_table: &mut dyn FnMut(&TableReport),
 ) -> Result<VerifyReport> {
     let mut report = VerifyReport::default();
@@ -245,7 +250,7 @@ pub(crate) fn verify(
 /// healthy, else value by value, so a partly lost blob names only the keys
 /// whose stripes are gone.
 fn verify_blob(
-    store: Option<&BlobStore>,
+    store: Option<&Blobs>,
     id: BlobId,
     list: &[(Bytes, BlobRef)],
     report: &mut VerifyReport,
@@ -320,6 +325,7 @@ fn verify_blob(
         report.problems.push(Problem::BlobDegraded {
             blob,
             bad_shards: bad_shards.clone(),
+            damage: stat.damage.iter().map(ToString::to_string).collect(),
         });
     }
     let mut unreadable: Vec<&Bytes> = Vec::new();
@@ -393,10 +399,11 @@ mod tests {
             parity_shards: 1,
             ..erasure::Options::default()
         };
-        let store =
-            BlobStore::open_with_fs(Arc::clone(&fs), &["b0", "b1", "b2"], opts).expect("store");
+        let dirs = erasure::BlobStore::open_with_fs(Arc::clone(&fs), &["b0", "b1", "b2"], opts);
+        let dirs = dirs.expect("store");
         let value = b"the separated value".to_vec();
-        let blob = store.put(&value).expect("put");
+        let blob = dirs.put(&value).expect("put");
+        let store = Blobs::Dirs(dirs);
         let reference = |offset: u64, len: u64, checksum: u64| {
             BlobRef {
                 blob,

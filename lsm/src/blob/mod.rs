@@ -1,6 +1,7 @@
 //! Key-value separation: values of at least `Options::blob_threshold_bytes` bytes
 //! leave the tree at flush time. All the large values of one flush go to one
-//! blob (a "blob file") in the erasure-coded [`erasure::BlobStore`]; the
+//! blob (a "blob file") in the erasure-coded blob store ([`Blobs`]: shard
+//! files in local directories, or shard objects in object stores); the
 //! table stores a [`BlobRef`] under [`ValueKind::BlobRef`] instead.
 //!
 //! Garbage collection: the manifest records every blob file (values and
@@ -22,6 +23,8 @@
 //!   compaction ([`Separator`]).
 //! - `accounting.rs`: blob files and the references tables hold into them,
 //!   and the live bytes per blob ([`BlobFiles`]).
+//! - `store.rs`: where blob files live, local directories or object
+//!   stores ([`Blobs`]).
 //! - `gc.rs`: which blob files a compaction collects
 //!   ([`BlobFiles::to_collect`]).
 
@@ -30,8 +33,10 @@ mod gc;
 mod reference;
 mod resolve;
 mod separator;
+mod store;
 
 pub(crate) use accounting::{BlobFiles, BlobMeta, BlobUse, Live, RefCounter};
 pub(crate) use reference::{BLOB_REF_LEN, BlobRef};
 pub(crate) use resolve::resolve;
 pub(crate) use separator::Separator;
+pub(crate) use store::Blobs;

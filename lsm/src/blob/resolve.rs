@@ -2,15 +2,14 @@
 //! against the reference's checksum.
 
 use bytes::Bytes;
-use erasure::BlobStore;
 use xxhash_rust::xxh3::xxh3_64;
 
-use crate::blob::BlobRef;
+use crate::blob::{BlobRef, Blobs};
 use crate::{Error, Result};
 
 /// The value a reference stored under `key` points to, checked against its
 /// checksum. Errors name the key.
-pub(crate) fn resolve(store: Option<&BlobStore>, key: &[u8], reference: &[u8]) -> Result<Bytes> {
+pub(crate) fn resolve(store: Option<&Blobs>, key: &[u8], reference: &[u8]) -> Result<Bytes> {
     let Some(r) = BlobRef::decode(reference) else {
         return Err(Error::BadBlobRef {
             key: key.to_vec(),

@@ -4,10 +4,10 @@
 use std::collections::HashSet;
 
 use bytes::Bytes;
-use erasure::{BlobId, BlobStore, BlobWriter};
+use erasure::{BlobId, BlobWriter};
 use xxhash_rust::xxh3::xxh3_64;
 
-use crate::blob::{BlobMeta, BlobRef, resolve};
+use crate::blob::{BlobMeta, BlobRef, Blobs, resolve};
 use crate::key::{InternalKey, ValueKind};
 use crate::manifest::FileNumber;
 use crate::{Error, Result};
@@ -23,7 +23,7 @@ const BLOB_FILE_BYTES_MAX: u64 = 64 << 20;
 /// a reference to it. The new blobs are durable once [`Separator::finish`]
 /// returns, before any manifest edit names the tables that point into them.
 pub(crate) struct Separator<'a> {
-    store: &'a BlobStore,
+    store: &'a Blobs,
     threshold: Option<usize>,
     collect: &'a HashSet<BlobId>,
     /// Hands out blob ids: the engine's file numbers, which the manifest
@@ -41,7 +41,7 @@ pub(crate) struct Separator<'a> {
 
 impl<'a> Separator<'a> {
     pub(crate) fn new(
-        store: &'a BlobStore,
+        store: &'a Blobs,
         threshold: Option<usize>,
         collect: &'a HashSet<BlobId>,
         new_id: &'a dyn Fn() -> Result<FileNumber>,

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use erasure::BlobId;
 
-use crate::blob::{BlobFiles, BlobMeta, RefCounter};
+use crate::blob::{BlobFiles, BlobMeta, Blobs, RefCounter};
 use crate::recovery::replay::ManifestState;
 use crate::recovery::{Access, BLOB_DIR};
 use crate::version::Version;
@@ -31,7 +31,7 @@ pub(super) struct BlobState {
 pub(super) fn account(
     version: &Version,
     st: &mut ManifestState,
-    store: Option<&erasure::BlobStore>,
+    store: Option<&Blobs>,
 ) -> Result<BlobState> {
     let mut blob_files = std::mem::take(&mut st.blob_files);
     blob_files
@@ -69,13 +69,29 @@ pub(super) fn account(
 }
 
 /// Opens the blob store when separation is on or blobs may exist; a
-/// read-only open never creates it.
+/// read-only open never creates it (and on object stores writes nothing).
 pub(crate) fn open_blob_store(
     fs: &Arc<dyn vfs::Fs>,
     dir: &Path,
     opts: &Options,
     access: Access,
-) -> Result<Option<Arc<erasure::BlobStore>>> {
+) -> Result<Option<Arc<Blobs>>> {
+    let eopts = erasure::Options {
+        data_shards: opts.blob_code.data_shards,
+        parity_shards: opts.blob_code.parity_shards,
+        ..erasure::Options::default()
+    };
+    if !opts.blob_stores.is_empty() {
+        let stores = opts.blob_stores.clone();
+        let store = match access {
+            Access::ReadWrite => erasure::ObjectBlobStore::open(stores, eopts),
+            Access::ReadOnly | Access::Look => {
+                erasure::ObjectBlobStore::open_read_only(stores, eopts)
+            }
+        };
+        let blobs = store.and_then(Blobs::objects).map_err(Error::BlobStore)?;
+        return Ok(Some(Arc::new(blobs)));
+    }
     let dirs = if opts.blob_dirs.is_empty() {
         vec![dir.join(BLOB_DIR)]
     } else {
@@ -87,11 +103,6 @@ pub(crate) fn open_blob_store(
     if opts.blob_threshold_bytes.is_none() && opts.blob_dirs.is_empty() && !any_exists {
         return Ok(None);
     }
-    let eopts = erasure::Options {
-        data_shards: opts.blob_code.data_shards,
-        parity_shards: opts.blob_code.parity_shards,
-        ..erasure::Options::default()
-    };
     let store = match access {
         Access::ReadWrite => erasure::BlobStore::open_with_fs(Arc::clone(fs), &dirs, eopts),
         Access::ReadOnly | Access::Look if !any_exists => return Ok(None),
@@ -103,13 +114,13 @@ pub(crate) fn open_blob_store(
         }
     }
     .map_err(Error::BlobStore)?;
-    Ok(Some(Arc::new(store)))
+    Ok(Some(Arc::new(Blobs::Dirs(store))))
 }
 
 /// Learns, from a manifest that predates blob-file records, which blob
 /// values each live table references, and records every blob of the store
 /// (none is deleted on this evidence alone unless no table uses it).
-fn adopt_blobs(v: &Version, store: &erasure::BlobStore, blobs: &mut BlobFiles) -> Result<()> {
+fn adopt_blobs(v: &Version, store: &Blobs, blobs: &mut BlobFiles) -> Result<()> {
     for t in v.levels.iter().flatten() {
         let mut refs = RefCounter::default();
         for entry in t.iter_uncached() {

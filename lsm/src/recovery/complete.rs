@@ -29,7 +29,7 @@ pub(super) struct Evidence<'a> {
     /// The number of each table file in the directory.
     pub(super) tables_on_disk: &'a [FileNumber],
     pub(super) st: &'a ManifestState,
-    pub(super) blobs: Option<&'a erasure::BlobStore>,
+    pub(super) blobs: Option<&'a crate::blob::Blobs>,
     /// The first sealed log shorter than recorded.
     pub(super) short_log: Option<ShortLog>,
 }

@@ -136,7 +136,7 @@ pub(crate) struct Recovered {
     pub(crate) blobs_obsolete: Vec<erasure::BlobId>,
     /// The blob store, opened read-only (so a refused open changes
     /// nothing in it either); a read-write open reopens it for writing.
-    pub(crate) blobs: Option<Arc<erasure::BlobStore>>,
+    pub(crate) blobs: Option<Arc<crate::blob::Blobs>>,
     /// The writer epoch the local manifest recorded (0: none).
     pub(crate) writer_epoch: u64,
     /// With `publish_manifest` on a read-write open: the newest manifest
@@ -258,7 +258,7 @@ fn next_file(
     from: FileNumber,
     numbers_on_disk: &[FileNumber],
     recorded: impl Iterator<Item = u64>,
-    store: Option<&erasure::BlobStore>,
+    store: Option<&crate::blob::Blobs>,
 ) -> FileNumber {
     let mut next_file = from.0;
     for &n in numbers_on_disk {
