@@ -211,11 +211,27 @@ fn amount(v: Option<Bytes>) -> u64 {
 /// counted by the threads are the moves recorded in the database.
 #[test]
 fn bank_transfers_keep_the_total_under_four_threads() {
+    bank(small());
+}
+
+/// The same under group commit, where a commit syncs on its own beside
+/// the queued writers, and with a sync per write.
+#[test]
+fn bank_transfers_keep_the_total_with_group_and_immediate_durability() {
+    for durability in [Durability::Group, Durability::Immediate] {
+        bank(Options {
+            durability,
+            ..small()
+        });
+    }
+}
+
+fn bank(opts: Options) {
     const ACCOUNTS: usize = 8;
     const START: u64 = 1000;
     const THREADS: usize = 4;
     const MOVES: u64 = 150;
-    let db = open(small());
+    let db = open(opts);
     for i in 0..ACCOUNTS {
         db.put(account(i), START.to_le_bytes().to_vec())
             .expect("put");
