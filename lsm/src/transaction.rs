@@ -36,8 +36,12 @@ use crate::{Error, Result};
 /// written by anyone else after it began. Dropping it without `commit`
 /// rolls it back: nothing was written.
 ///
-/// A transaction is used from one thread (`&mut self`); many run at once,
-/// each on its own thread, beside plain writes.
+/// # Concurrency
+///
+/// A transaction is `Send` and used from one thread at a time (reads
+/// record what they saw, so they take `&mut self`); any number run at
+/// once, beside plain writes on other clones of the [`Db`]. Commits
+/// serialize with every other write on the write lock, check included.
 ///
 /// What is tracked: every key passed to [`Transaction::get`], every key a
 /// [`Transaction::range`] returned, and every key written. Not tracked: a

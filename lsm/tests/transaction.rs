@@ -486,3 +486,16 @@ proptest! {
         run_model(ops);
     }
 }
+
+#[test]
+fn a_transaction_moves_to_another_thread() {
+    fn send<T: Send>(_: &T) {}
+    let db = open(small());
+    let mut tx = db.transaction().expect("begin");
+    send(&tx);
+    tx.put("k", "v");
+    std::thread::spawn(move || tx.commit().expect("commit"))
+        .join()
+        .expect("thread");
+    assert_eq!(db.get(b"k").expect("get").as_deref(), Some(&b"v"[..]));
+}
