@@ -176,6 +176,26 @@ pub(crate) enum LogSync {
     NoSync,
 }
 
+/// [`Error::KeyTooLarge`] or [`Error::ValueTooLarge`] for the first
+/// operation of `batch` past the limits.
+fn check_sizes(batch: &WriteBatch) -> Result<()> {
+    for (_, k, v) in &batch.ops {
+        if k.len() > KEY_LEN_MAX {
+            return Err(Error::KeyTooLarge {
+                len: k.len(),
+                len_max: KEY_LEN_MAX,
+            });
+        }
+        if v.len() > VALUE_LEN_MAX {
+            return Err(Error::ValueTooLarge {
+                len: v.len(),
+                len_max: VALUE_LEN_MAX,
+            });
+        }
+    }
+    Ok(())
+}
+
 impl Inner {
     /// Stops the engine after a failed log write or sync: the log's tail is
     /// unknown (a later record after a partial one would be corruption in
@@ -212,20 +232,7 @@ impl Inner {
     }
 
     pub(crate) fn write(&self, batch: WriteBatch) -> Result<()> {
-        for (_, k, v) in &batch.ops {
-            if k.len() > KEY_LEN_MAX {
-                return Err(Error::KeyTooLarge {
-                    len: k.len(),
-                    len_max: KEY_LEN_MAX,
-                });
-            }
-            if v.len() > VALUE_LEN_MAX {
-                return Err(Error::ValueTooLarge {
-                    len: v.len(),
-                    len_max: VALUE_LEN_MAX,
-                });
-            }
-        }
+        check_sizes(&batch)?;
         if batch.is_empty() {
             return Ok(());
         }
@@ -238,6 +245,34 @@ impl Inner {
             LogSync::Sync
         } else {
             LogSync::NoSync
+        };
+        let mut batch = batch;
+        self.commit(&mut w, std::slice::from_mut(&mut batch), sync)
+    }
+
+    /// Commits `batch` as [`Inner::write`] does (the same log record and
+    /// memtable inserts, so recovery is unchanged), but only if `check`
+    /// passes, run under the write lock after room is made: no other write
+    /// can be appended, inserted or published between the check and this
+    /// one. For optimistic transactions (`transaction.rs`). Not queued for
+    /// group commit: under [`Durability::Group`] it syncs on its own, as
+    /// under [`Durability::Immediate`].
+    pub(crate) fn write_checked(
+        &self,
+        batch: WriteBatch,
+        check: impl FnOnce(&Inner) -> Result<()>,
+    ) -> Result<()> {
+        check_sizes(&batch)?;
+        let mut w = self.write.lock();
+        self.make_room(&mut w, batch.size_bytes, false)?;
+        check(self)?;
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let sync = if self.opts.durability == Durability::None {
+            LogSync::NoSync
+        } else {
+            LogSync::Sync
         };
         let mut batch = batch;
         self.commit(&mut w, std::slice::from_mut(&mut batch), sync)

@@ -22,7 +22,7 @@
 //! | lock | guards |
 //! |---|---|
 //! | `compaction_lock` | one compaction at a time (background or `compact_range`) |
-//! | `write` | the current log, its number, what a `sync` must still sync; the right to switch memtables |
+//! | `write` | the current log, its number, what a `sync` must still sync; the right to switch memtables; a transaction's commit check (`transaction.rs`) |
 //! | `queue` | the group-commit queue ([`CommitQueue`]) |
 //! | `bg` | background threads' shutdown flag and idleness ([`BgState`]) |
 //! | `versions.manifest` | the manifest writer, log number, compaction cursors, blob accounting ([`ManifestState`]) |

@@ -130,6 +130,15 @@ pub enum Error {
         /// What the store reported.
         reason: String,
     },
+    /// An optimistic [`Transaction`](crate::Transaction) could not commit:
+    /// `key`, which it read or writes, was written by another writer after
+    /// the transaction's snapshot. Nothing was written; begin a new
+    /// transaction and retry.
+    #[error("transaction conflict on key {}", Key(key))]
+    Conflict {
+        /// The smallest conflicting key.
+        key: Vec<u8>,
+    },
     /// [`Db::checkpoint`](crate::Db::checkpoint) was given a destination
     /// that exists and is not an empty directory; nothing was written.
     #[error("checkpoint destination {} exists and is not an empty directory", path.display())]

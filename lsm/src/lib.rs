@@ -73,6 +73,9 @@
 //! - `iter`: merging iterators and [`DbIter`].
 //! - `blob`: key-value separation: large values in erasure-coded blob files,
 //!   and their garbage collection.
+//! - `transaction`: [`Db::transaction`], optimistic transactions
+//!   ([`Transaction`]): snapshot reads, buffered writes, a commit that
+//!   fails with [`Error::Conflict`] if a key it read or writes changed.
 //! - `checkpoint`: [`Db::checkpoint`], a consistent copy of a live store
 //!   that opens on its own (tables and blobs hard-linked where possible).
 //! - `inspect`: [`Db::describe`], the store's files explained ([`StoreDescription`]).
@@ -119,6 +122,7 @@ mod recovery;
 mod sstable;
 mod stats;
 mod tables;
+mod transaction;
 mod varint;
 mod verify;
 mod version;
@@ -139,6 +143,7 @@ pub use read::Snapshot;
 pub use reader::Reader;
 pub use stats::{LevelStats, Stats, TableStoreStats};
 pub use tables::scoped_store;
+pub use transaction::Transaction;
 pub use verify::{BlobRepairReport, Problem, TableReport, VerifyReport};
 pub(crate) use version::Version;
 

@@ -179,6 +179,19 @@ impl Memtable {
         (n.user().as_ref() == user).then(|| (kind_of(n.trailer()), n.value().clone()))
     }
 
+    /// The sequence number of the newest version of `user` (a tombstone
+    /// included), if the memtable holds one: what an optimistic
+    /// transaction's commit checks against its snapshot.
+    pub(crate) fn newest_seq(&self, user: &[u8]) -> Option<SeqNo> {
+        let probe = Probe {
+            prefix: key::prefix(user),
+            user,
+            trailer: key::trailer(SeqNo(key::SEQNO_MAX), ValueKind::SEEK),
+        };
+        let n = self.list.seek(&probe, true)?;
+        (n.user().as_ref() == user).then(|| SeqNo(n.trailer() >> 8))
+    }
+
     /// Every entry between two user-key bounds, both directions, cloning
     /// only the entries taken: a seek followed by a short scan costs the
     /// scan, not the rest of the memtable.

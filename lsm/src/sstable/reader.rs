@@ -618,6 +618,46 @@ impl Table {
         })
     }
 
+    /// The sequence number of the newest version of `user` (a tombstone
+    /// included) in this table, if it holds one: what an optimistic
+    /// transaction's commit checks against its snapshot. Tables whose
+    /// largest sequence number is at or below `above` are not read.
+    pub(crate) fn newest_seq_above(
+        &self,
+        user: &[u8],
+        hash: u128,
+        above: SeqNo,
+    ) -> Result<Option<SeqNo>> {
+        if self.props.seq_max <= above.0 {
+            return Ok(None);
+        }
+        if let Some(f) = &self.filter
+            && !f.contains_hash(hash)
+        {
+            return Ok(None);
+        }
+        let target = key::trailer(SeqNo(key::SEQNO_MAX), ValueKind::SEEK);
+        let i = self.index.find(user, target);
+        if i == self.index.entries.len() {
+            return Ok(None);
+        }
+        let block = self.block(i)?;
+        let off = self.index.entries[i].1.offset;
+        SEEK_KEY.with_borrow_mut(|k| {
+            let found = block
+                .seek(user, target, k)
+                .map_err(|m| m.at(&self.path, off))?;
+            match found {
+                Some(_) => match key::split(k) {
+                    Some((u, seq, _)) if u == user => Ok(Some(seq)),
+                    Some(_) => Ok(None),
+                    None => Err(bad_key(&self.path, off, k)),
+                },
+                None => Ok(None),
+            }
+        })
+    }
+
     /// Entries of every block that may hold user keys in `[lo, hi]`, both
     /// directions. Entries just outside the bounds may appear.
     pub(crate) fn iter(self: &Arc<Self>, lo: Option<&[u8]>, hi: Option<&[u8]>) -> BoxIter {
