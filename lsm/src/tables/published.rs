@@ -312,16 +312,19 @@ fn u64_at(b: &[u8], p: usize) -> u64 {
     u64::from_le_bytes(x)
 }
 
+/// A published manifest's blob section: its blob files, and each table's
+/// references into them.
+type BlobSection = (Vec<BlobMeta>, Vec<(FileNumber, BlobUse)>);
+
 /// The blob section of a version 2 manifest `b`, from `at` to the CRC at
 /// `end`: the blob files, then the tables' references, each count
 /// checked against the bytes there are.
-#[allow(clippy::type_complexity)]
 fn decode_blobs(
     b: &[u8],
     mut at: usize,
     end: usize,
     bad: &impl Fn(usize, &'static str, u64, u64) -> Error,
-) -> Result<(Vec<BlobMeta>, Vec<(FileNumber, BlobUse)>)> {
+) -> Result<BlobSection> {
     let count_at = |at: usize, what, entry: usize| -> Result<usize> {
         if end - at < 4 {
             return Err(bad(at, what, 4, (end - at) as u64));
