@@ -2,7 +2,9 @@
 //! resolves separated values through the blob stores it is given, a writer
 //! taking over from the published manifest adopts the published blob files,
 //! and the writer's blob garbage collection keeps what a held publication
-//! still names.
+//! still names. Losing `m` blob stores costs a reader nothing, more is an
+//! error naming the key; a takeover whose blob stores lack a published
+//! blob file is refused.
 
 mod common;
 
@@ -290,4 +292,60 @@ fn a_reader_on_another_client_reads_blob_values_from_a_real_s3_server() {
         Reader::open_with(client("tables"), PREFIX, reader_options(&reader_blobs)).expect("reader");
     check_reader(&reader, 0);
     db.close().expect("close");
+}
+
+#[test]
+fn a_reader_survives_losing_m_blob_stores_and_names_the_blob_past_that() {
+    let root: Arc<dyn Store> = Arc::new(MemStore::new());
+    let blobs = blob_stores();
+    let db = Db::open_with_fs(
+        Arc::new(vfs::MemFs::new()),
+        "/db",
+        writer_options(&root, &blobs),
+    )
+    .expect("open");
+    write_round(&db, 0);
+    db.close().expect("close");
+    let reader =
+        Reader::open_with(Arc::clone(&root), PREFIX, reader_options(&blobs)).expect("reader");
+    // One store (m = 1) emptied: the values decode from the others.
+    for m in blobs[0].list("blobs/").expect("list") {
+        blobs[0].delete(&m.name).expect("delete");
+    }
+    check_reader(&reader, 0);
+    // Two emptied: a separated value is unavailable, named by key and
+    // blob, never a wrong value.
+    for m in blobs[1].list("blobs/").expect("list") {
+        blobs[1].delete(&m.name).expect("delete");
+    }
+    assert!(matches!(
+        reader.get(&key(0)),
+        Err(Error::BlobUnavailable { key: k, .. }) if k == key(0)
+    ));
+}
+
+#[test]
+fn a_takeover_without_the_published_blob_files_is_refused() {
+    let root: Arc<dyn Store> = Arc::new(MemStore::new());
+    let blobs = blob_stores();
+    let first = Db::open_with_fs(
+        Arc::new(vfs::MemFs::new()),
+        "/db",
+        writer_options(&root, &blobs),
+    )
+    .expect("open");
+    write_round(&first, 0);
+    first.close().expect("close");
+    // The new writer is given other (empty) blob stores.
+    let other = blob_stores();
+    match Db::open_with_fs(
+        Arc::new(vfs::MemFs::new()),
+        "/db",
+        writer_options(&root, &other),
+    ) {
+        Err(e @ Error::Corruption { .. }) => {
+            assert!(e.to_string().contains("blob"), "{e}");
+        }
+        r => panic!("expected Corruption, got {:?}", r.map(|_| ())),
+    }
 }
