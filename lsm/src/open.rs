@@ -46,7 +46,7 @@ fn check_not_fenced(io: &crate::tables::RemoteIo, r: &recovery::Recovered) -> Re
     // This directory's writer may have claimed the store and crashed
     // before its local manifest recorded the epoch: the claim published
     // exactly the state recovered here, which is then no rollback.
-    if Published::of(&r.version, r.last_seq.0, p.epoch) == *p {
+    if Published::of(&r.version, &r.blob_files, r.last_seq.0, p.epoch).same_state(p) {
         return Ok(());
     }
     Err(crate::tables::published::superseded(
@@ -98,6 +98,7 @@ fn recover_and_claim(
             r.published.as_ref(),
             r.writer_epoch,
             &r.version,
+            &r.blob_files,
             r.last_seq.0,
         )?;
         match claim {
@@ -436,8 +437,9 @@ impl Db {
     }
 
     /// A read-only handle on the state a writer published on `store`
-    /// ([`Reader`](crate::Reader)): the tables `published` names, no
-    /// memtable, nothing local (its log and manifest writers live in a
+    /// ([`Reader`](crate::Reader)): the tables `published` names, values
+    /// separated into blob files read through `blobs`, no memtable,
+    /// nothing local (its log and manifest writers live in a
     /// private in-memory file system and are never used).
     ///
     /// # Errors
@@ -450,6 +452,7 @@ impl Db {
         opts: &Options,
         published: &Published,
         manifest_path: &Path,
+        blobs: Option<Arc<crate::blob::Blobs>>,
     ) -> Result<Db> {
         let opts = Options {
             table_store: Some(store),
@@ -475,7 +478,7 @@ impl Db {
         crate::version_set::sort_version(&mut version);
         crate::version_set::check_levels(&version, manifest_path, |_| 0)?;
         let (write, manifest) =
-            read_only_sides(&*scratch, FileNumber(0), crate::blob::BlobFiles::default())?;
+            read_only_sides(&*scratch, FileNumber(0), published.blob_accounting())?;
         Db::start(Start {
             fs: scratch,
             dir,
@@ -488,7 +491,7 @@ impl Db {
             reserved: 0,
             write,
             manifest,
-            blobs: None,
+            blobs,
             access: Access::ReadOnly,
             lock: None,
             obsolete: Obsolete::default(),

@@ -9,6 +9,14 @@
 //! moves it to the newest one. Writes still in the writer's memtable and
 //! local log are not visible (the log stays on the writer's disk).
 //!
+//! Values the writer separated into blob files (`Options::blob_stores`)
+//! are read through the blob stores given in the reader's options
+//! ([`Options::blob_stores`] and [`Options::blob_code`], the writer's
+//! `k + m` stores or other handles on them), checked against the
+//! reference's checksum as the writer reads them. A reader given none
+//! reads inline values only: a separated one is
+//! [`Error::BlobUnavailable`] saying to set `blob_stores`.
+//!
 //! The writer keeps every table the five newest published manifests name,
 //! so a reader reads whole until the writer has published four more
 //! times since its view; past that it may find a table gone:
@@ -26,6 +34,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use parking_lot::RwLock;
 
+use crate::blob::Blobs;
 use crate::tables::published::{self, Published};
 use crate::tables::{RemoteIo, scoped_store};
 use crate::{Db, DbIter, Error, Options, Result};
@@ -36,6 +45,8 @@ pub struct Reader {
     store: Arc<dyn objstore::Store>,
     opts: Options,
     io: RemoteIo,
+    /// The blob store over `opts.blob_stores`, shared by every view.
+    blobs: Option<Arc<Blobs>>,
     view: RwLock<View>,
 }
 
@@ -60,14 +71,19 @@ impl Reader {
     }
 
     /// Opens the database published under `prefix` of `store`, with `opts`
-    /// for its caches (`block_cache_bytes`, `table_cache_dir`); the
+    /// for its caches (`block_cache_bytes`, `table_cache_dir`) and, if the
+    /// writer separates values into blob files on object stores, for
+    /// those stores (`blob_stores` with the writer's `blob_code`); the
     /// options that place tables are the reader's own.
     ///
     /// # Errors
     ///
     /// [`Error::Corruption`] if no manifest is published under `prefix`,
     /// or naming a published manifest or table object that fails its
-    /// checks or is missing; [`Error::TableStore`] for a failed request.
+    /// checks or is missing; [`Error::TableStore`] for a failed request;
+    /// [`Error::InvalidOption`] if `blob_stores` does not match
+    /// `blob_code`; [`Error::BlobStore`] if the blob stores cannot be
+    /// opened.
     pub fn open_with(
         store: Arc<dyn objstore::Store>,
         prefix: &str,
@@ -81,16 +97,40 @@ impl Reader {
         };
         let scratch: Arc<dyn vfs::Fs> = Arc::new(vfs::MemFs::new());
         let io = RemoteIo::new(Arc::clone(&store), &scratch, &opts, false)?;
-        let view = Reader::load(&store, &opts, &io)?;
+        let blobs = Reader::open_blobs(&opts)?;
+        let view = Reader::load(&store, &opts, &io, blobs.as_ref())?;
         Ok(Reader {
             store,
             opts,
             io,
+            blobs,
             view: RwLock::new(view),
         })
     }
 
-    fn load(store: &Arc<dyn objstore::Store>, opts: &Options, io: &RemoteIo) -> Result<View> {
+    /// The blob store over `opts.blob_stores`, read-only and not listed
+    /// (values are found through their references); none without stores.
+    fn open_blobs(opts: &Options) -> Result<Option<Arc<Blobs>>> {
+        if opts.blob_stores.is_empty() {
+            return Ok(None);
+        }
+        opts.validate()?;
+        let eopts = erasure::Options {
+            data_shards: opts.blob_code.data_shards,
+            parity_shards: opts.blob_code.parity_shards,
+            ..erasure::Options::default()
+        };
+        let store = erasure::ObjectBlobStore::open_read_only(opts.blob_stores.clone(), eopts)
+            .map_err(Error::BlobStore)?;
+        Ok(Some(Arc::new(Blobs::objects_unlisted(store))))
+    }
+
+    fn load(
+        store: &Arc<dyn objstore::Store>,
+        opts: &Options,
+        io: &RemoteIo,
+        blobs: Option<&Arc<Blobs>>,
+    ) -> Result<View> {
         let Some((number, p)) = published::latest(io)? else {
             return Err(Error::corruption(
                 io.path_of(published::PREFIX),
@@ -100,7 +140,7 @@ impl Reader {
                 0,
             ));
         };
-        Reader::view_of(store, opts, io, number, &p)
+        Reader::view_of(store, opts, io, number, &p, blobs)
     }
 
     fn view_of(
@@ -109,9 +149,10 @@ impl Reader {
         io: &RemoteIo,
         number: u64,
         p: &Published,
+        blobs: Option<&Arc<Blobs>>,
     ) -> Result<View> {
         let path = io.path_of(&published::name(number));
-        let db = Db::open_published(Arc::clone(store), opts, p, &path)?;
+        let db = Db::open_published(Arc::clone(store), opts, p, &path, blobs.cloned())?;
         Ok(View {
             number,
             epoch: p.epoch,
@@ -132,7 +173,14 @@ impl Reader {
         if number <= self.view.read().number {
             return Ok(false);
         }
-        let view = Reader::view_of(&self.store, &self.opts, &self.io, number, &p)?;
+        let view = Reader::view_of(
+            &self.store,
+            &self.opts,
+            &self.io,
+            number,
+            &p,
+            self.blobs.as_ref(),
+        )?;
         let mut v = self.view.write();
         if view.number > v.number {
             *v = view;

@@ -194,9 +194,10 @@ impl Inner {
         drop(sv_lock);
         // Published in edit order (under the manifest lock), once the edit
         // is durable: a reader never sees a table the local state lacks.
-        if let (Some(p), Some(io)) = (&mut m.publisher, self.tables.remote()) {
+        let ms = &mut *m;
+        if let (Some(p), Some(io)) = (&mut ms.publisher, self.tables.remote()) {
             let last_seq = edit.last_seq.map_or(0, |s| s.0);
-            p.publish(io, &v, last_seq)?;
+            p.publish(io, &v, &ms.blobs, last_seq)?;
         }
         drop(m);
         // Moved tables stay live at their new level.

@@ -7,6 +7,11 @@ use xxhash_rust::xxh3::xxh3_64;
 use crate::blob::{BlobRef, Blobs};
 use crate::{Error, Result};
 
+/// Why a handle without a blob store cannot read a separated value.
+const NO_BLOB_STORE: &str = "this handle has no blob store: open it with \
+     Options::blob_stores (or blob_dirs) naming the writer's blob stores and \
+     blob_code";
+
 /// The value a reference stored under `key` points to, checked against its
 /// checksum. Errors name the key.
 pub(crate) fn resolve(store: Option<&Blobs>, key: &[u8], reference: &[u8]) -> Result<Bytes> {
@@ -17,10 +22,16 @@ pub(crate) fn resolve(store: Option<&Blobs>, key: &[u8], reference: &[u8]) -> Re
         });
     };
     let Some(store) = store else {
+        // A handle opened without the blob store (a `Reader` not given
+        // the writer's blob stores, say): name what to configure.
         return Err(Error::BlobUnavailable {
             key: key.to_vec(),
             blob: r.blob.0,
-            source: erasure::Error::NotFound { blob: r.blob },
+            source: erasure::Error::Object(objstore::Error::Unsupported {
+                op: "read",
+                name: format!("blob {:016x}", r.blob.0),
+                cause: NO_BLOB_STORE.to_string(),
+            }),
         });
     };
     let v = store

@@ -31,6 +31,17 @@ impl Blobs {
         Ok(Blobs::Objects { store, found })
     }
 
+    /// The blob store over object stores, not listed: for a handle that
+    /// only reads values through references (a [`Reader`](crate::Reader)),
+    /// which never asks [`Blobs::list`] or [`Blobs::contains`] (both then
+    /// find nothing).
+    pub(crate) fn objects_unlisted(store: ObjectBlobStore) -> Blobs {
+        Blobs::Objects {
+            store,
+            found: BTreeMap::new(),
+        }
+    }
+
     /// The whole blob, checked.
     pub(crate) fn get(&self, id: BlobId) -> erasure::Result<Bytes> {
         match self {

@@ -141,15 +141,29 @@ pub(super) fn recover_published(
     crate::version_set::sort_version(&mut version);
     crate::version_set::check_levels(&version, &path, |_| 0)?;
     let blobs = open_blob_store(fs, dir, opts, access)?;
+    // The blob files the tables point into, adopted with their accounting
+    // (a version 1 manifest names none: blobs then stay uncollected).
+    let blob_files = p.blob_accounting();
+    for &b in blob_files.files.keys() {
+        if !blobs.as_deref().is_some_and(|s| s.contains(b)) {
+            return Err(Error::corruption(
+                &path,
+                0,
+                "blob file the published manifest names is missing from the blob store (expected: present; are Options::blob_stores set?)",
+                1,
+                b.0,
+            ));
+        }
+    }
     let next_file = next_file(
         FileNumber(1),
         &listing.numbers,
-        std::iter::empty(),
+        blob_files.files.keys().map(|b| b.0),
         blobs.as_deref(),
     );
     Ok(Recovered {
         version,
-        blob_files: BlobFiles::default(),
+        blob_files,
         mem: Memtable::new(),
         last_seq: SeqNo(p.last_seq),
         next_file,

@@ -3,8 +3,9 @@
 //!
 //! With [`Options::publish_manifest`](crate::Options::publish_manifest) a
 //! writer uploads, after every durable manifest edit, the state readers
-//! need (the tables of each level with their sizes, and the last sequence
-//! number) as a new object `manifest/NNNNNNNNNNNNNNNNNNNN` (20 decimal
+//! need (the tables of each level with their sizes, the last sequence
+//! number, and the blob files those tables point into with each table's
+//! references) as a new object `manifest/NNNNNNNNNNNNNNNNNNNN` (20 decimal
 //! digits), created with `PutMode::Create` (`If-None-Match: *`). Numbers
 //! only grow, so two writers can never both publish the same one: a
 //! writer opening claims the next number with an epoch one above the
@@ -20,6 +21,9 @@ use std::path::Path;
 
 use bytes::Bytes;
 
+use erasure::BlobId;
+
+use crate::blob::{BlobFiles, BlobMeta, BlobUse};
 use crate::key::SEQNO_MAX;
 use crate::manifest::{FILE_NUMBER_MAX, FileNumber};
 use crate::tables::RemoteIo;
@@ -35,8 +39,11 @@ const KEEP: u64 = 4;
 
 /// Magic of a published manifest ("lsm-pub\0").
 pub(crate) const MAGIC: u64 = u64::from_le_bytes(*b"lsm-pub\0");
-/// Its format version.
-pub(crate) const VERSION: u32 = 1;
+/// Its format version: 2 adds the blob section (version 1, without it,
+/// still reads, as naming no blob file).
+pub(crate) const VERSION: u32 = 2;
+/// The oldest format version read.
+const VERSION_MIN: u32 = 1;
 const VERSION_OFFSET: usize = 8;
 const EPOCH_OFFSET: usize = VERSION_OFFSET + 4;
 const LAST_SEQ_OFFSET: usize = EPOCH_OFFSET + 8;
@@ -46,6 +53,11 @@ const HEADER_BYTES: usize = COUNT_OFFSET + 4;
 const _: () = assert!(HEADER_BYTES == 32);
 /// Bytes of one table entry: level (1), number (8), size (8).
 const ENTRY_BYTES: usize = 17;
+/// Bytes of one blob file entry: id (8), values (8), bytes (8).
+const BLOB_BYTES: usize = 24;
+/// Bytes of one table's references into one blob file: table (8), blob
+/// (8), values (8), bytes (8).
+const USE_BYTES: usize = 32;
 /// Bytes of the CRC at the end.
 const CRC_BYTES: usize = 4;
 /// The largest epoch and manifest number read back: far beyond any real
@@ -65,23 +77,65 @@ pub(crate) struct Published {
     pub(crate) last_seq: u64,
     /// `(level, table, size in bytes)`.
     pub(crate) tables: Vec<(u8, FileNumber, u64)>,
+    /// The blob files the tables reference, as the manifest records them,
+    /// by id.
+    pub(crate) blob_files: Vec<BlobMeta>,
+    /// Each table's references into each blob file, by table then blob.
+    pub(crate) table_blobs: Vec<(FileNumber, BlobUse)>,
 }
 
 impl Published {
-    /// The state of `v` as of `last_seq`, published by `epoch`.
-    pub(crate) fn of(v: &Version, last_seq: u64, epoch: u64) -> Published {
+    /// The state of `v` as of `last_seq`, published by `epoch`: its
+    /// tables, and of `blobs` the references of those tables and the blob
+    /// files they point into (blob files only obsolete tables reference
+    /// are left out).
+    pub(crate) fn of(v: &Version, blobs: &BlobFiles, last_seq: u64, epoch: u64) -> Published {
         let mut tables = Vec::new();
+        let mut table_blobs = Vec::new();
         for (level, ts) in v.levels.iter().enumerate() {
             for t in ts {
                 // A level is below NUM_LEVELS (7): it fits a byte.
                 tables.push((level as u8, t.number, t.size_bytes()));
+                for u in blobs.tables.get(&t.number).into_iter().flatten() {
+                    table_blobs.push((t.number, *u));
+                }
             }
         }
+        table_blobs.sort_unstable_by_key(|(n, u)| (*n, u.blob));
+        let used: HashSet<BlobId> = table_blobs.iter().map(|(_, u)| u.blob).collect();
+        let blob_files = blobs
+            .files
+            .values()
+            .filter(|m| used.contains(&m.blob))
+            .copied()
+            .collect();
         Published {
             epoch,
             last_seq,
             tables,
+            blob_files,
+            table_blobs,
         }
+    }
+
+    /// Whether `self` and `other` publish the same tables as of the same
+    /// sequence number by the same epoch (the blob section follows from
+    /// the tables; a version 1 manifest has none).
+    pub(crate) fn same_state(&self, other: &Published) -> bool {
+        (self.epoch, self.last_seq, &self.tables) == (other.epoch, other.last_seq, &other.tables)
+    }
+
+    /// The blob accounting the manifest publishes: the blob files and the
+    /// references of its tables, as a writer taking over records them.
+    pub(crate) fn blob_accounting(&self) -> BlobFiles {
+        let mut b = BlobFiles::default();
+        for m in &self.blob_files {
+            b.files.insert(m.blob, *m);
+        }
+        for (n, u) in &self.table_blobs {
+            b.tables.entry(*n).or_default().push(*u);
+        }
+        b
     }
 
     pub(crate) fn encode(&self) -> Vec<u8> {
@@ -96,6 +150,21 @@ impl Published {
             b.push(level);
             b.extend_from_slice(&n.0.to_le_bytes());
             b.extend_from_slice(&size.to_le_bytes());
+        }
+        let count = u32::try_from(self.blob_files.len()).unwrap_or(u32::MAX);
+        b.extend_from_slice(&count.to_le_bytes());
+        for m in &self.blob_files {
+            b.extend_from_slice(&m.blob.0.to_le_bytes());
+            b.extend_from_slice(&m.values.to_le_bytes());
+            b.extend_from_slice(&m.bytes.to_le_bytes());
+        }
+        let count = u32::try_from(self.table_blobs.len()).unwrap_or(u32::MAX);
+        b.extend_from_slice(&count.to_le_bytes());
+        for (n, u) in &self.table_blobs {
+            b.extend_from_slice(&n.0.to_le_bytes());
+            b.extend_from_slice(&u.blob.0.to_le_bytes());
+            b.extend_from_slice(&u.values.to_le_bytes());
+            b.extend_from_slice(&u.bytes.to_le_bytes());
         }
         let crc = crc32fast::hash(&b);
         b.extend_from_slice(&crc.to_le_bytes());
@@ -141,7 +210,7 @@ impl Published {
             return Err(bad(0, "published manifest magic", MAGIC, u64_at(0)));
         }
         let version = u32_at(VERSION_OFFSET);
-        if version != VERSION {
+        if !(VERSION_MIN..=VERSION).contains(&version) {
             return Err(bad(
                 VERSION_OFFSET,
                 "published manifest version",
@@ -169,7 +238,10 @@ impl Published {
         }
         let count = u32_at(COUNT_OFFSET) as usize;
         let body = crc_at - HEADER_BYTES;
-        if count.checked_mul(ENTRY_BYTES) != Some(body) {
+        let fits = count
+            .checked_mul(ENTRY_BYTES)
+            .is_some_and(|t| if version == 1 { t == body } else { t <= body });
+        if !fits {
             return Err(bad(
                 COUNT_OFFSET,
                 "published manifest table count (expected: the entries' bytes / 17)",
@@ -200,12 +272,124 @@ impl Published {
             }
             tables.push((level, FileNumber(n), u64_at(at + 9)));
         }
+        let (blob_files, table_blobs) = if version == 1 {
+            (Vec::new(), Vec::new())
+        } else {
+            decode_blobs(b, HEADER_BYTES + count * ENTRY_BYTES, crc_at, &bad)?
+        };
         Ok(Published {
             epoch,
             last_seq,
             tables,
+            blob_files,
+            table_blobs,
         })
     }
+}
+
+/// A blob id read back: at most the largest file number (blob ids are
+/// file numbers).
+fn blob_id_at(
+    b: &[u8],
+    at: usize,
+    bad: &impl Fn(usize, &'static str, u64, u64) -> Error,
+) -> Result<BlobId> {
+    let id = u64_at(b, at);
+    if id > FILE_NUMBER_MAX {
+        return Err(bad(
+            at,
+            "published manifest blob id out of range",
+            FILE_NUMBER_MAX,
+            id,
+        ));
+    }
+    Ok(BlobId(id))
+}
+
+fn u64_at(b: &[u8], p: usize) -> u64 {
+    let mut x = [0u8; 8];
+    x.copy_from_slice(&b[p..p + 8]);
+    u64::from_le_bytes(x)
+}
+
+/// A published manifest's blob section: its blob files, and each table's
+/// references into them.
+type BlobSection = (Vec<BlobMeta>, Vec<(FileNumber, BlobUse)>);
+
+/// The blob section of a version 2 manifest `b`, from `at` to the CRC at
+/// `end`: the blob files, then the tables' references, each count
+/// checked against the bytes there are.
+fn decode_blobs(
+    b: &[u8],
+    mut at: usize,
+    end: usize,
+    bad: &impl Fn(usize, &'static str, u64, u64) -> Error,
+) -> Result<BlobSection> {
+    let count_at = |at: usize, what, entry: usize| -> Result<usize> {
+        if end - at < 4 {
+            return Err(bad(at, what, 4, (end - at) as u64));
+        }
+        let mut x = [0u8; 4];
+        x.copy_from_slice(&b[at..at + 4]);
+        let n = u32::from_le_bytes(x) as usize;
+        let room = (end - at - 4) / entry;
+        if n > room {
+            return Err(bad(at, what, room as u64, n as u64));
+        }
+        Ok(n)
+    };
+    let n = count_at(at, "published manifest blob file count", BLOB_BYTES)?;
+    at += 4;
+    let mut files = Vec::with_capacity(n);
+    for _ in 0..n {
+        files.push(BlobMeta {
+            blob: blob_id_at(b, at, bad)?,
+            values: u64_at(b, at + 8),
+            bytes: u64_at(b, at + 16),
+        });
+        at += BLOB_BYTES;
+    }
+    let n = count_at(at, "published manifest blob reference count", USE_BYTES)?;
+    at += 4;
+    let mut uses = Vec::with_capacity(n);
+    for _ in 0..n {
+        let table = u64_at(b, at);
+        if table > FILE_NUMBER_MAX {
+            return Err(bad(
+                at,
+                "published manifest file number out of range",
+                FILE_NUMBER_MAX,
+                table,
+            ));
+        }
+        let blob = blob_id_at(b, at + 8, bad)?;
+        if !files.iter().any(|m: &BlobMeta| m.blob == blob) {
+            return Err(bad(
+                at + 8,
+                "published manifest reference to a blob file it does not name",
+                0,
+                blob.0,
+            ));
+        }
+        uses.push((
+            FileNumber(table),
+            BlobUse {
+                blob,
+                values: u64_at(b, at + 16),
+                bytes: u64_at(b, at + 24),
+            },
+        ));
+        at += USE_BYTES;
+    }
+    if at != end {
+        return Err(bad(
+            at,
+            "published manifest length (expected: ends after the blob references)",
+            end as u64,
+            at as u64,
+        ));
+    }
+    Ok((files, uses))
 }
 
 /// The newest published manifest in the store: its number and contents.
@@ -271,6 +455,7 @@ impl Publisher {
         latest: Option<&(u64, Published)>,
         local_epoch: u64,
         v: &Version,
+        blobs: &BlobFiles,
         last_seq: u64,
     ) -> Result<Claim> {
         let (next, epoch) = match latest {
@@ -284,7 +469,7 @@ impl Publisher {
             claimed: false,
         };
         io.set_epoch(epoch);
-        match p.publish(io, v, last_seq) {
+        match p.publish(io, v, blobs, last_seq) {
             Ok(()) => Ok(Claim::Won(p)),
             Err(Error::Fenced { .. }) => Ok(Claim::Lost { number: next }),
             Err(e) => Err(e),
@@ -306,8 +491,14 @@ impl Publisher {
     ///
     /// [`Error::Fenced`] if the number is taken: another writer claimed
     /// the store; a failed request.
-    pub(crate) fn publish(&mut self, io: &RemoteIo, v: &Version, last_seq: u64) -> Result<()> {
-        let published = Published::of(v, last_seq, self.epoch);
+    pub(crate) fn publish(
+        &mut self,
+        io: &RemoteIo,
+        v: &Version,
+        blobs: &BlobFiles,
+        last_seq: u64,
+    ) -> Result<()> {
+        let published = Published::of(v, blobs, last_seq, self.epoch);
         let body = Bytes::from(published.encode());
         // Bounded: each round moves past one manifest this writer itself
         // published with its answer lost (one per failed publication).
@@ -468,12 +659,25 @@ mod tests {
             epoch: 3,
             last_seq: 99,
             tables: vec![(0, FileNumber(12), 4096), (6, FileNumber(7), 1 << 20)],
+            blob_files: vec![BlobMeta {
+                blob: BlobId(5),
+                values: 10,
+                bytes: 40_000,
+            }],
+            table_blobs: vec![(
+                FileNumber(12),
+                BlobUse {
+                    blob: BlobId(5),
+                    values: 4,
+                    bytes: 16_000,
+                },
+            )],
         };
         let b = p.encode();
-        assert_eq!(b.len(), 32 + 2 * 17 + 4);
+        assert_eq!(b.len(), 32 + 2 * 17 + 4 + 24 + 4 + 32 + 4);
         assert_eq!(&b[..8], b"lsm-pub\0");
         assert_eq!(Published::decode(&b, Path::new("m")).expect("decode"), p);
-        for i in [0, 9, 20, 40, b.len() - 1] {
+        for i in [0, 9, 20, 40, 70, 80, 110, b.len() - 1] {
             let mut d = b.clone();
             d[i] ^= 1;
             assert!(matches!(
@@ -482,5 +686,51 @@ mod tests {
             ));
         }
         assert!(Published::decode(&b[..10], Path::new("m")).is_err());
+    }
+
+    /// A count past the bytes there are is refused even with a good CRC.
+    #[test]
+    fn blob_counts_are_range_checked() {
+        let p = Published {
+            epoch: 1,
+            last_seq: 1,
+            ..Published::default()
+        };
+        let mut b = p.encode();
+        b.truncate(b.len() - CRC_BYTES);
+        b[HEADER_BYTES..HEADER_BYTES + 4].copy_from_slice(&7u32.to_le_bytes());
+        let crc = crc32fast::hash(&b);
+        b.extend_from_slice(&crc.to_le_bytes());
+        assert!(matches!(
+            Published::decode(&b, Path::new("m")),
+            Err(Error::Corruption { .. })
+        ));
+    }
+
+    /// A version 1 manifest (no blob section) still reads, naming no blob
+    /// file.
+    #[test]
+    fn a_version_1_manifest_still_reads() {
+        let mut b = Vec::new();
+        b.extend_from_slice(&MAGIC.to_le_bytes());
+        b.extend_from_slice(&1u32.to_le_bytes());
+        b.extend_from_slice(&2u64.to_le_bytes());
+        b.extend_from_slice(&9u64.to_le_bytes());
+        b.extend_from_slice(&1u32.to_le_bytes());
+        b.push(1);
+        b.extend_from_slice(&3u64.to_le_bytes());
+        b.extend_from_slice(&100u64.to_le_bytes());
+        let crc = crc32fast::hash(&b);
+        b.extend_from_slice(&crc.to_le_bytes());
+        let p = Published::decode(&b, Path::new("m")).expect("decode");
+        assert_eq!(
+            p,
+            Published {
+                epoch: 2,
+                last_seq: 9,
+                tables: vec![(1, FileNumber(3), 100)],
+                ..Published::default()
+            }
+        );
     }
 }
