@@ -51,7 +51,9 @@ impl LsmEngine {
     /// Opens (creating if needed) a store whose write-ahead log and
     /// manifest are in `dir` on `fs` and whose tables are objects of
     /// `tables`, publishing its manifest there for readers
-    /// ([`lsm::Options::publish_manifest`]).
+    /// ([`lsm::Options::publish_manifest`]). Values separated into blob
+    /// files go to the same store under `blobs/` ([`remote_blob_options`]),
+    /// so a reader with nothing local reads them too.
     ///
     /// # Errors
     ///
@@ -62,9 +64,9 @@ impl LsmEngine {
         tables: Arc<dyn objstore::Store>,
     ) -> Result<LsmEngine> {
         let opts = lsm::Options {
-            table_store: Some(tables),
+            table_store: Some(Arc::clone(&tables)),
             publish_manifest: true,
-            ..lsm::Options::default()
+            ..remote_blob_options(tables)
         };
         let db = lsm::Db::open_with_fs(fs, dir, opts).map_err(convert)?;
         Ok(LsmEngine {
@@ -84,7 +86,8 @@ impl LsmEngine {
     /// [`Error::Corruption`] if nothing is published there or a published
     /// manifest or table fails its checks; a request that fails.
     pub(crate) fn open_reader(tables: Arc<dyn objstore::Store>, url: &str) -> Result<LsmEngine> {
-        let reader = lsm::Reader::open(tables, "").map_err(convert)?;
+        let opts = remote_blob_options(Arc::clone(&tables));
+        let reader = lsm::Reader::open_with(tables, "", opts).map_err(convert)?;
         Ok(LsmEngine {
             db: reader.db(),
             dir: std::path::PathBuf::from(url),
@@ -110,6 +113,16 @@ impl LsmEngine {
             flush_on_close: false,
             reader: None,
         })
+    }
+}
+
+/// Default options with blob files on `store` under `blobs/`, one shard per
+/// blob (the object store keeps its own redundancy): the writer and every
+/// reader of a `--db s3://` store agree on where blob values live.
+fn remote_blob_options(store: Arc<dyn objstore::Store>) -> lsm::Options {
+    lsm::Options {
+        blob_stores: vec![lsm::scoped_store(store, "blobs")],
+        ..lsm::Options::default()
     }
 }
 

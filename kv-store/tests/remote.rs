@@ -94,6 +94,15 @@ fn a_writer_with_a_local_log_and_readers_with_nothing_local() {
         &["--wal-dir", wal_arg, "put", "b", "2"],
         b"",
     ));
+    // Values from 4 KiB on are separated into blob files: those are
+    // objects under the prefix too, so readers read them.
+    let big = "x".repeat(6000);
+    ok(&kv(
+        &server,
+        db,
+        &["--wal-dir", wal_arg, "put", "big", &big],
+        b"",
+    ));
     let pairs: String = (0..300).map(|i| format!("k{i:04}\tv{i}\n")).collect();
     let out = ok(&kv(
         &server,
@@ -120,6 +129,10 @@ fn a_writer_with_a_local_log_and_readers_with_nothing_local() {
         names.iter().any(|n| n.starts_with("kvs/team/db/manifest/")),
         "{names:?}"
     );
+    assert!(
+        names.iter().any(|n| n.starts_with("kvs/team/db/blobs/")),
+        "{names:?}"
+    );
     let local: Vec<String> = std::fs::read_dir(&wal)
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
@@ -134,6 +147,10 @@ fn a_writer_with_a_local_log_and_readers_with_nothing_local() {
     // here.
     let before = snapshot(server.dir());
     assert_eq!(ok(&kv(&server, db, &["get", "b"], b"")), "2\n");
+    assert_eq!(
+        ok(&kv(&server, db, &["get", "big"], b"")),
+        format!("{big}\n")
+    );
     assert_eq!(ok(&kv(&server, db, &["get", "k0123"], b"")), "v123\n");
     let gone = kv(&server, db, &["get", "a"], b"");
     assert_eq!(gone.status.code(), Some(1), "{}", stderr(&gone));
@@ -146,11 +163,11 @@ fn a_writer_with_a_local_log_and_readers_with_nothing_local() {
         )),
         "k0200\tv200\nk0201\tv201\n"
     );
-    assert_eq!(ok(&kv(&server, db, &["count"], b"")), "301\n");
+    assert_eq!(ok(&kv(&server, db, &["count"], b"")), "302\n");
     let dumped = ok(&kv(&server, db, &["dump", "-"], b""));
-    assert_eq!(dumped.lines().count(), 301);
+    assert_eq!(dumped.lines().count(), 302);
     let verified = ok(&kv(&server, db, &["verify"], b""));
-    assert!(verified.starts_with("ok: 301 pairs"), "{verified}");
+    assert!(verified.starts_with("ok: 302 pairs"), "{verified}");
     ok(&kv(&server, db, &["stats"], b""));
 
     let text = ok(&kv(&server, db, &["inspect"], b""));
@@ -192,7 +209,7 @@ fn a_writer_with_a_local_log_and_readers_with_nothing_local() {
 
     // A compaction through the writer, then readers see the same pairs.
     ok(&kv(&server, db, &["--wal-dir", wal_arg, "compact"], b""));
-    assert_eq!(ok(&kv(&server, db, &["count"], b"")), "301\n");
+    assert_eq!(ok(&kv(&server, db, &["count"], b"")), "302\n");
     assert_eq!(ok(&kv(&server, db, &["get", "b"], b"")), "2\n");
 }
 
