@@ -11,7 +11,9 @@ use arbitrary::{Arbitrary, Unstructured};
 use vfs::{CrashOptions, Fs, MemFs};
 
 mod btree;
+mod lsm;
 pub use btree::btree_ops;
+pub use lsm::lsm_ops;
 
 /// Keys and values as the model holds them.
 type Model = BTreeMap<Vec<u8>, Vec<u8>>;
@@ -98,218 +100,9 @@ fn pairs<K: AsRef<[u8]>, V: AsRef<[u8]>>(
         .collect()
 }
 
-/// One step on the LSM tree.
-#[derive(Arbitrary, Debug)]
-enum LsmOp {
-    Put {
-        k: u8,
-        len: u8,
-    },
-    Delete {
-        k: u8,
-    },
-    Batch(Vec<(u8, Option<u8>)>),
-    Get {
-        k: u8,
-    },
-    Range(Span),
-    /// Takes a snapshot (at most four are kept).
-    Snapshot,
-    /// Reads a kept snapshot in full and in a range.
-    ReadSnapshot {
-        which: u8,
-        span: Span,
-    },
-    Flush,
-    Compact(Span),
-    Sync,
-    /// Closes and reopens: every acknowledged write survives.
-    Reopen,
-    /// Loses the power: unsynced data is dropped (and maybe a torn write).
-    Crash {
-        seed: u8,
-        tear: bool,
-    },
-}
-
-fn lsm_options() -> lsm::Options {
-    lsm::Options {
-        durability: lsm::Durability::None,
-        write_buffer_size_bytes: 1024,
-        block_size_bytes: 256,
-        block_restart_interval: 4,
-        table_size_target_bytes: 2048,
-        level1_bytes_max: 8192,
-        l0_compaction_trigger: 2,
-        l0_slowdown_trigger: 4,
-        l0_stop_trigger: 8,
-        // Two memtables wait for their flush, each with its own unsynced
-        // log, so power losses hit several logs at once.
-        max_write_buffer_number: 3,
-        block_cache_bytes: 16 * 1024,
-        // Values of 64 bytes and more go to blobs, and blobs are collected
-        // at 30% garbage, so separation, collection and blob deletion run
-        // under every operation, reopen and power loss.
-        blob_threshold_bytes: Some(64),
-        blob_gc_ratio: 0.3,
-        ..lsm::Options::default()
-    }
-}
-
-fn lsm_open(fs: &MemFs) -> lsm::Db {
-    let arc: Arc<dyn Fs> = Arc::new(fs.clone());
-    lsm::Db::open_with_fs(arc, "/db", lsm_options()).expect("open an lsm database")
-}
-
-fn lsm_scan(db: &lsm::Db) -> Model {
-    db.range::<&[u8], _>(..)
-        .map(|kv| {
-            let (k, v) = kv.expect("scan");
-            (k.to_vec(), v.to_vec())
-        })
-        .collect()
-}
-
-/// `lsm`: operations against a model. With `Durability::None`, a power loss
-/// may keep any prefix of the writes since the last `sync` or `flush` (the
-/// background thread makes some durable on its own), never less, never a
-/// mix: the recovered state must equal the model after one of them.
-pub fn lsm_ops(data: &[u8]) {
-    let ops: Vec<LsmOp> = decode(data);
-    let mut fs = MemFs::new();
-    let mut db = lsm_open(&fs);
-    let mut model = Model::new();
-    // The model after each write since the last sync: a crash returns to
-    // one of them.
-    let mut since_sync: Vec<Model> = vec![model.clone()];
-    let mut snaps: Vec<(lsm::Snapshot, Model)> = Vec::new();
-    for op in ops {
-        match op {
-            LsmOp::Put { k, len } => {
-                let v = value(k, len, 7);
-                db.put(key(k), v.clone()).expect("put");
-                model.insert(key(k), v);
-                since_sync.push(model.clone());
-            }
-            LsmOp::Delete { k } => {
-                db.delete(key(k)).expect("delete");
-                model.remove(&key(k));
-                since_sync.push(model.clone());
-            }
-            LsmOp::Batch(ops) => {
-                let mut b = lsm::WriteBatch::new();
-                for (k, v) in ops.into_iter().take(16) {
-                    match v {
-                        Some(len) => {
-                            let v = value(k, len, 7);
-                            b.put(key(k), v.clone());
-                            model.insert(key(k), v);
-                        }
-                        None => {
-                            b.delete(key(k));
-                            model.remove(&key(k));
-                        }
-                    }
-                }
-                db.write(b).expect("batch");
-                since_sync.push(model.clone());
-            }
-            LsmOp::Get { k } => {
-                let got = db.get(&key(k)).expect("get").map(|v| v.to_vec());
-                assert_eq!(got, model.get(&key(k)).cloned(), "get {k}");
-            }
-            LsmOp::Range(span) => {
-                let it = db.range(span.bounds());
-                let got = if span.rev {
-                    pairs(it.rev().map(|kv| kv.expect("range")))
-                } else {
-                    pairs(it.map(|kv| kv.expect("range")))
-                };
-                assert_eq!(got, span.model(&model), "range {span:?}");
-            }
-            LsmOp::Snapshot => {
-                if snaps.len() == 4 {
-                    snaps.remove(0);
-                }
-                snaps.push((db.snapshot(), model.clone()));
-            }
-            LsmOp::ReadSnapshot { which, span } => {
-                if let Some((snap, m)) = snaps.get(usize::from(which) % snaps.len().max(1)) {
-                    let all: Model = snap
-                        .range::<&[u8], _>(..)
-                        .map(|kv| kv.map(|(k, v)| (k.to_vec(), v.to_vec())).expect("scan"))
-                        .collect();
-                    assert_eq!(&all, m, "a snapshot changed");
-                    let it = snap.range(span.bounds());
-                    let got = if span.rev {
-                        pairs(it.rev().map(|kv| kv.expect("range")))
-                    } else {
-                        pairs(it.map(|kv| kv.expect("range")))
-                    };
-                    assert_eq!(got, span.model(m), "snapshot range {span:?}");
-                }
-            }
-            LsmOp::Flush => {
-                db.flush().expect("flush");
-                since_sync = vec![model.clone()];
-            }
-            LsmOp::Compact(span) => {
-                db.compact_range(span.bounds()).expect("compact");
-            }
-            LsmOp::Sync => {
-                db.sync().expect("sync");
-                since_sync = vec![model.clone()];
-            }
-            LsmOp::Reopen => {
-                snaps.clear();
-                db.close().expect("close");
-                db = lsm_open(&fs);
-                assert_eq!(lsm_scan(&db), model, "a clean reopen lost writes");
-                since_sync = vec![model.clone()];
-            }
-            LsmOp::Crash { seed, tear } => {
-                snaps.clear();
-                let image = fs.crash(CrashOptions {
-                    seed: u64::from(seed),
-                    tear,
-                });
-                drop(db);
-                fs = image;
-                db = lsm_open(&fs);
-                let got = lsm_scan(&db);
-                assert!(
-                    since_sync.contains(&got),
-                    "after a crash the state is not the model after any write since the last sync"
-                );
-                model = got;
-                since_sync = vec![model.clone()];
-            }
-        }
-    }
-    assert_eq!(lsm_scan(&db), model, "final state");
-    db.close().expect("close");
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn lsm_kind(op: &LsmOp) -> u8 {
-        match op {
-            LsmOp::Put { .. } => 0,
-            LsmOp::Delete { .. } => 1,
-            LsmOp::Batch(_) => 2,
-            LsmOp::Get { .. } => 3,
-            LsmOp::Range(_) => 4,
-            LsmOp::Snapshot => 5,
-            LsmOp::ReadSnapshot { .. } => 6,
-            LsmOp::Flush => 7,
-            LsmOp::Compact(_) => 8,
-            LsmOp::Sync => 9,
-            LsmOp::Reopen => 10,
-            LsmOp::Crash { .. } => 11,
-        }
-    }
 
     #[test]
     fn inverted_spans_are_empty_in_the_model() {
@@ -322,22 +115,5 @@ mod tests {
             rev: false,
         };
         assert!(span.model(&m).is_empty());
-    }
-
-    /// A few fixed inputs run every kind of operation through both targets.
-    #[test]
-    fn every_operation_runs_on_fixed_inputs() {
-        let mut kinds = std::collections::BTreeSet::new();
-        for mul in [2_654_435_761u32, 40_503, 2_246_822_519, 3_266_489_917] {
-            let data: Vec<u8> = (0..4096u32)
-                .map(|i| (i.wrapping_mul(mul) >> 13) as u8)
-                .collect();
-            let lsm: Vec<LsmOp> = decode(&data);
-            assert_eq!(lsm.len(), OPS_MAX);
-            kinds.extend(lsm.iter().map(lsm_kind));
-            lsm_ops(&data);
-            btree_ops(&data);
-        }
-        assert_eq!(kinds.len(), 12, "operation kinds seen: {kinds:?}");
     }
 }
