@@ -19,6 +19,8 @@
 //! - [`expected`]: the expected-state file and the legal-state rule.
 //! - [`engine`]: the two engines behind one interface, with small buffers.
 //! - [`run`](mod@run): one run: verify, then the multi-threaded workload.
+//! - `txn`: lsm's optimistic transactions in that workload, each commit's
+//!   outcome checked against what its keys went through.
 //! - [`crashtest`](mod@crashtest): the kill-and-restart driver.
 //!
 //! Usage and the soak results: `stress/README.md`.
@@ -28,12 +30,13 @@ pub mod crashtest;
 pub mod engine;
 pub mod expected;
 pub mod run;
+mod txn;
 pub mod value;
 
 pub use crashtest::{CrashOptions, Summary, crashtest};
 pub use engine::Kind;
 pub use expected::{Slot, legal};
-pub use run::{RunOptions, Verified, run, verify};
+pub use run::{RunOptions, Verified, Workload, run, verify};
 
 #[doc = include_str!("../README.md")]
 #[cfg(doctest)]

@@ -89,7 +89,7 @@ fn main() -> ExitCode {
                 blob_threshold: c.blob_threshold,
             };
             match stress::run(&c.dir, &o) {
-                Ok(v) if v.violations.is_empty() => ExitCode::SUCCESS,
+                Ok((v, _)) if v.violations.is_empty() => ExitCode::SUCCESS,
                 Ok(_) => ExitCode::from(2),
                 Err(e) => {
                     eprintln!("error: {e}");

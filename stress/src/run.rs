@@ -52,19 +52,34 @@ pub struct Verified {
     pub violations: Vec<String>,
 }
 
+/// What the workload after the verification did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Workload {
+    /// Writes acknowledged (a batch's or transaction's keys count one each).
+    pub acked: u64,
+    /// lsm transactions that committed.
+    pub txn_commits: u64,
+    /// lsm transactions refused with `Conflict` (each one checked: a key
+    /// it read had been written since).
+    pub txn_conflicts: u64,
+}
+
 /// Striped locks: one writer per key at a time, and the sync thread can
 /// stop all writers at once.
-const STRIPES: usize = 64;
+pub(crate) const STRIPES: usize = 64;
 
-struct Shared {
-    db: Engine,
+pub(crate) struct Shared {
+    pub(crate) db: Engine,
     /// Written with `pwrite` from every thread: no lock needed.
-    expected: Expected,
+    pub(crate) expected: Expected,
     /// The in-memory copy of every slot.
-    slots: Vec<Mutex<Slot>>,
-    stripes: Vec<Mutex<()>>,
-    next_id: AtomicU64,
-    acked: AtomicU64,
+    pub(crate) slots: Vec<Mutex<Slot>>,
+    pub(crate) stripes: Vec<Mutex<()>>,
+    pub(crate) next_id: AtomicU64,
+    pub(crate) acked: AtomicU64,
+    /// lsm transactions committed, and refused with a conflict.
+    pub(crate) txn_commits: AtomicU64,
+    pub(crate) txn_conflicts: AtomicU64,
     stop: AtomicBool,
     failed: Mutex<Option<String>>,
 }
@@ -110,7 +125,7 @@ pub fn verify(db: &Engine, expected: &Expected) -> Result<(Verified, Vec<Option<
 /// Opens the directory, verifies it, makes what it found the baseline, and
 /// runs the workload for `seconds`. Prints `verified ...` once and `acked
 /// N` lines as it goes, for the crash-test driver.
-pub fn run(dir: &Path, o: &RunOptions) -> Result<Verified, String> {
+pub fn run(dir: &Path, o: &RunOptions) -> Result<(Verified, Workload), String> {
     std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let mut expected = Expected::open(&dir.join("expected"), o.keys, o.sync_on)
         .map_err(|e| format!("expected state: {e}"))?;
@@ -127,7 +142,7 @@ pub fn run(dir: &Path, o: &RunOptions) -> Result<Verified, String> {
     }
     let _ = std::io::stdout().flush();
     if !verified.violations.is_empty() || o.seconds <= 0.0 {
-        return Ok(verified);
+        return Ok((verified, Workload::default()));
     }
     expected
         .reset_to(&found)
@@ -148,6 +163,8 @@ pub fn run(dir: &Path, o: &RunOptions) -> Result<Verified, String> {
         stripes: (0..STRIPES).map(|_| Mutex::new(())).collect(),
         next_id: AtomicU64::new(first_id),
         acked: AtomicU64::new(0),
+        txn_commits: AtomicU64::new(0),
+        txn_conflicts: AtomicU64::new(0),
         stop: AtomicBool::new(false),
         failed: Mutex::new(None),
     });
@@ -177,8 +194,19 @@ pub fn run(dir: &Path, o: &RunOptions) -> Result<Verified, String> {
     if let Some(e) = shared.failed.lock().take() {
         return Err(e);
     }
-    println!("acked {}", shared.acked.load(Ordering::Relaxed));
-    Ok(verified)
+    let work = Workload {
+        acked: shared.acked.load(Ordering::Relaxed),
+        txn_commits: shared.txn_commits.load(Ordering::Relaxed),
+        txn_conflicts: shared.txn_conflicts.load(Ordering::Relaxed),
+    };
+    println!("acked {}", work.acked);
+    if o.engine == Kind::Lsm {
+        println!(
+            "transactions {} committed, {} conflicts",
+            work.txn_commits, work.txn_conflicts
+        );
+    }
+    Ok((verified, work))
 }
 
 fn fail(s: &Shared, what: String) {
@@ -197,8 +225,13 @@ fn worker(s: &Shared, keys: u32, seed: u64) {
         } else if r < 70 {
             let n = rng.random_range(2..=4);
             write(s, &mut rng, keys, n)
-        } else if r < 90 {
+        } else if r < 85 {
             get(s, rng.random_range(0..keys))
+        } else if r < 90 {
+            match &s.db {
+                Engine::Lsm(db) => crate::txn::transact(s, db, &mut rng, keys),
+                Engine::Btree(_) => get(s, rng.random_range(0..keys)),
+            }
         } else {
             scan(s, rng.random_range(0..keys))
         };

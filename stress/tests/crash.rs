@@ -80,7 +80,7 @@ fn the_verifier_reports_a_lost_write_and_a_value_that_was_never_acknowledged() {
             seed: 3,
             blob_threshold: None,
         };
-        let v = stress::run(dir.path(), &o).unwrap();
+        let (v, _) = stress::run(dir.path(), &o).unwrap();
         assert!(v.violations.is_empty());
         let db = Engine::open(engine, dir.path(), sync_on, None).unwrap();
         let expected = Expected::open(&dir.path().join("expected"), 500, sync_on).unwrap();
@@ -95,6 +95,30 @@ fn the_verifier_reports_a_lost_write_and_a_value_that_was_never_acknowledged() {
         assert_eq!(v.violations.len(), 2, "{engine:?}: {:?}", v.violations);
         assert!(v.violations[0].starts_with(&format!("key {}:", present.min(absent))));
         assert!(v.violations[1].starts_with(&format!("key {}:", present.max(absent))));
+    }
+}
+
+/// lsm transactions on a hot key space race plain writes: every commit's
+/// outcome is checked inside the run (a conflict exactly when a key it read
+/// was written since), and some of each outcome happen.
+#[test]
+fn transactions_race_plain_writes_and_conflict_exactly_when_they_must() {
+    for sync_on in [true, false] {
+        let dir = tempfile::tempdir().unwrap();
+        let o = RunOptions {
+            engine: Kind::Lsm,
+            keys: 16,
+            threads: 4,
+            sync_on,
+            seconds: 1.0,
+            seed: 11,
+            blob_threshold: None,
+        };
+        let (v, work) = stress::run(dir.path(), &o).unwrap();
+        assert!(v.violations.is_empty());
+        assert!(work.txn_commits > 0, "sync {sync_on}: {work:?}");
+        let again = stress::run(dir.path(), &RunOptions { seconds: 0.0, ..o }).unwrap();
+        assert!(again.0.violations.is_empty(), "{:?}", again.0.violations);
     }
 }
 
