@@ -5,10 +5,8 @@
 
 use std::collections::BTreeMap;
 use std::ops::Bound;
-use std::sync::Arc;
 
 use arbitrary::{Arbitrary, Unstructured};
-use vfs::{CrashOptions, Fs, MemFs};
 
 mod btree;
 mod lsm;

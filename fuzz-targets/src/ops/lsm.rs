@@ -260,7 +260,8 @@ impl Run {
         let keys: Vec<&Vec<u8>> = keys.into_iter().collect();
         for (i, t) in self.txns.iter_mut().enumerate() {
             if Some(i) != by {
-                t.written_by_others.extend(keys.iter().map(|k| (*k).clone()));
+                t.written_by_others
+                    .extend(keys.iter().map(|k| (*k).clone()));
             }
         }
         self.since_sync.push(self.model.clone());
@@ -377,7 +378,11 @@ impl Run {
                     db.close().expect("close");
                 }
                 self.db = Some(lsm_open(&self.fs));
-                assert_eq!(lsm_scan(self.db()), self.model, "a clean reopen lost writes");
+                assert_eq!(
+                    lsm_scan(self.db()),
+                    self.model,
+                    "a clean reopen lost writes"
+                );
                 self.since_sync = vec![self.model.clone()];
             }
             LsmOp::Crash { seed, tear } => {
@@ -458,7 +463,9 @@ impl Run {
                         assert_eq!(got, want, "the conflict named the wrong key");
                         self.conflicts += 1;
                     }
-                    (r, want) => panic!("commit returned {r:?}, the model expects a conflict on {want:?}"),
+                    (r, want) => {
+                        panic!("commit returned {r:?}, the model expects a conflict on {want:?}")
+                    }
                 }
             }
             LsmOp::Rollback { t } => {
