@@ -231,7 +231,11 @@ fn damage_in_the_range_deletion_section_is_reported() {
     db.delete_range("b".."m").expect("delete_range");
     db.flush().expect("flush");
     let d = db.describe().expect("describe");
-    assert_eq!(d.levels[0].tables[0].range_tombstones, 1);
+    let t = &d.levels[0].tables[0];
+    assert_eq!(t.range_tombstones, 1);
+    // The table's key range covers its tombstone (the end taken as
+    // inclusive).
+    assert_eq!((&t.smallest_key[..], &t.largest_key[..]), (&b"a"[..], &b"m"[..]));
     assert!(db.verify().expect("verify").is_clean());
     db.close().expect("close");
     let (path, data, body_at, crc_at, block_at) = section(&*fs, Path::new("/db"));
@@ -283,36 +287,44 @@ enum Op {
     CheckSnapshot,
     Flush,
     Compact,
+    CompactRange(u32, u32),
 }
+
+/// Keys of the model test.
+const KEYS: u32 = 400;
 
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
-        8 => (0..120u32, any::<u8>()).prop_map(|(k, v)| Op::Put(k, v)),
-        2 => (0..120u32).prop_map(Op::Delete),
-        2 => (0..120u32, 0..30u32).prop_map(|(a, n)| Op::DeleteRange(a, a + n)),
-        3 => (0..120u32).prop_map(Op::Get),
-        2 => (0..120u32, 0..60u32, any::<bool>()).prop_map(|(a, n, r)| Op::Scan(a, a + n, r)),
+        16 => (0..KEYS, any::<u8>()).prop_map(|(k, v)| Op::Put(k, v)),
+        2 => (0..KEYS).prop_map(Op::Delete),
+        2 => (0..KEYS, 0..60u32).prop_map(|(a, n)| Op::DeleteRange(a, a + n)),
+        3 => (0..KEYS).prop_map(Op::Get),
+        2 => (0..KEYS, 0..120u32, any::<bool>()).prop_map(|(a, n, r)| Op::Scan(a, a + n, r)),
         1 => Just(Op::Snapshot),
         1 => Just(Op::CheckSnapshot),
         1 => Just(Op::Flush),
         1 => Just(Op::Compact),
+        1 => (0..KEYS, 0..40u32).prop_map(|(a, n)| Op::CompactRange(a, a + n)),
     ]
 }
 
 fn value(k: u32, v: u8) -> Vec<u8> {
     // Every third value is long enough for a blob.
-    let n = if v % 3 == 0 { 48 } else { 4 };
+    let n = if v % 3 == 0 { 48 } else { 16 };
     format!("{k}-{v}-{}", "x".repeat(n)).into_bytes()
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
 
     #[test]
-    fn range_deletes_match_the_model(ops in prop::collection::vec(op(), 1..160)) {
+    fn range_deletes_match_the_model(ops in prop::collection::vec(op(), 1..400)) {
         let fs: Arc<dyn vfs::Fs> = Arc::new(vfs::MemFs::new());
         let opts = Options {
             blob_threshold_bytes: Some(40),
+            write_buffer_size_bytes: 1024,
+            table_size_target_bytes: 512,
+            level1_bytes_max: 2048,
             ..common::tiny_options()
         };
         let db = Db::open_with_fs(fs, "/db", opts).expect("open");
@@ -368,7 +380,7 @@ proptest! {
                             .collect::<Result<_, _>>()
                             .expect("snapshot scan");
                         prop_assert_eq!(&got, m);
-                        for k in (0..120).step_by(7) {
+                        for k in (0..KEYS).step_by(7) {
                             prop_assert_eq!(
                                 s.get(&key(k)).expect("get").map(|v| v.to_vec()),
                                 m.get(&key(k)).cloned()
@@ -378,9 +390,15 @@ proptest! {
                 }
                 Op::Flush => db.flush().expect("flush"),
                 Op::Compact => db.compact_range::<&[u8], _>(..).expect("compact"),
+                Op::CompactRange(a, b) => db.compact_range(key(a)..key(b)).expect("compact"),
             }
         }
         prop_assert_eq!(contents(&db), model.clone());
+        if std::env::var_os("RANGEDEL_DEBUG").is_some() {
+            let d = db.describe().expect("describe");
+            let per_level: Vec<(usize, u64)> = d.levels.iter().map(|l| (l.tables.len(), l.tables.iter().map(|t| t.range_tombstones).sum())).collect();
+            eprintln!("levels {per_level:?}");
+        }
         let rev: Vec<Vec<u8>> = db.iter().rev().map(|r| r.expect("it").0.to_vec()).collect();
         prop_assert_eq!(rev, model.keys().rev().cloned().collect::<Vec<_>>());
         db.wait_idle().expect("idle");
@@ -501,4 +519,77 @@ fn power_loss_at_every_sync_point_keeps_range_deletes_whole() {
         let _ = db.close();
     });
     assert!(report.syncs > 60, "{report:?}");
+}
+
+/// Large values a range delete covers become blob garbage once compaction
+/// drops them, as point deletes' do, and their blob files go.
+#[test]
+fn values_dropped_under_a_range_delete_free_their_blobs() {
+    let fs: Arc<dyn vfs::Fs> = Arc::new(vfs::MemFs::new());
+    let opts = Options {
+        blob_threshold_bytes: Some(100),
+        l0_compaction_trigger: 1000,
+        l0_slowdown_trigger: 1000,
+        l0_stop_trigger: 1000,
+        ..common::tiny_options()
+    };
+    let db = Db::open_with_fs(Arc::clone(&fs), "/db", opts).expect("open");
+    for i in 0..60 {
+        db.put(key(i), vec![b'v'; 500]).expect("put");
+    }
+    db.put("small", "kept").expect("put");
+    db.flush().expect("flush");
+    let before = db.stats();
+    assert!(before.blob_live_bytes >= 60 * 500, "{before:?}");
+    db.delete_range(key(0)..key(60)).expect("delete_range");
+    db.flush().expect("flush");
+    db.compact_range::<&[u8], _>(..).expect("compact");
+    db.wait_idle().expect("idle");
+    let after = db.stats();
+    assert_eq!(after.blob_live_bytes, 0, "{after:?}");
+    assert_eq!(after.blob_files, common::blob_files_on_disk(&*fs), "{after:?}");
+    assert_eq!(
+        contents(&db),
+        Model::from([(b"small".to_vec(), b"kept".to_vec())])
+    );
+    db.close().expect("close");
+}
+
+/// A checkpoint copies range tombstones in tables and in the log alike;
+/// `prefix` iterates around them in both directions.
+#[test]
+fn checkpoints_and_prefix_scans_keep_range_deletes() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = Db::open(dir.path().join("db"), common::tiny_options()).expect("open");
+    let mut model = Model::new();
+    for i in 0..200 {
+        db.put(key(i), format!("v{i}")).expect("put");
+        model.insert(key(i), format!("v{i}").into_bytes());
+    }
+    db.delete_range(key(10)..key(90)).expect("delete_range");
+    model_delete_range(&mut model, &key(10), &key(90));
+    db.flush().expect("flush");
+    db.delete_range(key(150)..key(160)).expect("delete_range");
+    model_delete_range(&mut model, &key(150), &key(160));
+    db.checkpoint(&dir.path().join("copy")).expect("checkpoint");
+    db.close().expect("close");
+    let copy = Db::open(dir.path().join("copy"), common::tiny_options()).expect("open copy");
+    assert_eq!(contents(&copy), model);
+    let want: Vec<Vec<u8>> = model
+        .keys()
+        .filter(|k| k.starts_with(b"k0001"))
+        .cloned()
+        .collect();
+    let fwd: Vec<Vec<u8>> = copy
+        .prefix(b"k0001")
+        .map(|r| r.expect("scan").0.to_vec())
+        .collect();
+    assert_eq!(fwd, want);
+    let back: Vec<Vec<u8>> = copy
+        .prefix(b"k0001")
+        .rev()
+        .map(|r| r.expect("scan").0.to_vec())
+        .collect();
+    assert_eq!(back, want.iter().rev().cloned().collect::<Vec<_>>());
+    copy.close().expect("close");
 }

@@ -129,7 +129,6 @@ fn merge(
         if first_of_key
             && let Some(w) = &writer
             && w.size_estimate_bytes() >= env.table_size_target_bytes
-            && out_dels.may_cut_before(&k.user)
             && let Some(mut w) = writer.take()
         {
             w.set_range_dels(out_dels.finish_output(false));
@@ -143,7 +142,7 @@ fn merge(
         if let Some(s) = separator.as_deref_mut() {
             s.apply(&mut k, &mut v_bytes)?;
         }
-        out_dels.take_upto(&k.user);
+        out_dels.note_key(&k.user);
         if let Some(w) = &mut writer {
             w.add(&k, &v_bytes)?;
         }

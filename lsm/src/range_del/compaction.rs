@@ -48,16 +48,22 @@ pub(crate) fn compact_fragments(
 
 /// Hands a compaction's tombstones to its output tables in key order.
 ///
-/// A table's key range covers its tombstones (its largest key is the last
-/// tombstone's end, taken as inclusive), and the tables of a level must not
-/// overlap: so an output is never cut while a tombstone it holds reaches
-/// the next key. A fragment goes to the table open when the merge reaches
-/// its start; those after the last entry go to the last table.
+/// A table's key range covers its tombstones, and the tables of a level
+/// must not overlap. A fragment goes to the table open when the merge
+/// reaches its start; those after the last entry go to the last table.
+/// When an output is cut after its last key `y`, a fragment reaching past
+/// `y` is split at `y` followed by a zero byte (the key right after `y`):
+/// the part up to and including `y` stays, the rest goes to the next
+/// output, whose keys are all above `y`. So outputs are cut where the size
+/// says, inside a tombstone or not (RocksDB splits range tombstones at
+/// its output boundaries too).
 #[derive(Debug, Default)]
 pub(crate) struct OutputRangeDels {
     frags: Vec<Fragment>,
     next: usize,
     current: Vec<Fragment>,
+    /// The last key written to the open output.
+    last_key: Option<bytes::Bytes>,
 }
 
 impl OutputRangeDels {
@@ -68,18 +74,14 @@ impl OutputRangeDels {
         }
     }
 
-    /// Whether the open output may end before `user`: none of its
-    /// tombstones reaches it.
-    pub(crate) fn may_cut_before(&self, user: &[u8]) -> bool {
-        self.current.last().is_none_or(|f| f.end.as_ref() < user)
-    }
-
-    /// Gives the open output the fragments that start at or before `user`.
-    pub(crate) fn take_upto(&mut self, user: &[u8]) {
-        while let Some(f) = self.frags.get(self.next).filter(|f| f.start.as_ref() <= user) {
+    /// Notes `user` written to the open output, which takes the fragments
+    /// that start at or before it.
+    pub(crate) fn note_key(&mut self, user: &bytes::Bytes) {
+        while let Some(f) = self.frags.get(self.next).filter(|f| f.start <= *user) {
             self.current.push(f.clone());
             self.next += 1;
         }
+        self.last_key = Some(user.clone());
     }
 
     /// Fragments not yet given to an output.
@@ -88,23 +90,55 @@ impl OutputRangeDels {
     }
 
     /// The open output's fragments, taken as it is finished; the last
-    /// output (`last`) takes those left too.
+    /// output (`last`) takes those left too. Otherwise the fragment
+    /// reaching past the output's last key is split there.
     pub(crate) fn finish_output(&mut self, last: bool) -> Fragments {
         if last {
             self.current.extend(self.frags.drain(self.next..));
             self.next = self.frags.len();
+        } else if let Some(y) = &self.last_key
+            && let Some(f) = self.current.last_mut()
+        {
+            let mut cut = y.to_vec();
+            cut.push(0);
+            let cut = bytes::Bytes::from(cut);
+            if f.end > cut && f.start < cut {
+                let rest = Fragment {
+                    start: cut.clone(),
+                    end: f.end.clone(),
+                    seqs: f.seqs.clone(),
+                };
+                f.end = cut;
+                // The slot before `next` held `f` (the last one taken).
+                self.next -= 1;
+                self.frags[self.next] = rest;
+            }
         }
+        self.last_key = None;
         Fragments::from_sorted(std::mem::take(&mut self.current))
     }
 }
 
 /// The smallest and largest internal keys a table holding `f` covers: the
 /// first start (before its every version) and the last end (after its
-/// every version, so taken as inclusive).
+/// every version). The end is exclusive: one that ends in a zero byte
+/// covers up to the key without it (nothing lies between), which is taken
+/// as the largest; any other is taken as inclusive (one key more than
+/// covered). Both of a kind a table may hold (0), so they decode as the
+/// table's key range.
 pub(crate) fn key_range(f: &Fragments) -> Option<(Vec<u8>, Vec<u8>)> {
     let (s, e) = f.bounds()?;
-    let lo = InternalKey::seek(s, SeqNo(crate::key::SEQNO_MAX)).encoded();
-    let hi = InternalKey::new(e.clone(), SeqNo(0), crate::key::ValueKind::Delete).encoded();
+    let e = match e.split_last() {
+        Some((0, before)) => e.slice(..before.len()),
+        _ => e.clone(),
+    };
+    let lo = InternalKey::new(
+        s.clone(),
+        SeqNo(crate::key::SEQNO_MAX),
+        crate::key::ValueKind::Delete,
+    )
+    .encoded();
+    let hi = InternalKey::new(e, SeqNo(0), crate::key::ValueKind::Delete).encoded();
     Some((lo, hi))
 }
 
