@@ -606,10 +606,21 @@ impl RangeEngine for OursRange {
         self.0.db.get(key).expect("get").is_some()
     }
     fn scan(&self, from: &[u8], n: usize) -> usize {
-        self.0.db.range(from..).take(n).map(|r| r.expect("scan")).count()
+        self.0
+            .db
+            .range(from..)
+            .take(n)
+            .map(|r| r.expect("scan"))
+            .count()
     }
     fn scan_back(&self, n: usize) -> usize {
-        self.0.db.iter().rev().take(n).map(|r| r.expect("scan")).count()
+        self.0
+            .db
+            .iter()
+            .rev()
+            .take(n)
+            .map(|r| r.expect("scan"))
+            .count()
     }
     fn flush(&self) {
         self.0.db.flush().expect("flush");

@@ -251,7 +251,10 @@ impl Db {
     ///
     /// [`Error::InvalidRange`] for an unbounded end or a start after the
     /// end; otherwise as [`Db::put`].
-    pub fn delete_range<K: AsRef<[u8]>, R: std::ops::RangeBounds<K>>(&self, range: R) -> Result<()> {
+    pub fn delete_range<K: AsRef<[u8]>, R: std::ops::RangeBounds<K>>(
+        &self,
+        range: R,
+    ) -> Result<()> {
         let mut b = WriteBatch::new();
         let (start, end) = crate::range_del::range_keys(&range)?;
         b.delete_range(start, end);

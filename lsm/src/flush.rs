@@ -47,9 +47,9 @@ impl Inner {
             table_opts: table_options(&self.opts, 0),
             new_file_number: &new_id,
         };
-        let range_dels = range_dels.as_ref().map(|f| {
-            crate::range_del::compact_fragments(f, smallest_snapshot, |_, _| false)
-        });
+        let range_dels = range_dels
+            .as_ref()
+            .map(|f| crate::range_del::compact_fragments(f, smallest_snapshot, |_, _| false));
         let built = write_table(&env, entries, sep.as_mut(), range_dels)?;
         let mut edit = VersionEdit::default();
         if let Some(sep) = sep {

@@ -192,15 +192,24 @@ impl Memtable {
     }
 
     /// [`Memtable::get`] with the version's sequence number.
-    pub(crate) fn get_with_seq(&self, user: &[u8], seq: SeqNo) -> Option<(ValueKind, Bytes, SeqNo)> {
+    pub(crate) fn get_with_seq(
+        &self,
+        user: &[u8],
+        seq: SeqNo,
+    ) -> Option<(ValueKind, Bytes, SeqNo)> {
         let probe = Probe {
             prefix: key::prefix(user),
             user,
             trailer: key::trailer(seq, ValueKind::SEEK),
         };
         let n = self.list.seek(&probe, true)?;
-        (n.user().as_ref() == user)
-            .then(|| (kind_of(n.trailer()), n.value().clone(), SeqNo(n.trailer() >> 8)))
+        (n.user().as_ref() == user).then(|| {
+            (
+                kind_of(n.trailer()),
+                n.value().clone(),
+                SeqNo(n.trailer() >> 8),
+            )
+        })
     }
 
     /// The sequence number of the newest version of `user` (a tombstone

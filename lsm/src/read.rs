@@ -135,36 +135,30 @@ impl Inner {
             let found = match crate::range_del::lookup_memtables(&sv, key, seq) {
                 crate::range_del::MemLookup::Done(x) => x,
                 crate::range_del::MemLookup::Tables => {
-                        let mut st = GetStats::default();
-                        let hash = filter::key_hash(key);
-                        let r = if crate::probe::all_filters_negative(
-                            &sv.version,
-                            key,
-                            hash,
-                            &mut st,
-                        ) {
-                            Ok(None)
-                        } else {
-                            sv.version.get(key, hash, seq, &mut st)
-                        };
-                        // Shared counters: touch only those that changed.
-                        // Every table probed without error is a filter
-                        // negative or a positive: `stats()` reports
-                        // `tables_probed` as their sum, one counter fewer
-                        // per get.
-                        debug_assert!(
-                            r.is_err()
-                                || st.tables_probed == st.filter_negatives + st.filter_positives
-                        );
-                        for (counter, n) in [
-                            (&self.counters.filter_negatives, st.filter_negatives),
-                            (&self.counters.filter_positives, st.filter_positives),
-                        ] {
-                            if n > 0 {
-                                counter.fetch_add(n, Ordering::Relaxed);
-                            }
+                    let mut st = GetStats::default();
+                    let hash = filter::key_hash(key);
+                    let r = if crate::probe::all_filters_negative(&sv.version, key, hash, &mut st) {
+                        Ok(None)
+                    } else {
+                        sv.version.get(key, hash, seq, &mut st)
+                    };
+                    // Shared counters: touch only those that changed.
+                    // Every table probed without error is a filter
+                    // negative or a positive: `stats()` reports
+                    // `tables_probed` as their sum, one counter fewer
+                    // per get.
+                    debug_assert!(
+                        r.is_err() || st.tables_probed == st.filter_negatives + st.filter_positives
+                    );
+                    for (counter, n) in [
+                        (&self.counters.filter_negatives, st.filter_negatives),
+                        (&self.counters.filter_positives, st.filter_positives),
+                    ] {
+                        if n > 0 {
+                            counter.fetch_add(n, Ordering::Relaxed);
                         }
-                        r?
+                    }
+                    r?
                 }
             };
             // A reference found in a table is resolved after the lock is

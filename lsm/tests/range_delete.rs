@@ -65,7 +65,10 @@ fn delete_range_hides_keys_in_the_memtable_tables_and_after_reopen() {
     model_delete_range(&mut model, &key(0), &key(10));
     assert_eq!(contents(&db), model);
     assert_eq!(db.get(&key(55)).expect("get"), None);
-    assert_eq!(db.get(&key(60)).expect("get").as_deref(), Some(&b"back"[..]));
+    assert_eq!(
+        db.get(&key(60)).expect("get").as_deref(),
+        Some(&b"back"[..])
+    );
     assert_eq!(snap.get(&key(5)).expect("get").as_deref(), Some(&b"v5"[..]));
     let rev: Vec<Vec<u8>> = db.iter().rev().map(|r| r.expect("it").0.to_vec()).collect();
     let want: Vec<Vec<u8>> = model.keys().rev().cloned().collect();
@@ -110,7 +113,8 @@ fn delete_range_bounds_are_checked() {
     db.delete_range(&b"a"[..]..&b"a"[..]).expect("empty range");
     assert_eq!(db.get(b"a").expect("get").as_deref(), Some(&b"1"[..]));
     // From the empty key.
-    db.delete_range::<&[u8], _>(..&b"b"[..]).expect("delete_range");
+    db.delete_range::<&[u8], _>(..&b"b"[..])
+        .expect("delete_range");
     assert_eq!(db.get(b"a").expect("get"), None);
     let mut b = WriteBatch::new();
     b.put("c", "3");
@@ -180,7 +184,7 @@ fn a_get_under_a_range_delete_probes_a_constant_number_of_tables() {
     let per_get = (after.tables_probed - before.tables_probed) as f64 / f64::from(gets);
     assert!(per_get <= 1.0, "{per_get} tables per get");
     assert_eq!(db.iter().next().map(|r| r.is_ok()), None);
-    assert_eq!(db.iter().rev().next().map(|r| r.is_ok()), None);
+    assert_eq!(db.iter().next_back().map(|r| r.is_ok()), None);
     db.close().expect("close");
 }
 
@@ -235,7 +239,10 @@ fn damage_in_the_range_deletion_section_is_reported() {
     assert_eq!(t.range_tombstones, 1);
     // The table's key range covers its tombstone (the end taken as
     // inclusive).
-    assert_eq!((&t.smallest_key[..], &t.largest_key[..]), (&b"a"[..], &b"m"[..]));
+    assert_eq!(
+        (&t.smallest_key[..], &t.largest_key[..]),
+        (&b"a"[..], &b"m"[..])
+    );
     assert!(db.verify().expect("verify").is_clean());
     db.close().expect("close");
     let (path, data, body_at, crc_at, block_at) = section(&*fs, Path::new("/db"));
@@ -261,9 +268,7 @@ fn damage_in_the_range_deletion_section_is_reported() {
     h.update(&bad[block_at..body_end + 1]);
     let crc = h.finalize();
     bad[body_end + 1..body_end + 5].copy_from_slice(&crc.to_le_bytes());
-    let f = fs
-        .open(&path, vfs::OpenMode::Truncate)
-        .expect("open table");
+    let f = fs.open(&path, vfs::OpenMode::Truncate).expect("open table");
     f.append(&bad).expect("write");
     f.sync_data().expect("sync");
     match Db::open_with_fs(Arc::clone(&fs), "/db", opts) {
@@ -310,7 +315,7 @@ fn op() -> impl Strategy<Value = Op> {
 
 fn value(k: u32, v: u8) -> Vec<u8> {
     // Every third value is long enough for a blob.
-    let n = if v % 3 == 0 { 48 } else { 16 };
+    let n = if v.is_multiple_of(3) { 48 } else { 16 };
     format!("{k}-{v}-{}", "x".repeat(n)).into_bytes()
 }
 
@@ -547,7 +552,11 @@ fn values_dropped_under_a_range_delete_free_their_blobs() {
     db.wait_idle().expect("idle");
     let after = db.stats();
     assert_eq!(after.blob_live_bytes, 0, "{after:?}");
-    assert_eq!(after.blob_files, common::blob_files_on_disk(&*fs), "{after:?}");
+    assert_eq!(
+        after.blob_files,
+        common::blob_files_on_disk(&*fs),
+        "{after:?}"
+    );
     assert_eq!(
         contents(&db),
         Model::from([(b"small".to_vec(), b"kept".to_vec())])

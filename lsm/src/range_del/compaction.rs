@@ -144,7 +144,10 @@ pub(crate) fn key_range(f: &Fragments) -> Option<(Vec<u8>, Vec<u8>)> {
 
 /// The smallest and largest sequence numbers of `f`.
 pub(crate) fn seq_range(f: &Fragments) -> Option<(u64, u64)> {
-    let mut it = f.fragments().iter().flat_map(|fr| fr.seqs.iter().map(|s| s.0));
+    let mut it = f
+        .fragments()
+        .iter()
+        .flat_map(|fr| fr.seqs.iter().map(|s| s.0));
     let first = it.next()?;
     Some(it.fold((first, first), |(a, b), s| (a.min(s), b.max(s))))
 }

@@ -144,7 +144,11 @@ impl Fragments {
     /// iterator's skip list).
     pub(crate) fn visible_ranges(&self, read: SeqNo) -> Vec<(Bytes, Bytes)> {
         let mut out: Vec<(Bytes, Bytes)> = Vec::new();
-        for f in self.frags.iter().filter(|f| f.seqs.iter().any(|&s| s <= read)) {
+        for f in self
+            .frags
+            .iter()
+            .filter(|f| f.seqs.iter().any(|&s| s <= read))
+        {
             match out.last_mut() {
                 Some(last) if last.1 == f.start => last.1 = f.end.clone(),
                 _ => out.push((f.start.clone(), f.end.clone())),
@@ -202,12 +206,7 @@ impl Fragments {
             let n = num(&mut p)?;
             let end = take(&mut p, n)?;
             if start >= end {
-                return Err(bad(
-                    "range-del fragment start not below its end",
-                    at,
-                    0,
-                    1,
-                ));
+                return Err(bad("range-del fragment start not below its end", at, 0, 1));
             }
             if let Some(prev) = frags.last()
                 && prev.end > start
@@ -273,17 +272,28 @@ mod tests {
 
     #[test]
     fn fragments_cover_as_the_tombstones_do() {
-        let tombs = vec![t("b", "f", 5), t("d", "h", 9), t("a", "c", 2), t("x", "x", 7)];
+        let tombs = vec![
+            t("b", "f", 5),
+            t("d", "h", 9),
+            t("a", "c", 2),
+            t("x", "x", 7),
+        ];
         let f = Fragments::build(tombs.clone());
         for user in ["", "a", "b", "c", "d", "e", "f", "g", "h", "x", "z"] {
             for read in [0, 2, 4, 5, 8, 9, 100] {
                 let want = tombs
                     .iter()
-                    .filter(|x| x.start.as_ref() <= user.as_bytes() && user.as_bytes() < x.end.as_ref())
+                    .filter(|x| {
+                        x.start.as_ref() <= user.as_bytes() && user.as_bytes() < x.end.as_ref()
+                    })
                     .map(|x| x.seq)
                     .filter(|&s| s <= SeqNo(read))
                     .max();
-                assert_eq!(f.covering(user.as_bytes(), SeqNo(read)), want, "{user} at {read}");
+                assert_eq!(
+                    f.covering(user.as_bytes(), SeqNo(read)),
+                    want,
+                    "{user} at {read}"
+                );
             }
         }
         for w in f.fragments().windows(2) {

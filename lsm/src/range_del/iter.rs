@@ -119,14 +119,16 @@ fn source_iter(
             }
         })
     };
-    Box::new(Concat::new(0, n, open).filter(move |r| match r {
-        Err(_) => true,
-        Ok((k, _)) => {
-            !in_ranges(&skip, &k.user)
-                && own
-                    .as_ref()
-                    .and_then(|f| f.covering(&k.user, seq))
-                    .is_none_or(|c| c < k.seq)
+    Box::new(Concat::new(0, n, open).filter(move |r| {
+        match r {
+            Err(_) => true,
+            Ok((k, _)) => {
+                !in_ranges(&skip, &k.user)
+                    && own
+                        .as_ref()
+                        .and_then(|f| f.covering(&k.user, seq))
+                        .is_none_or(|c| c < k.seq)
+            }
         }
     }))
 }

@@ -30,7 +30,8 @@ pub(crate) fn decode_section(
     path: &Path,
     offset: u64,
 ) -> Result<Option<std::sync::Arc<Fragments>>> {
-    let bad = |what, expected: u64, found: u64| Error::corruption(path, offset, what, expected, found);
+    let bad =
+        |what, expected: u64, found: u64| Error::corruption(path, offset, what, expected, found);
     let len_bytes = rest
         .get(..4)
         .ok_or_else(|| bad("range-del section length", 4, rest.len() as u64))?;
