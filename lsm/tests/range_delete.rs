@@ -188,10 +188,8 @@ fn a_get_under_a_range_delete_probes_a_constant_number_of_tables() {
     db.close().expect("close");
 }
 
-/// The range-deletion section of the one table in `dir` (its properties
-/// block's tail): the table, where the section's fragment bytes start,
-/// and their length.
-fn section(fs: &dyn vfs::Fs, dir: &Path) -> (PathBuf, Vec<u8>, usize, usize, usize) {
+/// The one table file in `dir` and its bytes.
+fn only_table(fs: &dyn vfs::Fs, dir: &Path) -> (PathBuf, Vec<u8>) {
     let name = fs
         .list_dir(dir)
         .expect("list")
@@ -204,6 +202,13 @@ fn section(fs: &dyn vfs::Fs, dir: &Path) -> (PathBuf, Vec<u8>, usize, usize, usi
         .and_then(|f| f.map())
         .expect("read")
         .to_vec();
+    (path, data)
+}
+
+/// Where the range-deletion section of table bytes `data` lies (its
+/// properties block's tail): where its fragment bytes start, where its
+/// CRC is, and where the properties block starts.
+fn section(data: &[u8]) -> (usize, usize, usize) {
     let foot = data.len() - 64;
     let u64_at = |p: usize| u64::from_le_bytes(data[p..p + 8].try_into().expect("8"));
     let (off, size) = (u64_at(foot + 32) as usize, u64_at(foot + 40) as usize);
@@ -216,13 +221,44 @@ fn section(fs: &dyn vfs::Fs, dir: &Path) -> (PathBuf, Vec<u8>, usize, usize, usi
     // the section ends with its CRC, its fragments before that.
     let body_end = off + size - 5;
     let crc_at = body_end - 4;
-    // Find the section's length field: the u32 n with n + 8 bytes left.
+    // The section's length field: the u32 n with n + 8 bytes left.
     let len_at = (off..crc_at)
         .find(|&p| {
             u32::from_le_bytes(data[p..p + 4].try_into().expect("4")) as usize + p + 8 == body_end
         })
         .expect("section length");
-    (path, data, len_at + 4, crc_at, off)
+    (len_at + 4, crc_at, off)
+}
+
+/// `verify` reads the section again: damage after open is reported with
+/// the table and the properties block's offset.
+#[test]
+fn verify_reports_damage_to_the_range_deletion_section() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = Db::open(dir.path(), Options::default()).expect("open");
+    db.put("a", "1").expect("put");
+    db.delete_range("b".."m").expect("delete_range");
+    db.flush().expect("flush");
+    assert!(db.verify().expect("verify").is_clean());
+    let (path, data) = only_table(&vfs::OsFs, dir.path());
+    let (body_at, _, block_at) = section(&data);
+    // One byte rewritten in place (the table stays mapped by the store).
+    let f = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&path)
+        .expect("open table");
+    std::os::unix::fs::FileExt::write_at(&f, &[data[body_at + 2] ^ 0x10], (body_at + 2) as u64)
+        .expect("damage");
+    let report = db.verify().expect("verify");
+    assert!(!report.is_clean());
+    match &report.problems[..] {
+        [larder_lsm::Problem::Table { file, offset, .. }] => {
+            assert_eq!(file, &path);
+            assert_eq!(*offset, block_at as u64);
+        }
+        other => panic!("expected one table problem, got {other:?}"),
+    }
+    drop(db);
 }
 
 #[test]
@@ -245,7 +281,8 @@ fn damage_in_the_range_deletion_section_is_reported() {
     );
     assert!(db.verify().expect("verify").is_clean());
     db.close().expect("close");
-    let (path, data, body_at, crc_at, block_at) = section(&*fs, Path::new("/db"));
+    let (path, data) = only_table(&*fs, Path::new("/db"));
+    let (body_at, crc_at, block_at) = section(&data);
 
     // A flipped bit: the block's checksum fails, at open.
     mem.flip_bit(&path, body_at as u64 + 2, 3).expect("flip");
