@@ -639,3 +639,72 @@ fn checkpoints_and_prefix_scans_keep_range_deletes() {
     assert_eq!(back, want.iter().rev().cloned().collect::<Vec<_>>());
     copy.close().expect("close");
 }
+
+/// Block lookups of tables on an object store (the memory cache's hits
+/// and misses count every one).
+fn block_lookups(db: &Db) -> u64 {
+    let s = db.stats().table_store;
+    s.memory_cache_hits + s.memory_cache_misses
+}
+
+/// Scans and gets over a deleted range do not read the blocks beneath it:
+/// with tables on an object store, where every block lookup is counted, a
+/// scan of the whole store in either direction reads a handful of the
+/// 1,800 blocks the deleted range spans (19 in each direction when this
+/// was written), and gets under it none, with the tombstone in the
+/// memtable and in a table.
+#[test]
+fn scans_and_gets_over_a_deleted_range_read_few_blocks() {
+    const N: u32 = 20_000;
+    let store: Arc<dyn objstore::Store> = Arc::new(objstore::MemStore::new());
+    let opts = Options {
+        table_store: Some(store),
+        block_size_bytes: 256,
+        write_buffer_size_bytes: 256 << 10,
+        ..Options::default()
+    };
+    let fs: Arc<dyn vfs::Fs> = Arc::new(vfs::MemFs::new());
+    let db = Db::open_with_fs(fs, "/db", opts).expect("open");
+    let mut b = WriteBatch::new();
+    for i in 0..N {
+        b.put(key(i), format!("value-{i}"));
+        if b.len() == 1000 {
+            db.write(std::mem::take(&mut b)).expect("write");
+        }
+    }
+    db.flush().expect("flush");
+    db.wait_idle().expect("idle");
+    let blocks: u64 = db
+        .describe()
+        .expect("describe")
+        .levels
+        .iter()
+        .flat_map(|l| &l.tables)
+        .map(|t| t.blocks)
+        .sum();
+    assert!(blocks >= 1000, "{blocks} blocks");
+    db.delete_range(key(100)..key(N - 100))
+        .expect("delete_range");
+    for flushed in [false, true] {
+        if flushed {
+            db.flush().expect("flush");
+        }
+        let before = block_lookups(&db);
+        assert_eq!(db.iter().count(), 200);
+        let forward = block_lookups(&db) - before;
+        let before = block_lookups(&db);
+        assert_eq!(db.iter().rev().count(), 200);
+        let backward = block_lookups(&db) - before;
+        let before = block_lookups(&db);
+        for i in (100..N - 100).step_by(97) {
+            assert_eq!(db.get(&key(i)).expect("get"), None);
+        }
+        let gets = block_lookups(&db) - before;
+        // The 200 live keys take a few blocks at each end of the range.
+        assert!(
+            forward <= 40 && backward <= 40 && gets == 0,
+            "flushed {flushed}: {forward} and {backward} blocks per scan, {gets} for the gets, of {blocks}"
+        );
+    }
+    db.close().expect("close");
+}
