@@ -1,5 +1,5 @@
-//! Write batches: several puts and deletes applied atomically, and their
-//! encoding as one WAL record.
+//! Write batches: several puts, deletes and range deletes applied
+//! atomically, and their encoding as one WAL record.
 //!
 //! `seq: u64 | count: u32 | op*`, each op `kind: u8 | key_len: varint | key`
 //! followed, for [`ValueKind::Inline`], by `value_len: varint | value`,
@@ -14,7 +14,8 @@ use crate::varint;
 /// Bytes before the ops in an encoded batch.
 pub(crate) const BATCH_HEADER_LEN: usize = 12;
 
-/// Puts and deletes applied atomically by [`Db::write`](crate::Db::write).
+/// Puts, deletes and range deletes applied atomically by
+/// [`Db::write`](crate::Db::write).
 #[derive(Clone, Debug, Default)]
 pub struct WriteBatch {
     pub(crate) ops: Vec<(ValueKind, Bytes, Bytes)>,
