@@ -223,7 +223,7 @@ fn group_each(
 }
 
 fn bench(c: &mut Criterion) {
-    if only_blob() {
+    if only_blob() || only_delete_range() {
         return;
     }
     let keys = keys_16(KEYS, 1);
@@ -342,7 +342,7 @@ fn bench(c: &mut Criterion) {
 
 /// Write amplification after a 1M-key fillrandom (printed, for the README).
 fn write_amplification(_c: &mut Criterion) {
-    if only_blob() {
+    if only_blob() || only_delete_range() {
         return;
     }
     let keys = keys_16(KEYS, 1);
@@ -555,9 +555,220 @@ fn blob_gc(_c: &mut Criterion) {
     }
 }
 
+/// Keys the `lsm/delete_range` workload deletes (`LSM_RANGE_KEYS`,
+/// default 200,000).
+fn range_keys() -> u64 {
+    std::env::var("LSM_RANGE_KEYS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(200_000)
+}
+
+/// True when the command line filters for `lsm/delete_range`: the 1M-key
+/// prefills of the other workloads then are skipped.
+fn only_delete_range() -> bool {
+    std::env::args().skip(1).any(|a| a.contains("delete_range"))
+}
+
+/// What the `lsm/delete_range` workload needs of an engine.
+trait RangeEngine {
+    fn name(&self) -> &'static str;
+    fn put(&self, key: &[u8], value: &[u8]);
+    fn delete(&self, key: &[u8]);
+    fn delete_range(&self, from: &[u8], to: &[u8]);
+    fn get(&self, key: &[u8]) -> bool;
+    /// Pairs from `from` on, at most `n`.
+    fn scan(&self, from: &[u8], n: usize) -> usize;
+    /// Pairs from the end back, at most `n`.
+    fn scan_back(&self, n: usize) -> usize;
+    /// Memtable to tables, background work settled.
+    fn flush(&self);
+}
+
+/// Pairs an iterator yields, each checked and read.
+fn count_pairs<T, E: std::fmt::Debug>(it: impl Iterator<Item = Result<T, E>>) -> usize {
+    let mut n = 0;
+    for r in it {
+        black_box(r.expect("scan"));
+        n += 1;
+    }
+    n
+}
+
+/// [`Ours`] for the range-delete workload (its own type: the two traits
+/// share method names).
+struct OursRange(Ours);
+
+impl RangeEngine for OursRange {
+    fn name(&self) -> &'static str {
+        "lsm"
+    }
+    fn put(&self, key: &[u8], value: &[u8]) {
+        self.0.db.put(key.to_vec(), value.to_vec()).expect("put");
+    }
+    fn delete(&self, key: &[u8]) {
+        self.0.db.delete(key.to_vec()).expect("delete");
+    }
+    fn delete_range(&self, from: &[u8], to: &[u8]) {
+        self.0.db.delete_range(from..to).expect("delete_range");
+    }
+    fn get(&self, key: &[u8]) -> bool {
+        self.0.db.get(key).expect("get").is_some()
+    }
+    fn scan(&self, from: &[u8], n: usize) -> usize {
+        count_pairs(self.0.db.range(from..).take(n))
+    }
+    fn scan_back(&self, n: usize) -> usize {
+        count_pairs(self.0.db.iter().rev().take(n))
+    }
+    fn flush(&self) {
+        self.0.db.flush().expect("flush");
+        self.0.db.wait_idle().expect("wait_idle");
+    }
+}
+
+#[cfg(feature = "rocksdb")]
+struct Rocks {
+    db: rocksdb::DB,
+    _dir: tempfile::TempDir,
+}
+
+#[cfg(feature = "rocksdb")]
+impl Rocks {
+    /// db_bench's options as `benches/src/report/adapters.rs` sets them.
+    fn open() -> Rocks {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut options = rocksdb::Options::default();
+        options.create_if_missing(true);
+        options.set_compression_type(rocksdb::DBCompressionType::Lz4);
+        options.set_write_buffer_size(64 << 20);
+        options.set_level_compaction_dynamic_level_bytes(true);
+        let mut table = rocksdb::BlockBasedOptions::default();
+        table.set_block_cache(&rocksdb::Cache::new_lru_cache(64 << 20));
+        table.set_bloom_filter(10.0, false);
+        options.set_block_based_table_factory(&table);
+        let db = rocksdb::DB::open(&options, dir.path()).expect("open rocksdb");
+        Rocks { db, _dir: dir }
+    }
+}
+
+#[cfg(feature = "rocksdb")]
+impl RangeEngine for Rocks {
+    fn name(&self) -> &'static str {
+        "rocksdb"
+    }
+    fn put(&self, key: &[u8], value: &[u8]) {
+        self.db.put(key, value).expect("rocksdb put");
+    }
+    fn delete(&self, key: &[u8]) {
+        self.db.delete(key).expect("rocksdb delete");
+    }
+    fn delete_range(&self, from: &[u8], to: &[u8]) {
+        // `WriteBatch::delete_range`, the call `DeleteRange` makes for
+        // the default column family.
+        let mut b = rocksdb::WriteBatch::default();
+        b.delete_range(from, to);
+        self.db.write(b).expect("rocksdb delete_range");
+    }
+    fn get(&self, key: &[u8]) -> bool {
+        self.db.get_pinned(key).expect("rocksdb get").is_some()
+    }
+    fn scan(&self, from: &[u8], n: usize) -> usize {
+        let mode = rocksdb::IteratorMode::From(from, rocksdb::Direction::Forward);
+        count_pairs(self.db.iterator(mode).take(n))
+    }
+    fn scan_back(&self, n: usize) -> usize {
+        count_pairs(self.db.iterator(rocksdb::IteratorMode::End).take(n))
+    }
+    fn flush(&self) {
+        self.db.flush().expect("rocksdb flush");
+        // RocksDB offers no wait for its compactions: give them time.
+        std::thread::sleep(Duration::from_secs(2));
+    }
+}
+
+fn range_engines() -> Vec<Box<dyn Fn() -> Box<dyn RangeEngine>>> {
+    vec![
+        Box::new(|| Box::new(OursRange(Ours::open())) as Box<dyn RangeEngine>),
+        #[cfg(feature = "rocksdb")]
+        Box::new(|| Box::new(Rocks::open()) as Box<dyn RangeEngine>),
+    ]
+}
+
+/// Range deletes (`lsm/delete_range`): `range_keys()` sequential keys in
+/// tables, then the middle 90% deleted with one `delete_range` or one
+/// `delete` per key, and reads after (in the memtable, then flushed):
+/// 10,000 gets of deleted keys, a scan from the start of the deleted
+/// range (it finds the keys after it) and one from the end back. Each
+/// engine and method on a fresh database, back to back; printed as times
+/// and as ratios of one-by-one to `delete_range`.
+///
+/// `LSM_RANGE_KEYS=100000 cargo bench -p benches --bench lsm -- delete_range`
+/// (`--features rocksdb` adds RocksDB's `WriteBatch::delete_range`).
+fn delete_range(c: &mut Criterion) {
+    if !only_delete_range() {
+        return;
+    }
+    let _ = c;
+    let n = range_keys();
+    let (lo, hi) = (n / 20, n - n / 20);
+    let v = value(7);
+    for make in range_engines() {
+        let mut times: Vec<(&str, [Duration; 3])> = Vec::new();
+        let mut name = "";
+        for method in ["delete_range", "one_by_one"] {
+            let e = make();
+            name = e.name();
+            for i in 0..n {
+                e.put(&sequential_key(i), &v);
+            }
+            e.flush();
+            let t = Instant::now();
+            if method == "delete_range" {
+                e.delete_range(&sequential_key(lo), &sequential_key(hi));
+            } else {
+                for i in lo..hi {
+                    e.delete(&sequential_key(i));
+                }
+            }
+            let delete = t.elapsed();
+            let reads = |e: &dyn RangeEngine| {
+                let t = Instant::now();
+                let mut rng = SplitMix64::new(3);
+                for _ in 0..10_000 {
+                    let i = lo + rng.next_u64() % (hi - lo);
+                    assert!(!e.get(&sequential_key(i)));
+                }
+                assert_eq!(e.scan(&sequential_key(lo), 100), 100);
+                assert_eq!(e.scan_back(usize::MAX), (n - (hi - lo)) as usize);
+                t.elapsed()
+            };
+            let in_memtable = reads(&*e);
+            e.flush();
+            let flushed = reads(&*e);
+            eprintln!(
+                "lsm/delete_range/{}/{method}: {} keys deleted in {:.2} ms; reads after (10k gets, 2 scans) {:.2} ms in the memtable, {:.2} ms flushed",
+                e.name(),
+                hi - lo,
+                delete.as_secs_f64() * 1e3,
+                in_memtable.as_secs_f64() * 1e3,
+                flushed.as_secs_f64() * 1e3,
+            );
+            times.push((method, [delete, in_memtable, flushed]));
+        }
+        let ratio = |i: usize| times[1].1[i].as_secs_f64() / times[0].1[i].as_secs_f64().max(1e-9);
+        eprintln!(
+            "lsm/delete_range/{name}: one-by-one / delete_range: delete {:.0}x, reads in the memtable {:.2}x, reads flushed {:.2}x",
+            ratio(0),
+            ratio(1),
+            ratio(2)
+        );
+    }
+}
+
 criterion_group! {
     name = benches;
     config = benches::criterion(3).sample_size(10);
-    targets = bench, write_amplification, blob_separation, blob_gc
+    targets = bench, write_amplification, blob_separation, blob_gc, delete_range
 }
 criterion_main!(benches);

@@ -1,8 +1,10 @@
-//! Write batches: several puts and deletes applied atomically, and their
-//! encoding as one WAL record.
+//! Write batches: several puts, deletes and range deletes applied
+//! atomically, and their encoding as one WAL record.
 //!
 //! `seq: u64 | count: u32 | op*`, each op `kind: u8 | key_len: varint | key`
-//! followed, for [`ValueKind::Inline`], by `value_len: varint | value`.
+//! followed, for [`ValueKind::Inline`], by `value_len: varint | value`,
+//! and for [`ValueKind::RangeDelete`] (tag 4, `key` the range's start) by
+//! `end_len: varint | end`.
 
 use bytes::Bytes;
 
@@ -12,7 +14,8 @@ use crate::varint;
 /// Bytes before the ops in an encoded batch.
 pub(crate) const BATCH_HEADER_LEN: usize = 12;
 
-/// Puts and deletes applied atomically by [`Db::write`](crate::Db::write).
+/// Puts, deletes and range deletes applied atomically by
+/// [`Db::write`](crate::Db::write).
 #[derive(Clone, Debug, Default)]
 pub struct WriteBatch {
     pub(crate) ops: Vec<(ValueKind, Bytes, Bytes)>,
@@ -39,6 +42,15 @@ impl WriteBatch {
         self.ops.push((ValueKind::Delete, k, Bytes::new()));
     }
 
+    /// Adds a delete of every key in `[start, end)`: one operation (one
+    /// sequence number, one log record entry) however many keys the range
+    /// holds. An empty range (`start >= end`) deletes nothing.
+    pub fn delete_range(&mut self, start: impl Into<Bytes>, end: impl Into<Bytes>) {
+        let (s, e) = (start.into(), end.into());
+        self.size_bytes += s.len() + e.len();
+        self.ops.push((ValueKind::RangeDelete, s, e));
+    }
+
     /// Number of operations.
     pub fn len(&self) -> usize {
         self.ops.len()
@@ -57,7 +69,7 @@ impl WriteBatch {
             out.push(*kind as u8);
             varint::put(out, k.len() as u64);
             out.extend_from_slice(k);
-            if *kind == ValueKind::Inline {
+            if matches!(kind, ValueKind::Inline | ValueKind::RangeDelete) {
                 varint::put(out, v.len() as u64);
                 out.extend_from_slice(v);
             }
@@ -85,7 +97,7 @@ impl WriteBatch {
             let kind = ValueKind::from_u8(*rec.get(p)?)?;
             p += 1;
             let k = take(&mut p)?;
-            let v = if kind == ValueKind::Inline {
+            let v = if matches!(kind, ValueKind::Inline | ValueKind::RangeDelete) {
                 take(&mut p)?
             } else {
                 Bytes::new()

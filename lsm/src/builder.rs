@@ -64,6 +64,11 @@ impl TableBuilder {
         self.writer.add(&key.encoded(), value)
     }
 
+    /// The table's range tombstones (`crate::range_del`).
+    pub(crate) fn set_range_dels(&mut self, f: crate::range_del::Fragments) {
+        self.writer.set_range_dels(f);
+    }
+
     /// Bytes the table would take if finished now.
     pub(crate) fn size_estimate_bytes(&self) -> u64 {
         self.writer.size_estimate_bytes()
@@ -110,7 +115,8 @@ pub(crate) struct Built {
 
 /// Writes `entries` (sorted, as a memtable yields them) to a new table,
 /// synced, moving large values into blobs through `separator`, and opens
-/// it. Writes nothing (and returns `None`) when `entries` is empty. The
+/// it, with `range_dels` (a memtable's range tombstones). Writes nothing
+/// (and returns `None`) when `entries` and `range_dels` are empty. The
 /// caller syncs the directory and logs the table in a manifest edit.
 ///
 /// # Errors
@@ -121,6 +127,7 @@ pub(crate) fn write_table(
     env: &TableEnv<'_>,
     entries: impl Iterator<Item = Entry>,
     mut separator: Option<&mut Separator<'_>>,
+    range_dels: Option<crate::range_del::Fragments>,
 ) -> Result<Option<Built>> {
     let n = (env.new_file_number)()?;
     let mut b = TableBuilder::create(env.tables, n, env.table_opts)?;
@@ -130,7 +137,10 @@ pub(crate) fn write_table(
         }
         b.add(&k, &v)?;
     }
-    if b.entries() == 0 {
+    if let Some(f) = range_dels {
+        b.set_range_dels(f);
+    }
+    if b.entries() == 0 && !b.writer.has_range_dels() {
         drop(b);
         env.tables.discard(n)?;
         return Ok(None);

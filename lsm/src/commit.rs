@@ -179,10 +179,13 @@ pub(crate) enum LogSync {
 /// [`Error::KeyTooLarge`] or [`Error::ValueTooLarge`] for the first
 /// operation of `batch` past the limits.
 fn check_sizes(batch: &WriteBatch) -> Result<()> {
-    for (_, k, v) in &batch.ops {
-        if k.len() > KEY_LEN_MAX {
+    for (kind, k, v) in &batch.ops {
+        // A range delete's end is a key.
+        let key_like = *kind == crate::key::ValueKind::RangeDelete && v.len() > KEY_LEN_MAX;
+        if k.len() > KEY_LEN_MAX || key_like {
+            let len = if key_like { v.len() } else { k.len() };
             return Err(Error::KeyTooLarge {
-                len: k.len(),
+                len,
                 len_max: KEY_LEN_MAX,
             });
         }

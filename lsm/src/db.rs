@@ -223,6 +223,44 @@ impl Db {
         self.write(b)
     }
 
+    /// Deletes every key in `range`, in one write (one sequence number, one
+    /// log entry) however many keys it holds: a range tombstone, applied
+    /// by reads and dropped with what it covers by compaction (RocksDB's
+    /// `DeleteRange`). A snapshot taken before it still sees the keys.
+    ///
+    /// The start may be included (`a..`), excluded, or unbounded (from the
+    /// empty key); the end excluded (`..b`) or included (`..=b`, taken as
+    /// up to `b` followed by a zero byte). An empty range (start equal to
+    /// the end) deletes nothing.
+    ///
+    /// ```
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let dir = tempfile::tempdir()?;
+    /// # let db = larder_lsm::Db::open(dir.path(), larder_lsm::Options::default())?;
+    /// db.put("user:1", "a")?;
+    /// db.put("user:2", "b")?;
+    /// db.put("zebra", "c")?;
+    /// db.delete_range("user:".."user;")?;
+    /// assert_eq!(db.get(b"user:1")?, None);
+    /// assert_eq!(db.iter().count(), 1);
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidRange`] for an unbounded end or a start after the
+    /// end; otherwise as [`Db::put`].
+    pub fn delete_range<K: AsRef<[u8]>, R: std::ops::RangeBounds<K>>(
+        &self,
+        range: R,
+    ) -> Result<()> {
+        let mut b = WriteBatch::new();
+        let (start, end) = crate::range_del::range_keys(&range)?;
+        b.delete_range(start, end);
+        self.write(b)
+    }
+
     /// Applies every operation of `batch` atomically: a reader or a crash
     /// sees all of them or none.
     ///

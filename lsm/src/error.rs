@@ -55,6 +55,10 @@ pub enum Error {
     /// Options that cannot work together.
     #[error("invalid option: {0}")]
     InvalidOption(&'static str),
+    /// A [`Db::delete_range`](crate::Db::delete_range) range it cannot
+    /// take: an unbounded end, or a start after the end.
+    #[error("invalid range: {0}")]
+    InvalidRange(&'static str),
     /// The blob store (key-value separation) failed outside a read of one
     /// key: opening it, or writing a blob at flush.
     #[error("blob store: {0}")]

@@ -33,13 +33,24 @@ impl Inner {
             (Some(store), Some(t)) => Some(Separator::new(store, Some(t), &no_collection, &new_id)),
             _ => None,
         };
-        let entries = job::drop_shadowed(imm.iter(), self.smallest_snapshot());
+        let smallest_snapshot = self.smallest_snapshot();
+        // The memtable's range tombstones go into the table; the versions
+        // they hide from every reader stay out of it.
+        let range_dels = imm.range_del_fragments();
+        let entries = job::drop_shadowed(imm.iter(), smallest_snapshot).filter(|(k, _)| {
+            range_dels
+                .as_ref()
+                .is_none_or(|f| !crate::range_del::drop_covered(f, k, smallest_snapshot))
+        });
         let env = TableEnv {
             tables: &self.tables,
             table_opts: table_options(&self.opts, 0),
             new_file_number: &new_id,
         };
-        let built = write_table(&env, entries, sep.as_mut())?;
+        let range_dels = range_dels
+            .as_ref()
+            .map(|f| crate::range_del::compact_fragments(f, smallest_snapshot, |_, _| false));
+        let built = write_table(&env, entries, sep.as_mut(), range_dels)?;
         let mut edit = VersionEdit::default();
         if let Some(sep) = sep {
             self.counters

@@ -126,6 +126,9 @@ pub struct TableDescription {
     pub entries: u64,
     /// Of which deletions.
     pub tombstones: u64,
+    /// Range tombstones ([`Db::delete_range`](crate::Db::delete_range)),
+    /// counted per fragment and sequence number, kept apart from `entries`.
+    pub range_tombstones: u64,
     /// Smallest user key.
     pub smallest_key: Vec<u8>,
     /// Largest user key.
@@ -292,6 +295,7 @@ fn describe(s: State) -> Result<StoreDescription> {
                         size_bytes: t.size_bytes(),
                         entries: t.props.entries,
                         tombstones: t.props.tombstones,
+                        range_tombstones: t.range_dels().map_or(0, |f| f.count()),
                         smallest_key: smallest.to_vec(),
                         largest_key: largest.to_vec(),
                         seq_min: t.props.seq_min,

@@ -46,18 +46,22 @@ pub(crate) enum ValueKind {
     Inline = 1,
     /// The value is a reference into a blob file (key-value separation).
     BlobRef = 2,
+    /// A range tombstone `[key, value)` (a batch op only: memtables and
+    /// tables keep range tombstones apart from their entries).
+    RangeDelete = 4,
 }
 
 impl ValueKind {
     /// The kind with the largest tag: a seek key built with it sorts before
     /// every entry of the same user key and sequence number.
-    pub(crate) const SEEK: ValueKind = ValueKind::BlobRef;
+    pub(crate) const SEEK: ValueKind = ValueKind::RangeDelete;
 
     pub(crate) fn from_u8(tag: u8) -> Option<ValueKind> {
         match tag {
             0 => Some(ValueKind::Delete),
             1 => Some(ValueKind::Inline),
             2 => Some(ValueKind::BlobRef),
+            4 => Some(ValueKind::RangeDelete),
             _ => None,
         }
     }
@@ -128,7 +132,8 @@ pub(crate) fn split(encoded: &[u8]) -> Option<(&[u8], SeqNo, ValueKind)> {
     let mut t = [0u8; TRAILER_LEN];
     t.copy_from_slice(&encoded[user_len..]);
     let t = u64::from_le_bytes(t);
-    let kind = ValueKind::from_u8((t & 0xff) as u8)?;
+    // A range tombstone is never an entry of a table or memtable.
+    let kind = ValueKind::from_u8((t & 0xff) as u8).filter(|k| *k != ValueKind::RangeDelete)?;
     Some((&encoded[..user_len], SeqNo(t >> 8), kind))
 }
 

@@ -73,6 +73,9 @@
 //! - `iter`: merging iterators and [`DbIter`].
 //! - `blob`: key-value separation: large values in erasure-coded blob files,
 //!   and their garbage collection.
+//! - `range_del`: range deletes ([`Db::delete_range`]): fragmented range
+//!   tombstones, kept per memtable and per table, applied by reads and
+//!   compaction.
 //! - `transaction`: [`Db::transaction`], optimistic transactions
 //!   ([`Transaction`]): snapshot reads, buffered writes, a commit that
 //!   fails with [`Error::Conflict`] if a key it read or writes changed.
@@ -116,6 +119,7 @@ mod obsolete;
 mod open;
 mod options;
 mod probe;
+mod range_del;
 mod read;
 mod reader;
 mod recovery;

@@ -67,6 +67,8 @@ pub(crate) struct Memtable {
     size_bytes: AtomicUsize,
     /// Tombstones inserted, for [`Memtable::tombstones`].
     tombstones: AtomicUsize,
+    /// Range tombstones, kept apart from the entries.
+    range_dels: crate::range_del::MemRangeDels,
 }
 
 /// The arena's current chunk and the size of the next.
@@ -116,7 +118,17 @@ impl Memtable {
 
     /// Adds an entry. An internal key already present (the same sequence
     /// number for the same user key: the same write) keeps its first value.
+    /// A [`ValueKind::RangeDelete`] (`user` to `value`) goes to the range
+    /// tombstones.
     pub(crate) fn insert(&self, user: Bytes, seq: SeqNo, kind: ValueKind, value: Bytes) {
+        if kind == ValueKind::RangeDelete {
+            self.size_bytes.fetch_add(
+                user.len() + value.len() + ENTRY_OVERHEAD_BYTES,
+                Ordering::Relaxed,
+            );
+            self.range_dels.add(user, value, seq);
+            return;
+        }
         if kind == ValueKind::Delete {
             self.tombstones.fetch_add(1, Ordering::Relaxed);
         }
@@ -155,7 +167,12 @@ impl Memtable {
     }
 
     pub(crate) fn is_empty(&self) -> bool {
-        self.list.len() == 0
+        self.list.len() == 0 && self.range_dels.is_empty()
+    }
+
+    /// The range tombstones, fragmented; `None` if there are none.
+    pub(crate) fn range_del_fragments(&self) -> Option<Arc<crate::range_del::Fragments>> {
+        self.range_dels.fragments()
     }
 
     /// Entries (every version, tombstones included).
@@ -169,14 +186,30 @@ impl Memtable {
     }
 
     /// The newest version of `user` with sequence number at most `seq`.
+    #[cfg(test)]
     pub(crate) fn get(&self, user: &[u8], seq: SeqNo) -> Option<(ValueKind, Bytes)> {
+        self.get_with_seq(user, seq).map(|(k, v, _)| (k, v))
+    }
+
+    /// [`Memtable::get`] with the version's sequence number.
+    pub(crate) fn get_with_seq(
+        &self,
+        user: &[u8],
+        seq: SeqNo,
+    ) -> Option<(ValueKind, Bytes, SeqNo)> {
         let probe = Probe {
             prefix: key::prefix(user),
             user,
             trailer: key::trailer(seq, ValueKind::SEEK),
         };
         let n = self.list.seek(&probe, true)?;
-        (n.user().as_ref() == user).then(|| (kind_of(n.trailer()), n.value().clone()))
+        (n.user().as_ref() == user).then(|| {
+            (
+                kind_of(n.trailer()),
+                n.value().clone(),
+                SeqNo(n.trailer() >> 8),
+            )
+        })
     }
 
     /// The sequence number of the newest version of `user` (a tombstone

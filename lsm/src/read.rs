@@ -130,44 +130,36 @@ impl Inner {
             // the table maps (a blob is resolved after the lock is dropped).
             let sv = self.sv.read();
             let seq = seq.unwrap_or_else(|| self.latest_seq());
-            let found = match sv.mem.get(key, seq) {
-                Some(x) => Some(x),
-                // Newest first: a key's newest version wins.
-                None => match sv.imm.iter().rev().find_map(|(m, _)| m.get(key, seq)) {
-                    Some(x) => Some(x),
-                    None => {
-                        let mut st = GetStats::default();
-                        let hash = filter::key_hash(key);
-                        let r = if crate::probe::all_filters_negative(
-                            &sv.version,
-                            key,
-                            hash,
-                            &mut st,
-                        ) {
-                            Ok(None)
-                        } else {
-                            sv.version.get(key, hash, seq, &mut st)
-                        };
-                        // Shared counters: touch only those that changed.
-                        // Every table probed without error is a filter
-                        // negative or a positive: `stats()` reports
-                        // `tables_probed` as their sum, one counter fewer
-                        // per get.
-                        debug_assert!(
-                            r.is_err()
-                                || st.tables_probed == st.filter_negatives + st.filter_positives
-                        );
-                        for (counter, n) in [
-                            (&self.counters.filter_negatives, st.filter_negatives),
-                            (&self.counters.filter_positives, st.filter_positives),
-                        ] {
-                            if n > 0 {
-                                counter.fetch_add(n, Ordering::Relaxed);
-                            }
+            // Newest first: a key's newest version wins, and a range
+            // tombstone covering it ends the lookup (`range_del`).
+            let found = match crate::range_del::lookup_memtables(&sv, key, seq) {
+                crate::range_del::MemLookup::Done(x) => x,
+                crate::range_del::MemLookup::Tables => {
+                    let mut st = GetStats::default();
+                    let hash = filter::key_hash(key);
+                    let r = if crate::probe::all_filters_negative(&sv.version, key, hash, &mut st) {
+                        Ok(None)
+                    } else {
+                        sv.version.get(key, hash, seq, &mut st)
+                    };
+                    // Shared counters: touch only those that changed.
+                    // Every table probed without error is a filter
+                    // negative or a positive: `stats()` reports
+                    // `tables_probed` as their sum, one counter fewer
+                    // per get.
+                    debug_assert!(
+                        r.is_err() || st.tables_probed == st.filter_negatives + st.filter_positives
+                    );
+                    for (counter, n) in [
+                        (&self.counters.filter_negatives, st.filter_negatives),
+                        (&self.counters.filter_positives, st.filter_positives),
+                    ] {
+                        if n > 0 {
+                            counter.fetch_add(n, Ordering::Relaxed);
                         }
-                        r?
                     }
-                },
+                    r?
+                }
             };
             // A reference found in a table is resolved after the lock is
             // dropped: the version is held until then, so the table stays
@@ -200,6 +192,18 @@ impl Inner {
             // A closed database yields its error first, then nothing.
             sources.push(Box::new(std::iter::once(Err(e))));
             return DbIter::new(sources, seq, lo, hi, Arc::clone(&sv.version), None);
+        }
+        // Range tombstones anywhere in the read: sources that skip what
+        // they delete (`range_del::iter`).
+        if let Some(sources) = crate::range_del::iter::sources(&sv, &lo, &hi, seq) {
+            return DbIter::new(
+                sources,
+                seq,
+                lo,
+                hi,
+                Arc::clone(&sv.version),
+                self.blobs.clone(),
+            );
         }
         // An empty memtable (as after a flush) is no source: whatever is
         // inserted into it later is newer than `seq`, so the iterator

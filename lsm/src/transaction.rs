@@ -197,6 +197,9 @@ impl Inner {
     /// in the memtables or tables read here.
     pub(crate) fn written_after(&self, key: &[u8], seq: SeqNo) -> Result<bool> {
         let sv = self.super_version();
+        if crate::range_del::deleted_after(&sv, key, seq) {
+            return Ok(true);
+        }
         if let Some(s) = sv.mem.newest_seq(key) {
             return Ok(s > seq);
         }

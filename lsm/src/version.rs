@@ -69,7 +69,7 @@ impl Version {
         seq: SeqNo,
         stats: &mut GetStats,
     ) -> Result<Option<(ValueKind, Bytes)>> {
-        let mut probe = |t: &Table| -> Result<Option<(ValueKind, Bytes)>> {
+        let mut probe = |t: &Table| -> Result<Option<(ValueKind, Bytes, SeqNo)>> {
             stats.tables_probed += 1;
             match t.get(user, hash, seq)? {
                 Probe::FilteredOut => {
@@ -80,15 +80,26 @@ impl Version {
                     stats.filter_positives += 1;
                     Ok(None)
                 }
-                Probe::Found(k, v) => {
+                Probe::Found(k, v, s) => {
                     stats.filter_positives += 1;
-                    Ok(Some((k, v)))
+                    Ok(Some((k, v, s)))
                 }
             }
         };
+        // The newest range tombstone covering `user` in the tables probed
+        // so far: once one does, the first version found decides, and a
+        // table without one ends the lookup (everything deeper is older
+        // than the tombstone; `crate::range_del`).
+        let mut cover: Option<SeqNo> = None;
         for t in self.candidates(user) {
-            if let Some(x) = probe(t)? {
-                return Ok(Some(x));
+            if let Some(f) = t.range_dels() {
+                cover = cover.max(f.covering(user, seq));
+            }
+            match (probe(t)?, cover) {
+                (Some((k, v, s)), c) if c.is_none_or(|c| s > c) => return Ok(Some((k, v))),
+                (Some(_), _) => return Ok(None),
+                (None, Some(_)) => return Ok(None),
+                (None, None) => {}
             }
         }
         Ok(None)

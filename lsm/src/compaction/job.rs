@@ -93,6 +93,15 @@ fn merge(
         .map(|t| t.iter_uncached())
         .collect();
     let out_level = c.out_level;
+    // The inputs' range tombstones: what they hide from every reader is
+    // dropped, and they go on to the outputs unless nothing deeper can
+    // hold their range (`crate::range_del`).
+    let dels = crate::range_del::input_fragments(c.inputs.iter().chain(&c.overlaps));
+    let mut out_dels = crate::range_del::OutputRangeDels::new(crate::range_del::compact_fragments(
+        &dels,
+        env.smallest_snapshot,
+        |s, e| crate::range_del::is_base_range(v, out_level, s, e),
+    ));
     let mut outputs = Vec::new();
     let mut writer: Option<TableBuilder> = None;
     let mut current_user: Option<bytes::Bytes> = None;
@@ -107,9 +116,10 @@ fn merge(
         let drop = if last_seq_for_key <= env.smallest_snapshot {
             true
         } else {
-            k.kind == ValueKind::Delete
+            (k.kind == ValueKind::Delete
                 && k.seq <= env.smallest_snapshot
-                && is_base_level(v, out_level, &k.user)
+                && is_base_level(v, out_level, &k.user))
+                || crate::range_del::drop_covered(&dels, &k, env.smallest_snapshot)
         };
         last_seq_for_key = k.seq;
         if drop {
@@ -119,8 +129,9 @@ fn merge(
         if first_of_key
             && let Some(w) = &writer
             && w.size_estimate_bytes() >= env.table_size_target_bytes
-            && let Some(w) = writer.take()
+            && let Some(mut w) = writer.take()
         {
+            w.set_range_dels(out_dels.finish_output(false));
             outputs.push(w.finish(env.tables)?);
         }
         if writer.is_none() {
@@ -131,11 +142,19 @@ fn merge(
         if let Some(s) = separator.as_deref_mut() {
             s.apply(&mut k, &mut v_bytes)?;
         }
+        out_dels.note_key(&k.user);
         if let Some(w) = &mut writer {
             w.add(&k, &v_bytes)?;
         }
     }
-    if let Some(w) = writer {
+    if writer.is_none() && out_dels.has_pending() {
+        // Tombstones and no entry: a table of tombstones only.
+        let n = (env.new_file_number)()?;
+        created.push(n);
+        writer = Some(TableBuilder::create(env.tables, n, env.table_opts)?);
+    }
+    if let Some(mut w) = writer {
+        w.set_range_dels(out_dels.finish_output(true));
         outputs.push(w.finish(env.tables)?);
     }
     Ok(outputs)

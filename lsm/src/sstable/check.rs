@@ -91,6 +91,23 @@ impl Table {
                 c.problems.push(e);
             }
         }
+        if self.footer.version == crate::sstable::footer::TABLE_VERSION_RANGE_DEL
+            && let Ok(b) = load_meta(
+                &data,
+                0,
+                path,
+                foot_off_u64,
+                self.footer.properties,
+                "properties handle past the footer",
+            )
+        {
+            let rest = b.slice(self.props.encoded_len().min(b.len())..);
+            if let Err(e) =
+                crate::range_del::table::decode_section(&rest, path, self.footer.properties.offset)
+            {
+                c.problems.push(e);
+            }
+        }
         let mut prev: Option<Bytes> = None;
         let mut all_good = c.problems.is_empty();
         let n = self.index.entries.len();

@@ -26,8 +26,13 @@ const _: () = assert!(FOOTER_SIZE_BYTES == 64);
 
 /// Table magic ("lsm-sst\0").
 pub(crate) const TABLE_MAGIC: u64 = u64::from_le_bytes(*b"lsm-sst\0");
-/// Table format version.
+/// Table format version of a table without range tombstones (and of every
+/// table's header).
 pub(crate) const TABLE_VERSION: u32 = 1;
+/// Table format version of a table whose properties block ends in a
+/// range-deletion section (`FORMAT.md`, "Range deletes"): readers that know
+/// only version 1 refuse it rather than miss its tombstones.
+pub(crate) const TABLE_VERSION_RANGE_DEL: u32 = 2;
 /// Bytes of the header at offset 0: the magic, then the version.
 pub(crate) const HEADER_SIZE_BYTES: usize = 12;
 
@@ -45,6 +50,8 @@ pub(crate) struct Footer {
     pub(crate) index: BlockHandle,
     pub(crate) filter: BlockHandle,
     pub(crate) properties: BlockHandle,
+    /// [`TABLE_VERSION`] or [`TABLE_VERSION_RANGE_DEL`].
+    pub(crate) version: u32,
 }
 
 impl Footer {
@@ -53,7 +60,7 @@ impl Footer {
         b[INDEX_OFFSET..FILTER_OFFSET].copy_from_slice(&self.index.encode());
         b[FILTER_OFFSET..PROPERTIES_OFFSET].copy_from_slice(&self.filter.encode());
         b[PROPERTIES_OFFSET..VERSION_OFFSET].copy_from_slice(&self.properties.encode());
-        b[VERSION_OFFSET..CRC_OFFSET].copy_from_slice(&TABLE_VERSION.to_le_bytes());
+        b[VERSION_OFFSET..CRC_OFFSET].copy_from_slice(&self.version.to_le_bytes());
         let crc = crc32fast::hash(&b[..CRC_OFFSET]);
         b[CRC_OFFSET..MAGIC_OFFSET].copy_from_slice(&crc.to_le_bytes());
         b[MAGIC_OFFSET..].copy_from_slice(&TABLE_MAGIC.to_le_bytes());
@@ -96,12 +103,12 @@ impl Footer {
             ));
         }
         let version = u32_at(VERSION_OFFSET);
-        if version != TABLE_VERSION {
+        if version != TABLE_VERSION && version != TABLE_VERSION_RANGE_DEL {
             return Err(Error::corruption(
                 file,
                 offset,
                 "table version",
-                u64::from(TABLE_VERSION),
+                u64::from(TABLE_VERSION_RANGE_DEL),
                 u64::from(version),
             ));
         }
@@ -111,6 +118,7 @@ impl Footer {
             index: h(INDEX_OFFSET, FILTER_OFFSET),
             filter: h(FILTER_OFFSET, PROPERTIES_OFFSET),
             properties: h(PROPERTIES_OFFSET, VERSION_OFFSET),
+            version,
         })
     }
 }

@@ -50,6 +50,12 @@ impl Properties {
         b
     }
 
+    /// Bytes of [`Properties::encode`]'s output: what follows them in a
+    /// block is the range-deletion section (`crate::range_del`).
+    pub(crate) fn encoded_len(&self) -> usize {
+        40 + 4 + self.smallest.len() + 4 + self.largest.len()
+    }
+
     /// Decodes a properties block.
     ///
     /// # Errors

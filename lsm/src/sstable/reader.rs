@@ -114,6 +114,9 @@ pub(crate) struct Table {
     pub(super) index: Index,
     filter: Option<bloom::BlockedBloomFilter>,
     pub(crate) props: Properties,
+    /// The range tombstones (a version-2 table's range-deletion section),
+    /// read and checked at open; `None` without any.
+    range_dels: Option<Arc<crate::range_del::Fragments>>,
     /// [`key::prefix`] of the smallest user key: range checks compare
     /// this word and read the key only on a tie.
     pub(crate) user_prefix_smallest: u64,
@@ -142,8 +145,8 @@ pub(crate) enum Probe {
     FilteredOut,
     /// The table was read and does not hold a visible version.
     Missing,
-    /// The newest visible version.
-    Found(ValueKind, Bytes),
+    /// The newest visible version, with its sequence number.
+    Found(ValueKind, Bytes, SeqNo),
 }
 
 impl Table {
@@ -327,11 +330,8 @@ impl Table {
             let bytes = load(footer.filter, "filter handle past the footer")?;
             Some(filter::decode(&bytes, &path, footer.filter.offset)?)
         };
-        let props = Properties::decode(&load(
-            footer.properties,
-            "properties handle past the footer",
-        )?)
-        .map_err(|short| {
+        let props_bytes = load(footer.properties, "properties handle past the footer")?;
+        let props = Properties::decode(&props_bytes).map_err(|short| {
             Error::corruption(
                 &path,
                 footer.properties.offset,
@@ -340,8 +340,15 @@ impl Table {
                 short.len_found,
             )
         })?;
+        let range_dels = if footer.version == crate::sstable::footer::TABLE_VERSION_RANGE_DEL {
+            let rest = props_bytes.slice(props.encoded_len().min(props_bytes.len())..);
+            crate::range_del::table::decode_section(&rest, &path, footer.properties.offset)?
+        } else {
+            None
+        };
         let user_prefix = |k: &[u8]| key::prefix(key::split(k).map_or(&[][..], |x| x.0));
         Ok(Table {
+            range_dels,
             number,
             path,
             source,
@@ -357,6 +364,11 @@ impl Table {
 
     pub(crate) fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// The table's range tombstones, if any.
+    pub(crate) fn range_dels(&self) -> Option<&Arc<crate::range_del::Fragments>> {
+        self.range_dels.as_ref()
     }
 
     pub(crate) fn size_bytes(&self) -> u64 {
@@ -609,7 +621,7 @@ impl Table {
                 .map_err(|m| m.at(&self.path, off))?;
             match found {
                 Some(v) => match key::split(k) {
-                    Some((u, _, kind)) if u == user => Ok(Probe::Found(kind, v)),
+                    Some((u, s, kind)) if u == user => Ok(Probe::Found(kind, v, s)),
                     Some(_) => Ok(Probe::Missing),
                     None => Err(bad_key(&self.path, off, k)),
                 },
@@ -892,7 +904,7 @@ mod tests {
                         filter::key_hash(k.as_bytes()),
                         SeqNo(u64::MAX >> 8)
                     ),
-                    Ok(Probe::Found(ValueKind::Inline, _))
+                    Ok(Probe::Found(ValueKind::Inline, _, _))
                 ));
             }
             assert!(matches!(

@@ -40,6 +40,8 @@ pub(crate) struct TableWriter {
     hashes: Vec<u128>,
     last_user_key: Vec<u8>,
     props: Properties,
+    /// Range tombstones ([`TableWriter::set_range_dels`]).
+    range_dels: crate::range_del::Fragments,
 }
 
 impl TableWriter {
@@ -69,6 +71,7 @@ impl TableWriter {
                 seq_min: u64::MAX,
                 ..Properties::default()
             },
+            range_dels: crate::range_del::Fragments::default(),
         }
     }
 
@@ -94,6 +97,19 @@ impl TableWriter {
             self.finish_data_block()?;
         }
         Ok(())
+    }
+
+    /// The table's range tombstones: written in its properties block's
+    /// range-deletion section, its key and sequence ranges widened to
+    /// cover them, and the footer's version
+    /// [`TABLE_VERSION_RANGE_DEL`](crate::sstable::footer::TABLE_VERSION_RANGE_DEL) when there is one.
+    pub(crate) fn set_range_dels(&mut self, f: crate::range_del::Fragments) {
+        self.range_dels = f;
+    }
+
+    /// Whether the table holds range tombstones.
+    pub(crate) fn has_range_dels(&self) -> bool {
+        !self.range_dels.is_empty()
     }
 
     /// Bytes the file will have, roughly, if finished now.
@@ -151,10 +167,29 @@ impl TableWriter {
         } else {
             BlockHandle::default()
         };
-        if self.props.entries == 0 {
+        if let Some((lo, hi)) = crate::range_del::key_range(&self.range_dels) {
+            let empty = self.props.entries == 0;
+            if empty || key::cmp_encoded(&lo, &self.props.smallest).is_lt() {
+                self.props.smallest = lo;
+            }
+            if empty || key::cmp_encoded(&hi, &self.props.largest).is_gt() {
+                self.props.largest = hi;
+            }
+        }
+        if let Some((a, b)) = crate::range_del::seq_range(&self.range_dels) {
+            self.props.seq_min = self.props.seq_min.min(a);
+            self.props.seq_max = self.props.seq_max.max(b);
+        }
+        if self.props.entries == 0 && self.range_dels.is_empty() {
             self.props.seq_min = 0;
         }
-        let props = self.props.encode();
+        let mut props = self.props.encode();
+        let version = if self.range_dels.is_empty() {
+            crate::sstable::footer::TABLE_VERSION
+        } else {
+            crate::range_del::table::encode_section(&self.range_dels, &mut props);
+            crate::sstable::footer::TABLE_VERSION_RANGE_DEL
+        };
         let properties = self.write_block(&props, false)?;
         let raw_index = self.index.finish();
         let index = self.write_block(&raw_index, false)?;
@@ -163,6 +198,7 @@ impl TableWriter {
                 index,
                 filter,
                 properties,
+                version,
             }
             .encode(),
         );
