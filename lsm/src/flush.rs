@@ -33,7 +33,20 @@ impl Inner {
             (Some(store), Some(t)) => Some(Separator::new(store, Some(t), &no_collection, &new_id)),
             _ => None,
         };
-        let entries = job::drop_shadowed(imm.iter(), self.smallest_snapshot());
+        let snapshot = self.smallest_snapshot();
+        // Operands are combined with a base in the memtable; with none, the
+        // tables below may hold one, so the flush is never the bottom.
+        let no_bottom = |_: &[u8]| false;
+        let merge_env = crate::merge::MergeEnv {
+            op: self.opts.merge_operator.as_deref(),
+            blobs: None,
+        };
+        let collapsed =
+            crate::merge::Collapse::new(imm.iter().map(Ok), merge_env, snapshot, &no_bottom)
+                // A memtable read never fails, and without a blob store the
+                // collapse reads nothing.
+                .map_while(Result::ok);
+        let entries = job::drop_shadowed(collapsed, snapshot);
         let env = TableEnv {
             tables: &self.tables,
             table_opts: table_options(&self.opts, 0),

@@ -46,18 +46,22 @@ pub(crate) enum ValueKind {
     Inline = 1,
     /// The value is a reference into a blob file (key-value separation).
     BlobRef = 2,
+    /// The value is a merge operand, combined with older versions by the
+    /// store's merge operator (`merge/`).
+    Merge = 3,
 }
 
 impl ValueKind {
     /// The kind with the largest tag: a seek key built with it sorts before
     /// every entry of the same user key and sequence number.
-    pub(crate) const SEEK: ValueKind = ValueKind::BlobRef;
+    pub(crate) const SEEK: ValueKind = ValueKind::Merge;
 
     pub(crate) fn from_u8(tag: u8) -> Option<ValueKind> {
         match tag {
             0 => Some(ValueKind::Delete),
             1 => Some(ValueKind::Inline),
             2 => Some(ValueKind::BlobRef),
+            3 => Some(ValueKind::Merge),
             _ => None,
         }
     }

@@ -87,6 +87,7 @@ fn kind_of(trailer: u64) -> ValueKind {
     match trailer & 0xff {
         0 => ValueKind::Delete,
         1 => ValueKind::Inline,
+        3 => ValueKind::Merge,
         _ => ValueKind::BlobRef,
     }
 }
