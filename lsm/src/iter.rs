@@ -380,6 +380,12 @@ impl Iterator for DbIter {
                     fold.push_older(n.kind, nv);
                 }
             }
+            // Operands whose base may lie behind a failed source: the
+            // value cannot be computed, so the key fails.
+            if fold.needs_older() && matches!(self.merge.peek_front(), Some(Err(_))) {
+                self.done = true;
+                return self.merge.next().and_then(Result::err).map(Err);
+            }
             if !self.below_hi(&k.user) {
                 self.done = true;
                 return None;

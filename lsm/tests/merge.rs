@@ -304,6 +304,12 @@ fn reopen_checks_the_operator_name() {
         )
     };
     let db = open(Some(Arc::new(U64AddOperator))).expect("open");
+    let recorded = db
+        .describe()
+        .expect("describe")
+        .manifest
+        .and_then(|m| m.merge_operator);
+    assert_eq!(recorded.as_deref(), Some(U64AddOperator::NAME));
     db.merge("in-table", n(2)).expect("merge");
     db.flush().expect("flush");
     db.merge("in-log", n(3)).expect("merge");
@@ -321,6 +327,16 @@ fn reopen_checks_the_operator_name() {
     // Without an operator the store opens, refuses merges, and fails
     // reads of keys with operands; the name stays recorded.
     let db = open(None).expect("open without operator");
+    let recorded = db
+        .describe()
+        .expect("describe")
+        .manifest
+        .and_then(|m| m.merge_operator);
+    assert_eq!(
+        recorded.as_deref(),
+        Some(U64AddOperator::NAME),
+        "kept without an operator"
+    );
     assert!(matches!(
         db.get(b"in-log"),
         Err(Error::MergeOperatorMissing { key }) if key == b"in-log"

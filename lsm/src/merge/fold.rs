@@ -52,6 +52,12 @@ impl Fold {
         }
     }
 
+    /// Whether the versions fed so far, newest first, end in operands: an
+    /// older version would still change the value.
+    pub(crate) fn needs_older(&self) -> bool {
+        !self.done && !self.operands.is_empty()
+    }
+
     /// The value of `key`: `None` if deleted or absent. A separated base is
     /// read from `blobs` first; operands are merged by `op`.
     ///
