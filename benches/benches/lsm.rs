@@ -223,7 +223,7 @@ fn group_each(
 }
 
 fn bench(c: &mut Criterion) {
-    if only_blob() || only_delete_range() {
+    if only_blob() || only_delete_range() || only_merge() {
         return;
     }
     let keys = keys_16(KEYS, 1);
@@ -342,7 +342,7 @@ fn bench(c: &mut Criterion) {
 
 /// Write amplification after a 1M-key fillrandom (printed, for the README).
 fn write_amplification(_c: &mut Criterion) {
-    if only_blob() || only_delete_range() {
+    if only_blob() || only_delete_range() || only_merge() {
         return;
     }
     let keys = keys_16(KEYS, 1);
@@ -766,9 +766,227 @@ fn delete_range(c: &mut Criterion) {
     }
 }
 
+/// True when the command line filters for the merge benchmarks only: the
+/// 1M-key prefills of the other workloads then are skipped.
+fn only_merge() -> bool {
+    std::env::args().skip(1).any(|a| a.contains("merge"))
+}
+
+/// Counters of the merge workloads.
+const MERGE_KEYS: u64 = 10_000;
+/// Increments per counter before the reads are measured.
+const MERGE_PREFILL_PER_KEY: u64 = 20;
+
+/// A store of `u64` counters: incremented, then read.
+trait Counters {
+    fn name(&self) -> &'static str;
+    fn increment(&self, key: &[u8], by: u64);
+    fn read(&self, key: &[u8]) -> u64;
+    fn settle(&self);
+}
+
+fn counter_key(i: u64) -> [u8; 16] {
+    let mut k = *b"counter-________";
+    k[8..].copy_from_slice(&i.to_be_bytes());
+    k
+}
+
+fn le_u64(v: &[u8]) -> u64 {
+    v.try_into().map(u64::from_le_bytes).unwrap_or(0)
+}
+
+/// Ours with `U64AddOperator`: an increment is one `merge`.
+struct OursMerge {
+    db: lsm::Db,
+    _dir: tempfile::TempDir,
+}
+
+/// Ours without an operator: an increment is a `get` and a `put` (what an
+/// application does without merge operators; single-threaded here, so no
+/// transaction is needed to keep it correct).
+struct OursGetPut {
+    db: lsm::Db,
+    _dir: tempfile::TempDir,
+}
+
+fn open_counters(
+    op: Option<std::sync::Arc<dyn lsm::MergeOperator>>,
+) -> (lsm::Db, tempfile::TempDir) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let opts = lsm::Options {
+        merge_operator: op,
+        ..lsm::Options::default()
+    };
+    let db = lsm::Db::open(dir.path(), opts).expect("open");
+    (db, dir)
+}
+
+impl Counters for OursMerge {
+    fn name(&self) -> &'static str {
+        "ours-merge"
+    }
+    fn increment(&self, key: &[u8], by: u64) {
+        self.db
+            .merge(key.to_vec(), by.to_le_bytes().to_vec())
+            .expect("merge");
+    }
+    fn read(&self, key: &[u8]) -> u64 {
+        self.db.get(key).expect("get").map_or(0, |v| le_u64(&v))
+    }
+    fn settle(&self) {
+        self.db.flush().expect("flush");
+        self.db.wait_idle().expect("idle");
+    }
+}
+
+impl Counters for OursGetPut {
+    fn name(&self) -> &'static str {
+        "ours-get+put"
+    }
+    fn increment(&self, key: &[u8], by: u64) {
+        let v = self.read(key).wrapping_add(by);
+        self.db
+            .put(key.to_vec(), v.to_le_bytes().to_vec())
+            .expect("put");
+    }
+    fn read(&self, key: &[u8]) -> u64 {
+        self.db.get(key).expect("get").map_or(0, |v| le_u64(&v))
+    }
+    fn settle(&self) {
+        self.db.flush().expect("flush");
+        self.db.wait_idle().expect("idle");
+    }
+}
+
+/// RocksDB with an associative merge operator (`set_merge_operator_associative`,
+/// the same function as full and partial merge), as db_bench's
+/// `mergerandom` with `--merge_operator=uint64add`.
+#[cfg(feature = "rocksdb")]
+struct RocksMerge {
+    db: rocksdb::DB,
+    _dir: tempfile::TempDir,
+}
+
+#[cfg(feature = "rocksdb")]
+impl RocksMerge {
+    fn open() -> RocksMerge {
+        fn add(
+            _key: &[u8],
+            existing: Option<&[u8]>,
+            ops: &rocksdb::MergeOperands,
+        ) -> Option<Vec<u8>> {
+            let mut sum = existing.map_or(0, le_u64);
+            for op in ops {
+                sum = sum.wrapping_add(le_u64(op));
+            }
+            Some(sum.to_le_bytes().to_vec())
+        }
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut options = rocksdb::Options::default();
+        options.create_if_missing(true);
+        options.set_compression_type(rocksdb::DBCompressionType::Lz4);
+        options.set_write_buffer_size(64 << 20);
+        options.set_merge_operator_associative("uint64add", add);
+        let mut table = rocksdb::BlockBasedOptions::default();
+        table.set_block_cache(&rocksdb::Cache::new_lru_cache(64 << 20));
+        table.set_bloom_filter(10.0, false);
+        options.set_block_based_table_factory(&table);
+        let db = rocksdb::DB::open(&options, dir.path()).expect("open rocksdb");
+        RocksMerge { db, _dir: dir }
+    }
+}
+
+#[cfg(feature = "rocksdb")]
+impl Counters for RocksMerge {
+    fn name(&self) -> &'static str {
+        "rocksdb-merge"
+    }
+    fn increment(&self, key: &[u8], by: u64) {
+        self.db.merge(key, by.to_le_bytes()).expect("merge");
+    }
+    fn read(&self, key: &[u8]) -> u64 {
+        self.db.get(key).expect("get").map_or(0, |v| le_u64(&v))
+    }
+    fn settle(&self) {
+        self.db.flush().expect("flush");
+    }
+}
+
+fn counter_stores() -> Vec<Box<dyn Counters>> {
+    let (db, dir) = open_counters(Some(std::sync::Arc::new(lsm::U64AddOperator)));
+    let merge = OursMerge { db, _dir: dir };
+    let (db, dir) = open_counters(None);
+    let get_put = OursGetPut { db, _dir: dir };
+    vec![
+        Box::new(merge),
+        Box::new(get_put),
+        #[cfg(feature = "rocksdb")]
+        Box::new(RocksMerge::open()),
+    ]
+}
+
+/// `lsm/merge`: counters over [`MERGE_KEYS`] keys. `increment`: random
+/// increments, one `merge` each against a `get` and a `put` in our own
+/// engine (and RocksDB's `merge` with `--features rocksdb`). `read`: random
+/// gets after [`MERGE_PREFILL_PER_KEY`] increments per counter, flushed
+/// (operands spread over the memtable and tables, versus one value per key
+/// for get+put). The stores run back to back in each group.
+fn merge_counters(c: &mut Criterion) {
+    if only_blob() {
+        return;
+    }
+    let stores = counter_stores();
+    let mut rng = SplitMix64::new(25);
+    let mut group = c.benchmark_group("lsm/merge/increment");
+    group.throughput(Throughput::Elements(1));
+    for s in &stores {
+        group.bench_function(BenchmarkId::new(s.name(), MERGE_KEYS), |b| {
+            b.iter_custom(|iters| {
+                let t = Instant::now();
+                for _ in 0..iters {
+                    s.increment(&counter_key(rng.next_u64() % MERGE_KEYS), 1);
+                }
+                t.elapsed()
+            });
+        });
+    }
+    group.finish();
+
+    // The same counts in every store: a fresh set, each counter incremented
+    // the same number of times, in rounds so operands reach several tables.
+    let stores = counter_stores();
+    for s in &stores {
+        for round in 0..MERGE_PREFILL_PER_KEY {
+            for i in 0..MERGE_KEYS {
+                s.increment(&counter_key(i), round + 1);
+            }
+            if round % 5 == 4 {
+                s.settle();
+            }
+        }
+        s.settle();
+        let want: u64 = (1..=MERGE_PREFILL_PER_KEY).sum();
+        assert_eq!(s.read(&counter_key(7)), want, "{}", s.name());
+    }
+    let mut group = c.benchmark_group("lsm/merge/read");
+    group.throughput(Throughput::Elements(1));
+    for s in &stores {
+        group.bench_function(BenchmarkId::new(s.name(), MERGE_KEYS), |b| {
+            b.iter_custom(|iters| {
+                let t = Instant::now();
+                for _ in 0..iters {
+                    black_box(s.read(&counter_key(rng.next_u64() % MERGE_KEYS)));
+                }
+                t.elapsed()
+            });
+        });
+    }
+    group.finish();
+}
+
 criterion_group! {
     name = benches;
     config = benches::criterion(3).sample_size(10);
-    targets = bench, write_amplification, blob_separation, blob_gc, delete_range
+    targets = bench, write_amplification, blob_separation, blob_gc, delete_range, merge_counters
 }
 criterion_main!(benches);

@@ -2,9 +2,9 @@
 //! atomically, and their encoding as one WAL record.
 //!
 //! `seq: u64 | count: u32 | op*`, each op `kind: u8 | key_len: varint | key`
-//! followed, for [`ValueKind::Inline`], by `value_len: varint | value`,
-//! and for [`ValueKind::RangeDelete`] (tag 4, `key` the range's start) by
-//! `end_len: varint | end`.
+//! followed, for [`ValueKind::Inline`] and [`ValueKind::Merge`], by
+//! `value_len: varint | value`, and for [`ValueKind::RangeDelete`] (tag 4,
+//! `key` the range's start) by `end_len: varint | end`.
 
 use bytes::Bytes;
 
@@ -51,6 +51,18 @@ impl WriteBatch {
         self.ops.push((ValueKind::RangeDelete, s, e));
     }
 
+    /// Adds a merge of `operand` into `key`: the store's
+    /// [`MergeOperator`](crate::MergeOperator) combines it with the key's
+    /// older value and operands when read, flushed or compacted.
+    /// [`Db::write`](crate::Db::write) refuses the batch with
+    /// [`Error::MergeOperatorMissing`](crate::Error::MergeOperatorMissing)
+    /// if the store has no operator.
+    pub fn merge(&mut self, key: impl Into<Bytes>, operand: impl Into<Bytes>) {
+        let (k, v) = (key.into(), operand.into());
+        self.size_bytes += k.len() + v.len();
+        self.ops.push((ValueKind::Merge, k, v));
+    }
+
     /// Number of operations.
     pub fn len(&self) -> usize {
         self.ops.len()
@@ -69,7 +81,7 @@ impl WriteBatch {
             out.push(*kind as u8);
             varint::put(out, k.len() as u64);
             out.extend_from_slice(k);
-            if matches!(kind, ValueKind::Inline | ValueKind::RangeDelete) {
+            if has_value(*kind) {
                 varint::put(out, v.len() as u64);
                 out.extend_from_slice(v);
             }
@@ -97,7 +109,7 @@ impl WriteBatch {
             let kind = ValueKind::from_u8(*rec.get(p)?)?;
             p += 1;
             let k = take(&mut p)?;
-            let v = if matches!(kind, ValueKind::Inline | ValueKind::RangeDelete) {
+            let v = if has_value(kind) {
                 take(&mut p)?
             } else {
                 Bytes::new()
@@ -106,4 +118,9 @@ impl WriteBatch {
         }
         (p == rec.len()).then_some((seq, b))
     }
+}
+
+/// Whether an op of `kind` carries a value in the log record.
+fn has_value(kind: ValueKind) -> bool {
+    matches!(kind, ValueKind::Inline | ValueKind::Merge | ValueKind::RangeDelete)
 }

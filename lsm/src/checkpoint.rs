@@ -65,6 +65,8 @@ pub(crate) struct Pinned {
     pub(crate) next_file: FileNumber,
     pub(crate) log_number: FileNumber,
     pub(crate) manifest_number: FileNumber,
+    /// The merge operator name the copy's manifest records.
+    pub(crate) merge_operator: Option<String>,
 }
 
 impl Db {
@@ -149,6 +151,7 @@ fn write_checkpoint(pin: &Pinned, dest: &Path) -> Result<CheckpointInfo> {
         numbers_reserved: true,
         blobs_added: pin.blobs.clone(),
         table_blobs: pin.table_blobs.clone(),
+        merge_operator: pin.merge_operator.clone(),
         ..VersionEdit::default()
     };
     for (level, tables) in pin.version.levels.iter().enumerate() {
@@ -281,6 +284,7 @@ impl Db {
             next_file: FileNumber(inner.versions.reserved.load(Ordering::Acquire)),
             log_number,
             manifest_number,
+            merge_operator: crate::merge::name_to_record(&inner.opts, None),
         })
     }
 }

@@ -261,6 +261,22 @@ impl Db {
         self.write(b)
     }
 
+    /// Merges `operand` into `key` with the store's
+    /// [`Options::merge_operator`](crate::Options::merge_operator): the
+    /// value read afterwards is the operator's merge of the older value
+    /// (or none) with every operand since, oldest first.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::MergeOperatorMissing`](crate::Error::MergeOperatorMissing)
+    /// if the store has no operator (nothing is written), else as
+    /// [`Db::put`].
+    pub fn merge(&self, key: impl Into<Bytes>, operand: impl Into<Bytes>) -> Result<()> {
+        let mut b = WriteBatch::new();
+        b.merge(key, operand);
+        self.write(b)
+    }
+
     /// Applies every operation of `batch` atomically: a reader or a crash
     /// sees all of them or none.
     ///
@@ -270,6 +286,7 @@ impl Db {
     pub fn write(&self, batch: WriteBatch) -> Result<()> {
         self.inner().state.check()?;
         self.check_writable()?;
+        crate::merge::check_batch(&batch, &self.inner().opts)?;
         self.inner().write(batch)
     }
 

@@ -150,6 +150,39 @@ pub enum Error {
         /// The refused destination.
         path: PathBuf,
     },
+    /// A merge ([`Db::merge`](crate::Db::merge)) on a store opened without
+    /// [`Options::merge_operator`](crate::Options::merge_operator), or a
+    /// read of a key holding merge operands there: nothing was written, or
+    /// the key's value cannot be computed.
+    #[error("key {} has merge operands and no merge operator is set", Key(key))]
+    MergeOperatorMissing {
+        /// The key.
+        key: Vec<u8>,
+    },
+    /// The merge operator failed to combine the operands of `key` (an
+    /// operand it cannot read). Reads of the key fail until it is
+    /// overwritten or deleted; flush and compaction keep its operands.
+    #[error("merge operator {operator} failed on key {}: {source}", Key(key))]
+    MergeFailed {
+        /// The key.
+        key: Vec<u8>,
+        /// The operator's [`name`](crate::MergeOperator::name).
+        operator: String,
+        /// What the operator reported.
+        #[source]
+        source: crate::merge::MergeFailure,
+    },
+    /// The store was opened with a merge operator named `given`, but its
+    /// manifest records the operator `recorded`: its operands were written
+    /// for that one. Nothing was changed; open with an operator of the
+    /// recorded name.
+    #[error("merge operator {given:?} does not match the store's {recorded:?}")]
+    MergeOperatorMismatch {
+        /// The name the manifest records.
+        recorded: String,
+        /// The name of [`Options::merge_operator`](crate::Options::merge_operator).
+        given: String,
+    },
 }
 
 impl Error {

@@ -35,13 +35,32 @@ impl Inner {
         };
         let smallest_snapshot = self.smallest_snapshot();
         // The memtable's range tombstones go into the table; the versions
-        // they hide from every reader stay out of it.
+        // they hide from every reader stay out of it. They are dropped
+        // before operands are combined, so no merge folds in a version a
+        // tombstone deleted.
         let range_dels = imm.range_del_fragments();
-        let entries = job::drop_shadowed(imm.iter(), smallest_snapshot).filter(|(k, _)| {
+        let uncovered = imm.iter().filter(|(k, _)| {
             range_dels
                 .as_ref()
                 .is_none_or(|f| !crate::range_del::drop_covered(f, k, smallest_snapshot))
         });
+        // Operands are combined with a base in the memtable; with none, the
+        // tables below may hold one, so the flush is never the bottom.
+        let no_bottom = |_: &[u8]| false;
+        let merge_env = crate::merge::MergeEnv {
+            op: self.opts.merge_operator.as_deref(),
+            blobs: None,
+        };
+        let collapsed = crate::merge::Collapse::new(
+            uncovered.map(Ok),
+            merge_env,
+            smallest_snapshot,
+            &no_bottom,
+        )
+        // A memtable read never fails, and without a blob store the
+        // collapse reads nothing.
+        .map_while(Result::ok);
+        let entries = job::drop_shadowed(collapsed, smallest_snapshot);
         let env = TableEnv {
             tables: &self.tables,
             table_opts: table_options(&self.opts, 0),

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::blob::{BlobMeta, Blobs, Live};
-use crate::manifest::{self, FileKind};
+use crate::manifest::{self, FileKind, VersionEdit};
 use crate::version::{NUM_LEVELS, Version, user_range};
 use crate::wal::reader::read_log;
 use crate::{Db, Result};
@@ -68,6 +68,10 @@ pub struct ManifestDescription {
     pub size_bytes: u64,
     /// Version edits it holds (`None` if it could not be read again).
     pub edits: Option<u64>,
+    /// The merge operator name it records (manifest tag 13): the operator
+    /// the store's merge operands are for. `None` if none is recorded or
+    /// the manifest could not be read again.
+    pub merge_operator: Option<String>,
 }
 
 /// One write-ahead log.
@@ -242,8 +246,18 @@ fn describe(s: State) -> Result<StoreDescription> {
         Ok(Some(number)) => {
             let name = manifest::manifest_name(number);
             let path = s.dir.join(&name);
+            let mut merge_operator = None;
             let edits = match read_log(fs, &path) {
-                Ok(c) => Some(c.records.len() as u64),
+                Ok(c) => {
+                    // The last name recorded counts, as in recovery.
+                    for (rec, offset) in c.records.iter().zip(&c.offsets) {
+                        match VersionEdit::decode(rec, &path, *offset) {
+                            Ok(e) => merge_operator = e.merge_operator.or(merge_operator),
+                            Err(e) => problems.push(e.to_string()),
+                        }
+                    }
+                    Some(c.records.len() as u64)
+                }
                 Err(e) => {
                     problems.push(format!("{}: {e}", path.display()));
                     None
@@ -254,6 +268,7 @@ fn describe(s: State) -> Result<StoreDescription> {
                 name,
                 number: number.0,
                 edits,
+                merge_operator,
             })
         }
         Err(e) => {

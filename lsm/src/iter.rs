@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
-use crate::key::{self, InternalKey, SeqNo, ValueKind};
+use crate::key::{self, InternalKey, SeqNo};
 use crate::{Result, Version};
 
 /// An internal entry: key and value.
@@ -272,6 +272,8 @@ pub struct DbIter {
     hi: Bound<Bytes>,
     done: bool,
     blobs: Option<Arc<crate::blob::Blobs>>,
+    /// Folds a key's merge operands (`merge/`).
+    merge_op: Option<Arc<dyn crate::MergeOperator>>,
     _version: Arc<Version>,
 }
 
@@ -299,17 +301,28 @@ impl DbIter {
             hi,
             done: false,
             blobs,
+            merge_op: None,
             _version: version,
         }
     }
 
-    /// The separated value `r` of `user`; an error ends the iteration.
-    fn resolve(&mut self, user: Bytes, r: &[u8]) -> Result<(Bytes, Bytes)> {
-        match crate::blob::resolve(self.blobs.as_deref(), &user, r) {
-            Ok(v) => Ok((user, v)),
+    /// Sets the operator that folds merge operands.
+    pub(crate) fn with_merge_operator(
+        mut self,
+        op: Option<Arc<dyn crate::MergeOperator>>,
+    ) -> DbIter {
+        self.merge_op = op;
+        self
+    }
+
+    /// The value of `user` from its visible versions; an error ends the
+    /// iteration.
+    fn finish(&mut self, user: Bytes, fold: crate::merge::Fold) -> Option<Result<(Bytes, Bytes)>> {
+        match fold.finish(&user, self.merge_op.as_deref(), self.blobs.as_deref()) {
+            Ok(v) => v.map(|v| Ok((user, v))),
             Err(e) => {
                 self.done = true;
-                Err(e)
+                Some(Err(e))
             }
         }
     }
@@ -349,7 +362,12 @@ impl Iterator for DbIter {
             // taken before any entry that follows it, so an error met inside
             // the group hides only older versions (and the next call
             // returns it).
-            let mut newest: Option<(ValueKind, Bytes)> = (k.seq <= self.seq).then_some((k.kind, v));
+            // A merge operand does not end the value: the versions below
+            // it, down to the first that is not one, are folded in.
+            let mut fold = crate::merge::Fold::default();
+            if k.seq <= self.seq {
+                fold.push_older(k.kind, v);
+            }
             while let Some(Ok((n, _))) = self.merge.peek_front() {
                 if n.user != k.user {
                     break;
@@ -358,9 +376,15 @@ impl Iterator for DbIter {
                     Some(Ok(e)) => e,
                     _ => break,
                 };
-                if newest.is_none() && n.seq <= self.seq {
-                    newest = Some((n.kind, nv));
+                if n.seq <= self.seq {
+                    fold.push_older(n.kind, nv);
                 }
+            }
+            // Operands whose base may lie behind a failed source: the
+            // value cannot be computed, so the key fails.
+            if fold.needs_older() && matches!(self.merge.peek_front(), Some(Err(_))) {
+                self.done = true;
+                return self.merge.next().and_then(Result::err).map(Err);
             }
             if !self.below_hi(&k.user) {
                 self.done = true;
@@ -369,10 +393,8 @@ impl Iterator for DbIter {
             if !self.above_lo(&k.user) {
                 continue;
             }
-            match newest {
-                Some((ValueKind::Inline, v)) => return Some(Ok((k.user, v))),
-                Some((ValueKind::BlobRef, r)) => return Some(self.resolve(k.user, &r)),
-                _ => {}
+            if let Some(r) = self.finish(k.user, fold) {
+                return Some(r);
             }
         }
         None
@@ -391,7 +413,10 @@ impl DoubleEndedIterator for DbIter {
             };
             // From the back a group comes oldest first: the visible version
             // is the last one at or below `seq`.
-            let mut newest: Option<(ValueKind, Bytes)> = (k.seq <= self.seq).then_some((k.kind, v));
+            let mut fold = crate::merge::Fold::default();
+            if k.seq <= self.seq {
+                fold.push_newer(k.kind, v);
+            }
             loop {
                 match self.merge.peek_back() {
                     Some(Ok((n, _))) if n.user == k.user => {}
@@ -410,7 +435,7 @@ impl DoubleEndedIterator for DbIter {
                     _ => break,
                 };
                 if n.seq <= self.seq {
-                    newest = Some((n.kind, nv));
+                    fold.push_newer(n.kind, nv);
                 }
             }
             if !self.above_lo(&k.user) {
@@ -420,10 +445,8 @@ impl DoubleEndedIterator for DbIter {
             if !self.below_hi(&k.user) {
                 continue;
             }
-            match newest {
-                Some((ValueKind::Inline, v)) => return Some(Ok((k.user, v))),
-                Some((ValueKind::BlobRef, r)) => return Some(self.resolve(k.user, &r)),
-                _ => {}
+            if let Some(r) = self.finish(k.user, fold) {
+                return Some(r);
             }
         }
         None

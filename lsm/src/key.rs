@@ -46,6 +46,9 @@ pub(crate) enum ValueKind {
     Inline = 1,
     /// The value is a reference into a blob file (key-value separation).
     BlobRef = 2,
+    /// The value is a merge operand, combined with older versions by the
+    /// store's merge operator (`merge/`).
+    Merge = 3,
     /// A range tombstone `[key, value)` (a batch op only: memtables and
     /// tables keep range tombstones apart from their entries).
     RangeDelete = 4,
@@ -61,6 +64,7 @@ impl ValueKind {
             0 => Some(ValueKind::Delete),
             1 => Some(ValueKind::Inline),
             2 => Some(ValueKind::BlobRef),
+            3 => Some(ValueKind::Merge),
             4 => Some(ValueKind::RangeDelete),
             _ => None,
         }

@@ -83,6 +83,9 @@
 //!   that opens on its own (tables and blobs hard-linked where possible).
 //! - `inspect`: [`Db::describe`], the store's files explained ([`StoreDescription`]).
 //! - `verify`: [`Db::verify`] and [`Db::repair_blobs`] ([`VerifyReport`]).
+//! - `merge`: [`MergeOperator`] and the two shipped ([`U64AddOperator`],
+//!   [`AppendOperator`]): operands folded on read, combined at flush and
+//!   in compaction.
 //! - `stats`: [`Db::stats`] ([`Stats`]) and the counters behind it.
 //! - `key`, `varint`, `error`, `options`: internal keys and the `SeqNo`
 //!   type, varints, [`Error`], [`Options`].
@@ -115,6 +118,7 @@ mod key;
 mod lifecycle;
 mod manifest;
 mod memtable;
+mod merge;
 mod obsolete;
 mod open;
 mod options;
@@ -142,6 +146,7 @@ pub use inspect::{
     ManifestDescription, StoreDescription, TableDescription,
 };
 pub use iter::DbIter;
+pub use merge::{AppendOperator, MergeFailure, MergeOperator, U64AddOperator};
 pub use options::{BlobCode, Durability, Options};
 pub use read::Snapshot;
 pub use reader::Reader;

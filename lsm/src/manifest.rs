@@ -16,6 +16,8 @@
 //! | 9 | blob files are recorded (no fields; in each manifest's first edit) |
 //! | 10 | file numbers are reserved (no fields; in each manifest's first edit): every table, log and blob number in use is below a next file number recorded durably before the number was handed out |
 //! | 11 | log sealed: log number u64, length u64 (the log takes no more records, and its first `length` bytes are durable and whole) |
+//! | 12 | writer epoch: u64 |
+//! | 13 | merge operator name: length u16, then that many bytes of UTF-8 (`merge/`) |
 
 use std::path::Path;
 
@@ -37,7 +39,11 @@ const TAG_BLOBS_RECORDED: u8 = 9;
 const TAG_NUMBERS_RESERVED: u8 = 10;
 const TAG_LOG_SEALED: u8 = 11;
 const TAG_WRITER_EPOCH: u8 = 12;
-const TAG_MAX: u8 = TAG_WRITER_EPOCH;
+const TAG_MERGE_OPERATOR: u8 = 13;
+const TAG_MAX: u8 = TAG_MERGE_OPERATOR;
+
+/// Longest merge operator name recorded, in bytes.
+pub(crate) const MERGE_OPERATOR_NAME_LEN_MAX: usize = 1024;
 
 /// Largest file number (tables, logs, manifests, blob ids): far below
 /// `u64::MAX`, so `number + 1` never wraps. A larger number read from a
@@ -103,6 +109,9 @@ pub(crate) struct VersionEdit {
     /// store (tag 12), so a later open can tell whether another writer
     /// claimed it since.
     pub(crate) writer_epoch: Option<u64>,
+    /// The name of the merge operator the store's operands are for (tag
+    /// 13), in each manifest's first edit once a store was opened with one.
+    pub(crate) merge_operator: Option<String>,
 }
 
 impl VersionEdit {
@@ -160,6 +169,13 @@ impl VersionEdit {
         }
         if self.numbers_reserved {
             b.push(TAG_NUMBERS_RESERVED);
+        }
+        if let Some(name) = &self.merge_operator {
+            // `Options::validate` bounds the name.
+            debug_assert!(name.len() <= MERGE_OPERATOR_NAME_LEN_MAX);
+            b.push(TAG_MERGE_OPERATOR);
+            b.extend_from_slice(&(name.len() as u16).to_le_bytes());
+            b.extend_from_slice(name.as_bytes());
         }
         b
     }
@@ -251,6 +267,31 @@ impl VersionEdit {
                 }
                 TAG_BLOBS_RECORDED => e.blobs_recorded = true,
                 TAG_NUMBERS_RESERVED => e.numbers_reserved = true,
+                TAG_MERGE_OPERATOR => {
+                    let lo = u8_at(&mut p)?;
+                    let len = usize::from(u16::from_le_bytes([lo, u8_at(&mut p)?]));
+                    if len > MERGE_OPERATOR_NAME_LEN_MAX {
+                        return Err(Error::corruption(
+                            file,
+                            offset,
+                            "manifest merge operator name length",
+                            MERGE_OPERATOR_NAME_LEN_MAX as u64,
+                            len as u64,
+                        ));
+                    }
+                    let name = b.get(p..p + len).ok_or_else(|| truncated(p + len))?;
+                    p += len;
+                    let name = std::str::from_utf8(name).map_err(|u| {
+                        Error::corruption(
+                            file,
+                            offset,
+                            "manifest merge operator name UTF-8 (valid prefix length)",
+                            len as u64,
+                            u.valid_up_to() as u64,
+                        )
+                    })?;
+                    e.merge_operator = Some(name.to_string());
+                }
                 tag => {
                     return Err(Error::corruption(
                         file,
@@ -373,6 +414,7 @@ mod tests {
                 len_bytes: 4096,
             }],
             writer_epoch: Some(7),
+            merge_operator: Some("larder.u64_add".to_string()),
         };
         assert_eq!(
             VersionEdit::decode(&e.encode(), Path::new("m"), 0).expect("decode"),

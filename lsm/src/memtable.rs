@@ -89,6 +89,7 @@ fn kind_of(trailer: u64) -> ValueKind {
     match trailer & 0xff {
         0 => ValueKind::Delete,
         1 => ValueKind::Inline,
+        3 => ValueKind::Merge,
         _ => ValueKind::BlobRef,
     }
 }
@@ -391,7 +392,9 @@ impl MemIter {
             }
             skipped = 0;
             let e = entry(n);
-            if e.0.seq <= self.seq {
+            // A merge operand shadows nothing: the versions below it are
+            // folded into it (`merge/`).
+            if e.0.seq <= self.seq && e.0.kind != ValueKind::Merge {
                 self.visible_user = Some(e.0.user.clone());
             }
             self.front.push_back(e);

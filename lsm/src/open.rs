@@ -254,6 +254,7 @@ impl Db {
             blobs_recorded: true,
             blobs_added: r.blob_files.files.values().copied().collect(),
             writer_epoch: publisher.as_ref().map(Publisher::epoch),
+            merge_operator: crate::merge::name_to_record(&opts, r.merge_operator.as_deref()),
             ..VersionEdit::default()
         };
         for (level, files) in r.version.levels.iter().enumerate() {

@@ -145,6 +145,14 @@ pub struct Options {
     /// and a directory whose writer another has superseded since is
     /// refused with `Error::Fenced`. Default false.
     pub publish_manifest: bool,
+    /// Combines merge operands ([`Db::merge`](crate::Db::merge)) with
+    /// older values (see [`MergeOperator`](crate::MergeOperator)). Its
+    /// name is recorded in the manifest at open; a store that records a
+    /// name opens only with an operator of the same name, or with none
+    /// (then merges are refused and reads of a key with operands fail with
+    /// [`Error::MergeOperatorMissing`](crate::Error::MergeOperatorMissing)).
+    /// Default `None`.
+    pub merge_operator: Option<Arc<dyn crate::MergeOperator>>,
 }
 
 /// The Reed-Solomon code of the blob store: each blob is cut into
@@ -207,6 +215,7 @@ impl Default for Options {
             table_cache_dir: None,
             table_cache_dir_bytes_max: 1 << 30,
             publish_manifest: false,
+            merge_operator: None,
         }
     }
 }
@@ -241,6 +250,7 @@ impl Options {
         if !(self.blob_gc_ratio > 0.0 && self.blob_gc_ratio <= 1.0) {
             return Err(InvalidOption("blob_gc_ratio must be in (0, 1]"));
         }
+        crate::merge::validate(self)?;
         if self.blob_threshold_bytes == Some(0) {
             return Err(InvalidOption("blob_threshold_bytes must be at least 1"));
         }

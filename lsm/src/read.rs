@@ -123,7 +123,7 @@ impl Inner {
     }
 
     pub(crate) fn get_at(&self, key: &[u8], seq: Option<SeqNo>) -> Result<Option<Bytes>> {
-        let (found, _pinned) = {
+        let (found, _pinned, merging) = {
             // The super version is read under its lock instead of cloned
             // out: two atomic operations per get instead of four. A memtable
             // switch waits at most for one lookup, which does no I/O beyond
@@ -170,9 +170,19 @@ impl Inner {
             // before the read below. Inline values need no pin.
             let pinned =
                 matches!(found, Some((ValueKind::BlobRef, _))).then(|| Arc::clone(&sv.version));
-            (found, pinned)
+            // The newest version is a merge operand: the versions below
+            // it are read by an iterator over this super version (a newer
+            // one may have combined operands this read must not see).
+            let merging =
+                matches!(found, Some((ValueKind::Merge, _))).then(|| (Arc::clone(&sv), seq));
+            (found, pinned, merging)
         };
         self.counters.gets.fetch_add(1, Ordering::Relaxed);
+        if let Some((sv, seq)) = merging {
+            let k = Bytes::copy_from_slice(key);
+            let mut it = self.range_in(&sv, (Bound::Included(k.clone()), Bound::Included(k)), seq);
+            return it.next().transpose().map(|kv| kv.map(|(_, v)| v));
+        }
         Ok(match found {
             Some((ValueKind::Inline, v)) => Some(v),
             Some((ValueKind::BlobRef, r)) => Some(blob::resolve(self.blobs.as_deref(), key, &r)?),
@@ -182,11 +192,21 @@ impl Inner {
 
     pub(crate) fn range_at(
         &self,
-        (lo, hi): (Bound<Bytes>, Bound<Bytes>),
+        range: (Bound<Bytes>, Bound<Bytes>),
         seq: Option<SeqNo>,
     ) -> DbIter {
         let sv = self.super_version();
         let seq = seq.unwrap_or_else(|| self.latest_seq());
+        self.range_in(&sv, range, seq)
+    }
+
+    /// [`Inner::range_at`] over the super version `sv`.
+    pub(crate) fn range_in(
+        &self,
+        sv: &SuperVersion,
+        (lo, hi): (Bound<Bytes>, Bound<Bytes>),
+        seq: SeqNo,
+    ) -> DbIter {
         let mut sources: Vec<BoxIter> = Vec::new();
         if let Err(e) = self.state.check_readable() {
             // A closed database yields its error first, then nothing.
@@ -244,6 +264,7 @@ impl Inner {
             Arc::clone(&sv.version),
             self.blobs.clone(),
         )
+        .with_merge_operator(self.opts.merge_operator.clone())
     }
 
     pub(crate) fn smallest_snapshot(&self) -> SeqNo {

@@ -48,6 +48,10 @@ use crate::{Error, Result};
 /// key inserted by another writer into a range this transaction scanned
 /// (a phantom), as in RocksDB's optimistic transactions; read such a key
 /// with `get` (absent keys are tracked too) to make it conflict.
+///
+/// Merges ([`Db::merge`]) are not offered: the buffered writes are values
+/// or deletes. Reads see merged values, and another writer's merge of a
+/// tracked key is a conflict like any write.
 #[derive(Debug)]
 pub struct Transaction {
     db: Db,

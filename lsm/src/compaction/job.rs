@@ -24,6 +24,8 @@ pub(crate) struct JobEnv<'a> {
     pub(crate) table_size_target_bytes: u64,
     pub(crate) smallest_snapshot: SeqNo,
     pub(crate) new_file_number: &'a dyn Fn() -> Result<FileNumber>,
+    /// The merge operator and blob store, to combine operands.
+    pub(crate) merge: crate::merge::MergeEnv<'a>,
 }
 
 /// One output table.
@@ -106,7 +108,14 @@ fn merge(
     let mut writer: Option<TableBuilder> = None;
     let mut current_user: Option<bytes::Bytes> = None;
     let mut last_seq_for_key = SeqNo::MAX;
-    for entry in Merge::new(sources) {
+    let bottommost = |user: &[u8]| is_base_level(v, out_level, user);
+    let entries = crate::merge::Collapse::new(
+        Merge::new(sources),
+        env.merge,
+        env.smallest_snapshot,
+        &bottommost,
+    );
+    for entry in entries {
         let (mut k, mut v_bytes) = entry?;
         let first_of_key = current_user.as_ref() != Some(&k.user);
         if first_of_key {
@@ -121,7 +130,10 @@ fn merge(
                 && is_base_level(v, out_level, &k.user))
                 || crate::range_del::drop_covered(&dels, &k, env.smallest_snapshot)
         };
-        last_seq_for_key = k.seq;
+        // A merge operand shadows nothing: older versions are its base.
+        if k.kind != ValueKind::Merge {
+            last_seq_for_key = k.seq;
+        }
         if drop {
             continue;
         }
@@ -162,7 +174,8 @@ fn merge(
 
 /// `entries` (sorted, as a memtable yields them) without the versions no
 /// reader can see: of a user key's versions at or below `smallest_snapshot`
-/// only the newest stays, the rule compaction uses. Tombstones stay (an
+/// only the newest stays, the rule compaction uses (a merge operand
+/// shadows nothing). Tombstones stay (an
 /// older table may hold the key). A flush that drops these writes neither
 /// their table bytes nor, for large values, blob bytes that would only
 /// become garbage.
@@ -178,7 +191,9 @@ pub(crate) fn drop_shadowed(
             last_seq_for_key = SeqNo::MAX;
         }
         let shadowed = last_seq_for_key <= smallest_snapshot;
-        last_seq_for_key = k.seq;
+        if k.kind != ValueKind::Merge {
+            last_seq_for_key = k.seq;
+        }
         !shadowed
     })
 }

@@ -50,6 +50,10 @@ impl Inner {
                 table_size_target_bytes: self.opts.table_size_target_bytes,
                 smallest_snapshot: self.smallest_snapshot(),
                 new_file_number: &next,
+                merge: crate::merge::MergeEnv {
+                    op: self.opts.merge_operator.as_deref(),
+                    blobs: self.blobs.as_deref(),
+                },
             };
             let outputs = job::run(c, &sv.version, &env, sep.as_mut())?;
             if let Some(sep) = sep {

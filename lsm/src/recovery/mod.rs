@@ -139,6 +139,8 @@ pub(crate) struct Recovered {
     pub(crate) blobs: Option<Arc<crate::blob::Blobs>>,
     /// The writer epoch the local manifest recorded (0: none).
     pub(crate) writer_epoch: u64,
+    /// The merge operator name the manifest records (`merge/`).
+    pub(crate) merge_operator: Option<String>,
     /// With `publish_manifest` on a read-write open: the newest manifest
     /// published on the table store, and its number.
     pub(crate) published: Option<(u64, Published)>,
@@ -180,6 +182,7 @@ pub(crate) fn recover(
         bad_tail,
         torn,
     } = replay::read(fs, dir, m)?;
+    crate::merge::check_name(opts, st.merge_operator.as_deref())?;
     if let (Some((n, p)), Some(io)) = (&latest, tables.remote()) {
         // Another writer took over since this directory's writer last
         // claimed the store, and its tables differ from this state: it is
@@ -247,6 +250,7 @@ pub(crate) fn recover(
         blobs_obsolete: blob_state.obsolete.into_iter().collect(),
         blobs,
         writer_epoch: st.writer_epoch,
+        merge_operator: st.merge_operator.clone(),
         published: latest,
     })
 }

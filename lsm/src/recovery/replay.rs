@@ -38,6 +38,8 @@ pub(super) struct ManifestState {
     /// The last writer epoch recorded (0: none, a manifest from before
     /// tag 12 or a writer that did not publish).
     pub(super) writer_epoch: u64,
+    /// The last merge operator name recorded (tag 13).
+    pub(super) merge_operator: Option<String>,
 }
 
 /// The manifest `CURRENT` names, read.
@@ -176,6 +178,9 @@ fn apply_edits(contents: &LogContents, path: &Path) -> Result<ManifestState> {
         st.numbers_reserved |= e.numbers_reserved;
         if let Some(epoch) = e.writer_epoch {
             st.writer_epoch = epoch;
+        }
+        if let Some(name) = &e.merge_operator {
+            st.merge_operator = Some(name.clone());
         }
         for b in e.blobs_added {
             if b.blob.0 > FILE_NUMBER_MAX {

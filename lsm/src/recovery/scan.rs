@@ -108,6 +108,7 @@ pub(super) fn recover_new(
         blobs_obsolete: Vec::new(),
         blobs,
         writer_epoch: 0,
+        merge_operator: None,
         published: None,
     })
 }
@@ -177,6 +178,7 @@ pub(super) fn recover_published(
         blobs_obsolete: Vec::new(),
         blobs,
         writer_epoch: 0,
+        merge_operator: None,
         published: Some(latest),
     })
 }
