@@ -215,7 +215,7 @@ impl Inner {
         }
         // Range tombstones anywhere in the read: sources that skip what
         // they delete (`range_del::iter`).
-        if let Some(sources) = crate::range_del::iter::sources(&sv, &lo, &hi, seq) {
+        if let Some(sources) = crate::range_del::iter::sources(sv, &lo, &hi, seq) {
             return DbIter::new(
                 sources,
                 seq,
@@ -223,7 +223,8 @@ impl Inner {
                 hi,
                 Arc::clone(&sv.version),
                 self.blobs.clone(),
-            );
+            )
+            .with_merge_operator(self.opts.merge_operator.clone());
         }
         // An empty memtable (as after a flush) is no source: whatever is
         // inserted into it later is newer than `seq`, so the iterator

@@ -109,8 +109,14 @@ fn merge(
     let mut current_user: Option<bytes::Bytes> = None;
     let mut last_seq_for_key = SeqNo::MAX;
     let bottommost = |user: &[u8]| is_base_level(v, out_level, user);
+    // What the tombstones hide from every reader goes before operands are
+    // combined, so no merge folds in a version a tombstone deleted.
+    let uncovered = Merge::new(sources).filter(|e| {
+        e.as_ref()
+            .map_or(true, |(k, _)| !crate::range_del::drop_covered(&dels, k, env.smallest_snapshot))
+    });
     let entries = crate::merge::Collapse::new(
-        Merge::new(sources),
+        uncovered,
         env.merge,
         env.smallest_snapshot,
         &bottommost,
