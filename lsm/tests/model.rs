@@ -1,5 +1,9 @@
 //! Model-based tests: random operations against a `BTreeMap`, with tiny
 //! buffers so memtables, L0, deep levels and tombstones are all exercised.
+//! Every feature runs together: puts, deletes, range deletes, merges (the
+//! append operator), batches mixing them, optimistic transactions (with a
+//! write between a read and the commit that must make it conflict),
+//! snapshots, flushes, compactions and reopens, on every table store.
 
 mod common;
 
@@ -7,7 +11,7 @@ use std::collections::BTreeMap;
 use std::ops::Bound;
 use std::sync::Arc;
 
-use larder_lsm::{Db, WriteBatch};
+use larder_lsm::{AppendOperator, Db, WriteBatch};
 use proptest::prelude::*;
 
 #[derive(Clone, Debug)]
@@ -15,6 +19,15 @@ enum Op {
     Put(u8, u16),
     Delete(u8),
     Batch(Vec<(u8, Option<u16>)>),
+    /// `delete_range(key(a)..key(b))`.
+    DeleteRange(u8, u8),
+    Merge(u8, u16),
+    /// A batch of every kind of write: `(what % 4, k, v)` is a put, a
+    /// delete, a merge or a range delete of `key(k)..key(k + v % 8)`.
+    MixedBatch(Vec<(u8, u8, u16)>),
+    /// A transaction: reads, writes (`None` deletes), and maybe another
+    /// writer's put before the commit.
+    Txn(Vec<u8>, Vec<(u8, Option<u16>)>, Option<u8>),
     Get(u8),
     Range(u8, u8, bool),
     Prefix(u8, bool),
@@ -42,6 +55,15 @@ fn op() -> impl Strategy<Value = Op> {
         20 => (any::<u8>(), any::<u16>()).prop_map(|(k, v)| Op::Put(k, v)),
         6 => any::<u8>().prop_map(Op::Delete),
         4 => prop::collection::vec((any::<u8>(), prop::option::of(any::<u16>())), 1..8).prop_map(Op::Batch),
+        2 => (any::<u8>(), any::<u8>()).prop_map(|(a, b)| Op::DeleteRange(a, b)),
+        6 => (any::<u8>(), any::<u16>()).prop_map(|(k, v)| Op::Merge(k, v)),
+        2 => prop::collection::vec((any::<u8>(), any::<u8>(), any::<u16>()), 1..8).prop_map(Op::MixedBatch),
+        2 => (
+            prop::collection::vec(any::<u8>(), 0..4),
+            prop::collection::vec((any::<u8>(), prop::option::of(any::<u16>())), 0..4),
+            prop::option::of(any::<u8>()),
+        )
+            .prop_map(|(r, w, i)| Op::Txn(r, w, i)),
         8 => any::<u8>().prop_map(Op::Get),
         3 => (any::<u8>(), any::<u8>(), any::<bool>()).prop_map(|(a, b, r)| Op::Range(a, b, r)),
         2 => (any::<u8>(), any::<bool>()).prop_map(|(a, r)| Op::Prefix(a, r)),
@@ -56,6 +78,37 @@ fn op() -> impl Strategy<Value = Op> {
 
 type Model = BTreeMap<Vec<u8>, Vec<u8>>;
 
+/// A merge operand.
+fn operand(v: u16) -> Vec<u8> {
+    format!("m{}", v % 1000).into_bytes()
+}
+
+/// What the append operator makes of a merge into the model.
+fn merge_into(m: &mut Model, k: Vec<u8>, operand: Vec<u8>) {
+    let v = match m.remove(&k) {
+        Some(mut old) => {
+            old.push(b',');
+            old.extend_from_slice(&operand);
+            old
+        }
+        None => operand,
+    };
+    m.insert(k, v);
+}
+
+/// `delete_range(lo..hi)` on the model (empty if `lo >= hi`).
+fn delete_range(m: &mut Model, lo: &[u8], hi: &[u8]) {
+    if lo < hi {
+        let doomed: Vec<Vec<u8>> = m
+            .range::<[u8], _>((Bound::Included(lo), Bound::Excluded(hi)))
+            .map(|(k, _)| k.clone())
+            .collect();
+        for k in doomed {
+            m.remove(&k);
+        }
+    }
+}
+
 fn model_range(m: &Model, lo: &[u8], hi: &[u8]) -> Vec<(Vec<u8>, Vec<u8>)> {
     if lo > hi {
         return Vec::new();
@@ -66,6 +119,10 @@ fn model_range(m: &Model, lo: &[u8], hi: &[u8]) -> Vec<(Vec<u8>, Vec<u8>)> {
 }
 
 fn run(ops: Vec<Op>, opts: larder_lsm::Options) {
+    let opts = larder_lsm::Options {
+        merge_operator: Some(Arc::new(AppendOperator::new(","))),
+        ..opts
+    };
     // An in-memory disk: the model checks logic, and a real disk's syncs
     // would make each case take seconds.
     let fs: Arc<dyn vfs::Fs> = Arc::new(vfs::MemFs::new());
@@ -99,6 +156,88 @@ fn run(ops: Vec<Op>, opts: larder_lsm::Options) {
                     }
                 }
                 d.write(b).expect("write");
+            }
+            Op::DeleteRange(a, b) => {
+                let (lo, hi) = (key(a).min(key(b)), key(a).max(key(b)));
+                d.delete_range(lo.as_slice()..hi.as_slice())
+                    .expect("delete_range");
+                delete_range(&mut model, &lo, &hi);
+            }
+            Op::Merge(k, v) => {
+                d.merge(key(k), operand(v)).expect("merge");
+                merge_into(&mut model, key(k), operand(v));
+            }
+            Op::MixedBatch(ops) => {
+                let mut b = WriteBatch::new();
+                for (what, k, v) in ops {
+                    match what % 4 {
+                        0 => {
+                            b.put(key(k), value(k, v));
+                            model.insert(key(k), value(k, v));
+                        }
+                        1 => {
+                            b.delete(key(k));
+                            model.remove(&key(k));
+                        }
+                        2 => {
+                            b.merge(key(k), operand(v));
+                            merge_into(&mut model, key(k), operand(v));
+                        }
+                        _ => {
+                            let (lo, hi) = (key(k), key(k.saturating_add((v % 8) as u8)));
+                            b.delete_range(lo.clone(), hi.clone());
+                            delete_range(&mut model, &lo, &hi);
+                        }
+                    }
+                }
+                d.write(b).expect("write");
+            }
+            Op::Txn(reads, writes, interfere) => {
+                let mut t = d.transaction().expect("begin");
+                let mut view = model.clone();
+                let mut touched = std::collections::BTreeSet::new();
+                for (k, v) in &writes {
+                    match v {
+                        Some(v) => {
+                            t.put(key(*k), value(*k, *v));
+                            view.insert(key(*k), value(*k, *v));
+                        }
+                        None => {
+                            t.delete(key(*k));
+                            view.remove(&key(*k));
+                        }
+                    }
+                    touched.insert(key(*k));
+                }
+                for k in &reads {
+                    let got = t.get(&key(*k)).expect("txn get").map(|v| v.to_vec());
+                    assert_eq!(got, view.get(&key(*k)).cloned(), "txn get");
+                    touched.insert(key(*k));
+                }
+                let conflict = match interfere {
+                    Some(k) => {
+                        d.put(key(k), value(k, 7)).expect("put");
+                        model.insert(key(k), value(k, 7));
+                        !writes.is_empty() && touched.contains(&key(k))
+                    }
+                    None => false,
+                };
+                match t.commit() {
+                    Ok(()) if !conflict => model = {
+                        let mut m = model.clone();
+                        for (k, v) in &writes {
+                            match v {
+                                Some(v) => m.insert(key(*k), value(*k, *v)),
+                                None => m.remove(&key(*k)),
+                            };
+                        }
+                        m
+                    },
+                    Err(larder_lsm::Error::Conflict { key: c }) if conflict => {
+                        assert_eq!(Some(c), interfere.map(key));
+                    }
+                    r => panic!("commit: {r:?}, a conflict expected: {conflict}"),
+                }
             }
             Op::Get(k) => {
                 let got = d.get(&key(k)).expect("get").map(|v| v.to_vec());
@@ -216,7 +355,8 @@ fn run(ops: Vec<Op>, opts: larder_lsm::Options) {
             // replaced once it has published: a reader opened on the
             // manifest before would find them gone.
             d.wait_idle().expect("idle");
-            let reader = larder_lsm::Reader::open(Arc::clone(store), "").expect("reader");
+            let reader = larder_lsm::Reader::open_with(Arc::clone(store), "", opts.clone())
+                .expect("reader");
             common::assert_same(&common::collect(reader.iter()), &all, "reader");
         }
     }
