@@ -2,7 +2,8 @@
 //! encoding as one WAL record.
 //!
 //! `seq: u64 | count: u32 | op*`, each op `kind: u8 | key_len: varint | key`
-//! followed, for [`ValueKind::Inline`], by `value_len: varint | value`.
+//! followed, for [`ValueKind::Inline`] and [`ValueKind::TimedInline`], by
+//! `value_len: varint | value`.
 
 use bytes::Bytes;
 
@@ -57,7 +58,7 @@ impl WriteBatch {
             out.push(*kind as u8);
             varint::put(out, k.len() as u64);
             out.extend_from_slice(k);
-            if *kind == ValueKind::Inline {
+            if matches!(kind, ValueKind::Inline | ValueKind::TimedInline) {
                 varint::put(out, v.len() as u64);
                 out.extend_from_slice(v);
             }
@@ -85,7 +86,7 @@ impl WriteBatch {
             let kind = ValueKind::from_u8(*rec.get(p)?)?;
             p += 1;
             let k = take(&mut p)?;
-            let v = if kind == ValueKind::Inline {
+            let v = if matches!(kind, ValueKind::Inline | ValueKind::TimedInline) {
                 take(&mut p)?
             } else {
                 Bytes::new()

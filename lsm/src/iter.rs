@@ -273,6 +273,8 @@ pub struct DbIter {
     done: bool,
     blobs: Option<Arc<crate::blob::Blobs>>,
     _version: Arc<Version>,
+    /// Timed entries (TTL) this iterator treats as expired.
+    expiry: Option<crate::ttl::Expiry>,
 }
 
 impl std::fmt::Debug for DbIter {
@@ -300,6 +302,31 @@ impl DbIter {
             done: false,
             blobs,
             _version: version,
+            expiry: None,
+        }
+    }
+
+    /// The iterator with timed entries (TTL) expired under `expiry` read
+    /// as tombstones: it judges expiry by the clock when it was created.
+    pub(crate) fn with_expiry(mut self, expiry: Option<crate::ttl::Expiry>) -> DbIter {
+        self.expiry = expiry;
+        self
+    }
+
+    /// `newest` as a read sees it under TTL (`ttl.rs`); an error (a timed
+    /// value too short for its time) ends the iteration.
+    fn untime(
+        &mut self,
+        user: &[u8],
+        newest: Option<(ValueKind, Bytes)>,
+    ) -> Result<Option<(ValueKind, Bytes)>> {
+        match newest {
+            Some((kind, v)) if crate::ttl::is_timed(kind) => {
+                crate::ttl::visible(user, Some((kind, v)), self.expiry).inspect_err(|_| {
+                    self.done = true;
+                })
+            }
+            other => Ok(other),
         }
     }
 
@@ -369,6 +396,10 @@ impl Iterator for DbIter {
             if !self.above_lo(&k.user) {
                 continue;
             }
+            let newest = match self.untime(&k.user, newest) {
+                Ok(n) => n,
+                Err(e) => return Some(Err(e)),
+            };
             match newest {
                 Some((ValueKind::Inline, v)) => return Some(Ok((k.user, v))),
                 Some((ValueKind::BlobRef, r)) => return Some(self.resolve(k.user, &r)),
@@ -420,6 +451,10 @@ impl DoubleEndedIterator for DbIter {
             if !self.below_hi(&k.user) {
                 continue;
             }
+            let newest = match self.untime(&k.user, newest) {
+                Ok(n) => n,
+                Err(e) => return Some(Err(e)),
+            };
             match newest {
                 Some((ValueKind::Inline, v)) => return Some(Ok((k.user, v))),
                 Some((ValueKind::BlobRef, r)) => return Some(self.resolve(k.user, &r)),

@@ -46,18 +46,26 @@ pub(crate) enum ValueKind {
     Inline = 1,
     /// The value is a reference into a blob file (key-value separation).
     BlobRef = 2,
+    /// A value written while a TTL was set: its write time (8 bytes, see
+    /// [`crate::ttl`]) then the value, inline.
+    TimedInline = 5,
+    /// A blob reference written while a TTL was set: its write time (8
+    /// bytes) then the reference.
+    TimedBlobRef = 6,
 }
 
 impl ValueKind {
     /// The kind with the largest tag: a seek key built with it sorts before
     /// every entry of the same user key and sequence number.
-    pub(crate) const SEEK: ValueKind = ValueKind::BlobRef;
+    pub(crate) const SEEK: ValueKind = ValueKind::TimedBlobRef;
 
     pub(crate) fn from_u8(tag: u8) -> Option<ValueKind> {
         match tag {
             0 => Some(ValueKind::Delete),
             1 => Some(ValueKind::Inline),
             2 => Some(ValueKind::BlobRef),
+            5 => Some(ValueKind::TimedInline),
+            6 => Some(ValueKind::TimedBlobRef),
             _ => None,
         }
     }

@@ -87,6 +87,8 @@ fn kind_of(trailer: u64) -> ValueKind {
     match trailer & 0xff {
         0 => ValueKind::Delete,
         1 => ValueKind::Inline,
+        5 => ValueKind::TimedInline,
+        6 => ValueKind::TimedBlobRef,
         _ => ValueKind::BlobRef,
     }
 }

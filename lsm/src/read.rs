@@ -176,11 +176,21 @@ impl Inner {
             // compaction collecting that blob could replace the table,
             // delete it (no reader holding it) and then the blob file
             // before the read below. Inline values need no pin.
-            let pinned =
-                matches!(found, Some((ValueKind::BlobRef, _))).then(|| Arc::clone(&sv.version));
+            let pinned = matches!(
+                found,
+                Some((ValueKind::BlobRef | ValueKind::TimedBlobRef, _))
+            )
+            .then(|| Arc::clone(&sv.version));
             (found, pinned)
         };
         self.counters.gets.fetch_add(1, Ordering::Relaxed);
+        // TTL: an expired entry reads as a tombstone (`ttl.rs`).
+        let found = match found {
+            Some((kind, v)) if crate::ttl::is_timed(kind) => {
+                crate::ttl::visible(key, Some((kind, v)), crate::ttl::expiry(&self.opts))?
+            }
+            other => other,
+        };
         Ok(match found {
             Some((ValueKind::Inline, v)) => Some(v),
             Some((ValueKind::BlobRef, r)) => Some(blob::resolve(self.blobs.as_deref(), key, &r)?),
@@ -240,6 +250,13 @@ impl Inner {
             Arc::clone(&sv.version),
             self.blobs.clone(),
         )
+        .with_expiry(crate::ttl::expiry(&self.opts))
+    }
+
+    /// The newest live snapshot's sequence number, if any: compaction
+    /// filters leave alone what it can see.
+    pub(crate) fn newest_snapshot(&self) -> Option<SeqNo> {
+        self.snapshots.lock().keys().next_back().copied()
     }
 
     pub(crate) fn smallest_snapshot(&self) -> SeqNo {

@@ -186,9 +186,15 @@ pub(crate) fn verify(
     for (level, t) in tables {
         let mut bad_refs = Vec::new();
         let check = t.check(&mut |block_offset, k, v| {
-            if k.kind != ValueKind::BlobRef {
+            if crate::ttl::untimed(k.kind) != ValueKind::BlobRef {
                 return;
             }
+            // A timed reference (TTL) has its write time first.
+            let v = if k.kind == ValueKind::TimedBlobRef {
+                v.slice(v.len().min(crate::ttl::TIME_LEN)..)
+            } else {
+                v
+            };
             match BlobRef::decode(&v) {
                 Some(r) => refs.entry(r.blob).or_default().push((k.user, r)),
                 None => bad_refs.push(Problem::BadBlobRef {

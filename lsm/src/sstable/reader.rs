@@ -833,7 +833,7 @@ pub(super) fn bad_key(path: &Path, offset: u64, k: &[u8]) -> Error {
             path,
             offset,
             "data block key kind",
-            u64::from(ValueKind::BlobRef as u8),
+            u64::from(ValueKind::SEEK as u8),
             u64::from(k[n]),
         ),
     }
