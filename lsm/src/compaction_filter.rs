@@ -1,38 +1,10 @@
 //! Compaction filters ([`Options::compaction_filter`](crate::Options::compaction_filter)),
-//! as RocksDB's `CompactionFilter`: a callback compaction consults to drop
-//! or rewrite entries, and the TTL step ([`crate::ttl`]) run beside it.
-//!
-//! Which entries the filter sees: in every compaction that rewrites tables
-//! (not a trivial move, and not a flush: RocksDB's default too), the
-//! newest version of each user key among the compaction's inputs, if it
-//! is a value (inline or in a blob) and no snapshot live when the
-//! compaction started can see it (its sequence number is above the newest
-//! snapshot's; a transaction's reads hold a snapshot too). With no
-//! snapshot, every key's newest version, since compaction drops the older
-//! ones anyway. Entries past their TTL never reach the filter: they are
-//! already rewritten into tombstones.
-//!
-//! Its answer: [`Decision::Remove`] writes a tombstone in place of the
-//! entry (so an older version in a deeper level cannot resurface), which
-//! compaction drops outright where no deeper level may hold the key;
-//! [`Decision::ChangeValue`] rewrites the value (keeping the entry's
-//! sequence number and, under TTL, its write time), and a new value of at
-//! least [`Options::blob_threshold_bytes`](crate::Options::blob_threshold_bytes)
-//! goes to a blob file.
-//!
-//! Values in blob files: [`CompactionFilter::filter_blob_by_key`] is asked
-//! first, with the key only (RocksDB's `FilterBlobByKey`); only if it has
-//! no answer is the value read from its blob (one blob read) and passed to
-//! [`CompactionFilter::filter`].
-//!
-//! A filter cannot fail (neither can RocksDB's). A filter that panics
-//! fails the compaction, background or [`Db::compact_range`](crate::Db::compact_range):
-//! the panic is caught, nothing the compaction wrote is installed, the
-//! compaction's caller gets [`Error::CompactionFilterPanicked`](crate::Error::CompactionFilterPanicked)
-//! and the engine stops: every later call returns
-//! [`Error::Closed`](crate::Error::Closed) whose reason holds the filter's
-//! name and the panic's message. It neither runs on without compactions
-//! nor unwinds into the caller.
+//! as RocksDB's `CompactionFilter`: the [`CompactionFilter`] trait (its
+//! docs say which entries it sees and what each [`Decision`] does), and
+//! [`Step`], what a compaction job runs on each entry: the TTL step
+//! ([`crate::ttl`]) first, then the filter. Both turn an entry into a
+//! tombstone rather than dropping it, and leave the dropping to the job's
+//! rules (`compaction/job.rs`), so nothing older resurfaces.
 
 use std::fmt;
 
@@ -55,12 +27,40 @@ pub enum Decision {
     ChangeValue(Bytes),
 }
 
-/// A callback compaction consults for the newest version of each key no
-/// snapshot can see (see the [module docs](self) for which entries, and
-/// what each [`Decision`] does). Called from the background compaction
-/// thread, possibly for several compactions in turn; it must be cheap and
-/// must decide the same way for the same input, as a key may be offered
-/// again in a later compaction.
+/// A callback compaction consults to drop or rewrite entries
+/// ([`Options::compaction_filter`](crate::Options::compaction_filter)), as
+/// RocksDB's `CompactionFilter`.
+///
+/// **Which entries:** in every compaction that rewrites tables (background
+/// or [`Db::compact_range`](crate::Db::compact_range); not a flush, as in
+/// RocksDB by default, and not a table moved down whole), the newest
+/// version of each key among the compaction's inputs, if it holds a value
+/// (inline or in a blob) that no snapshot live at the compaction's start
+/// can see (its sequence number is above the newest snapshot's; a
+/// transaction holds a snapshot too). Entries past their
+/// [`ttl`](crate::Options::ttl) become tombstones first and never reach it.
+///
+/// **Decisions:** [`Decision::Remove`] writes a tombstone in place of the
+/// entry, so an older version deeper down cannot resurface (dropped itself
+/// where no deeper level may hold the key); [`Decision::ChangeValue`]
+/// keeps the entry's sequence number and TTL write time, and a new value of
+/// at least [`blob_threshold_bytes`](crate::Options::blob_threshold_bytes)
+/// goes to a blob file.
+///
+/// **Blob values:** [`filter_blob_by_key`](CompactionFilter::filter_blob_by_key)
+/// is asked first (RocksDB's `FilterBlobByKey`); only if it returns `None`
+/// is the value read from its blob (one blob read) for
+/// [`filter`](CompactionFilter::filter).
+///
+/// **Failure:** a filter cannot return an error. One that panics fails the
+/// compaction (nothing it wrote is installed), whose caller gets
+/// [`Error::CompactionFilterPanicked`](crate::Error::CompactionFilterPanicked),
+/// and stops the engine: every later call returns
+/// [`Error::Closed`](crate::Error::Closed) with that reason.
+///
+/// Called from whichever thread compacts, for several compactions in turn:
+/// it must be cheap, and decide the same way for the same input, as a key
+/// may be offered again by a later compaction.
 pub trait CompactionFilter: Send + Sync {
     /// A name for logs and `Debug` output.
     fn name(&self) -> &str {

@@ -430,7 +430,7 @@ fn model_key(k: u8) -> Vec<u8> {
 
 /// Every fourth value goes to a blob.
 fn model_value(k: u8, v: u16) -> Vec<u8> {
-    let pad = if v % 4 == 0 { 50 } else { 0 };
+    let pad = if v.is_multiple_of(4) { 50 } else { 0 };
     format!("{k}-{v}-{}", "p".repeat(pad)).into_bytes()
 }
 
@@ -528,12 +528,15 @@ proptest! {
 
 // ---- Power loss at every sync point of a TTL workload.
 
+/// A write of the crash workload: key, value (`None`: a delete), time.
+type Write = (Vec<u8>, Option<Vec<u8>>, u64);
+
 /// What the crash workload knows: the writes acknowledged (every write
 /// syncs) and the one in flight.
 #[derive(Debug, Default)]
 struct Outcome {
-    acked: Vec<(Vec<u8>, Option<Vec<u8>>, u64)>,
-    in_flight: Option<(Vec<u8>, Option<Vec<u8>>, u64)>,
+    acked: Vec<Write>,
+    in_flight: Option<Write>,
     /// The clock when the workload stopped: a compaction may have dropped
     /// whatever had expired by then.
     stop_ms: u64,
@@ -606,7 +609,7 @@ impl NowMs for Arc<ManualClock> {
     }
 }
 
-fn expected(writes: &[(Vec<u8>, Option<Vec<u8>>, u64)], now_ms: u64) -> BTreeMap<Vec<u8>, Vec<u8>> {
+fn expected(writes: &[Write], now_ms: u64) -> BTreeMap<Vec<u8>, Vec<u8>> {
     let mut m: BTreeMap<Vec<u8>, (Vec<u8>, u64)> = BTreeMap::new();
     for (k, v, t) in writes {
         match v {
