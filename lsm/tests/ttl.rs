@@ -122,12 +122,16 @@ fn compaction_drops_expired_entries_and_blob_gc_frees_their_values() {
     // files, all garbage now, are collected.
     clock.advance(Duration::from_secs(5));
     assert_eq!(scan(db.prefix(b"old")), Vec::new());
+    let report = db.verify().expect("verify");
+    assert_eq!((report.timed_entries, report.expired_entries), (120, 100));
     db.compact_range::<&[u8], _>(..).expect("compact");
     db.wait_idle().expect("idle");
     let st = db.stats();
     assert_eq!(entries(&db), 20, "{st:?}");
     assert_eq!(st.blob_live_bytes, 0, "{st:?}");
     assert_eq!(st.blob_files, 0, "{st:?}");
+    let report = db.verify().expect("verify");
+    assert_eq!((report.timed_entries, report.expired_entries), (20, 0));
     assert_eq!(common::blob_files_on_disk(&fs), 0);
     assert_eq!(scan(db.iter()).len(), 20);
     db.close().expect("close");
