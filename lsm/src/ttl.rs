@@ -26,7 +26,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::{Buf, BufMut, Bytes, BytesMut};
 
 use crate::batch::WriteBatch;
 use crate::key::ValueKind;
@@ -192,13 +192,21 @@ pub(crate) fn visible(
     expiry: Option<Expiry>,
 ) -> Result<Option<(ValueKind, Bytes)>> {
     match found {
-        Some((kind, v)) if is_timed(kind) => {
-            let (t, rest) = split(key, &v)?;
-            if expiry.is_some_and(|e| e.expired(t)) {
-                Ok(None)
-            } else {
-                Ok(Some((untimed(kind), rest)))
+        Some((kind, mut v)) if is_timed(kind) => {
+            let Some(time) = v.get(..TIME_LEN) else {
+                return Err(Error::BadTimedValue {
+                    key: key.to_vec(),
+                    len: v.len(),
+                });
+            };
+            let mut t = [0u8; TIME_LEN];
+            t.copy_from_slice(time);
+            if expiry.is_some_and(|e| e.expired(u64::from_le_bytes(t))) {
+                return Ok(None);
             }
+            // The value owned: no second handle on its buffer to count.
+            v.advance(TIME_LEN);
+            Ok(Some((untimed(kind), v)))
         }
         other => Ok(other),
     }
