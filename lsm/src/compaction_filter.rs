@@ -37,7 +37,9 @@ pub enum Decision {
 /// version of each key among the compaction's inputs, if it holds a value
 /// (inline or in a blob) that no snapshot live at the compaction's start
 /// can see (its sequence number is above the newest snapshot's; a
-/// transaction holds a snapshot too). Entries past their
+/// transaction holds a snapshot too). A snapshot taken while a compaction
+/// runs is not known to it: once that compaction installs, the snapshot
+/// may see its filtering of entries written before the snapshot. Entries past their
 /// [`ttl`](crate::Options::ttl) become tombstones first and never reach it.
 ///
 /// **Decisions:** [`Decision::Remove`] writes a tombstone in place of the
