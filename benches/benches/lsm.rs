@@ -223,7 +223,7 @@ fn group_each(
 }
 
 fn bench(c: &mut Criterion) {
-    if only_blob() || only_delete_range() || only_merge() {
+    if only_blob() || only_delete_range() || only_merge() || only_ttl() {
         return;
     }
     let keys = keys_16(KEYS, 1);
@@ -342,7 +342,7 @@ fn bench(c: &mut Criterion) {
 
 /// Write amplification after a 1M-key fillrandom (printed, for the README).
 fn write_amplification(_c: &mut Criterion) {
-    if only_blob() || only_delete_range() || only_merge() {
+    if only_blob() || only_delete_range() || only_merge() || only_ttl() {
         return;
     }
     let keys = keys_16(KEYS, 1);
@@ -984,9 +984,121 @@ fn merge_counters(c: &mut Criterion) {
     group.finish();
 }
 
+/// True when the command line filters for the TTL benchmarks only.
+fn only_ttl() -> bool {
+    std::env::args().skip(1).any(|a| a.contains("ttl"))
+}
+
+/// Keys of the TTL benchmarks: small enough to prefill quickly.
+const TTL_KEYS: u64 = 200_000;
+
+/// A database of `TTL_KEYS` random keys, flushed and compacted, with `ttl`
+/// (a day when on: nothing expires, so both configurations read the same
+/// data and only the 8-byte write time and its check differ).
+fn ttl_db(ttl: Option<Duration>, keys: &[[u8; 16]]) -> (lsm::Db, tempfile::TempDir) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let opts = lsm::Options {
+        ttl,
+        ..lsm::Options::default()
+    };
+    let db = lsm::Db::open(dir.path().join("db"), opts).expect("open lsm");
+    for (i, k) in keys.iter().enumerate() {
+        db.put(k.to_vec(), value(i as u64)).expect("put");
+    }
+    db.flush().expect("flush");
+    db.compact_range::<&[u8], _>(..).expect("compact");
+    (db, dir)
+}
+
+/// The cost of TTL (`Options::ttl`), our engine only (rust-rocksdb 0.25
+/// has no TTL database): fillrandom into a fresh database, readrandom and
+/// 100-entry scans on a prefilled one, TTL off and on back to back.
+/// `cargo bench -p benches --bench lsm -- ttl`
+fn ttl(c: &mut Criterion) {
+    if !only_ttl() {
+        return;
+    }
+    let keys = keys_16(TTL_KEYS, 5);
+    let values: Vec<Vec<u8>> = (0..1024).map(value).collect();
+    let configs = [
+        ("ttl_off", None),
+        ("ttl_on", Some(Duration::from_secs(86_400))),
+    ];
+
+    let mut group = c.benchmark_group("lsm/ttl_fillrandom");
+    group.throughput(Throughput::Elements(1));
+    for (name, ttl) in configs {
+        let mut db: Option<(lsm::Db, tempfile::TempDir)> = None;
+        let mut rng = SplitMix64::new(3);
+        group.bench_function(BenchmarkId::new(name, TTL_KEYS), |b| {
+            let (db, _) = db.get_or_insert_with(|| {
+                let dir = tempfile::tempdir().expect("tempdir");
+                let opts = lsm::Options {
+                    ttl,
+                    ..lsm::Options::default()
+                };
+                (
+                    lsm::Db::open(dir.path().join("db"), opts).expect("open"),
+                    dir,
+                )
+            });
+            b.iter_custom(|iters| {
+                let t = Instant::now();
+                for _ in 0..iters {
+                    let i = rng.next_u64() % TTL_KEYS;
+                    db.put(
+                        keys[i as usize].to_vec(),
+                        values[(i % 1024) as usize].clone(),
+                    )
+                    .expect("put");
+                }
+                t.elapsed()
+            })
+        });
+    }
+    group.finish();
+
+    let dbs: Vec<(&str, lsm::Db, tempfile::TempDir)> = configs
+        .iter()
+        .map(|(name, ttl)| {
+            let (db, dir) = ttl_db(*ttl, &keys);
+            (*name, db, dir)
+        })
+        .collect();
+    let mut group = c.benchmark_group("lsm/ttl_readrandom");
+    group.throughput(Throughput::Elements(1));
+    for (name, db, _) in &dbs {
+        let mut rng = SplitMix64::new(9);
+        group.bench_function(BenchmarkId::new(*name, TTL_KEYS), |b| {
+            b.iter(|| {
+                let i = rng.next_u64() % TTL_KEYS;
+                black_box(db.get(&keys[i as usize]).expect("get"))
+            })
+        });
+    }
+    group.finish();
+    let mut group = c.benchmark_group("lsm/ttl_scan100");
+    group.throughput(Throughput::Elements(SCAN_LEN as u64));
+    for (name, db, _) in &dbs {
+        let mut rng = SplitMix64::new(10);
+        group.bench_function(BenchmarkId::new(*name, TTL_KEYS), |b| {
+            b.iter(|| {
+                let i = rng.next_u64() % TTL_KEYS;
+                let n = db
+                    .range(keys[i as usize].as_slice()..)
+                    .take(SCAN_LEN)
+                    .map(|r| r.expect("scan").1.len())
+                    .sum::<usize>();
+                black_box(n)
+            })
+        });
+    }
+    group.finish();
+}
+
 criterion_group! {
     name = benches;
     config = benches::criterion(3).sample_size(10);
-    targets = bench, write_amplification, blob_separation, blob_gc, delete_range, merge_counters
+    targets = bench, write_amplification, blob_separation, blob_gc, delete_range, merge_counters, ttl
 }
 criterion_main!(benches);

@@ -2,9 +2,10 @@
 //! atomically, and their encoding as one WAL record.
 //!
 //! `seq: u64 | count: u32 | op*`, each op `kind: u8 | key_len: varint | key`
-//! followed, for [`ValueKind::Inline`] and [`ValueKind::Merge`], by
-//! `value_len: varint | value`, and for [`ValueKind::RangeDelete`] (tag 4,
-//! `key` the range's start) by `end_len: varint | end`.
+//! followed, for [`ValueKind::Inline`], [`ValueKind::TimedInline`] and
+//! [`ValueKind::Merge`], by `value_len: varint | value`, and for
+//! [`ValueKind::RangeDelete`] (tag 4, `key` the range's start) by
+//! `end_len: varint | end`.
 
 use bytes::Bytes;
 
@@ -122,5 +123,8 @@ impl WriteBatch {
 
 /// Whether an op of `kind` carries a value in the log record.
 fn has_value(kind: ValueKind) -> bool {
-    matches!(kind, ValueKind::Inline | ValueKind::Merge | ValueKind::RangeDelete)
+    matches!(
+        kind,
+        ValueKind::Inline | ValueKind::TimedInline | ValueKind::Merge | ValueKind::RangeDelete
+    )
 }

@@ -200,6 +200,14 @@ fn check_sizes(batch: &WriteBatch) -> Result<()> {
 }
 
 impl Inner {
+    /// `batch` with its puts timed (`ttl.rs`) when `Options::ttl` is set.
+    fn stamp(&self, mut batch: WriteBatch) -> WriteBatch {
+        if self.opts.ttl.is_some() {
+            crate::ttl::stamp(&mut batch, crate::ttl::millis(self.opts.clock.now()));
+        }
+        batch
+    }
+
     /// Stops the engine after a failed log write or sync: the log's tail is
     /// unknown (a later record after a partial one would be corruption in
     /// the middle at recovery), and a failed sync may have dropped data the
@@ -236,6 +244,7 @@ impl Inner {
 
     pub(crate) fn write(&self, batch: WriteBatch) -> Result<()> {
         check_sizes(&batch)?;
+        let batch = self.stamp(batch);
         if batch.is_empty() {
             return Ok(());
         }
@@ -266,6 +275,7 @@ impl Inner {
         check: impl FnOnce(&Inner) -> Result<()>,
     ) -> Result<()> {
         check_sizes(&batch)?;
+        let batch = self.stamp(batch);
         let mut w = self.write.lock();
         self.make_room(&mut w, batch.size_bytes, false)?;
         check(self)?;

@@ -413,7 +413,12 @@ impl Db {
                 .flat_map(|(level, ts)| ts.iter().map(move |t| (level, Arc::clone(t))))
                 .collect()
         };
-        crate::verify::verify(&tables, inner.blobs.as_deref(), &mut on_table)
+        crate::verify::verify(
+            &tables,
+            inner.blobs.as_deref(),
+            crate::ttl::expiry(&inner.opts),
+            &mut on_table,
+        )
     }
 
     /// Rebuilds every missing or rotten blob shard from the surviving

@@ -109,6 +109,28 @@ pub enum Error {
         /// Bytes of the stored reference.
         len: usize,
     },
+    /// A timed value (written under [`Options::ttl`](crate::Options::ttl))
+    /// stored under `key` is too short to hold its 8-byte write time.
+    #[error(
+        "bad timed value under key {}: expected at least 8 bytes, found {len}",
+        Key(key)
+    )]
+    BadTimedValue {
+        /// The user key.
+        key: Vec<u8>,
+        /// Bytes of the stored value.
+        len: usize,
+    },
+    /// The [`CompactionFilter`](crate::CompactionFilter) of
+    /// [`Options::compaction_filter`](crate::Options::compaction_filter)
+    /// panicked: the compaction wrote nothing and the engine stopped.
+    #[error("compaction filter {filter} panicked: {message}")]
+    CompactionFilterPanicked {
+        /// The filter's [`name`](crate::CompactionFilter::name).
+        filter: String,
+        /// The panic's message.
+        message: String,
+    },
     /// The object store of [`Options::table_store`](crate::Options::table_store)
     /// failed a request (a missing table found at open is an
     /// [`Error::Corruption`] instead, naming the object).

@@ -275,6 +275,8 @@ pub struct DbIter {
     /// Folds a key's merge operands (`merge/`).
     merge_op: Option<Arc<dyn crate::MergeOperator>>,
     _version: Arc<Version>,
+    /// Timed entries (TTL) this iterator treats as expired.
+    expiry: Option<crate::ttl::Expiry>,
 }
 
 impl std::fmt::Debug for DbIter {
@@ -303,7 +305,15 @@ impl DbIter {
             blobs,
             merge_op: None,
             _version: version,
+            expiry: None,
         }
+    }
+
+    /// The iterator with timed entries (TTL) expired under `expiry` read
+    /// as tombstones: it judges expiry by the clock when it was created.
+    pub(crate) fn with_expiry(mut self, expiry: Option<crate::ttl::Expiry>) -> DbIter {
+        self.expiry = expiry;
+        self
     }
 
     /// Sets the operator that folds merge operands.
@@ -317,8 +327,23 @@ impl DbIter {
 
     /// The value of `user` from its visible versions; an error ends the
     /// iteration.
-    fn finish(&mut self, user: Bytes, fold: crate::merge::Fold) -> Option<Result<(Bytes, Bytes)>> {
-        match fold.finish(&user, self.merge_op.as_deref(), self.blobs.as_deref()) {
+    fn finish(
+        &mut self,
+        user: Bytes,
+        mut fold: crate::merge::Fold,
+    ) -> Option<Result<(Bytes, Bytes)>> {
+        // TTL: an expired base reads as a tombstone (`ttl.rs`); a timed
+        // one that is not expired loses its write time.
+        let expiry = self.expiry;
+        let r = fold
+            .map_base(|base| match base {
+                Some((kind, v)) if crate::ttl::is_timed(kind) => {
+                    crate::ttl::visible(&user, Some((kind, v)), expiry)
+                }
+                other => Ok(other),
+            })
+            .and_then(|()| fold.finish(&user, self.merge_op.as_deref(), self.blobs.as_deref()));
+        match r {
             Ok(v) => v.map(|v| Ok((user, v))),
             Err(e) => {
                 self.done = true;

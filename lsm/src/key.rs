@@ -52,12 +52,18 @@ pub(crate) enum ValueKind {
     /// A range tombstone `[key, value)` (a batch op only: memtables and
     /// tables keep range tombstones apart from their entries).
     RangeDelete = 4,
+    /// A value written while a TTL was set: its write time (8 bytes, see
+    /// [`crate::ttl`]) then the value, inline.
+    TimedInline = 5,
+    /// A blob reference written while a TTL was set: its write time (8
+    /// bytes) then the reference.
+    TimedBlobRef = 6,
 }
 
 impl ValueKind {
     /// The kind with the largest tag: a seek key built with it sorts before
     /// every entry of the same user key and sequence number.
-    pub(crate) const SEEK: ValueKind = ValueKind::RangeDelete;
+    pub(crate) const SEEK: ValueKind = ValueKind::TimedBlobRef;
 
     pub(crate) fn from_u8(tag: u8) -> Option<ValueKind> {
         match tag {
@@ -66,6 +72,8 @@ impl ValueKind {
             2 => Some(ValueKind::BlobRef),
             3 => Some(ValueKind::Merge),
             4 => Some(ValueKind::RangeDelete),
+            5 => Some(ValueKind::TimedInline),
+            6 => Some(ValueKind::TimedBlobRef),
             _ => None,
         }
     }

@@ -79,6 +79,9 @@
 //! - `transaction`: [`Db::transaction`], optimistic transactions
 //!   ([`Transaction`]): snapshot reads, buffered writes, a commit that
 //!   fails with [`Error::Conflict`] if a key it read or writes changed.
+//! - `ttl`: [`Options::ttl`], timed entries and the [`Clock`] they are
+//!   judged by; `compaction_filter`: [`CompactionFilter`], consulted by
+//!   compaction, and the TTL step run beside it.
 //! - `checkpoint`: [`Db::checkpoint`], a consistent copy of a live store
 //!   that opens on its own (tables and blobs hard-linked where possible).
 //! - `inspect`: [`Db::describe`], the store's files explained ([`StoreDescription`]).
@@ -108,6 +111,7 @@ mod cache;
 mod checkpoint;
 mod commit;
 mod compaction;
+mod compaction_filter;
 mod db;
 mod error;
 mod filter;
@@ -131,6 +135,7 @@ mod sstable;
 mod stats;
 mod tables;
 mod transaction;
+mod ttl;
 mod varint;
 mod verify;
 mod version;
@@ -139,6 +144,7 @@ mod wal;
 
 pub use batch::WriteBatch;
 pub use checkpoint::CheckpointInfo;
+pub use compaction_filter::{CompactionFilter, Decision};
 pub use db::Db;
 pub use error::{Error, Result};
 pub use inspect::{
@@ -153,6 +159,7 @@ pub use reader::Reader;
 pub use stats::{LevelStats, Stats, TableStoreStats};
 pub use tables::scoped_store;
 pub use transaction::Transaction;
+pub use ttl::{Clock, ManualClock, SystemClock};
 pub use verify::{BlobRepairReport, Problem, TableReport, VerifyReport};
 pub(crate) use version::Version;
 

@@ -90,6 +90,8 @@ fn kind_of(trailer: u64) -> ValueKind {
         0 => ValueKind::Delete,
         1 => ValueKind::Inline,
         3 => ValueKind::Merge,
+        5 => ValueKind::TimedInline,
+        6 => ValueKind::TimedBlobRef,
         _ => ValueKind::BlobRef,
     }
 }

@@ -153,6 +153,19 @@ pub struct Options {
     /// [`Error::MergeOperatorMissing`](crate::Error::MergeOperatorMissing)).
     /// Default `None`.
     pub merge_operator: Option<Arc<dyn crate::MergeOperator>>,
+    /// Time to live: entries written while it is set expire this long after
+    /// their write (by [`Options::clock`]); reads stop seeing them at once
+    /// and compaction drops them. Entries written without a TTL never
+    /// expire; an entry's expiry is judged with the TTL of the handle
+    /// reading it (README, "Time to live"). At least 1 ms. Default `None`.
+    pub ttl: Option<std::time::Duration>,
+    /// The clock [`Options::ttl`] reads. Default [`SystemClock`](crate::SystemClock);
+    /// tests inject a [`ManualClock`](crate::ManualClock).
+    pub clock: Arc<dyn crate::Clock>,
+    /// Consulted by compaction for the newest version of each key no
+    /// snapshot sees, to keep, remove or rewrite it (see
+    /// [`CompactionFilter`](crate::CompactionFilter)). Default `None`.
+    pub compaction_filter: Option<Arc<dyn crate::CompactionFilter>>,
 }
 
 /// The Reed-Solomon code of the blob store: each blob is cut into
@@ -216,6 +229,9 @@ impl Default for Options {
             table_cache_dir_bytes_max: 1 << 30,
             publish_manifest: false,
             merge_operator: None,
+            ttl: None,
+            clock: Arc::new(crate::SystemClock),
+            compaction_filter: None,
         }
     }
 }
@@ -251,6 +267,17 @@ impl Options {
             return Err(InvalidOption("blob_gc_ratio must be in (0, 1]"));
         }
         crate::merge::validate(self)?;
+        if self.ttl.is_some_and(|t| t.as_millis() == 0) {
+            return Err(InvalidOption("ttl must be at least 1 ms"));
+        }
+        // Which write a merged value's expiry follows (the base's, the
+        // newest operand's) is not defined yet: refused rather than
+        // guessed.
+        if self.ttl.is_some() && self.merge_operator.is_some() {
+            return Err(InvalidOption(
+                "ttl and merge_operator together are not supported",
+            ));
+        }
         if self.blob_threshold_bytes == Some(0) {
             return Err(InvalidOption("blob_threshold_bytes must be at least 1"));
         }

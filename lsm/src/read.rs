@@ -168,8 +168,11 @@ impl Inner {
             // compaction collecting that blob could replace the table,
             // delete it (no reader holding it) and then the blob file
             // before the read below. Inline values need no pin.
-            let pinned =
-                matches!(found, Some((ValueKind::BlobRef, _))).then(|| Arc::clone(&sv.version));
+            let pinned = matches!(
+                found,
+                Some((ValueKind::BlobRef | ValueKind::TimedBlobRef, _))
+            )
+            .then(|| Arc::clone(&sv.version));
             // The newest version is a merge operand: the versions below
             // it are read by an iterator over this super version (a newer
             // one may have combined operands this read must not see).
@@ -183,6 +186,13 @@ impl Inner {
             let mut it = self.range_in(&sv, (Bound::Included(k.clone()), Bound::Included(k)), seq);
             return it.next().transpose().map(|kv| kv.map(|(_, v)| v));
         }
+        // TTL: an expired entry reads as a tombstone (`ttl.rs`).
+        let found = match found {
+            Some((kind, v)) if crate::ttl::is_timed(kind) => {
+                crate::ttl::visible(key, Some((kind, v)), crate::ttl::expiry(&self.opts))?
+            }
+            other => other,
+        };
         Ok(match found {
             Some((ValueKind::Inline, v)) => Some(v),
             Some((ValueKind::BlobRef, r)) => Some(blob::resolve(self.blobs.as_deref(), key, &r)?),
@@ -224,7 +234,8 @@ impl Inner {
                 Arc::clone(&sv.version),
                 self.blobs.clone(),
             )
-            .with_merge_operator(self.opts.merge_operator.clone());
+            .with_merge_operator(self.opts.merge_operator.clone())
+            .with_expiry(crate::ttl::expiry(&self.opts));
         }
         // An empty memtable (as after a flush) is no source: whatever is
         // inserted into it later is newer than `seq`, so the iterator
@@ -266,6 +277,13 @@ impl Inner {
             self.blobs.clone(),
         )
         .with_merge_operator(self.opts.merge_operator.clone())
+        .with_expiry(crate::ttl::expiry(&self.opts))
+    }
+
+    /// The newest live snapshot's sequence number, if any: compaction
+    /// filters leave alone what it can see.
+    pub(crate) fn newest_snapshot(&self) -> Option<SeqNo> {
+        self.snapshots.lock().keys().next_back().copied()
     }
 
     pub(crate) fn smallest_snapshot(&self) -> SeqNo {

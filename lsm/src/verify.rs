@@ -138,6 +138,12 @@ pub struct VerifyReport {
     pub blob_files_checked: u64,
     /// Blob references resolved and checked against their checksum.
     pub blob_refs_checked: u64,
+    /// Entries written under a TTL ([`Options::ttl`](crate::Options::ttl))
+    /// still in tables, every version counted.
+    pub timed_entries: u64,
+    /// Of those, the ones expired under the handle's TTL now: invisible to
+    /// reads, awaiting the compaction that drops them.
+    pub expired_entries: u64,
     /// Everything wrong, tables first, then blobs in id order.
     pub problems: Vec<Problem>,
 }
@@ -178,17 +184,33 @@ pub struct BlobRepairReport {
 pub(crate) fn verify(
     tables: &[(usize, Arc<Table>)],
     store: Option<&Blobs>,
+    expiry: Option<crate::ttl::Expiry>,
     on_table: &mut dyn FnMut(&TableReport),
 ) -> Result<VerifyReport> {
     let mut report = VerifyReport::default();
+    let (mut timed, mut expired) = (0u64, 0u64);
     // Per blob: (user key, reference) of every entry pointing into it.
     let mut refs: BTreeMap<BlobId, Vec<(Bytes, BlobRef)>> = BTreeMap::new();
     for (level, t) in tables {
         let mut bad_refs = Vec::new();
         let check = t.check(&mut |block_offset, k, v| {
-            if k.kind != ValueKind::BlobRef {
+            if crate::ttl::is_timed(k.kind) {
+                timed += 1;
+                if let (Some(e), Ok((written, _))) = (expiry, crate::ttl::split(&k.user, &v))
+                    && e.expired(written)
+                {
+                    expired += 1;
+                }
+            }
+            if crate::ttl::untimed(k.kind) != ValueKind::BlobRef {
                 return;
             }
+            // A timed reference (TTL) has its write time first.
+            let v = if k.kind == ValueKind::TimedBlobRef {
+                v.slice(v.len().min(crate::ttl::TIME_LEN)..)
+            } else {
+                v
+            };
             match BlobRef::decode(&v) {
                 Some(r) => refs.entry(r.blob).or_default().push((k.user, r)),
                 None => bad_refs.push(Problem::BadBlobRef {
@@ -243,6 +265,8 @@ pub(crate) fn verify(
         report.blob_files_checked += 1;
         verify_blob(store, blob, &list, &mut report);
     }
+    report.timed_entries = timed;
+    report.expired_entries = expired;
     Ok(report)
 }
 
@@ -429,7 +453,7 @@ mod tests {
             ],
         );
         let mut seen = Vec::new();
-        let report = verify(&[(0, Arc::clone(&t))], Some(&store), &mut |r| {
+        let report = verify(&[(0, Arc::clone(&t))], Some(&store), None, &mut |r| {
             seen.push(r.clone())
         })
         .expect("verify");

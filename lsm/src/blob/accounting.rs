@@ -37,7 +37,12 @@ pub(crate) struct RefCounter(BTreeMap<BlobId, Live>);
 impl RefCounter {
     /// Notes an entry written to the table.
     pub(crate) fn note(&mut self, kind: ValueKind, value: &[u8]) {
-        if kind == ValueKind::BlobRef
+        // A timed reference (TTL) has its write time first.
+        let value = match kind {
+            ValueKind::TimedBlobRef => value.get(crate::ttl::TIME_LEN..).unwrap_or_default(),
+            _ => value,
+        };
+        if crate::ttl::untimed(kind) == ValueKind::BlobRef
             && let Some(r) = BlobRef::decode(value)
         {
             let e = self.0.entry(r.blob).or_default();

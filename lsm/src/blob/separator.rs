@@ -59,16 +59,38 @@ impl<'a> Separator<'a> {
         }
     }
 
-    /// Rewrites one entry in place if it must move.
+    /// [`Separator::apply`] with the blob threshold `threshold`: for a
+    /// value a compaction filter changed.
+    pub(crate) fn apply_with_threshold(
+        &mut self,
+        key: &mut InternalKey,
+        value: &mut Bytes,
+        threshold: Option<usize>,
+    ) -> Result<()> {
+        let saved = std::mem::replace(&mut self.threshold, threshold);
+        let r = self.apply(key, value);
+        self.threshold = saved;
+        r
+    }
+
+    /// Rewrites one entry in place if it must move. A timed entry (TTL)
+    /// keeps its write time in front of the reference.
     pub(crate) fn apply(&mut self, key: &mut InternalKey, value: &mut Bytes) -> Result<()> {
-        let moved = match key.kind {
-            ValueKind::Inline if self.threshold.is_some_and(|t| value.len() >= t) => {
-                self.separated_bytes += value.len() as u64;
-                value.clone()
+        let timed = crate::ttl::is_timed(key.kind);
+        let (time, body) = if timed {
+            let (t, body) = crate::ttl::split(&key.user, value)?;
+            (t, body)
+        } else {
+            (0, value.clone())
+        };
+        let moved = match crate::ttl::untimed(key.kind) {
+            ValueKind::Inline if self.threshold.is_some_and(|t| body.len() >= t) => {
+                self.separated_bytes += body.len() as u64;
+                body
             }
-            ValueKind::BlobRef => match BlobRef::decode(value) {
+            ValueKind::BlobRef => match BlobRef::decode(&body) {
                 Some(r) if self.collect.contains(&r.blob) => {
-                    let v = resolve(Some(self.store), &key.user, value)?;
+                    let v = resolve(Some(self.store), &key.user, &body)?;
                     self.relocated_bytes += v.len() as u64;
                     v
                 }
@@ -99,8 +121,13 @@ impl<'a> Separator<'a> {
         w.write_all_bytes(&moved).map_err(Error::BlobStore)?;
         self.writer = Some(w);
         self.values += 1;
-        key.kind = ValueKind::BlobRef;
-        *value = r.encode();
+        if timed {
+            key.kind = ValueKind::TimedBlobRef;
+            *value = crate::ttl::join(time, &r.encode());
+        } else {
+            key.kind = ValueKind::BlobRef;
+            *value = r.encode();
+        }
         Ok(())
     }
 

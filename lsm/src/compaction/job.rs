@@ -26,6 +26,10 @@ pub(crate) struct JobEnv<'a> {
     pub(crate) new_file_number: &'a dyn Fn() -> Result<FileNumber>,
     /// The merge operator and blob store, to combine operands.
     pub(crate) merge: crate::merge::MergeEnv<'a>,
+    /// The compaction filter and TTL step (`compaction_filter.rs`).
+    pub(crate) step: crate::compaction_filter::Step<'a>,
+    /// The blob threshold for values the filter changed.
+    pub(crate) blob_threshold: Option<usize>,
 }
 
 /// One output table.
@@ -128,6 +132,9 @@ fn merge(
             current_user = Some(k.user.clone());
             last_seq_for_key = SeqNo::MAX;
         }
+        // Expired or filtered entries become tombstones before the rules
+        // below, which then drop them where nothing deeper holds the key.
+        let applied = env.step.apply(&mut k, &mut v_bytes, first_of_key)?;
         let drop = if last_seq_for_key <= env.smallest_snapshot {
             true
         } else {
@@ -158,7 +165,11 @@ fn merge(
             writer = Some(TableBuilder::create(env.tables, n, env.table_opts)?);
         }
         if let Some(s) = separator.as_deref_mut() {
-            s.apply(&mut k, &mut v_bytes)?;
+            if applied == crate::compaction_filter::Applied::Changed {
+                s.apply_with_threshold(&mut k, &mut v_bytes, env.blob_threshold)?;
+            } else {
+                s.apply(&mut k, &mut v_bytes)?;
+            }
         }
         out_dels.note_key(&k.user);
         if let Some(w) = &mut writer {

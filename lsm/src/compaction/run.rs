@@ -42,7 +42,11 @@ impl Inner {
             let mut sep = self
                 .blobs
                 .as_deref()
-                .filter(|_| !collect.is_empty())
+                .filter(|_| {
+                    !collect.is_empty()
+                        || (self.opts.compaction_filter.is_some()
+                            && self.opts.blob_threshold_bytes.is_some())
+                })
                 .map(|store| Separator::new(store, None, &collect, &next));
             let env = job::JobEnv {
                 tables: &self.tables,
@@ -54,8 +58,21 @@ impl Inner {
                     op: self.opts.merge_operator.as_deref(),
                     blobs: self.blobs.as_deref(),
                 },
+                step: crate::compaction_filter::Step {
+                    filter: self.opts.compaction_filter.as_deref(),
+                    expiry: crate::ttl::expiry(&self.opts),
+                    level: c.level,
+                    newest_snapshot: self.newest_snapshot(),
+                    blobs: self.blobs.as_deref(),
+                },
+                blob_threshold: self.opts.blob_threshold_bytes,
             };
-            let outputs = job::run(c, &sv.version, &env, sep.as_mut())?;
+            // A compaction filter that panicked stops the engine
+            // (`compaction_filter.rs`), whichever thread compacts.
+            let outputs = job::run(c, &sv.version, &env, sep.as_mut()).map_err(|e| match e {
+                crate::Error::CompactionFilterPanicked { .. } => self.state.fail_with(e),
+                e => e,
+            })?;
             if let Some(sep) = sep {
                 self.counters
                     .blob_gc_bytes

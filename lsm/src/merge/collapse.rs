@@ -86,8 +86,13 @@ impl<'a, I: Iterator<Item = Result<Entry>>> Collapse<'a, I> {
                 ValueKind::Inline => Some(Some(bv.clone())),
                 ValueKind::Delete => Some(None),
                 ValueKind::BlobRef => blob::resolve(self.env.blobs, &user, bv).ok().map(Some),
-                // Range tombstones are never entries.
-                ValueKind::Merge | ValueKind::RangeDelete => None,
+                // Range tombstones are never entries; a base written with
+                // a TTL keeps its write time, so it is not merged into an
+                // untimed value (the operands are kept above it).
+                ValueKind::Merge
+                | ValueKind::RangeDelete
+                | ValueKind::TimedInline
+                | ValueKind::TimedBlobRef => None,
             },
             None if (self.bottommost)(&user) => Some(None),
             None => None,

@@ -52,6 +52,20 @@ impl Fold {
         }
     }
 
+    /// Replaces the base with what `f` makes of it (TTL: an expired base
+    /// becomes a tombstone, a timed one loses its write time).
+    ///
+    /// # Errors
+    ///
+    /// `f`'s error.
+    pub(crate) fn map_base(
+        &mut self,
+        f: impl FnOnce(Option<(ValueKind, Bytes)>) -> Result<Option<(ValueKind, Bytes)>>,
+    ) -> Result<()> {
+        self.base = f(self.base.take())?;
+        Ok(())
+    }
+
     /// Whether the versions fed so far, newest first, end in operands: an
     /// older version would still change the value.
     pub(crate) fn needs_older(&self) -> bool {
