@@ -3,7 +3,9 @@
 //! Every feature runs together: puts, deletes, range deletes, merges (the
 //! append operator), batches mixing them, optimistic transactions (with a
 //! write between a read and the commit that must make it conflict),
-//! snapshots, flushes, compactions and reopens, on every table store.
+//! snapshots, flushes, compactions and reopens, on every table store; and
+//! with a TTL and a manual clock that moves forward, where merges give way
+//! (a store takes a TTL or a merge operator, not both).
 
 mod common;
 
@@ -11,7 +13,7 @@ use std::collections::BTreeMap;
 use std::ops::Bound;
 use std::sync::Arc;
 
-use larder_lsm::{AppendOperator, Db, WriteBatch};
+use larder_lsm::{AppendOperator, Db, ManualClock, WriteBatch};
 use proptest::prelude::*;
 
 #[derive(Clone, Debug)]
@@ -28,6 +30,8 @@ enum Op {
     /// A transaction: reads, writes (`None` deletes), and maybe another
     /// writer's put before the commit.
     Txn(Vec<u8>, Vec<(u8, Option<u16>)>, Option<u8>),
+    /// Moves the clock forward `n % 150` ms (with a TTL of 100 ms).
+    Advance(u16),
     Get(u8),
     Range(u8, u8, bool),
     Prefix(u8, bool),
@@ -64,6 +68,7 @@ fn op() -> impl Strategy<Value = Op> {
             prop::option::of(any::<u8>()),
         )
             .prop_map(|(r, w, i)| Op::Txn(r, w, i)),
+        3 => any::<u16>().prop_map(Op::Advance),
         8 => any::<u8>().prop_map(Op::Get),
         3 => (any::<u8>(), any::<u8>(), any::<bool>()).prop_map(|(a, b, r)| Op::Range(a, b, r)),
         2 => (any::<u8>(), any::<bool>()).prop_map(|(a, r)| Op::Prefix(a, r)),
@@ -77,6 +82,18 @@ fn op() -> impl Strategy<Value = Op> {
 }
 
 type Model = BTreeMap<Vec<u8>, Vec<u8>>;
+
+/// When each key was last put, in ms of the manual clock.
+type Born = BTreeMap<Vec<u8>, u64>;
+
+/// The TTL of the timed runs.
+const TTL_MS: u64 = 100;
+
+/// Drops what expired by `now`: the clock only moves forward, so an
+/// expired key stays gone until it is written again, for every reader.
+fn expire(m: &mut Model, born: &Born, now: u64) {
+    m.retain(|k, _| born.get(k).is_none_or(|&b| b + TTL_MS > now));
+}
 
 /// A merge operand.
 fn operand(v: u16) -> Vec<u8> {
@@ -119,23 +136,40 @@ fn model_range(m: &Model, lo: &[u8], hi: &[u8]) -> Vec<(Vec<u8>, Vec<u8>)> {
 }
 
 fn run(ops: Vec<Op>, opts: larder_lsm::Options) {
-    let opts = larder_lsm::Options {
-        merge_operator: Some(Arc::new(AppendOperator::new(","))),
-        ..opts
+    run_timed(ops, opts, None);
+}
+
+/// [`run`], with a TTL of [`TTL_MS`] on `clock` if given (merges are then
+/// skipped), else with the append merge operator.
+fn run_timed(ops: Vec<Op>, opts: larder_lsm::Options, clock: Option<Arc<ManualClock>>) {
+    let opts = match &clock {
+        Some(c) => larder_lsm::Options {
+            ttl: Some(std::time::Duration::from_millis(TTL_MS)),
+            clock: Arc::clone(c) as Arc<dyn larder_lsm::Clock>,
+            ..opts
+        },
+        None => larder_lsm::Options {
+            merge_operator: Some(Arc::new(AppendOperator::new(","))),
+            ..opts
+        },
     };
+    let timed = clock.is_some();
+    let mut now: u64 = 0;
+    let mut born = Born::new();
     // An in-memory disk: the model checks logic, and a real disk's syncs
     // would make each case take seconds.
     let fs: Arc<dyn vfs::Fs> = Arc::new(vfs::MemFs::new());
     let open = |opts: &larder_lsm::Options| Db::open_with_fs(Arc::clone(&fs), "/db", opts.clone());
     let mut db = Some(open(&opts).expect("open"));
     let mut model = Model::new();
-    let mut snaps: Vec<(larder_lsm::Snapshot, Model)> = Vec::new();
+    let mut snaps: Vec<(larder_lsm::Snapshot, Model, Born)> = Vec::new();
     for op in ops {
         let d = db.as_ref().expect("db open");
         match op {
             Op::Put(k, v) => {
                 d.put(key(k), value(k, v)).expect("put");
                 model.insert(key(k), value(k, v));
+                born.insert(key(k), now);
             }
             Op::Delete(k) => {
                 d.delete(key(k)).expect("delete");
@@ -148,6 +182,7 @@ fn run(ops: Vec<Op>, opts: larder_lsm::Options) {
                         Some(v) => {
                             b.put(key(k), value(k, v));
                             model.insert(key(k), value(k, v));
+                            born.insert(key(k), now);
                         }
                         None => {
                             b.delete(key(k));
@@ -163,6 +198,7 @@ fn run(ops: Vec<Op>, opts: larder_lsm::Options) {
                     .expect("delete_range");
                 delete_range(&mut model, &lo, &hi);
             }
+            Op::Merge(..) if timed => {}
             Op::Merge(k, v) => {
                 d.merge(key(k), operand(v)).expect("merge");
                 merge_into(&mut model, key(k), operand(v));
@@ -174,11 +210,13 @@ fn run(ops: Vec<Op>, opts: larder_lsm::Options) {
                         0 => {
                             b.put(key(k), value(k, v));
                             model.insert(key(k), value(k, v));
+                            born.insert(key(k), now);
                         }
                         1 => {
                             b.delete(key(k));
                             model.remove(&key(k));
                         }
+                        2 if timed => {}
                         2 => {
                             b.merge(key(k), operand(v));
                             merge_into(&mut model, key(k), operand(v));
@@ -218,21 +256,27 @@ fn run(ops: Vec<Op>, opts: larder_lsm::Options) {
                     Some(k) => {
                         d.put(key(k), value(k, 7)).expect("put");
                         model.insert(key(k), value(k, 7));
+                        born.insert(key(k), now);
                         !writes.is_empty() && touched.contains(&key(k))
                     }
                     None => false,
                 };
                 match t.commit() {
-                    Ok(()) if !conflict => model = {
-                        let mut m = model.clone();
-                        for (k, v) in &writes {
-                            match v {
-                                Some(v) => m.insert(key(*k), value(*k, *v)),
-                                None => m.remove(&key(*k)),
-                            };
+                    Ok(()) if !conflict => {
+                        model = {
+                            let mut m = model.clone();
+                            for (k, v) in &writes {
+                                match v {
+                                    Some(v) => {
+                                        born.insert(key(*k), now);
+                                        m.insert(key(*k), value(*k, *v))
+                                    }
+                                    None => m.remove(&key(*k)),
+                                };
+                            }
+                            m
                         }
-                        m
-                    },
+                    }
                     Err(larder_lsm::Error::Conflict { key: c }) if conflict => {
                         assert_eq!(Some(c), interfere.map(key));
                     }
@@ -274,10 +318,22 @@ fn run(ops: Vec<Op>, opts: larder_lsm::Options) {
                 };
                 common::assert_same(&got, &want, "range");
             }
-            Op::TakeSnapshot => snaps.push((d.snapshot(), model.clone())),
+            Op::Advance(ms) if timed => {
+                let ms = u64::from(ms % 150);
+                if let Some(c) = &clock {
+                    c.advance(std::time::Duration::from_millis(ms));
+                }
+                now += ms;
+                expire(&mut model, &born, now);
+                for (_, m, b) in &mut snaps {
+                    expire(m, b, now);
+                }
+            }
+            Op::Advance(_) => {}
+            Op::TakeSnapshot => snaps.push((d.snapshot(), model.clone(), born.clone())),
             Op::ReadSnapshot(i, a, b) => {
                 if !snaps.is_empty() {
-                    let (s, m) = &snaps[i % snaps.len()];
+                    let (s, m, _) = &snaps[i % snaps.len()];
                     let got = s.get(&key(a)).expect("snapshot get").map(|v| v.to_vec());
                     assert_eq!(got, m.get(&key(a)).cloned());
                     let (lo, hi) = (key(a.min(b)), key(a.max(b)));
@@ -355,8 +411,8 @@ fn run(ops: Vec<Op>, opts: larder_lsm::Options) {
             // replaced once it has published: a reader opened on the
             // manifest before would find them gone.
             d.wait_idle().expect("idle");
-            let reader = larder_lsm::Reader::open_with(Arc::clone(store), "", opts.clone())
-                .expect("reader");
+            let reader =
+                larder_lsm::Reader::open_with(Arc::clone(store), "", opts.clone()).expect("reader");
             common::assert_same(&common::collect(reader.iter()), &all, "reader");
         }
     }
@@ -367,6 +423,23 @@ fn on_store(opts: larder_lsm::Options) -> larder_lsm::Options {
     larder_lsm::Options {
         table_store: Some(Arc::new(objstore::MemStore::new())),
         ..opts
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    /// With a TTL of 100 ms and a manual clock: entries vanish for every
+    /// reader once expired, across flushes, compactions (which drop them),
+    /// blob files and reopens; merges are skipped.
+    #[test]
+    fn db_with_ttl_matches_btreemap_model(ops in prop::collection::vec(op(), 1..400)) {
+        let clock = ManualClock::new(std::time::Duration::from_secs(1_000_000));
+        run_timed(
+            ops,
+            larder_lsm::Options { blob_threshold_bytes: Some(40), blob_gc_ratio: 0.3, ..common::tiny_options() },
+            Some(clock),
+        );
     }
 }
 

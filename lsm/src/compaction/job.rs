@@ -116,15 +116,12 @@ fn merge(
     // What the tombstones hide from every reader goes before operands are
     // combined, so no merge folds in a version a tombstone deleted.
     let uncovered = Merge::new(sources).filter(|e| {
-        e.as_ref()
-            .map_or(true, |(k, _)| !crate::range_del::drop_covered(&dels, k, env.smallest_snapshot))
+        e.as_ref().map_or(true, |(k, _)| {
+            !crate::range_del::drop_covered(&dels, k, env.smallest_snapshot)
+        })
     });
-    let entries = crate::merge::Collapse::new(
-        uncovered,
-        env.merge,
-        env.smallest_snapshot,
-        &bottommost,
-    );
+    let entries =
+        crate::merge::Collapse::new(uncovered, env.merge, env.smallest_snapshot, &bottommost);
     for entry in entries {
         let (mut k, mut v_bytes) = entry?;
         let first_of_key = current_user.as_ref() != Some(&k.user);
