@@ -1,22 +1,47 @@
 //! `lsm_ops`: operations on the LSM tree against a model.
 //!
 //! Two input formats decode to the same operations. An input that starts
-//! with [`V2_MAGIC`] is a sequence of [`LsmOp`]s, which add optimistic
-//! transactions (up to two open at once, interleaved with plain writes and
-//! with each other) to the plain operations. Any other input decodes as
-//! before transactions existed ([`LsmOpV1`]), so the committed corpus
-//! keeps meaning what it meant.
+//! with [`V2_MAGIC`] or [`V2_TTL_MAGIC`] is a sequence of [`LsmOp`]s,
+//! which add optimistic transactions (up to two open at once, interleaved
+//! with plain writes and with each other), range deletes, and merges
+//! (the append operator) or, after [`V2_TTL_MAGIC`], a TTL with a manual
+//! clock moving forward instead of merges (a store takes one or the
+//! other). Any other input decodes as before these existed ([`LsmOpV1`]),
+//! so the committed corpus keeps meaning what it meant.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use arbitrary::Arbitrary;
+use std::time::Duration;
+
 use vfs::{CrashOptions, Fs, MemFs};
 
 use super::{Model, Span, decode, key, pairs, value};
 
-/// The prefix of an input in the second format.
+/// The prefix of an input in the second format, with merges.
 pub(crate) const V2_MAGIC: &[u8] = b"LSv2";
+/// The prefix of an input in the second format, with a TTL.
+pub(crate) const V2_TTL_MAGIC: &[u8] = b"LSt2";
+
+/// The TTL of [`Mode::Ttl`] runs.
+const TTL_MS: u64 = 100;
+
+/// When each key was last put, in ms of the manual clock.
+type Born = BTreeMap<Vec<u8>, u64>;
+
+/// A store takes a merge operator or a TTL, not both.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Mode {
+    Merge,
+    Ttl,
+}
+
+/// Drops what expired by `now`: the clock only moves forward, so an
+/// expired key stays gone for every reader until it is written again.
+fn expire(m: &mut Model, born: &Born, now: u64) {
+    m.retain(|k, _| born.get(k).is_none_or(|&b| b + TTL_MS > now));
+}
 
 /// Transactions open at once, at most.
 const TXNS_MAX: usize = 2;
@@ -110,6 +135,20 @@ enum LsmOp {
     Rollback {
         t: u8,
     },
+    /// `delete_range` from the smaller of two keys to the larger.
+    DeleteRange {
+        a: u8,
+        b: u8,
+    },
+    /// A merge of a short operand (skipped with a TTL).
+    Merge {
+        k: u8,
+        len: u8,
+    },
+    /// Moves the clock `ms % 150` ms forward (with a TTL only).
+    Advance {
+        ms: u8,
+    },
 }
 
 impl From<LsmOpV1> for LsmOp {
@@ -131,17 +170,36 @@ impl From<LsmOpV1> for LsmOp {
     }
 }
 
-fn decode_ops(data: &[u8]) -> Vec<LsmOp> {
-    match data.strip_prefix(V2_MAGIC) {
-        Some(rest) => decode(rest),
-        None => decode::<LsmOpV1>(data)
-            .into_iter()
-            .map(LsmOp::from)
-            .collect(),
+fn decode_ops(data: &[u8]) -> (Mode, Vec<LsmOp>) {
+    if let Some(rest) = data.strip_prefix(V2_MAGIC) {
+        return (Mode::Merge, decode(rest));
+    }
+    if let Some(rest) = data.strip_prefix(V2_TTL_MAGIC) {
+        return (Mode::Ttl, decode(rest));
+    }
+    let ops = decode::<LsmOpV1>(data)
+        .into_iter()
+        .map(LsmOp::from)
+        .collect();
+    (Mode::Merge, ops)
+}
+
+fn lsm_options(clock: Option<&Arc<lsm::ManualClock>>) -> lsm::Options {
+    let base = lsm_base_options();
+    match clock {
+        Some(c) => lsm::Options {
+            ttl: Some(Duration::from_millis(TTL_MS)),
+            clock: Arc::clone(c) as Arc<dyn lsm::Clock>,
+            ..base
+        },
+        None => lsm::Options {
+            merge_operator: Some(Arc::new(lsm::AppendOperator::new(","))),
+            ..base
+        },
     }
 }
 
-fn lsm_options() -> lsm::Options {
+fn lsm_base_options() -> lsm::Options {
     lsm::Options {
         durability: lsm::Durability::None,
         write_buffer_size_bytes: 1024,
@@ -165,9 +223,9 @@ fn lsm_options() -> lsm::Options {
     }
 }
 
-fn lsm_open(fs: &MemFs) -> lsm::Db {
+fn lsm_open(fs: &MemFs, clock: Option<&Arc<lsm::ManualClock>>) -> lsm::Db {
     let arc: Arc<dyn Fs> = Arc::new(fs.clone());
-    lsm::Db::open_with_fs(arc, "/db", lsm_options()).expect("open an lsm database")
+    lsm::Db::open_with_fs(arc, "/db", lsm_options(clock)).expect("open an lsm database")
 }
 
 fn lsm_scan(db: &lsm::Db) -> Model {
@@ -182,8 +240,9 @@ fn lsm_scan(db: &lsm::Db) -> Model {
 /// An open transaction and what the model expects of it.
 struct OpenTxn {
     txn: lsm::Transaction,
-    /// The state it began at.
+    /// The state it began at (expired as the clock moves).
     begin: Model,
+    begin_born: Born,
     /// Its buffered writes (`None` deletes).
     writes: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
     /// Keys it read: every key passed to `get`, every key `range` returned.
@@ -223,30 +282,45 @@ struct Run {
     /// Always open, but for the moment of a reopen.
     db: Option<lsm::Db>,
     model: Model,
+    /// With a TTL: the manual clock, its time in ms since the start, when
+    /// each key was last put, and how many puts there were (a put's value
+    /// ends with its number, so equal states have equal write times).
+    clock: Option<Arc<lsm::ManualClock>>,
+    now: u64,
+    born: Born,
+    puts: u64,
     /// The model after each write since the last sync: a crash returns to
     /// one of them.
-    since_sync: Vec<Model>,
-    snaps: Vec<(lsm::Snapshot, Model)>,
+    since_sync: Vec<(Model, Born)>,
+    snaps: Vec<(lsm::Snapshot, Model, Born)>,
     txns: Vec<OpenTxn>,
-    /// Commits that wrote, and commits refused with a conflict.
+    /// Commits that wrote, commits refused with a conflict, keys expired.
     commits: usize,
     conflicts: usize,
+    expired: usize,
 }
 
 impl Run {
-    fn new() -> Run {
+    fn new(mode: Mode) -> Run {
         let fs = MemFs::new();
-        let db = lsm_open(&fs);
+        let clock =
+            (mode == Mode::Ttl).then(|| lsm::ManualClock::new(Duration::from_secs(1 << 20)));
+        let db = lsm_open(&fs, clock.as_ref());
         let model = Model::new();
         Run {
             fs,
             db: Some(db),
-            since_sync: vec![model.clone()],
+            since_sync: vec![(model.clone(), Born::new())],
             model,
+            clock,
+            now: 0,
+            born: Born::new(),
+            puts: 0,
             snaps: Vec::new(),
             txns: Vec::new(),
             commits: 0,
             conflicts: 0,
+            expired: 0,
         }
     }
 
@@ -264,7 +338,29 @@ impl Run {
                     .extend(keys.iter().map(|k| (*k).clone()));
             }
         }
-        self.since_sync.push(self.model.clone());
+        self.since_sync
+            .push((self.model.clone(), self.born.clone()));
+    }
+
+    /// The value of a put of `k`: unique with a TTL (see `puts`).
+    fn put_value(&mut self, k: u8, len: u8) -> Vec<u8> {
+        let mut v = value(k, len, 7);
+        if self.clock.is_some() {
+            self.puts += 1;
+            v.extend_from_slice(&self.puts.to_le_bytes());
+        }
+        v
+    }
+
+    /// Records a put of `k` in the model (its write time too).
+    fn model_put(&mut self, k: Vec<u8>, v: Vec<u8>) {
+        self.born.insert(k.clone(), self.now);
+        self.model.insert(k, v);
+    }
+
+    /// The state after a sync: the only one a crash may return to.
+    fn synced(&mut self) {
+        self.since_sync = vec![(self.model.clone(), self.born.clone())];
     }
 
     /// Open transaction `t` (modulo how many are open); with none open,
@@ -285,6 +381,7 @@ impl Run {
         self.txns.push(OpenTxn {
             txn,
             begin: self.model.clone(),
+            begin_born: self.born.clone(),
             writes: BTreeMap::new(),
             read: BTreeSet::new(),
             written_by_others: BTreeSet::new(),
@@ -294,9 +391,9 @@ impl Run {
     fn step(&mut self, op: LsmOp) {
         match op {
             LsmOp::Put { k, len } => {
-                let v = value(k, len, 7);
+                let v = self.put_value(k, len);
                 self.db().put(key(k), v.clone()).expect("put");
-                self.model.insert(key(k), v);
+                self.model_put(key(k), v);
                 self.wrote([&key(k)], None);
             }
             LsmOp::Delete { k } => {
@@ -310,9 +407,9 @@ impl Run {
                 for (k, v) in ops.into_iter().take(16) {
                     match v {
                         Some(len) => {
-                            let v = value(k, len, 7);
+                            let v = self.put_value(k, len);
                             b.put(key(k), v.clone());
-                            self.model.insert(key(k), v);
+                            self.model_put(key(k), v);
                         }
                         None => {
                             b.delete(key(k));
@@ -341,11 +438,13 @@ impl Run {
                 if self.snaps.len() == 4 {
                     self.snaps.remove(0);
                 }
-                self.snaps.push((self.db().snapshot(), self.model.clone()));
+                let snap = self.db().snapshot();
+                self.snaps
+                    .push((snap, self.model.clone(), self.born.clone()));
             }
             LsmOp::ReadSnapshot { which, span } => {
                 let n = self.snaps.len().max(1);
-                if let Some((snap, m)) = self.snaps.get(usize::from(which) % n) {
+                if let Some((snap, m, _)) = self.snaps.get(usize::from(which) % n) {
                     let all: Model = snap
                         .range::<&[u8], _>(..)
                         .map(|kv| kv.map(|(k, v)| (k.to_vec(), v.to_vec())).expect("scan"))
@@ -362,14 +461,14 @@ impl Run {
             }
             LsmOp::Flush => {
                 self.db().flush().expect("flush");
-                self.since_sync = vec![self.model.clone()];
+                self.synced();
             }
             LsmOp::Compact(span) => {
                 self.db().compact_range(span.bounds()).expect("compact");
             }
             LsmOp::Sync => {
                 self.db().sync().expect("sync");
-                self.since_sync = vec![self.model.clone()];
+                self.synced();
             }
             LsmOp::Reopen => {
                 self.snaps.clear();
@@ -377,13 +476,13 @@ impl Run {
                 if let Some(db) = self.db.take() {
                     db.close().expect("close");
                 }
-                self.db = Some(lsm_open(&self.fs));
+                self.db = Some(lsm_open(&self.fs, self.clock.as_ref()));
                 assert_eq!(
                     lsm_scan(self.db()),
                     self.model,
                     "a clean reopen lost writes"
                 );
-                self.since_sync = vec![self.model.clone()];
+                self.synced();
             }
             LsmOp::Crash { seed, tear } => {
                 self.snaps.clear();
@@ -394,14 +493,16 @@ impl Run {
                 });
                 self.db = None;
                 self.fs = image;
-                self.db = Some(lsm_open(&self.fs));
+                self.db = Some(lsm_open(&self.fs, self.clock.as_ref()));
                 let got = lsm_scan(self.db());
-                assert!(
-                    self.since_sync.contains(&got),
-                    "after a crash the state is not the model after any write since the last sync"
-                );
+                let Some((_, born)) = self.since_sync.iter().find(|(m, _)| *m == got) else {
+                    panic!(
+                        "after a crash the state is not the model after any write since the last sync"
+                    )
+                };
+                self.born = born.clone();
                 self.model = got;
-                self.since_sync = vec![self.model.clone()];
+                self.synced();
             }
             LsmOp::Begin => self.begin(),
             LsmOp::TxnGet { t, k } => {
@@ -421,8 +522,8 @@ impl Run {
                 }
             }
             LsmOp::TxnPut { t, k, len } => {
+                let v = self.put_value(k, len);
                 if let Some(t) = self.txn(t) {
-                    let v = value(k, len, 7);
                     t.txn.put(txn_key(k), v.clone());
                     t.writes.insert(txn_key(k), Some(v));
                 }
@@ -448,9 +549,11 @@ impl Run {
                     (Ok(()), None) => {
                         for (k, w) in &t.writes {
                             match w {
-                                Some(v) => self.model.insert(k.clone(), v.clone()),
-                                None => self.model.remove(k),
-                            };
+                                Some(v) => self.model_put(k.clone(), v.clone()),
+                                None => {
+                                    self.model.remove(k);
+                                }
+                            }
                         }
                         if !t.writes.is_empty() {
                             // `i` is gone from `txns`: every open one is
@@ -474,6 +577,66 @@ impl Run {
                     self.txns.remove(i);
                 }
             }
+            LsmOp::DeleteRange { a, b } => {
+                let (lo, hi) = (key(a).min(key(b)), key(a).max(key(b)));
+                if lo == hi {
+                    return;
+                }
+                self.db()
+                    .delete_range(lo.as_slice()..hi.as_slice())
+                    .expect("delete_range");
+                let doomed: Vec<Vec<u8>> = self
+                    .model
+                    .range(lo.clone()..hi.clone())
+                    .map(|(k, _)| k.clone())
+                    .collect();
+                for k in &doomed {
+                    self.model.remove(k);
+                }
+                // Every key of the range counts as written, present or not:
+                // a transaction that read one of them conflicts.
+                let covered: Vec<Vec<u8>> =
+                    (0..24u8).map(key).filter(|k| *k >= lo && *k < hi).collect();
+                self.wrote(&covered, None);
+            }
+            LsmOp::Merge { k, len } => {
+                if self.clock.is_some() {
+                    return;
+                }
+                let operand = vec![b'a' + k % 26; usize::from(len % 6) + 1];
+                self.db().merge(key(k), operand.clone()).expect("merge");
+                let v = match self.model.remove(&key(k)) {
+                    Some(mut old) => {
+                        old.push(b',');
+                        old.extend_from_slice(&operand);
+                        old
+                    }
+                    None => operand,
+                };
+                self.model.insert(key(k), v);
+                self.wrote([&key(k)], None);
+            }
+            LsmOp::Advance { ms } => {
+                let Some(clock) = &self.clock else {
+                    return;
+                };
+                let ms = u64::from(ms % 150);
+                clock.advance(Duration::from_millis(ms));
+                self.now += ms;
+                let now = self.now;
+                let before = self.model.len();
+                expire(&mut self.model, &self.born, now);
+                self.expired += before - self.model.len();
+                for (m, b) in &mut self.since_sync {
+                    expire(m, b, now);
+                }
+                for (_, m, b) in &mut self.snaps {
+                    expire(m, b, now);
+                }
+                for t in &mut self.txns {
+                    expire(&mut t.begin, &t.begin_born, now);
+                }
+            }
         }
     }
 }
@@ -489,8 +652,9 @@ pub fn lsm_ops(data: &[u8]) {
 
 /// [`lsm_ops`], returning the run (closed) for its counters.
 fn run(data: &[u8]) -> Run {
-    let mut run = Run::new();
-    for op in decode_ops(data) {
+    let (mode, ops) = decode_ops(data);
+    let mut run = Run::new(mode);
+    for op in ops {
         run.step(op);
     }
     run.txns.clear();
@@ -533,20 +697,24 @@ mod tests {
     #[test]
     fn both_formats_decode_and_run_every_operation() {
         let mut kinds = BTreeSet::new();
-        let (mut commits, mut conflicts) = (0, 0);
+        let (mut commits, mut conflicts, mut expired) = (0, 0, 0);
         for seed in 1..=64u64 {
             let data = bytes(seed, 4096);
-            let v1 = decode_ops(&data);
+            let (_, v1) = decode_ops(&data);
             assert_eq!(v1.len(), super::super::OPS_MAX);
             kinds.extend(v1.iter().map(kind));
             lsm_ops(&data);
-            let v2: Vec<u8> = V2_MAGIC.iter().copied().chain(data).collect();
-            kinds.extend(decode_ops(&v2).iter().map(kind));
-            let r = run(&v2);
-            commits += r.commits;
-            conflicts += r.conflicts;
+            for magic in [V2_MAGIC, V2_TTL_MAGIC] {
+                let v2: Vec<u8> = magic.iter().copied().chain(data.iter().copied()).collect();
+                kinds.extend(decode_ops(&v2).1.iter().map(kind));
+                let r = run(&v2);
+                commits += r.commits;
+                conflicts += r.conflicts;
+                expired += r.expired;
+            }
         }
-        assert_eq!(kinds.len(), 19, "operation kinds seen: {kinds:?}");
+        assert_eq!(kinds.len(), 22, "operation kinds seen: {kinds:?}");
+        assert!(expired > 0, "no key expired");
         assert!(
             commits >= 32 && conflicts >= 3,
             "{commits} commits wrote, {conflicts} met a conflict"
@@ -557,7 +725,7 @@ mod tests {
     /// put between a transaction's read and its commit.
     #[test]
     fn a_plain_write_between_read_and_commit_conflicts() {
-        let mut run = Run::new();
+        let mut run = Run::new(Mode::Merge);
         for op in [
             LsmOp::Put { k: 1, len: 1 },
             LsmOp::Begin,
