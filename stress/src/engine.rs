@@ -102,6 +102,18 @@ impl Engine {
         }
     }
 
+    /// Deletes keys `from..to` atomically: lsm writes one range tombstone
+    /// (`delete_range`), btree removes them in one transaction.
+    pub fn delete_range(&self, from: u32, to: u32) -> EngineResult<()> {
+        match self {
+            Engine::Lsm(db) => db.delete_range(&key(from)[..]..&key(to)[..]).map_err(err),
+            Engine::Btree(db) => {
+                let changes: Vec<Change> = (from..to).map(|k| (k, None)).collect();
+                crate::btree_engine::write(db, &changes)
+            }
+        }
+    }
+
     /// The value of key `k`.
     pub fn get(&self, k: u32) -> EngineResult<Option<Vec<u8>>> {
         match self {

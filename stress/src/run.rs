@@ -222,6 +222,8 @@ fn worker(s: &Shared, keys: u32, seed: u64) {
             write(s, &mut rng, keys, 1)
         } else if r < 55 {
             write(s, &mut rng, keys, 0)
+        } else if r < 58 {
+            delete_range(s, &mut rng, keys)
         } else if r < 70 {
             let n = rng.random_range(2..=4);
             write(s, &mut rng, keys, n)
@@ -283,6 +285,41 @@ fn write(s: &Shared, rng: &mut SmallRng, keys: u32, n: usize) -> Result<(), Stri
             .map_err(|e| format!("expected state: {e}"))?;
     }
     s.acked.fetch_add(plan.len() as u64, Ordering::Relaxed);
+    Ok(())
+}
+
+/// Deletes a run of 2 to 16 adjacent keys in one write (a range tombstone
+/// on lsm), with the same pending-then-committed protocol as [`write`].
+fn delete_range(s: &Shared, rng: &mut SmallRng, keys: u32) -> Result<(), String> {
+    let from = rng.random_range(0..keys);
+    let to = (from + rng.random_range(2..=16)).min(keys);
+    let mut stripes: Vec<usize> = (from..to).map(|k| k as usize % STRIPES).collect();
+    stripes.sort_unstable();
+    stripes.dedup();
+    let _guards: Vec<_> = stripes.iter().map(|&i| s.stripes[i].lock()).collect();
+    let mut ids = Vec::with_capacity((to - from) as usize);
+    for k in from..to {
+        let id = s.next_id.fetch_add(1, Ordering::Relaxed);
+        let mut slot = s.slots[k as usize].lock();
+        slot.pending = 0;
+        slot.in_flight = true;
+        s.expected
+            .write_slot(k, &slot)
+            .map_err(|e| format!("expected state: {e}"))?;
+        ids.push((k, id));
+    }
+    s.db.delete_range(from, to)?;
+    for &(k, id) in &ids {
+        let mut slot = s.slots[k as usize].lock();
+        slot.committed = 0;
+        slot.deleted_at = id;
+        slot.pending = 0;
+        slot.in_flight = false;
+        s.expected
+            .write_slot(k, &slot)
+            .map_err(|e| format!("expected state: {e}"))?;
+    }
+    s.acked.fetch_add(ids.len() as u64, Ordering::Relaxed);
     Ok(())
 }
 
