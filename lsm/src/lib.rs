@@ -76,6 +76,8 @@
 //! - `transaction`: [`Db::transaction`], optimistic transactions
 //!   ([`Transaction`]): snapshot reads, buffered writes, a commit that
 //!   fails with [`Error::Conflict`] if a key it read or writes changed.
+//! - `ingest`: [`TableWriter`] and [`Db::ingest`], bulk ingest of
+//!   sorted runs written outside the database.
 //! - `checkpoint`: [`Db::checkpoint`], a consistent copy of a live store
 //!   that opens on its own (tables and blobs hard-linked where possible).
 //! - `inspect`: [`Db::describe`], the store's files explained ([`StoreDescription`]).
@@ -106,6 +108,7 @@ mod db;
 mod error;
 mod filter;
 mod flush;
+mod ingest;
 mod inspect;
 mod iter;
 mod key;
@@ -133,6 +136,7 @@ pub use batch::WriteBatch;
 pub use checkpoint::CheckpointInfo;
 pub use db::Db;
 pub use error::{Error, Result};
+pub use ingest::{IngestInfo, IngestMethod, IngestedTable, TableWriter, WrittenTable};
 pub use inspect::{
     BlobFileDescription, BlobStoreDescription, LevelDescription, LogDescription,
     ManifestDescription, StoreDescription, TableDescription,
