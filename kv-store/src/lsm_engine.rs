@@ -15,7 +15,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 
 use crate::codec;
-use crate::engine::{Direction, Engine, EngineKind, Flow, Op, VerifyReport, Visitor};
+use crate::engine::{Direction, Engine, EngineKind, Flow, Op, SortedLoader, VerifyReport, Visitor};
 use crate::{Corruption, Error, Result};
 
 /// An open `lsm` store.
@@ -29,6 +29,9 @@ pub(crate) struct LsmEngine {
     flush_on_close: bool,
     /// The published view a remote reader serves from (kept open with it).
     reader: Option<lsm::Reader>,
+    /// The file system `dir` is on (none for a remote reader): where
+    /// `load --sorted` writes its tables before ingesting them.
+    fs: Option<Arc<dyn vfs::Fs>>,
 }
 
 impl LsmEngine {
@@ -39,12 +42,14 @@ impl LsmEngine {
     /// [`Error::Corruption`] if the manifest, a table or the middle of a log
     /// is bad; [`Error::Locked`] if another process holds the directory.
     pub(crate) fn open(fs: Arc<dyn vfs::Fs>, dir: &Path) -> Result<LsmEngine> {
-        let db = lsm::Db::open_with_fs(fs, dir, lsm::Options::default()).map_err(convert)?;
+        let db = lsm::Db::open_with_fs(Arc::clone(&fs), dir, lsm::Options::default())
+            .map_err(convert)?;
         Ok(LsmEngine {
             db,
             dir: dir.to_path_buf(),
             flush_on_close: false,
             reader: None,
+            fs: Some(fs),
         })
     }
 
@@ -68,12 +73,13 @@ impl LsmEngine {
             publish_manifest: true,
             ..remote_blob_options(tables)
         };
-        let db = lsm::Db::open_with_fs(fs, dir, opts).map_err(convert)?;
+        let db = lsm::Db::open_with_fs(Arc::clone(&fs), dir, opts).map_err(convert)?;
         Ok(LsmEngine {
             db,
             dir: dir.to_path_buf(),
             flush_on_close: true,
             reader: None,
+            fs: Some(fs),
         })
     }
 
@@ -93,6 +99,7 @@ impl LsmEngine {
             dir: std::path::PathBuf::from(url),
             flush_on_close: false,
             reader: Some(reader),
+            fs: None,
         })
     }
 
@@ -105,13 +112,14 @@ impl LsmEngine {
     /// As [`LsmEngine::open`]; [`Error::Locked`] while a writer has the
     /// directory.
     pub(crate) fn open_read_only(fs: Arc<dyn vfs::Fs>, dir: &Path) -> Result<LsmEngine> {
-        let db =
-            lsm::Db::open_read_only_with_fs(fs, dir, lsm::Options::default()).map_err(convert)?;
+        let db = lsm::Db::open_read_only_with_fs(Arc::clone(&fs), dir, lsm::Options::default())
+            .map_err(convert)?;
         Ok(LsmEngine {
             db,
             dir: dir.to_path_buf(),
             flush_on_close: false,
             reader: None,
+            fs: Some(fs),
         })
     }
 }
@@ -466,6 +474,88 @@ impl Engine for LsmEngine {
             }
         });
         Ok(crate::inspect::Inspection::Lsm(d, published))
+    }
+
+    fn sorted_loader(&self) -> Result<Option<Box<dyn SortedLoader + '_>>> {
+        let Some(fs) = &self.fs else {
+            return Ok(None);
+        };
+        let scratch = self.dir.join(SORTED_SCRATCH);
+        let io = |e: vfs::Error| Error::from_fs(EngineKind::Lsm, e);
+        // Left by a load that crashed or failed: never ingested.
+        remove_scratch(&**fs, &scratch);
+        fs.create_dir_all(&scratch).map_err(io)?;
+        let writer = lsm::TableWriter::create_with_fs(
+            Arc::clone(fs),
+            scratch.join("run.sst"),
+            &lsm::Options::default(),
+        )
+        .map_err(convert)?;
+        Ok(Some(Box::new(LsmSortedLoader {
+            db: &self.db,
+            fs: Arc::clone(fs),
+            scratch,
+            writer: Some(writer),
+        })))
+    }
+}
+
+/// The directory, inside the store's, where `load --sorted` writes its
+/// tables before ingesting them (same file system: they are hard-linked
+/// in). The lsm engine ignores names it does not know.
+const SORTED_SCRATCH: &str = "load-sorted.tmp";
+
+/// Removes the scratch directory `dir` and its files, as far as it can
+/// (what stays is removed by the next `load --sorted`).
+fn remove_scratch(fs: &dyn vfs::Fs, dir: &Path) {
+    if let Ok(names) = fs.list_dir(dir) {
+        for n in names {
+            let _ = fs.remove_file(&dir.join(n));
+        }
+        let _ = fs.remove_dir(dir);
+    }
+}
+
+/// `load --sorted` on lsm: an [`lsm::TableWriter`] in the scratch
+/// directory, ingested at the end.
+struct LsmSortedLoader<'a> {
+    db: &'a lsm::Db,
+    fs: Arc<dyn vfs::Fs>,
+    scratch: std::path::PathBuf,
+    /// Taken by `finish`.
+    writer: Option<lsm::TableWriter>,
+}
+
+impl SortedLoader for LsmSortedLoader<'_> {
+    fn put(&mut self, key: &[u8], value: &[u8]) -> Result<()> {
+        let Some(w) = self.writer.as_mut() else {
+            return Ok(());
+        };
+        w.put(Bytes::copy_from_slice(key), Bytes::copy_from_slice(value))
+            .map_err(convert)
+    }
+
+    fn finish(mut self: Box<Self>) -> Result<()> {
+        let Some(w) = self.writer.take() else {
+            return Ok(());
+        };
+        let files: Vec<std::path::PathBuf> = w
+            .finish()
+            .map_err(convert)?
+            .into_iter()
+            .map(|t| t.path)
+            .collect();
+        self.db.ingest(&files).map_err(convert)?;
+        Ok(())
+    }
+}
+
+impl Drop for LsmSortedLoader<'_> {
+    fn drop(&mut self) {
+        // Ingested tables were linked or copied: the scratch files are
+        // only the caller's copies.
+        self.writer = None;
+        remove_scratch(&*self.fs, &self.scratch);
     }
 }
 
