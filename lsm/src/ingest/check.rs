@@ -16,12 +16,14 @@ use crate::manifest::FileNumber;
 use crate::sstable::reader::Table;
 use crate::{Error, KEY_LEN_MAX, Result, VALUE_LEN_MAX};
 
-/// A checked file offered for ingest, open.
+/// A checked file offered for ingest. Not kept open: a mapped table
+/// whose every page the check read would stay resident until the ingest
+/// ends (1.3 GB for 10 M pairs); a rewrite opens it again.
 #[derive(Debug)]
 pub(crate) struct External {
     /// Where the caller's file is.
     pub(crate) path: PathBuf,
-    pub(crate) table: Arc<Table>,
+    pub(crate) entries: u64,
     pub(crate) smallest: Bytes,
     pub(crate) largest: Bytes,
 }
@@ -65,9 +67,9 @@ pub(crate) fn check(fs: &dyn vfs::Fs, path: &Path, cache: &Arc<BlockCache>) -> R
     let (Some(smallest), Some(largest)) = (first, last) else {
         return Ok(External {
             path: path.to_path_buf(),
+            entries: 0,
             smallest: Bytes::new(),
             largest: Bytes::new(),
-            table,
         });
     };
     let encoded = |k: &Bytes, kind| InternalKey::new(k.clone(), crate::key::SeqNo(0), kind);
@@ -88,7 +90,7 @@ pub(crate) fn check(fs: &dyn vfs::Fs, path: &Path, cache: &Arc<BlockCache>) -> R
     }
     Ok(External {
         path: path.to_path_buf(),
-        table,
+        entries: props.entries,
         smallest,
         largest,
     })

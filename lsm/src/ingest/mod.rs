@@ -160,7 +160,7 @@ impl Db {
         let mut files = Vec::with_capacity(paths.len());
         for p in paths {
             let e = check::check(&*inner.fs, p.as_ref(), &cache)?;
-            if e.table.props.entries > 0 {
+            if e.entries > 0 {
                 files.push(e);
             }
         }
@@ -324,7 +324,9 @@ impl Inner {
     }
 
     /// Writes `f`'s entries at `seq` into table `number` (uploaded, with a
-    /// table store), synced.
+    /// table store), synced. The file is read again: every block is
+    /// checksummed on the way, so a file changed since its check fails here
+    /// (nothing is installed) rather than entering the store.
     fn rewrite(
         &self,
         f: &External,
@@ -333,7 +335,9 @@ impl Inner {
         seq: SeqNo,
     ) -> Result<Arc<Table>> {
         let mut b = TableBuilder::create(&self.tables, number, table_options(&self.opts, level))?;
-        for r in f.table.iter_uncached() {
+        let cache = Arc::new(BlockCache::new(0));
+        let table = Arc::new(Table::open(&*self.fs, &f.path, FileNumber(0), cache)?);
+        for r in table.iter_uncached() {
             let (k, v): (InternalKey, Bytes) = r?;
             b.add(&InternalKey::new(k.user, seq, k.kind), &v)?;
         }
