@@ -212,7 +212,7 @@ impl TableWriter {
             return Ok(());
         };
         let entries = c.sink.entries();
-        let (size_bytes, _) = c.sink.finish()?;
+        let (size_bytes, _) = c.sink.finish_unsynced()?;
         self.written.push(WrittenTable {
             path: c.path,
             smallest: c.smallest.to_vec(),
@@ -231,6 +231,11 @@ impl TableWriter {
     /// A failed write or sync.
     pub fn finish(mut self) -> Result<Vec<WrittenTable>> {
         self.finish_file()?;
+        // Synced only now, all together: the disk writes each file back
+        // while the next is built, instead of the writer waiting for it.
+        for t in &self.written {
+            self.fs.open(&t.path, vfs::OpenMode::Read)?.sync_data()?;
+        }
         Ok(std::mem::take(&mut self.written))
     }
 }
