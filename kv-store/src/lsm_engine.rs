@@ -485,18 +485,11 @@ impl Engine for LsmEngine {
         // Left by a load that crashed or failed: never ingested.
         remove_scratch(&**fs, &scratch);
         fs.create_dir_all(&scratch).map_err(io)?;
-        let writer = lsm::TableWriter::create_with_fs(
+        Ok(Some(Box::new(LsmSortedLoader::new(
+            &self.db,
             Arc::clone(fs),
-            scratch.join("run.sst"),
-            &lsm::Options::default(),
-        )
-        .map_err(convert)?;
-        Ok(Some(Box::new(LsmSortedLoader {
-            db: &self.db,
-            fs: Arc::clone(fs),
             scratch,
-            writer: Some(writer),
-        })))
+        )?)))
     }
 }
 
@@ -516,35 +509,112 @@ fn remove_scratch(fs: &dyn vfs::Fs, dir: &Path) {
     }
 }
 
-/// `load --sorted` on lsm: an [`lsm::TableWriter`] in the scratch
-/// directory, ingested at the end.
+/// Pairs handed to the writer thread at a time.
+const SORTED_BATCH_PAIRS: usize = 4096;
+
+/// Batches in flight to the writer thread (bounds the memory in between).
+const SORTED_BATCHES_QUEUED: usize = 4;
+
+/// `load --sorted` on lsm: an [`lsm::TableWriter`] on a thread of its own
+/// writing the scratch directory's tables while this one parses the input
+/// (as a plain load's flush thread builds tables beside the parser), all
+/// ingested at the end.
 struct LsmSortedLoader<'a> {
     db: &'a lsm::Db,
     fs: Arc<dyn vfs::Fs>,
     scratch: std::path::PathBuf,
-    /// Taken by `finish`.
-    writer: Option<lsm::TableWriter>,
+    batch: Vec<(Bytes, Bytes)>,
+    /// Taken by `finish` (or the drop).
+    to_writer: Option<std::sync::mpsc::SyncSender<Vec<(Bytes, Bytes)>>>,
+    writer: Option<std::thread::JoinHandle<lsm::Result<Vec<lsm::WrittenTable>>>>,
+}
+
+impl<'a> LsmSortedLoader<'a> {
+    fn new(db: &'a lsm::Db, fs: Arc<dyn vfs::Fs>, scratch: std::path::PathBuf) -> Result<Self> {
+        let mut w = lsm::TableWriter::create_with_fs(
+            Arc::clone(&fs),
+            scratch.join("run.sst"),
+            &lsm::Options::default(),
+        )
+        .map_err(convert)?;
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<(Bytes, Bytes)>>(SORTED_BATCHES_QUEUED);
+        let writer = std::thread::Builder::new()
+            .name("load-sorted".into())
+            .spawn(move || {
+                for batch in rx {
+                    for (k, v) in batch {
+                        w.put(k, v)?;
+                    }
+                }
+                w.finish()
+            })
+            .map_err(|e| Error::io("load-sorted thread", e))?;
+        Ok(LsmSortedLoader {
+            db,
+            fs,
+            scratch,
+            batch: Vec::with_capacity(SORTED_BATCH_PAIRS),
+            to_writer: Some(tx),
+            writer: Some(writer),
+        })
+    }
+
+    /// Waits for the writer thread (its sender dropped first) and returns
+    /// what it wrote, or why it stopped.
+    fn join(&mut self) -> Result<Vec<lsm::WrittenTable>> {
+        self.to_writer = None;
+        let Some(h) = self.writer.take() else {
+            return Ok(Vec::new());
+        };
+        match h.join() {
+            Ok(r) => r.map_err(convert),
+            Err(_) => Err(Error::Engine {
+                engine: EngineKind::Lsm,
+                message: "the load --sorted writer thread panicked".into(),
+            }),
+        }
+    }
 }
 
 impl SortedLoader for LsmSortedLoader<'_> {
     fn put(&mut self, key: &[u8], value: &[u8]) -> Result<()> {
-        let Some(w) = self.writer.as_mut() else {
-            return Ok(());
-        };
-        w.put(Bytes::copy_from_slice(key), Bytes::copy_from_slice(value))
-            .map_err(convert)
+        // Refused here, not on the writer thread, so the caller can name
+        // the line.
+        if key.len() > lsm::KEY_LEN_MAX {
+            return Err(convert(lsm::Error::KeyTooLarge {
+                len: key.len(),
+                len_max: lsm::KEY_LEN_MAX,
+            }));
+        }
+        if value.len() > lsm::VALUE_LEN_MAX {
+            return Err(convert(lsm::Error::ValueTooLarge {
+                len: value.len(),
+                len_max: lsm::VALUE_LEN_MAX,
+            }));
+        }
+        self.batch
+            .push((Bytes::copy_from_slice(key), Bytes::copy_from_slice(value)));
+        if self.batch.len() >= SORTED_BATCH_PAIRS {
+            let full = std::mem::replace(&mut self.batch, Vec::with_capacity(SORTED_BATCH_PAIRS));
+            let sent = self
+                .to_writer
+                .as_ref()
+                .is_some_and(|tx| tx.send(full).is_ok());
+            if !sent {
+                // The writer stopped: its error says why.
+                self.join()?;
+            }
+        }
+        Ok(())
     }
 
     fn finish(mut self: Box<Self>) -> Result<()> {
-        let Some(w) = self.writer.take() else {
-            return Ok(());
-        };
-        let files: Vec<std::path::PathBuf> = w
-            .finish()
-            .map_err(convert)?
-            .into_iter()
-            .map(|t| t.path)
-            .collect();
+        let last = std::mem::take(&mut self.batch);
+        if let Some(tx) = &self.to_writer {
+            // A failed send means the writer stopped: `join` reports why.
+            let _ = tx.send(last);
+        }
+        let files: Vec<std::path::PathBuf> = self.join()?.into_iter().map(|t| t.path).collect();
         self.db.ingest(&files).map_err(convert)?;
         Ok(())
     }
@@ -552,9 +622,9 @@ impl SortedLoader for LsmSortedLoader<'_> {
 
 impl Drop for LsmSortedLoader<'_> {
     fn drop(&mut self) {
-        // Ingested tables were linked or copied: the scratch files are
-        // only the caller's copies.
-        self.writer = None;
+        // Unfinished: the writer stops once its queue is drained. Ingested
+        // tables were linked or copied: the scratch files are only copies.
+        let _ = self.join();
         remove_scratch(&*self.fs, &self.scratch);
     }
 }
