@@ -127,7 +127,7 @@ pub enum Command {
     Scan(ScanArgs),
     /// Bulk-load `key<TAB>value` or JSON lines from FILE or `-` (stdin).
     #[command(
-        after_help = "Examples:\n  kv-store load pairs.tsv\n  kv-store dump - | kv-store --db ./copy load -\n  kv-store load pairs.jsonl   (json lines, from the extension)\n\nA malformed line stops the load with its line number (and column); every line before it is committed and durable. A JSON line gives the key once: \"key\", \"key_base64\" or \"key_hex\" (the same for the value). A UTF-8 byte-order mark at the start of the input is skipped, and the summary says so."
+        after_help = "Examples:\n  kv-store load pairs.tsv\n  kv-store dump - | kv-store --db ./copy load -\n  kv-store load pairs.jsonl   (json lines, from the extension)\n  kv-store load --sorted sorted.tsv   (lsm: tables written and ingested directly)\n\nA malformed line stops the load with its line number (and column); every line before it is committed and durable. A JSON line gives the key once: \"key\", \"key_base64\" or \"key_hex\" (the same for the value). A UTF-8 byte-order mark at the start of the input is skipped, and the summary says so."
     )]
     Load(LoadArgs),
     /// Write every pair to FILE or `-` (stdout) in the format `load` reads.
@@ -381,6 +381,13 @@ pub struct LoadArgs {
         value_parser = batch_len
     )]
     pub batch: usize,
+    /// The input is sorted: keys strictly increase, line by line. The lsm
+    /// engine then writes table files directly and ingests them at the end
+    /// (no log, no compaction), instead of writing batches. A line whose
+    /// key does not sort after the previous line's stops the load with its
+    /// line number; the lines before it are loaded. Not for the btree engine.
+    #[arg(long)]
+    pub sorted: bool,
 }
 
 /// Parses `--batch`: a whole number of pairs, at least 1.

@@ -320,4 +320,37 @@ pub trait Engine {
     ///
     /// An I/O error that stops the description.
     fn inspect(&self) -> Result<crate::inspect::Inspection>;
+
+    /// For `load --sorted`: a loader that writes pairs with strictly
+    /// increasing keys straight into table files and adds them to the
+    /// store at [`SortedLoader::finish`] (lsm: `TableWriter` and
+    /// `Db::ingest`), or `None` when the engine has none (btree).
+    ///
+    /// # Errors
+    ///
+    /// The loader's scratch files cannot be created.
+    fn sorted_loader(&self) -> Result<Option<Box<dyn SortedLoader + '_>>> {
+        Ok(None)
+    }
+}
+
+/// Pairs in strictly increasing key order, written outside the store and
+/// added to it at once ([`Engine::sorted_loader`]).
+pub trait SortedLoader {
+    /// Adds a pair; its key sorts after the previous pair's (the caller
+    /// checks, and names the line that breaks the order).
+    ///
+    /// # Errors
+    ///
+    /// A key or value over the engine's limits ([`Error::Refused`](crate::Error::Refused)), a
+    /// failed write.
+    fn put(&mut self, key: &[u8], value: &[u8]) -> Result<()>;
+
+    /// Adds every pair put so far to the store, atomically and durably,
+    /// and removes the scratch files.
+    ///
+    /// # Errors
+    ///
+    /// A failed write, check or ingest: then none of the pairs is in the store.
+    fn finish(self: Box<Self>) -> Result<()>;
 }

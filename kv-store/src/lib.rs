@@ -70,6 +70,7 @@ pub mod store;
 pub mod transfer;
 
 pub use engine::{
-    Corruption, Direction, Engine, EngineKind, Flow, Op, ScanSpec, VerifyReport, Visitor,
+    Corruption, Direction, Engine, EngineKind, Flow, Op, ScanSpec, SortedLoader, VerifyReport,
+    Visitor,
 };
 pub use error::{EXIT_BUSY, Error, Result};

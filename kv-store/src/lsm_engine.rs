@@ -15,7 +15,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 
 use crate::codec;
-use crate::engine::{Direction, Engine, EngineKind, Flow, Op, VerifyReport, Visitor};
+use crate::engine::{Direction, Engine, EngineKind, Flow, Op, SortedLoader, VerifyReport, Visitor};
 use crate::{Corruption, Error, Result};
 
 /// An open `lsm` store.
@@ -29,6 +29,9 @@ pub(crate) struct LsmEngine {
     flush_on_close: bool,
     /// The published view a remote reader serves from (kept open with it).
     reader: Option<lsm::Reader>,
+    /// The file system `dir` is on (none for a remote reader): where
+    /// `load --sorted` writes its tables before ingesting them.
+    fs: Option<Arc<dyn vfs::Fs>>,
 }
 
 impl LsmEngine {
@@ -39,12 +42,14 @@ impl LsmEngine {
     /// [`Error::Corruption`] if the manifest, a table or the middle of a log
     /// is bad; [`Error::Locked`] if another process holds the directory.
     pub(crate) fn open(fs: Arc<dyn vfs::Fs>, dir: &Path) -> Result<LsmEngine> {
-        let db = lsm::Db::open_with_fs(fs, dir, lsm::Options::default()).map_err(convert)?;
+        let db = lsm::Db::open_with_fs(Arc::clone(&fs), dir, lsm::Options::default())
+            .map_err(convert)?;
         Ok(LsmEngine {
             db,
             dir: dir.to_path_buf(),
             flush_on_close: false,
             reader: None,
+            fs: Some(fs),
         })
     }
 
@@ -68,12 +73,13 @@ impl LsmEngine {
             publish_manifest: true,
             ..remote_blob_options(tables)
         };
-        let db = lsm::Db::open_with_fs(fs, dir, opts).map_err(convert)?;
+        let db = lsm::Db::open_with_fs(Arc::clone(&fs), dir, opts).map_err(convert)?;
         Ok(LsmEngine {
             db,
             dir: dir.to_path_buf(),
             flush_on_close: true,
             reader: None,
+            fs: Some(fs),
         })
     }
 
@@ -93,6 +99,7 @@ impl LsmEngine {
             dir: std::path::PathBuf::from(url),
             flush_on_close: false,
             reader: Some(reader),
+            fs: None,
         })
     }
 
@@ -105,13 +112,14 @@ impl LsmEngine {
     /// As [`LsmEngine::open`]; [`Error::Locked`] while a writer has the
     /// directory.
     pub(crate) fn open_read_only(fs: Arc<dyn vfs::Fs>, dir: &Path) -> Result<LsmEngine> {
-        let db =
-            lsm::Db::open_read_only_with_fs(fs, dir, lsm::Options::default()).map_err(convert)?;
+        let db = lsm::Db::open_read_only_with_fs(Arc::clone(&fs), dir, lsm::Options::default())
+            .map_err(convert)?;
         Ok(LsmEngine {
             db,
             dir: dir.to_path_buf(),
             flush_on_close: false,
             reader: None,
+            fs: Some(fs),
         })
     }
 }
@@ -466,6 +474,158 @@ impl Engine for LsmEngine {
             }
         });
         Ok(crate::inspect::Inspection::Lsm(d, published))
+    }
+
+    fn sorted_loader(&self) -> Result<Option<Box<dyn SortedLoader + '_>>> {
+        let Some(fs) = &self.fs else {
+            return Ok(None);
+        };
+        let scratch = self.dir.join(SORTED_SCRATCH);
+        let io = |e: vfs::Error| Error::from_fs(EngineKind::Lsm, e);
+        // Left by a load that crashed or failed: never ingested.
+        remove_scratch(&**fs, &scratch);
+        fs.create_dir_all(&scratch).map_err(io)?;
+        Ok(Some(Box::new(LsmSortedLoader::new(
+            &self.db,
+            Arc::clone(fs),
+            scratch,
+        )?)))
+    }
+}
+
+/// The directory, inside the store's, where `load --sorted` writes its
+/// tables before ingesting them (same file system: they are hard-linked
+/// in). The lsm engine ignores names it does not know.
+const SORTED_SCRATCH: &str = "load-sorted.tmp";
+
+/// Removes the scratch directory `dir` and its files, as far as it can
+/// (what stays is removed by the next `load --sorted`).
+fn remove_scratch(fs: &dyn vfs::Fs, dir: &Path) {
+    if let Ok(names) = fs.list_dir(dir) {
+        for n in names {
+            let _ = fs.remove_file(&dir.join(n));
+        }
+        let _ = fs.remove_dir(dir);
+    }
+}
+
+/// Pairs handed to the writer thread at a time.
+const SORTED_BATCH_PAIRS: usize = 4096;
+
+/// Batches in flight to the writer thread (bounds the memory in between).
+const SORTED_BATCHES_QUEUED: usize = 4;
+
+/// `load --sorted` on lsm: an [`lsm::TableWriter`] on a thread of its own
+/// writing the scratch directory's tables while this one parses the input
+/// (as a plain load's flush thread builds tables beside the parser), all
+/// ingested at the end.
+struct LsmSortedLoader<'a> {
+    db: &'a lsm::Db,
+    fs: Arc<dyn vfs::Fs>,
+    scratch: std::path::PathBuf,
+    batch: Vec<(Bytes, Bytes)>,
+    /// Taken by `finish` (or the drop).
+    to_writer: Option<std::sync::mpsc::SyncSender<Vec<(Bytes, Bytes)>>>,
+    writer: Option<std::thread::JoinHandle<lsm::Result<Vec<lsm::WrittenTable>>>>,
+}
+
+impl<'a> LsmSortedLoader<'a> {
+    fn new(db: &'a lsm::Db, fs: Arc<dyn vfs::Fs>, scratch: std::path::PathBuf) -> Result<Self> {
+        let mut w = lsm::TableWriter::create_with_fs(
+            Arc::clone(&fs),
+            scratch.join("run.sst"),
+            &lsm::Options::default(),
+        )
+        .map_err(convert)?;
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<(Bytes, Bytes)>>(SORTED_BATCHES_QUEUED);
+        let writer = std::thread::Builder::new()
+            .name("load-sorted".into())
+            .spawn(move || {
+                for batch in rx {
+                    for (k, v) in batch {
+                        w.put(k, v)?;
+                    }
+                }
+                w.finish()
+            })
+            .map_err(|e| Error::io("load-sorted thread", e))?;
+        Ok(LsmSortedLoader {
+            db,
+            fs,
+            scratch,
+            batch: Vec::with_capacity(SORTED_BATCH_PAIRS),
+            to_writer: Some(tx),
+            writer: Some(writer),
+        })
+    }
+
+    /// Waits for the writer thread (its sender dropped first) and returns
+    /// what it wrote, or why it stopped.
+    fn join(&mut self) -> Result<Vec<lsm::WrittenTable>> {
+        self.to_writer = None;
+        let Some(h) = self.writer.take() else {
+            return Ok(Vec::new());
+        };
+        match h.join() {
+            Ok(r) => r.map_err(convert),
+            Err(_) => Err(Error::Engine {
+                engine: EngineKind::Lsm,
+                message: "the load --sorted writer thread panicked".into(),
+            }),
+        }
+    }
+}
+
+impl SortedLoader for LsmSortedLoader<'_> {
+    fn put(&mut self, key: &[u8], value: &[u8]) -> Result<()> {
+        // Refused here, not on the writer thread, so the caller can name
+        // the line.
+        if key.len() > lsm::KEY_LEN_MAX {
+            return Err(convert(lsm::Error::KeyTooLarge {
+                len: key.len(),
+                len_max: lsm::KEY_LEN_MAX,
+            }));
+        }
+        if value.len() > lsm::VALUE_LEN_MAX {
+            return Err(convert(lsm::Error::ValueTooLarge {
+                len: value.len(),
+                len_max: lsm::VALUE_LEN_MAX,
+            }));
+        }
+        self.batch
+            .push((Bytes::copy_from_slice(key), Bytes::copy_from_slice(value)));
+        if self.batch.len() >= SORTED_BATCH_PAIRS {
+            let full = std::mem::replace(&mut self.batch, Vec::with_capacity(SORTED_BATCH_PAIRS));
+            let sent = self
+                .to_writer
+                .as_ref()
+                .is_some_and(|tx| tx.send(full).is_ok());
+            if !sent {
+                // The writer stopped: its error says why.
+                self.join()?;
+            }
+        }
+        Ok(())
+    }
+
+    fn finish(mut self: Box<Self>) -> Result<()> {
+        let last = std::mem::take(&mut self.batch);
+        if let Some(tx) = &self.to_writer {
+            // A failed send means the writer stopped: `join` reports why.
+            let _ = tx.send(last);
+        }
+        let files: Vec<std::path::PathBuf> = self.join()?.into_iter().map(|t| t.path).collect();
+        self.db.ingest(&files).map_err(convert)?;
+        Ok(())
+    }
+}
+
+impl Drop for LsmSortedLoader<'_> {
+    fn drop(&mut self) {
+        // Unfinished: the writer stops once its queue is drained. Ingested
+        // tables were linked or copied: the scratch files are only copies.
+        let _ = self.join();
+        remove_scratch(&*self.fs, &self.scratch);
     }
 }
 

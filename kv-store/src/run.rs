@@ -202,12 +202,12 @@ pub fn execute(engine: &dyn Engine, cmd: &Command, out: &mut dyn Write) -> Resul
         Command::Scan(args) => scan(engine, args, out),
         Command::Load(args) => {
             let started = std::time::Instant::now();
-            let r = crate::transfer::load(
-                engine,
-                &args.input,
-                Format::for_path(args.format, &args.input),
-                args.batch,
-            )?;
+            let format = Format::for_path(args.format, &args.input);
+            let r = if args.sorted {
+                crate::transfer::load_sorted(engine, &args.input, format)?
+            } else {
+                crate::transfer::load(engine, &args.input, format, args.batch)?
+            };
             let took = started.elapsed();
             let bom = if r.bom_skipped {
                 "; skipped a UTF-8 byte-order mark at the start"

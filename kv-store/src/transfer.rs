@@ -134,6 +134,113 @@ pub fn load(
     first.map(|()| report)
 }
 
+/// `load --sorted`: loads `input`, whose keys strictly increase line by
+/// line, through the engine's [`SortedLoader`](crate::engine::SortedLoader)
+/// (lsm: table files written directly, then ingested in one atomic step
+/// at the end); [`LoadReport::pairs`] counts the pairs ingested.
+///
+/// # Errors
+///
+/// [`Error::BadLine`] at the first malformed line or the first key that
+/// does not sort after the previous line's: the lines before it are
+/// loaded. [`Error::BadArgument`] for an engine without a sorted loader
+/// (btree). I/O and engine errors otherwise (then nothing is loaded).
+pub fn load_sorted(engine: &dyn Engine, input: &str, format: Format) -> Result<LoadReport> {
+    let Some(mut loader) = engine.sorted_loader()? else {
+        return Err(Error::BadArgument(format!(
+            "load --sorted needs the lsm engine; the {} engine loads with plain `load`",
+            engine.kind()
+        )));
+    };
+    let (reader, len): (Box<dyn Read>, Option<u64>) = if input == "-" {
+        (Box::new(std::io::stdin().lock()), None)
+    } else {
+        let f = std::fs::File::open(input).map_err(|e| Error::io(input, e))?;
+        let len = f.metadata().ok().map(|m| m.len());
+        (Box::new(f), len)
+    };
+    let pb = crate::progress::bar(len, "loading", true);
+    let mut reader = BufReader::with_capacity(1 << 16, reader);
+    let mut report = LoadReport::default();
+    let mut line = Vec::new();
+    let mut line_no = 0u64;
+    let mut previous: Option<Vec<u8>> = None;
+    // Ctrl-C stops the read; what was read so far is ingested below.
+    let _interruptible = crate::interrupt::Guard::new();
+    let outcome = loop {
+        if let Err(e) = crate::interrupt::check() {
+            break Err(e);
+        }
+        line.clear();
+        let n = match reader.read_until(b'\n', &mut line) {
+            Ok(n) => n,
+            Err(e) => break Err(Error::io(input, e)),
+        };
+        if n == 0 {
+            break Ok(());
+        }
+        line_no += 1;
+        report.bytes += n as u64;
+        pb.inc(n as u64);
+        let text = line.strip_suffix(b"\n").unwrap_or(&line);
+        let text = text.strip_suffix(b"\r").unwrap_or(text);
+        let text = match text.strip_prefix(codec::UTF8_BOM) {
+            Some(rest) if line_no == 1 => {
+                report.bom_skipped = true;
+                rest
+            }
+            _ => text,
+        };
+        if text.is_empty() {
+            continue;
+        }
+        let parsed = std::str::from_utf8(text)
+            .map_err(|_| "not valid UTF-8 (escape binary bytes as \\xHH)".to_string())
+            .and_then(|t| codec::parse_line(format, t))
+            .and_then(|(k, v)| match &previous {
+                Some(p) if k <= *p => Err(
+                    "key does not sort after the previous line's key (--sorted needs strictly increasing keys)"
+                        .to_string(),
+                ),
+                _ => Ok((k, v)),
+            });
+        let (k, v) = match parsed {
+            Ok(kv) => kv,
+            Err(reason) => {
+                break Err(Error::BadLine {
+                    line: line_no,
+                    reason,
+                    committed: report.pairs,
+                });
+            }
+        };
+        match loader.put(&k, &v) {
+            Ok(()) => report.pairs += 1,
+            Err(Error::Refused { message, .. }) => {
+                break Err(Error::BadLine {
+                    line: line_no,
+                    reason: message,
+                    committed: report.pairs,
+                });
+            }
+            Err(e) => break Err(e),
+        }
+        previous = Some(k);
+    };
+    pb.finish_and_clear();
+    // The pairs before a bad line are ingested, as plain `load` commits
+    // them; after any other failure nothing is.
+    let hard = outcome
+        .as_ref()
+        .is_err_and(|e| !matches!(e, Error::BadLine { .. }));
+    if hard {
+        drop(loader);
+        return outcome.map(|()| report);
+    }
+    loader.finish()?;
+    outcome.map(|()| report)
+}
+
 /// Writes `batch` atomically and empties it. If the engine refuses it (a key
 /// or value over its limit), writes its pairs one by one so that everything
 /// before the refused pair is committed, and names that pair's line. Any

@@ -134,8 +134,9 @@ impl Inner {
 
     /// Wakes writers waiting for a flush or compaction. Taking the write
     /// lock first means no writer is between its check and its wait.
-    /// Never called with the write lock held (only the background thread
-    /// and `compact_range` install versions).
+    /// Never called with the write lock held (the background thread and
+    /// `compact_range` install versions without it; an ingest, which
+    /// installs under it, skips this and calls it once it let go).
     pub(crate) fn wake_writers(&self) {
         drop(self.write.lock());
         self.write_cv.notify_all();

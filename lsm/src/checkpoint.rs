@@ -196,17 +196,22 @@ fn write_checkpoint(pin: &Pinned, dest: &Path) -> Result<CheckpointInfo> {
 /// Gives `to` the contents of the immutable file `from`: a hard link, or a
 /// synced copy where the file system refuses one.
 fn share(fs: &dyn vfs::Fs, from: &Path, to: &Path, info: &mut CheckpointInfo) -> Result<()> {
+    if link_or_copy(fs, from, to)? {
+        info.files_linked += 1;
+    } else {
+        info.files_copied += 1;
+    }
+    info.bytes += fs.open(to, vfs::OpenMode::Read)?.len()?;
+    Ok(())
+}
+
+/// Gives `to` the contents of the immutable file `from` (a hard link, or
+/// a synced copy where the file system refuses one): true if linked. Also
+/// used by [`Db::ingest`](crate::Db::ingest).
+pub(crate) fn link_or_copy(fs: &dyn vfs::Fs, from: &Path, to: &Path) -> Result<bool> {
     match fs.hard_link(from, to) {
-        Ok(()) => {
-            info.files_linked += 1;
-            info.bytes += fs.open(to, vfs::OpenMode::Read)?.len()?;
-            Ok(())
-        }
-        Err(e) if link_refused(&e) => {
-            info.files_copied += 1;
-            info.bytes += copy(fs, from, to)?;
-            Ok(())
-        }
+        Ok(()) => Ok(true),
+        Err(e) if link_refused(&e) => copy(fs, from, to).map(|_| false),
         Err(e) => Err(e.into()),
     }
 }

@@ -33,7 +33,9 @@
 //! A thread holding several takes them in this order, top to bottom:
 //! `compaction_lock`, `write`, `queue`, `bg`, `versions.manifest`, `sv`. The last
 //! two, `snapshots` and `obsolete` (and the lifecycle's reason, the block
-//! cache's shards), are leaves: nothing else is taken while one is held.
+//! cache's shards), are leaves: nothing else is taken while one is held,
+//! with one exception: an ingest that keeps its entries' sequence number 0
+//! holds `snapshots` across its install (`ingest/mod.rs`, "Concurrency").
 //! No lock is held across a wait except the one its condition variable
 //! releases (`write` for `write_cv`, `queue` for `queue_cv`, `bg` for
 //! `bg_cv` and `idle_cv`). Sequence numbers and file numbers are atomics,

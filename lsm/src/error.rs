@@ -205,6 +205,38 @@ pub enum Error {
         /// The name of [`Options::merge_operator`](crate::Options::merge_operator).
         given: String,
     },
+    /// A [`TableWriter`](crate::TableWriter) was given `key`, which does
+    /// not sort after the `previous` key (keys must strictly increase);
+    /// nothing was added.
+    #[error(
+        "key {} does not sort after the previous key {}",
+        Key(key),
+        Key(previous)
+    )]
+    KeyOrder {
+        /// The key added before.
+        previous: Vec<u8>,
+        /// The refused key.
+        key: Vec<u8>,
+    },
+    /// [`Db::ingest`](crate::Db::ingest) was given two files whose key
+    /// ranges overlap; nothing was ingested. Ingest them in two calls (the
+    /// later one wins) or write one sorted run.
+    #[error("ingested files {} and {} overlap", first.display(), second.display())]
+    IngestOverlap {
+        /// The file with the smaller first key.
+        first: PathBuf,
+        /// The file whose range begins inside `first`'s.
+        second: PathBuf,
+    },
+    /// [`Db::ingest`](crate::Db::ingest) found writes landing in the
+    /// ingested key ranges after each of `attempts` flushes; nothing was
+    /// ingested. Retry once those writes calm down.
+    #[error("ingest gave up after {attempts} flushes: writes kept landing in its key ranges")]
+    IngestBusy {
+        /// Flushes tried.
+        attempts: u32,
+    },
 }
 
 impl Error {

@@ -82,6 +82,8 @@
 //! - `ttl`: [`Options::ttl`], timed entries and the [`Clock`] they are
 //!   judged by; `compaction_filter`: [`CompactionFilter`], consulted by
 //!   compaction, and the TTL step run beside it.
+//! - `ingest`: [`TableWriter`] and [`Db::ingest`], bulk ingest of
+//!   sorted runs written outside the database.
 //! - `checkpoint`: [`Db::checkpoint`], a consistent copy of a live store
 //!   that opens on its own (tables and blobs hard-linked where possible).
 //! - `inspect`: [`Db::describe`], the store's files explained ([`StoreDescription`]).
@@ -116,6 +118,7 @@ mod db;
 mod error;
 mod filter;
 mod flush;
+mod ingest;
 mod inspect;
 mod iter;
 mod key;
@@ -147,6 +150,7 @@ pub use checkpoint::CheckpointInfo;
 pub use compaction_filter::{CompactionFilter, Decision};
 pub use db::Db;
 pub use error::{Error, Result};
+pub use ingest::{IngestInfo, IngestMethod, IngestedTable, TableWriter, WrittenTable};
 pub use inspect::{
     BlobFileDescription, BlobStoreDescription, LevelDescription, LogDescription,
     ManifestDescription, StoreDescription, TableDescription,

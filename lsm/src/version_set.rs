@@ -140,6 +140,18 @@ impl Inner {
         opened: Vec<(usize, Arc<Table>)>,
         flushed_log: Option<FileNumber>,
     ) -> Result<()> {
+        self.install_with(edit, opened, flushed_log, true)
+    }
+
+    /// [`Inner::install`]; `wake_writers` false for a caller holding the
+    /// write lock (an ingest), which wakes them itself once it let go.
+    pub(crate) fn install_with(
+        &self,
+        edit: VersionEdit,
+        opened: Vec<(usize, Arc<Table>)>,
+        flushed_log: Option<FileNumber>,
+        wake_writers: bool,
+    ) -> Result<()> {
         let mut m = self.versions.manifest.lock();
         let mut edit = edit;
         // The log number moves on only once the edit saying so is durable:
@@ -147,7 +159,8 @@ impl Inner {
         // flushed log's writes are in a table.
         edit.log_number = Some(flushed_log.unwrap_or(m.log_number));
         edit.next_file = Some(FileNumber(self.versions.next_file.load(Ordering::Relaxed)));
-        edit.last_seq = Some(self.latest_seq());
+        // An ingest records the sequence number it is about to publish.
+        edit.last_seq = Some(self.latest_seq().max(edit.last_seq.unwrap_or_default()));
         Self::log_edit(&mut m, &edit)?;
         if let Some(n) = flushed_log {
             m.log_number = n;
@@ -211,7 +224,9 @@ impl Inner {
             }
         }
         self.delete_obsolete()?;
-        self.wake_writers();
+        if wake_writers {
+            self.wake_writers();
+        }
         // A flush may give the compaction thread work.
         self.wake_background();
         Ok(())

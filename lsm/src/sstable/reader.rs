@@ -110,7 +110,7 @@ pub(crate) struct Table {
     pub(super) path: PathBuf,
     pub(super) source: Source,
     /// The footer read at open: where the index, filter and properties lie.
-    pub(super) footer: Footer,
+    pub(crate) footer: Footer,
     pub(super) index: Index,
     filter: Option<bloom::BlockedBloomFilter>,
     pub(crate) props: Properties,

@@ -159,7 +159,18 @@ impl TableWriter {
 
     /// Writes filter, properties, index and footer, and syncs the file.
     /// Returns the table's size, and its bytes if it was built in memory.
-    pub(crate) fn finish(mut self) -> Result<(u64, Option<Bytes>)> {
+    pub(crate) fn finish(self) -> Result<(u64, Option<Bytes>)> {
+        self.finish_with(true)
+    }
+
+    /// [`TableWriter::finish`] without the sync, for a caller that syncs
+    /// the file later (an ingest's writer syncs all its files at its end,
+    /// so the disk writes one back while the next is built).
+    pub(crate) fn finish_unsynced(self) -> Result<(u64, Option<Bytes>)> {
+        self.finish_with(false)
+    }
+
+    fn finish_with(mut self, sync: bool) -> Result<(u64, Option<Bytes>)> {
         self.finish_data_block()?;
         let filter = if self.opts.bloom_bits_per_key > 0 {
             let f = filter::build(&self.hashes, self.opts.bloom_bits_per_key);
@@ -210,7 +221,9 @@ impl TableWriter {
             file.append(&self.buf)?;
             self.offset += self.buf.len() as u64;
         }
-        file.sync_data()?;
+        if sync {
+            file.sync_data()?;
+        }
         Ok((self.offset, None))
     }
 }
