@@ -199,13 +199,20 @@ fn level_for(v: &Version, lo: &[u8], hi: &[u8]) -> usize {
 }
 
 impl Inner {
-    /// Whether any memtable holds an entry in one of the files' ranges.
+    /// Whether any memtable holds an entry, or a range tombstone reaching
+    /// into, one of the files' ranges (a tombstone newer than sequence 0
+    /// would delete the ingested keys, so it is flushed first).
     fn memtables_overlap(&self, files: &[External]) -> bool {
         let sv = self.super_version();
         let mut mems = std::iter::once(&sv.mem).chain(sv.imm.iter().map(|(m, _)| m));
         mems.any(|m| {
+            let dels = m.range_del_fragments();
             files.iter().any(|f| {
-                m.range(
+                dels.as_ref().is_some_and(|d| {
+                    d.fragments()
+                        .iter()
+                        .any(|fr| fr.start[..] <= f.largest[..] && fr.end[..] > f.smallest[..])
+                }) || m.range(
                     Bound::Included(&f.smallest[..]),
                     Bound::Included(&f.largest[..]),
                     SeqNo::MAX,
