@@ -32,6 +32,9 @@ enum Op {
     Txn(Vec<u8>, Vec<(u8, Option<u16>)>, Option<u8>),
     /// Moves the clock forward `n % 150` ms (with a TTL of 100 ms).
     Advance(u16),
+    /// A sorted run of puts and deletes written with a `TableWriter` and
+    /// ingested (it wins over everything written before).
+    Ingest(Vec<(u8, Option<u16>)>),
     Get(u8),
     Range(u8, u8, bool),
     Prefix(u8, bool),
@@ -69,6 +72,7 @@ fn op() -> impl Strategy<Value = Op> {
         )
             .prop_map(|(r, w, i)| Op::Txn(r, w, i)),
         3 => any::<u16>().prop_map(Op::Advance),
+        2 => prop::collection::vec((any::<u8>(), prop::option::of(any::<u16>())), 1..24).prop_map(Op::Ingest),
         8 => any::<u8>().prop_map(Op::Get),
         3 => (any::<u8>(), any::<u8>(), any::<bool>()).prop_map(|(a, b, r)| Op::Range(a, b, r)),
         2 => (any::<u8>(), any::<bool>()).prop_map(|(a, r)| Op::Prefix(a, r)),
@@ -156,9 +160,12 @@ fn run_timed(ops: Vec<Op>, opts: larder_lsm::Options, clock: Option<Arc<ManualCl
     let timed = clock.is_some();
     let mut now: u64 = 0;
     let mut born = Born::new();
+    let mut ingests = 0u32;
     // An in-memory disk: the model checks logic, and a real disk's syncs
     // would make each case take seconds.
     let fs: Arc<dyn vfs::Fs> = Arc::new(vfs::MemFs::new());
+    fs.create_dir_all(std::path::Path::new("/ext"))
+        .expect("a directory for runs to ingest");
     let open = |opts: &larder_lsm::Options| Db::open_with_fs(Arc::clone(&fs), "/db", opts.clone());
     let mut db = Some(open(&opts).expect("open"));
     let mut model = Model::new();
@@ -330,6 +337,41 @@ fn run_timed(ops: Vec<Op>, opts: larder_lsm::Options, clock: Option<Arc<ManualCl
                 }
             }
             Op::Advance(_) => {}
+            Op::Ingest(run) => {
+                let run: BTreeMap<Vec<u8>, Option<Vec<u8>>> = run
+                    .into_iter()
+                    .map(|(k, v)| (key(k), v.map(|v| value(k, v))))
+                    .collect();
+                ingests += 1;
+                let mut w = larder_lsm::TableWriter::create_with_fs(
+                    Arc::clone(&fs),
+                    format!("/ext/{ingests}.sst"),
+                    &opts,
+                )
+                .expect("table writer");
+                for (k, v) in &run {
+                    match v {
+                        Some(v) => w.put(k.clone(), v.clone()).expect("writer put"),
+                        None => w.delete(k.clone()).expect("writer delete"),
+                    }
+                }
+                let paths: Vec<_> = w
+                    .finish()
+                    .expect("finish")
+                    .into_iter()
+                    .map(|t| t.path)
+                    .collect();
+                d.ingest(&paths).expect("ingest");
+                for (k, v) in run {
+                    // Ingested entries carry no write time: they never
+                    // expire.
+                    born.remove(&k);
+                    match v {
+                        Some(v) => model.insert(k, v),
+                        None => model.remove(&k),
+                    };
+                }
+            }
             Op::TakeSnapshot => snaps.push((d.snapshot(), model.clone(), born.clone())),
             Op::ReadSnapshot(i, a, b) => {
                 if !snaps.is_empty() {

@@ -212,13 +212,14 @@ impl Inner {
                     d.fragments()
                         .iter()
                         .any(|fr| fr.start[..] <= f.largest[..] && fr.end[..] > f.smallest[..])
-                }) || m.range(
-                    Bound::Included(&f.smallest[..]),
-                    Bound::Included(&f.largest[..]),
-                    SeqNo::MAX,
-                )
-                .next()
-                .is_some()
+                }) || m
+                    .range(
+                        Bound::Included(&f.smallest[..]),
+                        Bound::Included(&f.largest[..]),
+                        SeqNo::MAX,
+                    )
+                    .next()
+                    .is_some()
             })
         })
     }
