@@ -39,12 +39,7 @@ fn merge_into(m: &mut Model, k: Vec<u8>, operand: &[u8]) {
 }
 
 /// One write, chosen by `i`, applied to `db` and to `next`.
-fn write(
-    db: &Db,
-    fs: &Arc<dyn vfs::Fs>,
-    i: u8,
-    next: &mut Model,
-) -> larder_lsm::Result<()> {
+fn write(db: &Db, fs: &Arc<dyn vfs::Fs>, i: u8, next: &mut Model) -> larder_lsm::Result<()> {
     let k = i % 9;
     match i % 6 {
         0 => {
