@@ -23,6 +23,86 @@ pub struct LoadReport {
     pub bom_skipped: bool,
 }
 
+/// A line's pair, or why it does not parse.
+type Parsed = std::result::Result<(Vec<u8>, Vec<u8>), String>;
+
+/// The input of a `load`: `-` (stdin) or a file, read a line at a time
+/// with a progress bar, a UTF-8 byte-order mark at its start skipped,
+/// Ctrl-C honoured between lines.
+struct Input<'a> {
+    name: &'a str,
+    reader: BufReader<Box<dyn Read>>,
+    pb: indicatif::ProgressBar,
+    line: Vec<u8>,
+    line_no: u64,
+    _interruptible: crate::interrupt::Guard,
+}
+
+impl<'a> Input<'a> {
+    fn open(name: &'a str) -> Result<Input<'a>> {
+        let (reader, len): (Box<dyn Read>, Option<u64>) = if name == "-" {
+            (Box::new(std::io::stdin().lock()), None)
+        } else {
+            let f = std::fs::File::open(name).map_err(|e| Error::io(name, e))?;
+            let len = f.metadata().ok().map(|m| m.len());
+            (Box::new(f), len)
+        };
+        Ok(Input {
+            name,
+            reader: BufReader::with_capacity(1 << 16, reader),
+            pb: crate::progress::bar(len, "loading", true),
+            line: Vec::new(),
+            line_no: 0,
+            // Ctrl-C stops the read; the caller keeps what came before.
+            _interruptible: crate::interrupt::Guard::new(),
+        })
+    }
+
+    /// The next non-empty line's number and its pair parsed in `format`
+    /// (or why it does not parse); `None` at the end of the input. Counts
+    /// the bytes read and a skipped byte-order mark in `report`.
+    ///
+    /// # Errors
+    ///
+    /// A read error, or Ctrl-C.
+    fn next_pair(
+        &mut self,
+        format: Format,
+        report: &mut LoadReport,
+    ) -> Result<Option<(u64, Parsed)>> {
+        loop {
+            crate::interrupt::check()?;
+            self.line.clear();
+            let n = self
+                .reader
+                .read_until(b'\n', &mut self.line)
+                .map_err(|e| Error::io(self.name, e))?;
+            if n == 0 {
+                return Ok(None);
+            }
+            self.line_no += 1;
+            report.bytes += n as u64;
+            self.pb.inc(n as u64);
+            let text = self.line.strip_suffix(b"\n").unwrap_or(&self.line);
+            let text = text.strip_suffix(b"\r").unwrap_or(text);
+            let text = match text.strip_prefix(codec::UTF8_BOM) {
+                Some(rest) if self.line_no == 1 => {
+                    report.bom_skipped = true;
+                    rest
+                }
+                _ => text,
+            };
+            if text.is_empty() {
+                continue;
+            }
+            let parsed = std::str::from_utf8(text)
+                .map_err(|_| "not valid UTF-8 (escape binary bytes as \\xHH)".to_string())
+                .and_then(|t| codec::parse_line(format, t));
+            return Ok(Some((self.line_no, parsed)));
+        }
+    }
+}
+
 /// Loads every line of `input` (a path, or `-` for stdin) into `engine` in
 /// atomic batches of `batch_len` pairs, syncing every [`SYNC_INTERVAL`] and
 /// at the end. A UTF-8 byte-order mark at the start of the input is
@@ -38,53 +118,17 @@ pub fn load(
     format: Format,
     batch_len: usize,
 ) -> Result<LoadReport> {
-    let (reader, len): (Box<dyn Read>, Option<u64>) = if input == "-" {
-        (Box::new(std::io::stdin().lock()), None)
-    } else {
-        let f = std::fs::File::open(input).map_err(|e| Error::io(input, e))?;
-        let len = f.metadata().ok().map(|m| m.len());
-        (Box::new(f), len)
-    };
-    let pb = crate::progress::bar(len, "loading", true);
-    let mut reader = BufReader::with_capacity(1 << 16, reader);
+    let mut lines = Input::open(input)?;
     let batch_len = batch_len.max(1);
     let mut batch: Vec<(u64, Op)> = Vec::with_capacity(batch_len);
     let mut report = LoadReport::default();
-    let mut line = Vec::new();
-    let mut line_no = 0u64;
     let mut last_sync = Instant::now();
-    // Ctrl-C stops the read; the batch so far is committed and synced below.
-    let _interruptible = crate::interrupt::Guard::new();
     let outcome = loop {
-        if let Err(e) = crate::interrupt::check() {
-            break Err(e);
-        }
-        line.clear();
-        let n = match reader.read_until(b'\n', &mut line) {
-            Ok(n) => n,
-            Err(e) => break Err(Error::io(input, e)),
+        let (line_no, parsed) = match lines.next_pair(format, &mut report) {
+            Ok(Some(x)) => x,
+            Ok(None) => break Ok(()),
+            Err(e) => break Err(e),
         };
-        if n == 0 {
-            break Ok(());
-        }
-        line_no += 1;
-        report.bytes += n as u64;
-        pb.inc(n as u64);
-        let text = line.strip_suffix(b"\n").unwrap_or(&line);
-        let text = text.strip_suffix(b"\r").unwrap_or(text);
-        let text = match text.strip_prefix(codec::UTF8_BOM) {
-            Some(rest) if line_no == 1 => {
-                report.bom_skipped = true;
-                rest
-            }
-            _ => text,
-        };
-        if text.is_empty() {
-            continue;
-        }
-        let parsed = std::str::from_utf8(text)
-            .map_err(|_| "not valid UTF-8 (escape binary bytes as \\xHH)".to_string())
-            .and_then(|t| codec::parse_line(format, t));
         match parsed {
             Ok((k, v)) => batch.push((line_no, Op::Put(k, v))),
             Err(reason) => {
@@ -112,7 +156,7 @@ pub fn load(
     // Everything before a bad line is committed and durable, error or not.
     let last = commit(engine, &mut batch, &mut report);
     let synced = engine.sync();
-    pb.finish_and_clear();
+    lines.pb.finish_and_clear();
     // The first cause wins: after a failed write the engine may refuse
     // everything else ("the write side is unusable"), which says nothing.
     // A bad line promises that every line before it is durable, so a
@@ -152,51 +196,16 @@ pub fn load_sorted(engine: &dyn Engine, input: &str, format: Format) -> Result<L
             engine.kind()
         )));
     };
-    let (reader, len): (Box<dyn Read>, Option<u64>) = if input == "-" {
-        (Box::new(std::io::stdin().lock()), None)
-    } else {
-        let f = std::fs::File::open(input).map_err(|e| Error::io(input, e))?;
-        let len = f.metadata().ok().map(|m| m.len());
-        (Box::new(f), len)
-    };
-    let pb = crate::progress::bar(len, "loading", true);
-    let mut reader = BufReader::with_capacity(1 << 16, reader);
+    let mut lines = Input::open(input)?;
     let mut report = LoadReport::default();
-    let mut line = Vec::new();
-    let mut line_no = 0u64;
     let mut previous: Option<Vec<u8>> = None;
-    // Ctrl-C stops the read; what was read so far is ingested below.
-    let _interruptible = crate::interrupt::Guard::new();
     let outcome = loop {
-        if let Err(e) = crate::interrupt::check() {
-            break Err(e);
-        }
-        line.clear();
-        let n = match reader.read_until(b'\n', &mut line) {
-            Ok(n) => n,
-            Err(e) => break Err(Error::io(input, e)),
+        let (line_no, parsed) = match lines.next_pair(format, &mut report) {
+            Ok(Some(x)) => x,
+            Ok(None) => break Ok(()),
+            Err(e) => break Err(e),
         };
-        if n == 0 {
-            break Ok(());
-        }
-        line_no += 1;
-        report.bytes += n as u64;
-        pb.inc(n as u64);
-        let text = line.strip_suffix(b"\n").unwrap_or(&line);
-        let text = text.strip_suffix(b"\r").unwrap_or(text);
-        let text = match text.strip_prefix(codec::UTF8_BOM) {
-            Some(rest) if line_no == 1 => {
-                report.bom_skipped = true;
-                rest
-            }
-            _ => text,
-        };
-        if text.is_empty() {
-            continue;
-        }
-        let parsed = std::str::from_utf8(text)
-            .map_err(|_| "not valid UTF-8 (escape binary bytes as \\xHH)".to_string())
-            .and_then(|t| codec::parse_line(format, t))
+        let parsed = parsed
             .and_then(|(k, v)| match &previous {
                 Some(p) if k <= *p => Err(
                     "key does not sort after the previous line's key (--sorted needs strictly increasing keys)"
@@ -227,7 +236,7 @@ pub fn load_sorted(engine: &dyn Engine, input: &str, format: Format) -> Result<L
         }
         previous = Some(k);
     };
-    pb.finish_and_clear();
+    lines.pb.finish_and_clear();
     // The pairs before a bad line are ingested, as plain `load` commits
     // them; after any other failure nothing is.
     let hard = outcome
