@@ -10,11 +10,14 @@
 //! 1, before durable markers), `golden_v2/` and `golden_blobs_v2/` (log
 //! version 2, before a write-ahead log named its predecessor).
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use common::golden::{assert_golden, golden_disk, store_files};
 use larder_lsm::{Db, Options};
-use vfs::{Fs, MemFs, OpenMode};
+use vfs::MemFs;
 
 fn golden_dir(blobs: bool) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(if blobs {
@@ -51,61 +54,6 @@ fn workload(fs: &MemFs, blobs: bool) {
     db.close().expect("close");
 }
 
-/// Every file under `/db` but the locks, by path relative to it (the blob
-/// store's files as `blobs/<name>`).
-fn files(fs: &MemFs) -> Vec<(String, Vec<u8>)> {
-    let mut out = Vec::new();
-    for sub in ["", "blobs"] {
-        let dir = Path::new("/db").join(sub);
-        let Ok(names) = fs.list_dir(&dir) else {
-            continue;
-        };
-        for n in names {
-            let n = n.to_string_lossy().into_owned();
-            let path = dir.join(&n);
-            if n == "LOCK" || fs.list_dir(&path).is_ok() {
-                continue;
-            }
-            let data = fs
-                .open(&path, OpenMode::Read)
-                .and_then(|f| f.map())
-                .expect("read");
-            let rel = if sub.is_empty() {
-                n
-            } else {
-                format!("{sub}/{n}")
-            };
-            out.push((rel, data.to_vec()));
-        }
-    }
-    out.sort();
-    out
-}
-
-/// Golden file names, relative to the golden directory, sorted.
-fn golden_names(dir: &Path) -> Vec<String> {
-    let mut want = Vec::new();
-    for sub in ["", "blobs"] {
-        let Ok(entries) = std::fs::read_dir(dir.join(sub)) else {
-            continue;
-        };
-        for e in entries {
-            let e = e.expect("entry");
-            if e.file_type().expect("type").is_dir() {
-                continue;
-            }
-            let n = e.file_name().to_string_lossy().into_owned();
-            want.push(if sub.is_empty() {
-                n
-            } else {
-                format!("{sub}/{n}")
-            });
-        }
-    }
-    want.sort();
-    want
-}
-
 #[test]
 fn format_matches_golden_files_byte_for_byte() {
     check_golden(false);
@@ -119,29 +67,7 @@ fn format_with_blobs_matches_golden_files_byte_for_byte() {
 fn check_golden(blobs: bool) {
     let fs = MemFs::new();
     workload(&fs, blobs);
-    let got = files(&fs);
-    let dir = golden_dir(blobs);
-    if std::env::var_os("LSM_BLESS").is_some() {
-        std::fs::create_dir_all(dir.join(if blobs { "blobs" } else { "" })).expect("mkdir");
-        for (name, data) in &got {
-            std::fs::write(dir.join(name), data).expect("write golden");
-        }
-    }
-    let want = golden_names(&dir);
-    let names: Vec<String> = got.iter().map(|(n, _)| n.clone()).collect();
-    assert_eq!(names, want, "file set changed");
-    for (name, data) in &got {
-        // The blob store's manifest holds a random store id (the erasure
-        // crate's golden files pin its format).
-        if name == "blobs/MANIFEST" {
-            continue;
-        }
-        let golden = std::fs::read(dir.join(name)).expect("read golden");
-        assert!(
-            *data == golden,
-            "{name} differs from tests/data/golden/{name}: the on-disk format changed"
-        );
-    }
+    assert_golden(&store_files(&fs), &golden_dir(blobs));
 }
 
 #[test]
@@ -173,15 +99,7 @@ fn golden_files_of_log_version_2_open_and_read_back() {
 }
 
 fn read_back(blobs: bool, dir: &Path) {
-    let fs = MemFs::new();
-    fs.create_dir_all(Path::new("/db/blobs")).expect("mkdir");
-    for name in golden_names(dir) {
-        let f = fs
-            .open(&Path::new("/db").join(&name), OpenMode::CreateNew)
-            .expect("create");
-        f.append(&std::fs::read(dir.join(&name)).expect("read"))
-            .expect("write");
-    }
+    let fs = golden_disk(dir);
     let want = vec![
         (b"cherry".to_vec(), b"dark red".to_vec()),
         (b"date".to_vec(), b"brown".to_vec()),
@@ -232,37 +150,12 @@ fn range_del_workload(fs: &MemFs) {
 fn format_with_range_deletes_matches_golden_files_byte_for_byte() {
     let fs = MemFs::new();
     range_del_workload(&fs);
-    let got = files(&fs);
-    let dir = range_del_dir();
-    if std::env::var_os("LSM_BLESS").is_some() {
-        std::fs::create_dir_all(&dir).expect("mkdir");
-        for (name, data) in &got {
-            std::fs::write(dir.join(name), data).expect("write golden");
-        }
-    }
-    let names: Vec<String> = got.iter().map(|(n, _)| n.clone()).collect();
-    assert_eq!(names, golden_names(&dir), "file set changed");
-    for (name, data) in &got {
-        let golden = std::fs::read(dir.join(name)).expect("read golden");
-        assert!(
-            *data == golden,
-            "{name} differs from tests/data/golden_range_del/{name}: the on-disk format changed"
-        );
-    }
+    assert_golden(&store_files(&fs), &range_del_dir());
 }
 
 #[test]
 fn golden_files_with_range_deletes_open_and_read_back() {
-    let dir = range_del_dir();
-    let fs = MemFs::new();
-    fs.create_dir_all(Path::new("/db")).expect("mkdir");
-    for name in golden_names(&dir) {
-        let f = fs
-            .open(&Path::new("/db").join(&name), OpenMode::CreateNew)
-            .expect("create");
-        f.append(&std::fs::read(dir.join(&name)).expect("read"))
-            .expect("write");
-    }
+    let fs = golden_disk(&range_del_dir());
     let want = vec![
         (b"cherry".to_vec(), b"again".to_vec()),
         (b"grape".to_vec(), b"green".to_vec()),

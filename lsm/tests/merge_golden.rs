@@ -9,11 +9,14 @@
 //! After a deliberate format change, regenerate with
 //! `LSM_BLESS=1 cargo test -p larder-lsm --test merge_golden`.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use common::golden::{assert_golden, golden_disk, store_files};
 use larder_lsm::{AppendOperator, Db, Error, Options};
-use vfs::{Fs, MemFs, OpenMode};
+use vfs::MemFs;
 
 fn data_dir(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -45,72 +48,16 @@ fn workload(fs: &MemFs) {
     db.close().expect("close");
 }
 
-/// Every file under `/db` but the lock, sorted by name.
-fn files(fs: &MemFs) -> Vec<(String, Vec<u8>)> {
-    let mut out = Vec::new();
-    for n in fs.list_dir(Path::new("/db")).expect("list") {
-        let n = n.to_string_lossy().into_owned();
-        let path = Path::new("/db").join(&n);
-        if n == "LOCK" || fs.list_dir(&path).is_ok() {
-            continue;
-        }
-        let data = fs
-            .open(&path, OpenMode::Read)
-            .and_then(|f| f.map())
-            .expect("read");
-        out.push((n, data.to_vec()));
-    }
-    out.sort();
-    out
-}
-
-fn golden_names(dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(dir)
-        .expect("golden dir")
-        .map(|e| e.expect("entry"))
-        .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .collect();
-    names.sort();
-    names
-}
-
 #[test]
 fn merge_format_matches_golden_files_byte_for_byte() {
     let fs = MemFs::new();
     workload(&fs);
-    let got = files(&fs);
-    let dir = data_dir("golden_merge");
-    if std::env::var_os("LSM_BLESS").is_some() {
-        std::fs::create_dir_all(&dir).expect("mkdir");
-        for (name, data) in &got {
-            std::fs::write(dir.join(name), data).expect("write golden");
-        }
-    }
-    let names: Vec<String> = got.iter().map(|(n, _)| n.clone()).collect();
-    assert_eq!(names, golden_names(&dir), "file set changed");
-    for (name, data) in &got {
-        let golden = std::fs::read(dir.join(name)).expect("read golden");
-        assert!(
-            *data == golden,
-            "{name} differs from tests/data/golden_merge/{name}: the on-disk format changed"
-        );
-    }
+    assert_golden(&store_files(&fs), &data_dir("golden_merge"));
 }
 
 /// A copy of the golden directory `name` on a fresh in-memory disk.
 fn load(name: &str) -> Arc<MemFs> {
-    let dir = data_dir(name);
-    let fs = MemFs::new();
-    fs.create_dir_all(Path::new("/db")).expect("mkdir");
-    for n in golden_names(&dir) {
-        let f = fs
-            .open(&Path::new("/db").join(&n), OpenMode::CreateNew)
-            .expect("create");
-        f.append(&std::fs::read(dir.join(&n)).expect("read"))
-            .expect("write");
-    }
-    Arc::new(fs)
+    Arc::new(golden_disk(&data_dir(name)))
 }
 
 fn scan(db: &Db) -> Vec<(Vec<u8>, Vec<u8>)> {

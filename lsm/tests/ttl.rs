@@ -12,9 +12,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use common::golden::{assert_golden, store_files};
 use larder_lsm::{Db, ManualClock, Options, WriteBatch};
 use proptest::prelude::*;
-use vfs::{Fs, MemFs, OpenMode};
+use vfs::MemFs;
 
 const TTL: Duration = Duration::from_secs(10);
 const START: Duration = Duration::from_secs(1_700_000_000);
@@ -327,79 +328,16 @@ fn golden_workload(fs: &MemFs) {
     db.close().expect("close");
 }
 
-fn files(fs: &MemFs) -> Vec<(String, Vec<u8>)> {
-    let mut out = Vec::new();
-    for sub in ["", "blobs"] {
-        let dir = Path::new("/db").join(sub);
-        let Ok(names) = fs.list_dir(&dir) else {
-            continue;
-        };
-        for n in names {
-            let n = n.to_string_lossy().into_owned();
-            let path = dir.join(&n);
-            if n == "LOCK" || fs.list_dir(&path).is_ok() {
-                continue;
-            }
-            let data = fs
-                .open(&path, OpenMode::Read)
-                .and_then(|f| f.map())
-                .expect("read");
-            let rel = if sub.is_empty() {
-                n
-            } else {
-                format!("{sub}/{n}")
-            };
-            out.push((rel, data.to_vec()));
-        }
-    }
-    out.sort();
-    out
-}
-
 #[test]
 fn timed_entries_match_golden_files_byte_for_byte() {
     let fs = MemFs::new();
     golden_workload(&fs);
-    let got = files(&fs);
-    let dir = golden_dir();
-    if std::env::var_os("LSM_BLESS").is_some() {
-        std::fs::create_dir_all(dir.join("blobs")).expect("mkdir");
-        for (name, data) in &got {
-            std::fs::write(dir.join(name), data).expect("write golden");
-        }
-    }
-    for (name, data) in &got {
-        // The blob store's manifest holds a random store id.
-        if name == "blobs/MANIFEST" {
-            continue;
-        }
-        let golden = std::fs::read(dir.join(name)).expect("read golden");
-        assert!(
-            *data == golden,
-            "{name} differs from tests/data/golden_ttl/{name}: the on-disk format changed"
-        );
-    }
+    assert_golden(&store_files(&fs), &golden_dir());
 }
 
 #[test]
 fn golden_files_with_timed_entries_open_and_expire() {
-    let fs = MemFs::new();
-    fs.create_dir_all(Path::new("/db/blobs")).expect("mkdir");
-    let dir = golden_dir();
-    for sub in ["", "blobs"] {
-        for e in std::fs::read_dir(dir.join(sub)).expect("golden dir") {
-            let e = e.expect("entry");
-            if e.file_type().expect("type").is_dir() {
-                continue;
-            }
-            let name = Path::new(sub).join(e.file_name());
-            let f = fs
-                .open(&Path::new("/db").join(&name), OpenMode::CreateNew)
-                .expect("create");
-            f.append(&std::fs::read(e.path()).expect("read"))
-                .expect("write");
-        }
-    }
+    let fs = common::golden::golden_disk(&golden_dir());
     let clock = ManualClock::new(START + Duration::from_secs(5));
     let db = open(&fs, golden_opts(&clock));
     let want = pairs(&[("banana", "yellow"), ("date", "brown")]);

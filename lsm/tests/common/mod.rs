@@ -7,6 +7,8 @@ use std::path::{Path, PathBuf};
 use larder_lsm::Options;
 use vfs::{Fs, MemFs, OpenMode};
 
+pub(crate) mod golden;
+
 /// Options with tiny buffers so a few hundred writes reach every level.
 pub(crate) fn tiny_options() -> Options {
     Options {
