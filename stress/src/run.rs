@@ -66,7 +66,7 @@ pub struct Workload {
 
 /// Striped locks: one writer per key at a time, and the sync thread can
 /// stop all writers at once.
-pub(crate) const STRIPES: usize = 64;
+const STRIPES: usize = 64;
 
 pub(crate) struct Shared {
     pub(crate) db: Engine,
@@ -82,6 +82,54 @@ pub(crate) struct Shared {
     pub(crate) txn_conflicts: AtomicU64,
     stop: AtomicBool,
     failed: Mutex<Option<String>>,
+}
+
+impl Shared {
+    /// Locks the stripes of `keys` (in stripe order, so two writers never
+    /// wait for each other in a cycle).
+    pub(crate) fn lock_keys(&self, keys: &[u32]) -> Vec<parking_lot::MutexGuard<'_, ()>> {
+        let mut stripes: Vec<usize> = keys.iter().map(|&k| k as usize % STRIPES).collect();
+        stripes.sort_unstable();
+        stripes.dedup();
+        stripes.iter().map(|&i| self.stripes[i].lock()).collect()
+    }
+
+    /// Takes a write id for a put (or a delete) of `k` and records it as
+    /// pending, before the engine sees the write. The key's stripe is held.
+    pub(crate) fn begin_write(&self, k: u32, put: bool) -> Result<u64, String> {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let mut slot = self.slots[k as usize].lock();
+        slot.pending = if put { id } else { 0 };
+        slot.in_flight = true;
+        self.expected
+            .write_slot(k, &slot)
+            .map_err(|e| format!("expected state: {e}"))?;
+        Ok(id)
+    }
+
+    /// Settles write `id` of `k` begun by [`Shared::begin_write`]: if it
+    /// `landed`, it is the key's last acknowledged write; either way
+    /// nothing is in flight any more.
+    pub(crate) fn settle_write(
+        &self,
+        k: u32,
+        id: u64,
+        put: bool,
+        landed: bool,
+    ) -> Result<(), String> {
+        let mut slot = self.slots[k as usize].lock();
+        if landed && put {
+            slot.committed = id;
+        } else if landed {
+            slot.committed = 0;
+            slot.deleted_at = id;
+        }
+        slot.pending = 0;
+        slot.in_flight = false;
+        self.expected
+            .write_slot(k, &slot)
+            .map_err(|e| format!("expected state: {e}"))
+    }
 }
 
 /// Reads every key back and checks it against the expected state.
@@ -248,22 +296,12 @@ fn write(s: &Shared, rng: &mut SmallRng, keys: u32, n: usize) -> Result<(), Stri
     let mut ks: Vec<u32> = (0..n.max(1)).map(|_| rng.random_range(0..keys)).collect();
     ks.sort_unstable();
     ks.dedup();
-    let mut stripes: Vec<usize> = ks.iter().map(|&k| k as usize % STRIPES).collect();
-    stripes.sort_unstable();
-    stripes.dedup();
-    let _guards: Vec<_> = stripes.iter().map(|&i| s.stripes[i].lock()).collect();
+    let _guards = s.lock_keys(&ks);
     // (key, write id, put or delete), recorded as pending before the write.
     let mut plan: Vec<(u32, u64, bool)> = Vec::with_capacity(ks.len());
     for &k in &ks {
-        let id = s.next_id.fetch_add(1, Ordering::Relaxed);
         let put = n == 1 || (n > 1 && rng.random_range(0..4) != 0);
-        let mut slot = s.slots[k as usize].lock();
-        slot.pending = if put { id } else { 0 };
-        slot.in_flight = true;
-        s.expected
-            .write_slot(k, &slot)
-            .map_err(|e| format!("expected state: {e}"))?;
-        plan.push((k, id, put));
+        plan.push((k, s.begin_write(k, put)?, put));
     }
     let changes: Vec<Change> = plan
         .iter()
@@ -271,18 +309,7 @@ fn write(s: &Shared, rng: &mut SmallRng, keys: u32, n: usize) -> Result<(), Stri
         .collect();
     s.db.write(&changes)?;
     for &(k, id, put) in &plan {
-        let mut slot = s.slots[k as usize].lock();
-        if put {
-            slot.committed = id;
-        } else {
-            slot.committed = 0;
-            slot.deleted_at = id;
-        }
-        slot.pending = 0;
-        slot.in_flight = false;
-        s.expected
-            .write_slot(k, &slot)
-            .map_err(|e| format!("expected state: {e}"))?;
+        s.settle_write(k, id, put, true)?;
     }
     s.acked.fetch_add(plan.len() as u64, Ordering::Relaxed);
     Ok(())
@@ -293,31 +320,15 @@ fn write(s: &Shared, rng: &mut SmallRng, keys: u32, n: usize) -> Result<(), Stri
 fn delete_range(s: &Shared, rng: &mut SmallRng, keys: u32) -> Result<(), String> {
     let from = rng.random_range(0..keys);
     let to = (from + rng.random_range(2..=16)).min(keys);
-    let mut stripes: Vec<usize> = (from..to).map(|k| k as usize % STRIPES).collect();
-    stripes.sort_unstable();
-    stripes.dedup();
-    let _guards: Vec<_> = stripes.iter().map(|&i| s.stripes[i].lock()).collect();
-    let mut ids = Vec::with_capacity((to - from) as usize);
-    for k in from..to {
-        let id = s.next_id.fetch_add(1, Ordering::Relaxed);
-        let mut slot = s.slots[k as usize].lock();
-        slot.pending = 0;
-        slot.in_flight = true;
-        s.expected
-            .write_slot(k, &slot)
-            .map_err(|e| format!("expected state: {e}"))?;
-        ids.push((k, id));
+    let ks: Vec<u32> = (from..to).collect();
+    let _guards = s.lock_keys(&ks);
+    let mut ids = Vec::with_capacity(ks.len());
+    for &k in &ks {
+        ids.push((k, s.begin_write(k, false)?));
     }
     s.db.delete_range(from, to)?;
     for &(k, id) in &ids {
-        let mut slot = s.slots[k as usize].lock();
-        slot.committed = 0;
-        slot.deleted_at = id;
-        slot.pending = 0;
-        slot.in_flight = false;
-        s.expected
-            .write_slot(k, &slot)
-            .map_err(|e| format!("expected state: {e}"))?;
+        s.settle_write(k, id, false, true)?;
     }
     s.acked.fetch_add(ids.len() as u64, Ordering::Relaxed);
     Ok(())

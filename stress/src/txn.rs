@@ -19,7 +19,7 @@ use std::sync::atomic::Ordering;
 use rand::Rng;
 use rand::rngs::SmallRng;
 
-use crate::run::{STRIPES, Shared};
+use crate::run::Shared;
 use crate::value::{Parsed, key, parse, value};
 
 /// What the transaction read of a key: a put's id, or absent.
@@ -52,10 +52,7 @@ pub(crate) fn transact(
             .map_err(|e| format!("transaction get {k}: {e}"))?;
         seen.push(read_id(k, v.as_deref())?);
     }
-    let mut stripes: Vec<usize> = ks.iter().map(|&k| k as usize % STRIPES).collect();
-    stripes.sort_unstable();
-    stripes.dedup();
-    let _guards: Vec<_> = stripes.iter().map(|&i| s.stripes[i].lock()).collect();
+    let _guards = s.lock_keys(&ks);
     // With the stripes held no write of these keys is in flight: each
     // slot's `committed` is its last write's outcome.
     let mut must_conflict = None;
@@ -72,14 +69,8 @@ pub(crate) fn transact(
     }
     let mut plan: Vec<(u32, u64, bool)> = Vec::with_capacity(ks.len());
     for &k in &ks {
-        let id = s.next_id.fetch_add(1, Ordering::Relaxed);
         let put = rng.random_range(0..4) != 0;
-        let mut slot = s.slots[k as usize].lock();
-        slot.pending = if put { id } else { 0 };
-        slot.in_flight = true;
-        s.expected
-            .write_slot(k, &slot)
-            .map_err(|e| format!("expected state: {e}"))?;
+        let id = s.begin_write(k, put)?;
         if put {
             txn.put(key(k).to_vec(), value(k, id));
         } else {
@@ -107,18 +98,7 @@ pub(crate) fn transact(
         Err(e) => return Err(format!("commit: {e}")),
     };
     for &(k, id, put) in &plan {
-        let mut slot = s.slots[k as usize].lock();
-        if committed && put {
-            slot.committed = id;
-        } else if committed {
-            slot.committed = 0;
-            slot.deleted_at = id;
-        }
-        slot.pending = 0;
-        slot.in_flight = false;
-        s.expected
-            .write_slot(k, &slot)
-            .map_err(|e| format!("expected state: {e}"))?;
+        s.settle_write(k, id, put, committed)?;
     }
     let counter = if committed {
         &s.txn_commits
