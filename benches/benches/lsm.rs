@@ -627,6 +627,29 @@ impl RangeEngine for OursRange {
     }
 }
 
+/// RocksDB's options for the workloads below: LZ4, 64 MiB memtables, a
+/// 64 MiB block cache and 10-bit Bloom filters, as db_bench sets them.
+#[cfg(feature = "rocksdb")]
+fn rocks_options() -> rocksdb::Options {
+    let mut options = rocksdb::Options::default();
+    options.create_if_missing(true);
+    options.set_compression_type(rocksdb::DBCompressionType::Lz4);
+    options.set_write_buffer_size(64 << 20);
+    let mut table = rocksdb::BlockBasedOptions::default();
+    table.set_block_cache(&rocksdb::Cache::new_lru_cache(64 << 20));
+    table.set_bloom_filter(10.0, false);
+    options.set_block_based_table_factory(&table);
+    options
+}
+
+/// A RocksDB database with `options` in a fresh temporary directory.
+#[cfg(feature = "rocksdb")]
+fn rocks_open(options: &rocksdb::Options) -> (rocksdb::DB, tempfile::TempDir) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = rocksdb::DB::open(options, dir.path()).expect("open rocksdb");
+    (db, dir)
+}
+
 #[cfg(feature = "rocksdb")]
 struct Rocks {
     db: rocksdb::DB,
@@ -637,17 +660,9 @@ struct Rocks {
 impl Rocks {
     /// db_bench's options as `benches/src/report/adapters.rs` sets them.
     fn open() -> Rocks {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let mut options = rocksdb::Options::default();
-        options.create_if_missing(true);
-        options.set_compression_type(rocksdb::DBCompressionType::Lz4);
-        options.set_write_buffer_size(64 << 20);
+        let mut options = rocks_options();
         options.set_level_compaction_dynamic_level_bytes(true);
-        let mut table = rocksdb::BlockBasedOptions::default();
-        table.set_block_cache(&rocksdb::Cache::new_lru_cache(64 << 20));
-        table.set_bloom_filter(10.0, false);
-        options.set_block_based_table_factory(&table);
-        let db = rocksdb::DB::open(&options, dir.path()).expect("open rocksdb");
+        let (db, dir) = rocks_open(&options);
         Rocks { db, _dir: dir }
     }
 }
@@ -881,17 +896,9 @@ impl RocksMerge {
             }
             Some(sum.to_le_bytes().to_vec())
         }
-        let dir = tempfile::tempdir().expect("tempdir");
-        let mut options = rocksdb::Options::default();
-        options.create_if_missing(true);
-        options.set_compression_type(rocksdb::DBCompressionType::Lz4);
-        options.set_write_buffer_size(64 << 20);
+        let mut options = rocks_options();
         options.set_merge_operator_associative("uint64add", add);
-        let mut table = rocksdb::BlockBasedOptions::default();
-        table.set_block_cache(&rocksdb::Cache::new_lru_cache(64 << 20));
-        table.set_bloom_filter(10.0, false);
-        options.set_block_based_table_factory(&table);
-        let db = rocksdb::DB::open(&options, dir.path()).expect("open rocksdb");
+        let (db, dir) = rocks_open(&options);
         RocksMerge { db, _dir: dir }
     }
 }
