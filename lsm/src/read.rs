@@ -217,40 +217,51 @@ impl Inner {
         (lo, hi): (Bound<Bytes>, Bound<Bytes>),
         seq: SeqNo,
     ) -> DbIter {
-        let mut sources: Vec<BoxIter> = Vec::new();
         if let Err(e) = self.state.check_readable() {
             // A closed database yields its error first, then nothing.
-            sources.push(Box::new(std::iter::once(Err(e))));
+            let sources: Vec<BoxIter> = vec![Box::new(std::iter::once(Err(e)))];
             return DbIter::new(sources, seq, lo, hi, Arc::clone(&sv.version), None);
         }
         // Range tombstones anywhere in the read: sources that skip what
-        // they delete (`range_del::iter`).
-        if let Some(sources) = crate::range_del::iter::sources(sv, &lo, &hi, seq) {
-            return DbIter::new(
-                sources,
-                seq,
-                lo,
-                hi,
-                Arc::clone(&sv.version),
-                self.blobs.clone(),
-            )
-            .with_merge_operator(self.opts.merge_operator.clone())
-            .with_expiry(crate::ttl::expiry(&self.opts));
-        }
+        // they delete (`range_del::iter`); else each source as it is.
+        let sources = match crate::range_del::iter::sources(sv, &lo, &hi, seq) {
+            Some(sources) => sources,
+            None => self.plain_sources(sv, &lo, &hi, seq),
+        };
+        DbIter::new(
+            sources,
+            seq,
+            lo,
+            hi,
+            Arc::clone(&sv.version),
+            self.blobs.clone(),
+        )
+        .with_merge_operator(self.opts.merge_operator.clone())
+        .with_expiry(crate::ttl::expiry(&self.opts))
+    }
+
+    /// The sources of a read of `[lo, hi]` at `seq` with no range
+    /// tombstone in reach: the memtables and the tables, newest first.
+    fn plain_sources(
+        &self,
+        sv: &SuperVersion,
+        lo: &Bound<Bytes>,
+        hi: &Bound<Bytes>,
+        seq: SeqNo,
+    ) -> Vec<BoxIter> {
+        let mut sources: Vec<BoxIter> = Vec::new();
         // An empty memtable (as after a flush) is no source: whatever is
         // inserted into it later is newer than `seq`, so the iterator
         // would not see it anyway, and the merge skips a child per entry.
         if !sv.mem.is_empty() {
             sources.push(Box::new(
-                sv.mem.range(as_slice(&lo), as_slice(&hi), seq).map(Ok),
+                sv.mem.range(as_slice(lo), as_slice(hi), seq).map(Ok),
             ));
         }
         for (imm, _) in sv.imm.iter().rev().filter(|(m, _)| !m.is_empty()) {
-            sources.push(Box::new(
-                imm.range(as_slice(&lo), as_slice(&hi), seq).map(Ok),
-            ));
+            sources.push(Box::new(imm.range(as_slice(lo), as_slice(hi), seq).map(Ok)));
         }
-        let (lk, hk) = (bound_key(&lo), bound_key(&hi));
+        let (lk, hk) = (bound_key(lo), bound_key(hi));
         for t in sv.version.overlapping(0, lk, hk) {
             sources.push(t.iter(lk, hk));
         }
@@ -268,16 +279,7 @@ impl Inner {
                 Ok(version.levels[level][i].iter(lo2.as_deref(), hi2.as_deref()))
             })));
         }
-        DbIter::new(
-            sources,
-            seq,
-            lo,
-            hi,
-            Arc::clone(&sv.version),
-            self.blobs.clone(),
-        )
-        .with_merge_operator(self.opts.merge_operator.clone())
-        .with_expiry(crate::ttl::expiry(&self.opts))
+        sources
     }
 
     /// The newest live snapshot's sequence number, if any: compaction

@@ -270,18 +270,14 @@ fn run_timed(ops: Vec<Op>, opts: larder_lsm::Options, clock: Option<Arc<ManualCl
                 };
                 match t.commit() {
                     Ok(()) if !conflict => {
-                        model = {
-                            let mut m = model.clone();
-                            for (k, v) in &writes {
-                                match v {
-                                    Some(v) => {
-                                        born.insert(key(*k), now);
-                                        m.insert(key(*k), value(*k, *v))
-                                    }
-                                    None => m.remove(&key(*k)),
-                                };
-                            }
-                            m
+                        for (k, v) in &writes {
+                            match v {
+                                Some(v) => {
+                                    born.insert(key(*k), now);
+                                    model.insert(key(*k), value(*k, *v))
+                                }
+                                None => model.remove(&key(*k)),
+                            };
                         }
                     }
                     Err(larder_lsm::Error::Conflict { key: c }) if conflict => {

@@ -135,10 +135,10 @@ fn merge(
         let drop = if last_seq_for_key <= env.smallest_snapshot {
             true
         } else {
-            (k.kind == ValueKind::Delete
+            // (What the tombstones hide left the input above.)
+            k.kind == ValueKind::Delete
                 && k.seq <= env.smallest_snapshot
-                && is_base_level(v, out_level, &k.user))
-                || crate::range_del::drop_covered(&dels, &k, env.smallest_snapshot)
+                && is_base_level(v, out_level, &k.user)
         };
         // A merge operand shadows nothing: older versions are its base.
         if k.kind != ValueKind::Merge {
