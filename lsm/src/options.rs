@@ -157,7 +157,8 @@ pub struct Options {
     /// their write (by [`Options::clock`]); reads stop seeing them at once
     /// and compaction drops them. Entries written without a TTL never
     /// expire; an entry's expiry is judged with the TTL of the handle
-    /// reading it (README, "Time to live"). At least 1 ms. Default `None`.
+    /// reading it (README, "Time to live"). At least 1 ms. Not together
+    /// with [`Options::merge_operator`] (refused at open). Default `None`.
     pub ttl: Option<std::time::Duration>,
     /// The clock [`Options::ttl`] reads. Default [`SystemClock`](crate::SystemClock);
     /// tests inject a [`ManualClock`](crate::ManualClock).
