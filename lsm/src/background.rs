@@ -197,7 +197,7 @@ impl Inner {
                 let closing = std::mem::take(&mut self.bg.lock().to_close);
                 drop(closing);
             }
-            {
+            let tree = {
                 let mut bg = self.bg.lock();
                 if bg.shutdown {
                     return Ok(());
@@ -205,18 +205,19 @@ impl Inner {
                 // The super version is let go before the wait: holding it
                 // would keep tables (and their blob files) that a compaction
                 // just replaced from being deleted.
-                let has_work = {
-                    let sv = self.super_version();
+                let work = self.trees().into_iter().find(|t| {
+                    let sv = t.super_version();
                     match role {
-                        Role::Flush => !sv.imm.is_empty() || !bg.to_close.is_empty(),
+                        Role::Flush => !sv.imm.is_empty(),
                         Role::Compact => {
-                            picker::scores(&sv.version, &self.opts)
+                            picker::scores(&sv.version, &t.opts)
                                 .iter()
                                 .any(|&s| s >= 1.0)
-                                || !self.blobs_to_collect(&sv.version).is_empty()
+                                || !t.blobs_to_collect(&sv.version).is_empty()
                         }
                     }
-                };
+                });
+                let has_work = work.is_some() || (role == Role::Flush && !bg.to_close.is_empty());
                 if !has_work {
                     bg.idle[role.index()] = true;
                     self.idle_cv.notify_all();
@@ -228,10 +229,19 @@ impl Inner {
                         return Ok(());
                     }
                 }
-            }
+                work
+            };
+            let Some(tree) = tree else {
+                // A pass without work still retries obsolete files readers
+                // let go of.
+                if role == Role::Compact {
+                    self.delete_obsolete()?;
+                }
+                continue;
+            };
             std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match role {
-                Role::Flush => self.flush_imm(),
-                Role::Compact => self.compaction_step(),
+                Role::Flush => tree.flush_imm(),
+                Role::Compact => tree.compaction_step(),
             }))
             .unwrap_or_else(|p| {
                 let what = p

@@ -5,7 +5,10 @@
 //! followed, for [`ValueKind::Inline`], [`ValueKind::TimedInline`] and
 //! [`ValueKind::Merge`], by `value_len: varint | value`, and for
 //! [`ValueKind::RangeDelete`] (tag 4, `key` the range's start) by
-//! `end_len: varint | end`.
+//! `end_len: varint | end`. An op of a keyspace other than the default
+//! has `0x80 | kind` for its kind byte, followed by the keyspace's id as a
+//! varint, then the rest as above; the default keyspace's ops are written
+//! as they always were.
 
 use bytes::Bytes;
 
@@ -15,11 +18,19 @@ use crate::varint;
 /// Bytes before the ops in an encoded batch.
 pub(crate) const BATCH_HEADER_LEN: usize = 12;
 
-/// Puts, deletes and range deletes applied atomically by
-/// [`Db::write`](crate::Db::write).
+/// The kind byte's flag for an op with a keyspace id after it.
+const KEYSPACE_FLAG: u8 = 0x80;
+
+/// Puts, deletes, range deletes and merges applied atomically by
+/// [`Db::write`](crate::Db::write), in the default keyspace or (the `_in`
+/// methods) in any keyspace of the same database: a batch spanning
+/// keyspaces is one log record, applied whole or not at all.
 #[derive(Clone, Debug, Default)]
 pub struct WriteBatch {
     pub(crate) ops: Vec<(ValueKind, Bytes, Bytes)>,
+    /// Per op, its keyspace's id; empty while every op is the default
+    /// keyspace's (id 0).
+    pub(crate) keyspaces: Vec<u64>,
     pub(crate) size_bytes: usize,
 }
 
@@ -29,27 +40,79 @@ impl WriteBatch {
         WriteBatch::default()
     }
 
+    /// Adds an op of keyspace `ks`.
+    pub(crate) fn push(&mut self, ks: u64, kind: ValueKind, k: Bytes, v: Bytes) {
+        self.size_bytes += k.len() + v.len();
+        if ks != 0 || !self.keyspaces.is_empty() {
+            self.keyspaces.resize(self.ops.len(), 0);
+            self.keyspaces.push(ks);
+        }
+        self.ops.push((kind, k, v));
+    }
+
+    /// The keyspace id of op `i`.
+    pub(crate) fn keyspace(&self, i: usize) -> u64 {
+        self.keyspaces.get(i).copied().unwrap_or(0)
+    }
+
+    /// The distinct keyspace ids the batch writes to, ascending.
+    pub(crate) fn keyspace_ids(&self) -> Vec<u64> {
+        let mut ids = self.keyspaces.clone();
+        if ids.is_empty() && !self.ops.is_empty() {
+            ids.push(0);
+        }
+        ids.sort_unstable();
+        ids.dedup();
+        ids
+    }
+
     /// Adds a put of `key` to `value`.
     pub fn put(&mut self, key: impl Into<Bytes>, value: impl Into<Bytes>) {
-        let (k, v) = (key.into(), value.into());
-        self.size_bytes += k.len() + v.len();
-        self.ops.push((ValueKind::Inline, k, v));
+        self.push(0, ValueKind::Inline, key.into(), value.into());
     }
 
     /// Adds a delete of `key`.
     pub fn delete(&mut self, key: impl Into<Bytes>) {
-        let k = key.into();
-        self.size_bytes += k.len();
-        self.ops.push((ValueKind::Delete, k, Bytes::new()));
+        self.push(0, ValueKind::Delete, key.into(), Bytes::new());
+    }
+
+    /// Adds a put of `key` to `value` in keyspace `ks`.
+    pub fn put_in(&mut self, ks: &crate::Keyspace, key: impl Into<Bytes>, value: impl Into<Bytes>) {
+        self.push(ks.id(), ValueKind::Inline, key.into(), value.into());
+    }
+
+    /// Adds a delete of `key` in keyspace `ks`.
+    pub fn delete_in(&mut self, ks: &crate::Keyspace, key: impl Into<Bytes>) {
+        self.push(ks.id(), ValueKind::Delete, key.into(), Bytes::new());
+    }
+
+    /// Adds a delete of every key in `[start, end)` of keyspace `ks` (as
+    /// [`WriteBatch::delete_range`]).
+    pub fn delete_range_in(
+        &mut self,
+        ks: &crate::Keyspace,
+        start: impl Into<Bytes>,
+        end: impl Into<Bytes>,
+    ) {
+        self.push(ks.id(), ValueKind::RangeDelete, start.into(), end.into());
+    }
+
+    /// Adds a merge of `operand` into `key` of keyspace `ks` (as
+    /// [`WriteBatch::merge`]).
+    pub fn merge_in(
+        &mut self,
+        ks: &crate::Keyspace,
+        key: impl Into<Bytes>,
+        operand: impl Into<Bytes>,
+    ) {
+        self.push(ks.id(), ValueKind::Merge, key.into(), operand.into());
     }
 
     /// Adds a delete of every key in `[start, end)`: one operation (one
     /// sequence number, one log record entry) however many keys the range
     /// holds. An empty range (`start >= end`) deletes nothing.
     pub fn delete_range(&mut self, start: impl Into<Bytes>, end: impl Into<Bytes>) {
-        let (s, e) = (start.into(), end.into());
-        self.size_bytes += s.len() + e.len();
-        self.ops.push((ValueKind::RangeDelete, s, e));
+        self.push(0, ValueKind::RangeDelete, start.into(), end.into());
     }
 
     /// Adds a merge of `operand` into `key`: the store's
@@ -59,9 +122,7 @@ impl WriteBatch {
     /// [`Error::MergeOperatorMissing`](crate::Error::MergeOperatorMissing)
     /// if the store has no operator.
     pub fn merge(&mut self, key: impl Into<Bytes>, operand: impl Into<Bytes>) {
-        let (k, v) = (key.into(), operand.into());
-        self.size_bytes += k.len() + v.len();
-        self.ops.push((ValueKind::Merge, k, v));
+        self.push(0, ValueKind::Merge, key.into(), operand.into());
     }
 
     /// Number of operations.
@@ -78,8 +139,14 @@ impl WriteBatch {
         out.clear();
         out.extend_from_slice(&seq.0.to_le_bytes());
         out.extend_from_slice(&(self.ops.len() as u32).to_le_bytes());
-        for (kind, k, v) in &self.ops {
-            out.push(*kind as u8);
+        for (i, (kind, k, v)) in self.ops.iter().enumerate() {
+            match self.keyspace(i) {
+                0 => out.push(*kind as u8),
+                ks => {
+                    out.push(KEYSPACE_FLAG | *kind as u8);
+                    varint::put(out, ks);
+                }
+            }
             varint::put(out, k.len() as u64);
             out.extend_from_slice(k);
             if has_value(*kind) {
@@ -107,15 +174,24 @@ impl WriteBatch {
             Some(s)
         };
         for _ in 0..count {
-            let kind = ValueKind::from_u8(*rec.get(p)?)?;
+            let byte = *rec.get(p)?;
             p += 1;
+            let ks = if byte & KEYSPACE_FLAG != 0 {
+                match varint::get(rec, &mut p)? {
+                    0 => return None,
+                    ks => ks,
+                }
+            } else {
+                0
+            };
+            let kind = ValueKind::from_u8(byte & !KEYSPACE_FLAG)?;
             let k = take(&mut p)?;
             let v = if has_value(kind) {
                 take(&mut p)?
             } else {
                 Bytes::new()
             };
-            b.ops.push((kind, k, v));
+            b.push(ks, kind, k, v);
         }
         (p == rec.len()).then_some((seq, b))
     }

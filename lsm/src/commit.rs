@@ -35,7 +35,16 @@ pub(crate) struct WriteState {
     pub(crate) log_name_durable: bool,
     /// The token bucket that paces writes while L0 is deep.
     pub(crate) pacer: Pacer,
+    /// The logs the last switches let go of, oldest first, at most
+    /// [`RECENT_LOGS`]: a keyspace whose memtable took over before the
+    /// oldest of them is switched along with the next switch.
+    pub(crate) recent_logs: std::collections::VecDeque<FileNumber>,
 }
+
+/// Switches after which a quiet keyspace's memtable is switched (and so
+/// flushed) along with another keyspace's, so its writes do not keep old
+/// logs alive (RocksDB's `max_total_wal_size` serves the same end).
+pub(crate) const RECENT_LOGS: usize = 4;
 
 /// How far ahead of its paced schedule a writer may get before it sleeps
 /// (by how far it is ahead): small writes are delayed in steps about this
@@ -252,7 +261,7 @@ impl Inner {
             return self.write_grouped(batch);
         }
         let mut w = self.write.lock();
-        self.make_room(&mut w, batch.size_bytes, false)?;
+        self.make_room_for(&mut w, &batch)?;
         let sync = if self.opts.durability == Durability::Immediate {
             LogSync::Sync
         } else {
@@ -277,7 +286,7 @@ impl Inner {
         check_sizes(&batch)?;
         let batch = self.stamp(batch);
         let mut w = self.write.lock();
-        self.make_room(&mut w, batch.size_bytes, false)?;
+        self.make_room_for(&mut w, &batch)?;
         check(self)?;
         if batch.is_empty() {
             return Ok(());
@@ -318,14 +327,22 @@ impl Inner {
         // group (at most `GROUP_BYTES_MAX`) is not, so under group commit
         // the pace is per group, and the sync each group waits for paces
         // it as well.
-        let own_bytes = self
+        let own = self
             .queue
             .lock()
             .queued
             .iter()
             .find(|(t, _)| *t == ticket)
-            .map_or(0, |(_, b)| b.size_bytes);
-        if let Err(e) = self.make_room(&mut w, own_bytes, false) {
+            .map(|(_, b)| WriteBatch {
+                ops: Vec::new(),
+                keyspaces: b.keyspace_ids(),
+                size_bytes: b.size_bytes,
+            });
+        let room = match own {
+            Some(own) => self.make_room_for(&mut w, &own),
+            None => Ok(()),
+        };
+        if let Err(e) = room {
             // Only the leader's own write fails; the next in line leads.
             drop(w);
             let mut q = self.queue.lock();
@@ -388,15 +405,29 @@ impl Inner {
             // claimed the store: the batches stay out of the memtable.
             self.check_fence()?;
         }
-        // The memtable of the log just written: it changes only under the
-        // write lock, which the caller holds.
-        let mem = Arc::clone(&self.sv.read().mem);
+        // The memtables of the log just written: they change only under
+        // the write lock, which the caller holds. An op of a keyspace
+        // dropped since the batch was checked goes nowhere (a replay skips
+        // it too: the keyspace is no longer live).
+        let mut mems: Vec<(u64, Option<Arc<Memtable>>)> = Vec::new();
         let mut seq = seq_first;
         let mut user_bytes = 0u64;
         for b in batches.iter_mut() {
             user_bytes += b.size_bytes as u64;
-            for (kind, k, v) in std::mem::take(&mut b.ops) {
-                mem.insert(k, seq, kind, v);
+            let ks = std::mem::take(&mut b.keyspaces);
+            for (i, (kind, k, v)) in std::mem::take(&mut b.ops).into_iter().enumerate() {
+                let id = ks.get(i).copied().unwrap_or(0);
+                let mem = match mems.iter().find(|(x, _)| *x == id) {
+                    Some((_, m)) => m.clone(),
+                    None => {
+                        let m = self.tree(id).map(|t| Arc::clone(&t.sv.read().mem));
+                        mems.push((id, m.clone()));
+                        m
+                    }
+                };
+                if let Some(mem) = mem {
+                    mem.insert(k, seq, kind, v);
+                }
                 seq = seq.plus(1);
             }
         }
@@ -463,81 +494,124 @@ impl Inner {
                 self.stall_wait(w, Duration::from_millis(50));
                 continue;
             }
-            // Switch: a new log takes the writes.
-            let n = self.new_file_number()?;
-            // The new log names the old one with its length: should a crash
-            // keep the new log's records but not all of the old one's,
-            // recovery replays neither the new log nor any after it.
-            let predecessor = LogLength {
+            return self.switch_memtables(w, &[self.id]);
+        }
+    }
+
+    /// [`Inner::make_room`] in every keyspace `batch` writes to (`self`
+    /// is the default keyspace's tree, or any other).
+    pub(crate) fn make_room_for(
+        &self,
+        w: &mut parking_lot::MutexGuard<'_, WriteState>,
+        batch: &WriteBatch,
+    ) -> Result<()> {
+        for id in batch.keyspace_ids() {
+            if let Some(t) = self.tree(id) {
+                t.make_room(w, batch.size_bytes, false)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Switches to a new log, and the memtables of keyspaces `ids` (each
+    /// to the front of its immutable ones, followed by the new log), plus
+    /// every other keyspace whose memtable took over before the oldest of
+    /// the [`RECENT_LOGS`] last switched away from (unless it already has
+    /// `max_write_buffer_number - 1` waiting for their flush).
+    pub(crate) fn switch_memtables(
+        &self,
+        w: &mut parking_lot::MutexGuard<'_, WriteState>,
+        ids: &[u64],
+    ) -> Result<()> {
+        let n = self.new_file_number()?;
+        // The new log names the old one with its length: should a crash
+        // keep the new log's records but not all of the old one's,
+        // recovery replays neither the new log nor any after it.
+        let predecessor = LogLength {
+            log: w.log_number,
+            len_bytes: w.log.len_bytes(),
+        };
+        let mut log = LogWriter::create_wal(
+            &*self.fs,
+            &self.dir.join(manifest::log_name(n)),
+            Some(predecessor),
+        )?;
+        if self.opts.durability == Durability::None {
+            // Nothing waits for durability now: leave the syncs to the
+            // next `sync`/`flush`/`close` (or to the flush of this
+            // memtable, which makes the old log unnecessary).
+            log.set_buffered(true)?;
+            w.log.write_out()?;
+            let old = std::mem::replace(&mut w.log, log);
+            // Logs older than the last `max_write_buffer_number - 1`
+            // belonged to memtables flushed since (a switch waits while
+            // that many are unflushed).
+            w.old_logs_unsynced.push(old);
+            let keep = self.opts.max_write_buffer_number - 1;
+            let excess = w.old_logs_unsynced.len().saturating_sub(keep);
+            for prev in w.old_logs_unsynced.drain(..excess).collect::<Vec<_>>() {
+                self.close_in_background(prev);
+            }
+            w.log_name_durable = false;
+        } else {
+            // Every write in the old log was synced before it was
+            // acknowledged; sealing it records that in the log, so
+            // damage to its last records is not taken for a torn tail.
+            self.fs.sync_dir(&self.dir)?;
+            w.log.seal()?;
+            // Record its length (a cheap edit beside the flush's), so
+            // a truncation of it is found until it is flushed.
+            let sealed = LogLength {
                 log: w.log_number,
                 len_bytes: w.log.len_bytes(),
             };
-            let mut log = LogWriter::create_wal(
-                &*self.fs,
-                &self.dir.join(manifest::log_name(n)),
-                Some(predecessor),
-            )?;
-            if self.opts.durability == Durability::None {
-                // Nothing waits for durability now: leave the syncs to the
-                // next `sync`/`flush`/`close` (or to the flush of this
-                // memtable, which makes the old log unnecessary).
-                log.set_buffered(true)?;
-                w.log.write_out()?;
-                let old = std::mem::replace(&mut w.log, log);
-                // Logs older than the last `max_write_buffer_number - 1`
-                // belonged to memtables flushed since (a switch waits while
-                // that many are unflushed).
-                w.old_logs_unsynced.push(old);
-                let keep = self.opts.max_write_buffer_number - 1;
-                let excess = w.old_logs_unsynced.len().saturating_sub(keep);
-                for prev in w.old_logs_unsynced.drain(..excess).collect::<Vec<_>>() {
-                    self.close_in_background(prev);
-                }
-                w.log_name_durable = false;
-            } else {
-                // Every write in the old log was synced before it was
-                // acknowledged; sealing it records that in the log, so
-                // damage to its last records is not taken for a torn tail.
-                self.fs.sync_dir(&self.dir)?;
-                w.log.seal()?;
-                // Record its length (a cheap edit beside the flush's), so
-                // a truncation of it is found until it is flushed.
-                let sealed = LogLength {
-                    log: w.log_number,
-                    len_bytes: w.log.len_bytes(),
-                };
-                {
-                    let mut m = self.versions.manifest.lock();
-                    Self::log_edit(
-                        &mut m,
-                        &VersionEdit {
-                            logs_sealed: vec![sealed],
-                            ..VersionEdit::default()
-                        },
-                    )?;
-                    m.log_lengths.insert(sealed.log, sealed.len_bytes);
-                }
-                let sealed_log = std::mem::replace(&mut w.log, log);
-                self.close_in_background(sealed_log);
+            {
+                let mut m = self.versions.manifest.lock();
+                Self::log_edit(
+                    &mut m,
+                    &VersionEdit {
+                        logs_sealed: vec![sealed],
+                        ..VersionEdit::default()
+                    },
+                )?;
+                m.log_lengths.insert(sealed.log, sealed.len_bytes);
             }
-            w.log_number = n;
-            // Build from the super version current now, not the one read at
-            // the top of the loop: a compaction may have installed a new
-            // version while the log was being created, and reinstalling the
-            // old one would resurrect its input tables.
-            let mut sv_lock = self.sv.write();
+            let sealed_log = std::mem::replace(&mut w.log, log);
+            self.close_in_background(sealed_log);
+        }
+        let old_number = std::mem::replace(&mut w.log_number, n);
+        let floor = if w.recent_logs.len() >= RECENT_LOGS {
+            w.recent_logs.pop_front()
+        } else {
+            None
+        };
+        w.recent_logs.push_back(old_number);
+        let imm_max = self.opts.max_write_buffer_number - 1;
+        for t in self.trees() {
+            // Build from the super version current now: a compaction may
+            // have installed a new version while the log was being
+            // created, and reinstalling an older one would resurrect its
+            // input tables.
+            let mut sv_lock = t.sv.write();
             let cur = Arc::clone(&sv_lock);
+            let along = !ids.contains(&t.id)
+                && !cur.mem.is_empty()
+                && cur.imm.len() < imm_max
+                && floor.is_some_and(|f| cur.mem_log < f);
+            if !ids.contains(&t.id) && !along {
+                continue;
+            }
             let mut imm = cur.imm.clone();
             imm.push((Arc::clone(&cur.mem), n));
             *sv_lock = Arc::new(SuperVersion {
                 mem: Arc::new(Memtable::new()),
                 imm,
                 version: Arc::clone(&cur.version),
+                mem_log: n,
             });
-            drop(sv_lock);
-            self.wake_background();
-            return Ok(());
         }
+        self.wake_background();
+        Ok(())
     }
 
     /// Waits on `write_cv` (ended early by a finished flush or compaction,
@@ -552,13 +626,40 @@ impl Inner {
         );
     }
 
+    /// Switches out every keyspace's memtable that holds writes (one new
+    /// log for all), waits until every keyspace's immutable memtables are
+    /// flushed, and syncs the log.
     pub(crate) fn flush(&self) -> Result<()> {
         let mut w = self.write.lock();
-        self.make_room(&mut w, 0, true)?;
+        let imm_max = self.opts.max_write_buffer_number - 1;
+        // Bounded: each wait ends when background work finishes or fails.
+        loop {
+            self.check_failed()?;
+            let mut ids = Vec::new();
+            let mut full = false;
+            for t in self.trees() {
+                let sv = t.sv.read();
+                if !sv.mem.is_empty() {
+                    ids.push(t.id);
+                    full |= sv.imm.len() >= imm_max
+                        || sv.version.levels[0].len() >= self.opts.l0_stop_trigger;
+                }
+            }
+            if ids.is_empty() {
+                break;
+            }
+            if full {
+                self.wake_background();
+                self.stall_wait(&mut w, Duration::from_millis(50));
+                continue;
+            }
+            self.switch_memtables(&mut w, &ids)?;
+            break;
+        }
         // Bounded: the background thread flushes `imm` or fails.
         loop {
             self.check_failed()?;
-            if self.sv.read().imm.is_empty() {
+            if self.trees().iter().all(|t| t.sv.read().imm.is_empty()) {
                 break;
             }
             self.wake_background();

@@ -25,14 +25,16 @@
 //! | `write` | the current log, its number, what a `sync` must still sync; the right to switch memtables; a transaction's commit check (`transaction.rs`) |
 //! | `queue` | the group-commit queue ([`CommitQueue`]) |
 //! | `bg` | background threads' shutdown flag and idleness ([`BgState`]) |
-//! | `versions.manifest` | the manifest writer, log number, compaction cursors, blob accounting ([`ManifestState`]) |
-//! | `sv` (read-write) | which [`SuperVersion`] is current |
+//! | `versions.manifest` | the manifest writer, log numbers, blob accounting ([`ManifestState`]) |
+//! | `keyspaces` (read-write) | which keyspaces are live, and their trees ([`Core::keyspaces`]) |
+//! | `sv` (read-write, one per keyspace) | which [`SuperVersion`] of the keyspace is current |
+//! | `cursor` (one per keyspace) | the compaction cursors of the keyspace's levels |
 //! | `snapshots` | the sequence numbers live snapshots read at |
 //! | `obsolete` | files proven obsolete, not yet deleted ([`Obsolete`]) |
 //!
 //! A thread holding several takes them in this order, top to bottom:
-//! `compaction_lock`, `write`, `queue`, `bg`, `versions.manifest`, `sv`. The last
-//! two, `snapshots` and `obsolete` (and the lifecycle's reason, the block
+//! `compaction_lock`, `write`, `queue`, `bg`, `versions.manifest`,
+//! `keyspaces`, `sv`. The last three, `cursor`, `snapshots` and `obsolete` (and the lifecycle's reason, the block
 //! cache's shards), are leaves: nothing else is taken while one is held,
 //! with one exception: an ingest that keeps its entries' sequence number 0
 //! holds `snapshots` across its install (`ingest/mod.rs`, "Concurrency").
@@ -85,20 +87,28 @@ pub(crate) struct SuperVersion {
     /// that follows it. At most `max_write_buffer_number - 1`.
     pub(crate) imm: Vec<(Arc<Memtable>, FileNumber)>,
     pub(crate) version: Arc<Version>,
+    /// The log that was current when `mem` took over: `mem`'s writes are
+    /// in it and the logs after it. A switch of another keyspace's
+    /// memtable also switches this one once this log is too old
+    /// (`commit.rs`), so a quiet keyspace does not keep logs alive.
+    pub(crate) mem_log: FileNumber,
 }
 
-/// The engine every clone of a [`Db`] (and every background thread,
-/// snapshot and iterator) shares. The module doc says what each lock
-/// guards and in which order they are taken.
+/// The part of the engine every keyspace shares: the log and commit
+/// pipeline, the manifest and file numbers, sequence numbers and
+/// snapshots, the background threads, obsolete files and the lifecycle.
+/// Each keyspace's tree ([`Inner`]) holds it and reads its fields through
+/// `Deref`. The module doc says what each lock guards and in which order
+/// they are taken.
 #[derive(Debug)]
-pub(crate) struct Inner {
+pub(crate) struct Core {
     pub(crate) fs: Arc<dyn vfs::Fs>,
     pub(crate) dir: PathBuf,
+    /// The database's options (each keyspace's tree has its own, with its
+    /// `KeyspaceOptions` in place).
     pub(crate) opts: Options,
     /// Where tables live: the directory, or the table store.
     pub(crate) tables: Arc<crate::tables::TableFiles>,
-    /// The current super version.
-    pub(crate) sv: RwLock<Arc<SuperVersion>>,
     /// The last sequence number published (readers see up to it).
     pub(crate) last_seq: AtomicU64,
     /// The log writes go to (`commit.rs`).
@@ -127,13 +137,62 @@ pub(crate) struct Inner {
     pub(crate) state: Lifecycle,
     /// What [`Db::stats`] counts.
     pub(crate) counters: Counters,
-    /// The blob store of key-value separation, if open.
+    /// The blob store of key-value separation, if open (shared by every
+    /// keyspace; each blob file belongs to the keyspace that wrote it).
     pub(crate) blobs: Option<Arc<crate::blob::Blobs>>,
     /// Read-write, or read-only (no writes, no background threads).
     pub(crate) access: Access,
+    /// The keyspaces' trees by id, the default keyspace (0) first
+    /// (`keyspace/`). Taken after `versions.manifest` and before `sv`;
+    /// written only under `write` and `versions.manifest` (a create or a
+    /// drop), so either lock is enough to read it stably.
+    pub(crate) keyspaces: RwLock<BTreeMap<u64, Arc<Inner>>>,
     /// Exclusive for a read-write handle; shared (or none, when the store
     /// has no `LOCK` file) for a read-only one.
     pub(crate) _lock: Option<vfs::LockGuard>,
+}
+
+/// One keyspace's tree: its memtables and tables (the [`SuperVersion`]),
+/// its options and its compaction cursors, over the shared [`Core`]. The
+/// default keyspace's tree is the [`Db`]'s own. Every clone of a [`Db`],
+/// every background thread, snapshot and iterator holds one.
+#[derive(Debug)]
+pub(crate) struct Inner {
+    pub(crate) core: Arc<Core>,
+    /// 0 for the default keyspace, else the file number drawn at creation.
+    pub(crate) id: u64,
+    /// Its id, name and own options, as the manifest records them.
+    pub(crate) meta: crate::keyspace::KeyspaceMeta,
+    /// The database's options with the keyspace's own in place.
+    pub(crate) opts: Options,
+    /// The current super version.
+    pub(crate) sv: RwLock<Arc<SuperVersion>>,
+    /// Per level, the largest key the last compaction of the level took
+    /// (round-robin picking, `compaction/picker.rs`).
+    pub(crate) cursor: Mutex<Vec<Vec<u8>>>,
+    /// Set (under the manifest lock) by a durable drop: a flush or
+    /// compaction of the tree installs nothing after it.
+    pub(crate) dropped: std::sync::atomic::AtomicBool,
+}
+
+impl std::ops::Deref for Inner {
+    type Target = Core;
+
+    fn deref(&self) -> &Core {
+        &self.core
+    }
+}
+
+impl Inner {
+    /// Every live keyspace's tree, the default first.
+    pub(crate) fn trees(&self) -> Vec<Arc<Inner>> {
+        self.keyspaces.read().values().cloned().collect()
+    }
+
+    /// The tree of keyspace `id`, if it is live.
+    pub(crate) fn tree(&self, id: u64) -> Option<Arc<Inner>> {
+        self.keyspaces.read().get(&id).cloned()
+    }
 }
 
 /// What the clones of one [`Db`] share: the engine, and the background
@@ -149,6 +208,10 @@ impl Drop for Shared {
     fn drop(&mut self) {
         self.inner.stop_background();
         crate::background::join(std::mem::take(&mut *self.bg_threads.lock()));
+        // The trees hold the core that holds them: let go of them, so the
+        // engine is freed once the snapshots and iterators still reading
+        // are gone.
+        self.inner.keyspaces.write().clear();
         // Dropped without close: hand buffered log records to the file, so
         // a clean process exit keeps them (a sync is what makes them durable).
         let _ = self.inner.write.lock().log.write_out();
@@ -289,6 +352,13 @@ impl Db {
         self.inner().state.check()?;
         self.check_writable()?;
         crate::merge::check_batch(&batch, &self.inner().opts)?;
+        for id in &batch.keyspaces {
+            if *id != 0 && self.inner().tree(*id).is_none() {
+                return Err(Error::InvalidKeyspace(format!(
+                    "the batch writes to keyspace id {id}, which is dropped or another database's"
+                )));
+            }
+        }
         self.inner().write(batch)
     }
 

@@ -55,6 +55,10 @@ pub enum Error {
     /// Options that cannot work together.
     #[error("invalid option: {0}")]
     InvalidOption(&'static str),
+    /// A keyspace name or options it cannot take, or a keyspace that is
+    /// not (or no longer) live in this database: the message says which.
+    #[error("keyspace: {0}")]
+    InvalidKeyspace(String),
     /// A [`Db::delete_range`](crate::Db::delete_range) range it cannot
     /// take: an unbounded end, or a start after the end.
     #[error("invalid range: {0}")]

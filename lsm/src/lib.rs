@@ -122,6 +122,7 @@ mod ingest;
 mod inspect;
 mod iter;
 mod key;
+mod keyspace;
 mod lifecycle;
 mod manifest;
 mod memtable;
@@ -156,6 +157,7 @@ pub use inspect::{
     ManifestDescription, StoreDescription, TableDescription,
 };
 pub use iter::DbIter;
+pub use keyspace::{DEFAULT_NAME, KEYSPACE_NAME_LEN_MAX, Keyspace, KeyspaceOptions};
 pub use merge::{AppendOperator, MergeFailure, MergeOperator, U64AddOperator};
 pub use options::{BlobCode, Durability, Options};
 pub use read::Snapshot;

@@ -18,6 +18,10 @@
 //! | 11 | log sealed: log number u64, length u64 (the log takes no more records, and its first `length` bytes are durable and whole) |
 //! | 12 | writer epoch: u64 |
 //! | 13 | merge operator name: length u16, then that many bytes of UTF-8 (`merge/`) |
+//! | 14 | keyspace of this edit: id u64 (its added and deleted tables are that keyspace's; absent: the default keyspace, id 0) |
+//! | 15 | keyspace created: id u64, name length u16, name (UTF-8), write buffer bytes u64, compression u8, Bloom bits per key u32, blob threshold u64 (`u64::MAX`: none) |
+//! | 16 | keyspace dropped: id u64 |
+//! | 17 | keyspace log number: id u64, log u64 (the oldest log that may hold writes of the keyspace not in its tables) |
 
 use std::path::Path;
 
@@ -40,7 +44,11 @@ const TAG_NUMBERS_RESERVED: u8 = 10;
 const TAG_LOG_SEALED: u8 = 11;
 const TAG_WRITER_EPOCH: u8 = 12;
 const TAG_MERGE_OPERATOR: u8 = 13;
-const TAG_MAX: u8 = TAG_MERGE_OPERATOR;
+const TAG_KEYSPACE: u8 = 14;
+const TAG_KEYSPACE_CREATED: u8 = 15;
+const TAG_KEYSPACE_DROPPED: u8 = 16;
+const TAG_KEYSPACE_LOG: u8 = 17;
+const TAG_MAX: u8 = TAG_KEYSPACE_LOG;
 
 /// Longest merge operator name recorded, in bytes.
 pub(crate) const MERGE_OPERATOR_NAME_LEN_MAX: usize = 1024;
@@ -112,6 +120,17 @@ pub(crate) struct VersionEdit {
     /// The name of the merge operator the store's operands are for (tag
     /// 13), in each manifest's first edit once a store was opened with one.
     pub(crate) merge_operator: Option<String>,
+    /// The keyspace whose tables `added` and `deleted` name (tag 14; 0,
+    /// the default keyspace, is not written).
+    pub(crate) keyspace: u64,
+    /// Keyspaces created (tag 15).
+    pub(crate) keyspaces_created: Vec<crate::keyspace::KeyspaceMeta>,
+    /// Keyspaces dropped (tag 16).
+    pub(crate) keyspaces_dropped: Vec<u64>,
+    /// Per keyspace: the oldest log that may hold its writes not yet in
+    /// its tables (tag 17). Written only once a store has keyspaces
+    /// besides the default; `log_number` stays the smallest of them.
+    pub(crate) keyspace_logs: Vec<(u64, FileNumber)>,
 }
 
 impl VersionEdit {
@@ -176,6 +195,23 @@ impl VersionEdit {
             b.push(TAG_MERGE_OPERATOR);
             b.extend_from_slice(&(name.len() as u16).to_le_bytes());
             b.extend_from_slice(name.as_bytes());
+        }
+        if self.keyspace != 0 {
+            b.push(TAG_KEYSPACE);
+            b.extend_from_slice(&self.keyspace.to_le_bytes());
+        }
+        for k in &self.keyspaces_created {
+            b.push(TAG_KEYSPACE_CREATED);
+            k.encode(&mut b);
+        }
+        for id in &self.keyspaces_dropped {
+            b.push(TAG_KEYSPACE_DROPPED);
+            b.extend_from_slice(&id.to_le_bytes());
+        }
+        for (id, log) in &self.keyspace_logs {
+            b.push(TAG_KEYSPACE_LOG);
+            b.extend_from_slice(&id.to_le_bytes());
+            b.extend_from_slice(&log.0.to_le_bytes());
         }
         b
     }
@@ -291,6 +327,17 @@ impl VersionEdit {
                         )
                     })?;
                     e.merge_operator = Some(name.to_string());
+                }
+                TAG_KEYSPACE => e.keyspace = u64_at(&mut p)?,
+                TAG_KEYSPACE_CREATED => {
+                    let (k, used) = crate::keyspace::KeyspaceMeta::decode(&b[p..], file, offset)?;
+                    p += used;
+                    e.keyspaces_created.push(k);
+                }
+                TAG_KEYSPACE_DROPPED => e.keyspaces_dropped.push(u64_at(&mut p)?),
+                TAG_KEYSPACE_LOG => {
+                    let id = u64_at(&mut p)?;
+                    e.keyspace_logs.push((id, FileNumber(u64_at(&mut p)?)));
                 }
                 tag => {
                     return Err(Error::corruption(
@@ -415,6 +462,19 @@ mod tests {
             }],
             writer_epoch: Some(7),
             merge_operator: Some("larder.u64_add".to_string()),
+            keyspace: 41,
+            keyspaces_created: vec![crate::keyspace::KeyspaceMeta {
+                id: 41,
+                name: "users".into(),
+                opts: crate::KeyspaceOptions {
+                    write_buffer_size_bytes: 1 << 20,
+                    compression: false,
+                    bloom_bits_per_key: 12,
+                    blob_threshold_bytes: Some(4096),
+                },
+            }],
+            keyspaces_dropped: vec![40],
+            keyspace_logs: vec![(0, FileNumber(7)), (41, FileNumber(9))],
         };
         assert_eq!(
             VersionEdit::decode(&e.encode(), Path::new("m"), 0).expect("decode"),

@@ -13,8 +13,9 @@ use parking_lot::{Condvar, Mutex, RwLock};
 use crate::background::BgState;
 use crate::cache::BlockCache;
 use crate::commit::{CommitQueue, WriteState};
-use crate::db::{Db, Inner, Shared, SuperVersion};
+use crate::db::{Core, Db, Inner, Shared, SuperVersion};
 use crate::key::SeqNo;
+use crate::keyspace::{KeyspaceMeta, KeyspaceOptions};
 use crate::lifecycle::Lifecycle;
 use crate::manifest::{self, FileKind, FileNumber, VersionEdit};
 use crate::memtable::Memtable;
@@ -135,12 +136,13 @@ fn read_only_sides(
         replayed_logs_unsynced: Vec::new(),
         log_name_durable: true,
         pacer: crate::commit::Pacer::default(),
+        recent_logs: Default::default(),
     };
     let manifest = ManifestState {
         log: mlog,
         broken: true,
         log_number: manifest_log_number,
-        cursor: vec![Vec::new(); NUM_LEVELS],
+        keyspace_logs: BTreeMap::new(),
         blobs,
         log_lengths: BTreeMap::new(),
         publisher: None,
@@ -238,11 +240,26 @@ impl Db {
             r.log_lengths.last().copied(),
         )?;
         log.set_buffered(opts.durability == Durability::None)?;
-        let log_number = if r.mem.is_empty() {
-            new_log_number
-        } else {
-            r.log_number
+        // Per keyspace, the oldest log holding its writes not in its
+        // tables: the new one when its replayed memtable is empty.
+        let log_of = |mem: &Memtable, recovered: FileNumber| {
+            if mem.is_empty() {
+                new_log_number
+            } else {
+                recovered
+            }
         };
+        let mut keyspace_logs = BTreeMap::new();
+        keyspace_logs.insert(0, log_of(&r.mem, r.default_log));
+        for k in &r.keyspaces {
+            keyspace_logs.insert(k.meta.id, log_of(&k.mem, k.log_number));
+        }
+        let log_number = keyspace_logs
+            .values()
+            .min()
+            .copied()
+            .unwrap_or(new_log_number);
+        let replayed_any = keyspace_logs.values().any(|&l| l != new_log_number);
 
         // 2. A fresh manifest holding the whole state, named by CURRENT.
         let manifest_number = new_number();
@@ -283,7 +300,25 @@ impl Db {
         let reserved = FileNumber(next_file.0 + NUMBERS_RESERVED_BATCH);
         edit.next_file = Some(reserved);
         edit.numbers_reserved = true;
+        if !r.keyspaces.is_empty() {
+            edit.keyspaces_created = r.keyspaces.iter().map(|k| k.meta.clone()).collect();
+            edit.keyspace_logs = keyspace_logs.iter().map(|(&id, &l)| (id, l)).collect();
+        }
         mlog.add_record(&edit.encode())?;
+        // Each other keyspace's tables in an edit of their own (tag 14
+        // names the keyspace of a whole edit).
+        for k in &r.keyspaces {
+            let mut e = VersionEdit {
+                keyspace: k.meta.id,
+                ..VersionEdit::default()
+            };
+            for (level, files) in k.version.levels.iter().enumerate() {
+                for t in files {
+                    e.added.push((level as u8, t.number, t.size_bytes()));
+                }
+            }
+            mlog.add_record(&e.encode())?;
+        }
         mlog.sync()?;
         fs.sync_dir(&dir)?;
         manifest::set_current(&*fs, &dir, manifest_number)?;
@@ -310,7 +345,7 @@ impl Db {
         for &n in &r.tables_deleted {
             obsolete.files.push((Some(n), tables.path(n)));
         }
-        let mut replayed_logs: Vec<Arc<dyn vfs::File>> = if r.mem.is_empty() {
+        let mut replayed_logs: Vec<Arc<dyn vfs::File>> = if !replayed_any {
             Vec::new()
         } else {
             // A later `sync` makes the replayed writes durable too.
@@ -341,12 +376,13 @@ impl Db {
             replayed_logs_unsynced: replayed_logs,
             log_name_durable: true,
             pacer: crate::commit::Pacer::default(),
+            recent_logs: Default::default(),
         };
         let manifest = ManifestState {
             log: mlog,
             broken: false,
             log_number,
-            cursor: vec![Vec::new(); NUM_LEVELS],
+            keyspace_logs: keyspace_logs.clone(),
             blobs: r.blob_files,
             log_lengths: r
                 .log_lengths
@@ -363,6 +399,8 @@ impl Db {
             tables,
             mem: r.mem,
             version: r.version,
+            keyspaces: r.keyspaces,
+            mem_log: new_log_number,
             last_seq: r.last_seq,
             next_file: next_file.0,
             reserved: reserved.0,
@@ -425,6 +463,8 @@ impl Db {
             tables,
             mem: r.mem,
             version: r.version,
+            keyspaces: r.keyspaces,
+            mem_log: FileNumber(0),
             last_seq: r.last_seq,
             next_file: r.next_file.0,
             reserved: 0,
@@ -487,6 +527,8 @@ impl Db {
             tables,
             mem: Memtable::new(),
             version,
+            keyspaces: Vec::new(),
+            mem_log: FileNumber(0),
             last_seq: SeqNo(published.last_seq),
             next_file: 0,
             reserved: 0,
@@ -503,16 +545,11 @@ impl Db {
     /// recovery found and starts its background threads (none for a
     /// read-only handle).
     fn start(s: Start) -> Result<Db> {
-        let inner = Arc::new(Inner {
+        let core = Arc::new(Core {
             fs: s.fs,
             dir: s.dir,
             opts: s.opts,
             tables: s.tables,
-            sv: RwLock::new(Arc::new(SuperVersion {
-                mem: Arc::new(s.mem),
-                imm: Vec::new(),
-                version: Arc::new(s.version),
-            })),
             last_seq: AtomicU64::new(s.last_seq.0),
             write: Mutex::new(s.write),
             write_cv: Condvar::new(),
@@ -533,8 +570,26 @@ impl Db {
             counters: Counters::default(),
             blobs: s.blobs,
             access: s.access,
+            keyspaces: RwLock::new(BTreeMap::new()),
             _lock: s.lock,
         });
+        let default = KeyspaceMeta {
+            id: 0,
+            name: crate::keyspace::DEFAULT_NAME.into(),
+            opts: KeyspaceOptions::from_db(&core.opts),
+        };
+        let inner = Inner::new_tree(&core, default, s.mem, s.version, s.mem_log);
+        {
+            let mut ks = core.keyspaces.write();
+            ks.insert(0, Arc::clone(&inner));
+            for k in s.keyspaces {
+                let id = k.meta.id;
+                ks.insert(
+                    id,
+                    Inner::new_tree(&core, k.meta, k.mem, k.version, s.mem_log),
+                );
+            }
+        }
         let handles = if inner.access == Access::ReadOnly {
             Vec::new()
         } else {
@@ -553,6 +608,33 @@ impl Db {
     }
 }
 
+impl Inner {
+    /// A keyspace's tree over `core`, its memtable `mem` (taking writes
+    /// from log `mem_log` on) and its tables `version`.
+    pub(crate) fn new_tree(
+        core: &Arc<Core>,
+        meta: KeyspaceMeta,
+        mem: Memtable,
+        version: Version,
+        mem_log: FileNumber,
+    ) -> Arc<Inner> {
+        Arc::new(Inner {
+            core: Arc::clone(core),
+            id: meta.id,
+            opts: meta.opts.apply(&core.opts),
+            meta,
+            sv: RwLock::new(Arc::new(SuperVersion {
+                mem: Arc::new(mem),
+                imm: Vec::new(),
+                version: Arc::new(version),
+                mem_log,
+            })),
+            cursor: Mutex::new(vec![Vec::new(); NUM_LEVELS]),
+            dropped: std::sync::atomic::AtomicBool::new(false),
+        })
+    }
+}
+
 /// What an open recovered and prepared: the parts in which a read-write
 /// and a read-only handle differ.
 struct Start {
@@ -562,6 +644,10 @@ struct Start {
     tables: Arc<TableFiles>,
     mem: Memtable,
     version: Version,
+    /// The keyspaces besides the default.
+    keyspaces: Vec<recovery::RecoveredKeyspace>,
+    /// The log the memtables take writes from.
+    mem_log: FileNumber,
     last_seq: SeqNo,
     next_file: u64,
     reserved: u64,

@@ -217,8 +217,9 @@ impl Inner {
         (lo, hi): (Bound<Bytes>, Bound<Bytes>),
         seq: SeqNo,
     ) -> DbIter {
-        if let Err(e) = self.state.check_readable() {
-            // A closed database yields its error first, then nothing.
+        if let Err(e) = self.state.check_readable().and_then(|()| self.check_live()) {
+            // A closed database (or a dropped keyspace) yields its error
+            // first, then nothing.
             let sources: Vec<BoxIter> = vec![Box::new(std::iter::once(Err(e)))];
             return DbIter::new(sources, seq, lo, hi, Arc::clone(&sv.version), None);
         }

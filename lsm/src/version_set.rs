@@ -52,8 +52,12 @@ pub(crate) struct ManifestState {
     /// then unknown, and a later record after it would turn a torn tail
     /// into corruption in the middle, so nothing more is written to it.
     pub(crate) broken: bool,
+    /// The oldest log any keyspace may still need: the smallest of
+    /// `keyspace_logs`. Logs below it are obsolete.
     pub(crate) log_number: FileNumber,
-    pub(crate) cursor: Vec<Vec<u8>>,
+    /// Per live keyspace (the default is 0): the oldest log that may hold
+    /// its writes not yet in its tables, as the manifest records it.
+    pub(crate) keyspace_logs: BTreeMap<u64, FileNumber>,
     /// Recorded blob files and the table files pointing into them.
     pub(crate) blobs: BlobFiles,
     /// Logs whose whole records end before their file does (replayed
@@ -153,18 +157,48 @@ impl Inner {
         wake_writers: bool,
     ) -> Result<()> {
         let mut m = self.versions.manifest.lock();
+        if self.dropped.load(Ordering::Acquire) {
+            // The keyspace was dropped while this flush or compaction ran:
+            // its outputs are no keyspace's, and go.
+            drop(m);
+            let mut o = self.obsolete.lock();
+            o.tables.extend(opened.into_iter().map(|(_, t)| t));
+            drop(o);
+            self.delete_obsolete()?;
+            return Ok(());
+        }
         let mut edit = edit;
+        edit.keyspace = self.id;
+        let old_log_number = m.log_number;
         // The log number moves on only once the edit saying so is durable:
         // an edit logged by another thread meanwhile must not claim the
         // flushed log's writes are in a table.
-        edit.log_number = Some(flushed_log.unwrap_or(m.log_number));
+        if let Some(n) = flushed_log {
+            let mut logs = m.keyspace_logs.clone();
+            logs.insert(self.id, n);
+            // A keyspace with nothing unflushed moves on with it: a write
+            // to it not yet in its memtable is in the current log (the
+            // write lock covers append and insert), at or after `n`.
+            for t in self.trees() {
+                let sv = t.sv.read();
+                if t.id != self.id && sv.mem.is_empty() && sv.imm.is_empty() {
+                    logs.entry(t.id).and_modify(|l| *l = (*l).max(n));
+                }
+            }
+            edit.log_number = logs.values().min().copied();
+            if logs.len() > 1 {
+                edit.keyspace_logs = logs.iter().map(|(&id, &l)| (id, l)).collect();
+            }
+            m.keyspace_logs = logs;
+        } else {
+            edit.log_number = Some(m.log_number);
+        }
         edit.next_file = Some(FileNumber(self.versions.next_file.load(Ordering::Relaxed)));
         // An ingest records the sequence number it is about to publish.
         edit.last_seq = Some(self.latest_seq().max(edit.last_seq.unwrap_or_default()));
         Self::log_edit(&mut m, &edit)?;
-        if let Some(n) = flushed_log {
-            m.log_number = n;
-        }
+        let log_number = edit.log_number.unwrap_or(old_log_number);
+        m.log_number = log_number;
         for b in &edit.blobs_added {
             m.blobs.files.insert(b.blob, *b);
         }
@@ -203,12 +237,13 @@ impl Inner {
             mem: Arc::clone(&old.mem),
             imm,
             version: Arc::clone(&v),
+            mem_log: old.mem_log,
         });
         drop(sv_lock);
         // Published in edit order (under the manifest lock), once the edit
         // is durable: a reader never sees a table the local state lacks.
         let ms = &mut *m;
-        if let (Some(p), Some(io)) = (&mut ms.publisher, self.tables.remote()) {
+        if let (Some(p), Some(io), 0) = (&mut ms.publisher, self.tables.remote(), self.id) {
             let last_seq = edit.last_seq.map_or(0, |s| s.0);
             p.publish(io, &v, &ms.blobs, last_seq)?;
         }
@@ -219,8 +254,8 @@ impl Inner {
             let mut o = self.obsolete.lock();
             o.tables
                 .extend(removed.into_iter().filter(|t| !live.contains(&t.number)));
-            if let Some(n) = flushed_log {
-                o.logs_below(n);
+            if log_number > old_log_number {
+                o.logs_below(log_number);
             }
         }
         self.delete_obsolete()?;

@@ -103,7 +103,7 @@ impl Inner {
             .map(|t| crate::version::user_range(t).1.to_vec())
             .max()
         {
-            self.versions.manifest.lock().cursor[c.level] = last;
+            self.cursor.lock()[c.level] = last;
         }
         self.install(edit, opened, None)?;
         self.counters.compactions.fetch_add(1, Ordering::Relaxed);
@@ -190,7 +190,7 @@ impl Inner {
     pub(crate) fn compaction_step(&self) -> Result<()> {
         let _g = self.compaction_lock.lock();
         let v = Arc::clone(&self.super_version().version);
-        let cursor = self.versions.manifest.lock().cursor.clone();
+        let cursor = self.cursor.lock().clone();
         if let Some(c) = picker::pick(&v, &self.opts, &cursor) {
             self.run_compaction(&c, Move::Allowed)?;
         } else if let Some(c) = self.pick_blob_collection(&v) {

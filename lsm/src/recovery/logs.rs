@@ -94,7 +94,8 @@ pub(super) fn find(
 /// The writes of the replayed logs.
 #[derive(Debug)]
 pub(super) struct Replayed {
-    pub(super) mem: Memtable,
+    /// Per keyspace asked for, in that order: its writes.
+    pub(super) mems: Vec<Memtable>,
     /// The largest sequence number recovered (manifest, tables, logs).
     pub(super) last_seq: SeqNo,
     /// Per replayed log: the length of its whole records.
@@ -189,16 +190,20 @@ fn follows(
     })
 }
 
-/// Replays `logs` into a new memtable, range-checking each record's
-/// sequence numbers, up to the first log that does not follow on from
-/// those before it (see [`follows`]).
+/// Replays `logs` into a new memtable per keyspace of `keyspaces` (each
+/// with the oldest log holding its writes not in its tables),
+/// range-checking each record's sequence numbers, up to the first log that
+/// does not follow on from those before it (see [`follows`]). An op of a
+/// keyspace not among them (dropped) is skipped, as is one in a log older
+/// than its keyspace's.
 pub(super) fn replay(
     fs: &Arc<dyn vfs::Fs>,
     dir: &Path,
     logs: &[FileNumber],
     st: &ManifestState,
+    keyspaces: &[(u64, FileNumber)],
 ) -> Result<Replayed> {
-    let mem = Memtable::new();
+    let mems: Vec<Memtable> = keyspaces.iter().map(|_| Memtable::new()).collect();
     let mut last_seq = st.last_seq;
     let mut log_lengths: Vec<LogLength> = Vec::new();
     for (i, &n) in logs.iter().enumerate() {
@@ -207,7 +212,7 @@ pub(super) fn replay(
         let prev = log_lengths.last().copied();
         if !follows(dir, n, &contents, prev, st.log_number)? {
             return Ok(Replayed {
-                mem,
+                mems,
                 last_seq,
                 log_lengths,
                 logs: logs[..i].to_vec(),
@@ -248,14 +253,21 @@ pub(super) fn replay(
                     seq_last.0,
                 ));
             }
+            let ks = batch.keyspaces;
             for (i, (kind, k, v)) in batch.ops.into_iter().enumerate() {
-                mem.insert(k, seq.plus(i as u64), kind, v);
+                let id = ks.get(i).copied().unwrap_or(0);
+                let Some(at) = keyspaces.iter().position(|&(x, _)| x == id) else {
+                    continue;
+                };
+                if n >= keyspaces[at].1 {
+                    mems[at].insert(k, seq.plus(i as u64), kind, v);
+                }
             }
             last_seq = last_seq.max(seq_last);
         }
     }
     Ok(Replayed {
-        mem,
+        mems,
         last_seq,
         log_lengths,
         logs: logs.to_vec(),

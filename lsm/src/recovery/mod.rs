@@ -106,8 +106,13 @@ pub(crate) struct Recovered {
     /// Recorded blob files and the live tables' references into them
     /// (blob files no live table references are left out).
     pub(crate) blob_files: BlobFiles,
-    /// The writes of the logs not yet in a table.
+    /// The default keyspace's writes of the logs not yet in a table.
     pub(crate) mem: Memtable,
+    /// The oldest log whose writes to the default keyspace are not in its
+    /// tables.
+    pub(crate) default_log: FileNumber,
+    /// The keyspaces besides the default.
+    pub(crate) keyspaces: Vec<RecoveredKeyspace>,
     pub(crate) last_seq: SeqNo,
     /// Larger than every number the manifest or the directory holds.
     pub(crate) next_file: FileNumber,
@@ -144,6 +149,30 @@ pub(crate) struct Recovered {
     /// With `publish_manifest` on a read-write open: the newest manifest
     /// published on the table store, and its number.
     pub(crate) published: Option<(u64, Published)>,
+}
+
+/// A keyspace besides the default, recovered.
+#[derive(Debug)]
+pub(crate) struct RecoveredKeyspace {
+    pub(crate) meta: crate::keyspace::KeyspaceMeta,
+    pub(crate) version: Version,
+    /// Its writes of the logs not yet in its tables.
+    pub(crate) mem: Memtable,
+    /// The oldest log whose writes to it are not in its tables.
+    pub(crate) log_number: FileNumber,
+}
+
+/// Every table of `default` and `others`, level by level, in one version:
+/// what the checks of files on disk and of blob references need (tables
+/// of different keyspaces may overlap in it).
+pub(crate) fn union(default: &Version, others: &[(u64, Version)]) -> Version {
+    let mut all = default.clone();
+    for (_, v) in others {
+        for (level, ts) in v.levels.iter().enumerate() {
+            all.levels[level].extend(ts.iter().cloned());
+        }
+    }
+    all
 }
 
 /// Recovers the store in `dir`.
@@ -203,17 +232,18 @@ pub(crate) fn recover(
             }
         }
     }
-    let (version, mut missing) = replay::open_tables(tables, &mut st, &mpath)?;
+    let (version, others, mut missing) = replay::open_tables(tables, &mut st, &mpath)?;
+    let all = union(&version, &others);
     let found = logs::find(fs, dir, &listing.names, &st, &mut missing)?;
     let blobs = open_blob_store(fs, dir, opts, access)?;
-    let mut blob_state = blobs::account(&version, &mut st, blobs.as_deref())?;
+    let mut blob_state = blobs::account(&all, &mut st, blobs.as_deref())?;
     let tables_deleted = complete::check(
         complete::Evidence {
             dir,
             mpath: &mpath,
             bad_tail,
             torn,
-            version: &version,
+            version: &all,
             tables_on_disk: &listing.tables,
             st: &st,
             blobs: blobs.as_deref(),
@@ -222,7 +252,21 @@ pub(crate) fn recover(
         &mut blob_state,
         missing,
     )?;
-    let replayed = logs::replay(fs, dir, &found.logs, &st)?;
+    let mut targets = vec![(0, st.keyspace_log(0))];
+    targets.extend(others.iter().map(|(id, _)| (*id, st.keyspace_log(*id))));
+    let replayed = logs::replay(fs, dir, &found.logs, &st, &targets)?;
+    let mut mems = replayed.mems.into_iter();
+    let mem = mems.next().unwrap_or_else(Memtable::new);
+    let keyspaces = others
+        .into_iter()
+        .zip(mems)
+        .map(|((id, version), mem)| RecoveredKeyspace {
+            meta: st.keyspaces[&id].meta.clone(),
+            version,
+            mem,
+            log_number: st.keyspace_log(id),
+        })
+        .collect();
     let next_file = next_file(
         st.next_file,
         &listing.numbers,
@@ -237,7 +281,9 @@ pub(crate) fn recover(
     Ok(Recovered {
         version,
         blob_files: blob_state.files,
-        mem: replayed.mem,
+        mem,
+        default_log: st.keyspace_log(0),
+        keyspaces,
         last_seq: replayed.last_seq,
         next_file,
         log_number: st.log_number,

@@ -40,6 +40,28 @@ pub(super) struct ManifestState {
     pub(super) writer_epoch: u64,
     /// The last merge operator name recorded (tag 13).
     pub(super) merge_operator: Option<String>,
+    /// The live keyspaces besides the default, by id (tags 14 to 16).
+    pub(super) keyspaces: BTreeMap<u64, KeyspaceState>,
+    /// Per keyspace, the log number recorded for it (tag 17).
+    pub(super) keyspace_logs: BTreeMap<u64, FileNumber>,
+}
+
+/// A keyspace besides the default, as the manifest says.
+#[derive(Debug)]
+pub(super) struct KeyspaceState {
+    pub(super) meta: crate::keyspace::KeyspaceMeta,
+    pub(super) levels: [Vec<FileNumber>; NUM_LEVELS],
+}
+
+impl ManifestState {
+    /// The oldest log whose writes to keyspace `id` are not in its tables.
+    pub(super) fn keyspace_log(&self, id: u64) -> FileNumber {
+        self.keyspace_logs
+            .get(&id)
+            .copied()
+            .unwrap_or(self.log_number)
+            .max(self.log_number)
+    }
 }
 
 /// The manifest `CURRENT` names, read.
@@ -88,18 +110,43 @@ pub(super) fn read(fs: &Arc<dyn vfs::Fs>, dir: &Path, m: FileNumber) -> Result<M
     })
 }
 
-/// Opens the tables the manifest names into a version; returns it with
-/// the tables that are missing (path and number), for
+/// The default keyspace's version, the other keyspaces' (by id), and the
+/// tables found missing (path and number).
+pub(super) type Opened = (Version, Vec<(u64, Version)>, Vec<(PathBuf, u64)>);
+
+/// Opens the tables the manifest names into a version per keyspace;
+/// returns them with the tables that are missing, for
 /// [`complete::check`](super::complete::check) to judge. Raises
 /// `st.last_seq` to the tables' largest sequence number.
 pub(super) fn open_tables(
     tables: &TableFiles,
     st: &mut ManifestState,
     mpath: &Path,
-) -> Result<(Version, Vec<(PathBuf, u64)>)> {
+) -> Result<Opened> {
     let mut missing: Vec<(PathBuf, u64)> = Vec::new();
+    let default = open_levels(tables, st, &st.levels.clone(), mpath, &mut missing)?;
+    let mut others = Vec::new();
+    let ks: Vec<(u64, [Vec<FileNumber>; NUM_LEVELS])> = st
+        .keyspaces
+        .iter()
+        .map(|(&id, k)| (id, k.levels.clone()))
+        .collect();
+    for (id, levels) in ks {
+        others.push((id, open_levels(tables, st, &levels, mpath, &mut missing)?));
+    }
+    Ok((default, others, missing))
+}
+
+/// Opens the tables of one keyspace's `levels` into a version.
+fn open_levels(
+    tables: &TableFiles,
+    st: &mut ManifestState,
+    levels: &[Vec<FileNumber>; NUM_LEVELS],
+    mpath: &Path,
+    missing: &mut Vec<(PathBuf, u64)>,
+) -> Result<Version> {
     let mut version = Version::default();
-    for (level, files) in st.levels.iter().enumerate() {
+    for (level, files) in levels.iter().enumerate() {
         for &n in files {
             let path = tables.path(n);
             let size = tables
@@ -127,7 +174,7 @@ pub(super) fn open_tables(
     crate::version_set::check_levels(&version, mpath, |n| {
         st.added_at.get(&n).copied().unwrap_or(0)
     })?;
-    Ok((version, missing))
+    Ok(version)
 }
 
 /// Applies every edit of the manifest, range-checking its numbers.
@@ -164,8 +211,43 @@ fn apply_edits(contents: &LogContents, path: &Path) -> Result<ManifestState> {
         st.log_number = e.log_number.unwrap_or(st.log_number);
         st.next_file = st.next_file.max(e.next_file.unwrap_or_default());
         st.last_seq = e.last_seq.unwrap_or(st.last_seq);
+        for k in &e.keyspaces_created {
+            if st.keyspaces.values().any(|o| o.meta.name == k.name)
+                || st.keyspaces.contains_key(&k.id)
+            {
+                return Err(out_of_range(
+                    offset,
+                    "manifest creates a keyspace that exists (found: its id)",
+                    0,
+                    k.id,
+                ));
+            }
+            st.keyspaces.insert(
+                k.id,
+                KeyspaceState {
+                    meta: k.clone(),
+                    levels: Default::default(),
+                },
+            );
+        }
+        for &(id, log) in &e.keyspace_logs {
+            file_number(log, offset)?;
+            st.keyspace_logs.insert(id, log);
+        }
+        if e.keyspace != 0 && !st.keyspaces.contains_key(&e.keyspace) {
+            return Err(out_of_range(
+                offset,
+                "manifest edit names a keyspace it never created (found: the id)",
+                0,
+                e.keyspace,
+            ));
+        }
+        let levels = match st.keyspaces.get_mut(&e.keyspace) {
+            Some(k) => &mut k.levels,
+            None => &mut st.levels,
+        };
         for &(level, n) in &e.deleted {
-            if let Some(l) = st.levels.get_mut(level as usize) {
+            if let Some(l) = levels.get_mut(level as usize) {
                 l.retain(|&x| x != n);
             }
             st.tables_deleted.insert(n);
@@ -201,7 +283,11 @@ fn apply_edits(contents: &LogContents, path: &Path) -> Result<ManifestState> {
         st.blob_files.tables.extend(e.table_blobs);
         for (level, n, size_bytes) in e.added {
             file_number(n, offset)?;
-            let Some(l) = st.levels.get_mut(level as usize) else {
+            let levels = match st.keyspaces.get_mut(&e.keyspace) {
+                Some(k) => &mut k.levels,
+                None => &mut st.levels,
+            };
+            let Some(l) = levels.get_mut(level as usize) else {
                 return Err(out_of_range(
                     offset,
                     "manifest level out of range",
@@ -214,6 +300,13 @@ fn apply_edits(contents: &LogContents, path: &Path) -> Result<ManifestState> {
             st.sizes.insert(n, size_bytes);
             st.tables_deleted.remove(&n);
             st.next_file = st.next_file.max(n.next());
+        }
+        for id in &e.keyspaces_dropped {
+            // Its tables are provably obsolete now.
+            if let Some(k) = st.keyspaces.remove(id) {
+                st.tables_deleted.extend(k.levels.iter().flatten().copied());
+            }
+            st.keyspace_logs.remove(id);
         }
     }
     Ok(st)

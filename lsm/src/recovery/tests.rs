@@ -194,7 +194,7 @@ fn undecodable_manifest_edit_names_its_offset() {
         }) => {
             assert_eq!(file, path);
             assert_eq!(offset, start);
-            assert_eq!((expected, found), (13, 99));
+            assert_eq!((expected, found), (17, 99));
         }
         other => panic!("{other:?}"),
     }

@@ -1,0 +1,261 @@
+//! Keyspaces: writes, reads, atomic batches across keyspaces, drops, and
+//! reopen (recovery from the log and from tables).
+
+use larder_lsm::{Db, Error, KeyspaceOptions, Options, WriteBatch};
+
+fn small() -> Options {
+    Options {
+        write_buffer_size_bytes: 16 << 10,
+        ..Options::default()
+    }
+}
+
+#[test]
+fn keyspaces_are_apart_and_a_batch_spans_them() {
+    let dir = tempfile::tempdir().expect("dir");
+    let db = Db::open(dir.path(), small()).expect("open");
+    let a = db.keyspace("a").expect("a");
+    a.put("k", "in a").expect("put");
+    assert_eq!(a.get(b"k").expect("get").as_deref(), Some(&b"in a"[..]));
+    assert_eq!(db.get(b"k").expect("get"), None);
+    let b = db.keyspace("b").expect("b");
+    let mut batch = WriteBatch::new();
+    batch.put("k", "in default");
+    batch.put_in(&b, "k", "in b");
+    batch.delete_in(&a, "k");
+    db.write(batch).expect("write");
+    assert_eq!(
+        db.get(b"k").expect("get").as_deref(),
+        Some(&b"in default"[..])
+    );
+    assert_eq!(b.get(b"k").expect("get").as_deref(), Some(&b"in b"[..]));
+    assert_eq!(a.get(b"k").expect("get"), None);
+    assert_eq!(db.keyspace_names(), ["a", "b"]);
+}
+
+fn key(i: u32) -> Vec<u8> {
+    format!("key{i:06}").into_bytes()
+}
+
+#[test]
+fn keyspaces_survive_reopen_from_the_log_and_from_tables() {
+    let dir = tempfile::tempdir().expect("dir");
+    {
+        let db = Db::open(dir.path(), small()).expect("open");
+        let a = db.keyspace("a").expect("a");
+        let b = db
+            .keyspace_with(
+                "b",
+                KeyspaceOptions {
+                    write_buffer_size_bytes: 64 << 10,
+                    compression: true,
+                    bloom_bits_per_key: 4,
+                    blob_threshold_bytes: None,
+                },
+            )
+            .expect("b");
+        // Enough for several flushes of `a`; `b` keeps part in its memtable.
+        for i in 0..3000 {
+            a.put(key(i), format!("a{i}")).expect("put a");
+            if i % 3 == 0 {
+                b.put(key(i), format!("b{i}")).expect("put b");
+            }
+            if i % 7 == 0 {
+                db.put(key(i), format!("d{i}")).expect("put default");
+            }
+        }
+        a.delete_range(key(100)..key(200)).expect("range delete");
+        db.wait_idle().expect("idle");
+        assert!(a.level_files().iter().map(|l| l.0).sum::<usize>() > 0);
+        db.close().expect("close");
+    }
+    // Reopened twice: the second reopen reads the manifest the first wrote.
+    for _ in 0..2 {
+        let db = Db::open(dir.path(), small()).expect("reopen");
+        assert_eq!(db.keyspace_names(), ["a", "b"]);
+        let a = db.keyspace("a").expect("a");
+        let b = db.keyspace("b").expect("b");
+        assert_eq!(b.options().write_buffer_size_bytes, 64 << 10);
+        assert!(b.options().compression);
+        for i in 0..3000 {
+            let want_a = (!(100..200).contains(&i)).then(|| format!("a{i}"));
+            let got = a.get(&key(i)).expect("get a");
+            assert_eq!(
+                got.as_deref(),
+                want_a.as_deref().map(str::as_bytes),
+                "a {i}"
+            );
+            let want_b = (i % 3 == 0).then(|| format!("b{i}"));
+            let got = b.get(&key(i)).expect("get b");
+            assert_eq!(
+                got.as_deref(),
+                want_b.as_deref().map(str::as_bytes),
+                "b {i}"
+            );
+            let want_d = (i % 7 == 0).then(|| format!("d{i}"));
+            let got = db.get(&key(i)).expect("get default");
+            assert_eq!(
+                got.as_deref(),
+                want_d.as_deref().map(str::as_bytes),
+                "d {i}"
+            );
+        }
+        assert_eq!(a.iter().count(), 2900);
+        assert_eq!(b.iter().rev().count(), 1000);
+        db.close().expect("close");
+    }
+}
+
+#[test]
+fn a_dropped_keyspace_is_gone_with_its_files_and_stays_gone() {
+    let dir = tempfile::tempdir().expect("dir");
+    let db = Db::open(dir.path(), small()).expect("open");
+    let a = db.keyspace("a").expect("a");
+    let b = db.keyspace("b").expect("b");
+    for i in 0..2000 {
+        a.put(key(i), vec![b'a'; 100]).expect("put a");
+        b.put(key(i), "b").expect("put b");
+    }
+    db.flush().expect("flush");
+    let tables_before = std::fs::read_dir(dir.path())
+        .expect("ls")
+        .filter(|e| {
+            e.as_ref()
+                .is_ok_and(|e| e.path().extension().is_some_and(|x| x == "sst"))
+        })
+        .count();
+    let a_tables: usize = a.level_files().iter().map(|l| l.0).sum();
+    assert!(a_tables > 0);
+    // An iterator made before the drop reads on.
+    let it = a.iter();
+    db.drop_keyspace("a").expect("drop");
+    assert_eq!(it.count(), 2000);
+    assert!(matches!(
+        a.get(b"key000001"),
+        Err(Error::InvalidKeyspace(_))
+    ));
+    assert!(matches!(a.put("x", "y"), Err(Error::InvalidKeyspace(_))));
+    assert!(matches!(
+        db.drop_keyspace("a"),
+        Err(Error::InvalidKeyspace(_))
+    ));
+    db.wait_idle().expect("idle");
+    let tables_after = std::fs::read_dir(dir.path())
+        .expect("ls")
+        .filter(|e| {
+            e.as_ref()
+                .is_ok_and(|e| e.path().extension().is_some_and(|x| x == "sst"))
+        })
+        .count();
+    assert_eq!(tables_after, tables_before - a_tables);
+    assert_eq!(db.keyspace_names(), ["b"]);
+    // A keyspace handle is a handle on the database: it keeps the
+    // directory locked until it is dropped, as a `Db` clone does.
+    drop((a, b));
+    db.close().expect("close");
+
+    let db = Db::open(dir.path(), small()).expect("reopen");
+    assert_eq!(db.keyspace_names(), ["b"]);
+    // A new keyspace of the same name starts empty.
+    let a = db.keyspace("a").expect("a again");
+    assert_eq!(a.iter().count(), 0);
+    assert_eq!(db.keyspace("b").expect("b").iter().count(), 2000);
+}
+
+#[test]
+fn a_dropped_keyspace_with_unflushed_writes_stays_dropped_after_a_crash() {
+    let fs = std::sync::Arc::new(vfs::MemFs::new());
+    let opts = small();
+    {
+        let db = Db::open_with_fs(fs.clone(), "/db", opts.clone()).expect("open");
+        let a = db.keyspace("a").expect("a");
+        a.put("k", "v").expect("put");
+        db.put("d", "v").expect("put");
+        db.drop_keyspace("a").expect("drop");
+        db.sync().expect("sync");
+        // Dropped without close: the log still holds `a`'s write.
+    }
+    let db = Db::open_with_fs(fs, "/db", opts).expect("reopen");
+    assert!(db.keyspace_names().is_empty());
+    assert_eq!(db.get(b"d").expect("get").as_deref(), Some(&b"v"[..]));
+    assert_eq!(db.keyspace("a").expect("a").get(b"k").expect("get"), None);
+}
+
+#[test]
+fn names_and_options_out_of_range_are_refused() {
+    let dir = tempfile::tempdir().expect("dir");
+    let no_blobs = Options {
+        blob_threshold_bytes: None,
+        ..small()
+    };
+    let db = Db::open(dir.path(), no_blobs.clone()).expect("open");
+    for bad in ["", "default", &"x".repeat(256)] {
+        assert!(
+            matches!(db.keyspace(bad), Err(Error::InvalidKeyspace(_))),
+            "{bad:?}"
+        );
+    }
+    let opts = KeyspaceOptions::from_db(&no_blobs);
+    let tiny = KeyspaceOptions {
+        write_buffer_size_bytes: 10,
+        ..opts
+    };
+    assert!(matches!(
+        db.keyspace_with("t", tiny),
+        Err(Error::InvalidKeyspace(_))
+    ));
+    let blobs = KeyspaceOptions {
+        blob_threshold_bytes: Some(100),
+        ..opts
+    };
+    assert!(matches!(
+        db.keyspace_with("t", blobs),
+        Err(Error::InvalidKeyspace(_))
+    ));
+    db.keyspace_with("t", opts).expect("create");
+    let other = KeyspaceOptions {
+        compression: !opts.compression,
+        ..opts
+    };
+    assert!(matches!(
+        db.keyspace_with("t", other),
+        Err(Error::InvalidKeyspace(_))
+    ));
+    assert!(matches!(
+        db.drop_keyspace("nope"),
+        Err(Error::InvalidKeyspace(_))
+    ));
+    db.close().expect("close");
+    let ro = Db::open_read_only(dir.path(), small()).expect("read-only");
+    assert_eq!(ro.keyspace_names(), ["t"]);
+    assert!(matches!(ro.keyspace("new"), Err(Error::ReadOnly)));
+    assert!(matches!(ro.drop_keyspace("t"), Err(Error::ReadOnly)));
+}
+
+/// A quiet keyspace does not keep the logs of a busy one alive: its
+/// memtable is switched along once it is older than the last few logs.
+#[test]
+fn a_quiet_keyspace_does_not_pin_old_logs() {
+    let dir = tempfile::tempdir().expect("dir");
+    let db = Db::open(dir.path(), small()).expect("open");
+    let quiet = db.keyspace("quiet").expect("quiet");
+    quiet.put("q", "1").expect("put");
+    let busy = db.keyspace("busy").expect("busy");
+    for i in 0..20_000 {
+        busy.put(key(i), vec![b'x'; 64]).expect("put");
+    }
+    db.wait_idle().expect("idle");
+    let logs = std::fs::read_dir(dir.path())
+        .expect("ls")
+        .filter(|e| {
+            e.as_ref()
+                .is_ok_and(|e| e.path().extension().is_some_and(|x| x == "log"))
+        })
+        .count();
+    assert!(logs <= 8, "{logs} logs live");
+    assert!(
+        quiet.level_files()[0].0 >= 1,
+        "the quiet keyspace was flushed"
+    );
+    assert_eq!(quiet.get(b"q").expect("get").as_deref(), Some(&b"1"[..]));
+}
