@@ -204,3 +204,50 @@ fn has_value(kind: ValueKind) -> bool {
         ValueKind::Inline | ValueKind::TimedInline | ValueKind::Merge | ValueKind::RangeDelete
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ops(b: &WriteBatch) -> Vec<(u64, ValueKind, Bytes, Bytes)> {
+        b.ops
+            .iter()
+            .enumerate()
+            .map(|(i, (kind, k, v))| (b.keyspace(i), *kind, k.clone(), v.clone()))
+            .collect()
+    }
+
+    #[test]
+    fn ops_of_other_keyspaces_round_trip_and_default_ops_keep_their_bytes() {
+        let mut b = WriteBatch::new();
+        b.put("a", "1");
+        b.push(300, ValueKind::Merge, "m".into(), "+1".into());
+        b.delete("d");
+        b.push(7, ValueKind::RangeDelete, "x".into(), "y".into());
+        let mut enc = Vec::new();
+        b.encode(SeqNo(5), &mut enc);
+        let (seq, back) = WriteBatch::decode(&Bytes::from(enc)).expect("decode");
+        assert_eq!(seq, SeqNo(5));
+        assert_eq!(ops(&back), ops(&b));
+        assert_eq!(b.keyspace_ids(), [0, 7, 300]);
+
+        // Default-keyspace ops are encoded exactly as before keyspaces.
+        let mut d = WriteBatch::new();
+        d.put("a", "1");
+        let mut enc = Vec::new();
+        d.encode(SeqNo(1), &mut enc);
+        let mut want = 1u64.to_le_bytes().to_vec();
+        want.extend_from_slice(&1u32.to_le_bytes());
+        want.extend_from_slice(&[ValueKind::Inline as u8, 1, b'a', 1, b'1']);
+        assert_eq!(enc, want);
+        assert!(d.keyspaces.is_empty());
+    }
+
+    #[test]
+    fn a_flagged_op_naming_keyspace_zero_is_malformed() {
+        let mut enc = 1u64.to_le_bytes().to_vec();
+        enc.extend_from_slice(&1u32.to_le_bytes());
+        enc.extend_from_slice(&[KEYSPACE_FLAG | ValueKind::Delete as u8, 0, 1, b'k']);
+        assert!(WriteBatch::decode(&Bytes::from(enc)).is_none());
+    }
+}

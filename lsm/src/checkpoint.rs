@@ -58,6 +58,8 @@ pub(crate) struct Pinned {
     pub(crate) dir: PathBuf,
     /// Holding it keeps its tables (and the blobs they reference) on disk.
     pub(crate) version: Arc<Version>,
+    /// The other keyspaces, each with its version (pinned likewise).
+    pub(crate) keyspaces: Vec<(crate::keyspace::KeyspaceMeta, Arc<Version>)>,
     pub(crate) blobs: Vec<BlobMeta>,
     pub(crate) table_blobs: Vec<(FileNumber, Vec<BlobUse>)>,
     pub(crate) last_seq: SeqNo,
@@ -154,14 +156,36 @@ fn write_checkpoint(pin: &Pinned, dest: &Path) -> Result<CheckpointInfo> {
         merge_operator: pin.merge_operator.clone(),
         ..VersionEdit::default()
     };
-    for (level, tables) in pin.version.levels.iter().enumerate() {
-        for t in tables {
-            let name = manifest::table_name(t.number);
-            share(fs, t.path(), &dest.join(&name), &mut info)?;
-            info.tables += 1;
-            // A level is below `NUM_LEVELS` (7), so it fits a byte.
-            edit.added.push((level as u8, t.number, t.size_bytes()));
+    let mut share_tables = |v: &Version, e: &mut VersionEdit| -> Result<()> {
+        for (level, tables) in v.levels.iter().enumerate() {
+            for t in tables {
+                let name = manifest::table_name(t.number);
+                share(fs, t.path(), &dest.join(&name), &mut info)?;
+                info.tables += 1;
+                // A level is below `NUM_LEVELS` (7), so it fits a byte.
+                e.added.push((level as u8, t.number, t.size_bytes()));
+            }
         }
+        Ok(())
+    };
+    share_tables(&pin.version, &mut edit)?;
+    // Each other keyspace's tables in an edit of their own (tag 14 names
+    // the keyspace of a whole edit), after the edit creating them all.
+    let mut keyspace_edits = Vec::new();
+    for (meta, v) in &pin.keyspaces {
+        let mut e = VersionEdit {
+            keyspace: meta.id,
+            ..VersionEdit::default()
+        };
+        share_tables(v, &mut e)?;
+        keyspace_edits.push(e);
+    }
+    if !pin.keyspaces.is_empty() {
+        edit.keyspaces_created = pin.keyspaces.iter().map(|(m, _)| m.clone()).collect();
+        edit.keyspace_logs = std::iter::once(0)
+            .chain(pin.keyspaces.iter().map(|(m, _)| m.id))
+            .map(|id| (id, pin.log_number))
+            .collect();
     }
     if !pin.blobs.is_empty() {
         let from = pin.dir.join(BLOB_DIR);
@@ -186,6 +210,9 @@ fn write_checkpoint(pin: &Pinned, dest: &Path) -> Result<CheckpointInfo> {
     drop(log);
     let mut mlog = LogWriter::create(fs, &dest.join(manifest::manifest_name(pin.manifest_number)))?;
     mlog.add_record(&edit.encode())?;
+    for e in &keyspace_edits {
+        mlog.add_record(&e.encode())?;
+    }
     mlog.seal()?;
     drop(mlog);
     fs.sync_dir(dest)?;
@@ -267,12 +294,23 @@ impl Db {
         let manifest_number = inner.new_file_number()?;
         let m = inner.versions.manifest.lock();
         let version = Arc::clone(&inner.super_version().version);
-        let live = m.blobs.live(&version);
+        let keyspaces: Vec<_> = inner
+            .trees()
+            .into_iter()
+            .filter(|t| t.id != 0)
+            .map(|t| (t.meta.clone(), Arc::clone(&t.super_version().version)))
+            .collect();
+        let others: Vec<(u64, Version)> = keyspaces
+            .iter()
+            .map(|(k, v)| (k.id, (**v).clone()))
+            .collect();
+        let all = crate::recovery::union(&version, &others);
+        let live = m.blobs.live(&all);
         let blobs = live
             .keys()
             .filter_map(|b| m.blobs.files.get(b).copied())
             .collect();
-        let mut table_blobs: Vec<_> = version
+        let mut table_blobs: Vec<_> = all
             .levels
             .iter()
             .flatten()
@@ -283,6 +321,7 @@ impl Db {
             fs: Arc::clone(&inner.fs),
             dir: inner.dir.clone(),
             version,
+            keyspaces,
             blobs,
             table_blobs,
             last_seq: inner.latest_seq(),

@@ -476,15 +476,19 @@ impl Db {
         // Holding the tables pins their files: obsolete tables are deleted
         // only once nothing else holds them (`delete_obsolete`), and a blob
         // file only once no table file on disk references it.
-        let tables: Vec<(usize, Arc<Table>)> = {
-            let sv = inner.super_version();
-            sv.version
-                .levels
-                .iter()
-                .enumerate()
-                .flat_map(|(level, ts)| ts.iter().map(move |t| (level, Arc::clone(t))))
-                .collect()
-        };
+        let tables: Vec<(usize, Arc<Table>)> = inner
+            .trees()
+            .iter()
+            .flat_map(|tree| {
+                let sv = tree.super_version();
+                sv.version
+                    .levels
+                    .iter()
+                    .enumerate()
+                    .flat_map(|(level, ts)| ts.iter().map(move |t| (level, Arc::clone(t))))
+                    .collect::<Vec<_>>()
+            })
+            .collect();
         crate::verify::verify(
             &tables,
             inner.blobs.as_deref(),
@@ -617,12 +621,30 @@ impl Db {
         let inner = self.inner();
         inner.state.check_readable()?;
         let sv = inner.super_version();
+        let others: Vec<Arc<Inner>> = inner.trees().into_iter().filter(|t| t.id != 0).collect();
+        let keyspaces: Vec<_> = others
+            .iter()
+            .map(|t| {
+                let sv = t.super_version();
+                let entries = sv.mem.iter().count() as u64
+                    + sv.imm
+                        .iter()
+                        .map(|(m, _)| m.iter().count() as u64)
+                        .sum::<u64>();
+                (t.meta.clone(), Arc::clone(&sv.version), entries)
+            })
+            .collect();
         let (log_number, blob_files, blob_live) = {
             let m = inner.versions.manifest.lock();
+            let versions: Vec<(u64, Version)> = keyspaces
+                .iter()
+                .map(|(k, v, _)| (k.id, (**v).clone()))
+                .collect();
             (
                 m.log_number,
                 m.blobs.files.values().copied().collect(),
-                m.blobs.live(&sv.version),
+                m.blobs
+                    .live(&crate::recovery::union(&sv.version, &versions)),
             )
         };
         let memtable_entries = sv.mem.iter().count() as u64
@@ -634,6 +656,7 @@ impl Db {
             fs: Arc::clone(&inner.fs),
             dir: inner.dir.clone(),
             version: Arc::clone(&sv.version),
+            keyspaces,
             memtable_entries,
             last_seq: inner.last_seq.load(Ordering::Acquire),
             next_file: inner.versions.next_file.load(Ordering::Acquire),

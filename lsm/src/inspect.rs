@@ -21,6 +21,8 @@ pub(crate) struct State {
     pub(crate) fs: Arc<dyn vfs::Fs>,
     pub(crate) dir: PathBuf,
     pub(crate) version: Arc<Version>,
+    /// The other keyspaces: their record, version and memtable entries.
+    pub(crate) keyspaces: Vec<(crate::keyspace::KeyspaceMeta, Arc<Version>, u64)>,
     pub(crate) memtable_entries: u64,
     pub(crate) last_seq: u64,
     pub(crate) next_file: u64,
@@ -48,13 +50,31 @@ pub struct StoreDescription {
     pub next_file_number: u64,
     /// The oldest log whose writes are not all in tables.
     pub log_number: u64,
-    /// Every level, L0 first (empty levels included).
+    /// Every level of the default keyspace, L0 first (empty levels
+    /// included).
     pub levels: Vec<LevelDescription>,
+    /// The other keyspaces, in the order they were created.
+    pub keyspaces: Vec<KeyspaceDescription>,
     /// The blob store (`None` when the store has none).
     pub blobs: Option<BlobStoreDescription>,
     /// What could not be read, each naming its file (damage: a log that
     /// does not read, a shard file missing).
     pub problems: Vec<String>,
+}
+
+/// A keyspace besides the default ([`Db::keyspace`](crate::Db::keyspace)).
+#[derive(Clone, Debug, PartialEq)]
+pub struct KeyspaceDescription {
+    /// Its name.
+    pub name: String,
+    /// Its id (the file number drawn when it was created).
+    pub id: u64,
+    /// The options it was created with.
+    pub options: crate::KeyspaceOptions,
+    /// Entries of its memtables.
+    pub memtable_entries: u64,
+    /// Every level, L0 first (empty levels included).
+    pub levels: Vec<LevelDescription>,
 }
 
 /// The manifest: the log of version edits.
@@ -295,10 +315,43 @@ fn describe(s: State) -> Result<StoreDescription> {
             torn_at,
         });
     }
-    let levels = (0..NUM_LEVELS)
+    let levels = describe_levels(&s.version);
+    let keyspaces = s
+        .keyspaces
+        .iter()
+        .map(|(meta, v, entries)| KeyspaceDescription {
+            name: meta.name.clone(),
+            id: meta.id,
+            options: meta.opts,
+            memtable_entries: *entries,
+            levels: describe_levels(v),
+        })
+        .collect();
+    let blobs = s
+        .blobs
+        .as_deref()
+        .map(|store| describe_blobs(fs, store, &s.blob_files, &s.blob_live, &mut problems));
+    Ok(StoreDescription {
+        dir: s.dir,
+        manifest,
+        logs,
+        memtable_entries: s.memtable_entries,
+        last_seq: s.last_seq,
+        next_file_number: s.next_file,
+        log_number: s.log_number,
+        levels,
+        keyspaces,
+        blobs,
+        problems,
+    })
+}
+
+/// The levels of `version`, L0 first, each table described.
+fn describe_levels(version: &Version) -> Vec<LevelDescription> {
+    (0..NUM_LEVELS)
         .map(|level| LevelDescription {
             level,
-            tables: s.version.levels[level]
+            tables: version.levels[level]
                 .iter()
                 .map(|t| {
                     let (smallest, largest) = user_range(t);
@@ -324,23 +377,7 @@ fn describe(s: State) -> Result<StoreDescription> {
                 })
                 .collect(),
         })
-        .collect();
-    let blobs = s
-        .blobs
-        .as_deref()
-        .map(|store| describe_blobs(fs, store, &s.blob_files, &s.blob_live, &mut problems));
-    Ok(StoreDescription {
-        dir: s.dir,
-        manifest,
-        logs,
-        memtable_entries: s.memtable_entries,
-        last_seq: s.last_seq,
-        next_file_number: s.next_file,
-        log_number: s.log_number,
-        levels,
-        blobs,
-        problems,
-    })
+        .collect()
 }
 
 fn describe_blobs(

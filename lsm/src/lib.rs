@@ -153,8 +153,8 @@ pub use db::Db;
 pub use error::{Error, Result};
 pub use ingest::{IngestInfo, IngestMethod, IngestedTable, TableWriter, WrittenTable};
 pub use inspect::{
-    BlobFileDescription, BlobStoreDescription, LevelDescription, LogDescription,
-    ManifestDescription, StoreDescription, TableDescription,
+    BlobFileDescription, BlobStoreDescription, KeyspaceDescription, LevelDescription,
+    LogDescription, ManifestDescription, StoreDescription, TableDescription,
 };
 pub use iter::DbIter;
 pub use keyspace::{DEFAULT_NAME, KEYSPACE_NAME_LEN_MAX, Keyspace, KeyspaceOptions};

@@ -1,5 +1,6 @@
 //! What [`Db::stats`](crate::Db::stats) reports, and the counters behind it.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::db::Inner;
@@ -166,18 +167,26 @@ pub(crate) struct Counters {
 }
 
 impl Inner {
+    /// The statistics of the whole database: the levels and memtables of
+    /// every keyspace, added up.
     pub(crate) fn stats(&self) -> Stats {
-        let sv = self.super_version();
+        self.stats_of(&self.trees())
+    }
+
+    /// The statistics with the levels, memtables and live blob bytes of
+    /// `trees` only (the counters are the database's).
+    pub(crate) fn stats_of(&self, trees: &[Arc<Inner>]) -> Stats {
+        let svs: Vec<_> = trees.iter().map(|t| t.super_version()).collect();
         let c = &self.counters;
         let levels = (0..NUM_LEVELS)
-            .map(|l| crate::LevelStats {
-                files: sv.version.levels[l].len(),
-                bytes: sv.version.level_bytes(l),
-                entries: sv.version.levels[l].iter().map(|t| t.props.entries).sum(),
-                tombstones: sv.version.levels[l]
-                    .iter()
-                    .map(|t| t.props.tombstones)
-                    .sum(),
+            .map(|l| {
+                let tables = || svs.iter().flat_map(|sv| sv.version.levels[l].iter());
+                crate::LevelStats {
+                    files: tables().count(),
+                    bytes: svs.iter().map(|sv| sv.version.level_bytes(l)).sum(),
+                    entries: tables().map(|t| t.props.entries).sum(),
+                    tombstones: tables().map(|t| t.props.tombstones).sum(),
+                }
             })
             .collect();
         let user = c.user_bytes.load(Ordering::Relaxed);
@@ -187,10 +196,21 @@ impl Inner {
             + c.compaction_bytes.load(Ordering::Relaxed)
             + blob_bytes
             + blob_gc_bytes;
-        let mems = std::iter::once(&sv.mem).chain(sv.imm.iter().map(|(m, _)| m));
+        let mems = svs
+            .iter()
+            .flat_map(|sv| std::iter::once(&sv.mem).chain(sv.imm.iter().map(|(m, _)| m)));
         let (blob_files, blob_total, blob_live) = {
             let m = self.versions.manifest.lock();
-            let live: u64 = m.blobs.live(&sv.version).values().map(|l| l.bytes).sum();
+            let live: u64 = svs
+                .iter()
+                .map(|sv| {
+                    m.blobs
+                        .live(&sv.version)
+                        .values()
+                        .map(|l| l.bytes)
+                        .sum::<u64>()
+                })
+                .sum();
             let total: u64 = m.blobs.files.values().map(|b| b.bytes).sum();
             (m.blobs.files.len(), total, live)
         };

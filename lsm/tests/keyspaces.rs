@@ -259,3 +259,117 @@ fn a_quiet_keyspace_does_not_pin_old_logs() {
     );
     assert_eq!(quiet.get(b"q").expect("get").as_deref(), Some(&b"1"[..]));
 }
+
+fn fill(db: &Db) -> (larder_lsm::Keyspace, larder_lsm::Keyspace) {
+    let a = db.keyspace("a").expect("a");
+    let b = db.keyspace("b").expect("b");
+    for i in 0..1500 {
+        a.put(key(i), format!("a{i}")).expect("put a");
+        if i % 10 == 0 {
+            b.put(key(i), vec![b'b'; 5000]).expect("put b (a blob)");
+        }
+        db.put(key(i), "d").expect("put default");
+    }
+    db.flush().expect("flush");
+    (a, b)
+}
+
+#[test]
+fn a_checkpoint_holds_every_keyspace() {
+    let dir = tempfile::tempdir().expect("dir");
+    let db = Db::open(dir.path(), small()).expect("open");
+    let (a, b) = fill(&db);
+    a.put("late", "in memtable").expect("put");
+    let dest = dir.path().join("copy");
+    let info = db.checkpoint(&dest).expect("checkpoint");
+    assert!(info.tables >= 3 && info.blob_files >= 1, "{info:?}");
+    drop((a, b));
+    db.close().expect("close");
+    let copy = Db::open(&dest, small()).expect("open the copy");
+    assert_eq!(copy.keyspace_names(), ["a", "b"]);
+    let a = copy.keyspace("a").expect("a");
+    let b = copy.keyspace("b").expect("b");
+    assert_eq!(
+        a.get(b"late").expect("get").as_deref(),
+        Some(&b"in memtable"[..])
+    );
+    assert_eq!(a.iter().count(), 1501);
+    assert_eq!(b.get(&key(70)).expect("get").map(|v| v.len()), Some(5000));
+    assert_eq!(b.iter().count(), 150);
+    assert_eq!(copy.iter().count(), 1500);
+    assert!(copy.verify().expect("verify").problems.is_empty());
+}
+
+#[test]
+fn verify_and_describe_cover_every_keyspace() {
+    let dir = tempfile::tempdir().expect("dir");
+    let db = Db::open(dir.path(), small()).expect("open");
+    let (a, _b) = fill(&db);
+    let d = db.describe().expect("describe");
+    assert_eq!(d.keyspaces.len(), 2);
+    assert_eq!(d.keyspaces[0].name, "a");
+    let a_tables: Vec<u64> = d.keyspaces[0]
+        .levels
+        .iter()
+        .flat_map(|l| l.tables.iter().map(|t| t.number))
+        .collect();
+    assert!(!a_tables.is_empty());
+    let report = db.verify().expect("verify");
+    for n in &a_tables {
+        assert!(
+            report.tables.iter().any(|t| t.table == *n),
+            "table {n} verified"
+        );
+    }
+    assert_eq!(
+        db.stats().levels.iter().map(|l| l.files).sum::<usize>(),
+        d.levels.iter().map(|l| l.tables.len()).sum::<usize>()
+            + d.keyspaces
+                .iter()
+                .flat_map(|k| &k.levels)
+                .map(|l| l.tables.len())
+                .sum::<usize>()
+    );
+    assert_eq!(
+        a.stats().levels.iter().map(|l| l.files).sum::<usize>(),
+        a_tables.len()
+    );
+}
+
+/// Damage at rest in a keyspace's files is found: a flipped byte in one
+/// of its tables by `verify`, a deleted table by the next open.
+#[test]
+fn damage_to_a_keyspace_table_is_reported_or_refused() {
+    let dir = tempfile::tempdir().expect("dir");
+    let db = Db::open(dir.path(), small()).expect("open");
+    let (a, b) = fill(&db);
+    let d = db.describe().expect("describe");
+    let t = d.keyspaces[0]
+        .levels
+        .iter()
+        .flat_map(|l| l.tables.iter())
+        .next()
+        .expect("a table of keyspace a")
+        .clone();
+    drop((a, b));
+    db.close().expect("close");
+    // A flipped byte in the middle of the first data block.
+    let mut bytes = std::fs::read(&t.location).expect("read");
+    bytes[100] ^= 0x40;
+    std::fs::write(&t.location, &bytes).expect("write");
+    let db = Db::open(dir.path(), small()).expect("open");
+    let report = db.verify().expect("verify");
+    assert!(
+        report
+            .problems
+            .iter()
+            .any(|p| format!("{p:?}").contains(&t.name)),
+        "{report:?}"
+    );
+    db.close().expect("close");
+    std::fs::remove_file(&t.location).expect("rm");
+    match Db::open(dir.path(), small()) {
+        Err(Error::Corruption { file, .. }) => assert!(file.ends_with(&t.name), "{file:?}"),
+        other => panic!("{other:?}"),
+    }
+}

@@ -175,6 +175,12 @@ impl Keyspace {
         self.tree.compact_range(bound_key(&lo), bound_key(&hi))
     }
 
+    /// This keyspace's levels and memtables, with the database's counters
+    /// ([`Db::stats`] adds every keyspace up).
+    pub fn stats(&self) -> crate::Stats {
+        self.tree.stats_of(std::slice::from_ref(&self.tree))
+    }
+
     /// Tables per level of this keyspace (files, bytes), L0 first.
     pub fn level_files(&self) -> Vec<(usize, u64)> {
         let sv = self.tree.super_version();

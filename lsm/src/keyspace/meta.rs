@@ -225,3 +225,80 @@ pub(crate) fn check_name(name: &str) -> Result<()> {
 
 /// The name of the database's own keyspace, id 0.
 pub const DEFAULT_NAME: &str = "default";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn meta() -> KeyspaceMeta {
+        KeyspaceMeta {
+            id: 77,
+            name: "users".into(),
+            opts: KeyspaceOptions {
+                write_buffer_size_bytes: 1 << 20,
+                compression: true,
+                bloom_bits_per_key: 10,
+                blob_threshold_bytes: None,
+            },
+        }
+    }
+
+    #[test]
+    fn a_record_round_trips_and_every_cut_is_refused() {
+        let mut b = Vec::new();
+        meta().encode(&mut b);
+        let (m, used) = KeyspaceMeta::decode(&b, Path::new("m"), 0).expect("decode");
+        assert_eq!((m, used), (meta(), b.len()));
+        for cut in 0..b.len() {
+            assert!(
+                KeyspaceMeta::decode(&b[..cut], Path::new("m"), 0).is_err(),
+                "{cut}"
+            );
+        }
+    }
+
+    /// Numbers out of range are corruption even in a record whose
+    /// checksum matched: each field is overwritten with a bad value.
+    #[test]
+    fn numbers_out_of_range_are_corruption() {
+        let mut good = Vec::new();
+        meta().encode(&mut good);
+        let name_end = 8 + 2 + 5;
+        let cases: Vec<(usize, Vec<u8>, u64)> = vec![
+            (0, 0u64.to_le_bytes().to_vec(), 0),
+            (0, u64::MAX.to_le_bytes().to_vec(), u64::MAX),
+            (8, 0u16.to_le_bytes().to_vec(), 0),
+            (name_end, 10u64.to_le_bytes().to_vec(), 10),
+            (name_end + 8, vec![2], 2),
+            (name_end + 9, 65u32.to_le_bytes().to_vec(), 65),
+            (name_end + 13, (1u64 << 40).to_le_bytes().to_vec(), 1 << 40),
+        ];
+        for (at, bytes, found) in cases {
+            let mut b = good.clone();
+            b[at..at + bytes.len()].copy_from_slice(&bytes);
+            match KeyspaceMeta::decode(&b, Path::new("m"), 9) {
+                Err(Error::Corruption {
+                    offset: 9,
+                    found: f,
+                    ..
+                }) => assert_eq!(f, found, "field at {at}"),
+                other => panic!("field at {at}: {other:?}"),
+            }
+        }
+        // A name that is not UTF-8.
+        let mut b = good.clone();
+        b[10] = 0xff;
+        assert!(matches!(
+            KeyspaceMeta::decode(&b, Path::new("m"), 0),
+            Err(Error::Corruption { .. })
+        ));
+    }
+
+    #[test]
+    fn names_are_checked() {
+        assert!(check_name("users").is_ok());
+        for bad in ["", DEFAULT_NAME, &"x".repeat(KEYSPACE_NAME_LEN_MAX + 1)] {
+            assert!(matches!(check_name(bad), Err(Error::InvalidKeyspace(_))));
+        }
+    }
+}
