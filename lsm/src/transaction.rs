@@ -26,7 +26,7 @@ use bytes::Bytes;
 use crate::batch::WriteBatch;
 use crate::db::{Db, Inner};
 use crate::filter;
-use crate::key::SeqNo;
+use crate::key::{SeqNo, ValueKind};
 use crate::read::{Snapshot, bounds};
 use crate::{Error, Result};
 
@@ -49,6 +49,10 @@ use crate::{Error, Result};
 /// (a phantom), as in RocksDB's optimistic transactions; read such a key
 /// with `get` (absent keys are tracked too) to make it conflict.
 ///
+/// The `_in` methods read and write any keyspace of the database
+/// ([`Db::keyspace`](crate::Db::keyspace)); the commit applies the writes
+/// of every keyspace as one atomic batch.
+///
 /// Merges ([`Db::merge`]) are not offered: the buffered writes are values
 /// or deletes. Reads see merged values, and another writer's merge of a
 /// tracked key is a conflict like any write.
@@ -56,10 +60,10 @@ use crate::{Error, Result};
 pub struct Transaction {
     db: Db,
     snapshot: Snapshot,
-    /// Keys read, checked at commit.
-    reads: BTreeSet<Bytes>,
+    /// Keys read (keyspace id, key), checked at commit.
+    reads: BTreeSet<(u64, Bytes)>,
     /// The buffered writes: `None` is a delete. The last write of a key wins.
-    writes: BTreeMap<Bytes, Option<Bytes>>,
+    writes: BTreeMap<(u64, Bytes), Option<Bytes>>,
 }
 
 impl Db {
@@ -91,11 +95,28 @@ impl Transaction {
     ///
     /// As [`Db::get`].
     pub fn get(&mut self, key: &[u8]) -> Result<Option<Bytes>> {
-        if let Some(w) = self.writes.get(key) {
+        let tree = std::sync::Arc::clone(&self.db.shared.inner);
+        self.get_tree(&tree, key)
+    }
+
+    /// [`Transaction::get`] in keyspace `ks`.
+    ///
+    /// # Errors
+    ///
+    /// As [`Keyspace::get`](crate::Keyspace::get).
+    pub fn get_in(&mut self, ks: &crate::Keyspace, key: &[u8]) -> Result<Option<Bytes>> {
+        self.get_tree(ks.tree(), key)
+    }
+
+    fn get_tree(&mut self, tree: &Inner, key: &[u8]) -> Result<Option<Bytes>> {
+        let k = (tree.id, Bytes::copy_from_slice(key));
+        if let Some(w) = self.writes.get(&k) {
             return Ok(w.clone());
         }
-        let v = self.snapshot.get(key)?;
-        self.reads.insert(Bytes::copy_from_slice(key));
+        tree.state.check_readable()?;
+        tree.check_live()?;
+        let v = tree.get_at(key, Some(self.snapshot.seq))?;
+        self.reads.insert(k);
         Ok(v)
     }
 
@@ -111,27 +132,54 @@ impl Transaction {
         &mut self,
         range: R,
     ) -> Result<Vec<(Bytes, Bytes)>> {
-        let (lo, hi) = bounds(&range);
+        let tree = std::sync::Arc::clone(&self.db.shared.inner);
+        self.range_tree(&tree, bounds(&range))
+    }
+
+    /// [`Transaction::range`] in keyspace `ks`.
+    ///
+    /// # Errors
+    ///
+    /// As [`Transaction::range`].
+    pub fn range_in<K: AsRef<[u8]>, R: RangeBounds<K>>(
+        &mut self,
+        ks: &crate::Keyspace,
+        range: R,
+    ) -> Result<Vec<(Bytes, Bytes)>> {
+        self.range_tree(ks.tree(), bounds(&range))
+    }
+
+    fn range_tree(
+        &mut self,
+        tree: &Inner,
+        (lo, hi): (Bound<Bytes>, Bound<Bytes>),
+    ) -> Result<Vec<(Bytes, Bytes)>> {
         if is_empty_range(&lo, &hi) {
             return Ok(Vec::new());
         }
         let mut merged: BTreeMap<Bytes, Bytes> = BTreeMap::new();
-        for r in self.snapshot.range(range) {
+        for r in tree.range_at((lo.clone(), hi.clone()), Some(self.snapshot.seq)) {
             let (k, v) = r?;
             merged.insert(k, v);
         }
-        for (k, w) in self
-            .writes
-            .range::<Bytes, (Bound<Bytes>, Bound<Bytes>)>((lo, hi))
-        {
+        let id = tree.id;
+        let at = |b: Bound<Bytes>, end: bool| match b {
+            Bound::Included(k) => Bound::Included((id, k)),
+            Bound::Excluded(k) => Bound::Excluded((id, k)),
+            // The keyspace's keys lie between (id, "") and (id + 1, "").
+            Bound::Unbounded if end => Bound::Excluded((id + 1, Bytes::new())),
+            Bound::Unbounded => Bound::Included((id, Bytes::new())),
+        };
+        for ((_, k), w) in self.writes.range((at(lo, false), at(hi, true))) {
             match w {
                 Some(v) => merged.insert(k.clone(), v.clone()),
                 None => merged.remove(k),
             };
         }
         for k in merged.keys() {
-            if !self.writes.contains_key(k) {
-                self.reads.insert(k.clone());
+            let k = (id, k.clone());
+            if !self.writes.contains_key(&k) {
+                self.reads.insert(k);
             }
         }
         Ok(merged.into_iter().collect())
@@ -140,12 +188,23 @@ impl Transaction {
     /// Buffers a put of `key` to `value`; visible to this transaction's
     /// reads at once, to others after `commit`.
     pub fn put(&mut self, key: impl Into<Bytes>, value: impl Into<Bytes>) {
-        self.writes.insert(key.into(), Some(value.into()));
+        self.writes.insert((0, key.into()), Some(value.into()));
+    }
+
+    /// [`Transaction::put`] in keyspace `ks`.
+    pub fn put_in(&mut self, ks: &crate::Keyspace, key: impl Into<Bytes>, value: impl Into<Bytes>) {
+        self.writes
+            .insert((ks.id(), key.into()), Some(value.into()));
+    }
+
+    /// [`Transaction::delete`] in keyspace `ks`.
+    pub fn delete_in(&mut self, ks: &crate::Keyspace, key: impl Into<Bytes>) {
+        self.writes.insert((ks.id(), key.into()), None);
     }
 
     /// Buffers a delete of `key`.
     pub fn delete(&mut self, key: impl Into<Bytes>) {
-        self.writes.insert(key.into(), None);
+        self.writes.insert((0, key.into()), None);
     }
 
     /// Checks that no key this transaction read or writes was written by
@@ -170,10 +229,10 @@ impl Transaction {
         let inner = self.db.inner();
         inner.state.check()?;
         let mut batch = WriteBatch::new();
-        for (k, w) in &self.writes {
+        for ((id, k), w) in &self.writes {
             match w {
-                Some(v) => batch.put(k.clone(), v.clone()),
-                None => batch.delete(k.clone()),
+                Some(v) => batch.push(*id, ValueKind::Inline, k.clone(), v.clone()),
+                None => batch.push(*id, ValueKind::Delete, k.clone(), Bytes::new()),
             }
         }
         let seq = self.snapshot.seq;
@@ -181,11 +240,18 @@ impl Transaction {
         inner.write_checked(batch, |inner| {
             // Both sets are sorted: walk their union in key order, so the
             // key named is the smallest conflicting one.
-            let mut keys: Vec<&Bytes> = reads.iter().chain(writes.keys()).collect();
+            let mut keys: Vec<&(u64, Bytes)> = reads.iter().chain(writes.keys()).collect();
             keys.sort();
             keys.dedup();
-            for k in keys {
-                if inner.written_after(k, seq)? {
+            for (id, k) in keys {
+                // Under the write lock: a keyspace live now stays live
+                // until this commit is applied (a drop takes the lock).
+                let Some(tree) = inner.tree(*id) else {
+                    return Err(Error::InvalidKeyspace(format!(
+                        "the transaction used keyspace id {id}, dropped since"
+                    )));
+                };
+                if tree.written_after(k, seq)? {
                     return Err(Error::Conflict { key: k.to_vec() });
                 }
             }

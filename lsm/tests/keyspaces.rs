@@ -373,3 +373,107 @@ fn damage_to_a_keyspace_table_is_reported_or_refused() {
         other => panic!("{other:?}"),
     }
 }
+
+#[test]
+fn a_transaction_spans_keyspaces_and_conflicts_per_keyspace() {
+    let dir = tempfile::tempdir().expect("dir");
+    let db = Db::open(dir.path(), small()).expect("open");
+    let a = db.keyspace("a").expect("a");
+    let b = db.keyspace("b").expect("b");
+    a.put("k", "a0").expect("put");
+    b.put("k", "b0").expect("put");
+
+    // The same key in another keyspace is another key: no conflict.
+    let mut t = db.transaction().expect("txn");
+    assert_eq!(
+        t.get_in(&a, b"k").expect("get").as_deref(),
+        Some(&b"a0"[..])
+    );
+    b.put("k", "b1").expect("put b");
+    db.put("k", "d1").expect("put default");
+    t.put_in(&b, "moved", "from a");
+    t.delete_in(&a, "k");
+    t.commit().expect("commit");
+    assert_eq!(a.get(b"k").expect("get"), None);
+    assert_eq!(
+        b.get(b"moved").expect("get").as_deref(),
+        Some(&b"from a"[..])
+    );
+
+    // A write to a key read in a keyspace conflicts, and nothing is written.
+    let mut t = db.transaction().expect("txn");
+    let seen = t.range_in::<&[u8], _>(&b, ..).expect("range");
+    assert_eq!(seen.len(), 2);
+    t.put_in(&a, "x", "1");
+    t.put("x", "1");
+    b.put("moved", "again").expect("put");
+    assert!(matches!(t.commit(), Err(Error::Conflict { key }) if key == b"moved"));
+    assert_eq!(a.get(b"x").expect("get"), None);
+    assert_eq!(db.get(b"x").expect("get"), None);
+
+    // Own writes are read back per keyspace.
+    let mut t = db.transaction().expect("txn");
+    t.put_in(&a, "own", "a");
+    assert_eq!(
+        t.get_in(&a, b"own").expect("get").as_deref(),
+        Some(&b"a"[..])
+    );
+    assert_eq!(t.get(b"own").expect("get"), None);
+    assert_eq!(t.range_in::<&[u8], _>(&a, ..).expect("range").len(), 1);
+
+    // A keyspace dropped before the commit: refused, nothing written.
+    db.drop_keyspace("a").expect("drop");
+    t.put("d", "1");
+    assert!(matches!(t.commit(), Err(Error::InvalidKeyspace(_))));
+    assert_eq!(db.get(b"d").expect("get"), None);
+}
+
+/// Money moves between accounts kept in two keyspaces, from several
+/// threads: the total across both keyspaces never changes.
+#[test]
+fn transfers_between_keyspaces_keep_the_total() {
+    let dir = tempfile::tempdir().expect("dir");
+    let db = Db::open(dir.path(), small()).expect("open");
+    let checking = db.keyspace("checking").expect("checking");
+    let savings = db.keyspace("savings").expect("savings");
+    for i in 0..8u32 {
+        checking
+            .put(key(i), 100u64.to_le_bytes().to_vec())
+            .expect("put");
+        savings
+            .put(key(i), 100u64.to_le_bytes().to_vec())
+            .expect("put");
+    }
+    let read = |v: Option<bytes::Bytes>| {
+        u64::from_le_bytes(v.expect("account")[..8].try_into().expect("u64"))
+    };
+    std::thread::scope(|s| {
+        for t in 0..3u32 {
+            let (db, checking, savings) = (db.clone(), checking.clone(), savings.clone());
+            s.spawn(move || {
+                let mut done = 0;
+                let mut n = t;
+                while done < 40 {
+                    n = n.wrapping_mul(1_103_515_245).wrapping_add(12345);
+                    let (from, to) = (key(n % 8), key((n / 8) % 8));
+                    let mut txn = db.transaction().expect("txn");
+                    let f = read(txn.get_in(&checking, &from).expect("get"));
+                    let g = read(txn.get_in(&savings, &to).expect("get"));
+                    let amount = u64::from(n % 7).min(f);
+                    txn.put_in(&checking, from, (f - amount).to_le_bytes().to_vec());
+                    txn.put_in(&savings, to, (g + amount).to_le_bytes().to_vec());
+                    match txn.commit() {
+                        Ok(()) => done += 1,
+                        Err(Error::Conflict { .. }) => {}
+                        Err(e) => panic!("{e}"),
+                    }
+                }
+            });
+        }
+    });
+    let total: u64 = [&checking, &savings]
+        .iter()
+        .flat_map(|ks| ks.iter().map(|r| read(Some(r.expect("scan").1))))
+        .sum();
+    assert_eq!(total, 1600);
+}

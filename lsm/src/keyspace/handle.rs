@@ -65,6 +65,10 @@ impl Keyspace {
         self.tree.id
     }
 
+    pub(crate) fn tree(&self) -> &Arc<Inner> {
+        &self.tree
+    }
+
     /// `Ok` while the keyspace is live and the database readable.
     fn check(&self) -> Result<()> {
         self.tree.state.check_readable()?;
