@@ -477,3 +477,43 @@ fn transfers_between_keyspaces_keep_the_total() {
         .sum();
     assert_eq!(total, 1600);
 }
+
+#[test]
+fn ingest_goes_into_the_keyspace_asked_for() {
+    let dir = tempfile::tempdir().expect("dir");
+    let db = Db::open(dir.path().join("db"), small()).expect("open");
+    let a = db.keyspace("a").expect("a");
+    a.put(key(5), "older").expect("put");
+    db.put(key(5), "default").expect("put");
+    let mut w =
+        larder_lsm::TableWriter::create(dir.path().join("run.sst"), &small()).expect("writer");
+    for i in 0..100 {
+        w.put(key(i), format!("ingested{i}")).expect("put");
+    }
+    let files: Vec<_> = w
+        .finish()
+        .expect("finish")
+        .into_iter()
+        .map(|t| t.path)
+        .collect();
+    let info = a.ingest(&files).expect("ingest");
+    assert_eq!(info.tables.iter().map(|t| t.entries).sum::<u64>(), 100);
+    assert_eq!(
+        a.get(&key(5)).expect("get").as_deref(),
+        Some(&b"ingested5"[..])
+    );
+    assert_eq!(
+        db.get(&key(5)).expect("get").as_deref(),
+        Some(&b"default"[..])
+    );
+    assert_eq!(db.get(&key(6)).expect("get"), None);
+    assert_eq!(a.iter().count(), 100);
+    drop(a);
+    db.close().expect("close");
+    let db = Db::open(dir.path().join("db"), small()).expect("reopen");
+    let a = db.keyspace("a").expect("a");
+    assert_eq!(
+        a.get(&key(99)).expect("get").as_deref(),
+        Some(&b"ingested99"[..])
+    );
+}

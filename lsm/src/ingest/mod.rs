@@ -154,26 +154,46 @@ impl Db {
     /// [`Error::Closed`].
     pub fn ingest<P: AsRef<Path>>(&self, paths: &[P]) -> Result<IngestInfo> {
         self.check_writable()?;
-        let inner = self.inner();
-        inner.state.check()?;
-        let cache = Arc::new(BlockCache::new(0));
-        let mut files = Vec::with_capacity(paths.len());
-        for p in paths {
-            let e = check::check(&*inner.fs, p.as_ref(), &cache)?;
-            if e.entries > 0 {
-                files.push(e);
-            }
-        }
-        refuse_overlaps(&files)?;
-        if files.is_empty() {
-            return Ok(IngestInfo::default());
-        }
-        let r = inner.ingest_checked(&files);
-        // Writers waiting for room may go on (woken only now: the install
-        // ran under the write lock, which waking them takes).
-        inner.wake_writers();
-        r
+        ingest_into(self.inner(), paths)
     }
+}
+
+impl crate::Keyspace {
+    /// [`Db::ingest`] into this keyspace.
+    ///
+    /// # Errors
+    ///
+    /// As [`Db::ingest`]; [`Error::InvalidKeyspace`] once it is dropped.
+    pub fn ingest<P: AsRef<Path>>(&self, paths: &[P]) -> Result<IngestInfo> {
+        if self.db().is_read_only() {
+            return Err(Error::ReadOnly);
+        }
+        self.tree().check_live()?;
+        ingest_into(self.tree(), paths)
+    }
+}
+
+/// Checks the files at `paths` and ingests them into the keyspace whose
+/// tree is `inner`.
+fn ingest_into<P: AsRef<Path>>(inner: &Inner, paths: &[P]) -> Result<IngestInfo> {
+    inner.state.check()?;
+    let cache = Arc::new(BlockCache::new(0));
+    let mut files = Vec::with_capacity(paths.len());
+    for p in paths {
+        let e = check::check(&*inner.fs, p.as_ref(), &cache)?;
+        if e.entries > 0 {
+            files.push(e);
+        }
+    }
+    refuse_overlaps(&files)?;
+    if files.is_empty() {
+        return Ok(IngestInfo::default());
+    }
+    let r = inner.ingest_checked(&files);
+    // Writers waiting for room may go on (woken only now: the install
+    // ran under the write lock, which waking them takes).
+    inner.wake_writers();
+    r
 }
 
 /// Refuses two files whose key ranges meet.

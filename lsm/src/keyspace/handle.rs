@@ -69,6 +69,10 @@ impl Keyspace {
         &self.tree
     }
 
+    pub(crate) fn db(&self) -> &Db {
+        &self.db
+    }
+
     /// `Ok` while the keyspace is live and the database readable.
     fn check(&self) -> Result<()> {
         self.tree.state.check_readable()?;
