@@ -400,7 +400,7 @@ impl Db {
             mem: r.mem,
             version: r.version,
             keyspaces: r.keyspaces,
-            mem_log: new_log_number,
+            mem_logs: keyspace_logs,
             last_seq: r.last_seq,
             next_file: next_file.0,
             reserved: reserved.0,
@@ -464,7 +464,7 @@ impl Db {
             mem: r.mem,
             version: r.version,
             keyspaces: r.keyspaces,
-            mem_log: FileNumber(0),
+            mem_logs: BTreeMap::new(),
             last_seq: r.last_seq,
             next_file: r.next_file.0,
             reserved: 0,
@@ -528,7 +528,7 @@ impl Db {
             mem: Memtable::new(),
             version,
             keyspaces: Vec::new(),
-            mem_log: FileNumber(0),
+            mem_logs: BTreeMap::new(),
             last_seq: SeqNo(published.last_seq),
             next_file: 0,
             reserved: 0,
@@ -578,7 +578,8 @@ impl Db {
             name: crate::keyspace::DEFAULT_NAME.into(),
             opts: KeyspaceOptions::from_db(&core.opts),
         };
-        let inner = Inner::new_tree(&core, default, s.mem, s.version, s.mem_log);
+        let mem_log = |id: u64| s.mem_logs.get(&id).copied().unwrap_or_default();
+        let inner = Inner::new_tree(&core, default, s.mem, s.version, mem_log(0));
         {
             let mut ks = core.keyspaces.write();
             ks.insert(0, Arc::clone(&inner));
@@ -586,7 +587,7 @@ impl Db {
                 let id = k.meta.id;
                 ks.insert(
                     id,
-                    Inner::new_tree(&core, k.meta, k.mem, k.version, s.mem_log),
+                    Inner::new_tree(&core, k.meta, k.mem, k.version, mem_log(id)),
                 );
             }
         }
@@ -646,8 +647,9 @@ struct Start {
     version: Version,
     /// The keyspaces besides the default.
     keyspaces: Vec<recovery::RecoveredKeyspace>,
-    /// The log the memtables take writes from.
-    mem_log: FileNumber,
+    /// Per keyspace, the oldest log its memtable holds writes of (none
+    /// for a read-only handle, which never switches memtables).
+    mem_logs: BTreeMap<u64, FileNumber>,
     last_seq: SeqNo,
     next_file: u64,
     reserved: u64,
