@@ -398,8 +398,9 @@ impl Db {
         Snapshot { inner, seq }
     }
 
-    /// Writes the memtable to a table and waits until it is durable in the
-    /// manifest. Every acknowledged write is durable afterwards.
+    /// Writes every keyspace's memtable to a table and waits until they
+    /// are durable in the manifest. Every acknowledged write is durable
+    /// afterwards.
     ///
     /// # Errors
     ///
@@ -429,8 +430,10 @@ impl Db {
         inner.check_fence()
     }
 
-    /// Flushes, then compacts every table overlapping `range` down the
-    /// levels, dropping overwritten versions and tombstones no snapshot needs.
+    /// Flushes, then compacts every table of the default keyspace
+    /// overlapping `range` down the levels, dropping overwritten versions
+    /// and tombstones no snapshot needs ([`Keyspace::compact_range`](crate::Keyspace::compact_range)
+    /// for another keyspace).
     ///
     /// # Errors
     ///

@@ -40,8 +40,12 @@
 //! The files, one line each on what they own (`db.rs`'s module doc has
 //! the locks, what each guards and the order they are taken in):
 //!
-//! - `db`: the handles, [`Db`] and the engine its clones share, and their
-//!   lifecycle (`close`); `lifecycle`: open, closing, closed or failed.
+//! - `db`: the handles, [`Db`], the core every keyspace shares and each
+//!   keyspace's tree, and their lifecycle (`close`); `lifecycle`: open,
+//!   closing, closed or failed.
+//! - `keyspace`: [`Keyspace`], named trees with their own memtables, tables
+//!   and [`KeyspaceOptions`] over the one log and manifest; creating and
+//!   dropping them.
 //! - `open`: [`Db::open_with_fs`] and [`Db::open_read_only_with_fs`],
 //!   ending in one constructor.
 //! - `recovery`: from a directory to the state an open starts from, reading
