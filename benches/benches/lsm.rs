@@ -223,7 +223,7 @@ fn group_each(
 }
 
 fn bench(c: &mut Criterion) {
-    if only_blob() || only_delete_range() || only_merge() || only_ttl() {
+    if only_blob() || only_delete_range() || only_merge() || only_ttl() || only_keyspaces() {
         return;
     }
     let keys = keys_16(KEYS, 1);
@@ -342,7 +342,7 @@ fn bench(c: &mut Criterion) {
 
 /// Write amplification after a 1M-key fillrandom (printed, for the README).
 fn write_amplification(_c: &mut Criterion) {
-    if only_blob() || only_delete_range() || only_merge() || only_ttl() {
+    if only_blob() || only_delete_range() || only_merge() || only_ttl() || only_keyspaces() {
         return;
     }
     let keys = keys_16(KEYS, 1);
@@ -939,7 +939,7 @@ fn counter_stores() -> Vec<Box<dyn Counters>> {
 /// (operands spread over the memtable and tables, versus one value per key
 /// for get+put). The stores run back to back in each group.
 fn merge_counters(c: &mut Criterion) {
-    if only_blob() {
+    if only_blob() || only_keyspaces() {
         return;
     }
     let stores = counter_stores();
@@ -1103,9 +1103,218 @@ fn ttl(c: &mut Criterion) {
     group.finish();
 }
 
+/// True when the command line filters for the keyspace benchmarks only.
+fn only_keyspaces() -> bool {
+    std::env::args().skip(1).any(|a| a.contains("keyspaces"))
+}
+
+/// Keyspaces of the keyspace workloads, and keys in each.
+const KEYSPACES: usize = 4;
+const KEYSPACE_KEYS: u64 = 1_000_000;
+
+/// What the keyspace workloads need of a store.
+trait KeyspaceStore {
+    fn name(&self) -> &'static str;
+    /// One atomic batch: a put into each of `writes`' keyspaces.
+    fn write(&self, writes: &[(usize, &[u8], &[u8])]);
+    fn get(&self, ks: usize, key: &[u8]) -> bool;
+    /// Flushes and waits for compactions.
+    fn settle(&self);
+}
+
+/// Our engine with [`KEYSPACES`] keyspaces.
+struct OursKeyspaces {
+    db: lsm::Db,
+    ks: Vec<lsm::Keyspace>,
+    _dir: tempfile::TempDir,
+}
+
+impl OursKeyspaces {
+    fn open() -> OursKeyspaces {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let db = lsm::Db::open(dir.path().join("db"), lsm::Options::default()).expect("open");
+        let ks = (0..KEYSPACES)
+            .map(|i| db.keyspace(&format!("ks{i}")).expect("keyspace"))
+            .collect();
+        OursKeyspaces { db, ks, _dir: dir }
+    }
+}
+
+impl KeyspaceStore for OursKeyspaces {
+    fn name(&self) -> &'static str {
+        "lsm-keyspaces"
+    }
+    fn write(&self, writes: &[(usize, &[u8], &[u8])]) {
+        let mut b = lsm::WriteBatch::new();
+        for &(i, k, v) in writes {
+            b.put_in(&self.ks[i], k.to_vec(), v.to_vec());
+        }
+        self.db.write(b).expect("write");
+    }
+    fn get(&self, ks: usize, key: &[u8]) -> bool {
+        self.ks[ks].get(key).expect("get").is_some()
+    }
+    fn settle(&self) {
+        self.db.flush().expect("flush");
+        self.db.wait_idle().expect("idle");
+    }
+}
+
+/// Our engine with one keyspace, the keyspace index as a key prefix: what
+/// keyspaces cost (or save) against sharing one tree.
+struct OursPrefixed {
+    db: lsm::Db,
+    _dir: tempfile::TempDir,
+}
+
+fn prefixed(ks: usize, key: &[u8]) -> Vec<u8> {
+    let mut k = Vec::with_capacity(key.len() + 1);
+    k.push(ks as u8);
+    k.extend_from_slice(key);
+    k
+}
+
+impl KeyspaceStore for OursPrefixed {
+    fn name(&self) -> &'static str {
+        "lsm-one-tree-prefixed"
+    }
+    fn write(&self, writes: &[(usize, &[u8], &[u8])]) {
+        let mut b = lsm::WriteBatch::new();
+        for &(i, k, v) in writes {
+            b.put(prefixed(i, k), v.to_vec());
+        }
+        self.db.write(b).expect("write");
+    }
+    fn get(&self, ks: usize, key: &[u8]) -> bool {
+        self.db.get(&prefixed(ks, key)).expect("get").is_some()
+    }
+    fn settle(&self) {
+        self.db.flush().expect("flush");
+        self.db.wait_idle().expect("idle");
+    }
+}
+
+/// RocksDB with [`KEYSPACES`] column families.
+#[cfg(feature = "rocksdb")]
+struct RocksColumnFamilies {
+    db: rocksdb::DB,
+    _dir: tempfile::TempDir,
+}
+
+#[cfg(feature = "rocksdb")]
+impl RocksColumnFamilies {
+    fn open() -> RocksColumnFamilies {
+        let mut options = rocks_options();
+        options.create_missing_column_families(true);
+        let dir = tempfile::tempdir().expect("tempdir");
+        let cfs: Vec<rocksdb::ColumnFamilyDescriptor> = (0..KEYSPACES)
+            .map(|i| rocksdb::ColumnFamilyDescriptor::new(format!("ks{i}"), rocks_options()))
+            .collect();
+        let db = rocksdb::DB::open_cf_descriptors(&options, dir.path(), cfs).expect("open");
+        RocksColumnFamilies { db, _dir: dir }
+    }
+
+    fn cf(&self, i: usize) -> &rocksdb::ColumnFamily {
+        self.db.cf_handle(&format!("ks{i}")).expect("column family")
+    }
+}
+
+#[cfg(feature = "rocksdb")]
+impl KeyspaceStore for RocksColumnFamilies {
+    fn name(&self) -> &'static str {
+        "rocksdb-column-families"
+    }
+    fn write(&self, writes: &[(usize, &[u8], &[u8])]) {
+        let mut b = rocksdb::WriteBatch::default();
+        for &(i, k, v) in writes {
+            b.put_cf(self.cf(i), k, v);
+        }
+        self.db.write(b).expect("write");
+    }
+    fn get(&self, ks: usize, key: &[u8]) -> bool {
+        self.db.get_cf(self.cf(ks), key).expect("get").is_some()
+    }
+    fn settle(&self) {
+        for i in 0..KEYSPACES {
+            self.db.flush_cf(self.cf(i)).expect("flush");
+        }
+    }
+}
+
+fn keyspace_stores() -> Vec<Box<dyn KeyspaceStore>> {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = lsm::Db::open(dir.path().join("db"), lsm::Options::default()).expect("open");
+    vec![
+        Box::new(OursKeyspaces::open()),
+        Box::new(OursPrefixed { db, _dir: dir }),
+        #[cfg(feature = "rocksdb")]
+        Box::new(RocksColumnFamilies::open()),
+    ]
+}
+
+/// `lsm/keyspaces`: [`KEYSPACES`] keyspaces (RocksDB column families with
+/// `--features rocksdb`; and our engine with one tree and a keyspace byte
+/// in front of each key). `batch_fill`: random keys, each write one batch
+/// with a put of a 100-byte value into every keyspace, into a store that
+/// starts empty and grows past its memtables. `readrandom`: random gets in
+/// random keyspaces of a store prefilled with [`KEYSPACE_KEYS`] keys per
+/// keyspace (400 MB of values), flushed and compacted.
+/// `cargo bench -p benches --features rocksdb --profile release --bench lsm -- keyspaces`
+fn keyspaces(c: &mut Criterion) {
+    if !only_keyspaces() {
+        return;
+    }
+    let keys = keys_16(KEYSPACE_KEYS, 17);
+    let values: Vec<Vec<u8>> = (0..1024).map(value).collect();
+    let stores = keyspace_stores();
+    let mut group = c.benchmark_group("lsm/keyspaces/batch_fill");
+    group.throughput(Throughput::Elements(KEYSPACES as u64));
+    for s in &stores {
+        let mut rng = SplitMix64::new(4);
+        group.bench_function(BenchmarkId::new(s.name(), KEYSPACES), |b| {
+            b.iter_custom(|iters| {
+                let t = Instant::now();
+                for _ in 0..iters {
+                    let k = &keys[(rng.next_u64() % KEYSPACE_KEYS) as usize];
+                    let v = &values[(rng.next_u64() % 1024) as usize];
+                    let writes: Vec<(usize, &[u8], &[u8])> =
+                        (0..KEYSPACES).map(|i| (i, &k[..], &v[..])).collect();
+                    s.write(&writes);
+                }
+                t.elapsed()
+            })
+        });
+    }
+    group.finish();
+
+    let stores = keyspace_stores();
+    for s in &stores {
+        for (i, k) in keys.iter().enumerate() {
+            let v = &values[i % 1024];
+            let writes: Vec<(usize, &[u8], &[u8])> =
+                (0..KEYSPACES).map(|ks| (ks, &k[..], &v[..])).collect();
+            s.write(&writes);
+        }
+        s.settle();
+    }
+    let mut group = c.benchmark_group("lsm/keyspaces/readrandom");
+    group.throughput(Throughput::Elements(1));
+    for s in &stores {
+        let mut rng = SplitMix64::new(8);
+        group.bench_function(BenchmarkId::new(s.name(), KEYSPACES), |b| {
+            b.iter(|| {
+                let r = rng.next_u64();
+                let k = &keys[(r % KEYSPACE_KEYS) as usize];
+                assert!(s.get((r >> 32) as usize % KEYSPACES, k));
+            })
+        });
+    }
+    group.finish();
+}
+
 criterion_group! {
     name = benches;
     config = benches::criterion(3).sample_size(10);
-    targets = bench, write_amplification, blob_separation, blob_gc, delete_range, merge_counters, ttl
+    targets = bench, write_amplification, blob_separation, blob_gc, delete_range, merge_counters, ttl, keyspaces
 }
 criterion_main!(benches);
