@@ -89,6 +89,13 @@ fn recover_and_claim(
     let mut attempts = 0;
     loop {
         let r = recovery::recover(fs, dir, opts, tables, Access::Look)?;
+        if opts.publish_manifest && !r.keyspaces.is_empty() {
+            // Only the default keyspace is published: readers elsewhere
+            // would see a store without the others.
+            return Err(crate::Error::InvalidKeyspace(
+                "a store with keyspaces besides the default cannot publish its manifest".into(),
+            ));
+        }
         let io = match (opts.publish_manifest, tables.remote()) {
             (true, Some(io)) => io,
             _ => return Ok((r, None)),

@@ -159,10 +159,12 @@ impl Inner {
         let mut m = self.versions.manifest.lock();
         if self.dropped.load(Ordering::Acquire) {
             // The keyspace was dropped while this flush or compaction ran:
-            // its outputs are no keyspace's, and go.
+            // its outputs (tables, and blob files no manifest records) are
+            // no keyspace's, and go.
             drop(m);
             let mut o = self.obsolete.lock();
             o.tables.extend(opened.into_iter().map(|(_, t)| t));
+            o.blobs.extend(edit.blobs_added.iter().map(|b| b.blob));
             drop(o);
             self.delete_obsolete()?;
             return Ok(());
