@@ -25,10 +25,11 @@ pub(crate) struct WriteState {
     pub(crate) encode_buf: Vec<u8>,
     /// Under `Durability::None` a switch neither syncs the old log nor the
     /// new log's directory entry: `sync_all` does, when asked. Oldest
-    /// first; only the last `max_write_buffer_number - 1` switched-away
-    /// logs can hold writes not yet in a table (a switch waits while that
-    /// many memtables are unflushed), so older ones are let go.
-    pub(crate) old_logs_unsynced: Vec<LogWriter>,
+    /// first, each with its number; a switch lets go of the ones below the
+    /// manifest's log number (every keyspace flushed their writes), and
+    /// keeps every other one, however many: a quiet keyspace's memtable
+    /// may hold writes of several.
+    pub(crate) old_logs_unsynced: Vec<(FileNumber, LogWriter)>,
     /// The logs an open replayed into the live memtable: the process that
     /// wrote them may have left them unsynced, so a `sync` syncs them too.
     pub(crate) replayed_logs_unsynced: Vec<Arc<dyn vfs::File>>,
@@ -107,7 +108,7 @@ impl WriteState {
     /// by a switch (sealed: it takes no more records), the current log's
     /// name, then the current log.
     pub(crate) fn sync_all(&mut self, fs: &dyn vfs::Fs, dir: &Path) -> Result<()> {
-        for old in &mut self.old_logs_unsynced {
+        for (_, old) in &mut self.old_logs_unsynced {
             old.seal()?;
         }
         self.old_logs_unsynced.clear();
@@ -543,13 +544,17 @@ impl Inner {
             log.set_buffered(true)?;
             w.log.write_out()?;
             let old = std::mem::replace(&mut w.log, log);
-            // Logs older than the last `max_write_buffer_number - 1`
-            // belonged to memtables flushed since (a switch waits while
-            // that many are unflushed).
-            w.old_logs_unsynced.push(old);
-            let keep = self.opts.max_write_buffer_number - 1;
-            let excess = w.old_logs_unsynced.len().saturating_sub(keep);
-            for prev in w.old_logs_unsynced.drain(..excess).collect::<Vec<_>>() {
+            let old_number = w.log_number;
+            w.old_logs_unsynced.push((old_number, old));
+            // Only logs below the manifest's log number hold nothing
+            // unflushed (a quiet keyspace's memtable may span many logs):
+            // the others stay, for a `sync` to make them durable.
+            let flushed_below = self.versions.manifest.lock().log_number;
+            let (done, keep): (Vec<_>, Vec<_>) = std::mem::take(&mut w.old_logs_unsynced)
+                .into_iter()
+                .partition(|(n, _)| *n < flushed_below);
+            w.old_logs_unsynced = keep;
+            for (_, prev) in done {
                 self.close_in_background(prev);
             }
             w.log_name_durable = false;

@@ -1,6 +1,8 @@
 //! Keyspaces: writes, reads, atomic batches across keyspaces, drops, and
 //! reopen (recovery from the log and from tables).
 
+use std::sync::Arc;
+
 use larder_lsm::{Db, Error, KeyspaceOptions, Options, WriteBatch};
 
 fn small() -> Options {
@@ -164,7 +166,7 @@ fn a_dropped_keyspace_is_gone_with_its_files_and_stays_gone() {
 
 #[test]
 fn a_dropped_keyspace_with_unflushed_writes_stays_dropped_after_a_crash() {
-    let fs = std::sync::Arc::new(vfs::MemFs::new());
+    let fs = Arc::new(vfs::MemFs::new());
     let opts = small();
     {
         let db = Db::open_with_fs(fs.clone(), "/db", opts.clone()).expect("open");
@@ -516,4 +518,35 @@ fn ingest_goes_into_the_keyspace_asked_for() {
         a.get(&key(99)).expect("get").as_deref(),
         Some(&b"ingested99"[..])
     );
+}
+
+/// Under `Durability::None` a `sync` makes every acknowledged write
+/// durable, also a quiet keyspace's write in a log that a busy keyspace's
+/// switches have long left behind (its memtable still holds it).
+#[test]
+fn sync_makes_a_quiet_keyspaces_old_log_durable() {
+    let fs = Arc::new(vfs::MemFs::new());
+    let opts = Options {
+        durability: larder_lsm::Durability::None,
+        ..small()
+    };
+    let db = Db::open_with_fs(fs.clone(), "/db", opts.clone()).expect("open");
+    let quiet = db.keyspace("quiet").expect("quiet");
+    let busy = db.keyspace("busy").expect("busy");
+    quiet.put("q", "1").expect("put");
+    // Three switches of `busy`: fewer than switch `quiet` along.
+    for i in 0..3 * 16 * 1024 / 80 {
+        busy.put(key(i), vec![b'x'; 64]).expect("put");
+    }
+    db.wait_idle().expect("idle");
+    assert_eq!(quiet.stats().levels[0].files, 0, "quiet was not flushed");
+    db.sync().expect("sync");
+    let image = fs.crash(vfs::CrashOptions {
+        seed: 0,
+        tear: false,
+    });
+    drop((quiet, busy, db));
+    let db = Db::open_with_fs(Arc::new(image), "/db", opts).expect("reopen");
+    let quiet = db.keyspace("quiet").expect("quiet");
+    assert_eq!(quiet.get(b"q").expect("get").as_deref(), Some(&b"1"[..]));
 }
