@@ -105,7 +105,7 @@ fn op() -> impl Strategy<Value = Op> {
         2 => Just(Op::Flush),
         1 => (u(), u(), u()).prop_map(|(s, a, b)| Op::Compact(s, a, b)),
         1 => u().prop_map(Op::DropKeyspace),
-        1 => u().prop_map(Op::CreateKeyspace),
+        2 => u().prop_map(Op::CreateKeyspace),
         1 => Just(Op::Reopen),
     ]
 }
