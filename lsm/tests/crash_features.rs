@@ -328,7 +328,8 @@ fn power_cut_at_every_sync_point_of_a_workload_using_every_feature() {
         &ExploreOptions::default(),
         workload,
         |point, disk, (acked, in_flight)| {
-            let db = Db::open_with_fs(Arc::new(disk), "/db", options())
+            let fs: Arc<dyn vfs::Fs> = Arc::new(disk);
+            let db = Db::open_with_fs(Arc::clone(&fs), "/db", options())
                 .unwrap_or_else(|e| panic!("{point:?}: recovery failed: {e}"));
             let got = recovered(&db, &point);
             let last = acked.last().cloned().unwrap_or_default();
@@ -337,6 +338,14 @@ fn power_cut_at_every_sync_point_of_a_workload_using_every_feature() {
                 "{point:?}: got {got:?}, last acked {last:?}, in flight {in_flight:?}"
             );
             assert!(db.verify().expect("verify").is_clean(), "{point:?}");
+            db.close().expect("close");
+            // Recovery writes a new manifest (keyspaces and all) and
+            // replays the logs: a second open reads what the first wrote
+            // and must find the same.
+            let db = Db::open_with_fs(fs, "/db", options())
+                .unwrap_or_else(|e| panic!("{point:?}: second open failed: {e}"));
+            let again = recovered(&db, &point);
+            assert_eq!(again, got, "{point:?}: second open");
             db.close().expect("close");
         },
     );
