@@ -8,11 +8,13 @@
 //! a TTL and a manual clock that moves forward, where merges give way (a
 //! store takes a TTL or a merge operator, not both).
 //!
-//! Three keyspaces: the default, `a` (created with the database's options)
-//! and `b` (its own write buffer, no compression, other Bloom bits, and a
-//! blob threshold that sends values to blob files where the default keeps
-//! them inline, or the other way round). Each write picks one of the live
-//! ones; a store that publishes its manifest has the default only.
+//! Three keyspaces: the default, `a` (the database's options, its write
+//! buffer raised to a keyspace's 4 KiB minimum) and `b` (its own write
+//! buffer, compression flipped, other Bloom bits, and a blob threshold
+//! that sends values to blob files where the default keeps them inline,
+//! or the other way round). Each write or read picks one of the live
+//! ones; transactions and ingests stay in the default, and a store that
+//! publishes its manifest has the default only.
 
 mod common;
 
