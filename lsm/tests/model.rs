@@ -1,11 +1,20 @@
-//! Model-based tests: random operations against a `BTreeMap`, with tiny
-//! buffers so memtables, L0, deep levels and tombstones are all exercised.
-//! Every feature runs together: puts, deletes, range deletes, merges (the
-//! append operator), batches mixing them, optimistic transactions (with a
-//! write between a read and the commit that must make it conflict),
-//! snapshots, flushes, compactions and reopens, on every table store; and
-//! with a TTL and a manual clock that moves forward, where merges give way
-//! (a store takes a TTL or a merge operator, not both).
+//! Model-based tests: random operations against a `BTreeMap` per keyspace,
+//! with tiny buffers so memtables, L0, deep levels and tombstones are all
+//! exercised. Every feature runs together: puts, deletes, range deletes,
+//! merges (the append operator), batches mixing them across keyspaces,
+//! optimistic transactions (with a write between a read and the commit
+//! that must make it conflict), snapshots, flushes, compactions, keyspaces
+//! dropped and created again, and reopens, on every table store; and with
+//! a TTL and a manual clock that moves forward, where merges give way (a
+//! store takes a TTL or a merge operator, not both).
+//!
+//! Three keyspaces: the default, `a` (the database's options, its write
+//! buffer raised to a keyspace's 4 KiB minimum) and `b` (its own write
+//! buffer, compression flipped, other Bloom bits, and a blob threshold
+//! that sends values to blob files where the default keeps them inline,
+//! or the other way round). Each write or read picks one of the live
+//! ones; transactions and ingests stay in the default, and a store that
+//! publishes its manifest has the default only.
 
 mod common;
 
@@ -13,36 +22,50 @@ use std::collections::BTreeMap;
 use std::ops::Bound;
 use std::sync::Arc;
 
-use larder_lsm::{AppendOperator, Db, ManualClock, WriteBatch};
+use larder_lsm::{
+    AppendOperator, Db, DbIter, Keyspace, KeyspaceOptions, ManualClock, Snapshot, WriteBatch,
+};
 use proptest::prelude::*;
 
+/// The first `u8` of a write or a read picks the keyspace it goes to,
+/// among the live ones.
 #[derive(Clone, Debug)]
 enum Op {
-    Put(u8, u16),
-    Delete(u8),
-    Batch(Vec<(u8, Option<u16>)>),
+    Put(u8, u8, u16),
+    Delete(u8, u8),
+    /// A batch of puts and deletes (`None`), each in a keyspace of its own.
+    Batch(Vec<(u8, u8, Option<u16>)>),
     /// `delete_range(key(a)..key(b))`.
-    DeleteRange(u8, u8),
-    Merge(u8, u16),
-    /// A batch of every kind of write: `(what % 4, k, v)` is a put, a
-    /// delete, a merge or a range delete of `key(k)..key(k + v % 8)`.
-    MixedBatch(Vec<(u8, u8, u16)>),
-    /// A transaction: reads, writes (`None` deletes), and maybe another
-    /// writer's put before the commit.
+    DeleteRange(u8, u8, u8),
+    Merge(u8, u8, u16),
+    /// A batch of every kind of write across keyspaces: `(ks, what % 4,
+    /// k, v)` is a put, a delete, a merge or a range delete of
+    /// `key(k)..key(k + v % 8)` in keyspace `ks`.
+    MixedBatch(Vec<(u8, u8, u8, u16)>),
+    /// A transaction (default keyspace): reads, writes (`None` deletes),
+    /// and maybe another writer's put before the commit.
     Txn(Vec<u8>, Vec<(u8, Option<u16>)>, Option<u8>),
     /// Moves the clock forward `n % 150` ms (with a TTL of 100 ms).
     Advance(u16),
     /// A sorted run of puts and deletes written with a `TableWriter` and
-    /// ingested (it wins over everything written before).
+    /// ingested into the default keyspace (it wins over everything
+    /// written before).
     Ingest(Vec<(u8, Option<u16>)>),
-    Get(u8),
-    Range(u8, u8, bool),
-    Prefix(u8, bool),
+    Get(u8, u8),
+    Range(u8, u8, u8, bool),
+    Prefix(u8, u8, bool),
     TakeSnapshot,
-    ReadSnapshot(usize, u8, u8),
+    /// Reads snapshot `i` in keyspace `ks`: a get, a range (both
+    /// directions) and everything.
+    ReadSnapshot(usize, u8, u8, u8, bool),
     DropSnapshot(usize),
     Flush,
-    Compact(u8, u8),
+    Compact(u8, u8, u8),
+    /// Drops keyspace `a` or `b` (by parity); a dropped one is refused.
+    DropKeyspace(u8),
+    /// Creates keyspace `a` or `b` (by parity) if dropped, empty; a live
+    /// one opens again as it is.
+    CreateKeyspace(u8),
     Reopen,
 }
 
@@ -58,29 +81,33 @@ fn value(k: u8, v: u16) -> Vec<u8> {
 }
 
 fn op() -> impl Strategy<Value = Op> {
+    let u = any::<u8>;
     prop_oneof![
-        20 => (any::<u8>(), any::<u16>()).prop_map(|(k, v)| Op::Put(k, v)),
-        6 => any::<u8>().prop_map(Op::Delete),
-        4 => prop::collection::vec((any::<u8>(), prop::option::of(any::<u16>())), 1..8).prop_map(Op::Batch),
-        2 => (any::<u8>(), any::<u8>()).prop_map(|(a, b)| Op::DeleteRange(a, b)),
-        6 => (any::<u8>(), any::<u16>()).prop_map(|(k, v)| Op::Merge(k, v)),
-        2 => prop::collection::vec((any::<u8>(), any::<u8>(), any::<u16>()), 1..8).prop_map(Op::MixedBatch),
+        20 => (u(), u(), any::<u16>()).prop_map(|(s, k, v)| Op::Put(s, k, v)),
+        6 => (u(), u()).prop_map(|(s, k)| Op::Delete(s, k)),
+        4 => prop::collection::vec((u(), u(), prop::option::of(any::<u16>())), 1..8).prop_map(Op::Batch),
+        2 => (u(), u(), u()).prop_map(|(s, a, b)| Op::DeleteRange(s, a, b)),
+        6 => (u(), u(), any::<u16>()).prop_map(|(s, k, v)| Op::Merge(s, k, v)),
+        3 => prop::collection::vec((u(), u(), u(), any::<u16>()), 1..8).prop_map(Op::MixedBatch),
         2 => (
-            prop::collection::vec(any::<u8>(), 0..4),
-            prop::collection::vec((any::<u8>(), prop::option::of(any::<u16>())), 0..4),
-            prop::option::of(any::<u8>()),
+            prop::collection::vec(u(), 0..4),
+            prop::collection::vec((u(), prop::option::of(any::<u16>())), 0..4),
+            prop::option::of(u()),
         )
             .prop_map(|(r, w, i)| Op::Txn(r, w, i)),
         3 => any::<u16>().prop_map(Op::Advance),
-        2 => prop::collection::vec((any::<u8>(), prop::option::of(any::<u16>())), 1..24).prop_map(Op::Ingest),
-        8 => any::<u8>().prop_map(Op::Get),
-        3 => (any::<u8>(), any::<u8>(), any::<bool>()).prop_map(|(a, b, r)| Op::Range(a, b, r)),
-        2 => (any::<u8>(), any::<bool>()).prop_map(|(a, r)| Op::Prefix(a, r)),
+        2 => prop::collection::vec((u(), prop::option::of(any::<u16>())), 1..24).prop_map(Op::Ingest),
+        8 => (u(), u()).prop_map(|(s, k)| Op::Get(s, k)),
+        3 => (u(), u(), u(), any::<bool>()).prop_map(|(s, a, b, r)| Op::Range(s, a, b, r)),
+        2 => (u(), u(), any::<bool>()).prop_map(|(s, a, r)| Op::Prefix(s, a, r)),
         2 => Just(Op::TakeSnapshot),
-        3 => (any::<usize>(), any::<u8>(), any::<u8>()).prop_map(|(i, a, b)| Op::ReadSnapshot(i, a, b)),
+        3 => (any::<usize>(), u(), u(), u(), any::<bool>())
+            .prop_map(|(i, s, a, b, r)| Op::ReadSnapshot(i, s, a, b, r)),
         1 => any::<usize>().prop_map(Op::DropSnapshot),
         2 => Just(Op::Flush),
-        1 => (any::<u8>(), any::<u8>()).prop_map(|(a, b)| Op::Compact(a, b)),
+        1 => (u(), u(), u()).prop_map(|(s, a, b)| Op::Compact(s, a, b)),
+        1 => u().prop_map(Op::DropKeyspace),
+        2 => u().prop_map(Op::CreateKeyspace),
         1 => Just(Op::Reopen),
     ]
 }
@@ -139,6 +166,277 @@ fn model_range(m: &Model, lo: &[u8], hi: &[u8]) -> Vec<(Vec<u8>, Vec<u8>)> {
         .collect()
 }
 
+fn pairs(m: &Model) -> Vec<(Vec<u8>, Vec<u8>)> {
+    m.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
+}
+
+/// Keyspace slots: the default (always live), `a`, `b`.
+const NAMES: [&str; 3] = ["default", "a", "b"];
+
+/// The options keyspace `b` is created with: each differs from the
+/// database's (the write buffer too, with the tiny options). Values are 4 to 93 bytes: with the database at a threshold
+/// of 40 (about half its values in blobs) `b` keeps every value inline;
+/// with the database's threshold above every value, `b` sends nearly all
+/// of them to blobs; with no blob store, neither can.
+fn options_b(db: &larder_lsm::Options) -> KeyspaceOptions {
+    KeyspaceOptions {
+        write_buffer_size_bytes: 4096,
+        compression: !db.compression,
+        bloom_bits_per_key: if db.bloom_bits_per_key == 3 { 5 } else { 3 },
+        blob_threshold_bytes: match db.blob_threshold_bytes {
+            Some(t) if t > 100 => Some(8),
+            _ => None,
+        },
+    }
+}
+
+/// The smallest write buffer a keyspace takes.
+const KEYSPACE_WRITE_BUFFER_MIN_BYTES: usize = 4096;
+
+/// The options keyspace `a` is created with: the database's, but for a
+/// write buffer below a keyspace's minimum (the tiny options' 2 KiB),
+/// raised to it (`Db::keyspace` refuses such a database's options: see
+/// `keyspace_on_a_database_with_a_write_buffer_under_4_kib_is_refused`).
+fn options_a(db: &larder_lsm::Options) -> KeyspaceOptions {
+    let own = KeyspaceOptions::from_db(db);
+    KeyspaceOptions {
+        write_buffer_size_bytes: own
+            .write_buffer_size_bytes
+            .max(KEYSPACE_WRITE_BUFFER_MIN_BYTES),
+        ..own
+    }
+}
+
+/// The options slot `i` is created with.
+fn options_of(i: usize, db: &larder_lsm::Options) -> KeyspaceOptions {
+    if i == 2 { options_b(db) } else { options_a(db) }
+}
+
+/// Creates (or opens) the keyspace of slot `i` (1 or 2): `a` by
+/// `Db::keyspace` where the database's options are a keyspace's.
+fn open_keyspace(d: &Db, i: usize, opts: &larder_lsm::Options) -> Keyspace {
+    let own = options_of(i, opts);
+    let ks = if i == 1 && own == KeyspaceOptions::from_db(opts) {
+        d.keyspace(NAMES[i])
+    } else {
+        d.keyspace_with(NAMES[i], own)
+    }
+    .unwrap_or_else(|e| panic!("keyspace {}: {e}", NAMES[i]));
+    assert_eq!(ks.name(), NAMES[i]);
+    assert_eq!(ks.options(), own, "{}", NAMES[i]);
+    // Open again by name alone: the options it was created with.
+    let again = d.keyspace(NAMES[i]).expect("open an existing keyspace");
+    assert_eq!(again.options(), own, "{}", NAMES[i]);
+    ks
+}
+
+/// A live keyspace: its handle (none for the default), its model, and
+/// its generation (a new one each time it is created), so a snapshot
+/// taken before a drop is not read as the keyspace created after it.
+struct Space {
+    handle: Option<Keyspace>,
+    model: Model,
+    born: Born,
+    generation: u32,
+}
+
+/// The default keyspace or a named one, under one interface.
+#[derive(Clone, Copy)]
+enum Tree<'a> {
+    Default(&'a Db),
+    Named(&'a Keyspace),
+}
+
+impl Tree<'_> {
+    fn put(self, k: Vec<u8>, v: Vec<u8>) -> larder_lsm::Result<()> {
+        match self {
+            Tree::Default(d) => d.put(k, v),
+            Tree::Named(ks) => ks.put(k, v),
+        }
+    }
+    fn delete(self, k: Vec<u8>) -> larder_lsm::Result<()> {
+        match self {
+            Tree::Default(d) => d.delete(k),
+            Tree::Named(ks) => ks.delete(k),
+        }
+    }
+    fn delete_range(self, lo: &[u8], hi: &[u8]) -> larder_lsm::Result<()> {
+        match self {
+            Tree::Default(d) => d.delete_range(lo..hi),
+            Tree::Named(ks) => ks.delete_range(lo..hi),
+        }
+    }
+    fn merge(self, k: Vec<u8>, v: Vec<u8>) -> larder_lsm::Result<()> {
+        match self {
+            Tree::Default(d) => d.merge(k, v),
+            Tree::Named(ks) => ks.merge(k, v),
+        }
+    }
+    fn get(self, k: &[u8]) -> Option<Vec<u8>> {
+        match self {
+            Tree::Default(d) => d.get(k),
+            Tree::Named(ks) => ks.get(k),
+        }
+        .expect("get")
+        .map(|v| v.to_vec())
+    }
+    fn range(self, lo: &[u8], hi: &[u8]) -> DbIter {
+        match self {
+            Tree::Default(d) => d.range(lo..=hi),
+            Tree::Named(ks) => ks.range(lo..=hi),
+        }
+    }
+    fn iter(self) -> DbIter {
+        match self {
+            Tree::Default(d) => d.iter(),
+            Tree::Named(ks) => ks.iter(),
+        }
+    }
+    fn prefix(self, p: &[u8]) -> DbIter {
+        match self {
+            Tree::Default(d) => d.prefix(p),
+            Tree::Named(ks) => ks.prefix(p),
+        }
+    }
+    fn compact_range(self, lo: &[u8], hi: &[u8]) -> larder_lsm::Result<()> {
+        match self {
+            Tree::Default(d) => d.compact_range(lo..=hi),
+            Tree::Named(ks) => ks.compact_range(lo..=hi),
+        }
+    }
+    fn get_at(self, s: &Snapshot, k: &[u8]) -> Option<Vec<u8>> {
+        match self {
+            Tree::Default(_) => s.get(k),
+            Tree::Named(ks) => ks.get_at(s, k),
+        }
+        .expect("snapshot get")
+        .map(|v| v.to_vec())
+    }
+    fn range_at(self, s: &Snapshot, lo: &[u8], hi: &[u8]) -> DbIter {
+        match self {
+            Tree::Default(_) => s.range(lo..=hi),
+            Tree::Named(ks) => ks.range_at(s, lo..=hi),
+        }
+    }
+    fn iter_at(self, s: &Snapshot) -> DbIter {
+        match self {
+            Tree::Default(_) => s.iter(),
+            Tree::Named(ks) => ks.range_at::<&[u8], _>(s, ..),
+        }
+    }
+    fn batch_put(self, b: &mut WriteBatch, k: Vec<u8>, v: Vec<u8>) {
+        match self {
+            Tree::Default(_) => b.put(k, v),
+            Tree::Named(ks) => b.put_in(ks, k, v),
+        }
+    }
+    fn batch_delete(self, b: &mut WriteBatch, k: Vec<u8>) {
+        match self {
+            Tree::Default(_) => b.delete(k),
+            Tree::Named(ks) => b.delete_in(ks, k),
+        }
+    }
+    fn batch_merge(self, b: &mut WriteBatch, k: Vec<u8>, v: Vec<u8>) {
+        match self {
+            Tree::Default(_) => b.merge(k, v),
+            Tree::Named(ks) => b.merge_in(ks, k, v),
+        }
+    }
+    fn batch_delete_range(self, b: &mut WriteBatch, lo: Vec<u8>, hi: Vec<u8>) {
+        match self {
+            Tree::Default(_) => b.delete_range(lo, hi),
+            Tree::Named(ks) => b.delete_range_in(ks, lo, hi),
+        }
+    }
+}
+
+/// The live keyspaces, default first.
+struct Spaces {
+    slots: [Option<Space>; 3],
+    next_generation: u32,
+    /// Names of the live named keyspaces in the order they were created
+    /// (what `Db::keyspace_names` returns).
+    names: Vec<String>,
+}
+
+impl Spaces {
+    /// The slot `sel` picks among the live ones.
+    fn pick(&self, sel: u8) -> usize {
+        let live: Vec<usize> = (0..3).filter(|&i| self.slots[i].is_some()).collect();
+        live[usize::from(sel) % live.len()]
+    }
+    fn space(&mut self, i: usize) -> &mut Space {
+        self.slots[i].as_mut().expect("a live keyspace")
+    }
+    fn model(&self, i: usize) -> &Model {
+        &self.slots[i].as_ref().expect("a live keyspace").model
+    }
+    fn tree<'a>(&'a self, d: &'a Db, i: usize) -> Tree<'a> {
+        match &self.slots[i].as_ref().expect("a live keyspace").handle {
+            None => Tree::Default(d),
+            Some(ks) => Tree::Named(ks),
+        }
+    }
+    fn create(&mut self, i: usize, handle: Option<Keyspace>) {
+        assert!(self.slots[i].is_none());
+        self.next_generation += 1;
+        self.slots[i] = Some(Space {
+            handle,
+            model: Model::new(),
+            born: Born::new(),
+            generation: self.next_generation,
+        });
+        if i != 0 {
+            self.names.push(NAMES[i].to_string());
+        }
+    }
+    fn live(&self) -> impl Iterator<Item = (usize, &Space)> {
+        self.slots
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| s.as_ref().map(|s| (i, s)))
+    }
+    /// Drops every named handle, so the database can close.
+    fn release(&mut self) {
+        for s in self.slots.iter_mut().flatten() {
+            s.handle = None;
+        }
+    }
+    /// Opens the named handles again on a reopened database, checking it
+    /// restored exactly the live keyspaces, in order, with their options.
+    fn reattach(&mut self, d: &Db, opts: &larder_lsm::Options) {
+        assert_eq!(d.keyspace_names(), self.names, "keyspaces after reopen");
+        for i in 1..3 {
+            if let Some(s) = &mut self.slots[i] {
+                s.handle = Some(open_keyspace(d, i, opts));
+            }
+        }
+    }
+    /// Checks every live keyspace against its model, both directions.
+    fn check_all(&self, d: &Db, what: &str) {
+        for (i, s) in self.live() {
+            let t = self.tree(d, i);
+            let all = pairs(&s.model);
+            common::assert_same(
+                &common::collect(t.iter()),
+                &all,
+                &format!("{what}: {}", NAMES[i]),
+            );
+            let mut all_rev = all;
+            all_rev.reverse();
+            common::assert_same(
+                &common::collect(t.iter().rev()),
+                &all_rev,
+                &format!("{what}: {} rev", NAMES[i]),
+            );
+        }
+    }
+}
+
+/// A snapshot and, per keyspace slot, the generation, model and birth
+/// times it saw (none for a dropped keyspace).
+type Snap = (Snapshot, [Option<(u32, Model, Born)>; 3]);
+
 fn run(ops: Vec<Op>, opts: larder_lsm::Options) {
     run_timed(ops, opts, None);
 }
@@ -158,8 +456,9 @@ fn run_timed(ops: Vec<Op>, opts: larder_lsm::Options, clock: Option<Arc<ManualCl
         },
     };
     let timed = clock.is_some();
+    // Only the default keyspace is published: such a store has no others.
+    let named = !opts.publish_manifest;
     let mut now: u64 = 0;
-    let mut born = Born::new();
     let mut ingests = 0u32;
     // An in-memory disk: the model checks logic, and a real disk's syncs
     // would make each case take seconds.
@@ -168,70 +467,94 @@ fn run_timed(ops: Vec<Op>, opts: larder_lsm::Options, clock: Option<Arc<ManualCl
         .expect("a directory for runs to ingest");
     let open = |opts: &larder_lsm::Options| Db::open_with_fs(Arc::clone(&fs), "/db", opts.clone());
     let mut db = Some(open(&opts).expect("open"));
-    let mut model = Model::new();
-    let mut snaps: Vec<(larder_lsm::Snapshot, Model, Born)> = Vec::new();
+    let mut spaces = Spaces {
+        slots: [None, None, None],
+        next_generation: 0,
+        names: Vec::new(),
+    };
+    spaces.create(0, None);
+    if named {
+        for i in 1..3 {
+            let ks = open_keyspace(db.as_ref().expect("db open"), i, &opts);
+            spaces.create(i, Some(ks));
+        }
+    }
+    let mut snaps: Vec<Snap> = Vec::new();
     for op in ops {
         let d = db.as_ref().expect("db open");
         match op {
-            Op::Put(k, v) => {
-                d.put(key(k), value(k, v)).expect("put");
-                model.insert(key(k), value(k, v));
-                born.insert(key(k), now);
+            Op::Put(s, k, v) => {
+                let i = spaces.pick(s);
+                spaces.tree(d, i).put(key(k), value(k, v)).expect("put");
+                let sp = spaces.space(i);
+                sp.model.insert(key(k), value(k, v));
+                sp.born.insert(key(k), now);
             }
-            Op::Delete(k) => {
-                d.delete(key(k)).expect("delete");
-                model.remove(&key(k));
+            Op::Delete(s, k) => {
+                let i = spaces.pick(s);
+                spaces.tree(d, i).delete(key(k)).expect("delete");
+                spaces.space(i).model.remove(&key(k));
             }
             Op::Batch(ops) => {
                 let mut b = WriteBatch::new();
-                for (k, v) in ops {
+                for (s, k, v) in ops {
+                    let i = spaces.pick(s);
+                    let t = spaces.tree(d, i);
                     match v {
                         Some(v) => {
-                            b.put(key(k), value(k, v));
-                            model.insert(key(k), value(k, v));
-                            born.insert(key(k), now);
+                            t.batch_put(&mut b, key(k), value(k, v));
+                            let sp = spaces.space(i);
+                            sp.model.insert(key(k), value(k, v));
+                            sp.born.insert(key(k), now);
                         }
                         None => {
-                            b.delete(key(k));
-                            model.remove(&key(k));
+                            t.batch_delete(&mut b, key(k));
+                            spaces.space(i).model.remove(&key(k));
                         }
                     }
                 }
                 d.write(b).expect("write");
             }
-            Op::DeleteRange(a, b) => {
+            Op::DeleteRange(s, a, b) => {
+                let i = spaces.pick(s);
                 let (lo, hi) = (key(a).min(key(b)), key(a).max(key(b)));
-                d.delete_range(lo.as_slice()..hi.as_slice())
+                spaces
+                    .tree(d, i)
+                    .delete_range(&lo, &hi)
                     .expect("delete_range");
-                delete_range(&mut model, &lo, &hi);
+                delete_range(&mut spaces.space(i).model, &lo, &hi);
             }
             Op::Merge(..) if timed => {}
-            Op::Merge(k, v) => {
-                d.merge(key(k), operand(v)).expect("merge");
-                merge_into(&mut model, key(k), operand(v));
+            Op::Merge(s, k, v) => {
+                let i = spaces.pick(s);
+                spaces.tree(d, i).merge(key(k), operand(v)).expect("merge");
+                merge_into(&mut spaces.space(i).model, key(k), operand(v));
             }
             Op::MixedBatch(ops) => {
                 let mut b = WriteBatch::new();
-                for (what, k, v) in ops {
+                for (s, what, k, v) in ops {
+                    let i = spaces.pick(s);
+                    let t = spaces.tree(d, i);
                     match what % 4 {
                         0 => {
-                            b.put(key(k), value(k, v));
-                            model.insert(key(k), value(k, v));
-                            born.insert(key(k), now);
+                            t.batch_put(&mut b, key(k), value(k, v));
+                            let sp = spaces.space(i);
+                            sp.model.insert(key(k), value(k, v));
+                            sp.born.insert(key(k), now);
                         }
                         1 => {
-                            b.delete(key(k));
-                            model.remove(&key(k));
+                            t.batch_delete(&mut b, key(k));
+                            spaces.space(i).model.remove(&key(k));
                         }
                         2 if timed => {}
                         2 => {
-                            b.merge(key(k), operand(v));
-                            merge_into(&mut model, key(k), operand(v));
+                            t.batch_merge(&mut b, key(k), operand(v));
+                            merge_into(&mut spaces.space(i).model, key(k), operand(v));
                         }
                         _ => {
                             let (lo, hi) = (key(k), key(k.saturating_add((v % 8) as u8)));
-                            b.delete_range(lo.clone(), hi.clone());
-                            delete_range(&mut model, &lo, &hi);
+                            t.batch_delete_range(&mut b, lo.clone(), hi.clone());
+                            delete_range(&mut spaces.space(i).model, &lo, &hi);
                         }
                     }
                 }
@@ -239,7 +562,8 @@ fn run_timed(ops: Vec<Op>, opts: larder_lsm::Options, clock: Option<Arc<ManualCl
             }
             Op::Txn(reads, writes, interfere) => {
                 let mut t = d.transaction().expect("begin");
-                let mut view = model.clone();
+                let sp = spaces.space(0);
+                let mut view = sp.model.clone();
                 let mut touched = std::collections::BTreeSet::new();
                 for (k, v) in &writes {
                     match v {
@@ -262,8 +586,8 @@ fn run_timed(ops: Vec<Op>, opts: larder_lsm::Options, clock: Option<Arc<ManualCl
                 let conflict = match interfere {
                     Some(k) => {
                         d.put(key(k), value(k, 7)).expect("put");
-                        model.insert(key(k), value(k, 7));
-                        born.insert(key(k), now);
+                        sp.model.insert(key(k), value(k, 7));
+                        sp.born.insert(key(k), now);
                         !writes.is_empty() && touched.contains(&key(k))
                     }
                     None => false,
@@ -273,10 +597,10 @@ fn run_timed(ops: Vec<Op>, opts: larder_lsm::Options, clock: Option<Arc<ManualCl
                         for (k, v) in &writes {
                             match v {
                                 Some(v) => {
-                                    born.insert(key(*k), now);
-                                    model.insert(key(*k), value(*k, *v))
+                                    sp.born.insert(key(*k), now);
+                                    sp.model.insert(key(*k), value(*k, *v))
                                 }
-                                None => model.remove(&key(*k)),
+                                None => sp.model.remove(&key(*k)),
                             };
                         }
                     }
@@ -286,40 +610,47 @@ fn run_timed(ops: Vec<Op>, opts: larder_lsm::Options, clock: Option<Arc<ManualCl
                     r => panic!("commit: {r:?}, a conflict expected: {conflict}"),
                 }
             }
-            Op::Get(k) => {
-                let got = d.get(&key(k)).expect("get").map(|v| v.to_vec());
+            Op::Get(s, k) => {
+                let i = spaces.pick(s);
+                let got = spaces.tree(d, i).get(&key(k));
                 assert_eq!(
                     got,
-                    model.get(&key(k)).cloned(),
-                    "get {:?}",
-                    String::from_utf8_lossy(&key(k))
+                    spaces.model(i).get(&key(k)).cloned(),
+                    "get {:?} in {}",
+                    String::from_utf8_lossy(&key(k)),
+                    NAMES[i]
                 );
             }
-            Op::Range(a, b, rev) => {
+            Op::Range(s, a, b, rev) => {
+                let i = spaces.pick(s);
                 let (lo, hi) = (key(a), key(b));
-                let mut want = model_range(&model, &lo, &hi);
+                let t = spaces.tree(d, i);
+                let mut want = model_range(spaces.model(i), &lo, &hi);
                 let got = if rev {
                     want.reverse();
-                    common::collect(d.range(lo.as_slice()..=hi.as_slice()).rev())
+                    common::collect(t.range(&lo, &hi).rev())
                 } else {
-                    common::collect(d.range(lo.as_slice()..=hi.as_slice()))
+                    common::collect(t.range(&lo, &hi))
                 };
-                common::assert_same(&got, &want, "range");
+                common::assert_same(&got, &want, &format!("range in {}", NAMES[i]));
             }
-            Op::Prefix(a, rev) => {
+            Op::Prefix(s, a, rev) => {
+                let i = spaces.pick(s);
                 let p = &key(a)[..5];
-                let mut want: Vec<_> = model
+                let t = spaces.tree(d, i);
+                let mut want: Vec<_> = spaces
+                    .model(i)
                     .iter()
                     .filter(|(k, _)| k.starts_with(p))
                     .map(|(k, v)| (k.clone(), v.clone()))
                     .collect();
                 let got = if rev {
                     want.reverse();
-                    common::collect(d.prefix(p).rev())
+                    common::collect(t.prefix(p).rev())
                 } else {
-                    common::collect(d.prefix(p))
+                    common::collect(t.prefix(p))
                 };
-                common::assert_same(&got, &want, "range");
+                common::assert_same(&got, &want, &format!("prefix in {}", NAMES[i]));
             }
             Op::Advance(ms) if timed => {
                 let ms = u64::from(ms % 150);
@@ -327,9 +658,13 @@ fn run_timed(ops: Vec<Op>, opts: larder_lsm::Options, clock: Option<Arc<ManualCl
                     c.advance(std::time::Duration::from_millis(ms));
                 }
                 now += ms;
-                expire(&mut model, &born, now);
-                for (_, m, b) in &mut snaps {
-                    expire(m, b, now);
+                for sp in spaces.slots.iter_mut().flatten() {
+                    expire(&mut sp.model, &sp.born, now);
+                }
+                for (_, seen) in &mut snaps {
+                    for (_, m, b) in seen.iter_mut().flatten() {
+                        expire(m, b, now);
+                    }
                 }
             }
             Op::Advance(_) => {}
@@ -358,63 +693,140 @@ fn run_timed(ops: Vec<Op>, opts: larder_lsm::Options, clock: Option<Arc<ManualCl
                     .map(|t| t.path)
                     .collect();
                 d.ingest(&paths).expect("ingest");
+                let sp = spaces.space(0);
                 for (k, v) in run {
                     // Ingested entries carry no write time: they never
                     // expire.
-                    born.remove(&k);
+                    sp.born.remove(&k);
                     match v {
-                        Some(v) => model.insert(k, v),
-                        None => model.remove(&k),
+                        Some(v) => sp.model.insert(k, v),
+                        None => sp.model.remove(&k),
                     };
                 }
             }
-            Op::TakeSnapshot => snaps.push((d.snapshot(), model.clone(), born.clone())),
-            Op::ReadSnapshot(i, a, b) => {
+            Op::TakeSnapshot => {
+                let seen = std::array::from_fn(|i| {
+                    spaces.slots[i]
+                        .as_ref()
+                        .map(|s| (s.generation, s.model.clone(), s.born.clone()))
+                });
+                snaps.push((d.snapshot(), seen));
+            }
+            Op::ReadSnapshot(n, s, a, b, rev) => {
                 if !snaps.is_empty() {
-                    let (s, m, _) = &snaps[i % snaps.len()];
-                    let got = s.get(&key(a)).expect("snapshot get").map(|v| v.to_vec());
-                    assert_eq!(got, m.get(&key(a)).cloned());
-                    let (lo, hi) = (key(a.min(b)), key(a.max(b)));
+                    let i = spaces.pick(s);
+                    let (snap, seen) = &snaps[n % snaps.len()];
+                    // A keyspace created after the snapshot is empty in it.
+                    let generation = spaces.slots[i].as_ref().expect("live").generation;
+                    let empty = Model::new();
+                    let m = match &seen[i] {
+                        Some((g, m, _)) if *g == generation => m,
+                        _ => &empty,
+                    };
+                    let t = spaces.tree(d, i);
                     assert_eq!(
-                        common::show(&common::collect(s.range(lo.as_slice()..=hi.as_slice()))),
-                        common::show(&model_range(m, &lo, &hi))
+                        t.get_at(snap, &key(a)),
+                        m.get(&key(a)).cloned(),
+                        "snapshot get in {}",
+                        NAMES[i]
                     );
-                    let whole: Vec<_> = m.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
-                    common::assert_same(&common::collect(s.iter()), &whole, "snapshot iter");
+                    let (lo, hi) = (key(a.min(b)), key(a.max(b)));
+                    let mut want = model_range(m, &lo, &hi);
+                    let got = if rev {
+                        want.reverse();
+                        common::collect(t.range_at(snap, &lo, &hi).rev())
+                    } else {
+                        common::collect(t.range_at(snap, &lo, &hi))
+                    };
+                    common::assert_same(&got, &want, &format!("snapshot range in {}", NAMES[i]));
+                    common::assert_same(
+                        &common::collect(t.iter_at(snap)),
+                        &pairs(m),
+                        &format!("snapshot iter in {}", NAMES[i]),
+                    );
                 }
             }
-            Op::DropSnapshot(i) => {
+            Op::DropSnapshot(n) => {
                 if !snaps.is_empty() {
-                    snaps.remove(i % snaps.len());
+                    snaps.remove(n % snaps.len());
                 }
             }
             Op::Flush => d.flush().expect("flush"),
-            Op::Compact(a, b) => {
+            Op::Compact(s, a, b) => {
+                let i = spaces.pick(s);
                 let (lo, hi) = (key(a.min(b)), key(a.max(b)));
-                d.compact_range(lo.as_slice()..=hi.as_slice())
-                    .expect("compact");
+                spaces.tree(d, i).compact_range(&lo, &hi).expect("compact");
+            }
+            Op::DropKeyspace(_) if !named => {}
+            Op::DropKeyspace(n) => {
+                let i = 1 + usize::from(n % 2);
+                match spaces.slots[i].take() {
+                    Some(sp) => {
+                        d.drop_keyspace(NAMES[i]).expect("drop_keyspace");
+                        spaces.names.retain(|n| n != NAMES[i]);
+                        // The handle outlives the keyspace, refused.
+                        let h = sp.handle.expect("a named keyspace's handle");
+                        assert!(
+                            matches!(h.get(b"key000"), Err(larder_lsm::Error::InvalidKeyspace(_))),
+                            "get on a dropped keyspace"
+                        );
+                        assert!(
+                            matches!(h.put("k", "v"), Err(larder_lsm::Error::InvalidKeyspace(_))),
+                            "put on a dropped keyspace"
+                        );
+                    }
+                    None => assert!(
+                        matches!(
+                            d.drop_keyspace(NAMES[i]),
+                            Err(larder_lsm::Error::InvalidKeyspace(_))
+                        ),
+                        "drop of a dropped keyspace"
+                    ),
+                }
+                assert_eq!(d.keyspace_names(), spaces.names);
+            }
+            Op::CreateKeyspace(_) if !named => {}
+            Op::CreateKeyspace(n) => {
+                let i = 1 + usize::from(n % 2);
+                let ks = open_keyspace(d, i, &opts);
+                match &spaces.slots[i] {
+                    None => spaces.create(i, Some(ks)),
+                    Some(sp) => {
+                        // The same keyspace again, not a new one.
+                        common::assert_same(
+                            &common::collect(ks.iter()),
+                            &pairs(&sp.model),
+                            &format!("{} opened again", NAMES[i]),
+                        );
+                    }
+                }
+                if i == 2 {
+                    // `b` exists with its own options: others are refused.
+                    assert!(matches!(
+                        d.keyspace_with(NAMES[i], KeyspaceOptions::from_db(&opts)),
+                        Err(larder_lsm::Error::InvalidKeyspace(_))
+                    ));
+                }
+                assert_eq!(d.keyspace_names(), spaces.names);
             }
             Op::Reopen => {
                 snaps.clear();
+                spaces.release();
                 db.take().expect("db").close().expect("close");
-                db = Some(open(&opts).expect("reopen"));
+                let d = open(&opts).expect("reopen");
+                spaces.reattach(&d, &opts);
+                db = Some(d);
             }
         }
     }
     let d = db.expect("db");
-    let all: Vec<_> = model.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
-    common::assert_same(&common::collect(d.iter()), &all, "before close");
-    let mut all_rev = all.clone();
-    all_rev.reverse();
-    common::assert_same(&common::collect(d.iter().rev()), &all_rev, "iter().rev()");
+    spaces.check_all(&d, "before close");
     drop(snaps);
+    spaces.release();
     d.close().expect("close");
     let d = open(&opts).expect("final reopen");
-    common::assert_same(
-        &common::collect(d.range::<&[u8], _>(..)),
-        &all,
-        "after reopen",
-    );
+    spaces.reattach(&d, &opts);
+    spaces.check_all(&d, "after reopen");
     // No blob file leaks and none is missing: the store holds exactly the
     // files the manifest records, and each of them still holds live values.
     // (Background work may be between a blob write and its manifest edit:
@@ -425,15 +837,25 @@ fn run_timed(ops: Vec<Op>, opts: larder_lsm::Options, clock: Option<Arc<ManualCl
     assert_eq!(on_disk, stats.blob_files, "{stats:?}");
     let report = d.verify().expect("verify");
     assert!(report.is_clean(), "{report:?}");
-    assert!(
-        stats.blob_files == 0 || stats.blob_live_bytes > 0,
-        "{stats:?}"
-    );
-    // Tables on a store: the store holds exactly the tables of the tree
+    // `blob_live_bytes` counts the default keyspace's references only
+    // (`blob_values_of_a_named_keyspace_count_as_live`).
+    if spaces.names.is_empty() {
+        assert!(
+            stats.blob_files == 0 || stats.blob_live_bytes > 0,
+            "{stats:?}"
+        );
+    }
+    // Tables on a store: the store holds exactly the tables of the trees
     // (none leaked, none missing), and the directory holds none.
     if let Some(store) = &opts.table_store {
         let objects = store.list("tables/").expect("list").len();
-        let tables: usize = stats.levels.iter().map(|l| l.files).sum();
+        let named_tables: usize = spaces
+            .live()
+            .filter_map(|(_, s)| s.handle.as_ref())
+            .flat_map(|ks| ks.level_files())
+            .map(|(files, _)| files)
+            .sum();
+        let tables = stats.levels.iter().map(|l| l.files).sum::<usize>() + named_tables;
         if opts.publish_manifest {
             // Tables the last few published manifests name stay for the
             // readers elsewhere that may read them.
@@ -451,6 +873,7 @@ fn run_timed(ops: Vec<Op>, opts: larder_lsm::Options, clock: Option<Arc<ManualCl
             d.wait_idle().expect("idle");
             let reader =
                 larder_lsm::Reader::open_with(Arc::clone(store), "", opts.clone()).expect("reader");
+            let all = pairs(spaces.model(0));
             common::assert_same(&common::collect(reader.iter()), &all, "reader");
         }
     }
@@ -693,4 +1116,56 @@ fn a_flush_drops_versions_no_reader_can_see() {
         db.get(b"k").expect("get").as_deref(),
         Some(&[(399 % 256) as u8; 1000][..])
     );
+}
+
+/// `Db::keyspace` creates a keyspace with the database's own options, yet
+/// refuses them when the database's write buffer (valid from 1 KiB) is
+/// below a keyspace's 4 KiB minimum: the documented errors name only bad
+/// names, read-only handles and published manifests.
+#[test]
+#[ignore = "bug: Db::keyspace refuses the database's own options when its write buffer is under 4 KiB"]
+fn keyspace_on_a_database_with_a_write_buffer_under_4_kib_is_refused() {
+    let fs: Arc<dyn vfs::Fs> = Arc::new(vfs::MemFs::new());
+    let db = Db::open_with_fs(fs, "/db", common::tiny_options()).expect("open");
+    let a = db
+        .keyspace("a")
+        .expect("a keyspace with the database's options");
+    assert_eq!(
+        a.options(),
+        KeyspaceOptions::from_db(&common::tiny_options())
+    );
+}
+
+/// `Stats::blob_live_bytes` is documented as the blob bytes the current
+/// tables reference, but it counts only the default keyspace's tables: a
+/// named keyspace's live blob values show as garbage (and the space
+/// amplification as infinite).
+#[test]
+#[ignore = "bug: Stats::blob_live_bytes counts only the default keyspace's references"]
+fn blob_values_of_a_named_keyspace_count_as_live() {
+    let fs: Arc<dyn vfs::Fs> = Arc::new(vfs::MemFs::new());
+    let opts = larder_lsm::Options {
+        blob_threshold_bytes: Some(1000),
+        ..common::tiny_options()
+    };
+    let db = Db::open_with_fs(fs, "/db", opts.clone()).expect("open");
+    let b = db
+        .keyspace_with(
+            "b",
+            KeyspaceOptions {
+                write_buffer_size_bytes: 4096,
+                blob_threshold_bytes: Some(8),
+                ..KeyspaceOptions::from_db(&opts)
+            },
+        )
+        .expect("b");
+    for i in 0..10u8 {
+        b.put(key(i), vec![b'v'; 50]).expect("put");
+    }
+    db.flush().expect("flush");
+    db.wait_idle().expect("idle");
+    let stats = db.stats();
+    assert!(stats.blob_files > 0, "{stats:?}");
+    assert_eq!(stats.blob_live_bytes, 500, "{stats:?}");
+    assert_eq!(stats.blob_garbage_bytes, 0, "{stats:?}");
 }
