@@ -8,8 +8,7 @@
 //! a TTL and a manual clock that moves forward, where merges give way (a
 //! store takes a TTL or a merge operator, not both).
 //!
-//! Three keyspaces: the default, `a` (the database's options, its write
-//! buffer raised to a keyspace's 4 KiB minimum) and `b` (its own write
+//! Three keyspaces: the default, `a` (the database's options) and `b` (its own write
 //! buffer, compression flipped, other Bloom bits, and a blob threshold
 //! that sends values to blob files where the default keeps them inline,
 //! or the other way round). Each write or read picks one of the live
@@ -190,21 +189,9 @@ fn options_b(db: &larder_lsm::Options) -> KeyspaceOptions {
     }
 }
 
-/// The smallest write buffer a keyspace takes.
-const KEYSPACE_WRITE_BUFFER_MIN_BYTES: usize = 4096;
-
-/// The options keyspace `a` is created with: the database's, but for a
-/// write buffer below a keyspace's minimum (the tiny options' 2 KiB),
-/// raised to it (`Db::keyspace` refuses such a database's options: see
-/// `keyspace_on_a_database_with_a_write_buffer_under_4_kib_is_refused`).
+/// The options keyspace `a` is created with: the database's.
 fn options_a(db: &larder_lsm::Options) -> KeyspaceOptions {
-    let own = KeyspaceOptions::from_db(db);
-    KeyspaceOptions {
-        write_buffer_size_bytes: own
-            .write_buffer_size_bytes
-            .max(KEYSPACE_WRITE_BUFFER_MIN_BYTES),
-        ..own
-    }
+    KeyspaceOptions::from_db(db)
 }
 
 /// The options slot `i` is created with.
@@ -837,25 +824,16 @@ fn run_timed(ops: Vec<Op>, opts: larder_lsm::Options, clock: Option<Arc<ManualCl
     assert_eq!(on_disk, stats.blob_files, "{stats:?}");
     let report = d.verify().expect("verify");
     assert!(report.is_clean(), "{report:?}");
-    // `blob_live_bytes` counts the default keyspace's references only
-    // (`blob_values_of_a_named_keyspace_count_as_live`).
-    if spaces.names.is_empty() {
-        assert!(
-            stats.blob_files == 0 || stats.blob_live_bytes > 0,
-            "{stats:?}"
-        );
-    }
+    assert!(
+        stats.blob_files == 0 || stats.blob_live_bytes > 0,
+        "{stats:?}"
+    );
     // Tables on a store: the store holds exactly the tables of the trees
     // (none leaked, none missing), and the directory holds none.
     if let Some(store) = &opts.table_store {
         let objects = store.list("tables/").expect("list").len();
-        let named_tables: usize = spaces
-            .live()
-            .filter_map(|(_, s)| s.handle.as_ref())
-            .flat_map(|ks| ks.level_files())
-            .map(|(files, _)| files)
-            .sum();
-        let tables = stats.levels.iter().map(|l| l.files).sum::<usize>() + named_tables;
+        // `Db::stats` adds up every keyspace's tables.
+        let tables = stats.levels.iter().map(|l| l.files).sum::<usize>();
         if opts.publish_manifest {
             // Tables the last few published manifests name stay for the
             // readers elsewhere that may read them.
@@ -1118,13 +1096,10 @@ fn a_flush_drops_versions_no_reader_can_see() {
     );
 }
 
-/// `Db::keyspace` creates a keyspace with the database's own options, yet
-/// refuses them when the database's write buffer (valid from 1 KiB) is
-/// below a keyspace's 4 KiB minimum: the documented errors name only bad
-/// names, read-only handles and published manifests.
+/// `Db::keyspace` creates a keyspace with the database's own options,
+/// whatever write buffer the database was given (it takes 1 KiB and up).
 #[test]
-#[ignore = "bug: Db::keyspace refuses the database's own options when its write buffer is under 4 KiB"]
-fn keyspace_on_a_database_with_a_write_buffer_under_4_kib_is_refused() {
+fn a_keyspace_takes_a_small_database_write_buffer() {
     let fs: Arc<dyn vfs::Fs> = Arc::new(vfs::MemFs::new());
     let db = Db::open_with_fs(fs, "/db", common::tiny_options()).expect("open");
     let a = db
@@ -1136,12 +1111,9 @@ fn keyspace_on_a_database_with_a_write_buffer_under_4_kib_is_refused() {
     );
 }
 
-/// `Stats::blob_live_bytes` is documented as the blob bytes the current
-/// tables reference, but it counts only the default keyspace's tables: a
-/// named keyspace's live blob values show as garbage (and the space
-/// amplification as infinite).
+/// `Stats::blob_live_bytes` counts the blob bytes every keyspace's
+/// tables reference, not the default keyspace's only.
 #[test]
-#[ignore = "bug: Stats::blob_live_bytes counts only the default keyspace's references"]
 fn blob_values_of_a_named_keyspace_count_as_live() {
     let fs: Arc<dyn vfs::Fs> = Arc::new(vfs::MemFs::new());
     let opts = larder_lsm::Options {

@@ -8,8 +8,9 @@ use crate::{Error, Options, Result};
 /// Longest keyspace name, in bytes.
 pub const KEYSPACE_NAME_LEN_MAX: usize = 255;
 
-/// Smallest write buffer a keyspace may have, in bytes.
-const WRITE_BUFFER_MIN_BYTES: u64 = 4 << 10;
+/// Smallest write buffer a keyspace may have, in bytes (the database's
+/// own smallest, `Options::validate`).
+const WRITE_BUFFER_MIN_BYTES: u64 = 1 << 10;
 
 /// Largest write buffer a keyspace may have, in bytes (1 TiB: any larger
 /// number read from a manifest is damage).
