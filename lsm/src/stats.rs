@@ -23,7 +23,8 @@ pub struct LevelStats {
 /// Counters since open and the tree's current shape.
 #[derive(Clone, Debug, Default)]
 pub struct Stats {
-    /// Per level, L0 first.
+    /// Per level, L0 first: every keyspace's tables added up
+    /// ([`Keyspace::stats`](crate::Keyspace::stats): one keyspace's).
     pub levels: Vec<LevelStats>,
     /// Key and value bytes written by callers.
     pub user_bytes: u64,
