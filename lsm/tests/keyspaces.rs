@@ -80,27 +80,19 @@ fn keyspaces_survive_reopen_from_the_log_and_from_tables() {
         assert_eq!(b.options().write_buffer_size_bytes, 64 << 10);
         assert!(b.options().compression);
         for i in 0..3000 {
-            let want_a = (!(100..200).contains(&i)).then(|| format!("a{i}"));
-            let got = a.get(&key(i)).expect("get a");
-            assert_eq!(
-                got.as_deref(),
-                want_a.as_deref().map(str::as_bytes),
-                "a {i}"
-            );
-            let want_b = (i % 3 == 0).then(|| format!("b{i}"));
-            let got = b.get(&key(i)).expect("get b");
-            assert_eq!(
-                got.as_deref(),
-                want_b.as_deref().map(str::as_bytes),
-                "b {i}"
-            );
-            let want_d = (i % 7 == 0).then(|| format!("d{i}"));
-            let got = db.get(&key(i)).expect("get default");
-            assert_eq!(
-                got.as_deref(),
-                want_d.as_deref().map(str::as_bytes),
-                "d {i}"
-            );
+            let want = [
+                (!(100..200).contains(&i)).then(|| format!("a{i}")),
+                (i % 3 == 0).then(|| format!("b{i}")),
+                (i % 7 == 0).then(|| format!("d{i}")),
+            ];
+            let got = [
+                a.get(&key(i)).expect("get a"),
+                b.get(&key(i)).expect("get b"),
+                db.get(&key(i)).expect("get default"),
+            ];
+            for (w, g) in want.iter().zip(&got) {
+                assert_eq!(g.as_deref(), w.as_deref().map(str::as_bytes), "key {i}");
+            }
         }
         assert_eq!(a.iter().count(), 2900);
         assert_eq!(b.iter().rev().count(), 1000);
