@@ -43,6 +43,11 @@ pub struct Cli {
     /// value is refused. New stores default to lsm.
     #[arg(long, global = true, value_enum)]
     pub engine: Option<EngineKind>,
+    /// lsm: put, get, delete, scan, count, load, dump and compact work in
+    /// keyspace NAME instead of the default one (put and load create it);
+    /// the other commands work on the whole store.
+    #[arg(long, global = true, value_name = "NAME")]
+    pub keyspace: Option<String>,
     /// Wait up to SECONDS (e.g. 30 or 0.5) for another process to release
     /// the store, instead of exiting 3 at once.
     #[arg(long, global = true, value_name = "SECONDS", value_parser = parse_wait)]
@@ -174,6 +179,11 @@ pub enum Command {
         after_help = "Examples:\n  kv-store count\n  kv-store count --prefix user:\n  kv-store count --from a --to m --format json\n\n`stats` shows an approximate count at no cost; this one reads every key."
     )]
     Count(CountArgs),
+    /// List the store's keyspaces (lsm), or drop one with everything in it.
+    #[command(
+        after_help = "Examples:\n  kv-store --keyspace users put u:1 ada   (creates keyspace users)\n  kv-store keyspaces\n  kv-store --keyspace users scan\n  kv-store keyspaces --drop users\n\nA keyspace (RocksDB's column family) has its own tables in the same store, log and manifest. Listing reads only; --drop is a write, and removes the keyspace's keys at once."
+    )]
+    Keyspaces(KeyspacesArgs),
     /// Explain the store's files: levels, tables, key and sequence ranges,
     /// blobs (lsm); meta pages, depth, pages by kind (btree).
     #[command(
@@ -195,6 +205,14 @@ pub enum Command {
         after_help = "Examples:\n  kv-store restore ./backups --to ./data-restored\n  kv-store restore ./backups --id 2 --to ./data-restored\n  kv-store --db ./data-restored verify\n\nNEWDB must not exist. A file missing or differing from the manifest is named with the expected and found SHA-256, and nothing is written (exit 1). --db is not used."
     )]
     Restore(RestoreArgs),
+}
+
+/// Arguments of `keyspaces`.
+#[derive(Debug, Args)]
+pub struct KeyspacesArgs {
+    /// Drop keyspace NAME and everything in it.
+    #[arg(long, value_name = "NAME")]
+    pub drop: Option<String>,
 }
 
 /// Arguments of `checkpoint`.

@@ -332,6 +332,42 @@ pub trait Engine {
     fn sorted_loader(&self) -> Result<Option<Box<dyn SortedLoader + '_>>> {
         Ok(None)
     }
+
+    /// Makes the data commands (put, get, delete, write, scan, compact,
+    /// sorted loads) work in keyspace `name` (`--keyspace`), creating it
+    /// when `create` (a writing command) and it does not exist.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::BadArgument`](crate::Error::BadArgument) for an engine
+    /// without keyspaces (btree), a keyspace that does not exist (and is
+    /// not to be created), or a name the engine refuses.
+    fn use_keyspace(&mut self, name: &str, create: bool) -> Result<()> {
+        let _ = (name, create);
+        Err(crate::Error::BadArgument(format!(
+            "--keyspace: {} stores have no keyspaces (lsm stores do)",
+            self.kind()
+        )))
+    }
+
+    /// The names of the store's keyspaces besides the default, in the
+    /// order they were created (none for an engine without keyspaces).
+    fn keyspace_names(&self) -> Vec<String> {
+        Vec::new()
+    }
+
+    /// Drops keyspace `name` with everything in it.
+    ///
+    /// # Errors
+    ///
+    /// As [`Engine::use_keyspace`].
+    fn drop_keyspace(&self, name: &str) -> Result<()> {
+        let _ = name;
+        Err(crate::Error::BadArgument(format!(
+            "{} stores have no keyspaces (lsm stores do)",
+            self.kind()
+        )))
+    }
 }
 
 /// Pairs in strictly increasing key order, written outside the store and

@@ -32,6 +32,8 @@ pub(crate) struct LsmEngine {
     /// The file system `dir` is on (none for a remote reader): where
     /// `load --sorted` writes its tables before ingesting them.
     fs: Option<Arc<dyn vfs::Fs>>,
+    /// With `--keyspace`: the keyspace the data commands work in.
+    keyspace: Option<lsm::Keyspace>,
 }
 
 impl LsmEngine {
@@ -50,6 +52,7 @@ impl LsmEngine {
             flush_on_close: false,
             reader: None,
             fs: Some(fs),
+            keyspace: None,
         })
     }
 
@@ -80,6 +83,7 @@ impl LsmEngine {
             flush_on_close: true,
             reader: None,
             fs: Some(fs),
+            keyspace: None,
         })
     }
 
@@ -100,6 +104,7 @@ impl LsmEngine {
             flush_on_close: false,
             reader: Some(reader),
             fs: None,
+            keyspace: None,
         })
     }
 
@@ -120,6 +125,7 @@ impl LsmEngine {
             flush_on_close: false,
             reader: None,
             fs: Some(fs),
+            keyspace: None,
         })
     }
 }
@@ -155,6 +161,7 @@ pub(crate) fn convert(e: lsm::Error) -> Error {
             },
         },
         lsm::Error::Io(fs) => Error::from_fs(EngineKind::Lsm, fs),
+        e @ lsm::Error::InvalidKeyspace(_) => Error::BadArgument(e.to_string()),
         e @ (lsm::Error::KeyTooLarge { .. } | lsm::Error::ValueTooLarge { .. }) => Error::Refused {
             engine: EngineKind::Lsm,
             message: e.to_string(),
@@ -308,25 +315,39 @@ impl Engine for LsmEngine {
     }
 
     fn put(&self, key: &[u8], value: &[u8]) -> Result<()> {
-        self.db
-            .put(Bytes::copy_from_slice(key), Bytes::copy_from_slice(value))
-            .map_err(convert)
+        let (k, v) = (Bytes::copy_from_slice(key), Bytes::copy_from_slice(value));
+        match &self.keyspace {
+            Some(ks) => ks.put(k, v),
+            None => self.db.put(k, v),
+        }
+        .map_err(convert)
     }
 
     fn get(&self, key: &[u8]) -> Result<Option<Bytes>> {
-        self.db.get(key).map_err(convert)
+        match &self.keyspace {
+            Some(ks) => ks.get(key),
+            None => self.db.get(key),
+        }
+        .map_err(convert)
     }
 
     fn delete(&self, key: &[u8]) -> Result<()> {
-        self.db.delete(Bytes::copy_from_slice(key)).map_err(convert)
+        let k = Bytes::copy_from_slice(key);
+        match &self.keyspace {
+            Some(ks) => ks.delete(k),
+            None => self.db.delete(k),
+        }
+        .map_err(convert)
     }
 
     fn write(&self, ops: &[Op]) -> Result<()> {
         let mut batch = lsm::WriteBatch::new();
         for op in ops {
-            match op {
-                Op::Put(k, v) => batch.put(k.clone(), v.clone()),
-                Op::Delete(k) => batch.delete(k.clone()),
+            match (op, &self.keyspace) {
+                (Op::Put(k, v), Some(ks)) => batch.put_in(ks, k.clone(), v.clone()),
+                (Op::Put(k, v), None) => batch.put(k.clone(), v.clone()),
+                (Op::Delete(k), Some(ks)) => batch.delete_in(ks, k.clone()),
+                (Op::Delete(k), None) => batch.delete(k.clone()),
             }
         }
         self.db.write(batch).map_err(convert)
@@ -339,7 +360,10 @@ impl Engine for LsmEngine {
         direction: Direction,
         visit: &mut Visitor<'_>,
     ) -> Result<()> {
-        let iter = self.db.range::<Vec<u8>, _>((lower, upper));
+        let iter = match &self.keyspace {
+            Some(ks) => ks.range::<Vec<u8>, _>((lower, upper)),
+            None => self.db.range::<Vec<u8>, _>((lower, upper)),
+        };
         let mut each = |item: lsm::Result<(Bytes, Bytes)>| -> Result<Flow> {
             let (k, v) = item.map_err(convert)?;
             visit(&k, &v)
@@ -368,7 +392,11 @@ impl Engine for LsmEngine {
     }
 
     fn compact(&self) -> Result<()> {
-        self.db.compact_range::<&[u8], _>(..).map_err(convert)
+        match &self.keyspace {
+            Some(ks) => ks.compact_range::<&[u8], _>(..),
+            None => self.db.compact_range::<&[u8], _>(..),
+        }
+        .map_err(convert)
     }
 
     fn verify(&self) -> Result<VerifyReport> {
@@ -487,9 +515,33 @@ impl Engine for LsmEngine {
         fs.create_dir_all(&scratch).map_err(io)?;
         Ok(Some(Box::new(LsmSortedLoader::new(
             &self.db,
+            self.keyspace.as_ref(),
             Arc::clone(fs),
             scratch,
         )?)))
+    }
+
+    fn use_keyspace(&mut self, name: &str, create: bool) -> Result<()> {
+        if self.reader.is_some() || self.flush_on_close {
+            return Err(Error::BadArgument(
+                "--keyspace: a store on an object store publishes its default keyspace only".into(),
+            ));
+        }
+        if !create && !self.db.keyspace_names().iter().any(|n| n == name) {
+            return Err(Error::BadArgument(format!(
+                "--keyspace {name}: the store has no such keyspace (`kv-store keyspaces` lists them; put or load creates one)"
+            )));
+        }
+        self.keyspace = Some(self.db.keyspace(name).map_err(convert)?);
+        Ok(())
+    }
+
+    fn keyspace_names(&self) -> Vec<String> {
+        self.db.keyspace_names()
+    }
+
+    fn drop_keyspace(&self, name: &str) -> Result<()> {
+        self.db.drop_keyspace(name).map_err(convert)
     }
 }
 
@@ -521,6 +573,8 @@ const SORTED_BATCHES_QUEUED: usize = 4;
 /// ingested at the end.
 struct LsmSortedLoader<'a> {
     db: &'a lsm::Db,
+    /// With `--keyspace`: where the tables are ingested.
+    keyspace: Option<&'a lsm::Keyspace>,
     fs: Arc<dyn vfs::Fs>,
     scratch: std::path::PathBuf,
     batch: Vec<(Bytes, Bytes)>,
@@ -530,7 +584,12 @@ struct LsmSortedLoader<'a> {
 }
 
 impl<'a> LsmSortedLoader<'a> {
-    fn new(db: &'a lsm::Db, fs: Arc<dyn vfs::Fs>, scratch: std::path::PathBuf) -> Result<Self> {
+    fn new(
+        db: &'a lsm::Db,
+        keyspace: Option<&'a lsm::Keyspace>,
+        fs: Arc<dyn vfs::Fs>,
+        scratch: std::path::PathBuf,
+    ) -> Result<Self> {
         let mut w = lsm::TableWriter::create_with_fs(
             Arc::clone(&fs),
             scratch.join("run.sst"),
@@ -551,6 +610,7 @@ impl<'a> LsmSortedLoader<'a> {
             .map_err(|e| Error::io("load-sorted thread", e))?;
         Ok(LsmSortedLoader {
             db,
+            keyspace,
             fs,
             scratch,
             batch: Vec::with_capacity(SORTED_BATCH_PAIRS),
@@ -615,7 +675,11 @@ impl SortedLoader for LsmSortedLoader<'_> {
             let _ = tx.send(last);
         }
         let files: Vec<std::path::PathBuf> = self.join()?.into_iter().map(|t| t.path).collect();
-        self.db.ingest(&files).map_err(convert)?;
+        match self.keyspace {
+            Some(ks) => ks.ingest(&files),
+            None => self.db.ingest(&files),
+        }
+        .map_err(convert)?;
         Ok(())
     }
 }

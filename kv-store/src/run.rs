@@ -19,6 +19,13 @@ use crate::{Error, Result};
 /// Whatever stopped the command; [`Error::exit_code`] gives the exit code.
 pub fn run(cli: &Cli, out: &mut dyn Write) -> Result<()> {
     let wait = cli.wait.unwrap_or_default();
+    if cli.keyspace.is_some() && !in_keyspace(&cli.command) {
+        return Err(Error::BadArgument(
+            "--keyspace works with put, get, delete, scan, count, load, dump and compact; \
+             the other commands work on the whole store"
+                .to_string(),
+        ));
+    }
     if let Some(url) = S3Url::parse(&cli.db) {
         return run_remote(cli, &url?, out);
     }
@@ -56,6 +63,9 @@ pub fn run(cli: &Cli, out: &mut dyn Write) -> Result<()> {
             let opened = match cmd {
                 Command::Put(_) | Command::Delete(_) | Command::Load(_) => {
                     Store::open_with_wait(&cli.db, cli.engine, Create::IfMissing, wait)
+                }
+                Command::Keyspaces(args) if args.drop.is_some() => {
+                    Store::open_with_wait(&cli.db, cli.engine, Create::Never, wait)
                 }
                 Command::Compact | Command::Repair => {
                     Store::open_with_wait(&cli.db, cli.engine, Create::Never, wait)
@@ -103,7 +113,13 @@ pub fn run(cli: &Cli, out: &mut dyn Write) -> Result<()> {
                 }
                 other => other?,
             };
-            let result = execute(store.engine(), cmd, out);
+            let mut store = store;
+            let creates = matches!(cmd, Command::Put(_) | Command::Load(_));
+            let result = match &cli.keyspace {
+                Some(name) => store.use_keyspace(name, creates),
+                None => Ok(()),
+            }
+            .and_then(|()| execute(store.engine(), cmd, out));
             // A write that failed on a store this command created (a key
             // over the limit, a bad first line) leaves no empty store.
             let closed = if result.is_err() {
@@ -141,6 +157,11 @@ fn run_remote(cli: &Cli, url: &S3Url, out: &mut dyn Write) -> Result<()> {
     if cli.engine == Some(EngineKind::Btree) {
         return Err(Error::Remote(format!(
             "--db {name}: only lsm stores keep their tables on an object store, not btree"
+        )));
+    }
+    if cli.keyspace.is_some() {
+        return Err(Error::Remote(format!(
+            "--keyspace: {name} publishes its default keyspace only"
         )));
     }
     let cmd = &cli.command;
@@ -296,10 +317,37 @@ pub fn execute(engine: &dyn Engine, cmd: &Command, out: &mut dyn Write) -> Resul
             crate::backup::execute(Some(engine), cmd, out)
         }
         Command::Inspect(args) => crate::inspect::run(engine, args, out),
+        Command::Keyspaces(args) => match &args.drop {
+            Some(name) => {
+                engine.drop_keyspace(name)?;
+                w(writeln!(out, "dropped keyspace {name}"))
+            }
+            None => {
+                for name in engine.keyspace_names() {
+                    w(writeln!(out, "{name}"))?;
+                }
+                Ok(())
+            }
+        },
         Command::Shell(_) | Command::Demo(_) | Command::Bench(_) => Err(Error::BadArgument(
             "shell, demo and bench cannot run inside the shell".to_string(),
         )),
     }
+}
+
+/// Whether `--keyspace` applies to `cmd`: the commands on keys and values.
+fn in_keyspace(cmd: &Command) -> bool {
+    matches!(
+        cmd,
+        Command::Put(_)
+            | Command::Get(_)
+            | Command::Delete(_)
+            | Command::Scan(_)
+            | Command::Count(_)
+            | Command::Load(_)
+            | Command::Dump(_)
+            | Command::Compact
+    )
 }
 
 /// Decodes the key, value and bound arguments of `cmd`, only to refuse a

@@ -265,6 +265,15 @@ impl Store {
         &*self.engine
     }
 
+    /// [`Engine::use_keyspace`] on the open engine (`--keyspace`).
+    ///
+    /// # Errors
+    ///
+    /// As [`Engine::use_keyspace`].
+    pub fn use_keyspace(&mut self, name: &str, create: bool) -> Result<()> {
+        self.engine.use_keyspace(name, create)
+    }
+
     /// The store directory.
     pub fn dir(&self) -> &Path {
         &self.dir
