@@ -10,7 +10,7 @@ mod common;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use larder_lsm::{Db, Options, WriteBatch};
+use larder_lsm::{Db, WriteBatch};
 use vfs::{Fault, FaultFs, Fs, MemFs, Op};
 
 /// Keyspace name ("" for the default) to its pairs.
@@ -92,9 +92,9 @@ fn apply(state: &State, step: &Step) -> State {
 fn run(db: &Db, step: &Step) -> larder_lsm::Result<()> {
     let ks = |name: &str| db.keyspace(name);
     match step {
-        Step::Put(name, i) if name.is_empty() => db.put(key(*i), value(*i)),
+        Step::Put("", i) => db.put(key(*i), value(*i)),
         Step::Put(name, i) => ks(name)?.put(key(*i), value(*i)),
-        Step::Delete(name, i) if name.is_empty() => db.delete(key(*i)),
+        Step::Delete("", i) => db.delete(key(*i)),
         Step::Delete(name, i) => ks(name)?.delete(key(*i)),
         Step::Batch(names, i) => {
             let mut b = WriteBatch::new();
