@@ -123,6 +123,36 @@ impl WriteState {
         self.log.sync()
     }
 
+    /// Makes the logs numbered below `n` durable: the old logs a switch
+    /// left unsynced (sealed: they take no more records), the logs an open
+    /// replayed, and the directory entries of logs created since the last
+    /// directory sync. A flush calls it before its table becomes durable
+    /// when the store has several keyspaces: another keyspace's writes
+    /// older than the table's newest may be in those logs, and a power cut
+    /// must not keep the table and lose them.
+    pub(crate) fn sync_logs_below(
+        &mut self,
+        n: FileNumber,
+        fs: &dyn vfs::Fs,
+        dir: &Path,
+    ) -> Result<()> {
+        let (below, keep): (Vec<_>, Vec<_>) = std::mem::take(&mut self.old_logs_unsynced)
+            .into_iter()
+            .partition(|(number, _)| *number < n);
+        self.old_logs_unsynced = keep;
+        for (_, mut old) in below {
+            old.seal()?;
+        }
+        for f in std::mem::take(&mut self.replayed_logs_unsynced) {
+            f.sync_data()?;
+        }
+        if !self.log_name_durable {
+            fs.sync_dir(dir)?;
+            self.log_name_durable = true;
+        }
+        Ok(())
+    }
+
     /// As [`WriteState::sync_all`], then records in the log that all of it
     /// is durable, so damage to its last records is told from a torn tail.
     pub(crate) fn seal_all(&mut self, fs: &dyn vfs::Fs, dir: &Path) -> Result<()> {

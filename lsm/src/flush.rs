@@ -90,6 +90,16 @@ impl Inner {
             }
             opened.push((0, t));
         }
+        if self.trees().len() > 1 {
+            // The table holds writes newer than other keyspaces' writes in
+            // the logs below `next_log`, which may not be synced
+            // (`Durability::None`): they become durable first, so a power
+            // cut recovers every keyspace to one point of the write order
+            // (RocksDB syncs the closed logs before such a flush too).
+            let mut w = self.write.lock();
+            w.sync_logs_below(*next_log, &*self.fs, &self.dir)
+                .map_err(|e| self.stop(e))?;
+        }
         let flushed = std::sync::Arc::clone(imm);
         self.install(edit, opened, Some(*next_log))?;
         self.counters.flushes.fetch_add(1, Ordering::Relaxed);
