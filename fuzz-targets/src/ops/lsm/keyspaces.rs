@@ -109,8 +109,9 @@ enum KsOp {
         ks: u8,
         other: bool,
     },
-    /// Drops named slot `ks % 3`: its handle joins the stale ones. A slot
-    /// not live is refused.
+    /// Drops named slot `ks % 3`, with an iterator of it open across the
+    /// drop (it reads on): its handle joins the stale ones. A slot not
+    /// live is refused.
     Drop {
         ks: u8,
     },
@@ -509,7 +510,21 @@ impl Run {
                         );
                     }
                     Some(l) => {
+                        // An iterator open across the drop reads on
+                        // (its tables are deleted only once it is done).
+                        let mut it = l.ks.iter();
+                        let first = it.next().map(|kv| kv.expect("scan"));
                         self.db().drop_keyspace(NAMES[slot]).expect("drop");
+                        let rest = it.map(|kv| kv.expect("scan across a drop"));
+                        let got: Model = first
+                            .into_iter()
+                            .chain(rest)
+                            .map(|(k, v)| (k.to_vec(), v.to_vec()))
+                            .collect();
+                        assert_eq!(
+                            got, self.state[&l.id],
+                            "an iterator open across a drop read other pairs"
+                        );
                         self.state.remove(&l.id);
                         if self.stale.len() == STALE_MAX {
                             self.stale.remove(0);
