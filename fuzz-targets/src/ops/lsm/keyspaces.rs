@@ -30,8 +30,9 @@ pub(crate) const V3_MAGIC: &[u8] = b"LSk3";
 /// The named keyspaces' names, by slot.
 const NAMES: [&str; 3] = ["a", "b", "c"];
 
-/// Snapshots kept at once, and handles of dropped keyspaces.
+/// Snapshots kept at once.
 const SNAPS_MAX: usize = 4;
+/// Handles of dropped keyspaces kept at once.
 const STALE_MAX: usize = 2;
 
 /// Entries of one batch, at most.
@@ -40,10 +41,10 @@ const BATCH_LEN_MAX: usize = 16;
 /// Every keyspace's pairs, by creation number (0: the default keyspace).
 type State = BTreeMap<u32, Model>;
 
-/// Slot `slot`'s options: each keyspace its own memtable size (the
-/// engine's smallest), compression, filter and blob threshold, so
-/// flushes, blob separation and reads without a filter differ between
-/// them. `other` gives options no slot was created with.
+/// Slot `slot`'s options: the smallest memtable a keyspace may have (4
+/// KiB, so flushes come often), and each slot its own compression, filter
+/// and blob threshold, so blob separation and reads without a filter
+/// differ between them. `other` gives options no slot was created with.
 fn ks_options(slot: usize, other: bool) -> lsm::KeyspaceOptions {
     lsm::KeyspaceOptions {
         write_buffer_size_bytes: if other { 8 << 10 } else { 4 << 10 },
