@@ -24,6 +24,9 @@ pub struct Summary {
     pub verifications: u64,
     /// Keys checked over all verifications.
     pub keys_verified: u64,
+    /// Values naming their batch (lsm) found over all verifications, each
+    /// checked for the rest of its batch.
+    pub batch_values_verified: u64,
     /// Writes acknowledged to the children over the whole test.
     pub writes_acked: u64,
     /// Violations found (each one is a bug).
@@ -169,6 +172,14 @@ fn account(summary: &mut Summary, lines: &[String]) {
             summary.verifications += 1;
             if let Some(n) = rest.split(' ').next().and_then(|n| n.parse::<u64>().ok()) {
                 summary.keys_verified += n;
+            }
+            // `..., N batch values`
+            if let Some(n) = rest
+                .strip_suffix(" batch values")
+                .and_then(|r| r.rsplit(' ').next())
+                .and_then(|n| n.parse::<u64>().ok())
+            {
+                summary.batch_values_verified += n;
             }
         } else if let Some(v) = l.strip_prefix("violation: ") {
             summary.violations.push(v.to_string());

@@ -163,12 +163,21 @@ impl Expected {
 
     /// Makes what was found the new baseline: every key's committed and
     /// durable id is the one read back, nothing is in flight, and every id
-    /// used so far is behind the sync mark.
+    /// used so far is behind the sync mark. A key found absent counts as
+    /// deleted as of the last id used (`deleted_at`), so a batch value that
+    /// names it and outlives this verification is not taken for a torn
+    /// batch later: this verification checked that batch.
     pub fn reset_to(&mut self, found: &[Option<u64>]) -> io::Result<()> {
+        let old = self.slots()?;
         let mut b = vec![0u8; (SLOT_BYTES * u64::from(self.keys)) as usize];
-        for (s, f) in b.chunks_exact_mut(SLOT_BYTES as usize).zip(found) {
+        for ((s, f), o) in b.chunks_exact_mut(SLOT_BYTES as usize).zip(found).zip(&old) {
             let id = f.unwrap_or(0);
+            let deleted_at = match f {
+                None => self.next_id - 1,
+                Some(_) => o.deleted_at,
+            };
             s[..8].copy_from_slice(&id.to_le_bytes());
+            s[16..24].copy_from_slice(&deleted_at.to_le_bytes());
             s[32..40].copy_from_slice(&id.to_le_bytes());
         }
         self.file.write_all_at(&b, HEADER_BYTES)?;

@@ -18,6 +18,8 @@
 //! - [`value`]: self-describing values (key, write id, CRC).
 //! - [`expected`]: the expected-state file and the legal-state rule.
 //! - [`engine`]: the two engines behind one interface, with small buffers.
+//! - [`lsm_engine`]: lsm's keys spread over the default and three named
+//!   keyspaces, so batches span keyspaces.
 //! - [`run`](mod@run): one run: verify, then the multi-threaded workload.
 //! - `txn`: lsm's optimistic transactions in that workload, each commit's
 //!   outcome checked against what its keys went through.
@@ -29,6 +31,7 @@ mod btree_engine;
 pub mod crashtest;
 pub mod engine;
 pub mod expected;
+pub mod lsm_engine;
 pub mod run;
 mod txn;
 pub mod value;

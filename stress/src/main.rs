@@ -122,10 +122,11 @@ fn main() -> ExitCode {
             match stress::crashtest(&exe, &c.dir, &o) {
                 Ok(s) => {
                     println!(
-                        "kills {}, verifications {}, keys verified {}, writes acknowledged {}, violations {}",
+                        "kills {}, verifications {}, keys verified {}, batch values verified {}, writes acknowledged {}, violations {}",
                         s.kills,
                         s.verifications,
                         s.keys_verified,
+                        s.batch_values_verified,
                         s.writes_acked,
                         s.violations.len()
                     );

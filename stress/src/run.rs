@@ -19,7 +19,7 @@ use rand::{Rng, SeedableRng};
 
 use crate::engine::{Change, Engine, Kind};
 use crate::expected::{Expected, Slot, legal, on_off};
-use crate::value::{Parsed, key_number, parse, value};
+use crate::value::{Member, Parsed, batch_value, key_number, members, parse};
 
 /// What a run is asked to do.
 #[derive(Clone, Debug)]
@@ -48,6 +48,9 @@ pub struct Verified {
     pub keys: u64,
     /// Keys present.
     pub present: u64,
+    /// Values read that name their batch (lsm), each checked against the
+    /// batch's other keys.
+    pub batch_values: u64,
     /// States no legal history explains, described.
     pub violations: Vec<String>,
 }
@@ -138,6 +141,7 @@ pub fn verify(db: &Engine, expected: &Expected) -> Result<(Verified, Vec<Option<
         .slots()
         .map_err(|e| format!("reading the expected state: {e}"))?;
     let mut found: Vec<Option<u64>> = vec![None; expected.keys as usize];
+    let mut batches: Vec<(u32, u64, Vec<Member>)> = Vec::new();
     let mut v = Verified {
         keys: u64::from(expected.keys),
         ..Verified::default()
@@ -149,12 +153,20 @@ pub fn verify(db: &Engine, expected: &Expected) -> Result<(Verified, Vec<Option<
             continue;
         };
         match parse(n, &val) {
-            Parsed::Id(id) => found[n as usize] = Some(id),
+            Parsed::Id(id) => {
+                found[n as usize] = Some(id);
+                let ms = members(&val);
+                if !ms.is_empty() {
+                    batches.push((n, id, ms));
+                }
+            }
             Parsed::OtherKey(o) => v.violations.push(format!("key {n} holds key {o}'s value")),
             Parsed::Damaged => v.violations.push(format!("key {n}: a damaged value")),
         }
     }
     v.violations.extend(db.audit(expected.keys)?);
+    v.violations.extend(torn_batches(&batches, &found, &slots));
+    v.batch_values = batches.len() as u64;
     for (n, (slot, f)) in slots.iter().zip(&found).enumerate() {
         if f.is_some() {
             v.present += 1;
@@ -170,6 +182,46 @@ pub fn verify(db: &Engine, expected: &Expected) -> Result<(Verified, Vec<Option<
     Ok((v, found))
 }
 
+/// Batches that did not survive whole: a key holds a write of a batch
+/// (`batches`: key, write id, the batch's members), so the whole batch
+/// landed, and each other member's key must hold that member's write or a
+/// later one. A key may be absent if the member deleted it, or a later
+/// delete was acknowledged (`deleted_at`, which a verification also sets
+/// for every key it finds absent) or in flight.
+fn torn_batches(
+    batches: &[(u32, u64, Vec<Member>)],
+    found: &[Option<u64>],
+    slots: &[Slot],
+) -> Vec<String> {
+    let mut out = Vec::new();
+    for (k, id, ms) in batches {
+        for m in ms.iter().filter(|m| m.key != *k) {
+            let Some(slot) = slots.get(m.key as usize) else {
+                out.push(format!(
+                    "key {k}: write {id} names key {}, out of range",
+                    m.key
+                ));
+                continue;
+            };
+            let ok = match found[m.key as usize] {
+                Some(f) => f > m.id || (f == m.id && m.put),
+                None => !m.put || slot.deleted_at > m.id || (slot.in_flight && slot.pending == 0),
+            };
+            if !ok {
+                out.push(format!(
+                    "torn batch: key {k} holds write {id} of a batch that also wrote key {} \
+                     (write {}, {}), which holds {:?}",
+                    m.key,
+                    m.id,
+                    if m.put { "a put" } else { "a delete" },
+                    found[m.key as usize]
+                ));
+            }
+        }
+    }
+    out
+}
+
 /// Opens the directory, verifies it, makes what it found the baseline, and
 /// runs the workload for `seconds`. Prints `verified ...` once and `acked
 /// N` lines as it goes, for the crash-test driver.
@@ -180,10 +232,11 @@ pub fn run(dir: &Path, o: &RunOptions) -> Result<(Verified, Workload), String> {
     let db = Engine::open(o.engine, dir, o.sync_on, o.blob_threshold)?;
     let (verified, found) = verify(&db, &expected)?;
     println!(
-        "verified {} keys, {} present, {} violations",
+        "verified {} keys, {} present, {} violations, {} batch values",
         verified.keys,
         verified.present,
-        verified.violations.len()
+        verified.violations.len(),
+        verified.batch_values
     );
     for line in verified.violations.iter().take(20) {
         println!("violation: {line}");
@@ -279,7 +332,7 @@ fn worker(s: &Shared, keys: u32, seed: u64) {
             get(s, rng.random_range(0..keys))
         } else if r < 90 {
             match &s.db {
-                Engine::Lsm(db) => crate::txn::transact(s, db, &mut rng, keys),
+                Engine::Lsm(db) => crate::txn::transact(s, db.db(), &mut rng, keys),
                 Engine::Btree(_) => get(s, rng.random_range(0..keys)),
             }
         } else {
@@ -303,9 +356,18 @@ fn write(s: &Shared, rng: &mut SmallRng, keys: u32, n: usize) -> Result<(), Stri
         let put = n == 1 || (n > 1 && rng.random_range(0..4) != 0);
         plan.push((k, s.begin_write(k, put)?, put));
     }
+    // On lsm each value of a batch names the whole batch, so a verifier
+    // finding one knows what else must have survived with it.
+    let batch: Vec<Member> = if plan.len() > 1 && matches!(s.db, Engine::Lsm(_)) {
+        plan.iter()
+            .map(|&(key, id, put)| Member { key, id, put })
+            .collect()
+    } else {
+        Vec::new()
+    };
     let changes: Vec<Change> = plan
         .iter()
-        .map(|&(k, id, put)| (k, put.then(|| value(k, id))))
+        .map(|&(k, id, put)| (k, put.then(|| batch_value(k, id, &batch))))
         .collect();
     s.db.write(&changes)?;
     for &(k, id, put) in &plan {

@@ -19,6 +19,7 @@ use std::sync::atomic::Ordering;
 use rand::Rng;
 use rand::rngs::SmallRng;
 
+use crate::lsm_engine::default_key;
 use crate::run::Shared;
 use crate::value::{Parsed, key, parse, value};
 
@@ -31,7 +32,8 @@ fn read_id(k: u32, v: Option<&[u8]>) -> Result<Option<u64>, String> {
     }
 }
 
-/// One transaction over 1 to 3 keys: read each, then put a new value (or
+/// One transaction over 1 to 3 keys of the default keyspace (the only
+/// one transactions write): read each, then put a new value (or
 /// delete, one time in four) for each, and commit.
 pub(crate) fn transact(
     s: &Shared,
@@ -40,7 +42,7 @@ pub(crate) fn transact(
     keys: u32,
 ) -> Result<(), String> {
     let mut ks: Vec<u32> = (0..rng.random_range(1..=3))
-        .map(|_| rng.random_range(0..keys))
+        .map(|_| default_key(rng.random_range(0..keys)))
         .collect();
     ks.sort_unstable();
     ks.dedup();

@@ -6,8 +6,10 @@
 //! with plain writes and with each other), range deletes, and merges
 //! (the append operator) or, after [`V2_TTL_MAGIC`], a TTL with a manual
 //! clock moving forward instead of merges (a store takes one or the
-//! other). Any other input decodes as before these existed ([`LsmOpV1`]),
-//! so the committed corpus keeps meaning what it meant.
+//! other). An input that starts with [`keyspaces::V3_MAGIC`] drives
+//! keyspaces (its own operations, in `keyspaces.rs`). Any other input
+//! decodes as before these existed ([`LsmOpV1`]), so the committed corpus
+//! keeps meaning what it meant.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -18,6 +20,8 @@ use std::time::Duration;
 use vfs::{CrashOptions, Fs, MemFs};
 
 use super::{Model, Span, decode, key, pairs, value};
+
+mod keyspaces;
 
 /// The prefix of an input in the second format, with merges.
 pub(crate) const V2_MAGIC: &[u8] = b"LSv2";
@@ -647,7 +651,10 @@ impl Run {
 /// mix: the recovered state must equal the model after one of them. A
 /// committed transaction is one write.
 pub fn lsm_ops(data: &[u8]) {
-    run(data);
+    match data.strip_prefix(keyspaces::V3_MAGIC) {
+        Some(rest) => drop(keyspaces::run(rest)),
+        None => drop(run(data)),
+    }
 }
 
 /// [`lsm_ops`], returning the run (closed) for its counters.
@@ -679,7 +686,7 @@ mod tests {
     }
 
     /// A splitmix64 stream of `n` bytes.
-    fn bytes(seed: u64, n: usize) -> Vec<u8> {
+    pub(super) fn bytes(seed: u64, n: usize) -> Vec<u8> {
         let mut x = seed;
         (0..n)
             .map(|_| {
