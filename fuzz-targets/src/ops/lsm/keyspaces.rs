@@ -833,14 +833,12 @@ mod tests {
     /// in three failed, as background flushes fell): a put in keyspace `b`,
     /// then enough writes in `c` to switch its memtable out, and a power
     /// loss once the background flush of `c` is done. `c`'s later writes
-    /// survive in their table while `b`'s earlier put, only in an unsynced
-    /// log, is lost: no keyspace may keep a write made after one another
-    /// keyspace lost (`Keyspace`: "recovery restores every keyspace to the
-    /// same point"). With one keyspace a flushed memtable holds every
-    /// earlier write; with several, the flush of `c` needs the log up to
-    /// its last write synced before its table is recorded.
+    /// must not survive in their table while `b`'s earlier put, in an
+    /// unsynced log, is lost: no keyspace may keep a write made after one
+    /// another keyspace lost. With one keyspace a flushed memtable holds
+    /// every earlier write; with several, the flush of `c` syncs the logs
+    /// below its memtable's before its table is recorded.
     #[test]
-    #[ignore = "bug: a flush of one keyspace makes its writes durable while another keyspace's earlier writes stay in an unsynced log"]
     fn a_flush_of_one_keyspace_keeps_no_write_another_keyspace_lost() {
         let fs = MemFs::new();
         let db = open(&fs);
@@ -868,12 +866,9 @@ mod tests {
         );
     }
 
-    /// `Db::keyspace` creates a keyspace with the database's own options;
-    /// on a database whose memtable is under the keyspace minimum (4 KiB,
-    /// as this target's 1 KiB) every such create is refused, though the
-    /// database itself accepted the size.
+    /// `Db::keyspace` creates a keyspace with the database's own options,
+    /// also on a database with a 1 KiB memtable (this target's).
     #[test]
-    #[ignore = "bug: Db::keyspace refuses the options it derives from a database with a memtable under 4 KiB"]
     fn keyspace_with_the_databases_own_options_is_created() {
         let db = open(&MemFs::new());
         db.keyspace("a")
