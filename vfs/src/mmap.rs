@@ -48,20 +48,36 @@ use bytes::Bytes;
 use crate::Access;
 
 /// A memory map and what must outlive it.
-struct Mapped<L> {
-    // Declared first, so it is unmapped before the lease is released.
-    map: memmap2::Mmap,
-    _lease: L,
+struct Mapped<L: Lease> {
+    /// `None` only once dropped: unmapped inside the lease's release.
+    map: Option<memmap2::Mmap>,
+    lease: L,
+}
+
+/// What a view holds on its file's length (see the module doc, point 1).
+pub(crate) trait Lease: Send + Sync + 'static {
+    /// Runs `unmap`, then gives the lease up, as one step for every check
+    /// of the leases: in between, a deleted file's inode may be free and
+    /// taken by a new file, whose truncation the stale lease must not
+    /// refuse.
+    fn unmap_then_release(&mut self, unmap: &mut dyn FnMut());
+}
+
+impl<L: Lease> Drop for Mapped<L> {
+    fn drop(&mut self) {
+        let map = &mut self.map;
+        self.lease.unmap_then_release(&mut || drop(map.take()));
+    }
 }
 
 /// The owner a view's [`Bytes`] hold: one map shared with the
 /// [`Advise`] handle of its [`View`](crate::View), so a prefetch can name
 /// the map's pages while any clone of the bytes keeps it alive.
-struct Shared<L>(Arc<Mapped<L>>);
+struct Shared<L: Lease>(Arc<Mapped<L>>);
 
-impl<L> AsRef<[u8]> for Shared<L> {
+impl<L: Lease> AsRef<[u8]> for Shared<L> {
     fn as_ref(&self) -> &[u8] {
-        &self.0.map
+        self.0.map.as_deref().unwrap_or_default()
     }
 }
 
@@ -74,23 +90,26 @@ pub(crate) trait Advise: Send + Sync {
     fn will_need(&self, offset: usize, len: usize) -> std::io::Result<()>;
 }
 
-impl<L: Send + Sync> Advise for Mapped<L> {
+impl<L: Lease> Advise for Mapped<L> {
     fn will_need(&self, offset: usize, len: usize) -> std::io::Result<()> {
+        let Some(map) = &self.map else {
+            return Ok(());
+        };
         // Safe advice: WILLNEED starts reads, it never changes a mapped byte.
-        self.map
-            .advise_range(memmap2::Advice::WillNeed, offset, len)
+        map.advise_range(memmap2::Advice::WillNeed, offset, len)
     }
 }
 
 /// Maps `file` read-only and shared, `len` bytes long, advised for
-/// `access`. `lease` is dropped when the last clone of the view and the
-/// returned [`Advise`] handle are, after the map is unmapped. An empty file
+/// `access`. `lease` is given up when the last clone of the view and the
+/// returned [`Advise`] handle are dropped, with the unmap
+/// ([`Lease::unmap_then_release`]). An empty file
 /// has no map and no handle.
 ///
 /// The caller must hold, from the moment it read `len` until `lease` is
 /// dropped, whatever keeps this crate from shrinking the file below `len`
 /// (see the module doc, point 1).
-pub(crate) fn map<L: Send + Sync + 'static>(
+pub(crate) fn map<L: Lease>(
     file: &fs::File,
     len: u64,
     lease: L,
@@ -106,7 +125,7 @@ pub(crate) fn map<L: Send + Sync + 'static>(
     // SAFETY: point 1 of the module doc holds within this process: the
     // caller registered `len` (`lease`) in the file's views under the lock
     // every shrink of this crate takes, so none cuts the file below `len`
-    // until the lease is dropped, which `Mapped` does only after unmapping.
+    // until the lease is given up, which `Mapped` does only after unmapping.
     // Other processes, and point 2, are the contract `File::map` states.
     let map = unsafe { memmap2::MmapOptions::new().len(len).map(file)? };
     // Safe advice: RANDOM and SEQUENTIAL only tune the kernel's readahead
@@ -116,7 +135,10 @@ pub(crate) fn map<L: Send + Sync + 'static>(
         Access::Random => map.advise(memmap2::Advice::Random)?,
         Access::Sequential => map.advise(memmap2::Advice::Sequential)?,
     }
-    let shared = Arc::new(Mapped { map, _lease: lease });
+    let shared = Arc::new(Mapped {
+        map: Some(map),
+        lease,
+    });
     let advise: Arc<dyn Advise> = shared.clone();
     Ok((Bytes::from_owner(Shared(shared)), Some(advise)))
 }

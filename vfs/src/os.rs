@@ -20,15 +20,31 @@ type FileId = (u64, u64);
 /// shrink checks the leases holding this lock (see `mmap.rs`).
 static VIEWS: Mutex<Views<FileId>> = Mutex::new(Views::new());
 
-/// A view's hold on its file's length, released when the view is dropped.
+/// A view's hold on its file's length, released when the view is dropped
+/// (or, if the map failed, when the lease is).
 struct Lease {
     file: FileId,
     len_bytes: u64,
+    released: bool,
+}
+
+impl crate::mmap::Lease for Lease {
+    fn unmap_then_release(&mut self, unmap: &mut dyn FnMut()) {
+        // The unmap may free a deleted file's inode: the lease goes under
+        // the same lock, so no file given that inode meanwhile is refused a
+        // truncation by it.
+        let mut views = VIEWS.lock();
+        unmap();
+        views.remove(self.file, self.len_bytes);
+        self.released = true;
+    }
 }
 
 impl Drop for Lease {
     fn drop(&mut self) {
-        VIEWS.lock().remove(self.file, self.len_bytes);
+        if !self.released {
+            VIEWS.lock().remove(self.file, self.len_bytes);
+        }
     }
 }
 
@@ -254,6 +270,7 @@ impl File for OsFile {
         let lease = Lease {
             file: self.id,
             len_bytes,
+            released: false,
         };
         let (bytes, advise) = crate::mmap::map(&self.file, len_bytes, lease, access)
             .map_err(|e| Error::io(Op::Map, &self.path, e))?;

@@ -1,24 +1,18 @@
-//! A failure the lsm soak met (sync off, blobs on, keys over keyspaces):
-//! a flush's `open(Truncate)` of a new table was refused with
-//! `ViewAlive` ("would cut the file to 0 bytes while a view of its first
-//! 50837 bytes is alive"), and the database stopped. No table number was
-//! handed out twice; the view was of an older table already deleted.
-//!
-//! `vfs::OsFs` keys views by inode. A dropped view unmaps first and
-//! releases its lease after (`vfs/src/mmap.rs`, `Mapped`'s fields drop in
-//! that order), so between the two the inode of a deleted file is free
-//! while its lease still stands: a file created in that window may get
-//! the inode and be refused. This test runs the two sides on two threads
-//! until one open is refused (on the 2-core VM, within a second, every
-//! time). Releasing the lease before unmapping (unsafe: a shrink could
-//! then cut a live map) makes it pass, which places the window; holding
-//! the views' lock across the unmap and the release would close it.
+//! A view of a deleted file, dropped while another thread creates files:
+//! the unmap frees the deleted file's inode, and a file created at that
+//! moment may get it. Its truncation must not be refused by the old
+//! view's lease (`ViewAlive`): the unmap and the lease's release are one
+//! step under the views' lock (`mmap.rs`, `Lease::unmap_then_release`).
+//! Found by the lsm soak (`stress`), where a flush's new table was
+//! refused and the database stopped. Before the fix this test failed
+//! within a second in the run that found it; it is a race, and a quieter
+//! or busier machine may not hit the window.
 
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use vfs::{Fs, OpenMode, OsFs};
+use larder_vfs::{Fs, OpenMode, OsFs};
 
 /// Rounds of each side, at most.
 const ROUNDS_MAX: usize = 20_000;
@@ -41,7 +35,7 @@ fn map_and_delete(fs: &OsFs, dir: &Path, stop: &AtomicBool) {
 
 /// Creates file after file with `Truncate`, as a flush creates a table;
 /// the first refusal, if any.
-fn create(fs: &OsFs, dir: &Path, stop: &AtomicBool) -> Option<vfs::Error> {
+fn create(fs: &OsFs, dir: &Path, stop: &AtomicBool) -> Option<larder_vfs::Error> {
     for i in 0..ROUNDS_MAX {
         if stop.load(Ordering::Acquire) {
             return None;
@@ -57,7 +51,6 @@ fn create(fs: &OsFs, dir: &Path, stop: &AtomicBool) -> Option<vfs::Error> {
 }
 
 #[test]
-#[ignore = "bug: vfs::OsFs releases a view's lease after unmapping, so a new file on the freed inode is refused with ViewAlive"]
 fn a_file_created_while_a_deleted_files_view_is_dropped_opens() {
     let dir = tempfile::tempdir().expect("dir");
     let stop = Arc::new(AtomicBool::new(false));
