@@ -8,12 +8,15 @@
 //! manifest holding exactly the pinned version in one edit, an empty log,
 //! and `CURRENT`.
 //!
-//! The consistency point: the memtable is flushed first, so every write
-//! acknowledged before the call is in a table; then the live version is
-//! pinned under the manifest lock. The checkpoint holds that version's
-//! tables: every write acknowledged before the call began, and possibly
-//! some that raced with it, always a prefix of the write order (flushes
-//! take whole memtables, oldest first).
+//! The consistency point: every keyspace's memtables are flushed with
+//! writers kept out (`Inner::flush_and_freeze`), so every write is in a
+//! table and no memtable holds one; then the live versions are pinned
+//! under the manifest lock, and writers go on. The checkpoint holds those
+//! versions' tables: every write acknowledged before the call began, and
+//! possibly some that raced with it, always one prefix of the write order
+//! in every keyspace (with several keyspaces, flushing them while writes
+//! land could pin one keyspace past a batch whose other half another
+//! keyspace still held in memory).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -77,9 +80,11 @@ impl Db {
     /// [`Db::open`] (or [`Db::open_read_only`]) and the same options.
     ///
     /// The copy holds every write acknowledged before the call began (the
-    /// memtable is flushed first) and possibly writes made during it, always
-    /// a prefix of the write order. Writers, readers and compactions go on
-    /// meanwhile. Tables and blob shards are hard-linked (copied when the
+    /// memtables are flushed first) and possibly writes made during it,
+    /// always one prefix of the write order in every keyspace. Writers wait
+    /// while the memtables are flushed (one flush per keyspace holding
+    /// writes); readers and compactions go on, and writers once the
+    /// versions are pinned. Tables and blob shards are hard-linked (copied when the
     /// file system refuses a link, for instance across devices); a fresh
     /// manifest with exactly the pinned version, an empty sealed log and
     /// `CURRENT` are written. Everything is durable when the call returns:
@@ -93,9 +98,8 @@ impl Db {
     /// directory (nothing is written then); [`Error::ReadOnly`] on a
     /// read-only handle; [`Error::InvalidOption`] when the store has
     /// `Options::blob_dirs` (only the default blob directory is copied,
-    /// and a copy opened with those options would share them); a
-    /// flush, link, copy or sync failure (the partial `dest` is left for the
-    /// caller to remove).
+    /// and a copy opened with those options would share them); a flush, link, copy or sync failure (the partial `dest` is left for
+    /// the caller to remove).
     pub fn checkpoint(&self, dest: &Path) -> Result<CheckpointInfo> {
         if self.is_read_only() {
             return Err(Error::ReadOnly);
@@ -279,27 +283,36 @@ impl Db {
         (Arc::clone(&inner.fs), inner.opts.blob_dirs.is_empty())
     }
 
-    /// For [`Db::checkpoint`] (`checkpoint.rs`): flushes the memtable, takes
-    /// two fresh file numbers (the checkpoint's log and manifest), and pins
-    /// the live version with the blob files its tables reference. The
-    /// version and the blob records are read under the manifest lock, so
-    /// they belong to one edit; holding the version's tables keeps their
-    /// files, and the blobs they reference, on disk.
+    /// For [`Db::checkpoint`] (`checkpoint.rs`): flushes the memtables,
+    /// takes two fresh file numbers (the checkpoint's log and manifest),
+    /// and pins every keyspace's live version with the blob files their
+    /// tables reference. The versions and the blob records are read under
+    /// the write and manifest locks, so they belong to one point of the
+    /// write order; holding the versions' tables keeps their files, and
+    /// the blobs they reference, on disk.
     pub(crate) fn checkpoint_pin(&self) -> Result<crate::checkpoint::Pinned> {
         self.check_writable()?;
         let inner = self.inner();
         inner.state.check()?;
-        inner.flush()?;
         let log_number = inner.new_file_number()?;
         let manifest_number = inner.new_file_number()?;
-        let m = inner.versions.manifest.lock();
-        let version = Arc::clone(&inner.super_version().version);
-        let keyspaces: Vec<_> = inner
-            .trees()
-            .into_iter()
-            .filter(|t| t.id != 0)
-            .map(|t| (t.meta.clone(), Arc::clone(&t.super_version().version)))
-            .collect();
+        // Every keyspace flushed with writers kept out until the versions
+        // are pinned: with several keyspaces, one could otherwise flush
+        // writes made after the flush while another still held older ones
+        // in memory, and a batch across them would be cut in two.
+        let w = inner.flush_and_freeze()?;
+        let pinned = {
+            let m = inner.versions.manifest.lock();
+            let trees = inner.trees();
+            let version = Arc::clone(&trees[0].super_version().version);
+            let keyspaces: Vec<_> = trees
+                .iter()
+                .skip(1)
+                .map(|t| (t.meta.clone(), Arc::clone(&t.super_version().version)))
+                .collect();
+            (m, version, keyspaces)
+        };
+        let (m, version, keyspaces) = pinned;
         let others: Vec<(u64, Version)> = keyspaces
             .iter()
             .map(|(k, v)| (k.id, (**v).clone()))
@@ -317,7 +330,7 @@ impl Db {
             .filter_map(|t| m.blobs.tables.get(&t.number).map(|u| (t.number, u.clone())))
             .collect();
         table_blobs.sort_unstable_by_key(|(n, _)| *n);
-        Ok(crate::checkpoint::Pinned {
+        let pinned = crate::checkpoint::Pinned {
             fs: Arc::clone(&inner.fs),
             dir: inner.dir.clone(),
             version,
@@ -329,7 +342,10 @@ impl Db {
             log_number,
             manifest_number,
             merge_operator: crate::merge::name_to_record(&inner.opts, None),
-        })
+        };
+        drop(m);
+        inner.unfreeze(w);
+        Ok(pinned)
     }
 }
 

@@ -40,6 +40,10 @@ pub(crate) struct WriteState {
     /// [`RECENT_LOGS`]: a keyspace whose memtable took over before the
     /// oldest of them is switched along with the next switch.
     pub(crate) recent_logs: std::collections::VecDeque<FileNumber>,
+    /// While above 0, writers wait in [`Inner::make_room`]: a checkpoint
+    /// of several keyspaces flushes them all with no write landing in
+    /// between (`Inner::flush_and_freeze`).
+    pub(crate) frozen: usize,
 }
 
 /// Switches after which a quiet keyspace's memtable is switched (and so
@@ -481,9 +485,14 @@ impl Inner {
         force: bool,
     ) -> Result<()> {
         let mut slowed = false;
-        // Bounded: each wait ends when background work finishes or fails.
+        // Bounded: each wait ends when background work finishes or fails,
+        // or a checkpoint lets writes go on.
         loop {
             self.check_failed()?;
+            if w.frozen > 0 {
+                self.stall_wait(w, Duration::from_millis(50));
+                continue;
+            }
             // Read under the lock, not a cloned super version: one held
             // across the wait below would keep the memtable being flushed
             // alive, and when the flush finished this writer would drop it
@@ -666,6 +675,37 @@ impl Inner {
     /// flushed, and syncs the log.
     pub(crate) fn flush(&self) -> Result<()> {
         let mut w = self.write.lock();
+        self.flush_locked(&mut w)?;
+        w.sync_all(&*self.fs, &self.dir).map_err(|e| self.stop(e))?;
+        self.check_fence()
+    }
+
+    /// [`Inner::flush`] with writers kept out until the guard returned is
+    /// given to [`Inner::unfreeze`]: when it returns, every write is in a
+    /// table and every memtable is empty, so the keyspaces' versions hold
+    /// one point of the write order (a checkpoint pins them then).
+    pub(crate) fn flush_and_freeze(&self) -> Result<parking_lot::MutexGuard<'_, WriteState>> {
+        let mut w = self.write.lock();
+        w.frozen += 1;
+        match self.flush_locked(&mut w) {
+            Ok(()) => Ok(w),
+            Err(e) => {
+                self.unfreeze(w);
+                Err(e)
+            }
+        }
+    }
+
+    /// Lets the writers [`Inner::flush_and_freeze`] kept out go on.
+    pub(crate) fn unfreeze(&self, mut w: parking_lot::MutexGuard<'_, WriteState>) {
+        w.frozen -= 1;
+        drop(w);
+        self.write_cv.notify_all();
+    }
+
+    /// Switches out every memtable that holds writes and waits, with the
+    /// write lock let go while waiting, until none waits for its flush.
+    fn flush_locked(&self, w: &mut parking_lot::MutexGuard<'_, WriteState>) -> Result<()> {
         let imm_max = self.opts.max_write_buffer_number - 1;
         // Bounded: each wait ends when background work finishes or fails.
         loop {
@@ -685,23 +725,21 @@ impl Inner {
             }
             if full {
                 self.wake_background();
-                self.stall_wait(&mut w, Duration::from_millis(50));
+                self.stall_wait(w, Duration::from_millis(50));
                 continue;
             }
-            self.switch_memtables(&mut w, &ids)?;
+            self.switch_memtables(w, &ids)?;
             break;
         }
         // Bounded: the background thread flushes `imm` or fails.
         loop {
             self.check_failed()?;
             if self.trees().iter().all(|t| t.sv.read().imm.is_empty()) {
-                break;
+                return Ok(());
             }
             self.wake_background();
-            self.write_cv.wait_for(&mut w, Duration::from_millis(20));
+            self.write_cv.wait_for(w, Duration::from_millis(20));
         }
-        w.sync_all(&*self.fs, &self.dir).map_err(|e| self.stop(e))?;
-        self.check_fence()
     }
 }
 

@@ -144,6 +144,7 @@ fn read_only_sides(
         log_name_durable: true,
         pacer: crate::commit::Pacer::default(),
         recent_logs: Default::default(),
+        frozen: 0,
     };
     let manifest = ManifestState {
         log: mlog,
@@ -384,6 +385,7 @@ impl Db {
             log_name_durable: true,
             pacer: crate::commit::Pacer::default(),
             recent_logs: Default::default(),
+            frozen: 0,
         };
         let manifest = ManifestState {
             log: mlog,

@@ -542,3 +542,51 @@ fn sync_makes_a_quiet_keyspaces_old_log_durable() {
     let quiet = db.keyspace("quiet").expect("quiet");
     assert_eq!(quiet.get(b"q").expect("get").as_deref(), Some(&b"1"[..]));
 }
+
+/// Checkpoints taken while a writer commits batches across two keyspaces
+/// with small memtables (flushes all the time): every checkpoint holds
+/// each batch whole, in both keyspaces or in neither.
+#[test]
+fn checkpoints_cut_every_keyspace_at_one_point_while_batches_land() {
+    let dir = tempfile::tempdir().expect("dir");
+    let opts = Options {
+        write_buffer_size_bytes: 4 << 10,
+        ..small()
+    };
+    let db = Db::open(dir.path().join("db"), opts.clone()).expect("open");
+    let a = db.keyspace("a").expect("a");
+    let b = db.keyspace("b").expect("b");
+    let copies: Vec<std::path::PathBuf> = std::thread::scope(|s| {
+        s.spawn(|| {
+            for i in 0..20_000u32 {
+                let mut batch = WriteBatch::new();
+                // The counter in both keyspaces, and filler in `a` alone so
+                // the two flush at different times.
+                batch.put_in(&a, "n", i.to_le_bytes().to_vec());
+                batch.put_in(&b, "n", i.to_le_bytes().to_vec());
+                batch.put_in(&a, key(i % 500), vec![b'x'; 200]);
+                db.write(batch).expect("write");
+            }
+        });
+        let copies = (0..6)
+            .map(|c| {
+                let dest = dir.path().join(format!("copy{c}"));
+                db.checkpoint(&dest).expect("checkpoint");
+                dest
+            })
+            .collect();
+        copies
+    });
+    for dest in copies {
+        let copy = Db::open(&dest, opts.clone()).expect("open copy");
+        let (ca, cb) = (
+            copy.keyspace("a").expect("a"),
+            copy.keyspace("b").expect("b"),
+        );
+        assert_eq!(
+            ca.get(b"n").expect("get"),
+            cb.get(b"n").expect("get"),
+            "{dest:?}"
+        );
+    }
+}
