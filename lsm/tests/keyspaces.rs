@@ -568,14 +568,13 @@ fn checkpoints_cut_every_keyspace_at_one_point_while_batches_land() {
                 db.write(batch).expect("write");
             }
         });
-        let copies = (0..6)
+        (0..6)
             .map(|c| {
                 let dest = dir.path().join(format!("copy{c}"));
                 db.checkpoint(&dest).expect("checkpoint");
                 dest
             })
-            .collect();
-        copies
+            .collect()
     });
     for dest in copies {
         let copy = Db::open(&dest, opts.clone()).expect("open copy");
