@@ -35,6 +35,17 @@ fn keyspaces_are_apart_and_a_batch_spans_them() {
     assert_eq!(db.keyspace_names(), ["a", "b"]);
 }
 
+/// Files in `dir` whose extension is `ext`.
+fn files_named(dir: &std::path::Path, ext: &str) -> usize {
+    std::fs::read_dir(dir)
+        .expect("ls")
+        .filter(|e| {
+            e.as_ref()
+                .is_ok_and(|e| e.path().extension().is_some_and(|x| x == ext))
+        })
+        .count()
+}
+
 fn key(i: u32) -> Vec<u8> {
     format!("key{i:06}").into_bytes()
 }
@@ -111,13 +122,7 @@ fn a_dropped_keyspace_is_gone_with_its_files_and_stays_gone() {
         b.put(key(i), "b").expect("put b");
     }
     db.flush().expect("flush");
-    let tables_before = std::fs::read_dir(dir.path())
-        .expect("ls")
-        .filter(|e| {
-            e.as_ref()
-                .is_ok_and(|e| e.path().extension().is_some_and(|x| x == "sst"))
-        })
-        .count();
+    let tables_before = files_named(dir.path(), "sst");
     let a_tables: usize = a.level_files().iter().map(|l| l.0).sum();
     assert!(a_tables > 0);
     // An iterator made before the drop reads on.
@@ -134,13 +139,7 @@ fn a_dropped_keyspace_is_gone_with_its_files_and_stays_gone() {
         Err(Error::InvalidKeyspace(_))
     ));
     db.wait_idle().expect("idle");
-    let tables_after = std::fs::read_dir(dir.path())
-        .expect("ls")
-        .filter(|e| {
-            e.as_ref()
-                .is_ok_and(|e| e.path().extension().is_some_and(|x| x == "sst"))
-        })
-        .count();
+    let tables_after = files_named(dir.path(), "sst");
     assert_eq!(tables_after, tables_before - a_tables);
     assert_eq!(db.keyspace_names(), ["b"]);
     // A keyspace handle is a handle on the database: it keeps the
@@ -239,13 +238,7 @@ fn a_quiet_keyspace_does_not_pin_old_logs() {
         busy.put(key(i), vec![b'x'; 64]).expect("put");
     }
     db.wait_idle().expect("idle");
-    let logs = std::fs::read_dir(dir.path())
-        .expect("ls")
-        .filter(|e| {
-            e.as_ref()
-                .is_ok_and(|e| e.path().extension().is_some_and(|x| x == "log"))
-        })
-        .count();
+    let logs = files_named(dir.path(), "log");
     assert!(logs <= 8, "{logs} logs live");
     assert!(
         quiet.level_files()[0].0 >= 1,
