@@ -482,7 +482,6 @@ impl Inner {
         &self,
         w: &mut parking_lot::MutexGuard<'_, WriteState>,
         bytes: usize,
-        force: bool,
     ) -> Result<()> {
         let mut slowed = false;
         // Bounded: each wait ends when background work finishes or fails,
@@ -500,16 +499,15 @@ impl Inner {
             // the longest put of a 5 M-key fillseq, 150-210 ms, was the
             // wait for the flush plus that drop). The flush thread frees it.
             let imm_max = self.opts.max_write_buffer_number - 1;
-            let (l0, mem_bytes, mem_empty, imm_count) = {
+            let (l0, mem_bytes, imm_count) = {
                 let sv = self.sv.read();
                 (
                     sv.version.levels[0].len(),
                     sv.mem.size_bytes(),
-                    sv.mem.is_empty(),
                     sv.imm.len(),
                 )
             };
-            if !slowed && !force {
+            if !slowed {
                 slowed = true;
                 let mut delay = Duration::ZERO;
                 // Also at the stop trigger, at the slowest rate: writes
@@ -523,10 +521,7 @@ impl Inner {
                     continue;
                 }
             }
-            if !force && mem_bytes < self.opts.write_buffer_size_bytes {
-                return Ok(());
-            }
-            if force && mem_empty {
+            if mem_bytes < self.opts.write_buffer_size_bytes {
                 return Ok(());
             }
             if imm_count >= imm_max || l0 >= self.opts.l0_stop_trigger {
@@ -547,7 +542,7 @@ impl Inner {
     ) -> Result<()> {
         for id in batch.keyspace_ids() {
             if let Some(t) = self.tree(id) {
-                t.make_room(w, batch.size_bytes, false)?;
+                t.make_room(w, batch.size_bytes)?;
             }
         }
         Ok(())

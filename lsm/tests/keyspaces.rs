@@ -79,7 +79,7 @@ fn keyspaces_survive_reopen_from_the_log_and_from_tables() {
         }
         a.delete_range(key(100)..key(200)).expect("range delete");
         db.wait_idle().expect("idle");
-        assert!(a.level_files().iter().map(|l| l.0).sum::<usize>() > 0);
+        assert!(a.stats().levels.iter().map(|l| l.files).sum::<usize>() > 0);
         db.close().expect("close");
     }
     // Reopened twice: the second reopen reads the manifest the first wrote.
@@ -123,7 +123,7 @@ fn a_dropped_keyspace_is_gone_with_its_files_and_stays_gone() {
     }
     db.flush().expect("flush");
     let tables_before = files_named(dir.path(), "sst");
-    let a_tables: usize = a.level_files().iter().map(|l| l.0).sum();
+    let a_tables: usize = a.stats().levels.iter().map(|l| l.files).sum();
     assert!(a_tables > 0);
     // An iterator made before the drop reads on.
     let it = a.iter();
@@ -241,7 +241,7 @@ fn a_quiet_keyspace_does_not_pin_old_logs() {
     let logs = files_named(dir.path(), "log");
     assert!(logs <= 8, "{logs} logs live");
     assert!(
-        quiet.level_files()[0].0 >= 1,
+        quiet.stats().levels[0].files >= 1,
         "the quiet keyspace was flushed"
     );
     assert_eq!(quiet.get(b"q").expect("get").as_deref(), Some(&b"1"[..]));

@@ -188,14 +188,6 @@ impl Keyspace {
     pub fn stats(&self) -> crate::Stats {
         self.tree.stats_of(std::slice::from_ref(&self.tree))
     }
-
-    /// Tables per level of this keyspace (files, bytes), L0 first.
-    pub fn level_files(&self) -> Vec<(usize, u64)> {
-        let sv = self.tree.super_version();
-        (0..sv.version.levels.len())
-            .map(|l| (sv.version.levels[l].len(), sv.version.level_bytes(l)))
-            .collect()
-    }
 }
 
 impl Inner {
